@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { ResourcesSchema } from '../events/job.events.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const nameField = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(NAME, `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+
+export const StepSpecSchema = z.strictObject({
+  name: nameField('step name'),
+  command: z
+    .array(z.string().min(1, 'an argument must not be empty').max(8192), {
+      error: 'command must be an array of strings (argv), e.g. ["python", "train.py"]',
+    })
+    .min(1, 'command must name a program to run')
+    .max(1024),
+  needs: z.array(nameField('a needed step')).max(256).optional(),
+  env: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
+      z.string().max(65536),
+    )
+    .optional(),
+  resources: ResourcesSchema.partial().optional(),
+});
+export type StepSpec = z.infer<typeof StepSpecSchema>;
+
+export const RunSpecSchema = z.strictObject({
+  name: nameField('run name'),
+  steps: z.array(StepSpecSchema, { error: 'steps must be an array of steps' }).min(1).max(10000),
+});
+export type RunSpec = z.infer<typeof RunSpecSchema>;
+
+export const DEFAULT_RESOURCES = { cpu: 1, memoryMb: 512 } as const;

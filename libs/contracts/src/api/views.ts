@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+export const RunStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const JobStatusSchema = z.enum([
+  'pending',
+  'queued',
+  'provisioned',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+]);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const RunJobSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: JobStatusSchema,
+});
+
+export const RunViewSchema = z.object({
+  id: z.string(),
+  project: z.string(),
+  name: z.string(),
+  status: RunStatusSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  jobs: z.array(RunJobSummarySchema),
+});
+export type RunView = z.infer<typeof RunViewSchema>;
+
+export const JobViewSchema = z.object({
+  id: z.string(),
+  project: z.string(),
+  runId: z.string(),
+  name: z.string(),
+  status: JobStatusSchema,
+  command: z.array(z.string()),
+  attempt: z.number().int(),
+  pool: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  message: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+export const HistoryEntrySchema = z.object({
+  seq: z.number().int(),
+  type: z.string(),
+  version: z.number().int(),
+  time: z.string(),
+  data: z.unknown(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+export const SubmitRunResponseSchema = z.object({
+  id: z.string(),
+  jobs: z.array(z.object({ id: z.string(), name: z.string() })),
+});
+export type SubmitRunResponse = z.infer<typeof SubmitRunResponseSchema>;
+
+export const PageSchema = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}
+
+/** One batch of output lines of a job, as stored on the logs stream. */
+export const LogChunkSchema = z.object({
+  jobId: z.string(),
+  attempt: z.number().int(),
+  lines: z.array(z.object({ t: z.string(), s: z.enum(['out', 'err']), l: z.string() })),
+  /** Set on the last chunk of an attempt: the job ended. */
+  end: z.object({ status: z.enum(['succeeded', 'failed', 'cancelled']) }).optional(),
+});
+export type LogChunk = z.infer<typeof LogChunkSchema>;

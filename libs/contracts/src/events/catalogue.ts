@@ -1,0 +1,69 @@
+import type { z } from 'zod';
+import type { EventDefinition, RawEventEnvelope } from './envelope.js';
+import {
+  JobCancelledV1,
+  JobDispatchedV1,
+  JobFailedV1,
+  JobProvisionedV1,
+  JobQueuedV1,
+  JobStartedV1,
+  JobSucceededV1,
+} from './job.events.js';
+import {
+  RunCancelledV1,
+  RunCancelRequestedV1,
+  RunFailedV1,
+  RunJobSettledV1,
+  RunSubmittedV1,
+  RunSucceededV1,
+} from './run.events.js';
+
+/**
+ * The event catalogue: every event acai publishes, by type and version. A published schema is
+ * never edited; a change is a new version registered beside the old one (with an upcaster).
+ */
+export const eventCatalogue = [
+  RunSubmittedV1,
+  RunJobSettledV1,
+  RunSucceededV1,
+  RunFailedV1,
+  RunCancelRequestedV1,
+  RunCancelledV1,
+  JobQueuedV1,
+  JobProvisionedV1,
+  JobDispatchedV1,
+  JobStartedV1,
+  JobSucceededV1,
+  JobFailedV1,
+  JobCancelledV1,
+] as const;
+
+type Catalogue = (typeof eventCatalogue)[number];
+
+/** A decoded event: the envelope with `data` typed by its `type`. */
+export type DomainEvent = {
+  [K in Catalogue as K['type']]: Omit<RawEventEnvelope, 'type' | 'version' | 'data'> & {
+    type: K['type'];
+    version: K['version'];
+    data: z.output<K['schema']>;
+  };
+}[Catalogue['type']];
+
+export type EventType = DomainEvent['type'];
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
+export type EventData<T extends EventType> = EventOf<T>['data'];
+
+const byKey = new Map<string, EventDefinition<string, number, z.ZodType>>(
+  eventCatalogue.map((d) => [`${d.type}@${d.version}`, d]),
+);
+
+export function findEventDefinition(
+  type: string,
+  version: number,
+): EventDefinition<string, number, z.ZodType> | undefined {
+  return byKey.get(`${type}@${version}`);
+}
+
+export function isKnownEventType(type: string): type is EventType {
+  return eventCatalogue.some((d) => d.type === type);
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { defineEvent } from './envelope.js';
+
+export const JOB = 'job';
+
+export const ResourcesSchema = z.object({
+  cpu: z.number().positive(),
+  memoryMb: z.number().int().positive(),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const JobQueuedV1 = defineEvent({
+  type: 'job.queued',
+  version: 1,
+  aggregate: JOB,
+  description: 'The job is ready to run (its needs succeeded) and waits for a resource.',
+  schema: z.object({
+    runId: z.string(),
+    name: z.string(),
+    command: z.array(z.string()).min(1),
+    env: z.record(z.string(), z.string()),
+    resources: ResourcesSchema,
+  }),
+});
+
+export const JobProvisionedV1 = defineEvent({
+  type: 'job.provisioned',
+  version: 1,
+  aggregate: JOB,
+  description: 'The provisioner chose where the job runs: a pool of executors and the resources it gets.',
+  schema: z.object({
+    provider: z.string(),
+    pool: z.string(),
+    resources: ResourcesSchema,
+    reason: z.string(),
+  }),
+});
+
+export const JobDispatchedV1 = defineEvent({
+  type: 'job.dispatched',
+  version: 1,
+  aggregate: JOB,
+  description: 'The scheduler put the job on the work queue of its pool.',
+  schema: z.object({ pool: z.string(), attempt: z.number().int().positive() }),
+});
+
+export const JobStartedV1 = defineEvent({
+  type: 'job.started',
+  version: 1,
+  aggregate: JOB,
+  description: 'An executor started the job’s process.',
+  schema: z.object({
+    executor: z.string(),
+    attempt: z.number().int().positive(),
+    pid: z.number().int().nullable(),
+  }),
+});
+
+export const JobSucceededV1 = defineEvent({
+  type: 'job.succeeded',
+  version: 1,
+  aggregate: JOB,
+  description: 'The job’s process exited with code 0.',
+  schema: z.object({ exitCode: z.literal(0), durationMs: z.number().nonnegative() }),
+});
+
+export const JobFailureReasonSchema = z.enum([
+  'command_not_found',
+  'permission_denied',
+  'spawn_error',
+  'nonzero_exit',
+  'killed',
+  'executor_lost',
+]);
+export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
+
+export const JobFailedV1 = defineEvent({
+  type: 'job.failed',
+  version: 1,
+  aggregate: JOB,
+  description: 'The job ended without success; `reason` says why and `message` what to do.',
+  schema: z.object({
+    reason: JobFailureReasonSchema,
+    message: z.string(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    durationMs: z.number().nonnegative().nullable(),
+    lastLines: z.array(z.string()),
+  }),
+});
+
+export const JobCancelledV1 = defineEvent({
+  type: 'job.cancelled',
+  version: 1,
+  aggregate: JOB,
+  description: 'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',
+  schema: z.object({ reason: z.string() }),
+});

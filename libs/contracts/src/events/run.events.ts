@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { defineEvent } from './envelope.js';
+
+export const RUN = 'run';
+
+export const PlannedJobSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  command: z.array(z.string()).min(1),
+  needs: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+});
+export type PlannedJob = z.infer<typeof PlannedJobSchema>;
+
+export const RunSubmittedV1 = defineEvent({
+  type: 'run.submitted',
+  version: 1,
+  aggregate: RUN,
+  description: 'A run was accepted: its name and every job it will run, in dependency order.',
+  schema: z.object({
+    name: z.string(),
+    jobs: z.array(PlannedJobSchema).min(1),
+    submittedBy: z.string().nullable(),
+  }),
+});
+
+export const JobOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled']);
+export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
+
+export const RunJobSettledV1 = defineEvent({
+  type: 'run.job_settled',
+  version: 1,
+  aggregate: RUN,
+  description: 'One job of the run reached a final state; the scheduler uses it to release dependants.',
+  schema: z.object({ jobId: z.string(), name: z.string(), outcome: JobOutcomeSchema }),
+});
+
+export const RunSucceededV1 = defineEvent({
+  type: 'run.succeeded',
+  version: 1,
+  aggregate: RUN,
+  description: 'Every job of the run succeeded.',
+  schema: z.object({}),
+});
+
+export const RunFailedV1 = defineEvent({
+  type: 'run.failed',
+  version: 1,
+  aggregate: RUN,
+  description: 'At least one job failed; jobs that depended on it were cancelled.',
+  schema: z.object({ reason: z.string(), failedJobs: z.array(z.string()) }),
+});
+
+export const RunCancelRequestedV1 = defineEvent({
+  type: 'run.cancel_requested',
+  version: 1,
+  aggregate: RUN,
+  description: 'A client asked to cancel the run; queued jobs are cancelled and running ones killed.',
+  schema: z.object({ reason: z.string() }),
+});
+
+export const RunCancelledV1 = defineEvent({
+  type: 'run.cancelled',
+  version: 1,
+  aggregate: RUN,
+  description: 'The run stopped because it was cancelled; no job of it is still running.',
+  schema: z.object({ reason: z.string() }),
+});

@@ -1,0 +1,117 @@
+import {
+  AcaiError,
+  ErrorCode,
+  type EventData,
+  type JobStatus,
+  type Resources,
+  assertUnreachable,
+} from '@acai/contracts';
+import type { Decider, NewEvent } from './decider.js';
+
+export interface JobState {
+  readonly status: JobStatus | 'none';
+  readonly runId: string | null;
+  readonly name: string | null;
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly resources: Resources | null;
+  readonly pool: string | null;
+  /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
+  readonly attempt: number;
+}
+
+export type JobCommand =
+  | { kind: 'queue'; data: EventData<'job.queued'> }
+  | { kind: 'provision'; data: EventData<'job.provisioned'> }
+  | { kind: 'dispatch'; pool: string }
+  | { kind: 'start'; executor: string; pid: number | null }
+  | { kind: 'succeed'; durationMs: number }
+  | { kind: 'fail'; data: EventData<'job.failed'> }
+  | { kind: 'cancel'; reason: string };
+
+const TERMINAL: ReadonlySet<JobState['status']> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export function isTerminal(status: JobState['status']): boolean {
+  return TERMINAL.has(status);
+}
+
+export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
+  initialState: () => ({
+    status: 'none',
+    runId: null,
+    name: null,
+    command: [],
+    env: {},
+    resources: null,
+    pool: null,
+    attempt: 0,
+  }),
+
+  decide(command, state) {
+    switch (command.kind) {
+      case 'queue':
+        // Queueing is idempotent: the scheduler may be asked twice after a redelivery.
+        return state.status === 'none' ? [{ type: 'job.queued', data: command.data }] : [];
+      case 'provision':
+        return state.status === 'queued' ? [{ type: 'job.provisioned', data: command.data }] : [];
+      case 'dispatch':
+        return state.status === 'provisioned'
+          ? [{ type: 'job.dispatched', data: { pool: command.pool, attempt: state.attempt + 1 } }]
+          : [];
+      case 'start':
+        if (state.status === 'cancelled') {
+          throw new AcaiError(ErrorCode.Conflict, 'The job was cancelled before it started');
+        }
+        if (state.status === 'dispatched') {
+          return [{ type: 'job.started', data: { executor: command.executor, attempt: state.attempt, pid: command.pid } }];
+        }
+        if (state.status === 'running') {
+          // The work was redelivered: the executor that ran it is gone. This is a new attempt.
+          return [
+            { type: 'job.started', data: { executor: command.executor, attempt: state.attempt + 1, pid: command.pid } },
+          ];
+        }
+        if (isTerminal(state.status)) return [];
+        throw new AcaiError(ErrorCode.Conflict, `A job that is ${state.status} cannot start`);
+      case 'succeed':
+        return state.status === 'running'
+          ? [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: command.durationMs } }]
+          : [];
+      case 'fail':
+        return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
+      case 'cancel':
+        return isTerminal(state.status) ? [] : [{ type: 'job.cancelled', data: { reason: command.reason } }];
+      default:
+        return assertUnreachable(command, 'job command');
+    }
+  },
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'job.queued':
+        return {
+          ...state,
+          status: 'queued',
+          runId: event.data.runId,
+          name: event.data.name,
+          command: event.data.command,
+          env: event.data.env,
+          resources: event.data.resources,
+        };
+      case 'job.provisioned':
+        return { ...state, status: 'provisioned', pool: event.data.pool, resources: event.data.resources };
+      case 'job.dispatched':
+        return { ...state, status: 'dispatched', pool: event.data.pool, attempt: event.data.attempt };
+      case 'job.started':
+        return { ...state, status: 'running', attempt: event.data.attempt };
+      case 'job.succeeded':
+        return { ...state, status: 'succeeded' };
+      case 'job.failed':
+        return { ...state, status: 'failed' };
+      case 'job.cancelled':
+        return { ...state, status: 'cancelled' };
+      default:
+        return state;
+    }
+  },
+};

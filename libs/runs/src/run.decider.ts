@@ -1,0 +1,120 @@
+import {
+  AcaiError,
+  ErrorCode,
+  type EventData,
+  type JobOutcome,
+  type PlannedJob,
+  assertUnreachable,
+} from '@acai/contracts';
+import type { Decider, NewEvent } from './decider.js';
+
+export type RunPhase = 'none' | 'active' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface RunState {
+  readonly phase: RunPhase;
+  readonly name: string | null;
+  readonly jobs: readonly PlannedJob[];
+  /** Final outcome per job id, once settled. */
+  readonly outcomes: Readonly<Record<string, JobOutcome>>;
+}
+
+export type RunCommand =
+  | { kind: 'submit'; data: EventData<'run.submitted'> }
+  | { kind: 'settle_job'; jobId: string; outcome: JobOutcome }
+  | { kind: 'cancel'; reason: string };
+
+export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
+  initialState: () => ({ phase: 'none', name: null, jobs: [], outcomes: {} }),
+
+  decide(command, state) {
+    switch (command.kind) {
+      case 'submit':
+        if (state.phase !== 'none') throw new AcaiError(ErrorCode.Conflict, 'A run with this id exists already');
+        return [{ type: 'run.submitted', data: command.data }];
+      case 'settle_job': {
+        const job = state.jobs.find((j) => j.id === command.jobId);
+        if (job === undefined || state.outcomes[command.jobId] !== undefined) return [];
+        if (state.phase !== 'active' && state.phase !== 'cancelling') return [];
+        const settled: NewEvent = {
+          type: 'run.job_settled',
+          data: { jobId: job.id, name: job.name, outcome: command.outcome },
+        };
+        const after = runDecider.evolve(state, settled);
+        return [settled, ...conclusion(after)];
+      }
+      case 'cancel':
+        if (state.phase === 'none') throw new AcaiError(ErrorCode.NotFound, 'No such run');
+        if (state.phase === 'cancelling') return [];
+        if (state.phase !== 'active') {
+          throw new AcaiError(ErrorCode.Conflict, `The run has already ${state.phase}; there is nothing to cancel`);
+        }
+        return [{ type: 'run.cancel_requested', data: { reason: command.reason } }];
+      default:
+        return assertUnreachable(command, 'run command');
+    }
+  },
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'run.submitted':
+        return { ...state, phase: 'active', name: event.data.name, jobs: event.data.jobs };
+      case 'run.job_settled':
+        return { ...state, outcomes: { ...state.outcomes, [event.data.jobId]: event.data.outcome } };
+      case 'run.cancel_requested':
+        return { ...state, phase: 'cancelling' };
+      case 'run.succeeded':
+        return { ...state, phase: 'succeeded' };
+      case 'run.failed':
+        return { ...state, phase: 'failed' };
+      case 'run.cancelled':
+        return { ...state, phase: 'cancelled' };
+      default:
+        return state;
+    }
+  },
+};
+
+/** Once every job is settled the run ends: cancelled, failed, or succeeded, in that order of precedence. */
+function conclusion(state: RunState): NewEvent[] {
+  if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
+  if (state.phase === 'cancelling') return [{ type: 'run.cancelled', data: { reason: 'cancelled on request' } }];
+  const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed').map((j) => j.id);
+  if (failed.length > 0 || state.jobs.some((j) => state.outcomes[j.id] === 'cancelled')) {
+    const names = state.jobs.filter((j) => failed.includes(j.id)).map((j) => j.name);
+    return [
+      {
+        type: 'run.failed',
+        data: { reason: names.length > 0 ? `step(s) failed: ${names.join(', ')}` : 'steps were cancelled', failedJobs: failed },
+      },
+    ];
+  }
+  return [{ type: 'run.succeeded', data: {} }];
+}
+
+/** Jobs whose needs have all succeeded and that have no outcome yet: the scheduler queues them. */
+export function readyJobs(state: RunState): PlannedJob[] {
+  if (state.phase !== 'active') return [];
+  const byName = new Map(state.jobs.map((j) => [j.name, j]));
+  return state.jobs.filter(
+    (j) =>
+      state.outcomes[j.id] === undefined &&
+      j.needs.every((n) => state.outcomes[byName.get(n)?.id ?? ''] === 'succeeded'),
+  );
+}
+
+/**
+ * Jobs that can never run: a job they need (directly or not) failed or was cancelled, or the run
+ * is being cancelled. The scheduler cancels them.
+ */
+export function doomedJobs(state: RunState): PlannedJob[] {
+  const unsettled = state.jobs.filter((j) => state.outcomes[j.id] === undefined);
+  if (state.phase === 'cancelling') return unsettled;
+  if (state.phase !== 'active') return [];
+  const byName = new Map(state.jobs.map((j) => [j.name, j]));
+  return unsettled.filter((j) =>
+    j.needs.some((n) => {
+      const outcome = state.outcomes[byName.get(n)?.id ?? ''];
+      return outcome === 'failed' || outcome === 'cancelled';
+    }),
+  );
+}

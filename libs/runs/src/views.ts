@@ -1,0 +1,152 @@
+import type {
+  HistoryEntry,
+  JobStatus,
+  JobView,
+  Projection,
+  RunStatus,
+  RunView,
+  StoredEvent,
+} from '@acai/contracts';
+
+/** Job status after an event of that job; events that do not move the status map to undefined. */
+function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
+  switch (event.type) {
+    case 'job.queued':
+      return 'queued';
+    case 'job.provisioned':
+      return 'provisioned';
+    case 'job.dispatched':
+      return 'dispatched';
+    case 'job.started':
+      return 'running';
+    case 'job.succeeded':
+      return 'succeeded';
+    case 'job.failed':
+      return 'failed';
+    case 'job.cancelled':
+      return 'cancelled';
+    default:
+      return undefined;
+  }
+}
+
+const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** `runs`: one document per run, with its status and its jobs' statuses. Job events find their run by correlation id. */
+export const runsProjection: Projection<RunView> = {
+  name: 'runs',
+  keys(event) {
+    if (event.aggregate === 'run') return [event.aggregateId];
+    if (event.aggregate === 'job' && event.correlationId !== null) return [event.correlationId];
+    return [];
+  },
+  evolve(doc, event, key) {
+    if (event.type === 'run.submitted') {
+      return {
+        id: key,
+        project: event.project,
+        name: event.data.name,
+        status: 'queued',
+        createdAt: event.occurredAt,
+        updatedAt: event.occurredAt,
+        jobs: event.data.jobs.map((j) => ({ id: j.id, name: j.name, status: 'pending' })),
+      };
+    }
+    if (doc === undefined) return undefined;
+    const touched = { ...doc, updatedAt: event.occurredAt };
+    switch (event.type) {
+      case 'run.succeeded':
+        return { ...touched, status: 'succeeded' };
+      case 'run.failed':
+        return { ...touched, status: 'failed' };
+      case 'run.cancelled':
+        return { ...touched, status: 'cancelled' };
+      default:
+        break;
+    }
+    const status = event.aggregate === 'job' ? jobStatusAfter(event) : undefined;
+    if (status === undefined) return doc;
+    const jobs = touched.jobs.map((j) =>
+      j.id === event.aggregateId && !TERMINAL_JOB.has(j.status) ? { ...j, status } : j,
+    );
+    const runStatus: RunStatus =
+      TERMINAL_RUN.has(doc.status) || doc.status === 'running'
+        ? doc.status
+        : jobs.some((j) => j.status === 'running' || TERMINAL_JOB.has(j.status))
+          ? 'running'
+          : doc.status;
+    return { ...touched, jobs, status: runStatus };
+  },
+};
+
+/** `jobs`: one document per job, created when its run is submitted. */
+export const jobsProjection: Projection<JobView> = {
+  name: 'jobs',
+  keys(event) {
+    if (event.type === 'run.submitted') return event.data.jobs.map((j) => j.id);
+    if (event.aggregate === 'job') return [event.aggregateId];
+    return [];
+  },
+  evolve(doc, event, key) {
+    if (event.type === 'run.submitted') {
+      const job = event.data.jobs.find((j) => j.id === key)!;
+      return {
+        id: key,
+        project: event.project,
+        runId: event.aggregateId,
+        name: job.name,
+        status: 'pending',
+        command: job.command,
+        attempt: 0,
+        pool: null,
+        exitCode: null,
+        reason: null,
+        message: null,
+        createdAt: event.occurredAt,
+        updatedAt: event.occurredAt,
+      };
+    }
+    if (doc === undefined) return undefined;
+    const status = jobStatusAfter(event);
+    if (status === undefined || TERMINAL_JOB.has(doc.status)) return doc;
+    const next: JobView = { ...doc, status, updatedAt: event.occurredAt };
+    switch (event.type) {
+      case 'job.dispatched':
+        return { ...next, pool: event.data.pool, attempt: event.data.attempt };
+      case 'job.started':
+        return { ...next, attempt: event.data.attempt };
+      case 'job.succeeded':
+        return { ...next, exitCode: 0 };
+      case 'job.failed':
+        return { ...next, exitCode: event.data.exitCode, reason: event.data.reason, message: event.data.message };
+      case 'job.cancelled':
+        return { ...next, reason: 'cancelled', message: event.data.reason };
+      default:
+        return next;
+    }
+  },
+};
+
+export interface JobHistoryDoc {
+  readonly project: string;
+  readonly entries: HistoryEntry[];
+}
+
+/** `job-history`: every event of a job, in log order, as the API shows it. */
+export const jobHistoryProjection: Projection<JobHistoryDoc> = {
+  name: 'job-history',
+  keys(event) {
+    return event.aggregate === 'job' ? [event.aggregateId] : [];
+  },
+  evolve(doc, event) {
+    const entry: HistoryEntry = {
+      seq: event.position.seq,
+      type: event.type,
+      version: event.version,
+      time: event.occurredAt,
+      data: event.data,
+    };
+    return { project: event.project, entries: [...(doc?.entries ?? []), entry] };
+  },
+};
