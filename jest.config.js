@@ -1,5 +1,6 @@
 // One jest run, three tiers. Unit specs sit beside the code; integration specs talk to a real
-// nats-server and Postgres (started by test/setup/global-setup.ts); e2e goes through the gateway.
+// nats-server and Postgres; e2e goes through the gateway. `npm test` (scripts/test.mjs) starts
+// both servers and passes NATS_URL and DATABASE_URL; run alone, tests use this machine's.
 const swc = [
   '@swc/jest',
   {
@@ -18,11 +19,12 @@ const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
-    '^@acai/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testEnvironment: 'node',
+  // Workspace packages resolve to their TypeScript sources (the `@acai/source` export condition).
+  testEnvironmentOptions: { customExportConditions: ['@acai/source', 'node', 'node-addons'] },
   rootDir: '.',
 };
 
@@ -37,15 +39,13 @@ export default {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs}/*/src/**/*.int-spec.ts', '<rootDir>/test/integration/**/*.int-spec.ts'],
-      globalSetup: '<rootDir>/test/setup/global-setup.ts',
-      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      testTimeout: 60_000,
     },
     {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-      globalSetup: '<rootDir>/test/setup/global-setup.ts',
-      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      testTimeout: 60_000,
     },
   ],
 };

@@ -63,3 +63,4 @@ export const CancelJobControlSchema = z.object({
   jobId: z.string(),
   reason: z.string(),
 });
+export type CancelJobControl = z.infer<typeof CancelJobControlSchema>;

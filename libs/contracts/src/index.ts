@@ -9,3 +9,4 @@ export * from './api/run-spec.js';
 export * from './api/views.js';
 export * from './commands.js';
 export * from './projection.js';
+export * from './api/work.js';

@@ -15,3 +15,5 @@ export interface Projection<Doc> {
   /** The new document for `key`; `undefined` deletes it. Must be pure and deterministic. */
   readonly evolve: (doc: Doc | undefined, event: StoredEvent, key: string) => Doc | undefined;
 }
+
+export type StoredEventOf<T extends StoredEvent['type']> = Extract<StoredEvent, { type: T }>;

@@ -1,7 +1,6 @@
-import type { DomainEvent } from '@acai/contracts';
+import type { DomainEvent, NewEvent } from '@acai/contracts';
 
-/** What a decision produces before it is stored: an event without its envelope. */
-export type NewEvent = { [E in DomainEvent as E['type']]: { type: E['type']; data: E['data'] } }[DomainEvent['type']];
+export type { NewEvent };
 
 /**
  * A decider in the emmett sense: `decide` turns a command and the current state into new events,

@@ -10,7 +10,6 @@ import {
 
 export interface PlannedRun {
   readonly jobs: PlannedJob[];
-  readonly resources: ReadonlyMap<string, Resources>;
 }
 
 /**
@@ -53,20 +52,20 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
   }
 
   const ids = new Map(spec.steps.map((s) => [s.name, newJobId(s.name)]));
-  const resources = new Map<string, Resources>();
   const jobs = order.names.map((name): PlannedJob => {
     const step = spec.steps[index.get(name)!]!;
     const id = ids.get(name)!;
-    resources.set(id, { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) });
+    const resources: Resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
     return {
       id,
       name,
       command: [...step.command],
       needs: [...new Set(step.needs ?? [])],
       env: { ...(step.env ?? {}) },
+      resources,
     };
   });
-  return { jobs, resources };
+  return { jobs };
 }
 
 function invalid(details: ErrorDetail[]): AcaiError {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { ResourcesSchema } from './job.events.js';
 
 export const RUN = 'run';
 
@@ -9,6 +10,7 @@ export const PlannedJobSchema = z.object({
   command: z.array(z.string()).min(1),
   needs: z.array(z.string()),
   env: z.record(z.string(), z.string()),
+  resources: ResourcesSchema,
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 

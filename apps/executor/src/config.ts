@@ -1,0 +1,24 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { port, positiveInt, type ConfigSpec } from '@acai/platform';
+
+export const executorConfig = {
+  ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },
+  ACAI_HOME: { schema: z.string().default('.acai'), description: 'Data folder; jobs run in $ACAI_HOME/work/<job>/<attempt>' },
+  ACAI_EXECUTOR_POOL: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -').default('local'),
+    description: 'Work pool this executor pulls jobs from',
+  },
+  ACAI_EXECUTOR_SLOTS: {
+    schema: positiveInt(os.availableParallelism()),
+    description: 'Jobs run at once (default: CPUs)',
+  },
+  ACAI_EXECUTOR_ID: {
+    schema: z.string().default(`${os.hostname()}-${process.pid}`),
+    description: 'Name of this executor in job history',
+  },
+  ACAI_WORK_ACK_WAIT_MS: {
+    schema: positiveInt(30_000),
+    description: 'Without a heartbeat for this long, a job is handed to another executor',
+  },
+} satisfies ConfigSpec;

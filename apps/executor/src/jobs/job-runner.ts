@@ -1,0 +1,234 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { context } from '@opentelemetry/api';
+import {
+  AcaiError,
+  CancelJobControlSchema,
+  Controls,
+  ErrorCode,
+  JOB,
+  parseOrThrow,
+  subjects,
+  type WorkAssignment,
+} from '@acai/contracts';
+import {
+  AggregateRepository,
+  decodeJson,
+  describeError,
+  inSpan,
+  SpanKind,
+  WorkConsumer,
+  type WorkLease,
+} from '@acai/eventing';
+import type { CommonConfig, ConfigOf, ServiceContext } from '@acai/platform';
+import { jobDecider, type JobState } from '@acai/runs';
+import type { Subscription } from '@nats-io/nats-core';
+import type { executorConfig } from '../config.js';
+import { LogPublisher } from './log-publisher.js';
+import { ProcessRunner } from './process-runner.js';
+
+type ExecutorContext = ServiceContext<CommonConfig & ConfigOf<typeof executorConfig>>;
+
+/** Variables a job inherits from the executor's environment; everything else it gets explicitly. */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'];
+
+/**
+ * The executor's work loop: pulls jobs of its pool, runs each command in its own folder with no
+ * shell, streams its output to the logs stream, and records start and end on the job. On shutdown
+ * it stops pulling, lets running jobs finish within the grace period, then stops them and hands
+ * their work back so another executor runs them again.
+ */
+export class JobRunner {
+  private readonly jobs: AggregateRepository<JobState>;
+  private readonly consumer: WorkConsumer;
+  private readonly running = new Map<string, ProcessRunner>();
+  private readonly leases = new Map<string, WorkLease>();
+  private cancelSubscription: Subscription | undefined;
+
+  constructor(private readonly ctx: ExecutorContext) {
+    this.jobs = new AggregateRepository(ctx.store, JOB, jobDecider);
+    this.consumer = new WorkConsumer(ctx.bus, {
+      pool: ctx.config.ACAI_EXECUTOR_POOL,
+      slots: ctx.config.ACAI_EXECUTOR_SLOTS,
+      ackWaitMs: ctx.config.ACAI_WORK_ACK_WAIT_MS,
+      logger: ctx.logger,
+      handle: (lease) => context.with(lease.trace, () => this.run(lease)),
+    });
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    this.cancelSubscription = this.ctx.bus.nc.subscribe(subjects.control(this.ctx.bus.topology, Controls.cancelJob), {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        try {
+          const control = parseOrThrow(CancelJobControlSchema, decodeJson(msg.data), 'cancel control');
+          const runner = this.running.get(control.jobId);
+          if (runner !== undefined) {
+            this.ctx.logger.info({ jobId: control.jobId, reason: control.reason }, 'stopping job on request');
+            runner.kill();
+          }
+        } catch (error) {
+          this.ctx.logger.warn({ err: describeError(error) }, 'ignored an unreadable cancel control');
+        }
+      },
+    });
+    await this.consumer.start();
+  }
+
+  /** Graceful stop: no new work; running jobs get the grace period, then are stopped and handed back. */
+  async stop(graceMs: number): Promise<void> {
+    this.cancelSubscription?.unsubscribe();
+    await this.consumer.stop();
+    const drained = this.consumer.drained();
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+    ]);
+    if (timedOut) {
+      this.ctx.logger.warn({ jobs: [...this.running.keys()] }, 'handing running jobs back to the queue');
+      for (const [jobId, lease] of this.leases) {
+        lease.release();
+        this.running.get(jobId)?.kill(1_000);
+      }
+      await drained;
+    }
+  }
+
+  private async run(lease: WorkLease): Promise<void> {
+    const work = lease.work;
+    const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt: work.attempt };
+    const { state } = await this.jobs.load(work.project, work.jobId);
+    if (state.status === 'cancelled' || state.status === 'succeeded' || state.status === 'failed') {
+      this.ctx.logger.info({ ...log, status: state.status }, 'job already ended; dropping its work');
+      await lease.complete();
+      return;
+    }
+    await inSpan(
+      `run ${work.name}`,
+      { kind: SpanKind.INTERNAL, attributes: { 'acai.service': this.ctx.name, 'acai.job': work.jobId, 'acai.run': work.runId } },
+      () => this.execute(lease, log),
+    );
+  }
+
+  private async execute(lease: WorkLease, log: Record<string, unknown>): Promise<void> {
+    const work = lease.work;
+    const options = { correlationId: work.runId };
+    const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(work.attempt));
+    await mkdir(workDir, { recursive: true });
+    const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, work.attempt);
+    const runner = new ProcessRunner(work.command, {
+      cwd: workDir,
+      env: this.environment(work, workDir),
+      onLine: (stream, line) => logs.line(stream, line),
+    });
+
+    const started = Date.now();
+    const spawned = await runner.start();
+    if (!spawned.ok) {
+      this.ctx.logger.warn({ ...log, reason: spawned.reason }, spawned.message);
+      logs.line('err', spawned.message);
+      await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) =>
+          jobDecider.decide(
+            {
+              kind: 'fail',
+              data: {
+                reason: spawned.reason,
+                message: spawned.message,
+                exitCode: null,
+                signal: null,
+                durationMs: Date.now() - started,
+                lastLines: logs.lastLines(),
+              },
+            },
+            s,
+          ),
+        options,
+      );
+      await logs.end('failed');
+      await lease.complete();
+      return;
+    }
+
+    this.running.set(work.jobId, runner);
+    this.leases.set(work.jobId, lease);
+    try {
+      try {
+        await this.jobs.execute(
+          work.project,
+          work.jobId,
+          (s) => jobDecider.decide({ kind: 'start', executor: this.ctx.config.ACAI_EXECUTOR_ID, pid: spawned.pid }, s),
+          options,
+        );
+      } catch (error) {
+        if (error instanceof AcaiError && error.code === ErrorCode.Conflict) {
+          // Cancelled while we were starting it.
+          runner.kill(1_000);
+          await runner.exited;
+          await logs.end('cancelled');
+          await lease.complete();
+          return;
+        }
+        throw error;
+      }
+      this.ctx.logger.info({ ...log, pid: spawned.pid }, 'job started');
+      const exit = await runner.exited;
+      const durationMs = Date.now() - started;
+      const { state } = await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) =>
+          exit.code === 0
+            ? jobDecider.decide({ kind: 'succeed', durationMs }, s)
+            : jobDecider.decide(
+                {
+                  kind: 'fail',
+                  data: {
+                    reason: exit.signal !== null ? 'killed' : 'nonzero_exit',
+                    message:
+                      exit.signal !== null
+                        ? `the process was killed by ${exit.signal}`
+                        : `the process exited with code ${exit.code}; see the last lines of its output`,
+                    exitCode: exit.code,
+                    signal: exit.signal,
+                    durationMs,
+                    lastLines: logs.lastLines(),
+                  },
+                },
+                s,
+              ),
+        options,
+      );
+      const status = state.status === 'succeeded' ? 'succeeded' : state.status === 'cancelled' ? 'cancelled' : 'failed';
+      this.ctx.logger.info({ ...log, status, exitCode: exit.code, durationMs }, 'job ended');
+      await logs.end(status);
+      await lease.complete();
+    } finally {
+      this.running.delete(work.jobId);
+      this.leases.delete(work.jobId);
+    }
+  }
+
+  private environment(work: WorkAssignment, workDir: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const name of INHERITED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+    return {
+      ...env,
+      ...work.env,
+      ACAI_PROJECT: work.project,
+      ACAI_RUN_ID: work.runId,
+      ACAI_JOB_ID: work.jobId,
+      ACAI_JOB_NAME: work.name,
+      ACAI_ATTEMPT: String(work.attempt),
+      ACAI_WORK_DIR: workDir,
+      ACAI_CPUS: String(work.resources.cpu),
+      ACAI_MEMORY_MB: String(work.resources.memoryMb),
+    };
+  }
+}

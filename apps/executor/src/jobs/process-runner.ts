@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { JobFailureReason } from '@acai/contracts';
+
+export type StreamName = 'out' | 'err';
+
+export type SpawnResult = { ok: true; pid: number } | { ok: false; reason: JobFailureReason; message: string };
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * Runs an argv with no shell in its own process group (so a cancel kills the whole tree), and
+ * hands its output back line by line.
+ */
+export class ProcessRunner {
+  private child: ChildProcess | undefined;
+  readonly exited: Promise<Exit>;
+  private resolveExit!: (exit: Exit) => void;
+
+  constructor(
+    private readonly argv: readonly string[],
+    private readonly options: { cwd: string; env: NodeJS.ProcessEnv; onLine: (stream: StreamName, line: string) => void },
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  start(): Promise<SpawnResult> {
+    const [program, ...args] = this.argv as [string, ...string[]];
+    return new Promise((resolve) => {
+      const child = spawn(program, args, {
+        cwd: this.options.cwd,
+        env: this.options.env,
+        shell: false,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.child = child;
+      child.once('spawn', () => resolve({ ok: true, pid: child.pid! }));
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        resolve(describeSpawnError(program, error));
+        this.resolveExit({ code: null, signal: null });
+      });
+      this.pipe(child.stdout!, 'out');
+      this.pipe(child.stderr!, 'err');
+      child.once('close', (code, signal) => this.resolveExit({ code, signal }));
+    });
+  }
+
+  /** Signals the whole process group; escalates to SIGKILL after `graceMs`. */
+  kill(graceMs = 5_000): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.child?.exitCode !== null) return;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+    timer.unref();
+    void this.exited.then(() => clearTimeout(timer));
+  }
+
+  private pipe(stream: NodeJS.ReadableStream, name: StreamName): void {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) this.options.onLine(name, line);
+    });
+    stream.on('end', () => {
+      if (partial !== '') this.options.onLine(name, partial);
+      partial = '';
+    });
+  }
+}
+
+function describeSpawnError(program: string, error: NodeJS.ErrnoException): SpawnResult {
+  switch (error.code) {
+    case 'ENOENT':
+      return {
+        ok: false,
+        reason: 'command_not_found',
+        message: `command '${program}' was not found on the executor's PATH; check the step's command or install the program`,
+      };
+    case 'EACCES':
+      return {
+        ok: false,
+        reason: 'permission_denied',
+        message: `command '${program}' is not executable by the executor (permission denied)`,
+      };
+    default:
+      return { ok: false, reason: 'spawn_error', message: `could not start '${program}': ${error.message}` };
+  }
+}

@@ -1,0 +1,34 @@
+import type { ServiceDefinition } from '@acai/platform';
+import { ApiKeyEntity, ProjectEntity } from './auth/auth.entities.js';
+import { GatewayAuth1764115300000 } from './auth/auth.migration.js';
+import { bootstrapDefaultProject } from './auth/bootstrap.js';
+import { KeysRepository } from './auth/keys.repository.js';
+import { gatewayConfig } from './config.js';
+import { GatewayModule } from './gateway.module.js';
+import { ErrorsFilter, toHttpError } from './http/errors.filter.js';
+
+export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
+  name: 'gateway',
+  config: gatewayConfig,
+  port: { variable: 'ACAI_PORT' },
+  module: GatewayModule,
+  entities: [ProjectEntity, ApiKeyEntity],
+  migrations: [GatewayAuth1764115300000],
+  bodyLimit: (config) => config.ACAI_MAX_BODY_BYTES,
+  providers: (ctx) => [{ provide: KeysRepository, useValue: new KeysRepository(ctx.db) }],
+  onStarted: async (app, ctx) => {
+    if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
+      await bootstrapDefaultProject(app.get(KeysRepository), ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
+    }
+  },
+  configure: (app, ctx) => {
+    app.useGlobalFilters(new ErrorsFilter(ctx.logger));
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.setErrorHandler((error, _request, reply) => {
+      const { status, body } = toHttpError(error, ctx.logger);
+      void reply.status(status).send(body);
+    });
+  },
+};
+
+export { KeysRepository };

@@ -1,0 +1,75 @@
+import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { parseOrThrow, type HistoryEntry, type JobView } from '@acai/contracts';
+import { ServiceContext } from '@acai/platform';
+import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import type { Principal } from '../auth/keys.repository.js';
+import { assertId } from '../runs/runs.controller.js';
+import { readLogs } from './logs.reader.js';
+
+const LogsQuerySchema = z.object({
+  follow: z.enum(['true', 'false', '1', '0']).optional(),
+  format: z.enum(['text', 'json']).default('text'),
+});
+
+@Controller('api/v1/jobs')
+@UseGuards(ApiKeyGuard)
+export class JobsController {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  @Get(':id')
+  get(@Caller() caller: Principal, @Param('id') id: string): Promise<JobView> {
+    assertId(id, 'job');
+    return this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
+  }
+
+  /** The job's events in log order: type, time, data. */
+  @Get(':id/history')
+  history(@Caller() caller: Principal, @Param('id') id: string): Promise<HistoryEntry[]> {
+    assertId(id, 'job');
+    return this.ctx.commands.send('getJobHistory', { project: caller.project, jobId: id });
+  }
+
+  /**
+   * The job's output. Plain text by default (stderr lines too, in order); `format=json` gives one
+   * JSON object per line (`t` time, `s` out|err, `l` text). `follow=true` streams until the job ends.
+   */
+  @Get(':id/logs')
+  async logs(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Query() query: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    assertId(id, 'job');
+    const { follow, format } = parseOrThrow(LogsQuerySchema, query ?? {}, 'query');
+    await this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
+    const abort = new AbortController();
+    reply.raw.on('close', () => abort.abort());
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': format === 'json' ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    try {
+      for await (const chunk of readLogs(this.ctx.bus, caller.project, id, {
+        follow: follow === 'true' || follow === '1',
+        signal: abort.signal,
+      })) {
+        const text = chunk.lines
+          .map((line) => (format === 'json' ? JSON.stringify(line) : line.l))
+          .map((l) => `${l}\n`)
+          .join('');
+        if (text !== '' && !reply.raw.write(text)) {
+          await new Promise((resolve) => reply.raw.once('drain', resolve));
+        }
+      }
+    } catch (error) {
+      this.ctx.logger.warn({ jobId: id, err: error instanceof Error ? error.message : String(error) }, 'log stream ended early');
+    } finally {
+      reply.raw.end();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { AcaiError, ErrorCode, type HistoryEntry, type JobView, type Page, type RunView } from '@acai/contracts';
+import type { ProjectionRunner } from '@acai/eventing';
+import type { JobHistoryDoc } from '@acai/runs';
+import { ReadModels } from './read-models.repository.js';
+
+export class Projections {
+  constructor(readonly runners: ReadonlyMap<string, ProjectionRunner<unknown>>) {}
+}
+
+/** Answers questions about what happened, from the projections of the log. */
+@Controller()
+export class HistoryHandler {
+  constructor(
+    private readonly readModels: ReadModels,
+    private readonly projections: Projections,
+  ) {}
+
+  @MessagePattern('provenance.get_run')
+  getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
+    return this.readModels.get<RunView>('runs', req.project, req.runId, 'run');
+  }
+
+  @MessagePattern('provenance.list_runs')
+  listRuns(@Payload() req: { project: string; limit: number; cursor: string | null }): Promise<Page<RunView>> {
+    return this.readModels.list<RunView>('runs', req.project, req.limit, req.cursor);
+  }
+
+  @MessagePattern('provenance.get_job')
+  getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
+    return this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job');
+  }
+
+  @MessagePattern('provenance.get_job_history')
+  async getJobHistory(@Payload() req: { project: string; jobId: string }): Promise<HistoryEntry[]> {
+    // A job that exists but has no event of its own yet (still pending) has an empty history.
+    await this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job');
+    try {
+      const doc = await this.readModels.get<JobHistoryDoc>('job-history', req.project, req.jobId, 'job');
+      return doc.entries;
+    } catch (error) {
+      if (error instanceof AcaiError && error.code === ErrorCode.NotFound) return [];
+      throw error;
+    }
+  }
+
+  @MessagePattern('provenance.replay_projection')
+  async replay(@Payload() req: { projection: string }) {
+    const runner = this.projections.runners.get(req.projection);
+    if (runner === undefined) {
+      throw new AcaiError(
+        ErrorCode.NotFound,
+        `No projection '${req.projection}'; known: ${[...this.projections.runners.keys()].join(', ')}`,
+      );
+    }
+    return runner.replay();
+  }
+}

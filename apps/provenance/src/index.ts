@@ -1,0 +1,42 @@
+import type { Projection } from '@acai/contracts';
+import { ProjectionRunner } from '@acai/eventing';
+import { port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
+import { jobHistoryProjection, jobsProjection, runsProjection } from '@acai/runs';
+import { HistoryHandler, Projections } from './history/history.handler.js';
+import { ReadModels } from './history/read-models.repository.js';
+import { ProvenanceModule } from './provenance.module.js';
+
+export const provenanceConfig = {
+  ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
+} satisfies ConfigSpec;
+
+/** Every read model provenance keeps, by name. */
+export const projections: ReadonlyArray<Projection<unknown>> = [
+  runsProjection as Projection<unknown>,
+  jobsProjection as Projection<unknown>,
+  jobHistoryProjection as Projection<unknown>,
+];
+
+export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
+  name: 'provenance',
+  config: provenanceConfig,
+  port: { variable: 'ACAI_HTTP_PORT' },
+  module: ProvenanceModule,
+  providers: (ctx) => {
+    const runners = new Map(
+      projections.map((p) => [p.name, new ProjectionRunner(ctx.bus, ctx.db, p, ctx.deadLetters, { logger: ctx.logger })]),
+    );
+    return [
+      { provide: ReadModels, useValue: new ReadModels(ctx.db) },
+      { provide: Projections, useValue: new Projections(runners) },
+    ];
+  },
+  onStarted: async (app) => {
+    for (const runner of app.get(Projections).runners.values()) await runner.start();
+  },
+  onClosing: async (app) => {
+    for (const runner of app.get(Projections).runners.values()) await runner.stop();
+  },
+};
+
+export { HistoryHandler, Projections };

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { AllocationHandler } from './allocation/allocation.handler.js';
+
+@Module({ controllers: [AllocationHandler] })
+export class ProvisionerModule {}

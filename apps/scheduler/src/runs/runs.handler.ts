@@ -1,0 +1,169 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  Controls,
+  subjects,
+  type StoredEventOf,
+  type JobOutcome,
+  type RunSpec,
+  type StoredEvent,
+  type SubmitRunResponse,
+  type CancelJobControl,
+} from '@acai/contracts';
+import { encodeJson, publishWork } from '@acai/eventing';
+import { newId, ServiceContext } from '@acai/platform';
+import { doomedJobs, jobDecider, planRun, readyJobs, runDecider, type RunState } from '@acai/runs';
+import { JobRepository, RunRepository } from './aggregates.js';
+
+interface SubmitRunRequest {
+  project: string;
+  spec: RunSpec;
+  submittedBy: string | null;
+}
+
+/**
+ * The scheduler's run workflow: accepts runs, queues each job once the jobs it needs have
+ * succeeded, puts provisioned jobs on their pool's work queue, and settles the run as jobs end.
+ * Every step is load → decide → append on the run or job aggregate, and idempotent, so a
+ * redelivered event repeats nothing.
+ */
+@Controller()
+export class RunsHandler {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly runs: RunRepository,
+    private readonly jobs: JobRepository,
+  ) {}
+
+  @MessagePattern('scheduler.submit_run')
+  async submit(@Payload() request: SubmitRunRequest): Promise<SubmitRunResponse> {
+    const { jobs } = planRun(request.spec, () => newId('job'));
+    const runId = newId('run');
+    await this.runs.execute(
+      request.project,
+      runId,
+      (state) =>
+        runDecider.decide(
+          { kind: 'submit', data: { name: request.spec.name, jobs, submittedBy: request.submittedBy } },
+          state,
+        ),
+      { correlationId: runId },
+    );
+    this.ctx.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
+    return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
+  }
+
+  @MessagePattern('scheduler.cancel_run')
+  async cancel(@Payload() request: { project: string; runId: string; reason: string }): Promise<{ id: string }> {
+    await this.runs.execute(
+      request.project,
+      request.runId,
+      (state) => runDecider.decide({ kind: 'cancel', reason: request.reason }, state),
+      { correlationId: request.runId },
+    );
+    return { id: request.runId };
+  }
+
+  @EventPattern('run.submitted')
+  async onSubmitted(@Payload() event: StoredEventOf<'run.submitted'>): Promise<void> {
+    const { state } = await this.runs.load(event.project, event.aggregateId);
+    await this.advance(event.project, event.aggregateId, state, event);
+  }
+
+  @EventPattern('run.cancel_requested')
+  async onCancelRequested(@Payload() event: StoredEventOf<'run.cancel_requested'>): Promise<void> {
+    const { state } = await this.runs.load(event.project, event.aggregateId);
+    await this.advance(event.project, event.aggregateId, state, event);
+  }
+
+  @EventPattern('job.provisioned')
+  async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
+    const { state } = await this.jobs.load(event.project, event.aggregateId);
+    if (state.status !== 'provisioned' || state.runId === null || state.name === null || state.resources === null) {
+      return;
+    }
+    const attempt = state.attempt + 1;
+    // Publish first, then record: a crash in between re-runs this handler, and the work message
+    // id (job and attempt) makes the second publish a no-op.
+    await publishWork(this.ctx.bus, event.data.pool, {
+      project: event.project,
+      runId: state.runId,
+      jobId: event.aggregateId,
+      name: state.name,
+      attempt,
+      command: [...state.command],
+      env: { ...state.env },
+      resources: state.resources,
+    });
+    await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => jobDecider.decide({ kind: 'dispatch', pool: event.data.pool }, s),
+      { correlationId: state.runId, causationId: event.id },
+    );
+  }
+
+  @EventPattern('job.succeeded')
+  async onSucceeded(@Payload() event: StoredEventOf<'job.succeeded'>): Promise<void> {
+    await this.settle(event, 'succeeded');
+  }
+
+  @EventPattern('job.failed')
+  async onFailed(@Payload() event: StoredEventOf<'job.failed'>): Promise<void> {
+    await this.settle(event, 'failed');
+  }
+
+  @EventPattern('job.cancelled')
+  async onCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): Promise<void> {
+    await this.settle(event, 'cancelled');
+  }
+
+  private async settle(event: StoredEvent, outcome: JobOutcome): Promise<void> {
+    const runId = event.correlationId;
+    if (runId === null) return;
+    const { state } = await this.runs.execute(
+      event.project,
+      runId,
+      (s) => runDecider.decide({ kind: 'settle_job', jobId: event.aggregateId, outcome }, s),
+      { correlationId: runId, causationId: event.id },
+    );
+    await this.advance(event.project, runId, state, event);
+  }
+
+  /** Queues the jobs that became ready and cancels the ones that can no longer run. */
+  private async advance(project: string, runId: string, run: RunState, cause: StoredEvent): Promise<void> {
+    const options = { correlationId: runId, causationId: cause.id };
+    for (const job of readyJobs(run)) {
+      await this.jobs.execute(
+        project,
+        job.id,
+        (s) =>
+          jobDecider.decide(
+            {
+              kind: 'queue',
+              data: { runId, name: job.name, command: job.command, env: job.env, resources: job.resources },
+            },
+            s,
+          ),
+        options,
+      );
+    }
+    const cancelling = run.phase === 'cancelling';
+    for (const job of doomedJobs(run)) {
+      const reason = cancelling ? 'the run was cancelled' : 'a step it needs did not succeed';
+      const { events } = await this.jobs.execute(
+        project,
+        job.id,
+        (s) => jobDecider.decide({ kind: 'cancel', reason }, s),
+        options,
+      );
+      if (events.length > 0 && cancelling) this.killIfRunning(project, job.id, reason);
+    }
+  }
+
+  /** Tells every executor to stop the job's process if it runs it. */
+  private killIfRunning(project: string, jobId: string, reason: string): void {
+    const message: CancelJobControl = { project, jobId, reason };
+    this.ctx.bus.nc.publish(subjects.control(this.ctx.bus.topology, Controls.cancelJob), encodeJson(message));
+  }
+}

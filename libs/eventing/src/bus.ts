@@ -1,0 +1,125 @@
+import { isMissing } from './errors.js';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { subjects, type Topology } from '@acai/contracts';
+
+export interface BusOptions {
+  readonly url: string;
+  /** Shown in `nats server report connections`; the service name. */
+  readonly name: string;
+  readonly topology: Topology;
+  /** Logs stream limits. */
+  readonly logsMaxAgeMs?: number;
+  readonly logsMaxBytes?: number;
+}
+
+/** One NATS connection with its JetStream client and manager, and the topology it speaks. */
+export interface Bus {
+  /** The service this connection belongs to; spans it makes carry it as `acai.service`. */
+  readonly name: string;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: Topology;
+  close(): Promise<void>;
+}
+
+export async function connectBus(options: BusOptions): Promise<Bus> {
+  const nc = await connect({
+    servers: options.url,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  return {
+    name: options.name,
+    nc,
+    js,
+    jsm,
+    topology: options.topology,
+    async close() {
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}
+
+export function streamConfigs(
+  topology: Topology,
+  limits: { logsMaxAgeMs?: number; logsMaxBytes?: number } = {},
+): (Partial<StreamConfig> & { name: string })[] {
+  return [
+    {
+      name: topology.streams.events,
+      subjects: [subjects.allEvents(topology)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      duplicate_window: nanos(2 * 60_000),
+      allow_direct: true,
+      description: 'acai domain events, one subject per aggregate instance; kept',
+    },
+    {
+      name: topology.streams.work,
+      subjects: [subjects.allWork(topology)],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: nanos(2 * 60_000),
+      description: 'acai job assignments, pulled by executors',
+    },
+    {
+      name: topology.streams.logs,
+      subjects: [subjects.allLogs(topology)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(limits.logsMaxAgeMs ?? 7 * 24 * 3_600_000),
+      max_bytes: limits.logsMaxBytes ?? 1024 * 1024 * 1024,
+      allow_direct: true,
+      description: 'acai job output lines',
+    },
+  ];
+}
+
+/** Creates the streams when they are missing; safe to call from every service at start. */
+export async function ensureStreams(
+  bus: Bus,
+  limits: { logsMaxAgeMs?: number; logsMaxBytes?: number } = {},
+): Promise<void> {
+  for (const config of streamConfigs(bus.topology, limits)) {
+    const name = config.name;
+    try {
+      await bus.jsm.streams.info(name);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      try {
+        await bus.jsm.streams.add(config);
+      } catch (addError) {
+        // Another service created it between our look and our add: that is what we wanted.
+        if (!(addError instanceof JetStreamApiError) || !/already in use/i.test(addError.message)) throw addError;
+      }
+    }
+  }
+}
+
+export async function deleteStreams(bus: Bus): Promise<void> {
+  for (const name of Object.values(bus.topology.streams)) {
+    try {
+      await bus.jsm.streams.delete(name);
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { headers as newHeaders } from '@nats-io/nats-core';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { subjects, type StoredEvent } from '@acai/contracts';
+import type { NewEvent } from '@acai/contracts';
+import type { Bus } from './bus.js';
+import { decodeEvent, encodeJson, HEADER_TYPE, HEADER_VERSION } from './codec.js';
+import { WrongExpectedVersionError } from './errors.js';
+import { injectTrace, inSpan, SpanKind } from './tracing.js';
+
+/** Identifies one aggregate instance: its stream subject is derived from these. */
+export interface AggregateRef {
+  readonly project: string;
+  readonly aggregate: string;
+  readonly id: string;
+}
+
+/**
+ * The version of an aggregate is the stream sequence of its last event (0: no event yet). This is
+ * what JetStream checks with `Nats-Expected-Last-Subject-Sequence`.
+ */
+export type ExpectedVersion = number | 'any';
+
+export interface AppendOptions {
+  readonly expectedVersion: ExpectedVersion;
+  readonly correlationId?: string | null;
+  readonly causationId?: string | null;
+  /** Event ids, for a caller that must retry an append with the same ids (deduplicated by JetStream). */
+  readonly eventIds?: readonly string[];
+  /** Time of the decision; defaults to now. */
+  readonly now?: Date;
+}
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+export class EventStore {
+  constructor(private readonly bus: Bus) {}
+
+  subjectOf(ref: AggregateRef): string {
+    return subjects.aggregate(this.bus.topology, ref.project, ref.aggregate, ref.id);
+  }
+
+  /**
+   * Appends events to one aggregate. The first event is published only if the aggregate is still at
+   * `expectedVersion`, so of two concurrent writers exactly one wins; the loser gets
+   * WrongExpectedVersionError. Each event's id is its JetStream message id, so a retried publish is
+   * stored once. Returns the stored events with their positions; the last one's seq is the new version.
+   */
+  async append(ref: AggregateRef, events: readonly NewEvent[], options: AppendOptions): Promise<StoredEvent[]> {
+    const subject = this.subjectOf(ref);
+    const stream = this.bus.topology.streams.events;
+    const occurredAt = (options.now ?? new Date()).toISOString();
+    const stored: StoredEvent[] = [];
+    let expected = options.expectedVersion;
+    for (const [i, event] of events.entries()) {
+      const envelope = {
+        id: options.eventIds?.[i] ?? randomUUID(),
+        type: event.type,
+        version: 1,
+        project: ref.project,
+        aggregate: ref.aggregate,
+        aggregateId: ref.id,
+        occurredAt,
+        causationId: options.causationId ?? null,
+        correlationId: options.correlationId ?? null,
+        data: event.data,
+      };
+      const seq = await inSpan(
+        `publish ${event.type}`,
+        { kind: SpanKind.PRODUCER, attributes: { 'acai.service': this.bus.name, 'messaging.destination.name': subject, 'acai.event.type': event.type } },
+        async () => {
+          const h = newHeaders();
+          h.set(HEADER_TYPE, event.type);
+          h.set(HEADER_VERSION, '1');
+          injectTrace(h);
+          try {
+            const ack = await this.bus.js.publish(subject, encodeJson(envelope), {
+              msgID: envelope.id,
+              headers: h,
+              ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),
+            });
+            return ack.seq;
+          } catch (error) {
+            if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE && expected !== 'any') {
+              throw new WrongExpectedVersionError(subject, expected, error);
+            }
+            throw error;
+          }
+        },
+      );
+      expected = seq;
+      stored.push({ ...envelope, position: { stream, subject, seq } } as StoredEvent);
+    }
+    return stored;
+  }
+
+  /** Reads every event of one aggregate in order, and its version (0 when it has none). */
+  async read(ref: AggregateRef): Promise<{ events: StoredEvent[]; version: number }> {
+    const subject = this.subjectOf(ref);
+    const stream = this.bus.topology.streams.events;
+    const events: StoredEvent[] = [];
+    let seq = 1;
+    let version = 0;
+    for (;;) {
+      const msg = await this.bus.jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
+      if (msg === null) break;
+      events.push(decodeEvent(msg.data, { stream, subject, seq: msg.seq }));
+      version = msg.seq;
+      seq = msg.seq + 1;
+    }
+    return { events, version };
+  }
+}

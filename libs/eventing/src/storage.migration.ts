@@ -1,0 +1,51 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** Tables the eventing library keeps in every service's schema. */
+export class EventingTables1764115200000 implements MigrationInterface {
+  name = 'EventingTables1764115200000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.projection_checkpoints (
+      projection text PRIMARY KEY,
+      last_seq bigint NOT NULL,
+      updated_at timestamptz NOT NULL
+    )`);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.projection_documents (
+      projection text NOT NULL,
+      key text NOT NULL,
+      project text,
+      doc jsonb NOT NULL,
+      seq bigint NOT NULL,
+      PRIMARY KEY (projection, key)
+    )`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS projection_documents_project_idx ON ${s}.projection_documents (projection, project, key)`,
+    );
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.dead_letters (
+      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+      consumer text NOT NULL,
+      stream text NOT NULL,
+      seq bigint NOT NULL,
+      subject text NOT NULL,
+      reason text NOT NULL,
+      error text NOT NULL,
+      payload bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    await q.query(`CREATE INDEX IF NOT EXISTS dead_letters_consumer_idx ON ${s}.dead_letters (consumer, created_at)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`DROP TABLE IF EXISTS ${s}.dead_letters`);
+    await q.query(`DROP TABLE IF EXISTS ${s}.projection_documents`);
+    await q.query(`DROP TABLE IF EXISTS ${s}.projection_checkpoints`);
+  }
+}
+
+/** The quoted schema a migration runs in: the DataSource's `schema` option. */
+export function schemaOf(q: QueryRunner): string {
+  const options = q.connection.options as { schema?: string };
+  return `"${(options.schema ?? 'public').replace(/"/g, '""')}"`;
+}

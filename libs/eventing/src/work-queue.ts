@@ -1,0 +1,169 @@
+import { isMissing } from './errors.js';
+import { AckPolicy, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { headers as newHeaders, nanos } from '@nats-io/nats-core';
+import { parseOrThrow, subjects, WorkAssignmentSchema, type WorkAssignment } from '@acai/contracts';
+import type { Context } from '@opentelemetry/api';
+import type { Bus } from './bus.js';
+import { decodeJson, encodeJson } from './codec.js';
+import { describeError } from './errors.js';
+import { silentLogger, type EventingLogger } from './logger.js';
+import { extractTrace, injectTrace } from './tracing.js';
+
+/** Puts a job on its pool's work queue. The id makes a repeated dispatch of one attempt a no-op. */
+export async function publishWork(bus: Bus, pool: string, work: WorkAssignment): Promise<void> {
+  const h = newHeaders();
+  injectTrace(h);
+  await bus.js.publish(subjects.work(bus.topology, pool), encodeJson(work), {
+    msgID: `${work.jobId}-${work.attempt}`,
+    headers: h,
+  });
+}
+
+/** A job in the hands of an executor: keep it in progress while it runs, then settle it. */
+export interface WorkLease {
+  readonly work: WorkAssignment;
+  readonly deliveries: number;
+  readonly trace: Context;
+  /** Done (either way): removes the message from the queue. */
+  complete(): Promise<void>;
+  /** Give the work back to be run elsewhere (graceful shutdown). */
+  release(): void;
+}
+
+export interface WorkConsumerOptions {
+  readonly pool: string;
+  /** How many jobs this executor runs at once. */
+  readonly slots: number;
+  readonly handle: (lease: WorkLease) => Promise<void>;
+  readonly logger?: EventingLogger;
+  /** Without a heartbeat for this long, the work is handed to another executor. */
+  readonly ackWaitMs?: number;
+  readonly maxDeliver?: number;
+}
+
+/**
+ * Pulls work for one pool, at most `slots` at a time, and keeps each message in progress with a
+ * heartbeat while its handler runs. If this process dies the heartbeats stop and JetStream
+ * redelivers the work after `ackWaitMs`.
+ */
+export class WorkConsumer {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private readonly running = new Set<Promise<void>>();
+  private readonly logger: EventingLogger;
+  private readonly ackWaitMs: number;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly options: WorkConsumerOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+  }
+
+  get busySlots(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    const stream = this.bus.topology.streams.work;
+    const durable = `executor-${this.options.pool}`;
+    try {
+      await this.bus.jsm.consumers.info(stream, durable);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      try {
+        await this.bus.jsm.consumers.add(stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          filter_subject: subjects.work(this.bus.topology, this.options.pool),
+          ack_wait: nanos(this.ackWaitMs),
+          max_deliver: this.options.maxDeliver ?? 5,
+          max_ack_pending: 100_000,
+        });
+      } catch (addError) {
+        if (!(addError instanceof JetStreamApiError) || !/already (exists|in use)/i.test(addError.message)) throw addError;
+      }
+    }
+    this.stopping = false;
+    this.loop = this.run(durable);
+  }
+
+  /** Stops taking work; in-flight jobs are left to the handlers (see WorkLease.release). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.messages?.stop();
+    await this.loop;
+  }
+
+  /** Resolves when every job in hand has been settled. */
+  async drained(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
+  private async run(durable: string): Promise<void> {
+    let backoffMs = 250;
+    while (!this.stopping) {
+      try {
+        const consumer = await this.bus.js.consumers.get(this.bus.topology.streams.work, durable);
+        while (!this.stopping) {
+          const free = this.options.slots - this.running.size;
+          if (free <= 0) {
+            await Promise.race(this.running);
+            continue;
+          }
+          this.messages = await consumer.fetch({ max_messages: free, expires: 2_000 });
+          for await (const msg of this.messages) this.take(msg);
+        }
+        backoffMs = 250;
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.error({ pool: this.options.pool, err: describeError(error) }, 'work consumer failed; restarting');
+        await new Promise((r) => setTimeout(r, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, 10_000);
+      }
+    }
+  }
+
+  private take(msg: JsMsg): void {
+    let work: WorkAssignment;
+    try {
+      work = parseOrThrow(WorkAssignmentSchema, decodeJson(msg.data), 'work assignment');
+    } catch (error) {
+      this.logger.error({ pool: this.options.pool, seq: msg.seq, err: describeError(error) }, 'dropping unreadable work');
+      msg.term('unreadable work assignment');
+      return;
+    }
+    const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(this.ackWaitMs / 3)));
+    let settled = false;
+    const lease: WorkLease = {
+      work,
+      deliveries: msg.info.deliveryCount,
+      trace: extractTrace(msg.headers),
+      complete: async () => {
+        if (settled) return;
+        settled = true;
+        clearInterval(heartbeat);
+        await msg.ackAck();
+      },
+      release: () => {
+        if (settled) return;
+        settled = true;
+        clearInterval(heartbeat);
+        msg.nak();
+      },
+    };
+    const task = this.options
+      .handle(lease)
+      .catch((error: unknown) => {
+        this.logger.error({ jobId: work.jobId, err: describeError(error) }, 'work handler failed; handing the work back');
+        lease.release();
+      })
+      .finally(() => {
+        clearInterval(heartbeat);
+        this.running.delete(task);
+      });
+    this.running.add(task);
+  }
+}

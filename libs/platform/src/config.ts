@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+export interface VariableSpec<S extends z.ZodType = z.ZodType> {
+  readonly schema: S;
+  readonly description: string;
+  /** Secret values are never logged or echoed in errors. */
+  readonly secret?: boolean;
+}
+
+export type ConfigSpec = Record<string, VariableSpec>;
+export type ConfigOf<C extends ConfigSpec> = { [K in keyof C]: z.output<C[K]['schema']> };
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/**
+ * Reads and validates every variable of a service's config at once, at boot. An error names each
+ * bad variable, says what was expected, and shows the value unless it is secret.
+ */
+export function loadConfig<C extends ConfigSpec>(spec: C, env: NodeJS.ProcessEnv = process.env): ConfigOf<C> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(spec)) {
+    const raw = env[name];
+    const value = raw === '' ? undefined : raw;
+    const parsed = variable.schema.safeParse(value);
+    if (parsed.success) {
+      out[name] = parsed.data;
+    } else {
+      const shown = value === undefined ? 'not set' : variable.secret === true ? 'set (hidden)' : `'${value}'`;
+      problems.push(`${name} (${variable.description}): ${parsed.error.issues[0]?.message ?? 'invalid'}; it is ${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ConfigOf<C>;
+}
+
+/** Markdown rows describing a config, for READMEs and `--help`. */
+export function describeConfig(spec: ConfigSpec): string {
+  return Object.entries(spec)
+    .map(([name, v]) => `| \`${name}\` | ${v.description}${v.secret === true ? ' (secret)' : ''} |`)
+    .join('\n');
+}
+
+export const port = (fallback: number) =>
+  z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(fallback);
+
+export const positiveInt = (fallback: number) =>
+  z.coerce.number({ error: 'expected a whole number' }).int().positive().default(fallback);
+
+/** Variables every service reads. */
+export const commonConfig = {
+  NATS_URL: {
+    schema: z.string().default('nats://127.0.0.1:4222'),
+    description: 'NATS server with JetStream, e.g. nats://127.0.0.1:4222',
+  },
+  DATABASE_URL: {
+    schema: z
+      .string({ error: 'required: a Postgres URL such as postgres://user@127.0.0.1:5432/acai (npm run up sets it)' })
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    description: 'Postgres for read models; each service uses its own schema',
+    secret: true,
+  },
+  ACAI_DB_SCHEMA: {
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier').optional(),
+    description: 'Postgres schema of this service (default: the service name)',
+  },
+  ACAI_BUS_PREFIX: {
+    schema: z.string().regex(/^[a-z][a-z0-9]*$/, 'expected lower-case letters and digits').default('acai'),
+    description: 'First subject token and stream-name stem; change it to run two acai systems on one NATS',
+  },
+  ACAI_HTTP_HOST: {
+    schema: z.string().default('127.0.0.1'),
+    description: 'Interface the service listens on',
+  },
+  ACAI_LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    description: 'Log level',
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    schema: z.url({ error: 'expected a URL such as http://127.0.0.1:4318' }).optional(),
+    description: 'OTLP/HTTP collector for traces; unset: no export',
+  },
+  ACAI_SHUTDOWN_GRACE_MS: {
+    schema: positiveInt(10_000),
+    description: 'How long shutdown waits for in-flight work before handing it back',
+  },
+} satisfies ConfigSpec;
+
+export type CommonConfig = ConfigOf<typeof commonConfig>;

@@ -1,0 +1,38 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** One registry per service, with process metrics and HTTP request metrics. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry, prefix: 'acai_' });
+    this.httpRequests = new Counter({
+      name: 'acai_http_requests_total',
+      help: 'HTTP requests served, by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
+    this.httpDuration = new Histogram({
+      name: 'acai_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+  }
+
+  counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing instanceof Counter) return existing;
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  histogram(name: string, help: string, labelNames: string[] = [], buckets?: number[]): Histogram<string> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing instanceof Histogram) return existing;
+    return new Histogram({ name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) });
+  }
+}

@@ -1,0 +1,221 @@
+import 'reflect-metadata';
+import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { DestinationStream } from 'pino';
+import type { EntitySchema, MigrationInterface } from 'typeorm';
+import { defaultTopology, isolatedTopology, type StoredEvent } from '@acai/contracts';
+import {
+  CommandClient,
+  connectBus,
+  ensureStreams,
+  EventStore,
+  JetStreamTransport,
+  PostgresDeadLetters,
+  type Bus,
+} from '@acai/eventing';
+import { commonConfig, loadConfig, type CommonConfig, type ConfigOf, type ConfigSpec } from './config.js';
+import { openDatabase } from './database.js';
+import { createLogger, redactUrl } from './logger.js';
+import { ServiceMetrics } from './metrics.js';
+import { PinoNestLogger } from './nest-logger.js';
+import { OpsController } from './ops.controller.js';
+import { ServiceContext } from './service-context.js';
+import { startTelemetry } from './telemetry.js';
+
+export interface ServiceDefinition<C extends ConfigSpec> {
+  readonly name: string;
+  /** The service's own variables, besides the common ones. */
+  readonly config: C;
+  /** Name and default of the variable holding the HTTP port. */
+  readonly port: { readonly variable: keyof ConfigOf<C> & string };
+  readonly entities?: ReadonlyArray<(abstract new () => object) | EntitySchema>;
+  readonly migrations?: ReadonlyArray<new () => MigrationInterface>;
+  /** The service's Nest module: controllers, event and command handlers. */
+  readonly module: Type;
+  /** Providers the module needs that are built from the context (repositories, runners). */
+  readonly providers?: (ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<ProviderValue[]> | ProviderValue[];
+  /** Aggregates whose every event this service folds into its caches (see JetStreamTransport). */
+  readonly observers?: (
+    resolve: <T>(token: Type<T>) => T,
+  ) => ReadonlyArray<{ aggregate: string; observe: (event: StoredEvent) => void }>;
+  /** Hooks run once the app listens, and before it closes (e.g. stop pulling work). */
+  readonly onStarted?: (app: INestApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<void>;
+  readonly onClosing?: (app: INestApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<void>;
+  /** Adjusts the app before it listens (filters, error handlers). */
+  readonly configure?: (app: NestFastifyApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => void;
+  /** Largest request body, in bytes (gateway). */
+  readonly bodyLimit?: (config: CommonConfig & ConfigOf<C>) => number;
+}
+
+export interface ProviderValue {
+  readonly provide: Type | string | symbol;
+  readonly useValue: unknown;
+}
+
+export interface StartOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Extra span processors (tests use an in-memory exporter). */
+  readonly spanProcessors?: SpanProcessor[];
+  readonly logDestination?: DestinationStream;
+}
+
+export interface RunningService<C extends CommonConfig = CommonConfig> {
+  readonly ctx: ServiceContext<C>;
+  readonly app: NestFastifyApplication;
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one acai service: validated config, logger, tracing, bus (with its streams), database
+ * (with migrations), the Nest app with ops endpoints, and the JetStream transport for its handlers.
+ */
+export async function startService<C extends ConfigSpec>(
+  def: ServiceDefinition<C>,
+  options: StartOptions = {},
+): Promise<RunningService<CommonConfig & ConfigOf<C>>> {
+  const env = options.env ?? process.env;
+  const config = loadConfig({ ...commonConfig, ...def.config }, env) as CommonConfig & ConfigOf<C>;
+  const logger = createLogger(def.name, config.ACAI_LOG_LEVEL, options.logDestination);
+  startTelemetry({
+    service: def.name,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(options.spanProcessors ? { processors: options.spanProcessors } : {}),
+  });
+  const topology = config.ACAI_BUS_PREFIX === 'acai' ? defaultTopology : isolatedTopology(config.ACAI_BUS_PREFIX);
+
+  let bus: Bus;
+  try {
+    bus = await connectBus({ url: config.NATS_URL, name: def.name, topology });
+    await ensureStreams(bus);
+  } catch (error) {
+    throw new Error(
+      `${def.name}: cannot reach NATS JetStream at ${config.NATS_URL} (${error instanceof Error ? error.message : String(error)}). ` +
+        'Start nats-server with -js, or set NATS_URL.',
+      { cause: error },
+    );
+  }
+  const schema = config.ACAI_DB_SCHEMA ?? def.name;
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    schema,
+    ...(def.entities ? { entities: def.entities } : {}),
+    ...(def.migrations ? { migrations: def.migrations } : {}),
+  }).catch(async (error: unknown) => {
+    await bus.close();
+    throw new Error(
+      `${def.name}: cannot open Postgres at ${redactUrl(config.DATABASE_URL)} (${error instanceof Error ? error.message : String(error)}). ` +
+        'Check DATABASE_URL and that the server is running.',
+      { cause: error },
+    );
+  });
+
+  const metrics = new ServiceMetrics(def.name);
+  const ctx = new ServiceContext(
+    def.name,
+    config,
+    logger,
+    bus,
+    db,
+    new EventStore(bus),
+    new CommandClient(bus),
+    new PostgresDeadLetters(db),
+    metrics,
+  );
+  const extra = (await def.providers?.(ctx)) ?? [];
+
+  @Module({
+    imports: [def.module],
+    controllers: [OpsController],
+  })
+  class RootModule {}
+
+  const global: DynamicModule = {
+    module: class PlatformModule {},
+    global: true,
+    providers: [{ provide: ServiceContext, useValue: ctx }, ...extra],
+    exports: [ServiceContext, ...extra.map((p) => p.provide)],
+  };
+
+  const adapter = new FastifyAdapter({ bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024 });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    { module: RootModule, imports: [global] },
+    adapter,
+    { logger: new PinoNestLogger(logger), abortOnError: false },
+  );
+  def.configure?.(app, ctx);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.connectMicroservice(
+    {
+      strategy: new JetStreamTransport({
+        bus,
+        service: def.name,
+        deadLetters: ctx.deadLetters,
+        logger,
+        observers: def.observers?.((token) => app.get(token)) ?? [],
+      }),
+    },
+    { inheritAppConfig: true },
+  );
+  await app.startAllMicroservices();
+  const port = Number(config[def.port.variable]);
+  await app.listen({ port, host: config.ACAI_HTTP_HOST });
+  const address = fastify.server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `http://${config.ACAI_HTTP_HOST}:${actualPort}`;
+  await def.onStarted?.(app, ctx);
+  logger.info({ url, nats: config.NATS_URL, schema, stream: topology.streams.events }, `${def.name} ready`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    ctx,
+    app,
+    url,
+    close() {
+      closing ??= (async () => {
+        logger.info({}, `${def.name} shutting down`);
+        await def.onClosing?.(app, ctx);
+        await app.close();
+        await bus.close();
+        await db.destroy();
+        logger.info({}, `${def.name} stopped`);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** For a service's main.ts: start it, stop it cleanly on SIGINT/SIGTERM, exit non-zero on a failed start. */
+export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
+  startService(def).then(
+    (service) => {
+      const stop = (signal: string) => {
+        service.ctx.logger.info({ signal }, 'signal received');
+        const force = setTimeout(() => process.exit(1), service.ctx.config.ACAI_SHUTDOWN_GRACE_MS + 5_000);
+        force.unref();
+        service.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            service.ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'unclean shutdown');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    },
+    (error: unknown) => {
+      process.stderr.write(`${def.name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

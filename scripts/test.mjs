@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// `npm test`: builds, starts a throwaway nats-server (from PATH) and an embedded Postgres under a
+// temporary folder, runs every jest tier against them, and removes both. Set NATS_URL or
+// DATABASE_URL to use servers you already run instead.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const { startNats, startEmbeddedPostgres, ensureDatabase } = await import('../libs/devstack/dist/index.js');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'acai-test-'));
+const stops = [];
+let code = 1;
+try {
+  let natsUrl = process.env.NATS_URL;
+  if (!natsUrl) {
+    const nats = await startNats({ dataDir: path.join(scratch, 'nats') });
+    stops.push(() => nats.stop());
+    natsUrl = nats.url;
+  }
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'pg') });
+    stops.push(() => pg.stop());
+    databaseUrl = await ensureDatabase(pg.url, 'acai_test');
+  }
+  console.log(`tests use NATS at ${natsUrl} and Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  const jest = spawn(
+    process.execPath,
+    ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', ...process.argv.slice(2)],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl } },
+  );
+  const forward = (signal) => jest.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  code = await new Promise((resolve) => jest.on('exit', (c) => resolve(c ?? 1)));
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+} finally {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  rmSync(scratch, { recursive: true, force: true });
+}
+process.exit(code);

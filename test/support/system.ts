@@ -1,0 +1,131 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { catalogService } from '@acai/catalog';
+import { executorService } from '@acai/executor';
+import { gatewayService } from '@acai/gateway';
+import { startService, type RunningService } from '@acai/platform';
+import { provenanceService } from '@acai/provenance';
+import { provisionerService } from '@acai/provisioner';
+import { schedulerService } from '@acai/scheduler';
+import { eventually, testEnv, uniqueTag } from '@acai/testkit';
+
+export interface TestSystem {
+  readonly tag: string;
+  readonly gatewayUrl: string;
+  /** The admin key of project `default`. */
+  readonly key: string;
+  readonly home: string;
+  readonly services: Record<string, RunningService>;
+  readonly env: NodeJS.ProcessEnv;
+  api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
+  waitForRun(runId: string, key?: string): Promise<RunBody>;
+  stop(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly text: string;
+}
+
+export interface RunBody {
+  id: string;
+  status: string;
+  jobs: { id: string; name: string; status: string }[];
+}
+
+const ALL = { catalog: catalogService, provisioner: provisionerService, scheduler: schedulerService, executor: executorService, provenance: provenanceService, gateway: gatewayService } as const;
+
+/**
+ * Starts every acai service in this process against the test nats-server and Postgres, each with
+ * its own connections, on a subject prefix, stream names and schemas no other test uses. They talk
+ * only over the bus, as they do in separate processes.
+ */
+export async function startSystem(
+  options: { spanProcessors?: SpanProcessor[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestSystem> {
+  const tag = uniqueTag();
+  const { natsUrl, databaseUrl } = testEnv();
+  const home = await mkdtemp(path.join(os.tmpdir(), 'acai-e2e-'));
+  const keyFile = path.join(home, 'default.key');
+  const services: Record<string, RunningService> = {};
+  const baseEnv: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    NATS_URL: natsUrl,
+    DATABASE_URL: databaseUrl,
+    ACAI_BUS_PREFIX: `t${tag}`,
+    ACAI_HOME: home,
+    ACAI_HTTP_PORT: '0',
+    ACAI_PORT: '0',
+    ACAI_LOG_LEVEL: process.env['ACAI_TEST_LOG_LEVEL'] ?? 'silent',
+    ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+    ACAI_SHUTDOWN_GRACE_MS: '2000',
+    ...options.env,
+  };
+  try {
+    for (const [name, def] of Object.entries(ALL)) {
+      services[name] = await startService(def as never, {
+        env: { ...baseEnv, ACAI_DB_SCHEMA: `${name}_${tag}` },
+        ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+      });
+    }
+  } catch (error) {
+    for (const service of Object.values(services).reverse()) await service.close();
+    throw error;
+  }
+  const gatewayUrl = services['gateway']!.url;
+  const key = (await readFile(keyFile, 'utf8')).trim();
+
+  const api = async (method: string, pathname: string, body?: unknown, withKey: string | null = key) => {
+    const headers: Record<string, string> = {};
+    if (withKey !== null) headers['authorization'] = `Bearer ${withKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${gatewayUrl}${pathname}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON (logs).
+    }
+    return { status: response.status, body: parsed, text };
+  };
+
+  const stopped = new Set<string>();
+  return {
+    tag,
+    gatewayUrl,
+    key,
+    home,
+    services,
+    env: baseEnv,
+    api,
+    waitForRun: (runId, withKey = key) =>
+      eventually(`run ${runId} to end`, async () => {
+        const r = await api('GET', `/api/v1/runs/${runId}`, undefined, withKey);
+        const run = r.body as RunBody;
+        return r.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+      }),
+    async stop(name) {
+      stopped.add(name);
+      await services[name]!.close();
+    },
+    async close() {
+      for (const name of Object.keys(ALL).reverse()) {
+        if (!stopped.has(name)) await services[name]!.close();
+      }
+      const bus = await import('@acai/eventing');
+      const cleanup = await bus.connectBus({ url: natsUrl, name: 'cleanup', topology: services['gateway']!.ctx.bus.topology });
+      await bus.deleteStreams(cleanup);
+      await cleanup.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}

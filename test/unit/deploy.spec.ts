@@ -1,0 +1,153 @@
+import { describe, it, expect } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// Static checks of deploy/: the compose stack and the Kubernetes manifests stay complete and consistent.
+const root = path.resolve(import.meta.dirname, '../..');
+const deployDir = path.join(root, 'deploy');
+const k8sDir = path.join(deployDir, 'k8s');
+const SERVICES = ['gateway', 'catalog', 'provisioner', 'scheduler', 'executor', 'provenance'];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const at = (v: unknown, ...keys: string[]): unknown => keys.reduce((o, k) => obj(o)[k], v);
+
+/** A YAML file's documents as plain values (none if it does not parse), path relative to the root. */
+function readYaml(file: string): { file: string; docs: unknown[]; errors: string[] } {
+  const docs = Array.from(parseAllDocuments(fs.readFileSync(file, 'utf8'), { merge: true }));
+  const errors = docs.flatMap((d) => d.errors.map((e) => e.message));
+  return {
+    file: path.relative(root, file),
+    errors,
+    docs: errors.length > 0 ? [] : docs.map((d): unknown => d.toJS()).filter((d) => d != null),
+  };
+}
+
+const yamlFiles = fs
+  .readdirSync(deployDir, { recursive: true, encoding: 'utf8' })
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort()
+  .map((f) => readYaml(path.join(deployDir, f)));
+const k8sFiles = yamlFiles.filter((y) => y.file.startsWith(path.join('deploy', 'k8s') + path.sep));
+const k8sDocs = k8sFiles.flatMap((y) => y.docs.map((doc) => ({ file: y.file, doc })));
+const ofKind = (kind: string) => k8sDocs.filter(({ doc }) => at(doc, 'kind') === kind);
+const compose = yamlFiles.find((y) => y.file === path.join('deploy', 'compose', 'compose.yaml'));
+const composeServices = obj(at(compose?.docs[0], 'services'));
+
+function* leaves(v: unknown, key = ''): Generator<[string, string]> {
+  if (typeof v === 'string') yield [key, v];
+  else if (Array.isArray(v)) for (const x of v) yield* leaves(x, key);
+  else if (isObj(v)) for (const [k, x] of Object.entries(v)) yield* leaves(x, k);
+}
+
+describe('deploy/', () => {
+  it('has a compose file and Kubernetes manifests', () => {
+    expect(compose?.file).toBe(path.join('deploy', 'compose', 'compose.yaml'));
+    expect(k8sFiles.length).toBeGreaterThan(SERVICES.length);
+  });
+
+  it('every YAML document parses without errors', () => {
+    const problems = yamlFiles.flatMap((y) => y.errors.map((e) => `${y.file}: ${e}`));
+    expect(problems).toEqual([]);
+  });
+
+  it('every Kubernetes document has apiVersion, kind and metadata.name', () => {
+    const problems = k8sDocs.flatMap(({ file, doc }) =>
+      [['apiVersion'], ['kind'], ['metadata', 'name']]
+        .filter((keys) => !str(at(doc, ...keys)))
+        .map((keys) => `${file}: a ${str(at(doc, 'kind')) ?? '?'} has no ${keys.join('.')}`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('runs exactly one Deployment per service, and no others', () => {
+    const names = ofKind('Deployment').map(({ doc }) => str(at(doc, 'metadata', 'name')) ?? '?');
+    expect(names.sort()).toEqual([...SERVICES].sort());
+  });
+
+  it('every Deployment probes /healthz and /readyz, takes acai-config and acai-secrets, runs as non-root', () => {
+    const problems: string[] = [];
+    for (const { file, doc } of ofKind('Deployment')) {
+      const pod = at(doc, 'spec', 'template', 'spec');
+      const containers = arr(at(pod, 'containers'));
+      if (containers.length === 0) problems.push(`${file}: Deployment has no containers`);
+      for (const c of containers) {
+        const where = `${file}: container ${str(at(c, 'name')) ?? '?'}`;
+        if (at(c, 'livenessProbe', 'httpGet', 'path') !== '/healthz')
+          problems.push(`${where}: livenessProbe is not GET /healthz`);
+        if (at(c, 'readinessProbe', 'httpGet', 'path') !== '/readyz')
+          problems.push(`${where}: readinessProbe is not GET /readyz`);
+        const refs = arr(at(c, 'envFrom')).map(
+          (e) => at(e, 'configMapRef', 'name') ?? at(e, 'secretRef', 'name'),
+        );
+        for (const name of ['acai-config', 'acai-secrets']) {
+          if (!refs.includes(name)) problems.push(`${where}: envFrom does not include ${name}`);
+        }
+        if (
+          at(pod, 'securityContext', 'runAsNonRoot') !== true &&
+          at(c, 'securityContext', 'runAsNonRoot') !== true
+        ) {
+          problems.push(`${where}: securityContext.runAsNonRoot is not true`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('kustomization.yaml lists every other manifest in deploy/k8s', () => {
+    const kustomization = k8sFiles.find((y) => path.basename(y.file) === 'kustomization.yaml');
+    const listed = arr(at(kustomization?.docs[0], 'resources')).map((r) => str(r) ?? '?');
+    const present = fs
+      .readdirSync(k8sDir)
+      .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
+    expect(listed.sort()).toEqual(present.sort());
+  });
+
+  it('runs NATS as a 3-node JetStream cluster in compose and in Kubernetes', () => {
+    const natsNodes = Object.entries(composeServices).filter(([, s]) =>
+      str(at(s, 'image'))?.startsWith('nats:'),
+    );
+    expect(natsNodes.map(([name]) => name)).toHaveLength(3);
+    const problems = natsNodes
+      .filter(([, s]) => !arr(at(s, 'command')).includes('-js'))
+      .map(([name]) => `compose service ${name} does not start nats-server with -js`);
+    expect(problems).toEqual([]);
+    const sets = ofKind('StatefulSet').filter(({ doc }) => at(doc, 'metadata', 'name') === 'nats');
+    expect(sets.map(({ doc }) => at(doc, 'spec', 'replicas'))).toEqual([3]);
+  });
+
+  it('compose defines the six services, nats and postgres; each service depends on nats and postgres', () => {
+    expect(Object.keys(composeServices)).toEqual(
+      expect.arrayContaining([...SERVICES, 'nats', 'postgres']),
+    );
+    const problems = SERVICES.flatMap((name) => {
+      const d = at(composeServices[name], 'depends_on');
+      const deps = Array.isArray(d) ? d.map((x) => str(x)) : Object.keys(obj(d));
+      return ['nats', 'postgres']
+        .filter((n) => !deps.includes(n))
+        .map((n) => `compose service ${name} does not depend_on ${n}`);
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('no manifest carries a real-looking secret', () => {
+    const problems: string[] = [];
+    for (const y of yamlFiles) {
+      for (const [key, value] of leaves(y.docs)) {
+        // Map form (KEY: value) and list form (KEY=value) of environment variables.
+        const [name, setting] = /^\w+=/.test(value) ? value.split(/=(.*)/s) : [key, value];
+        if (/PASSWORD|TOKEN|API_KEY/i.test(name ?? '') && setting !== 'CHANGE_ME')
+          problems.push(`${y.file}: ${name} is not CHANGE_ME`);
+        for (const m of value.matchAll(/postgres(?:ql)?:\/\/[^:@/\s]+:([^@\s]*)@/g)) {
+          if (m[1] !== 'CHANGE_ME')
+            problems.push(`${y.file}: ${key} has a password other than CHANGE_ME`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
