@@ -8,10 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], { cwd: root, stdio: 'inherit' });
+const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const { startNats, startEmbeddedPostgres, ensureDatabase } = await import('../libs/devstack/dist/index.js');
+const { startNats, startEmbeddedPostgres, ensureDatabase } =
+  await import('../libs/devstack/dist/index.js');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'acai-test-'));
 const stops = [];
 let code = 1;
@@ -28,11 +32,17 @@ try {
     stops.push(() => pg.stop());
     databaseUrl = await ensureDatabase(pg.url, 'acai_test');
   }
-  console.log(`tests use NATS at ${natsUrl} and Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  console.log(
+    `tests use NATS at ${natsUrl} and Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
+  );
   const jest = spawn(
     process.execPath,
     ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', ...process.argv.slice(2)],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl } },
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl },
+    },
   );
   const forward = (signal) => jest.kill(signal);
   process.on('SIGINT', forward);

@@ -27,12 +27,15 @@ try {
   });
 } catch (error) {
   console.error(`[acai] could not start: ${error instanceof Error ? error.message : error}`);
-  if (error instanceof MissingDependencyError) console.error('[acai] install what is missing and run `npm run up` again.');
+  if (error instanceof MissingDependencyError)
+    console.error('[acai] install what is missing and run `npm run up` again.');
   process.exit(1);
 }
 
 say(`gateway:  ${stack.gatewayUrl}  (API docs: ${stack.gatewayUrl}/api/docs)`);
-say(`API key of project "default": ${stack.keyFile}   e.g.  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/runs`);
+say(
+  `API key of project "default": ${stack.keyFile}   e.g.  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/runs`,
+);
 say(`logs:     ${stack.logDir}`);
 
 let stopping = false;
@@ -63,20 +66,29 @@ if (!exitAfter) say('running; press Ctrl-C to stop.');
 
 async function runExample(stack) {
   const file = path.join(root, 'examples', 'hello', 'run.json');
-  const spec = JSON.parse(readFileSync(file, 'utf8').replaceAll('{{examples}}', path.join(root, 'examples')));
+  const spec = JSON.parse(
+    readFileSync(file, 'utf8').replaceAll('{{examples}}', path.join(root, 'examples')),
+  );
   const headers = { authorization: `Bearer ${stack.key()}`, 'content-type': 'application/json' };
   const api = async (method, pathname, body) => {
-    const response = await fetch(`${stack.gatewayUrl}${pathname}`, { method, headers, body: body && JSON.stringify(body) });
+    const response = await fetch(`${stack.gatewayUrl}${pathname}`, {
+      method,
+      headers,
+      body: body && JSON.stringify(body),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`${method} ${pathname}: ${response.status} ${text}`);
     return text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text;
   };
   const started = Date.now();
   const submitted = await api('POST', '/api/v1/runs', spec);
-  say(`submitted run ${submitted.id} (${spec.name}: ${submitted.jobs.map((j) => j.name).join(' -> ')})`);
+  say(
+    `submitted run ${submitted.id} (${spec.name}: ${submitted.jobs.map((j) => j.name).join(' -> ')})`,
+  );
   for (const job of submitted.jobs) {
     const logs = await api('GET', `/api/v1/jobs/${job.id}/logs?follow=true`);
-    for (const line of String(logs).trimEnd().split('\n')) if (line) console.log(`  ${job.name.padEnd(9)}| ${line}`);
+    for (const line of String(logs).trimEnd().split('\n'))
+      if (line) console.log(`  ${job.name.padEnd(9)}| ${line}`);
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
     if (view.status === 'failed' || view.status === 'cancelled') break;
   }
@@ -86,7 +98,11 @@ async function runExample(stack) {
     if (['succeeded', 'failed', 'cancelled'].includes(run.status)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  say(`run ${run.id} ${run.status} in ${((Date.now() - started) / 1000).toFixed(2)} s: ${run.jobs.map((j) => `${j.name}=${j.status}`).join(', ')}`);
-  say(`history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${run.jobs[0].id}/history`);
+  say(
+    `run ${run.id} ${run.status} in ${((Date.now() - started) / 1000).toFixed(2)} s: ${run.jobs.map((j) => `${j.name}=${j.status}`).join(', ')}`,
+  );
+  say(
+    `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${run.jobs[0].id}/history`,
+  );
   return run.status === 'succeeded' ? 0 : 1;
 }

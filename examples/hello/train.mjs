@@ -2,7 +2,7 @@
 const epochs = Number(process.env.EPOCHS ?? 20);
 const lr = Number(process.env.LEARNING_RATE ?? 0.1);
 let seed = 7;
-const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 const xs = Array.from({ length: 2000 }, () => random());
 const ys = xs.map((x) => 3 * x - 2 + (random() - 0.5) * 0.1);
 let w = 0;
@@ -19,6 +19,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   }
   w -= (lr * 2 * gw) / xs.length;
   b -= (lr * 2 * gb) / xs.length;
-  if (epoch % 10 === 0 || epoch === 1) console.log(`epoch ${epoch} loss ${(loss / xs.length).toFixed(5)}`);
+  if (epoch % 10 === 0 || epoch === 1)
+    console.log(`epoch ${epoch} loss ${(loss / xs.length).toFixed(5)}`);
 }
 console.log(`fitted w=${w.toFixed(3)} b=${b.toFixed(3)} (true 3, -2)`);

@@ -16,7 +16,12 @@ describe('a run through every service', () => {
     const submitted = await system.api('POST', '/api/v1/runs', {
       name: 'hello',
       steps: [
-        { name: 'second', command: ['sh', '-c', 'echo second says $GREETING'], needs: ['first'], env: { GREETING: 'hi' } },
+        {
+          name: 'second',
+          command: ['sh', '-c', 'echo second says $GREETING'],
+          needs: ['first'],
+          env: { GREETING: 'hi' },
+        },
         { name: 'first', command: ['echo', 'first'] },
       ],
     });
@@ -38,12 +43,22 @@ describe('a run through every service', () => {
 
     const history = await system.api('GET', `/api/v1/jobs/${second.id}/history`);
     const types = (history.body as { type: string }[]).map((e) => e.type);
-    expect(types).toEqual(['job.queued', 'job.provisioned', 'job.dispatched', 'job.started', 'job.succeeded']);
+    expect(types).toEqual([
+      'job.queued',
+      'job.provisioned',
+      'job.dispatched',
+      'job.started',
+      'job.succeeded',
+    ]);
 
     // The second job was queued only after the first succeeded.
     const firstHistory = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`);
-    const firstDone = (firstHistory.body as { type: string; seq: number }[]).find((e) => e.type === 'job.succeeded')!;
-    const secondQueued = (history.body as { type: string; seq: number }[]).find((e) => e.type === 'job.queued')!;
+    const firstDone = (firstHistory.body as { type: string; seq: number }[]).find(
+      (e) => e.type === 'job.succeeded',
+    )!;
+    const secondQueued = (history.body as { type: string; seq: number }[]).find(
+      (e) => e.type === 'job.queued',
+    )!;
     expect(secondQueued.seq).toBeGreaterThan(firstDone.seq);
   });
 
@@ -62,7 +77,9 @@ describe('a run through every service', () => {
     expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'cancelled']);
 
     const history = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`);
-    const failed = (history.body as { type: string; data: { reason: string; message: string } }[]).at(-1)!;
+    const failed = (
+      history.body as { type: string; data: { reason: string; message: string } }[]
+    ).at(-1)!;
     expect(failed.type).toBe('job.failed');
     expect(failed.data.reason).toBe('command_not_found');
     expect(failed.data.message).toContain('definitely-not-a-command-acai');

@@ -115,7 +115,11 @@ const encoder = new TextEncoder();
 export const garbage = encoder.encode('\u0000this is not json{{');
 
 /** A well-formed envelope for an event type and version no service knows. */
-export function unknownEnvelope(subject: { project: string; aggregate: string; id: string }): Uint8Array {
+export function unknownEnvelope(subject: {
+  project: string;
+  aggregate: string;
+  id: string;
+}): Uint8Array {
   return encoder.encode(
     JSON.stringify({
       id: `unknown-${Math.random().toString(36).slice(2)}`,

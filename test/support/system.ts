@@ -37,7 +37,14 @@ export interface RunBody {
   jobs: { id: string; name: string; status: string }[];
 }
 
-const ALL = { catalog: catalogService, provisioner: provisionerService, scheduler: schedulerService, executor: executorService, provenance: provenanceService, gateway: gatewayService } as const;
+const ALL = {
+  catalog: catalogService,
+  provisioner: provisionerService,
+  scheduler: schedulerService,
+  executor: executorService,
+  provenance: provenanceService,
+  gateway: gatewayService,
+} as const;
 
 /**
  * Starts every acai service in this process against the test nats-server and Postgres, each with
@@ -79,14 +86,21 @@ export async function startSystem(
   const gatewayUrl = services['gateway']!.url;
   const key = (await readFile(keyFile, 'utf8')).trim();
 
-  const api = async (method: string, pathname: string, body?: unknown, withKey: string | null = key) => {
+  const api = async (
+    method: string,
+    pathname: string,
+    body?: unknown,
+    withKey: string | null = key,
+  ) => {
     const headers: Record<string, string> = {};
     if (withKey !== null) headers['authorization'] = `Bearer ${withKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(`${gatewayUrl}${pathname}`, {
       method,
       headers,
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      ...(body === undefined
+        ? {}
+        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
     let parsed: unknown = text;
@@ -111,7 +125,9 @@ export async function startSystem(
       eventually(`run ${runId} to end`, async () => {
         const r = await api('GET', `/api/v1/runs/${runId}`, undefined, withKey);
         const run = r.body as RunBody;
-        return r.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+        return r.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(run.status)
+          ? run
+          : undefined;
       }),
     async stop(name) {
       stopped.add(name);
@@ -122,7 +138,11 @@ export async function startSystem(
         if (!stopped.has(name)) await services[name]!.close();
       }
       const bus = await import('@acai/eventing');
-      const cleanup = await bus.connectBus({ url: natsUrl, name: 'cleanup', topology: services['gateway']!.ctx.bus.topology });
+      const cleanup = await bus.connectBus({
+        url: natsUrl,
+        name: 'cleanup',
+        topology: services['gateway']!.ctx.bus.topology,
+      });
       await bus.deleteStreams(cleanup);
       await cleanup.close();
       await rm(home, { recursive: true, force: true });

@@ -4,9 +4,15 @@ import { port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const executorConfig = {
   ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },
-  ACAI_HOME: { schema: z.string().default('.acai'), description: 'Data folder; jobs run in $ACAI_HOME/work/<job>/<attempt>' },
+  ACAI_HOME: {
+    schema: z.string().default('.acai'),
+    description: 'Data folder; jobs run in $ACAI_HOME/work/<job>/<attempt>',
+  },
   ACAI_EXECUTOR_POOL: {
-    schema: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -').default('local'),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -')
+      .default('local'),
     description: 'Work pool this executor pulls jobs from',
   },
   ACAI_EXECUTOR_SLOTS: {

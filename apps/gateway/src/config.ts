@@ -2,13 +2,17 @@ import { z } from 'zod';
 import { port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const gatewayConfig = {
-  ACAI_PORT: { schema: port(8080), description: 'Port of the REST API (and the gateway’s ops endpoints)' },
+  ACAI_PORT: {
+    schema: port(8080),
+    description: 'Port of the REST API (and the gateway’s ops endpoints)',
+  },
   ACAI_MAX_BODY_BYTES: {
     schema: positiveInt(1024 * 1024),
     description: 'Largest JSON request body in bytes; larger requests get 413',
   },
   ACAI_BOOTSTRAP_KEY_FILE: {
     schema: z.string().optional(),
-    description: 'On first start, create project `default` with an admin key and write the key here (mode 0600)',
+    description:
+      'On first start, create project `default` with an admin key and write the key here (mode 0600)',
   },
 } satisfies ConfigSpec;

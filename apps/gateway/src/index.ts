@@ -5,7 +5,6 @@ import { bootstrapDefaultProject } from './auth/bootstrap.js';
 import { KeysRepository } from './auth/keys.repository.js';
 import { gatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
-import { ErrorsFilter, toHttpError } from './http/errors.filter.js';
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'gateway',
@@ -18,16 +17,12 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   providers: (ctx) => [{ provide: KeysRepository, useValue: new KeysRepository(ctx.db) }],
   onStarted: async (app, ctx) => {
     if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
-      await bootstrapDefaultProject(app.get(KeysRepository), ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
+      await bootstrapDefaultProject(
+        app.get(KeysRepository),
+        ctx.config.ACAI_BOOTSTRAP_KEY_FILE,
+        ctx.logger,
+      );
     }
-  },
-  configure: (app, ctx) => {
-    app.useGlobalFilters(new ErrorsFilter(ctx.logger));
-    const fastify = app.getHttpAdapter().getInstance();
-    fastify.setErrorHandler((error, _request, reply) => {
-      const { status, body } = toHttpError(error, ctx.logger);
-      void reply.status(status).send(body);
-    });
   },
 };
 

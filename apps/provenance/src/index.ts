@@ -24,7 +24,10 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   module: ProvenanceModule,
   providers: (ctx) => {
     const runners = new Map(
-      projections.map((p) => [p.name, new ProjectionRunner(ctx.bus, ctx.db, p, ctx.deadLetters, { logger: ctx.logger })]),
+      projections.map((p) => [
+        p.name,
+        new ProjectionRunner(ctx.bus, ctx.db, p, ctx.deadLetters, { logger: ctx.logger }),
+      ]),
     );
     return [
       { provide: ReadModels, useValue: new ReadModels(ctx.db) },

@@ -9,7 +9,11 @@ export const provisionerConfig = {
     description: 'CPUs the local provider offers (default: this machine’s)',
   },
   ACAI_LOCAL_MEMORY_MB: {
-    schema: z.coerce.number().int().positive().default(Math.floor(os.totalmem() / 1024 / 1024)),
+    schema: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(Math.floor(os.totalmem() / 1024 / 1024)),
     description: 'Memory the local provider offers, in MiB (default: this machine’s)',
   },
 } satisfies ConfigSpec;

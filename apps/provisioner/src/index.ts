@@ -10,6 +10,8 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
   config: provisionerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvisionerModule,
-  providers: (ctx) => [{ provide: ProvisionerJobs, useValue: new ProvisionerJobs(ctx.store, JOB, jobDecider) }],
+  providers: (ctx) => [
+    { provide: ProvisionerJobs, useValue: new ProvisionerJobs(ctx.store, JOB, jobDecider) },
+  ],
   observers: (get) => [{ aggregate: JOB, observe: (e) => get(ProvisionerJobs).observe(e) }],
 };

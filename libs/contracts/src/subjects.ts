@@ -32,7 +32,9 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 /** A subject token must not contain `.`, `*`, `>` or whitespace: ids and names are checked here. */
 export function assertToken(value: string, what: string): string {
   if (!TOKEN.test(value)) {
-    throw new Error(`${what} '${value}' cannot be used in a subject (letters, digits, '_' and '-' only)`);
+    throw new Error(
+      `${what} '${value}' cannot be used in a subject (letters, digits, '_' and '-' only)`,
+    );
   }
   return value;
 }

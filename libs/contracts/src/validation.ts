@@ -10,11 +10,16 @@ export function issuesToDetails(error: z.ZodError): ErrorDetail[] {
 }
 
 /** Parses untrusted input at an edge; a failure is a VALIDATION_FAILED error naming each field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const details = issuesToDetails(result.error);
   const first = details[0];
-  const summary = first === undefined ? '' : `: ${first.path ? `${first.path}: ` : ''}${first.message}`;
+  const summary =
+    first === undefined ? '' : `: ${first.path ? `${first.path}: ` : ''}${first.message}`;
   throw new AcaiError(ErrorCode.ValidationFailed, `Invalid ${what}${summary}`, details);
 }

@@ -23,7 +23,11 @@ export function which(program: string): string | undefined {
  * Starts nats-server with JetStream from PATH, its store under `dataDir`, listening on 127.0.0.1.
  * Throws a MissingDependencyError that says how to install it when it is not on PATH.
  */
-export async function startNats(options: { dataDir: string; port?: number; logFile?: string }): Promise<StartedService> {
+export async function startNats(options: {
+  dataDir: string;
+  port?: number;
+  logFile?: string;
+}): Promise<StartedService> {
   const binary = which('nats-server');
   if (binary === undefined) {
     throw new MissingDependencyError(
@@ -35,9 +39,13 @@ export async function startNats(options: { dataDir: string; port?: number; logFi
   mkdirSync(options.dataDir, { recursive: true });
   const log = options.logFile ?? path.join(options.dataDir, 'nats-server.log');
   const out = openSync(log, 'a');
-  const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', options.dataDir], {
-    stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    binary,
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', options.dataDir],
+    {
+      stdio: ['ignore', out, out],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await Promise.race([

@@ -73,7 +73,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     let natsUrl = options.natsUrl;
     if (natsUrl === undefined) {
-      const nats = await startNats({ dataDir: path.join(options.home, 'nats'), logFile: path.join(logDir, 'nats-server.log') });
+      const nats = await startNats({
+        dataDir: path.join(options.home, 'nats'),
+        logFile: path.join(logDir, 'nats-server.log'),
+      });
       infra.push(nats);
       natsUrl = nats.url;
       say(`nats-server (JetStream) at ${natsUrl}, store ${path.join(options.home, 'nats')}`);
@@ -83,7 +86,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const pg = await startEmbeddedPostgres({ dataDir: path.join(options.home, 'postgres') });
       infra.push(pg);
       databaseUrl = await ensureDatabase(pg.url, 'acai');
-      say(`embedded Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}, data ${path.join(options.home, 'postgres')}`);
+      say(
+        `embedded Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}, data ${path.join(options.home, 'postgres')}`,
+      );
     }
     const keyFile = path.join(options.home, 'default.key');
     const offset = options.portOffset ?? 0;
@@ -93,25 +98,36 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     for (const s of SERVICES) {
       const port = s.name === 'gateway' ? options.gatewayPort : s.port + offset;
       const log = openSync(path.join(logDir, `${s.name}.log`), 'a');
-      const child = spawn(process.execPath, [path.join(options.root, 'apps', s.name, 'dist', 'main.js')], {
-        cwd: options.root,
-        stdio: ['ignore', log, log],
-        env: {
-          ...process.env,
-          ...options.env,
-          NATS_URL: natsUrl,
-          DATABASE_URL: databaseUrl,
-          ACAI_HOME: options.home,
-          [s.portVar]: String(port),
-          ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+      const child = spawn(
+        process.execPath,
+        [path.join(options.root, 'apps', s.name, 'dist', 'main.js')],
+        {
+          cwd: options.root,
+          stdio: ['ignore', log, log],
+          env: {
+            ...process.env,
+            ...options.env,
+            NATS_URL: natsUrl,
+            DATABASE_URL: databaseUrl,
+            ACAI_HOME: options.home,
+            [s.portVar]: String(port),
+            ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+          },
         },
-      });
+      );
       child.once('exit', (code, signal) => {
         if (!stopping) died(`${s.name} (exit ${code ?? signal})`);
       });
       children.push({ name: s.name, child });
-      await waitReady(`http://127.0.0.1:${port}/readyz`, s.name, path.join(logDir, `${s.name}.log`), child);
-      say(`${s.name.padEnd(11)} ready on 127.0.0.1:${port}  (log: ${path.join(logDir, `${s.name}.log`)})`);
+      await waitReady(
+        `http://127.0.0.1:${port}/readyz`,
+        s.name,
+        path.join(logDir, `${s.name}.log`),
+        child,
+      );
+      say(
+        `${s.name.padEnd(11)} ready on 127.0.0.1:${port}  (log: ${path.join(logDir, `${s.name}.log`)})`,
+      );
     }
     return {
       gatewayUrl: `http://127.0.0.1:${options.gatewayPort}`,
@@ -131,7 +147,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-async function waitReady(url: string, name: string, logFile: string, child: ChildProcess): Promise<void> {
+async function waitReady(
+  url: string,
+  name: string,
+  logFile: string,
+  child: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -143,7 +164,8 @@ async function waitReady(url: string, name: string, logFile: string, child: Chil
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error(`${name} was not ready after 60 s:\n${tail(logFile)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${name} was not ready after 60 s:\n${tail(logFile)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -43,7 +43,10 @@ export class AggregateRepository<S> {
     const hit = this.cache.get(subject);
     if (hit !== undefined) return hit;
     const { events, version } = await this.store.read(this.ref(project, id));
-    const loaded = { state: events.reduce(this.evolver.evolve, this.evolver.initialState()), version };
+    const loaded = {
+      state: events.reduce(this.evolver.evolve, this.evolver.initialState()),
+      version,
+    };
     this.remember(subject, loaded);
     return loaded;
   }
@@ -52,7 +55,10 @@ export class AggregateRepository<S> {
   observe(event: StoredEvent): void {
     const hit = this.cache.get(event.position.subject);
     if (hit === undefined || event.position.seq <= hit.version) return;
-    this.remember(event.position.subject, { state: this.evolver.evolve(hit.state, event), version: event.position.seq });
+    this.remember(event.position.subject, {
+      state: this.evolver.evolve(hit.state, event),
+      version: event.position.seq,
+    });
   }
 
   /** Drops a cached state, e.g. after a handler failed half-way. */

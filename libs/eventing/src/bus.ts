@@ -108,7 +108,8 @@ export async function ensureStreams(
         await bus.jsm.streams.add(config);
       } catch (addError) {
         // Another service created it between our look and our add: that is what we wanted.
-        if (!(addError instanceof JetStreamApiError) || !/already in use/i.test(addError.message)) throw addError;
+        if (!(addError instanceof JetStreamApiError) || !/already in use/i.test(addError.message))
+          throw addError;
       }
     }
   }

@@ -33,7 +33,11 @@ export function decodeEvent(
   try {
     raw = decodeJson(data);
   } catch (cause) {
-    throw new NonRetryableError('undecodable', `event at ${position.stream}#${position.seq} is not JSON`, { cause });
+    throw new NonRetryableError(
+      'undecodable',
+      `event at ${position.stream}#${position.seq} is not JSON`,
+      { cause },
+    );
   }
   const envelope = EventEnvelopeSchema.safeParse(raw);
   if (!envelope.success) {

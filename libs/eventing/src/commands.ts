@@ -1,4 +1,10 @@
-import { headers as newHeaders, NoRespondersError, TimeoutError, type Msg, type Subscription } from '@nats-io/nats-core';
+import {
+  headers as newHeaders,
+  NoRespondersError,
+  TimeoutError,
+  type Msg,
+  type Subscription,
+} from '@nats-io/nats-core';
 import {
   AcaiError,
   Commands,
@@ -26,31 +32,47 @@ export class CommandClient {
   async send<K extends CommandName, R = unknown>(name: K, request: CommandRequest<K>): Promise<R> {
     const command = Commands[name];
     const subject = subjects.command(this.bus.topology, command.service, command.name);
-    return inSpan(`send ${command.pattern}`, { kind: SpanKind.CLIENT, attributes: { 'acai.service': this.bus.name, 'acai.command': command.pattern } }, async () => {
-      const h = newHeaders();
-      injectTrace(h);
-      let reply: Msg;
-      try {
-        reply = await this.bus.nc.request(subject, encodeJson(request), { timeout: this.timeoutMs, headers: h });
-      } catch (error) {
-        if (error instanceof NoRespondersError || (error instanceof Error && error.cause instanceof NoRespondersError)) {
-          throw new AcaiError(
-            ErrorCode.Unavailable,
-            `The ${command.service} service is not running (no one answers ${command.pattern}); start it and try again`,
-          );
+    return inSpan(
+      `send ${command.pattern}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: { 'acai.service': this.bus.name, 'acai.command': command.pattern },
+      },
+      async () => {
+        const h = newHeaders();
+        injectTrace(h);
+        let reply: Msg;
+        try {
+          reply = await this.bus.nc.request(subject, encodeJson(request), {
+            timeout: this.timeoutMs,
+            headers: h,
+          });
+        } catch (error) {
+          if (
+            error instanceof NoRespondersError ||
+            (error instanceof Error && error.cause instanceof NoRespondersError)
+          ) {
+            throw new AcaiError(
+              ErrorCode.Unavailable,
+              `The ${command.service} service is not running (no one answers ${command.pattern}); start it and try again`,
+            );
+          }
+          if (
+            error instanceof TimeoutError ||
+            (error instanceof Error && error.cause instanceof TimeoutError)
+          ) {
+            throw new AcaiError(
+              ErrorCode.Unavailable,
+              `The ${command.service} service did not answer ${command.pattern} within ${this.timeoutMs} ms; try again`,
+            );
+          }
+          throw error;
         }
-        if (error instanceof TimeoutError || (error instanceof Error && error.cause instanceof TimeoutError)) {
-          throw new AcaiError(
-            ErrorCode.Unavailable,
-            `The ${command.service} service did not answer ${command.pattern} within ${this.timeoutMs} ms; try again`,
-          );
-        }
-        throw error;
-      }
-      const body = decodeJson(reply.data) as CommandReply<R>;
-      if (body.ok) return body.result;
-      throw AcaiError.fromBody(body.error);
-    });
+        const body = decodeJson(reply.data) as CommandReply<R>;
+        if (body.ok) return body.result;
+        throw AcaiError.fromBody(body.error);
+      },
+    );
   }
 }
 
@@ -82,19 +104,28 @@ export function serveCommands(
         }
         void inSpan(
           `handle ${pattern}`,
-          { kind: SpanKind.SERVER, attributes: { 'acai.service': bus.name, 'acai.command': pattern }, parent: extractTrace(msg.headers) },
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'acai.service': bus.name, 'acai.command': pattern },
+            parent: extractTrace(msg.headers),
+          },
           async () => {
             let reply: CommandReply<unknown>;
             try {
               const raw = decodeJson(msg.data);
-              const request = definition === undefined ? raw : parseOrThrow(definition.request, raw, `${pattern} request`);
+              const request =
+                definition === undefined
+                  ? raw
+                  : parseOrThrow(definition.request, raw, `${pattern} request`);
               reply = { ok: true, result: await handler(request) };
             } catch (error) {
               reply = { ok: false, error: toErrorBody(error, logger, pattern) };
             }
             msg.respond(encodeJson(reply));
           },
-        ).catch((error: unknown) => logger.error({ subject, err: describeError(error) }, 'command reply failed'));
+        ).catch((error: unknown) =>
+          logger.error({ subject, err: describeError(error) }, 'command reply failed'),
+        );
       },
     });
   });
@@ -106,5 +137,8 @@ function toErrorBody(error: unknown, logger: EventingLogger, pattern: string): E
     return { code: ErrorCode.ValidationFailed, message: `${pattern}: request is not valid JSON` };
   }
   logger.error({ command: pattern, err: describeError(error) }, 'command handler failed');
-  return { code: ErrorCode.Internal, message: `${pattern} failed unexpectedly; see the service log` };
+  return {
+    code: ErrorCode.Internal,
+    message: `${pattern} failed unexpectedly; see the service log`,
+  };
 }

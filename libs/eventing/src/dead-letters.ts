@@ -19,7 +19,10 @@ export interface DeadLetterSink {
 export class PostgresDeadLetters implements DeadLetterSink {
   constructor(private readonly dataSource: DataSource) {}
 
-  async record(letter: DeadLetter, manager: EntityManager = this.dataSource.manager): Promise<void> {
+  async record(
+    letter: DeadLetter,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<void> {
     await manager.insert(DeadLetterEntity, { ...letter, payload: Buffer.from(letter.payload) });
   }
 

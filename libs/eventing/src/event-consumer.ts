@@ -75,7 +75,10 @@ export class EventConsumer {
         await this.bus.jsm.consumers.add(stream, config);
       } catch (addError) {
         // Another replica created it first.
-        if (!(addError instanceof JetStreamApiError) || !/already (exists|in use)/i.test(addError.message)) {
+        if (
+          !(addError instanceof JetStreamApiError) ||
+          !/already (exists|in use)/i.test(addError.message)
+        ) {
           throw addError;
         }
       }
@@ -96,7 +99,10 @@ export class EventConsumer {
     let backoffMs = 250;
     while (!this.stopping) {
       try {
-        const consumer = await this.bus.js.consumers.get(this.bus.topology.streams.events, this.options.durable);
+        const consumer = await this.bus.js.consumers.get(
+          this.bus.topology.streams.events,
+          this.options.durable,
+        );
         this.messages = await consumer.consume({ max_messages: this.concurrency * 2 });
         if (this.stopping) this.messages.stop();
         for await (const msg of this.messages) {
@@ -105,7 +111,10 @@ export class EventConsumer {
         backoffMs = 250;
       } catch (error) {
         if (this.stopping) break;
-        this.logger.error({ consumer: this.options.durable, err: describeError(error) }, 'consumer failed; restarting');
+        this.logger.error(
+          { consumer: this.options.durable, err: describeError(error) },
+          'consumer failed; restarting',
+        );
         await new Promise((r) => setTimeout(r, backoffMs));
         backoffMs = Math.min(backoffMs * 2, 10_000);
       }
@@ -138,7 +147,11 @@ export class EventConsumer {
   private async process(msg: JsMsg): Promise<void> {
     let event: StoredEvent;
     try {
-      event = decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq });
+      event = decodeEvent(msg.data, {
+        stream: msg.info.stream,
+        subject: msg.subject,
+        seq: msg.seq,
+      });
     } catch (error) {
       await this.deadLetter(msg, error);
       return;
@@ -152,7 +165,12 @@ export class EventConsumer {
         `handle ${event.type}`,
         {
           kind: SpanKind.CONSUMER,
-          attributes: { 'acai.service': this.bus.name, 'acai.consumer': this.options.durable, 'acai.event.type': event.type, 'acai.seq': msg.seq },
+          attributes: {
+            'acai.service': this.bus.name,
+            'acai.consumer': this.options.durable,
+            'acai.event.type': event.type,
+            'acai.seq': msg.seq,
+          },
           parent: extractTrace(msg.headers),
         },
         () => this.options.handle(event),
@@ -165,13 +183,22 @@ export class EventConsumer {
           msg,
           isNonRetryable(error)
             ? error
-            : new NonRetryableError('max_deliveries', `gave up after ${deliveries} attempts: ${describeError(error)}`),
+            : new NonRetryableError(
+                'max_deliveries',
+                `gave up after ${deliveries} attempts: ${describeError(error)}`,
+              ),
         );
         return;
       }
       const delayMs = Math.min(200 * 2 ** (deliveries - 1), 15_000);
       this.logger.warn(
-        { consumer: this.options.durable, type: event.type, seq: msg.seq, deliveries, err: describeError(error) },
+        {
+          consumer: this.options.durable,
+          type: event.type,
+          seq: msg.seq,
+          deliveries,
+          err: describeError(error),
+        },
         'handler failed; will retry',
       );
       msg.nak(delayMs);
@@ -181,7 +208,13 @@ export class EventConsumer {
   private async deadLetter(msg: JsMsg, error: unknown): Promise<void> {
     const reason = error instanceof NonRetryableError ? error.reason : 'handler_failed';
     this.logger.warn(
-      { consumer: this.options.durable, seq: msg.seq, subject: msg.subject, reason, err: describeError(error) },
+      {
+        consumer: this.options.durable,
+        seq: msg.seq,
+        subject: msg.subject,
+        reason,
+        err: describeError(error),
+      },
       'message sent to dead letters',
     );
     try {
@@ -197,7 +230,10 @@ export class EventConsumer {
       msg.term(reason);
     } catch (sinkError) {
       // Could not record it: leave it to be redelivered rather than lose it.
-      this.logger.error({ consumer: this.options.durable, err: describeError(sinkError) }, 'dead-letter sink failed');
+      this.logger.error(
+        { consumer: this.options.durable, err: describeError(sinkError) },
+        'dead-letter sink failed',
+      );
       msg.nak(5_000);
     }
   }

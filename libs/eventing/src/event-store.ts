@@ -46,7 +46,11 @@ export class EventStore {
    * WrongExpectedVersionError. Each event's id is its JetStream message id, so a retried publish is
    * stored once. Returns the stored events with their positions; the last one's seq is the new version.
    */
-  async append(ref: AggregateRef, events: readonly NewEvent[], options: AppendOptions): Promise<StoredEvent[]> {
+  async append(
+    ref: AggregateRef,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+  ): Promise<StoredEvent[]> {
     const subject = this.subjectOf(ref);
     const stream = this.bus.topology.streams.events;
     const occurredAt = (options.now ?? new Date()).toISOString();
@@ -67,7 +71,14 @@ export class EventStore {
       };
       const seq = await inSpan(
         `publish ${event.type}`,
-        { kind: SpanKind.PRODUCER, attributes: { 'acai.service': this.bus.name, 'messaging.destination.name': subject, 'acai.event.type': event.type } },
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'acai.service': this.bus.name,
+            'messaging.destination.name': subject,
+            'acai.event.type': event.type,
+          },
+        },
         async () => {
           const h = newHeaders();
           h.set(HEADER_TYPE, event.type);
@@ -81,7 +92,11 @@ export class EventStore {
             });
             return ack.seq;
           } catch (error) {
-            if (error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE && expected !== 'any') {
+            if (
+              error instanceof JetStreamApiError &&
+              error.code === WRONG_LAST_SEQUENCE &&
+              expected !== 'any'
+            ) {
               throw new WrongExpectedVersionError(subject, expected, error);
             }
             throw error;

@@ -86,14 +86,20 @@ export class ProjectionRunner<Doc> {
     await this.stop();
     await this.dataSource.transaction(async (m) => {
       await m.delete(ProjectionDocumentEntity, { projection: this.name });
-      await m.update(ProjectionCheckpointEntity, { projection: this.name }, { lastSeq: 0, updatedAt: new Date() });
+      await m.update(
+        ProjectionCheckpointEntity,
+        { projection: this.name },
+        { lastSeq: 0, updatedAt: new Date() },
+      );
     });
     this.appliedSeq = 0;
     const info = await this.bus.jsm.streams.info(this.bus.topology.streams.events);
     const target = info.state.last_seq;
     await this.start();
     await this.waitFor(target);
-    const documents = await this.dataSource.getRepository(ProjectionDocumentEntity).countBy({ projection: this.name });
+    const documents = await this.dataSource
+      .getRepository(ProjectionDocumentEntity)
+      .countBy({ projection: this.name });
     return { projection: this.name, lastSeq: target, documents };
   }
 
@@ -114,7 +120,10 @@ export class ProjectionRunner<Doc> {
         backoffMs = 250;
       } catch (error) {
         if (this.stopping) break;
-        this.logger.error({ projection: this.name, err: describeError(error) }, 'projection stopped; restarting from its checkpoint');
+        this.logger.error(
+          { projection: this.name, err: describeError(error) },
+          'projection stopped; restarting from its checkpoint',
+        );
         await new Promise((r) => setTimeout(r, backoffMs));
         backoffMs = Math.min(backoffMs * 2, 10_000);
       }
@@ -124,14 +133,14 @@ export class ProjectionRunner<Doc> {
   private async drain(messages: ConsumerMessages): Promise<void> {
     const pending: JsMsg[] = [];
     let flushing: Promise<void> | undefined;
-    let failure: unknown;
+    let failure: Error | undefined;
     const flush = async () => {
       while (pending.length > 0 && failure === undefined) {
         const batch = pending.splice(0, this.batchSize);
         try {
           await this.applyBatch(batch);
         } catch (error) {
-          failure = error;
+          failure = error instanceof Error ? error : new Error(String(error));
           messages.stop();
         }
       }
@@ -154,7 +163,11 @@ export class ProjectionRunner<Doc> {
       `project ${this.name}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: { 'acai.service': this.bus.name, 'acai.projection': this.name, 'acai.batch': batch.length },
+        attributes: {
+          'acai.service': this.bus.name,
+          'acai.projection': this.name,
+          'acai.batch': batch.length,
+        },
         parent: extractTrace(first.headers),
       },
       async () => {
@@ -184,21 +197,24 @@ export class ProjectionRunner<Doc> {
     const events: StoredEvent[] = [];
     for (const msg of msgs) {
       try {
-        events.push(decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq }));
+        events.push(
+          decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq }),
+        );
       } catch (error) {
         await this.deadLetter(m, msg, error);
       }
     }
-    const touched = new Map<string, string[]>();
-    for (const event of events) touched.set(event.position.subject, [...this.projection.keys(event)]);
-    const keys = [...new Set([...touched.values()].flat())];
+    const touched = events.map((event) => [...this.projection.keys(event)]);
+    const keys = [...new Set(touched.flat())];
     if (keys.length === 0) return;
-    const rows = await m.find(ProjectionDocumentEntity, { where: { projection: this.name, key: In(keys) } });
+    const rows = await m.find(ProjectionDocumentEntity, {
+      where: { projection: this.name, key: In(keys) },
+    });
     const docs = new Map<string, { doc: Doc | undefined; seq: number; dirty: boolean }>(
       rows.map((r) => [r.key, { doc: r.doc as Doc, seq: r.seq, dirty: false }]),
     );
-    for (const event of events) {
-      for (const key of touched.get(event.position.subject) ?? []) {
+    for (const [i, event] of events.entries()) {
+      for (const key of touched[i]!) {
         const current = docs.get(key);
         let next: Doc | undefined;
         try {
@@ -206,10 +222,15 @@ export class ProjectionRunner<Doc> {
         } catch (error) {
           // A projection that cannot fold an event is a bug: park the event, keep the model going.
           const msg = msgs.find((x) => x.seq === event.position.seq)!;
-          await this.deadLetter(m, msg, new NonRetryableError('handler_failed', describeError(error), { cause: error }));
+          await this.deadLetter(
+            m,
+            msg,
+            new NonRetryableError('handler_failed', describeError(error), { cause: error }),
+          );
           continue;
         }
-        if (next !== current?.doc) docs.set(key, { doc: next, seq: event.position.seq, dirty: true });
+        if (next !== current?.doc)
+          docs.set(key, { doc: next, seq: event.position.seq, dirty: true });
       }
     }
     const upserts: ProjectionDocumentEntity[] = [];
@@ -226,14 +247,22 @@ export class ProjectionRunner<Doc> {
           project: this.options.projectOf?.(entry.doc) ?? projectField(entry.doc),
         });
     }
-    if (upserts.length > 0) await m.upsert(ProjectionDocumentEntity, upserts, ['projection', 'key']);
-    if (deletes.length > 0) await m.delete(ProjectionDocumentEntity, { projection: this.name, key: In(deletes) });
+    if (upserts.length > 0)
+      await m.upsert(ProjectionDocumentEntity, upserts, ['projection', 'key']);
+    if (deletes.length > 0)
+      await m.delete(ProjectionDocumentEntity, { projection: this.name, key: In(deletes) });
   }
 
   private async deadLetter(m: EntityManager, msg: JsMsg, error: unknown): Promise<void> {
     const reason = error instanceof NonRetryableError ? error.reason : 'handler_failed';
     this.logger.warn(
-      { projection: this.name, seq: msg.seq, subject: msg.subject, reason, err: describeError(error) },
+      {
+        projection: this.name,
+        seq: msg.seq,
+        subject: msg.subject,
+        reason,
+        err: describeError(error),
+      },
       'event sent to dead letters',
     );
     await this.deadLetters.record(
@@ -251,7 +280,9 @@ export class ProjectionRunner<Doc> {
   }
 
   private async readCheckpoint(): Promise<number> {
-    const row = await this.dataSource.getRepository(ProjectionCheckpointEntity).findOneBy({ projection: this.name });
+    const row = await this.dataSource
+      .getRepository(ProjectionCheckpointEntity)
+      .findOneBy({ projection: this.name });
     return row?.lastSeq ?? 0;
   }
 
@@ -267,7 +298,12 @@ export class ProjectionRunner<Doc> {
 }
 
 function projectField(doc: unknown): string | null {
-  if (typeof doc === 'object' && doc !== null && 'project' in doc && typeof doc.project === 'string') {
+  if (
+    typeof doc === 'object' &&
+    doc !== null &&
+    'project' in doc &&
+    typeof doc.project === 'string'
+  ) {
     return doc.project;
   }
   return null;

@@ -1,4 +1,11 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 
 /** bigint columns come back from pg as strings; stream sequences fit in a JS number. */
 export const bigintAsNumber = {
@@ -73,4 +80,8 @@ export class DeadLetterEntity {
   createdAt!: Date;
 }
 
-export const eventingEntities = [ProjectionCheckpointEntity, ProjectionDocumentEntity, DeadLetterEntity];
+export const eventingEntities = [
+  ProjectionCheckpointEntity,
+  ProjectionDocumentEntity,
+  DeadLetterEntity,
+];

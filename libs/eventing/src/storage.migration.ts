@@ -33,7 +33,9 @@ export class EventingTables1764115200000 implements MigrationInterface {
       payload bytea NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);
-    await q.query(`CREATE INDEX IF NOT EXISTS dead_letters_consumer_idx ON ${s}.dead_letters (consumer, created_at)`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_consumer_idx ON ${s}.dead_letters (consumer, created_at)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -57,7 +57,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       else commandHandlers.set(pattern, run);
     }
 
-    const aggregates = new Set<string>([...eventHandlers.keys()].map((type) => type.split('.')[0]!));
+    const aggregates = new Set<string>(
+      [...eventHandlers.keys()].map((type) => type.split('.')[0]!),
+    );
     for (const o of this.options.observers ?? []) aggregates.add(o.aggregate);
     for (const aggregate of aggregates) {
       const observers = (this.options.observers ?? []).filter((o) => o.aggregate === aggregate);
@@ -71,12 +73,19 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         },
         deadLetters: this.options.deadLetters,
         logger: this.log,
-        ...(this.options.concurrency === undefined ? {} : { concurrency: this.options.concurrency }),
+        ...(this.options.concurrency === undefined
+          ? {}
+          : { concurrency: this.options.concurrency }),
       });
       await consumer.start();
       this.consumers.push(consumer);
     }
-    this.subscriptions = serveCommands(this.options.bus, this.options.service, commandHandlers, this.log);
+    this.subscriptions = serveCommands(
+      this.options.bus,
+      this.options.service,
+      commandHandlers,
+      this.log,
+    );
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,10 @@
 import { isMissing } from './errors.js';
-import { AckPolicy, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { headers as newHeaders, nanos } from '@nats-io/nats-core';
 import { parseOrThrow, subjects, WorkAssignmentSchema, type WorkAssignment } from '@acai/contracts';
 import type { Context } from '@opentelemetry/api';
@@ -83,7 +88,11 @@ export class WorkConsumer {
           max_ack_pending: 100_000,
         });
       } catch (addError) {
-        if (!(addError instanceof JetStreamApiError) || !/already (exists|in use)/i.test(addError.message)) throw addError;
+        if (
+          !(addError instanceof JetStreamApiError) ||
+          !/already (exists|in use)/i.test(addError.message)
+        )
+          throw addError;
       }
     }
     this.stopping = false;
@@ -119,7 +128,10 @@ export class WorkConsumer {
         backoffMs = 250;
       } catch (error) {
         if (this.stopping) break;
-        this.logger.error({ pool: this.options.pool, err: describeError(error) }, 'work consumer failed; restarting');
+        this.logger.error(
+          { pool: this.options.pool, err: describeError(error) },
+          'work consumer failed; restarting',
+        );
         await new Promise((r) => setTimeout(r, backoffMs));
         backoffMs = Math.min(backoffMs * 2, 10_000);
       }
@@ -131,11 +143,17 @@ export class WorkConsumer {
     try {
       work = parseOrThrow(WorkAssignmentSchema, decodeJson(msg.data), 'work assignment');
     } catch (error) {
-      this.logger.error({ pool: this.options.pool, seq: msg.seq, err: describeError(error) }, 'dropping unreadable work');
+      this.logger.error(
+        { pool: this.options.pool, seq: msg.seq, err: describeError(error) },
+        'dropping unreadable work',
+      );
       msg.term('unreadable work assignment');
       return;
     }
-    const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(this.ackWaitMs / 3)));
+    const heartbeat = setInterval(
+      () => msg.working(),
+      Math.max(250, Math.floor(this.ackWaitMs / 3)),
+    );
     let settled = false;
     const lease: WorkLease = {
       work,
@@ -157,7 +175,10 @@ export class WorkConsumer {
     const task = this.options
       .handle(lease)
       .catch((error: unknown) => {
-        this.logger.error({ jobId: work.jobId, err: describeError(error) }, 'work handler failed; handing the work back');
+        this.logger.error(
+          { jobId: work.jobId, err: describeError(error) },
+          'work handler failed; handing the work back',
+        );
         lease.release();
       })
       .finally(() => {

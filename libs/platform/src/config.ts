@@ -21,7 +21,10 @@ export class ConfigError extends Error {
  * Reads and validates every variable of a service's config at once, at boot. An error names each
  * bad variable, says what was expected, and shows the value unless it is secret.
  */
-export function loadConfig<C extends ConfigSpec>(spec: C, env: NodeJS.ProcessEnv = process.env): ConfigOf<C> {
+export function loadConfig<C extends ConfigSpec>(
+  spec: C,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<C> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(spec)) {
@@ -31,8 +34,11 @@ export function loadConfig<C extends ConfigSpec>(spec: C, env: NodeJS.ProcessEnv
     if (parsed.success) {
       out[name] = parsed.data;
     } else {
-      const shown = value === undefined ? 'not set' : variable.secret === true ? 'set (hidden)' : `'${value}'`;
-      problems.push(`${name} (${variable.description}): ${parsed.error.issues[0]?.message ?? 'invalid'}; it is ${shown}`);
+      const shown =
+        value === undefined ? 'not set' : variable.secret === true ? 'set (hidden)' : `'${value}'`;
+      problems.push(
+        `${name} (${variable.description}): ${parsed.error.issues[0]?.message ?? 'invalid'}; it is ${shown}`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -60,18 +66,28 @@ export const commonConfig = {
   },
   DATABASE_URL: {
     schema: z
-      .string({ error: 'required: a Postgres URL such as postgres://user@127.0.0.1:5432/acai (npm run up sets it)' })
+      .string({
+        error:
+          'required: a Postgres URL such as postgres://user@127.0.0.1:5432/acai (npm run up sets it)',
+      })
       .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
     description: 'Postgres for read models; each service uses its own schema',
     secret: true,
   },
   ACAI_DB_SCHEMA: {
-    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier').optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier')
+      .optional(),
     description: 'Postgres schema of this service (default: the service name)',
   },
   ACAI_BUS_PREFIX: {
-    schema: z.string().regex(/^[a-z][a-z0-9]*$/, 'expected lower-case letters and digits').default('acai'),
-    description: 'First subject token and stream-name stem; change it to run two acai systems on one NATS',
+    schema: z
+      .string()
+      .regex(/^[a-z][a-z0-9]*$/, 'expected lower-case letters and digits')
+      .default('acai'),
+    description:
+      'First subject token and stream-name stem; change it to run two acai systems on one NATS',
   },
   ACAI_HTTP_HOST: {
     schema: z.string().default('127.0.0.1'),

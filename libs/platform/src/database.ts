@@ -37,7 +37,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
       await runner.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await dataSource.runMigrations({ transaction: 'each' });
     } finally {
-      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`acai-migrate-${options.schema}`]);
+      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [
+        `acai-migrate-${options.schema}`,
+      ]);
     }
   } catch (error) {
     await runner.release();

@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './service-context.js';
 export * from './ops.controller.js';
 export * from './service.js';
+export * from './errors.filter.js';

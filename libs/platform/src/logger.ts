@@ -30,7 +30,11 @@ export function redactUrl(url: string): string {
  * Structured JSON logs (pino) with the service name and, inside a traced operation, the trace
  * and span ids, so a log line leads to its trace. Secrets are redacted by path.
  */
-export function createLogger(service: string, level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  service: string,
+  level: string,
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level,

@@ -40,7 +40,11 @@ export class OpsController {
       await withTimeout(nc.flush(), 2_000);
       return { name: 'nats', ok: true };
     } catch (error) {
-      return { name: 'nats', ok: false, detail: error instanceof Error ? error.message : String(error) };
+      return {
+        name: 'nats',
+        ok: false,
+        detail: error instanceof Error ? error.message : String(error),
+      };
     }
   }
 
@@ -49,7 +53,11 @@ export class OpsController {
       await withTimeout(this.ctx.db.query('SELECT 1'), 2_000);
       return { name: 'postgres', ok: true };
     } catch (error) {
-      return { name: 'postgres', ok: false, detail: error instanceof Error ? error.message : String(error) };
+      return {
+        name: 'postgres',
+        ok: false,
+        detail: error instanceof Error ? error.message : String(error),
+      };
     }
   }
 }

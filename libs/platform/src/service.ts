@@ -15,11 +15,18 @@ import {
   PostgresDeadLetters,
   type Bus,
 } from '@acai/eventing';
-import { commonConfig, loadConfig, type CommonConfig, type ConfigOf, type ConfigSpec } from './config.js';
+import {
+  commonConfig,
+  loadConfig,
+  type CommonConfig,
+  type ConfigOf,
+  type ConfigSpec,
+} from './config.js';
 import { openDatabase } from './database.js';
 import { createLogger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import { PinoNestLogger } from './nest-logger.js';
+import { AcaiErrorsFilter, toHttpError } from './errors.filter.js';
 import { OpsController } from './ops.controller.js';
 import { ServiceContext } from './service-context.js';
 import { startTelemetry } from './telemetry.js';
@@ -35,16 +42,27 @@ export interface ServiceDefinition<C extends ConfigSpec> {
   /** The service's Nest module: controllers, event and command handlers. */
   readonly module: Type;
   /** Providers the module needs that are built from the context (repositories, runners). */
-  readonly providers?: (ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<ProviderValue[]> | ProviderValue[];
+  readonly providers?: (
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
+  ) => Promise<ProviderValue[]> | ProviderValue[];
   /** Aggregates whose every event this service folds into its caches (see JetStreamTransport). */
   readonly observers?: (
     resolve: <T>(token: Type<T>) => T,
   ) => ReadonlyArray<{ aggregate: string; observe: (event: StoredEvent) => void }>;
   /** Hooks run once the app listens, and before it closes (e.g. stop pulling work). */
-  readonly onStarted?: (app: INestApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<void>;
-  readonly onClosing?: (app: INestApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => Promise<void>;
+  readonly onStarted?: (
+    app: INestApplication,
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
+  ) => Promise<void>;
+  readonly onClosing?: (
+    app: INestApplication,
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
+  ) => Promise<void>;
   /** Adjusts the app before it listens (filters, error handlers). */
-  readonly configure?: (app: NestFastifyApplication, ctx: ServiceContext<CommonConfig & ConfigOf<C>>) => void;
+  readonly configure?: (
+    app: NestFastifyApplication,
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
+  ) => void;
   /** Largest request body, in bytes (gateway). */
   readonly bodyLimit?: (config: CommonConfig & ConfigOf<C>) => number;
 }
@@ -85,7 +103,8 @@ export async function startService<C extends ConfigSpec>(
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     ...(options.spanProcessors ? { processors: options.spanProcessors } : {}),
   });
-  const topology = config.ACAI_BUS_PREFIX === 'acai' ? defaultTopology : isolatedTopology(config.ACAI_BUS_PREFIX);
+  const topology =
+    config.ACAI_BUS_PREFIX === 'acai' ? defaultTopology : isolatedTopology(config.ACAI_BUS_PREFIX);
 
   let bus: Bus;
   try {
@@ -146,14 +165,19 @@ export async function startService<C extends ConfigSpec>(
     adapter,
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
-  def.configure?.(app, ctx);
   const fastify = app.getHttpAdapter().getInstance();
+  // Errors raised by Fastify itself before a route runs (body too large, unreadable JSON).
+  fastify.setErrorHandler((error, _request, reply) => {
+    const { status, body } = toHttpError(error, logger);
+    void reply.status(status).send(body);
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
+  app.useGlobalFilters(new AcaiErrorsFilter(logger));
   app.connectMicroservice(
     {
       strategy: new JetStreamTransport({
@@ -173,7 +197,10 @@ export async function startService<C extends ConfigSpec>(
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `http://${config.ACAI_HTTP_HOST}:${actualPort}`;
   await def.onStarted?.(app, ctx);
-  logger.info({ url, nats: config.NATS_URL, schema, stream: topology.streams.events }, `${def.name} ready`);
+  logger.info(
+    { url, nats: config.NATS_URL, schema, stream: topology.streams.events },
+    `${def.name} ready`,
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -200,12 +227,18 @@ export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
     (service) => {
       const stop = (signal: string) => {
         service.ctx.logger.info({ signal }, 'signal received');
-        const force = setTimeout(() => process.exit(1), service.ctx.config.ACAI_SHUTDOWN_GRACE_MS + 5_000);
+        const force = setTimeout(
+          () => process.exit(1),
+          service.ctx.config.ACAI_SHUTDOWN_GRACE_MS + 5_000,
+        );
         force.unref();
         service.close().then(
           () => process.exit(0),
           (error: unknown) => {
-            service.ctx.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'unclean shutdown');
+            service.ctx.logger.error(
+              { err: error instanceof Error ? error.message : String(error) },
+              'unclean shutdown',
+            );
             process.exit(1);
           },
         );
@@ -214,7 +247,9 @@ export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
       process.once('SIGTERM', () => stop('SIGTERM'));
     },
     (error: unknown) => {
-      process.stderr.write(`${def.name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `${def.name} could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

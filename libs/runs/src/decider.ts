@@ -12,6 +12,9 @@ export interface Decider<State, Command, Event = DomainEvent> {
   readonly evolve: (state: State, event: Event) => State;
 }
 
-export function fold<S, E>(decider: { initialState: () => S; evolve: (s: S, e: E) => S }, events: readonly E[]): S {
+export function fold<S, E>(
+  decider: { initialState: () => S; evolve: (s: S, e: E) => S },
+  events: readonly E[],
+): S {
   return events.reduce(decider.evolve, decider.initialState());
 }

@@ -63,12 +63,20 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
           throw new AcaiError(ErrorCode.Conflict, 'The job was cancelled before it started');
         }
         if (state.status === 'dispatched') {
-          return [{ type: 'job.started', data: { executor: command.executor, attempt: state.attempt, pid: command.pid } }];
+          return [
+            {
+              type: 'job.started',
+              data: { executor: command.executor, attempt: state.attempt, pid: command.pid },
+            },
+          ];
         }
         if (state.status === 'running') {
           // The work was redelivered: the executor that ran it is gone. This is a new attempt.
           return [
-            { type: 'job.started', data: { executor: command.executor, attempt: state.attempt + 1, pid: command.pid } },
+            {
+              type: 'job.started',
+              data: { executor: command.executor, attempt: state.attempt + 1, pid: command.pid },
+            },
           ];
         }
         if (isTerminal(state.status)) return [];
@@ -80,7 +88,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
       case 'fail':
         return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
       case 'cancel':
-        return isTerminal(state.status) ? [] : [{ type: 'job.cancelled', data: { reason: command.reason } }];
+        return isTerminal(state.status)
+          ? []
+          : [{ type: 'job.cancelled', data: { reason: command.reason } }];
       default:
         return assertUnreachable(command, 'job command');
     }
@@ -99,9 +109,19 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
           resources: event.data.resources,
         };
       case 'job.provisioned':
-        return { ...state, status: 'provisioned', pool: event.data.pool, resources: event.data.resources };
+        return {
+          ...state,
+          status: 'provisioned',
+          pool: event.data.pool,
+          resources: event.data.resources,
+        };
       case 'job.dispatched':
-        return { ...state, status: 'dispatched', pool: event.data.pool, attempt: event.data.attempt };
+        return {
+          ...state,
+          status: 'dispatched',
+          pool: event.data.pool,
+          attempt: event.data.attempt,
+        };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt };
       case 'job.succeeded':

@@ -30,7 +30,10 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
   spec.steps.forEach((step, i) => {
     (step.needs ?? []).forEach((need, j) => {
       if (need === step.name) {
-        details.push({ path: `steps.${i}.needs.${j}`, message: `step '${step.name}' cannot need itself` });
+        details.push({
+          path: `steps.${i}.needs.${j}`,
+          message: `step '${step.name}' cannot need itself`,
+        });
       } else if (!index.has(need)) {
         details.push({
           path: `steps.${i}.needs.${j}`,
@@ -70,14 +73,19 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
 
 function invalid(details: ErrorDetail[]): AcaiError {
   const first = details[0]!;
-  return new AcaiError(ErrorCode.ValidationFailed, `Invalid run spec: ${first.path}: ${first.message}`, details);
+  return new AcaiError(
+    ErrorCode.ValidationFailed,
+    `Invalid run spec: ${first.path}: ${first.message}`,
+    details,
+  );
 }
 
 /** Kahn's algorithm, stable in spec order; reports one cycle when there is one. */
 function topologicalOrder(spec: RunSpec): { names: string[]; cycle?: string[] } {
   const needs = new Map(spec.steps.map((s) => [s.name, new Set(s.needs ?? [])]));
   const dependants = new Map<string, string[]>(spec.steps.map((s) => [s.name, []]));
-  for (const step of spec.steps) for (const n of needs.get(step.name)!) dependants.get(n)!.push(step.name);
+  for (const step of spec.steps)
+    for (const n of needs.get(step.name)!) dependants.get(n)!.push(step.name);
   const remaining = new Map(spec.steps.map((s) => [s.name, needs.get(s.name)!.size]));
   const ready = spec.steps.filter((s) => remaining.get(s.name) === 0).map((s) => s.name);
   const names: string[] = [];

@@ -29,7 +29,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
   decide(command, state) {
     switch (command.kind) {
       case 'submit':
-        if (state.phase !== 'none') throw new AcaiError(ErrorCode.Conflict, 'A run with this id exists already');
+        if (state.phase !== 'none')
+          throw new AcaiError(ErrorCode.Conflict, 'A run with this id exists already');
         return [{ type: 'run.submitted', data: command.data }];
       case 'settle_job': {
         const job = state.jobs.find((j) => j.id === command.jobId);
@@ -46,7 +47,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
         if (state.phase === 'none') throw new AcaiError(ErrorCode.NotFound, 'No such run');
         if (state.phase === 'cancelling') return [];
         if (state.phase !== 'active') {
-          throw new AcaiError(ErrorCode.Conflict, `The run has already ${state.phase}; there is nothing to cancel`);
+          throw new AcaiError(
+            ErrorCode.Conflict,
+            `The run has already ${state.phase}; there is nothing to cancel`,
+          );
         }
         return [{ type: 'run.cancel_requested', data: { reason: command.reason } }];
       default:
@@ -59,7 +63,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
       case 'run.submitted':
         return { ...state, phase: 'active', name: event.data.name, jobs: event.data.jobs };
       case 'run.job_settled':
-        return { ...state, outcomes: { ...state.outcomes, [event.data.jobId]: event.data.outcome } };
+        return {
+          ...state,
+          outcomes: { ...state.outcomes, [event.data.jobId]: event.data.outcome },
+        };
       case 'run.cancel_requested':
         return { ...state, phase: 'cancelling' };
       case 'run.succeeded':
@@ -77,14 +84,18 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
 /** Once every job is settled the run ends: cancelled, failed, or succeeded, in that order of precedence. */
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
-  if (state.phase === 'cancelling') return [{ type: 'run.cancelled', data: { reason: 'cancelled on request' } }];
+  if (state.phase === 'cancelling')
+    return [{ type: 'run.cancelled', data: { reason: 'cancelled on request' } }];
   const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed').map((j) => j.id);
   if (failed.length > 0 || state.jobs.some((j) => state.outcomes[j.id] === 'cancelled')) {
     const names = state.jobs.filter((j) => failed.includes(j.id)).map((j) => j.name);
     return [
       {
         type: 'run.failed',
-        data: { reason: names.length > 0 ? `step(s) failed: ${names.join(', ')}` : 'steps were cancelled', failedJobs: failed },
+        data: {
+          reason: names.length > 0 ? `step(s) failed: ${names.join(', ')}` : 'steps were cancelled',
+          failedJobs: failed,
+        },
       },
     ];
   }

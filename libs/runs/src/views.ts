@@ -119,7 +119,12 @@ export const jobsProjection: Projection<JobView> = {
       case 'job.succeeded':
         return { ...next, exitCode: 0 };
       case 'job.failed':
-        return { ...next, exitCode: event.data.exitCode, reason: event.data.reason, message: event.data.message };
+        return {
+          ...next,
+          exitCode: event.data.exitCode,
+          reason: event.data.reason,
+          message: event.data.message,
+        };
       case 'job.cancelled':
         return { ...next, reason: 'cancelled', message: event.data.reason };
       default:

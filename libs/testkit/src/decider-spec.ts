@@ -31,7 +31,8 @@ export function deciderSpec<S, C>(decider: {
                 run();
               } catch (error) {
                 const actual = (error as { code?: unknown }).code;
-                if (actual !== code) throw new Error(`threw ${String(actual)}, expected ${code}`, { cause: error });
+                if (actual !== code)
+                  throw new Error(`threw ${String(actual)}, expected ${code}`, { cause: error });
                 return;
               }
               throw new Error(`decided without error, expected ${code}`);

@@ -61,21 +61,34 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
-    this.cancelSubscription = this.ctx.bus.nc.subscribe(subjects.control(this.ctx.bus.topology, Controls.cancelJob), {
-      callback: (err, msg) => {
-        if (err !== null) return;
-        try {
-          const control = parseOrThrow(CancelJobControlSchema, decodeJson(msg.data), 'cancel control');
-          const runner = this.running.get(control.jobId);
-          if (runner !== undefined) {
-            this.ctx.logger.info({ jobId: control.jobId, reason: control.reason }, 'stopping job on request');
-            runner.kill();
+    this.cancelSubscription = this.ctx.bus.nc.subscribe(
+      subjects.control(this.ctx.bus.topology, Controls.cancelJob),
+      {
+        callback: (err, msg) => {
+          if (err !== null) return;
+          try {
+            const control = parseOrThrow(
+              CancelJobControlSchema,
+              decodeJson(msg.data),
+              'cancel control',
+            );
+            const runner = this.running.get(control.jobId);
+            if (runner !== undefined) {
+              this.ctx.logger.info(
+                { jobId: control.jobId, reason: control.reason },
+                'stopping job on request',
+              );
+              runner.kill();
+            }
+          } catch (error) {
+            this.ctx.logger.warn(
+              { err: describeError(error) },
+              'ignored an unreadable cancel control',
+            );
           }
-        } catch (error) {
-          this.ctx.logger.warn({ err: describeError(error) }, 'ignored an unreadable cancel control');
-        }
+        },
       },
-    });
+    );
     await this.consumer.start();
   }
 
@@ -89,7 +102,10 @@ export class JobRunner {
       new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
     ]);
     if (timedOut) {
-      this.ctx.logger.warn({ jobs: [...this.running.keys()] }, 'handing running jobs back to the queue');
+      this.ctx.logger.warn(
+        { jobs: [...this.running.keys()] },
+        'handing running jobs back to the queue',
+      );
       for (const [jobId, lease] of this.leases) {
         lease.release();
         this.running.get(jobId)?.kill(1_000);
@@ -100,16 +116,31 @@ export class JobRunner {
 
   private async run(lease: WorkLease): Promise<void> {
     const work = lease.work;
-    const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt: work.attempt };
+    const log = {
+      jobId: work.jobId,
+      runId: work.runId,
+      project: work.project,
+      attempt: work.attempt,
+    };
     const { state } = await this.jobs.load(work.project, work.jobId);
     if (state.status === 'cancelled' || state.status === 'succeeded' || state.status === 'failed') {
-      this.ctx.logger.info({ ...log, status: state.status }, 'job already ended; dropping its work');
+      this.ctx.logger.info(
+        { ...log, status: state.status },
+        'job already ended; dropping its work',
+      );
       await lease.complete();
       return;
     }
     await inSpan(
       `run ${work.name}`,
-      { kind: SpanKind.INTERNAL, attributes: { 'acai.service': this.ctx.name, 'acai.job': work.jobId, 'acai.run': work.runId } },
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'acai.service': this.ctx.name,
+          'acai.job': work.jobId,
+          'acai.run': work.runId,
+        },
+      },
       () => this.execute(lease, log),
     );
   }
@@ -117,7 +148,12 @@ export class JobRunner {
   private async execute(lease: WorkLease, log: Record<string, unknown>): Promise<void> {
     const work = lease.work;
     const options = { correlationId: work.runId };
-    const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(work.attempt));
+    const workDir = path.resolve(
+      this.ctx.config.ACAI_HOME,
+      'work',
+      work.jobId,
+      String(work.attempt),
+    );
     await mkdir(workDir, { recursive: true });
     const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, work.attempt);
     const runner = new ProcessRunner(work.command, {
@@ -163,7 +199,11 @@ export class JobRunner {
         await this.jobs.execute(
           work.project,
           work.jobId,
-          (s) => jobDecider.decide({ kind: 'start', executor: this.ctx.config.ACAI_EXECUTOR_ID, pid: spawned.pid }, s),
+          (s) =>
+            jobDecider.decide(
+              { kind: 'start', executor: this.ctx.config.ACAI_EXECUTOR_ID, pid: spawned.pid },
+              s,
+            ),
           options,
         );
       } catch (error) {
@@ -205,7 +245,12 @@ export class JobRunner {
               ),
         options,
       );
-      const status = state.status === 'succeeded' ? 'succeeded' : state.status === 'cancelled' ? 'cancelled' : 'failed';
+      const status =
+        state.status === 'succeeded'
+          ? 'succeeded'
+          : state.status === 'cancelled'
+            ? 'cancelled'
+            : 'failed';
       this.ctx.logger.info({ ...log, status, exitCode: exit.code, durationMs }, 'job ended');
       await logs.end(status);
       await lease.complete();
@@ -217,7 +262,8 @@ export class JobRunner {
 
   private environment(work: WorkAssignment, workDir: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    for (const name of INHERITED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+    for (const name of INHERITED_ENV)
+      if (process.env[name] !== undefined) env[name] = process.env[name];
     return {
       ...env,
       ...work.env,

@@ -44,10 +44,17 @@ export class LogPublisher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.buffer.length === 0 && end === undefined) return;
-    const chunk: LogChunk = { jobId: this.jobId, attempt: this.attempt, lines: this.buffer, ...(end ? { end } : {}) };
+    const chunk: LogChunk = {
+      jobId: this.jobId,
+      attempt: this.attempt,
+      lines: this.buffer,
+      ...(end ? { end } : {}),
+    };
     this.buffer = [];
     const previous = this.sending;
     // Chunks go out in order; a lost log chunk must not fail the job, so errors are swallowed here.
-    this.sending = previous.then(() => this.bus.js.publish(this.subject, encodeJson(chunk)).catch(() => undefined));
+    this.sending = previous.then(() =>
+      this.bus.js.publish(this.subject, encodeJson(chunk)).catch(() => undefined),
+    );
   }
 }

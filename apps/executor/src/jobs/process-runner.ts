@@ -3,7 +3,8 @@ import type { JobFailureReason } from '@acai/contracts';
 
 export type StreamName = 'out' | 'err';
 
-export type SpawnResult = { ok: true; pid: number } | { ok: false; reason: JobFailureReason; message: string };
+export type SpawnResult =
+  { ok: true; pid: number } | { ok: false; reason: JobFailureReason; message: string };
 
 export interface Exit {
   readonly code: number | null;
@@ -21,7 +22,11 @@ export class ProcessRunner {
 
   constructor(
     private readonly argv: readonly string[],
-    private readonly options: { cwd: string; env: NodeJS.ProcessEnv; onLine: (stream: StreamName, line: string) => void },
+    private readonly options: {
+      cwd: string;
+      env: NodeJS.ProcessEnv;
+      onLine: (stream: StreamName, line: string) => void;
+    },
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
   }
@@ -42,8 +47,8 @@ export class ProcessRunner {
         resolve(describeSpawnError(program, error));
         this.resolveExit({ code: null, signal: null });
       });
-      this.pipe(child.stdout!, 'out');
-      this.pipe(child.stderr!, 'err');
+      this.pipe(child.stdout, 'out');
+      this.pipe(child.stderr, 'err');
       child.once('close', (code, signal) => this.resolveExit({ code, signal }));
     });
   }
@@ -65,7 +70,8 @@ export class ProcessRunner {
     void this.exited.then(() => clearTimeout(timer));
   }
 
-  private pipe(stream: NodeJS.ReadableStream, name: StreamName): void {
+  private pipe(stream: NodeJS.ReadableStream | null, name: StreamName): void {
+    if (stream === null) return;
     let partial = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
@@ -95,6 +101,10 @@ function describeSpawnError(program: string, error: NodeJS.ErrnoException): Spaw
         message: `command '${program}' is not executable by the executor (permission denied)`,
       };
     default:
-      return { ok: false, reason: 'spawn_error', message: `could not start '${program}': ${error.message}` };
+      return {
+        ok: false,
+        reason: 'spawn_error',
+        message: `could not start '${program}': ${error.message}`,
+      };
   }
 }

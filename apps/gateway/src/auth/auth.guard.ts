@@ -23,7 +23,8 @@ type AuthedRequest = FastifyRequest & { principal?: Principal };
 /** The caller, as authenticated by ApiKeyGuard. */
 export const Caller = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
   const request = ctx.switchToHttp().getRequest<AuthedRequest>();
-  if (request.principal === undefined) throw new AcaiError(ErrorCode.Unauthenticated, 'Not authenticated');
+  if (request.principal === undefined)
+    throw new AcaiError(ErrorCode.Unauthenticated, 'Not authenticated');
   return request.principal;
 });
 
@@ -49,7 +50,10 @@ export class ApiKeyGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const principal = match?.[1] === undefined ? null : await this.keys.authenticate(match[1]);
     if (principal === null) {
-      throw new AcaiError(ErrorCode.Unauthenticated, 'The API key is not valid (unknown or revoked)');
+      throw new AcaiError(
+        ErrorCode.Unauthenticated,
+        'The API key is not valid (unknown or revoked)',
+      );
     }
     if (this.reflector.getAllAndOverride<boolean>(ADMIN, targets) === true && !principal.admin) {
       throw new AcaiError(ErrorCode.Unauthenticated, 'This operation needs an admin key');

@@ -7,10 +7,17 @@ import type { KeysRepository } from './keys.repository.js';
  * First start: creates project `default` with an admin key and writes the key, once, to
  * `keyFile` (mode 0600). Later starts find the project and leave everything as it is.
  */
-export async function bootstrapDefaultProject(keys: KeysRepository, keyFile: string, logger: Logger): Promise<void> {
+export async function bootstrapDefaultProject(
+  keys: KeysRepository,
+  keyFile: string,
+  logger: Logger,
+): Promise<void> {
   if (await keys.projectExists('default')) return;
   const created = await keys.createProject('default', true);
   await mkdir(path.dirname(keyFile), { recursive: true });
   await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
-  logger.info({ keyFile, keyId: created.keyId }, 'created project default; its API key is in the key file');
+  logger.info(
+    { keyFile, keyId: created.keyId },
+    'created project default; its API key is in the key file',
+  );
 }

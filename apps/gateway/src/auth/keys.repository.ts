@@ -31,7 +31,9 @@ export class KeysRepository {
     if (hit !== undefined && Date.now() - hit.at < this.cacheMs) return hit.principal;
     const row = await this.db.getRepository(ApiKeyEntity).findOneBy({ hash });
     const principal =
-      row === null || row.revokedAt !== null ? null : { project: row.project, keyId: row.id, admin: row.admin };
+      row === null || row.revokedAt !== null
+        ? null
+        : { project: row.project, keyId: row.id, admin: row.admin };
     this.cache.set(hash, { principal, at: Date.now() });
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
     return principal;
@@ -42,11 +44,16 @@ export class KeysRepository {
   }
 
   /** Creates a project and its first key; the key is returned once and never stored. */
-  async createProject(name: string, admin: boolean): Promise<{ project: string; keyId: string; key: string }> {
+  async createProject(
+    name: string,
+    admin: boolean,
+  ): Promise<{ project: string; keyId: string; key: string }> {
     if (!PROJECT_NAME.test(name)) {
-      throw new AcaiError(ErrorCode.ValidationFailed, 'Invalid project name: use 1-40 lower-case letters, digits and -', [
-        { path: 'name', message: 'expected 1-40 lower-case letters, digits and -' },
-      ]);
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        'Invalid project name: use 1-40 lower-case letters, digits and -',
+        [{ path: 'name', message: 'expected 1-40 lower-case letters, digits and -' }],
+      );
     }
     return this.db.transaction(async (m) => {
       const inserted = await m

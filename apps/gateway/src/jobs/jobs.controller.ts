@@ -49,7 +49,8 @@ export class JobsController {
     reply.raw.on('close', () => abort.abort());
     reply.hijack();
     reply.raw.writeHead(200, {
-      'content-type': format === 'json' ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8',
+      'content-type':
+        format === 'json' ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
@@ -67,7 +68,10 @@ export class JobsController {
         }
       }
     } catch (error) {
-      this.ctx.logger.warn({ jobId: id, err: error instanceof Error ? error.message : String(error) }, 'log stream ended early');
+      this.ctx.logger.warn(
+        { jobId: id, err: error instanceof Error ? error.message : String(error) },
+        'log stream ended early',
+      );
     } finally {
       reply.raw.end();
     }

@@ -23,15 +23,25 @@ export class RunsController {
   @HttpCode(202)
   async submit(@Caller() caller: Principal, @Body() body: unknown): Promise<SubmitRunResponse> {
     if (body === undefined || body === null || typeof body !== 'object') {
-      throw new AcaiError(ErrorCode.ValidationFailed, 'Send a run spec as a JSON object: { "name": ..., "steps": [...] }');
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        'Send a run spec as a JSON object: { "name": ..., "steps": [...] }',
+      );
     }
     const spec = parseOrThrow(RunSpecSchema, body, 'run spec');
-    return this.ctx.commands.send('submitRun', { project: caller.project, spec, submittedBy: caller.keyId });
+    return this.ctx.commands.send('submitRun', {
+      project: caller.project,
+      spec,
+      submittedBy: caller.keyId,
+    });
   }
 
   @Get()
   list(@Caller() caller: Principal, @Query() query: unknown): Promise<Page<RunView>> {
-    return this.ctx.commands.send('listRuns', { project: caller.project, ...parseListQuery(query) });
+    return this.ctx.commands.send('listRuns', {
+      project: caller.project,
+      ...parseListQuery(query),
+    });
   }
 
   @Get(':id')
@@ -46,7 +56,11 @@ export class RunsController {
     assertId(id, 'run');
     // Confirms the run is this project's (404 otherwise) before asking the scheduler.
     await this.ctx.commands.send('getRun', { project: caller.project, runId: id });
-    return this.ctx.commands.send('cancelRun', { project: caller.project, runId: id, reason: `cancelled by ${caller.keyId}` });
+    return this.ctx.commands.send('cancelRun', {
+      project: caller.project,
+      runId: id,
+      reason: `cancelled by ${caller.keyId}`,
+    });
   }
 }
 

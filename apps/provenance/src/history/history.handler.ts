@@ -1,6 +1,13 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { AcaiError, ErrorCode, type HistoryEntry, type JobView, type Page, type RunView } from '@acai/contracts';
+import {
+  AcaiError,
+  ErrorCode,
+  type HistoryEntry,
+  type JobView,
+  type Page,
+  type RunView,
+} from '@acai/contracts';
 import type { ProjectionRunner } from '@acai/eventing';
 import type { JobHistoryDoc } from '@acai/runs';
 import { ReadModels } from './read-models.repository.js';
@@ -23,7 +30,9 @@ export class HistoryHandler {
   }
 
   @MessagePattern('provenance.list_runs')
-  listRuns(@Payload() req: { project: string; limit: number; cursor: string | null }): Promise<Page<RunView>> {
+  listRuns(
+    @Payload() req: { project: string; limit: number; cursor: string | null },
+  ): Promise<Page<RunView>> {
     return this.readModels.list<RunView>('runs', req.project, req.limit, req.cursor);
   }
 
@@ -37,7 +46,12 @@ export class HistoryHandler {
     // A job that exists but has no event of its own yet (still pending) has an empty history.
     await this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job');
     try {
-      const doc = await this.readModels.get<JobHistoryDoc>('job-history', req.project, req.jobId, 'job');
+      const doc = await this.readModels.get<JobHistoryDoc>(
+        'job-history',
+        req.project,
+        req.jobId,
+        'job',
+      );
       return doc.entries;
     } catch (error) {
       if (error instanceof AcaiError && error.code === ErrorCode.NotFound) return [];

@@ -10,12 +10,18 @@ export class ReadModels {
     const row = await this.db
       .getRepository(ProjectionDocumentEntity)
       .findOneBy({ projection, key, project });
-    if (row === null) throw new AcaiError(ErrorCode.NotFound, `No ${what} '${key}' in this project`);
+    if (row === null)
+      throw new AcaiError(ErrorCode.NotFound, `No ${what} '${key}' in this project`);
     return row.doc as T;
   }
 
   /** Newest first; ids are time-ordered, so the cursor is the last key seen. */
-  async list<T>(projection: string, project: string, limit: number, cursor: string | null): Promise<Page<T>> {
+  async list<T>(
+    projection: string,
+    project: string,
+    limit: number,
+    cursor: string | null,
+  ): Promise<Page<T>> {
     const query = this.db
       .getRepository(ProjectionDocumentEntity)
       .createQueryBuilder('d')

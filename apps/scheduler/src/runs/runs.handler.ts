@@ -44,7 +44,10 @@ export class RunsHandler {
       runId,
       (state) =>
         runDecider.decide(
-          { kind: 'submit', data: { name: request.spec.name, jobs, submittedBy: request.submittedBy } },
+          {
+            kind: 'submit',
+            data: { name: request.spec.name, jobs, submittedBy: request.submittedBy },
+          },
           state,
         ),
       { correlationId: runId },
@@ -54,7 +57,9 @@ export class RunsHandler {
   }
 
   @MessagePattern('scheduler.cancel_run')
-  async cancel(@Payload() request: { project: string; runId: string; reason: string }): Promise<{ id: string }> {
+  async cancel(
+    @Payload() request: { project: string; runId: string; reason: string },
+  ): Promise<{ id: string }> {
     await this.runs.execute(
       request.project,
       request.runId,
@@ -79,7 +84,12 @@ export class RunsHandler {
   @EventPattern('job.provisioned')
   async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
-    if (state.status !== 'provisioned' || state.runId === null || state.name === null || state.resources === null) {
+    if (
+      state.status !== 'provisioned' ||
+      state.runId === null ||
+      state.name === null ||
+      state.resources === null
+    ) {
       return;
     }
     const attempt = state.attempt + 1;
@@ -131,7 +141,12 @@ export class RunsHandler {
   }
 
   /** Queues the jobs that became ready and cancels the ones that can no longer run. */
-  private async advance(project: string, runId: string, run: RunState, cause: StoredEvent): Promise<void> {
+  private async advance(
+    project: string,
+    runId: string,
+    run: RunState,
+    cause: StoredEvent,
+  ): Promise<void> {
     const options = { correlationId: runId, causationId: cause.id };
     for (const job of readyJobs(run)) {
       await this.jobs.execute(
@@ -141,7 +156,13 @@ export class RunsHandler {
           jobDecider.decide(
             {
               kind: 'queue',
-              data: { runId, name: job.name, command: job.command, env: job.env, resources: job.resources },
+              data: {
+                runId,
+                name: job.name,
+                command: job.command,
+                env: job.env,
+                resources: job.resources,
+              },
             },
             s,
           ),
@@ -164,6 +185,9 @@ export class RunsHandler {
   /** Tells every executor to stop the job's process if it runs it. */
   private killIfRunning(project: string, jobId: string, reason: string): void {
     const message: CancelJobControl = { project, jobId, reason };
-    this.ctx.bus.nc.publish(subjects.control(this.ctx.bus.topology, Controls.cancelJob), encodeJson(message));
+    this.ctx.bus.nc.publish(
+      subjects.control(this.ctx.bus.topology, Controls.cancelJob),
+      encodeJson(message),
+    );
   }
 }

@@ -5,7 +5,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(NAME, `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+    .regex(
+      NAME,
+      `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
 
 export const StepSpecSchema = z.strictObject({
   name: nameField('step name'),
@@ -18,7 +21,9 @@ export const StepSpecSchema = z.strictObject({
   needs: z.array(nameField('a needed step')).max(256).optional(),
   env: z
     .record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
       z.string().max(65536),
     )
     .optional(),

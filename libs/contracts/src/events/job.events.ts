@@ -27,7 +27,8 @@ export const JobProvisionedV1 = defineEvent({
   type: 'job.provisioned',
   version: 1,
   aggregate: JOB,
-  description: 'The provisioner chose where the job runs: a pool of executors and the resources it gets.',
+  description:
+    'The provisioner chose where the job runs: a pool of executors and the resources it gets.',
   schema: z.object({
     provider: z.string(),
     pool: z.string(),
@@ -93,6 +94,7 @@ export const JobCancelledV1 = defineEvent({
   type: 'job.cancelled',
   version: 1,
   aggregate: JOB,
-  description: 'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',
+  description:
+    'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',
   schema: z.object({ reason: z.string() }),
 });

@@ -33,7 +33,8 @@ export const RunJobSettledV1 = defineEvent({
   type: 'run.job_settled',
   version: 1,
   aggregate: RUN,
-  description: 'One job of the run reached a final state; the scheduler uses it to release dependants.',
+  description:
+    'One job of the run reached a final state; the scheduler uses it to release dependants.',
   schema: z.object({ jobId: z.string(), name: z.string(), outcome: JobOutcomeSchema }),
 });
 
@@ -57,7 +58,8 @@ export const RunCancelRequestedV1 = defineEvent({
   type: 'run.cancel_requested',
   version: 1,
   aggregate: RUN,
-  description: 'A client asked to cancel the run; queued jobs are cancelled and running ones killed.',
+  description:
+    'A client asked to cancel the run; queued jobs are cancelled and running ones killed.',
   schema: z.object({ reason: z.string() }),
 });
 

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { ErrorCode, type NewEvent } from '@acai/contracts';
+import { cancelled, openEventing, type EventingFixture } from '../../../test/support/eventing.js';
+import { AggregateRepository } from './aggregates.js';
+import { WrongExpectedVersionError } from './errors.js';
+import { EventStore, type AggregateRef } from './event-store.js';
+
+// jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
+jest.setTimeout(60_000);
+
+const project = 'p1';
+
+let fx: EventingFixture;
+let store: EventStore;
+
+beforeAll(async () => {
+  fx = await openEventing('event-store-it');
+  store = new EventStore(fx.bus);
+});
+
+afterAll(async () => {
+  await fx?.close();
+});
+
+function job(): AggregateRef {
+  return { project, aggregate: 'job', id: `job-${randomUUID()}` };
+}
+
+function reasons(events: readonly { type: string; data: unknown }[]): string[] {
+  return events.map((e) => (e.data as { reason: string }).reason);
+}
+
+describe('EventStore: optimistic concurrency', () => {
+  it('lets exactly one of two writers that read the same version append; the other gets CONFLICT', async () => {
+    const ref = job();
+    const [created] = await store.append(ref, [cancelled('first')], { expectedVersion: 0 });
+    const { version } = await store.read(ref);
+    expect(version).toBe(created!.position.seq);
+
+    const results = await Promise.allSettled([
+      store.append(ref, [cancelled('writer A')], { expectedVersion: version }),
+      store.append(ref, [cancelled('writer B')], { expectedVersion: version }),
+    ]);
+
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const error = (lost[0] as PromiseRejectedResult).reason as unknown;
+    expect(error).toBeInstanceOf(WrongExpectedVersionError);
+    expect((error as WrongExpectedVersionError).code).toBe(ErrorCode.Conflict);
+
+    const after = await store.read(ref);
+    expect(after.events).toHaveLength(2);
+    const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<EventStore['append']>>>)
+      .value;
+    expect(reasons(after.events)).toEqual(['first', ...reasons(winner)]);
+    expect(after.version).toBe(winner[0]!.position.seq);
+  });
+
+  it('lets exactly one of two writers create a new aggregate (expected version 0)', async () => {
+    const ref = job();
+
+    const results = await Promise.allSettled([
+      store.append(ref, [cancelled('creator A')], { expectedVersion: 0 }),
+      store.append(ref, [cancelled('creator B')], { expectedVersion: 0 }),
+    ]);
+
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected');
+    expect(lost?.reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect((await store.read(ref)).events).toHaveLength(1);
+  });
+
+  it('retries a losing AggregateRepository.execute so both decisions land, the second made on the first', async () => {
+    // Two replicas of a service, each with its own repository and cache, sharing one log.
+    type State = string[];
+    const evolver = {
+      initialState: (): State => [],
+      evolve: (state: State, event: NewEvent): State =>
+        event.type === 'job.cancelled' ? [...state, event.data.reason] : state,
+    };
+    const conflicts: unknown[] = [];
+    const counting = new (class extends EventStore {
+      override async append(...args: Parameters<EventStore['append']>) {
+        try {
+          return await super.append(...args);
+        } catch (error) {
+          conflicts.push(error);
+          throw error;
+        }
+      }
+    })(fx.bus);
+    const replicaA = new AggregateRepository(counting, 'job', evolver);
+    const replicaB = new AggregateRepository(counting, 'job', evolver);
+    const ref = job();
+    await store.append(ref, [cancelled('created')], { expectedVersion: 0 });
+    // Both replicas have the aggregate cached at the same version, so both decide on it at once.
+    await replicaA.load(project, ref.id);
+    await replicaB.load(project, ref.id);
+    // Each decision records what it saw, so a decision made on a stale state shows in the log.
+    const decide =
+      (who: string) =>
+      (state: State): NewEvent[] => [cancelled(`${who} after ${state.length}`)];
+
+    const results = await Promise.allSettled([
+      replicaA.execute(project, ref.id, decide('A')),
+      replicaB.execute(project, ref.id, decide('B')),
+    ]);
+
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toBeInstanceOf(WrongExpectedVersionError);
+    const { events, version } = await store.read(ref);
+    expect([
+      ['created', 'A after 1', 'B after 2'],
+      ['created', 'B after 1', 'A after 2'],
+    ]).toContainEqual(reasons(events));
+    expect(version).toBe(events[2]!.position.seq);
+    // The replica that retried knows the latest version, which is the log's.
+    const versions = results.map((r) => (r.status === 'fulfilled' ? r.value.version : -1));
+    expect(Math.max(...versions)).toBe(version);
+  });
+});
+
+describe('EventStore: deduplication', () => {
+  it('stores an event published twice with the same id once', async () => {
+    const ref = job();
+    const eventId = randomUUID();
+
+    const first = await store.append(ref, [cancelled('once')], {
+      expectedVersion: 'any',
+      eventIds: [eventId],
+    });
+    const second = await store.append(ref, [cancelled('once')], {
+      expectedVersion: 'any',
+      eventIds: [eventId],
+    });
+
+    expect(second[0]!.position.seq).toBe(first[0]!.position.seq);
+    const { events } = await store.read(ref);
+    expect(events.map((e) => e.id)).toEqual([eventId]);
+    const info = await fx.bus.jsm.streams.info(fx.bus.topology.streams.events, {
+      subjects_filter: store.subjectOf(ref),
+    });
+    expect(info.state.subjects?.[store.subjectOf(ref)]).toBe(1);
+  });
+  it('stores a retried append (same ids, same expected version) once instead of reporting a conflict', async () => {
+    // The writer's first attempt was stored but its acknowledgement was lost, so it tries again.
+    const ref = job();
+    const eventIds = [randomUUID(), randomUUID()];
+    const events = [cancelled('one'), cancelled('two')];
+
+    const first = await store.append(ref, events, { expectedVersion: 0, eventIds });
+    const retry = await store.append(ref, events, { expectedVersion: 0, eventIds });
+
+    expect(retry.map((e) => e.position.seq)).toEqual(first.map((e) => e.position.seq));
+    const read = await store.read(ref);
+    expect(read.events.map((e) => e.id)).toEqual(eventIds);
+  });
+});
+
+describe('EventStore: read', () => {
+  it('returns one aggregate’s events in order, with the version being the seq of its last event', async () => {
+    const ref = job();
+    const other = job();
+    let version = 0;
+    for (const step of ['one', 'two', 'three']) {
+      const [mine] = await store.append(ref, [cancelled(step)], { expectedVersion: version });
+      version = mine!.position.seq;
+      // Another aggregate writes in between, so the aggregate's seqs are not contiguous.
+      await store.append(other, [cancelled(`other ${step}`)], { expectedVersion: 'any' });
+    }
+
+    const read = await store.read(ref);
+
+    expect(reasons(read.events)).toEqual(['one', 'two', 'three']);
+    const seqs = read.events.map((e) => e.position.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(read.version).toBe(version);
+    expect(read.version).toBe(seqs[2]);
+    expect(read.events.every((e) => e.aggregateId === ref.id && e.project === project)).toBe(true);
+  });
+
+  it('returns version 0 and no events for an aggregate that has none', async () => {
+    await store.append(job(), [cancelled('someone else')], { expectedVersion: 'any' });
+
+    const read = await store.read(job());
+
+    expect(read).toEqual({ events: [], version: 0 });
+  });
+});

@@ -1,0 +1,275 @@
+import { describe, it, expect } from '@jest/globals';
+import { ErrorCode, type EventData, type NewEvent } from '@acai/contracts';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only helper, not a runtime dependency
+import { deciderSpec } from '@acai/testkit';
+import { isTerminal, jobDecider, type JobCommand } from './job.decider.js';
+
+const spec = deciderSpec(jobDecider);
+
+const queuedData: EventData<'job.queued'> = {
+  runId: 'run-1',
+  name: 'train',
+  command: ['python', 'train.py'],
+  env: { SEED: '42' },
+  resources: { cpu: 8, memoryMb: 4096 },
+};
+const provisionedData: EventData<'job.provisioned'> = {
+  provider: 'local',
+  pool: 'local',
+  resources: { cpu: 4, memoryMb: 4096 },
+  reason: 'local slot: asked for 8 CPU / 4096 MiB, capped at this machine’s 4 CPU / 16000 MiB',
+};
+const failedData: EventData<'job.failed'> = {
+  reason: 'nonzero_exit',
+  message: 'the process exited with code 2; see the last lines of its output',
+  exitCode: 2,
+  signal: null,
+  durationMs: 950,
+  lastLines: ['Traceback (most recent call last):'],
+};
+
+const queued: NewEvent = { type: 'job.queued', data: queuedData };
+const provisioned: NewEvent = { type: 'job.provisioned', data: provisionedData };
+const dispatched: NewEvent = { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } };
+const started: NewEvent = {
+  type: 'job.started',
+  data: { executor: 'worker-1', attempt: 1, pid: 100 },
+};
+const succeeded: NewEvent = { type: 'job.succeeded', data: { exitCode: 0, durationMs: 500 } };
+const failed: NewEvent = { type: 'job.failed', data: failedData };
+const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
+
+/** The statuses a job aggregate goes through (`pending` exists only in the read model). */
+const STATUSES = [
+  'none',
+  'queued',
+  'provisioned',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+type Status = (typeof STATUSES)[number];
+
+/** A history that leaves the job in each status. */
+const history: Record<Status, NewEvent[]> = {
+  none: [],
+  queued: [queued],
+  provisioned: [queued, provisioned],
+  dispatched: [queued, provisioned, dispatched],
+  running: [queued, provisioned, dispatched, started],
+  succeeded: [queued, provisioned, dispatched, started, succeeded],
+  failed: [queued, provisioned, dispatched, started, failed],
+  cancelled: [queued, cancelled],
+};
+
+const commands = {
+  queue: { kind: 'queue', data: queuedData },
+  provision: { kind: 'provision', data: provisionedData },
+  dispatch: { kind: 'dispatch', pool: 'local' },
+  start: { kind: 'start', executor: 'worker-2', pid: 4242 },
+  succeed: { kind: 'succeed', durationMs: 1200 },
+  fail: { kind: 'fail', data: failedData },
+  cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
+} satisfies Record<JobCommand['kind'], JobCommand>;
+
+const CONFLICT = ErrorCode.Conflict;
+const nothing: NewEvent[] = [];
+
+/**
+ * What each command decides in each status: the events, or the error code it throws. `fail` on a
+ * job that was never queued is left out: the executor only fails work it was dispatched.
+ */
+const table: Record<
+  keyof typeof commands,
+  Partial<Record<Status, NewEvent[] | typeof CONFLICT>>
+> = {
+  queue: {
+    none: [queued],
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  provision: {
+    none: nothing,
+    queued: [provisioned],
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  dispatch: {
+    none: nothing,
+    queued: nothing,
+    provisioned: [dispatched],
+    dispatched: nothing,
+    running: nothing,
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  start: {
+    none: CONFLICT,
+    queued: CONFLICT,
+    provisioned: CONFLICT,
+    dispatched: [{ type: 'job.started', data: { executor: 'worker-2', attempt: 1, pid: 4242 } }],
+    running: [{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 4242 } }],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: CONFLICT,
+  },
+  succeed: {
+    none: nothing,
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: 1200 } }],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  fail: {
+    queued: [failed],
+    provisioned: [failed],
+    dispatched: [failed],
+    running: [failed],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  cancel: {
+    none: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    queued: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    provisioned: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    dispatched: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    running: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+};
+
+const rows = Object.entries(table).flatMap(([kind, byStatus]) =>
+  STATUSES.filter((status) => byStatus[status] !== undefined).map((status) => ({
+    kind: kind as keyof typeof commands,
+    status,
+    expected: byStatus[status]!,
+  })),
+);
+
+describe('jobDecider', () => {
+  describe('every command in every status', () => {
+    it('has a history for each status it is tested in', () => {
+      for (const status of STATUSES) {
+        expect(spec.given(history[status]).state.status).toBe(status);
+      }
+    });
+
+    it.each(rows)('$kind when $status', ({ kind, status, expected }) => {
+      const when = spec.given(history[status]).when(commands[kind]);
+      if (expected === CONFLICT) when.thenThrows(CONFLICT);
+      else when.then(expected);
+    });
+  });
+
+  describe('idempotency', () => {
+    it('queues a job once when asked twice', () => {
+      spec.given([]).when(commands.queue).then([queued]);
+      spec.given([queued]).when(commands.queue).then([]);
+    });
+
+    it('records one provisioning when the queued event is delivered twice', () => {
+      spec.given([queued, provisioned]).when(commands.provision).then([]);
+    });
+
+    it('settles a job once: a second outcome is ignored', () => {
+      spec.given(history.succeeded).when(commands.fail).then([]);
+      spec.given(history.failed).when(commands.succeed).then([]);
+      spec.given(history.cancelled).when(commands.cancel).then([]);
+      spec.given(history.failed).when(commands.fail).then([]);
+    });
+  });
+
+  describe('start', () => {
+    it('refuses a job cancelled before it started, saying so', () => {
+      spec
+        .given([queued, provisioned, dispatched, cancelled])
+        .when(commands.start)
+        .thenThrows(CONFLICT);
+
+      const state = spec.given([queued, cancelled]).state;
+      expect(() => jobDecider.decide(commands.start, state)).toThrow(
+        'The job was cancelled before it started',
+      );
+    });
+
+    it('names the status of a job that cannot start yet', () => {
+      const state = spec.given([queued]).state;
+
+      expect(() => jobDecider.decide(commands.start, state)).toThrow(
+        'A job that is queued cannot start',
+      );
+    });
+
+    it('counts a redelivered start as a new attempt each time', () => {
+      const secondStart: NewEvent = {
+        type: 'job.started',
+        data: { executor: 'worker-2', attempt: 2, pid: 4242 },
+      };
+
+      spec
+        .given([...history.running, secondStart])
+        .when({ kind: 'start', executor: 'worker-3', pid: null })
+        .then([{ type: 'job.started', data: { executor: 'worker-3', attempt: 3, pid: null } }]);
+    });
+  });
+
+  describe('state', () => {
+    it('starts empty', () => {
+      expect(jobDecider.initialState()).toEqual({
+        status: 'none',
+        runId: null,
+        name: null,
+        command: [],
+        env: {},
+        resources: null,
+        pool: null,
+        attempt: 0,
+      });
+    });
+
+    it('remembers what the job runs, where, and on which attempt', () => {
+      const { state } = spec.given(history.running);
+
+      expect(state).toEqual({
+        status: 'running',
+        runId: 'run-1',
+        name: 'train',
+        command: ['python', 'train.py'],
+        env: { SEED: '42' },
+        resources: { cpu: 4, memoryMb: 4096 },
+        pool: 'local',
+        attempt: 1,
+      });
+    });
+
+    it('takes the provisioned resources over the requested ones', () => {
+      expect(spec.given([queued]).state.resources).toEqual({ cpu: 8, memoryMb: 4096 });
+      expect(spec.given([queued, provisioned]).state.resources).toEqual({
+        cpu: 4,
+        memoryMb: 4096,
+      });
+    });
+
+    it('calls succeeded, failed and cancelled terminal, and nothing else', () => {
+      expect(STATUSES.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled']);
+    });
+  });
+});

@@ -1,0 +1,236 @@
+import { describe, it, expect } from '@jest/globals';
+import {
+  AcaiError,
+  DEFAULT_RESOURCES,
+  ErrorCode,
+  type RunSpec,
+  type StepSpec,
+} from '@acai/contracts';
+import { planRun } from './pipeline.js';
+
+const step = (name: string, extra: Partial<StepSpec> = {}): StepSpec => ({
+  name,
+  command: ['run', name],
+  ...extra,
+});
+const spec = (...steps: StepSpec[]): RunSpec => ({ name: 'pipeline', steps });
+const byName = (name: string) => `job-${name}`;
+
+/** The AcaiError planRun throws for `s`, or a test failure when it does not throw one. */
+function rejection(s: RunSpec): AcaiError {
+  try {
+    planRun(s, byName);
+  } catch (error) {
+    if (error instanceof AcaiError) return error;
+    throw error;
+  }
+  throw new Error('planRun accepted the spec');
+}
+
+describe('planRun', () => {
+  describe('ordering', () => {
+    it('puts every step after the steps it needs', () => {
+      const { jobs } = planRun(
+        spec(
+          step('evaluate', { needs: ['train'] }),
+          step('train', { needs: ['prepare'] }),
+          step('prepare'),
+        ),
+        byName,
+      );
+
+      expect(jobs.map((j) => j.name)).toEqual(['prepare', 'train', 'evaluate']);
+    });
+
+    it('keeps spec order among steps that do not depend on each other', () => {
+      const { jobs } = planRun(
+        spec(
+          step('report', { needs: ['b', 'a'] }),
+          step('b'),
+          step('a'),
+          step('c', { needs: ['a'] }),
+          step('d'),
+        ),
+        byName,
+      );
+
+      expect(jobs.map((j) => j.name)).toEqual(['b', 'a', 'd', 'report', 'c']);
+    });
+
+    it('leaves a spec that is already in order as it is', () => {
+      const names = ['one', 'two', 'three', 'four'];
+      const { jobs } = planRun(spec(...names.map((n) => step(n))), byName);
+
+      expect(jobs.map((j) => j.name)).toEqual(names);
+    });
+  });
+
+  describe('job ids', () => {
+    it('asks the callback once per step, in spec order, and gives each job its id', () => {
+      const asked: string[] = [];
+      const { jobs } = planRun(
+        spec(step('second', { needs: ['first'] }), step('first')),
+        (name) => {
+          asked.push(name);
+          return `job-${asked.length}`;
+        },
+      );
+
+      expect(asked).toEqual(['second', 'first']);
+      expect(jobs.map((j) => [j.name, j.id])).toEqual([
+        ['first', 'job-2'],
+        ['second', 'job-1'],
+      ]);
+    });
+
+    it('allocates no id for a spec it rejects', () => {
+      const asked: string[] = [];
+
+      expect(() =>
+        planRun(spec(step('a', { needs: ['nope'] })), (name) => {
+          asked.push(name);
+          return name;
+        }),
+      ).toThrow(AcaiError);
+      expect(asked).toEqual([]);
+    });
+  });
+
+  describe('planned jobs', () => {
+    it('gives a step without resources the defaults', () => {
+      const { jobs } = planRun(spec(step('a')), byName);
+
+      expect(jobs[0]!.resources).toEqual({ cpu: 1, memoryMb: 512 });
+      expect(jobs[0]!.resources).toEqual(DEFAULT_RESOURCES);
+    });
+
+    it('overrides only the resources a step asks for', () => {
+      const { jobs } = planRun(
+        spec(
+          step('cpu', { resources: { cpu: 4 } }),
+          step('memory', { resources: { memoryMb: 8192 } }),
+          step('both', { resources: { cpu: 0.5, memoryMb: 256 } }),
+        ),
+        byName,
+      );
+
+      expect(jobs.map((j) => j.resources)).toEqual([
+        { cpu: 4, memoryMb: 512 },
+        { cpu: 1, memoryMb: 8192 },
+        { cpu: 0.5, memoryMb: 256 },
+      ]);
+    });
+
+    it('carries command, env and needs over, with repeated needs listed once', () => {
+      const { jobs } = planRun(
+        spec(
+          step('a'),
+          step('b', { command: ['python', 'train.py'], needs: ['a', 'a'], env: { SEED: '42' } }),
+        ),
+        byName,
+      );
+
+      expect(jobs[1]).toEqual({
+        id: 'job-b',
+        name: 'b',
+        command: ['python', 'train.py'],
+        needs: ['a'],
+        env: { SEED: '42' },
+        resources: { cpu: 1, memoryMb: 512 },
+      });
+      expect(jobs[0]).toMatchObject({ needs: [], env: {} });
+    });
+
+    it('does not share arrays or objects with the spec', () => {
+      const s = spec(step('a', { env: { K: 'v' } }), step('b', { needs: ['a'] }));
+      const { jobs } = planRun(s, byName);
+      jobs[0]!.command.push('--changed');
+      jobs[0]!.env['K'] = 'changed';
+      jobs[1]!.needs.push('changed');
+
+      expect(s.steps[0]!.command).toEqual(['run', 'a']);
+      expect(s.steps[0]!.env).toEqual({ K: 'v' });
+      expect(s.steps[1]!.needs).toEqual(['a']);
+    });
+  });
+
+  describe('invalid graphs are VALIDATION_FAILED', () => {
+    it('rejects a step name used twice, naming the second one', () => {
+      const error = rejection(spec(step('a'), step('b'), step('a')));
+
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.details).toEqual([
+        { path: 'steps.2.name', message: "step name 'a' is used twice" },
+      ]);
+      expect(error.message).toBe("Invalid run spec: steps.2.name: step name 'a' is used twice");
+    });
+
+    it('rejects a need that is not a step of the run, naming the field', () => {
+      const error = rejection(spec(step('a'), step('b', { needs: ['a', 'ghost'] })));
+
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.details).toEqual([
+        {
+          path: 'steps.1.needs.1',
+          message: "step 'b' needs 'ghost', which is not a step of this run",
+        },
+      ]);
+    });
+
+    it('reports the path steps.1.needs.0 for an unknown first need', () => {
+      const error = rejection(spec(step('a'), step('b', { needs: ['nope'] })));
+
+      expect(error.details?.map((d) => d.path)).toEqual(['steps.1.needs.0']);
+    });
+
+    it('rejects a step that needs itself', () => {
+      const error = rejection(spec(step('a'), step('b', { needs: ['a', 'b'] })));
+
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.details).toEqual([
+        { path: 'steps.1.needs.1', message: "step 'b' cannot need itself" },
+      ]);
+    });
+
+    it('reports every graph error at once, the first in the message', () => {
+      const error = rejection(
+        spec(step('a', { needs: ['a'] }), step('a'), step('c', { needs: ['x', 'y'] })),
+      );
+
+      expect(error.details?.map((d) => d.path)).toEqual([
+        'steps.1.name',
+        'steps.0.needs.0',
+        'steps.2.needs.0',
+        'steps.2.needs.1',
+      ]);
+      expect(error.message).toMatch(/^Invalid run spec: steps\.1\.name: /);
+    });
+
+    it('rejects a cycle and names the steps in it', () => {
+      const error = rejection(
+        spec(
+          step('fetch'),
+          step('a', { needs: ['fetch', 'b'] }),
+          step('b', { needs: ['c'] }),
+          step('c', { needs: ['a'] }),
+          step('after', { needs: ['a'] }),
+        ),
+      );
+
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.details).toEqual([
+        { path: 'steps', message: "the steps' needs form a cycle: a -> b -> c -> a" },
+      ]);
+      expect(error.message).toContain('a -> b -> c -> a');
+      expect(error.message).not.toContain('fetch');
+      expect(error.message).not.toContain('after');
+    });
+
+    it('rejects a cycle of two steps', () => {
+      const error = rejection(spec(step('x', { needs: ['y'] }), step('y', { needs: ['x'] })));
+
+      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.message).toContain('x -> y -> x');
+    });
+  });
+});

@@ -1,0 +1,342 @@
+import { describe, it, expect } from '@jest/globals';
+import {
+  ErrorCode,
+  type EventData,
+  type JobOutcome,
+  type NewEvent,
+  type PlannedJob,
+} from '@acai/contracts';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only helper, not a runtime dependency
+import { deciderSpec } from '@acai/testkit';
+import { fold } from './decider.js';
+import {
+  doomedJobs,
+  readyJobs,
+  runDecider,
+  type RunCommand,
+  type RunPhase,
+  type RunState,
+} from './run.decider.js';
+
+const spec = deciderSpec(runDecider);
+
+const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
+  id,
+  name,
+  command: ['run', name],
+  needs,
+  env: {},
+  resources: { cpu: 1, memoryMb: 512 },
+});
+
+// prepare -> train -> evaluate: each step needs the one before.
+const prepare = job('job-p', 'prepare');
+const train = job('job-t', 'train', ['prepare']);
+const evaluate = job('job-e', 'evaluate', ['train']);
+
+const planOf = (...jobs: PlannedJob[]): EventData<'run.submitted'> => ({
+  name: 'nightly',
+  jobs,
+  submittedBy: 'key-1',
+});
+const submittedWith = (...jobs: PlannedJob[]): NewEvent => ({
+  type: 'run.submitted',
+  data: planOf(...jobs),
+});
+const submitted = submittedWith(prepare, train, evaluate);
+const settled = (j: PlannedJob, outcome: JobOutcome): NewEvent => ({
+  type: 'run.job_settled',
+  data: { jobId: j.id, name: j.name, outcome },
+});
+const settle = (j: PlannedJob, outcome: JobOutcome): RunCommand => ({
+  kind: 'settle_job',
+  jobId: j.id,
+  outcome,
+});
+const cancelRequested: NewEvent = {
+  type: 'run.cancel_requested',
+  data: { reason: 'superseded' },
+};
+const runSucceeded: NewEvent = { type: 'run.succeeded', data: {} };
+const runCancelled: NewEvent = { type: 'run.cancelled', data: { reason: 'cancelled on request' } };
+
+/** A history that leaves the run in each phase. */
+const history: Record<RunPhase, NewEvent[]> = {
+  none: [],
+  active: [submitted],
+  cancelling: [submitted, cancelRequested],
+  succeeded: [
+    submitted,
+    settled(prepare, 'succeeded'),
+    settled(train, 'succeeded'),
+    settled(evaluate, 'succeeded'),
+    runSucceeded,
+  ],
+  failed: [
+    submitted,
+    settled(prepare, 'failed'),
+    settled(train, 'cancelled'),
+    settled(evaluate, 'cancelled'),
+    { type: 'run.failed', data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] } },
+  ],
+  cancelled: [
+    submitted,
+    cancelRequested,
+    settled(prepare, 'cancelled'),
+    settled(train, 'cancelled'),
+    settled(evaluate, 'cancelled'),
+    runCancelled,
+  ],
+};
+const PHASES = Object.keys(history) as RunPhase[];
+const FINISHED = ['succeeded', 'failed', 'cancelled'] as const;
+
+const state = (events: NewEvent[]): RunState => fold(runDecider, events);
+const names = (jobs: PlannedJob[]) => jobs.map((j) => j.name);
+
+describe('runDecider', () => {
+  it('has a history for each phase', () => {
+    for (const phase of PHASES) expect(spec.given(history[phase]).state.phase).toBe(phase);
+  });
+
+  describe('submit', () => {
+    const submit: RunCommand = { kind: 'submit', data: planOf(prepare, train, evaluate) };
+
+    it('accepts a new run', () => {
+      spec.given([]).when(submit).then([submitted]);
+    });
+
+    it.each(PHASES.filter((p) => p !== 'none'))('refuses a run that exists (%s)', (phase) => {
+      spec.given(history[phase]).when(submit).thenThrows(ErrorCode.Conflict);
+    });
+
+    it('remembers the name and the planned jobs', () => {
+      expect(state([submitted])).toEqual({
+        phase: 'active',
+        name: 'nightly',
+        jobs: [prepare, train, evaluate],
+        outcomes: {},
+      });
+    });
+  });
+
+  describe('cancel', () => {
+    const cancel: RunCommand = { kind: 'cancel', reason: 'superseded' };
+
+    it('asks to cancel an active run', () => {
+      spec.given(history.active).when(cancel).then([cancelRequested]);
+    });
+
+    it('does nothing for a run already being cancelled', () => {
+      spec.given(history.cancelling).when(cancel).then([]);
+    });
+
+    it('is NOT_FOUND for an unknown run', () => {
+      spec.given([]).when(cancel).thenThrows(ErrorCode.NotFound);
+    });
+
+    it.each(FINISHED)('is a CONFLICT for a finished run (%s)', (phase) => {
+      spec.given(history[phase]).when(cancel).thenThrows(ErrorCode.Conflict);
+      expect(() => runDecider.decide(cancel, state(history[phase]))).toThrow(
+        `The run has already ${phase}; there is nothing to cancel`,
+      );
+    });
+  });
+
+  describe('settle_job', () => {
+    it('records the outcome of a job of an active run', () => {
+      spec
+        .given(history.active)
+        .when(settle(prepare, 'succeeded'))
+        .then([settled(prepare, 'succeeded')]);
+    });
+
+    it('records the outcome of a job of a run being cancelled', () => {
+      spec
+        .given(history.cancelling)
+        .when(settle(prepare, 'succeeded'))
+        .then([settled(prepare, 'succeeded')]);
+    });
+
+    it.each(['none', ...FINISHED] as const)('ignores a job when the run is %s', (phase) => {
+      spec.given(history[phase]).when(settle(prepare, 'succeeded')).then([]);
+    });
+
+    it('settles a job once: a redelivered or later outcome is ignored', () => {
+      const once = [submitted, settled(prepare, 'succeeded')];
+
+      spec.given(once).when(settle(prepare, 'succeeded')).then([]);
+      spec.given(once).when(settle(prepare, 'failed')).then([]);
+    });
+
+    it('ignores a job that is not part of the run', () => {
+      spec
+        .given(history.active)
+        .when({ kind: 'settle_job', jobId: 'job-other', outcome: 'failed' })
+        .then([]);
+    });
+  });
+
+  describe('conclusion, once every job is settled', () => {
+    it('succeeds when every job succeeded', () => {
+      spec
+        .given([submitted, settled(prepare, 'succeeded'), settled(train, 'succeeded')])
+        .when(settle(evaluate, 'succeeded'))
+        .then([settled(evaluate, 'succeeded'), runSucceeded]);
+    });
+
+    it('fails naming the step that failed', () => {
+      spec
+        .given([submitted, settled(prepare, 'succeeded'), settled(train, 'succeeded')])
+        .when(settle(evaluate, 'failed'))
+        .then([
+          settled(evaluate, 'failed'),
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: evaluate', failedJobs: ['job-e'] },
+          },
+        ]);
+    });
+
+    it('names the failed step, not the steps cancelled because of it', () => {
+      spec
+        .given([submitted, settled(prepare, 'succeeded'), settled(train, 'failed')])
+        .when(settle(evaluate, 'cancelled'))
+        .then([
+          settled(evaluate, 'cancelled'),
+          { type: 'run.failed', data: { reason: 'step(s) failed: train', failedJobs: ['job-t'] } },
+        ]);
+    });
+
+    it('names every failed step, in plan order', () => {
+      const a = job('job-a', 'a');
+      const b = job('job-b', 'b');
+      const c = job('job-c', 'c');
+
+      spec
+        .given([submittedWith(a, b, c), settled(c, 'failed'), settled(b, 'succeeded')])
+        .when(settle(a, 'failed'))
+        .then([
+          settled(a, 'failed'),
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: a, c', failedJobs: ['job-a', 'job-c'] },
+          },
+        ]);
+    });
+
+    it('fails when a job was cancelled although none failed', () => {
+      spec
+        .given([submitted, settled(prepare, 'succeeded'), settled(train, 'succeeded')])
+        .when(settle(evaluate, 'cancelled'))
+        .then([
+          settled(evaluate, 'cancelled'),
+          { type: 'run.failed', data: { reason: 'steps were cancelled', failedJobs: [] } },
+        ]);
+    });
+
+    it('is cancelled when it was being cancelled, whatever the jobs did', () => {
+      spec
+        .given([
+          submitted,
+          cancelRequested,
+          settled(prepare, 'succeeded'),
+          settled(train, 'failed'),
+        ])
+        .when(settle(evaluate, 'cancelled'))
+        .then([settled(evaluate, 'cancelled'), runCancelled]);
+    });
+
+    it('does not conclude while a job is unsettled', () => {
+      spec
+        .given([submitted, settled(prepare, 'failed')])
+        .when(settle(train, 'cancelled'))
+        .then([settled(train, 'cancelled')]);
+    });
+  });
+
+  describe('readyJobs', () => {
+    it('starts with the jobs that need nothing', () => {
+      expect(names(readyJobs(state([submitted])))).toEqual(['prepare']);
+    });
+
+    it('releases a job once everything it needs succeeded', () => {
+      const a = job('job-a', 'a');
+      const b = job('job-b', 'b', ['a']);
+      const c = job('job-c', 'c', ['a']);
+      const d = job('job-d', 'd', ['b', 'c']);
+      const run = [submittedWith(a, b, c, d), settled(a, 'succeeded')];
+
+      expect(names(readyJobs(state(run)))).toEqual(['b', 'c']);
+      expect(names(readyJobs(state([...run, settled(b, 'succeeded')])))).toEqual(['c']);
+      expect(
+        names(readyJobs(state([...run, settled(b, 'succeeded'), settled(c, 'succeeded')]))),
+      ).toEqual(['d']);
+    });
+
+    it('holds back a job whose need failed', () => {
+      expect(readyJobs(state([submitted, settled(prepare, 'failed')]))).toEqual([]);
+    });
+
+    it.each(['none', 'cancelling', ...FINISHED] as const)('releases nothing when %s', (phase) => {
+      expect(readyJobs(state(history[phase]))).toEqual([]);
+    });
+  });
+
+  describe('doomedJobs', () => {
+    it('dooms nothing while nothing went wrong', () => {
+      expect(doomedJobs(state([submitted, settled(prepare, 'succeeded')]))).toEqual([]);
+    });
+
+    it('dooms the jobs that directly need a failed job, one level at a time', () => {
+      expect(names(doomedJobs(state([submitted, settled(prepare, 'failed')])))).toEqual(['train']);
+      expect(
+        names(
+          doomedJobs(state([submitted, settled(prepare, 'failed'), settled(train, 'cancelled')])),
+        ),
+      ).toEqual(['evaluate']);
+    });
+
+    it('leaves a job that does not depend on the failure alone', () => {
+      const other = job('job-x', 'other');
+      const run = state([submittedWith(prepare, train, other), settled(prepare, 'failed')]);
+
+      expect(names(doomedJobs(run))).toEqual(['train']);
+      expect(names(readyJobs(run))).toEqual(['other']);
+    });
+
+    it('cancels the whole chain after a failure when the scheduler settles round by round', () => {
+      let events = [submitted, settled(prepare, 'failed')];
+      const rounds: string[][] = [];
+      for (let doomed = doomedJobs(state(events)); doomed.length > 0;) {
+        rounds.push(names(doomed));
+        for (const j of doomed) {
+          events = [...events, ...runDecider.decide(settle(j, 'cancelled'), state(events))];
+        }
+        doomed = doomedJobs(state(events));
+      }
+
+      expect(rounds).toEqual([['train'], ['evaluate']]);
+      expect(events.at(-1)).toEqual({
+        type: 'run.failed',
+        data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] },
+      });
+      expect(state(events).phase).toBe('failed');
+    });
+
+    it('dooms every unsettled job of a run being cancelled', () => {
+      expect(names(doomedJobs(state(history.cancelling)))).toEqual([
+        'prepare',
+        'train',
+        'evaluate',
+      ]);
+      expect(
+        names(doomedJobs(state([...history.cancelling, settled(prepare, 'succeeded')]))),
+      ).toEqual(['train', 'evaluate']);
+    });
+
+    it.each(['none', ...FINISHED] as const)('dooms nothing when %s', (phase) => {
+      expect(doomedJobs(state(history[phase]))).toEqual([]);
+    });
+  });
+});

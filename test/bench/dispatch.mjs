@@ -1,0 +1,504 @@
+// @ts-check
+// The `dispatch` benchmark: N no-op runs (one step, `["true"]`) submitted through the gateway's REST
+// API and run to their end, timed by the run's final event on the bus; then, as the floor, a raw
+// JetStream publish -> pull consume -> ack round trip of the same count on the same nats-server.
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+
+/** @typedef {import('./run.mjs').BenchContext} BenchContext */
+/** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
+
+const DEFAULT_N = 2_000;
+const WARMUP = 50;
+/** Runs submitted at once through the gateway. */
+const SUBMIT_CONCURRENCY = 64;
+/** Messages published to JetStream before waiting for their acks, in the baseline. */
+const PUBLISH_IN_FLIGHT = 256;
+/** Messages the baseline's pull consumer asks for at a time. */
+const PULL_BATCH = 256;
+/** Figures measured on this machine (DESIGN.md, "Checked on these machines"), for reference. */
+const FLOORS = {
+  spawnTrueConcurrency4PerSec: 520,
+  rawJetStreamPipelinedRoundTripPerSec: 7_000,
+  bullmqPerSec: 9_000,
+};
+const RUN_SPEC = { name: 'noop', steps: [{ name: 'noop', command: ['true'] }] };
+const END_TYPES = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+
+/**
+ * @param {BenchContext} ctx
+ * @returns {Promise<BenchOutcome>}
+ */
+export async function run(ctx) {
+  const n = ctx.n ?? DEFAULT_N;
+  const { say } = ctx;
+  const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-dispatch-'));
+  // mkdtemp makes it 0700; as root, embedded Postgres runs initdb as user `postgres`, which must
+  // be able to reach its data folder inside.
+  chmodSync(home, 0o755);
+  const gatewayPort = await freePort();
+  say(`starting the stack in ${home} (gateway on 127.0.0.1:${gatewayPort}, ops ports +1000)`);
+  const stack = await startStack({
+    root: ctx.root,
+    home,
+    gatewayPort,
+    portOffset: 1000,
+    env: { ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info' },
+    say: (line) => say(`  ${line}`),
+  });
+  let ok = false;
+  /** @type {Awaited<ReturnType<typeof connect>> | undefined} */
+  let nc;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SUBMIT_CONCURRENCY });
+  try {
+    let died = /** @type {string | undefined} */ (undefined);
+    void stack.died.then((name) => (died = name));
+    nc = await connect({ servers: stack.natsUrl, name: 'bench-dispatch' });
+    const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
+
+    // Every run's end, wherever it arrives: the end event may overtake the 202 of its POST.
+    /** @type {Map<string, { at: number; type: string }>} */
+    const ends = new Map();
+    /** @type {((runId: string) => void) | undefined} */
+    let onEnd;
+    const sub = nc.subscribe('acai.evt.default.run.*', {
+      callback: (error, msg) => {
+        if (error) return;
+        const type = msg.headers?.get('Acai-Type') ?? '';
+        if (!END_TYPES.has(type)) return;
+        const runId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        if (ends.has(runId)) return;
+        ends.set(runId, { at: performance.now(), type });
+        onEnd?.(runId);
+      },
+    });
+    await nc.flush();
+
+    const timeoutMs = Math.max(120_000, n * 100);
+    say(`warm-up: ${WARMUP} runs (not counted)`);
+    const warm = await submitAndWait(
+      client,
+      WARMUP,
+      ends,
+      (f) => (onEnd = f),
+      Math.max(60_000, WARMUP * 1_000),
+      () => died,
+    );
+    if (warm.finished < WARMUP || warm.submitErrors.length > 0) {
+      throw new Error(`warm-up did not complete: ${describeRound(warm, WARMUP)}`);
+    }
+    say(`measuring: ${n} runs, ${SUBMIT_CONCURRENCY} submissions in flight`);
+    const round = await submitAndWait(
+      client,
+      n,
+      ends,
+      (f) => (onEnd = f),
+      timeoutMs,
+      () => died,
+    );
+    sub.unsubscribe();
+    const acai = summarise(round, n);
+    say(`acai: ${describeRound(round, n)}`);
+
+    say(`baseline: raw JetStream round trip of ${n} messages on the same nats-server`);
+    const baseline = await rawJetStream(nc, n);
+
+    const logErrors = countLogErrors(stack.logDir);
+    const problems = [];
+    if (round.timedOut)
+      problems.push(
+        `timed out after ${timeoutMs / 1000} s with ${round.finished} of ${n} runs finished`,
+      );
+    if (round.submitErrors.length > 0)
+      problems.push(
+        `${round.submitErrors.length} submissions failed, first: ${round.submitErrors[0]}`,
+      );
+    if (round.failed > 0)
+      problems.push(
+        `${round.failed} runs ended failed/cancelled (${JSON.stringify(round.endTypes)})`,
+      );
+    if (died !== undefined) problems.push(`a service died: ${died}`);
+    const errorCount = Object.values(logErrors).reduce((a, b) => a + b, 0);
+    if (errorCount > 0)
+      problems.push(
+        `service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)} (kept in ${stack.logDir})`,
+      );
+
+    printTable(say, n, acai, baseline);
+    for (const p of problems) say(`PROBLEM: ${p}`);
+
+    const file = ctx.writeResult('dispatch', {
+      benchmark: 'dispatch',
+      date: new Date().toISOString(),
+      machine: { ...ctx.machine(), natsServer: nc.info?.version ?? 'unknown' },
+      n,
+      acai: {
+        ...acai,
+        spec: RUN_SPEC,
+        warmupRuns: WARMUP,
+        submitConcurrency: SUBMIT_CONCURRENCY,
+        serviceLogErrorLines: logErrors,
+      },
+      baseline: { ...baseline, publishInFlight: PUBLISH_IN_FLIGHT, pullBatch: PULL_BATCH },
+      floors: FLOORS,
+      notes: [
+        'acai: every run is POST /api/v1/runs with one step ["true"]; submit->finished is from just before the POST to the arrival of the run.succeeded/run.failed event (core NATS subscription to acai.evt.default.run.*, Acai-Type header) in this process.',
+        'acai jobsPerSec = n / (last run end - first submit); submitted with bounded concurrency; the executor runs ACAI_EXECUTOR_SLOTS jobs at once (default: CPUs).',
+        `baseline: work-queue stream on file storage, durable pull consumer (explicit ack), ${PUBLISH_IN_FLIGHT} publishes in flight, consume batch ${PULL_BATCH}; latency is publish call -> message in the consumer loop; msgsPerSec = n / (last consumed - first publish).`,
+        'floors (from DESIGN.md, measured earlier on this machine): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
+        ...problems.map((p) => `PROBLEM: ${p}`),
+      ],
+    });
+    ok = problems.length === 0;
+    return { ok, file };
+  } finally {
+    agent.destroy();
+    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    say('stopping the stack');
+    await stack.stop();
+    if (ok && !ctx.keep) rmSync(home, { recursive: true, force: true });
+    else say(`state and logs kept in ${home}`);
+  }
+}
+
+/**
+ * @typedef {object} Round
+ * @property {number} firstSubmit
+ * @property {number} lastEnd
+ * @property {number[]} latencies       submit -> end, ms, of every run that ended
+ * @property {number[]} acceptLatencies POST -> 202, ms
+ * @property {number} finished
+ * @property {number} failed
+ * @property {Record<string, number>} endTypes
+ * @property {string[]} submitErrors
+ * @property {boolean} timedOut
+ */
+
+/**
+ * Submits `count` runs with bounded concurrency and waits until every accepted one has ended.
+ * @param {{ gatewayUrl: string; key: string; agent: http.Agent }} client
+ * @param {number} count
+ * @param {Map<string, { at: number; type: string }>} ends
+ * @param {(notify: (runId: string) => void) => void} setOnEnd
+ * @param {number} timeoutMs
+ * @param {() => string | undefined} died
+ * @returns {Promise<Round>}
+ */
+async function submitAndWait(client, count, ends, setOnEnd, timeoutMs, died) {
+  /** @type {Map<string, number>} */
+  const submitted = new Map();
+  /** @type {number[]} */
+  const acceptLatencies = [];
+  /** @type {string[]} */
+  const submitErrors = [];
+  const deadline = performance.now() + timeoutMs;
+  const firstSubmit = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < count && performance.now() < deadline && died() === undefined) {
+      next++;
+      const t0 = performance.now();
+      try {
+        const response = await post(client, '/api/v1/runs', RUN_SPEC);
+        if (response.status !== 202) {
+          submitErrors.push(`HTTP ${response.status}: ${response.text.slice(0, 300)}`);
+          continue;
+        }
+        const id = /** @type {{ id: string }} */ (JSON.parse(response.text)).id;
+        submitted.set(id, t0);
+        acceptLatencies.push(performance.now() - t0);
+      } catch (error) {
+        submitErrors.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, count) }, worker));
+
+  const pending = new Set([...submitted.keys()].filter((id) => !ends.has(id)));
+  let timedOut = false;
+  if (pending.size > 0) {
+    timedOut = await new Promise((resolve) => {
+      const timer = setTimeout(() => finish(true), Math.max(0, deadline - performance.now()));
+      const deathCheck = setInterval(() => died() !== undefined && finish(true), 500);
+      /** @param {boolean} value */
+      function finish(value) {
+        clearTimeout(timer);
+        clearInterval(deathCheck);
+        setOnEnd(() => undefined);
+        resolve(value);
+      }
+      setOnEnd((runId) => {
+        pending.delete(runId);
+        if (pending.size === 0) finish(false);
+      });
+    });
+  }
+  if (submitted.size < count && submitErrors.length === 0) timedOut = true;
+
+  /** @type {number[]} */
+  const latencies = [];
+  /** @type {Record<string, number>} */
+  const endTypes = {};
+  let failed = 0;
+  let lastEnd = firstSubmit;
+  for (const [id, t0] of submitted) {
+    const end = ends.get(id);
+    if (end === undefined) continue;
+    latencies.push(end.at - t0);
+    endTypes[end.type] = (endTypes[end.type] ?? 0) + 1;
+    if (end.type !== 'run.succeeded') failed++;
+    if (end.at > lastEnd) lastEnd = end.at;
+  }
+  return {
+    firstSubmit,
+    lastEnd,
+    latencies,
+    acceptLatencies,
+    finished: latencies.length,
+    failed,
+    endTypes,
+    submitErrors,
+    timedOut,
+  };
+}
+
+/**
+ * @param {Round} round
+ * @param {number} n
+ */
+function summarise(round, n) {
+  const elapsedMs = round.lastEnd - round.firstSubmit;
+  return {
+    submitted: round.acceptLatencies.length,
+    finished: round.finished,
+    succeeded: round.endTypes['run.succeeded'] ?? 0,
+    failed: round.failed,
+    endTypes: round.endTypes,
+    submitErrors: round.submitErrors.length,
+    firstSubmitErrors: round.submitErrors.slice(0, 5),
+    timedOut: round.timedOut,
+    elapsedMs: round1(elapsedMs),
+    jobsPerSec: round1((round.finished === n ? n : round.finished) / (elapsedMs / 1000)),
+    latencyMs: stats(round.latencies),
+    acceptLatencyMs: stats(round.acceptLatencies),
+  };
+}
+
+/** @param {Round} round @param {number} n */
+function describeRound(round, n) {
+  const s = stats(round.latencies);
+  return (
+    `${round.finished}/${n} ended (${JSON.stringify(round.endTypes)}), ${round.submitErrors.length} submit errors` +
+    `${round.timedOut ? ', TIMED OUT' : ''}; submit->end p50 ${s.p50} ms, p99 ${s.p99} ms`
+  );
+}
+
+/**
+ * The floor: the same number of jobs as bare JetStream messages, through a work-queue stream and a
+ * durable pull consumer with explicit acks, on the server acai just used.
+ * @param {Awaited<ReturnType<typeof connect>>} nc
+ * @param {number} n
+ */
+async function rawJetStream(nc, n) {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const tag = randomBytes(4).toString('hex');
+  const stream = `BENCH_DISPATCH_${tag.toUpperCase()}`;
+  const subject = `bench.dispatch.${tag}.work`;
+  await jsm.streams.add({
+    name: stream,
+    subjects: [subject],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  try {
+    await jsm.consumers.add(stream, {
+      durable_name: 'worker',
+      ack_policy: AckPolicy.Explicit,
+      max_ack_pending: 10_000,
+    });
+    const consumer = await js.consumers.get(stream, 'worker');
+    /** @type {number[]} */
+    const publishedAt = new Array(n);
+    /** @type {number[]} */
+    const latencies = [];
+    let lastConsumed = 0;
+    const messages = await consumer.consume({ max_messages: PULL_BATCH });
+    const consumed = (async () => {
+      for await (const m of messages) {
+        const i = Number(m.string());
+        latencies.push(performance.now() - /** @type {number} */ (publishedAt[i]));
+        m.ack();
+        if (latencies.length === n) {
+          lastConsumed = performance.now();
+          break;
+        }
+      }
+    })();
+
+    const encoder = new TextEncoder();
+    const firstPublish = performance.now();
+    /** @type {Set<Promise<unknown>>} */
+    const inFlight = new Set();
+    for (let i = 0; i < n; i++) {
+      while (inFlight.size >= PUBLISH_IN_FLIGHT) await Promise.race(inFlight);
+      publishedAt[i] = performance.now();
+      const p = js.publish(subject, encoder.encode(String(i))).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+    const publishedAll = performance.now();
+
+    const timeout = new Promise((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`baseline: only ${latencies.length}/${n} consumed after 60 s`)),
+        60_000,
+      ).unref(),
+    );
+    await Promise.race([consumed, timeout]);
+    await messages.close();
+    await nc.flush();
+    // Acks were sent without waiting for confirmation: wait until the work queue is really empty.
+    let left = -1;
+    for (let tries = 0; tries < 100; tries++) {
+      left = (await jsm.streams.info(stream)).state.messages;
+      if (left === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const elapsedMs = lastConsumed - firstPublish;
+    return {
+      stream: 'work-queue, file storage',
+      consumed: latencies.length,
+      leftInStreamAfterAcks: left,
+      elapsedMs: round1(elapsedMs),
+      publishMsgsPerSec: round1(n / ((publishedAll - firstPublish) / 1000)),
+      msgsPerSec: round1(n / (elapsedMs / 1000)),
+      latencyMs: stats(latencies),
+    };
+  } finally {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  }
+}
+
+/**
+ * @param {(line: string) => void} say
+ * @param {number} n
+ * @param {ReturnType<typeof summarise>} acai
+ * @param {Awaited<ReturnType<typeof rawJetStream>>} baseline
+ */
+function printTable(say, n, acai, baseline) {
+  const rows = [
+    ['', 'acai dispatch', 'raw JetStream'],
+    ['count', `${acai.finished}/${n} runs`, `${baseline.consumed}/${n} msgs`],
+    ['throughput /s', String(acai.jobsPerSec), String(baseline.msgsPerSec)],
+    ['p50 ms', String(acai.latencyMs.p50), String(baseline.latencyMs.p50)],
+    ['p99 ms', String(acai.latencyMs.p99), String(baseline.latencyMs.p99)],
+    ['max ms', String(acai.latencyMs.max), String(baseline.latencyMs.max)],
+    ['elapsed s', (acai.elapsedMs / 1000).toFixed(2), (baseline.elapsedMs / 1000).toFixed(2)],
+    ['failed', String(acai.failed + acai.submitErrors), String(n - baseline.consumed)],
+  ];
+  say('');
+  for (const [a, b, c] of rows)
+    say(`  ${String(a).padEnd(15)}${String(b).padStart(16)}${String(c).padStart(16)}`);
+  say('');
+  say(`  acai POST -> 202: p50 ${acai.acceptLatencyMs.p50} ms, p99 ${acai.acceptLatencyMs.p99} ms`);
+  say(
+    `  floors (DESIGN.md): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +
+      `raw JetStream pipelined job round trip ~${FLOORS.rawJetStreamPipelinedRoundTripPerSec.toLocaleString('en')}/s`,
+  );
+  say(
+    `  acai is ${(baseline.msgsPerSec / Math.max(acai.jobsPerSec, 0.001)).toFixed(1)}x slower than the raw round trip`,
+  );
+}
+
+/**
+ * POST with JSON over a keep-alive agent.
+ * @param {{ gatewayUrl: string; key: string; agent: http.Agent }} client
+ * @param {string} pathname
+ * @param {unknown} body
+ * @returns {Promise<{ status: number; text: string }>}
+ */
+function post(client, pathname, body) {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${client.gatewayUrl}${pathname}`,
+      {
+        method: 'POST',
+        agent: client.agent,
+        headers: {
+          authorization: `Bearer ${client.key}`,
+          'content-type': 'application/json',
+          'content-length': payload.length,
+        },
+        timeout: 60_000,
+      },
+      (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`POST ${pathname}: no answer in 60 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Lines at pino level error (50) or fatal (60) in each service log. @param {string} logDir */
+function countLogErrors(logDir) {
+  /** @type {Record<string, number>} */
+  const counts = {};
+  for (const file of readdirSync(logDir)) {
+    if (!file.endsWith('.log') || file === 'nats-server.log') continue;
+    const text = readFileSync(path.join(logDir, file), 'utf8');
+    const errors = text.split('\n').filter((line) => /"level":(50|60)\b/.test(line)).length;
+    if (errors > 0) counts[file.replace(/\.log$/, '')] = errors;
+  }
+  return counts;
+}
+
+/** Nearest-rank percentiles. @param {number[]} values */
+function stats(values) {
+  if (values.length === 0)
+    return { count: 0, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
+  const sorted = [...values].sort((a, b) => a - b);
+  /** @param {number} p */
+  const at = (p) =>
+    round1(
+      /** @type {number} */ (
+        sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+      ),
+    );
+  return {
+    count: sorted.length,
+    min: round1(/** @type {number} */ (sorted[0])),
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    max: round1(/** @type {number} */ (sorted[sorted.length - 1])),
+    mean: round1(sorted.reduce((a, b) => a + b, 0) / sorted.length),
+  };
+}
+
+/** @param {number} x */
+function round1(x) {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,122 @@
+// @ts-check
+// `npm run bench` runs every benchmark; `npm run bench -- dispatch` runs one by name.
+// Options after the names: `--n=500` overrides a benchmark's count, `--keep` keeps the stack's
+// temporary home (logs, NATS store, Postgres data) even when the benchmark passed.
+// Each benchmark writes its figures to bench/results/<name>.json. See test/bench/README.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const resultsDir = path.join(root, 'bench', 'results');
+
+/**
+ * @typedef {object} BenchContext
+ * @property {string} root              the repository root
+ * @property {number | undefined} n     a count given with --n, or undefined for the benchmark's own
+ * @property {boolean} keep             keep temporary state (logs, data) after a passing run
+ * @property {(line: string) => void} say
+ * @property {(name: string, result: object) => string} writeResult  writes bench/results/<name>.json; returns its path
+ * @property {() => ReturnType<typeof machine>} machine  facts about this machine, for the result
+ */
+
+/**
+ * @typedef {object} BenchOutcome
+ * @property {boolean} ok        false when the benchmark saw something wrong (failed jobs, timeouts):
+ *                               its figures are still written, and `npm run bench` exits with 1
+ * @property {string} [file]     where its JSON went
+ */
+
+/**
+ * @typedef {object} Benchmark
+ * @property {string} description
+ * @property {() => Promise<{ run: (ctx: BenchContext) => Promise<BenchOutcome> }>} load
+ */
+
+/** Every benchmark, in the order `npm run bench` runs them. Add new ones here (catalog, provisioning, ...). */
+/** @type {Record<string, Benchmark>} */
+export const BENCHMARKS = {
+  dispatch: {
+    description:
+      '2,000 no-op runs through the gateway to run.succeeded, against a raw JetStream round trip',
+    load: () => import('./dispatch.mjs'),
+  },
+};
+
+/** Machine facts every result carries. */
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+/** @param {string} name @param {object} result */
+function writeResult(name, result) {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  return file;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const names = args.filter((a) => !a.startsWith('--'));
+  const nArg = args.find((a) => a.startsWith('--n='));
+  const n = nArg === undefined ? undefined : Number(nArg.slice('--n='.length));
+  if (n !== undefined && (!Number.isInteger(n) || n <= 0)) {
+    console.error(`--n wants a positive integer, got '${nArg}'`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log('usage: npm run bench [-- <name>... [--n=<count>] [--keep]]\n\nbenchmarks:');
+    for (const [name, b] of Object.entries(BENCHMARKS))
+      console.log(`  ${name.padEnd(14)}${b.description}`);
+    return 0;
+  }
+  const unknown = names.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`,
+    );
+    return 2;
+  }
+  const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
+  let failed = 0;
+  for (const name of selected) {
+    const bench = /** @type {Benchmark} */ (BENCHMARKS[name]);
+    /** @param {string} line */
+    const say = (line) => console.log(`[bench:${name}] ${line}`);
+    say(bench.description);
+    const started = Date.now();
+    try {
+      const module = await bench.load();
+      const outcome = await module.run({
+        root,
+        n,
+        keep: args.includes('--keep'),
+        say,
+        writeResult,
+        machine,
+      });
+      if (outcome.file) say(`results: ${path.relative(root, outcome.file)}`);
+      if (!outcome.ok) {
+        failed++;
+        say('FAILED: see above');
+      }
+    } catch (error) {
+      failed++;
+      console.error(
+        `[bench:${name}] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+    }
+    say(`took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();

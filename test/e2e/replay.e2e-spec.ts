@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+describe('replaying projections', () => {
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    system = await startSystem();
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  it('rebuilds job history identical to the one before', async () => {
+    const runs: { id: string; jobs: { id: string }[] }[] = [];
+    for (const command of [['true'], ['false'], ['echo', 'x']]) {
+      const r = await system.api('POST', '/api/v1/runs', {
+        name: 'r',
+        steps: [
+          { name: 'a', command },
+          { name: 'b', command: ['true'], needs: ['a'] },
+        ],
+      });
+      runs.push(r.body as { id: string; jobs: { id: string }[] });
+    }
+    for (const run of runs) await system.waitForRun(run.id);
+
+    const snapshot = async () => {
+      const views: unknown[] = [];
+      for (const run of runs) {
+        views.push((await system.api('GET', `/api/v1/runs/${run.id}`)).body);
+        for (const job of run.jobs) {
+          views.push((await system.api('GET', `/api/v1/jobs/${job.id}`)).body);
+          views.push((await system.api('GET', `/api/v1/jobs/${job.id}/history`)).body);
+        }
+      }
+      return views;
+    };
+    const before = await snapshot();
+    expect(JSON.stringify(before)).toContain('job.failed');
+
+    for (const name of ['job-history', 'jobs', 'runs']) {
+      const replay = await system.api('POST', `/api/v1/projections/${name}/replay`);
+      expect(replay.status).toBe(201);
+      expect((replay.body as { documents: number }).documents).toBeGreaterThan(0);
+    }
+    expect(await snapshot()).toEqual(before);
+
+    const unknown = await system.api('POST', '/api/v1/projections/nope/replay');
+    expect(unknown.status).toBe(404);
+  });
+});
