@@ -37,6 +37,8 @@ const FLOORS = {
 };
 const RUN_SPEC = { name: 'noop', steps: [{ name: 'noop', command: ['true'] }] };
 const END_TYPES = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
+/** Once everything is submitted, give up when no run has ended for this long. */
+const STALL_MS = 20_000;
 
 /**
  * @param {BenchContext} ctx
@@ -67,6 +69,7 @@ export async function run(ctx) {
     let died = /** @type {string | undefined} */ (undefined);
     void stack.died.then((name) => (died = name));
     nc = await connect({ servers: stack.natsUrl, name: 'bench-dispatch' });
+    /** @type {Client} */
     const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
 
     // Every run's end, wherever it arrives: the end event may overtake the 202 of its POST.
@@ -88,54 +91,68 @@ export async function run(ctx) {
     await nc.flush();
 
     const timeoutMs = Math.max(120_000, n * 100);
+    /** @type {string[]} */
+    const problems = [];
     say(`warm-up: ${WARMUP} runs (not counted)`);
-    const warm = await submitAndWait(
-      client,
-      WARMUP,
-      ends,
-      (f) => (onEnd = f),
-      Math.max(60_000, WARMUP * 1_000),
-      () => died,
-    );
-    if (warm.finished < WARMUP || warm.submitErrors.length > 0) {
-      throw new Error(`warm-up did not complete: ${describeRound(warm, WARMUP)}`);
+    const warm = await submitAndWait(client, WARMUP, ends, (f) => (onEnd = f), {
+      timeoutMs: Math.max(60_000, WARMUP * 1_000),
+      died: () => died,
+    });
+    if (warm.finished < WARMUP || warm.submitErrors.length > 0 || warm.failed > 0) {
+      problems.push(`warm-up: ${describeRound(warm, WARMUP)}`);
+      say(`PROBLEM in warm-up: ${describeRound(warm, WARMUP)}`);
     }
     say(`measuring: ${n} runs, ${SUBMIT_CONCURRENCY} submissions in flight`);
-    const round = await submitAndWait(
-      client,
-      n,
-      ends,
-      (f) => (onEnd = f),
+    const round = await submitAndWait(client, n, ends, (f) => (onEnd = f), {
       timeoutMs,
-      () => died,
-    );
+      died: () => died,
+    });
     sub.unsubscribe();
     const acai = summarise(round, n);
     say(`acai: ${describeRound(round, n)}`);
+    const stuck = await describeStuck(client, [...warm.stuck, ...round.stuck]);
 
     say(`baseline: raw JetStream round trip of ${n} messages on the same nats-server`);
     const baseline = await rawJetStream(nc, n);
 
-    const logErrors = countLogErrors(stack.logDir);
-    const problems = [];
-    if (round.timedOut)
+    const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
+    const logWarnings = countLogLines(stack.logDir, /"level":("warn"|40)\b/);
+    if (round.timedOut) {
       problems.push(
-        `timed out after ${timeoutMs / 1000} s with ${round.finished} of ${n} runs finished`,
+        `gave up waiting (${round.stalled ? `no run ended for ${STALL_MS / 1000} s` : `timeout ${timeoutMs / 1000} s`}) ` +
+          `with ${round.finished} of ${n} runs finished, ${round.stuck.length} never ended`,
       );
-    if (round.submitErrors.length > 0)
+    }
+    if (round.submitErrors.length > 0) {
       problems.push(
         `${round.submitErrors.length} submissions failed, first: ${round.submitErrors[0]}`,
       );
-    if (round.failed > 0)
+    }
+    if (round.failed > 0) {
       problems.push(
         `${round.failed} runs ended failed/cancelled (${JSON.stringify(round.endTypes)})`,
       );
+    }
+    if (stuck.length > 0) {
+      problems.push(
+        `${warm.stuck.length + round.stuck.length} runs never ended; e.g. ${stuck
+          .slice(0, 3)
+          .map((r) => `${r.id}: ${r.status} [${r.jobs}]`)
+          .join('; ')}`,
+      );
+    }
     if (died !== undefined) problems.push(`a service died: ${died}`);
     const errorCount = Object.values(logErrors).reduce((a, b) => a + b, 0);
-    if (errorCount > 0)
+    if (errorCount > 0) {
       problems.push(
-        `service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)} (kept in ${stack.logDir})`,
+        `service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)} (see ${stack.logDir})`,
       );
+    }
+    if (baseline.consumed < n || baseline.leftInStreamAfterAcks !== 0) {
+      problems.push(
+        `baseline: ${baseline.consumed}/${n} consumed, ${baseline.leftInStreamAfterAcks} left in the stream`,
+      );
+    }
 
     printTable(say, n, acai, baseline);
     for (const p of problems) say(`PROBLEM: ${p}`);
@@ -150,7 +167,10 @@ export async function run(ctx) {
         spec: RUN_SPEC,
         warmupRuns: WARMUP,
         submitConcurrency: SUBMIT_CONCURRENCY,
+        warmup: summarise(warm, WARMUP),
+        neverEnded: stuck,
         serviceLogErrorLines: logErrors,
+        serviceLogWarnLines: logWarnings,
       },
       baseline: { ...baseline, publishInFlight: PUBLISH_IN_FLIGHT, pullBatch: PULL_BATCH },
       floors: FLOORS,
@@ -184,20 +204,22 @@ export async function run(ctx) {
  * @property {number} failed
  * @property {Record<string, number>} endTypes
  * @property {string[]} submitErrors
- * @property {boolean} timedOut
+ * @property {boolean} timedOut         gave up waiting: timeout, stall or a dead service
+ * @property {boolean} stalled          gave up because no run ended for STALL_MS
+ * @property {string[]} stuck           accepted runs that never ended
  */
 
 /**
- * Submits `count` runs with bounded concurrency and waits until every accepted one has ended.
- * @param {{ gatewayUrl: string; key: string; agent: http.Agent }} client
+ * Submits `count` runs with bounded concurrency and waits until every accepted one has ended, the
+ * deadline passes, a service dies, or no run has ended for STALL_MS after the last submission.
+ * @param {Client} client
  * @param {number} count
  * @param {Map<string, { at: number; type: string }>} ends
  * @param {(notify: (runId: string) => void) => void} setOnEnd
- * @param {number} timeoutMs
- * @param {() => string | undefined} died
+ * @param {{ timeoutMs: number; died: () => string | undefined }} options
  * @returns {Promise<Round>}
  */
-async function submitAndWait(client, count, ends, setOnEnd, timeoutMs, died) {
+async function submitAndWait(client, count, ends, setOnEnd, { timeoutMs, died }) {
   /** @type {Map<string, number>} */
   const submitted = new Map();
   /** @type {number[]} */
@@ -212,7 +234,7 @@ async function submitAndWait(client, count, ends, setOnEnd, timeoutMs, died) {
       next++;
       const t0 = performance.now();
       try {
-        const response = await post(client, '/api/v1/runs', RUN_SPEC);
+        const response = await request(client, 'POST', '/api/v1/runs', RUN_SPEC);
         if (response.status !== 202) {
           submitErrors.push(`HTTP ${response.status}: ${response.text.slice(0, 300)}`);
           continue;
@@ -228,35 +250,47 @@ async function submitAndWait(client, count, ends, setOnEnd, timeoutMs, died) {
   await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, count) }, worker));
 
   const pending = new Set([...submitted.keys()].filter((id) => !ends.has(id)));
-  let timedOut = false;
-  if (pending.size > 0) {
-    timedOut = await new Promise((resolve) => {
-      const timer = setTimeout(() => finish(true), Math.max(0, deadline - performance.now()));
-      const deathCheck = setInterval(() => died() !== undefined && finish(true), 500);
-      /** @param {boolean} value */
+  let timedOut = submitted.size + submitErrors.length < count;
+  let stalled = false;
+  if (pending.size > 0 && !timedOut) {
+    let lastProgress = performance.now();
+    /** @type {'done' | 'timeout' | 'stalled' | 'died'} */
+    const why = await new Promise((resolve) => {
+      const check = setInterval(() => {
+        const now = performance.now();
+        if (died() !== undefined) finish('died');
+        else if (now > deadline) finish('timeout');
+        else if (now - lastProgress > STALL_MS) finish('stalled');
+      }, 250);
+      /** @param {'done' | 'timeout' | 'stalled' | 'died'} value */
       function finish(value) {
-        clearTimeout(timer);
-        clearInterval(deathCheck);
+        clearInterval(check);
         setOnEnd(() => undefined);
         resolve(value);
       }
       setOnEnd((runId) => {
-        pending.delete(runId);
-        if (pending.size === 0) finish(false);
+        if (pending.delete(runId)) lastProgress = performance.now();
+        if (pending.size === 0) finish('done');
       });
     });
+    timedOut = why !== 'done';
+    stalled = why === 'stalled';
   }
-  if (submitted.size < count && submitErrors.length === 0) timedOut = true;
 
   /** @type {number[]} */
   const latencies = [];
   /** @type {Record<string, number>} */
   const endTypes = {};
+  /** @type {string[]} */
+  const stuck = [];
   let failed = 0;
   let lastEnd = firstSubmit;
   for (const [id, t0] of submitted) {
     const end = ends.get(id);
-    if (end === undefined) continue;
+    if (end === undefined) {
+      stuck.push(id);
+      continue;
+    }
     latencies.push(end.at - t0);
     endTypes[end.type] = (endTypes[end.type] ?? 0) + 1;
     if (end.type !== 'run.succeeded') failed++;
@@ -272,7 +306,34 @@ async function submitAndWait(client, count, ends, setOnEnd, timeoutMs, died) {
     endTypes,
     submitErrors,
     timedOut,
+    stalled,
+    stuck,
   };
+}
+
+/**
+ * What the gateway says about runs that never ended (the first few), for the report.
+ * @param {Client} client
+ * @param {string[]} ids
+ */
+async function describeStuck(client, ids) {
+  const described = [];
+  for (const id of ids.slice(0, 10)) {
+    try {
+      const response = await request(client, 'GET', `/api/v1/runs/${id}`);
+      const view = /** @type {{ status: string; jobs: { id: string; status: string }[] }} */ (
+        JSON.parse(response.text)
+      );
+      described.push({
+        id,
+        status: view.status,
+        jobs: view.jobs.map((j) => `${j.id}=${j.status}`).join(', '),
+      });
+    } catch (error) {
+      described.push({ id, status: 'unknown', jobs: String(error) });
+    }
+  }
+  return described;
 }
 
 /**
@@ -289,6 +350,7 @@ function summarise(round, n) {
     endTypes: round.endTypes,
     submitErrors: round.submitErrors.length,
     firstSubmitErrors: round.submitErrors.slice(0, 5),
+    neverEnded: round.stuck.length,
     timedOut: round.timedOut,
     elapsedMs: round1(elapsedMs),
     jobsPerSec: round1((round.finished === n ? n : round.finished) / (elapsedMs / 1000)),
@@ -409,6 +471,7 @@ function printTable(say, n, acai, baseline) {
     ['max ms', String(acai.latencyMs.max), String(baseline.latencyMs.max)],
     ['elapsed s', (acai.elapsedMs / 1000).toFixed(2), (baseline.elapsedMs / 1000).toFixed(2)],
     ['failed', String(acai.failed + acai.submitErrors), String(n - baseline.consumed)],
+    ['never ended', String(acai.neverEnded), String(n - baseline.consumed)],
   ];
   say('');
   for (const [a, b, c] of rows)
@@ -424,28 +487,28 @@ function printTable(say, n, acai, baseline) {
   );
 }
 
+/** @typedef {{ gatewayUrl: string; key: string; agent: http.Agent }} Client */
+
 /**
- * POST with JSON over a keep-alive agent.
- * @param {{ gatewayUrl: string; key: string; agent: http.Agent }} client
+ * One API call over the keep-alive agent, JSON body if given.
+ * @param {Client} client
+ * @param {'GET' | 'POST'} method
  * @param {string} pathname
- * @param {unknown} body
+ * @param {unknown} [body]
  * @returns {Promise<{ status: number; text: string }>}
  */
-function post(client, pathname, body) {
-  const payload = Buffer.from(JSON.stringify(body));
+function request(client, method, pathname, body) {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  /** @type {http.OutgoingHttpHeaders} */
+  const headers = { authorization: `Bearer ${client.key}` };
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = payload.length;
+  }
   return new Promise((resolve, reject) => {
     const req = http.request(
       `${client.gatewayUrl}${pathname}`,
-      {
-        method: 'POST',
-        agent: client.agent,
-        headers: {
-          authorization: `Bearer ${client.key}`,
-          'content-type': 'application/json',
-          'content-length': payload.length,
-        },
-        timeout: 60_000,
-      },
+      { method, agent: client.agent, headers, timeout: 60_000 },
       (res) => {
         /** @type {Buffer[]} */
         const chunks = [];
@@ -456,21 +519,25 @@ function post(client, pathname, body) {
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`POST ${pathname}: no answer in 60 s`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${pathname}: no answer in 60 s`)));
     req.on('error', reject);
     req.end(payload);
   });
 }
 
-/** Lines at pino level error (50) or fatal (60) in each service log. @param {string} logDir */
-function countLogErrors(logDir) {
+/**
+ * Lines of each service log (pino JSON) that match `pattern`, by service.
+ * @param {string} logDir
+ * @param {RegExp} pattern
+ */
+function countLogLines(logDir, pattern) {
   /** @type {Record<string, number>} */
   const counts = {};
   for (const file of readdirSync(logDir)) {
     if (!file.endsWith('.log') || file === 'nats-server.log') continue;
     const text = readFileSync(path.join(logDir, file), 'utf8');
-    const errors = text.split('\n').filter((line) => /"level":(50|60)\b/.test(line)).length;
-    if (errors > 0) counts[file.replace(/\.log$/, '')] = errors;
+    const found = text.split('\n').filter((line) => pattern.test(line)).length;
+    if (found > 0) counts[file.replace(/\.log$/, '')] = found;
   }
   return counts;
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@acai/testkit';
 import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
 
 describe('a run through every service', () => {
@@ -28,6 +29,10 @@ describe('a run through every service', () => {
     expect(submitted.status).toBe(202);
     const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
     expect(jobs.map((j) => j.name)).toEqual(['first', 'second']);
+
+    // Read your writes: the run is there at once, not 404 until provenance catches up.
+    const right = await system.api('GET', `/api/v1/runs/${id}`);
+    expect(right.status).toBe(200);
 
     const run = await system.waitForRun(id);
     expect(run.status).toBe('succeeded');
@@ -84,4 +89,64 @@ describe('a run through every service', () => {
     expect(failed.data.reason).toBe('command_not_found');
     expect(failed.data.message).toContain('definitely-not-a-command-acai');
   });
+
+  it('streams logs with follow=true until the job ends', async () => {
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'slow',
+      steps: [
+        {
+          name: 'ticker',
+          command: ['sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 0.3; done; echo done >&2'],
+        },
+      ],
+    });
+    const { jobs } = submitted.body as { jobs: { id: string }[] };
+    const started = Date.now();
+    const followed = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs?follow=true`);
+    expect(followed.status).toBe(200);
+    expect(followed.text).toBe('tick 1\ntick 2\ntick 3\ndone\n');
+    // It waited for the job rather than returning what was there when it was asked.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+
+    const json = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs?format=json`);
+    const lines = json.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { s: string; l: string });
+    expect(lines.at(-1)).toEqual(expect.objectContaining({ s: 'err', l: 'done' }));
+  });
+
+  it('cancels a run: the running process is killed and queued steps never run', async () => {
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'long',
+      steps: [
+        { name: 'sleeper', command: ['sleep', '30'] },
+        { name: 'after', command: ['true'], needs: ['sleeper'] },
+      ],
+    });
+    const { id, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
+    await eventually('the sleeper to run', async () => {
+      const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
+      return (job.body as { status: string }).status === 'running' ? true : undefined;
+    });
+    const cancel = await system.api('POST', `/api/v1/runs/${id}/cancel`);
+    expect(cancel.status).toBe(202);
+    const run = await system.waitForRun(id);
+    expect(run.status).toBe('cancelled');
+    expect(run.jobs.map((j) => j.status)).toEqual(['cancelled', 'cancelled']);
+
+    const again = await system.api('POST', `/api/v1/runs/${id}/cancel`);
+    expect(again.status).toBe(409);
+    // The process was stopped, not left running: the executor has no job in hand.
+    const executor = system.services['executor']!;
+    await eventually('the executor to be idle', async () => {
+      const metrics = await fetch(`${executor.url}/readyz`);
+      return metrics.status === 200 && (await activeJobs(system)) === 0 ? true : undefined;
+    });
+  });
 });
+
+async function activeJobs(system: TestSystem): Promise<number> {
+  const { JobRunner } = await import('@acai/executor');
+  return system.services['executor']!.app.get(JobRunner).activeJobs;
+}

@@ -62,11 +62,17 @@ function scenario() {
       });
       return stored!;
     },
-    /** Nothing is left waiting for an acknowledgement: every message was settled for good. */
+    /**
+     * Every message was settled for good: acknowledged, or terminated after being dead-lettered.
+     * One left pending would be delivered again once its ack wait runs out.
+     */
     async settled(): Promise<void> {
       await eventually('every message to be settled', async () => {
         const info = await fx.bus.jsm.consumers.info(fx.bus.topology.streams.events, durable);
-        return info.num_ack_pending === 0 && info.num_pending === 0 ? true : undefined;
+        if (info.num_ack_pending === 0 && info.num_pending === 0) return true;
+        throw new Error(
+          `${info.num_ack_pending} message(s) delivered but neither acknowledged nor terminated, ${info.num_pending} not yet delivered`,
+        );
       });
     },
   };
@@ -160,13 +166,13 @@ describe('EventConsumer', () => {
       handled.includes(next.position.seq) ? true : undefined,
     );
 
-    await s.settled();
     const letters = await fx.deadLetters.list(s.durable);
     expect(letters.map((l) => ({ seq: l.seq, subject: l.subject, reason: l.reason }))).toEqual([
       { seq: bad.seq, subject, reason: 'undecodable' },
       { seq: unknown.seq, subject, reason: 'unknown_version' },
     ]);
     expect(handled).toEqual([next.position.seq]);
+    await s.settled();
   });
 
   it('retries an event whose handler fails once, and does not dead-letter it', async () => {

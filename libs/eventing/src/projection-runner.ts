@@ -79,6 +79,21 @@ export class ProjectionRunner<Doc> {
   }
 
   /**
+   * Waits (at most `timeoutMs`) until this projection has applied every event in the log as of
+   * now: read-your-writes for a client that just wrote and reads back. Returns whether it caught up.
+   */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    const info = await this.bus.jsm.streams.info(this.bus.topology.streams.events);
+    const target = info.state.last_seq;
+    if (this.appliedSeq >= target) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const caughtUp = await Promise.race([this.waitFor(target).then(() => true), timedOut]);
+    clearTimeout(timer);
+    return caughtUp;
+  }
+
+  /**
    * Drops the read model and rebuilds it from the first event. Resolves when it has caught up with
    * the log as it was when replay was asked for; returns how many events that was.
    */

@@ -26,7 +26,7 @@ import { openDatabase } from './database.js';
 import { createLogger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import { PinoNestLogger } from './nest-logger.js';
-import { AcaiErrorsFilter, toHttpError } from './errors.filter.js';
+import { AcaiErrorsFilter } from './errors.filter.js';
 import { OpsController } from './ops.controller.js';
 import { ServiceContext } from './service-context.js';
 import { startTelemetry } from './telemetry.js';
@@ -166,11 +166,6 @@ export async function startService<C extends ConfigSpec>(
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
   const fastify = app.getHttpAdapter().getInstance();
-  // Errors raised by Fastify itself before a route runs (body too large, unreadable JSON).
-  fastify.setErrorHandler((error, _request, reply) => {
-    const { status, body } = toHttpError(error, logger);
-    void reply.status(status).send(body);
-  });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });

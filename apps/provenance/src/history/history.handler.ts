@@ -26,7 +26,7 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_run')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
-    return this.readModels.get<RunView>('runs', req.project, req.runId, 'run');
+    return this.fresh('runs', () => this.readModels.get<RunView>('runs', req.project, req.runId, 'run'));
   }
 
   @MessagePattern('provenance.list_runs')
@@ -38,13 +38,13 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_job')
   getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
-    return this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job');
+    return this.fresh('jobs', () => this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'));
   }
 
   @MessagePattern('provenance.get_job_history')
   async getJobHistory(@Payload() req: { project: string; jobId: string }): Promise<HistoryEntry[]> {
     // A job that exists but has no event of its own yet (still pending) has an empty history.
-    await this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job');
+    await this.getJob(req);
     try {
       const doc = await this.readModels.get<JobHistoryDoc>(
         'job-history',
@@ -56,6 +56,21 @@ export class HistoryHandler {
     } catch (error) {
       if (error instanceof AcaiError && error.code === ErrorCode.NotFound) return [];
       throw error;
+    }
+  }
+
+  /**
+   * Read-your-writes: a run submitted a moment ago may not be projected yet. Before answering
+   * "not found", wait briefly for the projection to catch up with the log and look again.
+   */
+  private async fresh<T>(projection: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      const runner = this.projections.runners.get(projection);
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.NotFound || runner === undefined) throw error;
+      if (!(await runner.catchUp(3_000))) throw error;
+      return read();
     }
   }
 

@@ -1,0 +1,125 @@
+import { describe, it, expect } from '@jest/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  defaultTopology,
+  subjects,
+  type NewEvent,
+  type Projection,
+  type StoredEvent,
+} from '@acai/contracts';
+import { decodeEvent } from '@acai/eventing';
+import { fold, jobHistoryProjection, jobsProjection, runDecider, runsProjection } from '@acai/runs';
+
+// Golden event logs: recorded runs replayed through the read models. A change to a projection that
+// changes what users see for an existing log fails here. See test/fixtures/golden/README.md.
+const goldenDir = path.resolve(import.meta.dirname, '../fixtures/golden');
+const fixtures = fs
+  .readdirSync(goldenDir)
+  .filter((f) => f.endsWith('.events.jsonl'))
+  .sort()
+  .map((f) => f.slice(0, -'.events.jsonl'.length));
+
+const projections = [runsProjection, jobsProjection, jobHistoryProjection] as Projection<unknown>[];
+
+/** Reads a log the way the projection runner does: each line decoded and validated at its position. */
+function readLog(name: string): StoredEvent[] {
+  const text = fs.readFileSync(path.join(goldenDir, `${name}.events.jsonl`), 'utf8');
+  const encoder = new TextEncoder();
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const { position, ...envelope } = JSON.parse(line) as { position: StoredEvent['position'] };
+      return decodeEvent(encoder.encode(JSON.stringify(envelope)), position);
+    });
+}
+
+/** Folds the log into each projection's documents: keys, then evolve per key; undefined deletes. */
+function replay(events: StoredEvent[]): Record<string, Record<string, unknown>> {
+  const result: Record<string, Record<string, unknown>> = {};
+  for (const projection of projections) {
+    const docs = new Map<string, unknown>();
+    for (const event of events) {
+      for (const key of projection.keys(event)) {
+        const next = projection.evolve(docs.get(key), event, key);
+        if (next === undefined) docs.delete(key);
+        else docs.set(key, next);
+      }
+    }
+    result[projection.name] = Object.fromEntries(docs);
+  }
+  return result;
+}
+
+const asNew = ({ type, data }: StoredEvent) => ({ type, data }) as NewEvent;
+
+it('has golden logs to replay', () => {
+  expect(fixtures).toEqual(expect.arrayContaining(['run-cancelled', 'run-two-steps']));
+});
+
+describe.each(fixtures)('golden log %s', (name) => {
+  const events = readLog(name);
+  const runId = events[0]?.aggregateId;
+
+  it('builds the expected documents of every projection', () => {
+    const expected: unknown = JSON.parse(
+      fs.readFileSync(path.join(goldenDir, `${name}.expected.json`), 'utf8'),
+    );
+
+    expect(replay(events)).toEqual(expected);
+  });
+
+  it('builds the same documents when replayed again from scratch', () => {
+    const first = replay(readLog(name));
+    const second = replay(readLog(name));
+
+    expect(JSON.stringify(second)).toBe(JSON.stringify(first));
+  });
+
+  describe('is a log acai could have written', () => {
+    it('starts with the run being submitted, and every event belongs to that run', () => {
+      expect(events[0]?.type).toBe('run.submitted');
+      expect(events.map((e) => e.correlationId)).toEqual(events.map(() => runId));
+    });
+
+    it('sits at increasing positions on each aggregate’s subject', () => {
+      const seqs = events.map((e) => e.position.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      for (const e of events) {
+        expect(e.position.stream).toBe(defaultTopology.streams.events);
+        expect(e.position.subject).toBe(
+          subjects.aggregate(defaultTopology, e.project, e.aggregate, e.aggregateId),
+        );
+      }
+    });
+
+    it('has unique event ids, and each cause comes before its effect', () => {
+      const seen = new Set<string>();
+      for (const e of events) {
+        if (e.causationId !== null) expect(seen).toContain(e.causationId);
+        expect(seen).not.toContain(e.id);
+        seen.add(e.id);
+      }
+    });
+
+    it('settles and concludes the run as the run decider does', () => {
+      const runEvents = events.filter((e) => e.aggregate === 'run');
+      const settlements = runEvents.flatMap((e, i) => (e.type === 'run.job_settled' ? [i] : []));
+      expect(settlements.length).toBeGreaterThan(0);
+      for (const i of settlements) {
+        const settled = runEvents[i]!;
+        if (settled.type !== 'run.job_settled') continue;
+        const before = fold(runDecider, runEvents.slice(0, i).map(asNew));
+        const decided = runDecider.decide(
+          { kind: 'settle_job', jobId: settled.data.jobId, outcome: settled.data.outcome },
+          before,
+        );
+        expect(runEvents.slice(i, i + decided.length).map(asNew)).toEqual(decided);
+      }
+      const last = runEvents.at(-1)!;
+      expect(['run.succeeded', 'run.failed', 'run.cancelled']).toContain(last.type);
+    });
+  });
+});
