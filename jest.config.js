@@ -29,6 +29,8 @@ const shared = {
 };
 
 export default {
+  // A safety net for tests that talk to real servers, not a performance assertion.
+  testTimeout: 120_000,
   projects: [
     {
       ...shared,
@@ -42,13 +44,11 @@ export default {
         '<rootDir>/{apps,libs}/*/src/**/*.int-spec.ts',
         '<rootDir>/test/integration/**/*.int-spec.ts',
       ],
-      testTimeout: 60_000,
     },
     {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-      testTimeout: 60_000,
     },
   ],
 };

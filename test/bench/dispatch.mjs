@@ -103,11 +103,13 @@ export async function run(ctx) {
       say(`PROBLEM in warm-up: ${describeRound(warm, WARMUP)}`);
     }
     say(`measuring: ${n} runs, ${SUBMIT_CONCURRENCY} submissions in flight`);
+    const cpuBefore = cpuSnapshot(home);
     const round = await submitAndWait(client, n, ends, (f) => (onEnd = f), {
       timeoutMs,
       died: () => died,
     });
     sub.unsubscribe();
+    const cpu = cpuUse(cpuBefore, cpuSnapshot(home));
     const acai = summarise(round, n);
     say(`acai: ${describeRound(round, n)}`);
     const stuck = await describeStuck(client, [...warm.stuck, ...round.stuck]);
@@ -155,12 +157,27 @@ export async function run(ctx) {
     }
 
     printTable(say, n, acai, baseline);
+    say(
+      `  CPU while measuring (${cpu.wallSec} s wall, ${cpu.machineBusyPct}% of ${os.cpus().length} CPUs busy): ` +
+        Object.entries(cpu.cpuSecByProcess)
+          .map(([name, sec]) => `${name} ${sec} s`)
+          .join(', '),
+    );
+    if (cpu.otherBusySec > cpu.wallSec * 0.25) {
+      say(
+        `  NOTE: ${cpu.otherBusySec} CPU-s went to processes outside this stack: the figures are noisy`,
+      );
+    }
     for (const p of problems) say(`PROBLEM: ${p}`);
 
     const file = ctx.writeResult('dispatch', {
       benchmark: 'dispatch',
       date: new Date().toISOString(),
-      machine: { ...ctx.machine(), natsServer: nc.info?.version ?? 'unknown' },
+      machine: {
+        ...ctx.machine(),
+        natsServer: nc.info?.version ?? 'unknown',
+        loadAverageAtEnd: os.loadavg().map(round1),
+      },
       n,
       acai: {
         ...acai,
@@ -168,7 +185,8 @@ export async function run(ctx) {
         warmupRuns: WARMUP,
         submitConcurrency: SUBMIT_CONCURRENCY,
         warmup: summarise(warm, WARMUP),
-        neverEnded: stuck,
+        neverEndedRuns: stuck,
+        cpuDuringMeasurement: cpu,
         serviceLogErrorLines: logErrors,
         serviceLogWarnLines: logWarnings,
       },
@@ -540,6 +558,111 @@ function countLogLines(logDir, pattern) {
     if (found > 0) counts[file.replace(/\.log$/, '')] = found;
   }
   return counts;
+}
+
+/**
+ * @typedef {object} CpuSnapshot
+ * @property {number} at            performance.now()
+ * @property {number} machineBusy   ticks of all CPUs not idle/iowait
+ * @property {number} machineTotal  ticks of all CPUs
+ * @property {Map<number, { name: string; ticks: number }>} procs  this stack's processes
+ * @property {NodeJS.CpuUsage} self
+ */
+
+const CLK_TCK = 100;
+
+/**
+ * CPU ticks of every process of this stack (found by ACAI_HOME in its environment or `home` on its
+ * command line, and their descendants: Postgres backends), and of the whole machine.
+ * @param {string} home
+ * @returns {CpuSnapshot}
+ */
+function cpuSnapshot(home) {
+  /** @type {Map<number, { ppid: number; name: string; ticks: number }>} */
+  const all = new Map();
+  /** @type {Set<number>} */
+  const roots = new Set();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
+      const name = app
+        ? (app.split('/').at(-3) ?? 'node')
+        : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
+      all.set(pid, { ppid: Number(fields[1]), name, ticks });
+      if (pid === process.pid) continue;
+      if (cmdline.some((a) => a.includes(home))) roots.add(pid);
+      else if (app) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        if (environ.split('\0').includes(`ACAI_HOME=${home}`)) roots.add(pid);
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  /** @type {Map<number, { name: string; ticks: number }>} */
+  const procs = new Map();
+  for (const [pid, p] of all) {
+    let name;
+    for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
+      if (roots.has(at)) {
+        name = /** @type {{ name: string }} */ (all.get(at)).name;
+        break;
+      }
+      at = all.get(at)?.ppid ?? 0;
+    }
+    if (name !== undefined)
+      procs.set(pid, { name: name === 'postgres' ? 'postgres' : name, ticks: p.ticks });
+  }
+  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const t = cpuLine.trim().split(/\s+/).slice(1).map(Number);
+  const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (t[3] ?? 0) + (t[4] ?? 0);
+  return {
+    at: performance.now(),
+    machineBusy: total - idle,
+    machineTotal: total,
+    procs,
+    self: process.cpuUsage(),
+  };
+}
+
+/**
+ * CPU seconds each process of the stack used between two snapshots, and how busy the machine was.
+ * @param {CpuSnapshot} a
+ * @param {CpuSnapshot} b
+ */
+function cpuUse(a, b) {
+  /** @type {Record<string, number>} */
+  const byName = {};
+  for (const [pid, p] of b.procs) {
+    const before = a.procs.get(pid)?.ticks ?? 0;
+    byName[p.name] = (byName[p.name] ?? 0) + (p.ticks - before) / CLK_TCK;
+  }
+  const self = process.cpuUsage(a.self);
+  byName['bench (this process)'] = (self.user + self.system) / 1e6;
+  const wallSec = (b.at - a.at) / 1000;
+  const machineBusySec = (b.machineBusy - a.machineBusy) / CLK_TCK;
+  const ours = Object.values(byName).reduce((x, y) => x + y, 0);
+  /** @type {Record<string, number>} */
+  const cpuSecByProcess = {};
+  for (const [name, sec] of Object.entries(byName).sort((x, y) => y[1] - x[1])) {
+    cpuSecByProcess[name] = round1(sec);
+  }
+  return {
+    wallSec: round1(wallSec),
+    machineBusyPct: round1(
+      (100 * (b.machineBusy - a.machineBusy)) / Math.max(1, b.machineTotal - a.machineTotal),
+    ),
+    machineBusySec: round1(machineBusySec),
+    otherBusySec: round1(Math.max(0, machineBusySec - ours)),
+    cpuSecByProcess,
+  };
 }
 
 /** Nearest-rank percentiles. @param {number[]} values */

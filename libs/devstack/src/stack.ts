@@ -4,15 +4,29 @@ import path from 'node:path';
 import { startNats, type StartedService } from './nats.js';
 import { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
 
-/** The services, in start order, with the port of their HTTP endpoints. */
-export const SERVICES = [
-  { name: 'catalog', portVar: 'ACAI_HTTP_PORT', port: 8181 },
-  { name: 'provisioner', portVar: 'ACAI_HTTP_PORT', port: 8182 },
-  { name: 'scheduler', portVar: 'ACAI_HTTP_PORT', port: 8183 },
-  { name: 'executor', portVar: 'ACAI_HTTP_PORT', port: 8184 },
-  { name: 'provenance', portVar: 'ACAI_HTTP_PORT', port: 8185 },
-  { name: 'gateway', portVar: 'ACAI_PORT', port: 8080 },
-] as const;
+export interface ServiceEntry {
+  readonly name: string;
+  readonly portVariable: string;
+  readonly port: number;
+}
+
+/** The launcher's config: which services to start, in order, on which ports (deploy/local/services.json). */
+export function readServices(root: string): ServiceEntry[] {
+  const file = path.join(root, 'deploy', 'local', 'services.json');
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { services?: unknown };
+  if (!Array.isArray(parsed.services)) throw new Error(`${file}: expected a "services" array`);
+  return parsed.services.map((entry: unknown, i: number) => {
+    const e = entry as Partial<ServiceEntry>;
+    if (
+      typeof e.name !== 'string' ||
+      typeof e.portVariable !== 'string' ||
+      typeof e.port !== 'number'
+    ) {
+      throw new Error(`${file}: services.${i} needs a name, a portVariable and a port`);
+    }
+    return { name: e.name, portVariable: e.portVariable, port: e.port };
+  });
+}
 
 export interface StackOptions {
   /** The repository root (where apps/<service>/dist/main.js are). */
@@ -49,7 +63,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const say = options.say ?? (() => undefined);
   const logDir = path.join(options.home, 'logs');
   mkdirSync(logDir, { recursive: true });
-  for (const s of SERVICES) {
+  const services = readServices(options.root);
+  for (const s of services) {
     const main = path.join(options.root, 'apps', s.name, 'dist', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   }
@@ -95,7 +110,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let died!: (name: string) => void;
     const diedPromise = new Promise<string>((resolve) => (died = resolve));
     let stopping = false;
-    for (const s of SERVICES) {
+    for (const s of services) {
       const port = s.name === 'gateway' ? options.gatewayPort : s.port + offset;
       const log = openSync(path.join(logDir, `${s.name}.log`), 'a');
       const child = spawn(
@@ -110,7 +125,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             NATS_URL: natsUrl,
             DATABASE_URL: databaseUrl,
             ACAI_HOME: options.home,
-            [s.portVar]: String(port),
+            [s.portVariable]: String(port),
             ACAI_BOOTSTRAP_KEY_FILE: keyFile,
           },
         },

@@ -1,27 +1,38 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { subjects, type StoredEvent } from '@acai/contracts';
-import { eventually, uniqueTag } from '@acai/testkit';
-import {
-  cancelled,
-  garbage,
-  openEventingWithDb,
-  unknownEnvelope,
-  type EventingDbFixture,
-} from '../../../test/support/eventing.js';
+import { DataSource } from 'typeorm';
+import { isolatedTopology, subjects, type StoredEvent } from '@acai/contracts';
+import { eventually, testEnv, uniqueTag } from '@acai/testkit';
+import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
+import { PostgresDeadLetters } from './dead-letters.js';
 import { NonRetryableError } from './errors.js';
 import { EventConsumer, type EventConsumerOptions } from './event-consumer.js';
 import { EventStore } from './event-store.js';
+import { eventingEntities } from './storage.entities.js';
+import { EventingTables1764115200000 } from './storage.migration.js';
 
 // jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
 jest.setTimeout(60_000);
 
-let fx: EventingDbFixture;
+const tag = uniqueTag();
+const schema = `it_${tag}`;
+let bus: Bus;
+let db: DataSource;
+let deadLetters: PostgresDeadLetters;
 let store: EventStore;
 const running: EventConsumer[] = [];
 
 beforeAll(async () => {
-  fx = await openEventingWithDb('event-consumer-it');
-  store = new EventStore(fx.bus);
+  const { natsUrl, databaseUrl } = testEnv();
+  bus = await connectBus({
+    url: natsUrl,
+    name: 'event-consumer-it',
+    topology: isolatedTopology(tag),
+  });
+  await ensureStreams(bus);
+  db = await openSchema(databaseUrl, schema);
+  deadLetters = new PostgresDeadLetters(db);
+  store = new EventStore(bus);
 });
 
 afterEach(async () => {
@@ -29,8 +40,57 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await fx?.close();
+  if (db?.isInitialized) {
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.destroy();
+  }
+  if (bus !== undefined) {
+    await deleteStreams(bus);
+    await bus.close();
+  }
 });
+
+/**
+ * A schema of this file's own with the eventing tables, migrated as a service's would be.
+ * (`openDatabase` in @acai/platform does the same, but platform depends on this library.)
+ */
+async function openSchema(url: string, name: string): Promise<DataSource> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    schema: name,
+    entities: eventingEntities,
+    migrations: [EventingTables1764115200000],
+    logging: false,
+  });
+  await dataSource.initialize();
+  await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${name}"`);
+  await dataSource.runMigrations({ transaction: 'each' });
+  return dataSource;
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes that are not an event at all. */
+const garbage = encoder.encode('\u0000this is not json{{');
+
+/** A well-formed envelope of an event type and version no service knows. */
+function unknownEnvelope(ref: { project: string; aggregate: string; id: string }): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({
+      id: randomUUID(),
+      type: 'job.exploded',
+      version: 9,
+      project: ref.project,
+      aggregate: ref.aggregate,
+      aggregateId: ref.id,
+      occurredAt: new Date().toISOString(),
+      causationId: null,
+      correlationId: null,
+      data: { boom: true },
+    }),
+  );
+}
 
 /** A consumer of its own over a project of its own, so tests never see each other's events. */
 function scenario() {
@@ -44,12 +104,12 @@ function scenario() {
       handle: EventConsumerOptions['handle'],
       options: Partial<EventConsumerOptions> = {},
     ): Promise<EventConsumer> {
-      const consumer = new EventConsumer(fx.bus, {
+      const consumer = new EventConsumer(bus, {
         durable,
-        filterSubject: subjects.projectEvents(fx.bus.topology, project),
+        filterSubject: subjects.projectEvents(bus.topology, project),
         accepts: () => true,
         handle,
-        deadLetters: fx.deadLetters,
+        deadLetters: deadLetters,
         ...options,
       });
       running.push(consumer);
@@ -57,9 +117,13 @@ function scenario() {
       return consumer;
     },
     async append(id: string, reason: string): Promise<StoredEvent> {
-      const [stored] = await store.append({ project, aggregate: 'job', id }, [cancelled(reason)], {
-        expectedVersion: 'any',
-      });
+      const [stored] = await store.append(
+        { project, aggregate: 'job', id },
+        [{ type: 'job.cancelled', data: { reason } }],
+        {
+          expectedVersion: 'any',
+        },
+      );
       return stored!;
     },
     /**
@@ -68,7 +132,7 @@ function scenario() {
      */
     async settled(): Promise<void> {
       await eventually('every message to be settled', async () => {
-        const info = await fx.bus.jsm.consumers.info(fx.bus.topology.streams.events, durable);
+        const info = await bus.jsm.consumers.info(bus.topology.streams.events, durable);
         if (info.num_ack_pending === 0 && info.num_pending === 0) return true;
         throw new Error(
           `${info.num_ack_pending} message(s) delivered but neither acknowledged nor terminated, ${info.num_pending} not yet delivered`,
@@ -140,7 +204,7 @@ describe('EventConsumer', () => {
       calls.includes(next.id) ? true : undefined,
     );
 
-    const letters = await fx.deadLetters.list(s.durable);
+    const letters = await deadLetters.list(s.durable);
     expect(letters.map((l) => ({ seq: l.seq, reason: l.reason, error: l.error }))).toEqual([
       {
         seq: poison.position.seq,
@@ -159,14 +223,14 @@ describe('EventConsumer', () => {
     await s.consumer(async (event) => void handled.push(event.position.seq));
     const subject = store.subjectOf(s.ref('a'));
 
-    const bad = await fx.bus.js.publish(subject, garbage);
-    const unknown = await fx.bus.js.publish(subject, unknownEnvelope(s.ref('a')));
+    const bad = await bus.js.publish(subject, garbage);
+    const unknown = await bus.js.publish(subject, unknownEnvelope(s.ref('a')));
     const next = await s.append('a', 'fine');
     await eventually('the next event to be handled', () =>
       handled.includes(next.position.seq) ? true : undefined,
     );
 
-    const letters = await fx.deadLetters.list(s.durable);
+    const letters = await deadLetters.list(s.durable);
     expect(letters.map((l) => ({ seq: l.seq, subject: l.subject, reason: l.reason }))).toEqual([
       { seq: bad.seq, subject, reason: 'undecodable' },
       { seq: unknown.seq, subject, reason: 'unknown_version' },
@@ -197,7 +261,7 @@ describe('EventConsumer', () => {
     expect(attempts.get(flaky.id)).toBe(2);
     expect(attempts.get(other.id)).toBe(1);
     await s.settled();
-    expect(await fx.deadLetters.list(s.durable)).toEqual([]);
+    expect(await deadLetters.list(s.durable)).toEqual([]);
   });
 
   it('does not let a later event of the same aggregate overtake one that is being retried', async () => {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { ErrorCode, type NewEvent } from '@acai/contracts';
-import { cancelled, openEventing, type EventingFixture } from '../../../test/support/eventing.js';
+import { ErrorCode, isolatedTopology, type NewEvent } from '@acai/contracts';
+import { testEnv, uniqueTag } from '@acai/testkit';
 import { AggregateRepository } from './aggregates.js';
+import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
 import { WrongExpectedVersionError } from './errors.js';
 import { EventStore, type AggregateRef } from './event-store.js';
 
@@ -11,17 +12,28 @@ jest.setTimeout(60_000);
 
 const project = 'p1';
 
-let fx: EventingFixture;
+let bus: Bus;
 let store: EventStore;
 
 beforeAll(async () => {
-  fx = await openEventing('event-store-it');
-  store = new EventStore(fx.bus);
+  bus = await connectBus({
+    url: testEnv().natsUrl,
+    name: 'event-store-it',
+    topology: isolatedTopology(uniqueTag()),
+  });
+  await ensureStreams(bus);
+  store = new EventStore(bus);
 });
 
 afterAll(async () => {
-  await fx?.close();
+  if (bus === undefined) return;
+  await deleteStreams(bus);
+  await bus.close();
 });
+
+function cancelled(reason: string): NewEvent {
+  return { type: 'job.cancelled', data: { reason } };
+}
 
 function job(): AggregateRef {
   return { project, aggregate: 'job', id: `job-${randomUUID()}` };
@@ -91,7 +103,7 @@ describe('EventStore: optimistic concurrency', () => {
           throw error;
         }
       }
-    })(fx.bus);
+    })(bus);
     const replicaA = new AggregateRepository(counting, 'job', evolver);
     const replicaB = new AggregateRepository(counting, 'job', evolver);
     const ref = job();
@@ -141,7 +153,7 @@ describe('EventStore: deduplication', () => {
     expect(second[0]!.position.seq).toBe(first[0]!.position.seq);
     const { events } = await store.read(ref);
     expect(events.map((e) => e.id)).toEqual([eventId]);
-    const info = await fx.bus.jsm.streams.info(fx.bus.topology.streams.events, {
+    const info = await bus.jsm.streams.info(bus.topology.streams.events, {
       subjects_filter: store.subjectOf(ref),
     });
     expect(info.state.subjects?.[store.subjectOf(ref)]).toBe(1);

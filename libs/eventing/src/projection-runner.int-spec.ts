@@ -1,18 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { subjects, type Projection } from '@acai/contracts';
-import { eventually, uniqueTag } from '@acai/testkit';
-import {
-  cancelled,
-  garbage,
-  openEventingWithDb,
-  queued,
-  recordingLogger,
-  unknownEnvelope,
-  type EventingDbFixture,
-} from '../../../test/support/eventing.js';
+import { DataSource } from 'typeorm';
+import { isolatedTopology, subjects, type NewEvent, type Projection } from '@acai/contracts';
+import { eventually, testEnv, uniqueTag } from '@acai/testkit';
+import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
+import { PostgresDeadLetters } from './dead-letters.js';
 import { EventStore } from './event-store.js';
+import type { EventingLogger } from './logger.js';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.js';
-import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
+import {
+  eventingEntities,
+  ProjectionCheckpointEntity,
+  ProjectionDocumentEntity,
+} from './storage.entities.js';
+import { EventingTables1764115200000 } from './storage.migration.js';
 
 // jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
 jest.setTimeout(60_000);
@@ -34,13 +35,25 @@ function countingProjection(name: string): Projection<Counted> {
   };
 }
 
-let fx: EventingDbFixture;
+const tag = uniqueTag();
+const schema = `it_${tag}`;
+let bus: Bus;
+let db: DataSource;
+let deadLetters: PostgresDeadLetters;
 let store: EventStore;
 const running: ProjectionRunner<Counted>[] = [];
 
 beforeAll(async () => {
-  fx = await openEventingWithDb('projection-runner-it');
-  store = new EventStore(fx.bus);
+  const { natsUrl, databaseUrl } = testEnv();
+  bus = await connectBus({
+    url: natsUrl,
+    name: 'projection-runner-it',
+    topology: isolatedTopology(tag),
+  });
+  await ensureStreams(bus);
+  db = await openSchema(databaseUrl, schema);
+  deadLetters = new PostgresDeadLetters(db);
+  store = new EventStore(bus);
 });
 
 afterEach(async () => {
@@ -48,8 +61,82 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await fx?.close();
+  if (db?.isInitialized) {
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.destroy();
+  }
+  if (bus !== undefined) {
+    await deleteStreams(bus);
+    await bus.close();
+  }
 });
+
+/**
+ * A schema of this file's own with the eventing tables, migrated as a service's would be.
+ * (`openDatabase` in @acai/platform does the same, but platform depends on this library.)
+ */
+async function openSchema(url: string, name: string): Promise<DataSource> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    schema: name,
+    entities: eventingEntities,
+    migrations: [EventingTables1764115200000],
+    logging: false,
+  });
+  await dataSource.initialize();
+  await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${name}"`);
+  await dataSource.runMigrations({ transaction: 'each' });
+  return dataSource;
+}
+
+function cancelled(reason: string): NewEvent {
+  return { type: 'job.cancelled', data: { reason } };
+}
+
+function queued(name: string): NewEvent {
+  const resources = { cpu: 1, memoryMb: 512 };
+  return {
+    type: 'job.queued',
+    data: { runId: 'run-1', name, command: ['python', 'train.py'], env: {}, resources },
+  };
+}
+
+/** A logger that keeps its error lines, so a test can wait for a failure to have happened. */
+function recordingLogger(): EventingLogger & { errors: object[] } {
+  const errors: object[] = [];
+  const ignore = () => undefined;
+  return {
+    errors,
+    info: ignore,
+    warn: ignore,
+    debug: ignore,
+    error: (obj) => void errors.push(obj),
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes that are not an event at all. */
+const garbage = encoder.encode('\u0000this is not json{{');
+
+/** A well-formed envelope of an event type and version no service knows. */
+function unknownEnvelope(ref: { project: string; aggregate: string; id: string }): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({
+      id: randomUUID(),
+      type: 'job.exploded',
+      version: 9,
+      project: ref.project,
+      aggregate: ref.aggregate,
+      aggregateId: ref.id,
+      occurredAt: new Date().toISOString(),
+      causationId: null,
+      correlationId: null,
+      data: { boom: true },
+    }),
+  );
+}
 
 /**
  * A projection of its own over a project of its own, so tests in this file never see each other's
@@ -69,8 +156,8 @@ function scenario() {
       return lastSeq;
     },
     runner(options: ProjectionRunnerOptions = {}): ProjectionRunner<Counted> {
-      const runner = new ProjectionRunner(fx.bus, fx.db, countingProjection(name), fx.deadLetters, {
-        filterSubject: subjects.projectEvents(fx.bus.topology, project),
+      const runner = new ProjectionRunner(bus, db, countingProjection(name), deadLetters, {
+        filterSubject: subjects.projectEvents(bus.topology, project),
         ...options,
       });
       running.push(runner);
@@ -108,7 +195,7 @@ function scenario() {
       }
     },
     async documents(): Promise<Map<string, Counted>> {
-      const rows = await fx.db
+      const rows = await db
         .getRepository(ProjectionDocumentEntity)
         .find({ where: { projection: name }, order: { key: 'ASC' } });
       return new Map(rows.map((r) => [r.key, r.doc as Counted]));
@@ -122,7 +209,7 @@ function scenario() {
       }
     },
     async checkpoint(): Promise<number | undefined> {
-      const row = await fx.db
+      const row = await db
         .getRepository(ProjectionCheckpointEntity)
         .findOneBy({ projection: name });
       return row?.lastSeq;
@@ -185,19 +272,19 @@ describe('ProjectionRunner', () => {
     await runner.waitFor(s.lastSeq);
     const before = s.lastSeq;
 
-    const table = `"${fx.schema}".projection_documents`;
-    await fx.db.query(`ALTER TABLE ${table} RENAME TO projection_documents_away`);
+    const table = `"${schema}".projection_documents`;
+    await db.query(`ALTER TABLE ${table} RENAME TO projection_documents_away`);
     try {
       await s.append(['a', 'b', 'c'], 9);
       await eventually('the runner to fail a batch', () =>
-        logger.lines.some((l) => l.level === 'error') ? true : undefined,
+        logger.errors.length > 0 ? true : undefined,
       );
       // The failed batch moved nothing: neither the checkpoint nor the runner's position.
       expect(await s.checkpoint()).toBe(before);
       expect(runner.position).toBe(before);
     } finally {
-      await fx.db.query(
-        `ALTER TABLE "${fx.schema}".projection_documents_away RENAME TO projection_documents`,
+      await db.query(
+        `ALTER TABLE "${schema}".projection_documents_away RENAME TO projection_documents`,
       );
     }
 
@@ -229,13 +316,13 @@ describe('ProjectionRunner', () => {
     const ref = { project: s.project, aggregate: 'job', id: 'a' };
     const subject = store.subjectOf(ref);
 
-    const bad = await fx.bus.js.publish(subject, garbage);
-    const unknown = await fx.bus.js.publish(subject, unknownEnvelope(ref));
+    const bad = await bus.js.publish(subject, garbage);
+    const unknown = await bus.js.publish(subject, unknownEnvelope(ref));
     await s.append(['a'], 1);
     await runner.waitFor(s.lastSeq);
 
     await s.expectExactlyOnce();
-    const letters = await fx.deadLetters.list(`projection:${s.name}`);
+    const letters = await deadLetters.list(`projection:${s.name}`);
     expect(letters.map((l) => ({ seq: l.seq, subject: l.subject, reason: l.reason }))).toEqual([
       { seq: bad.seq, subject, reason: 'undecodable' },
       { seq: unknown.seq, subject, reason: 'unknown_version' },

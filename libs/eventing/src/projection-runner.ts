@@ -87,7 +87,9 @@ export class ProjectionRunner<Doc> {
     const target = info.state.last_seq;
     if (this.appliedSeq >= target) return true;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const timedOut = new Promise<boolean>(
+      (resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)),
+    );
     const caughtUp = await Promise.race([this.waitFor(target).then(() => true), timedOut]);
     clearTimeout(timer);
     return caughtUp;

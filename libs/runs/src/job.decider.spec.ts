@@ -1,6 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
 import { ErrorCode, type EventData, type NewEvent } from '@acai/contracts';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only helper, not a runtime dependency
 import { deciderSpec } from '@acai/testkit';
 import { isTerminal, jobDecider, type JobCommand } from './job.decider.js';
 

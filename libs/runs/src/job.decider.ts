@@ -86,7 +86,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
           ? [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: command.durationMs } }]
           : [];
       case 'fail':
-        return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
+        return isTerminal(state.status) || state.status === 'none'
+          ? []
+          : [{ type: 'job.failed', data: command.data }];
       case 'cancel':
         return isTerminal(state.status)
           ? []

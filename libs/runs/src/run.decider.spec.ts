@@ -6,7 +6,6 @@ import {
   type NewEvent,
   type PlannedJob,
 } from '@acai/contracts';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only helper, not a runtime dependency
 import { deciderSpec } from '@acai/testkit';
 import { fold } from './decider.js';
 import {
@@ -58,7 +57,7 @@ const cancelRequested: NewEvent = {
   data: { reason: 'superseded' },
 };
 const runSucceeded: NewEvent = { type: 'run.succeeded', data: {} };
-const runCancelled: NewEvent = { type: 'run.cancelled', data: { reason: 'cancelled on request' } };
+const runCancelled: NewEvent = { type: 'run.cancelled', data: { reason: 'superseded' } };
 
 /** A history that leaves the run in each phase. */
 const history: Record<RunPhase, NewEvent[]> = {
@@ -116,6 +115,7 @@ describe('runDecider', () => {
         name: 'nightly',
         jobs: [prepare, train, evaluate],
         outcomes: {},
+        cancelReason: null,
       });
     });
   });
@@ -138,7 +138,7 @@ describe('runDecider', () => {
     it.each(FINISHED)('is a CONFLICT for a finished run (%s)', (phase) => {
       spec.given(history[phase]).when(cancel).thenThrows(ErrorCode.Conflict);
       expect(() => runDecider.decide(cancel, state(history[phase]))).toThrow(
-        `The run has already ${phase}; there is nothing to cancel`,
+        `The run has already ended (${phase}); there is nothing to cancel`,
       );
     });
   });

@@ -16,6 +16,8 @@ export interface RunState {
   readonly jobs: readonly PlannedJob[];
   /** Final outcome per job id, once settled. */
   readonly outcomes: Readonly<Record<string, JobOutcome>>;
+  /** Why the run is being cancelled, once it is. */
+  readonly cancelReason: string | null;
 }
 
 export type RunCommand =
@@ -24,7 +26,7 @@ export type RunCommand =
   | { kind: 'cancel'; reason: string };
 
 export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
-  initialState: () => ({ phase: 'none', name: null, jobs: [], outcomes: {} }),
+  initialState: () => ({ phase: 'none', name: null, jobs: [], outcomes: {}, cancelReason: null }),
 
   decide(command, state) {
     switch (command.kind) {
@@ -49,7 +51,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
         if (state.phase !== 'active') {
           throw new AcaiError(
             ErrorCode.Conflict,
-            `The run has already ${state.phase}; there is nothing to cancel`,
+            `The run has already ended (${state.phase}); there is nothing to cancel`,
           );
         }
         return [{ type: 'run.cancel_requested', data: { reason: command.reason } }];
@@ -68,7 +70,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
           outcomes: { ...state.outcomes, [event.data.jobId]: event.data.outcome },
         };
       case 'run.cancel_requested':
-        return { ...state, phase: 'cancelling' };
+        return { ...state, phase: 'cancelling', cancelReason: event.data.reason };
       case 'run.succeeded':
         return { ...state, phase: 'succeeded' };
       case 'run.failed':
@@ -85,7 +87,9 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
   if (state.phase === 'cancelling')
-    return [{ type: 'run.cancelled', data: { reason: 'cancelled on request' } }];
+    return [
+      { type: 'run.cancelled', data: { reason: state.cancelReason ?? 'cancelled on request' } },
+    ];
   const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed').map((j) => j.id);
   if (failed.length > 0 || state.jobs.some((j) => state.outcomes[j.id] === 'cancelled')) {
     const names = state.jobs.filter((j) => failed.includes(j.id)).map((j) => j.name);

@@ -385,3 +385,27 @@ describe('replay', () => {
     }
   });
 });
+
+describe('runs projection, cancelled before anything ran', () => {
+  it('stays queued until the run is cancelled, and late events do not move updatedAt', () => {
+    const e = eventLog();
+    const submitted = e('run.submitted', RUN, {
+      name: 'nightly',
+      jobs: [planned(PREPARE, 'prepare')],
+      submittedBy: null,
+    });
+    const jobCancelled = e('job.cancelled', PREPARE, { reason: 'the run was cancelled' });
+    const afterCancel = project(runsProjection, [submitted, jobCancelled])[RUN]!;
+    expect(afterCancel.status).toBe('queued');
+    expect(afterCancel.jobs[0]!.status).toBe('cancelled');
+
+    const late = e('job.started', PREPARE, { executor: 'x', attempt: 1, pid: 1 });
+    const afterLate = project(runsProjection, [submitted, jobCancelled, late])[RUN]!;
+    expect(afterLate).toEqual(afterCancel);
+
+    const runCancelled = e('run.cancelled', RUN, { reason: 'superseded' });
+    expect(project(runsProjection, [submitted, jobCancelled, runCancelled])[RUN]!.status).toBe(
+      'cancelled',
+    );
+  });
+});

@@ -66,16 +66,22 @@ export const runsProjection: Projection<RunView> = {
         break;
     }
     const status = event.aggregate === 'job' ? jobStatusAfter(event) : undefined;
-    if (status === undefined) return doc;
-    const jobs = touched.jobs.map((j) =>
-      j.id === event.aggregateId && !TERMINAL_JOB.has(j.status) ? { ...j, status } : j,
-    );
+    const job = doc.jobs.find((j) => j.id === event.aggregateId);
+    // Late or repeated job events change nothing once the job has ended.
+    if (
+      status === undefined ||
+      job === undefined ||
+      TERMINAL_JOB.has(job.status) ||
+      job.status === status
+    )
+      return doc;
+    const jobs = doc.jobs.map((j) => (j === job ? { ...j, status } : j));
+    // A run is running once a job of it has actually run (a cancelled job never did).
     const runStatus: RunStatus =
-      TERMINAL_RUN.has(doc.status) || doc.status === 'running'
-        ? doc.status
-        : jobs.some((j) => j.status === 'running' || TERMINAL_JOB.has(j.status))
-          ? 'running'
-          : doc.status;
+      doc.status === 'queued' &&
+      jobs.some((j) => j.status === 'running' || j.status === 'succeeded' || j.status === 'failed')
+        ? 'running'
+        : doc.status;
     return { ...touched, jobs, status: runStatus };
   },
 };

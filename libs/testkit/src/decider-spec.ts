@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { NewEvent } from '@acai/contracts';
 
 /**
@@ -19,7 +20,7 @@ export function deciderSpec<S, C>(decider: {
           return {
             then(expected: NewEvent[]): NewEvent[] {
               const actual = run();
-              if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+              if (!isDeepStrictEqual(actual, expected)) {
                 throw new Error(
                   `decided\n  ${JSON.stringify(actual)}\nexpected\n  ${JSON.stringify(expected)}`,
                 );
