@@ -39,6 +39,8 @@ const RUN_SPEC = { name: 'noop', steps: [{ name: 'noop', command: ['true'] }] };
 const END_TYPES = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 /** Once everything is submitted, give up when no run has ended for this long. */
 const STALL_MS = 20_000;
+/** Runs (and baseline messages) sent one at a time, each after the previous ended: latency with no queue. */
+const UNLOADED_N = 50;
 
 /**
  * @param {BenchContext} ctx
@@ -97,25 +99,51 @@ export async function run(ctx) {
     const warm = await submitAndWait(client, WARMUP, ends, (f) => (onEnd = f), {
       timeoutMs: Math.max(60_000, WARMUP * 1_000),
       died: () => died,
+      concurrency: SUBMIT_CONCURRENCY,
     });
     if (warm.finished < WARMUP || warm.submitErrors.length > 0 || warm.failed > 0) {
       problems.push(`warm-up: ${describeRound(warm, WARMUP)}`);
       say(`PROBLEM in warm-up: ${describeRound(warm, WARMUP)}`);
     }
     say(`measuring: ${n} runs, ${SUBMIT_CONCURRENCY} submissions in flight`);
-    const cpuBefore = cpuSnapshot(home);
-    const round = await submitAndWait(client, n, ends, (f) => (onEnd = f), {
-      timeoutMs,
-      died: () => died,
-    });
-    sub.unsubscribe();
-    const cpu = cpuUse(cpuBefore, cpuSnapshot(home));
+    // CPU use of every process, sampled each second: the window ends at the first sample after the
+    // last run ended, not when the wait for stragglers gave up.
+    const cpuSamples = [cpuSnapshot(home)];
+    const sampler = setInterval(() => cpuSamples.push(cpuSnapshot(home)), 1_000);
+    let round;
+    try {
+      round = await submitAndWait(client, n, ends, (f) => (onEnd = f), {
+        timeoutMs,
+        died: () => died,
+        concurrency: SUBMIT_CONCURRENCY,
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    cpuSamples.push(cpuSnapshot(home));
+    const lastEnd = round.lastEnd;
+    const cpu = cpuUse(
+      /** @type {CpuSnapshot} */ (cpuSamples[0]),
+      /** @type {CpuSnapshot} */ (cpuSamples.find((c) => c.at >= lastEnd) ?? cpuSamples.at(-1)),
+    );
     const acai = summarise(round, n);
     say(`acai: ${describeRound(round, n)}`);
-    const stuck = await describeStuck(client, [...warm.stuck, ...round.stuck]);
+
+    say(`unloaded: ${UNLOADED_N} runs one at a time`);
+    const single = await submitAndWait(client, UNLOADED_N, ends, (f) => (onEnd = f), {
+      timeoutMs: Math.max(60_000, UNLOADED_N * 2_000),
+      died: () => died,
+      concurrency: 1,
+      oneAtATime: true,
+    });
+    sub.unsubscribe();
+    const acaiUnloaded = summarise(single, UNLOADED_N);
+    say(`acai unloaded: ${describeRound(single, UNLOADED_N)}`);
+    const stuck = await describeStuck(client, [...warm.stuck, ...round.stuck, ...single.stuck]);
 
     say(`baseline: raw JetStream round trip of ${n} messages on the same nats-server`);
-    const baseline = await rawJetStream(nc, n);
+    const baseline = await rawJetStream(nc, n, PUBLISH_IN_FLIGHT);
+    const baselineUnloaded = await rawJetStream(nc, UNLOADED_N, 1);
 
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
     const logWarnings = countLogLines(stack.logDir, /"level":("warn"|40)\b/);
@@ -135,9 +163,12 @@ export async function run(ctx) {
         `${round.failed} runs ended failed/cancelled (${JSON.stringify(round.endTypes)})`,
       );
     }
+    if (single.timedOut || single.failed > 0 || single.submitErrors.length > 0) {
+      problems.push(`unloaded: ${describeRound(single, UNLOADED_N)}`);
+    }
     if (stuck.length > 0) {
       problems.push(
-        `${warm.stuck.length + round.stuck.length} runs never ended; e.g. ${stuck
+        `${warm.stuck.length + round.stuck.length + single.stuck.length} runs never ended; e.g. ${stuck
           .slice(0, 3)
           .map((r) => `${r.id}: ${r.status} [${r.jobs}]`)
           .join('; ')}`,
@@ -150,13 +181,18 @@ export async function run(ctx) {
         `service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)} (see ${stack.logDir})`,
       );
     }
-    if (baseline.consumed < n || baseline.leftInStreamAfterAcks !== 0) {
-      problems.push(
-        `baseline: ${baseline.consumed}/${n} consumed, ${baseline.leftInStreamAfterAcks} left in the stream`,
-      );
+    for (const [b, count] of /** @type {const} */ ([
+      [baseline, n],
+      [baselineUnloaded, UNLOADED_N],
+    ])) {
+      if (b.consumed < count || b.leftInStreamAfterAcks !== 0) {
+        problems.push(
+          `baseline (${b.publishInFlight} in flight): ${b.consumed}/${count} consumed, ${b.leftInStreamAfterAcks} left in the stream`,
+        );
+      }
     }
 
-    printTable(say, n, acai, baseline);
+    printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded);
     say(
       `  CPU while measuring (${cpu.wallSec} s wall, ${cpu.machineBusyPct}% of ${os.cpus().length} CPUs busy): ` +
         Object.entries(cpu.cpuSecByProcess)
@@ -185,17 +221,19 @@ export async function run(ctx) {
         warmupRuns: WARMUP,
         submitConcurrency: SUBMIT_CONCURRENCY,
         warmup: summarise(warm, WARMUP),
+        unloaded: acaiUnloaded,
         neverEndedRuns: stuck,
         cpuDuringMeasurement: cpu,
         serviceLogErrorLines: logErrors,
         serviceLogWarnLines: logWarnings,
       },
-      baseline: { ...baseline, publishInFlight: PUBLISH_IN_FLIGHT, pullBatch: PULL_BATCH },
+      baseline: { ...baseline, unloaded: baselineUnloaded },
       floors: FLOORS,
       notes: [
         'acai: every run is POST /api/v1/runs with one step ["true"]; submit->finished is from just before the POST to the arrival of the run.succeeded/run.failed event (core NATS subscription to acai.evt.default.run.*, Acai-Type header) in this process.',
         'acai jobsPerSec = n / (last run end - first submit); submitted with bounded concurrency; the executor runs ACAI_EXECUTOR_SLOTS jobs at once (default: CPUs).',
         `baseline: work-queue stream on file storage, durable pull consumer (explicit ack), ${PUBLISH_IN_FLIGHT} publishes in flight, consume batch ${PULL_BATCH}; latency is publish call -> message in the consumer loop; msgsPerSec = n / (last consumed - first publish).`,
+        `unloaded: ${UNLOADED_N} runs (messages) one at a time, each sent after the previous one ended (was consumed): the latency with no queue in front of it.`,
         'floors (from DESIGN.md, measured earlier on this machine): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
         ...problems.map((p) => `PROBLEM: ${p}`),
       ],
@@ -230,14 +268,21 @@ export async function run(ctx) {
 /**
  * Submits `count` runs with bounded concurrency and waits until every accepted one has ended, the
  * deadline passes, a service dies, or no run has ended for STALL_MS after the last submission.
+ * With `oneAtATime`, each worker waits for its run to end before it submits the next.
  * @param {Client} client
  * @param {number} count
  * @param {Map<string, { at: number; type: string }>} ends
  * @param {(notify: (runId: string) => void) => void} setOnEnd
- * @param {{ timeoutMs: number; died: () => string | undefined }} options
+ * @param {{ timeoutMs: number; died: () => string | undefined; concurrency: number; oneAtATime?: boolean }} options
  * @returns {Promise<Round>}
  */
-async function submitAndWait(client, count, ends, setOnEnd, { timeoutMs, died }) {
+async function submitAndWait(
+  client,
+  count,
+  ends,
+  setOnEnd,
+  { timeoutMs, died, concurrency, oneAtATime = false },
+) {
   /** @type {Map<string, number>} */
   const submitted = new Map();
   /** @type {number[]} */
@@ -260,12 +305,18 @@ async function submitAndWait(client, count, ends, setOnEnd, { timeoutMs, died })
         const id = /** @type {{ id: string }} */ (JSON.parse(response.text)).id;
         submitted.set(id, t0);
         acceptLatencies.push(performance.now() - t0);
+        if (oneAtATime) {
+          const giveUp = Math.min(deadline, performance.now() + STALL_MS);
+          while (!ends.has(id) && performance.now() < giveUp && died() === undefined) {
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        }
       } catch (error) {
         submitErrors.push(error instanceof Error ? error.message : String(error));
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, count) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 
   const pending = new Set([...submitted.keys()].filter((id) => !ends.has(id)));
   let timedOut = submitted.size + submitErrors.length < count;
@@ -388,11 +439,13 @@ function describeRound(round, n) {
 
 /**
  * The floor: the same number of jobs as bare JetStream messages, through a work-queue stream and a
- * durable pull consumer with explicit acks, on the server acai just used.
+ * durable pull consumer with explicit acks, on the server acai just used. With `inFlight` 1, each
+ * message is published only once the previous one was consumed (the unloaded latency).
  * @param {Awaited<ReturnType<typeof connect>>} nc
  * @param {number} n
+ * @param {number} inFlight
  */
-async function rawJetStream(nc, n) {
+async function rawJetStream(nc, n, inFlight) {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const tag = randomBytes(4).toString('hex');
@@ -416,39 +469,45 @@ async function rawJetStream(nc, n) {
     /** @type {number[]} */
     const latencies = [];
     let lastConsumed = 0;
+    /** @type {(() => void) | undefined} */
+    let onConsumed;
     const messages = await consumer.consume({ max_messages: PULL_BATCH });
     const consumed = (async () => {
       for await (const m of messages) {
         const i = Number(m.string());
-        latencies.push(performance.now() - /** @type {number} */ (publishedAt[i]));
+        lastConsumed = performance.now();
+        latencies.push(lastConsumed - /** @type {number} */ (publishedAt[i]));
         m.ack();
-        if (latencies.length === n) {
-          lastConsumed = performance.now();
-          break;
-        }
+        onConsumed?.();
+        if (latencies.length === n) break;
       }
     })();
 
     const encoder = new TextEncoder();
     const firstPublish = performance.now();
     /** @type {Set<Promise<unknown>>} */
-    const inFlight = new Set();
+    const pending = new Set();
     for (let i = 0; i < n; i++) {
-      while (inFlight.size >= PUBLISH_IN_FLIGHT) await Promise.race(inFlight);
+      while (pending.size >= inFlight) await Promise.race(pending);
       publishedAt[i] = performance.now();
-      const p = js.publish(subject, encoder.encode(String(i))).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+      const acked = js.publish(subject, encoder.encode(String(i)));
+      const p = (
+        inFlight === 1
+          ? Promise.all([acked, new Promise((r) => (onConsumed = () => r(undefined)))])
+          : acked
+      ).finally(() => pending.delete(p));
+      pending.add(p);
     }
-    await Promise.all(inFlight);
+    await Promise.all(pending);
     const publishedAll = performance.now();
 
-    const timeout = new Promise((_, reject) =>
-      setTimeout(
-        () => reject(new Error(`baseline: only ${latencies.length}/${n} consumed after 60 s`)),
-        60_000,
-      ).unref(),
-    );
-    await Promise.race([consumed, timeout]);
+    /** @type {NodeJS.Timeout | undefined} */
+    let timer;
+    const complete = await Promise.race([
+      consumed.then(() => true),
+      new Promise((r) => (timer = setTimeout(() => r(false), 60_000))),
+    ]);
+    clearTimeout(timer);
     await messages.close();
     await nc.flush();
     // Acks were sent without waiting for confirmation: wait until the work queue is really empty.
@@ -461,11 +520,14 @@ async function rawJetStream(nc, n) {
     const elapsedMs = lastConsumed - firstPublish;
     return {
       stream: 'work-queue, file storage',
+      publishInFlight: inFlight,
+      pullBatch: PULL_BATCH,
       consumed: latencies.length,
+      complete,
       leftInStreamAfterAcks: left,
       elapsedMs: round1(elapsedMs),
       publishMsgsPerSec: round1(n / ((publishedAll - firstPublish) / 1000)),
-      msgsPerSec: round1(n / (elapsedMs / 1000)),
+      msgsPerSec: round1(latencies.length / (elapsedMs / 1000)),
       latencyMs: stats(latencies),
     };
   } finally {
@@ -478,8 +540,10 @@ async function rawJetStream(nc, n) {
  * @param {number} n
  * @param {ReturnType<typeof summarise>} acai
  * @param {Awaited<ReturnType<typeof rawJetStream>>} baseline
+ * @param {ReturnType<typeof summarise>} acaiUnloaded
+ * @param {Awaited<ReturnType<typeof rawJetStream>>} baselineUnloaded
  */
-function printTable(say, n, acai, baseline) {
+function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
   const rows = [
     ['', 'acai dispatch', 'raw JetStream'],
     ['count', `${acai.finished}/${n} runs`, `${baseline.consumed}/${n} msgs`],
@@ -488,14 +552,21 @@ function printTable(say, n, acai, baseline) {
     ['p99 ms', String(acai.latencyMs.p99), String(baseline.latencyMs.p99)],
     ['max ms', String(acai.latencyMs.max), String(baseline.latencyMs.max)],
     ['elapsed s', (acai.elapsedMs / 1000).toFixed(2), (baseline.elapsedMs / 1000).toFixed(2)],
-    ['failed', String(acai.failed + acai.submitErrors), String(n - baseline.consumed)],
+    ['failed', String(acai.failed + acai.submitErrors), '0'],
     ['never ended', String(acai.neverEnded), String(n - baseline.consumed)],
+    [`unloaded p50 ms`, String(acaiUnloaded.latencyMs.p50), String(baselineUnloaded.latencyMs.p50)],
+    [`unloaded p99 ms`, String(acaiUnloaded.latencyMs.p99), String(baselineUnloaded.latencyMs.p99)],
   ];
   say('');
   for (const [a, b, c] of rows)
-    say(`  ${String(a).padEnd(15)}${String(b).padStart(16)}${String(c).padStart(16)}`);
+    say(`  ${String(a).padEnd(17)}${String(b).padStart(16)}${String(c).padStart(16)}`);
   say('');
-  say(`  acai POST -> 202: p50 ${acai.acceptLatencyMs.p50} ms, p99 ${acai.acceptLatencyMs.p99} ms`);
+  say(
+    `  throughput and p50/p99 above: ${n} submitted ${SUBMIT_CONCURRENCY} at a time (latency includes the queue);`,
+  );
+  say(
+    `  unloaded: ${UNLOADED_N} one at a time. acai POST -> 202: p50 ${acai.acceptLatencyMs.p50} ms, p99 ${acai.acceptLatencyMs.p99} ms`,
+  );
   say(
     `  floors (DESIGN.md): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +
       `raw JetStream pipelined job round trip ~${FLOORS.rawJetStreamPipelinedRoundTripPerSec.toLocaleString('en')}/s`,

@@ -26,7 +26,9 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_run')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
-    return this.fresh('runs', () => this.readModels.get<RunView>('runs', req.project, req.runId, 'run'));
+    return this.fresh('runs', () =>
+      this.readModels.get<RunView>('runs', req.project, req.runId, 'run'),
+    );
   }
 
   @MessagePattern('provenance.list_runs')
@@ -38,7 +40,9 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_job')
   getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
-    return this.fresh('jobs', () => this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'));
+    return this.fresh('jobs', () =>
+      this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'),
+    );
   }
 
   @MessagePattern('provenance.get_job_history')
@@ -68,7 +72,12 @@ export class HistoryHandler {
       return await read();
     } catch (error) {
       const runner = this.projections.runners.get(projection);
-      if (!(error instanceof AcaiError) || error.code !== ErrorCode.NotFound || runner === undefined) throw error;
+      if (
+        !(error instanceof AcaiError) ||
+        error.code !== ErrorCode.NotFound ||
+        runner === undefined
+      )
+        throw error;
       if (!(await runner.catchUp(3_000))) throw error;
       return read();
     }
