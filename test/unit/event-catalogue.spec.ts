@@ -9,7 +9,9 @@ describe('the event catalogue in docs/events.md', () => {
   it.each(eventCatalogue.map((d) => [d.type, d.version] as const))(
     'documents %s v%d',
     (type, version) => {
-      expect(doc).toMatch(new RegExp(`\\|\\s*\`${type.replace('.', '\\.')}\`\\s*\\|\\s*${version}\\s*\\|`));
+      expect(doc).toMatch(
+        new RegExp(`\\|\\s*\`${type.replace('.', '\\.')}\`\\s*\\|\\s*${version}\\s*\\|`),
+      );
     },
   );
 });

@@ -160,48 +160,60 @@ export class EventConsumer {
       msg.ack();
       return;
     }
-    try {
-      await inSpan(
-        `handle ${event.type}`,
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: {
-            'acai.service': this.bus.name,
-            'acai.consumer': this.options.durable,
-            'acai.event.type': event.type,
-            'acai.seq': msg.seq,
+    // Retries happen here, in the aggregate's chain, so a later event of the same aggregate never
+    // overtakes one that is being retried. The message is kept in progress meanwhile; only if this
+    // process dies does JetStream redeliver it (counted in deliveryCount).
+    for (let attempt = msg.info.deliveryCount; ; attempt++) {
+      try {
+        await inSpan(
+          `handle ${event.type}`,
+          {
+            kind: SpanKind.CONSUMER,
+            attributes: {
+              'acai.service': this.bus.name,
+              'acai.consumer': this.options.durable,
+              'acai.event.type': event.type,
+              'acai.seq': msg.seq,
+            },
+            parent: extractTrace(msg.headers),
           },
-          parent: extractTrace(msg.headers),
-        },
-        () => this.options.handle(event),
-      );
-      msg.ack();
-    } catch (error) {
-      const deliveries = msg.info.deliveryCount;
-      if (isNonRetryable(error) || deliveries >= this.maxDeliver) {
-        await this.deadLetter(
-          msg,
-          isNonRetryable(error)
-            ? error
-            : new NonRetryableError(
-                'max_deliveries',
-                `gave up after ${deliveries} attempts: ${describeError(error)}`,
-              ),
+          () => this.options.handle(event),
         );
+        msg.ack();
         return;
+      } catch (error) {
+        if (isNonRetryable(error) || attempt >= this.maxDeliver) {
+          await this.deadLetter(
+            msg,
+            isNonRetryable(error)
+              ? error
+              : new NonRetryableError(
+                  'max_deliveries',
+                  `gave up after ${attempt} attempts: ${describeError(error)}`,
+                ),
+          );
+          return;
+        }
+        if (this.stopping) {
+          // Shutting down: hand it back rather than wait out the backoff.
+          msg.nak();
+          return;
+        }
+        const delayMs = Math.min(100 * 2 ** (attempt - 1), 5_000);
+        this.logger.warn(
+          {
+            consumer: this.options.durable,
+            type: event.type,
+            seq: msg.seq,
+            attempt,
+            err: describeError(error),
+          },
+          'handler failed; will retry',
+        );
+        msg.working();
+        await new Promise((r) => setTimeout(r, delayMs));
+        msg.working();
       }
-      const delayMs = Math.min(200 * 2 ** (deliveries - 1), 15_000);
-      this.logger.warn(
-        {
-          consumer: this.options.durable,
-          type: event.type,
-          seq: msg.seq,
-          deliveries,
-          err: describeError(error),
-        },
-        'handler failed; will retry',
-      );
-      msg.nak(delayMs);
     }
   }
 
@@ -227,7 +239,8 @@ export class EventConsumer {
         error: describeError(error),
         payload: msg.data,
       });
-      msg.term(reason);
+      // No reason on the wire: nats-server 2.9 ignores a +TERM that carries one.
+      msg.term();
     } catch (sinkError) {
       // Could not record it: leave it to be redelivered rather than lose it.
       this.logger.error(

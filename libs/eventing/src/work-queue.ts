@@ -147,7 +147,7 @@ export class WorkConsumer {
         { pool: this.options.pool, seq: msg.seq, err: describeError(error) },
         'dropping unreadable work',
       );
-      msg.term('unreadable work assignment');
+      msg.term();
       return;
     }
     const heartbeat = setInterval(

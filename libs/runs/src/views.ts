@@ -31,7 +31,6 @@ function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
 }
 
 const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
-const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** `runs`: one document per run, with its status and its jobs' statuses. Job events find their run by correlation id. */
 export const runsProjection: Projection<RunView> = {
