@@ -57,9 +57,16 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   };
 }
 
+export interface StreamOptions {
+  readonly logsMaxAgeMs?: number;
+  readonly logsMaxBytes?: number;
+  /** Copies of each stream in a JetStream cluster (1 on a single server). */
+  readonly replicas?: number;
+}
+
 export function streamConfigs(
   topology: Topology,
-  limits: { logsMaxAgeMs?: number; logsMaxBytes?: number } = {},
+  limits: StreamOptions = {},
 ): (Partial<StreamConfig> & { name: string })[] {
   return [
     {
@@ -69,6 +76,7 @@ export function streamConfigs(
       storage: StorageType.File,
       duplicate_window: nanos(2 * 60_000),
       allow_direct: true,
+      num_replicas: limits.replicas ?? 1,
       description: 'acai domain events, one subject per aggregate instance; kept',
     },
     {
@@ -77,6 +85,7 @@ export function streamConfigs(
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       duplicate_window: nanos(2 * 60_000),
+      num_replicas: limits.replicas ?? 1,
       description: 'acai job assignments, pulled by executors',
     },
     {
@@ -88,16 +97,14 @@ export function streamConfigs(
       max_age: nanos(limits.logsMaxAgeMs ?? 7 * 24 * 3_600_000),
       max_bytes: limits.logsMaxBytes ?? 1024 * 1024 * 1024,
       allow_direct: true,
+      num_replicas: limits.replicas ?? 1,
       description: 'acai job output lines',
     },
   ];
 }
 
 /** Creates the streams when they are missing; safe to call from every service at start. */
-export async function ensureStreams(
-  bus: Bus,
-  limits: { logsMaxAgeMs?: number; logsMaxBytes?: number } = {},
-): Promise<void> {
+export async function ensureStreams(bus: Bus, limits: StreamOptions = {}): Promise<void> {
   for (const config of streamConfigs(bus.topology, limits)) {
     const name = config.name;
     try {

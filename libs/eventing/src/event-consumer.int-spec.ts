@@ -109,7 +109,7 @@ function scenario() {
         filterSubject: subjects.projectEvents(bus.topology, project),
         accepts: () => true,
         handle,
-        deadLetters: deadLetters,
+        deadLetters,
         ...options,
       });
       running.push(consumer);
@@ -117,13 +117,10 @@ function scenario() {
       return consumer;
     },
     async append(id: string, reason: string): Promise<StoredEvent> {
-      const [stored] = await store.append(
-        { project, aggregate: 'job', id },
-        [{ type: 'job.cancelled', data: { reason } }],
-        {
-          expectedVersion: 'any',
-        },
-      );
+      const event = { type: 'job.cancelled', data: { reason } } as const;
+      const [stored] = await store.append({ project, aggregate: 'job', id }, [event], {
+        expectedVersion: 'any',
+      });
       return stored!;
     },
     /**
@@ -204,7 +201,7 @@ describe('EventConsumer', () => {
       calls.includes(next.id) ? true : undefined,
     );
 
-    const letters = await deadLetters.list(s.durable);
+    const letters = (await deadLetters.list(s.durable)).sort((a, b) => a.seq - b.seq);
     expect(letters.map((l) => ({ seq: l.seq, reason: l.reason, error: l.error }))).toEqual([
       {
         seq: poison.position.seq,
@@ -230,7 +227,7 @@ describe('EventConsumer', () => {
       handled.includes(next.position.seq) ? true : undefined,
     );
 
-    const letters = await deadLetters.list(s.durable);
+    const letters = (await deadLetters.list(s.durable)).sort((a, b) => a.seq - b.seq);
     expect(letters.map((l) => ({ seq: l.seq, subject: l.subject, reason: l.reason }))).toEqual([
       { seq: bad.seq, subject, reason: 'undecodable' },
       { seq: unknown.seq, subject, reason: 'unknown_version' },

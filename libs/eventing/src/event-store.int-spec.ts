@@ -55,18 +55,15 @@ describe('EventStore: optimistic concurrency', () => {
       store.append(ref, [cancelled('writer B')], { expectedVersion: version }),
     ]);
 
-    const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r) => r.status === 'rejected');
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    const error = (lost[0] as PromiseRejectedResult).reason as unknown;
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    expect((error as WrongExpectedVersionError).code).toBe(ErrorCode.Conflict);
+    expect(lost[0]).toBeInstanceOf(WrongExpectedVersionError);
+    expect((lost[0] as WrongExpectedVersionError).code).toBe(ErrorCode.Conflict);
 
     const after = await store.read(ref);
-    expect(after.events).toHaveLength(2);
-    const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<EventStore['append']>>>)
-      .value;
+    const winner = won[0]!;
     expect(reasons(after.events)).toEqual(['first', ...reasons(winner)]);
     expect(after.version).toBe(winner[0]!.position.seq);
   });

@@ -178,15 +178,10 @@ function scenario() {
     /** Appends `count` events at once (unordered across aggregates), as busy services would. */
     async appendInParallel(ids: readonly string[], count: number): Promise<void> {
       const stored = await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          store.append(
-            { project, aggregate: 'job', id: ids[i % ids.length]! },
-            [cancelled(`p${i}`)],
-            {
-              expectedVersion: 'any',
-            },
-          ),
-        ),
+        Array.from({ length: count }, (_, i) => {
+          const ref = { project, aggregate: 'job', id: ids[i % ids.length]! };
+          return store.append(ref, [cancelled(`parallel ${i}`)], { expectedVersion: 'any' });
+        }),
       );
       for (const [event] of stored.sort((a, b) => a[0]!.position.seq - b[0]!.position.seq)) {
         const id = event!.aggregateId;
@@ -322,7 +317,7 @@ describe('ProjectionRunner', () => {
     await runner.waitFor(s.lastSeq);
 
     await s.expectExactlyOnce();
-    const letters = await deadLetters.list(`projection:${s.name}`);
+    const letters = (await deadLetters.list(`projection:${s.name}`)).sort((a, b) => a.seq - b.seq);
     expect(letters.map((l) => ({ seq: l.seq, subject: l.subject, reason: l.reason }))).toEqual([
       { seq: bad.seq, subject, reason: 'undecodable' },
       { seq: unknown.seq, subject, reason: 'unknown_version' },

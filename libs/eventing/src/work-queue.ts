@@ -31,8 +31,8 @@ export interface WorkLease {
   readonly trace: Context;
   /** Done (either way): removes the message from the queue. */
   complete(): Promise<void>;
-  /** Give the work back to be run elsewhere (graceful shutdown). */
-  release(): void;
+  /** Give the work back to be run again, here or elsewhere, after `delayMs`. */
+  release(delayMs?: number): void;
 }
 
 export interface WorkConsumerOptions {
@@ -165,11 +165,11 @@ export class WorkConsumer {
         clearInterval(heartbeat);
         await msg.ackAck();
       },
-      release: () => {
+      release: (delayMs?: number) => {
         if (settled) return;
         settled = true;
         clearInterval(heartbeat);
-        msg.nak();
+        msg.nak(delayMs);
       },
     };
     const task = this.options

@@ -89,6 +89,10 @@ export const commonConfig = {
     description:
       'First subject token and stream-name stem; change it to run two acai systems on one NATS',
   },
+  ACAI_STREAM_REPLICAS: {
+    schema: z.coerce.number({ error: 'expected 1, 3 or 5' }).int().min(1).max(5).default(1),
+    description: 'Copies of each JetStream stream when acai creates them (3 in a NATS cluster)',
+  },
   ACAI_HTTP_HOST: {
     schema: z.string().default('127.0.0.1'),
     description: 'Interface the service listens on',

@@ -109,7 +109,7 @@ export async function startService<C extends ConfigSpec>(
   let bus: Bus;
   try {
     bus = await connectBus({ url: config.NATS_URL, name: def.name, topology });
-    await ensureStreams(bus);
+    await ensureStreams(bus, { replicas: config.ACAI_STREAM_REPLICAS });
   } catch (error) {
     throw new Error(
       `${def.name}: cannot reach NATS JetStream at ${config.NATS_URL} (${error instanceof Error ? error.message : String(error)}). ` +

@@ -122,6 +122,8 @@ export class JobRunner {
       project: work.project,
       attempt: work.attempt,
     };
+    // Load fresh: this executor's cache is not fed by a consumer, and the work may be a redelivery.
+    this.jobs.forget(work.project, work.jobId);
     const { state } = await this.jobs.load(work.project, work.jobId);
     if (state.status === 'cancelled' || state.status === 'succeeded' || state.status === 'failed') {
       this.ctx.logger.info(
@@ -129,6 +131,16 @@ export class JobRunner {
         'job already ended; dropping its work',
       );
       await lease.complete();
+      return;
+    }
+    if (state.status !== 'dispatched' && state.status !== 'running') {
+      // Work is published only after job.dispatched is stored, so this is not expected; never
+      // drop work for it: hand it back and let it come round again.
+      this.ctx.logger.warn(
+        { ...log, status: state.status },
+        'work arrived for a job that is not dispatched; retrying later',
+      );
+      lease.release(1_000);
       return;
     }
     await inSpan(
@@ -208,11 +220,20 @@ export class JobRunner {
         );
       } catch (error) {
         if (error instanceof AcaiError && error.code === ErrorCode.Conflict) {
-          // Cancelled while we were starting it.
           runner.kill(1_000);
           await runner.exited;
-          await logs.end('cancelled');
-          await lease.complete();
+          const { state: now } = await this.jobs.load(work.project, work.jobId);
+          if (now.status === 'cancelled') {
+            this.ctx.logger.info(log, 'job was cancelled while it started; stopped it');
+            await logs.end('cancelled');
+            await lease.complete();
+          } else {
+            this.ctx.logger.warn(
+              { ...log, status: now.status, err: error.message },
+              'could not record the start; retrying later',
+            );
+            lease.release(1_000);
+          }
           return;
         }
         throw error;

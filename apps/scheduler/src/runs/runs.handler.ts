@@ -83,34 +83,41 @@ export class RunsHandler {
 
   @EventPattern('job.provisioned')
   async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
+    await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => jobDecider.decide({ kind: 'dispatch', pool: event.data.pool }, s),
+      { correlationId: event.correlationId, causationId: event.id },
+    );
+  }
+
+  /**
+   * The work message goes out only once `job.dispatched` is in the log, so an executor that picks
+   * it up always finds the job dispatched. This handler runs at least once per dispatch (it is a
+   * consumer of the log), and the message id (job and attempt) makes a second publish a no-op.
+   */
+  @EventPattern('job.dispatched')
+  async onDispatched(@Payload() event: StoredEventOf<'job.dispatched'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (
-      state.status !== 'provisioned' ||
+      state.status !== 'dispatched' ||
+      state.attempt !== event.data.attempt ||
       state.runId === null ||
       state.name === null ||
       state.resources === null
     ) {
       return;
     }
-    const attempt = state.attempt + 1;
-    // Publish first, then record: a crash in between re-runs this handler, and the work message
-    // id (job and attempt) makes the second publish a no-op.
     await publishWork(this.ctx.bus, event.data.pool, {
       project: event.project,
       runId: state.runId,
       jobId: event.aggregateId,
       name: state.name,
-      attempt,
+      attempt: event.data.attempt,
       command: [...state.command],
       env: { ...state.env },
       resources: state.resources,
     });
-    await this.jobs.execute(
-      event.project,
-      event.aggregateId,
-      (s) => jobDecider.decide({ kind: 'dispatch', pool: event.data.pool }, s),
-      { correlationId: state.runId, causationId: event.id },
-    );
   }
 
   @EventPattern('job.succeeded')
