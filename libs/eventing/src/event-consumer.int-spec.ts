@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { isolatedTopology, subjects, type StoredEvent } from '@acai/contracts';
 import { eventually, testEnv, uniqueTag } from '@acai/testkit';
@@ -10,9 +10,6 @@ import { EventConsumer, type EventConsumerOptions } from './event-consumer.js';
 import { EventStore } from './event-store.js';
 import { eventingEntities } from './storage.entities.js';
 import { EventingTables1764115200000 } from './storage.migration.js';
-
-// jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
-jest.setTimeout(60_000);
 
 const tag = uniqueTag();
 const schema = `it_${tag}`;

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ErrorCode, isolatedTopology, type NewEvent } from '@acai/contracts';
 import { testEnv, uniqueTag } from '@acai/testkit';
 import { AggregateRepository } from './aggregates.js';
 import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
 import { WrongExpectedVersionError } from './errors.js';
 import { EventStore, type AggregateRef } from './event-store.js';
-
-// jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
-jest.setTimeout(60_000);
 
 const project = 'p1';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { isolatedTopology, subjects, type NewEvent, type Projection } from '@acai/contracts';
 import { eventually, testEnv, uniqueTag } from '@acai/testkit';
@@ -14,9 +14,6 @@ import {
   ProjectionDocumentEntity,
 } from './storage.entities.js';
 import { EventingTables1764115200000 } from './storage.migration.js';
-
-// jest applies only a top-level testTimeout, not the integration project's; waits here can exceed 5 s.
-jest.setTimeout(60_000);
 
 /** How many events of its aggregate a document has seen, and which ones. */
 interface Counted {
@@ -301,6 +298,22 @@ describe('ProjectionRunner', () => {
 
     expect(result).toEqual({ projection: s.name, lastSeq: s.lastSeq, documents: 4 });
     expect(await s.documents()).toEqual(before);
+    await s.expectExactlyOnce();
+  });
+
+  it('replays and catches up when the newest event in the log is not one it reads', async () => {
+    const s = scenario();
+    const runner = s.runner();
+    await runner.start();
+    await s.append(['a', 'b'], 6);
+    await runner.waitFor(s.lastSeq);
+    // Another project writes last: this runner never sees that event.
+    const other = scenario();
+    await other.append(['z'], 1);
+
+    expect(await runner.catchUp(5_000)).toBe(true);
+    const result = await runner.replay();
+    expect(result).toEqual({ projection: s.name, lastSeq: s.lastSeq, documents: 2 });
     await s.expectExactlyOnce();
   });
 

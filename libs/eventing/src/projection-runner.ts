@@ -4,7 +4,7 @@ import { subjects, type Projection, type StoredEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
-import { describeError, NonRetryableError } from './errors.js';
+import { describeError, isMissing, NonRetryableError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
@@ -83,8 +83,7 @@ export class ProjectionRunner<Doc> {
    * now: read-your-writes for a client that just wrote and reads back. Returns whether it caught up.
    */
   async catchUp(timeoutMs: number): Promise<boolean> {
-    const info = await this.bus.jsm.streams.info(this.bus.topology.streams.events);
-    const target = info.state.last_seq;
+    const target = await this.lastRelevantSeq();
     if (this.appliedSeq >= target) return true;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>(
@@ -110,14 +109,31 @@ export class ProjectionRunner<Doc> {
       );
     });
     this.appliedSeq = 0;
-    const info = await this.bus.jsm.streams.info(this.bus.topology.streams.events);
-    const target = info.state.last_seq;
+    const target = await this.lastRelevantSeq();
     await this.start();
     await this.waitFor(target);
     const documents = await this.dataSource
       .getRepository(ProjectionDocumentEntity)
       .countBy({ projection: this.name });
     return { projection: this.name, lastSeq: target, documents };
+  }
+
+  /** Sequence of the newest event this runner reads (its filter), 0 when there is none. */
+  private async lastRelevantSeq(): Promise<number> {
+    const filter = this.filter();
+    try {
+      const last = await this.bus.jsm.direct.getMessage(this.bus.topology.streams.events, {
+        last_by_subj: filter,
+      });
+      return last?.seq ?? 0;
+    } catch (error) {
+      if (isMissing(error)) return 0;
+      throw error;
+    }
+  }
+
+  private filter(): string {
+    return this.options.filterSubject ?? subjects.allEvents(this.bus.topology);
   }
 
   private async run(): Promise<void> {
@@ -127,7 +143,7 @@ export class ProjectionRunner<Doc> {
         const checkpoint = await this.readCheckpoint();
         this.advance(checkpoint);
         const consumer = await this.bus.js.consumers.get(this.bus.topology.streams.events, {
-          filter_subjects: this.options.filterSubject ?? subjects.allEvents(this.bus.topology),
+          filter_subjects: this.filter(),
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: checkpoint + 1,
         });
