@@ -43,6 +43,8 @@ export class JobRunner {
   private readonly consumer: WorkConsumer;
   private readonly running = new Map<string, ProcessRunner>();
   private readonly leases = new Map<string, WorkLease>();
+  /** Jobs whose work this executor handed back on shutdown: their end is not theirs to record. */
+  private readonly handedBack = new Set<string>();
   private cancelSubscription: Subscription | undefined;
 
   constructor(private readonly ctx: ExecutorContext) {
@@ -107,6 +109,7 @@ export class JobRunner {
         'handing running jobs back to the queue',
       );
       for (const [jobId, lease] of this.leases) {
+        this.handedBack.add(jobId);
         lease.release();
         this.running.get(jobId)?.kill(1_000);
       }
@@ -116,15 +119,12 @@ export class JobRunner {
 
   private async run(lease: WorkLease): Promise<void> {
     const work = lease.work;
-    const log = {
-      jobId: work.jobId,
-      runId: work.runId,
-      project: work.project,
-      attempt: work.attempt,
-    };
     // Load fresh: this executor's cache is not fed by a consumer, and the work may be a redelivery.
     this.jobs.forget(work.project, work.jobId);
     const { state } = await this.jobs.load(work.project, work.jobId);
+    // A redelivered job (its executor died or handed it back) runs as the next attempt.
+    const attempt = state.status === 'running' ? state.attempt + 1 : state.attempt;
+    const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
     if (state.status === 'cancelled' || state.status === 'succeeded' || state.status === 'failed') {
       this.ctx.logger.info(
         { ...log, status: state.status },
@@ -153,24 +153,23 @@ export class JobRunner {
           'acai.run': work.runId,
         },
       },
-      () => this.execute(lease, log),
+      () => this.execute(lease, attempt, log),
     );
   }
 
-  private async execute(lease: WorkLease, log: Record<string, unknown>): Promise<void> {
+  private async execute(
+    lease: WorkLease,
+    attempt: number,
+    log: Record<string, unknown>,
+  ): Promise<void> {
     const work = lease.work;
     const options = { correlationId: work.runId };
-    const workDir = path.resolve(
-      this.ctx.config.ACAI_HOME,
-      'work',
-      work.jobId,
-      String(work.attempt),
-    );
+    const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(attempt));
     await mkdir(workDir, { recursive: true });
-    const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, work.attempt);
+    const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, attempt);
     const runner = new ProcessRunner(work.command, {
       cwd: workDir,
-      env: this.environment(work, workDir),
+      env: this.environment(work, attempt, workDir),
       onLine: (stream, line) => logs.line(stream, line),
     });
 
@@ -241,6 +240,11 @@ export class JobRunner {
       this.ctx.logger.info({ ...log, pid: spawned.pid }, 'job started');
       const exit = await runner.exited;
       const durationMs = Date.now() - started;
+      if (this.handedBack.has(work.jobId)) {
+        // Stopped by our own shutdown: the next attempt, elsewhere, will record the outcome.
+        this.ctx.logger.info({ ...log, durationMs }, 'job handed back to the queue');
+        return;
+      }
       const { state } = await this.jobs.execute(
         work.project,
         work.jobId,
@@ -278,10 +282,11 @@ export class JobRunner {
     } finally {
       this.running.delete(work.jobId);
       this.leases.delete(work.jobId);
+      this.handedBack.delete(work.jobId);
     }
   }
 
-  private environment(work: WorkAssignment, workDir: string): NodeJS.ProcessEnv {
+  private environment(work: WorkAssignment, attempt: number, workDir: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const name of INHERITED_ENV)
       if (process.env[name] !== undefined) env[name] = process.env[name];
@@ -292,7 +297,7 @@ export class JobRunner {
       ACAI_RUN_ID: work.runId,
       ACAI_JOB_ID: work.jobId,
       ACAI_JOB_NAME: work.name,
-      ACAI_ATTEMPT: String(work.attempt),
+      ACAI_ATTEMPT: String(attempt),
       ACAI_WORK_DIR: workDir,
       ACAI_CPUS: String(work.resources.cpu),
       ACAI_MEMORY_MB: String(work.resources.memoryMb),
