@@ -60,7 +60,11 @@ export async function run(ctx) {
     home,
     gatewayPort,
     portOffset: 1000,
-    env: { ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info' },
+    env: {
+      ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info',
+    },
+    // To profile the services: ACAI_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    nodeArgs: (process.env['ACAI_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
     say: (line) => say(`  ${line}`),
   });
   let ok = false;

@@ -14,15 +14,13 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   entities: [ProjectEntity, ApiKeyEntity],
   migrations: [GatewayAuth1764115300000],
   bodyLimit: (config) => config.ACAI_MAX_BODY_BYTES,
-  providers: (ctx) => [{ provide: KeysRepository, useValue: new KeysRepository(ctx.db) }],
-  onStarted: async (app, ctx) => {
+  providers: async (ctx) => {
+    const keys = new KeysRepository(ctx.db);
+    // Before the gateway listens (and so before /readyz answers), the default key exists.
     if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
-      await bootstrapDefaultProject(
-        app.get(KeysRepository),
-        ctx.config.ACAI_BOOTSTRAP_KEY_FILE,
-        ctx.logger,
-      );
+      await bootstrapDefaultProject(keys, ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
     }
+    return [{ provide: KeysRepository, useValue: keys }];
   },
 };
 

@@ -40,6 +40,8 @@ export interface StackOptions {
   /** Port offset for the other services' ops endpoints (tests and benchmarks run beside `npm run up`). */
   readonly portOffset?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Extra node options for every service, e.g. `--cpu-prof` to profile them. */
+  readonly nodeArgs?: readonly string[];
   readonly say?: (line: string) => void;
 }
 
@@ -115,7 +117,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const log = openSync(path.join(logDir, `${s.name}.log`), 'a');
       const child = spawn(
         process.execPath,
-        [path.join(options.root, 'apps', s.name, 'dist', 'main.js')],
+        [...(options.nodeArgs ?? []), path.join(options.root, 'apps', s.name, 'dist', 'main.js')],
         {
           cwd: options.root,
           stdio: ['ignore', log, log],

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { AcaiError, ErrorCode } from '@acai/contracts';
 import type { Logger } from '@acai/platform';
 import type { KeysRepository } from './keys.repository.js';
 
@@ -13,7 +14,14 @@ export async function bootstrapDefaultProject(
   logger: Logger,
 ): Promise<void> {
   if (await keys.projectExists('default')) return;
-  const created = await keys.createProject('default', true);
+  let created: Awaited<ReturnType<KeysRepository['createProject']>>;
+  try {
+    created = await keys.createProject('default', true);
+  } catch (error) {
+    // Another gateway replica starting at the same time made it first.
+    if (error instanceof AcaiError && error.code === ErrorCode.Conflict) return;
+    throw error;
+  }
   await mkdir(path.dirname(keyFile), { recursive: true });
   await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
   logger.info(
