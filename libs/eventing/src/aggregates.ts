@@ -5,6 +5,11 @@ import type { AggregateRef, EventStore } from './event-store.js';
 export interface Evolver<S> {
   readonly initialState: () => S;
   readonly evolve: (state: S, event: NewEvent) => S;
+  /**
+   * Event types that can only be the first event of an aggregate (e.g. `run.submitted`). Seeing
+   * one on a consumer is enough to know the whole state, with no read.
+   */
+  readonly creationEvents?: ReadonlySet<string>;
 }
 
 export interface Loaded<S> {
@@ -54,11 +59,30 @@ export class AggregateRepository<S> {
   /** Folds an event seen on a consumer into the cached state, if it is newer than what is cached. */
   observe(event: StoredEvent): void {
     const hit = this.cache.get(event.position.subject);
-    if (hit === undefined || event.position.seq <= hit.version) return;
+    if (hit === undefined) {
+      if (this.evolver.creationEvents?.has(event.type) === true) {
+        this.remember(event.position.subject, {
+          state: this.evolver.evolve(this.evolver.initialState(), event),
+          version: event.position.seq,
+        });
+      }
+      return;
+    }
+    if (event.position.seq <= hit.version) return;
     this.remember(event.position.subject, {
       state: this.evolver.evolve(hit.state, event),
       version: event.position.seq,
     });
+  }
+
+  /**
+   * Seeds the cache with a state known from elsewhere (e.g. a work message that says the job was
+   * dispatched at version N). If it is out of date, the next append conflicts and the state is read.
+   */
+  prime(project: string, id: string, loaded: Loaded<S>): void {
+    const subject = this.store.subjectOf(this.ref(project, id));
+    const hit = this.cache.get(subject);
+    if (hit === undefined || hit.version < loaded.version) this.remember(subject, loaded);
   }
 
   /** Drops a cached state, e.g. after a handler failed half-way. */

@@ -1,5 +1,5 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { subjects, type Projection, type StoredEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent } from './codec.js';
@@ -32,6 +32,7 @@ export class ProjectionRunner<Doc> {
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>();
   private readonly batchSize: number;
   private readonly logger: EventingLogger;
+  private readonly tables: { checkpoints: string; documents: string };
 
   constructor(
     private readonly bus: Bus,
@@ -42,6 +43,12 @@ export class ProjectionRunner<Doc> {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.logger = options.logger ?? silentLogger;
+    const schema = (dataSource.options as { schema?: string }).schema ?? 'public';
+    const quoted = `"${schema.replace(/"/g, '""')}"`;
+    this.tables = {
+      checkpoints: `${quoted}.projection_checkpoints`,
+      documents: `${quoted}.projection_documents`,
+    };
   }
 
   get name(): string {
@@ -204,21 +211,19 @@ export class ProjectionRunner<Doc> {
         parent: extractTrace(first.headers),
       },
       async () => {
+        // The hot path is plain SQL: one projection applies every event of the system.
         await this.dataSource.transaction(async (m) => {
-          const row = await m
-            .getRepository(ProjectionCheckpointEntity)
-            .createQueryBuilder('c')
-            .setLock('pessimistic_write')
-            .where('c.projection = :p', { p: this.name })
-            .getOne();
-          const checkpoint = row?.lastSeq ?? 0;
+          const rows = await m.query<{ last_seq: string }[]>(
+            `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = $1 FOR UPDATE`,
+            [this.name],
+          );
+          const checkpoint = Number(rows[0]?.last_seq ?? 0);
           const fresh = batch.filter((msg) => msg.seq > checkpoint);
           if (fresh.length === 0) return;
           await this.applyEvents(m, fresh);
-          await m.update(
-            ProjectionCheckpointEntity,
-            { projection: this.name },
-            { lastSeq: last.seq, updatedAt: new Date() },
+          await m.query(
+            `UPDATE ${this.tables.checkpoints} SET last_seq = $2, updated_at = now() WHERE projection = $1`,
+            [this.name, last.seq],
           );
         });
       },
@@ -240,11 +245,12 @@ export class ProjectionRunner<Doc> {
     const touched = events.map((event) => [...this.projection.keys(event)]);
     const keys = [...new Set(touched.flat())];
     if (keys.length === 0) return;
-    const rows = await m.find(ProjectionDocumentEntity, {
-      where: { projection: this.name, key: In(keys) },
-    });
+    const rows = await m.query<{ key: string; doc: Doc; seq: string }[]>(
+      `SELECT key, doc, seq FROM ${this.tables.documents} WHERE projection = $1 AND key = ANY($2::text[])`,
+      [this.name, keys],
+    );
     const docs = new Map<string, { doc: Doc | undefined; seq: number; dirty: boolean }>(
-      rows.map((r) => [r.key, { doc: r.doc as Doc, seq: r.seq, dirty: false }]),
+      rows.map((r) => [r.key, { doc: r.doc, seq: Number(r.seq), dirty: false }]),
     );
     for (const [i, event] of events.entries()) {
       for (const key of touched[i]!) {
@@ -266,24 +272,40 @@ export class ProjectionRunner<Doc> {
           docs.set(key, { doc: next, seq: event.position.seq, dirty: true });
       }
     }
-    const upserts: ProjectionDocumentEntity[] = [];
+    const upsert = {
+      keys: [] as string[],
+      projects: [] as (string | null)[],
+      docs: [] as string[],
+      seqs: [] as number[],
+    };
     const deletes: string[] = [];
     for (const [key, entry] of docs) {
       if (!entry.dirty) continue;
-      if (entry.doc === undefined) deletes.push(key);
-      else
-        upserts.push({
-          projection: this.name,
-          key,
-          doc: entry.doc as object,
-          seq: entry.seq,
-          project: this.options.projectOf?.(entry.doc) ?? projectField(entry.doc),
-        });
+      if (entry.doc === undefined) {
+        deletes.push(key);
+        continue;
+      }
+      upsert.keys.push(key);
+      upsert.projects.push(this.options.projectOf?.(entry.doc) ?? projectField(entry.doc));
+      upsert.docs.push(JSON.stringify(entry.doc));
+      upsert.seqs.push(entry.seq);
     }
-    if (upserts.length > 0)
-      await m.upsert(ProjectionDocumentEntity, upserts, ['projection', 'key']);
-    if (deletes.length > 0)
-      await m.delete(ProjectionDocumentEntity, { projection: this.name, key: In(deletes) });
+    if (upsert.keys.length > 0) {
+      await m.query(
+        `INSERT INTO ${this.tables.documents} (projection, key, project, doc, seq)
+         SELECT $1, u.key, u.project, u.doc, u.seq
+         FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(key, project, doc, seq)
+         ON CONFLICT (projection, key) DO UPDATE
+         SET project = EXCLUDED.project, doc = EXCLUDED.doc, seq = EXCLUDED.seq`,
+        [this.name, upsert.keys, upsert.projects, upsert.docs, upsert.seqs],
+      );
+    }
+    if (deletes.length > 0) {
+      await m.query(
+        `DELETE FROM ${this.tables.documents} WHERE projection = $1 AND key = ANY($2::text[])`,
+        [this.name, deletes],
+      );
+    }
   }
 
   private async deadLetter(m: EntityManager, msg: JsMsg, error: unknown): Promise<void> {

@@ -35,7 +35,11 @@ export function isTerminal(status: JobState['status']): boolean {
   return TERMINAL.has(status);
 }
 
-export const jobDecider: Decider<JobState, JobCommand, NewEvent> = {
+export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
+  creationEvents: ReadonlySet<string>;
+} = {
+  // A job that is queued was nothing before (cancel of a never-queued job comes after, if ever).
+  creationEvents: new Set(['job.queued']),
   initialState: () => ({
     status: 'none',
     runId: null,

@@ -25,7 +25,10 @@ export type RunCommand =
   | { kind: 'settle_job'; jobId: string; outcome: JobOutcome }
   | { kind: 'cancel'; reason: string };
 
-export const runDecider: Decider<RunState, RunCommand, NewEvent> = {
+export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
+  creationEvents: ReadonlySet<string>;
+} = {
+  creationEvents: new Set(['run.submitted']),
   initialState: () => ({ phase: 'none', name: null, jobs: [], outcomes: {}, cancelReason: null }),
 
   decide(command, state) {

@@ -21,7 +21,7 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import type { CommonConfig, ConfigOf, ServiceContext } from '@acai/platform';
-import { jobDecider, type JobState } from '@acai/runs';
+import { jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import type { Subscription } from '@nats-io/nats-core';
 import type { executorConfig } from '../config.js';
 import { LogPublisher } from './log-publisher.js';
@@ -119,30 +119,6 @@ export class JobRunner {
 
   private async run(lease: WorkLease): Promise<void> {
     const work = lease.work;
-    // Load fresh: this executor's cache is not fed by a consumer, and the work may be a redelivery.
-    this.jobs.forget(work.project, work.jobId);
-    const { state } = await this.jobs.load(work.project, work.jobId);
-    // A redelivered job (its executor died or handed it back) runs as the next attempt.
-    const attempt = state.status === 'running' ? state.attempt + 1 : state.attempt;
-    const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
-    if (state.status === 'cancelled' || state.status === 'succeeded' || state.status === 'failed') {
-      this.ctx.logger.info(
-        { ...log, status: state.status },
-        'job already ended; dropping its work',
-      );
-      await lease.complete();
-      return;
-    }
-    if (state.status !== 'dispatched' && state.status !== 'running') {
-      // Work is published only after job.dispatched is stored, so this is not expected; never
-      // drop work for it: hand it back and let it come round again.
-      this.ctx.logger.warn(
-        { ...log, status: state.status },
-        'work arrived for a job that is not dispatched; retrying later',
-      );
-      lease.release(1_000);
-      return;
-    }
     await inSpan(
       `run ${work.name}`,
       {
@@ -153,17 +129,61 @@ export class JobRunner {
           'acai.run': work.runId,
         },
       },
-      () => this.execute(lease, attempt, log),
+      () => this.execute(lease),
     );
   }
 
-  private async execute(
-    lease: WorkLease,
-    attempt: number,
-    log: Record<string, unknown>,
-  ): Promise<void> {
+  private async execute(lease: WorkLease): Promise<void> {
     const work = lease.work;
     const options = { correlationId: work.runId };
+    // The work says what the job was when it was dispatched; start from that without a read. If the
+    // job moved on since (cancelled, or this is a redelivery), the append conflicts, the job is
+    // read, and the decision is made again on what it really is.
+    this.jobs.prime(work.project, work.jobId, {
+      version: work.dispatchedSeq,
+      state: {
+        status: 'dispatched',
+        runId: work.runId,
+        name: work.name,
+        command: work.command,
+        env: work.env,
+        resources: work.resources,
+        pool: this.ctx.config.ACAI_EXECUTOR_POOL,
+        attempt: work.attempt,
+      },
+    });
+    let started: { events: unknown[]; state: JobState };
+    try {
+      started = await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) =>
+          jobDecider.decide(
+            { kind: 'start', executor: this.ctx.config.ACAI_EXECUTOR_ID, pid: null },
+            s,
+          ),
+        options,
+      );
+    } catch (error) {
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      this.ctx.logger.info(
+        { jobId: work.jobId, runId: work.runId, reason: error.message },
+        'job cannot start; dropping its work',
+      );
+      await lease.complete();
+      return;
+    }
+    if (started.events.length === 0) {
+      this.ctx.logger.info(
+        { jobId: work.jobId, status: started.state.status },
+        'job already ended; dropping its work',
+      );
+      await lease.complete();
+      return;
+    }
+    // A redelivered job (its executor died or handed it back) runs as the next attempt.
+    const attempt = started.state.attempt;
+    const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
     const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(attempt));
     await mkdir(workDir, { recursive: true });
     const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, attempt);
@@ -173,101 +193,52 @@ export class JobRunner {
       onLine: (stream, line) => logs.line(stream, line),
     });
 
-    const started = Date.now();
-    const spawned = await runner.start();
-    if (!spawned.ok) {
-      this.ctx.logger.warn({ ...log, reason: spawned.reason }, spawned.message);
-      logs.line('err', spawned.message);
-      await this.jobs.execute(
-        work.project,
-        work.jobId,
-        (s) =>
-          jobDecider.decide(
-            {
-              kind: 'fail',
-              data: {
-                reason: spawned.reason,
-                message: spawned.message,
-                exitCode: null,
-                signal: null,
-                durationMs: Date.now() - started,
-                lastLines: logs.lastLines(),
-              },
-            },
-            s,
-          ),
-        options,
-      );
-      await logs.end('failed');
-      await lease.complete();
-      return;
-    }
-
+    const startedAt = Date.now();
     this.running.set(work.jobId, runner);
     this.leases.set(work.jobId, lease);
     try {
-      try {
-        await this.jobs.execute(
-          work.project,
-          work.jobId,
-          (s) =>
-            jobDecider.decide(
-              { kind: 'start', executor: this.ctx.config.ACAI_EXECUTOR_ID, pid: spawned.pid },
-              s,
-            ),
-          options,
-        );
-      } catch (error) {
-        if (error instanceof AcaiError && error.code === ErrorCode.Conflict) {
-          runner.kill(1_000);
-          await runner.exited;
-          const { state: now } = await this.jobs.load(work.project, work.jobId);
-          if (now.status === 'cancelled') {
-            this.ctx.logger.info(log, 'job was cancelled while it started; stopped it');
-            await logs.end('cancelled');
-            await lease.complete();
-          } else {
-            this.ctx.logger.warn(
-              { ...log, status: now.status, err: error.message },
-              'could not record the start; retrying later',
-            );
-            lease.release(1_000);
-          }
-          return;
-        }
-        throw error;
-      }
-      this.ctx.logger.info({ ...log, pid: spawned.pid }, 'job started');
-      const exit = await runner.exited;
-      const durationMs = Date.now() - started;
+      const spawned = await runner.start();
+      const exit = spawned.ok ? await runner.exited : undefined;
+      const durationMs = Date.now() - startedAt;
       if (this.handedBack.has(work.jobId)) {
         // Stopped by our own shutdown: the next attempt, elsewhere, will record the outcome.
         this.ctx.logger.info({ ...log, durationMs }, 'job handed back to the queue');
         return;
       }
-      const { state } = await this.jobs.execute(
-        work.project,
-        work.jobId,
-        (s) =>
-          exit.code === 0
-            ? jobDecider.decide({ kind: 'succeed', durationMs }, s)
-            : jobDecider.decide(
-                {
-                  kind: 'fail',
-                  data: {
-                    reason: exit.signal !== null ? 'killed' : 'nonzero_exit',
+      if (!spawned.ok) {
+        this.ctx.logger.warn({ ...log, reason: spawned.reason }, spawned.message);
+        logs.line('err', spawned.message);
+      }
+      const command: JobCommand =
+        exit?.code === 0
+          ? { kind: 'succeed', durationMs }
+          : {
+              kind: 'fail',
+              data: spawned.ok
+                ? {
+                    reason: exit?.signal != null ? 'killed' : 'nonzero_exit',
                     message:
-                      exit.signal !== null
+                      exit?.signal != null
                         ? `the process was killed by ${exit.signal}`
-                        : `the process exited with code ${exit.code}; see the last lines of its output`,
-                    exitCode: exit.code,
-                    signal: exit.signal,
+                        : `the process exited with code ${exit?.code ?? 'unknown'}; see the last lines of its output`,
+                    exitCode: exit?.code ?? null,
+                    signal: exit?.signal ?? null,
+                    durationMs,
+                    lastLines: logs.lastLines(),
+                  }
+                : {
+                    reason: spawned.reason,
+                    message: spawned.message,
+                    exitCode: null,
+                    signal: null,
                     durationMs,
                     lastLines: logs.lastLines(),
                   },
-                },
-                s,
-              ),
+            };
+      const { state } = await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) => jobDecider.decide(command, s),
         options,
       );
       const status =
@@ -276,7 +247,10 @@ export class JobRunner {
           : state.status === 'cancelled'
             ? 'cancelled'
             : 'failed';
-      this.ctx.logger.info({ ...log, status, exitCode: exit.code, durationMs }, 'job ended');
+      this.ctx.logger.info(
+        { ...log, status, exitCode: exit?.code ?? null, durationMs },
+        'job ended',
+      );
       await logs.end(status);
       await lease.complete();
     } finally {

@@ -114,6 +114,7 @@ export class RunsHandler {
       jobId: event.aggregateId,
       name: state.name,
       attempt: event.data.attempt,
+      dispatchedSeq: event.position.seq,
       command: [...state.command],
       env: { ...state.env },
       resources: state.resources,

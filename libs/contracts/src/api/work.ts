@@ -8,6 +8,8 @@ export const WorkAssignmentSchema = z.object({
   jobId: z.string(),
   name: z.string(),
   attempt: z.number().int().positive(),
+  /** Stream sequence of the job's `job.dispatched` event: its version when it was put on the queue. */
+  dispatchedSeq: z.number().int().nonnegative(),
   command: z.array(z.string()).min(1),
   env: z.record(z.string(), z.string()),
   resources: ResourcesSchema,
