@@ -23,22 +23,21 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
   providers: (ctx) => {
-    const runners = new Map(
-      projections.map((p) => [
-        p.name,
-        new ProjectionRunner(ctx.bus, ctx.db, p, ctx.deadLetters, { logger: ctx.logger }),
-      ]),
-    );
+    // One runner for all of them: each event is read and decoded once, and applied to every read
+    // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
+    const runner = new ProjectionRunner(ctx.bus, ctx.db, projections, ctx.deadLetters, {
+      logger: ctx.logger,
+    });
     return [
       { provide: ReadModels, useValue: new ReadModels(ctx.db) },
-      { provide: Projections, useValue: new Projections(runners) },
+      { provide: Projections, useValue: new Projections(runner) },
     ];
   },
   onStarted: async (app) => {
-    for (const runner of app.get(Projections).runners.values()) await runner.start();
+    await app.get(Projections).runner.start();
   },
   onClosing: async (app) => {
-    for (const runner of app.get(Projections).runners.values()) await runner.stop();
+    await app.get(Projections).runner.stop();
   },
 };
 

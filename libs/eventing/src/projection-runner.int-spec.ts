@@ -301,6 +301,33 @@ describe('ProjectionRunner', () => {
     await s.expectExactlyOnce();
   });
 
+  it('runs several projections from one consumer, each with its own checkpoint, and replays one alone', async () => {
+    const s = scenario();
+    const other = countingProjection(`${s.name}-other`);
+    const runner = new ProjectionRunner(bus, db, [countingProjection(s.name), other], deadLetters, {
+      filterSubject: subjects.projectEvents(bus.topology, s.project),
+    });
+    running.push(runner);
+    await runner.start();
+    await s.append(['a', 'b', 'c'], 12);
+    await runner.waitFor(s.lastSeq);
+    await s.expectExactlyOnce();
+    const otherDocs = async () =>
+      (
+        await db
+          .getRepository(ProjectionDocumentEntity)
+          .find({ where: { projection: other.name }, order: { key: 'ASC' } })
+      ).map((r) => r.doc);
+    const otherBefore = await otherDocs();
+    expect(otherBefore).toHaveLength(3);
+
+    const result = await runner.replay(s.name);
+    expect(result).toEqual({ projection: s.name, lastSeq: s.lastSeq, documents: 3 });
+    await s.expectExactlyOnce();
+    // The other projection was not rebuilt, and did not apply the replayed events a second time.
+    expect(await otherDocs()).toEqual(otherBefore);
+  });
+
   it('replays and catches up when the newest event in the log is not one it reads', async () => {
     const s = scenario();
     const runner = s.runner();

@@ -19,12 +19,14 @@ export interface ProjectionRunnerOptions {
 }
 
 /**
- * Keeps one projection's documents in Postgres in step with the log. Reads with an ordered
- * consumer from the checkpoint onwards; each batch of events is applied in one transaction that
- * also moves the checkpoint, with the checkpoint row locked and events at or below it skipped,
- * so a redelivery, a restart mid-batch or a second replica never applies an event twice.
+ * Keeps one or more projections' documents in Postgres in step with the log. Reads with an
+ * ordered consumer from the lowest checkpoint onwards; each batch of events is decoded once and
+ * applied to every projection in one transaction that also moves their checkpoints, with the
+ * checkpoint rows locked and events at or below a projection's checkpoint skipped for it, so a
+ * redelivery, a restart mid-batch or a second replica never applies an event twice. Each
+ * projection keeps its own checkpoint, so one can be replayed alone.
  */
-export class ProjectionRunner<Doc> {
+export class ProjectionRunner<Doc = unknown> {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -33,14 +35,17 @@ export class ProjectionRunner<Doc> {
   private readonly batchSize: number;
   private readonly logger: EventingLogger;
   private readonly tables: { checkpoints: string; documents: string };
+  readonly projections: readonly Projection<Doc>[];
 
   constructor(
     private readonly bus: Bus,
     private readonly dataSource: DataSource,
-    readonly projection: Projection<Doc>,
+    projections: Projection<Doc> | readonly Projection<Doc>[],
     private readonly deadLetters: DeadLetterSink,
     private readonly options: ProjectionRunnerOptions = {},
   ) {
+    this.projections = Array.isArray(projections) ? projections : [projections as Projection<Doc>];
+    if (this.projections.length === 0) throw new Error('a projection runner needs a projection');
     this.batchSize = options.batchSize ?? 500;
     this.logger = options.logger ?? silentLogger;
     const schema = (dataSource.options as { schema?: string }).schema ?? 'public';
@@ -51,8 +56,13 @@ export class ProjectionRunner<Doc> {
     };
   }
 
+  /** The projections' names joined, e.g. `runs+jobs+job-history`. */
   get name(): string {
-    return this.projection.name;
+    return this.names.join('+');
+  }
+
+  get names(): string[] {
+    return this.projections.map((p) => p.name);
   }
 
   /** Last stream sequence applied (or skipped as irrelevant) by this runner. */
@@ -62,13 +72,11 @@ export class ProjectionRunner<Doc> {
 
   async start(): Promise<void> {
     this.stopping = false;
-    await this.dataSource
-      .createQueryBuilder()
-      .insert()
-      .into(ProjectionCheckpointEntity)
-      .values({ projection: this.name, lastSeq: 0, updatedAt: new Date() })
-      .orIgnore()
-      .execute();
+    await this.dataSource.query(
+      `INSERT INTO ${this.tables.checkpoints} (projection, last_seq, updated_at)
+       SELECT unnest($1::text[]), 0, now() ON CONFLICT (projection) DO NOTHING`,
+      [this.names],
+    );
     this.loop = this.run();
   }
 
@@ -102,16 +110,21 @@ export class ProjectionRunner<Doc> {
   }
 
   /**
-   * Drops the read model and rebuilds it from the first event. Resolves when it has caught up with
-   * the log as it was when replay was asked for; returns how many events that was.
+   * Drops a projection's read model (the only one, or the one named) and rebuilds it from the first
+   * event; the runner's other projections skip what they have. Resolves when it has caught up with
+   * the log as it was when replay was asked for.
    */
-  async replay(): Promise<{ projection: string; lastSeq: number; documents: number }> {
+  async replay(name?: string): Promise<{ projection: string; lastSeq: number; documents: number }> {
+    const projection = name ?? (this.projections.length === 1 ? this.names[0]! : undefined);
+    if (projection === undefined || !this.names.includes(projection)) {
+      throw new Error(`replay needs one of: ${this.names.join(', ')}`);
+    }
     await this.stop();
     await this.dataSource.transaction(async (m) => {
-      await m.delete(ProjectionDocumentEntity, { projection: this.name });
+      await m.delete(ProjectionDocumentEntity, { projection });
       await m.update(
         ProjectionCheckpointEntity,
-        { projection: this.name },
+        { projection },
         { lastSeq: 0, updatedAt: new Date() },
       );
     });
@@ -121,8 +134,8 @@ export class ProjectionRunner<Doc> {
     await this.waitFor(target);
     const documents = await this.dataSource
       .getRepository(ProjectionDocumentEntity)
-      .countBy({ projection: this.name });
-    return { projection: this.name, lastSeq: target, documents };
+      .countBy({ projection });
+    return { projection, lastSeq: target, documents };
   }
 
   /** Sequence of the newest event this runner reads (its filter), 0 when there is none. */
@@ -211,19 +224,23 @@ export class ProjectionRunner<Doc> {
         parent: extractTrace(first.headers),
       },
       async () => {
-        // The hot path is plain SQL: one projection applies every event of the system.
+        // The hot path is plain SQL, a fixed number of statements per batch whatever its size and
+        // however many projections: every event of the system goes through here.
         await this.dataSource.transaction(async (m) => {
-          const rows = await m.query<{ last_seq: string }[]>(
-            `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = $1 FOR UPDATE`,
-            [this.name],
+          const rows = await m.query<{ projection: string; last_seq: string }[]>(
+            `SELECT projection, last_seq FROM ${this.tables.checkpoints}
+             WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
+            [this.names],
           );
-          const checkpoint = Number(rows[0]?.last_seq ?? 0);
-          const fresh = batch.filter((msg) => msg.seq > checkpoint);
+          const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
+          const lowest = Math.min(...this.names.map((n) => checkpoints.get(n) ?? 0));
+          const fresh = batch.filter((msg) => msg.seq > lowest);
           if (fresh.length === 0) return;
-          await this.applyEvents(m, fresh);
+          await this.applyEvents(m, fresh, checkpoints);
           await m.query(
-            `UPDATE ${this.tables.checkpoints} SET last_seq = $2, updated_at = now() WHERE projection = $1`,
-            [this.name, last.seq],
+            `UPDATE ${this.tables.checkpoints} SET last_seq = GREATEST(last_seq, $2), updated_at = now()
+             WHERE projection = ANY($1::text[])`,
+            [this.names, last.seq],
           );
         });
       },
@@ -231,7 +248,11 @@ export class ProjectionRunner<Doc> {
     this.advance(last.seq);
   }
 
-  private async applyEvents(m: EntityManager, msgs: JsMsg[]): Promise<void> {
+  private async applyEvents(
+    m: EntityManager,
+    msgs: JsMsg[],
+    checkpoints: ReadonlyMap<string, number>,
+  ): Promise<void> {
     const events: StoredEvent[] = [];
     for (const msg of msgs) {
       try {
@@ -239,53 +260,81 @@ export class ProjectionRunner<Doc> {
           decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq }),
         );
       } catch (error) {
-        await this.deadLetter(m, msg, error);
+        await this.deadLetter(m, msg, error, this.name);
       }
     }
-    const touched = events.map((event) => [...this.projection.keys(event)]);
-    const keys = [...new Set(touched.flat())];
-    if (keys.length === 0) return;
-    const rows = await m.query<{ key: string; doc: Doc; seq: string }[]>(
-      `SELECT key, doc, seq FROM ${this.tables.documents} WHERE projection = $1 AND key = ANY($2::text[])`,
-      [this.name, keys],
+    // Which documents each projection touches, for the events it has not applied yet.
+    const work = this.projections.map((projection) => {
+      const checkpoint = checkpoints.get(projection.name) ?? 0;
+      const mine = events.filter((e) => e.position.seq > checkpoint);
+      return { projection, events: mine, keys: mine.map((e) => [...projection.keys(e)]) };
+    });
+    const wanted = work.flatMap((w) =>
+      [...new Set(w.keys.flat())].map((key) => [w.projection.name, key] as const),
     );
-    const docs = new Map<string, { doc: Doc | undefined; seq: number; dirty: boolean }>(
-      rows.map((r) => [r.key, { doc: r.doc, seq: Number(r.seq), dirty: false }]),
+    if (wanted.length === 0) return;
+    const rows = await m.query<{ projection: string; key: string; doc: Doc; seq: string }[]>(
+      `SELECT d.projection, d.key, d.doc, d.seq FROM ${this.tables.documents} d
+       JOIN unnest($1::text[], $2::text[]) AS w(projection, key) USING (projection, key)`,
+      [wanted.map(([p]) => p), wanted.map(([, k]) => k)],
     );
-    for (const [i, event] of events.entries()) {
-      for (const key of touched[i]!) {
-        const current = docs.get(key);
-        let next: Doc | undefined;
-        try {
-          next = this.projection.evolve(current?.doc, event, key);
-        } catch (error) {
-          // A projection that cannot fold an event is a bug: park the event, keep the model going.
-          const msg = msgs.find((x) => x.seq === event.position.seq)!;
-          await this.deadLetter(
-            m,
-            msg,
-            new NonRetryableError('handler_failed', describeError(error), { cause: error }),
-          );
-          continue;
+    const docs = new Map<
+      string,
+      { projection: string; key: string; doc: Doc | undefined; seq: number; dirty: boolean }
+    >(
+      rows.map((r) => [
+        `${r.projection}\u0000${r.key}`,
+        { projection: r.projection, key: r.key, doc: r.doc, seq: Number(r.seq), dirty: false },
+      ]),
+    );
+    for (const { projection, events: mine, keys } of work) {
+      for (const [i, event] of mine.entries()) {
+        for (const key of keys[i]!) {
+          const id = `${projection.name}\u0000${key}`;
+          const current = docs.get(id);
+          let next: Doc | undefined;
+          try {
+            next = projection.evolve(current?.doc, event, key);
+          } catch (error) {
+            // A projection that cannot fold an event is a bug: park the event, keep the model going.
+            const msg = msgs.find((x) => x.seq === event.position.seq)!;
+            await this.deadLetter(
+              m,
+              msg,
+              new NonRetryableError('handler_failed', describeError(error), { cause: error }),
+              projection.name,
+            );
+            continue;
+          }
+          if (next !== current?.doc) {
+            docs.set(id, {
+              projection: projection.name,
+              key,
+              doc: next,
+              seq: event.position.seq,
+              dirty: true,
+            });
+          }
         }
-        if (next !== current?.doc)
-          docs.set(key, { doc: next, seq: event.position.seq, dirty: true });
       }
     }
     const upsert = {
+      projections: [] as string[],
       keys: [] as string[],
       projects: [] as (string | null)[],
       docs: [] as string[],
       seqs: [] as number[],
     };
-    const deletes: string[] = [];
-    for (const [key, entry] of docs) {
+    const deletes = { projections: [] as string[], keys: [] as string[] };
+    for (const entry of docs.values()) {
       if (!entry.dirty) continue;
       if (entry.doc === undefined) {
-        deletes.push(key);
+        deletes.projections.push(entry.projection);
+        deletes.keys.push(entry.key);
         continue;
       }
-      upsert.keys.push(key);
+      upsert.projections.push(entry.projection);
+      upsert.keys.push(entry.key);
       upsert.projects.push(this.options.projectOf?.(entry.doc) ?? projectField(entry.doc));
       upsert.docs.push(JSON.stringify(entry.doc));
       upsert.seqs.push(entry.seq);
@@ -293,26 +342,32 @@ export class ProjectionRunner<Doc> {
     if (upsert.keys.length > 0) {
       await m.query(
         `INSERT INTO ${this.tables.documents} (projection, key, project, doc, seq)
-         SELECT $1, u.key, u.project, u.doc, u.seq
-         FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(key, project, doc, seq)
+         SELECT u.projection, u.key, u.project, u.doc, u.seq
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(projection, key, project, doc, seq)
          ON CONFLICT (projection, key) DO UPDATE
          SET project = EXCLUDED.project, doc = EXCLUDED.doc, seq = EXCLUDED.seq`,
-        [this.name, upsert.keys, upsert.projects, upsert.docs, upsert.seqs],
+        [upsert.projections, upsert.keys, upsert.projects, upsert.docs, upsert.seqs],
       );
     }
-    if (deletes.length > 0) {
+    if (deletes.keys.length > 0) {
       await m.query(
-        `DELETE FROM ${this.tables.documents} WHERE projection = $1 AND key = ANY($2::text[])`,
-        [this.name, deletes],
+        `DELETE FROM ${this.tables.documents} d USING unnest($1::text[], $2::text[]) AS w(projection, key)
+         WHERE d.projection = w.projection AND d.key = w.key`,
+        [deletes.projections, deletes.keys],
       );
     }
   }
 
-  private async deadLetter(m: EntityManager, msg: JsMsg, error: unknown): Promise<void> {
+  private async deadLetter(
+    m: EntityManager,
+    msg: JsMsg,
+    error: unknown,
+    projection: string,
+  ): Promise<void> {
     const reason = error instanceof NonRetryableError ? error.reason : 'handler_failed';
     this.logger.warn(
       {
-        projection: this.name,
+        projection,
         seq: msg.seq,
         subject: msg.subject,
         reason,
@@ -322,7 +377,7 @@ export class ProjectionRunner<Doc> {
     );
     await this.deadLetters.record(
       {
-        consumer: `projection:${this.name}`,
+        consumer: `projection:${projection}`,
         stream: msg.info.stream,
         seq: msg.seq,
         subject: msg.subject,
@@ -334,11 +389,13 @@ export class ProjectionRunner<Doc> {
     );
   }
 
+  /** Where the consumer starts: after the lowest checkpoint of the runner's projections. */
   private async readCheckpoint(): Promise<number> {
-    const row = await this.dataSource
-      .getRepository(ProjectionCheckpointEntity)
-      .findOneBy({ projection: this.name });
-    return row?.lastSeq ?? 0;
+    const rows = await this.dataSource.query<{ last_seq: string }[]>(
+      `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = ANY($1::text[])`,
+      [this.names],
+    );
+    return rows.length < this.names.length ? 0 : Math.min(...rows.map((r) => Number(r.last_seq)));
   }
 
   private advance(seq: number): void {

@@ -13,7 +13,7 @@ import type { JobHistoryDoc } from '@acai/runs';
 import { ReadModels } from './read-models.repository.js';
 
 export class Projections {
-  constructor(readonly runners: ReadonlyMap<string, ProjectionRunner<unknown>>) {}
+  constructor(readonly runner: ProjectionRunner) {}
 }
 
 /** Answers questions about what happened, from the projections of the log. */
@@ -26,9 +26,7 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_run')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
-    return this.fresh('runs', () =>
-      this.readModels.get<RunView>('runs', req.project, req.runId, 'run'),
-    );
+    return this.fresh(() => this.readModels.get<RunView>('runs', req.project, req.runId, 'run'));
   }
 
   @MessagePattern('provenance.list_runs')
@@ -40,9 +38,7 @@ export class HistoryHandler {
 
   @MessagePattern('provenance.get_job')
   getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
-    return this.fresh('jobs', () =>
-      this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'),
-    );
+    return this.fresh(() => this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'));
   }
 
   @MessagePattern('provenance.get_job_history')
@@ -67,31 +63,25 @@ export class HistoryHandler {
    * Read-your-writes: a run submitted a moment ago may not be projected yet. Before answering
    * "not found", wait briefly for the projection to catch up with the log and look again.
    */
-  private async fresh<T>(projection: string, read: () => Promise<T>): Promise<T> {
+  private async fresh<T>(read: () => Promise<T>): Promise<T> {
     try {
       return await read();
     } catch (error) {
-      const runner = this.projections.runners.get(projection);
-      if (
-        !(error instanceof AcaiError) ||
-        error.code !== ErrorCode.NotFound ||
-        runner === undefined
-      )
-        throw error;
-      if (!(await runner.catchUp(3_000))) throw error;
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.NotFound) throw error;
+      if (!(await this.projections.runner.catchUp(3_000))) throw error;
       return read();
     }
   }
 
   @MessagePattern('provenance.replay_projection')
   async replay(@Payload() req: { projection: string }) {
-    const runner = this.projections.runners.get(req.projection);
-    if (runner === undefined) {
+    const { runner } = this.projections;
+    if (!runner.names.includes(req.projection)) {
       throw new AcaiError(
         ErrorCode.NotFound,
-        `No projection '${req.projection}'; known: ${[...this.projections.runners.keys()].join(', ')}`,
+        `No projection '${req.projection}'; known: ${runner.names.join(', ')}`,
       );
     }
-    return runner.replay();
+    return runner.replay(req.projection);
   }
 }
