@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
+import { FilesetsHandler } from './filesets/filesets.handler.js';
 
-/**
- * The data lake. For now the service only stands up with the platform's ops endpoints and its
- * schema; file sets, versions and blobs arrive with the catalog issue.
- */
-@Module({})
+/** The data lake: file sets, their versions, metadata and labels (commands on the bus). */
+@Module({ controllers: [FilesetsHandler] })
 export class CatalogModule {}

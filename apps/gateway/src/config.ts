@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { port, positiveInt, type ConfigSpec } from '@acai/platform';
+import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const gatewayConfig = {
   ACAI_PORT: {
@@ -15,4 +15,5 @@ export const gatewayConfig = {
     description:
       'On first start, create project `default` with an admin key and write the key here (mode 0600)',
   },
+  ...blobConfig,
 } satisfies ConfigSpec;

@@ -1,12 +1,21 @@
 import { Module } from '@nestjs/common';
 import { AdminController } from './admin/admin.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
+import { BlobsController } from './filesets/blobs.controller.js';
+import { FilesetsController } from './filesets/filesets.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 
 @Module({
-  controllers: [RunsController, JobsController, AdminController, OpenApiController],
+  controllers: [
+    RunsController,
+    JobsController,
+    FilesetsController,
+    BlobsController,
+    AdminController,
+    OpenApiController,
+  ],
   providers: [ApiKeyGuard],
 })
 export class GatewayModule {}

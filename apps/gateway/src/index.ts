@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
+import { GatewayBlobs } from './filesets/gateway-blobs.js';
 import { ApiKeyEntity, ProjectEntity } from './auth/auth.entities.js';
 import { GatewayAuth1764115300000 } from './auth/auth.migration.js';
 import { bootstrapDefaultProject } from './auth/bootstrap.js';
@@ -20,7 +23,27 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
       await bootstrapDefaultProject(keys, ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
     }
-    return [{ provide: KeysRepository, useValue: keys }];
+    const blobs = blobStoreFromUrl(
+      ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),
+    );
+    return [
+      { provide: KeysRepository, useValue: keys },
+      {
+        provide: GatewayBlobs,
+        useValue: new GatewayBlobs(blobs, ctx.config.ACAI_MAX_UPLOAD_BYTES),
+      },
+    ];
+  },
+  configureHttp: (fastify) => {
+    // Uploads are streamed to the blob store as they arrive, never buffered: the parser hands the
+    // raw request stream to the handler (and the body limit is the upload limit, checked while hashing).
+    const raw = (
+      _request: unknown,
+      payload: unknown,
+      done: (err: Error | null, body?: unknown) => void,
+    ) => done(null, payload);
+    fastify.addContentTypeParser('application/octet-stream', raw);
+    fastify.addContentTypeParser('*', raw);
   },
 };
 

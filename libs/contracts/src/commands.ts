@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RunSpecSchema } from './api/run-spec.js';
+import { CreatorSchema } from './events/fileset.events.js';
 import type { ErrorBody } from './errors.js';
 
 /**
@@ -11,6 +12,50 @@ export function defineCommand<S extends z.ZodType>(service: string, name: string
 }
 
 const projectScoped = { project: z.string().min(1) };
+
+const Metadata = z.record(z.string(), z.unknown());
+const Labels = z.array(z.string()).max(256);
+const FilesetName = z.string().min(1).max(100);
+/** A version number, `latest`, or a label such as `prod`. */
+const VersionRef = z.union([z.number().int().positive(), z.string().min(1).max(63)]);
+const Target = z.object({ version: z.number().int().positive().nullable() });
+
+export const FilePutSchema = z.strictObject({
+  path: z.string(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected the file’s sha256: 64 lower-case hex digits'),
+  /** When given, checked against the stored blob. */
+  size: z.number().int().nonnegative().optional(),
+  mediaType: z.string().max(255).optional(),
+});
+
+export const CommitRequestSchema = z.strictObject({
+  /** The version this commit builds on (0 for the first); a different latest version is a conflict. */
+  parent: z.number().int().nonnegative(),
+  put: z.array(FilePutSchema).max(100_000).default([]),
+  delete: z.array(z.string()).max(100_000).default([]),
+  metadata: Metadata.default({}),
+  labels: Labels.default([]),
+});
+export type CommitRequest = z.input<typeof CommitRequestSchema>;
+
+export const CreateFilesetRequestSchema = z.strictObject({
+  name: FilesetName,
+  metadata: Metadata.default({}),
+  labels: Labels.default([]),
+});
+
+export const MetadataChangeSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('set'), value: Metadata }),
+  z.strictObject({ op: z.literal('merge'), value: Metadata }),
+  z.strictObject({ op: z.literal('remove'), keys: z.array(z.string()).min(1) }),
+]);
+
+export const LabelsChangeSchema = z.strictObject({
+  add: Labels.default([]),
+  remove: Labels.default([]),
+});
 
 export const Commands = {
   submitRun: defineCommand(
@@ -39,6 +84,83 @@ export const Commands = {
     'get_job_history',
     z.object({ ...projectScoped, jobId: z.string() }),
   ),
+  createFileset: defineCommand(
+    'catalog',
+    'create_fileset',
+    z.object({ ...projectScoped, request: CreateFilesetRequestSchema, createdBy: CreatorSchema }),
+  ),
+  commitVersion: defineCommand(
+    'catalog',
+    'commit_version',
+    z.object({
+      ...projectScoped,
+      name: FilesetName,
+      request: CommitRequestSchema,
+      createdBy: CreatorSchema,
+    }),
+  ),
+  getFileset: defineCommand(
+    'catalog',
+    'get_fileset',
+    z.object({ ...projectScoped, name: FilesetName }),
+  ),
+  listFilesets: defineCommand(
+    'catalog',
+    'list_filesets',
+    z.object({
+      ...projectScoped,
+      prefix: z.string().max(100).nullable(),
+      limit: z.number().int().min(1).max(500),
+      cursor: z.string().nullable(),
+    }),
+  ),
+  getVersion: defineCommand(
+    'catalog',
+    'get_version',
+    z.object({ ...projectScoped, name: FilesetName, version: VersionRef }),
+  ),
+  listFiles: defineCommand(
+    'catalog',
+    'list_files',
+    z.object({
+      ...projectScoped,
+      name: FilesetName,
+      version: VersionRef,
+      prefix: z.string().nullable(),
+      limit: z.number().int().min(1).max(10_000),
+      cursor: z.string().nullable(),
+    }),
+  ),
+  resolveFile: defineCommand(
+    'catalog',
+    'resolve_file',
+    z.object({ ...projectScoped, name: FilesetName, version: VersionRef, path: z.string() }),
+  ),
+  diffVersions: defineCommand(
+    'catalog',
+    'diff_versions',
+    z.object({ ...projectScoped, name: FilesetName, from: VersionRef, to: VersionRef }),
+  ),
+  changeMetadata: defineCommand(
+    'catalog',
+    'change_metadata',
+    z.object({ ...projectScoped, name: FilesetName, target: Target, change: MetadataChangeSchema }),
+  ),
+  changeLabels: defineCommand(
+    'catalog',
+    'change_labels',
+    z.object({ ...projectScoped, name: FilesetName, target: Target, change: LabelsChangeSchema }),
+  ),
+  pinVersion: defineCommand(
+    'catalog',
+    'pin_version',
+    z.object({
+      ...projectScoped,
+      name: FilesetName,
+      version: z.number().int().positive(),
+      pinned: z.boolean(),
+    }),
+  ),
   replayProjection: defineCommand(
     'provenance',
     'replay_projection',
@@ -64,3 +186,6 @@ export const CancelJobControlSchema = z.object({
   reason: z.string(),
 });
 export type CancelJobControl = z.infer<typeof CancelJobControlSchema>;
+
+/** A command's request as its handler receives it: validated, with defaults applied. */
+export type CommandPayload<K extends CommandName> = z.output<(typeof Commands)[K]['request']>;

@@ -4,6 +4,7 @@ export * from './subjects.js';
 export * from './events/envelope.js';
 export * from './events/run.events.js';
 export * from './events/job.events.js';
+export * from './events/fileset.events.js';
 export * from './events/catalogue.js';
 export * from './api/run-spec.js';
 export * from './api/views.js';

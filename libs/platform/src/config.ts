@@ -112,3 +112,24 @@ export const commonConfig = {
 } satisfies ConfigSpec;
 
 export type CommonConfig = ConfigOf<typeof commonConfig>;
+
+/** Variables of the services that read or write file bytes (gateway, catalog, executor). */
+export const blobConfig = {
+  ACAI_HOME: {
+    schema: z.string().default('.acai'),
+    description: 'Data folder; local blobs default to $ACAI_HOME/blobs',
+  },
+  ACAI_BLOB_STORE: {
+    schema: z.string().optional(),
+    description:
+      'Where file bytes live: a folder (default $ACAI_HOME/blobs) or s3://bucket/prefix?region=..&endpoint=..&forcePathStyle=true',
+  },
+  ACAI_MAX_UPLOAD_BYTES: {
+    schema: z.coerce
+      .number({ error: 'expected a number of bytes' })
+      .int()
+      .positive()
+      .default(10 * 1024 ** 3),
+    description: 'Largest single file upload, in bytes (default 10 GiB); larger uploads get 413',
+  },
+} satisfies ConfigSpec;

@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
 import { defaultTopology, isolatedTopology, type StoredEvent } from '@acai/contracts';
@@ -61,6 +62,11 @@ export interface ServiceDefinition<C extends ConfigSpec> {
   /** Adjusts the app before it listens (filters, error handlers). */
   readonly configure?: (
     app: NestFastifyApplication,
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
+  ) => void;
+  /** Adds to the HTTP server before it listens (e.g. a body parser that streams uploads). */
+  readonly configureHttp?: (
+    fastify: FastifyInstance,
     ctx: ServiceContext<CommonConfig & ConfigOf<C>>,
   ) => void;
   /** Largest request body, in bytes (gateway). */
@@ -166,6 +172,7 @@ export async function startService<C extends ConfigSpec>(
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
   const fastify = app.getHttpAdapter().getInstance();
+  def.configureHttp?.(fastify, ctx);
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });

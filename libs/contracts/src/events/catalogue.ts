@@ -1,6 +1,14 @@
 import type { z } from 'zod';
 import type { EventDefinition, RawEventEnvelope } from './envelope.js';
 import {
+  FilesetCreatedV1,
+  FilesetLabelsChangedV1,
+  FilesetMetadataChangedV1,
+  FilesetVersionCommittedV1,
+  FilesetVersionEvictedV1,
+  FilesetVersionPinnedV1,
+} from './fileset.events.js';
+import {
   JobCancelledV1,
   JobDispatchedV1,
   JobFailedV1,
@@ -36,6 +44,12 @@ export const eventCatalogue = [
   JobSucceededV1,
   JobFailedV1,
   JobCancelledV1,
+  FilesetCreatedV1,
+  FilesetVersionCommittedV1,
+  FilesetMetadataChangedV1,
+  FilesetLabelsChangedV1,
+  FilesetVersionPinnedV1,
+  FilesetVersionEvictedV1,
 ] as const;
 
 type Catalogue = (typeof eventCatalogue)[number];

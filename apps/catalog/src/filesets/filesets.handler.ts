@@ -1,0 +1,261 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  AcaiError,
+  ErrorCode,
+  type CommandName,
+  type CommandPayload,
+  type Page,
+} from '@acai/contracts';
+import type { BlobStore } from '@acai/blobstore';
+import { AggregateRepository } from '@acai/eventing';
+import {
+  applyChanges,
+  checkFilesetName,
+  checkPath,
+  diffManifests,
+  filesetDecider,
+  manifestBytes,
+  mediaTypeOf,
+  resolveVersion,
+  type FilesetCommand,
+  type FilesetState,
+  type ManifestDiff,
+} from '@acai/filesets';
+import { ServiceContext } from '@acai/platform';
+import { ManifestsRepository } from './manifests.repository.js';
+import { FilesetsReadModel } from './filesets.read-model.js';
+import { filesetView, versionView, type FilesetView, type VersionView } from './views.js';
+
+type Request<K extends CommandName> = CommandPayload<K>;
+
+export class FilesetRepository extends AggregateRepository<FilesetState> {}
+
+/** The blob store this service reads and writes; a class so Nest can inject it. */
+export class Blobs {
+  constructor(readonly store: BlobStore) {}
+}
+
+export interface ResolvedFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly mediaType: string;
+  readonly version: number;
+}
+
+/**
+ * File sets and their versions. Each change is load → decide → append on the file set's aggregate
+ * (its name is its id); the bytes are blobs, and each version's manifest is a blob as well.
+ */
+@Controller()
+export class FilesetsHandler {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly filesets: FilesetRepository,
+    private readonly manifests: ManifestsRepository,
+    private readonly blobs: Blobs,
+    private readonly readModel: FilesetsReadModel,
+  ) {}
+
+  @MessagePattern('catalog.create_fileset')
+  async create(@Payload() req: Request<'createFileset'>): Promise<FilesetView> {
+    const name = checkFilesetName(req.request.name);
+    const { state } = await this.execute(req.project, name, {
+      kind: 'create',
+      name,
+      metadata: req.request.metadata,
+      labels: req.request.labels,
+      createdBy: req.createdBy,
+    });
+    return filesetView(state);
+  }
+
+  /**
+   * Commits a version: every file it puts must already be uploaded (the blob exists, with the
+   * stated size); the new manifest is written as a blob; then the version is appended on top of
+   * the stated parent, or refused with a conflict if someone else committed first.
+   */
+  @MessagePattern('catalog.commit_version')
+  async commit(@Payload() req: Request<'commitVersion'>): Promise<VersionView> {
+    const name = checkFilesetName(req.name);
+    let { state } = await this.filesets.load(req.project, name);
+    if (req.request.parent > state.versions.length || !state.exists) {
+      // Our cached state may be behind another replica's commit: look again before refusing.
+      this.filesets.forget(req.project, name);
+      ({ state } = await this.filesets.load(req.project, name));
+    }
+    if (!state.exists) throw notFound(name);
+    const parent =
+      req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
+    const puts = await Promise.all(
+      req.request.put.map(async (file, i) => {
+        checkPath(file.path, `put.${i}.path`);
+        const stored = await this.blobs.store.stat(file.sha256);
+        if (stored === null) {
+          throw new AcaiError(
+            ErrorCode.ValidationFailed,
+            `put.${i}: no uploaded file has sha256 ${file.sha256}; upload it first (PUT /api/v1/blobs/${file.sha256})`,
+            [{ path: `put.${i}.sha256`, message: 'not uploaded' }],
+          );
+        }
+        if (file.size !== undefined && file.size !== stored.size) {
+          throw new AcaiError(
+            ErrorCode.ValidationFailed,
+            `put.${i}: '${file.path}' was stated as ${file.size} bytes but the uploaded file has ${stored.size}`,
+            [{ path: `put.${i}.size`, message: 'does not match the upload' }],
+          );
+        }
+        return {
+          path: file.path,
+          sha256: file.sha256,
+          size: stored.size,
+          mediaType: file.mediaType ?? mediaTypeOf(file.path),
+        };
+      }),
+    );
+    const applied = applyChanges(parent, { put: puts, delete: req.request.delete });
+    const manifestSha = await this.manifests.save(applied.manifest);
+    const { state: after } = await this.execute(req.project, name, {
+      kind: 'commit',
+      parent: req.request.parent,
+      manifest: {
+        sha256: manifestSha,
+        files: applied.manifest.size,
+        bytes: manifestBytes(applied.manifest),
+      },
+      changes: { added: applied.added, replaced: applied.replaced, deleted: applied.deleted },
+      metadata: req.request.metadata,
+      labels: req.request.labels,
+      createdBy: req.createdBy,
+    });
+    return versionView(name, after.versions.at(-1)!);
+  }
+
+  @MessagePattern('catalog.get_fileset')
+  async get(@Payload() req: Request<'getFileset'>): Promise<FilesetView> {
+    return filesetView(await this.existing(req.project, req.name));
+  }
+
+  @MessagePattern('catalog.list_filesets')
+  list(@Payload() req: Request<'listFilesets'>): Promise<Page<unknown>> {
+    return this.readModel.list(req.project, req.prefix, req.limit, req.cursor);
+  }
+
+  @MessagePattern('catalog.get_version')
+  async getVersion(@Payload() req: Request<'getVersion'>): Promise<VersionView> {
+    const state = await this.existing(req.project, req.name);
+    return versionView(req.name, resolveVersion(state, req.version));
+  }
+
+  @MessagePattern('catalog.list_files')
+  async listFiles(
+    @Payload() req: Request<'listFiles'>,
+  ): Promise<Page<Omit<ResolvedFile, 'version'>>> {
+    const state = await this.existing(req.project, req.name);
+    const version = resolveVersion(state, req.version);
+    const manifest = await this.manifests.load(version.manifest.sha256);
+    const paths = [...manifest.keys()]
+      .filter(
+        (p) =>
+          (req.prefix === null || p.startsWith(req.prefix)) &&
+          (req.cursor === null || p > req.cursor),
+      )
+      .sort();
+    const page = paths.slice(0, req.limit);
+    return {
+      items: page.map((path) => ({ path, ...manifest.get(path)! })),
+      nextCursor: paths.length > req.limit ? page.at(-1)! : null,
+    };
+  }
+
+  @MessagePattern('catalog.resolve_file')
+  async resolveFile(@Payload() req: Request<'resolveFile'>): Promise<ResolvedFile> {
+    const state = await this.existing(req.project, req.name);
+    const version = resolveVersion(state, req.version);
+    if (version.evicted) {
+      throw new AcaiError(
+        ErrorCode.NotFound,
+        `Version ${version.version} of '${req.name}' was evicted: its files are gone, its manifest and lineage remain. Recompute it to get them back.`,
+      );
+    }
+    const entry = (await this.manifests.load(version.manifest.sha256)).get(req.path);
+    if (entry === undefined) {
+      throw new AcaiError(
+        ErrorCode.NotFound,
+        `Version ${version.version} of '${req.name}' has no file '${req.path}'`,
+      );
+    }
+    return { path: req.path, version: version.version, ...entry };
+  }
+
+  @MessagePattern('catalog.diff_versions')
+  async diff(
+    @Payload() req: Request<'diffVersions'>,
+  ): Promise<ManifestDiff & { from: number; to: number }> {
+    const state = await this.existing(req.project, req.name);
+    const from = resolveVersion(state, req.from);
+    const to = resolveVersion(state, req.to);
+    const diff = diffManifests(
+      await this.manifests.load(from.manifest.sha256),
+      await this.manifests.load(to.manifest.sha256),
+    );
+    return { from: from.version, to: to.version, ...diff };
+  }
+
+  @MessagePattern('catalog.change_metadata')
+  async changeMetadata(@Payload() req: Request<'changeMetadata'>): Promise<FilesetView> {
+    const { state } = await this.execute(req.project, req.name, {
+      kind: 'change_metadata',
+      target: req.target,
+      change: req.change,
+    });
+    return filesetView(state);
+  }
+
+  @MessagePattern('catalog.change_labels')
+  async changeLabels(@Payload() req: Request<'changeLabels'>): Promise<FilesetView> {
+    const { state } = await this.execute(req.project, req.name, {
+      kind: 'change_labels',
+      target: req.target,
+      add: req.change.add,
+      remove: req.change.remove,
+    });
+    return filesetView(state);
+  }
+
+  @MessagePattern('catalog.pin_version')
+  async pin(@Payload() req: Request<'pinVersion'>): Promise<VersionView> {
+    const { state } = await this.execute(req.project, req.name, {
+      kind: 'pin',
+      version: req.version,
+      pinned: req.pinned,
+    });
+    return versionView(req.name, state.versions[req.version - 1]!);
+  }
+
+  private async existing(project: string, name: string): Promise<FilesetState> {
+    const { state } = await this.filesets.load(project, checkFilesetName(name));
+    if (!state.exists) throw notFound(name);
+    return state;
+  }
+
+  private async manifestOf(state: FilesetState, version: number) {
+    const v = state.versions[version - 1];
+    if (v === undefined) {
+      throw new AcaiError(
+        ErrorCode.Conflict,
+        `File set '${state.name ?? ''}' is at version ${state.versions.length}, not ${version}: commit with parent ${state.versions.length}`,
+      );
+    }
+    return this.manifests.load(v.manifest.sha256);
+  }
+
+  private execute(project: string, name: string, command: FilesetCommand) {
+    return this.filesets.execute(project, name, (state) => filesetDecider.decide(command, state));
+  }
+}
+
+function notFound(name: string): AcaiError {
+  return new AcaiError(ErrorCode.NotFound, `No file set '${name}' in this project`);
+}

@@ -1,0 +1,70 @@
+import type { Readable } from 'node:stream';
+import { AcaiError, ErrorCode } from '@acai/contracts';
+
+export const SHA256 = /^[0-9a-f]{64}$/;
+
+export interface PutExpectations {
+  /** The sha256 the client states; the upload is refused (and nothing kept) if the bytes differ. */
+  readonly sha256?: string;
+  /** Refuse (and keep nothing) past this many bytes. */
+  readonly maxBytes?: number;
+}
+
+export interface StoredBlob {
+  readonly sha256: string;
+  readonly size: number;
+  /** False when the store already had these bytes: blobs are stored once. */
+  readonly created: boolean;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  readonly start: number;
+  /** Last byte, inclusive. */
+  readonly end: number;
+}
+
+/**
+ * Content-addressed storage of file bytes. A blob is written once under its sha256 and becomes
+ * visible only when it is complete and verified; an interrupted or refused upload leaves nothing.
+ */
+export interface BlobStore {
+  /** Where it stores, for logs and errors (never with credentials). */
+  readonly description: string;
+  put(body: Readable, expect?: PutExpectations): Promise<StoredBlob>;
+  /** Size of a stored blob, or null when it is not there. */
+  stat(sha256: string): Promise<{ size: number } | null>;
+  /** Reads a blob, or one byte range of it. NOT_FOUND when it is not there. */
+  get(sha256: string, range?: ByteRange): Promise<Readable>;
+  delete(sha256: string): Promise<void>;
+}
+
+export function assertSha256(value: string): string {
+  if (!SHA256.test(value)) {
+    throw new AcaiError(
+      ErrorCode.ValidationFailed,
+      `'${value}' is not a sha256 (64 lower-case hex digits)`,
+      [{ path: 'sha256', message: 'expected 64 lower-case hex digits' }],
+    );
+  }
+  return value;
+}
+
+export function checksumMismatch(stated: string, actual: string): AcaiError {
+  return new AcaiError(
+    ErrorCode.ValidationFailed,
+    `The upload's sha256 is ${actual}, not the ${stated} it was sent as; nothing was stored. Send the file again.`,
+    [{ path: 'sha256', message: 'does not match the bytes' }],
+  );
+}
+
+export function tooLarge(maxBytes: number): AcaiError {
+  return new AcaiError(
+    ErrorCode.PayloadTooLarge,
+    `The upload is larger than the ${maxBytes} bytes allowed (ACAI_MAX_UPLOAD_BYTES); nothing was stored`,
+  );
+}
+
+export function blobNotFound(sha256: string): AcaiError {
+  return new AcaiError(ErrorCode.NotFound, `No blob ${sha256} in the store`);
+}

@@ -1,0 +1,3 @@
+export * from './paths.js';
+export * from './manifest.js';
+export * from './fileset.decider.js';

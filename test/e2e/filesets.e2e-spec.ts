@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import tar from 'tar-stream';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+interface ErrorReply {
+  error: { code: string; message: string; details?: { path?: string }[] };
+}
+
+describe('file sets through the gateway', () => {
+  let system: TestSystem;
+  let otherKey: string;
+
+  beforeAll(async () => {
+    system = await startSystem({ env: { ACAI_MAX_UPLOAD_BYTES: String(1024 * 1024) } });
+    otherKey = (
+      (await system.api('POST', '/api/v1/projects', { name: 'elsewhere' })).body as { key: string }
+    ).key;
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  const upload = async (content: string | Buffer, stated?: string) => {
+    const response = await fetch(
+      `${system.gatewayUrl}/api/v1/blobs${stated === undefined ? '' : `/${stated}`}`,
+      {
+        method: stated === undefined ? 'POST' : 'PUT',
+        headers: {
+          authorization: `Bearer ${system.key}`,
+          'content-type': 'application/octet-stream',
+        },
+        body: content,
+      },
+    );
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  const blobFiles = async () => {
+    const out: string[] = [];
+    const walk = async (dir: string) => {
+      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (entry.isDirectory()) await walk(path.join(dir, entry.name));
+        else out.push(path.relative(path.join(system.home, 'blobs'), path.join(dir, entry.name)));
+      }
+    };
+    await walk(path.join(system.home, 'blobs'));
+    return out.sort();
+  };
+
+  it('commits versions of uploaded files, serves them whole, by range and as a tar, and diffs them', async () => {
+    const created = await system.api('POST', '/api/v1/filesets', {
+      name: 'digits',
+      metadata: { rows: 3, source: 'test' },
+      labels: ['raw'],
+    });
+    expect(created.status).toBe(201);
+
+    const train = 'one,two,three\n1,2,3\n';
+    const readme = '# digits\n';
+    expect((await upload(train, sha(train))).status).toBe(201);
+    const posted = await upload(readme);
+    expect(posted.body).toEqual({ sha256: sha(readme), size: readme.length });
+
+    const v1 = await system.api('POST', '/api/v1/filesets/digits/versions', {
+      parent: 0,
+      put: [
+        { path: 'data/train.csv', sha256: sha(train), size: train.length },
+        { path: 'README.md', sha256: sha(readme) },
+      ],
+      labels: ['prod'],
+    });
+    expect(v1.status).toBe(201);
+    expect(v1.body).toEqual(
+      expect.objectContaining({ version: 1, files: 2, bytes: train.length + readme.length }),
+    );
+
+    const train2 = 'one,two,three\n4,5,6\n';
+    await upload(train2, sha(train2));
+    const v2 = await system.api('POST', '/api/v1/filesets/digits/versions', {
+      parent: 1,
+      put: [
+        { path: 'data/train.csv', sha256: sha(train2) },
+        { path: 'data/extra.csv', sha256: sha(train) },
+      ],
+      delete: ['README.md'],
+    });
+    expect(v2.status).toBe(201);
+    expect((v2.body as { version: number }).version).toBe(2);
+
+    // A version never changes: v1 still serves its own bytes; `prod` still names v1.
+    const old = await system.api(
+      'GET',
+      '/api/v1/filesets/digits/versions/prod/files/data/train.csv',
+    );
+    expect(old.status).toBe(200);
+    expect(old.text).toBe(train);
+    const latest = await system.api(
+      'GET',
+      '/api/v1/filesets/digits/versions/latest/files/data/train.csv',
+    );
+    expect(latest.text).toBe(train2);
+
+    const ranged = await fetch(
+      `${system.gatewayUrl}/api/v1/filesets/digits/versions/2/files/data/train.csv`,
+      {
+        headers: { authorization: `Bearer ${system.key}`, range: 'bytes=14-' },
+      },
+    );
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get('content-range')).toBe(
+      `bytes 14-${train2.length - 1}/${train2.length}`,
+    );
+    expect(await ranged.text()).toBe('4,5,6\n');
+    const outside = await fetch(
+      `${system.gatewayUrl}/api/v1/filesets/digits/versions/2/files/data/train.csv`,
+      {
+        headers: { authorization: `Bearer ${system.key}`, range: 'bytes=999-' },
+      },
+    );
+    expect(outside.status).toBe(416);
+
+    const archive = await fetch(`${system.gatewayUrl}/api/v1/filesets/digits/versions/2/archive`, {
+      headers: { authorization: `Bearer ${system.key}` },
+    });
+    expect(archive.status).toBe(200);
+    const entries = await untar(Buffer.from(await archive.arrayBuffer()));
+    expect(entries).toEqual({ 'data/extra.csv': train, 'data/train.csv': train2 });
+
+    const diff = await system.api('GET', '/api/v1/filesets/digits/diff?from=1&to=2');
+    expect(diff.body).toEqual({
+      from: 1,
+      to: 2,
+      added: ['data/extra.csv'],
+      removed: ['README.md'],
+      changed: ['data/train.csv'],
+    });
+
+    const listed = await system.api('GET', '/api/v1/filesets/digits/versions/2/files?prefix=data/');
+    expect((listed.body as { items: { path: string }[] }).items.map((f) => f.path)).toEqual([
+      'data/extra.csv',
+      'data/train.csv',
+    ]);
+
+    // Bytes are stored once: train.csv of v1 and extra.csv of v2 are one blob.
+    const stored = (await blobFiles()).filter((f) => f.startsWith('sha256'));
+    expect(stored.filter((f) => f.endsWith(sha(train)))).toHaveLength(1);
+  });
+
+  it('refuses a commit on an old parent with 409, and the retry on the new parent succeeds', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'racy' });
+    const a = 'a';
+    await upload(a, sha(a));
+    const commit = (parent: number, p: string) =>
+      system.api('POST', '/api/v1/filesets/racy/versions', {
+        parent,
+        put: [{ path: p, sha256: sha(a) }],
+      });
+    const [first, second] = await Promise.all([commit(0, 'x'), commit(0, 'y')]);
+    expect([first.status, second.status].sort()).toEqual([201, 409]);
+    const loser = first.status === 409 ? first : second;
+    expect((loser.body as ErrorReply).error.message).toContain('commit again with parent 1');
+    const retry = await commit(1, first.status === 409 ? 'x' : 'y');
+    expect(retry.status).toBe(201);
+    const files = await system.api('GET', '/api/v1/filesets/racy/versions/2/files');
+    expect((files.body as { items: { path: string }[] }).items.map((f) => f.path)).toEqual([
+      'x',
+      'y',
+    ]);
+  });
+
+  it('refuses a wrong checksum, an oversized upload and an interrupted one, and keeps nothing of them', async () => {
+    const before = await blobFiles();
+    const wrong = await upload('hello', sha('other'));
+    expect(wrong.status).toBe(400);
+    expect((wrong.body as unknown as ErrorReply).error.message).toContain('nothing was stored');
+
+    const big = await upload(Buffer.alloc(1024 * 1024 + 1));
+    expect(big.status).toBe(413);
+
+    await new Promise<void>((resolve) => {
+      const url = new URL(`${system.gatewayUrl}/api/v1/blobs`);
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${system.key}`,
+          'content-type': 'application/octet-stream',
+          'content-length': '100000',
+        },
+      });
+      request.on('error', () => resolve());
+      request.write(Buffer.alloc(50_000));
+      setTimeout(() => {
+        request.destroy();
+        resolve();
+      }, 200);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await blobFiles()).filter((f) => !f.startsWith('tmp'))).toEqual(
+      before.filter((f) => !f.startsWith('tmp')),
+    );
+    expect((await blobFiles()).filter((f) => f.startsWith('tmp'))).toEqual([]);
+  });
+
+  it('refuses paths that escape, unknown blobs, and shows nothing to another project', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'guarded' });
+    const x = 'x';
+    await upload(x, sha(x));
+    for (const bad of ['../etc/passwd', '/abs', 'a//b', 'a\\b', 'a/./b', 'nul\u0000byte', '']) {
+      const r = await system.api('POST', '/api/v1/filesets/guarded/versions', {
+        parent: 0,
+        put: [{ path: bad, sha256: sha(x) }],
+      });
+      expect([bad, r.status]).toEqual([bad, 400]);
+      expect((r.body as ErrorReply).error.details?.[0]?.path).toBe('put.0.path');
+    }
+    const missing = await system.api('POST', '/api/v1/filesets/guarded/versions', {
+      parent: 0,
+      put: [{ path: 'f', sha256: sha('never uploaded') }],
+    });
+    expect(missing.status).toBe(400);
+    expect((missing.body as ErrorReply).error.message).toContain('upload it first');
+
+    expect((await system.api('GET', '/api/v1/filesets/guarded', undefined, otherKey)).status).toBe(
+      404,
+    );
+    expect((await system.api('GET', '/api/v1/filesets/nope')).status).toBe(404);
+    expect((await system.api('GET', '/api/v1/filesets/digits/versions/9')).status).toBe(404);
+    const list = await system.api('GET', '/api/v1/filesets', undefined, otherKey);
+    expect((list.body as { items: unknown[] }).items).toEqual([]);
+    expect((await system.api('POST', '/api/v1/filesets', { name: 'a b' })).status).toBe(400);
+    expect((await system.api('POST', '/api/v1/filesets', { name: 'guarded' })).status).toBe(409);
+  });
+
+  it('changes metadata and labels of a file set and of a version, and lists file sets by prefix', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'meta-a', metadata: { rows: 1 } });
+    await system.api('POST', '/api/v1/filesets', { name: 'meta-b' });
+    const merged = await system.api('PATCH', '/api/v1/filesets/meta-a/metadata', {
+      op: 'merge',
+      value: { classes: 10 },
+    });
+    expect((merged.body as { metadata: unknown }).metadata).toEqual({ rows: 1, classes: 10 });
+    const removed = await system.api('PATCH', '/api/v1/filesets/meta-a/metadata', {
+      op: 'remove',
+      keys: ['rows'],
+    });
+    expect((removed.body as { metadata: unknown }).metadata).toEqual({ classes: 10 });
+    const labelled = await system.api('PATCH', '/api/v1/filesets/meta-a/labels', {
+      add: ['vision', 'small'],
+    });
+    expect((labelled.body as { labels: string[] }).labels).toEqual(['small', 'vision']);
+    const badLabel = await system.api('PATCH', '/api/v1/filesets/meta-a/labels', {
+      add: ['has space'],
+    });
+    expect(badLabel.status).toBe(400);
+
+    const x = 'meta';
+    await upload(x, sha(x));
+    await system.api('POST', '/api/v1/filesets/meta-a/versions', {
+      parent: 0,
+      put: [{ path: 'f', sha256: sha(x) }],
+    });
+    await system.api('PATCH', '/api/v1/filesets/meta-a/labels?version=1', { add: ['candidate'] });
+    const byLabel = await system.api('GET', '/api/v1/filesets/meta-a/versions/candidate');
+    expect((byLabel.body as { version: number }).version).toBe(1);
+    const pinned = await system.api('PUT', '/api/v1/filesets/meta-a/versions/1/pin');
+    expect((pinned.body as { pinned: boolean }).pinned).toBe(true);
+
+    const page = await system.api('GET', '/api/v1/filesets?prefix=meta-&limit=1');
+    const first = page.body as { items: { name: string }[]; nextCursor: string };
+    expect(first.items.map((f) => f.name)).toEqual(['meta-a']);
+    const next = await system.api(
+      'GET',
+      `/api/v1/filesets?prefix=meta-&limit=1&cursor=${first.nextCursor}`,
+    );
+    expect((next.body as { items: { name: string }[] }).items.map((f) => f.name)).toEqual([
+      'meta-b',
+    ]);
+  });
+});
+
+async function untar(buffer: Buffer): Promise<Record<string, string>> {
+  const extract = tar.extract();
+  const files: Record<string, string> = {};
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        files[header.name] = Buffer.concat(chunks).toString();
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  Readable.from([buffer]).pipe(extract);
+  await done;
+  return files;
+}
