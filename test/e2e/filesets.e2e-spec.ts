@@ -295,7 +295,7 @@ async function untar(buffer: Buffer): Promise<Record<string, string>> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         files[header.name] = Buffer.concat(chunks).toString();
         next();

@@ -68,3 +68,13 @@ export function tooLarge(maxBytes: number): AcaiError {
 export function blobNotFound(sha256: string): AcaiError {
   return new AcaiError(ErrorCode.NotFound, `No blob ${sha256} in the store`);
 }
+
+/** A range must be whole numbers with 0 <= start <= end; stores refuse anything else alike. */
+export function assertRange(range: ByteRange): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new AcaiError(ErrorCode.ValidationFailed, `Bytes ${start}-${end} is not a byte range`, [
+      { path: 'range', message: 'expected whole numbers with 0 <= start <= end' },
+    ]);
+  }
+}

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, open, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  assertRange,
   assertSha256,
   blobNotFound,
   checksumMismatch,
@@ -37,7 +38,8 @@ export class LocalBlobStore implements BlobStore {
     const tmp = path.join(tmpDir, randomUUID());
     const counter = new HashingCounter(expect.maxBytes);
     try {
-      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx' }));
+      // flush: the bytes are on disk before the blob becomes visible under its name.
+      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx', flush: true }));
       const sha256 = counter.digest();
       if (expect.sha256 !== undefined && expect.sha256 !== sha256)
         throw checksumMismatch(expect.sha256, sha256);
@@ -51,7 +53,7 @@ export class LocalBlobStore implements BlobStore {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         created = false;
       }
-      return { sha256, size: counter.size, created };
+      return { sha256, size: counter.byteCount, created };
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
@@ -69,9 +71,16 @@ export class LocalBlobStore implements BlobStore {
 
   async get(sha256: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathOf(assertSha256(sha256));
-    if ((await this.stat(sha256)) === null) throw blobNotFound(sha256);
-    return createReadStream(
-      file,
+    if (range !== undefined) assertRange(range);
+    let handle;
+    try {
+      // Opened before anything is sent: a blob deleted meanwhile is NOT_FOUND, not a broken stream.
+      handle = await open(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw blobNotFound(sha256);
+      throw error;
+    }
+    return handle.createReadStream(
       range === undefined ? {} : { start: range.start, end: range.end },
     );
   }

@@ -18,6 +18,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { AcaiError, ErrorCode } from '@acai/contracts';
 import {
+  assertRange,
   assertSha256,
   blobNotFound,
   checksumMismatch,
@@ -132,9 +133,12 @@ export class S3BlobStore implements BlobStore {
         throw error;
       }
       const sha256 = counter.digest();
-      const size = counter.size;
-      if (expect.sha256 !== undefined && expect.sha256 !== sha256)
+      const size = counter.byteCount;
+      if (expect.sha256 !== undefined && expect.sha256 !== sha256) {
         throw checksumMismatch(expect.sha256, sha256);
+      }
+      // Check what the server kept: one that stored aws-chunked framing as data, or lost a part,
+      // would hold a different number of bytes than we hashed.
       const stored = await this.sizeOf(tmpKey);
       if (stored !== size) {
         throw new AcaiError(
@@ -363,16 +367,6 @@ function isNotFound(error: unknown): boolean {
     error.name === 'NoSuchKey' ||
     error.$metadata.httpStatusCode === 404
   );
-}
-
-function assertRange(range: ByteRange): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    // S3 ignores a malformed Range header and sends the whole object: refuse it here instead.
-    throw new AcaiError(ErrorCode.ValidationFailed, `Bytes ${start}-${end} is not a byte range`, [
-      { path: 'range', message: 'expected whole numbers with 0 <= start <= end' },
-    ]);
-  }
 }
 
 /** `bucket/key` with each key segment URL-encoded, as x-amz-copy-source expects. */

@@ -21,7 +21,6 @@ export function pathProblem(path: string): string | undefined {
   if (Buffer.byteLength(path) > 1024) return 'a path must be at most 1024 bytes';
   if (path.startsWith('/')) return 'a path must be relative (no leading /)';
   if (path.includes('\\')) return "use '/' to separate folders, not '\\'";
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path))
     return 'a path must not contain NUL or control characters';
   for (const segment of path.split('/')) {
@@ -32,7 +31,6 @@ export function pathProblem(path: string): string | undefined {
 }
 
 function printable(path: string): string {
-  // eslint-disable-next-line no-control-regex
   return path.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200);
 }
 

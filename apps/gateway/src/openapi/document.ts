@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import {
+  CommitRequestSchema,
+  CreateFilesetRequestSchema,
+  LabelsChangeSchema,
+  MetadataChangeSchema,
   HistoryEntrySchema,
   JobViewSchema,
   PageSchema,
@@ -34,6 +38,29 @@ const errors = {
   '401': json(ErrorSchema, 'Missing or wrong API key'),
   '404': json(ErrorSchema, 'No such thing in this project'),
 };
+const nameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'File set name',
+};
+const refParam = {
+  name: 'ref',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'A version number, `latest`, or a label such as `prod`',
+};
+const anyJson = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: {} } },
+});
+const stream = {
+  required: true,
+  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+};
+const BlobReply = z.object({ sha256: z.string(), size: z.number() });
 const idParam = (what: string) => ({
   name: 'id',
   in: 'path',
@@ -150,6 +177,204 @@ export function openApiDocument(): Record<string, unknown> {
             },
             ...errors,
           },
+        },
+      },
+      '/api/v1/blobs': {
+        post: {
+          summary: 'Upload a file (streamed); answers its sha256',
+          requestBody: stream,
+          responses: {
+            '201': json(BlobReply, 'Stored'),
+            ...errors,
+            '413': json(ErrorSchema, 'Over ACAI_MAX_UPLOAD_BYTES; nothing kept'),
+          },
+        },
+      },
+      '/api/v1/blobs/{sha256}': {
+        put: {
+          summary:
+            'Upload a file whose sha256 you state; refused, and nothing kept, if the bytes differ',
+          parameters: [
+            {
+              name: 'sha256',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            },
+          ],
+          requestBody: stream,
+          responses: {
+            '201': json(BlobReply, 'Stored (once, whoever uploads the same bytes)'),
+            ...errors,
+            '413': json(ErrorSchema, 'Too large'),
+          },
+        },
+      },
+      '/api/v1/filesets': {
+        post: {
+          summary: 'Create a file set',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(CreateFilesetRequestSchema) } },
+          },
+          responses: {
+            '201': anyJson('The file set'),
+            ...errors,
+            '409': json(ErrorSchema, 'The name is taken in this project'),
+          },
+        },
+        get: {
+          summary: 'List file sets by name',
+          parameters: [
+            { name: 'prefix', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 500 } },
+            { name: 'cursor', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: { '200': anyJson('A page of file sets'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}': {
+        get: {
+          summary: 'A file set and its versions',
+          parameters: [nameParam],
+          responses: { '200': anyJson('The file set'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}/versions': {
+        post: {
+          summary:
+            'Commit a version on top of `parent`: files to put (uploaded first, by sha256) and paths to delete',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(CommitRequestSchema) } },
+          },
+          responses: {
+            '201': anyJson('The new version'),
+            ...errors,
+            '409': json(
+              ErrorSchema,
+              'Another commit came first: commit again on the new latest version',
+            ),
+          },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{ref}': {
+        get: {
+          summary: 'One version',
+          parameters: [nameParam, refParam],
+          responses: { '200': anyJson('The version'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{ref}/files': {
+        get: {
+          summary: 'The files of a version, by path',
+          parameters: [
+            nameParam,
+            refParam,
+            { name: 'prefix', in: 'query', schema: { type: 'string' } },
+            { name: 'cursor', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': anyJson('A page of files: path, sha256, size, mediaType'),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{ref}/files/{path}': {
+        get: {
+          summary: 'One file; send `Range: bytes=a-b` for part of it',
+          parameters: [
+            nameParam,
+            refParam,
+            {
+              name: 'path',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+              description: 'May contain /',
+            },
+          ],
+          responses: {
+            '200': { description: 'The bytes', content: { 'application/octet-stream': {} } },
+            '206': { description: 'The range', content: { 'application/octet-stream': {} } },
+            '416': { description: 'The range is outside the file' },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{ref}/archive': {
+        get: {
+          summary: 'A whole version as a tar stream',
+          parameters: [nameParam, refParam],
+          responses: {
+            '200': { description: 'tar', content: { 'application/x-tar': {} } },
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/filesets/{name}/diff': {
+        get: {
+          summary: 'Paths added, removed and changed between two versions',
+          parameters: [
+            nameParam,
+            { name: 'from', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'to', in: 'query', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': json(
+              z.object({
+                from: z.number(),
+                to: z.number(),
+                added: z.array(z.string()),
+                removed: z.array(z.string()),
+                changed: z.array(z.string()),
+              }),
+              'The diff',
+            ),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/filesets/{name}/metadata': {
+        patch: {
+          summary:
+            'Set, merge or remove metadata of the file set, or of a version with `?version=N`',
+          parameters: [nameParam, { name: 'version', in: 'query', schema: { type: 'integer' } }],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(MetadataChangeSchema) } },
+          },
+          responses: { '200': anyJson('The file set'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}/labels': {
+        patch: {
+          summary: 'Add and remove labels of the file set, or of a version with `?version=N`',
+          parameters: [nameParam, { name: 'version', in: 'query', schema: { type: 'integer' } }],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(LabelsChangeSchema) } },
+          },
+          responses: { '200': anyJson('The file set'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{version}/pin': {
+        put: {
+          summary: 'Pin a version: it is never evicted',
+          parameters: [
+            nameParam,
+            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
+          ],
+          responses: { '200': anyJson('The version'), ...errors },
+        },
+        delete: {
+          summary: 'Unpin a version',
+          parameters: [
+            nameParam,
+            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
+          ],
+          responses: { '200': anyJson('The version'), ...errors },
         },
       },
       '/api/v1/projects': {
