@@ -1,13 +1,9 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { port, positiveInt, type ConfigSpec } from '@acai/platform';
+import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const executorConfig = {
   ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },
-  ACAI_HOME: {
-    schema: z.string().default('.acai'),
-    description: 'Data folder; jobs run in $ACAI_HOME/work/<job>/<attempt>',
-  },
   ACAI_EXECUTOR_POOL: {
     schema: z
       .string()
@@ -27,4 +23,5 @@ export const executorConfig = {
     schema: positiveInt(30_000),
     description: 'Without a heartbeat for this long, a job is handed to another executor',
   },
+  ...blobConfig,
 } satisfies ConfigSpec;

@@ -95,7 +95,15 @@ function queued(name: string): NewEvent {
   const resources = { cpu: 1, memoryMb: 512 };
   return {
     type: 'job.queued',
-    data: { runId: 'run-1', name, command: ['python', 'train.py'], env: {}, resources },
+    data: {
+      runId: 'run-1',
+      name,
+      command: ['python', 'train.py'],
+      env: {},
+      resources,
+      inputs: [],
+      outputs: [],
+    },
   };
 }
 

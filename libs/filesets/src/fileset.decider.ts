@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   AcaiError,
   assertUnreachable,
@@ -57,7 +58,8 @@ export type FilesetCommand =
   | { kind: 'pin'; version: number; pinned: boolean }
   | { kind: 'evict'; version: number; reason: string };
 
-export const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.:=/-]{0,62}$/;
+/** Labels name versions too, so a label cannot look like a version number or `latest`. */
+export const LABEL = /^(?!\d+$|latest$)[A-Za-z0-9][A-Za-z0-9_.:=/-]{0,62}$/;
 export const MAX_METADATA_BYTES = 64 * 1024;
 
 export function latestVersion(state: FilesetState): number {
@@ -69,7 +71,7 @@ export function checkLabels(labels: readonly string[], field: string): string[] 
     if (!LABEL.test(label)) {
       throw new AcaiError(
         ErrorCode.ValidationFailed,
-        `Invalid label '${label}': use 1-63 letters, digits and _ . : = / -, starting with a letter or digit`,
+        `Invalid label '${label}': use 1-63 letters, digits and _ . : = / -, starting with a letter or digit (not only digits, and not 'latest')`,
         [{ path: `${field}.${i}`, message: 'not a valid label' }],
       );
     }
@@ -107,7 +109,7 @@ function targetOf(
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return isDeepStrictEqual(a, b);
 }
 
 /** File sets: created once by name, then versions 1, 2, 3... each on top of the latest. Pure. */
@@ -145,6 +147,12 @@ export const filesetDecider = {
     switch (command.kind) {
       case 'commit': {
         const latest = latestVersion(state);
+        if (command.parent > latest) {
+          throw new AcaiError(
+            ErrorCode.Conflict,
+            `File set '${state.name ?? ''}' is at version ${latest}; there is no version ${command.parent} to commit on. Commit with parent ${latest}.`,
+          );
+        }
         if (command.parent !== latest) {
           throw new AcaiError(
             ErrorCode.Conflict,

@@ -297,15 +297,7 @@ describe('mediaTypeOf', () => {
     expect(mediaTypeOf(path)).toBe(mediaType);
   });
 
-  // BUG (manifest.ts, mediaTypeOf): with no '.' in the path, lastIndexOf is -1 and slice(0) takes
-  // the whole path as the extension, so a top-level file named 'csv' or 'json' is typed text/csv
-  // or application/json. Fix: take the extension of the last segment only, and none when it has no
-  // '.', e.g. `const name = path.slice(path.lastIndexOf('/') + 1); const dot = name.lastIndexOf('.');
-  // if (dot < 0) return 'application/octet-stream';`.
-  it.each(['csv', 'json', 'md'])(
-    'BUG: guesses nothing for %j, a name without an extension',
-    (path) => {
-      expect(mediaTypeOf(path)).toBe('application/octet-stream');
-    },
-  );
+  it.each(['csv', 'json', 'md'])('guesses nothing for %j, a name without an extension', (path) => {
+    expect(mediaTypeOf(path)).toBe('application/octet-stream');
+  });
 });

@@ -121,7 +121,10 @@ export function diffManifests(from: Manifest, to: Manifest): ManifestDiff {
 
 /** A guess at a file's media type from its name; clients may state their own. */
 export function mediaTypeOf(path: string): string {
-  const ext = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return 'application/octet-stream';
+  const ext = name.slice(dot + 1).toLowerCase();
   const known: Record<string, string> = {
     json: 'application/json',
     csv: 'text/csv',

@@ -21,7 +21,7 @@ export function pathProblem(path: string): string | undefined {
   if (Buffer.byteLength(path) > 1024) return 'a path must be at most 1024 bytes';
   if (path.startsWith('/')) return 'a path must be relative (no leading /)';
   if (path.includes('\\')) return "use '/' to separate folders, not '\\'";
-  if (/[\u0000-\u001f\u007f]/.test(path))
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path))
     return 'a path must not contain NUL or control characters';
   for (const segment of path.split('/')) {
     if (segment === '') return 'a path must not contain empty segments (// or a trailing /)';
@@ -31,7 +31,7 @@ export function pathProblem(path: string): string | undefined {
 }
 
 function printable(path: string): string {
-  return path.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200);
+  return path.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 200);
 }
 
 /** A file set name: also its id in subjects, so letters, digits, '_' and '-' only. */

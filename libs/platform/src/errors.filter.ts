@@ -58,11 +58,19 @@ export function toHttpError(
     return { status, body: { error: { code, message } } };
   }
   const fastifyError = error as Partial<FastifyError>;
-  if (fastifyError.code === 'ECONNRESET' || (error instanceof Error && error.message === 'aborted')) {
+  if (
+    fastifyError.code === 'ECONNRESET' ||
+    (error instanceof Error && error.message === 'aborted')
+  ) {
     // The client went away mid-request (an interrupted upload): nothing was kept, nobody to tell.
     return {
       status: 400,
-      body: { error: { code: ErrorCode.ValidationFailed, message: 'The request was interrupted; nothing was stored' } },
+      body: {
+        error: {
+          code: ErrorCode.ValidationFailed,
+          message: 'The request was interrupted; nothing was stored',
+        },
+      },
     };
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413)

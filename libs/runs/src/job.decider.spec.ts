@@ -11,6 +11,8 @@ const queuedData: EventData<'job.queued'> = {
   command: ['python', 'train.py'],
   env: { SEED: '42' },
   resources: { cpu: 8, memoryMb: 4096 },
+  inputs: [],
+  outputs: [],
 };
 const provisionedData: EventData<'job.provisioned'> = {
   provider: 'local',
@@ -34,7 +36,10 @@ const started: NewEvent = {
   type: 'job.started',
   data: { executor: 'worker-1', attempt: 1, pid: 100 },
 };
-const succeeded: NewEvent = { type: 'job.succeeded', data: { exitCode: 0, durationMs: 500 } };
+const succeeded: NewEvent = {
+  type: 'job.succeeded',
+  data: { exitCode: 0, durationMs: 500, outputs: [] },
+};
 const failed: NewEvent = { type: 'job.failed', data: failedData };
 const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
 
@@ -68,7 +73,7 @@ const commands = {
   provision: { kind: 'provision', data: provisionedData },
   dispatch: { kind: 'dispatch', pool: 'local' },
   start: { kind: 'start', executor: 'worker-2', pid: 4242 },
-  succeed: { kind: 'succeed', durationMs: 1200 },
+  succeed: { kind: 'succeed', durationMs: 1200, outputs: [] },
   fail: { kind: 'fail', data: failedData },
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
 } satisfies Record<JobCommand['kind'], JobCommand>;
@@ -77,8 +82,8 @@ const CONFLICT = ErrorCode.Conflict;
 const nothing: NewEvent[] = [];
 
 /**
- * What each command decides in each status: the events, or the error code it throws. `fail` on a
- * job that was never queued is left out: the executor only fails work it was dispatched.
+ * What each command decides in each status: the events, or the error code it throws. A job that
+ * was never queued can fail: the scheduler fails it when its inputs cannot be found.
  */
 const table: Record<
   keyof typeof commands,
@@ -129,12 +134,13 @@ const table: Record<
     queued: nothing,
     provisioned: nothing,
     dispatched: nothing,
-    running: [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: 1200 } }],
+    running: [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: 1200, outputs: [] } }],
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
   },
   fail: {
+    none: [failed],
     queued: [failed],
     provisioned: [failed],
     dispatched: [failed],

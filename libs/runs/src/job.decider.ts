@@ -1,8 +1,10 @@
 import {
   AcaiError,
   ErrorCode,
+  type DeclaredOutput,
   type EventData,
   type JobStatus,
+  type StagedInput,
   type Resources,
   assertUnreachable,
 } from '@acai/contracts';
@@ -16,6 +18,8 @@ export interface JobState {
   readonly env: Readonly<Record<string, string>>;
   readonly resources: Resources | null;
   readonly pool: string | null;
+  readonly inputs: readonly StagedInput[];
+  readonly outputs: readonly DeclaredOutput[];
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
 }
@@ -25,7 +29,7 @@ export type JobCommand =
   | { kind: 'provision'; data: EventData<'job.provisioned'> }
   | { kind: 'dispatch'; pool: string }
   | { kind: 'start'; executor: string; pid: number | null }
-  | { kind: 'succeed'; durationMs: number }
+  | { kind: 'succeed'; durationMs: number; outputs: EventData<'job.succeeded'>['outputs'] }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string };
 
@@ -48,6 +52,8 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     env: {},
     resources: null,
     pool: null,
+    inputs: [],
+    outputs: [],
     attempt: 0,
   }),
 
@@ -87,12 +93,16 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         throw new AcaiError(ErrorCode.Conflict, `A job that is ${state.status} cannot start`);
       case 'succeed':
         return state.status === 'running'
-          ? [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: command.durationMs } }]
+          ? [
+              {
+                type: 'job.succeeded',
+                data: { exitCode: 0, durationMs: command.durationMs, outputs: command.outputs },
+              },
+            ]
           : [];
       case 'fail':
-        return isTerminal(state.status) || state.status === 'none'
-          ? []
-          : [{ type: 'job.failed', data: command.data }];
+        // A job may fail before it is queued (its inputs could not be found), but never twice.
+        return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
       case 'cancel':
         return isTerminal(state.status)
           ? []
@@ -113,6 +123,8 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           command: event.data.command,
           env: event.data.env,
           resources: event.data.resources,
+          inputs: event.data.inputs,
+          outputs: event.data.outputs,
         };
       case 'job.provisioned':
         return {

@@ -66,6 +66,16 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       needs: [...new Set(step.needs ?? [])],
       env: { ...(step.env ?? {}) },
       resources,
+      inputs: (step.inputs ?? []).map((i) => ({
+        fileset: i.fileset,
+        version: i.version,
+        path: i.path ?? `inputs/${i.fileset}`,
+      })),
+      outputs: (step.outputs ?? []).map((o) => ({
+        fileset: o.fileset,
+        path: o.path ?? `outputs/${o.fileset}`,
+        labels: o.labels ?? [],
+      })),
     };
   });
   return { jobs };

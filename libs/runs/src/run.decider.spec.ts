@@ -26,6 +26,8 @@ const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
   needs,
   env: {},
   resources: { cpu: 1, memoryMb: 512 },
+  inputs: [],
+  outputs: [],
 });
 
 // prepare -> train -> evaluate: each step needs the one before.

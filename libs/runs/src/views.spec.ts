@@ -14,6 +14,8 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   needs,
   env: {},
   resources: { cpu: 1, memoryMb: 512 },
+  inputs: [],
+  outputs: [],
 });
 
 /**
@@ -78,6 +80,8 @@ function failingRun(): StoredEvent[] {
       command: ['python', `${name}.py`],
       env: {},
       resources: { cpu: 1, memoryMb: 512 },
+      inputs: [],
+      outputs: [],
     }),
     e('job.provisioned', id, {
       provider: 'local',
@@ -95,7 +99,7 @@ function failingRun(): StoredEvent[] {
       submittedBy: null,
     }),
     ...jobLife(PREPARE, 'prepare'),
-    e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 4000 }),
+    e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 4000, outputs: [] }),
     e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'succeeded' }),
     ...jobLife(TRAIN, 'train'),
     e('job.failed', TRAIN, failure),
@@ -180,9 +184,11 @@ describe('runsProjection', () => {
         command: ['python', 'prepare.py'],
         env: {},
         resources: { cpu: 1, memoryMb: 512 },
+        inputs: [],
+        outputs: [],
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
-      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10 }),
+      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [] }),
       e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'succeeded' }),
       e('run.succeeded', RUN, {}),
     ];
@@ -203,7 +209,7 @@ describe('runsProjection', () => {
     const e = eventLog(500);
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
-      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 1 }),
+      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 1, outputs: [] }),
     ];
 
     const after = runOf([...events, ...late]);
@@ -328,7 +334,7 @@ describe('jobsProjection', () => {
     const e = eventLog(500);
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
-      e('job.succeeded', TRAIN, { exitCode: 0, durationMs: 1 }),
+      e('job.succeeded', TRAIN, { exitCode: 0, durationMs: 1, outputs: [] }),
       e('job.cancelled', PREPARE, { reason: 'the run was cancelled' }),
     ];
 

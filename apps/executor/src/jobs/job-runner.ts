@@ -9,6 +9,7 @@ import {
   JOB,
   parseOrThrow,
   subjects,
+  type JobFailureReason,
   type WorkAssignment,
 } from '@acai/contracts';
 import {
@@ -23,8 +24,10 @@ import {
 import type { CommonConfig, ConfigOf, ServiceContext } from '@acai/platform';
 import { jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import type { Subscription } from '@nats-io/nats-core';
+import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
 import { LogPublisher } from './log-publisher.js';
+import { folderVariable, Staging } from './staging.js';
 import { ProcessRunner } from './process-runner.js';
 
 type ExecutorContext = ServiceContext<CommonConfig & ConfigOf<typeof executorConfig>>;
@@ -46,9 +49,14 @@ export class JobRunner {
   /** Jobs whose work this executor handed back on shutdown: their end is not theirs to record. */
   private readonly handedBack = new Set<string>();
   private cancelSubscription: Subscription | undefined;
+  private readonly staging: Staging;
 
   constructor(private readonly ctx: ExecutorContext) {
     this.jobs = new AggregateRepository(ctx.store, JOB, jobDecider);
+    this.staging = new Staging(
+      ctx.commands,
+      blobStoreFromUrl(ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs')),
+    );
     this.consumer = new WorkConsumer(ctx.bus, {
       pool: ctx.config.ACAI_EXECUTOR_POOL,
       slots: ctx.config.ACAI_EXECUTOR_SLOTS,
@@ -149,6 +157,8 @@ export class JobRunner {
         env: work.env,
         resources: work.resources,
         pool: this.ctx.config.ACAI_EXECUTOR_POOL,
+        inputs: work.inputs,
+        outputs: work.outputs,
         attempt: work.attempt,
       },
     });
@@ -186,6 +196,8 @@ export class JobRunner {
     const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
     const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(attempt));
     await mkdir(workDir, { recursive: true });
+    for (const output of work.outputs)
+      await mkdir(path.resolve(workDir, output.path), { recursive: true });
     const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, attempt);
     const runner = new ProcessRunner(work.command, {
       cwd: workDir,
@@ -197,48 +209,67 @@ export class JobRunner {
     this.running.set(work.jobId, runner);
     this.leases.set(work.jobId, lease);
     try {
-      const spawned = await runner.start();
-      const exit = spawned.ok ? await runner.exited : undefined;
+      const failure = (
+        reason: JobFailureReason,
+        message: string,
+        exit?: { code: number | null; signal: string | null },
+      ): JobCommand => ({
+        kind: 'fail',
+        data: {
+          reason,
+          message,
+          exitCode: exit?.code ?? null,
+          signal: exit?.signal ?? null,
+          durationMs: Date.now() - startedAt,
+          lastLines: logs.lastLines(),
+        },
+      });
+      let command: JobCommand | undefined;
+      try {
+        const staged = await this.staging.stageInputs(work, workDir);
+        if (staged > 0) this.ctx.logger.info({ ...log, files: staged }, 'inputs staged');
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        logs.line('err', `acai: ${message}`);
+        command = failure('staging_failed', message);
+      }
+      const spawned = command === undefined ? await runner.start() : undefined;
+      const exit = spawned?.ok === true ? await runner.exited : undefined;
       const durationMs = Date.now() - startedAt;
       if (this.handedBack.has(work.jobId)) {
         // Stopped by our own shutdown: the next attempt, elsewhere, will record the outcome.
         this.ctx.logger.info({ ...log, durationMs }, 'job handed back to the queue');
         return;
       }
-      if (!spawned.ok) {
+      if (spawned !== undefined && !spawned.ok) {
         this.ctx.logger.warn({ ...log, reason: spawned.reason }, spawned.message);
         logs.line('err', spawned.message);
+        command = failure(spawned.reason, spawned.message);
+      } else if (exit !== undefined && exit.code !== 0) {
+        command =
+          exit.signal !== null
+            ? failure('killed', `the process was killed by ${exit.signal}`, exit)
+            : failure(
+                'nonzero_exit',
+                `the process exited with code ${exit.code ?? 'unknown'}; see the last lines of its output`,
+                exit,
+              );
+      } else if (exit !== undefined) {
+        try {
+          const outputs = await this.staging.saveOutputs(work, workDir, attempt);
+          command = { kind: 'succeed', durationMs, outputs };
+        } catch (error) {
+          const message = `saving outputs failed: ${error instanceof Error ? error.message : String(error)}`;
+          logs.line('err', `acai: ${message}`);
+          command = failure('output_failed', message, exit);
+        }
       }
-      const command: JobCommand =
-        exit?.code === 0
-          ? { kind: 'succeed', durationMs }
-          : {
-              kind: 'fail',
-              data: spawned.ok
-                ? {
-                    reason: exit?.signal != null ? 'killed' : 'nonzero_exit',
-                    message:
-                      exit?.signal != null
-                        ? `the process was killed by ${exit.signal}`
-                        : `the process exited with code ${exit?.code ?? 'unknown'}; see the last lines of its output`,
-                    exitCode: exit?.code ?? null,
-                    signal: exit?.signal ?? null,
-                    durationMs,
-                    lastLines: logs.lastLines(),
-                  }
-                : {
-                    reason: spawned.reason,
-                    message: spawned.message,
-                    exitCode: null,
-                    signal: null,
-                    durationMs,
-                    lastLines: logs.lastLines(),
-                  },
-            };
+      if (command === undefined) throw new Error('unreachable: a job ended with no outcome');
+      const decided = command;
       const { state } = await this.jobs.execute(
         work.project,
         work.jobId,
-        (s) => jobDecider.decide(command, s),
+        (s) => jobDecider.decide(decided, s),
         options,
       );
       const status =
@@ -274,6 +305,15 @@ export class JobRunner {
       ACAI_ATTEMPT: String(attempt),
       ACAI_WORK_DIR: workDir,
       ACAI_CPUS: String(work.resources.cpu),
+      ...Object.fromEntries(
+        work.inputs.map((i) => [folderVariable('INPUT', i.fileset), path.resolve(workDir, i.path)]),
+      ),
+      ...Object.fromEntries(
+        work.outputs.map((o) => [
+          folderVariable('OUTPUT', o.fileset),
+          path.resolve(workDir, o.path),
+        ]),
+      ),
       ACAI_MEMORY_MB: String(work.resources.memoryMb),
     };
   }

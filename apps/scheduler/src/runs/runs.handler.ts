@@ -1,7 +1,12 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import {
+  AcaiError,
   Controls,
+  ErrorCode,
+  type EventData,
+  type PlannedJob,
+  type StagedInput,
   subjects,
   type StoredEventOf,
   type JobOutcome,
@@ -118,6 +123,8 @@ export class RunsHandler {
       command: [...state.command],
       env: { ...state.env },
       resources: state.resources,
+      inputs: [...state.inputs],
+      outputs: [...state.outputs],
     });
   }
 
@@ -157,23 +164,30 @@ export class RunsHandler {
   ): Promise<void> {
     const options = { correlationId: runId, causationId: cause.id };
     for (const job of readyJobs(run)) {
+      const { state } = await this.jobs.load(project, job.id);
+      if (state.status !== 'none') continue;
+      const inputs = await this.resolveInputs(project, job);
       await this.jobs.execute(
         project,
         job.id,
         (s) =>
-          jobDecider.decide(
-            {
-              kind: 'queue',
-              data: {
-                runId,
-                name: job.name,
-                command: job.command,
-                env: job.env,
-                resources: job.resources,
-              },
-            },
-            s,
-          ),
+          'failure' in inputs
+            ? jobDecider.decide({ kind: 'fail', data: inputs.failure }, s)
+            : jobDecider.decide(
+                {
+                  kind: 'queue',
+                  data: {
+                    runId,
+                    name: job.name,
+                    command: job.command,
+                    env: job.env,
+                    resources: job.resources,
+                    inputs: inputs.staged,
+                    outputs: job.outputs,
+                  },
+                },
+                s,
+              ),
         options,
       );
     }
@@ -188,6 +202,56 @@ export class RunsHandler {
       );
       if (events.length > 0 && cancelling) this.killIfRunning(project, job.id, reason);
     }
+  }
+
+  /**
+   * Pins each input to a version now, when the job is queued (`latest` and labels move later):
+   * the job runs on exactly these, and its history says which. An input that does not exist
+   * fails the job, with the reason.
+   */
+  private async resolveInputs(
+    project: string,
+    job: PlannedJob,
+  ): Promise<{ staged: StagedInput[] } | { failure: EventData<'job.failed'> }> {
+    const staged: StagedInput[] = [];
+    for (const input of job.inputs) {
+      try {
+        const version = await this.ctx.commands.send<
+          'getVersion',
+          { version: number; manifestSha256: string; evicted: boolean }
+        >('getVersion', { project, name: input.fileset, version: input.version });
+        if (version.evicted) {
+          throw new AcaiError(
+            ErrorCode.NotFound,
+            `version ${version.version} of '${input.fileset}' was evicted`,
+          );
+        }
+        staged.push({
+          fileset: input.fileset,
+          version: version.version,
+          manifestSha256: version.manifestSha256,
+          path: input.path,
+        });
+      } catch (error) {
+        if (
+          !(error instanceof AcaiError) ||
+          (error.code !== ErrorCode.NotFound && error.code !== ErrorCode.ValidationFailed)
+        ) {
+          throw error;
+        }
+        return {
+          failure: {
+            reason: 'staging_failed',
+            message: `input ${input.fileset}@${input.version}: ${error.message}`,
+            exitCode: null,
+            signal: null,
+            durationMs: null,
+            lastLines: [],
+          },
+        };
+      }
+    }
+    return { staged };
   }
 
   /** Tells every executor to stop the job's process if it runs it. */

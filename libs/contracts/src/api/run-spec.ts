@@ -10,6 +10,26 @@ const nameField = (what: string) =>
       `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
     );
 
+const FILESET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+const RELATIVE_DIR = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)[^\\\u0000]+$/;
+
+export const InputSpecSchema = z.strictObject({
+  fileset: z.string().regex(FILESET_NAME, 'a file set name: letters, digits, _ and -'),
+  /** A version number, `latest` (the default, resolved when the job is queued) or a label. */
+  version: z.union([z.number().int().positive(), z.string().min(1).max(63)]).default('latest'),
+  /** Folder of the job's folder to stage it into (default `inputs/<fileset>`). */
+  path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
+});
+export type InputSpec = z.infer<typeof InputSpecSchema>;
+
+export const OutputSpecSchema = z.strictObject({
+  fileset: z.string().regex(FILESET_NAME, 'a file set name: letters, digits, _ and -'),
+  /** Folder of the job's folder whose files become the new version (default `outputs/<fileset>`). */
+  path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
+  labels: z.array(z.string()).max(32).optional(),
+});
+export type OutputSpec = z.infer<typeof OutputSpecSchema>;
+
 export const StepSpecSchema = z.strictObject({
   name: nameField('step name'),
   command: z
@@ -28,6 +48,10 @@ export const StepSpecSchema = z.strictObject({
     )
     .optional(),
   resources: ResourcesSchema.partial().optional(),
+  /** File set versions staged into the job's folder before it starts. */
+  inputs: z.array(InputSpecSchema).max(64).optional(),
+  /** Folders of the job's folder committed as new file set versions when it succeeds. */
+  outputs: z.array(OutputSpecSchema).max(64).optional(),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResourcesSchema } from '../events/job.events.js';
+import { DeclaredOutputSchema, ResourcesSchema, StagedInputSchema } from '../events/job.events.js';
 
 /** A job assignment on the work stream, pulled by an executor of the pool. */
 export const WorkAssignmentSchema = z.object({
@@ -13,5 +13,7 @@ export const WorkAssignmentSchema = z.object({
   command: z.array(z.string()).min(1),
   env: z.record(z.string(), z.string()),
   resources: ResourcesSchema,
+  inputs: z.array(StagedInputSchema).default([]),
+  outputs: z.array(DeclaredOutputSchema).default([]),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

@@ -9,6 +9,22 @@ export const ResourcesSchema = z.object({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+/** An input as the job will see it: resolved to a version when the job was queued. */
+export const StagedInputSchema = z.object({
+  fileset: z.string(),
+  version: z.number().int().positive(),
+  manifestSha256: z.string(),
+  path: z.string(),
+});
+export type StagedInput = z.infer<typeof StagedInputSchema>;
+
+export const DeclaredOutputSchema = z.object({
+  fileset: z.string(),
+  path: z.string(),
+  labels: z.array(z.string()),
+});
+export type DeclaredOutput = z.infer<typeof DeclaredOutputSchema>;
+
 export const JobQueuedV1 = defineEvent({
   type: 'job.queued',
   version: 1,
@@ -20,6 +36,10 @@ export const JobQueuedV1 = defineEvent({
     command: z.array(z.string()).min(1),
     env: z.record(z.string(), z.string()),
     resources: ResourcesSchema,
+    /** Added compatibly (absent in early events): file set versions staged before the job starts. */
+    inputs: z.array(StagedInputSchema).default([]),
+    /** Added compatibly: folders committed as new versions when the job succeeds. */
+    outputs: z.array(DeclaredOutputSchema).default([]),
   }),
 });
 
@@ -62,7 +82,14 @@ export const JobSucceededV1 = defineEvent({
   version: 1,
   aggregate: JOB,
   description: 'The job’s process exited with code 0.',
-  schema: z.object({ exitCode: z.literal(0), durationMs: z.number().nonnegative() }),
+  schema: z.object({
+    exitCode: z.literal(0),
+    durationMs: z.number().nonnegative(),
+    /** Added compatibly: the file set versions the job's outputs became. */
+    outputs: z
+      .array(z.object({ fileset: z.string(), version: z.number().int().positive() }))
+      .default([]),
+  }),
 });
 
 export const JobFailureReasonSchema = z.enum([
@@ -72,6 +99,8 @@ export const JobFailureReasonSchema = z.enum([
   'nonzero_exit',
   'killed',
   'executor_lost',
+  'staging_failed',
+  'output_failed',
 ]);
 export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
 

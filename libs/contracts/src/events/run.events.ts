@@ -11,6 +11,19 @@ export const PlannedJobSchema = z.object({
   needs: z.array(z.string()),
   env: z.record(z.string(), z.string()),
   resources: ResourcesSchema,
+  /** Added compatibly: inputs as the step declared them; resolved to versions when it is queued. */
+  inputs: z
+    .array(
+      z.object({
+        fileset: z.string(),
+        version: z.union([z.number().int().positive(), z.string()]),
+        path: z.string(),
+      }),
+    )
+    .default([]),
+  outputs: z
+    .array(z.object({ fileset: z.string(), path: z.string(), labels: z.array(z.string()) }))
+    .default([]),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 

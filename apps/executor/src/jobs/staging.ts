@@ -1,0 +1,203 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  AcaiError,
+  ErrorCode,
+  type Creator,
+  type Page,
+  type WorkAssignment,
+} from '@acai/contracts';
+import { HashingCounter, type BlobStore } from '@acai/blobstore';
+import type { CommandClient } from '@acai/eventing';
+
+interface FileEntry {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly mediaType: string;
+}
+
+/** Staging or saving failed: the job fails with this message (and the reason its kind names). */
+export class StagingError extends Error {
+  override readonly name = 'StagingError';
+}
+
+/** The environment variable naming an input's or output's folder, e.g. ACAI_INPUT_MNIST_DATA. */
+export function folderVariable(kind: 'INPUT' | 'OUTPUT', fileset: string): string {
+  return `ACAI_${kind}_${fileset.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * Moves file set versions into a job's folder before it runs, verifying every byte against its
+ * sha256, and saves its output folders as new versions, with the job recorded as their creator.
+ */
+export class Staging {
+  constructor(
+    private readonly commands: CommandClient,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async stageInputs(work: WorkAssignment, workDir: string): Promise<number> {
+    let files = 0;
+    for (const input of work.inputs) {
+      const root = inside(workDir, input.path);
+      await mkdir(root, { recursive: true });
+      for await (const file of this.files(work.project, input.fileset, input.version)) {
+        const target = inside(root, file.path);
+        await mkdir(path.dirname(target), { recursive: true });
+        const counter = new HashingCounter();
+        try {
+          await pipeline(await this.blobs.get(file.sha256), counter, createWriteStream(target));
+        } catch (error) {
+          throw new StagingError(
+            `could not stage ${input.fileset}@${input.version}/${file.path}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+        if (counter.digest() !== file.sha256) {
+          throw new StagingError(
+            `${input.fileset}@${input.version}/${file.path} does not match its sha256: the stored copy is damaged. ` +
+              'Upload that version again or recompute it.',
+          );
+        }
+        files++;
+      }
+    }
+    return files;
+  }
+
+  /** Commits each output folder as the next version of its file set (created if missing). */
+  async saveOutputs(
+    work: WorkAssignment,
+    workDir: string,
+    attempt: number,
+  ): Promise<{ fileset: string; version: number }[]> {
+    const saved: { fileset: string; version: number }[] = [];
+    for (const output of work.outputs) {
+      const root = inside(workDir, output.path);
+      const put: FileEntry[] = [];
+      for await (const relative of walk(root)) {
+        const { sha256, size } = await this.blobs.put(createReadStream(path.join(root, relative)));
+        put.push({ path: relative, sha256, size, mediaType: 'application/octet-stream' });
+      }
+      const createdBy: Creator = {
+        kind: 'job',
+        jobId: work.jobId,
+        runId: work.runId,
+        step: work.name,
+        parameters: { ...work.env, ACAI_ATTEMPT: String(attempt) },
+        code: null,
+      };
+      try {
+        await this.commands.send('createFileset', {
+          project: work.project,
+          request: { name: output.fileset, metadata: {}, labels: [] },
+          createdBy,
+        });
+      } catch (error) {
+        if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      }
+      saved.push({
+        fileset: output.fileset,
+        version: await this.commit(work, output.fileset, put, output.labels, createdBy),
+      });
+    }
+    return saved;
+  }
+
+  /** The output replaces the file set's content: files not in the folder are deleted. Retried on a race. */
+  private async commit(
+    work: WorkAssignment,
+    fileset: string,
+    put: FileEntry[],
+    labels: readonly string[],
+    createdBy: Creator,
+  ): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.commands.send<'getFileset', { latestVersion: number }>(
+        'getFileset',
+        {
+          project: work.project,
+          name: fileset,
+        },
+      );
+      const keep = new Set(put.map((f) => f.path));
+      const remove: string[] = [];
+      if (current.latestVersion > 0) {
+        for await (const file of this.files(work.project, fileset, current.latestVersion)) {
+          if (!keep.has(file.path)) remove.push(file.path);
+        }
+      }
+      try {
+        const committed = await this.commands.send<'commitVersion', { version: number }>(
+          'commitVersion',
+          {
+            project: work.project,
+            name: fileset,
+            request: {
+              parent: current.latestVersion,
+              put,
+              delete: remove,
+              metadata: {},
+              labels: [...labels],
+            },
+            createdBy,
+          },
+        );
+        return committed.version;
+      } catch (error) {
+        if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict || attempt >= 5)
+          throw error;
+      }
+    }
+  }
+
+  private async *files(
+    project: string,
+    fileset: string,
+    version: number,
+  ): AsyncGenerator<FileEntry> {
+    let cursor: string | null = null;
+    do {
+      const page: Page<FileEntry> = await this.commands.send<'listFiles', Page<FileEntry>>(
+        'listFiles',
+        {
+          project,
+          name: fileset,
+          version,
+          prefix: null,
+          limit: 1000,
+          cursor,
+        },
+      );
+      yield* page.items;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+}
+
+/** `relative` resolved under `root`, refusing anything that would land outside it. */
+function inside(root: string, relative: string): string {
+  const target = path.resolve(root, relative);
+  if (target !== root && !target.startsWith(root + path.sep)) {
+    throw new StagingError(`'${relative}' would be outside the job's folder`);
+  }
+  return target;
+}
+
+/** Regular files under `root`, as '/'-separated paths relative to it; symlinks are not followed. */
+async function* walk(root: string, prefix = ''): AsyncGenerator<string> {
+  let entries;
+  try {
+    entries = await readdir(path.join(root, prefix), { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) yield* walk(root, relative);
+    else if (entry.isFile() && (await lstat(path.join(root, relative))).isFile()) yield relative;
+  }
+}
