@@ -246,6 +246,8 @@ describe('jobDecider', () => {
         env: {},
         resources: null,
         pool: null,
+        inputs: [],
+        outputs: [],
         attempt: 0,
       });
     });
@@ -261,6 +263,8 @@ describe('jobDecider', () => {
         env: { SEED: '42' },
         resources: { cpu: 4, memoryMb: 4096 },
         pool: 'local',
+        inputs: [],
+        outputs: [],
         attempt: 1,
       });
     });

@@ -137,8 +137,30 @@ describe('planRun', () => {
         needs: ['a'],
         env: { SEED: '42' },
         resources: { cpu: 1, memoryMb: 512 },
+        inputs: [],
+        outputs: [],
       });
       expect(jobs[0]).toMatchObject({ needs: [], env: {} });
+    });
+
+    it('gives inputs and outputs their default folders and versions', () => {
+      const { jobs } = planRun(
+        spec(
+          step('a', {
+            inputs: [
+              { fileset: 'mnist', version: 'latest' },
+              { fileset: 'extra', version: 3, path: 'data/x' },
+            ],
+            outputs: [{ fileset: 'model' }],
+          }),
+        ),
+        byName,
+      );
+      expect(jobs[0]!.inputs).toEqual([
+        { fileset: 'mnist', version: 'latest', path: 'inputs/mnist' },
+        { fileset: 'extra', version: 3, path: 'data/x' },
+      ]);
+      expect(jobs[0]!.outputs).toEqual([{ fileset: 'model', path: 'outputs/model', labels: [] }]);
     });
 
     it('does not share arrays or objects with the spec', () => {
