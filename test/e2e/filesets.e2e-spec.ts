@@ -154,6 +154,29 @@ describe('file sets through the gateway', () => {
     expect(stored.filter((f) => f.endsWith(sha(train)))).toHaveLength(1);
   });
 
+  it('commits thousands of files in one version (more than one bus message can carry)', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'many' });
+    const content = 'same bytes in every file';
+    await upload(content, sha(content));
+    const put = Array.from({ length: 5_000 }, (_, i) => ({
+      path: `shard-${String(i).padStart(5, '0')}/part.txt`,
+      sha256: sha(content),
+    }));
+    const committed = await system.api('POST', '/api/v1/filesets/many/versions', {
+      parent: 0,
+      put,
+    });
+    expect(committed.status).toBe(201);
+    expect(committed.body).toEqual(
+      expect.objectContaining({ version: 1, files: 5_000, bytes: 5_000 * content.length }),
+    );
+    const last = await system.api(
+      'GET',
+      '/api/v1/filesets/many/versions/1/files/shard-04999/part.txt',
+    );
+    expect(last.text).toBe(content);
+  });
+
   it('refuses a commit on an old parent with 409, and the retry on the new parent succeeds', async () => {
     await system.api('POST', '/api/v1/filesets', { name: 'racy' });
     const a = 'a';

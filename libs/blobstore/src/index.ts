@@ -3,3 +3,4 @@ export * from './hashing.js';
 export * from './local-store.js';
 export * from './s3-store.js';
 export * from './from-url.js';
+export * from './commit-changes.js';

@@ -33,6 +33,14 @@ export const FilePutSchema = z.strictObject({
 export const CommitRequestSchema = z.strictObject({
   /** The version this commit builds on (0 for the first); a different latest version is a conflict. */
   parent: z.number().int().nonnegative(),
+  /**
+   * Set by the gateway for a commit too large for one bus message (thousands of files): `put` and
+   * `delete` are then in this blob, as JSON `{ put, delete }`, and empty here.
+   */
+  changesSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   put: z.array(FilePutSchema).max(100_000).default([]),
   delete: z.array(z.string()).max(100_000).default([]),
   metadata: Metadata.default({}),

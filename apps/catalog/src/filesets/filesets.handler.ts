@@ -1,8 +1,11 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { text } from 'node:stream/consumers';
 import {
   AcaiError,
+  CommitRequestSchema,
   ErrorCode,
+  parseOrThrow,
   type CommandName,
   type CommandPayload,
   type Page,
@@ -28,6 +31,7 @@ import { FilesetsReadModel } from './filesets.read-model.js';
 import { filesetView, versionView, type FilesetView, type VersionView } from './views.js';
 
 type Request<K extends CommandName> = CommandPayload<K>;
+type FilePut = CommandPayload<'commitVersion'>['request']['put'][number];
 
 export class FilesetRepository extends AggregateRepository<FilesetState> {}
 
@@ -88,8 +92,9 @@ export class FilesetsHandler {
     if (!state.exists) throw notFound(name);
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
+    const changes = await this.changesOf(req.request);
     const puts = await Promise.all(
-      req.request.put.map(async (file, i) => {
+      changes.put.map(async (file, i) => {
         checkPath(file.path, `put.${i}.path`);
         const stored = await this.blobs.store.stat(file.sha256);
         if (stored === null) {
@@ -114,7 +119,7 @@ export class FilesetsHandler {
         };
       }),
     );
-    const applied = applyChanges(parent, { put: puts, delete: req.request.delete });
+    const applied = applyChanges(parent, { put: puts, delete: changes.delete });
     const manifestSha = await this.manifests.save(applied.manifest);
     const { state: after } = await this.execute(req.project, name, {
       kind: 'commit',
@@ -130,6 +135,20 @@ export class FilesetsHandler {
       createdBy: req.createdBy,
     });
     return versionView(name, after.versions.at(-1)!);
+  }
+
+  /** The commit's change list: inline, or (for a large one) in the blob the gateway stored. */
+  private async changesOf(
+    request: Request<'commitVersion'>['request'],
+  ): Promise<{ put: FilePut[]; delete: string[] }> {
+    if (request.changesSha256 === undefined) return { put: request.put, delete: request.delete };
+    const raw: unknown = JSON.parse(await text(await this.blobs.store.get(request.changesSha256)));
+    const parsed = parseOrThrow(
+      CommitRequestSchema.pick({ put: true, delete: true }),
+      raw,
+      'commit changes',
+    );
+    return { put: parsed.put, delete: parsed.delete };
   }
 
   @MessagePattern('catalog.get_fileset')

@@ -9,7 +9,7 @@ import {
   type Page,
   type WorkAssignment,
 } from '@acai/contracts';
-import { HashingCounter, type BlobStore } from '@acai/blobstore';
+import { commitChanges, HashingCounter, type BlobStore } from '@acai/blobstore';
 import type { CommandClient } from '@acai/eventing';
 
 interface FileEntry {
@@ -137,8 +137,7 @@ export class Staging {
             name: fileset,
             request: {
               parent: current.latestVersion,
-              put,
-              delete: remove,
+              ...(await commitChanges(this.blobs, put, remove)),
               metadata: {},
               labels: [...labels],
             },

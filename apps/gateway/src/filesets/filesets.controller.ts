@@ -28,6 +28,7 @@ import {
   type Creator,
   type Page,
 } from '@acai/contracts';
+import { commitChanges } from '@acai/blobstore';
 import { ServiceContext } from '@acai/platform';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
@@ -101,8 +102,20 @@ export class FilesetsController {
   /** Commits a version on top of `parent`: files to put (already uploaded, by sha256) and paths to delete. */
   @Post(':name/versions')
   @HttpCode(201)
-  commit(@Caller() caller: Principal, @Param('name') name: string, @Body() input: unknown) {
-    const request = parseOrThrow(CommitRequestSchema, body(input), 'commit');
+  async commit(@Caller() caller: Principal, @Param('name') name: string, @Body() input: unknown) {
+    let request = parseOrThrow(CommitRequestSchema, body(input), 'commit');
+    if (request.changesSha256 !== undefined) {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        'changesSha256 is set by the gateway, not by clients',
+        [{ path: 'changesSha256', message: 'not allowed' }],
+      );
+    }
+    // Too big for one bus message, the change list travels as a blob, by reference.
+    request = {
+      ...request,
+      ...(await commitChanges(this.blobs.store, request.put, request.delete)),
+    };
     return this.ctx.commands.send('commitVersion', {
       project: caller.project,
       name,
