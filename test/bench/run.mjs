@@ -41,6 +41,11 @@ export const BENCHMARKS = {
       '2,000 no-op runs through the gateway to run.succeeded, against a raw JetStream round trip',
     load: () => import('./dispatch.mjs'),
   },
+  catalog: {
+    description:
+      'file sets: a 1 GiB file up and down through the gateway against cp, and a commit of 10,000 small files',
+    load: () => import('./catalog.mjs'),
+  },
 };
 
 /** Machine facts every result carries. */

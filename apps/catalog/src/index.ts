@@ -1,17 +1,15 @@
 import path from 'node:path';
-import { FILESET } from '@acai/contracts';
+import { FILESET, subjects } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import { ProjectionRunner } from '@acai/eventing';
 import { filesetDecider } from '@acai/filesets';
 import { blobConfig, port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
 import { CatalogModule } from './catalog.module.js';
 import { Blobs, FilesetRepository } from './filesets/filesets.handler.js';
-import {
-  FilesetsReadModel,
-  filesetsProjection,
-  type FilesetSummary,
-} from './filesets/filesets.read-model.js';
 import { ManifestsRepository } from './filesets/manifests.repository.js';
+import { CatalogSearch1764200000000 } from './search/search.migration.js';
+import { SearchProjection } from './search/search.projection.js';
+import { SearchRepository } from './search/search.repository.js';
 
 export const catalogConfig = {
   ACAI_HTTP_PORT: { schema: port(8181), description: 'Port of the catalog’s ops endpoints' },
@@ -19,7 +17,7 @@ export const catalogConfig = {
 } satisfies ConfigSpec;
 
 class CatalogProjections {
-  constructor(readonly runner: ProjectionRunner<FilesetSummary>) {}
+  constructor(readonly runner: ProjectionRunner) {}
 }
 
 export const catalogService: ServiceDefinition<typeof catalogConfig> = {
@@ -27,13 +25,23 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
   config: catalogConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: CatalogModule,
+  migrations: [CatalogSearch1764200000000],
   providers: (ctx) => {
     const store = blobStoreFromUrl(
       ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),
     );
-    const runner = new ProjectionRunner(ctx.bus, ctx.db, [filesetsProjection], ctx.deadLetters, {
-      logger: ctx.logger,
-    });
+    const schema = ctx.config.ACAI_DB_SCHEMA ?? 'catalog';
+    // The search tables follow the file set events; nothing else is read.
+    const runner = new ProjectionRunner(
+      ctx.bus,
+      ctx.db,
+      [new SearchProjection(schema)],
+      ctx.deadLetters,
+      {
+        logger: ctx.logger,
+        filterSubject: subjects.aggregateType(ctx.bus.topology, FILESET),
+      },
+    );
     return [
       {
         provide: FilesetRepository,
@@ -41,7 +49,7 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
       },
       { provide: ManifestsRepository, useValue: new ManifestsRepository(store) },
       { provide: Blobs, useValue: new Blobs(store) },
-      { provide: FilesetsReadModel, useValue: new FilesetsReadModel(ctx.db) },
+      { provide: SearchRepository, useValue: new SearchRepository(ctx.db, schema) },
       { provide: CatalogProjections, useValue: new CatalogProjections(runner) },
     ];
   },

@@ -3,6 +3,7 @@ import { AdminController } from './admin/admin.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
 import { BlobsController } from './filesets/blobs.controller.js';
 import { FilesetsController } from './filesets/filesets.controller.js';
+import { VersionsController } from './filesets/versions.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -12,6 +13,7 @@ import { RunsController } from './runs/runs.controller.js';
     RunsController,
     JobsController,
     FilesetsController,
+    VersionsController,
     BlobsController,
     AdminController,
     OpenApiController,

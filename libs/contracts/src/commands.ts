@@ -19,6 +19,8 @@ const FilesetName = z.string().min(1).max(100);
 /** A version number, `latest`, or a label such as `prod`. */
 const VersionRef = z.union([z.number().int().positive(), z.string().min(1).max(63)]);
 const Target = z.object({ version: z.number().int().positive().nullable() });
+/** Search parameters exactly as they came in the query string; the catalog reads them. */
+const SearchQuery = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 
 export const FilePutSchema = z.strictObject({
   path: z.string(),
@@ -112,15 +114,15 @@ export const Commands = {
     'get_fileset',
     z.object({ ...projectScoped, name: FilesetName }),
   ),
-  listFilesets: defineCommand(
+  searchFilesets: defineCommand(
     'catalog',
-    'list_filesets',
-    z.object({
-      ...projectScoped,
-      prefix: z.string().max(100).nullable(),
-      limit: z.number().int().min(1).max(500),
-      cursor: z.string().nullable(),
-    }),
+    'search_filesets',
+    z.object({ ...projectScoped, query: SearchQuery }),
+  ),
+  searchVersions: defineCommand(
+    'catalog',
+    'search_versions',
+    z.object({ ...projectScoped, query: SearchQuery }),
   ),
   getVersion: defineCommand(
     'catalog',

@@ -9,6 +9,24 @@ import { silentLogger, type EventingLogger } from './logger.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
 
+/**
+ * A read model kept in tables of its own (for queries a document store cannot index, such as
+ * search). The runner calls `apply` with each batch of new events inside its transaction, together
+ * with the checkpoint, so each event is applied exactly once.
+ */
+export interface SqlProjection {
+  readonly name: string;
+  apply(manager: EntityManager, events: readonly StoredEvent[]): Promise<void>;
+  /** Deletes everything it wrote, before a replay. */
+  reset(manager: EntityManager): Promise<void>;
+  /** Rows it holds, reported after a replay. */
+  count(manager: EntityManager): Promise<number>;
+}
+
+function isSql<Doc>(p: Projection<Doc> | SqlProjection): p is SqlProjection {
+  return 'apply' in p;
+}
+
 export interface ProjectionRunnerOptions {
   readonly batchSize?: number;
   readonly logger?: EventingLogger;
@@ -36,16 +54,21 @@ export class ProjectionRunner<Doc = unknown> {
   private readonly logger: EventingLogger;
   private readonly tables: { checkpoints: string; documents: string };
   readonly projections: readonly Projection<Doc>[];
+  readonly sqlProjections: readonly SqlProjection[];
 
   constructor(
     private readonly bus: Bus,
     private readonly dataSource: DataSource,
-    projections: Projection<Doc> | readonly Projection<Doc>[],
+    projections: Projection<Doc> | SqlProjection | readonly (Projection<Doc> | SqlProjection)[],
     private readonly deadLetters: DeadLetterSink,
     private readonly options: ProjectionRunnerOptions = {},
   ) {
-    this.projections = Array.isArray(projections) ? projections : [projections as Projection<Doc>];
-    if (this.projections.length === 0) throw new Error('a projection runner needs a projection');
+    const all: readonly (Projection<Doc> | SqlProjection)[] = Array.isArray(projections)
+      ? projections
+      : [projections as Projection<Doc> | SqlProjection];
+    this.projections = all.filter((p): p is Projection<Doc> => !isSql(p));
+    this.sqlProjections = all.filter(isSql);
+    if (all.length === 0) throw new Error('a projection runner needs a projection');
     this.batchSize = options.batchSize ?? 500;
     this.logger = options.logger ?? silentLogger;
     const schema = (dataSource.options as { schema?: string }).schema ?? 'public';
@@ -62,7 +85,7 @@ export class ProjectionRunner<Doc = unknown> {
   }
 
   get names(): string[] {
-    return this.projections.map((p) => p.name);
+    return [...this.projections.map((p) => p.name), ...this.sqlProjections.map((p) => p.name)];
   }
 
   /** Last stream sequence applied (or skipped as irrelevant) by this runner. */
@@ -121,7 +144,9 @@ export class ProjectionRunner<Doc = unknown> {
     }
     await this.stop();
     await this.dataSource.transaction(async (m) => {
-      await m.delete(ProjectionDocumentEntity, { projection });
+      const sql = this.sqlProjections.find((p) => p.name === projection);
+      if (sql !== undefined) await sql.reset(m);
+      else await m.delete(ProjectionDocumentEntity, { projection });
       await m.update(
         ProjectionCheckpointEntity,
         { projection },
@@ -132,9 +157,11 @@ export class ProjectionRunner<Doc = unknown> {
     const target = await this.lastRelevantSeq();
     await this.start();
     await this.waitFor(target);
-    const documents = await this.dataSource
-      .getRepository(ProjectionDocumentEntity)
-      .countBy({ projection });
+    const sql = this.sqlProjections.find((p) => p.name === projection);
+    const documents =
+      sql !== undefined
+        ? await sql.count(this.dataSource.manager)
+        : await this.dataSource.getRepository(ProjectionDocumentEntity).countBy({ projection });
     return { projection, lastSeq: target, documents };
   }
 
@@ -262,6 +289,11 @@ export class ProjectionRunner<Doc = unknown> {
       } catch (error) {
         await this.deadLetter(m, msg, error, this.name);
       }
+    }
+    for (const projection of this.sqlProjections) {
+      const checkpoint = checkpoints.get(projection.name) ?? 0;
+      const mine = events.filter((e) => e.position.seq > checkpoint);
+      if (mine.length > 0) await projection.apply(m, mine);
     }
     // Which documents each projection touches, for the events it has not applied yet.
     const work = this.projections.map((projection) => {

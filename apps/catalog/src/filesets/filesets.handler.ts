@@ -20,6 +20,7 @@ import {
   filesetDecider,
   manifestBytes,
   mediaTypeOf,
+  parseSearch,
   resolveVersion,
   type FilesetCommand,
   type FilesetState,
@@ -27,7 +28,7 @@ import {
 } from '@acai/filesets';
 import { ServiceContext } from '@acai/platform';
 import { ManifestsRepository } from './manifests.repository.js';
-import { FilesetsReadModel } from './filesets.read-model.js';
+import { SearchRepository, type FilesetHit, type VersionHit } from '../search/search.repository.js';
 import { filesetView, versionView, type FilesetView, type VersionView } from './views.js';
 
 type Request<K extends CommandName> = CommandPayload<K>;
@@ -59,7 +60,7 @@ export class FilesetsHandler {
     private readonly filesets: FilesetRepository,
     private readonly manifests: ManifestsRepository,
     private readonly blobs: Blobs,
-    private readonly readModel: FilesetsReadModel,
+    private readonly search: SearchRepository,
   ) {}
 
   @MessagePattern('catalog.create_fileset')
@@ -156,9 +157,20 @@ export class FilesetsHandler {
     return filesetView(await this.existing(req.project, req.name));
   }
 
-  @MessagePattern('catalog.list_filesets')
-  list(@Payload() req: Request<'listFilesets'>): Promise<Page<unknown>> {
-    return this.readModel.list(req.project, req.prefix, req.limit, req.cursor);
+  @MessagePattern('catalog.search_filesets')
+  searchFilesets(@Payload() req: Request<'searchFilesets'>): Promise<Page<FilesetHit>> {
+    return this.search.filesets(
+      req.project,
+      parseSearch(req.query, { sort: 'name', maxLimit: 500 }),
+    );
+  }
+
+  @MessagePattern('catalog.search_versions')
+  searchVersions(@Payload() req: Request<'searchVersions'>): Promise<Page<VersionHit>> {
+    return this.search.versions(
+      req.project,
+      parseSearch(req.query, { sort: '-created', maxLimit: 500 }),
+    );
   }
 
   @MessagePattern('catalog.get_version')

@@ -40,6 +40,7 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().min(1).optional(),
 });
+export const SearchQuerySchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const TargetQuery = z.object({ version: z.coerce.number().int().positive().optional() });
 const DiffQuery = z.object({ from: z.string().min(1), to: z.string().min(1) });
 
@@ -83,14 +84,12 @@ export class FilesetsController {
     });
   }
 
+  /** Search file sets: name prefix, labels, metadata predicates, creation time (see README). */
   @Get()
   list(@Caller() caller: Principal, @Query() query: unknown): Promise<Page<unknown>> {
-    const q = parseOrThrow(ListQuery, query ?? {}, 'query');
-    return this.ctx.commands.send('listFilesets', {
+    return this.ctx.commands.send('searchFilesets', {
       project: caller.project,
-      prefix: q.prefix ?? null,
-      limit: Math.min(q.limit, 500),
-      cursor: q.cursor ?? null,
+      query: parseOrThrow(SearchQuerySchema, query ?? {}, 'query'),
     });
   }
 
