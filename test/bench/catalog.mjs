@@ -109,8 +109,11 @@ export async function run(ctx) {
     for (const name of ['gateway', 'catalog']) {
       if (pids[name] === undefined) problems.push(`could not find the ${name}'s process in /proc`);
     }
-    const memory = new MemoryWatch(pids);
-    memory.mark('started');
+    const watch = new ProcessWatch(pids);
+    // The services at rest, as a reference for the phases below.
+    watch.begin();
+    await new Promise((r) => setTimeout(r, 1_000));
+    watch.end('idle (1 s)');
     const loadBefore = os.loadavg().map(round2);
 
     // ---- 1. One large file: upload, commit, download, against cp ----
@@ -129,10 +132,10 @@ export async function run(ctx) {
       `  cp ${seconds(cp.cpMs)} s (${mbps(LARGE_BYTES, cp.cpMs)} MB/s), then fsync ${seconds(cp.fsyncMs)} s`,
     );
 
-    memory.resetPeaks();
+    watch.begin();
     say(`upload: PUT /api/v1/blobs/${generated.sha256.slice(0, 12)}... streamed from disk`);
     const upload = await uploadFile(client, original, generated.sha256, LARGE_BYTES);
-    memory.mark('large upload');
+    watch.end('large upload');
     say(
       `  ${upload.status} in ${seconds(upload.ms)} s (${mbps(LARGE_BYTES, upload.ms)} MB/s): ${upload.text.slice(0, 200)}`,
     );
@@ -145,6 +148,7 @@ export async function run(ctx) {
       problems.push(
         `creating '${LARGE_FILESET}' answered ${largeCreate.status}: ${largeCreate.text.slice(0, 300)}`,
       );
+    watch.begin();
     const largeCommitStart = performance.now();
     const largeCommit = await request(
       client,
@@ -156,13 +160,14 @@ export async function run(ctx) {
       },
     );
     const largeCommitMs = performance.now() - largeCommitStart;
+    watch.end('large commit');
     say(`  ${largeCommit.status} in ${ms(largeCommitMs)} ms`);
     if (largeCommit.status !== 201)
       problems.push(
         `committing the large file answered ${largeCommit.status}: ${largeCommit.text.slice(0, 300)}`,
       );
 
-    memory.resetPeaks();
+    watch.begin();
     const downloaded = path.join(files, 'large.download');
     say(
       `download: GET /api/v1/filesets/${LARGE_FILESET}/versions/1/files/${LARGE_PATH} to disk, hashed`,
@@ -172,7 +177,7 @@ export async function run(ctx) {
       `/api/v1/filesets/${LARGE_FILESET}/versions/1/files/${LARGE_PATH}`,
       downloaded,
     );
-    memory.mark('large download');
+    watch.end('large download');
     rmSync(downloaded, { force: true });
     say(
       `  ${download.status}, ${download.bytes} bytes in ${seconds(download.ms)} s (${mbps(download.bytes, download.ms)} MB/s), sha256 ${download.sha256 === generated.sha256 ? 'matches' : 'DIFFERS'}`,
@@ -196,9 +201,10 @@ export async function run(ctx) {
       problems.push(
         `creating '${SMALL_FILESET}' answered ${smallCreate.status}: ${smallCreate.text.slice(0, 300)}`,
       );
-    memory.resetPeaks();
+    watch.begin();
     say(`upload: ${smallCount} x PUT /api/v1/blobs/<sha256>, ${UPLOAD_CONCURRENCY} in flight`);
     const smallUpload = await uploadSmall(client, small, UPLOAD_CONCURRENCY, () => died);
+    watch.end('small upload');
     say(
       `  ${smallUpload.uploaded}/${smallCount} in ${seconds(smallUpload.ms)} s (${perSec(smallUpload.uploaded, smallUpload.ms)} files/s), ` +
         `p50 ${smallUpload.latencyMs.p50} ms, p99 ${smallUpload.latencyMs.p99} ms, ${smallUpload.errors.length} errors`,
@@ -215,6 +221,7 @@ export async function run(ctx) {
     };
     const commitBodyBytes = Buffer.byteLength(JSON.stringify(commitBody));
     say(`commit: all ${smallCount} in one POST (${commitBodyBytes} bytes of JSON)`);
+    watch.begin();
     const smallCommitStart = performance.now();
     const smallCommit = await request(
       client,
@@ -223,7 +230,7 @@ export async function run(ctx) {
       commitBody,
     );
     const smallCommitMs = performance.now() - smallCommitStart;
-    memory.mark('small files');
+    watch.end('small commit');
     /** @type {{ version?: number; files?: number; bytes?: number }} */
     let smallVersion = {};
     try {
@@ -278,7 +285,7 @@ export async function run(ctx) {
     // (a heap growing by a few tens of MiB under load is not buffering).
     for (const phase of ['large upload', 'large download']) {
       for (const name of ['gateway', 'catalog']) {
-        const grew = memory.growthKiB(phase, name);
+        const grew = watch.growthKiB(phase, name);
         if (grew !== undefined && grew * 1024 > Math.max(256 * MiB, LARGE_BYTES / 4)) {
           problems.push(
             `${name}'s peak RSS rose by ${mib(grew * 1024)} during the ${phase}: the file was buffered`,
@@ -305,6 +312,7 @@ export async function run(ctx) {
           sec: round2(download.ms / 1000),
           MBps: mbps(download.bytes, download.ms),
           firstByteMs: round2(download.firstByteMs),
+          chunks: download.chunks,
           sha256Matches: download.sha256 === generated.sha256,
         },
         cp: {
@@ -341,7 +349,7 @@ export async function run(ctx) {
         readBack: sample,
       },
       // search: added by the catalog issue's search benchmark (see the RESERVED block above).
-      memoryKiB: memory.report(),
+      services: watch.report(),
     };
 
     printTable(say, figures);
@@ -364,8 +372,8 @@ export async function run(ctx) {
         'MB/s are 10^6 bytes per second of wall time, from the request (or spawn) to its end: upload until the 201 (the gateway has hashed, fsynced and linked the blob), download until the last byte is written to the file (not fsynced), cp until it exits.',
         'upload: PUT /api/v1/blobs/<sha256>, Content-Length set, body piped from a file read stream; the gateway hashes it as it streams to $ACAI_HOME/blobs/tmp and fsyncs it before linking it into place.',
         'download: GET /api/v1/filesets/bench-large/versions/1/files/data/large.bin piped to a file on the same disk while this process hashes it (sha256 on the client costs CPU on the same 2 CPUs).',
-        'cp: `cp src dst` in the same folder, timed from spawn to exit; withFsyncMBps adds an fsync of the copy afterwards, which is what the blob store does for every upload. The page cache cannot be dropped (no root access to /proc/sys/vm/drop_caches assumed): the source is in the page cache for cp, the upload and the download alike, and with 24 GiB of RAM plain cp writes only to the page cache.',
-        'memoryKiB: VmHWM (peak resident set) and VmRSS from /proc/<pid>/status of the gateway and catalog processes (found by their cmdline and ACAI_HOME). Peaks are reset (write 5 to /proc/<pid>/clear_refs) before each phase when the kernel allows it (peaksReset), so each phase shows its own peak; otherwise they are peaks since start.',
+        'cp: `cp src dst` in the same folder, timed from spawn to exit; withFsyncMBps adds an fsync of the copy afterwards, which is what the blob store does for every upload. The page cache is not dropped (that needs root and would disturb a shared machine): the source is in the page cache for cp, the upload and the download alike, and with 24 GiB of RAM plain cp writes only to the page cache.',
+        'services: for the gateway and the catalog processes (found in /proc by their cmdline and ACAI_HOME), per phase: peakKiB is VmHWM from /proc/<pid>/status, reset at the start of the phase by writing 5 to /proc/<pid>/clear_refs (peaksReset says whether the kernel allowed it; if not, it is the peak since start), rssAtStartKiB/rssAtEndKiB are VmRSS, cpuSec is user + system time from /proc/<pid>/stat. A file buffered in memory would show as a peak about its size above rssAtStartKiB. machineByPhase: wall time, how busy all CPUs were (/proc/stat), the CPU of the benchmark itself (benchSec: it hashes the download), and otherBusySec, the busy CPU time of everything else (the rest of the stack, kernel writeback threads, other programs on this shared machine): when it is large the figures are noisy.',
         `small: ${smallCount} distinct ${SMALL_FILE_BYTES}-byte random files, PUT /api/v1/blobs/<sha256> with ${UPLOAD_CONCURRENCY} in flight over keep-alive connections, then one POST /api/v1/filesets/bench-small/versions listing them all (paths f/NNNNN.bin, no sizes, to keep the JSON under the default ACAI_MAX_BODY_BYTES of 1 MiB); endToEnd = upload + commit.`,
         `readBack: ${SAMPLE} random files of the new version read one at a time and compared byte for byte.`,
         `the stack runs with ACAI_MAX_UPLOAD_BYTES=${maxUpload}; everything else is the default configuration.`,
@@ -497,7 +505,7 @@ function uploadFile(client, file, sha256, size) {
  * @param {Client} client
  * @param {string} pathname
  * @param {string} file
- * @returns {Promise<{ status: number; bytes: number; sha256: string; ms: number; firstByteMs: number; error?: string }>}
+ * @returns {Promise<{ status: number; bytes: number; sha256: string; ms: number; firstByteMs: number; chunks?: number; error?: string }>}
  */
 function downloadFile(client, pathname, file) {
   const start = performance.now();
@@ -531,10 +539,12 @@ function downloadFile(client, pathname, file) {
         }
         const hash = createHash('sha256');
         let bytes = 0;
+        let chunks = 0;
         const out = createWriteStream(file);
         res.on('data', (/** @type {Buffer} */ c) => {
           hash.update(c);
           bytes += c.length;
+          chunks++;
         });
         res.on('error', reject);
         res.on('aborted', () =>
@@ -548,6 +558,7 @@ function downloadFile(client, pathname, file) {
             sha256: hash.digest('hex'),
             ms: performance.now() - start,
             firstByteMs,
+            chunks,
           }),
         );
         res.pipe(out);
@@ -732,8 +743,14 @@ function servicePids(home) {
   return pids;
 }
 
-/** Peak and current resident memory of the gateway and the catalog, phase by phase. */
-class MemoryWatch {
+const CLK_TCK = 100;
+
+/**
+ * The gateway's and the catalog's memory and CPU, phase by phase: `begin()` resets each process's
+ * peak resident set (VmHWM, when the kernel allows it) and notes its RSS and CPU time; `end(phase)`
+ * records the peak during the phase, the RSS at its end and the CPU seconds it used.
+ */
+class ProcessWatch {
   /** @param {Record<string, number>} pids */
   constructor(pids) {
     /** @type {Record<string, number>} */
@@ -742,58 +759,121 @@ class MemoryWatch {
       const pid = pids[name];
       if (pid !== undefined) this.pids[name] = pid;
     }
-    /** @type {Record<string, Record<string, { VmHWM: number; VmRSS: number }>>} */
+    /**
+     * @type {Record<string, Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number }>>}
+     */
     this.phases = {};
     /** Whether the kernel let us reset the peaks (clear_refs) before every phase. */
     this.peaksReset = true;
+    /** @type {Record<string, { rss: number; cpu: number }>} */
+    this.atBegin = {};
+    /**
+     * How busy the whole machine was in each phase, and how much of that was neither the gateway,
+     * the catalog nor this process (the rest of the stack, the kernel's writeback, other programs).
+     * @type {Record<string, { wallSec: number; machineBusyPct: number; benchSec: number; benchUserSec: number; otherBusySec: number }>}
+     */
+    this.machine = {};
+    this.machineAtBegin = machineTicks();
+    this.selfAtBegin = process.cpuUsage();
+    this.wallAtBegin = performance.now();
   }
 
-  /** Starts a new phase: the peak is reset to the current RSS, when the kernel allows it. */
-  resetPeaks() {
-    for (const pid of Object.values(this.pids)) {
+  begin() {
+    for (const [name, pid] of Object.entries(this.pids)) {
       try {
         writeFileSync(`/proc/${pid}/clear_refs`, '5');
       } catch {
         this.peaksReset = false;
       }
+      const now = sample(pid);
+      if (now !== undefined) this.atBegin[name] = { rss: now.rss, cpu: now.cpu };
     }
+    this.machineAtBegin = machineTicks();
+    this.selfAtBegin = process.cpuUsage();
+    this.wallAtBegin = performance.now();
   }
 
-  /** Records the peak and current RSS now, as the end of `phase`. @param {string} phase */
-  mark(phase) {
-    /** @type {Record<string, { VmHWM: number; VmRSS: number }>} */
-    const now = {};
+  /** @param {string} phase */
+  end(phase) {
+    /** @type {Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number }>} */
+    const figures = {};
     for (const [name, pid] of Object.entries(this.pids)) {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        /** @param {string} field */
-        const kib = (field) =>
-          Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-        now[name] = { VmHWM: kib('VmHWM'), VmRSS: kib('VmRSS') };
-      } catch {
-        // The process is gone: `died` reports it.
-      }
+      const now = sample(pid);
+      const before = this.atBegin[name];
+      if (now === undefined) continue; // gone: `died` reports it
+      figures[name] = {
+        rssAtStartKiB: before?.rss ?? NaN,
+        peakKiB: now.hwm,
+        rssAtEndKiB: now.rss,
+        cpuSec: round2(now.cpu - (before?.cpu ?? NaN)),
+      };
     }
-    this.phases[phase] = now;
+    this.phases[phase] = figures;
+    const wallSec = (performance.now() - this.wallAtBegin) / 1000;
+    const m = machineTicks();
+    const busySec = (m.busy - this.machineAtBegin.busy) / CLK_TCK;
+    const self = process.cpuUsage(this.selfAtBegin);
+    const benchSec = (self.user + self.system) / 1e6;
+    const services = Object.values(figures).reduce((a, f) => a + f.cpuSec, 0);
+    this.machine[phase] = {
+      wallSec: round2(wallSec),
+      machineBusyPct: round2(
+        (100 * (m.busy - this.machineAtBegin.busy)) /
+          Math.max(1, m.total - this.machineAtBegin.total),
+      ),
+      benchSec: round2(benchSec),
+      benchUserSec: round2(self.user / 1e6),
+      otherBusySec: round2(Math.max(0, busySec - services - benchSec)),
+    };
   }
 
   /**
-   * How far the peak during `phase` rose above the RSS at the phase before it, in KiB.
+   * How far the peak during `phase` rose above the RSS at its start, in KiB.
    * @param {string} phase
    * @param {string} name
    */
   growthKiB(phase, name) {
-    const names = Object.keys(this.phases);
-    const i = names.indexOf(phase);
-    if (i <= 0) return undefined;
-    const before = this.phases[/** @type {string} */ (names[i - 1])]?.[name];
-    const during = this.phases[phase]?.[name];
-    if (before === undefined || during === undefined) return undefined;
-    return during.VmHWM - before.VmRSS;
+    const f = this.phases[phase]?.[name];
+    return f === undefined ? undefined : f.peakKiB - f.rssAtStartKiB;
   }
 
   report() {
-    return { pids: this.pids, peaksReset: this.peaksReset, byPhase: this.phases };
+    return {
+      pids: this.pids,
+      peaksReset: this.peaksReset,
+      byPhase: this.phases,
+      machineByPhase: this.machine,
+    };
+  }
+}
+
+/** CPU ticks of the whole machine: busy (not idle or iowait) and in all. */
+function machineTicks() {
+  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const t = cpuLine.trim().split(/\s+/).slice(1).map(Number);
+  const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - (t[3] ?? 0) - (t[4] ?? 0), total };
+}
+
+/**
+ * VmHWM and VmRSS (KiB) and CPU seconds (user + system) of a process, or undefined if it is gone.
+ * @param {number} pid
+ */
+function sample(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    /** @param {string} field */
+    const kib = (field) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      hwm: kib('VmHWM'),
+      rss: kib('VmRSS'),
+      cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+    };
+  } catch {
+    return undefined;
   }
 }
 
@@ -849,11 +929,11 @@ function diskOf(dir) {
 function printTable(say, f) {
   const large = f.large;
   const small = f.small;
-  const mem = f.memoryKiB.byPhase;
+  const phases = f.services.byPhase;
   /** @param {string} phase @param {string} name */
-  const peak = (phase, name) => {
-    const v = mem[phase]?.[name]?.VmHWM;
-    return v === undefined ? '?' : `${Math.round(v / 1024)} MiB`;
+  const proc = (phase, name) => {
+    const v = phases[phase]?.[name];
+    return v === undefined ? '?' : `${Math.round(v.peakKiB / 1024)} MiB ${v.cpuSec.toFixed(1)} s`;
   };
   const rows = [
     ['', 'acai', 'cp'],
@@ -867,27 +947,38 @@ function printTable(say, f) {
     ['  sha256 back', large.download.sha256Matches ? 'matches' : 'DIFFERS', ''],
     [`${small.files.toLocaleString('en')} small files`, '', ''],
     ['  upload files/s', String(small.upload.filesPerSec), ''],
+    ['  upload p50/p99 ms', `${small.upload.latencyMs.p50}/${small.upload.latencyMs.p99}`, ''],
     ['  commit s', small.commit.sec.toFixed(2), ''],
     ['  commit files/s', String(small.commit.filesPerSec), ''],
     ['  end to end files/s', String(small.endToEnd.filesPerSec), ''],
     ['  read back', `${small.readBack.matched}/${small.readBack.checked}`, ''],
     // search: a row group here, added with the search benchmark.
-    ['peak RSS', 'gateway', 'catalog'],
-    ['  at start', peak('started', 'gateway'), peak('started', 'catalog')],
-    ['  large upload', peak('large upload', 'gateway'), peak('large upload', 'catalog')],
-    ['  large download', peak('large download', 'gateway'), peak('large download', 'catalog')],
-    ['  small files', peak('small files', 'gateway'), peak('small files', 'catalog')],
+    ['peak RSS, CPU s', 'gateway', 'catalog', 'busy, others'],
+    ...Object.keys(phases).map((phase) => {
+      const m = f.services.machineByPhase[phase];
+      return [
+        `  ${phase}`,
+        proc(phase, 'gateway'),
+        proc(phase, 'catalog'),
+        m === undefined ? '?' : `${Math.round(m.machineBusyPct)}% ${m.otherBusySec.toFixed(1)} s`,
+      ];
+    }),
   ];
   say('');
-  for (const [a, b, c] of rows)
-    say(`  ${String(a).padEnd(22)}${String(b).padStart(14)}${String(c).padStart(14)}`);
+  for (const [a, b, c, d] of rows)
+    say(
+      `  ${String(a).padEnd(22)}${String(b).padStart(18)}${String(c).padStart(18)}${d === undefined ? '' : String(d).padStart(16)}`,
+    );
   say('');
   say(
-    `  cp is the same file copied in the same folder (page cache warm for both; cp alone writes only to the page cache,` +
-      ` the blob store fsyncs every upload: compare the upload with cp + fsync)`,
+    `  cp: the same file copied in the same folder; the page cache is warm for both, and cp alone writes only to the page cache`,
+  );
+  say(`  while the blob store fsyncs every upload: compare the upload with cp + fsync`);
+  say(
+    `  peak RSS is VmHWM ${f.services.peaksReset ? 'during each phase (reset at its start)' : 'since the process started (the kernel refused a reset)'}; CPU is user + system seconds in the phase`,
   );
   say(
-    `  peak RSS is VmHWM, ${f.memoryKiB.peaksReset ? 'reset before each phase' : 'since the process started (reset refused)'}`,
+    `  busy: all ${os.cpus().length} CPUs in the phase; others: CPU seconds of everything but the gateway, the catalog and this process (the rest of the stack, kernel writeback, other programs)`,
   );
 }
 

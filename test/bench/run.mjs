@@ -46,6 +46,11 @@ export const BENCHMARKS = {
       'file sets: a 1 GiB file up and down through the gateway against cp, and a commit of 10,000 small files',
     load: () => import('./catalog.mjs'),
   },
+  search: {
+    description:
+      '1,000,000 versions with varied metadata and labels: p50/p95 of ten typical searches',
+    load: () => import('./search.mjs'),
+  },
 };
 
 /** Machine facts every result carries. */

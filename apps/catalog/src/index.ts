@@ -7,7 +7,10 @@ import { blobConfig, port, type ConfigSpec, type ServiceDefinition } from '@acai
 import { CatalogModule } from './catalog.module.js';
 import { Blobs, FilesetRepository } from './filesets/filesets.handler.js';
 import { ManifestsRepository } from './filesets/manifests.repository.js';
-import { CatalogSearch1764200000000 } from './search/search.migration.js';
+import {
+  CatalogSearch1764200000000,
+  CatalogSearchLatest1764200100000,
+} from './search/search.migration.js';
 import { SearchProjection } from './search/search.projection.js';
 import { SearchRepository } from './search/search.repository.js';
 
@@ -25,7 +28,7 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
   config: catalogConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: CatalogModule,
-  migrations: [CatalogSearch1764200000000],
+  migrations: [CatalogSearch1764200000000, CatalogSearchLatest1764200100000],
   providers: (ctx) => {
     const store = blobStoreFromUrl(
       ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),

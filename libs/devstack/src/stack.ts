@@ -50,6 +50,8 @@ export interface Stack {
   readonly keyFile: string;
   readonly logDir: string;
   readonly natsUrl: string;
+  /** The database the services use (benchmarks load data into it directly). */
+  readonly databaseUrl: string;
   /** Resolves if a service dies: with its name. */
   readonly died: Promise<string>;
   key(): string;
@@ -151,6 +153,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       keyFile,
       logDir,
       natsUrl,
+      databaseUrl,
       died: diedPromise,
       key: () => readFileSync(keyFile, 'utf8').trim(),
       async stop() {

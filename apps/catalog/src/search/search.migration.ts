@@ -84,3 +84,19 @@ export class CatalogSearch1764200000000 implements MigrationInterface {
     await q.query(`DROP TABLE IF EXISTS ${s}.filesets`);
   }
 }
+
+/** `latest=true` searches touch one version per file set: index exactly those. */
+export class CatalogSearchLatest1764200100000 implements MigrationInterface {
+  name = 'CatalogSearchLatest1764200100000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS versions_latest_idx ON ${s}.versions (project, created_at DESC, id DESC) WHERE is_latest`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX IF EXISTS ${schemaOf(q)}.versions_latest_idx`);
+  }
+}
