@@ -177,6 +177,54 @@ describe('file sets through the gateway', () => {
     expect(last.text).toBe(content);
   });
 
+  it('evicts a version: its own bytes go, bytes another version shares stay, its manifest stays; pinned ones are refused', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'evictable' });
+    const shared = 'shared by both versions';
+    const own = 'only in version 1';
+    await upload(shared, sha(shared));
+    await upload(own, sha(own));
+    await system.api('POST', '/api/v1/filesets/evictable/versions', {
+      parent: 0,
+      put: [
+        { path: 'shared.txt', sha256: sha(shared) },
+        { path: 'own.txt', sha256: sha(own) },
+      ],
+    });
+    await system.api('POST', '/api/v1/filesets/evictable/versions', {
+      parent: 1,
+      put: [],
+      delete: ['own.txt'],
+    });
+    await system.api('PUT', '/api/v1/filesets/evictable/versions/2/pin');
+
+    const evicted = await system.api('POST', '/api/v1/filesets/evictable/versions/1/evict', {
+      reason: 'storage budget',
+    });
+    expect(evicted.status).toBe(200);
+    expect(evicted.body).toEqual(
+      expect.objectContaining({ version: 1, evicted: true, deletedBlobs: 1, sharedBlobs: 1 }),
+    );
+
+    const gone = await system.api('GET', '/api/v1/filesets/evictable/versions/1/files/own.txt');
+    expect(gone.status).toBe(404);
+    expect((gone.body as ErrorReply).error.message).toContain('evicted');
+    const files = await system.api('GET', '/api/v1/filesets/evictable/versions/1/files');
+    expect((files.body as { items: { path: string }[] }).items.map((f) => f.path)).toEqual([
+      'own.txt',
+      'shared.txt',
+    ]);
+    expect(
+      (await system.api('GET', '/api/v1/filesets/evictable/versions/2/files/shared.txt')).text,
+    ).toBe(shared);
+    const stored = await blobFiles();
+    expect(stored.some((f) => f.endsWith(sha(own)))).toBe(false);
+    expect(stored.some((f) => f.endsWith(sha(shared)))).toBe(true);
+
+    const pinned = await system.api('POST', '/api/v1/filesets/evictable/versions/2/evict', {});
+    expect(pinned.status).toBe(409);
+    expect((pinned.body as ErrorReply).error.message).toContain('pinned');
+  });
+
   it('refuses a commit on an old parent with 409, and the retry on the new parent succeeds', async () => {
     await system.api('POST', '/api/v1/filesets', { name: 'racy' });
     const a = 'a';

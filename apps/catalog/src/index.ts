@@ -5,9 +5,10 @@ import { ProjectionRunner } from '@acai/eventing';
 import { filesetDecider } from '@acai/filesets';
 import { blobConfig, port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
 import { CatalogModule } from './catalog.module.js';
-import { Blobs, FilesetRepository } from './filesets/filesets.handler.js';
+import { Blobs, CatalogProjections, FilesetRepository } from './filesets/filesets.handler.js';
 import { ManifestsRepository } from './filesets/manifests.repository.js';
 import {
+  CatalogBlobRefs1764200200000,
   CatalogSearch1764200000000,
   CatalogSearchLatest1764200100000,
 } from './search/search.migration.js';
@@ -19,26 +20,29 @@ export const catalogConfig = {
   ...blobConfig,
 } satisfies ConfigSpec;
 
-class CatalogProjections {
-  constructor(readonly runner: ProjectionRunner) {}
-}
-
 export const catalogService: ServiceDefinition<typeof catalogConfig> = {
   name: 'catalog',
   config: catalogConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: CatalogModule,
-  migrations: [CatalogSearch1764200000000, CatalogSearchLatest1764200100000],
+  migrations: [
+    CatalogSearch1764200000000,
+    CatalogSearchLatest1764200100000,
+    CatalogBlobRefs1764200200000,
+  ],
   providers: (ctx) => {
     const store = blobStoreFromUrl(
       ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),
     );
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'catalog';
+    const manifests = new ManifestsRepository(store);
+    const blobsOf = async (sha: string) =>
+      [...(await manifests.load(sha)).values()].map((e) => e.sha256);
     // The search tables follow the file set events; nothing else is read.
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [new SearchProjection(schema)],
+      [new SearchProjection(schema, blobsOf)],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -50,7 +54,7 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
         provide: FilesetRepository,
         useValue: new FilesetRepository(ctx.store, FILESET, filesetDecider),
       },
-      { provide: ManifestsRepository, useValue: new ManifestsRepository(store) },
+      { provide: ManifestsRepository, useValue: manifests },
       { provide: Blobs, useValue: new Blobs(store) },
       { provide: SearchRepository, useValue: new SearchRepository(ctx.db, schema) },
       { provide: CatalogProjections, useValue: new CatalogProjections(runner) },

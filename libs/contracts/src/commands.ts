@@ -171,6 +171,16 @@ export const Commands = {
       pinned: z.boolean(),
     }),
   ),
+  evictVersion: defineCommand(
+    'catalog',
+    'evict_version',
+    z.object({
+      ...projectScoped,
+      name: FilesetName,
+      version: z.number().int().positive(),
+      reason: z.string().min(1).max(500),
+    }),
+  ),
   replayProjection: defineCommand(
     'provenance',
     'replay_projection',

@@ -11,7 +11,7 @@ import {
   type Page,
 } from '@acai/contracts';
 import type { BlobStore } from '@acai/blobstore';
-import { AggregateRepository } from '@acai/eventing';
+import { AggregateRepository, type ProjectionRunner } from '@acai/eventing';
 import {
   applyChanges,
   checkFilesetName,
@@ -35,6 +35,11 @@ type Request<K extends CommandName> = CommandPayload<K>;
 type FilePut = CommandPayload<'commitVersion'>['request']['put'][number];
 
 export class FilesetRepository extends AggregateRepository<FilesetState> {}
+
+/** The catalog's projection runner (search tables and blob references). */
+export class CatalogProjections {
+  constructor(readonly runner: ProjectionRunner) {}
+}
 
 /** The blob store this service reads and writes; a class so Nest can inject it. */
 export class Blobs {
@@ -61,6 +66,7 @@ export class FilesetsHandler {
     private readonly manifests: ManifestsRepository,
     private readonly blobs: Blobs,
     private readonly search: SearchRepository,
+    private readonly projections: CatalogProjections,
   ) {}
 
   @MessagePattern('catalog.create_fileset')
@@ -253,6 +259,52 @@ export class FilesetsHandler {
       remove: req.change.remove,
     });
     return filesetView(state);
+  }
+
+  /**
+   * Evicts a version: its files' bytes are removed, unless another live version (of any file set)
+   * still uses them; its manifest, metadata and lineage stay, and it is marked evicted so it can be
+   * recomputed. Pinned versions are never evicted.
+   */
+  @MessagePattern('catalog.evict_version')
+  async evict(
+    @Payload() req: Request<'evictVersion'>,
+  ): Promise<VersionView & { deletedBlobs: number; sharedBlobs: number }> {
+    const { state } = await this.execute(req.project, req.name, {
+      kind: 'evict',
+      version: req.version,
+      reason: req.reason,
+    });
+    const version = state.versions[req.version - 1]!;
+    // The blob references follow the log: wait until they include this eviction.
+    if (!(await this.projections.runner.catchUp(10_000))) {
+      throw new AcaiError(
+        ErrorCode.Unavailable,
+        'The catalog is behind the event log; the version is evicted, its bytes will be removed on a retry',
+      );
+    }
+    const blobs = [
+      ...new Set(
+        [...(await this.manifests.load(version.manifest.sha256)).values()].map((e) => e.sha256),
+      ),
+    ];
+    const unused = await this.search.unreferenced(blobs);
+    for (const sha of unused) await this.blobs.store.delete(sha);
+    this.ctx.logger.info(
+      {
+        project: req.project,
+        fileset: req.name,
+        version: req.version,
+        deleted: unused.length,
+        shared: blobs.length - unused.length,
+      },
+      'version evicted',
+    );
+    return {
+      ...versionView(req.name, version),
+      deletedBlobs: unused.length,
+      sharedBlobs: blobs.length - unused.length,
+    };
   }
 
   @MessagePattern('catalog.pin_version')

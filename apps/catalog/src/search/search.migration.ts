@@ -100,3 +100,24 @@ export class CatalogSearchLatest1764200100000 implements MigrationInterface {
     await q.query(`DROP INDEX IF EXISTS ${schemaOf(q)}.versions_latest_idx`);
   }
 }
+
+/** Which live versions use which blob: eviction deletes a blob only when no live version does. */
+export class CatalogBlobRefs1764200200000 implements MigrationInterface {
+  name = 'CatalogBlobRefs1764200200000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.blob_refs (
+      project text NOT NULL,
+      fileset text NOT NULL,
+      version int NOT NULL,
+      sha256 text NOT NULL,
+      PRIMARY KEY (project, fileset, version, sha256)
+    )`);
+    await q.query(`CREATE INDEX IF NOT EXISTS blob_refs_sha_idx ON ${s}.blob_refs (sha256)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.blob_refs`);
+  }
+}

@@ -10,7 +10,11 @@ import { numericLeaves } from '@acai/filesets';
 export class SearchProjection implements SqlProjection {
   readonly name = 'catalog-search';
 
-  constructor(private readonly schema: string) {}
+  constructor(
+    private readonly schema: string,
+    /** Reads a version's manifest (a blob), to record which blobs the version uses. */
+    private readonly blobsOf: (manifestSha256: string) => Promise<readonly string[]>,
+  ) {}
 
   private t(table: string): string {
     return `"${this.schema.replace(/"/g, '""')}".${table}`;
@@ -71,6 +75,14 @@ export class SearchProjection implements SqlProjection {
         );
         const id = rows[0]?.id;
         if (id !== undefined) await this.writeNumbers(m, project, id, d.metadata);
+        const blobs = [...new Set(await this.blobsOf(d.manifest.sha256))];
+        if (blobs.length > 0) {
+          await m.query(
+            `INSERT INTO ${this.t('blob_refs')} (project, fileset, version, sha256)
+             SELECT $1, $2, $3, unnest($4::text[]) ON CONFLICT DO NOTHING`,
+            [project, name, d.version, blobs],
+          );
+        }
         await m.query(
           `UPDATE ${this.t('filesets')} SET latest_version = $3, updated_at = $4 WHERE project = $1 AND name = $2`,
           [project, name, d.version, event.occurredAt],
@@ -120,6 +132,10 @@ export class SearchProjection implements SqlProjection {
         );
         return;
       case 'fileset.version_evicted':
+        await m.query(
+          `DELETE FROM ${this.t('blob_refs')} WHERE project = $1 AND fileset = $2 AND version = $3`,
+          [project, name, event.data.version],
+        );
         await m.query(
           `UPDATE ${this.t('versions')} SET evicted = true WHERE project = $1 AND fileset = $2 AND version = $3`,
           [project, name, event.data.version],

@@ -165,6 +165,17 @@ export class SearchRepository {
     };
   }
 
+  /** Of these blobs, the ones no live (unevicted) version of any file set uses any more. */
+  async unreferenced(blobs: readonly string[]): Promise<string[]> {
+    if (blobs.length === 0) return [];
+    const rows = await this.db.query<{ sha256: string }[]>(
+      `SELECT b.sha256 FROM unnest($1::text[]) AS b(sha256)
+       WHERE NOT EXISTS (SELECT 1 FROM ${this.t('blob_refs')} r WHERE r.sha256 = b.sha256)`,
+      [blobs],
+    );
+    return rows.map((r) => r.sha256);
+  }
+
   private common(q: Sql, search: Search, alias: string): void {
     if (search.allLabels.length > 0)
       q.where.push(`${alias}.labels @> ${q.param(search.allLabels)}::text[]`);

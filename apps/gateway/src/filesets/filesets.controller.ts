@@ -42,6 +42,7 @@ const ListQuery = z.object({
 });
 export const SearchQuerySchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const TargetQuery = z.object({ version: z.coerce.number().int().positive().optional() });
+const EvictBody = z.strictObject({ reason: z.string().min(1).max(500).optional() });
 const DiffQuery = z.object({ from: z.string().min(1), to: z.string().min(1) });
 
 interface FileEntry {
@@ -303,6 +304,27 @@ export class FilesetsController {
       name,
       target: { version: target.version ?? null },
       change,
+    });
+  }
+
+  /** Removes a version's bytes (shared ones stay); keeps its manifest and lineage. `{ "reason"?: string }` */
+  @Post(':name/versions/:version/evict')
+  @HttpCode(200)
+  evict(
+    @Caller() caller: Principal,
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Body() input: unknown,
+  ) {
+    const v = Number(version);
+    if (!Number.isInteger(v) || v < 1)
+      throw new AcaiError(ErrorCode.NotFound, `No version '${version}'`);
+    const { reason } = parseOrThrow(EvictBody, body(input), 'eviction');
+    return this.ctx.commands.send('evictVersion', {
+      project: caller.project,
+      name,
+      version: v,
+      reason: reason ?? `evicted by ${caller.keyId}`,
     });
   }
 
