@@ -60,6 +60,38 @@ const stream = {
   required: true,
   content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
 };
+const searchParams = [
+  {
+    name: 'prefix',
+    in: 'query',
+    schema: { type: 'string' },
+    description: 'Name prefix (also `name`, `fileset`)',
+  },
+  {
+    name: 'label',
+    in: 'query',
+    schema: { type: 'array', items: { type: 'string' } },
+    description: 'All of these labels',
+  },
+  {
+    name: 'anyLabel',
+    in: 'query',
+    schema: { type: 'array', items: { type: 'string' } },
+    description: 'Any of these labels',
+  },
+  {
+    name: 'meta.<path>[op]',
+    in: 'query',
+    schema: { type: 'string' },
+    description:
+      'Metadata predicate: `meta.task=digits`, `meta.metrics.accuracy[gte]=0.9` (gt, gte, lt, lte), `meta.x[exists]=true`, `meta.tags[contains]=cnn`',
+  },
+  { name: 'createdAfter', in: 'query', schema: { type: 'string', format: 'date-time' } },
+  { name: 'createdBefore', in: 'query', schema: { type: 'string', format: 'date-time' } },
+  { name: 'sort', in: 'query', schema: { type: 'string', enum: ['created', '-created', 'name'] } },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' } },
+];
 const BlobReply = z.object({ sha256: z.string(), size: z.number() });
 const idParam = (what: string) => ({
   name: 'id',
@@ -224,13 +256,26 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
         get: {
-          summary: 'List file sets by name',
-          parameters: [
-            { name: 'prefix', in: 'query', schema: { type: 'string' } },
-            { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 500 } },
-            { name: 'cursor', in: 'query', schema: { type: 'string' } },
-          ],
+          summary: 'Search file sets by name, labels, metadata and creation time',
+          parameters: searchParams,
           responses: { '200': anyJson('A page of file sets'), ...errors },
+        },
+      },
+      '/api/v1/versions': {
+        get: {
+          summary: 'Search versions of every file set of the project',
+          parameters: [
+            ...searchParams,
+            { name: 'creatorJob', in: 'query', schema: { type: 'string' } },
+            { name: 'creatorRun', in: 'query', schema: { type: 'string' } },
+            {
+              name: 'latest',
+              in: 'query',
+              schema: { type: 'boolean' },
+              description: 'Only each file set’s newest version',
+            },
+          ],
+          responses: { '200': anyJson('A page of versions, newest first'), ...errors },
         },
       },
       '/api/v1/filesets/{name}': {
@@ -357,6 +402,25 @@ export function openApiDocument(): Record<string, unknown> {
             content: { 'application/json': { schema: schema(LabelsChangeSchema) } },
           },
           responses: { '200': anyJson('The file set'), ...errors },
+        },
+      },
+      '/api/v1/filesets/{name}/versions/{version}/evict': {
+        post: {
+          summary: 'Remove a version’s bytes (shared ones stay); its manifest and lineage stay',
+          parameters: [
+            nameParam,
+            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
+          ],
+          requestBody: {
+            content: {
+              'application/json': { schema: schema(z.object({ reason: z.string().optional() })) },
+            },
+          },
+          responses: {
+            '200': anyJson('The evicted version, with deletedBlobs and sharedBlobs'),
+            ...errors,
+            '409': json(ErrorSchema, 'The version is pinned'),
+          },
         },
       },
       '/api/v1/filesets/{name}/versions/{version}/pin': {
