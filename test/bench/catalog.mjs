@@ -373,7 +373,7 @@ export async function run(ctx) {
         'upload: PUT /api/v1/blobs/<sha256>, Content-Length set, body piped from a file read stream; the gateway hashes it as it streams to $ACAI_HOME/blobs/tmp and fsyncs it before linking it into place.',
         'download: GET /api/v1/filesets/bench-large/versions/1/files/data/large.bin piped to a file on the same disk while this process hashes it (sha256 on the client costs CPU on the same 2 CPUs).',
         'cp: `cp src dst` in the same folder, timed from spawn to exit; withFsyncMBps adds an fsync of the copy afterwards, which is what the blob store does for every upload. The page cache is not dropped (that needs root and would disturb a shared machine): the source is in the page cache for cp, the upload and the download alike, and with 24 GiB of RAM plain cp writes only to the page cache.',
-        'services: for the gateway and the catalog processes (found in /proc by their cmdline and ACAI_HOME), per phase: peakKiB is VmHWM from /proc/<pid>/status, reset at the start of the phase by writing 5 to /proc/<pid>/clear_refs (peaksReset says whether the kernel allowed it; if not, it is the peak since start), rssAtStartKiB/rssAtEndKiB are VmRSS, cpuSec is user + system time from /proc/<pid>/stat. A file buffered in memory would show as a peak about its size above rssAtStartKiB. machineByPhase: wall time, how busy all CPUs were (/proc/stat), the CPU of the benchmark itself (benchSec: it hashes the download), and otherBusySec, the busy CPU time of everything else (the rest of the stack, kernel writeback threads, other programs on this shared machine): when it is large the figures are noisy.',
+        'services: for the gateway and the catalog processes (found in /proc by their cmdline and ACAI_HOME), per phase: peakKiB is VmHWM from /proc/<pid>/status, reset at the start of the phase by writing 5 to /proc/<pid>/clear_refs (peaksReset says whether the kernel allowed it; if not, it is the peak since start), rssAtStartKiB/rssAtEndKiB are VmRSS, cpuSec is user + system time from /proc/<pid>/stat (cpuUserSec the user part; the rest is the kernel working for it: file system calls, sockets). A file buffered in memory would show as a peak about its size above rssAtStartKiB. machineByPhase: wall time, how busy all CPUs were (/proc/stat), the CPU of the benchmark itself (benchSec: it hashes the download), and otherBusySec, the busy CPU time of everything else (the rest of the stack, kernel writeback threads, other programs on this shared machine): when it is large the figures are noisy.',
         `small: ${smallCount} distinct ${SMALL_FILE_BYTES}-byte random files, PUT /api/v1/blobs/<sha256> with ${UPLOAD_CONCURRENCY} in flight over keep-alive connections, then one POST /api/v1/filesets/bench-small/versions listing them all (paths f/NNNNN.bin, no sizes, to keep the JSON under the default ACAI_MAX_BODY_BYTES of 1 MiB); endToEnd = upload + commit.`,
         `readBack: ${SAMPLE} random files of the new version read one at a time and compared byte for byte.`,
         `the stack runs with ACAI_MAX_UPLOAD_BYTES=${maxUpload}; everything else is the default configuration.`,
@@ -463,6 +463,16 @@ async function timedCopy(src, dst) {
 function uploadFile(client, file, sha256, size) {
   const start = performance.now();
   return new Promise((resolve, reject) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    /** @type {number | undefined} */
+    let status;
+    const answer = () =>
+      resolve({
+        status: status ?? 0,
+        text: Buffer.concat(chunks).toString('utf8'),
+        ms: performance.now() - start,
+      });
     const req = http.request(
       `${client.gatewayUrl}/api/v1/blobs/${sha256}`,
       {
@@ -477,23 +487,18 @@ function uploadFile(client, file, sha256, size) {
         timeout: REQUEST_TIMEOUT_MS,
       },
       (res) => {
-        /** @type {Buffer[]} */
-        const chunks = [];
+        status = res.statusCode ?? 0;
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            ms: performance.now() - start,
-          }),
-        );
+        res.on('end', answer);
         res.on('error', reject);
       },
     );
     req.on('timeout', () =>
       req.destroy(new Error(`upload: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)),
     );
-    req.on('error', reject);
+    // A refusal (400, 413) may come while the body is still being sent, and the connection then
+    // breaks under the sender: the answer is what counts.
+    req.on('error', (error) => (status === undefined ? reject(error) : answer()));
     const body = createReadStream(file, { highWaterMark: BLOCK_BYTES });
     body.on('error', (error) => req.destroy(error));
     body.pipe(req);
@@ -762,12 +767,12 @@ class ProcessWatch {
       if (pid !== undefined) this.pids[name] = pid;
     }
     /**
-     * @type {Record<string, Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number }>>}
+     * @type {Record<string, Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number; cpuUserSec: number }>>}
      */
     this.phases = {};
     /** Whether the kernel let us reset the peaks (clear_refs) before every phase. */
     this.peaksReset = true;
-    /** @type {Record<string, { rss: number; cpu: number }>} */
+    /** @type {Record<string, { rss: number; cpu: number; user: number }>} */
     this.atBegin = {};
     /**
      * How busy the whole machine was in each phase, and how much of that was neither the gateway,
@@ -788,7 +793,7 @@ class ProcessWatch {
         this.peaksReset = false;
       }
       const now = sample(pid);
-      if (now !== undefined) this.atBegin[name] = { rss: now.rss, cpu: now.cpu };
+      if (now !== undefined) this.atBegin[name] = { rss: now.rss, cpu: now.cpu, user: now.user };
     }
     this.machineAtBegin = machineTicks();
     this.selfAtBegin = process.cpuUsage();
@@ -797,7 +802,7 @@ class ProcessWatch {
 
   /** @param {string} phase */
   end(phase) {
-    /** @type {Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number }>} */
+    /** @type {Record<string, { rssAtStartKiB: number; peakKiB: number; rssAtEndKiB: number; cpuSec: number; cpuUserSec: number }>} */
     const figures = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       const now = sample(pid);
@@ -808,6 +813,7 @@ class ProcessWatch {
         peakKiB: now.hwm,
         rssAtEndKiB: now.rss,
         cpuSec: round2(now.cpu - (before?.cpu ?? NaN)),
+        cpuUserSec: round2(now.user - (before?.user ?? NaN)),
       };
     }
     this.phases[phase] = figures;
@@ -873,6 +879,7 @@ function sample(pid) {
       hwm: kib('VmHWM'),
       rss: kib('VmRSS'),
       cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+      user: Number(fields[11]) / CLK_TCK,
     };
   } catch {
     return undefined;

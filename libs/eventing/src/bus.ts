@@ -1,4 +1,3 @@
-import { isMissing } from './errors.js';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
@@ -8,12 +7,14 @@ import {
   JetStreamApiError,
   RetentionPolicy,
   StorageType,
+  type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { subjects, type Topology } from '@acai/contracts';
+import { isMissing } from './errors.js';
 
 export interface BusOptions {
   readonly url: string;
@@ -120,6 +121,32 @@ export async function ensureStreams(bus: Bus, limits: StreamOptions = {}): Promi
         // Another service created it between our look and our add: that is what we wanted.
         if (!(addError instanceof JetStreamApiError) || !/already in use/i.test(addError.message))
           throw addError;
+      }
+    }
+  }
+}
+
+/**
+ * Creates a durable consumer unless it exists; safe for replicas starting together (the one that
+ * loses the race finds it made). An existing consumer is left as it is.
+ */
+export async function ensureDurableConsumer(
+  bus: Bus,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
+  try {
+    await bus.jsm.consumers.info(stream, config.durable_name);
+  } catch (error) {
+    if (!isMissing(error)) throw error;
+    try {
+      await bus.jsm.consumers.add(stream, config);
+    } catch (addError) {
+      if (
+        !(addError instanceof JetStreamApiError) ||
+        !/already (exists|in use)/i.test(addError.message)
+      ) {
+        throw addError;
       }
     }
   }

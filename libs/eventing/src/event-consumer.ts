@@ -1,14 +1,7 @@
-import { isMissing } from './errors.js';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiError,
-  type ConsumerMessages,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { StoredEvent } from '@acai/contracts';
-import type { Bus } from './bus.js';
+import { ensureDurableConsumer, type Bus } from './bus.js';
 import { decodeEvent, eventTypeOf } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { describeError, isNonRetryable, NonRetryableError } from './errors.js';
@@ -67,22 +60,7 @@ export class EventConsumer {
       max_deliver: this.maxDeliver + 1,
       max_ack_pending: 20_000,
     };
-    try {
-      await this.bus.jsm.consumers.info(stream, this.options.durable);
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      try {
-        await this.bus.jsm.consumers.add(stream, config);
-      } catch (addError) {
-        // Another replica created it first.
-        if (
-          !(addError instanceof JetStreamApiError) ||
-          !/already (exists|in use)/i.test(addError.message)
-        ) {
-          throw addError;
-        }
-      }
-    }
+    await ensureDurableConsumer(this.bus, stream, config);
     this.stopping = false;
     this.loop = this.run();
   }

@@ -1,14 +1,8 @@
-import { isMissing } from './errors.js';
-import {
-  AckPolicy,
-  JetStreamApiError,
-  type ConsumerMessages,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { headers as newHeaders, nanos } from '@nats-io/nats-core';
 import { parseOrThrow, subjects, WorkAssignmentSchema, type WorkAssignment } from '@acai/contracts';
 import type { Context } from '@opentelemetry/api';
-import type { Bus } from './bus.js';
+import { ensureDurableConsumer, type Bus } from './bus.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { describeError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
@@ -74,27 +68,14 @@ export class WorkConsumer {
   async start(): Promise<void> {
     const stream = this.bus.topology.streams.work;
     const durable = `executor-${this.options.pool}`;
-    try {
-      await this.bus.jsm.consumers.info(stream, durable);
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      try {
-        await this.bus.jsm.consumers.add(stream, {
-          durable_name: durable,
-          ack_policy: AckPolicy.Explicit,
-          filter_subject: subjects.work(this.bus.topology, this.options.pool),
-          ack_wait: nanos(this.ackWaitMs),
-          max_deliver: this.options.maxDeliver ?? 5,
-          max_ack_pending: 100_000,
-        });
-      } catch (addError) {
-        if (
-          !(addError instanceof JetStreamApiError) ||
-          !/already (exists|in use)/i.test(addError.message)
-        )
-          throw addError;
-      }
-    }
+    await ensureDurableConsumer(this.bus, stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: subjects.work(this.bus.topology, this.options.pool),
+      ack_wait: nanos(this.ackWaitMs),
+      max_deliver: this.options.maxDeliver ?? 5,
+      max_ack_pending: 100_000,
+    });
     this.stopping = false;
     this.loop = this.run(durable);
   }
