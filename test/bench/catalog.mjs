@@ -178,7 +178,6 @@ export async function run(ctx) {
       downloaded,
     );
     watch.end('large download');
-    rmSync(downloaded, { force: true });
     say(
       `  ${download.status}, ${download.bytes} bytes in ${seconds(download.ms)} s (${mbps(download.bytes, download.ms)} MB/s), sha256 ${download.sha256 === generated.sha256 ? 'matches' : 'DIFFERS'}`,
     );
@@ -191,7 +190,11 @@ export async function run(ctx) {
         `large download's sha256 is ${download.sha256}, not the uploaded ${generated.sha256}`,
       );
     }
-    rmSync(original, { force: true });
+    // The original and the download are not needed any more: free the disk (--keep keeps them).
+    if (!ctx.keep) {
+      rmSync(original, { force: true });
+      rmSync(downloaded, { force: true });
+    }
 
     // ---- 2. A version of many small files ----
     say(`small files: ${smallCount} distinct files of ${SMALL_FILE_BYTES} bytes`);
@@ -267,9 +270,10 @@ export async function run(ctx) {
     }
 
     // ---- 3. search: RESERVED for the catalog issue's search benchmark (not implemented here) ----
-    // It goes here, on the same stack: e.g. the small-file set above (and more file sets with
-    // metadata and labels) searched through the gateway. Add its figures as `search` in the result
-    // below and a column in printTable; the stack, client and memory watch above are reusable.
+    // Its place, on the same stack: search through the gateway the file sets made above (and more,
+    // with metadata and labels). Add its figures as `search` in `figures` below and rows in
+    // printTable; the stack, `client` and `watch` above are reusable. If it lives in a module of
+    // its own (registered in run.mjs), remove this block.
     // ---- end of search ----
 
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
@@ -395,7 +399,7 @@ export async function run(ctx) {
       say(`logs and state kept in ${home} (test files and blobs removed; --keep keeps them)`);
     } else {
       say(
-        `everything kept in ${home} (test files in ${files}, ${mib(LARGE_BYTES)} blob in blobs/)`,
+        `everything kept in ${home} (the original and the download in ${files}, the blob in blobs/)`,
       );
     }
   }
