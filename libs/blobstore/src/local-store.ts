@@ -80,8 +80,10 @@ export class LocalBlobStore implements BlobStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw blobNotFound(sha256);
       throw error;
     }
+    // 1 MiB reads: a large download costs far fewer reads and socket writes than the 64 KiB default.
+    const chunks = { highWaterMark: 1024 * 1024 };
     return handle.createReadStream(
-      range === undefined ? {} : { start: range.start, end: range.end },
+      range === undefined ? chunks : { ...chunks, start: range.start, end: range.end },
     );
   }
 
