@@ -158,8 +158,9 @@ describe('file sets through the gateway', () => {
     await system.api('POST', '/api/v1/filesets', { name: 'many' });
     const content = 'same bytes in every file';
     await upload(content, sha(content));
-    const put = Array.from({ length: 5_000 }, (_, i) => ({
-      path: `shard-${String(i).padStart(5, '0')}/part.txt`,
+    // 12,000 files with realistic paths: a 1.4 MB request, over the 1 MiB limit of other requests.
+    const put = Array.from({ length: 12_000 }, (_, i) => ({
+      path: `data/train/shard-${String(i).padStart(5, '0')}/part.txt`,
       sha256: sha(content),
     }));
     const committed = await system.api('POST', '/api/v1/filesets/many/versions', {
@@ -168,11 +169,11 @@ describe('file sets through the gateway', () => {
     });
     expect(committed.status).toBe(201);
     expect(committed.body).toEqual(
-      expect.objectContaining({ version: 1, files: 5_000, bytes: 5_000 * content.length }),
+      expect.objectContaining({ version: 1, files: 12_000, bytes: 12_000 * content.length }),
     );
     const last = await system.api(
       'GET',
-      '/api/v1/filesets/many/versions/1/files/shard-04999/part.txt',
+      '/api/v1/filesets/many/versions/1/files/data/train/shard-11999/part.txt',
     );
     expect(last.text).toBe(content);
   });

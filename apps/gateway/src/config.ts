@@ -10,6 +10,11 @@ export const gatewayConfig = {
     schema: positiveInt(1024 * 1024),
     description: 'Largest JSON request body in bytes; larger requests get 413',
   },
+  ACAI_MAX_COMMIT_BYTES: {
+    schema: positiveInt(64 * 1024 * 1024),
+    description:
+      'Largest commit request (a version of many files lists them all); larger ones get 413',
+  },
   ACAI_BOOTSTRAP_KEY_FILE: {
     schema: z.string().optional(),
     description:

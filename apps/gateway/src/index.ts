@@ -34,7 +34,14 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       },
     ];
   },
-  configureHttp: (fastify) => {
+  configureHttp: (fastify, ctx) => {
+    // A commit lists every file of the version: it gets its own, larger, body limit.
+    fastify.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (methods.includes('POST') && /\/api\/v1\/filesets\/:name\/versions$/.test(route.url)) {
+        route.bodyLimit = ctx.config.ACAI_MAX_COMMIT_BYTES;
+      }
+    });
     // Uploads are streamed to the blob store as they arrive, never buffered: the parser hands the
     // raw request stream to the handler (and the body limit is the upload limit, checked while hashing).
     const raw = (

@@ -39,7 +39,11 @@ export class LocalBlobStore implements BlobStore {
     const counter = new HashingCounter(expect.maxBytes);
     try {
       // flush: the bytes are on disk before the blob becomes visible under its name.
-      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx', flush: true }));
+      await pipeline(
+        body,
+        counter,
+        createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: 1024 * 1024 }),
+      );
       const sha256 = counter.digest();
       if (expect.sha256 !== undefined && expect.sha256 !== sha256)
         throw checksumMismatch(expect.sha256, sha256);
