@@ -31,6 +31,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { countLogLines, stats as statsOf } from './lib.mjs';
+
+/** @param {number[]} values */
+const stats = (values) => statsOf(values, 2);
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
@@ -890,23 +894,6 @@ function sample(pid) {
   }
 }
 
-/**
- * Lines of each service log (pino JSON) that match `pattern`, by service.
- * @param {string} logDir
- * @param {RegExp} pattern
- */
-function countLogLines(logDir, pattern) {
-  /** @type {Record<string, number>} */
-  const counts = {};
-  for (const file of readdirSync(logDir)) {
-    if (!file.endsWith('.log') || file === 'nats-server.log') continue;
-    const text = readFileSync(path.join(logDir, file), 'utf8');
-    const found = text.split('\n').filter((line) => pattern.test(line)).length;
-    if (found > 0) counts[file.replace(/\.log$/, '')] = found;
-  }
-  return counts;
-}
-
 /** The file system the benchmark's files and the blob store are on. @param {string} dir */
 function diskOf(dir) {
   const s = statfsSync(dir);
@@ -993,27 +980,6 @@ function printTable(say, f) {
   say(
     `  busy: all ${os.cpus().length} CPUs in the phase; others: CPU seconds of everything but the gateway, the catalog and this process (the rest of the stack, kernel writeback, other programs)`,
   );
-}
-
-/** Nearest-rank percentiles. @param {number[]} values */
-function stats(values) {
-  if (values.length === 0) return { count: 0, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
-  const sorted = [...values].sort((a, b) => a - b);
-  /** @param {number} p */
-  const at = (p) =>
-    round2(
-      /** @type {number} */ (
-        sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
-      ),
-    );
-  return {
-    count: sorted.length,
-    min: round2(/** @type {number} */ (sorted[0])),
-    p50: at(50),
-    p90: at(90),
-    p99: at(99),
-    max: round2(/** @type {number} */ (sorted[sorted.length - 1])),
-  };
 }
 
 /** @param {string} text */

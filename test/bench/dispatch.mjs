@@ -17,6 +17,10 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { countLogLines, stats as statsOf } from './lib.mjs';
+
+/** @param {number[]} values */
+const stats = (values) => statsOf(values, 1);
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
@@ -619,23 +623,6 @@ function request(client, method, pathname, body) {
 }
 
 /**
- * Lines of each service log (pino JSON) that match `pattern`, by service.
- * @param {string} logDir
- * @param {RegExp} pattern
- */
-function countLogLines(logDir, pattern) {
-  /** @type {Record<string, number>} */
-  const counts = {};
-  for (const file of readdirSync(logDir)) {
-    if (!file.endsWith('.log') || file === 'nats-server.log') continue;
-    const text = readFileSync(path.join(logDir, file), 'utf8');
-    const found = text.split('\n').filter((line) => pattern.test(line)).length;
-    if (found > 0) counts[file.replace(/\.log$/, '')] = found;
-  }
-  return counts;
-}
-
-/**
  * @typedef {object} CpuSnapshot
  * @property {number} at            performance.now()
  * @property {number} machineBusy   ticks of all CPUs not idle/iowait
@@ -737,29 +724,6 @@ function cpuUse(a, b) {
     machineBusySec: round1(machineBusySec),
     otherBusySec: round1(Math.max(0, machineBusySec - ours)),
     cpuSecByProcess,
-  };
-}
-
-/** Nearest-rank percentiles. @param {number[]} values */
-function stats(values) {
-  if (values.length === 0)
-    return { count: 0, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
-  const sorted = [...values].sort((a, b) => a - b);
-  /** @param {number} p */
-  const at = (p) =>
-    round1(
-      /** @type {number} */ (
-        sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
-      ),
-    );
-  return {
-    count: sorted.length,
-    min: round1(/** @type {number} */ (sorted[0])),
-    p50: at(50),
-    p90: at(90),
-    p99: at(99),
-    max: round1(/** @type {number} */ (sorted[sorted.length - 1])),
-    mean: round1(sorted.reduce((a, b) => a + b, 0) / sorted.length),
   };
 }
 

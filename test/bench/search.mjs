@@ -13,6 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { stats } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
@@ -21,12 +22,6 @@ const DEFAULT_N = 1_000_000;
 const REPEATS = 40;
 const WARMUP = 5;
 const GOAL_P95_MS = 50;
-
-/** @param {number[]} xs @param {number} q */
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 
 /**
  * @param {BenchContext} ctx
@@ -156,14 +151,8 @@ export async function run(ctx) {
         hits = r.body.items.length;
         if (i >= WARMUP) times.push(ms);
       }
-      results.push({
-        name,
-        query,
-        hits,
-        p50: quantile(times, 0.5),
-        p95: quantile(times, 0.95),
-        max: Math.max(...times),
-      });
+      const s = stats(times);
+      results.push({ name, query, hits, p50: s.p50, p95: s.p95, max: s.max });
     }
     const worstP95 = Math.max(...results.map((r) => r.p95));
     say('');
