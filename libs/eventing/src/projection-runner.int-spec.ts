@@ -103,6 +103,7 @@ function queued(name: string): NewEvent {
       resources,
       inputs: [],
       outputs: [],
+      timeoutSeconds: null,
     },
   };
 }

@@ -13,6 +13,7 @@ const queuedData: EventData<'job.queued'> = {
   resources: { cpu: 8, memoryMb: 4096 },
   inputs: [],
   outputs: [],
+  timeoutSeconds: null,
 };
 const provisionedData: EventData<'job.provisioned'> = {
   provider: 'local',
@@ -248,6 +249,7 @@ describe('jobDecider', () => {
         pool: null,
         inputs: [],
         outputs: [],
+        timeoutSeconds: null,
         attempt: 0,
       });
     });
@@ -265,6 +267,7 @@ describe('jobDecider', () => {
         pool: 'local',
         inputs: [],
         outputs: [],
+        timeoutSeconds: null,
         attempt: 1,
       });
     });

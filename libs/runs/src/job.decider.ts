@@ -20,6 +20,7 @@ export interface JobState {
   readonly pool: string | null;
   readonly inputs: readonly StagedInput[];
   readonly outputs: readonly DeclaredOutput[];
+  readonly timeoutSeconds: number | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
 }
@@ -54,6 +55,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     pool: null,
     inputs: [],
     outputs: [],
+    timeoutSeconds: null,
     attempt: 0,
   }),
 
@@ -125,6 +127,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           resources: event.data.resources,
           inputs: event.data.inputs,
           outputs: event.data.outputs,
+          timeoutSeconds: event.data.timeoutSeconds,
         };
       case 'job.provisioned':
         return {

@@ -137,6 +137,7 @@ describe('planRun', () => {
         needs: ['a'],
         env: { SEED: '42' },
         resources: { cpu: 1, memoryMb: 512 },
+        timeoutSeconds: null,
         inputs: [],
         outputs: [],
       });

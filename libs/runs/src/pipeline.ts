@@ -66,6 +66,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       needs: [...new Set(step.needs ?? [])],
       env: { ...(step.env ?? {}) },
       resources,
+      timeoutSeconds: step.timeoutSeconds ?? null,
       inputs: (step.inputs ?? []).map((i) => ({
         fileset: i.fileset,
         version: i.version,

@@ -28,6 +28,7 @@ const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
   resources: { cpu: 1, memoryMb: 512 },
   inputs: [],
   outputs: [],
+  timeoutSeconds: null,
 });
 
 // prepare -> train -> evaluate: each step needs the one before.

@@ -16,6 +16,7 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   resources: { cpu: 1, memoryMb: 512 },
   inputs: [],
   outputs: [],
+  timeoutSeconds: null,
 });
 
 /**
@@ -82,6 +83,7 @@ function failingRun(): StoredEvent[] {
       resources: { cpu: 1, memoryMb: 512 },
       inputs: [],
       outputs: [],
+      timeoutSeconds: null,
     }),
     e('job.provisioned', id, {
       provider: 'local',
@@ -186,6 +188,7 @@ describe('runsProjection', () => {
         resources: { cpu: 1, memoryMb: 512 },
         inputs: [],
         outputs: [],
+        timeoutSeconds: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
       e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [] }),

@@ -27,6 +27,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
 import { LogPublisher } from './log-publisher.js';
+import { findProgram, Limits } from './limits.js';
 import { folderVariable, Staging } from './staging.js';
 import { ProcessRunner } from './process-runner.js';
 
@@ -50,6 +51,7 @@ export class JobRunner {
   private readonly handedBack = new Set<string>();
   private cancelSubscription: Subscription | undefined;
   private readonly staging: Staging;
+  private limits!: Limits;
 
   constructor(private readonly ctx: ExecutorContext) {
     this.jobs = new AggregateRepository(ctx.store, JOB, jobDecider);
@@ -71,6 +73,11 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
+    this.limits = await Limits.detect();
+    this.ctx.logger.info(
+      { limits: this.limits.mode },
+      `job limits are enforced with ${this.limits.mode}`,
+    );
     this.cancelSubscription = this.ctx.bus.nc.subscribe(
       subjects.control(this.ctx.bus.topology, Controls.cancelJob),
       {
@@ -159,6 +166,7 @@ export class JobRunner {
         pool: this.ctx.config.ACAI_EXECUTOR_POOL,
         inputs: work.inputs,
         outputs: work.outputs,
+        timeoutSeconds: work.timeoutSeconds,
         attempt: work.attempt,
       },
     });
@@ -199,9 +207,18 @@ export class JobRunner {
     for (const output of work.outputs)
       await mkdir(path.resolve(workDir, output.path), { recursive: true });
     const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, attempt);
-    const runner = new ProcessRunner(work.command, {
+    const env = this.environment(work, attempt, workDir);
+    const program = work.command[0]!;
+    // The job runs behind a trampoline that joins its cgroups: find the program first, so a
+    // missing one is still `command_not_found` rather than the trampoline's exit code.
+    const found = await findProgram(program, env['PATH'], workDir);
+    const confined =
+      found === undefined
+        ? undefined
+        : await this.limits.confine(`${work.jobId}-${attempt}`, work.command, work.resources);
+    const runner = new ProcessRunner(confined?.argv ?? work.command, {
       cwd: workDir,
-      env: this.environment(work, attempt, workDir),
+      env: { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) },
       onLine: (stream, line) => logs.line(stream, line),
     });
 
@@ -233,8 +250,22 @@ export class JobRunner {
         logs.line('err', `acai: ${message}`);
         command = failure('staging_failed', message);
       }
+      if (command === undefined && found === undefined) {
+        const message = `command '${program}' was not found on the executor's PATH; check the step's command or install the program`;
+        logs.line('err', message);
+        command = failure('command_not_found', message);
+      }
       const spawned = command === undefined ? await runner.start() : undefined;
+      let timedOut = false;
+      const timer =
+        spawned?.ok === true && work.timeoutSeconds !== null
+          ? setTimeout(() => {
+              timedOut = true;
+              runner.kill(2_000);
+            }, work.timeoutSeconds * 1000)
+          : undefined;
       const exit = spawned?.ok === true ? await runner.exited : undefined;
+      clearTimeout(timer);
       const durationMs = Date.now() - startedAt;
       if (this.handedBack.has(work.jobId)) {
         // Stopped by our own shutdown: the next attempt, elsewhere, will record the outcome.
@@ -245,6 +276,22 @@ export class JobRunner {
         this.ctx.logger.warn({ ...log, reason: spawned.reason }, spawned.message);
         logs.line('err', spawned.message);
         command = failure(spawned.reason, spawned.message);
+      } else if (exit !== undefined && timedOut) {
+        command = failure(
+          'timed_out',
+          `the job ran longer than its limit of ${work.timeoutSeconds ?? 0} s and was stopped; raise timeoutSeconds if it needs longer`,
+          exit,
+        );
+      } else if (
+        exit !== undefined &&
+        exit.code !== 0 &&
+        (await confined?.outOfMemory()) === true
+      ) {
+        command = failure(
+          'out_of_memory',
+          `the job used more than its ${work.resources.memoryMb} MiB of memory and was stopped; ask for more with resources.memoryMb`,
+          exit,
+        );
       } else if (exit !== undefined && exit.code !== 0) {
         command =
           exit.signal !== null
@@ -285,6 +332,7 @@ export class JobRunner {
       await logs.end(status);
       await lease.complete();
     } finally {
+      await confined?.release();
       this.running.delete(work.jobId);
       this.leases.delete(work.jobId);
       this.handedBack.delete(work.jobId);

@@ -125,6 +125,7 @@ export class RunsHandler {
       resources: state.resources,
       inputs: [...state.inputs],
       outputs: [...state.outputs],
+      timeoutSeconds: state.timeoutSeconds,
     });
   }
 
@@ -184,6 +185,7 @@ export class RunsHandler {
                     resources: job.resources,
                     inputs: inputs.staged,
                     outputs: job.outputs,
+                    timeoutSeconds: job.timeoutSeconds,
                   },
                 },
                 s,

@@ -15,5 +15,6 @@ export const WorkAssignmentSchema = z.object({
   resources: ResourcesSchema,
   inputs: z.array(StagedInputSchema).default([]),
   outputs: z.array(DeclaredOutputSchema).default([]),
+  timeoutSeconds: z.number().positive().nullable().default(null),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

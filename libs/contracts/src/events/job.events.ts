@@ -40,6 +40,8 @@ export const JobQueuedV1 = defineEvent({
     inputs: z.array(StagedInputSchema).default([]),
     /** Added compatibly: folders committed as new versions when the job succeeds. */
     outputs: z.array(DeclaredOutputSchema).default([]),
+    /** Added compatibly: the job is stopped (reason `timed_out`) after this many seconds. */
+    timeoutSeconds: z.number().positive().nullable().default(null),
   }),
 });
 
@@ -101,6 +103,8 @@ export const JobFailureReasonSchema = z.enum([
   'executor_lost',
   'staging_failed',
   'output_failed',
+  'out_of_memory',
+  'timed_out',
 ]);
 export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
 

@@ -24,6 +24,8 @@ export const PlannedJobSchema = z.object({
   outputs: z
     .array(z.object({ fileset: z.string(), path: z.string(), labels: z.array(z.string()) }))
     .default([]),
+  /** Added compatibly: the step's wall-clock limit in seconds. */
+  timeoutSeconds: z.number().positive().nullable().default(null),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
