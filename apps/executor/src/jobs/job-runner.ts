@@ -49,12 +49,22 @@ export class JobRunner {
   private readonly leases = new Map<string, WorkLease>();
   /** Jobs whose work this executor handed back on shutdown: their end is not theirs to record. */
   private readonly handedBack = new Set<string>();
+  /** Jobs asked to stop before this executor had started their process. */
+  private readonly cancelled = new Set<string>();
   private cancelSubscription: Subscription | undefined;
   private readonly staging: Staging;
   private limits!: Limits;
+  private readonly slots: string[];
+  private readonly freeSlots: string[];
 
   constructor(private readonly ctx: ExecutorContext) {
     this.jobs = new AggregateRepository(ctx.store, JOB, jobDecider);
+    const executor = ctx.config.ACAI_EXECUTOR_ID.replace(/[^A-Za-z0-9_-]/g, '-');
+    this.slots = Array.from(
+      { length: ctx.config.ACAI_EXECUTOR_SLOTS },
+      (_, i) => `${executor}-slot-${i}`,
+    );
+    this.freeSlots = [...this.slots];
     this.staging = new Staging(
       ctx.commands,
       blobStoreFromUrl(ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs')),
@@ -96,6 +106,12 @@ export class JobRunner {
                 'stopping job on request',
               );
               runner.kill();
+            } else {
+              // It may be starting here (started is recorded before its inputs are staged): when
+              // it gets to its spawn, it will see this and not run.
+              this.cancelled.add(control.jobId);
+              if (this.cancelled.size > 10_000)
+                this.cancelled.delete(this.cancelled.values().next().value!);
             }
           } catch (error) {
             this.ctx.logger.warn(
@@ -130,6 +146,7 @@ export class JobRunner {
       }
       await drained;
     }
+    await this.limits.releaseSlots(this.slots);
   }
 
   private async run(lease: WorkLease): Promise<void> {
@@ -212,10 +229,12 @@ export class JobRunner {
     // The job runs behind a trampoline that joins its cgroups: find the program first, so a
     // missing one is still `command_not_found` rather than the trampoline's exit code.
     const found = await findProgram(program, env['PATH'], workDir);
+    // At most `slots` jobs run at once (the work consumer sees to it), so a slot is always free.
+    const slot = this.freeSlots.pop()!;
     const confined =
       found === undefined
         ? undefined
-        : await this.limits.confine(`${work.jobId}-${attempt}`, work.command, work.resources);
+        : await this.limits.confine(slot, work.command, work.resources);
     const runner = new ProcessRunner(confined?.argv ?? work.command, {
       cwd: workDir,
       env: { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) },
@@ -254,6 +273,12 @@ export class JobRunner {
         const message = `command '${program}' was not found on the executor's PATH; check the step's command or install the program`;
         logs.line('err', message);
         command = failure('command_not_found', message);
+      }
+      if (command === undefined && this.cancelled.delete(work.jobId)) {
+        this.ctx.logger.info(log, 'job was cancelled while it started; not running it');
+        await logs.end('cancelled');
+        await lease.complete();
+        return;
       }
       const spawned = command === undefined ? await runner.start() : undefined;
       let timedOut = false;
@@ -332,7 +357,8 @@ export class JobRunner {
       await logs.end(status);
       await lease.complete();
     } finally {
-      await confined?.release();
+      await this.limits.clear(slot);
+      this.freeSlots.push(slot);
       this.running.delete(work.jobId);
       this.leases.delete(work.jobId);
       this.handedBack.delete(work.jobId);

@@ -13,8 +13,6 @@ export interface Confined {
   readonly env: Record<string, string>;
   /** True when the kernel killed the job for using more memory than it was given. */
   outOfMemory(): Promise<boolean>;
-  /** Removes the job's cgroups once its processes are gone. */
-  release(): Promise<void>;
 }
 
 /**
@@ -29,7 +27,10 @@ const TRAMPOLINE =
  * Enforces a job's CPU and memory with cgroups: a CPU quota (cfs quota / cpu.max) and a memory
  * limit that the kernel enforces by killing the job (reported as `out_of_memory`). Works with
  * cgroup v2 and v1 when the executor may create cgroups (as root, or with a delegated subtree);
- * otherwise limits are only announced to the job (ACAI_CPUS, OMP_NUM_THREADS) and the mode is `none`.
+ * otherwise limits are only announced to the job (ACAI_CPUS, OMP_NUM_THREADS) and the mode is
+ * `none`. Each slot of the executor has its cgroups, made once and reused job after job (making
+ * and removing them per job doubled the cost of a short job): a job rewrites its slot's limits,
+ * and out-of-memory is the slot's kill counter moving while the job ran.
  */
 export class Limits {
   private constructor(
@@ -68,78 +69,108 @@ export class Limits {
     return { OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads };
   }
 
-  async confine(id: string, argv: readonly string[], resources: Resources): Promise<Confined> {
-    const memoryBytes = Math.floor(resources.memoryMb * 1024 * 1024);
+  /** Confines one job in `slot` (a name unique on this host, e.g. `<executor>-slot-0`). */
+  async confine(slot: string, argv: readonly string[], resources: Resources): Promise<Confined> {
+    const memoryBytes = String(Math.floor(resources.memoryMb * 1024 * 1024));
     const period = 100_000;
     const quota = Math.max(1_000, Math.round(resources.cpu * period));
     const env = { ...Limits.threadEnv(resources), ACAI_LIMITS: this.mode };
+    const dirs = this.slotDirs(slot);
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    let outOfMemory: () => Promise<boolean>;
     switch (this.mode) {
       case 'cgroup-v2': {
-        const dir = path.join(this.root, 'acai', id);
-        await mkdir(dir, { recursive: true });
-        await writeFile(path.join(dir, 'memory.max'), String(memoryBytes));
+        const [dir] = dirs as [string];
+        await writeFile(path.join(dir, 'memory.max'), memoryBytes);
         await writeFile(path.join(dir, 'memory.swap.max'), '0').catch(() => undefined);
         await writeFile(path.join(dir, 'cpu.max'), `${quota} ${period}`);
-        return this.confined(argv, env, [dir], async () =>
-          counter(path.join(dir, 'memory.events'), 'oom_kill'),
-        );
+        const events = path.join(dir, 'memory.events');
+        const before = await counter(events, 'oom_kill');
+        outOfMemory = async () => (await counter(events, 'oom_kill')) > before;
+        break;
       }
       case 'cgroup-v1': {
-        const memory = path.join(this.root, 'memory', 'acai', id);
-        const cpu = path.join(this.root, 'cpu', 'acai', id);
-        await mkdir(memory, { recursive: true });
-        await mkdir(cpu, { recursive: true });
-        await writeFile(path.join(memory, 'memory.limit_in_bytes'), String(memoryBytes));
-        await writeFile(
-          path.join(memory, 'memory.memsw.limit_in_bytes'),
-          String(memoryBytes),
-        ).catch(() => undefined);
+        const [memory, cpu] = dirs as [string, string];
+        // Raise before lowering: the kernel refuses a memory limit below the swap limit.
+        await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), '-1').catch(
+          () => undefined,
+        );
+        await writeFile(path.join(memory, 'memory.limit_in_bytes'), memoryBytes);
+        await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), memoryBytes).catch(
+          () => undefined,
+        );
         await writeFile(path.join(cpu, 'cpu.cfs_period_us'), String(period));
         await writeFile(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
-        return this.confined(argv, env, [memory, cpu], async () => {
-          const kills = await counter(path.join(memory, 'memory.oom_control'), 'oom_kill');
-          return kills || (await counter(path.join(memory, 'memory.failcnt'), null));
-        });
+        const control = path.join(memory, 'memory.oom_control');
+        const failcnt = path.join(memory, 'memory.failcnt');
+        const before = await counter(control, 'oom_kill');
+        await writeFile(failcnt, '0').catch(() => undefined);
+        outOfMemory = async () =>
+          (await counter(control, 'oom_kill')) > before || (await counter(failcnt, null)) > 0;
+        break;
       }
       case 'none':
-        return {
-          argv: [...argv],
-          env,
-          outOfMemory: async () => false,
-          release: async () => undefined,
-        };
+        return { argv: [...argv], env, outOfMemory: async () => false };
       default: {
         const _exhaustive: never = this.mode;
         return _exhaustive;
       }
     }
-  }
-
-  private confined(
-    argv: readonly string[],
-    env: Record<string, string>,
-    dirs: string[],
-    outOfMemory: () => Promise<boolean>,
-  ): Confined {
     return {
       argv: ['/bin/sh', '-c', TRAMPOLINE, 'acai-limits', ...argv],
       env: { ...env, ACAI_CGROUP_PROCS: dirs.map((d) => path.join(d, 'cgroup.procs')).join(':') },
       outOfMemory,
-      release: async () => {
-        for (const dir of dirs) {
-          // The kernel frees a cgroup a moment after its last process: retry briefly.
-          for (let i = 0; i < 20; i++) {
-            try {
-              await rmdir(dir);
-              break;
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
-              await new Promise((r) => setTimeout(r, 50));
-            }
+    };
+  }
+
+  /** Kills whatever a finished job left running in its slot, so the next job starts alone. */
+  async clear(slot: string): Promise<void> {
+    for (const dir of this.slotDirs(slot)) {
+      const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const pid of procs.split('\n').filter((p) => p !== '')) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+  }
+
+  /** Removes the slots' cgroups when the executor stops (they are empty by then). */
+  async releaseSlots(slots: readonly string[]): Promise<void> {
+    for (const slot of slots) {
+      for (const dir of this.slotDirs(slot)) {
+        // The kernel frees a cgroup a moment after its last process: retry briefly.
+        for (let i = 0; i < 20; i++) {
+          try {
+            await rmdir(dir);
+            break;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') break;
+            await new Promise((r) => setTimeout(r, 50));
           }
         }
-      },
-    };
+      }
+    }
+  }
+
+  private slotDirs(slot: string): string[] {
+    switch (this.mode) {
+      case 'cgroup-v2':
+        return [path.join(this.root, 'acai', slot)];
+      case 'cgroup-v1':
+        return [
+          path.join(this.root, 'memory', 'acai', slot),
+          path.join(this.root, 'cpu', 'acai', slot),
+        ];
+      case 'none':
+        return [];
+      default: {
+        const _exhaustive: never = this.mode;
+        return _exhaustive;
+      }
+    }
   }
 }
 
@@ -152,15 +183,15 @@ async function writable(file: string): Promise<boolean> {
   }
 }
 
-/** A counter from a cgroup file: `key N` on some line, or (key null) the whole file as a number; > 0. */
-async function counter(file: string, key: string | null): Promise<boolean> {
+/** A counter from a cgroup file: `key N` on some line, or (key null) the whole file as a number. */
+async function counter(file: string, key: string | null): Promise<number> {
   try {
     const text = await readFile(file, 'utf8');
-    if (key === null) return Number(text.trim()) > 0;
+    if (key === null) return Number(text.trim()) || 0;
     const line = text.split('\n').find((l) => l.startsWith(`${key} `));
-    return line !== undefined && Number(line.split(' ')[1]) > 0;
+    return line === undefined ? 0 : Number(line.split(' ')[1]) || 0;
   } catch {
-    return false;
+    return 0;
   }
 }
 
