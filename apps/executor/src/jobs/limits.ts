@@ -33,6 +33,9 @@ const TRAMPOLINE =
  * and out-of-memory is the slot's kill counter moving while the job ran.
  */
 export class Limits {
+  /** What each slot's cgroups were last set to, so a job like the one before writes nothing. */
+  private readonly written = new Map<string, string>();
+
   private constructor(
     readonly mode: LimitMode,
     private readonly root: string,
@@ -76,14 +79,18 @@ export class Limits {
     const quota = Math.max(1_000, Math.round(resources.cpu * period));
     const env = { ...Limits.threadEnv(resources), ACAI_LIMITS: this.mode };
     const dirs = this.slotDirs(slot);
-    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    const settings = `${memoryBytes}/${quota}`;
+    const unchanged = this.written.get(slot) === settings;
+    if (!unchanged) for (const dir of dirs) await mkdir(dir, { recursive: true });
     let outOfMemory: () => Promise<boolean>;
     switch (this.mode) {
       case 'cgroup-v2': {
         const [dir] = dirs as [string];
-        await writeFile(path.join(dir, 'memory.max'), memoryBytes);
-        await writeFile(path.join(dir, 'memory.swap.max'), '0').catch(() => undefined);
-        await writeFile(path.join(dir, 'cpu.max'), `${quota} ${period}`);
+        if (!unchanged) {
+          await writeFile(path.join(dir, 'memory.max'), memoryBytes);
+          await writeFile(path.join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+          await writeFile(path.join(dir, 'cpu.max'), `${quota} ${period}`);
+        }
         const events = path.join(dir, 'memory.events');
         const before = await counter(events, 'oom_kill');
         outOfMemory = async () => (await counter(events, 'oom_kill')) > before;
@@ -91,22 +98,18 @@ export class Limits {
       }
       case 'cgroup-v1': {
         const [memory, cpu] = dirs as [string, string];
-        // Raise before lowering: the kernel refuses a memory limit below the swap limit.
-        await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), '-1').catch(
-          () => undefined,
-        );
-        await writeFile(path.join(memory, 'memory.limit_in_bytes'), memoryBytes);
-        await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), memoryBytes).catch(
-          () => undefined,
-        );
-        await writeFile(path.join(cpu, 'cpu.cfs_period_us'), String(period));
-        await writeFile(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
+        if (!unchanged) {
+          // Raise before lowering: the kernel refuses a memory limit below the swap limit.
+          const swap = path.join(memory, 'memory.memsw.limit_in_bytes');
+          await writeFile(swap, '-1').catch(() => undefined);
+          await writeFile(path.join(memory, 'memory.limit_in_bytes'), memoryBytes);
+          await writeFile(swap, memoryBytes).catch(() => undefined);
+          await writeFile(path.join(cpu, 'cpu.cfs_period_us'), String(period));
+          await writeFile(path.join(cpu, 'cpu.cfs_quota_us'), String(quota));
+        }
         const control = path.join(memory, 'memory.oom_control');
-        const failcnt = path.join(memory, 'memory.failcnt');
         const before = await counter(control, 'oom_kill');
-        await writeFile(failcnt, '0').catch(() => undefined);
-        outOfMemory = async () =>
-          (await counter(control, 'oom_kill')) > before || (await counter(failcnt, null)) > 0;
+        outOfMemory = async () => (await counter(control, 'oom_kill')) > before;
         break;
       }
       case 'none':
@@ -116,6 +119,7 @@ export class Limits {
         return _exhaustive;
       }
     }
+    this.written.set(slot, settings);
     return {
       argv: ['/bin/sh', '-c', TRAMPOLINE, 'acai-limits', ...argv],
       env: { ...env, ACAI_CGROUP_PROCS: dirs.map((d) => path.join(d, 'cgroup.procs')).join(':') },
@@ -200,11 +204,19 @@ async function counter(file: string, key: string | null): Promise<number> {
  * PATH. Undefined when there is none (the job then fails with `command_not_found`, as it would
  * without the trampoline).
  */
+const programs = new Map<string, { path: string; at: number }>();
+
 export async function findProgram(
   program: string,
   pathVariable: string | undefined,
   cwd: string,
 ): Promise<string | undefined> {
+  const key = program.includes('/')
+    ? path.resolve(cwd, program)
+    : `${pathVariable ?? ''}\u0000${program}`;
+  const hit = programs.get(key);
+  // Remembered for a few seconds: a busy executor looks up the same few programs all the time.
+  if (hit !== undefined && Date.now() - hit.at < 10_000) return hit.path;
   const candidates = program.includes('/')
     ? [path.resolve(cwd, program)]
     : (pathVariable ?? '')
@@ -214,6 +226,8 @@ export async function findProgram(
   for (const candidate of candidates) {
     try {
       await access(candidate, constants.X_OK);
+      programs.set(key, { path: candidate, at: Date.now() });
+      if (programs.size > 1_000) programs.delete(programs.keys().next().value!);
       return candidate;
     } catch {
       // Try the next one.

@@ -49,7 +49,11 @@ export const StepSpecSchema = z.strictObject({
     .optional(),
   resources: ResourcesSchema.partial().optional(),
   /** Wall-clock limit: the job is stopped, with reason `timed_out`, after this many seconds. */
-  timeoutSeconds: z.number().positive().max(30 * 24 * 3600).optional(),
+  timeoutSeconds: z
+    .number()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional(),
   /** File set versions staged into the job's folder before it starts. */
   inputs: z.array(InputSpecSchema).max(64).optional(),
   /** Folders of the job's folder committed as new file set versions when it succeeds. */
