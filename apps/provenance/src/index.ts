@@ -5,6 +5,8 @@ import { jobHistoryProjection, jobsProjection, runsProjection } from '@acai/runs
 import { HistoryHandler, Projections } from './history/history.handler.js';
 import { ReadModels } from './history/read-models.repository.js';
 import { ProvenanceModule } from './provenance.module.js';
+import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
+import { MetricsProjection } from './metrics/metrics.projection.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -22,15 +24,24 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   config: provenanceConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
+  migrations: [ProvenanceMetrics1764300000000],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
-    const runner = new ProjectionRunner(ctx.bus, ctx.db, projections, ctx.deadLetters, {
-      logger: ctx.logger,
-    });
+    const metrics = new MetricsProjection(ctx.config.ACAI_DB_SCHEMA ?? 'provenance');
+    const runner = new ProjectionRunner(
+      ctx.bus,
+      ctx.db,
+      [...projections, metrics],
+      ctx.deadLetters,
+      {
+        logger: ctx.logger,
+      },
+    );
     return [
       { provide: ReadModels, useValue: new ReadModels(ctx.db) },
       { provide: Projections, useValue: new Projections(runner) },
+      { provide: MetricsProjection, useValue: metrics },
     ];
   },
   onStarted: async (app) => {

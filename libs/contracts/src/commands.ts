@@ -181,6 +181,11 @@ export const Commands = {
       reason: z.string().min(1).max(500),
     }),
   ),
+  getJobMetrics: defineCommand(
+    'provenance',
+    'get_job_metrics',
+    z.object({ ...projectScoped, jobId: z.string(), name: z.string().max(200).nullable() }),
+  ),
   replayProjection: defineCommand(
     'provenance',
     'replay_projection',

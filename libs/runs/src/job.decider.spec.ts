@@ -42,6 +42,10 @@ const succeeded: NewEvent = {
   data: { exitCode: 0, durationMs: 500, outputs: [] },
 };
 const failed: NewEvent = { type: 'job.failed', data: failedData };
+const metricsData: EventData<'job.metrics_reported'> = {
+  attempt: 1,
+  points: [{ name: 'loss', value: 0.25, step: 3, time: '2026-11-20T09:00:00.000Z' }],
+};
 const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
 
 /** The statuses a job aggregate goes through (`pending` exists only in the read model). */
@@ -77,6 +81,7 @@ const commands = {
   succeed: { kind: 'succeed', durationMs: 1200, outputs: [] },
   fail: { kind: 'fail', data: failedData },
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
+  report_metrics: { kind: 'report_metrics', data: metricsData },
 } satisfies Record<JobCommand['kind'], JobCommand>;
 
 const CONFLICT = ErrorCode.Conflict;
@@ -146,6 +151,15 @@ const table: Record<
     provisioned: [failed],
     dispatched: [failed],
     running: [failed],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  report_metrics: {
+    none: nothing,
+    queued: nothing,
+    dispatched: nothing,
+    running: [{ type: 'job.metrics_reported', data: metricsData }],
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
@@ -282,6 +296,15 @@ describe('jobDecider', () => {
 
     it('calls succeeded, failed and cancelled terminal, and nothing else', () => {
       expect(STATUSES.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled']);
+    });
+  });
+
+  describe('metrics', () => {
+    it('are dropped when they belong to an earlier attempt than the one running', () => {
+      spec
+        .given(history.running)
+        .when({ kind: 'report_metrics', data: { ...metricsData, attempt: 2 } })
+        .then([]);
     });
   });
 });

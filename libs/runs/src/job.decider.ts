@@ -32,7 +32,8 @@ export type JobCommand =
   | { kind: 'start'; executor: string; pid: number | null }
   | { kind: 'succeed'; durationMs: number; outputs: EventData<'job.succeeded'>['outputs'] }
   | { kind: 'fail'; data: EventData<'job.failed'> }
-  | { kind: 'cancel'; reason: string };
+  | { kind: 'cancel'; reason: string }
+  | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> };
 
 const TERMINAL: ReadonlySet<JobState['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -105,6 +106,11 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
       case 'fail':
         // A job may fail before it is queued (its inputs could not be found), but never twice.
         return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
+      case 'report_metrics':
+        // Metrics belong to the attempt that is running; late ones of an ended job are dropped.
+        return state.status === 'running' && command.data.attempt === state.attempt
+          ? [{ type: 'job.metrics_reported', data: command.data }]
+          : [];
       case 'cancel':
         return isTerminal(state.status)
           ? []

@@ -27,6 +27,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
 import { LogPublisher } from './log-publisher.js';
+import { MetricsReporter } from './metrics-reporter.js';
 import { findProgram, Limits } from './limits.js';
 import { folderVariable, Staging } from './staging.js';
 import { ProcessRunner } from './process-runner.js';
@@ -235,10 +236,24 @@ export class JobRunner {
       found === undefined
         ? undefined
         : await this.limits.confine(slot, work.command, work.resources);
+    const metrics = new MetricsReporter(
+      async (points) => {
+        await this.jobs.execute(
+          work.project,
+          work.jobId,
+          (s) => jobDecider.decide({ kind: 'report_metrics', data: { attempt, points } }, s),
+          options,
+        );
+      },
+      (note) => logs.line('err', note),
+    );
     const runner = new ProcessRunner(confined?.argv ?? work.command, {
       cwd: workDir,
       env: { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) },
-      onLine: (stream, line) => logs.line(stream, line),
+      onLine: (stream, line) => {
+        logs.line(stream, line);
+        if (stream === 'out') metrics.line(line);
+      },
     });
 
     const startedAt = Date.now();
@@ -291,6 +306,7 @@ export class JobRunner {
           : undefined;
       const exit = spawned?.ok === true ? await runner.exited : undefined;
       clearTimeout(timer);
+      await metrics.close();
       const durationMs = Date.now() - startedAt;
       if (this.handedBack.has(work.jobId)) {
         // Stopped by our own shutdown: the next attempt, elsewhere, will record the outcome.

@@ -8,6 +8,8 @@ import type { Principal } from '../auth/keys.repository.js';
 import { assertId } from '../runs/runs.controller.js';
 import { readLogs } from './logs.reader.js';
 
+const MetricsQuerySchema = z.object({ name: z.string().min(1).max(200).optional() });
+
 const LogsQuerySchema = z.object({
   follow: z.enum(['true', 'false', '1', '0']).optional(),
   format: z.enum(['text', 'json']).default('text'),
@@ -29,6 +31,18 @@ export class JobsController {
   history(@Caller() caller: Principal, @Param('id') id: string): Promise<HistoryEntry[]> {
     assertId(id, 'job');
     return this.ctx.commands.send('getJobHistory', { project: caller.project, jobId: id });
+  }
+
+  /** The job's metrics as series by name (`?name=loss` for one): `{ series: { loss: [{ step, value, time, attempt }] } }`. */
+  @Get(':id/metrics')
+  metrics(@Caller() caller: Principal, @Param('id') id: string, @Query() query: unknown) {
+    assertId(id, 'job');
+    const { name } = parseOrThrow(MetricsQuerySchema, query ?? {}, 'query');
+    return this.ctx.commands.send('getJobMetrics', {
+      project: caller.project,
+      jobId: id,
+      name: name ?? null,
+    });
   }
 
   /**

@@ -181,6 +181,17 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': json(z.array(HistoryEntrySchema), 'The history'), ...errors },
         },
       },
+      '/api/v1/jobs/{id}/metrics': {
+        get: {
+          summary:
+            'The metrics the job printed (`##acai metric name=value step=N`), as series by name',
+          parameters: [idParam('Job'), { name: 'name', in: 'query', schema: { type: 'string' } }],
+          responses: {
+            '200': anyJson('`{ series: { <name>: [{ step, value, time, attempt }] } }`'),
+            ...errors,
+          },
+        },
+      },
       '/api/v1/jobs/{id}/logs': {
         get: {
           summary: 'The output of a job',
@@ -466,7 +477,7 @@ export function openApiDocument(): Record<string, unknown> {
               name: 'name',
               in: 'path',
               required: true,
-              schema: { type: 'string', enum: ['runs', 'jobs', 'job-history'] },
+              schema: { type: 'string', enum: ['runs', 'jobs', 'job-history', 'job-metrics'] },
             },
           ],
           responses: {

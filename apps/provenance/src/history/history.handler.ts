@@ -10,6 +10,8 @@ import {
 } from '@acai/contracts';
 import type { ProjectionRunner } from '@acai/eventing';
 import type { JobHistoryDoc } from '@acai/runs';
+import { ServiceContext } from '@acai/platform';
+import { MetricsProjection } from '../metrics/metrics.projection.js';
 import { ReadModels } from './read-models.repository.js';
 
 export class Projections {
@@ -22,7 +24,13 @@ export class HistoryHandler {
   constructor(
     private readonly readModels: ReadModels,
     private readonly projections: Projections,
+    private readonly metrics: MetricsProjection,
+    private readonly ctx: ServiceContext,
   ) {}
+
+  private get db() {
+    return this.ctx.db;
+  }
 
   @MessagePattern('provenance.get_run')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
@@ -71,6 +79,12 @@ export class HistoryHandler {
       if (!(await this.projections.runner.catchUp(3_000))) throw error;
       return read();
     }
+  }
+
+  @MessagePattern('provenance.get_job_metrics')
+  async getJobMetrics(@Payload() req: { project: string; jobId: string; name: string | null }) {
+    await this.getJob(req);
+    return { series: await this.metrics.series(this.db, req.project, req.jobId, req.name) };
   }
 
   @MessagePattern('provenance.replay_projection')

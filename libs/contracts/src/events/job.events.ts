@@ -123,6 +123,26 @@ export const JobFailedV1 = defineEvent({
   }),
 });
 
+export const MetricPointSchema = z.object({
+  name: z.string().min(1).max(200),
+  value: z.number(),
+  step: z.number().int().nonnegative().nullable(),
+  time: z.string(),
+});
+export type MetricPoint = z.infer<typeof MetricPointSchema>;
+
+export const JobMetricsReportedV1 = defineEvent({
+  type: 'job.metrics_reported',
+  version: 1,
+  aggregate: JOB,
+  description:
+    'Metrics the job printed (`##acai metric ...` lines), batched: name, value, step, time.',
+  schema: z.object({
+    attempt: z.number().int().positive(),
+    points: z.array(MetricPointSchema).min(1),
+  }),
+});
+
 export const JobCancelledV1 = defineEvent({
   type: 'job.cancelled',
   version: 1,
