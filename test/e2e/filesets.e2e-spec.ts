@@ -28,20 +28,7 @@ describe('file sets through the gateway', () => {
     await system?.close();
   });
 
-  const upload = async (content: string | Buffer, stated?: string) => {
-    const response = await fetch(
-      `${system.gatewayUrl}/api/v1/blobs${stated === undefined ? '' : `/${stated}`}`,
-      {
-        method: stated === undefined ? 'POST' : 'PUT',
-        headers: {
-          authorization: `Bearer ${system.key}`,
-          'content-type': 'application/octet-stream',
-        },
-        body: content,
-      },
-    );
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const upload = (content: string | Buffer, stated?: string) => system.upload(content, stated);
 
   const blobFiles = async () => {
     const out: string[] = [];

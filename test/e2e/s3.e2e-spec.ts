@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startS3rver } from '../support/s3rver.js';
+import { startS3rver } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 /** The whole system with its bytes on S3 (a real S3-compatible server), not on local disk. */
@@ -22,14 +22,7 @@ describe('file sets on S3', () => {
   it('uploads, commits, downloads, and runs a job that reads and writes file sets', async () => {
     const content = Buffer.alloc(6 * 1024 * 1024, 'acai-');
     const sha = createHash('sha256').update(content).digest('hex');
-    const put = await fetch(`${system.gatewayUrl}/api/v1/blobs/${sha}`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${system.key}`,
-        'content-type': 'application/octet-stream',
-      },
-      body: content,
-    });
+    const put = await system.upload(content, sha);
     expect(put.status).toBe(201);
     await system.api('POST', '/api/v1/filesets', { name: 'on-s3' });
     const committed = await system.api('POST', '/api/v1/filesets/on-s3/versions', {

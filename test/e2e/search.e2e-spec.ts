@@ -16,14 +16,7 @@ describe('searching file sets and versions', () => {
     system = await startSystem();
     const content = 'weights';
     const sha = createHash('sha256').update(content).digest('hex');
-    await fetch(`${system.gatewayUrl}/api/v1/blobs/${sha}`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${system.key}`,
-        'content-type': 'application/octet-stream',
-      },
-      body: content,
-    });
+    await system.upload(content, sha);
     const models: [string, Record<string, unknown>, string[]][] = [
       [
         'model-a',

@@ -111,14 +111,7 @@ describe('jobs read file sets and write new versions', () => {
     await system.api('POST', '/api/v1/filesets', { name: 'fragile' });
     const content = 'precious\n';
     const sha = createHash('sha256').update(content).digest('hex');
-    await fetch(`${system.gatewayUrl}/api/v1/blobs/${sha}`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${system.key}`,
-        'content-type': 'application/octet-stream',
-      },
-      body: content,
-    });
+    await system.upload(content, sha);
     await system.api('POST', '/api/v1/filesets/fragile/versions', {
       parent: 0,
       put: [{ path: 'p.txt', sha256: sha }],

@@ -21,6 +21,11 @@ export interface TestSystem {
   readonly env: NodeJS.ProcessEnv;
   api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
   waitForRun(runId: string, key?: string): Promise<RunBody>;
+  /** Uploads bytes as a blob: `PUT /blobs/{sha256}` when `sha256` is stated, else `POST /blobs`. */
+  upload(
+    content: string | Buffer,
+    sha256?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(name: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -129,6 +134,17 @@ export async function startSystem(
           ? run
           : undefined;
       }),
+    async upload(content, sha256) {
+      const response = await fetch(
+        `${gatewayUrl}/api/v1/blobs${sha256 === undefined ? '' : `/${sha256}`}`,
+        {
+          method: sha256 === undefined ? 'POST' : 'PUT',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
+          body: content,
+        },
+      );
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    },
     async stop(name) {
       stopped.add(name);
       await services[name]!.close();

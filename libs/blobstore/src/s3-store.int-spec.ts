@@ -1,52 +1,26 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode } from '@acai/contracts';
+import { startS3rver } from '@acai/testkit';
 import { blobStoreFromUrl, parseBlobStoreUrl } from './from-url.js';
 import { LocalBlobStore } from './local-store.js';
 import { S3BlobStore } from './s3-store.js';
-
-/** The part of s3rver's API this test uses (the package ships no types). */
-interface S3rverServer {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverClass = new (options: {
-  port: number;
-  address: string;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string }[];
-}) => S3rverServer;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
 
 const bucket = 'acai-test';
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const MiB = 1024 * 1024;
 
-let dataDir: string;
-let server: S3rverServer | undefined;
+let server: Awaited<ReturnType<typeof startS3rver>> | undefined;
 let endpoint: string;
 let admin: S3Client;
 const stores: S3BlobStore[] = [];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'acai-s3rver-'));
-  server = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: dataDir,
-    configureBuckets: [{ name: bucket }],
-  });
-  const { port } = await server.run();
-  endpoint = `http://127.0.0.1:${port}`;
+  server = await startS3rver(bucket);
+  endpoint = server.endpoint;
   admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
 });
 
@@ -54,7 +28,6 @@ afterAll(async () => {
   for (const store of stores) store.destroy();
   admin?.destroy();
   await server?.close();
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A store on its own prefix, so each test sees only its own objects. */

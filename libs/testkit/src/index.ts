@@ -1,2 +1,3 @@
 export * from './env.js';
 export * from './decider-spec.js';
+export * from './s3rver.js';
