@@ -32,8 +32,6 @@ export interface ProjectionRunnerOptions {
   readonly logger?: EventingLogger;
   /** Events to read; all domain events by default. */
   readonly filterSubject?: string;
-  /** A document's `project` column is taken from this field of the document. */
-  readonly projectOf?: (doc: unknown) => string | null;
 }
 
 /**
@@ -367,7 +365,7 @@ export class ProjectionRunner<Doc = unknown> {
       }
       upsert.projections.push(entry.projection);
       upsert.keys.push(entry.key);
-      upsert.projects.push(this.options.projectOf?.(entry.doc) ?? projectField(entry.doc));
+      upsert.projects.push(projectField(entry.doc));
       upsert.docs.push(JSON.stringify(entry.doc));
       upsert.seqs.push(entry.seq);
     }

@@ -65,9 +65,4 @@ export async function inSpan<T>(
   }
 }
 
-export function currentTraceId(): string | undefined {
-  const span = trace.getSpan(context.active());
-  return span?.spanContext().traceId;
-}
-
 export { SpanKind };

@@ -45,13 +45,6 @@ export function loadConfig<C extends ConfigSpec>(
   return out as ConfigOf<C>;
 }
 
-/** Markdown rows describing a config, for READMEs and `--help`. */
-export function describeConfig(spec: ConfigSpec): string {
-  return Object.entries(spec)
-    .map(([name, v]) => `| \`${name}\` | ${v.description}${v.secret === true ? ' (secret)' : ''} |`)
-    .join('\n');
-}
-
 export const port = (fallback: number) =>
   z.coerce.number({ error: 'expected a port number' }).int().min(0).max(65535).default(fallback);
 

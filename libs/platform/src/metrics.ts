@@ -23,27 +23,4 @@ export class ServiceMetrics {
       registers: [this.registry],
     });
   }
-
-  counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
-    const existing = this.registry.getSingleMetric(name);
-    if (existing instanceof Counter) return existing;
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
-  }
-
-  histogram(
-    name: string,
-    help: string,
-    labelNames: string[] = [],
-    buckets?: number[],
-  ): Histogram<string> {
-    const existing = this.registry.getSingleMetric(name);
-    if (existing instanceof Histogram) return existing;
-    return new Histogram({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      ...(buckets ? { buckets } : {}),
-    });
-  }
 }

@@ -80,10 +80,6 @@ export function findEventDefinition(
   return byKey.get(`${type}@${version}`);
 }
 
-export function isKnownEventType(type: string): type is EventType {
-  return eventCatalogue.some((d) => d.type === type);
-}
-
 /** What a decision produces before it is stored: an event without its envelope. */
 export type NewEvent = {
   [E in DomainEvent as E['type']]: { type: E['type']; data: E['data'] };
