@@ -46,6 +46,12 @@ const metricsData: EventData<'job.metrics_reported'> = {
   attempt: 1,
   points: [{ name: 'loss', value: 0.25, step: 3, time: '2026-11-20T09:00:00.000Z' }],
 };
+const checkpointData: EventData<'job.checkpointed'> = {
+  attempt: 1,
+  fileset: 'checkpoints-job-1',
+  version: 3,
+  step: 2,
+};
 const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
 
 /** The statuses a job aggregate goes through (`pending` exists only in the read model). */
@@ -82,6 +88,7 @@ const commands = {
   fail: { kind: 'fail', data: failedData },
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
   report_metrics: { kind: 'report_metrics', data: metricsData },
+  record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
 } satisfies Record<JobCommand['kind'], JobCommand>;
 
 const CONFLICT = ErrorCode.Conflict;
@@ -160,6 +167,15 @@ const table: Record<
     queued: nothing,
     dispatched: nothing,
     running: [{ type: 'job.metrics_reported', data: metricsData }],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+  },
+  record_checkpoint: {
+    none: nothing,
+    queued: nothing,
+    dispatched: nothing,
+    running: [{ type: 'job.checkpointed', data: checkpointData }],
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
@@ -265,6 +281,7 @@ describe('jobDecider', () => {
         outputs: [],
         timeoutSeconds: null,
         attempt: 0,
+        checkpoint: null,
       });
     });
 
@@ -283,6 +300,7 @@ describe('jobDecider', () => {
         outputs: [],
         timeoutSeconds: null,
         attempt: 1,
+        checkpoint: null,
       });
     });
 
@@ -304,6 +322,27 @@ describe('jobDecider', () => {
       spec
         .given(history.running)
         .when({ kind: 'report_metrics', data: { ...metricsData, attempt: 2 } })
+        .then([]);
+    });
+  });
+
+  describe('checkpoints', () => {
+    const checkpointed: NewEvent = { type: 'job.checkpointed', data: checkpointData };
+    const restarted: NewEvent = {
+      type: 'job.started',
+      data: { executor: 'worker-2', attempt: 2, pid: null },
+    };
+
+    it('are remembered across attempts, so the next attempt starts from the last one', () => {
+      const state = spec.given([...history.running, checkpointed, restarted]).state;
+      expect(state.attempt).toBe(2);
+      expect(state.checkpoint).toEqual({ fileset: 'checkpoints-job-1', version: 3, step: 2 });
+    });
+
+    it('of an attempt that was replaced are not recorded: a lost executor cannot move it back', () => {
+      spec
+        .given([...history.running, checkpointed, restarted])
+        .when({ kind: 'record_checkpoint', data: { ...checkpointData, version: 2, step: 1 } })
         .then([]);
     });
   });

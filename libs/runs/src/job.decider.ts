@@ -1,6 +1,7 @@
 import {
   AcaiError,
   ErrorCode,
+  type CheckpointRef,
   type DeclaredOutput,
   type EventData,
   type JobStatus,
@@ -23,6 +24,8 @@ export interface JobState {
   readonly timeoutSeconds: number | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
+  /** The last checkpoint any attempt saved: a new attempt starts from it. */
+  readonly checkpoint: CheckpointRef | null;
 }
 
 export type JobCommand =
@@ -33,7 +36,8 @@ export type JobCommand =
   | { kind: 'succeed'; durationMs: number; outputs: EventData<'job.succeeded'>['outputs'] }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
-  | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> };
+  | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> }
+  | { kind: 'record_checkpoint'; data: EventData<'job.checkpointed'> };
 
 const TERMINAL: ReadonlySet<JobState['status']> = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -58,6 +62,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     outputs: [],
     timeoutSeconds: null,
     attempt: 0,
+    checkpoint: null,
   }),
 
   decide(command, state) {
@@ -111,6 +116,12 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return state.status === 'running' && command.data.attempt === state.attempt
           ? [{ type: 'job.metrics_reported', data: command.data }]
           : [];
+      case 'record_checkpoint':
+        // Only the attempt that runs may move the checkpoint: a lost executor's late commit must
+        // not replace the one its successor made since.
+        return state.status === 'running' && command.data.attempt === state.attempt
+          ? [{ type: 'job.checkpointed', data: command.data }]
+          : [];
       case 'cancel':
         return isTerminal(state.status)
           ? []
@@ -151,6 +162,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt };
+      case 'job.checkpointed':
+        return {
+          ...state,
+          checkpoint: {
+            fileset: event.data.fileset,
+            version: event.data.version,
+            step: event.data.step,
+          },
+        };
       case 'job.succeeded':
         return { ...state, status: 'succeeded' };
       case 'job.failed':

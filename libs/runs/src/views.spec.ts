@@ -271,6 +271,7 @@ describe('jobsProjection', () => {
       exitCode: null,
       reason: null,
       message: null,
+      checkpoint: null,
       createdAt: at(1),
       updatedAt: at(1),
     });
@@ -293,6 +294,7 @@ describe('jobsProjection', () => {
       exitCode: 0,
       reason: null,
       message: null,
+      checkpoint: null,
       updatedAt: at(6),
     });
   });

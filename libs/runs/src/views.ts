@@ -108,11 +108,16 @@ export const jobsProjection: Projection<JobView> = {
         exitCode: null,
         reason: null,
         message: null,
+        checkpoint: null,
         createdAt: event.occurredAt,
         updatedAt: event.occurredAt,
       };
     }
     if (doc === undefined) return undefined;
+    if (event.type === 'job.checkpointed') {
+      const { fileset, version, step } = event.data;
+      return { ...doc, checkpoint: { fileset, version, step }, updatedAt: event.occurredAt };
+    }
     const status = jobStatusAfter(event);
     if (status === undefined || TERMINAL_JOB.has(doc.status)) return doc;
     const next: JobView = { ...doc, status, updatedAt: event.occurredAt };

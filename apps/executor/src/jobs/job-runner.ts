@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { context } from '@opentelemetry/api';
 import {
@@ -9,6 +9,7 @@ import {
   JOB,
   parseOrThrow,
   subjects,
+  type CheckpointRef,
   type JobFailureReason,
   type WorkAssignment,
 } from '@acai/contracts';
@@ -28,11 +29,15 @@ import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
 import { LogPublisher } from './log-publisher.js';
 import { MetricsReporter } from './metrics-reporter.js';
+import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits } from './limits.js';
 import { folderVariable, Staging } from './staging.js';
 import { ProcessRunner } from './process-runner.js';
 
 type ExecutorContext = ServiceContext<CommonConfig & ConfigOf<typeof executorConfig>>;
+
+/** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
+const CHECKPOINT_FOLDER = 'checkpoint';
 
 /** Variables a job inherits from the executor's environment; everything else it gets explicitly. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'];
@@ -186,6 +191,7 @@ export class JobRunner {
         outputs: work.outputs,
         timeoutSeconds: work.timeoutSeconds,
         attempt: work.attempt,
+        checkpoint: null,
       },
     });
     let started: { events: unknown[]; state: JobState };
@@ -221,11 +227,13 @@ export class JobRunner {
     const attempt = started.state.attempt;
     const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
     const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(attempt));
-    await mkdir(workDir, { recursive: true });
+    const checkpointDir = path.resolve(workDir, CHECKPOINT_FOLDER);
+    await mkdir(checkpointDir, { recursive: true });
     for (const output of work.outputs)
       await mkdir(path.resolve(workDir, output.path), { recursive: true });
     const logs = new LogPublisher(this.ctx.bus, work.project, work.jobId, attempt);
     const env = this.environment(work, attempt, workDir);
+    const checkpointFileset = `checkpoints-${work.jobId}`;
     const program = work.command[0]!;
     // The job runs behind a trampoline that joins its cgroups: find the program first, so a
     // missing one is still `command_not_found` rather than the trampoline's exit code.
@@ -247,12 +255,44 @@ export class JobRunner {
       },
       (note) => logs.line('err', note),
     );
+    const checkpoints = new CheckpointSaver(
+      checkpointDir,
+      async (step) => {
+        const version = await this.staging.saveFolder(
+          work,
+          checkpointDir,
+          checkpointFileset,
+          [],
+          attempt,
+        );
+        await this.jobs.execute(
+          work.project,
+          work.jobId,
+          (s) =>
+            jobDecider.decide(
+              {
+                kind: 'record_checkpoint',
+                data: { attempt, fileset: checkpointFileset, version, step },
+              },
+              s,
+            ),
+          options,
+        );
+        this.ctx.logger.info({ ...log, version, step }, 'checkpoint saved');
+      },
+      (note) => logs.line('err', note),
+    );
+    // One object, filled in further below once the checkpoint to resume from is in place.
+    const processEnv = { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) };
     const runner = new ProcessRunner(confined?.argv ?? work.command, {
       cwd: workDir,
-      env: { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) },
+      env: processEnv,
       onLine: (stream, line) => {
         logs.line(stream, line);
-        if (stream === 'out') metrics.line(line);
+        if (stream === 'out') {
+          metrics.line(line);
+          checkpoints.line(line);
+        }
       },
     });
 
@@ -284,6 +324,15 @@ export class JobRunner {
         logs.line('err', `acai: ${message}`);
         command = failure('staging_failed', message);
       }
+      const resumeFrom = started.state.checkpoint;
+      if (command === undefined && resumeFrom !== null) {
+        processEnv['ACAI_CHECKPOINT_STEP'] = await this.restore(
+          work,
+          resumeFrom,
+          checkpointDir,
+          (line) => logs.line('err', line),
+        );
+      }
       if (command === undefined && found === undefined) {
         const message = `command '${program}' was not found on the executor's PATH; check the step's command or install the program`;
         logs.line('err', message);
@@ -306,6 +355,7 @@ export class JobRunner {
           : undefined;
       const exit = spawned?.ok === true ? await runner.exited : undefined;
       clearTimeout(timer);
+      await checkpoints.close();
       await metrics.close();
       const durationMs = Date.now() - startedAt;
       if (this.handedBack.has(work.jobId)) {
@@ -381,6 +431,35 @@ export class JobRunner {
     }
   }
 
+  /**
+   * Puts the last checkpoint of an earlier attempt into the checkpoint folder. A checkpoint that
+   * cannot be restored (evicted, damaged) is not fatal: the job starts from the beginning, and its
+   * log says so. Answers the step restored ('' when the checkpoint named none or none was restored).
+   */
+  private async restore(
+    work: WorkAssignment,
+    checkpoint: CheckpointRef,
+    folder: string,
+    say: (line: string) => void,
+  ): Promise<string> {
+    const name = `${checkpoint.fileset}@${checkpoint.version}`;
+    try {
+      await this.staging.stageVersion(work.project, checkpoint.fileset, checkpoint.version, folder);
+      say(
+        `acai: resuming from checkpoint ${name}${checkpoint.step === null ? '' : ` (step ${checkpoint.step})`}`,
+      );
+      this.ctx.logger.info({ jobId: work.jobId, checkpoint: name }, 'resuming from checkpoint');
+      return checkpoint.step === null ? '' : String(checkpoint.step);
+    } catch (error) {
+      await rm(folder, { recursive: true, force: true });
+      await mkdir(folder, { recursive: true });
+      say(
+        `acai: could not restore checkpoint ${name} (${error instanceof Error ? error.message : String(error)}); starting from the beginning`,
+      );
+      return '';
+    }
+  }
+
   private environment(work: WorkAssignment, attempt: number, workDir: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const name of INHERITED_ENV)
@@ -394,6 +473,7 @@ export class JobRunner {
       ACAI_JOB_NAME: work.name,
       ACAI_ATTEMPT: String(attempt),
       ACAI_WORK_DIR: workDir,
+      ACAI_CHECKPOINT_DIR: path.resolve(workDir, CHECKPOINT_FOLDER),
       ACAI_CPUS: String(work.resources.cpu),
       ...Object.fromEntries(
         work.inputs.map((i) => [folderVariable('INPUT', i.fileset), path.resolve(workDir, i.path)]),

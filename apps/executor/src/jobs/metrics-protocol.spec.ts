@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseMetricLine } from './metrics-protocol.js';
+import { parseCheckpointLine, parseMetricLine } from './metrics-protocol.js';
 
 const T = '2026-11-26T00:00:00.000Z';
 
@@ -32,5 +32,25 @@ describe('the metric line protocol', () => {
       error: 'expected {"name": string, "value": number, "step"?: integer}',
     });
     expect(parseMetricLine('##acai metric ', T)).toEqual({ error: 'no metric in the line' });
+  });
+});
+
+describe('the checkpoint line protocol', () => {
+  it('reads a checkpoint with or without the step it reached', () => {
+    expect(parseCheckpointLine('##acai checkpoint step=3')).toEqual({ step: 3 });
+    expect(parseCheckpointLine('##acai checkpoint')).toEqual({ step: null });
+  });
+
+  it('leaves other lines alone, metric lines and look-alikes included', () => {
+    expect(parseCheckpointLine('##acai metric loss=1')).toBeUndefined();
+    expect(parseCheckpointLine('##acai checkpointed')).toBeUndefined();
+    expect(parseCheckpointLine('epoch 3 done')).toBeUndefined();
+  });
+
+  it('says what is wrong with a malformed checkpoint line', () => {
+    expect(parseCheckpointLine('##acai checkpoint step=-1')).toEqual({
+      error: "expected 'step=<whole number>', got 'step=-1'",
+    });
+    expect(parseCheckpointLine('##acai checkpoint epoch=2')).toHaveProperty('error');
   });
 });

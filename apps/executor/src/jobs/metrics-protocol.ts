@@ -60,3 +60,22 @@ function stepOf(value: unknown): number | null | false {
   if (value === undefined || value === null) return null;
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : false;
 }
+
+/** The prefix of a checkpoint line: the job saved its state in `ACAI_CHECKPOINT_DIR`. */
+export const CHECKPOINT_PREFIX = '##acai checkpoint';
+
+/**
+ * Reads a checkpoint line, `##acai checkpoint` or `##acai checkpoint step=3`. Answers the step it
+ * names (null when none), nothing for other lines, or an error message for a malformed one.
+ */
+export function parseCheckpointLine(
+  line: string,
+): { step: number | null } | { error: string } | undefined {
+  if (line !== CHECKPOINT_PREFIX && !line.startsWith(`${CHECKPOINT_PREFIX} `)) return undefined;
+  const body = line.slice(CHECKPOINT_PREFIX.length).trim();
+  if (body === '') return { step: null };
+  const match = /^step=(\d+)$/.exec(body);
+  if (match === null)
+    return { error: `expected 'step=<whole number>', got '${body.slice(0, 50)}'` };
+  return { step: Number(match[1]) };
+}

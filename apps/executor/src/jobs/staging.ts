@@ -42,27 +42,43 @@ export class Staging {
   async stageInputs(work: WorkAssignment, workDir: string): Promise<number> {
     let files = 0;
     for (const input of work.inputs) {
-      const root = inside(workDir, input.path);
-      await mkdir(root, { recursive: true });
-      for await (const file of this.files(work.project, input.fileset, input.version)) {
-        const target = inside(root, file.path);
-        await mkdir(path.dirname(target), { recursive: true });
-        const counter = new HashingCounter();
-        try {
-          await pipeline(await this.blobs.get(file.sha256), counter, createWriteStream(target));
-        } catch (error) {
-          throw new StagingError(
-            `could not stage ${input.fileset}@${input.version}/${file.path}: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-        if (counter.digest() !== file.sha256) {
-          throw new StagingError(
-            `${input.fileset}@${input.version}/${file.path} does not match its sha256: the stored copy is damaged. ` +
-              'Upload that version again or recompute it.',
-          );
-        }
-        files++;
+      files += await this.stageVersion(
+        work.project,
+        input.fileset,
+        input.version,
+        inside(workDir, input.path),
+      );
+    }
+    return files;
+  }
+
+  /** Copies one version's files into `root`, verifying each against its sha256. */
+  async stageVersion(
+    project: string,
+    fileset: string,
+    version: number,
+    root: string,
+  ): Promise<number> {
+    let files = 0;
+    await mkdir(root, { recursive: true });
+    for await (const file of this.files(project, fileset, version)) {
+      const target = inside(root, file.path);
+      await mkdir(path.dirname(target), { recursive: true });
+      const counter = new HashingCounter();
+      try {
+        await pipeline(await this.blobs.get(file.sha256), counter, createWriteStream(target));
+      } catch (error) {
+        throw new StagingError(
+          `could not stage ${fileset}@${version}/${file.path}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
+      if (counter.digest() !== file.sha256) {
+        throw new StagingError(
+          `${fileset}@${version}/${file.path} does not match its sha256: the stored copy is damaged. ` +
+            'Upload that version again or recompute it.',
+        );
+      }
+      files++;
     }
     return files;
   }
@@ -75,35 +91,54 @@ export class Staging {
   ): Promise<{ fileset: string; version: number }[]> {
     const saved: { fileset: string; version: number }[] = [];
     for (const output of work.outputs) {
-      const root = inside(workDir, output.path);
-      const put: FileEntry[] = [];
-      for await (const relative of walk(root)) {
-        const { sha256, size } = await this.blobs.put(createReadStream(path.join(root, relative)));
-        put.push({ path: relative, sha256, size, mediaType: 'application/octet-stream' });
-      }
-      const createdBy: Creator = {
-        kind: 'job',
-        jobId: work.jobId,
-        runId: work.runId,
-        step: work.name,
-        parameters: { ...work.env, ACAI_ATTEMPT: String(attempt) },
-        code: null,
-      };
-      try {
-        await this.commands.send('createFileset', {
-          project: work.project,
-          request: { name: output.fileset, metadata: {}, labels: [] },
-          createdBy,
-        });
-      } catch (error) {
-        if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
-      }
       saved.push({
         fileset: output.fileset,
-        version: await this.commit(work, output.fileset, put, output.labels, createdBy),
+        version: await this.saveFolder(
+          work,
+          inside(workDir, output.path),
+          output.fileset,
+          output.labels,
+          attempt,
+        ),
       });
     }
     return saved;
+  }
+
+  /**
+   * Commits the files under `root` as the next version of `fileset` (created if missing), with the
+   * job as its creator; files of the previous version that are not in the folder are removed.
+   */
+  async saveFolder(
+    work: WorkAssignment,
+    root: string,
+    fileset: string,
+    labels: readonly string[],
+    attempt: number,
+  ): Promise<number> {
+    const put: FileEntry[] = [];
+    for await (const relative of walk(root)) {
+      const { sha256, size } = await this.blobs.put(createReadStream(path.join(root, relative)));
+      put.push({ path: relative, sha256, size, mediaType: 'application/octet-stream' });
+    }
+    const createdBy: Creator = {
+      kind: 'job',
+      jobId: work.jobId,
+      runId: work.runId,
+      step: work.name,
+      parameters: { ...work.env, ACAI_ATTEMPT: String(attempt) },
+      code: null,
+    };
+    try {
+      await this.commands.send('createFileset', {
+        project: work.project,
+        request: { name: fileset, metadata: {}, labels: [] },
+        createdBy,
+      });
+    } catch (error) {
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+    }
+    return this.commit(work, fileset, put, labels, createdBy);
   }
 
   /** The output replaces the file set's content: files not in the folder are deleted. Retried on a race. */

@@ -44,6 +44,10 @@ export const JobViewSchema = z.object({
   exitCode: z.number().int().nullable(),
   reason: z.string().nullable(),
   message: z.string().nullable(),
+  /** The last checkpoint the job saved, which a new attempt resumes from. */
+  checkpoint: z
+    .object({ fileset: z.string(), version: z.number().int(), step: z.number().int().nullable() })
+    .nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

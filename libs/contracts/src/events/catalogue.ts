@@ -10,6 +10,7 @@ import {
 } from './fileset.events.js';
 import {
   JobCancelledV1,
+  JobCheckpointedV1,
   JobDispatchedV1,
   JobFailedV1,
   JobMetricsReportedV1,
@@ -46,6 +47,7 @@ export const eventCatalogue = [
   JobFailedV1,
   JobCancelledV1,
   JobMetricsReportedV1,
+  JobCheckpointedV1,
   FilesetCreatedV1,
   FilesetVersionCommittedV1,
   FilesetMetadataChangedV1,

@@ -143,6 +143,23 @@ export const JobMetricsReportedV1 = defineEvent({
   }),
 });
 
+export const CheckpointRefSchema = z.object({
+  fileset: z.string(),
+  version: z.number().int().positive(),
+  /** The step the job said it had reached (`##acai checkpoint step=N`), if it said. */
+  step: z.number().int().nonnegative().nullable(),
+});
+export type CheckpointRef = z.infer<typeof CheckpointRefSchema>;
+
+export const JobCheckpointedV1 = defineEvent({
+  type: 'job.checkpointed',
+  version: 1,
+  aggregate: JOB,
+  description:
+    'The job saved a checkpoint (`##acai checkpoint` line): its checkpoint folder became a file set version. A later attempt starts from it.',
+  schema: CheckpointRefSchema.extend({ attempt: z.number().int().positive() }),
+});
+
 export const JobCancelledV1 = defineEvent({
   type: 'job.cancelled',
   version: 1,
