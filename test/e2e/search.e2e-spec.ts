@@ -97,6 +97,18 @@ describe('searching file sets and versions', () => {
     expect(await versions('createdAfter=2999-01-01T00:00:00Z')).toEqual([]);
   });
 
+  it('finds a version by the numbers in metadata changed after its commit', async () => {
+    const changed = await system.api('PATCH', '/api/v1/filesets/model-b/metadata?version=1', {
+      op: 'merge',
+      value: { metrics: { accuracy: 0.99 } },
+    });
+    expect(changed.status).toBe(200);
+    await eventually('the range search to see the new accuracy', async () =>
+      (await versions('meta.metrics.accuracy[gte]=0.98')).includes('model-b@1') ? true : undefined,
+    );
+    expect(await versions('meta.metrics.accuracy[lt]=0.9')).toEqual([]);
+  });
+
   it('pages newest first with a cursor', async () => {
     const first = (await system.api('GET', '/api/v1/versions?limit=2')).body as {
       items: Hit[];

@@ -23,5 +23,17 @@ export const executorConfig = {
     schema: positiveInt(30_000),
     description: 'Without a heartbeat for this long, a job is handed to another executor',
   },
+  ACAI_NODE_PROVIDER: {
+    schema: z.enum(['local', 'ec2', 'simulated']).default('local'),
+    description: 'Which provider made the node this executor runs on (shown by GET /api/v1/nodes)',
+  },
+  ACAI_NODE_INSTANCE_TYPE: {
+    schema: z.string().optional(),
+    description: 'The node’s instance type, when it has one (set by the EC2 user data)',
+  },
+  ACAI_NODE_HEARTBEAT_MS: {
+    schema: positiveInt(5_000),
+    description: 'How often the executor tells the provisioner it is alive and how busy it is',
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

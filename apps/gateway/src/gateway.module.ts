@@ -6,6 +6,7 @@ import { FilesetsController } from './filesets/filesets.controller.js';
 import { VersionsController } from './filesets/versions.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
+import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 
 @Module({
@@ -16,6 +17,7 @@ import { RunsController } from './runs/runs.controller.js';
     VersionsController,
     BlobsController,
     AdminController,
+    ProvisionController,
     OpenApiController,
   ],
   providers: [ApiKeyGuard],

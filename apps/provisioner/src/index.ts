@@ -1,17 +1,89 @@
 import { JOB } from '@acai/contracts';
+import { ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
 import { jobDecider } from '@acai/runs';
-import { ProvisionerJobs } from './allocation/allocation.handler.js';
+import {
+  AllocationHandler,
+  ObservationsReady,
+  ProvisionerJobs,
+} from './allocation/allocation.handler.js';
+import { AutoProvisioner } from './autoprovision/auto-provisioner.js';
+import { ProvisionerAutoprovision1764400000000 } from './autoprovision/autoprovision.migration.js';
+import { ObservationsProjection } from './autoprovision/observations.projection.js';
+import { ProfilingRepository } from './autoprovision/profiling.repository.js';
 import { provisionerConfig } from './config.js';
+import { NodeRegistry } from './nodes/node-registry.js';
+import { OfferBook } from './offers/offer-book.js';
+import { Ec2Provider } from './providers/ec2.provider.js';
+import { LocalProvider } from './providers/local.provider.js';
+import type { Provider } from './providers/provider.js';
+import { Providers } from './providers/providers.js';
 import { ProvisionerModule } from './provisioner.module.js';
+
+/** The observations projection, which the provisioner runs itself. */
+class ObservationsRunner {
+  constructor(readonly runner: ProjectionRunner) {}
+}
 
 export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
   name: 'provisioner',
   config: provisionerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvisionerModule,
-  providers: (ctx) => [
-    { provide: ProvisionerJobs, useValue: new ProvisionerJobs(ctx.store, JOB, jobDecider) },
-  ],
+  migrations: [ProvisionerAutoprovision1764400000000],
+  providers: (ctx) => {
+    const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provisioner';
+    const book = new OfferBook(ctx.config);
+    const list: Provider[] = ctx.config.ACAI_PROVIDERS.map((name): Provider => {
+      switch (name) {
+        case 'local':
+          return new LocalProvider();
+        case 'ec2':
+          return new Ec2Provider(() => book.offers(['ec2']), {
+            config: ctx.config,
+            logger: ctx.logger,
+          });
+        case 'simulated':
+          throw new Error('the simulated provider is started by the simulation (see README)');
+      }
+    });
+    const providers = new Providers(book, list);
+    const observations = new ObservationsProjection(schema);
+    const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
+      logger: ctx.logger,
+    });
+    const nodes = new NodeRegistry(ctx.bus, list, (heartbeat) => {
+      if (heartbeat.instanceType === null) return null;
+      return book.offers().find((o) => o.name === heartbeat.instanceType)?.pricePerHour ?? null;
+    });
+    return [
+      { provide: ProvisionerJobs, useValue: new ProvisionerJobs(ctx.store, JOB, jobDecider) },
+      { provide: Providers, useValue: providers },
+      {
+        provide: AutoProvisioner,
+        useValue: new AutoProvisioner(
+          book,
+          (signature) => observations.observations(ctx.db, signature),
+          ctx.config.ACAI_PROFILING_RUNS,
+        ),
+      },
+      { provide: ProfilingRepository, useValue: new ProfilingRepository(ctx.db, schema) },
+      { provide: ObservationsRunner, useValue: new ObservationsRunner(runner) },
+      { provide: ObservationsReady, useValue: new ObservationsReady((seq) => runner.waitFor(seq)) },
+      { provide: NodeRegistry, useValue: nodes },
+    ];
+  },
   observers: (get) => [{ aggregate: JOB, observe: (e) => get(ProvisionerJobs).observe(e) }],
+  onStarted: async (app) => {
+    await app.get(ObservationsRunner).runner.start();
+    await app.get(Providers).start();
+    app.get(NodeRegistry).start();
+  },
+  onClosing: async (app) => {
+    app.get(NodeRegistry).stop();
+    await app.get(Providers).stop();
+    await app.get(ObservationsRunner).runner.stop();
+  },
 };
+
+export { AllocationHandler, NodeRegistry, Providers };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunSpecSchema } from './api/run-spec.js';
+import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { CreatorSchema } from './events/fileset.events.js';
 import type { ErrorBody } from './errors.js';
 
@@ -191,6 +191,30 @@ export const Commands = {
     'replay_projection',
     z.object({ projection: z.string() }),
   ),
+  /** What the auto-provisioner would choose for a step, and why, without running it. */
+  planProvisioning: defineCommand(
+    'provisioner',
+    'plan',
+    z.object({ ...projectScoped, step: StepSpecSchema }),
+  ),
+  /** Every configuration the enabled providers offer, priced; and the instance-type catalogue. */
+  listOffers: defineCommand('provisioner', 'list_offers', z.object({})),
+  listNodes: defineCommand('provisioner', 'list_nodes', z.object({})),
+  /** Checks that every step's resources fit some configuration; a ValidationFailed error says which does not. */
+  checkResources: defineCommand(
+    'provisioner',
+    'check_resources',
+    z.object({
+      steps: z.array(
+        z.object({
+          name: z.string(),
+          cpu: z.number().positive(),
+          memoryMb: z.number().positive(),
+          auto: z.boolean(),
+        }),
+      ),
+    }),
+  ),
 } as const;
 
 export type CommandName = keyof typeof Commands;
@@ -203,7 +227,26 @@ export type CommandReply<T> = { ok: true; result: T } | { ok: false; error: Erro
 export const Controls = {
   /** Broadcast to every executor: stop this job if you run it. */
   cancelJob: 'job.cancel',
+  /** Each executor says, every few seconds, that it is alive and how busy it is. */
+  nodeHeartbeat: 'node.heartbeat',
 } as const;
+
+export const NodeHeartbeatSchema = z.object({
+  /** The executor's id (on EC2, the instance id). */
+  id: z.string(),
+  pool: z.string(),
+  provider: z.string(),
+  instanceType: z.string().nullable(),
+  cpu: z.number().positive(),
+  memoryMb: z.number().int().positive(),
+  slots: z.number().int().positive(),
+  busy: z.number().int().nonnegative(),
+  jobs: z.array(z.string()),
+  startedAt: z.string(),
+  /** How enforceable the limits are there: cgroup-v2, cgroup-v1 or none. */
+  limits: z.string(),
+});
+export type NodeHeartbeat = z.infer<typeof NodeHeartbeatSchema>;
 
 export const CancelJobControlSchema = z.object({
   project: z.string(),

@@ -31,7 +31,7 @@ export interface WorkLease {
 
 export interface WorkConsumerOptions {
   readonly pool: string;
-  /** How many jobs this executor runs at once. */
+  /** How many jobs this executor runs at once (see {@link WorkConsumer.resize}). */
   readonly slots: number;
   readonly handle: (lease: WorkLease) => Promise<void>;
   readonly logger?: EventingLogger;
@@ -52,6 +52,9 @@ export class WorkConsumer {
   private readonly running = new Set<Promise<void>>();
   private readonly logger: EventingLogger;
   private readonly ackWaitMs: number;
+  private slots: number;
+  /** Wakes the pull loop when it waits for a free slot (a job ended, slots were added, stop). */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -59,10 +62,29 @@ export class WorkConsumer {
   ) {
     this.logger = options.logger ?? silentLogger;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.slots = options.slots;
   }
 
   get busySlots(): number {
     return this.running.size;
+  }
+
+  /** How many jobs it may run at once now. */
+  get capacity(): number {
+    return this.slots;
+  }
+
+  /**
+   * Changes how many jobs it runs at once, e.g. for a pool whose nodes come and go. Added slots
+   * are pulled for at once; with fewer, the jobs in hand finish and no new ones are taken until
+   * a slot is free. Zero pauses pulling.
+   */
+  resize(slots: number): void {
+    if (!Number.isInteger(slots) || slots < 0) {
+      throw new RangeError(`slots must be a whole number ≥ 0, not ${slots}`);
+    }
+    this.slots = slots;
+    this.notify();
   }
 
   async start(): Promise<void> {
@@ -83,6 +105,7 @@ export class WorkConsumer {
   /** Stops taking work; in-flight jobs are left to the handlers (see WorkLease.release). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.notify();
     this.messages?.stop();
     await this.loop;
   }
@@ -98,9 +121,11 @@ export class WorkConsumer {
       try {
         const consumer = await this.bus.js.consumers.get(this.bus.topology.streams.work, durable);
         while (!this.stopping) {
-          const free = this.options.slots - this.running.size;
+          const free = this.slots - this.running.size;
           if (free <= 0) {
-            await Promise.race(this.running);
+            // One waiter woken by whatever frees a slot, rather than a race over every job in
+            // hand (which would add a callback to each of them per loop, with many slots).
+            await new Promise<void>((resolve) => (this.wake = resolve));
             continue;
           }
           this.messages = await consumer.fetch({ max_messages: free, expires: 2_000 });
@@ -117,6 +142,12 @@ export class WorkConsumer {
         backoffMs = Math.min(backoffMs * 2, 10_000);
       }
     }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 
   private take(msg: JsMsg): void {
@@ -165,6 +196,7 @@ export class WorkConsumer {
       .finally(() => {
         clearInterval(heartbeat);
         this.running.delete(task);
+        this.notify();
       });
     this.running.add(task);
   }

@@ -14,12 +14,15 @@ const queuedData: EventData<'job.queued'> = {
   inputs: [],
   outputs: [],
   timeoutSeconds: null,
+  provision: null,
 };
 const provisionedData: EventData<'job.provisioned'> = {
   provider: 'local',
   pool: 'local',
   resources: { cpu: 4, memoryMb: 4096 },
   reason: 'local slot: asked for 8 CPU / 4096 MiB, capped at this machine’s 4 CPU / 16000 MiB',
+  offer: null,
+  decision: null,
 };
 const failedData: EventData<'job.failed'> = {
   reason: 'nonzero_exit',
@@ -280,6 +283,7 @@ describe('jobDecider', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        provision: null,
         attempt: 0,
         checkpoint: null,
       });
@@ -299,6 +303,7 @@ describe('jobDecider', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        provision: null,
         attempt: 1,
         checkpoint: null,
       });

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   type CheckpointRef,
   type DeclaredOutput,
+  type ProvisionSpec,
   type EventData,
   type JobStatus,
   type StagedInput,
@@ -22,6 +23,8 @@ export interface JobState {
   readonly inputs: readonly StagedInput[];
   readonly outputs: readonly DeclaredOutput[];
   readonly timeoutSeconds: number | null;
+  /** What the auto-provisioner is asked to do for it (null: run as requested). */
+  readonly provision: ProvisionSpec | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
   /** The last checkpoint any attempt saved: a new attempt starts from it. */
@@ -61,6 +64,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     inputs: [],
     outputs: [],
     timeoutSeconds: null,
+    provision: null,
     attempt: 0,
     checkpoint: null,
   }),
@@ -145,6 +149,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           inputs: event.data.inputs,
           outputs: event.data.outputs,
           timeoutSeconds: event.data.timeoutSeconds,
+          provision: event.data.provision,
         };
       case 'job.provisioned':
         return {

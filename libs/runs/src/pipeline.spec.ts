@@ -138,6 +138,7 @@ describe('planRun', () => {
         env: { SEED: '42' },
         resources: { cpu: 1, memoryMb: 512 },
         timeoutSeconds: null,
+        provision: null,
         inputs: [],
         outputs: [],
       });
@@ -161,7 +162,9 @@ describe('planRun', () => {
         { fileset: 'mnist', version: 'latest', path: 'inputs/mnist' },
         { fileset: 'extra', version: 3, path: 'data/x' },
       ]);
-      expect(jobs[0]!.outputs).toEqual([{ fileset: 'model', path: 'outputs/model', labels: [] }]);
+      expect(jobs[0]!.outputs).toEqual([
+        { fileset: 'model', path: 'outputs/model', labels: [], save: true },
+      ]);
     });
 
     it('does not share arrays or objects with the spec', () => {
@@ -255,5 +258,28 @@ describe('planRun', () => {
       expect(error.code).toBe(ErrorCode.ValidationFailed);
       expect(error.message).toContain('x -> y -> x');
     });
+  });
+
+  it('refuses size parameters of the auto-provisioner that are not positive numbers in the env', () => {
+    const step = (env: Record<string, string>) => ({
+      name: 'train',
+      command: ['train'],
+      env,
+      provision: { sizeParameters: ['EPOCHS'], profile: { EPOCHS: ['1', 'x'] } },
+    });
+    expect(() => planRun({ name: 'r', steps: [step({})] }, (n) => n)).toThrow(
+      "Invalid run spec: steps.0.env.EPOCHS: size parameter EPOCHS of step 'train' must be set in its env to a positive number (it is not set)",
+    );
+    expect(() => planRun({ name: 'r', steps: [step({ EPOCHS: '5' })] }, (n) => n)).toThrow(
+      "steps.0.provision.profile.EPOCHS.1: profiling value 'x' of EPOCHS must be a positive number",
+    );
+    const { jobs } = planRun(
+      {
+        name: 'r',
+        steps: [{ ...step({ EPOCHS: '5' }), provision: { profile: { EPOCHS: ['1'] } } }],
+      },
+      (n) => n,
+    );
+    expect(jobs[0]!.provision).toEqual({ profile: { EPOCHS: ['1'] } });
   });
 });

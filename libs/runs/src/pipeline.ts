@@ -42,6 +42,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       }
     });
   });
+  spec.steps.forEach((step, i) => details.push(...sizeParameterProblems(step, i)));
   if (details.length > 0) throw invalid(details);
 
   const order = topologicalOrder(spec);
@@ -76,10 +77,46 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
         fileset: o.fileset,
         path: o.path ?? `outputs/${o.fileset}`,
         labels: o.labels ?? [],
+        save: o.save ?? true,
       })),
+      provision: step.provision ?? null,
     };
   });
   return { jobs };
+}
+
+/**
+ * The auto-provisioner predicts runtime from a step's size parameters (and varies those of
+ * `profile` in its profiling runs): each must be set in the step's env to a positive number.
+ */
+function sizeParameterProblems(step: RunSpec['steps'][number], i: number): ErrorDetail[] {
+  const provision = step.provision;
+  if (provision === undefined) return [];
+  const names = new Set([
+    ...(provision.sizeParameters ?? []),
+    ...Object.keys(provision.profile ?? {}),
+  ]);
+  const problems: ErrorDetail[] = [];
+  for (const name of names) {
+    const value = step.env?.[name];
+    if (value === undefined || !(Number(value) > 0)) {
+      problems.push({
+        path: `steps.${i}.env.${name}`,
+        message: `size parameter ${name} of step '${step.name}' must be set in its env to a positive number (it is ${value === undefined ? 'not set' : `'${value}'`})`,
+      });
+    }
+  }
+  for (const [name, values] of Object.entries(provision.profile ?? {})) {
+    values.forEach((value, j) => {
+      if (!(Number(value) > 0)) {
+        problems.push({
+          path: `steps.${i}.provision.profile.${name}.${j}`,
+          message: `profiling value '${value}' of ${name} must be a positive number`,
+        });
+      }
+    });
+  }
+  return problems;
 }
 
 function invalid(details: ErrorDetail[]): AcaiError {

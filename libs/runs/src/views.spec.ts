@@ -17,6 +17,7 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   inputs: [],
   outputs: [],
   timeoutSeconds: null,
+  provision: null,
 });
 
 /**
@@ -84,12 +85,15 @@ function failingRun(): StoredEvent[] {
       inputs: [],
       outputs: [],
       timeoutSeconds: null,
+      provision: null,
     }),
     e('job.provisioned', id, {
       provider: 'local',
       pool: 'local',
       resources: { cpu: 1, memoryMb: 512 },
       reason: 'local slot',
+      offer: null,
+      decision: null,
     }),
     e('job.dispatched', id, { pool: 'local', attempt: 1 }),
     e('job.started', id, { executor: 'worker-1', attempt: 1, pid: 321 }),
@@ -189,6 +193,7 @@ describe('runsProjection', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        provision: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
       e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [] }),

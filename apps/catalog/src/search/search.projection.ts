@@ -99,7 +99,8 @@ export class SearchProjection implements SqlProjection {
           );
           return;
         }
-        const rows = await m.query<{ id: string }[]>(
+        // TypeORM answers an UPDATE with [rows, count], not the rows alone.
+        const [rows] = await m.query<[{ id: string }[], number]>(
           `UPDATE ${this.t('versions')} SET metadata = $4 WHERE project = $1 AND fileset = $2 AND version = $3 RETURNING id`,
           [project, name, version, metadata],
         );

@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { context } from '@opentelemetry/api';
 import {
@@ -11,12 +12,14 @@ import {
   subjects,
   type CheckpointRef,
   type JobFailureReason,
+  type NodeHeartbeat,
   type WorkAssignment,
 } from '@acai/contracts';
 import {
   AggregateRepository,
   decodeJson,
   describeError,
+  encodeJson,
   inSpan,
   SpanKind,
   WorkConsumer,
@@ -58,6 +61,8 @@ export class JobRunner {
   /** Jobs asked to stop before this executor had started their process. */
   private readonly cancelled = new Set<string>();
   private cancelSubscription: Subscription | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date().toISOString();
   private readonly staging: Staging;
   private limits!: Limits;
   private readonly slots: string[];
@@ -129,11 +134,41 @@ export class JobRunner {
       },
     );
     await this.consumer.start();
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), this.ctx.config.ACAI_NODE_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Tells the provisioner this node is alive, what it is and how busy (`GET /api/v1/nodes`). */
+  private beat(): void {
+    const config = this.ctx.config;
+    const heartbeat: NodeHeartbeat = {
+      id: config.ACAI_EXECUTOR_ID,
+      pool: config.ACAI_EXECUTOR_POOL,
+      provider: config.ACAI_NODE_PROVIDER,
+      instanceType: config.ACAI_NODE_INSTANCE_TYPE ?? null,
+      cpu: os.availableParallelism(),
+      memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
+      slots: config.ACAI_EXECUTOR_SLOTS,
+      busy: this.running.size,
+      jobs: [...this.running.keys()],
+      startedAt: this.startedAt,
+      limits: this.limits.mode,
+    };
+    try {
+      this.ctx.bus.nc.publish(
+        subjects.control(this.ctx.bus.topology, Controls.nodeHeartbeat),
+        encodeJson(heartbeat),
+      );
+    } catch (error) {
+      this.ctx.logger.warn({ err: describeError(error) }, 'could not send a node heartbeat');
+    }
   }
 
   /** Graceful stop: no new work; running jobs get the grace period, then are stopped and handed back. */
   async stop(graceMs: number): Promise<void> {
     this.cancelSubscription?.unsubscribe();
+    clearInterval(this.heartbeat);
     await this.consumer.stop();
     const drained = this.consumer.drained();
     const timedOut = await Promise.race([
@@ -190,6 +225,7 @@ export class JobRunner {
         inputs: work.inputs,
         outputs: work.outputs,
         timeoutSeconds: work.timeoutSeconds,
+        provision: null,
         attempt: work.attempt,
         checkpoint: null,
       },

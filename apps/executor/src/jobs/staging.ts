@@ -91,6 +91,7 @@ export class Staging {
   ): Promise<{ fileset: string; version: number }[]> {
     const saved: { fileset: string; version: number }[] = [];
     for (const output of work.outputs) {
+      if (!output.save) continue;
       saved.push({
         fileset: output.fileset,
         version: await this.saveFolder(

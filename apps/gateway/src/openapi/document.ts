@@ -9,6 +9,7 @@ import {
   PageSchema,
   RunSpecSchema,
   RunViewSchema,
+  StepSpecSchema,
   SubmitRunResponseSchema,
 } from '@acai/contracts';
 
@@ -466,6 +467,44 @@ export function openApiDocument(): Record<string, unknown> {
             ),
             ...errors,
             '409': json(ErrorSchema, 'The project exists'),
+          },
+        },
+      },
+      '/api/v1/instance-types': {
+        get: {
+          summary:
+            'Every configuration the enabled providers offer (local slots, EC2 types, simulated), priced, and the EC2 catalogue',
+          responses: {
+            '200': anyJson(
+              '`{ providers, offers: [{ provider, name, vCpu, memoryMb, pricePerHour, pool, speed, bootSeconds, spot, gpus }], catalogue, priceSource, localRates }`',
+            ),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/nodes': {
+        get: {
+          summary: 'Nodes running executors, from their heartbeats, and instances still booting',
+          responses: {
+            '200': anyJson(
+              '`{ items: [{ id, provider, instanceType, pool, state, cpu, memoryMb, slots, jobs, pricePerHour, launchedAt, lastSeenAt, limits }] }`',
+            ),
+            ...errors,
+          },
+        },
+      },
+      '/api/v1/provision/plan': {
+        post: {
+          summary: 'What the auto-provisioner would choose for a step, and why, without running it',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(StepSpecSchema) } },
+          },
+          responses: {
+            '200': anyJson(
+              '`{ action: run|profile|impossible, success, configuration, expectedSeconds, expectedCost, rule, reason, model: { observations, mape }, alternatives: [...], profiling }`',
+            ),
+            ...errors,
           },
         },
       },

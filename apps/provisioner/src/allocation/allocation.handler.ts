@@ -1,34 +1,294 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import type { StoredEventOf } from '@acai/contracts';
-import { AggregateRepository } from '@acai/eventing';
+import {
+  AcaiError,
+  ErrorCode,
+  type EventData,
+  type StoredEvent,
+  type StoredEventOf,
+} from '@acai/contracts';
+import { AggregateRepository, describeError } from '@acai/eventing';
 import { ServiceContext } from '@acai/platform';
+import { catalogueRates } from '@acai/provisioning';
 import { jobDecider, type JobState } from '@acai/runs';
-import type { provisionerConfig } from '../config.js';
-import type { ConfigOf, CommonConfig } from '@acai/platform';
+import type { ProvisionerConfig } from '../config.js';
+import {
+  AutoProvisioner,
+  describeChoice,
+  offerRef,
+  type Choice,
+  type JobToPlace,
+} from '../autoprovision/auto-provisioner.js';
+import { jobProfile } from '../autoprovision/job-profile.js';
+import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
+import { profilingRunSpec } from '../autoprovision/profiling-run.js';
+import { Providers } from '../providers/providers.js';
 import { placeLocally } from './local-provider.js';
 
 export class ProvisionerJobs extends AggregateRepository<JobState> {}
 
-/** Gives every queued job a place to run and records why. */
+/** Waits until the observations projection has seen an event (so profiling results are in). */
+export class ObservationsReady {
+  constructor(readonly waitFor: (seq: number) => Promise<void>) {}
+}
+
+/**
+ * Gives every queued job a place to run and records why. A job without `provision` runs as it
+ * asked, on the first provider; with `provision`, the auto-provisioner chooses, after profiling
+ * runs when nothing is known of the job yet (the job waits for them, queued).
+ */
 @Controller()
 export class AllocationHandler {
   constructor(
-    private readonly ctx: ServiceContext<CommonConfig & ConfigOf<typeof provisionerConfig>>,
+    private readonly ctx: ServiceContext<ProvisionerConfig>,
     private readonly jobs: ProvisionerJobs,
+    private readonly auto: AutoProvisioner,
+    private readonly profiling: ProfilingRepository,
+    private readonly providers: Providers,
+    private readonly observations: ObservationsReady,
   ) {}
 
   @EventPattern('job.queued')
   async onQueued(@Payload() event: StoredEventOf<'job.queued'>): Promise<void> {
-    const placement = placeLocally(event.data.resources, {
-      cpu: this.ctx.config.ACAI_LOCAL_CPUS,
-      memoryMb: this.ctx.config.ACAI_LOCAL_MEMORY_MB,
-    });
+    const { state } = await this.jobs.load(event.project, event.aggregateId);
+    if (state.status !== 'queued') return;
+    await this.placeJob(event.project, event.aggregateId, state, event);
+  }
+
+  /** A profiling run ended: the jobs that waited for it are placed with what it taught. */
+  @EventPattern('run.succeeded')
+  async onRunSucceeded(@Payload() event: StoredEventOf<'run.succeeded'>): Promise<void> {
+    await this.profilingEnded(event);
+  }
+
+  @EventPattern('run.failed')
+  async onRunFailed(@Payload() event: StoredEventOf<'run.failed'>): Promise<void> {
+    await this.profilingEnded(event);
+  }
+
+  @EventPattern('run.cancelled')
+  async onRunCancelled(@Payload() event: StoredEventOf<'run.cancelled'>): Promise<void> {
+    await this.profilingEnded(event);
+  }
+
+  @EventPattern('job.started')
+  onJobStarted(@Payload() event: StoredEventOf<'job.started'>): void {
+    this.providers.started(event.aggregateId, event.data.executor);
+  }
+
+  @EventPattern('job.succeeded')
+  onJobSucceeded(@Payload() event: StoredEventOf<'job.succeeded'>): void {
+    this.providers.released(event.aggregateId);
+  }
+
+  @EventPattern('job.failed')
+  onJobFailed(@Payload() event: StoredEventOf<'job.failed'>): void {
+    this.providers.released(event.aggregateId);
+  }
+
+  @EventPattern('job.cancelled')
+  onJobCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): void {
+    this.providers.released(event.aggregateId);
+  }
+
+  private async profilingEnded(event: StoredEvent): Promise<void> {
+    const signature = await this.profiling.finish(event.aggregateId);
+    if (signature === undefined) return;
+    await this.observations.waitFor(event.position.seq);
+    for (const waiter of await this.profiling.waiting(signature)) {
+      const { state } = await this.jobs.load(waiter.project, waiter.jobId);
+      if (state.status === 'queued')
+        await this.placeJob(waiter.project, waiter.jobId, state, event);
+      await this.profiling.release(waiter.jobId);
+    }
+  }
+
+  private async placeJob(
+    project: string,
+    jobId: string,
+    state: JobState,
+    cause: StoredEvent,
+  ): Promise<void> {
+    const options = { correlationId: state.runId ?? cause.correlationId, causationId: cause.id };
+    let data: EventData<'job.provisioned'> | { failure: string };
+    try {
+      data =
+        state.provision === null
+          ? await this.asRequested(jobId, state)
+          : await this.chosen(project, jobId, state, cause);
+    } catch (error) {
+      if (error instanceof WaitingForProfile) return;
+      if (!(error instanceof AcaiError) || error.code === ErrorCode.Unavailable) throw error;
+      data = { failure: error.message };
+    }
+    if ('failure' in data) {
+      const message = data.failure;
+      this.ctx.logger.warn({ jobId, project, reason: message }, 'job cannot be placed');
+      await this.jobs.execute(
+        project,
+        jobId,
+        (s) =>
+          jobDecider.decide(
+            {
+              kind: 'fail',
+              data: {
+                reason: 'no_resources',
+                message,
+                exitCode: null,
+                signal: null,
+                durationMs: null,
+                lastLines: [],
+              },
+            },
+            s,
+          ),
+        options,
+      );
+      return;
+    }
+    const placed = data;
     await this.jobs.execute(
-      event.project,
-      event.aggregateId,
-      (state) => jobDecider.decide({ kind: 'provision', data: placement }, state),
-      { correlationId: event.correlationId, causationId: event.id },
+      project,
+      jobId,
+      (s) => jobDecider.decide({ kind: 'provision', data: placed }, s),
+      options,
     );
   }
+
+  /** The default configuration: what the step asked for, on the first provider. */
+  private async asRequested(jobId: string, state: JobState): Promise<EventData<'job.provisioned'>> {
+    const requested = state.resources ?? { cpu: 1, memoryMb: 512 };
+    const first = this.providers.default;
+    if (first.name === 'local') {
+      const placement = placeLocally(requested, this.providers.book.local);
+      const rates = catalogueRates();
+      const { cpu, memoryMb } = placement.resources;
+      return {
+        ...placement,
+        offer: {
+          provider: 'local',
+          name: `local-${cpu}cpu-${memoryMb}mb`,
+          vCpu: cpu,
+          memoryMb,
+          pricePerHour: cpu * rates.perVcpuHour + (memoryMb / 1024) * rates.perGibHour,
+        },
+        decision: null,
+      };
+    }
+    const offer = this.auto.nearest(requested, [first.name]);
+    const { pool } = await first.place(offer, jobId);
+    return {
+      provider: first.name,
+      pool,
+      resources: { cpu: offer.vCpu, memoryMb: offer.memoryMb },
+      reason: `as requested: ${offer.name}, the cheapest ${first.name} configuration with ${requested.cpu} CPU and ${requested.memoryMb} MiB`,
+      offer: offerRef(offer),
+      decision: null,
+    };
+  }
+
+  private async chosen(
+    project: string,
+    jobId: string,
+    state: JobState,
+    cause: StoredEvent,
+  ): Promise<EventData<'job.provisioned'> | { failure: string }> {
+    const job: JobToPlace = {
+      command: state.command,
+      env: state.env,
+      inputs: state.inputs,
+      resources: state.resources ?? { cpu: 1, memoryMb: 512 },
+      provision: state.provision!,
+    };
+    const signature = await this.signatureStatus(job);
+    const outcome = await this.auto.place(job, signature.status !== undefined);
+    switch (outcome.kind) {
+      case 'impossible':
+        return { failure: `no configuration can run this job: ${outcome.reason}` };
+      case 'profile': {
+        await this.profiling.wait(jobId, project, outcome.profile.signature);
+        if ((await this.profiling.status(outcome.profile.signature)) === undefined) {
+          await this.startProfiling(project, state, outcome.profile, outcome.grid, cause);
+        }
+        throw new WaitingForProfile();
+      }
+      case 'chosen':
+        return this.placement(jobId, outcome.choice);
+    }
+  }
+
+  private async signatureStatus(
+    job: JobToPlace,
+  ): Promise<{ status: 'running' | 'done' | undefined }> {
+    if (job.provision.offer !== undefined || job.provision.profile === undefined)
+      return { status: undefined };
+    return { status: await this.profiling.status(jobProfile(job).signature) };
+  }
+
+  private async startProfiling(
+    project: string,
+    state: JobState,
+    profile: Parameters<typeof profilingRunSpec>[2],
+    grid: Parameters<typeof profilingRunSpec>[3],
+    cause: StoredEvent,
+  ): Promise<void> {
+    const spec = profilingRunSpec(
+      state.name ?? 'job',
+      {
+        command: state.command,
+        env: state.env,
+        inputs: state.inputs,
+        outputs: state.outputs,
+        resources: state.resources ?? { cpu: 1, memoryMb: 512 },
+        provision: state.provision!,
+        timeoutSeconds: state.timeoutSeconds,
+      },
+      profile,
+      grid,
+    );
+    const submitted = await this.ctx.commands.send<'submitRun', { id: string }>('submitRun', {
+      project,
+      spec,
+      submittedBy: 'auto-provisioner',
+    });
+    const first = await this.profiling.begin(profile.signature, project, submitted.id, new Date());
+    this.ctx.logger.info(
+      {
+        project,
+        runId: submitted.id,
+        forRun: state.runId,
+        causationId: cause.id,
+        configurations: grid.map((o) => o.name),
+        duplicate: !first,
+      },
+      'profiling a job before choosing its configuration',
+    );
+  }
+
+  private async placement(jobId: string, choice: Choice): Promise<EventData<'job.provisioned'>> {
+    const provider = this.providers.get(choice.offer.provider);
+    try {
+      const { pool } = await provider.place(choice.offer, jobId);
+      this.ctx.logger.info({ jobId, choice: describeChoice(choice) }, 'job placed');
+      return {
+        provider: provider.name,
+        pool,
+        resources: { cpu: choice.offer.vCpu, memoryMb: choice.offer.memoryMb },
+        reason: choice.reason,
+        offer: offerRef(choice.offer),
+        decision: choice.decision,
+      };
+    } catch (error) {
+      this.ctx.logger.warn({ jobId, err: describeError(error) }, 'provider could not place job');
+      throw error instanceof AcaiError
+        ? error
+        : new AcaiError(
+            ErrorCode.ValidationFailed,
+            `${provider.name} could not provide ${choice.offer.name}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+    }
+  }
 }
+
+/** The job waits, queued, for its profile's profiling run. */
+class WaitingForProfile extends Error {}

@@ -43,6 +43,15 @@ export class RunsHandler {
   @MessagePattern('scheduler.submit_run')
   async submit(@Payload() request: SubmitRunRequest): Promise<SubmitRunResponse> {
     const { jobs } = planRun(request.spec, () => newId('job'));
+    // A step no configuration can take would wait forever: refuse the run now, saying which.
+    await this.ctx.commands.send('checkResources', {
+      steps: jobs.map((j) => ({
+        name: j.name,
+        cpu: j.resources.cpu,
+        memoryMb: j.resources.memoryMb,
+        auto: j.provision !== null && j.provision.offer === undefined,
+      })),
+    });
     const runId = newId('run');
     await this.runs.execute(
       request.project,
@@ -186,6 +195,7 @@ export class RunsHandler {
                     inputs: inputs.staged,
                     outputs: job.outputs,
                     timeoutSeconds: job.timeoutSeconds,
+                    provision: job.provision,
                   },
                 },
                 s,

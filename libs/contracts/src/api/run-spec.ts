@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResourcesSchema } from '../events/job.events.js';
+import { ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -27,6 +27,8 @@ export const OutputSpecSchema = z.strictObject({
   /** Folder of the job's folder whose files become the new version (default `outputs/<fileset>`). */
   path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
   labels: z.array(z.string()).max(32).optional(),
+  /** false: the folder is made and named for the job, but not saved (a scratch output). */
+  save: z.boolean().optional(),
 });
 export type OutputSpec = z.infer<typeof OutputSpecSchema>;
 
@@ -58,6 +60,8 @@ export const StepSpecSchema = z.strictObject({
   inputs: z.array(InputSpecSchema).max(64).optional(),
   /** Folders of the job's folder committed as new file set versions when it succeeds. */
   outputs: z.array(OutputSpecSchema).max(64).optional(),
+  /** Let the auto-provisioner choose the configuration (see ProvisionSpecSchema). */
+  provision: ProvisionSpecSchema.optional(),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 

@@ -22,7 +22,44 @@ export const DeclaredOutputSchema = z.object({
   fileset: z.string(),
   path: z.string(),
   labels: z.array(z.string()),
+  /** Added compatibly: false for a scratch folder that is made but not saved (profiling runs). */
+  save: z.boolean().default(true),
 });
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Asks the auto-provisioner to choose the step's configuration: the cheapest that finishes within
+ * `maxSeconds`, the fastest within `maxCost`, or the best time x cost trade-off when neither is
+ * given. `sizeParameters` are numeric variables the runtime grows with (e.g. EPOCHS); `profile`
+ * gives the values profiling runs use for them, e.g. `{ "EPOCHS": ["1", "2"] }`.
+ */
+export const ProvisionSpecSchema = z.strictObject({
+  maxSeconds: z
+    .number()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional(),
+  maxCost: z.number().positive().max(1_000_000).optional(),
+  optimize: z.enum(['time', 'cost']).optional(),
+  sizeParameters: z
+    .array(z.string().regex(ENV_NAME, 'a size parameter names an environment variable'))
+    .max(8)
+    .optional(),
+  profile: z
+    .record(
+      z.string().regex(ENV_NAME, 'profile keys name environment variables'),
+      z.array(z.string().max(64)).min(1).max(3),
+    )
+    .optional(),
+  providers: z
+    .array(z.enum(['local', 'ec2', 'simulated']))
+    .min(1)
+    .optional(),
+  /** Run on exactly this configuration (an offer's name, e.g. `c5.large`): no model, no choice. */
+  offer: z.string().min(1).max(100).optional(),
+});
+export type ProvisionSpec = z.infer<typeof ProvisionSpecSchema>;
 export type DeclaredOutput = z.infer<typeof DeclaredOutputSchema>;
 
 export const JobQueuedV1 = defineEvent({
@@ -42,8 +79,45 @@ export const JobQueuedV1 = defineEvent({
     outputs: z.array(DeclaredOutputSchema).default([]),
     /** Added compatibly: the job is stopped (reason `timed_out`) after this many seconds. */
     timeoutSeconds: z.number().positive().nullable().default(null),
+    /** Added compatibly: the auto-provisioner chooses its configuration (null: as requested). */
+    provision: ProvisionSpecSchema.nullable().default(null),
   }),
 });
+
+export const OfferRefSchema = z.object({
+  provider: z.string(),
+  name: z.string(),
+  vCpu: z.number().positive(),
+  memoryMb: z.number().int().positive(),
+  pricePerHour: z.number().nonnegative(),
+});
+export type OfferRef = z.infer<typeof OfferRefSchema>;
+
+export const CandidateSchema = z.object({
+  offer: z.string(),
+  provider: z.string(),
+  predictedSeconds: z.number().nonnegative().nullable(),
+  predictedCost: z.number().nonnegative().nullable(),
+  feasible: z.boolean(),
+  whyNot: z.string().nullable(),
+});
+export type CandidateView = z.infer<typeof CandidateSchema>;
+
+/** Why the auto-provisioner chose a configuration: the prediction, the alternatives and the rule. */
+export const ProvisionDecisionSchema = z.object({
+  rule: z.string(),
+  success: z.boolean(),
+  reason: z.string(),
+  signature: z.string(),
+  features: z.record(z.string(), z.number()),
+  predictedSeconds: z.number().nonnegative().nullable(),
+  predictedCost: z.number().nonnegative().nullable(),
+  /** Observations the runtime model was fitted on, and its error on them (MAPE, 0-1). */
+  model: z.object({ observations: z.number().int(), mape: z.number().nullable() }).nullable(),
+  /** Every configuration considered, best first (at most 50). */
+  alternatives: z.array(CandidateSchema).max(50),
+});
+export type ProvisionDecision = z.infer<typeof ProvisionDecisionSchema>;
 
 export const JobProvisionedV1 = defineEvent({
   type: 'job.provisioned',
@@ -56,6 +130,10 @@ export const JobProvisionedV1 = defineEvent({
     pool: z.string(),
     resources: ResourcesSchema,
     reason: z.string(),
+    /** Added compatibly: the configuration chosen and its price (null in early events). */
+    offer: OfferRefSchema.nullable().default(null),
+    /** Added compatibly: the auto-provisioner's decision, when it chose. */
+    decision: ProvisionDecisionSchema.nullable().default(null),
   }),
 });
 
@@ -105,6 +183,8 @@ export const JobFailureReasonSchema = z.enum([
   'output_failed',
   'out_of_memory',
   'timed_out',
+  /** Added compatibly: no configuration could run it, or none could be had (e.g. EC2 capacity). */
+  'no_resources',
 ]);
 export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
 

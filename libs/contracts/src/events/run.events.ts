@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
-import { ResourcesSchema } from './job.events.js';
+import { ProvisionSpecSchema, ResourcesSchema } from './job.events.js';
 
 export const RUN = 'run';
 
@@ -22,10 +22,19 @@ export const PlannedJobSchema = z.object({
     )
     .default([]),
   outputs: z
-    .array(z.object({ fileset: z.string(), path: z.string(), labels: z.array(z.string()) }))
+    .array(
+      z.object({
+        fileset: z.string(),
+        path: z.string(),
+        labels: z.array(z.string()),
+        save: z.boolean().default(true),
+      }),
+    )
     .default([]),
   /** Added compatibly: the step's wall-clock limit in seconds. */
   timeoutSeconds: z.number().positive().nullable().default(null),
+  /** Added compatibly: the auto-provisioner's limits for the step (null: run as requested). */
+  provision: ProvisionSpecSchema.nullable().default(null),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 

@@ -1,0 +1,202 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  AcaiError,
+  DEFAULT_RESOURCES,
+  ErrorCode,
+  type CommandPayload,
+  type OfferRef,
+  type ProvisionDecision,
+  type StagedInput,
+} from '@acai/contracts';
+import { ServiceContext } from '@acai/platform';
+import {
+  catalogueRates,
+  INSTANCE_TYPES,
+  poolOf,
+  PRICE_SOURCE,
+  type InstanceType,
+  type Offer,
+} from '@acai/provisioning';
+import { AutoProvisioner, offerRef } from '../autoprovision/auto-provisioner.js';
+import { jobProfile } from '../autoprovision/job-profile.js';
+import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
+import type { ProvisionerConfig } from '../config.js';
+import { NodeRegistry } from '../nodes/node-registry.js';
+import { offerKey } from '../offers/offer-book.js';
+import type { NodeView } from '../providers/provider.js';
+import { Providers } from '../providers/providers.js';
+
+/** What `POST /api/v1/provision/plan` answers. */
+export interface ProvisionPlanView {
+  /** `run`: it would run now on `configuration`; `profile`: it would first run `profiling`; `impossible`. */
+  readonly action: 'run' | 'profile' | 'impossible';
+  readonly success: boolean;
+  readonly configuration: OfferRef | null;
+  readonly expectedSeconds: number | null;
+  readonly expectedCost: number | null;
+  readonly rule: string;
+  readonly reason: string;
+  readonly model: ProvisionDecision['model'];
+  readonly alternatives: ProvisionDecision['alternatives'];
+  readonly profiling: { readonly configurations: readonly OfferRef[] } | null;
+  readonly signature: string | null;
+}
+
+export interface OffersView {
+  readonly providers: readonly string[];
+  readonly offers: readonly (OfferRef & {
+    readonly pool: string;
+    readonly speed: number;
+    readonly bootSeconds: number;
+    readonly spot: boolean;
+    readonly gpus: number;
+  })[];
+  readonly catalogue: readonly InstanceType[];
+  readonly priceSource: string;
+  readonly localRates: { readonly perVcpuHour: number; readonly perGibHour: number };
+}
+
+/** The provisioner's questions: plans, offers, nodes, and whether a run's steps can fit. */
+@Controller()
+export class ProvisionController {
+  constructor(
+    private readonly ctx: ServiceContext<ProvisionerConfig>,
+    private readonly auto: AutoProvisioner,
+    private readonly providers: Providers,
+    private readonly profiling: ProfilingRepository,
+    private readonly nodes: NodeRegistry,
+  ) {}
+
+  @MessagePattern('provisioner.plan')
+  async plan(@Payload() request: CommandPayload<'planProvisioning'>): Promise<ProvisionPlanView> {
+    const step = request.step;
+    const resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
+    const provision = step.provision ?? {};
+    const inputs = await this.resolveInputs(request.project, step.inputs ?? []);
+    const job = {
+      command: step.command,
+      env: step.env ?? {},
+      inputs,
+      resources,
+      provision,
+    };
+    let profiled = false;
+    let signature: string | null = null;
+    if (provision.offer === undefined) {
+      signature = jobProfile(job).signature;
+      profiled = (await this.profiling.status(signature)) !== undefined;
+    }
+    const outcome = await this.auto.place(job, profiled);
+    switch (outcome.kind) {
+      case 'chosen': {
+        const d = outcome.choice.decision;
+        return {
+          action: 'run',
+          success: d.success,
+          configuration: offerRef(outcome.choice.offer),
+          expectedSeconds: d.predictedSeconds,
+          expectedCost: d.predictedCost,
+          rule: d.rule,
+          reason: d.reason,
+          model: d.model,
+          alternatives: d.alternatives,
+          profiling: null,
+          signature,
+        };
+      }
+      case 'profile':
+        return {
+          action: 'profile',
+          success: false,
+          configuration: null,
+          expectedSeconds: null,
+          expectedCost: null,
+          rule: 'profile-first',
+          reason: `nothing is known of this job yet: it would first run short profiling runs (${Object.entries(
+            provision.profile ?? {},
+          )
+            .map(([k, v]) => `${k}=${v.join('|')}`)
+            .join(', ')}) on ${outcome.grid.map(offerKey).join(', ')}, then choose`,
+          model: null,
+          alternatives: [],
+          profiling: { configurations: outcome.grid.map(offerRef) },
+          signature: outcome.profile.signature,
+        };
+      case 'impossible':
+        return {
+          action: 'impossible',
+          success: false,
+          configuration: null,
+          expectedSeconds: null,
+          expectedCost: null,
+          rule: outcome.decision.rule,
+          reason: outcome.reason,
+          model: outcome.decision.model,
+          alternatives: outcome.decision.alternatives,
+          profiling: null,
+          signature,
+        };
+    }
+  }
+
+  @MessagePattern('provisioner.list_offers')
+  listOffers(): OffersView {
+    const book = this.providers.book;
+    return {
+      providers: book.providers,
+      offers: book.offers().map((o: Offer) => ({
+        ...offerRef(o),
+        pool: o.provider === 'local' ? 'local' : poolOf(o),
+        speed: o.speed,
+        bootSeconds: o.bootSeconds,
+        spot: o.spot,
+        gpus: o.gpus ?? 0,
+      })),
+      catalogue: INSTANCE_TYPES,
+      priceSource: PRICE_SOURCE,
+      localRates: catalogueRates(),
+    };
+  }
+
+  @MessagePattern('provisioner.list_nodes')
+  listNodes(): { items: NodeView[] } {
+    return { items: this.nodes.list() };
+  }
+
+  /** Refuses a run with a step no configuration can take, naming the step and why. */
+  @MessagePattern('provisioner.check_resources')
+  checkResources(@Payload() request: CommandPayload<'checkResources'>): { ok: true } {
+    const book = this.providers.book;
+    const problems = request.steps.flatMap((step, i) => {
+      const why = step.auto
+        ? book.whyNot({ cpu: 0.5, memoryMb: step.memoryMb })
+        : book.whyNot({ cpu: step.cpu, memoryMb: step.memoryMb });
+      return why === undefined ? [] : [{ path: `steps.${i}.resources`, message: why, step }];
+    });
+    const first = problems[0];
+    if (first !== undefined) {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        `Run rejected: step '${first.step.name}' cannot run anywhere: ${first.message}`,
+        problems.map(({ path, message }) => ({ path, message })),
+      );
+    }
+    return { ok: true };
+  }
+
+  private async resolveInputs(
+    project: string,
+    inputs: readonly { fileset: string; version: number | string }[],
+  ): Promise<Pick<StagedInput, 'fileset' | 'version'>[]> {
+    const resolved: Pick<StagedInput, 'fileset' | 'version'>[] = [];
+    for (const input of inputs) {
+      const version = await this.ctx.commands.send<'getVersion', { version: number }>(
+        'getVersion',
+        { project, name: input.fileset, version: input.version },
+      );
+      resolved.push({ fileset: input.fileset, version: version.version });
+    }
+    return resolved;
+  }
+}

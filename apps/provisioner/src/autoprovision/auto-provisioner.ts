@@ -1,0 +1,248 @@
+import {
+  AcaiError,
+  ErrorCode,
+  type CandidateView,
+  type OfferRef,
+  type ProvisionDecision,
+  type ProvisionSpec,
+  type Resources,
+  type StagedInput,
+} from '@acai/contracts';
+import {
+  fitRuntimeModel,
+  formatDollars,
+  formatSeconds,
+  memoryFloorMb,
+  planProvisioning,
+  predictSeconds,
+  profilingGrid,
+  type Offer,
+  type RuntimeModel,
+} from '@acai/provisioning';
+import { offerKey, type OfferBook } from '../offers/offer-book.js';
+import { jobProfile, type JobProfile } from './job-profile.js';
+import type { Observation } from './observations.projection.js';
+
+/** A job as the auto-provisioner sees it: what runs, on which data, asking for what. */
+export interface JobToPlace {
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly inputs: readonly Pick<StagedInput, 'fileset' | 'version'>[];
+  readonly resources: Resources;
+  readonly provision: ProvisionSpec;
+}
+
+/** Where a job goes, and why: the data of `job.provisioned` without the pool (the provider's). */
+export interface Choice {
+  readonly offer: Offer;
+  readonly reason: string;
+  readonly decision: ProvisionDecision;
+}
+
+export type Outcome =
+  | { readonly kind: 'chosen'; readonly choice: Choice }
+  /** Nothing is known of this job yet: run these short configurations first. */
+  | { readonly kind: 'profile'; readonly profile: JobProfile; readonly grid: readonly Offer[] }
+  /** No configuration can run it at all (e.g. it ran out of memory on the largest). */
+  | { readonly kind: 'impossible'; readonly reason: string; readonly decision: ProvisionDecision };
+
+/** At most this many alternatives travel in the decision event. */
+const MAX_ALTERNATIVES = 50;
+
+/**
+ * ACAI's auto-provisioner: fits the job's log-linear runtime model on what its profile has run
+ * (profiling runs and earlier jobs), predicts time and cost on every configuration, and chooses
+ * by the step's deadline and budget. Without enough history it asks for profiling runs (when the
+ * step says how to make one short) or runs the job as requested to learn from it.
+ */
+export class AutoProvisioner {
+  constructor(
+    private readonly book: OfferBook,
+    private readonly observations: (signature: string) => Promise<Observation[]>,
+    private readonly profilingRuns: number,
+  ) {}
+
+  /**
+   * @param profiled whether this job's profile has been profiled already (or is being): then it
+   * is not profiled again, whatever came of it.
+   */
+  async place(job: JobToPlace, profiled: boolean): Promise<Outcome> {
+    const provision = job.provision;
+    const providers = provision.providers ?? this.book.providers;
+    if (provision.offer !== undefined) {
+      const offer = this.book.find(provision.offer, providers);
+      return { kind: 'chosen', choice: pinned(offer, provision, job) };
+    }
+    const profile = jobProfile(job);
+    const history = await this.observations(profile.signature);
+    const offers = this.book.offers(providers);
+    const floor = memoryFloorMb(
+      history.flatMap((o) =>
+        o.memoryMb !== null && (o.outcome === 'succeeded' || o.outcome === 'out_of_memory')
+          ? [{ memoryMb: o.memoryMb, outcome: o.outcome }]
+          : [],
+      ),
+    );
+    const model = this.fit(history);
+    if (model === undefined) {
+      if (provision.profile !== undefined && !profiled) {
+        const grid = profilingGrid(offers, {
+          count: this.profilingRuns,
+          minMemoryMb: Math.max(job.resources.memoryMb, floor?.floorMb ?? 0),
+        });
+        if (grid.length > 0) return { kind: 'profile', profile, grid };
+      }
+      return { kind: 'chosen', choice: this.asRequested(job, profile, history.length, providers) };
+    }
+    const plan = planProvisioning({
+      offers,
+      predict: (offer) => ({
+        seconds: predictSeconds(model, { ...profile.size, cpu: effectiveCpu(offer) }),
+      }),
+      ...(provision.maxSeconds !== undefined ? { maxSeconds: provision.maxSeconds } : {}),
+      ...(provision.maxCost !== undefined ? { maxCost: provision.maxCost } : {}),
+      ...(provision.optimize !== undefined ? { optimize: provision.optimize } : {}),
+      minMemoryMb: job.resources.memoryMb,
+      ...(floor !== undefined ? { memoryFloor: floor } : {}),
+    });
+    const decision: ProvisionDecision = {
+      rule: plan.rule,
+      success: plan.success,
+      reason: plan.reason,
+      signature: profile.signature,
+      features: profile.size,
+      predictedSeconds: plan.choice?.predictedSeconds ?? null,
+      predictedCost: plan.choice?.predictedCost ?? null,
+      model: { observations: model.n, mape: model.mape },
+      alternatives: plan.alternatives.slice(0, MAX_ALTERNATIVES).map((c): CandidateView => ({
+        offer: offerKey(c.offer),
+        provider: c.offer.provider,
+        predictedSeconds: c.predictedSeconds,
+        predictedCost: c.predictedCost,
+        feasible: c.feasible,
+        whyNot: c.whyNot ?? null,
+      })),
+    };
+    if (plan.choice === null) return { kind: 'impossible', reason: plan.reason, decision };
+    return { kind: 'chosen', choice: { offer: plan.choice.offer, reason: plan.reason, decision } };
+  }
+
+  /**
+   * The model of a profile once its runs can teach one: at least two successful runs on
+   * different CPU counts (fewer, and how runtime scales with CPUs is a guess).
+   */
+  private fit(history: readonly Observation[]): RuntimeModel | undefined {
+    const runs = history.flatMap((o) =>
+      o.outcome === 'succeeded' && o.seconds !== null && o.seconds > 0 && o.cpu !== null
+        ? [{ features: { ...o.features, cpu: this.effectiveCpuOf(o) }, seconds: o.seconds }]
+        : [],
+    );
+    if (new Set(runs.map((r) => r.features.cpu)).size < 2) return undefined;
+    return fitRuntimeModel(runs);
+  }
+
+  /** CPUs of an observation scaled by the speed of the configuration it ran on. */
+  private effectiveCpuOf(o: Observation): number {
+    if (o.offer !== null) {
+      try {
+        return effectiveCpu(this.book.find(o.offer));
+      } catch {
+        // A configuration no longer offered: its CPU count, at speed 1.
+      }
+    }
+    return o.cpu ?? 1;
+  }
+
+  /** Not enough history and no way to profile: run as requested, and learn from it. */
+  private asRequested(
+    job: JobToPlace,
+    profile: JobProfile,
+    seen: number,
+    providers: readonly string[],
+  ): Choice {
+    const offer = this.nearest(job.resources, providers);
+    const reason = `no runtime model for this job yet (${seen} finished run${seen === 1 ? '' : 's'} of its profile; a model needs two on different CPU counts): running as requested on ${offerKey(offer)} to learn one${job.provision.profile === undefined ? '; give the step a `profile` to have short profiling runs first' : ''}`;
+    return {
+      offer,
+      reason,
+      decision: {
+        rule: 'as-requested',
+        success: true,
+        reason,
+        signature: profile.signature,
+        features: profile.size,
+        predictedSeconds: null,
+        predictedCost: null,
+        model: null,
+        alternatives: [],
+      },
+    };
+  }
+
+  /** The cheapest configuration with at least the requested CPU and memory. */
+  nearest(resources: Resources, providers: readonly string[]): Offer {
+    const fitting = this.book
+      .offers(providers)
+      .filter((o) => o.vCpu >= resources.cpu && o.memoryMb >= resources.memoryMb)
+      .sort((a, b) => a.pricePerHour - b.pricePerHour || (a.name < b.name ? -1 : 1));
+    const offer = fitting[0];
+    if (offer === undefined) {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        `No configuration has ${resources.cpu} CPU and ${resources.memoryMb} MiB`,
+      );
+    }
+    return offer;
+  }
+}
+
+/** What the job.provisioned event says about the configuration. */
+export function offerRef(offer: Offer): OfferRef {
+  return {
+    provider: offer.provider,
+    name: offerKey(offer),
+    vCpu: offer.vCpu,
+    memoryMb: offer.memoryMb,
+    pricePerHour: offer.pricePerHour,
+  };
+}
+
+function effectiveCpu(offer: Offer): number {
+  return offer.vCpu * offer.speed;
+}
+
+function pinned(offer: Offer, provision: ProvisionSpec, job: JobToPlace): Choice {
+  const reason = `pinned to ${offerKey(offer)} (${offer.vCpu} vCPU, ${offer.memoryMb} MiB, ${formatDollars(offer.pricePerHour)}/h) by the step`;
+  let signature = '';
+  let features: Record<string, number> = {};
+  try {
+    const profile = jobProfile({ ...job, provision });
+    signature = profile.signature;
+    features = profile.size;
+  } catch {
+    // Size parameters that are not numbers: nothing to learn, but the job can still run.
+  }
+  return {
+    offer,
+    reason,
+    decision: {
+      rule: 'pinned',
+      success: true,
+      reason,
+      signature,
+      features,
+      predictedSeconds: null,
+      predictedCost: null,
+      model: null,
+      alternatives: [],
+    },
+  };
+}
+
+/** A one-line summary of a decision for logs. */
+export function describeChoice(choice: Choice): string {
+  const d = choice.decision;
+  return d.predictedSeconds === null
+    ? `${offerKey(choice.offer)}: ${d.rule}`
+    : `${offerKey(choice.offer)}: ${d.rule}, predicted ${formatSeconds(d.predictedSeconds)} / ${formatDollars(d.predictedCost ?? 0)}`;
+}

@@ -1,0 +1,119 @@
+import { AcaiError, ErrorCode, type Resources } from '@acai/contracts';
+import { ec2Offers, localOffers, type Offer } from '@acai/provisioning';
+import type { ProviderName, ProvisionerConfig } from '../config.js';
+
+const LOCAL_CPU_STEPS = [0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
+const LOCAL_MEMORY_STEPS = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144];
+
+/**
+ * Every configuration the enabled providers offer, priced on one scale: slots of this machine
+ * (priced at what the same vCPUs and memory cost in the EC2 catalogue), EC2 instance types, and
+ * the simulated cloud's types. Built once from the configuration.
+ */
+export class OfferBook {
+  readonly providers: readonly ProviderName[];
+  private readonly all: readonly Offer[];
+  private readonly byName: ReadonlyMap<string, Offer>;
+  readonly local: { readonly cpu: number; readonly memoryMb: number };
+
+  constructor(config: ProvisionerConfig) {
+    this.providers = config.ACAI_PROVIDERS;
+    this.local = { cpu: config.ACAI_LOCAL_CPUS, memoryMb: config.ACAI_LOCAL_MEMORY_MB };
+    const offers: Offer[] = [];
+    for (const provider of this.providers) {
+      switch (provider) {
+        case 'local': {
+          const cpus = (
+            config.ACAI_LOCAL_CPU_SIZES ?? defaultSteps(LOCAL_CPU_STEPS, this.local.cpu)
+          ).filter((c) => c <= this.local.cpu);
+          const memoryMb = (
+            config.ACAI_LOCAL_MEMORY_SIZES_MB ??
+            defaultSteps(LOCAL_MEMORY_STEPS, this.local.memoryMb)
+          )
+            .map((m) => Math.round(m))
+            .filter((m) => m <= this.local.memoryMb);
+          offers.push(...localOffers({ cpus, memoryMb }));
+          break;
+        }
+        case 'ec2':
+          offers.push(...ec2Offers());
+          break;
+        case 'simulated':
+          offers.push(
+            ...ec2Offers().map((o) => ({ ...o, provider: 'simulated' as const })),
+            ...ec2Offers({ spot: true }).map((o) => ({ ...o, provider: 'simulated' as const })),
+          );
+          break;
+      }
+    }
+    this.all = offers;
+    this.byName = new Map(offers.map((o) => [offerKey(o), o]));
+  }
+
+  offers(providers?: readonly string[]): readonly Offer[] {
+    return providers === undefined
+      ? this.all
+      : this.all.filter((o) => providers.includes(o.provider));
+  }
+
+  /** An offer by name (`c5.large`, `local-1cpu-2048mb`, `c5.large:spot`), or a clear error. */
+  find(name: string, providers?: readonly string[]): Offer {
+    const candidates = this.offers(providers);
+    const offer =
+      candidates.find((o) => offerKey(o) === name) ?? candidates.find((o) => o.name === name);
+    if (offer === undefined) {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        `No configuration named '${name}' is offered here (providers: ${this.providers.join(', ')}); GET /api/v1/instance-types lists them`,
+        [{ path: 'provision.offer', message: 'unknown configuration' }],
+      );
+    }
+    return offer;
+  }
+
+  /**
+   * Why no configuration can take these resources, or undefined when one can. A local job gets
+   * exactly what it asks for (any fraction of a core), up to the machine; elsewhere the request
+   * must fit an instance type.
+   */
+  whyNot(resources: Resources, providers: readonly string[] = this.providers): string | undefined {
+    if (providers.includes('local') && this.providers.includes('local')) {
+      if (resources.cpu <= this.local.cpu && resources.memoryMb <= this.local.memoryMb) return;
+    }
+    const fits = this.offers(providers).some(
+      (o) => o.provider !== 'local' && o.vCpu >= resources.cpu && o.memoryMb >= resources.memoryMb,
+    );
+    if (fits) return;
+    const largest = this.largest(providers);
+    return `it asks for ${resources.cpu} CPU and ${resources.memoryMb} MiB, more than any configuration offers (the largest: ${largest}); ask for less, or enable a provider with bigger machines (ACAI_PROVIDERS)`;
+  }
+
+  private largest(providers: readonly string[]): string {
+    const parts: string[] = [];
+    if (providers.includes('local') && this.providers.includes('local'))
+      parts.push(`this machine, ${this.local.cpu} CPU / ${this.local.memoryMb} MiB`);
+    const cloud = this.offers(providers).filter((o) => o.provider !== 'local');
+    const maxCpu = cloud.reduce<Offer | undefined>(
+      (best, o) => (best === undefined || o.vCpu > best.vCpu ? o : best),
+      undefined,
+    );
+    const maxMemory = cloud.reduce<Offer | undefined>(
+      (best, o) => (best === undefined || o.memoryMb > best.memoryMb ? o : best),
+      undefined,
+    );
+    if (maxCpu !== undefined) parts.push(`${maxCpu.name} with ${maxCpu.vCpu} vCPU`);
+    if (maxMemory !== undefined && maxMemory !== maxCpu)
+      parts.push(`${maxMemory.name} with ${maxMemory.memoryMb} MiB`);
+    return parts.length === 0 ? 'none: no provider is enabled' : parts.join('; ');
+  }
+}
+
+/** How an offer is named in requests and events: its name, with `:spot` for Spot capacity. */
+export function offerKey(offer: Offer): string {
+  return offer.spot ? `${offer.name}:spot` : offer.name;
+}
+
+function defaultSteps(steps: readonly number[], max: number): number[] {
+  const within = steps.filter((s) => s <= max);
+  return within.includes(max) ? within : [...within, max];
+}

@@ -1,0 +1,190 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { AcaiError, ErrorCode } from '@acai/contracts';
+import type { Offer } from '@acai/provisioning';
+import type { ProvisionerConfig } from '../config.js';
+import {
+  Ec2Fleet,
+  Ec2ThrottledError,
+  Ec2ProviderError,
+  type Ec2FleetLogger,
+  type Ec2Repository,
+} from './ec2/index.js';
+import type { NodeView, Provider } from './provider.js';
+
+/** How often idle instances are looked for, at most: twice per idle timeout when that is short. */
+const REAP_EVERY_MS = 30_000;
+
+/**
+ * EC2 instances as nodes, one executor with one slot each, through {@link Ec2Fleet}: a free
+ * instance of the type is reused, else one is launched (falling back to bigger types when a type
+ * has no capacity), and instances idle past ACAI_EC2_IDLE_TIMEOUT_MS are terminated. Also drives
+ * the simulated cloud, which implements the same repository on a virtual clock.
+ */
+export class Ec2Provider implements Provider {
+  readonly name: 'ec2' | 'simulated';
+  private readonly fleet: Ec2Fleet;
+  private readonly pools = new Map<string, string>();
+  private reaper: NodeJS.Timeout | undefined;
+  private readonly reapEveryMs: number;
+
+  constructor(
+    private readonly offers: () => readonly Offer[],
+    options: {
+      name?: 'ec2' | 'simulated';
+      config: ProvisionerConfig;
+      logger: Ec2FleetLogger;
+      repository?: Ec2Repository;
+      clock?: () => Date;
+      sleep?: (ms: number) => Promise<void>;
+    },
+  ) {
+    this.name = options.name ?? 'ec2';
+    const config = options.config;
+    this.reapEveryMs = Math.min(REAP_EVERY_MS, Math.max(250, config.ACAI_EC2_IDLE_TIMEOUT_MS / 2));
+    const executorEnv: Record<string, string> = {
+      NATS_URL: config.ACAI_EC2_EXECUTOR_NATS_URL ?? config.NATS_URL,
+      ACAI_BUS_PREFIX: config.ACAI_BUS_PREFIX,
+    };
+    if (config.ACAI_EC2_EXECUTOR_BLOB_STORE !== undefined)
+      executorEnv['ACAI_BLOB_STORE'] = config.ACAI_EC2_EXECUTOR_BLOB_STORE;
+    if (config.ACAI_EC2_EXECUTOR_DATABASE_URL !== undefined)
+      executorEnv['DATABASE_URL'] = config.ACAI_EC2_EXECUTOR_DATABASE_URL;
+    const imageId = config.ACAI_EC2_IMAGE_ID ?? (this.name === 'simulated' ? 'ami-simulated' : '');
+    if (imageId === '') {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        'The ec2 provider needs ACAI_EC2_IMAGE_ID: an AMI with Node.js 20 and the acai executor',
+      );
+    }
+    const fleetConfig = {
+      imageId,
+      idleTimeoutMs: config.ACAI_EC2_IDLE_TIMEOUT_MS,
+      maxInstances: config.ACAI_EC2_MAX_INSTANCES,
+      ...(config.ACAI_EC2_SUBNET_ID !== undefined ? { subnetId: config.ACAI_EC2_SUBNET_ID } : {}),
+      ...(config.ACAI_EC2_SECURITY_GROUP_IDS !== undefined
+        ? { securityGroupIds: config.ACAI_EC2_SECURITY_GROUP_IDS.split(',').map((s) => s.trim()) }
+        : {}),
+      ...(config.ACAI_EC2_KEY_NAME !== undefined ? { keyName: config.ACAI_EC2_KEY_NAME } : {}),
+      ...(config.ACAI_EC2_INSTANCE_PROFILE_ARN !== undefined
+        ? { instanceProfileArn: config.ACAI_EC2_INSTANCE_PROFILE_ARN }
+        : {}),
+      ...(config.ACAI_EC2_EXECUTOR_COMMAND !== undefined
+        ? { executorCommand: config.ACAI_EC2_EXECUTOR_COMMAND }
+        : {}),
+    };
+    const base = {
+      clock: options.clock ?? (() => new Date()),
+      sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+      config: fleetConfig,
+      executorEnv,
+      logger: options.logger,
+    };
+    this.fleet =
+      options.repository !== undefined
+        ? new Ec2Fleet({ ...base, repository: options.repository })
+        : new Ec2Fleet({
+            ...base,
+            client: new EC2Client({
+              ...(config.ACAI_EC2_REGION !== undefined ? { region: config.ACAI_EC2_REGION } : {}),
+              // The fleet has its own retry policy (backoff, fallback to other types).
+              maxAttempts: 1,
+            }),
+          });
+  }
+
+  async place(offer: Offer, jobId: string): Promise<{ pool: string }> {
+    try {
+      const capacity = await this.fleet.ensureCapacity({
+        jobId,
+        types: [offer.name, ...this.fallbacks(offer)],
+      });
+      this.pools.set(jobId, capacity.pool);
+      return { pool: capacity.pool };
+    } catch (error) {
+      if (error instanceof Ec2ThrottledError) {
+        // The API is busy for the whole account: try again later (the event is redelivered).
+        throw new AcaiError(ErrorCode.Unavailable, error.message, undefined, { cause: error });
+      }
+      if (error instanceof Ec2ProviderError) {
+        throw new AcaiError(ErrorCode.ValidationFailed, error.message, undefined, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  started(jobId: string, executor: string): void {
+    const pool = this.pools.get(jobId);
+    if (pool !== undefined) this.fleet.jobStarted(pool, jobId, executor);
+  }
+
+  released(jobId: string): void {
+    const pool = this.pools.get(jobId);
+    if (pool === undefined) return;
+    this.pools.delete(jobId);
+    this.fleet.jobEnded(pool, jobId);
+  }
+
+  nodes(): readonly NodeView[] {
+    const prices = new Map(this.offers().map((o) => [o.name, o]));
+    return this.fleet.nodes().map((n) => {
+      const offer = prices.get(n.instanceType);
+      return {
+        id: n.id,
+        provider: this.name,
+        instanceType: n.instanceType,
+        pool: n.pool,
+        state:
+          n.state === 'pending'
+            ? 'booting'
+            : n.state === 'running' || n.state === 'busy'
+              ? 'busy'
+              : n.state,
+        cpu: offer?.vCpu ?? null,
+        memoryMb: offer?.memoryMb ?? null,
+        slots: 1,
+        jobs: n.jobId === null ? [] : [n.jobId],
+        pricePerHour: offer?.pricePerHour ?? null,
+        launchedAt: n.launchedAt.toISOString(),
+        lastSeenAt: null,
+        limits: null,
+      };
+    });
+  }
+
+  /** Idle instances past their timeout are terminated (also called by the periodic reaper). */
+  reapIdle(): Promise<string[]> {
+    return this.fleet.reapIdle();
+  }
+
+  async start(): Promise<void> {
+    await this.fleet.sync();
+    this.reaper = setInterval(() => {
+      this.fleet.reapIdle().catch(() => undefined);
+    }, this.reapEveryMs);
+    this.reaper.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reaper);
+    await this.fleet.close();
+  }
+
+  /** Bigger types of the same shape that can stand in when the chosen one has no capacity. */
+  private fallbacks(offer: Offer): string[] {
+    return this.offers()
+      .filter(
+        (o) =>
+          o.provider === offer.provider &&
+          o.name !== offer.name &&
+          o.spot === offer.spot &&
+          o.vCpu >= offer.vCpu &&
+          o.memoryMb >= offer.memoryMb &&
+          (o.gpus ?? 0) >= (offer.gpus ?? 0),
+      )
+      .sort((a, b) => a.pricePerHour - b.pricePerHour)
+      .slice(0, 3)
+      .map((o) => o.name);
+  }
+}

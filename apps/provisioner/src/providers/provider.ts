@@ -1,0 +1,38 @@
+import type { Offer } from '@acai/provisioning';
+
+/** A machine (or slot holder) that runs executors, as `GET /api/v1/nodes` shows it. */
+export interface NodeView {
+  readonly id: string;
+  readonly provider: string;
+  readonly instanceType: string | null;
+  readonly pool: string;
+  /** `booting` until its executor says hello; then `idle` or `busy`; `terminating` at the end. */
+  readonly state: 'booting' | 'idle' | 'busy' | 'terminating';
+  readonly cpu: number | null;
+  readonly memoryMb: number | null;
+  readonly slots: number | null;
+  readonly jobs: readonly string[];
+  readonly pricePerHour: number | null;
+  readonly launchedAt: string | null;
+  readonly lastSeenAt: string | null;
+  /** How its executor enforces limits (cgroup-v2, cgroup-v1, none), once it has said. */
+  readonly limits: string | null;
+}
+
+/**
+ * Where jobs run. A provider turns a chosen configuration into a work pool with a node that will
+ * pull from it: an executor slot on this machine, an EC2 instance it launches, a simulated node.
+ */
+export interface Provider {
+  readonly name: 'local' | 'ec2' | 'simulated';
+  /** Makes sure a node of this configuration will take the job; answers the pool to put it on. */
+  place(offer: Offer, jobId: string): Promise<{ pool: string }>;
+  /** An executor started the job (on EC2, the executor id is the instance id). */
+  started(jobId: string, executor: string): void;
+  /** The job left its node (it ended, or was cancelled): the node may become idle. */
+  released(jobId: string): void;
+  /** Nodes this provider made that have not yet said hello themselves (e.g. booting instances). */
+  nodes(): readonly NodeView[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,6 @@
+export * from './instance-types.js';
+export * from './offers.js';
+export * from './runtime-model.js';
+export * from './plan.js';
+export * from './profiling.js';
+export { formatDollars, formatSeconds } from './format.js';
