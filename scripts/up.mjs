@@ -3,11 +3,15 @@
 // state under $ACAI_HOME (default ./.acai). `npm run up -- --example` also runs the example
 // pipeline through the gateway and prints its result; `--exit` stops once the example is done.
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
-const wantsExample = args.includes('--example');
+const exampleArg = args.find((a) => a === '--example' || a.startsWith('--example='));
+const wantsExample = exampleArg !== undefined;
+// `--example` runs the MNIST pipeline; `--example=hello` the small three-step one.
+const exampleName = exampleArg?.includes('=') ? exampleArg.split('=')[1] : undefined;
 const exitAfter = args.includes('--exit');
 const home = path.resolve(process.env.ACAI_HOME ?? path.join(root, '.acai'));
 const gatewayPort = Number(process.env.ACAI_PORT ?? 8080);
@@ -65,7 +69,8 @@ if (wantsExample) {
 if (!exitAfter) say('running; press Ctrl-C to stop.');
 
 async function runExample(stack) {
-  const file = path.join(root, 'examples', 'hello', 'run.json');
+  const which = exampleName ?? 'mnist';
+  const file = path.join(root, 'examples', which, 'run.json');
   const spec = JSON.parse(
     readFileSync(file, 'utf8').replaceAll('{{examples}}', path.join(root, 'examples')),
   );
@@ -80,29 +85,145 @@ async function runExample(stack) {
     if (!response.ok) throw new Error(`${method} ${pathname}: ${response.status} ${text}`);
     return text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text;
   };
+  const show = (name, text) => {
+    for (const line of String(text).trimEnd().split('\n'))
+      if (line && !line.startsWith('##acai')) console.log(`  ${name.padEnd(9)}| ${line}`);
+  };
   const started = Date.now();
+  if (which === 'mnist') {
+    say('importing MNIST as file set "mnist" (examples/mnist/import.mjs)');
+    const { stdout } = await run(process.execPath, [path.join(root, 'examples/mnist/import.mjs')], {
+      ACAI_URL: stack.gatewayUrl,
+      ACAI_KEY: stack.key(),
+    });
+    show('import', stdout);
+  }
   const submitted = await api('POST', '/api/v1/runs', spec);
   say(
     `submitted run ${submitted.id} (${spec.name}: ${submitted.jobs.map((j) => j.name).join(' -> ')})`,
   );
   for (const job of submitted.jobs) {
-    const logs = await api('GET', `/api/v1/jobs/${job.id}/logs?follow=true`);
-    for (const line of String(logs).trimEnd().split('\n'))
-      if (line) console.log(`  ${job.name.padEnd(9)}| ${line}`);
+    await reportProfiling(api, job, say);
+    show(job.name, await api('GET', `/api/v1/jobs/${job.id}/logs?follow=true`));
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
     if (view.status === 'failed' || view.status === 'cancelled') break;
   }
-  let run;
+  let finished;
   for (;;) {
-    run = await api('GET', `/api/v1/runs/${submitted.id}`);
-    if (['succeeded', 'failed', 'cancelled'].includes(run.status)) break;
+    finished = await api('GET', `/api/v1/runs/${submitted.id}`);
+    if (['succeeded', 'failed', 'cancelled'].includes(finished.status)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  const seconds = (Date.now() - started) / 1000;
+  let total = 0;
+  console.log('');
+  console.log(
+    `  ${'step'.padEnd(9)} ${'status'.padEnd(10)} ${'configuration'.padEnd(22)} ${'time'.padStart(8)} ${'cost'.padStart(11)}`,
+  );
+  for (const job of finished.jobs) {
+    const history = await api('GET', `/api/v1/jobs/${job.id}/history`);
+    const { offer, seconds: ran, cost, decision } = costOf(history);
+    total += cost;
+    console.log(
+      `  ${job.name.padEnd(9)} ${job.status.padEnd(10)} ${(offer?.name ?? '-').padEnd(22)} ${`${ran.toFixed(1)} s`.padStart(8)} ${`$${cost.toFixed(6)}`.padStart(11)}`,
+    );
+    if (decision) console.log(`  ${''.padEnd(9)} auto-provisioner: ${decision.reason}`);
+  }
+  const profiling = (await api('GET', '/api/v1/runs?limit=100')).items.filter(
+    (r) => r.name.startsWith('profile-') && Date.parse(r.createdAt) >= started - 1000,
+  );
+  let profilingCost = 0;
+  for (const run of profiling)
+    for (const job of run.jobs)
+      profilingCost += costOf(await api('GET', `/api/v1/jobs/${job.id}/history`)).cost;
+  console.log('');
+  if (which === 'mnist' && finished.status === 'succeeded') {
+    const report = await api(
+      'GET',
+      '/api/v1/filesets/mnist-report/versions/latest/files/report.json',
+    );
+    say(`test accuracy: ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} images`);
+  }
   say(
-    `run ${run.id} ${run.status} in ${((Date.now() - started) / 1000).toFixed(2)} s: ${run.jobs.map((j) => `${j.name}=${j.status}`).join(', ')}`,
+    `run ${finished.id} ${finished.status} in ${seconds.toFixed(1)} s; simulated cost $${total.toFixed(6)}` +
+      (profilingCost > 0 ? ` (+ $${profilingCost.toFixed(6)} of profiling runs)` : '') +
+      ' at the instance-type catalogue’s prices',
   );
   say(
-    `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${run.jobs[0].id}/history`,
+    `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${finished.jobs.at(-1).id}/history`,
   );
-  return run.status === 'succeeded' ? 0 : 1;
+  return finished.status === 'succeeded' ? 0 : 1;
+}
+
+/** What a job cost: its configuration's price × how long it ran, from its history. */
+function costOf(history) {
+  const provisioned = history.findLast((e) => e.type === 'job.provisioned');
+  const ended = history.findLast((e) => e.type === 'job.succeeded' || e.type === 'job.failed');
+  const offer = provisioned?.data.offer ?? null;
+  const seconds = (ended?.data.durationMs ?? 0) / 1000;
+  return {
+    offer,
+    seconds,
+    cost: ((offer?.pricePerHour ?? 0) * seconds) / 3600,
+    decision: provisioned?.data.decision?.rule === 'pinned' ? null : provisioned?.data.decision,
+  };
+}
+
+/** While a step waits for its profiling run, says so and shows each profiling job as it ends. */
+async function reportProfiling(api, job, say) {
+  let announced;
+  const shown = new Set();
+  const showEnded = async () => {
+    const run = await api('GET', `/api/v1/runs/${announced}`);
+    for (const j of run.jobs) {
+      if (shown.has(j.id) || !['succeeded', 'failed', 'cancelled'].includes(j.status)) continue;
+      shown.add(j.id);
+      const history = await api('GET', `/api/v1/jobs/${j.id}/history`);
+      const { offer, seconds } = costOf(history);
+      const epochs = history.find((e) => e.type === 'job.queued')?.data.env.EPOCHS;
+      say(
+        `  profiling ${j.name}: ${j.status} on ${offer?.name ?? '?'}${epochs ? ` with EPOCHS=${epochs}` : ''} in ${seconds.toFixed(1)} s`,
+      );
+    }
+  };
+  for (;;) {
+    const view = await api('GET', `/api/v1/jobs/${job.id}`);
+    const waiting = ['pending', 'queued'].includes(view.status);
+    if (!announced && waiting) {
+      const runs = (await api('GET', '/api/v1/runs?limit=20')).items;
+      const profiling = runs.find(
+        (r) => r.name === `profile-${job.name}` && r.status !== 'succeeded',
+      );
+      if (profiling) {
+        announced = profiling.id;
+        say(
+          `${job.name}: nothing is known of it yet; the auto-provisioner profiles it first (run ${profiling.id}, ${profiling.jobs.length} short runs)`,
+        );
+      }
+    }
+    if (announced) await showEnded();
+    if (!waiting) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs a program to its end; rejects with its output when it fails. */
+function run(command, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ stdout })
+        : reject(
+            new Error(
+              `${path.basename(args[0] ?? command)} exited with ${code}: ${stderr || stdout}`,
+            ),
+          ),
+    );
+  });
 }

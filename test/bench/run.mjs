@@ -51,6 +51,16 @@ export const BENCHMARKS = {
       '1,000,000 versions with varied metadata and labels: p50/p95 of ten typical searches',
     load: () => import('./search.mjs'),
   },
+  provisioning: {
+    description:
+      'the MNIST pipeline on every fixed local configuration (real CPU/memory limits, catalogue prices) against the auto-provisioner and an oracle',
+    load: () => import('./provisioning.mjs'),
+  },
+  simulation: {
+    description:
+      'the simulated provider: 10,000 jobs (100 runs x 100 steps, mixed types, on-demand and Spot) on up to 1,000 simulated nodes',
+    load: () => import('./simulation.mjs'),
+  },
 };
 
 /** Machine facts every result carries. */

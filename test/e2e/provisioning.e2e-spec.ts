@@ -44,7 +44,7 @@ interface PlanBody {
   expectedCost: number | null;
   rule: string;
   reason: string;
-  model: { observations: number; mape: number | null } | null;
+  model: { observations: number; mape: number | null; predictionMape: number | null } | null;
   alternatives: { offer: string; feasible: boolean; whyNot: string | null }[];
   profiling: { configurations: { name: string }[] } | null;
 }
@@ -191,6 +191,8 @@ describe('provisioning', () => {
       return body.model?.observations === 5 ? body : undefined;
     });
     expect(plan.action).toBe('run');
+    // The finished job's prediction was scored against what it took: the model's record.
+    expect(plan.model!.predictionMape).toBeGreaterThanOrEqual(0);
     expect(plan.expectedSeconds).toBeGreaterThan(0);
     expect(plan.expectedCost).toBeGreaterThan(0);
     const tight = (

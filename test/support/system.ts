@@ -20,7 +20,8 @@ export interface TestSystem {
   readonly services: Record<string, RunningService>;
   readonly env: NodeJS.ProcessEnv;
   api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
-  waitForRun(runId: string, key?: string): Promise<RunBody>;
+  /** Waits for the run to end (20 s by default: a safety net, not a performance assertion). */
+  waitForRun(runId: string, key?: string, timeoutMs?: number): Promise<RunBody>;
   /** Uploads bytes as a blob: `PUT /blobs/{sha256}` when `sha256` is stated, else `POST /blobs`. */
   upload(
     content: string | Buffer,
@@ -38,6 +39,7 @@ export interface ApiResponse {
 
 export interface RunBody {
   id: string;
+  name: string;
   status: string;
   jobs: { id: string; name: string; status: string }[];
 }
@@ -132,14 +134,18 @@ export async function startSystem(
     services,
     env: baseEnv,
     api,
-    waitForRun: (runId, withKey = key) =>
-      eventually(`run ${runId} to end`, async () => {
-        const r = await api('GET', `/api/v1/runs/${runId}`, undefined, withKey);
-        const run = r.body as RunBody;
-        return r.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(run.status)
-          ? run
-          : undefined;
-      }),
+    waitForRun: (runId, withKey = key, timeoutMs = 20_000) =>
+      eventually(
+        `run ${runId} to end`,
+        async () => {
+          const r = await api('GET', `/api/v1/runs/${runId}`, undefined, withKey);
+          const run = r.body as RunBody;
+          return r.status === 200 && ['succeeded', 'failed', 'cancelled'].includes(run.status)
+            ? run
+            : undefined;
+        },
+        timeoutMs,
+      ),
     async upload(content, sha256) {
       const response = await fetch(
         `${gatewayUrl}/api/v1/blobs${sha256 === undefined ? '' : `/${sha256}`}`,

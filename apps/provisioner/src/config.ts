@@ -72,7 +72,7 @@ export const provisionerConfig = {
       'Memory sizes the auto-provisioner may give a job on this machine (default 512, 1024, 2048, … up to ACAI_LOCAL_MEMORY_MB)',
   },
   ACAI_PROFILING_RUNS: {
-    schema: positiveInt(3),
+    schema: positiveInt(4),
     description:
       'Configurations a job with a `profile` is first profiled on (short runs) before the auto-provisioner chooses',
   },
@@ -120,6 +120,31 @@ export const provisionerConfig = {
     schema: z.string().optional(),
     description: 'DATABASE_URL for executors on EC2 (their dead letters)',
     secret: true,
+  },
+  ACAI_SIM_SPEEDUP: {
+    schema: z.coerce.number().positive().max(1_000_000).default(3600),
+    description:
+      'The simulated provider’s virtual clock runs this many times faster than real time (3600: a virtual hour per real second). Its ACAI_EC2_IDLE_TIMEOUT_MS and every duration it records are virtual',
+  },
+  ACAI_SIM_SEED: {
+    schema: z.coerce.number().int().default(1),
+    description:
+      'Seed of the simulated provider’s randomness (Spot interruptions, ACAI_SIM_FAIL_RATE): the same seed gives the same draws',
+  },
+  ACAI_SIM_BOOT_SECONDS: {
+    schema: z.coerce.number().nonnegative().optional(),
+    description:
+      'Virtual seconds from launch to a simulated node pulling work (default: the catalogue’s, 60)',
+  },
+  ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR: {
+    schema: z.coerce.number().nonnegative().optional(),
+    description:
+      'How often a simulated Spot instance is reclaimed, per instance-hour of running (default: the catalogue’s assumption, 0.01)',
+  },
+  ACAI_SIM_HEARTBEAT_MS: {
+    schema: z.coerce.number().int().nonnegative().default(5_000),
+    description:
+      'Real milliseconds between the heartbeats of each simulated node (0: none; GET /api/v1/nodes then shows the simulated cloud’s own view)',
   },
 } satisfies ConfigSpec;
 

@@ -18,6 +18,7 @@ import { Ec2Provider } from './providers/ec2.provider.js';
 import { LocalProvider } from './providers/local.provider.js';
 import type { Provider } from './providers/provider.js';
 import { Providers } from './providers/providers.js';
+import { SimulatedProvider } from './providers/simulated/simulated.provider.js';
 import { ProvisionerModule } from './provisioner.module.js';
 
 /** The observations projection, which the provisioner runs itself. */
@@ -44,7 +45,13 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
             logger: ctx.logger,
           });
         case 'simulated':
-          throw new Error('the simulated provider is started by the simulation (see README)');
+          // The EC2 fleet on a simulated cloud and virtual clock (providers/simulated/README.md).
+          return new SimulatedProvider(() => book.offers(['simulated']), {
+            config: ctx.config,
+            bus: ctx.bus,
+            store: ctx.store,
+            logger: ctx.logger,
+          });
       }
     });
     const providers = new Providers(book, list);

@@ -4,3 +4,4 @@ export * from './runtime-model.js';
 export * from './plan.js';
 export * from './profiling.js';
 export { formatDollars, formatSeconds } from './format.js';
+export * from './cpu-curve-model.js';

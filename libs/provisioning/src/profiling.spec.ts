@@ -71,6 +71,15 @@ describe('profileSignature', () => {
     expect(profileSignature({ ...key, env: { LR: '0.01', BATCH: '64' } })).toBe(signature);
   });
 
+  it('names data by content when given it: versions with the same manifest are the same data', () => {
+    const byContent = (sha: string): ProfileKey => ({
+      ...key,
+      inputs: [{ fileset: 'mnist-train', version: sha }],
+    });
+    expect(profileSignature(byContent('ab12'))).toBe(profileSignature(byContent('ab12')));
+    expect(profileSignature(byContent('ab12'))).not.toBe(profileSignature(byContent('cd34')));
+  });
+
   it('does not depend on the order of the environment or the inputs', () => {
     expect(
       profileSignature({

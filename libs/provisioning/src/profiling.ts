@@ -59,7 +59,11 @@ export function profilingGrid(
 export interface ProfileKey {
   readonly command: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly inputs: readonly { readonly fileset: string; readonly version: number }[];
+  /**
+   * The input data: a file set and its content, named by the version's manifest sha256 when known
+   * (two versions with the same files are the same data) or else its version number.
+   */
+  readonly inputs: readonly { readonly fileset: string; readonly version: number | string }[];
   /** Environment variables that set the job's size (e.g. `EPOCHS`): features, not identity. */
   readonly sizeParameters: readonly string[];
 }
@@ -69,8 +73,9 @@ export interface ProfileKey {
  * input file-set versions. Runs of the same code on the same data share a profile, so their
  * runtimes fit one model, while runs that differ only in `EPOCHS` add points to it. Environment
  * entries and inputs are sorted first (their order does not change the job); the command's order
- * does. A different input version is a different profile: the data's size and shape drive the
- * runtime as much as the code does.
+ * does. Different input data is a different profile: the data's size and shape drive the
+ * runtime as much as the code does; a new version with the same files (a step re-run on the same
+ * data) is the same data when the caller names inputs by their manifest sha256.
  */
 export function profileSignature(key: ProfileKey): string {
   const size = new Set(key.sizeParameters);
@@ -78,8 +83,8 @@ export function profileSignature(key: ProfileKey): string {
     .filter(([name]) => !size.has(name))
     .sort(([a], [b]) => compareText(a, b));
   const inputs = key.inputs
-    .map((i): [string, number] => [i.fileset, i.version])
-    .sort(([fa, va], [fb, vb]) => compareText(fa, fb) || va - vb);
+    .map((i): [string, string] => [i.fileset, String(i.version)])
+    .sort(([fa, va], [fb, vb]) => compareText(fa, fb) || compareText(va, vb));
   // A tagged array, not an object: JSON arrays keep their order, so the text is canonical.
   const canonical = JSON.stringify(['acai-profile/v1', [...key.command], env, inputs]);
   return createHash('sha256').update(canonical).digest('hex');

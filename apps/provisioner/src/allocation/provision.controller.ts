@@ -188,14 +188,18 @@ export class ProvisionController {
   private async resolveInputs(
     project: string,
     inputs: readonly { fileset: string; version: number | string }[],
-  ): Promise<Pick<StagedInput, 'fileset' | 'version'>[]> {
-    const resolved: Pick<StagedInput, 'fileset' | 'version'>[] = [];
+  ): Promise<Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[]> {
+    const resolved: Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[] = [];
     for (const input of inputs) {
-      const version = await this.ctx.commands.send<'getVersion', { version: number }>(
+      const version = await this.ctx.commands.send<
         'getVersion',
-        { project, name: input.fileset, version: input.version },
-      );
-      resolved.push({ fileset: input.fileset, version: version.version });
+        { version: number; manifestSha256: string }
+      >('getVersion', { project, name: input.fileset, version: input.version });
+      resolved.push({
+        fileset: input.fileset,
+        version: version.version,
+        manifestSha256: version.manifestSha256,
+      });
     }
     return resolved;
   }

@@ -9,15 +9,16 @@ import {
   type StagedInput,
 } from '@acai/contracts';
 import {
-  fitRuntimeModel,
+  fitCpuCurveModel,
   formatDollars,
   formatSeconds,
+  mape,
   memoryFloorMb,
   planProvisioning,
-  predictSeconds,
+  predictCpuCurve,
   profilingGrid,
+  type CpuCurveModel,
   type Offer,
-  type RuntimeModel,
 } from '@acai/provisioning';
 import { offerKey, type OfferBook } from '../offers/offer-book.js';
 import { jobProfile, type JobProfile } from './job-profile.js';
@@ -27,7 +28,9 @@ import type { Observation } from './observations.projection.js';
 export interface JobToPlace {
   readonly command: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly inputs: readonly Pick<StagedInput, 'fileset' | 'version'>[];
+  readonly inputs: readonly (Pick<StagedInput, 'fileset' | 'version'> & {
+    readonly manifestSha256?: string;
+  })[];
   readonly resources: Resources;
   readonly provision: ProvisionSpec;
 }
@@ -50,7 +53,8 @@ export type Outcome =
 const MAX_ALTERNATIVES = 50;
 
 /**
- * ACAI's auto-provisioner: fits the job's log-linear runtime model on what its profile has run
+ * ACAI's auto-provisioner: fits the job's runtime model (log-linear in its size parameters, a
+ * measured curve in CPUs: see `fitCpuCurveModel`) on what its profile has run
  * (profiling runs and earlier jobs), predicts time and cost on every configuration, and chooses
  * by the step's deadline and budget. Without enough history it asks for profiling runs (when the
  * step says how to make one short) or runs the job as requested to learn from it.
@@ -97,7 +101,7 @@ export class AutoProvisioner {
     const plan = planProvisioning({
       offers,
       predict: (offer) => ({
-        seconds: predictSeconds(model, { ...profile.size, cpu: effectiveCpu(offer) }),
+        seconds: predictCpuCurve(model, { ...profile.size, cpu: effectiveCpu(offer) }),
       }),
       ...(provision.maxSeconds !== undefined ? { maxSeconds: provision.maxSeconds } : {}),
       ...(provision.maxCost !== undefined ? { maxCost: provision.maxCost } : {}),
@@ -113,7 +117,7 @@ export class AutoProvisioner {
       features: profile.size,
       predictedSeconds: plan.choice?.predictedSeconds ?? null,
       predictedCost: plan.choice?.predictedCost ?? null,
-      model: { observations: model.n, mape: model.mape },
+      model: { observations: model.n, mape: model.mape, predictionMape: predictionError(history) },
       alternatives: plan.alternatives.slice(0, MAX_ALTERNATIVES).map((c): CandidateView => ({
         offer: offerKey(c.offer),
         provider: c.offer.provider,
@@ -131,14 +135,14 @@ export class AutoProvisioner {
    * The model of a profile once its runs can teach one: at least two successful runs on
    * different CPU counts (fewer, and how runtime scales with CPUs is a guess).
    */
-  private fit(history: readonly Observation[]): RuntimeModel | undefined {
+  private fit(history: readonly Observation[]): CpuCurveModel | undefined {
     const runs = history.flatMap((o) =>
       o.outcome === 'succeeded' && o.seconds !== null && o.seconds > 0 && o.cpu !== null
         ? [{ features: { ...o.features, cpu: this.effectiveCpuOf(o) }, seconds: o.seconds }]
         : [],
     );
     if (new Set(runs.map((r) => r.features.cpu)).size < 2) return undefined;
-    return fitRuntimeModel(runs);
+    return fitCpuCurveModel(runs);
   }
 
   /** CPUs of an observation scaled by the speed of the configuration it ran on. */
@@ -205,6 +209,20 @@ export function offerRef(offer: Offer): OfferRef {
     memoryMb: offer.memoryMb,
     pricePerHour: offer.pricePerHour,
   };
+}
+
+/**
+ * How far the predictions made for this profile's earlier jobs were from what they then took
+ * (MAPE, a fraction), or null before any predicted job has finished. Each finished job refits the
+ * model, so this is what the model has been learning from.
+ */
+function predictionError(history: readonly Observation[]): number | null {
+  const pairs = history.flatMap((o) =>
+    o.outcome === 'succeeded' && o.predictedSeconds !== null && o.seconds !== null && o.seconds > 0
+      ? [{ predicted: o.predictedSeconds, actual: o.seconds }]
+      : [],
+  );
+  return pairs.length === 0 ? null : mape(pairs);
 }
 
 function effectiveCpu(offer: Offer): number {

@@ -24,7 +24,7 @@ export function sizeParametersOf(provision: ProvisionSpec): string[] {
 export function jobProfile(job: {
   command: readonly string[];
   env: Readonly<Record<string, string>>;
-  inputs: readonly Pick<StagedInput, 'fileset' | 'version'>[];
+  inputs: readonly (Pick<StagedInput, 'fileset' | 'version'> & { manifestSha256?: string })[];
   provision: ProvisionSpec;
 }): JobProfile {
   const sizeParameters = sizeParametersOf(job.provision);
@@ -32,7 +32,11 @@ export function jobProfile(job: {
     signature: profileSignature({
       command: job.command,
       env: job.env,
-      inputs: job.inputs,
+      // By content: a step re-run on the same data makes a new version with the same manifest.
+      inputs: job.inputs.map((i) => ({
+        fileset: i.fileset,
+        version: i.manifestSha256 ?? i.version,
+      })),
       sizeParameters,
     }),
     size: numericFeatures(job.env, sizeParameters),

@@ -32,18 +32,35 @@ export class OfferBook {
           )
             .map((m) => Math.round(m))
             .filter((m) => m <= this.local.memoryMb);
-          offers.push(...localOffers({ cpus, memoryMb }));
+          // A local slot is ready at once (its executor is running); a job's measured time already
+          // holds its spawn and staging, so no boot time is added on top.
+          offers.push(...localOffers({ cpus, memoryMb, bootSeconds: 0 }));
           break;
         }
         case 'ec2':
           offers.push(...ec2Offers());
           break;
-        case 'simulated':
+        case 'simulated': {
+          // The catalogue's types, on-demand and Spot, with the simulation's boot time and
+          // interruption rate when configured.
+          const simulated = {
+            provider: 'simulated' as const,
+            ...(config.ACAI_SIM_BOOT_SECONDS === undefined
+              ? {}
+              : { bootSeconds: config.ACAI_SIM_BOOT_SECONDS }),
+          };
           offers.push(
-            ...ec2Offers().map((o) => ({ ...o, provider: 'simulated' as const })),
-            ...ec2Offers({ spot: true }).map((o) => ({ ...o, provider: 'simulated' as const })),
+            ...ec2Offers(simulated),
+            ...ec2Offers({
+              ...simulated,
+              spot: true,
+              ...(config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR === undefined
+                ? {}
+                : { interruptionsPerHour: config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR }),
+            }),
           );
           break;
+        }
       }
     }
     this.all = offers;

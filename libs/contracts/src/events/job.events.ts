@@ -113,7 +113,14 @@ export const ProvisionDecisionSchema = z.object({
   predictedSeconds: z.number().nonnegative().nullable(),
   predictedCost: z.number().nonnegative().nullable(),
   /** Observations the runtime model was fitted on, and its error on them (MAPE, 0-1). */
-  model: z.object({ observations: z.number().int(), mape: z.number().nullable() }).nullable(),
+  model: z
+    .object({
+      observations: z.number().int(),
+      mape: z.number().nullable(),
+      /** Added compatibly: error of this profile's earlier predictions against what the jobs took. */
+      predictionMape: z.number().nullable().default(null),
+    })
+    .nullable(),
   /** Every configuration considered, best first (at most 50). */
   alternatives: z.array(CandidateSchema).max(50),
 });

@@ -53,7 +53,6 @@ export function ec2PoolName(instanceType: string, prefix = DEFAULT_POOL_PREFIX):
   return `${prefix}-${instanceType.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 }
 
-
 /** How the fleet launches instances and when it lets them go. */
 export interface Ec2FleetConfig {
   /** AMI with bash, curl, base64 and what `executorCommand` needs (Node.js ≥ 20 by default). */
