@@ -222,6 +222,15 @@ describe('provisioning', () => {
       decision: { rule: 'pinned' },
     });
 
+    const pinnedNowhere = await system.api('POST', '/api/v1/runs', {
+      name: 'pinned-nowhere',
+      steps: [step(1, { offer: 'c5.large' })],
+    });
+    expect(pinnedNowhere.status).toBe(400);
+    expect((pinnedNowhere.body as { error: { message: string } }).error.message).toContain(
+      "Run rejected: step 'train' cannot run anywhere: No configuration named 'c5.large'",
+    );
+
     const unknown = await system.api('POST', '/api/v1/provision/plan', {
       ...step(1, { offer: 'x9.huge' }),
     });

@@ -211,6 +211,9 @@ export const Commands = {
           cpu: z.number().positive(),
           memoryMb: z.number().positive(),
           auto: z.boolean(),
+          /** The configuration the step is pinned to, if it is. */
+          offer: z.string().optional(),
+          providers: z.array(z.string()).optional(),
         }),
       ),
     }),

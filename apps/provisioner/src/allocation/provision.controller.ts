@@ -169,9 +169,18 @@ export class ProvisionController {
   checkResources(@Payload() request: CommandPayload<'checkResources'>): { ok: true } {
     const book = this.providers.book;
     const problems = request.steps.flatMap((step, i) => {
+      if (step.offer !== undefined) {
+        try {
+          book.find(step.offer, step.providers);
+          return [];
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          return [{ path: `steps.${i}.provision.offer`, message, step }];
+        }
+      }
       const why = step.auto
-        ? book.whyNot({ cpu: 0.5, memoryMb: step.memoryMb })
-        : book.whyNot({ cpu: step.cpu, memoryMb: step.memoryMb });
+        ? book.whyNot({ cpu: 0.5, memoryMb: step.memoryMb }, step.providers)
+        : book.whyNot({ cpu: step.cpu, memoryMb: step.memoryMb }, step.providers);
       return why === undefined ? [] : [{ path: `steps.${i}.resources`, message: why, step }];
     });
     const first = problems[0];

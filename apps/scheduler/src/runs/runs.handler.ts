@@ -50,6 +50,8 @@ export class RunsHandler {
         cpu: j.resources.cpu,
         memoryMb: j.resources.memoryMb,
         auto: j.provision !== null && j.provision.offer === undefined,
+        ...(j.provision?.offer !== undefined ? { offer: j.provision.offer } : {}),
+        ...(j.provision?.providers !== undefined ? { providers: j.provision.providers } : {}),
       })),
     });
     const runId = newId('run');
