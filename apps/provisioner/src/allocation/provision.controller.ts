@@ -13,7 +13,6 @@ import { ServiceContext } from '@acai/platform';
 import {
   catalogueRates,
   INSTANCE_TYPES,
-  poolOf,
   PRICE_SOURCE,
   type InstanceType,
   type Offer,
@@ -24,6 +23,7 @@ import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
 import type { ProvisionerConfig } from '../config.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { offerKey } from '../offers/offer-book.js';
+import { ec2PoolName } from '../providers/ec2/index.js';
 import type { NodeView } from '../providers/provider.js';
 import { Providers } from '../providers/providers.js';
 
@@ -147,7 +147,9 @@ export class ProvisionController {
       providers: book.providers,
       offers: book.offers().map((o: Offer) => ({
         ...offerRef(o),
-        pool: o.provider === 'local' ? 'local' : poolOf(o),
+        // The pool its nodes pull from: one for every local slot; one per type (and Spot) elsewhere.
+        pool:
+          o.provider === 'local' ? 'local' : ec2PoolName(offerKey(o).replace(':', '-'), o.provider),
         speed: o.speed,
         bootSeconds: o.bootSeconds,
         spot: o.spot,

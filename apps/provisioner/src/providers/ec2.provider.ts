@@ -160,8 +160,14 @@ export class Ec2Provider implements Provider {
 
   async start(): Promise<void> {
     await this.fleet.sync();
+    // Each round first asks EC2 which instances still exist (a Spot reclaim or a terminate from
+    // outside frees their reservation; their jobs come back through the work queue), then
+    // terminates those idle too long.
     this.reaper = setInterval(() => {
-      this.fleet.reapIdle().catch(() => undefined);
+      this.fleet
+        .sync()
+        .then(() => this.fleet.reapIdle())
+        .catch(() => undefined);
     }, this.reapEveryMs);
     this.reaper.unref();
   }

@@ -1,0 +1,549 @@
+import {
+  AcaiError,
+  CancelJobControlSchema,
+  Controls,
+  ErrorCode,
+  JOB,
+  parseOrThrow,
+  subjects,
+  type JobFailureReason,
+  type LogChunk,
+  type NodeHeartbeat,
+} from '@acai/contracts';
+import {
+  AggregateRepository,
+  decodeJson,
+  describeError,
+  encodeJson,
+  inSpan,
+  silentLogger,
+  SpanKind,
+  WorkConsumer,
+  type Bus,
+  type EventingLogger,
+  type EventStore,
+  type WorkLease,
+} from '@acai/eventing';
+import { formatSeconds, type Offer } from '@acai/provisioning';
+import { jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { jobModelOf, simulatedSeconds } from './simulation-model.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+/** A booted simulated instance, as its executor knows itself. */
+export interface SimulatedNode {
+  /** The instance id; it is also the executor id in `job.started`. */
+  readonly id: string;
+  readonly pool: string;
+  /** The type as launched (`c5.large-spot` for Spot). */
+  readonly type: string;
+  readonly offer: Offer;
+  /** Virtual epoch milliseconds. */
+  readonly launchedAt: number;
+}
+
+/**
+ * What the nodes tell the provider, at once and in process: in virtual time the job events reach
+ * the provisioner's consumer far too late (100 ms of event lag is 6 virtual minutes at 3600×,
+ * longer than the idle timeout), so a busy node would look idle and be reaped.
+ */
+export interface NodeHooks {
+  /** A node took a job off the queue (its start is recorded next). */
+  jobStarted(node: SimulatedNode, jobId: string): void;
+  /** The job left the node: it ended, or was not to be run after all. */
+  jobEnded(node: SimulatedNode, jobId: string): void;
+  /** The node was lost while running the job: its work went back to the queue. */
+  jobLost(node: SimulatedNode, jobId: string): void;
+}
+
+export interface SimulatedExecutorsOptions {
+  readonly bus: Bus;
+  readonly store: EventStore;
+  readonly clock: VirtualClock;
+  readonly hooks?: NodeHooks;
+  readonly logger?: EventingLogger;
+  /** Real milliseconds between node heartbeats; 0 sends none. */
+  readonly heartbeatMs: number;
+  /** Deliveries a job's work may have; each lost node costs one. */
+  readonly maxDeliver?: number;
+  /** Real milliseconds without a lease heartbeat before JetStream hands the work to another. */
+  readonly ackWaitMs?: number;
+}
+
+/** Figures of the simulated executors so far; times are virtual. */
+export interface ExecutorStats {
+  /** Attempts started (a job lost with its node starts again: one more). */
+  readonly started: number;
+  /** Attempts after a job's first (work handed back by a lost node, then run again). */
+  readonly reattempts: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly cancelled: number;
+  /** Attempts lost with their node (a Spot interruption, a termination). */
+  readonly lost: number;
+  readonly running: number;
+  readonly firstStartAt: string | null;
+  readonly lastEndAt: string | null;
+  /** Virtual hours nodes spent running jobs. */
+  readonly busyHours: number;
+}
+
+/** How many redeliveries a job's work may have here: interruptions can be frequent in a test. */
+const DEFAULT_MAX_DELIVER = 100;
+
+interface RunningJob {
+  readonly jobId: string;
+  readonly abort: AbortController;
+  /** Its node is gone (or the simulation is stopping): the work goes back to the queue. */
+  lost: boolean;
+  cancelled: boolean;
+  /** The lease was released, not settled: someone else runs the job next. */
+  handedBack: boolean;
+}
+
+interface Slot {
+  readonly node: SimulatedNode;
+  up: boolean;
+  job: RunningJob | undefined;
+}
+
+/** The nodes of one pool and the one work consumer they share. */
+class PoolAgent {
+  readonly slots = new Map<string, Slot>();
+  private readonly free: Slot[] = [];
+  private readonly waiting: ((slot: Slot | undefined) => void)[] = [];
+
+  constructor(readonly consumer: WorkConsumer) {}
+
+  add(slot: Slot): void {
+    this.slots.set(slot.node.id, slot);
+    this.consumer.resize(this.slots.size);
+    this.give(slot);
+  }
+
+  remove(id: string): Slot | undefined {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return undefined;
+    slot.up = false;
+    this.slots.delete(id);
+    const at = this.free.indexOf(slot);
+    if (at >= 0) this.free.splice(at, 1);
+    this.consumer.resize(this.slots.size);
+    return slot;
+  }
+
+  /** Nodes up with no job. */
+  get idle(): number {
+    return this.free.length;
+  }
+
+  /** A free node: at once when there is one, else the next that comes free or up. */
+  acquire(): Promise<Slot | undefined> {
+    const slot = this.free.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  give(slot: Slot): void {
+    if (!slot.up) return;
+    const waiter = this.waiting.shift();
+    if (waiter !== undefined) waiter(slot);
+    else this.free.push(slot);
+  }
+
+  /** No node will come: every job waiting for one gives its work back. */
+  close(): void {
+    for (const waiter of this.waiting.splice(0)) waiter(undefined);
+  }
+}
+
+/**
+ * The executors of the simulated nodes, all in this process. Each node runs one job at a time, on
+ * the real executor's bookkeeping: work pulled from its pool's queue with `WorkConsumer`, and
+ * `start` then `succeed`/`fail` recorded on the job through `AggregateRepository` and
+ * `jobDecider`; a lost node hands its job's work back (a new attempt elsewhere). Only the
+ * command is simulated: it "runs" for its modelled duration on the virtual clock.
+ *
+ * One JetStream consumer per pool, not per node: its slots grow and shrink with the pool's running
+ * nodes, and each job it pulls is given to a free node of the pool.
+ */
+export class SimulatedExecutors {
+  private readonly jobs: AggregateRepository<JobState>;
+  private readonly agents = new Map<string, PoolAgent>();
+  private readonly byJob = new Map<string, Slot>();
+  private readonly logger: EventingLogger;
+  private readonly random: () => number;
+  private cancelSubscription: { unsubscribe(): void } | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly counts = {
+    started: 0,
+    reattempts: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+    lost: 0,
+    busyMs: 0,
+  };
+  private firstStartAt: number | null = null;
+  private lastEndAt: number | null = null;
+
+  constructor(private readonly options: SimulatedExecutorsOptions) {
+    this.jobs = new AggregateRepository(options.store, JOB, jobDecider, 20_000);
+    this.logger = options.logger ?? silentLogger;
+    this.random = options.clock.random('job-failures');
+  }
+
+  start(): void {
+    const bus = this.options.bus;
+    this.stopping = false;
+    this.cancelSubscription = bus.nc.subscribe(subjects.control(bus.topology, Controls.cancelJob), {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        try {
+          const control = parseOrThrow(
+            CancelJobControlSchema,
+            decodeJson(msg.data),
+            'cancel control',
+          );
+          const job = this.byJob.get(control.jobId)?.job;
+          if (job === undefined) return;
+          job.cancelled = true;
+          job.abort.abort();
+        } catch (error) {
+          this.logger.warn({ err: describeError(error) }, 'ignored an unreadable cancel control');
+        }
+      },
+    });
+    if (this.options.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beatAll(), this.options.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** The node booted: its pool has one more slot, and it says hello. */
+  nodeUp(node: SimulatedNode): void {
+    if (this.stopping) return;
+    const slot: Slot = { node, up: true, job: undefined };
+    this.agent(node.pool).add(slot);
+    this.beat(slot);
+  }
+
+  /** The node is gone: its pool has one slot less, and its job (if any) is handed back. */
+  nodeDown(node: Pick<SimulatedNode, 'id' | 'pool'>): void {
+    const slot = this.agents.get(node.pool)?.remove(node.id);
+    if (slot?.job === undefined) return;
+    slot.job.lost = true;
+    slot.job.abort.abort();
+  }
+
+  /** Nodes of the pool that are up and have no job. */
+  freeNodes(pool: string): number {
+    return this.agents.get(pool)?.idle ?? 0;
+  }
+
+  /** Whether a node here is running the job now. */
+  isRunning(jobId: string): boolean {
+    return this.byJob.has(jobId);
+  }
+
+  stats(): ExecutorStats {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      started: this.counts.started,
+      reattempts: this.counts.reattempts,
+      succeeded: this.counts.succeeded,
+      failed: this.counts.failed,
+      cancelled: this.counts.cancelled,
+      lost: this.counts.lost,
+      running: this.byJob.size,
+      firstStartAt: iso(this.firstStartAt),
+      lastEndAt: iso(this.lastEndAt),
+      busyHours: this.counts.busyMs / 3_600_000,
+    };
+  }
+
+  /**
+   * Stops pulling work, hands every running job's work back to its queue (as an executor that
+   * stops does when its grace period ends) and waits for the handlers to finish.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.cancelSubscription?.unsubscribe();
+    clearInterval(this.heartbeat);
+    const agents = [...this.agents.values()];
+    await Promise.all(agents.map((a) => a.consumer.stop()));
+    for (const slot of this.byJob.values()) {
+      if (slot.job === undefined) continue;
+      slot.job.lost = true;
+      slot.job.abort.abort();
+    }
+    for (const agent of agents) agent.close();
+    await Promise.all(agents.map((a) => a.consumer.drained()));
+  }
+
+  private agent(pool: string): PoolAgent {
+    const known = this.agents.get(pool);
+    if (known !== undefined) return known;
+    const consumer: WorkConsumer = new WorkConsumer(this.options.bus, {
+      pool,
+      slots: 0,
+      maxDeliver: this.options.maxDeliver ?? DEFAULT_MAX_DELIVER,
+      ...(this.options.ackWaitMs === undefined ? {} : { ackWaitMs: this.options.ackWaitMs }),
+      logger: this.logger,
+      handle: (lease): Promise<void> => this.handle(agent, lease),
+    });
+    const agent: PoolAgent = new PoolAgent(consumer);
+    this.agents.set(pool, agent);
+    void this.startConsumer(pool, consumer);
+    return agent;
+  }
+
+  private async startConsumer(pool: string, consumer: WorkConsumer): Promise<void> {
+    for (let delayMs = 250; !this.stopping; delayMs = Math.min(delayMs * 2, 10_000)) {
+      try {
+        await consumer.start();
+        return;
+      } catch (error) {
+        this.logger.error(
+          { pool, err: describeError(error) },
+          'cannot start the work consumer of a simulated pool; retrying',
+        );
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
+  }
+
+  private async handle(agent: PoolAgent, lease: WorkLease): Promise<void> {
+    const slot = await agent.acquire();
+    if (slot === undefined) {
+      lease.release();
+      return;
+    }
+    const work = lease.work;
+    const job: RunningJob = {
+      jobId: work.jobId,
+      abort: new AbortController(),
+      lost: false,
+      cancelled: false,
+      handedBack: false,
+    };
+    slot.job = job;
+    this.byJob.set(work.jobId, slot);
+    this.options.hooks?.jobStarted(slot.node, work.jobId);
+    try {
+      await inSpan(
+        `simulate ${work.name}`,
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'acai.job': work.jobId,
+            'acai.run': work.runId,
+            'acai.node': slot.node.id,
+          },
+          parent: lease.trace,
+        },
+        () => this.execute(slot, job, lease),
+      );
+    } finally {
+      if (this.byJob.get(work.jobId) === slot) this.byJob.delete(work.jobId);
+      slot.job = undefined;
+      if (job.handedBack) {
+        this.options.hooks?.jobLost(slot.node, work.jobId);
+      } else {
+        this.options.hooks?.jobEnded(slot.node, work.jobId);
+        agent.give(slot);
+      }
+    }
+  }
+
+  private async execute(slot: Slot, job: RunningJob, lease: WorkLease): Promise<void> {
+    const work = lease.work;
+    const node = slot.node;
+    const options = { correlationId: work.runId };
+    // As the real executor: start from the dispatched state the work carries, without a read.
+    this.jobs.prime(work.project, work.jobId, {
+      version: work.dispatchedSeq,
+      state: {
+        status: 'dispatched',
+        runId: work.runId,
+        name: work.name,
+        command: work.command,
+        env: work.env,
+        resources: work.resources,
+        pool: node.pool,
+        inputs: work.inputs,
+        outputs: work.outputs,
+        timeoutSeconds: work.timeoutSeconds,
+        provision: null,
+        attempt: work.attempt,
+        checkpoint: null,
+      },
+    });
+    let started: { events: unknown[]; state: JobState };
+    try {
+      started = await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) => jobDecider.decide({ kind: 'start', executor: node.id, pid: null }, s),
+        options,
+      );
+    } catch (error) {
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      this.logger.debug(
+        { jobId: work.jobId, reason: error.message },
+        'simulated job cannot start; dropping its work',
+      );
+      await lease.complete();
+      return;
+    }
+    if (started.events.length === 0) {
+      await lease.complete();
+      return;
+    }
+    const attempt = started.state.attempt;
+    const startedAt = this.options.clock.nowMs();
+    this.counts.started += 1;
+    if (attempt > 1) this.counts.reattempts += 1;
+    this.firstStartAt ??= startedAt;
+
+    const model = jobModelOf(work.env);
+    let command: JobCommand;
+    let line: string;
+    if (!model.ok) {
+      line = `acai: ${model.message}`;
+      command = failure('nonzero_exit', model.message, 0, [line], 2);
+    } else {
+      const seconds = simulatedSeconds(model.model, node.offer);
+      const failsAfter =
+        model.model.failRate > 0 && this.random() < model.model.failRate
+          ? this.random() * seconds
+          : Infinity;
+      const limit = work.timeoutSeconds ?? Infinity;
+      const runSeconds = Math.min(seconds, failsAfter, limit);
+      await this.options.clock.sleep(runSeconds * 1000, job.abort.signal);
+      const ranMs = job.abort.signal.aborted
+        ? Math.max(0, this.options.clock.nowMs() - startedAt)
+        : Math.round(runSeconds * 1000);
+      this.counts.busyMs += ranMs;
+      const where = `${node.offer.name}${node.offer.spot ? ' (spot)' : ''} ${node.id}`;
+      if (job.lost) {
+        this.counts.lost += 1;
+        this.publishLog(work.project, work.jobId, attempt, [
+          `acai: simulated node ${where} was lost after ${formatSeconds(ranMs / 1000)}; the job goes back to its queue`,
+        ]);
+        job.handedBack = true;
+        lease.release();
+        return;
+      }
+      if (job.cancelled) {
+        line = `acai: stopped on request after ${formatSeconds(ranMs / 1000)}`;
+        command = failure('killed', 'the job was cancelled', ranMs, [line], null, 'SIGTERM');
+      } else if (failsAfter <= limit && failsAfter < seconds) {
+        line = `simulated failure after ${formatSeconds(runSeconds)} on ${where} (ACAI_SIM_FAIL_RATE=${model.model.failRate})`;
+        command = failure(
+          'nonzero_exit',
+          'the process exited with code 1; see the last lines of its output',
+          ranMs,
+          [line],
+          1,
+        );
+      } else if (limit < seconds) {
+        line = `simulated: stopped at its limit of ${formatSeconds(limit)} on ${where}`;
+        command = failure(
+          'timed_out',
+          `the job ran longer than its limit of ${limit} s and was stopped; raise timeoutSeconds if it needs longer`,
+          ranMs,
+          [line],
+          null,
+          'SIGTERM',
+        );
+      } else {
+        line = `simulated: ${formatSeconds(seconds)} on ${where} (${node.offer.vCpu} vCPU at speed ${node.offer.speed}; ${model.model.seconds} s of work, ${Math.round(model.model.parallel * 100)} % parallel)`;
+        command = { kind: 'succeed', durationMs: ranMs, outputs: [] };
+      }
+    }
+    const decided = command;
+    const { state } = await this.jobs.execute(
+      work.project,
+      work.jobId,
+      (s) => jobDecider.decide(decided, s),
+      options,
+    );
+    const status =
+      state.status === 'succeeded'
+        ? 'succeeded'
+        : state.status === 'cancelled'
+          ? 'cancelled'
+          : 'failed';
+    this.counts[status] += 1;
+    this.lastEndAt = Math.max(this.lastEndAt ?? 0, this.options.clock.nowMs());
+    this.publishLog(work.project, work.jobId, attempt, [line], status);
+    await lease.complete();
+  }
+
+  /** One chunk per attempt on the logs stream: what happened, and the end marker. */
+  private publishLog(
+    project: string,
+    jobId: string,
+    attempt: number,
+    lines: readonly string[],
+    end?: NonNullable<LogChunk['end']>['status'],
+  ): void {
+    const bus = this.options.bus;
+    const t = this.options.clock.now().toISOString();
+    const chunk: LogChunk = {
+      jobId,
+      attempt,
+      lines: lines.map((l) => ({ t, s: 'out' as const, l })),
+      ...(end === undefined ? {} : { end: { status: end } }),
+    };
+    // A lost log chunk must not fail the job.
+    bus.js.publish(subjects.log(bus.topology, project, jobId), encodeJson(chunk)).catch(() => {
+      this.logger.debug({ jobId }, 'a simulated log chunk was not stored');
+    });
+  }
+
+  private beatAll(): void {
+    for (const agent of this.agents.values())
+      for (const slot of agent.slots.values()) this.beat(slot);
+  }
+
+  /** A node heartbeat, as the real executor sends it (`GET /api/v1/nodes`). */
+  private beat(slot: Slot): void {
+    if (this.options.heartbeatMs <= 0) return;
+    const node = slot.node;
+    const heartbeat: NodeHeartbeat = {
+      id: node.id,
+      pool: node.pool,
+      provider: 'simulated',
+      instanceType: node.offer.name,
+      cpu: node.offer.vCpu,
+      memoryMb: node.offer.memoryMb,
+      slots: 1,
+      busy: slot.job === undefined ? 0 : 1,
+      jobs: slot.job === undefined ? [] : [slot.job.jobId],
+      startedAt: new Date(node.launchedAt).toISOString(),
+      limits: 'simulated',
+    };
+    const bus = this.options.bus;
+    try {
+      bus.nc.publish(subjects.control(bus.topology, Controls.nodeHeartbeat), encodeJson(heartbeat));
+    } catch (error) {
+      this.logger.debug({ err: describeError(error) }, 'could not send a node heartbeat');
+    }
+  }
+}
+
+function failure(
+  reason: JobFailureReason,
+  message: string,
+  durationMs: number,
+  lastLines: string[],
+  exitCode: number | null,
+  signal: string | null = null,
+): JobCommand {
+  return {
+    kind: 'fail',
+    data: { reason, message, exitCode, signal, durationMs, lastLines },
+  };
+}

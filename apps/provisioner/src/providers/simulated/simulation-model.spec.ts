@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { ec2Offers } from '@acai/provisioning';
+import {
+  DEFAULT_JOB_SECONDS,
+  DEFAULT_PARALLEL,
+  instanceCost,
+  interruptionDelaySeconds,
+  jobModelOf,
+  marketType,
+  parseMarketType,
+  simulatedSeconds,
+} from './simulation-model.js';
+import { seededRandom } from './virtual-clock.js';
+
+const offer = (name: string) => {
+  const found = ec2Offers({ provider: 'simulated' }).find((o) => o.name === name);
+  if (found === undefined) throw new Error(`no ${name} in the catalogue`);
+  return found;
+};
+
+describe('the duration of a simulated job', () => {
+  it('follows Amdahl over the vCPUs, divided by their speed', () => {
+    const model = { seconds: 600, parallel: 0.9 };
+    // c5.large: 2 vCPU at speed 1 -> 600 * (0.1 + 0.45).
+    expect(simulatedSeconds(model, offer('c5.large'))).toBeCloseTo(330, 9);
+    // c5.4xlarge: 16 vCPU -> 600 * (0.1 + 0.05625).
+    expect(simulatedSeconds(model, offer('c5.4xlarge'))).toBeCloseTo(93.75, 9);
+    // t3.small: 2 vCPU at its 20 % baseline -> five times the c5.large.
+    expect(simulatedSeconds(model, offer('t3.small'))).toBeCloseTo(1650, 9);
+  });
+
+  it('gains nothing from vCPUs for serial work, and everything for perfectly parallel work', () => {
+    expect(simulatedSeconds({ seconds: 100, parallel: 0 }, { vCpu: 16, speed: 1 })).toBe(100);
+    expect(simulatedSeconds({ seconds: 100, parallel: 1 }, { vCpu: 16, speed: 1 })).toBe(6.25);
+    expect(simulatedSeconds({ seconds: 100, parallel: 1 }, { vCpu: 16, speed: 0.5 })).toBe(12.5);
+  });
+
+  it('reads the model from the step env, with defaults', () => {
+    expect(jobModelOf({})).toEqual({
+      ok: true,
+      model: { seconds: DEFAULT_JOB_SECONDS, parallel: DEFAULT_PARALLEL, failRate: 0 },
+    });
+    expect(
+      jobModelOf({ ACAI_SIM_SECONDS: '3600', ACAI_SIM_PARALLEL: '0.5', ACAI_SIM_FAIL_RATE: '0.1' }),
+    ).toEqual({ ok: true, model: { seconds: 3600, parallel: 0.5, failRate: 0.1 } });
+  });
+
+  it('names each bad variable and what it should be', () => {
+    const result = jobModelOf({ ACAI_SIM_SECONDS: 'ten', ACAI_SIM_PARALLEL: '1.5' });
+    expect(result.ok).toBe(false);
+    const message = result.ok ? '' : result.message;
+    expect(message).toContain("ACAI_SIM_SECONDS must be a number from 0 to any size, not 'ten'");
+    expect(message).toContain("ACAI_SIM_PARALLEL must be a number from 0 to 1, not '1.5'");
+    expect(jobModelOf({ ACAI_SIM_FAIL_RATE: '-0.1' }).ok).toBe(false);
+  });
+});
+
+describe('Spot interruptions', () => {
+  const sample = (rate: number, seed: number, n: number) => {
+    const random = seededRandom(seed, 'spot');
+    return Array.from({ length: n }, () => interruptionDelaySeconds(rate, random));
+  };
+
+  it('arrive after exponential waits with the offer’s rate per hour', () => {
+    const waits = sample(2, 1, 100_000);
+    const mean = waits.reduce((a, b) => a + b, 0) / waits.length;
+    // Mean 1/rate hours = 1800 s.
+    expect(mean / 1800).toBeCloseTo(1, 1);
+    // Memoryless: a share 1 - e^-rate of instances is lost within the first hour.
+    const withinAnHour = waits.filter((w) => w <= 3600).length / waits.length;
+    expect(withinAnHour).toBeCloseTo(1 - Math.exp(-2), 2);
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('are the same for the same seed, and never come on-demand', () => {
+    expect(sample(0.5, 9, 50)).toEqual(sample(0.5, 9, 50));
+    expect(sample(0.5, 10, 50)).not.toEqual(sample(0.5, 9, 50));
+    expect(sample(0, 9, 10).every((w) => w === Infinity)).toBe(true);
+  });
+});
+
+describe('billing and markets', () => {
+  it('bills per second with a minute’s minimum', () => {
+    expect(instanceCost(0.36, 1800)).toBeCloseTo(0.18, 12);
+    expect(instanceCost(0.36, 10)).toBeCloseTo(0.006, 12);
+    expect(instanceCost(0.36, 60)).toBeCloseTo(0.006, 12);
+  });
+
+  it('names a Spot market as a type of its own, and back', () => {
+    expect(marketType(offer('c5.large'))).toBe('c5.large');
+    expect(marketType({ name: 'c5.large', spot: true })).toBe('c5.large-spot');
+    expect(parseMarketType('c5.large-spot')).toEqual({ name: 'c5.large', spot: true });
+    expect(parseMarketType('m5.2xlarge')).toEqual({ name: 'm5.2xlarge', spot: false });
+  });
+});

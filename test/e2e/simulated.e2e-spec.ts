@@ -1,0 +1,281 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { HistoryEntry } from '@acai/contracts';
+import { eventually } from '@acai/testkit';
+import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
+
+// The simulated provider: the EC2 fleet on a simulated cloud and virtual clock, its nodes'
+// executors in the provisioner's process. No executor service runs: every job below runs on a
+// simulated node, through the same gateway, scheduler and provisioner as a real one.
+
+interface NodeBody {
+  id: string;
+  provider: string;
+  instanceType: string | null;
+  pool: string;
+  state: string;
+  pricePerHour: number | null;
+  cpu: number | null;
+  jobs: string[];
+  lastSeenAt: string | null;
+  limits: string | null;
+}
+
+const MINUTE = 60_000;
+
+type Step = {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+  provision?: Record<string, unknown>;
+};
+
+const step = (name: string, offer: string, env: Record<string, string>): Step => ({
+  name,
+  command: ['train'],
+  env,
+  provision: { offer },
+});
+
+async function submit(system: TestSystem, name: string, steps: Step[]) {
+  const submitted = await system.api('POST', '/api/v1/runs', { name, steps });
+  expect(submitted.status).toBe(202);
+  return submitted.body as { id: string; jobs: { id: string; name: string }[] };
+}
+
+async function history(system: TestSystem, jobId: string): Promise<HistoryEntry[]> {
+  return (await system.api('GET', `/api/v1/jobs/${jobId}/history`)).body as HistoryEntry[];
+}
+
+async function nodes(system: TestSystem): Promise<NodeBody[]> {
+  return ((await system.api('GET', '/api/v1/nodes')).body as { items: NodeBody[] }).items;
+}
+
+describe('the simulated provider', () => {
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      env: {
+        ACAI_PROVIDERS: 'simulated',
+        // A virtual minute is 100 ms: boots take 100 ms, a 5-minute job half a second.
+        ACAI_SIM_SPEEDUP: '600',
+        ACAI_SIM_SEED: '7',
+        ACAI_EC2_MAX_INSTANCES: '20',
+        ACAI_EC2_IDLE_TIMEOUT_MS: String(5 * MINUTE),
+        // Spot capacity is lost six times per instance-hour here (the catalogue assumes 0.01).
+        ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR: '6',
+        // The nodes list is the simulated cloud's own view (heartbeats are checked below).
+        ACAI_SIM_HEARTBEAT_MS: '0',
+      },
+      without: ['executor'],
+    });
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  it('offers the catalogue’s types, on-demand and Spot', async () => {
+    const body = (await system.api('GET', '/api/v1/instance-types')).body as {
+      providers: string[];
+      offers: {
+        provider: string;
+        name: string;
+        spot: boolean;
+        pool: string;
+        pricePerHour: number;
+      }[];
+    };
+    expect(body.providers).toEqual(['simulated']);
+    const onDemand = body.offers.find((o) => o.name === 'c5.large')!;
+    const spot = body.offers.find((o) => o.name === 'c5.large:spot')!;
+    expect(onDemand).toMatchObject({
+      provider: 'simulated',
+      spot: false,
+      pool: 'simulated-c5-large',
+    });
+    expect(spot).toMatchObject({
+      provider: 'simulated',
+      spot: true,
+      pool: 'simulated-c5-large-spot',
+    });
+    expect(spot.pricePerHour).toBeLessThan(onDemand.pricePerHour);
+  });
+
+  it('launches nodes for 50 jobs within its instance limit, runs them in virtual time, and terminates idle nodes', async () => {
+    // 30 jobs on c5.large (2 vCPU) and 20 on m5.xlarge (4 vCPU), each 10 minutes of work on one
+    // vCPU, 90 % of it parallel: 330 s on a c5.large, 195 s on an m5.xlarge.
+    const work = { ACAI_SIM_SECONDS: '600', ACAI_SIM_PARALLEL: '0.9' };
+    const steps = [
+      ...Array.from({ length: 30 }, (_, i) => step(`c5-${i}`, 'c5.large', work)),
+      ...Array.from({ length: 20 }, (_, i) => step(`m5-${i}`, 'm5.xlarge', work)),
+    ];
+    const { id: runId, jobs } = await submit(system, 'fifty', steps);
+    expect(jobs).toHaveLength(50);
+
+    // While it runs: simulated nodes, with their type and price, never more than the limit.
+    const seen = new Map<string, NodeBody>();
+    let most = 0;
+    let run: RunBody | undefined;
+    await eventually(
+      'the run to end',
+      async () => {
+        const live = (await nodes(system)).filter((n) => n.state !== 'terminating');
+        most = Math.max(most, live.length);
+        for (const n of live) seen.set(n.id, n);
+        const r = await system.api('GET', `/api/v1/runs/${runId}`);
+        const body = r.body as RunBody;
+        if (['succeeded', 'failed', 'cancelled'].includes(body.status)) run = body;
+        return run;
+      },
+      60_000,
+    );
+    expect(run!.status).toBe('succeeded');
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(20);
+    const c5 = [...seen.values()].find((n) => n.instanceType === 'c5.large')!;
+    expect(c5).toMatchObject({
+      provider: 'simulated',
+      pool: 'simulated-c5-large',
+      cpu: 2,
+      pricePerHour: 0.085,
+    });
+    expect(c5.id).toMatch(/^i-[0-9a-f]{17}$/);
+
+    // Every job succeeded on a node of the offer it was pinned to, in its modelled virtual time,
+    // at its first attempt (no busy node was taken away).
+    const executors = new Set<string>();
+    for (const job of jobs) {
+      const entries = await history(system, job.id);
+      const provisioned = entries.find((e) => e.type === 'job.provisioned')!.data as {
+        provider: string;
+        pool: string;
+      };
+      const onC5 = job.name.startsWith('c5-');
+      expect(provisioned).toMatchObject({
+        provider: 'simulated',
+        pool: onC5 ? 'simulated-c5-large' : 'simulated-m5-xlarge',
+      });
+      const started = entries.filter((e) => e.type === 'job.started');
+      expect(started).toHaveLength(1);
+      executors.add((started[0]!.data as { executor: string }).executor);
+      expect(entries.at(-1)!.type).toBe('job.succeeded');
+      expect((entries.at(-1)!.data as { durationMs: number }).durationMs).toBe(
+        onC5 ? 330_000 : 195_000,
+      );
+    }
+    // 50 jobs, at most 20 instances at once: nodes were reused, jobs waited for them (and idle
+    // nodes of one type made room for the other).
+    expect(executors.size).toBeLessThan(50);
+    expect([...executors].every((id) => /^i-[0-9a-f]{17}$/.test(id))).toBe(true);
+
+    // What the job printed, as its log says.
+    const logs = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs`);
+    expect(logs.text).toContain('simulated: 5.5 min on c5.large');
+
+    // Idle for five virtual minutes (half a second): every node is terminated.
+    await eventually('the idle nodes to be terminated', async () => {
+      const listed = await nodes(system);
+      return listed.every((n) => n.state === 'terminating') ? listed : undefined;
+    });
+  });
+
+  it('hands a job back when its Spot node is interrupted: a new attempt elsewhere, and the run succeeds', async () => {
+    // 20 minutes of work, 11 on a c5.large: at six interruptions an hour, two in three attempts
+    // are interrupted.
+    const work = { ACAI_SIM_SECONDS: '1200' };
+    const steps = Array.from({ length: 8 }, (_, i) => step(`spot-${i}`, 'c5.large:spot', work));
+    const { id: runId, jobs } = await submit(system, 'spot', steps);
+    const run = await eventually('the Spot run to end', () => system.waitForRun(runId), 60_000);
+    expect(run.status).toBe('succeeded');
+
+    const histories = await Promise.all(jobs.map((j) => history(system, j.id)));
+    for (const entries of histories) {
+      expect(entries.find((e) => e.type === 'job.provisioned')!.data).toMatchObject({
+        provider: 'simulated',
+        pool: 'simulated-c5-large-spot',
+        offer: { name: 'c5.large:spot' },
+      });
+      expect(entries.at(-1)!.type).toBe('job.succeeded');
+    }
+    const retried = histories.filter((h) => h.filter((e) => e.type === 'job.started').length > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    const attempts = retried[0]!.filter((e) => e.type === 'job.started').map((e) => e.data) as {
+      executor: string;
+      attempt: number;
+    }[];
+    expect(attempts.map((a) => a.attempt)).toEqual(attempts.map((_, i) => i + 1));
+    // The lost node is gone: the next attempt ran on another.
+    expect(attempts[1]!.executor).not.toBe(attempts[0]!.executor);
+  });
+
+  it('runs a step without provision as requested, on the cheapest simulated offer that fits', async () => {
+    const { id: runId, jobs } = await submit(system, 'as-requested', [
+      { name: 'plain', command: ['train'], env: { ACAI_SIM_SECONDS: '60' } },
+    ]);
+    expect((await system.waitForRun(runId)).status).toBe('succeeded');
+    const entries = await history(system, jobs[0]!.id);
+    const provisioned = entries.find((e) => e.type === 'job.provisioned')!.data as {
+      provider: string;
+      pool: string;
+      offer: { name: string };
+    };
+    // The cheapest with 1 CPU and 512 MiB is a Spot t3.micro, whose vCPUs run at 10 %.
+    expect(provisioned).toMatchObject({
+      provider: 'simulated',
+      pool: 'simulated-t3-micro-spot',
+      offer: { name: 't3.micro:spot' },
+    });
+    expect(entries.at(-1)!.data).toMatchObject({ durationMs: 330_000 });
+  });
+
+  it('fails a job whose simulated attempt fails, with the reason and its last line', async () => {
+    const { id: runId, jobs } = await submit(system, 'failing', [
+      step('flaky', 'c5.large', { ACAI_SIM_SECONDS: '60', ACAI_SIM_FAIL_RATE: '1' }),
+    ]);
+    expect((await system.waitForRun(runId)).status).toBe('failed');
+    const failed = (await history(system, jobs[0]!.id)).at(-1)!;
+    expect(failed.type).toBe('job.failed');
+    expect(failed.data).toMatchObject({ reason: 'nonzero_exit', exitCode: 1 });
+    expect((failed.data as { lastLines: string[] }).lastLines[0]).toContain('ACAI_SIM_FAIL_RATE=1');
+  });
+});
+
+describe('simulated nodes’ heartbeats', () => {
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      env: {
+        ACAI_PROVIDERS: 'simulated',
+        // A virtual minute per real second: the job below runs for a few real seconds.
+        ACAI_SIM_SPEEDUP: '60',
+        ACAI_SIM_HEARTBEAT_MS: '100',
+      },
+      without: ['executor'],
+    });
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  it('list a busy node as its executor reports it', async () => {
+    const { id: runId, jobs } = await submit(system, 'beat', [
+      step('long', 'c5.large', { ACAI_SIM_SECONDS: '360' }),
+    ]);
+    const busy = await eventually('the node to report its job', async () =>
+      (await nodes(system)).find((n) => n.lastSeenAt !== null && n.jobs.includes(jobs[0]!.id)),
+    );
+    expect(busy).toMatchObject({
+      provider: 'simulated',
+      instanceType: 'c5.large',
+      pool: 'simulated-c5-large',
+      state: 'busy',
+      cpu: 2,
+      pricePerHour: 0.085,
+      limits: 'simulated',
+    });
+    expect((await system.waitForRun(runId)).status).toBe('succeeded');
+  });
+});
