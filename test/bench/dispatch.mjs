@@ -17,7 +17,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
-import { countLogLines, stats as statsOf } from './lib.mjs';
+import { countLogLines, request, stats as statsOf } from './lib.mjs';
 
 /** @param {number[]} values */
 const stats = (values) => statsOf(values, 1);
@@ -585,42 +585,6 @@ function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
 }
 
 /** @typedef {{ gatewayUrl: string; key: string; agent: http.Agent }} Client */
-
-/**
- * One API call over the keep-alive agent, JSON body if given.
- * @param {Client} client
- * @param {'GET' | 'POST'} method
- * @param {string} pathname
- * @param {unknown} [body]
- * @returns {Promise<{ status: number; text: string }>}
- */
-function request(client, method, pathname, body) {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  /** @type {http.OutgoingHttpHeaders} */
-  const headers = { authorization: `Bearer ${client.key}` };
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = payload.length;
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${client.gatewayUrl}${pathname}`,
-      { method, agent: client.agent, headers, timeout: 60_000 },
-      (res) => {
-        /** @type {Buffer[]} */
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${pathname}: no answer in 60 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /**
  * @typedef {object} CpuSnapshot

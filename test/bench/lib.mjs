@@ -1,5 +1,6 @@
 // @ts-check
 // Helpers the benchmarks share.
+import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -53,4 +54,45 @@ export function countLogLines(logDir, pattern) {
     if (found > 0) counts[file.replace(/\.log$/, '')] = found;
   }
   return counts;
+}
+
+/** @typedef {{ gatewayUrl: string; key: string; agent: import('node:http').Agent }} Client */
+
+/**
+ * One API call over the keep-alive agent, JSON body if given.
+ * @param {Client} client
+ * @param {'GET' | 'POST'} method
+ * @param {string} pathname
+ * @param {unknown} [body]
+ * @param {number} [timeoutMs]
+ * @returns {Promise<{ status: number; text: string }>}
+ */
+export function request(client, method, pathname, body, timeoutMs = 60_000) {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  /** @type {import('node:http').OutgoingHttpHeaders} */
+  const headers = { authorization: `Bearer ${client.key}` };
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = payload.length;
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${client.gatewayUrl}${pathname}`,
+      { method, agent: client.agent, headers, timeout: timeoutMs },
+      (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new Error(`${method} ${pathname}: no answer in ${timeoutMs / 1000} s`)),
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

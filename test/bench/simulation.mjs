@@ -19,7 +19,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
-import { countLogLines, round } from './lib.mjs';
+import { countLogLines, request, round } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
@@ -215,7 +215,7 @@ async function simulate(ctx, runs, speedup) {
         while (next < runs) {
           const r = next++;
           try {
-            const response = await request(client, 'POST', '/api/v1/runs', runSpec(r));
+            const response = await request(client, 'POST', '/api/v1/runs', runSpec(r), 120_000);
             if (response.status !== 202)
               submitErrors.push(`HTTP ${response.status}: ${response.text.slice(0, 300)}`);
             else runIds.push(/** @type {{ id: string }} */ (JSON.parse(response.text)).id);
@@ -467,42 +467,6 @@ function printTable(say, rounds) {
           : ''),
     );
   }
-}
-
-/**
- * One API call over the keep-alive agent, JSON body if given.
- * @param {{ gatewayUrl: string; key: string; agent: http.Agent }} client
- * @param {'GET' | 'POST'} method
- * @param {string} pathname
- * @param {unknown} [body]
- * @returns {Promise<{ status: number; text: string }>}
- */
-function request(client, method, pathname, body) {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  /** @type {http.OutgoingHttpHeaders} */
-  const headers = { authorization: `Bearer ${client.key}` };
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = payload.length;
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${client.gatewayUrl}${pathname}`,
-      { method, agent: client.agent, headers, timeout: 120_000 },
-      (res) => {
-        /** @type {Buffer[]} */
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${pathname}: no answer in 120 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
 }
 
 /**

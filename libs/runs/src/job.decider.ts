@@ -4,6 +4,7 @@ import {
   type CheckpointRef,
   type DeclaredOutput,
   type ProvisionSpec,
+  type WorkAssignment,
   type EventData,
   type JobStatus,
   type StagedInput,
@@ -187,3 +188,26 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     }
   },
 };
+
+/**
+ * The job as it was when its work was dispatched, read off the work message: an executor starts
+ * from it without a read. If the job moved on since (cancelled, or this is a redelivery), appending
+ * at this version conflicts, the job is read, and the decision is made again on what it really is.
+ */
+export function dispatchedState(work: WorkAssignment, pool: string): JobState {
+  return {
+    status: 'dispatched',
+    runId: work.runId,
+    name: work.name,
+    command: work.command,
+    env: work.env,
+    resources: work.resources,
+    pool,
+    inputs: work.inputs,
+    outputs: work.outputs,
+    timeoutSeconds: work.timeoutSeconds,
+    provision: null,
+    attempt: work.attempt,
+    checkpoint: null,
+  };
+}

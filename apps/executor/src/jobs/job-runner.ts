@@ -26,7 +26,7 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import type { CommonConfig, ConfigOf, ServiceContext } from '@acai/platform';
-import { jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { dispatchedState, jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import type { Subscription } from '@nats-io/nats-core';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
@@ -214,21 +214,7 @@ export class JobRunner {
     // read, and the decision is made again on what it really is.
     this.jobs.prime(work.project, work.jobId, {
       version: work.dispatchedSeq,
-      state: {
-        status: 'dispatched',
-        runId: work.runId,
-        name: work.name,
-        command: work.command,
-        env: work.env,
-        resources: work.resources,
-        pool: this.ctx.config.ACAI_EXECUTOR_POOL,
-        inputs: work.inputs,
-        outputs: work.outputs,
-        timeoutSeconds: work.timeoutSeconds,
-        provision: null,
-        attempt: work.attempt,
-        checkpoint: null,
-      },
+      state: dispatchedState(work, this.ctx.config.ACAI_EXECUTOR_POOL),
     });
     let started: { events: unknown[]; state: JobState };
     try {

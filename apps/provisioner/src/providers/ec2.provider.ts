@@ -9,7 +9,7 @@ import {
   type Ec2FleetLogger,
   type Ec2Repository,
 } from './ec2/index.js';
-import type { NodeView, Provider } from './provider.js';
+import { fleetNodeView, type NodeView, type Provider } from './provider.js';
 
 /** How often idle instances are looked for, at most: twice per idle timeout when that is short. */
 const REAP_EVERY_MS = 30_000;
@@ -127,30 +127,10 @@ export class Ec2Provider implements Provider {
   }
 
   nodes(): readonly NodeView[] {
-    const prices = new Map(this.offers().map((o) => [o.name, o]));
-    return this.fleet.nodes().map((n) => {
-      const offer = prices.get(n.instanceType);
-      return {
-        id: n.id,
-        provider: this.name,
-        instanceType: n.instanceType,
-        pool: n.pool,
-        state:
-          n.state === 'pending'
-            ? 'booting'
-            : n.state === 'running' || n.state === 'busy'
-              ? 'busy'
-              : n.state,
-        cpu: offer?.vCpu ?? null,
-        memoryMb: offer?.memoryMb ?? null,
-        slots: 1,
-        jobs: n.jobId === null ? [] : [n.jobId],
-        pricePerHour: offer?.pricePerHour ?? null,
-        launchedAt: n.launchedAt.toISOString(),
-        lastSeenAt: null,
-        limits: null,
-      };
-    });
+    const offers = new Map(this.offers().map((o) => [o.name, o]));
+    return this.fleet
+      .nodes()
+      .map((n) => fleetNodeView(n, this.name, offers.get(n.instanceType), null));
   }
 
   /** Idle instances past their timeout are terminated (also called by the periodic reaper). */

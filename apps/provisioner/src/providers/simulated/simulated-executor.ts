@@ -25,7 +25,7 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import { formatSeconds, type Offer } from '@acai/provisioning';
-import { jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { dispatchedState, jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import { jobModelOf, simulatedSeconds } from './simulation-model.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -363,21 +363,7 @@ export class SimulatedExecutors {
     // As the real executor: start from the dispatched state the work carries, without a read.
     this.jobs.prime(work.project, work.jobId, {
       version: work.dispatchedSeq,
-      state: {
-        status: 'dispatched',
-        runId: work.runId,
-        name: work.name,
-        command: work.command,
-        env: work.env,
-        resources: work.resources,
-        pool: node.pool,
-        inputs: work.inputs,
-        outputs: work.outputs,
-        timeoutSeconds: work.timeoutSeconds,
-        provision: null,
-        attempt: work.attempt,
-        checkpoint: null,
-      },
+      state: dispatchedState(work, node.pool),
     });
     let started: { events: unknown[]; state: JobState };
     try {

@@ -17,7 +17,7 @@ import {
   Ec2ThrottledError,
   type Ec2FleetLogger,
 } from '../ec2/index.js';
-import type { NodeView, Provider } from '../provider.js';
+import { fleetNodeView, type NodeView, type Provider } from '../provider.js';
 import { SimulatedCloud, type CloudStats } from './simulated-cloud.js';
 import {
   SimulatedExecutors,
@@ -235,29 +235,9 @@ export class SimulatedProvider implements Provider {
   }
 
   nodes(): readonly NodeView[] {
-    return this.fleet.nodes().map((n) => {
-      const offer = this.cloud.offerOf(n.instanceType);
-      return {
-        id: n.id,
-        provider: this.name,
-        instanceType: offer?.name ?? n.instanceType,
-        pool: n.pool,
-        state:
-          n.state === 'pending'
-            ? 'booting'
-            : n.state === 'running' || n.state === 'busy'
-              ? 'busy'
-              : n.state,
-        cpu: offer?.vCpu ?? null,
-        memoryMb: offer?.memoryMb ?? null,
-        slots: 1,
-        jobs: n.jobId === null ? [] : [n.jobId],
-        pricePerHour: offer?.pricePerHour ?? null,
-        launchedAt: n.launchedAt.toISOString(),
-        lastSeenAt: null,
-        limits: 'simulated',
-      };
-    });
+    return this.fleet
+      .nodes()
+      .map((n) => fleetNodeView(n, this.name, this.cloud.offerOf(n.instanceType), 'simulated'));
   }
 
   stats(): SimulationStats {
