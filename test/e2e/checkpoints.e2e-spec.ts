@@ -1,13 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HistoryEntry, JobView } from '@acai/contracts';
 import { eventually } from '@acai/testkit';
-import { startSystem, type TestSystem } from '../support/system.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-const executorMain = path.join(root, 'apps/executor/dist/main.js');
+import { startExecutorProcess, startSystem, type TestSystem } from '../support/system.js';
 
 /**
  * A job that counts to STEPS, one step every 300 ms, keeping its count in $ACAI_CHECKPOINT_DIR and
@@ -39,23 +36,6 @@ const tick = () => {
 setTimeout(tick, 300);
 `;
 
-/**
- * An executor as its own process, as on a node: it can be SIGKILLed like a lost machine.
- */
-function startExecutor(system: TestSystem, id: string): ChildProcess {
-  const child = spawn(process.execPath, [executorMain], {
-    env: {
-      ...system.env,
-      ACAI_DB_SCHEMA: `executor_${system.tag}`,
-      ACAI_EXECUTOR_ID: id,
-      ACAI_EXECUTOR_SLOTS: '1',
-      ACAI_WORK_ACK_WAIT_MS: '2000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
-}
-
 describe('checkpoints', () => {
   let system: TestSystem;
   const executors: ChildProcess[] = [];
@@ -73,7 +53,7 @@ describe('checkpoints', () => {
     const script = path.join(system.home, 'counter.cjs');
     const pidFile = path.join(system.home, 'job.pid');
     await writeFile(script, COUNTER);
-    executors.push(startExecutor(system, 'node-a'));
+    executors.push(startExecutorProcess(system, 'node-a'));
 
     const submitted = await system.api('POST', '/api/v1/runs', {
       name: 'count',
@@ -98,7 +78,7 @@ describe('checkpoints', () => {
     // The node is lost: its executor and the job on it die at once, with no chance to say so.
     executors[0]!.kill('SIGKILL');
     process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
-    executors.push(startExecutor(system, 'node-b'));
+    executors.push(startExecutorProcess(system, 'node-b'));
 
     const run = await system.waitForRun(runId);
     expect(run.status).toBe('succeeded');

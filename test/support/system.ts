@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -176,4 +177,55 @@ export async function startSystem(
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An executor as its own process (from its build), as on a node of its own: it can be SIGKILLed
+ * like a lost machine. Its work is handed to another executor 2 s after its heartbeats stop.
+ */
+export function startExecutorProcess(system: TestSystem, id: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    [path.resolve(import.meta.dirname, '../../apps/executor/dist/main.js')],
+    {
+      env: {
+        ...system.env,
+        ACAI_DB_SCHEMA: `executor_${system.tag}`,
+        ACAI_EXECUTOR_ID: id,
+        ACAI_EXECUTOR_SLOTS: '1',
+        ACAI_WORK_ACK_WAIT_MS: '2000',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+}
+
+/** Pids of the processes whose working folder is under `folder` (a job's, with its children). */
+export async function processesIn(folder: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cwd = await readlink(`/proc/${entry}/cwd`);
+      if (cwd === folder || cwd.startsWith(`${folder}/`)) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+/** Runs examples/mnist/import.mjs against the system: MNIST as file set `mnist`. */
+export function importMnist(system: TestSystem): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [path.resolve(import.meta.dirname, '../../examples/mnist/import.mjs')],
+      { env: { PATH: process.env['PATH'], ACAI_URL: system.gatewayUrl, ACAI_KEY: system.key } },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
 }
