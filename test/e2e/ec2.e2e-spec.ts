@@ -58,6 +58,7 @@ describe('the ec2 provider', () => {
         ACAI_EC2_REGION: 'eu-west-1',
         ACAI_EC2_IMAGE_ID: 'ami-0123456789abcdef0',
         ACAI_EC2_IDLE_TIMEOUT_MS: '1000',
+        ACAI_EC2_MAX_INSTANCES: '1',
         ACAI_EC2_EXECUTOR_COMMAND: 'node /opt/acai/apps/executor/dist/main.js',
         ACAI_EC2_EXECUTOR_NATS_URL: BUS_SECRET,
       },
@@ -169,5 +170,32 @@ describe('the ec2 provider', () => {
     const message = (failed.data as { message: string }).message;
     expect(message).toContain('m5.xlarge');
     expect(message).toContain('InsufficientInstanceCapacity');
+  });
+
+  it('makes a job wait in its pool at the instance limit, and runs it when an instance is free', async () => {
+    ec2
+      .on(RunInstancesCommand)
+      .callsFake((input: RunInstancesCommandInput) => launched('i-0bbb000000000002', input));
+    const launchesBefore = ec2.commandCalls(RunInstancesCommand).length;
+    const first = await submit('c5.xlarge');
+    const second = await submit('c5.xlarge');
+    // Both are placed on the type's pool; the second is not failed for lack of an instance.
+    for (const { jobId } of [first, second]) {
+      const provisioned = await eventually('the job to be provisioned', async () =>
+        (await history(jobId)).find((e) => e.type === 'job.provisioned'),
+      );
+      expect(provisioned.data).toMatchObject({ provider: 'ec2', pool: 'ec2-c5-xlarge' });
+    }
+    expect(ec2.commandCalls(RunInstancesCommand).length - launchesBefore).toBe(1);
+
+    await boot('i-0bbb000000000002', 'ec2-c5-xlarge', 'c5.xlarge');
+    expect((await system.waitForRun(first.runId)).status).toBe('succeeded');
+    expect((await system.waitForRun(second.runId)).status).toBe('succeeded');
+    for (const { jobId } of [first, second]) {
+      expect((await history(jobId)).find((e) => e.type === 'job.started')!.data).toMatchObject({
+        executor: 'i-0bbb000000000002',
+      });
+    }
+    expect(ec2.commandCalls(RunInstancesCommand).length - launchesBefore).toBe(1);
   });
 });

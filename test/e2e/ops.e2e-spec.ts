@@ -25,6 +25,9 @@ describe('operations', () => {
         '/api/v1/runs/{id}',
         '/api/v1/jobs/{id}/history',
         '/api/v1/jobs/{id}/logs',
+        '/api/v1/instance-types',
+        '/api/v1/nodes',
+        '/api/v1/provision/plan',
       ]),
     );
     const page = await fetch(`${system.gatewayUrl}/api/docs`);

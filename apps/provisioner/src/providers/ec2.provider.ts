@@ -3,7 +3,10 @@ import { AcaiError, ErrorCode } from '@acai/contracts';
 import type { Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../config.js';
 import {
+  Ec2CapacityError,
+  Ec2ErrorCode,
   Ec2Fleet,
+  ec2PoolName,
   Ec2ThrottledError,
   Ec2ProviderError,
   type Ec2FleetLogger,
@@ -24,6 +27,8 @@ export class Ec2Provider implements Provider {
   readonly name: 'ec2' | 'simulated';
   private readonly fleet: Ec2Fleet;
   private readonly pools = new Map<string, string>();
+  /** Jobs sent to their type's pool while the fleet was at its instance limit. */
+  private readonly waiting = new Map<string, Offer>();
   private reaper: NodeJS.Timeout | undefined;
   private readonly reapEveryMs: number;
 
@@ -101,6 +106,14 @@ export class Ec2Provider implements Provider {
       this.pools.set(jobId, capacity.pool);
       return { pool: capacity.pool };
     } catch (error) {
+      if (error instanceof Ec2CapacityError && error.code === Ec2ErrorCode.MaxInstances) {
+        // At the limit: the job waits in its type's pool. An instance of the type that finishes
+        // its job pulls it; otherwise each reaper round tries again once instances are freed.
+        const pool = ec2PoolName(offer.name);
+        this.pools.set(jobId, pool);
+        this.waiting.set(jobId, offer);
+        return { pool };
+      }
       if (error instanceof Ec2ThrottledError) {
         // The API is busy for the whole account: try again later (the event is redelivered).
         throw new AcaiError(ErrorCode.Unavailable, error.message, undefined, { cause: error });
@@ -115,11 +128,13 @@ export class Ec2Provider implements Provider {
   }
 
   started(jobId: string, executor: string): void {
+    this.waiting.delete(jobId);
     const pool = this.pools.get(jobId);
     if (pool !== undefined) this.fleet.jobStarted(pool, jobId, executor);
   }
 
   released(jobId: string): void {
+    this.waiting.delete(jobId);
     const pool = this.pools.get(jobId);
     if (pool === undefined) return;
     this.pools.delete(jobId);
@@ -147,6 +162,7 @@ export class Ec2Provider implements Provider {
       this.fleet
         .sync()
         .then(() => this.fleet.reapIdle())
+        .then(() => this.placeWaiting())
         .catch(() => undefined);
     }, this.reapEveryMs);
     this.reaper.unref();
@@ -155,6 +171,22 @@ export class Ec2Provider implements Provider {
   async stop(): Promise<void> {
     clearInterval(this.reaper);
     await this.fleet.close();
+  }
+
+  /**
+   * Jobs that wait at the instance limit get an instance of their own type once there is room
+   * (only their type: the job is already on that type's pool). Still at the limit: they wait on.
+   */
+  private async placeWaiting(): Promise<void> {
+    for (const [jobId, offer] of [...this.waiting]) {
+      try {
+        await this.fleet.ensureCapacity({ jobId, types: [offer.name] });
+        this.waiting.delete(jobId);
+      } catch (error) {
+        if (!(error instanceof Ec2CapacityError)) throw error;
+        if (error.code === Ec2ErrorCode.MaxInstances) return;
+      }
+    }
   }
 
   /** Bigger types of the same shape that can stand in when the chosen one has no capacity. */
