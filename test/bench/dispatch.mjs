@@ -2,7 +2,7 @@
 // The `dispatch` benchmark: N no-op runs (one step, `["true"]`) submitted through the gateway's REST
 // API and run to their end, timed by the run's final event on the bus; then, as the floor, a raw
 // JetStream publish -> pull consume -> ack round trip of the same count on the same nats-server.
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,14 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
-import { countLogLines, request, stats as statsOf } from './lib.mjs';
+import {
+  countLogLines,
+  cpuSnapshot,
+  cpuUse,
+  request,
+  round as roundTo,
+  stats as statsOf,
+} from './lib.mjs';
 
 /** @param {number[]} values */
 const stats = (values) => statsOf(values, 1);
@@ -131,8 +138,10 @@ export async function run(ctx) {
     cpuSamples.push(cpuSnapshot(home));
     const lastEnd = round.lastEnd;
     const cpu = cpuUse(
-      /** @type {CpuSnapshot} */ (cpuSamples[0]),
-      /** @type {CpuSnapshot} */ (cpuSamples.find((c) => c.at >= lastEnd) ?? cpuSamples.at(-1)),
+      /** @type {import('./lib.mjs').CpuSnapshot} */ (cpuSamples[0]),
+      /** @type {import('./lib.mjs').CpuSnapshot} */ (
+        cpuSamples.find((c) => c.at >= lastEnd) ?? cpuSamples.at(-1)
+      ),
     );
     const acai = summarise(round, n);
     say(`acai: ${describeRound(round, n)}`);
@@ -586,112 +595,7 @@ function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
 
 /** @typedef {{ gatewayUrl: string; key: string; agent: http.Agent }} Client */
 
-/**
- * @typedef {object} CpuSnapshot
- * @property {number} at            performance.now()
- * @property {number} machineBusy   ticks of all CPUs not idle/iowait
- * @property {number} machineTotal  ticks of all CPUs
- * @property {Map<number, { name: string; ticks: number }>} procs  this stack's processes
- * @property {NodeJS.CpuUsage} self
- */
-
-const CLK_TCK = 100;
-
-/**
- * CPU ticks of every process of this stack (found by ACAI_HOME in its environment or `home` on its
- * command line, and their descendants: Postgres backends), and of the whole machine.
- * @param {string} home
- * @returns {CpuSnapshot}
- */
-function cpuSnapshot(home) {
-  /** @type {Map<number, { ppid: number; name: string; ticks: number }>} */
-  const all = new Map();
-  /** @type {Set<number>} */
-  const roots = new Set();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
-      const name = app
-        ? (app.split('/').at(-3) ?? 'node')
-        : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
-      all.set(pid, { ppid: Number(fields[1]), name, ticks });
-      if (pid === process.pid) continue;
-      if (cmdline.some((a) => a.includes(home))) roots.add(pid);
-      else if (app) {
-        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-        if (environ.split('\0').includes(`ACAI_HOME=${home}`)) roots.add(pid);
-      }
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  /** @type {Map<number, { name: string; ticks: number }>} */
-  const procs = new Map();
-  for (const [pid, p] of all) {
-    let name;
-    for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
-      if (roots.has(at)) {
-        name = /** @type {{ name: string }} */ (all.get(at)).name;
-        break;
-      }
-      at = all.get(at)?.ppid ?? 0;
-    }
-    if (name !== undefined)
-      procs.set(pid, { name: name === 'postgres' ? 'postgres' : name, ticks: p.ticks });
-  }
-  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const t = cpuLine.trim().split(/\s+/).slice(1).map(Number);
-  const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = (t[3] ?? 0) + (t[4] ?? 0);
-  return {
-    at: performance.now(),
-    machineBusy: total - idle,
-    machineTotal: total,
-    procs,
-    self: process.cpuUsage(),
-  };
-}
-
-/**
- * CPU seconds each process of the stack used between two snapshots, and how busy the machine was.
- * @param {CpuSnapshot} a
- * @param {CpuSnapshot} b
- */
-function cpuUse(a, b) {
-  /** @type {Record<string, number>} */
-  const byName = {};
-  for (const [pid, p] of b.procs) {
-    const before = a.procs.get(pid)?.ticks ?? 0;
-    byName[p.name] = (byName[p.name] ?? 0) + (p.ticks - before) / CLK_TCK;
-  }
-  const self = process.cpuUsage(a.self);
-  byName['bench (this process)'] = (self.user + self.system) / 1e6;
-  const wallSec = (b.at - a.at) / 1000;
-  const machineBusySec = (b.machineBusy - a.machineBusy) / CLK_TCK;
-  const ours = Object.values(byName).reduce((x, y) => x + y, 0);
-  /** @type {Record<string, number>} */
-  const cpuSecByProcess = {};
-  for (const [name, sec] of Object.entries(byName).sort((x, y) => y[1] - x[1])) {
-    cpuSecByProcess[name] = round1(sec);
-  }
-  return {
-    wallSec: round1(wallSec),
-    machineBusyPct: round1(
-      (100 * (b.machineBusy - a.machineBusy)) / Math.max(1, b.machineTotal - a.machineTotal),
-    ),
-    machineBusySec: round1(machineBusySec),
-    otherBusySec: round1(Math.max(0, machineBusySec - ours)),
-    cpuSecByProcess,
-  };
-}
-
 /** @param {number} x */
 function round1(x) {
-  return Math.round(x * 100) / 100;
+  return roundTo(x, 2);
 }

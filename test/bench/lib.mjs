@@ -1,6 +1,7 @@
 // @ts-check
 // Helpers the benchmarks share.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -95,4 +96,115 @@ export function request(client, method, pathname, body, timeoutMs = 60_000) {
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/**
+ * @typedef {object} CpuSnapshot
+ * @property {number} at            performance.now()
+ * @property {number} machineBusy   ticks of all CPUs neither idle, in iowait nor stolen
+ * @property {number} machineSteal  ticks the hypervisor gave another guest
+ * @property {number} machineTotal  ticks of all CPUs
+ * @property {Map<number, { name: string; ticks: number }>} procs  this stack's processes
+ * @property {NodeJS.CpuUsage} self  this process (the benchmark client)
+ */
+
+const CLK_TCK = 100;
+
+/**
+ * CPU ticks of every process of this stack (found by ACAI_HOME in its environment or `home` on its
+ * command line, and their descendants: Postgres backends), by pid, and of the whole machine.
+ * @param {string} home
+ * @returns {CpuSnapshot}
+ */
+export function cpuSnapshot(home) {
+  /** @type {Map<number, { ppid: number; name: string; ticks: number }>} */
+  const all = new Map();
+  /** @type {Set<number>} */
+  const roots = new Set();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
+      const name = app
+        ? (app.split('/').at(-3) ?? 'node')
+        : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
+      all.set(pid, { ppid: Number(fields[1]), name, ticks });
+      if (pid === process.pid) continue;
+      if (cmdline.some((a) => a.includes(home))) roots.add(pid);
+      else if (app) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        if (environ.split('\0').includes(`ACAI_HOME=${home}`)) roots.add(pid);
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  /** @type {Map<number, { name: string; ticks: number }>} */
+  const procs = new Map();
+  for (const [pid, p] of all) {
+    for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
+      const root = roots.has(at) ? all.get(at) : undefined;
+      if (root !== undefined) {
+        procs.set(pid, { name: root.name, ticks: p.ticks });
+        break;
+      }
+      at = all.get(at)?.ppid ?? 0;
+    }
+  }
+  const t = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = t.slice(0, 8).reduce((a, b) => a + b, 0);
+  const steal = t[7] ?? 0;
+  return {
+    at: performance.now(),
+    machineBusy: total - (t[3] ?? 0) - (t[4] ?? 0) - steal,
+    machineSteal: steal,
+    machineTotal: total,
+    procs,
+    self: process.cpuUsage(),
+  };
+}
+
+/**
+ * CPU seconds each process of the stack used between two snapshots (per pid, so processes that
+ * come and go are counted right), how busy the machine was, and what went to processes outside
+ * the stack and this client (other work on the machine makes the figures noisy).
+ * @param {CpuSnapshot} a
+ * @param {CpuSnapshot} b
+ */
+export function cpuUse(a, b) {
+  /** @type {Record<string, number>} */
+  const byName = {};
+  for (const [pid, p] of b.procs) {
+    const before = a.procs.get(pid)?.ticks ?? 0;
+    byName[p.name] = (byName[p.name] ?? 0) + (p.ticks - before) / CLK_TCK;
+  }
+  const self = process.cpuUsage(a.self);
+  const clientSec = (self.user + self.system) / 1e6;
+  byName['bench (this process)'] = clientSec;
+  const wallSec = (b.at - a.at) / 1000;
+  const machineBusySec = (b.machineBusy - a.machineBusy) / CLK_TCK;
+  const ours = Object.values(byName).reduce((x, y) => x + y, 0);
+  const totalTicks = Math.max(1, b.machineTotal - a.machineTotal);
+  return {
+    wallSec: round(wallSec, 2),
+    machineBusyPct: round((100 * (b.machineBusy - a.machineBusy)) / totalTicks, 1),
+    stealPct: round((100 * (b.machineSteal - a.machineSteal)) / totalTicks, 1),
+    machineBusySec: round(machineBusySec, 2),
+    benchmarkClientSec: round(clientSec, 2),
+    otherBusySec: round(Math.max(0, machineBusySec - ours), 2),
+    cpuSecByProcess: Object.fromEntries(
+      Object.entries(byName)
+        .sort((x, y) => y[1] - x[1])
+        .map(([name, sec]) => [name, round(sec, 2)]),
+    ),
+  };
 }

@@ -12,14 +12,14 @@
 //
 // Real wall time and jobs/s are set against the dispatch benchmark's real-process figure and the
 // goal; virtual figures come from the simulation itself (`acai.ctl.simulation.stats`).
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { freePort, startStack } from '../../libs/devstack/dist/index.js';
-import { countLogLines, request, round } from './lib.mjs';
+import { countLogLines, cpuSnapshot, cpuUse, request, round } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
@@ -199,7 +199,6 @@ async function simulate(ctx, runs, speedup) {
 
     const before = await simStats();
     const cpuBefore = cpuSnapshot(home);
-    const selfBefore = process.cpuUsage();
     say(
       `submitting ${runs} runs x ${STEPS_PER_RUN} steps, ${SUBMIT_CONCURRENCY} at a time; ` +
         `a virtual hour is ${round(3_600_000 / speedup, 1)} ms; at most ${MAX_INSTANCES} nodes`,
@@ -274,7 +273,7 @@ async function simulate(ctx, runs, speedup) {
         break;
       }
     }
-    const cpu = cpuUse(cpuBefore, cpuSnapshot(home), process.cpuUsage(selfBefore));
+    const cpu = cpuUse(cpuBefore, cpuSnapshot(home));
     const wallMs = Math.max(lastJobEnd, firstSubmit) - firstSubmit;
     const atEnd = await simStats();
     // Idle nodes are reaped after the idle timeout (virtual): wait for the bill to close.
@@ -467,94 +466,4 @@ function printTable(say, rounds) {
           : ''),
     );
   }
-}
-
-/**
- * CPU ticks of the stack's processes (those with ACAI_HOME=home, or home on their command line,
- * and their children: Postgres backends), by name, and of the whole machine.
- * @param {string} home
- */
-function cpuSnapshot(home) {
-  /** @type {Map<number, { ppid: number; name: string; ticks: number; ours: boolean }>} */
-  const all = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
-      const name = app
-        ? (app.split('/').at(-3) ?? 'node')
-        : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
-      let ours = pid !== process.pid && cmdline.some((a) => a.includes(home));
-      if (!ours && app)
-        ours = readFileSync(`/proc/${pid}/environ`, 'utf8')
-          .split('\0')
-          .includes(`ACAI_HOME=${home}`);
-      all.set(pid, { ppid: Number(fields[1]), name, ticks, ours });
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  /** @type {Record<string, number>} */
-  const byName = {};
-  for (const [pid, proc] of all) {
-    for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
-      const p = all.get(at);
-      if (p === undefined) break;
-      if (p.ours) {
-        byName[p.name] = (byName[p.name] ?? 0) + proc.ticks;
-        break;
-      }
-      at = p.ppid;
-    }
-  }
-  const t = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const totalTicks = t.slice(0, 8).reduce((a, b) => a + b, 0);
-  return {
-    at: performance.now(),
-    byName,
-    // Steal (the hypervisor ran another guest) is not work done here: counted apart.
-    busy: totalTicks - (t[3] ?? 0) - (t[4] ?? 0) - (t[7] ?? 0),
-    steal: t[7] ?? 0,
-    total: totalTicks,
-  };
-}
-
-/**
- * CPU seconds of each process of the stack between two snapshots, how busy the machine was, and
- * what went to processes outside the stack (other work on the machine makes the figures noisy).
- * @param {ReturnType<typeof cpuSnapshot>} a
- * @param {ReturnType<typeof cpuSnapshot>} b
- * @param {NodeJS.CpuUsage} self  this process's CPU use meanwhile (the benchmark client)
- */
-function cpuUse(a, b, self) {
-  /** @type {Record<string, number>} */
-  const cpuSecByProcess = {};
-  for (const [name, ticks] of Object.entries(b.byName)) {
-    const sec = (ticks - (a.byName[name] ?? 0)) / 100;
-    if (sec > 0.05) cpuSecByProcess[name] = round(sec, 1);
-  }
-  const wallSec = (b.at - a.at) / 1000;
-  const busyPct = (100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total);
-  const stackSec = Object.values(cpuSecByProcess).reduce((x, y) => x + y, 0);
-  const clientSec = (self.user + self.system) / 1e6;
-  const machineSec = (busyPct / 100) * os.cpus().length * wallSec;
-  return {
-    wallSec: round(wallSec, 1),
-    machineBusyPct: round(busyPct, 1),
-    stealPct: round((100 * (b.steal - a.steal)) / Math.max(1, b.total - a.total), 1),
-    cpuSecByProcess: Object.fromEntries(
-      Object.entries(cpuSecByProcess).sort((x, y) => y[1] - x[1]),
-    ),
-    benchmarkClientSec: round(clientSec, 1),
-    otherBusySec: round(Math.max(0, machineSec - stackSec - clientSec), 1),
-  };
 }

@@ -55,6 +55,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
       }
     });
     const providers = new Providers(book, list);
+    const profiling = new ProfilingRepository(ctx.db, schema);
     const observations = new ObservationsProjection(schema);
     const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
       logger: ctx.logger,
@@ -72,9 +73,10 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
           book,
           (signature) => observations.observations(ctx.db, signature),
           ctx.config.ACAI_PROFILING_RUNS,
+          async (signature) => (await profiling.status(signature)) !== undefined,
         ),
       },
-      { provide: ProfilingRepository, useValue: new ProfilingRepository(ctx.db, schema) },
+      { provide: ProfilingRepository, useValue: profiling },
       { provide: ObservationsRunner, useValue: new ObservationsRunner(runner) },
       { provide: ObservationsReady, useValue: new ObservationsReady((seq) => runner.waitFor(seq)) },
       { provide: NodeRegistry, useValue: nodes },

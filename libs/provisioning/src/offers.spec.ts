@@ -3,12 +3,13 @@ import { AcaiError, assertToken, ErrorCode } from '@acai/contracts';
 import { catalogueRates, INSTANCE_TYPES } from './instance-types.js';
 import {
   EC2_BOOT_SECONDS,
+  type Offer,
+  SPOT_INTERRUPTIONS_PER_HOUR,
   ec2Offers,
+  fallbackOffers,
   localOffers,
   offerLabel,
   poolOf,
-  SPOT_INTERRUPTIONS_PER_HOUR,
-  type Offer,
 } from './offers.js';
 
 function errorOf(run: () => unknown): AcaiError {
@@ -195,5 +196,26 @@ describe('offerLabel', () => {
     expect(offerLabel(byName(ec2Offers({ provider: 'simulated' }), 'c5.large'))).toBe(
       'simulated c5.large',
     );
+  });
+});
+
+describe('fallbackOffers', () => {
+  it('names bigger types of the same market, cheapest first', () => {
+    const offers = ec2Offers();
+    const c5 = offers.find((o) => o.name === 'c5.large')!;
+    const fallbacks = fallbackOffers(offers, c5);
+    expect(fallbacks).toHaveLength(3);
+    for (const o of fallbacks) {
+      expect(o.vCpu).toBeGreaterThanOrEqual(c5.vCpu);
+      expect(o.memoryMb).toBeGreaterThanOrEqual(c5.memoryMb);
+      expect(o.spot).toBe(false);
+      expect(o.name).not.toBe('c5.large');
+    }
+    const prices = fallbacks.map((o) => o.pricePerHour);
+    expect(prices).toEqual([...prices].sort((a, b) => a - b));
+    const spot = ec2Offers({ spot: true }).find((o) => o.name === 'c5.large')!;
+    expect(
+      fallbackOffers([...offers, ...ec2Offers({ spot: true })], spot).every((o) => o.spot),
+    ).toBe(true);
   });
 });

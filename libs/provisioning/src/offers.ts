@@ -184,6 +184,25 @@ export function poolOf(offer: Offer): string {
 /** Already a token, nothing to rewrite: the common case, checked first (plans call this a lot). */
 const PLAIN = /^[A-Za-z0-9-]+$/;
 
+/**
+ * Offers that can stand in for `offer` when its type has no capacity: same provider and market
+ * (Spot or not), at least its vCPUs, memory and GPUs, cheapest first, at most `count`.
+ */
+export function fallbackOffers(offers: readonly Offer[], offer: Offer, count = 3): Offer[] {
+  return offers
+    .filter(
+      (o) =>
+        o.provider === offer.provider &&
+        o.name !== offer.name &&
+        o.spot === offer.spot &&
+        o.vCpu >= offer.vCpu &&
+        o.memoryMb >= offer.memoryMb &&
+        (o.gpus ?? 0) >= (offer.gpus ?? 0),
+    )
+    .sort((a, b) => a.pricePerHour - b.pricePerHour || (a.name < b.name ? -1 : 1))
+    .slice(0, count);
+}
+
 /** How an offer is named to a person: `c5.large`, `c5.large (spot)`, `simulated c5.large`. */
 export function offerLabel(offer: Offer): string {
   const prefix = offer.provider === 'simulated' ? 'simulated ' : '';

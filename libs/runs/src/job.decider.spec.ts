@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { ErrorCode, type EventData, type NewEvent } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
-import { isTerminal, jobDecider, type JobCommand } from './job.decider.js';
+import { endedAs, isTerminal, jobDecider, type JobCommand } from './job.decider.js';
 
 const spec = deciderSpec(jobDecider);
 
@@ -315,6 +315,13 @@ describe('jobDecider', () => {
         cpu: 4,
         memoryMb: 4096,
       });
+    });
+
+    it('says how a settled job ended: a cancel that came first wins, anything else unfinished failed', () => {
+      expect(endedAs(spec.given(history.succeeded).state)).toBe('succeeded');
+      expect(endedAs(spec.given([...history.running, cancelled]).state)).toBe('cancelled');
+      expect(endedAs(spec.given(history.failed).state)).toBe('failed');
+      expect(endedAs(spec.given(history.running).state)).toBe('failed');
     });
 
     it('calls succeeded, failed and cancelled terminal, and nothing else', () => {

@@ -49,6 +49,14 @@ export function isTerminal(status: JobState['status']): boolean {
   return TERMINAL.has(status);
 }
 
+/**
+ * How a job an executor just settled ended, for its log's end marker: what the decider made of
+ * the outcome (a cancel may have come first), counting anything not succeeded or cancelled as failed.
+ */
+export function endedAs(state: JobState): 'succeeded' | 'failed' | 'cancelled' {
+  return state.status === 'succeeded' || state.status === 'cancelled' ? state.status : 'failed';
+}
+
 export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
   creationEvents: ReadonlySet<string>;
 } = {

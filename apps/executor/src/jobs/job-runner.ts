@@ -26,7 +26,7 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import type { CommonConfig, ConfigOf, ServiceContext } from '@acai/platform';
-import { dispatchedState, jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { dispatchedState, endedAs, jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import type { Subscription } from '@nats-io/nats-core';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { executorConfig } from '../config.js';
@@ -432,12 +432,7 @@ export class JobRunner {
         (s) => jobDecider.decide(decided, s),
         options,
       );
-      const status =
-        state.status === 'succeeded'
-          ? 'succeeded'
-          : state.status === 'cancelled'
-            ? 'cancelled'
-            : 'failed';
+      const status = endedAs(state);
       this.ctx.logger.info(
         { ...log, status, exitCode: exit?.code ?? null, durationMs },
         'job ended',

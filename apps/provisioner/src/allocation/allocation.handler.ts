@@ -2,7 +2,9 @@ import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import {
   AcaiError,
+  DEFAULT_RESOURCES,
   ErrorCode,
+  type ProvisionSpec,
   type EventData,
   type StoredEvent,
   type StoredEventOf,
@@ -19,7 +21,6 @@ import {
   type Choice,
   type JobToPlace,
 } from '../autoprovision/auto-provisioner.js';
-import { jobProfile } from '../autoprovision/job-profile.js';
 import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
 import { profilingRunSpec } from '../autoprovision/profiling-run.js';
 import { Providers } from '../providers/providers.js';
@@ -115,7 +116,7 @@ export class AllocationHandler {
       data =
         state.provision === null
           ? await this.asRequested(jobId, state)
-          : await this.chosen(project, jobId, state, cause);
+          : await this.chosen(project, jobId, state, state.provision, cause);
     } catch (error) {
       if (error instanceof WaitingForProfile) return;
       if (!(error instanceof AcaiError) || error.code === ErrorCode.Unavailable) throw error;
@@ -157,7 +158,7 @@ export class AllocationHandler {
 
   /** The default configuration: what the step asked for, on the first provider. */
   private async asRequested(jobId: string, state: JobState): Promise<EventData<'job.provisioned'>> {
-    const requested = state.resources ?? { cpu: 1, memoryMb: 512 };
+    const requested = state.resources ?? DEFAULT_RESOURCES;
     const first = this.providers.default;
     if (first.name === 'local') {
       const placement = placeLocally(requested, this.providers.book.local);
@@ -191,24 +192,24 @@ export class AllocationHandler {
     project: string,
     jobId: string,
     state: JobState,
+    provision: ProvisionSpec,
     cause: StoredEvent,
   ): Promise<EventData<'job.provisioned'> | { failure: string }> {
     const job: JobToPlace = {
       command: state.command,
       env: state.env,
       inputs: state.inputs,
-      resources: state.resources ?? { cpu: 1, memoryMb: 512 },
-      provision: state.provision!,
+      resources: state.resources ?? DEFAULT_RESOURCES,
+      provision,
     };
-    const signature = await this.signatureStatus(job);
-    const outcome = await this.auto.place(job, signature.status !== undefined);
+    const outcome = await this.auto.place(job);
     switch (outcome.kind) {
       case 'impossible':
         return { failure: `no configuration can run this job: ${outcome.reason}` };
       case 'profile': {
         await this.profiling.wait(jobId, project, outcome.profile.signature);
         if ((await this.profiling.status(outcome.profile.signature)) === undefined) {
-          await this.startProfiling(project, state, outcome.profile, outcome.grid, cause);
+          await this.startProfiling(project, state, job, outcome.profile, outcome.grid, cause);
         }
         throw new WaitingForProfile();
       }
@@ -217,17 +218,10 @@ export class AllocationHandler {
     }
   }
 
-  private async signatureStatus(
-    job: JobToPlace,
-  ): Promise<{ status: 'running' | 'done' | undefined }> {
-    if (job.provision.offer !== undefined || job.provision.profile === undefined)
-      return { status: undefined };
-    return { status: await this.profiling.status(jobProfile(job).signature) };
-  }
-
   private async startProfiling(
     project: string,
     state: JobState,
+    job: JobToPlace,
     profile: Parameters<typeof profilingRunSpec>[2],
     grid: Parameters<typeof profilingRunSpec>[3],
     cause: StoredEvent,
@@ -235,12 +229,9 @@ export class AllocationHandler {
     const spec = profilingRunSpec(
       state.name ?? 'job',
       {
-        command: state.command,
-        env: state.env,
+        ...job,
         inputs: state.inputs,
         outputs: state.outputs,
-        resources: state.resources ?? { cpu: 1, memoryMb: 512 },
-        provision: state.provision!,
         timeoutSeconds: state.timeoutSeconds,
       },
       profile,

@@ -18,8 +18,6 @@ import {
   type Offer,
 } from '@acai/provisioning';
 import { AutoProvisioner, offerRef } from '../autoprovision/auto-provisioner.js';
-import { jobProfile } from '../autoprovision/job-profile.js';
-import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
 import type { ProvisionerConfig } from '../config.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { offerKey } from '../offers/offer-book.js';
@@ -64,7 +62,6 @@ export class ProvisionController {
     private readonly ctx: ServiceContext<ProvisionerConfig>,
     private readonly auto: AutoProvisioner,
     private readonly providers: Providers,
-    private readonly profiling: ProfilingRepository,
     private readonly nodes: NodeRegistry,
   ) {}
 
@@ -81,13 +78,7 @@ export class ProvisionController {
       resources,
       provision,
     };
-    let profiled = false;
-    let signature: string | null = null;
-    if (provision.offer === undefined) {
-      signature = jobProfile(job).signature;
-      profiled = (await this.profiling.status(signature)) !== undefined;
-    }
-    const outcome = await this.auto.place(job, profiled);
+    const outcome = await this.auto.place(job);
     switch (outcome.kind) {
       case 'chosen': {
         const d = outcome.choice.decision;
@@ -102,7 +93,7 @@ export class ProvisionController {
           model: d.model,
           alternatives: d.alternatives,
           profiling: null,
-          signature,
+          signature: d.signature === '' ? null : d.signature,
         };
       }
       case 'profile':
@@ -135,7 +126,7 @@ export class ProvisionController {
           model: outcome.decision.model,
           alternatives: outcome.decision.alternatives,
           profiling: null,
-          signature,
+          signature: outcome.decision.signature,
         };
     }
   }

@@ -64,13 +64,11 @@ export class AutoProvisioner {
     private readonly book: OfferBook,
     private readonly observations: (signature: string) => Promise<Observation[]>,
     private readonly profilingRuns: number,
+    /** Whether a profile has been profiled (or is being): it is never profiled twice. */
+    private readonly profiled: (signature: string) => Promise<boolean>,
   ) {}
 
-  /**
-   * @param profiled whether this job's profile has been profiled already (or is being): then it
-   * is not profiled again, whatever came of it.
-   */
-  async place(job: JobToPlace, profiled: boolean): Promise<Outcome> {
+  async place(job: JobToPlace): Promise<Outcome> {
     const provision = job.provision;
     const providers = provision.providers ?? this.book.providers;
     if (provision.offer !== undefined) {
@@ -89,7 +87,7 @@ export class AutoProvisioner {
     );
     const model = this.fit(history);
     if (model === undefined) {
-      if (provision.profile !== undefined && !profiled) {
+      if (provision.profile !== undefined && !(await this.profiled(profile.signature))) {
         const grid = profilingGrid(offers, {
           count: this.profilingRuns,
           minMemoryMb: Math.max(job.resources.memoryMb, floor?.floorMb ?? 0),

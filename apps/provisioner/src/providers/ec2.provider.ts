@@ -1,6 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AcaiError, ErrorCode } from '@acai/contracts';
-import type { Offer } from '@acai/provisioning';
+import { fallbackOffers, type Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../config.js';
 import {
   Ec2CapacityError,
@@ -191,18 +191,6 @@ export class Ec2Provider implements Provider {
 
   /** Bigger types of the same shape that can stand in when the chosen one has no capacity. */
   private fallbacks(offer: Offer): string[] {
-    return this.offers()
-      .filter(
-        (o) =>
-          o.provider === offer.provider &&
-          o.name !== offer.name &&
-          o.spot === offer.spot &&
-          o.vCpu >= offer.vCpu &&
-          o.memoryMb >= offer.memoryMb &&
-          (o.gpus ?? 0) >= (offer.gpus ?? 0),
-      )
-      .sort((a, b) => a.pricePerHour - b.pricePerHour)
-      .slice(0, 3)
-      .map((o) => o.name);
+    return fallbackOffers(this.offers(), offer).map((o) => o.name);
   }
 }

@@ -25,7 +25,7 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import { formatSeconds, type Offer } from '@acai/provisioning';
-import { dispatchedState, jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { dispatchedState, endedAs, jobDecider, type JobCommand, type JobState } from '@acai/runs';
 import { jobModelOf, simulatedSeconds } from './simulation-model.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -455,12 +455,7 @@ export class SimulatedExecutors {
       (s) => jobDecider.decide(decided, s),
       options,
     );
-    const status =
-      state.status === 'succeeded'
-        ? 'succeeded'
-        : state.status === 'cancelled'
-          ? 'cancelled'
-          : 'failed';
+    const status = endedAs(state);
     this.counts[status] += 1;
     this.lastEndAt = Math.max(this.lastEndAt ?? 0, this.options.clock.nowMs());
     this.publishLog(work.project, work.jobId, attempt, [line], status);

@@ -6,7 +6,7 @@ import {
   type EventingLogger,
   type EventStore,
 } from '@acai/eventing';
-import type { Offer } from '@acai/provisioning';
+import { fallbackOffers, type Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../../config.js';
 import {
   Ec2CapacityError,
@@ -400,19 +400,7 @@ export class SimulatedProvider implements Provider {
 
   /** Bigger types of the same market that can stand in when the chosen one has no capacity. */
   private fallbacks(offer: Offer): string[] {
-    return this.offers()
-      .filter(
-        (o) =>
-          o.provider === offer.provider &&
-          o.name !== offer.name &&
-          o.spot === offer.spot &&
-          o.vCpu >= offer.vCpu &&
-          o.memoryMb >= offer.memoryMb &&
-          (o.gpus ?? 0) >= (offer.gpus ?? 0),
-      )
-      .sort((a, b) => a.pricePerHour - b.pricePerHour)
-      .slice(0, 3)
-      .map(marketType);
+    return fallbackOffers(this.offers(), offer).map(marketType);
   }
 }
 
