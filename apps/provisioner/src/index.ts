@@ -18,7 +18,11 @@ import { Ec2Provider } from './providers/ec2.provider.js';
 import { LocalProvider } from './providers/local.provider.js';
 import type { Provider } from './providers/provider.js';
 import { Providers } from './providers/providers.js';
-import { SimulatedProvider } from './providers/simulated/simulated.provider.js';
+import {
+  serveStatsOnBus,
+  SimulatedProvider,
+  simulatedExecutorsOnBus,
+} from './providers/simulated/simulated.provider.js';
 import { ProvisionerModule } from './provisioner.module.js';
 
 /** The observations projection, which the provisioner runs itself. */
@@ -48,8 +52,8 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
           // The EC2 fleet on a simulated cloud and virtual clock (providers/simulated/README.md).
           return new SimulatedProvider(() => book.offers(['simulated']), {
             config: ctx.config,
-            bus: ctx.bus,
-            store: ctx.store,
+            executors: simulatedExecutorsOnBus(ctx.bus, ctx.store, ctx.config, ctx.logger),
+            serveStats: serveStatsOnBus(ctx.bus),
             logger: ctx.logger,
           });
       }

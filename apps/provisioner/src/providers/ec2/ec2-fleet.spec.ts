@@ -730,14 +730,32 @@ describe('Ec2Fleet.sync', () => {
 
     // DescribeInstances is eventually consistent: a fresh launch may be missing from it.
     advance(30_000);
-    await fleet.sync();
+    expect(await fleet.sync()).toEqual({ adopted: [], forgotten: [] });
     expect(fleet.nodes()).toHaveLength(1);
 
     // A spot interruption later: the instance is gone, and with it the job (the queue redelivers).
     advance(10 * MINUTE);
-    await fleet.sync();
+    expect(await fleet.sync()).toEqual({
+      adopted: [],
+      forgotten: [{ instanceId: capacity.instanceId, jobId: 'job-1' }],
+    });
     expect(fleet.nodes()).toEqual([]);
     expect(logs.join('\n')).toMatch(/gone with its job.*redelivers/);
+  });
+
+  it('forgets an instance it is told is gone at once, so its job gets another', async () => {
+    launchesSucceed();
+    const { fleet } = harness();
+    const first = await fleet.ensureCapacity({ jobId: 'job-1', types: ['c5.large'] });
+    fleet.jobStarted(first.pool, 'job-1', first.instanceId);
+
+    // An interruption notice: no listing needed, the job no longer counts as placed.
+    expect(fleet.instanceGone(first.instanceId)).toBe('job-1');
+    expect(fleet.nodes()).toEqual([]);
+    const second = await fleet.ensureCapacity({ jobId: 'job-1', types: ['c5.large'] });
+    expect(second).toMatchObject({ launched: true });
+    expect(second.instanceId).not.toBe(first.instanceId);
+    expect(fleet.instanceGone('i-unknown')).toBeNull();
   });
 
   it('retries a throttled page and keeps what it knew when DescribeInstances is refused', async () => {

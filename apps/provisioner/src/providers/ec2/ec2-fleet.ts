@@ -141,6 +141,14 @@ export interface Capacity {
  */
 export type NodeState = 'pending' | 'running' | 'idle' | 'busy' | 'terminating';
 
+/** What a {@link Ec2Fleet.sync} changed. */
+export interface SyncResult {
+  /** Instances of the fleet it did not know (after a restart): adopted, idle from now. */
+  readonly adopted: readonly string[];
+  /** Instances EC2 no longer lists: forgotten, with the job they had (reserved or running). */
+  readonly forgotten: readonly { readonly instanceId: string; readonly jobId: string | null }[];
+}
+
 /** One instance of the fleet, for ops endpoints and tests. */
 export interface NodeView {
   readonly id: string;
@@ -365,7 +373,9 @@ export class Ec2Fleet {
    * from now) and forgets those EC2 no longer lists as pending or running (terminated outside
    * acai, e.g. a spot interruption: their jobs are redelivered by the work queue).
    */
-  async sync(): Promise<void> {
+  async sync(): Promise<SyncResult> {
+    const adopted: string[] = [];
+    const forgotten: { instanceId: string; jobId: string | null }[] = [];
     const listed = new Map<string, Ec2Instance>();
     let nextToken: string | undefined;
     do {
@@ -396,6 +406,7 @@ export class Ec2Fleet {
         idleSince: now,
         terminating: false,
       });
+      adopted.push(instance.id);
       this.info({ instanceId: instance.id, pool }, 'adopted an EC2 instance of this fleet');
     }
     for (const node of [...this.instances.values()]) {
@@ -404,6 +415,7 @@ export class Ec2Fleet {
       if (young && !node.terminating) continue;
       this.instances.delete(node.id);
       if (node.terminating) continue;
+      forgotten.push({ instanceId: node.id, jobId: node.jobId });
       this.warn(
         { instanceId: node.id, pool: node.pool, jobId: node.jobId },
         node.jobId === null
@@ -411,6 +423,27 @@ export class Ec2Fleet {
           : 'an EC2 instance is gone with its job (terminated outside acai, e.g. a spot interruption); the work queue redelivers the job',
       );
     }
+    return { adopted, forgotten };
+  }
+
+  /**
+   * The instance is gone now (a Spot interruption notice, or the cloud said so): it is forgotten
+   * at once rather than at the next {@link sync}, so its job (reserved or running) no longer
+   * counts as placed and can be given another instance. Answers that job, if it had one.
+   */
+  instanceGone(instanceId: string): string | null {
+    const node = this.instances.get(instanceId);
+    if (node === undefined) return null;
+    this.instances.delete(instanceId);
+    if (!node.terminating) {
+      this.warn(
+        { instanceId, pool: node.pool, jobId: node.jobId },
+        node.jobId === null
+          ? 'an EC2 instance is gone; forgetting it'
+          : 'an EC2 instance is gone with its job (e.g. a spot interruption); the work queue redelivers the job',
+      );
+    }
+    return node.jobId;
   }
 
   /** Every instance the fleet knows, oldest first. */

@@ -11,6 +11,7 @@ export {
   type Ec2FleetOptions,
   type NodeState,
   type NodeView,
+  type SyncResult,
 } from './ec2-fleet.js';
 export {
   classifyEc2Error,

@@ -55,6 +55,22 @@ export interface NodeHooks {
   jobLost(node: SimulatedNode, jobId: string): void;
 }
 
+/**
+ * The executors of the simulated nodes, as the provider drives them: told of every node that boots
+ * and ends, asked which nodes are free. {@link SimulatedExecutors} is the real one (on the bus);
+ * tests of the provider's bookkeeping give a scripted one.
+ */
+export interface NodeExecutors {
+  start(): void;
+  /** Stops pulling work and hands running jobs back; resolves when every handler is done. */
+  stop(): Promise<void>;
+  nodeUp(node: SimulatedNode): void;
+  nodeDown(node: Pick<SimulatedNode, 'id' | 'pool'>): void;
+  freeNodes(pool: string): number;
+  isRunning(jobId: string): boolean;
+  stats(): ExecutorStats;
+}
+
 export interface SimulatedExecutorsOptions {
   readonly bus: Bus;
   readonly store: EventStore;
@@ -166,7 +182,7 @@ class PoolAgent {
  * One JetStream consumer per pool, not per node: its slots grow and shrink with the pool's running
  * nodes, and each job it pulls is given to a free node of the pool.
  */
-export class SimulatedExecutors {
+export class SimulatedExecutors implements NodeExecutors {
   private readonly jobs: AggregateRepository<JobState>;
   private readonly agents = new Map<string, PoolAgent>();
   private readonly byJob = new Map<string, Slot>();

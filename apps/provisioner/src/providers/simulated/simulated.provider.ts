@@ -22,6 +22,8 @@ import { SimulatedCloud, type CloudStats } from './simulated-cloud.js';
 import {
   SimulatedExecutors,
   type ExecutorStats,
+  type NodeExecutors,
+  type NodeHooks,
   type SimulatedNode,
 } from './simulated-executor.js';
 import { marketType } from './simulation-model.js';
@@ -53,13 +55,43 @@ export interface SimulationStats {
 
 export interface SimulatedProviderOptions {
   readonly config: ProvisionerConfig;
-  readonly bus: Bus;
-  readonly store: EventStore;
+  /** The nodes' executors, made once the clock exists (see {@link simulatedExecutorsOnBus}). */
+  readonly executors: (setup: { clock: VirtualClock; hooks: NodeHooks }) => NodeExecutors;
+  /** Serves {@link SimulationStats} to whoever asks (on the bus: {@link serveStatsOnBus}). */
+  readonly serveStats?: (stats: () => SimulationStats) => { unsubscribe(): void };
   readonly logger?: EventingLogger;
   /** Default: one at ACAI_SIM_SPEEDUP with seed ACAI_SIM_SEED. */
   readonly clock?: VirtualClock;
   /** Instances per DescribeInstances page of the simulated cloud. */
   readonly pageSize?: number;
+}
+
+/** The simulated nodes' executors of a running provisioner: work and job events on the bus. */
+export function simulatedExecutorsOnBus(
+  bus: Bus,
+  store: EventStore,
+  config: ProvisionerConfig,
+  logger?: EventingLogger,
+): SimulatedProviderOptions['executors'] {
+  return ({ clock, hooks }) =>
+    new SimulatedExecutors({
+      bus,
+      store,
+      clock,
+      hooks,
+      heartbeatMs: config.ACAI_SIM_HEARTBEAT_MS,
+      ...(logger === undefined ? {} : { logger }),
+    });
+}
+
+/** Answers {@link SimulationStats} requests on `<prefix>.ctl.simulation.stats`. */
+export function serveStatsOnBus(bus: Bus): NonNullable<SimulatedProviderOptions['serveStats']> {
+  return (stats) =>
+    bus.nc.subscribe(subjects.control(bus.topology, SIMULATION_STATS_TOPIC), {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(encodeJson(stats()));
+      },
+    });
 }
 
 /**
@@ -90,7 +122,7 @@ export class SimulatedProvider implements Provider {
   readonly name = 'simulated' as const;
   readonly clock: VirtualClock;
   readonly cloud: SimulatedCloud;
-  readonly executors: SimulatedExecutors;
+  readonly executors: NodeExecutors;
   private readonly fleet: Ec2Fleet;
   private readonly logger: EventingLogger;
   private readonly maxInstances: number;
@@ -130,12 +162,8 @@ export class SimulatedProvider implements Provider {
       offers: offers().filter((o) => o.provider === 'simulated'),
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     });
-    this.executors = new SimulatedExecutors({
-      bus: options.bus,
-      store: options.store,
+    this.executors = options.executors({
       clock: this.clock,
-      logger: this.logger,
-      heartbeatMs: config.ACAI_SIM_HEARTBEAT_MS,
       hooks: {
         jobStarted: (node, jobId) => this.nodeTook(node, jobId),
         jobEnded: (node, jobId) => this.fleet.jobEnded(node.pool, jobId),
@@ -153,6 +181,9 @@ export class SimulatedProvider implements Provider {
         }),
       gone: (instance) => {
         this.executors.nodeDown(instance);
+        // The fleet hears of it now, not at its next sync: until then it would count the job
+        // reserved on (or running on) the lost node as placed, and find it no other.
+        this.fleet.instanceGone(instance.id);
         this.waitingChanged = true;
         if (instance.endReason === 'interrupted') {
           this.resync = true;
@@ -255,17 +286,9 @@ export class SimulatedProvider implements Provider {
   }
 
   async start(): Promise<void> {
-    const bus = this.options.bus;
     this.executors.start();
     await this.fleet.sync();
-    this.statsSubscription = bus.nc.subscribe(
-      subjects.control(bus.topology, SIMULATION_STATS_TOPIC),
-      {
-        callback: (err, msg) => {
-          if (err === null) msg.respond(encodeJson(this.stats()));
-        },
-      },
-    );
+    this.statsSubscription = this.options.serveStats?.(() => this.stats());
     this.loop = this.run();
     this.logger.info(
       {
@@ -350,7 +373,9 @@ export class SimulatedProvider implements Provider {
     if ((this.resync && synced >= RESYNC_EVERY_TICKS) || synced >= SYNC_EVERY_TICKS) {
       this.resync = false;
       this.lastSync = this.ticks;
-      await this.fleet.sync();
+      const synced = await this.fleet.sync();
+      // A node forgotten with its job: that job has no node now.
+      if (synced.forgotten.some((f) => f.jobId !== null)) this.waitingChanged = true;
     }
     await this.fleet.reapIdle();
     await this.provideForWaiting();
