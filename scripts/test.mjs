@@ -1,18 +1,21 @@
 #!/usr/bin/env node
-// `npm test`: builds, starts a throwaway nats-server (from PATH) and an embedded Postgres under a
+// `npm test`: builds (quietly), starts a throwaway nats-server (from PATH) and an embedded Postgres under a
 // temporary folder, runs every jest tier against them, and removes both. Set NATS_URL or
 // DATABASE_URL to use servers you already run instead.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { build } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
-const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
+try {
+  const built = await build();
+  if (built !== null) console.log(`[acai] ${built}`);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
 
 const { startNats, startEmbeddedPostgres, ensureDatabase } =
   await import('../libs/devstack/dist/index.js');

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// `npm run up`: starts NATS JetStream, Postgres and every acai service on this machine, with all
-// state under $ACAI_HOME (default ./.acai). `npm run up -- --example` also runs the example
-// pipeline through the gateway and prints its result; `--exit` stops once the example is done.
+// `npm run up`: builds what changed, then starts NATS JetStream, Postgres and every acai service
+// on this machine, with all state under $ACAI_HOME (default ./.acai), and keeps them running: a
+// service that dies is restarted. `npm run up -- --example` also runs the example pipeline through
+// the gateway and prints its result; `--exit` stops once the example is done.
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { build } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -14,9 +16,17 @@ const wantsExample = exampleArg !== undefined;
 const exampleName = exampleArg?.includes('=') ? exampleArg.split('=')[1] : undefined;
 const exitAfter = args.includes('--exit');
 const home = path.resolve(process.env.ACAI_HOME ?? path.join(root, '.acai'));
-const gatewayPort = Number(process.env.ACAI_PORT ?? 8080);
+// The gateway listens on ACAI_PORT; without one, on 8080, or any free port if 8080 is taken.
+const gatewayPort = Number(process.env.ACAI_PORT || 8080);
 const say = (line) => console.log(`[acai] ${line}`);
 
+try {
+  const built = await build();
+  if (built !== null) say(built);
+} catch (error) {
+  console.error(`[acai] ${error instanceof Error ? error.message : error}`);
+  process.exit(1);
+}
 const { startStack, MissingDependencyError } = await import('../libs/devstack/dist/index.js');
 
 let stack;
@@ -25,6 +35,7 @@ try {
     root,
     home,
     gatewayPort,
+    gatewayPortFallback: !process.env.ACAI_PORT,
     natsUrl: process.env.NATS_URL || undefined,
     databaseUrl: process.env.DATABASE_URL || undefined,
     say,
@@ -41,6 +52,7 @@ say(
   `API key of project "default": ${stack.keyFile}   e.g.  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/runs`,
 );
 say(`logs:     ${stack.logDir}`);
+say(`ports and processes: ${path.join(home, 'stack.json')}`);
 
 let stopping = false;
 const stop = async (code) => {
@@ -53,11 +65,6 @@ const stop = async (code) => {
 };
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
-stack.died.then((name) => {
-  if (stopping) return;
-  console.error(`[acai] ${name} stopped unexpectedly; see ${stack.logDir}`);
-  void stop(1);
-});
 
 if (wantsExample) {
   const code = await runExample(stack).catch((error) => {

@@ -18,7 +18,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statfsSync,
@@ -30,7 +29,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { startStack } from '../../libs/devstack/dist/index.js';
 import { countLogLines, stats as statsOf } from './lib.mjs';
 
 /** @param {number[]} values */
@@ -84,14 +83,14 @@ export async function run(ctx) {
   // The benchmark's own files, on the same disk as the blob store ($ACAI_HOME/blobs).
   const files = path.join(home, 'bench-files');
   mkdirSync(files);
-  const gatewayPort = await freePort();
   const maxUpload = Math.max(2 * GiB, 2 * LARGE_BYTES);
-  say(`starting the stack in ${home} (gateway on 127.0.0.1:${gatewayPort}, ops ports +1500)`);
+  say(`starting the stack in ${home}`);
   const stack = await startStack({
     root: ctx.root,
     home,
-    gatewayPort,
-    portOffset: 1500,
+    gatewayPort: 0,
+    // A crash fails the benchmark rather than being restarted away.
+    supervise: false,
     env: {
       ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info',
       ACAI_MAX_UPLOAD_BYTES: String(maxUpload),
@@ -109,9 +108,11 @@ export async function run(ctx) {
     const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
     /** @type {string[]} */
     const problems = [];
-    const pids = servicePids(home);
+    /** @type {Record<string, number>} */
+    const pids = {};
+    for (const s of stack.services()) if (s.pid !== undefined) pids[s.name] = s.pid;
     for (const name of ['gateway', 'catalog']) {
-      if (pids[name] === undefined) problems.push(`could not find the ${name}'s process in /proc`);
+      if (pids[name] === undefined) problems.push(`the stack did not report the ${name}'s process`);
     }
     const watch = new ProcessWatch(pids);
     // The services at rest, as a reference for the phases below.
@@ -731,31 +732,6 @@ function send(client, method, pathname, body) {
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-/**
- * The pids of this stack's service processes, by service name: node processes running
- * apps/<name>/dist/main.js with this ACAI_HOME in their environment.
- * @param {string} home
- * @returns {Record<string, number>}
- */
-function servicePids(home) {
-  /** @type {Record<string, number>} */
-  const pids = {};
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
-      if (app === undefined) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (!environ.includes(`ACAI_HOME=${home}`)) continue;
-      pids[/** @type {string} */ (app.split('/').at(-3))] = Number(entry);
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
 }
 
 const CLK_TCK = 100;

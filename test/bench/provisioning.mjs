@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { startStack } from '../../libs/devstack/dist/index.js';
 import { round } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
@@ -42,13 +42,13 @@ export async function run(ctx) {
   const { say } = ctx;
   const repeats = ctx.n ?? 1;
   const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-provisioning-'));
-  const gatewayPort = await freePort();
-  say(`starting the stack in ${home} (gateway on 127.0.0.1:${gatewayPort})`);
+  say(`starting the stack in ${home}`);
   const stack = await startStack({
     root: ctx.root,
     home,
-    gatewayPort,
-    portOffset: 1600,
+    gatewayPort: 0,
+    // A crash fails the benchmark rather than being restarted away.
+    supervise: false,
     env: {
       ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info',
       ACAI_LOCAL_CPUS: '2',

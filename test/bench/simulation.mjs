@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
-import { freePort, startStack } from '../../libs/devstack/dist/index.js';
+import { startStack } from '../../libs/devstack/dist/index.js';
 import { countLogLines, cpuSnapshot, cpuUse, request, round } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
@@ -140,13 +140,13 @@ async function simulate(ctx, runs, speedup) {
   const say = ctx.say;
   const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-simulation-'));
   chmodSync(home, 0o755);
-  const gatewayPort = await freePort();
-  say(`round at ${speedup}x: starting the stack in ${home} (gateway on 127.0.0.1:${gatewayPort})`);
+  say(`round at ${speedup}x: starting the stack in ${home}`);
   const stack = await startStack({
     root: ctx.root,
     home,
-    gatewayPort,
-    portOffset: 1000,
+    gatewayPort: 0,
+    // A crash fails the benchmark rather than being restarted away.
+    supervise: false,
     env: {
       ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info',
       ACAI_PROVIDERS: 'simulated',

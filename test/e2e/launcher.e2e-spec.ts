@@ -2,59 +2,80 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { freePort, startStack, type Stack } from '@acai/devstack';
+import { startStack, type Stack } from '@acai/devstack';
 import { eventually } from '@acai/testkit';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
 /**
  * What `npm run up` does, for real: nats-server and an embedded Postgres started under a data
- * folder, every service as its own process from its build. Then a restart on the same folder.
+ * folder, every service as its own process from its build, supervised. Then a restart on the same
+ * folder, and a second stack beside the first.
  */
 describe('the launcher', () => {
-  let home: string | undefined;
-  let stack: Stack | undefined;
+  const homes: string[] = [];
+  const stacks: Stack[] = [];
 
   afterAll(async () => {
-    await stack?.stop();
-    if (home !== undefined) await rm(home, { recursive: true, force: true });
+    for (const stack of stacks.reverse()) await stack.stop();
+    for (const home of homes) await rm(home, { recursive: true, force: true });
   });
 
-  it('starts everything, runs the example pipeline, and resumes with the same data', async () => {
-    home = await mkdtemp(path.join(os.tmpdir(), 'acai-up-'));
-    const gatewayPort = await freePort();
-    const start = () =>
-      startStack({ root, home: home!, gatewayPort, portOffset: 2000 + (gatewayPort % 1000) });
-    stack = await start();
+  const newHome = async () => {
+    const home = await mkdtemp(path.join(os.tmpdir(), 'acai-up-'));
+    homes.push(home);
+    return home;
+  };
 
-    const keyFile = await stat(stack.keyFile);
-    expect(keyFile.mode & 0o777).toBe(0o600);
+  const client = (stack: Stack) => {
     const key = stack.key();
-    const api = async (method: string, pathname: string, body?: unknown) => {
-      const response = await fetch(`${stack!.gatewayUrl}${pathname}`, {
+    return async (method: string, pathname: string, body?: unknown) => {
+      const response = await fetch(`${stack.gatewayUrl}${pathname}`, {
         method,
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      return {
+        status: response.status,
+        body: (await response.json()) as Record<string, unknown>,
+      };
     };
+  };
 
-    const spec = JSON.parse(
+  const helloSpec = async () =>
+    JSON.parse(
       (await readFile(path.join(root, 'examples/hello/run.json'), 'utf8')).replaceAll(
         '{{examples}}',
         path.join(root, 'examples'),
       ),
     ) as unknown;
-    const submitted = await api('POST', '/api/v1/runs', spec);
+
+  /** Submits the hello pipeline and waits for its end. */
+  const runHello = async (api: ReturnType<typeof client>) => {
+    const submitted = await api('POST', '/api/v1/runs', await helloSpec());
     expect(submitted.status).toBe(202);
     const runId = submitted.body['id'] as string;
     const done = await eventually('the example run to end', async () => {
       const run = await api('GET', `/api/v1/runs/${runId}`);
-      return ['succeeded', 'failed', 'cancelled'].includes(run.body['status'] as string)
-        ? run.body
-        : undefined;
+      return TERMINAL.includes(run.body['status'] as string) ? run.body : undefined;
     });
-    expect(done['status']).toBe('succeeded');
+    return { runId, status: done['status'] };
+  };
+
+  it('starts everything, runs the example pipeline, and resumes with the same data', async () => {
+    const home = await newHome();
+    // Port 0 everywhere: every port is bound by the process that serves it, and reported.
+    const start = () => startStack({ root, home, gatewayPort: 0 });
+    let stack = await start();
+    stacks.push(stack);
+
+    const keyFile = await stat(stack.keyFile);
+    expect(keyFile.mode & 0o777).toBe(0o600);
+    const key = stack.key();
+    const { runId, status } = await runHello(client(stack));
+    expect(status).toBe('succeeded');
     for (const service of [
       'gateway',
       'scheduler',
@@ -65,12 +86,59 @@ describe('the launcher', () => {
     ]) {
       expect((await stat(path.join(stack.logDir, `${service}.log`))).size).toBeGreaterThan(0);
     }
+    // Where everything listens, for tools and people.
+    const file = JSON.parse(await readFile(path.join(home, 'stack.json'), 'utf8')) as {
+      gatewayUrl: string;
+      services: { name: string; url: string; pid: number }[];
+    };
+    expect(file.gatewayUrl).toBe(stack.gatewayUrl);
+    expect(file.services.map((s) => s.name).sort()).toEqual(
+      ['catalog', 'executor', 'gateway', 'provenance', 'provisioner', 'scheduler'].sort(),
+    );
+    for (const s of file.services) {
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    }
 
     await stack.stop();
+    stacks.pop();
     stack = await start();
+    stacks.push(stack);
     expect(stack.key()).toBe(key);
-    const again = await api('GET', `/api/v1/runs/${runId}`);
+    const again = await client(stack)('GET', `/api/v1/runs/${runId}`);
     expect(again.status).toBe(200);
     expect(again.body['status']).toBe('succeeded');
+  });
+
+  it('restarts a service that dies, and the system goes on working', async () => {
+    const stack = stacks[0]!;
+    const api = client(stack);
+    const before = stack.pid('scheduler')!;
+    process.kill(before, 'SIGKILL');
+    const restarted = await eventually('the scheduler to be restarted', () => {
+      const scheduler = stack.services().find((s) => s.name === 'scheduler');
+      return scheduler?.url !== undefined && scheduler.pid !== before ? scheduler : undefined;
+    });
+    expect(restarted.restarts).toBe(1);
+    expect((await fetch(`${restarted.url}/readyz`)).status).toBe(200);
+    expect((await runHello(api)).status).toBe('succeeded');
+  });
+
+  it('starts a second stack beside the first: nothing collides, the taken gateway port is replaced', async () => {
+    const first = stacks[0]!;
+    const taken = Number(new URL(first.gatewayUrl).port);
+    const lines: string[] = [];
+    const second = await startStack({
+      root,
+      home: await newHome(),
+      gatewayPort: taken,
+      gatewayPortFallback: true,
+      say: (line) => lines.push(line),
+    });
+    stacks.push(second);
+    expect(second.gatewayUrl).not.toBe(first.gatewayUrl);
+    expect(lines.join('\n')).toContain(`port ${taken} is taken`);
+    expect((await runHello(client(second))).status).toBe('succeeded');
+    // The first is untouched.
+    expect((await client(first)('GET', '/api/v1/runs')).status).toBe(200);
   });
 });

@@ -1,4 +1,13 @@
-export * from './ports.js';
-export * from './nats.js';
-export * from './postgres.js';
-export * from './stack.js';
+/** The launcher behind `npm run up`, `npm test` and the benchmarks: what they may use. */
+export { MissingDependencyError, startNats, which, type StartedService } from './nats.js';
+export { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
+export { freePort, waitForPort } from './ports.js';
+export {
+  readServices,
+  startStack,
+  type ServiceEntry,
+  type Stack,
+  type StackOptions,
+  type StackService,
+} from './stack.js';
+export { ServiceStartError, type ServiceMessage } from './supervisor.js';

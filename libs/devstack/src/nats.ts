@@ -1,7 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from './ports.js';
+import { waitForPort } from './ports.js';
 
 export interface StartedService {
   readonly url: string;
@@ -25,6 +34,7 @@ export function which(program: string): string | undefined {
  */
 export async function startNats(options: {
   dataDir: string;
+  /** Default: one nats-server picks itself, so no other process can take it meanwhile. */
   port?: number;
   logFile?: string;
 }): Promise<StartedService> {
@@ -35,37 +45,72 @@ export async function startNats(options: {
         'or from https://github.com/nats-io/nats-server/releases, or point NATS_URL at a running server.',
     );
   }
-  const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
+  const portsDir = mkdtempSync(path.join(os.tmpdir(), 'acai-nats-ports-'));
   const log = options.logFile ?? path.join(options.dataDir, 'nats-server.log');
   const out = openSync(log, 'a');
   const child = spawn(
     binary,
-    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', options.dataDir],
-    {
-      stdio: ['ignore', out, out],
-    },
+    [
+      '-js',
+      '-a',
+      '127.0.0.1',
+      // -1: a random free port, bound by nats-server itself and written to the ports file.
+      '-p',
+      String(options.port ?? -1),
+      '--ports_file_dir',
+      portsDir,
+      '-sd',
+      options.dataDir,
+    ],
+    { stdio: ['ignore', out, out] },
   );
+  closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let port: number;
   try {
-    await Promise.race([
-      waitForPort('127.0.0.1', port, 15_000),
-      exited.then(() => {
+    port = await Promise.race([
+      readPortsFile(portsDir, 15_000),
+      exited.then((): never => {
         throw new Error(`nats-server exited at start; see ${log}`);
       }),
     ]);
+    await waitForPort('127.0.0.1', port, 15_000);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
+  } finally {
+    rmSync(portsDir, { recursive: true, force: true });
   }
   return {
     url: `nats://127.0.0.1:${port}`,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
     },
   };
+}
+
+/** The client port nats-server wrote to `<dir>/<executable>_<pid>.ports` once it listens. */
+async function readPortsFile(dir: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The folder is this start's own: whatever ports file appears in it is this server's.
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.ports'))) {
+      try {
+        const ports = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as { nats?: string[] };
+        const url = ports.nats?.[0];
+        if (url !== undefined) return Number(new URL(url).port);
+      } catch {
+        // Half written: read it again in a moment.
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`nats-server did not say its port within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -12,33 +12,50 @@ import { freePort } from './ports.js';
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
+  /** Default: a free port; if another process takes it before Postgres binds it, another. */
   port?: number;
   onLog?: (line: string) => void;
 }): Promise<StartedService> {
-  const port = options.port ?? (await freePort());
   mkdirSync(path.dirname(options.dataDir), { recursive: true });
   if (process.getuid?.() === 0) letPostgresUserReach(path.dirname(options.dataDir));
-  const fresh = !existsSync(path.join(options.dataDir, 'PG_VERSION'));
   const log = options.onLog ?? (() => undefined);
-  const server = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'password',
-    persistent: true,
-    createPostgresUser: true,
-    onLog: log,
-    onError: (e: unknown) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
-  });
-  if (fresh) await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-    },
-  };
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const lines: string[] = [];
+    const server = new EmbeddedPostgres({
+      databaseDir: options.dataDir,
+      port,
+      user: 'postgres',
+      password: 'postgres',
+      authMethod: 'password',
+      persistent: true,
+      createPostgresUser: true,
+      onLog: (line: string) => {
+        lines.push(line);
+        log(line);
+      },
+      onError: (e: unknown) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+    });
+    if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await server.initialise();
+    try {
+      await server.start();
+    } catch (error) {
+      // The port was free when chosen, but something bound it before Postgres did: choose again.
+      const taken = lines.some((l) => /could not bind|address already in use/i.test(l));
+      if (taken && options.port === undefined && attempt < 5) continue;
+      const said = lines.join('').trim().split('\n').slice(-10).join('\n');
+      throw new Error(
+        `embedded Postgres did not start on port ${port}${said === '' ? '' : `:\n${said}`}`,
+        { cause: error },
+      );
+    }
+    return {
+      url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+      async stop() {
+        await server.stop();
+      },
+    };
+  }
 }
 
 /** Creates database `name` on the server of `url` unless it exists; returns the URL of that database. */
@@ -54,20 +71,6 @@ export async function ensureDatabase(url: string, name: string): Promise<string>
   const target = new URL(url);
   target.pathname = `/${name}`;
   return target.toString();
-}
-
-/** True when a Postgres answers at `url`. */
-export async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /**

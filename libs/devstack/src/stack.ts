@@ -1,30 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startNats, type StartedService } from './nats.js';
 import { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
+import { ServiceStartError, SupervisedService } from './supervisor.js';
 
 export interface ServiceEntry {
   readonly name: string;
+  /** The variable that tells it its HTTP port. */
   readonly portVariable: string;
-  readonly port: number;
 }
 
-/** The launcher's config: which services to start, in order, on which ports (deploy/local/services.json). */
+/** The launcher's config: which services to start, in order (deploy/local/services.json). */
 export function readServices(root: string): ServiceEntry[] {
   const file = path.join(root, 'deploy', 'local', 'services.json');
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { services?: unknown };
   if (!Array.isArray(parsed.services)) throw new Error(`${file}: expected a "services" array`);
   return parsed.services.map((entry: unknown, i: number) => {
     const e = entry as Partial<ServiceEntry>;
-    if (
-      typeof e.name !== 'string' ||
-      typeof e.portVariable !== 'string' ||
-      typeof e.port !== 'number'
-    ) {
-      throw new Error(`${file}: services.${i} needs a name, a portVariable and a port`);
+    if (typeof e.name !== 'string' || typeof e.portVariable !== 'string') {
+      throw new Error(`${file}: services.${i} needs a name and a portVariable`);
     }
-    return { name: e.name, portVariable: e.portVariable, port: e.port };
+    return { name: e.name, portVariable: e.portVariable };
   });
 }
 
@@ -33,16 +29,33 @@ export interface StackOptions {
   readonly root: string;
   /** Everything the stack keeps: NATS store, Postgres data, logs, the default key. */
   readonly home: string;
+  /** The gateway's port; 0 takes any free one (the stack's `gatewayUrl` says which). */
   readonly gatewayPort: number;
+  /**
+   * When the gateway's port is taken, take any free one instead of failing (for a default port
+   * the user did not ask for, so a second stack starts beside the first).
+   */
+  readonly gatewayPortFallback?: boolean;
   /** Use these servers instead of starting them. */
   readonly natsUrl?: string | undefined;
   readonly databaseUrl?: string | undefined;
-  /** Port offset for the other services' ops endpoints (tests and benchmarks run beside `npm run up`). */
-  readonly portOffset?: number;
   readonly env?: NodeJS.ProcessEnv;
   /** Extra node options for every service, e.g. `--cpu-prof` to profile them. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Restart a service that dies (default). Off, a death resolves `died` and nothing restarts:
+   * for benchmarks, where a restart would hide a crash in the figures.
+   */
+  readonly supervise?: boolean;
   readonly say?: (line: string) => void;
+}
+
+export interface StackService {
+  readonly name: string;
+  /** Where its HTTP endpoints listen now; undefined while it restarts. */
+  readonly url: string | undefined;
+  readonly pid: number | undefined;
+  readonly restarts: number;
 }
 
 export interface Stack {
@@ -52,8 +65,11 @@ export interface Stack {
   readonly natsUrl: string;
   /** The database the services use (benchmarks load data into it directly). */
   readonly databaseUrl: string;
-  /** Resolves if a service dies: with its name. */
+  /** Resolves if a service dies while supervision is off: with its name and how. */
   readonly died: Promise<string>;
+  services(): StackService[];
+  /** The service's process (to kill it in a test), while it runs. */
+  pid(name: string): number | undefined;
   key(): string;
   stop(): Promise<void>;
 }
@@ -61,33 +77,27 @@ export interface Stack {
 /**
  * Starts the whole system on one machine: nats-server (from PATH) and an embedded Postgres unless
  * URLs are given, then every service as its own process with a log file each, and waits until all
- * are ready. State lives under `home`, so a second start resumes with the same data.
+ * are ready. Every port but the gateway's is chosen by the system at start (so two stacks run side
+ * by side) and reported by the service; `$ACAI_HOME/stack.json` lists them. A service that dies is
+ * restarted. State lives under `home`, so a second start resumes with the same data.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const say = options.say ?? (() => undefined);
   const logDir = path.join(options.home, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const services = readServices(options.root);
-  for (const s of services) {
+  const entries = readServices(options.root);
+  for (const s of entries) {
     const main = path.join(options.root, 'apps', s.name, 'dist', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   }
   const infra: StartedService[] = [];
-  const children: { name: string; child: ChildProcess }[] = [];
+  const services: SupervisedService[] = [];
   const stopAll = async () => {
-    await Promise.all(
-      children.map(
-        ({ child }) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
-          }),
-      ),
-    );
+    await Promise.all(services.map((s) => s.stop()));
     for (const service of infra.reverse()) await service.stop().catch(() => undefined);
   };
+  let died!: (name: string) => void;
+  const diedPromise = new Promise<string>((resolve) => (died = resolve));
 
   try {
     let natsUrl = options.natsUrl;
@@ -110,54 +120,77 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       );
     }
     const keyFile = path.join(options.home, 'default.key');
-    const offset = options.portOffset ?? 0;
-    let died!: (name: string) => void;
-    const diedPromise = new Promise<string>((resolve) => (died = resolve));
-    let stopping = false;
-    for (const s of services) {
-      const port = s.name === 'gateway' ? options.gatewayPort : s.port + offset;
-      const log = openSync(path.join(logDir, `${s.name}.log`), 'a');
-      const child = spawn(
-        process.execPath,
-        [...(options.nodeArgs ?? []), path.join(options.root, 'apps', s.name, 'dist', 'main.js')],
-        {
-          cwd: options.root,
-          stdio: ['ignore', log, log],
-          env: {
-            ...process.env,
-            ...options.env,
-            NATS_URL: natsUrl,
-            DATABASE_URL: databaseUrl,
-            ACAI_HOME: options.home,
-            [s.portVariable]: String(port),
-            ACAI_BOOTSTRAP_KEY_FILE: keyFile,
-          },
+    const nats = natsUrl;
+    const database = databaseUrl;
+    for (const entry of entries) {
+      const isGateway = entry.name === 'gateway';
+      const logFile = path.join(logDir, `${entry.name}.log`);
+      const spec = {
+        name: entry.name,
+        main: path.join(options.root, 'apps', entry.name, 'dist', 'main.js'),
+        cwd: options.root,
+        logFile,
+        nodeArgs: options.nodeArgs ?? [],
+        port: isGateway ? options.gatewayPort : 0,
+        stickyPort: isGateway,
+        env: (port: number): NodeJS.ProcessEnv => ({
+          ...process.env,
+          ...options.env,
+          NATS_URL: nats,
+          DATABASE_URL: database,
+          ACAI_HOME: options.home,
+          [entry.portVariable]: String(port),
+          ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+        }),
+      };
+      const events = {
+        say: (line: string) => {
+          say(line);
+          writeStackFile(options.home, summary());
         },
-      );
-      child.once('exit', (code, signal) => {
-        if (!stopping) died(`${s.name} (exit ${code ?? signal})`);
-      });
-      children.push({ name: s.name, child });
-      await waitReady(
-        `http://127.0.0.1:${port}/readyz`,
-        s.name,
-        path.join(logDir, `${s.name}.log`),
-        child,
-      );
-      say(
-        `${s.name.padEnd(11)} ready on 127.0.0.1:${port}  (log: ${path.join(logDir, `${s.name}.log`)})`,
-      );
+        died: (name: string, how: string) => died(`${name} (${how})`),
+      };
+      let service = new SupervisedService(spec, options.supervise ?? true, events);
+      let url: string;
+      try {
+        url = await service.start();
+      } catch (error) {
+        const taken = error instanceof ServiceStartError && error.code === 'EADDRINUSE';
+        if (!(isGateway && taken && options.gatewayPortFallback === true)) throw error;
+        say(`port ${options.gatewayPort} is taken (another acai?); the gateway takes a free one`);
+        service = new SupervisedService({ ...spec, port: 0 }, options.supervise ?? true, events);
+        url = await service.start();
+      }
+      services.push(service);
+      say(`${entry.name.padEnd(11)} ready on ${url}  (log: ${logFile})`);
     }
-    return {
-      gatewayUrl: `http://127.0.0.1:${options.gatewayPort}`,
+    const gatewayUrl = services.find((s) => s.name === 'gateway')?.url;
+    if (gatewayUrl === undefined) throw new Error('deploy/local/services.json has no gateway');
+    const summary = (): StackFile => ({
+      gatewayUrl,
+      natsUrl: nats,
       keyFile,
       logDir,
-      natsUrl,
-      databaseUrl,
+      services: services.map((s) => ({
+        name: s.name,
+        url: s.url ?? null,
+        pid: s.pid ?? null,
+        restarts: s.restartCount,
+      })),
+    });
+    writeStackFile(options.home, summary());
+    return {
+      gatewayUrl,
+      keyFile,
+      logDir,
+      natsUrl: nats,
+      databaseUrl: database,
       died: diedPromise,
+      services: () =>
+        services.map((s) => ({ name: s.name, url: s.url, pid: s.pid, restarts: s.restartCount })),
+      pid: (name) => services.find((s) => s.name === name)?.pid,
       key: () => readFileSync(keyFile, 'utf8').trim(),
       async stop() {
-        stopping = true;
         await stopAll();
       },
     };
@@ -167,33 +200,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-async function waitReady(
-  url: string,
-  name: string,
-  logFile: string,
-  child: ChildProcess,
-): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`${name} exited while starting:\n${tail(logFile)}`);
-    }
-    try {
-      const response = await fetch(url);
-      if (response.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${name} was not ready after 60 s:\n${tail(logFile)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** `$ACAI_HOME/stack.json`: where a running stack listens, for tools and people. */
+interface StackFile {
+  readonly gatewayUrl: string;
+  readonly natsUrl: string;
+  readonly keyFile: string;
+  readonly logDir: string;
+  readonly services: readonly {
+    name: string;
+    url: string | null;
+    pid: number | null;
+    restarts: number;
+  }[];
 }
 
-function tail(file: string, lines = 15): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
+function writeStackFile(home: string, content: StackFile): void {
+  const file = path.join(home, 'stack.json');
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`);
+  renameSync(tmp, file);
 }

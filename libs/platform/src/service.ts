@@ -223,8 +223,19 @@ export async function startService<C extends ConfigSpec>(
   };
 }
 
-/** For a service's main.ts: start it, stop it cleanly on SIGINT/SIGTERM, exit non-zero on a failed start. */
+/**
+ * For a service's main.ts: start it, stop it cleanly on SIGINT/SIGTERM, exit non-zero on a failed
+ * start. Started by the launcher (with an IPC channel), it reports where it listens or why it
+ * could not start, and stops when the launcher goes away, so no service outlives it.
+ */
 export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
+  const report = (message: Record<string, unknown>) => {
+    if (process.send === undefined || !process.connected) return;
+    process.send({ ...message, service: def.name }, (error: Error | null) => {
+      // The launcher is gone: nothing to tell.
+      void error;
+    });
+  };
   startService(def).then(
     (service) => {
       const stop = (signal: string) => {
@@ -247,12 +258,27 @@ export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+      if (process.send !== undefined) {
+        process.once('disconnect', () => stop('launcher gone'));
+        report({ type: 'acai:ready', url: service.url });
+      }
     },
     (error: unknown) => {
-      process.stderr.write(
-        `${def.name} could not start: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-      process.exit(1);
+      const message = error instanceof Error ? error.message : String(error);
+      const code = systemErrorCode(error);
+      process.stderr.write(`${def.name} could not start: ${message}\n`);
+      report({ type: 'acai:failed', message, code });
+      // Let the report reach the launcher before the channel closes with the process.
+      setTimeout(() => process.exit(1), 100);
     },
   );
+}
+
+/** The `code` of a system error (EADDRINUSE …), here or in the error's causes. */
+function systemErrorCode(error: unknown): string | null {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return null;
 }
