@@ -111,7 +111,12 @@ async function runExample(stack) {
   );
   for (const job of submitted.jobs) {
     await reportProfiling(api, job, say);
-    show(job.name, await api('GET', `/api/v1/jobs/${job.id}/logs?follow=true`));
+    // Each line as the job prints it (the gateway streams the job's output until it ends).
+    await followLogs(
+      `${stack.gatewayUrl}/api/v1/jobs/${job.id}/logs?follow=true`,
+      headers,
+      (line) => show(job.name, line),
+    );
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
     if (view.status === 'failed' || view.status === 'cancelled') break;
   }
@@ -160,6 +165,22 @@ async function runExample(stack) {
     `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${finished.jobs.at(-1).id}/history`,
   );
   return finished.status === 'succeeded' ? 0 : 1;
+}
+
+/** Calls `onLine` with each line of a followed log as it arrives, until the job's end. */
+async function followLogs(url, headers, onLine) {
+  const response = await fetch(url, { headers });
+  if (!response.ok || response.body === null) {
+    throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+  }
+  let pending = '';
+  for await (const text of response.body.pipeThrough(new TextDecoderStream())) {
+    pending += text;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  }
+  if (pending !== '') onLine(pending);
 }
 
 /** What a job cost: its configuration's price × how long it ran, from its history. */

@@ -62,8 +62,9 @@ describe('the MNIST example, when the node training it dies', () => {
       120_000,
     );
     // The node is lost: the executor and the training process die at once.
+    const executorPid = executors[0]!.pid!;
     executors[0]!.kill('SIGKILL');
-    const workDir = path.join(system.home, 'work', train.id, '1');
+    const workDir = path.join(system.home, 'work', String(executorPid), train.id, '1');
     for (const pid of await processesIn(workDir)) process.kill(pid, 'SIGKILL');
     executors.push(startExecutorProcess(system, 'node-b'));
 

@@ -1,3 +1,6 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { eventually } from '@acai/testkit';
 import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
@@ -88,6 +91,52 @@ describe('a run through every service', () => {
     expect(failed.type).toBe('job.failed');
     expect(failed.data.reason).toBe('command_not_found');
     expect(failed.data.message).toContain('definitely-not-a-command-acai');
+  });
+
+  it('streams each line to a follower while the job runs, not when it ends', async () => {
+    // The job prints a line, then waits for a file that the test creates only once it has read
+    // that line through the gateway: if lines were held back until the job ended, it never would.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'acai-live-'));
+    await chmod(dir, 0o755);
+    const go = path.join(dir, 'go');
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'live',
+      steps: [
+        {
+          name: 'waits',
+          command: [
+            'sh',
+            '-c',
+            'echo first line; while [ ! -e "$GO" ]; do sleep 0.05; done; echo after go',
+          ],
+          env: { GO: go },
+          timeoutSeconds: 60,
+        },
+      ],
+    });
+    const { jobs } = submitted.body as { jobs: { id: string }[] };
+    const response = await fetch(
+      `${system.gatewayUrl}/api/v1/jobs/${jobs[0]!.id}/logs?follow=true`,
+      { headers: { authorization: `Bearer ${system.key}` } },
+    );
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('first line\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    expect(text).toBe('first line\n');
+    const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
+    expect((job.body as { status: string }).status).toBe('running');
+    await writeFile(go, '');
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    expect(text).toBe('first line\nafter go\n');
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('streams logs with follow=true until the job ends', async () => {

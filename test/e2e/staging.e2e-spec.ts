@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSystem, type TestSystem } from '../support/system.js';
@@ -105,6 +105,45 @@ describe('jobs read file sets and write new versions', () => {
     expect(failed.type).toBe('job.failed');
     expect(failed.data['reason']).toBe('staging_failed');
     expect(failed.data['message']).toContain('no-such-data');
+  });
+
+  it('stages inputs read-only, removes a job’s folder once its outputs are saved, and keeps a failed one', async () => {
+    await system.api('POST', '/api/v1/filesets', { name: 'words' });
+    const content = 'apple banana\n';
+    const sha = createHash('sha256').update(content).digest('hex');
+    expect((await system.upload(content, sha)).status).toBe(201);
+    const committed = await system.api('POST', '/api/v1/filesets/words/versions', {
+      parent: 0,
+      put: [{ path: 'w.txt', sha256: sha }],
+    });
+    expect(committed.status).toBe(201);
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'folders',
+      steps: [
+        {
+          name: 'reads',
+          command: ['sh', '-c', 'stat -c %a "$ACAI_INPUT_WORDS/w.txt"; echo "$ACAI_WORK_DIR"'],
+          inputs: [{ fileset: 'words' }],
+        },
+        {
+          name: 'fails',
+          command: ['sh', '-c', 'echo evidence > "$ACAI_WORK_DIR/clue.txt"; exit 3'],
+          needs: ['reads'],
+        },
+      ],
+    });
+    const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
+    expect((await system.waitForRun(id)).status).toBe('failed');
+    const [reads, fails] = jobs;
+    const output = (await system.api('GET', `/api/v1/jobs/${reads!.id}/logs`)).text.split('\n');
+    expect(output[0]).toBe('444');
+    // The folder the job ran in is gone once it succeeded...
+    const folder = output[1]!;
+    expect(folder).toContain(path.join(system.home, 'work'));
+    await expect(stat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
+    // ...while a failed job's folder is kept, with what it wrote, under work/failed.
+    const kept = path.join(system.home, 'work', 'failed', `${fails!.id}-1`);
+    expect(await readFile(path.join(kept, 'clue.txt'), 'utf8')).toBe('evidence\n');
   });
 
   it('refuses to run on a damaged input: staging checks every byte against its sha256', async () => {

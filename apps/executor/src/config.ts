@@ -35,5 +35,10 @@ export const executorConfig = {
     schema: positiveInt(5_000),
     description: 'How often the executor tells the provisioner it is alive and how busy it is',
   },
+  ACAI_KEEP_FAILED_WORK_MINUTES: {
+    schema: z.coerce.number().nonnegative().default(60),
+    description:
+      'A failed job’s folder is kept this long (under $ACAI_HOME/work/failed) for debugging; every other job’s folder is removed as soon as its outputs are saved',
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

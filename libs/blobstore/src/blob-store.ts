@@ -37,6 +37,11 @@ export interface BlobStore {
   /** Reads a blob, or one byte range of it. NOT_FOUND when it is not there. */
   get(sha256: string, range?: ByteRange): Promise<Readable>;
   delete(sha256: string): Promise<void>;
+  /**
+   * Where a stored blob is on this machine's file system, for stores that keep blobs in files
+   * (to clone or link instead of copying); undefined for remote stores. Read only: never write it.
+   */
+  localPath?(sha256: string): string;
 }
 
 export function assertSha256(value: string): string {

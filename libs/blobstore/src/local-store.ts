@@ -95,6 +95,10 @@ export class LocalBlobStore implements BlobStore {
     await rm(this.pathOf(assertSha256(sha256)), { force: true });
   }
 
+  localPath(sha256: string): string {
+    return this.pathOf(assertSha256(sha256));
+  }
+
   private pathOf(sha256: string): string {
     return path.join(this.root, 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }

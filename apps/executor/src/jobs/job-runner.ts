@@ -36,11 +36,15 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits } from './limits.js';
 import { folderVariable, Staging } from './staging.js';
 import { ProcessRunner } from './process-runner.js';
+import { WorkFolders } from './work-folders.js';
 
 type ExecutorContext = ServiceContext<CommonConfig & ConfigOf<typeof executorConfig>>;
 
 /** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
 const CHECKPOINT_FOLDER = 'checkpoint';
+
+/** How often failed jobs' folders past their time (and dead executors' folders) are removed. */
+const SWEEP_EVERY_MS = 5 * 60_000;
 
 /** Variables a job inherits from the executor's environment; everything else it gets explicitly. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'];
@@ -62,6 +66,8 @@ export class JobRunner {
   private readonly cancelled = new Set<string>();
   private cancelSubscription: Subscription | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly folders: WorkFolders;
   private readonly startedAt = new Date().toISOString();
   private readonly staging: Staging;
   private limits!: Limits;
@@ -76,6 +82,10 @@ export class JobRunner {
       (_, i) => `${executor}-slot-${i}`,
     );
     this.freeSlots = [...this.slots];
+    this.folders = new WorkFolders(
+      path.resolve(ctx.config.ACAI_HOME, 'work'),
+      ctx.config.ACAI_KEEP_FAILED_WORK_MINUTES * 60_000,
+    );
     this.staging = new Staging(
       ctx.commands,
       blobStoreFromUrl(ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs')),
@@ -94,6 +104,16 @@ export class JobRunner {
   }
 
   async start(): Promise<void> {
+    const swept = await this.folders.sweep({ atStart: true });
+    if (swept.length > 0) {
+      this.ctx.logger.info({ folders: swept }, 'removed work folders left by earlier executors');
+    }
+    this.sweeper = setInterval(() => {
+      this.folders.sweep({ atStart: false }).catch((error: unknown) => {
+        this.ctx.logger.warn({ err: describeError(error) }, 'could not sweep work folders');
+      });
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
     this.limits = await Limits.detect();
     this.ctx.logger.info(
       { limits: this.limits.mode },
@@ -169,6 +189,7 @@ export class JobRunner {
   async stop(graceMs: number): Promise<void> {
     this.cancelSubscription?.unsubscribe();
     clearInterval(this.heartbeat);
+    clearInterval(this.sweeper);
     await this.consumer.stop();
     const drained = this.consumer.drained();
     const timedOut = await Promise.race([
@@ -248,7 +269,9 @@ export class JobRunner {
     // A redelivered job (its executor died or handed it back) runs as the next attempt.
     const attempt = started.state.attempt;
     const log = { jobId: work.jobId, runId: work.runId, project: work.project, attempt };
-    const workDir = path.resolve(this.ctx.config.ACAI_HOME, 'work', work.jobId, String(attempt));
+    const workDir = await this.folders.create(work.jobId, attempt);
+    // Removed once the attempt is over, unless it failed (then kept a while for debugging).
+    let failedFolder = false;
     const checkpointDir = path.resolve(workDir, CHECKPOINT_FOLDER);
     await mkdir(checkpointDir, { recursive: true });
     for (const output of work.outputs)
@@ -340,7 +363,12 @@ export class JobRunner {
       let command: JobCommand | undefined;
       try {
         const staged = await this.staging.stageInputs(work, workDir);
-        if (staged > 0) this.ctx.logger.info({ ...log, files: staged }, 'inputs staged');
+        if (staged > 0) {
+          this.ctx.logger.info(
+            { ...log, files: staged, method: this.staging.method },
+            'inputs staged',
+          );
+        }
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         logs.line('err', `acai: ${message}`);
@@ -433,6 +461,7 @@ export class JobRunner {
         options,
       );
       const status = endedAs(state);
+      failedFolder = status === 'failed';
       this.ctx.logger.info(
         { ...log, status, exitCode: exit?.code ?? null, durationMs },
         'job ended',
@@ -441,10 +470,33 @@ export class JobRunner {
       await lease.complete();
     } finally {
       await this.limits.clear(slot);
+      await this.disposeFolder(workDir, work.jobId, attempt, failedFolder);
       this.freeSlots.push(slot);
       this.running.delete(work.jobId);
       this.leases.delete(work.jobId);
       this.handedBack.delete(work.jobId);
+    }
+  }
+
+  /** A finished attempt's folder: kept for a while when it failed, removed otherwise. */
+  private async disposeFolder(
+    dir: string,
+    jobId: string,
+    attempt: number,
+    failed: boolean,
+  ): Promise<void> {
+    try {
+      if (!failed) {
+        await this.folders.remove(dir);
+        return;
+      }
+      const kept = await this.folders.keepFailed(dir, jobId, attempt);
+      this.ctx.logger.info(
+        { jobId, attempt, folder: kept, minutes: this.ctx.config.ACAI_KEEP_FAILED_WORK_MINUTES },
+        'kept the failed job’s folder for debugging',
+      );
+    } catch (error) {
+      this.ctx.logger.warn({ jobId, err: describeError(error) }, 'could not tidy a job’s folder');
     }
   }
 
@@ -461,7 +513,14 @@ export class JobRunner {
   ): Promise<string> {
     const name = `${checkpoint.fileset}@${checkpoint.version}`;
     try {
-      await this.staging.stageVersion(work.project, checkpoint.fileset, checkpoint.version, folder);
+      // The job goes on writing its checkpoints into this folder.
+      await this.staging.stageVersion(
+        work.project,
+        checkpoint.fileset,
+        checkpoint.version,
+        folder,
+        { writable: true },
+      );
       say(
         `acai: resuming from checkpoint ${name}${checkpoint.step === null ? '' : ` (step ${checkpoint.step})`}`,
       );

@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -34,6 +34,9 @@ export function folderVariable(kind: 'INPUT' | 'OUTPUT', fileset: string): strin
  * sha256, and saves its output folders as new versions, with the job recorded as their creator.
  */
 export class Staging {
+  /** Whether the file system of the blob store and the work folders can clone (reflink). */
+  private cloneWorks: boolean | undefined;
+
   constructor(
     private readonly commands: CommandClient,
     private readonly blobs: BlobStore,
@@ -52,35 +55,70 @@ export class Staging {
     return files;
   }
 
-  /** Copies one version's files into `root`, verifying each against its sha256. */
+  /**
+   * Puts one version's files into `root`, read-only, verifying each against its sha256. A file is
+   * cloned from a local blob store where the file system can (reflink: no bytes copied, no space
+   * used until someone writes), copied otherwise. `writable` leaves them writable (a checkpoint
+   * the job goes on writing into).
+   */
   async stageVersion(
     project: string,
     fileset: string,
     version: number,
     root: string,
+    options: { writable?: boolean } = {},
   ): Promise<number> {
     let files = 0;
     await mkdir(root, { recursive: true });
     for await (const file of this.files(project, fileset, version)) {
       const target = inside(root, file.path);
       await mkdir(path.dirname(target), { recursive: true });
-      const counter = new HashingCounter();
+      let digest: string;
       try {
-        await pipeline(await this.blobs.get(file.sha256), counter, createWriteStream(target));
+        digest = await this.stageFile(file.sha256, target);
       } catch (error) {
         throw new StagingError(
           `could not stage ${fileset}@${version}/${file.path}: ${error instanceof Error ? error.message : String(error)}`,
         );
       }
-      if (counter.digest() !== file.sha256) {
+      if (digest !== file.sha256) {
         throw new StagingError(
           `${fileset}@${version}/${file.path} does not match its sha256: the stored copy is damaged. ` +
             'Upload that version again or recompute it.',
         );
       }
+      if (options.writable !== true) await chmod(target, 0o444);
       files++;
     }
     return files;
+  }
+
+  /** How the last file was staged, for the executor's log line. */
+  get method(): 'clone' | 'copy' {
+    return this.cloneWorks === true ? 'clone' : 'copy';
+  }
+
+  /** Clones or copies one blob to `target`; answers the sha256 of what landed there. */
+  private async stageFile(sha256: string, target: string): Promise<string> {
+    const source = this.cloneWorks === false ? undefined : this.blobs.localPath?.(sha256);
+    if (source !== undefined) {
+      try {
+        await copyFile(source, target, constants.COPYFILE_FICLONE_FORCE);
+        this.cloneWorks = true;
+        // The clone shares the blob's blocks: reading it back checks them.
+        const counter = new HashingCounter();
+        await pipeline(createReadStream(target, { highWaterMark: 1024 * 1024 }), counter);
+        return counter.digest();
+      } catch (error) {
+        if (!CLONE_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+        // This file system cannot clone (ext4, tmpfs, another device): copy from now on.
+        this.cloneWorks = false;
+        await rm(target, { force: true });
+      }
+    }
+    const counter = new HashingCounter();
+    await pipeline(await this.blobs.get(sha256), counter, createWriteStream(target));
+    return counter.digest();
   }
 
   /** Commits each output folder as the next version of its file set (created if missing). */
@@ -211,6 +249,9 @@ export class Staging {
     } while (cursor !== null);
   }
 }
+
+/** What copy_file_range/FICLONE answer where cloning is not possible. */
+const CLONE_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);
 
 /** `relative` resolved under `root`, refusing anything that would land outside it. */
 function inside(root: string, relative: string): string {
