@@ -68,6 +68,43 @@ describe('the gateway refuses bad input clearly', () => {
     expect(error(missing.body).message).toContain('Authorization: Bearer');
     const wrong = await system.api('GET', '/api/v1/runs', undefined, 'acai_not-a-real-key');
     expect(wrong.status).toBe(401);
+    expect(error(wrong.body).message).toContain('unknown or revoked');
+    // The key without "Bearer ": the message says what the header should look like.
+    const bare = await fetch(`${system.gatewayUrl}/api/v1/runs`, {
+      headers: { authorization: system.key },
+    });
+    expect(bare.status).toBe(401);
+    expect(((await bare.json()) as ErrorReply).error.message).toContain('"Bearer <key>"');
+  });
+
+  it('says to send JSON when a body comes as a form or with no type (415), and nothing is done', async () => {
+    const spec = JSON.stringify({ name: 'as-form', steps: [{ name: 'a', command: ['true'] }] });
+    // What `curl -d '{...}'` sends without -H 'content-type: application/json'.
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'application/xml']) {
+      const response = await fetch(`${system.gatewayUrl}/api/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.key}`, 'content-type': type },
+        body: spec,
+      });
+      expect(response.status).toBe(415);
+      const body = (await response.json()) as ErrorReply;
+      expect(body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(body.error.message).toContain('content-type: application/json');
+      expect(body.error.message).toContain(type);
+    }
+    const runs = await system.api('GET', '/api/v1/runs');
+    expect((runs.body as { items: { name: string }[] }).items.map((r) => r.name)).not.toContain(
+      'as-form',
+    );
+  });
+
+  it('says a run needs at least one step (400)', async () => {
+    const r = await system.api('POST', '/api/v1/runs', { name: 'empty', steps: [] });
+    expect(r.status).toBe(400);
+    expect(error(r.body).details?.[0]).toEqual({
+      path: 'steps',
+      message: 'a run needs at least one step: steps is empty',
+    });
   });
 
   it("shows nothing of another project's runs and jobs (404), and unknown ids are 404", async () => {

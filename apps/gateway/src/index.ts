@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { FastifyRequest } from 'fastify';
+import { AcaiError, ErrorCode } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
 import { GatewayBlobs } from './filesets/gateway-blobs.js';
@@ -50,8 +52,34 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       done: (err: Error | null, body?: unknown) => void,
     ) => done(null, payload);
     fastify.addContentTypeParser('application/octet-stream', raw);
-    fastify.addContentTypeParser('*', raw);
+    // Any other type: the raw stream for an upload, and for every other route a clear 415 (a
+    // JSON body sent as a form, as `curl -d` does without a content-type, is not read as a form).
+    const uploadOrRefuse = (
+      request: FastifyRequest,
+      payload: unknown,
+      done: (err: Error | null, body?: unknown) => void,
+    ) => {
+      if (UPLOAD_ROUTES.test(request.routeOptions.url ?? '')) done(null, payload);
+      else done(notJson(request.headers['content-type']));
+    };
+    if (fastify.hasContentTypeParser('application/x-www-form-urlencoded')) {
+      fastify.removeContentTypeParser('application/x-www-form-urlencoded');
+    }
+    fastify.addContentTypeParser('application/x-www-form-urlencoded', uploadOrRefuse);
+    fastify.removeContentTypeParser('text/plain');
+    fastify.addContentTypeParser('text/plain', uploadOrRefuse);
+    fastify.addContentTypeParser('*', uploadOrRefuse);
   },
 };
+
+/** Routes whose body is a file's bytes, of whatever type. */
+const UPLOAD_ROUTES = /^\/api\/v1\/blobs(\/:sha256)?$/;
+
+function notJson(contentType: string | undefined): AcaiError {
+  return new AcaiError(
+    ErrorCode.UnsupportedMediaType,
+    `Send the body as JSON with the header "content-type: application/json" (it came as ${contentType === undefined || contentType === '' ? 'no content-type' : `"${contentType}"`}; with curl: -H 'content-type: application/json')`,
+  );
+}
 
 export { KeysRepository };

@@ -22,6 +22,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.UNAUTHORIZED;
     case ErrorCode.PayloadTooLarge:
       return HttpStatus.PAYLOAD_TOO_LARGE;
+    case ErrorCode.UnsupportedMediaType:
+      return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
     case ErrorCode.Unavailable:
       return HttpStatus.SERVICE_UNAVAILABLE;
     case ErrorCode.Internal:

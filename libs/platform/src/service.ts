@@ -138,82 +138,103 @@ export async function startService<C extends ConfigSpec>(
     );
   });
 
-  const metrics = new ServiceMetrics(def.name);
-  const ctx = new ServiceContext(
-    def.name,
-    config,
-    logger,
-    bus,
-    db,
-    new EventStore(bus),
-    new CommandClient(bus),
-    new PostgresDeadLetters(db),
-    metrics,
-  );
-  const extra = (await def.providers?.(ctx)) ?? [];
-
-  @Module({
-    imports: [def.module],
-    controllers: [OpsController],
-  })
-  class RootModule {}
-
-  const global: DynamicModule = {
-    module: class PlatformModule {},
-    global: true,
-    providers: [{ provide: ServiceContext, useValue: ctx }, ...extra],
-    exports: [ServiceContext, ...extra.map((p) => p.provide)],
+  // Whatever was opened is closed again if the start fails half way (a port in use, a bad
+  // migration), so a failed start leaves no connection behind.
+  let app: NestFastifyApplication | undefined;
+  let started: {
+    ctx: ServiceContext<CommonConfig & ConfigOf<C>>;
+    url: string;
+    app: NestFastifyApplication;
   };
+  try {
+    const metrics = new ServiceMetrics(def.name);
+    const ctx = new ServiceContext<CommonConfig & ConfigOf<C>>(
+      def.name,
+      config,
+      logger,
+      bus,
+      db,
+      new EventStore(bus),
+      new CommandClient(bus),
+      new PostgresDeadLetters(db),
+      metrics,
+    );
+    const extra = (await def.providers?.(ctx)) ?? [];
 
-  const adapter = new FastifyAdapter({ bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024 });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    { module: RootModule, imports: [global] },
-    adapter,
-    { logger: new PinoNestLogger(logger), abortOnError: false },
-  );
-  const fastify = app.getHttpAdapter().getInstance();
-  def.configureHttp?.(fastify, ctx);
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
+    @Module({
+      imports: [def.module],
+      controllers: [OpsController],
+    })
+    class RootModule {}
 
-  app.useGlobalFilters(new AcaiErrorsFilter(logger));
-  app.connectMicroservice(
-    {
-      strategy: new JetStreamTransport({
-        bus,
-        service: def.name,
-        deadLetters: ctx.deadLetters,
-        logger,
-        observers: def.observers?.((token) => app.get(token)) ?? [],
-      }),
-    },
-    { inheritAppConfig: true },
-  );
-  await app.startAllMicroservices();
-  const port = Number(config[def.port.variable]);
-  await app.listen({ port, host: config.ACAI_HTTP_HOST });
-  const address = fastify.server.address();
-  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  const url = `http://${config.ACAI_HTTP_HOST}:${actualPort}`;
-  await def.onStarted?.(app, ctx);
-  logger.info(
-    { url, nats: config.NATS_URL, schema, stream: topology.streams.events },
-    `${def.name} ready`,
-  );
+    const global: DynamicModule = {
+      module: class PlatformModule {},
+      global: true,
+      providers: [{ provide: ServiceContext, useValue: ctx }, ...extra],
+      exports: [ServiceContext, ...extra.map((p) => p.provide)],
+    };
+
+    const adapter = new FastifyAdapter({ bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024 });
+    const created = await NestFactory.create<NestFastifyApplication>(
+      { module: RootModule, imports: [global] },
+      adapter,
+      // Fastify's own JSON parser reads bodies; each app adds the other types it takes (the
+      // gateway: uploads), so a body of any other type is refused rather than read as a form.
+      { logger: new PinoNestLogger(logger), abortOnError: false, bodyParser: false },
+    );
+    app = created;
+    const fastify = created.getHttpAdapter().getInstance();
+    def.configureHttp?.(fastify, ctx);
+    fastify.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    });
+
+    created.useGlobalFilters(new AcaiErrorsFilter(logger));
+    created.connectMicroservice(
+      {
+        strategy: new JetStreamTransport({
+          bus,
+          service: def.name,
+          deadLetters: ctx.deadLetters,
+          logger,
+          observers: def.observers?.((token) => created.get(token)) ?? [],
+        }),
+      },
+      { inheritAppConfig: true },
+    );
+    await created.startAllMicroservices();
+    const port = Number(config[def.port.variable]);
+    await created.listen({ port, host: config.ACAI_HTTP_HOST });
+    const address = fastify.server.address();
+    const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+    const url = `http://${config.ACAI_HTTP_HOST}:${actualPort}`;
+    await def.onStarted?.(created, ctx);
+    logger.info(
+      { url, nats: config.NATS_URL, schema, stream: topology.streams.events },
+      `${def.name} ready`,
+    );
+    started = { ctx, url, app: created };
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await bus.close().catch(() => undefined);
+    await db.destroy().catch(() => undefined);
+    throw error;
+  }
+  const { ctx, url } = started;
+  const nest = started.app;
 
   let closing: Promise<void> | undefined;
   return {
     ctx,
-    app,
+    app: nest,
     url,
     close() {
       closing ??= (async () => {
         logger.info({}, `${def.name} shutting down`);
-        await def.onClosing?.(app, ctx);
-        await app.close();
+        await def.onClosing?.(nest, ctx);
+        await nest.close();
         await bus.close();
         await db.destroy();
         logger.info({}, `${def.name} stopped`);

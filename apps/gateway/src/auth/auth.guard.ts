@@ -48,7 +48,13 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const principal = match?.[1] === undefined ? null : await this.keys.authenticate(match[1]);
+    if (match?.[1] === undefined) {
+      throw new AcaiError(
+        ErrorCode.Unauthenticated,
+        'The Authorization header must be "Bearer <key>" (the word Bearer, a space, then the key)',
+      );
+    }
+    const principal = await this.keys.authenticate(match[1]);
     if (principal === null) {
       throw new AcaiError(
         ErrorCode.Unauthenticated,

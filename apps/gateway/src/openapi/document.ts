@@ -21,6 +21,7 @@ const ErrorSchema = z.object({
       'CONFLICT',
       'UNAUTHENTICATED',
       'PAYLOAD_TOO_LARGE',
+      'UNSUPPORTED_MEDIA_TYPE',
       'UNAVAILABLE',
       'INTERNAL',
     ]),

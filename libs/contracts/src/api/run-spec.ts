@@ -67,7 +67,10 @@ export type StepSpec = z.infer<typeof StepSpecSchema>;
 
 export const RunSpecSchema = z.strictObject({
   name: nameField('run name'),
-  steps: z.array(StepSpecSchema, { error: 'steps must be an array of steps' }).min(1).max(10000),
+  steps: z
+    .array(StepSpecSchema, { error: 'steps must be an array of steps' })
+    .min(1, { error: 'a run needs at least one step: steps is empty' })
+    .max(10000, { error: 'a run has at most 10000 steps' }),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
