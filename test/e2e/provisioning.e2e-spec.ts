@@ -175,6 +175,12 @@ describe('provisioning', () => {
     expect(decision.alternatives[0]!.offer).toBe(provisioned.offer.name);
     expect(provisioned.reason).toBe(decision.reason);
     expect(provisioned.reason).toContain(provisioned.offer.name);
+    // How far to trust the prediction (each profiled run left out in turn), and that EPOCHS=4
+    // lies beyond the profiled 1–2.
+    expect(provisioned.reason).toMatch(/predicted [0-9.]+ s ± \d+%/);
+    expect(provisioned.reason).toContain(
+      'EPOCHS=4 is beyond what was measured (EPOCHS 1–2), so the prediction extrapolates',
+    );
     // The single-threaded job gains nothing from 2 cores, so the cheapest in time is a small one.
     expect(provisioned.offer.name).not.toBe('local-2cpu-1024mb');
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { fitCpuCurveModel, predictCpuCurve } from './cpu-curve-model.js';
+import {
+  crossValidatedError,
+  extrapolatedSizes,
+  fitCpuCurveModel,
+  predictCpuCurve,
+} from './cpu-curve-model.js';
 import { fitRuntimeModel, predictSeconds } from './runtime-model.js';
 
 /** MNIST training as measured here: 2× slower at half a core, 1.6× faster with two threads. */
@@ -65,5 +70,27 @@ describe('the CPU-curve runtime model', () => {
     expect(() => fitCpuCurveModel(profiled.filter((o) => o.features.cpu === 2))).toThrow(
       'at least two CPU counts',
     );
+  });
+
+  it('owns up to its error on unseen runs, where the error on its own runs says nothing', () => {
+    const curve = fitCpuCurveModel(profiled);
+    // Fitted exactly on its five runs...
+    expect(curve.mape).toBeLessThan(1e-4);
+    // ...but each run predicted by the model of the other four is 21% off on average,
+    const expected = crossValidatedError(profiled)!;
+    expect(expected).toBeGreaterThan(0.15);
+    // which is the size of the error it then makes on the real job (EPOCHS 5 on one CPU).
+    const actual = Math.abs(predictCpuCurve(curve, { cpu: 1, EPOCHS: 5 }) / mnist(1, 5) - 1);
+    expect(actual).toBeGreaterThan(expected / 2);
+    expect(actual).toBeLessThan(expected * 2);
+    // With two runs on one CPU count, nothing can be left out.
+    expect(crossValidatedError(profiled.slice(0, 2))).toBeUndefined();
+  });
+
+  it('names the size parameters a prediction extrapolates to, with the range it measured', () => {
+    expect(extrapolatedSizes(profiled, { EPOCHS: 5 })).toEqual([
+      { feature: 'EPOCHS', value: 5, min: 1, max: 2 },
+    ]);
+    expect(extrapolatedSizes(profiled, { EPOCHS: 2 })).toEqual([]);
   });
 });

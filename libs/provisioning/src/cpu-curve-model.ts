@@ -159,3 +159,55 @@ function cpuOf(features: Readonly<Record<string, number>>): number {
   }
   return cpu;
 }
+
+/**
+ * How far off the model is likely to be on a run it has not seen: leave-one-out cross-validation,
+ * each observation predicted by the model fitted on all the others (MAPE, a fraction). Unlike the
+ * model's `mape` (measured on the runs it was fitted to, nearly 0 when it has as many levels as
+ * runs) it grows when a single run decides a slope, which is exactly when a prediction far from
+ * the measured sizes is a guess. Undefined when no observation can be left out and still leave a
+ * model (fewer than two CPU counts remain).
+ */
+export function crossValidatedError(
+  observations: readonly RuntimeObservation[],
+): number | undefined {
+  const pairs: { predicted: number; actual: number }[] = [];
+  observations.forEach((left, i) => {
+    const rest = observations.filter((_, j) => j !== i);
+    if (new Set(rest.map((o) => o.features[CPU_FEATURE])).size < 2) return;
+    try {
+      pairs.push({
+        predicted: predictCpuCurve(fitCpuCurveModel(rest), left.features),
+        actual: left.seconds,
+      });
+    } catch {
+      // The rest cannot be fitted (or cannot predict this one): it tells nothing.
+    }
+  });
+  return pairs.length === 0 ? undefined : mape(pairs);
+}
+
+/**
+ * The size parameters of a job that lie outside what the model measured, with the measured range:
+ * a prediction for them extrapolates the fitted power law.
+ */
+export function extrapolatedSizes(
+  observations: readonly RuntimeObservation[],
+  size: Readonly<Record<string, number>>,
+): {
+  readonly feature: string;
+  readonly value: number;
+  readonly min: number;
+  readonly max: number;
+}[] {
+  return Object.entries(size).flatMap(([feature, value]) => {
+    const seen = observations.flatMap((o) => {
+      const v = o.features[feature];
+      return v === undefined ? [] : [v];
+    });
+    if (seen.length === 0) return [];
+    const min = Math.min(...seen);
+    const max = Math.max(...seen);
+    return value < min || value > max ? [{ feature, value, min, max }] : [];
+  });
+}

@@ -9,6 +9,8 @@ import {
   type StagedInput,
 } from '@acai/contracts';
 import {
+  crossValidatedError,
+  extrapolatedSizes,
   fitCpuCurveModel,
   formatDollars,
   formatSeconds,
@@ -17,8 +19,8 @@ import {
   planProvisioning,
   predictCpuCurve,
   profilingGrid,
-  type CpuCurveModel,
   type Offer,
+  type RuntimeObservation,
 } from '@acai/provisioning';
 import { offerKey, type OfferBook } from '../offers/offer-book.js';
 import { jobProfile, type JobProfile } from './job-profile.js';
@@ -85,8 +87,8 @@ export class AutoProvisioner {
           : [],
       ),
     );
-    const model = this.fit(history);
-    if (model === undefined) {
+    const runs = this.runsOf(history);
+    if (runs === undefined) {
       if (provision.profile !== undefined && !(await this.profiled(profile.signature))) {
         const grid = profilingGrid(offers, {
           count: this.profilingRuns,
@@ -96,8 +98,14 @@ export class AutoProvisioner {
       }
       return { kind: 'chosen', choice: this.asRequested(job, profile, history.length, providers) };
     }
+    const model = fitCpuCurveModel(runs);
+    // How far to trust a prediction: how far off its earlier predictions for this profile were,
+    // or before any, how far off it is on each profiled run when that run is left out.
+    const pastError = predictionError(history);
+    const expectedError = pastError ?? crossValidatedError(runs);
     const plan = planProvisioning({
       offers,
+      ...(expectedError === undefined ? {} : { predictionError: expectedError }),
       predict: (offer) => ({
         seconds: predictCpuCurve(model, { ...profile.size, cpu: effectiveCpu(offer) }),
       }),
@@ -107,15 +115,20 @@ export class AutoProvisioner {
       minMemoryMb: job.resources.memoryMb,
       ...(floor !== undefined ? { memoryFloor: floor } : {}),
     });
+    const beyond = extrapolatedSizes(runs, profile.size);
+    const reason =
+      beyond.length === 0
+        ? plan.reason
+        : `${plan.reason}; ${beyond.map((b) => `${b.feature}=${b.value}`).join(', ')} is beyond what was measured (${beyond.map((b) => `${b.feature} ${b.min === b.max ? b.min : `${b.min}–${b.max}`}`).join(', ')}), so the prediction extrapolates`;
     const decision: ProvisionDecision = {
       rule: plan.rule,
       success: plan.success,
-      reason: plan.reason,
+      reason,
       signature: profile.signature,
       features: profile.size,
       predictedSeconds: plan.choice?.predictedSeconds ?? null,
       predictedCost: plan.choice?.predictedCost ?? null,
-      model: { observations: model.n, mape: model.mape, predictionMape: predictionError(history) },
+      model: { observations: model.n, mape: model.mape, predictionMape: pastError },
       alternatives: plan.alternatives.slice(0, MAX_ALTERNATIVES).map((c): CandidateView => ({
         offer: offerKey(c.offer),
         provider: c.offer.provider,
@@ -125,22 +138,21 @@ export class AutoProvisioner {
         whyNot: c.whyNot ?? null,
       })),
     };
-    if (plan.choice === null) return { kind: 'impossible', reason: plan.reason, decision };
-    return { kind: 'chosen', choice: { offer: plan.choice.offer, reason: plan.reason, decision } };
+    if (plan.choice === null) return { kind: 'impossible', reason, decision };
+    return { kind: 'chosen', choice: { offer: plan.choice.offer, reason, decision } };
   }
 
   /**
-   * The model of a profile once its runs can teach one: at least two successful runs on
-   * different CPU counts (fewer, and how runtime scales with CPUs is a guess).
+   * The runs a profile's model is fitted on, once they can teach one: at least two successful
+   * runs on different CPU counts (fewer, and how runtime scales with CPUs is a guess).
    */
-  private fit(history: readonly Observation[]): CpuCurveModel | undefined {
+  private runsOf(history: readonly Observation[]): RuntimeObservation[] | undefined {
     const runs = history.flatMap((o) =>
       o.outcome === 'succeeded' && o.seconds !== null && o.seconds > 0 && o.cpu !== null
         ? [{ features: { ...o.features, cpu: this.effectiveCpuOf(o) }, seconds: o.seconds }]
         : [],
     );
-    if (new Set(runs.map((r) => r.features.cpu)).size < 2) return undefined;
-    return fitCpuCurveModel(runs);
+    return new Set(runs.map((r) => r.features.cpu)).size < 2 ? undefined : runs;
   }
 
   /** CPUs of an observation scaled by the speed of the configuration it ran on. */
