@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireNode24 } from './node-version.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,6 +54,7 @@ export function build() {
 
 // `node scripts/build.mjs`: the same, as a command.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  requireNode24();
   try {
     const summary = await build();
     if (summary !== null) console.log(`[acai] ${summary}`);

@@ -15,6 +15,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { build } from './build.mjs';
+import { requireNode24 } from './node-version.mjs';
+
+requireNode24();
 
 const root = path.resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);

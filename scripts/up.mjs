@@ -7,6 +7,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { build } from './build.mjs';
+import { requireNode24 } from './node-version.mjs';
+
+requireNode24();
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);

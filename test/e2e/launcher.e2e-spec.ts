@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,18 @@ describe('the launcher', () => {
   const homes: string[] = [];
   const stacks: Stack[] = [];
 
+  /** Launchers started as processes: whatever a failed test left running is stopped here. */
+  const launched: ChildProcess[] = [];
+
   afterAll(async () => {
+    for (const child of launched) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
     for (const stack of stacks.reverse()) await stack.stop();
     for (const home of homes) await rm(home, { recursive: true, force: true });
   });
@@ -144,17 +155,24 @@ describe('the launcher', () => {
   });
 
   it('stops in order on Ctrl-C, and leaves nothing running when it is killed outright', async () => {
-    const processes = async (home: string) => {
-      const file = await eventually('the stack to be up', async () => {
-        try {
-          return JSON.parse(await readFile(path.join(home, 'stack.json'), 'utf8')) as {
-            launcherPid: number;
-            infrastructure: Record<string, number>;
-            services: { name: string; pid: number }[];
-          };
-        } catch {
-          return undefined;
-        }
+    /** The pids of what the launcher started, once it is up (it builds first: a safety net of 2 min). */
+    const processes = async (home: string, output: string[]) => {
+      const file = await eventually(
+        'the stack to be up',
+        async () => {
+          try {
+            return JSON.parse(await readFile(path.join(home, 'stack.json'), 'utf8')) as {
+              launcherPid: number;
+              infrastructure: Record<string, number>;
+              services: { name: string; pid: number }[];
+            };
+          } catch {
+            return undefined;
+          }
+        },
+        120_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\nthe launcher said:\n${output.join('')}`);
       });
       return [...Object.values(file.infrastructure), ...file.services.map((s) => s.pid)];
     };
@@ -173,6 +191,7 @@ describe('the launcher', () => {
         env: { ...process.env, ACAI_HOME: home, ACAI_PORT: '0', ACAI_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      launched.push(child);
       child.stdout.on('data', (c: Buffer) => output.push(c.toString()));
       child.stderr.on('data', (c: Buffer) => output.push(c.toString()));
       const exited = new Promise<number | null>((resolve) =>
@@ -184,7 +203,7 @@ describe('the launcher', () => {
     // Ctrl-C: services, then Postgres, then nats-server, and it says so.
     const calm = await newHome();
     const first = launch(calm);
-    const pids = await processes(calm);
+    const pids = await processes(calm, first.output);
     expect(pids.length).toBe(8);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
@@ -194,11 +213,11 @@ describe('the launcher', () => {
     // SIGKILL: no chance to stop anything, yet nothing it started outlives it.
     const rough = await newHome();
     const second = launch(rough);
-    const orphans = await processes(rough);
+    const orphans = await processes(rough, second.output);
     second.child.kill('SIGKILL');
     await second.exited;
     await eventually('everything the launcher started to end', () =>
       orphans.some(alive) ? undefined : true,
     );
-  });
+  }, 300_000);
 });

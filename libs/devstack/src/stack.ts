@@ -96,8 +96,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await Promise.all(services.map((s) => s.stop()));
     for (const service of infra.reverse()) await service.stop().catch(() => undefined);
   };
-  let died!: (name: string) => void;
-  const diedPromise = new Promise<string>((resolve) => (died = resolve));
+  const { promise: diedPromise, resolve: died } = Promise.withResolvers<string>();
 
   try {
     const infraPids: Record<string, number> = {};

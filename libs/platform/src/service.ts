@@ -32,6 +32,9 @@ import { OpsController } from './ops.controller.js';
 import { ServiceContext } from './service-context.js';
 import { startTelemetry } from './telemetry.js';
 
+/** The oldest Node.js acai runs on (the one `npm ci` installs into node_modules/.bin). */
+export const MINIMUM_NODE_MAJOR = 24;
+
 export interface ServiceDefinition<C extends ConfigSpec> {
   readonly name: string;
   /** The service's own variables, besides the common ones. */
@@ -250,6 +253,15 @@ export async function startService<C extends ConfigSpec>(
  * could not start, and stops when the launcher goes away, so no service outlives it.
  */
 export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < MINIMUM_NODE_MAJOR) {
+    process.stderr.write(
+      `${def.name} needs Node.js ${MINIMUM_NODE_MAJOR} or later; this is ${process.version}. ` +
+        `Start it through npm (npm run up, or npm exec -- node ${process.argv[1] ?? 'main.js'}): ` +
+        `npm ci installs Node ${MINIMUM_NODE_MAJOR} into node_modules/.bin. Or install Node ${MINIMUM_NODE_MAJOR}.\n`,
+    );
+    process.exit(1);
+  }
   const report = (message: Record<string, unknown>) => {
     if (process.send === undefined || !process.connected) return;
     process.send({ ...message, service: def.name }, (error: Error | null) => {

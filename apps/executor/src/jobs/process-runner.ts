@@ -17,8 +17,8 @@ export interface Exit {
  */
 export class ProcessRunner {
   private child: ChildProcess | undefined;
-  readonly exited: Promise<Exit>;
-  private resolveExit!: (exit: Exit) => void;
+  private readonly exit = Promise.withResolvers<Exit>();
+  readonly exited: Promise<Exit> = this.exit.promise;
 
   constructor(
     private readonly argv: readonly string[],
@@ -27,9 +27,7 @@ export class ProcessRunner {
       env: NodeJS.ProcessEnv;
       onLine: (stream: StreamName, line: string) => void;
     },
-  ) {
-    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
-  }
+  ) {}
 
   start(): Promise<SpawnResult> {
     const [program, ...args] = this.argv as [string, ...string[]];
@@ -45,11 +43,11 @@ export class ProcessRunner {
       child.once('spawn', () => resolve({ ok: true, pid: child.pid! }));
       child.once('error', (error: NodeJS.ErrnoException) => {
         resolve(describeSpawnError(program, error));
-        this.resolveExit({ code: null, signal: null });
+        this.exit.resolve({ code: null, signal: null });
       });
       this.pipe(child.stdout, 'out');
       this.pipe(child.stderr, 'err');
-      child.once('close', (code, signal) => this.resolveExit({ code, signal }));
+      child.once('close', (code, signal) => this.exit.resolve({ code, signal }));
     });
   }
 
