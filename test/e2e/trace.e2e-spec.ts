@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
@@ -8,7 +8,7 @@ describe('tracing', () => {
   let system: TestSystem;
 
   beforeAll(async () => {
-    system = await startSystem({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    system = await startSystem({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   });
 
   afterAll(async () => {

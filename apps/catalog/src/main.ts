@@ -1,4 +1,5 @@
-import { runMain } from '@acai/platform';
-import { catalogService } from './index.js';
+// Instrumentation first: HTTP, fetch and Postgres are traced only if patched before they load,
+// so the service itself (everything it imports) is loaded after it.
+import '@acai/platform/instrumentation';
 
-runMain(catalogService);
+await import('./start.js');

@@ -86,7 +86,7 @@ export class TrainerPool {
     this.pending = workers.map(() => undefined);
     workers.forEach((worker, i) => {
       worker.on('message', (_message: EpochDone) => this.settle(i));
-      worker.on('error', (error) => this.fail(error));
+      worker.on('error', (error: Error) => this.fail(error));
       worker.on('exit', (code) => {
         if (!this.closing) this.fail(new Error(`training thread ${i} exited (code ${code})`));
       });

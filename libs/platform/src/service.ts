@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { trace } from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
@@ -30,7 +31,7 @@ import { PinoNestLogger } from './nest-logger.js';
 import { AcaiErrorsFilter } from './errors.filter.js';
 import { OpsController } from './ops.controller.js';
 import { ServiceContext } from './service-context.js';
-import { startTelemetry } from './telemetry.js';
+import { startTelemetry, stopTelemetry } from './telemetry.js';
 
 /** The oldest Node.js acai runs on (the one `npm ci` installs into node_modules/.bin). */
 export const MINIMUM_NODE_MAJOR = 24;
@@ -107,11 +108,6 @@ export async function startService<C extends ConfigSpec>(
   const env = options.env ?? process.env;
   const config = loadConfig({ ...commonConfig, ...def.config }, env) as CommonConfig & ConfigOf<C>;
   const logger = createLogger(def.name, config.ACAI_LOG_LEVEL, options.logDestination);
-  startTelemetry({
-    service: def.name,
-    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-    ...(options.spanProcessors ? { processors: options.spanProcessors } : {}),
-  });
   const topology =
     config.ACAI_BUS_PREFIX === 'acai' ? defaultTopology : isolatedTopology(config.ACAI_BUS_PREFIX);
 
@@ -141,6 +137,11 @@ export async function startService<C extends ConfigSpec>(
     );
   });
 
+  startTelemetry({
+    service: def.name,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(options.spanProcessors ? { processors: options.spanProcessors } : {}),
+  });
   // Whatever was opened is closed again if the start fails half way (a port in use, a bad
   // migration), so a failed start leaves no connection behind.
   let app: NestFastifyApplication | undefined;
@@ -188,6 +189,14 @@ export async function startService<C extends ConfigSpec>(
     app = created;
     const fastify = created.getHttpAdapter().getInstance();
     def.configureHttp?.(fastify, ctx);
+    // The HTTP server span (see instrumentation.ts) gets the route, a name a dashboard can group.
+    fastify.addHook('onRequest', async (request) => {
+      const route = request.routeOptions.url;
+      const span = trace.getActiveSpan();
+      if (route === undefined || span === undefined) return;
+      span.setAttribute('http.route', route);
+      span.updateName(`${request.method} ${route}`);
+    });
     fastify.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
       metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
@@ -223,6 +232,7 @@ export async function startService<C extends ConfigSpec>(
     await app?.close().catch(() => undefined);
     await bus.close().catch(() => undefined);
     await db.destroy().catch(() => undefined);
+    await stopTelemetry().catch(() => undefined);
     throw error;
   }
   const { ctx, url } = started;
@@ -240,6 +250,8 @@ export async function startService<C extends ConfigSpec>(
         await nest.close();
         await bus.close();
         await db.destroy();
+        // Spans still in the exporter's batch are sent before the process goes.
+        await stopTelemetry();
         logger.info({}, `${def.name} stopped`);
       })();
       return closing;

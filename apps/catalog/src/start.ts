@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { catalogService } from './index.js';
+
+runMain(catalogService);

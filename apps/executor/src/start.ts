@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { executorService } from './index.js';
+
+runMain(executorService);

@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { gatewayService } from './index.js';
+
+runMain(gatewayService);

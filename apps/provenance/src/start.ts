@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { provenanceService } from './index.js';
+
+runMain(provenanceService);

@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { provisionerService } from './index.js';
+
+runMain(provisionerService);

@@ -1,0 +1,4 @@
+import { runMain } from '@acai/platform';
+import { schedulerService } from './index.js';
+
+runMain(schedulerService);
