@@ -188,7 +188,15 @@ describe('the launcher', () => {
       const output: string[] = [];
       const child = spawn(process.execPath, [path.join(root, 'scripts', 'up.mjs')], {
         cwd: root,
-        env: { ...process.env, ACAI_HOME: home, ACAI_PORT: '0', ACAI_LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          // Its own nats-server and Postgres, as on a fresh machine (npm test sets these).
+          NATS_URL: '',
+          DATABASE_URL: '',
+          ACAI_HOME: home,
+          ACAI_PORT: '0',
+          ACAI_LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       launched.push(child);
