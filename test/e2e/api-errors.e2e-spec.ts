@@ -142,8 +142,22 @@ describe('the gateway refuses bad input clearly', () => {
     expect(error(r.body).code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('keeps admin operations for admin keys', async () => {
+  it('keeps admin operations for admin keys: a project key is authenticated but forbidden (403)', async () => {
     const r = await system.api('POST', '/api/v1/projects', { name: 'third' }, otherKey);
-    expect(r.status).toBe(401);
+    expect(r.status).toBe(403);
+    expect(error(r.body).code).toBe('FORBIDDEN');
+  });
+
+  it('answers 400, not 500, for a file set name that breaks the rules, wherever it is used', async () => {
+    for (const [method, path, body] of [
+      ['PATCH', '/api/v1/filesets/bad.name!/metadata', { op: 'merge', value: { a: 1 } }],
+      ['PATCH', '/api/v1/filesets/bad.name!/labels', { add: ['x'] }],
+      ['GET', '/api/v1/filesets/bad.name!', undefined],
+      ['POST', '/api/v1/filesets', { name: 'bad.name!' }],
+    ] as const) {
+      const r = await system.api(method, path, body);
+      expect([method, path, r.status]).toEqual([method, path, 400]);
+      expect(error(r.body).message).toContain("1-100 letters, digits, '_' and '-'");
+    }
   });
 });

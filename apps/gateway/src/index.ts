@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AcaiError, ErrorCode } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
@@ -37,6 +37,13 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     ];
   },
   configureHttp: (fastify, ctx) => {
+    // Every route Fastify serves, so a test can hold them against the route table.
+    const served: ServedRoute[] = [];
+    servedRoutes.set(fastify, served);
+    fastify.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) served.push({ method: String(method), url: route.url });
+    });
     // A commit lists every file of the version: it gets its own, larger, body limit.
     fastify.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -72,6 +79,17 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   },
 };
 
+export interface ServedRoute {
+  readonly method: string;
+  readonly url: string;
+}
+const servedRoutes = new WeakMap<FastifyInstance, ServedRoute[]>();
+
+/** The routes a gateway's Fastify instance registered (method and URL as Fastify has them). */
+export function routesServedBy(fastify: FastifyInstance): readonly ServedRoute[] {
+  return servedRoutes.get(fastify) ?? [];
+}
+
 /** Routes whose body is a file's bytes, of whatever type. */
 const UPLOAD_ROUTES = /^\/api\/v1\/blobs(\/:sha256)?$/;
 
@@ -83,3 +101,4 @@ function notJson(contentType: string | undefined): AcaiError {
 }
 
 export { KeysRepository };
+export { nestPath, Routes, type RouteSpec } from './http/routes.js';

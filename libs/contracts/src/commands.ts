@@ -1,32 +1,89 @@
 import { z } from 'zod';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
-import { CreatorSchema } from './events/fileset.events.js';
+import {
+  EvictedVersionSchema,
+  FileEntrySchema,
+  FilesetHitSchema,
+  FilesetViewSchema,
+  ResolvedFileSchema,
+  VersionDiffSchema,
+  VersionHitSchema,
+  VersionViewSchema,
+} from './api/catalog.views.js';
+import {
+  FilePathSchema,
+  FilesetNameSchema,
+  LabelsSchema,
+  Sha256Schema,
+  VersionRefSchema,
+} from './api/names.js';
+import {
+  NodeViewSchema,
+  OffersViewSchema,
+  ProvisionPlanViewSchema,
+} from './api/provisioning.views.js';
+import {
+  HistoryEntrySchema,
+  JobViewSchema,
+  MetricSeriesSchema,
+  PageSchema,
+  ReplayResultSchema,
+  RunViewSchema,
+  SubmitRunResponseSchema,
+} from './api/views.js';
 import type { ErrorBody } from './errors.js';
+import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
+
+/** The services that answer commands. */
+export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner';
+
+/** A command as declared: who answers it, what it takes and what it answers. */
+export interface CommandSpec<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  readonly service: CommandService;
+  /** One line for people (logs, generated documentation). */
+  readonly summary: string;
+  readonly request: Req;
+  readonly response: Res;
+}
 
 /**
- * Commands are core NATS request/reply on `<prefix>.cmd.<service>.<name>`, served by a queue
- * group per service. Each is named here with its request schema.
+ * A command of the registry. Its one name in code is its key (`submitRun`); on the wire it is
+ * core NATS request/reply on `<prefix>.cmd.<service>.<snake_name>` (`scheduler.submit_run`),
+ * served by the service's queue group.
  */
-export function defineCommand<S extends z.ZodType>(service: string, name: string, request: S) {
-  return { service, name, pattern: `${service}.${name}`, request } as const;
+export interface CommandDefinition<
+  K extends string = string,
+  Req extends z.ZodType = z.ZodType,
+  Res extends z.ZodType = z.ZodType,
+> extends CommandSpec<Req, Res> {
+  readonly name: K;
+  /** `scheduler.submit_run`: the service and the subject's last token. */
+  readonly pattern: string;
+  /** The subject's last token, `submit_run`. */
+  readonly subjectName: string;
+}
+
+function defineCommands<T extends Record<string, CommandSpec>>(
+  specs: T,
+): { readonly [K in keyof T & string]: CommandDefinition<K, T[K]['request'], T[K]['response']> } {
+  const out: Record<string, CommandDefinition> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const subjectName = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    out[name] = { ...spec, name, subjectName, pattern: `${spec.service}.${subjectName}` };
+  }
+  return out as {
+    readonly [K in keyof T & string]: CommandDefinition<K, T[K]['request'], T[K]['response']>;
+  };
 }
 
 const projectScoped = { project: z.string().min(1) };
 
-const Metadata = z.record(z.string(), z.unknown());
-const Labels = z.array(z.string()).max(256);
-const FilesetName = z.string().min(1).max(100);
-/** A version number, `latest`, or a label such as `prod`. */
-const VersionRef = z.union([z.number().int().positive(), z.string().min(1).max(63)]);
-const Target = z.object({ version: z.number().int().positive().nullable() });
 /** Search parameters exactly as they came in the query string; the catalog reads them. */
 const SearchQuery = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 
 export const FilePutSchema = z.strictObject({
-  path: z.string(),
-  sha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/, 'expected the file’s sha256: 64 lower-case hex digits'),
+  path: FilePathSchema,
+  sha256: Sha256Schema.describe('the file’s sha256 (it was uploaded as a blob first)'),
   /** When given, checked against the stored blob. */
   size: z.number().int().nonnegative().optional(),
   mediaType: z.string().max(255).optional(),
@@ -39,172 +96,248 @@ export const CommitRequestSchema = z.strictObject({
    * Set by the gateway for a commit too large for one bus message (thousands of files): `put` and
    * `delete` are then in this blob, as JSON `{ put, delete }`, and empty here.
    */
-  changesSha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
+  changesSha256: Sha256Schema.optional(),
   put: z.array(FilePutSchema).max(100_000).default([]),
-  delete: z.array(z.string()).max(100_000).default([]),
-  metadata: Metadata.default({}),
-  labels: Labels.default([]),
+  delete: z.array(FilePathSchema).max(100_000).default([]),
+  metadata: MetadataSchema.default({}),
+  labels: LabelsSchema.default([]),
 });
-export type CommitRequest = z.input<typeof CommitRequestSchema>;
 
 export const CreateFilesetRequestSchema = z.strictObject({
-  name: FilesetName,
-  metadata: Metadata.default({}),
-  labels: Labels.default([]),
+  name: FilesetNameSchema,
+  metadata: MetadataSchema.default({}),
+  labels: LabelsSchema.default([]),
 });
 
 export const MetadataChangeSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('set'), value: Metadata }),
-  z.strictObject({ op: z.literal('merge'), value: Metadata }),
+  z.strictObject({ op: z.literal('set'), value: MetadataSchema }),
+  z.strictObject({ op: z.literal('merge'), value: MetadataSchema }),
   z.strictObject({ op: z.literal('remove'), keys: z.array(z.string()).min(1) }),
 ]);
 
 export const LabelsChangeSchema = z.strictObject({
-  add: Labels.default([]),
-  remove: Labels.default([]),
+  add: LabelsSchema.default([]),
+  remove: z.array(z.string()).max(256).default([]),
 });
 
-export const Commands = {
-  submitRun: defineCommand(
-    'scheduler',
-    'submit_run',
-    z.object({ ...projectScoped, spec: RunSpecSchema, submittedBy: z.string().nullable() }),
-  ),
-  cancelRun: defineCommand(
-    'scheduler',
-    'cancel_run',
-    z.object({ ...projectScoped, runId: z.string(), reason: z.string() }),
-  ),
-  getRun: defineCommand('provenance', 'get_run', z.object({ ...projectScoped, runId: z.string() })),
-  listRuns: defineCommand(
-    'provenance',
-    'list_runs',
-    z.object({
+const Ok = z.object({ ok: z.literal(true) });
+
+/** Every command, by its one name. */
+export const Commands = defineCommands({
+  // scheduler: runs.
+  submitRun: {
+    service: 'scheduler',
+    summary: 'Accept a run: plan its DAG and queue the steps whose needs are met',
+    request: z.object({
+      ...projectScoped,
+      spec: RunSpecSchema,
+      submittedBy: z.string().nullable(),
+    }),
+    response: SubmitRunResponseSchema,
+  },
+  cancelRun: {
+    service: 'scheduler',
+    summary: 'Cancel a run: queued steps never run, running ones are stopped',
+    request: z.object({ ...projectScoped, runId: z.string(), reason: z.string() }),
+    response: z.object({ id: z.string() }),
+  },
+
+  // provenance: what happened.
+  getRun: {
+    service: 'provenance',
+    summary: 'A run and the status of each of its jobs',
+    request: z.object({ ...projectScoped, runId: z.string() }),
+    response: RunViewSchema,
+  },
+  listRuns: {
+    service: 'provenance',
+    summary: 'Runs of a project, newest first, a page at a time',
+    request: z.object({
       ...projectScoped,
       limit: z.number().int().min(1).max(500),
       cursor: z.string().nullable(),
     }),
-  ),
-  getJob: defineCommand('provenance', 'get_job', z.object({ ...projectScoped, jobId: z.string() })),
-  getJobHistory: defineCommand(
-    'provenance',
-    'get_job_history',
-    z.object({ ...projectScoped, jobId: z.string() }),
-  ),
-  createFileset: defineCommand(
-    'catalog',
-    'create_fileset',
-    z.object({ ...projectScoped, request: CreateFilesetRequestSchema, createdBy: CreatorSchema }),
-  ),
-  commitVersion: defineCommand(
-    'catalog',
-    'commit_version',
-    z.object({
+    response: PageSchema(RunViewSchema),
+  },
+  getJob: {
+    service: 'provenance',
+    summary: 'A job: status, attempt, where it ran, how it ended',
+    request: z.object({ ...projectScoped, jobId: z.string() }),
+    response: JobViewSchema,
+  },
+  getJobHistory: {
+    service: 'provenance',
+    summary: 'Every event of a job, in log order',
+    request: z.object({ ...projectScoped, jobId: z.string() }),
+    response: z.array(HistoryEntrySchema),
+  },
+  getJobMetrics: {
+    service: 'provenance',
+    summary: 'The metrics a job printed, as series by name',
+    request: z.object({
       ...projectScoped,
-      name: FilesetName,
+      jobId: z.string(),
+      name: z.string().max(200).nullable(),
+    }),
+    response: MetricSeriesSchema,
+  },
+  replayProjection: {
+    service: 'provenance',
+    summary: 'Rebuild a read model from the whole log',
+    request: z.object({ projection: z.string() }),
+    response: ReplayResultSchema,
+  },
+
+  // catalog: file sets.
+  createFileset: {
+    service: 'catalog',
+    summary: 'Create a file set',
+    request: z.object({
+      ...projectScoped,
+      request: CreateFilesetRequestSchema,
+      createdBy: CreatorSchema,
+    }),
+    response: FilesetViewSchema,
+  },
+  commitVersion: {
+    service: 'catalog',
+    summary: 'Commit the next version of a file set from its parent and a change list',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
       request: CommitRequestSchema,
       createdBy: CreatorSchema,
     }),
-  ),
-  getFileset: defineCommand(
-    'catalog',
-    'get_fileset',
-    z.object({ ...projectScoped, name: FilesetName }),
-  ),
-  searchFilesets: defineCommand(
-    'catalog',
-    'search_filesets',
-    z.object({ ...projectScoped, query: SearchQuery }),
-  ),
-  searchVersions: defineCommand(
-    'catalog',
-    'search_versions',
-    z.object({ ...projectScoped, query: SearchQuery }),
-  ),
-  getVersion: defineCommand(
-    'catalog',
-    'get_version',
-    z.object({ ...projectScoped, name: FilesetName, version: VersionRef }),
-  ),
-  listFiles: defineCommand(
-    'catalog',
-    'list_files',
-    z.object({
+    response: VersionViewSchema,
+  },
+  getFileset: {
+    service: 'catalog',
+    summary: 'A file set, its metadata, labels and versions',
+    request: z.object({ ...projectScoped, name: FilesetNameSchema }),
+    response: FilesetViewSchema,
+  },
+  searchFilesets: {
+    service: 'catalog',
+    summary: 'File sets by name prefix, labels and metadata',
+    request: z.object({ ...projectScoped, query: SearchQuery }),
+    response: PageSchema(FilesetHitSchema),
+  },
+  searchVersions: {
+    service: 'catalog',
+    summary: 'Versions of every file set by labels, metadata, time and creator',
+    request: z.object({ ...projectScoped, query: SearchQuery }),
+    response: PageSchema(VersionHitSchema),
+  },
+  getVersion: {
+    service: 'catalog',
+    summary: 'One version: a number, `latest` or a label',
+    request: z.object({ ...projectScoped, name: FilesetNameSchema, version: VersionRefSchema }),
+    response: VersionViewSchema,
+  },
+  listFiles: {
+    service: 'catalog',
+    summary: 'The files of a version, by path, a page at a time',
+    request: z.object({
       ...projectScoped,
-      name: FilesetName,
-      version: VersionRef,
+      name: FilesetNameSchema,
+      version: VersionRefSchema,
       prefix: z.string().nullable(),
       limit: z.number().int().min(1).max(10_000),
       cursor: z.string().nullable(),
     }),
-  ),
-  resolveFile: defineCommand(
-    'catalog',
-    'resolve_file',
-    z.object({ ...projectScoped, name: FilesetName, version: VersionRef, path: z.string() }),
-  ),
-  diffVersions: defineCommand(
-    'catalog',
-    'diff_versions',
-    z.object({ ...projectScoped, name: FilesetName, from: VersionRef, to: VersionRef }),
-  ),
-  changeMetadata: defineCommand(
-    'catalog',
-    'change_metadata',
-    z.object({ ...projectScoped, name: FilesetName, target: Target, change: MetadataChangeSchema }),
-  ),
-  changeLabels: defineCommand(
-    'catalog',
-    'change_labels',
-    z.object({ ...projectScoped, name: FilesetName, target: Target, change: LabelsChangeSchema }),
-  ),
-  pinVersion: defineCommand(
-    'catalog',
-    'pin_version',
-    z.object({
+    response: PageSchema(FileEntrySchema),
+  },
+  resolveFile: {
+    service: 'catalog',
+    summary: 'One file of a version, with the blob that holds it',
+    request: z.object({
       ...projectScoped,
-      name: FilesetName,
+      name: FilesetNameSchema,
+      version: VersionRefSchema,
+      path: FilePathSchema,
+    }),
+    response: ResolvedFileSchema,
+  },
+  diffVersions: {
+    service: 'catalog',
+    summary: 'Paths added, removed and changed between two versions',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
+      from: VersionRefSchema,
+      to: VersionRefSchema,
+    }),
+    response: VersionDiffSchema,
+  },
+  changeMetadata: {
+    service: 'catalog',
+    summary: 'Set, merge or remove metadata of a file set or one of its versions',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
+      target: TargetSchema,
+      change: MetadataChangeSchema,
+    }),
+    response: FilesetViewSchema,
+  },
+  changeLabels: {
+    service: 'catalog',
+    summary: 'Add and remove labels of a file set or one of its versions',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
+      target: TargetSchema,
+      change: LabelsChangeSchema,
+    }),
+    response: FilesetViewSchema,
+  },
+  pinVersion: {
+    service: 'catalog',
+    summary: 'Pin (never evicted) or unpin a version',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
       version: z.number().int().positive(),
       pinned: z.boolean(),
     }),
-  ),
-  evictVersion: defineCommand(
-    'catalog',
-    'evict_version',
-    z.object({
+    response: VersionViewSchema,
+  },
+  evictVersion: {
+    service: 'catalog',
+    summary: 'Remove the bytes of a version that no other live version uses',
+    request: z.object({
       ...projectScoped,
-      name: FilesetName,
+      name: FilesetNameSchema,
       version: z.number().int().positive(),
       reason: z.string().min(1).max(500),
     }),
-  ),
-  getJobMetrics: defineCommand(
-    'provenance',
-    'get_job_metrics',
-    z.object({ ...projectScoped, jobId: z.string(), name: z.string().max(200).nullable() }),
-  ),
-  replayProjection: defineCommand(
-    'provenance',
-    'replay_projection',
-    z.object({ projection: z.string() }),
-  ),
-  /** What the auto-provisioner would choose for a step, and why, without running it. */
-  planProvisioning: defineCommand(
-    'provisioner',
-    'plan',
-    z.object({ ...projectScoped, step: StepSpecSchema }),
-  ),
-  /** Every configuration the enabled providers offer, priced; and the instance-type catalogue. */
-  listOffers: defineCommand('provisioner', 'list_offers', z.object({})),
-  listNodes: defineCommand('provisioner', 'list_nodes', z.object({})),
-  /** Checks that every step's resources fit some configuration; a ValidationFailed error says which does not. */
-  checkResources: defineCommand(
-    'provisioner',
-    'check_resources',
-    z.object({
+    response: EvictedVersionSchema,
+  },
+
+  // provisioner: where jobs run.
+  planProvisioning: {
+    service: 'provisioner',
+    summary: 'What the auto-provisioner would choose for a step, and why, without running it',
+    request: z.object({ ...projectScoped, step: StepSpecSchema }),
+    response: ProvisionPlanViewSchema,
+  },
+  listOffers: {
+    service: 'provisioner',
+    summary: 'Every configuration the enabled providers offer, priced, and the instance types',
+    request: z.object({}),
+    response: OffersViewSchema,
+  },
+  listNodes: {
+    service: 'provisioner',
+    summary: 'Nodes running executors, and instances still booting',
+    request: z.object({}),
+    response: z.object({ items: z.array(NodeViewSchema) }),
+  },
+  checkResources: {
+    service: 'provisioner',
+    summary:
+      'Check that every step of a run fits some configuration; the error names the one that does not',
+    request: z.object({
       steps: z.array(
         z.object({
           name: z.string(),
@@ -217,11 +350,27 @@ export const Commands = {
         }),
       ),
     }),
-  ),
-} as const;
+    response: Ok,
+  },
+});
 
 export type CommandName = keyof typeof Commands;
+/** What a sender passes (defaults not yet applied). */
 export type CommandRequest<K extends CommandName> = z.input<(typeof Commands)[K]['request']>;
+/** A command's request as its handler receives it: validated, with defaults applied. */
+export type CommandPayload<K extends CommandName> = z.output<(typeof Commands)[K]['request']>;
+/** What a command answers: what its handler returns and its sender receives. */
+export type CommandResult<K extends CommandName> = z.output<(typeof Commands)[K]['response']>;
+
+/** Every command a service answers, by name. */
+export function commandsOf(service: CommandService): CommandDefinition[] {
+  return Object.values(Commands).filter((c) => c.service === service);
+}
+
+/** The command with this wire pattern (`scheduler.submit_run`), if there is one. */
+export function commandByPattern(pattern: string): CommandDefinition | undefined {
+  return (Object.values(Commands) as CommandDefinition[]).find((c) => c.pattern === pattern);
+}
 
 /** What a command handler answers on the wire. */
 export type CommandReply<T> = { ok: true; result: T } | { ok: false; error: ErrorBody };
@@ -257,6 +406,3 @@ export const CancelJobControlSchema = z.object({
   reason: z.string(),
 });
 export type CancelJobControl = z.infer<typeof CancelJobControlSchema>;
-
-/** A command's request as its handler receives it: validated, with defaults applied. */
-export type CommandPayload<K extends CommandName> = z.output<(typeof Commands)[K]['request']>;

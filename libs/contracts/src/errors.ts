@@ -7,6 +7,7 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   Conflict: 'CONFLICT',
   Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   Unavailable: 'UNAVAILABLE',

@@ -11,9 +11,11 @@ import {
   ErrorCode,
   parseOrThrow,
   subjects,
+  commandByPattern,
   type CommandName,
   type CommandReply,
   type CommandRequest,
+  type CommandResult,
   type ErrorBody,
 } from '@acai/contracts';
 import type { Bus } from './bus.js';
@@ -29,9 +31,13 @@ export class CommandClient {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  async send<K extends CommandName, R = unknown>(name: K, request: CommandRequest<K>): Promise<R> {
+  /** Sends a command; its request and result types come from the registry in the contracts. */
+  async send<K extends CommandName>(
+    name: K,
+    request: CommandRequest<K>,
+  ): Promise<CommandResult<K>> {
     const command = Commands[name];
-    const subject = subjects.command(this.bus.topology, command.service, command.name);
+    const subject = subjects.command(this.bus.topology, command.service, command.subjectName);
     return inSpan(
       `send ${command.pattern}`,
       {
@@ -68,7 +74,7 @@ export class CommandClient {
           }
           throw error;
         }
-        const body = decodeJson(reply.data) as CommandReply<R>;
+        const body = decodeJson(reply.data) as CommandReply<CommandResult<K>>;
         if (body.ok) return body.result;
         throw AcaiError.fromBody(body.error);
       },
@@ -80,7 +86,9 @@ export type CommandHandler = (request: unknown) => Promise<unknown>;
 
 /**
  * Serves one service's commands: a queue-group subscription per command, the request validated
- * against its schema in the contracts, the reply `{ ok, result }` or `{ ok: false, error }`.
+ * against its schema in the contracts, the reply `{ ok, result }` or `{ ok: false, error }`. A
+ * handler for a command the registry does not have, or that another service owns, is refused
+ * at start.
  */
 export function serveCommands(
   bus: Bus,
@@ -89,12 +97,18 @@ export function serveCommands(
   logger: EventingLogger,
 ): Subscription[] {
   return [...handlers].map(([pattern, handler]) => {
-    const definition = Object.values(Commands).find((c) => c.pattern === pattern);
-    const [svc, name] = pattern.split('.') as [string, string | undefined];
-    if (name === undefined || svc !== service) {
-      throw new Error(`Command pattern '${pattern}' must be '${service}.<command>'`);
+    const definition = commandByPattern(pattern);
+    if (definition === undefined) {
+      throw new Error(
+        `${service} handles '${pattern}', which is not a command of the registry in @acai/contracts: declare it there (bind handlers with @OnCommand)`,
+      );
     }
-    const subject = subjects.command(bus.topology, service, name);
+    if (definition.service !== service) {
+      throw new Error(
+        `${service} handles '${pattern}', a command of ${definition.service} in the registry`,
+      );
+    }
+    const subject = subjects.command(bus.topology, service, definition.subjectName);
     return bus.nc.subscribe(subject, {
       queue: service,
       callback: (err, msg) => {
@@ -112,11 +126,11 @@ export function serveCommands(
           async () => {
             let reply: CommandReply<unknown>;
             try {
-              const raw = decodeJson(msg.data);
-              const request =
-                definition === undefined
-                  ? raw
-                  : parseOrThrow(definition.request, raw, `${pattern} request`);
+              const request = parseOrThrow(
+                definition.request,
+                decodeJson(msg.data),
+                `${pattern} request`,
+              );
               reply = { ok: true, result: await handler(request) };
             } catch (error) {
               reply = { ok: false, error: toErrorBody(error, logger, pattern) };

@@ -1,7 +1,21 @@
-import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import {
+  EventPattern,
+  MessagePattern,
+  Server,
+  type CustomTransportStrategy,
+} from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { Subscription } from '@nats-io/nats-core';
-import { subjects, type StoredEvent } from '@acai/contracts';
+import {
+  Commands,
+  subjects,
+  type CommandName,
+  type CommandPayload,
+  type CommandResult,
+  type EventType,
+  type StoredEvent,
+  type StoredEventOf,
+} from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { serveCommands, type CommandHandler } from './commands.js';
 import type { DeadLetterSink } from './dead-letters.js';
@@ -102,4 +116,42 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   unwrap<T>(): T {
     return this.options.bus.nc as T;
   }
+}
+
+/** A command handler's method, as `@OnCommand` checks it: the registry's request in, its result out. */
+type CommandMethod<K extends CommandName> = (
+  request: CommandPayload<K>,
+) => Promise<CommandResult<K>> | CommandResult<K>;
+
+/**
+ * Binds a handler method to a command of the registry (`@OnCommand('submitRun')`): it answers
+ * `scheduler.submit_run`, receives the validated request and must return the command's result.
+ * The compiler checks both against the contracts; the transport refuses a command the registry
+ * does not have.
+ */
+export function OnCommand<K extends CommandName>(name: K) {
+  return <M extends CommandMethod<K>>(
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => {
+    MessagePattern(Commands[name].pattern)(target, key, descriptor as PropertyDescriptor);
+  };
+}
+
+/** An event handler's method, as `@OnEvent` checks it. */
+type EventMethod<T extends EventType> = (event: StoredEventOf<T>) => Promise<void> | void;
+
+/**
+ * Binds a handler method to an event type of the catalogue (`@OnEvent('job.succeeded')`): it
+ * receives each such event, decoded, from the service's durable consumer of that aggregate.
+ */
+export function OnEvent<T extends EventType>(type: T) {
+  return <M extends EventMethod<T>>(
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => {
+    EventPattern(type)(target, key, descriptor as PropertyDescriptor);
+  };
 }

@@ -3,6 +3,7 @@ import {
   AcaiError,
   assertUnreachable,
   ErrorCode,
+  LABEL,
   type Creator,
   type ManifestRef,
   type Metadata,
@@ -58,8 +59,6 @@ export type FilesetCommand =
   | { kind: 'pin'; version: number; pinned: boolean }
   | { kind: 'evict'; version: number; reason: string };
 
-/** Labels name versions too, so a label cannot look like a version number or `latest`. */
-export const LABEL = /^(?!\d+$|latest$)[A-Za-z0-9][A-Za-z0-9_.:=/-]{0,62}$/;
 export const MAX_METADATA_BYTES = 64 * 1024;
 
 export function latestVersion(state: FilesetState): number {

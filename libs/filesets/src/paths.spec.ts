@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { ErrorCode } from '@acai/contracts';
-import { checkFilesetName, checkPath, pathProblem } from './paths.js';
+import { pathProblem } from '@acai/contracts';
+import { checkPath } from './paths.js';
 
 /** The error `run` throws; fails the test if it throws none. */
 function errorOf(run: () => unknown): unknown {
@@ -136,29 +137,5 @@ describe('checkPath', () => {
         details: [{ path: 'path' }],
       });
     }
-  });
-});
-
-describe('checkFilesetName', () => {
-  it.each(['mnist', 'MNIST-v2_train', '0day', 'a', 'a'.repeat(100)])('accepts %j', (name) => {
-    expect(checkFilesetName(name)).toBe(name);
-  });
-
-  it.each([
-    ['empty', ''],
-    ['starting with -', '-mnist'],
-    ['starting with _', '_mnist'],
-    ['with a space', 'my data'],
-    ['with a dot', 'mnist.v2'],
-    ['with a /', 'team/mnist'],
-    ['with a non-ASCII letter', 'données'],
-    ['with a trailing newline', 'mnist\n'],
-    ['of 101 characters', 'a'.repeat(101)],
-  ])('refuses a name %s, naming the field', (_form, name) => {
-    expect(errorOf(() => checkFilesetName(name))).toMatchObject({
-      code: ErrorCode.ValidationFailed,
-      message: expect.stringContaining("use 1-100 letters, digits, '_' and '-'"),
-      details: [{ path: 'name' }],
-    });
   });
 });

@@ -20,6 +20,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.CONFLICT;
     case ErrorCode.Unauthenticated:
       return HttpStatus.UNAUTHORIZED;
+    case ErrorCode.Forbidden:
+      return HttpStatus.FORBIDDEN;
     case ErrorCode.PayloadTooLarge:
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case ErrorCode.UnsupportedMediaType:

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { text } from 'node:stream/consumers';
 import {
   AcaiError,
@@ -8,14 +8,12 @@ import {
   parseOrThrow,
   type CommandName,
   type CommandPayload,
-  type Page,
+  type CommandResult,
 } from '@acai/contracts';
 import type { BlobStore } from '@acai/blobstore';
-import { AggregateRepository, type ProjectionRunner } from '@acai/eventing';
+import { AggregateRepository, OnCommand, type ProjectionRunner } from '@acai/eventing';
 import {
   applyChanges,
-  checkFilesetName,
-  checkPath,
   diffManifests,
   filesetDecider,
   manifestBytes,
@@ -24,14 +22,14 @@ import {
   resolveVersion,
   type FilesetCommand,
   type FilesetState,
-  type ManifestDiff,
 } from '@acai/filesets';
 import { ServiceContext } from '@acai/platform';
 import { ManifestsRepository } from './manifests.repository.js';
-import { SearchRepository, type FilesetHit, type VersionHit } from '../search/search.repository.js';
-import { filesetView, versionView, type FilesetView, type VersionView } from './views.js';
+import { SearchRepository } from '../search/search.repository.js';
+import { filesetView, versionView } from './views.js';
 
 type Request<K extends CommandName> = CommandPayload<K>;
+type Result<K extends CommandName> = Promise<CommandResult<K>>;
 type FilePut = CommandPayload<'commitVersion'>['request']['put'][number];
 
 export class FilesetRepository extends AggregateRepository<FilesetState> {}
@@ -44,14 +42,6 @@ export class CatalogProjections {
 /** The blob store this service reads and writes; a class so Nest can inject it. */
 export class Blobs {
   constructor(readonly store: BlobStore) {}
-}
-
-export interface ResolvedFile {
-  readonly path: string;
-  readonly sha256: string;
-  readonly size: number;
-  readonly mediaType: string;
-  readonly version: number;
 }
 
 /**
@@ -69,9 +59,9 @@ export class FilesetsHandler {
     private readonly projections: CatalogProjections,
   ) {}
 
-  @MessagePattern('catalog.create_fileset')
-  async create(@Payload() req: Request<'createFileset'>): Promise<FilesetView> {
-    const name = checkFilesetName(req.request.name);
+  @OnCommand('createFileset')
+  async create(@Payload() req: Request<'createFileset'>): Result<'createFileset'> {
+    const name = req.request.name;
     const { state } = await this.execute(req.project, name, {
       kind: 'create',
       name,
@@ -87,9 +77,9 @@ export class FilesetsHandler {
    * stated size); the new manifest is written as a blob; then the version is appended on top of
    * the stated parent, or refused with a conflict if someone else committed first.
    */
-  @MessagePattern('catalog.commit_version')
-  async commit(@Payload() req: Request<'commitVersion'>): Promise<VersionView> {
-    const name = checkFilesetName(req.name);
+  @OnCommand('commitVersion')
+  async commit(@Payload() req: Request<'commitVersion'>): Result<'commitVersion'> {
+    const name = req.name;
     let { state } = await this.filesets.load(req.project, name);
     if (req.request.parent > state.versions.length || !state.exists) {
       // Our cached state may be behind another replica's commit: look again before refusing.
@@ -102,7 +92,6 @@ export class FilesetsHandler {
     const changes = await this.changesOf(req.request);
     const puts = await Promise.all(
       changes.put.map(async (file, i) => {
-        checkPath(file.path, `put.${i}.path`);
         const stored = await this.blobs.store.stat(file.sha256);
         if (stored === null) {
           throw new AcaiError(
@@ -158,37 +147,35 @@ export class FilesetsHandler {
     return { put: parsed.put, delete: parsed.delete };
   }
 
-  @MessagePattern('catalog.get_fileset')
-  async get(@Payload() req: Request<'getFileset'>): Promise<FilesetView> {
+  @OnCommand('getFileset')
+  async get(@Payload() req: Request<'getFileset'>): Result<'getFileset'> {
     return filesetView(await this.existing(req.project, req.name));
   }
 
-  @MessagePattern('catalog.search_filesets')
-  searchFilesets(@Payload() req: Request<'searchFilesets'>): Promise<Page<FilesetHit>> {
+  @OnCommand('searchFilesets')
+  searchFilesets(@Payload() req: Request<'searchFilesets'>): Result<'searchFilesets'> {
     return this.search.filesets(
       req.project,
       parseSearch(req.query, { sort: 'name', maxLimit: 500 }),
     );
   }
 
-  @MessagePattern('catalog.search_versions')
-  searchVersions(@Payload() req: Request<'searchVersions'>): Promise<Page<VersionHit>> {
+  @OnCommand('searchVersions')
+  searchVersions(@Payload() req: Request<'searchVersions'>): Result<'searchVersions'> {
     return this.search.versions(
       req.project,
       parseSearch(req.query, { sort: '-created', maxLimit: 500 }),
     );
   }
 
-  @MessagePattern('catalog.get_version')
-  async getVersion(@Payload() req: Request<'getVersion'>): Promise<VersionView> {
+  @OnCommand('getVersion')
+  async getVersion(@Payload() req: Request<'getVersion'>): Result<'getVersion'> {
     const state = await this.existing(req.project, req.name);
     return versionView(req.name, resolveVersion(state, req.version));
   }
 
-  @MessagePattern('catalog.list_files')
-  async listFiles(
-    @Payload() req: Request<'listFiles'>,
-  ): Promise<Page<Omit<ResolvedFile, 'version'>>> {
+  @OnCommand('listFiles')
+  async listFiles(@Payload() req: Request<'listFiles'>): Result<'listFiles'> {
     const state = await this.existing(req.project, req.name);
     const version = resolveVersion(state, req.version);
     const manifest = await this.manifests.load(version.manifest.sha256);
@@ -206,8 +193,8 @@ export class FilesetsHandler {
     };
   }
 
-  @MessagePattern('catalog.resolve_file')
-  async resolveFile(@Payload() req: Request<'resolveFile'>): Promise<ResolvedFile> {
+  @OnCommand('resolveFile')
+  async resolveFile(@Payload() req: Request<'resolveFile'>): Result<'resolveFile'> {
     const state = await this.existing(req.project, req.name);
     const version = resolveVersion(state, req.version);
     if (version.evicted) {
@@ -226,10 +213,8 @@ export class FilesetsHandler {
     return { path: req.path, version: version.version, ...entry };
   }
 
-  @MessagePattern('catalog.diff_versions')
-  async diff(
-    @Payload() req: Request<'diffVersions'>,
-  ): Promise<ManifestDiff & { from: number; to: number }> {
+  @OnCommand('diffVersions')
+  async diff(@Payload() req: Request<'diffVersions'>): Result<'diffVersions'> {
     const state = await this.existing(req.project, req.name);
     const from = resolveVersion(state, req.from);
     const to = resolveVersion(state, req.to);
@@ -240,8 +225,8 @@ export class FilesetsHandler {
     return { from: from.version, to: to.version, ...diff };
   }
 
-  @MessagePattern('catalog.change_metadata')
-  async changeMetadata(@Payload() req: Request<'changeMetadata'>): Promise<FilesetView> {
+  @OnCommand('changeMetadata')
+  async changeMetadata(@Payload() req: Request<'changeMetadata'>): Result<'changeMetadata'> {
     const { state } = await this.execute(req.project, req.name, {
       kind: 'change_metadata',
       target: req.target,
@@ -250,8 +235,8 @@ export class FilesetsHandler {
     return filesetView(state);
   }
 
-  @MessagePattern('catalog.change_labels')
-  async changeLabels(@Payload() req: Request<'changeLabels'>): Promise<FilesetView> {
+  @OnCommand('changeLabels')
+  async changeLabels(@Payload() req: Request<'changeLabels'>): Result<'changeLabels'> {
     const { state } = await this.execute(req.project, req.name, {
       kind: 'change_labels',
       target: req.target,
@@ -266,10 +251,8 @@ export class FilesetsHandler {
    * still uses them; its manifest, metadata and lineage stay, and it is marked evicted so it can be
    * recomputed. Pinned versions are never evicted.
    */
-  @MessagePattern('catalog.evict_version')
-  async evict(
-    @Payload() req: Request<'evictVersion'>,
-  ): Promise<VersionView & { deletedBlobs: number; sharedBlobs: number }> {
+  @OnCommand('evictVersion')
+  async evict(@Payload() req: Request<'evictVersion'>): Result<'evictVersion'> {
     const { state } = await this.execute(req.project, req.name, {
       kind: 'evict',
       version: req.version,
@@ -307,8 +290,8 @@ export class FilesetsHandler {
     };
   }
 
-  @MessagePattern('catalog.pin_version')
-  async pin(@Payload() req: Request<'pinVersion'>): Promise<VersionView> {
+  @OnCommand('pinVersion')
+  async pin(@Payload() req: Request<'pinVersion'>): Result<'pinVersion'> {
     const { state } = await this.execute(req.project, req.name, {
       kind: 'pin',
       version: req.version,
@@ -318,7 +301,7 @@ export class FilesetsHandler {
   }
 
   private async existing(project: string, name: string): Promise<FilesetState> {
-    const { state } = await this.filesets.load(project, checkFilesetName(name));
+    const { state } = await this.filesets.load(project, name);
     if (!state.exists) throw notFound(name);
     return state;
   }

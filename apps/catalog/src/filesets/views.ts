@@ -1,26 +1,5 @@
+import type { FilesetView, VersionView } from '@acai/contracts';
 import type { FilesetState, VersionState } from '@acai/filesets';
-
-export interface VersionView {
-  readonly fileset: string;
-  readonly version: number;
-  readonly parent: number;
-  readonly files: number;
-  readonly bytes: number;
-  readonly manifestSha256: string;
-  readonly metadata: Record<string, unknown>;
-  readonly labels: readonly string[];
-  readonly pinned: boolean;
-  readonly evicted: boolean;
-  readonly createdBy: VersionState['createdBy'];
-}
-
-export interface FilesetView {
-  readonly name: string;
-  readonly metadata: Record<string, unknown>;
-  readonly labels: readonly string[];
-  readonly latestVersion: number;
-  readonly versions: VersionView[];
-}
 
 export function versionView(name: string, v: VersionState): VersionView {
   return {
@@ -31,7 +10,7 @@ export function versionView(name: string, v: VersionState): VersionView {
     bytes: v.manifest.bytes,
     manifestSha256: v.manifest.sha256,
     metadata: v.metadata,
-    labels: v.labels,
+    labels: [...v.labels],
     pinned: v.pinned,
     evicted: v.evicted,
     createdBy: v.createdBy,
@@ -43,7 +22,7 @@ export function filesetView(state: FilesetState): FilesetView {
   return {
     name,
     metadata: state.metadata,
-    labels: state.labels,
+    labels: [...state.labels],
     latestVersion: state.versions.length,
     versions: state.versions.map((v) => versionView(name, v)),
   };

@@ -1,29 +1,13 @@
 import type { DataSource } from 'typeorm';
-import { AcaiError, ErrorCode, type Page } from '@acai/contracts';
+import {
+  AcaiError,
+  ErrorCode,
+  type Creator,
+  type FilesetHit,
+  type Page,
+  type VersionHit,
+} from '@acai/contracts';
 import { nest, type MetaPredicate, type Search } from '@acai/filesets';
-
-export interface VersionHit {
-  readonly fileset: string;
-  readonly version: number;
-  readonly metadata: Record<string, unknown>;
-  readonly labels: string[];
-  readonly files: number;
-  readonly bytes: number;
-  readonly createdAt: string;
-  readonly createdBy: unknown;
-  readonly pinned: boolean;
-  readonly evicted: boolean;
-  readonly latest: boolean;
-}
-
-export interface FilesetHit {
-  readonly name: string;
-  readonly metadata: Record<string, unknown>;
-  readonly labels: string[];
-  readonly latestVersion: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
 
 /** Builds parameterised SQL: every value is a parameter, never text in the query. */
 class Sql {
@@ -83,7 +67,7 @@ export class SearchRepository {
         id: string;
         created_at: Date;
         bytes: string;
-        created_by: unknown;
+        created_by: Creator;
         is_latest: boolean;
       })[]
     >(

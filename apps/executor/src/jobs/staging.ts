@@ -189,13 +189,10 @@ export class Staging {
     createdBy: Creator,
   ): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const current = await this.commands.send<'getFileset', { latestVersion: number }>(
-        'getFileset',
-        {
-          project: work.project,
-          name: fileset,
-        },
-      );
+      const current = await this.commands.send('getFileset', {
+        project: work.project,
+        name: fileset,
+      });
       const keep = new Set(put.map((f) => f.path));
       const remove: string[] = [];
       if (current.latestVersion > 0) {
@@ -204,20 +201,17 @@ export class Staging {
         }
       }
       try {
-        const committed = await this.commands.send<'commitVersion', { version: number }>(
-          'commitVersion',
-          {
-            project: work.project,
-            name: fileset,
-            request: {
-              parent: current.latestVersion,
-              ...(await commitChanges(this.blobs, put, remove)),
-              metadata: {},
-              labels: [...labels],
-            },
-            createdBy,
+        const committed = await this.commands.send('commitVersion', {
+          project: work.project,
+          name: fileset,
+          request: {
+            parent: current.latestVersion,
+            ...(await commitChanges(this.blobs, put, remove)),
+            metadata: {},
+            labels: [...labels],
           },
-        );
+          createdBy,
+        });
         return committed.version;
       } catch (error) {
         if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict || attempt >= 5)
@@ -233,17 +227,14 @@ export class Staging {
   ): AsyncGenerator<FileEntry> {
     let cursor: string | null = null;
     do {
-      const page: Page<FileEntry> = await this.commands.send<'listFiles', Page<FileEntry>>(
-        'listFiles',
-        {
-          project,
-          name: fileset,
-          version,
-          prefix: null,
-          limit: 1000,
-          cursor,
-        },
-      );
+      const page: Page<FileEntry> = await this.commands.send('listFiles', {
+        project,
+        name: fileset,
+        version,
+        prefix: null,
+        limit: 1000,
+        cursor,
+      });
       yield* page.items;
       cursor = page.nextCursor;
     } while (cursor !== null);

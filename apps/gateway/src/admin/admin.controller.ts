@@ -1,16 +1,13 @@
-import { Body, Controller, Param, Post, UseGuards } from '@nestjs/common';
-import { z } from 'zod';
-import { parseOrThrow } from '@acai/contracts';
+import { Body, Controller, Param, UseGuards } from '@nestjs/common';
+import type { CommandResult } from '@acai/contracts';
 import { ServiceContext } from '@acai/platform';
-import { AdminOnly, ApiKeyGuard } from '../auth/auth.guard.js';
+import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { KeysRepository } from '../auth/keys.repository.js';
-
-const CreateProjectSchema = z.strictObject({ name: z.string() });
+import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 
 /** Operations across projects; they need an admin key (the one `npm run up` creates is one). */
-@Controller('api/v1')
+@Controller()
 @UseGuards(ApiKeyGuard)
-@AdminOnly()
 export class AdminController {
   constructor(
     private readonly ctx: ServiceContext,
@@ -18,15 +15,16 @@ export class AdminController {
   ) {}
 
   /** Creates a project and returns its first API key. The key is shown once: keep it. */
-  @Post('projects')
+  @Route(Routes.createProject)
   createProject(@Body() body: unknown) {
-    const { name } = parseOrThrow(CreateProjectSchema, body ?? {}, 'project');
+    const { name } = bodyOf(Routes.createProject, body, 'project');
     return this.keys.createProject(name, false);
   }
 
   /** Drops a read model and rebuilds it from the whole event log. */
-  @Post('projections/:name/replay')
-  replay(@Param('name') name: string) {
+  @Route(Routes.replayProjection)
+  replay(@Param() params: unknown): Promise<CommandResult<'replayProjection'>> {
+    const { name } = pathOf(Routes.replayProjection, params);
     return this.ctx.commands.send('replayProjection', { projection: name });
   }
 }

@@ -1,22 +1,13 @@
 import {
   createParamDecorator,
   Injectable,
-  SetMetadata,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AcaiError, ErrorCode } from '@acai/contracts';
+import { routeOf } from '../http/routes.js';
 import { KeysRepository, type Principal } from './keys.repository.js';
-
-const PUBLIC = 'acai:public';
-const ADMIN = 'acai:admin';
-
-/** The route needs no key (the OpenAPI document and its page). */
-export const Public = () => SetMetadata(PUBLIC, true);
-/** The route needs an admin key. */
-export const AdminOnly = () => SetMetadata(ADMIN, true);
 
 type AuthedRequest = FastifyRequest & { principal?: Principal };
 
@@ -31,14 +22,12 @@ export const Caller = createParamDecorator((_: unknown, ctx: ExecutionContext): 
 /** Every API call carries `Authorization: Bearer <key>`; the key decides the project it sees. */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly keys: KeysRepository,
-  ) {}
+  constructor(private readonly keys: KeysRepository) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets) === true) return true;
+    // Who may call a route is said once, in the route table (`auth` of its RouteSpec).
+    const auth = routeOf(context.getHandler())?.auth ?? 'key';
+    if (auth === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
@@ -61,8 +50,11 @@ export class ApiKeyGuard implements CanActivate {
         'The API key is not valid (unknown or revoked)',
       );
     }
-    if (this.reflector.getAllAndOverride<boolean>(ADMIN, targets) === true && !principal.admin) {
-      throw new AcaiError(ErrorCode.Unauthenticated, 'This operation needs an admin key');
+    if (auth === 'admin' && !principal.admin) {
+      throw new AcaiError(
+        ErrorCode.Forbidden,
+        'This operation needs an admin key; this key belongs to one project',
+      );
     }
     request.principal = principal;
     return true;

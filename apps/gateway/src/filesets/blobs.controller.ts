@@ -1,25 +1,24 @@
 import type { Readable } from 'node:stream';
-import { Controller, HttpCode, Param, Post, Put, Req, UseGuards } from '@nestjs/common';
+import { Controller, Param, Req, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcaiError, ErrorCode } from '@acai/contracts';
-import { assertSha256 } from '@acai/blobstore';
 import { ApiKeyGuard } from '../auth/auth.guard.js';
+import { pathOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
 
 /**
  * File uploads, streamed to the blob store without holding the file in memory. A file's bytes are
  * stored once whoever uploads them; they belong to a file set only once a version lists them.
  */
-@Controller('api/v1/blobs')
+@Controller()
 @UseGuards(ApiKeyGuard)
 export class BlobsController {
   constructor(private readonly blobs: GatewayBlobs) {}
 
   /** Uploads a file whose sha256 the client states; refused (nothing kept) if the bytes differ. */
-  @Put(':sha256')
-  @HttpCode(201)
-  async putKnown(@Param('sha256') sha256: string, @Req() request: FastifyRequest) {
-    assertSha256(sha256);
+  @Route(Routes.uploadBlob)
+  async putKnown(@Param() params: unknown, @Req() request: FastifyRequest) {
+    const { sha256 } = pathOf(Routes.uploadBlob, params);
     const { size } = await this.blobs.store.put(bodyOf(request), {
       sha256,
       maxBytes: this.blobs.maxBytes,
@@ -28,8 +27,7 @@ export class BlobsController {
   }
 
   /** Uploads a file and answers its sha256. */
-  @Post()
-  @HttpCode(201)
+  @Route(Routes.uploadBlobHashed)
   async put(@Req() request: FastifyRequest) {
     const { sha256, size } = await this.blobs.store.put(bodyOf(request), {
       maxBytes: this.blobs.maxBytes,

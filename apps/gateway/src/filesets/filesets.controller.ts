@@ -1,31 +1,15 @@
 import { pipeline } from 'node:stream/promises';
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Patch,
-  Post,
-  Put,
-  Query,
-  Req,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
 import { z } from 'zod';
 import {
   AcaiError,
-  CommitRequestSchema,
-  CreateFilesetRequestSchema,
   ErrorCode,
-  LabelsChangeSchema,
-  MetadataChangeSchema,
   parseOrThrow,
+  type CommandResult,
   type Creator,
+  type FileEntry,
   type Page,
 } from '@acai/contracts';
 import { commitChanges } from '@acai/blobstore';
@@ -33,24 +17,10 @@ import { ServiceContext } from '@acai/platform';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { parseRange } from '../http/range.js';
+import { bodyOf, pathOf, queryOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
 
-const ListQuery = z.object({
-  prefix: z.string().max(1024).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().min(1).optional(),
-});
 export const SearchQuerySchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
-const TargetQuery = z.object({ version: z.coerce.number().int().positive().optional() });
-const EvictBody = z.strictObject({ reason: z.string().min(1).max(500).optional() });
-const DiffQuery = z.object({ from: z.string().min(1), to: z.string().min(1) });
-
-interface FileEntry {
-  path: string;
-  sha256: string;
-  size: number;
-  mediaType: string;
-}
 
 /** Versions are named by number, `latest`, or a label such as `prod`. */
 function versionRef(ref: string): number | string {
@@ -61,12 +31,8 @@ function creator(caller: Principal): Creator {
   return { kind: 'key', keyId: caller.keyId };
 }
 
-function body(input: unknown): unknown {
-  return input ?? {};
-}
-
 /** File sets: create, commit versions, read files (ranges, tar), diff, metadata and labels. */
-@Controller('api/v1/filesets')
+@Controller()
 @UseGuards(ApiKeyGuard)
 export class FilesetsController {
   constructor(
@@ -74,10 +40,12 @@ export class FilesetsController {
     private readonly blobs: GatewayBlobs,
   ) {}
 
-  @Post()
-  @HttpCode(201)
-  create(@Caller() caller: Principal, @Body() input: unknown) {
-    const request = parseOrThrow(CreateFilesetRequestSchema, body(input), 'file set');
+  @Route(Routes.createFileset)
+  create(
+    @Caller() caller: Principal,
+    @Body() input: unknown,
+  ): Promise<CommandResult<'createFileset'>> {
+    const request = bodyOf(Routes.createFileset, input, 'file set');
     return this.ctx.commands.send('createFileset', {
       project: caller.project,
       request,
@@ -86,35 +54,36 @@ export class FilesetsController {
   }
 
   /** Search file sets: name prefix, labels, metadata predicates, creation time (see README). */
-  @Get()
-  list(@Caller() caller: Principal, @Query() query: unknown): Promise<Page<unknown>> {
+  @Route(Routes.searchFilesets)
+  list(
+    @Caller() caller: Principal,
+    @Query() query: unknown,
+  ): Promise<CommandResult<'searchFilesets'>> {
     return this.ctx.commands.send('searchFilesets', {
       project: caller.project,
       query: parseOrThrow(SearchQuerySchema, query ?? {}, 'query'),
     });
   }
 
-  @Get(':name')
-  get(@Caller() caller: Principal, @Param('name') name: string) {
+  @Route(Routes.getFileset)
+  get(@Caller() caller: Principal, @Param() params: unknown): Promise<CommandResult<'getFileset'>> {
+    const { name } = pathOf(Routes.getFileset, params);
     return this.ctx.commands.send('getFileset', { project: caller.project, name });
   }
 
   /** Commits a version on top of `parent`: files to put (already uploaded, by sha256) and paths to delete. */
-  @Post(':name/versions')
-  @HttpCode(201)
-  async commit(@Caller() caller: Principal, @Param('name') name: string, @Body() input: unknown) {
-    let request = parseOrThrow(CommitRequestSchema, body(input), 'commit');
-    if (request.changesSha256 !== undefined) {
-      throw new AcaiError(
-        ErrorCode.ValidationFailed,
-        'changesSha256 is set by the gateway, not by clients',
-        [{ path: 'changesSha256', message: 'not allowed' }],
-      );
-    }
+  @Route(Routes.commitVersion)
+  async commit(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+    @Body() input: unknown,
+  ): Promise<CommandResult<'commitVersion'>> {
+    const { name } = pathOf(Routes.commitVersion, params);
+    const parsed = bodyOf(Routes.commitVersion, input, 'commit');
     // Too big for one bus message, the change list travels as a blob, by reference.
-    request = {
-      ...request,
-      ...(await commitChanges(this.blobs.store, request.put, request.delete)),
+    const request = {
+      ...parsed,
+      ...(await commitChanges(this.blobs.store, parsed.put, parsed.delete)),
     };
     return this.ctx.commands.send('commitVersion', {
       project: caller.project,
@@ -124,8 +93,12 @@ export class FilesetsController {
     });
   }
 
-  @Get(':name/versions/:ref')
-  version(@Caller() caller: Principal, @Param('name') name: string, @Param('ref') ref: string) {
+  @Route(Routes.getVersion)
+  version(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+  ): Promise<CommandResult<'getVersion'>> {
+    const { name, ref } = pathOf(Routes.getVersion, params);
     return this.ctx.commands.send('getVersion', {
       project: caller.project,
       name,
@@ -133,14 +106,14 @@ export class FilesetsController {
     });
   }
 
-  @Get(':name/versions/:ref/files')
+  @Route(Routes.listFiles)
   files(
     @Caller() caller: Principal,
-    @Param('name') name: string,
-    @Param('ref') ref: string,
+    @Param() params: unknown,
     @Query() query: unknown,
-  ) {
-    const q = parseOrThrow(ListQuery, query ?? {}, 'query');
+  ): Promise<CommandResult<'listFiles'>> {
+    const { name, ref } = pathOf(Routes.listFiles, params);
+    const q = queryOf(Routes.listFiles, query);
     return this.ctx.commands.send('listFiles', {
       project: caller.project,
       name,
@@ -152,16 +125,15 @@ export class FilesetsController {
   }
 
   /** One file's bytes; honours `Range: bytes=a-b` (206) and answers 416 for a range outside it. */
-  @Get(':name/versions/:ref/files/*')
+  @Route(Routes.getFile)
   async file(
     @Caller() caller: Principal,
-    @Param('name') name: string,
-    @Param('ref') ref: string,
-    @Param('*') path: string,
+    @Param() params: Record<string, string>,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const file = await this.ctx.commands.send<'resolveFile', FileEntry>('resolveFile', {
+    const { name, ref, path } = pathOf(Routes.getFile, { ...params, path: params['*'] });
+    const file = await this.ctx.commands.send('resolveFile', {
       project: caller.project,
       name,
       version: versionRef(ref),
@@ -199,18 +171,15 @@ export class FilesetsController {
   }
 
   /** A whole version as a tar stream, files in path order. */
-  @Get(':name/versions/:ref/archive')
+  @Route(Routes.getArchive)
   async archive(
     @Caller() caller: Principal,
-    @Param('name') name: string,
-    @Param('ref') ref: string,
+    @Param() params: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    const { name, ref } = pathOf(Routes.getArchive, params);
     const project = caller.project;
-    const version = await this.ctx.commands.send<
-      'getVersion',
-      { version: number; evicted: boolean }
-    >('getVersion', {
+    const version = await this.ctx.commands.send('getVersion', {
       project,
       name,
       version: versionRef(ref),
@@ -231,17 +200,14 @@ export class FilesetsController {
     try {
       let cursor: string | null = null;
       do {
-        const page: Page<FileEntry> = await this.ctx.commands.send<'listFiles', Page<FileEntry>>(
-          'listFiles',
-          {
-            project,
-            name,
-            version: version.version,
-            prefix: null,
-            limit: 1000,
-            cursor,
-          },
-        );
+        const page: Page<FileEntry> = await this.ctx.commands.send('listFiles', {
+          project,
+          name,
+          version: version.version,
+          prefix: null,
+          limit: 1000,
+          cursor,
+        });
         for (const file of page.items) {
           const entry = pack.entry({ name: file.path, size: file.size });
           await pipeline(await this.blobs.store.get(file.sha256), entry);
@@ -260,9 +226,14 @@ export class FilesetsController {
     });
   }
 
-  @Get(':name/diff')
-  diff(@Caller() caller: Principal, @Param('name') name: string, @Query() query: unknown) {
-    const q = parseOrThrow(DiffQuery, query ?? {}, 'query');
+  @Route(Routes.diffVersions)
+  diff(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+    @Query() query: unknown,
+  ): Promise<CommandResult<'diffVersions'>> {
+    const { name } = pathOf(Routes.diffVersions, params);
+    const q = queryOf(Routes.diffVersions, query);
     return this.ctx.commands.send('diffVersions', {
       project: caller.project,
       name,
@@ -272,15 +243,16 @@ export class FilesetsController {
   }
 
   /** `{ "op": "merge" | "set", "value": {...} }` or `{ "op": "remove", "keys": [...] }`; `?version=N` for a version. */
-  @Patch(':name/metadata')
+  @Route(Routes.changeMetadata)
   metadata(
     @Caller() caller: Principal,
-    @Param('name') name: string,
+    @Param() params: unknown,
     @Query() query: unknown,
     @Body() input: unknown,
-  ) {
-    const target = parseOrThrow(TargetQuery, query ?? {}, 'query');
-    const change = parseOrThrow(MetadataChangeSchema, body(input), 'metadata change');
+  ): Promise<CommandResult<'changeMetadata'>> {
+    const { name } = pathOf(Routes.changeMetadata, params);
+    const target = queryOf(Routes.changeMetadata, query);
+    const change = bodyOf(Routes.changeMetadata, input, 'metadata change');
     return this.ctx.commands.send('changeMetadata', {
       project: caller.project,
       name,
@@ -290,15 +262,16 @@ export class FilesetsController {
   }
 
   /** `{ "add": [...], "remove": [...] }`; `?version=N` for a version. */
-  @Patch(':name/labels')
+  @Route(Routes.changeLabels)
   labels(
     @Caller() caller: Principal,
-    @Param('name') name: string,
+    @Param() params: unknown,
     @Query() query: unknown,
     @Body() input: unknown,
-  ) {
-    const target = parseOrThrow(TargetQuery, query ?? {}, 'query');
-    const change = parseOrThrow(LabelsChangeSchema, body(input), 'labels change');
+  ): Promise<CommandResult<'changeLabels'>> {
+    const { name } = pathOf(Routes.changeLabels, params);
+    const target = queryOf(Routes.changeLabels, query);
+    const change = bodyOf(Routes.changeLabels, input, 'labels change');
     return this.ctx.commands.send('changeLabels', {
       project: caller.project,
       name,
@@ -308,48 +281,44 @@ export class FilesetsController {
   }
 
   /** Removes a version's bytes (shared ones stay); keeps its manifest and lineage. `{ "reason"?: string }` */
-  @Post(':name/versions/:version/evict')
-  @HttpCode(200)
+  @Route(Routes.evictVersion)
   evict(
     @Caller() caller: Principal,
-    @Param('name') name: string,
-    @Param('version') version: string,
+    @Param() params: unknown,
     @Body() input: unknown,
-  ) {
-    const v = Number(version);
-    if (!Number.isInteger(v) || v < 1)
-      throw new AcaiError(ErrorCode.NotFound, `No version '${version}'`);
-    const { reason } = parseOrThrow(EvictBody, body(input), 'eviction');
+  ): Promise<CommandResult<'evictVersion'>> {
+    const { name, version } = pathOf(Routes.evictVersion, params);
+    const { reason } = bodyOf(Routes.evictVersion, input ?? {}, 'eviction');
     return this.ctx.commands.send('evictVersion', {
       project: caller.project,
       name,
-      version: v,
+      version,
       reason: reason ?? `evicted by ${caller.keyId}`,
     });
   }
 
-  @Put(':name/versions/:version/pin')
-  pin(@Caller() caller: Principal, @Param('name') name: string, @Param('version') version: string) {
-    return this.pinned(caller, name, version, true);
+  @Route(Routes.pinVersion)
+  pin(@Caller() caller: Principal, @Param() params: unknown): Promise<CommandResult<'pinVersion'>> {
+    return this.pinned(caller, pathOf(Routes.pinVersion, params), true);
   }
 
-  @Delete(':name/versions/:version/pin')
+  @Route(Routes.unpinVersion)
   unpin(
     @Caller() caller: Principal,
-    @Param('name') name: string,
-    @Param('version') version: string,
-  ) {
-    return this.pinned(caller, name, version, false);
+    @Param() params: unknown,
+  ): Promise<CommandResult<'pinVersion'>> {
+    return this.pinned(caller, pathOf(Routes.unpinVersion, params), false);
   }
 
-  private pinned(caller: Principal, name: string, version: string, pinned: boolean) {
-    const v = Number(version);
-    if (!Number.isInteger(v) || v < 1)
-      throw new AcaiError(ErrorCode.NotFound, `No version '${version}'`);
+  private pinned(
+    caller: Principal,
+    at: { name: string; version: number },
+    pinned: boolean,
+  ): Promise<CommandResult<'pinVersion'>> {
     return this.ctx.commands.send('pinVersion', {
       project: caller.project,
-      name,
-      version: v,
+      name: at.name,
+      version: at.version,
       pinned,
     });
   }

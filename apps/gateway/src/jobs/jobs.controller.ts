@@ -1,43 +1,43 @@
-import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Param, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
-import { parseOrThrow, type HistoryEntry, type JobView } from '@acai/contracts';
+import type { CommandResult } from '@acai/contracts';
 import { ServiceContext } from '@acai/platform';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { assertId } from '../runs/runs.controller.js';
+import { queryOf, Route, Routes } from '../http/routes.js';
 import { readLogs } from './logs.reader.js';
 
-const MetricsQuerySchema = z.object({ name: z.string().min(1).max(200).optional() });
-
-const LogsQuerySchema = z.object({
-  follow: z.enum(['true', 'false', '1', '0']).optional(),
-  format: z.enum(['text', 'json']).default('text'),
-});
-
-@Controller('api/v1/jobs')
+@Controller()
 @UseGuards(ApiKeyGuard)
 export class JobsController {
   constructor(private readonly ctx: ServiceContext) {}
 
-  @Get(':id')
-  get(@Caller() caller: Principal, @Param('id') id: string): Promise<JobView> {
+  @Route(Routes.getJob)
+  get(@Caller() caller: Principal, @Param('id') id: string): Promise<CommandResult<'getJob'>> {
     assertId(id, 'job');
     return this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
   }
 
   /** The job's events in log order: type, time, data. */
-  @Get(':id/history')
-  history(@Caller() caller: Principal, @Param('id') id: string): Promise<HistoryEntry[]> {
+  @Route(Routes.getJobHistory)
+  history(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+  ): Promise<CommandResult<'getJobHistory'>> {
     assertId(id, 'job');
     return this.ctx.commands.send('getJobHistory', { project: caller.project, jobId: id });
   }
 
   /** The job's metrics as series by name (`?name=loss` for one): `{ series: { loss: [{ step, value, time, attempt }] } }`. */
-  @Get(':id/metrics')
-  metrics(@Caller() caller: Principal, @Param('id') id: string, @Query() query: unknown) {
+  @Route(Routes.getJobMetrics)
+  metrics(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Query() query: unknown,
+  ): Promise<CommandResult<'getJobMetrics'>> {
     assertId(id, 'job');
-    const { name } = parseOrThrow(MetricsQuerySchema, query ?? {}, 'query');
+    const { name } = queryOf(Routes.getJobMetrics, query);
     return this.ctx.commands.send('getJobMetrics', {
       project: caller.project,
       jobId: id,
@@ -49,7 +49,7 @@ export class JobsController {
    * The job's output. Plain text by default (stderr lines too, in order); `format=json` gives one
    * JSON object per line (`t` time, `s` out|err, `l` text). `follow=true` streams until the job ends.
    */
-  @Get(':id/logs')
+  @Route(Routes.getJobLogs)
   async logs(
     @Caller() caller: Principal,
     @Param('id') id: string,
@@ -57,7 +57,7 @@ export class JobsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     assertId(id, 'job');
-    const { follow, format } = parseOrThrow(LogsQuerySchema, query ?? {}, 'query');
+    const { follow, format } = queryOf(Routes.getJobLogs, query);
     await this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());

@@ -1,110 +1,178 @@
 import { z } from 'zod';
-import {
-  CommitRequestSchema,
-  CreateFilesetRequestSchema,
-  LabelsChangeSchema,
-  MetadataChangeSchema,
-  HistoryEntrySchema,
-  JobViewSchema,
-  PageSchema,
-  RunSpecSchema,
-  RunViewSchema,
-  StepSpecSchema,
-  SubmitRunResponseSchema,
-} from '@acai/contracts';
+import { ErrorCode } from '@acai/contracts';
+import { Routes, type ErrorStatus, type RouteSpec } from '../http/routes.js';
 
-const ErrorSchema = z.object({
+/** The error body of every failed request; its codes are the ones the code has. */
+export const ErrorBodySchema = z.object({
   error: z.object({
-    code: z.enum([
-      'VALIDATION_FAILED',
-      'NOT_FOUND',
-      'CONFLICT',
-      'UNAUTHENTICATED',
-      'PAYLOAD_TOO_LARGE',
-      'UNSUPPORTED_MEDIA_TYPE',
-      'UNAVAILABLE',
-      'INTERNAL',
-    ]),
-    message: z.string(),
-    details: z.array(z.object({ path: z.string().optional(), message: z.string() })).optional(),
+    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string().describe('What went wrong and what to do'),
+    details: z
+      .array(z.object({ path: z.string().optional(), message: z.string() }))
+      .optional()
+      .describe('One entry per bad field, named by its dotted path (`steps.0.command`)'),
   }),
 });
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const json = (s: z.ZodType, description: string) => ({
-  description,
-  content: { 'application/json': { schema: schema(s) } },
-});
-const errors = {
-  '400': json(ErrorSchema, 'The request is invalid; `details` names each bad field'),
-  '401': json(ErrorSchema, 'Missing or wrong API key'),
-  '404': json(ErrorSchema, 'No such thing in this project'),
+const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: 'The request is invalid; `details` names each bad field',
+  401: 'Missing or wrong API key',
+  403: 'The key may not do this (e.g. an admin operation)',
+  404: 'No such thing in this project',
+  409: 'It conflicts with the current state (another commit came first, already cancelled, pinned)',
+  413: 'The body is larger than this server accepts',
+  415: 'The body is not JSON: send `content-type: application/json`',
+  416: 'The requested range is outside the file',
+  503: 'A service it needs is not answering; try again',
 };
-const nameParam = {
-  name: 'name',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'File set name',
-};
-const refParam = {
-  name: 'ref',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'A version number, `latest`, or a label such as `prod`',
-};
-const anyJson = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: {} } },
-});
-const stream = {
-  required: true,
-  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
-};
-const searchParams = [
+
+/** The query parameters of both searches (file sets and versions). */
+const SEARCH_PARAMETERS = [
   {
     name: 'prefix',
-    in: 'query',
     schema: { type: 'string' },
     description: 'Name prefix (also `name`, `fileset`)',
   },
   {
     name: 'label',
-    in: 'query',
     schema: { type: 'array', items: { type: 'string' } },
     description: 'All of these labels',
   },
   {
     name: 'anyLabel',
-    in: 'query',
     schema: { type: 'array', items: { type: 'string' } },
     description: 'Any of these labels',
   },
   {
     name: 'meta.<path>[op]',
-    in: 'query',
     schema: { type: 'string' },
     description:
       'Metadata predicate: `meta.task=digits`, `meta.metrics.accuracy[gte]=0.9` (gt, gte, lt, lte), `meta.x[exists]=true`, `meta.tags[contains]=cnn`',
   },
-  { name: 'createdAfter', in: 'query', schema: { type: 'string', format: 'date-time' } },
-  { name: 'createdBefore', in: 'query', schema: { type: 'string', format: 'date-time' } },
-  { name: 'sort', in: 'query', schema: { type: 'string', enum: ['created', '-created', 'name'] } },
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
-  { name: 'cursor', in: 'query', schema: { type: 'string' } },
-];
-const BlobReply = z.object({ sha256: z.string(), size: z.number() });
-const idParam = (what: string) => ({
-  name: 'id',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: `${what} id`,
-});
+  { name: 'createdAfter', schema: { type: 'string', format: 'date-time' } },
+  { name: 'createdBefore', schema: { type: 'string', format: 'date-time' } },
+  { name: 'creatorJob', schema: { type: 'string' }, description: 'Versions made by this job' },
+  { name: 'creatorRun', schema: { type: 'string' }, description: 'Versions made by this run' },
+  {
+    name: 'latest',
+    schema: { type: 'boolean' },
+    description: 'Only each file set’s newest version',
+  },
+  { name: 'sort', schema: { type: 'string', enum: ['created', '-created', 'name'] } },
+  { name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+  { name: 'cursor', schema: { type: 'string' }, description: '`nextCursor` of the previous page' },
+].map((p) => ({ ...p, in: 'query' }));
 
-/** The REST API, described from the same zod schemas the gateway validates with. */
-export function openApiDocument(): Record<string, unknown> {
+const BODY_TYPES = {
+  binary: 'application/octet-stream',
+  text: 'text/plain',
+  ndjson: 'application/x-ndjson',
+  tar: 'application/x-tar',
+  html: 'text/html',
+} as const;
+
+type Json = Record<string, unknown>;
+
+function schema(s: z.ZodType, io: 'input' | 'output'): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' });
+  return rest;
+}
+
+/** `/a/{path+}` → `/a/{path}`: OpenAPI has no greedy parameter; its description says so. */
+function openApiPath(path: string): string {
+  return path.replace(/\{(\w+)\+\}/, '{$1}');
+}
+
+function parameters(route: RouteSpec): Json[] {
+  const out: Json[] = [];
+  for (const [name, field] of Object.entries(route.params?.shape ?? {})) {
+    const greedy = route.path.includes(`{${name}+}`);
+    out.push({
+      name,
+      in: 'path',
+      required: true,
+      schema: schema(field as z.ZodType, 'input'),
+      ...(greedy ? { description: 'The rest of the URL: a path that may contain `/`' } : {}),
+    });
+  }
+  if (route.query === 'search') {
+    out.push(...SEARCH_PARAMETERS);
+  } else if (route.query !== undefined) {
+    for (const [name, field] of Object.entries(route.query.shape)) {
+      const zod = field as z.ZodType;
+      const json = schema(zod, 'input');
+      out.push({
+        name,
+        in: 'query',
+        required: !zod.safeParse(undefined).success,
+        schema: json,
+        ...(typeof json['description'] === 'string' ? { description: json['description'] } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function content(
+  body: RouteSpec['success']['body'] | NonNullable<RouteSpec['body']>,
+  io: 'input' | 'output',
+): Json {
+  if (typeof body === 'string') {
+    return {
+      [BODY_TYPES[body]]: {
+        schema:
+          body === 'binary' || body === 'tar'
+            ? { type: 'string', format: 'binary' }
+            : { type: 'string' },
+      },
+    };
+  }
+  return { 'application/json': { schema: schema(body, io) } };
+}
+
+function operation(name: string, route: RouteSpec): Json {
+  const errors: Json = {};
+  for (const status of route.errors) {
+    errors[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status],
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  return {
+    operationId: name,
+    tags: [route.tag],
+    summary: route.summary,
+    ...(route.description === undefined ? {} : { description: route.description }),
+    ...(route.auth === 'public' ? { security: [] } : {}),
+    ...(route.auth === 'admin'
+      ? { description: `${route.description ?? route.summary}. Needs an admin key.` }
+      : {}),
+    parameters: parameters(route),
+    ...(route.body === undefined
+      ? {}
+      : {
+          requestBody: {
+            required: route.body !== undefined,
+            content: content(route.body, 'input'),
+          },
+        }),
+    responses: {
+      [String(route.success.status)]: {
+        description: route.success.description,
+        content: content(route.success.body, 'output'),
+      },
+      ...errors,
+    },
+  };
+}
+
+/** The REST API as OpenAPI 3.1, generated from the route table and the contracts' zod schemas. */
+export function openApiDocument(): Json {
+  const paths: Record<string, Json> = {};
+  for (const [name, route] of Object.entries(Routes) as [string, RouteSpec][]) {
+    const path = openApiPath(route.path);
+    paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation(name, route) };
+  }
   return {
     openapi: '3.1.0',
     info: {
@@ -115,420 +183,18 @@ export function openApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    paths: {
-      '/api/v1/runs': {
-        post: {
-          summary: 'Submit a run',
-          description: 'Steps run in `needs` order, each command as an argv with no shell.',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(RunSpecSchema) } },
-          },
-          responses: {
-            '202': json(SubmitRunResponseSchema, 'Accepted: the run and its job ids'),
-            ...errors,
-            '413': json(ErrorSchema, 'Body too large'),
-          },
-        },
-        get: {
-          summary: 'List runs, newest first',
-          parameters: [
-            {
-              name: 'limit',
-              in: 'query',
-              schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            },
-            {
-              name: 'cursor',
-              in: 'query',
-              schema: { type: 'string' },
-              description: '`nextCursor` of the previous page',
-            },
-          ],
-          responses: { '200': json(PageSchema(RunViewSchema), 'A page of runs'), ...errors },
-        },
-      },
-      '/api/v1/runs/{id}': {
-        get: {
-          summary: 'A run and its jobs',
-          parameters: [idParam('Run')],
-          responses: { '200': json(RunViewSchema, 'The run'), ...errors },
-        },
-      },
-      '/api/v1/runs/{id}/cancel': {
-        post: {
-          summary: 'Cancel a run',
-          description:
-            'Queued jobs are cancelled and running ones stopped; the run ends `cancelled`.',
-          parameters: [idParam('Run')],
-          responses: {
-            '202': json(z.object({ id: z.string() }), 'Cancelling'),
-            ...errors,
-            '409': json(ErrorSchema, 'The run already ended'),
-          },
-        },
-      },
-      '/api/v1/jobs/{id}': {
-        get: {
-          summary: 'A job',
-          parameters: [idParam('Job')],
-          responses: { '200': json(JobViewSchema, 'The job'), ...errors },
-        },
-      },
-      '/api/v1/jobs/{id}/history': {
-        get: {
-          summary: 'Every event of a job, in order',
-          parameters: [idParam('Job')],
-          responses: { '200': json(z.array(HistoryEntrySchema), 'The history'), ...errors },
-        },
-      },
-      '/api/v1/jobs/{id}/metrics': {
-        get: {
-          summary:
-            'The metrics the job printed (`##acai metric name=value step=N`), as series by name',
-          parameters: [idParam('Job'), { name: 'name', in: 'query', schema: { type: 'string' } }],
-          responses: {
-            '200': anyJson('`{ series: { <name>: [{ step, value, time, attempt }] } }`'),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/jobs/{id}/logs': {
-        get: {
-          summary: 'The output of a job',
-          parameters: [
-            idParam('Job'),
-            {
-              name: 'follow',
-              in: 'query',
-              schema: { type: 'boolean' },
-              description: 'Stream until the job ends',
-            },
-            {
-              name: 'format',
-              in: 'query',
-              schema: { type: 'string', enum: ['text', 'json'] },
-              description: '`json`: one {t,s,l} object per line',
-            },
-          ],
-          responses: {
-            '200': {
-              description: 'Output lines',
-              content: {
-                'text/plain': { schema: { type: 'string' } },
-                'application/x-ndjson': { schema: { type: 'string' } },
-              },
-            },
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/blobs': {
-        post: {
-          summary: 'Upload a file (streamed); answers its sha256',
-          requestBody: stream,
-          responses: {
-            '201': json(BlobReply, 'Stored'),
-            ...errors,
-            '413': json(ErrorSchema, 'Over ACAI_MAX_UPLOAD_BYTES; nothing kept'),
-          },
-        },
-      },
-      '/api/v1/blobs/{sha256}': {
-        put: {
-          summary:
-            'Upload a file whose sha256 you state; refused, and nothing kept, if the bytes differ',
-          parameters: [
-            {
-              name: 'sha256',
-              in: 'path',
-              required: true,
-              schema: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-            },
-          ],
-          requestBody: stream,
-          responses: {
-            '201': json(BlobReply, 'Stored (once, whoever uploads the same bytes)'),
-            ...errors,
-            '413': json(ErrorSchema, 'Too large'),
-          },
-        },
-      },
-      '/api/v1/filesets': {
-        post: {
-          summary: 'Create a file set',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(CreateFilesetRequestSchema) } },
-          },
-          responses: {
-            '201': anyJson('The file set'),
-            ...errors,
-            '409': json(ErrorSchema, 'The name is taken in this project'),
-          },
-        },
-        get: {
-          summary: 'Search file sets by name, labels, metadata and creation time',
-          parameters: searchParams,
-          responses: { '200': anyJson('A page of file sets'), ...errors },
-        },
-      },
-      '/api/v1/versions': {
-        get: {
-          summary: 'Search versions of every file set of the project',
-          parameters: [
-            ...searchParams,
-            { name: 'creatorJob', in: 'query', schema: { type: 'string' } },
-            { name: 'creatorRun', in: 'query', schema: { type: 'string' } },
-            {
-              name: 'latest',
-              in: 'query',
-              schema: { type: 'boolean' },
-              description: 'Only each file set’s newest version',
-            },
-          ],
-          responses: { '200': anyJson('A page of versions, newest first'), ...errors },
-        },
-      },
-      '/api/v1/filesets/{name}': {
-        get: {
-          summary: 'A file set and its versions',
-          parameters: [nameParam],
-          responses: { '200': anyJson('The file set'), ...errors },
-        },
-      },
-      '/api/v1/filesets/{name}/versions': {
-        post: {
-          summary:
-            'Commit a version on top of `parent`: files to put (uploaded first, by sha256) and paths to delete',
-          parameters: [nameParam],
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(CommitRequestSchema) } },
-          },
-          responses: {
-            '201': anyJson('The new version'),
-            ...errors,
-            '409': json(
-              ErrorSchema,
-              'Another commit came first: commit again on the new latest version',
-            ),
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{ref}': {
-        get: {
-          summary: 'One version',
-          parameters: [nameParam, refParam],
-          responses: { '200': anyJson('The version'), ...errors },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{ref}/files': {
-        get: {
-          summary: 'The files of a version, by path',
-          parameters: [
-            nameParam,
-            refParam,
-            { name: 'prefix', in: 'query', schema: { type: 'string' } },
-            { name: 'cursor', in: 'query', schema: { type: 'string' } },
-          ],
-          responses: {
-            '200': anyJson('A page of files: path, sha256, size, mediaType'),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{ref}/files/{path}': {
-        get: {
-          summary: 'One file; send `Range: bytes=a-b` for part of it',
-          parameters: [
-            nameParam,
-            refParam,
-            {
-              name: 'path',
-              in: 'path',
-              required: true,
-              schema: { type: 'string' },
-              description: 'May contain /',
-            },
-          ],
-          responses: {
-            '200': { description: 'The bytes', content: { 'application/octet-stream': {} } },
-            '206': { description: 'The range', content: { 'application/octet-stream': {} } },
-            '416': { description: 'The range is outside the file' },
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{ref}/archive': {
-        get: {
-          summary: 'A whole version as a tar stream',
-          parameters: [nameParam, refParam],
-          responses: {
-            '200': { description: 'tar', content: { 'application/x-tar': {} } },
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/diff': {
-        get: {
-          summary: 'Paths added, removed and changed between two versions',
-          parameters: [
-            nameParam,
-            { name: 'from', in: 'query', required: true, schema: { type: 'string' } },
-            { name: 'to', in: 'query', required: true, schema: { type: 'string' } },
-          ],
-          responses: {
-            '200': json(
-              z.object({
-                from: z.number(),
-                to: z.number(),
-                added: z.array(z.string()),
-                removed: z.array(z.string()),
-                changed: z.array(z.string()),
-              }),
-              'The diff',
-            ),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/metadata': {
-        patch: {
-          summary:
-            'Set, merge or remove metadata of the file set, or of a version with `?version=N`',
-          parameters: [nameParam, { name: 'version', in: 'query', schema: { type: 'integer' } }],
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(MetadataChangeSchema) } },
-          },
-          responses: { '200': anyJson('The file set'), ...errors },
-        },
-      },
-      '/api/v1/filesets/{name}/labels': {
-        patch: {
-          summary: 'Add and remove labels of the file set, or of a version with `?version=N`',
-          parameters: [nameParam, { name: 'version', in: 'query', schema: { type: 'integer' } }],
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(LabelsChangeSchema) } },
-          },
-          responses: { '200': anyJson('The file set'), ...errors },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{version}/evict': {
-        post: {
-          summary: 'Remove a version’s bytes (shared ones stay); its manifest and lineage stay',
-          parameters: [
-            nameParam,
-            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
-          ],
-          requestBody: {
-            content: {
-              'application/json': { schema: schema(z.object({ reason: z.string().optional() })) },
-            },
-          },
-          responses: {
-            '200': anyJson('The evicted version, with deletedBlobs and sharedBlobs'),
-            ...errors,
-            '409': json(ErrorSchema, 'The version is pinned'),
-          },
-        },
-      },
-      '/api/v1/filesets/{name}/versions/{version}/pin': {
-        put: {
-          summary: 'Pin a version: it is never evicted',
-          parameters: [
-            nameParam,
-            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
-          ],
-          responses: { '200': anyJson('The version'), ...errors },
-        },
-        delete: {
-          summary: 'Unpin a version',
-          parameters: [
-            nameParam,
-            { name: 'version', in: 'path', required: true, schema: { type: 'integer' } },
-          ],
-          responses: { '200': anyJson('The version'), ...errors },
-        },
-      },
-      '/api/v1/projects': {
-        post: {
-          summary: 'Create a project and its first API key (admin)',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(z.object({ name: z.string() })) } },
-          },
-          responses: {
-            '201': json(
-              z.object({ project: z.string(), keyId: z.string(), key: z.string() }),
-              'The project and its key, shown once',
-            ),
-            ...errors,
-            '409': json(ErrorSchema, 'The project exists'),
-          },
-        },
-      },
-      '/api/v1/instance-types': {
-        get: {
-          summary:
-            'Every configuration the enabled providers offer (local slots, EC2 types, simulated), priced, and the EC2 catalogue',
-          responses: {
-            '200': anyJson(
-              '`{ providers, offers: [{ provider, name, vCpu, memoryMb, pricePerHour, pool, speed, bootSeconds, spot, gpus }], catalogue, priceSource, localRates }`',
-            ),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/nodes': {
-        get: {
-          summary: 'Nodes running executors, from their heartbeats, and instances still booting',
-          responses: {
-            '200': anyJson(
-              '`{ items: [{ id, provider, instanceType, pool, state, cpu, memoryMb, slots, jobs, pricePerHour, launchedAt, lastSeenAt, limits }] }`',
-            ),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/provision/plan': {
-        post: {
-          summary: 'What the auto-provisioner would choose for a step, and why, without running it',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schema(StepSpecSchema) } },
-          },
-          responses: {
-            '200': anyJson(
-              '`{ action: run|profile|impossible, success, configuration, expectedSeconds, expectedCost, rule, reason, model: { observations, mape }, alternatives: [...], profiling }`',
-            ),
-            ...errors,
-          },
-        },
-      },
-      '/api/v1/projections/{name}/replay': {
-        post: {
-          summary: 'Rebuild a read model from the whole event log (admin)',
-          parameters: [
-            {
-              name: 'name',
-              in: 'path',
-              required: true,
-              schema: { type: 'string', enum: ['runs', 'jobs', 'job-history', 'job-metrics'] },
-            },
-          ],
-          responses: {
-            '201': json(
-              z.object({ projection: z.string(), lastSeq: z.number(), documents: z.number() }),
-              'Rebuilt',
-            ),
-            ...errors,
-          },
-        },
-      },
+    tags: [
+      { name: 'runs', description: 'Pipelines of steps, run in `needs` order' },
+      { name: 'jobs', description: 'One step of a run: its history, logs and metrics' },
+      { name: 'filesets', description: 'Versioned file sets on content-addressed blobs' },
+      { name: 'resources', description: 'Configurations, nodes and the auto-provisioner' },
+      { name: 'admin', description: 'Across projects; admin keys only' },
+      { name: 'docs', description: 'This document' },
+    ],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { Error: schema(ErrorBodySchema, 'output') },
     },
+    paths,
   };
 }

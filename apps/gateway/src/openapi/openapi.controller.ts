@@ -1,25 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Header, Param, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { createRequire } from 'node:module';
-import { Public } from '../auth/auth.guard.js';
+import { pathOf, Route, Routes } from '../http/routes.js';
 import { openApiDocument } from './document.js';
 
 const require = createRequire(import.meta.url);
 const swaggerUiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 
 /** `/api/openapi.json` and a browsable page at `/api/docs`; no key needed to read them. */
-@Controller('api')
-@Public()
+@Controller()
 export class OpenApiController {
   private readonly document = openApiDocument();
 
-  @Get('openapi.json')
+  @Route(Routes.openApi)
   openapi(): Record<string, unknown> {
     return this.document;
   }
 
-  @Get('docs')
+  @Route(Routes.apiDocs)
   @Header('Content-Type', 'text/html; charset=utf-8')
   page(): string {
     return `<!doctype html>
@@ -31,15 +31,12 @@ export class OpenApiController {
 </body></html>`;
   }
 
-  @Get('docs/assets/swagger-ui.css')
-  @Header('Content-Type', 'text/css; charset=utf-8')
-  css(): Promise<string> {
-    return readFile(path.join(swaggerUiDir, 'swagger-ui.css'), 'utf8');
-  }
-
-  @Get('docs/assets/swagger-ui-bundle.js')
-  @Header('Content-Type', 'application/javascript; charset=utf-8')
-  script(): Promise<string> {
-    return readFile(path.join(swaggerUiDir, 'swagger-ui-bundle.js'), 'utf8');
+  @Route(Routes.apiDocsAssets)
+  async asset(@Param() params: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const { file } = pathOf(Routes.apiDocsAssets, params);
+    const type = file.endsWith('.css') ? 'text/css' : 'application/javascript';
+    await reply
+      .header('content-type', `${type}; charset=utf-8`)
+      .send(await readFile(path.join(swaggerUiDir, file), 'utf8'));
   }
 }

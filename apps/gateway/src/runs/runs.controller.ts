@@ -1,34 +1,20 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import {
-  AcaiError,
-  ErrorCode,
-  parseOrThrow,
-  RunSpecSchema,
-  type Page,
-  type RunView,
-  type SubmitRunResponse,
-} from '@acai/contracts';
+import { Body, Controller, Param, Query, UseGuards } from '@nestjs/common';
+import { AcaiError, ErrorCode, type CommandResult } from '@acai/contracts';
 import { ServiceContext } from '@acai/platform';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
-import { ID, parseListQuery } from '../http/query.js';
+import { ID } from '../http/query.js';
+import { bodyOf, queryOf, Route, Routes } from '../http/routes.js';
 
-@Controller('api/v1/runs')
+@Controller()
 @UseGuards(ApiKeyGuard)
 export class RunsController {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Submits a run: validated here, accepted by the scheduler, run asynchronously (202). */
-  @Post()
-  @HttpCode(202)
-  async submit(@Caller() caller: Principal, @Body() body: unknown): Promise<SubmitRunResponse> {
-    if (body === undefined || body === null || typeof body !== 'object') {
-      throw new AcaiError(
-        ErrorCode.ValidationFailed,
-        'Send a run spec as a JSON object: { "name": ..., "steps": [...] }',
-      );
-    }
-    const spec = parseOrThrow(RunSpecSchema, body, 'run spec');
+  @Route(Routes.submitRun)
+  submit(@Caller() caller: Principal, @Body() body: unknown): Promise<CommandResult<'submitRun'>> {
+    const spec = bodyOf(Routes.submitRun, body, 'run spec');
     return this.ctx.commands.send('submitRun', {
       project: caller.project,
       spec,
@@ -36,23 +22,27 @@ export class RunsController {
     });
   }
 
-  @Get()
-  list(@Caller() caller: Principal, @Query() query: unknown): Promise<Page<RunView>> {
+  @Route(Routes.listRuns)
+  list(@Caller() caller: Principal, @Query() query: unknown): Promise<CommandResult<'listRuns'>> {
+    const { limit, cursor } = queryOf(Routes.listRuns, query);
     return this.ctx.commands.send('listRuns', {
       project: caller.project,
-      ...parseListQuery(query),
+      limit,
+      cursor: cursor ?? null,
     });
   }
 
-  @Get(':id')
-  get(@Caller() caller: Principal, @Param('id') id: string): Promise<RunView> {
+  @Route(Routes.getRun)
+  get(@Caller() caller: Principal, @Param('id') id: string): Promise<CommandResult<'getRun'>> {
     assertId(id, 'run');
     return this.ctx.commands.send('getRun', { project: caller.project, runId: id });
   }
 
-  @Post(':id/cancel')
-  @HttpCode(202)
-  async cancel(@Caller() caller: Principal, @Param('id') id: string): Promise<{ id: string }> {
+  @Route(Routes.cancelRun)
+  async cancel(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+  ): Promise<CommandResult<'cancelRun'>> {
     assertId(id, 'run');
     // Confirms the run is this project's (404 otherwise) before asking the scheduler.
     await this.ctx.commands.send('getRun', { project: caller.project, runId: id });
@@ -64,6 +54,7 @@ export class RunsController {
   }
 }
 
+/** A malformed id is simply not found: nothing of it reaches the bus. */
 export function assertId(id: string, what: string): void {
   if (!ID.test(id)) throw new AcaiError(ErrorCode.NotFound, `No ${what} '${id}' in this project`);
 }

@@ -1,5 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
+import { OnCommand } from '@acai/eventing';
 import {
   AcaiError,
   ErrorCode,
@@ -32,24 +33,24 @@ export class HistoryHandler {
     return this.ctx.db;
   }
 
-  @MessagePattern('provenance.get_run')
+  @OnCommand('getRun')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
     return this.fresh(() => this.readModels.get<RunView>('runs', req.project, req.runId, 'run'));
   }
 
-  @MessagePattern('provenance.list_runs')
+  @OnCommand('listRuns')
   listRuns(
     @Payload() req: { project: string; limit: number; cursor: string | null },
   ): Promise<Page<RunView>> {
     return this.readModels.list<RunView>('runs', req.project, req.limit, req.cursor);
   }
 
-  @MessagePattern('provenance.get_job')
+  @OnCommand('getJob')
   getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
     return this.fresh(() => this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'));
   }
 
-  @MessagePattern('provenance.get_job_history')
+  @OnCommand('getJobHistory')
   async getJobHistory(@Payload() req: { project: string; jobId: string }): Promise<HistoryEntry[]> {
     // A job that exists but has no event of its own yet (still pending) has an empty history.
     await this.getJob(req);
@@ -81,13 +82,13 @@ export class HistoryHandler {
     }
   }
 
-  @MessagePattern('provenance.get_job_metrics')
+  @OnCommand('getJobMetrics')
   async getJobMetrics(@Payload() req: { project: string; jobId: string; name: string | null }) {
     await this.getJob(req);
     return { series: await this.metrics.series(this.db, req.project, req.jobId, req.name) };
   }
 
-  @MessagePattern('provenance.replay_projection')
+  @OnCommand('replayProjection')
   async replay(@Payload() req: { projection: string }) {
     const { runner } = this.projections;
     if (!runner.names.includes(req.projection)) {

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
@@ -9,7 +9,7 @@ import {
   type StoredEvent,
   type StoredEventOf,
 } from '@acai/contracts';
-import { AggregateRepository, describeError } from '@acai/eventing';
+import { AggregateRepository, describeError, OnEvent } from '@acai/eventing';
 import { ServiceContext } from '@acai/platform';
 import { catalogueRates } from '@acai/provisioning';
 import { jobDecider, type JobState } from '@acai/runs';
@@ -49,7 +49,7 @@ export class AllocationHandler {
     private readonly observations: ObservationsReady,
   ) {}
 
-  @EventPattern('job.queued')
+  @OnEvent('job.queued')
   async onQueued(@Payload() event: StoredEventOf<'job.queued'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
@@ -57,37 +57,37 @@ export class AllocationHandler {
   }
 
   /** A profiling run ended: the jobs that waited for it are placed with what it taught. */
-  @EventPattern('run.succeeded')
+  @OnEvent('run.succeeded')
   async onRunSucceeded(@Payload() event: StoredEventOf<'run.succeeded'>): Promise<void> {
     await this.profilingEnded(event);
   }
 
-  @EventPattern('run.failed')
+  @OnEvent('run.failed')
   async onRunFailed(@Payload() event: StoredEventOf<'run.failed'>): Promise<void> {
     await this.profilingEnded(event);
   }
 
-  @EventPattern('run.cancelled')
+  @OnEvent('run.cancelled')
   async onRunCancelled(@Payload() event: StoredEventOf<'run.cancelled'>): Promise<void> {
     await this.profilingEnded(event);
   }
 
-  @EventPattern('job.started')
+  @OnEvent('job.started')
   onJobStarted(@Payload() event: StoredEventOf<'job.started'>): void {
     this.providers.started(event.aggregateId, event.data.executor);
   }
 
-  @EventPattern('job.succeeded')
+  @OnEvent('job.succeeded')
   onJobSucceeded(@Payload() event: StoredEventOf<'job.succeeded'>): void {
     this.providers.released(event.aggregateId);
   }
 
-  @EventPattern('job.failed')
+  @OnEvent('job.failed')
   onJobFailed(@Payload() event: StoredEventOf<'job.failed'>): void {
     this.providers.released(event.aggregateId);
   }
 
-  @EventPattern('job.cancelled')
+  @OnEvent('job.cancelled')
   onJobCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): void {
     this.providers.released(event.aggregateId);
   }
@@ -237,7 +237,7 @@ export class AllocationHandler {
       profile,
       grid,
     );
-    const submitted = await this.ctx.commands.send<'submitRun', { id: string }>('submitRun', {
+    const submitted = await this.ctx.commands.send('submitRun', {
       project,
       spec,
       submittedBy: 'auto-provisioner',

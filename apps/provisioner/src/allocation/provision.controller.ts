@@ -1,59 +1,22 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
+import { OnCommand } from '@acai/eventing';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
   ErrorCode,
   type CommandPayload,
-  type OfferRef,
-  type ProvisionDecision,
+  type CommandResult,
   type StagedInput,
 } from '@acai/contracts';
 import { ServiceContext } from '@acai/platform';
-import {
-  catalogueRates,
-  INSTANCE_TYPES,
-  PRICE_SOURCE,
-  type InstanceType,
-  type Offer,
-} from '@acai/provisioning';
+import { catalogueRates, INSTANCE_TYPES, PRICE_SOURCE, type Offer } from '@acai/provisioning';
 import { AutoProvisioner, offerRef } from '../autoprovision/auto-provisioner.js';
 import type { ProvisionerConfig } from '../config.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { offerKey } from '../offers/offer-book.js';
 import { ec2PoolName } from '../providers/ec2/index.js';
-import type { NodeView } from '../providers/provider.js';
 import { Providers } from '../providers/providers.js';
-
-/** What `POST /api/v1/provision/plan` answers. */
-export interface ProvisionPlanView {
-  /** `run`: it would run now on `configuration`; `profile`: it would first run `profiling`; `impossible`. */
-  readonly action: 'run' | 'profile' | 'impossible';
-  readonly success: boolean;
-  readonly configuration: OfferRef | null;
-  readonly expectedSeconds: number | null;
-  readonly expectedCost: number | null;
-  readonly rule: string;
-  readonly reason: string;
-  readonly model: ProvisionDecision['model'];
-  readonly alternatives: ProvisionDecision['alternatives'];
-  readonly profiling: { readonly configurations: readonly OfferRef[] } | null;
-  readonly signature: string | null;
-}
-
-export interface OffersView {
-  readonly providers: readonly string[];
-  readonly offers: readonly (OfferRef & {
-    readonly pool: string;
-    readonly speed: number;
-    readonly bootSeconds: number;
-    readonly spot: boolean;
-    readonly gpus: number;
-  })[];
-  readonly catalogue: readonly InstanceType[];
-  readonly priceSource: string;
-  readonly localRates: { readonly perVcpuHour: number; readonly perGibHour: number };
-}
 
 /** The provisioner's questions: plans, offers, nodes, and whether a run's steps can fit. */
 @Controller()
@@ -65,8 +28,10 @@ export class ProvisionController {
     private readonly nodes: NodeRegistry,
   ) {}
 
-  @MessagePattern('provisioner.plan')
-  async plan(@Payload() request: CommandPayload<'planProvisioning'>): Promise<ProvisionPlanView> {
+  @OnCommand('planProvisioning')
+  async plan(
+    @Payload() request: CommandPayload<'planProvisioning'>,
+  ): Promise<CommandResult<'planProvisioning'>> {
     const step = request.step;
     const resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
     const provision = step.provision ?? {};
@@ -91,7 +56,7 @@ export class ProvisionController {
           rule: d.rule,
           reason: d.reason,
           model: d.model,
-          alternatives: d.alternatives,
+          alternatives: [...d.alternatives],
           profiling: null,
           signature: d.signature === '' ? null : d.signature,
         };
@@ -131,11 +96,11 @@ export class ProvisionController {
     }
   }
 
-  @MessagePattern('provisioner.list_offers')
-  listOffers(): OffersView {
+  @OnCommand('listOffers')
+  listOffers(): CommandResult<'listOffers'> {
     const book = this.providers.book;
     return {
-      providers: book.providers,
+      providers: [...book.providers],
       offers: book.offers().map((o: Offer) => ({
         ...offerRef(o),
         // The pool its nodes pull from: one for every local slot; one per type (and Spot) elsewhere.
@@ -146,20 +111,22 @@ export class ProvisionController {
         spot: o.spot,
         gpus: o.gpus ?? 0,
       })),
-      catalogue: INSTANCE_TYPES,
+      catalogue: [...INSTANCE_TYPES],
       priceSource: PRICE_SOURCE,
       localRates: catalogueRates(),
     };
   }
 
-  @MessagePattern('provisioner.list_nodes')
-  listNodes(): { items: NodeView[] } {
-    return { items: this.nodes.list() };
+  @OnCommand('listNodes')
+  listNodes(): CommandResult<'listNodes'> {
+    return { items: [...this.nodes.list()] };
   }
 
   /** Refuses a run with a step no configuration can take, naming the step and why. */
-  @MessagePattern('provisioner.check_resources')
-  checkResources(@Payload() request: CommandPayload<'checkResources'>): { ok: true } {
+  @OnCommand('checkResources')
+  checkResources(
+    @Payload() request: CommandPayload<'checkResources'>,
+  ): CommandResult<'checkResources'> {
     const book = this.providers.book;
     const problems = request.steps.flatMap((step, i) => {
       if (step.offer !== undefined) {
@@ -193,10 +160,11 @@ export class ProvisionController {
   ): Promise<Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[]> {
     const resolved: Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[] = [];
     for (const input of inputs) {
-      const version = await this.ctx.commands.send<
-        'getVersion',
-        { version: number; manifestSha256: string }
-      >('getVersion', { project, name: input.fileset, version: input.version });
+      const version = await this.ctx.commands.send('getVersion', {
+        project,
+        name: input.fileset,
+        version: input.version,
+      });
       resolved.push({
         fileset: input.fileset,
         version: version.version,

@@ -1,24 +1,9 @@
+import type { NodeView } from '@acai/contracts';
 import type { Offer } from '@acai/provisioning';
 import type { NodeView as FleetNode } from './ec2/index.js';
 
 /** A machine (or slot holder) that runs executors, as `GET /api/v1/nodes` shows it. */
-export interface NodeView {
-  readonly id: string;
-  readonly provider: string;
-  readonly instanceType: string | null;
-  readonly pool: string;
-  /** `booting` until its executor says hello; then `idle` or `busy`; `terminating` at the end. */
-  readonly state: 'booting' | 'idle' | 'busy' | 'terminating';
-  readonly cpu: number | null;
-  readonly memoryMb: number | null;
-  readonly slots: number | null;
-  readonly jobs: readonly string[];
-  readonly pricePerHour: number | null;
-  readonly launchedAt: string | null;
-  readonly lastSeenAt: string | null;
-  /** How its executor enforces limits (cgroup-v2, cgroup-v1, none), once it has said. */
-  readonly limits: string | null;
-}
+export type { NodeView } from '@acai/contracts';
 
 /**
  * Where jobs run. A provider turns a chosen configuration into a work pool with a node that will

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
   Controls,
@@ -15,7 +15,7 @@ import {
   type SubmitRunResponse,
   type CancelJobControl,
 } from '@acai/contracts';
-import { encodeJson, publishWork } from '@acai/eventing';
+import { encodeJson, OnCommand, OnEvent, publishWork } from '@acai/eventing';
 import { newId, ServiceContext } from '@acai/platform';
 import { doomedJobs, jobDecider, planRun, readyJobs, runDecider, type RunState } from '@acai/runs';
 import { JobRepository, RunRepository } from './aggregates.js';
@@ -40,7 +40,7 @@ export class RunsHandler {
     private readonly jobs: JobRepository,
   ) {}
 
-  @MessagePattern('scheduler.submit_run')
+  @OnCommand('submitRun')
   async submit(@Payload() request: SubmitRunRequest): Promise<SubmitRunResponse> {
     const { jobs } = planRun(request.spec, () => newId('job'));
     // A step no configuration can take would wait forever: refuse the run now, saying which.
@@ -72,7 +72,7 @@ export class RunsHandler {
     return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
   }
 
-  @MessagePattern('scheduler.cancel_run')
+  @OnCommand('cancelRun')
   async cancel(
     @Payload() request: { project: string; runId: string; reason: string },
   ): Promise<{ id: string }> {
@@ -85,19 +85,19 @@ export class RunsHandler {
     return { id: request.runId };
   }
 
-  @EventPattern('run.submitted')
+  @OnEvent('run.submitted')
   async onSubmitted(@Payload() event: StoredEventOf<'run.submitted'>): Promise<void> {
     const { state } = await this.runs.load(event.project, event.aggregateId);
     await this.advance(event.project, event.aggregateId, state, event);
   }
 
-  @EventPattern('run.cancel_requested')
+  @OnEvent('run.cancel_requested')
   async onCancelRequested(@Payload() event: StoredEventOf<'run.cancel_requested'>): Promise<void> {
     const { state } = await this.runs.load(event.project, event.aggregateId);
     await this.advance(event.project, event.aggregateId, state, event);
   }
 
-  @EventPattern('job.provisioned')
+  @OnEvent('job.provisioned')
   async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
     await this.jobs.execute(
       event.project,
@@ -112,7 +112,7 @@ export class RunsHandler {
    * it up always finds the job dispatched. This handler runs at least once per dispatch (it is a
    * consumer of the log), and the message id (job and attempt) makes a second publish a no-op.
    */
-  @EventPattern('job.dispatched')
+  @OnEvent('job.dispatched')
   async onDispatched(@Payload() event: StoredEventOf<'job.dispatched'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (
@@ -140,17 +140,17 @@ export class RunsHandler {
     });
   }
 
-  @EventPattern('job.succeeded')
+  @OnEvent('job.succeeded')
   async onSucceeded(@Payload() event: StoredEventOf<'job.succeeded'>): Promise<void> {
     await this.settle(event, 'succeeded');
   }
 
-  @EventPattern('job.failed')
+  @OnEvent('job.failed')
   async onFailed(@Payload() event: StoredEventOf<'job.failed'>): Promise<void> {
     await this.settle(event, 'failed');
   }
 
-  @EventPattern('job.cancelled')
+  @OnEvent('job.cancelled')
   async onCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): Promise<void> {
     await this.settle(event, 'cancelled');
   }
@@ -230,10 +230,11 @@ export class RunsHandler {
     const staged: StagedInput[] = [];
     for (const input of job.inputs) {
       try {
-        const version = await this.ctx.commands.send<
-          'getVersion',
-          { version: number; manifestSha256: string; evicted: boolean }
-        >('getVersion', { project, name: input.fileset, version: input.version });
+        const version = await this.ctx.commands.send('getVersion', {
+          project,
+          name: input.fileset,
+          version: input.version,
+        });
         if (version.evicted) {
           throw new AcaiError(
             ErrorCode.NotFound,

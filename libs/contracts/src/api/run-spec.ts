@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
+import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -10,23 +11,22 @@ const nameField = (what: string) =>
       `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
     );
 
-const FILESET_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 const RELATIVE_DIR = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)[^\\\u0000]+$/;
 
 export const InputSpecSchema = z.strictObject({
-  fileset: z.string().regex(FILESET_NAME, 'a file set name: letters, digits, _ and -'),
+  fileset: FilesetNameSchema,
   /** A version number, `latest` (the default, resolved when the job is queued) or a label. */
-  version: z.union([z.number().int().positive(), z.string().min(1).max(63)]).default('latest'),
+  version: VersionRefSchema.default('latest'),
   /** Folder of the job's folder to stage it into (default `inputs/<fileset>`). */
   path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
 });
 export type InputSpec = z.infer<typeof InputSpecSchema>;
 
 export const OutputSpecSchema = z.strictObject({
-  fileset: z.string().regex(FILESET_NAME, 'a file set name: letters, digits, _ and -'),
+  fileset: FilesetNameSchema,
   /** Folder of the job's folder whose files become the new version (default `outputs/<fileset>`). */
   path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
-  labels: z.array(z.string()).max(32).optional(),
+  labels: z.array(LabelSchema).max(32).optional(),
   /** false: the folder is made and named for the job, but not saved (a scratch output). */
   save: z.boolean().optional(),
 });

@@ -69,7 +69,11 @@ export const SubmitRunResponseSchema = z.object({
 export type SubmitRunResponse = z.infer<typeof SubmitRunResponseSchema>;
 
 export const PageSchema = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+  z.object({
+    items: z.array(item),
+    /** Pass as `cursor` for the next page; null on the last. */
+    nextCursor: z.string().nullable(),
+  });
 
 export interface Page<T> {
   readonly items: T[];
@@ -85,3 +89,27 @@ export const LogChunkSchema = z.object({
   end: z.object({ status: z.enum(['succeeded', 'failed', 'cancelled']) }).optional(),
 });
 export type LogChunk = z.infer<typeof LogChunkSchema>;
+
+/** One value of a metric a job printed (`##acai metric`). */
+export const MetricSampleSchema = z.object({
+  step: z.number().nullable(),
+  value: z.number(),
+  time: z.string(),
+  attempt: z.number().int(),
+});
+export type MetricSample = z.infer<typeof MetricSampleSchema>;
+
+/** A job's metrics as series by name: `{ series: { loss: [{ step, value, time, attempt }] } }`. */
+export const MetricSeriesSchema = z.object({
+  series: z.record(z.string(), z.array(MetricSampleSchema)),
+});
+export type MetricSeries = z.infer<typeof MetricSeriesSchema>;
+
+/** A read model rebuilt from the log. */
+export const ReplayResultSchema = z.object({
+  projection: z.string(),
+  /** The stream sequence it was rebuilt up to. */
+  lastSeq: z.number().int().nonnegative(),
+  documents: z.number().int().nonnegative(),
+});
+export type ReplayResult = z.infer<typeof ReplayResultSchema>;

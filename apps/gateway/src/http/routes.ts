@@ -1,0 +1,521 @@
+import {
+  applyDecorators,
+  HttpCode,
+  RequestMapping,
+  RequestMethod,
+  SetMetadata,
+} from '@nestjs/common';
+import { z } from 'zod';
+import {
+  AcaiError,
+  Commands,
+  ErrorCode,
+  parseOrThrow,
+  CommitRequestSchema,
+  CreateFilesetRequestSchema,
+  FilePathSchema,
+  FilesetNameSchema,
+  LabelsChangeSchema,
+  MetadataChangeSchema,
+  RunSpecSchema,
+  Sha256Schema,
+  StepSpecSchema,
+} from '@acai/contracts';
+
+/**
+ * The REST API as data: every route the gateway serves, with the zod schemas of its parameters,
+ * body and answer. Controllers bind their methods with `@Route(Routes.x)`, and the OpenAPI
+ * document (`/api/openapi.json`) is generated from this table, so what is served and what is
+ * documented cannot drift apart (an e2e test compares both with the routes Fastify registered).
+ * Answers are the commands' response schemas where a route answers a command.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** What a route answers besides its success: the HTTP statuses of its errors. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 503;
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** OpenAPI form: `/api/v1/filesets/{name}`; a trailing `{path+}` takes the rest of the URL. */
+  readonly path: string;
+  readonly tag: string;
+  readonly summary: string;
+  readonly description?: string;
+  /** Who may call it: any project key (default), an admin key, or anyone. */
+  readonly auth?: 'key' | 'admin' | 'public';
+  readonly params?: z.ZodObject;
+  /** Query parameters: a schema, or the search parameters of file sets and versions. */
+  readonly query?: z.ZodObject | 'search';
+  readonly body?: z.ZodType | 'binary';
+  readonly success: {
+    readonly status: 200 | 201 | 202 | 206;
+    readonly description: string;
+    /** A JSON body of this schema, or another kind of body. */
+    readonly body: z.ZodType | 'binary' | 'text' | 'ndjson' | 'tar' | 'html';
+  };
+  readonly errors: readonly ErrorStatus[];
+}
+
+/** Path parameters, each checked with the same rule everywhere. */
+const FilesetParams = z.object({ name: FilesetNameSchema });
+const VersionParams = z.object({
+  name: FilesetNameSchema,
+  ref: z.string().min(1).max(63).describe('A version number, `latest`, or a label such as `prod`'),
+});
+const NumberedVersionParams = z.object({
+  name: FilesetNameSchema,
+  version: z.coerce.number().int().positive().describe('A version number'),
+});
+const idParams = (what: string) =>
+  z.object({
+    id: z
+      .string()
+      .regex(/^[a-z]+-[0-9a-z]{23}$/, `a ${what} id`)
+      .describe(`${what} id`),
+  });
+
+export const ListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).optional().describe('`nextCursor` of the previous page'),
+});
+export const FilesQuerySchema = z.object({
+  prefix: z.string().max(1024).optional().describe('Only paths that start with this'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).optional().describe('`nextCursor` of the previous page'),
+});
+export const TargetQuerySchema = z.object({
+  version: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Change this version instead of the file set'),
+});
+export const DiffQuerySchema = z.object({
+  from: z.string().min(1).describe('A version number, `latest` or a label'),
+  to: z.string().min(1).describe('A version number, `latest` or a label'),
+});
+export const MetricsQuerySchema = z.object({
+  name: z.string().min(1).max(200).optional().describe('Only this metric'),
+});
+export const LogsQuerySchema = z.object({
+  follow: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .describe('Stream new lines until the job ends'),
+  format: z.enum(['text', 'json']).default('text').describe('`json`: one `{t, s, l}` per line'),
+});
+export const EvictBodySchema = z.strictObject({ reason: z.string().min(1).max(500).optional() });
+export const CreateProjectSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'a project name is 1-40 lower-case letters, digits and -'),
+});
+const CreatedProjectSchema = z.object({
+  project: z.string(),
+  keyId: z.string(),
+  key: z.string().describe('The API key, shown once: keep it'),
+});
+const BlobSchema = z.object({ sha256: z.string(), size: z.number().int().nonnegative() });
+
+const read = [400, 401, 404] as const;
+const write = [400, 401, 404, 409, 415] as const;
+
+function route<const R extends RouteSpec>(spec: R): R {
+  return spec;
+}
+
+export const Routes = {
+  submitRun: route({
+    method: 'POST',
+    path: '/api/v1/runs',
+    tag: 'runs',
+    summary: 'Submit a run',
+    description:
+      'Steps run in `needs` order, each command as an argv with no shell. A step no configuration can take is refused here, naming it.',
+    body: RunSpecSchema,
+    success: {
+      status: 202,
+      description: 'Accepted: the run and its job ids',
+      body: Commands.submitRun.response,
+    },
+    errors: [400, 401, 413, 415],
+  }),
+  listRuns: route({
+    method: 'GET',
+    path: '/api/v1/runs',
+    tag: 'runs',
+    summary: 'List runs, newest first',
+    query: ListQuerySchema,
+    success: { status: 200, description: 'A page of runs', body: Commands.listRuns.response },
+    errors: [400, 401],
+  }),
+  getRun: route({
+    method: 'GET',
+    path: '/api/v1/runs/{id}',
+    tag: 'runs',
+    summary: 'A run and the status of each of its jobs',
+    params: idParams('run'),
+    success: { status: 200, description: 'The run', body: Commands.getRun.response },
+    errors: read,
+  }),
+  cancelRun: route({
+    method: 'POST',
+    path: '/api/v1/runs/{id}/cancel',
+    tag: 'runs',
+    summary: 'Cancel a run',
+    description:
+      'Queued steps never run; running processes are killed (their whole process group).',
+    params: idParams('run'),
+    success: { status: 202, description: 'Cancelling', body: Commands.cancelRun.response },
+    errors: [400, 401, 404, 409],
+  }),
+  getJob: route({
+    method: 'GET',
+    path: '/api/v1/jobs/{id}',
+    tag: 'jobs',
+    summary: 'One job: status, attempt, pool, exit code, failure reason and message',
+    params: idParams('job'),
+    success: { status: 200, description: 'The job', body: Commands.getJob.response },
+    errors: read,
+  }),
+  getJobHistory: route({
+    method: 'GET',
+    path: '/api/v1/jobs/{id}/history',
+    tag: 'jobs',
+    summary: 'Every event of the job, in log order',
+    params: idParams('job'),
+    success: { status: 200, description: 'Its events', body: Commands.getJobHistory.response },
+    errors: read,
+  }),
+  getJobMetrics: route({
+    method: 'GET',
+    path: '/api/v1/jobs/{id}/metrics',
+    tag: 'jobs',
+    summary: 'The metrics the job printed, as series by name',
+    params: idParams('job'),
+    query: MetricsQuerySchema,
+    success: { status: 200, description: 'Series by name', body: Commands.getJobMetrics.response },
+    errors: read,
+  }),
+  getJobLogs: route({
+    method: 'GET',
+    path: '/api/v1/jobs/{id}/logs',
+    tag: 'jobs',
+    summary: 'The job’s output',
+    description:
+      'Plain text by default (stderr lines too, in order); `format=json` gives one `{t, s, l}` per line; `follow=true` streams until the job ends.',
+    params: idParams('job'),
+    query: LogsQuerySchema,
+    success: { status: 200, description: 'Its output lines', body: 'text' },
+    errors: read,
+  }),
+  createFileset: route({
+    method: 'POST',
+    path: '/api/v1/filesets',
+    tag: 'filesets',
+    summary: 'Create a file set',
+    body: CreateFilesetRequestSchema,
+    success: { status: 201, description: 'Created', body: Commands.createFileset.response },
+    errors: [400, 401, 409, 415],
+  }),
+  searchFilesets: route({
+    method: 'GET',
+    path: '/api/v1/filesets',
+    tag: 'filesets',
+    summary: 'Search file sets by name prefix, labels and metadata',
+    query: 'search',
+    success: {
+      status: 200,
+      description: 'A page of file sets',
+      body: Commands.searchFilesets.response,
+    },
+    errors: [400, 401],
+  }),
+  getFileset: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}',
+    tag: 'filesets',
+    summary: 'A file set, its metadata, labels and versions',
+    params: FilesetParams,
+    success: { status: 200, description: 'The file set', body: Commands.getFileset.response },
+    errors: read,
+  }),
+  commitVersion: route({
+    method: 'POST',
+    path: '/api/v1/filesets/{name}/versions',
+    tag: 'filesets',
+    summary: 'Commit the next version',
+    description:
+      'On top of `parent`: files to put (uploaded first, by sha256) and paths to delete. `409` if another commit came first: nothing is lost, commit again on the new version.',
+    params: FilesetParams,
+    body: CommitRequestSchema.omit({ changesSha256: true }),
+    success: { status: 201, description: 'The new version', body: Commands.commitVersion.response },
+    errors: [...write, 413],
+  }),
+  getVersion: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}/versions/{ref}',
+    tag: 'filesets',
+    summary: 'A version: a number, `latest` or a label',
+    params: VersionParams,
+    success: { status: 200, description: 'The version', body: Commands.getVersion.response },
+    errors: read,
+  }),
+  listFiles: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}/versions/{ref}/files',
+    tag: 'filesets',
+    summary: 'The files of a version, by path',
+    params: VersionParams,
+    query: FilesQuerySchema,
+    success: { status: 200, description: 'A page of files', body: Commands.listFiles.response },
+    errors: read,
+  }),
+  getFile: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}/versions/{ref}/files/{path+}',
+    tag: 'filesets',
+    summary: 'One file’s bytes',
+    description:
+      'Honours `Range: bytes=a-b` (206) and answers 416 for a range outside the file. `ETag` and `X-Content-Sha256` are its sha256.',
+    params: VersionParams.extend({ path: FilePathSchema }),
+    success: { status: 200, description: 'The bytes', body: 'binary' },
+    errors: [...read, 416],
+  }),
+  getArchive: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}/versions/{ref}/archive',
+    tag: 'filesets',
+    summary: 'A whole version as a tar stream, files in path order',
+    params: VersionParams,
+    success: { status: 200, description: 'A tar stream', body: 'tar' },
+    errors: read,
+  }),
+  diffVersions: route({
+    method: 'GET',
+    path: '/api/v1/filesets/{name}/diff',
+    tag: 'filesets',
+    summary: 'Paths added, removed and changed between two versions',
+    params: FilesetParams,
+    query: DiffQuerySchema,
+    success: { status: 200, description: 'The differences', body: Commands.diffVersions.response },
+    errors: read,
+  }),
+  changeMetadata: route({
+    method: 'PATCH',
+    path: '/api/v1/filesets/{name}/metadata',
+    tag: 'filesets',
+    summary: 'Set, merge or remove metadata of a file set or (`?version=N`) one of its versions',
+    params: FilesetParams,
+    query: TargetQuerySchema,
+    body: MetadataChangeSchema,
+    success: { status: 200, description: 'The file set', body: Commands.changeMetadata.response },
+    errors: write,
+  }),
+  changeLabels: route({
+    method: 'PATCH',
+    path: '/api/v1/filesets/{name}/labels',
+    tag: 'filesets',
+    summary: 'Add and remove labels of a file set or (`?version=N`) one of its versions',
+    params: FilesetParams,
+    query: TargetQuerySchema,
+    body: LabelsChangeSchema,
+    success: { status: 200, description: 'The file set', body: Commands.changeLabels.response },
+    errors: write,
+  }),
+  evictVersion: route({
+    method: 'POST',
+    path: '/api/v1/filesets/{name}/versions/{version}/evict',
+    tag: 'filesets',
+    summary: 'Remove a version’s bytes (those no other live version uses)',
+    description: 'Its manifest and lineage stay. `409` if it is pinned.',
+    params: NumberedVersionParams,
+    body: EvictBodySchema,
+    success: {
+      status: 200,
+      description: 'The evicted version',
+      body: Commands.evictVersion.response,
+    },
+    errors: write,
+  }),
+  pinVersion: route({
+    method: 'PUT',
+    path: '/api/v1/filesets/{name}/versions/{version}/pin',
+    tag: 'filesets',
+    summary: 'Pin a version: it is never evicted',
+    params: NumberedVersionParams,
+    success: { status: 200, description: 'The version', body: Commands.pinVersion.response },
+    errors: read,
+  }),
+  unpinVersion: route({
+    method: 'DELETE',
+    path: '/api/v1/filesets/{name}/versions/{version}/pin',
+    tag: 'filesets',
+    summary: 'Unpin a version',
+    params: NumberedVersionParams,
+    success: { status: 200, description: 'The version', body: Commands.pinVersion.response },
+    errors: read,
+  }),
+  searchVersions: route({
+    method: 'GET',
+    path: '/api/v1/versions',
+    tag: 'filesets',
+    summary: 'Search versions of every file set: labels, metadata, time, creator',
+    query: 'search',
+    success: {
+      status: 200,
+      description: 'A page of versions',
+      body: Commands.searchVersions.response,
+    },
+    errors: [400, 401],
+  }),
+  uploadBlob: route({
+    method: 'PUT',
+    path: '/api/v1/blobs/{sha256}',
+    tag: 'filesets',
+    summary: 'Upload a file whose sha256 you state',
+    description:
+      'Streamed and hashed as it arrives; a different sha256 is `400`, too large `413`, and nothing is kept.',
+    params: z.object({ sha256: Sha256Schema }),
+    body: 'binary',
+    success: { status: 201, description: 'Stored', body: BlobSchema },
+    errors: [400, 401, 413],
+  }),
+  uploadBlobHashed: route({
+    method: 'POST',
+    path: '/api/v1/blobs',
+    tag: 'filesets',
+    summary: 'Upload a file and get its sha256',
+    body: 'binary',
+    success: { status: 201, description: 'Stored', body: BlobSchema },
+    errors: [400, 401, 413],
+  }),
+  listOffers: route({
+    method: 'GET',
+    path: '/api/v1/instance-types',
+    tag: 'resources',
+    summary: 'Every configuration the enabled providers offer, priced, and the EC2 catalogue',
+    success: { status: 200, description: 'The offers', body: Commands.listOffers.response },
+    errors: [401],
+  }),
+  listNodes: route({
+    method: 'GET',
+    path: '/api/v1/nodes',
+    tag: 'resources',
+    summary: 'Nodes running executors, and instances still booting',
+    success: { status: 200, description: 'The nodes', body: Commands.listNodes.response },
+    errors: [401],
+  }),
+  planProvisioning: route({
+    method: 'POST',
+    path: '/api/v1/provision/plan',
+    tag: 'resources',
+    summary: 'What the auto-provisioner would choose for a step, and why, without running it',
+    body: StepSpecSchema,
+    success: { status: 200, description: 'The plan', body: Commands.planProvisioning.response },
+    errors: [400, 401, 404, 415],
+  }),
+  createProject: route({
+    method: 'POST',
+    path: '/api/v1/projects',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Create a project; answers its first API key, shown once',
+    body: CreateProjectSchema,
+    success: { status: 201, description: 'The project and its key', body: CreatedProjectSchema },
+    errors: [400, 401, 403, 409, 415],
+  }),
+  replayProjection: route({
+    method: 'POST',
+    path: '/api/v1/projections/{name}/replay',
+    tag: 'admin',
+    auth: 'admin',
+    summary:
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log',
+    params: z.object({ name: z.string().min(1).max(100) }),
+    success: { status: 201, description: 'Rebuilt', body: Commands.replayProjection.response },
+    errors: [401, 403, 404],
+  }),
+  openApi: route({
+    method: 'GET',
+    path: '/api/openapi.json',
+    tag: 'docs',
+    auth: 'public',
+    summary: 'This document',
+    success: { status: 200, description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) },
+    errors: [],
+  }),
+  apiDocs: route({
+    method: 'GET',
+    path: '/api/docs',
+    tag: 'docs',
+    auth: 'public',
+    summary: 'A browsable page of this document',
+    success: { status: 200, description: 'Swagger UI', body: 'html' },
+    errors: [],
+  }),
+  apiDocsAssets: route({
+    method: 'GET',
+    path: '/api/docs/assets/{file}',
+    tag: 'docs',
+    auth: 'public',
+    summary: 'The browsable page’s script and style',
+    params: z.object({ file: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js']) }),
+    success: { status: 200, description: 'The file', body: 'text' },
+    errors: [400],
+  }),
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteName = keyof typeof Routes;
+
+export const ROUTE = 'acai:route';
+
+/** The route spec a controller method was bound to, if any. */
+export function routeOf(handler: object): RouteSpec | undefined {
+  return Reflect.getMetadata(ROUTE, handler) as RouteSpec | undefined;
+}
+
+type WithParams = RouteSpec & { readonly params: z.ZodObject };
+type WithQuery = RouteSpec & { readonly query: z.ZodObject };
+type WithBody = RouteSpec & { readonly body: z.ZodType };
+
+/** The path parameters of a request to this route, checked with its schema (400 naming them). */
+export function pathOf<R extends WithParams>(route: R, raw: unknown): z.output<R['params']> {
+  return parseOrThrow(route.params, raw ?? {}, 'path') as z.output<R['params']>;
+}
+
+/** The query of a request to this route, checked with its schema. */
+export function queryOf<R extends WithQuery>(route: R, raw: unknown): z.output<R['query']> {
+  return parseOrThrow(route.query, raw ?? {}, 'query') as z.output<R['query']>;
+}
+
+/** The JSON body of a request to this route, checked with its schema. */
+export function bodyOf<R extends WithBody>(
+  route: R,
+  raw: unknown,
+  what: string,
+): z.output<R['body']> {
+  if (raw === undefined || raw === null || typeof raw !== 'object') {
+    throw new AcaiError(
+      ErrorCode.ValidationFailed,
+      `Send the ${what} as a JSON object in the body (content-type: application/json)`,
+    );
+  }
+  return parseOrThrow(route.body, raw, what) as z.output<R['body']>;
+}
+
+/** Nest's path for an OpenAPI path: `{name}` → `:name`, a trailing `{path+}` → `*`. */
+export function nestPath(path: string): string {
+  return path.replace(/\{(\w+)\+\}$/, '*').replace(/\{(\w+)\}/g, ':$1');
+}
+
+/** Binds a controller method to a route of the table: its method, path and success status. */
+export function Route(spec: RouteSpec): MethodDecorator {
+  return applyDecorators(
+    RequestMapping({ method: RequestMethod[spec.method], path: nestPath(spec.path) }),
+    HttpCode(spec.success.status),
+    SetMetadata(ROUTE, spec),
+  );
+}
