@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { FILESET, subjects } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
-import { ProjectionRunner } from '@acai/eventing';
-import { filesetDecider } from '@acai/filesets';
+import { BlobStore } from '@acai/blobstore';
+import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
 import { blobConfig, port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
 import { CatalogModule } from './catalog.module.js';
-import { Blobs, CatalogProjections, FilesetRepository } from './filesets/filesets.handler.js';
+import { FilesetRepository } from './filesets/fileset.repository.js';
 import { ManifestsRepository } from './filesets/manifests.repository.js';
 import {
   CatalogBlobRefs1764200200000,
@@ -13,7 +13,7 @@ import {
   CatalogSearchLatest1764200100000,
 } from './search/search.migration.js';
 import { SearchProjection } from './search/search.projection.js';
-import { SearchRepository } from './search/search.repository.js';
+import { SearchRepository, SqlSearchRepository } from './search/search.repository.js';
 
 export const catalogConfig = {
   ACAI_HTTP_PORT: { schema: port(8181), description: 'Port of the catalog’s ops endpoints' },
@@ -50,21 +50,19 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
       },
     );
     return [
-      {
-        provide: FilesetRepository,
-        useValue: new FilesetRepository(ctx.store, FILESET, filesetDecider),
-      },
+      { provide: FilesetRepository, useValue: new FilesetRepository(ctx.store) },
       { provide: ManifestsRepository, useValue: manifests },
-      { provide: Blobs, useValue: new Blobs(store) },
-      { provide: SearchRepository, useValue: new SearchRepository(ctx.db, schema) },
-      { provide: CatalogProjections, useValue: new CatalogProjections(runner) },
+      { provide: BlobStore, useValue: store },
+      { provide: SearchRepository, useValue: new SqlSearchRepository(ctx.db, schema) },
+      { provide: ProjectionRunner, useValue: runner },
+      { provide: ProjectionControl, useValue: runner },
     ];
   },
   observers: (get) => [{ aggregate: FILESET, observe: (e) => get(FilesetRepository).observe(e) }],
   onStarted: async (app) => {
-    await app.get(CatalogProjections).runner.start();
+    await app.get(ProjectionRunner).start();
   },
   onClosing: async (app) => {
-    await app.get(CatalogProjections).runner.stop();
+    await app.get(ProjectionRunner).stop();
   },
 };

@@ -10,6 +10,7 @@ import { bootstrapDefaultProject } from './auth/bootstrap.js';
 import { KeysRepository } from './auth/keys.repository.js';
 import { gatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
+import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'gateway',
@@ -30,6 +31,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     );
     return [
       { provide: KeysRepository, useValue: keys },
+      { provide: JobLogs, useValue: new BusJobLogs(ctx.bus) },
       {
         provide: GatewayBlobs,
         useValue: new GatewayBlobs(blobs, ctx.config.ACAI_MAX_UPLOAD_BYTES),

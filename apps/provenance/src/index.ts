@@ -1,12 +1,13 @@
 import type { Projection } from '@acai/contracts';
-import { ProjectionRunner } from '@acai/eventing';
+import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
 import { port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
 import { jobHistoryProjection, jobsProjection, runsProjection } from '@acai/runs';
-import { HistoryHandler, Projections } from './history/history.handler.js';
-import { ReadModels } from './history/read-models.repository.js';
+import { HistoryHandler } from './history/history.handler.js';
+import { ReadModels, SqlReadModels } from './history/read-models.repository.js';
 import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
+import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -39,17 +40,18 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       },
     );
     return [
-      { provide: ReadModels, useValue: new ReadModels(ctx.db) },
-      { provide: Projections, useValue: new Projections(runner) },
-      { provide: MetricsProjection, useValue: metrics },
+      { provide: ReadModels, useValue: new SqlReadModels(ctx.db) },
+      { provide: ProjectionRunner, useValue: runner },
+      { provide: ProjectionControl, useValue: runner },
+      { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
     ];
   },
   onStarted: async (app) => {
-    await app.get(Projections).runner.start();
+    await app.get(ProjectionRunner).start();
   },
   onClosing: async (app) => {
-    await app.get(Projections).runner.stop();
+    await app.get(ProjectionRunner).stop();
   },
 };
 
-export { HistoryHandler, Projections };
+export { HistoryHandler };

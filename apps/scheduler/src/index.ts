@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from '@acai/platform';
 import { schedulerConfig } from './config.js';
-import { JobRepository, RunRepository } from './runs/aggregates.js';
+import { JobRepository } from './runs/job.repository.js';
+import { RunRepository } from './runs/run.repository.js';
 import { SchedulerModule } from './scheduler.module.js';
 
 export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
@@ -9,8 +10,8 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
   port: { variable: 'ACAI_HTTP_PORT' },
   module: SchedulerModule,
   providers: (ctx) => [
-    { provide: RunRepository, useValue: new RunRepository(ctx) },
-    { provide: JobRepository, useValue: new JobRepository(ctx) },
+    { provide: RunRepository, useValue: new RunRepository(ctx.store) },
+    { provide: JobRepository, useValue: new JobRepository(ctx.store) },
   ],
   observers: (get) => [
     { aggregate: 'run', observe: (e) => get(RunRepository).observe(e) },

@@ -27,16 +27,17 @@ export interface ByteRange {
 /**
  * Content-addressed storage of file bytes. A blob is written once under its sha256 and becomes
  * visible only when it is complete and verified; an interrupted or refused upload leaves nothing.
+ * An abstract class: a type and an injection token at once.
  */
-export interface BlobStore {
+export abstract class BlobStore {
   /** Where it stores, for logs and errors (never with credentials). */
-  readonly description: string;
-  put(body: Readable, expect?: PutExpectations): Promise<StoredBlob>;
+  abstract readonly description: string;
+  abstract put(body: Readable, expect?: PutExpectations): Promise<StoredBlob>;
   /** Size of a stored blob, or null when it is not there. */
-  stat(sha256: string): Promise<{ size: number } | null>;
+  abstract stat(sha256: string): Promise<{ size: number } | null>;
   /** Reads a blob, or one byte range of it. NOT_FOUND when it is not there. */
-  get(sha256: string, range?: ByteRange): Promise<Readable>;
-  delete(sha256: string): Promise<void>;
+  abstract get(sha256: string, range?: ByteRange): Promise<Readable>;
+  abstract delete(sha256: string): Promise<void>;
   /**
    * Where a stored blob is on this machine's file system, for stores that keep blobs in files
    * (to clone or link instead of copying); undefined for remote stores. Read only: never write it.

@@ -1,6 +1,6 @@
 import type { NewEvent, StoredEvent } from '@acai/contracts';
 import { WrongExpectedVersionError } from './errors.js';
-import type { AggregateRef, EventStore } from './event-store.js';
+import type { AggregateRef, EventLog } from './event-store.js';
 
 export interface Evolver<S> {
   readonly initialState: () => S;
@@ -33,7 +33,7 @@ export class AggregateRepository<S> {
   private readonly cache = new Map<string, Loaded<S>>();
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: EventLog,
     private readonly aggregate: string,
     private readonly evolver: Evolver<S>,
     private readonly maxCached = 10_000,
@@ -130,4 +130,21 @@ export class AggregateRepository<S> {
       if (oldest.done !== true) this.cache.delete(oldest.value);
     }
   }
+}
+
+/**
+ * The one way to declare an aggregate's repository: a class Nest can inject, built from an event
+ * log. `export class RunRepository extends aggregateRepository(RUN, runDecider) {}` in
+ * `<feature>/run.repository.ts`.
+ */
+export function aggregateRepository<S>(
+  aggregate: string,
+  evolver: Evolver<S>,
+  maxCached?: number,
+): new (log: EventLog) => AggregateRepository<S> {
+  return class extends AggregateRepository<S> {
+    constructor(log: EventLog) {
+      super(log, aggregate, evolver, maxCached);
+    }
+  };
 }

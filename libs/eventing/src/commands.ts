@@ -19,13 +19,14 @@ import {
   type ErrorBody,
 } from '@acai/contracts';
 import type { Bus } from './bus.js';
+import type { CommandSender } from './ports.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { describeError } from './errors.js';
 import type { EventingLogger } from './logger.js';
 import { extractTrace, injectTrace, inSpan, SpanKind } from './tracing.js';
 
 /** Sends commands (core NATS request/reply) and turns error replies back into AcaiErrors. */
-export class CommandClient {
+export class CommandClient implements CommandSender {
   constructor(
     private readonly bus: Bus,
     private readonly timeoutMs = 10_000,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { headers as newHeaders } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { subjects, type StoredEvent } from '@acai/contracts';
+import { assertWriter, subjects, type StoredEvent } from '@acai/contracts';
 import type { NewEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent, encodeJson, HEADER_TYPE, HEADER_VERSION } from './codec.js';
@@ -33,8 +33,29 @@ export interface AppendOptions {
 
 const WRONG_LAST_SEQUENCE = 10071;
 
-export class EventStore {
-  constructor(private readonly bus: Bus) {}
+/**
+ * Where aggregates' events are read and appended, with optimistic concurrency: JetStream in a
+ * service ({@link EventStore}), memory in a unit test (`InMemoryEventLog` in @acai/eventing/testing).
+ */
+export interface EventLog {
+  subjectOf(ref: AggregateRef): string;
+  append(
+    ref: AggregateRef,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+  ): Promise<StoredEvent[]>;
+  read(ref: AggregateRef): Promise<{ events: StoredEvent[]; version: number }>;
+}
+
+export class EventStore implements EventLog {
+  /**
+   * @param writer the service appending: each event type's writers are declared in the catalogue
+   *   and an append by another is refused. Tools and tests that write any event leave it out.
+   */
+  constructor(
+    private readonly bus: Bus,
+    private readonly writer?: string,
+  ) {}
 
   subjectOf(ref: AggregateRef): string {
     return subjects.aggregate(this.bus.topology, ref.project, ref.aggregate, ref.id);
@@ -51,6 +72,8 @@ export class EventStore {
     events: readonly NewEvent[],
     options: AppendOptions,
   ): Promise<StoredEvent[]> {
+    if (this.writer !== undefined)
+      for (const event of events) assertWriter(this.writer, event.type);
     const subject = this.subjectOf(ref);
     const stream = this.bus.topology.streams.events;
     const occurredAt = (options.now ?? new Date()).toISOString();

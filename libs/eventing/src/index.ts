@@ -12,4 +12,5 @@ export * from './storage.migration.js';
 export * from './commands.js';
 export * from './transport.js';
 export * from './work-queue.js';
+export * from './ports.js';
 export * from './logger.js';

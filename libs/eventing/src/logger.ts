@@ -12,3 +12,6 @@ export const silentLogger: EventingLogger = {
   error: () => undefined,
   debug: () => undefined,
 };
+
+/** Injection token of the service's logger (an {@link EventingLogger}). */
+export const LOGGER = Symbol.for('acai.logger');

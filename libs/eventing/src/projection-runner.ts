@@ -42,7 +42,24 @@ export interface ProjectionRunnerOptions {
  * redelivery, a restart mid-batch or a second replica never applies an event twice. Each
  * projection keeps its own checkpoint, so one can be replayed alone.
  */
-export class ProjectionRunner<Doc = unknown> {
+/**
+ * What a handler may ask of its service's projections: to wait until they have applied what is in
+ * the log (read-your-writes), to rebuild one. The {@link ProjectionRunner} is the real one.
+ */
+export abstract class ProjectionControl {
+  /** The projections, by name. */
+  abstract readonly names: string[];
+  /** Waits (at most `timeoutMs`) until every event in the log as of now is applied; whether it was. */
+  abstract catchUp(timeoutMs: number): Promise<boolean>;
+  /** Resolves once every event up to `seq` has been applied. */
+  abstract waitFor(seq: number): Promise<void>;
+  /** Rebuilds a projection's read model from the first event. */
+  abstract replay(
+    name?: string,
+  ): Promise<{ projection: string; lastSeq: number; documents: number }>;
+}
+
+export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;

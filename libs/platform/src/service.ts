@@ -1,5 +1,11 @@
 import 'reflect-metadata';
-import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import {
+  Module,
+  type Abstract,
+  type DynamicModule,
+  type INestApplication,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { trace } from '@opentelemetry/api';
@@ -9,8 +15,14 @@ import type { DestinationStream } from 'pino';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
 import { defaultTopology, isolatedTopology, type StoredEvent } from '@acai/contracts';
 import {
+  BusJobControl,
+  BusWorkQueue,
   CommandClient,
+  CommandSender,
   connectBus,
+  JobControl,
+  LOGGER,
+  WorkQueue,
   ensureStreams,
   EventStore,
   JetStreamTransport,
@@ -78,7 +90,7 @@ export interface ServiceDefinition<C extends ConfigSpec> {
 }
 
 export interface ProviderValue {
-  readonly provide: Type | string | symbol;
+  readonly provide: Type | Abstract<unknown> | string | symbol;
   readonly useValue: unknown;
 }
 
@@ -158,7 +170,7 @@ export async function startService<C extends ConfigSpec>(
       logger,
       bus,
       db,
-      new EventStore(bus),
+      new EventStore(bus, def.name),
       new CommandClient(bus),
       new PostgresDeadLetters(db),
       metrics,
@@ -171,11 +183,19 @@ export async function startService<C extends ConfigSpec>(
     })
     class RootModule {}
 
+    // The ports every handler may ask for by type; the context itself is for composition roots.
+    const ports: ProviderValue[] = [
+      { provide: ServiceContext, useValue: ctx },
+      { provide: CommandSender, useValue: ctx.commands },
+      { provide: WorkQueue, useValue: new BusWorkQueue(bus) },
+      { provide: JobControl, useValue: new BusJobControl(bus, logger) },
+      { provide: LOGGER, useValue: logger },
+    ];
     const global: DynamicModule = {
       module: class PlatformModule {},
       global: true,
-      providers: [{ provide: ServiceContext, useValue: ctx }, ...extra],
-      exports: [ServiceContext, ...extra.map((p) => p.provide)],
+      providers: [...ports, ...extra],
+      exports: [...ports, ...extra].map((p) => p.provide),
     };
 
     const adapter = new FastifyAdapter({ bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024 });

@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { text } from 'node:stream/consumers';
 import {
@@ -10,8 +10,8 @@ import {
   type CommandPayload,
   type CommandResult,
 } from '@acai/contracts';
-import type { BlobStore } from '@acai/blobstore';
-import { AggregateRepository, OnCommand, type ProjectionRunner } from '@acai/eventing';
+import { BlobStore } from '@acai/blobstore';
+import { LOGGER, OnCommand, ProjectionControl, type EventingLogger } from '@acai/eventing';
 import {
   applyChanges,
   diffManifests,
@@ -23,7 +23,7 @@ import {
   type FilesetCommand,
   type FilesetState,
 } from '@acai/filesets';
-import { ServiceContext } from '@acai/platform';
+import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { filesetView, versionView } from './views.js';
@@ -32,18 +32,6 @@ type Request<K extends CommandName> = CommandPayload<K>;
 type Result<K extends CommandName> = Promise<CommandResult<K>>;
 type FilePut = CommandPayload<'commitVersion'>['request']['put'][number];
 
-export class FilesetRepository extends AggregateRepository<FilesetState> {}
-
-/** The catalog's projection runner (search tables and blob references). */
-export class CatalogProjections {
-  constructor(readonly runner: ProjectionRunner) {}
-}
-
-/** The blob store this service reads and writes; a class so Nest can inject it. */
-export class Blobs {
-  constructor(readonly store: BlobStore) {}
-}
-
 /**
  * File sets and their versions. Each change is load → decide → append on the file set's aggregate
  * (its name is its id); the bytes are blobs, and each version's manifest is a blob as well.
@@ -51,12 +39,13 @@ export class Blobs {
 @Controller()
 export class FilesetsHandler {
   constructor(
-    private readonly ctx: ServiceContext,
     private readonly filesets: FilesetRepository,
     private readonly manifests: ManifestsRepository,
-    private readonly blobs: Blobs,
+    private readonly blobs: BlobStore,
     private readonly search: SearchRepository,
-    private readonly projections: CatalogProjections,
+    /** The search tables and blob references, a projection of the file set events. */
+    private readonly projections: ProjectionControl,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
   ) {}
 
   @OnCommand('createFileset')
@@ -92,7 +81,7 @@ export class FilesetsHandler {
     const changes = await this.changesOf(req.request);
     const puts = await Promise.all(
       changes.put.map(async (file, i) => {
-        const stored = await this.blobs.store.stat(file.sha256);
+        const stored = await this.blobs.stat(file.sha256);
         if (stored === null) {
           throw new AcaiError(
             ErrorCode.ValidationFailed,
@@ -138,7 +127,7 @@ export class FilesetsHandler {
     request: Request<'commitVersion'>['request'],
   ): Promise<{ put: FilePut[]; delete: string[] }> {
     if (request.changesSha256 === undefined) return { put: request.put, delete: request.delete };
-    const raw: unknown = JSON.parse(await text(await this.blobs.store.get(request.changesSha256)));
+    const raw: unknown = JSON.parse(await text(await this.blobs.get(request.changesSha256)));
     const parsed = parseOrThrow(
       CommitRequestSchema.pick({ put: true, delete: true }),
       raw,
@@ -260,7 +249,7 @@ export class FilesetsHandler {
     });
     const version = state.versions[req.version - 1]!;
     // The blob references follow the log: wait until they include this eviction.
-    if (!(await this.projections.runner.catchUp(10_000))) {
+    if (!(await this.projections.catchUp(10_000))) {
       throw new AcaiError(
         ErrorCode.Unavailable,
         'The catalog is behind the event log; the version is evicted, its bytes will be removed on a retry',
@@ -272,8 +261,8 @@ export class FilesetsHandler {
       ),
     ];
     const unused = await this.search.unreferenced(blobs);
-    for (const sha of unused) await this.blobs.store.delete(sha);
-    this.ctx.logger.info(
+    for (const sha of unused) await this.blobs.delete(sha);
+    this.logger.info(
       {
         project: req.project,
         fileset: req.name,

@@ -24,12 +24,20 @@ function jsonPath(path: readonly string[]): string {
   return `$${path.map((k) => `."${k}"`).join('')}`;
 }
 
+/** The catalog's search tables, as its handler uses them. */
+export abstract class SearchRepository {
+  abstract versions(project: string, search: Search): Promise<Page<VersionHit>>;
+  abstract filesets(project: string, search: Search): Promise<Page<FilesetHit>>;
+  /** Of these blobs, those no live version of any file set references. */
+  abstract unreferenced(blobs: readonly string[]): Promise<string[]>;
+}
+
 /**
  * Search over the catalog's tables. Filters use the indexes: labels and metadata equality,
  * containment and existence through GIN; numeric ranges through the numbers table (versions) or a
  * cast (file sets, which are few); time and creator through b-trees. Pages by keyset cursor.
  */
-export class SearchRepository {
+export class SqlSearchRepository implements SearchRepository {
   constructor(
     private readonly db: DataSource,
     private readonly schema: string,

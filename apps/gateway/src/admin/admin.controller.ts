@@ -1,6 +1,6 @@
 import { Body, Controller, Param, UseGuards } from '@nestjs/common';
 import type { CommandResult } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
+import { CommandSender } from '@acai/eventing';
 import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { KeysRepository } from '../auth/keys.repository.js';
 import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
@@ -10,7 +10,7 @@ import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 @UseGuards(ApiKeyGuard)
 export class AdminController {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly commands: CommandSender,
     private readonly keys: KeysRepository,
   ) {}
 
@@ -25,6 +25,6 @@ export class AdminController {
   @Route(Routes.replayProjection)
   replay(@Param() params: unknown): Promise<CommandResult<'replayProjection'>> {
     const { name } = pathOf(Routes.replayProjection, params);
-    return this.ctx.commands.send('replayProjection', { projection: name });
+    return this.commands.send('replayProjection', { projection: name });
   }
 }

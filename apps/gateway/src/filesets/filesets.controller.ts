@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Param, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Param, Query, Req, Res, UseGuards, Inject } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
 import { z } from 'zod';
@@ -12,8 +12,8 @@ import {
   type FileEntry,
   type Page,
 } from '@acai/contracts';
+import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { commitChanges } from '@acai/blobstore';
-import { ServiceContext } from '@acai/platform';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { parseRange } from '../http/range.js';
@@ -36,7 +36,8 @@ function creator(caller: Principal): Creator {
 @UseGuards(ApiKeyGuard)
 export class FilesetsController {
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly commands: CommandSender,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
     private readonly blobs: GatewayBlobs,
   ) {}
 
@@ -46,7 +47,7 @@ export class FilesetsController {
     @Body() input: unknown,
   ): Promise<CommandResult<'createFileset'>> {
     const request = bodyOf(Routes.createFileset, input, 'file set');
-    return this.ctx.commands.send('createFileset', {
+    return this.commands.send('createFileset', {
       project: caller.project,
       request,
       createdBy: creator(caller),
@@ -59,7 +60,7 @@ export class FilesetsController {
     @Caller() caller: Principal,
     @Query() query: unknown,
   ): Promise<CommandResult<'searchFilesets'>> {
-    return this.ctx.commands.send('searchFilesets', {
+    return this.commands.send('searchFilesets', {
       project: caller.project,
       query: parseOrThrow(SearchQuerySchema, query ?? {}, 'query'),
     });
@@ -68,7 +69,7 @@ export class FilesetsController {
   @Route(Routes.getFileset)
   get(@Caller() caller: Principal, @Param() params: unknown): Promise<CommandResult<'getFileset'>> {
     const { name } = pathOf(Routes.getFileset, params);
-    return this.ctx.commands.send('getFileset', { project: caller.project, name });
+    return this.commands.send('getFileset', { project: caller.project, name });
   }
 
   /** Commits a version on top of `parent`: files to put (already uploaded, by sha256) and paths to delete. */
@@ -85,7 +86,7 @@ export class FilesetsController {
       ...parsed,
       ...(await commitChanges(this.blobs.store, parsed.put, parsed.delete)),
     };
-    return this.ctx.commands.send('commitVersion', {
+    return this.commands.send('commitVersion', {
       project: caller.project,
       name,
       request,
@@ -99,7 +100,7 @@ export class FilesetsController {
     @Param() params: unknown,
   ): Promise<CommandResult<'getVersion'>> {
     const { name, ref } = pathOf(Routes.getVersion, params);
-    return this.ctx.commands.send('getVersion', {
+    return this.commands.send('getVersion', {
       project: caller.project,
       name,
       version: versionRef(ref),
@@ -114,7 +115,7 @@ export class FilesetsController {
   ): Promise<CommandResult<'listFiles'>> {
     const { name, ref } = pathOf(Routes.listFiles, params);
     const q = queryOf(Routes.listFiles, query);
-    return this.ctx.commands.send('listFiles', {
+    return this.commands.send('listFiles', {
       project: caller.project,
       name,
       version: versionRef(ref),
@@ -133,7 +134,7 @@ export class FilesetsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const { name, ref, path } = pathOf(Routes.getFile, { ...params, path: params['*'] });
-    const file = await this.ctx.commands.send('resolveFile', {
+    const file = await this.commands.send('resolveFile', {
       project: caller.project,
       name,
       version: versionRef(ref),
@@ -163,7 +164,7 @@ export class FilesetsController {
         : { 'content-range': `bytes ${range.start}-${range.end}/${file.size}` }),
     });
     await pipeline(stream, reply.raw).catch((error: unknown) => {
-      this.ctx.logger.warn(
+      this.logger.warn(
         { err: error instanceof Error ? error.message : String(error) },
         'download ended early',
       );
@@ -179,7 +180,7 @@ export class FilesetsController {
   ): Promise<void> {
     const { name, ref } = pathOf(Routes.getArchive, params);
     const project = caller.project;
-    const version = await this.ctx.commands.send('getVersion', {
+    const version = await this.commands.send('getVersion', {
       project,
       name,
       version: versionRef(ref),
@@ -200,7 +201,7 @@ export class FilesetsController {
     try {
       let cursor: string | null = null;
       do {
-        const page: Page<FileEntry> = await this.ctx.commands.send('listFiles', {
+        const page: Page<FileEntry> = await this.commands.send('listFiles', {
           project,
           name,
           version: version.version,
@@ -219,7 +220,7 @@ export class FilesetsController {
       pack.destroy(error instanceof Error ? error : new Error(String(error)));
     }
     await sending.catch((error: unknown) => {
-      this.ctx.logger.warn(
+      this.logger.warn(
         { err: error instanceof Error ? error.message : String(error) },
         'archive ended early',
       );
@@ -234,7 +235,7 @@ export class FilesetsController {
   ): Promise<CommandResult<'diffVersions'>> {
     const { name } = pathOf(Routes.diffVersions, params);
     const q = queryOf(Routes.diffVersions, query);
-    return this.ctx.commands.send('diffVersions', {
+    return this.commands.send('diffVersions', {
       project: caller.project,
       name,
       from: versionRef(q.from),
@@ -253,7 +254,7 @@ export class FilesetsController {
     const { name } = pathOf(Routes.changeMetadata, params);
     const target = queryOf(Routes.changeMetadata, query);
     const change = bodyOf(Routes.changeMetadata, input, 'metadata change');
-    return this.ctx.commands.send('changeMetadata', {
+    return this.commands.send('changeMetadata', {
       project: caller.project,
       name,
       target: { version: target.version ?? null },
@@ -272,7 +273,7 @@ export class FilesetsController {
     const { name } = pathOf(Routes.changeLabels, params);
     const target = queryOf(Routes.changeLabels, query);
     const change = bodyOf(Routes.changeLabels, input, 'labels change');
-    return this.ctx.commands.send('changeLabels', {
+    return this.commands.send('changeLabels', {
       project: caller.project,
       name,
       target: { version: target.version ?? null },
@@ -289,7 +290,7 @@ export class FilesetsController {
   ): Promise<CommandResult<'evictVersion'>> {
     const { name, version } = pathOf(Routes.evictVersion, params);
     const { reason } = bodyOf(Routes.evictVersion, input ?? {}, 'eviction');
-    return this.ctx.commands.send('evictVersion', {
+    return this.commands.send('evictVersion', {
       project: caller.project,
       name,
       version,
@@ -315,7 +316,7 @@ export class FilesetsController {
     at: { name: string; version: number },
     pinned: boolean,
   ): Promise<CommandResult<'pinVersion'>> {
-    return this.ctx.commands.send('pinVersion', {
+    return this.commands.send('pinVersion', {
       project: caller.project,
       name: at.name,
       version: at.version,

@@ -1,6 +1,6 @@
 import { Controller, Query, UseGuards } from '@nestjs/common';
 import { parseOrThrow, type CommandResult } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
+import { CommandSender } from '@acai/eventing';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { Route, Routes } from '../http/routes.js';
@@ -10,14 +10,14 @@ import { SearchQuerySchema } from './filesets.controller.js';
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class VersionsController {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly commands: CommandSender) {}
 
   @Route(Routes.searchVersions)
   search(
     @Caller() caller: Principal,
     @Query() query: unknown,
   ): Promise<CommandResult<'searchVersions'>> {
-    return this.ctx.commands.send('searchVersions', {
+    return this.commands.send('searchVersions', {
       project: caller.project,
       query: parseOrThrow(SearchQuerySchema, query ?? {}, 'query'),
     });

@@ -1,22 +1,26 @@
-import { Controller, Param, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Param, Query, Res, UseGuards, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { CommandResult } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
+import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { assertId } from '../runs/runs.controller.js';
 import { queryOf, Route, Routes } from '../http/routes.js';
-import { readLogs } from './logs.reader.js';
+import { JobLogs } from './logs.reader.js';
 
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class JobsController {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly output: JobLogs,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
+  ) {}
 
   @Route(Routes.getJob)
   get(@Caller() caller: Principal, @Param('id') id: string): Promise<CommandResult<'getJob'>> {
     assertId(id, 'job');
-    return this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
+    return this.commands.send('getJob', { project: caller.project, jobId: id });
   }
 
   /** The job's events in log order: type, time, data. */
@@ -26,7 +30,7 @@ export class JobsController {
     @Param('id') id: string,
   ): Promise<CommandResult<'getJobHistory'>> {
     assertId(id, 'job');
-    return this.ctx.commands.send('getJobHistory', { project: caller.project, jobId: id });
+    return this.commands.send('getJobHistory', { project: caller.project, jobId: id });
   }
 
   /** The job's metrics as series by name (`?name=loss` for one): `{ series: { loss: [{ step, value, time, attempt }] } }`. */
@@ -38,7 +42,7 @@ export class JobsController {
   ): Promise<CommandResult<'getJobMetrics'>> {
     assertId(id, 'job');
     const { name } = queryOf(Routes.getJobMetrics, query);
-    return this.ctx.commands.send('getJobMetrics', {
+    return this.commands.send('getJobMetrics', {
       project: caller.project,
       jobId: id,
       name: name ?? null,
@@ -58,7 +62,7 @@ export class JobsController {
   ): Promise<void> {
     assertId(id, 'job');
     const { follow, format } = queryOf(Routes.getJobLogs, query);
-    await this.ctx.commands.send('getJob', { project: caller.project, jobId: id });
+    await this.commands.send('getJob', { project: caller.project, jobId: id });
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
     reply.hijack();
@@ -69,7 +73,7 @@ export class JobsController {
       'x-content-type-options': 'nosniff',
     });
     try {
-      for await (const chunk of readLogs(this.ctx.bus, caller.project, id, {
+      for await (const chunk of this.output.read(caller.project, id, {
         follow: follow === 'true' || follow === '1',
         signal: abort.signal,
       })) {
@@ -82,7 +86,7 @@ export class JobsController {
         }
       }
     } catch (error) {
-      this.ctx.logger.warn(
+      this.logger.warn(
         { jobId: id, err: error instanceof Error ? error.message : String(error) },
         'log stream ended early',
       );

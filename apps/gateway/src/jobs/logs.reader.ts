@@ -2,11 +2,34 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import { LogChunkSchema, subjects, type LogChunk } from '@acai/contracts';
 import { decodeJson, type Bus } from '@acai/eventing';
 
+/** A job's output, as the gateway reads it. */
+export abstract class JobLogs {
+  /** What is there now, and with `follow` everything that arrives until the job's end marker. */
+  abstract read(
+    project: string,
+    jobId: string,
+    options: { follow: boolean; signal: AbortSignal },
+  ): AsyncGenerator<LogChunk>;
+}
+
+/** A job's output on the logs stream (`<prefix>.log.<project>.<jobId>`). */
+export class BusJobLogs implements JobLogs {
+  constructor(private readonly bus: Bus) {}
+
+  read(
+    project: string,
+    jobId: string,
+    options: { follow: boolean; signal: AbortSignal },
+  ): AsyncGenerator<LogChunk> {
+    return readLogs(this.bus, project, jobId, options);
+  }
+}
+
 /**
  * Reads a job's output from the logs stream: what is there now, and with `follow` everything that
  * arrives until the job's end marker.
  */
-export async function* readLogs(
+async function* readLogs(
   bus: Bus,
   project: string,
   jobId: string,

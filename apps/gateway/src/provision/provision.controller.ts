@@ -1,6 +1,6 @@
 import { Body, Controller, UseGuards } from '@nestjs/common';
 import type { CommandResult } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
+import { CommandSender } from '@acai/eventing';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { bodyOf, Route, Routes } from '../http/routes.js';
@@ -9,18 +9,18 @@ import { bodyOf, Route, Routes } from '../http/routes.js';
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class ProvisionController {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly commands: CommandSender) {}
 
   /** Every configuration the enabled providers offer, priced, and the EC2 catalogue behind them. */
   @Route(Routes.listOffers)
   instanceTypes(): Promise<CommandResult<'listOffers'>> {
-    return this.ctx.commands.send('listOffers', {});
+    return this.commands.send('listOffers', {});
   }
 
   /** Nodes running executors: local processes, EC2 instances (booting ones too), simulated nodes. */
   @Route(Routes.listNodes)
   nodes(): Promise<CommandResult<'listNodes'>> {
-    return this.ctx.commands.send('listNodes', {});
+    return this.commands.send('listNodes', {});
   }
 
   /**
@@ -33,6 +33,6 @@ export class ProvisionController {
     @Body() body: unknown,
   ): Promise<CommandResult<'planProvisioning'>> {
     const step = bodyOf(Routes.planProvisioning, body, 'step');
-    return this.ctx.commands.send('planProvisioning', { project: caller.project, step });
+    return this.commands.send('planProvisioning', { project: caller.project, step });
   }
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Param, Query, UseGuards } from '@nestjs/common';
 import { AcaiError, ErrorCode, type CommandResult } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
+import { CommandSender } from '@acai/eventing';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { ID } from '../http/query.js';
@@ -9,13 +9,13 @@ import { bodyOf, queryOf, Route, Routes } from '../http/routes.js';
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class RunsController {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly commands: CommandSender) {}
 
   /** Submits a run: validated here, accepted by the scheduler, run asynchronously (202). */
   @Route(Routes.submitRun)
   submit(@Caller() caller: Principal, @Body() body: unknown): Promise<CommandResult<'submitRun'>> {
     const spec = bodyOf(Routes.submitRun, body, 'run spec');
-    return this.ctx.commands.send('submitRun', {
+    return this.commands.send('submitRun', {
       project: caller.project,
       spec,
       submittedBy: caller.keyId,
@@ -25,7 +25,7 @@ export class RunsController {
   @Route(Routes.listRuns)
   list(@Caller() caller: Principal, @Query() query: unknown): Promise<CommandResult<'listRuns'>> {
     const { limit, cursor } = queryOf(Routes.listRuns, query);
-    return this.ctx.commands.send('listRuns', {
+    return this.commands.send('listRuns', {
       project: caller.project,
       limit,
       cursor: cursor ?? null,
@@ -35,7 +35,7 @@ export class RunsController {
   @Route(Routes.getRun)
   get(@Caller() caller: Principal, @Param('id') id: string): Promise<CommandResult<'getRun'>> {
     assertId(id, 'run');
-    return this.ctx.commands.send('getRun', { project: caller.project, runId: id });
+    return this.commands.send('getRun', { project: caller.project, runId: id });
   }
 
   @Route(Routes.cancelRun)
@@ -45,8 +45,8 @@ export class RunsController {
   ): Promise<CommandResult<'cancelRun'>> {
     assertId(id, 'run');
     // Confirms the run is this project's (404 otherwise) before asking the scheduler.
-    await this.ctx.commands.send('getRun', { project: caller.project, runId: id });
-    return this.ctx.commands.send('cancelRun', {
+    await this.commands.send('getRun', { project: caller.project, runId: id });
+    return this.commands.send('cancelRun', {
       project: caller.project,
       runId: id,
       reason: `cancelled by ${caller.keyId}`,

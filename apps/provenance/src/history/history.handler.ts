@@ -1,6 +1,5 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { OnCommand } from '@acai/eventing';
 import {
   AcaiError,
   ErrorCode,
@@ -9,29 +8,20 @@ import {
   type Page,
   type RunView,
 } from '@acai/contracts';
-import type { ProjectionRunner } from '@acai/eventing';
+import { OnCommand, ProjectionControl } from '@acai/eventing';
 import type { JobHistoryDoc } from '@acai/runs';
-import { ServiceContext } from '@acai/platform';
-import { MetricsProjection } from '../metrics/metrics.projection.js';
+import { MetricsRepository } from '../metrics/metrics.repository.js';
 import { ReadModels } from './read-models.repository.js';
-
-export class Projections {
-  constructor(readonly runner: ProjectionRunner) {}
-}
 
 /** Answers questions about what happened, from the projections of the log. */
 @Controller()
 export class HistoryHandler {
   constructor(
     private readonly readModels: ReadModels,
-    private readonly projections: Projections,
-    private readonly metrics: MetricsProjection,
-    private readonly ctx: ServiceContext,
+    /** Every read model and job metrics, one projection group of the whole log. */
+    private readonly projections: ProjectionControl,
+    private readonly metrics: MetricsRepository,
   ) {}
-
-  private get db() {
-    return this.ctx.db;
-  }
 
   @OnCommand('getRun')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
@@ -77,7 +67,7 @@ export class HistoryHandler {
       return await read();
     } catch (error) {
       if (!(error instanceof AcaiError) || error.code !== ErrorCode.NotFound) throw error;
-      if (!(await this.projections.runner.catchUp(3_000))) throw error;
+      if (!(await this.projections.catchUp(3_000))) throw error;
       return read();
     }
   }
@@ -85,18 +75,18 @@ export class HistoryHandler {
   @OnCommand('getJobMetrics')
   async getJobMetrics(@Payload() req: { project: string; jobId: string; name: string | null }) {
     await this.getJob(req);
-    return { series: await this.metrics.series(this.db, req.project, req.jobId, req.name) };
+    return { series: await this.metrics.series(req.project, req.jobId, req.name) };
   }
 
   @OnCommand('replayProjection')
   async replay(@Payload() req: { projection: string }) {
-    const { runner } = this.projections;
-    if (!runner.names.includes(req.projection)) {
+    const { names } = this.projections;
+    if (!names.includes(req.projection)) {
       throw new AcaiError(
         ErrorCode.NotFound,
-        `No projection '${req.projection}'; known: ${runner.names.join(', ')}`,
+        `No projection '${req.projection}'; known: ${names.join(', ')}`,
       );
     }
-    return runner.replay(req.projection);
+    return this.projections.replay(req.projection);
   }
 }

@@ -2,8 +2,21 @@ import { AcaiError, ErrorCode, type Page } from '@acai/contracts';
 import { ProjectionDocumentEntity } from '@acai/eventing';
 import type { DataSource } from 'typeorm';
 
-/** Reads projection documents; every read is scoped to one project. */
-export class ReadModels {
+/** The documents of provenance's read models (runs, jobs, job history); every read is per project. */
+export abstract class ReadModels {
+  /** One document, or NOT_FOUND naming `what`. */
+  abstract get<T>(projection: string, project: string, key: string, what: string): Promise<T>;
+  /** Newest first, a page at a time. */
+  abstract list<T>(
+    projection: string,
+    project: string,
+    limit: number,
+    cursor: string | null,
+  ): Promise<Page<T>>;
+}
+
+/** The documents in Postgres, as the projection runner stores them. */
+export class SqlReadModels implements ReadModels {
   constructor(private readonly db: DataSource) {}
 
   async get<T>(projection: string, project: string, key: string, what: string): Promise<T> {

@@ -1,13 +1,6 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
 import type { SqlProjection } from '@acai/eventing';
-
-export interface MetricSample {
-  readonly step: number | null;
-  readonly value: number;
-  readonly time: string;
-  readonly attempt: number;
-}
 
 /** `job-metrics`: every reported metric point as a row, in log order. */
 export class MetricsProjection implements SqlProjection {
@@ -50,31 +43,5 @@ export class MetricsProjection implements SqlProjection {
   async count(m: EntityManager): Promise<number> {
     const rows = await m.query<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.table()}`);
     return Number(rows[0]?.n ?? 0);
-  }
-
-  /** A job's series by metric name, in the order they were reported. */
-  async series(
-    db: DataSource,
-    project: string,
-    jobId: string,
-    name: string | null,
-  ): Promise<Record<string, MetricSample[]>> {
-    const rows = await db.query<
-      { name: string; step: string | null; value: number; time: Date; attempt: number }[]
-    >(
-      `SELECT name, step, value, time, attempt FROM ${this.table()}
-       WHERE project = $1 AND job_id = $2 ${name === null ? '' : 'AND name = $3'} ORDER BY seq, idx`,
-      name === null ? [project, jobId] : [project, jobId, name],
-    );
-    const series: Record<string, MetricSample[]> = {};
-    for (const r of rows) {
-      (series[r.name] ??= []).push({
-        step: r.step === null ? null : Number(r.step),
-        value: r.value,
-        time: r.time.toISOString(),
-        attempt: r.attempt,
-      });
-    }
-    return series;
   }
 }

@@ -1,30 +1,30 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
-  Controls,
   ErrorCode,
+  type CommandPayload,
+  type CommandResult,
   type EventData,
+  type JobOutcome,
   type PlannedJob,
   type StagedInput,
-  subjects,
-  type StoredEventOf,
-  type JobOutcome,
-  type RunSpec,
   type StoredEvent,
-  type SubmitRunResponse,
-  type CancelJobControl,
+  type StoredEventOf,
 } from '@acai/contracts';
-import { encodeJson, OnCommand, OnEvent, publishWork } from '@acai/eventing';
-import { newId, ServiceContext } from '@acai/platform';
+import {
+  CommandSender,
+  JobControl,
+  LOGGER,
+  OnCommand,
+  OnEvent,
+  WorkQueue,
+  type EventingLogger,
+} from '@acai/eventing';
+import { newId } from '@acai/platform';
 import { doomedJobs, jobDecider, planRun, readyJobs, runDecider, type RunState } from '@acai/runs';
-import { JobRepository, RunRepository } from './aggregates.js';
-
-interface SubmitRunRequest {
-  project: string;
-  spec: RunSpec;
-  submittedBy: string | null;
-}
+import { JobRepository } from './job.repository.js';
+import { RunRepository } from './run.repository.js';
 
 /**
  * The scheduler's run workflow: accepts runs, queues each job once the jobs it needs have
@@ -35,16 +35,21 @@ interface SubmitRunRequest {
 @Controller()
 export class RunsHandler {
   constructor(
-    private readonly ctx: ServiceContext,
     private readonly runs: RunRepository,
     private readonly jobs: JobRepository,
+    private readonly work: WorkQueue,
+    private readonly control: JobControl,
+    private readonly commands: CommandSender,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
   ) {}
 
   @OnCommand('submitRun')
-  async submit(@Payload() request: SubmitRunRequest): Promise<SubmitRunResponse> {
+  async submit(
+    @Payload() request: CommandPayload<'submitRun'>,
+  ): Promise<CommandResult<'submitRun'>> {
     const { jobs } = planRun(request.spec, () => newId('job'));
     // A step no configuration can take would wait forever: refuse the run now, saying which.
-    await this.ctx.commands.send('checkResources', {
+    await this.commands.send('checkResources', {
       steps: jobs.map((j) => ({
         name: j.name,
         cpu: j.resources.cpu,
@@ -68,14 +73,14 @@ export class RunsHandler {
         ),
       { correlationId: runId },
     );
-    this.ctx.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
+    this.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
     return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
   }
 
   @OnCommand('cancelRun')
   async cancel(
-    @Payload() request: { project: string; runId: string; reason: string },
-  ): Promise<{ id: string }> {
+    @Payload() request: CommandPayload<'cancelRun'>,
+  ): Promise<CommandResult<'cancelRun'>> {
     await this.runs.execute(
       request.project,
       request.runId,
@@ -124,7 +129,7 @@ export class RunsHandler {
     ) {
       return;
     }
-    await publishWork(this.ctx.bus, event.data.pool, {
+    await this.work.publish(event.data.pool, {
       project: event.project,
       runId: state.runId,
       jobId: event.aggregateId,
@@ -208,13 +213,18 @@ export class RunsHandler {
     const cancelling = run.phase === 'cancelling';
     for (const job of doomedJobs(run)) {
       const reason = cancelling ? 'the run was cancelled' : 'a step it needs did not succeed';
+      let mayRun = false;
       const { events } = await this.jobs.execute(
         project,
         job.id,
-        (s) => jobDecider.decide({ kind: 'cancel', reason }, s),
+        (s) => {
+          // Only a job an executor may have taken needs telling to stop.
+          mayRun = s.status === 'dispatched' || s.status === 'running';
+          return jobDecider.decide({ kind: 'cancel', reason }, s);
+        },
         options,
       );
-      if (events.length > 0 && cancelling) this.killIfRunning(project, job.id, reason);
+      if (events.length > 0 && mayRun) this.killIfRunning(project, job.id, reason);
     }
   }
 
@@ -230,7 +240,7 @@ export class RunsHandler {
     const staged: StagedInput[] = [];
     for (const input of job.inputs) {
       try {
-        const version = await this.ctx.commands.send('getVersion', {
+        const version = await this.commands.send('getVersion', {
           project,
           name: input.fileset,
           version: input.version,
@@ -271,10 +281,6 @@ export class RunsHandler {
 
   /** Tells every executor to stop the job's process if it runs it. */
   private killIfRunning(project: string, jobId: string, reason: string): void {
-    const message: CancelJobControl = { project, jobId, reason };
-    this.ctx.bus.nc.publish(
-      subjects.control(this.ctx.bus.topology, Controls.cancelJob),
-      encodeJson(message),
-    );
+    this.control.cancel({ project, jobId, reason });
   }
 }

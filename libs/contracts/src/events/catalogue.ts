@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { EventDefinition, RawEventEnvelope } from './envelope.js';
+import type { EventDefinition, EventWriter, RawEventEnvelope } from './envelope.js';
 import {
   FilesetCreatedV1,
   FilesetLabelsChangedV1,
@@ -86,3 +86,26 @@ export function findEventDefinition(
 export type NewEvent = {
   [E in DomainEvent as E['type']]: { type: E['type']; data: E['data'] };
 }[DomainEvent['type']];
+
+const writersByType = new Map<string, readonly EventWriter[]>(
+  eventCatalogue.map((d) => [d.type, d.writers]),
+);
+
+/** Whether `service` may append events of `type` (an unknown type: nobody may). */
+export function mayWrite(service: string, type: string): boolean {
+  return (writersByType.get(type) as readonly string[] | undefined)?.includes(service) === true;
+}
+
+/**
+ * Refuses an append by a service the catalogue does not list as a writer of the event: a bug,
+ * never a user's mistake, so a plain error that names both.
+ */
+export function assertWriter(service: string, type: string): void {
+  if (mayWrite(service, type)) return;
+  const writers = writersByType.get(type);
+  throw new Error(
+    writers === undefined
+      ? `${service} appends '${type}', which is not in the event catalogue`
+      : `${service} may not append '${type}': its writers are ${writers.join(', ')} (libs/contracts/src/events)`,
+  );
+}

@@ -24,12 +24,20 @@ export interface StreamPosition {
   readonly seq: number;
 }
 
+/** The services that write events. */
+export type EventWriter = 'scheduler' | 'provisioner' | 'executor' | 'catalog';
+
 export interface EventDefinition<T extends string, V extends number, S extends z.ZodType> {
   readonly type: T;
   readonly version: V;
   readonly aggregate: string;
   readonly schema: S;
   readonly description: string;
+  /**
+   * The services that may append it. The event stores refuse an append by any other, so an
+   * aggregate's writers are known from here (see `mayWrite`).
+   */
+  readonly writers: readonly EventWriter[];
 }
 
 export function defineEvent<T extends string, V extends number, S extends z.ZodType>(

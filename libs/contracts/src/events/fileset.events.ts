@@ -34,6 +34,7 @@ export type ManifestRef = z.infer<typeof ManifestRefSchema>;
 export const FilesetCreatedV1 = defineEvent({
   type: 'fileset.created',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description: 'A file set was created in a project, with its name, metadata and labels.',
   schema: z.object({
@@ -47,6 +48,7 @@ export const FilesetCreatedV1 = defineEvent({
 export const FilesetVersionCommittedV1 = defineEvent({
   type: 'fileset.version_committed',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description:
     'A new immutable version: its manifest, what changed from its parent, and who made it.',
@@ -68,6 +70,7 @@ export const FilesetVersionCommittedV1 = defineEvent({
 export const FilesetMetadataChangedV1 = defineEvent({
   type: 'fileset.metadata_changed',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description:
     'The metadata of the file set (version null) or of one version, as it is after the change.',
@@ -77,6 +80,7 @@ export const FilesetMetadataChangedV1 = defineEvent({
 export const FilesetLabelsChangedV1 = defineEvent({
   type: 'fileset.labels_changed',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description:
     'The labels of the file set (version null) or of one version, as they are after the change.',
@@ -86,6 +90,7 @@ export const FilesetLabelsChangedV1 = defineEvent({
 export const FilesetVersionPinnedV1 = defineEvent({
   type: 'fileset.version_pinned',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description: 'A version was pinned (never evicted) or unpinned.',
   schema: z.object({ version: z.number().int().positive(), pinned: z.boolean() }),
@@ -94,6 +99,7 @@ export const FilesetVersionPinnedV1 = defineEvent({
 export const FilesetVersionEvictedV1 = defineEvent({
   type: 'fileset.version_evicted',
   version: 1,
+  writers: ['catalog'],
   aggregate: FILESET,
   description:
     'The bytes of a version were removed; its manifest and lineage stay, and it can be recomputed.',

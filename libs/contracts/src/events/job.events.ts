@@ -65,6 +65,7 @@ export type DeclaredOutput = z.infer<typeof DeclaredOutputSchema>;
 export const JobQueuedV1 = defineEvent({
   type: 'job.queued',
   version: 1,
+  writers: ['scheduler'],
   aggregate: JOB,
   description: 'The job is ready to run (its needs succeeded) and waits for a resource.',
   schema: z.object({
@@ -129,6 +130,7 @@ export type ProvisionDecision = z.infer<typeof ProvisionDecisionSchema>;
 export const JobProvisionedV1 = defineEvent({
   type: 'job.provisioned',
   version: 1,
+  writers: ['provisioner'],
   aggregate: JOB,
   description:
     'The provisioner chose where the job runs: a pool of executors and the resources it gets.',
@@ -147,6 +149,7 @@ export const JobProvisionedV1 = defineEvent({
 export const JobDispatchedV1 = defineEvent({
   type: 'job.dispatched',
   version: 1,
+  writers: ['scheduler'],
   aggregate: JOB,
   description: 'The scheduler put the job on the work queue of its pool.',
   schema: z.object({ pool: z.string(), attempt: z.number().int().positive() }),
@@ -155,6 +158,7 @@ export const JobDispatchedV1 = defineEvent({
 export const JobStartedV1 = defineEvent({
   type: 'job.started',
   version: 1,
+  writers: ['executor', 'provisioner'],
   aggregate: JOB,
   description: 'An executor started the job’s process.',
   schema: z.object({
@@ -167,6 +171,7 @@ export const JobStartedV1 = defineEvent({
 export const JobSucceededV1 = defineEvent({
   type: 'job.succeeded',
   version: 1,
+  writers: ['executor', 'provisioner'],
   aggregate: JOB,
   description: 'The job’s process exited with code 0.',
   schema: z.object({
@@ -198,6 +203,7 @@ export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
 export const JobFailedV1 = defineEvent({
   type: 'job.failed',
   version: 1,
+  writers: ['executor', 'provisioner', 'scheduler'],
   aggregate: JOB,
   description: 'The job ended without success; `reason` says why and `message` what to do.',
   schema: z.object({
@@ -221,6 +227,7 @@ export type MetricPoint = z.infer<typeof MetricPointSchema>;
 export const JobMetricsReportedV1 = defineEvent({
   type: 'job.metrics_reported',
   version: 1,
+  writers: ['executor'],
   aggregate: JOB,
   description:
     'Metrics the job printed (`##acai metric ...` lines), batched: name, value, step, time.',
@@ -241,6 +248,7 @@ export type CheckpointRef = z.infer<typeof CheckpointRefSchema>;
 export const JobCheckpointedV1 = defineEvent({
   type: 'job.checkpointed',
   version: 1,
+  writers: ['executor'],
   aggregate: JOB,
   description:
     'The job saved a checkpoint (`##acai checkpoint` line): its checkpoint folder became a file set version. A later attempt starts from it.',
@@ -250,6 +258,7 @@ export const JobCheckpointedV1 = defineEvent({
 export const JobCancelledV1 = defineEvent({
   type: 'job.cancelled',
   version: 1,
+  writers: ['scheduler'],
   aggregate: JOB,
   description:
     'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',

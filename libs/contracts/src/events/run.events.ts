@@ -41,6 +41,7 @@ export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 export const RunSubmittedV1 = defineEvent({
   type: 'run.submitted',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description: 'A run was accepted: its name and every job it will run, in dependency order.',
   schema: z.object({
@@ -56,6 +57,7 @@ export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 export const RunJobSettledV1 = defineEvent({
   type: 'run.job_settled',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description:
     'One job of the run reached a final state; the scheduler uses it to release dependants.',
@@ -65,6 +67,7 @@ export const RunJobSettledV1 = defineEvent({
 export const RunSucceededV1 = defineEvent({
   type: 'run.succeeded',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description: 'Every job of the run succeeded.',
   schema: z.object({}),
@@ -73,6 +76,7 @@ export const RunSucceededV1 = defineEvent({
 export const RunFailedV1 = defineEvent({
   type: 'run.failed',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description: 'At least one job failed; jobs that depended on it were cancelled.',
   schema: z.object({ reason: z.string(), failedJobs: z.array(z.string()) }),
@@ -81,6 +85,7 @@ export const RunFailedV1 = defineEvent({
 export const RunCancelRequestedV1 = defineEvent({
   type: 'run.cancel_requested',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description:
     'A client asked to cancel the run; queued jobs are cancelled and running ones killed.',
@@ -90,6 +95,7 @@ export const RunCancelRequestedV1 = defineEvent({
 export const RunCancelledV1 = defineEvent({
   type: 'run.cancelled',
   version: 1,
+  writers: ['scheduler'],
   aggregate: RUN,
   description: 'The run stopped because it was cancelled; no job of it is still running.',
   schema: z.object({ reason: z.string() }),

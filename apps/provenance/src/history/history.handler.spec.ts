@@ -1,0 +1,140 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  AcaiError,
+  ErrorCode,
+  type HistoryEntry,
+  type JobView,
+  type MetricSeries,
+  type Page,
+  type RunView,
+} from '@acai/contracts';
+import { ProjectionControl } from '@acai/eventing';
+import { MetricsRepository } from '../metrics/metrics.repository.js';
+import { HistoryHandler } from './history.handler.js';
+import { ReadModels } from './read-models.repository.js';
+
+const now = '2026-12-01T10:00:00.000Z';
+
+const run = (id: string): RunView => ({
+  id,
+  project: 'p1',
+  name: 'r',
+  status: 'running',
+  createdAt: now,
+  updatedAt: now,
+  jobs: [],
+});
+
+const job = (id: string): JobView => ({
+  id,
+  project: 'p1',
+  runId: 'run-1',
+  name: 'train',
+  status: 'queued',
+  command: ['train'],
+  attempt: 0,
+  pool: null,
+  exitCode: null,
+  reason: null,
+  message: null,
+  checkpoint: null,
+  createdAt: now,
+  updatedAt: now,
+});
+
+/** Read models in memory: documents by projection, project and key. */
+class MemoryReadModels extends ReadModels {
+  readonly docs = new Map<string, unknown>();
+  put(projection: string, project: string, key: string, doc: unknown): void {
+    this.docs.set(`${projection}/${project}/${key}`, doc);
+  }
+  async get<T>(projection: string, project: string, key: string, what: string): Promise<T> {
+    const doc = this.docs.get(`${projection}/${project}/${key}`);
+    if (doc === undefined)
+      throw new AcaiError(ErrorCode.NotFound, `No ${what} '${key}' in this project`);
+    return doc as T;
+  }
+  async list<T>(projection: string, project: string): Promise<Page<T>> {
+    const items = [...this.docs]
+      .filter(([k]) => k.startsWith(`${projection}/${project}/`))
+      .map(([, d]) => d as T);
+    return { items, nextCursor: null };
+  }
+}
+
+/** Projections that catch up on demand: `pending` documents appear when asked to catch up. */
+class Projections extends ProjectionControl {
+  readonly names = ['runs', 'jobs', 'job-history', 'job-metrics'];
+  pending: (() => void)[] = [];
+  replayed: string[] = [];
+  async catchUp(): Promise<boolean> {
+    for (const apply of this.pending.splice(0)) apply();
+    return true;
+  }
+  async waitFor(): Promise<void> {}
+  async replay(name?: string) {
+    this.replayed.push(name ?? '');
+    return { projection: name ?? '', lastSeq: 9, documents: 3 };
+  }
+}
+
+class Metrics extends MetricsRepository {
+  async series(_p: string, _j: string, name: string | null): Promise<MetricSeries['series']> {
+    const all = { loss: [{ step: 1, value: 0.5, time: now, attempt: 1 }] };
+    return name === null || name === 'loss' ? all : {};
+  }
+}
+
+/** Provenance's answers, from its read models, with every collaborator in memory. */
+describe('provenance’s history', () => {
+  let models: MemoryReadModels;
+  let projections: Projections;
+  let handler: HistoryHandler;
+
+  beforeEach(() => {
+    models = new MemoryReadModels();
+    projections = new Projections();
+    handler = new HistoryHandler(models, projections, new Metrics());
+  });
+
+  it('reads its writes: a run projected a moment after it was asked for is found', async () => {
+    projections.pending.push(() => models.put('runs', 'p1', 'run-1', run('run-1')));
+    expect(await handler.getRun({ project: 'p1', runId: 'run-1' })).toMatchObject({ id: 'run-1' });
+  });
+
+  it('answers 404 for another project’s run, and for one that does not exist', async () => {
+    models.put('runs', 'p1', 'run-1', run('run-1'));
+    await expect(handler.getRun({ project: 'p2', runId: 'run-1' })).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+    });
+  });
+
+  it('gives an empty history for a job that exists but has no event of its own yet', async () => {
+    models.put('jobs', 'p1', 'job-1', job('job-1'));
+    expect(await handler.getJobHistory({ project: 'p1', jobId: 'job-1' })).toEqual([]);
+    const entries: HistoryEntry[] = [
+      { seq: 3, type: 'job.queued', version: 1, time: now, data: {} },
+    ];
+    models.put('job-history', 'p1', 'job-1', { entries });
+    expect(await handler.getJobHistory({ project: 'p1', jobId: 'job-1' })).toEqual(entries);
+  });
+
+  it('answers metrics only for a job of the caller’s project', async () => {
+    models.put('jobs', 'p1', 'job-1', job('job-1'));
+    expect(await handler.getJobMetrics({ project: 'p1', jobId: 'job-1', name: 'loss' })).toEqual({
+      series: { loss: [{ step: 1, value: 0.5, time: now, attempt: 1 }] },
+    });
+    await expect(
+      handler.getJobMetrics({ project: 'p2', jobId: 'job-1', name: null }),
+    ).rejects.toMatchObject({ code: ErrorCode.NotFound });
+  });
+
+  it('replays a projection it has, and names the ones it has when asked for another', async () => {
+    expect(await handler.replay({ projection: 'jobs' })).toMatchObject({ projection: 'jobs' });
+    await expect(handler.replay({ projection: 'lineage' })).rejects.toMatchObject({
+      code: ErrorCode.NotFound,
+      message: "No projection 'lineage'; known: runs, jobs, job-history, job-metrics",
+    });
+    expect(projections.replayed).toEqual(['jobs']);
+  });
+});

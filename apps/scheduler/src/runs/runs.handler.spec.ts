@@ -1,0 +1,290 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { AcaiError, ErrorCode, JOB, type RunSpec, type StoredEvent } from '@acai/contracts';
+import { silentLogger } from '@acai/eventing';
+import { jobDecider } from '@acai/runs';
+import {
+  FakeCommands,
+  InMemoryEventLog,
+  RecordingJobControl,
+  RecordingWorkQueue,
+} from '@acai/eventing/testing';
+import { JobRepository } from './job.repository.js';
+import { RunRepository } from './run.repository.js';
+import { RunsHandler } from './runs.handler.js';
+
+const PROJECT = 'p1';
+const MANIFEST = 'a'.repeat(64);
+
+/**
+ * The scheduler's run workflow with every collaborator in memory: the event log, the work
+ * queue, job control and the other services. `deliver` plays the transport, handing each new
+ * event to the handler method bound to its type, as the scheduler's consumers do; events of the
+ * provisioner and the executor are seeded as they would arrive from them.
+ */
+describe('the scheduler’s run workflow', () => {
+  let log: InMemoryEventLog;
+  let runs: RunRepository;
+  let jobs: JobRepository;
+  let work: RecordingWorkQueue;
+  let control: RecordingJobControl;
+  let commands: FakeCommands;
+  let handler: RunsHandler;
+  let delivered: number;
+
+  beforeEach(() => {
+    log = new InMemoryEventLog('scheduler');
+    runs = new RunRepository(log);
+    jobs = new JobRepository(log);
+    work = new RecordingWorkQueue();
+    control = new RecordingJobControl();
+    commands = new FakeCommands()
+      .on('checkResources', () => ({ ok: true }))
+      .on('getVersion', (req) => {
+        if (req.name === 'missing') {
+          throw new AcaiError(ErrorCode.NotFound, `No file set '${req.name}' in this project`);
+        }
+        return {
+          fileset: req.name,
+          version: 3,
+          parent: 2,
+          files: 1,
+          bytes: 10,
+          manifestSha256: MANIFEST,
+          metadata: {},
+          labels: [],
+          pinned: false,
+          evicted: false,
+          createdBy: { kind: 'key', keyId: 'k' },
+        };
+      });
+    handler = new RunsHandler(runs, jobs, work, control, commands, silentLogger);
+    delivered = 0;
+  });
+
+  /** Hands every event not yet delivered to the handler, until none is left. */
+  async function deliver(): Promise<void> {
+    while (delivered < log.lastSeq) {
+      const event = log.all()[delivered]!;
+      delivered += 1;
+      runs.observe(event);
+      jobs.observe(event);
+      await route(event);
+    }
+  }
+
+  async function route(event: StoredEvent): Promise<void> {
+    switch (event.type) {
+      case 'run.submitted':
+        return handler.onSubmitted(event);
+      case 'run.cancel_requested':
+        return handler.onCancelRequested(event);
+      case 'job.provisioned':
+        return handler.onProvisioned(event);
+      case 'job.dispatched':
+        return handler.onDispatched(event);
+      case 'job.succeeded':
+        return handler.onSucceeded(event);
+      case 'job.failed':
+        return handler.onFailed(event);
+      case 'job.cancelled':
+        return handler.onCancelled(event);
+      default:
+        return;
+    }
+  }
+
+  /** What the provisioner records for a queued job. */
+  async function provision(jobId: string, runId: string): Promise<void> {
+    await log.seed(
+      { project: PROJECT, aggregate: JOB, id: jobId },
+      jobDecider.decide(
+        {
+          kind: 'provision',
+          data: {
+            provider: 'local',
+            pool: 'local',
+            resources: { cpu: 1, memoryMb: 512 },
+            reason: 'as requested',
+            offer: null,
+            decision: null,
+          },
+        },
+        (await jobs.load(PROJECT, jobId)).state,
+      ),
+      runId,
+    );
+  }
+
+  /** What an executor records for a job it ran: started, then how it ended. */
+  async function run(jobId: string, runId: string, ok: boolean): Promise<void> {
+    const ref = { project: PROJECT, aggregate: JOB, id: jobId };
+    const started = jobDecider.decide(
+      { kind: 'start', executor: 'node-1', pid: 7 },
+      (await jobs.load(PROJECT, jobId)).state,
+    );
+    await log.seed(ref, started, runId);
+    await deliver();
+    const ended = jobDecider.decide(
+      ok
+        ? { kind: 'succeed', durationMs: 5, outputs: [] }
+        : {
+            kind: 'fail',
+            data: {
+              reason: 'nonzero_exit',
+              message: 'the process exited with code 1',
+              exitCode: 1,
+              signal: null,
+              durationMs: 5,
+              lastLines: [],
+            },
+          },
+      (await jobs.load(PROJECT, jobId)).state,
+    );
+    await log.seed(ref, ended, runId);
+    await deliver();
+  }
+
+  const spec = (steps: RunSpec['steps']): RunSpec => ({ name: 'r', steps });
+
+  it('queues steps in needs order, puts each provisioned job on its pool, and settles the run', async () => {
+    const { id, jobs: planned } = await handler.submit({
+      project: PROJECT,
+      submittedBy: 'key-1',
+      spec: spec([
+        { name: 'train', command: ['train'], needs: ['prepare'] },
+        { name: 'prepare', command: ['prepare'], inputs: [{ fileset: 'raw', version: 'latest' }] },
+      ]),
+    });
+    await deliver();
+    const [prepare, train] = planned;
+    expect(planned.map((j) => j.name)).toEqual(['prepare', 'train']);
+    // Only the step with nothing to wait for is queued, its input pinned to a version now.
+    expect(log.typesSince()).toEqual(['run.submitted', 'job.queued']);
+    expect(log.ofType('job.queued')[0]!.data.inputs).toEqual([
+      { fileset: 'raw', version: 3, manifestSha256: MANIFEST, path: 'inputs/raw' },
+    ]);
+
+    await provision(prepare!.id, id);
+    await deliver();
+    // The work goes out once `job.dispatched` is stored, carrying its position.
+    expect(log.ofType('job.dispatched')).toHaveLength(1);
+    expect(work.published).toEqual([
+      {
+        pool: 'local',
+        work: expect.objectContaining({
+          jobId: prepare!.id,
+          attempt: 1,
+          dispatchedSeq: log.ofType('job.dispatched')[0]!.position.seq,
+        }),
+      },
+    ]);
+
+    await run(prepare!.id, id, true);
+    expect(log.ofType('job.queued').map((e) => e.aggregateId)).toEqual([prepare!.id, train!.id]);
+    await provision(train!.id, id);
+    await deliver();
+    await run(train!.id, id, true);
+    expect(log.ofType('run.succeeded')).toHaveLength(1);
+    expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
+  });
+
+  it('fails a step whose input does not exist before it runs, and cancels what needed it', async () => {
+    const { id, jobs: planned } = await handler.submit({
+      project: PROJECT,
+      submittedBy: null,
+      spec: spec([
+        { name: 'read', command: ['cat'], inputs: [{ fileset: 'missing', version: 'latest' }] },
+        { name: 'after', command: ['true'], needs: ['read'] },
+      ]),
+    });
+    await deliver();
+    const failed = log.ofType('job.failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.data).toMatchObject({
+      reason: 'staging_failed',
+      message: expect.stringContaining("input missing@latest: No file set 'missing'"),
+    });
+    expect(log.ofType('job.cancelled').map((e) => e.aggregateId)).toEqual([planned[1]!.id]);
+    expect(log.ofType('run.failed')).toHaveLength(1);
+    expect(work.published).toEqual([]);
+    expect((await runs.load(PROJECT, id)).state.phase).toBe('failed');
+  });
+
+  it('cancels a run: queued steps never run and a running one is told to stop', async () => {
+    const { id, jobs: planned } = await handler.submit({
+      project: PROJECT,
+      submittedBy: null,
+      spec: spec([
+        { name: 'a', command: ['sleep', '100'] },
+        { name: 'b', command: ['true'], needs: ['a'] },
+      ]),
+    });
+    await deliver();
+    const [a, b] = planned;
+    await provision(a!.id, id);
+    await deliver();
+    await log.seed(
+      { project: PROJECT, aggregate: JOB, id: a!.id },
+      jobDecider.decide(
+        { kind: 'start', executor: 'node-1', pid: 7 },
+        (await jobs.load(PROJECT, a!.id)).state,
+      ),
+      id,
+    );
+    await deliver();
+
+    expect(await handler.cancel({ project: PROJECT, runId: id, reason: 'by test' })).toEqual({
+      id,
+    });
+    await deliver();
+    expect(
+      log
+        .ofType('job.cancelled')
+        .map((e) => e.aggregateId)
+        .sort(),
+    ).toEqual([a!.id, b!.id].sort());
+    expect(control.cancelled).toEqual([
+      { project: PROJECT, jobId: a!.id, reason: 'the run was cancelled' },
+    ]);
+    expect(log.ofType('run.cancelled')).toHaveLength(1);
+    // Cancelling an ended run again is refused with a conflict.
+    await expect(
+      handler.cancel({ project: PROJECT, runId: id, reason: 'again' }),
+    ).rejects.toMatchObject({ code: ErrorCode.Conflict });
+  });
+
+  it('refuses a run a step of which cannot run anywhere, and records nothing', async () => {
+    commands.on('checkResources', () => {
+      throw new AcaiError(
+        ErrorCode.ValidationFailed,
+        "Run rejected: step 'big' cannot run anywhere",
+      );
+    });
+    await expect(
+      handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([{ name: 'big', command: ['true'], resources: { cpu: 64, memoryMb: 512 } }]),
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    expect(log.all()).toEqual([]);
+  });
+
+  it('settles a job once however often its end is delivered', async () => {
+    const { id, jobs: planned } = await handler.submit({
+      project: PROJECT,
+      submittedBy: null,
+      spec: spec([{ name: 'only', command: ['true'] }]),
+    });
+    await deliver();
+    await provision(planned[0]!.id, id);
+    await deliver();
+    await run(planned[0]!.id, id, false);
+    const end = log.ofType('job.failed')[0]!;
+    // Redelivered, as a consumer does after a lost acknowledgement.
+    await handler.onFailed(end);
+    await handler.onFailed(end);
+    expect(log.ofType('run.job_settled')).toHaveLength(1);
+    expect(log.ofType('run.failed')).toHaveLength(1);
+  });
+});
