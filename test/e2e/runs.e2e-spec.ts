@@ -196,6 +196,6 @@ describe('a run through every service', () => {
 });
 
 async function activeJobs(system: TestSystem): Promise<number> {
-  const { JobRunner } = await import('@acai/executor');
-  return system.services['executor']!.app.get(JobRunner).activeJobs;
+  const { ExecutorNode } = await import('@acai/executor');
+  return system.services['executor']!.app.get(ExecutorNode).activeJobs;
 }

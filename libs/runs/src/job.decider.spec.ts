@@ -31,6 +31,7 @@ const failedData: EventData<'job.failed'> = {
   signal: null,
   durationMs: 950,
   lastLines: ['Traceback (most recent call last):'],
+  attempt: null,
 };
 
 const queued: NewEvent = { type: 'job.queued', data: queuedData };
@@ -42,7 +43,7 @@ const started: NewEvent = {
 };
 const succeeded: NewEvent = {
   type: 'job.succeeded',
-  data: { exitCode: 0, durationMs: 500, outputs: [] },
+  data: { exitCode: 0, durationMs: 500, outputs: [], attempt: 1 },
 };
 const failed: NewEvent = { type: 'job.failed', data: failedData };
 const metricsData: EventData<'job.metrics_reported'> = {
@@ -87,7 +88,7 @@ const commands = {
   provision: { kind: 'provision', data: provisionedData },
   dispatch: { kind: 'dispatch', pool: 'local' },
   start: { kind: 'start', executor: 'worker-2', pid: 4242 },
-  succeed: { kind: 'succeed', durationMs: 1200, outputs: [] },
+  succeed: { kind: 'succeed', attempt: 1, durationMs: 1200, outputs: [] },
   fail: { kind: 'fail', data: failedData },
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
   report_metrics: { kind: 'report_metrics', data: metricsData },
@@ -150,7 +151,9 @@ const table: Record<
     queued: nothing,
     provisioned: nothing,
     dispatched: nothing,
-    running: [{ type: 'job.succeeded', data: { exitCode: 0, durationMs: 1200, outputs: [] } }],
+    running: [
+      { type: 'job.succeeded', data: { exitCode: 0, durationMs: 1200, outputs: [], attempt: 1 } },
+    ],
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
@@ -326,6 +329,42 @@ describe('jobDecider', () => {
 
     it('calls succeeded, failed and cancelled terminal, and nothing else', () => {
       expect(STATUSES.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled']);
+    });
+  });
+
+  describe('attempts are fenced', () => {
+    const restarted: NewEvent = {
+      type: 'job.started',
+      data: { executor: 'worker-3', attempt: 2, pid: 300 },
+    };
+
+    it('lets only the attempt that owns the job settle it: a superseded one decides nothing', () => {
+      const running2 = [queued, provisioned, dispatched, started, restarted];
+      // Attempt 1's executor was thought lost and its work ran again; its late ending is ignored.
+      spec.given(running2).when(commands.succeed).then([]);
+      spec
+        .given(running2)
+        .when({ kind: 'fail', data: { ...failedData, attempt: 1 } })
+        .then([]);
+      // An attempt's failure before its start was recorded is no failure of the job either.
+      spec
+        .given([queued, provisioned, dispatched])
+        .when({ kind: 'fail', data: { ...failedData, attempt: 1 } })
+        .then([]);
+      spec
+        .given(running2)
+        .when({ kind: 'succeed', attempt: 2, durationMs: 80, outputs: [] })
+        .then([
+          { type: 'job.succeeded', data: { exitCode: 0, durationMs: 80, outputs: [], attempt: 2 } },
+        ]);
+    });
+
+    it('still fails a job no attempt ran (a missing input), whatever its status', () => {
+      const noAttempt = { ...failedData, reason: 'staging_failed' as const, attempt: null };
+      spec
+        .given([queued])
+        .when({ kind: 'fail', data: noAttempt })
+        .then([{ type: 'job.failed', data: noAttempt }]);
     });
   });
 

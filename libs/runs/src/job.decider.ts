@@ -37,7 +37,13 @@ export type JobCommand =
   | { kind: 'provision'; data: EventData<'job.provisioned'> }
   | { kind: 'dispatch'; pool: string }
   | { kind: 'start'; executor: string; pid: number | null }
-  | { kind: 'succeed'; durationMs: number; outputs: EventData<'job.succeeded'>['outputs'] }
+  | {
+      kind: 'succeed';
+      /** The attempt that succeeded: a superseded one (a newer attempt runs) decides nothing. */
+      attempt: number;
+      durationMs: number;
+      outputs: EventData<'job.succeeded'>['outputs'];
+    }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
   | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> }
@@ -113,17 +119,31 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         if (isTerminal(state.status)) return [];
         throw new AcaiError(ErrorCode.Conflict, `A job that is ${state.status} cannot start`);
       case 'succeed':
-        return state.status === 'running'
+        // Only the attempt that owns the job settles it: a late or zombie one decides nothing.
+        return state.status === 'running' && command.attempt === state.attempt
           ? [
               {
                 type: 'job.succeeded',
-                data: { exitCode: 0, durationMs: command.durationMs, outputs: command.outputs },
+                data: {
+                  exitCode: 0,
+                  durationMs: command.durationMs,
+                  outputs: command.outputs,
+                  attempt: command.attempt,
+                },
               },
             ]
           : [];
       case 'fail':
-        // A job may fail before it is queued (its inputs could not be found), but never twice.
-        return isTerminal(state.status) ? [] : [{ type: 'job.failed', data: command.data }];
+        // A job may fail before it is queued (its inputs could not be found), but never twice;
+        // an attempt's failure counts only while that attempt owns the job.
+        if (isTerminal(state.status)) return [];
+        if (
+          command.data.attempt !== null &&
+          (state.status !== 'running' || command.data.attempt !== state.attempt)
+        ) {
+          return [];
+        }
+        return [{ type: 'job.failed', data: command.data }];
       case 'report_metrics':
         // Metrics belong to the attempt that is running; late ones of an ended job are dropped.
         return state.status === 'running' && command.data.attempt === state.attempt

@@ -68,6 +68,7 @@ const failure: EventData<'job.failed'> = {
   message: 'the process exited with code 3; see the last lines of its output',
   exitCode: 3,
   signal: null,
+  attempt: null,
   durationMs: 2100,
   lastLines: ['ValueError: no rows'],
 };
@@ -105,7 +106,7 @@ function failingRun(): StoredEvent[] {
       submittedBy: null,
     }),
     ...jobLife(PREPARE, 'prepare'),
-    e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 4000, outputs: [] }),
+    e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 4000, outputs: [], attempt: null }),
     e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'succeeded' }),
     ...jobLife(TRAIN, 'train'),
     e('job.failed', TRAIN, failure),
@@ -196,7 +197,7 @@ describe('runsProjection', () => {
         provision: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
-      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [] }),
+      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [], attempt: null }),
       e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'succeeded' }),
       e('run.succeeded', RUN, {}),
     ];
@@ -217,7 +218,7 @@ describe('runsProjection', () => {
     const e = eventLog(500);
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
-      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 1, outputs: [] }),
+      e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 1, outputs: [], attempt: null }),
     ];
 
     const after = runOf([...events, ...late]);
@@ -344,7 +345,7 @@ describe('jobsProjection', () => {
     const e = eventLog(500);
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
-      e('job.succeeded', TRAIN, { exitCode: 0, durationMs: 1, outputs: [] }),
+      e('job.succeeded', TRAIN, { exitCode: 0, durationMs: 1, outputs: [], attempt: null }),
       e('job.cancelled', PREPARE, { reason: 'the run was cancelled' }),
     ];
 

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { JobFailureReason } from '@acai/contracts';
 
-export type StreamName = 'out' | 'err';
+import type { StreamName } from '@acai/execution';
+
+export type { StreamName };
 
 export type SpawnResult =
   { ok: true; pid: number } | { ok: false; reason: JobFailureReason; message: string };

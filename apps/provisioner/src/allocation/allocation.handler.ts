@@ -139,6 +139,7 @@ export class AllocationHandler {
                 signal: null,
                 durationMs: null,
                 lastLines: [],
+                attempt: null,
               },
             },
             s,

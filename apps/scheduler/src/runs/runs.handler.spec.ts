@@ -124,9 +124,10 @@ describe('the scheduler’s run workflow', () => {
     );
     await log.seed(ref, started, runId);
     await deliver();
+    const attempt = (await jobs.load(PROJECT, jobId)).state.attempt;
     const ended = jobDecider.decide(
       ok
-        ? { kind: 'succeed', durationMs: 5, outputs: [] }
+        ? { kind: 'succeed', attempt, durationMs: 5, outputs: [] }
         : {
             kind: 'fail',
             data: {
@@ -136,6 +137,7 @@ describe('the scheduler’s run workflow', () => {
               signal: null,
               durationMs: 5,
               lastLines: [],
+              attempt,
             },
           },
       (await jobs.load(PROJECT, jobId)).state,

@@ -272,6 +272,7 @@ export class RunsHandler {
             signal: null,
             durationMs: null,
             lastLines: [],
+            attempt: null,
           },
         };
       }

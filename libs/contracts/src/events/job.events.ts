@@ -181,6 +181,8 @@ export const JobSucceededV1 = defineEvent({
     outputs: z
       .array(z.object({ fileset: z.string(), version: z.number().int().positive() }))
       .default([]),
+    /** Added compatibly: the attempt that succeeded (null in events from before it was recorded). */
+    attempt: z.number().int().positive().nullable().default(null),
   }),
 });
 
@@ -213,6 +215,11 @@ export const JobFailedV1 = defineEvent({
     signal: z.string().nullable(),
     durationMs: z.number().nonnegative().nullable(),
     lastLines: z.array(z.string()),
+    /**
+     * Added compatibly: the attempt that failed; null when no attempt ran (an input that does not
+     * exist, no configuration for it) and in events from before it was recorded.
+     */
+    attempt: z.number().int().positive().nullable().default(null),
   }),
 });
 

@@ -1,18 +1,7 @@
-import {
-  AcaiError,
-  CancelJobControlSchema,
-  Controls,
-  ErrorCode,
-  JOB,
-  parseOrThrow,
-  subjects,
-  type JobFailureReason,
-  type LogChunk,
-  type NodeHeartbeat,
-} from '@acai/contracts';
+import { Controls, JOB, subjects, type NodeHeartbeat } from '@acai/contracts';
 import {
   AggregateRepository,
-  decodeJson,
+  BusJobControl,
   describeError,
   encodeJson,
   inSpan,
@@ -24,8 +13,9 @@ import {
   type EventStore,
   type WorkLease,
 } from '@acai/eventing';
+import { JobAttempts, LogPublisher } from '@acai/execution';
 import { formatSeconds, type Offer } from '@acai/provisioning';
-import { dispatchedState, endedAs, jobDecider, type JobCommand, type JobState } from '@acai/runs';
+import { jobDecider, outcomeOf, type AttemptOutcome, type ProcessExit } from '@acai/runs';
 import { jobModelOf, simulatedSeconds } from './simulation-model.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -94,6 +84,8 @@ export interface ExecutorStats {
   readonly succeeded: number;
   readonly failed: number;
   readonly cancelled: number;
+  /** Attempts that ended after a newer attempt took the job over: nothing of theirs was recorded. */
+  readonly superseded: number;
   /** Attempts lost with their node (a Spot interruption, a termination). */
   readonly lost: number;
   readonly running: number;
@@ -183,12 +175,12 @@ class PoolAgent {
  * nodes, and each job it pulls is given to a free node of the pool.
  */
 export class SimulatedExecutors implements NodeExecutors {
-  private readonly jobs: AggregateRepository<JobState>;
+  private readonly attempts: JobAttempts;
   private readonly agents = new Map<string, PoolAgent>();
   private readonly byJob = new Map<string, Slot>();
   private readonly logger: EventingLogger;
   private readonly random: () => number;
-  private cancelSubscription: { unsubscribe(): void } | undefined;
+  private cancels: { stop(): void } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly counts = {
@@ -197,6 +189,7 @@ export class SimulatedExecutors implements NodeExecutors {
     succeeded: 0,
     failed: 0,
     cancelled: 0,
+    superseded: 0,
     lost: 0,
     busyMs: 0,
   };
@@ -204,31 +197,21 @@ export class SimulatedExecutors implements NodeExecutors {
   private lastEndAt: number | null = null;
 
   constructor(private readonly options: SimulatedExecutorsOptions) {
-    this.jobs = new AggregateRepository(options.store, JOB, jobDecider, 20_000);
     this.logger = options.logger ?? silentLogger;
+    this.attempts = new JobAttempts(
+      new AggregateRepository(options.store, JOB, jobDecider, 20_000),
+      this.logger,
+    );
     this.random = options.clock.random('job-failures');
   }
 
   start(): void {
-    const bus = this.options.bus;
     this.stopping = false;
-    this.cancelSubscription = bus.nc.subscribe(subjects.control(bus.topology, Controls.cancelJob), {
-      callback: (err, msg) => {
-        if (err !== null) return;
-        try {
-          const control = parseOrThrow(
-            CancelJobControlSchema,
-            decodeJson(msg.data),
-            'cancel control',
-          );
-          const job = this.byJob.get(control.jobId)?.job;
-          if (job === undefined) return;
-          job.cancelled = true;
-          job.abort.abort();
-        } catch (error) {
-          this.logger.warn({ err: describeError(error) }, 'ignored an unreadable cancel control');
-        }
-      },
+    this.cancels = new BusJobControl(this.options.bus, this.logger).onCancel((control) => {
+      const job = this.byJob.get(control.jobId)?.job;
+      if (job === undefined) return;
+      job.cancelled = true;
+      job.abort.abort();
     });
     if (this.options.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.beatAll(), this.options.heartbeatMs);
@@ -270,6 +253,7 @@ export class SimulatedExecutors implements NodeExecutors {
       succeeded: this.counts.succeeded,
       failed: this.counts.failed,
       cancelled: this.counts.cancelled,
+      superseded: this.counts.superseded,
       lost: this.counts.lost,
       running: this.byJob.size,
       firstStartAt: iso(this.firstStartAt),
@@ -284,7 +268,7 @@ export class SimulatedExecutors implements NodeExecutors {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.cancelSubscription?.unsubscribe();
+    this.cancels?.stop();
     clearInterval(this.heartbeat);
     const agents = [...this.agents.values()];
     await Promise.all(agents.map((a) => a.consumer.stop()));
@@ -375,45 +359,36 @@ export class SimulatedExecutors implements NodeExecutors {
   private async execute(slot: Slot, job: RunningJob, lease: WorkLease): Promise<void> {
     const work = lease.work;
     const node = slot.node;
-    const options = { correlationId: work.runId };
-    // As the real executor: start from the dispatched state the work carries, without a read.
-    this.jobs.prime(work.project, work.jobId, {
-      version: work.dispatchedSeq,
-      state: dispatchedState(work, node.pool),
+    // The same protocol as the real executor: start from the dispatched state the work carries.
+    const attempt = await this.attempts.begin(lease, { executor: node.id, pool: node.pool });
+    if (attempt === undefined) return;
+    const clock = this.options.clock;
+    const logs = new LogPublisher(this.options.bus, work.project, work.jobId, attempt.number, {
+      now: () => clock.now(),
     });
-    let started: { events: unknown[]; state: JobState };
-    try {
-      started = await this.jobs.execute(
-        work.project,
-        work.jobId,
-        (s) => jobDecider.decide({ kind: 'start', executor: node.id, pid: null }, s),
-        options,
-      );
-    } catch (error) {
-      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
-      this.logger.debug(
-        { jobId: work.jobId, reason: error.message },
-        'simulated job cannot start; dropping its work',
-      );
-      await lease.complete();
-      return;
-    }
-    if (started.events.length === 0) {
-      await lease.complete();
-      return;
-    }
-    const attempt = started.state.attempt;
-    const startedAt = this.options.clock.nowMs();
+    const startedAt = clock.nowMs();
     this.counts.started += 1;
-    if (attempt > 1) this.counts.reattempts += 1;
+    if (attempt.number > 1) this.counts.reattempts += 1;
     this.firstStartAt ??= startedAt;
 
     const model = jobModelOf(work.env);
-    let command: JobCommand;
-    let line: string;
+    const facts = {
+      attempt: attempt.number,
+      timedOut: false,
+      outOfMemory: false,
+      timeoutSeconds: work.timeoutSeconds,
+      memoryMb: work.resources.memoryMb,
+    };
+    let outcome: AttemptOutcome;
+    let durationMs = 0;
     if (!model.ok) {
-      line = `acai: ${model.message}`;
-      command = failure('nonzero_exit', model.message, 0, [line], 2);
+      logs.line('err', `acai: ${model.message}`);
+      outcome = outcomeOf({
+        ...facts,
+        exit: { code: 2, signal: null },
+        durationMs,
+        lastLines: logs.lastLines(),
+      });
     } else {
       const seconds = simulatedSeconds(model.model, node.offer);
       const failsAfter =
@@ -422,81 +397,61 @@ export class SimulatedExecutors implements NodeExecutors {
           : Infinity;
       const limit = work.timeoutSeconds ?? Infinity;
       const runSeconds = Math.min(seconds, failsAfter, limit);
-      await this.options.clock.sleep(runSeconds * 1000, job.abort.signal);
-      const ranMs = job.abort.signal.aborted
-        ? Math.max(0, this.options.clock.nowMs() - startedAt)
+      await clock.sleep(runSeconds * 1000, job.abort.signal);
+      durationMs = job.abort.signal.aborted
+        ? Math.max(0, clock.nowMs() - startedAt)
         : Math.round(runSeconds * 1000);
-      this.counts.busyMs += ranMs;
+      this.counts.busyMs += durationMs;
       const where = `${node.offer.name}${node.offer.spot ? ' (spot)' : ''} ${node.id}`;
       if (job.lost) {
         this.counts.lost += 1;
-        this.publishLog(work.project, work.jobId, attempt, [
-          `acai: simulated node ${where} was lost after ${formatSeconds(ranMs / 1000)}; the job goes back to its queue`,
-        ]);
+        logs.line(
+          'err',
+          `acai: simulated node ${where} was lost after ${formatSeconds(durationMs / 1000)}; the job goes back to its queue`,
+        );
+        void logs.close();
         job.handedBack = true;
         lease.release();
         return;
       }
+      let exit: ProcessExit;
+      let timedOut = false;
       if (job.cancelled) {
-        line = `acai: stopped on request after ${formatSeconds(ranMs / 1000)}`;
-        command = failure('killed', 'the job was cancelled', ranMs, [line], null, 'SIGTERM');
+        logs.line('err', `acai: stopped on request after ${formatSeconds(durationMs / 1000)}`);
+        exit = { code: null, signal: 'SIGTERM' };
       } else if (failsAfter <= limit && failsAfter < seconds) {
-        line = `simulated failure after ${formatSeconds(runSeconds)} on ${where} (ACAI_SIM_FAIL_RATE=${model.model.failRate})`;
-        command = failure(
-          'nonzero_exit',
-          'the process exited with code 1; see the last lines of its output',
-          ranMs,
-          [line],
-          1,
+        logs.line(
+          'err',
+          `simulated failure after ${formatSeconds(runSeconds)} on ${where} (ACAI_SIM_FAIL_RATE=${model.model.failRate})`,
         );
+        exit = { code: 1, signal: null };
       } else if (limit < seconds) {
-        line = `simulated: stopped at its limit of ${formatSeconds(limit)} on ${where}`;
-        command = failure(
-          'timed_out',
-          `the job ran longer than its limit of ${limit} s and was stopped; raise timeoutSeconds if it needs longer`,
-          ranMs,
-          [line],
-          null,
-          'SIGTERM',
-        );
+        logs.line('err', `simulated: stopped at its limit of ${formatSeconds(limit)} on ${where}`);
+        exit = { code: null, signal: 'SIGTERM' };
+        timedOut = true;
       } else {
-        line = `simulated: ${formatSeconds(seconds)} on ${where} (${node.offer.vCpu} vCPU at speed ${node.offer.speed}; ${model.model.seconds} s of work, ${Math.round(model.model.parallel * 100)} % parallel)`;
-        command = { kind: 'succeed', durationMs: ranMs, outputs: [] };
+        logs.line(
+          'out',
+          `simulated: ${formatSeconds(seconds)} on ${where} (${node.offer.vCpu} vCPU at speed ${node.offer.speed}; ${model.model.seconds} s of work, ${Math.round(model.model.parallel * 100)} % parallel)`,
+        );
+        exit = { code: 0, signal: null };
       }
+      outcome = outcomeOf({ ...facts, exit, timedOut, durationMs, lastLines: logs.lastLines() });
     }
-    const decided = command;
-    const { state } = await this.jobs.execute(
-      work.project,
-      work.jobId,
-      (s) => jobDecider.decide(decided, s),
-      options,
+    const end = await attempt.end(
+      outcome.ok ? { ok: true, durationMs, outputs: [] } : { ok: false, failure: outcome.failure },
     );
-    const status = endedAs(state);
-    this.counts[status] += 1;
-    this.lastEndAt = Math.max(this.lastEndAt ?? 0, this.options.clock.nowMs());
-    this.publishLog(work.project, work.jobId, attempt, [line], status);
-    await lease.complete();
-  }
-
-  /** One chunk per attempt on the logs stream: what happened, and the end marker. */
-  private publishLog(
-    project: string,
-    jobId: string,
-    attempt: number,
-    lines: readonly string[],
-    end?: NonNullable<LogChunk['end']>['status'],
-  ): void {
-    const bus = this.options.bus;
-    const t = this.options.clock.now().toISOString();
-    const chunk: LogChunk = {
-      jobId,
-      attempt,
-      lines: lines.map((l) => ({ t, s: 'out' as const, l })),
-      ...(end === undefined ? {} : { end: { status: end } }),
-    };
-    // A lost log chunk must not fail the job.
-    bus.js.publish(subjects.log(bus.topology, project, jobId), encodeJson(chunk)).catch(() => {
-      this.logger.debug({ jobId }, 'a simulated log chunk was not stored');
+    this.lastEndAt = Math.max(this.lastEndAt ?? 0, clock.nowMs());
+    if (end === 'superseded') {
+      this.counts.superseded += 1;
+      void logs.close();
+    } else {
+      this.counts[end] += 1;
+      await logs.end(end);
+    }
+    await lease.complete().catch((error: unknown) => {
+      // A superseded attempt's delivery may be gone: nothing to settle.
+      this.logger.debug({ jobId: work.jobId, err: describeError(error) }, 'work already settled');
     });
   }
 
@@ -529,18 +484,4 @@ export class SimulatedExecutors implements NodeExecutors {
       this.logger.debug({ err: describeError(error) }, 'could not send a node heartbeat');
     }
   }
-}
-
-function failure(
-  reason: JobFailureReason,
-  message: string,
-  durationMs: number,
-  lastLines: string[],
-  exitCode: number | null,
-  signal: string | null = null,
-): JobCommand {
-  return {
-    kind: 'fail',
-    data: { reason, message, exitCode, signal, durationMs, lastLines },
-  };
 }

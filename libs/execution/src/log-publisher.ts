@@ -1,6 +1,8 @@
 import { subjects, type LogChunk } from '@acai/contracts';
 import { encodeJson, type Bus } from '@acai/eventing';
-import type { StreamName } from './process-runner.js';
+
+/** Which of a job's outputs a line came from. */
+export type StreamName = 'out' | 'err';
 
 /**
  * Sends a job's output to the logs stream in small batches (every 100 ms or 256 lines), keeps the
@@ -18,15 +20,15 @@ export class LogPublisher {
     project: string,
     private readonly jobId: string,
     private readonly attempt: number,
-    private readonly tailSize = 20,
+    private readonly options: { readonly tailSize?: number; readonly now?: () => Date } = {},
   ) {
     this.subject = subjects.log(bus.topology, project, jobId);
   }
 
   line(stream: StreamName, text: string): void {
-    this.buffer.push({ t: new Date().toISOString(), s: stream, l: text });
+    this.buffer.push({ t: (this.options.now?.() ?? new Date()).toISOString(), s: stream, l: text });
     this.tail.push(text);
-    if (this.tail.length > this.tailSize) this.tail.shift();
+    if (this.tail.length > (this.options.tailSize ?? 20)) this.tail.shift();
     if (this.buffer.length >= 256) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), 100);
   }
@@ -35,8 +37,15 @@ export class LogPublisher {
     return [...this.tail];
   }
 
+  /** Sends what is buffered and the end marker of the attempt. */
   async end(status: 'succeeded' | 'failed' | 'cancelled'): Promise<void> {
     this.flush({ status });
+    await this.sending;
+  }
+
+  /** Sends what is buffered, with no end marker: the job goes on elsewhere (a new attempt). */
+  async close(): Promise<void> {
+    this.flush();
     await this.sending;
   }
 

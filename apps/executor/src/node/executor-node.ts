@@ -1,0 +1,108 @@
+import os from 'node:os';
+import type { NodeHeartbeat } from '@acai/contracts';
+import {
+  describeError,
+  type EventingLogger,
+  type JobControl,
+  type WorkConsumer,
+} from '@acai/eventing';
+import type { JobRunner } from '../jobs/job-runner.js';
+import type { Limits } from '../jobs/limits.js';
+import type { WorkFolders } from '../jobs/work-folders.js';
+
+/** How often failed jobs' folders past their time (and dead executors' folders) are removed. */
+const SWEEP_EVERY_MS = 5 * 60_000;
+
+export interface ExecutorNodeOptions {
+  readonly runner: JobRunner;
+  /** Pulls the pool's work, at most one job per slot, and hands each lease to the runner. */
+  readonly consumer: WorkConsumer;
+  readonly control: JobControl;
+  readonly folders: WorkFolders;
+  readonly limits: Limits;
+  readonly slots: readonly string[];
+  /** Tells the provisioner this node is alive (`GET /api/v1/nodes`). */
+  readonly heartbeat: (heartbeat: NodeHeartbeat) => void;
+  readonly heartbeatMs: number;
+  readonly identity: Pick<NodeHeartbeat, 'id' | 'pool' | 'provider' | 'instanceType' | 'slots'>;
+  readonly logger: EventingLogger;
+}
+
+/**
+ * The executor as a node: pulls its pool's work for the runner, stops jobs on request, says it is
+ * alive every few seconds, and tidies work folders. On shutdown it stops pulling, lets running
+ * jobs finish within the grace period, then stops them and hands their work back so another
+ * executor runs them again.
+ */
+export class ExecutorNode {
+  private readonly startedAt = new Date().toISOString();
+  private cancels: { stop(): void } | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ExecutorNodeOptions) {}
+
+  /** How many jobs this node runs now. */
+  get activeJobs(): number {
+    return this.options.runner.jobIds.length;
+  }
+
+  async start(): Promise<void> {
+    const { folders, logger } = this.options;
+    const swept = await folders.sweep({ atStart: true });
+    if (swept.length > 0)
+      logger.info({ folders: swept }, 'removed work folders left by earlier executors');
+    this.sweeper = setInterval(() => {
+      folders.sweep({ atStart: false }).catch((error: unknown) => {
+        logger.warn({ err: describeError(error) }, 'could not sweep work folders');
+      });
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
+    logger.info(
+      { limits: this.options.limits.mode },
+      `job limits are enforced with ${this.options.limits.mode}`,
+    );
+    this.cancels = this.options.control.onCancel((c) =>
+      this.options.runner.cancel(c.jobId, c.reason),
+    );
+    await this.options.consumer.start();
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Graceful stop: no new work; running jobs get the grace period, then are handed back. */
+  async stop(graceMs: number): Promise<void> {
+    this.cancels?.stop();
+    clearInterval(this.heartbeat);
+    clearInterval(this.sweeper);
+    await this.options.consumer.stop();
+    const drained = this.options.consumer.drained();
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+    ]);
+    if (timedOut) {
+      this.options.runner.handBackAll();
+      await drained;
+    }
+    await this.options.limits.releaseSlots(this.options.slots);
+  }
+
+  private beat(): void {
+    const jobs = this.options.runner.jobIds;
+    try {
+      this.options.heartbeat({
+        ...this.options.identity,
+        cpu: os.availableParallelism(),
+        memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
+        busy: jobs.length,
+        jobs,
+        startedAt: this.startedAt,
+        limits: this.options.limits.mode,
+      });
+    } catch (error) {
+      this.options.logger.warn({ err: describeError(error) }, 'could not send a node heartbeat');
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { JOB, type WorkAssignment } from '@acai/contracts';
+import { aggregateRepository, type WorkLease } from '@acai/eventing';
+import { InMemoryEventLog } from '@acai/eventing/testing';
+import { jobDecider } from '@acai/runs';
+import { JobAttempts } from './attempts.js';
+
+const PROJECT = 'p1';
+const JOB_ID = 'job-1';
+const Jobs = aggregateRepository(JOB, jobDecider);
+
+/** A work lease as the queue hands it out, remembering how it was settled. */
+function leaseOf(work: WorkAssignment): WorkLease & { settled: string | null } {
+  const lease = {
+    work,
+    deliveries: 1,
+    trace: ROOT_CONTEXT,
+    settled: null as string | null,
+    complete: async () => {
+      lease.settled = 'completed';
+    },
+    release: () => {
+      lease.settled = 'released';
+    },
+  };
+  return lease;
+}
+
+/**
+ * The job-attempt protocol every executor follows, on an in-memory log: the job is queued and
+ * dispatched (as the scheduler does), then executors begin and end attempts at it.
+ */
+describe('job attempts', () => {
+  let log: InMemoryEventLog;
+  let attempts: JobAttempts;
+  let work: WorkAssignment;
+
+  beforeEach(async () => {
+    log = new InMemoryEventLog('executor');
+    attempts = new JobAttempts(new Jobs(log));
+    const ref = { project: PROJECT, aggregate: JOB, id: JOB_ID };
+    await log.seed(ref, [
+      {
+        type: 'job.queued',
+        data: {
+          runId: 'run-1',
+          name: 'train',
+          command: ['python', 'train.py'],
+          env: {},
+          resources: { cpu: 1, memoryMb: 512 },
+          inputs: [],
+          outputs: [],
+          timeoutSeconds: null,
+          provision: null,
+        },
+      },
+      { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } },
+    ]);
+    work = {
+      project: PROJECT,
+      runId: 'run-1',
+      jobId: JOB_ID,
+      name: 'train',
+      attempt: 1,
+      dispatchedSeq: log.lastSeq,
+      command: ['python', 'train.py'],
+      env: {},
+      resources: { cpu: 1, memoryMb: 512 },
+      inputs: [],
+      outputs: [],
+      timeoutSeconds: null,
+    };
+  });
+
+  it('records the end of the attempt that owns the job', async () => {
+    const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(attempt?.number).toBe(1);
+    expect(await attempt!.owns()).toBe(true);
+
+    const end = await attempt!.end({ ok: true, durationMs: 20, outputs: [] });
+
+    expect(end).toBe('succeeded');
+    expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([1]);
+  });
+
+  it('lets a late attempt settle nothing once the work ran again elsewhere', async () => {
+    // node-a took the work, then was thought lost: JetStream handed the same work to node-b.
+    const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    const current = await attempts.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+    expect([late?.number, current?.number]).toEqual([1, 2]);
+
+    expect(await late!.owns()).toBe(false);
+    expect(await late!.end({ ok: true, durationMs: 20, outputs: [] })).toBe('superseded');
+    expect(
+      await late!.end({
+        ok: false,
+        failure: {
+          reason: 'nonzero_exit',
+          message: 'the process exited with code 1',
+          exitCode: 1,
+          signal: null,
+          durationMs: 20,
+          lastLines: [],
+          attempt: 1,
+        },
+      }),
+    ).toBe('superseded');
+    expect(log.typesSince(2)).toEqual(['job.started', 'job.started']);
+
+    expect(await current!.end({ ok: true, durationMs: 30, outputs: [] })).toBe('succeeded');
+    expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([2]);
+  });
+
+  it('does not start a job cancelled before an executor took it, and settles its work', async () => {
+    await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
+      { type: 'job.cancelled', data: { reason: 'the run was cancelled' } },
+    ]);
+    const lease = leaseOf(work);
+
+    expect(await attempts.begin(lease, { executor: 'node-a', pool: 'local' })).toBeUndefined();
+    expect(lease.settled).toBe('completed');
+    expect(log.ofType('job.started')).toEqual([]);
+  });
+
+  it('reports a cancelled job as cancelled to the attempt that ran it', async () => {
+    const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
+      { type: 'job.cancelled', data: { reason: 'the run was cancelled' } },
+    ]);
+
+    const end = await attempt!.end({
+      ok: false,
+      failure: {
+        reason: 'killed',
+        message: 'the process was killed by SIGTERM',
+        exitCode: null,
+        signal: 'SIGTERM',
+        durationMs: 5,
+        lastLines: [],
+        attempt: 1,
+      },
+    });
+
+    expect(end).toBe('cancelled');
+    expect(log.ofType('job.failed')).toEqual([]);
+  });
+});

@@ -1,0 +1,173 @@
+import {
+  AcaiError,
+  ErrorCode,
+  type CheckpointRef,
+  type EventData,
+  type WorkAssignment,
+} from '@acai/contracts';
+import {
+  silentLogger,
+  type AggregateRepository,
+  type EventingLogger,
+  type WorkLease,
+} from '@acai/eventing';
+import { dispatchedState, endedAs, jobDecider, type JobState } from '@acai/runs';
+
+/** Who runs an attempt: the executor (its id in `job.started`) and the pool it pulled from. */
+export interface AttemptNode {
+  readonly executor: string;
+  readonly pool: string;
+}
+
+/** How a job stands once an attempt has reported its end. */
+export type JobEnd = 'succeeded' | 'failed' | 'cancelled' | 'superseded';
+
+/** How an attempt ended, as its executor reports it. */
+export type AttemptEnd =
+  | {
+      readonly ok: true;
+      readonly durationMs: number;
+      readonly outputs: EventData<'job.succeeded'>['outputs'];
+    }
+  | { readonly ok: false; readonly failure: EventData<'job.failed'> };
+
+/**
+ * The job-attempt protocol, one for every executor (a process on a node, a simulated node): begin
+ * the attempt a work lease carries (`job.started`), and record how it ended (`job.succeeded` or
+ * `job.failed`) only while it still owns the job. A late or zombie attempt (its executor was
+ * thought lost and the work ran again elsewhere) settles nothing and learns it was superseded.
+ */
+export class JobAttempts {
+  constructor(
+    private readonly jobs: AggregateRepository<JobState>,
+    private readonly logger: EventingLogger = silentLogger,
+  ) {}
+
+  /**
+   * Begins the attempt the lease carries, from the dispatched state the work message holds (no
+   * read unless the job moved on since: then the append conflicts, the job is read, and the start
+   * is decided on what it really is). Answers undefined, with the lease completed, when the job is
+   * not to run: cancelled before it started, or already ended.
+   */
+  async begin(
+    lease: WorkLease,
+    node: AttemptNode,
+    pid: number | null = null,
+  ): Promise<Attempt | undefined> {
+    const work = lease.work;
+    this.jobs.prime(work.project, work.jobId, {
+      version: work.dispatchedSeq,
+      state: dispatchedState(work, node.pool),
+    });
+    let started: { events: unknown[]; state: JobState };
+    try {
+      started = await this.jobs.execute(
+        work.project,
+        work.jobId,
+        (s) => jobDecider.decide({ kind: 'start', executor: node.executor, pid }, s),
+        { correlationId: work.runId },
+      );
+    } catch (error) {
+      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      this.logger.info(
+        { jobId: work.jobId, runId: work.runId, reason: error.message },
+        'job cannot start; dropping its work',
+      );
+      await lease.complete();
+      return undefined;
+    }
+    if (started.events.length === 0) {
+      this.logger.info(
+        { jobId: work.jobId, status: started.state.status },
+        'job already ended; dropping its work',
+      );
+      await lease.complete();
+      return undefined;
+    }
+    return new Attempt(this.jobs, work, started.state);
+  }
+}
+
+/** One attempt at a job, begun by {@link JobAttempts.begin}. */
+export class Attempt {
+  /** Its number: 1 for the first, one more for each redelivery. */
+  readonly number: number;
+  /** The checkpoint an earlier attempt saved, to resume from. */
+  readonly checkpoint: CheckpointRef | null;
+
+  constructor(
+    private readonly jobs: AggregateRepository<JobState>,
+    readonly work: WorkAssignment,
+    started: JobState,
+  ) {
+    this.number = started.attempt;
+    this.checkpoint = started.checkpoint;
+  }
+
+  /**
+   * Whether this attempt still owns the job, read from the log (not a cache): no newer attempt has
+   * started and the job has not ended. Asked before committing outputs, so a superseded attempt's
+   * files never become versions.
+   */
+  async owns(): Promise<boolean> {
+    this.jobs.forget(this.work.project, this.work.jobId);
+    const { state } = await this.jobs.load(this.work.project, this.work.jobId);
+    return state.status === 'running' && state.attempt === this.number;
+  }
+
+  /** Records metric points the attempt reported (dropped once a newer attempt owns the job). */
+  async reportMetrics(points: EventData<'job.metrics_reported'>['points']): Promise<void> {
+    await this.jobs.execute(
+      this.work.project,
+      this.work.jobId,
+      (s) =>
+        jobDecider.decide(
+          { kind: 'report_metrics', data: { attempt: this.number, points: [...points] } },
+          s,
+        ),
+      { correlationId: this.work.runId },
+    );
+  }
+
+  /** Records a checkpoint the attempt saved; only the attempt that owns the job moves it. */
+  async recordCheckpoint(checkpoint: CheckpointRef): Promise<void> {
+    await this.jobs.execute(
+      this.work.project,
+      this.work.jobId,
+      (s) =>
+        jobDecider.decide(
+          { kind: 'record_checkpoint', data: { attempt: this.number, ...checkpoint } },
+          s,
+        ),
+      { correlationId: this.work.runId },
+    );
+  }
+
+  /**
+   * Records how the attempt ended. The job settles only if this attempt still owns it; otherwise
+   * nothing is recorded and the answer says why (it ended otherwise, e.g. cancelled, or a newer
+   * attempt owns it).
+   */
+  async end(end: AttemptEnd): Promise<JobEnd> {
+    const { events, state } = await this.jobs.execute(
+      this.work.project,
+      this.work.jobId,
+      (s) =>
+        jobDecider.decide(
+          end.ok
+            ? {
+                kind: 'succeed',
+                attempt: this.number,
+                durationMs: end.durationMs,
+                outputs: [...end.outputs],
+              }
+            : { kind: 'fail', data: { ...end.failure, attempt: this.number } },
+          s,
+        ),
+      { correlationId: this.work.runId },
+    );
+    if (events.length > 0) return endedAs(state);
+    if (state.attempt !== this.number) return 'superseded';
+    return endedAs(state);
+  }
+}

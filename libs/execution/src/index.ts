@@ -1,0 +1,9 @@
+/** The job-attempt protocol and output logging, shared by every executor (real and simulated). */
+export {
+  Attempt,
+  JobAttempts,
+  type AttemptEnd,
+  type AttemptNode,
+  type JobEnd,
+} from './attempts.js';
+export { LogPublisher, type StreamName } from './log-publisher.js';
