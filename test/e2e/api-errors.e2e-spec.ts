@@ -34,6 +34,30 @@ describe('the gateway refuses bad input clearly', () => {
     expect(r.text).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('answers every error as an RFC 9457 problem document that keeps the old body', async () => {
+    const response = await fetch(`${system.gatewayUrl}/api/v1/runs/run-000000000000000000000zz`, {
+      headers: { authorization: `Bearer ${system.key}` },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      type: 'urn:acai:problem:run-not-found',
+      title: 'No such run in this project',
+      status: 404,
+      detail: "No run 'run-000000000000000000000zz' in this project",
+      instance: '/api/v1/runs/run-000000000000000000000zz',
+      code: 'NOT_FOUND',
+      reason: 'RUN_NOT_FOUND',
+      retryable: false,
+      error: {
+        code: 'NOT_FOUND',
+        reason: 'RUN_NOT_FOUND',
+        message: "No run 'run-000000000000000000000zz' in this project",
+      },
+    });
+  });
+
   it('refuses a body that is not JSON (400) and a missing body (400)', async () => {
     const broken = await system.api('POST', '/api/v1/runs', '{"name": ');
     expect(broken.status).toBe(400);

@@ -21,7 +21,7 @@ describe('operations', () => {
     expect(doc.status).toBe(200);
     const document = doc.body as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
-      components: { schemas: { Error: { properties: { error: unknown } } } };
+      components: { schemas: { Problem: { properties: { error: unknown } } } };
     };
     // What is documented is exactly what is served: every API route Fastify registered, no more.
     const documented = Object.entries(document.paths)
@@ -40,8 +40,13 @@ describe('operations', () => {
       .sort();
     expect(documented).toEqual([...new Set(served)].sort());
     expect(documented.length).toBeGreaterThanOrEqual(30);
-    // Error codes come from the code.
-    expect(JSON.stringify(document.components.schemas.Error)).toContain('UNSUPPORTED_MEDIA_TYPE');
+    // Error categories and problems come from the code.
+    const problem = JSON.stringify(document.components.schemas.Problem);
+    expect(problem).toContain('UNSUPPORTED_MEDIA_TYPE');
+    expect(problem).toContain('FILESET_PARENT_MISMATCH');
+    expect(JSON.stringify(document.paths['/api/v1/runs/{id}'])).toContain(
+      'application/problem+json',
+    );
     // Name rules are in the schemas, so the document shows them.
     expect(JSON.stringify(document.paths['/api/v1/filesets/{name}'])).toContain('A-Za-z0-9');
     const page = await fetch(`${system.gatewayUrl}/api/docs`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, CommonProblems } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
 import { GatewayBlobs } from './filesets/gateway-blobs.js';
@@ -97,7 +97,7 @@ const UPLOAD_ROUTES = /^\/api\/v1\/blobs(\/:sha256)?$/;
 
 function notJson(contentType: string | undefined): AcaiError {
   return new AcaiError(
-    ErrorCode.UnsupportedMediaType,
+    CommonProblems.UNSUPPORTED_MEDIA_TYPE,
     `Send the body as JSON with the header "content-type: application/json" (it came as ${contentType === undefined || contentType === '' ? 'no content-type' : `"${contentType}"`}; with curl: -H 'content-type: application/json')`,
   );
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, BlobProblems } from '@acai/contracts';
 
 export const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -48,7 +48,7 @@ export abstract class BlobStore {
 export function assertSha256(value: string): string {
   if (!SHA256.test(value)) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      BlobProblems.SHA256_INVALID,
       `'${value}' is not a sha256 (64 lower-case hex digits)`,
       [{ path: 'sha256', message: 'expected 64 lower-case hex digits' }],
     );
@@ -58,7 +58,7 @@ export function assertSha256(value: string): string {
 
 export function checksumMismatch(stated: string, actual: string): AcaiError {
   return new AcaiError(
-    ErrorCode.ValidationFailed,
+    BlobProblems.CHECKSUM_MISMATCH,
     `The upload's sha256 is ${actual}, not the ${stated} it was sent as; nothing was stored. Send the file again.`,
     [{ path: 'sha256', message: 'does not match the bytes' }],
   );
@@ -66,20 +66,20 @@ export function checksumMismatch(stated: string, actual: string): AcaiError {
 
 export function tooLarge(maxBytes: number): AcaiError {
   return new AcaiError(
-    ErrorCode.PayloadTooLarge,
-    `The upload is larger than the ${maxBytes} bytes allowed (ACAI_MAX_UPLOAD_BYTES); nothing was stored`,
+    BlobProblems.UPLOAD_TOO_LARGE,
+    `The upload is larger than the ${maxBytes} bytes allowed (ACAI_MAX_UPLOAD_BYTES); nothing was stored. Split the file, or raise ACAI_MAX_UPLOAD_BYTES on the server.`,
   );
 }
 
 export function blobNotFound(sha256: string): AcaiError {
-  return new AcaiError(ErrorCode.NotFound, `No blob ${sha256} in the store`);
+  return new AcaiError(BlobProblems.BLOB_NOT_FOUND, `No blob ${sha256} in the store`);
 }
 
 /** A range must be whole numbers with 0 <= start <= end; stores refuse anything else alike. */
 export function assertRange(range: ByteRange): void {
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new AcaiError(ErrorCode.ValidationFailed, `Bytes ${start}-${end} is not a byte range`, [
+    throw new AcaiError(BlobProblems.RANGE_INVALID, `Bytes ${start}-${end} is not a byte range`, [
       { path: 'range', message: 'expected whole numbers with 0 <= start <= end' },
     ]);
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ErrorCode } from '@acai/contracts';
+import { BlobProblems } from '@acai/contracts';
 import { LocalBlobStore } from './local-store.js';
 
 let workDir: string;
@@ -108,7 +108,7 @@ describe('LocalBlobStore', () => {
     const stated = sha256(Buffer.from('something else'));
 
     await expect(store.put(Readable.from([bytes]), { sha256: stated })).rejects.toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: BlobProblems.CHECKSUM_MISMATCH.reason,
     });
     await expectNothingStored();
     expect(await store.stat(sha256(bytes))).toBeNull();
@@ -118,7 +118,8 @@ describe('LocalBlobStore', () => {
     const bytes = randomBytes(10_000);
 
     await expect(store.put(Readable.from([bytes]), { maxBytes: 9_999 })).rejects.toMatchObject({
-      code: ErrorCode.PayloadTooLarge,
+      code: BlobProblems.UPLOAD_TOO_LARGE.code,
+      reason: BlobProblems.UPLOAD_TOO_LARGE.reason,
     });
     await expectNothingStored();
   });
@@ -149,7 +150,9 @@ describe('LocalBlobStore', () => {
 
   it('answers NOT_FOUND for a blob it does not have, and null from stat', async () => {
     const missing = sha256(Buffer.from('never stored'));
-    await expect(store.get(missing)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.get(missing)).rejects.toMatchObject({
+      reason: BlobProblems.BLOB_NOT_FOUND.reason,
+    });
     expect(await store.stat(missing)).toBeNull();
   });
 
@@ -157,7 +160,9 @@ describe('LocalBlobStore', () => {
     const { sha256: id } = await store.put(Readable.from([randomBytes(100)]));
     await store.delete(id);
     expect(await store.stat(id)).toBeNull();
-    await expect(store.get(id)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.get(id)).rejects.toMatchObject({
+      reason: BlobProblems.BLOB_NOT_FOUND.reason,
+    });
     // Deleting what is not there is not an error.
     await store.delete(id);
   });
@@ -173,13 +178,19 @@ describe('LocalBlobStore', () => {
     const body = Readable.from([Buffer.from('payload')]);
 
     await expect(store.put(body, { sha256: bad })).rejects.toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: BlobProblems.SHA256_INVALID.reason,
     });
-    await expect(store.get(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
-    await expect(store.stat(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
-    await expect(store.delete(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    await expect(store.get(bad)).rejects.toMatchObject({
+      reason: BlobProblems.SHA256_INVALID.reason,
+    });
+    await expect(store.stat(bad)).rejects.toMatchObject({
+      reason: BlobProblems.SHA256_INVALID.reason,
+    });
+    await expect(store.delete(bad)).rejects.toMatchObject({
+      reason: BlobProblems.SHA256_INVALID.reason,
+    });
     await expect(store.get(bad, { start: 0, end: 1 })).rejects.toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: BlobProblems.SHA256_INVALID.reason,
     });
 
     expect(await readdir(parent)).toEqual(['root']);

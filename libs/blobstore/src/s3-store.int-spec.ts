@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { ErrorCode } from '@acai/contracts';
+import { BlobProblems } from '@acai/contracts';
 import { startS3rver } from '@acai/testkit';
 import { blobStoreFromUrl, parseBlobStoreUrl } from './from-url.js';
 import { LocalBlobStore } from './local-store.js';
@@ -168,7 +168,7 @@ describe('S3BlobStore against s3rver', () => {
       const stated = sha256(Buffer.from('other bytes'));
 
       await expect(store.put(Readable.from([bytes]), { sha256: stated })).rejects.toMatchObject({
-        code: ErrorCode.ValidationFailed,
+        reason: BlobProblems.CHECKSUM_MISMATCH.reason,
       });
       expect(await store.stat(sha256(bytes))).toBeNull();
       expect(await store.stat(stated)).toBeNull();
@@ -181,7 +181,8 @@ describe('S3BlobStore against s3rver', () => {
     const { body } = streamedBody(12 * MiB);
 
     await expect(store.put(body, { maxBytes: 11 * MiB })).rejects.toMatchObject({
-      code: ErrorCode.PayloadTooLarge,
+      code: BlobProblems.UPLOAD_TOO_LARGE.code,
+      reason: BlobProblems.UPLOAD_TOO_LARGE.reason,
     });
     expect(await keysUnder(prefix)).toEqual([]);
   });
@@ -211,7 +212,7 @@ describe('S3BlobStore against s3rver', () => {
       bytes.subarray(99_990),
     );
     await expect(store.get(id, { start: 10, end: 9 })).rejects.toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: BlobProblems.RANGE_INVALID.reason,
     });
   });
 
@@ -220,9 +221,11 @@ describe('S3BlobStore against s3rver', () => {
     const missing = sha256(Buffer.from('never stored'));
 
     expect(await store.stat(missing)).toBeNull();
-    await expect(store.get(missing)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.get(missing)).rejects.toMatchObject({
+      reason: BlobProblems.BLOB_NOT_FOUND.reason,
+    });
     await expect(store.get(missing, { start: 0, end: 9 })).rejects.toMatchObject({
-      code: ErrorCode.NotFound,
+      reason: BlobProblems.BLOB_NOT_FOUND.reason,
     });
   });
 
@@ -233,7 +236,9 @@ describe('S3BlobStore against s3rver', () => {
     await store.delete(id);
 
     expect(await store.stat(id)).toBeNull();
-    await expect(store.get(id)).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    await expect(store.get(id)).rejects.toMatchObject({
+      reason: BlobProblems.BLOB_NOT_FOUND.reason,
+    });
     expect(await keysUnder(prefix)).toEqual([]);
     await store.delete(id);
   });
@@ -244,10 +249,16 @@ describe('S3BlobStore against s3rver', () => {
       const { store, prefix } = newStore();
       await expect(
         store.put(Readable.from([Buffer.from('x')]), { sha256: bad }),
-      ).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
-      await expect(store.get(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
-      await expect(store.stat(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
-      await expect(store.delete(bad)).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+      ).rejects.toMatchObject({ reason: BlobProblems.SHA256_INVALID.reason });
+      await expect(store.get(bad)).rejects.toMatchObject({
+        reason: BlobProblems.SHA256_INVALID.reason,
+      });
+      await expect(store.stat(bad)).rejects.toMatchObject({
+        reason: BlobProblems.SHA256_INVALID.reason,
+      });
+      await expect(store.delete(bad)).rejects.toMatchObject({
+        reason: BlobProblems.SHA256_INVALID.reason,
+      });
       expect(await keysUnder(prefix)).toEqual([]);
     },
   );

@@ -16,7 +16,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, BlobProblems } from '@acai/contracts';
 import {
   assertRange,
   assertSha256,
@@ -142,8 +142,8 @@ export class S3BlobStore implements BlobStore {
       const stored = await this.sizeOf(tmpKey);
       if (stored !== size) {
         throw new AcaiError(
-          ErrorCode.Internal,
-          `The store ${this.description} kept ${stored ?? 'no'} bytes for an upload of ${size}; nothing was stored`,
+          BlobProblems.STORE_SIZE_MISMATCH,
+          `The store ${this.description} kept ${stored ?? 'no'} bytes for an upload of ${size}; nothing was stored. Send the file again; if this repeats, the S3 server is not keeping uploads whole.`,
         );
       }
       const finalKey = this.keyOf(sha256);
@@ -185,7 +185,7 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(error)) throw blobNotFound(sha256);
       if (error instanceof S3ServiceException && error.name === 'InvalidRange') {
         throw new AcaiError(
-          ErrorCode.ValidationFailed,
+          BlobProblems.RANGE_INVALID,
           `Bytes ${range?.start}-${range?.end} are past the end of blob ${sha256}`,
           [{ path: 'range', message: 'starts past the end of the blob' }],
         );

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './problems/index.js';
 export * from './validation.js';
 export * from './subjects.js';
 export * from './events/envelope.js';

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { AcaiError, ErrorCode, type ErrorDetail } from './errors.js';
+import { AcaiError, type ErrorDetail, type Problem } from './errors.js';
+import { CommonProblems } from './problems/common.js';
 
 /** Turns zod issues into details that name the field, e.g. `steps.0.command: Required`. */
 export function issuesToDetails(error: z.ZodError): ErrorDetail[] {
@@ -9,11 +10,15 @@ export function issuesToDetails(error: z.ZodError): ErrorDetail[] {
   });
 }
 
-/** Parses untrusted input at an edge; a failure is a VALIDATION_FAILED error naming each field. */
+/**
+ * Parses untrusted input at an edge; a failure is the given problem (`INVALID_REQUEST` unless
+ * said otherwise), naming each bad field.
+ */
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
   input: unknown,
   what: string,
+  problem: Problem = CommonProblems.INVALID_REQUEST,
 ): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
@@ -21,5 +26,5 @@ export function parseOrThrow<S extends z.ZodType>(
   const first = details[0];
   const summary =
     first === undefined ? '' : `: ${first.path ? `${first.path}: ` : ''}${first.message}`;
-  throw new AcaiError(ErrorCode.ValidationFailed, `Invalid ${what}${summary}`, details);
+  throw new AcaiError(problem, `Invalid ${what}${summary}`, details);
 }

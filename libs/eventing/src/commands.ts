@@ -8,7 +8,7 @@ import {
 import {
   AcaiError,
   Commands,
-  ErrorCode,
+  CommonProblems,
   parseOrThrow,
   subjects,
   commandByPattern,
@@ -60,7 +60,7 @@ export class CommandClient implements CommandSender {
             (error instanceof Error && error.cause instanceof NoRespondersError)
           ) {
             throw new AcaiError(
-              ErrorCode.Unavailable,
+              CommonProblems.SERVICE_UNAVAILABLE,
               `The ${command.service} service is not running (no one answers ${command.pattern}); start it and try again`,
             );
           }
@@ -69,7 +69,7 @@ export class CommandClient implements CommandSender {
             (error instanceof Error && error.cause instanceof TimeoutError)
           ) {
             throw new AcaiError(
-              ErrorCode.Unavailable,
+              CommonProblems.SERVICE_TIMEOUT,
               `The ${command.service} service did not answer ${command.pattern} within ${this.timeoutMs} ms; try again`,
             );
           }
@@ -149,11 +149,14 @@ export function serveCommands(
 function toErrorBody(error: unknown, logger: EventingLogger, pattern: string): ErrorBody {
   if (error instanceof AcaiError) return error.toBody();
   if (error instanceof SyntaxError) {
-    return { code: ErrorCode.ValidationFailed, message: `${pattern}: request is not valid JSON` };
+    return new AcaiError(
+      CommonProblems.INVALID_REQUEST,
+      `${pattern}: request is not valid JSON`,
+    ).toBody();
   }
   logger.error({ command: pattern, err: describeError(error) }, 'command handler failed');
-  return {
-    code: ErrorCode.Internal,
-    message: `${pattern} failed unexpectedly; see the service log`,
-  };
+  return new AcaiError(
+    CommonProblems.INTERNAL,
+    `${pattern} failed unexpectedly; see the service log`,
+  ).toBody();
 }

@@ -1,5 +1,5 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, CommonProblems } from '@acai/contracts';
 
 /** Two writers raced for one aggregate and this one lost: reload and decide again. */
 export class WrongExpectedVersionError extends AcaiError {
@@ -9,7 +9,7 @@ export class WrongExpectedVersionError extends AcaiError {
     cause?: unknown,
   ) {
     super(
-      ErrorCode.Conflict,
+      CommonProblems.CONCURRENT_CHANGE,
       `Someone else changed ${subject} since version ${expectedVersion}; reload it and try again`,
       undefined,
       { cause },
@@ -33,13 +33,21 @@ export class NonRetryableError extends Error {
   }
 }
 
+/**
+ * Whether a handler's failure is final: a poison message, or a problem its module declared not
+ * retryable (a refused command is not going to be accepted the next time either). Anything else
+ * (a service down, a lost race, an unexpected error) is worth another delivery.
+ */
 export function isNonRetryable(error: unknown): boolean {
   if (error instanceof NonRetryableError) return true;
-  // A refused command is not going to be accepted the next time either.
-  return (
-    error instanceof AcaiError &&
-    (error.code === ErrorCode.ValidationFailed || error.code === ErrorCode.NotFound)
-  );
+  return error instanceof AcaiError && !error.retryable;
+}
+
+/** The reason a message is dead-lettered with (`max_deliveries`, a problem's reason, …). */
+export function deadLetterReason(error: unknown): string {
+  if (error instanceof NonRetryableError) return error.reason;
+  if (error instanceof AcaiError) return error.reason.toLowerCase();
+  return 'handler_failed';
 }
 
 export function describeError(error: unknown): string {

@@ -4,7 +4,7 @@ import type { StoredEvent } from '@acai/contracts';
 import { ensureDurableConsumer, type Bus } from './bus.js';
 import { decodeEvent, eventTypeOf } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
-import { describeError, isNonRetryable, NonRetryableError } from './errors.js';
+import { deadLetterReason, describeError, isNonRetryable, NonRetryableError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
 
@@ -196,7 +196,7 @@ export class EventConsumer {
   }
 
   private async deadLetter(msg: JsMsg, error: unknown): Promise<void> {
-    const reason = error instanceof NonRetryableError ? error.reason : 'handler_failed';
+    const reason = deadLetterReason(error);
     this.logger.warn(
       {
         consumer: this.options.durable,

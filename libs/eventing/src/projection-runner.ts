@@ -4,7 +4,7 @@ import { subjects, type Projection, type StoredEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
-import { describeError, isMissing, NonRetryableError } from './errors.js';
+import { deadLetterReason, describeError, isMissing, NonRetryableError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
@@ -411,7 +411,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     error: unknown,
     projection: string,
   ): Promise<void> {
-    const reason = error instanceof NonRetryableError ? error.reason : 'handler_failed';
+    const reason = deadLetterReason(error);
     this.logger.warn(
       {
         projection,

@@ -1,6 +1,6 @@
 import {
-  AcaiError,
-  ErrorCode,
+  isProblem,
+  RunProblems,
   type CheckpointRef,
   type EventData,
   type WorkAssignment,
@@ -68,7 +68,9 @@ export class JobAttempts {
         { correlationId: work.runId },
       );
     } catch (error) {
-      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      // The job is not to run (cancelled first, or not in a state to start): drop its work.
+      if (!isProblem(error, RunProblems.JOB_CANNOT_START, RunProblems.JOB_CANCELLED_BEFORE_START))
+        throw error;
       this.logger.info(
         { jobId: work.jobId, runId: work.runId, reason: error.message },
         'job cannot start; dropping its work',

@@ -1,11 +1,12 @@
 import { describe, it, expect } from '@jest/globals';
 import {
-  ErrorCode,
+  FilesetProblems,
   type Creator,
   type EventData,
   type ManifestRef,
   type Metadata,
   type NewEvent,
+  type Problem,
 } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
 import {
@@ -20,7 +21,18 @@ import {
 
 const spec = deciderSpec(filesetDecider);
 
-const { Conflict: CONFLICT, NotFound: NOT_FOUND, ValidationFailed: VALIDATION_FAILED } = ErrorCode;
+const {
+  FILESET_EXISTS,
+  FILESET_NOT_FOUND,
+  FILESET_EMPTY,
+  FILESET_PARENT_MISMATCH,
+  FILESET_PARENT_MISSING,
+  LABEL_INVALID,
+  METADATA_TOO_LARGE,
+  VERSION_LABEL_NOT_FOUND,
+  VERSION_NOT_FOUND,
+  VERSION_PINNED,
+} = FilesetProblems;
 
 /** The error deciding `command` after `events` throws; fails the test if it throws none. */
 function refusal(events: NewEvent[], command: FilesetCommand): unknown {
@@ -142,7 +154,7 @@ describe('filesetDecider', () => {
     it('refuses a second file set with the same name, saying it exists', () => {
       const command: FilesetCommand = { kind: 'create', ...createdData };
 
-      spec.given([created]).when(command).thenThrows(CONFLICT);
+      spec.given([created]).when(command).thenThrows(FILESET_EXISTS);
       expect(refusal([created], command)).toMatchObject({
         message: "File set 'mnist' exists already in this project",
       });
@@ -152,7 +164,7 @@ describe('filesetDecider', () => {
       expect(
         refusal([], { kind: 'create', ...createdData, labels: ['images', 'not a label'] }),
       ).toMatchObject({
-        code: VALIDATION_FAILED,
+        reason: LABEL_INVALID.reason,
         details: [{ path: 'labels.1', message: 'not a valid label' }],
       });
     });
@@ -161,7 +173,7 @@ describe('filesetDecider', () => {
       spec
         .given([])
         .when({ kind: 'create', ...createdData, metadata: metadataOfBytes(MAX_METADATA_BYTES + 1) })
-        .thenThrows(VALIDATION_FAILED);
+        .thenThrows(METADATA_TOO_LARGE);
     });
   });
 
@@ -192,7 +204,7 @@ describe('filesetDecider', () => {
     });
 
     it('refuses a commit on a stale parent, naming the latest version and saying nothing was lost', () => {
-      spec.given([created, v1, v2]).when(commit(1)).thenThrows(CONFLICT);
+      spec.given([created, v1, v2]).when(commit(1)).thenThrows(FILESET_PARENT_MISMATCH);
       const error = refusal([created, v1, v2], commit(1)) as Error;
 
       expect(error.message).toContain("File set 'mnist' is at version 2, not 1");
@@ -201,21 +213,24 @@ describe('filesetDecider', () => {
     });
 
     it('refuses a commit on a parent that does not exist yet', () => {
-      spec.given([created, v1]).when(commit(5)).thenThrows(CONFLICT);
+      spec.given([created, v1]).when(commit(5)).thenThrows(FILESET_PARENT_MISSING);
+      expect(refusal([created, v1], commit(5))).toMatchObject({
+        message: expect.stringContaining('Commit with parent 1.'),
+      });
     });
 
     it('refuses a commit on a file set that does not exist', () => {
-      spec.given([]).when(commit(0)).thenThrows(NOT_FOUND);
+      spec.given([]).when(commit(0)).thenThrows(FILESET_NOT_FOUND);
     });
 
     it('refuses an invalid label or metadata over 64 KiB', () => {
       expect(refusal([created], commit(0, { labels: ['-prod'] }))).toMatchObject({
-        code: VALIDATION_FAILED,
+        reason: LABEL_INVALID.reason,
         details: [{ path: 'labels.0' }],
       });
       expect(
         refusal([created], commit(0, { metadata: metadataOfBytes(MAX_METADATA_BYTES + 1) })),
-      ).toMatchObject({ code: VALIDATION_FAILED, details: [{ path: 'metadata' }] });
+      ).toMatchObject({ reason: METADATA_TOO_LARGE.reason, details: [{ path: 'metadata' }] });
     });
   });
 
@@ -294,7 +309,7 @@ describe('filesetDecider', () => {
       spec
         .given([created])
         .when(metadataOf(onFileset, { op: 'set', value: metadataOfBytes(MAX_METADATA_BYTES + 1) }))
-        .thenThrows(VALIDATION_FAILED);
+        .thenThrows(METADATA_TOO_LARGE);
       spec
         .given([created, v1])
         .when(
@@ -303,7 +318,7 @@ describe('filesetDecider', () => {
             { op: 'merge', value: { notes: 'x'.repeat(MAX_METADATA_BYTES) } },
           ),
         )
-        .thenThrows(VALIDATION_FAILED);
+        .thenThrows(METADATA_TOO_LARGE);
     });
 
     it('counts the 64 KiB in bytes, not characters', () => {
@@ -311,14 +326,14 @@ describe('filesetDecider', () => {
       spec
         .given([created])
         .when(metadataOf(onFileset, { op: 'set', value: { blob: 'é'.repeat(32_763) } }))
-        .thenThrows(VALIDATION_FAILED);
+        .thenThrows(METADATA_TOO_LARGE);
     });
 
     it('refuses a version that does not exist, naming the latest', () => {
       spec
         .given([created, v1])
         .when(metadataOf({ version: 3 }, { op: 'set', value: {} }))
-        .thenThrows(NOT_FOUND);
+        .thenThrows(VERSION_NOT_FOUND);
       expect(
         refusal([created, v1], metadataOf({ version: 3 }, { op: 'set', value: {} })),
       ).toMatchObject({ message: "File set 'mnist' has no version 3 (latest is 1)" });
@@ -386,7 +401,7 @@ describe('filesetDecider', () => {
       ['of 64 characters', 'a'.repeat(64)],
     ])('refuses a label %s, naming which one', (_form, label) => {
       expect(refusal([created], labelsOf(onFileset, ['ok', label]))).toMatchObject({
-        code: VALIDATION_FAILED,
+        reason: LABEL_INVALID.reason,
         details: [{ path: 'add.1', message: 'not a valid label' }],
       });
     });
@@ -404,7 +419,7 @@ describe('filesetDecider', () => {
       spec
         .given([created, v1])
         .when(labelsOf({ version: 2 }, ['prod']))
-        .thenThrows(NOT_FOUND);
+        .thenThrows(VERSION_NOT_FOUND);
     });
   });
 
@@ -433,8 +448,8 @@ describe('filesetDecider', () => {
     });
 
     it('refuses a version that does not exist', () => {
-      spec.given([created, v1]).when(pin(2)).thenThrows(NOT_FOUND);
-      spec.given([created, v1]).when(pin(0)).thenThrows(NOT_FOUND);
+      spec.given([created, v1]).when(pin(2)).thenThrows(VERSION_NOT_FOUND);
+      spec.given([created, v1]).when(pin(0)).thenThrows(VERSION_NOT_FOUND);
     });
   });
 
@@ -450,7 +465,7 @@ describe('filesetDecider', () => {
       spec
         .given([created, v1, pinned(1)])
         .when(evict(1))
-        .thenThrows(CONFLICT);
+        .thenThrows(VERSION_PINNED);
       expect(refusal([created, v1, pinned(1)], evict(1))).toMatchObject({
         message: 'Version 1 is pinned; pinned versions are never evicted. Unpin it first.',
       });
@@ -471,7 +486,7 @@ describe('filesetDecider', () => {
     });
 
     it('refuses a version that does not exist', () => {
-      spec.given([created, v1]).when(evict(2)).thenThrows(NOT_FOUND);
+      spec.given([created, v1]).when(evict(2)).thenThrows(VERSION_NOT_FOUND);
     });
 
     it('keeps the manifest and lineage of an evicted version', () => {
@@ -495,7 +510,7 @@ describe('filesetDecider', () => {
       ['pin', pin(1)],
       ['evict', evict(1)],
     ])('refuses %s as not found', (_kind, command) => {
-      spec.given([]).when(command).thenThrows(NOT_FOUND);
+      spec.given([]).when(command).thenThrows(FILESET_NOT_FOUND);
       expect(refusal([], command)).toMatchObject({
         message: 'No such file set in this project',
       });
@@ -614,20 +629,25 @@ describe('resolveVersion', () => {
     expect(resolveVersion(moved, 'prod').version).toBe(1);
   });
 
-  it.each<[string | number, string]>([
-    [4, "File set 'mnist' has no version 4 (latest is 3)"],
-    ['4', "File set 'mnist' has no version 4 (latest is 3)"],
-    [0, "File set 'mnist' has no version 0 (latest is 3)"],
-    ['staging', "File set 'mnist' has no version labelled 'staging'"],
-  ])('does not find %j', (ref, message) => {
+  it.each<[string | number, string, Problem]>([
+    [4, "File set 'mnist' has no version 4 (latest is 3)", VERSION_NOT_FOUND],
+    ['4', "File set 'mnist' has no version 4 (latest is 3)", VERSION_NOT_FOUND],
+    [0, "File set 'mnist' has no version 0 (latest is 3)", VERSION_NOT_FOUND],
+    ['staging', "File set 'mnist' has no version labelled 'staging'", VERSION_LABEL_NOT_FOUND],
+  ])('does not find %j', (ref, message, problem) => {
     expect(() => resolveVersion(state, ref)).toThrow(message);
-    expect(() => resolveVersion(state, ref)).toThrow(expect.objectContaining({ code: NOT_FOUND }));
+    expect(() => resolveVersion(state, ref)).toThrow(
+      expect.objectContaining({ code: problem.code, reason: problem.reason }),
+    );
   });
 
   it('finds no latest version before the first commit', () => {
     const empty = spec.given([created]).state;
 
     expect(() => resolveVersion(empty, 'latest')).toThrow("File set 'mnist' has no version yet");
+    expect(() => resolveVersion(empty, 'latest')).toThrow(
+      expect.objectContaining({ reason: FILESET_EMPTY.reason }),
+    );
     expect(() => resolveVersion(empty, 1)).toThrow(
       "File set 'mnist' has no version 1 (latest is 0)",
     );
@@ -639,7 +659,7 @@ describe('resolveVersion', () => {
     try {
       accepted = filesetDecider.decide(add, state);
     } catch (error) {
-      expect(error).toMatchObject({ code: VALIDATION_FAILED });
+      expect(error).toMatchObject({ reason: LABEL_INVALID.reason });
       return;
     }
     const after = accepted.reduce(filesetDecider.evolve, state);

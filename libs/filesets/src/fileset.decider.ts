@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   AcaiError,
   assertUnreachable,
-  ErrorCode,
+  FilesetProblems,
   LABEL,
   type Creator,
   type ManifestRef,
@@ -69,7 +69,7 @@ export function checkLabels(labels: readonly string[], field: string): string[] 
   labels.forEach((label, i) => {
     if (!LABEL.test(label)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        FilesetProblems.LABEL_INVALID,
         `Invalid label '${label}': use 1-63 letters, digits and _ . : = / -, starting with a letter or digit (not only digits, and not 'latest')`,
         [{ path: `${field}.${i}`, message: 'not a valid label' }],
       );
@@ -81,7 +81,7 @@ export function checkLabels(labels: readonly string[], field: string): string[] 
 export function checkMetadata(metadata: Metadata, field: string): Metadata {
   if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      FilesetProblems.METADATA_TOO_LARGE,
       `Metadata is larger than ${MAX_METADATA_BYTES} bytes`,
       [{ path: field, message: 'too large' }],
     );
@@ -93,7 +93,7 @@ function versionOf(state: FilesetState, version: number): VersionState {
   const v = state.versions[version - 1];
   if (v === undefined) {
     throw new AcaiError(
-      ErrorCode.NotFound,
+      FilesetProblems.VERSION_NOT_FOUND,
       `File set '${state.name ?? ''}' has no version ${version} (latest is ${latestVersion(state)})`,
     );
   }
@@ -127,7 +127,7 @@ export const filesetDecider = {
     if (command.kind === 'create') {
       if (state.exists)
         throw new AcaiError(
-          ErrorCode.Conflict,
+          FilesetProblems.FILESET_EXISTS,
           `File set '${command.name}' exists already in this project`,
         );
       return [
@@ -142,19 +142,21 @@ export const filesetDecider = {
         },
       ];
     }
-    if (!state.exists) throw new AcaiError(ErrorCode.NotFound, 'No such file set in this project');
+    if (!state.exists) {
+      throw new AcaiError(FilesetProblems.FILESET_NOT_FOUND, 'No such file set in this project');
+    }
     switch (command.kind) {
       case 'commit': {
         const latest = latestVersion(state);
         if (command.parent > latest) {
           throw new AcaiError(
-            ErrorCode.Conflict,
+            FilesetProblems.FILESET_PARENT_MISSING,
             `File set '${state.name ?? ''}' is at version ${latest}; there is no version ${command.parent} to commit on. Commit with parent ${latest}.`,
           );
         }
         if (command.parent !== latest) {
           throw new AcaiError(
-            ErrorCode.Conflict,
+            FilesetProblems.FILESET_PARENT_MISMATCH,
             `File set '${state.name ?? ''}' is at version ${latest}, not ${command.parent}: another commit came first. ` +
               `Nothing was lost (uploaded files stay); commit again with parent ${latest}.`,
           );
@@ -217,7 +219,7 @@ export const filesetDecider = {
         const v = versionOf(state, command.version);
         if (v.pinned) {
           throw new AcaiError(
-            ErrorCode.Conflict,
+            FilesetProblems.VERSION_PINNED,
             `Version ${command.version} is pinned; pinned versions are never evicted. Unpin it first.`,
           );
         }
@@ -298,14 +300,18 @@ export function resolveVersion(state: FilesetState, ref: string | number): Versi
   if (typeof ref === 'number' || /^\d+$/.test(ref)) return versionOf(state, Number(ref));
   if (ref === 'latest') {
     const latest = state.versions.at(-1);
-    if (latest === undefined)
-      throw new AcaiError(ErrorCode.NotFound, `File set '${state.name ?? ''}' has no version yet`);
+    if (latest === undefined) {
+      throw new AcaiError(
+        FilesetProblems.FILESET_EMPTY,
+        `File set '${state.name ?? ''}' has no version yet: commit one (parent 0) first`,
+      );
+    }
     return latest;
   }
   const labelled = [...state.versions].reverse().find((v) => v.labels.includes(ref));
   if (labelled === undefined) {
     throw new AcaiError(
-      ErrorCode.NotFound,
+      FilesetProblems.VERSION_LABEL_NOT_FOUND,
       `File set '${state.name ?? ''}' has no version labelled '${ref}'`,
     );
   }

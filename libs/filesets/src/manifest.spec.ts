@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { ErrorCode } from '@acai/contracts';
+import { FilesetProblems } from '@acai/contracts';
 import {
   applyChanges,
   diffManifests,
@@ -98,7 +98,7 @@ describe('applyChanges', () => {
         applyChanges(parent, { put: [put('new.csv', 'a'), put('new.csv', 'b')], delete: [] }),
       ),
     ).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_DUPLICATE.reason,
       message: "'new.csv' appears more than once in this commit",
       details: [{ path: 'put.1.path', message: 'path given twice' }],
     });
@@ -108,7 +108,7 @@ describe('applyChanges', () => {
     expect(
       errorOf(() => applyChanges(parent, { put: [put('test.csv', 'a')], delete: ['test.csv'] })),
     ).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_DUPLICATE.reason,
       message: "'test.csv' appears more than once in this commit",
       details: [{ path: 'put.0.path' }],
     });
@@ -118,7 +118,7 @@ describe('applyChanges', () => {
     expect(
       errorOf(() => applyChanges(parent, { put: [], delete: ['test.csv', 'test.csv'] })),
     ).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_DUPLICATE.reason,
       details: [{ path: 'delete.1', message: 'path given twice' }],
     });
   });
@@ -127,7 +127,7 @@ describe('applyChanges', () => {
     expect(
       errorOf(() => applyChanges(parent, { put: [], delete: ['test.csv', 'missing.csv'] })),
     ).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.DELETE_MISSING_FILE.reason,
       message: "Cannot delete 'missing.csv': the parent version has no such file",
       details: [{ path: 'delete.1', message: 'no such file in the parent version' }],
     });
@@ -138,9 +138,12 @@ describe('applyChanges', () => {
       errorOf(() =>
         applyChanges(parent, { put: [put('ok.csv', 'a'), put('../escape.csv', 'b')], delete: [] }),
       ),
-    ).toMatchObject({ code: ErrorCode.ValidationFailed, details: [{ path: 'put.1.path' }] });
+    ).toMatchObject({
+      reason: FilesetProblems.PATH_INVALID.reason,
+      details: [{ path: 'put.1.path' }],
+    });
     expect(errorOf(() => applyChanges(parent, { put: [], delete: ['/test.csv'] }))).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_INVALID.reason,
       details: [{ path: 'delete.0' }],
     });
   });

@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, FilesetProblems } from '@acai/contracts';
 import { checkPath } from './paths.js';
 
 export interface ManifestEntry {
@@ -31,7 +31,7 @@ export function applyChanges(parent: Manifest, changes: Changes): AppliedChanges
   const twice = (path: string, field: string) => {
     if (seen.has(path)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        FilesetProblems.PATH_DUPLICATE,
         `'${path}' appears more than once in this commit`,
         [{ path: field, message: 'path given twice' }],
       );
@@ -47,7 +47,7 @@ export function applyChanges(parent: Manifest, changes: Changes): AppliedChanges
     twice(path, `delete.${i}`);
     if (!next.delete(path)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        FilesetProblems.DELETE_MISSING_FILE,
         `Cannot delete '${path}': the parent version has no such file`,
         [{ path: `delete.${i}`, message: 'no such file in the parent version' }],
       );

@@ -1,6 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { ErrorCode } from '@acai/contracts';
-import { pathProblem } from '@acai/contracts';
+import { FilesetProblems, pathProblem } from '@acai/contracts';
 import { checkPath } from './paths.js';
 
 /** The error `run` throws; fails the test if it throws none. */
@@ -86,7 +85,7 @@ const rejected: { form: string; path: string; problem: string }[] = [
 describe('checkPath', () => {
   it.each(rejected)('refuses $form, naming the field and the problem', ({ path, problem }) => {
     expect(errorOf(() => checkPath(path))).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_INVALID.reason,
       details: [{ path: 'path', message: problem }],
     });
     expect(pathProblem(path)).toBe(problem);
@@ -94,7 +93,7 @@ describe('checkPath', () => {
 
   it('names the field it was given, so a client can point at the bad entry', () => {
     expect(errorOf(() => checkPath('../x', 'put.3.path'))).toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.PATH_INVALID.reason,
       message: expect.stringContaining("Invalid put.3.path '../x'"),
       details: [{ path: 'put.3.path' }],
     });
@@ -133,7 +132,7 @@ describe('checkPath', () => {
   it('refuses C1 control characters (U+0085 NEL, U+009B CSI) too', () => {
     for (const path of ['a\u0085b', 'a\u009b31mred']) {
       expect(errorOf(() => checkPath(path))).toMatchObject({
-        code: ErrorCode.ValidationFailed,
+        reason: FilesetProblems.PATH_INVALID.reason,
         details: [{ path: 'path' }],
       });
     }

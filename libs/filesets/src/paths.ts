@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode, pathProblem } from '@acai/contracts';
+import { AcaiError, FilesetProblems, pathProblem } from '@acai/contracts';
 
 /**
  * Checks a path inside a file set (the rules of `FilePathSchema` in the contracts): relative,
@@ -9,7 +9,7 @@ export function checkPath(path: string, field = 'path'): string {
   const problem = pathProblem(path);
   if (problem !== undefined) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      FilesetProblems.PATH_INVALID,
       `Invalid ${field} '${printable(path)}': ${problem}`,
       [{ path: field, message: problem }],
     );

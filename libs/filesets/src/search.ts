@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode, type ErrorDetail } from '@acai/contracts';
+import { AcaiError, FilesetProblems, type ErrorDetail } from '@acai/contracts';
 
 export type MetaOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte' | 'exists' | 'contains';
 
@@ -132,7 +132,7 @@ export function parseSearch(
   if (details.length > 0) {
     const first = details[0]!;
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      FilesetProblems.SEARCH_INVALID,
       `Invalid search: ${first.path}: ${first.message}`,
       details,
     );

@@ -5,8 +5,17 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import type { FastifyError, FastifyReply } from 'fastify';
-import { AcaiError, ErrorCode, type ErrorBody } from '@acai/contracts';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AcaiError,
+  AuthProblems,
+  CommonProblems,
+  declaredProblems,
+  ErrorCode,
+  problemType,
+  type ErrorBody,
+  type ErrorDetail,
+} from '@acai/contracts';
 import { throwError, type Observable } from 'rxjs';
 import type { Logger } from './logger.js';
 
@@ -33,33 +42,71 @@ export function statusOf(code: ErrorCode): number {
   }
 }
 
-/** Turns anything thrown while serving a request into `{ error: { code, message, details? } }`. */
+/**
+ * The body of every failed HTTP request: an RFC 9457 problem document (`application/problem+json`).
+ * `type` names the problem (`urn:acai:problem:<reason>`, listed in docs/errors.md), `detail` says
+ * what happened here and what to do. `code`, `reason` and `retryable` are extensions, and `error`
+ * keeps the body of earlier releases (`{ code, message, details? }`) for clients that read it.
+ */
+export interface ProblemDocument {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  /** The path of the request that failed. */
+  readonly instance?: string;
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly retryable: boolean;
+  readonly details?: readonly ErrorDetail[];
+  readonly error: ErrorBody;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** The problem document of an error, as the edge answers it. */
+export function problemDocument(error: AcaiError, instance?: string): ProblemDocument {
+  const body = error.toBody();
+  const known = declaredProblems().find((p) => p.reason === error.reason);
+  return {
+    type: problemType(error.reason),
+    title: known?.title ?? error.reason,
+    status: statusOf(error.code),
+    detail: error.message,
+    ...(instance === undefined ? {} : { instance }),
+    code: error.code,
+    reason: error.reason,
+    retryable: error.retryable,
+    ...(error.details === undefined ? {} : { details: error.details }),
+    error: body,
+  };
+}
+
+/** Turns anything thrown while serving a request into a status and a problem document. */
 export function toHttpError(
   error: unknown,
   logger: Logger,
-): { status: number; body: { error: ErrorBody } } {
-  if (error instanceof AcaiError)
-    return { status: statusOf(error.code), body: { error: error.toBody() } };
-  const tooLarge = {
-    status: 413,
-    body: {
-      error: {
-        code: ErrorCode.PayloadTooLarge,
-        message: 'The request body is larger than this server accepts (ACAI_MAX_BODY_BYTES)',
-      },
-    },
-  };
+  instance?: string,
+): { status: number; body: ProblemDocument } {
+  const answer = (problem: AcaiError) => ({
+    status: statusOf(problem.code),
+    body: problemDocument(problem, instance),
+  });
+  if (error instanceof AcaiError) return answer(error);
+  const tooLarge = new AcaiError(
+    CommonProblems.PAYLOAD_TOO_LARGE,
+    'The request body is larger than this server accepts (ACAI_MAX_BODY_BYTES)',
+  );
   if (error instanceof HttpException) {
     const status = error.getStatus();
-    if (status === 413) return tooLarge;
-    const code =
-      status === 404
-        ? ErrorCode.NotFound
-        : status === 401
-          ? ErrorCode.Unauthenticated
-          : ErrorCode.ValidationFailed;
-    const message = status === 404 ? 'No such endpoint; see /api/openapi.json' : error.message;
-    return { status, body: { error: { code, message } } };
+    if (status === 413) return answer(tooLarge);
+    if (status === 404) {
+      return answer(
+        new AcaiError(CommonProblems.NO_SUCH_ROUTE, 'No such endpoint; see /api/openapi.json'),
+      );
+    }
+    if (status === 401) return answer(new AcaiError(AuthProblems.API_KEY_MISSING, error.message));
+    return answer(new AcaiError(CommonProblems.INVALID_REQUEST, error.message));
   }
   const fastifyError = error as Partial<FastifyError>;
   if (
@@ -67,45 +114,41 @@ export function toHttpError(
     (error instanceof Error && error.message === 'aborted')
   ) {
     // The client went away mid-request (an interrupted upload): nothing was kept, nobody to tell.
-    return {
-      status: 400,
-      body: {
-        error: {
-          code: ErrorCode.ValidationFailed,
-          message: 'The request was interrupted; nothing was stored',
-        },
-      },
-    };
+    return answer(
+      new AcaiError(
+        CommonProblems.REQUEST_INTERRUPTED,
+        'The request was interrupted; nothing was stored',
+      ),
+    );
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413)
-    return tooLarge;
+    return answer(tooLarge);
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return answer(
+      new AcaiError(CommonProblems.UNSUPPORTED_MEDIA_TYPE, 'Send the body as application/json'),
+    );
+  }
   if (
     typeof fastifyError.statusCode === 'number' &&
     fastifyError.statusCode >= 400 &&
     fastifyError.statusCode < 500
   ) {
-    const message =
-      fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? 'Send the body as application/json'
-        : `The request could not be read: ${fastifyError.message ?? 'bad request'}`;
-    return {
-      status: fastifyError.statusCode,
-      body: { error: { code: ErrorCode.ValidationFailed, message } },
-    };
+    const problem = new AcaiError(
+      CommonProblems.INVALID_REQUEST,
+      `The request could not be read: ${fastifyError.message ?? 'bad request'}`,
+    );
+    return { status: fastifyError.statusCode, body: problemDocument(problem, instance) };
   }
   logger.error(
     { err: error instanceof Error ? error.message : String(error) },
     'request failed unexpectedly',
   );
-  return {
-    status: 500,
-    body: {
-      error: {
-        code: ErrorCode.Internal,
-        message: 'Something went wrong on our side; the gateway log has the details',
-      },
-    },
-  };
+  return answer(
+    new AcaiError(
+      CommonProblems.INTERNAL,
+      'Something went wrong on our side; the gateway log has the details',
+    ),
+  );
 }
 
 /**
@@ -122,8 +165,9 @@ export class AcaiErrorsFilter implements ExceptionFilter {
     if (host.getType() !== 'http') return throwError(() => error);
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
-    const { status, body } = toHttpError(error, this.logger);
-    void reply.status(status).send(body);
+    const request = http.getRequest<FastifyRequest>();
+    const { status, body } = toHttpError(error, this.logger, request.url.split('?')[0]);
+    void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
     return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import { leastSquares } from './linear.js';
 import { mape, type RuntimeObservation } from './runtime-model.js';
 
@@ -39,13 +39,13 @@ export const CPU_FEATURE = 'cpu';
 /**
  * Fits the model on observations whose features include `cpu` and the size parameters. Needs
  * at least two different CPU counts (otherwise how runtime scales with CPUs is unknown).
- * @throws AcaiError `VALIDATION_FAILED` when it cannot be fitted, saying why.
+ * @throws AcaiError `RUNTIME_MODEL_UNFIT` when it cannot be fitted, saying why.
  */
 export function fitCpuCurveModel(observations: readonly RuntimeObservation[]): CpuCurveModel {
   const cpus = [...new Set(observations.map((o) => cpuOf(o.features)))].sort((a, b) => a - b);
   if (cpus.length < 2) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
       `A runtime model needs runs on at least two CPU counts; these ran on ${cpus.join(', ') || 'none'}`,
     );
   }
@@ -58,7 +58,7 @@ export function fitCpuCurveModel(observations: readonly RuntimeObservation[]): C
       const value = o.features[f];
       if (value === undefined || !(value > 0)) {
         throw new AcaiError(
-          ErrorCode.ValidationFailed,
+          ProvisioningProblems.RUNTIME_MODEL_UNFIT,
           `Observation ${i} has no positive ${f}: every run of a profile needs every size parameter`,
         );
       }
@@ -82,14 +82,20 @@ export function fitCpuCurveModel(observations: readonly RuntimeObservation[]): C
   ]);
   const y = observations.map((o, i) => {
     if (!(o.seconds > 0))
-      throw new AcaiError(ErrorCode.ValidationFailed, `Observation ${i} has no positive runtime`);
+      throw new AcaiError(
+        ProvisioningProblems.RUNTIME_MODEL_UNFIT,
+        `Observation ${i} has no positive runtime`,
+      );
     return Math.log(o.seconds);
   });
   // A whisper of ridge on the slopes keeps an underdetermined fit solvable; levels are free.
   const ridge = [...cpus.map(() => 0), ...learnt.map(() => 1e-6 * observations.length)];
   const solution = leastSquares(rows, y, { ridge });
   if (solution === undefined) {
-    throw new AcaiError(ErrorCode.ValidationFailed, 'The runtime model could not be solved');
+    throw new AcaiError(
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
+      'The runtime model could not be solved from these runs: profile the job on more configurations',
+    );
   }
   const slopes = sizeFeatures.map((_, j) => {
     const at = learnt.indexOf(j);
@@ -121,7 +127,10 @@ export function predictCpuCurve(
   model.sizeFeatures.forEach((f, j) => {
     const value = features[f];
     if (value === undefined || !(value > 0)) {
-      throw new AcaiError(ErrorCode.ValidationFailed, `The prediction needs a positive ${f}`);
+      throw new AcaiError(
+        ProvisioningProblems.SIZE_PARAMETER_INVALID,
+        `The prediction needs a positive ${f}, a size parameter of the profiled runs: set it in the job's environment`,
+      );
     }
     ln += (model.slopes[j] ?? 0) * (Math.log(value) - (model.reference[j] ?? 0));
   });
@@ -155,7 +164,10 @@ function lnAtCpu(levels: CpuCurveModel['levels'], cpu: number): number {
 function cpuOf(features: Readonly<Record<string, number>>): number {
   const cpu = features[CPU_FEATURE];
   if (cpu === undefined || !(cpu > 0)) {
-    throw new AcaiError(ErrorCode.ValidationFailed, 'Every run needs a positive cpu feature');
+    throw new AcaiError(
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
+      'Every run needs a positive cpu feature',
+    );
   }
   return cpu;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ErrorCode, ProvisioningProblems } from '@acai/contracts';
 import {
   catalogueRates,
   INSTANCE_TYPES,
@@ -112,6 +112,7 @@ describe('instanceType', () => {
     const error = errorOf(() => instanceType('c5.huge'));
 
     expect(error).toBeInstanceOf(AcaiError);
+    expect((error as AcaiError).reason).toBe(ProvisioningProblems.INSTANCE_TYPE_UNKNOWN.reason);
     expect((error as AcaiError).code).toBe(ErrorCode.ValidationFailed);
     expect((error as AcaiError).message).toContain("Unknown instance type 'c5.huge'");
     expect((error as AcaiError).message).toContain('c5.large');
@@ -168,8 +169,8 @@ describe('catalogueRates', () => {
   it('refuses a catalogue whose types all have the same memory per vCPU', () => {
     const only = INSTANCE_TYPES.filter((t) => t.family === 'c5');
 
-    expect((errorOf(() => catalogueRates(only)) as AcaiError).message).toContain(
-      'CPU and memory prices cannot be told apart',
-    );
+    const error = errorOf(() => catalogueRates(only)) as AcaiError;
+    expect(error.reason).toBe(ProvisioningProblems.RATES_UNFIT.reason);
+    expect(error.message).toContain('CPU and memory prices cannot be told apart');
   });
 });

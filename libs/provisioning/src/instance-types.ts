@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import { at, leastSquares } from './linear.js';
 
 /** One EC2 instance type acai can provision, as data. */
@@ -67,13 +67,13 @@ const BY_NAME: ReadonlyMap<string, InstanceType> = new Map(INSTANCE_TYPES.map((t
 
 /**
  * The catalogue entry for an instance type name.
- * @throws AcaiError `VALIDATION_FAILED` naming the valid types when there is no such entry.
+ * @throws AcaiError `INSTANCE_TYPE_UNKNOWN` naming the valid types when there is no such entry.
  */
 export function instanceType(name: string): InstanceType {
   const found = BY_NAME.get(name);
   if (found === undefined) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.INSTANCE_TYPE_UNKNOWN,
       `Unknown instance type '${name}': acai offers ${INSTANCE_TYPES.map((t) => t.name).join(', ')}`,
       [{ path: 'instanceType', message: 'not in the catalogue' }],
     );
@@ -110,12 +110,13 @@ export interface FittedRates extends ResourceRates {
  *
  * These rates price local slots, so that a job on this machine is charged what the same resources
  * would cost in the cloud, and local and EC2 offers can be compared on one scale.
+ * @throws AcaiError `RATES_UNFIT` when the catalogue cannot tell a vCPU's price from a GiB's.
  */
 export function catalogueRates(catalogue: readonly InstanceType[] = INSTANCE_TYPES): FittedRates {
   const fitted = catalogue.filter((t) => t.burstBaseline === undefined && (t.gpus ?? 0) === 0);
   if (fitted.length < 2) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RATES_UNFIT,
       `Cannot fit resource rates: the catalogue has ${fitted.length} non-burstable CPU instance type(s), at least 2 are needed`,
     );
   }
@@ -126,8 +127,8 @@ export function catalogueRates(catalogue: readonly InstanceType[] = INSTANCE_TYP
   );
   if (solution === undefined) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
-      'Cannot fit resource rates: every fitted instance type has the same memory per vCPU, so CPU and memory prices cannot be told apart',
+      ProvisioningProblems.RATES_UNFIT,
+      'Cannot fit resource rates: every fitted instance type has the same memory per vCPU, so CPU and memory prices cannot be told apart; include types of another memory per vCPU (e.g. m5 or r5 beside c5)',
     );
   }
   const perVcpuHour = at(solution, 0);

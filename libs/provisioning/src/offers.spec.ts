@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AcaiError, assertToken, ErrorCode } from '@acai/contracts';
+import { AcaiError, assertToken, ErrorCode, ProvisioningProblems } from '@acai/contracts';
 import { catalogueRates, INSTANCE_TYPES } from './instance-types.js';
 import {
   EC2_BOOT_SECONDS,
@@ -79,10 +79,11 @@ describe('ec2Offers', () => {
   });
 
   it('refuses an override for a type it does not know, or a price that is not positive', () => {
-    expect(errorOf(() => ec2Offers({ prices: { 'c9.large': 0.1 } })).message).toContain(
-      "'c9.large', which is not in the catalogue",
-    );
+    const unknown = errorOf(() => ec2Offers({ prices: { 'c9.large': 0.1 } }));
+    expect(unknown.reason).toBe(ProvisioningProblems.PRICES_INVALID.reason);
+    expect(unknown.message).toContain("'c9.large', which is not in the catalogue");
     const negative = errorOf(() => ec2Offers({ prices: { 'c5.large': -1 } }));
+    expect(negative.reason).toBe(ProvisioningProblems.PRICES_INVALID.reason);
     expect(negative.code).toBe(ErrorCode.ValidationFailed);
     expect(negative.details).toEqual([
       { path: 'prices.c5.large', message: 'must be a positive number' },
@@ -139,9 +140,9 @@ describe('localOffers', () => {
   });
 
   it('refuses sizes that are not positive, and fractional MiB', () => {
-    expect(errorOf(() => localOffers({ cpus: [0], memoryMb: [512] })).details).toEqual([
-      { path: 'cpus.0', message: 'must be a positive number' },
-    ]);
+    const zero = errorOf(() => localOffers({ cpus: [0], memoryMb: [512] }));
+    expect(zero.reason).toBe(ProvisioningProblems.VALUE_OUT_OF_RANGE.reason);
+    expect(zero.details).toEqual([{ path: 'cpus.0', message: 'must be a positive number' }]);
     expect(errorOf(() => localOffers({ cpus: [1], memoryMb: [512.5] })).message).toContain(
       'whole MiB',
     );

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, type Problem, ProvisioningProblems } from '@acai/contracts';
 import {
   catalogueRates,
   INSTANCE_TYPES,
@@ -69,8 +69,8 @@ export interface Ec2OfferOptions {
 
 /**
  * One offer per catalogue instance type, on-demand or Spot.
- * @throws AcaiError `VALIDATION_FAILED` when a price override names an unknown type or is not a
- * positive number.
+ * @throws AcaiError `PRICES_INVALID` when a price override names an unknown type or is not a
+ * positive number; `VALUE_OUT_OF_RANGE` for a negative boot time or interruption rate.
  */
 export function ec2Offers(options: Ec2OfferOptions = {}): Offer[] {
   const catalogue = options.catalogue ?? INSTANCE_TYPES;
@@ -80,12 +80,12 @@ export function ec2Offers(options: Ec2OfferOptions = {}): Offer[] {
   for (const [name, price] of Object.entries(prices)) {
     if (!known.has(name)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.PRICES_INVALID,
         `A price is given for '${name}', which is not in the catalogue (${[...known].join(', ')})`,
         [{ path: `prices.${name}`, message: 'unknown instance type' }],
       );
     }
-    positive(price, `prices.${name}`, `the price of ${name}`);
+    positive(price, `prices.${name}`, `the price of ${name}`, ProvisioningProblems.PRICES_INVALID);
   }
   const bootSeconds = options.bootSeconds ?? EC2_BOOT_SECONDS;
   nonNegative(bootSeconds, 'bootSeconds', 'the boot time');
@@ -123,7 +123,7 @@ export interface LocalShape {
  * Offers for slots on this machine: every `cpus × memoryMb` combination, named
  * `local-<cpu>cpu-<memory>mb`, priced at what the same resources cost in the cloud
  * ({@link catalogueRates}) so local and EC2 offers compare on one scale.
- * @throws AcaiError `VALIDATION_FAILED` for a size that is not a positive number (memory: whole
+ * @throws AcaiError `VALUE_OUT_OF_RANGE` for a size that is not a positive number (memory: whole
  * MiB).
  */
 export function localOffers(shape: LocalShape, rates: ResourceRates = catalogueRates()): Offer[] {
@@ -131,9 +131,11 @@ export function localOffers(shape: LocalShape, rates: ResourceRates = catalogueR
   shape.memoryMb.forEach((mb, i) => {
     positive(mb, `memoryMb.${i}`, 'a memory size');
     if (!Number.isInteger(mb)) {
-      throw new AcaiError(ErrorCode.ValidationFailed, `Memory sizes are whole MiB, got ${mb}`, [
-        { path: `memoryMb.${i}`, message: 'not an integer' },
-      ]);
+      throw new AcaiError(
+        ProvisioningProblems.VALUE_OUT_OF_RANGE,
+        `Memory sizes are whole MiB, got ${mb}: round it to a whole number`,
+        [{ path: `memoryMb.${i}`, message: 'not an integer' }],
+      );
     }
   });
   const speed = shape.speed ?? 1;
@@ -209,20 +211,23 @@ export function offerLabel(offer: Offer): string {
   return `${prefix}${offer.name}${offer.spot ? ' (spot)' : ''}`;
 }
 
-function positive(value: number, path: string, what: string): void {
+function positive(
+  value: number,
+  path: string,
+  what: string,
+  problem: Problem = ProvisioningProblems.VALUE_OUT_OF_RANGE,
+): void {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new AcaiError(
-      ErrorCode.ValidationFailed,
-      `${capitalise(what)} must be a positive number, got ${value}`,
-      [{ path, message: 'must be a positive number' }],
-    );
+    throw new AcaiError(problem, `${capitalise(what)} must be a positive number, got ${value}`, [
+      { path, message: 'must be a positive number' },
+    ]);
   }
 }
 
 function nonNegative(value: number, path: string, what: string): void {
   if (!Number.isFinite(value) || value < 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.VALUE_OUT_OF_RANGE,
       `${capitalise(what)} must be zero or more, got ${value}`,
       [{ path, message: 'must be zero or more' }],
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ErrorCode, ProvisioningProblems } from '@acai/contracts';
 import { ec2Offers, localOffers, type Offer } from './offers.js';
 import {
   planProvisioning,
@@ -386,6 +386,7 @@ describe('planProvisioning: validation', () => {
       { path: 'predictionError', message: 'must be zero or more' },
     ]);
     const budget = errorOf(() => plan({ maxCost: Number.NaN }));
+    expect(budget.reason).toBe(ProvisioningProblems.VALUE_OUT_OF_RANGE.reason);
     expect(budget.code).toBe(ErrorCode.ValidationFailed);
     expect(budget.message).toBe('The budget must be a positive number, got NaN');
   });
@@ -427,7 +428,9 @@ describe('predictorFrom', () => {
   });
 
   it('refuses up front a model that needs a parameter the job does not give', () => {
-    expect(errorOf(() => predictorFrom(model, {})).message).toBe(
+    const error = errorOf(() => predictorFrom(model, {}));
+    expect(error.reason).toBe(ProvisioningProblems.SIZE_PARAMETER_INVALID.reason);
+    expect(error.message).toBe(
       "The runtime model needs EPOCHS, which the job's parameters do not give",
     );
   });

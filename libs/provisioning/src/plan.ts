@@ -1,4 +1,4 @@
-import { AcaiError, assertUnreachable, ErrorCode } from '@acai/contracts';
+import { AcaiError, assertUnreachable, ProvisioningProblems } from '@acai/contracts';
 import {
   formatAgainst,
   formatDollars,
@@ -127,7 +127,7 @@ interface Judged {
  * is the one that misses them by the least (largest of predicted/limit), e.g. the fastest for a
  * missed deadline. Ties go to the offer named first, then its pool, so plans are deterministic.
  * Pure: the same request gives the same plan.
- * @throws AcaiError `VALIDATION_FAILED` for a limit that is not a positive number.
+ * @throws AcaiError `VALUE_OUT_OF_RANGE` for a limit that is not a positive number.
  */
 export function planProvisioning(request: PlanRequest): Plan {
   const { offers, maxSeconds, maxCost } = request;
@@ -136,7 +136,7 @@ export function planProvisioning(request: PlanRequest): Plan {
   const error = request.predictionError;
   if (error !== undefined && !(Number.isFinite(error) && error >= 0)) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.VALUE_OUT_OF_RANGE,
       `The prediction error must be zero or more, got ${error}`,
       [{ path: 'predictionError', message: 'must be zero or more' }],
     );
@@ -148,7 +148,7 @@ export function planProvisioning(request: PlanRequest): Plan {
   ] as const) {
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.VALUE_OUT_OF_RANGE,
         `${path} must be zero or more, got ${value}`,
         [{ path, message: 'must be zero or more' }],
       );
@@ -220,7 +220,7 @@ export interface PredictorOptions {
  * A {@link Predictor} from a fitted runtime model and a job's size parameters: each offer is
  * predicted with `cpu = offer.vCpu`, `memoryMb = offer.memoryMb` and the parameters (which win on a
  * clash, so a model fitted on `cpu` as a job parameter still works).
- * @throws AcaiError `VALIDATION_FAILED` up front when the model needs a feature that neither the
+ * @throws AcaiError `SIZE_PARAMETER_INVALID` up front when the model needs a feature that neither the
  * offers nor the parameters provide.
  */
 export function predictorFrom(
@@ -232,7 +232,7 @@ export function predictorFrom(
   const missing = model.features.filter((f) => !provided.has(f));
   if (missing.length > 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.SIZE_PARAMETER_INVALID,
       `The runtime model needs ${missing.join(', ')}, which the job's parameters do not give`,
       missing.map((f) => ({ path: `parameters.${f}`, message: 'missing' })),
     );
@@ -598,7 +598,7 @@ function extreme(
 function positive(value: number, path: string, what: string): void {
   if (!Number.isFinite(value) || value <= 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.VALUE_OUT_OF_RANGE,
       `${what} must be a positive number, got ${value}`,
       [{ path, message: 'must be a positive number' }],
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AcaiError } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import { ec2Offers, localOffers } from './offers.js';
 import { numericFeatures, profileSignature, profilingGrid, type ProfileKey } from './profiling.js';
 
@@ -129,9 +129,9 @@ describe('numericFeatures', () => {
   });
 
   it('names a size parameter that is missing or not a positive number', () => {
-    expect(errorOf(() => numericFeatures({}, ['EPOCHS'])).message).toBe(
-      "Size parameter EPOCHS is not set in the job's environment",
-    );
+    const missing = errorOf(() => numericFeatures({}, ['EPOCHS']));
+    expect(missing.reason).toBe(ProvisioningProblems.SIZE_PARAMETER_INVALID.reason);
+    expect(missing.message).toBe("Size parameter EPOCHS is not set in the job's environment");
     for (const bad of ['', 'three', '0', '-2']) {
       expect(errorOf(() => numericFeatures({ EPOCHS: bad }, ['EPOCHS'])).details).toEqual([
         { path: 'env.EPOCHS', message: 'must be a positive number' },

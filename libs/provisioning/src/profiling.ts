@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import type { Offer } from './offers.js';
 
 export interface ProfilingGridOptions {
@@ -22,7 +22,7 @@ export interface ProfilingGridOptions {
  * on CPU and the size parameters only.
  * @returns fewer than `count` offers when there are fewer distinct vCPU counts; none when no offer
  * has enough memory.
- * @throws AcaiError `VALIDATION_FAILED` when `count` is not a positive integer.
+ * @throws AcaiError `VALUE_OUT_OF_RANGE` when `count` is not a positive integer.
  */
 export function profilingGrid(
   offers: readonly Offer[],
@@ -31,7 +31,7 @@ export function profilingGrid(
   const count = options.count ?? 3;
   if (!Number.isInteger(count) || count < 1) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.VALUE_OUT_OF_RANGE,
       `The profiling grid needs a positive whole count, got ${count}`,
       [{ path: 'count', message: 'must be a positive integer' }],
     );
@@ -93,7 +93,7 @@ export function profileSignature(key: ProfileKey): string {
 /**
  * The size parameters of a job as runtime-model features, read from its environment:
  * `numericFeatures({ EPOCHS: '3', LR: '0.1' }, ['EPOCHS'])` → `{ EPOCHS: 3 }`.
- * @throws AcaiError `VALIDATION_FAILED` naming a size parameter that is missing or not a positive
+ * @throws AcaiError `SIZE_PARAMETER_INVALID` naming a size parameter that is missing or not a positive
  * number (the model takes logarithms).
  */
 export function numericFeatures(
@@ -105,7 +105,7 @@ export function numericFeatures(
     const text = env[name];
     if (text === undefined) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.SIZE_PARAMETER_INVALID,
         `Size parameter ${name} is not set in the job's environment`,
         [{ path: `env.${name}`, message: 'missing' }],
       );
@@ -113,7 +113,7 @@ export function numericFeatures(
     const value = text.trim() === '' ? Number.NaN : Number(text);
     if (!Number.isFinite(value) || value <= 0) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.SIZE_PARAMETER_INVALID,
         `Size parameter ${name} must be a positive number to predict the runtime from it, got '${text}'`,
         [{ path: `env.${name}`, message: 'must be a positive number' }],
       );

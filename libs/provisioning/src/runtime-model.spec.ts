@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ErrorCode, ProvisioningProblems } from '@acai/contracts';
 import {
   extrapolation,
   fitRuntimeModel,
@@ -177,6 +177,7 @@ describe('fitRuntimeModel', () => {
         { features: { cpu: 2 }, seconds: 5 },
       ]),
     );
+    expect(missing.reason).toBe(ProvisioningProblems.RUNTIME_MODEL_UNFIT.reason);
     expect(missing.code).toBe(ErrorCode.ValidationFailed);
     expect(missing.message).toContain('Observation 1 lacks feature EPOCHS');
     expect(errorOf(() => fitRuntimeModel([{ features: { cpu: 0 }, seconds: 5 }])).details).toEqual([

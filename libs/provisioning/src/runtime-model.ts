@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import { at, leastSquares } from './linear.js';
 
 /** One profiled run: the features it ran with (all positive) and how long it took. */
@@ -67,8 +67,9 @@ const COLLINEAR = 1 - 1e-9;
  * Fits the log-linear runtime model by least squares on the normal equations, with a small ridge
  * term, solved by Gaussian elimination with partial pivoting. The intercept is not penalised
  * (features and ln T are centred first), so the ridge never shifts the overall level.
- * @throws AcaiError `VALIDATION_FAILED` for no observations, a missing feature, or a value or
- * runtime that is not a positive number (logs of them are taken).
+ * @throws AcaiError `RUNTIME_MODEL_UNFIT` for no observations, a missing feature, or a value or
+ * runtime that is not a positive number (logs of them are taken); `VALUE_OUT_OF_RANGE` for a
+ * negative ridge strength.
  */
 export function fitRuntimeModel(
   observations: readonly RuntimeObservation[],
@@ -77,14 +78,14 @@ export function fitRuntimeModel(
   const n = observations.length;
   if (n === 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
       'Cannot fit a runtime model without observations',
     );
   }
   const ridge = options.ridge ?? DEFAULT_RIDGE;
   if (!Number.isFinite(ridge) || ridge < 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.VALUE_OUT_OF_RANGE,
       `The ridge strength must be zero or more, got ${ridge}`,
     );
   }
@@ -97,7 +98,7 @@ export function fitRuntimeModel(
     const missing = features.filter((f) => o.features[f] === undefined);
     if (missing.length > 0) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.RUNTIME_MODEL_UNFIT,
         `Observation ${i} lacks ${plural(missing.length, 'feature')} ${missing.join(', ')}: every observation needs every feature`,
         missing.map((f) => ({ path: `observations.${i}.features.${f}`, message: 'missing' })),
       );
@@ -178,7 +179,7 @@ export function fitRuntimeModel(
   if (solution === undefined) {
     // Only possible with ridge 0 on degenerate data.
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
       'The runtime model cannot be fitted: the observations do not determine it and the ridge strength is 0',
     );
   }
@@ -212,7 +213,7 @@ export function fitRuntimeModel(
 /**
  * The predicted runtime in seconds, `e^(b0 + Σ bᵢ·ln xᵢ)`. Extra features are ignored. This is the
  * fit's geometric-mean estimate: with noisy runs the arithmetic mean is a little higher.
- * @throws AcaiError `VALIDATION_FAILED` naming the features the model needs and was not given, or
+ * @throws AcaiError `RUNTIME_MODEL_UNFIT` naming the features the model needs and was not given, or
  * a value that is not a positive number.
  */
 export function predictSeconds(
@@ -222,7 +223,7 @@ export function predictSeconds(
   const missing = model.features.filter((f) => features[f] === undefined);
   if (missing.length > 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
       `Cannot predict the runtime without ${plural(missing.length, 'feature')} ${missing.join(', ')} (the model uses ${model.features.join(', ')})`,
       missing.map((f) => ({ path: `features.${f}`, message: 'missing' })),
     );
@@ -263,7 +264,7 @@ export function extrapolation(
 /**
  * Mean absolute percentage error, `mean(|predicted − actual| / actual)`, as a fraction
  * (0.05 = 5 %). 0 for no pairs.
- * @throws AcaiError `VALIDATION_FAILED` for an actual value that is not a positive number.
+ * @throws AcaiError `VALUE_OUT_OF_RANGE` for an actual value that is not a positive number.
  */
 export function mape(
   pairs: readonly { readonly predicted: number; readonly actual: number }[],
@@ -273,7 +274,7 @@ export function mape(
   pairs.forEach(({ predicted, actual }, i) => {
     if (!Number.isFinite(actual) || actual <= 0) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.VALUE_OUT_OF_RANGE,
         `MAPE needs positive actual values, pair ${i} has ${actual}`,
         [{ path: `pairs.${i}.actual`, message: 'must be a positive number' }],
       );
@@ -338,7 +339,7 @@ function evaluate(
 function logOf(value: number | undefined, path: string, what: string): number {
   if (value === undefined || !Number.isFinite(value) || value <= 0) {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      ProvisioningProblems.RUNTIME_MODEL_UNFIT,
       `${what.charAt(0).toUpperCase()}${what.slice(1)} must be a positive number (the model takes its logarithm), got ${String(value)}`,
       [{ path, message: 'must be a positive number' }],
     );

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { ErrorCode, type EventData, type NewEvent } from '@acai/contracts';
+import { RunProblems, type EventData, type NewEvent } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
 import { endedAs, isTerminal, jobDecider, type JobCommand } from './job.decider.js';
 
@@ -95,17 +95,16 @@ const commands = {
   record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
 } satisfies Record<JobCommand['kind'], JobCommand>;
 
-const CONFLICT = ErrorCode.Conflict;
+const CANNOT_START = RunProblems.JOB_CANNOT_START;
+const CANCELLED_FIRST = RunProblems.JOB_CANCELLED_BEFORE_START;
+type Refused = typeof CANNOT_START | typeof CANCELLED_FIRST;
 const nothing: NewEvent[] = [];
 
 /**
- * What each command decides in each status: the events, or the error code it throws. A job that
+ * What each command decides in each status: the events, or the problem it is refused with. A job that
  * was never queued can fail: the scheduler fails it when its inputs cannot be found.
  */
-const table: Record<
-  keyof typeof commands,
-  Partial<Record<Status, NewEvent[] | typeof CONFLICT>>
-> = {
+const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | Refused>>> = {
   queue: {
     none: [queued],
     queued: nothing,
@@ -137,14 +136,14 @@ const table: Record<
     cancelled: nothing,
   },
   start: {
-    none: CONFLICT,
-    queued: CONFLICT,
-    provisioned: CONFLICT,
+    none: CANNOT_START,
+    queued: CANNOT_START,
+    provisioned: CANNOT_START,
     dispatched: [{ type: 'job.started', data: { executor: 'worker-2', attempt: 1, pid: 4242 } }],
     running: [{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 4242 } }],
     succeeded: nothing,
     failed: nothing,
-    cancelled: CONFLICT,
+    cancelled: CANCELLED_FIRST,
   },
   succeed: {
     none: nothing,
@@ -216,8 +215,8 @@ describe('jobDecider', () => {
 
     it.each(rows)('$kind when $status', ({ kind, status, expected }) => {
       const when = spec.given(history[status]).when(commands[kind]);
-      if (expected === CONFLICT) when.thenThrows(CONFLICT);
-      else when.then(expected);
+      if (Array.isArray(expected)) when.then(expected);
+      else when.thenThrows(expected);
     });
   });
 
@@ -244,7 +243,7 @@ describe('jobDecider', () => {
       spec
         .given([queued, provisioned, dispatched, cancelled])
         .when(commands.start)
-        .thenThrows(CONFLICT);
+        .thenThrows(CANCELLED_FIRST);
 
       const state = spec.given([queued, cancelled]).state;
       expect(() => jobDecider.decide(commands.start, state)).toThrow(

@@ -1,6 +1,6 @@
 import {
   AcaiError,
-  ErrorCode,
+  RunProblems,
   type CheckpointRef,
   type DeclaredOutput,
   type ProvisionSpec,
@@ -97,7 +97,10 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           : [];
       case 'start':
         if (state.status === 'cancelled') {
-          throw new AcaiError(ErrorCode.Conflict, 'The job was cancelled before it started');
+          throw new AcaiError(
+            RunProblems.JOB_CANCELLED_BEFORE_START,
+            'The job was cancelled before it started',
+          );
         }
         if (state.status === 'dispatched') {
           return [
@@ -117,7 +120,10 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           ];
         }
         if (isTerminal(state.status)) return [];
-        throw new AcaiError(ErrorCode.Conflict, `A job that is ${state.status} cannot start`);
+        throw new AcaiError(
+          RunProblems.JOB_CANNOT_START,
+          `A job that is ${state.status} cannot start`,
+        );
       case 'succeed':
         // Only the attempt that owns the job settles it: a late or zombie one decides nothing.
         return state.status === 'running' && command.attempt === state.attempt

@@ -2,7 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
-  ErrorCode,
+  RunProblems,
   type RunSpec,
   type StepSpec,
 } from '@acai/contracts';
@@ -184,7 +184,7 @@ describe('planRun', () => {
     it('rejects a step name used twice, naming the second one', () => {
       const error = rejection(spec(step('a'), step('b'), step('a')));
 
-      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.details).toEqual([
         { path: 'steps.2.name', message: "step name 'a' is used twice" },
       ]);
@@ -194,7 +194,7 @@ describe('planRun', () => {
     it('rejects a need that is not a step of the run, naming the field', () => {
       const error = rejection(spec(step('a'), step('b', { needs: ['a', 'ghost'] })));
 
-      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.details).toEqual([
         {
           path: 'steps.1.needs.1',
@@ -212,7 +212,7 @@ describe('planRun', () => {
     it('rejects a step that needs itself', () => {
       const error = rejection(spec(step('a'), step('b', { needs: ['a', 'b'] })));
 
-      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.details).toEqual([
         { path: 'steps.1.needs.1', message: "step 'b' cannot need itself" },
       ]);
@@ -243,7 +243,7 @@ describe('planRun', () => {
         ),
       );
 
-      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.details).toEqual([
         { path: 'steps', message: "the steps' needs form a cycle: a -> b -> c -> a" },
       ]);
@@ -255,7 +255,7 @@ describe('planRun', () => {
     it('rejects a cycle of two steps', () => {
       const error = rejection(spec(step('x', { needs: ['y'] }), step('y', { needs: ['x'] })));
 
-      expect(error.code).toBe(ErrorCode.ValidationFailed);
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.message).toContain('x -> y -> x');
     });
   });

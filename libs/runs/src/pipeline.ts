@@ -1,7 +1,7 @@
 import {
   AcaiError,
   DEFAULT_RESOURCES,
-  ErrorCode,
+  RunProblems,
   type ErrorDetail,
   type PlannedJob,
   type Resources,
@@ -122,7 +122,7 @@ function sizeParameterProblems(step: RunSpec['steps'][number], i: number): Error
 function invalid(details: ErrorDetail[]): AcaiError {
   const first = details[0]!;
   return new AcaiError(
-    ErrorCode.ValidationFailed,
+    RunProblems.RUN_SPEC_INVALID,
     `Invalid run spec: ${first.path}: ${first.message}`,
     details,
   );

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import {
-  ErrorCode,
+  RunProblems,
   type EventData,
   type JobOutcome,
   type NewEvent,
@@ -110,7 +110,7 @@ describe('runDecider', () => {
     });
 
     it.each(PHASES.filter((p) => p !== 'none'))('refuses a run that exists (%s)', (phase) => {
-      spec.given(history[phase]).when(submit).thenThrows(ErrorCode.Conflict);
+      spec.given(history[phase]).when(submit).thenThrows(RunProblems.RUN_EXISTS);
     });
 
     it('remembers the name and the planned jobs', () => {
@@ -136,11 +136,11 @@ describe('runDecider', () => {
     });
 
     it('is NOT_FOUND for an unknown run', () => {
-      spec.given([]).when(cancel).thenThrows(ErrorCode.NotFound);
+      spec.given([]).when(cancel).thenThrows(RunProblems.RUN_NOT_FOUND);
     });
 
-    it.each(FINISHED)('is a CONFLICT for a finished run (%s)', (phase) => {
-      spec.given(history[phase]).when(cancel).thenThrows(ErrorCode.Conflict);
+    it.each(FINISHED)('is refused as RUN_ALREADY_ENDED for a finished run (%s)', (phase) => {
+      spec.given(history[phase]).when(cancel).thenThrows(RunProblems.RUN_ALREADY_ENDED);
       expect(() => runDecider.decide(cancel, state(history[phase]))).toThrow(
         `The run has already ended (${phase}); there is nothing to cancel`,
       );

@@ -1,6 +1,6 @@
 import {
   AcaiError,
-  ErrorCode,
+  RunProblems,
   type EventData,
   type JobOutcome,
   type PlannedJob,
@@ -35,7 +35,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     switch (command.kind) {
       case 'submit':
         if (state.phase !== 'none')
-          throw new AcaiError(ErrorCode.Conflict, 'A run with this id exists already');
+          throw new AcaiError(RunProblems.RUN_EXISTS, 'A run with this id exists already');
         return [{ type: 'run.submitted', data: command.data }];
       case 'settle_job': {
         const job = state.jobs.find((j) => j.id === command.jobId);
@@ -49,11 +49,12 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
         return [settled, ...conclusion(after)];
       }
       case 'cancel':
-        if (state.phase === 'none') throw new AcaiError(ErrorCode.NotFound, 'No such run');
+        if (state.phase === 'none')
+          throw new AcaiError(RunProblems.RUN_NOT_FOUND, 'No such run in this project');
         if (state.phase === 'cancelling') return [];
         if (state.phase !== 'active') {
           throw new AcaiError(
-            ErrorCode.Conflict,
+            RunProblems.RUN_ALREADY_ENDED,
             `The run has already ended (${state.phase}); there is nothing to cancel`,
           );
         }

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { NewEvent } from '@acai/contracts';
+import type { NewEvent, Problem } from '@acai/contracts';
 
 /**
- * Given/when/then for deciders: `given(events).when(command).then(events)` or `.thenThrows(code)`.
+ * Given/when/then for deciders: `given(events).when(command).then(events)` or `.thenThrows(problem)`.
  * Returns what was decided, so a test can also inspect it.
  */
 export function deciderSpec<S, C>(decider: {
@@ -27,16 +27,28 @@ export function deciderSpec<S, C>(decider: {
               }
               return actual;
             },
-            thenThrows(code: string): void {
+            /**
+             * The command is refused with this problem (matched by reason), or with an error of
+             * this reason or category when given as a string.
+             */
+            thenThrows(expected: Pick<Problem, 'reason'> | string): void {
+              const wanted = typeof expected === 'string' ? expected : expected.reason;
               try {
                 run();
               } catch (error) {
-                const actual = (error as { code?: unknown }).code;
-                if (actual !== code)
-                  throw new Error(`threw ${String(actual)}, expected ${code}`, { cause: error });
+                const { code, reason } = error as { code?: unknown; reason?: unknown };
+                const matches =
+                  typeof expected === 'string'
+                    ? code === wanted || reason === wanted
+                    : reason === wanted;
+                if (!matches) {
+                  throw new Error(`threw ${String(reason ?? code)}, expected ${wanted}`, {
+                    cause: error,
+                  });
+                }
                 return;
               }
-              throw new Error(`decided without error, expected ${code}`);
+              throw new Error(`decided without error, expected ${wanted}`);
             },
           };
         },

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import {
-  ErrorCode,
+  FilesetProblems,
   type Creator,
   type FilesetHit,
   type Page,
@@ -142,7 +142,7 @@ describe('the catalog’s file sets', () => {
         },
         createdBy: BY,
       }),
-    ).rejects.toMatchObject({ code: ErrorCode.Conflict });
+    ).rejects.toMatchObject({ reason: FilesetProblems.FILESET_PARENT_MISMATCH.reason });
     await expect(
       handler.commit({
         project: PROJECT,
@@ -157,7 +157,7 @@ describe('the catalog’s file sets', () => {
         createdBy: BY,
       }),
     ).rejects.toMatchObject({
-      code: ErrorCode.ValidationFailed,
+      reason: FilesetProblems.UPLOAD_MISSING.reason,
       details: [{ path: 'put.0.sha256', message: 'not uploaded' }],
     });
     expect(log.lastSeq).toBe(before);
@@ -197,7 +197,7 @@ describe('the catalog’s file sets', () => {
     await expect(
       handler.resolveFile({ project: PROJECT, name: 'data', version: 1, path: 'own' }),
     ).rejects.toMatchObject({
-      code: ErrorCode.NotFound,
+      reason: FilesetProblems.VERSION_EVICTED.reason,
       message: expect.stringContaining('evicted'),
     });
   });
@@ -220,14 +220,18 @@ describe('the catalog’s file sets', () => {
     projections.caughtUp = false;
     await expect(
       handler.evict({ project: PROJECT, name: 'data', version: 1, reason: 'r' }),
-    ).rejects.toMatchObject({ code: ErrorCode.Unavailable });
+    ).rejects.toMatchObject({
+      reason: FilesetProblems.CATALOG_BEHIND.reason,
+      retryable: true,
+    });
     expect(blobs.blobs.has(own)).toBe(true);
   });
 
   it('answers 404 for a file set of another project, as if it did not exist', async () => {
     await create('data');
     await expect(handler.get({ project: 'p2', name: 'data' })).rejects.toMatchObject({
-      code: ErrorCode.NotFound,
+      code: FilesetProblems.FILESET_NOT_FOUND.code,
+      reason: FilesetProblems.FILESET_NOT_FOUND.reason,
     });
   });
 });

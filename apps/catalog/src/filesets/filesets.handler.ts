@@ -4,7 +4,7 @@ import { text } from 'node:stream/consumers';
 import {
   AcaiError,
   CommitRequestSchema,
-  ErrorCode,
+  FilesetProblems,
   parseOrThrow,
   type CommandName,
   type CommandPayload,
@@ -84,15 +84,15 @@ export class FilesetsHandler {
         const stored = await this.blobs.stat(file.sha256);
         if (stored === null) {
           throw new AcaiError(
-            ErrorCode.ValidationFailed,
+            FilesetProblems.UPLOAD_MISSING,
             `put.${i}: no uploaded file has sha256 ${file.sha256}; upload it first (PUT /api/v1/blobs/${file.sha256})`,
             [{ path: `put.${i}.sha256`, message: 'not uploaded' }],
           );
         }
         if (file.size !== undefined && file.size !== stored.size) {
           throw new AcaiError(
-            ErrorCode.ValidationFailed,
-            `put.${i}: '${file.path}' was stated as ${file.size} bytes but the uploaded file has ${stored.size}`,
+            FilesetProblems.SIZE_MISMATCH,
+            `put.${i}: '${file.path}' was stated as ${file.size} bytes but the uploaded file has ${stored.size}; state its size as ${stored.size}, or upload the file you meant`,
             [{ path: `put.${i}.size`, message: 'does not match the upload' }],
           );
         }
@@ -188,15 +188,15 @@ export class FilesetsHandler {
     const version = resolveVersion(state, req.version);
     if (version.evicted) {
       throw new AcaiError(
-        ErrorCode.NotFound,
+        FilesetProblems.VERSION_EVICTED,
         `Version ${version.version} of '${req.name}' was evicted: its files are gone, its manifest and lineage remain. Recompute it to get them back.`,
       );
     }
     const entry = (await this.manifests.load(version.manifest.sha256)).get(req.path);
     if (entry === undefined) {
       throw new AcaiError(
-        ErrorCode.NotFound,
-        `Version ${version.version} of '${req.name}' has no file '${req.path}'`,
+        FilesetProblems.FILE_NOT_FOUND,
+        `Version ${version.version} of '${req.name}' has no file '${req.path}'; list its files to see which it has`,
       );
     }
     return { path: req.path, version: version.version, ...entry };
@@ -251,8 +251,8 @@ export class FilesetsHandler {
     // The blob references follow the log: wait until they include this eviction.
     if (!(await this.projections.catchUp(10_000))) {
       throw new AcaiError(
-        ErrorCode.Unavailable,
-        'The catalog is behind the event log; the version is evicted, its bytes will be removed on a retry',
+        FilesetProblems.CATALOG_BEHIND,
+        'The catalog is behind the event log: the version is evicted, but its bytes are not removed yet. Evict it again in a moment to remove them.',
       );
     }
     const blobs = [
@@ -299,8 +299,8 @@ export class FilesetsHandler {
     const v = state.versions[version - 1];
     if (v === undefined) {
       throw new AcaiError(
-        ErrorCode.Conflict,
-        `File set '${state.name ?? ''}' is at version ${state.versions.length}, not ${version}: commit with parent ${state.versions.length}`,
+        FilesetProblems.FILESET_PARENT_MISSING,
+        `File set '${state.name ?? ''}' is at version ${state.versions.length}; there is no version ${version} to commit on. Commit with parent ${state.versions.length}.`,
       );
     }
     return this.manifests.load(v.manifest.sha256);
@@ -312,5 +312,5 @@ export class FilesetsHandler {
 }
 
 function notFound(name: string): AcaiError {
-  return new AcaiError(ErrorCode.NotFound, `No file set '${name}' in this project`);
+  return new AcaiError(FilesetProblems.FILESET_NOT_FOUND, `No file set '${name}' in this project`);
 }

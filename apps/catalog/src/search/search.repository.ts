@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import {
   AcaiError,
-  ErrorCode,
+  FilesetProblems,
   type Creator,
   type FilesetHit,
   type Page,
@@ -59,7 +59,7 @@ export class SqlSearchRepository implements SearchRepository {
     for (const p of search.meta) this.metaPredicate(q, p, 'v', project);
     const desc = search.sort !== 'created';
     if (search.sort === 'name') {
-      throw new AcaiError(ErrorCode.ValidationFailed, 'Versions sort by created or -created', [
+      throw new AcaiError(FilesetProblems.SEARCH_INVALID, 'Versions sort by created or -created', [
         { path: 'sort', message: 'expected created or -created' },
       ]);
     }
@@ -242,7 +242,7 @@ function decodeCursor(cursor: string | null): [string, string] | null {
     // Fall through to the error.
   }
   throw new AcaiError(
-    ErrorCode.ValidationFailed,
+    FilesetProblems.CURSOR_INVALID,
     'Invalid cursor: pass back the nextCursor of the previous page',
     [{ path: 'cursor', message: 'not a cursor this search gave' }],
   );

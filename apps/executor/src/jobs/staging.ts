@@ -3,8 +3,9 @@ import { chmod, copyFile, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
-  AcaiError,
-  ErrorCode,
+  CommonProblems,
+  FilesetProblems,
+  isProblem,
   type Creator,
   type Page,
   type WorkAssignment,
@@ -175,7 +176,8 @@ export class Staging {
         createdBy,
       });
     } catch (error) {
-      if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict) throw error;
+      // Created already (by an earlier attempt, or another job writing the same output): commit on it.
+      if (!isProblem(error, FilesetProblems.FILESET_EXISTS)) throw error;
     }
     return this.commit(work, fileset, put, labels, createdBy);
   }
@@ -214,8 +216,14 @@ export class Staging {
         });
         return committed.version;
       } catch (error) {
-        if (!(error instanceof AcaiError) || error.code !== ErrorCode.Conflict || attempt >= 5)
-          throw error;
+        // Another commit came first (or kept winning the race for the file set): read the new
+        // latest version and commit on it.
+        const raced = isProblem(
+          error,
+          FilesetProblems.FILESET_PARENT_MISMATCH,
+          CommonProblems.CONCURRENT_CHANGE,
+        );
+        if (!raced || attempt >= 5) throw error;
       }
     }
   }

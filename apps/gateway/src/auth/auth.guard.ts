@@ -5,7 +5,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, AuthProblems } from '@acai/contracts';
 import { routeOf } from '../http/routes.js';
 import { KeysRepository, type Principal } from './keys.repository.js';
 
@@ -15,7 +15,10 @@ type AuthedRequest = FastifyRequest & { principal?: Principal };
 export const Caller = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
   const request = ctx.switchToHttp().getRequest<AuthedRequest>();
   if (request.principal === undefined)
-    throw new AcaiError(ErrorCode.Unauthenticated, 'Not authenticated');
+    throw new AcaiError(
+      AuthProblems.API_KEY_MISSING,
+      'Not authenticated: send "Authorization: Bearer <key>"',
+    );
   return request.principal;
 });
 
@@ -32,27 +35,27 @@ export class ApiKeyGuard implements CanActivate {
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
       throw new AcaiError(
-        ErrorCode.Unauthenticated,
+        AuthProblems.API_KEY_MISSING,
         'Missing API key: send "Authorization: Bearer <key>" (npm run up writes the default project\'s key to $ACAI_HOME/default.key)',
       );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (match?.[1] === undefined) {
       throw new AcaiError(
-        ErrorCode.Unauthenticated,
+        AuthProblems.AUTHORIZATION_MALFORMED,
         'The Authorization header must be "Bearer <key>" (the word Bearer, a space, then the key)',
       );
     }
     const principal = await this.keys.authenticate(match[1]);
     if (principal === null) {
       throw new AcaiError(
-        ErrorCode.Unauthenticated,
+        AuthProblems.API_KEY_INVALID,
         'The API key is not valid (unknown or revoked)',
       );
     }
     if (auth === 'admin' && !principal.admin) {
       throw new AcaiError(
-        ErrorCode.Forbidden,
+        AuthProblems.ADMIN_KEY_REQUIRED,
         'This operation needs an admin key; this key belongs to one project',
       );
     }

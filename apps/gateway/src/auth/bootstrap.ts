@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AuthProblems, isProblem } from '@acai/contracts';
 import type { Logger } from '@acai/platform';
 import type { KeysRepository } from './keys.repository.js';
 
@@ -19,7 +19,7 @@ export async function bootstrapDefaultProject(
     created = await keys.createProject('default', true);
   } catch (error) {
     // Another gateway replica starting at the same time made it first.
-    if (error instanceof AcaiError && error.code === ErrorCode.Conflict) return;
+    if (isProblem(error, AuthProblems.PROJECT_EXISTS)) return;
     throw error;
   }
   await mkdir(path.dirname(keyFile), { recursive: true });

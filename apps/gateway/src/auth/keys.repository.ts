@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, AuthProblems } from '@acai/contracts';
 import { newId } from '@acai/platform';
 import { ApiKeyEntity, ProjectEntity } from './auth.entities.js';
 
@@ -50,7 +50,7 @@ export class KeysRepository {
   ): Promise<{ project: string; keyId: string; key: string }> {
     if (!PROJECT_NAME.test(name)) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        AuthProblems.PROJECT_NAME_INVALID,
         'Invalid project name: use 1-40 lower-case letters, digits and -',
         [{ path: 'name', message: 'expected 1-40 lower-case letters, digits and -' }],
       );
@@ -65,7 +65,7 @@ export class KeysRepository {
         .returning('name')
         .execute();
       if ((inserted.raw as unknown[]).length === 0) {
-        throw new AcaiError(ErrorCode.Conflict, `Project '${name}' exists already`);
+        throw new AcaiError(AuthProblems.PROJECT_EXISTS, `Project '${name}' exists already`);
       }
       const key = `acai_${randomBytes(24).toString('base64url')}`;
       const keyId = newId('key');

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Controller, Param, Req, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, BlobProblems } from '@acai/contracts';
 import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { pathOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
@@ -40,7 +40,7 @@ function bodyOf(request: FastifyRequest): Readable {
   const body = request.body as Readable | undefined;
   if (body === undefined || typeof body.pipe !== 'function') {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      BlobProblems.UPLOAD_BODY_MISSING,
       'Send the file as the request body (Content-Type: application/octet-stream)',
     );
   }

@@ -5,7 +5,7 @@ import tar from 'tar-stream';
 import { z } from 'zod';
 import {
   AcaiError,
-  ErrorCode,
+  FilesetProblems,
   parseOrThrow,
   type CommandResult,
   type Creator,
@@ -187,8 +187,8 @@ export class FilesetsController {
     });
     if (version.evicted) {
       throw new AcaiError(
-        ErrorCode.NotFound,
-        `Version ${version.version} of '${name}' was evicted: its files are gone`,
+        FilesetProblems.VERSION_EVICTED,
+        `Version ${version.version} of '${name}' was evicted: its files are gone, its manifest and lineage remain. Recompute it to get them back.`,
       );
     }
     const pack = tar.pack();

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import {
   AcaiError,
   Commands,
-  ErrorCode,
+  CommonProblems,
   parseOrThrow,
   CommitRequestSchema,
   CreateFilesetRequestSchema,
@@ -499,7 +499,7 @@ export function bodyOf<R extends WithBody>(
 ): z.output<R['body']> {
   if (raw === undefined || raw === null || typeof raw !== 'object') {
     throw new AcaiError(
-      ErrorCode.ValidationFailed,
+      CommonProblems.INVALID_REQUEST,
       `Send the ${what} as a JSON object in the body (content-type: application/json)`,
     );
   }

@@ -1,18 +1,42 @@
 import { z } from 'zod';
-import { ErrorCode } from '@acai/contracts';
+import { declaredProblems, ErrorCode } from '@acai/contracts';
 import { Routes, type ErrorStatus, type RouteSpec } from '../http/routes.js';
 
-/** The error body of every failed request; its codes are the ones the code has. */
-export const ErrorBodySchema = z.object({
-  error: z.object({
-    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
-    message: z.string().describe('What went wrong and what to do'),
-    details: z
-      .array(z.object({ path: z.string().optional(), message: z.string() }))
-      .optional()
-      .describe('One entry per bad field, named by its dotted path (`steps.0.command`)'),
-  }),
-});
+const reasons = () => declaredProblems().map((p) => p.reason) as [string, ...string[]];
+
+const DetailsSchema = z
+  .array(z.object({ path: z.string().optional(), message: z.string() }))
+  .optional()
+  .describe('One entry per bad field, named by its dotted path (`steps.0.command`)');
+
+/**
+ * The body of every failed request: an RFC 9457 problem document, its problems the ones the code
+ * declares (`declaredProblems`), its categories the `ErrorCode`s.
+ */
+export function problemSchema() {
+  const code = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
+  const reason = z.enum(reasons()).describe('What went wrong, one of the problems acai declares');
+  return z.object({
+    type: z.string().describe('`urn:acai:problem:<reason>`; see docs/errors.md'),
+    title: z.string().describe('The problem’s fixed summary'),
+    status: z.number().int().describe('The HTTP status'),
+    detail: z.string().describe('What went wrong here and what to do'),
+    instance: z.string().optional().describe('The path of the request'),
+    code: code.describe('The category; it decides the status'),
+    reason,
+    retryable: z.boolean().describe('Whether the same request may succeed later as it is'),
+    details: DetailsSchema,
+    error: z
+      .object({
+        code,
+        reason,
+        retryable: z.boolean(),
+        message: z.string().describe('Same as `detail`'),
+        details: DetailsSchema,
+      })
+      .describe('The error body of earlier releases, kept for the clients that read it'),
+  });
+}
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'The request is invalid; `details` names each bad field',
@@ -135,7 +159,9 @@ function operation(name: string, route: RouteSpec): Json {
   for (const status of route.errors) {
     errors[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      content: {
+        'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+      },
     };
   }
   return {
@@ -193,7 +219,7 @@ export function openApiDocument(): Json {
     ],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { Error: schema(ErrorBodySchema, 'output') },
+      schemas: { Problem: schema(problemSchema(), 'output') },
     },
     paths,
   };

@@ -1,5 +1,5 @@
 import { Body, Controller, Param, Query, UseGuards } from '@nestjs/common';
-import { AcaiError, ErrorCode, type CommandResult } from '@acai/contracts';
+import { AcaiError, RunProblems, type CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
@@ -55,6 +55,8 @@ export class RunsController {
 }
 
 /** A malformed id is simply not found: nothing of it reaches the bus. */
-export function assertId(id: string, what: string): void {
-  if (!ID.test(id)) throw new AcaiError(ErrorCode.NotFound, `No ${what} '${id}' in this project`);
+export function assertId(id: string, what: 'run' | 'job'): void {
+  if (ID.test(id)) return;
+  const problem = what === 'run' ? RunProblems.RUN_NOT_FOUND : RunProblems.JOB_NOT_FOUND;
+  throw new AcaiError(problem, `No ${what} '${id}' in this project`);
 }

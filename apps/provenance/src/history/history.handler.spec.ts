@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import {
-  AcaiError,
-  ErrorCode,
+  RunProblems,
   type HistoryEntry,
   type JobView,
   type MetricSeries,
@@ -48,11 +47,8 @@ class MemoryReadModels extends ReadModels {
   put(projection: string, project: string, key: string, doc: unknown): void {
     this.docs.set(`${projection}/${project}/${key}`, doc);
   }
-  async get<T>(projection: string, project: string, key: string, what: string): Promise<T> {
-    const doc = this.docs.get(`${projection}/${project}/${key}`);
-    if (doc === undefined)
-      throw new AcaiError(ErrorCode.NotFound, `No ${what} '${key}' in this project`);
-    return doc as T;
+  async find<T>(projection: string, project: string, key: string): Promise<T | undefined> {
+    return this.docs.get(`${projection}/${project}/${key}`) as T | undefined;
   }
   async list<T>(projection: string, project: string): Promise<Page<T>> {
     const items = [...this.docs]
@@ -105,7 +101,11 @@ describe('provenance’s history', () => {
   it('answers 404 for another project’s run, and for one that does not exist', async () => {
     models.put('runs', 'p1', 'run-1', run('run-1'));
     await expect(handler.getRun({ project: 'p2', runId: 'run-1' })).rejects.toMatchObject({
-      code: ErrorCode.NotFound,
+      reason: RunProblems.RUN_NOT_FOUND.reason,
+      message: "No run 'run-1' in this project",
+    });
+    await expect(handler.getRun({ project: 'p1', runId: 'run-2' })).rejects.toMatchObject({
+      reason: RunProblems.RUN_NOT_FOUND.reason,
     });
   });
 
@@ -126,13 +126,13 @@ describe('provenance’s history', () => {
     });
     await expect(
       handler.getJobMetrics({ project: 'p2', jobId: 'job-1', name: null }),
-    ).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    ).rejects.toMatchObject({ reason: RunProblems.JOB_NOT_FOUND.reason });
   });
 
   it('replays a projection it has, and names the ones it has when asked for another', async () => {
     expect(await handler.replay({ projection: 'jobs' })).toMatchObject({ projection: 'jobs' });
     await expect(handler.replay({ projection: 'lineage' })).rejects.toMatchObject({
-      code: ErrorCode.NotFound,
+      reason: RunProblems.PROJECTION_NOT_FOUND.reason,
       message: "No projection 'lineage'; known: runs, jobs, job-history, job-metrics",
     });
     expect(projections.replayed).toEqual(['jobs']);

@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
-  ErrorCode,
+  RunProblems,
   type HistoryEntry,
   type JobView,
   type Page,
@@ -25,7 +25,10 @@ export class HistoryHandler {
 
   @OnCommand('getRun')
   getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
-    return this.fresh(() => this.readModels.get<RunView>('runs', req.project, req.runId, 'run'));
+    return this.fresh(
+      () => this.readModels.find<RunView>('runs', req.project, req.runId),
+      () => new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${req.runId}' in this project`),
+    );
   }
 
   @OnCommand('listRuns')
@@ -37,39 +40,29 @@ export class HistoryHandler {
 
   @OnCommand('getJob')
   getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
-    return this.fresh(() => this.readModels.get<JobView>('jobs', req.project, req.jobId, 'job'));
+    return this.fresh(
+      () => this.readModels.find<JobView>('jobs', req.project, req.jobId),
+      () => new AcaiError(RunProblems.JOB_NOT_FOUND, `No job '${req.jobId}' in this project`),
+    );
   }
 
   @OnCommand('getJobHistory')
   async getJobHistory(@Payload() req: { project: string; jobId: string }): Promise<HistoryEntry[]> {
     // A job that exists but has no event of its own yet (still pending) has an empty history.
     await this.getJob(req);
-    try {
-      const doc = await this.readModels.get<JobHistoryDoc>(
-        'job-history',
-        req.project,
-        req.jobId,
-        'job',
-      );
-      return doc.entries;
-    } catch (error) {
-      if (error instanceof AcaiError && error.code === ErrorCode.NotFound) return [];
-      throw error;
-    }
+    const doc = await this.readModels.find<JobHistoryDoc>('job-history', req.project, req.jobId);
+    return doc?.entries ?? [];
   }
 
   /**
    * Read-your-writes: a run submitted a moment ago may not be projected yet. Before answering
    * "not found", wait briefly for the projection to catch up with the log and look again.
    */
-  private async fresh<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (error) {
-      if (!(error instanceof AcaiError) || error.code !== ErrorCode.NotFound) throw error;
-      if (!(await this.projections.catchUp(3_000))) throw error;
-      return read();
-    }
+  private async fresh<T>(read: () => Promise<T | undefined>, missing: () => AcaiError): Promise<T> {
+    const found =
+      (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
+    if (found === undefined) throw missing();
+    return found;
   }
 
   @OnCommand('getJobMetrics')
@@ -83,7 +76,7 @@ export class HistoryHandler {
     const { names } = this.projections;
     if (!names.includes(req.projection)) {
       throw new AcaiError(
-        ErrorCode.NotFound,
+        RunProblems.PROJECTION_NOT_FOUND,
         `No projection '${req.projection}'; known: ${names.join(', ')}`,
       );
     }

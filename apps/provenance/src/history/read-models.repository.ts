@@ -1,11 +1,11 @@
-import { AcaiError, ErrorCode, type Page } from '@acai/contracts';
+import type { Page } from '@acai/contracts';
 import { ProjectionDocumentEntity } from '@acai/eventing';
 import type { DataSource } from 'typeorm';
 
 /** The documents of provenance's read models (runs, jobs, job history); every read is per project. */
 export abstract class ReadModels {
-  /** One document, or NOT_FOUND naming `what`. */
-  abstract get<T>(projection: string, project: string, key: string, what: string): Promise<T>;
+  /** One document, or undefined when the project has none under that key. */
+  abstract find<T>(projection: string, project: string, key: string): Promise<T | undefined>;
   /** Newest first, a page at a time. */
   abstract list<T>(
     projection: string,
@@ -19,13 +19,11 @@ export abstract class ReadModels {
 export class SqlReadModels implements ReadModels {
   constructor(private readonly db: DataSource) {}
 
-  async get<T>(projection: string, project: string, key: string, what: string): Promise<T> {
+  async find<T>(projection: string, project: string, key: string): Promise<T | undefined> {
     const row = await this.db
       .getRepository(ProjectionDocumentEntity)
       .findOneBy({ projection, key, project });
-    if (row === null)
-      throw new AcaiError(ErrorCode.NotFound, `No ${what} '${key}' in this project`);
-    return row.doc as T;
+    return row === null ? undefined : (row.doc as T);
   }
 
   /** Newest first; ids are time-ordered, so the cursor is the last key seen. */

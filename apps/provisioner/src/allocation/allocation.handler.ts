@@ -1,19 +1,24 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
-  ErrorCode,
+  ProvisioningProblems,
   type ProvisionSpec,
   type EventData,
   type StoredEvent,
   type StoredEventOf,
 } from '@acai/contracts';
-import { AggregateRepository, describeError, OnEvent } from '@acai/eventing';
-import { ServiceContext } from '@acai/platform';
+import {
+  AggregateRepository,
+  CommandSender,
+  describeError,
+  LOGGER,
+  OnEvent,
+  type EventingLogger,
+} from '@acai/eventing';
 import { catalogueRates } from '@acai/provisioning';
 import { jobDecider, type JobState } from '@acai/runs';
-import type { ProvisionerConfig } from '../config.js';
 import {
   AutoProvisioner,
   describeChoice,
@@ -41,12 +46,13 @@ export class ObservationsReady {
 @Controller()
 export class AllocationHandler {
   constructor(
-    private readonly ctx: ServiceContext<ProvisionerConfig>,
     private readonly jobs: ProvisionerJobs,
     private readonly auto: AutoProvisioner,
     private readonly profiling: ProfilingRepository,
     private readonly providers: Providers,
     private readonly observations: ObservationsReady,
+    private readonly commands: CommandSender,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
   ) {}
 
   @OnEvent('job.queued')
@@ -119,12 +125,16 @@ export class AllocationHandler {
           : await this.chosen(project, jobId, state, state.provision, cause);
     } catch (error) {
       if (error instanceof WaitingForProfile) return;
-      if (!(error instanceof AcaiError) || error.code === ErrorCode.Unavailable) throw error;
+      // What may succeed later as it is (AWS throttling, a service that is down) is thrown: the
+      // event is redelivered and the job placed then. Any other refusal is final, whatever its
+      // category: the job fails with its message. An error that is no AcaiError is a bug or an
+      // outage nobody declared, and is thrown too (redelivered, then dead-lettered).
+      if (!(error instanceof AcaiError) || error.retryable) throw error;
       data = { failure: error.message };
     }
     if ('failure' in data) {
       const message = data.failure;
-      this.ctx.logger.warn({ jobId, project, reason: message }, 'job cannot be placed');
+      this.logger.warn({ jobId, project, reason: message }, 'job cannot be placed');
       await this.jobs.execute(
         project,
         jobId,
@@ -238,13 +248,13 @@ export class AllocationHandler {
       profile,
       grid,
     );
-    const submitted = await this.ctx.commands.send('submitRun', {
+    const submitted = await this.commands.send('submitRun', {
       project,
       spec,
       submittedBy: 'auto-provisioner',
     });
     const first = await this.profiling.begin(profile.signature, project, submitted.id, new Date());
-    this.ctx.logger.info(
+    this.logger.info(
       {
         project,
         runId: submitted.id,
@@ -261,7 +271,7 @@ export class AllocationHandler {
     const provider = this.providers.get(choice.offer.provider);
     try {
       const { pool } = await provider.place(choice.offer, jobId);
-      this.ctx.logger.info({ jobId, choice: describeChoice(choice) }, 'job placed');
+      this.logger.info({ jobId, choice: describeChoice(choice) }, 'job placed');
       return {
         provider: provider.name,
         pool,
@@ -271,12 +281,16 @@ export class AllocationHandler {
         decision: choice.decision,
       };
     } catch (error) {
-      this.ctx.logger.warn({ jobId, err: describeError(error) }, 'provider could not place job');
+      this.logger.warn({ jobId, err: describeError(error) }, 'provider could not place job');
+      // A provider's own failure that is no AcaiError says nothing of retrying: the job fails
+      // with it rather than wait on a redelivery that may never succeed.
       throw error instanceof AcaiError
         ? error
         : new AcaiError(
-            ErrorCode.ValidationFailed,
-            `${provider.name} could not provide ${choice.offer.name}: ${error instanceof Error ? error.message : String(error)}`,
+            ProvisioningProblems.CAPACITY_UNAVAILABLE,
+            `${provider.name} could not provide ${choice.offer.name}: ${describeError(error)}; run the job again later, or on another configuration`,
+            undefined,
+            { cause: error },
           );
     }
   }

@@ -4,7 +4,7 @@ import { OnCommand } from '@acai/eventing';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
-  ErrorCode,
+  ProvisioningProblems,
   type CommandPayload,
   type CommandResult,
   type StagedInput,
@@ -146,7 +146,7 @@ export class ProvisionController {
     const first = problems[0];
     if (first !== undefined) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.STEP_FITS_NOWHERE,
         `Run rejected: step '${first.step.name}' cannot run anywhere: ${first.message}`,
         problems.map(({ path, message }) => ({ path, message })),
       );

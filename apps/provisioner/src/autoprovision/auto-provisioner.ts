@@ -1,6 +1,6 @@
 import {
   AcaiError,
-  ErrorCode,
+  ProvisioningProblems,
   type CandidateView,
   type OfferRef,
   type ProvisionDecision,
@@ -202,8 +202,8 @@ export class AutoProvisioner {
     const offer = fitting[0];
     if (offer === undefined) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
-        `No configuration has ${resources.cpu} CPU and ${resources.memoryMb} MiB`,
+        ProvisioningProblems.NO_CONFIGURATION,
+        `No configuration has ${resources.cpu} CPU and ${resources.memoryMb} MiB (providers: ${providers.join(', ')}): ask for fewer CPUs or less memory, or run it on a provider with bigger configurations`,
       );
     }
     return offer;

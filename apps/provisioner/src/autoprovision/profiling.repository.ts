@@ -6,7 +6,8 @@ import type { DataSource } from 'typeorm';
  */
 export class ProfilingRepository {
   constructor(
-    private readonly db: DataSource,
+    /** Only its `query` is used, so a spec can stand in for the database with one function. */
+    private readonly db: Pick<DataSource, 'query'>,
     private readonly schema: string,
   ) {}
 

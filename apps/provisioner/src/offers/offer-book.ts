@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode, type Resources } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems, type Resources } from '@acai/contracts';
 import { ec2Offers, localOffers, type Offer } from '@acai/provisioning';
 import type { ProviderName, ProvisionerConfig } from '../config.js';
 
@@ -80,7 +80,7 @@ export class OfferBook {
       candidates.find((o) => offerKey(o) === name) ?? candidates.find((o) => o.name === name);
     if (offer === undefined) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.OFFER_UNKNOWN,
         `No configuration named '${name}' is offered here (providers: ${this.providers.join(', ')}); GET /api/v1/instance-types lists them`,
         [{ path: 'provision.offer', message: 'unknown configuration' }],
       );

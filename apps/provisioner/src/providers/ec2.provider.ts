@@ -1,18 +1,15 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, isProblem, ProvisioningProblems } from '@acai/contracts';
 import { fallbackOffers, type Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../config.js';
 import {
   Ec2CapacityError,
-  Ec2ErrorCode,
   Ec2Fleet,
   ec2PoolName,
-  Ec2ThrottledError,
-  Ec2ProviderError,
   type Ec2FleetLogger,
   type Ec2Repository,
 } from './ec2/index.js';
-import { fleetNodeView, type NodeView, type Provider } from './provider.js';
+import { fleetNodeView, placementFailure, type NodeView, type Provider } from './provider.js';
 
 /** How often idle instances are looked for, at most: twice per idle timeout when that is short. */
 const REAP_EVERY_MS = 30_000;
@@ -57,7 +54,7 @@ export class Ec2Provider implements Provider {
     const imageId = config.ACAI_EC2_IMAGE_ID ?? (this.name === 'simulated' ? 'ami-simulated' : '');
     if (imageId === '') {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.PROVIDER_NOT_CONFIGURED,
         'The ec2 provider needs ACAI_EC2_IMAGE_ID: an AMI with Node.js 20 and the acai executor',
       );
     }
@@ -106,7 +103,7 @@ export class Ec2Provider implements Provider {
       this.pools.set(jobId, capacity.pool);
       return { pool: capacity.pool };
     } catch (error) {
-      if (error instanceof Ec2CapacityError && error.code === Ec2ErrorCode.MaxInstances) {
+      if (isProblem(error, ProvisioningProblems.EC2_MAX_INSTANCES)) {
         // At the limit: the job waits in its type's pool. An instance of the type that finishes
         // its job pulls it; otherwise each reaper round tries again once instances are freed.
         const pool = ec2PoolName(offer.name);
@@ -114,16 +111,7 @@ export class Ec2Provider implements Provider {
         this.waiting.set(jobId, offer);
         return { pool };
       }
-      if (error instanceof Ec2ThrottledError) {
-        // The API is busy for the whole account: try again later (the event is redelivered).
-        throw new AcaiError(ErrorCode.Unavailable, error.message, undefined, { cause: error });
-      }
-      if (error instanceof Ec2ProviderError) {
-        throw new AcaiError(ErrorCode.ValidationFailed, error.message, undefined, {
-          cause: error,
-        });
-      }
-      throw error;
+      throw placementFailure(error);
     }
   }
 
@@ -184,7 +172,7 @@ export class Ec2Provider implements Provider {
         this.waiting.delete(jobId);
       } catch (error) {
         if (!(error instanceof Ec2CapacityError)) throw error;
-        if (error.code === Ec2ErrorCode.MaxInstances) return;
+        if (error.is(ProvisioningProblems.EC2_MAX_INSTANCES)) return;
       }
     }
   }

@@ -1,4 +1,4 @@
-import type { NodeView } from '@acai/contracts';
+import { AcaiError, isProblem, ProvisioningProblems, type NodeView } from '@acai/contracts';
 import type { Offer } from '@acai/provisioning';
 import type { NodeView as FleetNode } from './ec2/index.js';
 
@@ -21,6 +21,25 @@ export interface Provider {
   nodes(): readonly NodeView[];
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * What `place` throws when the EC2 fleet (real or simulated) could not give the job an instance.
+ * Its errors go as they are: their problem says whether the same request may succeed later
+ * (`EC2_THROTTLED` is, and the event is redelivered; `EC2_REJECTED` is not, and the job fails).
+ * `EC2_NO_CAPACITY` is the exception. The fleet has already tried every acceptable type, and
+ * redelivering the event a few times within seconds would not outlast a capacity shortage, only
+ * leave the job queued with no record once the deliveries run out; so it becomes
+ * `CAPACITY_UNAVAILABLE`, which is not retryable: the job fails, its message listing each type
+ * tried, why it failed, and what to do.
+ */
+export function placementFailure(error: unknown): unknown {
+  if (isProblem(error, ProvisioningProblems.EC2_NO_CAPACITY)) {
+    return new AcaiError(ProvisioningProblems.CAPACITY_UNAVAILABLE, error.message, undefined, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /** A fleet instance as a node: its state in the node list's words, its size and price from its offer. */

@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode } from '@acai/contracts';
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
 import type { OfferBook } from '../offers/offer-book.js';
 import type { NodeView, Provider } from './provider.js';
 
@@ -22,8 +22,8 @@ export class Providers {
     const provider = this.byName.get(name);
     if (provider === undefined) {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
-        `provider '${name}' is not enabled here (ACAI_PROVIDERS: ${[...this.byName.keys()].join(', ')})`,
+        ProvisioningProblems.PROVIDER_NOT_ENABLED,
+        `provider '${name}' is not enabled here (ACAI_PROVIDERS: ${[...this.byName.keys()].join(', ')}): choose one of these, or ask an operator to add it to ACAI_PROVIDERS`,
       );
     }
     return provider;

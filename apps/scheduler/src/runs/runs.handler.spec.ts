@@ -1,5 +1,14 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { AcaiError, ErrorCode, JOB, type RunSpec, type StoredEvent } from '@acai/contracts';
+import {
+  AcaiError,
+  ErrorCode,
+  FilesetProblems,
+  JOB,
+  ProvisioningProblems,
+  RunProblems,
+  type RunSpec,
+  type StoredEvent,
+} from '@acai/contracts';
 import { silentLogger } from '@acai/eventing';
 import { jobDecider } from '@acai/runs';
 import {
@@ -41,7 +50,10 @@ describe('the scheduler’s run workflow', () => {
       .on('checkResources', () => ({ ok: true }))
       .on('getVersion', (req) => {
         if (req.name === 'missing') {
-          throw new AcaiError(ErrorCode.NotFound, `No file set '${req.name}' in this project`);
+          throw new AcaiError(
+            FilesetProblems.FILESET_NOT_FOUND,
+            `No file set '${req.name}' in this project`,
+          );
         }
         return {
           fileset: req.name,
@@ -212,6 +224,48 @@ describe('the scheduler’s run workflow', () => {
     expect((await runs.load(PROJECT, id)).state.phase).toBe('failed');
   });
 
+  it('stages inputs again later when the catalog may answer then, and fails the step when it will not', async () => {
+    const submitReading = () =>
+      handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          { name: 'read', command: ['cat'], inputs: [{ fileset: 'data', version: 'latest' }] },
+        ]),
+      });
+    // Retryable (the catalog is behind): the event is to be redelivered, nothing is recorded.
+    commands.on('getVersion', () => {
+      throw new AcaiError(FilesetProblems.CATALOG_BEHIND, 'The catalog is behind the event log');
+    });
+    await submitReading();
+    await expect(deliver()).rejects.toMatchObject({
+      reason: FilesetProblems.CATALOG_BEHIND.reason,
+    });
+    expect(log.ofType('job.failed')).toEqual([]);
+
+    // Not retryable, whatever its category (this one is "unavailable"): the step fails before
+    // it runs, saying why.
+    commands.on('getVersion', () => {
+      throw new AcaiError(
+        { code: ErrorCode.Unavailable, reason: 'CATALOG_GONE', retryable: false },
+        'the catalog is gone for good',
+      );
+    });
+    delivered = 0;
+    log = new InMemoryEventLog('scheduler');
+    runs = new RunRepository(log);
+    jobs = new JobRepository(log);
+    handler = new RunsHandler(runs, jobs, work, control, commands, silentLogger);
+    await submitReading();
+    await deliver();
+    expect(log.ofType('job.failed').map((e) => e.data)).toEqual([
+      expect.objectContaining({
+        reason: 'staging_failed',
+        message: 'input data@latest: the catalog is gone for good',
+      }),
+    ]);
+  });
+
   it('cancels a run: queued steps never run and a running one is told to stop', async () => {
     const { id, jobs: planned } = await handler.submit({
       project: PROJECT,
@@ -252,13 +306,13 @@ describe('the scheduler’s run workflow', () => {
     // Cancelling an ended run again is refused with a conflict.
     await expect(
       handler.cancel({ project: PROJECT, runId: id, reason: 'again' }),
-    ).rejects.toMatchObject({ code: ErrorCode.Conflict });
+    ).rejects.toMatchObject({ reason: RunProblems.RUN_ALREADY_ENDED.reason });
   });
 
   it('refuses a run a step of which cannot run anywhere, and records nothing', async () => {
     commands.on('checkResources', () => {
       throw new AcaiError(
-        ErrorCode.ValidationFailed,
+        ProvisioningProblems.STEP_FITS_NOWHERE,
         "Run rejected: step 'big' cannot run anywhere",
       );
     });
@@ -268,7 +322,7 @@ describe('the scheduler’s run workflow', () => {
         submittedBy: null,
         spec: spec([{ name: 'big', command: ['true'], resources: { cpu: 64, memoryMb: 512 } }]),
       }),
-    ).rejects.toMatchObject({ code: ErrorCode.ValidationFailed });
+    ).rejects.toMatchObject({ reason: ProvisioningProblems.STEP_FITS_NOWHERE.reason });
     expect(log.all()).toEqual([]);
   });
 

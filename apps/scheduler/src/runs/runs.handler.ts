@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
-  ErrorCode,
+  FilesetProblems,
   type CommandPayload,
   type CommandResult,
   type EventData,
@@ -247,7 +247,7 @@ export class RunsHandler {
         });
         if (version.evicted) {
           throw new AcaiError(
-            ErrorCode.NotFound,
+            FilesetProblems.VERSION_EVICTED,
             `version ${version.version} of '${input.fileset}' was evicted`,
           );
         }
@@ -258,12 +258,9 @@ export class RunsHandler {
           path: input.path,
         });
       } catch (error) {
-        if (
-          !(error instanceof AcaiError) ||
-          (error.code !== ErrorCode.NotFound && error.code !== ErrorCode.ValidationFailed)
-        ) {
-          throw error;
-        }
+        // Worth another try later (the catalog is down or behind): the event is redelivered.
+        // Anything else the catalog refused will not change: the job fails, saying why.
+        if (!(error instanceof AcaiError) || error.retryable) throw error;
         return {
           failure: {
             reason: 'staging_failed',

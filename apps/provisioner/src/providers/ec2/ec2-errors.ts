@@ -8,6 +8,8 @@
  * network errors carry only some of these.
  */
 
+import { AcaiError, ProvisioningProblems } from '@acai/contracts';
+
 /** What to do about an AWS error. */
 export type Ec2ErrorKind =
   /** Throttling or a passing service fault: retry the same call after a backoff. */
@@ -127,84 +129,79 @@ export interface LaunchAttempt {
   readonly error?: string;
 }
 
-/** Codes of the errors the EC2 provider throws; clients may branch on them. */
-export const Ec2ErrorCode = {
-  /** Every acceptable instance type was out of capacity or over quota. The job can wait. */
-  NoCapacity: 'EC2_NO_CAPACITY',
-  /** The fleet is at `maxInstances`. The job can wait for an instance to free up. */
-  MaxInstances: 'EC2_MAX_INSTANCES',
-  /** AWS kept throttling (or failing) after every retry. Try again later. */
-  Throttled: 'EC2_THROTTLED',
-  /** AWS refused the request for a reason retrying cannot fix (permissions, AMI, parameter). */
-  Rejected: 'EC2_REJECTED',
-  /** The fleet was asked something it cannot do (no instance types, a malformed type). */
-  InvalidRequest: 'EC2_INVALID_REQUEST',
-  /** The fleet's configuration cannot work (no image, a bad variable name, user data too big). */
-  InvalidConfig: 'EC2_INVALID_CONFIG',
-} as const;
-export type Ec2ErrorCode = (typeof Ec2ErrorCode)[keyof typeof Ec2ErrorCode];
+/**
+ * The problems the EC2 provider raises (`ProvisioningProblems.EC2_*`): each decides the error's
+ * `reason`, category and `retryable`, and clients branch on the reason.
+ */
+export type Ec2Problem = (typeof ProvisioningProblems)[
+  | 'EC2_NO_CAPACITY'
+  | 'EC2_MAX_INSTANCES'
+  | 'EC2_THROTTLED'
+  | 'EC2_REJECTED'
+  | 'EC2_INVALID_REQUEST'
+  | 'EC2_INVALID_CONFIG'];
+export type Ec2Reason = Ec2Problem['reason'];
 
-const RETRYABLE: ReadonlySet<Ec2ErrorCode> = new Set<Ec2ErrorCode>([
-  Ec2ErrorCode.NoCapacity,
-  Ec2ErrorCode.MaxInstances,
-  Ec2ErrorCode.Throttled,
-]);
+type CapacityProblem = (typeof ProvisioningProblems)['EC2_NO_CAPACITY' | 'EC2_MAX_INSTANCES'];
 
-/** Any failure of the EC2 provider, with a code and whether waiting and retrying can help. */
-export class Ec2ProviderError extends Error {
+/**
+ * Any failure of the EC2 provider: an {@link AcaiError} of one of the {@link Ec2Problem}s, so
+ * whether waiting and retrying can help (capacity, limit, throttling) is its problem's
+ * `retryable`, and every RunInstances call made for the request travels with it.
+ */
+export class Ec2ProviderError extends AcaiError {
   override readonly name: string = 'Ec2ProviderError';
-  /** True when the same request may succeed later (capacity, limit, throttling). */
-  readonly retryable: boolean;
+  declare readonly reason: Ec2Reason;
 
   constructor(
-    readonly code: Ec2ErrorCode,
+    problem: Ec2Problem,
     message: string,
     /** Every RunInstances call made for the request, in order. */
     readonly attempts: readonly LaunchAttempt[] = [],
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.retryable = RETRYABLE.has(code);
+    super(problem, message, undefined, options);
   }
 }
 
 /**
  * No instance could be had: every acceptable type failed for capacity or quota
  * (`EC2_NO_CAPACITY`), or the fleet is at `maxInstances` (`EC2_MAX_INSTANCES`). The message says
- * what was tried, each error, and what to do. Retryable: the job can wait in its queue.
+ * what was tried, each error, and what to do. Retryable: capacity may return, an instance may
+ * free up.
  */
 export class Ec2CapacityError extends Ec2ProviderError {
-  override readonly name = 'Ec2CapacityError';
-  declare readonly code: typeof Ec2ErrorCode.NoCapacity | typeof Ec2ErrorCode.MaxInstances;
+  override readonly name: string = 'Ec2CapacityError';
+  declare readonly reason: CapacityProblem['reason'];
 
   constructor(
-    code: typeof Ec2ErrorCode.NoCapacity | typeof Ec2ErrorCode.MaxInstances,
+    problem: CapacityProblem,
     message: string,
     attempts: readonly LaunchAttempt[] = [],
     options?: { cause?: unknown },
   ) {
-    super(code, message, attempts, options);
+    super(problem, message, attempts, options);
   }
 }
 
 /** AWS kept throttling after every retry (`EC2_THROTTLED`). Retryable later. */
 export class Ec2ThrottledError extends Ec2ProviderError {
-  override readonly name = 'Ec2ThrottledError';
-  declare readonly code: typeof Ec2ErrorCode.Throttled;
+  override readonly name: string = 'Ec2ThrottledError';
+  declare readonly reason: typeof ProvisioningProblems.EC2_THROTTLED.reason;
 
   constructor(
     message: string,
     attempts: readonly LaunchAttempt[] = [],
     options?: { cause?: unknown },
   ) {
-    super(Ec2ErrorCode.Throttled, message, attempts, options);
+    super(ProvisioningProblems.EC2_THROTTLED, message, attempts, options);
   }
 }
 
 /** AWS refused a request for good (`EC2_REJECTED`); `awsCode` is its code. Not retryable. */
 export class Ec2RequestError extends Ec2ProviderError {
-  override readonly name = 'Ec2RequestError';
-  declare readonly code: typeof Ec2ErrorCode.Rejected;
+  override readonly name: string = 'Ec2RequestError';
+  declare readonly reason: typeof ProvisioningProblems.EC2_REJECTED.reason;
 
   constructor(
     readonly awsCode: string,
@@ -212,7 +209,7 @@ export class Ec2RequestError extends Ec2ProviderError {
     attempts: readonly LaunchAttempt[] = [],
     options?: { cause?: unknown },
   ) {
-    super(Ec2ErrorCode.Rejected, message, attempts, options);
+    super(ProvisioningProblems.EC2_REJECTED, message, attempts, options);
   }
 }
 
@@ -235,6 +232,6 @@ export function capacityAdvice(codes: readonly string[]): string[] {
       'use a subnet in an Availability Zone that offers the type, or drop the type from the list',
     );
   }
-  advice.push('or leave the job queued: it is placed when capacity returns');
+  advice.push('or run the job again later, when capacity may have returned');
   return advice;
 }

@@ -9,6 +9,7 @@ import {
   type RunInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
+import { AcaiError, ErrorCode } from '@acai/contracts';
 import { Ec2Fleet, type Ec2FleetConfig } from './ec2-fleet.js';
 import {
   Ec2CapacityError,
@@ -265,7 +266,7 @@ describe('Ec2Fleet.ensureCapacity: launching', () => {
         }),
     ).toThrow(
       expect.objectContaining({
-        code: 'EC2_INVALID_CONFIG',
+        reason: 'EC2_INVALID_CONFIG',
         message: expect.stringContaining('BAD-NAME'),
       }),
     );
@@ -387,7 +388,11 @@ describe('Ec2Fleet.ensureCapacity: errors', () => {
     );
 
     expect(error).toBeInstanceOf(Ec2ThrottledError);
-    expect(error).toMatchObject({ code: 'EC2_THROTTLED', retryable: true });
+    expect(error).toMatchObject({
+      reason: 'EC2_THROTTLED',
+      code: ErrorCode.Unavailable,
+      retryable: true,
+    });
     expect(sleeps).toEqual([250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
     // Throttling is the account's API rate, not the type's: no fallback to c5a.large.
     expect(runInputs().map((i) => i.InstanceType)).toEqual(Array(9).fill('c5.large'));
@@ -456,8 +461,10 @@ describe('Ec2Fleet.ensureCapacity: errors', () => {
 
     expect(error).toBeInstanceOf(Ec2CapacityError);
     const capacityError = error as Ec2CapacityError;
-    expect(capacityError.name).toBe('Ec2CapacityError');
-    expect(capacityError.code).toBe('EC2_NO_CAPACITY');
+    // An AcaiError of its problem, which decides the category and that waiting may help.
+    expect(capacityError).toBeInstanceOf(AcaiError);
+    expect(capacityError.reason).toBe('EC2_NO_CAPACITY');
+    expect(capacityError.code).toBe(ErrorCode.Unavailable);
     expect(capacityError.retryable).toBe(true);
     expect(capacityError.attempts).toEqual([
       { type: 'p3.2xlarge', error: 'InsufficientInstanceCapacity: Insufficient capacity.' },
@@ -487,7 +494,8 @@ describe('Ec2Fleet.ensureCapacity: errors', () => {
 
     expect(error).toBeInstanceOf(Ec2RequestError);
     expect(error).toMatchObject({
-      code: 'EC2_REJECTED',
+      reason: 'EC2_REJECTED',
+      code: ErrorCode.Internal,
       awsCode: 'UnauthorizedOperation',
       retryable: false,
       attempts: [{ type: 'c5.large', error: expect.stringContaining('UnauthorizedOperation') }],
@@ -539,7 +547,7 @@ describe('Ec2Fleet.ensureCapacity: errors', () => {
     const error = await thrown(() => fleet.ensureCapacity({ jobId: 'job-2', types: ['c5.large'] }));
 
     expect(error).toBeInstanceOf(Ec2CapacityError);
-    expect(error).toMatchObject({ code: 'EC2_MAX_INSTANCES', retryable: true });
+    expect(error).toMatchObject({ reason: 'EC2_MAX_INSTANCES', retryable: true });
     expect((error as Error).message).toMatch(
       /limit of 1 instances.*job-2 waits.*raise maxInstances/s,
     );
@@ -571,7 +579,11 @@ describe('Ec2Fleet.ensureCapacity: errors', () => {
     const { fleet } = harness();
     const error = await thrown(() => fleet.ensureCapacity({ jobId: 'job-1', types: [] }));
     expect(error).toBeInstanceOf(Ec2ProviderError);
-    expect(error).toMatchObject({ code: 'EC2_INVALID_REQUEST', retryable: false });
+    expect(error).toMatchObject({
+      reason: 'EC2_INVALID_REQUEST',
+      code: ErrorCode.ValidationFailed,
+      retryable: false,
+    });
   });
 });
 
@@ -666,7 +678,7 @@ describe('Ec2Fleet.reapIdle', () => {
     await expect(
       fleet.ensureCapacity({ jobId: 'job-b', types: ['c5.large'] }),
     ).rejects.toMatchObject({
-      code: 'EC2_INVALID_REQUEST',
+      reason: 'EC2_INVALID_REQUEST',
     });
   });
 });

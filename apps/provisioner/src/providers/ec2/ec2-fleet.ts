@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { ProvisioningProblems } from '@acai/contracts';
 import {
   backoffDelayMs,
   capacityAdvice,
@@ -8,7 +9,6 @@ import {
   describeEc2Error,
   ec2ErrorCode,
   Ec2CapacityError,
-  Ec2ErrorCode,
   Ec2ProviderError,
   Ec2RequestError,
   Ec2ThrottledError,
@@ -500,7 +500,7 @@ export class Ec2Fleet {
     }
     if (problems.length > 0) {
       throw new Ec2ProviderError(
-        Ec2ErrorCode.InvalidConfig,
+        ProvisioningProblems.EC2_INVALID_CONFIG,
         `Invalid EC2 fleet configuration:\n  ${problems.join('\n  ')}`,
       );
     }
@@ -510,20 +510,20 @@ export class Ec2Fleet {
     const types = [...new Set(request.types)];
     if (types.length === 0) {
       throw new Ec2ProviderError(
-        Ec2ErrorCode.InvalidRequest,
+        ProvisioningProblems.EC2_INVALID_REQUEST,
         `No EC2 instance type given for job ${request.jobId}: name at least one, e.g. c5.large`,
       );
     }
     const bad = types.filter((type) => !INSTANCE_TYPE.test(type));
     if (bad.length > 0) {
       throw new Ec2ProviderError(
-        Ec2ErrorCode.InvalidRequest,
+        ProvisioningProblems.EC2_INVALID_REQUEST,
         `Not EC2 instance types: ${bad.join(', ')} (job ${request.jobId}); expected names such as c5.large`,
       );
     }
     if (this.closed) {
       throw new Ec2ProviderError(
-        Ec2ErrorCode.InvalidRequest,
+        ProvisioningProblems.EC2_INVALID_REQUEST,
         `The EC2 fleet is closed; job ${request.jobId} was not placed`,
       );
     }
@@ -535,7 +535,7 @@ export class Ec2Fleet {
     if (active + this.launching >= this.config.maxInstances) {
       const busy = [...this.instances.values()].filter((n) => !n.terminating && n.jobId !== null);
       throw new Ec2CapacityError(
-        Ec2ErrorCode.MaxInstances,
+        ProvisioningProblems.EC2_MAX_INSTANCES,
         `The EC2 fleet is at its limit of ${this.config.maxInstances} instances ` +
           `(${busy.length} reserved or busy, ${this.launching} launching, none free of ${types.join(', ')}); ` +
           `job ${jobId} waits until one is free. To run more at once, raise maxInstances ` +
@@ -571,7 +571,7 @@ export class Ec2Fleet {
       }
       const codes = attempts.map((attempt) => attempt.error?.split(':')[0] ?? '');
       throw new Ec2CapacityError(
-        Ec2ErrorCode.NoCapacity,
+        ProvisioningProblems.EC2_NO_CAPACITY,
         `No EC2 capacity for job ${jobId}: tried ${types.join(', ')}.\n` +
           attempts.map((a) => `  ${a.type}: ${a.error ?? 'ok'}`).join('\n') +
           `\nWhat to do: ${capacityAdvice(codes).join('; ')}.`,

@@ -17,11 +17,12 @@ export {
   classifyEc2Error,
   DEFAULT_RETRY_POLICY,
   Ec2CapacityError,
-  Ec2ErrorCode,
   Ec2ProviderError,
   Ec2RequestError,
   Ec2ThrottledError,
   type Ec2ErrorKind,
+  type Ec2Problem,
+  type Ec2Reason,
   type LaunchAttempt,
   type RetryPolicy,
 } from './ec2-errors.js';

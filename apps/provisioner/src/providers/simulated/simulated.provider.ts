@@ -1,4 +1,4 @@
-import { AcaiError, ErrorCode, subjects } from '@acai/contracts';
+import { isProblem, ProvisioningProblems, subjects } from '@acai/contracts';
 import {
   encodeJson,
   silentLogger,
@@ -8,16 +8,8 @@ import {
 } from '@acai/eventing';
 import { fallbackOffers, type Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../../config.js';
-import {
-  Ec2CapacityError,
-  Ec2ErrorCode,
-  Ec2Fleet,
-  Ec2ProviderError,
-  ec2PoolName,
-  Ec2ThrottledError,
-  type Ec2FleetLogger,
-} from '../ec2/index.js';
-import { fleetNodeView, type NodeView, type Provider } from '../provider.js';
+import { Ec2Fleet, ec2PoolName, type Ec2FleetLogger } from '../ec2/index.js';
+import { fleetNodeView, placementFailure, type NodeView, type Provider } from '../provider.js';
 import { SimulatedCloud, type CloudStats } from './simulated-cloud.js';
 import {
   SimulatedExecutors,
@@ -238,18 +230,10 @@ export class SimulatedProvider implements Provider {
       this.track(jobId, capacity.pool, capacity.instanceType);
       return { pool: capacity.pool };
     } catch (error) {
-      if (error instanceof Ec2CapacityError && error.code === Ec2ErrorCode.MaxInstances) {
+      if (isProblem(error, ProvisioningProblems.EC2_MAX_INSTANCES)) {
         return { pool: this.wait(jobId, pool, type) };
       }
-      if (error instanceof Ec2ThrottledError) {
-        throw new AcaiError(ErrorCode.Unavailable, error.message, undefined, { cause: error });
-      }
-      if (error instanceof Ec2ProviderError) {
-        throw new AcaiError(ErrorCode.ValidationFailed, error.message, undefined, {
-          cause: error,
-        });
-      }
-      throw error;
+      throw placementFailure(error);
     }
   }
 
@@ -410,7 +394,7 @@ export class SimulatedProvider implements Provider {
         const capacity = await this.fleet.ensureCapacity({ jobId, types: [type] });
         if (capacity.launched) room -= 1;
       } catch (error) {
-        if (!(error instanceof Ec2CapacityError && error.code === Ec2ErrorCode.MaxInstances)) {
+        if (!isProblem(error, ProvisioningProblems.EC2_MAX_INSTANCES)) {
           this.logger.warn(
             { jobId, type, err: error instanceof Error ? error.message : String(error) },
             'could not launch a simulated node for a waiting job',
