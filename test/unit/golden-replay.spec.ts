@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   defaultTopology,
+  fold,
   subjects,
   type NewEvent,
   type Projection,
   type StoredEvent,
 } from '@acai/contracts';
 import { decodeEvent } from '@acai/eventing';
-import { fold, jobHistoryProjection, jobsProjection, runDecider, runsProjection } from '@acai/runs';
+import { jobHistoryProjection, jobsProjection, runDecider, runsProjection } from '@acai/runs';
 
 // Golden event logs: recorded runs replayed through the read models. A change to a projection that
 // changes what users see for an existing log fails here. See test/fixtures/golden/README.md.

@@ -1,4 +1,4 @@
-import { JOB } from '@acai/contracts';
+import { JOB, RUN } from '@acai/contracts';
 import { ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
 import { jobDecider } from '@acai/runs';
@@ -10,12 +10,13 @@ import {
 import { AutoProvisioner } from './autoprovision/auto-provisioner.js';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision/autoprovision.migration.js';
 import { ObservationsProjection } from './autoprovision/observations.projection.js';
-import { ProfilingRepository } from './autoprovision/profiling.repository.js';
+import { ProvisionerProfilingInTheLog1764900000000 } from './autoprovision/profiling-in-the-log.migration.js';
+import { ProfileRepository, ProvisionerRuns } from './autoprovision/profile.repository.js';
 import { provisionerConfig } from './config.js';
 import { NodeRegistry } from './nodes/node-registry.js';
 import { OfferBook } from './offers/offer-book.js';
-import { Ec2Provider } from './providers/ec2.provider.js';
-import { LocalProvider } from './providers/local.provider.js';
+import { Ec2Provider } from './providers/ec2/ec2.provider.js';
+import { LocalProvider } from './providers/local/local.provider.js';
 import type { Provider } from './providers/provider.js';
 import { Providers } from './providers/providers.js';
 import {
@@ -35,7 +36,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
   config: provisionerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvisionerModule,
-  migrations: [ProvisionerAutoprovision1764400000000],
+  migrations: [ProvisionerAutoprovision1764400000000, ProvisionerProfilingInTheLog1764900000000],
   providers: (ctx) => {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provisioner';
     const book = new OfferBook(ctx.config);
@@ -59,7 +60,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
       }
     });
     const providers = new Providers(book, list);
-    const profiling = new ProfilingRepository(ctx.db, schema);
+    const profiles = new ProfileRepository(ctx.store);
     const observations = new ObservationsProjection(schema);
     const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
       logger: ctx.logger,
@@ -77,16 +78,22 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
           book,
           (signature) => observations.observations(ctx.db, signature),
           ctx.config.ACAI_PROFILING_RUNS,
-          async (signature) => (await profiling.status(signature)) !== undefined,
+          async (project, signature) =>
+            (await profiles.load(project, signature)).state.status === 'profiled',
         ),
       },
-      { provide: ProfilingRepository, useValue: profiling },
+      { provide: ProfileRepository, useValue: profiles },
+      { provide: ProvisionerRuns, useValue: new ProvisionerRuns(ctx.store) },
       { provide: ObservationsRunner, useValue: new ObservationsRunner(runner) },
       { provide: ObservationsReady, useValue: new ObservationsReady((seq) => runner.waitFor(seq)) },
       { provide: NodeRegistry, useValue: nodes },
     ];
   },
-  observers: (get) => [{ aggregate: JOB, observe: (e) => get(ProvisionerJobs).observe(e) }],
+  observers: (get) => [
+    { aggregate: JOB, observe: (e) => get(ProvisionerJobs).observe(e) },
+    // A run's origin comes with its first event: a run that ends is known without a read.
+    { aggregate: RUN, observe: (e) => get(ProvisionerRuns).observe(e) },
+  ],
   onStarted: async (app) => {
     await app.get(ObservationsRunner).runner.start();
     await app.get(Providers).start();

@@ -33,6 +33,7 @@ import {
 } from './api/views.js';
 import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
+import { RunOriginSchema } from './events/run.events.js';
 
 /** The services that answer commands. */
 export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner';
@@ -132,6 +133,16 @@ export const Commands = defineCommands({
       ...projectScoped,
       spec: RunSpecSchema,
       submittedBy: z.string().nullable(),
+      /**
+       * The run's id, when acai submits a run itself and must be able to submit it again safely
+       * (the second time is RUN_EXISTS); users' runs get a new one.
+       */
+      id: z
+        .string()
+        .regex(/^run-[0-9a-z]{23}$/, 'a run id (run- and 23 lower-case base32 characters)')
+        .optional(),
+      /** Why acai submitted the run itself (a profiling run); users' runs have none. */
+      origin: RunOriginSchema.optional(),
     }),
     response: SubmitRunResponseSchema,
   },

@@ -74,14 +74,3 @@ export const subjects = {
     return `${t.prefix}.ctl.${topic}`;
   },
 } as const;
-
-/** Splits an event subject back into its parts; undefined when it is not an event subject. */
-export function parseAggregateSubject(
-  t: Topology,
-  subject: string,
-): { project: string; aggregate: string; id: string } | undefined {
-  const parts = subject.split('.');
-  if (parts.length !== 5 || parts[0] !== t.prefix || parts[1] !== 'evt') return undefined;
-  const [, , project, aggregate, id] = parts as [string, string, string, string, string];
-  return { project, aggregate, id };
-}

@@ -1,16 +1,9 @@
-import type { NewEvent, StoredEvent } from '@acai/contracts';
+import type { Decider, NewEvent, StoredEvent } from '@acai/contracts';
 import { WrongExpectedVersionError } from './errors.js';
 import type { AggregateRef, EventLog } from './event-store.js';
 
-export interface Evolver<S> {
-  readonly initialState: () => S;
-  readonly evolve: (state: S, event: NewEvent) => S;
-  /**
-   * Event types that can only be the first event of an aggregate (e.g. `run.submitted`). Seeing
-   * one on a consumer is enough to know the whole state, with no read.
-   */
-  readonly creationEvents?: ReadonlySet<string>;
-}
+/** What a repository needs of an aggregate's decider: how to fold its events into state. */
+export type Evolver<S> = Pick<Decider<S, never>, 'initialState' | 'evolve' | 'creationEvents'>;
 
 export interface Loaded<S> {
   readonly state: S;

@@ -7,6 +7,7 @@ import {
   type Creator,
   type ManifestRef,
   type Metadata,
+  type Decider,
   type NewEvent,
 } from '@acai/contracts';
 
@@ -112,8 +113,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** File sets: created once by name, then versions 1, 2, 3... each on top of the latest. Pure. */
-export const filesetDecider = {
-  creationEvents: new Set(['fileset.created']) as ReadonlySet<string>,
+export const filesetDecider: Decider<FilesetState, FilesetCommand> = {
+  creationEvents: new Set(['fileset.created']),
 
   initialState: (): FilesetState => ({
     exists: false,

@@ -5,3 +5,4 @@ export * from './plan.js';
 export * from './profiling.js';
 export { formatDollars, formatSeconds } from './format.js';
 export * from './cpu-curve-model.js';
+export * from './profile.decider.js';

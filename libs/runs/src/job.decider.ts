@@ -10,8 +10,9 @@ import {
   type StagedInput,
   type Resources,
   assertUnreachable,
+  type Decider,
+  type NewEvent,
 } from '@acai/contracts';
-import type { Decider, NewEvent } from './decider.js';
 
 export interface JobState {
   readonly status: JobStatus | 'none';

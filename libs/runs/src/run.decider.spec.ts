@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import {
+  fold,
   RunProblems,
   type EventData,
   type JobOutcome,
@@ -7,7 +8,6 @@ import {
   type PlannedJob,
 } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
-import { fold } from './decider.js';
 import {
   doomedJobs,
   readyJobs,
@@ -41,6 +41,7 @@ const planOf = (...jobs: PlannedJob[]): EventData<'run.submitted'> => ({
   name: 'nightly',
   jobs,
   submittedBy: 'key-1',
+  origin: null,
 });
 const submittedWith = (...jobs: PlannedJob[]): NewEvent => ({
   type: 'run.submitted',
@@ -120,6 +121,7 @@ describe('runDecider', () => {
         jobs: [prepare, train, evaluate],
         outcomes: {},
         cancelReason: null,
+        origin: null,
       });
     });
   });

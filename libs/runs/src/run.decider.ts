@@ -4,9 +4,11 @@ import {
   type EventData,
   type JobOutcome,
   type PlannedJob,
+  type RunOrigin,
   assertUnreachable,
+  type Decider,
+  type NewEvent,
 } from '@acai/contracts';
-import type { Decider, NewEvent } from './decider.js';
 
 export type RunPhase = 'none' | 'active' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -18,6 +20,8 @@ export interface RunState {
   readonly outcomes: Readonly<Record<string, JobOutcome>>;
   /** Why the run is being cancelled, once it is. */
   readonly cancelReason: string | null;
+  /** Why acai submitted the run itself (a profiling run); null for users' runs. */
+  readonly origin: RunOrigin | null;
 }
 
 export type RunCommand =
@@ -29,7 +33,14 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
   creationEvents: ReadonlySet<string>;
 } = {
   creationEvents: new Set(['run.submitted']),
-  initialState: () => ({ phase: 'none', name: null, jobs: [], outcomes: {}, cancelReason: null }),
+  initialState: () => ({
+    phase: 'none',
+    name: null,
+    jobs: [],
+    outcomes: {},
+    cancelReason: null,
+    origin: null,
+  }),
 
   decide(command, state) {
     switch (command.kind) {
@@ -67,7 +78,14 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
   evolve(state, event) {
     switch (event.type) {
       case 'run.submitted':
-        return { ...state, phase: 'active', name: event.data.name, jobs: event.data.jobs };
+        return {
+          ...state,
+          phase: 'active',
+          name: event.data.name,
+          jobs: event.data.jobs,
+          // Runs recorded before origins existed were all users'.
+          origin: event.data.origin ?? null,
+        };
       case 'run.job_settled':
         return {
           ...state,

@@ -1,15 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { NewEvent, Problem } from '@acai/contracts';
+import type { Decider, NewEvent, Problem } from '@acai/contracts';
 
 /**
  * Given/when/then for deciders: `given(events).when(command).then(events)` or `.thenThrows(problem)`.
  * Returns what was decided, so a test can also inspect it.
  */
-export function deciderSpec<S, C>(decider: {
-  initialState: () => S;
-  evolve: (s: S, e: NewEvent) => S;
-  decide: (c: C, s: S) => NewEvent[];
-}) {
+export function deciderSpec<S, C>(decider: Decider<S, C>) {
   return {
     given(events: NewEvent[]) {
       const state = events.reduce(decider.evolve, decider.initialState());

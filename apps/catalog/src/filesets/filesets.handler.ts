@@ -26,7 +26,7 @@ import {
 import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
-import { filesetView, versionView } from './views.js';
+import { filesetView, versionView } from './fileset-views.js';
 
 type Request<K extends CommandName> = CommandPayload<K>;
 type Result<K extends CommandName> = Promise<CommandResult<K>>;

@@ -4,7 +4,11 @@ import {
   CommonProblems,
   ErrorCode,
   JOB,
+  PROFILE,
   ProvisioningProblems,
+  RUN,
+  RunProblems,
+  type CommandPayload,
   type ProvisionSpec,
   type StoredEventOf,
 } from '@acai/contracts';
@@ -14,11 +18,11 @@ import { commonConfig, loadConfig } from '@acai/platform';
 import type { Offer } from '@acai/provisioning';
 import { jobDecider } from '@acai/runs';
 import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
-import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
+import { ProfileRepository, ProvisionerRuns } from '../autoprovision/profile.repository.js';
 import { provisionerConfig, type ProvisionerConfig } from '../config.js';
 import { OfferBook } from '../offers/offer-book.js';
 import { Ec2ThrottledError, type Ec2Instance, type Ec2Repository } from '../providers/ec2/index.js';
-import { Ec2Provider } from '../providers/ec2.provider.js';
+import { Ec2Provider } from '../providers/ec2/ec2.provider.js';
 import type { Provider } from '../providers/provider.js';
 import { Providers } from '../providers/providers.js';
 import { AllocationHandler, ObservationsReady, ProvisionerJobs } from './allocation.handler.js';
@@ -55,28 +59,32 @@ function scriptedProvider(
 function harness(provider: Provider, env: Record<string, string>) {
   const log = new InMemoryEventLog('provisioner');
   const book = new OfferBook(config(env));
+  const profiles = new ProfileRepository(log);
+  const commands = new FakeCommands();
   const handler = new AllocationHandler(
     new ProvisionerJobs(log, JOB, jobDecider),
     new AutoProvisioner(
       book,
+      // Nothing was ever observed: a job with a `profile` is profiled first.
       async () => [],
       3,
-      async () => false,
+      async (project, signature) =>
+        (await profiles.load(project, signature)).state.status === 'profiled',
     ),
-    // These jobs are placed as requested or on a named configuration: never profiled.
-    new ProfilingRepository(
-      { query: () => Promise.reject(new Error('no profiling tables in this spec')) },
-      'provisioner',
-    ),
+    profiles,
+    new ProvisionerRuns(log),
     new Providers(book, [provider]),
     new ObservationsReady(async () => undefined),
-    new FakeCommands(),
+    commands,
     silentLogger,
   );
   let jobs = 0;
 
   /** Queues a job (placed as requested, or as `provision` says) and hands it to the handler. */
-  async function queue(provision: ProvisionSpec | null = null): Promise<string> {
+  async function queue(
+    provision: ProvisionSpec | null = null,
+    env: Record<string, string> = {},
+  ): Promise<string> {
     jobs += 1;
     const jobId = `job-${jobs}`;
     const [queued] = await log.seed(
@@ -88,7 +96,7 @@ function harness(provider: Provider, env: Record<string, string>) {
             runId: 'run-1',
             name: 'train',
             command: ['python', 'train.py'],
-            env: {},
+            env,
             resources: { cpu: 2, memoryMb: 4096 },
             inputs: [],
             outputs: [],
@@ -119,7 +127,7 @@ function harness(provider: Provider, env: Record<string, string>) {
     return log.ofType('job.provisioned').find((e) => e.aggregateId === jobId)?.data;
   }
 
-  return { queue, recorded, failure, provisioned };
+  return { log, handler, commands, queue, recorded, failure, provisioned };
 }
 
 /** Whether `queue` threw, and with what: a handler that throws has its event redelivered. */
@@ -185,6 +193,129 @@ describe('AllocationHandler: retry later or fail the job, by `retryable`', () =>
       message:
         'simulated could not provide c5.large: the simulated cloud is gone; run the job again later, or on another configuration',
     });
+  });
+});
+
+describe('AllocationHandler: jobs that need profiling', () => {
+  const provision: ProvisionSpec = { profile: { EPOCHS: ['1'] }, sizeParameters: ['EPOCHS'] };
+  const placing = () =>
+    harness(
+      scriptedProvider(async (offer) => ({ pool: `sim-${offer.name}` })),
+      { ACAI_PROVIDERS: 'simulated' },
+    );
+
+  /** The scheduler's answer to submitRun: each id once, as its run decider does. */
+  function scheduler(h: ReturnType<typeof placing>) {
+    const submitted: CommandPayload<'submitRun'>[] = [];
+    h.commands.on('submitRun', (request) => {
+      if (submitted.some((r) => r.id === request.id)) {
+        throw new AcaiError(RunProblems.RUN_EXISTS, 'A run with this id exists already');
+      }
+      submitted.push(request);
+      return { id: request.id ?? 'run-unexpected', jobs: [] };
+    });
+    return submitted;
+  }
+
+  const profileEvents = (h: ReturnType<typeof placing>) =>
+    h.log
+      .all()
+      .filter((e) => e.aggregate === PROFILE)
+      .map((e) => e.type);
+
+  /** The scheduler ran the profiling run, and it ended: its events, as the handler gets them. */
+  async function runEnded(h: ReturnType<typeof placing>, request: CommandPayload<'submitRun'>) {
+    const ref = { project: PROJECT, aggregate: RUN, id: request.id! };
+    await h.log.seed(ref, [
+      {
+        type: 'run.submitted',
+        data: {
+          name: request.spec.name,
+          jobs: [],
+          submittedBy: request.submittedBy,
+          origin: request.origin ?? null,
+        },
+      },
+    ]);
+    const [ended] = await h.log.seed(ref, [{ type: 'run.succeeded', data: {} }]);
+    return ended as StoredEventOf<'run.succeeded'>;
+  }
+
+  it('profiles a profile once, keeps who waits, and places them when the run ends', async () => {
+    const h = placing();
+    const submitted = scheduler(h);
+
+    const first = await h.queue(provision, { EPOCHS: '10' });
+    const second = await h.queue(provision, { EPOCHS: '20' });
+
+    expect([h.recorded(first), h.recorded(second)]).toEqual([[], []]);
+    expect(profileEvents(h)).toEqual([
+      'profile.profiling_started',
+      'profile.job_waiting',
+      'profile.job_waiting',
+    ]);
+    expect(submitted).toHaveLength(1);
+    const run = submitted[0]!;
+    expect(run).toMatchObject({
+      submittedBy: 'auto-provisioner',
+      origin: { kind: 'profiling', profile: h.log.ofType('profile.job_waiting')[0]!.aggregateId },
+    });
+    expect(h.log.ofType('profile.profiling_started')[0]!.data.runId).toBe(run.id);
+
+    const ended = await runEnded(h, run);
+    await h.handler.onRunSucceeded(ended);
+
+    expect([h.recorded(first), h.recorded(second)]).toEqual([
+      ['job.provisioned'],
+      ['job.provisioned'],
+    ]);
+    expect(profileEvents(h).at(-1)).toBe('profile.profiled');
+
+    // The end delivered again: nothing more is recorded.
+    const before = h.log.lastSeq;
+    await h.handler.onRunSucceeded(ended);
+    expect(h.log.lastSeq).toBe(before);
+
+    // A later job of the profile is not profiled again: it is placed at once.
+    const later = await h.queue(provision, { EPOCHS: '30' });
+    expect(h.recorded(later)).toEqual(['job.provisioned']);
+    expect(submitted).toHaveLength(1);
+  });
+
+  it('submits the recorded profiling run when the delivery that recorded it stopped before', async () => {
+    const h = placing();
+    h.commands.on('submitRun', () => {
+      throw new AcaiError(CommonProblems.SERVICE_UNAVAILABLE, 'The scheduler is not running');
+    });
+    await expect(h.queue(provision, { EPOCHS: '10' })).rejects.toMatchObject({
+      reason: 'SERVICE_UNAVAILABLE',
+    });
+    const recordedRun = h.log.ofType('profile.profiling_started')[0]!.data.runId;
+
+    // The scheduler is back, and job.queued is delivered again.
+    const submitted = scheduler(h);
+    const queued = h.log.ofType('job.queued')[0]!;
+    await h.handler.onQueued(queued);
+
+    expect(submitted.map((r) => r.id)).toEqual([recordedRun]);
+    expect(profileEvents(h)).toEqual(['profile.profiling_started', 'profile.job_waiting']);
+  });
+
+  it('ignores the end of a run that profiled nothing', async () => {
+    const h = placing();
+    scheduler(h);
+    await h.queue(provision, { EPOCHS: '10' });
+    const before = h.log.lastSeq;
+
+    const ended = await runEnded(h, {
+      project: PROJECT,
+      spec: { name: 'nightly', steps: [{ name: 'a', command: ['true'] }] },
+      submittedBy: 'key-1',
+      id: 'run-0000000000000000000000009',
+    });
+    await h.handler.onRunSucceeded(ended);
+
+    expect(h.log.typesSince(before)).toEqual(['run.submitted', 'run.succeeded']);
   });
 });
 

@@ -3,7 +3,9 @@ import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
+  isProblem,
   ProvisioningProblems,
+  RunProblems,
   type ProvisionSpec,
   type EventData,
   type StoredEvent,
@@ -17,7 +19,8 @@ import {
   OnEvent,
   type EventingLogger,
 } from '@acai/eventing';
-import { catalogueRates } from '@acai/provisioning';
+import { newId } from '@acai/platform';
+import { catalogueRates, profileDecider } from '@acai/provisioning';
 import { jobDecider, type JobState } from '@acai/runs';
 import {
   AutoProvisioner,
@@ -25,8 +28,9 @@ import {
   offerRef,
   type Choice,
   type JobToPlace,
+  type Outcome as PlacementOutcome,
 } from '../autoprovision/auto-provisioner.js';
-import { ProfilingRepository } from '../autoprovision/profiling.repository.js';
+import { ProfileRepository, ProvisionerRuns } from '../autoprovision/profile.repository.js';
 import { profilingRunSpec } from '../autoprovision/profiling-run.js';
 import { Providers } from '../providers/providers.js';
 import { placeLocally } from './local-provider.js';
@@ -48,7 +52,8 @@ export class AllocationHandler {
   constructor(
     private readonly jobs: ProvisionerJobs,
     private readonly auto: AutoProvisioner,
-    private readonly profiling: ProfilingRepository,
+    private readonly profiles: ProfileRepository,
+    private readonly runs: ProvisionerRuns,
     private readonly providers: Providers,
     private readonly observations: ObservationsReady,
     private readonly commands: CommandSender,
@@ -65,17 +70,17 @@ export class AllocationHandler {
   /** A profiling run ended: the jobs that waited for it are placed with what it taught. */
   @OnEvent('run.succeeded')
   async onRunSucceeded(@Payload() event: StoredEventOf<'run.succeeded'>): Promise<void> {
-    await this.profilingEnded(event);
+    await this.profilingEnded(event, 'succeeded');
   }
 
   @OnEvent('run.failed')
   async onRunFailed(@Payload() event: StoredEventOf<'run.failed'>): Promise<void> {
-    await this.profilingEnded(event);
+    await this.profilingEnded(event, 'failed');
   }
 
   @OnEvent('run.cancelled')
   async onRunCancelled(@Payload() event: StoredEventOf<'run.cancelled'>): Promise<void> {
-    await this.profilingEnded(event);
+    await this.profilingEnded(event, 'cancelled');
   }
 
   @OnEvent('job.started')
@@ -98,15 +103,30 @@ export class AllocationHandler {
     this.providers.released(event.aggregateId);
   }
 
-  private async profilingEnded(event: StoredEvent): Promise<void> {
-    const signature = await this.profiling.finish(event.aggregateId);
-    if (signature === undefined) return;
+  /**
+   * A run ended. If it profiled a profile, the profile is profiled, and each job that waited for
+   * it and is still queued is placed with what it taught (again on a redelivery: placing a job
+   * twice records it once).
+   */
+  private async profilingEnded(
+    event: StoredEvent,
+    outcome: EventData<'profile.profiled'>['outcome'],
+  ): Promise<void> {
+    const runId = event.aggregateId;
+    const { state: run } = await this.runs.load(event.project, runId);
+    if (run.origin?.kind !== 'profiling') return;
+    const { state: profile } = await this.profiles.execute(
+      event.project,
+      run.origin.profile,
+      (s) => profileDecider.decide({ kind: 'finish', runId, outcome }, s),
+      { correlationId: runId, causationId: event.id },
+    );
+    if (profile.status !== 'profiled' || profile.runId !== runId) return;
+    // Its jobs' times are what the waiting jobs are placed by: let the projection take them in.
     await this.observations.waitFor(event.position.seq);
-    for (const waiter of await this.profiling.waiting(signature)) {
-      const { state } = await this.jobs.load(waiter.project, waiter.jobId);
-      if (state.status === 'queued')
-        await this.placeJob(waiter.project, waiter.jobId, state, event);
-      await this.profiling.release(waiter.jobId);
+    for (const jobId of profile.waiting) {
+      const { state } = await this.jobs.load(event.project, jobId);
+      if (state.status === 'queued') await this.placeJob(event.project, jobId, state, event);
     }
   }
 
@@ -117,20 +137,23 @@ export class AllocationHandler {
     cause: StoredEvent,
   ): Promise<void> {
     const options = { correlationId: state.runId ?? cause.correlationId, causationId: cause.id };
-    let data: EventData<'job.provisioned'> | { failure: string };
+    let data: Placement;
     try {
       data =
         state.provision === null
           ? await this.asRequested(jobId, state)
           : await this.chosen(project, jobId, state, state.provision, cause);
     } catch (error) {
-      if (error instanceof WaitingForProfile) return;
       // What may succeed later as it is (AWS throttling, a service that is down) is thrown: the
       // event is redelivered and the job placed then. Any other refusal is final, whatever its
       // category: the job fails with its message. An error that is no AcaiError is a bug or an
       // outage nobody declared, and is thrown too (redelivered, then dead-lettered).
       if (!(error instanceof AcaiError) || error.retryable) throw error;
       data = { failure: error.message };
+    }
+    if ('waiting' in data) {
+      this.logger.info({ jobId, project }, 'job waits for its profile’s profiling run');
+      return;
     }
     if ('failure' in data) {
       const message = data.failure;
@@ -205,7 +228,7 @@ export class AllocationHandler {
     state: JobState,
     provision: ProvisionSpec,
     cause: StoredEvent,
-  ): Promise<EventData<'job.provisioned'> | { failure: string }> {
+  ): Promise<Placement> {
     const job: JobToPlace = {
       command: state.command,
       env: state.env,
@@ -213,28 +236,68 @@ export class AllocationHandler {
       resources: state.resources ?? DEFAULT_RESOURCES,
       provision,
     };
-    const outcome = await this.auto.place(job);
+    const outcome = await this.auto.place(job, project);
     switch (outcome.kind) {
       case 'impossible':
         return { failure: `no configuration can run this job: ${outcome.reason}` };
       case 'profile': {
-        await this.profiling.wait(jobId, project, outcome.profile.signature);
-        if ((await this.profiling.status(outcome.profile.signature)) === undefined) {
-          await this.startProfiling(project, state, job, outcome.profile, outcome.grid, cause);
-        }
-        throw new WaitingForProfile();
+        const profiled = await this.awaitProfiling(project, jobId, state, job, outcome, cause);
+        if (!profiled) return { waiting: true };
+        // Profiled since it was asked: placed now with what the profile taught.
+        return this.chosen(project, jobId, state, provision, cause);
       }
       case 'chosen':
         return this.placement(jobId, outcome.choice);
     }
   }
 
-  private async startProfiling(
+  /**
+   * The job waits for its profile's profiling run, which the first such job starts. Answers true
+   * when the profile turns out to be profiled already (the job is not to wait).
+   */
+  private async awaitProfiling(
     project: string,
+    jobId: string,
     state: JobState,
     job: JobToPlace,
-    profile: Parameters<typeof profilingRunSpec>[2],
-    grid: Parameters<typeof profilingRunSpec>[3],
+    outcome: Extract<PlacementOutcome, { kind: 'profile' }>,
+    cause: StoredEvent,
+  ): Promise<boolean> {
+    const signature = outcome.profile.signature;
+    const { events, state: profile } = await this.profiles.execute(
+      project,
+      signature,
+      (s) =>
+        profileDecider.decide(
+          {
+            kind: 'await_profiling',
+            jobId,
+            runId: newId('run'),
+            configurations: outcome.grid.map((o) => o.name),
+          },
+          s,
+        ),
+      { correlationId: state.runId ?? cause.correlationId, causationId: cause.id },
+    );
+    if (profile.status === 'profiled') return true;
+    // The run is recorded before it is submitted, so submitting never happens twice by accident;
+    // a delivery that recorded it but stopped before submitting is redelivered and submits then
+    // (a second submit of the same id is refused, and changes nothing).
+    const startedHere = events.some((e) => e.type === 'profile.profiling_started');
+    const redelivered = events.length === 0 && profile.waiting[0] === jobId;
+    if ((startedHere || redelivered) && profile.runId !== null) {
+      await this.startProfiling(project, profile.runId, signature, state, job, outcome, cause);
+    }
+    return false;
+  }
+
+  private async startProfiling(
+    project: string,
+    runId: string,
+    signature: string,
+    state: JobState,
+    job: JobToPlace,
+    outcome: Extract<PlacementOutcome, { kind: 'profile' }>,
     cause: StoredEvent,
   ): Promise<void> {
     const spec = profilingRunSpec(
@@ -245,23 +308,28 @@ export class AllocationHandler {
         outputs: state.outputs,
         timeoutSeconds: state.timeoutSeconds,
       },
-      profile,
-      grid,
+      outcome.profile,
+      outcome.grid,
     );
-    const submitted = await this.commands.send('submitRun', {
-      project,
-      spec,
-      submittedBy: 'auto-provisioner',
-    });
-    const first = await this.profiling.begin(profile.signature, project, submitted.id, new Date());
+    try {
+      await this.commands.send('submitRun', {
+        project,
+        spec,
+        submittedBy: 'auto-provisioner',
+        id: runId,
+        origin: { kind: 'profiling', profile: signature },
+      });
+    } catch (error) {
+      if (!isProblem(error, RunProblems.RUN_EXISTS)) throw error;
+      return;
+    }
     this.logger.info(
       {
         project,
-        runId: submitted.id,
+        runId,
         forRun: state.runId,
         causationId: cause.id,
-        configurations: grid.map((o) => o.name),
-        duplicate: !first,
+        configurations: outcome.grid.map((o) => o.name),
       },
       'profiling a job before choosing its configuration',
     );
@@ -296,5 +364,8 @@ export class AllocationHandler {
   }
 }
 
-/** The job waits, queued, for its profile's profiling run. */
-class WaitingForProfile extends Error {}
+/**
+ * Where a job goes: placed (what `job.provisioned` records), nowhere (it fails with why), or
+ * nowhere yet (it waits, queued, for its profile's profiling run).
+ */
+type Placement = EventData<'job.provisioned'> | { failure: string } | { waiting: true };

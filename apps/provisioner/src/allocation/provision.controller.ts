@@ -43,7 +43,7 @@ export class ProvisionController {
       resources,
       provision,
     };
-    const outcome = await this.auto.place(job);
+    const outcome = await this.auto.place(job, request.project);
     switch (outcome.kind) {
       case 'chosen': {
         const d = outcome.choice.decision;

@@ -66,11 +66,16 @@ export class AutoProvisioner {
     private readonly book: OfferBook,
     private readonly observations: (signature: string) => Promise<Observation[]>,
     private readonly profilingRuns: number,
-    /** Whether a profile has been profiled (or is being): it is never profiled twice. */
-    private readonly profiled: (signature: string) => Promise<boolean>,
+    /**
+     * Whether a project's profile has been profiled: until it has, a job that would need profiling
+     * is answered `profile` (the first starts the run, the others wait for it); after, it never is
+     * again. Profiling is per project: one project's runs never decide whether another's job waits.
+     */
+    private readonly profiled: (project: string, signature: string) => Promise<boolean>,
   ) {}
 
-  async place(job: JobToPlace): Promise<Outcome> {
+  /** What to do with a job of `project`: run it somewhere, profile its profile first, or nothing. */
+  async place(job: JobToPlace, project: string): Promise<Outcome> {
     const provision = job.provision;
     const providers = provision.providers ?? this.book.providers;
     if (provision.offer !== undefined) {
@@ -89,7 +94,7 @@ export class AutoProvisioner {
     );
     const runs = this.runsOf(history);
     if (runs === undefined) {
-      if (provision.profile !== undefined && !(await this.profiled(profile.signature))) {
+      if (provision.profile !== undefined && !(await this.profiled(project, profile.signature))) {
         const grid = profilingGrid(offers, {
           count: this.profilingRuns,
           minMemoryMb: Math.max(job.resources.memoryMb, floor?.floorMb ?? 0),

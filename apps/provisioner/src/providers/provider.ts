@@ -1,6 +1,5 @@
 import { AcaiError, isProblem, ProvisioningProblems, type NodeView } from '@acai/contracts';
 import type { Offer } from '@acai/provisioning';
-import type { NodeView as FleetNode } from './ec2/index.js';
 
 /** A machine (or slot holder) that runs executors, as `GET /api/v1/nodes` shows it. */
 export type { NodeView } from '@acai/contracts';
@@ -40,33 +39,4 @@ export function placementFailure(error: unknown): unknown {
     });
   }
   return error;
-}
-
-/** A fleet instance as a node: its state in the node list's words, its size and price from its offer. */
-export function fleetNodeView(
-  n: FleetNode,
-  provider: 'ec2' | 'simulated',
-  offer: Offer | undefined,
-  limits: string | null,
-): NodeView {
-  return {
-    id: n.id,
-    provider,
-    instanceType: offer?.name ?? n.instanceType,
-    pool: n.pool,
-    state:
-      n.state === 'pending'
-        ? 'booting'
-        : n.state === 'running' || n.state === 'busy'
-          ? 'busy'
-          : n.state,
-    cpu: offer?.vCpu ?? null,
-    memoryMb: offer?.memoryMb ?? null,
-    slots: 1,
-    jobs: n.jobId === null ? [] : [n.jobId],
-    pricePerHour: offer?.pricePerHour ?? null,
-    launchedAt: n.launchedAt.toISOString(),
-    lastSeenAt: null,
-    limits,
-  };
 }

@@ -59,7 +59,7 @@ export class RunsHandler {
         ...(j.provision?.providers !== undefined ? { providers: j.provision.providers } : {}),
       })),
     });
-    const runId = newId('run');
+    const runId = request.id ?? newId('run');
     await this.runs.execute(
       request.project,
       runId,
@@ -67,7 +67,12 @@ export class RunsHandler {
         runDecider.decide(
           {
             kind: 'submit',
-            data: { name: request.spec.name, jobs, submittedBy: request.submittedBy },
+            data: {
+              name: request.spec.name,
+              jobs,
+              submittedBy: request.submittedBy,
+              origin: request.origin ?? null,
+            },
           },
           state,
         ),

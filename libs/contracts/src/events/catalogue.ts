@@ -20,6 +20,11 @@ import {
   JobSucceededV1,
 } from './job.events.js';
 import {
+  ProfileJobWaitingV1,
+  ProfileProfiledV1,
+  ProfileProfilingStartedV1,
+} from './profile.events.js';
+import {
   RunCancelledV1,
   RunCancelRequestedV1,
   RunFailedV1,
@@ -54,6 +59,9 @@ export const eventCatalogue = [
   FilesetLabelsChangedV1,
   FilesetVersionPinnedV1,
   FilesetVersionEvictedV1,
+  ProfileProfilingStartedV1,
+  ProfileJobWaitingV1,
+  ProfileProfiledV1,
 ] as const;
 
 type Catalogue = (typeof eventCatalogue)[number];

@@ -38,6 +38,10 @@ export const PlannedJobSchema = z.object({
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
+/** A run acai submitted itself: the profiling run of a job profile (its signature). */
+export const RunOriginSchema = z.object({ kind: z.literal('profiling'), profile: z.string() });
+export type RunOrigin = z.infer<typeof RunOriginSchema>;
+
 export const RunSubmittedV1 = defineEvent({
   type: 'run.submitted',
   version: 1,
@@ -48,6 +52,8 @@ export const RunSubmittedV1 = defineEvent({
     name: z.string(),
     jobs: z.array(PlannedJobSchema).min(1),
     submittedBy: z.string().nullable(),
+    /** Added compatibly: why acai itself submitted the run (null: a user did). */
+    origin: RunOriginSchema.nullable().default(null),
   }),
 });
 

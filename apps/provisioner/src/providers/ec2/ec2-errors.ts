@@ -235,3 +235,20 @@ export function capacityAdvice(codes: readonly string[]): string[] {
   advice.push('or run the job again later, when capacity may have returned');
   return advice;
 }
+
+/** What to fix when AWS refused a request for good (`EC2_REJECTED`), by its code. */
+export function rejectionAdvice(code: string | undefined): string {
+  switch (code) {
+    case 'UnauthorizedOperation':
+    case 'AuthFailure':
+      return 'Give the provisioner’s role ec2:RunInstances, ec2:DescribeInstances, ec2:TerminateInstances, ec2:CreateTags (and iam:PassRole for an instance profile).';
+    case 'InvalidAMIID.NotFound':
+    case 'InvalidAMIID.Malformed':
+      return 'Check imageId: the AMI must exist in this region and be shared with this account.';
+    case 'InvalidSubnetID.NotFound':
+    case 'InvalidGroup.NotFound':
+      return 'Check subnetId and securityGroupIds: they must exist in this region and VPC.';
+    default:
+      return 'Fix the EC2 fleet configuration; retrying the same request will not help.';
+  }
+}

@@ -1,18 +1,17 @@
 /** The EC2 provider: what the rest of the provisioner may use. See README.md. */
+export { Ec2Fleet } from './ec2-fleet.js';
 export {
-  Ec2Fleet,
   ec2PoolName,
   MANAGED_TAG,
   POOL_TAG,
-  type Capacity,
-  type CapacityRequest,
   type Ec2FleetConfig,
   type Ec2FleetLogger,
   type Ec2FleetOptions,
-  type NodeState,
-  type NodeView,
-  type SyncResult,
-} from './ec2-fleet.js';
+} from './fleet-config.js';
+export type { Capacity, CapacityRequest } from './capacity.js';
+export type { NodeState, NodeView } from './node-book.js';
+export { fleetNodeView } from './node-view.js';
+export type { SyncResult } from './reaping.js';
 export {
   classifyEc2Error,
   DEFAULT_RETRY_POLICY,

@@ -8,8 +8,8 @@ import {
 } from '@acai/eventing';
 import { fallbackOffers, type Offer } from '@acai/provisioning';
 import type { ProvisionerConfig } from '../../config.js';
-import { Ec2Fleet, ec2PoolName, type Ec2FleetLogger } from '../ec2/index.js';
-import { fleetNodeView, placementFailure, type NodeView, type Provider } from '../provider.js';
+import { Ec2Fleet, ec2PoolName, fleetNodeView, type Ec2FleetLogger } from '../ec2/index.js';
+import { placementFailure, type NodeView, type Provider } from '../provider.js';
 import { SimulatedCloud, type CloudStats } from './simulated-cloud.js';
 import {
   SimulatedExecutors,

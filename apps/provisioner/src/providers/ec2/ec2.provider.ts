@@ -1,15 +1,12 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { AcaiError, isProblem, ProvisioningProblems } from '@acai/contracts';
 import { fallbackOffers, type Offer } from '@acai/provisioning';
-import type { ProvisionerConfig } from '../config.js';
-import {
-  Ec2CapacityError,
-  Ec2Fleet,
-  ec2PoolName,
-  type Ec2FleetLogger,
-  type Ec2Repository,
-} from './ec2/index.js';
-import { fleetNodeView, placementFailure, type NodeView, type Provider } from './provider.js';
+import type { ProvisionerConfig } from '../../config.js';
+import { placementFailure, type NodeView, type Provider } from '../provider.js';
+import { Ec2CapacityError } from './ec2-errors.js';
+import { Ec2Fleet, ec2PoolName, type Ec2FleetLogger } from './ec2-fleet.js';
+import type { Ec2Repository } from './ec2.repository.js';
+import { fleetNodeView } from './node-view.js';
 
 /** How often idle instances are looked for, at most: twice per idle timeout when that is short. */
 const REAP_EVERY_MS = 30_000;

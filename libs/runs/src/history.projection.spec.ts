@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
-import { jobHistoryProjection, jobsProjection, runsProjection } from './views.js';
+import { jobHistoryProjection, jobsProjection, runsProjection } from './history.projection.js';
 
 const RUN = 'run-1';
 const PREPARE = 'job-prepare';
@@ -104,6 +104,7 @@ function failingRun(): StoredEvent[] {
       name: 'nightly',
       jobs: [planned(PREPARE, 'prepare'), planned(TRAIN, 'train', ['prepare'])],
       submittedBy: null,
+      origin: null,
     }),
     ...jobLife(PREPARE, 'prepare'),
     e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 4000, outputs: [], attempt: null }),
@@ -184,6 +185,7 @@ describe('runsProjection', () => {
         name: 'one',
         jobs: [planned(PREPARE, 'prepare')],
         submittedBy: null,
+        origin: null,
       }),
       e('job.queued', PREPARE, {
         runId: RUN,
@@ -233,6 +235,7 @@ describe('runsProjection', () => {
         name: 'nightly',
         jobs: [planned(PREPARE, 'prepare'), planned(TRAIN, 'train', ['prepare'])],
         submittedBy: null,
+        origin: null,
       }),
       e('run.cancel_requested', RUN, { reason: 'superseded' }),
       e('job.cancelled', PREPARE, { reason: 'the run was cancelled' }),
@@ -327,6 +330,7 @@ describe('jobsProjection', () => {
         name: 'nightly',
         jobs: [planned(PREPARE, 'prepare')],
         submittedBy: null,
+        origin: null,
       }),
       e('job.cancelled', PREPARE, { reason: 'a step it needs did not succeed' }),
     ];
@@ -410,6 +414,7 @@ describe('runs projection, cancelled before anything ran', () => {
       name: 'nightly',
       jobs: [planned(PREPARE, 'prepare')],
       submittedBy: null,
+      origin: null,
     });
     const jobCancelled = e('job.cancelled', PREPARE, { reason: 'the run was cancelled' });
     const afterCancel = project(runsProjection, [submitted, jobCancelled])[RUN]!;

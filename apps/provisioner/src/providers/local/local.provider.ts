@@ -1,5 +1,5 @@
 import type { Offer } from '@acai/provisioning';
-import type { NodeView, Provider } from './provider.js';
+import type { NodeView, Provider } from '../provider.js';
 
 /**
  * Executors on this machine, all pulling from pool `local`. Every slot takes a job of any size:
