@@ -1,8 +1,13 @@
 export * from './instance-types.js';
 export * from './offers.js';
+export * from './offer-catalogue.js';
 export * from './runtime-model.js';
 export * from './plan.js';
 export * from './profiling.js';
 export { formatDollars, formatSeconds } from './format.js';
 export * from './cpu-curve-model.js';
 export * from './profile.decider.js';
+export * from './job-profile.js';
+export * from './profiling-run.js';
+export * from './placement.js';
+export * from './local-placement.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AcaiError, type Problem, ProvisioningProblems } from '@acai/contracts';
+import { AcaiError, type OfferRef, type Problem, ProvisioningProblems } from '@acai/contracts';
 import {
   catalogueRates,
   INSTANCE_TYPES,
@@ -147,16 +147,49 @@ export function localOffers(shape: LocalShape, rates: ResourceRates = catalogueR
   return cpus.flatMap((vCpu) =>
     memories.map((memoryMb): Offer => ({
       provider: 'local',
-      name: `local-${vCpu}cpu-${memoryMb}mb`,
+      name: localSlotName(vCpu, memoryMb),
       vCpu,
       memoryMb,
-      pricePerHour: vCpu * rates.perVcpuHour + (memoryMb / 1024) * rates.perGibHour,
+      pricePerHour: localSlotPrice(vCpu, memoryMb, rates),
       speed,
       bootSeconds,
       spot: false,
       interruptionsPerHour: 0,
     })),
   );
+}
+
+/** How a slot of this machine is named: `local-1.5cpu-2048mb`. */
+export function localSlotName(vCpu: number, memoryMb: number): string {
+  return `local-${vCpu}cpu-${memoryMb}mb`;
+}
+
+/**
+ * What a slot of this machine costs per hour: its vCPUs and memory at the cloud's fitted rates
+ * ({@link catalogueRates}), so a local job is charged what the same resources cost on EC2.
+ */
+export function localSlotPrice(
+  vCpu: number,
+  memoryMb: number,
+  rates: ResourceRates = catalogueRates(),
+): number {
+  return vCpu * rates.perVcpuHour + (memoryMb / 1024) * rates.perGibHour;
+}
+
+/** How an offer is named in requests and events: its name, with `:spot` for Spot capacity. */
+export function offerKey(offer: Offer): string {
+  return offer.spot ? `${offer.name}:spot` : offer.name;
+}
+
+/** What `job.provisioned` and the provisioner's answers say about a configuration. */
+export function offerRef(offer: Offer): OfferRef {
+  return {
+    provider: offer.provider,
+    name: offerKey(offer),
+    vCpu: offer.vCpu,
+    memoryMb: offer.memoryMb,
+    pricePerHour: offer.pricePerHour,
+  };
 }
 
 /**

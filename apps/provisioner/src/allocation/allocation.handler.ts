@@ -20,20 +20,20 @@ import {
   type EventingLogger,
 } from '@acai/eventing';
 import { newId } from '@acai/platform';
-import { catalogueRates, profileDecider } from '@acai/provisioning';
-import { jobDecider, type JobState } from '@acai/runs';
 import {
-  AutoProvisioner,
   describeChoice,
   offerRef,
+  placeLocally,
+  profileDecider,
+  profilingRunSpec,
   type Choice,
   type JobToPlace,
-  type Outcome as PlacementOutcome,
-} from '../autoprovision/auto-provisioner.js';
+  type PlacementOutcome,
+} from '@acai/provisioning';
+import { jobDecider, type JobState } from '@acai/runs';
+import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
 import { ProfileRepository, ProvisionerRuns } from '../autoprovision/profile.repository.js';
-import { profilingRunSpec } from '../autoprovision/profiling-run.js';
 import { Providers } from '../providers/providers.js';
-import { placeLocally } from './local-provider.js';
 
 export class ProvisionerJobs extends AggregateRepository<JobState> {}
 
@@ -195,22 +195,9 @@ export class AllocationHandler {
     const requested = state.resources ?? DEFAULT_RESOURCES;
     const first = this.providers.default;
     if (first.name === 'local') {
-      const placement = placeLocally(requested, this.providers.book.local);
-      const rates = catalogueRates();
-      const { cpu, memoryMb } = placement.resources;
-      return {
-        ...placement,
-        offer: {
-          provider: 'local',
-          name: `local-${cpu}cpu-${memoryMb}mb`,
-          vCpu: cpu,
-          memoryMb,
-          pricePerHour: cpu * rates.perVcpuHour + (memoryMb / 1024) * rates.perGibHour,
-        },
-        decision: null,
-      };
+      return placeLocally(requested, this.providers.book.local);
     }
-    const offer = this.auto.nearest(requested, [first.name]);
+    const offer = this.providers.book.nearest(requested, [first.name]);
     const { pool } = await first.place(offer, jobId);
     return {
       provider: first.name,

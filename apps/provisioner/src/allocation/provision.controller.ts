@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { OnCommand } from '@acai/eventing';
+import { CommandSender, OnCommand } from '@acai/eventing';
 import {
   AcaiError,
   DEFAULT_RESOURCES,
@@ -9,12 +9,16 @@ import {
   type CommandResult,
   type StagedInput,
 } from '@acai/contracts';
-import { ServiceContext } from '@acai/platform';
-import { catalogueRates, INSTANCE_TYPES, PRICE_SOURCE, type Offer } from '@acai/provisioning';
-import { AutoProvisioner, offerRef } from '../autoprovision/auto-provisioner.js';
-import type { ProvisionerConfig } from '../config.js';
+import {
+  catalogueRates,
+  INSTANCE_TYPES,
+  offerKey,
+  offerRef,
+  PRICE_SOURCE,
+  type Offer,
+} from '@acai/provisioning';
+import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
-import { offerKey } from '../offers/offer-book.js';
 import { ec2PoolName } from '../providers/ec2/index.js';
 import { Providers } from '../providers/providers.js';
 
@@ -22,7 +26,7 @@ import { Providers } from '../providers/providers.js';
 @Controller()
 export class ProvisionController {
   constructor(
-    private readonly ctx: ServiceContext<ProvisionerConfig>,
+    private readonly commands: CommandSender,
     private readonly auto: AutoProvisioner,
     private readonly providers: Providers,
     private readonly nodes: NodeRegistry,
@@ -160,7 +164,7 @@ export class ProvisionController {
   ): Promise<Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[]> {
     const resolved: Pick<StagedInput, 'fileset' | 'version' | 'manifestSha256'>[] = [];
     for (const input of inputs) {
-      const version = await this.ctx.commands.send('getVersion', {
+      const version = await this.commands.send('getVersion', {
         project,
         name: input.fileset,
         version: input.version,

@@ -1,19 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
 import type { SqlProjection } from '@acai/eventing';
-import { jobProfile } from './job-profile.js';
-
-/** One finished (or running) auto-provisioned job, as the runtime model sees it. */
-export interface Observation {
-  readonly jobId: string;
-  readonly features: Record<string, number>;
-  readonly offer: string | null;
-  readonly cpu: number | null;
-  readonly memoryMb: number | null;
-  readonly predictedSeconds: number | null;
-  readonly seconds: number | null;
-  readonly outcome: 'succeeded' | 'out_of_memory' | 'failed' | null;
-}
+import { jobProfile, type JobObservation } from '@acai/provisioning';
 
 /**
  * `runtime-observations`: every job the auto-provisioner placed (profiling runs included), with its
@@ -107,7 +95,7 @@ export class ObservationsProjection implements SqlProjection {
   }
 
   /** The finished jobs of a signature, oldest first (at most the last 500). */
-  async observations(db: DataSource, signature: string): Promise<Observation[]> {
+  async observations(db: DataSource, signature: string): Promise<JobObservation[]> {
     const rows = await db.query<
       {
         job_id: string;
@@ -117,7 +105,7 @@ export class ObservationsProjection implements SqlProjection {
         memory_mb: number | null;
         predicted_seconds: number | null;
         seconds: number | null;
-        outcome: Observation['outcome'];
+        outcome: JobObservation['outcome'];
       }[]
     >(
       `SELECT * FROM (SELECT job_id, features, offer, cpu, memory_mb, predicted_seconds, seconds,

@@ -1,5 +1,5 @@
-import { AcaiError, ProvisioningProblems, type Resources } from '@acai/contracts';
-import { ec2Offers, localOffers, type Offer } from '@acai/provisioning';
+import type { Resources } from '@acai/contracts';
+import { ec2Offers, localOffers, OfferCatalogue, type Offer } from '@acai/provisioning';
 import type { ProviderName, ProvisionerConfig } from '../config.js';
 
 const LOCAL_CPU_STEPS = [0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
@@ -10,82 +10,13 @@ const LOCAL_MEMORY_STEPS = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 13
  * (priced at what the same vCPUs and memory cost in the EC2 catalogue), EC2 instance types, and
  * the simulated cloud's types. Built once from the configuration.
  */
-export class OfferBook {
-  readonly providers: readonly ProviderName[];
-  private readonly all: readonly Offer[];
-  private readonly byName: ReadonlyMap<string, Offer>;
+export class OfferBook extends OfferCatalogue {
+  declare readonly providers: readonly ProviderName[];
   readonly local: { readonly cpu: number; readonly memoryMb: number };
 
   constructor(config: ProvisionerConfig) {
-    this.providers = config.ACAI_PROVIDERS;
+    super(config.ACAI_PROVIDERS, offersOf(config));
     this.local = { cpu: config.ACAI_LOCAL_CPUS, memoryMb: config.ACAI_LOCAL_MEMORY_MB };
-    const offers: Offer[] = [];
-    for (const provider of this.providers) {
-      switch (provider) {
-        case 'local': {
-          const cpus = (
-            config.ACAI_LOCAL_CPU_SIZES ?? defaultSteps(LOCAL_CPU_STEPS, this.local.cpu)
-          ).filter((c) => c <= this.local.cpu);
-          const memoryMb = (
-            config.ACAI_LOCAL_MEMORY_SIZES_MB ??
-            defaultSteps(LOCAL_MEMORY_STEPS, this.local.memoryMb)
-          )
-            .map((m) => Math.round(m))
-            .filter((m) => m <= this.local.memoryMb);
-          // A local slot is ready at once (its executor is running); a job's measured time already
-          // holds its spawn and staging, so no boot time is added on top.
-          offers.push(...localOffers({ cpus, memoryMb, bootSeconds: 0 }));
-          break;
-        }
-        case 'ec2':
-          offers.push(...ec2Offers());
-          break;
-        case 'simulated': {
-          // The catalogue's types, on-demand and Spot, with the simulation's boot time and
-          // interruption rate when configured.
-          const simulated = {
-            provider: 'simulated' as const,
-            ...(config.ACAI_SIM_BOOT_SECONDS === undefined
-              ? {}
-              : { bootSeconds: config.ACAI_SIM_BOOT_SECONDS }),
-          };
-          offers.push(
-            ...ec2Offers(simulated),
-            ...ec2Offers({
-              ...simulated,
-              spot: true,
-              ...(config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR === undefined
-                ? {}
-                : { interruptionsPerHour: config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR }),
-            }),
-          );
-          break;
-        }
-      }
-    }
-    this.all = offers;
-    this.byName = new Map(offers.map((o) => [offerKey(o), o]));
-  }
-
-  offers(providers?: readonly string[]): readonly Offer[] {
-    return providers === undefined
-      ? this.all
-      : this.all.filter((o) => providers.includes(o.provider));
-  }
-
-  /** An offer by name (`c5.large`, `local-1cpu-2048mb`, `c5.large:spot`), or a clear error. */
-  find(name: string, providers?: readonly string[]): Offer {
-    const candidates = this.offers(providers);
-    const offer =
-      candidates.find((o) => offerKey(o) === name) ?? candidates.find((o) => o.name === name);
-    if (offer === undefined) {
-      throw new AcaiError(
-        ProvisioningProblems.OFFER_UNKNOWN,
-        `No configuration named '${name}' is offered here (providers: ${this.providers.join(', ')}); GET /api/v1/instance-types lists them`,
-        [{ path: 'provision.offer', message: 'unknown configuration' }],
-      );
-    }
-    return offer;
   }
 
   /**
@@ -125,9 +56,53 @@ export class OfferBook {
   }
 }
 
-/** How an offer is named in requests and events: its name, with `:spot` for Spot capacity. */
-export function offerKey(offer: Offer): string {
-  return offer.spot ? `${offer.name}:spot` : offer.name;
+/** Every configuration the enabled providers offer, in their order. */
+function offersOf(config: ProvisionerConfig): Offer[] {
+  const offers: Offer[] = [];
+  for (const provider of config.ACAI_PROVIDERS) {
+    switch (provider) {
+      case 'local': {
+        const cpus = (
+          config.ACAI_LOCAL_CPU_SIZES ?? defaultSteps(LOCAL_CPU_STEPS, config.ACAI_LOCAL_CPUS)
+        ).filter((c) => c <= config.ACAI_LOCAL_CPUS);
+        const memoryMb = (
+          config.ACAI_LOCAL_MEMORY_SIZES_MB ??
+          defaultSteps(LOCAL_MEMORY_STEPS, config.ACAI_LOCAL_MEMORY_MB)
+        )
+          .map((m) => Math.round(m))
+          .filter((m) => m <= config.ACAI_LOCAL_MEMORY_MB);
+        // A local slot is ready at once (its executor is running); a job's measured time already
+        // holds its spawn and staging, so no boot time is added on top.
+        offers.push(...localOffers({ cpus, memoryMb, bootSeconds: 0 }));
+        break;
+      }
+      case 'ec2':
+        offers.push(...ec2Offers());
+        break;
+      case 'simulated': {
+        // The catalogue's types, on-demand and Spot, with the simulation's boot time and
+        // interruption rate when configured.
+        const simulated = {
+          provider: 'simulated' as const,
+          ...(config.ACAI_SIM_BOOT_SECONDS === undefined
+            ? {}
+            : { bootSeconds: config.ACAI_SIM_BOOT_SECONDS }),
+        };
+        offers.push(
+          ...ec2Offers(simulated),
+          ...ec2Offers({
+            ...simulated,
+            spot: true,
+            ...(config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR === undefined
+              ? {}
+              : { interruptionsPerHour: config.ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR }),
+          }),
+        );
+        break;
+      }
+    }
+  }
+  return offers;
 }
 
 function defaultSteps(steps: readonly number[], max: number): number[] {

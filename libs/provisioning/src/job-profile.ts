@@ -1,5 +1,5 @@
 import type { ProvisionSpec, StagedInput } from '@acai/contracts';
-import { numericFeatures, profileSignature } from '@acai/provisioning';
+import { numericFeatures, profileSignature } from './profiling.js';
 
 /** What identifies a job for its runtime model, and the size features that vary between runs. */
 export interface JobProfile {

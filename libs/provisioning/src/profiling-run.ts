@@ -1,8 +1,7 @@
 import type { DeclaredOutput, RunSpec, StagedInput, StepSpec } from '@acai/contracts';
-import type { Offer } from '@acai/provisioning';
-import { offerKey } from '../offers/offer-book.js';
-import type { JobToPlace } from './auto-provisioner.js';
 import type { JobProfile } from './job-profile.js';
+import { offerKey, type Offer } from './offers.js';
+import type { JobToPlace } from './placement.js';
 
 /**
  * The profiling run of a job: the same command on the same input versions, made short by the
