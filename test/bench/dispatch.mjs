@@ -40,7 +40,7 @@ const SUBMIT_CONCURRENCY = 64;
 const PUBLISH_IN_FLIGHT = 256;
 /** Messages the baseline's pull consumer asks for at a time. */
 const PULL_BATCH = 256;
-/** Figures measured on this machine (DESIGN.md, "Checked on these machines"), for reference. */
+/** Figures measured earlier on a machine of this kind (2 cores), for reference: not part of this run. */
 const FLOORS = {
   spawnTrueConcurrency4PerSec: 520,
   rawJetStreamPipelinedRoundTripPerSec: 7_000,
@@ -251,7 +251,7 @@ export async function run(ctx) {
         'acai jobsPerSec = n / (last run end - first submit); submitted with bounded concurrency; the executor runs ACAI_EXECUTOR_SLOTS jobs at once (default: CPUs).',
         `baseline: work-queue stream on file storage, durable pull consumer (explicit ack), ${PUBLISH_IN_FLIGHT} publishes in flight, consume batch ${PULL_BATCH}; latency is publish call -> message in the consumer loop; msgsPerSec = n / (last consumed - first publish).`,
         `unloaded: ${UNLOADED_N} runs (messages) one at a time, each sent after the previous one ended (was consumed): the latency with no queue in front of it.`,
-        'floors (from DESIGN.md, measured earlier on this machine): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
+        'floors (measured earlier on a machine of this kind, not in this run): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
         ...problems.map((p) => `PROBLEM: ${p}`),
       ],
     });
@@ -585,7 +585,7 @@ function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
     `  unloaded: ${UNLOADED_N} one at a time. acai POST -> 202: p50 ${acai.acceptLatencyMs.p50} ms, p99 ${acai.acceptLatencyMs.p99} ms`,
   );
   say(
-    `  floors (DESIGN.md): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +
+    `  floors (measured earlier, not in this run): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +
       `raw JetStream pipelined job round trip ~${FLOORS.rawJetStreamPipelinedRoundTripPerSec.toLocaleString('en')}/s`,
   );
   say(

@@ -1,6 +1,4 @@
-export * from './blob-store.js';
-export * from './hashing.js';
-export * from './local-store.js';
-export * from './s3-store.js';
-export * from './from-url.js';
-export * from './commit-changes.js';
+export { BlobStore } from './blob-store.js';
+export { HashingCounter } from './hashing.js';
+export { blobStoreFromUrl } from './from-url.js';
+export { commitChanges } from './commit-changes.js';

@@ -1,19 +1,107 @@
-export * from './errors.js';
-export * from './problems/index.js';
-export * from './validation.js';
-export * from './subjects.js';
-export * from './events/envelope.js';
-export * from './events/run.events.js';
-export * from './events/job.events.js';
-export * from './events/fileset.events.js';
-export * from './events/profile.events.js';
-export * from './events/catalogue.js';
-export * from './api/run-spec.js';
-export * from './api/views.js';
-export * from './api/names.js';
-export * from './api/catalog.views.js';
-export * from './api/provisioning.views.js';
-export * from './commands.js';
-export * from './projection.js';
-export * from './decider.js';
-export * from './api/work.js';
+export {
+  AcaiError,
+  assertUnreachable,
+  declaredProblems,
+  type ErrorBody,
+  ErrorCode,
+  type ErrorDetail,
+  isProblem,
+  type Problem,
+  problemType,
+} from './errors.js';
+export {
+  AuthProblems,
+  BlobProblems,
+  CommonProblems,
+  FilesetProblems,
+  ProvisioningProblems,
+  RunProblems,
+} from './problems/index.js';
+export { parseOrThrow } from './validation.js';
+export {
+  assertToken,
+  defaultTopology,
+  isolatedTopology,
+  subjects,
+  type Topology,
+} from './subjects.js';
+export { EventEnvelopeSchema } from './events/envelope.js';
+export { type JobOutcome, type PlannedJob, RUN, type RunOrigin } from './events/run.events.js';
+export {
+  type CandidateView,
+  type CheckpointRef,
+  type DeclaredOutput,
+  JOB,
+  type JobFailureReason,
+  type MetricPoint,
+  type OfferRef,
+  type ProvisionDecision,
+  type ProvisionSpec,
+  type Resources,
+  type StagedInput,
+} from './events/job.events.js';
+export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
+export { PROFILE } from './events/profile.events.js';
+export {
+  assertWriter,
+  type DomainEvent,
+  eventCatalogue,
+  type EventData,
+  type EventType,
+  findEventDefinition,
+  type NewEvent,
+} from './events/catalogue.js';
+export {
+  DEFAULT_RESOURCES,
+  type RunSpec,
+  RunSpecSchema,
+  type StepSpec,
+  StepSpecSchema,
+} from './api/run-spec.js';
+export {
+  type HistoryEntry,
+  type JobStatus,
+  type JobView,
+  type LogChunk,
+  LogChunkSchema,
+  type MetricSeries,
+  type Page,
+  type RunStatus,
+  type RunView,
+} from './api/views.js';
+export {
+  FilePathSchema,
+  FilesetNameSchema,
+  LABEL,
+  pathProblem,
+  Sha256Schema,
+} from './api/names.js';
+export {
+  type FileEntry,
+  type FilesetHit,
+  type FilesetView,
+  type VersionHit,
+  type VersionView,
+} from './api/catalog.views.js';
+export { type NodeView } from './api/provisioning.views.js';
+export {
+  type CancelJobControl,
+  CancelJobControlSchema,
+  commandByPattern,
+  type CommandName,
+  type CommandPayload,
+  type CommandReply,
+  type CommandRequest,
+  type CommandResult,
+  Commands,
+  CommitRequestSchema,
+  Controls,
+  CreateFilesetRequestSchema,
+  LabelsChangeSchema,
+  MetadataChangeSchema,
+  type NodeHeartbeat,
+  NodeHeartbeatSchema,
+} from './commands.js';
+export { type Projection, type StoredEvent, type StoredEventOf } from './projection.js';
+export { type Decider, fold } from './decider.js';
+export { type WorkAssignment, WorkAssignmentSchema } from './api/work.js';

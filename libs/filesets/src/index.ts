@@ -1,4 +1,17 @@
-export * from './paths.js';
-export * from './manifest.js';
-export * from './fileset.decider.js';
-export * from './search.js';
+export {
+  applyChanges,
+  diffManifests,
+  type Manifest,
+  manifestBytes,
+  mediaTypeOf,
+  parseManifest,
+  serializeManifest,
+} from './manifest.js';
+export {
+  type FilesetCommand,
+  filesetDecider,
+  type FilesetState,
+  resolveVersion,
+  type VersionState,
+} from './fileset.decider.js';
+export { type MetaPredicate, nest, numericLeaves, parseSearch, type Search } from './search.js';

@@ -1,10 +1,14 @@
-export * from './config.js';
-export * from './logger.js';
-export * from './telemetry.js';
-export * from './ids.js';
-export * from './database.js';
-export * from './metrics.js';
-export * from './service-context.js';
-export * from './ops.controller.js';
-export * from './service.js';
-export * from './errors.filter.js';
+export {
+  blobConfig,
+  commonConfig,
+  type CommonConfig,
+  type ConfigOf,
+  type ConfigSpec,
+  loadConfig,
+  port,
+  positiveInt,
+} from './config.js';
+export { type Logger } from './logger.js';
+export { newId } from './ids.js';
+export { runMain, type RunningService, type ServiceDefinition, startService } from './service.js';
+export { statusOf } from './errors.filter.js';

@@ -1,13 +1,23 @@
-export * from './instance-types.js';
-export * from './offers.js';
-export * from './offer-catalogue.js';
-export * from './runtime-model.js';
-export * from './plan.js';
-export * from './profiling.js';
+export { catalogueRates, INSTANCE_TYPES, PRICE_SOURCE } from './instance-types.js';
+export {
+  ec2Offers,
+  fallbackOffers,
+  localOffers,
+  type Offer,
+  offerKey,
+  offerRef,
+} from './offers.js';
+export { OfferCatalogue } from './offer-catalogue.js';
 export { formatDollars, formatSeconds } from './format.js';
-export * from './cpu-curve-model.js';
-export * from './profile.decider.js';
-export * from './job-profile.js';
-export * from './profiling-run.js';
-export * from './placement.js';
-export * from './local-placement.js';
+export { profileDecider, type ProfileState } from './profile.decider.js';
+export { jobProfile } from './job-profile.js';
+export { profilingRunSpec } from './profiling-run.js';
+export {
+  type Choice,
+  decidePlacement,
+  describeChoice,
+  type JobObservation,
+  type JobToPlace,
+  type PlacementOutcome,
+} from './placement.js';
+export { placeLocally } from './local-placement.js';

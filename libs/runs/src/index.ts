@@ -1,5 +1,15 @@
-export * from './pipeline.js';
-export * from './job.decider.js';
-export * from './run.decider.js';
-export * from './history.projection.js';
-export * from './attempt-outcome.js';
+export { planRun } from './pipeline.js';
+export { dispatchedState, endedAs, jobDecider, type JobState } from './job.decider.js';
+export { doomedJobs, readyJobs, runDecider, type RunState } from './run.decider.js';
+export {
+  type JobHistoryDoc,
+  jobHistoryProjection,
+  jobsProjection,
+  runsProjection,
+} from './history.projection.js';
+export {
+  type AttemptFacts,
+  type AttemptOutcome,
+  outcomeOf,
+  type ProcessExit,
+} from './attempt-outcome.js';

@@ -1,3 +1,3 @@
-export * from './env.js';
-export * from './decider-spec.js';
-export * from './s3rver.js';
+export { eventually, testEnv, uniqueTag } from './env.js';
+export { deciderSpec } from './decider-spec.js';
+export { startS3rver } from './s3rver.js';
