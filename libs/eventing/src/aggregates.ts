@@ -49,6 +49,21 @@ export class AggregateRepository<S> {
     return loaded;
   }
 
+  /**
+   * The aggregate as the log has it now, not as cached: the cached state caught up with the
+   * events appended after it (one read when there are none), or the whole aggregate read.
+   */
+  async refresh(project: string, id: string): Promise<Loaded<S>> {
+    const subject = this.store.subjectOf(this.ref(project, id));
+    const hit = this.cache.get(subject);
+    if (hit === undefined) return this.load(project, id);
+    const { events, version } = await this.store.read(this.ref(project, id), hit.version);
+    if (events.length === 0) return hit;
+    const loaded = { state: events.reduce(this.evolver.evolve, hit.state), version };
+    this.remember(subject, loaded);
+    return loaded;
+  }
+
   /** Folds an event seen on a consumer into the cached state, if it is newer than what is cached. */
   observe(event: StoredEvent): void {
     const hit = this.cache.get(event.position.subject);

@@ -189,6 +189,35 @@ describe('EventStore: read', () => {
     expect(read.events.every((e) => e.aggregateId === ref.id && e.project === project)).toBe(true);
   });
 
+  it('reads only what came after a known version, and answers that version when nothing did', async () => {
+    const ref = job();
+    const [first] = await store.append(ref, [cancelled('one')], { expectedVersion: 0 });
+    const known = first!.position.seq;
+    await store.append(job(), [cancelled('someone else')], { expectedVersion: 'any' });
+
+    expect(await store.read(ref, known)).toEqual({ events: [], version: known });
+
+    const [second] = await store.append(ref, [cancelled('two')], { expectedVersion: known });
+    const caughtUp = await store.read(ref, known);
+    expect(reasons(caughtUp.events)).toEqual(['two']);
+    expect(caughtUp.version).toBe(second!.position.seq);
+  });
+
+  it('catches a cached aggregate up with events another writer appended (refresh)', async () => {
+    const ref = job();
+    const repository = new AggregateRepository(store, 'job', {
+      initialState: (): string[] => [],
+      evolve: (state: string[], event) => [...state, (event.data as { reason: string }).reason],
+    });
+    await store.append(ref, [cancelled('one')], { expectedVersion: 0 });
+    expect((await repository.load(project, ref.id)).state).toEqual(['one']);
+    // Another process appends: the cache does not know, the log does.
+    await store.append(ref, [cancelled('two')], { expectedVersion: 'any' });
+    expect((await repository.load(project, ref.id)).state).toEqual(['one']);
+    expect((await repository.refresh(project, ref.id)).state).toEqual(['one', 'two']);
+    expect((await repository.load(project, ref.id)).state).toEqual(['one', 'two']);
+  });
+
   it('returns version 0 and no events for an aggregate that has none', async () => {
     await store.append(job(), [cancelled('someone else')], { expectedVersion: 'any' });
 

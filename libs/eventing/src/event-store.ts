@@ -44,7 +44,8 @@ export interface EventLog {
     events: readonly NewEvent[],
     options: AppendOptions,
   ): Promise<StoredEvent[]>;
-  read(ref: AggregateRef): Promise<{ events: StoredEvent[]; version: number }>;
+  /** The aggregate's events after version `after` (all of them by default), and its version. */
+  read(ref: AggregateRef, after?: number): Promise<{ events: StoredEvent[]; version: number }>;
 }
 
 export class EventStore implements EventLog {
@@ -132,13 +133,17 @@ export class EventStore implements EventLog {
     return stored;
   }
 
-  /** Reads every event of one aggregate in order, and its version (0 when it has none). */
-  async read(ref: AggregateRef): Promise<{ events: StoredEvent[]; version: number }> {
+  /**
+   * Reads the events of one aggregate in order, and its version (0 when it has none): all of them,
+   * or only those after `after` (a version already known), which costs one request when there
+   * are none.
+   */
+  async read(ref: AggregateRef, after = 0): Promise<{ events: StoredEvent[]; version: number }> {
     const subject = this.subjectOf(ref);
     const stream = this.bus.topology.streams.events;
     const events: StoredEvent[] = [];
-    let seq = 1;
-    let version = 0;
+    let seq = after + 1;
+    let version = after;
     for (;;) {
       const msg = await this.bus.jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
       if (msg === null) break;

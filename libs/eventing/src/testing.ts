@@ -81,10 +81,12 @@ export class InMemoryEventLog implements EventLog {
     return out;
   }
 
-  async read(ref: AggregateRef): Promise<{ events: StoredEvent[]; version: number }> {
+  async read(ref: AggregateRef, after = 0): Promise<{ events: StoredEvent[]; version: number }> {
     const subject = this.subjectOf(ref);
-    const events = this.stored.filter((e) => e.position.subject === subject);
-    return { events, version: this.lastBySubject.get(subject) ?? 0 };
+    const events = this.stored.filter(
+      (e) => e.position.subject === subject && e.position.seq > after,
+    );
+    return { events, version: this.lastBySubject.get(subject) ?? after };
   }
 
   /** Every event stored, in order. */

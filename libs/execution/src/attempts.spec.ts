@@ -84,6 +84,20 @@ describe('job attempts', () => {
     expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([1]);
   });
 
+  it('tells an attempt it lost the job when another executor took it, whatever its cache says', async () => {
+    // Two executors, each with its own cache of the job, on one log.
+    const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    const elsewhere = new JobAttempts(new Jobs(log));
+    const current = await elsewhere.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+    expect([late?.number, current?.number]).toEqual([1, 2]);
+
+    expect(await late!.owns()).toBe(false);
+    expect(await current!.owns()).toBe(true);
+    expect(await late!.end({ ok: true, durationMs: 20, outputs: [] })).toBe('superseded');
+    expect(await current!.end({ ok: true, durationMs: 20, outputs: [] })).toBe('succeeded');
+    expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([2]);
+  });
+
   it('lets a late attempt settle nothing once the work ran again elsewhere', async () => {
     // node-a took the work, then was thought lost: JetStream handed the same work to node-b.
     const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });

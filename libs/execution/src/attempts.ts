@@ -107,13 +107,12 @@ export class Attempt {
   }
 
   /**
-   * Whether this attempt still owns the job, read from the log (not a cache): no newer attempt has
-   * started and the job has not ended. Asked before committing outputs, so a superseded attempt's
-   * files never become versions.
+   * Whether this attempt still owns the job, as the log says now (the cached state caught up with
+   * what was appended since): no newer attempt has started and the job has not ended. Asked before
+   * committing outputs, so a superseded attempt's files never become versions.
    */
   async owns(): Promise<boolean> {
-    this.jobs.forget(this.work.project, this.work.jobId);
-    const { state } = await this.jobs.load(this.work.project, this.work.jobId);
+    const { state } = await this.jobs.refresh(this.work.project, this.work.jobId);
     return state.status === 'running' && state.attempt === this.number;
   }
 

@@ -326,7 +326,9 @@ export class JobRunner {
     logs: LogPublisher,
   ): Promise<JobEnd> {
     if (!outcome.ok) return attempt.end({ ok: false, failure: outcome.failure });
-    if (!(await attempt.owns())) return 'superseded';
+    // With no outputs there is nothing to keep a superseded attempt from committing: its end is
+    // fenced by the job's own decision, so the log is not read again.
+    if (work.outputs.length > 0 && !(await attempt.owns())) return 'superseded';
     try {
       const outputs = await this.options.staging.saveOutputs(work, folder, attempt.number);
       return await attempt.end({ ok: true, durationMs, outputs });
