@@ -15,6 +15,21 @@ export const gatewayConfig = {
     description:
       'Largest commit request (a version of many files lists them all); larger ones get 413',
   },
+  ACAI_HEADERS_TIMEOUT_MS: {
+    schema: positiveInt(15_000),
+    description:
+      'A client must send all of a request’s headers within this time, or is disconnected',
+  },
+  ACAI_IDLE_TIMEOUT_MS: {
+    schema: positiveInt(120_000),
+    description:
+      'A connection that sends and receives nothing for this long is closed (a followed log stream is exempt)',
+  },
+  ACAI_REQUEST_TIMEOUT_MS: {
+    schema: positiveInt(3_600_000),
+    description:
+      'A client must send a whole request, an upload included, within this time, or is disconnected',
+  },
   ACAI_BOOTSTRAP_KEY_FILE: {
     schema: z.string().optional(),
     description:

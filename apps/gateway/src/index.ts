@@ -20,6 +20,11 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   entities: [ProjectEntity, ApiKeyEntity],
   migrations: [GatewayAuth1764115300000],
   bodyLimit: (config) => config.ACAI_MAX_BODY_BYTES,
+  timeouts: (config) => ({
+    headersMs: config.ACAI_HEADERS_TIMEOUT_MS,
+    idleMs: config.ACAI_IDLE_TIMEOUT_MS,
+    requestMs: config.ACAI_REQUEST_TIMEOUT_MS,
+  }),
   providers: async (ctx) => {
     const keys = new KeysRepository(ctx.db);
     // Before the gateway listens (and so before /readyz answers), the default key exists.

@@ -14,6 +14,7 @@ import {
   FilePathSchema,
   FilesetNameSchema,
   LabelsSchema,
+  MediaTypeSchema,
   Sha256Schema,
   VersionRefSchema,
 } from './api/names.js';
@@ -87,7 +88,7 @@ export const FilePutSchema = z.strictObject({
   sha256: Sha256Schema.describe('the file’s sha256 (it was uploaded as a blob first)'),
   /** When given, checked against the stored blob. */
   size: z.number().int().nonnegative().optional(),
-  mediaType: z.string().max(255).optional(),
+  mediaType: MediaTypeSchema.optional(),
 });
 
 export const CommitRequestSchema = z.strictObject({

@@ -73,6 +73,7 @@ export {
   FilePathSchema,
   FilesetNameSchema,
   LABEL,
+  MEDIA_TYPE,
   pathProblem,
   Sha256Schema,
 } from './api/names.js';

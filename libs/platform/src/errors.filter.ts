@@ -167,6 +167,9 @@ export class AcaiErrorsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const { status, body } = toHttpError(error, this.logger, request.url.split('?')[0]);
+    // Refused before its body was read (an upload too large, a key refused): close the connection
+    // after the answer, so the rest of the body is never read.
+    if (!request.raw.complete) void reply.header('connection', 'close');
     void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
     return undefined;
   }

@@ -10,5 +10,11 @@ export {
 } from './config.js';
 export { type Logger } from './logger.js';
 export { newId } from './ids.js';
-export { runMain, type RunningService, type ServiceDefinition, startService } from './service.js';
+export {
+  type HttpTimeouts,
+  runMain,
+  type RunningService,
+  type ServiceDefinition,
+  startService,
+} from './service.js';
 export { statusOf } from './errors.filter.js';

@@ -5,8 +5,14 @@ import { ServiceContext } from './service-context.js';
 interface Check {
   readonly name: string;
   readonly ok: boolean;
+  /** What is wrong, in fixed words: the raw error (addresses, users, versions) goes to the log. */
   readonly detail?: string;
 }
+
+/** How long a dependency has to answer the readiness check. */
+const CHECK_TIMEOUT_MS = 2_000;
+
+class NoAnswer extends Error {}
 
 /** `/healthz` (the process is up), `/readyz` (NATS and Postgres answer), `/metrics` (Prometheus). */
 @Controller()
@@ -36,35 +42,34 @@ export class OpsController {
   private async checkNats(): Promise<Check> {
     const nc = this.ctx.bus.nc;
     if (nc.isClosed()) return { name: 'nats', ok: false, detail: 'connection closed' };
-    try {
-      await withTimeout(nc.flush(), 2_000);
-      return { name: 'nats', ok: true };
-    } catch (error) {
-      return {
-        name: 'nats',
-        ok: false,
-        detail: error instanceof Error ? error.message : String(error),
-      };
-    }
+    return this.check('nats', () => nc.flush());
   }
 
-  private async checkPostgres(): Promise<Check> {
+  private checkPostgres(): Promise<Check> {
+    return this.check('postgres', () => this.ctx.db.query('SELECT 1'));
+  }
+
+  private async check(name: string, probe: () => Promise<unknown>): Promise<Check> {
     try {
-      await withTimeout(this.ctx.db.query('SELECT 1'), 2_000);
-      return { name: 'postgres', ok: true };
+      await withTimeout(probe(), CHECK_TIMEOUT_MS);
+      return { name, ok: true };
     } catch (error) {
-      return {
-        name: 'postgres',
-        ok: false,
-        detail: error instanceof Error ? error.message : String(error),
-      };
+      this.ctx.logger.warn(
+        { dependency: name, err: error instanceof Error ? error.message : String(error) },
+        'readiness check failed',
+      );
+      const detail =
+        error instanceof NoAnswer
+          ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
+          : 'the check failed (the service log says why)';
+      return { name, ok: false, detail };
     }
   }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new NoAnswer(`no answer within ${ms} ms`)), ms);
     p.then(
       (v) => {
         clearTimeout(timer);

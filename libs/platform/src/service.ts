@@ -87,6 +87,19 @@ export interface ServiceDefinition<C extends ConfigSpec> {
   ) => void;
   /** Largest request body, in bytes (gateway). */
   readonly bodyLimit?: (config: CommonConfig & ConfigOf<C>) => number;
+  /** How long a client may take (gateway): see {@link HttpTimeouts}. */
+  readonly timeouts?: (config: CommonConfig & ConfigOf<C>) => HttpTimeouts;
+}
+
+/**
+ * Limits on slow clients, in milliseconds (0: none). A connection that sends nothing and receives
+ * nothing for `idleMs` is closed; so is one whose request headers have not all come within
+ * `headersMs`, or whose whole request (an upload included) has not come within `requestMs`.
+ */
+export interface HttpTimeouts {
+  readonly headersMs: number;
+  readonly idleMs: number;
+  readonly requestMs: number;
 }
 
 export interface ProviderValue {
@@ -198,7 +211,21 @@ export async function startService<C extends ConfigSpec>(
       exports: [...ports, ...extra].map((p) => p.provide),
     };
 
-    const adapter = new FastifyAdapter({ bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024 });
+    const timeouts = def.timeouts?.(config);
+    const adapter = new FastifyAdapter({
+      bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024,
+      ...(timeouts === undefined
+        ? {}
+        : {
+            connectionTimeout: timeouts.idleMs,
+            requestTimeout: timeouts.requestMs,
+            http: {
+              headersTimeout: timeouts.headersMs,
+              // How often Node looks for requests past those limits (30 s by default).
+              connectionsCheckingInterval: Math.max(250, Math.min(timeouts.headersMs, 30_000) / 4),
+            },
+          }),
+    });
     const created = await NestFactory.create<NestFastifyApplication>(
       { module: RootModule, imports: [global] },
       adapter,

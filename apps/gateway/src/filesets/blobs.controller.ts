@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Controller, Param, Req, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcaiError, BlobProblems } from '@acai/contracts';
+import { tooLarge } from '@acai/blobstore';
 import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { pathOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
@@ -19,7 +20,7 @@ export class BlobsController {
   @Route(Routes.uploadBlob)
   async putKnown(@Param() params: unknown, @Req() request: FastifyRequest) {
     const { sha256 } = pathOf(Routes.uploadBlob, params);
-    const { size } = await this.blobs.store.put(bodyOf(request), {
+    const { size } = await this.blobs.store.put(this.bodyOf(request), {
       sha256,
       maxBytes: this.blobs.maxBytes,
     });
@@ -29,14 +30,26 @@ export class BlobsController {
   /** Uploads a file and answers its sha256. */
   @Route(Routes.uploadBlobHashed)
   async put(@Req() request: FastifyRequest) {
-    const { sha256, size } = await this.blobs.store.put(bodyOf(request), {
+    const { sha256, size } = await this.blobs.store.put(this.bodyOf(request), {
       maxBytes: this.blobs.maxBytes,
     });
     return { sha256, size };
   }
+
+  /**
+   * The upload's body as a stream. An upload whose `Content-Length` is over the limit is refused
+   * before a byte of it is read (and the connection closed, so the rest is never read either).
+   */
+  private bodyOf(request: FastifyRequest): Readable {
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.blobs.maxBytes) {
+      throw tooLarge(this.blobs.maxBytes);
+    }
+    return streamOf(request);
+  }
 }
 
-function bodyOf(request: FastifyRequest): Readable {
+function streamOf(request: FastifyRequest): Readable {
   const body = request.body as Readable | undefined;
   if (body === undefined || typeof body.pipe !== 'function') {
     throw new AcaiError(

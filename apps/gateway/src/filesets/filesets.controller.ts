@@ -16,6 +16,7 @@ import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { commitChanges } from '@acai/blobstore';
 import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
+import { downloadHeaders } from '../http/download-headers.js';
 import { parseRange } from '../http/range.js';
 import { bodyOf, pathOf, queryOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
@@ -142,7 +143,7 @@ export class FilesetsController {
     });
     const range = parseRange(request.headers.range, file.size);
     const headers = {
-      'content-type': file.mediaType,
+      ...downloadHeaders(path, file.mediaType),
       'accept-ranges': 'bytes',
       etag: `"${file.sha256}"`,
       'x-content-sha256': file.sha256,
@@ -196,6 +197,7 @@ export class FilesetsController {
     reply.raw.writeHead(200, {
       'content-type': 'application/x-tar',
       'content-disposition': `attachment; filename="${name}-v${version.version}.tar"`,
+      'x-content-type-options': 'nosniff',
     });
     const sending = pipeline(pack, reply.raw);
     try {

@@ -279,7 +279,7 @@ export const Routes = {
     tag: 'filesets',
     summary: 'One file’s bytes',
     description:
-      'Honours `Range: bytes=a-b` (206) and answers 416 for a range outside the file. `ETag` and `X-Content-Sha256` are its sha256.',
+      'Honours `Range: bytes=a-b` (206) and answers 416 for a range outside the file. `ETag` and `X-Content-Sha256` are its sha256. Served with its media type, `X-Content-Type-Options: nosniff` and a sandboxing `Content-Security-Policy`; a type a browser would render or run (HTML, SVG, XML, JavaScript) comes as `Content-Disposition: attachment`.',
     params: VersionParams.extend({ path: FilePathSchema }),
     success: { status: 200, description: 'The bytes', body: 'binary' },
     errors: [...read, 416],

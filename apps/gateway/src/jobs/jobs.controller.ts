@@ -63,8 +63,11 @@ export class JobsController {
     assertId(id, 'job');
     const { follow, format } = queryOf(Routes.getJobLogs, query);
     await this.commands.send('getJob', { project: caller.project, jobId: id });
+    const following = follow === 'true' || follow === '1';
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
+    // A followed job may print nothing for a long time: the idle timeout does not apply to it.
+    if (following) reply.raw.socket?.setTimeout(0);
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type':
@@ -74,7 +77,7 @@ export class JobsController {
     });
     try {
       for await (const chunk of this.output.read(caller.project, id, {
-        follow: follow === 'true' || follow === '1',
+        follow: following,
         signal: abort.signal,
       })) {
         const text = chunk.lines

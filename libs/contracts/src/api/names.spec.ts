@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FilePathSchema, FilesetNameSchema, LabelSchema } from './names.js';
+import { FilePathSchema, FilesetNameSchema, LabelSchema, MediaTypeSchema } from './names.js';
 
 describe('FilesetNameSchema', () => {
   it.each(['mnist', 'MNIST-v2_train', '0day', 'a', 'a'.repeat(100)])('accepts %j', (name) => {
@@ -44,5 +44,34 @@ describe('FilePathSchema', () => {
     const result = FilePathSchema.safeParse('a/../b');
     expect(result.error?.issues[0]?.message).toBe("a path must not contain '.' or '..' segments");
     expect(FilePathSchema.parse('data/train.csv')).toBe('data/train.csv');
+  });
+});
+
+describe('MediaTypeSchema', () => {
+  it.each([
+    'text/csv',
+    'application/vnd.apache.parquet',
+    'image/svg+xml',
+    'text/plain; charset=utf-8',
+    'text/plain;charset="utf-8"',
+    'multipart/mixed; boundary="a b"',
+    'application/x-npy',
+  ])('accepts %j', (type) => {
+    expect(MediaTypeSchema.parse(type)).toBe(type);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['without a subtype', 'text'],
+    ['with a header after it', 'text/plain\r\nSet-Cookie: k=v'],
+    ['with a newline', 'text/plain\n'],
+    ['with a space in the type', 'text /plain'],
+    ['with a parameter without a value', 'text/plain; charset'],
+    ['with an unclosed quote', 'text/plain; charset="utf-8'],
+    ['of 256 characters', `text/${'a'.repeat(251)}`],
+  ])('refuses a media type %s, saying what one looks like', (_form, type) => {
+    const result = MediaTypeSchema.safeParse(type);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toMatch(/media type/);
   });
 });

@@ -66,3 +66,20 @@ export const VersionRefSchema = z
 export const Sha256Schema = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'expected a sha256: 64 lower-case hex digits');
+
+/**
+ * A media type as RFC 6838 and RFC 9110 write it: `type/subtype` from the token characters, with
+ * optional `; name=value` parameters (a value a token or a quoted string), at most 255 characters,
+ * no control characters (it becomes a `Content-Type` header when the file is downloaded).
+ */
+export const MEDIA_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?:[ \t]*;[ \t]*[A-Za-z0-9!#$%&'*+.^_`|~-]+=(?:[A-Za-z0-9!#$%&'*+.^_`|~-]+|"(?:[^"\\\u0000-\u001f\u007f]|\\[^\u0000-\u001f\u007f])*"))*$/;
+
+export const MediaTypeSchema = z
+  .string()
+  .max(255, { error: 'a media type is at most 255 characters' })
+  .regex(
+    MEDIA_TYPE,
+    "a media type is 'type/subtype' with optional '; name=value' parameters, e.g. 'text/csv' or 'text/plain; charset=utf-8'",
+  )
+  .describe('Media type (RFC 6838), e.g. `text/csv` or `text/plain; charset=utf-8`');

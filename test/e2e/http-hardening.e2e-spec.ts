@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+const sha = (data: string) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Speaks raw HTTP/1.1 to the gateway: writes `request` and collects everything the server sends
+ * until it closes the connection.
+ */
+function raw(url: string, request: string): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(request));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ text, closed: true }));
+  });
+}
+
+/** Headers a browser and the gateway agree on, and clients that cannot hold the gateway. */
+describe('downloads and slow or oversized requests', () => {
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      env: {
+        ACAI_MAX_UPLOAD_BYTES: String(64 * 1024),
+        ACAI_HEADERS_TIMEOUT_MS: '1000',
+      },
+    });
+    expect((await system.api('POST', '/api/v1/filesets', { name: 'report' })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  const download = (name: string, path: string) =>
+    fetch(`${system.gatewayUrl}/api/v1/filesets/${name}/versions/latest/files/${path}`, {
+      headers: { authorization: `Bearer ${system.key}` },
+    });
+
+  it('serves HTML and SVG as attachments, and every file with nosniff and a sandbox', async () => {
+    const page = '<script>fetch("/api/v1/runs")</script>';
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>';
+    const csv = 'a,b\n1,2\n';
+    for (const content of [page, svg, csv]) await system.upload(content, sha(content));
+    const committed = await system.api('POST', '/api/v1/filesets/report/versions', {
+      parent: 0,
+      put: [
+        { path: 'index.html', sha256: sha(page), mediaType: 'text/html; charset=utf-8' },
+        { path: 'plot.svg', sha256: sha(svg), mediaType: 'image/svg+xml' },
+        { path: 'table.csv', sha256: sha(csv) },
+      ],
+    });
+    expect(committed.status).toBe(201);
+
+    const html = await download('report', 'index.html');
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html.headers.get('content-disposition')).toBe(
+      `attachment; filename="index.html"; filename*=UTF-8''index.html`,
+    );
+    expect(html.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(html.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
+    expect(await html.text()).toBe(page);
+
+    const image = await download('report', 'plot.svg');
+    expect(image.headers.get('content-disposition')).toMatch(/^attachment; filename="plot.svg"/);
+
+    const table = await download('report', 'table.csv');
+    expect(table.headers.get('content-type')).toBe('text/csv');
+    expect(table.headers.get('content-disposition')).toBeNull();
+    expect(table.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('refuses a commit whose media type is not one (a header smuggled in it), keeping nothing', async () => {
+    const content = 'hello\n';
+    await system.upload(content, sha(content));
+    const before = await system.api('GET', '/api/v1/filesets/report');
+    const refused = await system.api('POST', '/api/v1/filesets/report/versions', {
+      parent: 1,
+      put: [
+        { path: 'hello.txt', sha256: sha(content), mediaType: 'text/plain\r\nSet-Cookie: k=v' },
+      ],
+    });
+    expect(refused.status).toBe(400);
+    const error = (refused.body as { error: { details?: { path?: string; message: string }[] } })
+      .error;
+    expect(error.details?.[0]?.path).toBe('put.0.mediaType');
+    expect(error.details?.[0]?.message).toContain("'type/subtype'");
+    expect((await system.api('GET', '/api/v1/filesets/report')).body).toEqual(before.body);
+  });
+
+  it('answers an upload declared larger than the limit with 413 before reading its body', async () => {
+    // Only the headers are sent: the answer must come without the body, and the connection
+    // closes so the rest would never be read.
+    const { text } = await raw(
+      system.gatewayUrl,
+      [
+        'POST /api/v1/blobs HTTP/1.1',
+        `Host: ${new URL(system.gatewayUrl).host}`,
+        `Authorization: Bearer ${system.key}`,
+        'Content-Type: application/octet-stream',
+        `Content-Length: ${10 * 1024 * 1024 * 1024}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(text).toMatch(/^HTTP\/1.1 413 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    expect(text).toContain('UPLOAD_TOO_LARGE');
+  });
+
+  it('disconnects a client that does not finish its headers in time', async () => {
+    const { text, closed } = await raw(
+      system.gatewayUrl,
+      `GET /healthz HTTP/1.1\r\nHost: ${new URL(system.gatewayUrl).host}\r\n`,
+    );
+    expect(closed).toBe(true);
+    // Node answers 408 when it gives up on the headers.
+    expect(text).toMatch(/^HTTP\/1.1 408 |^$/);
+    // The stack allows 1 s for headers; Node's own default would hold the connection for 60 s or
+    // more, past this test's 30 s, so the test fails without the setting.
+  }, 30_000);
+});
