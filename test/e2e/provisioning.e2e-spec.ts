@@ -111,6 +111,42 @@ describe('provisioning', () => {
     expect(nodes[0]!.slots).toBeGreaterThan(0);
   });
 
+  it('shows a project only its own jobs on the nodes, and an admin every job', async () => {
+    const keyOf = async (name: string) =>
+      ((await system.api('POST', '/api/v1/projects', { name })).body as { key: string }).key;
+    const owner = await keyOf('nodes-owner');
+    const stranger = await keyOf('nodes-stranger');
+    const submitted = await system.api(
+      'POST',
+      '/api/v1/runs',
+      { name: 'busy', steps: [{ name: 'sleeper', command: ['sleep', '30'] }] },
+      owner,
+    );
+    expect(submitted.status).toBe(202);
+    const { id, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
+    const jobId = jobs[0]!.id;
+    const jobsOnNodes = async (key: string) =>
+      (
+        (await system.api('GET', '/api/v1/nodes', undefined, key)).body as {
+          items: { jobs: string[] }[];
+        }
+      ).items.flatMap((n) => n.jobs);
+
+    await eventually('the owner to see its job on a node', async () =>
+      (await jobsOnNodes(owner)).includes(jobId) ? true : undefined,
+    );
+    expect(await jobsOnNodes(stranger)).not.toContain(jobId);
+    expect(await jobsOnNodes(system.key)).toContain(jobId);
+
+    expect((await system.api('POST', `/api/v1/runs/${id}/cancel`, undefined, owner)).status).toBe(
+      202,
+    );
+    await eventually('the run to end', async () => {
+      const run = await system.api('GET', `/api/v1/runs/${id}`, undefined, owner);
+      return (run.body as { status: string }).status === 'cancelled' ? true : undefined;
+    });
+  });
+
   it('rejects a run with a step no configuration can take, saying which and why', async () => {
     const before = (await system.api('GET', '/api/v1/runs')).body as { items: unknown[] };
     const response = await system.api('POST', '/api/v1/runs', {

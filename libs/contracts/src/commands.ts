@@ -342,7 +342,8 @@ export const Commands = defineCommands({
   listNodes: {
     service: 'provisioner',
     summary: 'Nodes running executors, and instances still booting',
-    request: z.object({}),
+    /** With `project`, each node lists only that project's jobs; without, every job (admin). */
+    request: z.object({ project: z.string().min(1).optional() }),
     response: z.object({ items: z.array(NodeViewSchema) }),
   },
   checkResources: {
@@ -406,6 +407,8 @@ export const NodeHeartbeatSchema = z.object({
   slots: z.number().int().positive(),
   busy: z.number().int().nonnegative(),
   jobs: z.array(z.string()),
+  /** Added compatibly: the project of each job in `jobs`, so a project is shown only its own. */
+  projects: z.record(z.string(), z.string()).default({}),
   startedAt: z.string(),
   /** How enforceable the limits are there: cgroup-v2, cgroup-v1 or none. */
   limits: z.string(),

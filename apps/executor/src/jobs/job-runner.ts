@@ -68,6 +68,13 @@ export class JobRunner {
     return [...this.running.keys()];
   }
 
+  /** The project of each job running here, by job id. */
+  get jobProjects(): Record<string, string> {
+    return Object.fromEntries(
+      [...this.running].map(([jobId, { lease }]) => [jobId, lease.work.project]),
+    );
+  }
+
   /** Stops the job if it runs here (its whole process group), or keeps it from starting. */
   cancel(jobId: string, reason: string): void {
     const running = this.running.get(jobId);

@@ -98,6 +98,7 @@ export class ExecutorNode {
         memoryMb: Math.floor(os.totalmem() / 1024 / 1024),
         busy: jobs.length,
         jobs,
+        projects: this.options.runner.jobProjects,
         startedAt: this.startedAt,
         limits: this.options.limits.mode,
       });

@@ -17,10 +17,13 @@ export class ProvisionController {
     return this.commands.send('listOffers', {});
   }
 
-  /** Nodes running executors: local processes, EC2 instances (booting ones too), simulated nodes. */
+  /**
+   * Nodes running executors: local processes, EC2 instances (booting ones too), simulated nodes.
+   * A project's key sees the jobs of its own project on them, an admin key every job.
+   */
   @Route(Routes.listNodes)
-  nodes(): Promise<CommandResult<'listNodes'>> {
-    return this.commands.send('listNodes', {});
+  nodes(@Caller() caller: Principal): Promise<CommandResult<'listNodes'>> {
+    return this.commands.send('listNodes', caller.admin ? {} : { project: caller.project });
   }
 
   /**

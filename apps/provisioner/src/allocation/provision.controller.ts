@@ -122,8 +122,8 @@ export class ProvisionController {
   }
 
   @OnCommand('listNodes')
-  listNodes(): CommandResult<'listNodes'> {
-    return { items: [...this.nodes.list()] };
+  listNodes(@Payload() request: CommandPayload<'listNodes'>): CommandResult<'listNodes'> {
+    return { items: [...this.nodes.list(request.project)] };
   }
 
   /** Refuses a run with a step no configuration can take, naming the step and why. */

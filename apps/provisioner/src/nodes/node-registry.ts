@@ -43,8 +43,12 @@ export class NodeRegistry {
     this.seen.set(heartbeat.id, { heartbeat, at: this.clock() });
   }
 
-  /** Every live node, those that reported first, then those still booting. */
-  list(): NodeView[] {
+  /**
+   * Every live node, those that reported first, then those still booting. With `project`, a node
+   * lists only that project's jobs (a job whose project its executor did not say is not listed):
+   * one project does not see what another runs.
+   */
+  list(project?: string): NodeView[] {
     const now = this.clock();
     const live: NodeView[] = [];
     for (const [id, { heartbeat, at }] of this.seen) {
@@ -61,7 +65,10 @@ export class NodeRegistry {
         cpu: heartbeat.cpu,
         memoryMb: heartbeat.memoryMb,
         slots: heartbeat.slots,
-        jobs: heartbeat.jobs,
+        jobs:
+          project === undefined
+            ? heartbeat.jobs
+            : heartbeat.jobs.filter((jobId) => heartbeat.projects[jobId] === project),
         pricePerHour: this.prices(heartbeat),
         launchedAt: heartbeat.startedAt,
         lastSeenAt: new Date(at).toISOString(),
@@ -69,7 +76,12 @@ export class NodeRegistry {
       });
     }
     const reported = new Set(live.map((n) => n.id));
-    const launched = this.providers.flatMap((p) => p.nodes()).filter((n) => !reported.has(n.id));
+    const launched = this.providers
+      .flatMap((p) => p.nodes())
+      .filter((n) => !reported.has(n.id))
+      // A node still booting runs nothing a project could own; a provider's view of its jobs
+      // does not say whose they are, so a project sees none of them.
+      .map((n) => (project === undefined ? n : { ...n, jobs: [] }));
     return [...live.sort((a, b) => (a.id < b.id ? -1 : 1)), ...launched];
   }
 }

@@ -100,6 +100,7 @@ const DEFAULT_MAX_DELIVER = 100;
 
 interface RunningJob {
   readonly jobId: string;
+  readonly project: string;
   readonly abort: AbortController;
   /** Its node is gone (or the simulation is stopping): the work goes back to the queue. */
   lost: boolean;
@@ -322,6 +323,7 @@ export class SimulatedExecutors implements NodeExecutors {
     const work = lease.work;
     const job: RunningJob = {
       jobId: work.jobId,
+      project: work.project,
       abort: new AbortController(),
       lost: false,
       cancelled: false,
@@ -474,6 +476,7 @@ export class SimulatedExecutors implements NodeExecutors {
       slots: 1,
       busy: slot.job === undefined ? 0 : 1,
       jobs: slot.job === undefined ? [] : [slot.job.jobId],
+      projects: slot.job === undefined ? {} : { [slot.job.jobId]: slot.job.project },
       startedAt: new Date(node.launchedAt).toISOString(),
       limits: 'simulated',
     };
