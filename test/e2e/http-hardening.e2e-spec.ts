@@ -21,8 +21,11 @@ function raw(url: string, request: string): Promise<{ text: string; closed: bool
   });
 }
 
-/** Headers a browser and the gateway agree on, and clients that cannot hold the gateway. */
-describe('downloads and slow or oversized requests', () => {
+/**
+ * Headers a browser and the gateway agree on, clients that cannot hold the gateway, and a job that
+ * cannot flood the logs stream.
+ */
+describe('downloads, slow or oversized requests, and floods of output', () => {
   let system: TestSystem;
 
   beforeAll(async () => {
@@ -30,6 +33,7 @@ describe('downloads and slow or oversized requests', () => {
       env: {
         ACAI_MAX_UPLOAD_BYTES: String(64 * 1024),
         ACAI_HEADERS_TIMEOUT_MS: '1000',
+        ACAI_MAX_LOG_BYTES: '4000',
       },
     });
     expect((await system.api('POST', '/api/v1/filesets', { name: 'report' })).status).toBe(201);
@@ -127,4 +131,31 @@ describe('downloads and slow or oversized requests', () => {
     // The stack allows 1 s for headers; Node's own default would hold the connection for 60 s or
     // more, past this test's 30 s, so the test fails without the setting.
   }, 30_000);
+
+  it('cuts a job’s output at ACAI_MAX_LOG_BYTES with a line saying so; the job still succeeds', async () => {
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'chatty',
+      steps: [
+        {
+          name: 'flood',
+          command: [
+            'sh',
+            '-c',
+            'for i in $(seq 1 2000); do echo "line $i of a flood of output"; done',
+          ],
+        },
+      ],
+    });
+    expect(submitted.status).toBe(202);
+    const { id, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
+    expect((await system.waitForRun(id)).status).toBe('succeeded');
+    const logs = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs`);
+    const lines = logs.text.trimEnd().split('\n');
+    expect(lines[0]).toBe('line 1 of a flood of output');
+    expect(lines.at(-1)).toBe(
+      'acai: output truncated: this attempt printed more than 4000 bytes (ACAI_MAX_LOG_BYTES); the rest is not kept',
+    );
+    expect(logs.text).not.toContain('line 2000 ');
+    expect(Buffer.byteLength(logs.text)).toBeLessThan(4000 + 200);
+  });
 });

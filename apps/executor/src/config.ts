@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
+import { DEFAULT_MAX_LOG_BYTES } from '@acai/execution';
 
 export const executorConfig = {
   ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },
@@ -34,6 +35,11 @@ export const executorConfig = {
   ACAI_NODE_HEARTBEAT_MS: {
     schema: positiveInt(5_000),
     description: 'How often the executor tells the provisioner it is alive and how busy it is',
+  },
+  ACAI_MAX_LOG_BYTES: {
+    schema: positiveInt(DEFAULT_MAX_LOG_BYTES),
+    description:
+      'Output one attempt of a job may send to the logs stream; past it, one line says the output was cut',
   },
   ACAI_KEEP_FAILED_WORK_MINUTES: {
     schema: z.coerce.number().nonnegative().default(60),

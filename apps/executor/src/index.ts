@@ -42,7 +42,10 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       ),
       folders,
       limits,
-      logs: (work, attempt) => new LogPublisher(ctx.bus, work.project, work.jobId, attempt),
+      logs: (work, attempt) =>
+        new LogPublisher(ctx.bus, work.project, work.jobId, attempt, {
+          maxBytes: ctx.config.ACAI_MAX_LOG_BYTES,
+        }),
       logger: ctx.logger,
     });
     const heartbeats = subjects.control(ctx.bus.topology, Controls.nodeHeartbeat);

@@ -6,4 +6,4 @@ export {
   type AttemptNode,
   type JobEnd,
 } from './attempts.js';
-export { LogPublisher, type StreamName } from './log-publisher.js';
+export { DEFAULT_MAX_LOG_BYTES, LogPublisher, type StreamName } from './log-publisher.js';

@@ -4,9 +4,15 @@ import { encodeJson, type Bus } from '@acai/eventing';
 /** Which of a job's outputs a line came from. */
 export type StreamName = 'out' | 'err';
 
+/** What one attempt may write to the logs stream by default: 100 MiB (`ACAI_MAX_LOG_BYTES`). */
+export const DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024;
+
 /**
  * Sends a job's output to the logs stream in small batches (every 100 ms or 256 lines), keeps the
- * last lines for the failure message, and closes the attempt with an end marker.
+ * last lines for the failure message, and closes the attempt with an end marker. An attempt that
+ * prints more than `maxBytes` has one line saying its output was cut, and nothing more of it is
+ * sent: one job cannot flood the shared stream (its last lines are still kept for the failure
+ * message, and metric and checkpoint lines still count).
  */
 export class LogPublisher {
   private buffer: LogChunk['lines'] = [];
@@ -14,21 +20,38 @@ export class LogPublisher {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<unknown> = Promise.resolve();
   private readonly subject: string;
+  private bytes = 0;
+  private truncated = false;
 
   constructor(
     private readonly bus: Bus,
     project: string,
     private readonly jobId: string,
     private readonly attempt: number,
-    private readonly options: { readonly tailSize?: number; readonly now?: () => Date } = {},
+    private readonly options: {
+      readonly tailSize?: number;
+      readonly now?: () => Date;
+      /** Bytes of output sent for the attempt at most ({@link DEFAULT_MAX_LOG_BYTES}). */
+      readonly maxBytes?: number;
+    } = {},
   ) {
     this.subject = subjects.log(bus.topology, project, jobId);
   }
 
   line(stream: StreamName, text: string): void {
-    this.buffer.push({ t: (this.options.now?.() ?? new Date()).toISOString(), s: stream, l: text });
     this.tail.push(text);
     if (this.tail.length > (this.options.tailSize ?? 20)) this.tail.shift();
+    if (this.truncated) return;
+    const max = this.options.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
+    this.bytes += Buffer.byteLength(text) + 1;
+    const t = (this.options.now?.() ?? new Date()).toISOString();
+    if (this.bytes > max) {
+      this.truncated = true;
+      const l = `acai: output truncated: this attempt printed more than ${max} bytes (ACAI_MAX_LOG_BYTES); the rest is not kept`;
+      this.buffer.push({ t, s: 'err', l });
+    } else {
+      this.buffer.push({ t, s: stream, l: text });
+    }
     if (this.buffer.length >= 256) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), 100);
   }
