@@ -28,7 +28,7 @@ function context(nats: () => Promise<void>, postgres: () => Promise<unknown>) {
   const warnings: unknown[] = [];
   const ctx = {
     name: 'gateway',
-    logger: { warn: (fields: unknown) => warnings.push(fields) },
+    logger: { warn: (fields: unknown) => warnings.push(fields), info: () => undefined },
     bus: { nc: { isClosed: () => false, flush: nats } },
     db: { query: postgres },
   } as unknown as ServiceContext;
@@ -57,7 +57,8 @@ describe('/readyz', () => {
       () => Promise.reject(new Error(raw)),
     );
     const { reply, answer } = recordingReply();
-    await new OpsController(ctx).ready(reply);
+    const controller = new OpsController(ctx);
+    await controller.ready(reply);
     expect(answer.status).toBe(503);
     expect(answer.body?.status).toBe('not ready');
     expect(answer.body?.checks).toEqual([
@@ -66,6 +67,12 @@ describe('/readyz', () => {
     ]);
     expect(JSON.stringify(answer.body)).not.toContain('10.0.0.7');
     expect(warnings).toEqual([{ dependency: 'postgres', err: raw }]);
+
+    // Probed again while still down: answered the same, not logged again.
+    const again = recordingReply();
+    await controller.ready(again.reply);
+    expect(again.answer.status).toBe(503);
+    expect(warnings).toHaveLength(1);
   });
 
   it('says a dependency that does not answer did not answer in time', async () => {

@@ -17,6 +17,9 @@ class NoAnswer extends Error {}
 /** `/healthz` (the process is up), `/readyz` (NATS and Postgres answer), `/metrics` (Prometheus). */
 @Controller()
 export class OpsController {
+  /** The last error logged per dependency: a dependency that stays down is logged once. */
+  private readonly logged = new Map<string, string>();
+
   constructor(private readonly ctx: ServiceContext) {}
 
   @Get('healthz')
@@ -52,12 +55,16 @@ export class OpsController {
   private async check(name: string, probe: () => Promise<unknown>): Promise<Check> {
     try {
       await withTimeout(probe(), CHECK_TIMEOUT_MS);
+      if (this.logged.delete(name))
+        this.ctx.logger.info({ dependency: name }, 'dependency is back');
       return { name, ok: true };
     } catch (error) {
-      this.ctx.logger.warn(
-        { dependency: name, err: error instanceof Error ? error.message : String(error) },
-        'readiness check failed',
-      );
+      const err = error instanceof Error ? error.message : String(error);
+      // Probes come every few seconds: the same failure is logged once, a new one again.
+      if (this.logged.get(name) !== err) {
+        this.logged.set(name, err);
+        this.ctx.logger.warn({ dependency: name, err }, 'readiness check failed');
+      }
       const detail =
         error instanceof NoAnswer
           ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`

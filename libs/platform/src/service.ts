@@ -92,9 +92,10 @@ export interface ServiceDefinition<C extends ConfigSpec> {
 }
 
 /**
- * Limits on slow clients, in milliseconds (0: none). A connection that sends nothing and receives
- * nothing for `idleMs` is closed; so is one whose request headers have not all come within
- * `headersMs`, or whose whole request (an upload included) has not come within `requestMs`.
+ * Limits on slow clients, in milliseconds. A connection that sends nothing and receives nothing
+ * for `idleMs` is closed; so is one whose request headers have not all come within `headersMs`
+ * (at most `requestMs`), or whose whole request (an upload included) has not come within
+ * `requestMs`.
  */
 export interface HttpTimeouts {
   readonly headersMs: number;
@@ -220,7 +221,8 @@ export async function startService<C extends ConfigSpec>(
             connectionTimeout: timeouts.idleMs,
             requestTimeout: timeouts.requestMs,
             http: {
-              headersTimeout: timeouts.headersMs,
+              // Node refuses to start with a headers timeout longer than the request timeout.
+              headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
               // How often Node looks for requests past those limits (30 s by default).
               connectionsCheckingInterval: Math.max(250, Math.min(timeouts.headersMs, 30_000) / 4),
             },

@@ -23,7 +23,7 @@ const ACTIVE = new Set([
 ]);
 
 /** The type and subtype of a media type, lower case, without its parameters. */
-export function essence(mediaType: string): string {
+function essence(mediaType: string): string {
   return (mediaType.split(';', 1)[0] ?? '').trim().toLowerCase();
 }
 

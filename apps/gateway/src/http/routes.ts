@@ -405,6 +405,8 @@ export const Routes = {
     path: '/api/v1/nodes',
     tag: 'resources',
     summary: 'Nodes running executors, and instances still booting',
+    description:
+      'Each node lists the jobs it runs: a project key sees only its own project’s jobs, an admin key every job.',
     success: { status: 200, description: 'The nodes', body: Commands.listNodes.response },
     errors: [401],
   }),
