@@ -34,6 +34,7 @@ export {
   JOB,
   type JobFailureReason,
   type MetricPoint,
+  type Network,
   type OfferRef,
   type ProvisionDecision,
   type ProvisionSpec,

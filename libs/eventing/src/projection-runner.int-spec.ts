@@ -104,6 +104,7 @@ function queued(name: string): NewEvent {
       inputs: [],
       outputs: [],
       timeoutSeconds: null,
+      network: 'default',
       provision: null,
     },
   };

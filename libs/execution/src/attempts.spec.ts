@@ -52,6 +52,7 @@ describe('job attempts', () => {
           inputs: [],
           outputs: [],
           timeoutSeconds: null,
+          network: 'default',
           provision: null,
         },
       },
@@ -70,6 +71,7 @@ describe('job attempts', () => {
       inputs: [],
       outputs: [],
       timeoutSeconds: null,
+      network: 'default',
     };
   });
 

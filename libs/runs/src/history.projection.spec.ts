@@ -17,6 +17,7 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   inputs: [],
   outputs: [],
   timeoutSeconds: null,
+  network: 'default',
   provision: null,
 });
 
@@ -86,6 +87,7 @@ function failingRun(): StoredEvent[] {
       inputs: [],
       outputs: [],
       timeoutSeconds: null,
+      network: 'default',
       provision: null,
     }),
     e('job.provisioned', id, {
@@ -196,6 +198,7 @@ describe('runsProjection', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        network: 'default',
         provision: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),

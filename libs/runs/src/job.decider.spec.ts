@@ -14,6 +14,7 @@ const queuedData: EventData<'job.queued'> = {
   inputs: [],
   outputs: [],
   timeoutSeconds: null,
+  network: 'default',
   provision: null,
 };
 const provisionedData: EventData<'job.provisioned'> = {
@@ -285,6 +286,7 @@ describe('jobDecider', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        network: 'default',
         provision: null,
         attempt: 0,
         checkpoint: null,
@@ -305,6 +307,7 @@ describe('jobDecider', () => {
         inputs: [],
         outputs: [],
         timeoutSeconds: null,
+        network: 'default',
         provision: null,
         attempt: 1,
         checkpoint: null,

@@ -9,6 +9,7 @@ import {
   type JobStatus,
   type StagedInput,
   type Resources,
+  type Network,
   assertUnreachable,
   type Decider,
   type NewEvent,
@@ -25,6 +26,7 @@ export interface JobState {
   readonly inputs: readonly StagedInput[];
   readonly outputs: readonly DeclaredOutput[];
   readonly timeoutSeconds: number | null;
+  readonly network: Network;
   /** What the auto-provisioner is asked to do for it (null: run as requested). */
   readonly provision: ProvisionSpec | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
@@ -80,6 +82,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     inputs: [],
     outputs: [],
     timeoutSeconds: null,
+    network: 'default',
     provision: null,
     attempt: 0,
     checkpoint: null,
@@ -185,6 +188,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           inputs: event.data.inputs,
           outputs: event.data.outputs,
           timeoutSeconds: event.data.timeoutSeconds,
+          network: event.data.network,
           provision: event.data.provision,
         };
       case 'job.provisioned':
@@ -241,6 +245,7 @@ export function dispatchedState(work: WorkAssignment, pool: string): JobState {
     inputs: work.inputs,
     outputs: work.outputs,
     timeoutSeconds: work.timeoutSeconds,
+    network: work.network,
     provision: null,
     attempt: work.attempt,
     checkpoint: null,

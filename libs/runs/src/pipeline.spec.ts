@@ -135,6 +135,7 @@ describe('planRun', () => {
         name: 'b',
         command: ['python', 'train.py'],
         needs: ['a'],
+        network: 'default',
         env: { SEED: '42' },
         resources: { cpu: 1, memoryMb: 512 },
         timeoutSeconds: null,

@@ -68,6 +68,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       env: { ...(step.env ?? {}) },
       resources,
       timeoutSeconds: step.timeoutSeconds ?? null,
+      network: step.network ?? 'default',
       inputs: (step.inputs ?? []).map((i) => ({
         fileset: i.fileset,
         version: i.version,

@@ -29,6 +29,7 @@ const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
   inputs: [],
   outputs: [],
   timeoutSeconds: null,
+  network: 'default',
   provision: null,
 });
 

@@ -101,6 +101,7 @@ function harness(provider: Provider, env: Record<string, string>) {
             inputs: [],
             outputs: [],
             timeoutSeconds: null,
+            network: 'default',
             provision,
           },
         },

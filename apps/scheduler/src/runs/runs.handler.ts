@@ -147,6 +147,7 @@ export class RunsHandler {
       inputs: [...state.inputs],
       outputs: [...state.outputs],
       timeoutSeconds: state.timeoutSeconds,
+      network: state.network,
     });
   }
 
@@ -207,6 +208,7 @@ export class RunsHandler {
                     inputs: inputs.staged,
                     outputs: job.outputs,
                     timeoutSeconds: job.timeoutSeconds,
+                    network: job.network,
                     provision: job.provision,
                   },
                 },

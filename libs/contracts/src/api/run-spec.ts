@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
+import { NetworkSchema, ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
 import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -46,7 +46,10 @@ export const StepSpecSchema = z.strictObject({
       z
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
-      z.string().max(65536),
+      z
+        .string()
+        .max(65536)
+        .regex(/^[^\u0000]*$/, 'environment variable values cannot contain a NUL character'),
     )
     .optional(),
   resources: ResourcesSchema.partial().optional(),
@@ -62,6 +65,11 @@ export const StepSpecSchema = z.strictObject({
   outputs: z.array(OutputSpecSchema).max(64).optional(),
   /** Let the auto-provisioner choose the configuration (see ProvisionSpecSchema). */
   provision: ProvisionSpecSchema.optional(),
+  /**
+   * `none`: the job runs in its own network namespace with no interfaces (not even loopback up),
+   * so it can reach nothing; `default`: the node's network.
+   */
+  network: NetworkSchema.optional(),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 

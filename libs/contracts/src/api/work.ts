@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { DeclaredOutputSchema, ResourcesSchema, StagedInputSchema } from '../events/job.events.js';
+import {
+  DeclaredOutputSchema,
+  NetworkSchema,
+  ResourcesSchema,
+  StagedInputSchema,
+} from '../events/job.events.js';
 
 /** A job assignment on the work stream, pulled by an executor of the pool. */
 export const WorkAssignmentSchema = z.object({
@@ -16,5 +21,6 @@ export const WorkAssignmentSchema = z.object({
   inputs: z.array(StagedInputSchema).default([]),
   outputs: z.array(DeclaredOutputSchema).default([]),
   timeoutSeconds: z.number().positive().nullable().default(null),
+  network: NetworkSchema.default('default'),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

@@ -3,6 +3,12 @@ import { defineEvent } from './envelope.js';
 
 export const JOB = 'job';
 
+/** The network a job gets: the node's, or `none` (its own namespace with no interfaces). */
+export const NetworkSchema = z.enum(['default', 'none'], {
+  error: "network must be 'default' or 'none'",
+});
+export type Network = z.infer<typeof NetworkSchema>;
+
 export const ResourcesSchema = z.object({
   cpu: z.number().positive(),
   memoryMb: z.number().int().positive(),
@@ -82,6 +88,8 @@ export const JobQueuedV1 = defineEvent({
     timeoutSeconds: z.number().positive().nullable().default(null),
     /** Added compatibly: the auto-provisioner chooses its configuration (null: as requested). */
     provision: ProvisionSpecSchema.nullable().default(null),
+    /** Added compatibly: `none` runs the job with no network at all. */
+    network: NetworkSchema.default('default'),
   }),
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
-import { ProvisionSpecSchema, ResourcesSchema } from './job.events.js';
+import { NetworkSchema, ProvisionSpecSchema, ResourcesSchema } from './job.events.js';
 
 export const RUN = 'run';
 
@@ -35,6 +35,8 @@ export const PlannedJobSchema = z.object({
   timeoutSeconds: z.number().positive().nullable().default(null),
   /** Added compatibly: the auto-provisioner's limits for the step (null: run as requested). */
   provision: ProvisionSpecSchema.nullable().default(null),
+  /** Added compatibly: `none` runs the step with no network. */
+  network: NetworkSchema.default('default'),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
