@@ -2,6 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
 import { DEFAULT_MAX_LOG_BYTES } from '@acai/execution';
+import { DEFAULT_JOB_PATH } from './jobs/job-runner.js';
 
 export const executorConfig = {
   ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },
@@ -44,7 +45,27 @@ export const executorConfig = {
   ACAI_KEEP_FAILED_WORK_MINUTES: {
     schema: z.coerce.number().nonnegative().default(60),
     description:
-      'A failed job’s folder is kept this long (under $ACAI_HOME/work/failed) for debugging; every other job’s folder is removed as soon as its outputs are saved',
+      'A failed job’s folder is kept this long (under $ACAI_WORK_DIR/failed, readable by root only) for debugging; every other job’s folder is removed as soon as its outputs are saved',
+  },
+  ACAI_WORK_DIR: {
+    schema: z.string().min(1).optional(),
+    description:
+      'Where jobs’ folders are made (default: /var/lib/acai-work/<hash of $ACAI_HOME> when sandboxed, outside $ACAI_HOME which jobs cannot enter and outside /tmp which each job has its own of; $ACAI_HOME/work with ACAI_SANDBOX=none)',
+  },
+  ACAI_SANDBOX: {
+    schema: z.enum(['auto', 'uid', 'none']).default('auto'),
+    description:
+      'auto/uid: jobs run as an unprivileged user per slot (acai-job-<uid>), which needs the executor to run as root (auto refuses to start otherwise); none: jobs run as the executor’s own user (a machine you trust)',
+  },
+  ACAI_SANDBOX_UID_BASE: {
+    schema: z.coerce.number().int().min(1000).max(4_000_000_000).default(61000),
+    description:
+      'Host slot n runs its jobs as user acai-job-<uid>, uid and gid base + n (created when missing); the range must be free',
+  },
+  ACAI_JOB_PATH: {
+    schema: z.string().min(1).default(DEFAULT_JOB_PATH),
+    description:
+      'The PATH jobs get (nothing else of the executor’s environment reaches a job); a step’s env may set its own',
   },
   ...blobConfig,
 } satisfies ConfigSpec;

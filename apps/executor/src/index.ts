@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
+import { chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { context } from '@opentelemetry/api';
-import { blobStoreFromUrl } from '@acai/blobstore';
+import { blobStoreFromUrl, parseBlobStoreUrl } from '@acai/blobstore';
 import { Controls, JOB, subjects } from '@acai/contracts';
 import { BusJobControl, encodeJson, WorkConsumer } from '@acai/eventing';
 import { JobAttempts, LogPublisher } from '@acai/execution';
@@ -11,6 +13,7 @@ import { executorConfig } from './config.js';
 import { ExecutorModule } from './executor.module.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { Limits } from './jobs/limits.js';
+import { Sandbox, SandboxError, type SandboxMode } from './jobs/sandbox.js';
 import { Staging } from './jobs/staging.js';
 import { WorkFolders } from './jobs/work-folders.js';
 import { ExecutorNode } from './node/executor-node.js';
@@ -24,22 +27,43 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
   providers: async (ctx) => {
     const config = ctx.config;
     const name = config.ACAI_EXECUTOR_ID.replace(/[^A-Za-z0-9_-]/g, '-');
-    const slots = Array.from({ length: config.ACAI_EXECUTOR_SLOTS }, (_, i) => `${name}-slot-${i}`);
+    const sandbox = await Sandbox.open({
+      requested: config.ACAI_SANDBOX,
+      slots: config.ACAI_EXECUTOR_SLOTS,
+      slotName: (i) => `${name}-slot-${i}`,
+      uidBase: config.ACAI_SANDBOX_UID_BASE,
+      claimsDir: SLOT_CLAIMS,
+    });
+    const slots = sandbox.slots;
+    const blobStore = config.ACAI_BLOB_STORE ?? path.resolve(config.ACAI_HOME, 'blobs');
+    if (sandbox.mode === 'uid') {
+      // Keys, the event store, the database and blobs live here: the job users must not enter.
+      const local = parseBlobStoreUrl(blobStore);
+      for (const dir of [config.ACAI_HOME, ...(local.kind === 'local' ? [local.root] : [])]) {
+        if (await closeToOthers(dir))
+          ctx.logger.warn({ dir }, 'made a folder jobs could read readable by its owner only');
+      }
+    }
+    const workDir = config.ACAI_WORK_DIR ?? defaultWorkDir(config.ACAI_HOME, sandbox.mode);
+    if (sandbox.mode === 'uid') checkWorkDir(workDir, config.ACAI_HOME);
     const folders = new WorkFolders(
-      path.resolve(config.ACAI_HOME, 'work'),
+      workDir,
       config.ACAI_KEEP_FAILED_WORK_MINUTES * 60_000,
+      undefined,
+      undefined,
+      undefined,
+      sandbox.mode === 'uid',
     );
     const limits = await Limits.detect();
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,
       pool: config.ACAI_EXECUTOR_POOL,
       slots,
+      sandbox,
+      jobPath: config.ACAI_JOB_PATH,
       keepFailedMinutes: config.ACAI_KEEP_FAILED_WORK_MINUTES,
       attempts: new JobAttempts(new AggregateRepository(ctx.store, JOB, jobDecider), ctx.logger),
-      staging: new Staging(
-        ctx.commands,
-        blobStoreFromUrl(config.ACAI_BLOB_STORE ?? path.resolve(config.ACAI_HOME, 'blobs')),
-      ),
+      staging: new Staging(ctx.commands, blobStoreFromUrl(blobStore)),
       folders,
       limits,
       logs: (work, attempt) =>
@@ -61,7 +85,7 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       control: new BusJobControl(ctx.bus, ctx.logger),
       folders,
       limits,
-      slots,
+      sandbox,
       heartbeat: (beat) => ctx.bus.nc.publish(heartbeats, encodeJson(beat)),
       heartbeatMs: config.ACAI_NODE_HEARTBEAT_MS,
       identity: {
@@ -82,5 +106,41 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
     await app.get(ExecutorNode).stop(ctx.config.ACAI_SHUTDOWN_GRACE_MS);
   },
 };
+
+/** Host-wide claims of job slot numbers (one user per slot), shared by the executors on a host. */
+const SLOT_CLAIMS = '/run/acai/slots';
+
+/**
+ * Sandboxed jobs' folders live outside $ACAI_HOME (which jobs cannot enter) and outside /tmp (each
+ * job has a private one): under /var/lib/acai-work, one root per home so that executors of
+ * different homes on one host never sweep each other's folders. Unsandboxed, under $ACAI_HOME.
+ */
+function defaultWorkDir(home: string, mode: SandboxMode): string {
+  if (mode === 'none') return path.resolve(home, 'work');
+  const tag = createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 12);
+  return path.join('/var/lib/acai-work', tag);
+}
+
+/** Refuses a sandboxed work folder inside $ACAI_HOME: the jobs could not reach it. */
+function checkWorkDir(workDir: string, home: string): void {
+  const relative = path.relative(path.resolve(home), path.resolve(workDir));
+  if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
+    throw new SandboxError(
+      `ACAI_WORK_DIR (${workDir}) is inside ACAI_HOME (${home}), which sandboxed jobs cannot enter: put it outside, e.g. /var/lib/acai-work`,
+    );
+  }
+}
+
+/**
+ * Takes group and other permissions off `dir` (when it exists and is this user's); answers whether
+ * it had any. Made 0700, nothing under it can be reached by another user, whatever its own mode.
+ */
+async function closeToOthers(dir: string): Promise<boolean> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info === undefined || info.uid !== process.getuid?.() || (info.mode & 0o077) === 0)
+    return false;
+  await chmod(dir, info.mode & 0o700);
+  return true;
+}
 
 export { ExecutorNode };

@@ -1,4 +1,4 @@
 export { BlobStore, tooLarge } from './blob-store.js';
 export { HashingCounter } from './hashing.js';
-export { blobStoreFromUrl } from './from-url.js';
+export { blobStoreFromUrl, parseBlobStoreUrl } from './from-url.js';
 export { commitChanges } from './commit-changes.js';

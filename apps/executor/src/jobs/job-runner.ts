@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, lchown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointRef, WorkAssignment } from '@acai/contracts';
 import {
@@ -14,21 +14,25 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ProcessRunner, type Exit } from './process-runner.js';
+import { ENV_FILE, envFileText, type Sandbox, type Slot } from './sandbox.js';
 import { folderVariable, type Staging } from './staging.js';
 import type { WorkFolders } from './work-folders.js';
 
 /** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
 const CHECKPOINT_FOLDER = 'checkpoint';
 
-/** Variables a job inherits from the executor's environment; everything else it gets explicitly. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER'];
+/** The `PATH` a job gets unless configured (`ACAI_JOB_PATH`) or set by its step's `env`. */
+export const DEFAULT_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 export interface JobRunnerOptions {
   /** This executor's id (in `job.started`) and the pool it pulls from. */
   readonly executor: string;
   readonly pool: string;
-  /** Names of its slots (one job each): cgroups are kept per slot. */
-  readonly slots: readonly string[];
+  /** Its slots (one job each): cgroups are kept per slot, and each has its user when sandboxed. */
+  readonly slots: readonly Slot[];
+  readonly sandbox: Sandbox;
+  /** The `PATH` jobs get (nothing of the executor's own environment reaches a job). */
+  readonly jobPath: string;
   readonly keepFailedMinutes: number;
   readonly attempts: JobAttempts;
   readonly staging: Staging;
@@ -57,7 +61,7 @@ export class JobRunner {
   private readonly running = new Map<string, Running>();
   /** Jobs asked to stop before their process started here. */
   private readonly cancelledEarly = new Set<string>();
-  private readonly freeSlots: string[];
+  private readonly freeSlots: Slot[];
 
   constructor(private readonly options: JobRunnerOptions) {
     this.freeSlots = [...options.slots];
@@ -121,6 +125,16 @@ export class JobRunner {
   }
 
   private async runAttempt(lease: WorkLease, attempt: Attempt): Promise<void> {
+    // At most `slots` jobs run at once (the work consumer sees to it), so a slot is always free.
+    const slot = this.freeSlots.pop()!;
+    try {
+      await this.runInSlot(lease, attempt, slot);
+    } finally {
+      this.freeSlots.push(slot);
+    }
+  }
+
+  private async runInSlot(lease: WorkLease, attempt: Attempt, slot: Slot): Promise<void> {
     const work = lease.work;
     const log = {
       jobId: work.jobId,
@@ -128,23 +142,23 @@ export class JobRunner {
       project: work.project,
       attempt: attempt.number,
     };
-    const folder = await this.options.folders.create(work.jobId, attempt.number);
+    const owner = slot.user ?? undefined;
+    const folder = await this.options.folders.create(work.jobId, attempt.number, owner);
     const checkpointDir = path.resolve(folder, CHECKPOINT_FOLDER);
     await mkdir(checkpointDir, { recursive: true });
     for (const output of work.outputs)
       await mkdir(path.resolve(folder, output.path), { recursive: true });
     const logs = this.options.logs(work, attempt.number);
-    const env = this.environment(work, attempt.number, folder);
-    // The job runs behind a trampoline that joins its cgroups: find the program first, so a
-    // missing one is still `command_not_found` rather than the trampoline's exit code.
+    const env = this.environment(work, attempt.number, folder, slot);
+    // The job runs behind a trampoline: find the program first, so a missing one is still
+    // `command_not_found` rather than the trampoline's exit code.
     const program = work.command[0]!;
     const found = await findProgram(program, env['PATH'], folder);
-    // At most `slots` jobs run at once (the work consumer sees to it), so a slot is always free.
-    const slot = this.freeSlots.pop()!;
+    const refused = this.options.sandbox.refuses(work.network);
     const confined =
       found === undefined
         ? undefined
-        : await this.options.limits.confine(slot, work.command, work.resources);
+        : await this.options.limits.confine(slot.name, work.resources);
     const metrics = new MetricsReporter(
       (points) => attempt.reportMetrics(points),
       (note) => logs.line('err', note),
@@ -159,6 +173,7 @@ export class JobRunner {
           checkpointFileset,
           [],
           attempt.number,
+          owner?.uid,
         );
         await attempt.recordCheckpoint({ fileset: checkpointFileset, version, step });
         this.options.logger.info({ ...log, version, step }, 'checkpoint saved');
@@ -166,9 +181,16 @@ export class JobRunner {
       (note) => logs.line('err', note),
     );
     const processEnv = { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) };
-    const proc = new ProcessRunner(confined?.argv ?? work.command, {
+    const envFile = path.join(folder, ENV_FILE);
+    const launch = this.options.sandbox.launch(slot, work.command, {
+      cgroupProcs: confined?.cgroupProcs ?? [],
+      envFile,
+      network: work.network,
+    });
+    const proc = new ProcessRunner(launch.argv, {
       cwd: folder,
-      env: processEnv,
+      env: launch.env,
+      afterExit: () => this.clearSlot(slot),
       onLine: (stream, line) => {
         logs.line(stream, line);
         if (stream === 'out') {
@@ -184,6 +206,10 @@ export class JobRunner {
       const startedAt = Date.now();
       // Stage: inputs in place, the checkpoint to resume from, the program found.
       let notStarted = await this.stage(work, attempt, folder, checkpointDir, processEnv, logs);
+      if (notStarted === undefined && refused !== undefined) {
+        logs.line('err', `acai: ${refused}`);
+        notStarted = { reason: 'spawn_error', message: refused };
+      }
       if (notStarted === undefined && found === undefined) {
         const message = `command '${program}' was not found on the executor's PATH; check the step's command or install the program`;
         logs.line('err', message);
@@ -195,8 +221,19 @@ export class JobRunner {
         await lease.complete();
         return;
       }
-      // Run.
+      // Run: the folder's writable parts handed to the job's user, its environment in a file only
+      // that user can read (removed as the job starts).
+      if (notStarted === undefined) {
+        if (owner !== undefined) await this.handOver(folder, checkpointDir, work, owner);
+        await writeFile(envFile, envFileText(processEnv as Record<string, string>), {
+          mode: 0o600,
+        });
+        if (owner !== undefined) await chown(envFile, owner.uid, owner.gid);
+      }
       const ran = notStarted === undefined ? await this.execute(proc, work, confined) : undefined;
+      // Whatever the job left running (in the background, to go on writing) ends before its
+      // folder is read.
+      await this.clearSlot(slot);
       await checkpoints.close();
       await metrics.close();
       if (running.handedBack) {
@@ -229,7 +266,15 @@ export class JobRunner {
         lastLines: logs.lastLines(),
       };
       // Record.
-      end = await this.record(work, attempt, folder, outcomeOf(facts), facts.durationMs, logs);
+      end = await this.record(
+        work,
+        attempt,
+        folder,
+        outcomeOf(facts),
+        facts.durationMs,
+        logs,
+        owner?.uid,
+      );
       this.options.logger.info(
         { ...log, status: end, exitCode: ran?.exit?.code ?? null, durationMs: facts.durationMs },
         end === 'superseded'
@@ -242,11 +287,16 @@ export class JobRunner {
         this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');
       });
     } finally {
-      await this.options.limits.clear(slot);
+      await this.clearSlot(slot);
       await this.disposeFolder(folder, work.jobId, attempt.number, end === 'failed');
-      this.freeSlots.push(slot);
       this.running.delete(work.jobId);
     }
+  }
+
+  /** Kills whatever runs in the slot: by its cgroups, and by its user when sandboxed. */
+  private async clearSlot(slot: Slot): Promise<void> {
+    await this.options.limits.clear(slot.name);
+    await this.options.sandbox.clear(slot);
   }
 
   /** Inputs staged and the checkpoint restored; undefined when all is in place, else why not. */
@@ -331,13 +381,14 @@ export class JobRunner {
     outcome: AttemptOutcome,
     durationMs: number,
     logs: LogPublisher,
+    owner: number | undefined,
   ): Promise<JobEnd> {
     if (!outcome.ok) return attempt.end({ ok: false, failure: outcome.failure });
     // With no outputs there is nothing to keep a superseded attempt from committing: its end is
     // fenced by the job's own decision, so the log is not read again.
     if (work.outputs.length > 0 && !(await attempt.owns())) return 'superseded';
     try {
-      const outputs = await this.options.staging.saveOutputs(work, folder, attempt.number);
+      const outputs = await this.options.staging.saveOutputs(work, folder, attempt.number, owner);
       return await attempt.end({ ok: true, durationMs, outputs });
     } catch (error) {
       const message = `saving outputs failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -354,6 +405,27 @@ export class JobRunner {
           attempt: attempt.number,
         },
       });
+    }
+  }
+
+  /**
+   * Gives the job's user what it writes: its folder (made for it already), the checkpoint folder
+   * with what was restored into it, and each output folder with the folders above it. Inputs stay
+   * the executor's, read-only.
+   */
+  private async handOver(
+    folder: string,
+    checkpointDir: string,
+    work: WorkAssignment,
+    owner: { uid: number; gid: number },
+  ): Promise<void> {
+    await chownTree(checkpointDir, owner);
+    for (const output of work.outputs) {
+      const dir = path.resolve(folder, output.path);
+      await chownTree(dir, owner);
+      for (let up = path.dirname(dir); up.startsWith(folder + path.sep); up = path.dirname(up)) {
+        await chown(up, owner.uid, owner.gid);
+      }
     }
   }
 
@@ -420,12 +492,22 @@ export class JobRunner {
     }
   }
 
-  private environment(work: WorkAssignment, attempt: number, folder: string): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {};
-    for (const name of INHERITED_ENV)
-      if (process.env[name] !== undefined) env[name] = process.env[name];
+  /**
+   * A job's environment, built from nothing: a fixed PATH, HOME (its folder) and LANG, its step's
+   * `env`, and the documented `ACAI_*` variables. Nothing of the executor's own environment
+   * (database and NATS URLs, keys, cloud credentials) reaches it.
+   */
+  private environment(
+    work: WorkAssignment,
+    attempt: number,
+    folder: string,
+    slot: Slot,
+  ): NodeJS.ProcessEnv {
     return {
-      ...env,
+      PATH: this.options.jobPath,
+      HOME: folder,
+      LANG: 'C.UTF-8',
+      ...(slot.user === null ? {} : { USER: slot.user.name, LOGNAME: slot.user.name }),
       ...work.env,
       ACAI_PROJECT: work.project,
       ACAI_RUN_ID: work.runId,
@@ -446,5 +528,15 @@ export class JobRunner {
       ),
       ACAI_MEMORY_MB: String(work.resources.memoryMb),
     };
+  }
+}
+
+/** Gives `dir` and everything under it to `owner`; symbolic links are changed, never followed. */
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  await lchown(dir, owner.uid, owner.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const child = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(child, owner);
+    else await lchown(child, owner.uid, owner.gid);
   }
 }

@@ -8,20 +8,12 @@ export type LimitMode = 'cgroup-v2' | 'cgroup-v1' | 'none';
 
 /** A job's process, prepared to run under its limits. */
 export interface Confined {
-  /** The argv to spawn: the job's own, behind a tiny trampoline that joins the cgroups first. */
-  readonly argv: string[];
+  /** The cgroup.procs files the job joins before it runs (see the sandbox's trampoline). */
+  readonly cgroupProcs: string[];
   readonly env: Record<string, string>;
   /** True when the kernel killed the job for using more memory than it was given. */
   outOfMemory(): Promise<boolean>;
 }
-
-/**
- * Trampoline run as `sh -c TRAMPOLINE acai-limits <argv...>`: it moves itself into each cgroup
- * listed in ACAI_CGROUP_PROCS, then execs the job's argv unchanged ("$@", no shell parsing), so
- * the job starts already confined and keeps the trampoline's pid.
- */
-const TRAMPOLINE =
-  'IFS=:; for f in $ACAI_CGROUP_PROCS; do echo $$ > "$f" || { echo "acai: cannot join cgroup $f" >&2; exit 125; }; done; unset ACAI_CGROUP_PROCS; exec "$@"';
 
 /**
  * Enforces a job's CPU and memory with cgroups: a CPU quota (cfs quota / cpu.max) and a memory
@@ -72,8 +64,8 @@ export class Limits {
     return { OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads };
   }
 
-  /** Confines one job in `slot` (a name unique on this host, e.g. `<executor>-slot-0`). */
-  async confine(slot: string, argv: readonly string[], resources: Resources): Promise<Confined> {
+  /** Confines one job in `slot` (a name unique on this host, e.g. `acai-job-61003`). */
+  async confine(slot: string, resources: Resources): Promise<Confined> {
     const memoryBytes = String(Math.floor(resources.memoryMb * 1024 * 1024));
     const period = 100_000;
     const quota = Math.max(1_000, Math.round(resources.cpu * period));
@@ -113,7 +105,7 @@ export class Limits {
         break;
       }
       case 'none':
-        return { argv: [...argv], env, outOfMemory: async () => false };
+        return { cgroupProcs: [], env, outOfMemory: async () => false };
       default: {
         const _exhaustive: never = this.mode;
         return _exhaustive;
@@ -121,8 +113,8 @@ export class Limits {
     }
     this.written.set(slot, settings);
     return {
-      argv: ['/bin/sh', '-c', TRAMPOLINE, 'acai-limits', ...argv],
-      env: { ...env, ACAI_CGROUP_PROCS: dirs.map((d) => path.join(d, 'cgroup.procs')).join(':') },
+      cgroupProcs: dirs.map((d) => path.join(d, 'cgroup.procs')),
+      env,
       outOfMemory,
     };
   }

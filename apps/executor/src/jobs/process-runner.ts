@@ -28,6 +28,11 @@ export class ProcessRunner {
       cwd: string;
       env: NodeJS.ProcessEnv;
       onLine: (stream: StreamName, line: string) => void;
+      /**
+       * When the job's own process has exited: ends what it left behind (its process group is
+       * killed first), which may hold its output open and keep its end from being seen.
+       */
+      afterExit?: () => Promise<unknown>;
     },
   ) {}
 
@@ -49,25 +54,31 @@ export class ProcessRunner {
       });
       this.pipe(child.stdout, 'out');
       this.pipe(child.stderr, 'err');
+      child.once('exit', () => {
+        this.signalGroup('SIGKILL');
+        void this.options.afterExit?.().catch(() => undefined);
+      });
       child.once('close', (code, signal) => this.exit.resolve({ code, signal }));
     });
   }
 
   /** Signals the whole process group; escalates to SIGKILL after `graceMs`. */
   kill(graceMs = 5_000): void {
-    const pid = this.child?.pid;
-    if (pid === undefined || this.child?.exitCode !== null) return;
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+    if (this.child?.pid === undefined || this.child.exitCode !== null) return;
+    this.signalGroup('SIGTERM');
+    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     timer.unref();
     void this.exited.then(() => clearTimeout(timer));
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // Already gone.
+    }
   }
 
   private pipe(stream: NodeJS.ReadableStream | null, name: StreamName): void {

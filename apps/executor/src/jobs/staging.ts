@@ -1,6 +1,7 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   CommonProblems,
@@ -122,11 +123,15 @@ export class Staging {
     return counter.digest();
   }
 
-  /** Commits each output folder as the next version of its file set (created if missing). */
+  /**
+   * Commits each output folder as the next version of its file set (created if missing). `owner`:
+   * the uid the job ran as, when sandboxed; only its files are saved (see {@link saveFolder}).
+   */
   async saveOutputs(
     work: WorkAssignment,
     workDir: string,
     attempt: number,
+    owner?: number,
   ): Promise<{ fileset: string; version: number }[]> {
     const saved: { fileset: string; version: number }[] = [];
     for (const output of work.outputs) {
@@ -139,6 +144,7 @@ export class Staging {
           output.fileset,
           output.labels,
           attempt,
+          owner,
         ),
       });
     }
@@ -148,6 +154,9 @@ export class Staging {
   /**
    * Commits the files under `root` as the next version of `fileset` (created if missing), with the
    * job as its creator; files of the previous version that are not in the folder are removed.
+   * With `owner` (the job's uid), a file that is not a regular file of that user when it is opened
+   * fails the save: a job cannot have the executor read something of someone else's for it, by a
+   * link swapped in at the last moment or otherwise.
    */
   async saveFolder(
     work: WorkAssignment,
@@ -155,10 +164,11 @@ export class Staging {
     fileset: string,
     labels: readonly string[],
     attempt: number,
+    owner?: number,
   ): Promise<number> {
     const put: FileEntry[] = [];
     for await (const relative of walk(root)) {
-      const { sha256, size } = await this.blobs.put(createReadStream(path.join(root, relative)));
+      const { sha256, size } = await this.blobs.put(await openOwned(root, relative, owner));
       put.push({ path: relative, sha256, size, mediaType: 'application/octet-stream' });
     }
     const createdBy: Creator = {
@@ -259,6 +269,38 @@ function inside(root: string, relative: string): string {
     throw new StagingError(`'${relative}' would be outside the job's folder`);
   }
   return target;
+}
+
+/**
+ * Opens a file of a job's folder to save it, without following a symbolic link in its last part
+ * and without blocking on a FIFO; checks what was opened (not the path) is a regular file owned by
+ * `owner` when one is given.
+ */
+async function openOwned(
+  root: string,
+  relative: string,
+  owner: number | undefined,
+): Promise<Readable> {
+  const handle = await open(
+    path.join(root, relative),
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  ).catch((error: NodeJS.ErrnoException) => {
+    throw new StagingError(
+      error.code === 'ELOOP'
+        ? `'${relative}' is a symbolic link; a job's outputs must be regular files`
+        : `could not read '${relative}': ${error.message}`,
+    );
+  });
+  const info = await handle.stat();
+  if (!info.isFile() || (owner !== undefined && info.uid !== owner)) {
+    await handle.close();
+    throw new StagingError(
+      info.isFile()
+        ? `'${relative}' belongs to uid ${info.uid}, not to the job's user ${owner}: only files the job wrote are saved`
+        : `'${relative}' is not a regular file; a job's outputs must be regular files`,
+    );
+  }
+  return handle.createReadStream({ highWaterMark: 1024 * 1024 });
 }
 
 /** Regular files under `root`, as '/'-separated paths relative to it; symlinks are not followed. */

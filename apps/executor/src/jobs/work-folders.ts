@@ -1,9 +1,28 @@
-import { mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  utimes,
+} from 'node:fs/promises';
 import path from 'node:path';
+
+/** Who owns a job's folder: the slot user it runs as (uid sandbox). */
+export interface FolderOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
 
 /**
  * The folders jobs run in, under one root: `<root>/<executor pid>/<jobId>/<attempt>` while a job
- * runs. A job that succeeds (or is cancelled, or handed back) has its folder removed once its
+ * runs. The root and the folders above an attempt's are the executor's, mode 0711 (a job can pass
+ * through to its own folder but list nothing); an attempt's folder is mode 0700 and owned by the
+ * user the job runs as, so no other job can look in. A job that succeeds (or is cancelled, or handed back) has its folder removed once its
  * outputs are saved; a failed job's folder moves to `<root>/failed/<jobId>-<attempt>` and is kept
  * for `keepFailedMs` for debugging. Folders of executors that died (their pid is gone) and failed
  * folders past their time are removed by {@link sweep}, at start and every few minutes.
@@ -11,6 +30,7 @@ import path from 'node:path';
 export class WorkFolders {
   private readonly own: string;
   private readonly failed: string;
+  private prepared = false;
 
   constructor(
     readonly root: string,
@@ -18,17 +38,55 @@ export class WorkFolders {
     private readonly pid = process.pid,
     private readonly alive: (pid: number) => boolean = processAlive,
     private readonly now: () => number = Date.now,
+    /** Jobs run as other users than the executor's (the uid sandbox). */
+    private readonly forOtherUsers = false,
   ) {
     this.own = path.join(root, String(pid));
     this.failed = path.join(root, 'failed');
   }
 
-  /** A new, empty folder for one attempt of a job. */
-  async create(jobId: string, attempt: number): Promise<string> {
+  /** A new, empty folder for one attempt of a job, owned by `owner` when one is given. */
+  async create(jobId: string, attempt: number, owner?: FolderOwner): Promise<string> {
+    await this.prepare();
     const dir = path.join(this.own, jobId, String(attempt));
+    await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { mode: 0o700 });
+    if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
     return dir;
+  }
+
+  /**
+   * The root is ours and no one else's to list: refuses a root that is a symbolic link or belongs to
+   * another user (someone could have made it first, to read or swap what jobs write).
+   */
+  private async prepare(): Promise<void> {
+    if (this.prepared) return;
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    const info = await lstat(this.root);
+    const me = process.getuid?.();
+    if (info.isSymbolicLink() || !info.isDirectory() || (me !== undefined && info.uid !== me)) {
+      throw new Error(
+        `the work folder ${this.root} is not a folder owned by this user (uid ${me ?? '?'}); remove it or set ACAI_WORK_DIR to another folder`,
+      );
+    }
+    await chmod(this.root, 0o711);
+    if (this.forOtherUsers) {
+      // Jobs run as other users: each folder above the root must let them pass.
+      for (let dir = path.dirname(this.root); ; dir = path.dirname(dir)) {
+        if (((await stat(dir)).mode & 0o001) === 0) {
+          throw new Error(
+            `jobs run as other users cannot reach ${this.root}: ${dir} does not let others pass (chmod o+x ${dir}, or set ACAI_WORK_DIR to a folder they can reach)`,
+          );
+        }
+        if (dir === path.dirname(dir)) break;
+      }
+    }
+    await mkdir(this.failed, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    await chmod(this.failed, 0o700);
+    this.prepared = true;
   }
 
   /** The attempt is over and nothing in its folder is needed any more. */
@@ -40,7 +98,7 @@ export class WorkFolders {
 
   /** The attempt failed: its folder is kept for a while (its path is answered), then removed. */
   async keepFailed(dir: string, jobId: string, attempt: number): Promise<string> {
-    await mkdir(this.failed, { recursive: true });
+    await this.prepare();
     const kept = path.join(this.failed, `${jobId}-${attempt}`);
     await rm(kept, { recursive: true, force: true });
     await rename(dir, kept);

@@ -8,6 +8,7 @@ import {
 } from '@acai/eventing';
 import type { JobRunner } from '../jobs/job-runner.js';
 import type { Limits } from '../jobs/limits.js';
+import type { Sandbox } from '../jobs/sandbox.js';
 import type { WorkFolders } from '../jobs/work-folders.js';
 
 /** How often failed jobs' folders past their time (and dead executors' folders) are removed. */
@@ -20,7 +21,7 @@ export interface ExecutorNodeOptions {
   readonly control: JobControl;
   readonly folders: WorkFolders;
   readonly limits: Limits;
-  readonly slots: readonly string[];
+  readonly sandbox: Sandbox;
   /** Tells the provisioner this node is alive (`GET /api/v1/nodes`). */
   readonly heartbeat: (heartbeat: NodeHeartbeat) => void;
   readonly heartbeatMs: number;
@@ -62,6 +63,18 @@ export class ExecutorNode {
       { limits: this.options.limits.mode },
       `job limits are enforced with ${this.options.limits.mode}`,
     );
+    const { sandbox } = this.options;
+    if (sandbox.mode === 'uid') {
+      logger.info(
+        { sandbox: sandbox.mode, users: sandbox.slots.map((s) => s.user?.name) },
+        'jobs run as the unprivileged users of their slots',
+      );
+    } else {
+      logger.warn(
+        { sandbox: sandbox.mode },
+        'ACAI_SANDBOX=none: jobs run as the executor’s own user and can read what it can',
+      );
+    }
     this.cancels = this.options.control.onCancel((c) =>
       this.options.runner.cancel(c.jobId, c.reason),
     );
@@ -86,7 +99,8 @@ export class ExecutorNode {
       this.options.runner.handBackAll();
       await drained;
     }
-    await this.options.limits.releaseSlots(this.options.slots);
+    await this.options.limits.releaseSlots(this.options.sandbox.slots.map((s) => s.name));
+    await this.options.sandbox.release();
   }
 
   private beat(): void {
