@@ -179,7 +179,7 @@ async function startNeighbour() {
   const spec = JSON.parse(
     readFileSync(path.join(root, 'examples/hello/run.json'), 'utf8').replaceAll(
       '{{examples}}',
-      path.join(root, 'examples'),
+      await stack.examples(),
     ),
   );
   let stopping = false;

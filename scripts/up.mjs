@@ -32,6 +32,15 @@ try {
 }
 const { startStack, MissingDependencyError } = await import('../libs/devstack/dist/index.js');
 
+// Ctrl-C while the services start is kept for when they have: then everything stops in order
+// (the default action would kill the launcher and leave them to notice on their own).
+let stopAsked = false;
+const askStop = () => {
+  stopAsked = true;
+};
+process.on('SIGINT', askStop);
+process.on('SIGTERM', askStop);
+
 let stack;
 try {
   stack = await startStack({
@@ -66,8 +75,11 @@ const stop = async (code) => {
   say('stopped. Data is kept in ' + home + '; `npm run up` resumes with it.');
   process.exit(code);
 };
+process.off('SIGINT', askStop);
+process.off('SIGTERM', askStop);
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+if (stopAsked) await stop(0);
 
 if (wantsExample) {
   const code = await runExample(stack).catch((error) => {
@@ -82,7 +94,7 @@ async function runExample(stack) {
   const which = exampleName ?? 'mnist';
   const file = path.join(root, 'examples', which, 'run.json');
   const spec = JSON.parse(
-    readFileSync(file, 'utf8').replaceAll('{{examples}}', path.join(root, 'examples')),
+    readFileSync(file, 'utf8').replaceAll('{{examples}}', await stack.examples()),
   );
   const headers = { authorization: `Bearer ${stack.key()}`, 'content-type': 'application/json' };
   const api = async (method, pathname, body) => {

@@ -89,7 +89,7 @@ export async function run(ctx) {
     const template = JSON.parse(
       readFileSync(path.join(ctx.root, 'examples/mnist/run.json'), 'utf8').replaceAll(
         '{{examples}}',
-        path.join(ctx.root, 'examples'),
+        await stack.examples(),
       ),
     );
     /** The pipeline with each step's `provision` (and `resources`) replaced. */

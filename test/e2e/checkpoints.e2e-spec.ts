@@ -50,8 +50,8 @@ describe('checkpoints', () => {
   });
 
   it('are saved as versions, and a job whose executor is SIGKILLed resumes from its last one on another executor', async () => {
-    const script = path.join(system.home, 'counter.cjs');
-    const pidFile = path.join(system.home, 'job.pid');
+    const script = path.join(system.shared, 'counter.cjs');
+    const pidFile = path.join(system.shared, 'job.pid');
     await writeFile(script, COUNTER);
     executors.push(startExecutorProcess(system, 'node-a'));
 
@@ -75,9 +75,14 @@ describe('checkpoints', () => {
       const job = (await system.api('GET', `/api/v1/jobs/${jobId}`)).body as JobView;
       return job.checkpoint !== null && (job.checkpoint.step ?? 0) >= 3 ? job : undefined;
     });
-    // The node is lost: its executor and the job on it die at once, with no chance to say so.
+    // The node is lost: its executor dies with no chance to say so, and the job dies with it
+    // (its parent-death signal): no orphan goes on writing.
+    const jobPid = Number(await readFile(pidFile, 'utf8'));
     executors[0]!.kill('SIGKILL');
-    process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+    await eventually('the job to die with its executor', async () => {
+      const status = await readFile(`/proc/${jobPid}/status`, 'utf8').catch(() => '');
+      return status === '' || /State:\s+Z/.test(status) ? true : undefined;
+    });
     executors.push(startExecutorProcess(system, 'node-b'));
 
     const run = await system.waitForRun(runId);

@@ -60,7 +60,7 @@ describe('the launcher', () => {
     JSON.parse(
       (await readFile(path.join(root, 'examples/hello/run.json'), 'utf8')).replaceAll(
         '{{examples}}',
-        path.join(root, 'examples'),
+        await stacks[0]!.examples(),
       ),
     ) as unknown;
 

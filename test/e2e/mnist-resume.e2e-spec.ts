@@ -37,7 +37,7 @@ describe('the MNIST example, when the node training it dies', () => {
     const spec = JSON.parse(
       (await readFile(path.join(examples, 'mnist/run.json'), 'utf8')).replaceAll(
         '{{examples}}',
-        examples,
+        await system.examples(),
       ),
     ) as { steps: Record<string, unknown>[] };
     // A fixed configuration (no profiling) and fewer epochs keep the test short.
@@ -61,11 +61,15 @@ describe('the MNIST example, when the node training it dies', () => {
       },
       120_000,
     );
-    // The node is lost: the executor and the training process die at once.
+    // The node is lost: the executor dies, and the training process with it (its parent-death
+    // signal), as on a machine that goes down.
     const executorPid = executors[0]!.pid!;
+    const workDir = path.join(system.workDir, String(executorPid), train.id, '1');
+    expect(await processesIn(workDir)).not.toEqual([]);
     executors[0]!.kill('SIGKILL');
-    const workDir = path.join(system.home, 'work', String(executorPid), train.id, '1');
-    for (const pid of await processesIn(workDir)) process.kill(pid, 'SIGKILL');
+    await eventually('the training process to die with its executor', async () =>
+      (await processesIn(workDir)).length === 0 ? true : undefined,
+    );
     executors.push(startExecutorProcess(system, 'node-b'));
 
     const run = await system.waitForRun(id, system.key, 300_000);

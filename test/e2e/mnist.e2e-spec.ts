@@ -61,7 +61,7 @@ describe('the MNIST example', () => {
     const spec = JSON.parse(
       (await readFile(path.join(examples, 'mnist/run.json'), 'utf8')).replaceAll(
         '{{examples}}',
-        examples,
+        await system.examples(),
       ),
     ) as { steps: { name: string; env?: Record<string, string> }[] };
     // Fewer epochs keep the test short; the accuracy band still says it learnt.

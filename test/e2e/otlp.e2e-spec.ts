@@ -89,7 +89,7 @@ describe('traces exported over OTLP from real service processes', () => {
     const spec = JSON.parse(
       (await readFile(path.join(root, 'examples/hello/run.json'), 'utf8')).replaceAll(
         '{{examples}}',
-        path.join(root, 'examples'),
+        await stack!.examples(),
       ),
     ) as unknown;
     const headers = {

@@ -62,7 +62,7 @@ describe('provisioning', () => {
         ACAI_LOCAL_MEMORY_SIZES_MB: '256,1024',
       },
     });
-    script = path.join(system.home, 'work.cjs');
+    script = path.join(system.shared, 'work.cjs');
     await writeFile(script, WORKER);
   });
 

@@ -1,8 +1,7 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually } from '@acai/testkit';
+import { eventually, sharedWithJobs } from '@acai/testkit';
 import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
 
 describe('a run through every service', () => {
@@ -96,8 +95,7 @@ describe('a run through every service', () => {
   it('streams each line to a follower while the job runs, not when it ends', async () => {
     // The job prints a line, then waits for a file that the test creates only once it has read
     // that line through the gateway: if lines were held back until the job ended, it never would.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'acai-live-'));
-    await chmod(dir, 0o755);
+    const dir = await sharedWithJobs('acai-live-');
     const go = path.join(dir, 'go');
     const submitted = await system.api('POST', '/api/v1/runs', {
       name: 'live',

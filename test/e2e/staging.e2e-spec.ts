@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 interface HistoryEntry {
@@ -139,11 +140,19 @@ describe('jobs read file sets and write new versions', () => {
     expect(output[0]).toBe('444');
     // The folder the job ran in is gone once it succeeded...
     const folder = output[1]!;
-    expect(folder).toContain(path.join(system.home, 'work'));
+    expect(folder).toContain(system.workDir);
     await expect(stat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
-    // ...while a failed job's folder is kept, with what it wrote, under work/failed.
-    const kept = path.join(system.home, 'work', 'failed', `${fails!.id}-1`);
-    expect(await readFile(path.join(kept, 'clue.txt'), 'utf8')).toBe('evidence\n');
+    // ...while a failed job's folder is kept, with what it wrote, under failed/ (moved there just
+    // after the failure is recorded), readable by root only.
+    const kept = path.join(system.workDir, 'failed', `${fails!.id}-1`);
+    expect(
+      await eventually('the failed job’s folder', () =>
+        readFile(path.join(kept, 'clue.txt'), 'utf8').catch(() => undefined),
+      ),
+    ).toBe('evidence\n');
+    if (process.getuid?.() === 0) {
+      expect((await stat(path.dirname(kept))).mode & 0o777).toBe(0o700);
+    }
   });
 
   it('refuses to run on a damaged input: staging checks every byte against its sha256', async () => {

@@ -10,7 +10,8 @@ import { startService, type RunningService } from '@acai/platform';
 import { provenanceService } from '@acai/provenance';
 import { provisionerService } from '@acai/provisioner';
 import { schedulerService } from '@acai/scheduler';
-import { eventually, testEnv, uniqueTag } from '@acai/testkit';
+import { codeForJobs, jobPath } from '@acai/devstack';
+import { eventually, sharedWithJobs, testEnv, uniqueTag } from '@acai/testkit';
 
 export interface TestSystem {
   readonly tag: string;
@@ -18,6 +19,12 @@ export interface TestSystem {
   /** The admin key of project `default`. */
   readonly key: string;
   readonly home: string;
+  /** Where the executors make jobs' folders (`ACAI_WORK_DIR`). */
+  readonly workDir: string;
+  /** A folder jobs can read and write (not under /tmp: a sandboxed job has its own /tmp). */
+  readonly shared: string;
+  /** The repository's examples/, where jobs can read them (see `codeForJobs`). */
+  examples(): Promise<string>;
   readonly services: Record<string, RunningService>;
   readonly env: NodeJS.ProcessEnv;
   api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
@@ -65,12 +72,20 @@ export async function startSystem(
     env?: NodeJS.ProcessEnv;
     /** Services not to start in this process (a test runs them as processes of its own). */
     without?: (keyof typeof ALL)[];
+    /** The folder to make $ACAI_HOME in (default: the temp folder). */
+    homeIn?: string;
   } = {},
 ): Promise<TestSystem> {
   const tag = uniqueTag();
   const { natsUrl, databaseUrl } = testEnv();
-  const home = await mkdtemp(path.join(os.tmpdir(), 'acai-e2e-'));
+  const home = await mkdtemp(path.join(options.homeIn ?? os.tmpdir(), 'acai-e2e-'));
   const keyFile = path.join(home, 'default.key');
+  const sandboxed = process.getuid?.() === 0;
+  const shared = await sharedWithJobs('acai-e2e-', { writable: true });
+  const workDir = sandboxed
+    ? path.join('/var/lib/acai-work', `e2e-${tag}`)
+    : path.join(home, 'work');
+
   const services: Record<string, RunningService> = {};
   const baseEnv: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
@@ -83,6 +98,11 @@ export async function startSystem(
     ACAI_LOG_LEVEL: process.env['ACAI_TEST_LOG_LEVEL'] ?? 'silent',
     ACAI_BOOTSTRAP_KEY_FILE: keyFile,
     ACAI_SHUTDOWN_GRACE_MS: '2000',
+    ACAI_WORK_DIR: workDir,
+    // Jobs get a fixed PATH: this Node first (when their users can run it), as `npm run up` does.
+    ACAI_JOB_PATH: await jobPath(),
+    // As root (CI), jobs run as the slot users; a developer's own user cannot, so says so.
+    ...(sandboxed ? {} : { ACAI_SANDBOX: 'none' }),
     ...options.env,
   };
   try {
@@ -132,6 +152,13 @@ export async function startSystem(
     gatewayUrl,
     key,
     home,
+    workDir,
+    shared,
+    examples: () =>
+      codeForJobs(
+        path.resolve(import.meta.dirname, '../../examples'),
+        path.join(shared, 'examples'),
+      ),
     services,
     env: baseEnv,
     api,
@@ -175,6 +202,8 @@ export async function startSystem(
       await bus.deleteStreams(cleanup);
       await cleanup.close();
       await rm(home, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true });
+      await rm(shared, { recursive: true, force: true });
     },
   };
 }

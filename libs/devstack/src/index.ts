@@ -11,3 +11,4 @@ export {
   type StackService,
 } from './stack.js';
 export { ServiceStartError, type ServiceMessage } from './supervisor.js';
+export { codeForJobs, jobPath, reachableByOthers, SYSTEM_JOB_PATH } from './job-access.js';

@@ -1,5 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { codeForJobs, jobPath } from './job-access.js';
 import { startNats, type StartedService } from './nats.js';
 import { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
 import { ServiceStartError, SupervisedService } from './supervisor.js';
@@ -71,6 +73,11 @@ export interface Stack {
   /** The service's process (to kill it in a test), while it runs. */
   pid(name: string): number | undefined;
   key(): string;
+  /**
+   * The repository's examples/ where jobs can read them: in place, or (a checkout others cannot
+   * enter, such as one under /root) a copy under /var/lib/acai-examples.
+   */
+  examples(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -84,7 +91,12 @@ export interface Stack {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const say = options.say ?? (() => undefined);
   const logDir = path.join(options.home, 'logs');
+  // $ACAI_HOME holds keys, blobs, the event store and the database: nobody else's to read (jobs
+  // run as other users and must not reach it).
+  mkdirSync(options.home, { recursive: true, mode: 0o700 });
+  chmodSync(options.home, 0o700);
   mkdirSync(logDir, { recursive: true });
+  const jobs = await jobPath();
   const entries = readServices(options.root);
   for (const s of entries) {
     const main = path.join(options.root, 'apps', s.name, 'dist', 'main.js');
@@ -136,6 +148,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         port: isGateway ? options.gatewayPort : 0,
         stickyPort: isGateway,
         env: (port: number): NodeJS.ProcessEnv => ({
+          ACAI_JOB_PATH: jobs,
           ...process.env,
           ...options.env,
           NATS_URL: nats,
@@ -194,6 +207,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         services.map((s) => ({ name: s.name, url: s.url, pid: s.pid, restarts: s.restartCount })),
       pid: (name) => services.find((s) => s.name === name)?.pid,
       key: () => readFileSync(keyFile, 'utf8').trim(),
+      examples: () =>
+        codeForJobs(
+          path.join(options.root, 'examples'),
+          path.join(
+            '/var/lib/acai-examples',
+            createHash('sha256').update(path.resolve(options.home)).digest('hex').slice(0, 12),
+          ),
+        ),
       async stop() {
         await stopAll();
       },
