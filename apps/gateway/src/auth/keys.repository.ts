@@ -35,7 +35,7 @@ export class KeysRepository {
 
   constructor(
     private readonly db: DataSource,
-    private readonly logger: Logger,
+    private readonly logger: Pick<Logger, 'warn'>,
     /** A backstop only: revocations are broadcast and applied at once. */
     private readonly cacheMs = 60_000,
   ) {}
