@@ -32,6 +32,11 @@ export class KeysRepository {
   private readonly touched = new Map<string, number>();
   /** False while the revocation broadcast may be missed (the bus is disconnected). */
   private cacheTrusted = true;
+  /**
+   * Counts revocations heard (and losses of the bus). A lookup that began before one is not cached:
+   * it may have read the key just before it was revoked.
+   */
+  private generation = 0;
 
   constructor(
     private readonly db: DataSource,
@@ -52,6 +57,7 @@ export class KeysRepository {
   }
 
   private async load(hash: string): Promise<Principal | null> {
+    const generation = this.generation;
     const row = await this.db.getRepository(ApiKeyEntity).findOneBy({ hash });
     const principal: Principal | null =
       row === null || row.revokedAt !== null
@@ -62,7 +68,7 @@ export class KeysRepository {
             scope: row.scope,
             platformAdmin: row.platformAdmin,
           };
-    if (this.cacheTrusted) {
+    if (this.cacheTrusted && generation === this.generation) {
       this.cache.set(hash, { principal, at: Date.now() });
       if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
     }
@@ -88,6 +94,7 @@ export class KeysRepository {
 
   /** Drops a revoked key from the cache: its next request is refused. */
   forget(keyId: string): void {
+    this.generation++;
     for (const [hash, entry] of this.cache) {
       if (entry.principal?.keyId === keyId) this.cache.delete(hash);
     }
@@ -99,6 +106,7 @@ export class KeysRepository {
    */
   trustCache(trusted: boolean): void {
     this.cacheTrusted = trusted;
+    this.generation++;
     this.cache.clear();
   }
 

@@ -450,7 +450,7 @@ export const Routes = {
     auth: 'read',
     summary: 'Nodes running executors, and instances still booting',
     description:
-      'Each node lists the jobs it runs: a project key sees only its own project’s jobs, an admin key every job.',
+      'Each node lists the jobs it runs: a project key sees only its own project’s jobs, the platform admin key every job.',
     success: { status: 200, description: 'The nodes', body: Commands.listNodes.response },
     errors: [401],
   }),
