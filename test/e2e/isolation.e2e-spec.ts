@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 interface Operation {
@@ -138,6 +139,21 @@ describe('isolation matrix: every route, every kind of stranger', () => {
     await system?.close();
   });
 
+  /** Waits until the event log has not grown for half a second. */
+  async function settled(): Promise<void> {
+    const bus = system.services['gateway']!.ctx.bus;
+    const last = async () =>
+      (await bus.jsm.streams.info(bus.topology.streams.events)).state.last_seq;
+    let seen = await last();
+    await eventually('the event log to settle', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const now = await last();
+      const quiet = now === seen;
+      seen = now;
+      return quiet ? true : undefined;
+    });
+  }
+
   /** Everything a stranger could have changed: the event log, and what A and B list. */
   async function state(): Promise<unknown> {
     const bus = system.services['gateway']!.ctx.bus;
@@ -162,6 +178,8 @@ describe('isolation matrix: every route, every kind of stranger', () => {
   }
 
   it('answers every route as promised, and changes nothing', async () => {
+    // A's run has ended; what the services still write about it is written before we look.
+    await settled();
     const before = await state();
     const failures: string[] = [];
     const walked: string[] = [];
