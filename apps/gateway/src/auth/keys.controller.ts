@@ -1,5 +1,11 @@
 import { Body, Controller, Param } from '@nestjs/common';
-import { AcaiError, AuthProblems, type CreatedKey, type KeyView } from '@acai/contracts';
+import {
+  AcaiError,
+  AuthProblems,
+  CommonProblems,
+  type CreatedKey,
+  type KeyView,
+} from '@acai/contracts';
 import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 import type { Principal } from './access.js';
 import { Caller } from './auth.guard.js';
@@ -43,7 +49,17 @@ export class KeysController {
     const { name: project, id } = pathOf(Routes.revokeKey, params);
     await this.assertVisible(caller, project);
     const revoked = await this.keys.revokeKey(project, id);
-    await this.revocations.announce({ project, keyId: id });
+    try {
+      await this.revocations.announce({ project, keyId: id });
+    } catch (error) {
+      // Revoked in the database, but the other replicas may still hold it in their caches.
+      throw new AcaiError(
+        CommonProblems.SERVICE_UNAVAILABLE,
+        `Key '${id}' is revoked, but the other gateway replicas could not be told now (the bus does not answer); they refuse it within 60 s. Revoke it again to tell them at once`,
+        undefined,
+        { cause: error },
+      );
+    }
     return revoked;
   }
 

@@ -10,7 +10,7 @@ import type { Logger } from '@acai/platform';
 
 /** Tells every gateway replica that a key was revoked. */
 export abstract class KeyRevocations {
-  /** Resolves once the bus has the announcement, so every replica hears it before we answer. */
+  /** Resolves once the bus has the announcement; fails if the bus does not confirm it soon. */
   abstract announce(revoked: KeyRevokedControl): Promise<void>;
 }
 
@@ -36,9 +36,23 @@ export class BusKeyRevocations implements KeyRevocations {
     this.subject = subjects.control(bus.topology, Controls.keyRevoked);
   }
 
-  async announce(revoked: KeyRevokedControl): Promise<void> {
+  /** Fails when the NATS server has not confirmed it within `timeoutMs` (the bus is away). */
+  async announce(revoked: KeyRevokedControl, timeoutMs = 5_000): Promise<void> {
     this.bus.nc.publish(this.subject, encodeJson(revoked));
-    await this.bus.nc.flush();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.bus.nc.flush(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`NATS did not confirm the broadcast within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Calls `listener` with each revocation and each loss and return of the bus; until closed. */

@@ -507,10 +507,11 @@ export const Routes = {
     tag: 'keys',
     auth: 'admin',
     summary: 'Revoke an API key: from the next request on, on every gateway, it is refused (401)',
-    description: 'Revoking a revoked key changes nothing and answers it again.',
+    description:
+      'Revoking a revoked key changes nothing and answers it again. `503` if the other gateway replicas could not be told at once (the key is revoked; they refuse it within 60 s): revoke it again.',
     params: KeyParams,
     success: { status: 200, description: 'The revoked key', body: KeyViewSchema },
-    errors: [400, 404],
+    errors: [400, 404, 503],
   }),
   replayProjection: route({
     method: 'POST',
