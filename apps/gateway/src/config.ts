@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
 
+const rate = (fallback: number) =>
+  z.coerce.number({ error: 'expected a number, 0 or more' }).min(0).default(fallback);
+
 export const gatewayConfig = {
   ACAI_PORT: {
     schema: port(8080),
@@ -30,10 +33,19 @@ export const gatewayConfig = {
     description:
       'A client must send a whole request, an upload included, within this time, or is disconnected',
   },
+  ACAI_RATE_LIMIT_PER_SECOND: {
+    schema: rate(5000),
+    description:
+      'Requests per second each API key may send to one gateway replica (a token bucket); more get 429 with Retry-After. 0: no limit',
+  },
+  ACAI_RATE_LIMIT_BURST: {
+    schema: positiveInt(10_000),
+    description: 'Requests an API key may send at once before ACAI_RATE_LIMIT_PER_SECOND applies',
+  },
   ACAI_BOOTSTRAP_KEY_FILE: {
     schema: z.string().optional(),
     description:
-      'On first start, create project `default` with an admin key and write the key here (mode 0600)',
+      'On first start, create project `default` with its admin key (also the platform admin key) and write the key here (mode 0600)',
   },
   ...blobConfig,
 } satisfies ConfigSpec;

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AdminController } from './admin/admin.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
+import { KeysController } from './auth/keys.controller.js';
 import { BlobsController } from './filesets/blobs.controller.js';
 import { FilesetsController } from './filesets/filesets.controller.js';
 import { VersionsController } from './filesets/versions.controller.js';
@@ -17,9 +19,11 @@ import { RunsController } from './runs/runs.controller.js';
     VersionsController,
     BlobsController,
     AdminController,
+    KeysController,
     ProvisionController,
     OpenApiController,
   ],
-  providers: [ApiKeyGuard],
+  // Global: every route of the app is guarded, whichever controller serves it.
+  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class GatewayModule {}

@@ -5,9 +5,11 @@ import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
 import { GatewayBlobs } from './filesets/gateway-blobs.js';
 import { ApiKeyEntity, ProjectEntity } from './auth/auth.entities.js';
-import { GatewayAuth1764115300000 } from './auth/auth.migration.js';
+import { GatewayAuth1764115300000, GatewayKeyScopes1796271000000 } from './auth/auth.migration.js';
 import { bootstrapDefaultProject } from './auth/bootstrap.js';
 import { KeysRepository } from './auth/keys.repository.js';
+import { RateLimiter } from './auth/rate-limit.js';
+import { BusKeyRevocations, KeyRevocations } from './auth/revocations.js';
 import { gatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
@@ -18,7 +20,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   port: { variable: 'ACAI_PORT' },
   module: GatewayModule,
   entities: [ProjectEntity, ApiKeyEntity],
-  migrations: [GatewayAuth1764115300000],
+  migrations: [GatewayAuth1764115300000, GatewayKeyScopes1796271000000],
   bodyLimit: (config) => config.ACAI_MAX_BODY_BYTES,
   timeouts: (config) => ({
     headersMs: config.ACAI_HEADERS_TIMEOUT_MS,
@@ -26,7 +28,21 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     requestMs: config.ACAI_REQUEST_TIMEOUT_MS,
   }),
   providers: async (ctx) => {
-    const keys = new KeysRepository(ctx.db);
+    const keys = new KeysRepository(ctx.db, ctx.logger);
+    const limiter = new RateLimiter({
+      perSecond: ctx.config.ACAI_RATE_LIMIT_PER_SECOND,
+      burst: ctx.config.ACAI_RATE_LIMIT_BURST,
+    });
+    // A key revoked on any replica is forgotten here at once; while the bus is away, nothing cached
+    // is trusted (a revocation could be missed).
+    const revocations = new BusKeyRevocations(ctx.bus, ctx.logger);
+    revocations.listen({
+      revoked: (keyId) => {
+        keys.forget(keyId);
+        limiter.forget(keyId);
+      },
+      listening: (heard) => keys.trustCache(heard),
+    });
     // Before the gateway listens (and so before /readyz answers), the default key exists.
     if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
       await bootstrapDefaultProject(keys, ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
@@ -36,6 +52,8 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     );
     return [
       { provide: KeysRepository, useValue: keys },
+      { provide: RateLimiter, useValue: limiter },
+      { provide: KeyRevocations, useValue: revocations },
       { provide: JobLogs, useValue: new BusJobLogs(ctx.bus) },
       {
         provide: GatewayBlobs,

@@ -394,6 +394,8 @@ export const Controls = {
   cancelJob: 'job.cancel',
   /** Each executor says, every few seconds, that it is alive and how busy it is. */
   nodeHeartbeat: 'node.heartbeat',
+  /** Broadcast to every gateway: this API key was revoked, forget it now. */
+  keyRevoked: 'key.revoked',
 } as const;
 
 export const NodeHeartbeatSchema = z.object({

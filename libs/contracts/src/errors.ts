@@ -11,6 +11,8 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** Too many requests for now; `Retry-After` says when to try again. */
+  RateLimited: 'RATE_LIMITED',
   Unavailable: 'UNAVAILABLE',
   Internal: 'INTERNAL',
 } as const;

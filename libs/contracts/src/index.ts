@@ -87,6 +87,18 @@ export {
 } from './api/catalog.views.js';
 export { type NodeView } from './api/provisioning.views.js';
 export {
+  type CreatedKey,
+  CreatedKeySchema,
+  type CreateKeyRequest,
+  CreateKeyRequestSchema,
+  type KeyRevokedControl,
+  KeyRevokedControlSchema,
+  type KeyScope,
+  KeyScopeSchema,
+  type KeyView,
+  KeyViewSchema,
+} from './api/keys.js';
+export {
   type CancelJobControl,
   CancelJobControlSchema,
   commandByPattern,

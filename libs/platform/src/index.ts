@@ -18,3 +18,4 @@ export {
   startService,
 } from './service.js';
 export { statusOf } from './errors.filter.js';
+export { OpsController } from './ops.controller.js';

@@ -1,24 +1,23 @@
-import { Body, Controller, Param, UseGuards } from '@nestjs/common';
+import { Body, Controller, Param } from '@nestjs/common';
 import type { CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
-import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { KeysRepository } from '../auth/keys.repository.js';
 import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 
-/** Operations across projects; they need an admin key (the one `npm run up` creates is one). */
+/** Operations across projects; they need the platform admin key (the one `npm run up` creates). */
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class AdminController {
   constructor(
     private readonly commands: CommandSender,
     private readonly keys: KeysRepository,
   ) {}
 
-  /** Creates a project and returns its first API key. The key is shown once: keep it. */
+  /** Creates a project and returns its first API key, its admin. The key is shown once: keep it. */
   @Route(Routes.createProject)
-  createProject(@Body() body: unknown) {
+  async createProject(@Body() body: unknown) {
     const { name } = bodyOf(Routes.createProject, body, 'project');
-    return this.keys.createProject(name, false);
+    const created = await this.keys.createProject(name, false);
+    return { project: created.project, keyId: created.id, scope: created.scope, key: created.key };
   }
 
   /** Drops a read model and rebuilds it from the whole event log. */

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { KeyScope } from '@acai/contracts';
 
 @Entity({ name: 'projects' })
 export class ProjectEntity {
@@ -26,8 +27,24 @@ export class ApiKeyEntity {
   @Column({ type: 'text' })
   prefix!: string;
 
-  @Column({ type: 'boolean' })
-  admin!: boolean;
+  /** `read`, `write` or `admin` of its project. */
+  @Column({ type: 'text' })
+  scope!: KeyScope;
+
+  /**
+   * The platform admin key (`default`'s first key): it also acts across projects. The column keeps
+   * its first name, `admin`, so replicas of the previous release keep reading it during an upgrade.
+   */
+  @Column({ name: 'admin', type: 'boolean' })
+  platformAdmin!: boolean;
+
+  /** What it is for, as its creator named it. */
+  @Column({ type: 'text', nullable: true })
+  name!: string | null;
+
+  /** Written at most once a minute per key and gateway replica. */
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt!: Date | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

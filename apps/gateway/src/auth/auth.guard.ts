@@ -4,10 +4,13 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AcaiError, AuthProblems } from '@acai/contracts';
+import { OpsController } from '@acai/platform';
 import { routeOf } from '../http/routes.js';
-import { KeysRepository, type Principal } from './keys.repository.js';
+import { assertAccess, type Access, type Principal } from './access.js';
+import { KeysRepository } from './keys.repository.js';
+import { RateLimiter } from './rate-limit.js';
 
 type AuthedRequest = FastifyRequest & { principal?: Principal };
 
@@ -22,17 +25,43 @@ export const Caller = createParamDecorator((_: unknown, ctx: ExecutionContext): 
   return request.principal;
 });
 
-/** Every API call carries `Authorization: Bearer <key>`; the key decides the project it sees. */
+/**
+ * Guards every route of the gateway (it is the app's global guard). Who may call a route is said
+ * once, in the route table (`auth` of its RouteSpec); a handler the table does not know needs the
+ * platform admin key, so nothing is ever open by omission. The platform's ops endpoints
+ * (`/healthz`, `/readyz`, `/metrics`) are for probes and Prometheus, and open.
+ *
+ * In order: the key (401), its rate (429), its scope (403). Another project's resource is 404,
+ * said by the code that looks it up in the caller's project.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly keys: KeysRepository) {}
+  constructor(
+    private readonly keys: KeysRepository,
+    private readonly limiter: RateLimiter,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    // Who may call a route is said once, in the route table (`auth` of its RouteSpec).
-    const auth = routeOf(context.getHandler())?.auth ?? 'key';
-    if (auth === 'public') return true;
-    const request = context.switchToHttp().getRequest<AuthedRequest>();
-    const header = request.headers.authorization;
+    if (context.getClass() === OpsController) return true;
+    const access: Access = routeOf(context.getHandler())?.auth ?? 'platform';
+    if (access === 'public') return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<AuthedRequest>();
+    const principal = await this.authenticate(request.headers.authorization);
+    const rate = this.limiter.take(principal.keyId, Date.now());
+    if (!rate.allowed) {
+      void http.getResponse<FastifyReply>().header('retry-after', String(rate.retryAfterSeconds));
+      throw new AcaiError(
+        AuthProblems.RATE_LIMITED,
+        `Too many requests with this key (at most ${this.limiter.limit.perSecond} a second, ${this.limiter.limit.burst} at once); try again in ${rate.retryAfterSeconds} s`,
+      );
+    }
+    assertAccess(access, principal);
+    request.principal = principal;
+    return true;
+  }
+
+  private async authenticate(header: string | undefined): Promise<Principal> {
     if (header === undefined || header === '') {
       throw new AcaiError(
         AuthProblems.API_KEY_MISSING,
@@ -53,13 +82,6 @@ export class ApiKeyGuard implements CanActivate {
         'The API key is not valid (unknown or revoked)',
       );
     }
-    if (auth === 'admin' && !principal.admin) {
-      throw new AcaiError(
-        AuthProblems.ADMIN_KEY_REQUIRED,
-        'This operation needs an admin key; this key belongs to one project',
-      );
-    }
-    request.principal = principal;
-    return true;
+    return principal;
   }
 }

@@ -5,7 +5,7 @@ import type { Logger } from '@acai/platform';
 import type { KeysRepository } from './keys.repository.js';
 
 /**
- * First start: creates project `default` with an admin key and writes the key, once, to
+ * First start: creates project `default` with its admin key, which is also the platform admin key, and writes the key, once, to
  * `keyFile` (mode 0600). Later starts find the project and leave everything as it is.
  */
 export async function bootstrapDefaultProject(
@@ -25,7 +25,7 @@ export async function bootstrapDefaultProject(
   await mkdir(path.dirname(keyFile), { recursive: true });
   await writeFile(keyFile, `${created.key}\n`, { mode: 0o600 });
   logger.info(
-    { keyFile, keyId: created.keyId },
+    { keyFile, keyId: created.id },
     'created project default; its API key is in the key file',
   );
 }

@@ -1,9 +1,8 @@
 import type { Readable } from 'node:stream';
-import { Controller, Param, Req, UseGuards } from '@nestjs/common';
+import { Controller, Param, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcaiError, BlobProblems } from '@acai/contracts';
 import { tooLarge } from '@acai/blobstore';
-import { ApiKeyGuard } from '../auth/auth.guard.js';
 import { pathOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
 
@@ -12,7 +11,6 @@ import { GatewayBlobs } from './gateway-blobs.js';
  * stored once whoever uploads them; they belong to a file set only once a version lists them.
  */
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class BlobsController {
   constructor(private readonly blobs: GatewayBlobs) {}
 

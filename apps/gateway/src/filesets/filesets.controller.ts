@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Param, Query, Req, Res, UseGuards, Inject } from '@nestjs/common';
+import { Body, Controller, Param, Query, Req, Res, Inject } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
 import { z } from 'zod';
@@ -14,7 +14,7 @@ import {
 } from '@acai/contracts';
 import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { commitChanges } from '@acai/blobstore';
-import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { downloadHeaders } from '../http/download-headers.js';
 import { parseRange } from '../http/range.js';
@@ -34,7 +34,6 @@ function creator(caller: Principal): Creator {
 
 /** File sets: create, commit versions, read files (ranges, tar), diff, metadata and labels. */
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class FilesetsController {
   constructor(
     private readonly commands: CommandSender,

@@ -1,14 +1,13 @@
-import { Controller, Query, UseGuards } from '@nestjs/common';
+import { Controller, Query } from '@nestjs/common';
 import { parseOrThrow, type CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
-import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { Route, Routes } from '../http/routes.js';
 import { SearchQuerySchema } from './filesets.controller.js';
 
 /** Search every version of every file set of the project (see README: search). */
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class VersionsController {
   constructor(private readonly commands: CommandSender) {}
 

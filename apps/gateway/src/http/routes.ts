@@ -6,9 +6,14 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { z } from 'zod';
+import type { Access } from '../auth/access.js';
 import {
   AcaiError,
   Commands,
+  CreatedKeySchema,
+  CreateKeyRequestSchema,
+  KeyScopeSchema,
+  KeyViewSchema,
   CommonProblems,
   parseOrThrow,
   CommitRequestSchema,
@@ -33,7 +38,7 @@ import {
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What a route answers besides its success: the HTTP statuses of its errors. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 503;
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -42,8 +47,12 @@ export interface RouteSpec {
   readonly tag: string;
   readonly summary: string;
   readonly description?: string;
-  /** Who may call it: any project key (default), an admin key, or anyone. */
-  readonly auth?: 'key' | 'admin' | 'public';
+  /**
+   * Who may call it, stated for every route: anyone (`public`), a key of the project with at least
+   * this scope (`read`, `write`, `admin`), or the platform admin key (`platform`). The OpenAPI
+   * document shows it (`x-acai-scope`) and adds the 401, 403 and 429 it implies.
+   */
+  readonly auth: Access;
   readonly params?: z.ZodObject;
   /** Query parameters: a schema, or the search parameters of file sets and versions. */
   readonly query?: z.ZodObject | 'search';
@@ -115,7 +124,15 @@ export const CreateProjectSchema = z.strictObject({
 const CreatedProjectSchema = z.object({
   project: z.string(),
   keyId: z.string(),
+  scope: KeyScopeSchema.describe('`admin`: the key manages the project, its keys included'),
   key: z.string().describe('The API key, shown once: keep it'),
+});
+const ProjectParams = z.object({ name: CreateProjectSchema.shape.name });
+const KeyParams = ProjectParams.extend({
+  id: z
+    .string()
+    .regex(/^key-[0-9a-z]{23}$/, 'a key id (key-…)')
+    .describe('key id'),
 });
 const BlobSchema = z.object({ sha256: z.string(), size: z.number().int().nonnegative() });
 
@@ -131,6 +148,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/runs',
     tag: 'runs',
+    auth: 'write',
     summary: 'Submit a run',
     description:
       'Steps run in `needs` order, each command as an argv with no shell. A step no configuration can take is refused here, naming it.',
@@ -146,6 +164,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/runs',
     tag: 'runs',
+    auth: 'read',
     summary: 'List runs, newest first',
     query: ListQuerySchema,
     success: { status: 200, description: 'A page of runs', body: Commands.listRuns.response },
@@ -155,6 +174,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/runs/{id}',
     tag: 'runs',
+    auth: 'read',
     summary: 'A run and the status of each of its jobs',
     params: idParams('run'),
     success: { status: 200, description: 'The run', body: Commands.getRun.response },
@@ -164,6 +184,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/runs/{id}/cancel',
     tag: 'runs',
+    auth: 'write',
     summary: 'Cancel a run',
     description:
       'Queued steps never run; running processes are killed (their whole process group).',
@@ -175,6 +196,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/jobs/{id}',
     tag: 'jobs',
+    auth: 'read',
     summary: 'One job: status, attempt, pool, exit code, failure reason and message',
     params: idParams('job'),
     success: { status: 200, description: 'The job', body: Commands.getJob.response },
@@ -184,6 +206,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/jobs/{id}/history',
     tag: 'jobs',
+    auth: 'read',
     summary: 'Every event of the job, in log order',
     params: idParams('job'),
     success: { status: 200, description: 'Its events', body: Commands.getJobHistory.response },
@@ -193,6 +216,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/jobs/{id}/metrics',
     tag: 'jobs',
+    auth: 'read',
     summary: 'The metrics the job printed, as series by name',
     params: idParams('job'),
     query: MetricsQuerySchema,
@@ -203,6 +227,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/jobs/{id}/logs',
     tag: 'jobs',
+    auth: 'read',
     summary: 'The job’s output',
     description:
       'Plain text by default (stderr lines too, in order); `format=json` gives one `{t, s, l}` per line; `follow=true` streams until the job ends.',
@@ -215,6 +240,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/filesets',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Create a file set',
     body: CreateFilesetRequestSchema,
     success: { status: 201, description: 'Created', body: Commands.createFileset.response },
@@ -224,6 +250,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets',
     tag: 'filesets',
+    auth: 'read',
     summary: 'Search file sets by name prefix, labels and metadata',
     query: 'search',
     success: {
@@ -237,6 +264,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}',
     tag: 'filesets',
+    auth: 'read',
     summary: 'A file set, its metadata, labels and versions',
     params: FilesetParams,
     success: { status: 200, description: 'The file set', body: Commands.getFileset.response },
@@ -246,6 +274,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/filesets/{name}/versions',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Commit the next version',
     description:
       'On top of `parent`: files to put (uploaded first, by sha256) and paths to delete. `409` if another commit came first: nothing is lost, commit again on the new version.',
@@ -258,6 +287,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}/versions/{ref}',
     tag: 'filesets',
+    auth: 'read',
     summary: 'A version: a number, `latest` or a label',
     params: VersionParams,
     success: { status: 200, description: 'The version', body: Commands.getVersion.response },
@@ -267,6 +297,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}/versions/{ref}/files',
     tag: 'filesets',
+    auth: 'read',
     summary: 'The files of a version, by path',
     params: VersionParams,
     query: FilesQuerySchema,
@@ -277,6 +308,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}/versions/{ref}/files/{path+}',
     tag: 'filesets',
+    auth: 'read',
     summary: 'One file’s bytes',
     description:
       'Honours `Range: bytes=a-b` (206) and answers 416 for a range outside the file. `ETag` and `X-Content-Sha256` are its sha256. Served with its media type, `X-Content-Type-Options: nosniff` and a sandboxing `Content-Security-Policy`; a type a browser would render or run (HTML, SVG, XML, JavaScript) comes as `Content-Disposition: attachment`.',
@@ -288,6 +320,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}/versions/{ref}/archive',
     tag: 'filesets',
+    auth: 'read',
     summary: 'A whole version as a tar stream, files in path order',
     params: VersionParams,
     success: { status: 200, description: 'A tar stream', body: 'tar' },
@@ -297,6 +330,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/filesets/{name}/diff',
     tag: 'filesets',
+    auth: 'read',
     summary: 'Paths added, removed and changed between two versions',
     params: FilesetParams,
     query: DiffQuerySchema,
@@ -307,6 +341,7 @@ export const Routes = {
     method: 'PATCH',
     path: '/api/v1/filesets/{name}/metadata',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Set, merge or remove metadata of a file set or (`?version=N`) one of its versions',
     params: FilesetParams,
     query: TargetQuerySchema,
@@ -318,6 +353,7 @@ export const Routes = {
     method: 'PATCH',
     path: '/api/v1/filesets/{name}/labels',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Add and remove labels of a file set or (`?version=N`) one of its versions',
     params: FilesetParams,
     query: TargetQuerySchema,
@@ -329,6 +365,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/filesets/{name}/versions/{version}/evict',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Remove a version’s bytes (those no other live version uses)',
     description: 'Its manifest and lineage stay. `409` if it is pinned.',
     params: NumberedVersionParams,
@@ -344,6 +381,7 @@ export const Routes = {
     method: 'PUT',
     path: '/api/v1/filesets/{name}/versions/{version}/pin',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Pin a version: it is never evicted',
     params: NumberedVersionParams,
     success: { status: 200, description: 'The version', body: Commands.pinVersion.response },
@@ -353,6 +391,7 @@ export const Routes = {
     method: 'DELETE',
     path: '/api/v1/filesets/{name}/versions/{version}/pin',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Unpin a version',
     params: NumberedVersionParams,
     success: { status: 200, description: 'The version', body: Commands.pinVersion.response },
@@ -362,6 +401,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/versions',
     tag: 'filesets',
+    auth: 'read',
     summary: 'Search versions of every file set: labels, metadata, time, creator',
     query: 'search',
     success: {
@@ -375,6 +415,7 @@ export const Routes = {
     method: 'PUT',
     path: '/api/v1/blobs/{sha256}',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Upload a file whose sha256 you state',
     description:
       'Streamed and hashed as it arrives; a different sha256 is `400`, too large `413`, and nothing is kept.',
@@ -387,6 +428,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/blobs',
     tag: 'filesets',
+    auth: 'write',
     summary: 'Upload a file and get its sha256',
     body: 'binary',
     success: { status: 201, description: 'Stored', body: BlobSchema },
@@ -396,6 +438,7 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/instance-types',
     tag: 'resources',
+    auth: 'read',
     summary: 'Every configuration the enabled providers offer, priced, and the EC2 catalogue',
     success: { status: 200, description: 'The offers', body: Commands.listOffers.response },
     errors: [401],
@@ -404,9 +447,10 @@ export const Routes = {
     method: 'GET',
     path: '/api/v1/nodes',
     tag: 'resources',
+    auth: 'read',
     summary: 'Nodes running executors, and instances still booting',
     description:
-      'Each node lists the jobs it runs: a project key sees only its own project’s jobs, an admin key every job.',
+      'Each node lists the jobs it runs: a project key sees only its own project’s jobs, the platform admin key every job.',
     success: { status: 200, description: 'The nodes', body: Commands.listNodes.response },
     errors: [401],
   }),
@@ -414,6 +458,7 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/provision/plan',
     tag: 'resources',
+    auth: 'read',
     summary: 'What the auto-provisioner would choose for a step, and why, without running it',
     body: StepSpecSchema,
     success: { status: 200, description: 'The plan', body: Commands.planProvisioning.response },
@@ -423,17 +468,56 @@ export const Routes = {
     method: 'POST',
     path: '/api/v1/projects',
     tag: 'admin',
-    auth: 'admin',
+    auth: 'platform',
     summary: 'Create a project; answers its first API key, shown once',
     body: CreateProjectSchema,
     success: { status: 201, description: 'The project and its key', body: CreatedProjectSchema },
     errors: [400, 401, 403, 409, 415],
   }),
+  createKey: route({
+    method: 'POST',
+    path: '/api/v1/projects/{name}/keys',
+    tag: 'keys',
+    auth: 'admin',
+    summary: 'Create an API key of the project with a scope; answers the key, shown once',
+    description:
+      '`read` may call the GET routes of the project, `write` also change its resources (upload, commit, submit and cancel runs), `admin` also manage its keys. Needs an admin key of the project (or the platform admin key).',
+    params: ProjectParams,
+    body: CreateKeyRequestSchema,
+    success: { status: 201, description: 'The key, shown once', body: CreatedKeySchema },
+    errors: [400, 404, 415],
+  }),
+  listKeys: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/keys',
+    tag: 'keys',
+    auth: 'admin',
+    summary: 'The project’s API keys, revoked ones too, oldest first; never a key or its hash',
+    params: ProjectParams,
+    success: {
+      status: 200,
+      description: 'Its keys',
+      body: z.object({ items: z.array(KeyViewSchema) }),
+    },
+    errors: [400, 404],
+  }),
+  revokeKey: route({
+    method: 'DELETE',
+    path: '/api/v1/projects/{name}/keys/{id}',
+    tag: 'keys',
+    auth: 'admin',
+    summary: 'Revoke an API key: from the next request on, on every gateway, it is refused (401)',
+    description:
+      'Revoking a revoked key changes nothing and answers it again. `503` if the other gateway replicas could not be told at once (the key is revoked; they refuse it within 60 s): revoke it again.',
+    params: KeyParams,
+    success: { status: 200, description: 'The revoked key', body: KeyViewSchema },
+    errors: [400, 404, 503],
+  }),
   replayProjection: route({
     method: 'POST',
     path: '/api/v1/projections/{name}/replay',
     tag: 'admin',
-    auth: 'admin',
+    auth: 'platform',
     summary:
       'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log',
     params: z.object({ name: z.string().min(1).max(100) }),

@@ -1,15 +1,14 @@
-import { Controller, Param, Query, Res, UseGuards, Inject } from '@nestjs/common';
+import { Controller, Param, Query, Res, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { CommandResult } from '@acai/contracts';
 import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
-import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { assertId } from '../runs/runs.controller.js';
 import { queryOf, Route, Routes } from '../http/routes.js';
 import { JobLogs } from './logs.reader.js';
 
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class JobsController {
   constructor(
     private readonly commands: CommandSender,

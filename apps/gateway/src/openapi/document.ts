@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { declaredProblems, ErrorCode } from '@acai/contracts';
+import { assertUnreachable, declaredProblems, ErrorCode } from '@acai/contracts';
 import { Routes, type ErrorStatus, type RouteSpec } from '../http/routes.js';
 
 const reasons = () => declaredProblems().map((p) => p.reason) as [string, ...string[]];
@@ -41,12 +41,13 @@ export function problemSchema() {
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'The request is invalid; `details` names each bad field',
   401: 'Missing or wrong API key',
-  403: 'The key may not do this (e.g. an admin operation)',
+  403: 'The key’s scope does not allow this (`x-acai-scope` says which it needs)',
   404: 'No such thing in this project',
   409: 'It conflicts with the current state (another commit came first, already cancelled, pinned)',
   413: 'The body is larger than this server accepts',
   415: 'The body is not JSON: send `content-type: application/json`',
   416: 'The requested range is outside the file',
+  429: 'Too many requests with this key: try again after `Retry-After` seconds',
   503: 'A service it needs is not answering; try again',
 };
 
@@ -154,9 +155,34 @@ function content(
   return { 'application/json': { schema: schema(body, io) } };
 }
 
+/** The errors a route's access implies: 401 without a valid key, 403 without the scope, 429. */
+function accessErrors(route: RouteSpec): ErrorStatus[] {
+  switch (route.auth) {
+    case 'public':
+      return [];
+    case 'read':
+      return [401, 429];
+    case 'write':
+    case 'admin':
+    case 'platform':
+      return [401, 403, 429];
+    default:
+      return assertUnreachable(route.auth, 'access');
+  }
+}
+
+const ACCESS_NOTES = {
+  public: 'No key needed.',
+  read: 'Any key of the project (scope `read` or more).',
+  write: 'A key of the project with scope `write` or `admin`.',
+  admin: 'An admin key of the project, or the platform admin key.',
+  platform: 'The platform admin key only.',
+} as const;
+
 function operation(name: string, route: RouteSpec): Json {
   const errors: Json = {};
-  for (const status of route.errors) {
+  const statuses = [...new Set([...route.errors, ...accessErrors(route)])].sort((a, b) => a - b);
+  for (const status of statuses) {
     errors[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
       content: {
@@ -168,11 +194,9 @@ function operation(name: string, route: RouteSpec): Json {
     operationId: name,
     tags: [route.tag],
     summary: route.summary,
-    ...(route.description === undefined ? {} : { description: route.description }),
+    description: `${(route.description ?? route.summary).replace(/\.?$/, '.')} ${ACCESS_NOTES[route.auth]}`,
     ...(route.auth === 'public' ? { security: [] } : {}),
-    ...(route.auth === 'admin'
-      ? { description: `${route.description ?? route.summary}. Needs an admin key.` }
-      : {}),
+    'x-acai-scope': route.auth,
     parameters: parameters(route),
     ...(route.body === undefined
       ? {}
@@ -205,7 +229,7 @@ export function openApiDocument(): Json {
       title: 'acai',
       version: '1',
       description:
-        'acai REST API. Every call needs `Authorization: Bearer <key>`; a key sees only its own project. `npm run up` writes the default project key to `$ACAI_HOME/default.key`.',
+        'acai REST API. Every call needs `Authorization: Bearer <key>`; a key sees only its own project (another project’s resources are 404), and its scope (`read`, `write`, `admin`) says what it may do there: each operation’s `x-acai-scope` names the scope it needs (`platform`: the platform admin key; `public`: no key). Too many requests with one key get 429 and `Retry-After`. `npm run up` writes the default project’s admin key, also the platform admin key, to `$ACAI_HOME/default.key`.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
@@ -214,7 +238,8 @@ export function openApiDocument(): Json {
       { name: 'jobs', description: 'One step of a run: its history, logs and metrics' },
       { name: 'filesets', description: 'Versioned file sets on content-addressed blobs' },
       { name: 'resources', description: 'Configurations, nodes and the auto-provisioner' },
-      { name: 'admin', description: 'Across projects; admin keys only' },
+      { name: 'keys', description: 'A project’s API keys and their scopes; admin keys only' },
+      { name: 'admin', description: 'Across projects; the platform admin key only' },
       { name: 'docs', description: 'This document' },
     ],
     components: {

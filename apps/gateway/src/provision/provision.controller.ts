@@ -1,13 +1,12 @@
-import { Body, Controller, UseGuards } from '@nestjs/common';
+import { Body, Controller } from '@nestjs/common';
 import type { CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
-import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { bodyOf, Route, Routes } from '../http/routes.js';
 
 /** Resources: what can be had (instance types, priced), what is running (nodes), and plans. */
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class ProvisionController {
   constructor(private readonly commands: CommandSender) {}
 
@@ -19,11 +18,11 @@ export class ProvisionController {
 
   /**
    * Nodes running executors: local processes, EC2 instances (booting ones too), simulated nodes.
-   * A project's key sees the jobs of its own project on them, an admin key every job.
+   * A project's key sees the jobs of its own project on them, the platform admin key every job.
    */
   @Route(Routes.listNodes)
   nodes(@Caller() caller: Principal): Promise<CommandResult<'listNodes'>> {
-    return this.commands.send('listNodes', caller.admin ? {} : { project: caller.project });
+    return this.commands.send('listNodes', caller.platformAdmin ? {} : { project: caller.project });
   }
 
   /**

@@ -1,13 +1,12 @@
-import { Body, Controller, Param, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Param, Query } from '@nestjs/common';
 import { AcaiError, RunProblems, type CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
-import { ApiKeyGuard, Caller } from '../auth/auth.guard.js';
+import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { ID } from '../http/query.js';
 import { bodyOf, queryOf, Route, Routes } from '../http/routes.js';
 
 @Controller()
-@UseGuards(ApiKeyGuard)
 export class RunsController {
   constructor(private readonly commands: CommandSender) {}
 
