@@ -141,7 +141,8 @@ export class WorkFolders {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (as anyone's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
