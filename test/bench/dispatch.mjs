@@ -85,7 +85,7 @@ export async function run(ctx) {
   try {
     let died = /** @type {string | undefined} */ (undefined);
     void stack.died.then((name) => (died = name));
-    nc = await connect({ servers: stack.natsUrl, name: 'bench-dispatch' });
+    nc = await connect({ ...stack.natsOperator, name: 'bench-dispatch' });
     /** @type {Client} */
     const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
 

@@ -167,7 +167,7 @@ async function simulate(ctx, runs, speedup) {
   try {
     let died = /** @type {string | undefined} */ (undefined);
     void stack.died.then((name) => (died = name));
-    nc = await connect({ servers: stack.natsUrl, name: 'bench-simulation' });
+    nc = await connect({ ...stack.natsOperator, name: 'bench-simulation' });
     const natsConn = nc;
     const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
     /** @returns {Promise<SimulationStats>} */

@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
+import { deploymentNatsUsers, natsAuthConfig } from '@acai/devstack';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -140,12 +141,59 @@ describe('deploy/', () => {
       for (const [key, value] of leaves(y.docs)) {
         // Map form (KEY: value) and list form (KEY=value) of environment variables.
         const [name, setting] = /^\w+=/.test(value) ? value.split(/=(.*)/s) : [key, value];
-        if (/PASSWORD|TOKEN|API_KEY/i.test(name ?? '') && setting !== 'CHANGE_ME')
+        // CHANGE_ME, CHANGE_ME_<user>, or compose's ${VAR:-CHANGE_ME_<user>} from the shell.
+        const placeholder = /^(\$\{\w+:-)?CHANGE_ME(_\w+)?\}?$/;
+        if (/PASSWORD|TOKEN|API_KEY/i.test(name ?? '') && !placeholder.test(setting ?? ''))
           problems.push(`${y.file}: ${name} is not CHANGE_ME`);
         for (const m of value.matchAll(/postgres(?:ql)?:\/\/[^:@/\s]+:([^@\s]*)@/g)) {
           if (m[1] !== 'CHANGE_ME')
             problems.push(`${y.file}: ${key} has a password other than CHANGE_ME`);
         }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('every NATS in compose and Kubernetes requires the users of deploy/nats/auth.conf, generated from the bus roles', () => {
+    const generated = natsAuthConfig(deploymentNatsUsers());
+    const body = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => !line.startsWith('#') && line.trim() !== '')
+        .join('\n');
+    const file = fs.readFileSync(path.join(deployDir, 'nats', 'auth.conf'), 'utf8');
+    expect(body(file)).toBe(body(generated));
+    const config = ofKind('ConfigMap').find(
+      ({ doc }) => at(doc, 'metadata', 'name') === 'nats-config',
+    );
+    expect(body(str(at(config?.doc, 'data', 'auth.conf')) ?? '')).toBe(body(generated));
+    expect(str(at(config?.doc, 'data', 'nats.conf'))).toContain('include ./auth.conf');
+    const natsNodes = Object.entries(composeServices).filter(([, s]) =>
+      str(at(s, 'image'))?.startsWith('nats:'),
+    );
+    for (const [name, node] of natsNodes) {
+      expect([name, arr(at(node, 'command'))]).toEqual([
+        name,
+        expect.arrayContaining(['--config=/etc/nats/auth.conf']),
+      ]);
+    }
+  });
+
+  it('every service logs in to NATS as itself, in compose and in Kubernetes', () => {
+    const problems: string[] = [];
+    for (const name of SERVICES) {
+      if (at(composeServices[name], 'environment', 'ACAI_NATS_USER') !== name)
+        problems.push(`compose service ${name} does not log in to NATS as ${name}`);
+    }
+    for (const { file, doc } of ofKind('Deployment')) {
+      const name = str(at(doc, 'metadata', 'name'));
+      for (const c of arr(at(doc, 'spec', 'template', 'spec', 'containers'))) {
+        const env = arr(at(c, 'env'));
+        const user = env.find((e) => at(e, 'name') === 'ACAI_NATS_USER');
+        const password = env.find((e) => at(e, 'name') === 'ACAI_NATS_PASSWORD');
+        if (at(user, 'value') !== name) problems.push(`${file}: ACAI_NATS_USER is not ${name}`);
+        if (at(password, 'valueFrom', 'secretKeyRef', 'name') !== 'nats-users')
+          problems.push(`${file}: ACAI_NATS_PASSWORD does not come from Secret nats-users`);
       }
     }
     expect(problems).toEqual([]);

@@ -112,6 +112,12 @@ export const provisionerConfig = {
       'NATS URL as executors on EC2 reach it (default NATS_URL); credentials in it are secret',
     secret: true,
   },
+  ACAI_EC2_EXECUTOR_NATS_PASSWORD: {
+    schema: z.string().optional(),
+    description:
+      'Password of the NATS user `executor` that executors on EC2 log in as (the bus requires one; docs/bus-permissions.md)',
+    secret: true,
+  },
   ACAI_EC2_EXECUTOR_BLOB_STORE: {
     schema: z.string().optional(),
     description: 'Blob store URL executors on EC2 use (an s3:// URL)',

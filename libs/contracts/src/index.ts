@@ -25,6 +25,16 @@ export {
   subjects,
   type Topology,
 } from './subjects.js';
+export {
+  BUS_OPERATOR,
+  BUS_ROLES,
+  BUS_SERVICES,
+  busPermissions,
+  busPermissionsTable,
+  type BusPermissions,
+  type BusRole,
+  type BusService,
+} from './bus-permissions.js';
 export { EventEnvelopeSchema } from './events/envelope.js';
 export { type JobOutcome, type PlannedJob, RUN, type RunOrigin } from './events/run.events.js';
 export {

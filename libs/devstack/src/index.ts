@@ -1,5 +1,13 @@
 /** The launcher behind `npm run up`, `npm test` and the benchmarks: what they may use. */
-export { MissingDependencyError, startNats, which, type StartedService } from './nats.js';
+export {
+  MissingDependencyError,
+  deploymentNatsUsers,
+  natsAuthConfig,
+  startNats,
+  which,
+  type NatsUser,
+  type StartedService,
+} from './nats.js';
 export { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
 export { freePort, waitForPort } from './ports.js';
 export {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   mkdirSync,
   mkdtempSync,
@@ -7,9 +8,11 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BUS_OPERATOR, BUS_SERVICES, busPermissions, defaultTopology } from '@acai/contracts';
 import { waitForPort } from './ports.js';
 import { killWithMe } from './with-me.js';
 
@@ -18,6 +21,47 @@ export interface StartedService {
   /** Its process, while it runs. */
   readonly pid: number | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * A NATS user: its password (or `{ env }`: the name of the server's environment variable that holds
+ * it, for deployments whose secrets live elsewhere), and what it may publish and subscribe to
+ * (`all`: everything).
+ */
+export interface NatsUser {
+  readonly user: string;
+  readonly password: string | { readonly env: string };
+  readonly permissions:
+    { readonly publish: readonly string[]; readonly subscribe: readonly string[] } | 'all';
+}
+
+/**
+ * The nats-server `authorization` block for `users`, in NATS's configuration syntax: no anonymous
+ * access; each user publishes and subscribes where its permissions say, and may answer requests
+ * made to it (`allow_responses`, for command replies).
+ */
+export function natsAuthConfig(users: readonly NatsUser[]): string {
+  const list = (values: readonly string[]) =>
+    `[${values.map((v) => JSON.stringify(v)).join(', ')}]`;
+  const lines = ['authorization {', '  users = ['];
+  for (const u of users) {
+    lines.push('    {', `      user: ${JSON.stringify(u.user)}`);
+    lines.push(
+      `      password: ${typeof u.password === 'string' ? JSON.stringify(u.password) : `$${u.password.env}`}`,
+    );
+    if (u.permissions !== 'all') {
+      lines.push(
+        '      permissions: {',
+        `        publish: { allow: ${list(u.permissions.publish)} }`,
+        `        subscribe: { allow: ${list(u.permissions.subscribe)} }`,
+        '        allow_responses: true',
+        '      }',
+      );
+    }
+    lines.push('    }');
+  }
+  lines.push('  ]', '}', '');
+  return lines.join('\n');
 }
 
 export class MissingDependencyError extends Error {
@@ -40,6 +84,8 @@ export async function startNats(options: {
   /** Default: one nats-server picks itself, so no other process can take it meanwhile. */
   port?: number;
   logFile?: string;
+  /** When given, the server requires one of these users (its configuration is written 0600). */
+  users?: readonly NatsUser[];
 }): Promise<StartedService> {
   const binary = which('nats-server');
   if (binary === undefined) {
@@ -49,12 +95,20 @@ export async function startNats(options: {
     );
   }
   mkdirSync(options.dataDir, { recursive: true });
+  const configArgs: string[] = [];
+  if (options.users !== undefined) {
+    const configFile = path.join(options.dataDir, 'auth.conf');
+    writeFileSync(configFile, natsAuthConfig(options.users), { mode: 0o600 });
+    chmodSync(configFile, 0o600);
+    configArgs.push('-c', configFile);
+  }
   const portsDir = mkdtempSync(path.join(os.tmpdir(), 'acai-nats-ports-'));
   const log = options.logFile ?? path.join(options.dataDir, 'nats-server.log');
   const out = openSync(log, 'a');
   const child = spawn(
     binary,
     [
+      ...configArgs,
       '-js',
       '-a',
       '127.0.0.1',
@@ -121,4 +175,21 @@ async function readPortsFile(dir: string, timeoutMs: number): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The NATS users of a deployment (compose, Kubernetes): one per service with its role's
+ * permissions on the production topology, and the operator's; each password is the nats-server's
+ * environment variable `ACAI_NATS_PASSWORD_<USER>`, set from the deployment's secrets.
+ */
+export function deploymentNatsUsers(): NatsUser[] {
+  const env = (user: string) => ({ env: `ACAI_NATS_PASSWORD_${user.toUpperCase()}` });
+  return [
+    ...BUS_SERVICES.map((service) => ({
+      user: service,
+      password: env(service),
+      permissions: busPermissions(defaultTopology, service),
+    })),
+    { user: BUS_OPERATOR, password: env(BUS_OPERATOR), permissions: 'all' as const },
+  ];
 }

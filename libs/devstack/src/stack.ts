@@ -1,8 +1,15 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { codeForJobs, jobPath } from './job-access.js';
-import { startNats, type StartedService } from './nats.js';
+import {
+  BUS_OPERATOR,
+  BUS_SERVICES,
+  busPermissions,
+  defaultTopology,
+  isolatedTopology,
+} from '@acai/contracts';
+import { startNats, type NatsUser, type StartedService } from './nats.js';
 import { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
 import { ServiceStartError, SupervisedService } from './supervisor.js';
 
@@ -65,6 +72,15 @@ export interface Stack {
   readonly keyFile: string;
   readonly logDir: string;
   readonly natsUrl: string;
+  /**
+   * How a tool of the operator's connects to the stack's NATS (benchmarks, the `nats` CLI): the
+   * server, and the operator's user when the stack started its own server (with authentication).
+   */
+  readonly natsOperator: {
+    readonly servers: string;
+    readonly user?: string;
+    readonly pass?: string;
+  };
   /** The database the services use (benchmarks load data into it directly). */
   readonly databaseUrl: string;
   /** Resolves if a service dies while supervision is off: with its name and how. */
@@ -113,10 +129,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     const infraPids: Record<string, number> = {};
     let natsUrl = options.natsUrl;
+    let natsUsers: BusUsers | undefined;
     if (natsUrl === undefined) {
+      // Its own server requires a user per service (and one for the operator), so neither a job
+      // nor anything else on this machine can use the bus without credentials.
+      natsUsers = busUsers(
+        options.home,
+        options.env?.['ACAI_BUS_PREFIX'] ?? process.env['ACAI_BUS_PREFIX'],
+      );
       const nats = await startNats({
         dataDir: path.join(options.home, 'nats'),
         logFile: path.join(logDir, 'nats-server.log'),
+        users: natsUsers.users,
       });
       infra.push(nats);
       if (nats.pid !== undefined) infraPids['nats-server'] = nats.pid;
@@ -152,6 +176,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ...process.env,
           ...options.env,
           NATS_URL: nats,
+          ...(natsUsers?.files[entry.name] === undefined
+            ? {}
+            : { ACAI_NATS_CREDENTIALS: natsUsers.files[entry.name] }),
           DATABASE_URL: database,
           ACAI_HOME: options.home,
           [entry.portVariable]: String(port),
@@ -201,6 +228,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       keyFile,
       logDir,
       natsUrl: nats,
+      natsOperator: {
+        servers: nats,
+        ...(natsUsers === undefined
+          ? {}
+          : { user: natsUsers.operator.user, pass: natsUsers.operator.password }),
+      },
       databaseUrl: database,
       died: diedPromise,
       services: () =>
@@ -247,4 +280,47 @@ function writeStackFile(home: string, content: StackFile): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+interface BusUsers {
+  readonly users: NatsUser[];
+  /** Each service's credentials file, by service name. */
+  readonly files: Record<string, string>;
+  readonly operator: { readonly user: string; readonly password: string };
+}
+
+/**
+ * The NATS users of a stack: one per service with the permissions of its role (`busPermissions`),
+ * and the operator's. Passwords are made once and kept in `$ACAI_HOME/nats-users/<user>.json`
+ * (0600), so a restarted stack logs in with the same ones.
+ */
+function busUsers(home: string, prefix: string | undefined): BusUsers {
+  const dir = path.join(home, 'nats-users');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const topology =
+    prefix === undefined || prefix === 'acai' ? defaultTopology : isolatedTopology(prefix);
+  const credentials = (user: string) => {
+    const file = path.join(dir, `${user}.json`);
+    if (!existsSync(file)) {
+      const password = randomBytes(24).toString('base64url');
+      writeFileSync(file, `${JSON.stringify({ user, password })}\n`, { mode: 0o600 });
+    }
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { user: string; password: string };
+    return { file, user: parsed.user, password: parsed.password };
+  };
+  const users: NatsUser[] = [];
+  const files: Record<string, string> = {};
+  for (const service of BUS_SERVICES) {
+    const c = credentials(service);
+    files[service] = c.file;
+    users.push({
+      user: c.user,
+      password: c.password,
+      permissions: busPermissions(topology, service),
+    });
+  }
+  const operator = credentials(BUS_OPERATOR);
+  users.push({ user: operator.user, password: operator.password, permissions: 'all' });
+  return { users, files, operator: { user: operator.user, password: operator.password } };
 }

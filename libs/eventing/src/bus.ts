@@ -21,6 +21,8 @@ export interface BusOptions {
   /** Shown in `nats server report connections`; the service name. */
   readonly name: string;
   readonly topology: Topology;
+  /** The NATS user this service logs in as (none: an open server). */
+  readonly credentials?: { readonly user: string; readonly password: string };
   /** Logs stream limits. */
   readonly logsMaxAgeMs?: number;
   readonly logsMaxBytes?: number;
@@ -41,6 +43,9 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   const nc = await connect({
     servers: options.url,
     name: options.name,
+    ...(options.credentials === undefined
+      ? {}
+      : { user: options.credentials.user, pass: options.credentials.password }),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // Every JetStream publish and direct get is a request; capturing a stack trace for each one

@@ -57,6 +57,21 @@ export const commonConfig = {
     schema: z.string().default('nats://127.0.0.1:4222'),
     description: 'NATS server with JetStream, e.g. nats://127.0.0.1:4222',
   },
+  ACAI_NATS_CREDENTIALS: {
+    schema: z.string().min(1).optional(),
+    description:
+      'A JSON file {"user", "password"} (mode 0600) this service logs in to NATS with; npm run up writes one per service under $ACAI_HOME/nats-users',
+  },
+  ACAI_NATS_USER: {
+    schema: z.string().min(1).optional(),
+    description:
+      'Instead of ACAI_NATS_CREDENTIALS (containers): the NATS user this service logs in as, its service name',
+  },
+  ACAI_NATS_PASSWORD: {
+    schema: z.string().min(1).optional(),
+    description: 'The password of ACAI_NATS_USER',
+    secret: true,
+  },
   DATABASE_URL: {
     schema: z
       .string({

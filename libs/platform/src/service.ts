@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFile } from 'node:fs/promises';
 import {
   Module,
   type Abstract,
@@ -13,6 +14,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
+import { z } from 'zod';
 import { defaultTopology, isolatedTopology, type StoredEvent } from '@acai/contracts';
 import {
   BusJobControl,
@@ -139,15 +141,44 @@ export async function startService<C extends ConfigSpec>(
 
   let bus: Bus;
   try {
-    bus = await connectBus({ url: config.NATS_URL, name: def.name, topology });
+    const credentials =
+      config.ACAI_NATS_CREDENTIALS !== undefined
+        ? await readBusCredentials(config.ACAI_NATS_CREDENTIALS, def.name)
+        : config.ACAI_NATS_USER !== undefined
+          ? { user: config.ACAI_NATS_USER, password: config.ACAI_NATS_PASSWORD ?? '' }
+          : undefined;
+    bus = await connectBus({
+      url: config.NATS_URL,
+      name: def.name,
+      topology,
+      ...(credentials === undefined ? {} : { credentials }),
+    });
     await ensureStreams(bus, { replicas: config.ACAI_STREAM_REPLICAS });
   } catch (error) {
+    if (error instanceof CredentialsError) throw error;
+    const refused = /authorization|authentication/i.test(String(error));
     throw new Error(
-      `${def.name}: cannot reach NATS JetStream at ${config.NATS_URL} (${error instanceof Error ? error.message : String(error)}). ` +
-        'Start nats-server with -js, or set NATS_URL.',
+      `${def.name}: cannot reach NATS JetStream at ${redactUrl(config.NATS_URL)} (${error instanceof Error ? error.message : String(error)}). ` +
+        (refused
+          ? 'The server wants credentials: set ACAI_NATS_CREDENTIALS to this service’s file (npm run up writes them under $ACAI_HOME/nats-users), or ACAI_NATS_USER and ACAI_NATS_PASSWORD.'
+          : 'Start nats-server with -js, or set NATS_URL.'),
       { cause: error },
     );
   }
+  // A subject this service's user may not use is a bug in its permissions (or an attack with its
+  // credentials): say so loudly, once per subject.
+  void (async () => {
+    const reported = new Set<string>();
+    for await (const status of bus.nc.status()) {
+      if (status.type !== 'error' || status.error.name !== 'PermissionViolationError') continue;
+      if (reported.has(status.error.message)) continue;
+      reported.add(status.error.message);
+      logger.error(
+        { err: status.error.message },
+        'NATS refused this service a subject: its permissions (docs/bus-permissions.md) do not allow it',
+      );
+    }
+  })();
   const schema = config.ACAI_DB_SCHEMA ?? def.name;
   const db = await openDatabase({
     url: config.DATABASE_URL,
@@ -375,4 +406,39 @@ function systemErrorCode(error: unknown): string | null {
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
   }
   return null;
+}
+
+/** The credentials file cannot be used: the service does not start, and says why. */
+class CredentialsError extends Error {
+  override readonly name = 'CredentialsError';
+}
+
+const BusCredentialsSchema = z.object({ user: z.string().min(1), password: z.string().min(1) });
+
+/** Reads a NATS credentials file; errors name the file, never its content. */
+async function readBusCredentials(
+  file: string,
+  service: string,
+): Promise<{ user: string; password: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CredentialsError(
+      `${service}: cannot read ACAI_NATS_CREDENTIALS ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const result = BusCredentialsSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new CredentialsError(
+      `${service}: ACAI_NATS_CREDENTIALS ${file} is not a JSON object with "user" and "password"`,
+    );
+  }
+  return result.data;
 }

@@ -44,6 +44,10 @@ export class Ec2Provider implements Provider {
       NATS_URL: config.ACAI_EC2_EXECUTOR_NATS_URL ?? config.NATS_URL,
       ACAI_BUS_PREFIX: config.ACAI_BUS_PREFIX,
     };
+    if (config.ACAI_EC2_EXECUTOR_NATS_PASSWORD !== undefined) {
+      executorEnv['ACAI_NATS_USER'] = 'executor';
+      executorEnv['ACAI_NATS_PASSWORD'] = config.ACAI_EC2_EXECUTOR_NATS_PASSWORD;
+    }
     if (config.ACAI_EC2_EXECUTOR_BLOB_STORE !== undefined)
       executorEnv['ACAI_BLOB_STORE'] = config.ACAI_EC2_EXECUTOR_BLOB_STORE;
     if (config.ACAI_EC2_EXECUTOR_DATABASE_URL !== undefined)

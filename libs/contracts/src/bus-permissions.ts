@@ -1,0 +1,170 @@
+import { Controls } from './commands.js';
+import { subjects, type Topology } from './subjects.js';
+
+/** The services that connect to the bus, each with a NATS user of its own. */
+export const BUS_SERVICES = [
+  'gateway',
+  'catalog',
+  'scheduler',
+  'provisioner',
+  'executor',
+  'provenance',
+] as const;
+export type BusService = (typeof BUS_SERVICES)[number];
+
+/** What one NATS user may publish and subscribe to (nats-server `permissions`). */
+export interface BusPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/**
+ * The part of each service's permissions that is about acai's own subjects: the aggregates whose
+ * events it appends, the commands it answers and sends, the work, logs and control messages it
+ * publishes or hears. Read as a table in docs/bus-permissions.md.
+ */
+export interface BusRole {
+  /** Aggregates whose events it appends (`<prefix>.evt.*.<aggregate>.*`). */
+  readonly appends: readonly string[];
+  /** Services whose commands it sends (`<prefix>.cmd.<service>.>`). */
+  readonly calls: readonly (BusService | '*')[];
+  /** Work pools it queues jobs on, logs it writes, control topics it publishes. */
+  readonly queuesWork: boolean;
+  readonly writesLogs: boolean;
+  readonly publishesControls: readonly string[];
+  readonly hearsControls: readonly string[];
+}
+
+export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
+  gateway: {
+    appends: [],
+    calls: ['*'],
+    queuesWork: false,
+    writesLogs: false,
+    publishesControls: [Controls.keyRevoked],
+    hearsControls: [Controls.keyRevoked],
+  },
+  catalog: {
+    appends: ['fileset'],
+    calls: [],
+    queuesWork: false,
+    writesLogs: false,
+    publishesControls: [],
+    hearsControls: [],
+  },
+  scheduler: {
+    appends: ['run', 'job'],
+    calls: ['catalog', 'provisioner'],
+    queuesWork: true,
+    writesLogs: false,
+    publishesControls: [Controls.cancelJob],
+    hearsControls: [],
+  },
+  provisioner: {
+    // Allocation and profiling append to jobs, runs and profiles; its simulated executors run jobs
+    // (their events, logs and outputs) like the real one.
+    appends: ['job', 'run', 'profile'],
+    calls: ['catalog', 'scheduler'],
+    queuesWork: true,
+    writesLogs: true,
+    publishesControls: [Controls.nodeHeartbeat],
+    // `simulation.stats`: what the simulated cloud did, asked by benchmarks and operators.
+    hearsControls: [Controls.nodeHeartbeat, Controls.cancelJob, 'simulation.stats'],
+  },
+  executor: {
+    appends: ['job'],
+    calls: ['catalog'],
+    queuesWork: false,
+    writesLogs: true,
+    publishesControls: [Controls.nodeHeartbeat],
+    hearsControls: [Controls.cancelJob],
+  },
+  provenance: {
+    appends: [],
+    calls: [],
+    queuesWork: false,
+    writesLogs: false,
+    publishesControls: [],
+    hearsControls: [],
+  },
+};
+
+/**
+ * The JetStream API a service uses on acai's streams: stream info and creation (each service
+ * makes sure the streams exist at start), consumers (create, fetch, info, delete), direct reads and
+ * acknowledgements. Deleting or purging a stream, or deleting a message, is nobody's: it is not here.
+ */
+function jetStreamApi(t: Topology): string[] {
+  const streams = [t.streams.events, t.streams.work, t.streams.logs];
+  return [
+    '$JS.API.INFO',
+    ...streams.flatMap((s) => [
+      `$JS.API.STREAM.INFO.${s}`,
+      `$JS.API.STREAM.CREATE.${s}`,
+      `$JS.API.STREAM.UPDATE.${s}`,
+      `$JS.API.STREAM.MSG.GET.${s}`,
+      `$JS.API.CONSUMER.*.${s}`,
+      `$JS.API.CONSUMER.*.${s}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${s}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${s}.>`,
+      `$JS.API.DIRECT.GET.${s}`,
+      `$JS.API.DIRECT.GET.${s}.>`,
+      `$JS.ACK.${s}.>`,
+    ]),
+    '$JS.FC.>',
+  ];
+}
+
+/**
+ * The operator's user (`npm run up` writes its credentials next to the services'): everything,
+ * for the `nats` CLI, benchmarks and tools that watch the bus. Never given to a service or a job.
+ */
+export const BUS_OPERATOR = 'operator';
+
+/** Each service's NATS permissions on topology `t`, from its role. */
+export function busPermissions(t: Topology, service: BusService): BusPermissions {
+  const role = BUS_ROLES[service];
+  const publish = [
+    ...jetStreamApi(t),
+    ...role.appends.map((aggregate) => `${t.prefix}.evt.*.${aggregate}.*`),
+    ...role.calls.map((target) => `${t.prefix}.cmd.${target === '*' ? '>' : `${target}.>`}`),
+    ...(role.queuesWork ? [subjects.allWork(t)] : []),
+    ...(role.writesLogs ? [subjects.allLogs(t)] : []),
+    ...role.publishesControls.map((topic) => subjects.control(t, topic)),
+  ];
+  const subscribe = [
+    '_INBOX.>',
+    `${t.prefix}.cmd.${service}.>`,
+    ...role.hearsControls.map((topic) => subjects.control(t, topic)),
+  ];
+  return { publish, subscribe };
+}
+
+/**
+ * docs/bus-permissions.md's table, from {@link BUS_ROLES} (a unit test keeps the page and the code
+ * the same). Subjects are shown with the production prefix `acai`.
+ */
+export function busPermissionsTable(): string {
+  const code = (values: readonly string[]) =>
+    values.length === 0 ? '–' : values.map((v) => `\`${v}\``).join(', ');
+  const rows = BUS_SERVICES.map((service) => {
+    const role = BUS_ROLES[service];
+    return [
+      `**${service}**`,
+      code(role.appends.map((a) => `acai.evt.*.${a}.*`)),
+      code([`acai.cmd.${service}.>`]),
+      code(role.calls.map((c) => (c === '*' ? 'acai.cmd.>' : `acai.cmd.${c}.>`))),
+      code([
+        ...(role.queuesWork ? ['acai.work.>'] : []),
+        ...(role.writesLogs ? ['acai.log.>'] : []),
+        ...role.publishesControls.map((t) => `acai.ctl.${t}`),
+      ]),
+      code(role.hearsControls.map((t) => `acai.ctl.${t}`)),
+    ];
+  });
+  return [
+    '| service | appends events | answers commands | sends commands | publishes | hears |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((cells) => `| ${cells.join(' | ')} |`),
+  ].join('\n');
+}
