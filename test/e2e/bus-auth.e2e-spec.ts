@@ -64,6 +64,8 @@ describe('the bus requires credentials, and each service’s are its own', () =>
   });
 
   it('keeps each service’s credentials in a file only the stack’s user reads, one per service', async () => {
+    // $ACAI_HOME is closed to others (embedded Postgres passes through by its group).
+    expect((await stat(home)).mode & 0o007).toBe(0);
     for (const service of BUS_SERVICES) {
       const file = path.join(home, 'nats-users', `${service}.json`);
       expect((await stat(file)).mode & 0o777).toBe(0o600);

@@ -132,14 +132,15 @@ function checkWorkDir(workDir: string, home: string): void {
 }
 
 /**
- * Takes group and other permissions off `dir` (when it exists and is this user's); answers whether
- * it had any. Made 0700, nothing under it can be reached by another user, whatever its own mode.
+ * Takes the permissions of others off `dir` (when it exists and is this user's); answers whether it
+ * had any. Then nothing under it can be reached by a job's user, whatever its own mode (a job's
+ * user is in no group but its own, so the folder's group, e.g. postgres, keeps its access).
  */
 async function closeToOthers(dir: string): Promise<boolean> {
   const info = await stat(dir).catch(() => undefined);
-  if (info === undefined || info.uid !== process.getuid?.() || (info.mode & 0o077) === 0)
+  if (info === undefined || info.uid !== process.getuid?.() || (info.mode & 0o007) === 0)
     return false;
-  await chmod(dir, info.mode & 0o700);
+  await chmod(dir, info.mode & 0o770);
   return true;
 }
 

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { StartedService } from './nats.js';
@@ -119,6 +120,15 @@ export async function ensureDatabase(url: string, name: string): Promise<string>
  */
 function letPostgresUserReach(dir: string): void {
   let current = path.resolve(dir);
+  // The folder holding the data ($ACAI_HOME) is passed through by the postgres group alone, not
+  // by everyone: jobs run as other users and must not reach anything in it.
+  const group = postgresGroup();
+  if (group !== undefined) {
+    const info = statSync(current);
+    if (info.gid !== group) chownSync(current, info.uid, group);
+    chmodSync(current, (info.mode & 0o777) | 0o010);
+    current = path.dirname(current);
+  }
   for (;;) {
     const mode = statSync(current).mode & 0o777;
     if ((mode & 0o001) === 0) chmodSync(current, mode | 0o001);
@@ -126,4 +136,11 @@ function letPostgresUserReach(dir: string): void {
     if (parent === current) return;
     current = parent;
   }
+}
+
+/** The gid of group `postgres`, when there is one. */
+function postgresGroup(): number | undefined {
+  const found = spawnSync('getent', ['group', 'postgres'], { encoding: 'utf8' });
+  const gid = Number(found.stdout.split(':')[2]);
+  return found.status === 0 && Number.isInteger(gid) ? gid : undefined;
 }

@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  statSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { codeForJobs, jobPath } from './job-access.js';
@@ -110,7 +118,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // $ACAI_HOME holds keys, blobs, the event store and the database: nobody else's to read (jobs
   // run as other users and must not reach it).
   mkdirSync(options.home, { recursive: true, mode: 0o700 });
-  chmodSync(options.home, 0o700);
+  chmodSync(options.home, statSync(options.home).mode & 0o770);
   mkdirSync(logDir, { recursive: true });
   const jobs = await jobPath();
   const entries = readServices(options.root);
