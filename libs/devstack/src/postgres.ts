@@ -50,7 +50,14 @@ export async function startEmbeddedPostgres(options: {
   /** Default: a free port; if another process takes it before Postgres binds it, another. */
   port?: number;
   onLog?: (line: string) => void;
+  /**
+   * The superuser's password (default `postgres`, the package's). A data folder made with another
+   * password (an earlier version's `postgres`) is given this one at start.
+   */
+  superuserPassword?: string;
 }): Promise<StartedService> {
+  const password = options.superuserPassword ?? LEGACY_PASSWORD;
+
   mkdirSync(path.dirname(options.dataDir), { recursive: true });
   if (process.getuid?.() === 0) letPostgresUserReach(path.dirname(options.dataDir));
   const log = options.onLog ?? (() => undefined);
@@ -62,7 +69,7 @@ export async function startEmbeddedPostgres(options: {
       databaseDir: options.dataDir,
       port,
       user: 'postgres',
-      password: 'postgres',
+      password,
       authMethod: 'password',
       persistent: true,
       createPostgresUser: true,
@@ -88,8 +95,10 @@ export async function startEmbeddedPostgres(options: {
     // SIGINT is Postgres's fast shutdown: it ends with us even if we die without stopping it.
     const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
     const guard = pid === undefined ? undefined : killWithMe(pid, 'INT');
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    if (password !== LEGACY_PASSWORD) await adoptPassword(url, port, password);
     return {
-      url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+      url,
       pid,
       async stop() {
         await server.stop();
@@ -97,6 +106,99 @@ export async function startEmbeddedPostgres(options: {
       },
     };
   }
+}
+
+/** The password embedded Postgres's superuser had before each stack made its own. */
+const LEGACY_PASSWORD = 'postgres';
+
+/** A data folder whose superuser still has the legacy password gets `password` instead. */
+async function adoptPassword(url: string, port: number, password: string): Promise<void> {
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    return;
+  } catch (error) {
+    if ((error as { code?: string }).code !== '28P01') throw error;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+  const legacy = new pg.Client({
+    connectionString: `postgres://postgres:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres`,
+  });
+  await legacy.connect();
+  try {
+    await legacy.query(`ALTER ROLE postgres PASSWORD ${literal(password)}`);
+  } finally {
+    await legacy.end();
+  }
+}
+
+/** A string as an SQL literal. */
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A name as an SQL identifier. */
+function identifier(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/** One service's login: its own role, owner of its own schema and of nothing else. */
+export interface ServiceRole {
+  readonly role: string;
+  readonly password: string;
+  readonly schema: string;
+}
+
+/**
+ * Gives each service its own role on database `database` of the server at `superUrl`: created (or
+ * its password set) as a login role, owner of its schema (created when missing; a schema and the
+ * tables an earlier version made as the superuser change owner), allowed to connect, and nothing
+ * else: no one else may connect to the database, and a role cannot read another's schema.
+ * Answers each service's DATABASE_URL.
+ */
+export async function ensureServiceRoles(
+  superUrl: string,
+  database: string,
+  roles: readonly ServiceRole[],
+): Promise<Record<string, string>> {
+  const target = new URL(superUrl);
+  target.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: target.toString() });
+  await client.connect();
+  const urls: Record<string, string> = {};
+  try {
+    await client.query(`REVOKE ALL ON DATABASE ${identifier(database)} FROM PUBLIC`);
+    for (const { role, password, schema } of roles) {
+      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      await client.query(
+        `${exists.rowCount === 0 ? 'CREATE' : 'ALTER'} ROLE ${identifier(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${literal(password)}`,
+      );
+      await client.query(
+        `GRANT CONNECT ON DATABASE ${identifier(database)} TO ${identifier(role)}`,
+      );
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${identifier(schema)}`);
+      await client.query(`ALTER SCHEMA ${identifier(schema)} OWNER TO ${identifier(role)}`);
+      const owned = await client.query<{ name: string; kind: string }>(
+        `SELECT c.oid::regclass::text AS name, c.relkind AS kind FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+            AND pg_get_userbyid(c.relowner) <> $2`,
+        [schema, role],
+      );
+      for (const { name, kind } of owned.rows) {
+        const what = kind === 'v' ? 'VIEW' : kind === 'm' ? 'MATERIALIZED VIEW' : 'TABLE';
+        await client.query(`ALTER ${what} ${name} OWNER TO ${identifier(role)}`);
+      }
+      const url = new URL(target);
+      url.username = role;
+      url.password = password;
+      urls[schema] = url.toString();
+    }
+  } finally {
+    await client.end();
+  }
+  return urls;
 }
 
 /** Creates database `name` on the server of `url` unless it exists; returns the URL of that database. */

@@ -18,7 +18,7 @@ import {
   isolatedTopology,
 } from '@acai/contracts';
 import { startNats, type NatsUser, type StartedService } from './nats.js';
-import { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
+import { ensureDatabase, ensureServiceRoles, startEmbeddedPostgres } from './postgres.js';
 import { ServiceStartError, SupervisedService } from './supervisor.js';
 
 export interface ServiceEntry {
@@ -156,11 +156,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       say(`nats-server (JetStream) at ${natsUrl}, store ${path.join(options.home, 'nats')}`);
     }
     let databaseUrl = options.databaseUrl;
+    let serviceDatabaseUrls: Record<string, string> = {};
     if (databaseUrl === undefined) {
-      const pg = await startEmbeddedPostgres({ dataDir: path.join(options.home, 'postgres') });
+      // Its own Postgres: a superuser password of this home's, and a role per service that owns
+      // its schema and nothing else.
+      const secrets = path.join(options.home, 'postgres-users');
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(options.home, 'postgres'),
+        superuserPassword: secretFile(secrets, 'postgres').password,
+      });
       infra.push(pg);
       if (pg.pid !== undefined) infraPids['postgres'] = pg.pid;
       databaseUrl = await ensureDatabase(pg.url, 'acai');
+      serviceDatabaseUrls = await ensureServiceRoles(
+        pg.url,
+        'acai',
+        entries.map((e) => ({
+          role: `acai_${e.name}`,
+          password: secretFile(secrets, e.name).password,
+          schema: e.name,
+        })),
+      );
       say(
         `embedded Postgres at ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}, data ${path.join(options.home, 'postgres')}`,
       );
@@ -187,7 +203,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ...(natsUsers?.files[entry.name] === undefined
             ? {}
             : { ACAI_NATS_CREDENTIALS: natsUsers.files[entry.name] }),
-          DATABASE_URL: database,
+          DATABASE_URL: serviceDatabaseUrls[entry.name] ?? database,
           ACAI_HOME: options.home,
           [entry.portVariable]: String(port),
           ACAI_BOOTSTRAP_KEY_FILE: keyFile,
@@ -304,19 +320,9 @@ interface BusUsers {
  */
 function busUsers(home: string, prefix: string | undefined): BusUsers {
   const dir = path.join(home, 'nats-users');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
   const topology =
     prefix === undefined || prefix === 'acai' ? defaultTopology : isolatedTopology(prefix);
-  const credentials = (user: string) => {
-    const file = path.join(dir, `${user}.json`);
-    if (!existsSync(file)) {
-      const password = randomBytes(24).toString('base64url');
-      writeFileSync(file, `${JSON.stringify({ user, password })}\n`, { mode: 0o600 });
-    }
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { user: string; password: string };
-    return { file, user: parsed.user, password: parsed.password };
-  };
+  const credentials = (user: string) => secretFile(dir, user);
   const users: NatsUser[] = [];
   const files: Record<string, string> = {};
   for (const service of BUS_SERVICES) {
@@ -331,4 +337,20 @@ function busUsers(home: string, prefix: string | undefined): BusUsers {
   const operator = credentials(BUS_OPERATOR);
   users.push({ user: operator.user, password: operator.password, permissions: 'all' });
   return { users, files, operator: { user: operator.user, password: operator.password } };
+}
+
+/**
+ * The credentials `<dir>/<user>.json` (0600, in a 0700 folder): `{ user, password }`, the password
+ * made at random the first time and read back ever after.
+ */
+function secretFile(dir: string, user: string): { file: string; user: string; password: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const file = path.join(dir, `${user}.json`);
+  if (!existsSync(file)) {
+    const password = randomBytes(24).toString('base64url');
+    writeFileSync(file, `${JSON.stringify({ user, password })}\n`, { mode: 0o600 });
+  }
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { user: string; password: string };
+  return { file, user: parsed.user, password: parsed.password };
 }

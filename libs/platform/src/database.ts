@@ -34,7 +34,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     await runner.connect();
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`acai-migrate-${options.schema}`]);
     try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      // A service's role may own its schema without the right to create schemas: it asks first.
+      const found = (await runner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+        options.schema,
+      ])) as unknown[];
+      if (found.length === 0) await runner.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await dataSource.runMigrations({ transaction: 'each' });
     } finally {
       await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [

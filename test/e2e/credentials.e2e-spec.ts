@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
+import pg from 'pg';
 import { BUS_SERVICES } from '@acai/contracts';
 import { startStack, type Stack } from '@acai/devstack';
 
@@ -15,7 +16,7 @@ const root = path.resolve(import.meta.dirname, '../..');
  * user may publish and subscribe only where its role says (docs/bus-permissions.md). Tried here with
  * no user, a wrong password, and the executor's credentials used for other services' subjects.
  */
-describe('the bus requires credentials, and each service’s are its own', () => {
+describe('the bus and the database require credentials, and each service’s are its own', () => {
   let stack: Stack;
   let home: string;
   const connections: NatsConnection[] = [];
@@ -46,7 +47,7 @@ describe('the bus requires credentials, and each service’s are its own', () =>
   };
 
   beforeAll(async () => {
-    home = await mkdtemp(path.join(os.tmpdir(), 'acai-bus-auth-'));
+    home = await mkdtemp(path.join(os.tmpdir(), 'acai-credentials-'));
     stack = await startStack({ root, home, gatewayPort: 0, env: { ACAI_LOG_LEVEL: 'warn' } });
   });
 
@@ -101,6 +102,40 @@ describe('the bus requires credentials, and each service’s are its own', () =>
     await nc.flush();
     await new Promise((r) => setTimeout(r, 200));
     expect(refused.length).toBe(before);
+  });
+
+  it('gives Postgres a superuser password of its own, and each service a role that reads only its schema', async () => {
+    const superuser = new URL(stack.databaseUrl);
+    expect(superuser.password).not.toBe('postgres');
+    const legacy = new URL(superuser);
+    legacy.password = 'postgres';
+    const tryLegacy = new pg.Client({ connectionString: legacy.toString() });
+    await expect(tryLegacy.connect()).rejects.toMatchObject({ code: '28P01' });
+    await tryLegacy.end().catch(() => undefined);
+
+    const { password } = JSON.parse(
+      await readFile(path.join(home, 'postgres-users', 'executor.json'), 'utf8'),
+    ) as { password: string };
+    const executor = new URL(superuser);
+    executor.username = 'acai_executor';
+    executor.password = password;
+    const client = new pg.Client({ connectionString: executor.toString() });
+    await client.connect();
+    try {
+      // The gateway's keys and the catalog's file sets are not the executor's to read.
+      await expect(client.query('SELECT * FROM gateway.api_keys')).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(client.query('SELECT 1 FROM catalog.migrations')).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(client.query('CREATE SCHEMA intruder')).rejects.toMatchObject({ code: '42501' });
+      // Its own schema is its own.
+      const own = await client.query('SELECT count(*) FROM executor.migrations');
+      expect(own.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
   });
 
   it('still runs the pipeline with every service on its own user, and the log is intact', async () => {
