@@ -247,6 +247,18 @@ describe('provisioning', () => {
     expect(tight.success).toBe(false);
     expect(tight.reason).toMatch(/deadline/);
     expect(tight.alternatives.every((a) => !a.feasible && a.whyNot !== null)).toBe(true);
+
+    // Another project's model is its own: it learns nothing from this project's jobs (nor could
+    // its jobs skew this one's), though the step is the same.
+    const other = await system.api('POST', '/api/v1/projects', { name: 'other-team' });
+    const otherKey = (other.body as { key: string }).key;
+    const sized = { sizeParameters: ['EPOCHS'], maxSeconds: 60 };
+    const ours = (await system.api('POST', '/api/v1/provision/plan', step(4, sized)))
+      .body as PlanBody;
+    expect(ours.model?.observations).toBe(5);
+    const theirs = (await system.api('POST', '/api/v1/provision/plan', step(4, sized), otherKey))
+      .body as PlanBody;
+    expect(theirs.model?.observations ?? 0).toBe(0);
   });
 
   it('runs a step pinned to a configuration on exactly that one', async () => {

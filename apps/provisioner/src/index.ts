@@ -76,7 +76,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
         provide: AutoProvisioner,
         useValue: new AutoProvisioner(
           book,
-          (signature) => observations.observations(ctx.db, signature),
+          (project, signature) => observations.observations(ctx.db, project, signature),
           ctx.config.ACAI_PROFILING_RUNS,
           async (project, signature) =>
             (await profiles.load(project, signature)).state.status === 'profiled',

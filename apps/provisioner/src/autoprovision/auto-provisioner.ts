@@ -16,7 +16,8 @@ import {
 export class AutoProvisioner {
   constructor(
     private readonly book: OfferCatalogue,
-    private readonly observations: (signature: string) => Promise<JobObservation[]>,
+    /** A project's finished jobs of a profile: one project never learns from another's. */
+    private readonly observations: (project: string, signature: string) => Promise<JobObservation[]>,
     private readonly profilingRuns: number,
     /** Whether a project's profile has been profiled (per project: see `PlacementFacts`). */
     private readonly profiled: (project: string, signature: string) => Promise<boolean>,
@@ -30,7 +31,7 @@ export class AutoProvisioner {
       return decidePlacement({ ...known, history: [], profiled: false });
     }
     const { signature } = jobProfile(job);
-    const history = await this.observations(signature);
+    const history = await this.observations(project, signature);
     // Only a step that says how to profile it can be profiled: for any other, no need to ask.
     const profiled =
       job.provision.profile !== undefined && (await this.profiled(project, signature));

@@ -95,7 +95,11 @@ export class ObservationsProjection implements SqlProjection {
   }
 
   /** The finished jobs of a signature, oldest first (at most the last 500). */
-  async observations(db: DataSource, signature: string): Promise<JobObservation[]> {
+  async observations(
+    db: DataSource,
+    project: string,
+    signature: string,
+  ): Promise<JobObservation[]> {
     const rows = await db.query<
       {
         job_id: string;
@@ -109,9 +113,10 @@ export class ObservationsProjection implements SqlProjection {
       }[]
     >(
       `SELECT * FROM (SELECT job_id, features, offer, cpu, memory_mb, predicted_seconds, seconds,
-         outcome, updated_at FROM ${this.table()} WHERE signature = $1 AND outcome IS NOT NULL
+         outcome, updated_at FROM ${this.table()}
+         WHERE project = $1 AND signature = $2 AND outcome IS NOT NULL
          ORDER BY updated_at DESC LIMIT 500) recent ORDER BY updated_at`,
-      [signature],
+      [project, signature],
     );
     return rows.map((r) => ({
       jobId: r.job_id,
