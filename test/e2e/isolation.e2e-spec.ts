@@ -20,6 +20,7 @@ interface Owned {
   file: string;
   sha256: string;
   keyIds: string[];
+  secret: string;
 }
 
 /**
@@ -38,6 +39,7 @@ function valueOf(path: string, param: string, a: Owned): string | undefined {
   if (path.startsWith('/api/v1/projects/{name}')) {
     if (param === 'name') return 'alpha';
     if (param === 'id') return a.keyIds[0];
+    if (param === 'secret') return a.secret;
   }
   if (path.startsWith('/api/v1/projections/{name}') && param === 'name') return 'runs';
   return undefined;
@@ -57,6 +59,7 @@ const BODIES: Record<string, unknown> = {
   changeLabels: { add: ['touched'] },
   evictVersion: { reason: 'isolation test' },
   createKey: { scope: 'admin', name: 'intruder' },
+  putSecret: { value: 'intruder' },
 };
 
 /** Values of required query parameters. */
@@ -120,6 +123,10 @@ describe('isolation matrix: every route, every kind of stranger', () => {
     const { id: runId, jobs } = run.body as { id: string; jobs: { id: string }[] };
     await system.waitForRun(runId, alphaAdmin);
     const keys = await api('GET', '/api/v1/projects/alpha/keys', alphaAdmin);
+    expect(
+      (await api('PUT', '/api/v1/projects/alpha/secrets/alpha-token', alphaAdmin, { value: 'v' }))
+        .status,
+    ).toBe(200);
     a = {
       runId,
       jobId: jobs[0]!.id,
@@ -127,6 +134,7 @@ describe('isolation matrix: every route, every kind of stranger', () => {
       file: 'data/a.txt',
       sha256,
       keyIds: (keys.body as { items: { id: string }[] }).items.map((k) => k.id),
+      secret: 'alpha-token',
     };
     // B has data of its own, so its listings are not empty.
     expect((await api('POST', '/api/v1/filesets', betaAdmin, { name: 'beta-data' })).status).toBe(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -99,6 +100,7 @@ export async function startSystem(
     ACAI_BOOTSTRAP_KEY_FILE: keyFile,
     ACAI_SHUTDOWN_GRACE_MS: '2000',
     ACAI_WORK_DIR: workDir,
+    ACAI_SECRETS_KEY: randomBytes(32).toString('base64'),
     // Jobs get a fixed PATH: this Node first (when their users can run it), as `npm run up` does.
     ACAI_JOB_PATH: await jobPath(),
     // As root (CI), jobs run as the slot users; a developer's own user cannot, so says so.

@@ -61,6 +61,8 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       slots,
       sandbox,
       jobPath: config.ACAI_JOB_PATH,
+      secrets: async (project, names) =>
+        (await ctx.commands.send('resolveSecrets', { project, names })).values,
       keepFailedMinutes: config.ACAI_KEEP_FAILED_WORK_MINUTES,
       attempts: new JobAttempts(new AggregateRepository(ctx.store, JOB, jobDecider), ctx.logger),
       staging: new Staging(ctx.commands, blobStoreFromUrl(blobStore)),

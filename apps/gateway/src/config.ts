@@ -47,5 +47,11 @@ export const gatewayConfig = {
     description:
       'On first start, create project `default` with its admin key (also the platform admin key) and write the key here (mode 0600)',
   },
+  ACAI_SECRETS_KEY: {
+    schema: z.string().min(1).optional(),
+    description:
+      'Encrypts projects’ secrets at rest: 32 random bytes in base64 (`openssl rand -base64 32`; npm run up makes one in $ACAI_HOME/secrets.key). Unset: secrets are off (503)',
+    secret: true,
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

@@ -10,6 +10,8 @@ import { JobsController } from './jobs/jobs.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
+import { SecretsController } from './secrets/secrets.controller.js';
+import { SecretsHandler } from './secrets/secrets.handler.js';
 
 @Module({
   controllers: [
@@ -20,6 +22,8 @@ import { RunsController } from './runs/runs.controller.js';
     BlobsController,
     AdminController,
     KeysController,
+    SecretsController,
+    SecretsHandler,
     ProvisionController,
     OpenApiController,
   ],

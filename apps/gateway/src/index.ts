@@ -11,6 +11,9 @@ import { KeysRepository } from './auth/keys.repository.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { BusKeyRevocations, KeyRevocations } from './auth/revocations.js';
 import { gatewayConfig } from './config.js';
+import { SecretBox } from './secrets/secret-box.js';
+import { GatewaySecrets1796400000000 } from './secrets/secrets.migration.js';
+import { SecretsRepository } from './secrets/secrets.repository.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 
@@ -20,7 +23,11 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   port: { variable: 'ACAI_PORT' },
   module: GatewayModule,
   entities: [ProjectEntity, ApiKeyEntity],
-  migrations: [GatewayAuth1764115300000, GatewayKeyScopes1796271000000],
+  migrations: [
+    GatewayAuth1764115300000,
+    GatewayKeyScopes1796271000000,
+    GatewaySecrets1796400000000,
+  ],
   bodyLimit: (config) => config.ACAI_MAX_BODY_BYTES,
   timeouts: (config) => ({
     headersMs: config.ACAI_HEADERS_TIMEOUT_MS,
@@ -50,8 +57,15 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     const blobs = blobStoreFromUrl(
       ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),
     );
+    const secretsKey = ctx.config.ACAI_SECRETS_KEY;
+    const secrets = new SecretsRepository(
+      ctx.db,
+      ctx.config.ACAI_DB_SCHEMA ?? 'gateway',
+      secretsKey === undefined ? undefined : new SecretBox(secretsKey),
+    );
     return [
       { provide: KeysRepository, useValue: keys },
+      { provide: SecretsRepository, useValue: secrets },
       { provide: RateLimiter, useValue: limiter },
       { provide: KeyRevocations, useValue: revocations },
       { provide: JobLogs, useValue: new BusJobLogs(ctx.bus) },

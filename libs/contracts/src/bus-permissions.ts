@@ -73,7 +73,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   executor: {
     appends: ['job'],
-    calls: ['catalog'],
+    // The gateway: the secrets of a job it starts (resolveSecrets).
+    calls: ['catalog', 'gateway'],
     queuesWork: false,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],

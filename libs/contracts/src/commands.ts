@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
+import { SecretNameSchema } from './api/secrets.js';
 import {
   EvictedVersionSchema,
   FileEntrySchema,
@@ -37,7 +38,7 @@ import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.ev
 import { RunOriginSchema } from './events/run.events.js';
 
 /** The services that answer commands. */
-export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner';
+export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner' | 'gateway';
 
 /** A command as declared: who answers it, what it takes and what it answers. */
 export interface CommandSpec<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
@@ -364,6 +365,15 @@ export const Commands = defineCommands({
       ),
     }),
     response: Ok,
+  },
+
+  // gateway: the project's secrets, for the executor that starts a job naming them.
+  resolveSecrets: {
+    service: 'gateway',
+    summary: 'The values of a project’s secrets, for a job about to start (executors only)',
+    request: z.object({ ...projectScoped, names: z.array(SecretNameSchema).min(1).max(256) }),
+    /** Every name asked for; a missing one is an error naming it. */
+    response: z.object({ values: z.record(z.string(), z.string()) }),
   },
 });
 

@@ -16,6 +16,7 @@ export {
   FilesetProblems,
   ProvisioningProblems,
   RunProblems,
+  SecretProblems,
 } from './problems/index.js';
 export { parseOrThrow } from './validation.js';
 export {
@@ -108,6 +109,13 @@ export {
   type KeyView,
   KeyViewSchema,
 } from './api/keys.js';
+export {
+  type PutSecretRequest,
+  PutSecretRequestSchema,
+  SecretNameSchema,
+  type SecretView,
+  SecretViewSchema,
+} from './api/secrets.js';
 export {
   type CancelJobControl,
   CancelJobControlSchema,

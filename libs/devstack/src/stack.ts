@@ -182,6 +182,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       );
     }
     const keyFile = path.join(options.home, 'default.key');
+    // Projects' secrets are encrypted at rest with a key of this home's (made once, 0600).
+    const secretsKey = secretsKeyOf(options.home);
     const nats = natsUrl;
     const database = databaseUrl;
     for (const entry of entries) {
@@ -207,6 +209,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ACAI_HOME: options.home,
           [entry.portVariable]: String(port),
           ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+          ...(isGateway && process.env['ACAI_SECRETS_KEY'] === undefined
+            ? { ACAI_SECRETS_KEY: secretsKey }
+            : {}),
         }),
       };
       const events = {
@@ -353,4 +358,13 @@ function secretFile(dir: string, user: string): { file: string; user: string; pa
   }
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { user: string; password: string };
   return { file, user: parsed.user, password: parsed.password };
+}
+
+/** `$ACAI_HOME/secrets.key`: 32 random bytes in base64, made the first time (0600). */
+function secretsKeyOf(home: string): string {
+  const file = path.join(home, 'secrets.key');
+  if (!existsSync(file)) {
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
 }

@@ -105,6 +105,7 @@ function queued(name: string): NewEvent {
       outputs: [],
       timeoutSeconds: null,
       network: 'default',
+      secrets: {},
       provision: null,
     },
   };

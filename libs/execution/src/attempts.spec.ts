@@ -53,6 +53,7 @@ describe('job attempts', () => {
           outputs: [],
           timeoutSeconds: null,
           network: 'default',
+          secrets: {},
           provision: null,
         },
       },
@@ -72,6 +73,7 @@ describe('job attempts', () => {
       outputs: [],
       timeoutSeconds: null,
       network: 'default',
+      secrets: {},
     };
   });
 

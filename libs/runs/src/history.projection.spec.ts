@@ -18,6 +18,7 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   outputs: [],
   timeoutSeconds: null,
   network: 'default',
+  secrets: {},
   provision: null,
 });
 
@@ -88,6 +89,7 @@ function failingRun(): StoredEvent[] {
       outputs: [],
       timeoutSeconds: null,
       network: 'default',
+      secrets: {},
       provision: null,
     }),
     e('job.provisioned', id, {
@@ -199,6 +201,7 @@ describe('runsProjection', () => {
         outputs: [],
         timeoutSeconds: null,
         network: 'default',
+        secrets: {},
         provision: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),

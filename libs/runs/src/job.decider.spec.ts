@@ -15,6 +15,7 @@ const queuedData: EventData<'job.queued'> = {
   outputs: [],
   timeoutSeconds: null,
   network: 'default',
+  secrets: {},
   provision: null,
 };
 const provisionedData: EventData<'job.provisioned'> = {
@@ -287,6 +288,7 @@ describe('jobDecider', () => {
         outputs: [],
         timeoutSeconds: null,
         network: 'default',
+        secrets: {},
         provision: null,
         attempt: 0,
         checkpoint: null,
@@ -308,6 +310,7 @@ describe('jobDecider', () => {
         outputs: [],
         timeoutSeconds: null,
         network: 'default',
+        secrets: {},
         provision: null,
         attempt: 1,
         checkpoint: null,

@@ -27,6 +27,8 @@ export interface JobState {
   readonly outputs: readonly DeclaredOutput[];
   readonly timeoutSeconds: number | null;
   readonly network: Network;
+  /** Environment variable → secret name (the values never enter the log). */
+  readonly secrets: Readonly<Record<string, string>>;
   /** What the auto-provisioner is asked to do for it (null: run as requested). */
   readonly provision: ProvisionSpec | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
@@ -83,6 +85,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     outputs: [],
     timeoutSeconds: null,
     network: 'default',
+    secrets: {},
     provision: null,
     attempt: 0,
     checkpoint: null,
@@ -189,6 +192,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           outputs: event.data.outputs,
           timeoutSeconds: event.data.timeoutSeconds,
           network: event.data.network,
+          secrets: event.data.secrets,
           provision: event.data.provision,
         };
       case 'job.provisioned':
@@ -246,6 +250,7 @@ export function dispatchedState(work: WorkAssignment, pool: string): JobState {
     outputs: work.outputs,
     timeoutSeconds: work.timeoutSeconds,
     network: work.network,
+    secrets: work.secrets,
     provision: null,
     attempt: work.attempt,
     checkpoint: null,

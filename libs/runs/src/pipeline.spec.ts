@@ -136,6 +136,7 @@ describe('planRun', () => {
         command: ['python', 'train.py'],
         needs: ['a'],
         network: 'default',
+        secrets: {},
         env: { SEED: '42' },
         resources: { cpu: 1, memoryMb: 512 },
         timeoutSeconds: null,

@@ -69,6 +69,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       resources,
       timeoutSeconds: step.timeoutSeconds ?? null,
       network: step.network ?? 'default',
+      secrets: { ...(step.secrets ?? {}) },
       inputs: (step.inputs ?? []).map((i) => ({
         fileset: i.fileset,
         version: i.version,

@@ -30,6 +30,7 @@ const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
   outputs: [],
   timeoutSeconds: null,
   network: 'default',
+  secrets: {},
   provision: null,
 });
 

@@ -33,6 +33,8 @@ export interface JobRunnerOptions {
   readonly sandbox: Sandbox;
   /** The `PATH` jobs get (nothing of the executor's own environment reaches a job). */
   readonly jobPath: string;
+  /** The values of a project's secrets (asked of the gateway when a job names some). */
+  readonly secrets: (project: string, names: string[]) => Promise<Record<string, string>>;
   readonly keepFailedMinutes: number;
   readonly attempts: JobAttempts;
   readonly staging: Staging;
@@ -325,6 +327,20 @@ export class JobRunner {
       const message = error instanceof Error ? error.message : String(error);
       logs.line('err', `acai: ${message}`);
       return { reason: 'staging_failed', message };
+    }
+    const secrets = Object.entries(work.secrets);
+    if (secrets.length > 0) {
+      // Into the job's environment file only: never an event, a log line or a version's creator.
+      try {
+        const values = await this.options.secrets(work.project, [
+          ...new Set(secrets.map(([, name]) => name)),
+        ]);
+        for (const [variable, name] of secrets) env[variable] = values[name];
+      } catch (error) {
+        const message = `could not get the job's secrets (${secrets.map(([, n]) => n).join(', ')}): ${error instanceof Error ? error.message : String(error)}`;
+        logs.line('err', `acai: ${message}`);
+        return { reason: 'staging_failed', message };
+      }
     }
     if (attempt.checkpoint !== null) {
       env['ACAI_CHECKPOINT_STEP'] = await this.restore(

@@ -29,8 +29,9 @@ describe('the scope each route needs', () => {
     const reads = entries.filter(([, r]) => r.method === 'GET').map(([n]) => n);
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
-    // Reads: every GET but the key listing (keys are the project admin's business).
-    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys']);
+    // Reads: every GET but the key listing (keys are the project admin's business) and the secret
+    // listing (names only, for those who submit runs).
+    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys', 'listSecrets']);
     // Changes: none but the provisioning plan, a question answered without running anything.
     expect(changes.filter(readable)).toEqual(['planProvisioning']);
   });
@@ -41,7 +42,13 @@ describe('the scope each route needs', () => {
         .filter(([, r]) => r.auth === access)
         .map(([n]) => n)
         .sort();
-    expect(by('admin')).toEqual(['createKey', 'listKeys', 'revokeKey']);
+    expect(by('admin')).toEqual([
+      'createKey',
+      'deleteSecret',
+      'listKeys',
+      'putSecret',
+      'revokeKey',
+    ]);
     expect(by('platform')).toEqual(['createProject', 'replayProjection']);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });

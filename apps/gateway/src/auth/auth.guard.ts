@@ -42,6 +42,9 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Commands on the bus (the executor's `resolveSecrets`) carry no API key: who may send them is
+    // the bus's permissions (docs/bus-permissions.md). Every HTTP route is checked below.
+    if (context.getType() === 'rpc') return true;
     if (context.getClass() === OpsController) return true;
     const access: Access = routeOf(context.getHandler())?.auth ?? 'platform';
     if (access === 'public') return true;

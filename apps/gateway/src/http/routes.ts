@@ -14,6 +14,9 @@ import {
   CreateKeyRequestSchema,
   KeyScopeSchema,
   KeyViewSchema,
+  PutSecretRequestSchema,
+  SecretNameSchema,
+  SecretViewSchema,
   CommonProblems,
   parseOrThrow,
   CommitRequestSchema,
@@ -134,6 +137,7 @@ const KeyParams = ProjectParams.extend({
     .regex(/^key-[0-9a-z]{23}$/, 'a key id (key-…)')
     .describe('key id'),
 });
+const SecretParams = ProjectParams.extend({ secret: SecretNameSchema.describe('secret name') });
 const BlobSchema = z.object({ sha256: z.string(), size: z.number().int().nonnegative() });
 
 const read = [400, 401, 404] as const;
@@ -512,6 +516,44 @@ export const Routes = {
     params: KeyParams,
     success: { status: 200, description: 'The revoked key', body: KeyViewSchema },
     errors: [400, 404, 503],
+  }),
+  putSecret: route({
+    method: 'PUT',
+    path: '/api/v1/projects/{name}/secrets/{secret}',
+    tag: 'secrets',
+    auth: 'admin',
+    summary:
+      'Create or replace a secret of the project; its value is stored encrypted and never shown',
+    description:
+      'A step names it in `secrets` (`{"HF_TOKEN": "hf-token"}`): the job finds it in that environment variable, and no event, log line of acai, version or answer ever holds the value. Needs an admin key of the project; `503` when the gateway has no ACAI_SECRETS_KEY.',
+    params: SecretParams,
+    body: PutSecretRequestSchema,
+    success: { status: 200, description: 'The secret, without its value', body: SecretViewSchema },
+    errors: [400, 404, 415, 503],
+  }),
+  listSecrets: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/secrets',
+    tag: 'secrets',
+    auth: 'write',
+    summary: 'The names of the project’s secrets, never their values',
+    params: ProjectParams,
+    success: {
+      status: 200,
+      description: 'Its secrets',
+      body: z.object({ items: z.array(SecretViewSchema) }),
+    },
+    errors: [400, 404],
+  }),
+  deleteSecret: route({
+    method: 'DELETE',
+    path: '/api/v1/projects/{name}/secrets/{secret}',
+    tag: 'secrets',
+    auth: 'admin',
+    summary: 'Delete a secret of the project; jobs that name it fail to start from now on',
+    params: SecretParams,
+    success: { status: 200, description: 'The deleted secret', body: SecretViewSchema },
+    errors: [400, 404],
   }),
   replayProjection: route({
     method: 'POST',

@@ -1,24 +1,79 @@
 import { Body, Controller, Param, Query } from '@nestjs/common';
-import { AcaiError, RunProblems, type CommandResult } from '@acai/contracts';
+import {
+  AcaiError,
+  RunProblems,
+  SecretProblems,
+  type CommandResult,
+  type ErrorDetail,
+} from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { ID } from '../http/query.js';
 import { bodyOf, queryOf, Route, Routes } from '../http/routes.js';
+import { SecretsRepository } from '../secrets/secrets.repository.js';
 
 @Controller()
 export class RunsController {
-  constructor(private readonly commands: CommandSender) {}
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly secrets: SecretsRepository,
+  ) {}
 
   /** Submits a run: validated here, accepted by the scheduler, run asynchronously (202). */
   @Route(Routes.submitRun)
-  submit(@Caller() caller: Principal, @Body() body: unknown): Promise<CommandResult<'submitRun'>> {
+  async submit(
+    @Caller() caller: Principal,
+    @Body() body: unknown,
+  ): Promise<CommandResult<'submitRun'>> {
     const spec = bodyOf(Routes.submitRun, body, 'run spec');
+    await this.checkSecrets(caller.project, spec.steps);
     return this.commands.send('submitRun', {
       project: caller.project,
       spec,
       submittedBy: caller.keyId,
     });
+  }
+
+  /**
+   * Every secret a step names must be the project's, and set a variable its `env` does not: a 400
+   * naming each step and field, before anything is queued.
+   */
+  private async checkSecrets(
+    project: string,
+    steps: readonly {
+      name: string;
+      env?: Record<string, string>;
+      secrets?: Record<string, string>;
+    }[],
+  ): Promise<void> {
+    const named = steps.flatMap((s) => Object.values(s.secrets ?? {}));
+    if (named.length === 0) return;
+    const missing = new Set(await this.secrets.missing(project, named));
+    const details: ErrorDetail[] = [];
+    steps.forEach((step, i) => {
+      for (const [variable, secret] of Object.entries(step.secrets ?? {})) {
+        if (missing.has(secret)) {
+          details.push({
+            path: `steps.${i}.secrets.${variable}`,
+            message: `step '${step.name}' names secret '${secret}', which project '${project}' does not have`,
+          });
+        }
+        if (step.env?.[variable] !== undefined) {
+          details.push({
+            path: `steps.${i}.secrets.${variable}`,
+            message: `step '${step.name}' sets ${variable} both in env and from a secret`,
+          });
+        }
+      }
+    });
+    if (details.length > 0) {
+      throw new AcaiError(
+        SecretProblems.SECRET_NAME_UNKNOWN,
+        `${details[0]!.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ''}: create it with PUT /api/v1/projects/${project}/secrets/<name>`,
+        details,
+      );
+    }
   }
 
   @Route(Routes.listRuns)

@@ -102,6 +102,7 @@ function harness(provider: Provider, env: Record<string, string>) {
             outputs: [],
             timeoutSeconds: null,
             network: 'default',
+            secrets: {},
             provision,
           },
         },

@@ -17,7 +17,10 @@ export class AutoProvisioner {
   constructor(
     private readonly book: OfferCatalogue,
     /** A project's finished jobs of a profile: one project never learns from another's. */
-    private readonly observations: (project: string, signature: string) => Promise<JobObservation[]>,
+    private readonly observations: (
+      project: string,
+      signature: string,
+    ) => Promise<JobObservation[]>,
     private readonly profilingRuns: number,
     /** Whether a project's profile has been profiled (per project: see `PlacementFacts`). */
     private readonly profiled: (project: string, signature: string) => Promise<boolean>,

@@ -148,6 +148,7 @@ export class RunsHandler {
       outputs: [...state.outputs],
       timeoutSeconds: state.timeoutSeconds,
       network: state.network,
+      secrets: { ...state.secrets },
     });
   }
 
@@ -209,6 +210,7 @@ export class RunsHandler {
                     outputs: job.outputs,
                     timeoutSeconds: job.timeoutSeconds,
                     network: job.network,
+                    secrets: job.secrets,
                     provision: job.provision,
                   },
                 },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NetworkSchema, ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
 import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
+import { SecretNameSchema } from './secrets.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -10,6 +11,10 @@ const nameField = (what: string) =>
       NAME,
       `${what} must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
     );
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
 
 const RELATIVE_DIR = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)[^\\\u0000]+$/;
 
@@ -43,9 +48,7 @@ export const StepSpecSchema = z.strictObject({
   needs: z.array(nameField('a needed step')).max(256).optional(),
   env: z
     .record(
-      z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
+      envName,
       z
         .string()
         .max(65536)
@@ -70,6 +73,11 @@ export const StepSpecSchema = z.strictObject({
    * so it can reach nothing; `default`: the node's network.
    */
   network: NetworkSchema.optional(),
+  /**
+   * Environment variables set from the project's secrets when the job starts: `{ "HF_TOKEN":
+   * "hf-token" }`. Only the names travel (events, the job's view); the value never does.
+   */
+  secrets: z.record(envName, SecretNameSchema).optional(),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 

@@ -22,5 +22,7 @@ export const WorkAssignmentSchema = z.object({
   outputs: z.array(DeclaredOutputSchema).default([]),
   timeoutSeconds: z.number().positive().nullable().default(null),
   network: NetworkSchema.default('default'),
+  /** Environment variable → secret name; the executor asks the gateway for the values. */
+  secrets: z.record(z.string(), z.string()).default({}),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

@@ -90,6 +90,8 @@ export const JobQueuedV1 = defineEvent({
     provision: ProvisionSpecSchema.nullable().default(null),
     /** Added compatibly: `none` runs the job with no network at all. */
     network: NetworkSchema.default('default'),
+    /** Added compatibly: environment variables set from the project's secrets (names only). */
+    secrets: z.record(z.string(), z.string()).default({}),
   }),
 });
 

@@ -37,6 +37,8 @@ export const PlannedJobSchema = z.object({
   provision: ProvisionSpecSchema.nullable().default(null),
   /** Added compatibly: `none` runs the step with no network. */
   network: NetworkSchema.default('default'),
+  /** Added compatibly: environment variables set from the project's secrets (names only). */
+  secrets: z.record(z.string(), z.string()).default({}),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 

@@ -8,3 +8,4 @@ export { RunProblems } from './runs.js';
 export { FilesetProblems } from './filesets.js';
 export { BlobProblems } from './blobs.js';
 export { ProvisioningProblems } from './provisioning.js';
+export { SecretProblems } from './secrets.js';
