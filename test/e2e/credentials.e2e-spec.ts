@@ -161,6 +161,43 @@ describe('the bus and the database require credentials, and each service’s are
       status = ((await run.json()) as { status: string }).status;
     }
     expect(status).toBe('succeeded');
+
+    // A job with a secret: the executor's user may ask the gateway for it, and nothing else may.
+    const put = await fetch(`${stack.gatewayUrl}/api/v1/projects/default/secrets/token`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ value: 'sesame' }),
+    });
+    expect(put.status).toBe(200);
+    const withSecret = await fetch(`${stack.gatewayUrl}/api/v1/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        name: 'secret',
+        steps: [
+          { name: 's', command: ['sh', '-c', 'echo "${#TOKEN}"'], secrets: { TOKEN: 'token' } },
+        ],
+      }),
+    });
+    const { id: secretRun, jobs } = (await withSecret.json()) as {
+      id: string;
+      jobs: { id: string }[];
+    };
+    status = 'queued';
+    for (let i = 0; i < 600 && !['succeeded', 'failed', 'cancelled'].includes(status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const run = await fetch(`${stack.gatewayUrl}/api/v1/runs/${secretRun}`, { headers });
+      status = ((await run.json()) as { status: string }).status;
+    }
+    const logs = await fetch(`${stack.gatewayUrl}/api/v1/jobs/${jobs[0]!.id}/logs`, { headers });
+    expect({ status, logs: (await logs.text()).trim() }).toEqual({
+      status: 'succeeded',
+      logs: '6',
+    });
+    const { nc: scheduler } = await connectAs('scheduler');
+    await expect(
+      scheduler.request('acai.cmd.gateway.resolve_secrets', '{}', { timeout: 2000 }),
+    ).rejects.toThrow(/Permissions Violation/);
     // The operator's user sees the stream the executor could not delete.
     const operator = await connect({ ...stack.natsOperator, name: 'test-operator' });
     connections.push(operator);
