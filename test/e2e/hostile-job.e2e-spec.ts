@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sharedWithJobs } from '@acai/testkit';
@@ -214,6 +214,28 @@ const asRoot = process.getuid?.() === 0;
       const logs = (await system.api('GET', `/api/v1/jobs/${job.id}/logs`)).text.trim();
       expect(logs).toBe('ENETUNREACH');
     }
+  });
+
+  it('leaves nothing running: a process started in the background is killed when the job ends', async () => {
+    const pidFile = path.join(system.shared, 'background.pid');
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'lingers',
+      steps: [
+        {
+          name: 'forks',
+          command: [
+            'sh',
+            '-c',
+            `(setsid sleep 300 > /dev/null 2>&1 & echo $! > ${pidFile}); echo started`,
+          ],
+        },
+      ],
+    });
+    const { id } = submitted.body as { id: string };
+    expect((await system.waitForRun(id)).status).toBe('succeeded');
+    const pid = Number(await readFile(pidFile, 'utf8'));
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    expect(status === '' || /State:\s+Z/.test(status)).toBe(true);
   });
 
   it('refuses a network that does not exist, naming the field', async () => {

@@ -295,10 +295,13 @@ export class JobRunner {
     }
   }
 
-  /** Kills whatever runs in the slot: by its cgroups, and by its user when sandboxed. */
+  /**
+   * Kills whatever runs in the slot: by its cgroups (a job cannot leave them, and reading them is
+   * cheap), or, without cgroups, by its user when sandboxed (a scan of every process).
+   */
   private async clearSlot(slot: Slot): Promise<void> {
-    await this.options.limits.clear(slot.name);
-    await this.options.sandbox.clear(slot);
+    if (this.options.limits.mode !== 'none') await this.options.limits.clear(slot.name);
+    else await this.options.sandbox.clear(slot);
   }
 
   /** Inputs staged and the checkpoint restored; undefined when all is in place, else why not. */

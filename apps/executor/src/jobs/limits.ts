@@ -119,17 +119,26 @@ export class Limits {
     };
   }
 
-  /** Kills whatever a finished job left running in its slot, so the next job starts alone. */
+  /**
+   * Kills whatever a finished job left running in its slot, so the next job starts alone: again
+   * until the slot is empty (a process forking as it is killed is caught on a later round).
+   */
   async clear(slot: string): Promise<void> {
-    for (const dir of this.slotDirs(slot)) {
-      const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-      for (const pid of procs.split('\n').filter((p) => p !== '')) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // Gone already.
+    for (let round = 0; round < 50; round++) {
+      let found = 0;
+      for (const dir of this.slotDirs(slot)) {
+        const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+        for (const pid of procs.split('\n').filter((p) => p !== '')) {
+          found++;
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
         }
       }
+      if (found === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 
