@@ -158,4 +158,27 @@ describe('downloads, slow or oversized requests, and floods of output', () => {
     expect(logs.text).not.toContain('line 2000 ');
     expect(Buffer.byteLength(logs.text)).toBeLessThan(4000 + 200);
   });
+
+  it('records the failure of a job that prints megabytes without a newline, with bounded last lines', async () => {
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'one-long-line',
+      steps: [
+        {
+          name: 'no-newline',
+          // 20 MB on one line, then a failure: read in bounded pieces, recorded with its end.
+          command: ['sh', '-c', "head -c 20000000 /dev/zero | tr '\\0' x; exit 3"],
+        },
+      ],
+    });
+    const { id, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
+    expect((await system.waitForRun(id, system.key, 60_000)).status).toBe('failed');
+    const history = (await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`)).body as {
+      type: string;
+      data: { reason: string; lastLines: string[] };
+    }[];
+    const failed = history.find((e) => e.type === 'job.failed')!;
+    expect(failed.data.reason).toBe('nonzero_exit');
+    expect(failed.data.lastLines.join('').length).toBeLessThanOrEqual(8 * 1024);
+    expect(failed.data.lastLines.at(-1)).toMatch(/^…?x+$/);
+  });
 });

@@ -51,4 +51,18 @@ describe('LogPublisher', () => {
     expect(logs.lastLines().at(-1)).toBe('line 0999');
     expect(chunks.at(-1)?.end).toEqual({ status: 'failed' });
   });
+
+  it('keeps at most 8 KiB of last lines for the failure, and sends big output in messages a bus takes', async () => {
+    const { bus, chunks } = recordingBus();
+    const logs = new LogPublisher(bus, 'p1', 'job-1', 1);
+    const piece = 'x'.repeat(16 * 1024);
+    for (let i = 0; i < 100; i++) logs.line('out', piece);
+    await logs.end('failed');
+    const tail = logs.lastLines();
+    expect(tail.join('').length).toBeLessThanOrEqual(8 * 1024);
+    expect(tail.at(-1)).toMatch(/^…x+$/);
+    // 1.6 MB of output, in chunks of at most about 256 KiB each.
+    expect(chunks.flatMap((c) => c.lines)).toHaveLength(100);
+    for (const chunk of chunks) expect(JSON.stringify(chunk).length).toBeLessThan(400 * 1024);
+  });
 });

@@ -7,6 +7,12 @@ export type StreamName = 'out' | 'err';
 /** What one attempt may write to the logs stream by default: 100 MiB (`ACAI_MAX_LOG_BYTES`). */
 export const DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024;
 
+/** The last lines kept for a failure's event hold at most this many characters in all. */
+export const MAX_TAIL_CHARS = 8 * 1024;
+
+/** A batch of lines goes out once it holds this much, well under a bus message's 1 MiB. */
+const FLUSH_AT_BYTES = 256 * 1024;
+
 /**
  * Sends a job's output to the logs stream in small batches (every 100 ms or 256 lines), keeps the
  * last lines for the failure message, and closes the attempt with an end marker. An attempt that
@@ -21,6 +27,7 @@ export class LogPublisher {
   private sending: Promise<unknown> = Promise.resolve();
   private readonly subject: string;
   private bytes = 0;
+  private buffered = 0;
   private truncated = false;
 
   constructor(
@@ -51,13 +58,25 @@ export class LogPublisher {
       this.buffer.push({ t, s: 'err', l });
     } else {
       this.buffer.push({ t, s: stream, l: text });
+      this.buffered += Buffer.byteLength(text) + 64;
     }
-    if (this.buffer.length >= 256) this.flush();
+    if (this.buffer.length >= 256 || this.buffered >= FLUSH_AT_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), 100);
   }
 
+  /**
+   * The last lines, for the failure's event: at most {@link MAX_TAIL_CHARS} characters in all, the
+   * oldest kept line cut at its start if it does not fit whole.
+   */
   lastLines(): string[] {
-    return [...this.tail];
+    const kept: string[] = [];
+    let room = MAX_TAIL_CHARS;
+    for (let i = this.tail.length - 1; i >= 0 && room > 0; i--) {
+      const line = this.tail[i]!;
+      kept.unshift(line.length <= room ? line : `…${line.slice(line.length - room + 1)}`);
+      room -= line.length;
+    }
+    return kept;
   }
 
   /** Sends what is buffered and the end marker of the attempt. */
@@ -83,6 +102,7 @@ export class LogPublisher {
       ...(end ? { end } : {}),
     };
     this.buffer = [];
+    this.buffered = 0;
     const previous = this.sending;
     // Chunks go out in order; a lost log chunk must not fail the job, so errors are swallowed here.
     this.sending = previous.then(() =>

@@ -83,17 +83,10 @@ export class ProcessRunner {
 
   private pipe(stream: NodeJS.ReadableStream | null, name: StreamName): void {
     if (stream === null) return;
-    let partial = '';
+    const lines = new LineSplitter((line) => this.options.onLine(name, line));
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) this.options.onLine(name, line);
-    });
-    stream.on('end', () => {
-      if (partial !== '') this.options.onLine(name, partial);
-      partial = '';
-    });
+    stream.on('data', (chunk: string) => lines.push(chunk));
+    stream.on('end', () => lines.end());
   }
 }
 
@@ -117,5 +110,58 @@ function describeSpawnError(program: string, error: NodeJS.ErrnoException): Spaw
         reason: 'spawn_error',
         message: `could not start '${program}': ${error.message}`,
       };
+  }
+}
+
+/** The longest piece of output handed on as one line: a longer line is cut into such pieces. */
+export const MAX_LINE_CHARS = 16 * 1024;
+
+/**
+ * Cuts output into lines in time linear in its size: a line without a newline is handed on in
+ * pieces of at most `maxChars`, so a job printing megabytes without a newline costs no more, and
+ * holds no more in memory, than one printing short lines.
+ */
+export class LineSplitter {
+  private partial: string[] = [];
+  private partialLength = 0;
+
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly maxChars = MAX_LINE_CHARS,
+  ) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf('\n', start);
+      const end = newline === -1 ? chunk.length : newline;
+      // What fits in the current piece; a piece full is handed on before the rest is taken.
+      let at = start;
+      while (end - at > this.maxChars - this.partialLength) {
+        const take = this.maxChars - this.partialLength;
+        this.partial.push(chunk.slice(at, at + take));
+        at += take;
+        this.emitPartial();
+      }
+      if (end > at) {
+        this.partial.push(chunk.slice(at, end));
+        this.partialLength += end - at;
+      }
+      if (newline === -1) return;
+      this.emitPartial();
+      start = newline + 1;
+    }
+  }
+
+  /** The output ended: what is left (a last line without a newline) is handed on. */
+  end(): void {
+    if (this.partialLength > 0) this.emitPartial();
+  }
+
+  private emitPartial(): void {
+    const line = this.partial.join('');
+    this.partial = [];
+    this.partialLength = 0;
+    this.emit(line);
   }
 }
