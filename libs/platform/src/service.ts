@@ -361,8 +361,30 @@ export function runMain<C extends ConfigSpec>(def: ServiceDefinition<C>): void {
       void error;
     });
   };
+  // An error nothing caught leaves the service in a state nobody knows: it is logged, the service
+  // closes what it can (2 s at most) and exits non-zero, and its supervisor starts a fresh one.
+  let running: RunningService | undefined;
+  let crashed = false;
+  const crash = (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    if (running === undefined) process.stderr.write(`${def.name}: ${kind}: ${detail}\n`);
+    else
+      running.ctx.logger.fatal(
+        { err: detail, kind },
+        'uncaught error: exiting so that the supervisor starts a fresh process',
+      );
+    if (crashed) return;
+    crashed = true;
+    setTimeout(() => process.exit(1), 2_000).unref();
+    void (running?.close() ?? Promise.resolve())
+      .catch(() => undefined)
+      .finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', (error) => crash('uncaughtException', error));
+  process.on('unhandledRejection', (reason) => crash('unhandledRejection', reason));
   startService(def).then(
     (service) => {
+      running = service;
       const stop = (signal: string) => {
         service.ctx.logger.info({ signal }, 'signal received');
         const force = setTimeout(
