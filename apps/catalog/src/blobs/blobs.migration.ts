@@ -8,7 +8,8 @@ import { schemaOf } from '@acai/eventing';
  * no one: committing it is `UPLOAD_MISSING` until it is uploaded again (which is instant for the
  * store: the bytes are there, nothing is written twice).
  *
- * Also indexes versions by manifest: eviction keeps every blob that is some version's manifest.
+ * Holds: the blobs of commits on their way to the log, which eviction keeps. Also indexes versions
+ * by manifest: eviction keeps every blob that is some version's manifest.
  */
 export class CatalogBlobOwners1764200300000 implements MigrationInterface {
   name = 'CatalogBlobOwners1764200300000';
@@ -21,6 +22,13 @@ export class CatalogBlobOwners1764200300000 implements MigrationInterface {
       PRIMARY KEY (project, sha256)
     )`);
     await q.query(`CREATE INDEX IF NOT EXISTS blob_owners_sha_idx ON ${s}.blob_owners (sha256)`);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.blob_holds (
+      hold uuid NOT NULL,
+      sha256 text NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (hold, sha256)
+    )`);
+    await q.query(`CREATE INDEX IF NOT EXISTS blob_holds_sha_idx ON ${s}.blob_holds (sha256)`);
     await q.query(
       `CREATE INDEX IF NOT EXISTS versions_manifest_idx ON ${s}.versions (manifest_sha256)`,
     );
@@ -33,6 +41,7 @@ export class CatalogBlobOwners1764200300000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     const s = schemaOf(q);
     await q.query(`DROP INDEX IF EXISTS ${s}.versions_manifest_idx`);
+    await q.query(`DROP TABLE IF EXISTS ${s}.blob_holds`);
     await q.query(`DROP TABLE IF EXISTS ${s}.blob_owners`);
   }
 }

@@ -11,7 +11,7 @@ import { InMemoryBlobStore } from '@acai/blobstore/testing';
 import { ProjectionControl, silentLogger } from '@acai/eventing';
 import { InMemoryEventLog } from '@acai/eventing/testing';
 import type { Search } from '@acai/filesets';
-import { BlobsRepository, type BlobLocks } from '../blobs/blobs.repository.js';
+import { BlobsRepository, type BlobCheck } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { FilesetRepository } from './fileset.repository.js';
 import { FilesetsHandler } from './filesets.handler.js';
@@ -20,37 +20,40 @@ import { ManifestsRepository } from './manifests.repository.js';
 const PROJECT = 'p1';
 const BY: Creator = { kind: 'key', keyId: 'key-1' };
 
-/** The search tables, as far as these specs need them: which blobs live versions still use. */
-class FakeSearch extends SearchRepository {
-  referenced = new Set<string>();
+/** The search tables: nothing to find in these specs. */
+class NoSearch extends SearchRepository {
   async versions(_project: string, _search: Search): Promise<Page<VersionHit>> {
     return { items: [], nextCursor: null };
   }
   async filesets(_project: string, _search: Search): Promise<Page<FilesetHit>> {
     return { items: [], nextCursor: null };
   }
-  async unreferenced(blobs: readonly string[]): Promise<string[]> {
-    return blobs.filter((b) => !this.referenced.has(b));
-  }
 }
 
-/** Blob owners in memory; one process, so the holds have nothing to keep apart. */
+/**
+ * Blob owners in memory, and which blobs other live versions use (`referenced`); one process, so
+ * the holds have nothing to keep apart.
+ */
 class MemoryBlobOwners extends BlobsRepository {
   readonly owners = new Map<string, Set<string>>();
+  readonly referenced = new Set<string>();
   async own(project: string, blobs: readonly string[]): Promise<void> {
     for (const sha of blobs) this.owners.set(sha, (this.owners.get(sha) ?? new Set()).add(project));
   }
-  async unowned(project: string, blobs: readonly string[]): Promise<string[]> {
+  unowned(project: string, blobs: readonly string[]): string[] {
     return [...new Set(blobs)].filter((sha) => this.owners.get(sha)?.has(project) !== true);
   }
-  async disown(blobs: readonly string[]): Promise<void> {
-    for (const sha of blobs) this.owners.delete(sha);
+  hold<T>(_hold: string, _blobs: readonly string[], check: (tx: BlobCheck) => Promise<T>) {
+    return check({ unowned: (project, blobs) => Promise.resolve(this.unowned(project, blobs)) });
   }
-  keeping<T>(work: (locks: BlobLocks) => Promise<T>): Promise<T> {
-    return work({ files: async () => {}, manifest: async () => {} });
-  }
-  removing<T>(_blobs: readonly string[], work: () => Promise<T>): Promise<T> {
-    return work();
+  async settle(): Promise<void> {}
+  async collect(blobs: readonly string[], remove: (sha: string) => Promise<void>) {
+    const unused = [...new Set(blobs)].filter((sha) => !this.referenced.has(sha));
+    for (const sha of unused) {
+      this.owners.delete(sha);
+      await remove(sha);
+    }
+    return unused;
   }
 }
 
@@ -70,7 +73,6 @@ class CaughtUp extends ProjectionControl {
 describe('the catalog’s file sets', () => {
   let log: InMemoryEventLog;
   let blobs: InMemoryBlobStore;
-  let search: FakeSearch;
   let projections: CaughtUp;
   let owners: MemoryBlobOwners;
   let handler: FilesetsHandler;
@@ -78,14 +80,13 @@ describe('the catalog’s file sets', () => {
   beforeEach(() => {
     log = new InMemoryEventLog('catalog');
     blobs = new InMemoryBlobStore();
-    search = new FakeSearch();
     projections = new CaughtUp();
     owners = new MemoryBlobOwners();
     handler = new FilesetsHandler(
       new FilesetRepository(log),
       new ManifestsRepository(blobs),
       blobs,
-      search,
+      new NoSearch(),
       owners,
       projections,
       silentLogger,
@@ -247,7 +248,7 @@ describe('the catalog’s file sets', () => {
     await commitOne(PROJECT, 'data', own);
     await handler.evict({ project: PROJECT, name: 'data', version: 1, reason: 'r' });
     expect(blobs.blobs.has(own)).toBe(false);
-    expect(await owners.unowned(PROJECT, [own])).toEqual([own]);
+    expect(owners.unowned(PROJECT, [own])).toEqual([own]);
   });
 
   it('evicts a version’s bytes except those another live version uses, and keeps its manifest', async () => {
@@ -269,7 +270,7 @@ describe('the catalog’s file sets', () => {
       },
       createdBy: BY,
     });
-    search.referenced.add(shared);
+    owners.referenced.add(shared);
     const evicted = await handler.evict({
       project: PROJECT,
       name: 'data',

@@ -1,5 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import {
   AcaiError,
@@ -25,7 +26,7 @@ import {
 } from '@acai/filesets';
 import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
-import { BlobsRepository } from '../blobs/blobs.repository.js';
+import { BlobsRepository, type BlobCheck, type VersionBlobs } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { filesetView, versionView } from './fileset-views.js';
 
@@ -44,7 +45,7 @@ export class FilesetsHandler {
     private readonly manifests: ManifestsRepository,
     private readonly blobs: BlobStore,
     private readonly search: SearchRepository,
-    /** Which project has which blob, and the holds that keep commits and evictions apart. */
+    /** Which project has which blob; what commits hold and evictions collect. */
     private readonly blobOwners: BlobsRepository,
     /** The search tables and blob references, a projection of the file set events. */
     private readonly projections: ProjectionControl,
@@ -84,12 +85,18 @@ export class FilesetsHandler {
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
     const changes = await this.changesOf(req.request);
-    return this.blobOwners.keeping(async (locks) => {
-      await locks.files(changes.put.map((file) => file.sha256));
-      const puts = await this.uploaded(req.project, changes.put);
+    // Checked and held in one step, against an eviction deleting them meanwhile (see BlobsRepository).
+    const hold = randomUUID();
+    const puts = await this.blobOwners.hold(
+      hold,
+      changes.put.map((file) => file.sha256),
+      (tx) => this.uploaded(tx, req.project, changes.put),
+    );
+    let appended: VersionBlobs | null = null;
+    try {
       const applied = applyChanges(parent, { put: puts, delete: changes.delete });
       const encoded = this.manifests.encode(applied.manifest);
-      await locks.manifest(encoded.sha256);
+      await this.blobOwners.hold(hold, [encoded.sha256], () => Promise.resolve());
       const manifestSha = await this.manifests.save(applied.manifest, encoded);
       const { state: after } = await this.execute(req.project, name, {
         kind: 'commit',
@@ -104,8 +111,17 @@ export class FilesetsHandler {
         labels: req.request.labels,
         createdBy: req.createdBy,
       });
-      return versionView(name, after.versions.at(-1)!);
-    });
+      const version = after.versions.at(-1)!;
+      appended = {
+        project: req.project,
+        fileset: name,
+        version: version.version,
+        blobs: [...new Set([...applied.manifest.values()].map((e) => e.sha256)), manifestSha],
+      };
+      return versionView(name, version);
+    } finally {
+      await this.blobOwners.settle(hold, appended);
+    }
   }
 
   /**
@@ -113,9 +129,9 @@ export class FilesetsHandler {
    * exactly as one that is nowhere (same code, same message), so no one learns what other projects
    * uploaded; the size is checked only after that, for the same reason.
    */
-  private async uploaded(project: string, put: readonly FilePut[]) {
+  private async uploaded(tx: BlobCheck, project: string, put: readonly FilePut[]) {
     const unowned = new Set(
-      await this.blobOwners.unowned(
+      await tx.unowned(
         project,
         put.map((f) => f.sha256),
       ),
@@ -283,15 +299,9 @@ export class FilesetsHandler {
         [...(await this.manifests.load(version.manifest.sha256)).values()].map((e) => e.sha256),
       ),
     ];
-    // Held against commits: one that got its hold first is in the log, and once the references
-    // include it, its blobs are kept; one that comes after finds the deleted blobs missing.
-    const unused = await this.blobOwners.removing(blobs, async () => {
-      await this.caughtUp();
-      const unreferenced = await this.search.unreferenced(blobs);
-      await this.blobOwners.disown(unreferenced);
-      for (const sha of unreferenced) await this.blobs.delete(sha);
-      return unreferenced;
-    });
+    // Deleted only if no live version of any project uses them, no version has them as its
+    // manifest, and no commit holds them; a commit coming later finds them missing.
+    const unused = await this.blobOwners.collect(blobs, (sha) => this.blobs.delete(sha));
     this.logger.info(
       {
         project: req.project,
