@@ -12,7 +12,13 @@ import {
   type CommandResult,
 } from '@acai/contracts';
 import { BlobStore } from '@acai/blobstore';
-import { LOGGER, OnCommand, ProjectionControl, type EventingLogger } from '@acai/eventing';
+import {
+  describeError,
+  LOGGER,
+  OnCommand,
+  ProjectionControl,
+  type EventingLogger,
+} from '@acai/eventing';
 import {
   applyChanges,
   diffManifests,
@@ -120,7 +126,14 @@ export class FilesetsHandler {
       };
       return versionView(name, version);
     } finally {
-      await this.blobOwners.settle(hold, appended);
+      // Once appended, the version stands whatever happens here: a hold left behind only keeps its
+      // blobs a day longer, and the projection writes the references too.
+      await this.blobOwners.settle(hold, appended).catch((error: unknown) => {
+        this.logger.warn(
+          { project: req.project, fileset: name, err: describeError(error) },
+          'could not settle the blob hold of a commit; it expires in a day',
+        );
+      });
     }
   }
 
