@@ -31,10 +31,14 @@ export interface TestSystem {
   api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
   /** Waits for the run to end (20 s by default: a safety net, not a performance assertion). */
   waitForRun(runId: string, key?: string, timeoutMs?: number): Promise<RunBody>;
-  /** Uploads bytes as a blob: `PUT /blobs/{sha256}` when `sha256` is stated, else `POST /blobs`. */
+  /**
+   * Uploads bytes as a blob: `PUT /blobs/{sha256}` when `sha256` is stated, else `POST /blobs`;
+   * with the admin key of `default`, or `key`'s project.
+   */
   upload(
     content: string | Buffer,
     sha256?: string,
+    key?: string,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(name: string): Promise<void>;
   close(): Promise<void>;
@@ -176,12 +180,15 @@ export async function startSystem(
         },
         timeoutMs,
       ),
-    async upload(content, sha256) {
+    async upload(content, sha256, withKey = key) {
       const response = await fetch(
         `${gatewayUrl}/api/v1/blobs${sha256 === undefined ? '' : `/${sha256}`}`,
         {
           method: sha256 === undefined ? 'POST' : 'PUT',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
+          headers: {
+            authorization: `Bearer ${withKey}`,
+            'content-type': 'application/octet-stream',
+          },
           body: content,
         },
       );

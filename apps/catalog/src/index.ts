@@ -4,6 +4,8 @@ import { blobStoreFromUrl } from '@acai/blobstore';
 import { BlobStore } from '@acai/blobstore';
 import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
 import { blobConfig, port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
+import { CatalogBlobOwners1764200300000 } from './blobs/blobs.migration.js';
+import { BlobsRepository, SqlBlobsRepository } from './blobs/blobs.repository.js';
 import { CatalogModule } from './catalog.module.js';
 import { FilesetRepository } from './filesets/fileset.repository.js';
 import { ManifestsRepository } from './filesets/manifests.repository.js';
@@ -29,6 +31,7 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
     CatalogSearch1764200000000,
     CatalogSearchLatest1764200100000,
     CatalogBlobRefs1764200200000,
+    CatalogBlobOwners1764200300000,
   ],
   providers: (ctx) => {
     const store = blobStoreFromUrl(
@@ -54,6 +57,7 @@ export const catalogService: ServiceDefinition<typeof catalogConfig> = {
       { provide: ManifestsRepository, useValue: manifests },
       { provide: BlobStore, useValue: store },
       { provide: SearchRepository, useValue: new SqlSearchRepository(ctx.db, schema) },
+      { provide: BlobsRepository, useValue: new SqlBlobsRepository(ctx.db, schema) },
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
     ];

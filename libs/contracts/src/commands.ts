@@ -223,6 +223,16 @@ export const Commands = defineCommands({
     }),
     response: VersionViewSchema,
   },
+  ownBlobs: {
+    service: 'catalog',
+    summary:
+      'Record that a project has these blobs: it uploaded them, or its job wrote them (a commit may name only blobs its project has)',
+    request: z.object({
+      ...projectScoped,
+      sha256s: z.array(Sha256Schema).min(1).max(10_000),
+    }),
+    response: Ok,
+  },
   getFileset: {
     service: 'catalog',
     summary: 'A file set, its metadata, labels and versions',

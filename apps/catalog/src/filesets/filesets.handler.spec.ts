@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import {
   FilesetProblems,
+  type AcaiError,
   type Creator,
   type FilesetHit,
   type Page,
@@ -10,6 +11,7 @@ import { InMemoryBlobStore } from '@acai/blobstore/testing';
 import { ProjectionControl, silentLogger } from '@acai/eventing';
 import { InMemoryEventLog } from '@acai/eventing/testing';
 import type { Search } from '@acai/filesets';
+import { BlobsRepository, type BlobCheck } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { FilesetRepository } from './fileset.repository.js';
 import { FilesetsHandler } from './filesets.handler.js';
@@ -18,17 +20,40 @@ import { ManifestsRepository } from './manifests.repository.js';
 const PROJECT = 'p1';
 const BY: Creator = { kind: 'key', keyId: 'key-1' };
 
-/** The search tables, as far as these specs need them: which blobs live versions still use. */
-class FakeSearch extends SearchRepository {
-  referenced = new Set<string>();
+/** The search tables: nothing to find in these specs. */
+class NoSearch extends SearchRepository {
   async versions(_project: string, _search: Search): Promise<Page<VersionHit>> {
     return { items: [], nextCursor: null };
   }
   async filesets(_project: string, _search: Search): Promise<Page<FilesetHit>> {
     return { items: [], nextCursor: null };
   }
-  async unreferenced(blobs: readonly string[]): Promise<string[]> {
-    return blobs.filter((b) => !this.referenced.has(b));
+}
+
+/**
+ * Blob owners in memory, and which blobs other live versions use (`referenced`); one process, so
+ * the holds have nothing to keep apart.
+ */
+class MemoryBlobOwners extends BlobsRepository {
+  readonly owners = new Map<string, Set<string>>();
+  readonly referenced = new Set<string>();
+  async own(project: string, blobs: readonly string[]): Promise<void> {
+    for (const sha of blobs) this.owners.set(sha, (this.owners.get(sha) ?? new Set()).add(project));
+  }
+  unowned(project: string, blobs: readonly string[]): string[] {
+    return [...new Set(blobs)].filter((sha) => this.owners.get(sha)?.has(project) !== true);
+  }
+  hold<T>(_hold: string, _blobs: readonly string[], check: (tx: BlobCheck) => Promise<T>) {
+    return check({ unowned: (project, blobs) => Promise.resolve(this.unowned(project, blobs)) });
+  }
+  async settle(): Promise<void> {}
+  async collect(blobs: readonly string[], remove: (sha: string) => Promise<void>) {
+    const unused = [...new Set(blobs)].filter((sha) => !this.referenced.has(sha));
+    for (const sha of unused) {
+      this.owners.delete(sha);
+      await remove(sha);
+    }
+    return unused;
   }
 }
 
@@ -48,24 +73,32 @@ class CaughtUp extends ProjectionControl {
 describe('the catalog’s file sets', () => {
   let log: InMemoryEventLog;
   let blobs: InMemoryBlobStore;
-  let search: FakeSearch;
   let projections: CaughtUp;
+  let owners: MemoryBlobOwners;
   let handler: FilesetsHandler;
 
   beforeEach(() => {
     log = new InMemoryEventLog('catalog');
     blobs = new InMemoryBlobStore();
-    search = new FakeSearch();
     projections = new CaughtUp();
+    owners = new MemoryBlobOwners();
     handler = new FilesetsHandler(
       new FilesetRepository(log),
       new ManifestsRepository(blobs),
       blobs,
-      search,
+      new NoSearch(),
+      owners,
       projections,
       silentLogger,
     );
   });
+
+  /** Stores bytes as an upload of `project` does: in the store, and the project's. */
+  const upload = (content: string, project = PROJECT): string => {
+    const sha = blobs.add(content);
+    void owners.own(project, [sha]);
+    return sha;
+  };
 
   const create = (name: string) =>
     handler.create({
@@ -76,8 +109,8 @@ describe('the catalog’s file sets', () => {
 
   it('commits versions on their parent, with a manifest that is a blob itself', async () => {
     await create('data');
-    const a = blobs.add('first file');
-    const b = blobs.add('second file');
+    const a = upload('first file');
+    const b = upload('second file');
     const v1 = await handler.commit({
       project: PROJECT,
       name: 'data',
@@ -121,7 +154,7 @@ describe('the catalog’s file sets', () => {
 
   it('refuses a commit on a stale parent (409) and one naming bytes never uploaded (400), recording nothing', async () => {
     await create('data');
-    const a = blobs.add('x');
+    const a = upload('x');
     await handler.commit({
       project: PROJECT,
       name: 'data',
@@ -163,10 +196,65 @@ describe('the catalog’s file sets', () => {
     expect(log.lastSeq).toBe(before);
   });
 
+  const commitOne = (project: string, name: string, sha256: string, size?: number) =>
+    handler.commit({
+      project,
+      name,
+      request: {
+        parent: 0,
+        put: [{ path: 'f.bin', sha256, ...(size === undefined ? {} : { size }) }],
+        delete: [],
+        metadata: {},
+        labels: [],
+      },
+      createdBy: BY,
+    });
+
+  it('refuses another project’s blob exactly as one never uploaded, until the project uploads the bytes itself', async () => {
+    await create('data');
+    await handler.create({
+      project: 'p2',
+      request: { name: 'data', metadata: {}, labels: [] },
+      createdBy: BY,
+    });
+    const theirs = upload('p2’s bytes', 'p2');
+    const nowhere = 'e'.repeat(64);
+    const before = log.lastSeq;
+    const refusal = (sha: string, size?: number) =>
+      commitOne(PROJECT, 'data', sha, size).then(
+        () => 'committed',
+        (error: unknown) => error,
+      );
+    const named = await refusal(theirs, 1);
+    const missing = await refusal(nowhere, 1);
+    expect(named).toMatchObject({ reason: FilesetProblems.UPLOAD_MISSING.reason });
+    // The same answer but for the hash itself; the stated size (wrong) is not even looked at.
+    const withoutHash = (e: unknown) => {
+      const { code, reason, message, details } = e as AcaiError;
+      const text = JSON.stringify({ code, reason, message, details });
+      return text.replaceAll(theirs, '<sha>').replaceAll(nowhere, '<sha>');
+    };
+    expect(withoutHash(named)).toEqual(withoutHash(missing));
+    expect(log.lastSeq).toBe(before);
+    // Uploading the same bytes (stored once) makes them this project's too.
+    expect(upload('p2’s bytes')).toBe(theirs);
+    await expect(commitOne(PROJECT, 'data', theirs)).resolves.toMatchObject({ version: 1 });
+    await expect(commitOne('p2', 'data', theirs)).resolves.toMatchObject({ version: 1 });
+  });
+
+  it('forgets who had the bytes it deletes, so a later commit of them needs a new upload', async () => {
+    await create('data');
+    const own = upload('only here');
+    await commitOne(PROJECT, 'data', own);
+    await handler.evict({ project: PROJECT, name: 'data', version: 1, reason: 'r' });
+    expect(blobs.blobs.has(own)).toBe(false);
+    expect(owners.unowned(PROJECT, [own])).toEqual([own]);
+  });
+
   it('evicts a version’s bytes except those another live version uses, and keeps its manifest', async () => {
     await create('data');
-    const own = blobs.add('only in v1');
-    const shared = blobs.add('also in another file set');
+    const own = upload('only in v1');
+    const shared = upload('also in another file set');
     const v1 = await handler.commit({
       project: PROJECT,
       name: 'data',
@@ -182,7 +270,7 @@ describe('the catalog’s file sets', () => {
       },
       createdBy: BY,
     });
-    search.referenced.add(shared);
+    owners.referenced.add(shared);
     const evicted = await handler.evict({
       project: PROJECT,
       name: 'data',
@@ -204,7 +292,7 @@ describe('the catalog’s file sets', () => {
 
   it('does not remove bytes before the search tables know of the eviction, and says so', async () => {
     await create('data');
-    const own = blobs.add('bytes');
+    const own = upload('bytes');
     await handler.commit({
       project: PROJECT,
       name: 'data',

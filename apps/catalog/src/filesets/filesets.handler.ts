@@ -1,5 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import {
   AcaiError,
@@ -11,7 +12,13 @@ import {
   type CommandResult,
 } from '@acai/contracts';
 import { BlobStore } from '@acai/blobstore';
-import { LOGGER, OnCommand, ProjectionControl, type EventingLogger } from '@acai/eventing';
+import {
+  describeError,
+  LOGGER,
+  OnCommand,
+  ProjectionControl,
+  type EventingLogger,
+} from '@acai/eventing';
 import {
   applyChanges,
   diffManifests,
@@ -25,6 +32,7 @@ import {
 } from '@acai/filesets';
 import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
+import { BlobsRepository, type BlobCheck, type VersionBlobs } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { filesetView, versionView } from './fileset-views.js';
 
@@ -43,6 +51,8 @@ export class FilesetsHandler {
     private readonly manifests: ManifestsRepository,
     private readonly blobs: BlobStore,
     private readonly search: SearchRepository,
+    /** Which project has which blob; what commits hold and evictions collect. */
+    private readonly blobOwners: BlobsRepository,
     /** The search tables and blob references, a projection of the file set events. */
     private readonly projections: ProjectionControl,
     @Inject(LOGGER) private readonly logger: EventingLogger,
@@ -62,9 +72,11 @@ export class FilesetsHandler {
   }
 
   /**
-   * Commits a version: every file it puts must already be uploaded (the blob exists, with the
-   * stated size); the new manifest is written as a blob; then the version is appended on top of
-   * the stated parent, or refused with a conflict if someone else committed first.
+   * Commits a version: every file it puts must be a blob this project has (it uploaded the bytes,
+   * or a version of it uses them) and that is in the store, with the stated size; the new manifest
+   * is written as a blob; then the version is appended on top of the stated parent, or refused with
+   * a conflict if someone else committed first. From the check to the append, the named blobs and
+   * the manifest are held against eviction.
    */
   @OnCommand('commitVersion')
   async commit(@Payload() req: Request<'commitVersion'>): Result<'commitVersion'> {
@@ -79,47 +91,92 @@ export class FilesetsHandler {
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
     const changes = await this.changesOf(req.request);
-    const puts = await Promise.all(
-      changes.put.map(async (file, i) => {
-        const stored = await this.blobs.stat(file.sha256);
-        if (stored === null) {
-          throw new AcaiError(
-            FilesetProblems.UPLOAD_MISSING,
-            `put.${i}: no uploaded file has sha256 ${file.sha256}; upload it first (PUT /api/v1/blobs/${file.sha256})`,
-            [{ path: `put.${i}.sha256`, message: 'not uploaded' }],
-          );
-        }
-        if (file.size !== undefined && file.size !== stored.size) {
-          throw new AcaiError(
-            FilesetProblems.SIZE_MISMATCH,
-            `put.${i}: '${file.path}' was stated as ${file.size} bytes but the uploaded file has ${stored.size}; state its size as ${stored.size}, or upload the file you meant`,
-            [{ path: `put.${i}.size`, message: 'does not match the upload' }],
-          );
-        }
-        return {
-          path: file.path,
-          sha256: file.sha256,
-          size: stored.size,
-          mediaType: file.mediaType ?? mediaTypeOf(file.path),
-        };
-      }),
+    // Checked and held in one step, against an eviction deleting them meanwhile (see BlobsRepository).
+    const hold = randomUUID();
+    const puts = await this.blobOwners.hold(
+      hold,
+      changes.put.map((file) => file.sha256),
+      (tx) => this.uploaded(tx, req.project, changes.put),
     );
-    const applied = applyChanges(parent, { put: puts, delete: changes.delete });
-    const manifestSha = await this.manifests.save(applied.manifest);
-    const { state: after } = await this.execute(req.project, name, {
-      kind: 'commit',
-      parent: req.request.parent,
-      manifest: {
-        sha256: manifestSha,
-        files: applied.manifest.size,
-        bytes: manifestBytes(applied.manifest),
-      },
-      changes: { added: applied.added, replaced: applied.replaced, deleted: applied.deleted },
-      metadata: req.request.metadata,
-      labels: req.request.labels,
-      createdBy: req.createdBy,
+    let appended: VersionBlobs | null = null;
+    try {
+      const applied = applyChanges(parent, { put: puts, delete: changes.delete });
+      const encoded = this.manifests.encode(applied.manifest);
+      await this.blobOwners.hold(hold, [encoded.sha256], () => Promise.resolve());
+      const manifestSha = await this.manifests.save(applied.manifest, encoded);
+      const { state: after } = await this.execute(req.project, name, {
+        kind: 'commit',
+        parent: req.request.parent,
+        manifest: {
+          sha256: manifestSha,
+          files: applied.manifest.size,
+          bytes: manifestBytes(applied.manifest),
+        },
+        changes: { added: applied.added, replaced: applied.replaced, deleted: applied.deleted },
+        metadata: req.request.metadata,
+        labels: req.request.labels,
+        createdBy: req.createdBy,
+      });
+      const version = after.versions.at(-1)!;
+      appended = {
+        project: req.project,
+        fileset: name,
+        version: version.version,
+        blobs: [...new Set([...applied.manifest.values()].map((e) => e.sha256)), manifestSha],
+      };
+      return versionView(name, version);
+    } finally {
+      // Once appended, the version stands whatever happens here: a hold left behind only keeps its
+      // blobs a day longer, and the projection writes the references too.
+      await this.blobOwners.settle(hold, appended).catch((error: unknown) => {
+        this.logger.warn(
+          { project: req.project, fileset: name, err: describeError(error) },
+          'could not settle the blob hold of a commit; it expires in a day',
+        );
+      });
+    }
+  }
+
+  /**
+   * The files to put, with their sizes from the store. A blob the project does not have is refused
+   * exactly as one that is nowhere (same code, same message), so no one learns what other projects
+   * uploaded; the size is checked only after that, for the same reason.
+   */
+  private async uploaded(tx: BlobCheck, project: string, put: readonly FilePut[]) {
+    const unowned = new Set(
+      await tx.unowned(
+        project,
+        put.map((f) => f.sha256),
+      ),
+    );
+    const stored = await Promise.all(
+      put.map((file) =>
+        unowned.has(file.sha256) ? Promise.resolve(null) : this.blobs.stat(file.sha256),
+      ),
+    );
+    return put.map((file, i) => {
+      const blob = stored[i];
+      if (blob === null || blob === undefined) {
+        throw new AcaiError(
+          FilesetProblems.UPLOAD_MISSING,
+          `put.${i}: no uploaded file has sha256 ${file.sha256}; upload it first (PUT /api/v1/blobs/${file.sha256})`,
+          [{ path: `put.${i}.sha256`, message: 'not uploaded' }],
+        );
+      }
+      if (file.size !== undefined && file.size !== blob.size) {
+        throw new AcaiError(
+          FilesetProblems.SIZE_MISMATCH,
+          `put.${i}: '${file.path}' was stated as ${file.size} bytes but the uploaded file has ${blob.size}; state its size as ${blob.size}, or upload the file you meant`,
+          [{ path: `put.${i}.size`, message: 'does not match the upload' }],
+        );
+      }
+      return {
+        path: file.path,
+        sha256: file.sha256,
+        size: blob.size,
+        mediaType: file.mediaType ?? mediaTypeOf(file.path),
+      };
     });
-    return versionView(name, after.versions.at(-1)!);
   }
 
   /** The commit's change list: inline, or (for a large one) in the blob the gateway stored. */
@@ -236,8 +293,8 @@ export class FilesetsHandler {
   }
 
   /**
-   * Evicts a version: its files' bytes are removed, unless another live version (of any file set)
-   * still uses them; its manifest, metadata and lineage stay, and it is marked evicted so it can be
+   * Evicts a version: its files' bytes are removed, unless another live version (of any file set,
+   * of any project) still uses them or they are some version's manifest; its manifest, metadata and lineage stay, and it is marked evicted so it can be
    * recomputed. Pinned versions are never evicted.
    */
   @OnCommand('evictVersion')
@@ -249,19 +306,15 @@ export class FilesetsHandler {
     });
     const version = state.versions[req.version - 1]!;
     // The blob references follow the log: wait until they include this eviction.
-    if (!(await this.projections.catchUp(10_000))) {
-      throw new AcaiError(
-        FilesetProblems.CATALOG_BEHIND,
-        'The catalog is behind the event log: the version is evicted, but its bytes are not removed yet. Evict it again in a moment to remove them.',
-      );
-    }
+    await this.caughtUp();
     const blobs = [
       ...new Set(
         [...(await this.manifests.load(version.manifest.sha256)).values()].map((e) => e.sha256),
       ),
     ];
-    const unused = await this.search.unreferenced(blobs);
-    for (const sha of unused) await this.blobs.delete(sha);
+    // Deleted only if no live version of any project uses them, no version has them as its
+    // manifest, and no commit holds them; a commit coming later finds them missing.
+    const unused = await this.blobOwners.collect(blobs, (sha) => this.blobs.delete(sha));
     this.logger.info(
       {
         project: req.project,
@@ -287,6 +340,16 @@ export class FilesetsHandler {
       pinned: req.pinned,
     });
     return versionView(req.name, state.versions[req.version - 1]!);
+  }
+
+  /** Waits until the search tables (and blob references) have applied the log as of now. */
+  private async caughtUp(): Promise<void> {
+    if (!(await this.projections.catchUp(10_000))) {
+      throw new AcaiError(
+        FilesetProblems.CATALOG_BEHIND,
+        'The catalog is behind the event log: the version is evicted, but its bytes are not removed yet. Evict it again in a moment to remove them.',
+      );
+    }
   }
 
   private async existing(project: string, name: string): Promise<FilesetState> {

@@ -1,7 +1,13 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import type { BlobStore } from '@acai/blobstore';
 import { parseManifest, serializeManifest, type Manifest } from '@acai/filesets';
+
+export interface EncodedManifest {
+  readonly bytes: Buffer;
+  readonly sha256: string;
+}
 
 /**
  * Manifests are blobs too: canonical JSON, stored once by their sha256 like any file. Parsed ones
@@ -15,10 +21,16 @@ export class ManifestsRepository {
     private readonly maxCached = 256,
   ) {}
 
-  async save(manifest: Manifest): Promise<string> {
-    const { sha256 } = await this.blobs.put(
-      Readable.from([Buffer.from(serializeManifest(manifest))]),
-    );
+  /** The manifest's canonical bytes and the sha256 it will be stored under. */
+  encode(manifest: Manifest): EncodedManifest {
+    const bytes = Buffer.from(serializeManifest(manifest));
+    return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+
+  async save(manifest: Manifest, encoded = this.encode(manifest)): Promise<string> {
+    const { sha256 } = await this.blobs.put(Readable.from([encoded.bytes]), {
+      sha256: encoded.sha256,
+    });
     this.remember(sha256, manifest);
     return sha256;
   }

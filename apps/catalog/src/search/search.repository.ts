@@ -28,8 +28,6 @@ function jsonPath(path: readonly string[]): string {
 export abstract class SearchRepository {
   abstract versions(project: string, search: Search): Promise<Page<VersionHit>>;
   abstract filesets(project: string, search: Search): Promise<Page<FilesetHit>>;
-  /** Of these blobs, those no live version of any file set references. */
-  abstract unreferenced(blobs: readonly string[]): Promise<string[]>;
 }
 
 /**
@@ -155,17 +153,6 @@ export class SqlSearchRepository implements SearchRepository {
       nextCursor:
         last === undefined ? null : encodeCursor([last.created_at.toISOString(), last.name]),
     };
-  }
-
-  /** Of these blobs, the ones no live (unevicted) version of any file set uses any more. */
-  async unreferenced(blobs: readonly string[]): Promise<string[]> {
-    if (blobs.length === 0) return [];
-    const rows = await this.db.query<{ sha256: string }[]>(
-      `SELECT b.sha256 FROM unnest($1::text[]) AS b(sha256)
-       WHERE NOT EXISTS (SELECT 1 FROM ${this.t('blob_refs')} r WHERE r.sha256 = b.sha256)`,
-      [blobs],
-    );
-    return rows.map((r) => r.sha256);
   }
 
   private common(q: Sql, search: Search, alias: string): void {

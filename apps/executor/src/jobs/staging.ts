@@ -171,6 +171,15 @@ export class Staging {
       const { sha256, size } = await this.blobs.put(await openOwned(root, relative, owner));
       put.push({ path: relative, sha256, size, mediaType: 'application/octet-stream' });
     }
+    // The executor stored these bytes itself, from the job's folder: they are the project's now
+    // (a commit may name only blobs its project has). The hashes are the store's, not the job's.
+    const stored = [...new Set(put.map((f) => f.sha256))];
+    for (let i = 0; i < stored.length; i += OWN_BATCH) {
+      await this.commands.send('ownBlobs', {
+        project: work.project,
+        sha256s: stored.slice(i, i + OWN_BATCH),
+      });
+    }
     const createdBy: Creator = {
       kind: 'job',
       jobId: work.jobId,
@@ -258,6 +267,9 @@ export class Staging {
     } while (cursor !== null);
   }
 }
+
+/** Blobs recorded as the project's per message (a bus message is at most 1 MiB). */
+const OWN_BATCH = 5_000;
 
 /** What copy_file_range/FICLONE answer where cloning is not possible. */
 const CLONE_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);

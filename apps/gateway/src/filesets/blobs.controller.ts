@@ -3,34 +3,48 @@ import { Controller, Param, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcaiError, BlobProblems } from '@acai/contracts';
 import { tooLarge } from '@acai/blobstore';
+import { CommandSender } from '@acai/eventing';
+import { Caller } from '../auth/auth.guard.js';
+import type { Principal } from '../auth/keys.repository.js';
 import { pathOf, Route, Routes } from '../http/routes.js';
 import { GatewayBlobs } from './gateway-blobs.js';
 
 /**
  * File uploads, streamed to the blob store without holding the file in memory. A file's bytes are
- * stored once whoever uploads them; they belong to a file set only once a version lists them.
+ * stored once whoever uploads them, but each upload makes them the uploading project's: a commit
+ * may name only blobs its project uploaded (or already has in a version). The answer is the same
+ * whether the store had the bytes or not, so an upload tells nothing about other projects.
  */
 @Controller()
 export class BlobsController {
-  constructor(private readonly blobs: GatewayBlobs) {}
+  constructor(
+    private readonly blobs: GatewayBlobs,
+    private readonly commands: CommandSender,
+  ) {}
 
   /** Uploads a file whose sha256 the client states; refused (nothing kept) if the bytes differ. */
   @Route(Routes.uploadBlob)
-  async putKnown(@Param() params: unknown, @Req() request: FastifyRequest) {
+  async putKnown(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+    @Req() request: FastifyRequest,
+  ) {
     const { sha256 } = pathOf(Routes.uploadBlob, params);
     const { size } = await this.blobs.store.put(this.bodyOf(request), {
       sha256,
       maxBytes: this.blobs.maxBytes,
     });
+    await this.commands.send('ownBlobs', { project: caller.project, sha256s: [sha256] });
     return { sha256, size };
   }
 
   /** Uploads a file and answers its sha256. */
   @Route(Routes.uploadBlobHashed)
-  async put(@Req() request: FastifyRequest) {
+  async put(@Caller() caller: Principal, @Req() request: FastifyRequest) {
     const { sha256, size } = await this.blobs.store.put(this.bodyOf(request), {
       maxBytes: this.blobs.maxBytes,
     });
+    await this.commands.send('ownBlobs', { project: caller.project, sha256s: [sha256] });
     return { sha256, size };
   }
 
