@@ -1,5 +1,5 @@
-import { Controls } from './commands.js';
-import { subjects, type Topology } from './subjects.js';
+import { Commands, Controls, type CommandName } from './commands.js';
+import { defaultTopology, subjects, type Topology } from './subjects.js';
 
 /** The services that connect to the bus, each with a NATS user of its own. */
 export const BUS_SERVICES = [
@@ -26,8 +26,8 @@ export interface BusPermissions {
 export interface BusRole {
   /** Aggregates whose events it appends (`<prefix>.evt.*.<aggregate>.*`). */
   readonly appends: readonly string[];
-  /** Services whose commands it sends (`<prefix>.cmd.<service>.>`). */
-  readonly calls: readonly (BusService | '*')[];
+  /** The commands it sends (`<prefix>.cmd.<service>.<command>`); `*`: every command. */
+  readonly calls: readonly (CommandName | '*')[];
   /** Work pools it queues jobs on, logs it writes, control topics it publishes. */
   readonly queuesWork: boolean;
   readonly writesLogs: boolean;
@@ -54,7 +54,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   scheduler: {
     appends: ['run', 'job'],
-    calls: ['catalog', 'provisioner'],
+    calls: ['getVersion', 'checkResources'],
     queuesWork: true,
     writesLogs: false,
     publishesControls: [Controls.cancelJob],
@@ -64,7 +64,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     // Allocation and profiling append to jobs, runs and profiles; its simulated executors run jobs
     // (their events, logs and outputs) like the real one.
     appends: ['job', 'run', 'profile'],
-    calls: ['catalog', 'scheduler'],
+    calls: ['getVersion', 'submitRun'],
     queuesWork: true,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
@@ -73,8 +73,15 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   executor: {
     appends: ['job'],
-    // The gateway: the secrets of a job it starts (resolveSecrets).
-    calls: ['catalog', 'gateway'],
+    // Saving a job's outputs and checkpoints as versions, and the secrets of a job it starts.
+    calls: [
+      'ownBlobs',
+      'createFileset',
+      'getFileset',
+      'listFiles',
+      'commitVersion',
+      'resolveSecrets',
+    ],
     queuesWork: false,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
@@ -122,13 +129,20 @@ function jetStreamApi(t: Topology): string[] {
  */
 export const BUS_OPERATOR = 'operator';
 
+/** The subject of a command (`<prefix>.cmd.catalog.get_version`), or of every command (`*`). */
+function commandSubject(t: Topology, command: CommandName | '*'): string {
+  return command === '*'
+    ? `${t.prefix}.cmd.>`
+    : subjects.command(t, Commands[command].service, Commands[command].subjectName);
+}
+
 /** Each service's NATS permissions on topology `t`, from its role. */
 export function busPermissions(t: Topology, service: BusService): BusPermissions {
   const role = BUS_ROLES[service];
   const publish = [
     ...jetStreamApi(t),
     ...role.appends.map((aggregate) => `${t.prefix}.evt.*.${aggregate}.*`),
-    ...role.calls.map((target) => `${t.prefix}.cmd.${target === '*' ? '>' : `${target}.>`}`),
+    ...role.calls.map((command) => commandSubject(t, command)),
     ...(role.queuesWork ? [subjects.allWork(t)] : []),
     ...(role.writesLogs ? [subjects.allLogs(t)] : []),
     ...role.publishesControls.map((topic) => subjects.control(t, topic)),
@@ -154,7 +168,7 @@ export function busPermissionsTable(): string {
       `**${service}**`,
       code(role.appends.map((a) => `acai.evt.*.${a}.*`)),
       code([`acai.cmd.${service}.>`]),
-      code(role.calls.map((c) => (c === '*' ? 'acai.cmd.>' : `acai.cmd.${c}.>`))),
+      code(role.calls.map((c) => commandSubject(defaultTopology, c))),
       code([
         ...(role.queuesWork ? ['acai.work.>'] : []),
         ...(role.writesLogs ? ['acai.log.>'] : []),
