@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
+import Fastify from 'fastify';
 import { AcaiError, FilesetProblems, RunProblems } from '@acai/contracts';
 import { createLogger } from './logger.js';
-import { toHttpError } from './errors.filter.js';
+import { frameworkErrors, PROBLEM_CONTENT_TYPE, toHttpError } from './errors.filter.js';
 
 const logger = createLogger('test', 'silent');
 
@@ -52,5 +53,30 @@ describe('errors at the HTTP edge', () => {
     expect(unexpected.status).toBe(500);
     expect(unexpected.body).toMatchObject({ reason: 'INTERNAL', retryable: true });
     expect(JSON.stringify(unexpected.body)).not.toContain('hunter2');
+  });
+
+  it('answers a URL the router refuses before any route runs with a problem document', async () => {
+    const app = Fastify({ frameworkErrors: frameworkErrors(logger) });
+    app.get('/runs/:id', () => ({}));
+
+    const broken = await app.inject({ method: 'GET', url: '/runs/%zz' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
+    expect(broken.json()).toMatchObject({
+      status: 400,
+      reason: 'INVALID_REQUEST',
+      instance: '/runs/%zz',
+    });
+
+    // Fastify's router refuses a parameter over 100 characters, with a 414 of its own.
+    const long = await app.inject({ method: 'GET', url: `/runs/${'a'.repeat(101)}` });
+    expect(long.statusCode).toBe(400);
+    expect(long.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
+    expect(long.json()).toMatchObject({
+      status: 400,
+      reason: 'INVALID_REQUEST',
+      detail: 'A path parameter is longer than 100 characters; no name or id here is that long',
+    });
+    await app.close();
   });
 });

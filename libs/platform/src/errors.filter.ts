@@ -125,6 +125,15 @@ export function toHttpError(
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413)
     return answer(tooLarge);
+  if (fastifyError.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    // Fastify would answer 414 in a body of its own; no name in a path here is that long.
+    return answer(
+      new AcaiError(
+        CommonProblems.INVALID_REQUEST,
+        'A path parameter is longer than 100 characters; no name or id here is that long',
+      ),
+    );
+  }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return answer(
       new AcaiError(CommonProblems.UNSUPPORTED_MEDIA_TYPE, 'Send the body as application/json'),
@@ -151,6 +160,18 @@ export function toHttpError(
       'Something went wrong on our side; the gateway log has the details',
     ),
   );
+}
+
+/**
+ * For Fastify's `frameworkErrors`: a URL its router refuses before any route runs (a broken
+ * percent-escape, a path parameter over `maxParamLength`) gets a problem document like any other
+ * error, not Fastify's own body.
+ */
+export function frameworkErrors(logger: Logger) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const { status, body } = toHttpError(error, logger, request.url.split('?')[0]);
+    void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
+  };
 }
 
 /**
