@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   Catch,
   HttpException,
@@ -172,6 +174,61 @@ export function frameworkErrors(logger: Logger) {
     const { status, body } = toHttpError(error, logger, request.url.split('?')[0]);
     void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
   };
+}
+
+/**
+ * What Node's HTTP server writes for a request it cannot parse (Fastify's `clientErrorHandler`):
+ * the problem document every other refusal gets, with `connection: close`, since the connection
+ * cannot be read any further. Headers over the size limit are 431, a request too slow 408, any
+ * other malformed request 400.
+ */
+export function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const { status, problem } = clientProblem(error);
+  const body = JSON.stringify({ ...problemDocument(problem), status });
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'connection: close',
+    `content-type: ${PROBLEM_CONTENT_TYPE}`,
+    `content-length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+function clientProblem(error: NodeJS.ErrnoException): { status: number; problem: AcaiError } {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408,
+      problem: new AcaiError(
+        CommonProblems.REQUEST_INTERRUPTED,
+        'The request did not arrive in time; nothing was done',
+      ),
+    };
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      problem: new AcaiError(
+        CommonProblems.INVALID_REQUEST,
+        'The request line and headers are larger than this server accepts (16 KiB); nothing was done',
+      ),
+    };
+  }
+  return {
+    status: 400,
+    problem: new AcaiError(
+      CommonProblems.INVALID_REQUEST,
+      `The request is not valid HTTP/1.1 (${error.code ?? 'unreadable'}); nothing was done`,
+    ),
+  };
+}
+
+/** Fastify's `clientErrorHandler`: answers with {@link clientErrorResponse} and closes. */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Reset by the client: there is nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) socket.write(clientErrorResponse(error));
+  socket.destroy(error);
 }
 
 /**
