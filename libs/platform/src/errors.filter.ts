@@ -37,6 +37,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case ErrorCode.UnsupportedMediaType:
       return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+    case ErrorCode.RangeNotSatisfiable:
+      return HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE;
     case ErrorCode.RateLimited:
       return HttpStatus.TOO_MANY_REQUESTS;
     case ErrorCode.Unavailable:
