@@ -184,4 +184,19 @@ describe('the gateway refuses bad input clearly', () => {
       expect(error(r.body).message).toContain("1-100 letters, digits, '_' and '-'");
     }
   });
+
+  it('answers a URL the router cannot read, or a name longer than any, with a problem document (400)', async () => {
+    for (const path of [
+      '/api/v1/jobs/%/logs',
+      '/api/v1/filesets/%ed%a0%80',
+      `/api/v1/runs/${'a'.repeat(1000)}`,
+    ]) {
+      const response = await fetch(`${system.gatewayUrl}${path}`, {
+        headers: { authorization: `Bearer ${system.key}` },
+      });
+      expect([path, response.status]).toEqual([path, 400]);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await response.json()) as ErrorReply).error.code).toBe('VALIDATION_FAILED');
+    }
+  });
 });

@@ -113,6 +113,13 @@ describe('file sets through the gateway', () => {
       },
     );
     expect(outside.status).toBe(416);
+    expect(outside.headers.get('content-range')).toBe(`bytes */${train2.length}`);
+    expect(outside.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await outside.json()).toMatchObject({
+      status: 416,
+      reason: 'RANGE_NOT_SATISFIABLE',
+      detail: expect.stringContaining(`ask for bytes 0-${train2.length - 1} at most`),
+    });
 
     const archive = await fetch(`${system.gatewayUrl}/api/v1/filesets/digits/versions/2/archive`, {
       headers: { authorization: `Bearer ${system.key}` },

@@ -120,6 +120,31 @@ describe('downloads, slow or oversized requests, and floods of output', () => {
     expect(text).toContain('UPLOAD_TOO_LARGE');
   });
 
+  it('answers a request that is not HTTP, or whose headers are too large, with a problem document and closes', async () => {
+    const host = new URL(system.gatewayUrl).host;
+    const problem = (text: string) => {
+      const [head, body] = text.split('\r\n\r\n');
+      return { head: head!.toLowerCase(), body: JSON.parse(body!) as { status: number } };
+    };
+    for (const request of [
+      `GET /api/v1/runs\u0000 HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+      `GET /api/v1/runs HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n`,
+    ]) {
+      const { text } = await raw(system.gatewayUrl, request);
+      expect(text).toMatch(/^HTTP\/1.1 400 /);
+      const { head, body } = problem(text);
+      expect(head).toContain('connection: close');
+      expect(head).toContain('content-type: application/problem+json');
+      expect(body).toMatchObject({ status: 400, reason: 'INVALID_REQUEST' });
+    }
+    const { text } = await raw(
+      system.gatewayUrl,
+      `GET /api/v1/filesets/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1.1 431 /);
+    expect(problem(text).body).toMatchObject({ status: 431, reason: 'INVALID_REQUEST' });
+  });
+
   it('disconnects a client that does not finish its headers in time', async () => {
     const { text, closed } = await raw(
       system.gatewayUrl,

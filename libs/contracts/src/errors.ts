@@ -11,6 +11,8 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** The byte range asked for is outside the file. */
+  RangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   /** Too many requests for now; `Retry-After` says when to try again. */
   RateLimited: 'RATE_LIMITED',
   Unavailable: 'UNAVAILABLE',

@@ -4,7 +4,12 @@ export { describeError } from './errors.js';
 export { inSpan, SpanKind } from './tracing.js';
 export { type EventLog, EventStore } from './event-store.js';
 export { aggregateRepository, AggregateRepository } from './aggregates.js';
-export { ProjectionControl, ProjectionRunner, type SqlProjection } from './projection-runner.js';
+export {
+  ProjectionControl,
+  ProjectionRunner,
+  type ReplayResult,
+  type SqlProjection,
+} from './projection-runner.js';
 export { PostgresDeadLetters } from './dead-letters.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
 export { EventingTables1764115200000, schemaOf } from './storage.migration.js';

@@ -7,7 +7,11 @@ import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
 import { PostgresDeadLetters } from './dead-letters.js';
 import { EventStore } from './event-store.js';
 import type { EventingLogger } from './logger.js';
-import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.js';
+import {
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
+  type SqlProjection,
+} from './projection-runner.js';
 import {
   eventingEntities,
   ProjectionCheckpointEntity,
@@ -338,6 +342,50 @@ describe('ProjectionRunner', () => {
     await s.expectExactlyOnce();
     // The other projection was not rebuilt, and did not apply the replayed events a second time.
     expect(await otherDocs()).toEqual(otherBefore);
+  });
+
+  it('answers replays asked for at once with one rebuild at a time, shared by those that wait', async () => {
+    const s = scenario();
+    // A read model in memory that counts its rebuilds.
+    const rebuilt = { resets: 0, seqs: [] as number[] };
+    const memory: SqlProjection = {
+      name: `${s.name}-memory`,
+      apply: async (_, events) => void rebuilt.seqs.push(...events.map((e) => e.position.seq)),
+      reset: async () => {
+        rebuilt.resets += 1;
+        rebuilt.seqs = [];
+      },
+      count: async () => rebuilt.seqs.length,
+    };
+    const runner = new ProjectionRunner(
+      bus,
+      db,
+      [countingProjection(s.name), memory],
+      deadLetters,
+      {
+        filterSubject: subjects.projectEvents(bus.topology, s.project),
+      },
+    );
+    running.push(runner);
+    await runner.start();
+    await s.append(['a', 'b', 'c'], 30);
+    await runner.waitFor(s.lastSeq);
+    const seqs = [...s.expected.values()].flat().sort((x, y) => x - y);
+
+    // Six asked for at once, and three more while that rebuild is under way.
+    const atOnce = Array.from({ length: 6 }, () => runner.replay(memory.name));
+    await new Promise((resolve) => setImmediate(resolve));
+    const results = await Promise.all([
+      ...atOnce,
+      ...Array.from({ length: 3 }, () => runner.replay(memory.name)),
+    ]);
+
+    for (const result of results) {
+      expect(result).toEqual({ projection: memory.name, lastSeq: s.lastSeq, documents: 30 });
+    }
+    expect(rebuilt.resets).toBe(2);
+    expect(rebuilt.seqs).toEqual(seqs);
+    await s.expectExactlyOnce();
   });
 
   it('replays and catches up when the newest event in the log is not one it reads', async () => {

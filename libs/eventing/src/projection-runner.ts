@@ -54,9 +54,14 @@ export abstract class ProjectionControl {
   /** Resolves once every event up to `seq` has been applied. */
   abstract waitFor(seq: number): Promise<void>;
   /** Rebuilds a projection's read model from the first event. */
-  abstract replay(
-    name?: string,
-  ): Promise<{ projection: string; lastSeq: number; documents: number }>;
+  abstract replay(name?: string): Promise<ReplayResult>;
+}
+
+/** What a replay rebuilt: up to which event of the log, and how many documents (or rows). */
+export interface ReplayResult {
+  readonly projection: string;
+  readonly lastSeq: number;
+  readonly documents: number;
 }
 
 export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
@@ -65,6 +70,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private stopping = false;
   private appliedSeq = 0;
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>();
+  /** The rebuild running or last run, and per projection the one asked for after it. */
+  private replaying: Promise<unknown> = Promise.resolve();
+  private readonly nextReplays = new Map<string, Promise<ReplayResult>>();
   private readonly batchSize: number;
   private readonly logger: EventingLogger;
   private readonly tables: { checkpoints: string; documents: string };
@@ -150,13 +158,28 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   /**
    * Drops a projection's read model (the only one, or the one named) and rebuilds it from the first
    * event; the runner's other projections skip what they have. Resolves when it has caught up with
-   * the log as it was when replay was asked for.
+   * the log as it was when replay was asked for. One rebuild runs at a time (they stop and start
+   * the runner's one consumer); replays of a projection asked for while another runs share the next
+   * rebuild, which starts after they asked.
    */
-  async replay(name?: string): Promise<{ projection: string; lastSeq: number; documents: number }> {
+  async replay(name?: string): Promise<ReplayResult> {
     const projection = name ?? (this.projections.length === 1 ? this.names[0]! : undefined);
     if (projection === undefined || !this.names.includes(projection)) {
       throw new Error(`replay needs one of: ${this.names.join(', ')}`);
     }
+    let next = this.nextReplays.get(projection);
+    if (next === undefined) {
+      next = this.replaying.then(() => {
+        this.nextReplays.delete(projection);
+        return this.rebuild(projection);
+      });
+      this.nextReplays.set(projection, next);
+      this.replaying = next.catch(() => undefined);
+    }
+    return next;
+  }
+
+  private async rebuild(projection: string): Promise<ReplayResult> {
     await this.stop();
     await this.dataSource.transaction(async (m) => {
       const sql = this.sqlProjections.find((p) => p.name === projection);

@@ -1,8 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
+import Fastify from 'fastify';
 import { AcaiError, FilesetProblems, RunProblems } from '@acai/contracts';
 import { createLogger } from './logger.js';
-import { toHttpError } from './errors.filter.js';
+import {
+  clientErrorResponse,
+  frameworkErrors,
+  PROBLEM_CONTENT_TYPE,
+  toHttpError,
+} from './errors.filter.js';
 
 const logger = createLogger('test', 'silent');
 
@@ -52,5 +58,64 @@ describe('errors at the HTTP edge', () => {
     expect(unexpected.status).toBe(500);
     expect(unexpected.body).toMatchObject({ reason: 'INTERNAL', retryable: true });
     expect(JSON.stringify(unexpected.body)).not.toContain('hunter2');
+  });
+
+  it('answers a URL the router refuses before any route runs with a problem document', async () => {
+    const app = Fastify({ frameworkErrors: frameworkErrors(logger) });
+    app.get('/runs/:id', () => ({}));
+
+    const broken = await app.inject({ method: 'GET', url: '/runs/%zz' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
+    expect(broken.json()).toMatchObject({
+      status: 400,
+      reason: 'INVALID_REQUEST',
+      instance: '/runs/%zz',
+    });
+
+    // Fastify's router refuses a parameter over 100 characters, with a 414 of its own.
+    const long = await app.inject({ method: 'GET', url: `/runs/${'a'.repeat(101)}` });
+    expect(long.statusCode).toBe(400);
+    expect(long.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
+    expect(long.json()).toMatchObject({
+      status: 400,
+      reason: 'INVALID_REQUEST',
+      detail: 'A path parameter is longer than 100 characters; no name or id here is that long',
+    });
+    await app.close();
+  });
+
+  it('answers a request Node cannot parse with a problem document, and closes the connection', () => {
+    const answer = (code: string) => {
+      const [head, body] = clientErrorResponse(
+        Object.assign(new Error('Parse Error'), { code }),
+      ).split('\r\n\r\n');
+      return { head: head!.split('\r\n'), body: JSON.parse(body!) as Record<string, unknown> };
+    };
+
+    const malformed = answer('HPE_INVALID_METHOD');
+    expect(malformed.head).toEqual([
+      'HTTP/1.1 400 Bad Request',
+      'connection: close',
+      `content-type: ${PROBLEM_CONTENT_TYPE}`,
+      expect.stringMatching(/^content-length: \d+$/),
+    ]);
+    expect(malformed.body).toMatchObject({
+      status: 400,
+      reason: 'INVALID_REQUEST',
+      detail: 'The request is not valid HTTP/1.1 (HPE_INVALID_METHOD); nothing was done',
+    });
+
+    const huge = answer('HPE_HEADER_OVERFLOW');
+    expect(huge.head[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(huge.body).toMatchObject({ status: 431, reason: 'INVALID_REQUEST' });
+
+    const slow = answer('ERR_HTTP_REQUEST_TIMEOUT');
+    expect(slow.head[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(slow.body).toMatchObject({
+      status: 408,
+      reason: 'REQUEST_INTERRUPTED',
+      retryable: true,
+    });
   });
 });

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   Catch,
   HttpException,
@@ -35,6 +37,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case ErrorCode.UnsupportedMediaType:
       return HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+    case ErrorCode.RangeNotSatisfiable:
+      return HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE;
     case ErrorCode.RateLimited:
       return HttpStatus.TOO_MANY_REQUESTS;
     case ErrorCode.Unavailable:
@@ -125,6 +129,15 @@ export function toHttpError(
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413)
     return answer(tooLarge);
+  if (fastifyError.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    // Fastify would answer 414 in a body of its own; no name in a path here is that long.
+    return answer(
+      new AcaiError(
+        CommonProblems.INVALID_REQUEST,
+        'A path parameter is longer than 100 characters; no name or id here is that long',
+      ),
+    );
+  }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return answer(
       new AcaiError(CommonProblems.UNSUPPORTED_MEDIA_TYPE, 'Send the body as application/json'),
@@ -151,6 +164,73 @@ export function toHttpError(
       'Something went wrong on our side; the gateway log has the details',
     ),
   );
+}
+
+/**
+ * For Fastify's `frameworkErrors`: a URL its router refuses before any route runs (a broken
+ * percent-escape, a path parameter over `maxParamLength`) gets a problem document like any other
+ * error, not Fastify's own body.
+ */
+export function frameworkErrors(logger: Logger) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const { status, body } = toHttpError(error, logger, request.url.split('?')[0]);
+    void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
+  };
+}
+
+/**
+ * What Node's HTTP server writes for a request it cannot parse (Fastify's `clientErrorHandler`):
+ * the problem document every other refusal gets, with `connection: close`, since the connection
+ * cannot be read any further. Headers over the size limit are 431, a request too slow 408, any
+ * other malformed request 400.
+ */
+export function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const { status, problem } = clientProblem(error);
+  const body = JSON.stringify({ ...problemDocument(problem), status });
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'connection: close',
+    `content-type: ${PROBLEM_CONTENT_TYPE}`,
+    `content-length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+function clientProblem(error: NodeJS.ErrnoException): { status: number; problem: AcaiError } {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408,
+      problem: new AcaiError(
+        CommonProblems.REQUEST_INTERRUPTED,
+        'The request did not arrive in time; nothing was done',
+      ),
+    };
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      problem: new AcaiError(
+        CommonProblems.INVALID_REQUEST,
+        'The request line and headers are larger than this server accepts (16 KiB); nothing was done',
+      ),
+    };
+  }
+  return {
+    status: 400,
+    problem: new AcaiError(
+      CommonProblems.INVALID_REQUEST,
+      `The request is not valid HTTP/1.1 (${error.code ?? 'unreadable'}); nothing was done`,
+    ),
+  };
+}
+
+/** Fastify's `clientErrorHandler`: answers with {@link clientErrorResponse} and closes. */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Reset by the client: there is nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) socket.write(clientErrorResponse(error));
+  socket.destroy(error);
 }
 
 /**

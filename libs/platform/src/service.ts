@@ -42,7 +42,7 @@ import { openDatabase } from './database.js';
 import { createLogger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import { PinoNestLogger } from './nest-logger.js';
-import { AcaiErrorsFilter } from './errors.filter.js';
+import { AcaiErrorsFilter, answerClientError, frameworkErrors } from './errors.filter.js';
 import { OpsController } from './ops.controller.js';
 import { ServiceContext } from './service-context.js';
 import { startTelemetry, stopTelemetry } from './telemetry.js';
@@ -246,6 +246,9 @@ export async function startService<C extends ConfigSpec>(
     const timeouts = def.timeouts?.(config);
     const adapter = new FastifyAdapter({
       bodyLimit: def.bodyLimit?.(config) ?? 1024 * 1024,
+      // Requests refused before a route runs answer problem documents too.
+      frameworkErrors: frameworkErrors(logger),
+      clientErrorHandler: answerClientError,
       ...(timeouts === undefined
         ? {}
         : {

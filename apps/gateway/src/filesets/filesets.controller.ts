@@ -148,11 +148,11 @@ export class FilesetsController {
       'x-content-sha256': file.sha256,
     };
     if (range === 'unsatisfiable') {
-      await reply
-        .status(416)
-        .headers({ ...headers, 'content-range': `bytes */${file.size}` })
-        .send();
-      return;
+      void reply.header('content-range', `bytes */${file.size}`);
+      throw new AcaiError(
+        FilesetProblems.RANGE_NOT_SATISFIABLE,
+        `The range '${request.headers.range ?? ''}' is outside '${path}' (${file.size} bytes): ask for bytes 0-${Math.max(0, file.size - 1)} at most, or for the whole file without a Range header`,
+      );
     }
     const stream = await this.blobs.store.get(file.sha256, range);
     reply.hijack();

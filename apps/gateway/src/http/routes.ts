@@ -619,6 +619,25 @@ export function queryOf<R extends WithQuery>(route: R, raw: unknown): z.output<R
   return parseOrThrow(route.query, raw ?? {}, 'query') as z.output<R['query']>;
 }
 
+/**
+ * How deep arrays and objects may nest in a JSON body. Deeper bodies are refused at the edge, before
+ * anything (a structured clone, a JSON encoder, a deep comparison) walks them recursively and runs
+ * out of stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether arrays and objects nest deeper than `limit` in a parsed JSON value (without recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [current, depth] = next;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** The JSON body of a request to this route, checked with its schema. */
 export function bodyOf<R extends WithBody>(
   route: R,
@@ -629,6 +648,12 @@ export function bodyOf<R extends WithBody>(
     throw new AcaiError(
       CommonProblems.INVALID_REQUEST,
       `Send the ${what} as a JSON object in the body (content-type: application/json)`,
+    );
+  }
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) {
+    throw new AcaiError(
+      CommonProblems.INVALID_REQUEST,
+      `The ${what} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep; flatten it`,
     );
   }
   return parseOrThrow(route.body, raw, what) as z.output<R['body']>;

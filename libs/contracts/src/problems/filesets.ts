@@ -19,6 +19,10 @@ export const FilesetProblems = defineProblems('filesets', {
     title: 'The version is pinned; pinned versions are never evicted',
   },
   FILE_NOT_FOUND: { code: ErrorCode.NotFound, title: 'The version has no such file' },
+  RANGE_NOT_SATISFIABLE: {
+    code: ErrorCode.RangeNotSatisfiable,
+    title: 'The byte range asked for is outside the file',
+  },
   FILESET_PARENT_MISSING: {
     code: ErrorCode.Conflict,
     title: 'The commit names a parent version that does not exist',
