@@ -182,6 +182,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       );
     }
     const keyFile = path.join(options.home, 'default.key');
+    // Jobs run as users of their own only when the executor is root. A developer's own machine
+    // runs them as the developer (said here, and by the executor), unless told otherwise.
+    const unsandboxed = runsJobsAsDeveloper(process.getuid?.(), {
+      ...process.env,
+      ...options.env,
+    });
+    if (unsandboxed) {
+      say(
+        'not root: jobs run as your own user (ACAI_SANDBOX=none), fine on your machine; run as root for a user per job slot',
+      );
+    }
     // Projects' secrets are encrypted at rest with a key of this home's (made once, 0600).
     const secretsKey = secretsKeyOf(options.home);
     const nats = natsUrl;
@@ -209,6 +220,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ACAI_HOME: options.home,
           [entry.portVariable]: String(port),
           ACAI_BOOTSTRAP_KEY_FILE: keyFile,
+          ...(unsandboxed && entry.name === 'executor' ? { ACAI_SANDBOX: 'none' } : {}),
           ...(isGateway && process.env['ACAI_SECRETS_KEY'] === undefined
             ? { ACAI_SECRETS_KEY: secretsKey }
             : {}),
@@ -367,4 +379,13 @@ function secretsKeyOf(home: string): string {
     writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   }
   return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * Whether the launcher lets the executor run jobs as the developer's own user: it is not root (so
+ * it cannot give jobs users of their own) and nobody chose `ACAI_SANDBOX`. The executor alone
+ * would refuse to start; the one-command default on a laptop must work, and says what it does.
+ */
+export function runsJobsAsDeveloper(uid: number | undefined, env: NodeJS.ProcessEnv): boolean {
+  return uid !== 0 && env['ACAI_SANDBOX'] === undefined;
 }
