@@ -1,11 +1,5 @@
 import { Body, Controller, Param } from '@nestjs/common';
-import {
-  AcaiError,
-  AuthProblems,
-  CommonProblems,
-  type CreatedKey,
-  type KeyView,
-} from '@acai/contracts';
+import { AcaiError, CommonProblems, type CreatedKey, type KeyView } from '@acai/contracts';
 import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 import type { Principal } from './access.js';
 import { Caller } from './auth.guard.js';
@@ -31,7 +25,7 @@ export class KeysController {
     @Body() body: unknown,
   ): Promise<CreatedKey> {
     const { name: project } = pathOf(Routes.createKey, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     const { scope, name } = bodyOf(Routes.createKey, body, 'key');
     return this.keys.createKey(project, scope, name ?? null);
   }
@@ -39,7 +33,7 @@ export class KeysController {
   @Route(Routes.listKeys)
   async list(@Caller() caller: Principal, @Param() params: unknown): Promise<{ items: KeyView[] }> {
     const { name: project } = pathOf(Routes.listKeys, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     return { items: await this.keys.listKeys(project) };
   }
 
@@ -47,7 +41,7 @@ export class KeysController {
   @Route(Routes.revokeKey)
   async revoke(@Caller() caller: Principal, @Param() params: unknown): Promise<KeyView> {
     const { name: project, id } = pathOf(Routes.revokeKey, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     const revoked = await this.keys.revokeKey(project, id);
     try {
       await this.revocations.announce({ project, keyId: id });
@@ -61,11 +55,5 @@ export class KeysController {
       );
     }
     return revoked;
-  }
-
-  private async assertVisible(caller: Principal, project: string): Promise<void> {
-    if (caller.project === project) return;
-    if (caller.platformAdmin && (await this.keys.projectExists(project))) return;
-    throw new AcaiError(AuthProblems.PROJECT_NOT_FOUND, `No project '${project}' for this key`);
   }
 }

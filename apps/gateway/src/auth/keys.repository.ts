@@ -115,6 +115,16 @@ export class KeysRepository {
   }
 
   /**
+   * Refuses a project in a path that is not the caller's: `404` as if it did not exist (its
+   * existence does not leak), unless the caller is the platform admin and the project exists.
+   */
+  async assertVisible(caller: Principal, project: string): Promise<void> {
+    if (caller.project === project) return;
+    if (caller.platformAdmin && (await this.projectExists(project))) return;
+    throw new AcaiError(AuthProblems.PROJECT_NOT_FOUND, `No project '${project}' for this key`);
+  }
+
+  /**
    * Creates a project and its first key, of scope `admin`; `platformAdmin` only for `default`'s
    * first start. The key is returned once and never stored.
    */

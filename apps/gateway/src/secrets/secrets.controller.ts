@@ -1,5 +1,5 @@
 import { Body, Controller, Param } from '@nestjs/common';
-import { AcaiError, AuthProblems, type SecretView } from '@acai/contracts';
+import type { SecretView } from '@acai/contracts';
 import type { Principal } from '../auth/access.js';
 import { Caller } from '../auth/auth.guard.js';
 import { KeysRepository } from '../auth/keys.repository.js';
@@ -25,7 +25,7 @@ export class SecretsController {
     @Body() body: unknown,
   ): Promise<SecretView> {
     const { name: project, secret } = pathOf(Routes.putSecret, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     const { value } = bodyOf(Routes.putSecret, body, 'secret');
     return this.secrets.put(project, secret, value);
   }
@@ -36,20 +36,14 @@ export class SecretsController {
     @Param() params: unknown,
   ): Promise<{ items: SecretView[] }> {
     const { name: project } = pathOf(Routes.listSecrets, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     return { items: await this.secrets.list(project) };
   }
 
   @Route(Routes.deleteSecret)
   async remove(@Caller() caller: Principal, @Param() params: unknown): Promise<SecretView> {
     const { name: project, secret } = pathOf(Routes.deleteSecret, params);
-    await this.assertVisible(caller, project);
+    await this.keys.assertVisible(caller, project);
     return this.secrets.remove(project, secret);
-  }
-
-  private async assertVisible(caller: Principal, project: string): Promise<void> {
-    if (caller.project === project) return;
-    if (caller.platformAdmin && (await this.keys.projectExists(project))) return;
-    throw new AcaiError(AuthProblems.PROJECT_NOT_FOUND, `No project '${project}' for this key`);
   }
 }
