@@ -21,6 +21,9 @@ import type { WorkFolders } from './work-folders.js';
 /** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
 const CHECKPOINT_FOLDER = 'checkpoint';
 
+/** The folder of a sandboxed job's folder mounted on its /tmp and /var/tmp. */
+const TMP_FOLDER = '.tmp';
+
 /** The `PATH` a job gets unless configured (`ACAI_JOB_PATH`) or set by its step's `env`. */
 export const DEFAULT_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -184,10 +187,12 @@ export class JobRunner {
     );
     const processEnv = { ...env, ...(confined?.env ?? Limits.threadEnv(work.resources)) };
     const envFile = path.join(folder, ENV_FILE);
+    const tmpDir = path.join(folder, TMP_FOLDER);
     const launch = this.options.sandbox.launch(slot, work.command, {
       cgroupProcs: confined?.cgroupProcs ?? [],
       envFile,
       network: work.network,
+      tmpDir,
     });
     const proc = new ProcessRunner(launch.argv, {
       cwd: folder,
@@ -226,11 +231,23 @@ export class JobRunner {
       // Run: the folder's writable parts handed to the job's user, its environment in a file only
       // that user can read (removed as the job starts).
       if (notStarted === undefined) {
-        if (owner !== undefined) await this.handOver(folder, checkpointDir, work, owner);
-        await writeFile(envFile, envFileText(processEnv as Record<string, string>), {
-          mode: 0o600,
-        });
-        if (owner !== undefined) await chown(envFile, owner.uid, owner.gid);
+        try {
+          if (owner !== undefined) {
+            // Its /tmp: on disk, in its folder, gone with it.
+            await mkdir(tmpDir, { mode: 0o700 });
+            await this.handOver(folder, checkpointDir, work, owner);
+            await chown(tmpDir, owner.uid, owner.gid);
+          }
+          await writeFile(envFile, envFileText(processEnv as Record<string, string>), {
+            mode: 0o600,
+          });
+          if (owner !== undefined) await chown(envFile, owner.uid, owner.gid);
+        } catch (error) {
+          // A failed start, recorded as one, rather than an attempt that never ends.
+          const message = `could not prepare the job's folder: ${error instanceof Error ? error.message : String(error)}`;
+          logs.line('err', `acai: ${message}`);
+          notStarted = { reason: 'spawn_error', message };
+        }
       }
       const ran = notStarted === undefined ? await this.execute(proc, work, confined) : undefined;
       // Whatever the job left running (in the background, to go on writing) ends before its

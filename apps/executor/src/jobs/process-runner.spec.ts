@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LineSplitter } from './process-runner.js';
+import { LineSplitter, ProcessRunner } from './process-runner.js';
 
 const split = (chunks: string[], max = 4) => {
   const lines: string[] = [];
@@ -31,5 +31,19 @@ describe('LineSplitter', () => {
     splitter.end();
     expect(lines).toHaveLength(8 * 1024);
     expect(lines.every((l) => l.length === 1024)).toBe(true);
+  });
+});
+
+describe('ProcessRunner', () => {
+  it('stops a process asked to stop before it started, as soon as it starts', async () => {
+    const proc = new ProcessRunner(['sleep', '30'], {
+      cwd: process.cwd(),
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      onLine: () => undefined,
+    });
+    proc.kill(100);
+    const started = await proc.start();
+    expect(started.ok).toBe(true);
+    expect(await proc.exited).toEqual({ code: null, signal: 'SIGTERM' });
   });
 });

@@ -19,6 +19,8 @@ export interface Exit {
  */
 export class ProcessRunner {
   private child: ChildProcess | undefined;
+  /** A stop asked for before the process started (a cancel while the job is being prepared). */
+  private stopAsked: number | undefined;
   private readonly exit = Promise.withResolvers<Exit>();
   readonly exited: Promise<Exit> = this.exit.promise;
 
@@ -47,7 +49,10 @@ export class ProcessRunner {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.child = child;
-      child.once('spawn', () => resolve({ ok: true, pid: child.pid! }));
+      child.once('spawn', () => {
+        resolve({ ok: true, pid: child.pid! });
+        if (this.stopAsked !== undefined) this.kill(this.stopAsked);
+      });
       child.once('error', (error: NodeJS.ErrnoException) => {
         resolve(describeSpawnError(program, error));
         this.exit.resolve({ code: null, signal: null });
@@ -64,7 +69,12 @@ export class ProcessRunner {
 
   /** Signals the whole process group; escalates to SIGKILL after `graceMs`. */
   kill(graceMs = 5_000): void {
-    if (this.child?.pid === undefined || this.child.exitCode !== null) return;
+    if (this.child === undefined) {
+      // Not started yet: it is stopped as soon as it is.
+      this.stopAsked = graceMs;
+      return;
+    }
+    if (this.child.pid === undefined || this.child.exitCode !== null) return;
     this.signalGroup('SIGTERM');
     const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     timer.unref();

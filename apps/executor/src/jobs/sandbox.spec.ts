@@ -93,6 +93,7 @@ describe('Sandbox without the uid sandbox (ACAI_SANDBOX=none)', () => {
         cgroupProcs: [procs],
         envFile,
         network: 'default',
+        tmpDir: dir,
       }),
       dir,
     );
@@ -117,6 +118,7 @@ const root = process.getuid?.() === 0;
   let sandbox: Sandbox;
   let slot: Slot;
   let dir: string;
+  let tmpDir: string;
 
   beforeAll(async () => {
     sandbox = await Sandbox.open({
@@ -130,8 +132,11 @@ const root = process.getuid?.() === 0;
     // Not under /tmp or /var/tmp: a job gets private ones, and would not see this folder.
     await mkdir('/var/lib/acai-test', { recursive: true, mode: 0o755 });
     dir = await mkdtemp(path.join('/var/lib/acai-test', 'uid-'));
-    // A job's folder is its own (the executor's WorkFolders make it so).
+    // A job's folder is its own (the executor's WorkFolders make it so), and so is its temp folder.
     await chown(dir, slot.user!.uid, slot.user!.gid);
+    tmpDir = path.join(dir, '.tmp');
+    await mkdir(tmpDir, { mode: 0o700 });
+    await chown(tmpDir, slot.user!.uid, slot.user!.gid);
   });
   afterAll(async () => {
     await sandbox?.release();
@@ -149,7 +154,7 @@ const root = process.getuid?.() === 0;
     await writeFile(envFile, envFileText({ PATH: '/usr/bin:/bin', ...env }), { mode: 0o600 });
     await chown(envFile, slot.user!.uid, slot.user!.gid);
     return runLaunch(
-      sandbox.launch(slot, ['sh', '-c', script], { cgroupProcs: [], envFile, network }),
+      sandbox.launch(slot, ['sh', '-c', script], { cgroupProcs: [], envFile, network, tmpDir }),
       dir,
     );
   };
@@ -183,8 +188,9 @@ const root = process.getuid?.() === 0;
       '0',
       'made',
     ]);
-    // Its /tmp was its own: nothing it wrote is in the host's.
+    // Its /tmp was its own folder, on disk: nothing it wrote is in the host's.
     await expect(readFile('/tmp/mine')).rejects.toThrow();
+    expect(await readFile(path.join(tmpDir, 'mine'), 'utf8')).toBe('made\n');
     await rm('/tmp/acai-visible-to-root-only', { force: true });
   });
 
@@ -214,6 +220,7 @@ const root = process.getuid?.() === 0;
       cgroupProcs: [],
       envFile,
       network: 'default',
+      tmpDir,
     });
     // A stand-in executor: a process that starts the job and is then SIGKILLed.
     const parent = spawn(

@@ -10,8 +10,8 @@ const run = promisify(execFile);
 /**
  * How jobs are kept apart from the executor and from each other:
  * - `uid`: the executor runs as root; each slot runs its jobs as its own unprivileged user
- *   (`acai-job-<uid>`, uid `base + n` for host slot n), in a private mount namespace (its own empty `/tmp`,
- *   `/var/tmp` and `/dev/shm`), with no way to gain privileges, killed when the executor dies.
+ *   (`acai-job-<uid>`, uid `base + n` for host slot n), in a private mount namespace (its own
+ *   `/tmp` and `/var/tmp`, a folder of its work folder, and an empty `/dev/shm`), with no way to gain privileges, killed when the executor dies.
  * - `none`: jobs run as the executor's own user (allowed only when asked for, `ACAI_SANDBOX=none`).
  */
 export type SandboxMode = 'uid' | 'none';
@@ -41,8 +41,8 @@ const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
  * process group and parent stay the executor's):
  * 1. joins the slot's cgroups (as the executor's user, before anything of the job runs, with an
  *    environment the job has no say in: LD_PRELOAD in a step's env cannot reach it);
- * 2. (`uid` mode) mounts a private, empty /tmp, /var/tmp and /dev/shm in the job's own mount
- *    namespace, then `setpriv` drops to the slot's user with no supplementary groups and
+ * 2. (`uid` mode) in the job's own mount namespace, mounts its own temp folder (in its work folder,
+ *    on disk, gone with it) on /tmp and /var/tmp and an empty tmpfs on /dev/shm, then `setpriv` drops to the slot's user with no supplementary groups and
  *    no-new-privs, and sets the parent-death signal;
  * 3. as the job's user, loads the job's environment from a file in its folder (so it never
  *    appears in an argv that other users could read in /proc), removes the file, and `exec`s the
@@ -51,7 +51,7 @@ const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const JOIN_CGROUPS =
   'IFS=:; for f in $ACAI_CGROUP_PROCS; do echo $$ > "$f" || { echo "acai: cannot join cgroup $f" >&2; exit 125; }; done; unset ACAI_CGROUP_PROCS; exec "$@"';
 const PRIVATE_TMP =
-  'for d in /tmp /var/tmp /dev/shm; do [ -d "$d" ] || continue; mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d" || { echo "acai: cannot mount a private $d" >&2; exit 125; }; done; exec "$@"';
+  't=$1; shift; for d in /tmp /var/tmp; do [ -d "$d" ] || continue; mount --bind "$t" "$d" || { echo "acai: cannot mount a private $d" >&2; exit 125; }; done; if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm || { echo "acai: cannot mount a private /dev/shm" >&2; exit 125; }; fi; exec "$@"';
 const LOAD_ENV =
   'f=$1; shift; . "$f" || { echo "acai: cannot read the job environment" >&2; exit 125; }; rm -f "$f"; exec "$@"';
 
@@ -130,7 +130,13 @@ export class Sandbox {
   launch(
     slot: Slot,
     argv: readonly string[],
-    options: { cgroupProcs: readonly string[]; envFile: string; network: 'default' | 'none' },
+    options: {
+      cgroupProcs: readonly string[];
+      envFile: string;
+      network: 'default' | 'none';
+      /** The job's own temp folder, mounted on /tmp and /var/tmp (`uid` mode). */
+      tmpDir: string;
+    },
   ): Launch {
     const steps: string[] = ['/bin/sh', '-c', JOIN_CGROUPS, 'acai-job'];
     if (slot.user !== null) {
@@ -145,6 +151,7 @@ export class Sandbox {
         '-c',
         PRIVATE_TMP,
         'acai-job',
+        options.tmpDir,
         this.setpriv!,
         `--reuid=${slot.user.uid}`,
         `--regid=${slot.user.gid}`,
