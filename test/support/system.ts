@@ -11,7 +11,7 @@ import { startService, type RunningService } from '@acai/platform';
 import { provenanceService } from '@acai/provenance';
 import { provisionerService } from '@acai/provisioner';
 import { schedulerService } from '@acai/scheduler';
-import { codeForJobs, jobPath } from '@acai/devstack';
+import { codeForJobs, jobPath, runsJobsAsDeveloper } from '@acai/devstack';
 import { eventually, sharedWithJobs, testEnv, uniqueTag } from '@acai/testkit';
 
 export interface TestSystem {
@@ -85,7 +85,7 @@ export async function startSystem(
   const { natsUrl, databaseUrl } = testEnv();
   const home = await mkdtemp(path.join(options.homeIn ?? os.tmpdir(), 'acai-e2e-'));
   const keyFile = path.join(home, 'default.key');
-  const sandboxed = process.getuid?.() === 0;
+  const sandboxed = !runsJobsAsDeveloper(process.getuid?.(), {});
   const shared = await sharedWithJobs('acai-e2e-', { writable: true });
   const workDir = sandboxed
     ? path.join('/var/lib/acai-work', `e2e-${tag}`)

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
 import { DEFAULT_MAX_LOG_BYTES } from '@acai/execution';
-import { DEFAULT_JOB_PATH } from './jobs/job-runner.js';
+import { DEFAULT_JOB_PATH } from '@acai/contracts';
 
 export const executorConfig = {
   ACAI_HTTP_PORT: { schema: port(8184), description: 'Port of the executor’s ops endpoints' },

@@ -46,14 +46,9 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
     }
     const workDir = config.ACAI_WORK_DIR ?? defaultWorkDir(config.ACAI_HOME, sandbox.mode);
     if (sandbox.mode === 'uid') checkWorkDir(workDir, config.ACAI_HOME);
-    const folders = new WorkFolders(
-      workDir,
-      config.ACAI_KEEP_FAILED_WORK_MINUTES * 60_000,
-      undefined,
-      undefined,
-      undefined,
-      sandbox.mode === 'uid',
-    );
+    const folders = new WorkFolders(workDir, config.ACAI_KEEP_FAILED_WORK_MINUTES * 60_000, {
+      forOtherUsers: sandbox.mode === 'uid',
+    });
     const limits = await Limits.detect();
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,

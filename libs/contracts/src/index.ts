@@ -136,4 +136,4 @@ export {
 } from './commands.js';
 export { type Projection, type StoredEvent, type StoredEventOf } from './projection.js';
 export { type Decider, fold } from './decider.js';
-export { type WorkAssignment, WorkAssignmentSchema } from './api/work.js';
+export { DEFAULT_JOB_PATH, type WorkAssignment, WorkAssignmentSchema } from './api/work.js';

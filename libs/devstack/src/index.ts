@@ -12,6 +12,7 @@ export { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
 export { freePort, waitForPort } from './ports.js';
 export {
   readServices,
+  runsJobsAsDeveloper,
   startStack,
   type ServiceEntry,
   type Stack,
@@ -19,4 +20,4 @@ export {
   type StackService,
 } from './stack.js';
 export { ServiceStartError, type ServiceMessage } from './supervisor.js';
-export { codeForJobs, jobPath, reachableByOthers, SYSTEM_JOB_PATH } from './job-access.js';
+export { codeForJobs, jobPath, reachableByOthers } from './job-access.js';

@@ -1,8 +1,6 @@
 import { chmod, cp, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-
-/** The PATH jobs get unless told otherwise (the executor's `ACAI_JOB_PATH` default). */
-export const SYSTEM_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
+import { DEFAULT_JOB_PATH } from '@acai/contracts';
 
 /**
  * Whether users other than this one can reach `target`: every folder on the way lets others pass
@@ -31,7 +29,7 @@ export async function reachableByOthers(target: string): Promise<boolean> {
  */
 export async function jobPath(node = process.execPath): Promise<string> {
   const dir = path.dirname(node);
-  return (await reachableByOthers(node)) ? `${dir}:${SYSTEM_JOB_PATH}` : SYSTEM_JOB_PATH;
+  return (await reachableByOthers(node)) ? `${dir}:${DEFAULT_JOB_PATH}` : DEFAULT_JOB_PATH;
 }
 
 /**

@@ -24,9 +24,6 @@ const CHECKPOINT_FOLDER = 'checkpoint';
 /** The folder of a sandboxed job's folder mounted on its /tmp and /var/tmp. */
 const TMP_FOLDER = '.tmp';
 
-/** The `PATH` a job gets unless configured (`ACAI_JOB_PATH`) or set by its step's `env`. */
-export const DEFAULT_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 export interface JobRunnerOptions {
   /** This executor's id (in `job.started`) and the pool it pulls from. */
   readonly executor: string;

@@ -19,7 +19,7 @@ describe('WorkFolders', () => {
   });
 
   const folders = (pid: number, alive: (pid: number) => boolean = () => true) =>
-    new WorkFolders(root, HOUR, pid, alive, () => now);
+    new WorkFolders(root, HOUR, { pid, alive, now: () => now });
 
   it('gives each attempt a fresh folder under the executor’s own, and removes it when done', async () => {
     const work = folders(100);

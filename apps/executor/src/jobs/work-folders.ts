@@ -22,26 +22,36 @@ export interface FolderOwner {
  * The folders jobs run in, under one root: `<root>/<executor pid>/<jobId>/<attempt>` while a job
  * runs. The root and the folders above an attempt's are the executor's, mode 0711 (a job can pass
  * through to its own folder but list nothing); an attempt's folder is mode 0700 and owned by the
- * user the job runs as, so no other job can look in. A job that succeeds (or is cancelled, or handed back) has its folder removed once its
- * outputs are saved; a failed job's folder moves to `<root>/failed/<jobId>-<attempt>` and is kept
- * for `keepFailedMs` for debugging. Folders of executors that died (their pid is gone) and failed
+ * user the job runs as, so no other job can look in. A job that succeeds (or is cancelled, or
+ * handed back) has its folder removed once its outputs are saved; a failed job's folder moves to
+ * `<root>/failed/<jobId>-<attempt>` and is kept for `keepFailedMs` for debugging. Folders of executors that died (their pid is gone) and failed
  * folders past their time are removed by {@link sweep}, at start and every few minutes.
  */
 export class WorkFolders {
   private readonly own: string;
   private readonly failed: string;
   private prepared = false;
+  private readonly pid: number;
+  private readonly alive: (pid: number) => boolean;
+  private readonly now: () => number;
+  /** Jobs run as other users than the executor's (the uid sandbox). */
+  private readonly forOtherUsers: boolean;
 
   constructor(
     readonly root: string,
     private readonly keepFailedMs: number,
-    private readonly pid = process.pid,
-    private readonly alive: (pid: number) => boolean = processAlive,
-    private readonly now: () => number = Date.now,
-    /** Jobs run as other users than the executor's (the uid sandbox). */
-    private readonly forOtherUsers = false,
+    options: {
+      pid?: number;
+      alive?: (pid: number) => boolean;
+      now?: () => number;
+      forOtherUsers?: boolean;
+    } = {},
   ) {
-    this.own = path.join(root, String(pid));
+    this.pid = options.pid ?? process.pid;
+    this.alive = options.alive ?? processAlive;
+    this.now = options.now ?? Date.now;
+    this.forOtherUsers = options.forOtherUsers ?? false;
+    this.own = path.join(root, String(this.pid));
     this.failed = path.join(root, 'failed');
   }
 

@@ -6,6 +6,9 @@ import {
   StagedInputSchema,
 } from '../events/job.events.js';
 
+/** The `PATH` a job gets unless the executor is told otherwise (`ACAI_JOB_PATH`) or its step's `env` sets one. */
+export const DEFAULT_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
+
 /** A job assignment on the work stream, pulled by an executor of the pool. */
 export const WorkAssignmentSchema = z.object({
   project: z.string(),
