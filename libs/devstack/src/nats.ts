@@ -38,7 +38,7 @@ export interface NatsUser {
 /**
  * The nats-server `authorization` block for `users`, in NATS's configuration syntax: no anonymous
  * access; each user publishes and subscribes where its permissions say, and may answer requests
- * made to it (`allow_responses`, for command replies).
+ * made to it by publishing to `_INBOX.>` (part of its permissions).
  */
 export function natsAuthConfig(users: readonly NatsUser[]): string {
   const list = (values: readonly string[]) =>
@@ -54,7 +54,6 @@ export function natsAuthConfig(users: readonly NatsUser[]): string {
         '      permissions: {',
         `        publish: { allow: ${list(u.permissions.publish)} }`,
         `        subscribe: { allow: ${list(u.permissions.subscribe)} }`,
-        '        allow_responses: true',
         '      }',
       );
     }
