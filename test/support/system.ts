@@ -105,6 +105,8 @@ export async function startSystem(
     ACAI_SHUTDOWN_GRACE_MS: '2000',
     ACAI_WORK_DIR: workDir,
     ACAI_SECRETS_KEY: randomBytes(32).toString('base64'),
+    // Each project's logs stream reserves this on the shared nats-server's store.
+    ACAI_LOG_RETENTION_BYTES: String(64 * 1024 * 1024),
     // Jobs get a fixed PATH: this Node first (when their users can run it), as `npm run up` does.
     ACAI_JOB_PATH: await jobPath(),
     // As root (CI), jobs run as the slot users; a developer's own user cannot, so says so.

@@ -5,7 +5,7 @@ import { context } from '@opentelemetry/api';
 import { blobStoreFromUrl, parseBlobStoreUrl } from '@acai/blobstore';
 import { Controls, JOB, subjects } from '@acai/contracts';
 import { BusJobControl, encodeJson, WorkConsumer } from '@acai/eventing';
-import { JobAttempts, LogPublisher } from '@acai/execution';
+import { JobAttempts, LogPublisher, sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
 import { jobDecider } from '@acai/runs';
 import { AggregateRepository } from '@acai/eventing';
@@ -50,6 +50,10 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       forOtherUsers: sandbox.mode === 'uid',
     });
     const limits = await Limits.detect();
+    // A project's logs stream is the gateway's to make; asked for when a job's output finds none.
+    const ensureLogStream = sharedEnsure((project) =>
+      ctx.commands.send('ensureLogStream', { project }),
+    );
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,
       pool: config.ACAI_EXECUTOR_POOL,
@@ -66,6 +70,7 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       logs: (work, attempt) =>
         new LogPublisher(ctx.bus, work.project, work.jobId, attempt, {
           maxBytes: ctx.config.ACAI_MAX_LOG_BYTES,
+          ensureStream: ensureLogStream,
         }),
       logger: ctx.logger,
     });

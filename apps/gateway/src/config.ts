@@ -53,5 +53,17 @@ export const gatewayConfig = {
       'Encrypts projects’ secrets at rest: 32 random bytes in base64 (`openssl rand -base64 32`; npm run up makes one in $ACAI_HOME/secrets.key). Unset: secrets are off (503)',
     secret: true,
   },
+  ACAI_LOG_RETENTION_BYTES: {
+    schema: positiveInt(1024 * 1024 * 1024),
+    description:
+      'Job output each project keeps at most, in bytes (its own logs stream; the oldest lines go first). Reserved on nats-server’s store per project',
+  },
+  ACAI_LOG_RETENTION_DAYS: {
+    schema: z.coerce
+      .number({ error: 'expected a number of days, more than 0' })
+      .positive({ error: 'expected a number of days, more than 0' })
+      .default(7),
+    description: 'Days a project keeps its jobs’ output',
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

@@ -7,6 +7,7 @@ import { BlobsController } from './filesets/blobs.controller.js';
 import { FilesetsController } from './filesets/filesets.controller.js';
 import { VersionsController } from './filesets/versions.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { LogStreamsHandler } from './jobs/log-streams.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -24,6 +25,7 @@ import { SecretsHandler } from './secrets/secrets.handler.js';
     KeysController,
     SecretsController,
     SecretsHandler,
+    LogStreamsHandler,
     ProvisionController,
     OpenApiController,
   ],

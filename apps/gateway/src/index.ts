@@ -16,6 +16,7 @@ import { GatewaySecrets1796400000000 } from './secrets/secrets.migration.js';
 import { SecretsRepository } from './secrets/secrets.repository.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
+import { ProjectLogStreams } from './jobs/log-streams.js';
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'gateway',
@@ -50,10 +51,26 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       },
       listening: (heard) => keys.trustCache(heard),
     });
+    const logStreams = new ProjectLogStreams(
+      ctx.bus,
+      {
+        maxBytes: ctx.config.ACAI_LOG_RETENTION_BYTES,
+        maxAgeMs: ctx.config.ACAI_LOG_RETENTION_DAYS * 24 * 3_600_000,
+        replicas: ctx.config.ACAI_STREAM_REPLICAS,
+      },
+      ctx.logger,
+    );
     // Before the gateway listens (and so before /readyz answers), the default key exists.
     if (ctx.config.ACAI_BOOTSTRAP_KEY_FILE !== undefined) {
       await bootstrapDefaultProject(keys, ctx.config.ACAI_BOOTSTRAP_KEY_FILE, ctx.logger);
     }
+    // Every project's logs stream, made or brought to the configured retention; not waited for
+    // (nodes ask for a missing one when they publish).
+    void keys.projectNames().then(
+      (names) => logStreams.ensureEvery(names),
+      (error: unknown) =>
+        ctx.logger.warn({ err: error }, 'could not list the projects to make their logs streams'),
+    );
     const blobs = blobStoreFromUrl(
       ctx.config.ACAI_BLOB_STORE ?? path.resolve(ctx.config.ACAI_HOME, 'blobs'),
     );
@@ -68,7 +85,8 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       { provide: SecretsRepository, useValue: secrets },
       { provide: RateLimiter, useValue: limiter },
       { provide: KeyRevocations, useValue: revocations },
-      { provide: JobLogs, useValue: new BusJobLogs(ctx.bus) },
+      { provide: JobLogs, useValue: new BusJobLogs(ctx.bus, logStreams) },
+      { provide: ProjectLogStreams, useValue: logStreams },
       {
         provide: GatewayBlobs,
         useValue: new GatewayBlobs(blobs, ctx.config.ACAI_MAX_UPLOAD_BYTES),

@@ -1,5 +1,6 @@
 import { JOB, RUN } from '@acai/contracts';
 import { ProjectionRunner } from '@acai/eventing';
+import { sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
 import { jobDecider } from '@acai/runs';
 import {
@@ -53,7 +54,13 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
           // The EC2 fleet on a simulated cloud and virtual clock (providers/simulated/README.md).
           return new SimulatedProvider(() => book.offers(['simulated']), {
             config: ctx.config,
-            executors: simulatedExecutorsOnBus(ctx.bus, ctx.store, ctx.config, ctx.logger),
+            executors: simulatedExecutorsOnBus(
+              ctx.bus,
+              ctx.store,
+              ctx.config,
+              ctx.logger,
+              sharedEnsure((project) => ctx.commands.send('ensureLogStream', { project })),
+            ),
             serveStats: serveStatsOnBus(ctx.bus),
             logger: ctx.logger,
           });

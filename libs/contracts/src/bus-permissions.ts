@@ -30,7 +30,13 @@ export interface BusRole {
   readonly calls: readonly (CommandName | '*')[];
   /** Work pools it queues jobs on, logs it writes, control topics it publishes. */
   readonly queuesWork: boolean;
+  /** Publishes job output (`<prefix>.out.<project>.<job>`) to the projects' logs streams. */
   readonly writesLogs: boolean;
+  /**
+   * Makes and reads the projects' logs streams (`ACAI_LOGS_<project>`): their names hold the
+   * project, so its JetStream API is not limited to named streams.
+   */
+  readonly managesLogStreams?: boolean;
   readonly publishesControls: readonly string[];
   readonly hearsControls: readonly string[];
 }
@@ -41,6 +47,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     calls: ['*'],
     queuesWork: false,
     writesLogs: false,
+    managesLogStreams: true,
     publishesControls: [Controls.keyRevoked],
     hearsControls: [Controls.keyRevoked],
   },
@@ -64,7 +71,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     // Allocation and profiling append to jobs, runs and profiles; its simulated executors run jobs
     // (their events, logs and outputs) like the real one.
     appends: ['job', 'run', 'profile'],
-    calls: ['getVersion', 'submitRun'],
+    calls: ['getVersion', 'submitRun', 'ensureLogStream'],
     queuesWork: true,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
@@ -81,6 +88,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
       'listFiles',
       'commitVersion',
       'resolveSecrets',
+      'ensureLogStream',
     ],
     queuesWork: false,
     writesLogs: true,
@@ -101,9 +109,11 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
  * The JetStream API a service uses on acai's streams: stream info and creation (each service
  * makes sure the streams exist at start), consumers (create, fetch, info, delete), direct reads and
  * acknowledgements. Deleting or purging a stream, or deleting a message, is nobody's: it is not here.
+ * The projects' logs streams are named by project: whoever manages them has the stream and consumer
+ * API of every stream name (still no deletion or purge).
  */
-function jetStreamApi(t: Topology): string[] {
-  const streams = [t.streams.events, t.streams.work, t.streams.logs];
+function jetStreamApi(t: Topology, role: BusRole): string[] {
+  const streams = role.managesLogStreams ? ['*'] : [t.streams.events, t.streams.work];
   return [
     '$JS.API.INFO',
     ...streams.flatMap((s) => [
@@ -144,11 +154,11 @@ export function busPermissions(t: Topology, service: BusService): BusPermissions
     // server remember the reply subject of every message a client receives, JetStream deliveries
     // included, and cost the simulation benchmark 70% of its speed.
     '_INBOX.>',
-    ...jetStreamApi(t),
+    ...jetStreamApi(t, role),
     ...role.appends.map((aggregate) => `${t.prefix}.evt.*.${aggregate}.*`),
     ...role.calls.map((command) => commandSubject(t, command)),
     ...(role.queuesWork ? [subjects.allWork(t)] : []),
-    ...(role.writesLogs ? [subjects.allLogs(t)] : []),
+    ...(role.writesLogs ? [subjects.allOutput(t)] : []),
     ...role.publishesControls.map((topic) => subjects.control(t, topic)),
   ];
   const subscribe = [
@@ -175,7 +185,7 @@ export function busPermissionsTable(): string {
       code(role.calls.map((c) => commandSubject(defaultTopology, c))),
       code([
         ...(role.queuesWork ? ['acai.work.>'] : []),
-        ...(role.writesLogs ? ['acai.log.>'] : []),
+        ...(role.writesLogs ? ['acai.out.>'] : []),
         ...role.publishesControls.map((t) => `acai.ctl.${t}`),
       ]),
       code(role.hearsControls.map((t) => `acai.ctl.${t}`)),

@@ -385,6 +385,14 @@ export const Commands = defineCommands({
     /** Every name asked for; a missing one is an error naming it. */
     response: z.object({ values: z.record(z.string(), z.string()) }),
   },
+  // gateway: the logs stream of a project, for a node about to publish a job's output to it.
+  ensureLogStream: {
+    service: 'gateway',
+    summary:
+      'Create a project’s logs stream if it is missing (nodes that publish job output to it)',
+    request: z.object({ ...projectScoped }),
+    response: Ok,
+  },
 });
 
 export type CommandName = keyof typeof Commands;

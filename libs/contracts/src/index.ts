@@ -23,6 +23,7 @@ export {
   assertToken,
   defaultTopology,
   isolatedTopology,
+  logStreamName,
   subjects,
   type Topology,
 } from './subjects.js';

@@ -8,6 +8,11 @@ export interface Topology {
   readonly streams: {
     readonly events: string;
     readonly work: string;
+    /**
+     * Job output: each project has a stream of its own, `<logs>_<project>` (see
+     * {@link logStreamName}). A stream of this very name is the shared one of releases before
+     * per-project logs, read for jobs that ran then.
+     */
     readonly logs: string;
   };
 }
@@ -25,6 +30,14 @@ export function isolatedTopology(tag: string): Topology {
     prefix: `t${clean}`,
     streams: { events: `T${upper}_EVENTS`, work: `T${upper}_WORK`, logs: `T${upper}_LOGS` },
   };
+}
+
+/**
+ * The logs stream of one project: `ACAI_LOGS_<project>`. Each project's output has its own stream
+ * and its own retention, so one project's output never evicts another's.
+ */
+export function logStreamName(t: Topology, project: string): string {
+  return `${t.streams.logs}_${assertToken(project, 'project')}`;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -60,11 +73,23 @@ export const subjects = {
   allWork(t: Topology): string {
     return `${t.prefix}.work.>`;
   },
-  log(t: Topology, project: string, jobId: string): string {
-    return `${t.prefix}.log.${assertToken(project, 'project')}.${assertToken(jobId, 'job id')}`;
+  /** `acai.out.<project>.<jobId>`: a job's output lines, on its project's logs stream. */
+  output(t: Topology, project: string, jobId: string): string {
+    return `${t.prefix}.out.${assertToken(project, 'project')}.${assertToken(jobId, 'job id')}`;
   },
-  allLogs(t: Topology): string {
-    return `${t.prefix}.log.>`;
+  /** Every job's output of one project: what its logs stream holds. */
+  projectOutput(t: Topology, project: string): string {
+    return `${t.prefix}.out.${assertToken(project, 'project')}.*`;
+  },
+  allOutput(t: Topology): string {
+    return `${t.prefix}.out.>`;
+  },
+  /**
+   * `acai.log.<project>.<jobId>`: where job output went before each project had its own stream
+   * (the shared stream `streams.logs`); read only, for jobs that ran then.
+   */
+  legacyLog(t: Topology, project: string, jobId: string): string {
+    return `${t.prefix}.log.${assertToken(project, 'project')}.${assertToken(jobId, 'job id')}`;
   },
   command(t: Topology, service: string, command: string): string {
     return `${t.prefix}.cmd.${service}.${command}`;

@@ -13,7 +13,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { subjects, type Topology } from '@acai/contracts';
+import { logStreamName, subjects, type Topology } from '@acai/contracts';
 import { isMissing } from './errors.js';
 
 export interface BusOptions {
@@ -23,9 +23,6 @@ export interface BusOptions {
   readonly topology: Topology;
   /** The NATS user this service logs in as (none: an open server). */
   readonly credentials?: { readonly user: string; readonly password: string };
-  /** Logs stream limits. */
-  readonly logsMaxAgeMs?: number;
-  readonly logsMaxBytes?: number;
 }
 
 /** One NATS connection with its JetStream client and manager, and the topology it speaks. */
@@ -67,8 +64,6 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
 }
 
 export interface StreamOptions {
-  readonly logsMaxAgeMs?: number;
-  readonly logsMaxBytes?: number;
   /** Copies of each stream in a JetStream cluster (1 on a single server). */
   readonly replicas?: number;
 }
@@ -97,19 +92,79 @@ export function streamConfigs(
       num_replicas: limits.replicas ?? 1,
       description: 'acai job assignments, pulled by executors',
     },
-    {
-      name: topology.streams.logs,
-      subjects: [subjects.allLogs(topology)],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: nanos(limits.logsMaxAgeMs ?? 7 * 24 * 3_600_000),
-      max_bytes: limits.logsMaxBytes ?? 1024 * 1024 * 1024,
-      allow_direct: true,
-      num_replicas: limits.replicas ?? 1,
-      description: 'acai job output lines',
-    },
   ];
+}
+
+/** How long a project's job output is kept, and how much of it at most. */
+export interface LogRetention {
+  readonly maxAgeMs: number;
+  /** Reserved on the server's store for the project: nats-server refuses a stream it cannot hold. */
+  readonly maxBytes: number;
+  readonly replicas?: number;
+}
+
+export const DEFAULT_LOG_RETENTION: LogRetention = {
+  maxAgeMs: 7 * 24 * 3_600_000,
+  maxBytes: 1024 * 1024 * 1024,
+};
+
+/**
+ * The logs stream of one project (`<logs>_<project>`, subjects `<prefix>.out.<project>.*`): its own
+ * limits, so that one project's output never evicts another's. The oldest lines go first.
+ */
+export function logStreamConfig(
+  topology: Topology,
+  project: string,
+  retention: LogRetention,
+): Partial<StreamConfig> & { name: string } {
+  return {
+    name: logStreamName(topology, project),
+    subjects: [subjects.projectOutput(topology, project)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(retention.maxAgeMs),
+    max_bytes: retention.maxBytes,
+    // A node retries a chunk whose acknowledgement it lost with the same id: kept once.
+    duplicate_window: nanos(2 * 60_000),
+    allow_direct: true,
+    num_replicas: retention.replicas ?? 1,
+    description: `acai job output of project ${project}`,
+  };
+}
+
+/**
+ * Creates a project's logs stream, or brings an existing one to `retention` (the operator changed
+ * it). Safe to call concurrently and again.
+ */
+export async function ensureLogStream(
+  bus: Bus,
+  project: string,
+  retention: LogRetention,
+): Promise<void> {
+  const config = logStreamConfig(bus.topology, project, retention);
+  let existing: StreamConfig | undefined;
+  try {
+    existing = (await bus.jsm.streams.info(config.name)).config;
+  } catch (error) {
+    if (!isMissing(error)) throw error;
+  }
+  if (existing === undefined) {
+    try {
+      await bus.jsm.streams.add(config);
+      return;
+    } catch (addError) {
+      if (!(addError instanceof JetStreamApiError) || !/already in use/i.test(addError.message))
+        throw addError;
+      existing = (await bus.jsm.streams.info(config.name)).config;
+    }
+  }
+  if (existing.max_age !== config.max_age || existing.max_bytes !== config.max_bytes) {
+    await bus.jsm.streams.update(config.name, {
+      max_age: config.max_age,
+      max_bytes: config.max_bytes,
+    });
+  }
 }
 
 /** Creates the streams when they are missing; safe to call from every service at start. */
@@ -157,8 +212,13 @@ export async function ensureDurableConsumer(
   }
 }
 
+/** Deletes the topology's streams, every project's logs stream included (tests and benchmarks). */
 export async function deleteStreams(bus: Bus): Promise<void> {
-  for (const name of Object.values(bus.topology.streams)) {
+  const names = new Set<string>(Object.values(bus.topology.streams));
+  for await (const name of bus.jsm.streams.names()) {
+    if (name.startsWith(`${bus.topology.streams.logs}_`)) names.add(name);
+  }
+  for (const name of names) {
     try {
       await bus.jsm.streams.delete(name);
     } catch {

@@ -1,6 +1,15 @@
-export { type Bus, connectBus, deleteStreams, ensureStreams } from './bus.js';
+export {
+  type Bus,
+  connectBus,
+  DEFAULT_LOG_RETENTION,
+  deleteStreams,
+  ensureLogStream,
+  ensureStreams,
+  type LogRetention,
+  logStreamConfig,
+} from './bus.js';
 export { decodeEvent, decodeJson, encodeJson } from './codec.js';
-export { describeError } from './errors.js';
+export { describeError, isMissing } from './errors.js';
 export { inSpan, SpanKind } from './tracing.js';
 export { type EventLog, EventStore } from './event-store.js';
 export { aggregateRepository, AggregateRepository } from './aggregates.js';

@@ -6,4 +6,10 @@ export {
   type AttemptNode,
   type JobEnd,
 } from './attempts.js';
-export { DEFAULT_MAX_LOG_BYTES, LogPublisher, type StreamName } from './log-publisher.js';
+export {
+  DEFAULT_MAX_LOG_BYTES,
+  LogPublisher,
+  type LogPublisherOptions,
+  sharedEnsure,
+  type StreamName,
+} from './log-publisher.js';

@@ -298,6 +298,12 @@ export class JobRunner {
           : 'job ended',
       );
       if (end !== 'superseded') await logs.end(end);
+      if (logs.linesLost > 0) {
+        this.options.logger.warn(
+          { ...log, lines: logs.linesLost },
+          'lines of the job’s output were lost: the bus was unreachable for too long',
+        );
+      }
       await lease.complete().catch((error: unknown) => {
         // A superseded attempt's delivery may be gone: nothing to settle.
         this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');

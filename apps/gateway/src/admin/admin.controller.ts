@@ -2,6 +2,7 @@ import { Body, Controller, Param } from '@nestjs/common';
 import type { CommandResult } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
 import { KeysRepository } from '../auth/keys.repository.js';
+import { ProjectLogStreams } from '../jobs/log-streams.js';
 import { bodyOf, pathOf, Route, Routes } from '../http/routes.js';
 
 /** Operations across projects; they need the platform admin key (the one `npm run up` creates). */
@@ -10,6 +11,7 @@ export class AdminController {
   constructor(
     private readonly commands: CommandSender,
     private readonly keys: KeysRepository,
+    private readonly logStreams: ProjectLogStreams,
   ) {}
 
   /** Creates a project and returns its first API key, its admin. The key is shown once: keep it. */
@@ -17,6 +19,9 @@ export class AdminController {
   async createProject(@Body() body: unknown) {
     const { name } = bodyOf(Routes.createProject, body, 'project');
     const created = await this.keys.createProject(name, false);
+    // Its logs stream; should the bus refuse it now, the first node to publish output asks again
+    // (the key is answered whatever happens: it is shown only once).
+    await this.logStreams.ensureEvery([name]);
     return { project: created.project, keyId: created.id, scope: created.scope, key: created.key };
   }
 

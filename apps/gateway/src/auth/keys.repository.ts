@@ -110,6 +110,12 @@ export class KeysRepository {
     this.cache.clear();
   }
 
+  /** Every project's name, in order. */
+  async projectNames(): Promise<string[]> {
+    const rows = await this.db.getRepository(ProjectEntity).find({ order: { name: 'ASC' } });
+    return rows.map((row) => row.name);
+  }
+
   async projectExists(name: string): Promise<boolean> {
     return (await this.db.getRepository(ProjectEntity).countBy({ name })) > 0;
   }

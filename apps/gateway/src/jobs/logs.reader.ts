@@ -1,6 +1,7 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { LogChunkSchema, subjects, type LogChunk } from '@acai/contracts';
-import { decodeJson, type Bus } from '@acai/eventing';
+import { LogChunkSchema, logStreamName, subjects, type LogChunk } from '@acai/contracts';
+import { decodeJson, isMissing, type Bus } from '@acai/eventing';
+import type { ProjectLogStreams } from './log-streams.js';
 
 /** A job's output, as the gateway reads it. */
 export abstract class JobLogs {
@@ -12,39 +13,53 @@ export abstract class JobLogs {
   ): AsyncGenerator<LogChunk>;
 }
 
-/** A job's output on the logs stream (`<prefix>.log.<project>.<jobId>`). */
+/** A job's output on its project's logs stream (`<prefix>.out.<project>.<jobId>`). */
 export class BusJobLogs implements JobLogs {
-  constructor(private readonly bus: Bus) {}
+  constructor(
+    private readonly bus: Bus,
+    private readonly streams: ProjectLogStreams,
+  ) {}
 
   read(
     project: string,
     jobId: string,
     options: { follow: boolean; signal: AbortSignal },
   ): AsyncGenerator<LogChunk> {
-    return readLogs(this.bus, project, jobId, options);
+    return readLogs(this.bus, this.streams, project, jobId, options);
   }
 }
 
 /**
- * Reads a job's output from the logs stream: what is there now, and with `follow` everything that
- * arrives until the job's end marker.
+ * Reads a job's output: what is there now, and with `follow` everything that arrives until the job's
+ * end marker. Output is on the project's logs stream; a job that ran before projects had streams of
+ * their own has it on the shared stream of then, read when the project's has none of it.
  */
 async function* readLogs(
   bus: Bus,
+  streams: ProjectLogStreams,
   project: string,
   jobId: string,
   options: { follow: boolean; signal: AbortSignal },
 ): AsyncGenerator<LogChunk> {
-  const stream = bus.topology.streams.logs;
-  const subject = subjects.log(bus.topology, project, jobId);
+  const stream = logStreamName(bus.topology, project);
+  const subject = subjects.output(bus.topology, project, jobId);
+  // Its stream exists (a read from one that does not would wait for a timeout): the job is the
+  // project's, so its stream is due anyway.
+  await streams.ensure(project);
   let seq = 1;
-  for (;;) {
-    const msg = await bus.jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
-    if (msg === null) break;
-    seq = msg.seq + 1;
-    const chunk = LogChunkSchema.parse(decodeJson(msg.data));
+  let found = false;
+  for await (const { chunk, next } of stored(bus, stream, subject)) {
+    found = true;
+    seq = next;
     yield chunk;
     if (chunk.end !== undefined && options.follow) return;
+  }
+  if (!found && (await streams.hasLegacyStream())) {
+    const legacy = subjects.legacyLog(bus.topology, project, jobId);
+    for await (const { chunk } of stored(bus, bus.topology.streams.logs, legacy)) {
+      yield chunk;
+      if (chunk.end !== undefined && options.follow) return;
+    }
   }
   if (!options.follow || options.signal.aborted) return;
   const consumer = await bus.js.consumers.get(stream, {
@@ -64,5 +79,26 @@ async function* readLogs(
   } finally {
     options.signal.removeEventListener('abort', abort);
     messages.stop();
+  }
+}
+
+/** The chunks a stream holds now on `subject`, with the sequence after each; none if no stream. */
+async function* stored(
+  bus: Bus,
+  stream: string,
+  subject: string,
+): AsyncGenerator<{ chunk: LogChunk; next: number }> {
+  let seq = 1;
+  for (;;) {
+    let msg;
+    try {
+      msg = await bus.jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    if (msg === null) return;
+    seq = msg.seq + 1;
+    yield { chunk: LogChunkSchema.parse(decodeJson(msg.data)), next: seq };
   }
 }

@@ -73,6 +73,8 @@ export interface SimulatedExecutorsOptions {
   readonly maxDeliver?: number;
   /** Real milliseconds without a lease heartbeat before JetStream hands the work to another. */
   readonly ackWaitMs?: number;
+  /** Has a project's logs stream made when job output finds none (the gateway's command). */
+  readonly ensureLogStream?: (project: string) => Promise<void>;
 }
 
 /** Figures of the simulated executors so far; times are virtual. */
@@ -367,6 +369,7 @@ export class SimulatedExecutors implements NodeExecutors {
     const clock = this.options.clock;
     const logs = new LogPublisher(this.options.bus, work.project, work.jobId, attempt.number, {
       now: () => clock.now(),
+      ...(this.options.ensureLogStream ? { ensureStream: this.options.ensureLogStream } : {}),
     });
     const startedAt = clock.nowMs();
     this.counts.started += 1;

@@ -64,6 +64,7 @@ export function simulatedExecutorsOnBus(
   store: EventStore,
   config: ProvisionerConfig,
   logger?: EventingLogger,
+  ensureLogStream?: (project: string) => Promise<void>,
 ): SimulatedProviderOptions['executors'] {
   return ({ clock, hooks }) =>
     new SimulatedExecutors({
@@ -72,6 +73,7 @@ export function simulatedExecutorsOnBus(
       clock,
       hooks,
       heartbeatMs: config.ACAI_SIM_HEARTBEAT_MS,
+      ...(ensureLogStream === undefined ? {} : { ensureLogStream }),
       ...(logger === undefined ? {} : { logger }),
     });
 }
