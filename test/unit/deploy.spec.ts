@@ -146,7 +146,8 @@ describe('deploy/', () => {
         if (/PASSWORD|TOKEN|API_KEY/i.test(name ?? '') && !placeholder.test(setting ?? ''))
           problems.push(`${y.file}: ${name} is not CHANGE_ME`);
         for (const m of value.matchAll(/postgres(?:ql)?:\/\/[^:@/\s]+:([^@\s]*)@/g)) {
-          if (m[1] !== 'CHANGE_ME')
+          // A placeholder, or a reference to a variable that holds the password.
+          if (!placeholder.test(m[1] ?? '') && !/^\$\(\w+\)$/.test(m[1] ?? ''))
             problems.push(`${y.file}: ${key} has a password other than CHANGE_ME`);
         }
       }
@@ -177,6 +178,38 @@ describe('deploy/', () => {
         expect.arrayContaining(['--config=/etc/nats/auth.conf']),
       ]);
     }
+  });
+
+  it('every service logs in to Postgres as its own role, made by the roles step, in compose and in Kubernetes', () => {
+    const problems: string[] = [];
+    const role = (url: unknown) => /^postgres:\/\/([^:@/]+):/.exec(str(url) ?? '')?.[1];
+    for (const name of SERVICES) {
+      const service = composeServices[name];
+      if (role(at(service, 'environment', 'DATABASE_URL')) !== `acai_${name}`)
+        problems.push(`compose service ${name} does not log in to Postgres as acai_${name}`);
+      if (at(service, 'depends_on', 'db-roles', 'condition') !== 'service_completed_successfully')
+        problems.push(`compose service ${name} does not wait for db-roles`);
+    }
+    const rolesStep = composeServices['db-roles'];
+    expect(arr(at(rolesStep, 'command'))).toContain('libs/devstack/dist/db-roles-main.js');
+    for (const { file, doc } of ofKind('Deployment')) {
+      const name = str(at(doc, 'metadata', 'name'));
+      for (const c of arr(at(doc, 'spec', 'template', 'spec', 'containers'))) {
+        const env = arr(at(c, 'env'));
+        const url = env.find((e) => at(e, 'name') === 'DATABASE_URL');
+        const password = env.find((e) => at(e, 'name') === 'ACAI_DB_PASSWORD');
+        if (role(at(url, 'value')) !== `acai_${name}`)
+          problems.push(`${file}: DATABASE_URL does not log in as acai_${name}`);
+        if (at(password, 'valueFrom', 'secretKeyRef', 'name') !== 'postgres-users')
+          problems.push(`${file}: ACAI_DB_PASSWORD does not come from Secret postgres-users`);
+        // The admin URL is the roles job's only.
+        const refs = arr(at(c, 'envFrom')).map((e) => at(e, 'secretRef', 'name'));
+        if (refs.includes('postgres-admin')) problems.push(`${file}: sees Secret postgres-admin`);
+      }
+    }
+    const jobs = ofKind('Job').map(({ doc }) => str(at(doc, 'metadata', 'name')));
+    expect(jobs).toContain('acai-db-roles');
+    expect(problems).toEqual([]);
   });
 
   it('every service logs in to NATS as itself, in compose and in Kubernetes', () => {

@@ -9,6 +9,7 @@ export {
   type StartedService,
 } from './nats.js';
 export { ensureDatabase, startEmbeddedPostgres } from './postgres.js';
+export { createServiceRoles, passwordVariable, rolesRequest } from './db-roles.js';
 export { freePort, waitForPort } from './ports.js';
 export {
   readServices,
