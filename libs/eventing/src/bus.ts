@@ -13,7 +13,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { logStreamName, subjects, type Topology } from '@acai/contracts';
+import { AcaiError, CommonProblems, logStreamName, subjects, type Topology } from '@acai/contracts';
 import { isMissing } from './errors.js';
 
 export interface BusOptions {
@@ -61,6 +61,23 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
       if (!nc.isClosed()) await nc.drain();
     },
   };
+}
+
+/** Room kept in a message for its headers (trace context, type, message id). */
+const HEADER_ROOM = 4 * 1024;
+
+/**
+ * Refuses a message the server would refuse (`max_payload`, 1 MiB by default) with an error that
+ * says what was too large, by how much, and what to do, instead of the connection's error (or,
+ * for a consumer, retrying forever).
+ */
+export function assertFits(bus: Bus, bytes: number, what: string, advice: string): void {
+  const max = bus.nc.info?.max_payload;
+  if (max === undefined || bytes + HEADER_ROOM <= max) return;
+  throw new AcaiError(
+    CommonProblems.MESSAGE_TOO_LARGE,
+    `${what} is ${bytes} bytes; a message of the bus holds at most ${max - HEADER_ROOM} (nats-server max_payload ${max}, less room for headers): ${advice}`,
+  );
 }
 
 export interface StreamOptions {

@@ -18,7 +18,7 @@ import {
   type CommandResult,
   type ErrorBody,
 } from '@acai/contracts';
-import type { Bus } from './bus.js';
+import { assertFits, type Bus } from './bus.js';
 import type { CommandSender } from './ports.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { describeError } from './errors.js';
@@ -48,9 +48,16 @@ export class CommandClient implements CommandSender {
       async () => {
         const h = newHeaders();
         injectTrace(h);
+        const data = encodeJson(request);
+        assertFits(
+          this.bus,
+          data.length,
+          `The ${command.pattern} request`,
+          'send less at once (a smaller run spec: fewer steps, shorter env values; fewer files per commit)',
+        );
         let reply: Msg;
         try {
-          reply = await this.bus.nc.request(subject, encodeJson(request), {
+          reply = await this.bus.nc.request(subject, data, {
             timeout: this.timeoutMs,
             headers: h,
           });

@@ -225,4 +225,19 @@ describe('EventStore: read', () => {
 
     expect(read).toEqual({ events: [], version: 0 });
   });
+
+  it('refuses an event larger than a bus message with MESSAGE_TOO_LARGE, not retryable, and stores nothing', async () => {
+    const ref = job();
+    const append = store.append(ref, [cancelled('x'.repeat(2 * 1024 * 1024))], {
+      expectedVersion: 0,
+    });
+    await expect(append).rejects.toMatchObject({
+      reason: 'MESSAGE_TOO_LARGE',
+      retryable: false,
+      message: expect.stringMatching(
+        /job.cancelled event of job .* is \d+ bytes; a message of the bus holds at most/,
+      ),
+    });
+    expect((await store.read(ref)).version).toBe(0);
+  });
 });

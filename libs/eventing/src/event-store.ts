@@ -3,7 +3,7 @@ import { headers as newHeaders } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { assertWriter, subjects, type StoredEvent } from '@acai/contracts';
 import type { NewEvent } from '@acai/contracts';
-import type { Bus } from './bus.js';
+import { assertFits, type Bus } from './bus.js';
 import { decodeEvent, encodeJson, HEADER_TYPE, HEADER_VERSION } from './codec.js';
 import { WrongExpectedVersionError } from './errors.js';
 import { injectTrace, inSpan, SpanKind } from './tracing.js';
@@ -108,8 +108,16 @@ export class EventStore implements EventLog {
           h.set(HEADER_TYPE, event.type);
           h.set(HEADER_VERSION, '1');
           injectTrace(h);
+          const data = encodeJson(envelope);
+          // Not retried: the same decision would make the same event again.
+          assertFits(
+            this.bus,
+            data.length,
+            `The ${event.type} event of ${ref.aggregate} ${ref.id}`,
+            'what caused it carries too much (a run spec, messages or outputs); make it smaller',
+          );
           try {
-            const ack = await this.bus.js.publish(subject, encodeJson(envelope), {
+            const ack = await this.bus.js.publish(subject, data, {
               msgID: envelope.id,
               headers: h,
               ...(expected === 'any' ? {} : { expect: { lastSubjectSequence: expected } }),

@@ -14,6 +14,10 @@ export const CommonProblems = defineProblems('common', {
     code: ErrorCode.PayloadTooLarge,
     title: 'The body is larger than this server accepts',
   },
+  MESSAGE_TOO_LARGE: {
+    code: ErrorCode.PayloadTooLarge,
+    title: 'What the request asks for would not fit in one message of the bus',
+  },
   NO_SUCH_ROUTE: { code: ErrorCode.NotFound, title: 'No such endpoint' },
   REQUEST_INTERRUPTED: {
     code: ErrorCode.ValidationFailed,
