@@ -29,7 +29,8 @@ import {
   JobViewSchema,
   MetricSeriesSchema,
   PageSchema,
-  ReplayResultSchema,
+  ProjectionViewSchema,
+  ReplayStatusSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
 } from './api/views.js';
@@ -196,9 +197,16 @@ export const Commands = defineCommands({
   },
   replayProjection: {
     service: 'provenance',
-    summary: 'Rebuild a read model from the whole log',
+    summary:
+      'Start rebuilding a read model from the whole log beside the live one, swapped in when done',
     request: z.object({ projection: z.string() }),
-    response: ReplayResultSchema,
+    response: ReplayStatusSchema,
+  },
+  getProjection: {
+    service: 'provenance',
+    summary: 'A read model: how far it has applied the log, and its latest replay',
+    request: z.object({ projection: z.string() }),
+    response: ProjectionViewSchema,
   },
 
   // catalog: file sets.

@@ -79,6 +79,10 @@ export {
   LogChunkSchema,
   type MetricSeries,
   type Page,
+  type ProjectionView,
+  ProjectionViewSchema,
+  type ReplayStatus,
+  ReplayStatusSchema,
   type RunStatus,
   type RunView,
 } from './api/views.js';

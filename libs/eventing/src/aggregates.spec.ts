@@ -16,7 +16,9 @@ describe('decisionIds', () => {
       decisionIds('cause-2', 'acai.evt.p.job.j1', 4, [cancelled('a')]),
       decisionIds('cause-1', 'acai.evt.p.job.j2', 4, [cancelled('a')]),
       decisionIds('cause-1', 'acai.evt.p.job.j1', 5, [cancelled('a')]),
-      decisionIds('cause-1', 'acai.evt.p.job.j1', 4, [{ type: 'job.started', data: {} }]),
+      decisionIds('cause-1', 'acai.evt.p.job.j1', 4, [
+        { type: 'job.started', data: { executor: 'e', attempt: 1, pid: null } },
+      ]),
     ]) {
       expect(other[0]).not.toBe(once[0]);
     }

@@ -21,7 +21,11 @@ export {
 } from './projection-runner.js';
 export { PostgresDeadLetters } from './dead-letters.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
-export { EventingTables1764115200000, schemaOf } from './storage.migration.js';
+export {
+  EventingReplays1796500000000,
+  EventingTables1764115200000,
+  schemaOf,
+} from './storage.migration.js';
 export { CommandClient } from './commands.js';
 export { JetStreamTransport, OnCommand, OnEvent } from './transport.js';
 export { WorkConsumer, type WorkLease } from './work-queue.js';

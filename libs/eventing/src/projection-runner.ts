@@ -1,11 +1,12 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { DataSource, EntityManager } from 'typeorm';
-import { subjects, type Projection, type StoredEvent } from '@acai/contracts';
+import { subjects, type Projection, type ReplayStatus, type StoredEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { deadLetterReason, describeError, isMissing, NonRetryableError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
+import { Replays, SHADOW_SUFFIX, type ShadowBuild } from './replays.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
 
@@ -21,6 +22,12 @@ export interface SqlProjection {
   reset(manager: EntityManager): Promise<void>;
   /** Rows it holds, reported after a replay. */
   count(manager: EntityManager): Promise<number>;
+  /**
+   * The same projection writing to tables of its own (named `<name>~replay`), for a replay built
+   * beside the live one; `promote` puts its rows in the live tables' place. Without it, a replay of
+   * this projection empties the live tables and rebuilds them in place.
+   */
+  replica?(): SqlProjection & { promote(manager: EntityManager): Promise<void> };
 }
 
 function isSql<Doc>(p: Projection<Doc> | SqlProjection): p is SqlProjection {
@@ -32,6 +39,10 @@ export interface ProjectionRunnerOptions {
   readonly logger?: EventingLogger;
   /** Events to read; all domain events by default. */
   readonly filterSubject?: string;
+  /** A replay's build (it takes no replays of its own). */
+  readonly forReplay?: boolean;
+  /** Seconds without a word from a replay's builder before another process takes it over (15). */
+  readonly replayStaleSeconds?: number;
 }
 
 /**
@@ -53,8 +64,14 @@ export abstract class ProjectionControl {
   abstract catchUp(timeoutMs: number): Promise<boolean>;
   /** Resolves once every event up to `seq` has been applied. */
   abstract waitFor(seq: number): Promise<void>;
-  /** Rebuilds a projection's read model from the first event. */
+  /** Rebuilds a projection's read model from the first event; resolves once it is in place. */
   abstract replay(name?: string): Promise<ReplayResult>;
+  /** Starts rebuilding one beside the live model; answers at once (`REPLAY_RUNNING` if one runs). */
+  abstract beginReplay(name?: string): Promise<ReplayStatus>;
+  /** The latest replay of a projection, or null. */
+  abstract replayStatus(name: string): Promise<ReplayStatus | null>;
+  /** How far a projection has applied the log. */
+  abstract checkpoint(name: string): Promise<number>;
 }
 
 /** What a replay rebuilt: up to which event of the log, and how many documents (or rows). */
@@ -75,7 +92,10 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private readonly nextReplays = new Map<string, Promise<ReplayResult>>();
   private readonly batchSize: number;
   private readonly logger: EventingLogger;
-  private readonly tables: { checkpoints: string; documents: string };
+  private readonly tables: { checkpoints: string; documents: string; replays: string };
+  private readonly replays: Replays | undefined;
+  /** Replays asked for in this process, shared by everyone who asks while one is on its way. */
+  private readonly replayCalls = new Map<string, Promise<ReplayResult>>();
   readonly projections: readonly Projection<Doc>[];
   readonly sqlProjections: readonly SqlProjection[];
 
@@ -99,7 +119,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.tables = {
       checkpoints: `${quoted}.projection_checkpoints`,
       documents: `${quoted}.projection_documents`,
+      replays: `${quoted}.projection_replays`,
     };
+    this.replays = options.forReplay
+      ? undefined
+      : new Replays({
+          dataSource,
+          tables: this.tables,
+          names: this.names,
+          logger: this.logger,
+          lastRelevantSeq: () => this.lastRelevantSeq(),
+          shadow: (name) => this.shadow(name),
+          ...(options.replayStaleSeconds === undefined
+            ? {}
+            : { staleSeconds: options.replayStaleSeconds }),
+        });
   }
 
   /** The projections' names joined, e.g. `runs+jobs+job-history`. */
@@ -124,9 +158,15 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       [this.names],
     );
     this.loop = this.run();
+    this.replays?.start();
   }
 
   async stop(): Promise<void> {
+    await this.replays?.stop();
+    await this.stopConsumer();
+  }
+
+  private async stopConsumer(): Promise<void> {
     this.stopping = true;
     this.messages?.stop();
     await this.loop;
@@ -156,31 +196,129 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   }
 
   /**
-   * Drops a projection's read model (the only one, or the one named) and rebuilds it from the first
-   * event; the runner's other projections skip what they have. Resolves when it has caught up with
-   * the log as it was when replay was asked for. One rebuild runs at a time (they stop and start
-   * the runner's one consumer); replays of a projection asked for while another runs share the next
-   * rebuild, which starts after they asked.
+   * Starts a replay of a projection (the only one, or the one named): its read model is built
+   * again from the first event beside the live one, which readers keep seeing, and swapped in once
+   * it has caught up ({@link Replays}). Answers at once; `REPLAY_RUNNING` while one runs.
+   */
+  async beginReplay(name?: string): Promise<ReplayStatus> {
+    const projection = this.replayable(name);
+    if (this.replays === undefined || !this.shadowable(projection)) {
+      throw new Error(`'${projection}' cannot be replayed beside its live model`);
+    }
+    return this.replays.begin(projection);
+  }
+
+  /** The latest replay of a projection, or null. */
+  async replayStatus(name: string): Promise<ReplayStatus | null> {
+    return (await this.replays?.status(this.replayable(name))) ?? null;
+  }
+
+  /** How far a projection has applied the log. */
+  async checkpoint(name: string): Promise<number> {
+    const rows = await this.dataSource.query<{ last_seq: string }[]>(
+      `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = $1`,
+      [this.replayable(name)],
+    );
+    return Number(rows[0]?.last_seq ?? 0);
+  }
+
+  /**
+   * Replays a projection (the only one, or the one named) and resolves when the rebuilt model is
+   * in place. Callers in this process asking while one is on its way share it. A SQL projection
+   * with no replica is emptied and rebuilt in place (the runner's consumer stopped meanwhile).
    */
   async replay(name?: string): Promise<ReplayResult> {
-    const projection = name ?? (this.projections.length === 1 ? this.names[0]! : undefined);
+    const projection = this.replayable(name);
+    let call = this.replayCalls.get(projection);
+    if (call === undefined) {
+      call = this.replayOnce(projection).finally(() => this.replayCalls.delete(projection));
+      this.replayCalls.set(projection, call);
+    }
+    return call;
+  }
+
+  private async replayOnce(projection: string): Promise<ReplayResult> {
+    if (this.replays === undefined || !this.shadowable(projection)) {
+      const next = this.replaying.then(() => this.rebuildInPlace(projection));
+      this.replaying = next.catch(() => undefined);
+      return next;
+    }
+    await this.replays.begin(projection);
+    const done = await this.replays.whenDone(projection);
+    if (done === undefined || done.status !== 'succeeded') {
+      throw new Error(`replay of '${projection}' did not succeed: ${done?.error ?? 'stopped'}`);
+    }
+    return { projection, lastSeq: done.done, documents: done.documents ?? 0 };
+  }
+
+  private replayable(name?: string): string {
+    const projection = name ?? (this.names.length === 1 ? this.names[0]! : undefined);
     if (projection === undefined || !this.names.includes(projection)) {
       throw new Error(`replay needs one of: ${this.names.join(', ')}`);
     }
-    let next = this.nextReplays.get(projection);
-    if (next === undefined) {
-      next = this.replaying.then(() => {
-        this.nextReplays.delete(projection);
-        return this.rebuild(projection);
-      });
-      this.nextReplays.set(projection, next);
-      this.replaying = next.catch(() => undefined);
-    }
-    return next;
+    return projection;
   }
 
-  private async rebuild(projection: string): Promise<ReplayResult> {
-    await this.stop();
+  private shadowable(projection: string): boolean {
+    const sql = this.sqlProjections.find((p) => p.name === projection);
+    return sql === undefined || sql.replica !== undefined;
+  }
+
+  /** A build of `name` beside the live model, by a runner of its own. */
+  private shadow(name: string): ShadowBuild {
+    const shadowName = `${name}${SHADOW_SUFFIX}`;
+    const sql = this.sqlProjections.find((p) => p.name === name);
+    const replica = sql?.replica?.();
+    const document = this.projections.find((p) => p.name === name);
+    const built: Projection<Doc> | SqlProjection =
+      replica ??
+      ({
+        name: shadowName,
+        keys: (event) => document!.keys(event),
+        evolve: (doc, event, key) => document!.evolve(doc, event, key),
+      } satisfies Projection<Doc>);
+    const runner = new ProjectionRunner<Doc>(this.bus, this.dataSource, built, this.deadLetters, {
+      ...this.options,
+      forReplay: true,
+    });
+    const { checkpoints, documents } = this.tables;
+    return {
+      start: () => runner.start(),
+      stop: () => runner.stop(),
+      get position() {
+        return runner.position;
+      },
+      waitFor: (seq) => runner.waitFor(seq),
+      clear: async (m) => {
+        if (replica !== undefined) await replica.reset(m);
+        else await m.query(`DELETE FROM ${documents} WHERE projection = $1`, [shadowName]);
+        await m.query(`DELETE FROM ${checkpoints} WHERE projection = $1`, [shadowName]);
+      },
+      promote: async (m) => {
+        if (replica !== undefined) {
+          await replica.promote(m);
+          return;
+        }
+        await m.query(`DELETE FROM ${documents} WHERE projection = $1`, [name]);
+        await m.query(`UPDATE ${documents} SET projection = $1 WHERE projection = $2`, [
+          name,
+          shadowName,
+        ]);
+      },
+      count: async (m) => {
+        if (sql !== undefined) return sql.count(m);
+        const rows = await m.query<{ n: string }[]>(
+          `SELECT count(*) AS n FROM ${documents} WHERE projection = $1`,
+          [name],
+        );
+        return Number(rows[0]?.n ?? 0);
+      },
+    };
+  }
+
+  /** The replay of a SQL projection with no replica: emptied, then rebuilt in place. */
+  private async rebuildInPlace(projection: string): Promise<ReplayResult> {
+    await this.stopConsumer();
     await this.dataSource.transaction(async (m) => {
       const sql = this.sqlProjections.find((p) => p.name === projection);
       if (sql !== undefined) await sql.reset(m);
@@ -193,7 +331,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     });
     this.appliedSeq = 0;
     const target = await this.lastRelevantSeq();
-    await this.start();
+    this.stopping = false;
+    this.loop = this.run();
     await this.waitFor(target);
     const sql = this.sqlProjections.find((p) => p.name === projection);
     const documents =

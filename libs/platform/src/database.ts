@@ -1,5 +1,9 @@
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
-import { eventingEntities, EventingTables1764115200000 } from '@acai/eventing';
+import {
+  eventingEntities,
+  EventingReplays1796500000000,
+  EventingTables1764115200000,
+} from '@acai/eventing';
 
 type EntityClass = abstract new () => object;
 
@@ -21,7 +25,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     url: options.url,
     schema: options.schema,
     entities: [...eventingEntities, ...(options.entities ?? [])] as EntityClass[],
-    migrations: [EventingTables1764115200000, ...(options.migrations ?? [])],
+    migrations: [
+      EventingTables1764115200000,
+      EventingReplays1796500000000,
+      ...(options.migrations ?? []),
+    ],
     migrationsTableName: 'migrations',
     synchronize: false,
     logging: false,

@@ -67,6 +67,15 @@ class CaughtUp extends ProjectionControl {
   async replay(): Promise<{ projection: string; lastSeq: number; documents: number }> {
     return { projection: 'search', lastSeq: 0, documents: 0 };
   }
+  beginReplay(): Promise<never> {
+    return Promise.reject(new Error('not replayed here'));
+  }
+  async replayStatus(): Promise<null> {
+    return null;
+  }
+  async checkpoint(): Promise<number> {
+    return 0;
+  }
 }
 
 /** The catalog's file set commands with every collaborator in memory. */

@@ -30,8 +30,8 @@ describe('the scope each route needs', () => {
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
     // Reads: every GET but the key listing (keys are the project admin's business) and the secret
-    // listing (names only, for those who submit runs).
-    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys', 'listSecrets']);
+    // listing (names only, for those who submit runs), and the read models' state (the platform's).
+    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys', 'listSecrets', 'getProjection']);
     // Changes: none but the provisioning plan, a question answered without running anything.
     expect(changes.filter(readable)).toEqual(['planProvisioning']);
   });
@@ -49,7 +49,7 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
     ]);
-    expect(by('platform')).toEqual(['createProject', 'replayProjection']);
+    expect(by('platform')).toEqual(['createProject', 'getProjection', 'replayProjection']);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });
 

@@ -561,9 +561,24 @@ export const Routes = {
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
-    success: { status: 201, description: 'Rebuilt', body: Commands.replayProjection.response },
+    success: {
+      status: 202,
+      description: 'Replay started',
+      body: Commands.replayProjection.response,
+    },
+    errors: [401, 403, 404, 409],
+  }),
+  getProjection: route({
+    method: 'GET',
+    path: '/api/v1/projections/{name}',
+    tag: 'admin',
+    auth: 'platform',
+    summary:
+      'A read model: how far it has applied the log, and its latest replay (status, events done of total)',
+    params: z.object({ name: z.string().min(1).max(100) }),
+    success: { status: 200, description: 'The read model', body: Commands.getProjection.response },
     errors: [401, 403, 404],
   }),
   openApi: route({
