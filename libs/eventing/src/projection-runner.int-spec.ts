@@ -456,7 +456,7 @@ describe('replay beside the live read model', () => {
     expect(await s.documents()).toEqual(before);
     await s.expectExactlyOnce();
     // Nothing of the build is left beside the live model.
-    const leftovers = await db.query(
+    const leftovers = await db.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM "${schema}".projection_documents WHERE projection LIKE '%~replay'`,
     );
     expect(leftovers).toEqual([{ n: 0 }]);
