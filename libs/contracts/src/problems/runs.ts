@@ -18,6 +18,7 @@ export const RunProblems = defineProblems('runs', {
   PROJECTION_NOT_FOUND: { code: ErrorCode.NotFound, title: 'No read model of that name' },
   REPLAY_RUNNING: {
     code: ErrorCode.Conflict,
-    title: 'A replay of this read model is running; its progress is on GET /api/v1/projections/{name}',
+    title:
+      'A replay of this read model is running; its progress is on GET /api/v1/projections/{name}',
   },
 });
