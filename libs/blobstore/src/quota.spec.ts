@@ -20,6 +20,7 @@ describe('a project’s storage quota', () => {
   it('lets anything in without a quota, and nothing new in adds nothing', () => {
     expect(quotaRefusal(alpha(10 ** 15, null), [10 ** 15])).toBeUndefined();
     expect(quotaRefusal(alpha(2000, 1000), [])).toBeUndefined();
+    expect(quotaRefusal(alpha(2000, 1000), [0])).toBeUndefined();
     expect(availableBytes(alpha(10, null))).toBeNull();
   });
 

@@ -47,7 +47,8 @@ export function quotaRefusal(state: QuotaState, adding: readonly number[]): Acai
     );
   }
   const uploadBytes = adding.reduce((sum, n) => sum + n, 0);
-  if (usedBytes + uploadBytes <= quotaBytes) return undefined;
+  // Empty files take nothing, even from a project over its quota (one the admin lowered).
+  if (uploadBytes === 0 || usedBytes + uploadBytes <= quotaBytes) return undefined;
   return new AcaiError(
     BlobProblems.STORAGE_QUOTA_EXCEEDED,
     `Project '${project}' uses ${usedBytes} of its ${quotaBytes} bytes of storage; this upload of ${uploadBytes} bytes would take it to ${usedBytes + uploadBytes}, so nothing was kept. ${evictHint}.`,

@@ -254,12 +254,18 @@ export const Commands = defineCommands({
       ...projectScoped,
       /** Known for `PUT /blobs/{sha256}`: bytes the project owns already are not counted again. */
       sha256: Sha256Schema.optional(),
-      /** The size the upload declares (`Content-Length`). */
-      size: z.number().int().nonnegative(),
+      /** The size the upload declares (`Content-Length`), if it does. */
+      size: z.number().int().nonnegative().optional(),
     }),
     response: z.object({
-      /** The quota that applies, for the upload to stop at; null: no quota. */
+      usedBytes: z.number().int().nonnegative(),
+      /** The quota that applies; null: none. */
       quotaBytes: z.number().int().positive().nullable(),
+      /**
+       * Past this many bytes the upload alone is over the quota: stop reading it there (413).
+       * Null: no such limit (no quota, or bytes the project owns already).
+       */
+      stopAtBytes: z.number().int().positive().nullable(),
     }),
   },
   getStorage: {
