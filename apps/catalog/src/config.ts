@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { blobConfig, port, positiveInt, type ConfigSpec } from '@acai/platform';
+import { blobConfig, port, type ConfigSpec } from '@acai/platform';
 
 const DAY = 24 * 60 * 60;
 
@@ -16,7 +16,13 @@ export const catalogConfig = {
       'How long an upload (or a job’s output) no version of its project uses stays its project’s: older ones are forgotten by the next sweep, and their bytes deleted once nobody has them (default 86400, a day; each upload of the same bytes starts it again)',
   },
   ACAI_UPLOAD_GC_INTERVAL_SECONDS: {
-    schema: positiveInt(60 * 60),
+    // A timer waits at most 2^31 - 1 ms.
+    schema: z.coerce
+      .number({ error: 'expected a number of seconds' })
+      .int({ error: 'expected a whole number of seconds' })
+      .min(1, { error: 'expected 1 second or more' })
+      .max(2_147_483, { error: 'expected at most 2147483 seconds (24 days)' })
+      .default(60 * 60),
     description:
       'Seconds between two sweeps of uploads never committed (default 3600); one catalog replica sweeps at a time',
   },
