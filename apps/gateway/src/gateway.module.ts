@@ -12,6 +12,7 @@ import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
 import { SecretsHandler } from './secrets/secrets.handler.js';
+import { StorageController } from './storage/storage.controller.js';
 
 @Module({
   controllers: [
@@ -24,6 +25,7 @@ import { SecretsHandler } from './secrets/secrets.handler.js';
     KeysController,
     SecretsController,
     SecretsHandler,
+    StorageController,
     ProvisionController,
     OpenApiController,
   ],

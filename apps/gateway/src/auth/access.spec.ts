@@ -49,7 +49,7 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
     ]);
-    expect(by('platform')).toEqual(['createProject', 'replayProjection']);
+    expect(by('platform')).toEqual(['createProject', 'replayProjection', 'setProjectQuota']);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });
 
