@@ -58,7 +58,7 @@ class MemoryBlobs extends BlobsRepository implements StorageRepository {
     return work();
   }
   async sweep(): Promise<Swept> {
-    return { examined: 0, forgotten: 0, forgottenBytes: 0, deleted: 0, deletedBytes: 0 };
+    return { next: null, forgotten: 0, forgottenBytes: 0, deleted: 0, deletedBytes: 0 };
   }
   async collectUnowned(
     blobs: readonly string[],

@@ -196,7 +196,7 @@ describe('blob owners and holds, on Postgres', () => {
   /** One sweep, with a grace period of an hour; answers it and what it deleted from the store. */
   const sweep = async () => {
     const removed: string[] = [];
-    const swept = await blobs.sweep(3600, 1000, async (s) => void removed.push(s));
+    const swept = await blobs.sweep(3600, 1000, null, async (s) => void removed.push(s));
     return { swept, removed };
   };
 
@@ -380,5 +380,21 @@ describe('blob owners and holds, on Postgres', () => {
     const other = new SqlBlobsRepository(db, schema);
     expect(await blobs.alone(() => other.alone(async () => 'inner'))).toBeUndefined();
     expect(await other.alone(async () => 'after')).toBe('after');
+  });
+
+  it('sweeps in batches, each from where the last one ended', async () => {
+    const named = ['paged-1', 'paged-2', 'paged-3'];
+    await own('paged', named);
+    await age('paged', named);
+    const removed: string[] = [];
+    const remove = async (s: string) => void removed.push(s);
+
+    const first = await blobs.sweep(3600, 2, null, remove);
+    expect(first).toMatchObject({ forgotten: 2, deleted: 2 });
+    expect(first.next).toMatchObject({ project: 'paged' });
+    const second = await blobs.sweep(3600, 2, first.next, remove);
+    expect(second).toMatchObject({ forgotten: 1, deleted: 1, next: null });
+    expect(removed.sort()).toEqual(named.map(sha).sort());
+    expect(await storageOf('paged')).toMatchObject({ usedBytes: 0, blobs: 0 });
   });
 });

@@ -77,10 +77,18 @@ export abstract class BlobsRepository {
   ): Promise<string[]>;
 }
 
+/** Where a sweep is in the ownerships, oldest first: the last one a batch looked at. */
+export interface SweepCursor {
+  /** As Postgres writes it (to the microsecond, with its offset). */
+  readonly createdAt: string;
+  readonly project: string;
+  readonly sha256: string;
+}
+
 /** What one batch of the sweep of uploads did. */
 export interface Swept {
-  /** Ownerships looked at: a batch smaller than asked for was the last one. */
-  readonly examined: number;
+  /** Where the next batch starts; null: this one was the last. */
+  readonly next: SweepCursor | null;
   /** Ownerships forgotten, and the bytes they counted against their projects' quotas. */
   readonly forgotten: number;
   readonly forgottenBytes: number;
@@ -109,10 +117,15 @@ export abstract class StorageRepository {
    * when another is.
    */
   abstract alone<T>(work: () => Promise<T>): Promise<T | undefined>;
-  /** One batch of the sweep: at most `limit` ownerships older than `graceSeconds` looked at. */
+  /**
+   * One batch of the sweep: at most `limit` ownerships older than `graceSeconds` looked at, oldest
+   * first, after `after` (null: from the oldest). A sweep is one pass: batch after batch, each from
+   * where the last one ended, so ownerships that stay (committed) are looked at once per sweep.
+   */
   abstract sweep(
     graceSeconds: number,
     limit: number,
+    after: SweepCursor | null,
     remove: (sha256: string) => Promise<void>,
   ): Promise<Swept>;
   /** Of these blobs, deletes (with `remove`) those nobody owns or uses; answers which. */
@@ -340,14 +353,26 @@ export class SqlBlobsRepository extends BlobsRepository implements StorageReposi
   async sweep(
     graceSeconds: number,
     limit: number,
+    after: SweepCursor | null,
     remove: (sha256: string) => Promise<void>,
   ): Promise<Swept> {
-    const candidates = await this.db.query<{ project: string; sha256: string }[]>(
-      `SELECT o.project, o.sha256 FROM ${this.t('blob_owners')} o
+    const candidates = await this.db.query<
+      { project: string; sha256: string; created_at: string }[]
+    >(
+      `SELECT o.project, o.sha256, o.created_at::text AS created_at FROM ${this.t('blob_owners')} o
        WHERE ${this.stale('o')}
-       ORDER BY o.created_at LIMIT $2`,
-      [graceSeconds, limit],
+         AND ($3::timestamptz IS NULL
+              OR (o.created_at, o.project, o.sha256) > ($3::timestamptz, $4::text, $5::text))
+       ORDER BY o.created_at, o.project, o.sha256 LIMIT $2`,
+      [
+        graceSeconds,
+        limit,
+        after?.createdAt ?? null,
+        after?.project ?? null,
+        after?.sha256 ?? null,
+      ],
     );
+    const last = candidates.at(-1);
     // One transaction per stripe: commits of blobs of the other stripes go on meanwhile.
     const byStripe = new Map<number, { project: string; sha256: string }[]>();
     for (const c of candidates) {
@@ -355,7 +380,10 @@ export class SqlBlobsRepository extends BlobsRepository implements StorageReposi
       byStripe.set(stripe, [...(byStripe.get(stripe) ?? []), c]);
     }
     let swept: Swept = {
-      examined: candidates.length,
+      next:
+        last === undefined || candidates.length < limit
+          ? null
+          : { createdAt: last.created_at, project: last.project, sha256: last.sha256 },
       forgotten: 0,
       forgottenBytes: 0,
       deleted: 0,
@@ -394,7 +422,7 @@ export class SqlBlobsRepository extends BlobsRepository implements StorageReposi
     candidates: readonly { project: string; sha256: string }[],
     graceSeconds: number,
     remove: (sha256: string) => Promise<void>,
-  ): Promise<Omit<Swept, 'examined'>> {
+  ): Promise<Omit<Swept, 'next'>> {
     return this.db.transaction(async (m) => {
       await lock(m, 'exclusive', [stripe]);
       await this.lockProjects(

@@ -1,7 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryBlobStore } from '@acai/blobstore/testing';
 import { silentLogger } from '@acai/eventing';
-import { StorageRepository, type ProjectStorage, type Swept } from './blobs.repository.js';
+import {
+  StorageRepository,
+  type ProjectStorage,
+  type SweepCursor,
+  type Swept,
+} from './blobs.repository.js';
 import { UploadSweeper, type SweepMetrics, type SweepReport } from './upload-sweeper.js';
 
 /**
@@ -37,9 +42,14 @@ class MemoryStorage extends StorageRepository {
   async sweep(
     graceSeconds: number,
     limit: number,
+    after: SweepCursor | null,
     remove: (sha256: string) => Promise<void>,
   ): Promise<Swept> {
-    const stale = [...this.owned].filter(([, o]) => o.ageSeconds > graceSeconds).slice(0, limit);
+    const from = after === null ? '' : `${after.project}/${after.sha256}`;
+    const stale = [...this.owned]
+      .filter(([key, o]) => o.ageSeconds > graceSeconds && key > from)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .slice(0, limit);
     this.batches.push(stale.length);
     let deleted = 0;
     let deletedBytes = 0;
@@ -50,8 +60,9 @@ class MemoryStorage extends StorageRepository {
       deleted += 1;
       deletedBytes += stale.find(([key]) => key.endsWith(`/${sha}`))?.[1].size ?? 0;
     }
+    const [project = '', sha256 = ''] = stale.at(-1)?.[0].split('/') ?? [];
     return {
-      examined: stale.length,
+      next: stale.length < limit ? null : { createdAt: '', project, sha256 },
       forgotten: stale.length,
       forgottenBytes: stale.reduce((sum, [, o]) => sum + (o.size ?? 0), 0),
       deleted,

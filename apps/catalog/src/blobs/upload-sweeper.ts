@@ -1,6 +1,6 @@
 import type { BlobStore } from '@acai/blobstore';
 import { describeError, type EventingLogger } from '@acai/eventing';
-import type { StorageRepository } from './blobs.repository.js';
+import type { StorageRepository, SweepCursor, Swept } from './blobs.repository.js';
 
 /** What one sweep did. */
 export interface SweepReport {
@@ -113,9 +113,13 @@ export class UploadSweeper {
       deletedBytes: 0,
       sized,
     };
+    let after: SweepCursor | null = null;
     for (;;) {
-      const swept = await this.storage.sweep(this.options.graceSeconds, batch, (sha) =>
-        this.store.delete(sha),
+      const swept: Swept = await this.storage.sweep(
+        this.options.graceSeconds,
+        batch,
+        after,
+        (sha) => this.store.delete(sha),
       );
       report = {
         ...report,
@@ -124,8 +128,8 @@ export class UploadSweeper {
         deleted: report.deleted + swept.deleted,
         deletedBytes: report.deletedBytes + swept.deletedBytes,
       };
-      // The last batch; or every candidate changed meanwhile (the next sweep looks again).
-      if (swept.examined < batch || swept.forgotten === 0) return report;
+      if (swept.next === null) return report;
+      after = swept.next;
     }
   }
 
