@@ -166,6 +166,23 @@ describe('the sweep of uploads never committed', () => {
     expect(metrics.outcomes).toEqual(['done', 'done']);
   });
 
+  it('ends a sweep under way after its current batch when the catalog stops', async () => {
+    const { storage, store, sweeper } = setUp(1);
+    for (const text of ['one', 'two', 'three']) storage.own('p', store.add(text), 3, GRACE + 1);
+    const remove = store.delete.bind(store);
+    let stopping: Promise<void> | undefined;
+    store.delete = async (sha) => {
+      stopping ??= sweeper.stop();
+      await remove(sha);
+    };
+
+    const report = await sweeper.sweep();
+    await stopping;
+
+    expect(report?.forgotten).toBe(1);
+    expect(storage.owned.size).toBe(2);
+  });
+
   it('counts a failed sweep and answers its error; the next one runs', async () => {
     const { storage, store, metrics, sweeper } = setUp();
     const sha = store.add('old');

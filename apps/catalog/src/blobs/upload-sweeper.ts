@@ -43,6 +43,8 @@ export class UploadSweeper {
   private timer: NodeJS.Timeout | undefined;
   /** The sweep under way in this process: another waits for it rather than skip. */
   private running: Promise<unknown> = Promise.resolve();
+  /** Set by {@link stop}: a sweep under way ends after its current batch. */
+  private stopping = false;
 
   constructor(
     private readonly storage: StorageRepository,
@@ -60,8 +62,9 @@ export class UploadSweeper {
     this.timer.unref();
   }
 
-  /** Stops the timer, and waits for a sweep under way. */
+  /** Stops the timer, and waits for a sweep under way to end its current batch. */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running.catch(() => undefined);
@@ -128,7 +131,8 @@ export class UploadSweeper {
         deleted: report.deleted + swept.deleted,
         deletedBytes: report.deletedBytes + swept.deletedBytes,
       };
-      if (swept.next === null) return report;
+      // The rest is for the next sweep (of this replica or another) when this one stops.
+      if (swept.next === null || this.stopping) return report;
       after = swept.next;
     }
   }
@@ -149,6 +153,7 @@ export class UploadSweeper {
       await this.storage.recordSizes(sizes);
       for (const sha of shas) seen.add(sha);
       sized += shas.length;
+      if (this.stopping) return sized;
     }
   }
 }
