@@ -7,6 +7,7 @@ export {
   type ErrorDetail,
   isProblem,
   type Problem,
+  type ProblemExtensions,
   problemType,
 } from './errors.js';
 export {
@@ -98,6 +99,10 @@ export {
   type FileEntry,
   type FilesetHit,
   type FilesetView,
+  type SetQuotaRequest,
+  SetQuotaRequestSchema,
+  type StorageView,
+  StorageViewSchema,
   type VersionHit,
   type VersionView,
 } from './api/catalog.views.js';

@@ -49,7 +49,12 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
     ]);
-    expect(by('platform')).toEqual(['createProject', 'getProjection', 'replayProjection']);
+    expect(by('platform')).toEqual([
+      'createProject',
+      'getProjection',
+      'replayProjection',
+      'setProjectQuota',
+    ]);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });
 
