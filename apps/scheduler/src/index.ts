@@ -1,7 +1,7 @@
 import { JOB, subjects } from '@acai/contracts';
 import { BusJobControl, ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
-import { activeAttemptsProjection, type ActiveAttempt } from '@acai/runs';
+import { activeAttemptEvents, activeAttemptsProjection, type ActiveAttempt } from '@acai/runs';
 import { schedulerConfig } from './config.js';
 import { JobRepository } from './runs/job.repository.js';
 import { RunRepository } from './runs/run.repository.js';
@@ -31,7 +31,11 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
       ctx.db,
       activeAttemptsProjection,
       ctx.deadLetters,
-      { logger: ctx.logger, filterSubject: subjects.aggregateType(ctx.bus.topology, JOB) },
+      {
+        logger: ctx.logger,
+        filterSubject: subjects.aggregateType(ctx.bus.topology, JOB),
+        accepts: (type) => activeAttemptEvents.has(type),
+      },
     );
     const watchdog = new AttemptWatchdog({
       attempts: new SqlActiveAttempts(ctx.db),

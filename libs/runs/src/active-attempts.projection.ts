@@ -14,6 +14,14 @@ export interface ActiveAttempt {
   readonly startedBy: string;
 }
 
+/** The event types that change the read model: the only ones its runner needs to read. */
+export const activeAttemptEvents: ReadonlySet<string> = new Set([
+  'job.started',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+]);
+
 /**
  * `active-attempts`: one document per job that is running, the attempt that owns it; gone once the
  * job has ended. A newer attempt replaces the one before. Only the events that change it are read.
@@ -21,16 +29,9 @@ export interface ActiveAttempt {
 export const activeAttemptsProjection: Projection<ActiveAttempt> = {
   name: 'active-attempts',
   keys(event) {
-    if (event.aggregate !== JOB) return [];
-    switch (event.type) {
-      case 'job.started':
-      case 'job.succeeded':
-      case 'job.failed':
-      case 'job.cancelled':
-        return [event.aggregateId];
-      default:
-        return [];
-    }
+    return event.aggregate === JOB && activeAttemptEvents.has(event.type)
+      ? [event.aggregateId]
+      : [];
   },
   evolve(doc, event) {
     switch (event.type) {
