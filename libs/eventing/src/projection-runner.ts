@@ -2,7 +2,7 @@ import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetst
 import type { DataSource, EntityManager } from 'typeorm';
 import { subjects, type Projection, type ReplayStatus, type StoredEvent } from '@acai/contracts';
 import type { Bus } from './bus.js';
-import { decodeEvent } from './codec.js';
+import { decodeEvent, eventTypeOf } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { deadLetterReason, describeError, isMissing, NonRetryableError } from './errors.js';
 import { silentLogger, type EventingLogger } from './logger.js';
@@ -43,6 +43,11 @@ export interface ProjectionRunnerOptions {
   readonly forReplay?: boolean;
   /** Seconds without a word from a replay's builder before another process takes it over (15). */
   readonly replayStaleSeconds?: number;
+  /**
+   * Event types the projections read (by the type header, before decoding); the others are passed
+   * over without a transaction. Every type by default.
+   */
+  readonly accepts?: (type: string) => boolean;
 }
 
 /**
@@ -413,8 +418,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     if (failure !== undefined) throw failure;
   }
 
-  private async applyBatch(batch: JsMsg[]): Promise<void> {
-    const last = batch[batch.length - 1]!;
+  private async applyBatch(all: JsMsg[]): Promise<void> {
+    const last = all[all.length - 1]!;
+    const accepts = this.options.accepts;
+    const batch =
+      accepts === undefined
+        ? all
+        : all.filter((msg) => {
+            const type = eventTypeOf(msg.headers);
+            return type === undefined || accepts(type);
+          });
+    if (batch.length === 0) {
+      // Nothing here for the projections: the checkpoint moves with the next batch that has.
+      this.advance(last.seq);
+      return;
+    }
     const first = batch[0]!;
     await inSpan(
       `project ${this.name}`,
