@@ -86,6 +86,9 @@ export interface ReplayResult {
   readonly documents: number;
 }
 
+/** Events per transaction of a replay's build. */
+const REPLAY_BATCH_SIZE = 4_000;
+
 export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
@@ -284,6 +287,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       } satisfies Projection<Doc>);
     const runner = new ProjectionRunner<Doc>(this.bus, this.dataSource, built, this.deadLetters, {
       ...this.options,
+      // Catching up from the first event: big batches, fewer transactions (the live runner's are
+      // small to keep its latency low).
+      batchSize: Math.max(this.batchSize, REPLAY_BATCH_SIZE),
       forReplay: true,
     });
     const { checkpoints, documents } = this.tables;

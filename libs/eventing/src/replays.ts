@@ -202,6 +202,8 @@ export class Replays {
         .catch(() => undefined);
     }, HEARTBEAT_MS);
     heartbeat.unref();
+    const began = performance.now();
+    let swapMs = 0;
     try {
       if (options.fresh) await dataSource.transaction((m) => shadow.clear(m));
       for (;;) {
@@ -217,11 +219,20 @@ export class Replays {
         await Promise.race([shadow.waitFor(target), this.stopped]);
         await shadow.stop();
         if (this.stopping) return (await this.status(name))!;
-        if (await this.swap(name, shadow)) break;
+        const swapping = performance.now();
+        const swapped = await this.swap(name, shadow);
+        swapMs += performance.now() - swapping;
+        if (swapped) break;
       }
       const done = (await this.status(name))!;
       this.host.logger.info(
-        { projection: name, events: done.done, documents: done.documents },
+        {
+          projection: name,
+          events: done.done,
+          documents: done.documents,
+          buildMs: Math.round(performance.now() - began - swapMs),
+          swapMs: Math.round(swapMs),
+        },
         'replay swapped in',
       );
       return done;
