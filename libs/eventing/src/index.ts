@@ -19,9 +19,23 @@ export {
   type ReplayResult,
   type SqlProjection,
 } from './projection-runner.js';
-export { PostgresDeadLetters } from './dead-letters.js';
+export {
+  type ClaimedLetter,
+  type DeadLetter,
+  type DeadLetterSink,
+  PostgresDeadLetters,
+  type RedriveOutcome,
+  type Redriver,
+} from './dead-letters.js';
+export { classifyFailure, type FailureKind, type TransientKind } from './failures.js';
+export { type ConsumerMonitor, silentMonitor } from './monitor.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
-export { EventingTables1764115200000, schemaOf } from './storage.migration.js';
+export {
+  eventingMigrations,
+  EventingRedrives1796500000000,
+  EventingTables1764115200000,
+  schemaOf,
+} from './storage.migration.js';
 export { CommandClient } from './commands.js';
 export { JetStreamTransport, OnCommand, OnEvent } from './transport.js';
 export { WorkConsumer, type WorkLease } from './work-queue.js';

@@ -46,6 +46,38 @@ export class EventingTables1764115200000 implements MigrationInterface {
   }
 }
 
+/**
+ * Dead letters can be redriven: how often one was (and failed again), whether a replica has it in
+ * hand now, and the event's type for listing them without reading payloads. Keyset paging runs
+ * on (created_at, id).
+ */
+export class EventingRedrives1796500000000 implements MigrationInterface {
+  name = 'EventingRedrives1796500000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`ALTER TABLE ${s}.dead_letters
+      ADD COLUMN IF NOT EXISTS event_type text,
+      ADD COLUMN IF NOT EXISTS redrives integer NOT NULL DEFAULT 0,
+      ADD COLUMN IF NOT EXISTS redriving_since timestamptz`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_created_idx ON ${s}.dead_letters (created_at, id)`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`DROP INDEX IF EXISTS ${s}.dead_letters_created_idx`);
+    await q.query(`ALTER TABLE ${s}.dead_letters
+      DROP COLUMN IF EXISTS event_type,
+      DROP COLUMN IF EXISTS redrives,
+      DROP COLUMN IF EXISTS redriving_since`);
+  }
+}
+
+/** The eventing library's migrations, in order: every service runs them before its own. */
+export const eventingMigrations = [EventingTables1764115200000, EventingRedrives1796500000000];
+
 /** The quoted schema a migration runs in: the DataSource's `schema` option. */
 export function schemaOf(q: QueryRunner): string {
   const options = q.connection.options as { schema?: string };
