@@ -27,6 +27,14 @@ export {
   type RedriveOutcome,
   type Redriver,
 } from './dead-letters.js';
+export {
+  BusDeadLetterAdmin,
+  DeadLetterAdmin,
+  type DeadLetterListQuery,
+  type GatheredPage,
+  type GatheredRedrive,
+  serveDeadLetters,
+} from './dead-letter-control.js';
 export { classifyFailure, type FailureKind, type TransientKind } from './failures.js';
 export { type ConsumerMonitor, silentMonitor } from './monitor.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
