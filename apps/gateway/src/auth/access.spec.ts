@@ -29,9 +29,13 @@ describe('the scope each route needs', () => {
     const reads = entries.filter(([, r]) => r.method === 'GET').map(([n]) => n);
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
-    // Reads: every GET but the key listing (keys are the project admin's business) and the secret
-    // listing (names only, for those who submit runs).
-    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys', 'listSecrets']);
+    // Reads: every GET but the key listing (keys are the project admin's business), the secret
+    // listing (names only, for those who submit runs) and the dead letters (every project's).
+    expect(reads.filter((n) => !readable(n))).toEqual([
+      'listKeys',
+      'listSecrets',
+      'listDeadLetters',
+    ]);
     // Changes: none but the provisioning plan, a question answered without running anything.
     expect(changes.filter(readable)).toEqual(['planProvisioning']);
   });
@@ -49,7 +53,13 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
     ]);
-    expect(by('platform')).toEqual(['createProject', 'replayProjection']);
+    expect(by('platform')).toEqual([
+      'createProject',
+      'listDeadLetters',
+      'redriveDeadLetter',
+      'redriveDeadLetters',
+      'replayProjection',
+    ]);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });
 
