@@ -152,15 +152,31 @@ export class PostgresDeadLetters implements DeadLetterSink {
     this.table = `"${schema.replace(/"/g, '""')}".dead_letters`;
   }
 
+  /**
+   * Records a letter, unless the consumer already has one for that message that is not being
+   * redriven (the message was delivered again after the letter was written but before it was
+   * settled, or a replay met the event again): one letter per consumer and message.
+   */
   async record(
     letter: DeadLetter,
     manager: EntityManager = this.dataSource.manager,
   ): Promise<void> {
-    await manager.insert(DeadLetterEntity, {
-      ...letter,
-      eventType: letter.eventType ?? null,
-      payload: Buffer.from(letter.payload),
-    });
+    await manager.query(
+      `INSERT INTO ${this.table} (consumer, stream, seq, subject, reason, error, payload, event_type)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8
+       WHERE NOT EXISTS (SELECT 1 FROM ${this.table}
+         WHERE consumer = $1 AND stream = $2 AND seq = $3 AND redriving_since IS NULL)`,
+      [
+        letter.consumer,
+        letter.stream,
+        letter.seq,
+        letter.subject,
+        letter.reason,
+        letter.error,
+        Buffer.from(letter.payload),
+        letter.eventType ?? null,
+      ],
+    );
   }
 
   register(consumer: string, redriver: Redriver): () => void {

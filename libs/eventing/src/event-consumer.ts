@@ -373,8 +373,12 @@ export class EventConsumer {
     } finally {
       if (waiting) {
         this.monitor.waiting(consumer, -1);
+        const seconds = this.room.seconds(Date.now());
         if (this.room.leave()) {
-          this.logger.info({ consumer }, 'no message waits for a dependency any more');
+          this.logger.info(
+            { consumer, waitedSeconds: seconds },
+            'no message waits for a dependency any more',
+          );
         }
       }
     }

@@ -439,6 +439,12 @@ describe('ProjectionRunner', () => {
     // The message is kept as it was, for someone to look at.
     expect(new Uint8Array(letters[0]!.payload)).toEqual(garbage);
     expect(letters[1]!.error).toMatch(/job\.exploded v9/);
+
+    // A replay meets them again: still one letter each.
+    await runner.replay();
+    expect((await deadLetters.list(`projection:${s.name}`)).map((l) => l.id).sort()).toEqual(
+      letters.map((l) => l.id).sort(),
+    );
   });
   /**
    * A SQL projection in memory that keeps the seqs it applied, and fails as told: `failing(event)`

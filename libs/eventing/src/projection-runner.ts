@@ -214,7 +214,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
 
   /**
    * Its projections take their dead letters back by replaying (one event cannot be folded in again
-   * out of order); letters of the runner as a whole (an event none could decode) replay them all.
+   * out of order); letters of the runner as a whole (an event none could decode, as earlier
+   * releases recorded it) replay them all.
    */
   private register(): void {
     if (this.registered) return;
@@ -423,8 +424,12 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.waiting = false;
     this.waitingTries = 0;
     this.monitor.waiting(this.consumer, -1);
+    const seconds = this.room.seconds(Date.now());
     if (this.room.leave() && log) {
-      this.logger.info({ projection: this.name }, 'projection no longer waits for a dependency');
+      this.logger.info(
+        { projection: this.name, waitedSeconds: seconds },
+        'projection no longer waits for a dependency',
+      );
     }
   }
 
@@ -550,7 +555,10 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
           decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq }),
         );
       } catch (error) {
-        await deadLetter(msg, error, this.name);
+        // Each projection that has not passed it goes without it (a replay re-records only its own).
+        for (const name of this.names) {
+          if ((checkpoints.get(name) ?? 0) < msg.seq) await deadLetter(msg, error, name);
+        }
       }
     }
     // The events a projection has not applied yet, less those it gave up on (dead-lettered here).

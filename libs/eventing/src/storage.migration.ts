@@ -49,7 +49,7 @@ export class EventingTables1764115200000 implements MigrationInterface {
 /**
  * Dead letters can be redriven: how often one was (and failed again), whether a replica has it in
  * hand now, and the event's type for listing them without reading payloads. Keyset paging runs
- * on (created_at, id).
+ * on (created_at, id); a consumer's letter of a message is found by (consumer, seq).
  */
 export class EventingRedrives1796500000000 implements MigrationInterface {
   name = 'EventingRedrives1796500000000';
@@ -63,10 +63,14 @@ export class EventingRedrives1796500000000 implements MigrationInterface {
     await q.query(
       `CREATE INDEX IF NOT EXISTS dead_letters_created_idx ON ${s}.dead_letters (created_at, id)`,
     );
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_message_idx ON ${s}.dead_letters (consumer, seq)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
     const s = schemaOf(q);
+    await q.query(`DROP INDEX IF EXISTS ${s}.dead_letters_message_idx`);
     await q.query(`DROP INDEX IF EXISTS ${s}.dead_letters_created_idx`);
     await q.query(`ALTER TABLE ${s}.dead_letters
       DROP COLUMN IF EXISTS event_type,
