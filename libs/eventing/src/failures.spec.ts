@@ -58,6 +58,9 @@ describe('classifyFailure', () => {
     ['Postgres starting up (57P03)', postgresError('57P03', 'the database system is starting up')],
     ['Postgres out of connections (53300)', postgresError('53300', 'too many clients')],
     ['a connection exception (class 08)', postgresError('08006', 'connection failure')],
+    ['Postgres out of disk (53100)', postgresError('53100', 'could not extend file')],
+    ['a statement timeout (57014)', postgresError('57014', 'canceling statement due to timeout')],
+    ['a failover to a read-only replica (25006)', postgresError('25006', 'read-only transaction')],
     ['pg’s pool losing its connection', new Error('Connection terminated unexpectedly')],
     ['pg’s pool timing out', new Error('timeout exceeded when trying to connect')],
     ['an S3 503', Object.assign(new Error('Slow Down'), { $metadata: { httpStatusCode: 503 } })],
@@ -93,6 +96,7 @@ describe('classifyFailure', () => {
     ['an unexpected error', new TypeError("Cannot read properties of undefined (reading 'id')")],
     ['another service failing unexpectedly', new AcaiError(CommonProblems.INTERNAL, 'see its log')],
     ['a constraint violation', postgresError('23505', 'duplicate key value')],
+    ['a table that is not there', postgresError('42P01', 'relation "x" does not exist')],
     [
       'a JetStream refusal',
       new JetStreamApiError({ code: 400, err_code: 10052, description: 'invalid' }),

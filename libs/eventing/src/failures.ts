@@ -53,11 +53,14 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /**
- * Postgres SQLSTATEs of a server that is going away or not there yet: 57P01 admin_shutdown, 57P02
- * crash_shutdown, 57P03 cannot_connect_now (starting up, in recovery), 53300 too_many_connections,
- * 58000 system_error; and the whole class 08, connection exceptions.
+ * Postgres SQLSTATE classes of a server that cannot serve now, whatever the statement: 08
+ * connection exception, 53 insufficient resources (disk full, out of memory, too many
+ * connections), 57 operator intervention (shutting down, starting up, a statement cancelled or
+ * timed out), 58 system error (I/O).
  */
-const POSTGRES_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '58000']);
+const POSTGRES_UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
+/** 25006 read_only_sql_transaction: the primary failed over and this connection has a replica. */
+const POSTGRES_UNAVAILABLE = new Set(['25006']);
 /** 40001 serialization_failure, 40P01 deadlock_detected: a race the transaction lost. */
 const POSTGRES_CONFLICT = new Set(['40001', '40P01']);
 
@@ -124,7 +127,9 @@ function classifyCause(e: object): FailureKind | undefined {
   if (code !== undefined) {
     if (CONNECTION_CODES.has(code)) return 'unavailable';
     if (/^[0-9A-Z]{5}$/.test(code)) {
-      if (code.startsWith('08') || POSTGRES_UNAVAILABLE.has(code)) return 'unavailable';
+      if (POSTGRES_UNAVAILABLE_CLASSES.has(code.slice(0, 2)) || POSTGRES_UNAVAILABLE.has(code)) {
+        return 'unavailable';
+      }
       if (POSTGRES_CONFLICT.has(code)) return 'conflict';
     }
   }

@@ -152,7 +152,7 @@ export const DeadLettersQuerySchema = DeadLetterFilterSchema.extend({
       'Add each letter’s payload, in base64: the event as stored, which may hold project data',
     ),
 });
-export const RedriveDeadLettersBodySchema = DeadLetterFilterSchema.strict();
+export const RedriveDeadLettersBodySchema = z.strictObject(DeadLetterFilterSchema.shape);
 
 const read = [400, 401, 404] as const;
 const write = [400, 401, 404, 409, 415] as const;
