@@ -98,10 +98,6 @@ export class EventConsumer {
     this.delays = { ...delays, maxMs: Math.min(delays.maxMs, Math.floor(this.ackWaitMs / 3)) };
   }
 
-  get name(): string {
-    return this.options.durable;
-  }
-
   async start(): Promise<void> {
     const stream = this.bus.topology.streams.events;
     const config = {
