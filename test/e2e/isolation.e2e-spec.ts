@@ -63,6 +63,7 @@ const BODIES: Record<string, unknown> = {
   evictVersion: { reason: 'isolation test' },
   createKey: { scope: 'admin', name: 'intruder' },
   putSecret: { value: 'intruder' },
+  setProjectQuota: { bytes: 1 },
 };
 
 /** Values of required query parameters. */

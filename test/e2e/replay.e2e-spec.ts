@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ProjectionView } from '@acai/contracts';
+import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 describe('replaying projections', () => {
@@ -40,10 +42,21 @@ describe('replaying projections', () => {
     const before = await snapshot();
     expect(JSON.stringify(before)).toContain('job.failed');
 
-    for (const name of ['job-history', 'jobs', 'runs']) {
+    for (const name of ['job-history', 'jobs', 'runs', 'job-metrics']) {
       const replay = await system.api('POST', `/api/v1/projections/${name}/replay`);
-      expect(replay.status).toBe(201);
-      expect((replay.body as { documents: number }).documents).toBeGreaterThan(0);
+      expect(replay.status).toBe(202);
+      expect(replay.body).toMatchObject({ projection: name, status: 'running' });
+      // Readers see the whole live model while the replay is built, and the same one after.
+      const done = await eventually(`the replay of ${name} to be swapped in`, async () => {
+        expect(await snapshot()).toEqual(before);
+        const view = await system.api('GET', `/api/v1/projections/${name}`);
+        expect(view.status).toBe(200);
+        const { replay: status } = view.body as { replay: { status: string } | null };
+        return status?.status === 'succeeded' ? (view.body as ProjectionView) : undefined;
+      });
+      expect(done.replay!.done).toBe(done.replay!.total);
+      expect(done.lastSeq).toBeGreaterThanOrEqual(done.replay!.done);
+      if (name !== 'job-metrics') expect(done.replay!.documents).toBeGreaterThan(0);
     }
     expect(await snapshot()).toEqual(before);
 

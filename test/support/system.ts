@@ -231,7 +231,11 @@ export async function startSystem(
  * An executor as its own process (from its build), as on a node of its own: it can be SIGKILLed
  * like a lost machine. Its work is handed to another executor 2 s after its heartbeats stop.
  */
-export function startExecutorProcess(system: TestSystem, id: string): ChildProcess {
+export function startExecutorProcess(
+  system: TestSystem,
+  id: string,
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
   return spawn(
     process.execPath,
     [path.resolve(import.meta.dirname, '../../apps/executor/dist/main.js')],
@@ -242,6 +246,7 @@ export function startExecutorProcess(system: TestSystem, id: string): ChildProce
         ACAI_EXECUTOR_ID: id,
         ACAI_EXECUTOR_SLOTS: '1',
         ACAI_WORK_ACK_WAIT_MS: '2000',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },

@@ -37,6 +37,11 @@ export const executorConfig = {
     schema: positiveInt(5_000),
     description: 'How often the executor tells the provisioner it is alive and how busy it is',
   },
+  ACAI_JOB_RECHECK_MS: {
+    schema: positiveInt(30_000),
+    description:
+      'How often the executor checks its running jobs against the log and stops those cancelled or taken over meanwhile (a cancel sent while it was disconnected); also done at once on reconnect',
+  },
   ACAI_MAX_LOG_BYTES: {
     schema: positiveInt(DEFAULT_MAX_LOG_BYTES),
     description:

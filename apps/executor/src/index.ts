@@ -90,6 +90,21 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       sandbox,
       heartbeat: (beat) => ctx.bus.nc.publish(heartbeats, encodeJson(beat)),
       heartbeatMs: config.ACAI_NODE_HEARTBEAT_MS,
+      reconcileMs: config.ACAI_JOB_RECHECK_MS,
+      onReconnect: (listener) => {
+        let stopped = false;
+        void (async () => {
+          for await (const status of ctx.bus.nc.status()) {
+            if (stopped) return;
+            if (status.type === 'reconnect') listener();
+          }
+        })();
+        return {
+          stop: () => {
+            stopped = true;
+          },
+        };
+      },
       identity: {
         id: config.ACAI_EXECUTOR_ID,
         pool: config.ACAI_EXECUTOR_POOL,

@@ -14,6 +14,7 @@ import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
 import { SecretsHandler } from './secrets/secrets.handler.js';
+import { StorageController } from './storage/storage.controller.js';
 
 @Module({
   controllers: [
@@ -28,6 +29,7 @@ import { SecretsHandler } from './secrets/secrets.handler.js';
     SecretsController,
     SecretsHandler,
     LogStreamsHandler,
+    StorageController,
     ProvisionController,
     OpenApiController,
   ],

@@ -7,6 +7,8 @@ import {
   FilesetHitSchema,
   FilesetViewSchema,
   ResolvedFileSchema,
+  SetQuotaRequestSchema,
+  StorageViewSchema,
   VersionDiffSchema,
   VersionHitSchema,
   VersionViewSchema,
@@ -29,7 +31,8 @@ import {
   JobViewSchema,
   MetricSeriesSchema,
   PageSchema,
-  ReplayResultSchema,
+  ProjectionViewSchema,
+  ReplayStatusSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
 } from './api/views.js';
@@ -196,9 +199,16 @@ export const Commands = defineCommands({
   },
   replayProjection: {
     service: 'provenance',
-    summary: 'Rebuild a read model from the whole log',
+    summary:
+      'Start rebuilding a read model from the whole log beside the live one, swapped in when done',
     request: z.object({ projection: z.string() }),
-    response: ReplayResultSchema,
+    response: ReplayStatusSchema,
+  },
+  getProjection: {
+    service: 'provenance',
+    summary: 'A read model: how far it has applied the log, and its latest replay',
+    request: z.object({ projection: z.string() }),
+    response: ProjectionViewSchema,
   },
 
   // catalog: file sets.
@@ -226,12 +236,57 @@ export const Commands = defineCommands({
   ownBlobs: {
     service: 'catalog',
     summary:
-      'Record that a project has these blobs: it uploaded them, or its job wrote them (a commit may name only blobs its project has)',
+      'Record that a project has these blobs: it uploaded them, or its job wrote them (a commit may name only blobs its project has); refused past its storage quota',
+    request: z
+      .object({
+        ...projectScoped,
+        sha256s: z.array(Sha256Schema).min(1).max(10_000),
+        /**
+         * `sizes[i]` is the size of `sha256s[i]` in bytes, as the store counted them: what the
+         * project's quota counts. Senders of earlier releases send none; the catalog then reads the
+         * sizes from the store later, and counts them from then on.
+         */
+        sizes: z.array(z.number().int().nonnegative()).max(10_000).optional(),
+      })
+      .refine((r) => r.sizes === undefined || r.sizes.length === r.sha256s.length, {
+        message: 'sizes must have one size per sha256',
+        path: ['sizes'],
+      }),
+    response: Ok,
+  },
+  checkUpload: {
+    service: 'catalog',
+    summary:
+      'Whether a project may upload this many bytes (of this blob, when its sha256 is known) within its storage quota; refused with the numbers if not',
     request: z.object({
       ...projectScoped,
-      sha256s: z.array(Sha256Schema).min(1).max(10_000),
+      /** Known for `PUT /blobs/{sha256}`: bytes the project owns already are not counted again. */
+      sha256: Sha256Schema.optional(),
+      /** The size the upload declares (`Content-Length`), if it does. */
+      size: z.number().int().nonnegative().optional(),
     }),
-    response: Ok,
+    response: z.object({
+      usedBytes: z.number().int().nonnegative(),
+      /** The quota that applies; null: none. */
+      quotaBytes: z.number().int().positive().nullable(),
+      /**
+       * Past this many bytes the upload alone is over the quota: stop reading it there (413).
+       * Null: no such limit (no quota, or bytes the project owns already).
+       */
+      stopAtBytes: z.number().int().positive().nullable(),
+    }),
+  },
+  getStorage: {
+    service: 'catalog',
+    summary: 'How many bytes a project owns, and its storage quota',
+    request: z.object(projectScoped),
+    response: StorageViewSchema,
+  },
+  setStorageQuota: {
+    service: 'catalog',
+    summary: 'Set (or clear, back to the platform default) a project’s storage quota',
+    request: z.object({ ...projectScoped, bytes: SetQuotaRequestSchema.shape.bytes }),
+    response: StorageViewSchema,
   },
   getFileset: {
     service: 'catalog',

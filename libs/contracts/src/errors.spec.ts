@@ -39,6 +39,17 @@ describe('problems', () => {
     expect(received.is(CommonProblems.INVALID_REQUEST)).toBe(true);
   });
 
+  it('carries its numbers in a command reply', () => {
+    const sent = new AcaiError(FilesetProblems.UPLOAD_MISSING, 'missing', undefined, {
+      extensions: { usedBytes: 10, quotaBytes: null },
+    });
+
+    const received = AcaiError.fromBody(JSON.parse(JSON.stringify(sent.toBody())) as ErrorBody);
+
+    expect(received.extensions).toEqual({ usedBytes: 10, quotaBytes: null });
+    expect(received.toBody()).toEqual(sent.toBody());
+  });
+
   it('reads a reply of a service that predates problems by its category', () => {
     const unavailable = AcaiError.fromBody({ code: ErrorCode.Unavailable, message: 'down' });
     const conflict = AcaiError.fromBody({ code: ErrorCode.Conflict, message: 'no' });

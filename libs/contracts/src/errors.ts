@@ -16,6 +16,8 @@ export const ErrorCode = {
   /** Too many requests for now; `Retry-After` says when to try again. */
   RateLimited: 'RATE_LIMITED',
   Unavailable: 'UNAVAILABLE',
+  /** Storing this would take the project over its storage quota. */
+  InsufficientStorage: 'INSUFFICIENT_STORAGE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -90,6 +92,13 @@ export function declaredProblems(): readonly Problem[] {
   return [...registry.values()];
 }
 
+/**
+ * Facts a client may act on, beside the message: numbers above all (the bytes a project uses, its
+ * quota, the upload's size). The edges put them in the problem document as members of their own
+ * (RFC 9457 extension members), so that a client reads them without parsing the message.
+ */
+export type ProblemExtensions = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface ErrorDetail {
   /** Dotted path of the offending field, e.g. `steps.1.command`. */
   readonly path?: string;
@@ -103,6 +112,7 @@ export interface ErrorBody {
   readonly retryable: boolean;
   readonly message: string;
   readonly details?: readonly ErrorDetail[];
+  readonly extensions?: ProblemExtensions;
 }
 
 /**
@@ -114,17 +124,20 @@ export class AcaiError extends Error {
   readonly code: ErrorCode;
   readonly reason: string;
   readonly retryable: boolean;
+  /** Facts beside the message (see {@link ProblemExtensions}). */
+  readonly extensions?: ProblemExtensions;
 
   constructor(
     problem: Pick<Problem, 'code' | 'reason' | 'retryable'>,
     message: string,
     readonly details?: readonly ErrorDetail[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; extensions?: ProblemExtensions },
   ) {
     super(message, options);
     this.code = problem.code;
     this.reason = problem.reason;
     this.retryable = problem.retryable;
+    if (options?.extensions !== undefined) this.extensions = options.extensions;
   }
 
   /** Whether this is one of these problems. */
@@ -133,13 +146,14 @@ export class AcaiError extends Error {
   }
 
   toBody(): ErrorBody {
-    const body = {
+    return {
       code: this.code,
       reason: this.reason,
       retryable: this.retryable,
       message: this.message,
+      ...(this.details === undefined ? {} : { details: this.details }),
+      ...(this.extensions === undefined ? {} : { extensions: this.extensions }),
     };
-    return this.details === undefined ? body : { ...body, details: this.details };
   }
 
   /**
@@ -155,6 +169,7 @@ export class AcaiError extends Error {
       },
       body.message,
       body.details,
+      body.extensions === undefined ? undefined : { extensions: body.extensions },
     );
   }
 }

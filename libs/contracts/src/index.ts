@@ -7,6 +7,7 @@ export {
   type ErrorDetail,
   isProblem,
   type Problem,
+  type ProblemExtensions,
   problemType,
 } from './errors.js';
 export {
@@ -81,6 +82,10 @@ export {
   LogChunkSchema,
   type MetricSeries,
   type Page,
+  type ProjectionView,
+  ProjectionViewSchema,
+  type ReplayStatus,
+  ReplayStatusSchema,
   type RunStatus,
   type RunView,
 } from './api/views.js';
@@ -96,6 +101,10 @@ export {
   type FileEntry,
   type FilesetHit,
   type FilesetView,
+  type SetQuotaRequest,
+  SetQuotaRequestSchema,
+  type StorageView,
+  StorageViewSchema,
   type VersionHit,
   type VersionView,
 } from './api/catalog.views.js';

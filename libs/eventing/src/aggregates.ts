@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Decider, NewEvent, StoredEvent } from '@acai/contracts';
 import { WrongExpectedVersionError } from './errors.js';
 import type { AggregateRef, EventLog } from './event-store.js';
@@ -118,6 +119,9 @@ export class AggregateRepository<S> {
         const events = await this.store.append(this.ref(project, id), decided, {
           expectedVersion: current.version,
           ...options,
+          ...(options.causationId == null
+            ? {}
+            : { eventIds: decisionIds(options.causationId, subject, current.version, decided) }),
         });
         const state = events.reduce(this.evolver.evolve, current.state);
         const version = events[events.length - 1]!.position.seq;
@@ -138,6 +142,28 @@ export class AggregateRepository<S> {
       if (oldest.done !== true) this.cache.delete(oldest.value);
     }
   }
+}
+
+/**
+ * The ids of the events one decision makes: derived from what caused it (an event's or a command's
+ * id), the aggregate, the version it was made on and each event's place and type. The same
+ * decision made again (a handler retried after its append's acknowledgement was lost) has the same
+ * ids, so JetStream stores it once; any other decision has other ids.
+ */
+export function decisionIds(
+  causationId: string,
+  subject: string,
+  version: number,
+  events: readonly NewEvent[],
+): string[] {
+  return events.map((event, i) => {
+    const hex = createHash('sha256')
+      .update(`${causationId}\n${subject}\n${version}\n${i}\n${event.type}`)
+      .digest('hex');
+    // A name-based UUID (version 8, RFC 9562), so ids look like every other event id.
+    const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  });
 }
 
 /**

@@ -40,7 +40,8 @@ export { type ConsumerMonitor, silentMonitor } from './monitor.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
 export {
   eventingMigrations,
-  EventingRedrives1796500000000,
+  EventingRedrives1796600000000,
+  EventingReplays1796500000000,
   EventingTables1764115200000,
   schemaOf,
 } from './storage.migration.js';

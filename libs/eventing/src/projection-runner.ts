@@ -1,6 +1,13 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { DataSource, EntityManager } from 'typeorm';
-import { subjects, type Projection, type StoredEvent } from '@acai/contracts';
+import {
+  isProblem,
+  RunProblems,
+  subjects,
+  type Projection,
+  type ReplayStatus,
+  type StoredEvent,
+} from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent, eventTypeOf } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
@@ -14,6 +21,7 @@ import {
   WaitingRoom,
   type RetryDelays,
 } from './patience.js';
+import { Replays, SHADOW_SUFFIX, type ShadowBuild } from './replays.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
 
@@ -29,6 +37,12 @@ export interface SqlProjection {
   reset(manager: EntityManager): Promise<void>;
   /** Rows it holds, reported after a replay. */
   count(manager: EntityManager): Promise<number>;
+  /**
+   * The same projection writing to tables of its own (named `<name>~replay`), for a replay built
+   * beside the live one; `promote` puts its rows in the live tables' place. Without it, a replay of
+   * this projection empties the live tables and rebuilds them in place.
+   */
+  replica?(): SqlProjection & { promote(manager: EntityManager): Promise<void> };
 }
 
 function isSql<Doc>(p: Projection<Doc> | SqlProjection): p is SqlProjection {
@@ -40,6 +54,10 @@ export interface ProjectionRunnerOptions {
   readonly logger?: EventingLogger;
   /** Events to read; all domain events by default. */
   readonly filterSubject?: string;
+  /** A replay's build (it takes no replays of its own). */
+  readonly forReplay?: boolean;
+  /** Seconds without a word from a replay's builder before another process takes it over (15). */
+  readonly replayStaleSeconds?: number;
   /**
    * Tries an event gets when applying it fails for a reason other than a dependency (8 by default):
    * then it is dead-lettered for the projection that failed, and the others go on.
@@ -94,8 +112,14 @@ export abstract class ProjectionControl {
   abstract catchUp(timeoutMs: number): Promise<boolean>;
   /** Resolves once every event up to `seq` has been applied. */
   abstract waitFor(seq: number): Promise<void>;
-  /** Rebuilds a projection's read model from the first event. */
+  /** Rebuilds a projection's read model from the first event; resolves once it is in place. */
   abstract replay(name?: string): Promise<ReplayResult>;
+  /** Starts rebuilding one beside the live model; answers at once (`REPLAY_RUNNING` if one runs). */
+  abstract beginReplay(name?: string): Promise<ReplayStatus>;
+  /** The latest replay of a projection, or null. */
+  abstract replayStatus(name: string): Promise<ReplayStatus | null>;
+  /** How far a projection has applied the log. */
+  abstract checkpoint(name: string): Promise<number>;
 }
 
 /** What a replay rebuilt: up to which event of the log, and how many documents (or rows). */
@@ -148,7 +172,10 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private stuck: { seq: number; failures: number } | undefined;
   /** Events to dead-letter for these projections (with the error) instead of applying them. */
   private readonly skips = new Map<number, Map<string, unknown>>();
-  private readonly tables: { checkpoints: string; documents: string };
+  private readonly tables: { checkpoints: string; documents: string; replays: string };
+  private readonly replays: Replays | undefined;
+  /** Replays asked for in this process, shared by everyone who asks while one is on its way. */
+  private readonly replayCalls = new Map<string, Promise<ReplayResult>>();
   readonly projections: readonly Projection<Doc>[];
   readonly sqlProjections: readonly SqlProjection[];
 
@@ -174,7 +201,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.tables = {
       checkpoints: `${quoted}.projection_checkpoints`,
       documents: `${quoted}.projection_documents`,
+      replays: `${quoted}.projection_replays`,
     };
+    this.replays = options.forReplay
+      ? undefined
+      : new Replays({
+          dataSource,
+          tables: this.tables,
+          names: this.names,
+          logger: this.logger,
+          lastRelevantSeq: () => this.lastRelevantSeq(),
+          shadow: (name) => this.shadow(name),
+          ...(options.replayStaleSeconds === undefined
+            ? {}
+            : { staleSeconds: options.replayStaleSeconds }),
+        });
   }
 
   /** The projections' names joined, e.g. `runs+jobs+job-history`. */
@@ -201,9 +242,15 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       [this.names],
     );
     this.loop = this.run();
+    this.replays?.start();
   }
 
   async stop(): Promise<void> {
+    await this.replays?.stop();
+    await this.stopConsumer();
+  }
+
+  private async stopConsumer(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
     this.messages?.stop();
@@ -218,23 +265,42 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
    * releases recorded it) replay them all.
    */
   private register(): void {
-    if (this.registered) return;
+    // A replay's build records its letters under the live projection's name (see deadLetter).
+    if (this.registered || this.options.forReplay === true) return;
     this.registered = true;
     for (const name of this.names) {
       this.deadLetters.register(`projection:${name}`, {
         how: 'replay',
-        replay: async () => {
-          await this.replay(name);
-        },
+        replay: () => this.replayAfterAny(name),
       });
     }
     if (this.names.length > 1) {
       this.deadLetters.register(`projection:${this.name}`, {
         how: 'replay',
         replay: async () => {
-          for (const name of this.names) await this.replay(name);
+          for (const name of this.names) await this.replayAfterAny(name);
         },
       });
+    }
+  }
+
+  /**
+   * A replay for redriven letters. One that runs already (here or in another replica) may have
+   * passed their events before they were fixed: it is waited for, and then another one is made.
+   */
+  private async replayAfterAny(name: string): Promise<void> {
+    for (;;) {
+      try {
+        await this.replay(name);
+        return;
+      } catch (error) {
+        if (!isProblem(error, RunProblems.REPLAY_RUNNING)) throw error;
+      }
+      while ((await this.replayStatus(name))?.status === 'running') {
+        if (this.stopping)
+          throw new Error(`the runner of '${name}' stopped before it could replay`);
+        await sleep(2_000, this.abort.signal);
+      }
     }
   }
 
@@ -261,31 +327,129 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   }
 
   /**
-   * Drops a projection's read model (the only one, or the one named) and rebuilds it from the first
-   * event; the runner's other projections skip what they have. Resolves when it has caught up with
-   * the log as it was when replay was asked for. One rebuild runs at a time (they stop and start
-   * the runner's one consumer); replays of a projection asked for while another runs share the next
-   * rebuild, which starts after they asked.
+   * Starts a replay of a projection (the only one, or the one named): its read model is built
+   * again from the first event beside the live one, which readers keep seeing, and swapped in once
+   * it has caught up ({@link Replays}). Answers at once; `REPLAY_RUNNING` while one runs.
+   */
+  async beginReplay(name?: string): Promise<ReplayStatus> {
+    const projection = this.replayable(name);
+    if (this.replays === undefined || !this.shadowable(projection)) {
+      throw new Error(`'${projection}' cannot be replayed beside its live model`);
+    }
+    return this.replays.begin(projection);
+  }
+
+  /** The latest replay of a projection, or null. */
+  async replayStatus(name: string): Promise<ReplayStatus | null> {
+    return (await this.replays?.status(this.replayable(name))) ?? null;
+  }
+
+  /** How far a projection has applied the log. */
+  async checkpoint(name: string): Promise<number> {
+    const rows = await this.dataSource.query<{ last_seq: string }[]>(
+      `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = $1`,
+      [this.replayable(name)],
+    );
+    return Number(rows[0]?.last_seq ?? 0);
+  }
+
+  /**
+   * Replays a projection (the only one, or the one named) and resolves when the rebuilt model is
+   * in place. Callers in this process asking while one is on its way share it. A SQL projection
+   * with no replica is emptied and rebuilt in place (the runner's consumer stopped meanwhile).
    */
   async replay(name?: string): Promise<ReplayResult> {
-    const projection = name ?? (this.projections.length === 1 ? this.names[0]! : undefined);
+    const projection = this.replayable(name);
+    let call = this.replayCalls.get(projection);
+    if (call === undefined) {
+      call = this.replayOnce(projection).finally(() => this.replayCalls.delete(projection));
+      this.replayCalls.set(projection, call);
+    }
+    return call;
+  }
+
+  private async replayOnce(projection: string): Promise<ReplayResult> {
+    if (this.replays === undefined || !this.shadowable(projection)) {
+      const next = this.replaying.then(() => this.rebuildInPlace(projection));
+      this.replaying = next.catch(() => undefined);
+      return next;
+    }
+    await this.replays.begin(projection);
+    const done = await this.replays.whenDone(projection);
+    if (done === undefined || done.status !== 'succeeded') {
+      throw new Error(`replay of '${projection}' did not succeed: ${done?.error ?? 'stopped'}`);
+    }
+    return { projection, lastSeq: done.done, documents: done.documents ?? 0 };
+  }
+
+  private replayable(name?: string): string {
+    const projection = name ?? (this.names.length === 1 ? this.names[0]! : undefined);
     if (projection === undefined || !this.names.includes(projection)) {
       throw new Error(`replay needs one of: ${this.names.join(', ')}`);
     }
-    let next = this.nextReplays.get(projection);
-    if (next === undefined) {
-      next = this.replaying.then(() => {
-        this.nextReplays.delete(projection);
-        return this.rebuild(projection);
-      });
-      this.nextReplays.set(projection, next);
-      this.replaying = next.catch(() => undefined);
-    }
-    return next;
+    return projection;
   }
 
-  private async rebuild(projection: string): Promise<ReplayResult> {
-    await this.stop();
+  private shadowable(projection: string): boolean {
+    const sql = this.sqlProjections.find((p) => p.name === projection);
+    return sql === undefined || sql.replica !== undefined;
+  }
+
+  /** A build of `name` beside the live model, by a runner of its own. */
+  private shadow(name: string): ShadowBuild {
+    const shadowName = `${name}${SHADOW_SUFFIX}`;
+    const sql = this.sqlProjections.find((p) => p.name === name);
+    const replica = sql?.replica?.();
+    const document = this.projections.find((p) => p.name === name);
+    const built: Projection<Doc> | SqlProjection =
+      replica ??
+      ({
+        name: shadowName,
+        keys: (event) => document!.keys(event),
+        evolve: (doc, event, key) => document!.evolve(doc, event, key),
+      } satisfies Projection<Doc>);
+    const runner = new ProjectionRunner<Doc>(this.bus, this.dataSource, built, this.deadLetters, {
+      ...this.options,
+      forReplay: true,
+    });
+    const { checkpoints, documents } = this.tables;
+    return {
+      start: () => runner.start(),
+      stop: () => runner.stop(),
+      get position() {
+        return runner.position;
+      },
+      waitFor: (seq) => runner.waitFor(seq),
+      clear: async (m) => {
+        if (replica !== undefined) await replica.reset(m);
+        else await m.query(`DELETE FROM ${documents} WHERE projection = $1`, [shadowName]);
+        await m.query(`DELETE FROM ${checkpoints} WHERE projection = $1`, [shadowName]);
+      },
+      promote: async (m) => {
+        if (replica !== undefined) {
+          await replica.promote(m);
+          return;
+        }
+        await m.query(`DELETE FROM ${documents} WHERE projection = $1`, [name]);
+        await m.query(`UPDATE ${documents} SET projection = $1 WHERE projection = $2`, [
+          name,
+          shadowName,
+        ]);
+      },
+      count: async (m) => {
+        if (sql !== undefined) return sql.count(m);
+        const rows = await m.query<{ n: string }[]>(
+          `SELECT count(*) AS n FROM ${documents} WHERE projection = $1`,
+          [name],
+        );
+        return Number(rows[0]?.n ?? 0);
+      },
+    };
+  }
+
+  /** The replay of a SQL projection with no replica: emptied, then rebuilt in place. */
+  private async rebuildInPlace(projection: string): Promise<ReplayResult> {
+    await this.stopConsumer();
     await this.dataSource.transaction(async (m) => {
       const sql = this.sqlProjections.find((p) => p.name === projection);
       if (sql !== undefined) await sql.reset(m);
@@ -298,7 +462,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     });
     this.appliedSeq = 0;
     const target = await this.lastRelevantSeq();
-    await this.start();
+    this.stopping = false;
+    this.abort = new AbortController();
+    this.loop = this.run();
     await this.waitFor(target);
     const sql = this.sqlProjections.find((p) => p.name === projection);
     const documents =
@@ -526,7 +692,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         },
         'event sent to dead letters',
       );
-      this.monitor.deadLettered(`projection:${letter.projection}`, letter.reason);
+      this.monitor.deadLettered(`projection:${liveName(letter.projection)}`, letter.reason);
     }
     this.stopWaiting(true);
     this.advance(last.seq);
@@ -688,7 +854,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   ): Promise<void> {
     await this.deadLetters.record(
       {
-        consumer: `projection:${projection}`,
+        consumer: `projection:${liveName(projection)}`,
         stream: msg.info.stream,
         seq: msg.seq,
         subject: msg.subject,
@@ -731,4 +897,11 @@ function projectField(doc: unknown): string | null {
     return doc.project;
   }
   return null;
+}
+
+/** A replay's build (`<name>~replay`) keeps the live projection's dead letters: its name. */
+function liveName(projection: string): string {
+  return projection.endsWith(SHADOW_SUFFIX)
+    ? projection.slice(0, -SHADOW_SUFFIX.length)
+    : projection;
 }

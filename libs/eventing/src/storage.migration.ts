@@ -51,8 +51,8 @@ export class EventingTables1764115200000 implements MigrationInterface {
  * hand now, and the event's type for listing them without reading payloads. Keyset paging runs
  * on (created_at, id); a consumer's letter of a message is found by (consumer, seq).
  */
-export class EventingRedrives1796500000000 implements MigrationInterface {
-  name = 'EventingRedrives1796500000000';
+export class EventingRedrives1796600000000 implements MigrationInterface {
+  name = 'EventingRedrives1796600000000';
 
   async up(q: QueryRunner): Promise<void> {
     const s = schemaOf(q);
@@ -79,11 +79,44 @@ export class EventingRedrives1796500000000 implements MigrationInterface {
   }
 }
 
-/** The eventing library's migrations, in order: every service runs them before its own. */
-export const eventingMigrations = [EventingTables1764115200000, EventingRedrives1796500000000];
-
 /** The quoted schema a migration runs in: the DataSource's `schema` option. */
 export function schemaOf(q: QueryRunner): string {
   const options = q.connection.options as { schema?: string };
   return `"${(options.schema ?? 'public').replace(/"/g, '""')}"`;
 }
+
+/**
+ * Replays of read models: each is built beside the live one (documents and checkpoint under
+ * `<name>~replay`) and swapped in at once; this row says how far it got, and which process builds
+ * it (`heartbeat_at`: another takes it over when that stops).
+ */
+export class EventingReplays1796500000000 implements MigrationInterface {
+  name = 'EventingReplays1796500000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.projection_replays (
+      projection text PRIMARY KEY,
+      status text NOT NULL,
+      done bigint NOT NULL,
+      total bigint NOT NULL,
+      owner text NOT NULL,
+      started_at timestamptz NOT NULL,
+      heartbeat_at timestamptz NOT NULL,
+      finished_at timestamptz,
+      documents bigint,
+      error text
+    )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.projection_replays`);
+  }
+}
+
+/** The eventing library's migrations, in order: every service runs them before its own. */
+export const eventingMigrations = [
+  EventingTables1764115200000,
+  EventingReplays1796500000000,
+  EventingRedrives1796600000000,
+];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
 import Fastify from 'fastify';
-import { AcaiError, FilesetProblems, RunProblems } from '@acai/contracts';
+import { AcaiError, BlobProblems, FilesetProblems, RunProblems } from '@acai/contracts';
 import { createLogger } from './logger.js';
 import {
   clientErrorResponse,
@@ -46,6 +46,25 @@ describe('errors at the HTTP edge', () => {
     expect(status(new AcaiError(RunProblems.RUN_NOT_FOUND, 'No run'))).toBe(404);
     expect(status(new AcaiError(RunProblems.RUN_SPEC_INVALID, 'Invalid run spec'))).toBe(400);
     expect(status(new AcaiError(FilesetProblems.CATALOG_BEHIND, 'behind'))).toBe(503);
+    expect(status(new AcaiError(BlobProblems.STORAGE_QUOTA_EXCEEDED, 'over quota'))).toBe(507);
+  });
+
+  it('gives a problem’s numbers members of their own, never in place of the document’s', () => {
+    const error = new AcaiError(BlobProblems.STORAGE_QUOTA_EXCEEDED, 'over quota', undefined, {
+      extensions: { usedBytes: 900, quotaBytes: 1000, uploadBytes: 200, status: 200, type: 'x' },
+    });
+
+    const { status, body } = toHttpError(error, logger, '/api/v1/blobs');
+
+    expect(status).toBe(507);
+    expect(body).toMatchObject({
+      type: 'urn:acai:problem:storage-quota-exceeded',
+      status: 507,
+      code: 'INSUFFICIENT_STORAGE',
+      usedBytes: 900,
+      quotaBytes: 1000,
+      uploadBytes: 200,
+    });
   });
 
   it('names a route that does not exist, and hides what it does not know', () => {

@@ -43,6 +43,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.TOO_MANY_REQUESTS;
     case ErrorCode.Unavailable:
       return HttpStatus.SERVICE_UNAVAILABLE;
+    case ErrorCode.InsufficientStorage:
+      return HttpStatus.INSUFFICIENT_STORAGE;
     case ErrorCode.Internal:
       return HttpStatus.INTERNAL_SERVER_ERROR;
   }
@@ -66,15 +68,33 @@ export interface ProblemDocument {
   readonly retryable: boolean;
   readonly details?: readonly ErrorDetail[];
   readonly error: ErrorBody;
+  /** The problem's extension members (its numbers: see `ProblemExtensions`). */
+  readonly [extension: string]: unknown;
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** Members of the document itself: an extension of one of these names is left out. */
+const MEMBERS = new Set([
+  'type',
+  'title',
+  'status',
+  'detail',
+  'instance',
+  'code',
+  'reason',
+  'retryable',
+  'details',
+  'error',
+]);
 
 /** The problem document of an error, as the edge answers it. */
 export function problemDocument(error: AcaiError, instance?: string): ProblemDocument {
   const body = error.toBody();
   const known = declaredProblems().find((p) => p.reason === error.reason);
+  const extensions = Object.entries(error.extensions ?? {}).filter(([name]) => !MEMBERS.has(name));
   return {
+    ...Object.fromEntries(extensions),
     type: problemType(error.reason),
     title: known?.title ?? error.reason,
     status: statusOf(error.code),

@@ -9,6 +9,7 @@ export {
   positiveInt,
 } from './config.js';
 export { type Logger } from './logger.js';
+export { type ServiceMetrics } from './metrics.js';
 export { newId } from './ids.js';
 export {
   type HttpTimeouts,

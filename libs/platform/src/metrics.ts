@@ -23,4 +23,13 @@ export class ServiceMetrics {
       registers: [this.registry],
     });
   }
+
+  /** A counter of the service's own, served with the others at /metrics. */
+  counter<L extends string = never>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
 }

@@ -11,7 +11,7 @@ import { InMemoryBlobStore } from '@acai/blobstore/testing';
 import { ProjectionControl, silentLogger } from '@acai/eventing';
 import { InMemoryEventLog } from '@acai/eventing/testing';
 import type { Search } from '@acai/filesets';
-import { BlobsRepository, type BlobCheck } from '../blobs/blobs.repository.js';
+import { BlobsRepository, type BlobCheck, type OwnedBlob } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { FilesetRepository } from './fileset.repository.js';
 import { FilesetsHandler } from './filesets.handler.js';
@@ -37,8 +37,10 @@ class NoSearch extends SearchRepository {
 class MemoryBlobOwners extends BlobsRepository {
   readonly owners = new Map<string, Set<string>>();
   readonly referenced = new Set<string>();
-  async own(project: string, blobs: readonly string[]): Promise<void> {
-    for (const sha of blobs) this.owners.set(sha, (this.owners.get(sha) ?? new Set()).add(project));
+  async own(project: string, blobs: readonly OwnedBlob[]): Promise<void> {
+    for (const { sha256 } of blobs) {
+      this.owners.set(sha256, (this.owners.get(sha256) ?? new Set()).add(project));
+    }
   }
   unowned(project: string, blobs: readonly string[]): string[] {
     return [...new Set(blobs)].filter((sha) => this.owners.get(sha)?.has(project) !== true);
@@ -66,6 +68,15 @@ class CaughtUp extends ProjectionControl {
   async waitFor(): Promise<void> {}
   async replay(): Promise<{ projection: string; lastSeq: number; documents: number }> {
     return { projection: 'search', lastSeq: 0, documents: 0 };
+  }
+  beginReplay(): Promise<never> {
+    return Promise.reject(new Error('not replayed here'));
+  }
+  async replayStatus(): Promise<null> {
+    return null;
+  }
+  async checkpoint(): Promise<number> {
+    return 0;
   }
 }
 
@@ -96,7 +107,7 @@ describe('the catalog’s file sets', () => {
   /** Stores bytes as an upload of `project` does: in the store, and the project's. */
   const upload = (content: string, project = PROJECT): string => {
     const sha = blobs.add(content);
-    void owners.own(project, [sha]);
+    void owners.own(project, [{ sha256: sha, size: Buffer.byteLength(content) }]);
     return sha;
   };
 

@@ -49,7 +49,10 @@ export interface JobRunnerOptions {
 interface Running {
   readonly process: ProcessRunner;
   readonly lease: WorkLease;
+  readonly attempt: Attempt;
   handedBack: boolean;
+  /** Its process has ended: what is left is recording the outcome. */
+  ended: boolean;
 }
 
 /**
@@ -95,6 +98,37 @@ export class JobRunner {
     if (this.cancelledEarly.size > 10_000) {
       this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
     }
+  }
+
+  /**
+   * Stops each job here whose attempt the log says no longer owns it: cancelled, or taken over by a
+   * newer attempt, while this executor did not hear of it (the cancel control is a core NATS
+   * message: one sent while this executor was disconnected never arrives). Asked when the bus
+   * comes back and every so often. Answers the jobs stopped.
+   */
+  async reconcile(): Promise<string[]> {
+    const stopped: string[] = [];
+    for (const [jobId, running] of [...this.running]) {
+      if (running.handedBack || running.ended) continue;
+      let owns: boolean;
+      try {
+        owns = await running.attempt.owns();
+      } catch (error) {
+        this.options.logger.debug(
+          { jobId, err: describeError(error) },
+          'could not ask the log whether a running job is still ours',
+        );
+        continue;
+      }
+      if (owns || running.ended || this.running.get(jobId) !== running) continue;
+      this.options.logger.warn(
+        { jobId, attempt: running.attempt.number },
+        'stopping a job the log says was cancelled or taken over while this executor did not hear it',
+      );
+      running.process.kill();
+      stopped.push(jobId);
+    }
+    return stopped;
   }
 
   /** Gives every running job's work back to the queue and stops its process (shutdown). */
@@ -203,7 +237,7 @@ export class JobRunner {
         }
       },
     });
-    const running: Running = { process: proc, lease, handedBack: false };
+    const running: Running = { process: proc, lease, attempt, handedBack: false, ended: false };
     this.running.set(work.jobId, running);
     let end: JobEnd | 'handed back' | 'not run' = 'not run';
     try {
@@ -247,6 +281,7 @@ export class JobRunner {
         }
       }
       const ran = notStarted === undefined ? await this.execute(proc, work, confined) : undefined;
+      running.ended = true;
       // Whatever the job left running (in the background, to go on writing) ends before its
       // folder is read.
       await this.clearSlot(slot);

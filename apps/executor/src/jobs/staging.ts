@@ -173,11 +173,15 @@ export class Staging {
     }
     // The executor stored these bytes itself, from the job's folder: they are the project's now
     // (a commit may name only blobs its project has). The hashes are the store's, not the job's.
-    const stored = [...new Set(put.map((f) => f.sha256))];
+    // With their sizes, which the project's storage quota counts: past it, the save is refused
+    // (STORAGE_QUOTA_EXCEEDED) and the job fails as output_failed with its message.
+    const stored = [...new Map(put.map((f) => [f.sha256, f.size])).entries()];
     for (let i = 0; i < stored.length; i += OWN_BATCH) {
+      const batch = stored.slice(i, i + OWN_BATCH);
       await this.commands.send('ownBlobs', {
         project: work.project,
-        sha256s: stored.slice(i, i + OWN_BATCH),
+        sha256s: batch.map(([sha256]) => sha256),
+        sizes: batch.map(([, size]) => size),
       });
     }
     const createdBy: Creator = {

@@ -27,6 +27,13 @@ export interface ExecutorNodeOptions {
   readonly heartbeatMs: number;
   readonly identity: Pick<NodeHeartbeat, 'id' | 'pool' | 'provider' | 'instanceType' | 'slots'>;
   readonly logger: EventingLogger;
+  /**
+   * Calls back each time the bus connection comes back: cancels sent meanwhile were not heard, so
+   * the running jobs are checked against the log at once.
+   */
+  readonly onReconnect?: (listener: () => void) => { stop(): void };
+  /** How often running jobs are checked against the log anyway (a lost cancel); default 30 s. */
+  readonly reconcileMs?: number;
 }
 
 /**
@@ -40,6 +47,9 @@ export class ExecutorNode {
   private cancels: { stop(): void } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private reconciler: NodeJS.Timeout | undefined;
+  private reconnects: { stop(): void } | undefined;
+  private reconciling: Promise<unknown> | undefined;
 
   constructor(private readonly options: ExecutorNodeOptions) {}
 
@@ -78,6 +88,9 @@ export class ExecutorNode {
     this.cancels = this.options.control.onCancel((c) =>
       this.options.runner.cancel(c.jobId, c.reason),
     );
+    this.reconnects = this.options.onReconnect?.(() => this.reconcile());
+    this.reconciler = setInterval(() => this.reconcile(), this.options.reconcileMs ?? 30_000);
+    this.reconciler.unref();
     await this.options.consumer.start();
     this.beat();
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
@@ -87,6 +100,8 @@ export class ExecutorNode {
   /** Graceful stop: no new work; running jobs get the grace period, then are handed back. */
   async stop(graceMs: number): Promise<void> {
     this.cancels?.stop();
+    this.reconnects?.stop();
+    clearInterval(this.reconciler);
     clearInterval(this.heartbeat);
     clearInterval(this.sweeper);
     await this.options.consumer.stop();
@@ -101,6 +116,18 @@ export class ExecutorNode {
     }
     await this.options.limits.releaseSlots(this.options.sandbox.slots.map((s) => s.name));
     await this.options.sandbox.release();
+  }
+
+  /** Checks the running jobs against the log (one check at a time); see JobRunner.reconcile. */
+  reconcile(): void {
+    this.reconciling ??= this.options.runner
+      .reconcile()
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: describeError(error) }, 'could not check running jobs');
+      })
+      .finally(() => {
+        this.reconciling = undefined;
+      });
   }
 
   private beat(): void {

@@ -25,10 +25,17 @@ export class AdminController {
     return { project: created.project, keyId: created.id, scope: created.scope, key: created.key };
   }
 
-  /** Drops a read model and rebuilds it from the whole event log. */
+  /** Starts rebuilding a read model from the whole event log, beside the live one. */
   @Route(Routes.replayProjection)
   replay(@Param() params: unknown): Promise<CommandResult<'replayProjection'>> {
     const { name } = pathOf(Routes.replayProjection, params);
     return this.commands.send('replayProjection', { projection: name });
+  }
+
+  /** How far a read model has applied the log, and its latest replay. */
+  @Route(Routes.getProjection)
+  projection(@Param() params: unknown): Promise<CommandResult<'getProjection'>> {
+    const { name } = pathOf(Routes.getProjection, params);
+    return this.commands.send('getProjection', { projection: name });
   }
 }

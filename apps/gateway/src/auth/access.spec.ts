@@ -30,10 +30,12 @@ describe('the scope each route needs', () => {
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
     // Reads: every GET but the key listing (keys are the project admin's business), the secret
-    // listing (names only, for those who submit runs) and the dead letters (every project's).
+    // listing (names only, for those who submit runs), and the read models' state and the dead
+    // letters (the platform's).
     expect(reads.filter((n) => !readable(n))).toEqual([
       'listKeys',
       'listSecrets',
+      'getProjection',
       'listDeadLetters',
     ]);
     // Changes: none but the provisioning plan, a question answered without running anything.
@@ -55,10 +57,12 @@ describe('the scope each route needs', () => {
     ]);
     expect(by('platform')).toEqual([
       'createProject',
+      'getProjection',
       'listDeadLetters',
       'redriveDeadLetter',
       'redriveDeadLetters',
       'replayProjection',
+      'setProjectQuota',
     ]);
     expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
   });

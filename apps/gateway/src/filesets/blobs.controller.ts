@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Controller, Param, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AcaiError, BlobProblems } from '@acai/contracts';
-import { tooLarge } from '@acai/blobstore';
+import { AcaiError, BlobProblems, isProblem, type CommandResult } from '@acai/contracts';
+import { overQuotaCutOff, tooLarge } from '@acai/blobstore';
 import { CommandSender } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
@@ -14,6 +14,11 @@ import { GatewayBlobs } from './gateway-blobs.js';
  * stored once whoever uploads them, but each upload makes them the uploading project's: a commit
  * may name only blobs its project uploaded (or already has in a version). The answer is the same
  * whether the store had the bytes or not, so an upload tells nothing about other projects.
+ *
+ * Each upload counts against its project's storage quota, which the catalog keeps: asked before a
+ * byte is read (the declared size, and for `PUT /blobs/{sha256}` whether the project has those
+ * bytes already), and enforced when the upload is recorded as the project's (`ownBlobs`, which
+ * refuses and deletes what would pass it, however many uploads race).
  */
 @Controller()
 export class BlobsController {
@@ -30,21 +35,28 @@ export class BlobsController {
     @Req() request: FastifyRequest,
   ) {
     const { sha256 } = pathOf(Routes.uploadBlob, params);
-    const { size } = await this.blobs.store.put(this.bodyOf(request), {
-      sha256,
-      maxBytes: this.blobs.maxBytes,
+    const body = this.bodyOf(request);
+    const quota = await this.checkQuota(caller.project, request, sha256);
+    const { size } = await this.store(body, quota, sha256);
+    await this.commands.send('ownBlobs', {
+      project: caller.project,
+      sha256s: [sha256],
+      sizes: [size],
     });
-    await this.commands.send('ownBlobs', { project: caller.project, sha256s: [sha256] });
     return { sha256, size };
   }
 
   /** Uploads a file and answers its sha256. */
   @Route(Routes.uploadBlobHashed)
   async put(@Caller() caller: Principal, @Req() request: FastifyRequest) {
-    const { sha256, size } = await this.blobs.store.put(this.bodyOf(request), {
-      maxBytes: this.blobs.maxBytes,
+    const body = this.bodyOf(request);
+    const quota = await this.checkQuota(caller.project, request);
+    const { sha256, size } = await this.store(body, quota);
+    await this.commands.send('ownBlobs', {
+      project: caller.project,
+      sha256s: [sha256],
+      sizes: [size],
     });
-    await this.commands.send('ownBlobs', { project: caller.project, sha256s: [sha256] });
     return { sha256, size };
   }
 
@@ -53,12 +65,65 @@ export class BlobsController {
    * before a byte of it is read (and the connection closed, so the rest is never read either).
    */
   private bodyOf(request: FastifyRequest): Readable {
-    const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > this.blobs.maxBytes) {
+    const declared = declaredSize(request);
+    if (declared !== undefined && declared > this.blobs.maxBytes) {
       throw tooLarge(this.blobs.maxBytes);
     }
     return streamOf(request);
   }
+
+  /**
+   * Refuses, before a byte of it is read, an upload whose declared size alone is over the
+   * project's quota (413) or would take it over (507); answers where to cut off one that does not
+   * say its size.
+   */
+  private async checkQuota(
+    project: string,
+    request: FastifyRequest,
+    sha256?: string,
+  ): Promise<CommandResult<'checkUpload'> & { project: string }> {
+    const declared = declaredSize(request);
+    const answer = await this.commands.send('checkUpload', {
+      project,
+      ...(sha256 === undefined ? {} : { sha256 }),
+      ...(declared === undefined ? {} : { size: declared }),
+    });
+    return { ...answer, project };
+  }
+
+  /**
+   * Streams the body into the store, up to the upload limit or the project's whole quota, if that
+   * is less: an upload without a `Content-Length` is cut off once it passes its quota.
+   */
+  private async store(
+    body: Readable,
+    quota: CommandResult<'checkUpload'> & { project: string },
+    sha256?: string,
+  ) {
+    const stopAt = quota.stopAtBytes ?? Infinity;
+    const maxBytes = Math.min(this.blobs.maxBytes, stopAt);
+    try {
+      return await this.blobs.store.put(body, {
+        ...(sha256 === undefined ? {} : { sha256 }),
+        maxBytes,
+      });
+    } catch (error) {
+      if (
+        quota.quotaBytes !== null &&
+        stopAt < this.blobs.maxBytes &&
+        isProblem(error, BlobProblems.UPLOAD_TOO_LARGE)
+      ) {
+        throw overQuotaCutOff({ ...quota, quotaBytes: quota.quotaBytes });
+      }
+      throw error;
+    }
+  }
+}
+
+/** The upload's `Content-Length`, if it has one. */
+function declaredSize(request: FastifyRequest): number | undefined {
+  const declared = Number(request.headers['content-length']);
+  return Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
 }
 
 function streamOf(request: FastifyRequest): Readable {

@@ -20,6 +20,8 @@ import {
   PutSecretRequestSchema,
   SecretNameSchema,
   SecretViewSchema,
+  SetQuotaRequestSchema,
+  StorageViewSchema,
   CommonProblems,
   parseOrThrow,
   CommitRequestSchema,
@@ -44,7 +46,7 @@ import {
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What a route answers besides its success: the HTTP statuses of its errors. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 503 | 507;
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -436,11 +438,11 @@ export const Routes = {
     auth: 'write',
     summary: 'Upload a file whose sha256 you state',
     description:
-      'Streamed and hashed as it arrives; a different sha256 is `400`, too large `413`, and nothing is kept.',
+      'Streamed and hashed as it arrives; a different sha256 is `400`, too large `413`, and nothing is kept. Counted against the project’s storage quota (bytes it has already count once): an upload larger than the quota is `413` (UPLOAD_OVER_QUOTA), one that would take the project over it `507` (STORAGE_QUOTA_EXCEEDED), both with `usedBytes`, `quotaBytes` and `uploadBytes`, before a byte is read when `Content-Length` says so. An upload no version uses is forgotten after a grace period (a day by default; uploading it again starts it again).',
     params: z.object({ sha256: Sha256Schema }),
     body: 'binary',
     success: { status: 201, description: 'Stored', body: BlobSchema },
-    errors: [400, 401, 413],
+    errors: [400, 401, 413, 507],
   }),
   uploadBlobHashed: route({
     method: 'POST',
@@ -448,9 +450,11 @@ export const Routes = {
     tag: 'filesets',
     auth: 'write',
     summary: 'Upload a file and get its sha256',
+    description:
+      'Counted against the project’s storage quota like `PUT /blobs/{sha256}`, but its sha256 is known only once it is read: an upload that would take the project over its quota is refused (`507`) once read, and nothing is kept.',
     body: 'binary',
     success: { status: 201, description: 'Stored', body: BlobSchema },
-    errors: [400, 401, 413],
+    errors: [400, 401, 413, 507],
   }),
   listOffers: route({
     method: 'GET',
@@ -569,15 +573,55 @@ export const Routes = {
     success: { status: 200, description: 'The deleted secret', body: SecretViewSchema },
     errors: [400, 404],
   }),
+  getProjectUsage: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/usage',
+    tag: 'storage',
+    auth: 'read',
+    summary: 'The bytes the project stores and its storage quota',
+    description:
+      '`usedBytes` counts the distinct blobs the project has: uploaded, written by its jobs, used by its versions (bytes another project has too count for both). Evicting versions lowers it; uploads no version uses are forgotten after a grace period.',
+    params: ProjectParams,
+    success: { status: 200, description: 'Its storage', body: StorageViewSchema },
+    errors: [400, 404],
+  }),
+  setProjectQuota: route({
+    method: 'PUT',
+    path: '/api/v1/projects/{name}/quota',
+    tag: 'storage',
+    auth: 'platform',
+    summary: 'Set the project’s storage quota: a number of bytes, 0 for none, null for the default',
+    description:
+      'Uploads past it are refused (`413`, `507`); what the project stores already stays, even over a lowered quota. The default is the catalog’s `ACAI_PROJECT_QUOTA_BYTES` (0: none).',
+    params: ProjectParams,
+    body: SetQuotaRequestSchema,
+    success: { status: 200, description: 'Its storage', body: StorageViewSchema },
+    errors: [400, 401, 403, 404, 415],
+  }),
   replayProjection: route({
     method: 'POST',
     path: '/api/v1/projections/{name}/replay',
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
-    success: { status: 201, description: 'Rebuilt', body: Commands.replayProjection.response },
+    success: {
+      status: 202,
+      description: 'Replay started',
+      body: Commands.replayProjection.response,
+    },
+    errors: [401, 403, 404, 409],
+  }),
+  getProjection: route({
+    method: 'GET',
+    path: '/api/v1/projections/{name}',
+    tag: 'admin',
+    auth: 'platform',
+    summary:
+      'A read model: how far it has applied the log, and its latest replay (status, events done of total)',
+    params: z.object({ name: z.string().min(1).max(100) }),
+    success: { status: 200, description: 'The read model', body: Commands.getProjection.response },
     errors: [401, 403, 404],
   }),
   listDeadLetters: route({

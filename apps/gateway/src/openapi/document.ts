@@ -26,6 +26,17 @@ export function problemSchema() {
     reason,
     retryable: z.boolean().describe('Whether the same request may succeed later as it is'),
     details: DetailsSchema,
+    usedBytes: z
+      .number()
+      .int()
+      .optional()
+      .describe('Storage quota problems: the bytes the project stores'),
+    quotaBytes: z.number().int().optional().describe('Storage quota problems: its quota'),
+    uploadBytes: z
+      .number()
+      .int()
+      .optional()
+      .describe('Storage quota problems: the bytes the upload would add (when known)'),
     error: z
       .object({
         code,
@@ -49,6 +60,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   416: 'The requested range is outside the file',
   429: 'Too many requests with this key: try again after `Retry-After` seconds',
   503: 'A service it needs is not answering; try again',
+  507: 'It would take the project over its storage quota: see `usedBytes`, `quotaBytes`, `uploadBytes`',
 };
 
 /** The query parameters of both searches (file sets and versions). */
@@ -239,6 +251,7 @@ export function openApiDocument(): Json {
       { name: 'filesets', description: 'Versioned file sets on content-addressed blobs' },
       { name: 'resources', description: 'Configurations, nodes and the auto-provisioner' },
       { name: 'keys', description: 'A project’s API keys and their scopes; admin keys only' },
+      { name: 'storage', description: 'The bytes a project stores, and its storage quota' },
       { name: 'admin', description: 'Across projects; the platform admin key only' },
       { name: 'docs', description: 'This document' },
     ],

@@ -4,6 +4,7 @@ import {
   type HistoryEntry,
   type JobView,
   type MetricSeries,
+  type ReplayStatus,
   type Page,
   type RunView,
 } from '@acai/contracts';
@@ -72,6 +73,25 @@ class Projections extends ProjectionControl {
     this.replayed.push(name ?? '');
     return { projection: name ?? '', lastSeq: 9, documents: 3 };
   }
+  async beginReplay(name?: string): Promise<ReplayStatus> {
+    this.replayed.push(name ?? '');
+    return {
+      projection: name ?? '',
+      status: 'running',
+      done: 0,
+      total: 9,
+      startedAt: now,
+      finishedAt: null,
+      documents: null,
+      error: null,
+    };
+  }
+  async replayStatus(): Promise<null> {
+    return null;
+  }
+  async checkpoint(): Promise<number> {
+    return 9;
+  }
 }
 
 class Metrics extends MetricsRepository {
@@ -130,7 +150,15 @@ describe('provenance’s history', () => {
   });
 
   it('replays a projection it has, and names the ones it has when asked for another', async () => {
-    expect(await handler.replay({ projection: 'jobs' })).toMatchObject({ projection: 'jobs' });
+    expect(await handler.replay({ projection: 'jobs' })).toMatchObject({
+      projection: 'jobs',
+      status: 'running',
+    });
+    expect(await handler.getProjection({ projection: 'jobs' })).toEqual({
+      projection: 'jobs',
+      lastSeq: 9,
+      replay: null,
+    });
     await expect(handler.replay({ projection: 'lineage' })).rejects.toMatchObject({
       reason: RunProblems.PROJECTION_NOT_FOUND.reason,
       message: "No projection 'lineage'; known: runs, jobs, job-history, job-metrics",

@@ -71,15 +71,30 @@ export class HistoryHandler {
     return { series: await this.metrics.series(req.project, req.jobId, req.name) };
   }
 
+  /** Starts a replay beside the live read model; answers at once with its progress. */
   @OnCommand('replayProjection')
   async replay(@Payload() req: { projection: string }) {
+    this.known(req.projection);
+    return this.projections.beginReplay(req.projection);
+  }
+
+  @OnCommand('getProjection')
+  async getProjection(@Payload() req: { projection: string }) {
+    this.known(req.projection);
+    return {
+      projection: req.projection,
+      lastSeq: await this.projections.checkpoint(req.projection),
+      replay: await this.projections.replayStatus(req.projection),
+    };
+  }
+
+  private known(projection: string): void {
     const { names } = this.projections;
-    if (!names.includes(req.projection)) {
+    if (!names.includes(projection)) {
       throw new AcaiError(
         RunProblems.PROJECTION_NOT_FOUND,
-        `No projection '${req.projection}'; known: ${names.join(', ')}`,
+        `No projection '${projection}'; known: ${names.join(', ')}`,
       );
     }
-    return this.projections.replay(req.projection);
   }
 }

@@ -4,12 +4,32 @@ import type { SqlProjection } from '@acai/eventing';
 
 /** `job-metrics`: every reported metric point as a row, in log order. */
 export class MetricsProjection implements SqlProjection {
-  readonly name = 'job-metrics';
+  readonly name: string = 'job-metrics';
 
-  constructor(private readonly schema: string) {}
+  constructor(
+    protected readonly schema: string,
+    private readonly tableName = 'job_metrics',
+  ) {}
 
   table(): string {
-    return `"${this.schema.replace(/"/g, '""')}".job_metrics`;
+    return `"${this.schema.replace(/"/g, '""')}".${this.tableName}`;
+  }
+
+  /**
+   * The replay's build: the same rows in a table of its own (`job_metrics_replay`, shaped like the
+   * live one), put in the live table's place in the swap's transaction (readers of the live table
+   * see the old rows until it commits).
+   */
+  replica(): SqlProjection & { promote(m: EntityManager): Promise<void> } {
+    const live = this.table();
+    const shadow = new MetricsReplica(this.schema);
+    return Object.assign(shadow, {
+      promote: async (m: EntityManager) => {
+        await m.query(`DELETE FROM ${live}`);
+        await m.query(`INSERT INTO ${live} SELECT * FROM ${shadow.table()}`);
+        await m.query(`DROP TABLE ${shadow.table()}`);
+      },
+    });
   }
 
   async apply(m: EntityManager, events: readonly StoredEvent[]): Promise<void> {
@@ -43,5 +63,21 @@ export class MetricsProjection implements SqlProjection {
   async count(m: EntityManager): Promise<number> {
     const rows = await m.query<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.table()}`);
     return Number(rows[0]?.n ?? 0);
+  }
+}
+
+/** `job-metrics~replay`: the replay's build of the metrics, in `job_metrics_replay`. */
+class MetricsReplica extends MetricsProjection {
+  override readonly name = 'job-metrics~replay';
+
+  constructor(schema: string) {
+    super(schema, 'job_metrics_replay');
+  }
+
+  /** Made like the live table (columns, keys, indexes), empty. */
+  override async reset(m: EntityManager): Promise<void> {
+    const live = `"${this.schema.replace(/"/g, '""')}".job_metrics`;
+    await m.query(`CREATE TABLE IF NOT EXISTS ${this.table()} (LIKE ${live} INCLUDING ALL)`);
+    await m.query(`TRUNCATE ${this.table()}`);
   }
 }

@@ -90,3 +90,48 @@ export const EvictedVersionSchema = VersionViewSchema.extend({
   sharedBlobs: z.number().int().nonnegative(),
 });
 export type EvictedVersion = z.infer<typeof EvictedVersionSchema>;
+
+/**
+ * A project's storage: the bytes of the distinct blobs it owns (uploaded, written by its jobs, used
+ * by its versions), and the quota that applies to it.
+ */
+export const StorageViewSchema = z.object({
+  project: z.string(),
+  usedBytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('Bytes of the distinct blobs the project owns, committed or not'),
+  blobs: z.number().int().nonnegative().describe('How many distinct blobs it owns'),
+  quotaBytes: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .describe('The most it may own, in bytes; null: no quota'),
+  quotaSource: z
+    .enum(['project', 'default'])
+    .describe(
+      '`project`: set for this project by the platform admin; `default`: the platform’s (ACAI_PROJECT_QUOTA_BYTES)',
+    ),
+  availableBytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe('What it may still upload; null: no quota'),
+});
+export type StorageView = z.infer<typeof StorageViewSchema>;
+
+/** How the platform admin sets a project's quota. */
+export const SetQuotaRequestSchema = z.strictObject({
+  bytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe(
+      'The most the project may own, in bytes; 0: no quota for this project; null: the platform default (ACAI_PROJECT_QUOTA_BYTES) again',
+    ),
+});
+export type SetQuotaRequest = z.infer<typeof SetQuotaRequestSchema>;

@@ -113,3 +113,29 @@ export const ReplayResultSchema = z.object({
   documents: z.number().int().nonnegative(),
 });
 export type ReplayResult = z.infer<typeof ReplayResultSchema>;
+
+/**
+ * A replay of a read model: built beside the live one (which readers keep seeing) from the first
+ * event, then swapped in at once. `done` of `total`: the log position reached and the one it
+ * started for.
+ */
+export const ReplayStatusSchema = z.object({
+  projection: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** Documents (or rows) of the read model swapped in. */
+  documents: z.number().int().nonnegative().nullable(),
+  error: z.string().nullable(),
+});
+export type ReplayStatus = z.infer<typeof ReplayStatusSchema>;
+
+/** A read model: how far it has applied the log, and its latest replay. */
+export const ProjectionViewSchema = z.object({
+  projection: z.string(),
+  lastSeq: z.number().int().nonnegative(),
+  replay: ReplayStatusSchema.nullable(),
+});
+export type ProjectionView = z.infer<typeof ProjectionViewSchema>;

@@ -23,6 +23,14 @@ export const BlobProblems = defineProblems('blobs', {
     code: ErrorCode.ValidationFailed,
     title: 'The byte range is invalid or outside the blob',
   },
+  UPLOAD_OVER_QUOTA: {
+    code: ErrorCode.PayloadTooLarge,
+    title: 'The upload alone is larger than the project’s storage quota',
+  },
+  STORAGE_QUOTA_EXCEEDED: {
+    code: ErrorCode.InsufficientStorage,
+    title: 'The upload would take the project over its storage quota',
+  },
   STORE_SIZE_MISMATCH: {
     code: ErrorCode.Internal,
     retryable: true,

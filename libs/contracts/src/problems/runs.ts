@@ -16,4 +16,9 @@ export const RunProblems = defineProblems('runs', {
   },
   JOB_CANNOT_START: { code: ErrorCode.Conflict, title: 'The job is not in a state to start' },
   PROJECTION_NOT_FOUND: { code: ErrorCode.NotFound, title: 'No read model of that name' },
+  REPLAY_RUNNING: {
+    code: ErrorCode.Conflict,
+    title:
+      'A replay of this read model is running; its progress is on GET /api/v1/projections/{name}',
+  },
 });
