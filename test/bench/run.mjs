@@ -61,6 +61,11 @@ export const BENCHMARKS = {
       'the simulated provider: 10,000 jobs (100 runs x 100 steps, mixed types, on-demand and Spot) on up to 1,000 simulated nodes',
     load: () => import('./simulation.mjs'),
   },
+  replay: {
+    description:
+      '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',
+    load: () => import('./replay.mjs'),
+  },
 };
 
 /** Machine facts every result carries. */

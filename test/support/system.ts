@@ -230,6 +230,7 @@ export async function startSystem(
 /**
  * An executor as its own process (from its build), as on a node of its own: it can be SIGKILLed
  * like a lost machine. Its work is handed to another executor 2 s after its heartbeats stop.
+ * `env` adds to (or overrides) its environment.
  */
 export function startExecutorProcess(
   system: TestSystem,

@@ -10,7 +10,15 @@ import {
   type StoredEvent,
 } from '@acai/contracts';
 import { decodeEvent } from '@acai/eventing';
-import { jobHistoryProjection, jobsProjection, runDecider, runsProjection } from '@acai/runs';
+import {
+  activeAttemptsProjection,
+  jobDecider,
+  jobHistoryProjection,
+  jobsProjection,
+  runDecider,
+  runsProjection,
+  type ActiveAttempt,
+} from '@acai/runs';
 
 // Golden event logs: recorded runs replayed through the read models. A change to a projection that
 // changes what users see for an existing log fails here. See test/fixtures/golden/README.md.
@@ -21,7 +29,13 @@ const fixtures = fs
   .sort()
   .map((f) => f.slice(0, -'.events.jsonl'.length));
 
-const projections = [runsProjection, jobsProjection, jobHistoryProjection] as Projection<unknown>[];
+// `active-attempts` is the scheduler's watchdog's: a log whose jobs have all ended leaves it empty.
+const projections = [
+  runsProjection,
+  jobsProjection,
+  jobHistoryProjection,
+  activeAttemptsProjection,
+] as Projection<unknown>[];
 
 /** Reads a log the way the projection runner does: each line decoded and validated at its position. */
 function readLog(name: string): StoredEvent[] {
@@ -56,7 +70,33 @@ function replay(events: StoredEvent[]): Record<string, Record<string, unknown>> 
 const asNew = ({ type, data }: StoredEvent) => ({ type, data }) as NewEvent;
 
 it('has golden logs to replay', () => {
-  expect(fixtures).toEqual(expect.arrayContaining(['run-cancelled', 'run-two-steps']));
+  expect(fixtures).toEqual(
+    expect.arrayContaining(['run-cancelled', 'run-executor-lost', 'run-two-steps']),
+  );
+});
+
+it('fails a lost attempt as the watchdog and the job decider do (run-executor-lost)', () => {
+  const events = readLog('run-executor-lost');
+  const at = events.findIndex((e) => e.type === 'job.failed');
+  const failed = events[at]!;
+  if (failed.type !== 'job.failed') throw new Error('no job.failed in run-executor-lost');
+  const before = events.slice(0, at);
+  // The watchdog read the attempt from its read model, and named the start it lost as the cause.
+  const watched = replay(before)['active-attempts']![failed.aggregateId] as ActiveAttempt;
+  expect(failed.data).toMatchObject({ reason: 'executor_lost', attempt: watched.attempt });
+  expect(failed.causationId).toBe(watched.startedBy);
+  // The job decider, given the job's history, records exactly that failure, and no other attempt's.
+  const job = fold(
+    jobDecider,
+    before.filter((e) => e.aggregateId === failed.aggregateId).map(asNew),
+  );
+  expect(jobDecider.decide({ kind: 'fail', data: failed.data }, job)).toEqual([asNew(failed)]);
+  expect(
+    jobDecider.decide(
+      { kind: 'fail', data: { ...failed.data, attempt: watched.attempt - 1 } },
+      job,
+    ),
+  ).toEqual([]);
 });
 
 describe.each(fixtures)('golden log %s', (name) => {

@@ -1,8 +1,13 @@
-import { port, type ConfigSpec } from '@acai/platform';
+import { port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const schedulerConfig = {
   ACAI_HTTP_PORT: {
     schema: port(8183),
     description: 'Port of the scheduler’s ops endpoints (/healthz, /readyz, /metrics)',
+  },
+  ACAI_JOB_LOST_AFTER_MS: {
+    schema: positiveInt(120_000),
+    description:
+      'A running job whose executor has not listed it in a heartbeat for this long, and that no other executor took over, fails as executor_lost (keep it well above the executors’ ACAI_WORK_ACK_WAIT_MS and ACAI_NODE_HEARTBEAT_MS)',
   },
 } satisfies ConfigSpec;

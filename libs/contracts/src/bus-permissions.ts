@@ -74,7 +74,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     queuesWork: true,
     writesLogs: false,
     publishesControls: [Controls.cancelJob],
-    hearsControls: [],
+    // Heartbeats list the jobs each executor runs: the watchdog fails those nobody runs any more.
+    hearsControls: [Controls.nodeHeartbeat],
   },
   provisioner: {
     // Allocation and profiling append to jobs, runs and profiles; its simulated executors run jobs

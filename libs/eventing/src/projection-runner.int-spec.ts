@@ -252,6 +252,27 @@ describe('ProjectionRunner', () => {
     expect(await s.checkpoint()).toBe(s.lastSeq);
   });
 
+  it('passes over the event types its projections do not read, and resumes after them', async () => {
+    const s = scenario();
+    // Appends alternate job.cancelled and job.queued over a and b: a has only the first, b only
+    // the second. The projection reads job.cancelled alone.
+    const readOnly = (type: string) => type === 'job.cancelled';
+    await s.append(['a', 'b'], 9);
+    const first = s.runner({ batchSize: 2, accepts: readOnly });
+    await first.start();
+    await first.waitFor(s.lastSeq);
+    await first.stop();
+    await s.append(['a', 'b'], 4);
+    const restarted = s.runner({ batchSize: 2, accepts: readOnly });
+    await restarted.start();
+    await restarted.waitFor(s.lastSeq);
+
+    const docs = await s.documents();
+    expect([...docs.keys()]).toEqual(['a']);
+    expect(docs.get('a')).toEqual({ count: 7, seqs: s.expected.get('a') });
+    expect(restarted.position).toBe(s.lastSeq);
+  });
+
   it('resumes from its checkpoint after a restart and applies no event twice', async () => {
     const s = scenario();
     const first = s.runner({ batchSize: 4 });

@@ -59,6 +59,11 @@ export interface ProjectionRunnerOptions {
   /** Seconds without a word from a replay's builder before another process takes it over (15). */
   readonly replayStaleSeconds?: number;
   /**
+   * Event types the projections read (by the type header, before decoding); the others are passed
+   * over without a transaction. Every type by default.
+   */
+  readonly accepts?: (type: string) => boolean;
+  /**
    * Tries an event gets when applying it fails for a reason other than a dependency (8 by default):
    * then it is dead-lettered for the projection that failed, and the others go on.
    */
@@ -627,8 +632,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     if (failure !== undefined) throw failure;
   }
 
-  private async applyBatch(batch: JsMsg[]): Promise<void> {
-    const last = batch[batch.length - 1]!;
+  private async applyBatch(all: JsMsg[]): Promise<void> {
+    const last = all[all.length - 1]!;
+    const accepts = this.options.accepts;
+    const batch =
+      accepts === undefined
+        ? all
+        : all.filter((msg) => {
+            const type = eventTypeOf(msg.headers);
+            return type === undefined || accepts(type);
+          });
+    if (batch.length === 0) {
+      // Nothing here for the projections: the checkpoint moves with the next batch that has.
+      this.advance(last.seq);
+      return;
+    }
     const first = batch[0]!;
     // What a failure is blamed on: refined inside the transaction.
     let firstSeq = first.seq;

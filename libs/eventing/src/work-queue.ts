@@ -27,6 +27,13 @@ export interface WorkLease {
   complete(): Promise<void>;
   /** Give the work back to be run again, here or elsewhere, after `delayMs`. */
   release(delayMs?: number): void;
+  /**
+   * Let go of the work without settling it, for an attempt a newer one has replaced: the message
+   * was delivered again to whoever runs that one, and JetStream takes an acknowledgement (or a
+   * progress report) of any delivery as the message's, so this one's would settle theirs. The
+   * heartbeat stops; the newer delivery's holder settles the message.
+   */
+  abandon(): void;
 }
 
 export interface WorkConsumerOptions {
@@ -182,6 +189,10 @@ export class WorkConsumer {
         settled = true;
         clearInterval(heartbeat);
         msg.nak(delayMs);
+      },
+      abandon: () => {
+        settled = true;
+        clearInterval(heartbeat);
       },
     };
     const task = this.options

@@ -23,6 +23,9 @@ function leaseOf(work: WorkAssignment): WorkLease & { settled: string | null } {
     release: () => {
       lease.settled = 'released';
     },
+    abandon: () => {
+      lease.settled = 'abandoned';
+    },
   };
   return lease;
 }
@@ -100,6 +103,35 @@ describe('job attempts', () => {
     expect(await late!.end({ ok: true, durationMs: 20, outputs: [] })).toBe('superseded');
     expect(await current!.end({ ok: true, durationMs: 20, outputs: [] })).toBe('succeeded');
     expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([2]);
+  });
+
+  it('tells an attempt where it stands before it commits: owner, superseded, or how the job ended', async () => {
+    const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(await late!.standing()).toBe('owner');
+    const current = await attempts.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+
+    expect(await late!.standing()).toBe('superseded');
+    expect(await current!.standing()).toBe('owner');
+    await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
+      { type: 'job.cancelled', data: { reason: 'the run was cancelled' } },
+    ]);
+    expect(await current!.standing()).toBe('cancelled');
+  });
+
+  it('takes an ended attempt’s work off the queue, but lets a superseded one go without settling the newer delivery', async () => {
+    const lateLease = leaseOf(work);
+    const currentLease = leaseOf(work);
+    const late = await attempts.begin(lateLease, { executor: 'node-a', pool: 'local' });
+    const current = await attempts.begin(currentLease, { executor: 'node-b', pool: 'local' });
+
+    const lateEnd = await late!.end({ ok: true, durationMs: 20, outputs: [] });
+    await late!.letGo(lateEnd);
+    // An acknowledgement of node-a's delivery would settle node-b's: if node-b died, nothing
+    // would run the job again.
+    expect(lateLease.settled).toBe('abandoned');
+
+    await current!.letGo(await current!.end({ ok: true, durationMs: 30, outputs: [] }));
+    expect(currentLease.settled).toBe('completed');
   });
 
   it('lets a late attempt settle nothing once the work ran again elsewhere', async () => {

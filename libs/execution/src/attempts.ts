@@ -86,7 +86,7 @@ export class JobAttempts {
       await lease.complete();
       return undefined;
     }
-    return new Attempt(this.jobs, work, started.state);
+    return new Attempt(this.jobs, lease, started.state);
   }
 }
 
@@ -97,11 +97,14 @@ export class Attempt {
   /** The checkpoint an earlier attempt saved, to resume from. */
   readonly checkpoint: CheckpointRef | null;
 
+  readonly work: WorkAssignment;
+
   constructor(
     private readonly jobs: AggregateRepository<JobState>,
-    readonly work: WorkAssignment,
+    private readonly lease: WorkLease,
     started: JobState,
   ) {
+    this.work = lease.work;
     this.number = started.attempt;
     this.checkpoint = started.checkpoint;
   }
@@ -112,8 +115,28 @@ export class Attempt {
    * committing outputs, so a superseded attempt's files never become versions.
    */
   async owns(): Promise<boolean> {
+    return (await this.standing()) === 'owner';
+  }
+
+  /**
+   * How the job stands for this attempt, as the log says now: it still owns it, or how the job
+   * ended without it (`superseded`: a newer attempt owns it).
+   */
+  async standing(): Promise<'owner' | JobEnd> {
     const { state } = await this.jobs.refresh(this.work.project, this.work.jobId);
-    return state.status === 'running' && state.attempt === this.number;
+    if (state.attempt !== this.number) return 'superseded';
+    return state.status === 'running' ? 'owner' : endedAs(state);
+  }
+
+  /**
+   * Settles the attempt's work once its end is recorded: taken off the queue, unless a newer
+   * attempt holds it (then it is let go of without a word, see `WorkLease.abandon`: an
+   * acknowledgement from here would settle the newer attempt's delivery, so that if its executor
+   * died too nothing would run the job again).
+   */
+  async letGo(end: JobEnd): Promise<void> {
+    if (end === 'superseded') this.lease.abandon();
+    else await this.lease.complete();
   }
 
   /** Records metric points the attempt reported (dropped once a newer attempt owns the job). */

@@ -13,3 +13,9 @@ export {
   outcomeOf,
   type ProcessExit,
 } from './attempt-outcome.js';
+export {
+  type ActiveAttempt,
+  activeAttemptEvents,
+  activeAttemptsProjection,
+} from './active-attempts.projection.js';
+export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';

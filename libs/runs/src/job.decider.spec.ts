@@ -364,6 +364,46 @@ describe('jobDecider', () => {
         ]);
     });
 
+    it('fails a job as executor_lost for the attempt the watchdog gave up on, only while it owns the job', () => {
+      const lost: EventData<'job.failed'> = {
+        ...failedData,
+        reason: 'executor_lost',
+        message: 'executor worker-1 stopped reporting the job',
+        exitCode: null,
+        durationMs: null,
+        lastLines: [],
+        attempt: 1,
+      };
+      const running2 = [queued, provisioned, dispatched, started, restarted];
+
+      spec
+        .given(history.running)
+        .when({ kind: 'fail', data: lost })
+        .then([{ type: 'job.failed', data: lost }]);
+      // Attempt 2 took over after the watchdog read attempt 1 from its read model: nothing.
+      spec.given(running2).when({ kind: 'fail', data: lost }).then([]);
+      // Attempt 1 ended by itself meanwhile, or the job was cancelled: nothing either.
+      spec.given(history.succeeded).when({ kind: 'fail', data: lost }).then([]);
+      spec
+        .given([...history.running, cancelled])
+        .when({ kind: 'fail', data: lost })
+        .then([]);
+    });
+
+    it('lets a superseded attempt neither settle the job nor take it back from the attempt that owns it', () => {
+      const running2 = [queued, provisioned, dispatched, started, restarted];
+      const late = spec.given(running2);
+
+      late.when({ kind: 'succeed', attempt: 1, durationMs: 80, outputs: [] }).then([]);
+      late.when({ kind: 'report_metrics', data: metricsData }).then([]);
+      late.when({ kind: 'record_checkpoint', data: checkpointData }).then([]);
+      // Attempt 2 owns it still, and settles it.
+      expect(late.state).toMatchObject({ status: 'running', attempt: 2 });
+      late
+        .when({ kind: 'fail', data: { ...failedData, attempt: 2 } })
+        .then([{ type: 'job.failed', data: { ...failedData, attempt: 2 } }]);
+    });
+
     it('still fails a job no attempt ran (a missing input), whatever its status', () => {
       const noAttempt = { ...failedData, reason: 'staging_failed' as const, attempt: null };
       spec

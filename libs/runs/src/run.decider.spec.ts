@@ -263,6 +263,69 @@ describe('runDecider', () => {
     });
   });
 
+  describe('a run whose last settlement was stored without its end (the process died between)', () => {
+    const allSettled = [
+      submitted,
+      settled(prepare, 'succeeded'),
+      settled(train, 'succeeded'),
+      settled(evaluate, 'succeeded'),
+    ];
+
+    it('ends when a job’s end is delivered again, with nothing settled twice', () => {
+      spec.given(allSettled).when(settle(evaluate, 'succeeded')).then([runSucceeded]);
+      spec.given(allSettled).when(settle(evaluate, 'failed')).then([runSucceeded]);
+    });
+
+    it('ends when asked to conclude (its last settlement delivered)', () => {
+      spec.given(allSettled).when({ kind: 'conclude' }).then([runSucceeded]);
+    });
+
+    it('ends cancelled when a cancel came in between', () => {
+      spec
+        .given([...allSettled, cancelRequested])
+        .when(settle(prepare, 'succeeded'))
+        .then([runCancelled]);
+    });
+
+    it('ends failed, naming the step, when a step failed', () => {
+      spec
+        .given([submitted, settled(prepare, 'failed'), settled(train, 'cancelled')])
+        .when(settle(evaluate, 'cancelled'))
+        .then([
+          settled(evaluate, 'cancelled'),
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] },
+          },
+        ]);
+      spec
+        .given([
+          submitted,
+          settled(prepare, 'failed'),
+          settled(train, 'cancelled'),
+          settled(evaluate, 'cancelled'),
+        ])
+        .when({ kind: 'conclude' })
+        .then([
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] },
+          },
+        ]);
+    });
+
+    it.each(PHASES)('is not concluded again, nor early, when %s', (phase) => {
+      const unfinished = phase === 'active' || phase === 'cancelling';
+      // Active and cancelling runs here still have jobs to settle; the others have ended.
+      if (unfinished) expect(spec.given(history[phase]).state.jobs.length).toBeGreaterThan(0);
+      spec.given(history[phase]).when({ kind: 'conclude' }).then([]);
+      spec
+        .given(history[phase])
+        .when(settle(prepare, 'succeeded'))
+        .then(unfinished ? [settled(prepare, 'succeeded')] : []);
+    });
+  });
+
   describe('readyJobs', () => {
     it('starts with the jobs that need nothing', () => {
       expect(names(readyJobs(state([submitted])))).toEqual(['prepare']);

@@ -27,6 +27,8 @@ export interface RunState {
 export type RunCommand =
   | { kind: 'submit'; data: EventData<'run.submitted'> }
   | { kind: 'settle_job'; jobId: string; outcome: JobOutcome }
+  /** Ends the run if every job is settled and it has not ended yet (see {@link conclusion}). */
+  | { kind: 'conclude' }
   | { kind: 'cancel'; reason: string };
 
 export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
@@ -50,8 +52,12 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
         return [{ type: 'run.submitted', data: command.data }];
       case 'settle_job': {
         const job = state.jobs.find((j) => j.id === command.jobId);
-        if (job === undefined || state.outcomes[command.jobId] !== undefined) return [];
+        if (job === undefined) return [];
         if (state.phase !== 'active' && state.phase !== 'cancelling') return [];
+        // Settled already: the job's end is being handled again because the process that settled
+        // it died before the run's end was appended after it. The end is derived again, so a run
+        // whose jobs have all ended always ends.
+        if (state.outcomes[command.jobId] !== undefined) return conclusion(state);
         const settled: NewEvent = {
           type: 'run.job_settled',
           data: { jobId: job.id, name: job.name, outcome: command.outcome },
@@ -59,6 +65,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
         const after = runDecider.evolve(state, settled);
         return [settled, ...conclusion(after)];
       }
+      case 'conclude':
+        return state.phase === 'active' || state.phase === 'cancelling' ? conclusion(state) : [];
       case 'cancel':
         if (state.phase === 'none')
           throw new AcaiError(RunProblems.RUN_NOT_FOUND, 'No such run in this project');
@@ -105,7 +113,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
   },
 };
 
-/** Once every job is settled the run ends: cancelled, failed, or succeeded, in that order of precedence. */
+/**
+ * Once every job is settled the run ends: cancelled, failed, or succeeded, in that order of
+ * precedence. Only for a run that has not ended (active or cancelling).
+ */
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
   if (state.phase === 'cancelling')

@@ -339,7 +339,7 @@ export class JobRunner {
           'lines of the job’s output were lost: the bus was unreachable for too long',
         );
       }
-      await lease.complete().catch((error: unknown) => {
+      await attempt.letGo(end).catch((error: unknown) => {
         // A superseded attempt's delivery may be gone: nothing to settle.
         this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');
       });
@@ -447,6 +447,23 @@ export class JobRunner {
   /**
    * Records the attempt's end. A success saves the outputs as new versions first, but only while
    * the attempt still owns the job: a superseded attempt's files never become versions.
+   *
+   * How it knows: it asks the log (`Attempt.standing`, one read of what was appended since) after
+   * every file is stored as a blob and right before the versions are committed, then commits and
+   * records the end. A newer attempt exists only once JetStream has handed the work to another
+   * executor, which it does only after this one's lease went unrenewed for the ack wait
+   * (`ACAI_WORK_ACK_WAIT_MS`, 30 s), so what is left open is this executor stalling for that long
+   * between the read and the catalog's commit, a few milliseconds of work. The alternatives cost
+   * more than they close:
+   * - committing after settling (job.succeeded first, then the versions) would let the run go on
+   *   to steps that read outputs not yet there, and lose them if the executor died in between;
+   * - claiming the job first (an event that keeps newer attempts from starting while the outputs
+   *   are saved) would turn an executor that dies while saving into a failed job instead of a
+   *   retried one, and still leave the same stall open, only now against the watchdog;
+   * - a commit the catalog makes only if the job is still at the version read here needs one
+   *   append over two subjects, which nats-server 2.9 cannot do (atomic batches came in 2.12).
+   * Blobs stored by an attempt that then learns it was superseded are used by no version, like
+   * an upload that was never committed.
    */
   private async record(
     work: WorkAssignment,
@@ -458,11 +475,18 @@ export class JobRunner {
     owner: number | undefined,
   ): Promise<JobEnd> {
     if (!outcome.ok) return attempt.end({ ok: false, failure: outcome.failure });
-    // With no outputs there is nothing to keep a superseded attempt from committing: its end is
-    // fenced by the job's own decision, so the log is not read again.
-    if (work.outputs.length > 0 && !(await attempt.owns())) return 'superseded';
+    // With no outputs to save there is nothing to keep a superseded attempt from committing: its
+    // end is fenced by the job's own decision, so the log is not read again.
+    let standing = 'owner' as 'owner' | JobEnd;
     try {
-      const outputs = await this.options.staging.saveOutputs(work, folder, attempt.number, owner);
+      const outputs = await this.options.staging.saveOutputs(
+        work,
+        folder,
+        attempt.number,
+        owner,
+        async () => (standing = await attempt.standing()) === 'owner',
+      );
+      if (outputs === undefined) return standing === 'owner' ? 'superseded' : standing;
       return await attempt.end({ ok: true, durationMs, outputs });
     } catch (error) {
       const message = `saving outputs failed: ${error instanceof Error ? error.message : String(error)}`;

@@ -12,7 +12,7 @@ import {
   type WorkAssignment,
 } from '@acai/contracts';
 import { commitChanges, HashingCounter, type BlobStore } from '@acai/blobstore';
-import type { CommandClient } from '@acai/eventing';
+import type { CommandSender } from '@acai/eventing';
 
 interface FileEntry {
   readonly path: string;
@@ -40,7 +40,7 @@ export class Staging {
   private cloneWorks: boolean | undefined;
 
   constructor(
-    private readonly commands: CommandClient,
+    private readonly commands: CommandSender,
     private readonly blobs: BlobStore,
   ) {}
 
@@ -124,28 +124,34 @@ export class Staging {
   }
 
   /**
-   * Commits each output folder as the next version of its file set (created if missing). `owner`:
-   * the uid the job ran as, when sandboxed; only its files are saved (see {@link saveFolder}).
+   * Saves each output folder as the next version of its file set (created if missing), in two
+   * steps: every file is stored as a blob first (the long part), then, if `mayCommit` (asked once,
+   * right before) still says so, the versions are committed. Answers undefined, with nothing
+   * committed, when it did not. `owner`: the uid the job ran as, when sandboxed; only its files are
+   * saved (see {@link saveFolder}).
    */
   async saveOutputs(
     work: WorkAssignment,
     workDir: string,
     attempt: number,
     owner?: number,
-  ): Promise<{ fileset: string; version: number }[]> {
-    const saved: { fileset: string; version: number }[] = [];
+    mayCommit: () => Promise<boolean> = async () => true,
+  ): Promise<{ fileset: string; version: number }[] | undefined> {
+    const stored: { fileset: string; labels: readonly string[]; files: FileEntry[] }[] = [];
     for (const output of work.outputs) {
       if (!output.save) continue;
-      saved.push({
+      stored.push({
         fileset: output.fileset,
-        version: await this.saveFolder(
-          work,
-          inside(workDir, output.path),
-          output.fileset,
-          output.labels,
-          attempt,
-          owner,
-        ),
+        labels: output.labels,
+        files: await this.store(work, inside(workDir, output.path), owner),
+      });
+    }
+    if (stored.length > 0 && !(await mayCommit())) return undefined;
+    const saved: { fileset: string; version: number }[] = [];
+    for (const { fileset, labels, files } of stored) {
+      saved.push({
+        fileset,
+        version: await this.commitFiles(work, fileset, files, labels, attempt),
       });
     }
     return saved;
@@ -166,6 +172,11 @@ export class Staging {
     attempt: number,
     owner?: number,
   ): Promise<number> {
+    return this.commitFiles(work, fileset, await this.store(work, root, owner), labels, attempt);
+  }
+
+  /** Stores every file under `root` as a blob of the project's; answers what it stored. */
+  private async store(work: WorkAssignment, root: string, owner?: number): Promise<FileEntry[]> {
     const put: FileEntry[] = [];
     for await (const relative of walk(root)) {
       const { sha256, size } = await this.blobs.put(await openOwned(root, relative, owner));
@@ -184,6 +195,17 @@ export class Staging {
         sizes: batch.map(([, size]) => size),
       });
     }
+    return put;
+  }
+
+  /** Commits stored files as the next version of `fileset` (created if missing), made by the job. */
+  private async commitFiles(
+    work: WorkAssignment,
+    fileset: string,
+    put: FileEntry[],
+    labels: readonly string[],
+    attempt: number,
+  ): Promise<number> {
     const createdBy: Creator = {
       kind: 'job',
       jobId: work.jobId,

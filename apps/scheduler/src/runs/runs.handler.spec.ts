@@ -6,8 +6,10 @@ import {
   JOB,
   ProvisioningProblems,
   RunProblems,
+  type NewEvent,
   type RunSpec,
   type StoredEvent,
+  type StoredEventOf,
 } from '@acai/contracts';
 import { silentLogger } from '@acai/eventing';
 import { jobDecider } from '@acai/runs';
@@ -17,6 +19,7 @@ import {
   RecordingJobControl,
   RecordingWorkQueue,
 } from '@acai/eventing/testing';
+import type { EventLog } from '@acai/eventing';
 import { JobRepository } from './job.repository.js';
 import { RunRepository } from './run.repository.js';
 import { RunsHandler } from './runs.handler.js';
@@ -90,6 +93,8 @@ describe('the scheduler’s run workflow', () => {
         return handler.onSubmitted(event);
       case 'run.cancel_requested':
         return handler.onCancelRequested(event);
+      case 'run.job_settled':
+        return handler.onJobSettled(event);
       case 'job.provisioned':
         return handler.onProvisioned(event);
       case 'job.dispatched':
@@ -343,4 +348,105 @@ describe('the scheduler’s run workflow', () => {
     expect(log.ofType('run.job_settled')).toHaveLength(1);
     expect(log.ofType('run.failed')).toHaveLength(1);
   });
+
+  describe('a process that dies between the two events that settle a run', () => {
+    /**
+     * The scheduler dies after storing the last job's settlement and before the run's end: the
+     * log keeps the first event of that append, the append fails, and a fresh scheduler (empty
+     * caches) takes over.
+     */
+    async function dieAfterTheLastSettlement(): Promise<{
+      runId: string;
+      end: StoredEvent;
+      fresh: RunsHandler;
+    }> {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([{ name: 'only', command: ['true'] }]),
+      });
+      await deliver();
+      await provision(planned[0]!.id, id);
+      await deliver();
+      const dying = new DiesAfterFirstEvent(log, 'run.job_settled');
+      handler = new RunsHandler(
+        new RunRepository(dying),
+        jobs,
+        work,
+        control,
+        commands,
+        silentLogger,
+      );
+      await expect(run(planned[0]!.id, id, true)).rejects.toThrow('the process died');
+      expect(log.typesSince(log.lastSeq - 1)).toEqual(['run.job_settled']);
+      runs = new RunRepository(log);
+      jobs = new JobRepository(log);
+      const fresh = new RunsHandler(runs, jobs, work, control, commands, silentLogger);
+      return { runId: id, end: log.ofType('job.succeeded')[0]!, fresh };
+    }
+
+    it('ends the run when the job’s end is delivered again', async () => {
+      const { runId, end, fresh } = await dieAfterTheLastSettlement();
+
+      await fresh.onSucceeded(end as StoredEventOf<'job.succeeded'>);
+
+      expect(log.ofType('run.job_settled')).toHaveLength(1);
+      expect(log.ofType('run.succeeded')).toHaveLength(1);
+      expect((await runs.load(PROJECT, runId)).state.phase).toBe('succeeded');
+    });
+
+    it('ends the run when only the settlement is delivered (the job’s end was acknowledged)', async () => {
+      const { runId, fresh } = await dieAfterTheLastSettlement();
+      const settlement = log.ofType('run.job_settled')[0]!;
+
+      await fresh.onJobSettled(settlement);
+      await fresh.onJobSettled(settlement);
+
+      expect(log.ofType('run.succeeded')).toHaveLength(1);
+      expect((await runs.load(PROJECT, runId)).state.phase).toBe('succeeded');
+    });
+
+    it('ends a run cancelled in between as cancelled', async () => {
+      const { runId, end, fresh } = await dieAfterTheLastSettlement();
+      await fresh.cancel({ project: PROJECT, runId, reason: 'changed my mind' });
+
+      await fresh.onSucceeded(end as StoredEventOf<'job.succeeded'>);
+
+      expect(log.typesSince(log.lastSeq - 2)).toEqual(['run.cancel_requested', 'run.cancelled']);
+    });
+  });
 });
+
+/**
+ * An event log whose process dies in the middle of an append: of an append that starts with
+ * `type` and has more events, only the first is stored (JetStream stores each event of an append
+ * as its own message), then the append fails.
+ */
+type AggregateRef = Parameters<EventLog['append']>[0];
+
+class DiesAfterFirstEvent implements EventLog {
+  constructor(
+    private readonly log: InMemoryEventLog,
+    private readonly type: string,
+  ) {}
+
+  subjectOf(ref: AggregateRef): string {
+    return this.log.subjectOf(ref);
+  }
+
+  async append(
+    ref: AggregateRef,
+    events: readonly NewEvent[],
+    options: Parameters<EventLog['append']>[2],
+  ): Promise<StoredEvent[]> {
+    if (events.length < 2 || events[0]!.type !== this.type) {
+      return this.log.append(ref, events, options);
+    }
+    await this.log.append(ref, events.slice(0, 1), options);
+    throw new Error('the process died');
+  }
+
+  read(ref: AggregateRef, after?: number): Promise<{ events: StoredEvent[]; version: number }> {
+    return this.log.read(ref, after);
+  }
+}

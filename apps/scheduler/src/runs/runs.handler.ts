@@ -107,6 +107,21 @@ export class RunsHandler {
     await this.advance(event.project, event.aggregateId, state, event);
   }
 
+  /**
+   * A run ends in the same append as the settlement of its last job; if the process died between
+   * the two events, this ends it: the settlement itself is in the log, so it is delivered here even
+   * if the job's end that caused it is never delivered again.
+   */
+  @OnEvent('run.job_settled')
+  async onJobSettled(@Payload() event: StoredEventOf<'run.job_settled'>): Promise<void> {
+    await this.runs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => runDecider.decide({ kind: 'conclude' }, s),
+      { correlationId: event.aggregateId, causationId: event.causationId },
+    );
+  }
+
   @OnEvent('job.provisioned')
   async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
     await this.jobs.execute(

@@ -454,8 +454,7 @@ export class SimulatedExecutors implements NodeExecutors {
       this.counts[end] += 1;
       await logs.end(end);
     }
-    await lease.complete().catch((error: unknown) => {
-      // A superseded attempt's delivery may be gone: nothing to settle.
+    await attempt.letGo(end).catch((error: unknown) => {
       this.logger.debug({ jobId: work.jobId, err: describeError(error) }, 'work already settled');
     });
   }

@@ -1,0 +1,110 @@
+import { describe, expect, it } from '@jest/globals';
+import type { EventData, EventType, StoredEvent } from '@acai/contracts';
+import { activeAttemptsProjection, type ActiveAttempt } from './active-attempts.projection.js';
+
+const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
+
+/** Stored events of one run, a second apart, at increasing stream sequences. */
+function eventLog() {
+  let seq = 100;
+  return <T extends EventType>(type: T, jobId: string, data: EventData<T>): StoredEvent => {
+    seq += 1;
+    return {
+      id: `evt-${seq}`,
+      type,
+      version: 1,
+      project: 'default',
+      aggregate: 'job',
+      aggregateId: jobId,
+      occurredAt: new Date(T0 + (seq - 100) * 1000).toISOString(),
+      causationId: null,
+      correlationId: 'run-1',
+      data,
+      position: { stream: 'ACAI_EVENTS', subject: `acai.evt.default.job.${jobId}`, seq },
+    } as StoredEvent;
+  };
+}
+
+/** What the projection runner does, twice over when asked (a replay must not change anything). */
+function project(events: StoredEvent[]): Record<string, ActiveAttempt> {
+  const docs = new Map<string, ActiveAttempt>();
+  for (const event of events) {
+    for (const key of activeAttemptsProjection.keys(event)) {
+      const next = activeAttemptsProjection.evolve(docs.get(key), event, key);
+      if (next === undefined) docs.delete(key);
+      else docs.set(key, next);
+    }
+  }
+  return Object.fromEntries(docs);
+}
+
+const failure = (attempt: number | null): EventData<'job.failed'> => ({
+  reason: 'nonzero_exit',
+  message: 'exit 1',
+  exitCode: 1,
+  signal: null,
+  durationMs: 5,
+  lastLines: [],
+  attempt,
+});
+
+describe('the active-attempts read model', () => {
+  it('holds the attempt that owns each running job, the newer replacing the older', () => {
+    const e = eventLog();
+    const events = [
+      e('job.dispatched', 'job-a', { pool: 'local', attempt: 1 }),
+      e('job.started', 'job-a', { executor: 'node-a', attempt: 1, pid: 10 }),
+      e('job.started', 'job-b', { executor: 'node-a', attempt: 1, pid: 11 }),
+      e('job.metrics_reported', 'job-a', {
+        attempt: 1,
+        points: [{ name: 'loss', value: 1, step: 1, time: new Date(T0).toISOString() }],
+      }),
+      e('job.started', 'job-a', { executor: 'node-b', attempt: 2, pid: 12 }),
+    ];
+
+    expect(project(events)).toEqual({
+      'job-a': {
+        project: 'default',
+        jobId: 'job-a',
+        runId: 'run-1',
+        attempt: 2,
+        executor: 'node-b',
+        startedAt: events[4]!.occurredAt,
+        startedBy: events[4]!.id,
+      },
+      'job-b': expect.objectContaining({ attempt: 1, executor: 'node-a' }),
+    });
+  });
+
+  it('forgets a job once it has ended, however it ended', () => {
+    const e = eventLog();
+    const started = (job: string) =>
+      e('job.started', job, { executor: 'node-a', attempt: 1, pid: null });
+
+    expect(
+      project([
+        started('job-a'),
+        started('job-b'),
+        started('job-c'),
+        e('job.succeeded', 'job-a', { exitCode: 0, durationMs: 5, outputs: [], attempt: 1 }),
+        e('job.failed', 'job-b', failure(1)),
+        e('job.cancelled', 'job-c', { reason: 'the run was cancelled' }),
+        // Failed before it was queued: never watched.
+        e('job.failed', 'job-d', failure(null)),
+      ]),
+    ).toEqual({});
+  });
+
+  it('reads only the events that change it', () => {
+    const e = eventLog();
+
+    expect(
+      activeAttemptsProjection.keys(e('job.dispatched', 'job-a', { pool: 'p', attempt: 1 })),
+    ).toEqual([]);
+    expect(
+      activeAttemptsProjection.keys(
+        e('job.checkpointed', 'job-a', { fileset: 'c', version: 1, step: 1, attempt: 1 }),
+      ),
+    ).toEqual([]);
+  });
+});

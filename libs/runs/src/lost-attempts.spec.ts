@@ -1,0 +1,94 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ActiveAttempt } from './active-attempts.projection.js';
+import { executorLost, lostAttempts, type Watch } from './lost-attempts.js';
+
+const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
+const SECOND = 1000;
+const LOST_AFTER = 120 * SECOND;
+
+const attempt = (over: Partial<ActiveAttempt> = {}): ActiveAttempt => ({
+  project: 'default',
+  jobId: 'job-a',
+  runId: 'run-1',
+  attempt: 1,
+  executor: 'node-a',
+  startedAt: new Date(T0).toISOString(),
+  startedBy: 'evt-1',
+  ...over,
+});
+
+/** The watch at `now`, having started at T0, with heartbeats `seen[executor/job] = time`. */
+const watch = (now: number, seen: Record<string, number> = {}, since = T0): Watch => ({
+  now,
+  lostAfterMs: LOST_AFTER,
+  watchingSince: since,
+  lastSeen: (executor, jobId) => seen[`${executor}/${jobId}`],
+});
+
+describe('lostAttempts', () => {
+  it('keeps an attempt whose executor goes on reporting it, however long it runs', () => {
+    const now = T0 + 10 * LOST_AFTER;
+
+    expect(lostAttempts([attempt()], watch(now, { 'node-a/job-a': now - 5 * SECOND }))).toEqual([]);
+  });
+
+  it('gives up an attempt nobody has reported for the period, counting from the last report', () => {
+    const seen = { 'node-a/job-a': T0 + 30 * SECOND };
+
+    expect(lostAttempts([attempt()], watch(T0 + 30 * SECOND + LOST_AFTER - 1, seen))).toEqual([]);
+    expect(lostAttempts([attempt()], watch(T0 + 30 * SECOND + LOST_AFTER, seen))).toEqual([
+      { attempt: attempt(), silentMs: LOST_AFTER },
+    ]);
+  });
+
+  it('counts a report of the job by another executor for nothing: only the attempt’s own executor runs it', () => {
+    const now = T0 + 2 * LOST_AFTER;
+
+    expect(lostAttempts([attempt()], watch(now, { 'node-b/job-a': now }))).toHaveLength(1);
+  });
+
+  it('gives an attempt that just started the whole period, even before its first heartbeat', () => {
+    const started = T0 + 5 * LOST_AFTER;
+    const fresh = attempt({ startedAt: new Date(started).toISOString() });
+
+    expect(lostAttempts([fresh], watch(started + LOST_AFTER - 1))).toEqual([]);
+    expect(lostAttempts([fresh], watch(started + LOST_AFTER))).toHaveLength(1);
+  });
+
+  it('gives every attempt the whole period again after a restart (what it had heard is gone)', () => {
+    const restartedAt = T0 + 60 * LOST_AFTER;
+
+    expect(lostAttempts([attempt()], watch(restartedAt + 1, {}, restartedAt))).toEqual([]);
+    expect(lostAttempts([attempt()], watch(restartedAt + LOST_AFTER, {}, restartedAt))).toEqual([
+      { attempt: attempt(), silentMs: LOST_AFTER },
+    ]);
+  });
+
+  it('judges each attempt on its own', () => {
+    const now = T0 + 3 * LOST_AFTER;
+    const a = attempt({ jobId: 'job-a' });
+    const b = attempt({ jobId: 'job-b', executor: 'node-b', attempt: 3 });
+
+    expect(lostAttempts([a, b], watch(now, { 'node-b/job-b': now })).map((l) => l.attempt)).toEqual(
+      [a],
+    );
+  });
+});
+
+describe('executorLost', () => {
+  it('fails the job for that attempt only, saying what happened and what to do', () => {
+    const failure = executorLost({ attempt: attempt({ attempt: 5 }), silentMs: 125_400 });
+
+    expect(failure).toEqual({
+      reason: 'executor_lost',
+      message: expect.stringContaining('executor node-a stopped reporting the job 125 s ago'),
+      exitCode: null,
+      signal: null,
+      durationMs: null,
+      lastLines: [],
+      attempt: 5,
+    });
+    expect(failure.message).toContain('this was its attempt 5');
+    expect(failure.message).toContain('Submit the run again');
+  });
+});

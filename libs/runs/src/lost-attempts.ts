@@ -1,0 +1,68 @@
+import type { EventData } from '@acai/contracts';
+import type { ActiveAttempt } from './active-attempts.projection.js';
+
+/** What the watchdog knows at one moment, besides the attempts the log says are running. */
+export interface Watch {
+  /** Epoch milliseconds now. */
+  readonly now: number;
+  /** An attempt nobody has seen alive for this long is lost. */
+  readonly lostAfterMs: number;
+  /**
+   * Since when the watchdog has been listening to node heartbeats (its start): an attempt is
+   * given the whole grace period from then, since what it heard before is gone with its memory.
+   */
+  readonly watchingSince: number;
+  /** When the executor running the job last said so in a heartbeat, if it did since the start. */
+  readonly lastSeen: (executor: string, jobId: string) => number | undefined;
+}
+
+/** An attempt given up for lost, and for how long nothing was heard of it. */
+export interface LostAttempt {
+  readonly attempt: ActiveAttempt;
+  readonly silentMs: number;
+}
+
+/**
+ * The attempts whose executor has not said it runs them (node heartbeats list the jobs each
+ * executor runs) for `lostAfterMs`, counting from the latest of: the attempt's start, the
+ * watchdog's own start, the last heartbeat of its executor that listed the job. An executor that
+ * died, hung, or lost its connection stops listing its jobs; so does one whose job's work ran out of
+ * deliveries (no executor takes it up again). Work that is only redelivered starts a newer attempt
+ * well within the period (the executors' ack wait), which replaces this one in the log. Pure.
+ */
+export function lostAttempts(active: readonly ActiveAttempt[], watch: Watch): LostAttempt[] {
+  const lost: LostAttempt[] = [];
+  for (const attempt of active) {
+    const started = Date.parse(attempt.startedAt);
+    const seen = watch.lastSeen(attempt.executor, attempt.jobId);
+    const alive = Math.max(
+      Number.isNaN(started) ? 0 : started,
+      watch.watchingSince,
+      seen ?? Number.NEGATIVE_INFINITY,
+    );
+    const silentMs = watch.now - alive;
+    if (silentMs >= watch.lostAfterMs) lost.push({ attempt, silentMs });
+  }
+  return lost;
+}
+
+/**
+ * How a lost attempt ends its job: `executor_lost`, for that attempt only (if a newer attempt owns
+ * the job by now, the job decider ignores it), saying what happened and what to do.
+ */
+export function executorLost({ attempt, silentMs }: LostAttempt): EventData<'job.failed'> {
+  const seconds = Math.round(silentMs / 1000);
+  const times = attempt.attempt > 1 ? `; this was its attempt ${attempt.attempt}` : '';
+  return {
+    reason: 'executor_lost',
+    message:
+      `executor ${attempt.executor} stopped reporting the job ${seconds} s ago and no other executor took it over${times}: ` +
+      'its node died or lost its connection, or the job brought it down (e.g. by exhausting the node’s memory). ' +
+      'Submit the run again; if it happens again, read the executor’s log.',
+    exitCode: null,
+    signal: null,
+    durationMs: null,
+    lastLines: [],
+    attempt: attempt.attempt,
+  };
+}

@@ -1,0 +1,233 @@
+import type { ChildProcess } from 'node:child_process';
+import { access, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { HistoryEntry, JobView, NodeView, RunSpec } from '@acai/contracts';
+import { eventually } from '@acai/testkit';
+import { startExecutorProcess, startSystem, type TestSystem } from '../support/system.js';
+
+/** The scheduler gives up an attempt its executor has not listed for this long. */
+const LOST_AFTER_MS = 8_000;
+/** The safety net of each wait: not a performance assertion. */
+const WAIT_MS = 90_000;
+
+/**
+ * A job that writes which attempt it is into its output, says it started (a file), and waits for
+ * its go file before exiting 0; from the third attempt on it exits at once.
+ */
+const WRITER = `
+const fs = require('node:fs');
+const path = require('node:path');
+const attempt = Number(process.env.ACAI_ATTEMPT);
+fs.writeFileSync(path.join(process.env.ACAI_OUTPUT_RESULT, 'result.txt'), 'attempt ' + attempt);
+fs.writeFileSync(path.join(process.env.SHARED, 'started-' + attempt), String(process.pid));
+const go = path.join(process.env.SHARED, 'go-' + attempt);
+const wait = () => (attempt >= 3 || fs.existsSync(go) ? process.exit(0) : setTimeout(wait, 50));
+wait();
+`;
+
+/**
+ * The reliability issue's "every run ends" and "attempts are fenced", with executors as processes
+ * of their own that the test kills (SIGKILL: a lost machine) or freezes (SIGSTOP: a stalled one).
+ * Executors hand work over after 2 s without a lease heartbeat and may have it 5 times (JetStream's
+ * max deliver); the scheduler's watchdog gives up an attempt after LOST_AFTER_MS.
+ */
+describe('jobs whose executors are lost', () => {
+  let system: TestSystem;
+  const executors = new Map<string, ChildProcess>();
+
+  beforeAll(async () => {
+    system = await startSystem({
+      without: ['executor'],
+      env: { ACAI_JOB_LOST_AFTER_MS: String(LOST_AFTER_MS) },
+    });
+  });
+
+  afterAll(async () => {
+    for (const executor of executors.values()) executor.kill('SIGKILL');
+    await system.close();
+  });
+
+  async function nodes(): Promise<NodeView[]> {
+    return ((await system.api('GET', '/api/v1/nodes')).body as { items: NodeView[] }).items;
+  }
+
+  /** Starts an executor (heartbeats every 250 ms) and waits until it has said it is there. */
+  async function startExecutor(id: string): Promise<void> {
+    executors.set(id, startExecutorProcess(system, id, { ACAI_NODE_HEARTBEAT_MS: '250' }));
+    await eventually(
+      `executor ${id} to report`,
+      async () => (await nodes()).find((n) => n.id === id),
+      WAIT_MS,
+    );
+  }
+
+  /** SIGKILLs an executor, as a lost machine (its job dies with it), and waits for it to be gone. */
+  async function kill(id: string): Promise<void> {
+    const child = executors.get(id)!;
+    executors.delete(id);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async function killAll(): Promise<void> {
+    for (const id of [...executors.keys()]) await kill(id);
+  }
+
+  async function submit(steps: RunSpec['steps']): Promise<{ runId: string; jobId: string }> {
+    const submitted = await system.api('POST', '/api/v1/runs', { name: 'lost', steps });
+    expect(submitted.status).toBe(202);
+    const body = submitted.body as { id: string; jobs: { id: string }[] };
+    return { runId: body.id, jobId: body.jobs[0]!.id };
+  }
+
+  async function history(jobId: string): Promise<HistoryEntry[]> {
+    return (await system.api('GET', `/api/v1/jobs/${jobId}/history`)).body as HistoryEntry[];
+  }
+
+  async function starts(jobId: string): Promise<{ executor: string; attempt: number }[]> {
+    return (await history(jobId))
+      .filter((e) => e.type === 'job.started')
+      .map((e) => e.data as { executor: string; attempt: number });
+  }
+
+  function startOf(jobId: string, attempt: number): Promise<{ executor: string; attempt: number }> {
+    return eventually(
+      `attempt ${attempt} to start`,
+      async () => (await starts(jobId)).find((s) => s.attempt === attempt),
+      WAIT_MS,
+    );
+  }
+
+  async function job(jobId: string): Promise<JobView> {
+    return (await system.api('GET', `/api/v1/jobs/${jobId}`)).body as JobView;
+  }
+
+  it('fails a job whose executor died five times as executor_lost, and its run ends', async () => {
+    await startExecutor('five-1');
+    await startExecutor('five-2');
+    const { runId, jobId } = await submit([{ name: 'sleep', command: ['sleep', '600'] }]);
+
+    let next = 3;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const start = await startOf(jobId, attempt);
+      // Another executor waits, so the work is taken over as soon as JetStream hands it out again.
+      if (executors.size < 2) await startExecutor(`five-${next++}`);
+      await kill(start.executor);
+    }
+    // The fifth delivery was the last: the executor left waiting never gets the work.
+    const run = await system.waitForRun(runId, system.key, WAIT_MS);
+
+    expect(run.status).toBe('failed');
+    expect(run.jobs).toEqual([expect.objectContaining({ id: jobId, status: 'failed' })]);
+    expect((await starts(jobId)).map((s) => s.attempt)).toEqual([1, 2, 3, 4, 5]);
+    const lastExecutor = (await starts(jobId))[4]!.executor;
+    const failure = (await history(jobId)).find((e) => e.type === 'job.failed');
+    expect(failure?.data).toMatchObject({ reason: 'executor_lost', attempt: 5, exitCode: null });
+    expect((failure?.data as { message: string }).message).toContain(
+      `executor ${lastExecutor} stopped reporting the job`,
+    );
+    expect(await job(jobId)).toMatchObject({
+      status: 'failed',
+      attempt: 5,
+      reason: 'executor_lost',
+    });
+  });
+
+  it('fails a job nobody took over after its only executor died, and does not run it when an executor comes back', async () => {
+    await killAll();
+    await startExecutor('alone-1');
+    const { runId, jobId } = await submit([{ name: 'sleep', command: ['sleep', '600'] }]);
+    await startOf(jobId, 1);
+    await kill('alone-1');
+
+    const run = await system.waitForRun(runId, system.key, WAIT_MS);
+    expect(run.status).toBe('failed');
+    expect(await job(jobId)).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      reason: 'executor_lost',
+    });
+
+    // The work had deliveries left: an executor that comes back takes it, finds the job ended,
+    // and drops it (off the queue) without starting it.
+    const bus = system.services['scheduler']!.ctx.bus;
+    const queued = async () =>
+      (await bus.jsm.streams.info(bus.topology.streams.work)).state.messages;
+    const before = await queued();
+    await startExecutor('alone-2');
+    await eventually(
+      'the work to be taken and dropped',
+      async () => ((await queued()) === before - 1 ? true : undefined),
+      WAIT_MS,
+    );
+    expect((await starts(jobId)).map((s) => s.attempt)).toEqual([1]);
+    expect((await job(jobId)).status).toBe('failed');
+  });
+
+  it('commits no output of a superseded attempt, which leaves the work to the attempt that owns it', async () => {
+    await killAll();
+    const script = path.join(system.shared, 'writer.cjs');
+    await writeFile(script, WRITER);
+    const exists = (file: string) =>
+      access(path.join(system.shared, file)).then(
+        () => true,
+        () => undefined,
+      );
+    await startExecutor('fence-1');
+    await startExecutor('fence-2');
+    const { runId, jobId } = await submit([
+      {
+        name: 'write',
+        command: ['node', script],
+        env: { SHARED: system.shared },
+        outputs: [{ fileset: 'result' }],
+      },
+    ]);
+
+    // Attempt 1's executor stalls (its job goes on): after 2 s its work goes to the other one.
+    const first = await startOf(jobId, 1);
+    await eventually('attempt 1 to run', () => exists('started-1'), WAIT_MS);
+    const stalled = executors.get(first.executor)!;
+    stalled.kill('SIGSTOP');
+    const second = await startOf(jobId, 2);
+    await eventually('attempt 2 to run', () => exists('started-2'), WAIT_MS);
+    expect(second.executor).not.toBe(first.executor);
+
+    // Attempt 1's job succeeds, then its executor wakes up: its outputs must not become a version,
+    // and it must leave the work to attempt 2.
+    await writeFile(path.join(system.shared, 'go-1'), '');
+    await startExecutor('fence-3');
+    const resumedAt = new Date().toISOString();
+    stalled.kill('SIGCONT');
+    await eventually(
+      'the woken executor to be done with attempt 1',
+      async () =>
+        (await nodes()).find(
+          (n) => n.id === first.executor && n.jobs.length === 0 && (n.lastSeenAt ?? '') > resumedAt,
+        ),
+      WAIT_MS,
+    );
+
+    // Attempt 2's executor dies: its work is handed out again (had attempt 1 acknowledged it, it
+    // would be gone), and attempt 3 succeeds.
+    await kill(second.executor);
+    const run = await system.waitForRun(runId, system.key, WAIT_MS);
+
+    expect(run.status).toBe('succeeded');
+    expect((await starts(jobId)).map((s) => s.attempt)).toEqual([1, 2, 3]);
+    const succeeded = (await history(jobId)).find((e) => e.type === 'job.succeeded');
+    expect(succeeded?.data).toMatchObject({
+      attempt: 3,
+      outputs: [{ fileset: 'result', version: 1 }],
+    });
+    const fileset = (await system.api('GET', '/api/v1/filesets/result')).body as {
+      latestVersion: number;
+    };
+    expect(fileset.latestVersion).toBe(1);
+    const file = await system.api('GET', '/api/v1/filesets/result/versions/1/files/result.txt');
+    expect(file.text).toBe('attempt 3');
+  });
+});
