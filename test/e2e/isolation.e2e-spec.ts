@@ -42,6 +42,9 @@ function valueOf(path: string, param: string, a: Owned): string | undefined {
     if (param === 'secret') return a.secret;
   }
   if (path.startsWith('/api/v1/projections/{name}') && param === 'name') return 'runs';
+  if (path.startsWith('/api/v1/admin/dead-letters/{id}') && param === 'id') {
+    return '00000000-0000-4000-8000-000000000000';
+  }
   return undefined;
 }
 

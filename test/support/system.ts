@@ -41,6 +41,8 @@ export interface TestSystem {
     key?: string,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(name: string): Promise<void>;
+  /** Starts a service stopped with `stop` again, as a restarted process would (its own schema). */
+  start(name: keyof typeof ALL): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -113,13 +115,15 @@ export async function startSystem(
     ...(sandboxed ? {} : { ACAI_SANDBOX: 'none' }),
     ...options.env,
   };
+  const start = (name: keyof typeof ALL) =>
+    startService(ALL[name] as never, {
+      env: { ...baseEnv, ACAI_DB_SCHEMA: `${name}_${tag}` },
+      ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    });
   try {
-    for (const [name, def] of Object.entries(ALL)) {
-      if (options.without?.includes(name as keyof typeof ALL)) continue;
-      services[name] = await startService(def as never, {
-        env: { ...baseEnv, ACAI_DB_SCHEMA: `${name}_${tag}` },
-        ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
-      });
+    for (const name of Object.keys(ALL) as (keyof typeof ALL)[]) {
+      if (options.without?.includes(name)) continue;
+      services[name] = await start(name);
     }
   } catch (error) {
     for (const service of Object.values(services).reverse()) await service.close();
@@ -199,6 +203,10 @@ export async function startSystem(
     async stop(name) {
       stopped.add(name);
       await services[name]!.close();
+    },
+    async start(name) {
+      services[name] = await start(name);
+      stopped.delete(name);
     },
     async close() {
       for (const name of Object.keys(ALL).reverse()) {

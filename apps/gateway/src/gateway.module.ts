@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AdminController } from './admin/admin.controller.js';
+import { DeadLettersController } from './admin/dead-letters.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
 import { KeysController } from './auth/keys.controller.js';
 import { BlobsController } from './filesets/blobs.controller.js';
@@ -23,6 +24,7 @@ import { StorageController } from './storage/storage.controller.js';
     VersionsController,
     BlobsController,
     AdminController,
+    DeadLettersController,
     KeysController,
     SecretsController,
     SecretsHandler,

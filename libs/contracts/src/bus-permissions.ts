@@ -41,6 +41,15 @@ export interface BusRole {
   readonly hearsControls: readonly string[];
 }
 
+/**
+ * Control topics every service hears, besides those of its role: an operator's questions to all of
+ * them (their dead letters), asked through the gateway.
+ */
+export const CONTROLS_EVERY_SERVICE_HEARS: readonly string[] = [
+  Controls.listDeadLetters,
+  Controls.redriveDeadLetters,
+];
+
 export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   gateway: {
     appends: [],
@@ -48,7 +57,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     queuesWork: false,
     writesLogs: false,
     managesLogStreams: true,
-    publishesControls: [Controls.keyRevoked],
+    publishesControls: [Controls.keyRevoked, ...CONTROLS_EVERY_SERVICE_HEARS],
     hearsControls: [Controls.keyRevoked],
   },
   catalog: {
@@ -147,6 +156,11 @@ function commandSubject(t: Topology, command: CommandName | '*'): string {
     : subjects.command(t, Commands[command].service, Commands[command].subjectName);
 }
 
+/** The control topics a service hears: its role's, and those every service hears. */
+function hears(role: BusRole): string[] {
+  return [...role.hearsControls, ...CONTROLS_EVERY_SERVICE_HEARS];
+}
+
 /** Each service's NATS permissions on topology `t`, from its role. */
 export function busPermissions(t: Topology, service: BusService): BusPermissions {
   const role = BUS_ROLES[service];
@@ -165,7 +179,7 @@ export function busPermissions(t: Topology, service: BusService): BusPermissions
   const subscribe = [
     '_INBOX.>',
     `${t.prefix}.cmd.${service}.>`,
-    ...role.hearsControls.map((topic) => subjects.control(t, topic)),
+    ...hears(role).map((topic) => subjects.control(t, topic)),
   ];
   return { publish, subscribe };
 }
@@ -189,7 +203,7 @@ export function busPermissionsTable(): string {
         ...(role.writesLogs ? ['acai.out.>'] : []),
         ...role.publishesControls.map((t) => `acai.ctl.${t}`),
       ]),
-      code(role.hearsControls.map((t) => `acai.ctl.${t}`)),
+      code(hears(role).map((t) => `acai.ctl.${t}`)),
     ];
   });
   return [

@@ -479,6 +479,10 @@ export const Controls = {
   nodeHeartbeat: 'node.heartbeat',
   /** Broadcast to every gateway: this API key was revoked, forget it now. */
   keyRevoked: 'key.revoked',
+  /** Asked of every service (one replica of each answers): a page of its dead letters. */
+  listDeadLetters: 'dead_letters.list',
+  /** Asked of every service (one replica of each answers): take these dead letters back. */
+  redriveDeadLetters: 'dead_letters.redrive',
 } as const;
 
 export const NodeHeartbeatSchema = z.object({

@@ -8,6 +8,7 @@ import {
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
+  type ConsumerUpdateConfig,
   type JetStreamClient,
   type JetStreamManager,
   type StreamConfig,
@@ -205,19 +206,24 @@ export async function ensureStreams(bus: Bus, limits: StreamOptions = {}): Promi
 
 /**
  * Creates a durable consumer unless it exists; safe for replicas starting together (the one that
- * loses the race finds it made). An existing consumer is left as it is.
+ * loses the race finds it made). An existing consumer is left as it is, but for the fields named in
+ * `keepCurrent`, which are brought to `config` (JetStream lets them change): how a deployment made
+ * by an earlier release gets a setting this one needs.
  */
 export async function ensureDurableConsumer(
   bus: Bus,
   stream: string,
   config: Partial<ConsumerConfig> & { durable_name: string },
+  keepCurrent: readonly (keyof ConsumerUpdateConfig & keyof ConsumerConfig)[] = [],
 ): Promise<void> {
+  let existing: ConsumerConfig;
   try {
-    await bus.jsm.consumers.info(stream, config.durable_name);
+    existing = (await bus.jsm.consumers.info(stream, config.durable_name)).config;
   } catch (error) {
     if (!isMissing(error)) throw error;
     try {
       await bus.jsm.consumers.add(stream, config);
+      return;
     } catch (addError) {
       if (
         !(addError instanceof JetStreamApiError) ||
@@ -225,7 +231,17 @@ export async function ensureDurableConsumer(
       ) {
         throw addError;
       }
+      existing = (await bus.jsm.consumers.info(stream, config.durable_name)).config;
     }
+  }
+  const changes: Partial<ConsumerUpdateConfig> = {};
+  for (const field of keepCurrent) {
+    if (config[field] !== undefined && existing[field] !== config[field]) {
+      Object.assign(changes, { [field]: config[field] });
+    }
+  }
+  if (Object.keys(changes).length > 0) {
+    await bus.jsm.consumers.update(stream, config.durable_name, changes);
   }
 }
 

@@ -1,15 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { isolatedTopology, subjects, type StoredEvent } from '@acai/contracts';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import {
+  AcaiError,
+  CommonProblems,
+  isolatedTopology,
+  subjects,
+  type StoredEvent,
+} from '@acai/contracts';
 import { eventually, testEnv, uniqueTag } from '@acai/testkit';
-import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
+import {
+  connectBus,
+  deleteStreams,
+  ensureDurableConsumer,
+  ensureStreams,
+  type Bus,
+} from './bus.js';
 import { PostgresDeadLetters } from './dead-letters.js';
 import { NonRetryableError } from './errors.js';
 import { EventConsumer, type EventConsumerOptions } from './event-consumer.js';
 import { EventStore } from './event-store.js';
+import type { ConsumerMonitor } from './monitor.js';
 import { eventingEntities } from './storage.entities.js';
-import { EventingTables1764115200000 } from './storage.migration.js';
+import { eventingMigrations } from './storage.migration.js';
 
 const tag = uniqueTag();
 const schema = `it_${tag}`;
@@ -18,6 +33,32 @@ let db: DataSource;
 let deadLetters: PostgresDeadLetters;
 let store: EventStore;
 const running: EventConsumer[] = [];
+
+/** What the consumers reported, by consumer: as the platform's metrics would count it. */
+const reported = new Map<
+  string,
+  { waiting: number; mostWaiting: number; retried: number; deadLettered: string[] }
+>();
+const monitor: ConsumerMonitor = {
+  waiting: (consumer, delta) => {
+    const r = report(consumer);
+    r.waiting += delta;
+    r.mostWaiting = Math.max(r.mostWaiting, r.waiting);
+  },
+  retried: (consumer) => void report(consumer).retried++,
+  deadLettered: (consumer, reason) => void report(consumer).deadLettered.push(reason),
+};
+function report(consumer: string) {
+  let r = reported.get(consumer);
+  if (r === undefined) {
+    r = { waiting: 0, mostWaiting: 0, retried: 0, deadLettered: [] };
+    reported.set(consumer, r);
+  }
+  return r;
+}
+
+/** Waits between tries, shortened: the rules are the same, a test need not wait seconds. */
+const quick = { firstMs: 5, maxMs: 50 };
 
 beforeAll(async () => {
   const { natsUrl, databaseUrl } = testEnv();
@@ -28,7 +69,7 @@ beforeAll(async () => {
   });
   await ensureStreams(bus);
   db = await openSchema(databaseUrl, schema);
-  deadLetters = new PostgresDeadLetters(db);
+  deadLetters = new PostgresDeadLetters(db, { monitor });
   store = new EventStore(bus);
 });
 
@@ -57,7 +98,7 @@ async function openSchema(url: string, name: string): Promise<DataSource> {
     url,
     schema: name,
     entities: eventingEntities,
-    migrations: [EventingTables1764115200000],
+    migrations: eventingMigrations,
     logging: false,
   });
   await dataSource.initialize();
@@ -276,5 +317,231 @@ describe('EventConsumer', () => {
     await eventually('both events to be handled', () => (done.length >= 2 ? true : undefined));
 
     expect(done).toEqual([flaky.position.seq, later.position.seq]);
+  });
+  it('waits out a dependency that is down for longer than its attempts would last, then handles the event; nothing is dead-lettered', async () => {
+    const s = scenario();
+    let catalogUp = false;
+    let refused = 0;
+    const handled: string[] = [];
+    await s.consumer(
+      async (event) => {
+        if (event.type === 'job.cancelled' && event.data.reason === 'needs the catalog') {
+          if (!catalogUp) {
+            refused++;
+            throw new AcaiError(
+              CommonProblems.SERVICE_UNAVAILABLE,
+              'The catalog service is not running (no one answers catalog.get_version)',
+            );
+          }
+        }
+        if (event.type === 'job.cancelled') handled.push(event.data.reason);
+      },
+      { maxDeliver: 3, retryDelays: quick },
+    );
+
+    const waiting = await s.append('a', 'needs the catalog');
+    await s.append('b', 'independent');
+    // Four times as many tries as its attempts allow, and another aggregate is not held up.
+    await eventually('the event to be refused 12 times', () => (refused >= 12 ? true : undefined));
+    expect(handled).toEqual(['independent']);
+    expect(report(s.durable)).toMatchObject({ waiting: 1, deadLettered: [] });
+    catalogUp = true;
+
+    await eventually('the waiting event to be handled', () =>
+      handled.includes('needs the catalog') ? true : undefined,
+    );
+    await s.settled();
+    expect(await deadLetters.list(s.durable)).toEqual([]);
+    expect(report(s.durable)).toMatchObject({ waiting: 0, mostWaiting: 1, deadLettered: [] });
+    expect(report(s.durable).retried).toBe(refused);
+    const info = await bus.jsm.consumers.info(bus.topology.streams.events, s.durable);
+    expect(info.delivered.stream_seq).toBeGreaterThanOrEqual(waiting.position.seq);
+  });
+
+  it('keeps the events queued behind a waiting one in progress, so JetStream does not deliver them again', async () => {
+    const s = scenario();
+    let up = false;
+    const handled: string[] = [];
+    let firstRefusal = 0;
+    await s.consumer(
+      async (event) => {
+        if (event.type === 'job.cancelled' && event.data.reason === 'first' && !up) {
+          firstRefusal ||= Date.now();
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+            code: 'ECONNREFUSED',
+          });
+        }
+        handled.push(event.type === 'job.cancelled' ? event.data.reason : event.type);
+      },
+      { ackWaitMs: 1_000, retryDelays: quick },
+    );
+
+    await s.append('a', 'first');
+    await s.append('a', 'second');
+    // Down for three ack waits: the second event sat behind the first all along.
+    await eventually('three ack waits to pass', () =>
+      firstRefusal > 0 && Date.now() - firstRefusal > 3_000 ? true : undefined,
+    );
+    expect(handled).toEqual([]);
+    up = true;
+
+    await eventually('both events to be handled', () => (handled.length === 2 ? true : undefined));
+    expect(handled).toEqual(['first', 'second']);
+    await s.settled();
+    const info = await bus.jsm.consumers.info(bus.topology.streams.events, s.durable);
+    expect(info.num_redelivered).toBe(0);
+  });
+
+  it('dead-letters a message delivered again and again without being settled (its handler kills the service), before handling it', async () => {
+    const s = scenario();
+    const stream = bus.topology.streams.events;
+    await ensureDurableConsumer(bus, stream, {
+      durable_name: s.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: subjects.projectEvents(bus.topology, s.project),
+      ack_wait: nanos(30_000),
+      max_deliver: -1,
+    });
+    const killer = await s.append('a', 'kills its handler');
+    // Six services in a row took it and died before settling it.
+    const raw = await bus.js.consumers.get(stream, s.durable);
+    for (let delivery = 1; delivery <= 6; delivery++) {
+      const msg = await raw.next({ expires: 5_000 });
+      expect(msg?.info.deliveryCount).toBe(delivery);
+      msg!.nak();
+    }
+    const next = await s.append('a', 'fine');
+
+    const handled: string[] = [];
+    await s.consumer(async (event) => void handled.push(event.id), { maxDeliver: 2 });
+    await eventually('the next event to be handled', () =>
+      handled.includes(next.id) ? true : undefined,
+    );
+
+    expect(handled).toEqual([next.id]);
+    const letters = await deadLetters.list(s.durable);
+    expect(letters.map((l) => ({ seq: l.seq, reason: l.reason, type: l.eventType }))).toEqual([
+      { seq: killer.position.seq, reason: 'max_redeliveries', type: 'job.cancelled' },
+    ]);
+    expect(letters[0]!.error).toMatch(/delivered 7 times and never settled/);
+    expect(report(s.durable).deadLettered).toEqual(['max_redeliveries']);
+    await s.settled();
+  });
+
+  it('takes away the max_deliver of a durable made by an earlier release, so JetStream never drops a message', async () => {
+    const s = scenario();
+    await ensureDurableConsumer(bus, bus.topology.streams.events, {
+      durable_name: s.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: subjects.projectEvents(bus.topology, s.project),
+      max_deliver: 9,
+    });
+    await s.consumer(async () => undefined);
+    const info = await bus.jsm.consumers.info(bus.topology.streams.events, s.durable);
+    expect(info.config.max_deliver).toBe(-1);
+  });
+
+  it('dead-letters a message that fails every attempt, and handles it when redriven once the handler is fixed', async () => {
+    const s = scenario();
+    let fixed = false;
+    const calls: string[] = [];
+    const handled: string[] = [];
+    await s.consumer(
+      async (event) => {
+        calls.push(event.id);
+        if (event.type === 'job.cancelled' && event.data.reason === 'poison' && !fixed) {
+          throw new TypeError("Cannot read properties of undefined (reading 'pool')");
+        }
+        handled.push(event.id);
+      },
+      { maxDeliver: 3, retryDelays: quick },
+    );
+
+    const poison = await s.append('a', 'poison');
+    const next = await s.append('a', 'fine');
+    await eventually('the next event to be handled', () =>
+      handled.includes(next.id) ? true : undefined,
+    );
+    expect(calls.filter((id) => id === poison.id)).toHaveLength(3);
+    const [letter, ...others] = await deadLetters.list(s.durable);
+    expect(others).toEqual([]);
+    expect(letter).toMatchObject({
+      seq: poison.position.seq,
+      reason: 'max_deliveries',
+      eventType: 'job.cancelled',
+      redrives: 0,
+      redrivingSince: null,
+    });
+    expect(letter!.error).toMatch(/gave up after 3 attempts: Cannot read properties/);
+    await s.settled();
+
+    // Redriven while still broken: it fails its attempts again and stays, redriven once.
+    const again = await deadLetters.redrive({ ids: [letter!.id], limit: 10 });
+    expect(again.redriven).toEqual([
+      {
+        id: letter!.id,
+        consumer: s.durable,
+        seq: poison.position.seq,
+        subject: poison.position.subject,
+        how: 'handle',
+      },
+    ]);
+    await eventually('the letter to be back, redriven once', async () => {
+      const [back] = await deadLetters.list(s.durable);
+      return back?.redrives === 1 && back.redrivingSince === null ? back : undefined;
+    });
+    expect(calls.filter((id) => id === poison.id)).toHaveLength(6);
+
+    fixed = true;
+    const redriven = await deadLetters.redrive({ consumer: s.durable, limit: 10 });
+    expect(redriven.redriven.map((l) => l.id)).toEqual([letter!.id]);
+    expect(redriven.remaining).toBe(0);
+    await eventually('the letter to be gone', async () =>
+      (await deadLetters.list(s.durable)).length === 0 ? true : undefined,
+    );
+    expect(handled).toEqual([next.id, poison.id]);
+    expect(report(s.durable).deadLettered).toEqual(['max_deliveries', 'max_deliveries']);
+  });
+
+  it('lets one replica claim a letter: asked at once, the other is told it is being redriven', async () => {
+    const s = scenario();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let broken = true;
+    await s.consumer(
+      async (event) => {
+        if (event.type === 'job.cancelled' && event.data.reason === 'poison') {
+          if (broken) throw new NonRetryableError('rejected_by_test', 'never');
+          await gate;
+        }
+      },
+      { maxDeliver: 1 },
+    );
+    await s.append('a', 'poison');
+    const [letter] = await eventually('the letter', async () => {
+      const letters = await deadLetters.list(s.durable);
+      return letters.length > 0 ? letters : undefined;
+    });
+    broken = false;
+
+    const [first, second] = await Promise.all([
+      deadLetters.redrive({ ids: [letter!.id], limit: 1 }),
+      deadLetters.redrive({ ids: [letter!.id], limit: 1 }),
+    ]);
+    const outcomes = [first, second].map((r) =>
+      r.redriven.length > 0 ? 'redriven' : (r.refused[0]?.why ?? 'nothing'),
+    );
+    expect(outcomes.sort()).toEqual(['redriven', 'redriving']);
+    const [listed] = await deadLetters
+      .page({ consumer: s.durable, limit: 10 })
+      .then((p) => p.items);
+    expect(listed?.redrivingSince).not.toBeNull();
+
+    release();
+    await eventually('the letter to be gone', async () =>
+      (await deadLetters.list(s.durable)).length === 0 ? true : undefined,
+    );
   });
 });

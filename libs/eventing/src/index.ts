@@ -19,9 +19,28 @@ export {
   type ReplayResult,
   type SqlProjection,
 } from './projection-runner.js';
-export { PostgresDeadLetters } from './dead-letters.js';
+export {
+  type ClaimedLetter,
+  type DeadLetter,
+  type DeadLetterSink,
+  PostgresDeadLetters,
+  type RedriveOutcome,
+  type Redriver,
+} from './dead-letters.js';
+export {
+  BusDeadLetterAdmin,
+  DeadLetterAdmin,
+  type DeadLetterListQuery,
+  type GatheredPage,
+  type GatheredRedrive,
+  serveDeadLetters,
+} from './dead-letter-control.js';
+export { classifyFailure, type FailureKind, type TransientKind } from './failures.js';
+export { type ConsumerMonitor, silentMonitor } from './monitor.js';
 export { eventingEntities, ProjectionDocumentEntity } from './storage.entities.js';
 export {
+  eventingMigrations,
+  EventingRedrives1796600000000,
   EventingReplays1796500000000,
   EventingTables1764115200000,
   schemaOf,

@@ -7,6 +7,7 @@ import { connectBus, deleteStreams, ensureStreams, type Bus } from './bus.js';
 import { PostgresDeadLetters } from './dead-letters.js';
 import { EventStore } from './event-store.js';
 import type { EventingLogger } from './logger.js';
+import type { ConsumerMonitor } from './monitor.js';
 import {
   ProjectionRunner,
   type ProjectionRunnerOptions,
@@ -17,7 +18,7 @@ import {
   ProjectionCheckpointEntity,
   ProjectionDocumentEntity,
 } from './storage.entities.js';
-import { EventingReplays1796500000000, EventingTables1764115200000 } from './storage.migration.js';
+import { eventingMigrations } from './storage.migration.js';
 
 /** How many events of its aggregate a document has seen, and which ones. */
 interface Counted {
@@ -44,6 +45,19 @@ let deadLetters: PostgresDeadLetters;
 let store: EventStore;
 const running: ProjectionRunner<Counted>[] = [];
 
+/** What the runners reported, by consumer (`projection:<name>`), as metrics would count it. */
+const waiting = new Map<string, number>();
+const letters = new Map<string, string[]>();
+const monitor: ConsumerMonitor = {
+  waiting: (consumer, delta) => void waiting.set(consumer, (waiting.get(consumer) ?? 0) + delta),
+  retried: () => undefined,
+  deadLettered: (consumer, reason) =>
+    void letters.set(consumer, [...(letters.get(consumer) ?? []), reason]),
+};
+
+/** Waits between tries, shortened: the rules are the same, a test need not wait seconds. */
+const quick = { firstMs: 5, maxMs: 50 };
+
 beforeAll(async () => {
   const { natsUrl, databaseUrl } = testEnv();
   bus = await connectBus({
@@ -53,7 +67,7 @@ beforeAll(async () => {
   });
   await ensureStreams(bus);
   db = await openSchema(databaseUrl, schema);
-  deadLetters = new PostgresDeadLetters(db);
+  deadLetters = new PostgresDeadLetters(db, { monitor });
   store = new EventStore(bus);
 });
 
@@ -82,7 +96,7 @@ async function openSchema(url: string, name: string): Promise<DataSource> {
     url,
     schema: name,
     entities: eventingEntities,
-    migrations: [EventingTables1764115200000, EventingReplays1796500000000],
+    migrations: eventingMigrations,
     logging: false,
   });
   await dataSource.initialize();
@@ -446,6 +460,134 @@ describe('ProjectionRunner', () => {
     // The message is kept as it was, for someone to look at.
     expect(new Uint8Array(letters[0]!.payload)).toEqual(garbage);
     expect(letters[1]!.error).toMatch(/job\.exploded v9/);
+
+    // A replay meets them again: still one letter each.
+    await runner.replay();
+    expect((await deadLetters.list(`projection:${s.name}`)).map((l) => l.id).sort()).toEqual(
+      letters.map((l) => l.id).sort(),
+    );
+  });
+  /**
+   * A SQL projection in memory that keeps the seqs it applied, and fails as told: `failing(event)`
+   * says what to throw for an event (nothing: apply it).
+   */
+  function flaky(name: string, failing: (reason: string) => Error | undefined) {
+    const applied: number[] = [];
+    let tries = 0;
+    const projection: SqlProjection = {
+      name,
+      apply: async (_, events) => {
+        for (const event of events) {
+          const reason = event.type === 'job.cancelled' ? event.data.reason : '';
+          const error = failing(reason);
+          if (error !== undefined) {
+            tries++;
+            throw error;
+          }
+        }
+        applied.push(...events.map((e) => e.position.seq));
+      },
+      reset: async () => void applied.splice(0),
+      count: async () => applied.length,
+    };
+    return {
+      projection,
+      applied,
+      get tries() {
+        return tries;
+      },
+    };
+  }
+
+  it('waits out a database that is away, never counting it, and applies the events once it is back', async () => {
+    const s = scenario();
+    let databaseUp = false;
+    const search = flaky(`${s.name}-search`, () =>
+      databaseUp
+        ? undefined
+        : Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+            code: 'ECONNREFUSED',
+          }),
+    );
+    const runner = new ProjectionRunner(
+      bus,
+      db,
+      [countingProjection(s.name), search.projection],
+      deadLetters,
+      {
+        filterSubject: subjects.projectEvents(bus.topology, s.project),
+        maxDeliver: 2,
+        retryDelays: quick,
+      },
+    );
+    running.push(runner);
+    await runner.start();
+    await s.append(['a', 'b'], 6);
+
+    const consumer = `projection:${runner.name}`;
+    await eventually('ten tries refused', () => (search.tries >= 10 ? true : undefined));
+    expect(waiting.get(consumer)).toBe(1);
+    expect(await s.documents()).toEqual(new Map());
+    databaseUp = true;
+
+    await runner.waitFor(s.lastSeq);
+    await s.expectExactlyOnce();
+    expect(search.applied).toEqual([...s.expected.values()].flat().sort((x, y) => x - y));
+    expect(waiting.get(consumer)).toBe(0);
+    expect(await deadLetters.list(`projection:${search.projection.name}`)).toEqual([]);
+    expect(letters.get(`projection:${search.projection.name}`)).toBeUndefined();
+  });
+
+  it('dead-letters an event one projection keeps failing on, for that projection only, after its attempts; the others apply it and all go on', async () => {
+    const s = scenario();
+    let fixed = false;
+    const search = flaky(`${s.name}-search`, (reason) =>
+      reason === 'step 4' && !fixed ? new RangeError('tsvector too long for step 4') : undefined,
+    );
+    const runner = new ProjectionRunner(
+      bus,
+      db,
+      [countingProjection(s.name), search.projection],
+      deadLetters,
+      {
+        filterSubject: subjects.projectEvents(bus.topology, s.project),
+        maxDeliver: 3,
+        retryDelays: quick,
+      },
+    );
+    running.push(runner);
+    await runner.start();
+    await s.append(['a', 'b', 'c'], 9);
+    await runner.waitFor(s.lastSeq);
+
+    // The counting projection has every event; the search projection all but the one it failed on.
+    await s.expectExactlyOnce();
+    const all = [...s.expected.values()].flat().sort((x, y) => x - y);
+    const poison = all[4]!;
+    expect(search.applied).toEqual(all.filter((seq) => seq !== poison));
+    const consumer = `projection:${search.projection.name}`;
+    const [letter, ...others] = await deadLetters.list(consumer);
+    expect(others).toEqual([]);
+    expect(letter).toMatchObject({
+      seq: poison,
+      reason: 'max_deliveries',
+      eventType: 'job.cancelled',
+    });
+    expect(letter!.error).toBe('gave up after 3 attempts: tsvector too long for step 4');
+    expect(letters.get(consumer)).toEqual(['max_deliveries']);
+    expect(await deadLetters.list(`projection:${s.name}`)).toEqual([]);
+
+    // Fixed and redriven: the projection is rebuilt from the log, that event included.
+    fixed = true;
+    const redriven = await deadLetters.redrive({ ids: [letter!.id], limit: 10 });
+    expect(redriven.redriven).toEqual([
+      { id: letter!.id, consumer, seq: poison, subject: letter!.subject, how: 'replay' },
+    ]);
+    await eventually('the letter to be gone', async () =>
+      (await deadLetters.list(consumer)).length === 0 ? true : undefined,
+    );
+    expect(search.applied).toEqual(all);
+    await s.expectExactlyOnce();
   });
 });
 

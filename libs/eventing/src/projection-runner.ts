@@ -1,11 +1,26 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { DataSource, EntityManager } from 'typeorm';
-import { subjects, type Projection, type ReplayStatus, type StoredEvent } from '@acai/contracts';
+import {
+  isProblem,
+  RunProblems,
+  subjects,
+  type Projection,
+  type ReplayStatus,
+  type StoredEvent,
+} from '@acai/contracts';
 import type { Bus } from './bus.js';
 import { decodeEvent, eventTypeOf } from './codec.js';
 import type { DeadLetterSink } from './dead-letters.js';
 import { deadLetterReason, describeError, isMissing, NonRetryableError } from './errors.js';
+import { classifyFailure, isTransient } from './failures.js';
 import { silentLogger, type EventingLogger } from './logger.js';
+import {
+  DEFAULT_RETRY_DELAYS,
+  retryDelay,
+  sleep,
+  WaitingRoom,
+  type RetryDelays,
+} from './patience.js';
 import { Replays, SHADOW_SUFFIX, type ShadowBuild } from './replays.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
@@ -48,16 +63,49 @@ export interface ProjectionRunnerOptions {
    * over without a transaction. Every type by default.
    */
   readonly accepts?: (type: string) => boolean;
+  /**
+   * Tries an event gets when applying it fails for a reason other than a dependency (8 by default):
+   * then it is dead-lettered for the projection that failed, and the others go on.
+   */
+  readonly maxDeliver?: number;
+  /** Waits between tries; tests shorten them. */
+  readonly retryDelays?: RetryDelays;
 }
 
-/**
- * Keeps one or more projections' documents in Postgres in step with the log. Reads with an
- * ordered consumer from the lowest checkpoint onwards; each batch of events is decoded once and
- * applied to every projection in one transaction that also moves their checkpoints, with the
- * checkpoint rows locked and events at or below a projection's checkpoint skipped for it, so a
- * redelivery, a restart mid-batch or a second replica never applies an event twice. Each
- * projection keeps its own checkpoint, so one can be replayed alone.
- */
+/** A batch that could not be applied: which events, which projections failed, and why. */
+class BatchFailure extends Error {
+  override readonly name = 'BatchFailure';
+  constructor(
+    readonly firstSeq: number,
+    readonly size: number,
+    /** The projections to blame: the one whose `apply` threw, or every one with the events pending. */
+    readonly blame: readonly string[],
+    override readonly cause: unknown,
+  ) {
+    super(describeError(cause), { cause });
+  }
+}
+
+/** A SQL projection's `apply` threw. */
+class ProjectionFailure extends Error {
+  override readonly name = 'ProjectionFailure';
+  constructor(
+    readonly projection: string,
+    override readonly cause: unknown,
+  ) {
+    super(describeError(cause), { cause });
+  }
+}
+
+/** A letter recorded in a batch's transaction, logged and counted once it commits. */
+interface Recorded {
+  readonly projection: string;
+  readonly seq: number;
+  readonly subject: string;
+  readonly reason: string;
+  readonly error: string;
+}
+
 /**
  * What a handler may ask of its service's projections: to wait until they have applied what is in
  * the log (read-your-writes), to rebuild one. The {@link ProjectionRunner} is the real one.
@@ -89,6 +137,24 @@ export interface ReplayResult {
 /** Events per transaction of a replay's build. */
 const REPLAY_BATCH_SIZE = 4_000;
 
+/**
+ * Keeps one or more projections' documents in Postgres in step with the log. Reads with an
+ * ordered consumer from the lowest checkpoint onwards; each batch of events is decoded once and
+ * applied to every projection in one transaction that also moves their checkpoints, with the
+ * checkpoint rows locked and events at or below a projection's checkpoint skipped for it, so a
+ * redelivery, a restart mid-batch or a second replica never applies an event twice. Each
+ * projection keeps its own checkpoint, so one can be replayed alone.
+ *
+ * When a batch fails, the failure is classified as an event consumer's is: Postgres, NATS or a
+ * store being away (or a lost race) is waited out with backoff for as long as it takes, never
+ * counted (the `waiting` metric and a log line every half minute say so). Any other failure is
+ * an attempt: the batch is applied again one event per transaction to find the event, which gets
+ * `maxDeliver` tries; then it is dead-lettered for the projection that failed (all of them when
+ * the failure was not in one projection's code), whose checkpoint passes it, and the others apply
+ * it. An event a document projection's `evolve` throws on, or that cannot be decoded, is
+ * dead-lettered at once: a pure fold fails the same way every time. Redriving such a letter
+ * replays its projection from the log (see {@link Redriver}).
+ */
 export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
@@ -99,7 +165,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private replaying: Promise<unknown> = Promise.resolve();
   private readonly nextReplays = new Map<string, Promise<ReplayResult>>();
   private readonly batchSize: number;
+  private readonly maxDeliver: number;
+  private readonly delays: RetryDelays;
   private readonly logger: EventingLogger;
+  private abort = new AbortController();
+  private registered = false;
+  private readonly room = new WaitingRoom();
+  private waiting = false;
+  /** Tries since it started waiting for a dependency. */
+  private waitingTries = 0;
+  /** Events still to apply one per transaction, to find the one a failed batch failed on. */
+  private isolate = 0;
+  /** The event that failed alone, and how often. */
+  private stuck: { seq: number; failures: number } | undefined;
+  /** Events to dead-letter for these projections (with the error) instead of applying them. */
+  private readonly skips = new Map<number, Map<string, unknown>>();
   private readonly tables: { checkpoints: string; documents: string; replays: string };
   private readonly replays: Replays | undefined;
   /** Replays asked for in this process, shared by everyone who asks while one is on its way. */
@@ -121,6 +201,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.sqlProjections = all.filter(isSql);
     if (all.length === 0) throw new Error('a projection runner needs a projection');
     this.batchSize = options.batchSize ?? 500;
+    this.maxDeliver = options.maxDeliver ?? 8;
+    this.delays = options.retryDelays ?? DEFAULT_RETRY_DELAYS;
     this.logger = options.logger ?? silentLogger;
     const schema = (dataSource.options as { schema?: string }).schema ?? 'public';
     const quoted = `"${schema.replace(/"/g, '""')}"`;
@@ -160,6 +242,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.abort = new AbortController();
+    this.register();
     await this.dataSource.query(
       `INSERT INTO ${this.tables.checkpoints} (projection, last_seq, updated_at)
        SELECT unnest($1::text[]), 0, now() ON CONFLICT (projection) DO NOTHING`,
@@ -176,9 +260,56 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
 
   private async stopConsumer(): Promise<void> {
     this.stopping = true;
+    this.abort.abort();
     this.messages?.stop();
     await this.loop;
     this.loop = undefined;
+    this.stopWaiting(false);
+  }
+
+  /**
+   * Its projections take their dead letters back by replaying (one event cannot be folded in again
+   * out of order); letters of the runner as a whole (an event none could decode, as earlier
+   * releases recorded it) replay them all.
+   */
+  private register(): void {
+    // A replay's build records its letters under the live projection's name (see deadLetter).
+    if (this.registered || this.options.forReplay === true) return;
+    this.registered = true;
+    for (const name of this.names) {
+      this.deadLetters.register(`projection:${name}`, {
+        how: 'replay',
+        replay: () => this.replayAfterAny(name),
+      });
+    }
+    if (this.names.length > 1) {
+      this.deadLetters.register(`projection:${this.name}`, {
+        how: 'replay',
+        replay: async () => {
+          for (const name of this.names) await this.replayAfterAny(name);
+        },
+      });
+    }
+  }
+
+  /**
+   * A replay for redriven letters. One that runs already (here or in another replica) may have
+   * passed their events before they were fixed: it is waited for, and then another one is made.
+   */
+  private async replayAfterAny(name: string): Promise<void> {
+    for (;;) {
+      try {
+        await this.replay(name);
+        return;
+      } catch (error) {
+        if (!isProblem(error, RunProblems.REPLAY_RUNNING)) throw error;
+      }
+      while ((await this.replayStatus(name))?.status === 'running') {
+        if (this.stopping)
+          throw new Error(`the runner of '${name}' stopped before it could replay`);
+        await sleep(2_000, this.abort.signal);
+      }
+    }
   }
 
   /** Resolves once every event up to `seq` has been applied. */
@@ -343,6 +474,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.appliedSeq = 0;
     const target = await this.lastRelevantSeq();
     this.stopping = false;
+    this.abort = new AbortController();
     this.loop = this.run();
     await this.waitFor(target);
     const sql = this.sqlProjections.find((p) => p.name === projection);
@@ -388,13 +520,93 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         backoffMs = 250;
       } catch (error) {
         if (this.stopping) break;
-        this.logger.error(
-          { projection: this.name, err: describeError(error) },
-          'projection stopped; restarting from its checkpoint',
-        );
-        await new Promise((r) => setTimeout(r, backoffMs));
-        backoffMs = Math.min(backoffMs * 2, 10_000);
+        const failure = error instanceof BatchFailure ? error : undefined;
+        const cause = failure?.cause ?? error;
+        const kind = classifyFailure(cause);
+        let delayMs: number;
+        if (isTransient(kind)) {
+          // Postgres, NATS or a store is away: wait, however long, without counting it.
+          this.monitor.retried(this.consumer, kind);
+          if (!this.waiting) {
+            this.waiting = true;
+            this.room.enter(Date.now());
+            this.monitor.waiting(this.consumer, 1);
+          }
+          if (this.room.due(Date.now())) {
+            this.logger.warn(
+              {
+                projection: this.name,
+                kind,
+                waitingSeconds: this.room.seconds(Date.now()),
+                err: describeError(cause),
+              },
+              'projection waits for a dependency; trying again until it answers',
+            );
+          }
+          delayMs = retryDelay(++this.waitingTries, this.delays);
+        } else {
+          this.logger.error(
+            { projection: this.name, seq: failure?.firstSeq, err: describeError(cause) },
+            'projection stopped; restarting from its checkpoint',
+          );
+          delayMs = failure === undefined ? backoffMs : this.onFailure(failure, kind);
+          backoffMs = Math.min(backoffMs * 2, 10_000);
+        }
+        await sleep(delayMs, this.abort.signal);
       }
+    }
+  }
+
+  /** Dead letters of the runner as a whole, and what its waits are counted under. */
+  private get consumer(): string {
+    return `projection:${this.name}`;
+  }
+
+  private get monitor() {
+    return this.deadLetters.monitor;
+  }
+
+  /**
+   * After a batch failed for a reason that counts: apply its events one by one to find the one, and
+   * once that one has failed `maxDeliver` times (or at once, if it can never succeed) dead-letter it
+   * for the projections to blame. Returns how long to wait before trying again.
+   */
+  private onFailure(failure: BatchFailure, kind: 'failure' | 'final'): number {
+    if (failure.size > 1) {
+      this.isolate = Math.max(this.isolate, failure.size);
+      return 0;
+    }
+    if (this.stuck?.seq !== failure.firstSeq) this.stuck = { seq: failure.firstSeq, failures: 0 };
+    const failures = ++this.stuck.failures;
+    if (kind === 'final' || failures >= this.maxDeliver) {
+      const error =
+        kind === 'final'
+          ? failure.cause
+          : new NonRetryableError(
+              'max_deliveries',
+              `gave up after ${failures} attempts: ${describeError(failure.cause)}`,
+              { cause: failure.cause },
+            );
+      this.skips.set(failure.firstSeq, new Map(failure.blame.map((p) => [p, error])));
+      this.stuck = undefined;
+      this.isolate = Math.max(this.isolate, 1);
+      return 0;
+    }
+    return retryDelay(failures, this.delays);
+  }
+
+  /** A batch was applied (whatever it waited for is back, `log` it), or the runner stopped. */
+  private stopWaiting(log: boolean): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.waitingTries = 0;
+    this.monitor.waiting(this.consumer, -1);
+    const seconds = this.room.seconds(Date.now());
+    if (this.room.leave() && log) {
+      this.logger.info(
+        { projection: this.name, waitedSeconds: seconds },
+        'projection no longer waits for a dependency',
+      );
     }
   }
 
@@ -404,9 +616,11 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     let failure: Error | undefined;
     const flush = async () => {
       while (pending.length > 0 && failure === undefined) {
-        const batch = pending.splice(0, this.batchSize);
+        // One event per transaction while looking for the one a batch failed on.
+        const batch = pending.splice(0, this.isolate > 0 ? 1 : this.batchSize);
         try {
           await this.applyBatch(batch);
+          this.isolate = Math.max(0, this.isolate - batch.length);
         } catch (error) {
           failure = error instanceof Error ? error : new Error(String(error));
           messages.stop();
@@ -440,39 +654,71 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       return;
     }
     const first = batch[0]!;
-    await inSpan(
-      `project ${this.name}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'acai.service': this.bus.name,
-          'acai.projection': this.name,
-          'acai.batch': batch.length,
+    // What a failure is blamed on: refined inside the transaction.
+    let firstSeq = first.seq;
+    let size = batch.length;
+    const recorded: Recorded[] = [];
+    try {
+      await inSpan(
+        `project ${this.name}`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'acai.service': this.bus.name,
+            'acai.projection': this.name,
+            'acai.batch': batch.length,
+          },
+          parent: extractTrace(first.headers),
         },
-        parent: extractTrace(first.headers),
-      },
-      async () => {
-        // The hot path is plain SQL, a fixed number of statements per batch whatever its size and
-        // however many projections: every event of the system goes through here.
-        await this.dataSource.transaction(async (m) => {
-          const rows = await m.query<{ projection: string; last_seq: string }[]>(
-            `SELECT projection, last_seq FROM ${this.tables.checkpoints}
-             WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
-            [this.names],
-          );
-          const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
-          const lowest = Math.min(...this.names.map((n) => checkpoints.get(n) ?? 0));
-          const fresh = batch.filter((msg) => msg.seq > lowest);
-          if (fresh.length === 0) return;
-          await this.applyEvents(m, fresh, checkpoints);
-          await m.query(
-            `UPDATE ${this.tables.checkpoints} SET last_seq = GREATEST(last_seq, $2), updated_at = now()
-             WHERE projection = ANY($1::text[])`,
-            [this.names, last.seq],
-          );
-        });
-      },
-    );
+        async () => {
+          // The hot path is plain SQL, a fixed number of statements per batch whatever its size and
+          // however many projections: every event of the system goes through here.
+          await this.dataSource.transaction(async (m) => {
+            recorded.length = 0;
+            const rows = await m.query<{ projection: string; last_seq: string }[]>(
+              `SELECT projection, last_seq FROM ${this.tables.checkpoints}
+               WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
+              [this.names],
+            );
+            const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
+            const lowest = Math.min(...this.names.map((n) => checkpoints.get(n) ?? 0));
+            const fresh = batch.filter((msg) => msg.seq > lowest);
+            if (fresh.length === 0) return;
+            firstSeq = fresh[0]!.seq;
+            size = fresh.length;
+            await this.applyEvents(m, fresh, checkpoints, recorded);
+            await m.query(
+              `UPDATE ${this.tables.checkpoints} SET last_seq = GREATEST(last_seq, $2), updated_at = now()
+               WHERE projection = ANY($1::text[])`,
+              [this.names, last.seq],
+            );
+          });
+        },
+      );
+    } catch (error) {
+      const blame = error instanceof ProjectionFailure ? [error.projection] : this.names;
+      throw new BatchFailure(
+        firstSeq,
+        size,
+        blame,
+        error instanceof ProjectionFailure ? error.cause : error,
+      );
+    }
+    for (const seq of this.skips.keys()) if (seq <= last.seq) this.skips.delete(seq);
+    for (const letter of recorded) {
+      this.logger.warn(
+        {
+          projection: letter.projection,
+          seq: letter.seq,
+          subject: letter.subject,
+          reason: letter.reason,
+          err: letter.error,
+        },
+        'event sent to dead letters',
+      );
+      this.monitor.deadLettered(`projection:${liveName(letter.projection)}`, letter.reason);
+    }
+    this.stopWaiting(true);
     this.advance(last.seq);
   }
 
@@ -480,7 +726,18 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     m: EntityManager,
     msgs: JsMsg[],
     checkpoints: ReadonlyMap<string, number>,
+    recorded: Recorded[],
   ): Promise<void> {
+    const deadLetter = async (msg: JsMsg, error: unknown, projection: string) => {
+      await this.deadLetter(m, msg, error, projection);
+      recorded.push({
+        projection,
+        seq: msg.seq,
+        subject: msg.subject,
+        reason: deadLetterReason(error),
+        error: describeError(error),
+      });
+    };
     const events: StoredEvent[] = [];
     for (const msg of msgs) {
       try {
@@ -488,20 +745,43 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
           decodeEvent(msg.data, { stream: msg.info.stream, subject: msg.subject, seq: msg.seq }),
         );
       } catch (error) {
-        await this.deadLetter(m, msg, error, this.name);
+        // Each projection that has not passed it goes without it (a replay re-records only its own).
+        for (const name of this.names) {
+          if ((checkpoints.get(name) ?? 0) < msg.seq) await deadLetter(msg, error, name);
+        }
       }
     }
+    // The events a projection has not applied yet, less those it gave up on (dead-lettered here).
+    const pendingFor = async (name: string): Promise<StoredEvent[]> => {
+      const checkpoint = checkpoints.get(name) ?? 0;
+      const mine: StoredEvent[] = [];
+      for (const event of events) {
+        if (event.position.seq <= checkpoint) continue;
+        const skipped = this.skips.get(event.position.seq)?.get(name);
+        if (skipped === undefined) {
+          mine.push(event);
+          continue;
+        }
+        const msg = msgs.find((x) => x.seq === event.position.seq)!;
+        await deadLetter(msg, skipped, name);
+      }
+      return mine;
+    };
     for (const projection of this.sqlProjections) {
-      const checkpoint = checkpoints.get(projection.name) ?? 0;
-      const mine = events.filter((e) => e.position.seq > checkpoint);
-      if (mine.length > 0) await projection.apply(m, mine);
+      const mine = await pendingFor(projection.name);
+      if (mine.length === 0) continue;
+      try {
+        await projection.apply(m, mine);
+      } catch (error) {
+        throw new ProjectionFailure(projection.name, error);
+      }
     }
     // Which documents each projection touches, for the events it has not applied yet.
-    const work = this.projections.map((projection) => {
-      const checkpoint = checkpoints.get(projection.name) ?? 0;
-      const mine = events.filter((e) => e.position.seq > checkpoint);
-      return { projection, events: mine, keys: mine.map((e) => [...projection.keys(e)]) };
-    });
+    const work: { projection: Projection<Doc>; events: StoredEvent[]; keys: string[][] }[] = [];
+    for (const projection of this.projections) {
+      const mine = await pendingFor(projection.name);
+      work.push({ projection, events: mine, keys: mine.map((e) => [...projection.keys(e)]) });
+    }
     const wanted = work.flatMap((w) =>
       [...new Set(w.keys.flat())].map((key) => [w.projection.name, key] as const),
     );
@@ -531,8 +811,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
           } catch (error) {
             // A projection that cannot fold an event is a bug: park the event, keep the model going.
             const msg = msgs.find((x) => x.seq === event.position.seq)!;
-            await this.deadLetter(
-              m,
+            await deadLetter(
               msg,
               new NonRetryableError('handler_failed', describeError(error), { cause: error }),
               projection.name,
@@ -597,26 +876,16 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     error: unknown,
     projection: string,
   ): Promise<void> {
-    const reason = deadLetterReason(error);
-    this.logger.warn(
-      {
-        projection,
-        seq: msg.seq,
-        subject: msg.subject,
-        reason,
-        err: describeError(error),
-      },
-      'event sent to dead letters',
-    );
     await this.deadLetters.record(
       {
-        consumer: `projection:${projection}`,
+        consumer: `projection:${liveName(projection)}`,
         stream: msg.info.stream,
         seq: msg.seq,
         subject: msg.subject,
-        reason,
+        reason: deadLetterReason(error),
         error: describeError(error),
         payload: msg.data,
+        eventType: eventTypeOf(msg.headers) ?? null,
       },
       m,
     );
@@ -652,4 +921,11 @@ function projectField(doc: unknown): string | null {
     return doc.project;
   }
   return null;
+}
+
+/** A replay's build (`<name>~replay`) keeps the live projection's dead letters: its name. */
+function liveName(projection: string): string {
+  return projection.endsWith(SHADOW_SUFFIX)
+    ? projection.slice(0, -SHADOW_SUFFIX.length)
+    : projection;
 }

@@ -47,7 +47,10 @@ export class ProjectionDocumentEntity {
   seq!: number;
 }
 
-/** A message a consumer could not process and will not retry, with the reason. */
+/**
+ * A message a consumer could not process and will not retry, with the reason, until an operator
+ * redrives it (see PostgresDeadLetters).
+ */
 @Entity({ name: 'dead_letters' })
 @Index('dead_letters_consumer_idx', ['consumer', 'createdAt'])
 export class DeadLetterEntity {
@@ -66,7 +69,7 @@ export class DeadLetterEntity {
   @Column({ type: 'text' })
   subject!: string;
 
-  /** Short machine-readable cause: `undecodable`, `unknown_version`, `invalid_data`, `handler_failed`, `max_deliveries`. */
+  /** Short machine-readable cause: `undecodable`, `unknown_version`, `invalid_data`, `handler_failed`, `max_deliveries`, `max_redeliveries`, or a problem's reason. */
   @Column({ type: 'text' })
   reason!: string;
 
@@ -75,6 +78,18 @@ export class DeadLetterEntity {
 
   @Column({ type: 'bytea' })
   payload!: Buffer;
+
+  /** The event's type, when the consumer could tell it (null for letters of earlier releases). */
+  @Column({ name: 'event_type', type: 'text', nullable: true })
+  eventType!: string | null;
+
+  /** How many times it was redriven and failed again. */
+  @Column({ type: 'integer', default: 0 })
+  redrives!: number;
+
+  /** Since when a replica has it in hand to redrive (a claim; stale after a while). */
+  @Column({ name: 'redriving_since', type: 'timestamptz', nullable: true })
+  redrivingSince!: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

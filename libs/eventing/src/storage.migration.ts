@@ -46,6 +46,39 @@ export class EventingTables1764115200000 implements MigrationInterface {
   }
 }
 
+/**
+ * Dead letters can be redriven: how often one was (and failed again), whether a replica has it in
+ * hand now, and the event's type for listing them without reading payloads. Keyset paging runs
+ * on (created_at, id); a consumer's letter of a message is found by (consumer, seq).
+ */
+export class EventingRedrives1796600000000 implements MigrationInterface {
+  name = 'EventingRedrives1796600000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`ALTER TABLE ${s}.dead_letters
+      ADD COLUMN IF NOT EXISTS event_type text,
+      ADD COLUMN IF NOT EXISTS redrives integer NOT NULL DEFAULT 0,
+      ADD COLUMN IF NOT EXISTS redriving_since timestamptz`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_created_idx ON ${s}.dead_letters (created_at, id)`,
+    );
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_message_idx ON ${s}.dead_letters (consumer, seq)`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`DROP INDEX IF EXISTS ${s}.dead_letters_message_idx`);
+    await q.query(`DROP INDEX IF EXISTS ${s}.dead_letters_created_idx`);
+    await q.query(`ALTER TABLE ${s}.dead_letters
+      DROP COLUMN IF EXISTS event_type,
+      DROP COLUMN IF EXISTS redrives,
+      DROP COLUMN IF EXISTS redriving_since`);
+  }
+}
+
 /** The quoted schema a migration runs in: the DataSource's `schema` option. */
 export function schemaOf(q: QueryRunner): string {
   const options = q.connection.options as { schema?: string };
@@ -80,3 +113,10 @@ export class EventingReplays1796500000000 implements MigrationInterface {
     await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.projection_replays`);
   }
 }
+
+/** The eventing library's migrations, in order: every service runs them before its own. */
+export const eventingMigrations = [
+  EventingTables1764115200000,
+  EventingReplays1796500000000,
+  EventingRedrives1796600000000,
+];

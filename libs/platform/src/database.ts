@@ -1,9 +1,5 @@
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
-import {
-  eventingEntities,
-  EventingReplays1796500000000,
-  EventingTables1764115200000,
-} from '@acai/eventing';
+import { eventingEntities, eventingMigrations } from '@acai/eventing';
 
 type EntityClass = abstract new () => object;
 
@@ -25,11 +21,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     url: options.url,
     schema: options.schema,
     entities: [...eventingEntities, ...(options.entities ?? [])] as EntityClass[],
-    migrations: [
-      EventingTables1764115200000,
-      EventingReplays1796500000000,
-      ...(options.migrations ?? []),
-    ],
+    migrations: [...eventingMigrations, ...(options.migrations ?? [])],
     migrationsTableName: 'migrations',
     synchronize: false,
     logging: false,

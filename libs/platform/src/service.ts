@@ -17,11 +17,13 @@ import type { EntitySchema, MigrationInterface } from 'typeorm';
 import { z } from 'zod';
 import { defaultTopology, isolatedTopology, type StoredEvent } from '@acai/contracts';
 import {
+  BusDeadLetterAdmin,
   BusJobControl,
   BusWorkQueue,
   CommandClient,
   CommandSender,
   connectBus,
+  DeadLetterAdmin,
   JobControl,
   LOGGER,
   WorkQueue,
@@ -29,6 +31,7 @@ import {
   EventStore,
   JetStreamTransport,
   PostgresDeadLetters,
+  serveDeadLetters,
   type Bus,
 } from '@acai/eventing';
 import {
@@ -38,6 +41,7 @@ import {
   type ConfigOf,
   type ConfigSpec,
 } from './config.js';
+import { ConsumerMetrics } from './consumer-metrics.js';
 import { openDatabase } from './database.js';
 import { createLogger, redactUrl } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -202,6 +206,7 @@ export async function startService<C extends ConfigSpec>(
   // Whatever was opened is closed again if the start fails half way (a port in use, a bad
   // migration), so a failed start leaves no connection behind.
   let app: NestFastifyApplication | undefined;
+  let deadLetterControl: { stop(): void } | undefined;
   let started: {
     ctx: ServiceContext<CommonConfig & ConfigOf<C>>;
     url: string;
@@ -209,6 +214,10 @@ export async function startService<C extends ConfigSpec>(
   };
   try {
     const metrics = new ServiceMetrics(def.name);
+    const deadLetters: PostgresDeadLetters = new PostgresDeadLetters(db, {
+      logger,
+      monitor: new ConsumerMetrics(metrics.registry, () => deadLetters.counts()),
+    });
     const ctx = new ServiceContext<CommonConfig & ConfigOf<C>>(
       def.name,
       config,
@@ -217,7 +226,7 @@ export async function startService<C extends ConfigSpec>(
       db,
       new EventStore(bus, def.name),
       new CommandClient(bus),
-      new PostgresDeadLetters(db),
+      deadLetters,
       metrics,
     );
     const extra = (await def.providers?.(ctx)) ?? [];
@@ -234,6 +243,7 @@ export async function startService<C extends ConfigSpec>(
       { provide: CommandSender, useValue: ctx.commands },
       { provide: WorkQueue, useValue: new BusWorkQueue(bus) },
       { provide: JobControl, useValue: new BusJobControl(bus, logger) },
+      { provide: DeadLetterAdmin, useValue: new BusDeadLetterAdmin(bus, logger) },
       { provide: LOGGER, useValue: logger },
     ];
     const global: DynamicModule = {
@@ -300,6 +310,8 @@ export async function startService<C extends ConfigSpec>(
       { inheritAppConfig: true },
     );
     await created.startAllMicroservices();
+    // The platform admin's questions about this service's dead letters (through the gateway).
+    deadLetterControl = serveDeadLetters(bus, def.name, deadLetters, logger);
     const port = Number(config[def.port.variable]);
     await created.listen({ port, host: config.ACAI_HTTP_HOST });
     const address = fastify.server.address();
@@ -329,8 +341,11 @@ export async function startService<C extends ConfigSpec>(
     close() {
       closing ??= (async () => {
         logger.info({}, `${def.name} shutting down`);
+        deadLetterControl?.stop();
         await def.onClosing?.(nest, ctx);
         await nest.close();
+        // Redriven letters whose consumers stopped: their outcome is recorded before the database goes.
+        await ctx.deadLetters.drain();
         await bus.close();
         await db.destroy();
         // Spans still in the exporter's batch are sent before the process goes.

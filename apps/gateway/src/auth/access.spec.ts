@@ -29,9 +29,15 @@ describe('the scope each route needs', () => {
     const reads = entries.filter(([, r]) => r.method === 'GET').map(([n]) => n);
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
-    // Reads: every GET but the key listing (keys are the project admin's business) and the secret
-    // listing (names only, for those who submit runs), and the read models' state (the platform's).
-    expect(reads.filter((n) => !readable(n))).toEqual(['listKeys', 'listSecrets', 'getProjection']);
+    // Reads: every GET but the key listing (keys are the project admin's business), the secret
+    // listing (names only, for those who submit runs), and the read models' state and the dead
+    // letters (the platform's).
+    expect(reads.filter((n) => !readable(n))).toEqual([
+      'listKeys',
+      'listSecrets',
+      'getProjection',
+      'listDeadLetters',
+    ]);
     // Changes: none but the provisioning plan, a question answered without running anything.
     expect(changes.filter(readable)).toEqual(['planProvisioning']);
   });
@@ -52,6 +58,9 @@ describe('the scope each route needs', () => {
     expect(by('platform')).toEqual([
       'createProject',
       'getProjection',
+      'listDeadLetters',
+      'redriveDeadLetter',
+      'redriveDeadLetters',
       'replayProjection',
       'setProjectQuota',
     ]);

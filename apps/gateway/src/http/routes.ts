@@ -10,6 +10,9 @@ import type { Access } from '../auth/access.js';
 import {
   AcaiError,
   Commands,
+  DeadLetterFilterSchema,
+  DeadLetterListSchema,
+  RedriveResultSchema,
   CreatedKeySchema,
   CreateKeyRequestSchema,
   KeyScopeSchema,
@@ -141,6 +144,17 @@ const KeyParams = ProjectParams.extend({
 });
 const SecretParams = ProjectParams.extend({ secret: SecretNameSchema.describe('secret name') });
 const BlobSchema = z.object({ sha256: z.string(), size: z.number().int().nonnegative() });
+export const DeadLettersQuerySchema = DeadLetterFilterSchema.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).max(300).optional().describe('`nextCursor` of the previous page'),
+  payload: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .describe(
+      'Add each letter’s payload, in base64: the event as stored, which may hold project data',
+    ),
+});
+export const RedriveDeadLettersBodySchema = z.strictObject(DeadLetterFilterSchema.shape);
 
 const read = [400, 401, 404] as const;
 const write = [400, 401, 404, 409, 415] as const;
@@ -609,6 +623,42 @@ export const Routes = {
     params: z.object({ name: z.string().min(1).max(100) }),
     success: { status: 200, description: 'The read model', body: Commands.getProjection.response },
     errors: [401, 403, 404],
+  }),
+  listDeadLetters: route({
+    method: 'GET',
+    path: '/api/v1/admin/dead-letters',
+    tag: 'admin',
+    auth: 'platform',
+    summary: 'Dead letters of every service: events a consumer gave up on, oldest first',
+    description:
+      'What each is (service, consumer, subject, sequence, event type), why (reason, the last error) and when; `payload=true` adds the events themselves. Services that did not answer within a few seconds are named in `unanswered`, and their letters are not in the page. docs/operations.md says what to do with them.',
+    query: DeadLettersQuerySchema,
+    success: { status: 200, description: 'A page of letters', body: DeadLetterListSchema },
+    errors: [400, 401, 403],
+  }),
+  redriveDeadLetter: route({
+    method: 'POST',
+    path: '/api/v1/admin/dead-letters/{id}/redrive',
+    tag: 'admin',
+    auth: 'platform',
+    summary: 'Redrive a dead letter: its consumer handles the event again',
+    description:
+      'Answered once the letter is taken back: it goes away once handled, or stays with `redrives` one higher if it fails again. A projection’s letter is taken back by rebuilding the projection from the log. `409` if it is being redriven already, or no running replica has its consumer.',
+    params: z.object({ id: z.uuid().describe('dead letter id') }),
+    success: { status: 202, description: 'Taken back', body: RedriveResultSchema },
+    errors: [400, 401, 403, 404, 409],
+  }),
+  redriveDeadLetters: route({
+    method: 'POST',
+    path: '/api/v1/admin/dead-letters/redrive',
+    tag: 'admin',
+    auth: 'platform',
+    summary: 'Redrive every dead letter, or those of a service, a consumer or a reason',
+    description:
+      'The body filters (`{}`: all of them). At most 500 per service at a time: `remaining` says how many are left.',
+    body: RedriveDeadLettersBodySchema,
+    success: { status: 202, description: 'Taken back', body: RedriveResultSchema },
+    errors: [400, 401, 403, 415],
   }),
   openApi: route({
     method: 'GET',

@@ -9,3 +9,4 @@ export { FilesetProblems } from './filesets.js';
 export { BlobProblems } from './blobs.js';
 export { ProvisioningProblems } from './provisioning.js';
 export { SecretProblems } from './secrets.js';
+export { OperationsProblems } from './operations.js';
