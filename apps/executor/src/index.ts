@@ -4,7 +4,7 @@ import path from 'node:path';
 import { context } from '@opentelemetry/api';
 import { blobStoreFromUrl, parseBlobStoreUrl } from '@acai/blobstore';
 import { Controls, JOB, subjects } from '@acai/contracts';
-import { BusJobControl, encodeJson, WorkConsumer } from '@acai/eventing';
+import { BusJobControl, encodeJson, PatientCommands, WorkConsumer } from '@acai/eventing';
 import { JobAttempts, LogPublisher, sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
 import { jobDecider } from '@acai/runs';
@@ -54,6 +54,9 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
     const ensureLogStream = sharedEnsure((project) =>
       ctx.commands.send('ensureLogStream', { project }),
     );
+    // Staging, saving outputs and a job's secrets wait out the catalog or the gateway restarting
+    // rather than failing the job.
+    const patient = new PatientCommands(ctx.commands, ctx.logger);
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,
       pool: config.ACAI_EXECUTOR_POOL,
@@ -61,10 +64,10 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       sandbox,
       jobPath: config.ACAI_JOB_PATH,
       secrets: async (project, names) =>
-        (await ctx.commands.send('resolveSecrets', { project, names })).values,
+        (await patient.send('resolveSecrets', { project, names })).values,
       keepFailedMinutes: config.ACAI_KEEP_FAILED_WORK_MINUTES,
       attempts: new JobAttempts(new AggregateRepository(ctx.store, JOB, jobDecider), ctx.logger),
-      staging: new Staging(ctx.commands, blobStoreFromUrl(blobStore)),
+      staging: new Staging(patient, blobStoreFromUrl(blobStore)),
       folders,
       limits,
       logs: (work, attempt) =>

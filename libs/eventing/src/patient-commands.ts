@@ -1,0 +1,79 @@
+import {
+  CommonProblems,
+  isProblem,
+  type CommandName,
+  type CommandRequest,
+  type CommandResult,
+} from '@acai/contracts';
+import { classifyFailure } from './failures.js';
+import { describeError } from './errors.js';
+import { silentLogger, type EventingLogger } from './logger.js';
+import { CommandSender } from './ports.js';
+
+/** How often a wait for a service is logged again while it lasts. */
+const LOG_EVERY_MS = 30_000;
+
+/**
+ * Commands that must not be sent twice: one that timed out may have been carried out (its answer
+ * lost), so it is sent again only when nobody received it (`SERVICE_UNAVAILABLE`, no responders).
+ * A commit sent again on the same parent would be refused, re-read and committed a second time.
+ */
+const NOT_IDEMPOTENT: ReadonlySet<CommandName> = new Set<CommandName>([
+  'commitVersion',
+  'submitRun',
+]);
+
+/**
+ * A {@link CommandSender} that waits out the service it asks being away (not running, not
+ * answering in time, the bus down) instead of failing: tried again with backoff (200 ms, doubling
+ * to 5 s) for as long as it takes, with a log line when it starts waiting and every 30 s after.
+ * Other failures (a refusal, a bad request) are answered at once. For work that has nothing to do
+ * but wait, such as a job staging its inputs or saving its outputs while the catalog restarts.
+ */
+export class PatientCommands extends CommandSender {
+  constructor(
+    private readonly inner: CommandSender,
+    private readonly logger: EventingLogger = silentLogger,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {
+    super();
+  }
+
+  async send<K extends CommandName>(
+    name: K,
+    request: CommandRequest<K>,
+  ): Promise<CommandResult<K>> {
+    let wait = 200;
+    let waitingSince: number | undefined;
+    let loggedAt = 0;
+    for (;;) {
+      try {
+        const result = await this.inner.send(name, request);
+        if (waitingSince !== undefined) {
+          this.logger.info(
+            { command: name, waitedMs: Date.now() - waitingSince },
+            'the service answered again',
+          );
+        }
+        return result;
+      } catch (error) {
+        if (classifyFailure(error) !== 'unavailable') throw error;
+        if (NOT_IDEMPOTENT.has(name) && !isProblem(error, CommonProblems.SERVICE_UNAVAILABLE)) {
+          throw error;
+        }
+        const now = Date.now();
+        waitingSince ??= now;
+        if (now - loggedAt >= LOG_EVERY_MS) {
+          loggedAt = now;
+          this.logger.warn(
+            { command: name, waitingMs: now - waitingSince, err: describeError(error) },
+            'waiting for a service that is away',
+          );
+        }
+        await this.sleep(wait);
+        wait = Math.min(wait * 2, 5_000);
+      }
+    }
+  }
+}
