@@ -11,10 +11,11 @@ const JOB_ID = 'job-1';
 const Jobs = aggregateRepository(JOB, jobDecider);
 
 /** A work lease as the queue hands it out, remembering how it was settled. */
-function leaseOf(work: WorkAssignment): WorkLease & { settled: string | null } {
+/** A work lease: its first delivery, or (`deliveries` > 1) a redelivery after an executor was lost. */
+function leaseOf(work: WorkAssignment, deliveries = 1): WorkLease & { settled: string | null } {
   const lease = {
     work,
-    deliveries: 1,
+    deliveries,
     trace: ROOT_CONTEXT,
     settled: null as string | null,
     complete: async () => {
@@ -95,7 +96,7 @@ describe('job attempts', () => {
     // Two executors, each with its own cache of the job, on one log.
     const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
     const elsewhere = new JobAttempts(new Jobs(log));
-    const current = await elsewhere.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+    const current = await elsewhere.begin(leaseOf(work, 2), { executor: 'node-b', pool: 'local' });
     expect([late?.number, current?.number]).toEqual([1, 2]);
 
     expect(await late!.owns()).toBe(false);
@@ -108,7 +109,7 @@ describe('job attempts', () => {
   it('tells an attempt where it stands before it commits: owner, superseded, or how the job ended', async () => {
     const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
     expect(await late!.standing()).toBe('owner');
-    const current = await attempts.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+    const current = await attempts.begin(leaseOf(work, 2), { executor: 'node-b', pool: 'local' });
 
     expect(await late!.standing()).toBe('superseded');
     expect(await current!.standing()).toBe('owner');
@@ -120,7 +121,7 @@ describe('job attempts', () => {
 
   it('takes an ended attempt’s work off the queue, but lets a superseded one go without settling the newer delivery', async () => {
     const lateLease = leaseOf(work);
-    const currentLease = leaseOf(work);
+    const currentLease = leaseOf(work, 2);
     const late = await attempts.begin(lateLease, { executor: 'node-a', pool: 'local' });
     const current = await attempts.begin(currentLease, { executor: 'node-b', pool: 'local' });
 
@@ -137,7 +138,7 @@ describe('job attempts', () => {
   it('lets a late attempt settle nothing once the work ran again elsewhere', async () => {
     // node-a took the work, then was thought lost: JetStream handed the same work to node-b.
     const late = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
-    const current = await attempts.begin(leaseOf(work), { executor: 'node-b', pool: 'local' });
+    const current = await attempts.begin(leaseOf(work, 2), { executor: 'node-b', pool: 'local' });
     expect([late?.number, current?.number]).toEqual([1, 2]);
 
     expect(await late!.owns()).toBe(false);
@@ -194,5 +195,15 @@ describe('job attempts', () => {
 
     expect(end).toBe('cancelled');
     expect(log.ofType('job.failed')).toEqual([]);
+  });
+
+  it('drops a copy of the work of a running job (a first delivery), leaving the running attempt be', async () => {
+    const running = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(running).toBeDefined();
+    const copy = leaseOf(work);
+    expect(await attempts.begin(copy, { executor: 'node-b', pool: 'local' })).toBeUndefined();
+    expect(copy.settled).toBe('completed');
+    expect(log.ofType('job.started')).toHaveLength(1);
+    expect(await running!.owns()).toBe(true);
   });
 });

@@ -64,7 +64,11 @@ export class JobAttempts {
       started = await this.jobs.execute(
         work.project,
         work.jobId,
-        (s) => jobDecider.decide({ kind: 'start', executor: node.executor, pid }, s),
+        (s) =>
+          jobDecider.decide(
+            { kind: 'start', executor: node.executor, pid, firstDelivery: lease.deliveries === 1 },
+            s,
+          ),
         { correlationId: work.runId },
       );
     } catch (error) {

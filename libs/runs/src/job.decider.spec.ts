@@ -272,6 +272,27 @@ describe('jobDecider', () => {
         .when({ kind: 'start', executor: 'worker-3', pid: null })
         .then([{ type: 'job.started', data: { executor: 'worker-3', attempt: 3, pid: null } }]);
     });
+
+    it('refuses a copy of the running work (a first delivery), and starts a redelivery', () => {
+      const { state } = spec.given(history.running);
+      expect(() =>
+        jobDecider.decide(
+          { kind: 'start', executor: 'worker-2', pid: null, firstDelivery: true },
+          state,
+        ),
+      ).toThrow('The job runs already (attempt 1): this work message is a copy of its work');
+      spec
+        .given(history.running)
+        .when({ kind: 'start', executor: 'worker-2', pid: null, firstDelivery: false })
+        .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: null } }]);
+    });
+
+    it('starts dispatched work on its first delivery', () => {
+      spec
+        .given(history.dispatched)
+        .when({ kind: 'start', executor: 'worker-1', pid: 7, firstDelivery: true })
+        .then([{ type: 'job.started', data: { executor: 'worker-1', attempt: 1, pid: 7 } }]);
+    });
   });
 
   describe('state', () => {

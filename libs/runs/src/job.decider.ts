@@ -41,7 +41,16 @@ export type JobCommand =
   | { kind: 'queue'; data: EventData<'job.queued'> }
   | { kind: 'provision'; data: EventData<'job.provisioned'> }
   | { kind: 'dispatch'; pool: string }
-  | { kind: 'start'; executor: string; pid: number | null }
+  | {
+      kind: 'start';
+      executor: string;
+      pid: number | null;
+      /**
+       * The work message's first delivery: on a running job it is a copy of the work being run
+       * (queued twice, past JetStream's deduplication window), not the work of a lost executor.
+       */
+      firstDelivery?: boolean;
+    }
   | {
       kind: 'succeed';
       /** The attempt that succeeded: a superseded one (a newer attempt runs) decides nothing. */
@@ -118,6 +127,12 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           ];
         }
         if (state.status === 'running') {
+          if (command.firstDelivery === true) {
+            throw new AcaiError(
+              RunProblems.JOB_CANNOT_START,
+              `The job runs already (attempt ${state.attempt}): this work message is a copy of its work, not a redelivery`,
+            );
+          }
           // The work was redelivered: the executor that ran it is gone. This is a new attempt.
           return [
             {
