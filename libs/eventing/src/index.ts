@@ -49,5 +49,5 @@ export { CommandClient } from './commands.js';
 export { JetStreamTransport, OnCommand, OnEvent } from './transport.js';
 export { WorkConsumer, type WorkLease } from './work-queue.js';
 export { BusJobControl, BusWorkQueue, CommandSender, JobControl, WorkQueue } from './ports.js';
-export { PatientCommands } from './patient-commands.js';
+export { PatientCommands, untilAvailable } from './patient-commands.js';
 export { type EventingLogger, LOGGER, silentLogger } from './logger.js';

@@ -44,36 +44,64 @@ export class PatientCommands extends CommandSender {
     name: K,
     request: CommandRequest<K>,
   ): Promise<CommandResult<K>> {
-    let wait = 200;
-    let waitingSince: number | undefined;
-    let loggedAt = 0;
-    for (;;) {
-      try {
-        const result = await this.inner.send(name, request);
-        if (waitingSince !== undefined) {
-          this.logger.info(
-            { command: name, waitedMs: Date.now() - waitingSince },
-            'the service answered again',
-          );
-        }
-        return result;
-      } catch (error) {
-        if (classifyFailure(error) !== 'unavailable') throw error;
-        if (NOT_IDEMPOTENT.has(name) && !isProblem(error, CommonProblems.SERVICE_UNAVAILABLE)) {
-          throw error;
-        }
-        const now = Date.now();
-        waitingSince ??= now;
-        if (now - loggedAt >= LOG_EVERY_MS) {
-          loggedAt = now;
-          this.logger.warn(
-            { command: name, waitingMs: now - waitingSince, err: describeError(error) },
-            'waiting for a service that is away',
-          );
-        }
-        await this.sleep(wait);
-        wait = Math.min(wait * 2, 5_000);
+    return untilAvailable(() => this.inner.send(name, request), {
+      logger: this.logger,
+      context: { command: name },
+      sleep: this.sleep,
+      // One that timed out may have been carried out: sent again only if nobody received it.
+      mayRepeat: (error) =>
+        !NOT_IDEMPOTENT.has(name) || isProblem(error, CommonProblems.SERVICE_UNAVAILABLE),
+    });
+  }
+}
+
+/**
+ * Runs `operation` until it does not fail for want of a dependency (a service away, the bus down or
+ * not answering in time: `classifyFailure` says `unavailable`): tried again with backoff (200 ms,
+ * doubling to 5 s) for as long as it takes, with a log line when the wait starts and every 30 s
+ * after, and one when it is over. Any other failure, or one `mayRepeat` refuses, is thrown at once.
+ * Only for an operation that is safe to repeat after a timeout, such as an append whose events'
+ * ids are derived from their cause.
+ */
+export async function untilAvailable<T>(
+  operation: () => Promise<T>,
+  options: {
+    readonly logger?: EventingLogger;
+    /** Fields of every log line, e.g. the command or the job. */
+    readonly context?: object;
+    readonly sleep?: (ms: number) => Promise<void>;
+    readonly mayRepeat?: (error: unknown) => boolean;
+  } = {},
+): Promise<T> {
+  const logger = options.logger ?? silentLogger;
+  const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  let wait = 200;
+  let waitingSince: number | undefined;
+  let loggedAt = 0;
+  for (;;) {
+    try {
+      const result = await operation();
+      if (waitingSince !== undefined) {
+        logger.info(
+          { ...options.context, waitedMs: Date.now() - waitingSince },
+          'the service answered again',
+        );
       }
+      return result;
+    } catch (error) {
+      if (classifyFailure(error) !== 'unavailable') throw error;
+      if (options.mayRepeat?.(error) === false) throw error;
+      const now = Date.now();
+      waitingSince ??= now;
+      if (now - loggedAt >= LOG_EVERY_MS) {
+        loggedAt = now;
+        logger.warn(
+          { ...options.context, waitingMs: now - waitingSince, err: describeError(error) },
+          'waiting for a service that is away',
+        );
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, 5_000);
     }
   }
 }

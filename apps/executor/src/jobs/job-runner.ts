@@ -5,6 +5,7 @@ import {
   describeError,
   inSpan,
   SpanKind,
+  untilAvailable,
   type EventingLogger,
   type WorkLease,
 } from '@acai/eventing';
@@ -474,36 +475,46 @@ export class JobRunner {
     logs: LogPublisher,
     owner: number | undefined,
   ): Promise<JobEnd> {
-    if (!outcome.ok) return attempt.end({ ok: false, failure: outcome.failure });
+    // The end is appended whatever the bus does meanwhile: a job that ran is not failed because
+    // nats-server was away when it ended (the append is repeated, and stored once, see `end`).
+    const patiently = <T>(operation: () => Promise<T>) =>
+      untilAvailable(operation, {
+        logger: this.options.logger,
+        context: { jobId: work.jobId, attempt: attempt.number },
+      });
+    if (!outcome.ok) return patiently(() => attempt.end({ ok: false, failure: outcome.failure }));
     // With no outputs to save there is nothing to keep a superseded attempt from committing: its
     // end is fenced by the job's own decision, so the log is not read again.
     let standing = 'owner' as 'owner' | JobEnd;
+    let outputs: Awaited<ReturnType<Staging['saveOutputs']>>;
     try {
-      const outputs = await this.options.staging.saveOutputs(
+      outputs = await this.options.staging.saveOutputs(
         work,
         folder,
         attempt.number,
         owner,
-        async () => (standing = await attempt.standing()) === 'owner',
+        async () => (standing = await patiently(() => attempt.standing())) === 'owner',
       );
-      if (outputs === undefined) return standing === 'owner' ? 'superseded' : standing;
-      return await attempt.end({ ok: true, durationMs, outputs });
     } catch (error) {
       const message = `saving outputs failed: ${error instanceof Error ? error.message : String(error)}`;
       logs.line('err', `acai: ${message}`);
-      return attempt.end({
-        ok: false,
-        failure: {
-          reason: 'output_failed',
-          message,
-          exitCode: 0,
-          signal: null,
-          durationMs,
-          lastLines: logs.lastLines(),
-          attempt: attempt.number,
-        },
-      });
+      return patiently(() =>
+        attempt.end({
+          ok: false,
+          failure: {
+            reason: 'output_failed',
+            message,
+            exitCode: 0,
+            signal: null,
+            durationMs,
+            lastLines: logs.lastLines(),
+            attempt: attempt.number,
+          },
+        }),
+      );
     }
+    if (outputs === undefined) return standing === 'owner' ? 'superseded' : standing;
+    return patiently(() => attempt.end({ ok: true, durationMs, outputs }));
   }
 
   /**
