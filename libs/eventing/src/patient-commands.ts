@@ -7,11 +7,9 @@ import {
 } from '@acai/contracts';
 import { classifyFailure } from './failures.js';
 import { describeError } from './errors.js';
+import { DEFAULT_RETRY_DELAYS, retryDelay, sleep, WAITING_LOG_EVERY_MS } from './patience.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import { CommandSender } from './ports.js';
-
-/** How often a wait for a service is logged again while it lasts. */
-const LOG_EVERY_MS = 30_000;
 
 /**
  * Commands that must not be sent twice: one that timed out may have been carried out (its answer
@@ -34,8 +32,7 @@ export class PatientCommands extends CommandSender {
   constructor(
     private readonly inner: CommandSender,
     private readonly logger: EventingLogger = silentLogger,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
-      new Promise((resolve) => setTimeout(resolve, ms)),
+    private readonly pause: (ms: number) => Promise<void> = (ms) => sleep(ms),
   ) {
     super();
   }
@@ -47,7 +44,7 @@ export class PatientCommands extends CommandSender {
     return untilAvailable(() => this.inner.send(name, request), {
       logger: this.logger,
       context: { command: name },
-      sleep: this.sleep,
+      sleep: this.pause,
       // One that timed out may have been carried out: sent again only if nobody received it.
       mayRepeat: (error) =>
         !NOT_IDEMPOTENT.has(name) || isProblem(error, CommonProblems.SERVICE_UNAVAILABLE),
@@ -71,11 +68,13 @@ export async function untilAvailable<T>(
     readonly context?: object;
     readonly sleep?: (ms: number) => Promise<void>;
     readonly mayRepeat?: (error: unknown) => boolean;
+    /** The jitter of the delays (`retryDelay`); `() => 0` for exact ones. */
+    readonly random?: () => number;
   } = {},
 ): Promise<T> {
   const logger = options.logger ?? silentLogger;
-  const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  let wait = 200;
+  const pause = options.sleep ?? ((ms: number) => sleep(ms));
+  let failures = 0;
   let waitingSince: number | undefined;
   let loggedAt = 0;
   for (;;) {
@@ -93,15 +92,15 @@ export async function untilAvailable<T>(
       if (options.mayRepeat?.(error) === false) throw error;
       const now = Date.now();
       waitingSince ??= now;
-      if (now - loggedAt >= LOG_EVERY_MS) {
+      if (now - loggedAt >= WAITING_LOG_EVERY_MS) {
         loggedAt = now;
         logger.warn(
           { ...options.context, waitingMs: now - waitingSince, err: describeError(error) },
           'waiting for a service that is away',
         );
       }
-      await sleep(wait);
-      wait = Math.min(wait * 2, 5_000);
+      failures += 1;
+      await pause(retryDelay(failures, DEFAULT_RETRY_DELAYS, options.random));
     }
   }
 }
