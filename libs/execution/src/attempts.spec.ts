@@ -59,6 +59,7 @@ describe('job attempts', () => {
           network: 'default',
           secrets: {},
           provision: null,
+          retries: null,
         },
       },
       { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } },
@@ -78,6 +79,8 @@ describe('job attempts', () => {
       timeoutSeconds: null,
       network: 'default',
       secrets: {},
+      retries: null,
+      retry: 0,
     };
   });
 

@@ -66,7 +66,13 @@ export class JobAttempts {
         work.jobId,
         (s) =>
           jobDecider.decide(
-            { kind: 'start', executor: node.executor, pid, firstDelivery: lease.deliveries === 1 },
+            {
+              kind: 'start',
+              executor: node.executor,
+              pid,
+              firstDelivery: lease.deliveries === 1,
+              dispatchedAttempt: work.attempt,
+            },
             s,
           ),
         { correlationId: work.runId },

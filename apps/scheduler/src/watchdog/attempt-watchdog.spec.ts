@@ -28,6 +28,7 @@ const queued: NewEvent = {
     network: 'default',
     secrets: {},
     provision: null,
+    retries: null,
   },
 };
 const provisioned: NewEvent = {
