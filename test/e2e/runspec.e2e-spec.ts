@@ -371,7 +371,7 @@ describe('the run spec', () => {
       expect((await system.waitForRun(other.id)).status).toBe('succeeded');
       const latest = (await system.api('GET', '/api/v1/filesets/pinned-data/versions/latest'))
         .body as { version: number };
-      expect(latest.version).toBeGreaterThan(etl!.version);
+      expect(latest.version).toBeGreaterThan(etl.version);
 
       await writeFile(go, '');
       const run = await system.waitForRun(id, undefined, 60_000);
@@ -380,7 +380,7 @@ describe('the run spec', () => {
       expect(queued.data['inputs']).toEqual([
         expect.objectContaining({
           fileset: 'pinned-data',
-          version: etl!.version,
+          version: etl.version,
           path: 'inputs/pinned-data',
         }),
       ]);
