@@ -212,6 +212,9 @@ describe('the run spec', () => {
         attempt: number;
       };
       expect([job.status, job.attempt]).toEqual(['succeeded', 2]);
+      // Both attempts' output, the first without an end: a follower stays until the job ends.
+      const logs = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs?follow=true`);
+      expect(logs.text).toBe('attempt 1: failing\nattempt 2: marker found\n');
     });
 
     it('waits out a retry’s backoff across a scheduler restart, neither sooner nor twice', async () => {
