@@ -39,13 +39,17 @@ export const FilesetInputSpecSchema = z.strictObject({
  * that step `etl` committed in this run (not whatever is latest when this step is queued, which a
  * concurrent run may have replaced). It implies `needs: ["etl"]`.
  */
-export const StepOutputInputSpecSchema = z.strictObject({
-  step: nameField('the step of an input'),
-  /** The file set name of one of that step's `outputs`. */
-  output: FilesetNameSchema,
-  /** Folder of the job's folder to stage it into (default `inputs/<output>`). */
-  path: stagingPath.optional(),
-});
+export const StepOutputInputSpecSchema = z
+  .strictObject({
+    step: nameField('the step of an input'),
+    /** The file set name of one of that step's `outputs`. */
+    output: FilesetNameSchema,
+    /** Folder of the job's folder to stage it into (default `inputs/<output>`). */
+    path: stagingPath.optional(),
+  })
+  .describe(
+    "Another step's output: the version of file set `output` that step committed in this run. Implies needing that step.",
+  );
 
 export const InputSpecSchema = z.union([FilesetInputSpecSchema, StepOutputInputSpecSchema], {
   error:
@@ -65,18 +69,22 @@ export const DEFAULT_RETRY_ON = ['executor_lost', 'no_resources'] as const;
  * after `backoffSeconds × 2^(n-1)` seconds (capped at an hour). Each retry is a new attempt of the
  * same job.
  */
-export const RetrySpecSchema = z.strictObject({
-  max: z
-    .number({ error: 'retries.max must be a number' })
-    .int('retries.max must be a whole number')
-    .min(0)
-    .max(MAX_RETRIES, `retries.max is at most ${MAX_RETRIES}`),
-  backoffSeconds: z.number().min(0).max(MAX_RETRY_DELAY_SECONDS).default(10),
-  on: z
-    .array(JobFailureReasonSchema)
-    .max(16)
-    .default([...DEFAULT_RETRY_ON]),
-});
+export const RetrySpecSchema = z
+  .strictObject({
+    max: z
+      .number({ error: 'retries.max must be a number' })
+      .int('retries.max must be a whole number')
+      .min(0)
+      .max(MAX_RETRIES, `retries.max is at most ${MAX_RETRIES}`),
+    backoffSeconds: z.number().min(0).max(MAX_RETRY_DELAY_SECONDS).default(10),
+    on: z
+      .array(JobFailureReasonSchema)
+      .max(16)
+      .default([...DEFAULT_RETRY_ON]),
+  })
+  .describe(
+    'Run the step again, as a new attempt, when it fails for a reason `on` lists (default executor_lost and no_resources; nonzero_exit only when listed), up to `max` times, the n-th after backoffSeconds × 2^(n-1) s (at most an hour).',
+  );
 export type RetrySpec = z.infer<typeof RetrySpecSchema>;
 
 export const OutputSpecSchema = z.strictObject({
@@ -102,7 +110,12 @@ export const StepSpecSchema = z.strictObject({
    * Run once the steps it needs have ended, whatever their outcome (failed, skipped), instead of
    * being skipped when one did not succeed. Overrides the run's `continueOnFailure`.
    */
-  continueOnFailure: z.boolean().optional(),
+  continueOnFailure: z
+    .boolean()
+    .optional()
+    .describe(
+      "Run once the steps it needs have ended, whatever their outcome, instead of ending skipped when one did not succeed (still skipped when a step whose output it takes did not succeed). Overrides the run's.",
+    ),
   retries: RetrySpecSchema.optional(),
   env: z
     .record(
@@ -146,7 +159,10 @@ export const RunSpecSchema = z.strictObject({
     .min(1, { error: 'a run needs at least one step: steps is empty' })
     .max(10000, { error: 'a run has at most 10000 steps' }),
   /** The default of every step's `continueOnFailure` (false: a step whose needs failed is skipped). */
-  continueOnFailure: z.boolean().optional(),
+  continueOnFailure: z
+    .boolean()
+    .optional()
+    .describe("The default of every step's continueOnFailure (false)."),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
