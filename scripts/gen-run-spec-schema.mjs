@@ -4,10 +4,9 @@
 // build` first); libs/contracts/src/api/run-spec.spec.ts fails until it has been run.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { format } from 'prettier';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { runSpecJsonSchema } = await import(path.join(root, 'libs/contracts/dist/index.js'));
-writeFileSync(
-  path.join(root, 'docs/run-spec.schema.json'),
-  `${JSON.stringify(runSpecJsonSchema(), null, 2)}\n`,
-);
+const file = path.join(root, 'docs/run-spec.schema.json');
+writeFileSync(file, await format(JSON.stringify(runSpecJsonSchema()), { filepath: file }));
