@@ -495,6 +495,8 @@ describe('retries and skipped jobs in the views', () => {
       // A late event of a skipped job changes nothing.
       e('job.cancelled', TRAIN, { reason: 'the run was cancelled' }),
     ];
+    const requeued = project(jobsProjection, again.slice(0, log.length + 1))[PREPARE]!;
+    expect([requeued.status, requeued.reason, requeued.message]).toEqual(['queued', null, null]);
     const jobs = project(jobsProjection, again);
     expect([jobs[PREPARE]!.status, jobs[PREPARE]!.attempt]).toEqual(['failed', 2]);
     expect([jobs[TRAIN]!.status, jobs[TRAIN]!.reason, jobs[TRAIN]!.message]).toEqual([

@@ -162,6 +162,9 @@ export const jobsProjection: Projection<JobView> = {
           reason: event.data.reason,
           message: `${event.data.message} (retry ${event.data.retry} in ${Math.round(event.data.delayMs / 1000)} s)`,
         };
+      case 'job.requeued':
+        // The retried failure is behind it: the next attempt's end says how the job ended.
+        return { ...next, exitCode: null, reason: null, message: null };
       case 'job.skipped':
         return { ...next, reason: 'skipped', message: event.data.reason };
       default:
