@@ -414,6 +414,20 @@ describe('jobDecider', () => {
         .given(redispatched)
         .when({ kind: 'start', executor: 'worker-2', pid: 1, dispatchedAttempt: 2 })
         .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 1 } }]);
+      // Once attempt 2 runs, the older work redelivered (its executor stalled) is no lost
+      // executor's work: it starts nothing; the newer work redelivered does.
+      const running2 = [
+        ...redispatched,
+        { type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 1 } } as NewEvent,
+      ];
+      spec
+        .given(running2)
+        .when({ kind: 'start', executor: 'worker-3', pid: 2, dispatchedAttempt: 1 })
+        .thenThrows(CANNOT_START);
+      spec
+        .given(running2)
+        .when({ kind: 'start', executor: 'worker-3', pid: 2, dispatchedAttempt: 2 })
+        .then([{ type: 'job.started', data: { executor: 'worker-3', attempt: 3, pid: 2 } }]);
     });
 
     it('waits backoffSeconds × 2^(n-1), at most an hour', () => {
@@ -502,6 +516,7 @@ describe('jobDecider', () => {
         secrets: {},
         provision: null,
         attempt: 0,
+        dispatchedAttempt: 0,
         checkpoint: null,
         retries: null,
         retry: 0,
@@ -527,6 +542,7 @@ describe('jobDecider', () => {
         secrets: {},
         provision: null,
         attempt: 1,
+        dispatchedAttempt: 1,
         checkpoint: null,
         retries: null,
         retry: 0,

@@ -35,6 +35,11 @@ export interface JobState {
   readonly provision: ProvisionSpec | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
+  /**
+   * The attempt of the last dispatch (its work message carries it): work of an earlier dispatch,
+   * before a retry, never starts the job.
+   */
+  readonly dispatchedAttempt: number;
   /** The last checkpoint any attempt saved: a new attempt starts from it. */
   readonly checkpoint: CheckpointRef | null;
   /** When a failure is retried (null: never). */
@@ -119,6 +124,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     secrets: {},
     provision: null,
     attempt: 0,
+    dispatchedAttempt: 0,
     checkpoint: null,
     retries: null,
     retry: 0,
@@ -143,16 +149,17 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
             'The job was cancelled before it started',
           );
         }
+        if (
+          (state.status === 'dispatched' || state.status === 'running') &&
+          command.dispatchedAttempt !== undefined &&
+          command.dispatchedAttempt !== state.dispatchedAttempt
+        ) {
+          throw new AcaiError(
+            RunProblems.JOB_CANNOT_START,
+            `This work message is of attempt ${command.dispatchedAttempt}; the job was dispatched again since, as attempt ${state.dispatchedAttempt}`,
+          );
+        }
         if (state.status === 'dispatched') {
-          if (
-            command.dispatchedAttempt !== undefined &&
-            command.dispatchedAttempt !== state.attempt
-          ) {
-            throw new AcaiError(
-              RunProblems.JOB_CANNOT_START,
-              `This work message is of attempt ${command.dispatchedAttempt}; the job was dispatched again since, as attempt ${state.attempt}`,
-            );
-          }
           return [
             {
               type: 'job.started',
@@ -289,6 +296,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           status: 'dispatched',
           pool: event.data.pool,
           attempt: event.data.attempt,
+          dispatchedAttempt: event.data.attempt,
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt };
@@ -334,6 +342,7 @@ export function dispatchedState(work: WorkAssignment, pool: string): JobState {
     secrets: work.secrets,
     provision: null,
     attempt: work.attempt,
+    dispatchedAttempt: work.attempt,
     checkpoint: null,
     retries: work.retries,
     retry: work.retry,
