@@ -172,7 +172,7 @@ describe('the attempt watchdog', () => {
     const ref = { project: PROJECT, aggregate: JOB, id: other };
     const retries = { max: 1, backoffSeconds: 10, on: ['executor_lost' as const] };
     await log.seed(ref, [
-      { type: 'job.queued', data: { ...queued.data, retries } } as NewEvent,
+      { type: 'job.queued', data: { ...queued.data, retries } },
       provisioned,
       dispatched,
     ]);
