@@ -35,6 +35,8 @@ export interface JobState {
   readonly attempt: number;
   /** The last checkpoint any attempt saved: a new attempt starts from it. */
   readonly checkpoint: CheckpointRef | null;
+  /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
+  readonly metricsBatch?: number;
 }
 
 export type JobCommand =
@@ -172,11 +174,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           return [];
         }
         return [{ type: 'job.failed', data: command.data }];
-      case 'report_metrics':
-        // Metrics belong to the attempt that is running; late ones of an ended job are dropped.
-        return state.status === 'running' && command.data.attempt === state.attempt
+      case 'report_metrics': {
+        // Metrics belong to the attempt that is running; late ones of an ended job are dropped,
+        // and a batch sent again (numbered, its answer lost) is recorded once.
+        const batch = command.data.batch;
+        const again = batch !== undefined && batch <= (state.metricsBatch ?? 0);
+        return state.status === 'running' && command.data.attempt === state.attempt && !again
           ? [{ type: 'job.metrics_reported', data: command.data }]
           : [];
+      }
       case 'record_checkpoint':
         // Only the attempt that runs may move the checkpoint: a lost executor's late commit must
         // not replace the one its successor made since.
@@ -225,7 +231,11 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           attempt: event.data.attempt,
         };
       case 'job.started':
-        return { ...state, status: 'running', attempt: event.data.attempt };
+        return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
+      case 'job.metrics_reported':
+        return event.data.batch === undefined
+          ? state
+          : { ...state, metricsBatch: event.data.batch };
       case 'job.checkpointed':
         return {
           ...state,

@@ -21,6 +21,7 @@ import {
 } from '@acai/eventing';
 import {
   applyChanges,
+  committedAs,
   diffManifests,
   filesetDecider,
   manifestBytes,
@@ -88,6 +89,14 @@ export class FilesetsHandler {
       ({ state } = await this.filesets.load(req.project, name));
     }
     if (!state.exists) throw notFound(name);
+    if (req.commitId !== undefined) {
+      // Sent again (its answer was lost, or the catalog restarted while it was being made): the
+      // version it made is the answer. Looked for in the log as it is now, not a cached state.
+      this.filesets.forget(req.project, name);
+      ({ state } = await this.filesets.load(req.project, name));
+      const made = committedAs(state, req.commitId);
+      if (made !== undefined) return versionView(name, made);
+    }
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
     const changes = await this.changesOf(req.request);
@@ -116,8 +125,11 @@ export class FilesetsHandler {
         metadata: req.request.metadata,
         labels: req.request.labels,
         createdBy: req.createdBy,
+        ...(req.commitId === undefined ? {} : { commitId: req.commitId }),
       });
-      const version = after.versions.at(-1)!;
+      const version =
+        (req.commitId === undefined ? undefined : committedAs(after, req.commitId)) ??
+        after.versions.at(-1)!;
       appended = {
         project: req.project,
         fileset: name,
