@@ -89,14 +89,11 @@ export class FilesetsHandler {
       ({ state } = await this.filesets.load(req.project, name));
     }
     if (!state.exists) throw notFound(name);
-    if (req.commitId !== undefined) {
-      // Sent again (its answer was lost, or the catalog restarted while it was being made): the
-      // version it made is the answer. Looked for in the log as it is now, not a cached state.
-      this.filesets.forget(req.project, name);
-      ({ state } = await this.filesets.load(req.project, name));
-      const made = committedAs(state, req.commitId);
-      if (made !== undefined) return versionView(name, made);
-    }
+    // Sent again (its answer was lost, or the catalog restarted while it was being made): the
+    // version it made is the answer. A cached state that does not know it yet finds it below: the
+    // append conflicts, the state is read again, and the decider recognises the commit.
+    const made = req.commitId === undefined ? undefined : committedAs(state, req.commitId);
+    if (made !== undefined) return versionView(name, made);
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
     const changes = await this.changesOf(req.request);
