@@ -82,7 +82,7 @@ export interface FaultSchedule {
 export interface ScheduleShape {
   /** Jobs of one fan-out. */
   readonly jobs: number;
-  /** Epochs of the MNIST training (at least 3). */
+  /** Epochs of the MNIST training (at least 4). */
   readonly epochs: number;
   /** How long the executors' work waits for a lease heartbeat before it is handed out again. */
   readonly ackWaitMs: number;
@@ -93,7 +93,7 @@ export interface ScheduleShape {
  * running, most are queued); nats-server and Postgres within the first 10 % (while most work is
  * being dispatched), 0 meaning as soon as the runs are submitted. The executor stalls past its
  * work's ack wait by 1 to 5 s. MNIST loses its bus after an early epoch and its executor after a
- * later one, so the second resume starts from a checkpoint the first outage made.
+ * later one (with two epochs left), so the resume starts from a checkpoint made after the outage.
  */
 export function faultSchedule(seed: number, shape: ScheduleShape): FaultSchedule {
   const random = mulberry32(seed);
@@ -117,8 +117,9 @@ export function faultSchedule(seed: number, shape: ScheduleShape): FaultSchedule
     stoppedMs: shape.ackWaitMs + between(1_000, 5_000),
   };
   const outage = { afterEnded: between(0, Math.floor(jobs / 5)), downMs: 60_000 };
-  const busAfterEpoch = between(1, epochs - 2);
-  const training = { busAfterEpoch, executorAfterEpoch: between(busAfterEpoch + 1, epochs - 1) };
+  // Two epochs are left after the last fault: time enough for it to land while training runs.
+  const busAfterEpoch = between(1, epochs - 3);
+  const training = { busAfterEpoch, executorAfterEpoch: between(busAfterEpoch + 1, epochs - 2) };
   return { seed, services, servers, stall, outage, training };
 }
 

@@ -8,7 +8,7 @@ import {
   SERVICES,
 } from '../support/chaos.js';
 
-const shape = { jobs: 50, epochs: 4, ackWaitMs: 3_000 };
+const shape = { jobs: 50, epochs: 5, ackWaitMs: 3_000 };
 
 describe('the chaos suite’s fault schedule', () => {
   it('is the same for the same seed, and another for another seed', () => {
@@ -34,8 +34,8 @@ describe('the chaos suite’s fault schedule', () => {
       expect(outage.downMs).toBe(60_000);
       expect(training.busAfterEpoch).toBeGreaterThanOrEqual(1);
       expect(training.executorAfterEpoch).toBeGreaterThan(training.busAfterEpoch);
-      // The last epoch is never the trigger: something is always left to resume.
-      expect(training.executorAfterEpoch).toBeLessThan(shape.epochs);
+      // Two epochs are always left to resume.
+      expect(training.executorAfterEpoch).toBeLessThanOrEqual(shape.epochs - 2);
     }
   });
 
