@@ -135,6 +135,39 @@ describe('the launcher', () => {
     expect((await runHello(api)).status).toBe('succeeded');
   });
 
+  it('restarts its own nats-server and Postgres when they die, on their ports with their data', async () => {
+    const stack = stacks[0]!;
+    const api = client(stack);
+    const { runId } = await runHello(api);
+    for (const server of ['nats-server', 'postgres']) {
+      const before = stack.pid(server)!;
+      expect(before).toBeDefined();
+      process.kill(before, 'SIGKILL');
+      await eventually(`${server} to be restarted`, () => {
+        const now = stack.pid(server);
+        return now !== undefined && now !== before ? now : undefined;
+      });
+    }
+    // The same URLs (the services reconnect to them), the same data, and work goes on.
+    const earlier = await eventually(
+      'the earlier run to be read again',
+      async () => {
+        const answer = await api('GET', `/api/v1/runs/${runId}`);
+        return answer.status === 200 ? answer : undefined;
+      },
+      60_000,
+    );
+    expect(earlier.body['status']).toBe('succeeded');
+    expect((await runHello(api)).status).toBe('succeeded');
+    const file = JSON.parse(
+      await readFile(path.join(stack.logDir, '..', 'stack.json'), 'utf8'),
+    ) as {
+      infrastructure: Record<string, number>;
+    };
+    expect(file.infrastructure['nats-server']).toBe(stack.pid('nats-server'));
+    expect(file.infrastructure['postgres']).toBe(stack.pid('postgres'));
+  });
+
   it('starts a second stack beside the first: nothing collides, the taken gateway port is replaced', async () => {
     const first = stacks[0]!;
     const taken = Number(new URL(first.gatewayUrl).port);

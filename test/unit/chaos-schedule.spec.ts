@@ -4,23 +4,38 @@ import {
   DEFAULT_CHAOS_SEED,
   faultSchedule,
   mulberry32,
+  SERVERS,
   SERVICES,
 } from '../support/chaos.js';
 
+const shape = { jobs: 50, epochs: 5, ackWaitMs: 3_000 };
+
 describe('the chaos suite’s fault schedule', () => {
   it('is the same for the same seed, and another for another seed', () => {
-    expect(faultSchedule(7, 50)).toEqual(faultSchedule(7, 50));
-    expect(faultSchedule(8, 50)).not.toEqual(faultSchedule(7, 50));
+    expect(faultSchedule(7, shape)).toEqual(faultSchedule(7, shape));
+    expect(faultSchedule(8, shape)).not.toEqual(faultSchedule(7, shape));
   });
 
-  it('kills every service once, each after 1 to 60 % of the jobs ended, and the bus early', () => {
+  it('kills every service once, each after 1 to 60 % of the jobs ended, and the servers early', () => {
     for (let seed = 0; seed < 200; seed++) {
-      const { services, bus } = faultSchedule(seed, 50);
+      const { services, servers } = faultSchedule(seed, shape);
       expect(services.map((f) => f.victim).sort()).toEqual([...SERVICES].sort());
       for (const f of services) expect(f.afterEnded).toBeGreaterThanOrEqual(1);
       for (const f of services) expect(f.afterEnded).toBeLessThanOrEqual(30);
-      expect(bus.afterEnded).toBeLessThanOrEqual(5);
-      expect(bus.downMs).toBeGreaterThanOrEqual(200);
+      expect(servers.map((f) => f.victim)).toEqual([...SERVERS]);
+      for (const f of servers) expect(f.afterEnded).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('stalls the executor past its ack wait, takes the catalog away for 60 s, and kills training between checkpoints', () => {
+    for (let seed = 0; seed < 200; seed++) {
+      const { stall, outage, training } = faultSchedule(seed, shape);
+      expect(stall.stoppedMs).toBeGreaterThan(shape.ackWaitMs);
+      expect(outage.downMs).toBe(60_000);
+      expect(training.busAfterEpoch).toBeGreaterThanOrEqual(1);
+      expect(training.executorAfterEpoch).toBeGreaterThan(training.busAfterEpoch);
+      // Two epochs are always left to resume.
+      expect(training.executorAfterEpoch).toBeLessThanOrEqual(shape.epochs - 2);
     }
   });
 

@@ -1,6 +1,6 @@
 import type { Projection } from '@acai/contracts';
 import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
-import { port, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
+import { port, positiveInt, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
 import { jobHistoryProjection, jobsProjection, runsProjection } from '@acai/runs';
 import { HistoryHandler } from './history/history.handler.js';
 import { ReadModels, SqlReadModels } from './history/read-models.repository.js';
@@ -11,6 +11,16 @@ import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repos
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
+  ACAI_REPLAY_BATCH_SIZE: {
+    schema: positiveInt(4_000),
+    description:
+      'Events applied per transaction while a replay builds a read model beside the live one (bigger is faster, and holds more in memory)',
+  },
+  ACAI_REPLAY_STALE_SECONDS: {
+    schema: positiveInt(15),
+    description:
+      'A replay whose builder (a provenance process) has not reported for this long is taken over by another, or by the same one restarted',
+  },
 } satisfies ConfigSpec;
 
 /** Every read model provenance keeps, by name. */
@@ -37,6 +47,8 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       ctx.deadLetters,
       {
         logger: ctx.logger,
+        replayBatchSize: ctx.config.ACAI_REPLAY_BATCH_SIZE,
+        replayStaleSeconds: ctx.config.ACAI_REPLAY_STALE_SECONDS,
       },
     );
     return [

@@ -230,6 +230,14 @@ export const Commands = defineCommands({
       name: FilesetNameSchema,
       request: CommitRequestSchema,
       createdBy: CreatorSchema,
+      /**
+       * An idempotency key: a commit sent again with the same one (its answer was lost, the
+       * catalog restarted) answers the version the first made instead of making another.
+       */
+      commitId: z
+        .string()
+        .regex(/^[A-Za-z0-9._:/-]{1,200}$/, 'a commitId is 1-200 letters, digits and . _ : / -')
+        .optional(),
     }),
     response: VersionViewSchema,
   },

@@ -20,6 +20,8 @@ export interface StartedService {
   readonly url: string;
   /** Its process, while it runs. */
   readonly pid: number | undefined;
+  /** Resolves when the process has ended, however it ended: how (`signal SIGKILL`, `exit code 1`). */
+  readonly exited: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -122,7 +124,9 @@ export async function startNats(options: {
     { stdio: ['ignore', out, out] },
   );
   closeSync(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(endedHow(code, signal))),
+  );
   let port: number;
   try {
     port = await Promise.race([
@@ -143,6 +147,7 @@ export async function startNats(options: {
   return {
     url: `nats://127.0.0.1:${port}`,
     pid: child.pid,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -153,6 +158,11 @@ export async function startNats(options: {
       guard.release();
     },
   };
+}
+
+/** How a process ended, in words: `exit code 1`, `signal SIGKILL`. */
+export function endedHow(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal === null ? `exit code ${code}` : `signal ${signal}`;
 }
 
 /** The client port nats-server wrote to `<dir>/<executable>_<pid>.ports` once it listens. */

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { StartedService } from './nats.js';
+import type { ChildProcess } from 'node:child_process';
+import { endedHow, type StartedService } from './nats.js';
 import { freePort } from './ports.js';
 import { killWithMe } from './with-me.js';
 
@@ -92,17 +93,29 @@ export async function startEmbeddedPostgres(options: {
         { cause: error },
       );
     }
+    // The package keeps its server process to itself; its end is what a supervisor waits for.
+    const child = (server as unknown as { process?: ChildProcess }).process;
+    if (child?.pid === undefined) throw new Error('embedded Postgres started without a process');
+    const exited = new Promise<string>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve(endedHow(child.exitCode, child.signalCode));
+      } else child.once('exit', (code, signal) => resolve(endedHow(code, signal)));
+    });
+    let ended = false;
+    void exited.then(() => (ended = true));
     // SIGINT is Postgres's fast shutdown: it ends with us even if we die without stopping it.
-    const pid = (server as unknown as { process?: { pid?: number } }).process?.pid;
-    const guard = pid === undefined ? undefined : killWithMe(pid, 'INT');
+    const pid = child.pid;
+    const guard = killWithMe(pid, 'INT');
     const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     if (password !== LEGACY_PASSWORD) await adoptPassword(url, port, password);
     return {
       url,
       pid,
+      exited,
       async stop() {
-        await server.stop();
-        guard?.release();
+        // The package's stop waits for an exit that already happened when the server died.
+        if (!ended) await server.stop();
+        guard.release();
       },
     };
   }

@@ -17,9 +17,9 @@ import {
   defaultTopology,
   isolatedTopology,
 } from '@acai/contracts';
-import { startNats, type NatsUser, type StartedService } from './nats.js';
+import { startNats, type NatsUser } from './nats.js';
 import { ensureDatabase, ensureServiceRoles, startEmbeddedPostgres } from './postgres.js';
-import { ServiceStartError, SupervisedService } from './supervisor.js';
+import { ServiceStartError, SupervisedServer, SupervisedService } from './supervisor.js';
 
 export interface ServiceEntry {
   readonly name: string;
@@ -94,8 +94,15 @@ export interface Stack {
   /** Resolves if a service dies while supervision is off: with its name and how. */
   readonly died: Promise<string>;
   services(): StackService[];
-  /** The service's process (to kill it in a test), while it runs. */
+  /**
+   * The process of a service, or of a server the stack started (`nats-server`, `postgres`), while
+   * it runs: to kill it in a test, as the supervisor would see a crash.
+   */
   pid(name: string): number | undefined;
+  /** Stops a service and keeps it stopped (an outage of a dependency, maintenance). */
+  stopService(name: string): Promise<void>;
+  /** Starts a service stopped by `stopService` again; answers where it listens. */
+  startService(name: string): Promise<string>;
   key(): string;
   /**
    * The repository's examples/ where jobs can read them: in place, or (a checkout others cannot
@@ -126,16 +133,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const main = path.join(options.root, 'apps', s.name, 'dist', 'main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   }
-  const infra: StartedService[] = [];
+  const infra: SupervisedServer[] = [];
   const services: SupervisedService[] = [];
   const stopAll = async () => {
     await Promise.all(services.map((s) => s.stop()));
     for (const service of infra.reverse()) await service.stop().catch(() => undefined);
   };
   const { promise: diedPromise, resolve: died } = Promise.withResolvers<string>();
+  let summary: (() => StackFile) | undefined;
+  const events = {
+    say: (line: string) => {
+      say(line);
+      if (summary !== undefined) writeStackFile(options.home, summary());
+    },
+    died: (name: string, how: string) => died(`${name} (${how})`),
+  };
+  const supervise = options.supervise ?? true;
 
   try {
-    const infraPids: Record<string, number> = {};
     let natsUrl = options.natsUrl;
     let natsUsers: BusUsers | undefined;
     if (natsUrl === undefined) {
@@ -145,14 +160,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         options.home,
         options.env?.['ACAI_BUS_PREFIX'] ?? process.env['ACAI_BUS_PREFIX'],
       );
-      const nats = await startNats({
-        dataDir: path.join(options.home, 'nats'),
-        logFile: path.join(logDir, 'nats-server.log'),
-        users: natsUsers.users,
-      });
+      const users = natsUsers.users;
+      const nats = new SupervisedServer(
+        'nats-server',
+        (port) =>
+          startNats({
+            dataDir: path.join(options.home, 'nats'),
+            logFile: path.join(logDir, 'nats-server.log'),
+            users,
+            ...(port === undefined ? {} : { port }),
+          }),
+        supervise,
+        events,
+      );
+      natsUrl = await nats.start();
       infra.push(nats);
-      if (nats.pid !== undefined) infraPids['nats-server'] = nats.pid;
-      natsUrl = nats.url;
       say(`nats-server (JetStream) at ${natsUrl}, store ${path.join(options.home, 'nats')}`);
     }
     let databaseUrl = options.databaseUrl;
@@ -161,15 +183,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // Its own Postgres: a superuser password of this home's, and a role per service that owns
       // its schema and nothing else.
       const secrets = path.join(options.home, 'postgres-users');
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(options.home, 'postgres'),
-        superuserPassword: secretFile(secrets, 'postgres').password,
-      });
+      const superuserPassword = secretFile(secrets, 'postgres').password;
+      const pg = new SupervisedServer(
+        'postgres',
+        (port) =>
+          startEmbeddedPostgres({
+            dataDir: path.join(options.home, 'postgres'),
+            superuserPassword,
+            ...(port === undefined ? {} : { port }),
+          }),
+        supervise,
+        events,
+      );
+      const pgUrl = await pg.start();
       infra.push(pg);
-      if (pg.pid !== undefined) infraPids['postgres'] = pg.pid;
-      databaseUrl = await ensureDatabase(pg.url, 'acai');
+      databaseUrl = await ensureDatabase(pgUrl, 'acai');
       serviceDatabaseUrls = await ensureServiceRoles(
-        pg.url,
+        pgUrl,
         'acai',
         entries.map((e) => ({
           role: `acai_${e.name}`,
@@ -226,14 +256,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             : {}),
         }),
       };
-      const events = {
-        say: (line: string) => {
-          say(line);
-          writeStackFile(options.home, summary());
-        },
-        died: (name: string, how: string) => died(`${name} (${how})`),
-      };
-      let service = new SupervisedService(spec, options.supervise ?? true, events);
+      let service = new SupervisedService(spec, supervise, events);
       let url: string;
       try {
         url = await service.start();
@@ -241,7 +264,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const taken = error instanceof ServiceStartError && error.code === 'EADDRINUSE';
         if (!(isGateway && taken && options.gatewayPortFallback === true)) throw error;
         say(`port ${options.gatewayPort} is taken (another acai?); the gateway takes a free one`);
-        service = new SupervisedService({ ...spec, port: 0 }, options.supervise ?? true, events);
+        service = new SupervisedService({ ...spec, port: 0 }, supervise, events);
         url = await service.start();
       }
       services.push(service);
@@ -249,13 +272,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     const gatewayUrl = services.find((s) => s.name === 'gateway')?.url;
     if (gatewayUrl === undefined) throw new Error('deploy/local/services.json has no gateway');
-    const summary = (): StackFile => ({
+    summary = (): StackFile => ({
       gatewayUrl,
       natsUrl: nats,
       keyFile,
       logDir,
       launcherPid: process.pid,
-      infrastructure: infraPids,
+      infrastructure: Object.fromEntries(
+        infra.flatMap((server) => (server.pid === undefined ? [] : [[server.name, server.pid]])),
+      ),
       services: services.map((s) => ({
         name: s.name,
         url: s.url ?? null,
@@ -279,7 +304,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       died: diedPromise,
       services: () =>
         services.map((s) => ({ name: s.name, url: s.url, pid: s.pid, restarts: s.restartCount })),
-      pid: (name) => services.find((s) => s.name === name)?.pid,
+      pid: (name) =>
+        services.find((s) => s.name === name)?.pid ?? infra.find((s) => s.name === name)?.pid,
+      async stopService(name) {
+        const service = services.find((s) => s.name === name);
+        if (service === undefined) throw new Error(`the stack runs no service ${name}`);
+        await service.stop();
+        events.say(`${name} stopped; \`startService\` starts it again`);
+      },
+      async startService(name) {
+        const service = services.find((s) => s.name === name);
+        if (service === undefined) throw new Error(`the stack runs no service ${name}`);
+        const url = await service.startAgain();
+        events.say(`${name} started again, ready on ${url}`);
+        return url;
+      },
       key: () => readFileSync(keyFile, 'utf8').trim(),
       examples: () =>
         codeForJobs(

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { endedHow, type StartedService } from './nats.js';
 
 /**
  * What a service started by the launcher tells it over the IPC channel (see `runMain` in
@@ -62,6 +63,28 @@ const MAX_BACKOFF_MS = 30_000;
 const HEALTHY_AFTER_MS = 60_000;
 const START_TIMEOUT_MS = 60_000;
 
+/** The waits between the starts of a process that keeps dying: 1 s, 2 s, 4 s … 30 s. */
+class RestartBackoff {
+  private nextMs = FIRST_BACKOFF_MS;
+
+  /** The wait before starting again a process that died after running `upMs`. */
+  afterDeath(upMs: number): number {
+    if (upMs >= HEALTHY_AFTER_MS) this.nextMs = FIRST_BACKOFF_MS;
+    return this.grow();
+  }
+
+  /** The wait before trying again a start that failed. */
+  afterFailedStart(): number {
+    return this.grow();
+  }
+
+  private grow(): number {
+    const wait = this.nextMs;
+    this.nextMs = Math.min(this.nextMs * 2, MAX_BACKOFF_MS);
+    return wait;
+  }
+}
+
 /**
  * One service process of the launcher: started from its build with an IPC channel, ready when it
  * says where it listens, and restarted with backoff when it dies (unless supervision is off).
@@ -72,7 +95,7 @@ export class SupervisedService {
   private currentUrl: string | undefined;
   private stopping = false;
   private restarts = 0;
-  private backoffMs = FIRST_BACKOFF_MS;
+  private readonly backoff = new RestartBackoff();
   private restartTimer: NodeJS.Timeout | undefined;
   private port: number;
   private startedAt = 0;
@@ -112,6 +135,23 @@ export class SupervisedService {
     if (this.spec.stickyPort) this.port = Number(new URL(url).port);
     child.once('exit', (code, signal) => this.exited(child, code, signal));
     return url;
+  }
+
+  /**
+   * Starts it again after `stop` (an operator's maintenance, a test's outage of a dependency),
+   * on its port if the port is sticky, else on any free one; supervised again.
+   */
+  async startAgain(): Promise<string> {
+    if (
+      this.child !== undefined &&
+      this.child.exitCode === null &&
+      this.child.signalCode === null
+    ) {
+      throw new Error(`${this.spec.name} is running: stop it first`);
+    }
+    this.stopping = false;
+    if (!this.spec.stickyPort) this.port = 0;
+    return this.start();
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; no restart. */
@@ -189,15 +229,12 @@ export class SupervisedService {
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || child !== this.child) return;
     this.currentUrl = undefined;
-    const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
+    const how = endedHow(code, signal);
     if (!this.supervise) {
       this.events.died(this.spec.name, how);
       return;
     }
-    const upMs = Date.now() - this.startedAt;
-    if (upMs >= HEALTHY_AFTER_MS) this.backoffMs = FIRST_BACKOFF_MS;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    const wait = this.backoff.afterDeath(Date.now() - this.startedAt);
     this.events.say(
       `${this.spec.name} stopped unexpectedly (${how}); restarting it in ${wait / 1000} s (log: ${this.spec.logFile})`,
     );
@@ -214,10 +251,88 @@ export class SupervisedService {
       this.events.say(`${this.spec.name} restarted, ready on ${url}`);
     } catch (error) {
       if (this.stopping) return;
-      const wait = this.backoffMs;
-      this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+      const wait = this.backoff.afterFailedStart();
       this.events.say(
         `${error instanceof Error ? error.message : String(error)}\nretrying in ${wait / 1000} s`,
+      );
+      this.restartTimer = setTimeout(() => void this.restart(), wait);
+    }
+  }
+}
+
+/**
+ * A server the launcher started itself (nats-server, the embedded Postgres): when it dies, it is
+ * started again with backoff on the same port with the same data, so the services, which
+ * reconnect to the URL they were given, find it again. Off (benchmarks), a death is reported.
+ */
+export class SupervisedServer {
+  private current: StartedService | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private readonly backoff = new RestartBackoff();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private port: number | undefined;
+  private startedAt = 0;
+
+  constructor(
+    readonly name: string,
+    /** Starts the server on `port` (undefined: any free one). */
+    private readonly startOn: (port: number | undefined) => Promise<StartedService>,
+    private readonly supervise: boolean,
+    private readonly events: SupervisorEvents,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.current?.pid;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  /** Starts it and answers its URL; later starts keep that URL's port. */
+  async start(): Promise<string> {
+    this.startedAt = Date.now();
+    const server = await this.startOn(this.port);
+    this.current = server;
+    this.port = Number(new URL(server.url).port);
+    void server.exited.then((how) => this.exited(server, how));
+    return server.url;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    await this.current?.stop();
+  }
+
+  private exited(server: StartedService, how: string): void {
+    if (this.stopping || server !== this.current) return;
+    this.current = undefined;
+    if (!this.supervise) {
+      this.events.died(this.name, how);
+      return;
+    }
+    const wait = this.backoff.afterDeath(Date.now() - this.startedAt);
+    this.events.say(
+      `${this.name} stopped unexpectedly (${how}); restarting it on port ${this.port} in ${wait / 1000} s`,
+    );
+    // Its guard (which would stop it with the launcher) has nothing left to watch.
+    void server.stop().catch(() => undefined);
+    this.restartTimer = setTimeout(() => void this.restart(), wait);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    this.restarts += 1;
+    try {
+      await this.start();
+      this.events.say(`${this.name} restarted on port ${this.port}`);
+    } catch (error) {
+      if (this.stopping) return;
+      const wait = this.backoff.afterFailedStart();
+      this.events.say(
+        `${this.name} did not start again: ${error instanceof Error ? error.message : String(error)}; retrying in ${wait / 1000} s`,
       );
       this.restartTimer = setTimeout(() => void this.restart(), wait);
     }

@@ -22,6 +22,7 @@ import { assertFits, type Bus } from './bus.js';
 import type { CommandSender } from './ports.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { describeError } from './errors.js';
+import { classifyFailure } from './failures.js';
 import type { EventingLogger } from './logger.js';
 import { extractTrace, injectTrace, inSpan, SpanKind } from './tracing.js';
 
@@ -141,7 +142,7 @@ export function serveCommands(
               );
               reply = { ok: true, result: await handler(request) };
             } catch (error) {
-              reply = { ok: false, error: toErrorBody(error, logger, pattern) };
+              reply = { ok: false, error: commandErrorBody(error, logger, pattern) };
             }
             msg.respond(encodeJson(reply));
           },
@@ -153,12 +154,40 @@ export function serveCommands(
   });
 }
 
-function toErrorBody(error: unknown, logger: EventingLogger, pattern: string): ErrorBody {
+/**
+ * The answer to a command whose handler failed: its own problem as it is; a dependency away (its
+ * database, the bus) as DEPENDENCY_UNAVAILABLE and a lost race as CONCURRENT_CHANGE, both for the
+ * sender to try again; anything else INTERNAL, logged here (the sender sees no detail).
+ */
+export function commandErrorBody(
+  error: unknown,
+  logger: EventingLogger,
+  pattern: string,
+): ErrorBody {
   if (error instanceof AcaiError) return error.toBody();
   if (error instanceof SyntaxError) {
     return new AcaiError(
       CommonProblems.INVALID_REQUEST,
       `${pattern}: request is not valid JSON`,
+    ).toBody();
+  }
+  const kind = classifyFailure(error);
+  if (kind === 'unavailable') {
+    // Its database, the bus or a store is away: the sender may wait and ask again (an outage is
+    // not a fault of the request, and must not fail the job or run that asked).
+    logger.warn(
+      { command: pattern, err: describeError(error) },
+      'command handler could not reach a dependency; answered that it may be asked again',
+    );
+    return new AcaiError(
+      CommonProblems.DEPENDENCY_UNAVAILABLE,
+      `${pattern} could not be carried out now: the service could not reach its database, the bus or its store; try again shortly`,
+    ).toBody();
+  }
+  if (kind === 'conflict') {
+    return new AcaiError(
+      CommonProblems.CONCURRENT_CHANGE,
+      `${pattern} lost a race with another change of the same thing; try again`,
     ).toBody();
   }
   logger.error({ command: pattern, err: describeError(error) }, 'command handler failed');

@@ -86,4 +86,15 @@ describe('PatientCommands', () => {
     });
     expect(timedOut.calls).toBe(1);
   });
+
+  it('sends a commit with an idempotency key again after a timeout or a dependency outage', async () => {
+    const commit = { commitId: 'job-1.1.output.model' } as CommandRequest<'commitVersion'>;
+    const away = () =>
+      new AcaiError(CommonProblems.DEPENDENCY_UNAVAILABLE, 'the catalog cannot reach Postgres');
+    const inner = new Scripted([slow(), away(), down()]);
+    await expect(
+      new PatientCommands(inner, undefined, noSleep).send('commitVersion', commit),
+    ).resolves.toEqual({ ok: true });
+    expect(inner.calls).toBe(4);
+  });
 });

@@ -14,12 +14,22 @@ import { CommandSender } from './ports.js';
 /**
  * Commands that must not be sent twice: one that timed out may have been carried out (its answer
  * lost), so it is sent again only when nobody received it (`SERVICE_UNAVAILABLE`, no responders).
- * A commit sent again on the same parent would be refused, re-read and committed a second time.
+ * A commit sent again on the same parent would be refused, re-read and committed a second time,
+ * unless it has a `commitId`, by which the catalog recognises it.
  */
 const NOT_IDEMPOTENT: ReadonlySet<CommandName> = new Set<CommandName>([
   'commitVersion',
   'submitRun',
 ]);
+
+/** Whether a request carries a key its service deduplicates by (a commit's `commitId`). */
+function hasIdempotencyKey(request: unknown): boolean {
+  return (
+    typeof request === 'object' &&
+    request !== null &&
+    typeof (request as { commitId?: unknown }).commitId === 'string'
+  );
+}
 
 /**
  * A {@link CommandSender} that waits out the service it asks being away (not running, not
@@ -45,9 +55,12 @@ export class PatientCommands extends CommandSender {
       logger: this.logger,
       context: { command: name },
       sleep: this.pause,
-      // One that timed out may have been carried out: sent again only if nobody received it.
+      // One that timed out may have been carried out: sent again only if nobody received it, or
+      // if it carries an idempotency key (a commit with its commitId).
       mayRepeat: (error) =>
-        !NOT_IDEMPOTENT.has(name) || isProblem(error, CommonProblems.SERVICE_UNAVAILABLE),
+        !NOT_IDEMPOTENT.has(name) ||
+        hasIdempotencyKey(request) ||
+        isProblem(error, CommonProblems.SERVICE_UNAVAILABLE),
     });
   }
 }

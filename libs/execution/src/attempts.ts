@@ -7,6 +7,7 @@ import {
 } from '@acai/contracts';
 import {
   silentLogger,
+  untilAvailable,
   type AggregateRepository,
   type EventingLogger,
   type WorkLease,
@@ -100,7 +101,7 @@ export class JobAttempts {
       await lease.complete();
       return undefined;
     }
-    return new Attempt(this.jobs, lease, started.state);
+    return new Attempt(this.jobs, lease, started.state, this.logger);
   }
 }
 
@@ -117,6 +118,7 @@ export class Attempt {
     private readonly jobs: AggregateRepository<JobState>,
     private readonly lease: WorkLease,
     started: JobState,
+    private readonly logger: EventingLogger = silentLogger,
   ) {
     this.work = lease.work;
     this.number = started.attempt;
@@ -154,17 +156,33 @@ export class Attempt {
   }
 
   /** Records metric points the attempt reported (dropped once a newer attempt owns the job). */
-  async reportMetrics(points: EventData<'job.metrics_reported'>['points']): Promise<void> {
-    await this.jobs.execute(
-      this.work.project,
-      this.work.jobId,
-      (s) =>
-        jobDecider.decide(
-          { kind: 'report_metrics', data: { attempt: this.number, points: [...points] } },
-          s,
-        ),
-      { correlationId: this.work.runId },
-    );
+  /**
+   * Records a batch of metrics (numbered within the attempt: the same batch sent again is recorded
+   * once), waiting out the bus being away; only the attempt that runs the job records any.
+   */
+  async reportMetrics(
+    points: EventData<'job.metrics_reported'>['points'],
+    batch?: number,
+  ): Promise<void> {
+    const data = {
+      attempt: this.number,
+      points: [...points],
+      ...(batch === undefined ? {} : { batch }),
+    };
+    const record = () =>
+      this.jobs.execute(
+        this.work.project,
+        this.work.jobId,
+        (s) => jobDecider.decide({ kind: 'report_metrics', data }, s),
+        { correlationId: this.work.runId },
+      );
+    if (batch === undefined) await record();
+    else {
+      await untilAvailable(record, {
+        logger: this.logger,
+        context: { jobId: this.work.jobId, attempt: this.number, metricsBatch: batch },
+      });
+    }
   }
 
   /** Records a checkpoint the attempt saved; only the attempt that owns the job moves it. */

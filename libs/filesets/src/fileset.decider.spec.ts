@@ -182,6 +182,25 @@ describe('filesetDecider', () => {
       spec.given([created]).when(commit(0)).then([v1]);
     });
 
+    it('answers a commit sent again with its idempotency key with nothing new, whatever its parent says', () => {
+      const key = 'job-1.1.output.model';
+      const first = committed(2, { commitId: key });
+      spec
+        .given([created, v1])
+        .when(commit(1, { commitId: key }))
+        .then([first]);
+      // Its answer was lost and it is sent again, after someone else committed on top.
+      spec
+        .given([created, v1, first, committed(3)])
+        .when(commit(1, { commitId: key }))
+        .then([]);
+      // Another key is another commit, refused on a stale parent as any.
+      spec
+        .given([created, v1, first])
+        .when(commit(1, { commitId: 'job-1.2.output.model' }))
+        .thenThrows(FILESET_PARENT_MISMATCH);
+    });
+
     it('commits on the latest version as the next one, with its labels sorted', () => {
       spec
         .given([created, v1, v2])

@@ -20,6 +20,8 @@ export interface VersionState {
   readonly pinned: boolean;
   readonly evicted: boolean;
   readonly createdBy: Creator;
+  /** The idempotency key of the commit that made it, when it had one. */
+  readonly commitId?: string;
 }
 
 export interface FilesetState {
@@ -54,6 +56,8 @@ export type FilesetCommand =
       metadata: Metadata;
       labels: readonly string[];
       createdBy: Creator;
+      /** Idempotency key: a version made by a commit with this key already is the answer. */
+      commitId?: string;
     }
   | { kind: 'change_metadata'; target: Target; change: MetadataOp }
   | { kind: 'change_labels'; target: Target; add: readonly string[]; remove: readonly string[] }
@@ -61,6 +65,11 @@ export type FilesetCommand =
   | { kind: 'evict'; version: number; reason: string };
 
 export const MAX_METADATA_BYTES = 64 * 1024;
+
+/** The version a commit with idempotency key `commitId` made, if one did. */
+export function committedAs(state: FilesetState, commitId: string): VersionState | undefined {
+  return state.versions.find((v) => v.commitId === commitId);
+}
 
 export function latestVersion(state: FilesetState): number {
   return state.versions.length;
@@ -148,6 +157,10 @@ export const filesetDecider: Decider<FilesetState, FilesetCommand> = {
     }
     switch (command.kind) {
       case 'commit': {
+        // The same commit again (its answer was lost): it is done already.
+        if (command.commitId !== undefined && committedAs(state, command.commitId) !== undefined) {
+          return [];
+        }
         const latest = latestVersion(state);
         if (command.parent > latest) {
           throw new AcaiError(
@@ -173,6 +186,7 @@ export const filesetDecider: Decider<FilesetState, FilesetCommand> = {
               metadata: checkMetadata(command.metadata, 'metadata'),
               labels: checkLabels(command.labels, 'labels'),
               createdBy: command.createdBy,
+              ...(command.commitId === undefined ? {} : { commitId: command.commitId }),
             },
           },
         ];
@@ -269,6 +283,7 @@ export const filesetDecider: Decider<FilesetState, FilesetCommand> = {
               pinned: false,
               evicted: false,
               createdBy: event.data.createdBy,
+              ...(event.data.commitId === undefined ? {} : { commitId: event.data.commitId }),
             },
           ],
         };

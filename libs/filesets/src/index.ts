@@ -8,6 +8,7 @@ export {
   serializeManifest,
 } from './manifest.js';
 export {
+  committedAs,
   type FilesetCommand,
   filesetDecider,
   type FilesetState,

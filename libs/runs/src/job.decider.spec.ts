@@ -547,6 +547,7 @@ describe('jobDecider', () => {
         retries: null,
         retry: 0,
         committed: [],
+        metricsBatch: 0,
       });
     });
 
@@ -636,6 +637,36 @@ describe('jobDecider', () => {
         .given([...history.running, cancelled])
         .when({ kind: 'fail', data: lost })
         .then([]);
+    });
+
+    it('records a numbered metrics batch once, however often it is sent, and numbers afresh per attempt', () => {
+      const batch = (n: number, attempt = 1) => ({ ...metricsData, attempt, batch: n });
+      const reported = (n: number, attempt = 1): NewEvent => ({
+        type: 'job.metrics_reported',
+        data: batch(n, attempt),
+      });
+      spec
+        .given(history.running)
+        .when({ kind: 'report_metrics', data: batch(1) })
+        .then([reported(1)]);
+      // Its answer was lost: sent again, after or before batch 2 was recorded.
+      spec
+        .given([...history.running, reported(1)])
+        .when({ kind: 'report_metrics', data: batch(1) })
+        .then([]);
+      spec
+        .given([...history.running, reported(1), reported(2)])
+        .when({ kind: 'report_metrics', data: batch(1) })
+        .then([]);
+      spec
+        .given([...history.running, reported(1)])
+        .when({ kind: 'report_metrics', data: batch(2) })
+        .then([reported(2)]);
+      // A new attempt counts from 1 again.
+      spec
+        .given([...history.running, reported(1), reported(2), restarted])
+        .when({ kind: 'report_metrics', data: batch(1, 2) })
+        .then([reported(1, 2)]);
     });
 
     it('lets a superseded attempt neither settle the job nor take it back from the attempt that owns it', () => {

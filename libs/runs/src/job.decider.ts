@@ -48,6 +48,8 @@ export interface JobState {
   readonly retry: number;
   /** The file set versions its outputs became, once it succeeded. */
   readonly committed: EventData<'job.succeeded'>['outputs'];
+  /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
+  readonly metricsBatch?: number;
 }
 
 export type JobCommand =
@@ -238,11 +240,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return isTerminal(state.status)
           ? []
           : [{ type: 'job.skipped', data: { reason: command.reason, step: command.step } }];
-      case 'report_metrics':
-        // Metrics belong to the attempt that is running; late ones of an ended job are dropped.
-        return state.status === 'running' && command.data.attempt === state.attempt
+      case 'report_metrics': {
+        // Metrics belong to the attempt that is running; late ones of an ended job are dropped,
+        // and a batch sent again (numbered, its answer lost) is recorded once.
+        const batch = command.data.batch;
+        const again = batch !== undefined && batch <= (state.metricsBatch ?? 0);
+        return state.status === 'running' && command.data.attempt === state.attempt && !again
           ? [{ type: 'job.metrics_reported', data: command.data }]
           : [];
+      }
       case 'record_checkpoint':
         // Only the attempt that runs may move the checkpoint: a lost executor's late commit must
         // not replace the one its successor made since.
@@ -299,7 +305,11 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           dispatchedAttempt: event.data.attempt,
         };
       case 'job.started':
-        return { ...state, status: 'running', attempt: event.data.attempt };
+        return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
+      case 'job.metrics_reported':
+        return event.data.batch === undefined
+          ? state
+          : { ...state, metricsBatch: event.data.batch };
       case 'job.checkpointed':
         return {
           ...state,

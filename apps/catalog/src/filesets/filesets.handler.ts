@@ -21,6 +21,7 @@ import {
 } from '@acai/eventing';
 import {
   applyChanges,
+  committedAs,
   diffManifests,
   filesetDecider,
   manifestBytes,
@@ -88,6 +89,11 @@ export class FilesetsHandler {
       ({ state } = await this.filesets.load(req.project, name));
     }
     if (!state.exists) throw notFound(name);
+    // Sent again (its answer was lost, or the catalog restarted while it was being made): the
+    // version it made is the answer. A cached state that does not know it yet finds it below: the
+    // append conflicts, the state is read again, and the decider recognises the commit.
+    const made = req.commitId === undefined ? undefined : committedAs(state, req.commitId);
+    if (made !== undefined) return versionView(name, made);
     const parent =
       req.request.parent === 0 ? new Map() : await this.manifestOf(state, req.request.parent);
     const changes = await this.changesOf(req.request);
@@ -116,8 +122,11 @@ export class FilesetsHandler {
         metadata: req.request.metadata,
         labels: req.request.labels,
         createdBy: req.createdBy,
+        ...(req.commitId === undefined ? {} : { commitId: req.commitId }),
       });
-      const version = after.versions.at(-1)!;
+      const version =
+        (req.commitId === undefined ? undefined : committedAs(after, req.commitId)) ??
+        after.versions.at(-1)!;
       appended = {
         project: req.project,
         fileset: name,

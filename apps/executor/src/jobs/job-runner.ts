@@ -197,19 +197,25 @@ export class JobRunner {
         ? undefined
         : await this.options.limits.confine(slot.name, work.resources);
     const metrics = new MetricsReporter(
-      (points) => attempt.reportMetrics(points),
+      (points, batch) => attempt.reportMetrics(points, batch),
       (note) => logs.line('err', note),
     );
     const checkpointFileset = `checkpoints-${work.jobId}`;
+    /** Checkpoints saved by this attempt: each save's own commit key. */
+    let saves = 0;
     const checkpoints = new CheckpointSaver(
       checkpointDir,
       async (step) => {
+        // The metrics of what the checkpoint covers are recorded first.
+        await metrics.settle();
+        saves += 1;
         const version = await this.options.staging.saveFolder(
           work,
           checkpointDir,
           checkpointFileset,
           [],
           attempt.number,
+          `checkpoint.${saves}`,
           owner?.uid,
         );
         await attempt.recordCheckpoint({ fileset: checkpointFileset, version, step });

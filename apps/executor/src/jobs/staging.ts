@@ -151,7 +151,7 @@ export class Staging {
     for (const { fileset, labels, files } of stored) {
       saved.push({
         fileset,
-        version: await this.commitFiles(work, fileset, files, labels, attempt),
+        version: await this.commitFiles(work, fileset, files, labels, attempt, `output.${fileset}`),
       });
     }
     return saved;
@@ -170,9 +170,12 @@ export class Staging {
     fileset: string,
     labels: readonly string[],
     attempt: number,
+    /** What the save is, unique within the attempt (e.g. `checkpoint.3`): its commit's key. */
+    what: string,
     owner?: number,
   ): Promise<number> {
-    return this.commitFiles(work, fileset, await this.store(work, root, owner), labels, attempt);
+    const put = await this.store(work, root, owner);
+    return this.commitFiles(work, fileset, put, labels, attempt, what);
   }
 
   /** Stores every file under `root` as a blob of the project's; answers what it stored. */
@@ -205,7 +208,10 @@ export class Staging {
     put: FileEntry[],
     labels: readonly string[],
     attempt: number,
+    what: string,
   ): Promise<number> {
+    // The commit's idempotency key: sent again after a lost answer, it is not a second version.
+    const commitId = `${work.jobId}.${attempt}.${what}`;
     const createdBy: Creator = {
       kind: 'job',
       jobId: work.jobId,
@@ -224,7 +230,7 @@ export class Staging {
       // Created already (by an earlier attempt, or another job writing the same output): commit on it.
       if (!isProblem(error, FilesetProblems.FILESET_EXISTS)) throw error;
     }
-    return this.commit(work, fileset, put, labels, createdBy);
+    return this.commit(work, fileset, put, labels, createdBy, commitId);
   }
 
   /** The output replaces the file set's content: files not in the folder are deleted. Retried on a race. */
@@ -234,6 +240,7 @@ export class Staging {
     put: FileEntry[],
     labels: readonly string[],
     createdBy: Creator,
+    commitId: string,
   ): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.commands.send('getFileset', {
@@ -258,6 +265,7 @@ export class Staging {
             labels: [...labels],
           },
           createdBy,
+          commitId,
         });
         return committed.version;
       } catch (error) {

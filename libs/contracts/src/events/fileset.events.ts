@@ -64,6 +64,11 @@ export const FilesetVersionCommittedV1 = defineEvent({
     metadata: MetadataSchema,
     labels: z.array(z.string()),
     createdBy: CreatorSchema,
+    /**
+     * Added compatibly: the commit's idempotency key, when its sender gave one (an executor gives
+     * `<job>.<attempt>.<what>`): the same commit sent again answers this version, not a new one.
+     */
+    commitId: z.string().optional(),
   }),
 });
 

@@ -264,6 +264,11 @@ export const JobMetricsReportedV1 = defineEvent({
   schema: z.object({
     attempt: z.number().int().positive(),
     points: z.array(MetricPointSchema).min(1),
+    /**
+     * Added compatibly: the batch's number within its attempt (1, 2, 3 …). A batch sent again
+     * (its answer lost, the bus down) is recorded once.
+     */
+    batch: z.number().int().positive().optional(),
   }),
 });
 

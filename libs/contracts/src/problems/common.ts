@@ -34,6 +34,12 @@ export const CommonProblems = defineProblems('common', {
     retryable: true,
     title: 'A service the request needs did not answer in time',
   },
+  DEPENDENCY_UNAVAILABLE: {
+    code: ErrorCode.Unavailable,
+    retryable: true,
+    title:
+      'The service could not reach something it depends on (its database, the bus, the blob store); try again shortly',
+  },
   CONCURRENT_CHANGE: {
     code: ErrorCode.Conflict,
     retryable: true,
