@@ -133,7 +133,7 @@ async function runExample(stack) {
       (line) => show(job.name, line),
     );
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
-    if (view.status === 'failed' || view.status === 'cancelled') break;
+    if (['failed', 'cancelled', 'skipped'].includes(view.status)) break;
   }
   let finished;
   for (;;) {
@@ -219,7 +219,8 @@ async function reportProfiling(api, job, say) {
   const showEnded = async () => {
     const run = await api('GET', `/api/v1/runs/${announced}`);
     for (const j of run.jobs) {
-      if (shown.has(j.id) || !['succeeded', 'failed', 'cancelled'].includes(j.status)) continue;
+      if (shown.has(j.id) || !['succeeded', 'failed', 'cancelled', 'skipped'].includes(j.status))
+        continue;
       shown.add(j.id);
       const history = await api('GET', `/api/v1/jobs/${j.id}/history`);
       const { offer, seconds } = costOf(history);

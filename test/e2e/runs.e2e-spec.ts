@@ -69,7 +69,7 @@ describe('a run through every service', () => {
     expect(secondQueued.seq).toBeGreaterThan(firstDone.seq);
   });
 
-  it('fails a step whose command does not exist, with the reason in its history, and cancels what needs it', async () => {
+  it('fails a step whose command does not exist, with the reason in its history, and skips what needs it', async () => {
     const submitted = await system.api('POST', '/api/v1/runs', {
       name: 'broken',
       steps: [
@@ -81,7 +81,7 @@ describe('a run through every service', () => {
     const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
     const run: RunBody = await system.waitForRun(id);
     expect(run.status).toBe('failed');
-    expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'cancelled']);
+    expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'skipped']);
 
     const history = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`);
     const failed = (

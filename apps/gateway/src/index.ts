@@ -17,6 +17,7 @@ import { SecretsRepository } from './secrets/secrets.repository.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
+import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'gateway',
@@ -116,6 +117,26 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       done: (err: Error | null, body?: unknown) => void,
     ) => done(null, payload);
     fastify.addContentTypeParser('application/octet-stream', raw);
+    // A run spec may come as YAML: read into the value JSON would have given, for one validation.
+    fastify.addContentTypeParser(
+      [...YAML_TYPES],
+      { parseAs: 'string' },
+      (
+        request: FastifyRequest,
+        body: string | Buffer,
+        done: (err: Error | null, body?: unknown) => void,
+      ) => {
+        if (!YAML_ROUTES.test(request.routeOptions.url ?? '') || request.method !== 'POST') {
+          done(notJson(request.headers['content-type']));
+          return;
+        }
+        try {
+          done(null, parseYamlBody(typeof body === 'string' ? body : body.toString('utf8')));
+        } catch (error) {
+          done(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+    );
     // Any other type: the raw stream for an upload, and for every other route a clear 415 (a
     // JSON body sent as a form, as `curl -d` does without a content-type, is not read as a form).
     const uploadOrRefuse = (
@@ -149,6 +170,8 @@ export function routesServedBy(fastify: FastifyInstance): readonly ServedRoute[]
 
 /** Routes whose body is a file's bytes, of whatever type. */
 const UPLOAD_ROUTES = /^\/api\/v1\/blobs(\/:sha256)?$/;
+/** Routes that take a YAML body as well as JSON: submitting a run. */
+const YAML_ROUTES = /^\/api\/v1\/runs$/;
 
 function notJson(contentType: string | undefined): AcaiError {
   return new AcaiError(

@@ -54,6 +54,7 @@ export {
   type ProvisionDecision,
   type ProvisionSpec,
   type Resources,
+  type RetryPolicy,
   type StagedInput,
 } from './events/job.events.js';
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
@@ -69,10 +70,15 @@ export {
 } from './events/catalogue.js';
 export {
   DEFAULT_RESOURCES,
+  DEFAULT_RETRY_ON,
+  MAX_RETRY_DELAY_SECONDS,
+  type RetrySpec,
   type RunSpec,
+  runSpecJsonSchema,
   RunSpecSchema,
   type StepSpec,
   StepSpecSchema,
+  withStepNames,
 } from './api/run-spec.js';
 export {
   type HistoryEntry,

@@ -34,6 +34,20 @@ export class NonRetryableError extends Error {
 }
 
 /**
+ * Thrown by an event handler for an event that is not due yet (a retry waiting out its backoff):
+ * the consumer hands the message back to JetStream to be delivered again in `delayMs`, neither an
+ * attempt nor a failure. JetStream holds the message meanwhile, so the wait survives the service's
+ * restart; the handler must derive the due time from the event itself (a delivery may come early,
+ * e.g. after nats-server restarts, and then it is handed back again).
+ */
+export class HandleLater extends Error {
+  override readonly name = 'HandleLater';
+  constructor(readonly delayMs: number) {
+    super(`not due for another ${delayMs} ms`);
+  }
+}
+
+/**
  * Whether a handler's failure is final: a poison message, or a problem its module declared not
  * retryable (a refused command is not going to be accepted the next time either). Anything else
  * (a service down, a lost race, an unexpected error) is worth another delivery.

@@ -19,7 +19,7 @@ import {
   type Bus,
 } from './bus.js';
 import { PostgresDeadLetters } from './dead-letters.js';
-import { NonRetryableError } from './errors.js';
+import { HandleLater, NonRetryableError } from './errors.js';
 import { EventConsumer, type EventConsumerOptions } from './event-consumer.js';
 import { EventStore } from './event-store.js';
 import type { ConsumerMonitor } from './monitor.js';
@@ -295,6 +295,39 @@ describe('EventConsumer', () => {
 
     expect(attempts.get(flaky.id)).toBe(2);
     expect(attempts.get(other.id)).toBe(1);
+    await s.settled();
+    expect(await deadLetters.list(s.durable)).toEqual([]);
+  });
+
+  it('hands an event that is not due back to JetStream, which delivers it again after the delay, even to a consumer started since', async () => {
+    const s = scenario();
+    const deliveredAt: number[] = [];
+    const handled: string[] = [];
+    const isLater = (event: StoredEvent) =>
+      event.type === 'job.cancelled' && event.data.reason === 'later';
+    const first = await s.consumer(async (event) => {
+      if (!isLater(event)) return void handled.push(event.id);
+      deliveredAt.push(Date.now());
+      throw new HandleLater(1_500);
+    });
+    const later = await s.append('a', 'later');
+    const other = await s.append('b', 'now');
+    await eventually('the event to be handed back', () =>
+      deliveredAt.length > 0 ? true : undefined,
+    );
+    // The service restarts meanwhile: JetStream, not the process, holds the wait.
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+    await s.consumer(async (event) => {
+      if (isLater(event)) deliveredAt.push(Date.now());
+      handled.push(event.id);
+    });
+    await eventually('the event to be delivered again', () =>
+      handled.includes(later.id) ? true : undefined,
+    );
+    expect(handled).toContain(other.id);
+    expect(deliveredAt).toHaveLength(2);
+    expect(deliveredAt[1]! - deliveredAt[0]!).toBeGreaterThanOrEqual(1_400);
     await s.settled();
     expect(await deadLetters.list(s.durable)).toEqual([]);
   });

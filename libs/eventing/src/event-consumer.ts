@@ -5,7 +5,7 @@ import type { StoredEvent } from '@acai/contracts';
 import { ensureDurableConsumer, type Bus } from './bus.js';
 import { decodeEvent, eventTypeOf } from './codec.js';
 import type { ClaimedLetter, DeadLetterSink, RedriveOutcome } from './dead-letters.js';
-import { deadLetterReason, describeError, NonRetryableError } from './errors.js';
+import { deadLetterReason, describeError, HandleLater, NonRetryableError } from './errors.js';
 import { classifyFailure, isTransient } from './failures.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import type { ConsumerMonitor } from './monitor.js';
@@ -45,6 +45,8 @@ export const REDELIVERIES_PER_ATTEMPT = 3;
 
 type Outcome =
   | { readonly kind: 'handled' }
+  /** Not due yet (see {@link HandleLater}): handed back to be delivered again after the delay. */
+  | { readonly kind: 'later'; readonly delayMs: number }
   | { readonly kind: 'dead'; readonly error: unknown }
   | { readonly kind: 'stopped' };
 
@@ -162,6 +164,13 @@ export class EventConsumer {
         // Its type is no longer handled here: nothing to do, as a delivery would be acknowledged.
         if (!this.options.accepts(event.type)) return { kind: 'handled' };
         const outcome = await this.handle(event, context.active());
+        if (outcome.kind === 'later') {
+          return {
+            kind: 'failed',
+            reason: 'not_due',
+            error: `not due for another ${outcome.delayMs} ms: redrive it again then`,
+          };
+        }
         return outcome.kind === 'dead' ? failed(outcome.error) : outcome;
       });
     } finally {
@@ -276,6 +285,9 @@ export class EventConsumer {
       case 'handled':
         msg.ack();
         return;
+      case 'later':
+        msg.nak(outcome.delayMs);
+        return;
       case 'dead':
         await this.deadLetter(msg, outcome.error, event.type);
         return;
@@ -315,6 +327,7 @@ export class EventConsumer {
           );
           return { kind: 'handled' };
         } catch (error) {
+          if (error instanceof HandleLater) return { kind: 'later', delayMs: error.delayMs };
           const kind = classifyFailure(error);
           const where = { consumer, type: event.type, seq: event.position.seq };
           let delayMs: number;

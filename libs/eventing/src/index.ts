@@ -9,7 +9,7 @@ export {
   logStreamConfig,
 } from './bus.js';
 export { decodeEvent, decodeJson, encodeJson } from './codec.js';
-export { describeError, isMissing } from './errors.js';
+export { describeError, HandleLater, isMissing } from './errors.js';
 export { inSpan, SpanKind } from './tracing.js';
 export { type EventLog, EventStore } from './event-store.js';
 export { aggregateRepository, AggregateRepository } from './aggregates.js';

@@ -125,6 +125,7 @@ function queued(name: string): NewEvent {
       network: 'default',
       secrets: {},
       provision: null,
+      retries: null,
     },
   };
 }

@@ -59,6 +59,7 @@ describe('job attempts', () => {
           network: 'default',
           secrets: {},
           provision: null,
+          retries: null,
         },
       },
       { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } },
@@ -78,6 +79,8 @@ describe('job attempts', () => {
       timeoutSeconds: null,
       network: 'default',
       secrets: {},
+      retries: null,
+      retry: 0,
     };
   });
 
@@ -163,6 +166,46 @@ describe('job attempts', () => {
     expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([2]);
   });
 
+  it('ends a failed attempt its step retries as retrying, decided from the work message as the log would, and settles its work', async () => {
+    const retries = { max: 1, backoffSeconds: 5, on: ['nonzero_exit' as const] };
+    const ref = { project: PROJECT, aggregate: JOB, id: 'job-2' };
+    await log.seed(ref, [
+      { type: 'job.queued', data: { ...queuedOf(log, JOB_ID), retries } },
+      { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } },
+    ]);
+    const retried = { ...work, jobId: 'job-2', dispatchedSeq: log.lastSeq, retries, retry: 0 };
+    const lease = leaseOf(retried);
+    const attempt = await attempts.begin(lease, { executor: 'node-a', pool: 'local' });
+    const failure = {
+      reason: 'nonzero_exit' as const,
+      message: 'the process exited with code 1',
+      exitCode: 1,
+      signal: null,
+      durationMs: 20,
+      lastLines: [],
+      attempt: 1,
+    };
+
+    expect(await attempt!.end({ ok: false, failure })).toBe('retrying');
+    expect(await attempt!.standing()).toBe('retrying');
+    await attempt!.letGo('retrying');
+    expect(lease.settled).toBe('completed');
+    expect(log.ofType('job.retry_scheduled').map((e) => e.data)).toEqual([
+      { ...failure, retry: 1, delayMs: 5000 },
+    ]);
+    expect(log.ofType('job.failed')).toEqual([]);
+  });
+
+  it('does not start an older work message of a job dispatched again since (a retry)', async () => {
+    await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
+      { type: 'job.dispatched', data: { pool: 'local', attempt: 2 } },
+    ]);
+    const stale = leaseOf(work, 2);
+    expect(await attempts.begin(stale, { executor: 'node-a', pool: 'local' })).toBeUndefined();
+    expect(stale.settled).toBe('completed');
+    expect(log.ofType('job.started')).toEqual([]);
+  });
+
   it('does not start a job cancelled before an executor took it, and settles its work', async () => {
     await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
       { type: 'job.cancelled', data: { reason: 'the run was cancelled' } },
@@ -207,3 +250,10 @@ describe('job attempts', () => {
     expect(await running!.owns()).toBe(true);
   });
 });
+
+/** The `job.queued` data of a job seeded in the log. */
+function queuedOf(log: InMemoryEventLog, jobId: string) {
+  const queued = log.ofType('job.queued').find((e) => e.aggregateId === jobId);
+  if (queued === undefined) throw new Error(`no job.queued of ${jobId}`);
+  return queued.data;
+}

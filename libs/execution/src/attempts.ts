@@ -20,8 +20,12 @@ export interface AttemptNode {
   readonly pool: string;
 }
 
-/** How a job stands once an attempt has reported its end. */
-export type JobEnd = 'succeeded' | 'failed' | 'cancelled' | 'superseded';
+/**
+ * How a job stands once an attempt has reported its end; `retrying`: the attempt failed for a
+ * reason its step retries, and the job runs again as a new attempt after a wait (so its output has
+ * no end yet).
+ */
+export type JobEnd = 'succeeded' | 'failed' | 'cancelled' | 'superseded' | 'retrying';
 
 /** How an attempt ended, as its executor reports it. */
 export type AttemptEnd =
@@ -67,7 +71,13 @@ export class JobAttempts {
         work.jobId,
         (s) =>
           jobDecider.decide(
-            { kind: 'start', executor: node.executor, pid, firstDelivery: lease.deliveries === 1 },
+            {
+              kind: 'start',
+              executor: node.executor,
+              pid,
+              firstDelivery: lease.deliveries === 1,
+              dispatchedAttempt: work.attempt,
+            },
             s,
           ),
         { correlationId: work.runId },
@@ -131,7 +141,7 @@ export class Attempt {
   async standing(): Promise<'owner' | JobEnd> {
     const { state } = await this.jobs.refresh(this.work.project, this.work.jobId);
     if (state.attempt !== this.number) return 'superseded';
-    return state.status === 'running' ? 'owner' : endedAs(state);
+    return state.status === 'running' ? 'owner' : endOf(state);
   }
 
   /**
@@ -212,8 +222,13 @@ export class Attempt {
         ),
       { correlationId: this.work.runId },
     );
-    if (events.length > 0) return endedAs(state);
+    if (events.length > 0) return endOf(state);
     if (state.attempt !== this.number) return 'superseded';
-    return endedAs(state);
+    return endOf(state);
   }
+}
+
+/** How a job stands for the attempt that last owned it, once that attempt is over. */
+function endOf(state: JobState): Exclude<JobEnd, 'superseded'> {
+  return state.status === 'retrying' ? 'retrying' : endedAs(state);
 }

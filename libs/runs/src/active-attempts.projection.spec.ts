@@ -49,6 +49,22 @@ const failure = (attempt: number | null): EventData<'job.failed'> => ({
 });
 
 describe('the active-attempts read model', () => {
+  it('lets go of an attempt that failed into a retry, and watches the next one once it starts', () => {
+    const e = eventLog();
+    const waiting = [
+      e('job.started', 'job-a', { executor: 'node-a', attempt: 1, pid: 10 }),
+      e('job.retry_scheduled', 'job-a', { ...failure(1), retry: 1, delayMs: 1000 }),
+    ];
+    // Nobody runs it while it waits: the watchdog must not fail it as executor_lost.
+    expect(project(waiting)).toEqual({});
+    const again = [
+      ...waiting,
+      e('job.requeued', 'job-a', { retry: 1 }),
+      e('job.started', 'job-a', { executor: 'node-b', attempt: 2, pid: 12 }),
+    ];
+    expect(project(again)['job-a']).toMatchObject({ attempt: 2, executor: 'node-b' });
+  });
+
   it('holds the attempt that owns each running job, the newer replacing the older', () => {
     const e = eventLog();
     const events = [

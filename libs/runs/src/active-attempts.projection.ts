@@ -20,6 +20,7 @@ export const activeAttemptEvents: ReadonlySet<string> = new Set([
   'job.succeeded',
   'job.failed',
   'job.cancelled',
+  'job.retry_scheduled',
 ]);
 
 /**
@@ -48,6 +49,7 @@ export const activeAttemptsProjection: Projection<ActiveAttempt> = {
       case 'job.succeeded':
       case 'job.failed':
       case 'job.cancelled':
+      case 'job.retry_scheduled':
         return undefined;
       default:
         return doc;

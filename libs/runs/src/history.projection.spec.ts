@@ -20,6 +20,8 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob => 
   network: 'default',
   secrets: {},
   provision: null,
+  retries: null,
+  continueOnFailure: false,
 });
 
 /**
@@ -91,6 +93,7 @@ function failingRun(): StoredEvent[] {
       network: 'default',
       secrets: {},
       provision: null,
+      retries: null,
     }),
     e('job.provisioned', id, {
       provider: 'local',
@@ -203,6 +206,7 @@ describe('runsProjection', () => {
         network: 'default',
         secrets: {},
         provision: null,
+        retries: null,
       }),
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
       e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 10, outputs: [], attempt: null }),
@@ -435,5 +439,73 @@ describe('runs projection, cancelled before anything ran', () => {
     expect(project(runsProjection, [submitted, jobCancelled, runCancelled])[RUN]!.status).toBe(
       'cancelled',
     );
+  });
+});
+
+describe('retries and skipped jobs in the views', () => {
+  it('shows a job waiting for its retry as retrying, with the failure, then its next attempt; a skipped one with why', () => {
+    const e = eventLog();
+    const log = [
+      e('run.submitted', RUN, {
+        name: 'retried',
+        jobs: [planned(PREPARE, 'prepare'), planned(TRAIN, 'train', ['prepare'])],
+        submittedBy: null,
+        origin: null,
+      }),
+      e('job.queued', PREPARE, {
+        runId: RUN,
+        name: 'prepare',
+        command: ['python', 'prepare.py'],
+        env: {},
+        resources: { cpu: 1, memoryMb: 512 },
+        inputs: [],
+        outputs: [],
+        timeoutSeconds: null,
+        network: 'default',
+        secrets: {},
+        provision: null,
+        retries: { max: 1, backoffSeconds: 2, on: ['nonzero_exit'] },
+      }),
+      e('job.dispatched', PREPARE, { pool: 'local', attempt: 1 }),
+      e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
+      e('job.retry_scheduled', PREPARE, { ...failure, attempt: 1, retry: 1, delayMs: 2000 }),
+    ];
+    const waiting = project(jobsProjection, log)[PREPARE]!;
+    expect([waiting.status, waiting.reason, waiting.attempt]).toEqual([
+      'retrying',
+      'nonzero_exit',
+      1,
+    ]);
+    expect(waiting.message).toBe(`${failure.message} (retry 1 in 2 s)`);
+    expect(project(runsProjection, log)[RUN]!.status).toBe('running');
+
+    const again = [
+      ...log,
+      e('job.requeued', PREPARE, { retry: 1 }),
+      e('job.dispatched', PREPARE, { pool: 'local', attempt: 2 }),
+      e('job.started', PREPARE, { executor: 'worker-1', attempt: 2, pid: null }),
+      e('job.failed', PREPARE, { ...failure, attempt: 2 }),
+      e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'failed' }),
+      e('job.skipped', TRAIN, {
+        reason: "step 'prepare', which it needs, failed",
+        step: 'prepare',
+      }),
+      e('run.job_settled', RUN, { jobId: TRAIN, name: 'train', outcome: 'skipped' }),
+      e('run.failed', RUN, { reason: 'step(s) failed: prepare', failedJobs: [PREPARE] }),
+      // A late event of a skipped job changes nothing.
+      e('job.cancelled', TRAIN, { reason: 'the run was cancelled' }),
+    ];
+    const requeued = project(jobsProjection, again.slice(0, log.length + 1))[PREPARE]!;
+    expect([requeued.status, requeued.reason, requeued.message]).toEqual(['queued', null, null]);
+    const jobs = project(jobsProjection, again);
+    expect([jobs[PREPARE]!.status, jobs[PREPARE]!.attempt]).toEqual(['failed', 2]);
+    expect([jobs[TRAIN]!.status, jobs[TRAIN]!.reason, jobs[TRAIN]!.message]).toEqual([
+      'skipped',
+      'skipped',
+      "step 'prepare', which it needs, failed",
+    ]);
+    const run = project(runsProjection, again)[RUN]!;
+    expect(run.status).toBe('failed');
+    expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'skipped']);
   });
 });

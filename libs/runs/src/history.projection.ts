@@ -25,12 +25,23 @@ function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
       return 'failed';
     case 'job.cancelled':
       return 'cancelled';
+    case 'job.retry_scheduled':
+      return 'retrying';
+    case 'job.requeued':
+      return 'queued';
+    case 'job.skipped':
+      return 'skipped';
     default:
       return undefined;
   }
 }
 
-const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+]);
 
 /** `runs`: one document per run, with its status and its jobs' statuses. Job events find their run by correlation id. */
 export const runsProjection: Projection<RunView> = {
@@ -75,10 +86,16 @@ export const runsProjection: Projection<RunView> = {
     )
       return doc;
     const jobs = doc.jobs.map((j) => (j === job ? { ...j, status } : j));
-    // A run is running once a job of it has actually run (a cancelled job never did).
+    // A run is running once a job of it has actually run (a cancelled or skipped job never did).
     const runStatus: RunStatus =
       doc.status === 'queued' &&
-      jobs.some((j) => j.status === 'running' || j.status === 'succeeded' || j.status === 'failed')
+      jobs.some(
+        (j) =>
+          j.status === 'running' ||
+          j.status === 'retrying' ||
+          j.status === 'succeeded' ||
+          j.status === 'failed',
+      )
         ? 'running'
         : doc.status;
     return { ...touched, jobs, status: runStatus };
@@ -137,6 +154,19 @@ export const jobsProjection: Projection<JobView> = {
         };
       case 'job.cancelled':
         return { ...next, reason: 'cancelled', message: event.data.reason };
+      case 'job.retry_scheduled':
+        // The failure being retried, until the next attempt settles the job.
+        return {
+          ...next,
+          exitCode: event.data.exitCode,
+          reason: event.data.reason,
+          message: `${event.data.message} (retry ${event.data.retry} in ${Math.round(event.data.delayMs / 1000)} s)`,
+        };
+      case 'job.requeued':
+        // The retried failure is behind it: the next attempt's end says how the job ended.
+        return { ...next, exitCode: null, reason: null, message: null };
+      case 'job.skipped':
+        return { ...next, reason: 'skipped', message: event.data.reason };
       default:
         return next;
     }

@@ -1,6 +1,13 @@
 export { planRun } from './pipeline.js';
-export { dispatchedState, endedAs, jobDecider, type JobState } from './job.decider.js';
-export { doomedJobs, readyJobs, runDecider, type RunState } from './run.decider.js';
+export {
+  dispatchedState,
+  endedAs,
+  jobDecider,
+  type JobState,
+  retryDelayMs,
+  retryDueInMs,
+} from './job.decider.js';
+export { jobsToStop, type JobToStop, readyJobs, runDecider, type RunState } from './run.decider.js';
 export {
   type JobHistoryDoc,
   jobHistoryProjection,

@@ -1,7 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
 import { RunProblems, type EventData, type NewEvent } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
-import { endedAs, isTerminal, jobDecider, type JobCommand } from './job.decider.js';
+import {
+  endedAs,
+  isTerminal,
+  jobDecider,
+  retryDelayMs,
+  retryDueInMs,
+  type JobCommand,
+} from './job.decider.js';
 
 const spec = deciderSpec(jobDecider);
 
@@ -17,6 +24,7 @@ const queuedData: EventData<'job.queued'> = {
   network: 'default',
   secrets: {},
   provision: null,
+  retries: null,
 };
 const provisionedData: EventData<'job.provisioned'> = {
   provider: 'local',
@@ -59,6 +67,24 @@ const checkpointData: EventData<'job.checkpointed'> = {
   step: 2,
 };
 const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
+const RETRIES = {
+  max: 2,
+  backoffSeconds: 5,
+  on: ['nonzero_exit' as const, 'executor_lost' as const],
+};
+const queuedWithRetries: NewEvent = {
+  type: 'job.queued',
+  data: { ...queuedData, retries: RETRIES },
+};
+const retryScheduled = (retry: number, attempt: number | null, delayMs: number): NewEvent => ({
+  type: 'job.retry_scheduled',
+  data: { ...failedData, attempt, retry, delayMs },
+});
+const requeued = (retry: number): NewEvent => ({ type: 'job.requeued', data: { retry } });
+const skipped: NewEvent = {
+  type: 'job.skipped',
+  data: { reason: "step 'prepare', which it needs, failed", step: 'prepare' },
+};
 
 /** The statuses a job aggregate goes through (`pending` exists only in the read model). */
 const STATUSES = [
@@ -67,9 +93,11 @@ const STATUSES = [
   'provisioned',
   'dispatched',
   'running',
+  'retrying',
   'succeeded',
   'failed',
   'cancelled',
+  'skipped',
 ] as const;
 type Status = (typeof STATUSES)[number];
 
@@ -83,6 +111,8 @@ const history: Record<Status, NewEvent[]> = {
   succeeded: [queued, provisioned, dispatched, started, succeeded],
   failed: [queued, provisioned, dispatched, started, failed],
   cancelled: [queued, cancelled],
+  retrying: [queuedWithRetries, provisioned, dispatched, started, retryScheduled(1, 1, 5000)],
+  skipped: [skipped],
 };
 
 const commands = {
@@ -93,6 +123,8 @@ const commands = {
   succeed: { kind: 'succeed', attempt: 1, durationMs: 1200, outputs: [] },
   fail: { kind: 'fail', data: failedData },
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
+  requeue: { kind: 'requeue', retry: 1 },
+  skip: { kind: 'skip', reason: "step 'prepare', which it needs, failed", step: 'prepare' },
   report_metrics: { kind: 'report_metrics', data: metricsData },
   record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
 } satisfies Record<JobCommand['kind'], JobCommand>;
@@ -116,6 +148,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   provision: {
     none: nothing,
@@ -126,6 +160,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   dispatch: {
     none: nothing,
@@ -136,6 +172,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   start: {
     none: CANNOT_START,
@@ -146,6 +184,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: CANCELLED_FIRST,
+    retrying: CANNOT_START,
+    skipped: nothing,
   },
   succeed: {
     none: nothing,
@@ -158,6 +198,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   fail: {
     none: [failed],
@@ -168,6 +210,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   report_metrics: {
     none: nothing,
@@ -177,6 +221,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   record_checkpoint: {
     none: nothing,
@@ -186,6 +232,8 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
   },
   cancel: {
     none: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
@@ -196,6 +244,32 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
+    retrying: [{ type: 'job.cancelled', data: { reason: 'a step it needs did not succeed' } }],
+    skipped: nothing,
+  },
+  requeue: {
+    none: nothing,
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    retrying: [requeued(1)],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    skipped: nothing,
+  },
+  skip: {
+    none: [skipped],
+    queued: [skipped],
+    provisioned: [skipped],
+    dispatched: [skipped],
+    running: [skipped],
+    retrying: [skipped],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    skipped: nothing,
   },
 };
 
@@ -237,6 +311,136 @@ describe('jobDecider', () => {
       spec.given(history.failed).when(commands.succeed).then([]);
       spec.given(history.cancelled).when(commands.cancel).then([]);
       spec.given(history.failed).when(commands.fail).then([]);
+    });
+  });
+
+  describe('retries', () => {
+    const failure = (attempt: number | null, reason = failedData.reason): JobCommand => ({
+      kind: 'fail',
+      data: { ...failedData, reason, attempt },
+    });
+    const running = [queuedWithRetries, provisioned, dispatched, started];
+    const secondAttempt = [
+      ...running,
+      retryScheduled(1, 1, 5000),
+      requeued(1),
+      provisioned,
+      { type: 'job.dispatched', data: { pool: 'local', attempt: 2 } } as NewEvent,
+      { type: 'job.started', data: { executor: 'worker-1', attempt: 2, pid: 101 } } as NewEvent,
+    ];
+
+    it('schedules a retry for a failure its policy lists, after backoffSeconds', () => {
+      spec
+        .given(running)
+        .when(failure(1))
+        .then([retryScheduled(1, 1, 5000)]);
+    });
+
+    it('doubles the wait for each retry, and fails for good once max retries are spent', () => {
+      spec
+        .given(secondAttempt)
+        .when(failure(2))
+        .then([retryScheduled(2, 2, 10_000)]);
+      const third = [
+        ...secondAttempt,
+        retryScheduled(2, 2, 10_000),
+        requeued(2),
+        provisioned,
+        { type: 'job.dispatched', data: { pool: 'local', attempt: 3 } } as NewEvent,
+        { type: 'job.started', data: { executor: 'worker-1', attempt: 3, pid: 102 } } as NewEvent,
+      ];
+      spec
+        .given(third)
+        .when(failure(3))
+        .then([{ type: 'job.failed', data: { ...failedData, attempt: 3 } }]);
+    });
+
+    it('fails at once for a reason the policy does not list, and without a policy', () => {
+      spec
+        .given(running)
+        .when(failure(1, 'out_of_memory'))
+        .then([
+          { type: 'job.failed', data: { ...failedData, reason: 'out_of_memory', attempt: 1 } },
+        ]);
+      spec
+        .given(history.running)
+        .when(failure(1))
+        .then([{ type: 'job.failed', data: { ...failedData, attempt: 1 } }]);
+    });
+
+    it('retries a job no configuration could be had for (no attempt ran)', () => {
+      const noResources: NewEvent = {
+        type: 'job.queued',
+        data: { ...queuedData, retries: { max: 1, backoffSeconds: 1, on: ['no_resources'] } },
+      };
+      spec
+        .given([noResources])
+        .when(failure(null, 'no_resources'))
+        .then([
+          {
+            type: 'job.retry_scheduled',
+            data: { ...failedData, reason: 'no_resources', attempt: null, retry: 1, delayMs: 1000 },
+          },
+        ]);
+    });
+
+    it('decides one retry however often the failure is reported, and requeues it once', () => {
+      const waiting = [...running, retryScheduled(1, 1, 5000)];
+      spec.given(waiting).when(failure(1)).then([]);
+      spec.given(waiting).when(failure(null, 'executor_lost')).then([]);
+      spec.given(waiting).when({ kind: 'requeue', retry: 2 }).then([]);
+      spec
+        .given([...waiting, requeued(1)])
+        .when({ kind: 'requeue', retry: 1 })
+        .then([]);
+      expect(spec.given([...waiting, requeued(1)]).state.status).toBe('queued');
+    });
+
+    it('dispatches the retry as the next attempt, and never starts it from the older work', () => {
+      const again = [...running, retryScheduled(1, 1, 5000), requeued(1), provisioned];
+      spec
+        .given(again)
+        .when(commands.dispatch)
+        .then([{ type: 'job.dispatched', data: { pool: 'local', attempt: 2 } }]);
+      const redispatched = [
+        ...again,
+        { type: 'job.dispatched', data: { pool: 'local', attempt: 2 } } as NewEvent,
+      ];
+      spec
+        .given(redispatched)
+        .when({ kind: 'start', executor: 'worker-2', pid: 1, dispatchedAttempt: 1 })
+        .thenThrows(CANNOT_START);
+      spec
+        .given(redispatched)
+        .when({ kind: 'start', executor: 'worker-2', pid: 1, dispatchedAttempt: 2 })
+        .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 1 } }]);
+      // Once attempt 2 runs, the older work redelivered (its executor stalled) is no lost
+      // executor's work: it starts nothing; the newer work redelivered does.
+      const running2 = [
+        ...redispatched,
+        { type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 1 } } as NewEvent,
+      ];
+      spec
+        .given(running2)
+        .when({ kind: 'start', executor: 'worker-3', pid: 2, dispatchedAttempt: 1 })
+        .thenThrows(CANNOT_START);
+      spec
+        .given(running2)
+        .when({ kind: 'start', executor: 'worker-3', pid: 2, dispatchedAttempt: 2 })
+        .then([{ type: 'job.started', data: { executor: 'worker-3', attempt: 3, pid: 2 } }]);
+    });
+
+    it('waits backoffSeconds × 2^(n-1), at most an hour', () => {
+      const policy = { max: 20, backoffSeconds: 1.5, on: [] };
+      expect([1, 2, 3, 4].map((n) => retryDelayMs(policy, n))).toEqual([1500, 3000, 6000, 12_000]);
+      expect(retryDelayMs(policy, 20)).toBe(3_600_000);
+      expect(retryDelayMs({ ...policy, backoffSeconds: 0 }, 3)).toBe(0);
+    });
+
+    it('is due once the event’s time plus its delay has passed', () => {
+      const at = '2026-12-03T10:00:00.000Z';
+      expect(retryDueInMs(at, 5000, new Date('2026-12-03T10:00:01.000Z'))).toBe(4000);
+      expect(retryDueInMs(at, 5000, new Date('2026-12-03T10:00:05.000Z'))).toBe(0);
     });
   });
 
@@ -312,7 +516,11 @@ describe('jobDecider', () => {
         secrets: {},
         provision: null,
         attempt: 0,
+        dispatchedAttempt: 0,
         checkpoint: null,
+        retries: null,
+        retry: 0,
+        committed: [],
       });
     });
 
@@ -334,7 +542,11 @@ describe('jobDecider', () => {
         secrets: {},
         provision: null,
         attempt: 1,
+        dispatchedAttempt: 1,
         checkpoint: null,
+        retries: null,
+        retry: 0,
+        committed: [],
         metricsBatch: 0,
       });
     });
@@ -354,8 +566,23 @@ describe('jobDecider', () => {
       expect(endedAs(spec.given(history.running).state)).toBe('failed');
     });
 
-    it('calls succeeded, failed and cancelled terminal, and nothing else', () => {
-      expect(STATUSES.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled']);
+    it('calls succeeded, failed, cancelled and skipped terminal, and nothing else (a retrying job is not)', () => {
+      expect(STATUSES.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled', 'skipped']);
+    });
+
+    it('remembers the versions a succeeded job committed, for the steps that take them as inputs', () => {
+      const committed: NewEvent = {
+        type: 'job.succeeded',
+        data: {
+          exitCode: 0,
+          durationMs: 5,
+          outputs: [{ fileset: 'data', version: 7 }],
+          attempt: 1,
+        },
+      };
+      expect(spec.given([...history.running, committed]).state.committed).toEqual([
+        { fileset: 'data', version: 7 },
+      ]);
     });
   });
 

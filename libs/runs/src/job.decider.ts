@@ -4,6 +4,8 @@ import {
   type CheckpointRef,
   type DeclaredOutput,
   type ProvisionSpec,
+  type RetryPolicy,
+  MAX_RETRY_DELAY_SECONDS,
   type WorkAssignment,
   type EventData,
   type JobStatus,
@@ -33,8 +35,19 @@ export interface JobState {
   readonly provision: ProvisionSpec | null;
   /** Attempts dispatched so far; an executor's start carries the attempt it runs. */
   readonly attempt: number;
+  /**
+   * The attempt of the last dispatch (its work message carries it): work of an earlier dispatch,
+   * before a retry, never starts the job.
+   */
+  readonly dispatchedAttempt: number;
   /** The last checkpoint any attempt saved: a new attempt starts from it. */
   readonly checkpoint: CheckpointRef | null;
+  /** When a failure is retried (null: never). */
+  readonly retries: RetryPolicy | null;
+  /** Retries scheduled so far. */
+  readonly retry: number;
+  /** The file set versions its outputs became, once it succeeded. */
+  readonly committed: EventData<'job.succeeded'>['outputs'];
   /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
   readonly metricsBatch?: number;
 }
@@ -52,6 +65,11 @@ export type JobCommand =
        * (queued twice, past JetStream's deduplication window), not the work of a lost executor.
        */
       firstDelivery?: boolean;
+      /**
+       * The attempt the work message was dispatched for: a job dispatched again (a retry) starts
+       * only from its newest work, never from an older message JetStream still redelivers.
+       */
+      dispatchedAttempt?: number;
     }
   | {
       kind: 'succeed';
@@ -62,10 +80,19 @@ export type JobCommand =
     }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
+  /** The wait of retry `retry` is over: queue the job again (see {@link retryDueInMs}). */
+  | { kind: 'requeue'; retry: number }
+  /** It cannot run: `step`, which it needs, did not succeed. */
+  | { kind: 'skip'; reason: string; step: string }
   | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> }
   | { kind: 'record_checkpoint'; data: EventData<'job.checkpointed'> };
 
-const TERMINAL: ReadonlySet<JobState['status']> = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL: ReadonlySet<JobState['status']> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+]);
 
 export function isTerminal(status: JobState['status']): boolean {
   return TERMINAL.has(status);
@@ -99,7 +126,11 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     secrets: {},
     provision: null,
     attempt: 0,
+    dispatchedAttempt: 0,
     checkpoint: null,
+    retries: null,
+    retry: 0,
+    committed: [],
   }),
 
   decide(command, state) {
@@ -118,6 +149,16 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           throw new AcaiError(
             RunProblems.JOB_CANCELLED_BEFORE_START,
             'The job was cancelled before it started',
+          );
+        }
+        if (
+          (state.status === 'dispatched' || state.status === 'running') &&
+          command.dispatchedAttempt !== undefined &&
+          command.dispatchedAttempt !== state.dispatchedAttempt
+        ) {
+          throw new AcaiError(
+            RunProblems.JOB_CANNOT_START,
+            `This work message is of attempt ${command.dispatchedAttempt}; the job was dispatched again since, as attempt ${state.dispatchedAttempt}`,
           );
         }
         if (state.status === 'dispatched') {
@@ -163,17 +204,42 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
               },
             ]
           : [];
-      case 'fail':
+      case 'fail': {
         // A job may fail before it is queued (its inputs could not be found), but never twice;
-        // an attempt's failure counts only while that attempt owns the job.
-        if (isTerminal(state.status)) return [];
+        // an attempt's failure counts only while that attempt owns the job, and none owns a job
+        // waiting for its retry.
+        if (isTerminal(state.status) || state.status === 'retrying') return [];
         if (
           command.data.attempt !== null &&
           (state.status !== 'running' || command.data.attempt !== state.attempt)
         ) {
           return [];
         }
+        const policy = state.retries;
+        if (
+          policy !== null &&
+          state.retry < policy.max &&
+          policy.on.includes(command.data.reason)
+        ) {
+          const retry = state.retry + 1;
+          return [
+            {
+              type: 'job.retry_scheduled',
+              data: { ...command.data, retry, delayMs: retryDelayMs(policy, retry) },
+            },
+          ];
+        }
         return [{ type: 'job.failed', data: command.data }];
+      }
+      case 'requeue':
+        // Once per retry: a redelivery of the retry, or another replica's, finds it queued.
+        return state.status === 'retrying' && state.retry === command.retry
+          ? [{ type: 'job.requeued', data: { retry: command.retry } }]
+          : [];
+      case 'skip':
+        return isTerminal(state.status)
+          ? []
+          : [{ type: 'job.skipped', data: { reason: command.reason, step: command.step } }];
       case 'report_metrics': {
         // Metrics belong to the attempt that is running; late ones of an ended job are dropped,
         // and a batch sent again (numbered, its answer lost) is recorded once.
@@ -215,7 +281,14 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           network: event.data.network,
           secrets: event.data.secrets,
           provision: event.data.provision,
+          retries: event.data.retries,
         };
+      case 'job.retry_scheduled':
+        return { ...state, status: 'retrying', retry: event.data.retry };
+      case 'job.requeued':
+        return { ...state, status: 'queued', pool: null };
+      case 'job.skipped':
+        return { ...state, status: 'skipped' };
       case 'job.provisioned':
         return {
           ...state,
@@ -229,6 +302,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           status: 'dispatched',
           pool: event.data.pool,
           attempt: event.data.attempt,
+          dispatchedAttempt: event.data.attempt,
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
@@ -246,7 +320,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           },
         };
       case 'job.succeeded':
-        return { ...state, status: 'succeeded' };
+        return { ...state, status: 'succeeded', committed: event.data.outputs };
       case 'job.failed':
         return { ...state, status: 'failed' };
       case 'job.cancelled':
@@ -278,6 +352,28 @@ export function dispatchedState(work: WorkAssignment, pool: string): JobState {
     secrets: work.secrets,
     provision: null,
     attempt: work.attempt,
+    dispatchedAttempt: work.attempt,
     checkpoint: null,
+    retries: work.retries,
+    retry: work.retry,
+    committed: [],
   };
+}
+
+/**
+ * How long retry `retry` (1 for the first) waits: `backoffSeconds × 2^(retry-1)`, at most an hour.
+ * A function of the policy and the count only, so a decision made again waits the same.
+ */
+export function retryDelayMs(policy: RetryPolicy, retry: number): number {
+  const seconds = Math.min(policy.backoffSeconds * 2 ** (retry - 1), MAX_RETRY_DELAY_SECONDS);
+  return Math.round(seconds * 1000);
+}
+
+/**
+ * How long until a job waiting for retry `retry` (scheduled at `scheduledAt`, an ISO time, for
+ * `delayMs`) is due, at `now`: 0 or less when it is due. The due time lives in the log (the
+ * `job.retry_scheduled` event), so a scheduler that restarts derives it again.
+ */
+export function retryDueInMs(scheduledAt: string, delayMs: number, now: Date): number {
+  return Date.parse(scheduledAt) + delayMs - now.getTime();
 }

@@ -143,6 +143,8 @@ describe('planRun', () => {
         provision: null,
         inputs: [],
         outputs: [],
+        retries: null,
+        continueOnFailure: false,
       });
       expect(jobs[0]).toMatchObject({ needs: [], env: {} });
     });
@@ -247,7 +249,10 @@ describe('planRun', () => {
 
       expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
       expect(error.details).toEqual([
-        { path: 'steps', message: "the steps' needs form a cycle: a -> b -> c -> a" },
+        {
+          path: 'steps.1.needs.1',
+          message: "step 'a' needs 'b', and the steps' needs form a cycle: a -> b -> c -> a",
+        },
       ]);
       expect(error.message).toContain('a -> b -> c -> a');
       expect(error.message).not.toContain('fetch');
@@ -283,5 +288,101 @@ describe('planRun', () => {
       (n) => n,
     );
     expect(jobs[0]!.provision).toEqual({ profile: { EPOCHS: ['1'] } });
+  });
+
+  describe('inputs from other steps', () => {
+    const etl = step('etl', { outputs: [{ fileset: 'data' }, { fileset: 'tmp', save: false }] });
+
+    it('takes another step’s output, which implies needing it', () => {
+      const { jobs } = planRun(
+        spec(step('train', { inputs: [{ step: 'etl', output: 'data' }], needs: ['etl'] }), etl),
+        byName,
+      );
+      expect(jobs.map((j) => j.name)).toEqual(['etl', 'train']);
+      expect(jobs[1]!.needs).toEqual(['etl']);
+      expect(jobs[1]!.inputs).toEqual([{ fileset: 'data', fromStep: 'etl', path: 'inputs/data' }]);
+      const implied = planRun(
+        spec(step('train', { inputs: [{ step: 'etl', output: 'data', path: 'd' }] }), etl),
+        byName,
+      );
+      expect(implied.jobs.map((j) => [j.name, j.needs])).toEqual([
+        ['etl', []],
+        ['train', ['etl']],
+      ]);
+      expect(implied.jobs[1]!.inputs).toEqual([{ fileset: 'data', fromStep: 'etl', path: 'd' }]);
+    });
+
+    it('refuses an input from a step that is not there, from itself, or of an output it does not save', () => {
+      const error = rejection(
+        spec(
+          etl,
+          step('a', { inputs: [{ step: 'nope', output: 'data' }] }),
+          step('b', { inputs: [{ step: 'etl', output: 'model' }] }),
+          step('c', { inputs: [{ step: 'etl', output: 'tmp' }] }),
+          step('d', { inputs: [{ step: 'd', output: 'x' }], outputs: [{ fileset: 'x' }] }),
+        ),
+      );
+      expect(error.reason).toBe(RunProblems.RUN_SPEC_INVALID.reason);
+      expect(error.details).toEqual([
+        {
+          path: 'steps.1.inputs.0.step',
+          message: "step 'a' takes an input from step 'nope', which is not a step of this run",
+        },
+        {
+          path: 'steps.2.inputs.0.output',
+          message:
+            "step 'b' takes output 'model' of step 'etl', which saves no such output (its outputs: data)",
+        },
+        {
+          path: 'steps.3.inputs.0.output',
+          message:
+            "step 'c' takes output 'tmp' of step 'etl', which saves no such output (its outputs: data)",
+        },
+        {
+          path: 'steps.4.inputs.0.step',
+          message: "step 'd' cannot take an input from its own output 'x'",
+        },
+      ]);
+    });
+
+    it('refuses a cycle made by inputs, naming the step and its input', () => {
+      const error = rejection(
+        spec(
+          step('a', { inputs: [{ step: 'b', output: 'y' }], outputs: [{ fileset: 'x' }] }),
+          step('b', { needs: ['a'], outputs: [{ fileset: 'y' }] }),
+        ),
+      );
+      expect(error.details).toEqual([
+        {
+          path: 'steps.0.inputs.0.step',
+          message:
+            "step 'a' takes an input from 'b', and the steps' needs form a cycle: a -> b -> a",
+        },
+      ]);
+    });
+  });
+
+  describe('retries and continueOnFailure', () => {
+    it('records a step’s retry policy, and continueOnFailure from the step or else the run', () => {
+      const retries = { max: 2, backoffSeconds: 1, on: ['nonzero_exit' as const] };
+      const { jobs } = planRun(
+        {
+          name: 'r',
+          continueOnFailure: true,
+          steps: [
+            step('a', { retries }),
+            step('b', { needs: ['a'] }),
+            step('c', { needs: ['a'], continueOnFailure: false }),
+          ],
+        },
+        byName,
+      );
+      expect(jobs.map((j) => [j.name, j.retries, j.continueOnFailure])).toEqual([
+        ['a', retries, true],
+        ['b', null, true],
+        ['c', null, false],
+      ]);
+      expect(planRun(spec(step('a')), byName).jobs[0]!.continueOnFailure).toBe(false);
+    });
   });
 });

@@ -14,8 +14,10 @@ export interface PlannedRun {
 
 /**
  * Checks a run spec's graph and orders its steps so every step comes after the steps it needs.
- * Unknown needs, duplicate names, self-dependencies and cycles are VALIDATION_FAILED errors that
- * name the offending field. `newJobId` is called once per step, in spec order.
+ * An input naming another step's output (`{ step, output }`) implies needing that step. Unknown
+ * needs, duplicate names, self-dependencies, an input of a step that is not there or does not
+ * save that output, and cycles are VALIDATION_FAILED errors that name the step and the field.
+ * `newJobId` is called once per step, in spec order.
  */
 export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): PlannedRun {
   const details: ErrorDetail[] = [];
@@ -42,15 +44,51 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       }
     });
   });
+  spec.steps.forEach((step, i) => {
+    (step.inputs ?? []).forEach((input, j) => {
+      if (!('step' in input)) return;
+      const where = `steps.${i}.inputs.${j}`;
+      const producer = index.has(input.step) ? spec.steps[index.get(input.step)!] : undefined;
+      if (input.step === step.name) {
+        details.push({
+          path: `${where}.step`,
+          message: `step '${step.name}' cannot take an input from its own output '${input.output}'`,
+        });
+      } else if (producer === undefined) {
+        details.push({
+          path: `${where}.step`,
+          message: `step '${step.name}' takes an input from step '${input.step}', which is not a step of this run`,
+        });
+      } else if (
+        !(producer.outputs ?? []).some((o) => o.fileset === input.output && o.save !== false)
+      ) {
+        details.push({
+          path: `${where}.output`,
+          message: `step '${step.name}' takes output '${input.output}' of step '${input.step}', which saves no such output (its outputs: ${
+            (producer.outputs ?? [])
+              .filter((o) => o.save !== false)
+              .map((o) => o.fileset)
+              .join(', ') || 'none'
+          })`,
+        });
+      }
+    });
+  });
   spec.steps.forEach((step, i) => details.push(...sizeParameterProblems(step, i)));
   if (details.length > 0) throw invalid(details);
 
-  const order = topologicalOrder(spec);
+  const needs = new Map(spec.steps.map((s) => [s.name, effectiveNeeds(s)]));
+  const order = topologicalOrder(spec.steps, needs);
   if (order.cycle !== undefined) {
+    const [from, to] = order.cycle as [string, string];
+    const i = index.get(from)!;
+    const step = spec.steps[i]!;
+    const need = (step.needs ?? []).indexOf(to);
+    const input = (step.inputs ?? []).findIndex((x) => 'step' in x && x.step === to);
     throw invalid([
       {
-        path: 'steps',
-        message: `the steps' needs form a cycle: ${order.cycle.join(' -> ')}`,
+        path: need >= 0 ? `steps.${i}.needs.${need}` : `steps.${i}.inputs.${input}.step`,
+        message: `step '${from}' ${need >= 0 ? 'needs' : 'takes an input from'} '${to}', and the steps' needs form a cycle: ${order.cycle.join(' -> ')}`,
       },
     ]);
   }
@@ -64,17 +102,17 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
       id,
       name,
       command: [...step.command],
-      needs: [...new Set(step.needs ?? [])],
+      needs: [...needs.get(name)!],
       env: { ...(step.env ?? {}) },
       resources,
       timeoutSeconds: step.timeoutSeconds ?? null,
       network: step.network ?? 'default',
       secrets: { ...(step.secrets ?? {}) },
-      inputs: (step.inputs ?? []).map((i) => ({
-        fileset: i.fileset,
-        version: i.version,
-        path: i.path ?? `inputs/${i.fileset}`,
-      })),
+      inputs: (step.inputs ?? []).map((i) =>
+        'step' in i
+          ? { fileset: i.output, fromStep: i.step, path: i.path ?? `inputs/${i.output}` }
+          : { fileset: i.fileset, version: i.version, path: i.path ?? `inputs/${i.fileset}` },
+      ),
       outputs: (step.outputs ?? []).map((o) => ({
         fileset: o.fileset,
         path: o.path ?? `outputs/${o.fileset}`,
@@ -82,9 +120,19 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
         save: o.save ?? true,
       })),
       provision: step.provision ?? null,
+      retries: step.retries ?? null,
+      continueOnFailure: step.continueOnFailure ?? spec.continueOnFailure ?? false,
     };
   });
   return { jobs };
+}
+
+/** What a step needs: its `needs` and the steps whose outputs it takes as inputs, once each. */
+function effectiveNeeds(step: RunSpec['steps'][number]): Set<string> {
+  return new Set([
+    ...(step.needs ?? []),
+    ...(step.inputs ?? []).flatMap((i) => ('step' in i ? [i.step] : [])),
+  ]);
 }
 
 /**
@@ -131,13 +179,15 @@ function invalid(details: ErrorDetail[]): AcaiError {
 }
 
 /** Kahn's algorithm, stable in spec order; reports one cycle when there is one. */
-function topologicalOrder(spec: RunSpec): { names: string[]; cycle?: string[] } {
-  const needs = new Map(spec.steps.map((s) => [s.name, new Set(s.needs ?? [])]));
-  const dependants = new Map<string, string[]>(spec.steps.map((s) => [s.name, []]));
-  for (const step of spec.steps)
+function topologicalOrder(
+  steps: RunSpec['steps'],
+  needs: ReadonlyMap<string, ReadonlySet<string>>,
+): { names: string[]; cycle?: string[] } {
+  const dependants = new Map<string, string[]>(steps.map((s) => [s.name, []]));
+  for (const step of steps)
     for (const n of needs.get(step.name)!) dependants.get(n)!.push(step.name);
-  const remaining = new Map(spec.steps.map((s) => [s.name, needs.get(s.name)!.size]));
-  const ready = spec.steps.filter((s) => remaining.get(s.name) === 0).map((s) => s.name);
+  const remaining = new Map(steps.map((s) => [s.name, needs.get(s.name)!.size]));
+  const ready = steps.filter((s) => remaining.get(s.name) === 0).map((s) => s.name);
   const names: string[] = [];
   while (ready.length > 0) {
     const name = ready.shift()!;
@@ -148,11 +198,11 @@ function topologicalOrder(spec: RunSpec): { names: string[]; cycle?: string[] } 
       if (left === 0) ready.push(d);
     }
   }
-  if (names.length === spec.steps.length) return { names };
+  if (names.length === steps.length) return { names };
   return { names, cycle: findCycle(needs, new Set(names)) };
 }
 
-function findCycle(needs: Map<string, Set<string>>, done: Set<string>): string[] {
+function findCycle(needs: ReadonlyMap<string, ReadonlySet<string>>, done: Set<string>): string[] {
   // Every unfinished step needs another unfinished step, so walking needs must revisit a step.
   let current = [...needs.keys()].find((n) => !done.has(n))!;
   const seen: string[] = [];

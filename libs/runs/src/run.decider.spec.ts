@@ -9,7 +9,7 @@ import {
 } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
 import {
-  doomedJobs,
+  jobsToStop,
   readyJobs,
   runDecider,
   type RunCommand,
@@ -32,6 +32,8 @@ const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
   network: 'default',
   secrets: {},
   provision: null,
+  retries: null,
+  continueOnFailure: false,
 });
 
 // prepare -> train -> evaluate: each step needs the one before.
@@ -354,37 +356,46 @@ describe('runDecider', () => {
     });
   });
 
-  describe('doomedJobs', () => {
-    it('dooms nothing while nothing went wrong', () => {
-      expect(doomedJobs(state([submitted, settled(prepare, 'succeeded')]))).toEqual([]);
+  describe('jobsToStop', () => {
+    const stops = (run: RunState) =>
+      jobsToStop(run).map((s) => [s.job.name, s.action, s.step, s.reason]);
+
+    it('stops nothing while nothing went wrong', () => {
+      expect(jobsToStop(state([submitted, settled(prepare, 'succeeded')]))).toEqual([]);
     });
 
-    it('dooms the jobs that directly need a failed job, one level at a time', () => {
-      expect(names(doomedJobs(state([submitted, settled(prepare, 'failed')])))).toEqual(['train']);
+    it('skips the jobs that directly need a failed or skipped job, naming it, one level at a time', () => {
+      expect(stops(state([submitted, settled(prepare, 'failed')]))).toEqual([
+        ['train', 'skip', 'prepare', "step 'prepare', which it needs, failed"],
+      ]);
       expect(
-        names(
-          doomedJobs(state([submitted, settled(prepare, 'failed'), settled(train, 'cancelled')])),
-        ),
-      ).toEqual(['evaluate']);
+        stops(state([submitted, settled(prepare, 'failed'), settled(train, 'skipped')])),
+      ).toEqual([['evaluate', 'skip', 'train', "step 'train', which it needs, was skipped"]]);
+    });
+
+    it('skips a job whose need was cancelled (runs recorded before skipping existed)', () => {
+      expect(
+        stops(state([submitted, settled(prepare, 'failed'), settled(train, 'cancelled')])),
+      ).toEqual([['evaluate', 'skip', 'train', "step 'train', which it needs, was cancelled"]]);
     });
 
     it('leaves a job that does not depend on the failure alone', () => {
       const other = job('job-x', 'other');
       const run = state([submittedWith(prepare, train, other), settled(prepare, 'failed')]);
 
-      expect(names(doomedJobs(run))).toEqual(['train']);
+      expect(jobsToStop(run).map((s) => s.job.name)).toEqual(['train']);
       expect(names(readyJobs(run))).toEqual(['other']);
     });
 
-    it('cancels the whole chain after a failure when the scheduler settles round by round', () => {
+    it('skips the whole chain after a failure when the scheduler settles round by round', () => {
       let events = [submitted, settled(prepare, 'failed')];
       const rounds: string[][] = [];
-      for (let doomed = doomedJobs(state(events)); doomed.length > 0;) {
-        rounds.push(names(doomed));
-        for (const j of doomed) {
-          events = [...events, ...runDecider.decide(settle(j, 'cancelled'), state(events))];
+      for (let stopped = jobsToStop(state(events)); stopped.length > 0;) {
+        rounds.push(stopped.map((s) => s.job.name));
+        for (const s of stopped) {
+          events = [...events, ...runDecider.decide(settle(s.job, 'skipped'), state(events))];
         }
-        doomed = doomedJobs(state(events));
+        stopped = jobsToStop(state(events));
       }
 
       expect(rounds).toEqual([['train'], ['evaluate']]);
@@ -395,19 +406,66 @@ describe('runDecider', () => {
       expect(state(events).phase).toBe('failed');
     });
 
-    it('dooms every unsettled job of a run being cancelled', () => {
-      expect(names(doomedJobs(state(history.cancelling)))).toEqual([
-        'prepare',
-        'train',
-        'evaluate',
+    it('cancels every unsettled job of a run being cancelled', () => {
+      expect(jobsToStop(state(history.cancelling)).map((s) => [s.job.name, s.action])).toEqual([
+        ['prepare', 'cancel'],
+        ['train', 'cancel'],
+        ['evaluate', 'cancel'],
       ]);
       expect(
-        names(doomedJobs(state([...history.cancelling, settled(prepare, 'succeeded')]))),
+        jobsToStop(state([...history.cancelling, settled(prepare, 'succeeded')])).map(
+          (s) => s.job.name,
+        ),
       ).toEqual(['train', 'evaluate']);
     });
 
-    it.each(['none', ...FINISHED] as const)('dooms nothing when %s', (phase) => {
-      expect(doomedJobs(state(history[phase]))).toEqual([]);
+    it.each(['none', ...FINISHED] as const)('stops nothing when %s', (phase) => {
+      expect(jobsToStop(state(history[phase]))).toEqual([]);
+    });
+  });
+
+  describe('continueOnFailure', () => {
+    const report = { ...job('job-r', 'report', ['prepare']), continueOnFailure: true };
+
+    it('runs a job that continues on failure once its needs ended, whatever their outcome', () => {
+      const run = [submittedWith(prepare, report)];
+      expect(names(readyJobs(state(run)))).toEqual(['prepare']);
+      for (const outcome of ['failed', 'skipped', 'succeeded'] as const) {
+        const after = state([...run, settled(prepare, outcome)]);
+        expect(names(readyJobs(after))).toEqual(['report']);
+        expect(jobsToStop(after)).toEqual([]);
+      }
+    });
+
+    it('still skips it when the step whose output it takes did not succeed: there is nothing to stage', () => {
+      const consumer: PlannedJob = {
+        ...job('job-c', 'consume', ['prepare']),
+        continueOnFailure: true,
+        inputs: [{ fileset: 'data', fromStep: 'prepare', path: 'inputs/data' }],
+      };
+      const after = state([submittedWith(prepare, consumer), settled(prepare, 'failed')]);
+      expect(readyJobs(after)).toEqual([]);
+      expect(jobsToStop(after).map((s) => [s.job.name, s.action, s.step, s.reason])).toEqual([
+        [
+          'consume',
+          'skip',
+          'prepare',
+          "its input 'data' is the output of step 'prepare', which failed",
+        ],
+      ]);
+    });
+
+    it('fails the run when a step failed even though the one after it ran and succeeded', () => {
+      spec
+        .given([submittedWith(prepare, report), settled(prepare, 'failed')])
+        .when(settle(report, 'succeeded'))
+        .then([
+          settled(report, 'succeeded'),
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] },
+          },
+        ]);
     });
   });
 });

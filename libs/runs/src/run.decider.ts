@@ -114,8 +114,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
 };
 
 /**
- * Once every job is settled the run ends: cancelled, failed, or succeeded, in that order of
- * precedence. Only for a run that has not ended (active or cancelling).
+ * Once every job is settled the run ends: cancelled (it was asked to be), succeeded (every job
+ * succeeded), or failed (any job failed, was skipped, or was cancelled otherwise), in that order of
+ * precedence. A step that continued on failure changes what ran, not how the run is judged. Only
+ * for a run that has not ended (active or cancelling).
  */
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
@@ -123,46 +125,126 @@ function conclusion(state: RunState): NewEvent[] {
     return [
       { type: 'run.cancelled', data: { reason: state.cancelReason ?? 'cancelled on request' } },
     ];
-  const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed').map((j) => j.id);
-  if (failed.length > 0 || state.jobs.some((j) => state.outcomes[j.id] === 'cancelled')) {
-    const names = state.jobs.filter((j) => failed.includes(j.id)).map((j) => j.name);
-    return [
-      {
-        type: 'run.failed',
-        data: {
-          reason: names.length > 0 ? `step(s) failed: ${names.join(', ')}` : 'steps were cancelled',
-          failedJobs: failed,
-        },
-      },
-    ];
+  const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed');
+  if (state.jobs.every((j) => state.outcomes[j.id] === 'succeeded')) {
+    return [{ type: 'run.succeeded', data: {} }];
   }
-  return [{ type: 'run.succeeded', data: {} }];
+  // The steps that failed are named, not those skipped or cancelled because of them.
+  const skipped = state.jobs.some((j) => state.outcomes[j.id] === 'skipped');
+  return [
+    {
+      type: 'run.failed',
+      data: {
+        reason:
+          failed.length > 0
+            ? `step(s) failed: ${failed.map((j) => j.name).join(', ')}`
+            : skipped
+              ? 'steps were skipped'
+              : 'steps were cancelled',
+        failedJobs: failed.map((j) => j.id),
+      },
+    },
+  ];
 }
 
-/** Jobs whose needs have all succeeded and that have no outcome yet: the scheduler queues them. */
-export function readyJobs(state: RunState): PlannedJob[] {
-  if (state.phase !== 'active') return [];
-  const byName = new Map(state.jobs.map((j) => [j.name, j]));
-  return state.jobs.filter(
-    (j) =>
-      state.outcomes[j.id] === undefined &&
-      j.needs.every((n) => state.outcomes[byName.get(n)?.id ?? ''] === 'succeeded'),
-  );
+/** An outcome that lets a dependant run without `continueOnFailure`. */
+const STOPS_DEPENDANTS: ReadonlySet<JobOutcome | undefined> = new Set([
+  'failed',
+  'skipped',
+  'cancelled',
+]);
+
+/** The steps whose outputs a job takes as inputs. */
+function producers(job: PlannedJob): string[] {
+  return job.inputs.flatMap((i) => ('fromStep' in i ? [i.fromStep] : []));
 }
 
 /**
- * Jobs that can never run: a job they need (directly or not) failed or was cancelled, or the run
- * is being cancelled. The scheduler cancels them.
+ * Jobs the scheduler queues now: not settled, and every job they need succeeded, or, for a job that
+ * continues on failure, ended (and every step whose output it takes succeeded).
  */
-export function doomedJobs(state: RunState): PlannedJob[] {
-  const unsettled = state.jobs.filter((j) => state.outcomes[j.id] === undefined);
-  if (state.phase === 'cancelling') return unsettled;
+export function readyJobs(state: RunState): PlannedJob[] {
   if (state.phase !== 'active') return [];
-  const byName = new Map(state.jobs.map((j) => [j.name, j]));
-  return unsettled.filter((j) =>
-    j.needs.some((n) => {
-      const outcome = state.outcomes[byName.get(n)?.id ?? ''];
-      return outcome === 'failed' || outcome === 'cancelled';
-    }),
+  const outcome = outcomeByName(state);
+  return state.jobs.filter(
+    (j) =>
+      state.outcomes[j.id] === undefined &&
+      (j.continueOnFailure
+        ? j.needs.every((n) => outcome(n) !== undefined) &&
+          producers(j).every((n) => outcome(n) === 'succeeded')
+        : j.needs.every((n) => outcome(n) === 'succeeded')),
   );
+}
+
+/** What the scheduler does with a job that will never run (see {@link jobsToStop}). */
+export interface JobToStop {
+  readonly job: PlannedJob;
+  /** `cancel`: the run is being cancelled; `skip`: a step it needs did not succeed. */
+  readonly action: 'cancel' | 'skip';
+  /** For a skip: the step that did not succeed. */
+  readonly step: string | null;
+  readonly reason: string;
+}
+
+/**
+ * Jobs that will never run: every unsettled job of a run being cancelled (cancelled), and a job
+ * a step of which it needs failed, was skipped or was cancelled (skipped, naming that step), unless
+ * it continues on failure; a job that continues on failure is still skipped when a step whose
+ * output it takes did not succeed, since there is nothing to stage.
+ */
+export function jobsToStop(state: RunState): JobToStop[] {
+  const unsettled = state.jobs.filter((j) => state.outcomes[j.id] === undefined);
+  if (state.phase === 'cancelling') {
+    return unsettled.map((job) => ({
+      job,
+      action: 'cancel',
+      step: null,
+      reason: 'the run was cancelled',
+    }));
+  }
+  if (state.phase !== 'active') return [];
+  const outcome = outcomeByName(state);
+  const stops: JobToStop[] = [];
+  for (const job of unsettled) {
+    const fromStep = producers(job).find((n) => STOPS_DEPENDANTS.has(outcome(n)));
+    if (fromStep !== undefined) {
+      const input = job.inputs.find((i) => 'fromStep' in i && i.fromStep === fromStep)!;
+      stops.push({
+        job,
+        action: 'skip',
+        step: fromStep,
+        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describe(outcome(fromStep))}`,
+      });
+      continue;
+    }
+    if (job.continueOnFailure) continue;
+    const need = job.needs.find((n) => STOPS_DEPENDANTS.has(outcome(n)));
+    if (need !== undefined) {
+      stops.push({
+        job,
+        action: 'skip',
+        step: need,
+        reason: `step '${need}', which it needs, ${describe(outcome(need))}`,
+      });
+    }
+  }
+  return stops;
+}
+
+function outcomeByName(state: RunState): (name: string) => JobOutcome | undefined {
+  const byName = new Map(state.jobs.map((j) => [j.name, j.id]));
+  return (name) => state.outcomes[byName.get(name) ?? ''];
+}
+
+function describe(outcome: JobOutcome | undefined): string {
+  switch (outcome) {
+    case 'failed':
+      return 'failed';
+    case 'skipped':
+      return 'was skipped';
+    case 'cancelled':
+      return 'was cancelled';
+    default:
+      return 'did not succeed';
+  }
 }

@@ -339,7 +339,9 @@ export class JobRunner {
           ? 'job was taken over by a newer attempt; nothing recorded'
           : 'job ended',
       );
-      if (end !== 'superseded') await logs.end(end);
+      // A retried attempt's output has no end: the job's goes on with its next attempt.
+      if (end === 'retrying') await logs.close();
+      else if (end !== 'superseded') await logs.end(end);
       if (logs.linesLost > 0) {
         this.options.logger.warn(
           { ...log, lines: logs.linesLost },
@@ -352,7 +354,12 @@ export class JobRunner {
       });
     } finally {
       await this.clearSlot(slot);
-      await this.disposeFolder(folder, work.jobId, attempt.number, end === 'failed');
+      await this.disposeFolder(
+        folder,
+        work.jobId,
+        attempt.number,
+        end === 'failed' || end === 'retrying',
+      );
       this.running.delete(work.jobId);
     }
   }

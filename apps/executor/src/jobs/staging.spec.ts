@@ -26,6 +26,8 @@ const WORK: WorkAssignment = {
   timeoutSeconds: null,
   network: 'default',
   secrets: {},
+  retries: null,
+  retry: 0,
 };
 
 /** A catalog that has no file sets yet and takes every commit as version 1. */

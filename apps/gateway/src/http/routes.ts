@@ -65,6 +65,8 @@ export interface RouteSpec {
   /** Query parameters: a schema, or the search parameters of file sets and versions. */
   readonly query?: z.ZodObject | 'search';
   readonly body?: z.ZodType | 'binary';
+  /** The body may be sent as YAML too (`application/yaml`, `text/yaml`), read into the same value. */
+  readonly yaml?: boolean;
   readonly success: {
     readonly status: 200 | 201 | 202 | 206;
     readonly description: string;
@@ -171,8 +173,9 @@ export const Routes = {
     auth: 'write',
     summary: 'Submit a run',
     description:
-      'Steps run in `needs` order, each command as an argv with no shell. A step no configuration can take is refused here, naming it.',
+      'Steps run in `needs` order, each command as an argv with no shell; the spec may be sent as JSON or YAML (`content-type: application/yaml`), with the same schema (also at `docs/run-spec.schema.json`). Every refusal names the step and the field. A step no configuration can take is refused here, naming it.',
     body: RunSpecSchema,
+    yaml: true,
     success: {
       status: 202,
       description: 'Accepted: the run and its job ids',

@@ -167,6 +167,13 @@ function content(
   return { 'application/json': { schema: schema(body, io) } };
 }
 
+/** The same schema under the YAML media types, for a route that reads YAML too. */
+function withYaml(json: Json, yaml: boolean): Json {
+  const schema = json['application/json'];
+  if (!yaml || schema === undefined) return json;
+  return { ...json, 'application/yaml': schema, 'text/yaml': schema };
+}
+
 /** The errors a route's access implies: 401 without a valid key, 403 without the scope, 429. */
 function accessErrors(route: RouteSpec): ErrorStatus[] {
   switch (route.auth) {
@@ -215,7 +222,7 @@ function operation(name: string, route: RouteSpec): Json {
       : {
           requestBody: {
             required: route.body !== undefined,
-            content: content(route.body, 'input'),
+            content: withYaml(content(route.body, 'input'), route.yaml === true),
           },
         }),
     responses: {

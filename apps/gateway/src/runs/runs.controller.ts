@@ -5,6 +5,7 @@ import {
   SecretProblems,
   type CommandResult,
   type ErrorDetail,
+  withStepNames,
 } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
@@ -20,13 +21,22 @@ export class RunsController {
     private readonly secrets: SecretsRepository,
   ) {}
 
-  /** Submits a run: validated here, accepted by the scheduler, run asynchronously (202). */
+  /**
+   * Submits a run, sent as JSON or YAML (parsed into the same value, see `http/yaml-body.ts`):
+   * validated here, each refusal naming the step and the field, accepted by the scheduler, run
+   * asynchronously (202).
+   */
   @Route(Routes.submitRun)
   async submit(
     @Caller() caller: Principal,
     @Body() body: unknown,
   ): Promise<CommandResult<'submitRun'>> {
-    const spec = bodyOf(Routes.submitRun, body, 'run spec');
+    let spec;
+    try {
+      spec = bodyOf(Routes.submitRun, body, 'run spec');
+    } catch (error) {
+      throw error instanceof AcaiError ? withStepNames(error, body) : error;
+    }
     await this.checkSecrets(caller.project, spec.steps);
     return this.commands.send('submitRun', {
       project: caller.project,

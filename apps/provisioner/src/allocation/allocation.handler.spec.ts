@@ -104,6 +104,7 @@ function harness(provider: Provider, env: Record<string, string>) {
             network: 'default',
             secrets: {},
             provision,
+            retries: null,
           },
         },
         jobDecider.initialState(),

@@ -67,6 +67,14 @@ export class AllocationHandler {
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
+  /** The wait of a retry is over: the job is placed again, as if queued for the first time. */
+  @OnEvent('job.requeued')
+  async onRequeued(@Payload() event: StoredEventOf<'job.requeued'>): Promise<void> {
+    const { state } = await this.jobs.load(event.project, event.aggregateId);
+    if (state.status !== 'queued') return;
+    await this.placeJob(event.project, event.aggregateId, state, event);
+  }
+
   /** A profiling run ended: the jobs that waited for it are placed with what it taught. */
   @OnEvent('run.succeeded')
   async onRunSucceeded(@Payload() event: StoredEventOf<'run.succeeded'>): Promise<void> {
@@ -95,6 +103,12 @@ export class AllocationHandler {
 
   @OnEvent('job.failed')
   onJobFailed(@Payload() event: StoredEventOf<'job.failed'>): void {
+    this.providers.released(event.aggregateId);
+  }
+
+  /** The attempt failed and waits for its retry: its place is given up (it is placed again). */
+  @OnEvent('job.retry_scheduled')
+  onJobRetryScheduled(@Payload() event: StoredEventOf<'job.retry_scheduled'>): void {
     this.providers.released(event.aggregateId);
   }
 

@@ -39,7 +39,11 @@ export class ProvisionController {
     const step = request.step;
     const resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
     const provision = step.provision ?? {};
-    const inputs = await this.resolveInputs(request.project, step.inputs ?? []);
+    // Another step's output does not exist before its run: a plan sizes the step on its file sets.
+    const inputs = await this.resolveInputs(
+      request.project,
+      (step.inputs ?? []).flatMap((i) => ('fileset' in i ? [i] : [])),
+    );
     const job = {
       command: step.command,
       env: step.env ?? {},

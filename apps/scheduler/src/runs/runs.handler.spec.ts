@@ -11,7 +11,7 @@ import {
   type StoredEvent,
   type StoredEventOf,
 } from '@acai/contracts';
-import { silentLogger } from '@acai/eventing';
+import { HandleLater, silentLogger } from '@acai/eventing';
 import { jobDecider } from '@acai/runs';
 import {
   FakeCommands,
@@ -105,6 +105,10 @@ describe('the scheduler’s run workflow', () => {
         return handler.onFailed(event);
       case 'job.cancelled':
         return handler.onCancelled(event);
+      case 'job.skipped':
+        return handler.onSkipped(event);
+      case 'job.retry_scheduled':
+        return handler.onRetryScheduled(event);
       default:
         return;
     }
@@ -207,7 +211,7 @@ describe('the scheduler’s run workflow', () => {
     expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
   });
 
-  it('fails a step whose input does not exist before it runs, and cancels what needed it', async () => {
+  it('fails a step whose input does not exist before it runs, and skips what needed it', async () => {
     const { id, jobs: planned } = await handler.submit({
       project: PROJECT,
       submittedBy: null,
@@ -223,7 +227,11 @@ describe('the scheduler’s run workflow', () => {
       reason: 'staging_failed',
       message: expect.stringContaining("input missing@latest: No file set 'missing'"),
     });
-    expect(log.ofType('job.cancelled').map((e) => e.aggregateId)).toEqual([planned[1]!.id]);
+    expect(log.ofType('job.skipped').map((e) => [e.aggregateId, e.data])).toEqual([
+      [planned[1]!.id, { reason: "step 'read', which it needs, failed", step: 'read' }],
+    ]);
+    expect(log.ofType('job.cancelled')).toEqual([]);
+    expect(log.ofType('run.job_settled').map((e) => e.data.outcome)).toEqual(['failed', 'skipped']);
     expect(log.ofType('run.failed')).toHaveLength(1);
     expect(work.published).toEqual([]);
     expect((await runs.load(PROJECT, id)).state.phase).toBe('failed');
@@ -269,6 +277,210 @@ describe('the scheduler’s run workflow', () => {
         message: 'input data@latest: the catalog is gone for good',
       }),
     ]);
+  });
+
+  describe('retries', () => {
+    const retried = (backoffSeconds: number): RunSpec =>
+      spec([
+        {
+          name: 'flaky',
+          command: ['flaky'],
+          retries: { max: 1, backoffSeconds, on: ['nonzero_exit'] },
+        },
+      ]);
+
+    it('queues a step that failed for a reason it retries again, as the next attempt of the same job, once its wait is over', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: retried(0),
+      });
+      const flaky = planned[0]!.id;
+      await deliver();
+      await provision(flaky, id);
+      await deliver();
+      await run(flaky, id, false);
+      expect(log.ofType('job.retry_scheduled').map((e) => e.data)).toEqual([
+        expect.objectContaining({ retry: 1, attempt: 1, reason: 'nonzero_exit', delayMs: 0 }),
+      ]);
+      // Not settled: the run waits for the retry.
+      expect(log.ofType('run.job_settled')).toEqual([]);
+      expect(log.ofType('job.requeued').map((e) => e.data)).toEqual([{ retry: 1 }]);
+
+      await provision(flaky, id);
+      await deliver();
+      expect(work.published.map((w) => [w.work.jobId, w.work.attempt, w.work.retry])).toEqual([
+        [flaky, 1, 0],
+        [flaky, 2, 1],
+      ]);
+      await run(flaky, id, true);
+      expect(log.typesSince().filter((t) => t.startsWith('job.'))).toEqual([
+        'job.queued',
+        'job.provisioned',
+        'job.dispatched',
+        'job.started',
+        'job.retry_scheduled',
+        'job.requeued',
+        'job.provisioned',
+        'job.dispatched',
+        'job.started',
+        'job.succeeded',
+      ]);
+      expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
+    });
+
+    it('hands a retry that is not due back to the bus, to be delivered when it is, and queues nothing', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: retried(60),
+      });
+      const flaky = planned[0]!.id;
+      await deliver();
+      await provision(flaky, id);
+      await deliver();
+      const later = await run(flaky, id, false).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(later).toBeInstanceOf(HandleLater);
+      expect((later as HandleLater).delayMs).toBeGreaterThan(55_000);
+      expect((later as HandleLater).delayMs).toBeLessThanOrEqual(60_000);
+      expect(log.ofType('job.requeued')).toEqual([]);
+    });
+
+    it('does not queue a retry of a job cancelled while it waited', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: retried(60),
+      });
+      const flaky = planned[0]!.id;
+      await deliver();
+      await provision(flaky, id);
+      await deliver();
+      await run(flaky, id, false).catch(() => undefined);
+      await handler.cancel({ project: PROJECT, runId: id, reason: 'by test' });
+      await deliver();
+      const retry = log.ofType('job.retry_scheduled')[0]!;
+      await handler.onRetryScheduled(retry);
+      expect(log.ofType('job.requeued')).toEqual([]);
+      expect(log.ofType('run.cancelled')).toHaveLength(1);
+    });
+  });
+
+  describe('skipped steps and continueOnFailure', () => {
+    it('runs a step that continues on failure after the one it needs failed, and fails the run', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          { name: 'a', command: ['false'] },
+          { name: 'report', command: ['report'], needs: ['a'], continueOnFailure: true },
+          { name: 'b', command: ['b'], needs: ['a'] },
+        ]),
+      });
+      const [a, report, b] = planned;
+      await deliver();
+      await provision(a!.id, id);
+      await deliver();
+      await run(a!.id, id, false);
+      expect(log.ofType('job.queued').map((e) => e.aggregateId)).toEqual([a!.id, report!.id]);
+      expect(log.ofType('job.skipped').map((e) => e.aggregateId)).toEqual([b!.id]);
+      await provision(report!.id, id);
+      await deliver();
+      await run(report!.id, id, true);
+      expect(log.ofType('run.failed').map((e) => e.data)).toEqual([
+        { reason: 'step(s) failed: a', failedJobs: [a!.id] },
+      ]);
+    });
+  });
+
+  describe('inputs from another step', () => {
+    it('pins the version the step committed in this run, not the latest', async () => {
+      const asked: unknown[] = [];
+      commands.on('getVersion', (req) => {
+        asked.push(req.version);
+        return {
+          fileset: req.name,
+          version: typeof req.version === 'number' ? req.version : 99,
+          parent: 2,
+          files: 1,
+          bytes: 10,
+          manifestSha256: MANIFEST,
+          metadata: {},
+          labels: [],
+          pinned: false,
+          evicted: false,
+          createdBy: { kind: 'key', keyId: 'k' },
+        };
+      });
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          { name: 'etl', command: ['etl'], outputs: [{ fileset: 'data' }] },
+          { name: 'train', command: ['train'], inputs: [{ step: 'etl', output: 'data' }] },
+        ]),
+      });
+      const [etl, train] = planned;
+      await deliver();
+      await provision(etl!.id, id);
+      await deliver();
+      const ref = { project: PROJECT, aggregate: JOB, id: etl!.id };
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          { kind: 'start', executor: 'node-1', pid: 7 },
+          (await jobs.load(PROJECT, etl!.id)).state,
+        ),
+        id,
+      );
+      await deliver();
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          {
+            kind: 'succeed',
+            attempt: 1,
+            durationMs: 5,
+            outputs: [{ fileset: 'data', version: 7 }],
+          },
+          (await jobs.load(PROJECT, etl!.id)).state,
+        ),
+        id,
+      );
+      await deliver();
+      const queued = log.ofType('job.queued').find((e) => e.aggregateId === train!.id);
+      expect(queued?.data.inputs).toEqual([
+        { fileset: 'data', version: 7, manifestSha256: MANIFEST, path: 'inputs/data' },
+      ]);
+      expect(asked).toEqual([7]);
+    });
+
+    it('skips a step whose input step failed, naming it', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          { name: 'etl', command: ['etl'], outputs: [{ fileset: 'data' }] },
+          {
+            name: 'train',
+            command: ['train'],
+            inputs: [{ step: 'etl', output: 'data' }],
+            continueOnFailure: true,
+          },
+        ]),
+      });
+      await deliver();
+      await provision(planned[0]!.id, id);
+      await deliver();
+      await run(planned[0]!.id, id, false);
+      expect(log.ofType('job.skipped').map((e) => e.data)).toEqual([
+        { reason: "its input 'data' is the output of step 'etl', which failed", step: 'etl' },
+      ]);
+      expect(log.ofType('run.failed')).toHaveLength(1);
+    });
   });
 
   it('cancels a run: queued steps never run and a running one is told to stop', async () => {

@@ -14,6 +14,7 @@ import {
 } from '@acai/contracts';
 import {
   CommandSender,
+  HandleLater,
   JobControl,
   LOGGER,
   OnCommand,
@@ -22,15 +23,24 @@ import {
   type EventingLogger,
 } from '@acai/eventing';
 import { newId } from '@acai/platform';
-import { doomedJobs, jobDecider, planRun, readyJobs, runDecider, type RunState } from '@acai/runs';
+import {
+  jobDecider,
+  jobsToStop,
+  planRun,
+  readyJobs,
+  retryDueInMs,
+  runDecider,
+  type RunState,
+} from '@acai/runs';
 import { JobRepository } from './job.repository.js';
 import { RunRepository } from './run.repository.js';
 
 /**
  * The scheduler's run workflow: accepts runs, queues each job once the jobs it needs have
- * succeeded, puts provisioned jobs on their pool's work queue, and settles the run as jobs end.
- * Every step is load → decide → append on the run or job aggregate, and idempotent, so a
- * redelivered event repeats nothing.
+ * succeeded (or ended, for one that continues on failure), skips the ones that cannot run, queues
+ * a job again once the wait of its retry is over, puts provisioned jobs on their pool's work
+ * queue, and settles the run as jobs end. Every step is load → decide → append on the run or job
+ * aggregate, and idempotent, so a redelivered event repeats nothing.
  */
 @Controller()
 export class RunsHandler {
@@ -164,6 +174,8 @@ export class RunsHandler {
       timeoutSeconds: state.timeoutSeconds,
       network: state.network,
       secrets: { ...state.secrets },
+      retries: state.retries,
+      retry: state.retry,
     });
   }
 
@@ -182,6 +194,35 @@ export class RunsHandler {
     await this.settle(event, 'cancelled');
   }
 
+  @OnEvent('job.skipped')
+  async onSkipped(@Payload() event: StoredEventOf<'job.skipped'>): Promise<void> {
+    await this.settle(event, 'skipped');
+  }
+
+  /**
+   * A failed attempt is retried: once its wait is over the job is queued again (the provisioner
+   * places it, as it did the first time). Until then the event is handed back to JetStream, which
+   * delivers it again when it is due: the due time is the event's own time plus its delay, so a
+   * scheduler that restarts meanwhile, or a delivery that comes early, waits just as long.
+   */
+  @OnEvent('job.retry_scheduled')
+  async onRetryScheduled(@Payload() event: StoredEventOf<'job.retry_scheduled'>): Promise<void> {
+    const { state } = await this.jobs.load(event.project, event.aggregateId);
+    if (state.status !== 'retrying' || state.retry !== event.data.retry) return;
+    const dueInMs = retryDueInMs(event.occurredAt, event.data.delayMs, new Date());
+    if (dueInMs > 0) throw new HandleLater(dueInMs);
+    await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => jobDecider.decide({ kind: 'requeue', retry: event.data.retry }, s),
+      { correlationId: event.correlationId, causationId: event.id },
+    );
+    this.logger.info(
+      { jobId: event.aggregateId, runId: event.correlationId, retry: event.data.retry },
+      'job queued again for its retry',
+    );
+  }
+
   private async settle(event: StoredEvent, outcome: JobOutcome): Promise<void> {
     const runId = event.correlationId;
     if (runId === null) return;
@@ -194,7 +235,7 @@ export class RunsHandler {
     await this.advance(event.project, runId, state, event);
   }
 
-  /** Queues the jobs that became ready and cancels the ones that can no longer run. */
+  /** Queues the jobs that became ready, and skips or cancels the ones that can no longer run. */
   private async advance(
     project: string,
     runId: string,
@@ -205,7 +246,7 @@ export class RunsHandler {
     for (const job of readyJobs(run)) {
       const { state } = await this.jobs.load(project, job.id);
       if (state.status !== 'none') continue;
-      const inputs = await this.resolveInputs(project, job);
+      const inputs = await this.resolveInputs(project, run, job);
       await this.jobs.execute(
         project,
         job.id,
@@ -227,6 +268,7 @@ export class RunsHandler {
                     network: job.network,
                     secrets: job.secrets,
                     provision: job.provision,
+                    retries: job.retries,
                   },
                 },
                 s,
@@ -234,9 +276,7 @@ export class RunsHandler {
         options,
       );
     }
-    const cancelling = run.phase === 'cancelling';
-    for (const job of doomedJobs(run)) {
-      const reason = cancelling ? 'the run was cancelled' : 'a step it needs did not succeed';
+    for (const { job, action, step, reason } of jobsToStop(run)) {
       let mayRun = false;
       const { events } = await this.jobs.execute(
         project,
@@ -244,7 +284,12 @@ export class RunsHandler {
         (s) => {
           // Only a job an executor may have taken needs telling to stop.
           mayRun = s.status === 'dispatched' || s.status === 'running';
-          return jobDecider.decide({ kind: 'cancel', reason }, s);
+          return jobDecider.decide(
+            action === 'skip' && step !== null
+              ? { kind: 'skip', reason, step }
+              : { kind: 'cancel', reason },
+            s,
+          );
         },
         options,
       );
@@ -254,20 +299,28 @@ export class RunsHandler {
 
   /**
    * Pins each input to a version now, when the job is queued (`latest` and labels move later):
-   * the job runs on exactly these, and its history says which. An input that does not exist
+   * the job runs on exactly these, and its history says which. An input that is another step's
+   * output is the version that step's job committed in this run (from its `job.succeeded`), never
+   * the file set's latest, which a concurrent run may have moved. An input that does not exist
    * fails the job, with the reason.
    */
   private async resolveInputs(
     project: string,
+    run: RunState,
     job: PlannedJob,
   ): Promise<{ staged: StagedInput[] } | { failure: EventData<'job.failed'> }> {
     const staged: StagedInput[] = [];
     for (const input of job.inputs) {
+      const wanted =
+        'fromStep' in input
+          ? await this.committedBy(project, run, input.fromStep, input.fileset)
+          : { version: input.version, what: `${input.fileset}@${input.version}` };
+      if ('failure' in wanted) return { failure: stagingFailed(wanted.failure) };
       try {
         const version = await this.commands.send('getVersion', {
           project,
           name: input.fileset,
-          version: input.version,
+          version: wanted.version,
         });
         if (version.evicted) {
           throw new AcaiError(
@@ -285,24 +338,50 @@ export class RunsHandler {
         // Worth another try later (the catalog is down or behind): the event is redelivered.
         // Anything else the catalog refused will not change: the job fails, saying why.
         if (!(error instanceof AcaiError) || error.retryable) throw error;
-        return {
-          failure: {
-            reason: 'staging_failed',
-            message: `input ${input.fileset}@${input.version}: ${error.message}`,
-            exitCode: null,
-            signal: null,
-            durationMs: null,
-            lastLines: [],
-            attempt: null,
-          },
-        };
+        return { failure: stagingFailed(`input ${wanted.what}: ${error.message}`) };
       }
     }
     return { staged };
+  }
+
+  /** The version of `fileset` the job of step `step` of this run committed when it succeeded. */
+  private async committedBy(
+    project: string,
+    run: RunState,
+    step: string,
+    fileset: string,
+  ): Promise<{ version: number; what: string } | { failure: string }> {
+    const producer = run.jobs.find((j) => j.name === step);
+    if (producer === undefined) return { failure: `step '${step}' is not a step of this run` };
+    // Its end is in the log (the run settled it), but the cache may not have seen it yet.
+    const { state } = await this.jobs.refresh(project, producer.id);
+    const output = state.committed.find((o) => o.fileset === fileset);
+    if (state.status !== 'succeeded' || output === undefined) {
+      return {
+        failure: `input '${fileset}' from step '${step}': that step ${state.status === 'succeeded' ? `committed no version of '${fileset}'` : `is ${state.status}`}`,
+      };
+    }
+    return {
+      version: output.version,
+      what: `${fileset}@${output.version} (the output of step '${step}')`,
+    };
   }
 
   /** Tells every executor to stop the job's process if it runs it. */
   private killIfRunning(project: string, jobId: string, reason: string): void {
     this.control.cancel({ project, jobId, reason });
   }
+}
+
+/** A job that fails before any attempt: one of its inputs cannot be staged. */
+function stagingFailed(message: string): EventData<'job.failed'> {
+  return {
+    reason: 'staging_failed',
+    message,
+    exitCode: null,
+    signal: null,
+    durationMs: null,
+    lastLines: [],
+    attempt: null,
+  };
 }

@@ -28,6 +28,7 @@ const queued: NewEvent = {
     network: 'default',
     secrets: {},
     provision: null,
+    retries: null,
   },
 };
 const provisioned: NewEvent = {
@@ -164,6 +165,35 @@ describe('the attempt watchdog', () => {
     expect(control.cancelled).toEqual([
       { project: PROJECT, jobId: JOB_ID, reason: 'its executor was given up for lost' },
     ]);
+  });
+
+  it('schedules a retry instead, when the step retries executor_lost, and then watches nothing', async () => {
+    const other = 'job-retried';
+    const ref = { project: PROJECT, aggregate: JOB, id: other };
+    const retries = { max: 1, backoffSeconds: 10, on: ['executor_lost' as const] };
+    await log.seed(ref, [
+      { type: 'job.queued', data: { ...queued.data, retries } },
+      provisioned,
+      dispatched,
+    ]);
+    await log.seed(ref, [started('node-b', 1)], RUN);
+    project();
+    const dog = watchdog();
+    now += LOST_AFTER + 1;
+    heartbeats.beat('node-a', [JOB_ID]);
+    const given = await dog.check();
+    expect(given.map((l) => l.attempt.jobId)).toEqual([other]);
+    const [retry] = log.ofType('job.retry_scheduled');
+    expect(retry?.data).toMatchObject({
+      reason: 'executor_lost',
+      attempt: 1,
+      retry: 1,
+      delayMs: 10_000,
+    });
+    expect(log.ofType('job.failed')).toEqual([]);
+    project();
+    expect(readModel.map((a) => a.jobId)).toEqual([JOB_ID]);
+    await dog.stop();
   });
 
   it('counts for nothing a heartbeat of another executor listing the job', async () => {

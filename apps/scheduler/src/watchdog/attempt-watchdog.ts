@@ -118,11 +118,15 @@ export class AttemptWatchdog {
       { correlationId: runId, causationId: startedBy },
     );
     if (events.length === 0) return false;
+    const retried = events.some((e) => e.type === 'job.retry_scheduled');
     this.options.logger.warn(
       { jobId, runId, project, executor, attempt, silentMs: lost.silentMs },
-      'attempt lost: its executor stopped reporting it; the job failed as executor_lost',
+      retried
+        ? 'attempt lost: its executor stopped reporting it; the job is retried (executor_lost)'
+        : 'attempt lost: its executor stopped reporting it; the job failed as executor_lost',
     );
-    // Whatever may still run it (a zombie that comes back) stops: the job has ended.
+    // Whatever may still run this attempt (a zombie that comes back) stops: the job has ended, or
+    // waits for a retry that starts only after the backoff, long after this stop was heard.
     this.options.control.cancel({ project, jobId, reason: 'its executor was given up for lost' });
     return true;
   }

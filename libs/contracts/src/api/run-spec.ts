@@ -1,7 +1,13 @@
 import { z } from 'zod';
-import { NetworkSchema, ProvisionSpecSchema, ResourcesSchema } from '../events/job.events.js';
+import {
+  JobFailureReasonSchema,
+  NetworkSchema,
+  ProvisionSpecSchema,
+  ResourcesSchema,
+} from '../events/job.events.js';
 import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
 import { SecretNameSchema } from './secrets.js';
+import { AcaiError, type ErrorDetail } from '../errors.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -18,14 +24,68 @@ const envName = z
 
 const RELATIVE_DIR = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)[^\\\u0000]+$/;
 
-export const InputSpecSchema = z.strictObject({
+const stagingPath = z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //');
+
+export const FilesetInputSpecSchema = z.strictObject({
   fileset: FilesetNameSchema,
   /** A version number, `latest` (the default, resolved when the job is queued) or a label. */
   version: VersionRefSchema.default('latest'),
   /** Folder of the job's folder to stage it into (default `inputs/<fileset>`). */
-  path: z.string().regex(RELATIVE_DIR, 'a relative folder without .. or //').optional(),
+  path: stagingPath.optional(),
+});
+
+/**
+ * Another step's output, `{ "step": "etl", "output": "data" }`: the version of file set `data`
+ * that step `etl` committed in this run (not whatever is latest when this step is queued, which a
+ * concurrent run may have replaced). It implies `needs: ["etl"]`.
+ */
+export const StepOutputInputSpecSchema = z
+  .strictObject({
+    step: nameField('the step of an input'),
+    /** The file set name of one of that step's `outputs`. */
+    output: FilesetNameSchema,
+    /** Folder of the job's folder to stage it into (default `inputs/<output>`). */
+    path: stagingPath.optional(),
+  })
+  .describe(
+    "Another step's output: the version of file set `output` that step committed in this run. Implies needing that step.",
+  );
+
+export const InputSpecSchema = z.union([FilesetInputSpecSchema, StepOutputInputSpecSchema], {
+  error:
+    "an input is { fileset, version?, path? } or another step's output { step, output, path? }",
 });
 export type InputSpec = z.infer<typeof InputSpecSchema>;
+
+/** The most retries a step may ask for, and the longest wait before one (an hour). */
+export const MAX_RETRIES = 20;
+export const MAX_RETRY_DELAY_SECONDS = 3600;
+
+/** Failure reasons retried when a step's `retries` does not say (`nonzero_exit` never is unless listed). */
+export const DEFAULT_RETRY_ON = ['executor_lost', 'no_resources'] as const;
+
+/**
+ * Run the step again when it fails for one of the reasons `on` lists, up to `max` more times, each
+ * after `backoffSeconds × 2^(n-1)` seconds (capped at an hour). Each retry is a new attempt of the
+ * same job.
+ */
+export const RetrySpecSchema = z
+  .strictObject({
+    max: z
+      .number({ error: 'retries.max must be a number' })
+      .int('retries.max must be a whole number')
+      .min(0)
+      .max(MAX_RETRIES, `retries.max is at most ${MAX_RETRIES}`),
+    backoffSeconds: z.number().min(0).max(MAX_RETRY_DELAY_SECONDS).default(10),
+    on: z
+      .array(JobFailureReasonSchema)
+      .max(16)
+      .default([...DEFAULT_RETRY_ON]),
+  })
+  .describe(
+    'Run the step again, as a new attempt, when it fails for a reason `on` lists (default executor_lost and no_resources; nonzero_exit only when listed), up to `max` times, the n-th after backoffSeconds × 2^(n-1) s (at most an hour).',
+  );
+export type RetrySpec = z.infer<typeof RetrySpecSchema>;
 
 export const OutputSpecSchema = z.strictObject({
   fileset: FilesetNameSchema,
@@ -46,6 +106,17 @@ export const StepSpecSchema = z.strictObject({
     .min(1, 'command must name a program to run')
     .max(1024),
   needs: z.array(nameField('a needed step')).max(256).optional(),
+  /**
+   * Run once the steps it needs have ended, whatever their outcome (failed, skipped), instead of
+   * being skipped when one did not succeed. Overrides the run's `continueOnFailure`.
+   */
+  continueOnFailure: z
+    .boolean()
+    .optional()
+    .describe(
+      "Run once the steps it needs have ended, whatever their outcome, instead of ending skipped when one did not succeed (still skipped when a step whose output it takes did not succeed). Overrides the run's.",
+    ),
+  retries: RetrySpecSchema.optional(),
   env: z
     .record(
       envName,
@@ -62,7 +133,7 @@ export const StepSpecSchema = z.strictObject({
     .positive()
     .max(30 * 24 * 3600)
     .optional(),
-  /** File set versions staged into the job's folder before it starts. */
+  /** File set versions (or other steps' outputs) staged into the job's folder before it starts. */
   inputs: z.array(InputSpecSchema).max(64).optional(),
   /** Folders of the job's folder committed as new file set versions when it succeeds. */
   outputs: z.array(OutputSpecSchema).max(64).optional(),
@@ -87,7 +158,56 @@ export const RunSpecSchema = z.strictObject({
     .array(StepSpecSchema, { error: 'steps must be an array of steps' })
     .min(1, { error: 'a run needs at least one step: steps is empty' })
     .max(10000, { error: 'a run has at most 10000 steps' }),
+  /** The default of every step's `continueOnFailure` (false: a step whose needs failed is skipped). */
+  continueOnFailure: z
+    .boolean()
+    .optional()
+    .describe("The default of every step's continueOnFailure (false)."),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
 export const DEFAULT_RESOURCES = { cpu: 1, memoryMb: 512 } as const;
+
+/**
+ * The run spec as JSON Schema (draft 2020-12), generated from {@link RunSpecSchema}: what a client
+ * may send, JSON or YAML. `docs/run-spec.schema.json` is this, kept in step by a test.
+ */
+export function runSpecJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://acai.dev/schemas/run-spec.json',
+    title: 'acai run spec',
+    description:
+      'POST /api/v1/runs, as application/json or application/yaml: a named run of steps, each an argv run in `needs` order.',
+    ...z.toJSONSchema(RunSpecSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}
+
+/**
+ * The same refusal, each detail about a step saying which step by name as well as by index
+ * (`steps.2.retries.max` of step 'train'), read from the spec as it was sent.
+ */
+export function withStepNames(error: AcaiError, raw: unknown): AcaiError {
+  const steps =
+    typeof raw === 'object' && raw !== null && 'steps' in raw && Array.isArray(raw.steps)
+      ? (raw.steps as unknown[])
+      : [];
+  const details = (error.details ?? []).map((detail): ErrorDetail => {
+    const index = /^steps\.(\d+)(\.|$)/.exec(detail.path ?? '')?.[1];
+    const step: unknown = index === undefined ? undefined : steps[Number(index)];
+    const name =
+      typeof step === 'object' && step !== null && 'name' in step && typeof step.name === 'string'
+        ? step.name
+        : undefined;
+    return name === undefined || detail.message.includes(`'${name}'`)
+      ? detail
+      : { ...detail, message: `step '${name}': ${detail.message}` };
+  });
+  const first = details[0];
+  if (first === undefined) return error;
+  return new AcaiError(
+    error,
+    `Invalid run spec: ${first.path === undefined ? '' : `${first.path}: `}${first.message}`,
+    details,
+    { cause: error },
+  );
+}

@@ -9,9 +9,13 @@ export const JobStatusSchema = z.enum([
   'provisioned',
   'dispatched',
   'running',
+  /** Added: an attempt failed for a reason its step retries; the job waits to be queued again. */
+  'retrying',
   'succeeded',
   'failed',
   'cancelled',
+  /** Added: a step it needs did not succeed, and it does not continue on failure. */
+  'skipped',
 ]);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 

@@ -3,6 +3,7 @@ import {
   DeclaredOutputSchema,
   NetworkSchema,
   ResourcesSchema,
+  RetryPolicySchema,
   StagedInputSchema,
 } from '../events/job.events.js';
 
@@ -27,5 +28,11 @@ export const WorkAssignmentSchema = z.object({
   network: NetworkSchema.default('default'),
   /** Environment variable → secret name; the executor asks the gateway for the values. */
   secrets: z.record(z.string(), z.string()).default({}),
+  /**
+   * Added compatibly: the job's retry policy and the retries it had, so that an executor decides a
+   * failure (retried or final) from the work message as the log would.
+   */
+  retries: RetryPolicySchema.nullable().default(null),
+  retry: z.number().int().nonnegative().default(0),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

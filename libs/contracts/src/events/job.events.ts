@@ -3,6 +3,33 @@ import { defineEvent } from './envelope.js';
 
 export const JOB = 'job';
 
+export const JobFailureReasonSchema = z.enum([
+  'command_not_found',
+  'permission_denied',
+  'spawn_error',
+  'nonzero_exit',
+  'killed',
+  'executor_lost',
+  'staging_failed',
+  'output_failed',
+  'out_of_memory',
+  'timed_out',
+  /** Added compatibly: no configuration could run it, or none could be had (e.g. EC2 capacity). */
+  'no_resources',
+]);
+export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
+
+/**
+ * A job's retry policy as its run recorded it: up to `max` retries for the reasons `on` lists,
+ * the n-th after `backoffSeconds × 2^(n-1)` seconds (see `retryDelayMs` in libs/runs).
+ */
+export const RetryPolicySchema = z.object({
+  max: z.number().int().nonnegative(),
+  backoffSeconds: z.number().nonnegative(),
+  on: z.array(JobFailureReasonSchema),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
+
 /** The network a job gets: the node's, or `none` (its own namespace with no interfaces). */
 export const NetworkSchema = z.enum(['default', 'none'], {
   error: "network must be 'default' or 'none'",
@@ -92,6 +119,8 @@ export const JobQueuedV1 = defineEvent({
     network: NetworkSchema.default('default'),
     /** Added compatibly: environment variables set from the project's secrets (names only). */
     secrets: z.record(z.string(), z.string()).default({}),
+    /** Added compatibly: when a failed attempt is retried (null: never). */
+    retries: RetryPolicySchema.nullable().default(null),
   }),
 });
 
@@ -196,22 +225,6 @@ export const JobSucceededV1 = defineEvent({
   }),
 });
 
-export const JobFailureReasonSchema = z.enum([
-  'command_not_found',
-  'permission_denied',
-  'spawn_error',
-  'nonzero_exit',
-  'killed',
-  'executor_lost',
-  'staging_failed',
-  'output_failed',
-  'out_of_memory',
-  'timed_out',
-  /** Added compatibly: no configuration could run it, or none could be had (e.g. EC2 capacity). */
-  'no_resources',
-]);
-export type JobFailureReason = z.infer<typeof JobFailureReasonSchema>;
-
 export const JobFailedV1 = defineEvent({
   type: 'job.failed',
   version: 1,
@@ -275,6 +288,50 @@ export const JobCheckpointedV1 = defineEvent({
   description:
     'The job saved a checkpoint (`##acai checkpoint` line): its checkpoint folder became a file set version. A later attempt starts from it.',
   schema: CheckpointRefSchema.extend({ attempt: z.number().int().positive() }),
+});
+
+export const JobRetryScheduledV1 = defineEvent({
+  type: 'job.retry_scheduled',
+  version: 1,
+  writers: ['executor', 'provisioner', 'scheduler'],
+  aggregate: JOB,
+  description:
+    'An attempt failed for a reason the step retries: the job waits `delayMs` (from this event) and is queued again as a new attempt.',
+  schema: z.object({
+    /** Which retry this is: 1 for the first. */
+    retry: z.number().int().positive(),
+    /** How long the job waits before it is queued again, in milliseconds from this event. */
+    delayMs: z.number().int().nonnegative(),
+    /** The failure that is retried, as `job.failed` would have recorded it. */
+    reason: JobFailureReasonSchema,
+    message: z.string(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    durationMs: z.number().nonnegative().nullable(),
+    lastLines: z.array(z.string()),
+    /** The attempt that failed; null when none ran (`no_resources`). */
+    attempt: z.number().int().positive().nullable(),
+  }),
+});
+
+export const JobRequeuedV1 = defineEvent({
+  type: 'job.requeued',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: JOB,
+  description:
+    'The wait of a retry is over: the job is queued again, on the inputs it was first queued with, for its next attempt.',
+  schema: z.object({ retry: z.number().int().positive() }),
+});
+
+export const JobSkippedV1 = defineEvent({
+  type: 'job.skipped',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: JOB,
+  description:
+    'The job will not run because a step it needs failed, was skipped or was cancelled (and it does not `continueOnFailure`); `step` names that step.',
+  schema: z.object({ reason: z.string(), step: z.string() }),
 });
 
 export const JobCancelledV1 = defineEvent({

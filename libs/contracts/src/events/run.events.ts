@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
-import { NetworkSchema, ProvisionSpecSchema, ResourcesSchema } from './job.events.js';
+import {
+  NetworkSchema,
+  ProvisionSpecSchema,
+  ResourcesSchema,
+  RetryPolicySchema,
+} from './job.events.js';
 
 export const RUN = 'run';
 
@@ -11,14 +16,21 @@ export const PlannedJobSchema = z.object({
   needs: z.array(z.string()),
   env: z.record(z.string(), z.string()),
   resources: ResourcesSchema,
-  /** Added compatibly: inputs as the step declared them; resolved to versions when it is queued. */
+  /**
+   * Added compatibly: inputs as the step declared them; resolved to versions when it is queued.
+   * One with `fromStep` (added compatibly) is that step's output `fileset`, resolved to the version
+   * its job committed in this run.
+   */
   inputs: z
     .array(
-      z.object({
-        fileset: z.string(),
-        version: z.union([z.number().int().positive(), z.string()]),
-        path: z.string(),
-      }),
+      z.union([
+        z.object({
+          fileset: z.string(),
+          version: z.union([z.number().int().positive(), z.string()]),
+          path: z.string(),
+        }),
+        z.object({ fileset: z.string(), fromStep: z.string(), path: z.string() }),
+      ]),
     )
     .default([]),
   outputs: z
@@ -39,6 +51,10 @@ export const PlannedJobSchema = z.object({
   network: NetworkSchema.default('default'),
   /** Added compatibly: environment variables set from the project's secrets (names only). */
   secrets: z.record(z.string(), z.string()).default({}),
+  /** Added compatibly: when a failed attempt is retried (null: never). */
+  retries: RetryPolicySchema.nullable().default(null),
+  /** Added compatibly: runs once its needs have ended, whatever their outcome (false: skipped). */
+  continueOnFailure: z.boolean().default(false),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
@@ -61,7 +77,8 @@ export const RunSubmittedV1 = defineEvent({
   }),
 });
 
-export const JobOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled']);
+/** `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure. */
+export const JobOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled', 'skipped']);
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 
 export const RunJobSettledV1 = defineEvent({
@@ -88,7 +105,8 @@ export const RunFailedV1 = defineEvent({
   version: 1,
   writers: ['scheduler'],
   aggregate: RUN,
-  description: 'At least one job failed; jobs that depended on it were cancelled.',
+  description:
+    'At least one job failed, was skipped or was cancelled (not by a cancel of the run); the jobs that needed a failed one were skipped, unless they continue on failure.',
   schema: z.object({ reason: z.string(), failedJobs: z.array(z.string()) }),
 });
 

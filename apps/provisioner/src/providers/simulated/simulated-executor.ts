@@ -450,6 +450,10 @@ export class SimulatedExecutors implements NodeExecutors {
     if (end === 'superseded') {
       this.counts.superseded += 1;
       void logs.close();
+    } else if (end === 'retrying') {
+      // The attempt failed; the job runs again (a retry), so its output has no end yet.
+      this.counts.failed += 1;
+      await logs.close();
     } else {
       this.counts[end] += 1;
       await logs.end(end);
