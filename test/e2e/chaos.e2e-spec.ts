@@ -37,7 +37,7 @@ const EPOCHS = 5;
 const ACK_WAIT_MS = 3_000;
 /** The safety net of each wait: not a performance assertion. */
 const WAIT_MS = 150_000;
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'skipped'];
 /** The file set every job of a fan-out "with data" reads. */
 const INPUT = 'chaos-input';
 
