@@ -2,6 +2,7 @@ export { planRun } from './pipeline.js';
 export {
   dispatchedState,
   endedAs,
+  failedBeforeAnyAttempt,
   jobDecider,
   type JobState,
   retryDelayMs,

@@ -94,6 +94,22 @@ const TERMINAL: ReadonlySet<JobState['status']> = new Set([
   'skipped',
 ]);
 
+/** A failure before any attempt ran (an input that cannot be staged, no configuration for it). */
+export function failedBeforeAnyAttempt(
+  reason: EventData<'job.failed'>['reason'],
+  message: string,
+): EventData<'job.failed'> {
+  return {
+    reason,
+    message,
+    exitCode: null,
+    signal: null,
+    durationMs: null,
+    lastLines: [],
+    attempt: null,
+  };
+}
+
 export function isTerminal(status: JobState['status']): boolean {
   return TERMINAL.has(status);
 }

@@ -30,7 +30,7 @@ import {
   type JobToPlace,
   type PlacementOutcome,
 } from '@acai/provisioning';
-import { jobDecider, type JobState } from '@acai/runs';
+import { failedBeforeAnyAttempt, jobDecider, type JobState } from '@acai/runs';
 import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
 import { ProfileRepository, ProvisionerRuns } from '../autoprovision/profile.repository.js';
 import { Providers } from '../providers/providers.js';
@@ -179,15 +179,7 @@ export class AllocationHandler {
           jobDecider.decide(
             {
               kind: 'fail',
-              data: {
-                reason: 'no_resources',
-                message,
-                exitCode: null,
-                signal: null,
-                durationMs: null,
-                lastLines: [],
-                attempt: null,
-              },
+              data: failedBeforeAnyAttempt('no_resources', message),
             },
             s,
           ),

@@ -25,6 +25,7 @@ import {
 import { newId } from '@acai/platform';
 import {
   jobDecider,
+  failedBeforeAnyAttempt,
   jobsToStop,
   planRun,
   readyJobs,
@@ -315,7 +316,8 @@ export class RunsHandler {
         'fromStep' in input
           ? await this.committedBy(project, run, input.fromStep, input.fileset)
           : { version: input.version, what: `${input.fileset}@${input.version}` };
-      if ('failure' in wanted) return { failure: stagingFailed(wanted.failure) };
+      if ('failure' in wanted)
+        return { failure: failedBeforeAnyAttempt('staging_failed', wanted.failure) };
       try {
         const version = await this.commands.send('getVersion', {
           project,
@@ -338,7 +340,12 @@ export class RunsHandler {
         // Worth another try later (the catalog is down or behind): the event is redelivered.
         // Anything else the catalog refused will not change: the job fails, saying why.
         if (!(error instanceof AcaiError) || error.retryable) throw error;
-        return { failure: stagingFailed(`input ${wanted.what}: ${error.message}`) };
+        return {
+          failure: failedBeforeAnyAttempt(
+            'staging_failed',
+            `input ${wanted.what}: ${error.message}`,
+          ),
+        };
       }
     }
     return { staged };
@@ -371,17 +378,4 @@ export class RunsHandler {
   private killIfRunning(project: string, jobId: string, reason: string): void {
     this.control.cancel({ project, jobId, reason });
   }
-}
-
-/** A job that fails before any attempt: one of its inputs cannot be staged. */
-function stagingFailed(message: string): EventData<'job.failed'> {
-  return {
-    reason: 'staging_failed',
-    message,
-    exitCode: null,
-    signal: null,
-    durationMs: null,
-    lastLines: [],
-    attempt: null,
-  };
 }

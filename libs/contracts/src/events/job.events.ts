@@ -225,25 +225,28 @@ export const JobSucceededV1 = defineEvent({
   }),
 });
 
+/** How an attempt failed (or why none could run): what `job.failed` and `job.retry_scheduled` say. */
+const JobFailureSchema = z.object({
+  reason: JobFailureReasonSchema,
+  message: z.string(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  durationMs: z.number().nonnegative().nullable(),
+  lastLines: z.array(z.string()),
+  /**
+   * Added compatibly: the attempt that failed; null when no attempt ran (an input that does not
+   * exist, no configuration for it) and in events from before it was recorded.
+   */
+  attempt: z.number().int().positive().nullable().default(null),
+});
+
 export const JobFailedV1 = defineEvent({
   type: 'job.failed',
   version: 1,
   writers: ['executor', 'provisioner', 'scheduler'],
   aggregate: JOB,
   description: 'The job ended without success; `reason` says why and `message` what to do.',
-  schema: z.object({
-    reason: JobFailureReasonSchema,
-    message: z.string(),
-    exitCode: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    durationMs: z.number().nonnegative().nullable(),
-    lastLines: z.array(z.string()),
-    /**
-     * Added compatibly: the attempt that failed; null when no attempt ran (an input that does not
-     * exist, no configuration for it) and in events from before it was recorded.
-     */
-    attempt: z.number().int().positive().nullable().default(null),
-  }),
+  schema: JobFailureSchema,
 });
 
 export const MetricPointSchema = z.object({
@@ -297,20 +300,12 @@ export const JobRetryScheduledV1 = defineEvent({
   aggregate: JOB,
   description:
     'An attempt failed for a reason the step retries: the job waits `delayMs` (from this event) and is queued again as a new attempt.',
-  schema: z.object({
+  // The failure that is retried, as `job.failed` would have recorded it, and the wait.
+  schema: JobFailureSchema.extend({
     /** Which retry this is: 1 for the first. */
     retry: z.number().int().positive(),
     /** How long the job waits before it is queued again, in milliseconds from this event. */
     delayMs: z.number().int().nonnegative(),
-    /** The failure that is retried, as `job.failed` would have recorded it. */
-    reason: JobFailureReasonSchema,
-    message: z.string(),
-    exitCode: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    durationMs: z.number().nonnegative().nullable(),
-    lastLines: z.array(z.string()),
-    /** The attempt that failed; null when none ran (`no_resources`). */
-    attempt: z.number().int().positive().nullable(),
   }),
 });
 
