@@ -312,8 +312,10 @@ describe('EventConsumer', () => {
     });
     const later = await s.append('a', 'later');
     const other = await s.append('b', 'now');
-    await eventually('the event to be handed back', () =>
-      deliveredAt.length > 0 ? true : undefined,
+    // The other event is handled meanwhile (the wait holds up nothing else), before the restart:
+    // stopped while it was in hand, it would come back only after the ack wait.
+    await eventually('the event to be handed back, and the other one handled', () =>
+      deliveredAt.length > 0 && handled.includes(other.id) ? true : undefined,
     );
     // The service restarts meanwhile: JetStream, not the process, holds the wait.
     await first.stop();

@@ -11,6 +11,7 @@ import { silentLogger, type EventingLogger } from './logger.js';
 import type { ConsumerMonitor } from './monitor.js';
 import {
   DEFAULT_RETRY_DELAYS,
+  PULL_EXPIRES_MS,
   retryDelay,
   sleep,
   WaitingRoom,
@@ -186,7 +187,10 @@ export class EventConsumer {
           this.bus.topology.streams.events,
           this.options.durable,
         );
-        this.messages = await consumer.consume({ max_messages: this.concurrency * 2 });
+        this.messages = await consumer.consume({
+          max_messages: this.concurrency * 2,
+          expires: PULL_EXPIRES_MS,
+        });
         if (this.stopping) this.messages.stop();
         for await (const msg of this.messages) {
           await this.dispatch(msg);

@@ -10,6 +10,14 @@ export const DEFAULT_RETRY_DELAYS: RetryDelays = { firstMs: 200, maxMs: 5_000 };
 export const WAITING_LOG_EVERY_MS = 30_000;
 
 /**
+ * How long one pull request of a consumer lasts (`expires`, its idle heartbeat half that). nats.js
+ * also waits this long between its checks that a consumer still exists after a reconnect, while
+ * JetStream recovers: with the default 30 s every consumer stood idle 30 to 45 s after nats-server
+ * restarted (the chaos suite measured it). 5 s costs one pull request per idle consumer every 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
+/**
  * The delay after the `n`th failed try (n ≥ 1): `firstMs`, doubled each time, at most `maxMs`, less
  * up to a fifth at random, so that consumers waiting on the same dependency do not all come back in
  * step when it does.

@@ -16,6 +16,7 @@ import { classifyFailure, isTransient } from './failures.js';
 import { silentLogger, type EventingLogger } from './logger.js';
 import {
   DEFAULT_RETRY_DELAYS,
+  PULL_EXPIRES_MS,
   retryDelay,
   sleep,
   WaitingRoom,
@@ -516,7 +517,10 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: checkpoint + 1,
         });
-        this.messages = await consumer.consume({ max_messages: this.batchSize * 2 });
+        this.messages = await consumer.consume({
+          max_messages: this.batchSize * 2,
+          expires: PULL_EXPIRES_MS,
+        });
         if (this.stopping) this.messages.stop();
         await this.drain(this.messages);
         backoffMs = 250;
