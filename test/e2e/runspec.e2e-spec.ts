@@ -317,6 +317,15 @@ describe('the run spec', () => {
       ]);
       const logs = await system.api('GET', `/api/v1/jobs/${byName.get('report')}/logs`);
       expect(logs.text).toBe('reporting anyway\n');
+      // Following the logs of a step that never ran ends (it has no output, and no end marker
+      // will ever come), as following one that ran does.
+      const followed = await system.api(
+        'GET',
+        `/api/v1/jobs/${byName.get('after')}/logs?follow=true`,
+      );
+      expect([followed.status, followed.text]).toEqual([200, '']);
+      const ran = await system.api('GET', `/api/v1/jobs/${byName.get('report')}/logs?follow=true`);
+      expect(ran.text).toBe('reporting anyway\n');
     });
   });
 

@@ -94,6 +94,7 @@ export {
   ReplayStatusSchema,
   type RunStatus,
   type RunView,
+  TERMINAL_JOB_STATUSES,
 } from './api/views.js';
 export {
   FilePathSchema,

@@ -1,11 +1,12 @@
-import type {
-  HistoryEntry,
-  JobStatus,
-  JobView,
-  Projection,
-  RunStatus,
-  RunView,
-  StoredEvent,
+import {
+  TERMINAL_JOB_STATUSES,
+  type HistoryEntry,
+  type JobStatus,
+  type JobView,
+  type Projection,
+  type RunStatus,
+  type RunView,
+  type StoredEvent,
 } from '@acai/contracts';
 
 /** Job status after an event of that job; events that do not move the status map to undefined. */
@@ -36,12 +37,7 @@ function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
   }
 }
 
-const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set([
-  'succeeded',
-  'failed',
-  'cancelled',
-  'skipped',
-]);
+const TERMINAL_JOB = TERMINAL_JOB_STATUSES;
 
 /** `runs`: one document per run, with its status and its jobs' statuses. Job events find their run by correlation id. */
 export const runsProjection: Projection<RunView> = {

@@ -1,12 +1,15 @@
 import { Controller, Param, Query, Res, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { CommandResult } from '@acai/contracts';
+import { TERMINAL_JOB_STATUSES, type CommandResult } from '@acai/contracts';
 import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
 import { assertId } from '../runs/runs.controller.js';
 import { queryOf, Route, Routes } from '../http/routes.js';
 import { JobLogs } from './logs.reader.js';
+
+/** How long the logs of a job that has ended are followed for an end marker still on its way. */
+const ENDED_JOB_FOLLOW_MS = 5_000;
 
 @Controller()
 export class JobsController {
@@ -50,7 +53,8 @@ export class JobsController {
 
   /**
    * The job's output. Plain text by default (stderr lines too, in order); `format=json` gives one
-   * JSON object per line (`t` time, `s` out|err, `l` text). `follow=true` streams until the job ends.
+   * JSON object per line (`t` time, `s` out|err, `l` text). `follow=true` streams until the job ends
+   * (at once for a job that ended without running: skipped, cancelled or failed before it started).
    */
   @Route(Routes.getJobLogs)
   async logs(
@@ -61,10 +65,16 @@ export class JobsController {
   ): Promise<void> {
     assertId(id, 'job');
     const { follow, format } = queryOf(Routes.getJobLogs, query);
-    await this.commands.send('getJob', { project: caller.project, jobId: id });
+    const job = await this.commands.send('getJob', { project: caller.project, jobId: id });
     const following = follow === 'true' || follow === '1';
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
+    // A job that has ended may never have run (skipped, cancelled or failed before it started),
+    // and then no end marker ever comes: follow it only as long as its last output may take.
+    const ended =
+      following && TERMINAL_JOB_STATUSES.has(job.status)
+        ? setTimeout(() => abort.abort(), ENDED_JOB_FOLLOW_MS)
+        : undefined;
     // A followed job may print nothing for a long time: the idle timeout does not apply to it.
     if (following) reply.raw.socket?.setTimeout(0);
     reply.hijack();
@@ -93,6 +103,7 @@ export class JobsController {
         'log stream ended early',
       );
     } finally {
+      clearTimeout(ended);
       reply.raw.end();
     }
   }

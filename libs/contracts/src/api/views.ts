@@ -19,6 +19,14 @@ export const JobStatusSchema = z.enum([
 ]);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
+/** The statuses a job never leaves. */
+export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+]);
+
 export const RunJobSummarySchema = z.object({
   id: z.string(),
   name: z.string(),
