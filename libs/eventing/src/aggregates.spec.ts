@@ -48,4 +48,19 @@ describe('AggregateRepository.execute', () => {
     });
     expect((await log.read(repository.ref('p', 'j1'))).events).toHaveLength(1);
   });
+
+  it('makes a decision to do nothing again on the log as it is, not on a stale cache', async () => {
+    const log = new InMemoryEventLog();
+    const repository = new AggregateRepository<number>(log, 'job', {
+      initialState: () => 0,
+      evolve: (n) => n + 1,
+    });
+    // The cache knows one event; another writer appends a second, which it has not seen.
+    await repository.execute('p', 'j1', () => [cancelled('first')]);
+    await log.append(repository.ref('p', 'j1'), [cancelled('second')], { expectedVersion: 'any' });
+    // Acting on the second event: with the stale state (1) there would be nothing to do.
+    const acted = await repository.execute('p', 'j1', (n) => (n >= 2 ? [cancelled('third')] : []));
+    expect(acted.events).toHaveLength(1);
+    expect((await log.read(repository.ref('p', 'j1'))).events).toHaveLength(3);
+  });
 });

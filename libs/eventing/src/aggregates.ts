@@ -21,7 +21,8 @@ export interface ExecuteOptions {
  * Load → decide → append for one aggregate type, with optimistic concurrency. States are cached
  * by subject; a service that consumes every event of this aggregate type in order keeps the cache
  * current by calling `observe`, so most decisions need no read. A stale cache costs one conflict
- * and one reload, never a wrong decision: JetStream checks the version on every append.
+ * and one reload, never a wrong decision: JetStream checks the version on every append, and a
+ * decision to do nothing is checked against the log before it stands.
  */
 export class AggregateRepository<S> {
   private readonly cache = new Map<string, Loaded<S>>();
@@ -112,9 +113,19 @@ export class AggregateRepository<S> {
   ): Promise<{ events: StoredEvent[]; state: S; version: number }> {
     const subject = this.store.subjectOf(this.ref(project, id));
     for (let attempt = 1; ; attempt++) {
-      const current = await this.load(project, id);
-      const decided = decide(current.state);
-      if (decided.length === 0) return { events: [], ...current };
+      let current = await this.load(project, id);
+      let decided = decide(current.state);
+      if (decided.length === 0) {
+        // Nothing to do, as the cache has it: a stale cache would never conflict (nothing is
+        // appended), so the decision is made again on the log as it is now before it stands
+        // (a handler of an event the cache has not seen yet would otherwise drop it).
+        const fresh = await this.refresh(project, id);
+        if (fresh.version !== current.version) {
+          current = fresh;
+          decided = decide(current.state);
+        }
+        if (decided.length === 0) return { events: [], ...current };
+      }
       try {
         const events = await this.store.append(this.ref(project, id), decided, {
           expectedVersion: current.version,
