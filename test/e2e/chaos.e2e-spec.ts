@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +22,7 @@ import {
   type ServerName,
   type ServiceName,
 } from '../support/chaos.js';
+import { importMnist } from '../support/system.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -452,7 +452,7 @@ describe(`chaos (ACAI_CHAOS_SEED=${seed})`, () => {
     `MNIST training resumes from its checkpoints when nats-server dies after epoch ${schedule.training.busAfterEpoch} and its executor after epoch ${schedule.training.executorAfterEpoch}, and trains no epoch before a checkpoint twice`,
     withSeed(async () => {
       const examples = await stack.examples();
-      const imported = await importMnist();
+      const imported = await importMnist({ gatewayUrl: stack.gatewayUrl, key });
       expect(imported.code).toBe(0);
       const spec = JSON.parse(
         (await readFile(path.join(root, 'examples/mnist/run.json'), 'utf8')).replaceAll(
@@ -612,16 +612,4 @@ describe(`chaos (ACAI_CHAOS_SEED=${seed})`, () => {
     }),
     WAIT_MS * 2,
   );
-
-  function importMnist(): Promise<{ code: number | null; output: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, 'examples/mnist/import.mjs')], {
-        env: { PATH: process.env['PATH'], ACAI_URL: stack.gatewayUrl, ACAI_KEY: key },
-      });
-      let output = '';
-      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      child.on('exit', (code) => resolve({ code, output }));
-    });
-  }
 });

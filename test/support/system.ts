@@ -270,7 +270,9 @@ export async function processesIn(folder: string): Promise<number[]> {
 }
 
 /** Runs examples/mnist/import.mjs against the system: MNIST as file set `mnist`. */
-export function importMnist(system: TestSystem): Promise<{ code: number | null; output: string }> {
+export function importMnist(
+  system: Pick<TestSystem, 'gatewayUrl' | 'key'>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,

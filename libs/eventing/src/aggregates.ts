@@ -113,9 +113,10 @@ export class AggregateRepository<S> {
   ): Promise<{ events: StoredEvent[]; state: S; version: number }> {
     const subject = this.store.subjectOf(this.ref(project, id));
     for (let attempt = 1; ; attempt++) {
+      const cached = this.cache.has(subject);
       let current = await this.load(project, id);
       let decided = decide(current.state);
-      if (decided.length === 0) {
+      if (decided.length === 0 && cached) {
         // Nothing to do, as the cache has it: a stale cache would never conflict (nothing is
         // appended), so the decision is made again on the log as it is now before it stands
         // (a handler of an event the cache has not seen yet would otherwise drop it).
@@ -124,8 +125,8 @@ export class AggregateRepository<S> {
           current = fresh;
           decided = decide(current.state);
         }
-        if (decided.length === 0) return { events: [], ...current };
       }
+      if (decided.length === 0) return { events: [], ...current };
       try {
         const events = await this.store.append(this.ref(project, id), decided, {
           expectedVersion: current.version,

@@ -215,7 +215,7 @@ export class JobRunner {
           checkpointFileset,
           [],
           attempt.number,
-          `checkpoint.${saves}`,
+          `${work.jobId}.${attempt.number}.checkpoint.${saves}`,
           owner?.uid,
         );
         await attempt.recordCheckpoint({ fileset: checkpointFileset, version, step });

@@ -151,7 +151,16 @@ export class Staging {
     for (const { fileset, labels, files } of stored) {
       saved.push({
         fileset,
-        version: await this.commitFiles(work, fileset, files, labels, attempt, `output.${fileset}`),
+        // One key per job, not per attempt: an earlier attempt that committed this output and
+        // was lost before its success was recorded made the job's version; a later one adopts it.
+        version: await this.commitFiles(
+          work,
+          fileset,
+          files,
+          labels,
+          attempt,
+          `${work.jobId}.output.${fileset}`,
+        ),
       });
     }
     return saved;
@@ -170,12 +179,12 @@ export class Staging {
     fileset: string,
     labels: readonly string[],
     attempt: number,
-    /** What the save is, unique within the attempt (e.g. `checkpoint.3`): its commit's key. */
-    what: string,
+    /** The commit's idempotency key (e.g. `<job>.<attempt>.checkpoint.3`). */
+    commitId: string,
     owner?: number,
   ): Promise<number> {
     const put = await this.store(work, root, owner);
-    return this.commitFiles(work, fileset, put, labels, attempt, what);
+    return this.commitFiles(work, fileset, put, labels, attempt, commitId);
   }
 
   /** Stores every file under `root` as a blob of the project's; answers what it stored. */
@@ -208,10 +217,9 @@ export class Staging {
     put: FileEntry[],
     labels: readonly string[],
     attempt: number,
-    what: string,
+    /** Sent again after a lost answer, or by another attempt, the commit is not a second version. */
+    commitId: string,
   ): Promise<number> {
-    // The commit's idempotency key: sent again after a lost answer, it is not a second version.
-    const commitId = `${work.jobId}.${attempt}.${what}`;
     const createdBy: Creator = {
       kind: 'job',
       jobId: work.jobId,

@@ -66,7 +66,9 @@ export const FilesetVersionCommittedV1 = defineEvent({
     createdBy: CreatorSchema,
     /**
      * Added compatibly: the commit's idempotency key, when its sender gave one (an executor gives
-     * `<job>.<attempt>.<what>`): the same commit sent again answers this version, not a new one.
+     * `<job>.output.<fileset>` for an output, whatever the attempt, and
+     * `<job>.<attempt>.checkpoint.<n>` for a checkpoint): the same commit sent again answers this
+     * version, not a new one.
      */
     commitId: z.string().optional(),
   }),
