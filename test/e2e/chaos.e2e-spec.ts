@@ -8,6 +8,7 @@ import type {
   DeadLetterList,
   FilesetView,
   HistoryEntry,
+  JobView,
   MetricSeries,
   ProjectionView,
   RunSpec,
@@ -128,7 +129,10 @@ describe(`chaos (ACAI_CHAOS_SEED=${seed})`, () => {
       if (error instanceof Error) {
         const said = error.message;
         error.message = `[ACAI_CHAOS_SEED=${seed}] ${said}`;
-        error.stack = error.stack?.replace(said, error.message);
+        // V8 may format the stack lazily, from the message already prefixed.
+        if (error.stack?.includes(error.message) === false) {
+          error.stack = error.stack.replace(said, error.message);
+        }
       }
       throw error;
     }
@@ -262,12 +266,20 @@ describe(`chaos (ACAI_CHAOS_SEED=${seed})`, () => {
       },
       WAIT_MS,
     );
+    // A job that did not succeed is named with its reason and message, so that a failure says why.
+    const unsucceeded: string[] = [];
+    for (const run of done) {
+      for (const job of run.jobs.filter((j) => j.status !== 'succeeded')) {
+        const view = await get<JobView>(`/api/v1/jobs/${job.id}`);
+        unsucceeded.push(
+          `${run.id} ${job.name} ${job.id} attempt ${view.attempt}: ${view.status} (${view.reason ?? '-'}: ${view.message ?? '-'})`,
+        );
+      }
+    }
+    expect(unsucceeded).toEqual([]);
     expect(done.map((run) => [run.id, run.status])).toEqual(
       runs.map((run) => [run.id, 'succeeded']),
     );
-    for (const run of done) {
-      expect(run.jobs.filter((job) => job.status !== 'succeeded')).toEqual([]);
-    }
     return done;
   }
 

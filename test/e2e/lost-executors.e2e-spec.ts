@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HistoryEntry, JobView, NodeView, RunSpec } from '@acai/contracts';
@@ -53,8 +54,8 @@ describe('jobs whose executors are lost', () => {
   }
 
   /** Starts an executor (heartbeats every 250 ms) and waits until it has said it is there. */
-  async function startExecutor(id: string): Promise<void> {
-    executors.set(id, startExecutorProcess(system, id, { ACAI_NODE_HEARTBEAT_MS: '250' }));
+  async function startExecutor(id: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+    executors.set(id, startExecutorProcess(system, id, { ACAI_NODE_HEARTBEAT_MS: '250', ...env }));
     await eventually(
       `executor ${id} to report`,
       async () => (await nodes()).find((n) => n.id === id),
@@ -230,4 +231,83 @@ describe('jobs whose executors are lost', () => {
     const file = await system.api('GET', '/api/v1/filesets/result/versions/1/files/result.txt');
     expect(file.text).toBe('attempt 3');
   });
+
+  it('stops the older attempt when a stalled executor is handed its own job again, and goes on reporting the newer one', async () => {
+    await killAll();
+    const script = path.join(system.shared, 'writer-again.cjs');
+    await writeFile(script, WRITER);
+    const shared = path.join(system.shared, 'again');
+    await mkdir(shared, { recursive: true });
+    await chmod(shared, 0o777);
+    const exists = (file: string) =>
+      access(path.join(shared, file)).then(
+        () => true,
+        () => undefined,
+      );
+    // The only executor, with a slot free for the job's work when it comes back.
+    await startExecutor('again-1', { ACAI_EXECUTOR_SLOTS: '2' });
+    const { runId, jobId } = await submit([
+      {
+        name: 'write',
+        command: ['node', script],
+        env: { SHARED: shared },
+        outputs: [{ fileset: 'result' }],
+      },
+    ]);
+    await startOf(jobId, 1);
+    await eventually('attempt 1 to run', () => exists('started-1'), WAIT_MS);
+    const firstPid = Number(await readFile(path.join(shared, 'started-1'), 'utf8'));
+
+    // Stalled past its lease (2 s), it is handed the same work again when it wakes up.
+    const executor = executors.get('again-1')!;
+    executor.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    executor.kill('SIGCONT');
+    expect((await startOf(jobId, 2)).executor).toBe('again-1');
+    await eventually('attempt 2 to run', () => exists('started-2'), WAIT_MS);
+
+    // Attempt 1 is superseded: its process is stopped, not left to run beside attempt 2.
+    await eventually(
+      'the superseded attempt’s process to be stopped',
+      async () => (alive(firstPid) ? undefined : true),
+      WAIT_MS,
+    );
+    // The executor goes on listing the job (attempt 2's) after attempt 1 is gone, so the
+    // watchdog never takes it for lost.
+    const since = new Date().toISOString();
+    await eventually(
+      'a heartbeat after attempt 1 ended',
+      async () => (await nodes()).find((n) => n.id === 'again-1' && (n.lastSeenAt ?? '') > since),
+      WAIT_MS,
+    );
+    const node = (await nodes()).find((n) => n.id === 'again-1')!;
+    expect(node.jobs).toContain(jobId);
+
+    await writeFile(path.join(shared, 'go-2'), '');
+    const run = await system.waitForRun(runId, system.key, WAIT_MS);
+    expect(run.status).toBe('succeeded');
+    expect((await starts(jobId)).map((s) => s.attempt)).toEqual([1, 2]);
+    const succeeded = (await history(jobId)).find((e) => e.type === 'job.succeeded');
+    const { outputs } = succeeded?.data as { attempt: number; outputs: { version: number }[] };
+    expect(succeeded?.data).toMatchObject({ attempt: 2 });
+    const file = await system.api(
+      'GET',
+      `/api/v1/filesets/result/versions/${outputs[0]!.version}/files/result.txt`,
+    );
+    expect(file.text).toBe('attempt 2');
+  });
 });
+
+/** Whether a process runs (a zombie, exited but not reaped, counts as stopped). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

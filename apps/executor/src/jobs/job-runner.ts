@@ -245,6 +245,17 @@ export class JobRunner {
       },
     });
     const running: Running = { process: proc, lease, attempt, handedBack: false, ended: false };
+    // Its work delivered again while an older attempt still runs here (the bus was away longer than
+    // the ack wait): that attempt is superseded by this one, in the log, so it is stopped, and this
+    // one is the job's attempt here from now on (listed in heartbeats, cancelled on request).
+    const older = this.running.get(work.jobId);
+    if (older !== undefined && !older.ended) {
+      this.options.logger.warn(
+        { ...log, olderAttempt: older.attempt.number },
+        'a newer attempt of a job running here starts; stopping the older one',
+      );
+      older.process.kill();
+    }
     this.running.set(work.jobId, running);
     let end: JobEnd | 'handed back' | 'not run' = 'not run';
     try {
@@ -360,7 +371,8 @@ export class JobRunner {
         attempt.number,
         end === 'failed' || end === 'retrying',
       );
-      this.running.delete(work.jobId);
+      // Only its own entry: a newer attempt of the job may have started here since.
+      if (this.running.get(work.jobId) === running) this.running.delete(work.jobId);
     }
   }
 
