@@ -209,6 +209,73 @@ describe('the simulated provider', () => {
     expect(attempts[1]!.executor).not.toBe(attempts[0]!.executor);
   });
 
+  it('resumes a job whose Spot node is interrupted from its last checkpoint, reporting its progress as it goes', async () => {
+    // 20 steps of a minute on one vCPU, a checkpoint every 2: an interrupted attempt loses at most
+    // the steps after its last checkpoint.
+    const work = {
+      ACAI_SIM_SECONDS: '1200',
+      ACAI_SIM_PARALLEL: '0',
+      ACAI_SIM_STEPS: '20',
+      ACAI_SIM_CHECKPOINT_EVERY: '2',
+    };
+    const steps = Array.from({ length: 8 }, (_, i) => step(`ckpt-${i}`, 'c5.large:spot', work));
+    const { id: runId, jobs } = await submit(system, 'spot-checkpoints', steps);
+    const run = await eventually('the run to end', () => system.waitForRun(runId), 60_000);
+    expect(run.status).toBe('succeeded');
+
+    let resumed = 0;
+    for (const { id } of jobs) {
+      const entries = await history(system, id);
+      const series = (
+        (await system.api('GET', `/api/v1/jobs/${id}/metrics`)).body as {
+          series: Record<string, { attempt: number; step: number | null; value: number }[]>;
+        }
+      ).series;
+      // Every attempt starts after the last checkpoint recorded before it started.
+      let checkpoint = 0;
+      for (const entry of entries) {
+        if (entry.type === 'job.checkpointed') {
+          const data = entry.data as { fileset: string; version: number; step: number };
+          checkpoint = data.step;
+          expect(data.fileset).toBe(`checkpoints-${id}`);
+          // Each is a version of the job's checkpoint file set, made by the job.
+          const version = await system.api(
+            'GET',
+            `/api/v1/filesets/${data.fileset}/versions/${data.version}`,
+          );
+          expect(version.status).toBe(200);
+          expect(version.body).toMatchObject({
+            metadata: { simulated: true, step: data.step },
+            createdBy: { jobId: id },
+          });
+        }
+        if (entry.type !== 'job.started') continue;
+        const attempt = (entry.data as { attempt: number }).attempt;
+        const first = (series['progress'] ?? []).find((p) => p.attempt === attempt);
+        if (first !== undefined) expect(first.step).toBe(checkpoint + 1);
+        if (attempt > 1 && checkpoint > 0) resumed += 1;
+      }
+      // Every step is reported, the last with the whole work done.
+      const progress = series['progress'] ?? [];
+      expect(new Set(progress.map((p) => p.step))).toEqual(
+        new Set(Array.from({ length: 20 }, (_, i) => i + 1)),
+      );
+      expect(progress.at(-1)).toMatchObject({ step: 20, value: 1 });
+    }
+    expect(resumed).toBeGreaterThan(0);
+  });
+
+  it('refuses a simulated job whose checkpoints have no steps to follow', async () => {
+    const { id: runId, jobs } = await submit(system, 'bad-checkpoints', [
+      step('bad', 'c5.large', { ACAI_SIM_CHECKPOINT_EVERY: '2' }),
+    ]);
+    expect((await system.waitForRun(runId)).status).toBe('failed');
+    const failed = (await history(system, jobs[0]!.id)).at(-1)!;
+    expect((failed.data as { lastLines: string[] }).lastLines.join('\n')).toContain(
+      'ACAI_SIM_CHECKPOINT_EVERY needs ACAI_SIM_STEPS',
+    );
+  });
+
   it('runs a step without provision as requested, on the cheapest simulated offer that fits', async () => {
     const { id: runId, jobs } = await submit(system, 'as-requested', [
       { name: 'plain', command: ['train'], env: { ACAI_SIM_SECONDS: '60' } },

@@ -23,6 +23,7 @@ import { Providers } from './providers/providers.js';
 import {
   serveStatsOnBus,
   SimulatedProvider,
+  simulatedCheckpointsInCatalog,
   simulatedExecutorsOnBus,
 } from './providers/simulated/simulated.provider.js';
 import { ProvisionerModule } from './provisioner.module.js';
@@ -58,6 +59,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
               ctx.bus,
               ctx.store,
               ctx.config,
+              simulatedCheckpointsInCatalog(ctx.commands),
               ctx.logger,
               sharedEnsure((project) => ctx.commands.send('ensureLogStream', { project })),
             ),

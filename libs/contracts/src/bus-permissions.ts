@@ -79,9 +79,17 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   provisioner: {
     // Allocation and profiling append to jobs, runs and profiles; its simulated executors run jobs
-    // (their events, logs and outputs) like the real one.
+    // (their events, logs, progress and checkpoints) like the real one.
     appends: ['job', 'run', 'profile'],
-    calls: ['getVersion', 'submitRun', 'ensureLogStream'],
+    calls: [
+      'getVersion',
+      'submitRun',
+      'ensureLogStream',
+      // A simulated checkpoint is a version (with no files) of the job's checkpoint file set.
+      'createFileset',
+      'getFileset',
+      'commitVersion',
+    ],
     queuesWork: true,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],

@@ -260,7 +260,7 @@ export type MetricPoint = z.infer<typeof MetricPointSchema>;
 export const JobMetricsReportedV1 = defineEvent({
   type: 'job.metrics_reported',
   version: 1,
-  writers: ['executor'],
+  writers: ['executor', 'provisioner'],
   aggregate: JOB,
   description:
     'Metrics the job printed (`##acai metric ...` lines), batched: name, value, step, time.',
@@ -286,7 +286,7 @@ export type CheckpointRef = z.infer<typeof CheckpointRefSchema>;
 export const JobCheckpointedV1 = defineEvent({
   type: 'job.checkpointed',
   version: 1,
-  writers: ['executor'],
+  writers: ['executor', 'provisioner'],
   aggregate: JOB,
   description:
     'The job saved a checkpoint (`##acai checkpoint` line): its checkpoint folder became a file set version. A later attempt starts from it.',

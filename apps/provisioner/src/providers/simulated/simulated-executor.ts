@@ -13,10 +13,10 @@ import {
   type EventStore,
   type WorkLease,
 } from '@acai/eventing';
-import { JobAttempts, LogPublisher } from '@acai/execution';
+import { JobAttempts, LogPublisher, type Attempt } from '@acai/execution';
 import { formatSeconds, type Offer } from '@acai/provisioning';
 import { jobDecider, outcomeOf, type AttemptOutcome, type ProcessExit } from '@acai/runs';
-import { jobModelOf, simulatedSeconds } from './simulation-model.js';
+import { jobModelOf, simulatedSeconds, stepPlan, type JobModel } from './simulation-model.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** A booted simulated instance, as its executor knows itself. */
@@ -75,7 +75,18 @@ export interface SimulatedExecutorsOptions {
   readonly ackWaitMs?: number;
   /** Has a project's logs stream made when job output finds none (the gateway's command). */
   readonly ensureLogStream?: (project: string) => Promise<void>;
+  /**
+   * Saves a simulated job's checkpoint (`ACAI_SIM_CHECKPOINT_EVERY`) as a version of its checkpoint
+   * file set, idempotent by `commitId`; answers the version.
+   */
+  readonly saveCheckpoint: SaveSimulatedCheckpoint;
 }
+
+/** Commits a simulated checkpoint (a version with no files: the job's state is its step). */
+export type SaveSimulatedCheckpoint = (
+  work: WorkLease['work'],
+  checkpoint: { readonly fileset: string; readonly step: number; readonly commitId: string },
+) => Promise<number>;
 
 /** Figures of the simulated executors so far; times are virtual. */
 export interface ExecutorStats {
@@ -395,14 +406,29 @@ export class SimulatedExecutors implements NodeExecutors {
         lastLines: logs.lastLines(),
       });
     } else {
-      const seconds = simulatedSeconds(model.model, node.offer);
+      // After a checkpoint, only the steps it does not cover are left.
+      const plan = stepPlan(
+        model.model,
+        simulatedSeconds(model.model, node.offer),
+        attempt.checkpoint?.step ?? 0,
+      );
+      const seconds = plan.seconds;
       const failsAfter =
         model.model.failRate > 0 && this.random() < model.model.failRate
           ? this.random() * seconds
           : Infinity;
       const limit = work.timeoutSeconds ?? Infinity;
       const runSeconds = Math.min(seconds, failsAfter, limit);
-      await clock.sleep(runSeconds * 1000, job.abort.signal);
+      await this.runSteps(
+        work,
+        attempt,
+        model.model,
+        plan,
+        runSeconds,
+        startedAt,
+        job.abort.signal,
+      );
+      await clock.sleep(startedAt + runSeconds * 1000 - clock.nowMs(), job.abort.signal);
       durationMs = job.abort.signal.aborted
         ? Math.max(0, clock.nowMs() - startedAt)
         : Math.round(runSeconds * 1000);
@@ -461,6 +487,49 @@ export class SimulatedExecutors implements NodeExecutors {
     await attempt.letGo(end).catch((error: unknown) => {
       this.logger.debug({ jobId: work.jobId, err: describeError(error) }, 'work already settled');
     });
+  }
+
+  /**
+   * The steps done within `runSeconds` of virtual time from `startedAt`: each reported as the
+   * metrics `progress` (done / total) and `steps_total` at its `step`, with a checkpoint every
+   * `checkpointEvery` steps (the last step needs none: the job is done). Times are kept against
+   * the start, so the bus's answers, slow in virtual time, do not stretch the job.
+   */
+  private async runSteps(
+    work: WorkLease['work'],
+    attempt: Attempt,
+    model: JobModel,
+    plan: ReturnType<typeof stepPlan>,
+    runSeconds: number,
+    startedAt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const clock = this.options.clock;
+    let saves = 0;
+    for (const [i, atSeconds] of plan.atSeconds.entries()) {
+      if (atSeconds > runSeconds) return;
+      await clock.sleep(startedAt + atSeconds * 1000 - clock.nowMs(), signal);
+      if (signal.aborted) return;
+      const step = plan.from + i;
+      const time = clock.now().toISOString();
+      await attempt.reportMetrics(
+        [
+          { name: 'progress', value: step / model.steps, step, time },
+          { name: 'steps_total', value: model.steps, step, time },
+        ],
+        i + 1,
+      );
+      if (model.checkpointEvery > 0 && step % model.checkpointEvery === 0 && step < model.steps) {
+        saves += 1;
+        const fileset = `checkpoints-${work.jobId}`;
+        const version = await this.options.saveCheckpoint(work, {
+          fileset,
+          step,
+          commitId: `${work.jobId}.${attempt.number}.checkpoint.${saves}`,
+        });
+        await attempt.recordCheckpoint({ fileset, version, step });
+      }
+    }
   }
 
   private beatAll(): void {

@@ -1,8 +1,15 @@
-import { isProblem, ProvisioningProblems, subjects } from '@acai/contracts';
+import {
+  FilesetProblems,
+  isProblem,
+  ProvisioningProblems,
+  subjects,
+  type Creator,
+} from '@acai/contracts';
 import {
   encodeJson,
   silentLogger,
   type Bus,
+  type CommandSender,
   type EventingLogger,
   type EventStore,
 } from '@acai/eventing';
@@ -16,6 +23,7 @@ import {
   type ExecutorStats,
   type NodeExecutors,
   type NodeHooks,
+  type SaveSimulatedCheckpoint,
   type SimulatedNode,
 } from './simulated-executor.js';
 import { marketType } from './simulation-model.js';
@@ -63,6 +71,7 @@ export function simulatedExecutorsOnBus(
   bus: Bus,
   store: EventStore,
   config: ProvisionerConfig,
+  saveCheckpoint: SaveSimulatedCheckpoint,
   logger?: EventingLogger,
   ensureLogStream?: (project: string) => Promise<void>,
 ): SimulatedProviderOptions['executors'] {
@@ -72,10 +81,54 @@ export function simulatedExecutorsOnBus(
       store,
       clock,
       hooks,
+      saveCheckpoint,
       heartbeatMs: config.ACAI_SIM_HEARTBEAT_MS,
       ...(ensureLogStream === undefined ? {} : { ensureLogStream }),
       ...(logger === undefined ? {} : { logger }),
     });
+}
+
+/**
+ * Simulated checkpoints in the catalog: each a version of `checkpoints-<job>` with no files (the
+ * simulated job's whole state is its step, in the version's metadata and in `job.checkpointed`),
+ * made by the job as the real executor's are, committed once per `commitId`.
+ */
+export function simulatedCheckpointsInCatalog(commands: CommandSender): SaveSimulatedCheckpoint {
+  return async (work, { fileset, step, commitId }) => {
+    const createdBy: Creator = {
+      kind: 'job',
+      jobId: work.jobId,
+      runId: work.runId,
+      step: work.name,
+      parameters: { ...work.env },
+      code: null,
+    };
+    try {
+      await commands.send('createFileset', {
+        project: work.project,
+        request: { name: fileset, metadata: { simulated: true }, labels: [] },
+        createdBy,
+      });
+    } catch (error) {
+      // Made by an earlier checkpoint of the job.
+      if (!isProblem(error, FilesetProblems.FILESET_EXISTS)) throw error;
+    }
+    const current = await commands.send('getFileset', { project: work.project, name: fileset });
+    const version = await commands.send('commitVersion', {
+      project: work.project,
+      name: fileset,
+      request: {
+        parent: current.latestVersion,
+        put: [],
+        delete: [],
+        metadata: { simulated: true, step },
+        labels: [],
+      },
+      createdBy,
+      commitId,
+    });
+    return version.version;
+  };
 }
 
 /** Answers {@link SimulationStats} requests on `<prefix>.ctl.simulation.stats`. */

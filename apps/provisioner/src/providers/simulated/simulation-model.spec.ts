@@ -9,6 +9,7 @@ import {
   marketType,
   parseMarketType,
   simulatedSeconds,
+  stepPlan,
 } from './simulation-model.js';
 import { seededRandom } from './virtual-clock.js';
 
@@ -38,11 +39,24 @@ describe('the duration of a simulated job', () => {
   it('reads the model from the step env, with defaults', () => {
     expect(jobModelOf({})).toEqual({
       ok: true,
-      model: { seconds: DEFAULT_JOB_SECONDS, parallel: DEFAULT_PARALLEL, failRate: 0 },
+      model: {
+        seconds: DEFAULT_JOB_SECONDS,
+        parallel: DEFAULT_PARALLEL,
+        failRate: 0,
+        steps: 0,
+        checkpointEvery: 0,
+      },
     });
     expect(
       jobModelOf({ ACAI_SIM_SECONDS: '3600', ACAI_SIM_PARALLEL: '0.5', ACAI_SIM_FAIL_RATE: '0.1' }),
-    ).toEqual({ ok: true, model: { seconds: 3600, parallel: 0.5, failRate: 0.1 } });
+    ).toEqual({
+      ok: true,
+      model: { seconds: 3600, parallel: 0.5, failRate: 0.1, steps: 0, checkpointEvery: 0 },
+    });
+    expect(jobModelOf({ ACAI_SIM_STEPS: '10', ACAI_SIM_CHECKPOINT_EVERY: '3' })).toMatchObject({
+      ok: true,
+      model: { steps: 10, checkpointEvery: 3 },
+    });
   });
 
   it('names each bad variable and what it should be', () => {
@@ -91,5 +105,40 @@ describe('billing and markets', () => {
     expect(marketType({ name: 'c5.large', spot: true })).toBe('c5.large-spot');
     expect(parseMarketType('c5.large-spot')).toEqual({ name: 'c5.large', spot: true });
     expect(parseMarketType('m5.2xlarge')).toEqual({ name: 'm5.2xlarge', spot: false });
+  });
+});
+
+describe('the steps of a simulated job', () => {
+  it('refuses steps that are not whole numbers, and checkpoints without steps', () => {
+    const fractional = jobModelOf({ ACAI_SIM_STEPS: '2.5' });
+    expect(fractional).toEqual({
+      ok: false,
+      message: expect.stringContaining(
+        "ACAI_SIM_STEPS must be a whole number from 0 to 10000, not '2.5'",
+      ) as string,
+    });
+    const orphan = jobModelOf({ ACAI_SIM_CHECKPOINT_EVERY: '5' });
+    expect(orphan).toEqual({
+      ok: false,
+      message: expect.stringContaining('ACAI_SIM_CHECKPOINT_EVERY needs ACAI_SIM_STEPS') as string,
+    });
+  });
+
+  it('cuts the work in equal steps, each done at its share of the time', () => {
+    expect(stepPlan({ steps: 4 }, 100, 0)).toEqual({
+      from: 1,
+      atSeconds: [25, 50, 75, 100],
+      seconds: 100,
+    });
+  });
+
+  it('resumes after the step a checkpoint covers, with only the steps left to run', () => {
+    expect(stepPlan({ steps: 4 }, 100, 2)).toEqual({ from: 3, atSeconds: [25, 50], seconds: 50 });
+    // A checkpoint of the last step (or past it) leaves nothing to do.
+    expect(stepPlan({ steps: 4 }, 100, 9)).toEqual({ from: 5, atSeconds: [], seconds: 0 });
+  });
+
+  it('is one piece of work without steps, whatever the checkpoint says', () => {
+    expect(stepPlan({ steps: 0 }, 100, 3)).toEqual({ from: 1, atSeconds: [], seconds: 100 });
   });
 });

@@ -13,7 +13,17 @@ export const SimEnv = {
   parallel: 'ACAI_SIM_PARALLEL',
   /** Probability that an attempt fails (exit code 1), 0 to 1. */
   failRate: 'ACAI_SIM_FAIL_RATE',
+  /**
+   * The work in this many equal steps (epochs, iterations): after each the job reports its
+   * progress as metrics (`step` and `progress`), as a training job prints them. 0: none.
+   */
+  steps: 'ACAI_SIM_STEPS',
+  /** A checkpoint every this many steps, which a later attempt resumes from. 0: none. */
+  checkpointEvery: 'ACAI_SIM_CHECKPOINT_EVERY',
 } as const;
+
+/** Steps a simulated job may report: each is an event. */
+export const MAX_SIM_STEPS = 10_000;
 
 export const DEFAULT_JOB_SECONDS = 60;
 export const DEFAULT_PARALLEL = 0.9;
@@ -23,6 +33,10 @@ export interface JobModel {
   readonly seconds: number;
   readonly parallel: number;
   readonly failRate: number;
+  /** Steps the work is cut in, each reported when done (0: the work is one piece). */
+  readonly steps: number;
+  /** A checkpoint after every this many steps (0: none). */
+  readonly checkpointEvery: number;
 }
 
 export type JobModelResult =
@@ -32,13 +46,18 @@ export type JobModelResult =
 /** Reads a job's model from its environment; a bad value is a message naming the variable. */
 export function jobModelOf(env: Readonly<Record<string, string>>): JobModelResult {
   const problems: string[] = [];
-  const read = (name: string, fallback: number, max: number): number => {
+  const read = (name: string, fallback: number, max: number, whole = false): number => {
     const text = env[name];
     if (text === undefined || text.trim() === '') return fallback;
     const value = Number(text);
-    if (!Number.isFinite(value) || value < 0 || value > max) {
+    if (
+      !Number.isFinite(value) ||
+      value < 0 ||
+      value > max ||
+      (whole && !Number.isInteger(value))
+    ) {
       problems.push(
-        `${name} must be a number from 0 to ${max === Infinity ? 'any size' : max}, not '${text}'`,
+        `${name} must be a ${whole ? 'whole number' : 'number'} from 0 to ${max === Infinity ? 'any size' : max}, not '${text}'`,
       );
       return fallback;
     }
@@ -48,7 +67,14 @@ export function jobModelOf(env: Readonly<Record<string, string>>): JobModelResul
     seconds: read(SimEnv.seconds, DEFAULT_JOB_SECONDS, Infinity),
     parallel: read(SimEnv.parallel, DEFAULT_PARALLEL, 1),
     failRate: read(SimEnv.failRate, 0, 1),
+    steps: read(SimEnv.steps, 0, MAX_SIM_STEPS, true),
+    checkpointEvery: read(SimEnv.checkpointEvery, 0, MAX_SIM_STEPS, true),
   };
+  if (model.checkpointEvery > 0 && model.steps === 0) {
+    problems.push(
+      `${SimEnv.checkpointEvery} needs ${SimEnv.steps}: a checkpoint is taken after a step`,
+    );
+  }
   return problems.length === 0
     ? { ok: true, model }
     : { ok: false, message: `the simulated job cannot run: ${problems.join('; ')}` };
@@ -64,6 +90,23 @@ export function simulatedSeconds(
   node: Pick<Offer, 'vCpu' | 'speed'>,
 ): number {
   return (model.seconds * (1 - model.parallel + model.parallel / node.vCpu)) / node.speed;
+}
+
+/**
+ * Where a simulated attempt starts and stops: it resumes after the step its checkpoint covers, and
+ * each step is an equal share of the work. `atSeconds[i]` is when step `from + i` is done, in
+ * seconds from the attempt's start on a node where the whole work takes `seconds`.
+ */
+export function stepPlan(
+  model: Pick<JobModel, 'steps'>,
+  seconds: number,
+  resumeAfterStep: number,
+): { readonly from: number; readonly atSeconds: readonly number[]; readonly seconds: number } {
+  if (model.steps === 0) return { from: 1, atSeconds: [], seconds };
+  const done = Math.min(Math.max(0, resumeAfterStep), model.steps);
+  const per = seconds / model.steps;
+  const atSeconds = Array.from({ length: model.steps - done }, (_, i) => per * (i + 1));
+  return { from: done + 1, atSeconds, seconds: per * (model.steps - done) };
 }
 
 /**
