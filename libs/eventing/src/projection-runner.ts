@@ -73,6 +73,11 @@ export interface ProjectionRunnerOptions {
   readonly maxDeliver?: number;
   /** Waits between tries; tests shorten them. */
   readonly retryDelays?: RetryDelays;
+  /**
+   * Called after each transaction that applied events the projections read (not after batches
+   * passed over), with the last stream sequence it covered: a reader of the model may look again.
+   */
+  readonly onApplied?: (lastSeq: number) => void;
 }
 
 /** A batch that could not be applied: which events, which projections failed, and why. */
@@ -726,6 +731,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     }
     this.stopWaiting(true);
     this.advance(last.seq);
+    this.options.onApplied?.(last.seq);
   }
 
   private async applyEvents(

@@ -27,3 +27,15 @@ export {
   activeAttemptsProjection,
 } from './active-attempts.projection.js';
 export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
+export {
+  type DispatchQueueEntry,
+  dispatchQueueEvents,
+  dispatchQueueProjection,
+  type DispatchState,
+} from './dispatch-queue.projection.js';
+export {
+  chooseReleases,
+  type DispatchSnapshot,
+  type OutCount,
+  type WaitingJob,
+} from './dispatch-choice.js';

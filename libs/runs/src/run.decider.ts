@@ -22,6 +22,9 @@ export interface RunState {
   readonly cancelReason: string | null;
   /** Why acai submitted the run itself (a profiling run); null for users' runs. */
   readonly origin: RunOrigin | null;
+  /** Its jobs' priority among their project's waiting jobs, and how many may be out at once. */
+  readonly priority: number;
+  readonly maxParallel: number | null;
 }
 
 export type RunCommand =
@@ -42,6 +45,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     outcomes: {},
     cancelReason: null,
     origin: null,
+    priority: 0,
+    maxParallel: null,
   }),
 
   decide(command, state) {
@@ -93,6 +98,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           jobs: event.data.jobs,
           // Runs recorded before origins existed were all users'.
           origin: event.data.origin ?? null,
+          priority: event.data.priority ?? 0,
+          maxParallel: event.data.maxParallel ?? null,
         };
       case 'run.job_settled':
         return {

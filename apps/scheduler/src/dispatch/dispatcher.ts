@@ -1,0 +1,213 @@
+import { describeError, type EventingLogger } from '@acai/eventing';
+import { chooseReleases, jobDecider, type OutCount, type WaitingJob } from '@acai/runs';
+import type { JobRepository } from '../runs/job.repository.js';
+import type {
+  DispatchCandidate,
+  DispatchQueue,
+  DispatchQueueView,
+  QueueCount,
+} from './dispatch-queue.repository.js';
+import type { PoolCapacity } from './pool-capacity.js';
+
+/** At most this many jobs released per pass (the next pass follows at once). */
+export const RELEASES_PER_PASS = 256;
+
+/** What the dispatcher reports after each pass: gauges and a counter (see `metrics.ts`). */
+export interface DispatchReport {
+  /** Jobs waiting, per pool and project, as the pass found them (before its releases). */
+  readonly waiting: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Jobs out per pool, after the pass. */
+  readonly out: ReadonlyMap<string, number>;
+  /** Slots of each gated pool. */
+  readonly capacity: ReadonlyMap<string, number>;
+  readonly released: readonly WaitingJob[];
+}
+
+export interface DispatcherOptions {
+  readonly queue: DispatchQueue;
+  readonly jobs: JobRepository;
+  readonly capacity: PoolCapacity;
+  /** Jobs out beyond a gated pool's slots (`ACAI_DISPATCH_PREFETCH`). */
+  readonly prefetch: number;
+  /**
+   * Waits (at most `timeoutMs`) until the read model has applied the log up to `seq`; whether it
+   * has (the projection runner's `waitFor`).
+   */
+  readonly applied: (seq: number, timeoutMs: number) => Promise<boolean>;
+  readonly logger: EventingLogger;
+  readonly report?: (report: DispatchReport) => void;
+  /** A pass at least this often, whatever happens (default 2 s). */
+  readonly passEveryMs?: number;
+}
+
+/** How long a pass waits for its releases to reach the read model before letting the next go. */
+const APPLIED_TIMEOUT_MS = 10_000;
+
+/**
+ * Releases placed jobs to their pools' work queues as slots free, fairly across projects (see
+ * {@link chooseReleases}). A pass reads the `dispatch-queue` read model, chooses, and dispatches
+ * each chosen job through the job decider (`dispatch`: idempotent, so a job is dispatched once
+ * whoever decides it twice); `job.dispatched` puts its work on the queue (the run workflow's
+ * `onDispatched`). Passes run one at a time across replicas (the queue's lock), and each waits
+ * until the read model shows its releases, so the next never counts a slot twice. A pass runs when
+ * the read model changes (a job placed, dispatched, ended), when a heartbeat changes a pool's
+ * slots, and every `passEveryMs`. Everything it knows is in the log or heard again, so a scheduler
+ * killed mid-pass loses nothing: the jobs it did not dispatch are still waiting for the next pass.
+ */
+export class Dispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.options.capacity.start(() => this.poke());
+    this.timer = setInterval(() => this.poke(), this.options.passEveryMs ?? 2_000);
+    this.timer.unref();
+    this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.options.capacity.stop();
+    await this.running;
+  }
+
+  /** Asks for a pass: at once, or right after the one running (many asks, one pass). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        const released = await this.pass();
+        // The pass stopped at its limit or at a run's maxParallel: there may be more to release.
+        if (released > 0) this.again = true;
+      } catch (error) {
+        this.options.logger.warn(
+          { err: describeError(error) },
+          'a dispatch pass failed; the next one tries again',
+        );
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One pass; answers how many jobs it released. */
+  async pass(): Promise<number> {
+    return this.options.queue.pass(async (view) => {
+      const counts = await view.counts();
+      const { chosen, capacity } = await this.choose(view, counts);
+      let lastSeq = 0;
+      let released = 0;
+      for (const job of chosen) {
+        try {
+          const { events } = await this.options.jobs.execute(
+            job.project,
+            job.jobId,
+            (s) => jobDecider.decide({ kind: 'dispatch', pool: job.pool }, s),
+            { correlationId: job.runId, causationId: job.placedBy },
+          );
+          for (const e of events) lastSeq = Math.max(lastSeq, e.position.seq);
+          released += events.length;
+        } catch (error) {
+          this.options.logger.warn(
+            { jobId: job.jobId, runId: job.runId, project: job.project, err: describeError(error) },
+            'could not dispatch a job; the next pass tries again',
+          );
+        }
+      }
+      if (lastSeq > 0 && !(await this.options.applied(lastSeq, APPLIED_TIMEOUT_MS))) {
+        this.options.logger.warn(
+          { seq: lastSeq },
+          'the dispatch-queue read model has not applied the jobs just dispatched; passing on',
+        );
+      }
+      this.options.report?.(reportOf(counts, capacity, chosen));
+      return released;
+    });
+  }
+
+  private async choose(
+    view: DispatchQueueView,
+    counts: readonly QueueCount[],
+  ): Promise<{ chosen: DispatchCandidate[]; capacity: ReadonlyMap<string, number> }> {
+    const waitingPools = new Map<string, string>();
+    const outByRun = new Map<string, number>();
+    const out: OutCount[] = [];
+    const outInPool = new Map<string, number>();
+    for (const c of counts) {
+      if (c.state === 'waiting') {
+        waitingPools.set(c.pool, c.provider ?? '');
+        continue;
+      }
+      out.push({ pool: c.pool, project: c.project, runId: c.runId, jobs: c.jobs });
+      outInPool.set(c.pool, (outInPool.get(c.pool) ?? 0) + c.jobs);
+      const run = c.runId ?? '';
+      outByRun.set(run, (outByRun.get(run) ?? 0) + c.jobs);
+    }
+    const capacity = this.options.capacity.capacities(waitingPools);
+    if (waitingPools.size === 0) return { chosen: [], capacity };
+    // Runs at their limit, whatever pool their jobs are out in.
+    const full = new Set<string>();
+    for (const c of counts) {
+      if (c.maxParallel !== null && (outByRun.get(c.runId ?? '') ?? 0) >= c.maxParallel) {
+        full.add(c.runId ?? '');
+      }
+    }
+    // Each project needs at most as many candidates as the pool has room for.
+    let room = 0;
+    const pools: string[] = [];
+    for (const pool of waitingPools.keys()) {
+      const slots = capacity.get(pool);
+      const free =
+        slots === undefined
+          ? RELEASES_PER_PASS
+          : slots + this.options.prefetch - (outInPool.get(pool) ?? 0);
+      if (free <= 0) continue;
+      pools.push(pool);
+      room = Math.max(room, Math.min(free, RELEASES_PER_PASS));
+    }
+    if (pools.length === 0) return { chosen: [], capacity };
+    const candidates = await view.candidates(pools, room, [...full]);
+    const chosen = chooseReleases({
+      waiting: candidates,
+      out,
+      capacity,
+      prefetch: this.options.prefetch,
+      limit: RELEASES_PER_PASS,
+    });
+    return { chosen, capacity };
+  }
+}
+
+function reportOf(
+  counts: readonly QueueCount[],
+  capacity: ReadonlyMap<string, number>,
+  released: readonly WaitingJob[],
+): DispatchReport {
+  const waiting = new Map<string, Map<string, number>>();
+  const out = new Map<string, number>();
+  for (const c of counts) {
+    if (c.state === 'out') {
+      out.set(c.pool, (out.get(c.pool) ?? 0) + c.jobs);
+      continue;
+    }
+    const pool = waiting.get(c.pool) ?? new Map<string, number>();
+    waiting.set(c.pool, pool);
+    pool.set(c.project, (pool.get(c.project) ?? 0) + c.jobs);
+  }
+  for (const job of released) out.set(job.pool, (out.get(job.pool) ?? 0) + 1);
+  return { waiting, out, capacity, released };
+}
