@@ -20,6 +20,20 @@ import { AttemptWatchdog } from './watchdog/attempt-watchdog.js';
 import { BusNodeHeartbeats } from './watchdog/node-heartbeats.js';
 
 /**
+ * The job events after which a dispatch pass may release something: a job placed, or a job out
+ * (dispatched or running) that is no longer. A dispatch or a start changes nothing a pass would act
+ * on (the pass that dispatched waited for it).
+ */
+const freesOrFillsASlot: ReadonlySet<string> = new Set([
+  'job.provisioned',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+  'job.skipped',
+  'job.retry_scheduled',
+]);
+
+/**
  * The scheduler's read models (which attempts run, which jobs wait for a slot), the watchdog that
  * reads the first and the dispatcher that reads the second, started and stopped together.
  */
@@ -53,9 +67,13 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
         logger: ctx.logger,
         filterSubject: subjects.aggregateType(ctx.bus.topology, JOB),
         accepts: (type) => activeAttemptEvents.has(type) || dispatchQueueEvents.has(type),
-        // A job placed, dispatched or ended: the dispatcher looks again.
-        // (Called only once the runner has started, after the dispatcher below exists.)
-        onApplied: () => dispatcher.poke(),
+        // A job placed, or one out that ended: the dispatcher looks again. (Called only once the
+        // runner has started, after the dispatcher below exists.)
+        onApplied: (_seq, types) => {
+          for (const type of types) {
+            if (freesOrFillsASlot.has(type)) return dispatcher.poke();
+          }
+        },
       },
     );
     const dispatcher = new Dispatcher({

@@ -1,14 +1,17 @@
 import { dispatchQueueProjection, type WaitingJob } from '@acai/runs';
 import type { DataSource, EntityManager } from 'typeorm';
 
-/** Jobs of one run in one pool, waiting or out, as the `dispatch-queue` read model counts them. */
+/**
+ * Jobs of a project in one pool, waiting or out, as the `dispatch-queue` read model counts them:
+ * those out per run, those waiting all together (`runId` null).
+ */
 export interface QueueCount {
   readonly pool: string;
   readonly project: string;
   readonly runId: string | null;
   readonly state: 'waiting' | 'out';
   readonly jobs: number;
-  /** The run's `maxParallel` (null: none). */
+  /** The run's `maxParallel` (null: none; or jobs waiting). */
   readonly maxParallel: number | null;
   /** The provider of the pool (`local`, `ec2`, `simulated`). */
   readonly provider: string | null;
@@ -21,7 +24,7 @@ export interface DispatchCandidate extends WaitingJob {
 
 /** What a dispatch pass reads, while it alone passes (see {@link DispatchQueue.pass}). */
 export interface DispatchQueueView {
-  /** Every run's jobs waiting and out, per pool. */
+  /** The jobs waiting per pool and project, and those out per pool, project and run. */
   counts(): Promise<QueueCount[]>;
   /**
    * The first `perProject` waiting jobs of each project in each of `pools` (highest priority, then
@@ -81,9 +84,12 @@ export class SqlDispatchQueue implements DispatchQueue {
             provider: string | null;
           }[]
         >(
-          `SELECT doc->>'pool' AS pool, project, doc->>'runId' AS run_id, doc->>'state' AS state,
-                  count(*)::int AS jobs, max((doc->>'maxParallel')::int) AS max_parallel,
-                  max(doc->>'provider') AS provider
+          // Jobs out per run (a run's maxParallel counts those); waiting ones per project only, so
+          // a backlog of many runs is a handful of rows.
+          `SELECT doc->>'pool' AS pool, project,
+                  CASE WHEN doc->>'state' = 'out' THEN doc->>'runId' END AS run_id,
+                  doc->>'state' AS state, count(*)::int AS jobs,
+                  max((doc->>'maxParallel')::int) AS max_parallel, max(doc->>'provider') AS provider
            FROM ${this.documents}
            WHERE projection = $1 AND doc->>'state' IN ('waiting', 'out') AND doc->>'pool' IS NOT NULL
            GROUP BY 1, 2, 3, 4`,

@@ -71,12 +71,13 @@ class InMemoryDispatchQueue implements DispatchQueue {
         const counts = new Map<string, QueueCount>();
         for (const d of this.docs()) {
           if (d.state === 'queued' || d.pool === null) continue;
-          const key = [d.pool, d.project, d.runId, d.state].join('\u0000');
+          const runId = d.state === 'out' ? d.runId : null;
+          const key = [d.pool, d.project, runId, d.state].join('\u0000');
           const c = counts.get(key);
           counts.set(key, {
             pool: d.pool,
             project: d.project,
-            runId: d.runId,
+            runId,
             state: d.state,
             jobs: (c?.jobs ?? 0) + 1,
             maxParallel: d.maxParallel,

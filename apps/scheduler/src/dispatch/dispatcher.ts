@@ -162,7 +162,11 @@ export class Dispatcher {
     // Runs at their limit, whatever pool their jobs are out in.
     const full = new Set<string>();
     for (const c of counts) {
-      if (c.maxParallel !== null && (outByRun.get(c.runId ?? '') ?? 0) >= c.maxParallel) {
+      if (
+        c.state === 'out' &&
+        c.maxParallel !== null &&
+        (outByRun.get(c.runId ?? '') ?? 0) >= c.maxParallel
+      ) {
         full.add(c.runId ?? '');
       }
     }
