@@ -9,6 +9,7 @@ import {
 } from '@acai/runs';
 import { schedulerConfig } from './config.js';
 import { dispatchMetrics } from './dispatch/dispatch-metrics.js';
+import { SchedulerDispatchQueue1796700000000 } from './dispatch/dispatch-queue.migration.js';
 import { SqlDispatchQueue } from './dispatch/dispatch-queue.repository.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PoolCapacity } from './dispatch/pool-capacity.js';
@@ -50,6 +51,7 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
   config: schedulerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: SchedulerModule,
+  migrations: [SchedulerDispatchQueue1796700000000],
   // The composition root: the bus and the database stop here.
   providers: (ctx) => {
     const jobs = new JobRepository(ctx.store);

@@ -1,19 +1,15 @@
-import { dispatchQueueProjection, type WaitingJob } from '@acai/runs';
+import { dispatchQueueProjection, type OutCount, type WaitingJob } from '@acai/runs';
 import type { DataSource, EntityManager } from 'typeorm';
 
-/**
- * Jobs of a project in one pool, waiting or out, as the `dispatch-queue` read model counts them:
- * those out per run, those waiting all together (`runId` null).
- */
-export interface QueueCount {
+/** Jobs of a run out (dispatched or running) in one pool, with the run's `maxParallel`. */
+export interface RunOut extends OutCount {
+  readonly maxParallel: number | null;
+}
+
+/** A project with jobs waiting in a pool, and the provider of that pool. */
+export interface WaitingGroup {
   readonly pool: string;
   readonly project: string;
-  readonly runId: string | null;
-  readonly state: 'waiting' | 'out';
-  readonly jobs: number;
-  /** The run's `maxParallel` (null: none; or jobs waiting). */
-  readonly maxParallel: number | null;
-  /** The provider of the pool (`local`, `ec2`, `simulated`). */
   readonly provider: string | null;
 }
 
@@ -24,17 +20,21 @@ export interface DispatchCandidate extends WaitingJob {
 
 /** What a dispatch pass reads, while it alone passes (see {@link DispatchQueue.pass}). */
 export interface DispatchQueueView {
-  /** The jobs waiting per pool and project, and those out per pool, project and run. */
-  counts(): Promise<QueueCount[]>;
+  /** The jobs out, per pool, project and run. */
+  out(): Promise<RunOut[]>;
+  /** Every project with jobs waiting, per pool. */
+  waitingGroups(): Promise<WaitingGroup[]>;
   /**
-   * The first `perProject` waiting jobs of each project in each of `pools` (highest priority, then
-   * first placed), leaving out the runs named in `passOver` (at their `maxParallel`).
+   * The first `perProject` waiting jobs of each of `groups` (highest priority, then first placed),
+   * leaving out the runs named in `passOver` (at their `maxParallel`).
    */
   candidates(
-    pools: readonly string[],
+    groups: readonly WaitingGroup[],
     perProject: number,
     passOver: readonly string[],
   ): Promise<DispatchCandidate[]>;
+  /** How many jobs wait, per pool and project (reads every waiting job: for the metrics). */
+  waitingCounts(): Promise<{ pool: string; project: string; jobs: number }[]>;
 }
 
 /** The `dispatch-queue` read model, and the lock that lets one dispatch pass run at a time. */
@@ -47,10 +47,11 @@ export abstract class DispatchQueue {
 }
 
 /**
- * The read model's documents in the scheduler's schema, as its projection runner keeps them; the
- * lock is a Postgres advisory lock of the transaction a pass runs in, named by the schema (stacks
- * sharing a server do not wait for each other). A replica that dies mid-pass loses its connection,
- * and with it the lock.
+ * The read model's documents in the scheduler's schema, as its projection runner keeps them, read
+ * through the indexes of `SchedulerDispatchQueue1796700000000` (a pass costs a few index entries
+ * per project, whatever the backlog). The lock is a Postgres advisory lock of the transaction a
+ * pass runs in, named by the schema (stacks sharing a server do not wait for each other); a
+ * replica that dies mid-pass loses its connection, and with it the lock.
  */
 export class SqlDispatchQueue implements DispatchQueue {
   private readonly documents: string;
@@ -70,43 +71,52 @@ export class SqlDispatchQueue implements DispatchQueue {
   }
 
   private view(m: EntityManager): DispatchQueueView {
-    const name = dispatchQueueProjection.name;
+    const docs = this.documents;
+    // The partial indexes' predicates, as literals, so the planner uses them.
+    const isOut = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'out'`;
+    const isWaiting = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'waiting'`;
     return {
-      counts: async () => {
+      out: async () => {
         const rows = await m.query<
           {
             pool: string;
             project: string;
             run_id: string | null;
-            state: 'waiting' | 'out';
             jobs: number;
             max_parallel: number | null;
-            provider: string | null;
           }[]
         >(
-          // Jobs out per run (a run's maxParallel counts those); waiting ones per project only, so
-          // a backlog of many runs is a handful of rows.
-          `SELECT doc->>'pool' AS pool, project,
-                  CASE WHEN doc->>'state' = 'out' THEN doc->>'runId' END AS run_id,
-                  doc->>'state' AS state, count(*)::int AS jobs,
-                  max((doc->>'maxParallel')::int) AS max_parallel, max(doc->>'provider') AS provider
-           FROM ${this.documents}
-           WHERE projection = $1 AND doc->>'state' IN ('waiting', 'out') AND doc->>'pool' IS NOT NULL
-           GROUP BY 1, 2, 3, 4`,
-          [name],
+          `SELECT doc->>'pool' AS pool, project, doc->>'runId' AS run_id, count(*)::int AS jobs,
+                  max((doc->>'maxParallel')::int) AS max_parallel
+           FROM ${docs} WHERE ${isOut} GROUP BY 1, 2, 3`,
         );
         return rows.map((r) => ({
           pool: r.pool,
           project: r.project,
           runId: r.run_id,
-          state: r.state,
           jobs: r.jobs,
           maxParallel: r.max_parallel,
-          provider: r.provider,
         }));
       },
-      candidates: async (pools, perProject, passOver) => {
-        if (pools.length === 0 || perProject <= 0) return [];
+      waitingGroups: async () => {
+        // A skip scan of the waiting index: one entry per (pool, project).
+        const rows = await m.query<{ pool: string; project: string; provider: string | null }[]>(
+          `WITH RECURSIVE g AS (
+             (SELECT doc->>'pool' AS pool, project, doc->>'provider' AS provider FROM ${docs}
+              WHERE ${isWaiting} ORDER BY doc->>'pool', project LIMIT 1)
+             UNION ALL
+             SELECT n.pool, n.project, n.provider FROM g, LATERAL (
+               SELECT doc->>'pool' AS pool, project, doc->>'provider' AS provider FROM ${docs}
+               WHERE ${isWaiting} AND (doc->>'pool', project) > (g.pool, g.project)
+               ORDER BY doc->>'pool', project LIMIT 1
+             ) n
+           )
+           SELECT pool, project, provider FROM g`,
+        );
+        return rows.map((r) => ({ pool: r.pool, project: r.project, provider: r.provider }));
+      },
+      candidates: async (groups, perProject, passOver) => {
+        if (groups.length === 0 || perProject <= 0) return [];
         const rows = await m.query<
           {
             project: string;
@@ -119,20 +129,18 @@ export class SqlDispatchQueue implements DispatchQueue {
             placed_by: string | null;
           }[]
         >(
-          `SELECT project, job_id, run_id, pool, priority, max_parallel, placed_seq, placed_by FROM (
-             SELECT project, doc->>'jobId' AS job_id, doc->>'runId' AS run_id, doc->>'pool' AS pool,
+          `SELECT g.project, c.* FROM unnest($1::text[], $2::text[]) AS g(pool, project),
+           LATERAL (
+             SELECT doc->>'jobId' AS job_id, doc->>'runId' AS run_id, doc->>'pool' AS pool,
                     (doc->>'priority')::int AS priority, (doc->>'maxParallel')::int AS max_parallel,
-                    (doc->>'placedSeq')::bigint AS placed_seq, doc->>'placedBy' AS placed_by,
-                    row_number() OVER (
-                      PARTITION BY doc->>'pool', project
-                      ORDER BY (doc->>'priority')::int DESC, (doc->>'placedSeq')::bigint
-                    ) AS turn
-             FROM ${this.documents}
-             WHERE projection = $1 AND doc->>'state' = 'waiting' AND doc->>'pool' = ANY($2::text[])
+                    (doc->>'placedSeq')::bigint AS placed_seq, doc->>'placedBy' AS placed_by
+             FROM ${docs}
+             WHERE ${isWaiting} AND doc->>'pool' = g.pool AND project = g.project
                AND NOT (coalesce(doc->>'runId', '') = ANY($3::text[]))
-           ) waiting
-           WHERE turn <= $4`,
-          [name, pools, passOver, perProject],
+             ORDER BY (doc->>'priority')::int DESC, (doc->>'placedSeq')::bigint
+             LIMIT $4
+           ) c`,
+          [groups.map((g) => g.pool), groups.map((g) => g.project), passOver, perProject],
         );
         return rows.map((r) => ({
           project: r.project,
@@ -145,6 +153,11 @@ export class SqlDispatchQueue implements DispatchQueue {
           placedBy: r.placed_by,
         }));
       },
+      waitingCounts: async () =>
+        m.query<{ pool: string; project: string; jobs: number }[]>(
+          `SELECT doc->>'pool' AS pool, project, count(*)::int AS jobs
+           FROM ${docs} WHERE ${isWaiting} GROUP BY 1, 2`,
+        ),
     };
   }
 }

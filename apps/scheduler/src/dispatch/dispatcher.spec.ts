@@ -9,7 +9,8 @@ import type {
   DispatchCandidate,
   DispatchQueue,
   DispatchQueueView,
-  QueueCount,
+  RunOut,
+  WaitingGroup,
 } from './dispatch-queue.repository.js';
 import { Dispatcher } from './dispatcher.js';
 import { PoolCapacity, START_GRACE_MS } from './pool-capacity.js';
@@ -67,48 +68,75 @@ class InMemoryDispatchQueue implements DispatchQueue {
 
   private view(): DispatchQueueView {
     return {
-      counts: async () => {
-        const counts = new Map<string, QueueCount>();
+      out: async () => {
+        const out = new Map<string, RunOut>();
         for (const d of this.docs()) {
-          if (d.state === 'queued' || d.pool === null) continue;
-          const runId = d.state === 'out' ? d.runId : null;
-          const key = [d.pool, d.project, runId, d.state].join('\u0000');
-          const c = counts.get(key);
-          counts.set(key, {
+          if (d.state !== 'out' || d.pool === null) continue;
+          const key = [d.pool, d.project, d.runId].join('\u0000');
+          const o = out.get(key);
+          out.set(key, {
             pool: d.pool,
             project: d.project,
-            runId,
-            state: d.state,
-            jobs: (c?.jobs ?? 0) + 1,
+            runId: d.runId,
+            jobs: (o?.jobs ?? 0) + 1,
             maxParallel: d.maxParallel,
+          });
+        }
+        return [...out.values()];
+      },
+      waitingGroups: async () => {
+        const groups = new Map<string, WaitingGroup>();
+        for (const d of this.docs()) {
+          if (d.state !== 'waiting' || d.pool === null) continue;
+          groups.set(`${d.pool}\u0000${d.project}`, {
+            pool: d.pool,
+            project: d.project,
             provider: d.provider,
+          });
+        }
+        return [...groups.values()];
+      },
+      candidates: async (groups, perProject, passOver) => {
+        const taken = new Map<string, number>();
+        return this.waiting()
+          .filter((w) => groups.some((g) => g.pool === w.pool && g.project === w.project))
+          .filter((w) => !passOver.includes(w.runId ?? ''))
+          .filter((w) => {
+            const key = `${w.pool}\u0000${w.project}`;
+            taken.set(key, (taken.get(key) ?? 0) + 1);
+            return taken.get(key)! <= perProject;
+          });
+      },
+      waitingCounts: async () => {
+        const counts = new Map<string, { pool: string; project: string; jobs: number }>();
+        for (const w of this.waiting()) {
+          const key = `${w.pool}\u0000${w.project}`;
+          counts.set(key, {
+            pool: w.pool,
+            project: w.project,
+            jobs: (counts.get(key)?.jobs ?? 0) + 1,
           });
         }
         return [...counts.values()];
       },
-      candidates: async (pools, perProject, passOver) => {
-        const waiting = this.docs()
-          .filter((d) => d.state === 'waiting' && pools.includes(d.pool ?? ''))
-          .filter((d) => !passOver.includes(d.runId ?? ''))
-          .map((d): DispatchCandidate => ({
-            project: d.project,
-            jobId: d.jobId,
-            runId: d.runId,
-            pool: d.pool!,
-            priority: d.priority,
-            maxParallel: d.maxParallel,
-            placedSeq: d.placedSeq!,
-            placedBy: d.placedBy,
-          }))
-          .sort((a, b) => b.priority - a.priority || a.placedSeq - b.placedSeq);
-        const taken = new Map<string, number>();
-        return waiting.filter((w) => {
-          const key = `${w.pool}\u0000${w.project}`;
-          taken.set(key, (taken.get(key) ?? 0) + 1);
-          return taken.get(key)! <= perProject;
-        });
-      },
     };
+  }
+
+  /** The waiting jobs, in each project's turn. */
+  private waiting(): DispatchCandidate[] {
+    return this.docs()
+      .filter((d) => d.state === 'waiting' && d.pool !== null)
+      .map((d): DispatchCandidate => ({
+        project: d.project,
+        jobId: d.jobId,
+        runId: d.runId,
+        pool: d.pool!,
+        priority: d.priority,
+        maxParallel: d.maxParallel,
+        placedSeq: d.placedSeq!,
+        placedBy: d.placedBy,
+      }))
+      .sort((a, b) => b.priority - a.priority || a.placedSeq - b.placedSeq);
   }
 }
 

@@ -1,11 +1,12 @@
 import { describeError, type EventingLogger } from '@acai/eventing';
-import { chooseReleases, jobDecider, type OutCount, type WaitingJob } from '@acai/runs';
+import { chooseReleases, jobDecider, type WaitingJob } from '@acai/runs';
 import type { JobRepository } from '../runs/job.repository.js';
 import type {
   DispatchCandidate,
   DispatchQueue,
   DispatchQueueView,
-  QueueCount,
+  RunOut,
+  WaitingGroup,
 } from './dispatch-queue.repository.js';
 import type { PoolCapacity } from './pool-capacity.js';
 
@@ -14,7 +15,7 @@ export const RELEASES_PER_PASS = 256;
 
 /** What the dispatcher reports after each pass: gauges and a counter (see `metrics.ts`). */
 export interface DispatchReport {
-  /** Jobs waiting, per pool and project, as the pass found them (before its releases). */
+  /** Jobs waiting, per pool and project, as last counted (at most every 2 s). */
   readonly waiting: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** Jobs out per pool, after the pass. */
   readonly out: ReadonlyMap<string, number>;
@@ -39,6 +40,9 @@ export interface DispatcherOptions {
   /** A pass at least this often, whatever happens (default 2 s). */
   readonly passEveryMs?: number;
 }
+
+/** The jobs waiting are counted (for the figures) at most this often. */
+const COUNT_EVERY_MS = 2_000;
 
 /** How long a pass waits for its releases to reach the read model before letting the next go. */
 const APPLIED_TIMEOUT_MS = 10_000;
@@ -107,8 +111,9 @@ export class Dispatcher {
   /** One pass; answers how many jobs it released. */
   async pass(): Promise<number> {
     return this.options.queue.pass(async (view) => {
-      const counts = await view.counts();
-      const { chosen, capacity } = await this.choose(view, counts);
+      const out = await view.out();
+      const groups = await view.waitingGroups();
+      const { chosen, capacity } = await this.choose(view, out, groups);
       let lastSeq = 0;
       let released = 0;
       for (const job of chosen) {
@@ -134,57 +139,58 @@ export class Dispatcher {
           'the dispatch-queue read model has not applied the jobs just dispatched; passing on',
         );
       }
-      this.options.report?.(reportOf(counts, capacity, chosen));
+      if (this.options.report !== undefined) {
+        // Counting every waiting job reads them all: for the figures, once in a while.
+        const now = Date.now();
+        if (groups.length === 0) this.waiting = [];
+        else if (now - this.countedAt >= COUNT_EVERY_MS) {
+          this.countedAt = now;
+          this.waiting = await view.waitingCounts();
+        }
+        this.options.report(reportOf(this.waiting, out, capacity, chosen));
+      }
       return released;
     });
   }
 
+  /** Jobs waiting per pool and project, as last counted. */
+  private waiting: readonly { pool: string; project: string; jobs: number }[] = [];
+  private countedAt = 0;
+
   private async choose(
     view: DispatchQueueView,
-    counts: readonly QueueCount[],
+    out: readonly RunOut[],
+    groups: readonly WaitingGroup[],
   ): Promise<{ chosen: DispatchCandidate[]; capacity: ReadonlyMap<string, number> }> {
-    const waitingPools = new Map<string, string>();
-    const outByRun = new Map<string, number>();
-    const out: OutCount[] = [];
+    const providers = new Map(groups.map((g) => [g.pool, g.provider ?? '']));
+    const capacity = this.options.capacity.capacities(providers);
+    if (groups.length === 0) return { chosen: [], capacity };
     const outInPool = new Map<string, number>();
-    for (const c of counts) {
-      if (c.state === 'waiting') {
-        waitingPools.set(c.pool, c.provider ?? '');
-        continue;
-      }
-      out.push({ pool: c.pool, project: c.project, runId: c.runId, jobs: c.jobs });
-      outInPool.set(c.pool, (outInPool.get(c.pool) ?? 0) + c.jobs);
-      const run = c.runId ?? '';
-      outByRun.set(run, (outByRun.get(run) ?? 0) + c.jobs);
+    const outOfRun = new Map<string, number>();
+    for (const o of out) {
+      outInPool.set(o.pool, (outInPool.get(o.pool) ?? 0) + o.jobs);
+      outOfRun.set(o.runId ?? '', (outOfRun.get(o.runId ?? '') ?? 0) + o.jobs);
     }
-    const capacity = this.options.capacity.capacities(waitingPools);
-    if (waitingPools.size === 0) return { chosen: [], capacity };
     // Runs at their limit, whatever pool their jobs are out in.
     const full = new Set<string>();
-    for (const c of counts) {
-      if (
-        c.state === 'out' &&
-        c.maxParallel !== null &&
-        (outByRun.get(c.runId ?? '') ?? 0) >= c.maxParallel
-      ) {
-        full.add(c.runId ?? '');
+    for (const o of out) {
+      if (o.maxParallel !== null && (outOfRun.get(o.runId ?? '') ?? 0) >= o.maxParallel) {
+        full.add(o.runId ?? '');
       }
     }
-    // Each project needs at most as many candidates as the pool has room for.
+    // Each project needs at most as many candidates as its pool has room for.
     let room = 0;
-    const pools: string[] = [];
-    for (const pool of waitingPools.keys()) {
-      const slots = capacity.get(pool);
+    const withRoom = groups.filter((g) => {
+      const slots = capacity.get(g.pool);
       const free =
         slots === undefined
           ? RELEASES_PER_PASS
-          : slots + this.options.prefetch - (outInPool.get(pool) ?? 0);
-      if (free <= 0) continue;
-      pools.push(pool);
+          : slots + this.options.prefetch - (outInPool.get(g.pool) ?? 0);
       room = Math.max(room, Math.min(free, RELEASES_PER_PASS));
-    }
-    if (pools.length === 0) return { chosen: [], capacity };
-    const candidates = await view.candidates(pools, room, [...full]);
+      return free > 0;
+    });
+    if (withRoom.length === 0) return { chosen: [], capacity };
+    const candidates = await view.candidates(withRoom, room, [...full]);
     const chosen = chooseReleases({
       waiting: candidates,
       out,
@@ -197,21 +203,19 @@ export class Dispatcher {
 }
 
 function reportOf(
-  counts: readonly QueueCount[],
+  waitingCounts: readonly { pool: string; project: string; jobs: number }[],
+  runsOut: readonly RunOut[],
   capacity: ReadonlyMap<string, number>,
   released: readonly WaitingJob[],
 ): DispatchReport {
   const waiting = new Map<string, Map<string, number>>();
-  const out = new Map<string, number>();
-  for (const c of counts) {
-    if (c.state === 'out') {
-      out.set(c.pool, (out.get(c.pool) ?? 0) + c.jobs);
-      continue;
-    }
+  for (const c of waitingCounts) {
     const pool = waiting.get(c.pool) ?? new Map<string, number>();
     waiting.set(c.pool, pool);
-    pool.set(c.project, (pool.get(c.project) ?? 0) + c.jobs);
+    pool.set(c.project, c.jobs);
   }
+  const out = new Map<string, number>();
+  for (const o of runsOut) out.set(o.pool, (out.get(o.pool) ?? 0) + o.jobs);
   for (const job of released) out.set(job.pool, (out.get(job.pool) ?? 0) + 1);
   return { waiting, out, capacity, released };
 }
