@@ -1,5 +1,5 @@
 import { dispatchQueueProjection, type OutCount, type WaitingJob } from '@acai/runs';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /** Jobs of a run out (dispatched or running) in one pool, with the run's `maxParallel`. */
 export interface RunOut extends OutCount {
@@ -37,25 +37,32 @@ export interface DispatchQueueView {
   waitingCounts(): Promise<{ pool: string; project: string; jobs: number }[]>;
 }
 
-/** The `dispatch-queue` read model, and the lock that lets one dispatch pass run at a time. */
+/** The `dispatch-queue` read model, and the lock that lets one dispatcher pass at a time. */
 export abstract class DispatchQueue {
   /**
-   * Runs `pass` while no other pass runs, in this process or another replica: what it releases is
-   * in the read model before the next one reads it (`pass` waits for that before it returns).
+   * Runs `pass` if this process is the one that dispatches (it holds the lock, or takes it now),
+   * and answers what it answers; answers undefined when another replica holds the lock (it passes).
+   * `pass` waits until the read model shows what it released before it returns.
    */
-  abstract pass<T>(pass: (view: DispatchQueueView) => Promise<T>): Promise<T>;
+  abstract pass<T>(pass: (view: DispatchQueueView) => Promise<T>): Promise<T | undefined>;
+  /** Lets the lock go, for another replica to take. */
+  abstract close(): Promise<void>;
 }
 
 /**
  * The read model's documents in the scheduler's schema, as its projection runner keeps them, read
  * through the indexes of `SchedulerDispatchQueue1796700000000` (a pass costs a few index entries
- * per project, whatever the backlog). The lock is a Postgres advisory lock of the transaction a
- * pass runs in, named by the schema (stacks sharing a server do not wait for each other); a
- * replica that dies mid-pass loses its connection, and with it the lock.
+ * per project, whatever the backlog). One replica dispatches: the one holding a Postgres advisory
+ * lock (session-level, named by the schema, so stacks sharing a server do not wait for each other)
+ * on a connection of its own, which it keeps while it lives; the others try to take it at each of
+ * their passes. A replica that dies loses its connection, and with it the lock: another takes over
+ * at its next pass (within the dispatcher's 2 s). Passes run no transaction: each read sees what
+ * is committed, and one pass at a time runs in the replica that leads.
  */
 export class SqlDispatchQueue implements DispatchQueue {
   private readonly documents: string;
   private readonly lockName: string;
+  private runner: QueryRunner | undefined;
 
   constructor(private readonly db: DataSource) {
     const schema = (db.options as { schema?: string }).schema ?? 'public';
@@ -63,11 +70,44 @@ export class SqlDispatchQueue implements DispatchQueue {
     this.lockName = `${schema}.${dispatchQueueProjection.name}`;
   }
 
-  pass<T>(pass: (view: DispatchQueueView) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (m) => {
-      await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.lockName]);
-      return pass(this.view(m));
-    });
+  async pass<T>(pass: (view: DispatchQueueView) => Promise<T>): Promise<T | undefined> {
+    let runner = this.runner;
+    if (runner === undefined) {
+      runner = this.db.createQueryRunner();
+      try {
+        const [row] = await runner.manager.query<{ taken: boolean }[]>(
+          'SELECT pg_try_advisory_lock(hashtext($1)) AS taken',
+          [this.lockName],
+        );
+        if (row?.taken !== true) {
+          await runner.release();
+          return undefined;
+        }
+      } catch (error) {
+        await runner.release().catch(() => undefined);
+        throw error;
+      }
+      this.runner = runner;
+    }
+    try {
+      return await pass(this.view(runner.manager));
+    } catch (error) {
+      // The connection may be gone, and the lock with it: take it again next time.
+      this.runner = undefined;
+      await runner.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    if (runner === undefined) return;
+    try {
+      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockName]);
+    } finally {
+      await runner.release();
+    }
   }
 
   private view(m: EntityManager): DispatchQueueView {

@@ -41,8 +41,8 @@ class FakeHeartbeats implements NodeHeartbeats {
 }
 
 /**
- * The read model folded from the whole log at each read (always caught up), and the lock as a
- * queue of passes: what SqlDispatchQueue does with Postgres.
+ * The read model folded from the whole log at each read (always caught up), and one pass at a time
+ * (a queue of passes), as SqlDispatchQueue has one replica pass at a time with Postgres.
  */
 class InMemoryDispatchQueue implements DispatchQueue {
   private lock: Promise<unknown> = Promise.resolve();
@@ -65,6 +65,8 @@ class InMemoryDispatchQueue implements DispatchQueue {
     this.lock = run.catch(() => undefined);
     return run;
   }
+
+  async close(): Promise<void> {}
 
   private view(): DispatchQueueView {
     return {

@@ -79,6 +79,7 @@ export class Dispatcher {
     clearInterval(this.timer);
     this.options.capacity.stop();
     await this.running;
+    await this.options.queue.close();
   }
 
   /** Asks for a pass: at once, or right after the one running (many asks, one pass). */
@@ -108,9 +109,9 @@ export class Dispatcher {
     } while (this.again && !this.stopped);
   }
 
-  /** One pass; answers how many jobs it released. */
+  /** One pass; answers how many jobs it released (0 too when another replica dispatches). */
   async pass(): Promise<number> {
-    return this.options.queue.pass(async (view) => {
+    const released = await this.options.queue.pass(async (view) => {
       const out = await view.out();
       const groups = await view.waitingGroups();
       const { chosen, capacity } = await this.choose(view, out, groups);
@@ -151,6 +152,7 @@ export class Dispatcher {
       }
       return released;
     });
+    return released ?? 0;
   }
 
   /** Jobs waiting per pool and project, as last counted. */
