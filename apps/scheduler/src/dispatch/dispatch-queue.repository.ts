@@ -37,6 +37,9 @@ export interface DispatchQueueView {
   waitingCounts(): Promise<{ pool: string; project: string; jobs: number }[]>;
 }
 
+/** A leader's session idle this long is ended by the server, and its lock goes with it. */
+const LEADER_IDLE_TIMEOUT_S = 30;
+
 /** The `dispatch-queue` read model, and the lock that lets one dispatcher pass at a time. */
 export abstract class DispatchQueue {
   /**
@@ -56,7 +59,8 @@ export abstract class DispatchQueue {
  * lock (session-level, named by the schema, so stacks sharing a server do not wait for each other)
  * on a connection of its own, which it keeps while it lives; the others try to take it at each of
  * their passes. A replica that dies loses its connection, and with it the lock: another takes over
- * at its next pass (within the dispatcher's 2 s). Passes run no transaction: each read sees what
+ * at its next pass (within the dispatcher's 2 s; within 30 s if its machine vanished without
+ * closing the connection: the session's `idle_session_timeout`). Passes run no transaction: each read sees what
  * is committed, and one pass at a time runs in the replica that leads.
  */
 export class SqlDispatchQueue implements DispatchQueue {
@@ -83,6 +87,12 @@ export class SqlDispatchQueue implements DispatchQueue {
           await runner.release();
           return undefined;
         }
+        // A leader whose machine vanished (no connection closed) would keep the lock until TCP gave
+        // up, hours later: the server ends this session once it has been idle this long instead.
+        // The leader passes every 2 s and waits at most 10 s inside a pass. (Postgres 14 and later.)
+        await runner.manager
+          .query(`SET idle_session_timeout = '${LEADER_IDLE_TIMEOUT_S}s'`)
+          .catch(() => undefined);
       } catch (error) {
         await runner.release().catch(() => undefined);
         throw error;
