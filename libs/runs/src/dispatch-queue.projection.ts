@@ -32,7 +32,6 @@ export const dispatchQueueEvents: ReadonlySet<string> = new Set([
   'job.queued',
   'job.provisioned',
   'job.dispatched',
-  'job.started',
   'job.retry_scheduled',
   'job.requeued',
   'job.succeeded',
@@ -43,7 +42,8 @@ export const dispatchQueueEvents: ReadonlySet<string> = new Set([
 
 /**
  * `dispatch-queue`: one document per job from its `job.queued` to its end. A placement makes it
- * `waiting` (at the placement's stream position: the FIFO order), a dispatch or a start `out`; a
+ * `waiting` (at the placement's stream position: the FIFO order), a dispatch `out` (its starts,
+ * a redelivery's new attempt included, change nothing: it stays out until it ends or retries); a
  * retry puts it back to `queued` until it is placed again (behind what was placed meanwhile); its
  * end (succeeded, failed, cancelled, skipped) removes it. A pure fold of the job's own events, so a
  * replay builds the same documents.
@@ -83,8 +83,6 @@ export const dispatchQueueProjection: Projection<DispatchQueueEntry> = {
         };
       case 'job.dispatched':
         return doc === undefined ? undefined : { ...doc, state: 'out', pool: event.data.pool };
-      case 'job.started':
-        return doc === undefined ? undefined : { ...doc, state: 'out' };
       case 'job.retry_scheduled':
       case 'job.requeued':
         return doc === undefined
