@@ -6,8 +6,8 @@ import type { DispatchReport } from './dispatcher.js';
 const LOG_EVERY_MS = 30_000;
 
 /**
- * The dispatcher's figures at /metrics, as of its last pass (every replica reports its own passes:
- * aggregate with `max`):
+ * The dispatcher's figures at /metrics, as of its last pass (the replica that dispatches reports
+ * them; one that no longer does keeps its last ones: read the leader's, or aggregate with `max`):
  *
  * - `acai_dispatch_waiting_jobs{pool,project}`: placed jobs held for a slot;
  * - `acai_dispatch_out_jobs{pool}`: jobs dispatched or running;
