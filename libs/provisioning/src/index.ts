@@ -21,3 +21,10 @@ export {
   type PlacementOutcome,
 } from './placement.js';
 export { placeLocally } from './local-placement.js';
+export {
+  planRun,
+  splitShares,
+  type RunPlanRequest,
+  type StepLimits,
+  type StepToPlan,
+} from './run-plan.js';
