@@ -8,7 +8,18 @@ export {
   retryDelayMs,
   retryDueInMs,
 } from './job.decider.js';
-export { jobsToStop, type JobToStop, readyJobs, runDecider, type RunState } from './run.decider.js';
+export {
+  type BudgetedStep,
+  jobsToStop,
+  type JobToStop,
+  readyJobs,
+  remainingLimits,
+  type RemainingLimits,
+  runDecider,
+  type RunState,
+  unbudgetedJobs,
+} from './run.decider.js';
+export { admitRun, limitedProvision } from './limits.js';
 export {
   type JobHistoryDoc,
   jobHistoryProjection,

@@ -1,3 +1,4 @@
+import type { ProvisionSpec } from '@acai/contracts';
 import {
   decidePlacement,
   jobProfile,
@@ -39,5 +40,26 @@ export class AutoProvisioner {
     const profiled =
       job.provision.profile !== undefined && (await this.profiled(project, signature));
     return decidePlacement({ ...known, history, profiled });
+  }
+
+  /**
+   * Reads once what placing `job` needs, and answers a pure decision of it for any `provision`
+   * (the run planner tries a step within several limits: see `planRun`).
+   */
+  async placer(
+    job: JobToPlace,
+    project: string,
+  ): Promise<(provision: ProvisionSpec) => PlacementOutcome> {
+    const known = { catalogue: this.book, profilingRuns: this.profilingRuns };
+    if (job.provision.offer !== undefined) {
+      return (provision) =>
+        decidePlacement({ ...known, job: { ...job, provision }, history: [], profiled: false });
+    }
+    const { signature } = jobProfile(job);
+    const history = await this.observations(project, signature);
+    const profiled =
+      job.provision.profile !== undefined && (await this.profiled(project, signature));
+    return (provision) =>
+      decidePlacement({ ...known, job: { ...job, provision }, history, profiled });
   }
 }
