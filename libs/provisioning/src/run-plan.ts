@@ -306,7 +306,7 @@ function longestThrough(steps: readonly StepToPlan[], weights: readonly number[]
   const from = new Array<number>(steps.length).fill(0);
   for (const i of [...order].reverse()) {
     from[i] = Math.max(from[i]!, weights[i]!);
-    for (const n of needs[i]!) from[n] = Math.max(from[n]!, weights[n]! + from[i]!);
+    for (const n of needs[i]!) from[n] = Math.max(from[n]!, weights[n]! + from[i]);
   }
   return steps.map((_, i) => upTo[i]! + from[i]! - weights[i]!);
 }

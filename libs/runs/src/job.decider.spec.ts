@@ -548,6 +548,7 @@ describe('jobDecider', () => {
         retry: 0,
         committed: [],
         metricsBatch: 0,
+        pricePerHour: null,
       });
     });
 

@@ -60,7 +60,10 @@ export function admitRun(admission: Admission): RunLimits {
     throw new AcaiError(
       RunProblems.RUN_BUDGET_BELOW_CHEAPEST_PLAN,
       `Run refused: its budget, ${dollars(budget)}, is below the least it could cost, ${dollars(plan.cheapestCost)} (every step at its cheapest${plan.complete ? '' : '; a step without a prediction counts only its boot, so it will cost more'}): raise the budget to at least ${dollars(plan.cheapestCost)}${plan.predictedCost === null ? '' : ` (the plan within it predicts ${dollars(plan.predictedCost)})`}; POST /api/v1/runs/plan shows every step`,
-      [{ path: 'budget', message: `below the cheapest plan, ${dollars(plan.cheapestCost)}` }, ...steps],
+      [
+        { path: 'budget', message: `below the cheapest plan, ${dollars(plan.cheapestCost)}` },
+        ...steps,
+      ],
       { extensions: { budget, ...estimate } },
     );
   }
@@ -101,7 +104,8 @@ function smaller(a: number | undefined, b: number | null): number | undefined {
   return a === undefined ? b : Math.min(a, b);
 }
 
-function dollars(usd: number): string {
+/** `$12.35`, `$0.0123`: cents from a dollar, three significant digits below. */
+export function dollars(usd: number): string {
   if (usd >= 1) return `$${usd.toFixed(2)}`;
   if (usd === 0) return '$0.00';
   return `$${Number(usd.toPrecision(3)).toString()}`;

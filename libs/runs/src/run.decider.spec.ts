@@ -126,6 +126,11 @@ describe('runDecider', () => {
         outcomes: {},
         cancelReason: null,
         origin: null,
+        limits: null,
+        spent: 0,
+        measured: {},
+        shares: {},
+        exhausted: null,
       });
     });
   });

@@ -12,6 +12,7 @@ import {
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { dollars } from './limits.js';
 
 export type RunPhase = 'none' | 'active' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -167,7 +168,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           ...state,
           shares: {
             ...state.shares,
-            [event.data.jobId]: { share: event.data.share, predictedCost: event.data.predictedCost },
+            [event.data.jobId]: {
+              share: event.data.share,
+              predictedCost: event.data.predictedCost,
+            },
           },
         };
       case 'run.job_cost_measured':
@@ -291,8 +295,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
       job,
       action: 'cancel',
       step: null,
-      reason:
-        state.exhausted === null ? 'the run was cancelled' : "the run's budget is exhausted",
+      reason: state.exhausted === null ? 'the run was cancelled' : "the run's budget is exhausted",
     }));
   }
   if (state.phase !== 'active') return [];
@@ -354,7 +357,9 @@ export function remainingLimits(state: RunState, now: Date): RemainingLimits {
   const limits = state.limits;
   return {
     seconds:
-      limits?.deadline == null ? null : (new Date(limits.deadline).getTime() - now.getTime()) / 1000,
+      limits?.deadline == null
+        ? null
+        : (new Date(limits.deadline).getTime() - now.getTime()) / 1000,
     budget: limits?.budget == null ? null : limits.budget - state.spent - reserved,
     spent: state.spent,
     reserved,
@@ -380,7 +385,6 @@ function budgetStep(
   const step = command.step;
   const budget = state.limits.budget;
   if (budget !== null && left.budget !== null && left.budget < step.cheapestCost) {
-    const money = (usd: number) => `$${usd.toFixed(usd >= 1 ? 2 : 4)}`;
     return [
       {
         type: 'run.budget_exhausted',
@@ -392,7 +396,7 @@ function budgetStep(
           reserved: left.reserved,
           remainingBudget: left.budget,
           cheapestCost: step.cheapestCost,
-          reason: `budget exhausted: step '${job.name}' costs at least ${money(step.cheapestCost)} (${step.configuration === null ? 'nothing can run it' : `its cheapest configuration${step.predictedSeconds === null ? `, ${step.configuration.name}, booting` : ''}`}), but only ${money(left.budget)} of the ${money(budget)} budget is left (${money(left.spent)} spent${left.reserved > 0 ? `, ${money(left.reserved)} held for steps still running` : ''}); raise the budget and run it again`,
+          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${step.configuration === null ? 'nothing can run it' : `its cheapest configuration${step.predictedSeconds === null ? `, ${step.configuration.name}, booting` : ''}`}), but only ${dollars(left.budget)} of the ${dollars(budget)} budget is left (${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}); raise the budget and run it again`,
         },
       },
     ];

@@ -188,7 +188,8 @@ export const Routes = {
     path: '/api/v1/runs/plan',
     tag: 'runs',
     auth: 'read',
-    summary: 'What a run would do, without running it: per step its configuration, time, cost, start and finish; whether the deadline and budget hold',
+    summary:
+      'What a run would do, without running it: per step its configuration, time, cost, start and finish; whether the deadline and budget hold',
     description:
       'Takes the same spec as `POST /api/v1/runs` (JSON or YAML) and submits nothing. Each step gets its share of the run’s `deadline` (by the critical path through it) and `budget` (by its cheapest cost), and the configuration the auto-provisioner would choose within it, from the project’s own runtime models; a step starts when the steps it needs finish. A step without a runtime model has no predicted time (its cost counts only its boot in `cheapestCost`), so the run’s finish and cost are unknown (`complete: false`). When the deadline or budget does not hold, `summary` says by how much, and `alternatives` whether every step at its fastest, or at its cheapest, would.',
     body: RunSpecSchema,

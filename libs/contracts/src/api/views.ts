@@ -33,6 +33,22 @@ export const RunJobSummarySchema = z.object({
   status: JobStatusSchema,
 });
 
+/** A run's deadline and budget against what it has spent and is predicted to need. */
+export const RunLimitsViewSchema = z.object({
+  /** The instant it must be finished by (ISO 8601), or null. */
+  deadline: z.string().nullable(),
+  /** The most it may cost, USD, or null. */
+  budget: z.number().nullable(),
+  /** What its ended jobs cost, measured (running time × price), USD. */
+  spent: z.number(),
+  /** When it is predicted to finish and what it will cost in all, as last planned (null: unknown). */
+  predictedFinish: z.string().nullable(),
+  predictedCost: z.number().nullable(),
+  /** Why its budget ran out, if it did (the run then failed with this reason). */
+  budgetExhausted: z.string().nullable(),
+});
+export type RunLimitsView = z.infer<typeof RunLimitsViewSchema>;
+
 export const RunViewSchema = z.object({
   id: z.string(),
   project: z.string(),
@@ -41,6 +57,8 @@ export const RunViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   jobs: z.array(RunJobSummarySchema),
+  /** Its deadline and budget, spent and predicted; absent for a run with neither. */
+  limits: RunLimitsViewSchema.optional(),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
