@@ -169,6 +169,171 @@ describe('the scheduler’s run workflow', () => {
 
   const spec = (steps: RunSpec['steps']): RunSpec => ({ name: 'r', steps });
 
+  describe('a run with a budget', () => {
+    /**
+     * The provisioner's planner, faked: every step costs at least $0.50, and gets an equal share
+     * of what is left of the budget.
+     */
+    beforeEach(() => {
+      commands.on('estimateRun', (req) => {
+        const now = req.now;
+        return {
+          now,
+          steps: req.steps.map((s) => ({
+            name: s.name,
+            needs: s.needs,
+            basis: 'model' as const,
+            configuration: null,
+            predictedSeconds: 3600,
+            predictedCost: 0.5,
+            start: now,
+            finish: now,
+            critical: true,
+            share: {
+              maxSeconds: null,
+              maxCost:
+                req.budget === null || req.budget <= 0 ? null : req.budget / req.steps.length,
+              optimize: null,
+              reason: `step '${s.name}': money: an equal share`,
+            },
+            cheapestCost: 0.5,
+            fastestSeconds: 3600,
+            success: true,
+            reason: 'fake',
+          })),
+          criticalPath: req.steps.map((s) => s.name),
+          complete: true,
+          predictedFinish: now,
+          predictedSeconds: 3600 * req.steps.length,
+          predictedCost: 0.5 * req.steps.length,
+          cheapestCost: 0.5 * req.steps.length,
+          deadline: null,
+          budget: null,
+          alternatives: [],
+          summary: 'fake',
+        };
+      });
+    });
+
+    /** The provisioner placed the job on a $1/h configuration; it then ran for an hour. */
+    async function runForAnHour(jobId: string, runId: string): Promise<void> {
+      const ref = { project: PROJECT, aggregate: JOB, id: jobId };
+      const state = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          {
+            kind: 'provision',
+            data: {
+              provider: 'simulated',
+              pool: 'simulated-c5-large',
+              resources: { cpu: 2, memoryMb: 4096 },
+              reason: 'within its share',
+              offer: {
+                provider: 'simulated',
+                name: 'c5.large',
+                vCpu: 2,
+                memoryMb: 4096,
+                pricePerHour: 1,
+              },
+              decision: null,
+              ...(state.share == null ? {} : { share: state.share }),
+            },
+          },
+          state,
+        ),
+        runId,
+      );
+      await deliver();
+      const dispatched = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide({ kind: 'start', executor: 'i-1', pid: null }, dispatched),
+        runId,
+      );
+      await deliver();
+      const running = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          { kind: 'succeed', attempt: running.attempt, durationMs: 3_600_000, outputs: [] },
+          running,
+        ),
+        runId,
+      );
+      await deliver();
+    }
+
+    it('budgets each step before queueing it, applies its share, counts what it cost, and stops the run when the rest cannot pay for the next', async () => {
+      const steps = [
+        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
+        {
+          name: 'b',
+          command: ['train'],
+          env: { N: '1' },
+          needs: ['a'],
+          provision: { sizeParameters: ['N'] },
+        },
+      ];
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: 'key-1',
+        spec: { name: 'r', steps, budget: 1.2 },
+      });
+      await deliver();
+      const [a, b] = planned;
+      expect((await runs.load(PROJECT, id)).state.limits).toMatchObject({
+        budget: 1.2,
+        cheapestCost: 1,
+      });
+      expect(log.typesSince()).toEqual(['run.submitted', 'run.step_budgeted', 'job.queued']);
+      // Its share, $0.60 of $1.20, is the auto-provisioner's budget for it.
+      const queued = log.ofType('job.queued')[0]!.data;
+      expect(queued.provision).toEqual({ sizeParameters: ['N'], maxCost: 0.6 });
+      expect(queued.share).toMatchObject({ maxCost: 0.6 });
+
+      await runForAnHour(a!.id, id);
+      // It cost $1 (an hour at $1/h): $0.20 is left, less than b's cheapest, $0.50.
+      expect(log.ofType('run.job_cost_measured').map((e) => e.data)).toEqual([
+        { jobId: a!.id, name: 'a', seconds: 3600, cost: 1 },
+      ]);
+      const exhausted = log.ofType('run.budget_exhausted');
+      expect(exhausted.map((e) => e.data)).toEqual([
+        expect.objectContaining({
+          jobId: b!.id,
+          budget: 1.2,
+          spent: 1,
+          cheapestCost: 0.5,
+          reason: expect.stringContaining("budget exhausted: step 'b' costs at least $0.5"),
+        }),
+      ]);
+      expect(log.ofType('job.queued')).toHaveLength(1);
+      expect(log.ofType('job.cancelled').map((e) => e.aggregateId)).toEqual([b!.id]);
+      expect(log.ofType('run.failed').map((e) => e.data.reason)).toEqual([
+        exhausted[0]!.data.reason,
+      ]);
+
+      // Every event delivered again (a redelivery) decides nothing more.
+      const before = log.lastSeq;
+      for (const event of log.all()) await route(event);
+      expect(log.lastSeq).toBe(before);
+    });
+
+    it('refuses a budget below the cheapest plan before anything is recorded', async () => {
+      await expect(
+        handler.submit({
+          project: PROJECT,
+          submittedBy: 'key-1',
+          spec: { name: 'r', steps: [{ name: 'a', command: ['train'] }], budget: 0.25 },
+        }),
+      ).rejects.toMatchObject({
+        reason: 'RUN_BUDGET_BELOW_CHEAPEST_PLAN',
+        code: ErrorCode.Unprocessable,
+      });
+      expect(log.lastSeq).toBe(0);
+    });
+  });
+
   it('queues steps in needs order, puts each provisioned job on its pool, and settles the run', async () => {
     const { id, jobs: planned } = await handler.submit({
       project: PROJECT,

@@ -321,7 +321,9 @@ export class RunsHandler {
 
   /**
    * What an ended job of a run with limits ran for and cost (its attempts' running time at the price
-   * of the configuration each ran on), read from the job's log; undefined for a run without limits.
+   * of the configuration each ran on), read from the job's log; undefined for a run without limits
+   * and for a job no attempt of which ended (a job cancelled while running counts the attempts that
+   * ended before, not the one stopped: its executor reports no running time).
    */
   private async measure(
     project: string,
@@ -332,7 +334,8 @@ export class RunsHandler {
     if (run.limits === null || run.phase === 'none') return undefined;
     // Its end is what is being handled: the cache may not have seen it yet.
     const { state } = await this.jobs.refresh(project, jobId);
-    return state.spent ?? { seconds: 0, cost: 0 };
+    // A job that never ran (skipped, cancelled while queued) cost nothing and is not counted.
+    return state.spent;
   }
 
   /**
