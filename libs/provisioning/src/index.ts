@@ -28,6 +28,7 @@ export { placeLocally } from './local-placement.js';
 export {
   planRun,
   splitShares,
+  type StepBounds,
   type RunPlanRequest,
   type StepLimits,
   type StepToPlan,

@@ -35,7 +35,7 @@ export interface RunPlanRequest {
 }
 
 /** What one step costs and takes at best, as far as known: what its share is weighed by. */
-interface Bounds {
+export interface StepBounds {
   /** The least it could cost anywhere; booting its configuration when not predicted. */
   readonly cheapestCost: number;
   /** The least time it could take anywhere; null when not predicted. */
@@ -151,7 +151,7 @@ export function planRun(request: RunPlanRequest): RunPlanView {
  */
 export function splitShares(
   steps: readonly StepToPlan[],
-  bounds: readonly Bounds[],
+  bounds: readonly StepBounds[],
   limits: { now: Date; deadline: Date | null; budget: number | null },
 ): (StepShare | null)[] {
   const { now, deadline, budget } = limits;
@@ -220,7 +220,7 @@ function smaller(a: number | undefined, b: number | null): number | undefined {
   return a === undefined ? b : Math.min(a, b);
 }
 
-function boundsOf(outcome: PlacementOutcome): Bounds {
+function boundsOf(outcome: PlacementOutcome): StepBounds {
   switch (outcome.kind) {
     case 'chosen': {
       const { decision, offer } = outcome.choice;
@@ -252,7 +252,7 @@ function boundsOf(outcome: PlacementOutcome): Bounds {
 }
 
 /** Each step's time weight: its fastest time, or the average of those known (1 when none is). */
-function timeWeights(bounds: readonly Bounds[]): number[] {
+function timeWeights(bounds: readonly StepBounds[]): number[] {
   const known = bounds.flatMap((b) =>
     b.fastestSeconds === null || b.fastestSeconds <= 0 ? [] : [b.fastestSeconds],
   );
@@ -263,7 +263,7 @@ function timeWeights(bounds: readonly Bounds[]): number[] {
 }
 
 /** Each step's money weight: its cheapest predicted cost, or the average of those known. */
-function costWeights(bounds: readonly Bounds[]): number[] {
+function costWeights(bounds: readonly StepBounds[]): number[] {
   const known = bounds.flatMap((b) =>
     b.modelledCost === null || b.modelledCost <= 0 ? [] : [b.modelledCost],
   );

@@ -205,6 +205,15 @@ describe('a run with a deadline and budget', () => {
     ]);
   });
 
+  it('given a budget spent to the cent, when a step that costs nothing predicted is budgeted, then the budget is exhausted all the same', () => {
+    const spent = [submitted, budgeted(etl), measured(etl, 0.1), settled(etl, 'succeeded')];
+    const events = runDecider.decide(
+      budgetStep(train, { cheapestCost: 0, predictedCost: null, predictedSeconds: null }),
+      fold(runDecider, spent),
+    );
+    expect(events.map((e) => e.type)).toEqual(['run.budget_exhausted']);
+  });
+
   it('given an exhausted budget, then the steps left are cancelled, nothing is queued, and the run fails with the reason', () => {
     const spent = [submitted, budgeted(etl), measured(etl, 0.095), settled(etl, 'succeeded')];
     const history = [...spent, ...runDecider.decide(budgetStep(train), fold(runDecider, spent))];

@@ -384,7 +384,12 @@ function budgetStep(
   const left = remainingLimits(state, command.now);
   const step = command.step;
   const budget = state.limits.budget;
-  if (budget !== null && left.budget !== null && left.budget < step.cheapestCost) {
+  // Nothing left, or less than the step costs at its cheapest: it cannot be paid for.
+  if (
+    budget !== null &&
+    left.budget !== null &&
+    (left.budget <= 0 || left.budget < step.cheapestCost)
+  ) {
     return [
       {
         type: 'run.budget_exhausted',

@@ -48,12 +48,16 @@ describe('a run’s deadline', () => {
   it('is refused in a run spec with a 400 naming the field', () => {
     let error: unknown;
     try {
-      parseOrThrow(RunSpecSchema, {
-        name: 'r',
-        steps: [{ name: 'a', command: ['true'] }],
-        deadline: 'tomorrow',
-        budget: -1,
-      });
+      parseOrThrow(
+        RunSpecSchema,
+        {
+          name: 'r',
+          steps: [{ name: 'a', command: ['true'] }],
+          deadline: 'tomorrow',
+          budget: -1,
+        },
+        'run spec',
+      );
     } catch (e) {
       error = e;
     }
