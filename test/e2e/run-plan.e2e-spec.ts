@@ -1,25 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { HistoryEntry, RunPlanView } from '@acai/contracts';
+import type { HistoryEntry, RunPlanView, RunView } from '@acai/contracts';
 import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 // Run-level deadlines and budgets, through the gateway, on the simulated provider (virtual time,
 // the catalogue's prices): what a job takes and costs is known exactly, so plans and budgets are
 // deterministic. A job's work is ACAI_SIM_SECONDS on one c5 vCPU, 90 % of it parallel.
-
-interface RunWithLimits {
-  id: string;
-  status: string;
-  jobs: { id: string; name: string; status: string }[];
-  limits?: {
-    deadline: string | null;
-    budget: number | null;
-    spent: number;
-    predictedFinish: string | null;
-    predictedCost: number | null;
-    budgetExhausted: string | null;
-  };
-}
 
 interface Problem {
   status: number;
@@ -190,13 +176,13 @@ describe('run deadlines, budgets and plans', () => {
     });
     expect(submitted.status).toBe(202);
     const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
-    const accepted = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunWithLimits;
+    const accepted = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunView;
     expect(accepted.limits).toMatchObject({ budget: 1, spent: 0, budgetExhausted: null });
     expect(accepted.limits!.predictedFinish).toEqual(expect.any(String));
 
     expect((await system.waitForRun(id, undefined, 60_000)).status).toBe('succeeded');
     const run = await eventually('every cost to be counted', async () => {
-      const r = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunWithLimits;
+      const r = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunView;
       return r.limits!.spent > 0 ? r : undefined;
     });
     const limits = run.limits!;
@@ -239,7 +225,7 @@ describe('run deadlines, budgets and plans', () => {
     const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
     expect((await system.waitForRun(id, undefined, 60_000)).status).toBe('failed');
 
-    const run = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunWithLimits;
+    const run = (await system.api('GET', `/api/v1/runs/${id}`)).body as RunView;
     expect(run.jobs.map((j) => [j.name, j.status])).toEqual([
       ['first', 'succeeded'],
       ['second', 'cancelled'],

@@ -133,7 +133,7 @@ describe('a run with a deadline and budget', () => {
     const other = job('job-o', 'other');
     const run: NewEvent = {
       type: 'run.submitted',
-      data: { ...(submitted.data as object), jobs: [etl, other] } as never,
+      data: { name: 'nightly', jobs: [etl, other], submittedBy: 'key-1', origin: null, limits },
     };
     const [event] = spec
       .given([run, budgeted(etl)])
