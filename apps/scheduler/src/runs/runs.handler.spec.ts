@@ -215,8 +215,8 @@ describe('the scheduler’s run workflow', () => {
       });
     });
 
-    /** The provisioner placed the job on a $1/h configuration; it then ran for an hour. */
-    async function runForAnHour(jobId: string, runId: string): Promise<void> {
+    /** The provisioner placed the job on a $1/h configuration; it then ran for `hours`. */
+    async function runForAnHour(jobId: string, runId: string, hours = 1): Promise<void> {
       const ref = { project: PROJECT, aggregate: JOB, id: jobId };
       const state = (await jobs.load(PROJECT, jobId)).state;
       await log.seed(
@@ -256,7 +256,7 @@ describe('the scheduler’s run workflow', () => {
       await log.seed(
         ref,
         jobDecider.decide(
-          { kind: 'succeed', attempt: running.attempt, durationMs: 3_600_000, outputs: [] },
+          { kind: 'succeed', attempt: running.attempt, durationMs: hours * 3_600_000, outputs: [] },
           running,
         ),
         runId,
@@ -317,6 +317,47 @@ describe('the scheduler’s run workflow', () => {
       const before = log.lastSeq;
       for (const event of log.all()) await route(event);
       expect(log.lastSeq).toBe(before);
+    });
+
+    it('re-plans from what is actually left: a step that cost less than its share leaves more to the next', async () => {
+      const steps = [
+        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
+        {
+          name: 'b',
+          command: ['train'],
+          env: { N: '1' },
+          needs: ['a'],
+          provision: { sizeParameters: ['N'] },
+        },
+      ];
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: { name: 'r', steps, budget: 2, deadline: '1h' },
+      });
+      await deliver();
+      const [a, b] = planned;
+      // a is budgeted while b is still to come: half of $2.
+      expect(log.ofType('run.step_budgeted')[0]!.data).toMatchObject({
+        jobId: a!.id,
+        share: { maxCost: 1 },
+        remainingBudget: 2,
+        spent: 0,
+        remainingSeconds: expect.closeTo(3600, -1),
+      });
+      await runForAnHour(a!.id, id, 0.25);
+      // It cost $0.25 of its $1: b gets all of the $1.75 left, measured, not predicted.
+      expect(log.ofType('run.step_budgeted')[1]!.data).toMatchObject({
+        jobId: b!.id,
+        share: { maxCost: 1.75 },
+        remainingBudget: 1.75,
+        spent: 0.25,
+        reserved: 0,
+      });
+      expect(log.ofType('job.queued')[1]!.data.provision).toMatchObject({ maxCost: 1.75 });
+      await runForAnHour(b!.id, id, 0.5);
+      expect(log.ofType('run.succeeded')).toHaveLength(1);
+      expect(log.ofType('run.job_cost_measured').map((e) => e.data.cost)).toEqual([0.25, 0.5]);
     });
 
     it('refuses a budget below the cheapest plan before anything is recorded', async () => {
