@@ -232,7 +232,9 @@ describe('run deadlines, budgets and plans', () => {
     ]);
     expect(run.limits!.spent).toBeCloseTo((330 * 0.085) / 3600, 6);
     expect(run.limits!.budgetExhausted).toContain("budget exhausted: step 'second' costs at least");
-    expect(run.limits!.budgetExhausted).toContain('of the $0.005 budget is left');
+    expect(run.limits!.budgetExhausted).toContain(
+      'nothing of the $0.005 budget is left (it is $0.00279 over): $0.00779 spent',
+    );
 
     const second = jobs.find((j) => j.name === 'second')!;
     const history = (await system.api('GET', `/api/v1/jobs/${second.id}/history`))

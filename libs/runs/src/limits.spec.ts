@@ -199,7 +199,7 @@ describe('a run with a deadline and budget', () => {
           remainingBudget: expect.closeTo(0.005, 10),
           cheapestCost: 0.01,
           reason:
-            "budget exhausted: step 'train' costs at least $0.01 (its cheapest configuration), but only $0.005 of the $0.1 budget is left ($0.095 spent); raise the budget and run it again",
+            "budget exhausted: step 'train' costs at least $0.01 (on its cheapest configuration), but only $0.005 of the $0.1 budget is left: $0.095 spent; raise the budget and run it again",
         },
       },
     ]);

@@ -373,6 +373,14 @@ export function unbudgetedJobs(state: RunState): PlannedJob[] {
   );
 }
 
+/** What a step's least cost is: its cheapest configuration, or booting the one it must run on. */
+function cheapestOf(step: StepPlan): string {
+  if (step.configuration === null) return 'nothing predicts it';
+  return step.predictedSeconds === null
+    ? `booting ${step.configuration.name}; nothing predicts how long it runs`
+    : 'on its cheapest configuration';
+}
+
 function budgetStep(
   command: Extract<RunCommand, { kind: 'budget_step' }>,
   state: RunState,
@@ -401,7 +409,7 @@ function budgetStep(
           reserved: left.reserved,
           remainingBudget: left.budget,
           cheapestCost: step.cheapestCost,
-          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${step.configuration === null ? 'nothing can run it' : `its cheapest configuration${step.predictedSeconds === null ? `, ${step.configuration.name}, booting` : ''}`}), but only ${dollars(left.budget)} of the ${dollars(budget)} budget is left (${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}); raise the budget and run it again`,
+          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${cheapestOf(step)}), but ${left.budget > 0 ? `only ${dollars(left.budget)} of the ${dollars(budget)} budget is left` : `nothing of the ${dollars(budget)} budget is left${left.budget < 0 ? ` (it is ${dollars(-left.budget)} over)` : ''}`}: ${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}; raise the budget and run it again`,
         },
       },
     ];
