@@ -105,6 +105,28 @@ describe('run deadlines, budgets and plans', () => {
     expect(body.budget).toMatchObject({ amount: 1, holds: true });
     expect(body.summary).toContain('the deadline holds');
 
+    // The same spec in YAML plans the same.
+    const yaml = [
+      'name: diamond',
+      'deadline: 2h',
+      'budget: 1',
+      'steps:',
+      ...DIAMOND.map(
+        (s) =>
+          `  - { name: ${s.name}, command: [train], env: { ACAI_SIM_SECONDS: "${s.env.ACAI_SIM_SECONDS}" }, needs: [${s.needs.join(', ')}], provision: { sizeParameters: [ACAI_SIM_SECONDS] } }`,
+      ),
+    ].join('\n');
+    const fromYaml = await fetch(`${system.gatewayUrl}/api/v1/runs/plan`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${system.key}`, 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    expect(fromYaml.status).toBe(200);
+    const yamlPlan = (await fromYaml.json()) as RunPlanView;
+    expect(yamlPlan.steps.map((s) => [s.name, s.configuration?.name, s.predictedCost])).toEqual(
+      body.steps.map((s) => [s.name, s.configuration?.name, s.predictedCost]),
+    );
+
     // A deadline no configuration meets: by how much, and that even the fastest plan would not.
     const tight = await plan({ name: 'diamond', steps: DIAMOND, deadline: 'PT30S' });
     expect(tight.deadline!.holds).toBe(false);
