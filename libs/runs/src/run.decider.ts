@@ -418,7 +418,7 @@ function budgetStep(
     maxSeconds: null,
     maxCost: null,
     optimize: null,
-    reason: `step '${job.name}': no share`,
+    reason: `step '${job.name}': no share (${step.reason})`,
   };
   return [
     {

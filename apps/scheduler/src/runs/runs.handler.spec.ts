@@ -360,6 +360,38 @@ describe('the scheduler’s run workflow', () => {
       expect(log.ofType('run.job_cost_measured').map((e) => e.data.cost)).toEqual([0.25, 0.5]);
     });
 
+    it('does not hold a run up when a step cannot be planned any more: it goes on without a share, saying why', async () => {
+      const { id } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: {
+          name: 'r',
+          steps: [
+            {
+              name: 'a',
+              command: ['train'],
+              env: { N: '1' },
+              provision: { sizeParameters: ['N'] },
+            },
+          ],
+          budget: 2,
+        },
+      });
+      // Between submission and placement the provisioner's answer changed for good.
+      commands.on('estimateRun', () => {
+        throw new AcaiError(FilesetProblems.FILESET_NOT_FOUND, "No file set 'raw' in this project");
+      });
+      await deliver();
+      expect(log.ofType('run.step_budgeted')[0]!.data.share).toEqual({
+        maxSeconds: null,
+        maxCost: null,
+        optimize: null,
+        reason: "step 'a': no share (it could not be planned: No file set 'raw' in this project)",
+      });
+      expect(log.ofType('job.queued')).toHaveLength(1);
+      expect((await runs.load(PROJECT, id)).state.phase).toBe('active');
+    });
+
     it('refuses a budget below the cheapest plan before anything is recorded', async () => {
       await expect(
         handler.submit({

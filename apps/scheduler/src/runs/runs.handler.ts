@@ -15,6 +15,7 @@ import {
   type RunPlanView,
   type RunSpec,
   type StagedInput,
+  type StepPlan,
   type StepToEstimate,
   type StoredEvent,
   type StoredEventOf,
@@ -354,10 +355,22 @@ export class RunsHandler {
     const now = new Date();
     const left = remainingLimits(run, now);
     const deadline = run.limits.deadline === null ? null : new Date(run.limits.deadline);
-    const plan = await this.estimate(project, unbudgetedJobs(run), now, deadline, {
-      budget: left.budget,
-    });
-    const step = plan.steps.find((s) => s.name === job.name);
+    let plan: { predictedFinish: string | null; predictedCost: number | null };
+    let step: StepPlan | undefined;
+    try {
+      const estimate = await this.estimate(project, unbudgetedJobs(run), now, deadline, {
+        budget: left.budget,
+      });
+      plan = estimate;
+      step = estimate.steps.find((s) => s.name === job.name);
+    } catch (error) {
+      // Worth another try later (the provisioner is down or behind): the event is redelivered.
+      // A refusal that will not change (an input deleted since submission) must not hold the run
+      // up: the step gets no share, says why, and goes on to be queued (or to fail) as it would.
+      if (!(error instanceof AcaiError) || error.retryable) throw error;
+      plan = { predictedFinish: null, predictedCost: null };
+      step = unplanned(job.name, error.message);
+    }
     if (step === undefined) return run;
     const { state, events } = await this.runs.execute(
       project,
@@ -551,5 +564,25 @@ function toEstimate(job: PlannedJob): StepToEstimate {
       'fromStep' in i ? [] : [{ fileset: i.fileset, version: i.version }],
     ),
     provision: job.provision,
+  };
+}
+
+/** A step the provisioner could not plan: no prediction and no share, with the reason. */
+function unplanned(name: string, why: string): StepPlan {
+  return {
+    name,
+    needs: [],
+    basis: 'impossible',
+    configuration: null,
+    predictedSeconds: null,
+    predictedCost: null,
+    start: null,
+    finish: null,
+    critical: false,
+    share: null,
+    cheapestCost: 0,
+    fastestSeconds: null,
+    success: false,
+    reason: `it could not be planned: ${why}`,
   };
 }
