@@ -20,6 +20,7 @@ import {
   offerRef,
   planRun,
   PRICE_SOURCE,
+  type JobObservation,
   type Offer,
   type PlacementOutcome,
   type StepToPlan,
@@ -122,8 +123,10 @@ export class ProvisionController {
     @Payload() request: CommandPayload<'estimateRun'>,
   ): Promise<CommandResult<'estimateRun'>> {
     const steps: StepToPlan[] = [];
+    // Each profile's history is read once, however many steps share it.
+    const read = new Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>>();
     for (const step of request.steps) {
-      const place = await this.placerOf(request.project, step);
+      const place = await this.placerOf(request.project, step, read);
       const own = step.provision ?? {};
       steps.push({
         name: step.name,
@@ -151,6 +154,7 @@ export class ProvisionController {
   private async placerOf(
     project: string,
     step: CommandPayload<'estimateRun'>['steps'][number],
+    read: Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>>,
   ): Promise<StepToPlan['place']> {
     if (step.provision === null) {
       const fixed: PlacementOutcome = { kind: 'chosen', choice: this.asRequested(step.resources) };
@@ -161,6 +165,7 @@ export class ProvisionController {
     const placer = await this.auto.placer(
       { command: step.command, env: step.env, inputs, resources: step.resources, provision },
       project,
+      read,
     );
     return (limits) => placer({ ...provision, ...limits });
   }

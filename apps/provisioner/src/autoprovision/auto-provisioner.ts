@@ -49,6 +49,8 @@ export class AutoProvisioner {
   async placer(
     job: JobToPlace,
     project: string,
+    /** What was read already for a profile in this plan (many steps of a run share one). */
+    read: Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>> = new Map(),
   ): Promise<(provision: ProvisionSpec) => PlacementOutcome> {
     const known = { catalogue: this.book, profilingRuns: this.profilingRuns };
     if (job.provision.offer !== undefined) {
@@ -56,9 +58,16 @@ export class AutoProvisioner {
         decidePlacement({ ...known, job: { ...job, provision }, history: [], profiled: false });
     }
     const { signature } = jobProfile(job);
-    const history = await this.observations(project, signature);
-    const profiled =
-      job.provision.profile !== undefined && (await this.profiled(project, signature));
+    const key = `${signature}:${job.provision.profile === undefined ? '' : 'profile'}`;
+    let facts = read.get(key);
+    if (facts === undefined) {
+      facts = (async () => ({
+        history: await this.observations(project, signature),
+        profiled: job.provision.profile !== undefined && (await this.profiled(project, signature)),
+      }))();
+      read.set(key, facts);
+    }
+    const { history, profiled } = await facts;
     return (provision) =>
       decidePlacement({ ...known, job: { ...job, provision }, history, profiled });
   }
