@@ -126,6 +126,8 @@ describe('runDecider', () => {
         outcomes: {},
         cancelReason: null,
         origin: null,
+        sweeps: [],
+        sweepResults: {},
       });
     });
   });
