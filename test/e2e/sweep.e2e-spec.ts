@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 interface Submitted {
@@ -225,6 +226,65 @@ describe('sweeps', () => {
     // The job view says why it ended.
     const job = await system.api('GET', `/api/v1/jobs/${jobs[4]!.id}`);
     expect(job.body).toEqual(expect.objectContaining({ reason: 'early_stopped' }));
+  }, 90_000);
+
+  it('stops trials by asha after a scheduler restart, rebuilding the sweep from the log', async () => {
+    const r = await system.api('POST', '/api/v1/runs', {
+      name: 'asha-restart',
+      steps: [
+        {
+          name: 'fit',
+          command: ['node', '-e', TRIAL],
+          env: { N: '6' },
+          outputs: [{ fileset: 'sweep-model' }],
+          sweep: {
+            list: [{ Q: '0.2' }, { Q: '0.1' }, { Q: '5', N: '40' }, { Q: '6', N: '40' }],
+            maxParallel: 2,
+            objective: { metric: 'loss', mode: 'min' },
+            earlyStopping: { rule: 'asha', reductionFactor: 2, rungs: [2, 4] },
+          },
+          timeoutSeconds: 120,
+        },
+      ],
+    });
+    expect(r.status).toBe(202);
+    const { id, jobs } = r.body as Submitted;
+    await eventually('the first trials to run', async () => {
+      const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
+      return (job.body as { status: string }).status === 'running' ? true : undefined;
+    });
+    // The scheduler goes away while the first two trials run (and end), and comes back.
+    await system.stop('scheduler');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await system.start('scheduler');
+
+    const run = await system.waitForRun(id, undefined, 60_000);
+    expect(run.status).toBe('succeeded');
+    expect(run.jobs.map((j) => j.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'cancelled',
+      'cancelled',
+    ]);
+    const { sweeps } = (await system.api('GET', `/api/v1/runs/${id}/trials`)).body as Trials;
+    expect(sweeps[0]!.best).toEqual(
+      expect.objectContaining({ name: 'fit#2', params: { Q: '0.1' } }),
+    );
+    for (const t of sweeps[0]!.trials.slice(2)) {
+      // Each bad trial was stopped at the first rung, by the trials that reached it before.
+      expect(t.earlyStopped).toEqual(expect.objectContaining({ rule: 'asha', step: 2 }));
+      expect(t.earlyStopped!.compared).toBeGreaterThanOrEqual(2);
+      expect(t.earlyStopped!.value).toBeGreaterThan(t.earlyStopped!.threshold);
+    }
+    // Stopped once: one cancel in each history, whatever was redelivered.
+    for (const job of jobs.slice(2)) {
+      const cancels = (await history(job.id)).filter((e) => e.type === 'job.cancelled');
+      expect(cancels).toHaveLength(1);
+    }
+    const completed = (
+      (await system.api('GET', `/api/v1/runs/${id}`)).body as { sweeps: { completed: boolean }[] }
+    ).sweeps;
+    expect(completed).toEqual([expect.objectContaining({ completed: true, earlyStopped: 2 })]);
   }, 90_000);
 
   it('answers /trials only within the caller’s project', async () => {
