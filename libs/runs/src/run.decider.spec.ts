@@ -561,7 +561,12 @@ describe('runDecider', () => {
       const noBest = state([...allEnded, completed(null)]);
       expect(readyJobs(noBest)).toEqual([]);
       expect(jobsToStop(noBest)).toEqual([
-        expect.objectContaining({ action: 'skip', step: 'train' }),
+        expect.objectContaining({
+          action: 'skip',
+          step: 'train',
+          reason:
+            "its input 'model' is the output of step 'train', which is a sweep with no best trial (no trial that succeeded reported its objective 'loss')",
+        }),
       ]);
       spec
         .given([...allEnded, completed(null)])

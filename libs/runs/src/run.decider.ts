@@ -289,7 +289,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: fromStep,
-        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describe(outcome(fromStep))}`,
+        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describeStep(state, fromStep, outcome(fromStep))}`,
       });
       continue;
     }
@@ -300,7 +300,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: need,
-        reason: `step '${need}', which it needs, ${describe(outcome(need))}`,
+        reason: `step '${need}', which it needs, ${describeStep(state, need, outcome(need))}`,
       });
     }
   }
@@ -324,6 +324,19 @@ function outcomeByName(state: RunState): (name: string) => JobOutcome | undefine
     if (bad !== undefined) return bad;
     return sweep.objective !== null && state.sweepResults[name] === null ? 'failed' : 'succeeded';
   };
+}
+
+/** How a step ended, for a reason: a sweep that failed for want of a best trial says so. */
+function describeStep(state: RunState, name: string, outcome: JobOutcome | undefined): string {
+  const sweep = state.sweeps.find((s) => s.step === name);
+  if (
+    sweep !== undefined &&
+    outcome === 'failed' &&
+    !sweep.trials.some((id) => state.outcomes[id] === 'failed')
+  ) {
+    return `is a sweep with no best trial (no trial that succeeded reported its objective '${sweep.objective?.metric ?? ''}')`;
+  }
+  return describe(outcome);
 }
 
 function describe(outcome: JobOutcome | undefined): string {
