@@ -271,8 +271,10 @@ describe('sweeps', () => {
       expect.objectContaining({ name: 'fit#2', params: { Q: '0.1' } }),
     );
     for (const t of sweeps[0]!.trials.slice(2)) {
-      // Each bad trial was stopped at the first rung, by the trials that reached it before.
-      expect(t.earlyStopped).toEqual(expect.objectContaining({ rule: 'asha', step: 2 }));
+      // Each bad trial was stopped at a rung, by the trials that reached it before (at the first,
+      // unless one report of it crossed both rungs: then the highest is judged).
+      expect(t.earlyStopped?.rule).toBe('asha');
+      expect([2, 4]).toContain(t.earlyStopped!.step);
       expect(t.earlyStopped!.compared).toBeGreaterThanOrEqual(2);
       expect(t.earlyStopped!.value).toBeGreaterThan(t.earlyStopped!.threshold);
     }
