@@ -41,7 +41,22 @@ export {
   type BusService,
 } from './bus-permissions.js';
 export { EventEnvelopeSchema } from './events/envelope.js';
-export { type JobOutcome, type PlannedJob, RUN, type RunOrigin } from './events/run.events.js';
+export {
+  type BestTrial,
+  type JobOutcome,
+  type PlannedJob,
+  type PlannedSweep,
+  RUN,
+  type RunOrigin,
+} from './events/run.events.js';
+export {
+  type EarlyStopped,
+  type EarlyStoppingRule,
+  EarlyStoppingRuleSchema,
+  type Objective,
+  ObjectiveSchema,
+  type Trial,
+} from './events/trial.js';
 export {
   type CandidateView,
   type CheckpointRef,
@@ -71,7 +86,10 @@ export {
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,
+  type EarlyStoppingSpec,
   MAX_RETRY_DELAY_SECONDS,
+  MAX_TRIALS,
+  type SweepSpec,
   type RetrySpec,
   type RunSpec,
   runSpecJsonSchema,
@@ -93,8 +111,13 @@ export {
   type ReplayStatus,
   ReplayStatusSchema,
   type RunStatus,
+  type RunSweepSummary,
+  type RunTrialsView,
+  RunTrialsViewSchema,
   type RunView,
+  type SweepView,
   TERMINAL_JOB_STATUSES,
+  type TrialView,
 } from './api/views.js';
 export {
   FilePathSchema,

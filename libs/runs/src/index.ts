@@ -8,7 +8,22 @@ export {
   retryDelayMs,
   retryDueInMs,
 } from './job.decider.js';
-export { jobsToStop, type JobToStop, readyJobs, runDecider, type RunState } from './run.decider.js';
+export {
+  jobsToStop,
+  type JobToStop,
+  readyJobs,
+  runDecider,
+  type RunState,
+  sweepsToComplete,
+} from './run.decider.js';
+export { bestTrial, expandSweep, trialName, type TrialParams, type TrialResult } from './sweep.js';
+export {
+  earlyStop,
+  type ReportWindow,
+  type Series,
+  type StopDecision,
+  withPoints,
+} from './early-stopping.js';
 export {
   type JobHistoryDoc,
   jobHistoryProjection,
@@ -27,3 +42,4 @@ export {
   activeAttemptsProjection,
 } from './active-attempts.projection.js';
 export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
+export { type RunTrialsDoc, trialsProjection } from './trials.projection.js';

@@ -10,12 +10,14 @@ import {
   type EventData,
   type JobStatus,
   type StagedInput,
+  type Trial,
   type Resources,
   type Network,
   assertUnreachable,
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { type Series, type StopDecision, withPoints } from './early-stopping.js';
 
 export interface JobState {
   readonly status: JobStatus | 'none';
@@ -50,6 +52,10 @@ export interface JobState {
   readonly committed: EventData<'job.succeeded'>['outputs'];
   /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
   readonly metricsBatch?: number;
+  /** The sweep trial this job is, and its parameters (absent or null: not a trial). */
+  readonly trial?: Trial | null;
+  /** For a trial with an objective: the objective's values by step, as it reported them. */
+  readonly objectiveSeries?: Series;
 }
 
 export type JobCommand =
@@ -80,6 +86,8 @@ export type JobCommand =
     }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
+  /** A sweep trial its early-stopping rule judged hopeless: it ends cancelled, saying why. */
+  | { kind: 'stop_early'; decision: StopDecision }
   /** The wait of retry `retry` is over: queue the job again (see {@link retryDueInMs}). */
   | { kind: 'requeue'; retry: number }
   /** It cannot run: `step`, which it needs, did not succeed. */
@@ -275,6 +283,18 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return isTerminal(state.status)
           ? []
           : [{ type: 'job.cancelled', data: { reason: command.reason } }];
+      case 'stop_early': {
+        const objective = state.trial?.objective ?? null;
+        // Only a trial with an objective is judged; one that has ended (or stopped) stays so.
+        if (isTerminal(state.status) || objective === null) return [];
+        const { rule, step, value, threshold, compared, reason } = command.decision;
+        return [
+          {
+            type: 'job.cancelled',
+            data: { reason, earlyStopped: { rule, objective, step, value, threshold, compared } },
+          },
+        ];
+      }
       default:
         return assertUnreachable(command, 'job command');
     }
@@ -298,6 +318,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           secrets: event.data.secrets,
           provision: event.data.provision,
           retries: event.data.retries,
+          trial: event.data.trial ?? null,
         };
       case 'job.retry_scheduled':
         return { ...state, status: 'retrying', retry: event.data.retry };
@@ -322,10 +343,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
-      case 'job.metrics_reported':
-        return event.data.batch === undefined
-          ? state
-          : { ...state, metricsBatch: event.data.batch };
+      case 'job.metrics_reported': {
+        const batched =
+          event.data.batch === undefined ? state : { ...state, metricsBatch: event.data.batch };
+        const metric = state.trial?.objective?.metric;
+        const points = event.data.points.filter((p) => p.name === metric);
+        return points.length === 0
+          ? batched
+          : { ...batched, objectiveSeries: withPoints(state.objectiveSeries ?? [], points) };
+      }
       case 'job.checkpointed':
         return {
           ...state,

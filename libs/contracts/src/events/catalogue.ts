@@ -34,6 +34,7 @@ import {
   RunJobSettledV1,
   RunSubmittedV1,
   RunSucceededV1,
+  RunSweepCompletedV1,
 } from './run.events.js';
 
 /**
@@ -47,6 +48,7 @@ export const eventCatalogue = [
   RunFailedV1,
   RunCancelRequestedV1,
   RunCancelledV1,
+  RunSweepCompletedV1,
   JobQueuedV1,
   JobProvisionedV1,
   JobDispatchedV1,
