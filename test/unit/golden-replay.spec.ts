@@ -17,6 +17,7 @@ import {
   jobsProjection,
   runDecider,
   runsProjection,
+  trialsProjection,
   type ActiveAttempt,
 } from '@acai/runs';
 
@@ -35,6 +36,7 @@ const projections = [
   jobsProjection,
   jobHistoryProjection,
   activeAttemptsProjection,
+  trialsProjection,
 ] as Projection<unknown>[];
 
 /** Reads a log the way the projection runner does: each line decoded and validated at its position. */

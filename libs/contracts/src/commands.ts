@@ -34,6 +34,7 @@ import {
   PageSchema,
   ProjectionViewSchema,
   ReplayStatusSchema,
+  RunTrialsViewSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
 } from './api/views.js';
@@ -172,6 +173,13 @@ export const Commands = defineCommands({
     summary: 'A run and the status of each of its jobs',
     request: z.object({ ...projectScoped, runId: z.string() }),
     response: RunViewSchema,
+  },
+  getRunTrials: {
+    service: 'provenance',
+    summary:
+      "A run's sweeps: every trial's parameters, status, last metrics and objective, and the best",
+    request: z.object({ ...projectScoped, runId: z.string() }),
+    response: RunTrialsViewSchema,
   },
   listRuns: {
     service: 'provenance',

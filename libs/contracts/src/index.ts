@@ -42,12 +42,22 @@ export {
 } from './bus-permissions.js';
 export { EventEnvelopeSchema } from './events/envelope.js';
 export {
+  type BestTrial,
   type JobOutcome,
   type PlannedJob,
+  type PlannedSweep,
   RUN,
   type RunLimits,
   type RunOrigin,
 } from './events/run.events.js';
+export {
+  type EarlyStopped,
+  type EarlyStoppingRule,
+  EarlyStoppingRuleSchema,
+  type Objective,
+  ObjectiveSchema,
+  type Trial,
+} from './events/trial.js';
 export {
   type CandidateView,
   type CheckpointRef,
@@ -78,7 +88,10 @@ export {
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,
+  type EarlyStoppingSpec,
   MAX_RETRY_DELAY_SECONDS,
+  MAX_TRIALS,
+  type SweepSpec,
   type RetrySpec,
   type RunSpec,
   runSpecJsonSchema,
@@ -117,8 +130,13 @@ export {
   type ReplayStatus,
   ReplayStatusSchema,
   type RunStatus,
+  type RunSweepSummary,
+  type RunTrialsView,
+  RunTrialsViewSchema,
   type RunView,
+  type SweepView,
   TERMINAL_JOB_STATUSES,
+  type TrialView,
 } from './api/views.js';
 export {
   FilePathSchema,

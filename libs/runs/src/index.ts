@@ -17,9 +17,18 @@ export {
   type RemainingLimits,
   runDecider,
   type RunState,
+  sweepsToComplete,
   unbudgetedJobs,
 } from './run.decider.js';
 export { admitRun, limitedProvision } from './limits.js';
+export { bestTrial, expandSweep, trialName, type TrialParams, type TrialResult } from './sweep.js';
+export {
+  earlyStop,
+  type ReportWindow,
+  type Series,
+  type StopDecision,
+  withPoints,
+} from './early-stopping.js';
 export {
   type JobHistoryDoc,
   jobHistoryProjection,
@@ -38,3 +47,4 @@ export {
   activeAttemptsProjection,
 } from './active-attempts.projection.js';
 export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
+export { type RunTrialsDoc, trialsProjection } from './trials.projection.js';

@@ -11,12 +11,14 @@ import {
   type JobStatus,
   type StagedInput,
   type StepShare,
+  type Trial,
   type Resources,
   type Network,
   assertUnreachable,
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { type Series, type StopDecision, withPoints } from './early-stopping.js';
 
 export interface JobState {
   readonly status: JobStatus | 'none';
@@ -60,6 +62,10 @@ export interface JobState {
    * configuration it ran on (absent: nothing measured yet).
    */
   readonly spent?: { readonly seconds: number; readonly cost: number };
+  /** The sweep trial this job is, and its parameters (absent or null: not a trial). */
+  readonly trial?: Trial | null;
+  /** For a trial with an objective: the objective's values by step, as it reported them. */
+  readonly objectiveSeries?: Series;
 }
 
 export type JobCommand =
@@ -90,6 +96,8 @@ export type JobCommand =
     }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
+  /** A sweep trial its early-stopping rule judged hopeless: it ends cancelled, saying why. */
+  | { kind: 'stop_early'; decision: StopDecision }
   /** The wait of retry `retry` is over: queue the job again (see {@link retryDueInMs}). */
   | { kind: 'requeue'; retry: number }
   /** It cannot run: `step`, which it needs, did not succeed. */
@@ -285,6 +293,18 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return isTerminal(state.status)
           ? []
           : [{ type: 'job.cancelled', data: { reason: command.reason } }];
+      case 'stop_early': {
+        const objective = state.trial?.objective ?? null;
+        // Only a trial with an objective is judged; one that has ended (or stopped) stays so.
+        if (isTerminal(state.status) || objective === null) return [];
+        const { rule, step, value, threshold, compared, reason } = command.decision;
+        return [
+          {
+            type: 'job.cancelled',
+            data: { reason, earlyStopped: { rule, objective, step, value, threshold, compared } },
+          },
+        ];
+      }
       default:
         return assertUnreachable(command, 'job command');
     }
@@ -309,6 +329,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           provision: event.data.provision,
           retries: event.data.retries,
           ...(event.data.share == null ? {} : { share: event.data.share }),
+          trial: event.data.trial ?? null,
         };
       case 'job.retry_scheduled':
         return {
@@ -338,10 +359,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
-      case 'job.metrics_reported':
-        return event.data.batch === undefined
-          ? state
-          : { ...state, metricsBatch: event.data.batch };
+      case 'job.metrics_reported': {
+        const batched =
+          event.data.batch === undefined ? state : { ...state, metricsBatch: event.data.batch };
+        const metric = state.trial?.objective?.metric;
+        const points = event.data.points.filter((p) => p.name === metric);
+        return points.length === 0
+          ? batched
+          : { ...batched, objectiveSeries: withPoints(state.objectiveSeries ?? [], points) };
+      }
       case 'job.checkpointed':
         return {
           ...state,

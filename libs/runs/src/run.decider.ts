@@ -1,7 +1,9 @@
 import {
   AcaiError,
   RunProblems,
+  type BestTrial,
   type EventData,
+  type PlannedSweep,
   type JobOutcome,
   type PlannedJob,
   type RunLimits,
@@ -26,6 +28,10 @@ export interface RunState {
   readonly cancelReason: string | null;
   /** Why acai submitted the run itself (a profiling run); null for users' runs. */
   readonly origin: RunOrigin | null;
+  /** Its swept steps, each with the job ids of its trials. */
+  readonly sweeps: readonly PlannedSweep[];
+  /** The best trial of each sweep that has completed (every trial ended), by step; null: none. */
+  readonly sweepResults: Readonly<Record<string, BestTrial | null>>;
   /** Its deadline and budget (null: neither). */
   readonly limits: RunLimits | null;
   /** What its ended jobs cost, measured, USD. */
@@ -79,7 +85,12 @@ export type RunCommand =
     }
   /** Ends the run if every job is settled and it has not ended yet (see {@link conclusion}). */
   | { kind: 'conclude' }
-  | { kind: 'cancel'; reason: string };
+  | { kind: 'cancel'; reason: string }
+  /**
+   * Every trial of sweep `step` has ended: record its best trial (found by the scheduler from the
+   * trials' objectives, see `bestTrial`), and end the run if nothing else is left.
+   */
+  | { kind: 'complete_sweep'; step: string; best: BestTrial | null };
 
 export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
   creationEvents: ReadonlySet<string>;
@@ -97,6 +108,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     measured: {},
     shares: {},
     exhausted: null,
+    sweeps: [],
+    sweepResults: {},
   }),
 
   decide(command, state) {
@@ -146,6 +159,26 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           );
         }
         return [{ type: 'run.cancel_requested', data: { reason: command.reason } }];
+      case 'complete_sweep': {
+        const sweep = state.sweeps.find((s) => s.step === command.step);
+        if (sweep === undefined || (state.phase !== 'active' && state.phase !== 'cancelling'))
+          return [];
+        // Completed already (a redelivery): the run's end is derived again, as for a settlement.
+        if (command.step in state.sweepResults) return conclusion(state);
+        const outcomes = sweep.trials.map((id) => state.outcomes[id]);
+        if (outcomes.some((o) => o === undefined)) return [];
+        const completed: NewEvent = {
+          type: 'run.sweep_completed',
+          data: {
+            step: sweep.step,
+            trials: sweep.trials.length,
+            succeeded: outcomes.filter((o) => o === 'succeeded').length,
+            earlyStopped: outcomes.filter((o) => o === 'early_stopped').length,
+            best: command.best,
+          },
+        };
+        return [completed, ...conclusion(runDecider.evolve(state, completed))];
+      }
       default:
         return assertUnreachable(command, 'run command');
     }
@@ -161,6 +194,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           jobs: event.data.jobs,
           // Runs recorded before origins existed were all users'.
           origin: event.data.origin ?? null,
+          sweeps: event.data.sweeps ?? [],
           limits: event.data.limits ?? null,
         };
       case 'run.step_budgeted':
@@ -186,6 +220,11 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           phase: 'cancelling',
           cancelReason: event.data.reason,
           exhausted: event.data,
+        };
+      case 'run.sweep_completed':
+        return {
+          ...state,
+          sweepResults: { ...state.sweepResults, [event.data.step]: event.data.best },
         };
       case 'run.job_settled':
         return {
@@ -217,12 +256,18 @@ function conclusion(state: RunState): NewEvent[] {
   if (state.exhausted !== null) {
     return [{ type: 'run.failed', data: { reason: state.exhausted.reason, failedJobs: [] } }];
   }
+  // A sweep's best trial is recorded before the run ends.
+  if (state.sweeps.some((s) => !(s.step in state.sweepResults))) return [];
   if (state.phase === 'cancelling')
     return [
       { type: 'run.cancelled', data: { reason: state.cancelReason ?? 'cancelled on request' } },
     ];
   const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed');
-  if (state.jobs.every((j) => state.outcomes[j.id] === 'succeeded')) {
+  // A sweep with an objective that no trial that succeeded reported has no result.
+  const unresolved = state.sweeps.filter(
+    (s) => s.objective !== null && state.sweepResults[s.step] === null,
+  );
+  if (unresolved.length === 0 && state.jobs.every((j) => OK.has(state.outcomes[j.id]))) {
     return [{ type: 'run.succeeded', data: {} }];
   }
   // The steps that failed are named, not those skipped or cancelled because of them.
@@ -234,13 +279,35 @@ function conclusion(state: RunState): NewEvent[] {
         reason:
           failed.length > 0
             ? `step(s) failed: ${failed.map((j) => j.name).join(', ')}`
-            : skipped
-              ? 'steps were skipped'
-              : 'steps were cancelled',
+            : unresolved.length > 0
+              ? unresolved
+                  .map(
+                    (s) =>
+                      `no trial of sweep '${s.step}' succeeded having reported its objective '${s.objective!.metric}'`,
+                  )
+                  .join('; ')
+              : skipped
+                ? 'steps were skipped'
+                : 'steps were cancelled',
         failedJobs: failed.map((j) => j.id),
       },
     },
   ];
+}
+
+/** Outcomes a run succeeds with: an early-stopped trial did what its sweep asked. */
+const OK: ReadonlySet<JobOutcome | undefined> = new Set(['succeeded', 'early_stopped']);
+
+/**
+ * Sweeps whose trials have all ended but whose best trial is not recorded yet: the scheduler finds
+ * it (from the trials' objectives) and completes them.
+ */
+export function sweepsToComplete(state: RunState): PlannedSweep[] {
+  if (state.phase !== 'active' && state.phase !== 'cancelling') return [];
+  return state.sweeps.filter(
+    (s) =>
+      !(s.step in state.sweepResults) && s.trials.every((id) => state.outcomes[id] !== undefined),
+  );
 }
 
 /** An outcome that lets a dependant run without `continueOnFailure`. */
@@ -262,9 +329,18 @@ function producers(job: PlannedJob): string[] {
 export function readyJobs(state: RunState): PlannedJob[] {
   if (state.phase !== 'active') return [];
   const outcome = outcomeByName(state);
+  // A sweep runs its first maxParallel unsettled trials: the ones it queued before are among them.
+  const held = new Set(
+    state.sweeps.flatMap((s) =>
+      s.maxParallel === null
+        ? []
+        : s.trials.filter((id) => state.outcomes[id] === undefined).slice(s.maxParallel),
+    ),
+  );
   return state.jobs.filter(
     (j) =>
       state.outcomes[j.id] === undefined &&
+      !held.has(j.id) &&
       (j.continueOnFailure
         ? j.needs.every((n) => outcome(n) !== undefined) &&
           producers(j).every((n) => outcome(n) === 'succeeded')
@@ -309,7 +385,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: fromStep,
-        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describe(outcome(fromStep))}`,
+        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describeStep(state, fromStep, outcome(fromStep))}`,
       });
       continue;
     }
@@ -320,16 +396,43 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: need,
-        reason: `step '${need}', which it needs, ${describe(outcome(need))}`,
+        reason: `step '${need}', which it needs, ${describeStep(state, need, outcome(need))}`,
       });
     }
   }
   return stops;
 }
 
+/**
+ * The outcome of a step by name. A swept step's is known once its sweep completed: failed (or
+ * cancelled, or skipped) if a trial was, failed if it has an objective and no best trial, else
+ * succeeded (early-stopped trials included).
+ */
 function outcomeByName(state: RunState): (name: string) => JobOutcome | undefined {
   const byName = new Map(state.jobs.map((j) => [j.name, j.id]));
-  return (name) => state.outcomes[byName.get(name) ?? ''];
+  const sweeps = new Map(state.sweeps.map((s) => [s.step, s]));
+  return (name) => {
+    const sweep = sweeps.get(name);
+    if (sweep === undefined) return state.outcomes[byName.get(name) ?? ''];
+    if (!(name in state.sweepResults)) return undefined;
+    const outcomes = new Set(sweep.trials.map((id) => state.outcomes[id]));
+    const bad = (['failed', 'cancelled', 'skipped'] as const).find((o) => outcomes.has(o));
+    if (bad !== undefined) return bad;
+    return sweep.objective !== null && state.sweepResults[name] === null ? 'failed' : 'succeeded';
+  };
+}
+
+/** How a step ended, for a reason: a sweep that failed for want of a best trial says so. */
+function describeStep(state: RunState, name: string, outcome: JobOutcome | undefined): string {
+  const sweep = state.sweeps.find((s) => s.step === name);
+  if (
+    sweep !== undefined &&
+    outcome === 'failed' &&
+    !sweep.trials.some((id) => state.outcomes[id] === 'failed')
+  ) {
+    return `is a sweep with no best trial (no trial that succeeded reported its objective '${sweep.objective?.metric ?? ''}')`;
+  }
+  return describe(outcome);
 }
 
 function describe(outcome: JobOutcome | undefined): string {

@@ -217,6 +217,19 @@ export const Routes = {
     success: { status: 200, description: 'The run', body: Commands.getRun.response },
     errors: read,
   }),
+  getRunTrials: route({
+    method: 'GET',
+    path: '/api/v1/runs/{id}/trials',
+    tag: 'runs',
+    auth: 'read',
+    summary:
+      'The trials of the run’s sweeps: parameters, status, last metrics, objective, why stopped',
+    description:
+      'One entry per swept step: its objective, early-stopping rule and maxParallel, and every trial (job `<step>#<n>`) with its parameters, status, the last value of each metric it reported, its objective, and why it stopped (`earlyStopped` holds the rule, its value and the threshold it missed). `best` is the best trial once the sweep completed (the one whose output steps that take the swept step’s output get), the leader before. A run without sweeps has none.',
+    params: idParams('run'),
+    success: { status: 200, description: 'Its sweeps', body: Commands.getRunTrials.response },
+    errors: read,
+  }),
   cancelRun: route({
     method: 'POST',
     path: '/api/v1/runs/{id}/cancel',
@@ -621,7 +634,7 @@ export const Routes = {
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
     success: {
       status: 202,

@@ -118,6 +118,15 @@ export class RunsController {
     return this.commands.send('getRun', { project: caller.project, runId: id });
   }
 
+  @Route(Routes.getRunTrials)
+  trials(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+  ): Promise<CommandResult<'getRunTrials'>> {
+    assertId(id, 'run');
+    return this.commands.send('getRunTrials', { project: caller.project, runId: id });
+  }
+
   @Route(Routes.cancelRun)
   async cancel(
     @Caller() caller: Principal,

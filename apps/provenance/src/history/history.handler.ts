@@ -6,10 +6,11 @@ import {
   type HistoryEntry,
   type JobView,
   type Page,
+  type RunTrialsView,
   type RunView,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
-import type { JobHistoryDoc } from '@acai/runs';
+import type { JobHistoryDoc, RunTrialsDoc } from '@acai/runs';
 import { MetricsRepository } from '../metrics/metrics.repository.js';
 import { ReadModels } from './read-models.repository.js';
 
@@ -29,6 +30,17 @@ export class HistoryHandler {
       () => this.readModels.find<RunView>('runs', req.project, req.runId),
       () => new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${req.runId}' in this project`),
     );
+  }
+
+  /**
+   * A run's sweeps and every trial of them; a run of this project without sweeps has none (an
+   * empty list), one of another project is not found.
+   */
+  @OnCommand('getRunTrials')
+  async getRunTrials(@Payload() req: { project: string; runId: string }): Promise<RunTrialsView> {
+    await this.getRun(req);
+    const doc = await this.readModels.find<RunTrialsDoc>('run-trials', req.project, req.runId);
+    return { runId: req.runId, sweeps: doc?.sweeps ?? [] };
   }
 
   @OnCommand('listRuns')

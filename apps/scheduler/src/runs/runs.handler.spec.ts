@@ -109,6 +109,8 @@ describe('the scheduler’s run workflow', () => {
         return handler.onSkipped(event);
       case 'job.retry_scheduled':
         return handler.onRetryScheduled(event);
+      case 'job.metrics_reported':
+        return handler.onMetricsReported(event);
       default:
         return;
     }
@@ -863,6 +865,161 @@ describe('the scheduler’s run workflow', () => {
       await fresh.onSucceeded(end as StoredEventOf<'job.succeeded'>);
 
       expect(log.typesSince(log.lastSeq - 2)).toEqual(['run.cancel_requested', 'run.cancelled']);
+    });
+  });
+
+  describe('a sweep', () => {
+    const ref = (jobId: string) => ({ project: PROJECT, aggregate: JOB, id: jobId });
+
+    async function start(jobId: string, runId: string): Promise<void> {
+      await provision(jobId, runId);
+      await deliver();
+      const started = jobDecider.decide(
+        { kind: 'start', executor: 'node-1', pid: 7 },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), started, runId);
+      await deliver();
+    }
+
+    async function report(jobId: string, runId: string, loss: [step: number, value: number][]) {
+      const reported = jobDecider.decide(
+        {
+          kind: 'report_metrics',
+          data: {
+            attempt: 1,
+            points: loss.map(([step, value]) => ({
+              name: 'loss',
+              value,
+              step,
+              time: '2026-12-01T00:00:00Z',
+            })),
+          },
+        },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), reported, runId);
+      await deliver();
+    }
+
+    async function succeed(jobId: string, runId: string, version: number): Promise<void> {
+      const ended = jobDecider.decide(
+        {
+          kind: 'succeed',
+          attempt: 1,
+          durationMs: 5,
+          outputs: [{ fileset: 'model', version }],
+        },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), ended, runId);
+      await deliver();
+    }
+
+    it('stops a hopeless trial by its rule, completes the sweep, and hands the best trial’s output on', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          {
+            name: 'train',
+            command: ['train'],
+            outputs: [{ fileset: 'model' }],
+            sweep: {
+              grid: { LR: ['0.1', '0.01', '0.001'] },
+              maxParallel: 2,
+              objective: { metric: 'loss', mode: 'min' },
+              earlyStopping: { rule: 'asha', reductionFactor: 2, minSteps: 1, rungs: [2] },
+            },
+          },
+          { name: 'eval', command: ['eval'], inputs: [{ step: 'train', output: 'model' }] },
+        ]),
+      });
+      await deliver();
+      expect(planned.map((j) => j.name)).toEqual(['train#1', 'train#2', 'train#3', 'eval']);
+      const [t1, t2, t3, evaluate] = planned.map((j) => j.id) as [string, string, string, string];
+      // maxParallel: two trials queued, each with its parameters.
+      expect(
+        log.ofType('job.queued').map((e) => [e.data.name, e.data.env, e.data.trial?.params]),
+      ).toEqual([
+        ['train#1', { LR: '0.1' }, { LR: '0.1' }],
+        ['train#2', { LR: '0.01' }, { LR: '0.01' }],
+      ]);
+
+      await start(t1, id);
+      await start(t2, id);
+      await report(t1, id, [
+        [1, 1.0],
+        [2, 0.4],
+      ]);
+      // The first trial at the rung has nothing to be compared with; the second is worse.
+      expect(log.ofType('job.cancelled')).toEqual([]);
+      await report(t2, id, [
+        [1, 1.2],
+        [2, 0.9],
+      ]);
+      const stopped = log.ofType('job.cancelled');
+      expect(stopped.map((e) => [e.aggregateId, e.data.earlyStopped])).toEqual([
+        [
+          t2,
+          {
+            rule: 'asha',
+            objective: { metric: 'loss', mode: 'min' },
+            step: 2,
+            value: 0.9,
+            threshold: 0.4,
+            compared: 1,
+          },
+        ],
+      ]);
+      expect(control.cancelled).toEqual([
+        { project: PROJECT, jobId: t2, reason: stopped[0]!.data.reason },
+      ]);
+      // Settled as stopped early, which lets the third trial in.
+      expect(log.ofType('run.job_settled').map((e) => e.data.outcome)).toEqual(['early_stopped']);
+      expect(log.ofType('job.queued').map((e) => e.data.name)).toContain('train#3');
+
+      // Redelivered, to a scheduler restarted with nothing cached: nothing more is decided.
+      const before = log.lastSeq;
+      const restarted = new RunsHandler(
+        new RunRepository(log),
+        new JobRepository(log),
+        work,
+        control,
+        commands,
+        silentLogger,
+      );
+      await restarted.onMetricsReported(log.ofType('job.metrics_reported')[1]!);
+      expect(log.lastSeq).toBe(before);
+
+      await start(t3, id);
+      await report(t3, id, [
+        [1, 0.8],
+        [2, 0.3],
+      ]);
+      await succeed(t1, id, 5);
+      expect(log.ofType('run.sweep_completed')).toEqual([]);
+      await succeed(t3, id, 6);
+      expect(log.ofType('run.sweep_completed').map((e) => e.data)).toEqual([
+        {
+          step: 'train',
+          trials: 3,
+          succeeded: 2,
+          earlyStopped: 1,
+          best: { jobId: t3, name: 'train#3', params: { LR: '0.001' }, value: 0.3 },
+        },
+      ]);
+      // The step that takes the sweep's output is queued on the best trial's version.
+      const queued = log.ofType('job.queued').find((e) => e.aggregateId === evaluate)!;
+      expect(commands.sent.filter((c) => c.name === 'getVersion').at(-1)?.request).toMatchObject({
+        name: 'model',
+        version: 6,
+      });
+      expect(queued.data.inputs).toEqual([expect.objectContaining({ fileset: 'model' })]);
+      await provision(evaluate, id);
+      await deliver();
+      await run(evaluate, id, true);
+      expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
     });
   });
 });

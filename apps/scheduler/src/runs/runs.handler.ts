@@ -33,6 +33,8 @@ import {
 import { newId } from '@acai/platform';
 import {
   admitRun,
+  bestTrial,
+  earlyStop,
   jobDecider,
   failedBeforeAnyAttempt,
   jobsToStop,
@@ -42,6 +44,7 @@ import {
   remainingLimits,
   retryDueInMs,
   runDecider,
+  sweepsToComplete,
   unbudgetedJobs,
   type RunState,
 } from '@acai/runs';
@@ -70,11 +73,13 @@ export class RunsHandler {
   async submit(
     @Payload() request: CommandPayload<'submitRun'>,
   ): Promise<CommandResult<'submitRun'>> {
-    const { jobs } = planRun(request.spec, () => newId('job'));
-    // A step no configuration can take would wait forever: refuse the run now, saying which.
+    const { jobs, sweeps } = planRun(request.spec, () => newId('job'));
+    // A step no configuration can take would wait forever: refuse the run now, saying which (a
+    // swept step once: its trials differ only in env).
+    const steps = jobs.filter((j) => (j.trial?.index ?? 1) === 1);
     await this.commands.send('checkResources', {
-      steps: jobs.map((j) => ({
-        name: j.name,
+      steps: steps.map((j) => ({
+        name: j.trial?.step ?? j.name,
         cpu: j.resources.cpu,
         memoryMb: j.resources.memoryMb,
         auto: j.provision !== null && j.provision.offer === undefined,
@@ -97,6 +102,7 @@ export class RunsHandler {
               submittedBy: request.submittedBy,
               origin: request.origin ?? null,
               ...(limits === null ? {} : { limits }),
+              ...(sweeps.length > 0 ? { sweeps } : {}),
             },
           },
           state,
@@ -199,12 +205,66 @@ export class RunsHandler {
    */
   @OnEvent('run.job_settled')
   async onJobSettled(@Payload() event: StoredEventOf<'run.job_settled'>): Promise<void> {
-    await this.runs.execute(
+    const { state } = await this.runs.execute(
       event.project,
       event.aggregateId,
       (s) => runDecider.decide({ kind: 'conclude' }, s),
       { correlationId: event.aggregateId, causationId: event.causationId },
     );
+    // Likewise a sweep whose last trial settled is completed if the process died before it was.
+    await this.completeSweeps(event.project, event.aggregateId, state, event);
+  }
+
+  /**
+   * A sweep trial reported metrics: if they include its objective and its sweep stops trials
+   * early, the rule judges it against the other trials (as the log has them now); a hopeless trial
+   * is cancelled, with the rule, its value and the threshold in the event, and its process killed.
+   * A redelivery judges again on as much or more, and a trial stopped once stays stopped.
+   */
+  @OnEvent('job.metrics_reported')
+  async onMetricsReported(@Payload() event: StoredEventOf<'job.metrics_reported'>): Promise<void> {
+    const runId = event.correlationId;
+    if (runId === null) return;
+    const { state: job } = await this.jobs.load(event.project, event.aggregateId);
+    const trial = job.trial ?? null;
+    const objective = trial?.objective ?? null;
+    if (trial === null || objective === null || job.status !== 'running') return;
+    const points = event.data.points.filter((p) => p.name === objective.metric);
+    const series = job.objectiveSeries ?? [];
+    if (points.length === 0 || series.length === 0) return;
+    const { state: run } = await this.runs.load(event.project, runId);
+    const sweep = run.sweeps.find((s) => s.step === trial.step);
+    if (run.phase !== 'active' || sweep === undefined || sweep.earlyStopping === null) return;
+    const others = [];
+    for (const id of sweep.trials) {
+      if (id === event.aggregateId) continue;
+      const { state } = await this.jobs.load(event.project, id);
+      others.push(state.objectiveSeries ?? []);
+    }
+    // A value without a step was numbered when it was folded in: judge at the last step then.
+    const steps = points.map((p) => p.step);
+    const last = series[series.length - 1]![0];
+    const window = steps.every((step) => step !== null)
+      ? { from: Math.min(...steps), to: Math.max(...steps) }
+      : { from: last, to: last };
+    const decision = earlyStop(sweep.earlyStopping, objective, series, window, others);
+    if (decision === null) return;
+    let mayRun = false;
+    const { events } = await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => {
+        mayRun = s.status === 'dispatched' || s.status === 'running';
+        return jobDecider.decide({ kind: 'stop_early', decision }, s);
+      },
+      { correlationId: runId, causationId: event.id },
+    );
+    if (events.length === 0) return;
+    this.logger.info(
+      { runId, jobId: event.aggregateId, rule: decision.rule, step: decision.step },
+      'trial stopped early',
+    );
+    if (mayRun) this.killIfRunning(event.project, event.aggregateId, decision.reason);
   }
 
   @OnEvent('job.provisioned')
@@ -266,7 +326,8 @@ export class RunsHandler {
 
   @OnEvent('job.cancelled')
   async onCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): Promise<void> {
-    await this.settle(event, 'cancelled');
+    // A trial its early-stopping rule stopped did what its sweep asked: it does not fail the run.
+    await this.settle(event, event.data.earlyStopped === undefined ? 'cancelled' : 'early_stopped');
   }
 
   @OnEvent('job.skipped')
@@ -317,7 +378,49 @@ export class RunsHandler {
         ),
       { correlationId: runId, causationId: event.id },
     );
-    await this.advance(event.project, runId, state, event);
+    const run = await this.completeSweeps(event.project, runId, state, event);
+    await this.advance(event.project, runId, run, event);
+  }
+
+  /**
+   * Completes each sweep whose trials have all ended: its best trial, by the objective's last
+   * value among those that succeeded (read from the trials' own events), goes in the run's log,
+   * and the run ends if nothing else is left. Returns the run as it is then.
+   */
+  private async completeSweeps(
+    project: string,
+    runId: string,
+    run: RunState,
+    cause: StoredEvent,
+  ): Promise<RunState> {
+    let state = run;
+    for (const sweep of sweepsToComplete(run)) {
+      const trials = [];
+      for (const id of sweep.trials) {
+        // Each trial's end is in the log (the run settled it); the cache may not have seen it.
+        const { state: job } = await this.jobs.refresh(project, id);
+        const planned = run.jobs.find((j) => j.id === id);
+        trials.push({
+          jobId: id,
+          name: planned?.name ?? id,
+          params: planned?.trial?.params ?? {},
+          outcome: run.outcomes[id],
+          series: job.objectiveSeries ?? [],
+        });
+      }
+      const best = bestTrial(sweep, trials);
+      ({ state } = await this.runs.execute(
+        project,
+        runId,
+        (s) => runDecider.decide({ kind: 'complete_sweep', step: sweep.step, best }, s),
+        { correlationId: runId, causationId: cause.id },
+      ));
+      this.logger.info(
+        { runId, step: sweep.step, best: best?.name ?? null, value: best?.value ?? null },
+        'sweep completed',
+      );
+    }
+    return state;
   }
 
   /**
@@ -441,6 +544,7 @@ export class RunsHandler {
                     provision: limitedProvision(job.provision, share),
                     retries: job.retries,
                     ...(share === null ? {} : { share }),
+                    ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
                   },
                 },
                 s,
@@ -522,14 +626,22 @@ export class RunsHandler {
     return { staged };
   }
 
-  /** The version of `fileset` the job of step `step` of this run committed when it succeeded. */
+  /**
+   * The version of `fileset` the job of step `step` of this run committed when it succeeded; for a
+   * swept step, the one its best trial committed.
+   */
   private async committedBy(
     project: string,
     run: RunState,
     step: string,
     fileset: string,
   ): Promise<{ version: number; what: string } | { failure: string }> {
-    const producer = run.jobs.find((j) => j.name === step);
+    const swept = run.sweeps.some((s) => s.step === step);
+    const best = run.sweepResults[step];
+    if (swept && (best === undefined || best === null)) {
+      return { failure: `step '${step}' is a sweep with no best trial` };
+    }
+    const producer = run.jobs.find((j) => (swept ? j.id === best?.jobId : j.name === step));
     if (producer === undefined) return { failure: `step '${step}' is not a step of this run` };
     // Its end is in the log (the run settled it), but the cache may not have seen it yet.
     const { state } = await this.jobs.refresh(project, producer.id);
@@ -541,7 +653,7 @@ export class RunsHandler {
     }
     return {
       version: output.version,
-      what: `${fileset}@${output.version} (the output of step '${step}')`,
+      what: `${fileset}@${output.version} (the output of step '${step}'${swept ? `, its best trial ${producer.name}` : ''})`,
     };
   }
 

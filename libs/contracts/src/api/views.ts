@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  BestTrialSchema,
+  EarlyStoppedSchema,
+  EarlyStoppingRuleSchema,
+  ObjectiveSchema,
+} from '../events/trial.js';
 
 export const RunStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
@@ -48,6 +54,19 @@ export const RunLimitsViewSchema = z.object({
   budgetExhausted: z.string().nullable(),
 });
 export type RunLimitsView = z.infer<typeof RunLimitsViewSchema>;
+/** A swept step of a run, in short: its trials are in GET /api/v1/runs/{id}/trials. */
+export const RunSweepSummarySchema = z.object({
+  step: z.string(),
+  trials: z.number().int(),
+  objective: ObjectiveSchema.nullable(),
+  /** Every trial has ended and the best is chosen. */
+  completed: z.boolean(),
+  succeeded: z.number().int(),
+  earlyStopped: z.number().int(),
+  /** The best trial, once the sweep completed (null: none, or not yet). */
+  best: BestTrialSchema.nullable(),
+});
+export type RunSweepSummary = z.infer<typeof RunSweepSummarySchema>;
 
 export const RunViewSchema = z.object({
   id: z.string(),
@@ -59,6 +78,8 @@ export const RunViewSchema = z.object({
   jobs: z.array(RunJobSummarySchema),
   /** Its deadline and budget, spent and predicted; absent for a run with neither. */
   limits: RunLimitsViewSchema.optional(),
+  /** Added: the run's swept steps (absent when it has none). */
+  sweeps: z.array(RunSweepSummarySchema).optional(),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
@@ -169,3 +190,44 @@ export const ProjectionViewSchema = z.object({
   replay: ReplayStatusSchema.nullable(),
 });
 export type ProjectionView = z.infer<typeof ProjectionViewSchema>;
+
+/** One trial of a sweep, as GET /api/v1/runs/{id}/trials lists it. */
+export const TrialViewSchema = z.object({
+  jobId: z.string(),
+  name: z.string(),
+  index: z.number().int(),
+  params: z.record(z.string(), z.string()),
+  status: JobStatusSchema,
+  /** The objective's last reported value, and its step (null: not reported yet). */
+  objective: z.number().nullable(),
+  step: z.number().int().nullable(),
+  /** The last value of each metric it reported. */
+  lastMetrics: z.record(
+    z.string(),
+    z.object({ value: z.number(), step: z.number().int().nullable() }),
+  ),
+  /** Why it did not run to the end: stopped early, cancelled, failed or skipped (null: it did). */
+  stoppedReason: z.string().nullable(),
+  /** The early-stopping decision, when the rule stopped it. */
+  earlyStopped: EarlyStoppedSchema.nullable(),
+});
+export type TrialView = z.infer<typeof TrialViewSchema>;
+
+export const SweepViewSchema = z.object({
+  step: z.string(),
+  objective: ObjectiveSchema.nullable(),
+  earlyStopping: EarlyStoppingRuleSchema.nullable(),
+  maxParallel: z.number().int().nullable(),
+  completed: z.boolean(),
+  /** The best trial: once completed, the one the run recorded; before, the leader so far. */
+  best: BestTrialSchema.nullable(),
+  trials: z.array(TrialViewSchema),
+});
+export type SweepView = z.infer<typeof SweepViewSchema>;
+
+/** GET /api/v1/runs/{id}/trials: every sweep of the run with all its trials. */
+export const RunTrialsViewSchema = z.object({
+  runId: z.string(),
+  sweeps: z.array(SweepViewSchema),
+});
+export type RunTrialsView = z.infer<typeof RunTrialsViewSchema>;

@@ -37,6 +37,7 @@ import {
   RunJobSettledV1,
   RunSubmittedV1,
   RunSucceededV1,
+  RunSweepCompletedV1,
 } from './run.events.js';
 
 /**
@@ -53,6 +54,7 @@ export const eventCatalogue = [
   RunStepBudgetedV1,
   RunJobCostMeasuredV1,
   RunBudgetExhaustedV1,
+  RunSweepCompletedV1,
   JobQueuedV1,
   JobProvisionedV1,
   JobDispatchedV1,

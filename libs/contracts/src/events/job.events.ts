@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { EarlyStoppedSchema, TrialSchema } from './trial.js';
 
 export const JOB = 'job';
 
@@ -139,6 +140,8 @@ export const JobQueuedV1 = defineEvent({
      * `provision` (null: the run has neither).
      */
     share: StepShareSchema.nullable().optional(),
+    /** Added compatibly: the sweep trial this job is, and its parameters (null: not a trial). */
+    trial: TrialSchema.nullable().optional(),
   }),
 });
 
@@ -355,6 +358,13 @@ export const JobCancelledV1 = defineEvent({
   writers: ['scheduler'],
   aggregate: JOB,
   description:
-    'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',
-  schema: z.object({ reason: z.string() }),
+    'The job will not run (or was stopped): its run was cancelled, or, for a sweep trial, its early-stopping rule stopped it (`earlyStopped`).',
+  schema: z.object({
+    reason: z.string(),
+    /**
+     * Added compatibly: a sweep trial stopped by its early-stopping rule: the rule, the trial's
+     * objective at `step` and the threshold it did not reach. It does not fail the run.
+     */
+    earlyStopped: EarlyStoppedSchema.optional(),
+  }),
 });

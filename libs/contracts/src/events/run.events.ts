@@ -7,8 +7,21 @@ import {
   RetryPolicySchema,
   StepShareSchema,
 } from './job.events.js';
+import { BestTrialSchema, EarlyStoppingRuleSchema, ObjectiveSchema, TrialSchema } from './trial.js';
+export { type BestTrial } from './trial.js';
 
 export const RUN = 'run';
+
+/** A swept step as its run recorded it: its trials' job ids in order, and how they are run. */
+export const PlannedSweepSchema = z.object({
+  step: z.string(),
+  trials: z.array(z.string()).min(1),
+  /** Trials queued or running at once (null: all). */
+  maxParallel: z.number().int().positive().nullable(),
+  objective: ObjectiveSchema.nullable(),
+  earlyStopping: EarlyStoppingRuleSchema.nullable(),
+});
+export type PlannedSweep = z.infer<typeof PlannedSweepSchema>;
 
 export const PlannedJobSchema = z.object({
   id: z.string(),
@@ -56,6 +69,8 @@ export const PlannedJobSchema = z.object({
   retries: RetryPolicySchema.nullable().default(null),
   /** Added compatibly: runs once its needs have ended, whatever their outcome (false: skipped). */
   continueOnFailure: z.boolean().default(false),
+  /** Added compatibly: the trial of a swept step this job is (null: a step's only job). */
+  trial: TrialSchema.nullable().optional(),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
@@ -95,6 +110,8 @@ export const RunSubmittedV1 = defineEvent({
     submittedBy: z.string().nullable(),
     /** Added compatibly: why acai itself submitted the run (null: a user did). */
     origin: RunOriginSchema.nullable().default(null),
+    /** Added compatibly: the run's swept steps, each with the jobs of its trials. */
+    sweeps: z.array(PlannedSweepSchema).optional(),
     /** Added compatibly: the run's deadline and budget and the plan it was accepted on (null: none). */
     limits: RunLimitsSchema.nullable().optional(),
   }),
@@ -164,8 +181,18 @@ export const RunBudgetExhaustedV1 = defineEvent({
   }),
 });
 
-/** `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure. */
-export const JobOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled', 'skipped']);
+/**
+ * `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure.
+ * `early_stopped` added compatibly: a sweep's trial stopped by its early-stopping rule (it does
+ * not fail the run).
+ */
+export const JobOutcomeSchema = z.enum([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+  'early_stopped',
+]);
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 
 export const RunJobSettledV1 = defineEvent({
@@ -214,4 +241,21 @@ export const RunCancelledV1 = defineEvent({
   aggregate: RUN,
   description: 'The run stopped because it was cancelled; no job of it is still running.',
   schema: z.object({ reason: z.string() }),
+});
+
+export const RunSweepCompletedV1 = defineEvent({
+  type: 'run.sweep_completed',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    "Every trial of a swept step has ended: how many succeeded and were stopped early, and the best trial (by the objective's last reported value, among those that succeeded), whose output the steps that take the swept step's output get.",
+  schema: z.object({
+    step: z.string(),
+    trials: z.number().int().nonnegative(),
+    succeeded: z.number().int().nonnegative(),
+    earlyStopped: z.number().int().nonnegative(),
+    /** Null when the sweep has no objective, or no trial that succeeded reported it. */
+    best: BestTrialSchema.nullable(),
+  }),
 });
