@@ -47,6 +47,7 @@ export {
   type PlannedJob,
   type PlannedSweep,
   RUN,
+  type RunLimits,
   type RunOrigin,
 } from './events/run.events.js';
 export {
@@ -71,6 +72,7 @@ export {
   type Resources,
   type RetryPolicy,
   type StagedInput,
+  type StepShare,
 } from './events/job.events.js';
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
@@ -98,6 +100,23 @@ export {
   StepSpecSchema,
   withStepNames,
 } from './api/run-spec.js';
+export {
+  BudgetSchema,
+  deadlineAt,
+  DeadlineSpecSchema,
+  type DeadlineSpec,
+  MAX_DEADLINE_SECONDS,
+  type ParsedDeadline,
+  parseDeadline,
+} from './api/deadline.js';
+export {
+  type PlanAlternative,
+  type RunPlanView,
+  RunPlanViewSchema,
+  type StepPlan,
+  type StepToEstimate,
+  StepToEstimateSchema,
+} from './api/run-plan.js';
 export {
   type HistoryEntry,
   type JobStatus,

@@ -57,6 +57,18 @@ export const runsProjection: Projection<RunView> = {
         createdAt: event.occurredAt,
         updatedAt: event.occurredAt,
         jobs: event.data.jobs.map((j) => ({ id: j.id, name: j.name, status: 'pending' })),
+        ...(event.data.limits == null
+          ? {}
+          : {
+              limits: {
+                deadline: event.data.limits.deadline,
+                budget: event.data.limits.budget,
+                spent: 0,
+                predictedFinish: event.data.limits.predictedFinish,
+                predictedCost: event.data.limits.predictedCost,
+                budgetExhausted: null,
+              },
+            }),
         ...(event.data.sweeps === undefined || event.data.sweeps.length === 0
           ? {}
           : {
@@ -74,7 +86,27 @@ export const runsProjection: Projection<RunView> = {
     }
     if (doc === undefined) return undefined;
     const touched = { ...doc, updatedAt: event.occurredAt };
+    const limits = doc.limits;
     switch (event.type) {
+      case 'run.step_budgeted':
+        return limits === undefined
+          ? doc
+          : {
+              ...touched,
+              limits: {
+                ...limits,
+                predictedFinish: event.data.runPredictedFinish,
+                predictedCost: event.data.runPredictedCost,
+              },
+            };
+      case 'run.job_cost_measured':
+        return limits === undefined
+          ? doc
+          : { ...touched, limits: { ...limits, spent: limits.spent + event.data.cost } };
+      case 'run.budget_exhausted':
+        return limits === undefined
+          ? doc
+          : { ...touched, limits: { ...limits, budgetExhausted: event.data.reason } };
       case 'run.sweep_completed': {
         const { step, succeeded, earlyStopped, best } = event.data;
         return {

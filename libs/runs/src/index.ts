@@ -9,13 +9,18 @@ export {
   retryDueInMs,
 } from './job.decider.js';
 export {
+  type BudgetedStep,
   jobsToStop,
   type JobToStop,
   readyJobs,
+  remainingLimits,
+  type RemainingLimits,
   runDecider,
   type RunState,
   sweepsToComplete,
+  unbudgetedJobs,
 } from './run.decider.js';
+export { admitRun, limitedProvision } from './limits.js';
 export { bestTrial, expandSweep, trialName, type TrialParams, type TrialResult } from './sweep.js';
 export {
   earlyStop,

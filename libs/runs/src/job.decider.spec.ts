@@ -572,6 +572,7 @@ describe('jobDecider', () => {
         retry: 0,
         committed: [],
         metricsBatch: 0,
+        pricePerHour: null,
         trial: null,
       });
     });

@@ -10,6 +10,7 @@ import {
   type EventData,
   type JobStatus,
   type StagedInput,
+  type StepShare,
   type Trial,
   type Resources,
   type Network,
@@ -52,6 +53,15 @@ export interface JobState {
   readonly committed: EventData<'job.succeeded'>['outputs'];
   /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
   readonly metricsBatch?: number;
+  /** Its share of its run's deadline and budget, when the run has them (absent: none). */
+  readonly share?: StepShare | null;
+  /** USD per hour of the configuration it was last placed on (absent: not known). */
+  readonly pricePerHour?: number | null;
+  /**
+   * What its attempts ran for and cost, measured: each attempt's running time × the price of the
+   * configuration it ran on (absent: nothing measured yet).
+   */
+  readonly spent?: { readonly seconds: number; readonly cost: number };
   /** The sweep trial this job is, and its parameters (absent or null: not a trial). */
   readonly trial?: Trial | null;
   /** For a trial with an objective: the objective's values by step, as it reported them. */
@@ -318,10 +328,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           secrets: event.data.secrets,
           provision: event.data.provision,
           retries: event.data.retries,
+          ...(event.data.share == null ? {} : { share: event.data.share }),
           trial: event.data.trial ?? null,
         };
       case 'job.retry_scheduled':
-        return { ...state, status: 'retrying', retry: event.data.retry };
+        return {
+          ...measured(state, event.data.durationMs),
+          status: 'retrying',
+          retry: event.data.retry,
+        };
       case 'job.requeued':
         return { ...state, status: 'queued', pool: null };
       case 'job.skipped':
@@ -332,6 +347,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           status: 'provisioned',
           pool: event.data.pool,
           resources: event.data.resources,
+          pricePerHour: event.data.offer?.pricePerHour ?? null,
         };
       case 'job.dispatched':
         return {
@@ -362,9 +378,13 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           },
         };
       case 'job.succeeded':
-        return { ...state, status: 'succeeded', committed: event.data.outputs };
+        return {
+          ...measured(state, event.data.durationMs),
+          status: 'succeeded',
+          committed: event.data.outputs,
+        };
       case 'job.failed':
-        return { ...state, status: 'failed' };
+        return { ...measured(state, event.data.durationMs), status: 'failed' };
       case 'job.cancelled':
         return { ...state, status: 'cancelled' };
       default:
@@ -372,6 +392,20 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     }
   },
 };
+
+/** The state with an attempt's running time, and its cost at the price it was placed at, added. */
+function measured(state: JobState, durationMs: number | null): JobState {
+  if (durationMs === null) return state;
+  const seconds = durationMs / 1000;
+  const before = state.spent ?? { seconds: 0, cost: 0 };
+  return {
+    ...state,
+    spent: {
+      seconds: before.seconds + seconds,
+      cost: before.cost + (seconds * (state.pricePerHour ?? 0)) / 3600,
+    },
+  };
+}
 
 /**
  * The job as it was when its work was dispatched, read off the work message: an executor starts

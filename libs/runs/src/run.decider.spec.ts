@@ -127,6 +127,11 @@ describe('runDecider', () => {
         outcomes: {},
         cancelReason: null,
         origin: null,
+        limits: null,
+        spent: 0,
+        measured: {},
+        shares: {},
+        exhausted: null,
         sweeps: [],
         sweepResults: {},
       });

@@ -6,11 +6,15 @@ import {
   type PlannedSweep,
   type JobOutcome,
   type PlannedJob,
+  type RunLimits,
   type RunOrigin,
+  type StepPlan,
+  type StepShare,
   assertUnreachable,
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { dollars } from './limits.js';
 
 export type RunPhase = 'none' | 'active' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -28,11 +32,57 @@ export interface RunState {
   readonly sweeps: readonly PlannedSweep[];
   /** The best trial of each sweep that has completed (every trial ended), by step; null: none. */
   readonly sweepResults: Readonly<Record<string, BestTrial | null>>;
+  /** Its deadline and budget (null: neither). */
+  readonly limits: RunLimits | null;
+  /** What its ended jobs cost, measured, USD. */
+  readonly spent: number;
+  /** Jobs whose cost was measured (each counted once). */
+  readonly measured: Readonly<Record<string, true>>;
+  /** Each budgeted job's share and what it is predicted to cost within it, by job id. */
+  readonly shares: Readonly<Record<string, BudgetedStep>>;
+  /** Why its budget ran out, once it did. */
+  readonly exhausted: EventData<'run.budget_exhausted'> | null;
+}
+
+/** A job's share of the run's limits, as `run.step_budgeted` recorded it. */
+export interface BudgetedStep {
+  readonly share: StepShare;
+  readonly predictedCost: number | null;
+}
+
+/** What is left of a run's deadline and budget at `now`, and what it was worked out from. */
+export interface RemainingLimits {
+  /** Seconds to the deadline (negative: past), null without one. */
+  readonly seconds: number | null;
+  /** budget − spent − reserved, null without a budget. */
+  readonly budget: number | null;
+  readonly spent: number;
+  /** Predicted cost of the jobs budgeted and not settled yet, held back from the budget. */
+  readonly reserved: number;
 }
 
 export type RunCommand =
   | { kind: 'submit'; data: EventData<'run.submitted'> }
-  | { kind: 'settle_job'; jobId: string; outcome: JobOutcome }
+  | {
+      kind: 'settle_job';
+      jobId: string;
+      outcome: JobOutcome;
+      /** What the job's attempts ran for and cost (counted when the run has limits). */
+      measured?: { seconds: number; cost: number };
+    }
+  /**
+   * A ready job of a run with limits gets its share of what is left, from the re-plan made `now`
+   * of the steps not budgeted yet (`step` is this job's part of it); or, when what is left of the
+   * budget cannot pay for the step at its cheapest, the budget is exhausted.
+   */
+  | {
+      kind: 'budget_step';
+      jobId: string;
+      now: Date;
+      step: StepPlan;
+      /** The re-plan's finish and the cost of the steps it planned (null: not predicted). */
+      plan: { predictedFinish: string | null; predictedCost: number | null };
+    }
   /** Ends the run if every job is settled and it has not ended yet (see {@link conclusion}). */
   | { kind: 'conclude' }
   | { kind: 'cancel'; reason: string }
@@ -53,6 +103,11 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     outcomes: {},
     cancelReason: null,
     origin: null,
+    limits: null,
+    spent: 0,
+    measured: {},
+    shares: {},
+    exhausted: null,
     sweeps: [],
     sweepResults: {},
   }),
@@ -71,13 +126,26 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
         // it died before the run's end was appended after it. The end is derived again, so a run
         // whose jobs have all ended always ends.
         if (state.outcomes[command.jobId] !== undefined) return conclusion(state);
-        const settled: NewEvent = {
+        const events: NewEvent[] = [];
+        if (
+          state.limits !== null &&
+          command.measured !== undefined &&
+          state.measured[job.id] === undefined
+        ) {
+          events.push({
+            type: 'run.job_cost_measured',
+            data: { jobId: job.id, name: job.name, ...command.measured },
+          });
+        }
+        events.push({
           type: 'run.job_settled',
           data: { jobId: job.id, name: job.name, outcome: command.outcome },
-        };
-        const after = runDecider.evolve(state, settled);
-        return [settled, ...conclusion(after)];
+        });
+        const after = events.reduce(runDecider.evolve, state);
+        return [...events, ...conclusion(after)];
       }
+      case 'budget_step':
+        return budgetStep(command, state);
       case 'conclude':
         return state.phase === 'active' || state.phase === 'cancelling' ? conclusion(state) : [];
       case 'cancel':
@@ -127,6 +195,31 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           // Runs recorded before origins existed were all users'.
           origin: event.data.origin ?? null,
           sweeps: event.data.sweeps ?? [],
+          limits: event.data.limits ?? null,
+        };
+      case 'run.step_budgeted':
+        return {
+          ...state,
+          shares: {
+            ...state.shares,
+            [event.data.jobId]: {
+              share: event.data.share,
+              predictedCost: event.data.predictedCost,
+            },
+          },
+        };
+      case 'run.job_cost_measured':
+        return {
+          ...state,
+          spent: state.spent + event.data.cost,
+          measured: { ...state.measured, [event.data.jobId]: true },
+        };
+      case 'run.budget_exhausted':
+        return {
+          ...state,
+          phase: 'cancelling',
+          cancelReason: event.data.reason,
+          exhausted: event.data,
         };
       case 'run.sweep_completed':
         return {
@@ -160,6 +253,9 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
  */
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
+  if (state.exhausted !== null) {
+    return [{ type: 'run.failed', data: { reason: state.exhausted.reason, failedJobs: [] } }];
+  }
   // A sweep's best trial is recorded before the run ends.
   if (state.sweeps.some((s) => !(s.step in state.sweepResults))) return [];
   if (state.phase === 'cancelling')
@@ -275,7 +371,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
       job,
       action: 'cancel',
       step: null,
-      reason: 'the run was cancelled',
+      reason: state.exhausted === null ? 'the run was cancelled' : "the run's budget is exhausted",
     }));
   }
   if (state.phase !== 'active') return [];
@@ -350,4 +446,102 @@ function describe(outcome: JobOutcome | undefined): string {
     default:
       return 'did not succeed';
   }
+}
+
+/**
+ * What is left of the run's deadline and budget at `now`: the deadline less now, and the budget
+ * less what ended jobs cost (measured) and what the jobs budgeted and not ended yet are predicted
+ * to cost (held back until they end and are measured).
+ */
+export function remainingLimits(state: RunState, now: Date): RemainingLimits {
+  const reserved = Object.entries(state.shares)
+    .filter(([jobId]) => state.outcomes[jobId] === undefined)
+    .reduce((sum, [, step]) => sum + (step.predictedCost ?? 0), 0);
+  const limits = state.limits;
+  return {
+    seconds:
+      limits?.deadline == null
+        ? null
+        : (new Date(limits.deadline).getTime() - now.getTime()) / 1000,
+    budget: limits?.budget == null ? null : limits.budget - state.spent - reserved,
+    spent: state.spent,
+    reserved,
+  };
+}
+
+/** Jobs of the run not budgeted and not settled: what a re-plan splits what is left over. */
+export function unbudgetedJobs(state: RunState): PlannedJob[] {
+  return state.jobs.filter(
+    (j) => state.shares[j.id] === undefined && state.outcomes[j.id] === undefined,
+  );
+}
+
+/** What a step's least cost is: its cheapest configuration, or booting the one it must run on. */
+function cheapestOf(step: StepPlan): string {
+  if (step.configuration === null) return 'nothing predicts it';
+  return step.predictedSeconds === null
+    ? `booting ${step.configuration.name}; nothing predicts how long it runs`
+    : 'on its cheapest configuration';
+}
+
+function budgetStep(
+  command: Extract<RunCommand, { kind: 'budget_step' }>,
+  state: RunState,
+): NewEvent[] {
+  const job = state.jobs.find((j) => j.id === command.jobId);
+  if (job === undefined || state.phase !== 'active' || state.limits === null) return [];
+  // Budgeted already (a redelivery): the share stands.
+  if (state.shares[job.id] !== undefined) return [];
+  const left = remainingLimits(state, command.now);
+  const step = command.step;
+  const budget = state.limits.budget;
+  // Nothing left, or less than the step costs at its cheapest: it cannot be paid for.
+  if (
+    budget !== null &&
+    left.budget !== null &&
+    (left.budget <= 0 || left.budget < step.cheapestCost)
+  ) {
+    return [
+      {
+        type: 'run.budget_exhausted',
+        data: {
+          jobId: job.id,
+          name: job.name,
+          budget,
+          spent: left.spent,
+          reserved: left.reserved,
+          remainingBudget: left.budget,
+          cheapestCost: step.cheapestCost,
+          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${cheapestOf(step)}), but ${left.budget > 0 ? `only ${dollars(left.budget)} of the ${dollars(budget)} budget is left` : `nothing of the ${dollars(budget)} budget is left${left.budget < 0 ? ` (it is ${dollars(-left.budget)} over)` : ''}`}: ${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}; raise the budget and run it again`,
+        },
+      },
+    ];
+  }
+  const share: StepShare = step.share ?? {
+    maxSeconds: null,
+    maxCost: null,
+    optimize: null,
+    reason: `step '${job.name}': no share (${step.reason})`,
+  };
+  return [
+    {
+      type: 'run.step_budgeted',
+      data: {
+        jobId: job.id,
+        name: job.name,
+        share,
+        remainingSeconds: left.seconds,
+        remainingBudget: left.budget,
+        spent: left.spent,
+        reserved: left.reserved,
+        predictedSeconds: step.predictedSeconds,
+        predictedCost: step.predictedCost,
+        runPredictedFinish: command.plan.predictedFinish,
+        runPredictedCost:
+          command.plan.predictedCost === null
+            ? null
+            : left.spent + left.reserved + command.plan.predictedCost,
+      },
+    },
+  ];
 }

@@ -9,6 +9,7 @@ import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
 import { SecretNameSchema } from './secrets.js';
 import { ObjectiveSchema } from '../events/trial.js';
 import { AcaiError, type ErrorDetail } from '../errors.js';
+import { BudgetSchema, DeadlineSpecSchema } from './deadline.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -255,6 +256,10 @@ export const RunSpecSchema = z.strictObject({
     .boolean()
     .optional()
     .describe("The default of every step's continueOnFailure (false)."),
+  /** When the whole run must be finished (see `DeadlineSpec`): split over its steps by the plan. */
+  deadline: DeadlineSpecSchema.optional(),
+  /** The most the whole run may cost, USD: split over its steps by the plan. */
+  budget: BudgetSchema.optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 

@@ -39,6 +39,21 @@ export const RunJobSummarySchema = z.object({
   status: JobStatusSchema,
 });
 
+/** A run's deadline and budget against what it has spent and is predicted to need. */
+export const RunLimitsViewSchema = z.object({
+  /** The instant it must be finished by (ISO 8601), or null. */
+  deadline: z.string().nullable(),
+  /** The most it may cost, USD, or null. */
+  budget: z.number().nullable(),
+  /** What its ended jobs cost, measured (running time × price), USD. */
+  spent: z.number(),
+  /** When it is predicted to finish and what it will cost in all, as last planned (null: unknown). */
+  predictedFinish: z.string().nullable(),
+  predictedCost: z.number().nullable(),
+  /** Why its budget ran out, if it did (the run then failed with this reason). */
+  budgetExhausted: z.string().nullable(),
+});
+export type RunLimitsView = z.infer<typeof RunLimitsViewSchema>;
 /** A swept step of a run, in short: its trials are in GET /api/v1/runs/{id}/trials. */
 export const RunSweepSummarySchema = z.object({
   step: z.string(),
@@ -61,6 +76,8 @@ export const RunViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   jobs: z.array(RunJobSummarySchema),
+  /** Its deadline and budget, spent and predicted; absent for a run with neither. */
+  limits: RunLimitsViewSchema.optional(),
   /** Added: the run's swept steps (absent when it has none). */
   sweeps: z.array(RunSweepSummarySchema).optional(),
 });

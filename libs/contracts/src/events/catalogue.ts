@@ -28,8 +28,11 @@ import {
   ProfileProfilingStartedV1,
 } from './profile.events.js';
 import {
+  RunBudgetExhaustedV1,
   RunCancelledV1,
   RunCancelRequestedV1,
+  RunJobCostMeasuredV1,
+  RunStepBudgetedV1,
   RunFailedV1,
   RunJobSettledV1,
   RunSubmittedV1,
@@ -48,6 +51,9 @@ export const eventCatalogue = [
   RunFailedV1,
   RunCancelRequestedV1,
   RunCancelledV1,
+  RunStepBudgetedV1,
+  RunJobCostMeasuredV1,
+  RunBudgetExhaustedV1,
   RunSweepCompletedV1,
   JobQueuedV1,
   JobProvisionedV1,

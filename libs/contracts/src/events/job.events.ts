@@ -96,6 +96,19 @@ export const ProvisionSpecSchema = z.strictObject({
 export type ProvisionSpec = z.infer<typeof ProvisionSpecSchema>;
 export type DeclaredOutput = z.infer<typeof DeclaredOutputSchema>;
 
+/** The share of a run's remaining deadline and budget one step is placed within, and why. */
+export const StepShareSchema = z.object({
+  /** The step's deadline, seconds from when it is queued (null: none, or the deadline has passed). */
+  maxSeconds: z.number().positive().nullable(),
+  /** The step's budget, USD (null: the run has none). */
+  maxCost: z.number().positive().nullable(),
+  /** `optimize: time` when the run's deadline has already passed: the fastest, to be least late. */
+  optimize: z.enum(['time', 'cost']).nullable(),
+  /** How the share was worked out, for a person. */
+  reason: z.string(),
+});
+export type StepShare = z.infer<typeof StepShareSchema>;
+
 export const JobQueuedV1 = defineEvent({
   type: 'job.queued',
   version: 1,
@@ -122,6 +135,11 @@ export const JobQueuedV1 = defineEvent({
     secrets: z.record(z.string(), z.string()).default({}),
     /** Added compatibly: when a failed attempt is retried (null: never). */
     retries: RetryPolicySchema.nullable().default(null),
+    /**
+     * Added compatibly: the step's share of its run's deadline and budget, already applied to
+     * `provision` (null: the run has neither).
+     */
+    share: StepShareSchema.nullable().optional(),
     /** Added compatibly: the sweep trial this job is, and its parameters (null: not a trial). */
     trial: TrialSchema.nullable().optional(),
   }),
@@ -185,6 +203,8 @@ export const JobProvisionedV1 = defineEvent({
     offer: OfferRefSchema.nullable().default(null),
     /** Added compatibly: the auto-provisioner's decision, when it chose. */
     decision: ProvisionDecisionSchema.nullable().default(null),
+    /** Added compatibly: the share of its run's deadline and budget it was placed within, and why. */
+    share: StepShareSchema.nullable().optional(),
   }),
 });
 

@@ -5,6 +5,7 @@ import {
   ProvisionSpecSchema,
   ResourcesSchema,
   RetryPolicySchema,
+  StepShareSchema,
 } from './job.events.js';
 import { BestTrialSchema, EarlyStoppingRuleSchema, ObjectiveSchema, TrialSchema } from './trial.js';
 export { type BestTrial } from './trial.js';
@@ -77,6 +78,26 @@ export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 export const RunOriginSchema = z.object({ kind: z.literal('profiling'), profile: z.string() });
 export type RunOrigin = z.infer<typeof RunOriginSchema>;
 
+/**
+ * A run's deadline and budget, as accepted: the deadline resolved to an instant at submission,
+ * what the spec said, and what the plan predicted then (null where nothing could be predicted).
+ */
+export const RunLimitsSchema = z.object({
+  /** The instant the run must be finished by (ISO 8601), or null for none. */
+  deadline: z.string().nullable(),
+  /** What the spec said (`45m`, `PT45M`, an instant, seconds), or null for none. */
+  deadlineSpec: z.union([z.string(), z.number()]).nullable(),
+  /** The most the run may cost, USD, or null for none. */
+  budget: z.number().positive().nullable(),
+  /** When the plan at submission predicted the run to finish (null: some step has no prediction). */
+  predictedFinish: z.string().nullable(),
+  /** What the plan at submission predicted the run to cost, USD (null: some step has none). */
+  predictedCost: z.number().nonnegative().nullable(),
+  /** The cheapest the run could possibly cost, USD, as known at submission. */
+  cheapestCost: z.number().nonnegative(),
+});
+export type RunLimits = z.infer<typeof RunLimitsSchema>;
+
 export const RunSubmittedV1 = defineEvent({
   type: 'run.submitted',
   version: 1,
@@ -91,6 +112,72 @@ export const RunSubmittedV1 = defineEvent({
     origin: RunOriginSchema.nullable().default(null),
     /** Added compatibly: the run's swept steps, each with the jobs of its trials. */
     sweeps: z.array(PlannedSweepSchema).optional(),
+    /** Added compatibly: the run's deadline and budget and the plan it was accepted on (null: none). */
+    limits: RunLimitsSchema.nullable().optional(),
+  }),
+});
+
+export const RunStepBudgetedV1 = defineEvent({
+  type: 'run.step_budgeted',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    "A step of a run with a deadline or budget is about to be queued: its share of what is left of them (split by the plan, critical path first), the measurements it was split from, and the run's predicted finish and cost.",
+  schema: z.object({
+    jobId: z.string(),
+    name: z.string(),
+    share: StepShareSchema,
+    /** Seconds from now to the run's deadline (negative: past), null without a deadline. */
+    remainingSeconds: z.number().nullable(),
+    /** What is left of the budget: budget − spent − reserved (null without a budget). */
+    remainingBudget: z.number().nullable(),
+    /** What the run's finished jobs cost so far, measured (USD). */
+    spent: z.number().nonnegative(),
+    /** Predicted cost of the jobs placed and not ended yet (USD), held back from the budget. */
+    reserved: z.number().nonnegative(),
+    /** What the plan predicts this step takes and costs within its share (null: no prediction). */
+    predictedSeconds: z.number().nonnegative().nullable(),
+    predictedCost: z.number().nonnegative().nullable(),
+    /** When the run is predicted to finish and what it will cost in all, as re-planned now. */
+    runPredictedFinish: z.string().nullable(),
+    runPredictedCost: z.number().nonnegative().nullable(),
+  }),
+});
+
+export const RunJobCostMeasuredV1 = defineEvent({
+  type: 'run.job_cost_measured',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    'A job of a run with a deadline or budget ended: what its attempts ran for and cost (running time × the price per hour of the configuration each ran on), counted against the budget.',
+  schema: z.object({
+    jobId: z.string(),
+    name: z.string(),
+    seconds: z.number().nonnegative(),
+    cost: z.number().nonnegative(),
+  }),
+});
+
+export const RunBudgetExhaustedV1 = defineEvent({
+  type: 'run.budget_exhausted',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    'What is left of the run’s budget cannot pay for its next step: the run stops (its jobs not ended are cancelled) and fails with this reason. Carries the measurements and the prediction that decided it.',
+  schema: z.object({
+    /** The step that could not be placed. */
+    jobId: z.string(),
+    name: z.string(),
+    budget: z.number().positive(),
+    spent: z.number().nonnegative(),
+    reserved: z.number().nonnegative(),
+    remainingBudget: z.number(),
+    /** The least the step could cost anywhere (its cheapest configuration), USD. */
+    cheapestCost: z.number().nonnegative(),
+    reason: z.string(),
   }),
 });
 
