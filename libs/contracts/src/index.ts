@@ -119,6 +119,8 @@ export {
 } from './api/run-plan.js';
 export {
   type HistoryEntry,
+  type JobProgress,
+  JobProgressSchema,
   type JobStatus,
   type JobView,
   type LogChunk,

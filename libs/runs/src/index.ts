@@ -48,3 +48,9 @@ export {
 } from './active-attempts.projection.js';
 export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
 export { type RunTrialsDoc, trialsProjection } from './trials.projection.js';
+export {
+  estimateProgress,
+  PROGRESS_METRIC,
+  type ProgressPoint,
+  STEPS_TOTAL_METRIC,
+} from './progress.js';

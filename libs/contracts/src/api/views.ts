@@ -83,6 +83,22 @@ export const RunViewSchema = z.object({
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
+/** How far a running job is, and when it should end, from the metrics it reported. */
+export const JobProgressSchema = z.object({
+  /** The furthest step the running attempt reported. */
+  step: z.number().int().nullable(),
+  /** The steps it declared (`##acai metric steps_total=…`), if it did. */
+  totalSteps: z.number().int().nullable(),
+  /** Done, 0 to 1: step / totalSteps, or the last `progress` metric. */
+  fraction: z.number().nullable(),
+  stepsPerSecond: z.number().nullable(),
+  /** When it ends at the measured rate. */
+  predictedFinish: z.string().nullable(),
+  /** What the prediction was measured from, in words. */
+  basis: z.string(),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
 export const JobViewSchema = z.object({
   id: z.string(),
   project: z.string(),
@@ -101,6 +117,11 @@ export const JobViewSchema = z.object({
     .nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /**
+   * While it runs and reports a declared total or its progress: how far it is and when it should
+   * end at the measured rate (worked out when asked, not stored).
+   */
+  progress: JobProgressSchema.nullable().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
