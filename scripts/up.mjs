@@ -15,7 +15,8 @@ const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const exampleArg = args.find((a) => a === '--example' || a.startsWith('--example='));
 const wantsExample = exampleArg !== undefined;
-// `--example` runs the MNIST pipeline; `--example=hello` the small three-step one.
+// `--example` runs the MNIST pipeline; `--example=mnist-sweep` its sweep over learning rate and
+// hidden size (examples/mnist/sweep.json); `--example=hello` the small three-step one.
 const exampleName = exampleArg?.includes('=') ? exampleArg.split('=')[1] : undefined;
 const exitAfter = args.includes('--exit');
 const home = path.resolve(process.env.ACAI_HOME ?? path.join(root, '.acai'));
@@ -92,7 +93,11 @@ if (!exitAfter) say('running; press Ctrl-C to stop.');
 
 async function runExample(stack) {
   const which = exampleName ?? 'mnist';
-  const file = path.join(root, 'examples', which, 'run.json');
+  const mnist = which === 'mnist' || which === 'mnist-sweep';
+  const file =
+    which === 'mnist-sweep'
+      ? path.join(root, 'examples', 'mnist', 'sweep.json')
+      : path.join(root, 'examples', which, 'run.json');
   const spec = JSON.parse(
     readFileSync(file, 'utf8').replaceAll('{{examples}}', await stack.examples()),
   );
@@ -112,7 +117,7 @@ async function runExample(stack) {
       if (line && !line.startsWith('##acai')) console.log(`  ${name.padEnd(9)}| ${line}`);
   };
   const started = Date.now();
-  if (which === 'mnist') {
+  if (mnist) {
     say('importing MNIST as file set "mnist" (examples/mnist/import.mjs)');
     const { stdout } = await run(process.execPath, [path.join(root, 'examples/mnist/import.mjs')], {
       ACAI_URL: stack.gatewayUrl,
@@ -133,7 +138,8 @@ async function runExample(stack) {
       (line) => show(job.name, line),
     );
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
-    if (['failed', 'cancelled', 'skipped'].includes(view.status)) break;
+    if (view.reason === 'early_stopped') say(`${job.name}: ${view.message}`);
+    else if (['failed', 'cancelled', 'skipped'].includes(view.status)) break;
   }
   let finished;
   for (;;) {
@@ -163,8 +169,9 @@ async function runExample(stack) {
   for (const run of profiling)
     for (const job of run.jobs)
       profilingCost += costOf(await api('GET', `/api/v1/jobs/${job.id}/history`)).cost;
+  if (finished.sweeps !== undefined) await showTrials(api, finished.id);
   console.log('');
-  if (which === 'mnist' && finished.status === 'succeeded') {
+  if (mnist && finished.status === 'succeeded') {
     const report = await api(
       'GET',
       '/api/v1/filesets/mnist-report/versions/latest/files/report.json',
@@ -180,6 +187,36 @@ async function runExample(stack) {
     `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${finished.jobs.at(-1).id}/history`,
   );
   return finished.status === 'succeeded' ? 0 : 1;
+}
+
+/** The table of a run's trials (GET /runs/{id}/trials), and the best of each sweep. */
+async function showTrials(api, runId) {
+  const { sweeps } = await api('GET', `/api/v1/runs/${runId}/trials`);
+  for (const sweep of sweeps) {
+    const metric = sweep.objective?.metric ?? 'objective';
+    console.log('');
+    console.log(`  sweep of ${sweep.step}: ${sweep.trials.length} trials`);
+    for (const t of sweep.trials) {
+      const params = Object.entries(t.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      const value = t.objective === null ? '-' : t.objective.toFixed(4);
+      const why = t.earlyStopped
+        ? `stopped at step ${t.earlyStopped.step}: ${t.earlyStopped.value.toFixed(4)} vs ${t.earlyStopped.threshold.toFixed(4)} (${t.earlyStopped.rule})`
+        : '';
+      console.log(
+        `  ${t.name.padEnd(9)} ${t.status.padEnd(10)} ${params.padEnd(32)} ${metric} ${value.padStart(8)}  ${why}`,
+      );
+    }
+    if (sweep.best) {
+      const params = Object.entries(sweep.best.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      say(
+        `best trial of ${sweep.step}: ${sweep.best.name} (${params}), ${metric} ${sweep.best.value.toFixed(4)}`,
+      );
+    }
+  }
 }
 
 /** Calls `onLine` with each line of a followed log as it arrives, until the job's end. */

@@ -61,6 +61,17 @@ describe('the MNIST example, when the node training it dies', () => {
       },
       120_000,
     );
+    // While it trains, its view says how far it is, from the total it declared (steps_total).
+    const progress = await eventually(
+      'train to say how far it is',
+      async () => {
+        const job = (await system.api('GET', `/api/v1/jobs/${train.id}`)).body as JobView;
+        return job.progress?.totalSteps === 4 ? job.progress : undefined;
+      },
+      60_000,
+    );
+    expect(progress.step).toBeGreaterThanOrEqual(1);
+    expect(progress.fraction).toBe(progress.step! / 4);
     // The node is lost: the executor dies, and the training process with it (its parent-death
     // signal), as on a machine that goes down.
     const executorPid = executors[0]!.pid!;

@@ -26,12 +26,25 @@ describe('replaying projections', () => {
       });
       runs.push(r.body as { id: string; jobs: { id: string }[] });
     }
+    // A sweep, whose trials report metrics, for the run-trials view.
+    const swept = await system.api('POST', '/api/v1/runs', {
+      name: 's',
+      steps: [
+        {
+          name: 'trial',
+          command: ['sh', '-c', 'echo "##acai metric loss=$L step=1"'],
+          sweep: { list: [{ L: '1' }, { L: '2' }], objective: { metric: 'loss', mode: 'min' } },
+        },
+      ],
+    });
+    runs.push(swept.body as { id: string; jobs: { id: string }[] });
     for (const run of runs) await system.waitForRun(run.id);
 
     const snapshot = async () => {
       const views: unknown[] = [];
       for (const run of runs) {
         views.push((await system.api('GET', `/api/v1/runs/${run.id}`)).body);
+        views.push((await system.api('GET', `/api/v1/runs/${run.id}/trials`)).body);
         for (const job of run.jobs) {
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}`)).body);
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}/history`)).body);
@@ -41,8 +54,9 @@ describe('replaying projections', () => {
     };
     const before = await snapshot();
     expect(JSON.stringify(before)).toContain('job.failed');
+    expect(JSON.stringify(before)).toContain('"best":{"name":"trial#1"');
 
-    for (const name of ['job-history', 'jobs', 'runs', 'job-metrics']) {
+    for (const name of ['job-history', 'jobs', 'runs', 'run-trials', 'job-metrics']) {
       const replay = await system.api('POST', `/api/v1/projections/${name}/replay`);
       expect(replay.status).toBe(202);
       expect(replay.body).toMatchObject({ projection: name, status: 'running' });

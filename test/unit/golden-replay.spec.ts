@@ -18,6 +18,7 @@ import {
   jobsProjection,
   runDecider,
   runsProjection,
+  trialsProjection,
   type ActiveAttempt,
 } from '@acai/runs';
 
@@ -38,6 +39,7 @@ const projections = [
   jobHistoryProjection,
   activeAttemptsProjection,
   dispatchQueueProjection,
+  trialsProjection,
 ] as Projection<unknown>[];
 
 /** Reads a log the way the projection runner does: each line decoded and validated at its position. */

@@ -18,6 +18,7 @@ import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
+import { Routes, type RouteSpec } from './http/routes.js';
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'gateway',
@@ -126,7 +127,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
         body: string | Buffer,
         done: (err: Error | null, body?: unknown) => void,
       ) => {
-        if (!YAML_ROUTES.test(request.routeOptions.url ?? '') || request.method !== 'POST') {
+        if (!YAML_ROUTES.has(request.routeOptions.url ?? '') || request.method !== 'POST') {
           done(notJson(request.headers['content-type']));
           return;
         }
@@ -171,7 +172,12 @@ export function routesServedBy(fastify: FastifyInstance): readonly ServedRoute[]
 /** Routes whose body is a file's bytes, of whatever type. */
 const UPLOAD_ROUTES = /^\/api\/v1\/blobs(\/:sha256)?$/;
 /** Routes that take a YAML body as well as JSON: submitting a run. */
-const YAML_ROUTES = /^\/api\/v1\/runs$/;
+/** The paths of the routes whose body may be YAML (`yaml: true`): the run spec's. */
+const YAML_ROUTES: ReadonlySet<string> = new Set(
+  Object.values(Routes as Record<string, RouteSpec>)
+    .filter((route) => route.yaml === true)
+    .map((route) => route.path),
+);
 
 function notJson(contentType: string | undefined): AcaiError {
   return new AcaiError(

@@ -1,7 +1,7 @@
 import type { Projection } from '@acai/contracts';
 import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
 import { port, positiveInt, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
-import { jobHistoryProjection, jobsProjection, runsProjection } from '@acai/runs';
+import { jobHistoryProjection, jobsProjection, runsProjection, trialsProjection } from '@acai/runs';
 import { HistoryHandler } from './history/history.handler.js';
 import { ReadModels, SqlReadModels } from './history/read-models.repository.js';
 import { ProvenanceModule } from './provenance.module.js';
@@ -28,6 +28,7 @@ export const projections: ReadonlyArray<Projection<unknown>> = [
   runsProjection as Projection<unknown>,
   jobsProjection as Projection<unknown>,
   jobHistoryProjection as Projection<unknown>,
+  trialsProjection as Projection<unknown>,
 ];
 
 export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {

@@ -242,6 +242,8 @@ function report(record: EpochRecord, settings: Settings): void {
       train_accuracy: record.trainAccuracy,
       epoch: record.epoch,
       seconds: record.seconds,
+      // The declared total: acai predicts when training ends from it (the job's `progress`).
+      steps_total: settings.epochs,
     },
     record.epoch,
   );

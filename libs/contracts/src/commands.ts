@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
+import { RunPlanViewSchema, StepToEstimateSchema } from './api/run-plan.js';
 import {
   EvictedVersionSchema,
   FileEntrySchema,
@@ -33,6 +34,7 @@ import {
   PageSchema,
   ProjectionViewSchema,
   ReplayStatusSchema,
+  RunTrialsViewSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
 } from './api/views.js';
@@ -151,6 +153,13 @@ export const Commands = defineCommands({
     }),
     response: SubmitRunResponseSchema,
   },
+  planRun: {
+    service: 'scheduler',
+    summary:
+      'What a run would do, without running it: per step the configuration, predicted time, cost, start and finish, and whether its deadline and budget hold',
+    request: z.object({ ...projectScoped, spec: RunSpecSchema }),
+    response: RunPlanViewSchema,
+  },
   cancelRun: {
     service: 'scheduler',
     summary: 'Cancel a run: queued steps never run, running ones are stopped',
@@ -164,6 +173,13 @@ export const Commands = defineCommands({
     summary: 'A run and the status of each of its jobs',
     request: z.object({ ...projectScoped, runId: z.string() }),
     response: RunViewSchema,
+  },
+  getRunTrials: {
+    service: 'provenance',
+    summary:
+      "A run's sweeps: every trial's parameters, status, last metrics and objective, and the best",
+    request: z.object({ ...projectScoped, runId: z.string() }),
+    response: RunTrialsViewSchema,
   },
   listRuns: {
     service: 'provenance',
@@ -406,6 +422,22 @@ export const Commands = defineCommands({
     summary: 'What the auto-provisioner would choose for a step, and why, without running it',
     request: z.object({ ...projectScoped, step: StepSpecSchema }),
     response: ProvisionPlanViewSchema,
+  },
+  estimateRun: {
+    service: 'provisioner',
+    summary:
+      'Plan steps of a run from now: each one’s share of the deadline and budget, the configuration chosen within it, and when the steps finish',
+    request: z.object({
+      ...projectScoped,
+      steps: z.array(StepToEstimateSchema).min(1).max(10000),
+      /** The instant the plan starts from (ISO 8601). */
+      now: z.string(),
+      /** The run's deadline (ISO 8601), or null. */
+      deadline: z.string().nullable(),
+      /** What is left of the run's budget (USD; zero or less when spent), or null. */
+      budget: z.number().nullable(),
+    }),
+    response: RunPlanViewSchema,
   },
   listOffers: {
     service: 'provisioner',

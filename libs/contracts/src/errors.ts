@@ -18,6 +18,8 @@ export const ErrorCode = {
   Unavailable: 'UNAVAILABLE',
   /** Storing this would take the project over its storage quota. */
   InsufficientStorage: 'INSUFFICIENT_STORAGE',
+  /** Well formed, but it cannot be done as asked (a run's deadline or budget cannot be met). */
+  Unprocessable: 'UNPROCESSABLE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -41,7 +41,23 @@ export {
   type BusService,
 } from './bus-permissions.js';
 export { EventEnvelopeSchema } from './events/envelope.js';
-export { type JobOutcome, type PlannedJob, RUN, type RunOrigin } from './events/run.events.js';
+export {
+  type BestTrial,
+  type JobOutcome,
+  type PlannedJob,
+  type PlannedSweep,
+  RUN,
+  type RunLimits,
+  type RunOrigin,
+} from './events/run.events.js';
+export {
+  type EarlyStopped,
+  type EarlyStoppingRule,
+  EarlyStoppingRuleSchema,
+  type Objective,
+  ObjectiveSchema,
+  type Trial,
+} from './events/trial.js';
 export {
   type CandidateView,
   type CheckpointRef,
@@ -56,6 +72,7 @@ export {
   type Resources,
   type RetryPolicy,
   type StagedInput,
+  type StepShare,
 } from './events/job.events.js';
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
@@ -71,7 +88,10 @@ export {
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,
+  type EarlyStoppingSpec,
   MAX_RETRY_DELAY_SECONDS,
+  MAX_TRIALS,
+  type SweepSpec,
   type RetrySpec,
   type RunSpec,
   runSpecJsonSchema,
@@ -81,7 +101,26 @@ export {
   withStepNames,
 } from './api/run-spec.js';
 export {
+  BudgetSchema,
+  deadlineAt,
+  DeadlineSpecSchema,
+  type DeadlineSpec,
+  MAX_DEADLINE_SECONDS,
+  type ParsedDeadline,
+  parseDeadline,
+} from './api/deadline.js';
+export {
+  type PlanAlternative,
+  type RunPlanView,
+  RunPlanViewSchema,
+  type StepPlan,
+  type StepToEstimate,
+  StepToEstimateSchema,
+} from './api/run-plan.js';
+export {
   type HistoryEntry,
+  type JobProgress,
+  JobProgressSchema,
   type JobStatus,
   type JobView,
   type LogChunk,
@@ -93,8 +132,13 @@ export {
   type ReplayStatus,
   ReplayStatusSchema,
   type RunStatus,
+  type RunSweepSummary,
+  type RunTrialsView,
+  RunTrialsViewSchema,
   type RunView,
+  type SweepView,
   TERMINAL_JOB_STATUSES,
+  type TrialView,
 } from './api/views.js';
 export {
   FilePathSchema,

@@ -36,6 +36,10 @@ export interface EventConsumerOptions {
    * service died while handling it each time) is dead-lettered before it is handled again.
    */
   readonly maxDeliver?: number;
+  /**
+   * How long JetStream waits before it hands an unsettled event to another process (10 s): what a
+   * service that died mid-handler costs. Events in hand are kept in progress every third of it.
+   */
   readonly ackWaitMs?: number;
   /** Waits between tries; tests shorten them. */
   readonly retryDelays?: RetryDelays;
@@ -95,7 +99,7 @@ export class EventConsumer {
     this.monitor = options.deadLetters.monitor;
     this.concurrency = options.concurrency ?? 64;
     this.maxDeliver = options.maxDeliver ?? 8;
-    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.ackWaitMs = options.ackWaitMs ?? 10_000;
     // A wait never outlasts the ack wait, whatever the caller asked: the message stays in progress.
     const delays = options.retryDelays ?? DEFAULT_RETRY_DELAYS;
     this.delays = { ...delays, maxMs: Math.min(delays.maxMs, Math.floor(this.ackWaitMs / 3)) };
@@ -114,7 +118,8 @@ export class EventConsumer {
       max_deliver: -1,
       max_ack_pending: 20_000,
     };
-    await ensureDurableConsumer(this.bus, stream, config, ['max_deliver']);
+    // A consumer made by an earlier release takes today's ack wait too.
+    await ensureDurableConsumer(this.bus, stream, config, ['max_deliver', 'ack_wait']);
     this.stopping = false;
     this.abort = new AbortController();
     this.heartbeat = setInterval(

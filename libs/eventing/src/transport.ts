@@ -34,6 +34,8 @@ export interface JetStreamTransportOptions {
    */
   readonly observers?: ReadonlyArray<{ aggregate: string; observe: (event: StoredEvent) => void }>;
   readonly concurrency?: number;
+  /** How long an event in hand of a process that died waits to be delivered again (10 s). */
+  readonly ackWaitMs?: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         ...(this.options.concurrency === undefined
           ? {}
           : { concurrency: this.options.concurrency }),
+        ...(this.options.ackWaitMs === undefined ? {} : { ackWaitMs: this.options.ackWaitMs }),
       });
       await consumer.start();
       this.consumers.push(consumer);

@@ -120,6 +120,11 @@ export const commonConfig = {
     schema: positiveInt(10_000),
     description: 'How long shutdown waits for in-flight work before handing it back',
   },
+  ACAI_EVENT_ACK_WAIT_MS: {
+    schema: positiveInt(10_000),
+    description:
+      'An event a service was handling when it died is handled again (by a replica or its restart) after this long; events in hand are kept in progress every third of it',
+  },
 } satisfies ConfigSpec;
 
 export type CommonConfig = ConfigOf<typeof commonConfig>;

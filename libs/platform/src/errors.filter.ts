@@ -45,6 +45,8 @@ export function statusOf(code: ErrorCode): number {
       return HttpStatus.SERVICE_UNAVAILABLE;
     case ErrorCode.InsufficientStorage:
       return HttpStatus.INSUFFICIENT_STORAGE;
+    case ErrorCode.Unprocessable:
+      return HttpStatus.UNPROCESSABLE_ENTITY;
     case ErrorCode.Internal:
       return HttpStatus.INTERNAL_SERVER_ERROR;
   }

@@ -304,6 +304,7 @@ export async function startService<C extends ConfigSpec>(
           service: def.name,
           deadLetters: ctx.deadLetters,
           logger,
+          ackWaitMs: config.ACAI_EVENT_ACK_WAIT_MS,
           observers: def.observers?.((token) => created.get(token)) ?? [],
         }),
       },

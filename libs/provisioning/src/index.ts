@@ -1,5 +1,8 @@
 export { catalogueRates, INSTANCE_TYPES, PRICE_SOURCE } from './instance-types.js';
 export {
+  LOCAL_BOOT_SECONDS,
+  localSlotName,
+  localSlotPrice,
   ec2Offers,
   fallbackOffers,
   localOffers,
@@ -13,6 +16,7 @@ export { profileDecider, type ProfileState } from './profile.decider.js';
 export { jobProfile } from './job-profile.js';
 export { profilingRunSpec } from './profiling-run.js';
 export {
+  asRequestedChoice,
   type Choice,
   decidePlacement,
   describeChoice,
@@ -21,3 +25,11 @@ export {
   type PlacementOutcome,
 } from './placement.js';
 export { placeLocally } from './local-placement.js';
+export {
+  planRun,
+  splitShares,
+  type StepBounds,
+  type RunPlanRequest,
+  type StepLimits,
+  type StepToPlan,
+} from './run-plan.js';

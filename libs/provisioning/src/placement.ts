@@ -172,6 +172,14 @@ export function decidePlacement(facts: PlacementFacts): PlacementOutcome {
   return { kind: 'chosen', choice: { offer: plan.choice.offer, reason, decision } };
 }
 
+/**
+ * A step without `provision`: it runs as it asked, on `offer`, with nothing to decide or predict
+ * (what a run plan says of it).
+ */
+export function asRequestedChoice(offer: Offer, reason: string): Choice {
+  return { offer, reason, decision: unmodelled('as-requested', reason, '', {}) };
+}
+
 /** A one-line summary of a decision for logs. */
 export function describeChoice(choice: Choice): string {
   const d = choice.decision;

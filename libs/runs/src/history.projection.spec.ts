@@ -509,3 +509,64 @@ describe('retries and skipped jobs in the views', () => {
     expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'skipped']);
   });
 });
+
+describe('runs: a run with a deadline and budget', () => {
+  const e = eventLog();
+  const limits = {
+    deadline: at(3600),
+    deadlineSpec: '1h',
+    budget: 0.1,
+    predictedFinish: at(1800),
+    predictedCost: 0.06,
+    cheapestCost: 0.02,
+  };
+  const events = [
+    e('run.submitted', RUN, {
+      name: 'nightly',
+      jobs: [planned(PREPARE, 'prepare'), planned(TRAIN, 'train', ['prepare'])],
+      submittedBy: null,
+      origin: null,
+      limits,
+    }),
+    e('run.step_budgeted', RUN, {
+      jobId: PREPARE,
+      name: 'prepare',
+      share: { maxSeconds: 1200, maxCost: 0.05, optimize: null, reason: "step 'prepare': …" },
+      remainingSeconds: 3600,
+      remainingBudget: 0.1,
+      spent: 0,
+      reserved: 0,
+      predictedSeconds: 600,
+      predictedCost: 0.03,
+      runPredictedFinish: at(2000),
+      runPredictedCost: 0.07,
+    }),
+    e('run.job_cost_measured', RUN, { jobId: PREPARE, name: 'prepare', seconds: 900, cost: 0.09 }),
+    e('run.job_settled', RUN, { jobId: PREPARE, name: 'prepare', outcome: 'succeeded' }),
+    e('run.budget_exhausted', RUN, {
+      jobId: TRAIN,
+      name: 'train',
+      budget: 0.1,
+      spent: 0.09,
+      reserved: 0,
+      remainingBudget: 0.01,
+      cheapestCost: 0.03,
+      reason: "budget exhausted: step 'train' costs at least $0.03",
+    }),
+  ];
+
+  it('shows the deadline and budget, what was spent, the latest prediction, and why the budget ran out', () => {
+    expect(project(runsProjection, events)[RUN]!.limits).toEqual({
+      deadline: at(3600),
+      budget: 0.1,
+      spent: 0.09,
+      predictedFinish: at(2000),
+      predictedCost: 0.07,
+      budgetExhausted: "budget exhausted: step 'train' costs at least $0.03",
+    });
+  });
+
+  it('shows no limits for a run without them', () => {
+    expect(project(runsProjection, failingRun())[RUN]!).not.toHaveProperty('limits');
+  });
+});

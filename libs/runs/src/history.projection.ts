@@ -10,7 +10,7 @@ import {
 } from '@acai/contracts';
 
 /** Job status after an event of that job; events that do not move the status map to undefined. */
-function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
+export function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
   switch (event.type) {
     case 'job.queued':
       return 'queued';
@@ -57,11 +57,65 @@ export const runsProjection: Projection<RunView> = {
         createdAt: event.occurredAt,
         updatedAt: event.occurredAt,
         jobs: event.data.jobs.map((j) => ({ id: j.id, name: j.name, status: 'pending' })),
+        ...(event.data.limits == null
+          ? {}
+          : {
+              limits: {
+                deadline: event.data.limits.deadline,
+                budget: event.data.limits.budget,
+                spent: 0,
+                predictedFinish: event.data.limits.predictedFinish,
+                predictedCost: event.data.limits.predictedCost,
+                budgetExhausted: null,
+              },
+            }),
+        ...(event.data.sweeps === undefined || event.data.sweeps.length === 0
+          ? {}
+          : {
+              sweeps: event.data.sweeps.map((s) => ({
+                step: s.step,
+                trials: s.trials.length,
+                objective: s.objective,
+                completed: false,
+                succeeded: 0,
+                earlyStopped: 0,
+                best: null,
+              })),
+            }),
       };
     }
     if (doc === undefined) return undefined;
     const touched = { ...doc, updatedAt: event.occurredAt };
+    const limits = doc.limits;
     switch (event.type) {
+      case 'run.step_budgeted':
+        return limits === undefined
+          ? doc
+          : {
+              ...touched,
+              limits: {
+                ...limits,
+                predictedFinish: event.data.runPredictedFinish,
+                predictedCost: event.data.runPredictedCost,
+              },
+            };
+      case 'run.job_cost_measured':
+        return limits === undefined
+          ? doc
+          : { ...touched, limits: { ...limits, spent: limits.spent + event.data.cost } };
+      case 'run.budget_exhausted':
+        return limits === undefined
+          ? doc
+          : { ...touched, limits: { ...limits, budgetExhausted: event.data.reason } };
+      case 'run.sweep_completed': {
+        const { step, succeeded, earlyStopped, best } = event.data;
+        return {
+          ...touched,
+          sweeps: (doc.sweeps ?? []).map((s) =>
+            s.step === step ? { ...s, completed: true, succeeded, earlyStopped, best } : s,
+          ),
+        };
+      }
       case 'run.succeeded':
         return { ...touched, status: 'succeeded' };
       case 'run.failed':
@@ -149,7 +203,11 @@ export const jobsProjection: Projection<JobView> = {
           message: event.data.message,
         };
       case 'job.cancelled':
-        return { ...next, reason: 'cancelled', message: event.data.reason };
+        return {
+          ...next,
+          reason: event.data.earlyStopped === undefined ? 'cancelled' : 'early_stopped',
+          message: event.data.reason,
+        };
       case 'job.retry_scheduled':
         // The failure being retried, until the next attempt settles the job.
         return {

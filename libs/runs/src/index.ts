@@ -8,7 +8,27 @@ export {
   retryDelayMs,
   retryDueInMs,
 } from './job.decider.js';
-export { jobsToStop, type JobToStop, readyJobs, runDecider, type RunState } from './run.decider.js';
+export {
+  type BudgetedStep,
+  jobsToStop,
+  type JobToStop,
+  readyJobs,
+  remainingLimits,
+  type RemainingLimits,
+  runDecider,
+  type RunState,
+  sweepsToComplete,
+  unbudgetedJobs,
+} from './run.decider.js';
+export { admitRun, limitedProvision } from './limits.js';
+export { bestTrial, expandSweep, trialName, type TrialParams, type TrialResult } from './sweep.js';
+export {
+  earlyStop,
+  type ReportWindow,
+  type Series,
+  type StopDecision,
+  withPoints,
+} from './early-stopping.js';
 export {
   type JobHistoryDoc,
   jobHistoryProjection,
@@ -39,3 +59,10 @@ export {
   type OutCount,
   type WaitingJob,
 } from './dispatch-choice.js';
+export { type RunTrialsDoc, trialsProjection } from './trials.projection.js';
+export {
+  estimateProgress,
+  PROGRESS_METRIC,
+  type ProgressPoint,
+  STEPS_TOTAL_METRIC,
+} from './progress.js';

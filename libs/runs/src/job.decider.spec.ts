@@ -127,6 +127,17 @@ const commands = {
   skip: { kind: 'skip', reason: "step 'prepare', which it needs, failed", step: 'prepare' },
   report_metrics: { kind: 'report_metrics', data: metricsData },
   record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
+  stop_early: {
+    kind: 'stop_early',
+    decision: {
+      rule: 'median',
+      step: 3,
+      value: 0.9,
+      threshold: 0.5,
+      compared: 3,
+      reason: 'hopeless',
+    },
+  },
 } satisfies Record<JobCommand['kind'], JobCommand>;
 
 const CANNOT_START = RunProblems.JOB_CANNOT_START;
@@ -139,6 +150,19 @@ const nothing: NewEvent[] = [];
  * was never queued can fail: the scheduler fails it when its inputs cannot be found.
  */
 const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | Refused>>> = {
+  // A job that is not a sweep trial is never stopped early (the trials are in their own tests).
+  stop_early: {
+    none: nothing,
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
+  },
   queue: {
     none: [queued],
     queued: nothing,
@@ -548,6 +572,8 @@ describe('jobDecider', () => {
         retry: 0,
         committed: [],
         metricsBatch: 0,
+        pricePerHour: null,
+        trial: null,
       });
     });
 
@@ -718,6 +744,81 @@ describe('jobDecider', () => {
       spec
         .given([...history.running, checkpointed, restarted])
         .when({ kind: 'record_checkpoint', data: { ...checkpointData, version: 2, step: 1 } })
+        .then([]);
+    });
+  });
+
+  describe('a sweep trial', () => {
+    const objective = { metric: 'loss', mode: 'min' } as const;
+    const trialQueued: NewEvent = {
+      type: 'job.queued',
+      data: {
+        ...queuedData,
+        name: 'train#2',
+        trial: { step: 'train', index: 2, params: { LR: '0.1' }, objective },
+      },
+    };
+    const running = [trialQueued, provisioned, dispatched, started];
+    const reported = (points: { name: string; value: number; step: number | null }[]) =>
+      ({
+        type: 'job.metrics_reported',
+        data: { attempt: 1, points: points.map((p) => ({ ...p, time: '2026-01-01T00:00:00Z' })) },
+      }) satisfies NewEvent;
+    const decision = {
+      rule: 'median',
+      step: 3,
+      value: 0.9,
+      threshold: 0.5,
+      compared: 3,
+      reason: 'stopped early by the median rule',
+    } as const;
+
+    it('keeps its objective by step, a step reported again replacing its value', () => {
+      const state = spec.given([
+        ...running,
+        reported([
+          { name: 'loss', value: 2, step: 1 },
+          { name: 'accuracy', value: 0.1, step: 1 },
+        ]),
+        reported([
+          { name: 'loss', value: 1.5, step: 2 },
+          { name: 'loss', value: 1.4, step: 2 },
+          { name: 'loss', value: 1.2, step: null },
+        ]),
+      ]).state;
+      expect(state.objectiveSeries).toEqual([
+        [1, 2],
+        [2, 1.4],
+        [3, 1.2],
+      ]);
+    });
+
+    it('stopped early ends cancelled, with the rule, its value and the threshold it missed', () => {
+      spec
+        .given(running)
+        .when({ kind: 'stop_early', decision })
+        .then([
+          {
+            type: 'job.cancelled',
+            data: {
+              reason: 'stopped early by the median rule',
+              earlyStopped: {
+                rule: 'median',
+                objective,
+                step: 3,
+                value: 0.9,
+                threshold: 0.5,
+                compared: 3,
+              },
+            },
+          },
+        ]);
+    });
+
+    it('that has ended is not stopped again', () => {
+      spec
+        .given([...running, { type: 'job.cancelled', data: { reason: 'x' } }])
+        .when({ kind: 'stop_early', decision })
         .then([]);
     });
   });

@@ -10,12 +10,15 @@ import {
   type EventData,
   type JobStatus,
   type StagedInput,
+  type StepShare,
+  type Trial,
   type Resources,
   type Network,
   assertUnreachable,
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { type Series, type StopDecision, withPoints } from './early-stopping.js';
 
 export interface JobState {
   readonly status: JobStatus | 'none';
@@ -50,6 +53,19 @@ export interface JobState {
   readonly committed: EventData<'job.succeeded'>['outputs'];
   /** The number of the last metrics batch recorded of the running attempt (0 or absent: none). */
   readonly metricsBatch?: number;
+  /** Its share of its run's deadline and budget, when the run has them (absent: none). */
+  readonly share?: StepShare | null;
+  /** USD per hour of the configuration it was last placed on (absent: not known). */
+  readonly pricePerHour?: number | null;
+  /**
+   * What its attempts ran for and cost, measured: each attempt's running time × the price of the
+   * configuration it ran on (absent: nothing measured yet).
+   */
+  readonly spent?: { readonly seconds: number; readonly cost: number };
+  /** The sweep trial this job is, and its parameters (absent or null: not a trial). */
+  readonly trial?: Trial | null;
+  /** For a trial with an objective: the objective's values by step, as it reported them. */
+  readonly objectiveSeries?: Series;
 }
 
 export type JobCommand =
@@ -80,6 +96,8 @@ export type JobCommand =
     }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
+  /** A sweep trial its early-stopping rule judged hopeless: it ends cancelled, saying why. */
+  | { kind: 'stop_early'; decision: StopDecision }
   /** The wait of retry `retry` is over: queue the job again (see {@link retryDueInMs}). */
   | { kind: 'requeue'; retry: number }
   /** It cannot run: `step`, which it needs, did not succeed. */
@@ -275,6 +293,18 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return isTerminal(state.status)
           ? []
           : [{ type: 'job.cancelled', data: { reason: command.reason } }];
+      case 'stop_early': {
+        const objective = state.trial?.objective ?? null;
+        // Only a trial with an objective is judged; one that has ended (or stopped) stays so.
+        if (isTerminal(state.status) || objective === null) return [];
+        const { rule, step, value, threshold, compared, reason } = command.decision;
+        return [
+          {
+            type: 'job.cancelled',
+            data: { reason, earlyStopped: { rule, objective, step, value, threshold, compared } },
+          },
+        ];
+      }
       default:
         return assertUnreachable(command, 'job command');
     }
@@ -298,9 +328,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           secrets: event.data.secrets,
           provision: event.data.provision,
           retries: event.data.retries,
+          ...(event.data.share == null ? {} : { share: event.data.share }),
+          trial: event.data.trial ?? null,
         };
       case 'job.retry_scheduled':
-        return { ...state, status: 'retrying', retry: event.data.retry };
+        return {
+          ...measured(state, event.data.durationMs),
+          status: 'retrying',
+          retry: event.data.retry,
+        };
       case 'job.requeued':
         return { ...state, status: 'queued', pool: null };
       case 'job.skipped':
@@ -311,6 +347,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           status: 'provisioned',
           pool: event.data.pool,
           resources: event.data.resources,
+          pricePerHour: event.data.offer?.pricePerHour ?? null,
         };
       case 'job.dispatched':
         return {
@@ -322,10 +359,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         };
       case 'job.started':
         return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
-      case 'job.metrics_reported':
-        return event.data.batch === undefined
-          ? state
-          : { ...state, metricsBatch: event.data.batch };
+      case 'job.metrics_reported': {
+        const batched =
+          event.data.batch === undefined ? state : { ...state, metricsBatch: event.data.batch };
+        const metric = state.trial?.objective?.metric;
+        const points = event.data.points.filter((p) => p.name === metric);
+        return points.length === 0
+          ? batched
+          : { ...batched, objectiveSeries: withPoints(state.objectiveSeries ?? [], points) };
+      }
       case 'job.checkpointed':
         return {
           ...state,
@@ -336,9 +378,13 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           },
         };
       case 'job.succeeded':
-        return { ...state, status: 'succeeded', committed: event.data.outputs };
+        return {
+          ...measured(state, event.data.durationMs),
+          status: 'succeeded',
+          committed: event.data.outputs,
+        };
       case 'job.failed':
-        return { ...state, status: 'failed' };
+        return { ...measured(state, event.data.durationMs), status: 'failed' };
       case 'job.cancelled':
         return { ...state, status: 'cancelled' };
       default:
@@ -346,6 +392,20 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     }
   },
 };
+
+/** The state with an attempt's running time, and its cost at the price it was placed at, added. */
+function measured(state: JobState, durationMs: number | null): JobState {
+  if (durationMs === null) return state;
+  const seconds = durationMs / 1000;
+  const before = state.spent ?? { seconds: 0, cost: 0 };
+  return {
+    ...state,
+    spent: {
+      seconds: before.seconds + seconds,
+      cost: before.cost + (seconds * (state.pricePerHour ?? 0)) / 3600,
+    },
+  };
+}
 
 /**
  * The job as it was when its work was dispatched, read off the work message: an executor starts

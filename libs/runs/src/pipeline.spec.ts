@@ -385,4 +385,78 @@ describe('planRun', () => {
       expect(planRun(spec(step('a')), byName).jobs[0]!.continueOnFailure).toBe(false);
     });
   });
+
+  describe('sweeps', () => {
+    const objective = { metric: 'loss', mode: 'min' } as const;
+    const swept = step('train', {
+      env: { EPOCHS: '3', LR: '1' },
+      outputs: [{ fileset: 'model' }],
+      sweep: { grid: { LR: ['0.1', '0.01'] }, maxParallel: 1, objective },
+    });
+
+    it('makes a job per trial, named <step>#<n>, its parameters over the step’s env', () => {
+      const ids: string[] = [];
+      const { jobs, sweeps } = planRun(spec(step('eval', { needs: ['train'] }), swept), (name) => {
+        ids.push(name);
+        return `job-${name}`;
+      });
+      // Ids are made in spec order, a swept step's trials in trial order.
+      expect(ids).toEqual(['eval', 'train#1', 'train#2']);
+      expect(jobs.map((j) => [j.name, j.env, j.needs])).toEqual([
+        ['train#1', { EPOCHS: '3', LR: '0.1' }, []],
+        ['train#2', { EPOCHS: '3', LR: '0.01' }, []],
+        ['eval', {}, ['train']],
+      ]);
+      expect(jobs[1]!.trial).toEqual({
+        step: 'train',
+        index: 2,
+        params: { LR: '0.01' },
+        objective,
+      });
+      expect(jobs[2]!.trial).toBeUndefined();
+      expect(sweeps).toEqual([
+        {
+          step: 'train',
+          trials: ['job-train#1', 'job-train#2'],
+          maxParallel: 1,
+          objective,
+          earlyStopping: null,
+        },
+      ]);
+    });
+
+    it('refuses a step taking the output of a sweep with no objective to choose the best by', () => {
+      const error = rejection(
+        spec(
+          step('train', {
+            outputs: [{ fileset: 'model' }],
+            sweep: { list: [{ LR: '0.1' }] },
+          }),
+          step('eval', { inputs: [{ step: 'train', output: 'model' }] }),
+        ),
+      );
+      expect(error.details).toEqual([
+        {
+          path: 'steps.1.inputs.0.step',
+          message: expect.stringContaining('a sweep without an objective') as unknown as string,
+        },
+      ]);
+    });
+
+    it('refuses a bad sweep, naming the step and the field', () => {
+      const error = rejection(
+        spec(
+          step('train', {
+            sweep: {
+              list: [{ A: '1' }],
+              earlyStopping: { rule: 'median', minSteps: 1, minTrials: 3 },
+            },
+          }),
+        ),
+      );
+      expect(error.message).toBe(
+        "Invalid run spec: steps.0.sweep.earlyStopping: step 'train': early stopping compares the trials by an objective: add objective { metric, mode } to the sweep",
+      );
+    });
+  });
 });

@@ -4,12 +4,16 @@ import {
   RunProblems,
   type ErrorDetail,
   type PlannedJob,
+  type PlannedSweep,
   type Resources,
   type RunSpec,
 } from '@acai/contracts';
+import { expandSweep, recordedRule, sweepProblems, trialName } from './sweep.js';
 
 export interface PlannedRun {
   readonly jobs: PlannedJob[];
+  /** The swept steps, each with its trials' job ids. */
+  readonly sweeps: PlannedSweep[];
 }
 
 /**
@@ -17,7 +21,9 @@ export interface PlannedRun {
  * An input naming another step's output (`{ step, output }`) implies needing that step. Unknown
  * needs, duplicate names, self-dependencies, an input of a step that is not there or does not
  * save that output, and cycles are VALIDATION_FAILED errors that name the step and the field.
- * `newJobId` is called once per step, in spec order.
+ * A step with a `sweep` becomes one job per trial, named `<step>#<n>` (see `expandSweep`); a step
+ * that takes its output needs it to have an objective, to choose the best trial's. `newJobId` is
+ * called once per job, in spec order (a swept step's trials in trial order).
  */
 export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): PlannedRun {
   const details: ErrorDetail[] = [];
@@ -59,6 +65,11 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
           path: `${where}.step`,
           message: `step '${step.name}' takes an input from step '${input.step}', which is not a step of this run`,
         });
+      } else if (producer.sweep !== undefined && producer.sweep.objective === undefined) {
+        details.push({
+          path: `${where}.step`,
+          message: `step '${step.name}' takes output '${input.output}' of step '${input.step}', a sweep without an objective: give that sweep an objective { metric, mode }, whose best trial's output this step gets`,
+        });
       } else if (
         !(producer.outputs ?? []).some((o) => o.fileset === input.output && o.save !== false)
       ) {
@@ -75,6 +86,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
     });
   });
   spec.steps.forEach((step, i) => details.push(...sizeParameterProblems(step, i)));
+  spec.steps.forEach((step, i) => details.push(...sweepProblems(step, i)));
   if (details.length > 0) throw invalid(details);
 
   const needs = new Map(spec.steps.map((s) => [s.name, effectiveNeeds(s)]));
@@ -93,38 +105,75 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
     ]);
   }
 
-  const ids = new Map(spec.steps.map((s) => [s.name, newJobId(s.name)]));
-  const jobs = order.names.map((name): PlannedJob => {
-    const step = spec.steps[index.get(name)!]!;
-    const id = ids.get(name)!;
-    const resources: Resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
-    return {
-      id,
-      name,
-      command: [...step.command],
-      needs: [...needs.get(name)!],
-      env: { ...(step.env ?? {}) },
-      resources,
-      timeoutSeconds: step.timeoutSeconds ?? null,
-      network: step.network ?? 'default',
-      secrets: { ...(step.secrets ?? {}) },
-      inputs: (step.inputs ?? []).map((i) =>
-        'step' in i
-          ? { fileset: i.output, fromStep: i.step, path: i.path ?? `inputs/${i.output}` }
-          : { fileset: i.fileset, version: i.version, path: i.path ?? `inputs/${i.fileset}` },
-      ),
-      outputs: (step.outputs ?? []).map((o) => ({
-        fileset: o.fileset,
-        path: o.path ?? `outputs/${o.fileset}`,
-        labels: o.labels ?? [],
-        save: o.save ?? true,
-      })),
-      provision: step.provision ?? null,
-      retries: step.retries ?? null,
-      continueOnFailure: step.continueOnFailure ?? spec.continueOnFailure ?? false,
-    };
-  });
-  return { jobs };
+  const trials = new Map(
+    spec.steps.map((s) => [
+      s.name,
+      s.sweep === undefined
+        ? [{ id: newJobId(s.name), name: s.name, params: null }]
+        : expandSweep(s.sweep).map((params, k) => {
+            const name = trialName(s.name, k + 1);
+            return { id: newJobId(name), name, params };
+          }),
+    ]),
+  );
+  const sweeps = spec.steps.flatMap((step): PlannedSweep[] =>
+    step.sweep === undefined
+      ? []
+      : [
+          {
+            step: step.name,
+            trials: trials.get(step.name)!.map((t) => t.id),
+            maxParallel: step.sweep.maxParallel ?? null,
+            objective: step.sweep.objective ?? null,
+            earlyStopping:
+              step.sweep.earlyStopping === undefined
+                ? null
+                : recordedRule(step.sweep.earlyStopping),
+          },
+        ],
+  );
+  const jobs = order.names.flatMap((name) =>
+    trials.get(name)!.map(({ id, name: jobName, params }, k): PlannedJob => {
+      const step = spec.steps[index.get(name)!]!;
+      const resources: Resources = { ...DEFAULT_RESOURCES, ...(step.resources ?? {}) };
+      return {
+        id,
+        name: jobName,
+        command: [...step.command],
+        needs: [...needs.get(name)!],
+        env: { ...(step.env ?? {}), ...(params ?? {}) },
+        resources,
+        timeoutSeconds: step.timeoutSeconds ?? null,
+        network: step.network ?? 'default',
+        secrets: { ...(step.secrets ?? {}) },
+        inputs: (step.inputs ?? []).map((i) =>
+          'step' in i
+            ? { fileset: i.output, fromStep: i.step, path: i.path ?? `inputs/${i.output}` }
+            : { fileset: i.fileset, version: i.version, path: i.path ?? `inputs/${i.fileset}` },
+        ),
+        outputs: (step.outputs ?? []).map((o) => ({
+          fileset: o.fileset,
+          path: o.path ?? `outputs/${o.fileset}`,
+          labels: o.labels ?? [],
+          save: o.save ?? true,
+        })),
+        provision: step.provision ?? null,
+        retries: step.retries ?? null,
+        continueOnFailure: step.continueOnFailure ?? spec.continueOnFailure ?? false,
+        ...(params === null
+          ? {}
+          : {
+              trial: {
+                step: name,
+                index: k + 1,
+                params: { ...params },
+                objective: step.sweep?.objective ?? null,
+              },
+            }),
+      };
+    }),
+  );
+  return { jobs, sweeps };
 }
 
 /** What a step needs: its `needs` and the steps whose outputs it takes as inputs, once each. */

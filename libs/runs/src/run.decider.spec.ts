@@ -12,6 +12,7 @@ import {
   jobsToStop,
   readyJobs,
   runDecider,
+  sweepsToComplete,
   type RunCommand,
   type RunPhase,
   type RunState,
@@ -128,6 +129,13 @@ describe('runDecider', () => {
         origin: null,
         priority: 0,
         maxParallel: null,
+        limits: null,
+        spent: 0,
+        measured: {},
+        shares: {},
+        exhausted: null,
+        sweeps: [],
+        sweepResults: {},
       });
     });
 
@@ -475,6 +483,161 @@ describe('runDecider', () => {
             type: 'run.failed',
             data: { reason: 'step(s) failed: prepare', failedJobs: ['job-p'] },
           },
+        ]);
+    });
+  });
+
+  describe('a sweep', () => {
+    const objective = { metric: 'loss', mode: 'min' } as const;
+    const trial = (n: number): PlannedJob => ({
+      ...job(`job-t${n}`, `train#${n}`),
+      env: { LR: String(n) },
+      trial: { step: 'train', index: n, params: { LR: String(n) }, objective },
+    });
+    const trials = [1, 2, 3, 4].map(trial);
+    const [t1, t2, t3, t4] = trials as [PlannedJob, PlannedJob, PlannedJob, PlannedJob];
+    const report = {
+      ...job('job-r', 'report', ['train']),
+      inputs: [{ fileset: 'model', fromStep: 'train', path: 'inputs/model' }],
+    };
+    const best = { jobId: 'job-t2', name: 'train#2', params: { LR: '2' }, value: 0.1 };
+    const sweepSubmitted: NewEvent = {
+      type: 'run.submitted',
+      data: {
+        ...planOf(...trials, report),
+        sweeps: [
+          {
+            step: 'train',
+            trials: trials.map((t) => t.id),
+            maxParallel: 2,
+            objective,
+            earlyStopping: { rule: 'median', minSteps: 1, minTrials: 2 },
+          },
+        ],
+      },
+    };
+    const allEnded = [
+      sweepSubmitted,
+      settled(t1, 'succeeded'),
+      settled(t2, 'succeeded'),
+      settled(t3, 'early_stopped'),
+      settled(t4, 'early_stopped'),
+    ];
+    const completed = (b: typeof best | null): NewEvent => ({
+      type: 'run.sweep_completed',
+      data: { step: 'train', trials: 4, succeeded: 2, earlyStopped: 2, best: b },
+    });
+
+    it('runs maxParallel trials at once, the next as one ends', () => {
+      expect(names(readyJobs(state([sweepSubmitted])))).toEqual(['train#1', 'train#2']);
+      expect(names(readyJobs(state([sweepSubmitted, settled(t2, 'early_stopped')])))).toEqual([
+        'train#1',
+        'train#3',
+      ]);
+    });
+
+    it('holds the steps that need it until every trial ended and the best is recorded', () => {
+      expect(names(readyJobs(state(allEnded)))).toEqual([]);
+      expect(sweepsToComplete(state(allEnded)).map((s) => s.step)).toEqual(['train']);
+      expect(sweepsToComplete(state(allEnded.slice(0, -1)))).toEqual([]);
+      expect(names(readyJobs(state([...allEnded, completed(best)])))).toEqual(['report']);
+      expect(sweepsToComplete(state([...allEnded, completed(best)]))).toEqual([]);
+    });
+
+    it('does not end the run on its last trial: completing the sweep does', () => {
+      spec
+        .given(allEnded.slice(0, -1))
+        .when(settle(t4, 'early_stopped'))
+        .then([settled(t4, 'early_stopped')]);
+    });
+
+    it('records the best trial once every trial ended, and only then', () => {
+      const complete: RunCommand = { kind: 'complete_sweep', step: 'train', best };
+      spec.given(allEnded.slice(0, -1)).when(complete).then([]);
+      spec
+        .given(allEnded)
+        .when(complete)
+        .then([completed(best)]);
+      // A redelivery records nothing more.
+      spec
+        .given([...allEnded, completed(best)])
+        .when(complete)
+        .then([]);
+    });
+
+    it('succeeds with early-stopped trials: they did what the sweep asked', () => {
+      spec
+        .given([...allEnded, completed(best)])
+        .when(settle(report, 'succeeded'))
+        .then([settled(report, 'succeeded'), runSucceeded]);
+    });
+
+    it('fails the run, and skips what takes its output, when no trial that succeeded reported the objective', () => {
+      const noBest = state([...allEnded, completed(null)]);
+      expect(readyJobs(noBest)).toEqual([]);
+      expect(jobsToStop(noBest)).toEqual([
+        expect.objectContaining({
+          action: 'skip',
+          step: 'train',
+          reason:
+            "its input 'model' is the output of step 'train', which is a sweep with no best trial (no trial that succeeded reported its objective 'loss')",
+        }),
+      ]);
+      spec
+        .given([...allEnded, completed(null)])
+        .when(settle(report, 'skipped'))
+        .then([
+          settled(report, 'skipped'),
+          {
+            type: 'run.failed',
+            data: {
+              reason: "no trial of sweep 'train' succeeded having reported its objective 'loss'",
+              failedJobs: [],
+            },
+          },
+        ]);
+    });
+
+    it('fails the run when a trial failed, naming it', () => {
+      const failed = [
+        sweepSubmitted,
+        settled(t1, 'failed'),
+        settled(t2, 'succeeded'),
+        settled(t3, 'succeeded'),
+        settled(t4, 'succeeded'),
+        completed(best),
+      ];
+      expect(jobsToStop(state(failed))).toEqual([
+        expect.objectContaining({ action: 'skip', step: 'train', job: report }),
+      ]);
+      spec
+        .given(failed)
+        .when(settle(report, 'skipped'))
+        .then([
+          settled(report, 'skipped'),
+          {
+            type: 'run.failed',
+            data: { reason: 'step(s) failed: train#1', failedJobs: ['job-t1'] },
+          },
+        ]);
+    });
+
+    it('is completed while the run is cancelled, and then the run ends cancelled', () => {
+      const cancelling = [
+        sweepSubmitted,
+        cancelRequested,
+        ...trials.map((t) => settled(t, 'cancelled')),
+        settled(report, 'cancelled'),
+      ];
+      spec
+        .given(cancelling)
+        .when({ kind: 'complete_sweep', step: 'train', best: null })
+        .then([
+          {
+            type: 'run.sweep_completed',
+            data: { step: 'train', trials: 4, succeeded: 0, earlyStopped: 0, best: null },
+          },
+          runCancelled,
         ]);
     });
   });

@@ -1,14 +1,20 @@
 import {
   AcaiError,
   RunProblems,
+  type BestTrial,
   type EventData,
+  type PlannedSweep,
   type JobOutcome,
   type PlannedJob,
+  type RunLimits,
   type RunOrigin,
+  type StepPlan,
+  type StepShare,
   assertUnreachable,
   type Decider,
   type NewEvent,
 } from '@acai/contracts';
+import { dollars } from './limits.js';
 
 export type RunPhase = 'none' | 'active' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -25,14 +31,69 @@ export interface RunState {
   /** Its jobs' priority among their project's waiting jobs, and how many may be out at once. */
   readonly priority: number;
   readonly maxParallel: number | null;
+  /** Its swept steps, each with the job ids of its trials. */
+  readonly sweeps: readonly PlannedSweep[];
+  /** The best trial of each sweep that has completed (every trial ended), by step; null: none. */
+  readonly sweepResults: Readonly<Record<string, BestTrial | null>>;
+  /** Its deadline and budget (null: neither). */
+  readonly limits: RunLimits | null;
+  /** What its ended jobs cost, measured, USD. */
+  readonly spent: number;
+  /** Jobs whose cost was measured (each counted once). */
+  readonly measured: Readonly<Record<string, true>>;
+  /** Each budgeted job's share and what it is predicted to cost within it, by job id. */
+  readonly shares: Readonly<Record<string, BudgetedStep>>;
+  /** Why its budget ran out, once it did. */
+  readonly exhausted: EventData<'run.budget_exhausted'> | null;
+}
+
+/** A job's share of the run's limits, as `run.step_budgeted` recorded it. */
+export interface BudgetedStep {
+  readonly share: StepShare;
+  readonly predictedCost: number | null;
+}
+
+/** What is left of a run's deadline and budget at `now`, and what it was worked out from. */
+export interface RemainingLimits {
+  /** Seconds to the deadline (negative: past), null without one. */
+  readonly seconds: number | null;
+  /** budget − spent − reserved, null without a budget. */
+  readonly budget: number | null;
+  readonly spent: number;
+  /** Predicted cost of the jobs budgeted and not settled yet, held back from the budget. */
+  readonly reserved: number;
 }
 
 export type RunCommand =
   | { kind: 'submit'; data: EventData<'run.submitted'> }
-  | { kind: 'settle_job'; jobId: string; outcome: JobOutcome }
+  | {
+      kind: 'settle_job';
+      jobId: string;
+      outcome: JobOutcome;
+      /** What the job's attempts ran for and cost (counted when the run has limits). */
+      measured?: { seconds: number; cost: number };
+    }
+  /**
+   * A ready job of a run with limits gets its share of what is left, from the re-plan made `now`
+   * of the steps not budgeted yet (`step` is this job's part of it); or, when what is left of the
+   * budget cannot pay for the step at its cheapest, the budget is exhausted.
+   */
+  | {
+      kind: 'budget_step';
+      jobId: string;
+      now: Date;
+      step: StepPlan;
+      /** The re-plan's finish and the cost of the steps it planned (null: not predicted). */
+      plan: { predictedFinish: string | null; predictedCost: number | null };
+    }
   /** Ends the run if every job is settled and it has not ended yet (see {@link conclusion}). */
   | { kind: 'conclude' }
-  | { kind: 'cancel'; reason: string };
+  | { kind: 'cancel'; reason: string }
+  /**
+   * Every trial of sweep `step` has ended: record its best trial (found by the scheduler from the
+   * trials' objectives, see `bestTrial`), and end the run if nothing else is left.
+   */
+  | { kind: 'complete_sweep'; step: string; best: BestTrial | null };
 
 export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
   creationEvents: ReadonlySet<string>;
@@ -47,6 +108,13 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     origin: null,
     priority: 0,
     maxParallel: null,
+    limits: null,
+    spent: 0,
+    measured: {},
+    shares: {},
+    exhausted: null,
+    sweeps: [],
+    sweepResults: {},
   }),
 
   decide(command, state) {
@@ -63,13 +131,26 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
         // it died before the run's end was appended after it. The end is derived again, so a run
         // whose jobs have all ended always ends.
         if (state.outcomes[command.jobId] !== undefined) return conclusion(state);
-        const settled: NewEvent = {
+        const events: NewEvent[] = [];
+        if (
+          state.limits !== null &&
+          command.measured !== undefined &&
+          state.measured[job.id] === undefined
+        ) {
+          events.push({
+            type: 'run.job_cost_measured',
+            data: { jobId: job.id, name: job.name, ...command.measured },
+          });
+        }
+        events.push({
           type: 'run.job_settled',
           data: { jobId: job.id, name: job.name, outcome: command.outcome },
-        };
-        const after = runDecider.evolve(state, settled);
-        return [settled, ...conclusion(after)];
+        });
+        const after = events.reduce(runDecider.evolve, state);
+        return [...events, ...conclusion(after)];
       }
+      case 'budget_step':
+        return budgetStep(command, state);
       case 'conclude':
         return state.phase === 'active' || state.phase === 'cancelling' ? conclusion(state) : [];
       case 'cancel':
@@ -83,6 +164,26 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           );
         }
         return [{ type: 'run.cancel_requested', data: { reason: command.reason } }];
+      case 'complete_sweep': {
+        const sweep = state.sweeps.find((s) => s.step === command.step);
+        if (sweep === undefined || (state.phase !== 'active' && state.phase !== 'cancelling'))
+          return [];
+        // Completed already (a redelivery): the run's end is derived again, as for a settlement.
+        if (command.step in state.sweepResults) return conclusion(state);
+        const outcomes = sweep.trials.map((id) => state.outcomes[id]);
+        if (outcomes.some((o) => o === undefined)) return [];
+        const completed: NewEvent = {
+          type: 'run.sweep_completed',
+          data: {
+            step: sweep.step,
+            trials: sweep.trials.length,
+            succeeded: outcomes.filter((o) => o === 'succeeded').length,
+            earlyStopped: outcomes.filter((o) => o === 'early_stopped').length,
+            best: command.best,
+          },
+        };
+        return [completed, ...conclusion(runDecider.evolve(state, completed))];
+      }
       default:
         return assertUnreachable(command, 'run command');
     }
@@ -100,6 +201,37 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           origin: event.data.origin ?? null,
           priority: event.data.priority ?? 0,
           maxParallel: event.data.maxParallel ?? null,
+          sweeps: event.data.sweeps ?? [],
+          limits: event.data.limits ?? null,
+        };
+      case 'run.step_budgeted':
+        return {
+          ...state,
+          shares: {
+            ...state.shares,
+            [event.data.jobId]: {
+              share: event.data.share,
+              predictedCost: event.data.predictedCost,
+            },
+          },
+        };
+      case 'run.job_cost_measured':
+        return {
+          ...state,
+          spent: state.spent + event.data.cost,
+          measured: { ...state.measured, [event.data.jobId]: true },
+        };
+      case 'run.budget_exhausted':
+        return {
+          ...state,
+          phase: 'cancelling',
+          cancelReason: event.data.reason,
+          exhausted: event.data,
+        };
+      case 'run.sweep_completed':
+        return {
+          ...state,
+          sweepResults: { ...state.sweepResults, [event.data.step]: event.data.best },
         };
       case 'run.job_settled':
         return {
@@ -128,12 +260,21 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
  */
 function conclusion(state: RunState): NewEvent[] {
   if (state.jobs.some((j) => state.outcomes[j.id] === undefined)) return [];
+  if (state.exhausted !== null) {
+    return [{ type: 'run.failed', data: { reason: state.exhausted.reason, failedJobs: [] } }];
+  }
+  // A sweep's best trial is recorded before the run ends.
+  if (state.sweeps.some((s) => !(s.step in state.sweepResults))) return [];
   if (state.phase === 'cancelling')
     return [
       { type: 'run.cancelled', data: { reason: state.cancelReason ?? 'cancelled on request' } },
     ];
   const failed = state.jobs.filter((j) => state.outcomes[j.id] === 'failed');
-  if (state.jobs.every((j) => state.outcomes[j.id] === 'succeeded')) {
+  // A sweep with an objective that no trial that succeeded reported has no result.
+  const unresolved = state.sweeps.filter(
+    (s) => s.objective !== null && state.sweepResults[s.step] === null,
+  );
+  if (unresolved.length === 0 && state.jobs.every((j) => OK.has(state.outcomes[j.id]))) {
     return [{ type: 'run.succeeded', data: {} }];
   }
   // The steps that failed are named, not those skipped or cancelled because of them.
@@ -145,13 +286,35 @@ function conclusion(state: RunState): NewEvent[] {
         reason:
           failed.length > 0
             ? `step(s) failed: ${failed.map((j) => j.name).join(', ')}`
-            : skipped
-              ? 'steps were skipped'
-              : 'steps were cancelled',
+            : unresolved.length > 0
+              ? unresolved
+                  .map(
+                    (s) =>
+                      `no trial of sweep '${s.step}' succeeded having reported its objective '${s.objective!.metric}'`,
+                  )
+                  .join('; ')
+              : skipped
+                ? 'steps were skipped'
+                : 'steps were cancelled',
         failedJobs: failed.map((j) => j.id),
       },
     },
   ];
+}
+
+/** Outcomes a run succeeds with: an early-stopped trial did what its sweep asked. */
+const OK: ReadonlySet<JobOutcome | undefined> = new Set(['succeeded', 'early_stopped']);
+
+/**
+ * Sweeps whose trials have all ended but whose best trial is not recorded yet: the scheduler finds
+ * it (from the trials' objectives) and completes them.
+ */
+export function sweepsToComplete(state: RunState): PlannedSweep[] {
+  if (state.phase !== 'active' && state.phase !== 'cancelling') return [];
+  return state.sweeps.filter(
+    (s) =>
+      !(s.step in state.sweepResults) && s.trials.every((id) => state.outcomes[id] !== undefined),
+  );
 }
 
 /** An outcome that lets a dependant run without `continueOnFailure`. */
@@ -173,9 +336,18 @@ function producers(job: PlannedJob): string[] {
 export function readyJobs(state: RunState): PlannedJob[] {
   if (state.phase !== 'active') return [];
   const outcome = outcomeByName(state);
+  // A sweep runs its first maxParallel unsettled trials: the ones it queued before are among them.
+  const held = new Set(
+    state.sweeps.flatMap((s) =>
+      s.maxParallel === null
+        ? []
+        : s.trials.filter((id) => state.outcomes[id] === undefined).slice(s.maxParallel),
+    ),
+  );
   return state.jobs.filter(
     (j) =>
       state.outcomes[j.id] === undefined &&
+      !held.has(j.id) &&
       (j.continueOnFailure
         ? j.needs.every((n) => outcome(n) !== undefined) &&
           producers(j).every((n) => outcome(n) === 'succeeded')
@@ -206,7 +378,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
       job,
       action: 'cancel',
       step: null,
-      reason: 'the run was cancelled',
+      reason: state.exhausted === null ? 'the run was cancelled' : "the run's budget is exhausted",
     }));
   }
   if (state.phase !== 'active') return [];
@@ -220,7 +392,7 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: fromStep,
-        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describe(outcome(fromStep))}`,
+        reason: `its input '${input.fileset}' is the output of step '${fromStep}', which ${describeStep(state, fromStep, outcome(fromStep))}`,
       });
       continue;
     }
@@ -231,16 +403,43 @@ export function jobsToStop(state: RunState): JobToStop[] {
         job,
         action: 'skip',
         step: need,
-        reason: `step '${need}', which it needs, ${describe(outcome(need))}`,
+        reason: `step '${need}', which it needs, ${describeStep(state, need, outcome(need))}`,
       });
     }
   }
   return stops;
 }
 
+/**
+ * The outcome of a step by name. A swept step's is known once its sweep completed: failed (or
+ * cancelled, or skipped) if a trial was, failed if it has an objective and no best trial, else
+ * succeeded (early-stopped trials included).
+ */
 function outcomeByName(state: RunState): (name: string) => JobOutcome | undefined {
   const byName = new Map(state.jobs.map((j) => [j.name, j.id]));
-  return (name) => state.outcomes[byName.get(name) ?? ''];
+  const sweeps = new Map(state.sweeps.map((s) => [s.step, s]));
+  return (name) => {
+    const sweep = sweeps.get(name);
+    if (sweep === undefined) return state.outcomes[byName.get(name) ?? ''];
+    if (!(name in state.sweepResults)) return undefined;
+    const outcomes = new Set(sweep.trials.map((id) => state.outcomes[id]));
+    const bad = (['failed', 'cancelled', 'skipped'] as const).find((o) => outcomes.has(o));
+    if (bad !== undefined) return bad;
+    return sweep.objective !== null && state.sweepResults[name] === null ? 'failed' : 'succeeded';
+  };
+}
+
+/** How a step ended, for a reason: a sweep that failed for want of a best trial says so. */
+function describeStep(state: RunState, name: string, outcome: JobOutcome | undefined): string {
+  const sweep = state.sweeps.find((s) => s.step === name);
+  if (
+    sweep !== undefined &&
+    outcome === 'failed' &&
+    !sweep.trials.some((id) => state.outcomes[id] === 'failed')
+  ) {
+    return `is a sweep with no best trial (no trial that succeeded reported its objective '${sweep.objective?.metric ?? ''}')`;
+  }
+  return describe(outcome);
 }
 
 function describe(outcome: JobOutcome | undefined): string {
@@ -254,4 +453,102 @@ function describe(outcome: JobOutcome | undefined): string {
     default:
       return 'did not succeed';
   }
+}
+
+/**
+ * What is left of the run's deadline and budget at `now`: the deadline less now, and the budget
+ * less what ended jobs cost (measured) and what the jobs budgeted and not ended yet are predicted
+ * to cost (held back until they end and are measured).
+ */
+export function remainingLimits(state: RunState, now: Date): RemainingLimits {
+  const reserved = Object.entries(state.shares)
+    .filter(([jobId]) => state.outcomes[jobId] === undefined)
+    .reduce((sum, [, step]) => sum + (step.predictedCost ?? 0), 0);
+  const limits = state.limits;
+  return {
+    seconds:
+      limits?.deadline == null
+        ? null
+        : (new Date(limits.deadline).getTime() - now.getTime()) / 1000,
+    budget: limits?.budget == null ? null : limits.budget - state.spent - reserved,
+    spent: state.spent,
+    reserved,
+  };
+}
+
+/** Jobs of the run not budgeted and not settled: what a re-plan splits what is left over. */
+export function unbudgetedJobs(state: RunState): PlannedJob[] {
+  return state.jobs.filter(
+    (j) => state.shares[j.id] === undefined && state.outcomes[j.id] === undefined,
+  );
+}
+
+/** What a step's least cost is: its cheapest configuration, or booting the one it must run on. */
+function cheapestOf(step: StepPlan): string {
+  if (step.configuration === null) return 'nothing predicts it';
+  return step.predictedSeconds === null
+    ? `booting ${step.configuration.name}; nothing predicts how long it runs`
+    : 'on its cheapest configuration';
+}
+
+function budgetStep(
+  command: Extract<RunCommand, { kind: 'budget_step' }>,
+  state: RunState,
+): NewEvent[] {
+  const job = state.jobs.find((j) => j.id === command.jobId);
+  if (job === undefined || state.phase !== 'active' || state.limits === null) return [];
+  // Budgeted already (a redelivery): the share stands.
+  if (state.shares[job.id] !== undefined) return [];
+  const left = remainingLimits(state, command.now);
+  const step = command.step;
+  const budget = state.limits.budget;
+  // Nothing left, or less than the step costs at its cheapest: it cannot be paid for.
+  if (
+    budget !== null &&
+    left.budget !== null &&
+    (left.budget <= 0 || left.budget < step.cheapestCost)
+  ) {
+    return [
+      {
+        type: 'run.budget_exhausted',
+        data: {
+          jobId: job.id,
+          name: job.name,
+          budget,
+          spent: left.spent,
+          reserved: left.reserved,
+          remainingBudget: left.budget,
+          cheapestCost: step.cheapestCost,
+          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${cheapestOf(step)}), but ${left.budget > 0 ? `only ${dollars(left.budget)} of the ${dollars(budget)} budget is left` : `nothing of the ${dollars(budget)} budget is left${left.budget < 0 ? ` (it is ${dollars(-left.budget)} over)` : ''}`}: ${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}; raise the budget and run it again`,
+        },
+      },
+    ];
+  }
+  const share: StepShare = step.share ?? {
+    maxSeconds: null,
+    maxCost: null,
+    optimize: null,
+    reason: `step '${job.name}': no share (${step.reason})`,
+  };
+  return [
+    {
+      type: 'run.step_budgeted',
+      data: {
+        jobId: job.id,
+        name: job.name,
+        share,
+        remainingSeconds: left.seconds,
+        remainingBudget: left.budget,
+        spent: left.spent,
+        reserved: left.reserved,
+        predictedSeconds: step.predictedSeconds,
+        predictedCost: step.predictedCost,
+        runPredictedFinish: command.plan.predictedFinish,
+        runPredictedCost:
+          command.plan.predictedCost === null
+            ? null
+            : left.spent + left.reserved + command.plan.predictedCost,
+      },
+    },
+  ];
 }

@@ -38,8 +38,8 @@ describe('the scope each route needs', () => {
       'getProjection',
       'listDeadLetters',
     ]);
-    // Changes: none but the provisioning plan, a question answered without running anything.
-    expect(changes.filter(readable)).toEqual(['planProvisioning']);
+    // Changes: none but the plans (of a step, of a run), questions answered without running anything.
+    expect(changes.filter(readable).sort()).toEqual(['planProvisioning', 'planRun']);
   });
 
   it('keeps key management for the project admin and cross-project work for the platform admin', () => {

@@ -46,7 +46,7 @@ import {
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What a route answers besides its success: the HTTP statuses of its errors. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 503 | 507;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 416 | 422 | 429 | 503 | 507;
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -173,7 +173,7 @@ export const Routes = {
     auth: 'write',
     summary: 'Submit a run',
     description:
-      'Steps run in `needs` order, each command as an argv with no shell; the spec may be sent as JSON or YAML (`content-type: application/yaml`), with the same schema (also at `docs/run-spec.schema.json`). Every refusal names the step and the field. A step no configuration can take is refused here, naming it.',
+      'Steps run in `needs` order, each command as an argv with no shell; the spec may be sent as JSON or YAML (`content-type: application/yaml`), with the same schema (also at `docs/run-spec.schema.json`). Every refusal names the step and the field. A step no configuration can take is refused here, naming it. A `deadline` already past (`RUN_DEADLINE_PASSED`) or a `budget` below the cheapest possible plan (`RUN_BUDGET_BELOW_CHEAPEST_PLAN`) is refused with `422`, the estimate in the body (`cheapestCost`, `predictedCost`, `predictedFinish`, …); `POST /api/v1/runs/plan` shows the plan first.',
     body: RunSpecSchema,
     yaml: true,
     success: {
@@ -181,6 +181,20 @@ export const Routes = {
       description: 'Accepted: the run and its job ids',
       body: Commands.submitRun.response,
     },
+    errors: [400, 401, 413, 415, 422],
+  }),
+  planRun: route({
+    method: 'POST',
+    path: '/api/v1/runs/plan',
+    tag: 'runs',
+    auth: 'read',
+    summary:
+      'What a run would do, without running it: per step its configuration, time, cost, start and finish; whether the deadline and budget hold',
+    description:
+      'Takes the same spec as `POST /api/v1/runs` (JSON or YAML) and submits nothing. Each step gets its share of the run’s `deadline` (by the critical path through it) and `budget` (by its cheapest cost), and the configuration the auto-provisioner would choose within it, from the project’s own runtime models; a step starts when the steps it needs finish. A step without a runtime model has no predicted time (its cost counts only its boot in `cheapestCost`), so the run’s finish and cost are unknown (`complete: false`). When the deadline or budget does not hold, `summary` says by how much, and `alternatives` whether every step at its fastest, or at its cheapest, would.',
+    body: RunSpecSchema,
+    yaml: true,
+    success: { status: 200, description: 'The plan', body: Commands.planRun.response },
     errors: [400, 401, 413, 415],
   }),
   listRuns: route({
@@ -201,6 +215,19 @@ export const Routes = {
     summary: 'A run and the status of each of its jobs',
     params: idParams('run'),
     success: { status: 200, description: 'The run', body: Commands.getRun.response },
+    errors: read,
+  }),
+  getRunTrials: route({
+    method: 'GET',
+    path: '/api/v1/runs/{id}/trials',
+    tag: 'runs',
+    auth: 'read',
+    summary:
+      'The trials of the run’s sweeps: parameters, status, last metrics, objective, why stopped',
+    description:
+      'One entry per swept step: its objective, early-stopping rule and maxParallel, and every trial (job `<step>#<n>`) with its parameters, status, the last value of each metric it reported, its objective, and why it stopped (`earlyStopped` holds the rule, its value and the threshold it missed). `best` is the best trial once the sweep completed (the one whose output steps that take the swept step’s output get), the leader before. A run without sweeps has none.',
+    params: idParams('run'),
+    success: { status: 200, description: 'Its sweeps', body: Commands.getRunTrials.response },
     errors: read,
   }),
   cancelRun: route({
@@ -607,7 +634,7 @@ export const Routes = {
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
     success: {
       status: 202,

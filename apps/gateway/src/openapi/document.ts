@@ -60,6 +60,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   416: 'The requested range is outside the file',
   429: 'Too many requests with this key: try again after `Retry-After` seconds',
   503: 'A service it needs is not answering; try again',
+  422: 'It cannot be done as asked (a deadline already past, a budget below the cheapest plan): the body says why, with the estimate',
   507: 'It would take the project over its storage quota: see `usedBytes`, `quotaBytes`, `uploadBytes`',
 };
 

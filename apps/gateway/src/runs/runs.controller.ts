@@ -86,6 +86,22 @@ export class RunsController {
     }
   }
 
+  /**
+   * What a run would do, without running it (JSON or YAML, validated as at submit): the scheduler
+   * checks its DAG and the provisioner plans it within its deadline and budget, from this
+   * project's runtime models only.
+   */
+  @Route(Routes.planRun)
+  plan(@Caller() caller: Principal, @Body() body: unknown): Promise<CommandResult<'planRun'>> {
+    let spec;
+    try {
+      spec = bodyOf(Routes.planRun, body, 'run spec');
+    } catch (error) {
+      throw error instanceof AcaiError ? withStepNames(error, body) : error;
+    }
+    return this.commands.send('planRun', { project: caller.project, spec });
+  }
+
   @Route(Routes.listRuns)
   list(@Caller() caller: Principal, @Query() query: unknown): Promise<CommandResult<'listRuns'>> {
     const { limit, cursor } = queryOf(Routes.listRuns, query);
@@ -100,6 +116,15 @@ export class RunsController {
   get(@Caller() caller: Principal, @Param('id') id: string): Promise<CommandResult<'getRun'>> {
     assertId(id, 'run');
     return this.commands.send('getRun', { project: caller.project, runId: id });
+  }
+
+  @Route(Routes.getRunTrials)
+  trials(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+  ): Promise<CommandResult<'getRunTrials'>> {
+    assertId(id, 'run');
+    return this.commands.send('getRunTrials', { project: caller.project, runId: id });
   }
 
   @Route(Routes.cancelRun)

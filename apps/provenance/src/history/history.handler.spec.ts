@@ -95,9 +95,9 @@ class Projections extends ProjectionControl {
 }
 
 class Metrics extends MetricsRepository {
+  all: MetricSeries['series'] = { loss: [{ step: 1, value: 0.5, time: now, attempt: 1 }] };
   async series(_p: string, _j: string, name: string | null): Promise<MetricSeries['series']> {
-    const all = { loss: [{ step: 1, value: 0.5, time: now, attempt: 1 }] };
-    return name === null || name === 'loss' ? all : {};
+    return name === null ? this.all : name in this.all ? { [name]: this.all[name]! } : {};
   }
 }
 
@@ -105,12 +105,14 @@ class Metrics extends MetricsRepository {
 describe('provenance’s history', () => {
   let models: MemoryReadModels;
   let projections: Projections;
+  let metrics: Metrics;
   let handler: HistoryHandler;
 
   beforeEach(() => {
     models = new MemoryReadModels();
     projections = new Projections();
-    handler = new HistoryHandler(models, projections, new Metrics());
+    metrics = new Metrics();
+    handler = new HistoryHandler(models, projections, metrics);
   });
 
   it('reads its writes: a run projected a moment after it was asked for is found', async () => {
@@ -147,6 +149,39 @@ describe('provenance’s history', () => {
     await expect(
       handler.getJobMetrics({ project: 'p2', jobId: 'job-1', name: null }),
     ).rejects.toMatchObject({ reason: RunProblems.JOB_NOT_FOUND.reason });
+  });
+
+  it('says how far a running job is and when it should end, from its attempt’s metrics', async () => {
+    const t = (s: number) => new Date(Date.parse(now) + s * 1000).toISOString();
+    models.put('jobs', 'p1', 'job-1', { ...job('job-1'), status: 'running', attempt: 2 });
+    models.put('job-history', 'p1', 'job-1', {
+      entries: [
+        { seq: 5, type: 'job.started', version: 1, time: t(0), data: { attempt: 1 } },
+        { seq: 6, type: 'job.checkpointed', version: 1, time: t(10), data: { step: 2 } },
+        { seq: 7, type: 'job.started', version: 1, time: t(20), data: { attempt: 2 } },
+      ],
+    });
+    const epoch = (step: number, s: number, attempt: number) => ({
+      step,
+      value: 5,
+      time: t(s),
+      attempt,
+    });
+    // Attempt 1 reached step 2 (and a step 3 it did not checkpoint); attempt 2 resumed after
+    // step 2 and reached step 4 in 10 s: a step every 5 s, one left.
+    metrics.all = {
+      steps_total: [epoch(1, 4, 1), epoch(2, 8, 1), epoch(3, 12, 1), epoch(4, 30, 2)],
+    };
+    expect((await handler.getJob({ project: 'p1', jobId: 'job-1' })).progress).toMatchObject({
+      step: 4,
+      totalSteps: 5,
+      fraction: 0.8,
+      stepsPerSecond: 0.2,
+      predictedFinish: t(35),
+    });
+    // A job not running has none.
+    models.put('jobs', 'p1', 'job-2', job('job-2'));
+    expect((await handler.getJob({ project: 'p1', jobId: 'job-2' })).progress).toBeUndefined();
   });
 
   it('replays a projection it has, and names the ones it has when asked for another', async () => {

@@ -6,10 +6,11 @@ import {
   type HistoryEntry,
   type JobView,
   type Page,
+  type RunTrialsView,
   type RunView,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
-import type { JobHistoryDoc } from '@acai/runs';
+import { estimateProgress, type JobHistoryDoc, type RunTrialsDoc } from '@acai/runs';
 import { MetricsRepository } from '../metrics/metrics.repository.js';
 import { ReadModels } from './read-models.repository.js';
 
@@ -31,6 +32,17 @@ export class HistoryHandler {
     );
   }
 
+  /**
+   * A run's sweeps and every trial of them; a run of this project without sweeps has none (an
+   * empty list), one of another project is not found.
+   */
+  @OnCommand('getRunTrials')
+  async getRunTrials(@Payload() req: { project: string; runId: string }): Promise<RunTrialsView> {
+    await this.getRun(req);
+    const doc = await this.readModels.find<RunTrialsDoc>('run-trials', req.project, req.runId);
+    return { runId: req.runId, sweeps: doc?.sweeps ?? [] };
+  }
+
   @OnCommand('listRuns')
   listRuns(
     @Payload() req: { project: string; limit: number; cursor: string | null },
@@ -38,18 +50,50 @@ export class HistoryHandler {
     return this.readModels.list<RunView>('runs', req.project, req.limit, req.cursor);
   }
 
+  /** A job; while it runs, with how far it is and when it should end (`progress`). */
   @OnCommand('getJob')
-  getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
+  async getJob(@Payload() req: { project: string; jobId: string }): Promise<JobView> {
+    const job = await this.findJob(req);
+    return job.status === 'running' ? { ...job, progress: await this.progressOf(job) } : job;
+  }
+
+  private findJob(req: { project: string; jobId: string }): Promise<JobView> {
     return this.fresh(
       () => this.readModels.find<JobView>('jobs', req.project, req.jobId),
       () => new AcaiError(RunProblems.JOB_NOT_FOUND, `No job '${req.jobId}' in this project`),
     );
   }
 
+  /** From the running attempt's metrics, its start and the checkpoint it resumed from. */
+  private async progressOf(job: JobView): Promise<JobView['progress']> {
+    const doc = await this.readModels.find<JobHistoryDoc>('job-history', job.project, job.id);
+    let startedAt: string | undefined;
+    let resumedAfterStep = 0;
+    let checkpointStep = 0;
+    for (const entry of doc?.entries ?? []) {
+      if (entry.type === 'job.checkpointed') {
+        checkpointStep = (entry.data as { step: number | null }).step ?? checkpointStep;
+      }
+      if (
+        entry.type === 'job.started' &&
+        (entry.data as { attempt: number }).attempt === job.attempt
+      ) {
+        startedAt = entry.time;
+        resumedAfterStep = checkpointStep;
+      }
+    }
+    if (startedAt === undefined) return null;
+    const series = await this.metrics.series(job.project, job.id, null);
+    const points = Object.entries(series).flatMap(([name, samples]) =>
+      samples.map((sample) => ({ name, ...sample })),
+    );
+    return estimateProgress({ points, attempt: job.attempt, startedAt, resumedAfterStep });
+  }
+
   @OnCommand('getJobHistory')
   async getJobHistory(@Payload() req: { project: string; jobId: string }): Promise<HistoryEntry[]> {
     // A job that exists but has no event of its own yet (still pending) has an empty history.
-    await this.getJob(req);
+    await this.findJob(req);
     const doc = await this.readModels.find<JobHistoryDoc>('job-history', req.project, req.jobId);
     return doc?.entries ?? [];
   }
@@ -67,7 +111,7 @@ export class HistoryHandler {
 
   @OnCommand('getJobMetrics')
   async getJobMetrics(@Payload() req: { project: string; jobId: string; name: string | null }) {
-    await this.getJob(req);
+    await this.findJob(req);
     return { series: await this.metrics.series(req.project, req.jobId, req.name) };
   }
 

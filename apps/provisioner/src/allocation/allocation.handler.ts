@@ -187,7 +187,8 @@ export class AllocationHandler {
       );
       return;
     }
-    const placed = data;
+    // The share of its run's deadline and budget it was placed within travels with the placement.
+    const placed = state.share == null ? data : { ...data, share: state.share };
     await this.jobs.execute(
       project,
       jobId,

@@ -10,12 +10,20 @@ import {
   type StagedInput,
 } from '@acai/contracts';
 import {
+  asRequestedChoice,
   catalogueRates,
   INSTANCE_TYPES,
+  LOCAL_BOOT_SECONDS,
+  localSlotName,
+  localSlotPrice,
   offerKey,
   offerRef,
+  planRun,
   PRICE_SOURCE,
+  type JobObservation,
   type Offer,
+  type PlacementOutcome,
+  type StepToPlan,
 } from '@acai/provisioning';
 import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
@@ -102,6 +110,94 @@ export class ProvisionController {
           signature: outcome.decision.signature,
         };
     }
+  }
+
+  /**
+   * Plans steps of a run from `now` (`planRun` in `@acai/provisioning`): each step's share of the
+   * deadline and what is left of the budget, the configuration chosen within it, its predicted time
+   * and cost, and when the steps start and finish. What is read (each step's profile history, its
+   * inputs' versions) is read once; the rest is pure.
+   */
+  @OnCommand('estimateRun')
+  async estimateRun(
+    @Payload() request: CommandPayload<'estimateRun'>,
+  ): Promise<CommandResult<'estimateRun'>> {
+    const steps: StepToPlan[] = [];
+    // Each profile's history is read once, however many steps share it.
+    const read = new Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>>();
+    for (const step of request.steps) {
+      const place = await this.placerOf(request.project, step, read);
+      const own = step.provision ?? {};
+      steps.push({
+        name: step.name,
+        needs: step.needs,
+        own: {
+          ...(own.maxSeconds === undefined ? {} : { maxSeconds: own.maxSeconds }),
+          ...(own.maxCost === undefined ? {} : { maxCost: own.maxCost }),
+          ...(own.optimize === undefined ? {} : { optimize: own.optimize }),
+        },
+        place,
+      });
+    }
+    return planRun({
+      steps,
+      now: new Date(request.now),
+      deadline: request.deadline === null ? null : new Date(request.deadline),
+      budget: request.budget,
+    });
+  }
+
+  /**
+   * How one step would be placed within any limits. A step with `provision` is the
+   * auto-provisioner's; one without runs as it asked, where the allocation handler would put it.
+   */
+  private async placerOf(
+    project: string,
+    step: CommandPayload<'estimateRun'>['steps'][number],
+    read: Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>>,
+  ): Promise<StepToPlan['place']> {
+    if (step.provision === null) {
+      const fixed: PlacementOutcome = { kind: 'chosen', choice: this.asRequested(step.resources) };
+      return () => fixed;
+    }
+    const inputs = await this.resolveInputs(project, step.inputs);
+    const provision = step.provision;
+    const placer = await this.auto.placer(
+      { command: step.command, env: step.env, inputs, resources: step.resources, provision },
+      project,
+      read,
+    );
+    return (limits) => placer({ ...provision, ...limits });
+  }
+
+  /** Where a step without `provision` runs: a local slot of its size, or the nearest offer. */
+  private asRequested(resources: { cpu: number; memoryMb: number }) {
+    const book = this.providers.book;
+    const first = this.providers.default.name;
+    if (first === 'local') {
+      const vCpu = Math.min(resources.cpu, book.local.cpu);
+      const memoryMb = Math.min(resources.memoryMb, book.local.memoryMb);
+      const slot: Offer = {
+        provider: 'local',
+        name: localSlotName(vCpu, memoryMb),
+        vCpu,
+        memoryMb,
+        pricePerHour: localSlotPrice(vCpu, memoryMb),
+        speed: 1,
+        bootSeconds: LOCAL_BOOT_SECONDS,
+        spot: false,
+        interruptionsPerHour: 0,
+      };
+      return asRequestedChoice(
+        slot,
+        `no provision: runs as requested in a local slot of ${vCpu} CPU / ${memoryMb} MiB; nothing predicts how long it takes (give it provision.profile to learn)`,
+      );
+    }
+    const offer = book.nearest(resources, [first]);
+    return asRequestedChoice(
+      offer,
+      `no provision: runs as requested on ${offerKey(offer)}, the cheapest ${first} configuration with ${resources.cpu} CPU and ${resources.memoryMb} MiB; nothing predicts how long it takes (give it provision.profile to learn)`,
+    );
   }
 
   @OnCommand('listOffers')

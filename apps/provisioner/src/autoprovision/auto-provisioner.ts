@@ -1,3 +1,4 @@
+import type { ProvisionSpec } from '@acai/contracts';
 import {
   decidePlacement,
   jobProfile,
@@ -39,5 +40,35 @@ export class AutoProvisioner {
     const profiled =
       job.provision.profile !== undefined && (await this.profiled(project, signature));
     return decidePlacement({ ...known, history, profiled });
+  }
+
+  /**
+   * Reads once what placing `job` needs, and answers a pure decision of it for any `provision`
+   * (the run planner tries a step within several limits: see `planRun`).
+   */
+  async placer(
+    job: JobToPlace,
+    project: string,
+    /** What was read already for a profile in this plan (many steps of a run share one). */
+    read: Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>> = new Map(),
+  ): Promise<(provision: ProvisionSpec) => PlacementOutcome> {
+    const known = { catalogue: this.book, profilingRuns: this.profilingRuns };
+    if (job.provision.offer !== undefined) {
+      return (provision) =>
+        decidePlacement({ ...known, job: { ...job, provision }, history: [], profiled: false });
+    }
+    const { signature } = jobProfile(job);
+    const key = `${signature}:${job.provision.profile === undefined ? '' : 'profile'}`;
+    let facts = read.get(key);
+    if (facts === undefined) {
+      facts = (async () => ({
+        history: await this.observations(project, signature),
+        profiled: job.provision.profile !== undefined && (await this.profiled(project, signature)),
+      }))();
+      read.set(key, facts);
+    }
+    const { history, profiled } = await facts;
+    return (provision) =>
+      decidePlacement({ ...known, job: { ...job, provision }, history, profiled });
   }
 }

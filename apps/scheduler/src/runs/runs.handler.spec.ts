@@ -109,6 +109,8 @@ describe('the scheduler’s run workflow', () => {
         return handler.onSkipped(event);
       case 'job.retry_scheduled':
         return handler.onRetryScheduled(event);
+      case 'job.metrics_reported':
+        return handler.onMetricsReported(event);
       default:
         return;
     }
@@ -181,6 +183,244 @@ describe('the scheduler’s run workflow', () => {
   }
 
   const spec = (steps: RunSpec['steps']): RunSpec => ({ name: 'r', steps });
+
+  describe('a run with a budget', () => {
+    /**
+     * The provisioner's planner, faked: every step costs at least $0.50, and gets an equal share
+     * of what is left of the budget.
+     */
+    beforeEach(() => {
+      commands.on('estimateRun', (req) => {
+        const now = req.now;
+        return {
+          now,
+          steps: req.steps.map((s) => ({
+            name: s.name,
+            needs: s.needs,
+            basis: 'model' as const,
+            configuration: null,
+            predictedSeconds: 3600,
+            predictedCost: 0.5,
+            start: now,
+            finish: now,
+            critical: true,
+            share: {
+              maxSeconds: null,
+              maxCost:
+                req.budget === null || req.budget <= 0 ? null : req.budget / req.steps.length,
+              optimize: null,
+              reason: `step '${s.name}': money: an equal share`,
+            },
+            cheapestCost: 0.5,
+            fastestSeconds: 3600,
+            success: true,
+            reason: 'fake',
+          })),
+          criticalPath: req.steps.map((s) => s.name),
+          complete: true,
+          predictedFinish: now,
+          predictedSeconds: 3600 * req.steps.length,
+          predictedCost: 0.5 * req.steps.length,
+          cheapestCost: 0.5 * req.steps.length,
+          deadline: null,
+          budget: null,
+          alternatives: [],
+          summary: 'fake',
+        };
+      });
+    });
+
+    /** The provisioner placed the job on a $1/h configuration; it then ran for `hours`. */
+    async function runForAnHour(jobId: string, runId: string, hours = 1): Promise<void> {
+      const ref = { project: PROJECT, aggregate: JOB, id: jobId };
+      const state = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          {
+            kind: 'provision',
+            data: {
+              provider: 'simulated',
+              pool: 'simulated-c5-large',
+              resources: { cpu: 2, memoryMb: 4096 },
+              reason: 'within its share',
+              offer: {
+                provider: 'simulated',
+                name: 'c5.large',
+                vCpu: 2,
+                memoryMb: 4096,
+                pricePerHour: 1,
+              },
+              decision: null,
+              ...(state.share == null ? {} : { share: state.share }),
+            },
+          },
+          state,
+        ),
+        runId,
+      );
+      await deliver();
+      const dispatched = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide({ kind: 'start', executor: 'i-1', pid: null }, dispatched),
+        runId,
+      );
+      await deliver();
+      const running = (await jobs.load(PROJECT, jobId)).state;
+      await log.seed(
+        ref,
+        jobDecider.decide(
+          { kind: 'succeed', attempt: running.attempt, durationMs: hours * 3_600_000, outputs: [] },
+          running,
+        ),
+        runId,
+      );
+      await deliver();
+    }
+
+    it('budgets each step before queueing it, applies its share, counts what it cost, and stops the run when the rest cannot pay for the next', async () => {
+      const steps = [
+        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
+        {
+          name: 'b',
+          command: ['train'],
+          env: { N: '1' },
+          needs: ['a'],
+          provision: { sizeParameters: ['N'] },
+        },
+      ];
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: 'key-1',
+        spec: { name: 'r', steps, budget: 1.2 },
+      });
+      await deliver();
+      const [a, b] = planned;
+      expect((await runs.load(PROJECT, id)).state.limits).toMatchObject({
+        budget: 1.2,
+        cheapestCost: 1,
+      });
+      expect(log.typesSince()).toEqual(['run.submitted', 'run.step_budgeted', 'job.queued']);
+      // Its share, $0.60 of $1.20, is the auto-provisioner's budget for it.
+      const queued = log.ofType('job.queued')[0]!.data;
+      expect(queued.provision).toEqual({ sizeParameters: ['N'], maxCost: 0.6 });
+      expect(queued.share).toMatchObject({ maxCost: 0.6 });
+
+      await runForAnHour(a!.id, id);
+      // It cost $1 (an hour at $1/h): $0.20 is left, less than b's cheapest, $0.50.
+      expect(log.ofType('run.job_cost_measured').map((e) => e.data)).toEqual([
+        { jobId: a!.id, name: 'a', seconds: 3600, cost: 1 },
+      ]);
+      const exhausted = log.ofType('run.budget_exhausted');
+      expect(exhausted.map((e) => e.data)).toEqual([
+        expect.objectContaining({
+          jobId: b!.id,
+          budget: 1.2,
+          spent: 1,
+          cheapestCost: 0.5,
+          reason: expect.stringContaining("budget exhausted: step 'b' costs at least $0.5"),
+        }),
+      ]);
+      expect(log.ofType('job.queued')).toHaveLength(1);
+      expect(log.ofType('job.cancelled').map((e) => e.aggregateId)).toEqual([b!.id]);
+      expect(log.ofType('run.failed').map((e) => e.data.reason)).toEqual([
+        exhausted[0]!.data.reason,
+      ]);
+
+      // Every event delivered again (a redelivery) decides nothing more.
+      const before = log.lastSeq;
+      for (const event of log.all()) await route(event);
+      expect(log.lastSeq).toBe(before);
+    });
+
+    it('re-plans from what is actually left: a step that cost less than its share leaves more to the next', async () => {
+      const steps = [
+        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
+        {
+          name: 'b',
+          command: ['train'],
+          env: { N: '1' },
+          needs: ['a'],
+          provision: { sizeParameters: ['N'] },
+        },
+      ];
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: { name: 'r', steps, budget: 2, deadline: '1h' },
+      });
+      await deliver();
+      const [a, b] = planned;
+      // a is budgeted while b is still to come: half of $2.
+      expect(log.ofType('run.step_budgeted')[0]!.data).toMatchObject({
+        jobId: a!.id,
+        share: { maxCost: 1 },
+        remainingBudget: 2,
+        spent: 0,
+        remainingSeconds: expect.closeTo(3600, -1),
+      });
+      await runForAnHour(a!.id, id, 0.25);
+      // It cost $0.25 of its $1: b gets all of the $1.75 left, measured, not predicted.
+      expect(log.ofType('run.step_budgeted')[1]!.data).toMatchObject({
+        jobId: b!.id,
+        share: { maxCost: 1.75 },
+        remainingBudget: 1.75,
+        spent: 0.25,
+        reserved: 0,
+      });
+      expect(log.ofType('job.queued')[1]!.data.provision).toMatchObject({ maxCost: 1.75 });
+      await runForAnHour(b!.id, id, 0.5);
+      expect(log.ofType('run.succeeded')).toHaveLength(1);
+      expect(log.ofType('run.job_cost_measured').map((e) => e.data.cost)).toEqual([0.25, 0.5]);
+    });
+
+    it('does not hold a run up when a step cannot be planned any more: it goes on without a share, saying why', async () => {
+      const { id } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: {
+          name: 'r',
+          steps: [
+            {
+              name: 'a',
+              command: ['train'],
+              env: { N: '1' },
+              provision: { sizeParameters: ['N'] },
+            },
+          ],
+          budget: 2,
+        },
+      });
+      // Between submission and placement the provisioner's answer changed for good.
+      commands.on('estimateRun', () => {
+        throw new AcaiError(FilesetProblems.FILESET_NOT_FOUND, "No file set 'raw' in this project");
+      });
+      await deliver();
+      expect(log.ofType('run.step_budgeted')[0]!.data.share).toEqual({
+        maxSeconds: null,
+        maxCost: null,
+        optimize: null,
+        reason: "step 'a': no share (it could not be planned: No file set 'raw' in this project)",
+      });
+      expect(log.ofType('job.queued')).toHaveLength(1);
+      expect((await runs.load(PROJECT, id)).state.phase).toBe('active');
+    });
+
+    it('refuses a budget below the cheapest plan before anything is recorded', async () => {
+      await expect(
+        handler.submit({
+          project: PROJECT,
+          submittedBy: 'key-1',
+          spec: { name: 'r', steps: [{ name: 'a', command: ['train'] }], budget: 0.25 },
+        }),
+      ).rejects.toMatchObject({
+        reason: 'RUN_BUDGET_BELOW_CHEAPEST_PLAN',
+        code: ErrorCode.Unprocessable,
+      });
+      expect(log.lastSeq).toBe(0);
+    });
+  });
 
   it('queues steps in needs order, puts each provisioned job on its pool, and settles the run', async () => {
     const { id, jobs: planned } = await handler.submit({
@@ -661,6 +901,161 @@ describe('the scheduler’s run workflow', () => {
       await fresh.onSucceeded(end as StoredEventOf<'job.succeeded'>);
 
       expect(log.typesSince(log.lastSeq - 2)).toEqual(['run.cancel_requested', 'run.cancelled']);
+    });
+  });
+
+  describe('a sweep', () => {
+    const ref = (jobId: string) => ({ project: PROJECT, aggregate: JOB, id: jobId });
+
+    async function start(jobId: string, runId: string): Promise<void> {
+      await provision(jobId, runId);
+      await deliver();
+      const started = jobDecider.decide(
+        { kind: 'start', executor: 'node-1', pid: 7 },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), started, runId);
+      await deliver();
+    }
+
+    async function report(jobId: string, runId: string, loss: [step: number, value: number][]) {
+      const reported = jobDecider.decide(
+        {
+          kind: 'report_metrics',
+          data: {
+            attempt: 1,
+            points: loss.map(([step, value]) => ({
+              name: 'loss',
+              value,
+              step,
+              time: '2026-12-01T00:00:00Z',
+            })),
+          },
+        },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), reported, runId);
+      await deliver();
+    }
+
+    async function succeed(jobId: string, runId: string, version: number): Promise<void> {
+      const ended = jobDecider.decide(
+        {
+          kind: 'succeed',
+          attempt: 1,
+          durationMs: 5,
+          outputs: [{ fileset: 'model', version }],
+        },
+        (await jobs.load(PROJECT, jobId)).state,
+      );
+      await log.seed(ref(jobId), ended, runId);
+      await deliver();
+    }
+
+    it('stops a hopeless trial by its rule, completes the sweep, and hands the best trial’s output on', async () => {
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: spec([
+          {
+            name: 'train',
+            command: ['train'],
+            outputs: [{ fileset: 'model' }],
+            sweep: {
+              grid: { LR: ['0.1', '0.01', '0.001'] },
+              maxParallel: 2,
+              objective: { metric: 'loss', mode: 'min' },
+              earlyStopping: { rule: 'asha', reductionFactor: 2, minSteps: 1, rungs: [2] },
+            },
+          },
+          { name: 'eval', command: ['eval'], inputs: [{ step: 'train', output: 'model' }] },
+        ]),
+      });
+      await deliver();
+      expect(planned.map((j) => j.name)).toEqual(['train#1', 'train#2', 'train#3', 'eval']);
+      const [t1, t2, t3, evaluate] = planned.map((j) => j.id) as [string, string, string, string];
+      // maxParallel: two trials queued, each with its parameters.
+      expect(
+        log.ofType('job.queued').map((e) => [e.data.name, e.data.env, e.data.trial?.params]),
+      ).toEqual([
+        ['train#1', { LR: '0.1' }, { LR: '0.1' }],
+        ['train#2', { LR: '0.01' }, { LR: '0.01' }],
+      ]);
+
+      await start(t1, id);
+      await start(t2, id);
+      await report(t1, id, [
+        [1, 1.0],
+        [2, 0.4],
+      ]);
+      // The first trial at the rung has nothing to be compared with; the second is worse.
+      expect(log.ofType('job.cancelled')).toEqual([]);
+      await report(t2, id, [
+        [1, 1.2],
+        [2, 0.9],
+      ]);
+      const stopped = log.ofType('job.cancelled');
+      expect(stopped.map((e) => [e.aggregateId, e.data.earlyStopped])).toEqual([
+        [
+          t2,
+          {
+            rule: 'asha',
+            objective: { metric: 'loss', mode: 'min' },
+            step: 2,
+            value: 0.9,
+            threshold: 0.4,
+            compared: 1,
+          },
+        ],
+      ]);
+      expect(control.cancelled).toEqual([
+        { project: PROJECT, jobId: t2, reason: stopped[0]!.data.reason },
+      ]);
+      // Settled as stopped early, which lets the third trial in.
+      expect(log.ofType('run.job_settled').map((e) => e.data.outcome)).toEqual(['early_stopped']);
+      expect(log.ofType('job.queued').map((e) => e.data.name)).toContain('train#3');
+
+      // Redelivered, to a scheduler restarted with nothing cached: nothing more is decided.
+      const before = log.lastSeq;
+      const restarted = new RunsHandler(
+        new RunRepository(log),
+        new JobRepository(log),
+        work,
+        control,
+        commands,
+        silentLogger,
+      );
+      await restarted.onMetricsReported(log.ofType('job.metrics_reported')[1]!);
+      expect(log.lastSeq).toBe(before);
+
+      await start(t3, id);
+      await report(t3, id, [
+        [1, 0.8],
+        [2, 0.3],
+      ]);
+      await succeed(t1, id, 5);
+      expect(log.ofType('run.sweep_completed')).toEqual([]);
+      await succeed(t3, id, 6);
+      expect(log.ofType('run.sweep_completed').map((e) => e.data)).toEqual([
+        {
+          step: 'train',
+          trials: 3,
+          succeeded: 2,
+          earlyStopped: 1,
+          best: { jobId: t3, name: 'train#3', params: { LR: '0.001' }, value: 0.3 },
+        },
+      ]);
+      // The step that takes the sweep's output is queued on the best trial's version.
+      const queued = log.ofType('job.queued').find((e) => e.aggregateId === evaluate)!;
+      expect(commands.sent.filter((c) => c.name === 'getVersion').at(-1)?.request).toMatchObject({
+        name: 'model',
+        version: 6,
+      });
+      expect(queued.data.inputs).toEqual([expect.objectContaining({ fileset: 'model' })]);
+      await provision(evaluate, id);
+      await deliver();
+      await run(evaluate, id, true);
+      expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
     });
   });
 });

@@ -2,13 +2,21 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
+  deadlineAt,
   FilesetProblems,
+  RunProblems,
+  parseDeadline,
   type CommandPayload,
   type CommandResult,
   type EventData,
   type JobOutcome,
   type PlannedJob,
+  type RunLimits,
+  type RunPlanView,
+  type RunSpec,
   type StagedInput,
+  type StepPlan,
+  type StepToEstimate,
   type StoredEvent,
   type StoredEventOf,
 } from '@acai/contracts';
@@ -24,13 +32,20 @@ import {
 } from '@acai/eventing';
 import { newId } from '@acai/platform';
 import {
+  admitRun,
+  bestTrial,
+  earlyStop,
   jobDecider,
   failedBeforeAnyAttempt,
   jobsToStop,
+  limitedProvision,
   planRun,
   readyJobs,
+  remainingLimits,
   retryDueInMs,
   runDecider,
+  sweepsToComplete,
+  unbudgetedJobs,
   type RunState,
 } from '@acai/runs';
 import { JobRepository } from './job.repository.js';
@@ -59,11 +74,13 @@ export class RunsHandler {
   async submit(
     @Payload() request: CommandPayload<'submitRun'>,
   ): Promise<CommandResult<'submitRun'>> {
-    const { jobs } = planRun(request.spec, () => newId('job'));
-    // A step no configuration can take would wait forever: refuse the run now, saying which.
+    const { jobs, sweeps } = planRun(request.spec, () => newId('job'));
+    // A step no configuration can take would wait forever: refuse the run now, saying which (a
+    // swept step once: its trials differ only in env).
+    const steps = jobs.filter((j) => (j.trial?.index ?? 1) === 1);
     await this.commands.send('checkResources', {
-      steps: jobs.map((j) => ({
-        name: j.name,
+      steps: steps.map((j) => ({
+        name: j.trial?.step ?? j.name,
         cpu: j.resources.cpu,
         memoryMb: j.resources.memoryMb,
         auto: j.provision !== null && j.provision.offer === undefined,
@@ -71,6 +88,7 @@ export class RunsHandler {
         ...(j.provision?.providers !== undefined ? { providers: j.provision.providers } : {}),
       })),
     });
+    const limits = await this.admit(request.project, request.spec, jobs);
     const runId = request.id ?? newId('run');
     await this.runs.execute(
       request.project,
@@ -88,6 +106,8 @@ export class RunsHandler {
               ...(request.spec.maxParallel === undefined
                 ? {}
                 : { maxParallel: request.spec.maxParallel }),
+              ...(limits === null ? {} : { limits }),
+              ...(sweeps.length > 0 ? { sweeps } : {}),
             },
           },
           state,
@@ -96,6 +116,66 @@ export class RunsHandler {
     );
     this.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
     return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
+  }
+
+  /**
+   * What a run would do, without submitting it: its DAG checked as at submit, then planned by the
+   * provisioner from now within its deadline and budget.
+   */
+  @OnCommand('planRun')
+  async plan(@Payload() request: CommandPayload<'planRun'>): Promise<CommandResult<'planRun'>> {
+    const { jobs } = planRun(request.spec, () => newId('job'));
+    const now = new Date();
+    return this.estimate(request.project, jobs, now, this.deadlineOf(request.spec, now), {
+      budget: request.spec.budget ?? null,
+    });
+  }
+
+  /**
+   * A run with a deadline or budget is planned before it is accepted, and refused with the estimate
+   * when its deadline has passed or its budget is below its cheapest plan (`admitRun`). Null for a
+   * run with neither: nothing is asked of the provisioner.
+   */
+  private async admit(
+    project: string,
+    spec: RunSpec,
+    jobs: readonly PlannedJob[],
+  ): Promise<RunLimits | null> {
+    if (spec.deadline === undefined && spec.budget === undefined) return null;
+    const now = new Date();
+    const deadline = this.deadlineOf(spec, now);
+    const budget = spec.budget ?? null;
+    const plan = await this.estimate(project, jobs, now, deadline, { budget });
+    return admitRun({ deadlineSpec: spec.deadline ?? null, deadline, budget, now, plan });
+  }
+
+  /** The spec's deadline as an instant, for a run submitted `now` (validated at the edge). */
+  private deadlineOf(spec: RunSpec, now: Date): Date | null {
+    if (spec.deadline === undefined) return null;
+    const parsed = parseDeadline(spec.deadline);
+    if (typeof parsed === 'string') {
+      throw new AcaiError(RunProblems.RUN_SPEC_INVALID, `Invalid run spec: deadline: ${parsed}`, [
+        { path: 'deadline', message: parsed },
+      ]);
+    }
+    return deadlineAt(parsed, now);
+  }
+
+  /** The provisioner's plan of `jobs` from `now`, within the deadline and what is left of the budget. */
+  private estimate(
+    project: string,
+    jobs: readonly PlannedJob[],
+    now: Date,
+    deadline: Date | null,
+    left: { budget: number | null },
+  ): Promise<RunPlanView> {
+    return this.commands.send('estimateRun', {
+      project,
+      steps: jobs.map(toEstimate),
+      now: now.toISOString(),
+      deadline: deadline?.toISOString() ?? null,
+      budget: left.budget,
+    });
   }
 
   @OnCommand('cancelRun')
@@ -130,12 +210,66 @@ export class RunsHandler {
    */
   @OnEvent('run.job_settled')
   async onJobSettled(@Payload() event: StoredEventOf<'run.job_settled'>): Promise<void> {
-    await this.runs.execute(
+    const { state } = await this.runs.execute(
       event.project,
       event.aggregateId,
       (s) => runDecider.decide({ kind: 'conclude' }, s),
       { correlationId: event.aggregateId, causationId: event.causationId },
     );
+    // Likewise a sweep whose last trial settled is completed if the process died before it was.
+    await this.completeSweeps(event.project, event.aggregateId, state, event);
+  }
+
+  /**
+   * A sweep trial reported metrics: if they include its objective and its sweep stops trials
+   * early, the rule judges it against the other trials (as the log has them now); a hopeless trial
+   * is cancelled, with the rule, its value and the threshold in the event, and its process killed.
+   * A redelivery judges again on as much or more, and a trial stopped once stays stopped.
+   */
+  @OnEvent('job.metrics_reported')
+  async onMetricsReported(@Payload() event: StoredEventOf<'job.metrics_reported'>): Promise<void> {
+    const runId = event.correlationId;
+    if (runId === null) return;
+    const { state: job } = await this.jobs.load(event.project, event.aggregateId);
+    const trial = job.trial ?? null;
+    const objective = trial?.objective ?? null;
+    if (trial === null || objective === null || job.status !== 'running') return;
+    const points = event.data.points.filter((p) => p.name === objective.metric);
+    const series = job.objectiveSeries ?? [];
+    if (points.length === 0 || series.length === 0) return;
+    const { state: run } = await this.runs.load(event.project, runId);
+    const sweep = run.sweeps.find((s) => s.step === trial.step);
+    if (run.phase !== 'active' || sweep === undefined || sweep.earlyStopping === null) return;
+    const others = [];
+    for (const id of sweep.trials) {
+      if (id === event.aggregateId) continue;
+      const { state } = await this.jobs.load(event.project, id);
+      others.push(state.objectiveSeries ?? []);
+    }
+    // A value without a step was numbered when it was folded in: judge at the last step then.
+    const steps = points.map((p) => p.step);
+    const last = series[series.length - 1]![0];
+    const window = steps.every((step) => step !== null)
+      ? { from: Math.min(...steps), to: Math.max(...steps) }
+      : { from: last, to: last };
+    const decision = earlyStop(sweep.earlyStopping, objective, series, window, others);
+    if (decision === null) return;
+    let mayRun = false;
+    const { events } = await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => {
+        mayRun = s.status === 'dispatched' || s.status === 'running';
+        return jobDecider.decide({ kind: 'stop_early', decision }, s);
+      },
+      { correlationId: runId, causationId: event.id },
+    );
+    if (events.length === 0) return;
+    this.logger.info(
+      { runId, jobId: event.aggregateId, rule: decision.rule, step: decision.step },
+      'trial stopped early',
+    );
+    if (mayRun) this.killIfRunning(event.project, event.aggregateId, decision.reason);
   }
 
   /**
@@ -187,7 +321,8 @@ export class RunsHandler {
 
   @OnEvent('job.cancelled')
   async onCancelled(@Payload() event: StoredEventOf<'job.cancelled'>): Promise<void> {
-    await this.settle(event, 'cancelled');
+    // A trial its early-stopping rule stopped did what its sweep asked: it does not fail the run.
+    await this.settle(event, event.data.earlyStopped === undefined ? 'cancelled' : 'early_stopped');
   }
 
   @OnEvent('job.skipped')
@@ -222,26 +357,164 @@ export class RunsHandler {
   private async settle(event: StoredEvent, outcome: JobOutcome): Promise<void> {
     const runId = event.correlationId;
     if (runId === null) return;
+    const measured = await this.measure(event.project, runId, event.aggregateId);
     const { state } = await this.runs.execute(
       event.project,
       runId,
-      (s) => runDecider.decide({ kind: 'settle_job', jobId: event.aggregateId, outcome }, s),
+      (s) =>
+        runDecider.decide(
+          {
+            kind: 'settle_job',
+            jobId: event.aggregateId,
+            outcome,
+            ...(measured === undefined ? {} : { measured }),
+          },
+          s,
+        ),
       { correlationId: runId, causationId: event.id },
     );
-    await this.advance(event.project, runId, state, event);
+    const run = await this.completeSweeps(event.project, runId, state, event);
+    await this.advance(event.project, runId, run, event);
+  }
+
+  /**
+   * Completes each sweep whose trials have all ended: its best trial, by the objective's last
+   * value among those that succeeded (read from the trials' own events), goes in the run's log,
+   * and the run ends if nothing else is left. Returns the run as it is then.
+   */
+  private async completeSweeps(
+    project: string,
+    runId: string,
+    run: RunState,
+    cause: StoredEvent,
+  ): Promise<RunState> {
+    let state = run;
+    for (const sweep of sweepsToComplete(run)) {
+      const trials = [];
+      for (const id of sweep.trials) {
+        // Each trial's end is in the log (the run settled it); the cache may not have seen it.
+        const { state: job } = await this.jobs.refresh(project, id);
+        const planned = run.jobs.find((j) => j.id === id);
+        trials.push({
+          jobId: id,
+          name: planned?.name ?? id,
+          params: planned?.trial?.params ?? {},
+          outcome: run.outcomes[id],
+          series: job.objectiveSeries ?? [],
+        });
+      }
+      const best = bestTrial(sweep, trials);
+      ({ state } = await this.runs.execute(
+        project,
+        runId,
+        (s) => runDecider.decide({ kind: 'complete_sweep', step: sweep.step, best }, s),
+        { correlationId: runId, causationId: cause.id },
+      ));
+      this.logger.info(
+        { runId, step: sweep.step, best: best?.name ?? null, value: best?.value ?? null },
+        'sweep completed',
+      );
+    }
+    return state;
+  }
+
+  /**
+   * What an ended job of a run with limits ran for and cost (its attempts' running time at the price
+   * of the configuration each ran on), read from the job's log; undefined for a run without limits
+   * and for a job no attempt of which ended (a job cancelled while running counts the attempts that
+   * ended before, not the one stopped: its executor reports no running time).
+   */
+  private async measure(
+    project: string,
+    runId: string,
+    jobId: string,
+  ): Promise<{ seconds: number; cost: number } | undefined> {
+    const { state: run } = await this.runs.load(project, runId);
+    if (run.limits === null || run.phase === 'none') return undefined;
+    // Its end is what is being handled: the cache may not have seen it yet.
+    const { state } = await this.jobs.refresh(project, jobId);
+    // A job that never ran (skipped, cancelled while queued) cost nothing and is not counted.
+    return state.spent;
+  }
+
+  /**
+   * A ready job of a run with a deadline or budget gets its share of what is left of them, from a
+   * re-plan of the steps not budgeted yet made now (spent money measured, running steps' predicted
+   * cost held back); or the run's budget is exhausted. Returns the run as it is after.
+   */
+  private async budget(
+    project: string,
+    run: RunState,
+    runId: string,
+    job: PlannedJob,
+    options: { correlationId: string; causationId: string },
+  ): Promise<RunState> {
+    if (run.limits === null || run.shares[job.id] !== undefined) return run;
+    const now = new Date();
+    const left = remainingLimits(run, now);
+    const deadline = run.limits.deadline === null ? null : new Date(run.limits.deadline);
+    let plan: { predictedFinish: string | null; predictedCost: number | null };
+    let step: StepPlan | undefined;
+    try {
+      const estimate = await this.estimate(project, unbudgetedJobs(run), now, deadline, {
+        budget: left.budget,
+      });
+      plan = estimate;
+      step = estimate.steps.find((s) => s.name === job.name);
+    } catch (error) {
+      // Worth another try later (the provisioner is down or behind): the event is redelivered.
+      // A refusal that will not change (an input deleted since submission) must not hold the run
+      // up: the step gets no share, says why, and goes on to be queued (or to fail) as it would.
+      if (!(error instanceof AcaiError) || error.retryable) throw error;
+      plan = { predictedFinish: null, predictedCost: null };
+      step = unplanned(job.name, error.message);
+    }
+    if (step === undefined) return run;
+    const { state, events } = await this.runs.execute(
+      project,
+      runId,
+      (s) =>
+        runDecider.decide(
+          {
+            kind: 'budget_step',
+            jobId: job.id,
+            now,
+            step,
+            plan: { predictedFinish: plan.predictedFinish, predictedCost: plan.predictedCost },
+          },
+          s,
+        ),
+      options,
+    );
+    for (const event of events) {
+      if (event.type === 'run.budget_exhausted') {
+        this.logger.warn({ runId, project, ...event.data }, 'run budget exhausted');
+      } else if (event.type === 'run.step_budgeted') {
+        this.logger.info(
+          { runId, project, jobId: job.id, share: event.data.share },
+          'step budgeted',
+        );
+      }
+    }
+    return state;
   }
 
   /** Queues the jobs that became ready, and skips or cancels the ones that can no longer run. */
   private async advance(
     project: string,
     runId: string,
-    run: RunState,
+    initial: RunState,
     cause: StoredEvent,
   ): Promise<void> {
     const options = { correlationId: runId, causationId: cause.id };
+    let run = initial;
     for (const job of readyJobs(run)) {
       const { state } = await this.jobs.load(project, job.id);
       if (state.status !== 'none') continue;
+      run = await this.budget(project, run, runId, job, options);
+      // The budget ran out: nothing more is queued, and the jobs left are cancelled below.
+      if (run.phase !== 'active') break;
+      const share = run.shares[job.id]?.share ?? null;
       const inputs = await this.resolveInputs(project, run, job);
       await this.jobs.execute(
         project,
@@ -263,10 +536,12 @@ export class RunsHandler {
                     timeoutSeconds: job.timeoutSeconds,
                     network: job.network,
                     secrets: job.secrets,
-                    provision: job.provision,
+                    provision: limitedProvision(job.provision, share),
                     retries: job.retries,
                     ...(run.priority === 0 ? {} : { priority: run.priority }),
                     ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
+                    ...(share === null ? {} : { share }),
+                    ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
                   },
                 },
                 s,
@@ -348,14 +623,22 @@ export class RunsHandler {
     return { staged };
   }
 
-  /** The version of `fileset` the job of step `step` of this run committed when it succeeded. */
+  /**
+   * The version of `fileset` the job of step `step` of this run committed when it succeeded; for a
+   * swept step, the one its best trial committed.
+   */
   private async committedBy(
     project: string,
     run: RunState,
     step: string,
     fileset: string,
   ): Promise<{ version: number; what: string } | { failure: string }> {
-    const producer = run.jobs.find((j) => j.name === step);
+    const swept = run.sweeps.some((s) => s.step === step);
+    const best = run.sweepResults[step];
+    if (swept && (best === undefined || best === null)) {
+      return { failure: `step '${step}' is a sweep with no best trial` };
+    }
+    const producer = run.jobs.find((j) => (swept ? j.id === best?.jobId : j.name === step));
     if (producer === undefined) return { failure: `step '${step}' is not a step of this run` };
     // Its end is in the log (the run settled it), but the cache may not have seen it yet.
     const { state } = await this.jobs.refresh(project, producer.id);
@@ -367,7 +650,7 @@ export class RunsHandler {
     }
     return {
       version: output.version,
-      what: `${fileset}@${output.version} (the output of step '${step}')`,
+      what: `${fileset}@${output.version} (the output of step '${step}'${swept ? `, its best trial ${producer.name}` : ''})`,
     };
   }
 
@@ -375,4 +658,40 @@ export class RunsHandler {
   private killIfRunning(project: string, jobId: string, reason: string): void {
     this.control.cancel({ project, jobId, reason });
   }
+}
+
+/** A planned job as the provisioner's run planner takes it. */
+function toEstimate(job: PlannedJob): StepToEstimate {
+  const producers = job.inputs.flatMap((i) => ('fromStep' in i ? [i.fromStep] : []));
+  return {
+    name: job.name,
+    needs: [...new Set([...job.needs, ...producers])],
+    command: [...job.command],
+    env: { ...job.env },
+    resources: job.resources,
+    inputs: job.inputs.flatMap((i) =>
+      'fromStep' in i ? [] : [{ fileset: i.fileset, version: i.version }],
+    ),
+    provision: job.provision,
+  };
+}
+
+/** A step the provisioner could not plan: no prediction and no share, with the reason. */
+function unplanned(name: string, why: string): StepPlan {
+  return {
+    name,
+    needs: [],
+    basis: 'impossible',
+    configuration: null,
+    predictedSeconds: null,
+    predictedCost: null,
+    start: null,
+    finish: null,
+    critical: false,
+    share: null,
+    cheapestCost: 0,
+    fastestSeconds: null,
+    success: false,
+    reason: `it could not be planned: ${why}`,
+  };
 }

@@ -7,7 +7,9 @@ import {
 } from '../events/job.events.js';
 import { FilesetNameSchema, LabelSchema, VersionRefSchema } from './names.js';
 import { SecretNameSchema } from './secrets.js';
+import { ObjectiveSchema } from '../events/trial.js';
 import { AcaiError, type ErrorDetail } from '../errors.js';
+import { BudgetSchema, DeadlineSpecSchema } from './deadline.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -87,6 +89,103 @@ export const RetrySpecSchema = z
   );
 export type RetrySpec = z.infer<typeof RetrySpecSchema>;
 
+/** The most trials one swept step may expand into. */
+export const MAX_TRIALS = 1000;
+
+const envValue = z
+  .string()
+  .max(65536)
+  .regex(/^[^\u0000]*$/, 'environment variable values cannot contain a NUL character');
+
+/** A numeric range a random sweep draws a value from, uniformly or (`log`) log-uniformly. */
+export const SweepRangeSchema = z
+  .strictObject({
+    min: z.number({ error: 'a range needs a numeric min' }),
+    max: z.number({ error: 'a range needs a numeric max' }),
+    /** Draw uniformly in log space (learning rates): min must be above 0. */
+    log: z.boolean().optional(),
+    /** Draw whole numbers (hidden sizes), min and max included. */
+    integer: z.boolean().optional(),
+  })
+  .describe(
+    'A numeric range: uniform (or log-uniform with `log`) in [min, max], whole numbers with `integer`.',
+  );
+
+/**
+ * Asynchronous successive halving: at each rung (a step the trials report), a trial that reaches
+ * it goes on only if its objective is in the best 1/reductionFactor of the trials that reached the
+ * rung before it. Rungs are `rungs`, or minSteps × reductionFactor^k below `maxSteps`.
+ */
+export const AshaSpecSchema = z.strictObject({
+  rule: z.literal('asha'),
+  reductionFactor: z.number().min(2, 'reductionFactor is at least 2').max(100).default(3),
+  minSteps: z.number().int().positive().default(1),
+  maxSteps: z.number().int().positive().optional(),
+  rungs: z.array(z.number().int().positive()).min(1).max(32).optional(),
+});
+
+/**
+ * The median stopping rule: a trial whose best objective by step s is worse than the median of
+ * the other trials' running averages at s is stopped, once it has reached `minSteps` (a grace
+ * period) and at least `minTrials` other trials have reached s.
+ */
+export const MedianSpecSchema = z.strictObject({
+  rule: z.literal('median'),
+  minSteps: z.number().int().positive().default(1),
+  minTrials: z.number().int().positive().max(MAX_TRIALS).default(3),
+});
+
+export const EarlyStoppingSpecSchema = z.discriminatedUnion(
+  'rule',
+  [MedianSpecSchema, AshaSpecSchema],
+  {
+    error:
+      "earlyStopping is { rule: 'median', minSteps?, minTrials? } or { rule: 'asha', reductionFactor?, minSteps?, maxSteps?, rungs? }",
+  },
+);
+export type EarlyStoppingSpec = z.infer<typeof EarlyStoppingSpecSchema>;
+
+/**
+ * Runs the step once per set of `env` values (a trial, a job of its own named `<step>#<n>`):
+ * exactly one of `grid` (every combination), `random` (`count` draws, reproducible from `seed`)
+ * or `list` (explicit env maps). Steps that need it wait for all its trials; a step that takes its
+ * output gets the best trial's (by `objective`).
+ */
+export const SweepSpecSchema = z
+  .strictObject({
+    grid: z.record(envName, z.array(envValue).min(1).max(MAX_TRIALS)).optional(),
+    random: z
+      .strictObject({
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 32 - 1),
+        count: z.number().int().min(1).max(MAX_TRIALS, `a sweep runs at most ${MAX_TRIALS} trials`),
+        params: z.record(
+          envName,
+          z.union([z.array(envValue).min(1).max(MAX_TRIALS), SweepRangeSchema], {
+            error: 'a random parameter is a list of values or a range { min, max, log?, integer? }',
+          }),
+        ),
+      })
+      .optional(),
+    list: z
+      .array(z.record(envName, envValue))
+      .min(1)
+      .max(MAX_TRIALS, `a sweep runs at most ${MAX_TRIALS} trials`)
+      .optional(),
+    /** Trials queued or running at once (default: all). */
+    maxParallel: z.number().int().min(1).max(MAX_TRIALS).optional(),
+    /** The metric the trials are compared by; needed for earlyStopping and a best trial. */
+    objective: ObjectiveSchema.optional(),
+    earlyStopping: EarlyStoppingSpecSchema.optional(),
+  })
+  .describe(
+    'Run the step once per set of env values (a trial, job `<step>#<n>`): exactly one of grid, random or list; at most 1000 trials.',
+  );
+export type SweepSpec = z.infer<typeof SweepSpecSchema>;
+
 export const OutputSpecSchema = z.strictObject({
   fileset: FilesetNameSchema,
   /** Folder of the job's folder whose files become the new version (default `outputs/<fileset>`). */
@@ -117,15 +216,7 @@ export const StepSpecSchema = z.strictObject({
       "Run once the steps it needs have ended, whatever their outcome, instead of ending skipped when one did not succeed (still skipped when a step whose output it takes did not succeed). Overrides the run's.",
     ),
   retries: RetrySpecSchema.optional(),
-  env: z
-    .record(
-      envName,
-      z
-        .string()
-        .max(65536)
-        .regex(/^[^\u0000]*$/, 'environment variable values cannot contain a NUL character'),
-    )
-    .optional(),
+  env: z.record(envName, envValue).optional(),
   resources: ResourcesSchema.partial().optional(),
   /** Wall-clock limit: the job is stopped, with reason `timed_out`, after this many seconds. */
   timeoutSeconds: z
@@ -149,6 +240,8 @@ export const StepSpecSchema = z.strictObject({
    * "hf-token" }`. Only the names travel (events, the job's view); the value never does.
    */
   secrets: z.record(envName, SecretNameSchema).optional(),
+  /** Run the step once per set of env values: a sweep of trials (see SweepSpecSchema). */
+  sweep: SweepSpecSchema.optional(),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 
@@ -190,6 +283,10 @@ export const RunSpecSchema = z.strictObject({
     .describe(
       "At most this many of the run's jobs are dispatched or running at once, across pools (default: no limit).",
     ),
+  /** When the whole run must be finished (see `DeadlineSpec`): split over its steps by the plan. */
+  deadline: DeadlineSpecSchema.optional(),
+  /** The most the whole run may cost, USD: split over its steps by the plan. */
+  budget: BudgetSchema.optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  BestTrialSchema,
+  EarlyStoppedSchema,
+  EarlyStoppingRuleSchema,
+  ObjectiveSchema,
+} from '../events/trial.js';
 
 export const RunStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
@@ -33,6 +39,35 @@ export const RunJobSummarySchema = z.object({
   status: JobStatusSchema,
 });
 
+/** A run's deadline and budget against what it has spent and is predicted to need. */
+export const RunLimitsViewSchema = z.object({
+  /** The instant it must be finished by (ISO 8601), or null. */
+  deadline: z.string().nullable(),
+  /** The most it may cost, USD, or null. */
+  budget: z.number().nullable(),
+  /** What its ended jobs cost, measured (running time × price), USD. */
+  spent: z.number(),
+  /** When it is predicted to finish and what it will cost in all, as last planned (null: unknown). */
+  predictedFinish: z.string().nullable(),
+  predictedCost: z.number().nullable(),
+  /** Why its budget ran out, if it did (the run then failed with this reason). */
+  budgetExhausted: z.string().nullable(),
+});
+export type RunLimitsView = z.infer<typeof RunLimitsViewSchema>;
+/** A swept step of a run, in short: its trials are in GET /api/v1/runs/{id}/trials. */
+export const RunSweepSummarySchema = z.object({
+  step: z.string(),
+  trials: z.number().int(),
+  objective: ObjectiveSchema.nullable(),
+  /** Every trial has ended and the best is chosen. */
+  completed: z.boolean(),
+  succeeded: z.number().int(),
+  earlyStopped: z.number().int(),
+  /** The best trial, once the sweep completed (null: none, or not yet). */
+  best: BestTrialSchema.nullable(),
+});
+export type RunSweepSummary = z.infer<typeof RunSweepSummarySchema>;
+
 export const RunViewSchema = z.object({
   id: z.string(),
   project: z.string(),
@@ -41,8 +76,28 @@ export const RunViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   jobs: z.array(RunJobSummarySchema),
+  /** Its deadline and budget, spent and predicted; absent for a run with neither. */
+  limits: RunLimitsViewSchema.optional(),
+  /** Added: the run's swept steps (absent when it has none). */
+  sweeps: z.array(RunSweepSummarySchema).optional(),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
+
+/** How far a running job is, and when it should end, from the metrics it reported. */
+export const JobProgressSchema = z.object({
+  /** The furthest step the running attempt reported. */
+  step: z.number().int().nullable(),
+  /** The steps it declared (`##acai metric steps_total=…`), if it did. */
+  totalSteps: z.number().int().nullable(),
+  /** Done, 0 to 1: step / totalSteps, or the last `progress` metric. */
+  fraction: z.number().nullable(),
+  stepsPerSecond: z.number().nullable(),
+  /** When it ends at the measured rate. */
+  predictedFinish: z.string().nullable(),
+  /** What the prediction was measured from, in words. */
+  basis: z.string(),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;
 
 export const JobViewSchema = z.object({
   id: z.string(),
@@ -62,6 +117,11 @@ export const JobViewSchema = z.object({
     .nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /**
+   * While it runs and reports a declared total or its progress: how far it is and when it should
+   * end at the measured rate (worked out when asked, not stored).
+   */
+  progress: JobProgressSchema.nullable().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
@@ -151,3 +211,44 @@ export const ProjectionViewSchema = z.object({
   replay: ReplayStatusSchema.nullable(),
 });
 export type ProjectionView = z.infer<typeof ProjectionViewSchema>;
+
+/** One trial of a sweep, as GET /api/v1/runs/{id}/trials lists it. */
+export const TrialViewSchema = z.object({
+  jobId: z.string(),
+  name: z.string(),
+  index: z.number().int(),
+  params: z.record(z.string(), z.string()),
+  status: JobStatusSchema,
+  /** The objective's last reported value, and its step (null: not reported yet). */
+  objective: z.number().nullable(),
+  step: z.number().int().nullable(),
+  /** The last value of each metric it reported. */
+  lastMetrics: z.record(
+    z.string(),
+    z.object({ value: z.number(), step: z.number().int().nullable() }),
+  ),
+  /** Why it did not run to the end: stopped early, cancelled, failed or skipped (null: it did). */
+  stoppedReason: z.string().nullable(),
+  /** The early-stopping decision, when the rule stopped it. */
+  earlyStopped: EarlyStoppedSchema.nullable(),
+});
+export type TrialView = z.infer<typeof TrialViewSchema>;
+
+export const SweepViewSchema = z.object({
+  step: z.string(),
+  objective: ObjectiveSchema.nullable(),
+  earlyStopping: EarlyStoppingRuleSchema.nullable(),
+  maxParallel: z.number().int().nullable(),
+  completed: z.boolean(),
+  /** The best trial: once completed, the one the run recorded; before, the leader so far. */
+  best: BestTrialSchema.nullable(),
+  trials: z.array(TrialViewSchema),
+});
+export type SweepView = z.infer<typeof SweepViewSchema>;
+
+/** GET /api/v1/runs/{id}/trials: every sweep of the run with all its trials. */
+export const RunTrialsViewSchema = z.object({
+  runId: z.string(),
+  sweeps: z.array(SweepViewSchema),
+});
+export type RunTrialsView = z.infer<typeof RunTrialsViewSchema>;

@@ -28,12 +28,16 @@ import {
   ProfileProfilingStartedV1,
 } from './profile.events.js';
 import {
+  RunBudgetExhaustedV1,
   RunCancelledV1,
   RunCancelRequestedV1,
+  RunJobCostMeasuredV1,
+  RunStepBudgetedV1,
   RunFailedV1,
   RunJobSettledV1,
   RunSubmittedV1,
   RunSucceededV1,
+  RunSweepCompletedV1,
 } from './run.events.js';
 
 /**
@@ -47,6 +51,10 @@ export const eventCatalogue = [
   RunFailedV1,
   RunCancelRequestedV1,
   RunCancelledV1,
+  RunStepBudgetedV1,
+  RunJobCostMeasuredV1,
+  RunBudgetExhaustedV1,
+  RunSweepCompletedV1,
   JobQueuedV1,
   JobProvisionedV1,
   JobDispatchedV1,

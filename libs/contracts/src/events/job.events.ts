@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { EarlyStoppedSchema, TrialSchema } from './trial.js';
 
 export const JOB = 'job';
 
@@ -95,6 +96,19 @@ export const ProvisionSpecSchema = z.strictObject({
 export type ProvisionSpec = z.infer<typeof ProvisionSpecSchema>;
 export type DeclaredOutput = z.infer<typeof DeclaredOutputSchema>;
 
+/** The share of a run's remaining deadline and budget one step is placed within, and why. */
+export const StepShareSchema = z.object({
+  /** The step's deadline, seconds from when it is queued (null: none, or the deadline has passed). */
+  maxSeconds: z.number().positive().nullable(),
+  /** The step's budget, USD (null: the run has none). */
+  maxCost: z.number().positive().nullable(),
+  /** `optimize: time` when the run's deadline has already passed: the fastest, to be least late. */
+  optimize: z.enum(['time', 'cost']).nullable(),
+  /** How the share was worked out, for a person. */
+  reason: z.string(),
+});
+export type StepShare = z.infer<typeof StepShareSchema>;
+
 export const JobQueuedV1 = defineEvent({
   type: 'job.queued',
   version: 1,
@@ -125,6 +139,13 @@ export const JobQueuedV1 = defineEvent({
     priority: z.number().int().optional(),
     /** Added compatibly: its run's `maxParallel`, for the dispatcher (absent: no limit). */
     maxParallel: z.number().int().positive().optional(),
+    /**
+     * Added compatibly: the step's share of its run's deadline and budget, already applied to
+     * `provision` (null: the run has neither).
+     */
+    share: StepShareSchema.nullable().optional(),
+    /** Added compatibly: the sweep trial this job is, and its parameters (null: not a trial). */
+    trial: TrialSchema.nullable().optional(),
   }),
 });
 
@@ -186,6 +207,8 @@ export const JobProvisionedV1 = defineEvent({
     offer: OfferRefSchema.nullable().default(null),
     /** Added compatibly: the auto-provisioner's decision, when it chose. */
     decision: ProvisionDecisionSchema.nullable().default(null),
+    /** Added compatibly: the share of its run's deadline and budget it was placed within, and why. */
+    share: StepShareSchema.nullable().optional(),
   }),
 });
 
@@ -339,6 +362,13 @@ export const JobCancelledV1 = defineEvent({
   writers: ['scheduler'],
   aggregate: JOB,
   description:
-    'The job will not run (or was stopped): its run was cancelled or a job it needs failed.',
-  schema: z.object({ reason: z.string() }),
+    'The job will not run (or was stopped): its run was cancelled, or, for a sweep trial, its early-stopping rule stopped it (`earlyStopped`).',
+  schema: z.object({
+    reason: z.string(),
+    /**
+     * Added compatibly: a sweep trial stopped by its early-stopping rule: the rule, the trial's
+     * objective at `step` and the threshold it did not reach. It does not fail the run.
+     */
+    earlyStopped: EarlyStoppedSchema.optional(),
+  }),
 });

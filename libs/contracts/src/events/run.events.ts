@@ -5,9 +5,23 @@ import {
   ProvisionSpecSchema,
   ResourcesSchema,
   RetryPolicySchema,
+  StepShareSchema,
 } from './job.events.js';
+import { BestTrialSchema, EarlyStoppingRuleSchema, ObjectiveSchema, TrialSchema } from './trial.js';
+export { type BestTrial } from './trial.js';
 
 export const RUN = 'run';
+
+/** A swept step as its run recorded it: its trials' job ids in order, and how they are run. */
+export const PlannedSweepSchema = z.object({
+  step: z.string(),
+  trials: z.array(z.string()).min(1),
+  /** Trials queued or running at once (null: all). */
+  maxParallel: z.number().int().positive().nullable(),
+  objective: ObjectiveSchema.nullable(),
+  earlyStopping: EarlyStoppingRuleSchema.nullable(),
+});
+export type PlannedSweep = z.infer<typeof PlannedSweepSchema>;
 
 export const PlannedJobSchema = z.object({
   id: z.string(),
@@ -55,12 +69,34 @@ export const PlannedJobSchema = z.object({
   retries: RetryPolicySchema.nullable().default(null),
   /** Added compatibly: runs once its needs have ended, whatever their outcome (false: skipped). */
   continueOnFailure: z.boolean().default(false),
+  /** Added compatibly: the trial of a swept step this job is (null: a step's only job). */
+  trial: TrialSchema.nullable().optional(),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 
 /** A run acai submitted itself: the profiling run of a job profile (its signature). */
 export const RunOriginSchema = z.object({ kind: z.literal('profiling'), profile: z.string() });
 export type RunOrigin = z.infer<typeof RunOriginSchema>;
+
+/**
+ * A run's deadline and budget, as accepted: the deadline resolved to an instant at submission,
+ * what the spec said, and what the plan predicted then (null where nothing could be predicted).
+ */
+export const RunLimitsSchema = z.object({
+  /** The instant the run must be finished by (ISO 8601), or null for none. */
+  deadline: z.string().nullable(),
+  /** What the spec said (`45m`, `PT45M`, an instant, seconds), or null for none. */
+  deadlineSpec: z.union([z.string(), z.number()]).nullable(),
+  /** The most the run may cost, USD, or null for none. */
+  budget: z.number().positive().nullable(),
+  /** When the plan at submission predicted the run to finish (null: some step has no prediction). */
+  predictedFinish: z.string().nullable(),
+  /** What the plan at submission predicted the run to cost, USD (null: some step has none). */
+  predictedCost: z.number().nonnegative().nullable(),
+  /** The cheapest the run could possibly cost, USD, as known at submission. */
+  cheapestCost: z.number().nonnegative(),
+});
+export type RunLimits = z.infer<typeof RunLimitsSchema>;
 
 export const RunSubmittedV1 = defineEvent({
   type: 'run.submitted',
@@ -78,11 +114,89 @@ export const RunSubmittedV1 = defineEvent({
     priority: z.number().int().optional(),
     /** Added compatibly: at most this many of its jobs out at once (absent: no limit). */
     maxParallel: z.number().int().positive().optional(),
+    /** Added compatibly: the run's swept steps, each with the jobs of its trials. */
+    sweeps: z.array(PlannedSweepSchema).optional(),
+    /** Added compatibly: the run's deadline and budget and the plan it was accepted on (null: none). */
+    limits: RunLimitsSchema.nullable().optional(),
   }),
 });
 
-/** `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure. */
-export const JobOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled', 'skipped']);
+export const RunStepBudgetedV1 = defineEvent({
+  type: 'run.step_budgeted',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    "A step of a run with a deadline or budget is about to be queued: its share of what is left of them (split by the plan, critical path first), the measurements it was split from, and the run's predicted finish and cost.",
+  schema: z.object({
+    jobId: z.string(),
+    name: z.string(),
+    share: StepShareSchema,
+    /** Seconds from now to the run's deadline (negative: past), null without a deadline. */
+    remainingSeconds: z.number().nullable(),
+    /** What is left of the budget: budget − spent − reserved (null without a budget). */
+    remainingBudget: z.number().nullable(),
+    /** What the run's finished jobs cost so far, measured (USD). */
+    spent: z.number().nonnegative(),
+    /** Predicted cost of the jobs placed and not ended yet (USD), held back from the budget. */
+    reserved: z.number().nonnegative(),
+    /** What the plan predicts this step takes and costs within its share (null: no prediction). */
+    predictedSeconds: z.number().nonnegative().nullable(),
+    predictedCost: z.number().nonnegative().nullable(),
+    /** When the run is predicted to finish and what it will cost in all, as re-planned now. */
+    runPredictedFinish: z.string().nullable(),
+    runPredictedCost: z.number().nonnegative().nullable(),
+  }),
+});
+
+export const RunJobCostMeasuredV1 = defineEvent({
+  type: 'run.job_cost_measured',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    'A job of a run with a deadline or budget ended: what its attempts ran for and cost (running time × the price per hour of the configuration each ran on), counted against the budget.',
+  schema: z.object({
+    jobId: z.string(),
+    name: z.string(),
+    seconds: z.number().nonnegative(),
+    cost: z.number().nonnegative(),
+  }),
+});
+
+export const RunBudgetExhaustedV1 = defineEvent({
+  type: 'run.budget_exhausted',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    'What is left of the run’s budget cannot pay for its next step: the run stops (its jobs not ended are cancelled) and fails with this reason. Carries the measurements and the prediction that decided it.',
+  schema: z.object({
+    /** The step that could not be placed. */
+    jobId: z.string(),
+    name: z.string(),
+    budget: z.number().positive(),
+    spent: z.number().nonnegative(),
+    reserved: z.number().nonnegative(),
+    remainingBudget: z.number(),
+    /** The least the step could cost anywhere (its cheapest configuration), USD. */
+    cheapestCost: z.number().nonnegative(),
+    reason: z.string(),
+  }),
+});
+
+/**
+ * `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure.
+ * `early_stopped` added compatibly: a sweep's trial stopped by its early-stopping rule (it does
+ * not fail the run).
+ */
+export const JobOutcomeSchema = z.enum([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+  'early_stopped',
+]);
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 
 export const RunJobSettledV1 = defineEvent({
@@ -131,4 +245,21 @@ export const RunCancelledV1 = defineEvent({
   aggregate: RUN,
   description: 'The run stopped because it was cancelled; no job of it is still running.',
   schema: z.object({ reason: z.string() }),
+});
+
+export const RunSweepCompletedV1 = defineEvent({
+  type: 'run.sweep_completed',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    "Every trial of a swept step has ended: how many succeeded and were stopped early, and the best trial (by the objective's last reported value, among those that succeeded), whose output the steps that take the swept step's output get.",
+  schema: z.object({
+    step: z.string(),
+    trials: z.number().int().nonnegative(),
+    succeeded: z.number().int().nonnegative(),
+    earlyStopped: z.number().int().nonnegative(),
+    /** Null when the sweep has no objective, or no trial that succeeded reported it. */
+    best: BestTrialSchema.nullable(),
+  }),
 });

@@ -15,6 +15,14 @@ export const RunProblems = defineProblems('runs', {
     title: 'The job was cancelled before it started',
   },
   JOB_CANNOT_START: { code: ErrorCode.Conflict, title: 'The job is not in a state to start' },
+  RUN_DEADLINE_PASSED: {
+    code: ErrorCode.Unprocessable,
+    title: 'The run’s deadline has already passed',
+  },
+  RUN_BUDGET_BELOW_CHEAPEST_PLAN: {
+    code: ErrorCode.Unprocessable,
+    title: 'The run’s budget is below the cheapest possible plan for it',
+  },
   PROJECTION_NOT_FOUND: { code: ErrorCode.NotFound, title: 'No read model of that name' },
   REPLAY_RUNNING: {
     code: ErrorCode.Conflict,

@@ -1,0 +1,181 @@
+import { describe, expect, it } from '@jest/globals';
+import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
+import { runsProjection } from './history.projection.js';
+import { trialsProjection } from './trials.projection.js';
+
+const RUN = 'run-1';
+const objective = { metric: 'loss', mode: 'min' } as const;
+
+const trial = (n: number): PlannedJob => ({
+  id: `job-${n}`,
+  name: `train#${n}`,
+  command: ['python', 'train.py'],
+  needs: [],
+  env: { LR: `0.${n}` },
+  resources: { cpu: 1, memoryMb: 512 },
+  inputs: [],
+  outputs: [],
+  timeoutSeconds: null,
+  network: 'default',
+  secrets: {},
+  provision: null,
+  retries: null,
+  continueOnFailure: false,
+  trial: { step: 'train', index: n, params: { LR: `0.${n}` }, objective },
+});
+
+function eventLog() {
+  let seq = 0;
+  return <T extends EventType>(type: T, aggregateId: string, data: EventData<T>): StoredEvent => {
+    seq += 1;
+    const aggregate = type.slice(0, type.indexOf('.'));
+    return {
+      id: `evt-${seq}`,
+      type,
+      version: 1,
+      project: 'default',
+      aggregate,
+      aggregateId,
+      occurredAt: new Date(Date.UTC(2026, 11, 1, 9, 0, seq)).toISOString(),
+      causationId: null,
+      correlationId: RUN,
+      data,
+      position: {
+        stream: 'ACAI_EVENTS',
+        subject: `acai.evt.default.${aggregate}.${aggregateId}`,
+        seq,
+      },
+    } as StoredEvent;
+  };
+}
+
+function project<Doc>(projection: Projection<Doc>, events: StoredEvent[]): Record<string, Doc> {
+  const docs = new Map<string, Doc>();
+  for (const event of events) {
+    for (const key of projection.keys(event)) {
+      const next = projection.evolve(docs.get(key), event, key);
+      if (next === undefined) docs.delete(key);
+      else docs.set(key, next);
+    }
+  }
+  return Object.fromEntries(docs);
+}
+
+const e = eventLog();
+const time = '2026-12-01T09:00:00Z';
+const metrics = (job: string, points: [string, number, number][]) =>
+  e('job.metrics_reported', job, {
+    attempt: 1,
+    points: points.map(([name, value, step]) => ({ name, value, step, time })),
+  });
+const started = (job: string) => e('job.started', job, { executor: 'x', attempt: 1, pid: 1 });
+const best = { jobId: 'job-1', name: 'train#1', params: { LR: '0.1' }, value: 0.3 };
+const log: StoredEvent[] = [
+  e('run.submitted', RUN, {
+    name: 'sweep',
+    jobs: [trial(1), trial(2)],
+    submittedBy: null,
+    origin: null,
+    sweeps: [
+      {
+        step: 'train',
+        trials: ['job-1', 'job-2'],
+        maxParallel: 1,
+        objective,
+        earlyStopping: { rule: 'median', minSteps: 1, minTrials: 1 },
+      },
+    ],
+  }),
+  started('job-1'),
+  metrics('job-1', [
+    ['loss', 0.5, 1],
+    ['accuracy', 0.8, 1],
+    ['loss', 0.3, 2],
+  ]),
+  e('job.succeeded', 'job-1', { exitCode: 0, durationMs: 10, outputs: [], attempt: 1 }),
+  started('job-2'),
+  metrics('job-2', [['loss', 0.9, 1]]),
+  e('job.cancelled', 'job-2', {
+    reason: 'stopped early by the median rule',
+    earlyStopped: { rule: 'median', objective, step: 1, value: 0.9, threshold: 0.5, compared: 1 },
+  }),
+  e('run.job_settled', RUN, { jobId: 'job-1', name: 'train#1', outcome: 'succeeded' }),
+  e('run.sweep_completed', RUN, { step: 'train', trials: 2, succeeded: 1, earlyStopped: 1, best }),
+];
+
+describe('the run-trials projection', () => {
+  it('lists every trial with its parameters, status, last metrics, objective and why it stopped', () => {
+    const doc = project(trialsProjection, log)[RUN]!;
+    expect(doc.project).toBe('default');
+    const [sweep] = doc.sweeps;
+    expect(sweep).toEqual(
+      expect.objectContaining({ step: 'train', completed: true, best, maxParallel: 1 }),
+    );
+    expect(sweep!.trials).toEqual([
+      {
+        jobId: 'job-1',
+        name: 'train#1',
+        index: 1,
+        params: { LR: '0.1' },
+        status: 'succeeded',
+        objective: 0.3,
+        step: 2,
+        lastMetrics: { loss: { value: 0.3, step: 2 }, accuracy: { value: 0.8, step: 1 } },
+        stoppedReason: null,
+        earlyStopped: null,
+      },
+      {
+        jobId: 'job-2',
+        name: 'train#2',
+        index: 2,
+        params: { LR: '0.2' },
+        status: 'cancelled',
+        objective: 0.9,
+        step: 1,
+        lastMetrics: { loss: { value: 0.9, step: 1 } },
+        stoppedReason: 'stopped early by the median rule',
+        earlyStopped: {
+          rule: 'median',
+          objective,
+          step: 1,
+          value: 0.9,
+          threshold: 0.5,
+          compared: 1,
+        },
+      },
+    ]);
+  });
+
+  it('names the leader while the sweep runs', () => {
+    const doc = project(trialsProjection, log.slice(0, 6))[RUN]!;
+    expect(doc.sweeps[0]!.completed).toBe(false);
+    expect(doc.sweeps[0]!.best).toEqual(best);
+  });
+
+  it('keeps no document for a run without sweeps', () => {
+    const plain = e('run.submitted', 'run-2', {
+      name: 'plain',
+      jobs: [{ ...trial(1), trial: null }],
+      submittedBy: null,
+      origin: null,
+    });
+    expect(project(trialsProjection, [plain])).toEqual({});
+  });
+});
+
+describe('the runs projection of a sweep', () => {
+  it('reports the best trial, its parameters and objective once the sweep completed', () => {
+    const run = project(runsProjection, log)[RUN]!;
+    expect(run.sweeps).toEqual([
+      {
+        step: 'train',
+        trials: 2,
+        objective,
+        completed: true,
+        succeeded: 1,
+        earlyStopped: 1,
+        best,
+      },
+    ]);
+  });
+});
