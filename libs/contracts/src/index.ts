@@ -109,6 +109,7 @@ export {
   type ParsedDeadline,
   parseDeadline,
 } from './api/deadline.js';
+export { narrowByShare, type ShareableLimits } from './api/step-share.js';
 export {
   type PlanAlternative,
   type RunPlanView,

@@ -1,14 +1,17 @@
-import type { PlanAlternative, RunPlanView, StepPlan, StepShare } from '@acai/contracts';
+import {
+  narrowByShare,
+  type PlanAlternative,
+  type ShareableLimits,
+  type RunPlanView,
+  type StepPlan,
+  type StepShare,
+} from '@acai/contracts';
 import { formatDollars, formatSeconds } from './format.js';
 import { offerRef } from './offers.js';
 import type { PlacementOutcome } from './placement.js';
 
 /** The limits a step is placed within: its own `provision` limits, narrowed by its share. */
-export interface StepLimits {
-  readonly maxSeconds?: number;
-  readonly maxCost?: number;
-  readonly optimize?: 'time' | 'cost';
-}
+export type StepLimits = ShareableLimits;
 
 /** One step of a run to plan: its place in the DAG, its own limits, and how it would be placed. */
 export interface StepToPlan {
@@ -60,7 +63,7 @@ export function planRun(request: RunPlanRequest): RunPlanView {
   const bounds = base.map(boundsOf);
   const shares = splitShares(steps, bounds, { now, deadline, budget });
 
-  const chosen = steps.map((step, i) => step.place(narrow(step.own, shares[i] ?? null)));
+  const chosen = steps.map((step, i) => step.place(narrowByShare(step.own, shares[i] ?? null)));
   const timing = schedule(
     steps,
     chosen.map((o) => predictedOf(o).seconds),
@@ -200,24 +203,6 @@ export function splitShares(
       reason: `step '${step.name}': ${reasons.join('; ')}`,
     };
   });
-}
-
-/** Its own limits, narrowed by its share (the smaller of each). */
-function narrow(own: StepLimits, share: StepShare | null): StepLimits {
-  if (share === null) return own;
-  const maxSeconds = smaller(own.maxSeconds, share.maxSeconds);
-  const maxCost = smaller(own.maxCost, share.maxCost);
-  const optimize = share.optimize ?? own.optimize;
-  return {
-    ...(maxSeconds === undefined ? {} : { maxSeconds }),
-    ...(maxCost === undefined ? {} : { maxCost }),
-    ...(optimize === undefined ? {} : { optimize }),
-  };
-}
-
-function smaller(a: number | undefined, b: number | null): number | undefined {
-  if (b === null) return a;
-  return a === undefined ? b : Math.min(a, b);
 }
 
 function boundsOf(outcome: PlacementOutcome): StepBounds {

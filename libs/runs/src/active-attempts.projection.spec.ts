@@ -1,29 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import type { EventData, EventType, StoredEvent } from '@acai/contracts';
+import { eventLog } from '@acai/testkit';
+import type { EventData, StoredEvent } from '@acai/contracts';
 import { activeAttemptsProjection, type ActiveAttempt } from './active-attempts.projection.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 
 /** Stored events of one run, a second apart, at increasing stream sequences. */
-function eventLog() {
-  let seq = 100;
-  return <T extends EventType>(type: T, jobId: string, data: EventData<T>): StoredEvent => {
-    seq += 1;
-    return {
-      id: `evt-${seq}`,
-      type,
-      version: 1,
-      project: 'default',
-      aggregate: 'job',
-      aggregateId: jobId,
-      occurredAt: new Date(T0 + (seq - 100) * 1000).toISOString(),
-      causationId: null,
-      correlationId: 'run-1',
-      data,
-      position: { stream: 'ACAI_EVENTS', subject: `acai.evt.default.job.${jobId}`, seq },
-    } as StoredEvent;
-  };
-}
 
 /** What the projection runner does, twice over when asked (a replay must not change anything). */
 function project(events: StoredEvent[]): Record<string, ActiveAttempt> {

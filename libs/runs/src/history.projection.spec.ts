@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import { eventLog, plannedJob } from '@acai/testkit';
 import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
 import { jobHistoryProjection, jobsProjection, runsProjection } from './history.projection.js';
 
@@ -7,51 +8,9 @@ const PREPARE = 'job-prepare';
 const TRAIN = 'job-train';
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 
-const planned = (id: string, name: string, needs: string[] = []): PlannedJob => ({
-  id,
-  name,
-  command: ['python', `${name}.py`],
-  needs,
-  env: {},
-  resources: { cpu: 1, memoryMb: 512 },
-  inputs: [],
-  outputs: [],
-  timeoutSeconds: null,
-  network: 'default',
-  secrets: {},
-  provision: null,
-  retries: null,
-  continueOnFailure: false,
-});
+const planned = (id: string, name: string, needs: string[] = []): PlannedJob =>
+  plannedJob(id, name, needs, { command: ['python', `${name}.py`] });
 
-/**
- * Builds stored events the way the log holds them: each one a second after the last, at the next
- * stream sequence, with the run id as correlation id.
- */
-function eventLog(firstSeq = 100) {
-  let seq = firstSeq;
-  return <T extends EventType>(type: T, aggregateId: string, data: EventData<T>): StoredEvent => {
-    seq += 1;
-    const aggregate = type.slice(0, type.indexOf('.'));
-    return {
-      id: `evt-${seq}`,
-      type,
-      version: 1,
-      project: 'default',
-      aggregate,
-      aggregateId,
-      occurredAt: at(seq - firstSeq),
-      causationId: null,
-      correlationId: RUN,
-      data,
-      position: {
-        stream: 'ACAI_EVENTS',
-        subject: `acai.evt.default.${aggregate}.${aggregateId}`,
-        seq,
-      },
-    } as StoredEvent;
-  };
-}
 const at = (second: number) => new Date(T0 + second * 1000).toISOString();
 
 /** What the projection runner does: for each event, each key it names, evolve; undefined deletes. */
@@ -227,7 +186,7 @@ describe('runsProjection', () => {
 
   it('keeps a finished run and its settled jobs as they are when late events arrive', () => {
     const events = failingRun();
-    const e = eventLog(500);
+    const e = eventLog({ firstSeq: 500 });
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
       e('job.succeeded', PREPARE, { exitCode: 0, durationMs: 1, outputs: [], attempt: null }),
@@ -356,7 +315,7 @@ describe('jobsProjection', () => {
 
   it('keeps a settled job as it is when late events arrive', () => {
     const events = failingRun();
-    const e = eventLog(500);
+    const e = eventLog({ firstSeq: 500 });
     const late = [
       e('job.started', TRAIN, { executor: 'worker-2', attempt: 2, pid: 9 }),
       e('job.succeeded', TRAIN, { exitCode: 0, durationMs: 1, outputs: [], attempt: null }),

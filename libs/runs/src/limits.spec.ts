@@ -10,7 +10,7 @@ import {
   type RunPlanView,
   type StepPlan,
 } from '@acai/contracts';
-import { deciderSpec } from '@acai/testkit';
+import { deciderSpec, plannedJob } from '@acai/testkit';
 import { admitRun, limitedProvision } from './limits.js';
 import {
   jobsToStop,
@@ -24,22 +24,8 @@ import {
 const spec = deciderSpec(runDecider);
 const NOW = new Date('2026-12-04T12:00:00.000Z');
 
-const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
-  id,
-  name,
-  command: ['train'],
-  needs,
-  env: {},
-  resources: { cpu: 1, memoryMb: 512 },
-  inputs: [],
-  outputs: [],
-  timeoutSeconds: null,
-  network: 'default',
-  secrets: {},
-  provision: { sizeParameters: ['EPOCHS'] },
-  retries: null,
-  continueOnFailure: false,
-});
+const job = (id: string, name: string, needs: string[] = []): PlannedJob =>
+  plannedJob(id, name, needs, { command: ['train'], provision: { sizeParameters: ['EPOCHS'] } });
 const etl = job('job-e', 'etl');
 const train = job('job-t', 'train', ['etl']);
 

@@ -1,5 +1,6 @@
 import {
   AcaiError,
+  narrowByShare,
   RunProblems,
   type DeadlineSpec,
   type ProvisionSpec,
@@ -87,21 +88,8 @@ export function limitedProvision(
   share: StepShare | null,
 ): ProvisionSpec | null {
   if (provision === null || share === null || provision.offer !== undefined) return provision;
-  const maxSeconds = smaller(provision.maxSeconds, share.maxSeconds);
-  const maxCost = smaller(provision.maxCost, share.maxCost);
-  const optimize = share.optimize ?? provision.optimize;
   const { maxSeconds: _s, maxCost: _c, optimize: _o, ...rest } = provision;
-  return {
-    ...rest,
-    ...(maxSeconds === undefined ? {} : { maxSeconds }),
-    ...(maxCost === undefined ? {} : { maxCost }),
-    ...(optimize === undefined ? {} : { optimize }),
-  };
-}
-
-function smaller(a: number | undefined, b: number | null): number | undefined {
-  if (b === null) return a;
-  return a === undefined ? b : Math.min(a, b);
+  return { ...rest, ...narrowByShare(provision, share) };
 }
 
 /** `$12.35`, `$0.0123`: cents from a dollar, three significant digits below. */

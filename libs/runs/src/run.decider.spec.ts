@@ -7,7 +7,7 @@ import {
   type NewEvent,
   type PlannedJob,
 } from '@acai/contracts';
-import { deciderSpec } from '@acai/testkit';
+import { deciderSpec, plannedJob } from '@acai/testkit';
 import {
   jobsToStop,
   readyJobs,
@@ -20,22 +20,8 @@ import {
 
 const spec = deciderSpec(runDecider);
 
-const job = (id: string, name: string, needs: string[] = []): PlannedJob => ({
-  id,
-  name,
-  command: ['run', name],
-  needs,
-  env: {},
-  resources: { cpu: 1, memoryMb: 512 },
-  inputs: [],
-  outputs: [],
-  timeoutSeconds: null,
-  network: 'default',
-  secrets: {},
-  provision: null,
-  retries: null,
-  continueOnFailure: false,
-});
+const job = (id: string, name: string, needs: string[] = []): PlannedJob =>
+  plannedJob(id, name, needs);
 
 // prepare -> train -> evaluate: each step needs the one before.
 const prepare = job('job-p', 'prepare');

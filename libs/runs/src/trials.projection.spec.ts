@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
+import { eventLog } from '@acai/testkit';
+import type { PlannedJob, Projection, StoredEvent } from '@acai/contracts';
 import { runsProjection } from './history.projection.js';
 import { trialsProjection } from './trials.projection.js';
 
@@ -24,31 +25,6 @@ const trial = (n: number): PlannedJob => ({
   trial: { step: 'train', index: n, params: { LR: `0.${n}` }, objective },
 });
 
-function eventLog() {
-  let seq = 0;
-  return <T extends EventType>(type: T, aggregateId: string, data: EventData<T>): StoredEvent => {
-    seq += 1;
-    const aggregate = type.slice(0, type.indexOf('.'));
-    return {
-      id: `evt-${seq}`,
-      type,
-      version: 1,
-      project: 'default',
-      aggregate,
-      aggregateId,
-      occurredAt: new Date(Date.UTC(2026, 11, 1, 9, 0, seq)).toISOString(),
-      causationId: null,
-      correlationId: RUN,
-      data,
-      position: {
-        stream: 'ACAI_EVENTS',
-        subject: `acai.evt.default.${aggregate}.${aggregateId}`,
-        seq,
-      },
-    } as StoredEvent;
-  };
-}
-
 function project<Doc>(projection: Projection<Doc>, events: StoredEvent[]): Record<string, Doc> {
   const docs = new Map<string, Doc>();
   for (const event of events) {
@@ -61,7 +37,7 @@ function project<Doc>(projection: Projection<Doc>, events: StoredEvent[]): Recor
   return Object.fromEntries(docs);
 }
 
-const e = eventLog();
+const e = eventLog({ firstSeq: 0, start: Date.UTC(2026, 11, 1, 9, 0, 0) });
 const time = '2026-12-01T09:00:00Z';
 const metrics = (job: string, points: [string, number, number][]) =>
   e('job.metrics_reported', job, {
