@@ -61,6 +61,11 @@ export const BENCHMARKS = {
       'the simulated provider: 10,000 jobs (100 runs x 100 steps, mixed types, on-demand and Spot) on up to 1,000 simulated nodes',
     load: () => import('./simulation.mjs'),
   },
+  sweep: {
+    description:
+      'the MNIST sweep (8 trials, 2 at a time) with its median-rule early stopping and without: time to the best model, its test accuracy, trials stopped, trial-epochs',
+    load: () => import('./sweep.mjs'),
+  },
   replay: {
     description:
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',
