@@ -12,6 +12,7 @@ import {
 import { decodeEvent } from '@acai/eventing';
 import {
   activeAttemptsProjection,
+  dispatchQueueProjection,
   jobDecider,
   jobHistoryProjection,
   jobsProjection,
@@ -30,12 +31,14 @@ const fixtures = fs
   .sort()
   .map((f) => f.slice(0, -'.events.jsonl'.length));
 
-// `active-attempts` is the scheduler's watchdog's: a log whose jobs have all ended leaves it empty.
+// `active-attempts` is the scheduler's watchdog's, `dispatch-queue` its dispatcher's: a log whose
+// jobs have all ended leaves them empty.
 const projections = [
   runsProjection,
   jobsProjection,
   jobHistoryProjection,
   activeAttemptsProjection,
+  dispatchQueueProjection,
   trialsProjection,
 ] as Projection<unknown>[];
 
@@ -75,6 +78,20 @@ it('has golden logs to replay', () => {
   expect(fixtures).toEqual(
     expect.arrayContaining(['run-cancelled', 'run-executor-lost', 'run-two-steps']),
   );
+});
+
+it('holds a placed job of an old log as waiting, priority 0 and no limit, until it is dispatched (run-two-steps)', () => {
+  const events = readLog('run-two-steps');
+  const placed = events.findIndex((e) => e.type === 'job.provisioned');
+  const dispatched = events.findIndex((e) => e.type === 'job.dispatched');
+  expect(placed).toBeGreaterThanOrEqual(0);
+  const job = events[placed]!.aggregateId;
+  expect(replay(events.slice(0, placed + 1))['dispatch-queue']).toEqual({
+    [job]: expect.objectContaining({ state: 'waiting', priority: 0, maxParallel: null }),
+  });
+  expect(replay(events.slice(0, dispatched + 1))['dispatch-queue']).toEqual({
+    [job]: expect.objectContaining({ state: 'out' }),
+  });
 });
 
 it('fails a lost attempt as the watchdog and the job decider do (run-executor-lost)', () => {

@@ -1,4 +1,4 @@
-import { port, positiveInt, type ConfigSpec } from '@acai/platform';
+import { nonNegativeInt, port, positiveInt, type ConfigSpec } from '@acai/platform';
 
 export const schedulerConfig = {
   ACAI_HTTP_PORT: {
@@ -9,5 +9,10 @@ export const schedulerConfig = {
     schema: positiveInt(120_000),
     description:
       'A running job whose executor has not listed it in a heartbeat for this long, and that no other executor took over, fails as executor_lost (keep it well above the executors’ ACAI_WORK_ACK_WAIT_MS and ACAI_NODE_HEARTBEAT_MS)',
+  },
+  ACAI_DISPATCH_PREFETCH: {
+    schema: nonNegativeInt(1),
+    description:
+      'Jobs dispatched to a pool’s work queue beyond its slots (its nodes’ heartbeats say how many), so a slot that frees finds work at once. A job of a project with nothing running waits for at most this many plus one jobs to end: keep it below the pool’s slots to start it within one job’s time; 0 dispatches only when a slot is free',
   },
 } satisfies ConfigSpec;

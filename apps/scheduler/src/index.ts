@@ -1,8 +1,18 @@
-import { JOB, subjects } from '@acai/contracts';
+import { JOB, subjects, type Projection } from '@acai/contracts';
 import { BusJobControl, ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
-import { activeAttemptEvents, activeAttemptsProjection, type ActiveAttempt } from '@acai/runs';
+import {
+  activeAttemptEvents,
+  activeAttemptsProjection,
+  dispatchQueueEvents,
+  dispatchQueueProjection,
+} from '@acai/runs';
 import { schedulerConfig } from './config.js';
+import { dispatchMetrics } from './dispatch/dispatch-metrics.js';
+import { SchedulerDispatchQueue1796700000000 } from './dispatch/dispatch-queue.migration.js';
+import { SqlDispatchQueue } from './dispatch/dispatch-queue.repository.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { PoolCapacity } from './dispatch/pool-capacity.js';
 import { JobRepository } from './runs/job.repository.js';
 import { RunRepository } from './runs/run.repository.js';
 import { SchedulerModule } from './scheduler.module.js';
@@ -10,11 +20,29 @@ import { SqlActiveAttempts } from './watchdog/active-attempts.repository.js';
 import { AttemptWatchdog } from './watchdog/attempt-watchdog.js';
 import { BusNodeHeartbeats } from './watchdog/node-heartbeats.js';
 
-/** The watchdog's read model (which attempts run) and the watchdog, started and stopped together. */
+/**
+ * The job events after which a dispatch pass may release something: a job placed, or a job out
+ * (dispatched or running) that is no longer. A dispatch or a start changes nothing a pass would act
+ * on (the pass that dispatched waited for it).
+ */
+const freesOrFillsASlot: ReadonlySet<string> = new Set([
+  'job.provisioned',
+  'job.succeeded',
+  'job.failed',
+  'job.cancelled',
+  'job.skipped',
+  'job.retry_scheduled',
+]);
+
+/**
+ * The scheduler's read models (which attempts run, which jobs wait for a slot), the watchdog that
+ * reads the first and the dispatcher that reads the second, started and stopped together.
+ */
 class Watch {
   constructor(
-    readonly attempts: ProjectionRunner<ActiveAttempt>,
+    readonly models: ProjectionRunner<unknown>,
     readonly watchdog: AttemptWatchdog,
+    readonly dispatcher: Dispatcher,
   ) {}
 }
 
@@ -23,24 +51,54 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
   config: schedulerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: SchedulerModule,
+  migrations: [SchedulerDispatchQueue1796700000000],
   // The composition root: the bus and the database stop here.
   providers: (ctx) => {
     const jobs = new JobRepository(ctx.store);
-    const attempts = new ProjectionRunner(
+    const heartbeats = new BusNodeHeartbeats(ctx.bus, ctx.logger);
+    // One runner, one consumer of the job events and one transaction per batch for both models.
+    const models = new ProjectionRunner<unknown>(
       ctx.bus,
       ctx.db,
-      activeAttemptsProjection,
+      [
+        activeAttemptsProjection as Projection<unknown>,
+        dispatchQueueProjection as Projection<unknown>,
+      ],
       ctx.deadLetters,
       {
         logger: ctx.logger,
         filterSubject: subjects.aggregateType(ctx.bus.topology, JOB),
-        accepts: (type) => activeAttemptEvents.has(type),
+        accepts: (type) => activeAttemptEvents.has(type) || dispatchQueueEvents.has(type),
+        // A job placed, or one out that ended: the dispatcher looks again. (Called only once the
+        // runner has started, after the dispatcher below exists.)
+        onApplied: (_seq, types) => {
+          for (const type of types) {
+            if (freesOrFillsASlot.has(type)) return dispatcher.poke();
+          }
+        },
       },
     );
+    const dispatcher = new Dispatcher({
+      queue: new SqlDispatchQueue(ctx.db),
+      jobs,
+      capacity: new PoolCapacity(heartbeats),
+      prefetch: ctx.config.ACAI_DISPATCH_PREFETCH,
+      applied: async (seq, timeoutMs) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        const done = await Promise.race([models.waitFor(seq).then(() => true), timedOut]);
+        clearTimeout(timer);
+        return done;
+      },
+      logger: ctx.logger,
+      report: dispatchMetrics(ctx.metrics, ctx.logger),
+    });
     const watchdog = new AttemptWatchdog({
       attempts: new SqlActiveAttempts(ctx.db),
       jobs,
-      heartbeats: new BusNodeHeartbeats(ctx.bus, ctx.logger),
+      heartbeats,
       control: new BusJobControl(ctx.bus, ctx.logger),
       lostAfterMs: ctx.config.ACAI_JOB_LOST_AFTER_MS,
       logger: ctx.logger,
@@ -48,7 +106,7 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
     return [
       { provide: RunRepository, useValue: new RunRepository(ctx.store) },
       { provide: JobRepository, useValue: jobs },
-      { provide: Watch, useValue: new Watch(attempts, watchdog) },
+      { provide: Watch, useValue: new Watch(models, watchdog, dispatcher) },
     ];
   },
   observers: (get) => [
@@ -57,12 +115,14 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
   ],
   onStarted: async (app) => {
     const watch = app.get(Watch);
-    await watch.attempts.start();
+    await watch.models.start();
     watch.watchdog.start();
+    watch.dispatcher.start();
   },
   onClosing: async (app) => {
     const watch = app.get(Watch);
+    await watch.dispatcher.stop();
     await watch.watchdog.stop();
-    await watch.attempts.stop();
+    await watch.models.stop();
   },
 };

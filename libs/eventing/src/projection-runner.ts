@@ -73,6 +73,12 @@ export interface ProjectionRunnerOptions {
   readonly maxDeliver?: number;
   /** Waits between tries; tests shorten them. */
   readonly retryDelays?: RetryDelays;
+  /**
+   * Called after each transaction that applied events the projections read (not after batches
+   * passed over), with the last stream sequence it covered and the types of the events it read: a
+   * reader of the model may look again.
+   */
+  readonly onApplied?: (lastSeq: number, types: ReadonlySet<string>) => void;
 }
 
 /** A batch that could not be applied: which events, which projections failed, and why. */
@@ -726,6 +732,14 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     }
     this.stopWaiting(true);
     this.advance(last.seq);
+    if (this.options.onApplied !== undefined) {
+      const types = new Set<string>();
+      for (const msg of batch) {
+        const type = eventTypeOf(msg.headers);
+        if (type !== undefined) types.add(type);
+      }
+      this.options.onApplied(last.seq, types);
+    }
   }
 
   private async applyEvents(

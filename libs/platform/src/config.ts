@@ -51,6 +51,9 @@ export const port = (fallback: number) =>
 export const positiveInt = (fallback: number) =>
   z.coerce.number({ error: 'expected a whole number' }).int().positive().default(fallback);
 
+export const nonNegativeInt = (fallback: number) =>
+  z.coerce.number({ error: 'expected a whole number' }).int().min(0).default(fallback);
+
 /** Variables every service reads. */
 export const commonConfig = {
   NATS_URL: {

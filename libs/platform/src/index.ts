@@ -5,6 +5,7 @@ export {
   type ConfigOf,
   type ConfigSpec,
   loadConfig,
+  nonNegativeInt,
   port,
   positiveInt,
 } from './config.js';

@@ -47,6 +47,18 @@ export {
   activeAttemptsProjection,
 } from './active-attempts.projection.js';
 export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
+export {
+  type DispatchQueueEntry,
+  dispatchQueueEvents,
+  dispatchQueueProjection,
+  type DispatchState,
+} from './dispatch-queue.projection.js';
+export {
+  chooseReleases,
+  type DispatchSnapshot,
+  type OutCount,
+  type WaitingJob,
+} from './dispatch-choice.js';
 export { type RunTrialsDoc, trialsProjection } from './trials.projection.js';
 export {
   estimateProgress,

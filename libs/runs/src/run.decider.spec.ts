@@ -113,6 +113,8 @@ describe('runDecider', () => {
         outcomes: {},
         cancelReason: null,
         origin: null,
+        priority: 0,
+        maxParallel: null,
         limits: null,
         spent: 0,
         measured: {},
@@ -121,6 +123,14 @@ describe('runDecider', () => {
         sweeps: [],
         sweepResults: {},
       });
+    });
+
+    it('remembers the run’s priority and maxParallel, for its jobs’ dispatch', () => {
+      const ranked: NewEvent = {
+        type: 'run.submitted',
+        data: { ...planOf(prepare, train, evaluate), priority: 5, maxParallel: 2 },
+      };
+      expect(state([ranked])).toMatchObject({ priority: 5, maxParallel: 2 });
     });
   });
 

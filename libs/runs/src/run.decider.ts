@@ -28,6 +28,9 @@ export interface RunState {
   readonly cancelReason: string | null;
   /** Why acai submitted the run itself (a profiling run); null for users' runs. */
   readonly origin: RunOrigin | null;
+  /** Its jobs' priority among their project's waiting jobs, and how many may be out at once. */
+  readonly priority: number;
+  readonly maxParallel: number | null;
   /** Its swept steps, each with the job ids of its trials. */
   readonly sweeps: readonly PlannedSweep[];
   /** The best trial of each sweep that has completed (every trial ended), by step; null: none. */
@@ -103,6 +106,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     outcomes: {},
     cancelReason: null,
     origin: null,
+    priority: 0,
+    maxParallel: null,
     limits: null,
     spent: 0,
     measured: {},
@@ -194,6 +199,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           jobs: event.data.jobs,
           // Runs recorded before origins existed were all users'.
           origin: event.data.origin ?? null,
+          priority: event.data.priority ?? 0,
+          maxParallel: event.data.maxParallel ?? null,
           sweeps: event.data.sweeps ?? [],
           limits: event.data.limits ?? null,
         };

@@ -96,7 +96,7 @@ describe('the scheduler’s run workflow', () => {
       case 'run.job_settled':
         return handler.onJobSettled(event);
       case 'job.provisioned':
-        return handler.onProvisioned(event);
+        return releaseAtOnce(event);
       case 'job.dispatched':
         return handler.onDispatched(event);
       case 'job.succeeded':
@@ -114,6 +114,19 @@ describe('the scheduler’s run workflow', () => {
       default:
         return;
     }
+  }
+
+  /**
+   * What the dispatcher (`src/dispatch/`) does with a placed job when its pool has a free slot:
+   * these tests are about the run workflow, so every slot is free.
+   */
+  async function releaseAtOnce(event: StoredEventOf<'job.provisioned'>): Promise<void> {
+    await jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) => jobDecider.decide({ kind: 'dispatch', pool: event.data.pool }, s),
+      { correlationId: event.correlationId, causationId: event.id },
+    );
   }
 
   /** What the provisioner records for a queued job. */
@@ -449,6 +462,29 @@ describe('the scheduler’s run workflow', () => {
     await run(train!.id, id, true);
     expect(log.ofType('run.succeeded')).toHaveLength(1);
     expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
+  });
+
+  it('carries the run’s priority and maxParallel to each job it queues, for the dispatcher', async () => {
+    await handler.submit({
+      project: PROJECT,
+      submittedBy: null,
+      spec: { ...spec([{ name: 'a', command: ['a'] }]), priority: 20, maxParallel: 3 },
+    });
+    await handler.submit({
+      project: PROJECT,
+      submittedBy: null,
+      spec: spec([{ name: 'b', command: ['b'] }]),
+    });
+    await deliver();
+    expect(log.ofType('run.submitted').map((e) => [e.data.priority, e.data.maxParallel])).toEqual([
+      [20, 3],
+      [undefined, undefined],
+    ]);
+    const [ranked, plain] = log.ofType('job.queued');
+    expect(ranked?.data).toMatchObject({ priority: 20, maxParallel: 3 });
+    // A run that says nothing records nothing: its jobs read as priority 0, no limit.
+    expect(plain?.data).not.toHaveProperty('priority');
+    expect(plain?.data).not.toHaveProperty('maxParallel');
   });
 
   it('fails a step whose input does not exist before it runs, and skips what needed it', async () => {

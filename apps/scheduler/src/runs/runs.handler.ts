@@ -54,8 +54,9 @@ import { RunRepository } from './run.repository.js';
 /**
  * The scheduler's run workflow: accepts runs, queues each job once the jobs it needs have
  * succeeded (or ended, for one that continues on failure), skips the ones that cannot run, queues
- * a job again once the wait of its retry is over, puts provisioned jobs on their pool's work
- * queue, and settles the run as jobs end. Every step is load → decide → append on the run or job
+ * a job again once the wait of its retry is over, puts dispatched jobs on their pool's work queue
+ * (the dispatcher, `src/dispatch/`, decides when a provisioned job is dispatched), and settles the
+ * run as jobs end. Every step is load → decide → append on the run or job
  * aggregate, and idempotent, so a redelivered event repeats nothing.
  */
 @Controller()
@@ -101,6 +102,10 @@ export class RunsHandler {
               jobs,
               submittedBy: request.submittedBy,
               origin: request.origin ?? null,
+              ...(request.spec.priority === undefined ? {} : { priority: request.spec.priority }),
+              ...(request.spec.maxParallel === undefined
+                ? {}
+                : { maxParallel: request.spec.maxParallel }),
               ...(limits === null ? {} : { limits }),
               ...(sweeps.length > 0 ? { sweeps } : {}),
             },
@@ -265,16 +270,6 @@ export class RunsHandler {
       'trial stopped early',
     );
     if (mayRun) this.killIfRunning(event.project, event.aggregateId, decision.reason);
-  }
-
-  @OnEvent('job.provisioned')
-  async onProvisioned(@Payload() event: StoredEventOf<'job.provisioned'>): Promise<void> {
-    await this.jobs.execute(
-      event.project,
-      event.aggregateId,
-      (s) => jobDecider.decide({ kind: 'dispatch', pool: event.data.pool }, s),
-      { correlationId: event.correlationId, causationId: event.id },
-    );
   }
 
   /**
@@ -543,6 +538,8 @@ export class RunsHandler {
                     secrets: job.secrets,
                     provision: limitedProvision(job.provision, share),
                     retries: job.retries,
+                    ...(run.priority === 0 ? {} : { priority: run.priority }),
+                    ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
                     ...(share === null ? {} : { share }),
                     ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
                   },

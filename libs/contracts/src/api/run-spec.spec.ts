@@ -69,4 +69,27 @@ describe('the run spec', () => {
       "Invalid run spec: steps.1.retries.max: step 'train': retries.max is at most 20",
     );
   });
+
+  it.each([
+    [{ priority: 101 }, 'priority: priority is at most 100'],
+    [{ priority: -101 }, 'priority: priority is at least -100'],
+    [{ priority: 1.5 }, 'priority: priority must be a whole number from -100 to 100'],
+    [{ priority: 'high' }, 'priority: priority must be a whole number from -100 to 100'],
+    [{ maxParallel: 0 }, 'maxParallel: maxParallel must be at least 1'],
+    [{ maxParallel: 2.5 }, 'maxParallel: maxParallel must be a whole number of at least 1'],
+  ])('refuses a run whose %j is out of bounds, naming the field', (field, message) => {
+    const raw = { name: 'r', steps: [{ name: 'a', command: ['true'] }], ...field };
+    expect(() => parseOrThrow(RunSpecSchema, raw, 'run spec')).toThrow(
+      `Invalid run spec: ${message}`,
+    );
+  });
+
+  it('takes a run’s priority and maxParallel, and leaves them out when not given', () => {
+    const steps = [{ name: 'a', command: ['true'] }];
+    expect(RunSpecSchema.parse({ name: 'r', steps, priority: -3, maxParallel: 4 })).toMatchObject({
+      priority: -3,
+      maxParallel: 4,
+    });
+    expect(RunSpecSchema.parse({ name: 'r', steps })).not.toHaveProperty('priority');
+  });
 });

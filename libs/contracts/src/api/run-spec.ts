@@ -245,6 +245,10 @@ export const StepSpecSchema = z.strictObject({
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 
+/** The range of a run's `priority`: higher runs go first among a project's waiting jobs. */
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+
 export const RunSpecSchema = z.strictObject({
   name: nameField('run name'),
   steps: z
@@ -256,6 +260,29 @@ export const RunSpecSchema = z.strictObject({
     .boolean()
     .optional()
     .describe("The default of every step's continueOnFailure (false)."),
+  /**
+   * Among its project's jobs waiting for a slot of the same pool, a run's go first the higher its
+   * priority (then first placed, first run). It never takes slots from another project's share.
+   */
+  priority: z
+    .number({ error: 'priority must be a whole number from -100 to 100' })
+    .int('priority must be a whole number from -100 to 100')
+    .min(MIN_PRIORITY, `priority is at least ${MIN_PRIORITY}`)
+    .max(MAX_PRIORITY, `priority is at most ${MAX_PRIORITY}`)
+    .optional()
+    .describe(
+      "Among its project's jobs waiting for a slot, a run's go first the higher its priority, -100 to 100 (default 0); it never takes another project's share.",
+    ),
+  /** At most this many of the run's jobs are dispatched or running at once (default: no limit). */
+  maxParallel: z
+    .number({ error: 'maxParallel must be a whole number of at least 1' })
+    .int('maxParallel must be a whole number of at least 1')
+    .min(1, 'maxParallel must be at least 1')
+    .max(10000, 'maxParallel is at most 10000')
+    .optional()
+    .describe(
+      "At most this many of the run's jobs are dispatched or running at once, across pools (default: no limit).",
+    ),
   /** When the whole run must be finished (see `DeadlineSpec`): split over its steps by the plan. */
   deadline: DeadlineSpecSchema.optional(),
   /** The most the whole run may cost, USD: split over its steps by the plan. */

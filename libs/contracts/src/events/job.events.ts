@@ -135,6 +135,10 @@ export const JobQueuedV1 = defineEvent({
     secrets: z.record(z.string(), z.string()).default({}),
     /** Added compatibly: when a failed attempt is retried (null: never). */
     retries: RetryPolicySchema.nullable().default(null),
+    /** Added compatibly: its run's priority, for the scheduler's dispatcher (absent: 0). */
+    priority: z.number().int().optional(),
+    /** Added compatibly: its run's `maxParallel`, for the dispatcher (absent: no limit). */
+    maxParallel: z.number().int().positive().optional(),
     /**
      * Added compatibly: the step's share of its run's deadline and budget, already applied to
      * `provision` (null: the run has neither).

@@ -110,6 +110,10 @@ export const RunSubmittedV1 = defineEvent({
     submittedBy: z.string().nullable(),
     /** Added compatibly: why acai itself submitted the run (null: a user did). */
     origin: RunOriginSchema.nullable().default(null),
+    /** Added compatibly: the run's priority among its project's waiting jobs (absent: 0). */
+    priority: z.number().int().optional(),
+    /** Added compatibly: at most this many of its jobs out at once (absent: no limit). */
+    maxParallel: z.number().int().positive().optional(),
     /** Added compatibly: the run's swept steps, each with the jobs of its trials. */
     sweeps: z.array(PlannedSweepSchema).optional(),
     /** Added compatibly: the run's deadline and budget and the plan it was accepted on (null: none). */
