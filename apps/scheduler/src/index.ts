@@ -1,5 +1,5 @@
 import { JOB, subjects, type Projection } from '@acai/contracts';
-import { BusJobControl, ProjectionRunner } from '@acai/eventing';
+import { BusJobControl, currentTrace, ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
 import {
   activeAttemptEvents,
@@ -12,6 +12,7 @@ import { dispatchMetrics } from './dispatch/dispatch-metrics.js';
 import { SchedulerDispatchQueue1796700000000 } from './dispatch/dispatch-queue.migration.js';
 import { SqlDispatchQueue } from './dispatch/dispatch-queue.repository.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import { PlacementTraces } from './dispatch/placement-traces.js';
 import { PoolCapacity } from './dispatch/pool-capacity.js';
 import { JobRepository } from './runs/job.repository.js';
 import { RunRepository } from './runs/run.repository.js';
@@ -43,6 +44,7 @@ class Watch {
     readonly models: ProjectionRunner<unknown>,
     readonly watchdog: AttemptWatchdog,
     readonly dispatcher: Dispatcher,
+    readonly traces: PlacementTraces,
   ) {}
 }
 
@@ -78,8 +80,10 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
         },
       },
     );
+    const traces = new PlacementTraces();
     const dispatcher = new Dispatcher({
       queue: new SqlDispatchQueue(ctx.db),
+      traces,
       jobs,
       capacity: new PoolCapacity(heartbeats),
       prefetch: ctx.config.ACAI_DISPATCH_PREFETCH,
@@ -106,12 +110,19 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
     return [
       { provide: RunRepository, useValue: new RunRepository(ctx.store) },
       { provide: JobRepository, useValue: jobs },
-      { provide: Watch, useValue: new Watch(models, watchdog, dispatcher) },
+      { provide: Watch, useValue: new Watch(models, watchdog, dispatcher, traces) },
     ];
   },
   observers: (get) => [
     { aggregate: 'run', observe: (e) => get(RunRepository).observe(e) },
-    { aggregate: 'job', observe: (e) => get(JobRepository).observe(e) },
+    {
+      aggregate: 'job',
+      observe: (e) => {
+        get(JobRepository).observe(e);
+        // Seen in the placement's trace: the job's dispatch, made later by a pass, continues it.
+        if (e.type === 'job.provisioned') get(Watch).traces.remember(e.aggregateId, currentTrace());
+      },
+    },
   ],
   onStarted: async (app) => {
     const watch = app.get(Watch);

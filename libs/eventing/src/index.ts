@@ -10,7 +10,7 @@ export {
 } from './bus.js';
 export { decodeEvent, decodeJson, encodeJson } from './codec.js';
 export { describeError, HandleLater, isMissing } from './errors.js';
-export { inSpan, SpanKind } from './tracing.js';
+export { currentTrace, inSpan, SpanKind, type TraceContext, withTrace } from './tracing.js';
 export { type EventLog, EventStore } from './event-store.js';
 export { aggregateRepository, AggregateRepository } from './aggregates.js';
 export {

@@ -65,4 +65,15 @@ export async function inSpan<T>(
   }
 }
 
+/** The trace context this code runs in (to continue its trace later, elsewhere). */
+export function currentTrace(): Context {
+  return context.active();
+}
+
+/** Runs `fn` in a trace context kept from earlier (see {@link currentTrace}). */
+export function withTrace<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  return context.with(ctx, fn);
+}
+
+export type { Context as TraceContext };
 export { SpanKind };

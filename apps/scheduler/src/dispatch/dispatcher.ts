@@ -1,4 +1,4 @@
-import { describeError, type EventingLogger } from '@acai/eventing';
+import { describeError, withTrace, type EventingLogger } from '@acai/eventing';
 import { chooseReleases, jobDecider, type WaitingJob } from '@acai/runs';
 import type { JobRepository } from '../runs/job.repository.js';
 import type {
@@ -8,6 +8,7 @@ import type {
   RunOut,
   WaitingGroup,
 } from './dispatch-queue.repository.js';
+import type { PlacementTraces } from './placement-traces.js';
 import type { PoolCapacity } from './pool-capacity.js';
 
 /** At most this many jobs released per pass (the next pass follows at once). */
@@ -39,6 +40,8 @@ export interface DispatcherOptions {
   readonly report?: (report: DispatchReport) => void;
   /** A pass at least this often, whatever happens (default 2 s). */
   readonly passEveryMs?: number;
+  /** Where each job's placement was traced: its dispatch continues that trace. */
+  readonly traces?: PlacementTraces;
 }
 
 /** The jobs waiting are counted (for the figures) at most this often. */
@@ -119,12 +122,16 @@ export class Dispatcher {
       let released = 0;
       for (const job of chosen) {
         try {
-          const { events } = await this.options.jobs.execute(
-            job.project,
-            job.jobId,
-            (s) => jobDecider.decide({ kind: 'dispatch', pool: job.pool }, s),
-            { correlationId: job.runId, causationId: job.placedBy },
-          );
+          const dispatch = () =>
+            this.options.jobs.execute(
+              job.project,
+              job.jobId,
+              (s) => jobDecider.decide({ kind: 'dispatch', pool: job.pool }, s),
+              { correlationId: job.runId, causationId: job.placedBy },
+            );
+          const trace = this.options.traces?.of(job.jobId);
+          const { events } = await (trace === undefined ? dispatch() : withTrace(trace, dispatch));
+          this.options.traces?.forget(job.jobId);
           for (const e of events) lastSeq = Math.max(lastSeq, e.position.seq);
           released += events.length;
         } catch (error) {
