@@ -1,24 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { eventLog } from '@acai/testkit';
-import type { EventData, StoredEvent } from '@acai/contracts';
-import { activeAttemptsProjection, type ActiveAttempt } from './active-attempts.projection.js';
+import { eventLog, projectEvents } from '@acai/testkit';
+import type { EventData } from '@acai/contracts';
+import { activeAttemptsProjection } from './active-attempts.projection.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 
 /** Stored events of one run, a second apart, at increasing stream sequences. */
-
-/** What the projection runner does, twice over when asked (a replay must not change anything). */
-function project(events: StoredEvent[]): Record<string, ActiveAttempt> {
-  const docs = new Map<string, ActiveAttempt>();
-  for (const event of events) {
-    for (const key of activeAttemptsProjection.keys(event)) {
-      const next = activeAttemptsProjection.evolve(docs.get(key), event, key);
-      if (next === undefined) docs.delete(key);
-      else docs.set(key, next);
-    }
-  }
-  return Object.fromEntries(docs);
-}
 
 const failure = (attempt: number | null): EventData<'job.failed'> => ({
   reason: 'nonzero_exit',
@@ -38,13 +25,16 @@ describe('the active-attempts read model', () => {
       e('job.retry_scheduled', 'job-a', { ...failure(1), retry: 1, delayMs: 1000 }),
     ];
     // Nobody runs it while it waits: the watchdog must not fail it as executor_lost.
-    expect(project(waiting)).toEqual({});
+    expect(projectEvents(activeAttemptsProjection, waiting)).toEqual({});
     const again = [
       ...waiting,
       e('job.requeued', 'job-a', { retry: 1 }),
       e('job.started', 'job-a', { executor: 'node-b', attempt: 2, pid: 12 }),
     ];
-    expect(project(again)['job-a']).toMatchObject({ attempt: 2, executor: 'node-b' });
+    expect(projectEvents(activeAttemptsProjection, again)['job-a']).toMatchObject({
+      attempt: 2,
+      executor: 'node-b',
+    });
   });
 
   it('holds the attempt that owns each running job, the newer replacing the older', () => {
@@ -60,7 +50,7 @@ describe('the active-attempts read model', () => {
       e('job.started', 'job-a', { executor: 'node-b', attempt: 2, pid: 12 }),
     ];
 
-    expect(project(events)).toEqual({
+    expect(projectEvents(activeAttemptsProjection, events)).toEqual({
       'job-a': {
         project: 'default',
         jobId: 'job-a',
@@ -80,7 +70,7 @@ describe('the active-attempts read model', () => {
       e('job.started', job, { executor: 'node-a', attempt: 1, pid: null });
 
     expect(
-      project([
+      projectEvents(activeAttemptsProjection, [
         started('job-a'),
         started('job-b'),
         started('job-c'),

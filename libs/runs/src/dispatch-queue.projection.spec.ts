@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EventData, EventType, StoredEvent } from '@acai/contracts';
-import { dispatchQueueProjection, type DispatchQueueEntry } from './dispatch-queue.projection.js';
+import { projectEvents } from '@acai/testkit';
+import { dispatchQueueProjection } from './dispatch-queue.projection.js';
 
 const T0 = Date.UTC(2026, 11, 4, 9, 0, 0);
 
@@ -28,21 +29,6 @@ function eventLog() {
       position: { stream: 'ACAI_EVENTS', subject: `acai.evt.${project}.job.${jobId}`, seq },
     } as StoredEvent;
   };
-}
-
-/** What the projection runner does; `times` folds the log again over what it made (a replay). */
-function project(events: StoredEvent[], times = 1): Record<string, DispatchQueueEntry> {
-  const docs = new Map<string, DispatchQueueEntry>();
-  for (let i = 0; i < times; i++) {
-    for (const event of events) {
-      for (const key of dispatchQueueProjection.keys(event)) {
-        const next = dispatchQueueProjection.evolve(docs.get(key), event, key);
-        if (next === undefined) docs.delete(key);
-        else docs.set(key, next);
-      }
-    }
-  }
-  return Object.fromEntries(docs);
 }
 
 const queued = (more: Partial<EventData<'job.queued'>> = {}): EventData<'job.queued'> => ({
@@ -87,7 +73,7 @@ describe('the dispatch-queue read model', () => {
       e('job.queued', 'job-a', queued({ priority: 7, maxParallel: 3 })),
       e('job.provisioned', 'job-a', provisioned()),
     ];
-    expect(project(log)).toEqual({
+    expect(projectEvents(dispatchQueueProjection, log)).toEqual({
       'job-a': {
         project: 'default',
         jobId: 'job-a',
@@ -106,7 +92,7 @@ describe('the dispatch-queue read model', () => {
 
   it('reads a job queued before runs had priorities as priority 0 with no limit, and is not placed until provisioned', () => {
     const e = eventLog();
-    const docs = project([e('job.queued', 'job-a', queued())]);
+    const docs = projectEvents(dispatchQueueProjection, [e('job.queued', 'job-a', queued())]);
     expect(docs['job-a']).toMatchObject({
       state: 'queued',
       priority: 0,
@@ -122,21 +108,27 @@ describe('the dispatch-queue read model', () => {
       e('job.provisioned', 'job-a', provisioned()),
     ];
     const dispatched = [...placed, e('job.dispatched', 'job-a', { pool: 'local', attempt: 1 })];
-    expect(project(dispatched)['job-a']?.state).toBe('out');
+    expect(projectEvents(dispatchQueueProjection, dispatched)['job-a']?.state).toBe('out');
     const running = [
       ...dispatched,
       e('job.started', 'job-a', { executor: 'n', attempt: 1, pid: 1 }),
     ];
-    expect(project(running)['job-a']?.state).toBe('out');
+    expect(projectEvents(dispatchQueueProjection, running)['job-a']?.state).toBe('out');
     const ends = [
       e('job.succeeded', 'job-a', { exitCode: 0, durationMs: 1, outputs: [], attempt: 1 }),
       e('job.failed', 'job-a', failure(1)),
       e('job.cancelled', 'job-a', { reason: 'asked' }),
       e('job.skipped', 'job-a', { reason: 'needs failed', step: 'etl' }),
     ];
-    for (const end of ends) expect(project([...running, end])).toEqual({});
+    for (const end of ends)
+      expect(projectEvents(dispatchQueueProjection, [...running, end])).toEqual({});
     // Cancelled while it waited: gone too.
-    expect(project([...placed, e('job.cancelled', 'job-a', { reason: 'asked' })])).toEqual({});
+    expect(
+      projectEvents(dispatchQueueProjection, [
+        ...placed,
+        e('job.cancelled', 'job-a', { reason: 'asked' }),
+      ]),
+    ).toEqual({});
   });
 
   it('takes a retried job out of the count while it waits for its retry, and places it again behind the jobs placed meanwhile', () => {
@@ -148,7 +140,11 @@ describe('the dispatch-queue read model', () => {
       e('job.started', 'job-a', { executor: 'n', attempt: 1, pid: 1 }),
       e('job.retry_scheduled', 'job-a', { ...failure(1), retry: 1, delayMs: 1000 }),
     ];
-    expect(project(log)['job-a']).toMatchObject({ state: 'queued', pool: null, placedSeq: null });
+    expect(projectEvents(dispatchQueueProjection, log)['job-a']).toMatchObject({
+      state: 'queued',
+      pool: null,
+      placedSeq: null,
+    });
     const other = [
       e('job.queued', 'job-b', queued()),
       e('job.provisioned', 'job-b', provisioned()),
@@ -157,7 +153,7 @@ describe('the dispatch-queue read model', () => {
       e('job.requeued', 'job-a', { retry: 1 }),
       e('job.provisioned', 'job-a', provisioned('other-pool')),
     ];
-    const docs = project([...log, ...other, ...again]);
+    const docs = projectEvents(dispatchQueueProjection, [...log, ...other, ...again]);
     expect(docs['job-a']).toMatchObject({ state: 'waiting', pool: 'other-pool', priority: 1 });
     expect(docs['job-a']!.placedSeq).toBeGreaterThan(docs['job-b']!.placedSeq ?? Infinity);
   });
@@ -171,7 +167,7 @@ describe('the dispatch-queue read model', () => {
         points: [{ name: 'loss', value: 1, step: 1, time: new Date(T0).toISOString() }],
       }),
     ];
-    expect(Object.keys(project(log))).toEqual(['job-a']);
+    expect(Object.keys(projectEvents(dispatchQueueProjection, log))).toEqual(['job-a']);
     expect(dispatchQueueProjection.keys({ ...log[0]!, aggregate: 'run' })).toEqual([]);
   });
 
@@ -186,8 +182,16 @@ describe('the dispatch-queue read model', () => {
       e('job.queued', 'job-c', queued(), 'beta'),
       e('job.cancelled', 'job-c', { reason: 'asked' }, 'beta'),
     ];
-    expect(project(log, 2)).toEqual(project(log));
-    expect(Object.values(project(log)).map((d) => [d.project, d.jobId, d.state])).toEqual([
+    expect(projectEvents(dispatchQueueProjection, log, 2)).toEqual(
+      projectEvents(dispatchQueueProjection, log),
+    );
+    expect(
+      Object.values(projectEvents(dispatchQueueProjection, log)).map((d) => [
+        d.project,
+        d.jobId,
+        d.state,
+      ]),
+    ).toEqual([
       ['alpha', 'job-a', 'waiting'],
       ['beta', 'job-b', 'out'],
     ]);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { eventLog, plannedJob } from '@acai/testkit';
+import { eventLog, plannedJob, projectEvents } from '@acai/testkit';
 import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
 import { jobHistoryProjection, jobsProjection, runsProjection } from './history.projection.js';
 
@@ -12,19 +12,6 @@ const planned = (id: string, name: string, needs: string[] = []): PlannedJob =>
   plannedJob(id, name, needs, { command: ['python', `${name}.py`] });
 
 const at = (second: number) => new Date(T0 + second * 1000).toISOString();
-
-/** What the projection runner does: for each event, each key it names, evolve; undefined deletes. */
-function project<Doc>(projection: Projection<Doc>, events: StoredEvent[]): Record<string, Doc> {
-  const docs = new Map<string, Doc>();
-  for (const event of events) {
-    for (const key of projection.keys(event)) {
-      const next = projection.evolve(docs.get(key), event, key);
-      if (next === undefined) docs.delete(key);
-      else docs.set(key, next);
-    }
-  }
-  return Object.fromEntries(docs);
-}
 
 const failure: EventData<'job.failed'> = {
   reason: 'nonzero_exit',
@@ -92,7 +79,7 @@ function upTo(events: StoredEvent[], type: EventType, aggregateId?: string): Sto
 }
 
 describe('runsProjection', () => {
-  const runOf = (events: StoredEvent[]) => project(runsProjection, events)[RUN];
+  const runOf = (events: StoredEvent[]) => projectEvents(runsProjection, events)[RUN];
   const statuses = (events: StoredEvent[]) => runOf(events)?.jobs.map((j) => j.status);
 
   it('files job events under their run, by correlation id', () => {
@@ -221,12 +208,12 @@ describe('runsProjection', () => {
   it('makes no document for a run it never saw submitted', () => {
     const events = failingRun().slice(1);
 
-    expect(project(runsProjection, events)).toEqual({});
+    expect(projectEvents(runsProjection, events)).toEqual({});
   });
 });
 
 describe('jobsProjection', () => {
-  const jobsOf = (events: StoredEvent[]) => project(jobsProjection, events);
+  const jobsOf = (events: StoredEvent[]) => projectEvents(jobsProjection, events);
 
   it('makes a document for each job of a submitted run, and none for other run events', () => {
     const [submitted, ...rest] = failingRun();
@@ -335,7 +322,7 @@ describe('jobsProjection', () => {
 describe('jobHistoryProjection', () => {
   it('lists every event of a job, in log order, with its sequence', () => {
     const events = failingRun();
-    const history = project(jobHistoryProjection, events);
+    const history = projectEvents(jobHistoryProjection, events);
 
     expect(Object.keys(history).sort()).toEqual([PREPARE, TRAIN].sort());
     expect(history[TRAIN]?.project).toBe('default');
@@ -366,8 +353,8 @@ describe('replay', () => {
   it('builds the same documents every time the same events are folded from scratch', () => {
     const projections = [runsProjection, jobsProjection, jobHistoryProjection] as const;
     for (const projection of projections) {
-      const first = project<unknown>(projection as Projection<unknown>, failingRun());
-      const second = project<unknown>(projection as Projection<unknown>, failingRun());
+      const first = projectEvents<unknown>(projection as Projection<unknown>, failingRun());
+      const second = projectEvents<unknown>(projection as Projection<unknown>, failingRun());
 
       expect(Object.keys(first).length).toBeGreaterThan(0);
       expect(second).toEqual(first);
@@ -386,18 +373,18 @@ describe('runs projection, cancelled before anything ran', () => {
       origin: null,
     });
     const jobCancelled = e('job.cancelled', PREPARE, { reason: 'the run was cancelled' });
-    const afterCancel = project(runsProjection, [submitted, jobCancelled])[RUN]!;
+    const afterCancel = projectEvents(runsProjection, [submitted, jobCancelled])[RUN]!;
     expect(afterCancel.status).toBe('queued');
     expect(afterCancel.jobs[0]!.status).toBe('cancelled');
 
     const late = e('job.started', PREPARE, { executor: 'x', attempt: 1, pid: 1 });
-    const afterLate = project(runsProjection, [submitted, jobCancelled, late])[RUN]!;
+    const afterLate = projectEvents(runsProjection, [submitted, jobCancelled, late])[RUN]!;
     expect(afterLate).toEqual(afterCancel);
 
     const runCancelled = e('run.cancelled', RUN, { reason: 'superseded' });
-    expect(project(runsProjection, [submitted, jobCancelled, runCancelled])[RUN]!.status).toBe(
-      'cancelled',
-    );
+    expect(
+      projectEvents(runsProjection, [submitted, jobCancelled, runCancelled])[RUN]!.status,
+    ).toBe('cancelled');
   });
 });
 
@@ -429,14 +416,14 @@ describe('retries and skipped jobs in the views', () => {
       e('job.started', PREPARE, { executor: 'worker-1', attempt: 1, pid: null }),
       e('job.retry_scheduled', PREPARE, { ...failure, attempt: 1, retry: 1, delayMs: 2000 }),
     ];
-    const waiting = project(jobsProjection, log)[PREPARE]!;
+    const waiting = projectEvents(jobsProjection, log)[PREPARE]!;
     expect([waiting.status, waiting.reason, waiting.attempt]).toEqual([
       'retrying',
       'nonzero_exit',
       1,
     ]);
     expect(waiting.message).toBe(`${failure.message} (retry 1 in 2 s)`);
-    expect(project(runsProjection, log)[RUN]!.status).toBe('running');
+    expect(projectEvents(runsProjection, log)[RUN]!.status).toBe('running');
 
     const again = [
       ...log,
@@ -454,16 +441,16 @@ describe('retries and skipped jobs in the views', () => {
       // A late event of a skipped job changes nothing.
       e('job.cancelled', TRAIN, { reason: 'the run was cancelled' }),
     ];
-    const requeued = project(jobsProjection, again.slice(0, log.length + 1))[PREPARE]!;
+    const requeued = projectEvents(jobsProjection, again.slice(0, log.length + 1))[PREPARE]!;
     expect([requeued.status, requeued.reason, requeued.message]).toEqual(['queued', null, null]);
-    const jobs = project(jobsProjection, again);
+    const jobs = projectEvents(jobsProjection, again);
     expect([jobs[PREPARE]!.status, jobs[PREPARE]!.attempt]).toEqual(['failed', 2]);
     expect([jobs[TRAIN]!.status, jobs[TRAIN]!.reason, jobs[TRAIN]!.message]).toEqual([
       'skipped',
       'skipped',
       "step 'prepare', which it needs, failed",
     ]);
-    const run = project(runsProjection, again)[RUN]!;
+    const run = projectEvents(runsProjection, again)[RUN]!;
     expect(run.status).toBe('failed');
     expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'skipped']);
   });
@@ -515,7 +502,7 @@ describe('runs: a run with a deadline and budget', () => {
   ];
 
   it('shows the deadline and budget, what was spent, the latest prediction, and why the budget ran out', () => {
-    expect(project(runsProjection, events)[RUN]!.limits).toEqual({
+    expect(projectEvents(runsProjection, events)[RUN]!.limits).toEqual({
       deadline: at(3600),
       budget: 0.1,
       spent: 0.09,
@@ -526,6 +513,6 @@ describe('runs: a run with a deadline and budget', () => {
   });
 
   it('shows no limits for a run without them', () => {
-    expect(project(runsProjection, failingRun())[RUN]!).not.toHaveProperty('limits');
+    expect(projectEvents(runsProjection, failingRun())[RUN]!).not.toHaveProperty('limits');
   });
 });

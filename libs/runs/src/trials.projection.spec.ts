@@ -1,41 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import { eventLog } from '@acai/testkit';
-import type { PlannedJob, Projection, StoredEvent } from '@acai/contracts';
+import { eventLog, plannedJob, projectEvents } from '@acai/testkit';
+import type { PlannedJob, StoredEvent } from '@acai/contracts';
 import { runsProjection } from './history.projection.js';
 import { trialsProjection } from './trials.projection.js';
 
 const RUN = 'run-1';
 const objective = { metric: 'loss', mode: 'min' } as const;
 
-const trial = (n: number): PlannedJob => ({
-  id: `job-${n}`,
-  name: `train#${n}`,
-  command: ['python', 'train.py'],
-  needs: [],
-  env: { LR: `0.${n}` },
-  resources: { cpu: 1, memoryMb: 512 },
-  inputs: [],
-  outputs: [],
-  timeoutSeconds: null,
-  network: 'default',
-  secrets: {},
-  provision: null,
-  retries: null,
-  continueOnFailure: false,
-  trial: { step: 'train', index: n, params: { LR: `0.${n}` }, objective },
-});
-
-function project<Doc>(projection: Projection<Doc>, events: StoredEvent[]): Record<string, Doc> {
-  const docs = new Map<string, Doc>();
-  for (const event of events) {
-    for (const key of projection.keys(event)) {
-      const next = projection.evolve(docs.get(key), event, key);
-      if (next === undefined) docs.delete(key);
-      else docs.set(key, next);
-    }
-  }
-  return Object.fromEntries(docs);
-}
+const trial = (n: number): PlannedJob =>
+  plannedJob(`job-${n}`, `train#${n}`, [], {
+    command: ['python', 'train.py'],
+    env: { LR: `0.${n}` },
+    trial: { step: 'train', index: n, params: { LR: `0.${n}` }, objective },
+  });
 
 const e = eventLog({ firstSeq: 0, start: Date.UTC(2026, 11, 1, 9, 0, 0) });
 const time = '2026-12-01T09:00:00Z';
@@ -81,7 +58,7 @@ const log: StoredEvent[] = [
 
 describe('the run-trials projection', () => {
   it('lists every trial with its parameters, status, last metrics, objective and why it stopped', () => {
-    const doc = project(trialsProjection, log)[RUN]!;
+    const doc = projectEvents(trialsProjection, log)[RUN]!;
     expect(doc.project).toBe('default');
     const [sweep] = doc.sweeps;
     expect(sweep).toEqual(
@@ -123,7 +100,7 @@ describe('the run-trials projection', () => {
   });
 
   it('names the leader while the sweep runs', () => {
-    const doc = project(trialsProjection, log.slice(0, 6))[RUN]!;
+    const doc = projectEvents(trialsProjection, log.slice(0, 6))[RUN]!;
     expect(doc.sweeps[0]!.completed).toBe(false);
     expect(doc.sweeps[0]!.best).toEqual(best);
   });
@@ -135,13 +112,13 @@ describe('the run-trials projection', () => {
       submittedBy: null,
       origin: null,
     });
-    expect(project(trialsProjection, [plain])).toEqual({});
+    expect(projectEvents(trialsProjection, [plain])).toEqual({});
   });
 });
 
 describe('the runs projection of a sweep', () => {
   it('reports the best trial, its parameters and objective once the sweep completed', () => {
-    const run = project(runsProjection, log)[RUN]!;
+    const run = projectEvents(runsProjection, log)[RUN]!;
     expect(run.sweeps).toEqual([
       {
         step: 'train',

@@ -1,4 +1,4 @@
-import type { EventData, EventType, PlannedJob, StoredEvent } from '@acai/contracts';
+import type { EventData, EventType, PlannedJob, Projection, StoredEvent } from '@acai/contracts';
 
 export interface EventLogOptions {
   /** The stream sequence before the first event (its sequence is one more). */
@@ -68,4 +68,27 @@ export function plannedJob(
     continueOnFailure: false,
     ...overrides,
   };
+}
+
+/**
+ * What a projection runner does with a document projection: each event, for each key it names,
+ * evolved (undefined deletes). `times` folds the log again over what it made, as a replay that
+ * must change nothing does.
+ */
+export function projectEvents<Doc>(
+  projection: Projection<Doc>,
+  events: readonly StoredEvent[],
+  times = 1,
+): Record<string, Doc> {
+  const docs = new Map<string, Doc>();
+  for (let i = 0; i < times; i++) {
+    for (const event of events) {
+      for (const key of projection.keys(event)) {
+        const next = projection.evolve(docs.get(key), event, key);
+        if (next === undefined) docs.delete(key);
+        else docs.set(key, next);
+      }
+    }
+  }
+  return Object.fromEntries(docs);
 }
