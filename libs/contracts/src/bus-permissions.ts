@@ -70,10 +70,10 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   scheduler: {
     appends: ['run', 'job'],
-    calls: ['getVersion', 'checkResources'],
+    calls: ['getVersion', 'checkResources', 'planRescale'],
     queuesWork: true,
     writesLogs: false,
-    publishesControls: [Controls.cancelJob],
+    publishesControls: [Controls.cancelJob, Controls.rescaleJob],
     // Heartbeats list the jobs each executor runs: the watchdog fails those nobody runs any more.
     hearsControls: [Controls.nodeHeartbeat],
   },
@@ -94,7 +94,12 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
     // `simulation.stats`: what the simulated cloud did, asked by benchmarks and operators.
-    hearsControls: [Controls.nodeHeartbeat, Controls.cancelJob, 'simulation.stats'],
+    hearsControls: [
+      Controls.nodeHeartbeat,
+      Controls.cancelJob,
+      Controls.rescaleJob,
+      'simulation.stats',
+    ],
   },
   executor: {
     appends: ['job'],
@@ -111,7 +116,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     queuesWork: false,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
-    hearsControls: [Controls.cancelJob],
+    hearsControls: [Controls.cancelJob, Controls.rescaleJob],
   },
   provenance: {
     appends: [],

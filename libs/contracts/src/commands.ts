@@ -41,6 +41,7 @@ import {
 import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
 import { RunOriginSchema } from './events/run.events.js';
+import { CandidateSchema, RescaleConfigurationSchema } from './events/job.events.js';
 
 /** The services that answer commands. */
 export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner' | 'gateway';
@@ -439,6 +440,36 @@ export const Commands = defineCommands({
     }),
     response: RunPlanViewSchema,
   },
+  planRescale: {
+    service: 'provisioner',
+    summary:
+      'Whether a running job should move to another configuration to meet its share of the deadline or budget, from its measured rate, and to which',
+    request: z.object({
+      ...projectScoped,
+      jobId: z.string().min(1),
+      /** The instant the measurements are from (ISO 8601). */
+      now: z.string(),
+      /** Steps left to the end, and steps since the last checkpoint (recomputed after a move). */
+      stepsLeft: z.number().nonnegative(),
+      lostSteps: z.number().nonnegative(),
+      /** The running attempt's measured rate on its configuration. */
+      stepsPerSecond: z.number().positive(),
+      /** Seconds an attempt takes before its first step (data loading), paid again after a move. */
+      startupSeconds: z.number().nonnegative(),
+      /** USD its attempts have cost so far. */
+      spent: z.number().nonnegative(),
+      finishBy: z.string().nullable(),
+      maxCost: z.number().positive().nullable(),
+    }),
+    response: z.object({
+      /** `stay`: where it runs is best, or no move helps; `up`/`down`: move to `to`. */
+      decision: z.enum(['stay', 'up', 'down']),
+      reason: z.string(),
+      from: RescaleConfigurationSchema,
+      to: RescaleConfigurationSchema.nullable(),
+      alternatives: z.array(CandidateSchema).max(20),
+    }),
+  },
   listOffers: {
     service: 'provisioner',
     summary: 'Every configuration the enabled providers offer, priced, and the instance types',
@@ -515,6 +546,11 @@ export type CommandReply<T> = { ok: true; result: T } | { ok: false; error: Erro
 export const Controls = {
   /** Broadcast to every executor: stop this job if you run it. */
   cancelJob: 'job.cancel',
+  /**
+   * Broadcast to every executor: if you run this attempt of the job, ask it to checkpoint
+   * (SIGTERM), stop it after the grace period, and record it as rescaled.
+   */
+  rescaleJob: 'job.rescale',
   /** Each executor says, every few seconds, that it is alive and how busy it is. */
   nodeHeartbeat: 'node.heartbeat',
   /** Broadcast to every gateway: this API key was revoked, forget it now. */
@@ -550,3 +586,12 @@ export const CancelJobControlSchema = z.object({
   reason: z.string(),
 });
 export type CancelJobControl = z.infer<typeof CancelJobControlSchema>;
+
+export const RescaleJobControlSchema = z.object({
+  project: z.string(),
+  jobId: z.string(),
+  attempt: z.number().int().positive(),
+  reason: z.string(),
+  graceSeconds: z.number().int().nonnegative(),
+});
+export type RescaleJobControl = z.infer<typeof RescaleJobControlSchema>;

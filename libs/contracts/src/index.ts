@@ -73,6 +73,10 @@ export {
   type RetryPolicy,
   type StagedInput,
   type StepShare,
+  type RescaleConfiguration,
+  RescaleConfigurationSchema,
+  type RescaleMeasurements,
+  RescaleMeasurementsSchema,
 } from './events/job.events.js';
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
@@ -203,6 +207,8 @@ export {
 export {
   type CancelJobControl,
   CancelJobControlSchema,
+  type RescaleJobControl,
+  RescaleJobControlSchema,
   commandByPattern,
   type CommandName,
   type CommandPayload,

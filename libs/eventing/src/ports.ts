@@ -1,9 +1,11 @@
 import {
   CancelJobControlSchema,
+  RescaleJobControlSchema,
   Controls,
   parseOrThrow,
   subjects,
   type CancelJobControl,
+  type RescaleJobControl,
   type CommandName,
   type CommandRequest,
   type CommandResult,
@@ -40,6 +42,13 @@ export abstract class JobControl {
   abstract cancel(control: CancelJobControl): void;
   /** Calls `handler` with each cancel request; returns how to stop listening. */
   abstract onCancel(handler: (control: CancelJobControl) => void): { stop(): void };
+  /**
+   * The executor running this attempt asks it to checkpoint, stops it and records it rescaled
+   * (best effort: the request is also in the log, and the scheduler sends it again).
+   */
+  abstract rescale(control: RescaleJobControl): void;
+  /** Calls `handler` with each rescale request; returns how to stop listening. */
+  abstract onRescale(handler: (control: RescaleJobControl) => void): { stop(): void };
 }
 
 /** The work queue on JetStream (`<prefix>.work.<pool>`). */
@@ -51,29 +60,58 @@ export class BusWorkQueue implements WorkQueue {
   }
 }
 
-/** Job control on core NATS (`<prefix>.ctl.job.cancel`, broadcast to every executor). */
+/** Job control on core NATS (`<prefix>.ctl.job.cancel`, `.job.rescale`, broadcast to every executor). */
 export class BusJobControl implements JobControl {
-  private readonly subject: string;
+  private readonly cancelSubject: string;
+  private readonly rescaleSubject: string;
 
   constructor(
     private readonly bus: Bus,
     private readonly logger: EventingLogger = silentLogger,
   ) {
-    this.subject = subjects.control(bus.topology, Controls.cancelJob);
+    this.cancelSubject = subjects.control(bus.topology, Controls.cancelJob);
+    this.rescaleSubject = subjects.control(bus.topology, Controls.rescaleJob);
   }
 
   cancel(control: CancelJobControl): void {
-    this.bus.nc.publish(this.subject, encodeJson(control));
+    this.bus.nc.publish(this.cancelSubject, encodeJson(control));
   }
 
   onCancel(handler: (control: CancelJobControl) => void): { stop(): void } {
-    const subscription = this.bus.nc.subscribe(this.subject, {
+    return this.listen(
+      this.cancelSubject,
+      (value) => parseOrThrow(CancelJobControlSchema, value, 'cancel control'),
+      'cancel control',
+      handler,
+    );
+  }
+
+  rescale(control: RescaleJobControl): void {
+    this.bus.nc.publish(this.rescaleSubject, encodeJson(control));
+  }
+
+  onRescale(handler: (control: RescaleJobControl) => void): { stop(): void } {
+    return this.listen(
+      this.rescaleSubject,
+      (value) => parseOrThrow(RescaleJobControlSchema, value, 'rescale control'),
+      'rescale control',
+      handler,
+    );
+  }
+
+  private listen<T>(
+    subject: string,
+    parse: (value: unknown) => T,
+    what: string,
+    handler: (control: T) => void,
+  ): { stop(): void } {
+    const subscription = this.bus.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err !== null) return;
         try {
-          handler(parseOrThrow(CancelJobControlSchema, decodeJson(msg.data), 'cancel control'));
+          handler(parse(decodeJson(msg.data)));
         } catch (error) {
-          this.logger.warn({ err: describeError(error) }, 'ignored an unreadable cancel control');
+          this.logger.warn({ err: describeError(error) }, `ignored an unreadable ${what}`);
         }
       },
     });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   assertWriter,
   type CancelJobControl,
+  type RescaleJobControl,
   type CommandName,
   type CommandPayload,
   type CommandRequest,
@@ -142,6 +143,19 @@ export class RecordingJobControl implements JobControl {
   onCancel(handler: (control: CancelJobControl) => void): { stop(): void } {
     this.listeners.add(handler);
     return { stop: () => this.listeners.delete(handler) };
+  }
+
+  readonly rescaled: RescaleJobControl[] = [];
+  private readonly rescaleListeners = new Set<(control: RescaleJobControl) => void>();
+
+  rescale(control: RescaleJobControl): void {
+    this.rescaled.push(control);
+    for (const listener of this.rescaleListeners) listener(control);
+  }
+
+  onRescale(handler: (control: RescaleJobControl) => void): { stop(): void } {
+    this.rescaleListeners.add(handler);
+    return { stop: () => this.rescaleListeners.delete(handler) };
   }
 }
 

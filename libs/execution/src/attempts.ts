@@ -25,7 +25,14 @@ export interface AttemptNode {
  * reason its step retries, and the job runs again as a new attempt after a wait (so its output has
  * no end yet).
  */
-export type JobEnd = 'succeeded' | 'failed' | 'cancelled' | 'superseded' | 'retrying';
+export type JobEnd =
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'superseded'
+  | 'retrying'
+  /** Stopped to move to another configuration: the job goes on with a new attempt there. */
+  | 'rescaled';
 
 /** How an attempt ended, as its executor reports it. */
 export type AttemptEnd =
@@ -200,6 +207,23 @@ export class Attempt {
   }
 
   /**
+   * Records that the attempt stopped because it was asked to move to another configuration
+   * (`job.rescale_requested`): the job is queued again there. Answers how the job stands (a job
+   * that ended meanwhile, e.g. cancelled, or was taken over, says so).
+   */
+  async endForRescale(durationMs: number | null): Promise<JobEnd> {
+    const { events, state } = await this.jobs.execute(
+      this.work.project,
+      this.work.jobId,
+      (s) => jobDecider.decide({ kind: 'end_for_rescale', attempt: this.number, durationMs }, s),
+      { correlationId: this.work.runId },
+    );
+    if (events.length > 0) return 'rescaled';
+    if (state.attempt !== this.number) return 'superseded';
+    return endOf(state);
+  }
+
+  /**
    * Records how the attempt ended. The job settles only if this attempt still owns it; otherwise
    * nothing is recorded and the answer says why (it ended otherwise, e.g. cancelled, or a newer
    * attempt owns it).
@@ -230,5 +254,8 @@ export class Attempt {
 
 /** How a job stands for the attempt that last owned it, once that attempt is over. */
 function endOf(state: JobState): Exclude<JobEnd, 'superseded'> {
-  return state.status === 'retrying' ? 'retrying' : endedAs(state);
+  if (state.status === 'retrying') return 'retrying';
+  // Queued again after this attempt, which it still counts as its last: it was moved.
+  if (state.status === 'queued' && (state.rescales ?? 0) > 0) return 'rescaled';
+  return endedAs(state);
 }

@@ -33,3 +33,9 @@ export {
   type StepLimits,
   type StepToPlan,
 } from './run-plan.js';
+export {
+  DEFAULT_PARALLEL_FRACTION,
+  planRescale,
+  type RescalePlan,
+  type RescaleRequest,
+} from './rescale-plan.js';

@@ -21,6 +21,7 @@ export const activeAttemptEvents: ReadonlySet<string> = new Set([
   'job.failed',
   'job.cancelled',
   'job.retry_scheduled',
+  'job.rescaled',
 ]);
 
 /**
@@ -50,6 +51,7 @@ export const activeAttemptsProjection: Projection<ActiveAttempt> = {
       case 'job.failed':
       case 'job.cancelled':
       case 'job.retry_scheduled':
+      case 'job.rescaled':
         return undefined;
       default:
         return doc;

@@ -34,6 +34,7 @@ export const dispatchQueueEvents: ReadonlySet<string> = new Set([
   'job.dispatched',
   'job.retry_scheduled',
   'job.requeued',
+  'job.rescaled',
   'job.succeeded',
   'job.failed',
   'job.cancelled',
@@ -85,6 +86,7 @@ export const dispatchQueueProjection: Projection<DispatchQueueEntry> = {
         return doc === undefined ? undefined : { ...doc, state: 'out', pool: event.data.pool };
       case 'job.retry_scheduled':
       case 'job.requeued':
+      case 'job.rescaled':
         return doc === undefined
           ? undefined
           : {

@@ -29,6 +29,7 @@ export function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
     case 'job.retry_scheduled':
       return 'retrying';
     case 'job.requeued':
+    case 'job.rescaled':
       return 'queued';
     case 'job.skipped':
       return 'skipped';
@@ -219,6 +220,12 @@ export const jobsProjection: Projection<JobView> = {
       case 'job.requeued':
         // The retried failure is behind it: the next attempt's end says how the job ended.
         return { ...next, exitCode: null, reason: null, message: null };
+      case 'job.rescaled':
+        return {
+          ...next,
+          reason: 'rescaled',
+          message: `moved to ${event.data.to.name}${event.data.checkpoint === null ? '' : `, resuming from ${event.data.checkpoint.fileset}@${event.data.checkpoint.version}`}`,
+        };
       case 'job.skipped':
         return { ...next, reason: 'skipped', message: event.data.reason };
       default:

@@ -5,6 +5,8 @@ export {
   failedBeforeAnyAttempt,
   jobDecider,
   type JobState,
+  type Pace,
+  type PendingRescale,
   retryDelayMs,
   retryDueInMs,
 } from './job.decider.js';
@@ -66,3 +68,11 @@ export {
   type ProgressPoint,
   STEPS_TOTAL_METRIC,
 } from './progress.js';
+export {
+  MAX_RESCALES,
+  MIN_RESTART_SECONDS,
+  RESCALE_GRACE_SECONDS,
+  RESCALE_TOLERANCE,
+  rescaleCheck,
+  type RescaleCheck,
+} from './rescale.js';

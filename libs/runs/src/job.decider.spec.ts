@@ -67,6 +67,48 @@ const checkpointData: EventData<'job.checkpointed'> = {
   step: 2,
 };
 const cancelled: NewEvent = { type: 'job.cancelled', data: { reason: 'the run was cancelled' } };
+const TWO_CPUS = {
+  provider: 'local',
+  name: 'local-2cpu-1024mb',
+  vCpu: 2,
+  memoryMb: 1024,
+  pricePerHour: 0.09,
+};
+const rescaleData: EventData<'job.rescale_requested'> = {
+  attempt: 1,
+  direction: 'up',
+  reason: 'predicted to finish 40 s after its deadline on 1 CPU; 2 CPUs finish 12 s before it',
+  finishBy: '2026-11-20T09:10:00.000Z',
+  maxCost: null,
+  from: {
+    provider: 'local',
+    name: 'local-1cpu-1024mb',
+    vCpu: 1,
+    memoryMb: 1024,
+    pricePerHour: 0.05,
+    predictedSeconds: 100,
+    predictedCost: 0.002,
+    predictedFinish: '2026-11-20T09:10:40.000Z',
+  },
+  to: {
+    ...TWO_CPUS,
+    predictedSeconds: 48,
+    predictedCost: 0.0015,
+    predictedFinish: '2026-11-20T09:09:48.000Z',
+  },
+  measurements: {
+    step: 2,
+    totalSteps: 6,
+    stepsPerSecond: 0.04,
+    checkpointStep: 2,
+    startupSeconds: 2,
+    spent: 0.0007,
+    basis: 'step 2 of 6: 1 step(s) in 25.0 s (0.04 steps/s)',
+  },
+  alternatives: [],
+  graceSeconds: 30,
+};
+const rescaleRequested: NewEvent = { type: 'job.rescale_requested', data: rescaleData };
 const RETRIES = {
   max: 2,
   backoffSeconds: 5,
@@ -127,6 +169,8 @@ const commands = {
   skip: { kind: 'skip', reason: "step 'prepare', which it needs, failed", step: 'prepare' },
   report_metrics: { kind: 'report_metrics', data: metricsData },
   record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
+  request_rescale: { kind: 'request_rescale', data: rescaleData },
+  end_for_rescale: { kind: 'end_for_rescale', attempt: 1, durationMs: 50_000 },
   stop_early: {
     kind: 'stop_early',
     decision: {
@@ -242,6 +286,31 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     queued: nothing,
     dispatched: nothing,
     running: [{ type: 'job.metrics_reported', data: metricsData }],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
+  },
+  request_rescale: {
+    none: nothing,
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: [rescaleRequested],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
+  },
+  // Nothing was asked: there is no move to make.
+  end_for_rescale: {
+    none: nothing,
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,
@@ -574,6 +643,9 @@ describe('jobDecider', () => {
         metricsBatch: 0,
         pricePerHour: null,
         trial: null,
+        pace: null,
+        rescale: null,
+        offer: null,
       });
     });
 
@@ -745,6 +817,135 @@ describe('jobDecider', () => {
         .given([...history.running, checkpointed, restarted])
         .when({ kind: 'record_checkpoint', data: { ...checkpointData, version: 2, step: 1 } })
         .then([]);
+    });
+  });
+
+  describe('rescaling', () => {
+    const checkpointed: NewEvent = { type: 'job.checkpointed', data: checkpointData };
+    const rescaled: NewEvent = {
+      type: 'job.rescaled',
+      data: {
+        attempt: 1,
+        durationMs: 50_000,
+        to: TWO_CPUS,
+        checkpoint: { fileset: 'checkpoints-job-1', version: 3, step: 2 },
+      },
+    };
+
+    it('is asked once of the running attempt: a decision made again asks nothing', () => {
+      spec
+        .given([...history.running, rescaleRequested])
+        .when(commands.request_rescale)
+        .then([]);
+    });
+
+    it('is not asked of an attempt that no longer runs the job', () => {
+      spec
+        .given(history.running)
+        .when({ kind: 'request_rescale', data: { ...rescaleData, attempt: 2 } })
+        .then([]);
+    });
+
+    it('queues the job again on the new configuration, from its last checkpoint', () => {
+      const given = spec.given([...history.running, checkpointed, rescaleRequested]);
+      given.when(commands.end_for_rescale).then([rescaled]);
+      const state = spec.given([
+        ...history.running,
+        checkpointed,
+        rescaleRequested,
+        rescaled,
+      ]).state;
+      expect(state.status).toBe('queued');
+      expect(state.pool).toBeNull();
+      expect(state.resources).toEqual({ cpu: 2, memoryMb: 1024 });
+      expect(state.provision).toEqual({ offer: 'local-2cpu-1024mb', providers: ['local'] });
+      expect(state.rescale).toBeNull();
+      expect(state.rescales).toBe(1);
+      expect(state.checkpoint).toEqual({ fileset: 'checkpoints-job-1', version: 3, step: 2 });
+    });
+
+    it('counts the stopped attempt’s running time and cost', () => {
+      const placed: NewEvent = {
+        type: 'job.provisioned',
+        data: {
+          ...provisionedData,
+          offer: { ...TWO_CPUS, name: 'local-1cpu-1024mb', vCpu: 1, pricePerHour: 0.036 },
+        },
+      };
+      const state = spec.given([
+        queued,
+        placed,
+        dispatched,
+        started,
+        rescaleRequested,
+        rescaled,
+      ]).state;
+      expect(state.spent?.seconds).toBe(50);
+      expect(state.spent?.cost).toBeCloseTo(0.0005, 6);
+    });
+
+    it('ends only the attempt it was asked of', () => {
+      spec
+        .given([...history.running, rescaleRequested])
+        .when({ kind: 'end_for_rescale', attempt: 2, durationMs: 10 })
+        .then([]);
+    });
+
+    it('a new attempt starts with nothing pending and its own pace', () => {
+      const metrics: NewEvent = { type: 'job.metrics_reported', data: metricsData };
+      const restarted: NewEvent = {
+        type: 'job.started',
+        data: { executor: 'worker-2', attempt: 2, pid: null },
+      };
+      const before = spec.given([...history.running, metrics, rescaleRequested]).state;
+      expect(before.pace).toMatchObject({ attempt: 1, firstStep: 3, lastStep: 3 });
+      const after = spec.given([
+        ...history.running,
+        metrics,
+        rescaleRequested,
+        rescaled,
+        { type: 'job.provisioned', data: provisionedData },
+        { type: 'job.dispatched', data: { pool: 'local', attempt: 2 } },
+        restarted,
+      ]).state;
+      expect(after.pace).toBeNull();
+      expect(after.rescale).toBeNull();
+      expect(after.attempt).toBe(2);
+    });
+  });
+
+  describe('pace', () => {
+    const point = (name: string, value: number, step: number | null, second: number) => ({
+      name,
+      value,
+      step,
+      time: new Date(Date.UTC(2026, 10, 20, 9, 0, second)).toISOString(),
+    });
+    const report = (attempt: number, ...points: ReturnType<typeof point>[]): NewEvent => ({
+      type: 'job.metrics_reported',
+      data: { attempt, points },
+    });
+
+    it('keeps the first and last step the running attempt reported, and its declared total', () => {
+      const state = spec.given([
+        ...history.running,
+        report(1, point('loss', 0.9, 1, 10), point('steps_total', 5, 1, 10)),
+        report(1, point('loss', 0.5, 2, 20)),
+        report(1, point('loss', 0.4, 3, 31), point('progress', 0.6, null, 31)),
+      ]).state;
+      expect(state.pace).toEqual({
+        attempt: 1,
+        firstStep: 1,
+        firstAt: Date.UTC(2026, 10, 20, 9, 0, 10),
+        lastStep: 3,
+        lastAt: Date.UTC(2026, 10, 20, 9, 0, 31),
+        totalSteps: 5,
+      });
+    });
+
+    it('ignores the points of another attempt', () => {
+      const state = spec.given([...history.running, report(2, point('loss', 0.9, 1, 10))]).state;
+      expect(state.pace ?? null).toBeNull();
     });
   });
 

@@ -2,6 +2,7 @@ import {
   AcaiError,
   RunProblems,
   type CheckpointRef,
+  type OfferRef,
   type DeclaredOutput,
   type ProvisionSpec,
   type RetryPolicy,
@@ -19,6 +20,7 @@ import {
   type NewEvent,
 } from '@acai/contracts';
 import { type Series, type StopDecision, withPoints } from './early-stopping.js';
+import { STEPS_TOTAL_METRIC } from './progress.js';
 
 export interface JobState {
   readonly status: JobStatus | 'none';
@@ -57,6 +59,8 @@ export interface JobState {
   readonly share?: StepShare | null;
   /** USD per hour of the configuration it was last placed on (absent: not known). */
   readonly pricePerHour?: number | null;
+  /** The configuration it was last placed on (absent or null: not known). */
+  readonly offer?: OfferRef | null;
   /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
    * configuration it ran on (absent: nothing measured yet).
@@ -66,6 +70,32 @@ export interface JobState {
   readonly trial?: Trial | null;
   /** For a trial with an objective: the objective's values by step, as it reported them. */
   readonly objectiveSeries?: Series;
+  /** How fast the running attempt goes, from the steps it reported (absent: none reported). */
+  readonly pace?: Pace | null;
+  /** A rescale asked of the running attempt and not done yet (absent or null: none). */
+  readonly rescale?: PendingRescale | null;
+  /** Rescales done or asked so far. */
+  readonly rescales?: number;
+}
+
+/**
+ * The running attempt's reported steps: the first and the last it reached, when (epoch ms, from
+ * the points' own times), and the total it declared (`steps_total`).
+ */
+export interface Pace {
+  readonly attempt: number;
+  readonly firstStep: number;
+  readonly firstAt: number;
+  readonly lastStep: number;
+  readonly lastAt: number;
+  readonly totalSteps: number | null;
+}
+
+export interface PendingRescale {
+  readonly attempt: number;
+  readonly to: EventData<'job.rescaled'>['to'];
+  readonly graceSeconds: number;
+  readonly reason: string;
 }
 
 export type JobCommand =
@@ -103,6 +133,10 @@ export type JobCommand =
   /** It cannot run: `step`, which it needs, did not succeed. */
   | { kind: 'skip'; reason: string; step: string }
   | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> }
+  /** Move the running attempt to another configuration (see `job.rescale_requested`). */
+  | { kind: 'request_rescale'; data: EventData<'job.rescale_requested'> }
+  /** The attempt asked to rescale stopped: queue the job again on its new configuration. */
+  | { kind: 'end_for_rescale'; attempt: number; durationMs: number | null }
   | { kind: 'record_checkpoint'; data: EventData<'job.checkpointed'> };
 
 const TERMINAL: ReadonlySet<JobState['status']> = new Set([
@@ -283,6 +317,32 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           ? [{ type: 'job.metrics_reported', data: command.data }]
           : [];
       }
+      case 'request_rescale':
+        // Only the attempt that runs, once: a decision made again on a redelivery asks nothing.
+        return state.status === 'running' &&
+          command.data.attempt === state.attempt &&
+          (state.rescale ?? null) === null
+          ? [{ type: 'job.rescale_requested', data: command.data }]
+          : [];
+      case 'end_for_rescale': {
+        const pending = state.rescale ?? null;
+        return state.status === 'running' &&
+          command.attempt === state.attempt &&
+          pending !== null &&
+          pending.attempt === command.attempt
+          ? [
+              {
+                type: 'job.rescaled',
+                data: {
+                  attempt: command.attempt,
+                  durationMs: command.durationMs,
+                  to: pending.to,
+                  checkpoint: state.checkpoint,
+                },
+              },
+            ]
+          : [];
+      }
       case 'record_checkpoint':
         // Only the attempt that runs may move the checkpoint: a lost executor's late commit must
         // not replace the one its successor made since.
@@ -348,6 +408,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           pool: event.data.pool,
           resources: event.data.resources,
           pricePerHour: event.data.offer?.pricePerHour ?? null,
+          offer: event.data.offer ?? null,
         };
       case 'job.dispatched':
         return {
@@ -358,10 +419,51 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           dispatchedAttempt: event.data.attempt,
         };
       case 'job.started':
-        return { ...state, status: 'running', attempt: event.data.attempt, metricsBatch: 0 };
+        return {
+          ...state,
+          status: 'running',
+          attempt: event.data.attempt,
+          metricsBatch: 0,
+          pace: null,
+          rescale: null,
+        };
+      case 'job.rescale_requested':
+        return {
+          ...state,
+          rescale: {
+            attempt: event.data.attempt,
+            to: {
+              provider: event.data.to.provider,
+              name: event.data.to.name,
+              vCpu: event.data.to.vCpu,
+              memoryMb: event.data.to.memoryMb,
+              pricePerHour: event.data.to.pricePerHour,
+            },
+            graceSeconds: event.data.graceSeconds,
+            reason: event.data.reason,
+          },
+          rescales: (state.rescales ?? 0) + 1,
+        };
+      case 'job.rescaled':
+        // Queued again, pinned to the new configuration: the provisioner places it there.
+        return {
+          ...measured(state, event.data.durationMs),
+          status: 'queued',
+          pool: null,
+          resources: { cpu: event.data.to.vCpu, memoryMb: event.data.to.memoryMb },
+          provision: {
+            ...(state.provision ?? {}),
+            offer: event.data.to.name,
+            providers: [event.data.to.provider as 'local' | 'ec2' | 'simulated'],
+          },
+          rescale: null,
+          pace: null,
+        };
       case 'job.metrics_reported': {
-        const batched =
-          event.data.batch === undefined ? state : { ...state, metricsBatch: event.data.batch };
+        const batched = withPace(
+          event.data.batch === undefined ? state : { ...state, metricsBatch: event.data.batch },
+          event.data,
+        );
         const metric = state.trial?.objective?.metric;
         const points = event.data.points.filter((p) => p.name === metric);
         return points.length === 0
@@ -392,6 +494,41 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
     }
   },
 };
+
+/** The state with the steps an attempt reported folded into its pace (its own points only). */
+function withPace(state: JobState, data: EventData<'job.metrics_reported'>): JobState {
+  if (data.attempt !== state.attempt) return state;
+  let pace = state.pace ?? null;
+  if (pace !== null && pace.attempt !== data.attempt) pace = null;
+  for (const point of data.points) {
+    if (point.name === STEPS_TOTAL_METRIC) {
+      if (Number.isInteger(point.value) && point.value > 0 && pace !== null)
+        pace = { ...pace, totalSteps: point.value };
+    }
+    if (point.step === null) continue;
+    const at = Date.parse(point.time);
+    if (!Number.isFinite(at)) continue;
+    const total =
+      point.name === STEPS_TOTAL_METRIC && Number.isInteger(point.value) && point.value > 0
+        ? point.value
+        : (pace?.totalSteps ?? null);
+    if (pace === null) {
+      pace = {
+        attempt: data.attempt,
+        firstStep: point.step,
+        firstAt: at,
+        lastStep: point.step,
+        lastAt: at,
+        totalSteps: total,
+      };
+    } else if (point.step > pace.lastStep) {
+      pace = { ...pace, lastStep: point.step, lastAt: at, totalSteps: total };
+    } else {
+      pace = { ...pace, totalSteps: total };
+    }
+  }
+  return pace === (state.pace ?? null) ? state : { ...state, pace };
+}
 
 /** The state with an attempt's running time, and its cost at the price it was placed at, added. */
 function measured(state: JobState, durationMs: number | null): JobState {

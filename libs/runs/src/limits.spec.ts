@@ -80,7 +80,8 @@ const budgeted = (j: PlannedJob, reserved = 0, spent = 0): NewEvent => ({
   data: {
     jobId: j.id,
     name: j.name,
-    share: stepPlan(j.name).share!,
+    // Budgeted at NOW: it should finish 1,800 s later.
+    share: { ...stepPlan(j.name).share!, finishBy: '2026-12-04T12:30:00.000Z' },
     remainingSeconds: 3600,
     remainingBudget: 0.1 - spent - reserved,
     spent,

@@ -524,11 +524,19 @@ function budgetStep(
       },
     ];
   }
-  const share: StepShare = step.share ?? {
+  const planned: StepShare = step.share ?? {
     maxSeconds: null,
     maxCost: null,
     optimize: null,
     reason: `step '${job.name}': no share (${step.reason})`,
+  };
+  // The instant it should finish by, which its running attempts are measured against.
+  const share: StepShare = {
+    ...planned,
+    finishBy:
+      planned.maxSeconds !== null
+        ? new Date(command.now.getTime() + planned.maxSeconds * 1000).toISOString()
+        : state.limits.deadline,
   };
   return [
     {

@@ -54,6 +54,8 @@ interface Running {
   handedBack: boolean;
   /** Its process has ended: what is left is recording the outcome. */
   ended: boolean;
+  /** Asked to checkpoint and stop, to move to another configuration (`job.rescale_requested`). */
+  rescaling: boolean;
 }
 
 /**
@@ -99,6 +101,25 @@ export class JobRunner {
     if (this.cancelledEarly.size > 10_000) {
       this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
     }
+  }
+
+  /**
+   * Asks the job to checkpoint and stops it, to move it to another configuration: SIGTERM to its
+   * process group (the job saves its state, prints its `##acai checkpoint` line and exits), then
+   * SIGKILL after `graceSeconds`. When it has stopped, its checkpoints saved, the attempt is
+   * recorded as rescaled whatever its exit code. Only the attempt named: an older or newer one
+   * running here is not this request's.
+   */
+  rescale(jobId: string, attemptNumber: number, graceSeconds: number, reason: string): void {
+    const running = this.running.get(jobId);
+    if (running === undefined || running.attempt.number !== attemptNumber) return;
+    if (running.ended || running.handedBack || running.rescaling) return;
+    running.rescaling = true;
+    this.options.logger.info(
+      { jobId, attempt: attemptNumber, graceSeconds, reason },
+      'asking the job to checkpoint and stop: it moves to another configuration',
+    );
+    running.process.kill(graceSeconds * 1000);
   }
 
   /**
@@ -244,7 +265,14 @@ export class JobRunner {
         }
       },
     });
-    const running: Running = { process: proc, lease, attempt, handedBack: false, ended: false };
+    const running: Running = {
+      process: proc,
+      lease,
+      attempt,
+      handedBack: false,
+      ended: false,
+      rescaling: false,
+    };
     // Its work delivered again while an older attempt still runs here (the bus was away longer than
     // the ack wait): that attempt is superseded by this one, in the log, so it is stopped, and this
     // one is the job's attempt here from now on (listed in heartbeats, cancelled on request).
@@ -322,6 +350,24 @@ export class JobRunner {
         logs.line('err', ran.spawnFailure.message);
         notStarted = ran.spawnFailure;
       }
+      if (running.rescaling && notStarted === undefined) {
+        // Stopped on request to move: whatever it exited with, the job goes on elsewhere.
+        const durationMs = Date.now() - startedAt;
+        logs.line('err', 'acai: stopped to move to another configuration; it resumes there');
+        end = await untilAvailable(() => attempt.endForRescale(durationMs), {
+          logger: this.options.logger,
+          context: { jobId: work.jobId, attempt: attempt.number },
+        });
+        this.options.logger.info({ ...log, status: end, durationMs }, 'job stopped to rescale');
+        if (end === 'superseded') {
+          // Nothing of it is recorded: a newer attempt owns the job.
+        } else if (end === 'rescaled' || end === 'retrying') await logs.close();
+        else await logs.end(end);
+        await attempt.letGo(end).catch((error: unknown) => {
+          this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');
+        });
+        return;
+      }
       // Classify.
       const facts: AttemptFacts = {
         attempt: attempt.number,
@@ -351,7 +397,7 @@ export class JobRunner {
           : 'job ended',
       );
       // A retried attempt's output has no end: the job's goes on with its next attempt.
-      if (end === 'retrying') await logs.close();
+      if (end === 'retrying' || end === 'rescaled') await logs.close();
       else if (end !== 'superseded') await logs.end(end);
       if (logs.linesLost > 0) {
         this.options.logger.warn(

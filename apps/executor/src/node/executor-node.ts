@@ -45,6 +45,7 @@ export interface ExecutorNodeOptions {
 export class ExecutorNode {
   private readonly startedAt = new Date().toISOString();
   private cancels: { stop(): void } | undefined;
+  private rescales: { stop(): void } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private reconciler: NodeJS.Timeout | undefined;
@@ -88,6 +89,9 @@ export class ExecutorNode {
     this.cancels = this.options.control.onCancel((c) =>
       this.options.runner.cancel(c.jobId, c.reason),
     );
+    this.rescales = this.options.control.onRescale((c) =>
+      this.options.runner.rescale(c.jobId, c.attempt, c.graceSeconds, c.reason),
+    );
     this.reconnects = this.options.onReconnect?.(() => this.reconcile());
     this.reconciler = setInterval(() => this.reconcile(), this.options.reconcileMs ?? 30_000);
     this.reconciler.unref();
@@ -100,6 +104,7 @@ export class ExecutorNode {
   /** Graceful stop: no new work; running jobs get the grace period, then are handed back. */
   async stop(graceMs: number): Promise<void> {
     this.cancels?.stop();
+    this.rescales?.stop();
     this.reconnects?.stop();
     clearInterval(this.reconciler);
     clearInterval(this.heartbeat);

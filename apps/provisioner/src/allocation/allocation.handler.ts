@@ -75,6 +75,18 @@ export class AllocationHandler {
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
+  /**
+   * The attempt asked to rescale stopped: its place is given up and the job is placed on the
+   * configuration it was moved to (pinned in its `provision`), where it resumes from its checkpoint.
+   */
+  @OnEvent('job.rescaled')
+  async onRescaled(@Payload() event: StoredEventOf<'job.rescaled'>): Promise<void> {
+    this.providers.released(event.aggregateId);
+    const { state } = await this.jobs.load(event.project, event.aggregateId);
+    if (state.status !== 'queued') return;
+    await this.placeJob(event.project, event.aggregateId, state, event);
+  }
+
   /** A profiling run ended: the jobs that waited for it are placed with what it taught. */
   @OnEvent('run.succeeded')
   async onRunSucceeded(@Payload() event: StoredEventOf<'run.succeeded'>): Promise<void> {

@@ -18,6 +18,7 @@ import {
   localSlotPrice,
   offerKey,
   offerRef,
+  planRescale,
   planRun,
   PRICE_SOURCE,
   type JobObservation,
@@ -26,6 +27,7 @@ import {
   type StepToPlan,
 } from '@acai/provisioning';
 import { AutoProvisioner } from '../autoprovision/auto-provisioner.js';
+import { ProvisionerJobs } from './allocation.handler.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { ec2PoolName } from '../providers/ec2/index.js';
 import { Providers } from '../providers/providers.js';
@@ -38,7 +40,55 @@ export class ProvisionController {
     private readonly auto: AutoProvisioner,
     private readonly providers: Providers,
     private readonly nodes: NodeRegistry,
+    private readonly jobs: ProvisionerJobs,
   ) {}
+
+  /**
+   * Whether a running job should move, and where (`planRescale` in `@acai/provisioning`): its
+   * measured rate scaled to every configuration of its provider with the memory it needs. A job
+   * that is not running, or whose configuration is not known, stays, saying why.
+   */
+  @OnCommand('planRescale')
+  async planRescale(
+    @Payload() request: CommandPayload<'planRescale'>,
+  ): Promise<CommandResult<'planRescale'>> {
+    const { state } = await this.jobs.load(request.project, request.jobId);
+    const ref = state.offer ?? null;
+    if (state.status !== 'running' || ref === null || state.resources === null) {
+      throw new AcaiError(
+        ProvisioningProblems.NO_CONFIGURATION,
+        `Job ${request.jobId} cannot be rescaled: it is ${state.status}${ref === null ? ', and the configuration it runs on is not known' : ''}`,
+      );
+    }
+    const book = this.providers.book;
+    const offers = book.offers([ref.provider]);
+    const current: Offer = offers.find(
+      (o) => o.name === ref.name && o.pricePerHour === ref.pricePerHour,
+    ) ?? {
+      provider: ref.provider as Offer['provider'],
+      name: ref.name,
+      vCpu: ref.vCpu,
+      memoryMb: ref.memoryMb,
+      pricePerHour: ref.pricePerHour,
+      speed: 1,
+      bootSeconds: 0,
+      spot: false,
+      interruptionsPerHour: 0,
+    };
+    return planRescale({
+      current,
+      offers,
+      memoryMb: state.resources.memoryMb,
+      now: new Date(request.now),
+      stepsLeft: request.stepsLeft,
+      lostSteps: request.lostSteps,
+      stepsPerSecond: request.stepsPerSecond,
+      startupSeconds: request.startupSeconds,
+      spent: request.spent,
+      finishBy: request.finishBy === null ? null : new Date(request.finishBy),
+      maxCost: request.maxCost,
+    });
+  }
 
   @OnCommand('planProvisioning')
   async plan(

@@ -402,6 +402,8 @@ describe('the scheduler’s run workflow', () => {
         maxCost: null,
         optimize: null,
         reason: "step 'a': no share (it could not be planned: No file set 'raw' in this project)",
+        // The run has a budget and no deadline: nothing to finish by.
+        finishBy: null,
       });
       expect(log.ofType('job.queued')).toHaveLength(1);
       expect((await runs.load(PROJECT, id)).state.phase).toBe('active');
@@ -1056,6 +1058,171 @@ describe('the scheduler’s run workflow', () => {
       await deliver();
       await run(evaluate, id, true);
       expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
+    });
+  });
+
+  describe('rescaling a running job (SMLT)', () => {
+    const JOB_ID = 'job-train';
+    const RUN_ID = 'run-train';
+    const ONE = {
+      provider: 'local',
+      name: 'local-1cpu-1024mb',
+      vCpu: 1,
+      memoryMb: 1024,
+      pricePerHour: 0.04,
+    };
+    const TWO = { ...ONE, name: 'local-2cpu-1024mb', vCpu: 2, pricePerHour: 0.07 };
+    const config = (offer: typeof ONE, seconds: number) => ({
+      ...offer,
+      predictedSeconds: seconds,
+      predictedCost: 0.001,
+      predictedFinish: new Date(Date.now() + seconds * 1000).toISOString(),
+    });
+
+    /** A training job running on 1 CPU that should finish `finishIn` seconds from now. */
+    async function runningJob(finishIn: number): Promise<void> {
+      const ref = { project: PROJECT, aggregate: JOB, id: JOB_ID };
+      const steps: Parameters<typeof jobDecider.decide>[0][] = [
+        {
+          kind: 'queue',
+          data: {
+            runId: RUN_ID,
+            name: 'train',
+            command: ['node', 'train.js'],
+            env: {},
+            resources: { cpu: 1, memoryMb: 768 },
+            inputs: [],
+            outputs: [],
+            timeoutSeconds: null,
+            network: 'default',
+            secrets: {},
+            provision: null,
+            retries: null,
+            share: {
+              maxSeconds: finishIn,
+              maxCost: null,
+              optimize: null,
+              reason: 'time: its share',
+              finishBy: new Date(Date.now() + finishIn * 1000).toISOString(),
+            },
+          },
+        },
+        {
+          kind: 'provision',
+          data: {
+            provider: 'local',
+            pool: 'local',
+            resources: { cpu: 1, memoryMb: 1024 },
+            reason: 'as requested',
+            offer: ONE,
+            decision: null,
+          },
+        },
+        { kind: 'dispatch', pool: 'local' },
+        { kind: 'start', executor: 'node-1', pid: 7 },
+      ];
+      for (const command of steps) {
+        const before = log.lastSeq;
+        const { state } = await jobs.load(PROJECT, JOB_ID);
+        await log.seed(ref, jobDecider.decide(command, state), RUN_ID);
+        for (const event of log.all().slice(before)) jobs.observe(event);
+      }
+    }
+
+    /** Epochs 1 and 2 reported 10 s apart, of 6: 40 s left at the pace measured. */
+    async function report(): Promise<StoredEventOf<'job.metrics_reported'>> {
+      const now = Date.now();
+      await log.seed(
+        { project: PROJECT, aggregate: JOB, id: JOB_ID },
+        [
+          {
+            type: 'job.metrics_reported',
+            data: {
+              attempt: 1,
+              points: [
+                { name: 'loss', value: 0.5, step: 1, time: new Date(now - 10_000).toISOString() },
+                {
+                  name: 'steps_total',
+                  value: 6,
+                  step: 1,
+                  time: new Date(now - 10_000).toISOString(),
+                },
+                { name: 'loss', value: 0.3, step: 2, time: new Date(now).toISOString() },
+              ],
+            },
+          },
+        ],
+        RUN_ID,
+      );
+      const event = log.ofType('job.metrics_reported').at(-1)!;
+      jobs.observe(event);
+      return event;
+    }
+
+    it('moves a job its pace says is late, with the prediction and measurements, and tells its executor', async () => {
+      await runningJob(30);
+      const asked: unknown[] = [];
+      commands.on('planRescale', (req) => {
+        asked.push(req);
+        return {
+          decision: 'up' as const,
+          reason: 'predicted to finish 10 s after its deadline on local-1cpu-1024mb',
+          from: config(ONE, 40),
+          to: config(TWO, 27),
+          alternatives: [],
+        };
+      });
+      await handler.onMetricsReported(await report());
+      expect(asked).toEqual([
+        expect.objectContaining({ jobId: JOB_ID, stepsLeft: 4, stepsPerSecond: 0.1, lostSteps: 2 }),
+      ]);
+      const [requested] = log.ofType('job.rescale_requested');
+      expect(requested?.data).toMatchObject({
+        attempt: 1,
+        direction: 'up',
+        to: { name: TWO.name, vCpu: 2 },
+        measurements: { step: 2, totalSteps: 6, stepsPerSecond: 0.1, checkpointStep: null },
+        graceSeconds: 30,
+      });
+      expect(control.rescaled).toEqual([
+        expect.objectContaining({ jobId: JOB_ID, attempt: 1, graceSeconds: 30 }),
+      ]);
+      // The next report asks again (a control message may be lost), and decides nothing new.
+      await handler.onMetricsReported(await report());
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
+      expect(control.rescaled).toHaveLength(2);
+      expect(asked).toHaveLength(1);
+    });
+
+    it('asks nothing of a job on course, and moves none the provisioner says should stay', async () => {
+      await runningJob(120);
+      let asked = 0;
+      commands.on('planRescale', () => {
+        asked += 1;
+        return {
+          decision: 'stay' as const,
+          reason: 'no',
+          from: config(ONE, 40),
+          to: null,
+          alternatives: [],
+        };
+      });
+      await handler.onMetricsReported(await report());
+      expect(asked).toBe(0);
+    });
+
+    it('keeps a job where it is when no configuration helps', async () => {
+      await runningJob(30);
+      commands.on('planRescale', () => ({
+        decision: 'stay' as const,
+        reason: 'no configuration ends it sooner',
+        from: config(ONE, 40),
+        to: null,
+        alternatives: [],
+      }));
+      await handler.onMetricsReported(await report());
+      expect(log.ofType('job.rescale_requested')).toHaveLength(0);
+      expect(control.rescaled).toHaveLength(0);
     });
   });
 });

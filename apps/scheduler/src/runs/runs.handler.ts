@@ -42,10 +42,14 @@ import {
   planRun,
   readyJobs,
   remainingLimits,
+  RESCALE_GRACE_SECONDS,
+  rescaleCheck,
   retryDueInMs,
   runDecider,
   sweepsToComplete,
   unbudgetedJobs,
+  type JobState,
+  type PendingRescale,
   type RunState,
 } from '@acai/runs';
 import { JobRepository } from './job.repository.js';
@@ -231,6 +235,7 @@ export class RunsHandler {
     const runId = event.correlationId;
     if (runId === null) return;
     const { state: job } = await this.jobs.load(event.project, event.aggregateId);
+    await this.rescaleIfLate(event, runId, job);
     const trial = job.trial ?? null;
     const objective = trial?.objective ?? null;
     if (trial === null || objective === null || job.status !== 'running') return;
@@ -270,6 +275,98 @@ export class RunsHandler {
       'trial stopped early',
     );
     if (mayRun) this.killIfRunning(event.project, event.aggregateId, decision.reason);
+  }
+
+  /**
+   * SMLT's re-optimisation: a running job whose measured pace predicts it misses its step's share
+   * of the run's deadline or budget (`rescaleCheck`) is planned again by the provisioner from its
+   * measurements, on every configuration it could move to; a move is recorded with the prediction
+   * and the measurements (`job.rescale_requested`) and its executor is told to checkpoint and stop
+   * the attempt, after which the job resumes from its checkpoint where it was moved. A move still
+   * pending is asked again with every report, in case the control message was lost.
+   */
+  private async rescaleIfLate(
+    event: StoredEventOf<'job.metrics_reported'>,
+    runId: string,
+    job: JobState,
+  ): Promise<void> {
+    const pending = job.rescale ?? null;
+    if (job.status === 'running' && pending !== null && pending.attempt === job.attempt) {
+      this.askToRescale(event.project, event.aggregateId, pending);
+      return;
+    }
+    const now = new Date();
+    const check = rescaleCheck(job, now);
+    if (check === null) return;
+    const plan = await this.commands.send('planRescale', {
+      project: event.project,
+      jobId: event.aggregateId,
+      now: now.toISOString(),
+      stepsLeft: check.stepsLeft,
+      lostSteps: check.lostSteps,
+      stepsPerSecond: check.stepsPerSecond,
+      startupSeconds: check.startupSeconds,
+      spent: check.spent,
+      finishBy: check.finishBy,
+      maxCost: check.maxCost,
+    });
+    if (plan.decision === 'stay' || plan.to === null) {
+      this.logger.info(
+        { runId, jobId: event.aggregateId, misses: check.misses, reason: plan.reason },
+        'job predicted to miss its share; it stays',
+      );
+      return;
+    }
+    const to = plan.to;
+    const direction = plan.decision;
+    const { state, events } = await this.jobs.execute(
+      event.project,
+      event.aggregateId,
+      (s) =>
+        jobDecider.decide(
+          {
+            kind: 'request_rescale',
+            data: {
+              attempt: job.attempt,
+              direction,
+              reason: plan.reason,
+              finishBy: check.finishBy,
+              maxCost: check.maxCost,
+              from: plan.from,
+              to,
+              measurements: {
+                step: check.step,
+                totalSteps: check.totalSteps,
+                stepsPerSecond: check.stepsPerSecond,
+                checkpointStep: check.checkpointStep,
+                startupSeconds: check.startupSeconds,
+                spent: check.spent,
+                basis: check.basis,
+              },
+              alternatives: plan.alternatives,
+              graceSeconds: RESCALE_GRACE_SECONDS,
+            },
+          },
+          s,
+        ),
+      { correlationId: runId, causationId: event.id },
+    );
+    if (events.length === 0 || state.rescale == null) return;
+    this.logger.info(
+      { runId, jobId: event.aggregateId, direction, from: plan.from.name, to: to.name },
+      'job rescaled: asking it to checkpoint and stop',
+    );
+    this.askToRescale(event.project, event.aggregateId, state.rescale);
+  }
+
+  private askToRescale(project: string, jobId: string, pending: PendingRescale): void {
+    this.control.rescale({
+      project,
+      jobId,
+      attempt: pending.attempt,
+      reason: pending.reason,
+      graceSeconds: pending.graceSeconds,
+    });
   }
 
   /**

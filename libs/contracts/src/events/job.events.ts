@@ -106,6 +106,11 @@ export const StepShareSchema = z.object({
   optimize: z.enum(['time', 'cost']).nullable(),
   /** How the share was worked out, for a person. */
   reason: z.string(),
+  /**
+   * Added compatibly: the instant the step should finish by (ISO 8601): when it was budgeted plus
+   * `maxSeconds`, or the run's deadline once that has passed. What rescaling measures against.
+   */
+  finishBy: z.string().nullable().optional(),
 });
 export type StepShare = z.infer<typeof StepShareSchema>;
 
@@ -370,5 +375,73 @@ export const JobCancelledV1 = defineEvent({
      * objective at `step` and the threshold it did not reach. It does not fail the run.
      */
     earlyStopped: EarlyStoppedSchema.optional(),
+  }),
+});
+
+/** A configuration a running job is moved to, or was on, as a rescaling decision names it. */
+export const RescaleConfigurationSchema = OfferRefSchema.extend({
+  /** Predicted seconds from now to the job's end on it (restart and booting included). */
+  predictedSeconds: z.number().nonnegative().nullable(),
+  /** Predicted cost of the job on it, USD: spent so far plus the rest at its price. */
+  predictedCost: z.number().nonnegative().nullable(),
+  /** Predicted end (ISO 8601). */
+  predictedFinish: z.string().nullable(),
+});
+export type RescaleConfiguration = z.infer<typeof RescaleConfigurationSchema>;
+
+/** What a rescaling decision measured of the running attempt. */
+export const RescaleMeasurementsSchema = z.object({
+  step: z.number().nonnegative(),
+  totalSteps: z.number().positive(),
+  stepsPerSecond: z.number().positive(),
+  /** The step of the checkpoint it resumes from (null: none yet; it starts over). */
+  checkpointStep: z.number().int().nonnegative().nullable(),
+  /** Seconds the attempt took from its start to its first reported step (data loading, warm-up). */
+  startupSeconds: z.number().nonnegative(),
+  /** USD its attempts have cost so far, this one included. */
+  spent: z.number().nonnegative(),
+  /** How the rate was measured, for a person. */
+  basis: z.string(),
+});
+export type RescaleMeasurements = z.infer<typeof RescaleMeasurementsSchema>;
+
+export const JobRescaleRequestedV1 = defineEvent({
+  type: 'job.rescale_requested',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: JOB,
+  description:
+    'The scheduler predicted, from the running attempt’s measured rate, that the job misses its share of the run’s deadline (`up`) or budget (`down`) where it runs, and moves it: the executor asks the job to checkpoint (SIGTERM, then SIGKILL after `graceSeconds`), and the job is queued again on `to`, resuming from its checkpoint.',
+  schema: z.object({
+    attempt: z.number().int().positive(),
+    direction: z.enum(['up', 'down']),
+    reason: z.string(),
+    /** The step's limits the decision measured against (null: none). */
+    finishBy: z.string().nullable(),
+    maxCost: z.number().positive().nullable(),
+    from: RescaleConfigurationSchema,
+    to: RescaleConfigurationSchema,
+    measurements: RescaleMeasurementsSchema,
+    /** The other configurations considered, best first (at most 20). */
+    alternatives: z.array(CandidateSchema).max(20),
+    /** How long the job has to save its state after SIGTERM. */
+    graceSeconds: z.number().int().nonnegative(),
+  }),
+});
+
+export const JobRescaledV1 = defineEvent({
+  type: 'job.rescaled',
+  version: 1,
+  writers: ['executor', 'provisioner', 'scheduler'],
+  aggregate: JOB,
+  description:
+    'The attempt asked to rescale has stopped (its checkpoint saved): the job is queued again on the configuration `to` of its `job.rescale_requested`, for a new attempt that resumes from `checkpoint`.',
+  schema: z.object({
+    attempt: z.number().int().positive(),
+    /** How long the stopped attempt ran. */
+    durationMs: z.number().int().nonnegative().nullable(),
+    to: OfferRefSchema,
+    /** The checkpoint the next attempt starts from (null: none was saved; it starts over). */
+    checkpoint: CheckpointRefSchema.nullable(),
   }),
 });

@@ -99,6 +99,8 @@ export interface ExecutorStats {
   readonly cancelled: number;
   /** Attempts that ended after a newer attempt took the job over: nothing of theirs was recorded. */
   readonly superseded: number;
+  /** Attempts stopped to move the job to another configuration. */
+  readonly rescaled: number;
   /** Attempts lost with their node (a Spot interruption, a termination). */
   readonly lost: number;
   readonly running: number;
@@ -120,6 +122,10 @@ interface RunningJob {
   cancelled: boolean;
   /** The lease was released, not settled: someone else runs the job next. */
   handedBack: boolean;
+  /** The attempt it runs, once begun. */
+  attempt: number | null;
+  /** Asked to stop and move to another configuration: it resumes from its last checkpoint. */
+  rescaling: boolean;
 }
 
 interface Slot {
@@ -195,6 +201,7 @@ export class SimulatedExecutors implements NodeExecutors {
   private readonly logger: EventingLogger;
   private readonly random: () => number;
   private cancels: { stop(): void } | undefined;
+  private rescales: { stop(): void } | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly counts = {
@@ -205,6 +212,7 @@ export class SimulatedExecutors implements NodeExecutors {
     cancelled: 0,
     superseded: 0,
     lost: 0,
+    rescaled: 0,
     busyMs: 0,
   };
   private firstStartAt: number | null = null;
@@ -221,10 +229,18 @@ export class SimulatedExecutors implements NodeExecutors {
 
   start(): void {
     this.stopping = false;
-    this.cancels = new BusJobControl(this.options.bus, this.logger).onCancel((control) => {
-      const job = this.byJob.get(control.jobId)?.job;
+    const control = new BusJobControl(this.options.bus, this.logger);
+    this.cancels = control.onCancel((request) => {
+      const job = this.byJob.get(request.jobId)?.job;
       if (job === undefined) return;
       job.cancelled = true;
+      job.abort.abort();
+    });
+    // A simulated job saves nothing when asked to stop: it resumes from its last checkpoint.
+    this.rescales = control.onRescale((request) => {
+      const job = this.byJob.get(request.jobId)?.job;
+      if (job === undefined || job.attempt !== request.attempt || job.rescaling) return;
+      job.rescaling = true;
       job.abort.abort();
     });
     if (this.options.heartbeatMs > 0) {
@@ -268,6 +284,7 @@ export class SimulatedExecutors implements NodeExecutors {
       failed: this.counts.failed,
       cancelled: this.counts.cancelled,
       superseded: this.counts.superseded,
+      rescaled: this.counts.rescaled,
       lost: this.counts.lost,
       running: this.byJob.size,
       firstStartAt: iso(this.firstStartAt),
@@ -283,6 +300,7 @@ export class SimulatedExecutors implements NodeExecutors {
   async stop(): Promise<void> {
     this.stopping = true;
     this.cancels?.stop();
+    this.rescales?.stop();
     clearInterval(this.heartbeat);
     const agents = [...this.agents.values()];
     await Promise.all(agents.map((a) => a.consumer.stop()));
@@ -341,6 +359,8 @@ export class SimulatedExecutors implements NodeExecutors {
       lost: false,
       cancelled: false,
       handedBack: false,
+      attempt: null,
+      rescaling: false,
     };
     slot.job = job;
     this.byJob.set(work.jobId, slot);
@@ -377,6 +397,7 @@ export class SimulatedExecutors implements NodeExecutors {
     // The same protocol as the real executor: start from the dispatched state the work carries.
     const attempt = await this.attempts.begin(lease, { executor: node.id, pool: node.pool });
     if (attempt === undefined) return;
+    job.attempt = attempt.number;
     const clock = this.options.clock;
     const logs = new LogPublisher(this.options.bus, work.project, work.jobId, attempt.number, {
       now: () => clock.now(),
@@ -445,6 +466,25 @@ export class SimulatedExecutors implements NodeExecutors {
         lease.release();
         return;
       }
+      if (job.rescaling && !job.cancelled) {
+        logs.line(
+          'err',
+          `acai: stopped after ${formatSeconds(durationMs / 1000)} on ${where} to move to another configuration; it resumes there`,
+        );
+        const end = await attempt.endForRescale(durationMs);
+        this.lastEndAt = Math.max(this.lastEndAt ?? 0, clock.nowMs());
+        if (end === 'rescaled') this.counts.rescaled += 1;
+        else if (end === 'superseded') this.counts.superseded += 1;
+        if (end === 'rescaled' || end === 'retrying' || end === 'superseded') void logs.close();
+        else await logs.end(end);
+        await attempt.letGo(end).catch((error: unknown) => {
+          this.logger.debug(
+            { jobId: work.jobId, err: describeError(error) },
+            'work already settled',
+          );
+        });
+        return;
+      }
       let exit: ProcessExit;
       let timedOut = false;
       if (job.cancelled) {
@@ -479,6 +519,10 @@ export class SimulatedExecutors implements NodeExecutors {
     } else if (end === 'retrying') {
       // The attempt failed; the job runs again (a retry), so its output has no end yet.
       this.counts.failed += 1;
+      await logs.close();
+    } else if (end === 'rescaled') {
+      // Asked to move as it ended: it runs again there.
+      this.counts.rescaled += 1;
       await logs.close();
     } else {
       this.counts[end] += 1;

@@ -73,6 +73,7 @@ class ScriptedExecutors implements NodeExecutors {
       succeeded: 0,
       failed: 0,
       cancelled: 0,
+      rescaled: 0,
       superseded: 0,
       lost: 0,
       running: 0,

@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import { localOffers } from './offers.js';
+import { planRescale, type RescaleRequest } from './rescale-plan.js';
+
+const NOW = new Date('2026-12-04T12:00:00.000Z');
+const offers = localOffers({ cpus: [1, 2], memoryMb: [1024], bootSeconds: 0 });
+const one = offers.find((o) => o.vCpu === 1)!;
+const two = offers.find((o) => o.vCpu === 2)!;
+const inSeconds = (s: number) => new Date(NOW.getTime() + s * 1000);
+
+/** MNIST-like: 4 epochs left at 10 s each on 1 CPU, checkpointed at the last epoch. */
+const request = (over: Partial<RescaleRequest>): RescaleRequest => ({
+  current: one,
+  offers,
+  memoryMb: 768,
+  now: NOW,
+  stepsLeft: 4,
+  lostSteps: 0,
+  stepsPerSecond: 0.1,
+  startupSeconds: 2,
+  spent: 0,
+  finishBy: null,
+  maxCost: null,
+  ...over,
+});
+
+describe('planRescale', () => {
+  it('moves a job that misses its deadline to the cheapest configuration that meets it', () => {
+    // 40 s left on 1 CPU; 2 CPUs at 1.6x: 2 s start-up + 25 s.
+    const plan = planRescale(request({ finishBy: inSeconds(30) }));
+    expect(plan.decision).toBe('up');
+    expect(plan.to).toMatchObject({ name: two.name, vCpu: 2, predictedSeconds: 27 });
+    expect(plan.from).toMatchObject({ name: one.name, predictedSeconds: 40 });
+    expect(plan.reason).toContain('cheapest that meets it');
+    expect(plan.alternatives).toEqual([
+      expect.objectContaining({ offer: two.name, feasible: true, whyNot: null }),
+    ]);
+  });
+
+  it('counts the steps since the checkpoint, which a moved job does again', () => {
+    // 2 steps lost: 2 + 6/0.16 = 39.5 s, too late for 30 s, yet sooner than 40 s by too little.
+    const plan = planRescale(request({ finishBy: inSeconds(30), lostSteps: 2 }));
+    expect(plan.decision).toBe('stay');
+    expect(plan.reason).toContain('no configuration');
+  });
+
+  it('moves to the least late when none meets the deadline but one saves enough time', () => {
+    const plan = planRescale(request({ finishBy: inSeconds(20) }));
+    expect(plan.decision).toBe('up');
+    expect(plan.reason).toContain('least late');
+  });
+
+  it('stays on course', () => {
+    const plan = planRescale(request({ finishBy: inSeconds(60) }));
+    expect(plan.decision).toBe('stay');
+    expect(plan.to).toBeNull();
+    expect(plan.reason).toContain('on course');
+  });
+
+  it('moves a job that overspends to the fastest configuration within its budget', () => {
+    const long = { current: two, stepsPerSecond: 0.16, stepsLeft: 40 };
+    // 250 s on 2 CPUs costs more than 1 CPU's 2 + 400 s at about half the price.
+    const free = planRescale(request(long));
+    const onOne = free.alternatives.find((a) => a.offer === one.name)!.predictedCost!;
+    const maxCost = (free.from.predictedCost! + onOne) / 2;
+    const plan = planRescale(request({ ...long, maxCost }));
+    expect(plan.decision).toBe('down');
+    expect(plan.to?.name).toBe(one.name);
+    expect(plan.to?.predictedCost).toBeLessThanOrEqual(maxCost);
+    expect(plan.reason).toContain('fastest within it');
+  });
+
+  it('never moves to a configuration with too little memory', () => {
+    const plan = planRescale(request({ finishBy: inSeconds(30), memoryMb: 2048 }));
+    expect(plan.decision).toBe('stay');
+    expect(plan.alternatives).toEqual([]);
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from '@jest/globals';
+import type { StepShare } from '@acai/contracts';
+import { jobDecider, type JobState, type Pace } from './job.decider.js';
+import { MAX_RESCALES, rescaleCheck } from './rescale.js';
+
+const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
+const at = (seconds: number) => new Date(T0 + seconds * 1000);
+
+/** A running job, placed on a 1-CPU slot at $0.036/h, with `share` and the `pace` reported. */
+function running(pace: Partial<Pace> | null, share: Partial<StepShare> | null): JobState {
+  return {
+    ...jobDecider.initialState(),
+    status: 'running',
+    attempt: 1,
+    pricePerHour: 0.036,
+    share:
+      share === null
+        ? null
+        : {
+            maxSeconds: 100,
+            maxCost: null,
+            optimize: null,
+            reason: 'test',
+            finishBy: at(100).toISOString(),
+            ...share,
+          },
+    // Steps 1 to 3 at 10 s a step, from 10 s to 30 s: 5 steps in all.
+    pace:
+      pace === null
+        ? null
+        : {
+            attempt: 1,
+            firstStep: 1,
+            firstAt: T0 + 10_000,
+            lastStep: 3,
+            lastAt: T0 + 30_000,
+            totalSteps: 5,
+            ...pace,
+          },
+  };
+}
+
+describe('rescaleCheck', () => {
+  it('finds a job that finishes after its step’s deadline at the pace it goes', () => {
+    // 2 steps left at 10 s each: it ends at 50 s, its share ends at 40 s.
+    const check = rescaleCheck(running({}, { finishBy: at(40).toISOString() }), at(31));
+    expect(check).toMatchObject({
+      misses: 'deadline',
+      step: 3,
+      totalSteps: 5,
+      stepsLeft: 2,
+      stepsPerSecond: 0.1,
+      predictedFinish: at(50).toISOString(),
+      finishBy: at(40).toISOString(),
+      // No checkpoint: all three steps would be done again.
+      lostSteps: 3,
+      checkpointStep: null,
+      startupSeconds: 10,
+    });
+    // 30 s run so far plus 20 s to go, at $0.036/h.
+    expect(check?.spent).toBeCloseTo(0.0003, 8);
+    expect(check?.predictedCost).toBeCloseTo(0.0005, 8);
+  });
+
+  it('leaves a job on course alone, and one a little late within the tolerance', () => {
+    expect(rescaleCheck(running({}, { finishBy: at(60).toISOString() }), at(31))).toBeNull();
+    expect(rescaleCheck(running({}, { finishBy: at(49).toISOString() }), at(31))).toBeNull();
+  });
+
+  it('finds a job that spends more than its share of the budget', () => {
+    const check = rescaleCheck(running({}, { finishBy: null, maxCost: 0.0004 }), at(31));
+    expect(check?.misses).toBe('budget');
+  });
+
+  it('counts the steps since its checkpoint as lost after a move', () => {
+    const state = {
+      ...running({}, { finishBy: at(40).toISOString() }),
+      checkpoint: { fileset: 'checkpoints-job-1', version: 2, step: 2 },
+    };
+    expect(rescaleCheck(state, at(31))).toMatchObject({ lostSteps: 1, checkpointStep: 2 });
+  });
+
+  it('cannot judge without two steps, a declared total, or limits', () => {
+    const late = { finishBy: at(40).toISOString() };
+    expect(rescaleCheck(running({ firstStep: 3, firstAt: T0 + 30_000 }, late), at(31))).toBeNull();
+    expect(rescaleCheck(running({ totalSteps: null }, late), at(31))).toBeNull();
+    expect(rescaleCheck(running(null, late), at(31))).toBeNull();
+    expect(rescaleCheck(running({}, null), at(31))).toBeNull();
+    expect(rescaleCheck(running({}, { finishBy: null }), at(31))).toBeNull();
+  });
+
+  it('does not move a job being moved, or moved as often as allowed', () => {
+    const late = running({}, { finishBy: at(40).toISOString() });
+    const pending = {
+      ...late,
+      rescale: {
+        attempt: 1,
+        to: { provider: 'local', name: 'x', vCpu: 2, memoryMb: 1024, pricePerHour: 1 },
+        graceSeconds: 30,
+        reason: 'test',
+      },
+    };
+    expect(rescaleCheck(pending, at(31))).toBeNull();
+    expect(rescaleCheck({ ...late, rescales: MAX_RESCALES }, at(31))).toBeNull();
+    expect(rescaleCheck({ ...late, status: 'queued' }, at(31))).toBeNull();
+  });
+});
