@@ -81,6 +81,7 @@ describe('job attempts', () => {
       secrets: {},
       retries: null,
       retry: 0,
+      checkpoint: null,
     };
   });
 

@@ -2,6 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import { RunProblems, type EventData, type NewEvent } from '@acai/contracts';
 import { deciderSpec } from '@acai/testkit';
 import {
+  dispatchedState,
   endedAs,
   isTerminal,
   jobDecider,
@@ -810,6 +811,30 @@ describe('jobDecider', () => {
       const state = spec.given([...history.running, checkpointed, restarted]).state;
       expect(state.attempt).toBe(2);
       expect(state.checkpoint).toEqual({ fileset: 'checkpoints-job-1', version: 3, step: 2 });
+    });
+
+    it('reach an attempt dispatched again (a retry, a move) through its work message', () => {
+      const checkpoint = { fileset: 'checkpoints-job-1', version: 3, step: 2 };
+      const work = {
+        project: 'p1',
+        runId: 'run-1',
+        jobId: 'job-1',
+        name: 'train',
+        attempt: 2,
+        dispatchedSeq: 9,
+        command: ['python', 'train.py'],
+        env: {},
+        resources: { cpu: 2, memoryMb: 1024 },
+        inputs: [],
+        outputs: [],
+        timeoutSeconds: null,
+        network: 'default' as const,
+        secrets: {},
+        retries: null,
+        retry: 0,
+        checkpoint,
+      };
+      expect(dispatchedState(work, 'local').checkpoint).toEqual(checkpoint);
     });
 
     it('of an attempt that was replaced are not recorded: a lost executor cannot move it back', () => {

@@ -566,7 +566,7 @@ export function dispatchedState(work: WorkAssignment, pool: string): JobState {
     provision: null,
     attempt: work.attempt,
     dispatchedAttempt: work.attempt,
-    checkpoint: null,
+    checkpoint: work.checkpoint,
     retries: work.retries,
     retry: work.retry,
     committed: [],

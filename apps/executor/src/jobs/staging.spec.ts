@@ -28,6 +28,7 @@ const WORK: WorkAssignment = {
   secrets: {},
   retries: null,
   retry: 0,
+  checkpoint: null,
 };
 
 /** A catalog that has no file sets yet and takes every commit as version 1. */

@@ -403,6 +403,7 @@ export class RunsHandler {
       secrets: { ...state.secrets },
       retries: state.retries,
       retry: state.retry,
+      checkpoint: state.checkpoint,
     });
   }
 

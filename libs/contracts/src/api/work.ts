@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  CheckpointRefSchema,
   DeclaredOutputSchema,
   NetworkSchema,
   ResourcesSchema,
@@ -34,5 +35,11 @@ export const WorkAssignmentSchema = z.object({
    */
   retries: RetryPolicySchema.nullable().default(null),
   retry: z.number().int().nonnegative().default(0),
+  /**
+   * Added compatibly: the checkpoint the attempt starts from (the last one any attempt saved), so
+   * that a job queued again (a retry, a move to another configuration) resumes as a redelivered
+   * one does.
+   */
+  checkpoint: CheckpointRefSchema.nullable().default(null),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;
