@@ -140,6 +140,7 @@ export {
   type RunSweepSummary,
   type RunTrialsView,
   RunTrialsViewSchema,
+  type RunLimitsView,
   type RunView,
   type SweepView,
   TERMINAL_JOB_STATUSES,

@@ -212,6 +212,9 @@ export class Attempt {
    * that ended meanwhile, e.g. cancelled, or was taken over, says so).
    */
   async endForRescale(durationMs: number | null): Promise<JobEnd> {
+    // The request came after this attempt's start: what is cached here may not hold it yet, and
+    // a decision of nothing on a stale state would not find out.
+    await this.jobs.refresh(this.work.project, this.work.jobId);
     const { events, state } = await this.jobs.execute(
       this.work.project,
       this.work.jobId,

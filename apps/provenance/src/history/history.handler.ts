@@ -6,6 +6,7 @@ import {
   type HistoryEntry,
   type JobView,
   type Page,
+  type RunLimitsView,
   type RunTrialsView,
   type RunView,
 } from '@acai/contracts';
@@ -24,8 +25,83 @@ export class HistoryHandler {
     private readonly metrics: MetricsRepository,
   ) {}
 
+  /**
+   * A run; while a run with a deadline or budget runs, with each running job's predicted end and
+   * cost from its measured pace against its share (`limits.running`).
+   */
   @OnCommand('getRun')
-  getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
+  async getRun(@Payload() req: { project: string; runId: string }): Promise<RunView> {
+    const run = await this.findRun(req);
+    if (run.limits === undefined || run.status !== 'running') return run;
+    const running: NonNullable<RunLimitsView['running']> = [];
+    for (const entry of run.jobs) {
+      if (entry.status !== 'running') continue;
+      const job = await this.readModels.find<JobView>('jobs', req.project, entry.id);
+      if (job !== undefined && job.status === 'running') running.push(await this.againstShare(job));
+    }
+    return running.length === 0 ? run : { ...run, limits: { ...run.limits, running } };
+  }
+
+  /** A running job's predicted end and cost against its share, from its history and metrics. */
+  private async againstShare(job: JobView): Promise<NonNullable<RunLimitsView['running']>[number]> {
+    const doc = await this.readModels.find<JobHistoryDoc>('job-history', job.project, job.id);
+    let price: number | null = null;
+    let configuration: string | null = null;
+    let finishBy: string | null = null;
+    let maxCost: number | null = null;
+    let spent = 0;
+    let rescales = 0;
+    let startedAt: string | null = null;
+    for (const entry of doc?.entries ?? []) {
+      const data = entry.data as {
+        offer?: { name: string; pricePerHour: number } | null;
+        share?: { finishBy?: string | null; maxCost: number | null } | null;
+        durationMs?: number | null;
+        attempt?: number | null;
+      };
+      switch (entry.type) {
+        case 'job.provisioned':
+          price = data.offer?.pricePerHour ?? null;
+          configuration = data.offer?.name ?? null;
+          finishBy = data.share?.finishBy ?? finishBy;
+          maxCost = data.share?.maxCost ?? maxCost;
+          break;
+        case 'job.started':
+          if (data.attempt === job.attempt) startedAt = entry.time;
+          break;
+        case 'job.rescale_requested':
+          rescales += 1;
+          break;
+        case 'job.rescaled':
+        case 'job.retry_scheduled':
+          spent += ((data.durationMs ?? 0) / 3_600_000) * (price ?? 0);
+          break;
+        default:
+          break;
+      }
+    }
+    const progress = await this.progressOf(job);
+    const finish = progress?.predictedFinish ?? null;
+    const predictedCost =
+      finish === null || price === null || startedAt === null
+        ? null
+        : spent + ((Date.parse(finish) - Date.parse(startedAt)) / 3_600_000) * price;
+    return {
+      jobId: job.id,
+      name: job.name,
+      configuration,
+      step: progress?.step ?? null,
+      totalSteps: progress?.totalSteps ?? null,
+      predictedFinish: finish,
+      finishBy,
+      predictedCost,
+      maxCost,
+      late: finish === null || finishBy === null ? null : Date.parse(finish) > Date.parse(finishBy),
+      rescales,
+    };
+  }
+
+  private findRun(req: { project: string; runId: string }): Promise<RunView> {
     return this.fresh(
       () => this.readModels.find<RunView>('runs', req.project, req.runId),
       () => new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${req.runId}' in this project`),
@@ -38,7 +114,7 @@ export class HistoryHandler {
    */
   @OnCommand('getRunTrials')
   async getRunTrials(@Payload() req: { project: string; runId: string }): Promise<RunTrialsView> {
-    await this.getRun(req);
+    await this.findRun(req);
     const doc = await this.readModels.find<RunTrialsDoc>('run-trials', req.project, req.runId);
     return { runId: req.runId, sweeps: doc?.sweeps ?? [] };
   }

@@ -52,6 +52,31 @@ export const RunLimitsViewSchema = z.object({
   predictedCost: z.number().nullable(),
   /** Why its budget ran out, if it did (the run then failed with this reason). */
   budgetExhausted: z.string().nullable(),
+  /**
+   * Added compatibly, while it runs: each running job's predicted end and cost from its measured
+   * pace, against its share of the deadline and budget (what rescaling acts on).
+   */
+  running: z
+    .array(
+      z.object({
+        jobId: z.string(),
+        name: z.string(),
+        /** The configuration it runs on (null: not known). */
+        configuration: z.string().nullable(),
+        step: z.number().nullable(),
+        totalSteps: z.number().nullable(),
+        predictedFinish: z.string().nullable(),
+        /** Its share: the instant it should finish by, and the most it should cost (null: none). */
+        finishBy: z.string().nullable(),
+        predictedCost: z.number().nullable(),
+        maxCost: z.number().nullable(),
+        /** Predicted to finish after `finishBy` (null: not known). */
+        late: z.boolean().nullable(),
+        /** Times it was moved to another configuration. */
+        rescales: z.number().int().nonnegative(),
+      }),
+    )
+    .optional(),
 });
 export type RunLimitsView = z.infer<typeof RunLimitsViewSchema>;
 /** A swept step of a run, in short: its trials are in GET /api/v1/runs/{id}/trials. */
