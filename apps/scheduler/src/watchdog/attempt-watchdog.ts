@@ -14,6 +14,8 @@ export interface AttemptWatchdogOptions {
   readonly lostAfterMs: number;
   readonly logger: EventingLogger;
   readonly clock?: () => number;
+  /** How often it checks by itself (default: see `checkEveryMs`); a test that checks by hand sets it past its length. */
+  readonly checkEveryMs?: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export class AttemptWatchdog {
 
   /** How often the attempts are looked at: a few times per period, at least once in 10 s. */
   get checkEveryMs(): number {
+    if (this.options.checkEveryMs !== undefined) return this.options.checkEveryMs;
     return Math.max(250, Math.min(Math.floor(this.options.lostAfterMs / 4), 10_000));
   }
 
