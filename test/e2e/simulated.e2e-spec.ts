@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { HistoryEntry } from '@acai/contracts';
+import type { EventData, HistoryEntry } from '@acai/contracts';
 import { eventually } from '@acai/testkit';
 import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
 
@@ -263,6 +263,57 @@ describe('the simulated provider', () => {
       expect(progress.at(-1)).toMatchObject({ step: 20, value: 1 });
     }
     expect(resumed).toBeGreaterThan(0);
+  });
+
+  it('moves a job that overspends its budget to a cheaper type while it runs, resuming from its checkpoint', async () => {
+    // 10 hours of work on one vCPU, 75 % parallel (as acai assumes), in 20 steps: on c5.2xlarge
+    // (8 vCPU, $0.34/h) 3.4 h and $1.17, more than the run's $0.90; c5.xlarge (4 vCPU) $0.74.
+    const work = {
+      ACAI_SIM_SECONDS: '36000',
+      ACAI_SIM_PARALLEL: '0.75',
+      ACAI_SIM_STEPS: '20',
+      ACAI_SIM_CHECKPOINT_EVERY: '2',
+    };
+    const submitted = await system.api('POST', '/api/v1/runs', {
+      name: 'overspend',
+      budget: 0.9,
+      steps: [step('train', 'c5.2xlarge', work)],
+    });
+    expect(submitted.status).toBe(202);
+    const { id: runId, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
+    const run = await eventually('the run to end', () => system.waitForRun(runId), 120_000);
+    expect(run.status).toBe('succeeded');
+
+    const entries = await history(system, jobs[0]!.id);
+    const requested = entries.find((e) => e.type === 'job.rescale_requested')?.data as
+      EventData<'job.rescale_requested'> | undefined;
+    expect(requested).toMatchObject({
+      direction: 'down',
+      maxCost: 0.9,
+      from: { provider: 'simulated', name: 'c5.2xlarge' },
+      to: { provider: 'simulated' },
+    });
+    expect(requested!.from.predictedCost!).toBeGreaterThan(0.9);
+    expect(requested!.to.predictedCost!).toBeLessThanOrEqual(0.9);
+    expect(requested!.to.pricePerHour).toBeLessThan(requested!.from.pricePerHour);
+    const rescaled = entries.find((e) => e.type === 'job.rescaled')?.data as
+      EventData<'job.rescaled'> | undefined;
+    expect(rescaled?.to.name).toBe(requested!.to.name);
+    // Placed again there; the new attempt starts after the checkpoint the move took with it.
+    const placed = entries
+      .filter((e) => e.type === 'job.provisioned')
+      .map((e) => (e.data as EventData<'job.provisioned'>).offer?.name);
+    expect(placed).toEqual(['c5.2xlarge', requested!.to.name]);
+    const series = (
+      (await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/metrics`)).body as {
+        series: Record<string, { attempt: number; step: number | null }[]>;
+      }
+    ).series;
+    const last = entries.filter((e) => e.type === 'job.started').at(-1)!;
+    const attempt = (last.data as { attempt: number }).attempt;
+    const first = (series['progress'] ?? []).find((p) => p.attempt === attempt);
+    expect(first?.step).toBe((rescaled!.checkpoint?.step ?? 0) + 1);
+    expect(entries.at(-1)?.type).toBe('job.succeeded');
   });
 
   it('refuses a simulated job whose checkpoints have no steps to follow', async () => {

@@ -647,6 +647,7 @@ describe('jobDecider', () => {
         pace: null,
         rescale: null,
         offer: null,
+        requested: { cpu: 8, memoryMb: 4096 },
       });
     });
 
@@ -907,6 +908,15 @@ describe('jobDecider', () => {
       ]).state;
       expect(state.spent?.seconds).toBe(50);
       expect(state.spent?.cost).toBeCloseTo(0.0005, 6);
+    });
+
+    it('records the stopped attempt’s time in whole milliseconds (a virtual clock’s are not)', () => {
+      const { state } = spec.given([...history.running, rescaleRequested]);
+      const [event] = jobDecider.decide(
+        { kind: 'end_for_rescale', attempt: 1, durationMs: 1500.4 },
+        state,
+      );
+      expect(event?.data).toMatchObject({ durationMs: 1500 });
     });
 
     it('ends only the attempt it was asked of', () => {

@@ -62,6 +62,11 @@ export interface JobState {
   /** The configuration it was last placed on (absent or null: not known). */
   readonly offer?: OfferRef | null;
   /**
+   * What its step asked for (`resources` becomes what it was placed with, e.g. a whole instance
+   * type): what any configuration it moves to must have (absent: as `resources`).
+   */
+  readonly requested?: Resources;
+  /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
    * configuration it ran on (absent: nothing measured yet).
    */
@@ -335,7 +340,8 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
                 type: 'job.rescaled',
                 data: {
                   attempt: command.attempt,
-                  durationMs: command.durationMs,
+                  // Whole milliseconds (a virtual clock's are not).
+                  durationMs: command.durationMs === null ? null : Math.round(command.durationMs),
                   to: pending.to,
                   checkpoint: state.checkpoint,
                 },
@@ -381,6 +387,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           command: event.data.command,
           env: event.data.env,
           resources: event.data.resources,
+          requested: event.data.resources,
           inputs: event.data.inputs,
           outputs: event.data.outputs,
           timeoutSeconds: event.data.timeoutSeconds,

@@ -156,6 +156,41 @@ describe('a run with a deadline and budget', () => {
     expect(unbudgetedJobs(state).map((j) => j.name)).toEqual(['train']);
   });
 
+  describe('a running step that overspends', () => {
+    const overspend = (predictedCost: number): RunCommand => ({
+      kind: 'overspend',
+      jobId: etl.id,
+      now: NOW,
+      predictedCost,
+      basis: 'step 3 of 10: 2 step(s) in 20.0 s (0.1 steps/s)',
+    });
+
+    it('given what is left covers it, when it is predicted over its share, then the run goes on', () => {
+      // $0.10 budget, nothing spent, $0.03 held for it: all of it is its to spend.
+      spec
+        .given([submitted, budgeted(etl)])
+        .when(overspend(0.1))
+        .then([]);
+    });
+
+    it('given it costs more than the whole budget left for it, then the budget is exhausted', () => {
+      const [event] = runDecider.decide(
+        overspend(0.12),
+        fold(runDecider, [submitted, budgeted(etl)]),
+      );
+      expect(event).toMatchObject({
+        type: 'run.budget_exhausted',
+        data: { jobId: etl.id, name: 'etl', budget: 0.1, cheapestCost: 0.12, reserved: 0.03 },
+      });
+      const reason = (event!.data as { reason: string }).reason;
+      expect(reason).toContain("step 'etl' is predicted to cost $0.12 at the pace measured");
+      expect(reason).toContain('raise the budget');
+      // The run stops: what is not settled is cancelled.
+      const state = fold(runDecider, [submitted, budgeted(etl), event!]);
+      expect(state.phase).toBe('cancelling');
+    });
+  });
+
   it('given a run without limits, when a job is settled, then no cost is recorded', () => {
     const plain: NewEvent = {
       type: 'run.submitted',

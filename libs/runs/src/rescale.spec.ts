@@ -55,7 +55,7 @@ describe('rescaleCheck', () => {
       // No checkpoint: all three steps would be done again.
       lostSteps: 3,
       checkpointStep: null,
-      startupSeconds: 10,
+      startupSeconds: 2,
     });
     // 30 s run so far plus 20 s to go, at $0.036/h.
     expect(check?.spent).toBeCloseTo(0.0003, 8);

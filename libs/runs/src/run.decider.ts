@@ -86,6 +86,20 @@ export type RunCommand =
       /** The re-plan's finish and the cost of the steps it planned (null: not predicted). */
       plan: { predictedFinish: string | null; predictedCost: number | null };
     }
+  /**
+   * A running job is predicted, at its measured pace, to cost more than is left of the whole
+   * budget for it (what is left plus what was held back for it), and no configuration costs less:
+   * the budget is exhausted and the run stops.
+   */
+  | {
+      kind: 'overspend';
+      jobId: string;
+      now: Date;
+      /** The least it is predicted to cost anywhere it could run, USD. */
+      predictedCost: number;
+      /** Why, for a person: the prediction and what it was measured from. */
+      basis: string;
+    }
   /** Ends the run if every job is settled and it has not ended yet (see {@link conclusion}). */
   | { kind: 'conclude' }
   | { kind: 'cancel'; reason: string }
@@ -151,6 +165,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
       }
       case 'budget_step':
         return budgetStep(command, state);
+      case 'overspend':
+        return overspend(command, state);
       case 'conclude':
         return state.phase === 'active' || state.phase === 'cancelling' ? conclusion(state) : [];
       case 'cancel':
@@ -474,6 +490,35 @@ export function remainingLimits(state: RunState, now: Date): RemainingLimits {
     spent: state.spent,
     reserved,
   };
+}
+
+function overspend(
+  command: Extract<RunCommand, { kind: 'overspend' }>,
+  state: RunState,
+): NewEvent[] {
+  const job = state.jobs.find((j) => j.id === command.jobId);
+  const budget = state.limits?.budget ?? null;
+  if (job === undefined || state.phase !== 'active' || budget === null) return [];
+  if (state.outcomes[job.id] !== undefined) return [];
+  const left = remainingLimits(state, command.now);
+  const heldForIt = state.shares[job.id]?.predictedCost ?? 0;
+  const available = (left.budget ?? 0) + heldForIt;
+  if (command.predictedCost <= available) return [];
+  return [
+    {
+      type: 'run.budget_exhausted',
+      data: {
+        jobId: job.id,
+        name: job.name,
+        budget,
+        spent: left.spent,
+        reserved: left.reserved,
+        remainingBudget: left.budget ?? 0,
+        cheapestCost: command.predictedCost,
+        reason: `budget exhausted: step '${job.name}' is predicted to cost ${dollars(command.predictedCost)} at the pace measured (${command.basis}), more than the ${dollars(Math.max(0, available))} of the ${dollars(budget)} budget left for it, and no configuration costs less: raise the budget and run it again`,
+      },
+    },
+  ];
 }
 
 /** Jobs of the run not budgeted and not settled: what a re-plan splits what is left over. */

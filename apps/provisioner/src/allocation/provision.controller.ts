@@ -78,7 +78,7 @@ export class ProvisionController {
     return planRescale({
       current,
       offers,
-      memoryMb: state.resources.memoryMb,
+      memoryMb: (state.requested ?? state.resources).memoryMb,
       now: new Date(request.now),
       stepsLeft: request.stepsLeft,
       lostSteps: request.lostSteps,

@@ -50,6 +50,7 @@ import {
   unbudgetedJobs,
   type JobState,
   type PendingRescale,
+  type RescaleCheck,
   type RunState,
 } from '@acai/runs';
 import { JobRepository } from './job.repository.js';
@@ -315,6 +316,7 @@ export class RunsHandler {
         { runId, jobId: event.aggregateId, misses: check.misses, reason: plan.reason },
         'job predicted to miss its share; it stays',
       );
+      if (check.misses === 'budget') await this.stopIfUnaffordable(event, runId, check, plan);
       return;
     }
     const to = plan.to;
@@ -357,6 +359,44 @@ export class RunsHandler {
       'job rescaled: asking it to checkpoint and stop',
     );
     this.askToRescale(event.project, event.aggregateId, state.rescale);
+  }
+
+  /**
+   * A job over its share of the budget that no configuration makes cheaper: if it costs more than
+   * is left of the run's whole budget for it, the budget is exhausted and the run stops (its jobs
+   * are cancelled, this one killed), rather than spend what it does not have.
+   */
+  private async stopIfUnaffordable(
+    event: StoredEventOf<'job.metrics_reported'>,
+    runId: string,
+    check: RescaleCheck,
+    plan: CommandResult<'planRescale'>,
+  ): Promise<void> {
+    const least = Math.min(
+      ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
+        (c): c is number => c !== null,
+      ),
+    );
+    if (!Number.isFinite(least)) return;
+    const { state, events } = await this.runs.execute(
+      event.project,
+      runId,
+      (s) =>
+        runDecider.decide(
+          {
+            kind: 'overspend',
+            jobId: event.aggregateId,
+            now: new Date(),
+            predictedCost: least,
+            basis: check.basis,
+          },
+          s,
+        ),
+      { correlationId: runId, causationId: event.id },
+    );
+    if (events.length === 0) return;
+    this.logger.warn({ runId, jobId: event.aggregateId }, 'run budget exhausted by a running job');
+    await this.advance(event.project, runId, state, event);
   }
 
   private askToRescale(project: string, jobId: string, pending: PendingRescale): void {

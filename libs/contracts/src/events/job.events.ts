@@ -396,7 +396,7 @@ export const RescaleMeasurementsSchema = z.object({
   stepsPerSecond: z.number().positive(),
   /** The step of the checkpoint it resumes from (null: none yet; it starts over). */
   checkpointStep: z.number().int().nonnegative().nullable(),
-  /** Seconds the attempt took from its start to its first reported step (data loading, warm-up). */
+  /** Seconds a new attempt is assumed to take before its first step (a move pays them again). */
   startupSeconds: z.number().nonnegative(),
   /** USD its attempts have cost so far, this one included. */
   spent: z.number().nonnegative(),
