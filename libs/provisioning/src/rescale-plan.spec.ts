@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { localOffers } from './offers.js';
+import { ec2Offers, localOffers } from './offers.js';
 import { planRescale, type RescaleRequest } from './rescale-plan.js';
 
 const NOW = new Date('2026-12-04T12:00:00.000Z');
@@ -68,6 +68,25 @@ describe('planRescale', () => {
     expect(plan.to?.name).toBe(one.name);
     expect(plan.to?.predictedCost).toBeLessThanOrEqual(maxCost);
     expect(plan.reason).toContain('fastest within it');
+  });
+
+  it('moves Spot capacity to Spot capacity, named as requests name it', () => {
+    const spot = ec2Offers({ spot: true });
+    const big = spot.find((o) => o.name === 'c5.2xlarge')!;
+    const plan = planRescale(
+      request({
+        current: big,
+        offers: [...ec2Offers(), ...spot],
+        stepsPerSecond: 0.0162,
+        stepsLeft: 18,
+        spent: 0.0048,
+        maxCost: 0.04,
+      }),
+    );
+    expect(plan.decision).toBe('down');
+    expect(plan.from.name).toBe('c5.2xlarge:spot');
+    expect(plan.to?.name).toMatch(/:spot$/);
+    expect(plan.alternatives.every((a) => a.offer.endsWith(':spot'))).toBe(true);
   });
 
   it('never moves to a configuration with too little memory', () => {

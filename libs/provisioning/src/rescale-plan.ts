@@ -1,6 +1,6 @@
 import type { CandidateView, RescaleConfiguration } from '@acai/contracts';
 import { formatDollars, formatSeconds } from './format.js';
-import type { Offer } from './offers.js';
+import { offerKey, type Offer } from './offers.js';
 
 /**
  * The share of a training step's work that runs in parallel over more CPUs (Amdahl), when nothing
@@ -84,7 +84,8 @@ export function planRescale(request: RescaleRequest): RescalePlan {
       meetsBudget: request.maxCost === null || cost <= request.maxCost,
       config: {
         provider: offer.provider,
-        name: offer.name,
+        // As requests name it (`c5.large:spot`): the job is pinned to it by this name.
+        name: offerKey(offer),
         vCpu: offer.vCpu,
         memoryMb: offer.memoryMb,
         pricePerHour: offer.pricePerHour,
@@ -98,7 +99,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
   const others = request.offers
     .filter(
       (o) =>
-        o.name !== request.current.name &&
+        offerKey(o) !== offerKey(request.current) &&
         o.provider === request.current.provider &&
         o.spot === request.current.spot &&
         o.memoryMb >= request.memoryMb,
@@ -127,7 +128,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     to: null,
     alternatives,
   });
-  const where = `on ${request.current.name}`;
+  const where = `on ${offerKey(request.current)}`;
   const late = !stay.meetsDeadline;
   if (late && request.finishBy !== null) {
     const by = request.finishBy;
@@ -138,7 +139,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     if (meeting !== undefined) {
       return move(
         meeting,
-        `predicted to finish ${lateBy} after its deadline ${where} (${formatSeconds(stay.seconds)} left at the measured rate); ${meeting.offer.name} is the cheapest that meets it: ${formatSeconds(meeting.seconds)} with the restart, ${formatDollars(meeting.cost)} in all`,
+        `predicted to finish ${lateBy} after its deadline ${where} (${formatSeconds(stay.seconds)} left at the measured rate); ${offerKey(meeting.offer)} is the cheapest that meets it: ${formatSeconds(meeting.seconds)} with the restart, ${formatDollars(meeting.cost)} in all`,
       );
     }
     const fastest = [...others]
@@ -147,7 +148,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     if (fastest !== undefined && fastest.seconds < stay.seconds * (1 - LEAST_LATE_GAIN)) {
       return move(
         fastest,
-        `predicted to finish ${lateBy} after its deadline ${where}; no configuration meets it, ${fastest.offer.name} is the least late: ${formatSeconds(fastest.seconds)} with the restart against ${formatSeconds(stay.seconds)}`,
+        `predicted to finish ${lateBy} after its deadline ${where}; no configuration meets it, ${offerKey(fastest.offer)} is the least late: ${formatSeconds(fastest.seconds)} with the restart against ${formatSeconds(stay.seconds)}`,
       );
     }
     return keep(
@@ -162,7 +163,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     if (within !== undefined) {
       return move(
         within,
-        `predicted to cost ${formatDollars(stay.cost)} ${where}, ${over} over its budget of ${formatDollars(request.maxCost)}; ${within.offer.name} is the fastest within it: ${formatDollars(within.cost)} in all, ${formatSeconds(within.seconds)} with the restart`,
+        `predicted to cost ${formatDollars(stay.cost)} ${where}, ${over} over its budget of ${formatDollars(request.maxCost)}; ${offerKey(within.offer)} is the fastest within it: ${formatDollars(within.cost)} in all, ${formatSeconds(within.seconds)} with the restart`,
       );
     }
     return keep(
@@ -184,7 +185,7 @@ function candidateOf(j: Judged): CandidateView {
     ...(j.meetsBudget ? [] : ['over the budget']),
   ];
   return {
-    offer: j.offer.name,
+    offer: offerKey(j.offer),
     provider: j.offer.provider,
     predictedSeconds: j.config.predictedSeconds,
     predictedCost: j.config.predictedCost,

@@ -648,6 +648,7 @@ describe('jobDecider', () => {
         rescale: null,
         offer: null,
         requested: { cpu: 8, memoryMb: 4096 },
+        pinned: false,
       });
     });
 

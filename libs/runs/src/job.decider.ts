@@ -66,6 +66,8 @@ export interface JobState {
    * type): what any configuration it moves to must have (absent: as `resources`).
    */
   readonly requested?: Resources;
+  /** Its step pinned it to a configuration (`provision.offer`): it is never moved off it. */
+  readonly pinned?: boolean;
   /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
    * configuration it ran on (absent: nothing measured yet).
@@ -388,6 +390,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           env: event.data.env,
           resources: event.data.resources,
           requested: event.data.resources,
+          pinned: event.data.provision?.offer !== undefined,
           inputs: event.data.inputs,
           outputs: event.data.outputs,
           timeoutSeconds: event.data.timeoutSeconds,

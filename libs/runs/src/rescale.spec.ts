@@ -104,4 +104,10 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck({ ...late, rescales: MAX_RESCALES }, at(31))).toBeNull();
     expect(rescaleCheck({ ...late, status: 'queued' }, at(31))).toBeNull();
   });
+
+  it('never moves a job its step pinned to a configuration', () => {
+    const late = running({}, { finishBy: at(40).toISOString() });
+    expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();
+    expect(rescaleCheck({ ...late, pinned: false }, at(31))).not.toBeNull();
+  });
 });

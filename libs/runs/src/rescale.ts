@@ -44,13 +44,16 @@ export interface RescaleCheck {
  * Whether a running job is predicted, from the pace of its running attempt (SMLT: measure each
  * iteration, re-plan as training goes), to miss its share of its run's deadline or budget where
  * it runs; null when it is on course, cannot be judged (no declared total, fewer than two steps
- * reported, no limits), is being moved already, or was moved {@link MAX_RESCALES} times.
+ * reported, no limits), is pinned to its configuration by its step (`provision.offer`), is being
+ * moved already, or was moved {@link MAX_RESCALES} times.
  * Pure: the time is `now`.
  */
 export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   const pace = state.pace ?? null;
   const share = state.share ?? null;
   if (state.status !== 'running' || (state.rescale ?? null) !== null) return null;
+  // The step said where to run: acai does not choose for it.
+  if (state.pinned === true) return null;
   if ((state.rescales ?? 0) >= MAX_RESCALES) return null;
   if (pace === null || pace.attempt !== state.attempt || pace.totalSteps === null) return null;
   if (share === null) return null;

@@ -62,9 +62,9 @@ export class ProvisionController {
     }
     const book = this.providers.book;
     const offers = book.offers([ref.provider]);
-    const current: Offer = offers.find(
-      (o) => o.name === ref.name && o.pricePerHour === ref.pricePerHour,
-    ) ?? {
+    // `job.provisioned` names it as requests do (`c5.large:spot`); a local slot placed as requested
+    // may be a size no offer has, and is taken as it is.
+    const current: Offer = offers.find((o) => offerKey(o) === ref.name) ?? {
       provider: ref.provider as Offer['provider'],
       name: ref.name,
       vCpu: ref.vCpu,
