@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack } from '../../libs/devstack/dist/index.js';
+import { runProgram } from './mnist-stack.mjs';
 import { round } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
@@ -401,20 +402,4 @@ export async function run(ctx) {
     if (ok && !ctx.keep) rmSync(home, { recursive: true, force: true });
     else say(`logs and state kept in ${home}`);
   }
-}
-
-/** Runs a program to its end; rejects with its output when it fails. */
-function runProgram(
-  /** @type {string} */ command,
-  /** @type {string[]} */ args,
-  /** @type {Record<string, string>} */ env,
-) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env } });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(output))));
-  });
 }

@@ -215,8 +215,11 @@ export async function run(ctx) {
     if (events < lastSeq) problems.push(`replay reached ${events} of ${lastSeq}`);
     const documents = status?.documents ?? 0;
     if (documents < jobs) problems.push(`job history has ${documents} documents, expected ${jobs}`);
+    // Error lines per service: any fails the benchmark (a Record compared with 0 never did).
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
-    if (logErrors > 0) problems.push(`${logErrors} error lines in the service logs`);
+    const errorLines = Object.values(logErrors).reduce((a, b) => a + b, 0);
+    if (errorLines > 0)
+      problems.push(`${errorLines} error lines in the service logs: ${JSON.stringify(logErrors)}`);
     ok = problems.length === 0;
 
     say('');

@@ -66,6 +66,11 @@ export const BENCHMARKS = {
       'the MNIST sweep (8 trials, 2 at a time) with its median-rule early stopping and without: time to the best model, its test accuracy, trials stopped, trial-epochs',
     load: () => import('./sweep.mjs'),
   },
+  rescale: {
+    description:
+      'MNIST under a deadline 1 CPU misses: fixed 1 CPU, fixed 2 CPU, and acai starting on 1 CPU and rescaling while it trains',
+    load: () => import('./mnist-rescale.mjs'),
+  },
   replay: {
     description:
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',

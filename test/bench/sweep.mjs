@@ -7,22 +7,16 @@
 // epoch ended (the best model existed from then on), the best trial and its loss, the test accuracy
 // evaluate reported on it, the trials stopped early and at which epoch, the trial-epochs trained
 // and the trials' running seconds, and each process's CPU-seconds.
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import http from 'node:http';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connect } from '@nats-io/transport-node';
-import { startStack } from '../../libs/devstack/dist/index.js';
-import { countLogLines, cpuSnapshot, cpuUse, request, round } from './lib.mjs';
+import { countLogLines, cpuSnapshot, cpuUse, round } from './lib.mjs';
+import { startMnistStack } from './mnist-stack.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
-/** @typedef {import('./lib.mjs').Client} Client */
 /** @typedef {'early stopping' | 'baseline'} Mode */
 
-const END_TYPES = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 /** A sweep that has not ended after this long is given up on (the whole sweep takes minutes). */
 const RUN_TIMEOUT_MS = 30 * 60_000;
 const SWEPT_STEP = 'train';
@@ -36,71 +30,14 @@ const READ_MODEL_WAIT_MS = 30_000;
 export async function run(ctx) {
   const { say } = ctx;
   const repeats = ctx.n ?? 1;
-  const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-sweep-'));
-  // mkdtemp makes it 0700; as root, embedded Postgres runs initdb as user `postgres`, which must
-  // be able to reach its data folder inside.
-  chmodSync(home, 0o755);
   const loadAverageAtStart = os.loadavg().map((x) => round(x, 2));
-  say(`starting the stack in ${home} (load average ${loadAverageAtStart.join(', ')})`);
-  const stack = await startStack({
-    root: ctx.root,
-    home,
-    gatewayPort: 0,
-    // A crash fails the benchmark rather than being restarted away.
-    supervise: false,
-    env: { ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info' },
-    nodeArgs: (process.env['ACAI_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
-    say: (line) => say(`  ${line}`),
-  });
+  const bench = await startMnistStack(ctx, 'sweep');
+  const { home, stack, api } = bench;
   let ok = false;
   /** @type {string[]} */
   const problems = [];
-  /** @type {Awaited<ReturnType<typeof connect>> | undefined} */
-  let nc;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   try {
-    let died = /** @type {string | undefined} */ (undefined);
-    void stack.died.then((name) => (died = name));
-    /** @type {Client} */
-    const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
-    /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
-    const api = async (method, pathname, body) => {
-      const response = await request(client, method, pathname, body);
-      if (response.status >= 300)
-        throw new Error(`${method} ${pathname}: ${response.status} ${response.text}`);
-      return JSON.parse(response.text);
-    };
-
-    // Every run event as it is published: the run's end and its sweep's completion, timestamped here.
-    nc = await connect({ ...stack.natsOperator, name: 'bench-sweep' });
-    /** @type {Map<string, Map<string, number>>} run id -> event type -> performance.now() */
-    const seen = new Map();
-    /** @type {(() => void) | undefined} */
-    let onEvent;
-    nc.subscribe('acai.evt.default.run.*', {
-      callback: (error, msg) => {
-        if (error) return;
-        const type = msg.headers?.get('Acai-Type') ?? '';
-        const runId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
-        const events = seen.get(runId) ?? new Map();
-        if (!events.has(type)) events.set(type, performance.now());
-        seen.set(runId, events);
-        onEvent?.();
-      },
-    });
-    await nc.flush();
-
-    say('importing MNIST (examples/mnist/import.mjs)');
-    await runProgram(process.execPath, [path.join(ctx.root, 'examples/mnist/import.mjs')], {
-      ACAI_URL: stack.gatewayUrl,
-      ACAI_KEY: client.key,
-    });
-    const template = JSON.parse(
-      readFileSync(path.join(ctx.root, 'examples/mnist/sweep.json'), 'utf8').replaceAll(
-        '{{examples}}',
-        await stack.examples(),
-      ),
-    );
+    const template = bench.spec('sweep.json');
     const trainOf = (/** @type {any} */ spec) =>
       spec.steps.find((/** @type {any} */ s) => s.name === SWEPT_STEP);
     const templateTrain = trainOf(template);
@@ -121,35 +58,12 @@ export async function run(ctx) {
       }),
     };
 
-    /**
-     * Submits a spec and waits for its run's end event.
-     * @param {any} spec
-     */
+    /** @param {any} spec */
     const submitAndWait = async (spec) => {
-      const submittedAtMs = Date.now();
-      const submittedAt = performance.now();
-      const submitted = await api('POST', '/api/v1/runs', spec);
-      const id = /** @type {string} */ (submitted.id);
-      const ended = () => [...(seen.get(id)?.keys() ?? [])].find((t) => END_TYPES.has(t));
-      const deadline = submittedAt + RUN_TIMEOUT_MS;
-      while (ended() === undefined && died === undefined && performance.now() < deadline) {
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, 5_000);
-          onEvent = () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          };
-        });
-      }
-      onEvent = undefined;
-      const endType = ended();
+      const submitted = await bench.submitAndWait(spec, RUN_TIMEOUT_MS);
       return {
-        id,
-        submittedAtMs,
-        submittedAt,
-        endType: endType ?? null,
-        endedAt: endType === undefined ? null : (seen.get(id)?.get(endType) ?? null),
-        sweepCompletedAt: seen.get(id)?.get('run.sweep_completed') ?? null,
+        ...submitted,
+        sweepCompletedAt: submitted.events.get('run.sweep_completed') ?? null,
       };
     };
 
@@ -177,7 +91,7 @@ export async function run(ctx) {
     /** @type {Awaited<ReturnType<typeof measure>>[]} */
     const results = [];
     for (const [i, mode] of order.entries()) {
-      if (died !== undefined) break;
+      if (bench.died() !== undefined) break;
       say(`run ${i + 1}/${order.length}: ${mode}`);
       const before = cpuSnapshot(home);
       const loadBefore = os.loadavg().map((x) => round(x, 2));
@@ -193,7 +107,7 @@ export async function run(ctx) {
       );
       for (const p of result.problems) problems.push(`${mode} run ${result.runId}: ${p}`);
     }
-    if (died !== undefined) problems.push(`a service died: ${died}`);
+    if (bench.died() !== undefined) problems.push(`a service died: ${bench.died()}`);
     const baselineStopped = results
       .filter((r) => r.mode === 'baseline')
       .reduce((a, r) => a + r.stoppedEarly, 0);
@@ -225,7 +139,7 @@ export async function run(ctx) {
       date: new Date().toISOString(),
       machine: {
         ...ctx.machine(),
-        natsServer: nc.info?.version ?? 'unknown',
+        natsServer: bench.natsVersion(),
         loadAverageAtStart,
         loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
       },
@@ -257,10 +171,7 @@ export async function run(ctx) {
     ok = problems.length === 0;
     return { ok, file };
   } finally {
-    await nc?.close().catch(() => undefined);
-    agent.destroy();
-    say('stopping the stack');
-    await stack.stop();
+    await bench.close();
     if (ok && !ctx.keep) rmSync(home, { recursive: true, force: true });
     else say(`logs and state kept in ${home}`);
   }
@@ -536,20 +447,4 @@ function printTable(say, results, summary, repeats) {
       `trial-epochs ${ratio(e.trialEpochs, b.trialEpochs)}, trials' running time ${ratio(e.trialRunningSec, b.trialRunningSec)}, ` +
       `stack CPU-s ${ratio(e.cpuSecAll, b.cpuSecAll)}; test accuracy ${fmt((e.testAccuracy ?? NaN) * 100, 2)}% vs ${fmt((b.testAccuracy ?? NaN) * 100, 2)}%`,
   );
-}
-
-/** Runs a program to its end; rejects with its output when it fails. */
-function runProgram(
-  /** @type {string} */ command,
-  /** @type {string[]} */ args,
-  /** @type {Record<string, string>} */ env,
-) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env } });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(output))));
-  });
 }

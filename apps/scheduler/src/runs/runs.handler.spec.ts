@@ -13,6 +13,7 @@ import {
 } from '@acai/contracts';
 import { HandleLater, silentLogger } from '@acai/eventing';
 import { jobDecider } from '@acai/runs';
+import { plannedJob } from '@acai/testkit';
 import {
   FakeCommands,
   InMemoryEventLog,
@@ -1079,8 +1080,11 @@ describe('the scheduler’s run workflow', () => {
       predictedFinish: new Date(Date.now() + seconds * 1000).toISOString(),
     });
 
-    /** A training job running on 1 CPU that should finish `finishIn` seconds from now. */
-    async function runningJob(finishIn: number): Promise<void> {
+    /**
+     * A training job running on 1 CPU that should finish `finishIn` seconds from now, or (with
+     * `maxCost`) cost at most that, with no deadline.
+     */
+    async function runningJob(finishIn: number, maxCost: number | null = null): Promise<void> {
       const ref = { project: PROJECT, aggregate: JOB, id: JOB_ID };
       const steps: Parameters<typeof jobDecider.decide>[0][] = [
         {
@@ -1098,13 +1102,22 @@ describe('the scheduler’s run workflow', () => {
             secrets: {},
             provision: null,
             retries: null,
-            share: {
-              maxSeconds: finishIn,
-              maxCost: null,
-              optimize: null,
-              reason: 'time: its share',
-              finishBy: new Date(Date.now() + finishIn * 1000).toISOString(),
-            },
+            share:
+              maxCost === null
+                ? {
+                    maxSeconds: finishIn,
+                    maxCost: null,
+                    optimize: null,
+                    reason: 'time: its share',
+                    finishBy: new Date(Date.now() + finishIn * 1000).toISOString(),
+                  }
+                : {
+                    maxSeconds: null,
+                    maxCost,
+                    optimize: null,
+                    reason: 'money: its share',
+                    finishBy: null,
+                  },
           },
         },
         {
@@ -1209,6 +1222,77 @@ describe('the scheduler’s run workflow', () => {
       });
       await handler.onMetricsReported(await report());
       expect(asked).toBe(0);
+    });
+
+    it('stops the run when a job costs more than all its budget left and nothing costs less', async () => {
+      // The run: only this job, $0.0005 budget, $0.0002 held back for it.
+      const limits = {
+        deadline: null,
+        deadlineSpec: null,
+        budget: 0.0005,
+        predictedFinish: null,
+        predictedCost: 0.0002,
+        cheapestCost: 0.0001,
+      };
+      const train = plannedJob(JOB_ID, 'train');
+      await log.seed({ project: PROJECT, aggregate: 'run', id: RUN_ID }, [
+        {
+          type: 'run.submitted',
+          data: { name: 'r', jobs: [train], submittedBy: null, origin: null, limits },
+        },
+        {
+          type: 'run.step_budgeted',
+          data: {
+            jobId: JOB_ID,
+            name: 'train',
+            share: {
+              maxSeconds: null,
+              maxCost: 0.0004,
+              optimize: null,
+              reason: 'money',
+              finishBy: null,
+            },
+            remainingSeconds: null,
+            remainingBudget: 0.0005,
+            spent: 0,
+            reserved: 0,
+            predictedSeconds: 20,
+            predictedCost: 0.0002,
+            runPredictedFinish: null,
+            runPredictedCost: 0.0002,
+          },
+        },
+      ]);
+      for (const event of log.all()) runs.observe(event);
+      // 6 epochs of 10 s at $0.04/h: 60 s, $0.00067, more than $0.0004 and than $0.0005.
+      await runningJob(0, 0.0004);
+      commands.on('planRescale', () => ({
+        decision: 'stay' as const,
+        reason: 'no configuration costs less',
+        from: { ...config(ONE, 40), predictedCost: 0.00067 },
+        to: null,
+        alternatives: [
+          {
+            offer: TWO.name,
+            provider: 'local',
+            predictedSeconds: 27,
+            predictedCost: 0.0008,
+            feasible: false,
+            whyNot: 'over the budget',
+          },
+        ],
+      }));
+      await handler.onMetricsReported(await report());
+      const [exhausted] = log.ofType('run.budget_exhausted');
+      expect(exhausted?.data).toMatchObject({
+        jobId: JOB_ID,
+        budget: 0.0005,
+        cheapestCost: 0.00067,
+      });
+      expect(exhausted?.data.reason).toContain("step 'train' is predicted to cost");
+      // The job is cancelled and its process told to stop.
+      expect(log.ofType('job.cancelled')).toHaveLength(1);
+      expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
     });
 
     it('keeps a job where it is when no configuration helps', async () => {
