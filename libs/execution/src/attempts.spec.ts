@@ -218,6 +218,49 @@ describe('job attempts', () => {
     expect(log.ofType('job.started')).toEqual([]);
   });
 
+  it('learns of a move asked while it was not listening, and records it as rescaled', async () => {
+    const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(await attempt!.pendingRescale()).toBeNull();
+    const to = {
+      provider: 'local',
+      name: 'local-2cpu-1024mb',
+      vCpu: 2,
+      memoryMb: 1024,
+      pricePerHour: 0.07,
+    };
+    const config = { ...to, predictedSeconds: 10, predictedCost: 0.001, predictedFinish: null };
+    await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [
+      {
+        type: 'job.rescale_requested',
+        data: {
+          attempt: 1,
+          direction: 'up',
+          reason: 'late',
+          finishBy: null,
+          maxCost: null,
+          from: { ...config, name: 'local-1cpu-1024mb', vCpu: 1 },
+          to: config,
+          measurements: {
+            step: 2,
+            totalSteps: 6,
+            stepsPerSecond: 0.1,
+            checkpointStep: 2,
+            startupSeconds: 2,
+            spent: 0,
+            basis: 'test',
+          },
+          alternatives: [],
+          graceSeconds: 30,
+        },
+      },
+    ]);
+    // Its cache never saw the request: the log did.
+    expect(await attempt!.pendingRescale()).toMatchObject({ attempt: 1, to, graceSeconds: 30 });
+    expect(await attempt!.endForRescale(1234)).toBe('rescaled');
+    expect(log.ofType('job.rescaled')[0]?.data).toMatchObject({ attempt: 1, durationMs: 1234, to });
+    expect(await attempt!.pendingRescale()).toBeNull();
+  });
+
   it('reports a cancelled job as cancelled to the attempt that ran it', async () => {
     const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
     await log.seed({ project: PROJECT, aggregate: JOB, id: JOB_ID }, [

@@ -12,7 +12,13 @@ import {
   type EventingLogger,
   type WorkLease,
 } from '@acai/eventing';
-import { dispatchedState, endedAs, jobDecider, type JobState } from '@acai/runs';
+import {
+  dispatchedState,
+  endedAs,
+  jobDecider,
+  type JobState,
+  type PendingRescale,
+} from '@acai/runs';
 
 /** Who runs an attempt: the executor (its id in `job.started`) and the pool it pulled from. */
 export interface AttemptNode {
@@ -139,6 +145,19 @@ export class Attempt {
    */
   async owns(): Promise<boolean> {
     return (await this.standing()) === 'owner';
+  }
+
+  /**
+   * The move to another configuration asked of this attempt and not done yet, as the log says now
+   * (null: none). Asked when the executor checks its jobs against the log: the request is a core
+   * NATS message, which an executor that was disconnected never got.
+   */
+  async pendingRescale(): Promise<PendingRescale | null> {
+    const { state } = await this.jobs.refresh(this.work.project, this.work.jobId);
+    const pending = state.rescale ?? null;
+    return state.status === 'running' && pending !== null && pending.attempt === this.number
+      ? pending
+      : null;
   }
 
   /**

@@ -142,6 +142,13 @@ export class JobRunner {
         );
         continue;
       }
+      if (owns && !running.rescaling) {
+        // A move asked while this executor did not hear it: made now.
+        const pending = await running.attempt.pendingRescale().catch(() => null);
+        if (pending !== null && this.running.get(jobId) === running) {
+          this.rescale(jobId, pending.attempt, pending.graceSeconds, pending.reason);
+        }
+      }
       if (owns || running.ended || this.running.get(jobId) !== running) continue;
       this.options.logger.warn(
         { jobId, attempt: running.attempt.number },
