@@ -70,7 +70,7 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   scheduler: {
     appends: ['run', 'job'],
-    calls: ['getVersion', 'checkResources', 'planRescale'],
+    calls: ['getVersion', 'checkResources', 'estimateRun', 'planRescale'],
     queuesWork: true,
     writesLogs: false,
     publishesControls: [Controls.cancelJob, Controls.rescaleJob],
