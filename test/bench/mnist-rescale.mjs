@@ -19,7 +19,7 @@ import { startMnistStack } from './mnist-stack.mjs';
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
 /** @typedef {'fixed 1 CPU' | 'fixed 2 CPU' | 'acai (1 CPU, rescaling)'} Arm */
 
-const EPOCHS = process.env['ACAI_BENCH_RESCALE_EPOCHS'] ?? '16';
+const EPOCHS = process.env['ACAI_BENCH_RESCALE_EPOCHS'] ?? '40';
 const RUN_TIMEOUT_MS = 15 * 60_000;
 /** @type {Arm[]} */
 const ARMS = ['fixed 1 CPU', 'fixed 2 CPU', 'acai (1 CPU, rescaling)'];
