@@ -16,7 +16,9 @@ const args = process.argv.slice(2);
 const exampleArg = args.find((a) => a === '--example' || a.startsWith('--example='));
 const wantsExample = exampleArg !== undefined;
 // `--example` runs the MNIST pipeline; `--example=mnist-sweep` its sweep over learning rate and
-// hidden size (examples/mnist/sweep.json); `--example=hello` the small three-step one.
+// hidden size (examples/mnist/sweep.json); `--example=mnist-deadline` the pipeline under a deadline
+// that training on 1 CPU misses, so that acai moves it to 2 CPUs while it trains
+// (examples/mnist/deadline.json); `--example=hello` the small three-step one.
 const exampleName = exampleArg?.includes('=') ? exampleArg.split('=')[1] : undefined;
 const exitAfter = args.includes('--exit');
 const home = path.resolve(process.env.ACAI_HOME ?? path.join(root, '.acai'));
@@ -93,10 +95,11 @@ if (!exitAfter) say('running; press Ctrl-C to stop.');
 
 async function runExample(stack) {
   const which = exampleName ?? 'mnist';
-  const mnist = which === 'mnist' || which === 'mnist-sweep';
+  const variants = { 'mnist-sweep': 'sweep.json', 'mnist-deadline': 'deadline.json' };
+  const mnist = which === 'mnist' || which in variants;
   const file =
-    which === 'mnist-sweep'
-      ? path.join(root, 'examples', 'mnist', 'sweep.json')
+    which in variants
+      ? path.join(root, 'examples', 'mnist', variants[which])
       : path.join(root, 'examples', which, 'run.json');
   const spec = JSON.parse(
     readFileSync(file, 'utf8').replaceAll('{{examples}}', await stack.examples()),
@@ -138,6 +141,12 @@ async function runExample(stack) {
       (line) => show(job.name, line),
     );
     const view = await api('GET', `/api/v1/jobs/${job.id}`);
+    for (const move of (await api('GET', `/api/v1/jobs/${job.id}/history`)).filter(
+      (e) => e.type === 'job.rescale_requested',
+    ))
+      say(
+        `${job.name}: moved from ${move.data.from.name} to ${move.data.to.name}: ${move.data.reason}`,
+      );
     if (view.reason === 'early_stopped') say(`${job.name}: ${view.message}`);
     else if (['failed', 'cancelled', 'skipped'].includes(view.status)) break;
   }
@@ -237,14 +246,27 @@ async function followLogs(url, headers, onLine) {
 
 /** What a job cost: its configuration's price × how long it ran, from its history. */
 function costOf(history) {
-  const provisioned = history.findLast((e) => e.type === 'job.provisioned');
-  const ended = history.findLast((e) => e.type === 'job.succeeded' || e.type === 'job.failed');
-  const offer = provisioned?.data.offer ?? null;
-  const seconds = (ended?.data.durationMs ?? 0) / 1000;
+  // Every attempt that ran, at the price of the configuration it ran on (a job moved to another
+  // configuration ran on two).
+  let price = 0;
+  let seconds = 0;
+  let cost = 0;
+  let provisioned;
+  for (const e of history) {
+    if (e.type === 'job.provisioned') {
+      provisioned = e;
+      price = e.data.offer?.pricePerHour ?? 0;
+    }
+    if (['job.succeeded', 'job.failed', 'job.rescaled', 'job.retry_scheduled'].includes(e.type)) {
+      const ran = (e.data.durationMs ?? 0) / 1000;
+      seconds += ran;
+      cost += (price * ran) / 3600;
+    }
+  }
   return {
-    offer,
+    offer: provisioned?.data.offer ?? null,
     seconds,
-    cost: ((offer?.pricePerHour ?? 0) * seconds) / 3600,
+    cost,
     decision: provisioned?.data.decision?.rule === 'pinned' ? null : provisioned?.data.decision,
   };
 }
