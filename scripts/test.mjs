@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: builds (quietly), starts a throwaway nats-server (from PATH) and an embedded Postgres under a
+// `npm test`: builds (quietly), type-checks (the whole suite only), starts a throwaway nats-server (from PATH) and an embedded Postgres under a
 // temporary folder, runs every jest tier against them, and removes both. Set NATS_URL or
 // DATABASE_URL to use servers you already run instead.
 import { spawn } from 'node:child_process';
@@ -18,6 +18,23 @@ try {
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error));
   process.exit(1);
+}
+
+// The whole suite also type-checks everything, specs included: jest compiles them with swc, which
+// strips the types without checking them (a spec with a type error would otherwise pass).
+if (process.argv.length <= 2) {
+  const checked = await new Promise((resolve) => {
+    const tsc = spawn(
+      process.execPath,
+      ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit'],
+      { cwd: root, stdio: 'inherit' },
+    );
+    tsc.on('close', (code) => resolve(code === 0));
+  });
+  if (!checked) {
+    console.error('[acai] type errors (above): fix them; `npm run typecheck` checks again');
+    process.exit(1);
+  }
 }
 
 const { startNats, startEmbeddedPostgres, ensureDatabase } =

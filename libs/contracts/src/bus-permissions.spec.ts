@@ -28,7 +28,7 @@ describe('bus permissions', () => {
   it.each(BUS_SERVICES.filter((s) => s !== 'gateway'))(
     'lets %s send every command its code sends',
     (service) => {
-      const calls = BUS_ROLES[service].calls;
+      const calls: readonly string[] = BUS_ROLES[service].calls;
       const missing = commandsSentBy(service).filter((c) => !calls.includes(c));
       expect(missing).toEqual([]);
     },

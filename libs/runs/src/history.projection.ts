@@ -58,6 +58,10 @@ export const runsProjection: Projection<RunView> = {
         createdAt: event.occurredAt,
         updatedAt: event.occurredAt,
         jobs: event.data.jobs.map((j) => ({ id: j.id, name: j.name, status: 'pending' })),
+        ...(event.data.priority === undefined || event.data.priority === 0
+          ? {}
+          : { priority: event.data.priority }),
+        ...(event.data.maxParallel === undefined ? {} : { maxParallel: event.data.maxParallel }),
         ...(event.data.limits == null
           ? {}
           : {

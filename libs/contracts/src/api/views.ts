@@ -105,6 +105,12 @@ export const RunViewSchema = z.object({
   limits: RunLimitsViewSchema.optional(),
   /** Added: the run's swept steps (absent when it has none). */
   sweeps: z.array(RunSweepSummarySchema).optional(),
+  /**
+   * Added: its priority among its project's runs and the most of its jobs out at once, as the spec
+   * gave them (absent: priority 0, no limit).
+   */
+  priority: z.number().int().optional(),
+  maxParallel: z.number().int().positive().optional(),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
