@@ -106,6 +106,18 @@ describe('runsProjection', () => {
     });
   });
 
+  it('shows the priority and maxParallel the run was given', () => {
+    const [submitted] = failingRun();
+    const given = {
+      ...submitted!,
+      data: { ...(submitted!.data as object), priority: 5, maxParallel: 2 },
+    } as StoredEvent;
+    expect(runOf([given])).toMatchObject({ priority: 5, maxParallel: 2 });
+    // A run that gave neither shows neither (priority 0, no limit).
+    expect(runOf([submitted!])).not.toHaveProperty('priority');
+    expect(runOf([submitted!])).not.toHaveProperty('maxParallel');
+  });
+
   it('stays queued until a job runs, then is running', () => {
     const events = failingRun();
 
