@@ -66,6 +66,11 @@ export const BENCHMARKS = {
       'the MNIST sweep (8 trials, 2 at a time) with its median-rule early stopping and without: time to the best model, its test accuracy, trials stopped, trial-epochs',
     load: () => import('./sweep.mjs'),
   },
+  scheduling: {
+    description:
+      'SMLT-style: 200 training jobs sized from MNIST on this machine, with deadlines or budgets and frequent Spot losses, on the simulated provider: fixed configurations (smallest, a user pick, largest, best in hindsight) against adaptive scheduling',
+    load: () => import('./scheduling.mjs'),
+  },
   replay: {
     description:
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',

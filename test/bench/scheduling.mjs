@@ -1,0 +1,1032 @@
+// @ts-check
+// The `scheduling` benchmark (issue #12): SMLT's comparison of fixed configurations against
+// adaptive scheduling, for jobs with deadlines and budgets. It is organised in named rounds
+// (`ROUNDS`); today there is one:
+//
+// - `simulated`: N training jobs (200 by default) of varied sizes on the simulated provider and its
+//   virtual clock, the whole stack as separate processes (as `simulation`). Each job's work and how
+//   it scales with workers are measured first from the MNIST trainer on this machine (one epoch
+//   with THREADS=1 and THREADS=2: seconds per epoch and, by Amdahl's law, the parallel fraction);
+//   the jobs differ by epochs and data scale. Each job has a deadline or a budget; Spot capacity is
+//   reclaimed often. Arms, one after another on the same stack: acai's adaptive scheduling (a run
+//   with `deadline` or `budget`, `provision` left to the auto-provisioner, which learns the jobs'
+//   runtime model from its own profiling run), then the same jobs pinned (`provision.offer`) to the
+//   smallest configuration, the one a user would pick (c5.xlarge), the largest, and the best single
+//   fixed configuration in hindsight.
+//
+// A later round (`mnist-rescale`: real MNIST on the local provider, fixed 1 CPU, fixed 2 CPU and
+// acai rescaling) goes in `ROUNDS` beside it. Rescaling while training, when it lands in the
+// scheduler, acts on the adaptive arm's runs as they are (they report progress and checkpoint):
+// nothing here needs to change for it.
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connect } from '@nats-io/transport-node';
+import { startStack } from '../../libs/devstack/dist/index.js';
+import { countLogLines, cpuSnapshot, cpuUse, request, round, stats } from './lib.mjs';
+
+/** @typedef {import('./run.mjs').BenchContext} BenchContext */
+/** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
+
+/**
+ * @typedef {object} Round
+ * @property {string} description
+ * @property {(ctx: BenchContext) => Promise<{ result: object; problems: string[] }>} run
+ */
+
+/** The rounds, in the order they run (ACAI_BENCH_SCHED_ROUNDS=simulated picks some). */
+/** @type {Record<string, Round>} */
+const ROUNDS = {
+  simulated: {
+    description:
+      'jobs sized from MNIST on this machine, with deadlines or budgets and frequent Spot losses, on the simulated provider: fixed configurations against adaptive scheduling',
+    run: simulatedRound,
+  },
+};
+
+const DEFAULT_JOBS = 200;
+const SEED = 12;
+/** Virtual seconds per real second; ACAI_BENCH_SCHED_SPEEDUP overrides it. */
+const SPEEDUP = Number(process.env['ACAI_BENCH_SCHED_SPEEDUP'] ?? 3600);
+/** Spot reclaims per instance-hour: 20x the catalogue's 0.01, so that they matter. */
+const SPOT_INTERRUPTIONS_PER_HOUR = 0.2;
+/** The jobs arrive (Poisson) over this many virtual hours. */
+const ARRIVAL_HOURS = 12;
+/** Share of the jobs with a deadline; the others have a budget. */
+const DEADLINE_SHARE = 0.6;
+/** A deadline is this many times the job's fastest possible time (log-uniform): some infeasible. */
+const DEADLINE_FACTOR = /** @type {const} */ ([0.7, 4]);
+/** A budget is this many times the job's cheapest possible cost (log-uniform). */
+const BUDGET_FACTOR = /** @type {const} */ ([1.3, 4]);
+/** Epochs (uniform) and data scale, in MNIST training sets (log-uniform), of the jobs. */
+const EPOCHS = /** @type {const} */ ([5, 30]);
+const DATA_SCALE = /** @type {const} */ ([10, 300]);
+/** Progress steps a simulated job reports, and a checkpoint every this many (every 10 %). */
+const SIM_STEPS = 20;
+const CHECKPOINT_EVERY = 2;
+/** What a user would pick from the catalogue: a mid-size compute type, on-demand. */
+const USER_PICK = 'c5.xlarge';
+/** MNIST calibration: runs of one epoch per thread count (the fastest is kept). */
+const CALIBRATION_REPEATS = Number(process.env['ACAI_BENCH_SCHED_CALIBRATION_REPEATS'] ?? 2);
+/** The earlier measurement the calibration is set beside (examples/mnist/README.md). */
+const EARLIER_TWO_THREAD_SPEEDUP = 1.6;
+const MAX_INSTANCES = 400;
+const SUBMIT_CONCURRENCY = 16;
+const GOAL = {
+  feasibleDeadlinesMet: 0.95,
+  budgetOverruns: 0,
+  cheaperThanFixedAsGood: 2,
+  text: '>= 95 % of feasible deadlines met with no budget overrun, and >= 2x cheaper than the fixed configuration that meets as many deadlines',
+};
+
+/**
+ * @param {BenchContext} ctx
+ * @returns {Promise<BenchOutcome>}
+ */
+export async function run(ctx) {
+  const names = (process.env['ACAI_BENCH_SCHED_ROUNDS'] ?? Object.keys(ROUNDS).join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.filter((n) => !(n in ROUNDS));
+  if (unknown.length > 0) throw new Error(`unknown rounds: ${unknown.join(', ')}`);
+  /** @type {Record<string, object>} */
+  const rounds = {};
+  /** @type {string[]} */
+  const problems = [];
+  for (const name of names) {
+    const round_ = /** @type {Round} */ (ROUNDS[name]);
+    ctx.say(`round ${name}: ${round_.description}`);
+    const { result, problems: found } = await round_.run(ctx);
+    rounds[name] = result;
+    problems.push(...found.map((p) => `${name}: ${p}`));
+  }
+  for (const p of problems) ctx.say(`PROBLEM: ${p}`);
+  const file = ctx.writeResult('scheduling', {
+    benchmark: 'scheduling',
+    date: new Date().toISOString(),
+    machine: { ...ctx.machine(), loadAverageAtEnd: os.loadavg().map((x) => round(x, 1)) },
+    goal: GOAL.text,
+    rounds,
+    notes: problems.map((p) => `PROBLEM: ${p}`),
+  });
+  return { ok: problems.length === 0, file };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round `simulated`
+
+/**
+ * @typedef {object} Calibration
+ * @property {number} secondsPerEpoch   one epoch of MNIST (60,000 images) on one thread
+ * @property {number} twoThreadSpeedup  one thread's epoch time over two threads'
+ * @property {number} parallel          Amdahl's parallel fraction from it: 2 (1 - 1/speedup)
+ * @property {number[]} oneThread       every one-thread epoch measured, seconds
+ * @property {number[]} twoThreads
+ * @property {number[]} loadAverage
+ */
+
+/**
+ * @typedef {object} OfferView
+ * @property {string} name
+ * @property {number} vCpu
+ * @property {number} pricePerHour
+ * @property {number} speed
+ * @property {number} bootSeconds
+ * @property {boolean} spot
+ * @property {number} gpus
+ */
+
+/**
+ * @typedef {object} Job
+ * @property {number} index
+ * @property {number} epochs
+ * @property {number} dataScale
+ * @property {number} workSeconds      ACAI_SIM_SECONDS: the work on one c5 vCPU
+ * @property {number} arrivalHours     virtual hours after the arm starts
+ * @property {number | null} deadlineSeconds   from submission
+ * @property {number | null} budget    USD
+ * @property {number} fastestSeconds   boot included, on the fastest configuration
+ * @property {number} cheapestCost     on the cheapest configuration, boot included
+ * @property {boolean | null} feasible whether its deadline can be met at all (null: no deadline)
+ */
+
+/**
+ * @typedef {object} Arm
+ * @property {string} name
+ * @property {string | null} offer    the pinned offer (`c5.xlarge`, `c5.large:spot`), null: adaptive
+ * @property {string} why
+ */
+
+/** @param {BenchContext} ctx */
+async function simulatedRound(ctx) {
+  const say = ctx.say;
+  const n = ctx.n ?? DEFAULT_JOBS;
+  /** @type {string[]} */
+  const problems = [];
+
+  const calibration = await calibrate(ctx);
+  say(
+    `MNIST on this machine: ${calibration.secondsPerEpoch} s per epoch on one thread, ` +
+      `${calibration.twoThreadSpeedup}x with two (earlier: ${EARLIER_TWO_THREAD_SPEEDUP}x): ` +
+      `parallel fraction ${calibration.parallel}`,
+  );
+  if (calibration.twoThreadSpeedup < 1 || calibration.twoThreadSpeedup > 2)
+    problems.push(
+      `the two-thread speed-up ${calibration.twoThreadSpeedup} is outside 1-2 (a busy machine?): the parallel fraction is clamped to ${calibration.parallel}`,
+    );
+
+  const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-scheduling-'));
+  chmodSync(home, 0o755);
+  say(`starting the stack in ${home} (simulated provider at ${SPEEDUP}x)`);
+  const stack = await startStack({
+    root: ctx.root,
+    home,
+    gatewayPort: 0,
+    supervise: false,
+    env: {
+      ACAI_LOG_LEVEL: process.env['ACAI_LOG_LEVEL'] ?? 'info',
+      ACAI_PROVIDERS: 'simulated',
+      ACAI_EC2_MAX_INSTANCES: String(MAX_INSTANCES),
+      ACAI_SIM_SPEEDUP: String(SPEEDUP),
+      ACAI_SIM_SEED: String(SEED),
+      ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR: String(SPOT_INTERRUPTIONS_PER_HOUR),
+    },
+    nodeArgs: (process.env['ACAI_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+    say: (line) => say(`  ${line}`),
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SUBMIT_CONCURRENCY });
+  /** @type {Awaited<ReturnType<typeof connect>> | undefined} */
+  let nc;
+  try {
+    let died = /** @type {string | undefined} */ (undefined);
+    void stack.died.then((name) => (died = name));
+    nc = await connect({ ...stack.natsOperator, name: 'bench-scheduling' });
+    const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
+    /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
+    const api = async (method, pathname, body) => {
+      const r = await request(client, method, pathname, body);
+      if (r.status >= 300) throw new Error(`${method} ${pathname}: HTTP ${r.status} ${r.text}`);
+      return JSON.parse(r.text);
+    };
+    const natsConn = nc;
+    const sim = new SimClock(natsConn);
+
+    const offers = /** @type {{ offers: (OfferView & { provider: string })[] }} */ (
+      await api('GET', '/api/v1/instance-types')
+    ).offers.filter((o) => o.provider === 'simulated');
+    const jobs = makeJobs(n, calibration, offers);
+    const arms = chooseArms(offers, jobs, calibration.parallel);
+    const hindsight = hindsightTable(offers, jobs, calibration.parallel);
+    say(
+      `${jobs.length} jobs: ${jobs.filter((j) => j.deadlineSeconds !== null).length} with a deadline ` +
+        `(${jobs.filter((j) => j.feasible === true).length} feasible), ${jobs.filter((j) => j.budget !== null).length} with a budget; ` +
+        `work ${round(Math.min(...jobs.map((j) => j.workSeconds)) / 3600, 2)}-${round(Math.max(...jobs.map((j) => j.workSeconds)) / 3600, 1)} h on one vCPU`,
+    );
+    say(`arms: ${arms.map((a) => `${a.name} (${a.offer ?? 'auto'})`).join(', ')}`);
+
+    /** Run ends, by run id (an end may overtake the 202 of its POST). */
+    /** @type {Map<string, string>} */
+    const runEnds = new Map();
+    nc.subscribe('acai.evt.default.run.*', {
+      callback: (error, msg) => {
+        if (error) return;
+        const type = msg.headers?.get('Acai-Type') ?? '';
+        if (['run.succeeded', 'run.failed', 'run.cancelled'].includes(type))
+          runEnds.set(msg.subject.slice(msg.subject.lastIndexOf('.') + 1), type);
+      },
+    });
+    await nc.flush();
+
+    /** @type {Record<string, ReturnType<typeof summariseArm>>} */
+    const results = {};
+    for (const arm of arms) {
+      const same = arms.find((a) => a !== arm && a.offer === arm.offer && results[a.name]);
+      if (arm.offer !== null && same !== undefined) {
+        say(`arm ${arm.name}: the same configuration as ${same.name}, not run again`);
+        results[arm.name] = { .../** @type {any} */ (results[same.name]), sameAs: same.name };
+        continue;
+      }
+      const measured = await runArm({
+        ctx,
+        home,
+        client,
+        api,
+        sim,
+        runEnds,
+        jobs,
+        arm,
+        offers,
+        calibration,
+        isDead: () => died,
+      });
+      problems.push(...measured.problems.map((p) => `${arm.name}: ${p}`));
+      results[arm.name] = summariseArm(arm, jobs, measured);
+      say(`arm ${arm.name}: ${describe(/** @type {any} */ (results[arm.name]))}`);
+    }
+
+    const verdict = judge(results);
+    printTable(say, arms, results, verdict);
+    const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
+    const errorCount = Object.values(logErrors).reduce((a, b) => a + b, 0);
+    if (errorCount > 0)
+      problems.push(`service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)}`);
+    return {
+      problems,
+      result: {
+        config: {
+          jobs: n,
+          seed: SEED,
+          speedup: SPEEDUP,
+          spotInterruptionsPerHour: SPOT_INTERRUPTIONS_PER_HOUR,
+          arrivalHours: ARRIVAL_HOURS,
+          deadlineShare: DEADLINE_SHARE,
+          deadlineFactor: DEADLINE_FACTOR,
+          budgetFactor: BUDGET_FACTOR,
+          epochs: EPOCHS,
+          dataScale: DATA_SCALE,
+          simSteps: SIM_STEPS,
+          checkpointEvery: CHECKPOINT_EVERY,
+          maxInstances: MAX_INSTANCES,
+        },
+        calibration,
+        arms: results,
+        goal: verdict,
+        hindsightPredicted: hindsight,
+        jobs,
+        notes: [
+          'Each job: ACAI_SIM_SECONDS = MNIST seconds per epoch (one thread, measured) x epochs x data scale; ACAI_SIM_PARALLEL = the parallel fraction measured with two threads, extrapolated to more vCPUs by Amdahl; 20 progress steps, a checkpoint every 2.',
+          'Times are virtual: an event time (real, from GET /api/v1/jobs/{id}/history) is mapped to the virtual clock, which is real time scaled by the speed-up (sampled from acai.ctl.simulation.stats). A deadline is met when the job succeeded within it from just before its POST.',
+          'feasible: the deadline is at least the job on the fastest configuration plus its boot. Cost: the simulated cloud bill for the arm (every instance, boots and idle minutes included; the adaptive arm includes its profiling run). A job is over budget when the instance-time from its placement to its end, at the price of where it ran, exceeds its budget.',
+          'The fixed arms carry no deadline or budget (a fixed-configuration system knows neither); they are judged against the same ones.',
+        ],
+      },
+    };
+  } finally {
+    agent.destroy();
+    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    say('stopping the stack');
+    await stack.stop();
+    if (problems.length === 0 && !ctx.keep) rmSync(home, { recursive: true, force: true });
+    else say(`state and logs kept in ${home}`);
+  }
+}
+
+/**
+ * Seconds per epoch of examples/mnist's trainer, one thread and two, run outside acai by
+ * examples/mnist/local.mjs (etl, one epoch of train, evaluate); the fastest of each is kept.
+ * @param {BenchContext} ctx
+ * @returns {Promise<Calibration>}
+ */
+async function calibrate(ctx) {
+  const script = path.join(ctx.root, 'examples', 'mnist', 'local.mjs');
+  if (!existsSync(path.join(ctx.root, 'examples', 'mnist', 'dist', 'train.js')))
+    throw new Error('examples/mnist/dist is missing: npm run build');
+  /** @type {Record<1 | 2, number[]>} */
+  const seconds = { 1: [], 2: [] };
+  for (let i = 0; i < CALIBRATION_REPEATS; i++) {
+    for (const threads of /** @type {const} */ ([1, 2])) {
+      const out = await new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [script, '--min-accuracy', '0.5'], {
+          env: { ...process.env, THREADS: String(threads), EPOCHS: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let text = '';
+        child.stdout.setEncoding('utf8').on('data', (c) => (text += c));
+        child.stderr.resume();
+        child.on('error', reject);
+        child.on('close', (code) =>
+          code === 0
+            ? resolve(text)
+            : reject(new Error(`local.mjs exited ${code}: ${text.slice(-500)}`)),
+        );
+      });
+      const epoch = /\[train\] ##acai metric .*\bseconds=([\d.]+)/.exec(
+        /** @type {string} */ (out),
+      );
+      if (epoch === null) throw new Error('no epoch time in the MNIST trainer output');
+      seconds[threads].push(Number(epoch[1]));
+      ctx.say(`  calibration: THREADS=${threads}: ${round(Number(epoch[1]), 2)} s for one epoch`);
+    }
+  }
+  const one = Math.min(...seconds[1]);
+  const two = Math.min(...seconds[2]);
+  const speedup = one / two;
+  return {
+    secondsPerEpoch: round(one, 3),
+    twoThreadSpeedup: round(speedup, 3),
+    parallel: round(Math.min(1, Math.max(0, 2 * (1 - 1 / speedup))), 3),
+    oneThread: seconds[1].map((s) => round(s, 3)),
+    twoThreads: seconds[2].map((s) => round(s, 3)),
+    loadAverage: os.loadavg().map((x) => round(x, 1)),
+  };
+}
+
+/** A small seeded generator (mulberry32). @param {number} seed */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Virtual seconds of a job on an offer, as the simulated provider computes them, boot included.
+ * @param {number} work @param {number} parallel @param {OfferView} offer
+ */
+function secondsOn(work, parallel, offer) {
+  return offer.bootSeconds + (work * (1 - parallel + parallel / offer.vCpu)) / offer.speed;
+}
+
+/** @param {OfferView} o */
+function offerKey(o) {
+  return o.spot ? `${o.name}:spot` : o.name;
+}
+
+/**
+ * The jobs, the same in every arm: sizes, arrivals, deadlines and budgets from the seed.
+ * @param {number} n @param {Calibration} calibration @param {OfferView[]} offers
+ * @returns {Job[]}
+ */
+function makeJobs(n, calibration, offers) {
+  const random = rng(SEED);
+  /** @param {readonly [number, number]} range */
+  const logUniform = ([lo, hi]) => Math.exp(Math.log(lo) + random() * Math.log(hi / lo));
+  const p = calibration.parallel;
+  let arrival = 0;
+  return Array.from({ length: n }, (_, index) => {
+    const epochs = EPOCHS[0] + Math.floor(random() * (EPOCHS[1] - EPOCHS[0] + 1));
+    const dataScale = round(logUniform(DATA_SCALE), 1);
+    const workSeconds = Math.max(1, Math.round(calibration.secondsPerEpoch * epochs * dataScale));
+    arrival += (-Math.log(1 - random()) * ARRIVAL_HOURS) / n;
+    const fastestSeconds = Math.min(...offers.map((o) => secondsOn(workSeconds, p, o)));
+    const cheapestCost = Math.min(
+      ...offers.map((o) => (o.pricePerHour * secondsOn(workSeconds, p, o)) / 3600),
+    );
+    const withDeadline = random() < DEADLINE_SHARE;
+    const factor = logUniform(withDeadline ? DEADLINE_FACTOR : BUDGET_FACTOR);
+    const deadlineSeconds = withDeadline ? Math.round(fastestSeconds * factor) : null;
+    return {
+      index,
+      epochs,
+      dataScale,
+      workSeconds,
+      arrivalHours: round(arrival, 4),
+      deadlineSeconds,
+      budget: withDeadline ? null : round(cheapestCost * factor, 4),
+      fastestSeconds: round(fastestSeconds, 1),
+      cheapestCost: round(cheapestCost, 4),
+      feasible: deadlineSeconds === null ? null : fastestSeconds <= deadlineSeconds,
+    };
+  });
+}
+
+/**
+ * What each fixed configuration would do, from the simulated provider's own duration formula
+ * (exact on on-demand nodes; Spot losses left out): deadlines met, budgets overrun, cost.
+ * @param {OfferView[]} offers @param {Job[]} jobs @param {number} parallel
+ */
+function hindsightTable(offers, jobs, parallel) {
+  return offers
+    .map((o) => {
+      let met = 0;
+      let overruns = 0;
+      let cost = 0;
+      for (const j of jobs) {
+        const s = secondsOn(j.workSeconds, parallel, o);
+        const c = (o.pricePerHour * s) / 3600;
+        cost += c;
+        if (j.deadlineSeconds !== null && s <= j.deadlineSeconds) met++;
+        if (j.budget !== null && c > j.budget) overruns++;
+      }
+      return {
+        offer: offerKey(o),
+        spot: o.spot,
+        deadlinesMet: met,
+        budgetOverruns: overruns,
+        cost: round(cost, 2),
+      };
+    })
+    .sort((a, b) => b.deadlinesMet - a.deadlinesMet || a.cost - b.cost);
+}
+
+/**
+ * The arms: adaptive first (on a stack that has learned nothing yet), then the fixed ones.
+ * @param {OfferView[]} offers @param {Job[]} jobs @param {number} parallel
+ * @returns {Arm[]}
+ */
+function chooseArms(offers, jobs, parallel) {
+  const onDemand = offers.filter((o) => !o.spot && o.gpus === 0);
+  const bySize = [...onDemand].sort(
+    (a, b) => a.vCpu * a.speed - b.vCpu * b.speed || a.pricePerHour - b.pricePerHour,
+  );
+  const smallest = [...onDemand].sort((a, b) => a.pricePerHour - b.pricePerHour)[0];
+  const largest = bySize.at(-1);
+  if (smallest === undefined || largest === undefined) throw new Error('no simulated offers');
+  // In hindsight: the on-demand configuration meeting the most deadlines, cheapest among ties. A
+  // Spot configuration's outcome depends on its losses; its on-demand twin meets at least as many.
+  const best = hindsightTable(onDemand, jobs, parallel)[0];
+  return [
+    {
+      name: 'adaptive',
+      offer: null,
+      why: 'deadline or budget on the run, provision to the auto-provisioner',
+    },
+    {
+      name: 'smallest',
+      offer: offerKey(smallest),
+      why: 'the cheapest configuration of the catalogue',
+    },
+    { name: 'user-pick', offer: USER_PICK, why: 'a mid-size compute type, what a user would pick' },
+    { name: 'largest', offer: offerKey(largest), why: 'the most vCPUs, cheapest of those' },
+    {
+      name: 'best-fixed',
+      offer: best?.offer ?? USER_PICK,
+      why: 'in hindsight: meets the most deadlines, cheapest among ties (on-demand, by the simulation formula)',
+    },
+  ];
+}
+
+/**
+ * A job's run: one step of simulated training. Adaptive: with its deadline or budget, and the
+ * auto-provisioner to choose (the runtime model from a profiling run of two short sizes); fixed:
+ * pinned, with neither.
+ * @param {Job} job @param {Arm} arm @param {Calibration} calibration
+ */
+function runSpec(job, arm, calibration) {
+  const step = {
+    name: 'train',
+    command: ['train'],
+    env: {
+      ACAI_SIM_SECONDS: String(job.workSeconds),
+      ACAI_SIM_PARALLEL: String(calibration.parallel),
+      ACAI_SIM_STEPS: String(SIM_STEPS),
+      ACAI_SIM_CHECKPOINT_EVERY: String(CHECKPOINT_EVERY),
+    },
+    resources: { memoryMb: 768 },
+    provision: arm.offer === null ? adaptiveProvision(calibration) : { offer: arm.offer },
+  };
+  if (arm.offer !== null) return { name: `sched-${arm.name}-${job.index}`, steps: [step] };
+  return {
+    name: `sched-${arm.name}-${job.index}`,
+    steps: [step],
+    ...(job.deadlineSeconds !== null ? { deadline: job.deadlineSeconds } : {}),
+    ...(job.budget !== null ? { budget: job.budget } : {}),
+  };
+}
+
+/**
+ * What the adaptive arm's steps say of their size: ACAI_SIM_SECONDS is the size parameter, and
+ * its profiling run tries one and ten epochs of MNIST at a data scale of 10.
+ * @param {Calibration} calibration
+ */
+function adaptiveProvision(calibration) {
+  const epoch10 = Math.max(1, Math.round(calibration.secondsPerEpoch * 10));
+  return {
+    sizeParameters: ['ACAI_SIM_SECONDS'],
+    profile: { ACAI_SIM_SECONDS: [String(epoch10), String(epoch10 * 10)] },
+  };
+}
+
+/** Maps real wall-clock times to the simulated provider's virtual clock (real time, scaled). */
+class SimClock {
+  /** @param {Awaited<ReturnType<typeof connect>>} nc */
+  constructor(nc) {
+    this.nc = nc;
+    /** @type {{ wallMs: number; virtualMs: number } | null} */
+    this.anchor = null;
+  }
+
+  /** @returns {Promise<SimulationStats>} */
+  async stats() {
+    return JSON.parse(
+      (await this.nc.request('acai.ctl.simulation.stats', '', { timeout: 10_000 })).string(),
+    );
+  }
+
+  /** Samples the clock a few times and keeps the sample with the shortest round trip. */
+  async sync() {
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const before = Date.now();
+      const s = await this.stats();
+      const after = Date.now();
+      if (after - before < best) {
+        best = after - before;
+        this.anchor = { wallMs: (before + after) / 2, virtualMs: Date.parse(s.now) };
+      }
+    }
+  }
+
+  /** Virtual epoch milliseconds at a real wall-clock time. @param {number} wallMs */
+  virtual(wallMs) {
+    if (this.anchor === null) throw new Error('SimClock.sync() first');
+    return this.anchor.virtualMs + (wallMs - this.anchor.wallMs) * SPEEDUP;
+  }
+}
+
+/**
+ * @typedef {object} SimulationStats
+ * @property {string} now
+ * @property {{ launched: number; active: number; interrupted: number; cost: number; instanceHours: number; launchedByType: Record<string, number> }} cloud
+ * @property {{ started: number; reattempts: number; succeeded: number; failed: number; lost: number; busyHours: number }} jobs
+ */
+
+/**
+ * @typedef {object} JobOutcome
+ * @property {number} index
+ * @property {string | null} runId
+ * @property {string | null} refused     why the run was refused at submit
+ * @property {string} status             the run's end
+ * @property {number | null} submitV     virtual ms just before its POST
+ * @property {number | null} placedV     virtual ms of its first job.provisioned
+ * @property {number | null} endV        virtual ms of job.succeeded
+ * @property {string[]} offers           where it ran, in order
+ * @property {number} attempts
+ * @property {number} cost               instance-time from placement to end at its price, USD
+ * @property {number | null} acaiSpent   what acai's run view says it spent (runs with limits)
+ * @property {number | null} predictedSeconds  the auto-provisioner's prediction
+ * @property {string | null} rule
+ */
+
+/**
+ * One arm: waits for the cloud to be empty, (adaptive) lets a first job profile the template,
+ * submits every job at its arrival time, waits for their ends, and reads each job's history.
+ * @param {{ ctx: BenchContext; home: string; client: import('./lib.mjs').Client; api: (m: 'GET' | 'POST', p: string, b?: unknown) => Promise<any>; sim: SimClock; runEnds: Map<string, string>; jobs: Job[]; arm: Arm; offers: OfferView[]; calibration: Calibration; isDead: () => string | undefined }} o
+ */
+async function runArm(o) {
+  const { ctx, api, sim, runEnds, jobs, arm, calibration } = o;
+  const say = ctx.say;
+  /** @type {string[]} */
+  const problems = [];
+  await waitForIdleCloud(sim);
+  await sim.sync();
+  const before = await sim.stats();
+
+  /** @type {{ cost: number; virtualHours: number; interruptions: number; runs: number } | null} */
+  let profiling = null;
+  if (arm.offer === null) {
+    // The first job of a template is profiled (a profiling run on a few configurations) before it
+    // is placed; the profile is then the project's, as it would be for a user's second run.
+    const probe = /** @type {Job} */ ({ ...jobs[0], deadlineSeconds: null, budget: null });
+    const startedV = Date.parse((await sim.stats()).now);
+    const { id } = await api('POST', '/api/v1/runs', {
+      ...runSpec(probe, arm, calibration),
+      name: `sched-${arm.name}-profile-probe`,
+    });
+    const deadline = performance.now() + 300_000;
+    while (!runEnds.has(id) && performance.now() < deadline && o.isDead() === undefined)
+      await new Promise((r) => setTimeout(r, 100));
+    if (runEnds.get(id) !== 'run.succeeded')
+      problems.push(`the profiling probe run ended ${runEnds.get(id) ?? 'never'}`);
+    await waitForIdleCloud(sim);
+    const after = await sim.stats();
+    profiling = {
+      cost: round(after.cloud.cost - before.cloud.cost, 4),
+      virtualHours: round((Date.parse(after.now) - startedV) / 3_600_000, 2),
+      interruptions: after.cloud.interrupted - before.cloud.interrupted,
+      runs: 2,
+    };
+    say(
+      `  ${arm.name}: the template profiled (profiling run, then the probe job) for $${profiling.cost}`,
+    );
+  }
+
+  say(`  ${arm.name}: submitting ${jobs.length} runs over ${ARRIVAL_HOURS} virtual hours`);
+  const cpuStart = cpuSnapshot(o.home);
+  const t0 = performance.now();
+  /** @type {JobOutcome[]} */
+  const outcomes = jobs.map((j) => ({
+    index: j.index,
+    runId: null,
+    refused: null,
+    status: 'not submitted',
+    submitV: null,
+    placedV: null,
+    endV: null,
+    offers: [],
+    attempts: 0,
+    cost: 0,
+    acaiSpent: null,
+    predictedSeconds: null,
+    rule: null,
+  }));
+  /** @type {Promise<void>[]} */
+  const inFlight = [];
+  let active = 0;
+  for (const job of jobs) {
+    const at = t0 + (job.arrivalHours * 3_600_000) / SPEEDUP;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    while (active >= SUBMIT_CONCURRENCY) await new Promise((r) => setTimeout(r, 5));
+    active++;
+    const outcome = /** @type {JobOutcome} */ (outcomes[job.index]);
+    inFlight.push(
+      (async () => {
+        outcome.submitV = sim.virtual(Date.now());
+        try {
+          const r = await request(o.client, 'POST', '/api/v1/runs', runSpec(job, arm, calibration));
+          if (r.status === 202) outcome.runId = JSON.parse(r.text).id;
+          else {
+            outcome.refused = `HTTP ${r.status}: ${r.text.slice(0, 400)}`;
+            outcome.status = 'refused';
+          }
+        } catch (error) {
+          outcome.refused = error instanceof Error ? error.message : String(error);
+          outcome.status = 'refused';
+        } finally {
+          active--;
+        }
+      })(),
+    );
+  }
+  await Promise.all(inFlight);
+  const submitted = outcomes.filter((x) => x.runId !== null);
+  say(
+    `  ${arm.name}: ${submitted.length} submitted in ${round((performance.now() - t0) / 1000, 1)} s` +
+      (submitted.length < jobs.length ? `, ${jobs.length - submitted.length} refused` : ''),
+  );
+  // Wait for every run's end; give up when none has ended for longer than the longest job takes.
+  const slowest = Math.max(
+    ...jobs.flatMap((j) =>
+      o.offers.map((offer) => secondsOn(j.workSeconds, calibration.parallel, offer)),
+    ),
+  );
+  const longestReal = (slowest * 1000) / SPEEDUP;
+  const stallMs = Math.max(60_000, longestReal * 1.5 + 30_000);
+  let ended = 0;
+  let lastProgress = performance.now();
+  for (;;) {
+    const now = submitted.filter((x) => runEnds.has(/** @type {string} */ (x.runId))).length;
+    if (now > ended) {
+      ended = now;
+      lastProgress = performance.now();
+    }
+    if (ended >= submitted.length) break;
+    if (o.isDead() !== undefined) {
+      problems.push(`a service died: ${o.isDead()}`);
+      break;
+    }
+    if (performance.now() - lastProgress > stallMs) {
+      problems.push(
+        `no run ended for ${round(stallMs / 1000, 0)} s: ${ended} of ${submitted.length}`,
+      );
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const realSec = (performance.now() - t0) / 1000;
+  const cpu = cpuUse(cpuStart, cpuSnapshot(o.home));
+  await waitForIdleCloud(sim);
+  const after = await sim.stats();
+
+  // Each job's story, from its history: where it ran, its attempts, when it ended.
+  for (const outcome of submitted) {
+    const runId = /** @type {string} */ (outcome.runId);
+    outcome.status = runEnds.get(runId) ?? 'not ended';
+    const view = await api('GET', `/api/v1/runs/${runId}`);
+    outcome.acaiSpent = view.limits?.spent ?? null;
+    const jobId = view.jobs[0]?.id;
+    if (jobId === undefined) continue;
+    const history = /** @type {{ type: string; time: string; data: any }[]} */ (
+      await api('GET', `/api/v1/jobs/${jobId}/history`)
+    );
+    /** @type {{ at: number; price: number } | null} */
+    let placed = null;
+    for (const e of history) {
+      const at = sim.virtual(Date.parse(e.time));
+      if (e.type === 'job.provisioned') {
+        if (placed !== null) outcome.cost += (placed.price * (at - placed.at)) / 3_600_000;
+        placed = { at, price: e.data.offer?.pricePerHour ?? 0 };
+        outcome.placedV ??= at;
+        outcome.offers.push(
+          `${e.data.offer?.name ?? '?'}${e.data.pool?.endsWith('-spot') ? ':spot' : ''}`,
+        );
+        outcome.predictedSeconds ??= e.data.decision?.predictedSeconds ?? null;
+        outcome.rule ??= e.data.decision?.rule ?? null;
+      } else if (e.type === 'job.started') outcome.attempts++;
+      else if (
+        e.type === 'job.succeeded' ||
+        e.type === 'job.failed' ||
+        e.type === 'job.cancelled'
+      ) {
+        if (e.type === 'job.succeeded') outcome.endV = at;
+        if (placed !== null) outcome.cost += (placed.price * (at - placed.at)) / 3_600_000;
+        placed = null;
+      }
+    }
+  }
+  const failed = outcomes.filter((x) => x.runId !== null && x.status !== 'run.succeeded');
+  if (failed.length > 0)
+    problems.push(
+      `${failed.length} runs did not succeed: ${[...new Set(failed.map((x) => x.status))].join(', ')}`,
+    );
+  return {
+    outcomes,
+    profiling,
+    realSec: round(realSec, 1),
+    cpu,
+    cloud: {
+      cost: round(after.cloud.cost - before.cloud.cost, 2),
+      launched: after.cloud.launched - before.cloud.launched,
+      interruptions: after.cloud.interrupted - before.cloud.interrupted,
+      attemptsLost: after.jobs.lost - before.jobs.lost,
+      instanceHours: round(after.cloud.instanceHours - before.cloud.instanceHours, 1),
+      busyHours: round(after.jobs.busyHours - before.jobs.busyHours, 1),
+    },
+    problems,
+  };
+}
+
+/** Waits until the simulated cloud has no instance left (idle ones are reaped on the virtual clock). @param {SimClock} sim */
+async function waitForIdleCloud(sim) {
+  for (let i = 0; i < 600; i++) {
+    if ((await sim.stats()).cloud.active === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The arm's figures, from the jobs' outcomes and the cloud's bill.
+ * @param {Arm} arm @param {Job[]} jobs @param {Awaited<ReturnType<typeof runArm>>} measured
+ */
+function summariseArm(arm, jobs, measured) {
+  const { outcomes } = measured;
+  /** @param {Job} j */
+  const outcomeOf = (j) => /** @type {JobOutcome} */ (outcomes[j.index]);
+  /** @param {Job} j */
+  const met = (j) => {
+    const x = outcomeOf(j);
+    return (
+      x.status === 'run.succeeded' &&
+      x.endV !== null &&
+      x.submitV !== null &&
+      x.endV - x.submitV <= /** @type {number} */ (j.deadlineSeconds) * 1000
+    );
+  };
+  const withDeadline = jobs.filter((j) => j.deadlineSeconds !== null);
+  const feasible = withDeadline.filter((j) => j.feasible === true);
+  const withBudget = jobs.filter((j) => j.budget !== null);
+  const overruns = withBudget.filter((j) => outcomeOf(j).cost > /** @type {number} */ (j.budget));
+  const ends = outcomes.flatMap((x) => (x.endV === null ? [] : [x.endV]));
+  const submits = outcomes.flatMap((x) => (x.submitV === null ? [] : [x.submitV]));
+  /** @type {Record<string, number>} */
+  const configurations = {};
+  for (const x of outcomes) {
+    const key = x.offers.join(' > ') || 'none';
+    configurations[key] = (configurations[key] ?? 0) + 1;
+  }
+  const lateness = withDeadline.flatMap((j) => {
+    const x = outcomeOf(j);
+    return x.endV === null || x.submitV === null
+      ? []
+      : [(x.endV - x.submitV) / 1000 / /** @type {number} */ (j.deadlineSeconds)];
+  });
+  const spentByAcai = outcomes.flatMap((x) => (x.acaiSpent === null ? [] : [x.acaiSpent]));
+  return {
+    offer: arm.offer,
+    why: arm.why,
+    jobs: jobs.length,
+    succeeded: outcomes.filter((x) => x.status === 'run.succeeded').length,
+    refused: outcomes.filter((x) => x.refused !== null).length,
+    refusals: [...new Set(outcomes.flatMap((x) => (x.refused === null ? [] : [x.refused])))].slice(
+      0,
+      5,
+    ),
+    deadlines: {
+      jobs: withDeadline.length,
+      feasible: feasible.length,
+      met: withDeadline.filter(met).length,
+      feasibleMet: feasible.filter(met).length,
+      feasibleMetShare:
+        feasible.length === 0 ? null : round(feasible.filter(met).length / feasible.length, 4),
+      missedFeasible: feasible.filter((j) => !met(j)).map((j) => j.index),
+      elapsedOverDeadline: stats(lateness, 3),
+    },
+    budgets: {
+      jobs: withBudget.length,
+      overruns: overruns.length,
+      overrunBy: overruns.map((j) => ({
+        job: j.index,
+        budget: j.budget,
+        cost: round(outcomeOf(j).cost, 4),
+        offers: outcomeOf(j).offers,
+        attempts: outcomeOf(j).attempts,
+      })),
+    },
+    cost: {
+      cloudUsd: measured.cloud.cost,
+      jobsUsd: round(
+        outcomes.reduce((a, x) => a + x.cost, 0),
+        2,
+      ),
+      acaiSpentUsd:
+        spentByAcai.length === 0
+          ? null
+          : round(
+              spentByAcai.reduce((a, b) => a + b, 0),
+              2,
+            ),
+      profiling: measured.profiling,
+    },
+    makespanHours:
+      ends.length === 0 ? null : round((Math.max(...ends) - Math.min(...submits)) / 3_600_000, 2),
+    spot: {
+      interruptions: measured.cloud.interruptions,
+      attemptsLost: measured.cloud.attemptsLost,
+      jobsWithMoreThanOneAttempt: outcomes.filter((x) => x.attempts > 1).length,
+    },
+    cloud: measured.cloud,
+    configurations,
+    predictionMape: predictionMape(outcomes),
+    realSec: measured.realSec,
+    cpu: measured.cpu,
+    outcomes: outcomes.map((x) => ({
+      ...x,
+      submitV: x.submitV === null ? null : new Date(x.submitV).toISOString(),
+      placedV: x.placedV === null ? null : new Date(x.placedV).toISOString(),
+      endV: x.endV === null ? null : new Date(x.endV).toISOString(),
+      cost: round(x.cost, 4),
+    })),
+  };
+}
+
+/**
+ * How far the auto-provisioner's predictions (placement to end, boot included) were from what the
+ * jobs took, for jobs with one attempt: MAPE, or null when nothing was predicted.
+ * @param {JobOutcome[]} outcomes
+ */
+function predictionMape(outcomes) {
+  const errors = outcomes.flatMap((x) =>
+    x.predictedSeconds === null || x.placedV === null || x.endV === null || x.attempts !== 1
+      ? []
+      : [
+          Math.abs((x.endV - x.placedV) / 1000 - x.predictedSeconds) /
+            ((x.endV - x.placedV) / 1000),
+        ],
+  );
+  return errors.length === 0 ? null : round(errors.reduce((a, b) => a + b, 0) / errors.length, 4);
+}
+
+/** @typedef {ReturnType<typeof summariseArm> & { sameAs?: string }} ArmResult */
+
+/**
+ * The goal, judged on the adaptive arm against the fixed ones.
+ * @param {Record<string, ArmResult>} results
+ */
+function judge(results) {
+  const adaptive = results['adaptive'];
+  if (adaptive === undefined) return { met: false, why: 'no adaptive arm' };
+  const fixed = Object.entries(results).filter(([name]) => name !== 'adaptive');
+  const asGood = fixed
+    .filter(([, r]) => r.deadlines.met >= adaptive.deadlines.met)
+    .sort(([, a], [, b]) => a.cost.cloudUsd - b.cost.cloudUsd)[0];
+  const share = adaptive.deadlines.feasibleMetShare ?? 0;
+  const ratio =
+    asGood === undefined ? null : round(asGood[1].cost.cloudUsd / adaptive.cost.cloudUsd, 2);
+  const parts = {
+    feasibleDeadlinesMet: {
+      value: share,
+      goal: GOAL.feasibleDeadlinesMet,
+      met: share >= GOAL.feasibleDeadlinesMet,
+    },
+    budgetOverruns: {
+      value: adaptive.budgets.overruns,
+      goal: GOAL.budgetOverruns,
+      met: adaptive.budgets.overruns <= GOAL.budgetOverruns,
+    },
+    cheaperThanFixedAsGood: {
+      value: ratio,
+      against: asGood?.[0] ?? null,
+      goal: GOAL.cheaperThanFixedAsGood,
+      // No fixed configuration meets as many deadlines: adaptive is better on deadlines outright.
+      met: ratio === null || ratio >= GOAL.cheaperThanFixedAsGood,
+    },
+  };
+  return {
+    met:
+      parts.feasibleDeadlinesMet.met &&
+      parts.budgetOverruns.met &&
+      parts.cheaperThanFixedAsGood.met,
+    ...parts,
+  };
+}
+
+/** @param {ArmResult} r */
+function describe(r) {
+  return (
+    `${r.deadlines.feasibleMet}/${r.deadlines.feasible} feasible deadlines met (${r.deadlines.met}/${r.deadlines.jobs} in all), ` +
+    `${r.budgets.overruns}/${r.budgets.jobs} over budget, $${r.cost.cloudUsd}, makespan ${r.makespanHours} h, ` +
+    `${r.spot.interruptions} Spot losses, ${r.realSec} s real`
+  );
+}
+
+/**
+ * @param {(line: string) => void} say
+ * @param {Arm[]} arms
+ * @param {Record<string, ArmResult>} results
+ * @param {ReturnType<typeof judge>} verdict
+ */
+function printTable(say, arms, results, verdict) {
+  const cols = arms.map((a) => /** @type {ArmResult} */ (results[a.name]));
+  /** @type {[string, (r: ArmResult) => string, string][]} */
+  const rows = [
+    ['', (r) => r.offer ?? 'adaptive', 'goal'],
+    [
+      'feasible deadlines met',
+      (r) =>
+        `${r.deadlines.feasibleMet}/${r.deadlines.feasible} (${round((r.deadlines.feasibleMetShare ?? 0) * 100, 1)} %)`,
+      `>= ${GOAL.feasibleDeadlinesMet * 100} % (adaptive)`,
+    ],
+    ['all deadlines met', (r) => `${r.deadlines.met}/${r.deadlines.jobs}`, ''],
+    ['budget overruns', (r) => `${r.budgets.overruns}/${r.budgets.jobs}`, '0 (adaptive)'],
+    [
+      'cost (cloud bill)',
+      (r) => `$${r.cost.cloudUsd}`,
+      `adaptive >= ${GOAL.cheaperThanFixedAsGood}x cheaper than the fixed as good`,
+    ],
+    ['makespan (virtual)', (r) => `${r.makespanHours} h`, ''],
+    [
+      'Spot interruptions',
+      (r) => `${r.spot.interruptions} (${r.spot.attemptsLost} attempts lost)`,
+      '',
+    ],
+    ['runs refused / failed', (r) => `${r.refused} / ${r.jobs - r.refused - r.succeeded}`, ''],
+    ['real time', (r) => `${r.realSec} s`, ''],
+  ];
+  say('');
+  say(`  ${''.padEnd(24)}${arms.map((a) => a.name.padEnd(24)).join('')}`);
+  for (const [label, cell, goal] of rows)
+    say(`  ${label.padEnd(24)}${cols.map((r) => cell(r).padEnd(24)).join('')}${goal}`);
+  const adaptive = results['adaptive'];
+  if (adaptive !== undefined) {
+    say('');
+    say(
+      `  adaptive chose: ${Object.entries(adaptive.configurations)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+    say(
+      `  adaptive: runtime predictions off by ${adaptive.predictionMape === null ? '?' : `${round(adaptive.predictionMape * 100, 1)} %`} (MAPE, one-attempt jobs); ` +
+        `profiling $${adaptive.cost.profiling?.cost ?? '?'} of the $${adaptive.cost.cloudUsd}; acai's own "spent" for these runs $${adaptive.cost.acaiSpentUsd ?? '?'} against $${adaptive.cost.jobsUsd} of instance-time`,
+    );
+  }
+  const c = 'cheaperThanFixedAsGood' in verdict ? verdict.cheaperThanFixedAsGood : undefined;
+  say(
+    `  GOAL (${GOAL.text}): ${verdict.met ? 'MET' : 'NOT MET'}` +
+      (c === undefined
+        ? ''
+        : c.against === null
+          ? '; no fixed configuration meets as many deadlines as adaptive'
+          : `; the fixed configuration meeting as many deadlines is ${c.against}, ${c.value}x adaptive's cost`),
+  );
+  say('');
+}
