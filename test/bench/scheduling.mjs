@@ -452,9 +452,9 @@ function secondsOn(work, parallel, offer) {
   return offer.bootSeconds + (work * (1 - parallel + parallel / offer.vCpu)) / offer.speed;
 }
 
-/** @param {OfferView} o */
+/** The name `provision.offer` takes: GET /api/v1/instance-types names Spot offers `c5.large:spot`. @param {OfferView} o */
 function offerKey(o) {
-  return o.spot ? `${o.name}:spot` : o.name;
+  return o.name;
 }
 
 /**
@@ -1168,9 +1168,9 @@ function printTable(say, arms, results, verdict) {
     ['real time', (r) => `${r.realSec} s`, ''],
   ];
   say('');
-  say(`  ${''.padEnd(24)}${arms.map((a) => a.name.padEnd(24)).join('')}`);
+  say(`  ${''.padEnd(28)}${arms.map((a) => a.name.padEnd(24)).join('')}`);
   for (const [label, cell, goal] of rows)
-    say(`  ${label.padEnd(24)}${cols.map((r) => cell(r).padEnd(24)).join('')}${goal}`);
+    say(`  ${label.padEnd(28)}${cols.map((r) => cell(r).padEnd(24)).join('')}${goal}`);
   const adaptive = results['adaptive'];
   if (adaptive !== undefined) {
     say('');
