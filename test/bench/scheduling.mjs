@@ -306,6 +306,13 @@ async function simulatedRound(ctx) {
 
     const verdict = judge(results);
     printTable(say, arms, results, verdict);
+    say(
+      `  by the formula, every on-demand configuration (deadlines met of ${jobs.filter((j) => j.deadlineSeconds !== null).length}, budgets overrun of ${jobs.filter((j) => j.budget !== null).length}, cost; no Spot losses, no lag): ` +
+        hindsight
+          .filter((h) => !h.offer.endsWith(':spot'))
+          .map((h) => `${h.offer} ${h.deadlinesMet}/${h.budgetOverruns}/$${h.cost}`)
+          .join(', '),
+    );
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
     const errorCount = Object.values(logErrors).reduce((a, b) => a + b, 0);
     if (errorCount > 0)
