@@ -780,6 +780,9 @@ async function runArm(o) {
   }
   await Promise.all(inFlight);
   const submitted = outcomes.filter((x) => x.runId !== null);
+  const refused = outcomes.filter((x) => x.refused !== null);
+  if (refused.length > 0)
+    problems.push(`${refused.length} runs refused at submit, first: ${refused[0]?.refused}`);
   say(
     `  ${arm.name}: ${submitted.length} submitted in ${round((performance.now() - t0) / 1000, 1)} s` +
       (submitted.length < jobs.length ? `, ${jobs.length - submitted.length} refused` : ''),
