@@ -11,6 +11,7 @@ import {
 import { AutoProvisioner } from './autoprovision/auto-provisioner.js';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision/autoprovision.migration.js';
 import { ObservationsProjection } from './autoprovision/observations.projection.js';
+import { ProvisionerObservationsResumed1796800000000 } from './autoprovision/observations-resumed.migration.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './autoprovision/profiling-in-the-log.migration.js';
 import { ProfileRepository, ProvisionerRuns } from './autoprovision/profile.repository.js';
 import { provisionerConfig } from './config.js';
@@ -38,7 +39,11 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
   config: provisionerConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvisionerModule,
-  migrations: [ProvisionerAutoprovision1764400000000, ProvisionerProfilingInTheLog1764900000000],
+  migrations: [
+    ProvisionerAutoprovision1764400000000,
+    ProvisionerProfilingInTheLog1764900000000,
+    ProvisionerObservationsResumed1796800000000,
+  ],
   providers: (ctx) => {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provisioner';
     const book = new OfferBook(ctx.config);

@@ -7,6 +7,8 @@ import { jobProfile, type JobObservation } from '@acai/provisioning';
  * `runtime-observations`: every job the auto-provisioner placed (profiling runs included), with its
  * profile signature and size features (from `job.queued`), its configuration and prediction (from
  * `job.provisioned`) and how long it really took (`job.succeeded`), or that it ran out of memory.
+ * A job that ended in an attempt resumed from a checkpoint (`job.checkpointed`, then a
+ * `job.started`) succeeded, but its time is only the rest of the work: it adds no running time.
  * The runtime model of a signature is fitted on these rows; prediction error is read off them.
  */
 export class ObservationsProjection implements SqlProjection {
@@ -63,9 +65,24 @@ export class ObservationsProjection implements SqlProjection {
           );
           break;
         }
-        case 'job.succeeded':
+        case 'job.checkpointed':
+          await m.query(`UPDATE ${this.table()} SET checkpointed = true WHERE job_id = $1`, [
+            jobId,
+          ]);
+          break;
+        case 'job.started':
+          // An attempt after a checkpoint resumes from it: it runs only what is left.
           await m.query(
-            `UPDATE ${this.table()} SET seconds = $2, outcome = 'succeeded', updated_at = $3 WHERE job_id = $1`,
+            `UPDATE ${this.table()} SET resumed = checkpointed WHERE job_id = $1 AND resumed <> checkpointed`,
+            [jobId],
+          );
+          break;
+        case 'job.succeeded':
+          // A resumed attempt's time is part of the job's: it succeeded, but says nothing of how
+          // long the job takes.
+          await m.query(
+            `UPDATE ${this.table()} SET seconds = CASE WHEN resumed THEN NULL ELSE $2::float8 END,
+               outcome = 'succeeded', updated_at = $3 WHERE job_id = $1`,
             [jobId, event.data.durationMs / 1000, event.occurredAt],
           );
           break;

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import type { EventData, StoredEvent } from '@acai/contracts';
+import { jobProfile } from '@acai/provisioning';
+import { eventLog, testEnv, uniqueTag } from '@acai/testkit';
+import { ProvisionerAutoprovision1764400000000 } from './autoprovision.migration.js';
+import { ProvisionerObservationsResumed1796800000000 } from './observations-resumed.migration.js';
+import { ObservationsProjection } from './observations.projection.js';
+import { ProvisionerProfilingInTheLog1764900000000 } from './profiling-in-the-log.migration.js';
+
+const schema = `it_observations_${uniqueTag()}`;
+let db: DataSource;
+
+beforeAll(async () => {
+  db = new DataSource({
+    type: 'postgres',
+    url: testEnv().databaseUrl,
+    schema,
+    migrations: [
+      ProvisionerAutoprovision1764400000000,
+      ProvisionerProfilingInTheLog1764900000000,
+      ProvisionerObservationsResumed1796800000000,
+    ],
+    migrationsTableName: 'migrations',
+  });
+  await db.initialize();
+  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  await db.runMigrations({ transaction: 'each' });
+});
+
+afterAll(async () => {
+  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db?.destroy();
+});
+
+const queued: EventData<'job.queued'> = {
+  runId: 'run-1',
+  name: 'train',
+  command: ['node', 'train.js'],
+  env: { EPOCHS: '10' },
+  resources: { cpu: 1, memoryMb: 512 },
+  inputs: [],
+  outputs: [],
+  timeoutSeconds: null,
+  network: 'default',
+  secrets: {},
+  provision: { sizeParameters: ['EPOCHS'] },
+  retries: null,
+};
+const provisioned: EventData<'job.provisioned'> = {
+  provider: 'local',
+  pool: 'local',
+  resources: { cpu: 1, memoryMb: 1024 },
+  reason: 'chosen',
+  offer: {
+    provider: 'local',
+    name: 'local-1cpu-1024mb',
+    vCpu: 1,
+    memoryMb: 1024,
+    pricePerHour: 0.04,
+  },
+  decision: null,
+};
+const started = (attempt: number): EventData<'job.started'> => ({
+  executor: 'node-a',
+  attempt,
+  pid: null,
+});
+
+/** A job's life, ended by attempt `attempts` after `durationMs`, checkpointed in attempt 1 or not. */
+function life(jobId: string, attempts: number, checkpointed: boolean): StoredEvent[] {
+  const e = eventLog();
+  return [
+    e('job.queued', jobId, queued),
+    e('job.provisioned', jobId, provisioned),
+    e('job.started', jobId, started(1)),
+    ...(checkpointed
+      ? [
+          e('job.checkpointed', jobId, {
+            attempt: 1,
+            fileset: `checkpoints-${jobId}`,
+            version: 1,
+            step: 4,
+          }),
+        ]
+      : []),
+    ...(attempts > 1 ? [e('job.started', jobId, started(attempts))] : []),
+    e('job.succeeded', jobId, { exitCode: 0, durationMs: 6_000, outputs: [], attempt: attempts }),
+  ];
+}
+
+describe('the runtime observations', () => {
+  it('take a job’s running time only from an attempt that ran it whole', async () => {
+    const projection = new ObservationsProjection(schema);
+    await db.transaction(async (m) => {
+      await projection.apply(m, life('job-whole', 1, true));
+      // Lost before its checkpoint, run again from the start: whole.
+      await projection.apply(m, life('job-again', 2, false));
+      // Resumed after epoch 4 of 10: six seconds is what was left, not the job.
+      await projection.apply(m, life('job-resumed', 2, true));
+    });
+    const { signature } = jobProfile({ ...queued, provision: queued.provision! });
+    const seen = await projection.observations(db, 'default', signature);
+    expect(
+      Object.fromEntries(seen.map((o) => [o.jobId, { outcome: o.outcome, seconds: o.seconds }])),
+    ).toEqual({
+      'job-whole': { outcome: 'succeeded', seconds: 6 },
+      'job-again': { outcome: 'succeeded', seconds: 6 },
+      'job-resumed': { outcome: 'succeeded', seconds: null },
+    });
+  });
+});
