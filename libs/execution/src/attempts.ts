@@ -59,6 +59,8 @@ export class JobAttempts {
   constructor(
     private readonly jobs: AggregateRepository<JobState>,
     private readonly logger: EventingLogger = silentLogger,
+    /** The executor's clock (a simulated node's is virtual): when an attempt starts. */
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /**
@@ -90,6 +92,7 @@ export class JobAttempts {
               pid,
               firstDelivery: lease.deliveries === 1,
               dispatchedAttempt: work.attempt,
+              at: this.now().toISOString(),
             },
             s,
           ),

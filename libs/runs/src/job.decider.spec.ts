@@ -649,6 +649,7 @@ describe('jobDecider', () => {
         offer: null,
         requested: { cpu: 8, memoryMb: 4096 },
         pinned: false,
+        startedAt: null,
       });
     });
 
@@ -947,6 +948,42 @@ describe('jobDecider', () => {
       expect(after.pace).toBeNull();
       expect(after.rescale).toBeNull();
       expect(after.attempt).toBe(2);
+    });
+  });
+
+  describe('what it cost', () => {
+    it('counts an attempt lost with its executor, from its start to the next attempt’s', () => {
+      const placed: NewEvent = {
+        type: 'job.provisioned',
+        data: {
+          ...provisionedData,
+          offer: {
+            provider: 'ec2',
+            name: 'c5.large:spot',
+            vCpu: 2,
+            memoryMb: 4096,
+            pricePerHour: 0.036,
+          },
+        },
+      };
+      const startAt = (attempt: number, at: string): NewEvent => ({
+        type: 'job.started',
+        data: { executor: `node-${attempt}`, attempt, pid: null, at },
+      });
+      const state = spec.given([
+        queued,
+        placed,
+        dispatched,
+        startAt(1, '2026-11-20T09:00:00.000Z'),
+        // Its node was reclaimed; the work was redelivered 100 s after the first start.
+        startAt(2, '2026-11-20T09:01:40.000Z'),
+        {
+          type: 'job.succeeded',
+          data: { exitCode: 0, durationMs: 50_000, outputs: [], attempt: 2 },
+        },
+      ]).state;
+      expect(state.spent?.seconds).toBe(150);
+      expect(state.spent?.cost).toBeCloseTo(0.0015, 8);
     });
   });
 

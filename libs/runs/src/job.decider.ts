@@ -68,6 +68,8 @@ export interface JobState {
   readonly requested?: Resources;
   /** Its step pinned it to a configuration (`provision.offer`): it is never moved off it. */
   readonly pinned?: boolean;
+  /** When its running attempt started, by its executor's clock (absent or null: not known). */
+  readonly startedAt?: string | null;
   /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
    * configuration it ran on (absent: nothing measured yet).
@@ -123,6 +125,8 @@ export type JobCommand =
        * only from its newest work, never from an older message JetStream still redelivers.
        */
       dispatchedAttempt?: number;
+      /** When it starts, by the executor's clock (ISO 8601). */
+      at?: string;
     }
   | {
       kind: 'succeed';
@@ -236,11 +240,12 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
             `This work message is of attempt ${command.dispatchedAttempt}; the job was dispatched again since, as attempt ${state.dispatchedAttempt}`,
           );
         }
+        const at = command.at === undefined ? {} : { at: command.at };
         if (state.status === 'dispatched') {
           return [
             {
               type: 'job.started',
-              data: { executor: command.executor, attempt: state.attempt, pid: command.pid },
+              data: { executor: command.executor, attempt: state.attempt, pid: command.pid, ...at },
             },
           ];
         }
@@ -255,7 +260,12 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           return [
             {
               type: 'job.started',
-              data: { executor: command.executor, attempt: state.attempt + 1, pid: command.pid },
+              data: {
+                executor: command.executor,
+                attempt: state.attempt + 1,
+                pid: command.pid,
+                ...at,
+              },
             },
           ];
         }
@@ -428,15 +438,24 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           attempt: event.data.attempt,
           dispatchedAttempt: event.data.attempt,
         };
-      case 'job.started':
+      case 'job.started': {
+        // Started while another attempt ran: that one was lost, and ran until now at its price.
+        const at = event.data.at ?? null;
+        const before = state.startedAt ?? null;
+        const lostMs =
+          state.status === 'running' && at !== null && before !== null
+            ? Date.parse(at) - Date.parse(before)
+            : null;
         return {
-          ...state,
+          ...(lostMs !== null && lostMs > 0 ? measured(state, lostMs) : state),
+          startedAt: at,
           status: 'running',
           attempt: event.data.attempt,
           metricsBatch: 0,
           pace: null,
           rescale: null,
         };
+      }
       case 'job.rescale_requested':
         return {
           ...state,

@@ -236,6 +236,12 @@ export const JobStartedV1 = defineEvent({
     executor: z.string(),
     attempt: z.number().int().positive(),
     pid: z.number().int().nullable(),
+    /**
+     * Added compatibly: when the attempt started, by the executor's clock (a simulated node's is
+     * virtual). An attempt started while another ran (that one's executor was lost) ends that one's
+     * running time, which is counted in what the job cost.
+     */
+    at: z.string().optional(),
   }),
 });
 

@@ -223,6 +223,8 @@ export class SimulatedExecutors implements NodeExecutors {
     this.attempts = new JobAttempts(
       new AggregateRepository(options.store, JOB, jobDecider, 20_000),
       this.logger,
+      // Simulated attempts start and end in virtual time, as their durations are measured.
+      () => options.clock.now(),
     );
     this.random = options.clock.random('job-failures');
   }
