@@ -15,15 +15,12 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ProcessRunner, type Exit } from './process-runner.js';
-import { ENV_FILE, envFileText, type Sandbox, type Slot } from './sandbox.js';
+import { ENV_FILE, envFileText, TMP_FOLDER, type Sandbox, type Slot } from './sandbox.js';
 import { folderVariable, type Staging } from './staging.js';
 import type { WorkFolders } from './work-folders.js';
 
 /** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
 const CHECKPOINT_FOLDER = 'checkpoint';
-
-/** The folder of a sandboxed job's folder mounted on its /tmp and /var/tmp. */
-const TMP_FOLDER = '.tmp';
 
 export interface JobRunnerOptions {
   /** This executor's id (in `job.started`) and the pool it pulls from. */
@@ -230,11 +227,11 @@ export class JobRunner {
       cgroupProcs: confined?.cgroupProcs ?? [],
       envFile,
       network: work.network,
-      tmpDir,
     });
     const proc = new ProcessRunner(launch.argv, {
       cwd: folder,
       env: launch.env,
+      handOver: launch.handOver,
       afterExit: () => this.clearSlot(slot),
       onLine: (stream, line) => {
         logs.line(stream, line);
