@@ -228,11 +228,14 @@ export class JobRunner {
       envFile,
       network: work.network,
     });
+    /** The slot cleared once the job's process exited: whether it is empty since. */
+    let clearedAfterExit: Promise<boolean> | undefined;
+    let slotEmpty = false;
     const proc = new ProcessRunner(launch.argv, {
       cwd: folder,
       env: launch.env,
       handOver: launch.handOver,
-      afterExit: () => this.clearSlot(slot),
+      afterExit: () => (clearedAfterExit = this.clearSlot(slot)),
       onLine: (stream, line) => {
         logs.line(stream, line);
         if (stream === 'out') {
@@ -298,8 +301,9 @@ export class JobRunner {
       const ran = notStarted === undefined ? await this.execute(proc, work, confined) : undefined;
       running.ended = true;
       // Whatever the job left running (in the background, to go on writing) ends before its
-      // folder is read.
-      await this.clearSlot(slot);
+      // folder is read: cleared as its process exited, or now. Nothing starts in an empty slot.
+      slotEmpty =
+        (await clearedAfterExit?.catch(() => false)) === true || (await this.clearSlot(slot));
       await checkpoints.close();
       await metrics.close();
       if (running.handedBack) {
@@ -361,7 +365,7 @@ export class JobRunner {
         this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');
       });
     } finally {
-      await this.clearSlot(slot);
+      if (!slotEmpty) await this.clearSlot(slot);
       await this.disposeFolder(
         folder,
         work.jobId,
@@ -375,11 +379,13 @@ export class JobRunner {
 
   /**
    * Kills whatever runs in the slot: by its cgroups (a job cannot leave them, and reading them is
-   * cheap), or, without cgroups, by its user when sandboxed (a scan of every process).
+   * cheap), or, without cgroups, by its user when sandboxed (a scan of every process). Answers
+   * whether the slot is known to be empty now (never without cgroups: a scan is not sure of it).
    */
-  private async clearSlot(slot: Slot): Promise<void> {
-    if (this.options.limits.mode !== 'none') await this.options.limits.clear(slot.name);
-    else await this.options.sandbox.clear(slot);
+  private async clearSlot(slot: Slot): Promise<boolean> {
+    if (this.options.limits.mode !== 'none') return this.options.limits.clear(slot.name);
+    await this.options.sandbox.clear(slot);
+    return false;
   }
 
   /** Inputs staged and the checkpoint restored; undefined when all is in place, else why not. */
