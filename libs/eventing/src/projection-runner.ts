@@ -79,6 +79,13 @@ export interface ProjectionRunnerOptions {
    * reader of the model may look again.
    */
   readonly onApplied?: (lastSeq: number, types: ReadonlySet<string>) => void;
+  /**
+   * The shortest time between the starts of two transactions while events keep coming (0: none).
+   * An event after a quiet spell is applied at once; under load the events that arrive meanwhile
+   * go in one transaction instead of a few each. For a read model no one waits on within
+   * milliseconds: each transaction costs a handful of round trips and a commit, whatever its size.
+   */
+  readonly minBatchIntervalMs?: number;
 }
 
 /** A batch that could not be applied: which events, which projections failed, and why. */
@@ -174,6 +181,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private replaying: Promise<unknown> = Promise.resolve();
   private readonly nextReplays = new Map<string, Promise<ReplayResult>>();
   private readonly batchSize: number;
+  private readonly minBatchIntervalMs: number;
+  /** When the last transaction started (ms since the epoch). */
+  private lastBatchAt = 0;
   private readonly maxDeliver: number;
   private readonly delays: RetryDelays;
   private readonly logger: EventingLogger;
@@ -210,6 +220,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.sqlProjections = all.filter(isSql);
     if (all.length === 0) throw new Error('a projection runner needs a projection');
     this.batchSize = options.batchSize ?? 500;
+    this.minBatchIntervalMs = options.forReplay === true ? 0 : (options.minBatchIntervalMs ?? 0);
     this.maxDeliver = options.maxDeliver ?? 8;
     this.delays = options.retryDelays ?? DEFAULT_RETRY_DELAYS;
     this.logger = options.logger ?? silentLogger;
@@ -628,6 +639,12 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     let failure: Error | undefined;
     const flush = async () => {
       while (pending.length > 0 && failure === undefined) {
+        if (this.minBatchIntervalMs > 0 && pending.length < this.batchSize) {
+          // Events keep coming: let the next ones join this batch.
+          const wait = this.lastBatchAt + this.minBatchIntervalMs - Date.now();
+          if (wait > 0) await sleep(wait, this.abort.signal);
+        }
+        this.lastBatchAt = Date.now();
         // One event per transaction while looking for the one a batch failed on.
         const batch = pending.splice(0, this.isolate > 0 ? 1 : this.batchSize);
         try {
