@@ -2,6 +2,7 @@
 // The `dispatch` benchmark: N no-op runs (one step, `["true"]`) submitted through the gateway's REST
 // API and run to their end, timed by the run's final event on the bus; then, as the floor, a raw
 // JetStream publish -> pull consume -> ack round trip of the same count on the same nats-server.
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -50,6 +51,8 @@ const RUN_SPEC = { name: 'noop', steps: [{ name: 'noop', command: ['true'] }] };
 const END_TYPES = new Set(['run.succeeded', 'run.failed', 'run.cancelled']);
 /** Once everything is submitted, give up when no run has ended for this long. */
 const STALL_MS = 20_000;
+/** Processes of `true` spawned at once for the spawn floor (as the floor measured earlier). */
+const SPAWN_CONCURRENCY = 4;
 /** Runs (and baseline messages) sent one at a time, each after the previous ended: latency with no queue. */
 const UNLOADED_N = 50;
 
@@ -161,6 +164,8 @@ export async function run(ctx) {
     say(`baseline: raw JetStream round trip of ${n} messages on the same nats-server`);
     const baseline = await rawJetStream(nc, n, PUBLISH_IN_FLIGHT);
     const baselineUnloaded = await rawJetStream(nc, UNLOADED_N, 1);
+    say(`floor: spawning \`true\` ${n} times from this process, ${SPAWN_CONCURRENCY} at a time`);
+    const spawnTrue = await spawnFloor(n, SPAWN_CONCURRENCY);
 
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
     const logWarnings = countLogLines(stack.logDir, /"level":("warn"|40)\b/);
@@ -209,7 +214,7 @@ export async function run(ctx) {
       }
     }
 
-    printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded);
+    printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spawnTrue);
     say(
       `  CPU while measuring (${cpu.wallSec} s wall, ${cpu.machineBusyPct}% of ${os.cpus().length} CPUs busy): ` +
         Object.entries(cpu.cpuSecByProcess)
@@ -245,12 +250,14 @@ export async function run(ctx) {
         serviceLogWarnLines: logWarnings,
       },
       baseline: { ...baseline, unloaded: baselineUnloaded },
+      spawnTrue,
       floors: FLOORS,
       notes: [
         'acai: every run is POST /api/v1/runs with one step ["true"]; submit->finished is from just before the POST to the arrival of the run.succeeded/run.failed event (core NATS subscription to acai.evt.default.run.*, Acai-Type header) in this process.',
         'acai jobsPerSec = n / (last run end - first submit); submitted with bounded concurrency; the executor runs ACAI_EXECUTOR_SLOTS jobs at once (default: CPUs).',
         `baseline: work-queue stream on file storage, durable pull consumer (explicit ack), ${PUBLISH_IN_FLIGHT} publishes in flight, consume batch ${PULL_BATCH}; latency is publish call -> message in the consumer loop; msgsPerSec = n / (last consumed - first publish).`,
         `unloaded: ${UNLOADED_N} runs (messages) one at a time, each sent after the previous one ended (was consumed): the latency with no queue in front of it.`,
+        `spawnTrue: \`true\` spawned from this process (no sandbox, no cgroups) n times, ${SPAWN_CONCURRENCY} at a time, while the stack idles: perSec = n / elapsed; the issue's goal is half of it.`,
         'floors (measured earlier on a machine of this kind, not in this run): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
         ...problems.map((p) => `PROBLEM: ${p}`),
       ],
@@ -455,6 +462,38 @@ function describeRound(round, n) {
 }
 
 /**
+ * The other floor: `true` spawned from this process `count` times, `concurrency` at a time, as
+ * an executor with that many slots would with no sandbox, no limits and no events.
+ * @param {number} count
+ * @param {number} concurrency
+ */
+async function spawnFloor(count, concurrency) {
+  let next = 0;
+  let failed = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      const code = await new Promise((resolve) => {
+        const child = spawn('true', [], { stdio: 'ignore' });
+        child.once('error', () => resolve(-1));
+        child.once('close', (c) => resolve(c));
+      });
+      if (code !== 0) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  const elapsedMs = performance.now() - start;
+  return {
+    count,
+    concurrency,
+    failed,
+    elapsedMs: round1(elapsedMs),
+    perSec: round1(count / (elapsedMs / 1000)),
+  };
+}
+
+/**
  * The floor: the same number of jobs as bare JetStream messages, through a work-queue stream and a
  * durable pull consumer with explicit acks, on the server acai just used. With `inFlight` 1, each
  * message is published only once the previous one was consumed (the unloaded latency).
@@ -559,8 +598,9 @@ async function rawJetStream(nc, n, inFlight) {
  * @param {Awaited<ReturnType<typeof rawJetStream>>} baseline
  * @param {ReturnType<typeof summarise>} acaiUnloaded
  * @param {Awaited<ReturnType<typeof rawJetStream>>} baselineUnloaded
+ * @param {Awaited<ReturnType<typeof spawnFloor>>} spawnTrue
  */
-function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
+function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spawnTrue) {
   const rows = [
     ['', 'acai dispatch', 'raw JetStream'],
     ['count', `${acai.finished}/${n} runs`, `${baseline.consumed}/${n} msgs`],
@@ -583,6 +623,10 @@ function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded) {
   );
   say(
     `  unloaded: ${UNLOADED_N} one at a time. acai POST -> 202: p50 ${acai.acceptLatencyMs.p50} ms, p99 ${acai.acceptLatencyMs.p99} ms`,
+  );
+  say(
+    `  spawn \`true\` in this run: ${spawnTrue.perSec}/s at concurrency ${spawnTrue.concurrency}; ` +
+      `acai does ${((100 * acai.jobsPerSec) / Math.max(spawnTrue.perSec, 0.001)).toFixed(0)}% of it (the goal: 50%)`,
   );
   say(
     `  floors (measured earlier, not in this run): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +

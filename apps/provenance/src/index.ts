@@ -1,6 +1,12 @@
 import type { Projection } from '@acai/contracts';
 import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
-import { port, positiveInt, type ConfigSpec, type ServiceDefinition } from '@acai/platform';
+import {
+  nonNegativeInt,
+  port,
+  positiveInt,
+  type ConfigSpec,
+  type ServiceDefinition,
+} from '@acai/platform';
 import { jobHistoryProjection, jobsProjection, runsProjection, trialsProjection } from '@acai/runs';
 import { HistoryHandler } from './history/history.handler.js';
 import { ReadModels, SqlReadModels } from './history/read-models.repository.js';
@@ -15,6 +21,11 @@ export const provenanceConfig = {
     schema: positiveInt(4_000),
     description:
       'Events applied per transaction while a replay builds a read model beside the live one (bigger is faster, and holds more in memory)',
+  },
+  ACAI_PROJECTION_BATCH_INTERVAL_MS: {
+    schema: nonNegativeInt(50),
+    description:
+      'While events keep coming, the shortest time between two transactions of the read models: the events of a busy moment are applied together (an event after a quiet spell at once); 0 applies each batch as soon as it arrives',
   },
   ACAI_REPLAY_STALE_SECONDS: {
     schema: positiveInt(15),
@@ -50,6 +61,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         logger: ctx.logger,
         replayBatchSize: ctx.config.ACAI_REPLAY_BATCH_SIZE,
         replayStaleSeconds: ctx.config.ACAI_REPLAY_STALE_SECONDS,
+        minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
       },
     );
     return [

@@ -10,7 +10,10 @@ import {
 } from './allocation/allocation.handler.js';
 import { AutoProvisioner } from './autoprovision/auto-provisioner.js';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision/autoprovision.migration.js';
-import { ObservationsProjection } from './autoprovision/observations.projection.js';
+import {
+  ObservationsProjection,
+  observationEvents,
+} from './autoprovision/observations.projection.js';
 import { ProvisionerObservationsResumed1796800000000 } from './autoprovision/observations-resumed.migration.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './autoprovision/profiling-in-the-log.migration.js';
 import { ProfileRepository, ProvisionerRuns } from './autoprovision/profile.repository.js';
@@ -78,6 +81,9 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     const observations = new ObservationsProjection(schema);
     const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
       logger: ctx.logger,
+      // A transaction only for a batch with an event it reads. Every event still passes through
+      // (not only job events): a wait for a run's event (ObservationsReady) must see it go by.
+      accepts: (type) => observationEvents.has(type),
     });
     const nodes = new NodeRegistry(ctx.bus, list, (heartbeat) => {
       if (heartbeat.instanceType === null) return null;

@@ -63,4 +63,36 @@ describe('AggregateRepository.execute', () => {
     expect(acted.events).toHaveLength(1);
     expect((await log.read(repository.ref('p', 'j1'))).events).toHaveLength(3);
   });
+
+  it('makes decisions on one aggregate one after another: the second sees the first, with no conflict', async () => {
+    const log = new InMemoryEventLog();
+    const appends: number[] = [];
+    const counting = {
+      subjectOf: (ref: Parameters<typeof log.subjectOf>[0]) => log.subjectOf(ref),
+      read: (ref: Parameters<typeof log.read>[0], after?: number) => log.read(ref, after),
+      append: async (...args: Parameters<typeof log.append>) => {
+        appends.push(args[1].length);
+        // Slow enough for the other decision to start meanwhile, were it not held back.
+        await new Promise((r) => setTimeout(r, 5));
+        return log.append(...args);
+      },
+    };
+    const repository = new AggregateRepository<number>(counting, 'job', {
+      initialState: () => 0,
+      evolve: (n) => n + 1,
+    });
+    await repository.execute('p', 'j1', () => [cancelled('first')]);
+    // Two handlers at once, each acting only on the state the other has not made yet.
+    const [a, b] = await Promise.all([
+      repository.execute('p', 'j1', (n) => (n === 1 ? [cancelled('a'), cancelled('a2')] : [])),
+      repository.execute('p', 'j1', (n) => (n === 3 ? [] : [cancelled('b')])),
+    ]);
+    expect(a.events).toHaveLength(2);
+    expect(b.events).toHaveLength(0);
+    expect(b.state).toBe(3);
+    // No append was refused and made again: each decision was made once, on the latest state.
+    expect(appends).toEqual([1, 2]);
+    // Another aggregate is not held back by them.
+    expect((await repository.execute('p', 'j2', () => [cancelled('c')])).events).toHaveLength(1);
+  });
 });

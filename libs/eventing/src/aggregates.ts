@@ -22,10 +22,15 @@ export interface ExecuteOptions {
  * by subject; a service that consumes every event of this aggregate type in order keeps the cache
  * current by calling `observe`, so most decisions need no read. A stale cache costs one conflict
  * and one reload, never a wrong decision: JetStream checks the version on every append, and a
- * decision to do nothing is checked against the log before it stands.
+ * decision to do nothing is checked against the log before it stands. Decisions on one aggregate
+ * in one process are made one after another: two handlers of one service deciding on the same run
+ * at once (a job's end settling it, the settlement concluding it) would otherwise both decide on
+ * the same version, and the loser would pay a conflict and a reload of the whole aggregate.
  */
 export class AggregateRepository<S> {
   private readonly cache = new Map<string, Loaded<S>>();
+  /** The decision being made on each aggregate (by subject), which the next one waits for. */
+  private readonly deciding = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: EventLog,
@@ -104,7 +109,7 @@ export class AggregateRepository<S> {
    * Decides against the current state and appends the result. On a version conflict it reloads
    * and decides again (the decision may now be different, or nothing), up to `attempts` times.
    */
-  async execute(
+  execute(
     project: string,
     id: string,
     decide: (state: S) => NewEvent[],
@@ -112,6 +117,30 @@ export class AggregateRepository<S> {
     attempts = 5,
   ): Promise<{ events: StoredEvent[]; state: S; version: number }> {
     const subject = this.store.subjectOf(this.ref(project, id));
+    const before = this.deciding.get(subject);
+    const decision =
+      before === undefined
+        ? this.decide(subject, project, id, decide, options, attempts)
+        : before.then(() => this.decide(subject, project, id, decide, options, attempts));
+    const settled = decision.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.deciding.set(subject, settled);
+    void settled.then(() => {
+      if (this.deciding.get(subject) === settled) this.deciding.delete(subject);
+    });
+    return decision;
+  }
+
+  private async decide(
+    subject: string,
+    project: string,
+    id: string,
+    decide: (state: S) => NewEvent[],
+    options: ExecuteOptions,
+    attempts: number,
+  ): Promise<{ events: StoredEvent[]; state: S; version: number }> {
     for (let attempt = 1; ; attempt++) {
       const cached = this.cache.has(subject);
       let current = await this.load(project, id);

@@ -274,6 +274,24 @@ describe('ProjectionRunner', () => {
     expect(restarted.position).toBe(s.lastSeq);
   });
 
+  it('with a minimum batch interval, applies a burst of events in a few transactions, each event once', async () => {
+    const s = scenario();
+    const transactions: number[] = [];
+    const runner = s.runner({
+      minBatchIntervalMs: 300,
+      onApplied: (seq) => transactions.push(seq),
+    });
+    await runner.start();
+    await s.append(['a'], 1);
+    await runner.waitFor(s.lastSeq);
+    // A burst, one append after another: without the interval, nearly one transaction each.
+    await s.append(['a', 'b', 'c'], 30);
+    await runner.waitFor(s.lastSeq);
+    expect(transactions.length).toBeLessThanOrEqual(4);
+    await s.expectExactlyOnce();
+    expect(await s.checkpoint()).toBe(s.lastSeq);
+  });
+
   it('resumes from its checkpoint after a restart and applies no event twice', async () => {
     const s = scenario();
     const first = s.runner({ batchSize: 4 });

@@ -79,6 +79,13 @@ export interface ProjectionRunnerOptions {
    * reader of the model may look again.
    */
   readonly onApplied?: (lastSeq: number, types: ReadonlySet<string>) => void;
+  /**
+   * The shortest time between the starts of two transactions while events keep coming (0: none).
+   * An event after a quiet spell is applied at once; under load the events that arrive meanwhile
+   * go in one transaction instead of a few each. For a read model no one waits on within
+   * milliseconds: each transaction costs a handful of round trips and a commit, whatever its size.
+   */
+  readonly minBatchIntervalMs?: number;
 }
 
 /** A batch that could not be applied: which events, which projections failed, and why. */
@@ -104,6 +111,18 @@ class ProjectionFailure extends Error {
   ) {
     super(describeError(cause), { cause });
   }
+}
+
+/** The documents a batch changes: written with its checkpoints, in one statement. */
+interface DocumentWrites {
+  readonly upsert: {
+    readonly projections: string[];
+    readonly keys: string[];
+    readonly projects: (string | null)[];
+    readonly docs: string[];
+    readonly seqs: number[];
+  };
+  readonly deletes: { readonly projections: string[]; readonly keys: string[] };
 }
 
 /** A letter recorded in a batch's transaction, logged and counted once it commits. */
@@ -174,6 +193,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private replaying: Promise<unknown> = Promise.resolve();
   private readonly nextReplays = new Map<string, Promise<ReplayResult>>();
   private readonly batchSize: number;
+  private readonly minBatchIntervalMs: number;
+  /** When the last transaction started (ms since the epoch). */
+  private lastBatchAt = 0;
   private readonly maxDeliver: number;
   private readonly delays: RetryDelays;
   private readonly logger: EventingLogger;
@@ -210,6 +232,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     this.sqlProjections = all.filter(isSql);
     if (all.length === 0) throw new Error('a projection runner needs a projection');
     this.batchSize = options.batchSize ?? 500;
+    this.minBatchIntervalMs = options.forReplay === true ? 0 : (options.minBatchIntervalMs ?? 0);
     this.maxDeliver = options.maxDeliver ?? 8;
     this.delays = options.retryDelays ?? DEFAULT_RETRY_DELAYS;
     this.logger = options.logger ?? silentLogger;
@@ -628,6 +651,12 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     let failure: Error | undefined;
     const flush = async () => {
       while (pending.length > 0 && failure === undefined) {
+        if (this.minBatchIntervalMs > 0 && pending.length < this.batchSize) {
+          // Events keep coming: let the next ones join this batch.
+          const wait = this.lastBatchAt + this.minBatchIntervalMs - Date.now();
+          if (wait > 0) await sleep(wait, this.abort.signal);
+        }
+        this.lastBatchAt = Date.now();
         // One event per transaction while looking for the one a batch failed on.
         const batch = pending.splice(0, this.isolate > 0 ? 1 : this.batchSize);
         try {
@@ -698,12 +727,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
             if (fresh.length === 0) return;
             firstSeq = fresh[0]!.seq;
             size = fresh.length;
-            await this.applyEvents(m, fresh, checkpoints, recorded);
-            await m.query(
-              `UPDATE ${this.tables.checkpoints} SET last_seq = GREATEST(last_seq, $2), updated_at = now()
-               WHERE projection = ANY($1::text[])`,
-              [this.names, last.seq],
-            );
+            const writes = await this.applyEvents(m, fresh, checkpoints, recorded);
+            await this.write(m, writes, last.seq);
           });
         },
       );
@@ -742,12 +767,49 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     }
   }
 
+  /**
+   * Writes a batch's documents and moves its projections' checkpoints past it, in one statement:
+   * one round trip, where a write and an update each took one.
+   */
+  private async write(m: EntityManager, writes: DocumentWrites, lastSeq: number): Promise<void> {
+    const params: unknown[] = [this.names, lastSeq];
+    const steps: string[] = [];
+    if (writes.upsert.keys.length > 0) {
+      const at = params.length;
+      const { projections, keys, projects, docs, seqs } = writes.upsert;
+      params.push(projections, keys, projects, docs, seqs);
+      steps.push(
+        `upserted AS (INSERT INTO ${this.tables.documents} (projection, key, project, doc, seq)
+         SELECT u.projection, u.key, u.project, u.doc, u.seq
+         FROM unnest($${at + 1}::text[], $${at + 2}::text[], $${at + 3}::text[], $${at + 4}::jsonb[], $${at + 5}::bigint[]) AS u(projection, key, project, doc, seq)
+         ON CONFLICT (projection, key) DO UPDATE
+         SET project = EXCLUDED.project, doc = EXCLUDED.doc, seq = EXCLUDED.seq)`,
+      );
+    }
+    if (writes.deletes.keys.length > 0) {
+      const at = params.length;
+      params.push(writes.deletes.projections, writes.deletes.keys);
+      steps.push(
+        `deleted AS (DELETE FROM ${this.tables.documents} d
+         USING unnest($${at + 1}::text[], $${at + 2}::text[]) AS w(projection, key)
+         WHERE d.projection = w.projection AND d.key = w.key)`,
+      );
+    }
+    // Data-modifying WITH steps run to completion whether or not anything reads them.
+    await m.query(
+      `${steps.length > 0 ? `WITH ${steps.join(', ')} ` : ''}UPDATE ${this.tables.checkpoints}
+       SET last_seq = GREATEST(last_seq, $2), updated_at = now()
+       WHERE projection = ANY($1::text[])`,
+      params,
+    );
+  }
+
   private async applyEvents(
     m: EntityManager,
     msgs: JsMsg[],
     checkpoints: ReadonlyMap<string, number>,
     recorded: Recorded[],
-  ): Promise<void> {
+  ): Promise<DocumentWrites> {
     const deadLetter = async (msg: JsMsg, error: unknown, projection: string) => {
       await this.deadLetter(m, msg, error, projection);
       recorded.push({
@@ -805,7 +867,11 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     const wanted = work.flatMap((w) =>
       [...new Set(w.keys.flat())].map((key) => [w.projection.name, key] as const),
     );
-    if (wanted.length === 0) return;
+    const writes: DocumentWrites = {
+      upsert: { projections: [], keys: [], projects: [], docs: [], seqs: [] },
+      deletes: { projections: [], keys: [] },
+    };
+    if (wanted.length === 0) return writes;
     const rows = await m.query<{ projection: string; key: string; doc: Doc; seq: string }[]>(
       `SELECT d.projection, d.key, d.doc, d.seq FROM ${this.tables.documents} d
        JOIN unnest($1::text[], $2::text[]) AS w(projection, key) USING (projection, key)`,
@@ -850,14 +916,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         }
       }
     }
-    const upsert = {
-      projections: [] as string[],
-      keys: [] as string[],
-      projects: [] as (string | null)[],
-      docs: [] as string[],
-      seqs: [] as number[],
-    };
-    const deletes = { projections: [] as string[], keys: [] as string[] };
+    const { upsert, deletes } = writes;
     for (const entry of docs.values()) {
       if (!entry.dirty) continue;
       if (entry.doc === undefined) {
@@ -871,23 +930,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       upsert.docs.push(JSON.stringify(entry.doc));
       upsert.seqs.push(entry.seq);
     }
-    if (upsert.keys.length > 0) {
-      await m.query(
-        `INSERT INTO ${this.tables.documents} (projection, key, project, doc, seq)
-         SELECT u.projection, u.key, u.project, u.doc, u.seq
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[]) AS u(projection, key, project, doc, seq)
-         ON CONFLICT (projection, key) DO UPDATE
-         SET project = EXCLUDED.project, doc = EXCLUDED.doc, seq = EXCLUDED.seq`,
-        [upsert.projections, upsert.keys, upsert.projects, upsert.docs, upsert.seqs],
-      );
-    }
-    if (deletes.keys.length > 0) {
-      await m.query(
-        `DELETE FROM ${this.tables.documents} d USING unnest($1::text[], $2::text[]) AS w(projection, key)
-         WHERE d.projection = w.projection AND d.key = w.key`,
-        [deletes.projections, deletes.keys],
-      );
-    }
+    return writes;
   }
 
   private async deadLetter(

@@ -15,15 +15,12 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ProcessRunner, type Exit } from './process-runner.js';
-import { ENV_FILE, envFileText, type Sandbox, type Slot } from './sandbox.js';
+import { ENV_FILE, envFileText, TMP_FOLDER, type Sandbox, type Slot } from './sandbox.js';
 import { folderVariable, type Staging } from './staging.js';
 import type { WorkFolders } from './work-folders.js';
 
 /** The folder of a job's folder it saves checkpoints in (`$ACAI_CHECKPOINT_DIR`). */
 const CHECKPOINT_FOLDER = 'checkpoint';
-
-/** The folder of a sandboxed job's folder mounted on its /tmp and /var/tmp. */
-const TMP_FOLDER = '.tmp';
 
 export interface JobRunnerOptions {
   /** This executor's id (in `job.started`) and the pool it pulls from. */
@@ -258,12 +255,15 @@ export class JobRunner {
       cgroupProcs: confined?.cgroupProcs ?? [],
       envFile,
       network: work.network,
-      tmpDir,
     });
+    /** The slot cleared once the job's process exited: whether it is empty since. */
+    let clearedAfterExit: Promise<boolean> | undefined;
+    let slotEmpty = false;
     const proc = new ProcessRunner(launch.argv, {
       cwd: folder,
       env: launch.env,
-      afterExit: () => this.clearSlot(slot),
+      handOver: launch.handOver,
+      afterExit: () => (clearedAfterExit = this.clearSlot(slot)),
       onLine: (stream, line) => {
         logs.line(stream, line);
         if (stream === 'out') {
@@ -336,8 +336,9 @@ export class JobRunner {
       const ran = notStarted === undefined ? await this.execute(proc, work, confined) : undefined;
       running.ended = true;
       // Whatever the job left running (in the background, to go on writing) ends before its
-      // folder is read.
-      await this.clearSlot(slot);
+      // folder is read: cleared as its process exited, or now. Nothing starts in an empty slot.
+      slotEmpty =
+        (await clearedAfterExit?.catch(() => false)) === true || (await this.clearSlot(slot));
       await checkpoints.close();
       await metrics.close();
       if (running.handedBack) {
@@ -417,7 +418,7 @@ export class JobRunner {
         this.options.logger.debug({ ...log, err: describeError(error) }, 'work already settled');
       });
     } finally {
-      await this.clearSlot(slot);
+      if (!slotEmpty) await this.clearSlot(slot);
       await this.disposeFolder(
         folder,
         work.jobId,
@@ -431,11 +432,13 @@ export class JobRunner {
 
   /**
    * Kills whatever runs in the slot: by its cgroups (a job cannot leave them, and reading them is
-   * cheap), or, without cgroups, by its user when sandboxed (a scan of every process).
+   * cheap), or, without cgroups, by its user when sandboxed (a scan of every process). Answers
+   * whether the slot is known to be empty now (never without cgroups: a scan is not sure of it).
    */
-  private async clearSlot(slot: Slot): Promise<void> {
-    if (this.options.limits.mode !== 'none') await this.options.limits.clear(slot.name);
-    else await this.options.sandbox.clear(slot);
+  private async clearSlot(slot: Slot): Promise<boolean> {
+    if (this.options.limits.mode !== 'none') return this.options.limits.clear(slot.name);
+    await this.options.sandbox.clear(slot);
+    return false;
   }
 
   /** Inputs staged and the checkpoint restored; undefined when all is in place, else why not. */

@@ -122,8 +122,9 @@ export class Limits {
   /**
    * Kills whatever a finished job left running in its slot, so the next job starts alone: again
    * until the slot is empty (a process forking as it is killed is caught on a later round).
+   * Answers whether it is empty (false after 50 rounds that each found someone).
    */
-  async clear(slot: string): Promise<void> {
+  async clear(slot: string): Promise<boolean> {
     for (let round = 0; round < 50; round++) {
       let found = 0;
       for (const dir of this.slotDirs(slot)) {
@@ -137,9 +138,10 @@ export class Limits {
           }
         }
       }
-      if (found === 0) return;
+      if (found === 0) return true;
       await new Promise((r) => setTimeout(r, 10));
     }
+    return false;
   }
 
   /** Removes the slots' cgroups when the executor stops (they are empty by then). */

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { LineSplitter, ProcessRunner } from './process-runner.js';
 
@@ -45,5 +48,38 @@ describe('ProcessRunner', () => {
     const started = await proc.start();
     expect(started.ok).toBe(true);
     expect(await proc.exited).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('hands its files over as fds 3, … and removes them before the process starts', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'acai-handover-'));
+    const file = path.join(dir, 'secret');
+    await writeFile(file, 'only for the process\n', { mode: 0o600 });
+    const lines: string[] = [];
+    const proc = new ProcessRunner(
+      ['sh', '-c', 'cat <&3; [ -e "$0" ] && echo still-there || echo gone', file],
+      {
+        cwd: dir,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+        onLine: (_, line) => lines.push(line),
+        handOver: [file],
+      },
+    );
+    expect((await proc.start()).ok).toBe(true);
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(lines).toEqual(['only for the process', 'gone']);
+    await expect(stat(file)).rejects.toThrow();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fails to start, saying why, when a file to hand over is missing', async () => {
+    const proc = new ProcessRunner(['true'], {
+      cwd: process.cwd(),
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      onLine: () => undefined,
+      handOver: [path.join(os.tmpdir(), 'acai-no-such-file')],
+    });
+    const started = await proc.start();
+    expect(started).toMatchObject({ ok: false, reason: 'spawn_error' });
+    expect(await proc.exited).toEqual({ code: null, signal: null });
   });
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { JobFailureReason } from '@acai/contracts';
 
 import type { StreamName } from '@acai/execution';
@@ -31,6 +32,11 @@ export class ProcessRunner {
       env: NodeJS.ProcessEnv;
       onLine: (stream: StreamName, line: string) => void;
       /**
+       * Files the process gets as fds 3, 4, …, in this order. Each is opened and removed before
+       * the process starts: what is in it reaches the process and nothing else.
+       */
+      handOver?: readonly string[];
+      /**
        * When the job's own process has exited: ends what it left behind (its process group is
        * killed first), which may hold its output open and keep its end from being seen.
        */
@@ -38,33 +44,53 @@ export class ProcessRunner {
     },
   ) {}
 
-  start(): Promise<SpawnResult> {
+  async start(): Promise<SpawnResult> {
     const [program, ...args] = this.argv as [string, ...string[]];
-    return new Promise((resolve) => {
-      const child = spawn(program, args, {
-        cwd: this.options.cwd,
-        env: this.options.env,
-        shell: false,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const handed: FileHandle[] = [];
+    try {
+      for (const file of this.options.handOver ?? []) {
+        handed.push(await open(file, 'r'));
+        await unlink(file);
+      }
+    } catch (error) {
+      await Promise.all(handed.map((h) => h.close()));
+      this.exit.resolve({ code: null, signal: null });
+      return {
+        ok: false,
+        reason: 'spawn_error',
+        message: `could not hand the job its files: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+    try {
+      return await new Promise((resolve) => {
+        const child = spawn(program, args, {
+          cwd: this.options.cwd,
+          env: this.options.env,
+          shell: false,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe', ...handed.map((h) => h.fd)],
+        });
+        this.child = child;
+        child.once('spawn', () => {
+          resolve({ ok: true, pid: child.pid! });
+          if (this.stopAsked !== undefined) this.kill(this.stopAsked);
+        });
+        child.once('error', (error: NodeJS.ErrnoException) => {
+          resolve(describeSpawnError(program, error));
+          this.exit.resolve({ code: null, signal: null });
+        });
+        this.pipe(child.stdout, 'out');
+        this.pipe(child.stderr, 'err');
+        child.once('exit', () => {
+          this.signalGroup('SIGKILL');
+          void this.options.afterExit?.().catch(() => undefined);
+        });
+        child.once('close', (code, signal) => this.exit.resolve({ code, signal }));
       });
-      this.child = child;
-      child.once('spawn', () => {
-        resolve({ ok: true, pid: child.pid! });
-        if (this.stopAsked !== undefined) this.kill(this.stopAsked);
-      });
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        resolve(describeSpawnError(program, error));
-        this.exit.resolve({ code: null, signal: null });
-      });
-      this.pipe(child.stdout, 'out');
-      this.pipe(child.stderr, 'err');
-      child.once('exit', () => {
-        this.signalGroup('SIGKILL');
-        void this.options.afterExit?.().catch(() => undefined);
-      });
-      child.once('close', (code, signal) => this.exit.resolve({ code, signal }));
-    });
+    } finally {
+      // The child has its own copies (or never started).
+      await Promise.all(handed.map((h) => h.close()));
+    }
   }
 
   /** Signals the whole process group; escalates to SIGKILL after `graceMs`. */

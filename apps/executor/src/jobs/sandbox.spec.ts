@@ -1,22 +1,52 @@
 import { spawn } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rm,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { envFileText, killUser, Sandbox, SandboxError, type Slot } from './sandbox.js';
+import {
+  envFileText,
+  killUser,
+  Sandbox,
+  SandboxError,
+  TMP_FOLDER,
+  type Launch,
+  type Slot,
+} from './sandbox.js';
 
-/** Runs a launch to its end; answers its exit code and what it printed. */
-function runLaunch(
-  launch: { argv: string[]; env: Record<string, string> },
+/**
+ * Runs a launch to its end, its files handed over as the executor does (opened, removed, given as
+ * fds 3, …); answers its exit code and what it printed.
+ */
+async function runLaunch(
+  launch: Pick<Launch, 'argv' | 'env'> & { handOver?: string[] },
   cwd: string,
 ): Promise<{ code: number | null; out: string; err: string; pid: number }> {
+  const handed: FileHandle[] = [];
+  for (const file of launch.handOver ?? []) {
+    handed.push(await open(file, 'r'));
+    await rm(file);
+  }
   return new Promise((resolve, reject) => {
     const [program, ...args] = launch.argv as [string, ...string[]];
-    const child = spawn(program, args, { cwd, env: launch.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, {
+      cwd,
+      env: launch.env,
+      stdio: ['ignore', 'pipe', 'pipe', ...handed.map((h) => h.fd)],
+    });
+    void Promise.all(handed.map((h) => h.close()));
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, out, err, pid: child.pid! }));
   });
@@ -75,7 +105,7 @@ describe('Sandbox without the uid sandbox (ACAI_SANDBOX=none)', () => {
     expect(sandbox.refuses('none')).toMatch(/uid sandbox/);
   });
 
-  it('joins the cgroups listed before the job runs, and hands over only the job’s environment', async () => {
+  it('joins the cgroups listed before the job runs, and hands over only the job’s environment, by a file the job does not keep open', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'acai-none-'));
     const sandbox = await Sandbox.open({
       requested: 'none',
@@ -89,22 +119,24 @@ describe('Sandbox without the uid sandbox (ACAI_SANDBOX=none)', () => {
     const envFile = path.join(dir, '.acai-env');
     await writeFile(envFile, envFileText({ PATH: '/usr/bin:/bin', STEP: 'value' }));
     const ran = await runLaunch(
-      sandbox.launch(sandbox.slots[0]!, ['sh', '-c', 'echo $$; echo "$STEP"; env | sort'], {
-        cgroupProcs: [procs],
-        envFile,
-        network: 'default',
-        tmpDir: dir,
-      }),
+      sandbox.launch(
+        sandbox.slots[0]!,
+        [
+          'sh',
+          '-c',
+          'echo $$; echo "$STEP"; [ -e /proc/$$/fd/3 ] && echo fd3 || echo no-fd3; env | sort',
+        ],
+        { cgroupProcs: [procs], envFile, network: 'default' },
+      ),
       dir,
     );
-    const [pid, step, ...env] = ran.out.trim().split('\n');
+    const [pid, step, fd3, ...env] = ran.out.trim().split('\n');
     // The job kept the trampoline's pid: the pid that joined is the job's own.
     expect((await readFile(procs, 'utf8')).trim()).toBe(pid);
     expect(Number(pid)).toBe(ran.pid);
     expect(step).toBe('value');
+    expect(fd3).toBe('no-fd3');
     expect(env.some((line) => line.startsWith('ACAI_CGROUP_PROCS='))).toBe(false);
-    // The file is removed as the job starts.
-    await expect(readFile(envFile)).rejects.toThrow();
     await rm(dir, { recursive: true, force: true });
   });
 });
@@ -134,7 +166,7 @@ const root = process.getuid?.() === 0;
     dir = await mkdtemp(path.join('/var/lib/acai-test', 'uid-'));
     // A job's folder is its own (the executor's WorkFolders make it so), and so is its temp folder.
     await chown(dir, slot.user!.uid, slot.user!.gid);
-    tmpDir = path.join(dir, '.tmp');
+    tmpDir = path.join(dir, TMP_FOLDER);
     await mkdir(tmpDir, { mode: 0o700 });
     await chown(tmpDir, slot.user!.uid, slot.user!.gid);
   });
@@ -154,7 +186,7 @@ const root = process.getuid?.() === 0;
     await writeFile(envFile, envFileText({ PATH: '/usr/bin:/bin', ...env }), { mode: 0o600 });
     await chown(envFile, slot.user!.uid, slot.user!.gid);
     return runLaunch(
-      sandbox.launch(slot, ['sh', '-c', script], { cgroupProcs: [], envFile, network, tmpDir }),
+      sandbox.launch(slot, ['sh', '-c', script], { cgroupProcs: [], envFile, network }),
       dir,
     );
   };
@@ -177,7 +209,8 @@ const root = process.getuid?.() === 0;
   it('runs the job as the slot’s user, with no groups, no way to gain privileges and a private /tmp', async () => {
     await writeFile('/tmp/acai-visible-to-root-only', 'x');
     const ran = await job(
-      'id -u; id -g; id -G; grep NoNewPrivs /proc/self/status; ls -A /tmp | wc -l; echo made > /tmp/mine; cat /tmp/mine',
+      'id -u; id -g; id -G; grep NoNewPrivs /proc/self/status; ls -A /tmp | wc -l; echo made > /tmp/mine; cat /tmp/mine; ' +
+        'cat /var/tmp/mine; ls -A /dev/shm | wc -l; grep " /dev/shm " /proc/self/mountinfo | tail -n 1 | grep -c "nosuid,nodev"',
     );
     expect(ran.err).toBe('');
     expect(ran.out.trim().split('\n')).toEqual([
@@ -187,6 +220,10 @@ const root = process.getuid?.() === 0;
       'NoNewPrivs:\t1',
       '0',
       'made',
+      // /var/tmp is the same private folder; /dev/shm an empty tmpfs of its own.
+      'made',
+      '0',
+      '1',
     ]);
     // Its /tmp was its own folder, on disk: nothing it wrote is in the host's.
     await expect(readFile('/tmp/mine')).rejects.toThrow();
@@ -220,18 +257,18 @@ const root = process.getuid?.() === 0;
       cgroupProcs: [],
       envFile,
       network: 'default',
-      tmpDir,
     });
     // A stand-in executor: a process that starts the job and is then SIGKILLed.
     const parent = spawn(
       process.execPath,
       [
         '-e',
-        `const c = require('node:child_process').spawn(process.argv[1], JSON.parse(process.argv[2]), { cwd: process.argv[3], env: JSON.parse(process.argv[4]), stdio: 'ignore' }); c.on('spawn', () => console.log(c.pid));`,
+        `const fs = require('node:fs'); const env = fs.openSync(process.argv[5], 'r'); fs.unlinkSync(process.argv[5]); const c = require('node:child_process').spawn(process.argv[1], JSON.parse(process.argv[2]), { cwd: process.argv[3], env: JSON.parse(process.argv[4]), stdio: ['ignore', 'ignore', 'ignore', env] }); c.on('spawn', () => console.log(c.pid));`,
         launch.argv[0]!,
         JSON.stringify(launch.argv.slice(1)),
         dir,
         JSON.stringify(launch.env),
+        launch.handOver[0]!,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );

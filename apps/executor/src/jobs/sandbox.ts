@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { processAlive } from './work-folders.js';
@@ -31,29 +31,51 @@ export interface Slot {
 export interface Launch {
   readonly argv: string[];
   readonly env: Record<string, string>;
+  /**
+   * Files handed to the first step as fds 3, 4, …: each is opened and removed before it starts
+   * (the job's environment file, fd 3), so no one finds it in the folder later.
+   */
+  readonly handOver: string[];
 }
 
 /** The PATH of the programs acai itself starts a job through (never the job's own PATH). */
 const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * Three small `sh` steps, each `exec`ing the next, so that the job keeps the first one's pid (its
- * process group and parent stay the executor's):
- * 1. joins the slot's cgroups (as the executor's user, before anything of the job runs, with an
- *    environment the job has no say in: LD_PRELOAD in a step's env cannot reach it);
- * 2. (`uid` mode) in the job's own mount namespace, mounts its own temp folder (in its work folder,
- *    on disk, gone with it) on /tmp and /var/tmp and an empty tmpfs on /dev/shm, then `setpriv` drops to the slot's user with no supplementary groups and
- *    no-new-privs, and sets the parent-death signal;
- * 3. as the job's user, loads the job's environment from a file in its folder (so it never
- *    appears in an argv that other users could read in /proc), removes the file, and `exec`s the
- *    job's argv unchanged ("$@", no shell parsing).
+ * The steps a job is launched through, each `exec`ing the next, so that the job keeps the first
+ * one's pid (its process group and parent stay the executor's). In `uid` mode:
+ * 1. `unshare` gives the job its own mount namespace (and, with `network: none`, network);
+ * 2. `sh`, as the executor's user and with an environment the job has no say in (LD_PRELOAD in a
+ *    step's env cannot reach it), joins the slot's cgroups before anything of the job runs, then
+ *    mounts its own temp folder ({@link TMP_FOLDER} of its work folder: on disk, gone with it) on
+ *    /tmp and /var/tmp and an empty tmpfs on /dev/shm, all in one `mount -a` of a table written
+ *    once at start ({@link PRIVATE_MOUNTS_FILE});
+ * 3. `setpriv` drops to the slot's user with no supplementary groups and no-new-privs, and sets
+ *    the parent-death signal;
+ * 4. `sh`, as the job's user, loads the job's environment from the file handed to it as fd 3 (so
+ *    it never appears in an argv that other users could read in /proc; the executor removed the
+ *    file before starting it, see {@link Launch.handOver}), and `exec`s the job's argv unchanged
+ *    ("$@", no shell parsing) without that descriptor.
+ * Without the sandbox, step 2 only joins the cgroups, and `setpriv` only sets the parent-death
+ * signal. Every program run is an exec or two on the path of every job: a `mount` per mount point
+ * and an `rm` of the environment file, as it was, cost about as much CPU as the rest of the launch.
  */
 const JOIN_CGROUPS =
-  'IFS=:; for f in $ACAI_CGROUP_PROCS; do echo $$ > "$f" || { echo "acai: cannot join cgroup $f" >&2; exit 125; }; done; unset ACAI_CGROUP_PROCS; exec "$@"';
-const PRIVATE_TMP =
-  't=$1; shift; for d in /tmp /var/tmp; do [ -d "$d" ] || continue; mount --bind "$t" "$d" || { echo "acai: cannot mount a private $d" >&2; exit 125; }; done; if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm || { echo "acai: cannot mount a private /dev/shm" >&2; exit 125; }; fi; exec "$@"';
+  'IFS=:; for f in $ACAI_CGROUP_PROCS; do echo $$ > "$f" || { echo "acai: cannot join cgroup $f" >&2; exit 125; }; done; unset ACAI_CGROUP_PROCS IFS';
+const PRIVATE_MOUNTS =
+  'm=$1; shift; mount --all --fstab "$m" || { echo "acai: cannot mount a private /tmp, /var/tmp or /dev/shm" >&2; exit 125; }';
 const LOAD_ENV =
-  'f=$1; shift; . "$f" || { echo "acai: cannot read the job environment" >&2; exit 125; }; rm -f "$f"; exec "$@"';
+  '. /proc/self/fd/3 || { echo "acai: cannot read the job environment" >&2; exit 125; }; exec "$@" 3<&-';
+
+/** The folder of a job's folder (its working directory) mounted on its /tmp and /var/tmp. */
+export const TMP_FOLDER = '.tmp';
+
+/**
+ * The mount table of a sandboxed job, in the slot claims folder (the executor's only): its temp
+ * folder, relative to its working directory, on /tmp and /var/tmp, and a tmpfs of its own on
+ * /dev/shm (a source name of its own: `mount --all` skips what looks mounted already).
+ */
+export const PRIVATE_MOUNTS_FILE = 'private-mounts.fstab';
 
 /** The name of the file in a job's folder its environment is handed over in (removed at start). */
 export const ENV_FILE = '.acai-env';
@@ -70,6 +92,8 @@ export class Sandbox {
     private readonly claims: SlotClaims | undefined,
     private readonly setpriv: string | undefined,
     private readonly unshare: string | undefined,
+    /** The mount table of a job's private folders (`uid` mode), see {@link PRIVATE_MOUNTS_FILE}. */
+    private readonly mounts: string | undefined,
   ) {}
 
   /**
@@ -92,7 +116,7 @@ export class Sandbox {
         name: options.slotName(i),
         user: null,
       }));
-      return new Sandbox('none', slots, undefined, setpriv, undefined);
+      return new Sandbox('none', slots, undefined, setpriv, undefined, undefined);
     }
     if (!isRoot) {
       throw new SandboxError(
@@ -116,16 +140,18 @@ export class Sandbox {
     }
     const claims = new SlotClaims(options.claimsDir, options.uidBase);
     const numbers = await claims.claim(options.slots);
+    const mounts = await writePrivateMounts(options.claimsDir);
     const slots = numbers.map((n) => {
       const uid = options.uidBase + n;
       return { name: slotUserName(uid), user: { name: slotUserName(uid), uid, gid: uid } };
     });
-    return new Sandbox('uid', slots, claims, setpriv, unshare);
+    return new Sandbox('uid', slots, claims, setpriv, unshare, mounts);
   }
 
   /**
-   * How to spawn `argv` in `slot`: after joining `cgroupProcs` (the slot's cgroup.procs files),
-   * with the environment written to `envFile` (see {@link writeEnvFile}).
+   * How to spawn `argv` in `slot`, in its work folder (the working directory, which holds its
+   * {@link TMP_FOLDER}): after joining `cgroupProcs` (the slot's cgroup.procs files), with the
+   * environment written to `envFile` (see {@link envFileText}).
    */
   launch(
     slot: Slot,
@@ -134,11 +160,9 @@ export class Sandbox {
       cgroupProcs: readonly string[];
       envFile: string;
       network: 'default' | 'none';
-      /** The job's own temp folder, mounted on /tmp and /var/tmp (`uid` mode). */
-      tmpDir: string;
     },
   ): Launch {
-    const steps: string[] = ['/bin/sh', '-c', JOIN_CGROUPS, 'acai-job'];
+    const steps: string[] = [];
     if (slot.user !== null) {
       steps.push(
         this.unshare!,
@@ -149,9 +173,9 @@ export class Sandbox {
         '--',
         '/bin/sh',
         '-c',
-        PRIVATE_TMP,
+        `${JOIN_CGROUPS}; ${PRIVATE_MOUNTS}; exec "$@"`,
         'acai-job',
-        options.tmpDir,
+        this.mounts!,
         this.setpriv!,
         `--reuid=${slot.user.uid}`,
         `--regid=${slot.user.gid}`,
@@ -160,14 +184,16 @@ export class Sandbox {
         '--pdeathsig=KILL',
         '--',
       );
-    } else if (this.setpriv !== undefined) {
+    } else {
+      steps.push('/bin/sh', '-c', `${JOIN_CGROUPS}; exec "$@"`, 'acai-job');
       // Not sandboxed: still no orphans when the executor dies.
-      steps.push(this.setpriv, '--pdeathsig=KILL', '--');
+      if (this.setpriv !== undefined) steps.push(this.setpriv, '--pdeathsig=KILL', '--');
     }
-    steps.push('/bin/sh', '-c', LOAD_ENV, 'acai-job', options.envFile, ...argv);
+    steps.push('/bin/sh', '-c', LOAD_ENV, 'acai-job', ...argv);
     return {
       argv: steps,
       env: { PATH: SYSTEM_PATH, ACAI_CGROUP_PROCS: options.cgroupProcs.join(':') },
+      handOver: [options.envFile],
     };
   }
 
@@ -214,6 +240,30 @@ export function envFileText(env: Readonly<Record<string, string>>): string {
     text += `export ${name}='${value.replaceAll("'", `'\\''`)}'\n`;
   }
   return text;
+}
+
+/**
+ * Writes the mount table of a job's private folders into `dir` (see {@link PRIVATE_MOUNTS_FILE}),
+ * with the mount points this host has, and answers its path. Every executor of the host writes the
+ * same table, each by a rename, so none ever reads half of one.
+ */
+async function writePrivateMounts(dir: string): Promise<string> {
+  const lines: string[] = [];
+  for (const point of ['/tmp', '/var/tmp']) {
+    if (await isDirectory(point)) lines.push(`${TMP_FOLDER} ${point} none bind 0 0`);
+  }
+  if (await isDirectory('/dev/shm')) {
+    lines.push('acai-job-shm /dev/shm tmpfs mode=1777,nosuid,nodev 0 0');
+  }
+  const file = path.join(dir, PRIVATE_MOUNTS_FILE);
+  const draft = `${file}.${process.pid}`;
+  await writeFile(draft, lines.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+  await rename(draft, file);
+  return file;
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => undefined))?.isDirectory() === true;
 }
 
 /**

@@ -3,6 +3,16 @@ import type { StoredEvent } from '@acai/contracts';
 import type { SqlProjection } from '@acai/eventing';
 import { jobProfile, type JobObservation } from '@acai/provisioning';
 
+/** The job events {@link ObservationsProjection} reads: a batch of others costs no transaction. */
+export const observationEvents: ReadonlySet<string> = new Set([
+  'job.queued',
+  'job.provisioned',
+  'job.checkpointed',
+  'job.started',
+  'job.succeeded',
+  'job.failed',
+]);
+
 /**
  * `runtime-observations`: every job the auto-provisioner placed (profiling runs included), with its
  * profile signature and size features (from `job.queued`), its configuration and prediction (from

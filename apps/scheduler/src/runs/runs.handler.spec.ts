@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import {
   AcaiError,
   ErrorCode,
@@ -465,6 +465,21 @@ describe('the scheduler’s run workflow', () => {
     await run(train!.id, id, true);
     expect(log.ofType('run.succeeded')).toHaveLength(1);
     expect((await runs.load(PROJECT, id)).state.phase).toBe('succeeded');
+  });
+
+  it('reads nothing from the log to accept a run and queue its first jobs: it named them itself', async () => {
+    const reads = jest.spyOn(log, 'read');
+    await handler.submit({
+      project: PROJECT,
+      submittedBy: 'key-1',
+      spec: spec([
+        { name: 'a', command: ['a'] },
+        { name: 'b', command: ['b'] },
+      ]),
+    });
+    await deliver();
+    expect(log.typesSince()).toEqual(['run.submitted', 'job.queued', 'job.queued']);
+    expect(reads).not.toHaveBeenCalled();
   });
 
   it('carries the run’s priority and maxParallel to each job it queues, for the dispatcher', async () => {

@@ -95,7 +95,10 @@ export class RunsHandler {
     });
     const limits = await this.admit(request.project, request.spec, jobs);
     const runId = request.id ?? newId('run');
-    await this.runs.execute(
+    // A run and jobs named here just now have no events yet: nothing to read to know it (were
+    // they to have some, the append would conflict and the log be read).
+    if (request.id === undefined) this.runs.prime(request.project, runId, newRun());
+    const { events } = await this.runs.execute(
       request.project,
       runId,
       (state) =>
@@ -119,6 +122,9 @@ export class RunsHandler {
         ),
       { correlationId: runId },
     );
+    if (events.length > 0) {
+      for (const job of jobs) this.jobs.prime(request.project, job.id, newJob());
+    }
     this.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
     return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
   }
@@ -797,6 +803,10 @@ export class RunsHandler {
     this.control.cancel({ project, jobId, reason });
   }
 }
+
+/** A run, a job, with no events. */
+const newRun = () => ({ version: 0, state: runDecider.initialState() });
+const newJob = () => ({ version: 0, state: jobDecider.initialState() });
 
 /** A planned job as the provisioner's run planner takes it. */
 function toEstimate(job: PlannedJob): StepToEstimate {
