@@ -46,6 +46,24 @@ async function history(system: TestSystem, jobId: string): Promise<HistoryEntry[
   return (await system.api('GET', `/api/v1/jobs/${jobId}/history`)).body as HistoryEntry[];
 }
 
+/** The stack on the simulated provider only, no executor service; `env` adds to its settings. */
+function startSimulated(env: NodeJS.ProcessEnv): Promise<TestSystem> {
+  return startSystem({
+    env: {
+      ACAI_PROVIDERS: 'simulated',
+      // A virtual minute is 100 ms: boots take 100 ms, a 5-minute job half a second.
+      ACAI_SIM_SPEEDUP: '600',
+      ACAI_SIM_SEED: '7',
+      ACAI_EC2_MAX_INSTANCES: '20',
+      ACAI_EC2_IDLE_TIMEOUT_MS: String(5 * MINUTE),
+      // The nodes list is the simulated cloud's own view (heartbeats are checked below).
+      ACAI_SIM_HEARTBEAT_MS: '0',
+      ...env,
+    },
+    without: ['executor'],
+  });
+}
+
 async function nodes(system: TestSystem): Promise<NodeBody[]> {
   return ((await system.api('GET', '/api/v1/nodes')).body as { items: NodeBody[] }).items;
 }
@@ -54,21 +72,8 @@ describe('the simulated provider', () => {
   let system: TestSystem;
 
   beforeAll(async () => {
-    system = await startSystem({
-      env: {
-        ACAI_PROVIDERS: 'simulated',
-        // A virtual minute is 100 ms: boots take 100 ms, a 5-minute job half a second.
-        ACAI_SIM_SPEEDUP: '600',
-        ACAI_SIM_SEED: '7',
-        ACAI_EC2_MAX_INSTANCES: '20',
-        ACAI_EC2_IDLE_TIMEOUT_MS: String(5 * MINUTE),
-        // Spot capacity is lost six times per instance-hour here (the catalogue assumes 0.01).
-        ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR: '6',
-        // The nodes list is the simulated cloud's own view (heartbeats are checked below).
-        ACAI_SIM_HEARTBEAT_MS: '0',
-      },
-      without: ['executor'],
-    });
+    // Spot capacity is lost six times per instance-hour here (the catalogue assumes 0.01).
+    system = await startSimulated({ ACAI_SIM_SPOT_INTERRUPTIONS_PER_HOUR: '6' });
   });
 
   afterAll(async () => {
@@ -351,19 +356,9 @@ describe('the simulated provider, rescaling', () => {
   let system: TestSystem;
 
   beforeAll(async () => {
-    // As above, but Spot capacity is lost only at the catalogue's rate (0.01 per instance-hour):
-    // a move is judged on a job that keeps its node.
-    system = await startSystem({
-      env: {
-        ACAI_PROVIDERS: 'simulated',
-        ACAI_SIM_SPEEDUP: '600',
-        ACAI_SIM_SEED: '7',
-        ACAI_EC2_MAX_INSTANCES: '20',
-        ACAI_EC2_IDLE_TIMEOUT_MS: String(5 * MINUTE),
-        ACAI_SIM_HEARTBEAT_MS: '0',
-      },
-      without: ['executor'],
-    });
+    // Spot capacity is lost only at the catalogue's rate (0.01 per instance-hour): a move is
+    // judged on a job that keeps its node.
+    system = await startSimulated({});
   });
 
   afterAll(async () => {

@@ -492,6 +492,29 @@ export function remainingLimits(state: RunState, now: Date): RemainingLimits {
   };
 }
 
+/** `run.budget_exhausted`: what was left of `budget` when `job` could not be paid for, and why. */
+function budgetExhausted(
+  job: PlannedJob,
+  budget: number,
+  left: RemainingLimits,
+  cheapestCost: number,
+  reason: string,
+): NewEvent {
+  return {
+    type: 'run.budget_exhausted',
+    data: {
+      jobId: job.id,
+      name: job.name,
+      budget,
+      spent: left.spent,
+      reserved: left.reserved,
+      remainingBudget: left.budget ?? 0,
+      cheapestCost,
+      reason,
+    },
+  };
+}
+
 function overspend(
   command: Extract<RunCommand, { kind: 'overspend' }>,
   state: RunState,
@@ -505,19 +528,13 @@ function overspend(
   const available = (left.budget ?? 0) + heldForIt;
   if (command.predictedCost <= available) return [];
   return [
-    {
-      type: 'run.budget_exhausted',
-      data: {
-        jobId: job.id,
-        name: job.name,
-        budget,
-        spent: left.spent,
-        reserved: left.reserved,
-        remainingBudget: left.budget ?? 0,
-        cheapestCost: command.predictedCost,
-        reason: `budget exhausted: step '${job.name}' is predicted to cost ${dollars(command.predictedCost)} at the pace measured (${command.basis}), more than the ${dollars(Math.max(0, available))} of the ${dollars(budget)} budget left for it, and no configuration costs less: raise the budget and run it again`,
-      },
-    },
+    budgetExhausted(
+      job,
+      budget,
+      left,
+      command.predictedCost,
+      `budget exhausted: step '${job.name}' is predicted to cost ${dollars(command.predictedCost)} at the pace measured (${command.basis}), more than the ${dollars(Math.max(0, available))} of the ${dollars(budget)} budget left for it, and no configuration costs less: raise the budget and run it again`,
+    ),
   ];
 }
 
@@ -554,19 +571,13 @@ function budgetStep(
     (left.budget <= 0 || left.budget < step.cheapestCost)
   ) {
     return [
-      {
-        type: 'run.budget_exhausted',
-        data: {
-          jobId: job.id,
-          name: job.name,
-          budget,
-          spent: left.spent,
-          reserved: left.reserved,
-          remainingBudget: left.budget,
-          cheapestCost: step.cheapestCost,
-          reason: `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${cheapestOf(step)}), but ${left.budget > 0 ? `only ${dollars(left.budget)} of the ${dollars(budget)} budget is left` : `nothing of the ${dollars(budget)} budget is left${left.budget < 0 ? ` (it is ${dollars(-left.budget)} over)` : ''}`}: ${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}; raise the budget and run it again`,
-        },
-      },
+      budgetExhausted(
+        job,
+        budget,
+        left,
+        step.cheapestCost,
+        `budget exhausted: step '${job.name}' costs at least ${dollars(step.cheapestCost)} (${cheapestOf(step)}), but ${left.budget > 0 ? `only ${dollars(left.budget)} of the ${dollars(budget)} budget is left` : `nothing of the ${dollars(budget)} budget is left${left.budget < 0 ? ` (it is ${dollars(-left.budget)} over)` : ''}`}: ${dollars(left.spent)} spent${left.reserved > 0 ? `, ${dollars(left.reserved)} held for steps still running` : ''}; raise the budget and run it again`,
+      ),
     ];
   }
   const planned: StepShare = step.share ?? {

@@ -71,6 +71,30 @@ export function plannedJob(
 }
 
 /**
+ * What a scheduler records when it queues a job: a step `train` of run `run-1` on 1 CPU and
+ * 512 MiB, with no inputs, outputs, limits or retries, then `overrides`.
+ */
+export function queuedJob(
+  overrides: Partial<EventData<'job.queued'>> = {},
+): EventData<'job.queued'> {
+  return {
+    runId: 'run-1',
+    name: 'train',
+    command: ['node', 'train.js'],
+    env: {},
+    resources: { cpu: 1, memoryMb: 512 },
+    inputs: [],
+    outputs: [],
+    timeoutSeconds: null,
+    network: 'default',
+    secrets: {},
+    provision: null,
+    retries: null,
+    ...overrides,
+  };
+}
+
+/**
  * What a projection runner does with a document projection: each event, for each key it names,
  * evolved (undefined deletes). `times` folds the log again over what it made, as a replay that
  * must change nothing does.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import type { EventData, StoredEvent } from '@acai/contracts';
 import { jobProfile } from '@acai/provisioning';
-import { eventLog, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision.migration.js';
 import { ProvisionerObservationsResumed1796800000000 } from './observations-resumed.migration.js';
 import { ObservationsProjection } from './observations.projection.js';
@@ -33,20 +33,10 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-const queued: EventData<'job.queued'> = {
-  runId: 'run-1',
-  name: 'train',
-  command: ['node', 'train.js'],
+const queued = queuedJob({
   env: { EPOCHS: '10' },
-  resources: { cpu: 1, memoryMb: 512 },
-  inputs: [],
-  outputs: [],
-  timeoutSeconds: null,
-  network: 'default',
-  secrets: {},
   provision: { sizeParameters: ['EPOCHS'] },
-  retries: null,
-};
+});
 const provisioned: EventData<'job.provisioned'> = {
   provider: 'local',
   pool: 'local',

@@ -13,7 +13,7 @@ import {
 } from '@acai/contracts';
 import { HandleLater, silentLogger } from '@acai/eventing';
 import { jobDecider } from '@acai/runs';
-import { plannedJob } from '@acai/testkit';
+import { plannedJob, queuedJob } from '@acai/testkit';
 import {
   FakeCommands,
   InMemoryEventLog,
@@ -1104,19 +1104,9 @@ describe('the scheduler’s run workflow', () => {
       const steps: Parameters<typeof jobDecider.decide>[0][] = [
         {
           kind: 'queue',
-          data: {
+          data: queuedJob({
             runId: RUN_ID,
-            name: 'train',
-            command: ['node', 'train.js'],
-            env: {},
             resources: { cpu: 1, memoryMb: 768 },
-            inputs: [],
-            outputs: [],
-            timeoutSeconds: null,
-            network: 'default',
-            secrets: {},
-            provision: null,
-            retries: null,
             share:
               maxCost === null
                 ? {
@@ -1133,7 +1123,7 @@ describe('the scheduler’s run workflow', () => {
                     reason: 'money: its share',
                     finishBy: null,
                   },
-          },
+          }),
         },
         {
           kind: 'provision',
