@@ -94,7 +94,8 @@ describe('the MNIST example under a deadline its first configuration misses', ()
     expect(placements).toEqual([1, 2]);
     expect(types.indexOf('job.rescaled')).toBeLessThan(types.lastIndexOf('job.started'));
     expect(types.at(-1)).toBe('job.succeeded');
-    expect((history.at(-1)!.data as { attempt: number }).attempt).toBe(2);
+    // On a new attempt (2, or more if its work was redelivered under load).
+    expect((history.at(-1)!.data as { attempt: number }).attempt).toBeGreaterThan(rescaled.attempt);
 
     const logs = (await system.api('GET', `/api/v1/jobs/${train.id}/logs`)).text;
     expect(logs).toContain('acai: stopped to move to another configuration; it resumes there');
