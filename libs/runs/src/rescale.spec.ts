@@ -105,6 +105,15 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck({ ...late, status: 'queued' }, at(31))).toBeNull();
   });
 
+  it('judges a job on a virtual clock (times ahead of the scheduler’s) on its budget only', () => {
+    const late = running({}, { finishBy: at(40).toISOString() });
+    // Its steps were reported a virtual day from now; the deadline is wall-clock.
+    const ahead = { ...late.pace!, firstAt: T0 + 86_400_000, lastAt: T0 + 86_420_000 };
+    expect(rescaleCheck({ ...late, pace: ahead }, at(31))).toBeNull();
+    const overBudget = running({}, { finishBy: at(40).toISOString(), maxCost: 0.0004 });
+    expect(rescaleCheck({ ...overBudget, pace: ahead }, at(31))?.misses).toBe('budget');
+  });
+
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();

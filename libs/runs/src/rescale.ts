@@ -1,5 +1,11 @@
 import type { JobState } from './job.decider.js';
 
+/**
+ * How far ahead of the scheduler's clock a job's reported times may be and still be its clock:
+ * further, they are a virtual clock's (the simulated provider runs hours in seconds).
+ */
+const FUTURE_SLACK_MS = 5_000;
+
 /** A job is moved at most this many times: each move costs a restart, and predictions err. */
 export const MAX_RESCALES = 2;
 
@@ -92,7 +98,10 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     maxCost,
     basis,
   };
-  if (finishBy !== null) {
+  // Times reported ahead of this clock come from a virtual one (a simulated node's): they cannot
+  // be held against a wall-clock deadline, only against a budget (cost is the same in both).
+  const virtual = pace.lastAt > now.getTime() + FUTURE_SLACK_MS;
+  if (finishBy !== null && !virtual) {
     const limit = Date.parse(finishBy);
     const slack = Math.max(1000, RESCALE_TOLERANCE * Math.max(0, limit - pace.firstAt));
     if (predictedFinishMs > limit + slack) return { misses: 'deadline', ...common };
