@@ -690,6 +690,8 @@ class SimClock {
  * @property {number} attempts
  * @property {number} cost               instance-time from placement to end at its price, USD
  * @property {number | null} acaiSpent   what acai's run view says it spent (runs with limits)
+ * @property {string | null} budgetExhausted  why acai stopped it at its budget (run.budget_exhausted)
+ * @property {number} rescales          times acai moved its job to another configuration
  * @property {number | null} predictedSeconds  the auto-provisioner's prediction
  * @property {string | null} rule
  */
@@ -757,6 +759,8 @@ async function runArm(o) {
     attempts: 0,
     cost: 0,
     acaiSpent: null,
+    budgetExhausted: null,
+    rescales: 0,
     predictedSeconds: null,
     rule: null,
   }));
@@ -830,8 +834,11 @@ async function runArm(o) {
       for (const x of going) {
         x.cutOff = true;
         await api('POST', `/api/v1/runs/${x.runId}/cancel`, { reason: 'benchmark cut-off' }).catch(
-          (/** @type {unknown} */ error) =>
-            problems.push(`cancelling ${x.runId}: ${String(error)}`),
+          (/** @type {unknown} */ error) => {
+            // It ended between the look and the cancel: nothing to cancel.
+            if (!String(error).includes('RUN_ALREADY_ENDED'))
+              problems.push(`cancelling ${x.runId}: ${String(error)}`);
+          },
         );
       }
       lastProgress = performance.now();
@@ -855,6 +862,7 @@ async function runArm(o) {
     outcome.status = runEnds.get(runId) ?? 'not ended';
     const view = await api('GET', `/api/v1/runs/${runId}`);
     outcome.acaiSpent = view.limits?.spent ?? null;
+    outcome.budgetExhausted = view.limits?.budgetExhausted ?? null;
     const jobId = view.jobs[0]?.id;
     if (jobId === undefined) continue;
     const history = /** @type {{ type: string; time: string; data: any }[]} */ (
@@ -879,6 +887,8 @@ async function runArm(o) {
         outcome.offers.push(e.data.offer?.name ?? '?');
         outcome.predictedSeconds ??= e.data.decision?.predictedSeconds ?? null;
         outcome.rule ??= e.data.decision?.rule ?? null;
+      } else if (e.type === 'job.rescale_requested') {
+        outcome.rescales++;
       } else if (e.type === 'job.started') {
         outcome.attempts++;
         outcome.startV ??= at;
@@ -896,8 +906,11 @@ async function runArm(o) {
       }
     }
   }
+  // A run acai stopped at its budget (nothing could finish it within it) kept its budget: it is
+  // counted (`stoppedAtBudget`), not a failure of the benchmark.
   const failed = outcomes.filter(
-    (x) => x.runId !== null && x.status !== 'run.succeeded' && !x.cutOff,
+    (x) =>
+      x.runId !== null && x.status !== 'run.succeeded' && !x.cutOff && x.budgetExhausted === null,
   );
   if (failed.length > 0)
     problems.push(
@@ -973,6 +986,8 @@ function summariseArm(arm, jobs, measured) {
     why: arm.why,
     jobs: jobs.length,
     succeeded: outcomes.filter((x) => x.status === 'run.succeeded').length,
+    stoppedAtBudget: outcomes.filter((x) => x.budgetExhausted !== null).length,
+    rescaled: outcomes.filter((x) => x.rescales > 0).length,
     refused: outcomes.filter((x) => x.refused !== null).length,
     cutOff: outcomes.filter((x) => x.cutOff).length,
     refusals: [...new Set(outcomes.flatMap((x) => (x.refused === null ? [] : [x.refused])))].slice(
@@ -1136,8 +1151,8 @@ function judge(results) {
 function describe(r) {
   return (
     `${r.deadlines.feasibleMet}/${r.deadlines.feasible} feasible deadlines met (${r.deadlines.met}/${r.deadlines.jobs} in all), ` +
-    `${r.budgets.overruns}/${r.budgets.jobs} over budget, $${r.cost.cloudUsd}, makespan ${r.makespanHours} h, ` +
-    `${r.spot.interruptions} Spot losses, ${r.realSec} s real`
+    `${r.budgets.overruns}/${r.budgets.jobs} over budget (${r.stoppedAtBudget} stopped at it), $${r.cost.cloudUsd}, makespan ${r.makespanHours} h, ` +
+    `${r.spot.interruptions} Spot losses, ${r.rescaled} jobs moved, ${r.realSec} s real`
   );
 }
 

@@ -33,7 +33,7 @@ export interface CpuCurveModel {
   readonly notes: readonly string[];
 }
 
-/** The feature holding the configuration's CPUs (scaled by the hardware's speed). */
+/** The feature holding the configuration's vCPUs (the model is of vCPUs at speed 1; see `placement.ts`). */
 export const CPU_FEATURE = 'cpu';
 
 /**

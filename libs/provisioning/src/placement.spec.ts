@@ -115,6 +115,24 @@ describe('decidePlacement', () => {
     expect(d.features).toEqual({ EPOCHS: 4 });
   });
 
+  it('predicts a burstable type at its baseline: a slower vCPU, not fewer of them', () => {
+    // Measured on c5 (speed 1): 2 vCPUs take 0.6 of 1 vCPU's time (not linear).
+    const history = [ran('c5.large', 1, 100), ran('c5.xlarge', 1, 60), ran('c5.large', 2, 200)];
+    const outcome = decidePlacement(facts(job({ sizeParameters: ['EPOCHS'] }), { history }));
+    if (outcome.kind !== 'chosen') throw new Error(`expected a choice, got ${outcome.kind}`);
+    const seconds = (offer: string) =>
+      outcome.choice.decision.alternatives.find((a) => a.offer === offer)?.predictedSeconds;
+    const c5 = catalogue.find('c5.large');
+    const t3 = catalogue.find('t3.small');
+    // Both 2 vCPUs; t3.small's run at its 0.2 baseline: five times as long, boots aside. (As
+    // 2 × 0.2 = 0.4 CPUs on the curve, it was predicted about 1.5 times as long.)
+    const running = (offer: string, boot: number) => (seconds(offer) ?? NaN) - boot;
+    expect(running('t3.small', t3.bootSeconds) / running('c5.large', c5.bootSeconds)).toBeCloseTo(
+      1 / t3.speed,
+      1,
+    );
+  });
+
   it('says a prediction extrapolates when the size is beyond what was measured', () => {
     const history = [ran('c5.large', 1, 100), ran('c5.xlarge', 1, 50), ran('c5.xlarge', 2, 100)];
     const outcome = decidePlacement(

@@ -136,8 +136,11 @@ export function decidePlacement(facts: PlacementFacts): PlacementOutcome {
   const plan = planProvisioning({
     offers,
     ...(expectedError === undefined ? {} : { predictionError: expectedError }),
+    // The model is of vCPUs at speed 1: the plan stretches it by each offer's speed (a burstable
+    // type's baseline makes every CPU-bound second slower, not the job narrower).
     predict: (offer) => ({
-      seconds: predictCpuCurve(model, { ...profile.size, cpu: effectiveCpu(offer) }),
+      seconds: predictCpuCurve(model, { ...profile.size, cpu: offer.vCpu }),
+      speed: 1,
     }),
     ...(provision.maxSeconds !== undefined ? { maxSeconds: provision.maxSeconds } : {}),
     ...(provision.maxCost !== undefined ? { maxCost: provision.maxCost } : {}),
@@ -196,24 +199,27 @@ function runsOf(
   history: readonly JobObservation[],
   catalogue: OfferCatalogue,
 ): RuntimeObservation[] | undefined {
-  const runs = history.flatMap((o) =>
-    o.outcome === 'succeeded' && o.seconds !== null && o.seconds > 0 && o.cpu !== null
-      ? [{ features: { ...o.features, cpu: effectiveCpuOf(o, catalogue) }, seconds: o.seconds }]
-      : [],
-  );
+  const runs = history.flatMap((o) => {
+    if (o.outcome !== 'succeeded' || o.seconds === null || !(o.seconds > 0) || o.cpu === null)
+      return [];
+    const { vCpu, speed } = hardwareOf(o, catalogue);
+    // What it would have taken at speed 1 (a CPU-bound job: time scales with 1 / speed).
+    return [{ features: { ...o.features, cpu: vCpu }, seconds: o.seconds * speed }];
+  });
   return new Set(runs.map((r) => r.features.cpu)).size < 2 ? undefined : runs;
 }
 
-/** CPUs of an observation scaled by the speed of the configuration it ran on. */
-function effectiveCpuOf(o: JobObservation, catalogue: OfferCatalogue): number {
+/** The vCPUs of the configuration an observation ran on, and their speed. */
+function hardwareOf(o: JobObservation, catalogue: OfferCatalogue): { vCpu: number; speed: number } {
   if (o.offer !== null) {
     try {
-      return effectiveCpu(catalogue.find(o.offer));
+      const offer = catalogue.find(o.offer);
+      return { vCpu: offer.vCpu, speed: offer.speed };
     } catch {
       // A configuration no longer offered: its CPU count, at speed 1.
     }
   }
-  return o.cpu ?? 1;
+  return { vCpu: o.cpu ?? 1, speed: 1 };
 }
 
 /**
@@ -228,10 +234,6 @@ function predictionError(history: readonly JobObservation[]): number | null {
       : [],
   );
   return pairs.length === 0 ? null : mape(pairs);
-}
-
-function effectiveCpu(offer: Offer): number {
-  return offer.vCpu * offer.speed;
 }
 
 /** The configuration the step pinned: nothing to decide, but the profile is still recorded. */
