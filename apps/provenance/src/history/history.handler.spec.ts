@@ -184,6 +184,65 @@ describe('provenance’s history', () => {
     expect((await handler.getJob({ project: 'p1', jobId: 'job-2' })).progress).toBeUndefined();
   });
 
+  it('shows each running job of a run with limits against its share, late or not', async () => {
+    const t = (s: number) => new Date(Date.parse(now) + s * 1000).toISOString();
+    const limits = {
+      deadline: t(100),
+      budget: null,
+      spent: 0,
+      predictedFinish: null,
+      predictedCost: null,
+      budgetExhausted: null,
+    };
+    models.put('runs', 'p1', 'run-1', {
+      ...run('run-1'),
+      limits,
+      jobs: [{ id: 'job-1', name: 'train', status: 'running' }],
+    });
+    models.put('jobs', 'p1', 'job-1', { ...job('job-1'), status: 'running', attempt: 1 });
+    const placed = {
+      seq: 4,
+      type: 'job.provisioned',
+      version: 1,
+      time: t(0),
+      data: {
+        offer: { name: 'local-1cpu-1024mb', pricePerHour: 0.036 },
+        share: { maxCost: null, finishBy: t(30) },
+      },
+    };
+    const started = (at: string) => ({
+      seq: 5,
+      type: 'job.started',
+      version: 1,
+      time: t(0),
+      data: { attempt: 1, at },
+    });
+    models.put('job-history', 'p1', 'job-1', { entries: [placed, started(t(0))] });
+    // Steps 1 and 2 of 5 at 10 and 20 s: it ends at 50 s, 20 s after its share's 30.
+    const step = (n: number, s: number) => ({ step: n, value: 5, time: t(s), attempt: 1 });
+    metrics.all = { steps_total: [step(1, 10), step(2, 20)] };
+    const view = await handler.getRun({ project: 'p1', runId: 'run-1' });
+    expect(view.limits?.running).toEqual([
+      {
+        jobId: 'job-1',
+        name: 'train',
+        configuration: 'local-1cpu-1024mb',
+        step: 2,
+        totalSteps: 5,
+        predictedFinish: t(50),
+        finishBy: t(30),
+        predictedCost: expect.closeTo(0.0005, 8),
+        maxCost: null,
+        late: true,
+        rescales: 0,
+      },
+    ]);
+    // Started by a virtual clock a day ahead (a simulated node): not held against the deadline.
+    models.put('job-history', 'p1', 'job-1', { entries: [placed, started(t(86_400))] });
+    const simulated = await handler.getRun({ project: 'p1', runId: 'run-1' });
+    expect(simulated.limits?.running?.[0]?.late).toBeNull();
+  });
+
   it('replays a projection it has, and names the ones it has when asked for another', async () => {
     expect(await handler.replay({ projection: 'jobs' })).toMatchObject({
       projection: 'jobs',
