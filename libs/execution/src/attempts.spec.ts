@@ -220,7 +220,7 @@ describe('job attempts', () => {
 
   it('learns of a move asked while it was not listening, and records it as rescaled', async () => {
     const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
-    expect(await attempt!.pendingRescale()).toBeNull();
+    expect(await attempt!.check()).toEqual({ owns: true, rescale: null });
     const to = {
       provider: 'local',
       name: 'local-2cpu-1024mb',
@@ -255,10 +255,11 @@ describe('job attempts', () => {
       },
     ]);
     // Its cache never saw the request: the log did.
-    expect(await attempt!.pendingRescale()).toMatchObject({ attempt: 1, to, graceSeconds: 30 });
+    expect((await attempt!.check()).rescale).toMatchObject({ attempt: 1, to, graceSeconds: 30 });
     expect(await attempt!.endForRescale(1234)).toBe('rescaled');
     expect(log.ofType('job.rescaled')[0]?.data).toMatchObject({ attempt: 1, durationMs: 1234, to });
-    expect(await attempt!.pendingRescale()).toBeNull();
+    // Queued again elsewhere: this attempt owns nothing any more.
+    expect(await attempt!.check()).toEqual({ owns: false, rescale: null });
   });
 
   it('reports a cancelled job as cancelled to the attempt that ran it', async () => {

@@ -151,16 +151,19 @@ export class Attempt {
   }
 
   /**
-   * The move to another configuration asked of this attempt and not done yet, as the log says now
-   * (null: none). Asked when the executor checks its jobs against the log: the request is a core
-   * NATS message, which an executor that was disconnected never got.
+   * Whether this attempt still owns the job, and the move to another configuration asked of it and
+   * not done yet (null: none), from one read of the log. Asked when the executor checks its jobs
+   * against the log: cancels and moves are core NATS messages, which an executor that was
+   * disconnected never got.
    */
-  async pendingRescale(): Promise<PendingRescale | null> {
+  async check(): Promise<{ owns: boolean; rescale: PendingRescale | null }> {
     const { state } = await this.jobs.refresh(this.work.project, this.work.jobId);
+    const owns = state.attempt === this.number && state.status === 'running';
     const pending = state.rescale ?? null;
-    return state.status === 'running' && pending !== null && pending.attempt === this.number
-      ? pending
-      : null;
+    return {
+      owns,
+      rescale: owns && pending !== null && pending.attempt === this.number ? pending : null,
+    };
   }
 
   /**

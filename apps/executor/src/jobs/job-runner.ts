@@ -130,8 +130,9 @@ export class JobRunner {
     for (const [jobId, running] of [...this.running]) {
       if (running.handedBack || running.ended) continue;
       let owns: boolean;
+      let pending: Awaited<ReturnType<Attempt['check']>>['rescale'];
       try {
-        owns = await running.attempt.owns();
+        ({ owns, rescale: pending } = await running.attempt.check());
       } catch (error) {
         this.options.logger.debug(
           { jobId, err: describeError(error) },
@@ -139,12 +140,9 @@ export class JobRunner {
         );
         continue;
       }
-      if (owns && !running.rescaling) {
-        // A move asked while this executor did not hear it: made now.
-        const pending = await running.attempt.pendingRescale().catch(() => null);
-        if (pending !== null && this.running.get(jobId) === running) {
-          this.rescale(jobId, pending.attempt, pending.graceSeconds, pending.reason);
-        }
+      // A move asked while this executor did not hear it: made now.
+      if (pending !== null && !running.rescaling && this.running.get(jobId) === running) {
+        this.rescale(jobId, pending.attempt, pending.graceSeconds, pending.reason);
       }
       if (owns || running.ended || this.running.get(jobId) !== running) continue;
       this.options.logger.warn(

@@ -87,7 +87,7 @@ export class HistoryHandler {
           break;
       }
     }
-    const progress = await this.progressOf(job);
+    const progress = await this.progressOf(job, doc);
     const finish = progress?.predictedFinish ?? null;
     const predictedCost =
       finish === null || price === null || startedAt === null
@@ -150,9 +150,13 @@ export class HistoryHandler {
     );
   }
 
-  /** From the running attempt's metrics, its start and the checkpoint it resumed from. */
-  private async progressOf(job: JobView): Promise<JobView['progress']> {
-    const doc = await this.readModels.find<JobHistoryDoc>('job-history', job.project, job.id);
+  /**
+   * From the running attempt's metrics, its start and the checkpoint it resumed from (in the job's
+   * history, read here unless the caller read it already).
+   */
+  private async progressOf(job: JobView, history?: JobHistoryDoc): Promise<JobView['progress']> {
+    const doc =
+      history ?? (await this.readModels.find<JobHistoryDoc>('job-history', job.project, job.id));
     let startedAt: string | undefined;
     let resumedAfterStep = 0;
     let checkpointStep = 0;

@@ -185,6 +185,18 @@ describe('the scheduler’s run workflow', () => {
 
   const spec = (steps: RunSpec['steps']): RunSpec => ({ name: 'r', steps });
 
+  /** Steps a then b, each with a size parameter the (faked) planner predicts. */
+  const modelledPair = (): RunSpec['steps'] => [
+    { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
+    {
+      name: 'b',
+      command: ['train'],
+      env: { N: '1' },
+      needs: ['a'],
+      provision: { sizeParameters: ['N'] },
+    },
+  ];
+
   describe('a run with a budget', () => {
     /**
      * The provisioner's planner, faked: every step costs at least $0.50, and gets an equal share
@@ -281,16 +293,7 @@ describe('the scheduler’s run workflow', () => {
     }
 
     it('budgets each step before queueing it, applies its share, counts what it cost, and stops the run when the rest cannot pay for the next', async () => {
-      const steps = [
-        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
-        {
-          name: 'b',
-          command: ['train'],
-          env: { N: '1' },
-          needs: ['a'],
-          provision: { sizeParameters: ['N'] },
-        },
-      ];
+      const steps = modelledPair();
       const { id, jobs: planned } = await handler.submit({
         project: PROJECT,
         submittedBy: 'key-1',
@@ -336,16 +339,7 @@ describe('the scheduler’s run workflow', () => {
     });
 
     it('re-plans from what is actually left: a step that cost less than its share leaves more to the next', async () => {
-      const steps = [
-        { name: 'a', command: ['train'], env: { N: '1' }, provision: { sizeParameters: ['N'] } },
-        {
-          name: 'b',
-          command: ['train'],
-          env: { N: '1' },
-          needs: ['a'],
-          provision: { sizeParameters: ['N'] },
-        },
-      ];
+      const steps = modelledPair();
       const { id, jobs: planned } = await handler.submit({
         project: PROJECT,
         submittedBy: null,
@@ -1302,16 +1296,24 @@ describe('the scheduler’s run workflow', () => {
 
     it('keeps a job where it is when no configuration helps', async () => {
       await runningJob(30);
-      commands.on('planRescale', () => ({
-        decision: 'stay' as const,
-        reason: 'no configuration ends it sooner',
-        from: config(ONE, 40),
-        to: null,
-        alternatives: [],
-      }));
+      let asked = 0;
+      commands.on('planRescale', () => {
+        asked += 1;
+        return {
+          decision: 'stay' as const,
+          reason: 'no configuration ends it sooner',
+          from: config(ONE, 40),
+          to: null,
+          alternatives: [],
+        };
+      });
       await handler.onMetricsReported(await report());
       expect(log.ofType('job.rescale_requested')).toHaveLength(0);
       expect(control.rescaled).toHaveLength(0);
+      expect(asked).toBe(1);
+      // The same step reported again (a redelivery, a batch of other metrics): not asked again.
+      await handler.onMetricsReported(await report());
+      expect(asked).toBe(1);
     });
   });
 });

@@ -66,6 +66,9 @@ import { RunRepository } from './run.repository.js';
  */
 @Controller()
 export class RunsHandler {
+  /** Jobs last judged to stay where they run: the attempt and the step they were judged at. */
+  private readonly stayed = new Map<string, { attempt: number; step: number }>();
+
   constructor(
     private readonly runs: RunRepository,
     private readonly jobs: JobRepository,
@@ -305,6 +308,15 @@ export class RunsHandler {
     const now = new Date();
     const check = rescaleCheck(job, now);
     if (check === null) return;
+    // Judged to stay a moment ago: asked again only once it is a tenth of its steps further.
+    const stayed = this.stayed.get(event.aggregateId);
+    if (
+      stayed !== undefined &&
+      stayed.attempt === job.attempt &&
+      check.step < stayed.step + Math.max(1, Math.ceil(check.totalSteps / 10))
+    ) {
+      return;
+    }
     const plan = await this.commands.send('planRescale', {
       project: event.project,
       jobId: event.aggregateId,
@@ -323,6 +335,10 @@ export class RunsHandler {
         'job predicted to miss its share; it stays',
       );
       if (check.misses === 'budget') await this.stopIfUnaffordable(event, runId, check, plan);
+      this.stayed.delete(event.aggregateId);
+      this.stayed.set(event.aggregateId, { attempt: job.attempt, step: check.step });
+      // At most the last 10,000 (the oldest first out): a forgotten one is only asked again.
+      if (this.stayed.size > 10_000) this.stayed.delete(this.stayed.keys().next().value!);
       return;
     }
     const to = plan.to;
