@@ -14,6 +14,10 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { LineageHandler } from './lineage/lineage.handler.js';
+import { ProvenanceLineage1764900000000 } from './lineage/lineage.migration.js';
+import { LineageProjection } from './lineage/lineage.projection.js';
+import { LineageRepository, SqlLineageRepository } from './lineage/lineage.repository.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -47,15 +51,17 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   config: provenanceConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
-  migrations: [ProvenanceMetrics1764300000000],
+  migrations: [ProvenanceMetrics1764300000000, ProvenanceLineage1764900000000],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
-    const metrics = new MetricsProjection(ctx.config.ACAI_DB_SCHEMA ?? 'provenance');
+    const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
+    const metrics = new MetricsProjection(schema);
+    const lineage = new LineageProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics],
+      [...projections, metrics, lineage],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -69,6 +75,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
+      { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
     ];
   },
   onStarted: async (app) => {
@@ -79,4 +86,4 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler };
+export { HistoryHandler, LineageHandler };

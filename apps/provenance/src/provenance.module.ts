@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HistoryHandler } from './history/history.handler.js';
+import { LineageHandler } from './lineage/lineage.handler.js';
 
-@Module({ controllers: [HistoryHandler] })
+@Module({ controllers: [HistoryHandler, LineageHandler] })
 export class ProvenanceModule {}
