@@ -320,8 +320,10 @@ describe('the lineage projection and its walks (real Postgres)', () => {
 
   it('answers the same graph when the same events are applied again, one by one or in a batch', async () => {
     const snapshot = async () => ({
-      nodes: await db.query(`SELECT * FROM ${projection.nodes()} ORDER BY project, id`),
-      edges: await db.query(`SELECT * FROM ${projection.edges()} ORDER BY project, src, dst`),
+      nodes: await db.query<unknown[]>(`SELECT * FROM ${projection.nodes()} ORDER BY project, id`),
+      edges: await db.query<unknown[]>(
+        `SELECT * FROM ${projection.edges()} ORDER BY project, src, dst`,
+      ),
     });
     const before = await snapshot();
     await load(pipelineLog(A));
