@@ -169,23 +169,6 @@ const PageQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().min(1).max(500).optional().describe('`nextCursor` of the previous page'),
 };
-/** Both `fileset` and `version`, or neither: an issue names the one missing. */
-function versionGiven(
-  q: { fileset?: string | undefined; version?: number | undefined },
-  ctx: z.RefinementCtx,
-  required: boolean,
-): void {
-  for (const field of ['fileset', 'version'] as const) {
-    const other = field === 'fileset' ? 'version' : 'fileset';
-    if (q[field] === undefined && (required || q[other] !== undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [field],
-        message: required ? `${field} is required` : `${field} is required with ${other}`,
-      });
-    }
-  }
-}
 export const LineageQuerySchema = z
   .object({
     ...LineageStartQuery,
@@ -217,11 +200,18 @@ export const LineageQuerySchema = z
       });
       return;
     }
-    versionGiven(q, ctx, q.job === undefined);
+    // Without a job, both `fileset` and `version`: an issue names each one missing.
+    for (const field of ['fileset', 'version'] as const) {
+      if (q.job === undefined && q[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or job)` });
+      }
+    }
   });
-export const ImpactQuerySchema = z
-  .object({ ...LineageStartQuery, ...PageQuery })
-  .superRefine((q, ctx) => versionGiven(q, ctx, true));
+export const ImpactQuerySchema = z.object({
+  fileset: FilesetNameSchema.describe('The file set of the version'),
+  version: z.coerce.number().int().positive().describe('The version'),
+  ...PageQuery,
+});
 
 const read = [400, 401, 404] as const;
 const write = [400, 401, 404, 409, 415] as const;

@@ -22,7 +22,8 @@ export class LineageController {
       start:
         q.job !== undefined
           ? { jobId: q.job }
-          : { fileset: q.fileset ?? '', version: q.version ?? 0 },
+          : // The query's schema refuses a request with neither a job nor both of these.
+            { fileset: q.fileset ?? '', version: q.version ?? 0 },
       direction: q.direction,
       depth: q.depth,
       limit: q.limit,
@@ -39,8 +40,8 @@ export class LineageController {
     const q = queryOf(Routes.getImpact, query);
     return this.commands.send('getImpact', {
       project: caller.project,
-      fileset: q.fileset ?? '',
-      version: q.version ?? 0,
+      fileset: q.fileset,
+      version: q.version,
       limit: q.limit,
       cursor: q.cursor ?? null,
     });
