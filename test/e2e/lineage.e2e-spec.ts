@@ -133,8 +133,10 @@ describe('lineage and impact through the gateway', () => {
     const key = (created.body as { key: string }).key;
     const r = await system.api('GET', '/api/v1/lineage?fileset=mnist&version=1', undefined, key);
     expect(r.status).toBe(404);
+    expect(r.body).toMatchObject({ reason: 'LINEAGE_START_NOT_FOUND' });
     const byJob = await system.api('GET', `/api/v1/lineage?job=${etl}`, undefined, key);
     expect(byJob.status).toBe(404);
+    expect(byJob.body).toMatchObject({ reason: 'LINEAGE_START_NOT_FOUND' });
     const impact = await system.api(
       'GET',
       '/api/v1/lineage/impact?fileset=mnist&version=1',
