@@ -174,11 +174,15 @@ export class SqlLineageRepository implements LineageRepository {
          SELECT p.node, e.src, e.dst, e.kind FROM page p
          JOIN ${edges} e ON e.project = $1 AND e.src = p.node
          JOIN known k ON k.node = e.dst WHERE (k.depth, k.node) < (p.depth, p.node)
+       ),
+       -- Grouped once, not a subquery per node: that would scan known again for each one.
+       grouped AS (
+         SELECT node, json_agg(json_build_array(src, dst, kind) ORDER BY src, dst) AS page_edges
+         FROM page_edges GROUP BY node
        )
-       SELECT ${NODE_COLUMNS}, p.depth,
-         coalesce((SELECT json_agg(json_build_array(pe.src, pe.dst, pe.kind) ORDER BY pe.src, pe.dst)
-                   FROM page_edges pe WHERE pe.node = p.node), '[]') AS page_edges
+       SELECT ${NODE_COLUMNS}, p.depth, coalesce(g.page_edges, '[]') AS page_edges
        FROM page p JOIN ${this.projection.nodes()} n ON n.project = $1 AND n.id = p.node
+       LEFT JOIN grouped g ON g.node = p.node
        ORDER BY p.depth, p.node`,
       [project, start, depth, after?.rank ?? 0, after?.id ?? '', limit + 1],
     );
