@@ -83,6 +83,8 @@ describe('lineage cursors', () => {
     'nope',
     Buffer.from('[0,"x"]').toString('base64url'),
     Buffer.from('{}').toString('base64url'),
+    Buffer.from('[1e300,"x"]').toString('base64url'),
+    Buffer.from('[2,"a\\u0000b"]').toString('base64url'),
   ])('refuses %s, naming the cursor', (cursor) => {
     expect(() => decodeCursor(cursor)).toThrow(AcaiError);
     expect(() => decodeCursor(cursor)).toThrow(/cursor/);

@@ -1,4 +1,4 @@
-import { AcaiError, LineageProblems } from '@acai/contracts';
+import { AcaiError, LINEAGE_MAX_DEPTH, LineageProblems } from '@acai/contracts';
 
 /** Where a page of a walk ends: the order key (depth or level, then id) of its last node. */
 export interface LineagePosition {
@@ -24,7 +24,10 @@ export function decodeCursor(cursor: string): LineagePosition {
     parsed.length !== 2 ||
     !Number.isInteger(parsed[0]) ||
     (parsed[0] as number) < 1 ||
-    typeof parsed[1] !== 'string'
+    // Ranks are depths and levels, never beyond the cap; Postgres refuses a NUL in text.
+    (parsed[0] as number) > LINEAGE_MAX_DEPTH ||
+    typeof parsed[1] !== 'string' ||
+    parsed[1].includes('\u0000')
   ) {
     throw new AcaiError(
       LineageProblems.LINEAGE_CURSOR_INVALID,
