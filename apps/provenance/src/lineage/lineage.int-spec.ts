@@ -326,6 +326,8 @@ describe('the lineage projection and its walks (real Postgres)', () => {
       ),
     });
     const before = await snapshot();
+    expect(before.nodes).toHaveLength(2 * 7 + 2);
+    expect(before.edges).toHaveLength(2 * 8 + 2);
     await load(pipelineLog(A));
     expect(await snapshot()).toEqual(before);
     await db.transaction((m) => projection.reset(m));
