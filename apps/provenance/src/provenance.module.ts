@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HistoryHandler } from './history/history.handler.js';
+import { ReuseHandler } from './reuse/reuse.handler.js';
 
-@Module({ controllers: [HistoryHandler] })
+@Module({ controllers: [HistoryHandler, ReuseHandler] })
 export class ProvenanceModule {}

@@ -21,6 +21,7 @@ export function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
     case 'job.started':
       return 'running';
     case 'job.succeeded':
+    case 'job.reused':
       return 'succeeded';
     case 'job.failed':
       return 'failed';
@@ -200,6 +201,13 @@ export const jobsProjection: Projection<JobView> = {
         return { ...next, attempt: event.data.attempt };
       case 'job.succeeded':
         return { ...next, exitCode: 0 };
+      case 'job.reused':
+        return {
+          ...next,
+          reason: 'reused',
+          message: event.data.reason,
+          reusedFrom: event.data.from.jobId,
+        };
       case 'job.failed':
         return {
           ...next,

@@ -76,3 +76,12 @@ export {
   rescaleCheck,
   type RescaleCheck,
 } from './rescale.js';
+export {
+  compareSignatures,
+  parametersOf,
+  RESOURCE_SIZING_ENV,
+  type SignatureDifference,
+  type SignatureInput,
+  signJob,
+  whyNotReusable,
+} from './signature.js';

@@ -153,6 +153,8 @@ export const JobViewSchema = z.object({
    * end at the measured rate (worked out when asked, not stored).
    */
   progress: JobProgressSchema.nullable().optional(),
+  /** The earlier job whose result it took instead of running (absent: it ran, or will). */
+  reusedFrom: z.string().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
