@@ -141,6 +141,21 @@ export const runsProjection: Projection<RunView> = {
       job.status === status
     )
       return doc;
+    if (event.type === 'job.reused') {
+      const { savedSeconds, savedCost } = event.data.from;
+      const reuse = doc.reuse ?? { jobs: 0, savedSeconds: 0, savedCost: 0 };
+      return {
+        ...touched,
+        jobs: doc.jobs.map((j) =>
+          j === job ? { ...j, status, reusedFrom: event.data.from.jobId } : j,
+        ),
+        reuse: {
+          jobs: reuse.jobs + 1,
+          savedSeconds: reuse.savedSeconds + (savedSeconds ?? 0),
+          savedCost: reuse.savedCost + (savedCost ?? 0),
+        },
+      };
+    }
     const jobs = doc.jobs.map((j) => (j === job ? { ...j, status } : j));
     // A run is running once a job of it has actually run (a cancelled or skipped job never did).
     const runStatus: RunStatus =

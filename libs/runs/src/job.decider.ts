@@ -419,7 +419,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           retries: event.data.retries,
           ...(event.data.share == null ? {} : { share: event.data.share }),
           trial: event.data.trial ?? null,
-          code: event.data.signature?.codeSha256 ?? null,
+          ...(event.data.signature?.codeSha256 == null
+            ? {}
+            : { code: event.data.signature.codeSha256 }),
         };
       case 'job.reused':
         return {

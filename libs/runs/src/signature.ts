@@ -49,7 +49,11 @@ export interface SignatureInput {
  */
 export function signJob(job: SignatureInput): JobSignature {
   const sortedRecord = (r: Readonly<Record<string, string>>) =>
-    Object.fromEntries(Object.keys(r).sort().map((k) => [k, r[k]!]));
+    Object.fromEntries(
+      Object.keys(r)
+        .sort()
+        .map((k) => [k, r[k]!]),
+    );
   const parts: JobSignature['parts'] = {
     argv: [...job.command],
     code: job.code.map((c) => ({ ...c })),
@@ -114,10 +118,7 @@ export interface SignatureDifference {
 }
 
 /** How two signatures differ, part by part (empty: they are the same). */
-export function compareSignatures(
-  mine: JobSignature,
-  theirs: JobSignature,
-): SignatureDifference[] {
+export function compareSignatures(mine: JobSignature, theirs: JobSignature): SignatureDifference[] {
   const out: SignatureDifference[] = [];
   const a = mine.parts;
   const b = theirs.parts;

@@ -257,7 +257,8 @@ export class FilesetsHandler {
       while (missing === null && next < entries.length) {
         const [path, entry] = entries[next++]!;
         const stored = await this.blobs.stat(entry.sha256);
-        if (stored === null) missing = `file ${path} (${entry.sha256}) is missing from the blob store`;
+        if (stored === null)
+          missing = `file ${path} (${entry.sha256}) is missing from the blob store`;
         else if (stored.size !== entry.size) {
           missing = `file ${path} is ${stored.size} bytes in the blob store, not ${entry.size}`;
         }

@@ -67,7 +67,9 @@ export class ReuseHandler {
       decision: reused ? 'reused' : 'computed',
       reason:
         signed.reason ??
-        (reused ? 'an earlier job had its signature' : 'no earlier job of the project had its signature'),
+        (reused
+          ? 'an earlier job had its signature'
+          : 'no earlier job of the project had its signature'),
       signature: signed.signature,
       reusedFrom: signed.reusedFrom,
       nearest: other === null ? null : nearest(signed, other),

@@ -703,30 +703,32 @@ export class RunsHandler {
             : reuse?.kind === 'reuse'
               ? jobDecider.decide({ kind: 'reuse', data: reuse.data }, s)
               : jobDecider.decide(
-                {
-                  kind: 'queue',
-                  data: {
-                    runId,
-                    name: job.name,
-                    command: job.command,
-                    env: job.env,
-                    resources: job.resources,
-                    inputs: inputs.staged,
-                    outputs: job.outputs,
-                    timeoutSeconds: job.timeoutSeconds,
-                    network: job.network,
-                    secrets: job.secrets,
-                    provision: limitedProvision(job.provision, share),
-                    retries: job.retries,
-                    ...(run.priority === 0 ? {} : { priority: run.priority }),
-                    ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
-                    ...(share === null ? {} : { share }),
-                    ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
-                    ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
+                  {
+                    kind: 'queue',
+                    data: {
+                      runId,
+                      name: job.name,
+                      command: job.command,
+                      env: job.env,
+                      resources: job.resources,
+                      inputs: inputs.staged,
+                      outputs: job.outputs,
+                      timeoutSeconds: job.timeoutSeconds,
+                      network: job.network,
+                      secrets: job.secrets,
+                      provision: limitedProvision(job.provision, share),
+                      retries: job.retries,
+                      ...(run.priority === 0 ? {} : { priority: run.priority }),
+                      ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
+                      ...(share === null ? {} : { share }),
+                      ...(job.trial === undefined || job.trial === null
+                        ? {}
+                        : { trial: job.trial }),
+                      ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
+                    },
                   },
-                },
-                s,
-              ),
+                  s,
+                ),
         options,
       );
     }

@@ -168,7 +168,7 @@ export const JobReusedV1 = defineEvent({
   writers: ['scheduler'],
   aggregate: JOB,
   description:
-    'The job was not run: an earlier job of the project with the same signature succeeded and its outputs are intact, so its versions are this job\'s outputs. It ends the job as succeeded, in place of `job.queued` and everything after.',
+    "The job was not run: an earlier job of the project with the same signature succeeded and its outputs are intact, so its versions are this job's outputs. It ends the job as succeeded, in place of `job.queued` and everything after.",
   schema: z.object({
     runId: z.string(),
     name: z.string(),
