@@ -42,7 +42,15 @@ export class CodeHasher {
   ): Promise<HashedCode[]> {
     const out: HashedCode[] = [];
     const program = await this.findProgram(command[0]!, pathVariable);
-    if (program !== null) out.push(await this.hashOne(program, 'program'));
+    if (program !== null && !path.isAbsolute(program)) {
+      // The job will not start (command_not_found); nothing known about it can be reused.
+      out.push({
+        ref: program,
+        role: 'program',
+        sha256: null,
+        problem: `it is not on the jobs' PATH (${pathVariable})`,
+      });
+    } else if (program !== null) out.push(await this.hashOne(program, 'program'));
     const script = scriptOf(command);
     if (script !== null && path.isAbsolute(script)) out.push(await this.hashOne(script, 'script'));
     for (const p of paths) out.push(await this.hashOne(p, 'code'));
