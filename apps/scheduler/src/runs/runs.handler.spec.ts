@@ -787,6 +787,21 @@ describe('the scheduler’s run workflow', () => {
       );
     });
 
+    it('never reuses anything of a profiling run (it is run for its running times)', async () => {
+      commands.on('findReusable', () => ({ result: earlier }));
+      await handler.submit({
+        project: PROJECT,
+        submittedBy: 'auto-provisioner',
+        spec: { ...pipeline(), steps: pipeline().steps.map((st) => ({ ...st, reuse: 'always' })) },
+        origin: { kind: 'profiling', profile: 'sig' },
+      });
+      await deliver();
+
+      expect(commands.sent.filter((c) => c.name === 'findReusable')).toHaveLength(0);
+      expect(log.ofType('job.reused')).toHaveLength(0);
+      expect(log.ofType('job.queued')[0]!.data.reuse?.reason).toBe('its step says reuse: never');
+    });
+
     it('never looks for a step that says reuse: never', async () => {
       commands.on('findReusable', () => ({ result: earlier }));
       await handler.submit({

@@ -91,7 +91,16 @@ export class RunsHandler {
   async submit(
     @Payload() request: CommandPayload<'submitRun'>,
   ): Promise<CommandResult<'submitRun'>> {
-    const { jobs, sweeps } = planRun(request.spec, () => newId('job'));
+    // A profiling run is run for its running times: nothing of it is ever taken from earlier jobs.
+    const spec: RunSpec =
+      request.origin?.kind === 'profiling'
+        ? {
+            ...request.spec,
+            reuse: 'never',
+            steps: request.spec.steps.map((s) => ({ ...s, reuse: 'never' as const })),
+          }
+        : request.spec;
+    const { jobs, sweeps } = planRun(spec, () => newId('job'));
     // A step no configuration can take would wait forever: refuse the run now, saying which (a
     // swept step once: its trials differ only in env).
     const steps = jobs.filter((j) => (j.trial?.index ?? 1) === 1);
