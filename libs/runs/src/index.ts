@@ -85,3 +85,12 @@ export {
   signJob,
   whyNotReusable,
 } from './signature.js';
+export {
+  type Artifact,
+  DEFAULT_ALPHA,
+  type MaterializationPlan,
+  planLeastRecentlyUsed,
+  planMaterialization,
+  type ScoredArtifact,
+  scoreArtifacts,
+} from './materialize.js';
