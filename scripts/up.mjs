@@ -170,6 +170,12 @@ async function runExample(stack) {
       `  ${job.name.padEnd(9)} ${job.status.padEnd(10)} ${(offer?.name ?? '-').padEnd(22)} ${`${ran.toFixed(1)} s`.padStart(8)} ${`$${cost.toFixed(6)}`.padStart(11)}`,
     );
     if (decision) console.log(`  ${''.padEnd(9)} auto-provisioner: ${decision.reason}`);
+    const reused = history.find((e) => e.type === 'job.reused');
+    if (reused) {
+      console.log(
+        `  ${''.padEnd(9)} reused: ${reused.data.reason} (saved ${(reused.data.from.savedSeconds ?? 0).toFixed(1)} s)`,
+      );
+    }
   }
   const profiling = (await api('GET', '/api/v1/runs?limit=100')).items.filter(
     (r) => r.name.startsWith('profile-') && Date.parse(r.createdAt) >= started - 1000,
@@ -192,6 +198,11 @@ async function runExample(stack) {
       (profilingCost > 0 ? ` (+ $${profilingCost.toFixed(6)} of profiling runs)` : '') +
       ' at the instance-type catalogue’s prices',
   );
+  if (finished.reuse) {
+    say(
+      `${finished.reuse.jobs} of ${finished.jobs.length} steps reused earlier results instead of running, saving ${finished.reuse.savedSeconds.toFixed(1)} s (a step runs again when its code, parameters or inputs change; "reuse": "never" forces it)`,
+    );
+  }
   say(
     `history of a job:  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/jobs/${finished.jobs.at(-1).id}/history`,
   );

@@ -14,8 +14,12 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { ReuseHandler } from './reuse/reuse.handler.js';
+import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
+import { SignaturesProjection } from './reuse/signatures.projection.js';
+import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
 import { LineageHandler } from './lineage/lineage.handler.js';
-import { ProvenanceLineage1764900000000 } from './lineage/lineage.migration.js';
+import { ProvenanceLineage1797000000000 } from './lineage/lineage.migration.js';
 import { LineageProjection } from './lineage/lineage.projection.js';
 import { LineageRepository, SqlLineageRepository } from './lineage/lineage.repository.js';
 
@@ -51,17 +55,22 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   config: provenanceConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
-  migrations: [ProvenanceMetrics1764300000000, ProvenanceLineage1764900000000],
+  migrations: [
+    ProvenanceMetrics1764300000000,
+    ProvenanceJobSignatures1796900000000,
+    ProvenanceLineage1797000000000,
+  ],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
     const metrics = new MetricsProjection(schema);
+    const signatures = new SignaturesProjection(schema);
     const lineage = new LineageProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics, lineage],
+      [...projections, metrics, signatures, lineage],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -75,6 +84,10 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
+      {
+        provide: SignaturesRepository,
+        useValue: new SqlSignaturesRepository(ctx.db, signatures),
+      },
       { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
     ];
   },
@@ -86,4 +99,4 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler, LineageHandler };
+export { HistoryHandler, LineageHandler, ReuseHandler };

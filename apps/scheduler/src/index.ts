@@ -8,6 +8,8 @@ import {
   dispatchQueueProjection,
 } from '@acai/runs';
 import { schedulerConfig } from './config.js';
+import { CodeHasher } from './runs/code-hasher.js';
+import { ReusePlanner } from './runs/reuse-planner.js';
 import { dispatchMetrics } from './dispatch/dispatch-metrics.js';
 import { SchedulerDispatchQueue1796700000000 } from './dispatch/dispatch-queue.migration.js';
 import { SqlDispatchQueue } from './dispatch/dispatch-queue.repository.js';
@@ -109,6 +111,15 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
     });
     return [
       { provide: RunRepository, useValue: new RunRepository(ctx.store) },
+      {
+        provide: ReusePlanner,
+        useValue: new ReusePlanner(
+          ctx.commands,
+          new CodeHasher(),
+          ctx.logger,
+          ctx.config.ACAI_JOB_PATH,
+        ),
+      },
       { provide: JobRepository, useValue: jobs },
       { provide: Watch, useValue: new Watch(models, watchdog, dispatcher, traces) },
     ];

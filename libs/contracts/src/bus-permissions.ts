@@ -70,7 +70,15 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   scheduler: {
     appends: ['run', 'job'],
-    calls: ['getVersion', 'checkResources', 'estimateRun', 'planRescale'],
+    // Reuse: earlier results by signature (provenance) and whether their versions are intact.
+    calls: [
+      'getVersion',
+      'checkResources',
+      'estimateRun',
+      'planRescale',
+      'findReusable',
+      'verifyVersion',
+    ],
     queuesWork: true,
     writesLogs: false,
     publishesControls: [Controls.cancelJob, Controls.rescaleJob],

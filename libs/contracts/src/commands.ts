@@ -49,6 +49,11 @@ import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
 import { RunOriginSchema } from './events/run.events.js';
 import { CandidateSchema, RescaleConfigurationSchema } from './events/job.events.js';
+import {
+  ReusableResultSchema,
+  ReuseExplanationSchema,
+  VersionIntegritySchema,
+} from './events/reuse.js';
 
 /** The services that answer commands. */
 export type CommandService = 'scheduler' | 'provenance' | 'catalog' | 'provisioner' | 'gateway';
@@ -248,6 +253,19 @@ export const Commands = defineCommands({
     }),
     response: ImpactViewSchema,
   },
+  findReusable: {
+    service: 'provenance',
+    summary:
+      'The newest earlier result of the project with this signature (its job and versions), if any',
+    request: z.object({ ...projectScoped, signature: z.string(), excludeJobId: z.string() }),
+    response: z.object({ result: ReusableResultSchema.nullable() }),
+  },
+  explainReuse: {
+    service: 'provenance',
+    summary: 'Why a job was or was not reused: its signature against the nearest earlier job',
+    request: z.object({ ...projectScoped, jobId: z.string() }),
+    response: ReuseExplanationSchema,
+  },
   replayProjection: {
     service: 'provenance',
     summary:
@@ -370,6 +388,16 @@ export const Commands = defineCommands({
     summary: 'One version: a number, `latest` or a label',
     request: z.object({ ...projectScoped, name: FilesetNameSchema, version: VersionRefSchema }),
     response: VersionViewSchema,
+  },
+  verifyVersion: {
+    service: 'catalog',
+    summary: 'Whether a version is intact: not evicted, and every file of its manifest stored',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
+      version: z.number().int().positive(),
+    }),
+    response: VersionIntegritySchema,
   },
   listFiles: {
     service: 'catalog',

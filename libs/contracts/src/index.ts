@@ -82,6 +82,21 @@ export {
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
 export {
+  type CodeRef,
+  CodeRefSchema,
+  type HashedCode,
+  type JobSignature,
+  JobSignatureSchema,
+  type ReusePolicy,
+  ReusePolicySchema,
+  type ReusedFrom,
+  ReusedFromSchema,
+  type ReusableResult,
+  type ReuseExplanation,
+  ReuseExplanationSchema,
+  type VersionIntegrity,
+} from './events/reuse.js';
+export {
   assertWriter,
   type DomainEvent,
   eventCatalogue,

@@ -80,6 +80,7 @@ describe('job attempts', () => {
       network: 'default',
       secrets: {},
       retries: null,
+      code: null,
       retry: 0,
       checkpoint: null,
     };

@@ -21,6 +21,7 @@ export function jobStatusAfter(event: StoredEvent): JobStatus | undefined {
     case 'job.started':
       return 'running';
     case 'job.succeeded':
+    case 'job.reused':
       return 'succeeded';
     case 'job.failed':
       return 'failed';
@@ -140,6 +141,21 @@ export const runsProjection: Projection<RunView> = {
       job.status === status
     )
       return doc;
+    if (event.type === 'job.reused') {
+      const { savedSeconds, savedCost } = event.data.from;
+      const reuse = doc.reuse ?? { jobs: 0, savedSeconds: 0, savedCost: 0 };
+      return {
+        ...touched,
+        jobs: doc.jobs.map((j) =>
+          j === job ? { ...j, status, reusedFrom: event.data.from.jobId } : j,
+        ),
+        reuse: {
+          jobs: reuse.jobs + 1,
+          savedSeconds: reuse.savedSeconds + (savedSeconds ?? 0),
+          savedCost: reuse.savedCost + (savedCost ?? 0),
+        },
+      };
+    }
     const jobs = doc.jobs.map((j) => (j === job ? { ...j, status } : j));
     // A run is running once a job of it has actually run (a cancelled or skipped job never did).
     const runStatus: RunStatus =
@@ -200,6 +216,13 @@ export const jobsProjection: Projection<JobView> = {
         return { ...next, attempt: event.data.attempt };
       case 'job.succeeded':
         return { ...next, exitCode: 0 };
+      case 'job.reused':
+        return {
+          ...next,
+          reason: 'reused',
+          message: event.data.reason,
+          reusedFrom: event.data.from.jobId,
+        };
       case 'job.failed':
         return {
           ...next,

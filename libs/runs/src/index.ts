@@ -77,3 +77,21 @@ export {
   rescaleCheck,
   type RescaleCheck,
 } from './rescale.js';
+export {
+  compareSignatures,
+  parametersOf,
+  RESOURCE_SIZING_ENV,
+  type SignatureDifference,
+  type SignatureInput,
+  signJob,
+  whyNotReusable,
+} from './signature.js';
+export {
+  type Artifact,
+  DEFAULT_ALPHA,
+  type MaterializationPlan,
+  planLeastRecentlyUsed,
+  planMaterialization,
+  type ScoredArtifact,
+  scoreArtifacts,
+} from './materialize.js';

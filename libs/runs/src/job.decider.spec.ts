@@ -46,6 +46,29 @@ const failedData: EventData<'job.failed'> = {
 };
 
 const queued: NewEvent = { type: 'job.queued', data: queuedData };
+const reusedData: EventData<'job.reused'> = {
+  runId: queuedData.runId,
+  name: queuedData.name,
+  command: queuedData.command,
+  env: queuedData.env,
+  inputs: queuedData.inputs,
+  outputs: [{ fileset: 'model', version: 3 }],
+  signature: {
+    sha256: 'a'.repeat(64),
+    parts: {
+      argv: queuedData.command,
+      code: [],
+      parameters: {},
+      secrets: {},
+      inputs: [],
+      outputs: [{ fileset: 'model', path: 'outputs/model' }],
+    },
+    complete: true,
+  },
+  from: { jobId: 'job-earlier', runId: 'run-earlier', savedSeconds: 12, savedCost: null },
+  reason: 'job job-earlier of run run-earlier had the same signature',
+};
+const reused: NewEvent = { type: 'job.reused', data: reusedData };
 const provisioned: NewEvent = { type: 'job.provisioned', data: provisionedData };
 const dispatched: NewEvent = { type: 'job.dispatched', data: { pool: 'local', attempt: 1 } };
 const started: NewEvent = {
@@ -160,6 +183,7 @@ const history: Record<Status, NewEvent[]> = {
 
 const commands = {
   queue: { kind: 'queue', data: queuedData },
+  reuse: { kind: 'reuse', data: reusedData },
   provision: { kind: 'provision', data: provisionedData },
   dispatch: { kind: 'dispatch', pool: 'local' },
   start: { kind: 'start', executor: 'worker-2', pid: 4242 },
@@ -210,6 +234,19 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
   },
   queue: {
     none: [queued],
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    retrying: nothing,
+    skipped: nothing,
+  },
+  // In place of queueing: only a job nothing was decided for yet.
+  reuse: {
+    none: [reused],
     queued: nothing,
     provisioned: nothing,
     dispatched: nothing,
@@ -836,6 +873,7 @@ describe('jobDecider', () => {
         retries: null,
         retry: 0,
         checkpoint,
+        code: null,
       };
       expect(dispatchedState(work, 'local').checkpoint).toEqual(checkpoint);
     });

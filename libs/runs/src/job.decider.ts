@@ -75,6 +75,10 @@ export interface JobState {
    * configuration it ran on (absent: nothing measured yet).
    */
   readonly spent?: { readonly seconds: number; readonly cost: number };
+  /** The earlier job whose result it took instead of running (absent: it ran, or will). */
+  readonly reusedFrom?: string;
+  /** sha256 of its code as hashed into its signature (absent or null: not known). */
+  readonly code?: string | null;
   /** The sweep trial this job is, and its parameters (absent or null: not a trial). */
   readonly trial?: Trial | null;
   /** For a trial with an objective: the objective's values by step, as it reported them. */
@@ -109,6 +113,8 @@ export interface PendingRescale {
 
 export type JobCommand =
   | { kind: 'queue'; data: EventData<'job.queued'> }
+  /** An earlier job's result is this job's: it ends succeeded without running. */
+  | { kind: 'reuse'; data: EventData<'job.reused'> }
   | { kind: 'provision'; data: EventData<'job.provisioned'> }
   | { kind: 'dispatch'; pool: string }
   | {
@@ -189,7 +195,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
   creationEvents: ReadonlySet<string>;
 } = {
   // A job that is queued was nothing before (cancel of a never-queued job comes after, if ever).
-  creationEvents: new Set(['job.queued']),
+  creationEvents: new Set(['job.queued', 'job.reused']),
   initialState: () => ({
     status: 'none',
     runId: null,
@@ -217,6 +223,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
       case 'queue':
         // Queueing is idempotent: the scheduler may be asked twice after a redelivery.
         return state.status === 'none' ? [{ type: 'job.queued', data: command.data }] : [];
+      case 'reuse':
+        // In place of queueing it, so as idempotent.
+        return state.status === 'none' ? [{ type: 'job.reused', data: command.data }] : [];
       case 'provision':
         return state.status === 'queued' ? [{ type: 'job.provisioned', data: command.data }] : [];
       case 'dispatch':
@@ -410,6 +419,22 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           retries: event.data.retries,
           ...(event.data.share == null ? {} : { share: event.data.share }),
           trial: event.data.trial ?? null,
+          ...(event.data.signature?.codeSha256 == null
+            ? {}
+            : { code: event.data.signature.codeSha256 }),
+        };
+      case 'job.reused':
+        return {
+          ...state,
+          status: 'succeeded',
+          runId: event.data.runId,
+          name: event.data.name,
+          command: event.data.command,
+          env: event.data.env,
+          inputs: event.data.inputs,
+          committed: event.data.outputs,
+          trial: event.data.trial ?? null,
+          reusedFrom: event.data.from.jobId,
         };
       case 'job.retry_scheduled':
         return {

@@ -145,8 +145,31 @@ describe('planRun', () => {
         outputs: [],
         retries: null,
         continueOnFailure: false,
+        reuse: { policy: 'auto', nondeterministic: false, code: [] },
       });
       expect(jobs[0]).toMatchObject({ needs: [], env: {} });
+    });
+
+    it("takes each step's reuse policy, else the run's, with its code and nondeterminism", () => {
+      const { jobs } = planRun(
+        {
+          ...spec(
+            step('a', { reuse: 'always', code: ['/srv/etl.py', { fileset: 'lib', version: 2 }] }),
+            step('b', { nondeterministic: true }),
+          ),
+          reuse: 'never',
+        },
+        byName,
+      );
+
+      expect(jobs.map((j) => j.reuse)).toEqual([
+        {
+          policy: 'always',
+          nondeterministic: false,
+          code: ['/srv/etl.py', { fileset: 'lib', version: 2 }],
+        },
+        { policy: 'never', nondeterministic: true, code: [] },
+      ]);
     });
 
     it('gives inputs and outputs their default folders and versions', () => {

@@ -160,6 +160,11 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
         provision: step.provision ?? null,
         retries: step.retries ?? null,
         continueOnFailure: step.continueOnFailure ?? spec.continueOnFailure ?? false,
+        reuse: {
+          policy: step.reuse ?? spec.reuse ?? 'auto',
+          nondeterministic: step.nondeterministic ?? false,
+          code: [...(step.code ?? [])],
+        },
         ...(params === null
           ? {}
           : {

@@ -229,6 +229,45 @@ export class FilesetsHandler {
     return versionView(req.name, resolveVersion(state, req.version));
   }
 
+  /**
+   * Whether a version is intact: not evicted, its manifest stored, and every file of it stored at
+   * its size. What the reuse planner checks before it takes a version as a job's output.
+   */
+  @OnCommand('verifyVersion')
+  async verifyVersion(@Payload() req: Request<'verifyVersion'>): Result<'verifyVersion'> {
+    const state = await this.existing(req.project, req.name);
+    const version = resolveVersion(state, req.version);
+    const verdict = (problem: string | null) => ({
+      fileset: req.name,
+      version: version.version,
+      intact: problem === null,
+      problem,
+    });
+    if (version.evicted) return verdict('it was evicted: its files are gone');
+    let manifest;
+    try {
+      manifest = await this.manifests.load(version.manifest.sha256);
+    } catch {
+      return verdict(`its manifest (${version.manifest.sha256}) is missing from the blob store`);
+    }
+    const entries = [...manifest.entries()];
+    let missing: string | null = null;
+    let next = 0;
+    const check = async () => {
+      while (missing === null && next < entries.length) {
+        const [path, entry] = entries[next++]!;
+        const stored = await this.blobs.stat(entry.sha256);
+        if (stored === null)
+          missing = `file ${path} (${entry.sha256}) is missing from the blob store`;
+        else if (stored.size !== entry.size) {
+          missing = `file ${path} is ${stored.size} bytes in the blob store, not ${entry.size}`;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, entries.length) }, check));
+    return verdict(missing);
+  }
+
   @OnCommand('listFiles')
   async listFiles(@Payload() req: Request<'listFiles'>): Result<'listFiles'> {
     const state = await this.existing(req.project, req.name);

@@ -29,6 +29,7 @@ const WORK: WorkAssignment = {
   retries: null,
   retry: 0,
   checkpoint: null,
+  code: 'c0de'.repeat(16),
 };
 
 /** A catalog that has no file sets yet and takes every commit as version 1. */
@@ -102,7 +103,7 @@ describe('saving a job’s outputs', () => {
     expect(commits).toHaveLength(2);
     expect(commits[0]?.request).toMatchObject({
       name: 'model',
-      createdBy: { kind: 'job', jobId: 'job-1', parameters: { ACAI_ATTEMPT: '2' } },
+      createdBy: { kind: 'job', jobId: 'job-1', parameters: WORK.env, code: WORK.code },
     });
   });
 

@@ -225,8 +225,9 @@ export class Staging {
       jobId: work.jobId,
       runId: work.runId,
       step: work.name,
-      parameters: { ...work.env, ACAI_ATTEMPT: String(attempt) },
-      code: null,
+      // Its step's parameters: the same for every attempt (which attempt committed it is in the log).
+      parameters: { ...work.env },
+      code: work.code,
     };
     try {
       await this.commands.send('createFileset', {

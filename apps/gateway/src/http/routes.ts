@@ -317,6 +317,21 @@ export const Routes = {
     success: { status: 200, description: 'Its events', body: Commands.getJobHistory.response },
     errors: read,
   }),
+  explainReuse: route({
+    method: 'GET',
+    path: '/api/v1/jobs/{id}/reuse',
+    tag: 'jobs',
+    auth: 'read',
+    summary:
+      'Why the job was or was not reused: its signature, and each part that differs from the nearest earlier job of its step',
+    params: idParams('job'),
+    success: {
+      status: 200,
+      description: 'The decision, its reason and the comparison',
+      body: Commands.explainReuse.response,
+    },
+    errors: read,
+  }),
   getJobMetrics: route({
     method: 'GET',
     path: '/api/v1/jobs/{id}/metrics',

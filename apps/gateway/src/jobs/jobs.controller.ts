@@ -35,6 +35,16 @@ export class JobsController {
     return this.commands.send('getJobHistory', { project: caller.project, jobId: id });
   }
 
+  /** Why the job was (not) reused: its signature against the nearest earlier job of its step. */
+  @Route(Routes.explainReuse)
+  reuse(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+  ): Promise<CommandResult<'explainReuse'>> {
+    assertId(id, 'job');
+    return this.commands.send('explainReuse', { project: caller.project, jobId: id });
+  }
+
   /** The job's metrics as series by name (`?name=loss` for one): `{ series: { loss: [{ step, value, time, attempt }] } }`. */
   @Route(Routes.getJobMetrics)
   metrics(

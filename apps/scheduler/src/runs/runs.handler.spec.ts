@@ -102,6 +102,8 @@ describe('the scheduler’s run workflow', () => {
         return handler.onDispatched(event);
       case 'job.succeeded':
         return handler.onSucceeded(event);
+      case 'job.reused':
+        return handler.onReused(event);
       case 'job.failed':
         return handler.onFailed(event);
       case 'job.cancelled':
@@ -681,6 +683,136 @@ describe('the scheduler’s run workflow', () => {
       expect(log.ofType('run.failed').map((e) => e.data)).toEqual([
         { reason: 'step(s) failed: a', failedJobs: [a!.id] },
       ]);
+    });
+  });
+
+  describe('reuse of earlier results', () => {
+    const pipeline = () =>
+      spec([
+        { name: 'etl', command: ['sh', '-c', 'etl'], outputs: [{ fileset: 'data' }] },
+        {
+          name: 'train',
+          command: ['sh', '-c', 'train'],
+          inputs: [{ step: 'etl', output: 'data' }],
+        },
+      ]);
+    const earlier = {
+      jobId: 'job-earlier',
+      runId: 'run-earlier',
+      name: 'etl',
+      outputs: [{ fileset: 'data', version: 7 }],
+      durationMs: 90_000,
+      pricePerHour: 0.4,
+      reusedFrom: null,
+    };
+
+    it('takes an earlier result: the job ends reused, and its dependant stages those versions', async () => {
+      const looked: unknown[] = [];
+      commands
+        .on('findReusable', (req) => {
+          looked.push(req);
+          return { result: req.excludeJobId === etlId ? earlier : null };
+        })
+        .on('verifyVersion', (req) => ({
+          fileset: req.name,
+          version: req.version,
+          intact: true,
+          problem: null,
+        }));
+      let etlId = '';
+      const { id, jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: pipeline(),
+      });
+      etlId = planned[0]!.id;
+      await deliver();
+
+      const etl = log.all().filter((e) => e.aggregateId === etlId);
+      expect(etl.map((e) => e.type)).toEqual(['job.reused']);
+      expect(etl[0]!.data).toMatchObject({
+        outputs: [{ fileset: 'data', version: 7 }],
+        from: { jobId: 'job-earlier', runId: 'run-earlier', savedSeconds: 90, savedCost: 0.01 },
+        signature: { complete: expect.any(Boolean) },
+      });
+      expect(looked[0]).toMatchObject({ project: PROJECT, excludeJobId: etlId });
+      // Its dependant is queued on the reused version, and computed (no earlier result).
+      const queued = log.ofType('job.queued');
+      expect(queued.map((e) => e.aggregateId)).toEqual([planned[1]!.id]);
+      // (the catalog faked here answers every version as 3)
+      expect(commands.sent.filter((c) => c.name === 'getVersion').map((c) => c.request)).toEqual([
+        { project: PROJECT, name: 'data', version: 7 },
+      ]);
+      expect(queued[0]!.data.reuse).toEqual({
+        policy: 'auto',
+        reason: 'it saves no outputs: it is run for what it does (reuse: always would reuse it)',
+      });
+      expect(work.published).toHaveLength(0);
+      expect((await runs.load(PROJECT, id)).state.outcomes[etlId]).toBe('succeeded');
+    });
+
+    it('computes when the earlier result is no longer intact, saying why', async () => {
+      commands
+        .on('findReusable', () => ({ result: earlier }))
+        .on('verifyVersion', (req) => ({
+          fileset: req.name,
+          version: req.version,
+          intact: false,
+          problem: 'it was evicted: its files are gone',
+        }));
+      const { jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: pipeline(),
+      });
+      await deliver();
+
+      const queued = log.ofType('job.queued');
+      expect(queued.map((e) => e.aggregateId)).toEqual([planned[0]!.id]);
+      expect(queued[0]!.data.reuse?.reason).toBe(
+        'the earlier result of job job-earlier is not intact (data@7: it was evicted: its files are gone), so it is computed again',
+      );
+      expect(queued[0]!.data.signature?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it('computes when earlier results cannot be looked up (provenance down)', async () => {
+      commands.on('findReusable', () => {
+        throw new AcaiError(RunProblems.JOB_NOT_FOUND, 'no responders');
+      });
+      await handler.submit({ project: PROJECT, submittedBy: null, spec: pipeline() });
+      await deliver();
+
+      expect(log.ofType('job.queued')[0]!.data.reuse?.reason).toBe(
+        'earlier results could not be looked up (no responders), so it is computed',
+      );
+    });
+
+    it('never reuses anything of a profiling run (it is run for its running times)', async () => {
+      commands.on('findReusable', () => ({ result: earlier }));
+      await handler.submit({
+        project: PROJECT,
+        submittedBy: 'auto-provisioner',
+        spec: { ...pipeline(), steps: pipeline().steps.map((st) => ({ ...st, reuse: 'always' })) },
+        origin: { kind: 'profiling', profile: 'sig' },
+      });
+      await deliver();
+
+      expect(commands.sent.filter((c) => c.name === 'findReusable')).toHaveLength(0);
+      expect(log.ofType('job.reused')).toHaveLength(0);
+      expect(log.ofType('job.queued')[0]!.data.reuse?.reason).toBe('its step says reuse: never');
+    });
+
+    it('never looks for a step that says reuse: never', async () => {
+      commands.on('findReusable', () => ({ result: earlier }));
+      await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: { ...pipeline(), reuse: 'never' },
+      });
+      await deliver();
+
+      expect(commands.sent.filter((c) => c.name === 'findReusable')).toHaveLength(0);
+      expect(log.ofType('job.queued')[0]!.data.reuse?.reason).toBe('its step says reuse: never');
     });
   });
 

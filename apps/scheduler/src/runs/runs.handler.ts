@@ -2,6 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   AcaiError,
+  DEFAULT_JOB_PATH,
   deadlineAt,
   FilesetProblems,
   RunProblems,
@@ -53,7 +54,9 @@ import {
   type RescaleCheck,
   type RunState,
 } from '@acai/runs';
+import { CodeHasher } from './code-hasher.js';
 import { JobRepository } from './job.repository.js';
+import { ReusePlanner } from './reuse-planner.js';
 import { RunRepository } from './run.repository.js';
 
 /**
@@ -76,13 +79,28 @@ export class RunsHandler {
     private readonly control: JobControl,
     private readonly commands: CommandSender,
     @Inject(LOGGER) private readonly logger: EventingLogger,
+    private readonly reuse: ReusePlanner = new ReusePlanner(
+      commands,
+      new CodeHasher(),
+      logger,
+      DEFAULT_JOB_PATH,
+    ),
   ) {}
 
   @OnCommand('submitRun')
   async submit(
     @Payload() request: CommandPayload<'submitRun'>,
   ): Promise<CommandResult<'submitRun'>> {
-    const { jobs, sweeps } = planRun(request.spec, () => newId('job'));
+    // A profiling run is run for its running times: nothing of it is ever taken from earlier jobs.
+    const spec: RunSpec =
+      request.origin?.kind === 'profiling'
+        ? {
+            ...request.spec,
+            reuse: 'never',
+            steps: request.spec.steps.map((s) => ({ ...s, reuse: 'never' as const })),
+          }
+        : request.spec;
+    const { jobs, sweeps } = planRun(spec, () => newId('job'));
     // A step no configuration can take would wait forever: refuse the run now, saying which (a
     // swept step once: its trials differ only in env).
     const steps = jobs.filter((j) => (j.trial?.index ?? 1) === 1);
@@ -466,11 +484,18 @@ export class RunsHandler {
       retries: state.retries,
       retry: state.retry,
       checkpoint: state.checkpoint,
+      code: state.code ?? null,
     });
   }
 
   @OnEvent('job.succeeded')
   async onSucceeded(@Payload() event: StoredEventOf<'job.succeeded'>): Promise<void> {
+    await this.settle(event, 'succeeded');
+  }
+
+  /** A job that took an earlier result instead of running succeeded, for its run. */
+  @OnEvent('job.reused')
+  async onReused(@Payload() event: StoredEventOf<'job.reused'>): Promise<void> {
     await this.settle(event, 'succeeded');
   }
 
@@ -676,36 +701,43 @@ export class RunsHandler {
       if (run.phase !== 'active') break;
       const share = run.shares[job.id]?.share ?? null;
       const inputs = await this.resolveInputs(project, run, job);
+      const reuse =
+        'failure' in inputs ? null : await this.reuse.decide(project, runId, job, inputs.staged);
       await this.jobs.execute(
         project,
         job.id,
         (s) =>
           'failure' in inputs
             ? jobDecider.decide({ kind: 'fail', data: inputs.failure }, s)
-            : jobDecider.decide(
-                {
-                  kind: 'queue',
-                  data: {
-                    runId,
-                    name: job.name,
-                    command: job.command,
-                    env: job.env,
-                    resources: job.resources,
-                    inputs: inputs.staged,
-                    outputs: job.outputs,
-                    timeoutSeconds: job.timeoutSeconds,
-                    network: job.network,
-                    secrets: job.secrets,
-                    provision: limitedProvision(job.provision, share),
-                    retries: job.retries,
-                    ...(run.priority === 0 ? {} : { priority: run.priority }),
-                    ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
-                    ...(share === null ? {} : { share }),
-                    ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
+            : reuse?.kind === 'reuse'
+              ? jobDecider.decide({ kind: 'reuse', data: reuse.data }, s)
+              : jobDecider.decide(
+                  {
+                    kind: 'queue',
+                    data: {
+                      runId,
+                      name: job.name,
+                      command: job.command,
+                      env: job.env,
+                      resources: job.resources,
+                      inputs: inputs.staged,
+                      outputs: job.outputs,
+                      timeoutSeconds: job.timeoutSeconds,
+                      network: job.network,
+                      secrets: job.secrets,
+                      provision: limitedProvision(job.provision, share),
+                      retries: job.retries,
+                      ...(run.priority === 0 ? {} : { priority: run.priority }),
+                      ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
+                      ...(share === null ? {} : { share }),
+                      ...(job.trial === undefined || job.trial === null
+                        ? {}
+                        : { trial: job.trial }),
+                      ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
+                    },
                   },
-                },
-                s,
-              ),
+                  s,
+                ),
         options,
       );
     }

@@ -10,6 +10,7 @@ import { SecretNameSchema } from './secrets.js';
 import { ObjectiveSchema } from '../events/trial.js';
 import { AcaiError, type ErrorDetail } from '../errors.js';
 import { BudgetSchema, DeadlineSpecSchema } from './deadline.js';
+import { CodeRefSchema, ReusePolicySchema } from '../events/reuse.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -242,6 +243,27 @@ export const StepSpecSchema = z.strictObject({
   secrets: z.record(envName, SecretNameSchema).optional(),
   /** Run the step once per set of env values: a sweep of trials (see SweepSpecSchema). */
   sweep: SweepSpecSchema.optional(),
+  /**
+   * The code the step runs, hashed into its signature before it is queued, so that a change to it
+   * means computing again: absolute paths (files or folders) or file-set versions. By default the
+   * program and, for an interpreter (node, python, sh...), its script file.
+   */
+  code: z
+    .array(CodeRefSchema)
+    .max(64, 'a step names at most 64 pieces of code')
+    .optional()
+    .describe(
+      'The code the step runs, hashed into its signature: absolute paths (files or folders) or { fileset, version }. By default: the program and, for an interpreter, its script.',
+    ),
+  /** Reuse an earlier identical job's result (see ReusePolicySchema); overrides the run's. */
+  reuse: ReusePolicySchema.optional().describe(
+    "auto (default): reuse an earlier identical job's saved outputs instead of running; always: also for a step with no outputs or a nondeterministic one; never: always run. Overrides the run's.",
+  ),
+  /** Its result differs from run to run on the same inputs: never reused under `auto`. */
+  nondeterministic: z
+    .boolean()
+    .optional()
+    .describe('Its result differs from run to run on the same inputs: never reused under auto.'),
 });
 export type StepSpec = z.infer<typeof StepSpecSchema>;
 
@@ -287,6 +309,10 @@ export const RunSpecSchema = z.strictObject({
   deadline: DeadlineSpecSchema.optional(),
   /** The most the whole run may cost, USD: split over its steps by the plan. */
   budget: BudgetSchema.optional(),
+  /** The default of every step's `reuse` (auto). */
+  reuse: ReusePolicySchema.optional().describe(
+    "The default of every step's reuse: auto (default), always or never.",
+  ),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 

@@ -37,6 +37,8 @@ export const RunJobSummarySchema = z.object({
   id: z.string(),
   name: z.string(),
   status: JobStatusSchema,
+  /** Added: the earlier job whose result it took instead of running (absent: it ran, or will). */
+  reusedFrom: z.string().optional(),
 });
 
 /** A run's deadline and budget against what it has spent and is predicted to need. */
@@ -111,6 +113,17 @@ export const RunViewSchema = z.object({
    */
   priority: z.number().int().optional(),
   maxParallel: z.number().int().positive().optional(),
+  /**
+   * Added: its jobs that took an earlier result instead of running, and what those earlier jobs
+   * ran for and cost (absent: none was reused).
+   */
+  reuse: z
+    .object({
+      jobs: z.number().int().nonnegative(),
+      savedSeconds: z.number().nonnegative(),
+      savedCost: z.number().nonnegative(),
+    })
+    .optional(),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
@@ -153,6 +166,8 @@ export const JobViewSchema = z.object({
    * end at the measured rate (worked out when asked, not stored).
    */
   progress: JobProgressSchema.nullable().optional(),
+  /** The earlier job whose result it took instead of running (absent: it ran, or will). */
+  reusedFrom: z.string().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

@@ -41,5 +41,10 @@ export const WorkAssignmentSchema = z.object({
    * one does.
    */
   checkpoint: CheckpointRefSchema.nullable().default(null),
+  /**
+   * Added compatibly: sha256 of the job's code as hashed into its signature (null: not known),
+   * recorded as `createdBy.code` on the versions it commits.
+   */
+  code: z.string().nullable().default(null),
 });
 export type WorkAssignment = z.infer<typeof WorkAssignmentSchema>;

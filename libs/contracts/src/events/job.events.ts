@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { JobSignatureSchema, ReusedFromSchema, ReusePolicySchema } from './reuse.js';
 import { EarlyStoppedSchema, TrialSchema } from './trial.js';
 
 export const JOB = 'job';
@@ -150,6 +151,37 @@ export const JobQueuedV1 = defineEvent({
      */
     share: StepShareSchema.nullable().optional(),
     /** Added compatibly: the sweep trial this job is, and its parameters (null: not a trial). */
+    trial: TrialSchema.nullable().optional(),
+    /**
+     * Added compatibly: its signature, computed before it was queued (its code hashed then), and
+     * its parts (absent in events from before signatures).
+     */
+    signature: JobSignatureSchema.optional(),
+    /** Added compatibly: why it is computed rather than an earlier result reused. */
+    reuse: z.object({ policy: ReusePolicySchema, reason: z.string() }).optional(),
+  }),
+});
+
+export const JobReusedV1 = defineEvent({
+  type: 'job.reused',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: JOB,
+  description:
+    "The job was not run: an earlier job of the project with the same signature succeeded and its outputs are intact, so its versions are this job's outputs. It ends the job as succeeded, in place of `job.queued` and everything after.",
+  schema: z.object({
+    runId: z.string(),
+    name: z.string(),
+    command: z.array(z.string()).min(1),
+    env: z.record(z.string(), z.string()),
+    /** The exact versions it would have staged (the signature's inputs). */
+    inputs: z.array(StagedInputSchema),
+    /** The versions of the earlier job it takes as its own outputs. */
+    outputs: z.array(z.object({ fileset: z.string(), version: z.number().int().positive() })),
+    signature: JobSignatureSchema,
+    from: ReusedFromSchema,
+    /** Why, for a person: which job, and what was checked. */
+    reason: z.string(),
     trial: TrialSchema.nullable().optional(),
   }),
 });

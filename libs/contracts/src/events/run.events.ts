@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { CodeRefSchema, ReusePolicySchema } from './reuse.js';
 import {
   NetworkSchema,
   ProvisionSpecSchema,
@@ -71,6 +72,17 @@ export const PlannedJobSchema = z.object({
   continueOnFailure: z.boolean().default(false),
   /** Added compatibly: the trial of a swept step this job is (null: a step's only job). */
   trial: TrialSchema.nullable().optional(),
+  /**
+   * Added compatibly: whether an earlier result may be reused for it (absent: `auto`), whether
+   * its step said it is nondeterministic, and the code its step names (see `CodeRefSchema`).
+   */
+  reuse: z
+    .object({
+      policy: ReusePolicySchema,
+      nondeterministic: z.boolean(),
+      code: z.array(CodeRefSchema),
+    })
+    .optional(),
 });
 export type PlannedJob = z.infer<typeof PlannedJobSchema>;
 

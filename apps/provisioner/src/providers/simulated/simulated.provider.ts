@@ -101,7 +101,7 @@ export function simulatedCheckpointsInCatalog(commands: CommandSender): SaveSimu
       runId: work.runId,
       step: work.name,
       parameters: { ...work.env },
-      code: null,
+      code: work.code,
     };
     try {
       await commands.send('createFileset', {

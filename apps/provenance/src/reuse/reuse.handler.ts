@@ -1,0 +1,106 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import {
+  AcaiError,
+  RunProblems,
+  type JobSignature,
+  type JobView,
+  type ReusableResult,
+  type ReuseExplanation,
+} from '@acai/contracts';
+import { OnCommand, ProjectionControl } from '@acai/eventing';
+import { compareSignatures } from '@acai/runs';
+import { ReadModels } from '../history/read-models.repository.js';
+import { SignaturesRepository, type SignedJob } from './signatures.repository.js';
+
+/** Earlier results by signature, for the reuse planner, and why a job was (not) reused. */
+@Controller()
+export class ReuseHandler {
+  constructor(
+    private readonly signatures: SignaturesRepository,
+    private readonly readModels: ReadModels,
+    private readonly projections: ProjectionControl,
+  ) {}
+
+  /**
+   * The newest earlier result with the signature. Not waited for: most signatures have none, and a
+   * result the projection has not applied yet is computed again, never wrongly reused.
+   */
+  @OnCommand('findReusable')
+  async findReusable(
+    @Payload() req: { project: string; signature: string; excludeJobId: string },
+  ): Promise<{ result: ReusableResult | null }> {
+    return {
+      result: await this.signatures.findResult(req.project, req.signature, req.excludeJobId),
+    };
+  }
+
+  @OnCommand('explainReuse')
+  async explainReuse(
+    @Payload() req: { project: string; jobId: string },
+  ): Promise<ReuseExplanation> {
+    const job = await this.findJob(req);
+    let signed = await this.signatures.find(req.project, req.jobId);
+    if (signed === null && job.status !== 'pending' && (await this.projections.catchUp(3_000))) {
+      signed = await this.signatures.find(req.project, req.jobId);
+    }
+    if (signed === null) {
+      return {
+        jobId: req.jobId,
+        decision: 'unsigned',
+        reason:
+          job.status === 'pending'
+            ? 'it is not queued yet: its signature is computed when it is'
+            : 'it was queued before acai recorded signatures, or was never queued',
+        signature: null,
+        reusedFrom: null,
+        nearest: null,
+        parts: null,
+      };
+    }
+    const reused = signed.status === 'reused';
+    const other = reused
+      ? await this.signatures.find(req.project, signed.reusedFrom ?? '')
+      : await this.signatures.nearestBefore(req.project, signed.name, signed.seq);
+    return {
+      jobId: req.jobId,
+      decision: reused ? 'reused' : 'computed',
+      reason:
+        signed.reason ??
+        (reused
+          ? 'an earlier job had its signature'
+          : 'no earlier job of the project had its signature'),
+      signature: signed.signature,
+      reusedFrom: signed.reusedFrom,
+      nearest: other === null ? null : nearest(signed, other),
+      parts: signed.parts,
+    };
+  }
+
+  private findJob(req: { project: string; jobId: string }): Promise<JobView> {
+    const read = () => this.readModels.find<JobView>('jobs', req.project, req.jobId);
+    return (async () => {
+      const found =
+        (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
+      if (found === undefined) {
+        throw new AcaiError(RunProblems.JOB_NOT_FOUND, `No job '${req.jobId}' in this project`);
+      }
+      return found;
+    })();
+  }
+}
+
+function nearest(mine: SignedJob, other: SignedJob): NonNullable<ReuseExplanation['nearest']> {
+  const asSignature = (j: SignedJob): JobSignature => ({
+    sha256: j.signature,
+    parts: j.parts,
+    complete: j.complete,
+  });
+  return {
+    jobId: other.jobId,
+    runId: other.runId,
+    status: other.status,
+    sameSignature: other.signature === mine.signature,
+    differences: compareSignatures(asSignature(mine), asSignature(other)),
+  };
+}

@@ -1,0 +1,138 @@
+import type { EntityManager } from 'typeorm';
+import type { StoredEvent } from '@acai/contracts';
+import type { SqlProjection } from '@acai/eventing';
+
+/**
+ * `job-signatures`: one row per signed job (its signature, its parts, how it ended, what it
+ * committed), which the reuse planner looks earlier results up in and "why (not) reused?" is
+ * answered from.
+ */
+export class SignaturesProjection implements SqlProjection {
+  readonly name: string = 'job-signatures';
+
+  constructor(
+    protected readonly schema: string,
+    private readonly tableName = 'job_signatures',
+  ) {}
+
+  table(): string {
+    return `"${this.schema.replace(/"/g, '""')}".${this.tableName}`;
+  }
+
+  /** The replay's build, in a table of its own put in the live one's place by the swap. */
+  replica(): SqlProjection & { promote(m: EntityManager): Promise<void> } {
+    const live = this.table();
+    const shadow = new SignaturesReplica(this.schema);
+    return Object.assign(shadow, {
+      promote: async (m: EntityManager) => {
+        await m.query(`DELETE FROM ${live}`);
+        await m.query(`INSERT INTO ${live} SELECT * FROM ${shadow.table()}`);
+        await m.query(`DROP TABLE ${shadow.table()}`);
+      },
+    });
+  }
+
+  async apply(m: EntityManager, events: readonly StoredEvent[]): Promise<void> {
+    const t = this.table();
+    for (const event of events) {
+      const key = [event.project, event.aggregateId];
+      switch (event.type) {
+        case 'job.queued': {
+          const signature = event.data.signature;
+          if (signature === undefined) break;
+          await m.query(
+            `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, reason, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) ON CONFLICT DO NOTHING`,
+            [
+              ...key,
+              event.data.runId,
+              event.data.name,
+              signature.sha256,
+              JSON.stringify(signature.parts),
+              signature.complete,
+              event.data.reuse?.reason ?? null,
+              event.position.seq,
+            ],
+          );
+          break;
+        }
+        case 'job.reused':
+          await m.query(
+            // What it saved is what the job it took the result of ran for (kept for its own reusers).
+            `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, outputs, reused_from, reason, seq, ended_at, duration_ms, price_per_hour)
+             SELECT $1, $2, $3, $4, $5, $6, $7, 'reused', $8, $9, $10, $11, $12,
+               (SELECT duration_ms FROM ${t} WHERE project = $1 AND job_id = $9),
+               (SELECT price_per_hour FROM ${t} WHERE project = $1 AND job_id = $9)
+             ON CONFLICT DO NOTHING`,
+            [
+              ...key,
+              event.data.runId,
+              event.data.name,
+              event.data.signature.sha256,
+              JSON.stringify(event.data.signature.parts),
+              event.data.signature.complete,
+              JSON.stringify(event.data.outputs),
+              event.data.from.jobId,
+              event.data.reason,
+              event.position.seq,
+              event.occurredAt,
+            ],
+          );
+          break;
+        case 'job.provisioned':
+          await m.query(`UPDATE ${t} SET price_per_hour = $3 WHERE project = $1 AND job_id = $2`, [
+            ...key,
+            event.data.offer?.pricePerHour ?? null,
+          ]);
+          break;
+        case 'job.succeeded':
+          await m.query(
+            `UPDATE ${t} SET status = 'succeeded', outputs = $3, duration_ms = $4, ended_at = $5
+             WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
+            [
+              ...key,
+              JSON.stringify(event.data.outputs),
+              Math.round(event.data.durationMs),
+              event.occurredAt,
+            ],
+          );
+          break;
+        case 'job.failed':
+        case 'job.cancelled':
+        case 'job.skipped':
+          await m.query(
+            `UPDATE ${t} SET status = $3, ended_at = $4 WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
+            [...key, event.type.slice('job.'.length), event.occurredAt],
+          );
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  async reset(m: EntityManager): Promise<void> {
+    await m.query(`TRUNCATE ${this.table()}`);
+  }
+
+  async count(m: EntityManager): Promise<number> {
+    const rows = await m.query<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.table()}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+/** `job-signatures~replay`: the replay's build, in `job_signatures_replay`. */
+class SignaturesReplica extends SignaturesProjection {
+  override readonly name = 'job-signatures~replay';
+
+  constructor(schema: string) {
+    super(schema, 'job_signatures_replay');
+  }
+
+  /** Made like the live table (columns, keys, indexes), empty. */
+  override async reset(m: EntityManager): Promise<void> {
+    const live = `"${this.schema.replace(/"/g, '""')}".job_signatures`;
+    await m.query(`CREATE TABLE IF NOT EXISTS ${this.table()} (LIKE ${live} INCLUDING ALL)`);
+    await m.query(`TRUNCATE ${this.table()}`);
+  }
+}

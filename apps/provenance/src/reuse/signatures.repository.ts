@@ -1,0 +1,115 @@
+import type { DataSource } from 'typeorm';
+import type { JobSignature, ReusableResult } from '@acai/contracts';
+import type { SignaturesProjection } from './signatures.projection.js';
+
+/** A signed job as the `job-signatures` projection keeps it. */
+export interface SignedJob {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly name: string;
+  readonly signature: string;
+  readonly parts: JobSignature['parts'];
+  readonly complete: boolean;
+  readonly status: string;
+  readonly reusedFrom: string | null;
+  readonly reason: string | null;
+  readonly seq: number;
+}
+
+/** Jobs' signatures, as the reuse planner and "why (not) reused?" read them. */
+export abstract class SignaturesRepository {
+  /** The newest result of the project with `signature`, other than `excludeJobId`'s. */
+  abstract findResult(
+    project: string,
+    signature: string,
+    excludeJobId: string,
+  ): Promise<ReusableResult | null>;
+  abstract find(project: string, jobId: string): Promise<SignedJob | null>;
+  /** The newest job of the project's step `name` logged before `seq` (null: none). */
+  abstract nearestBefore(project: string, name: string, seq: number): Promise<SignedJob | null>;
+}
+
+interface Row {
+  job_id: string;
+  run_id: string;
+  name: string;
+  signature: string;
+  parts: JobSignature['parts'];
+  complete: boolean;
+  status: string;
+  reused_from: string | null;
+  reason: string | null;
+  seq: string;
+}
+
+const signed = (r: Row): SignedJob => ({
+  jobId: r.job_id,
+  runId: r.run_id,
+  name: r.name,
+  signature: r.signature,
+  parts: r.parts,
+  complete: r.complete,
+  status: r.status,
+  reusedFrom: r.reused_from,
+  reason: r.reason,
+  seq: Number(r.seq),
+});
+
+export class SqlSignaturesRepository implements SignaturesRepository {
+  constructor(
+    private readonly db: DataSource,
+    private readonly projection: SignaturesProjection,
+  ) {}
+
+  async findResult(
+    project: string,
+    signature: string,
+    excludeJobId: string,
+  ): Promise<ReusableResult | null> {
+    const rows = await this.db.query<
+      {
+        job_id: string;
+        run_id: string;
+        name: string;
+        outputs: ReusableResult['outputs'];
+        duration_ms: string | null;
+        price_per_hour: number | null;
+        reused_from: string | null;
+      }[]
+    >(
+      `SELECT job_id, run_id, name, outputs, duration_ms, price_per_hour, reused_from
+       FROM ${this.projection.table()}
+       WHERE project = $1 AND signature = $2 AND status IN ('succeeded', 'reused') AND job_id <> $3
+       ORDER BY seq DESC LIMIT 1`,
+      [project, signature, excludeJobId],
+    );
+    const r = rows[0];
+    if (r === undefined) return null;
+    return {
+      jobId: r.job_id,
+      runId: r.run_id,
+      name: r.name,
+      outputs: r.outputs,
+      durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+      pricePerHour: r.price_per_hour,
+      reusedFrom: r.reused_from,
+    };
+  }
+
+  async find(project: string, jobId: string): Promise<SignedJob | null> {
+    const rows = await this.db.query<Row[]>(
+      `SELECT * FROM ${this.projection.table()} WHERE project = $1 AND job_id = $2`,
+      [project, jobId],
+    );
+    return rows[0] === undefined ? null : signed(rows[0]);
+  }
+
+  async nearestBefore(project: string, name: string, seq: number): Promise<SignedJob | null> {
+    const rows = await this.db.query<Row[]>(
+      `SELECT * FROM ${this.projection.table()} WHERE project = $1 AND name = $2 AND seq < $3
+       ORDER BY seq DESC LIMIT 1`,
+      [project, name, seq],
+    );
+    return rows[0] === undefined ? null : signed(rows[0]);
+  }
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CodeHasher, scriptOf } from './code-hasher.js';
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('the code hasher', () => {
+  let dir: string;
+  const hasher = new CodeHasher();
+  const PATH = '/usr/local/bin:/usr/bin:/bin';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'code-hasher-'));
+    await chmod(dir, 0o755);
+    await writeFile(path.join(dir, 'train.py'), 'print(1)\n');
+    await mkdir(path.join(dir, 'lib/nested'), { recursive: true });
+    await writeFile(path.join(dir, 'lib/a.py'), 'a = 1\n');
+    await writeFile(path.join(dir, 'lib/nested/b.py'), 'b = 2\n');
+    await symlink('a.py', path.join(dir, 'lib/link.py'));
+    await writeFile(path.join(dir, 'secret.key'), 'hunter2\n', { mode: 0o600 });
+    await chmod(path.join(dir, 'secret.key'), 0o600);
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hashes the program found on the PATH and an interpreter’s script', async () => {
+    const code = await hasher.hash(['sh', path.join(dir, 'train.py')], [], PATH);
+    expect(code.map((c) => [c.role, c.ref])).toEqual([
+      ['program', expect.stringMatching(/\/sh$/)],
+      ['script', path.join(dir, 'train.py')],
+    ]);
+    expect(code[1]).toMatchObject({ sha256: sha('print(1)\n'), problem: null });
+    expect(code[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes a folder by its files’ paths and hashes, links as their targets', async () => {
+    const [folder] = await hasher.hash(['./run'], [path.join(dir, 'lib')], PATH);
+    expect(folder).toMatchObject({ role: 'code', ref: path.join(dir, 'lib'), problem: null });
+    const before = folder!.sha256;
+    await writeFile(path.join(dir, 'lib/nested/b.py'), 'b = 3\n');
+    const [after] = await hasher.hash(['./run'], [path.join(dir, 'lib')], PATH);
+    expect(after!.sha256).not.toBe(before);
+  });
+
+  it('leaves out a program or script relative to the job’s folder (its inputs)', async () => {
+    expect(await hasher.hash(['./run.sh'], [], PATH)).toEqual([]);
+    const code = await hasher.hash(['python3', '-u', 'train.py'], [], PATH);
+    expect(code.map((c) => c.role)).not.toContain('script');
+  });
+
+  it('does not hash what a job could not read, nor what is not there, and says why', async () => {
+    const code = await hasher.hash(
+      ['./run'],
+      [path.join(dir, 'secret.key'), path.join(dir, 'missing.py'), '/proc/self/environ'],
+      PATH,
+    );
+    expect(code.map((c) => [c.sha256, c.problem])).toEqual([
+      [
+        null,
+        `${path.join(dir, 'secret.key')} is not readable by all users (jobs could not read it)`,
+      ],
+      [null, 'it does not exist'],
+      [null, '/proc is not code'],
+    ]);
+  });
+
+  it('says a program not on the PATH cannot be hashed', async () => {
+    expect(await hasher.hash(['no-such-program-here'], [], PATH)).toEqual([
+      {
+        ref: 'no-such-program-here',
+        role: 'program',
+        sha256: null,
+        problem: `it is not on the jobs' PATH (${PATH})`,
+      },
+    ]);
+  });
+
+  it('finds the script of an interpreter, not of a module or inline code', () => {
+    expect(scriptOf(['python3', '-u', '/srv/train.py', '--lr', '0.1'])).toBe('/srv/train.py');
+    expect(scriptOf(['/usr/bin/node', '/srv/etl.js'])).toBe('/srv/etl.js');
+    expect(scriptOf(['python', '-m', 'pkg.train'])).toBeNull();
+    expect(scriptOf(['sh', '-c', 'echo hi'])).toBeNull();
+    expect(scriptOf(['./train', '/srv/data'])).toBeNull();
+  });
+});

@@ -1,0 +1,169 @@
+import {
+  AcaiError,
+  type EventData,
+  type HashedCode,
+  type JobSignature,
+  type PlannedJob,
+  type ReusableResult,
+  type ReusePolicy,
+  type StagedInput,
+} from '@acai/contracts';
+import type { CommandSender, EventingLogger } from '@acai/eventing';
+import { signJob, whyNotReusable } from '@acai/runs';
+import type { CodeHasher } from './code-hasher.js';
+
+/** What to do with a ready job: take an earlier result, or queue it (saying why not reused). */
+export type ReuseDecision =
+  | { readonly kind: 'reuse'; readonly data: EventData<'job.reused'> }
+  | {
+      readonly kind: 'compute';
+      readonly signature: JobSignature;
+      readonly reuse: { readonly policy: ReusePolicy; readonly reason: string };
+    };
+
+/**
+ * Decides, when a job is ready and its inputs are pinned to exact versions, whether an earlier
+ * job of the same project already computed it: its signature (code hashed now, inputs by content)
+ * is looked up among the project's results (provenance's `job-signatures`), and the result found is
+ * taken only when every version it committed is still intact in the catalog. Each step is decided
+ * once, when it is ready, so a run's steps are decided in one pass in dependency order: a reused
+ * step's versions are its dependants' inputs, so they are reused in turn when nothing else changed.
+ *
+ * Reuse never crosses projects. Anything that cannot be asked (provenance or the catalog down)
+ * means computing, with the reason: a result is never reused on a guess.
+ */
+export class ReusePlanner {
+  constructor(
+    private readonly commands: CommandSender,
+    private readonly code: CodeHasher,
+    private readonly logger: EventingLogger,
+    private readonly jobPath: string,
+  ) {}
+
+  async decide(
+    project: string,
+    runId: string,
+    job: PlannedJob,
+    inputs: readonly StagedInput[],
+  ): Promise<ReuseDecision> {
+    const policy = job.reuse?.policy ?? 'auto';
+    const signature = signJob({
+      command: job.command,
+      env: job.env,
+      secrets: job.secrets,
+      inputs,
+      outputs: job.outputs,
+      code: await this.hashCode(project, job),
+    });
+    const compute = (reason: string): ReuseDecision => ({
+      kind: 'compute',
+      signature,
+      reuse: { policy, reason },
+    });
+    const why =
+      job.trial != null && policy !== 'never'
+        ? "it is a sweep trial: its sweep's best trial is chosen from its own metrics"
+        : whyNotReusable(policy, job.reuse?.nondeterministic ?? false, signature, job.outputs);
+    if (why !== null) return compute(why);
+    let result: ReusableResult | null;
+    try {
+      ({ result } = await this.commands.send('findReusable', {
+        project,
+        signature: signature.sha256,
+        excludeJobId: job.id,
+      }));
+    } catch (error) {
+      this.logger.warn(
+        { jobId: job.id, err: (error as Error).message },
+        'earlier results could not be looked up; the job is computed',
+      );
+      return compute(
+        `earlier results could not be looked up (${(error as Error).message}), so it is computed`,
+      );
+    }
+    if (result === null) return compute('no earlier job of the project had its signature');
+    const problem = await this.notIntact(project, job, result);
+    if (problem !== null) return compute(problem);
+    const seconds = result.durationMs === null ? null : result.durationMs / 1000;
+    return {
+      kind: 'reuse',
+      data: {
+        runId,
+        name: job.name,
+        command: [...job.command],
+        env: { ...job.env },
+        inputs: [...inputs],
+        outputs: result.outputs.filter((o) => job.outputs.some((d) => d.fileset === o.fileset)),
+        signature,
+        from: {
+          jobId: result.jobId,
+          runId: result.runId,
+          savedSeconds: seconds,
+          savedCost:
+            seconds === null || result.pricePerHour === null
+              ? null
+              : (result.pricePerHour * seconds) / 3600,
+        },
+        reason: `job ${result.jobId} (step '${result.name}' of run ${result.runId}) had the same signature, and its outputs ${result.outputs.map((o) => `${o.fileset}@${o.version}`).join(', ')} are intact`,
+        ...(job.trial == null ? {} : { trial: job.trial }),
+      },
+    };
+  }
+
+  /** Why the earlier result cannot be taken as it is (null: it can). */
+  private async notIntact(
+    project: string,
+    job: PlannedJob,
+    result: ReusableResult,
+  ): Promise<string | null> {
+    for (const declared of job.outputs) {
+      const version = result.outputs.find((o) => o.fileset === declared.fileset);
+      if (version === undefined) {
+        return `the earlier job ${result.jobId} committed no version of '${declared.fileset}', so it is computed`;
+      }
+      try {
+        const check = await this.commands.send('verifyVersion', {
+          project,
+          name: version.fileset,
+          version: version.version,
+        });
+        if (!check.intact) {
+          return `the earlier result of job ${result.jobId} is not intact (${version.fileset}@${version.version}: ${check.problem ?? 'unknown'}), so it is computed again`;
+        }
+      } catch (error) {
+        return `the earlier result of job ${result.jobId} could not be checked (${version.fileset}@${version.version}: ${(error as Error).message}), so it is computed`;
+      }
+    }
+    return null;
+  }
+
+  /** The code named by the step (paths hashed here, file sets by their manifest), program, script. */
+  private async hashCode(project: string, job: PlannedJob): Promise<HashedCode[]> {
+    const refs = job.reuse?.code ?? [];
+    const paths = refs.filter((r): r is string => typeof r === 'string');
+    const hashed = await this.code.hash(job.command, paths, job.env['PATH'] ?? this.jobPath);
+    for (const ref of refs) {
+      if (typeof ref === 'string') continue;
+      const what = `${ref.fileset}@${ref.version}`;
+      try {
+        const version = await this.commands.send('getVersion', {
+          project,
+          name: ref.fileset,
+          version: ref.version,
+        });
+        hashed.push({
+          ref: `${ref.fileset}@${version.version}`,
+          role: 'code',
+          sha256: version.manifestSha256,
+          problem: null,
+        });
+      } catch (error) {
+        // The catalog down is worth another try: the event is handed back and redelivered.
+        if (error instanceof AcaiError && !error.retryable) {
+          hashed.push({ ref: what, role: 'code', sha256: null, problem: error.message });
+        } else throw error;
+      }
+    }
+    return hashed;
+  }
+}

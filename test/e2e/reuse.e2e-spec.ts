@@ -1,0 +1,218 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+interface Submitted {
+  id: string;
+  jobs: { id: string; name: string }[];
+}
+interface HistoryEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
+interface Explanation {
+  decision: string;
+  reason: string;
+  reusedFrom: string | null;
+  nearest: {
+    jobId: string;
+    sameSignature: boolean;
+    differences: { part: string; what: string }[];
+  } | null;
+}
+
+/**
+ * Reuse of earlier results through the gateway, on the real stack: a pipeline run again is not
+ * computed again (its jobs end `job.reused` with the first run's versions); a change to its code
+ * changes its signature; `reuse: never`, an evicted output and another project all compute.
+ */
+describe('reuse of earlier results', () => {
+  let system: TestSystem;
+  let script: string;
+
+  beforeAll(async () => {
+    system = await startSystem();
+    // The code lives outside the job's folder, readable by jobs: the scheduler hashes it.
+    script = path.join(system.shared, 'make-data.sh');
+    await writeScript('# version 1');
+  });
+
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  async function writeScript(comment: string): Promise<void> {
+    await writeFile(
+      script,
+      `${comment}\nmkdir -p outputs/reuse-data\necho "$N $(date +%s%N)" > outputs/reuse-data/x\n`,
+    );
+    await chmod(script, 0o644);
+  }
+
+  const spec = (extra: Record<string, unknown> = {}) => ({
+    name: 'reuse-pipeline',
+    ...extra,
+    steps: [
+      {
+        name: 'make',
+        command: ['sh', script],
+        env: { N: '7', OMP_NUM_THREADS: '2' },
+        outputs: [{ fileset: 'reuse-data' }],
+      },
+      {
+        name: 'use',
+        command: [
+          'sh',
+          '-c',
+          'mkdir -p outputs/reuse-out && cp inputs/reuse-data/x outputs/reuse-out/y',
+        ],
+        inputs: [{ step: 'make', output: 'reuse-data' }],
+        outputs: [{ fileset: 'reuse-out' }],
+      },
+    ],
+  });
+
+  async function run(body: unknown, key?: string): Promise<Submitted> {
+    const r = await system.api('POST', '/api/v1/runs', body, key);
+    expect(r.status).toBe(202);
+    const submitted = r.body as Submitted;
+    const done = await system.waitForRun(submitted.id, key);
+    expect(done.status).toBe('succeeded');
+    return submitted;
+  }
+
+  async function history(jobId: string, key?: string): Promise<HistoryEvent[]> {
+    const r = await system.api('GET', `/api/v1/jobs/${jobId}/history`, undefined, key);
+    expect(r.status).toBe(200);
+    return r.body as HistoryEvent[];
+  }
+
+  async function explain(jobId: string, key?: string): Promise<Explanation> {
+    const r = await system.api('GET', `/api/v1/jobs/${jobId}/reuse`, undefined, key);
+    expect(r.status).toBe(200);
+    return r.body as Explanation;
+  }
+
+  const idOf = (s: Submitted, name: string) => s.jobs.find((j) => j.name === name)!.id;
+  const outputsOf = (events: HistoryEvent[]) =>
+    events.find((e) => e.type === 'job.succeeded' || e.type === 'job.reused')?.data['outputs'];
+
+  let first: Submitted;
+  let second: Submitted;
+
+  it('computes a pipeline the first time, signing each job before it is queued', async () => {
+    first = await run(spec());
+    const make = await history(idOf(first, 'make'));
+    expect(make.map((e) => e.type)).toContain('job.started');
+    const queued = make.find((e) => e.type === 'job.queued')!.data as {
+      signature: {
+        sha256: string;
+        parts: {
+          code: { ref: string; role: string; sha256: string }[];
+          parameters: Record<string, string>;
+        };
+      };
+      reuse: { reason: string };
+    };
+    expect(queued.signature.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(queued.signature.parts.code).toEqual(
+      expect.arrayContaining([expect.objectContaining({ ref: script, role: 'script' })]),
+    );
+    // Thread counts only size resources: not parameters.
+    expect(queued.signature.parts.parameters).toEqual({ N: '7' });
+    expect(queued.reuse.reason).toBe('no earlier job of the project had its signature');
+  });
+
+  it('reuses both steps of the same pipeline run again, with the first run’s versions', async () => {
+    second = await run(spec());
+    for (const step of ['make', 'use']) {
+      const events = await history(idOf(second, step));
+      expect(events.map((e) => e.type)).toEqual(['job.reused']);
+      expect(outputsOf(events)).toEqual(outputsOf(await history(idOf(first, step))));
+      expect(events[0]!.data['from']).toMatchObject({ jobId: idOf(first, step), runId: first.id });
+    }
+    const view = await system.api('GET', `/api/v1/runs/${second.id}`);
+    expect(view.body).toMatchObject({
+      reuse: { jobs: 2 },
+      jobs: [
+        { name: 'make', status: 'succeeded', reusedFrom: idOf(first, 'make') },
+        { name: 'use', status: 'succeeded', reusedFrom: idOf(first, 'use') },
+      ],
+    });
+    const why = await explain(idOf(second, 'make'));
+    expect(why).toMatchObject({
+      decision: 'reused',
+      reusedFrom: idOf(first, 'make'),
+      nearest: { jobId: idOf(first, 'make'), sameSignature: true, differences: [] },
+    });
+  });
+
+  it('computes again when the code changed, and says what differed', async () => {
+    await writeScript('# version 2');
+    const third = await run(spec());
+    const make = await history(idOf(third, 'make'));
+    expect(make.map((e) => e.type)).toContain('job.started');
+    const why = await explain(idOf(third, 'make'));
+    expect(why.decision).toBe('computed');
+    expect(why.nearest?.sameSignature).toBe(false);
+    expect(why.nearest?.differences).toEqual([
+      expect.objectContaining({ part: 'code', what: expect.stringContaining(`${script} changed`) }),
+    ]);
+    // Its output has other bytes, so the step that reads it computes too.
+    expect((await history(idOf(third, 'use'))).map((e) => e.type)).toContain('job.started');
+    await writeScript('# version 1');
+  });
+
+  it('computes a run that says reuse: never, saying so', async () => {
+    const never = await run(spec({ reuse: 'never' }));
+    const why = await explain(idOf(never, 'make'));
+    expect(why).toMatchObject({ decision: 'computed', reason: 'its step says reuse: never' });
+  });
+
+  it('computes again when the earlier output was evicted', async () => {
+    const [version] = outputsOf(await history(idOf(first, 'make'))) as { version: number }[];
+    const evicted = await system.api(
+      'POST',
+      `/api/v1/filesets/reuse-data/versions/${version!.version}/evict`,
+      {},
+    );
+    expect(evicted.status).toBe(200);
+    // The newest result with version 1's signature is now the `reuse: never` run's (a version of
+    // its own): it is taken. Evict that too, so that only evicted results are left.
+    const again = await run(spec());
+    const why = await explain(idOf(again, 'make'));
+    expect(why.decision).toBe('reused');
+    const taken = outputsOf(await history(idOf(again, 'make'))) as { version: number }[];
+    expect(
+      (
+        await system.api(
+          'POST',
+          `/api/v1/filesets/reuse-data/versions/${taken[0]!.version}/evict`,
+          {},
+        )
+      ).status,
+    ).toBe(200);
+    const last = await run(spec());
+    const whyNot = await explain(idOf(last, 'make'));
+    expect(whyNot.decision).toBe('computed');
+    expect(whyNot.reason).toMatch(/is not intact \(reuse-data@\d+: it was evicted/);
+  });
+
+  it('never reuses across projects', async () => {
+    const created = await system.api('POST', '/api/v1/projects', { name: 'reuse-other' });
+    expect(created.status).toBe(201);
+    const other = (created.body as { key: string }).key;
+    const theirs = await run(spec(), other);
+    const make = await history(idOf(theirs, 'make'), other);
+    expect(make.map((e) => e.type)).toContain('job.started');
+    expect(await explain(idOf(theirs, 'make'), other)).toMatchObject({
+      decision: 'computed',
+      reason: 'no earlier job of the project had its signature',
+      nearest: null,
+    });
+    // And project default cannot ask about the other project's job.
+    const r = await system.api('GET', `/api/v1/jobs/${idOf(theirs, 'make')}/reuse`);
+    expect(r.status).toBe(404);
+  });
+});
