@@ -65,6 +65,35 @@ describe('lineageChanges', () => {
     ]);
   });
 
+  it('makes a reused job succeeded, with its inputs and the versions it took (reused edges)', () => {
+    const reused = e('job.reused', 'job-2', {
+      runId: 'run-2',
+      name: 'etl',
+      command: ['etl'],
+      env: {},
+      inputs: [{ fileset: 'raw', version: 2, manifestSha256: 'x', path: '/in' }],
+      outputs: [{ fileset: 'clean', version: 1 }],
+      signature: {
+        sha256: 's',
+        parts: { argv: ['etl'], code: [], parameters: {}, secrets: {}, inputs: [], outputs: [] },
+        complete: true,
+      },
+      from: { jobId: 'job-1', runId: 'run-1', savedSeconds: null, savedCost: null },
+      reason: 'same signature',
+    });
+    const { nodes, edges } = lineageChanges([reused]);
+    expect(nodes.get('p\u0000job:job-2')).toMatchObject({
+      creates: true,
+      status: 'succeeded',
+      reusedFrom: 'job-1',
+    });
+    expect(nodes.get('p\u0000version:clean@1')?.createdBy).toBeUndefined();
+    expect([...edges.values()].map((x) => `${x.src} ${x.kind} ${x.dst}`)).toEqual([
+      'version:raw@2 input job:job-2',
+      'job:job-2 reused version:clean@1',
+    ]);
+  });
+
   it('ignores events that say nothing about lineage', () => {
     const metrics = e('job.metrics_reported', 'job-1', { attempt: 1, points: [] });
     expect(lineageChanges([metrics]).nodes.size).toBe(0);

@@ -37,14 +37,19 @@ export interface NodeChange {
   code?: string | null;
   status?: JobStatus;
   durationMs?: number;
+  /** The earlier job whose result it took instead of running (`job.reused`). */
+  reusedFrom?: string;
 }
 
 export interface EdgeChange {
   project: string;
-  /** The maker: a version read by a job (`input`), or a job that made a version (`output`). */
+  /**
+   * The maker: a version read by a job (`input`), a job that made a version (`output`), or a job
+   * that took an earlier job's version as its own instead of running (`reused`).
+   */
   src: string;
   dst: string;
-  kind: 'input' | 'output';
+  kind: 'input' | 'output' | 'reused';
   seq: number;
 }
 
@@ -179,6 +184,52 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
             code: by.code ?? undefined,
           });
           edge({ project, src: job, dst: id, kind: 'output', seq });
+        }
+        break;
+      }
+      case 'job.reused': {
+        // In place of `job.queued` and everything after: it read these inputs and took the earlier
+        // job's versions as its outputs; those versions stay made by the earlier job.
+        const job = jobNodeId(event.aggregateId);
+        node({
+          project,
+          id: job,
+          kind: 'job',
+          creates: true,
+          seq,
+          jobId: event.aggregateId,
+          runId: event.data.runId,
+          step: event.data.name,
+          command: event.data.command,
+          parameters: event.data.env,
+          status: 'succeeded',
+          reusedFrom: event.data.from.jobId,
+        });
+        for (const input of event.data.inputs) {
+          const id = versionNodeId(input.fileset, input.version);
+          node({
+            project,
+            id,
+            kind: 'version',
+            creates: true,
+            seq,
+            fileset: input.fileset,
+            version: input.version,
+          });
+          edge({ project, src: id, dst: job, kind: 'input', seq });
+        }
+        for (const output of event.data.outputs) {
+          const id = versionNodeId(output.fileset, output.version);
+          node({
+            project,
+            id,
+            kind: 'version',
+            creates: true,
+            seq,
+            fileset: output.fileset,
+            version: output.version,
+          });
+          edge({ project, src: job, dst: id, kind: 'reused', seq });
         }
         break;
       }

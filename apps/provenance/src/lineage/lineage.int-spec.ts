@@ -216,7 +216,53 @@ describe('the lineage projection and its walks (real Postgres)', () => {
       code: 'code-of-train',
       status: 'succeeded',
       durationMs: 4_000,
+      reusedFrom: null,
     });
+  });
+
+  it('puts a reused job in the graph: it read its inputs and took the earlier job’s versions', async () => {
+    const e = eventLog({ project: A, firstSeq: 4_000 });
+    await load([
+      e('job.reused', 'job-train-again', {
+        runId: 'run-9',
+        name: 'train',
+        command: ['node', 'train.js'],
+        env: { EPOCHS: '3' },
+        inputs: [
+          { fileset: 'features', version: 1, manifestSha256: 'sha-1-500', path: '/in/features' },
+        ],
+        outputs: [{ fileset: 'model', version: 1 }],
+        signature: {
+          sha256: 'a'.repeat(64),
+          parts: {
+            argv: ['node', 'train.js'],
+            code: [],
+            parameters: { EPOCHS: '3' },
+            secrets: {},
+            inputs: [],
+            outputs: [{ fileset: 'model', path: 'outputs/model' }],
+          },
+          complete: true,
+        },
+        from: { jobId: 'job-train', runId: 'run-1', savedSeconds: 4, savedCost: null },
+        reason: 'job job-train had the same signature',
+      }),
+    ]);
+    expect(await repo.node(A, 'job:job-train-again')).toMatchObject({
+      status: 'succeeded',
+      step: 'train',
+      reusedFrom: 'job-train',
+      durationMs: null,
+    });
+    // The model stays made by the job that computed it.
+    expect(await repo.node(A, 'version:model@1')).toMatchObject({
+      createdBy: { kind: 'job', jobId: 'job-train' },
+    });
+    const up = await allPages(A, 'version:model@1', 'up', 1, 100);
+    expect(up.items.map((n) => n.id)).toEqual(['job:job-train', 'job:job-train-again']);
+    expect(up.edges.map(edgeKey)).toContain('job:job-train-again -> version:model@1 (reused)');
+    const impact = await repo.impact(A, 'version:features@1', 50, 100, null);
+    expect(impact.items.map((n) => n.id)).toContain('job:job-train-again');
   });
 
   it('walks down from an upload to every job and version made from it, each at its shortest depth, with the edges among them', async () => {

@@ -31,6 +31,7 @@ export class ProvenanceLineage1797000000000 implements MigrationInterface {
       code text,
       status text,
       duration_ms double precision,
+      reused_from text,
       seq bigint NOT NULL,
       PRIMARY KEY (project, id)
     )`);
@@ -41,7 +42,7 @@ export class ProvenanceLineage1797000000000 implements MigrationInterface {
       project text NOT NULL,
       src text NOT NULL,
       dst text NOT NULL,
-      kind text NOT NULL CHECK (kind IN ('input', 'output')),
+      kind text NOT NULL CHECK (kind IN ('input', 'output', 'reused')),
       seq bigint NOT NULL,
       PRIMARY KEY (project, src, dst)
     )`);

@@ -63,15 +63,16 @@ export class LineageProjection implements SqlProjection {
       await m.query(
         `INSERT INTO ${this.nodes()} AS n (project, id, kind, fileset, version, bytes, files,
            manifest_sha256, created_by, evicted, job_id, run_id, step, command, parameters, code,
-           status, duration_ms, seq)
+           status, duration_ms, reused_from, seq)
          SELECT u.project, u.id, u.kind, u.fileset, u.version, u.bytes, u.files, u.manifest_sha256,
            u.created_by::jsonb, coalesce(u.evicted, false), u.job_id, u.run_id, u.step,
-           u.command::jsonb, u.parameters::jsonb, u.code, u.status, u.duration_ms, u.seq
+           u.command::jsonb, u.parameters::jsonb, u.code, u.status, u.duration_ms, u.reused_from, u.seq
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
            $7::int[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[],
-           $14::text[], $15::text[], $16::text[], $17::text[], $18::float8[], $19::bigint[])
+           $14::text[], $15::text[], $16::text[], $17::text[], $18::float8[], $19::text[], $20::bigint[])
            AS u(project, id, kind, fileset, version, bytes, files, manifest_sha256, created_by,
-             evicted, job_id, run_id, step, command, parameters, code, status, duration_ms, seq)
+             evicted, job_id, run_id, step, command, parameters, code, status, duration_ms,
+             reused_from, seq)
          ON CONFLICT (project, id) DO UPDATE SET
            fileset = coalesce(EXCLUDED.fileset, n.fileset),
            version = coalesce(EXCLUDED.version, n.version),
@@ -88,6 +89,7 @@ export class LineageProjection implements SqlProjection {
            code = coalesce(EXCLUDED.code, n.code),
            status = coalesce(EXCLUDED.status, n.status),
            duration_ms = coalesce(EXCLUDED.duration_ms, n.duration_ms),
+           reused_from = coalesce(EXCLUDED.reused_from, n.reused_from),
            seq = least(EXCLUDED.seq, n.seq)`,
         [
           column(made, 'project'),
@@ -108,6 +110,7 @@ export class LineageProjection implements SqlProjection {
           column(made, 'code'),
           column(made, 'status'),
           column(made, 'durationMs'),
+          column(made, 'reusedFrom'),
           column(made, 'seq'),
         ],
       );

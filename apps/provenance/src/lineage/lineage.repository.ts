@@ -70,11 +70,12 @@ interface NodeRow {
   code: string | null;
   status: JobStatus | null;
   duration_ms: number | null;
+  reused_from: string | null;
 }
 
 const NODE_COLUMNS = `n.id, n.kind, n.fileset, n.version, n.bytes, n.files, n.manifest_sha256,
   n.created_by, n.evicted, n.job_id, n.run_id, n.step, n.command, n.parameters, n.code, n.status,
-  n.duration_ms`;
+  n.duration_ms, n.reused_from`;
 
 /** A row of `lineage_nodes` as the API shows it. */
 export function nodeOf(row: NodeRow): LineageNode {
@@ -103,6 +104,7 @@ export function nodeOf(row: NodeRow): LineageNode {
     // A job known only from the commit of something it made, never from its own events.
     status: row.status ?? 'pending',
     durationMs: row.duration_ms,
+    reusedFrom: row.reused_from,
   };
 }
 
@@ -195,7 +197,7 @@ export class SqlLineageRepository implements LineageRepository {
         row.page_edges.map(([from, to, kind]) => ({
           from: from!,
           to: to!,
-          kind: kind === 'input' ? ('input' as const) : ('output' as const),
+          kind: kind === 'input' || kind === 'reused' ? kind : ('output' as const),
         })),
       ),
       next: more && last !== undefined ? { rank: last.depth, id: last.id } : null,

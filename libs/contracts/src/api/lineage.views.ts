@@ -55,8 +55,10 @@ export const LineageJobNodeSchema = z.object({
   /** The code it ran, as the commit of an output recorded it (null: not recorded). */
   code: z.string().nullable(),
   status: JobStatusSchema,
-  /** How long its successful attempt ran (null until it succeeds). */
+  /** How long its successful attempt ran (null until it succeeds, and for a reused job). */
   durationMs: z.number().nonnegative().nullable(),
+  /** It did not run: it took the result of this earlier job (`job.reused`). */
+  reusedFrom: z.string().nullable(),
 });
 
 export const LineageNodeSchema = z.discriminatedUnion('kind', [
@@ -65,11 +67,14 @@ export const LineageNodeSchema = z.discriminatedUnion('kind', [
 ]);
 export type LineageNode = z.infer<typeof LineageNodeSchema>;
 
-/** `input`: a version a job read; `output`: a version a job made. Always from maker to made. */
+/**
+ * `input`: a version a job read; `output`: a version a job made; `reused`: an earlier job's version
+ * a job took as its output instead of running. Always from maker to made.
+ */
 export const LineageEdgeSchema = z.object({
   from: z.string(),
   to: z.string(),
-  kind: z.enum(['input', 'output']),
+  kind: z.enum(['input', 'output', 'reused']),
 });
 export type LineageEdge = z.infer<typeof LineageEdgeSchema>;
 
