@@ -21,31 +21,33 @@ describe('lineage and impact through the gateway', () => {
       put: [{ path: 'train.csv', sha256: sha }],
     });
     expect(commit.status).toBe(201);
-    const submitted = await system.api('POST', '/api/v1/runs', {
-      name: 'pipeline',
-      steps: [
-        {
-          name: 'etl',
-          command: ['sh', '-c', 'cp "$ACAI_INPUT_MNIST/train.csv" "$ACAI_OUTPUT_FEATURES/f.csv"'],
-          inputs: [{ fileset: 'mnist', version: 1 }],
-          outputs: [{ fileset: 'features' }],
-        },
-        {
-          name: 'train',
-          command: ['sh', '-c', 'wc -l "$ACAI_INPUT_FEATURES/f.csv" > "$ACAI_OUTPUT_MODEL/m.txt"'],
-          needs: ['etl'],
-          env: { EPOCHS: '2' },
-          inputs: [{ fileset: 'features' }],
-          outputs: [{ fileset: 'model' }],
-        },
-      ],
-    });
+    const submitted = await system.api('POST', '/api/v1/runs', pipeline);
     expect(submitted.status).toBe(202);
     const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
     expect((await system.waitForRun(id)).status).toBe('succeeded');
     etl = jobs.find((j) => j.name === 'etl')!.id;
     train = jobs.find((j) => j.name === 'train')!.id;
   });
+
+  const pipeline = {
+    name: 'pipeline',
+    steps: [
+      {
+        name: 'etl',
+        command: ['sh', '-c', 'cp "$ACAI_INPUT_MNIST/train.csv" "$ACAI_OUTPUT_FEATURES/f.csv"'],
+        inputs: [{ fileset: 'mnist', version: 1 }],
+        outputs: [{ fileset: 'features' }],
+      },
+      {
+        name: 'train',
+        command: ['sh', '-c', 'wc -l "$ACAI_INPUT_FEATURES/f.csv" > "$ACAI_OUTPUT_MODEL/m.txt"'],
+        needs: ['etl'],
+        env: { EPOCHS: '2' },
+        inputs: [{ fileset: 'features' }],
+        outputs: [{ fileset: 'model' }],
+      },
+    ],
+  };
 
   afterAll(async () => {
     await system?.close();
@@ -144,6 +146,24 @@ describe('lineage and impact through the gateway', () => {
       key,
     );
     expect(impact.status).toBe(404);
+  });
+
+  it('shows the jobs of a run that reused the first run’s results, and what they took', async () => {
+    const again = await system.api('POST', '/api/v1/runs', { ...pipeline, name: 'again' });
+    const { id, jobs } = again.body as { id: string; jobs: { id: string; name: string }[] };
+    expect((await system.waitForRun(id)).status).toBe('succeeded');
+    const reusedTrain = jobs.find((j) => j.name === 'train')!.id;
+    const up = await lineage('fileset=model&version=1&direction=up&depth=1');
+    expect(up.items.map((n) => n.id).sort()).toEqual([`job:${reusedTrain}`, `job:${train}`].sort());
+    expect(up.items.find((n) => n.id === `job:${reusedTrain}`)).toMatchObject({
+      status: 'succeeded',
+      reusedFrom: train,
+    });
+    expect(up.edges).toContainEqual({
+      from: `job:${reusedTrain}`,
+      to: 'version:model@1',
+      kind: 'reused',
+    });
   });
 
   it('is rebuilt by a replay beside the live graph, which answers the same throughout', async () => {
