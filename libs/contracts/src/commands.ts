@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import {
+  MaterializationDecisionSchema,
+  SetStorageBudgetSchema,
+  StorageBudgetViewSchema,
+} from './api/materialization.js';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
 import { RunPlanViewSchema, StepToEstimateSchema } from './api/run-plan.js';
@@ -232,6 +237,19 @@ export const Commands = defineCommands({
     request: z.object({ ...projectScoped, jobId: z.string() }),
     response: ReuseExplanationSchema,
   },
+  getStorageBudget: {
+    service: 'provenance',
+    summary: 'A project’s storage budget for derived artifacts, and where it stands',
+    request: z.object({ ...projectScoped }),
+    response: StorageBudgetViewSchema,
+  },
+  setStorageBudget: {
+    service: 'provenance',
+    summary:
+      'Set a project’s storage budget for derived artifacts: the materializer keeps those of highest utility within it',
+    request: z.object({ ...projectScoped, ...SetStorageBudgetSchema.shape }),
+    response: StorageBudgetViewSchema,
+  },
   replayProjection: {
     service: 'provenance',
     summary:
@@ -441,6 +459,8 @@ export const Commands = defineCommands({
       name: FilesetNameSchema,
       version: z.number().int().positive(),
       reason: z.string().min(1).max(500),
+      /** The materializer's reasons, recorded in the event (absent: a person evicted it). */
+      decision: MaterializationDecisionSchema.optional(),
     }),
     response: EvictedVersionSchema,
   },

@@ -81,6 +81,17 @@ export {
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
 export {
+  type MaterializationDecision,
+  MaterializationDecisionSchema,
+  type QualitySpec,
+  QualitySpecSchema,
+  type SetStorageBudget,
+  SetStorageBudgetSchema,
+  type StorageBudgetView,
+  StorageBudgetViewSchema,
+  type WeighedArtifact,
+} from './api/materialization.js';
+export {
   type CodeRef,
   CodeRefSchema,
   type HashedCode,
