@@ -14,6 +14,9 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { MaterializeHandler } from './materialize/materialize.handler.js';
+import { ProvenanceMaterialization1797000000000 } from './materialize/materialize.migration.js';
+import { Materializer } from './materialize/materializer.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
 import { SignaturesProjection } from './reuse/signatures.projection.js';
@@ -36,6 +39,11 @@ export const provenanceConfig = {
     description:
       'A replay whose builder (a provenance process) has not reported for this long is taken over by another, or by the same one restarted',
   },
+  ACAI_MATERIALIZE_INTERVAL_MS: {
+    schema: nonNegativeInt(30_000),
+    description:
+      'How often the materializer weighs the projects that have a storage budget and evicts the derived artifacts of lowest utility beyond it (0: only when a budget is set)',
+  },
 } satisfies ConfigSpec;
 
 /** Every read model provenance keeps, by name. */
@@ -51,7 +59,11 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   config: provenanceConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
-  migrations: [ProvenanceMetrics1764300000000, ProvenanceJobSignatures1796900000000],
+  migrations: [
+    ProvenanceMetrics1764300000000,
+    ProvenanceJobSignatures1796900000000,
+    ProvenanceMaterialization1797000000000,
+  ],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
@@ -76,6 +88,16 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
       {
+        provide: Materializer,
+        useValue: new Materializer(
+          ctx.db,
+          schema,
+          ctx.commands,
+          ctx.logger,
+          ctx.config.ACAI_MATERIALIZE_INTERVAL_MS,
+        ),
+      },
+      {
         provide: SignaturesRepository,
         useValue: new SqlSignaturesRepository(ctx.db, signatures),
       },
@@ -83,10 +105,12 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
   onStarted: async (app) => {
     await app.get(ProjectionRunner).start();
+    app.get(Materializer).start();
   },
   onClosing: async (app) => {
+    await app.get(Materializer).stop();
     await app.get(ProjectionRunner).stop();
   },
 };
 
-export { HistoryHandler, ReuseHandler };
+export { HistoryHandler, MaterializeHandler, ReuseHandler };

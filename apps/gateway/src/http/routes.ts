@@ -21,6 +21,8 @@ import {
   SecretNameSchema,
   SecretViewSchema,
   SetQuotaRequestSchema,
+  SetStorageBudgetSchema,
+  StorageBudgetViewSchema,
   StorageViewSchema,
   CommonProblems,
   parseOrThrow,
@@ -641,6 +643,35 @@ export const Routes = {
     params: ProjectParams,
     body: SetQuotaRequestSchema,
     success: { status: 200, description: 'Its storage', body: StorageViewSchema },
+    errors: [400, 401, 403, 404, 415],
+  }),
+  getStorageBudget: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/storage-budget',
+    tag: 'storage',
+    auth: 'read',
+    summary:
+      'The project’s storage budget for derived artifacts (versions its jobs made) and where it stands',
+    params: ProjectParams,
+    success: { status: 200, description: 'Its budget', body: StorageBudgetViewSchema },
+    errors: [400, 404],
+  }),
+  setStorageBudget: route({
+    method: 'PUT',
+    path: '/api/v1/projects/{name}/storage-budget',
+    tag: 'storage',
+    auth: 'admin',
+    summary:
+      'Set the project’s storage budget for derived artifacts: the materializer keeps those of highest utility within it and evicts the rest',
+    description:
+      'Utility weighs the quality of the models an artifact leads to (a step’s `quality` metric) against the seconds recomputing it would take × its uses, per byte (`alpha`, 0.5, the weight of quality). Never evicted: versions no job made, pinned versions, inputs of jobs not ended, outputs of runs not ended. The project is weighed at once (the answer is after), then every `ACAI_MATERIALIZE_INTERVAL_MS`. Each eviction is a `fileset.version_evicted` with the decision. Needs an admin key of the project.',
+    params: ProjectParams,
+    body: SetStorageBudgetSchema,
+    success: {
+      status: 200,
+      description: 'Its budget, after weighing',
+      body: StorageBudgetViewSchema,
+    },
     errors: [400, 401, 403, 404, 415],
   }),
   replayProjection: route({
