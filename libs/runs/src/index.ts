@@ -76,3 +76,15 @@ export {
   rescaleCheck,
   type RescaleCheck,
 } from './rescale.js';
+export {
+  runTimelines,
+  TIMELINE_ALTERNATIVES,
+  TIMELINE_EXCLUDED,
+  timelineData,
+  timelineEntry,
+  type TimelineEntry,
+  type TimelineJob,
+  timelineJobId,
+  timelineJobs,
+  timelineSummary,
+} from './timeline.js';
