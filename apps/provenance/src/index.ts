@@ -14,6 +14,10 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { ProvenanceRunTimeline1797000000000 } from './timeline/timeline.migration.js';
+import { RunTimelineProjection } from './timeline/timeline.projection.js';
+import { SqlTimelineRepository, TimelineRepository } from './timeline/timeline.repository.js';
+import { TimelineHandler } from './timeline/timeline.handler.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -47,15 +51,17 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   config: provenanceConfig,
   port: { variable: 'ACAI_HTTP_PORT' },
   module: ProvenanceModule,
-  migrations: [ProvenanceMetrics1764300000000],
+  migrations: [ProvenanceMetrics1764300000000, ProvenanceRunTimeline1797000000000],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
-    const metrics = new MetricsProjection(ctx.config.ACAI_DB_SCHEMA ?? 'provenance');
+    const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
+    const metrics = new MetricsProjection(schema);
+    const timeline = new RunTimelineProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics],
+      [...projections, metrics, timeline],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -69,6 +75,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
+      { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },
     ];
   },
   onStarted: async (app) => {
@@ -79,4 +86,4 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler };
+export { HistoryHandler, TimelineHandler };
