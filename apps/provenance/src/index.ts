@@ -15,12 +15,16 @@ import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
-import { ProvenanceMaterialization1797000000000 } from './materialize/materialize.migration.js';
+import { ProvenanceMaterialization1797100000000 } from './materialize/materialize.migration.js';
 import { Materializer } from './materialize/materializer.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
 import { SignaturesProjection } from './reuse/signatures.projection.js';
 import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
+import { ProvenanceRunTimeline1797000000000 } from './timeline/timeline.migration.js';
+import { RunTimelineProjection } from './timeline/timeline.projection.js';
+import { SqlTimelineRepository, TimelineRepository } from './timeline/timeline.repository.js';
+import { TimelineHandler } from './timeline/timeline.handler.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -62,7 +66,8 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   migrations: [
     ProvenanceMetrics1764300000000,
     ProvenanceJobSignatures1796900000000,
-    ProvenanceMaterialization1797000000000,
+    ProvenanceRunTimeline1797000000000,
+    ProvenanceMaterialization1797100000000,
   ],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
@@ -70,10 +75,11 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
     const metrics = new MetricsProjection(schema);
     const signatures = new SignaturesProjection(schema);
+    const timeline = new RunTimelineProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics, signatures],
+      [...projections, metrics, signatures, timeline],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -101,6 +107,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         provide: SignaturesRepository,
         useValue: new SqlSignaturesRepository(ctx.db, signatures),
       },
+      { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },
     ];
   },
   onStarted: async (app) => {
@@ -113,4 +120,4 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler, MaterializeHandler, ReuseHandler };
+export { HistoryHandler, MaterializeHandler, ReuseHandler, TimelineHandler };

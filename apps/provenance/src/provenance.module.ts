@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { HistoryHandler } from './history/history.handler.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
+import { TimelineHandler } from './timeline/timeline.handler.js';
 
-@Module({ controllers: [HistoryHandler, ReuseHandler, MaterializeHandler] })
+@Module({ controllers: [HistoryHandler, ReuseHandler, MaterializeHandler, TimelineHandler] })
 export class ProvenanceModule {}

@@ -39,6 +39,7 @@ import {
   PageSchema,
   ProjectionViewSchema,
   ReplayStatusSchema,
+  RunTimelineViewSchema,
   RunTrialsViewSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
@@ -191,6 +192,19 @@ export const Commands = defineCommands({
       "A run's sweeps: every trial's parameters, status, last metrics and objective, and the best",
     request: z.object({ ...projectScoped, runId: z.string() }),
     response: RunTrialsViewSchema,
+  },
+  getRunTimeline: {
+    service: 'provenance',
+    summary:
+      "A run's timeline: its steps, trials and attempts and every decision about them (provisioning, rescaling, retries), in log order, a page at a time",
+    request: z.object({
+      ...projectScoped,
+      runId: z.string(),
+      /** Entries after this log position (0: from the start). */
+      after: z.number().int().nonnegative(),
+      limit: z.number().int().min(1).max(1000),
+    }),
+    response: RunTimelineViewSchema,
   },
   listRuns: {
     service: 'provenance',

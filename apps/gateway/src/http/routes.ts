@@ -117,6 +117,15 @@ export const DiffQuerySchema = z.object({
   from: z.string().min(1).describe('A version number, `latest` or a label'),
   to: z.string().min(1).describe('A version number, `latest` or a label'),
 });
+export const TimelineQuerySchema = z.object({
+  after: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('`next` of the previous page: entries after this log position'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 export const MetricsQuerySchema = z.object({
   name: z.string().min(1).max(200).optional().describe('Only this metric'),
 });
@@ -230,6 +239,24 @@ export const Routes = {
       'One entry per swept step: its objective, early-stopping rule and maxParallel, and every trial (job `<step>#<n>`) with its parameters, status, the last value of each metric it reported, its objective, and why it stopped (`earlyStopped` holds the rule, its value and the threshold it missed). `best` is the best trial once the sweep completed (the one whose output steps that take the swept step’s output get), the leader before. A run without sweeps has none.',
     params: idParams('run'),
     success: { status: 200, description: 'Its sweeps', body: Commands.getRunTrials.response },
+    errors: read,
+  }),
+  getRunTimeline: route({
+    method: 'GET',
+    path: '/api/v1/runs/{id}/timeline',
+    tag: 'runs',
+    auth: 'read',
+    summary:
+      'The run’s timeline: its steps, trials and attempts and every decision about them, in order',
+    description:
+      'Every event of the run and of its jobs in log order (metric reports left out: `GET /api/v1/jobs/{id}/metrics`), each with `summary`, a sentence for a person, and `data`, the payload of the decision it records: where a job was provisioned and why (offer, predicted time and cost, rule), a rescale (direction, reason, predictions), a retry (reason, delay), a skip, cancel or failure (reason, message), a step’s share of the deadline and budget, a trial stopped early. An event type added later is listed too, with a sentence made from its type. A page at a time: `next` is the `after` of the next page, null on the last.',
+    params: idParams('run'),
+    query: TimelineQuerySchema,
+    success: {
+      status: 200,
+      description: 'A page of its timeline',
+      body: Commands.getRunTimeline.response,
+    },
     errors: read,
   }),
   cancelRun: route({
@@ -680,7 +707,7 @@ export const Routes = {
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`, `run-timeline`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
     success: {
       status: 202,

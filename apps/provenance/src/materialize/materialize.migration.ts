@@ -6,8 +6,8 @@ import { schemaOf } from '@acai/eventing';
  * lineage graph beyond it: whether a version is pinned, and the metric that says how good the
  * model a job makes is.
  */
-export class ProvenanceMaterialization1797000000000 implements MigrationInterface {
-  name = 'ProvenanceMaterialization1797000000000';
+export class ProvenanceMaterialization1797100000000 implements MigrationInterface {
+  name = 'ProvenanceMaterialization1797100000000';
 
   async up(q: QueryRunner): Promise<void> {
     const s = schemaOf(q);
