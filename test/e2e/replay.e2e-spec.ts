@@ -45,6 +45,7 @@ describe('replaying projections', () => {
       for (const run of runs) {
         views.push((await system.api('GET', `/api/v1/runs/${run.id}`)).body);
         views.push((await system.api('GET', `/api/v1/runs/${run.id}/trials`)).body);
+        views.push((await system.api('GET', `/api/v1/runs/${run.id}/timeline`)).body);
         for (const job of run.jobs) {
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}`)).body);
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}/history`)).body);
@@ -55,8 +56,16 @@ describe('replaying projections', () => {
     const before = await snapshot();
     expect(JSON.stringify(before)).toContain('job.failed');
     expect(JSON.stringify(before)).toContain('"best":{"name":"trial#1"');
+    expect(JSON.stringify(before)).toContain('"type":"job.provisioned"');
 
-    for (const name of ['job-history', 'jobs', 'runs', 'run-trials', 'job-metrics']) {
+    for (const name of [
+      'job-history',
+      'jobs',
+      'runs',
+      'run-trials',
+      'job-metrics',
+      'run-timeline',
+    ]) {
       const replay = await system.api('POST', `/api/v1/projections/${name}/replay`);
       expect(replay.status).toBe(202);
       expect(replay.body).toMatchObject({ projection: name, status: 'running' });

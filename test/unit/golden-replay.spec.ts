@@ -18,6 +18,7 @@ import {
   jobsProjection,
   runDecider,
   runsProjection,
+  runTimelines,
   trialsProjection,
   type ActiveAttempt,
 } from '@acai/runs';
@@ -118,6 +119,50 @@ it('fails a lost attempt as the watchdog and the job decider do (run-executor-lo
   ).toEqual([]);
 });
 
+it('tells the run’s timeline: every attempt and decision in order, in words (run-retried-skipped)', () => {
+  const events = readLog('run-retried-skipped');
+  const runId = events[0]!.aggregateId;
+  const timelines = runTimelines(events);
+  expect([...timelines.keys()]).toEqual([runId]);
+  const asRequested =
+    'local pool local (1 CPU, 512 MB): as requested: local slot of 1 CPU and 512 MiB';
+  expect(timelines.get(runId)!.map((e) => [e.seq, e.step, e.attempt, e.summary])).toEqual([
+    [57, null, null, "Run 'nightly' submitted: 3 jobs"],
+    [58, 'fetch', null, "'fetch' queued"],
+    [59, 'fetch', null, `'fetch' provisioned on ${asRequested}`],
+    [60, 'fetch', 1, "'fetch' attempt 1 dispatched to pool local"],
+    [61, 'fetch', 1, "'fetch' attempt 1 started on node-a"],
+    [
+      62,
+      'fetch',
+      1,
+      "'fetch' attempt 1 failed (nonzero_exit): the process exited with code 1; see the last lines of its output; retry 1 in 5 s",
+    ],
+    [63, 'fetch', null, "'fetch' queued again for retry 1"],
+    [64, 'fetch', null, `'fetch' provisioned on ${asRequested}`],
+    [65, 'fetch', 2, "'fetch' attempt 2 dispatched to pool local"],
+    [66, 'fetch', 2, "'fetch' attempt 2 started on node-b"],
+    [67, 'fetch', 2, "'fetch' attempt 2 succeeded in 1.8 s, committing rows v4"],
+    [68, 'fetch', null, "'fetch' settled: succeeded"],
+    [69, 'train', null, "'train' queued"],
+    [70, 'train', null, `'train' provisioned on ${asRequested}`],
+    [71, 'train', 1, "'train' attempt 1 dispatched to pool local"],
+    [72, 'train', 1, "'train' attempt 1 started on node-b"],
+    [
+      73,
+      'train',
+      1,
+      "'train' attempt 1 failed (out_of_memory): the process was killed for using more than its 512 MiB of memory; ask for more with resources.memoryMb",
+    ],
+    [74, 'train', null, "'train' settled: failed"],
+    [75, 'report', null, "'report' skipped: step 'train', which it needs, failed"],
+    [76, 'report', null, "'report' settled: skipped"],
+    [77, null, null, 'Run failed: step(s) failed: train'],
+  ]);
+  const retry = timelines.get(runId)!.find((e) => e.type === 'job.retry_scheduled');
+  expect(retry?.data).toMatchObject({ reason: 'nonzero_exit', retry: 1, delayMs: 5000 });
+});
+
 describe.each(fixtures)('golden log %s', (name) => {
   const events = readLog(name);
   const runId = events[0]?.aggregateId;
@@ -135,6 +180,14 @@ describe.each(fixtures)('golden log %s', (name) => {
     const second = replay(readLog(name));
 
     expect(JSON.stringify(second)).toBe(JSON.stringify(first));
+  });
+
+  it('has a timeline of every event of the run but its metric reports, in log order', () => {
+    const timeline = runTimelines(events).get(runId ?? '') ?? [];
+    expect(timeline.map((e) => e.seq)).toEqual(
+      events.filter((e) => e.type !== 'job.metrics_reported').map((e) => e.position.seq),
+    );
+    expect(timeline.every((e) => e.summary.length > 0)).toBe(true);
   });
 
   describe('is a log acai could have written', () => {

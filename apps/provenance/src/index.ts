@@ -14,14 +14,21 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { MaterializeHandler } from './materialize/materialize.handler.js';
+import { ProvenanceMaterialization1797100000000 } from './materialize/materialize.migration.js';
+import { Materializer } from './materialize/materializer.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
 import { SignaturesProjection } from './reuse/signatures.projection.js';
 import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
 import { LineageHandler } from './lineage/lineage.handler.js';
-import { ProvenanceLineage1797000000000 } from './lineage/lineage.migration.js';
+import { ProvenanceLineage1797050000000 } from './lineage/lineage.migration.js';
 import { LineageProjection } from './lineage/lineage.projection.js';
 import { LineageRepository, SqlLineageRepository } from './lineage/lineage.repository.js';
+import { ProvenanceRunTimeline1797000000000 } from './timeline/timeline.migration.js';
+import { RunTimelineProjection } from './timeline/timeline.projection.js';
+import { SqlTimelineRepository, TimelineRepository } from './timeline/timeline.repository.js';
+import { TimelineHandler } from './timeline/timeline.handler.js';
 
 export const provenanceConfig = {
   ACAI_HTTP_PORT: { schema: port(8185), description: 'Port of provenance’s ops endpoints' },
@@ -39,6 +46,11 @@ export const provenanceConfig = {
     schema: positiveInt(15),
     description:
       'A replay whose builder (a provenance process) has not reported for this long is taken over by another, or by the same one restarted',
+  },
+  ACAI_MATERIALIZE_INTERVAL_MS: {
+    schema: nonNegativeInt(30_000),
+    description:
+      'How often the materializer weighs the projects that have a storage budget and evicts the derived artifacts of lowest utility beyond it (0: only when a budget is set)',
   },
 } satisfies ConfigSpec;
 
@@ -58,7 +70,9 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   migrations: [
     ProvenanceMetrics1764300000000,
     ProvenanceJobSignatures1796900000000,
-    ProvenanceLineage1797000000000,
+    ProvenanceRunTimeline1797000000000,
+    ProvenanceLineage1797050000000,
+    ProvenanceMaterialization1797100000000,
   ],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
@@ -67,10 +81,11 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     const metrics = new MetricsProjection(schema);
     const signatures = new SignaturesProjection(schema);
     const lineage = new LineageProjection(schema);
+    const timeline = new RunTimelineProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics, signatures, lineage],
+      [...projections, metrics, signatures, lineage, timeline],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -85,18 +100,31 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
       {
+        provide: Materializer,
+        useValue: new Materializer(
+          ctx.db,
+          schema,
+          ctx.commands,
+          ctx.logger,
+          ctx.config.ACAI_MATERIALIZE_INTERVAL_MS,
+        ),
+      },
+      {
         provide: SignaturesRepository,
         useValue: new SqlSignaturesRepository(ctx.db, signatures),
       },
       { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
+      { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },
     ];
   },
   onStarted: async (app) => {
     await app.get(ProjectionRunner).start();
+    app.get(Materializer).start();
   },
   onClosing: async (app) => {
+    await app.get(Materializer).stop();
     await app.get(ProjectionRunner).stop();
   },
 };
 
-export { HistoryHandler, LineageHandler, ReuseHandler };
+export { HistoryHandler, LineageHandler, MaterializeHandler, ReuseHandler, TimelineHandler };

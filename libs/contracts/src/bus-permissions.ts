@@ -128,7 +128,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
   },
   provenance: {
     appends: [],
-    calls: [],
+    // The materializer evicts derived artifacts beyond a project's storage budget.
+    calls: ['evictVersion'],
     queuesWork: false,
     writesLogs: false,
     publishesControls: [],

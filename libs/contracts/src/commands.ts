@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import {
+  MaterializationDecisionSchema,
+  SetStorageBudgetSchema,
+  StorageBudgetViewSchema,
+} from './api/materialization.js';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
 import { RunPlanViewSchema, StepToEstimateSchema } from './api/run-plan.js';
@@ -34,6 +39,7 @@ import {
   PageSchema,
   ProjectionViewSchema,
   ReplayStatusSchema,
+  RunTimelineViewSchema,
   RunTrialsViewSchema,
   RunViewSchema,
   SubmitRunResponseSchema,
@@ -194,6 +200,19 @@ export const Commands = defineCommands({
     request: z.object({ ...projectScoped, runId: z.string() }),
     response: RunTrialsViewSchema,
   },
+  getRunTimeline: {
+    service: 'provenance',
+    summary:
+      "A run's timeline: its steps, trials and attempts and every decision about them (provisioning, rescaling, retries), in log order, a page at a time",
+    request: z.object({
+      ...projectScoped,
+      runId: z.string(),
+      /** Entries after this log position (0: from the start). */
+      after: z.number().int().nonnegative(),
+      limit: z.number().int().min(1).max(1000),
+    }),
+    response: RunTimelineViewSchema,
+  },
   listRuns: {
     service: 'provenance',
     summary: 'Runs of a project, newest first, a page at a time',
@@ -265,6 +284,19 @@ export const Commands = defineCommands({
     summary: 'Why a job was or was not reused: its signature against the nearest earlier job',
     request: z.object({ ...projectScoped, jobId: z.string() }),
     response: ReuseExplanationSchema,
+  },
+  getStorageBudget: {
+    service: 'provenance',
+    summary: 'A project’s storage budget for derived artifacts, and where it stands',
+    request: z.object({ ...projectScoped }),
+    response: StorageBudgetViewSchema,
+  },
+  setStorageBudget: {
+    service: 'provenance',
+    summary:
+      'Set a project’s storage budget for derived artifacts: the materializer keeps those of highest utility within it',
+    request: z.object({ ...projectScoped, ...SetStorageBudgetSchema.shape }),
+    response: StorageBudgetViewSchema,
   },
   replayProjection: {
     service: 'provenance',
@@ -475,6 +507,8 @@ export const Commands = defineCommands({
       name: FilesetNameSchema,
       version: z.number().int().positive(),
       reason: z.string().min(1).max(500),
+      /** The materializer's reasons, recorded in the event (absent: a person evicted it). */
+      decision: MaterializationDecisionSchema.optional(),
     }),
     response: EvictedVersionSchema,
   },

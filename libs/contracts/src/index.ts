@@ -82,6 +82,17 @@ export {
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
 export {
+  type MaterializationDecision,
+  MaterializationDecisionSchema,
+  type QualitySpec,
+  QualitySpecSchema,
+  type SetStorageBudget,
+  SetStorageBudgetSchema,
+  type StorageBudgetView,
+  StorageBudgetViewSchema,
+  type WeighedArtifact,
+} from './api/materialization.js';
+export {
   type CodeRef,
   CodeRefSchema,
   type HashedCode,
@@ -154,6 +165,10 @@ export {
   ReplayStatusSchema,
   type RunStatus,
   type RunSweepSummary,
+  type RunTimelineView,
+  RunTimelineViewSchema,
+  type TimelineEntryView,
+  TimelineEntrySchema,
   type RunTrialsView,
   RunTrialsViewSchema,
   type RunLimitsView,

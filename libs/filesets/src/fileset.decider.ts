@@ -5,6 +5,7 @@ import {
   FilesetProblems,
   LABEL,
   type Creator,
+  type MaterializationDecision,
   type ManifestRef,
   type Metadata,
   type Decider,
@@ -62,7 +63,13 @@ export type FilesetCommand =
   | { kind: 'change_metadata'; target: Target; change: MetadataOp }
   | { kind: 'change_labels'; target: Target; add: readonly string[]; remove: readonly string[] }
   | { kind: 'pin'; version: number; pinned: boolean }
-  | { kind: 'evict'; version: number; reason: string };
+  | {
+      kind: 'evict';
+      version: number;
+      reason: string;
+      /** The materializer's reasons (absent: a person evicted it). */
+      decision?: MaterializationDecision;
+    };
 
 export const MAX_METADATA_BYTES = 64 * 1024;
 
@@ -243,7 +250,11 @@ export const filesetDecider: Decider<FilesetState, FilesetCommand> = {
           : [
               {
                 type: 'fileset.version_evicted',
-                data: { version: command.version, reason: command.reason },
+                data: {
+                  version: command.version,
+                  reason: command.reason,
+                  ...(command.decision === undefined ? {} : { decision: command.decision }),
+                },
               },
             ];
       }

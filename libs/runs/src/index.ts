@@ -95,3 +95,15 @@ export {
   type ScoredArtifact,
   scoreArtifacts,
 } from './materialize.js';
+export {
+  runTimelines,
+  TIMELINE_ALTERNATIVES,
+  TIMELINE_EXCLUDED,
+  timelineData,
+  timelineEntry,
+  type TimelineEntry,
+  type TimelineJob,
+  timelineJobId,
+  timelineJobs,
+  timelineSummary,
+} from './timeline.js';

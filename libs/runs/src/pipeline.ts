@@ -160,6 +160,7 @@ export function planRun(spec: RunSpec, newJobId: (stepName: string) => string): 
         provision: step.provision ?? null,
         retries: step.retries ?? null,
         continueOnFailure: step.continueOnFailure ?? spec.continueOnFailure ?? false,
+        ...(step.quality === undefined ? {} : { quality: step.quality }),
         reuse: {
           policy: step.reuse ?? spec.reuse ?? 'auto',
           nondeterministic: step.nondeterministic ?? false,

@@ -351,6 +351,7 @@ export class FilesetsHandler {
       kind: 'evict',
       version: req.version,
       reason: req.reason,
+      ...(req.decision === undefined ? {} : { decision: req.decision }),
     });
     const version = state.versions[req.version - 1]!;
     // The blob references follow the log: wait until they include this eviction.

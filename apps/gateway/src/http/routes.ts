@@ -21,6 +21,8 @@ import {
   SecretNameSchema,
   SecretViewSchema,
   SetQuotaRequestSchema,
+  SetStorageBudgetSchema,
+  StorageBudgetViewSchema,
   StorageViewSchema,
   CommonProblems,
   parseOrThrow,
@@ -117,6 +119,15 @@ export const TargetQuerySchema = z.object({
 export const DiffQuerySchema = z.object({
   from: z.string().min(1).describe('A version number, `latest` or a label'),
   to: z.string().min(1).describe('A version number, `latest` or a label'),
+});
+export const TimelineQuerySchema = z.object({
+  after: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('`next` of the previous page: entries after this log position'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export const MetricsQuerySchema = z.object({
   name: z.string().min(1).max(200).optional().describe('Only this metric'),
@@ -283,6 +294,24 @@ export const Routes = {
       'One entry per swept step: its objective, early-stopping rule and maxParallel, and every trial (job `<step>#<n>`) with its parameters, status, the last value of each metric it reported, its objective, and why it stopped (`earlyStopped` holds the rule, its value and the threshold it missed). `best` is the best trial once the sweep completed (the one whose output steps that take the swept step’s output get), the leader before. A run without sweeps has none.',
     params: idParams('run'),
     success: { status: 200, description: 'Its sweeps', body: Commands.getRunTrials.response },
+    errors: read,
+  }),
+  getRunTimeline: route({
+    method: 'GET',
+    path: '/api/v1/runs/{id}/timeline',
+    tag: 'runs',
+    auth: 'read',
+    summary:
+      'The run’s timeline: its steps, trials and attempts and every decision about them, in order',
+    description:
+      'Every event of the run and of its jobs in log order (metric reports left out: `GET /api/v1/jobs/{id}/metrics`), each with `summary`, a sentence for a person, and `data`, the payload of the decision it records: where a job was provisioned and why (offer, predicted time and cost, rule), a rescale (direction, reason, predictions), a retry (reason, delay), a skip, cancel or failure (reason, message), a step’s share of the deadline and budget, a trial stopped early. An event type added later is listed too, with a sentence made from its type. A page at a time: `next` is the `after` of the next page, null on the last.',
+    params: idParams('run'),
+    query: TimelineQuerySchema,
+    success: {
+      status: 200,
+      description: 'A page of its timeline',
+      body: Commands.getRunTimeline.response,
+    },
     errors: read,
   }),
   cancelRun: route({
@@ -725,13 +754,42 @@ export const Routes = {
     success: { status: 200, description: 'Its storage', body: StorageViewSchema },
     errors: [400, 401, 403, 404, 415],
   }),
+  getStorageBudget: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/storage-budget',
+    tag: 'storage',
+    auth: 'read',
+    summary:
+      'The project’s storage budget for derived artifacts (versions its jobs made) and where it stands',
+    params: ProjectParams,
+    success: { status: 200, description: 'Its budget', body: StorageBudgetViewSchema },
+    errors: [400, 404],
+  }),
+  setStorageBudget: route({
+    method: 'PUT',
+    path: '/api/v1/projects/{name}/storage-budget',
+    tag: 'storage',
+    auth: 'admin',
+    summary:
+      'Set the project’s storage budget for derived artifacts: the materializer keeps those of highest utility within it and evicts the rest',
+    description:
+      'Utility weighs the quality of the models an artifact leads to (a step’s `quality` metric) against the seconds recomputing it would take × its uses, per byte (`alpha`, 0.5, the weight of quality). Never evicted: versions no job made, pinned versions, inputs of jobs not ended, outputs of runs not ended. The project is weighed at once (the answer is after), then every `ACAI_MATERIALIZE_INTERVAL_MS`. Each eviction is a `fileset.version_evicted` with the decision. Needs an admin key of the project.',
+    params: ProjectParams,
+    body: SetStorageBudgetSchema,
+    success: {
+      status: 200,
+      description: 'Its budget, after weighing',
+      body: StorageBudgetViewSchema,
+    },
+    errors: [400, 401, 403, 404, 415],
+  }),
   replayProjection: route({
     method: 'POST',
     path: '/api/v1/projections/{name}/replay',
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`, `run-timeline`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
     success: {
       status: 202,

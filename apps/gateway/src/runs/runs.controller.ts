@@ -127,6 +127,23 @@ export class RunsController {
     return this.commands.send('getRunTrials', { project: caller.project, runId: id });
   }
 
+  /** A page of the run's timeline: `?after=<seq>&limit=<n>`, `next` for the page after. */
+  @Route(Routes.getRunTimeline)
+  timeline(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Query() query: unknown,
+  ): Promise<CommandResult<'getRunTimeline'>> {
+    assertId(id, 'run');
+    const { after, limit } = queryOf(Routes.getRunTimeline, query);
+    return this.commands.send('getRunTimeline', {
+      project: caller.project,
+      runId: id,
+      after,
+      limit,
+    });
+  }
+
   @Route(Routes.cancelRun)
   async cancel(
     @Caller() caller: Principal,

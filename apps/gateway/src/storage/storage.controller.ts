@@ -1,5 +1,5 @@
 import { Body, Controller, Param } from '@nestjs/common';
-import type { StorageView } from '@acai/contracts';
+import type { StorageBudgetView, StorageView } from '@acai/contracts';
 import { CommandSender } from '@acai/eventing';
 import type { Principal } from '../auth/access.js';
 import { Caller } from '../auth/auth.guard.js';
@@ -22,6 +22,32 @@ export class StorageController {
     const { name: project } = pathOf(Routes.getProjectUsage, params);
     await this.keys.assertVisible(caller, project);
     return this.commands.send('getStorage', { project });
+  }
+
+  @Route(Routes.getStorageBudget)
+  async storageBudget(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+  ): Promise<StorageBudgetView> {
+    const { name: project } = pathOf(Routes.getStorageBudget, params);
+    await this.keys.assertVisible(caller, project);
+    return this.commands.send('getStorageBudget', { project });
+  }
+
+  @Route(Routes.setStorageBudget)
+  async setStorageBudget(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+    @Body() body: unknown,
+  ): Promise<StorageBudgetView> {
+    const { name: project } = pathOf(Routes.setStorageBudget, params);
+    await this.keys.assertVisible(caller, project);
+    const { bytes, alpha } = bodyOf(Routes.setStorageBudget, body, 'storage budget');
+    return this.commands.send('setStorageBudget', {
+      project,
+      bytes,
+      ...(alpha === undefined ? {} : { alpha }),
+    });
   }
 
   @Route(Routes.setProjectQuota)

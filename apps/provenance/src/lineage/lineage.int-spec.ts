@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { DataSource } from 'typeorm';
 import type { EventData, LineageEdge, StoredEvent } from '@acai/contracts';
 import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
-import { ProvenanceLineage1797000000000 } from './lineage.migration.js';
+import { ProvenanceLineage1797050000000 } from './lineage.migration.js';
 import { LineageProjection } from './lineage.projection.js';
 import { SqlLineageRepository } from './lineage.repository.js';
 
@@ -125,7 +125,7 @@ beforeAll(async () => {
     type: 'postgres',
     url: testEnv().databaseUrl,
     schema,
-    migrations: [ProvenanceLineage1797000000000],
+    migrations: [ProvenanceLineage1797050000000],
     migrationsTableName: 'migrations',
   });
   await db.initialize();

@@ -7,8 +7,8 @@ import { schemaOf } from '@acai/eventing';
  * `(project, dst, src)` for walks up, so each step of a recursive walk is an index lookup. Nodes
  * carry what an experiment graph needs later: a version's bytes, a job's duration, its run.
  */
-export class ProvenanceLineage1797000000000 implements MigrationInterface {
-  name = 'ProvenanceLineage1797000000000';
+export class ProvenanceLineage1797050000000 implements MigrationInterface {
+  name = 'ProvenanceLineage1797050000000';
 
   async up(q: QueryRunner): Promise<void> {
     const s = schemaOf(q);

@@ -734,6 +734,7 @@ export class RunsHandler {
                         ? {}
                         : { trial: job.trial }),
                       ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
+                      ...(job.quality === undefined ? {} : { quality: job.quality }),
                     },
                   },
                   s,

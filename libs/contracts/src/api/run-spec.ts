@@ -11,6 +11,7 @@ import { ObjectiveSchema } from '../events/trial.js';
 import { AcaiError, type ErrorDetail } from '../errors.js';
 import { BudgetSchema, DeadlineSpecSchema } from './deadline.js';
 import { CodeRefSchema, ReusePolicySchema } from '../events/reuse.js';
+import { QualitySpecSchema } from './materialization.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameField = (what: string) =>
@@ -258,6 +259,13 @@ export const StepSpecSchema = z.strictObject({
   /** Reuse an earlier identical job's result (see ReusePolicySchema); overrides the run's. */
   reuse: ReusePolicySchema.optional().describe(
     "auto (default): reuse an earlier identical job's saved outputs instead of running; always: also for a step with no outputs or a nondeterministic one; never: always run. Overrides the run's.",
+  ),
+  /**
+   * The metric (as the step reports it) that says how good the model it makes is: what the
+   * materializer weighs, beside recreation cost, when it keeps artifacts under a storage budget.
+   */
+  quality: QualitySpecSchema.optional().describe(
+    'The metric that says how good the model this step makes is ({ metric, goal: max|min }), for the materializer.',
   ),
   /** Its result differs from run to run on the same inputs: never reused under `auto`. */
   nondeterministic: z

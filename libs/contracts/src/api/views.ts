@@ -180,6 +180,35 @@ export const HistoryEntrySchema = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
+/**
+ * One entry of a run's timeline: an event of the run or of one of its jobs, with a sentence for a
+ * person and the payload of the decision it records (provisioning, rescaling, a retry, …).
+ */
+export const TimelineEntrySchema = z.object({
+  /** The event's position in the log; entries are in this order. */
+  seq: z.number().int(),
+  time: z.string(),
+  type: z.string(),
+  /** The job it is about (null: the whole run). */
+  jobId: z.string().nullable(),
+  /** That job's step, and its trial's number for a trial of a swept step. */
+  step: z.string().nullable(),
+  trial: z.number().int().nullable(),
+  attempt: z.number().int().nullable(),
+  summary: z.string(),
+  data: z.unknown(),
+});
+export type TimelineEntryView = z.infer<typeof TimelineEntrySchema>;
+
+/** A page of a run's timeline. */
+export const RunTimelineViewSchema = z.object({
+  runId: z.string(),
+  items: z.array(TimelineEntrySchema),
+  /** Pass as `after` for the next page; null on the last (for now: later entries come after it). */
+  next: z.number().int().nullable(),
+});
+export type RunTimelineView = z.infer<typeof RunTimelineViewSchema>;
+
 export const SubmitRunResponseSchema = z.object({
   id: z.string(),
   jobs: z.array(z.object({ id: z.string(), name: z.string() })),

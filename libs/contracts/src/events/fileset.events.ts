@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MaterializationDecisionSchema } from '../api/materialization.js';
 import { defineEvent } from './envelope.js';
 
 export const FILESET = 'fileset';
@@ -110,5 +111,10 @@ export const FilesetVersionEvictedV1 = defineEvent({
   aggregate: FILESET,
   description:
     'The bytes of a version were removed; its manifest and lineage stay, and it can be recomputed.',
-  schema: z.object({ version: z.number().int().positive(), reason: z.string() }),
+  schema: z.object({
+    version: z.number().int().positive(),
+    reason: z.string(),
+    /** Added compatibly: the materializer's reasons, when it evicted the version. */
+    decision: MaterializationDecisionSchema.optional(),
+  }),
 });

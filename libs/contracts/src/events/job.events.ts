@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QualitySpecSchema } from '../api/materialization.js';
 import { defineEvent } from './envelope.js';
 import { JobSignatureSchema, ReusedFromSchema, ReusePolicySchema } from './reuse.js';
 import { EarlyStoppedSchema, TrialSchema } from './trial.js';
@@ -157,6 +158,8 @@ export const JobQueuedV1 = defineEvent({
      * its parts (absent in events from before signatures).
      */
     signature: JobSignatureSchema.optional(),
+    /** Added compatibly: the metric that says how good the model it makes is (absent: none). */
+    quality: QualitySpecSchema.optional(),
     /** Added compatibly: why it is computed rather than an earlier result reused. */
     reuse: z.object({ policy: ReusePolicySchema, reason: z.string() }).optional(),
   }),

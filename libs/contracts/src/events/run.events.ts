@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent } from './envelope.js';
+import { QualitySpecSchema } from '../api/materialization.js';
 import { CodeRefSchema, ReusePolicySchema } from './reuse.js';
 import {
   NetworkSchema,
@@ -76,6 +77,8 @@ export const PlannedJobSchema = z.object({
    * Added compatibly: whether an earlier result may be reused for it (absent: `auto`), whether
    * its step said it is nondeterministic, and the code its step names (see `CodeRefSchema`).
    */
+  /** Added compatibly: the metric that says how good its model is (absent: none). */
+  quality: QualitySpecSchema.optional(),
   reuse: z
     .object({
       policy: ReusePolicySchema,
