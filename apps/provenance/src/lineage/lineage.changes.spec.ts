@@ -11,6 +11,7 @@ const queued = e(
   queuedJob({
     name: 'etl',
     env: { N: '1' },
+    quality: { metric: 'accuracy', goal: 'max' },
     inputs: [{ fileset: 'raw', version: 2, manifestSha256: 'x', path: '/in' }],
   }),
 );
@@ -48,6 +49,7 @@ describe('lineageChanges', () => {
       parameters: { N: '1' },
       status: 'succeeded',
       durationMs: 1_500,
+      quality: { metric: 'accuracy', goal: 'max' },
       seq: queued.position.seq,
     });
     expect([...edges.values()].map((x) => `${x.src} ${x.kind} ${x.dst}`)).toEqual([

@@ -1,4 +1,4 @@
-import type { JobStatus, StoredEvent } from '@acai/contracts';
+import type { JobStatus, QualitySpec, StoredEvent } from '@acai/contracts';
 import { jobStatusAfter } from '@acai/runs';
 
 /** The id of a file set version in the graph: `version:<fileset>@<version>`. */
@@ -29,6 +29,8 @@ export interface NodeChange {
   manifestSha256?: string;
   createdBy?: { kind: 'key'; keyId: string } | { kind: 'job'; jobId: string };
   evicted?: boolean;
+  /** Pinned (never evicted) or unpinned, as last said. */
+  pinned?: boolean;
   jobId?: string;
   runId?: string;
   step?: string;
@@ -39,6 +41,8 @@ export interface NodeChange {
   durationMs?: number;
   /** The earlier job whose result it took instead of running (`job.reused`). */
   reusedFrom?: string;
+  /** The metric that says how good the model it makes is (the materializer weighs by it). */
+  quality?: QualitySpec;
 }
 
 export interface EdgeChange {
@@ -108,6 +112,7 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
           command: event.data.command,
           parameters: event.data.env,
           status: 'queued',
+          quality: event.data.quality,
         });
         for (const input of event.data.inputs) {
           const id = versionNodeId(input.fileset, input.version);
@@ -233,6 +238,16 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
         }
         break;
       }
+      case 'fileset.version_pinned':
+        node({
+          project,
+          id: versionNodeId(event.aggregateId, event.data.version),
+          kind: 'version',
+          creates: false,
+          seq,
+          pinned: event.data.pinned,
+        });
+        break;
       case 'fileset.version_evicted':
         node({
           project,

@@ -20,6 +20,7 @@ const upload: LineageNode = {
   manifestSha256: 'sha',
   createdBy: { kind: 'key', keyId: 'key-1' },
   evicted: false,
+  pinned: false,
 };
 
 /** A graph that holds `upload` in project p1 once the projection has caught up. */

@@ -55,6 +55,7 @@ function jobLife(
         runId: job.runId,
         name: job.step,
         env: { EPOCHS: '3' },
+        ...(job.step === 'train' ? { quality: { metric: 'accuracy', goal: 'max' as const } } : {}),
         inputs: job.inputs.map(([fileset, version]) => ({
           fileset,
           version,
@@ -200,6 +201,7 @@ describe('the lineage projection and its walks (real Postgres)', () => {
       manifestSha256: 'sha-1-9000',
       createdBy: { kind: 'key', keyId: 'key-1' },
       evicted: false,
+      pinned: false,
     });
     expect(await repo.node(A, 'version:features@1')).toMatchObject({
       createdBy: { kind: 'job', jobId: 'job-etl' },
@@ -218,6 +220,12 @@ describe('the lineage projection and its walks (real Postgres)', () => {
       durationMs: 4_000,
       reusedFrom: null,
     });
+    // What the materializer weighs a model by, kept on the job that makes it.
+    const rows = await db.query<{ id: string; quality: unknown }[]>(
+      `SELECT id, quality FROM ${projection.nodes()} WHERE project = $1 AND quality IS NOT NULL`,
+      [A],
+    );
+    expect(rows).toEqual([{ id: 'job:job-train', quality: { metric: 'accuracy', goal: 'max' } }]);
   });
 
   it('puts a reused job in the graph: it read its inputs and took the earlier job’s versions', async () => {
@@ -391,13 +399,19 @@ describe('the lineage projection and its walks (real Postgres)', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('marks an evicted version and does not put a job the log only skipped in the graph', async () => {
+  it('marks an evicted version, a pinned one, and does not put a job the log only skipped in the graph', async () => {
     const e = eventLog({ project: A, firstSeq: 2_000 });
     await load([
+      e('fileset.version_pinned', 'model', { version: 1, pinned: true }),
+      e('fileset.version_pinned', 'report', { version: 1, pinned: true }),
+      e('fileset.version_pinned', 'report', { version: 1, pinned: false }),
       e('fileset.version_evicted', 'features', { version: 1, reason: 'lru' }),
       e('job.skipped', 'job-never-queued', { reason: 'etl failed', step: 'etl' }),
     ]);
     expect(await repo.node(A, 'version:features@1')).toMatchObject({ evicted: true });
+    expect(await repo.node(A, 'version:model@1')).toMatchObject({ pinned: true });
+    expect(await repo.node(A, 'version:report@1')).toMatchObject({ pinned: false });
+    expect(await repo.node(B, 'version:model@1')).toMatchObject({ pinned: false });
     expect(await repo.node(A, 'job:job-never-queued')).toBeUndefined();
   });
 

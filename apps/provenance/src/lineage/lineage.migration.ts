@@ -23,6 +23,7 @@ export class ProvenanceLineage1797050000000 implements MigrationInterface {
       manifest_sha256 text,
       created_by jsonb,
       evicted boolean NOT NULL DEFAULT false,
+      pinned boolean NOT NULL DEFAULT false,
       job_id text,
       run_id text,
       step text,
@@ -32,6 +33,7 @@ export class ProvenanceLineage1797050000000 implements MigrationInterface {
       status text,
       duration_ms double precision,
       reused_from text,
+      quality jsonb,
       seq bigint NOT NULL,
       PRIMARY KEY (project, id)
     )`);

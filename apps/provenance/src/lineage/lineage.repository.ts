@@ -62,6 +62,7 @@ interface NodeRow {
   manifest_sha256: string | null;
   created_by: { kind: 'key'; keyId: string } | { kind: 'job'; jobId: string } | null;
   evicted: boolean;
+  pinned: boolean;
   job_id: string | null;
   run_id: string | null;
   step: string | null;
@@ -74,7 +75,7 @@ interface NodeRow {
 }
 
 const NODE_COLUMNS = `n.id, n.kind, n.fileset, n.version, n.bytes, n.files, n.manifest_sha256,
-  n.created_by, n.evicted, n.job_id, n.run_id, n.step, n.command, n.parameters, n.code, n.status,
+  n.created_by, n.evicted, n.pinned, n.job_id, n.run_id, n.step, n.command, n.parameters, n.code, n.status,
   n.duration_ms, n.reused_from`;
 
 /** A row of `lineage_nodes` as the API shows it. */
@@ -90,6 +91,7 @@ export function nodeOf(row: NodeRow): LineageNode {
       manifestSha256: row.manifest_sha256,
       createdBy: row.created_by,
       evicted: row.evicted,
+      pinned: row.pinned,
     };
   }
   return {

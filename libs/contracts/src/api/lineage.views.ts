@@ -39,6 +39,8 @@ export const LineageVersionNodeSchema = z.object({
     .nullable(),
   /** Its bytes were removed; its lineage stays, and it can be recomputed. */
   evicted: z.boolean(),
+  /** Pinned: never evicted, by the materializer or anyone. */
+  pinned: z.boolean(),
 });
 
 /** A job in the graph. Its id is `job:<job id>`. */
