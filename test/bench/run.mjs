@@ -81,6 +81,11 @@ export const BENCHMARKS = {
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',
     load: () => import('./replay.mjs'),
   },
+  lineage: {
+    description:
+      'a lineage graph of 100,000 jobs (pipelines of 4 steps sharing data sets, chained by fine-tuning): p50/p95/p99 of walks up and down at depths 1, 5, 50 and of impact, through the gateway',
+    load: () => import('./lineage.mjs'),
+  },
 };
 
 /** Machine facts every result carries. */

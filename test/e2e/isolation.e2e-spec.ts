@@ -69,6 +69,12 @@ const BODIES: Record<string, unknown> = {
 /** Values of required query parameters. */
 const QUERIES: Record<string, string> = { from: '1', to: '1' };
 
+/** Queries that name a resource of A (the start of a lineage walk), by operation. */
+const OWNED_QUERIES: Record<string, (a: Owned) => string> = {
+  getLineage: (a) => `fileset=${a.fileset}&version=1`,
+  getImpact: (a) => `fileset=${a.fileset}&version=1`,
+};
+
 /**
  * The isolation matrix: every route of the OpenAPI document, called with no key, a wrong key,
  * another project's admin key, and a read-only key of the project, answers 401, 401, 404 (or only
@@ -217,13 +223,16 @@ describe('isolation matrix: every route, every kind of stranger', () => {
           if (!UNOWNED.has(param.name)) owned = true;
           path = path.replace(`{${param.name}}`, encodeURI(value));
         }
+        const ownedQuery = OWNED_QUERIES[op.operationId]?.(a);
+        if (ownedQuery !== undefined) owned = true;
         const query = op.parameters
-          .filter((p) => p.in === 'query' && p.required === true)
+          .filter((p) => ownedQuery === undefined && p.in === 'query' && p.required === true)
           .map((p) => {
             const value = QUERIES[p.name];
             if (value === undefined) failures.push(`${route}: no value for ?${p.name}: cover it`);
             return `${p.name}=${value ?? ''}`;
           });
+        if (ownedQuery !== undefined) query.push(ownedQuery);
         if (query.length > 0) path += `?${query.join('&')}`;
         const json = op.requestBody?.content['application/json'] !== undefined;
         if (owned && json && !(op.operationId in BODIES)) {

@@ -9,6 +9,7 @@ import { FilesetsController } from './filesets/filesets.controller.js';
 import { VersionsController } from './filesets/versions.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { LogStreamsHandler } from './jobs/log-streams.js';
+import { LineageController } from './lineage/lineage.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -20,6 +21,7 @@ import { StorageController } from './storage/storage.controller.js';
   controllers: [
     RunsController,
     JobsController,
+    LineageController,
     FilesetsController,
     VersionsController,
     BlobsController,

@@ -21,6 +21,10 @@ import { ReuseHandler } from './reuse/reuse.handler.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
 import { SignaturesProjection } from './reuse/signatures.projection.js';
 import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
+import { LineageHandler } from './lineage/lineage.handler.js';
+import { ProvenanceLineage1797050000000 } from './lineage/lineage.migration.js';
+import { LineageProjection } from './lineage/lineage.projection.js';
+import { LineageRepository, SqlLineageRepository } from './lineage/lineage.repository.js';
 import { ProvenanceRunTimeline1797000000000 } from './timeline/timeline.migration.js';
 import { RunTimelineProjection } from './timeline/timeline.projection.js';
 import { SqlTimelineRepository, TimelineRepository } from './timeline/timeline.repository.js';
@@ -67,6 +71,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     ProvenanceMetrics1764300000000,
     ProvenanceJobSignatures1796900000000,
     ProvenanceRunTimeline1797000000000,
+    ProvenanceLineage1797050000000,
     ProvenanceMaterialization1797100000000,
   ],
   providers: (ctx) => {
@@ -75,11 +80,12 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
     const metrics = new MetricsProjection(schema);
     const signatures = new SignaturesProjection(schema);
+    const lineage = new LineageProjection(schema);
     const timeline = new RunTimelineProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics, signatures, timeline],
+      [...projections, metrics, signatures, lineage, timeline],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -107,6 +113,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         provide: SignaturesRepository,
         useValue: new SqlSignaturesRepository(ctx.db, signatures),
       },
+      { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
       { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },
     ];
   },
@@ -120,4 +127,4 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler, MaterializeHandler, ReuseHandler, TimelineHandler };
+export { HistoryHandler, LineageHandler, MaterializeHandler, ReuseHandler, TimelineHandler };

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { HistoryHandler } from './history/history.handler.js';
+import { LineageHandler } from './lineage/lineage.handler.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
 import { TimelineHandler } from './timeline/timeline.handler.js';
 
-@Module({ controllers: [HistoryHandler, ReuseHandler, MaterializeHandler, TimelineHandler] })
+@Module({
+  controllers: [HistoryHandler, ReuseHandler, LineageHandler, MaterializeHandler, TimelineHandler],
+})
 export class ProvenanceModule {}

@@ -44,6 +44,13 @@ import {
   RunViewSchema,
   SubmitRunResponseSchema,
 } from './api/views.js';
+import {
+  ImpactViewSchema,
+  LINEAGE_MAX_DEPTH,
+  LineageDirectionSchema,
+  LineageStartSchema,
+  LineageViewSchema,
+} from './api/lineage.views.js';
 import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
 import { RunOriginSchema } from './events/run.events.js';
@@ -237,6 +244,33 @@ export const Commands = defineCommands({
       name: z.string().max(200).nullable(),
     }),
     response: MetricSeriesSchema,
+  },
+  getLineage: {
+    service: 'provenance',
+    summary:
+      'The lineage of a file set version or a job: what it was made from or what was made from it, to a depth',
+    request: z.object({
+      ...projectScoped,
+      start: LineageStartSchema,
+      direction: LineageDirectionSchema,
+      depth: z.number().int().min(1).max(LINEAGE_MAX_DEPTH),
+      limit: z.number().int().min(1).max(500),
+      cursor: z.string().nullable(),
+    }),
+    response: LineageViewSchema,
+  },
+  getImpact: {
+    service: 'provenance',
+    summary:
+      'What depends on a file set version, in the order it must be recomputed if the version is bad',
+    request: z.object({
+      ...projectScoped,
+      fileset: z.string(),
+      version: z.number().int().positive(),
+      limit: z.number().int().min(1).max(500),
+      cursor: z.string().nullable(),
+    }),
+    response: ImpactViewSchema,
   },
   findReusable: {
     service: 'provenance',

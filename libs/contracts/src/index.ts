@@ -15,6 +15,7 @@ export {
   BlobProblems,
   CommonProblems,
   FilesetProblems,
+  LineageProblems,
   OperationsProblems,
   ProvisioningProblems,
   RunProblems,
@@ -196,6 +197,22 @@ export {
   type VersionView,
 } from './api/catalog.views.js';
 export { type NodeView } from './api/provisioning.views.js';
+export {
+  type Impacted,
+  type ImpactView,
+  ImpactViewSchema,
+  LINEAGE_DEFAULT_DEPTH,
+  LINEAGE_MAX_DEPTH,
+  type LineageDirection,
+  LineageDirectionSchema,
+  type LineageEdge,
+  type LineageNode,
+  LineageNodeSchema,
+  type LineageReached,
+  type LineageStart,
+  type LineageView,
+  LineageViewSchema,
+} from './api/lineage.views.js';
 export {
   type CreatedKey,
   CreatedKeySchema,

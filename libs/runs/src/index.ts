@@ -35,6 +35,7 @@ export {
   type JobHistoryDoc,
   jobHistoryProjection,
   jobsProjection,
+  jobStatusAfter,
   runsProjection,
 } from './history.projection.js';
 export {

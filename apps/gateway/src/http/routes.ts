@@ -31,6 +31,9 @@ import {
   FilePathSchema,
   FilesetNameSchema,
   LabelsChangeSchema,
+  LINEAGE_DEFAULT_DEPTH,
+  LINEAGE_MAX_DEPTH,
+  LineageDirectionSchema,
   MetadataChangeSchema,
   RunSpecSchema,
   Sha256Schema,
@@ -168,6 +171,58 @@ export const DeadLettersQuerySchema = DeadLetterFilterSchema.extend({
     ),
 });
 export const RedriveDeadLettersBodySchema = z.strictObject(DeadLetterFilterSchema.shape);
+
+const LineageStartQuery = {
+  fileset: FilesetNameSchema.optional().describe('Start at a version of this file set'),
+  version: z.coerce.number().int().positive().optional().describe('The version of `fileset`'),
+};
+const PageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().min(1).max(500).optional().describe('`nextCursor` of the previous page'),
+};
+export const LineageQuerySchema = z
+  .object({
+    ...LineageStartQuery,
+    job: z
+      .string()
+      .regex(/^[a-z]+-[0-9a-z]{23}$/, 'a job id')
+      .optional()
+      .describe('Start at this job instead of a version'),
+    direction: LineageDirectionSchema.default('down').describe(
+      '`up`: what it was made from; `down`: what was made from it; `both`',
+    ),
+    depth: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LINEAGE_MAX_DEPTH)
+      .default(LINEAGE_DEFAULT_DEPTH)
+      .describe(
+        `How many edges to walk (version → job is one, job → version another), 1-${LINEAGE_MAX_DEPTH}`,
+      ),
+    ...PageQuery,
+  })
+  .superRefine((q, ctx) => {
+    if (q.job !== undefined && (q.fileset !== undefined || q.version !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['job'],
+        message: 'give job, or fileset and version, not both',
+      });
+      return;
+    }
+    // Without a job, both `fileset` and `version`: an issue names each one missing.
+    for (const field of ['fileset', 'version'] as const) {
+      if (q.job === undefined && q[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or job)` });
+      }
+    }
+  });
+export const ImpactQuerySchema = z.object({
+  fileset: FilesetNameSchema.describe('The file set of the version'),
+  version: z.coerce.number().int().positive().describe('The version'),
+  ...PageQuery,
+});
 
 const read = [400, 401, 404] as const;
 const write = [400, 401, 404, 409, 415] as const;
@@ -328,6 +383,33 @@ export const Routes = {
     params: idParams('job'),
     query: LogsQuerySchema,
     success: { status: 200, description: 'Its output lines', body: 'text' },
+    errors: read,
+  }),
+  getLineage: route({
+    method: 'GET',
+    path: '/api/v1/lineage',
+    tag: 'lineage',
+    auth: 'read',
+    summary: 'The lineage of a file set version or a job, up- or downstream',
+    description:
+      'Start at `fileset` and `version`, or at `job`. Answers the start, the nodes reached within `depth` edges (each with its shortest `depth`), in order of depth then id, a page at a time, and the edges among them (each edge once over all pages, on the page of its later end).',
+    query: LineageQuerySchema,
+    success: { status: 200, description: 'A page of the walk', body: Commands.getLineage.response },
+    errors: read,
+  }),
+  getImpact: route({
+    method: 'GET',
+    path: '/api/v1/lineage/impact',
+    tag: 'lineage',
+    auth: 'read',
+    summary: 'What depends on a file set version, and what to recompute if it is bad',
+    description: `Every job and version downstream (to ${LINEAGE_MAX_DEPTH} edges), in order of \`level\` (the longest way from the version) then id: a job comes after every job it depends on, so the jobs, in this order, are the steps to recompute.`,
+    query: ImpactQuerySchema,
+    success: {
+      status: 200,
+      description: 'A page of what depends on it',
+      body: Commands.getImpact.response,
+    },
     errors: read,
   }),
   createFileset: route({

@@ -257,6 +257,10 @@ export function openApiDocument(): Json {
       { name: 'runs', description: 'Pipelines of steps, run in `needs` order' },
       { name: 'jobs', description: 'One step of a run: its history, logs and metrics' },
       { name: 'filesets', description: 'Versioned file sets on content-addressed blobs' },
+      {
+        name: 'lineage',
+        description: 'Which versions, code, parameters and jobs made what, and what depends on it',
+      },
       { name: 'resources', description: 'Configurations, nodes and the auto-provisioner' },
       { name: 'keys', description: 'A project’s API keys and their scopes; admin keys only' },
       { name: 'storage', description: 'The bytes a project stores, and its storage quota' },

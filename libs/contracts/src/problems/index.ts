@@ -10,3 +10,4 @@ export { BlobProblems } from './blobs.js';
 export { ProvisioningProblems } from './provisioning.js';
 export { SecretProblems } from './secrets.js';
 export { OperationsProblems } from './operations.js';
+export { LineageProblems } from './lineage.js';

@@ -1,0 +1,60 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { schemaOf } from '@acai/eventing';
+
+/**
+ * The lineage graph: file set versions and jobs as nodes, "read by" and "made by" as edges, each
+ * row scoped to its project. Edges are keyed `(project, src, dst)` for walks down and indexed
+ * `(project, dst, src)` for walks up, so each step of a recursive walk is an index lookup. Nodes
+ * carry what an experiment graph needs later: a version's bytes, a job's duration, its run.
+ */
+export class ProvenanceLineage1797050000000 implements MigrationInterface {
+  name = 'ProvenanceLineage1797050000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    const s = schemaOf(q);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.lineage_nodes (
+      project text NOT NULL,
+      id text NOT NULL,
+      kind text NOT NULL CHECK (kind IN ('version', 'job')),
+      fileset text,
+      version int,
+      bytes bigint,
+      files int,
+      manifest_sha256 text,
+      created_by jsonb,
+      evicted boolean NOT NULL DEFAULT false,
+      pinned boolean NOT NULL DEFAULT false,
+      job_id text,
+      run_id text,
+      step text,
+      command jsonb,
+      parameters jsonb,
+      code text,
+      status text,
+      duration_ms double precision,
+      reused_from text,
+      quality jsonb,
+      seq bigint NOT NULL,
+      PRIMARY KEY (project, id)
+    )`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS lineage_nodes_run_idx ON ${s}.lineage_nodes (project, run_id) WHERE kind = 'job'`,
+    );
+    await q.query(`CREATE TABLE IF NOT EXISTS ${s}.lineage_edges (
+      project text NOT NULL,
+      src text NOT NULL,
+      dst text NOT NULL,
+      kind text NOT NULL CHECK (kind IN ('input', 'output', 'reused')),
+      seq bigint NOT NULL,
+      PRIMARY KEY (project, src, dst)
+    )`);
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS lineage_edges_up_idx ON ${s}.lineage_edges (project, dst, src)`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.lineage_edges`);
+    await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.lineage_nodes`);
+  }
+}
