@@ -64,6 +64,7 @@ const BODIES: Record<string, unknown> = {
   createKey: { scope: 'admin', name: 'intruder' },
   putSecret: { value: 'intruder' },
   setProjectQuota: { bytes: 1 },
+  setStorageBudget: { bytes: 1 },
 };
 
 /** Values of required query parameters. */
