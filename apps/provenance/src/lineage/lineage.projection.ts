@@ -54,7 +54,8 @@ export class LineageProjection implements SqlProjection {
     if (nodes.size === 0) return;
     const all = [...nodes.values()];
     const made = all.filter((n) => n.creates);
-    const updated = all.filter((n) => !n.creates);
+    // A version made and pinned in one batch: the insert does not set `pinned`, the update does.
+    const updated = all.filter((n) => !n.creates || n.pinned !== undefined);
     const json = (value: unknown): string | null =>
       value === undefined ? null : JSON.stringify(value);
     const column = <K extends keyof NodeChange>(rows: NodeChange[], key: K) =>

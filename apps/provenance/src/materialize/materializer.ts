@@ -161,7 +161,7 @@ export class Materializer {
           project,
           name: a.fileset,
           version: a.version,
-          reason: `storage budget: ${fmtBytes(derivedBytes)} of derived artifacts over ${fmtBytes(budgetBytes)}; utility ${a.utility.toFixed(4)} is among the lowest (recreated in ${a.recreateSeconds.toFixed(1)} s, used ${a.uses} times)`,
+          reason: `storage budget: ${fmtBytes(derivedBytes)} of derived artifacts over ${fmtBytes(budgetBytes)}; utility ${a.utility.toFixed(4)} is among the lowest (recreated in ${a.recreateSeconds.toFixed(1)} s, used ${a.uses === 1 ? 'once' : `${a.uses} times`})`,
           decision,
         });
         evicted.push(a);
