@@ -24,6 +24,8 @@ export interface MaterializationRound {
   readonly budgetBytes: number;
   readonly derivedBytes: number;
   readonly evicted: readonly ScoredArtifact[];
+  /** Derived versions left after the round. */
+  readonly kept: number;
   readonly refused: readonly { id: string; why: string }[];
 }
 
@@ -103,12 +105,24 @@ export class Materializer {
        ON CONFLICT (project) DO UPDATE SET budget_bytes = $2, alpha = $3, updated_at = now()`,
       [project, bytes, alpha ?? DEFAULT_ALPHA],
     );
-    if (bytes !== null) {
-      const round = this.running.then(() => this.round(project).then(() => undefined));
-      this.running = round.catch(() => undefined);
-      await round;
-    }
-    return this.view(project);
+    if (bytes === null) return this.view(project);
+    const round = this.running.then(() => this.round(project));
+    this.running = round.then(
+      () => undefined,
+      () => undefined,
+    );
+    const done = await round;
+    const view = await this.view(project);
+    if (done === null) return view;
+    // The evictions are in the log, not yet in the lineage graph this reads: count them out.
+    return {
+      ...view,
+      derivedBytes: Math.min(
+        view.derivedBytes,
+        done.derivedBytes - done.evicted.reduce((n, a) => n + a.bytes, 0),
+      ),
+      derivedVersions: Math.min(view.derivedVersions, done.kept),
+    };
   }
 
   private async roundForAll(): Promise<void> {
@@ -190,7 +204,14 @@ export class Materializer {
         'derived artifacts evicted to keep within the storage budget',
       );
     }
-    return { project, budgetBytes, derivedBytes, evicted, refused };
+    return {
+      project,
+      budgetBytes,
+      derivedBytes,
+      evicted,
+      kept: artifacts.length - evicted.length,
+      refused,
+    };
   }
 
   /** The project's derived versions not evicted, weighed from the lineage graph. */
