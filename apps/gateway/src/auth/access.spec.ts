@@ -42,7 +42,7 @@ describe('the scope each route needs', () => {
     expect(changes.filter(readable).sort()).toEqual(['planProvisioning', 'planRun']);
   });
 
-  it('keeps key management for the project admin and cross-project work for the platform admin', () => {
+  it('keeps key management and the storage budget for the project admin, cross-project work for the platform admin', () => {
     const by = (access: Access) =>
       entries
         .filter(([, r]) => r.auth === access)
@@ -54,6 +54,8 @@ describe('the scope each route needs', () => {
       'listKeys',
       'putSecret',
       'revokeKey',
+      // What the materializer may evict: the project's own policy, not a writer's.
+      'setStorageBudget',
     ]);
     expect(by('platform')).toEqual([
       'createProject',
