@@ -191,7 +191,10 @@ export function workload(examples) {
   // computed once with reuse and once per pipeline without.
   const modified = [
     tab('alice', { features: standard, train: { MODEL: 'ridge', LAMBDA: '0.1' } }), // train
-    tab('bob', { features: standard, train: { MODEL: 'ols' } }), // unchanged
+    tab('bob', {
+      features: standard,
+      train: { MODEL: 'gd', EPOCHS: '400', LEARNING_RATE: '0.05' },
+    }), // model
     tab('carol', { features: onehot, train: { MODEL: 'knn', K: '20' } }), // model
     tab('dave', { features: onehot, train: { MODEL: 'knn', K: '10' } }), // unchanged
     tab('erin', { features: poly3, train: { MODEL: 'gd', EPOCHS: '200', LEARNING_RATE: '0.02' } }), // features, model
@@ -203,7 +206,7 @@ export function workload(examples) {
     }), // the split
     tab('heidi', { features: onehot, train: { MODEL: 'knn', K: '5' } }), // features (as carol's), so the model
     mnist('ivan', { train: { HIDDEN: '64', LEARNING_RATE: '0.05' } }), // train
-    mnist('judy', { train: { HIDDEN: '128' } }), // unchanged
+    mnist('judy', { train: { HIDDEN: '128', LEARNING_RATE: '0.2' } }), // train
     mnist('mallory', { etl: { NORMALISE: 'standardise' }, train: { HIDDEN: '32' } }), // train
   ];
   return { original, modified };
