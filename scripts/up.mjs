@@ -18,7 +18,8 @@ const wantsExample = exampleArg !== undefined;
 // `--example` runs the MNIST pipeline; `--example=mnist-sweep` its sweep over learning rate and
 // hidden size (examples/mnist/sweep.json); `--example=mnist-deadline` the pipeline under a deadline
 // that training on 1 CPU misses, so that acai moves it to 2 CPUs while it trains
-// (examples/mnist/deadline.json); `--example=hello` the small three-step one.
+// (examples/mnist/deadline.json); `--example=hello` the small three-step one; `--example=tabular`
+// the weather pipeline (examples/tabular/run.json, after importing its table).
 const exampleName = exampleArg?.includes('=') ? exampleArg.split('=')[1] : undefined;
 const exitAfter = args.includes('--exit');
 const home = path.resolve(process.env.ACAI_HOME ?? path.join(root, '.acai'));
@@ -126,6 +127,15 @@ async function runExample(stack) {
       ACAI_URL: stack.gatewayUrl,
       ACAI_KEY: stack.key(),
     });
+    show('import', stdout);
+  }
+  if (which === 'tabular') {
+    say('importing the weather table as file set "weather" (examples/tabular/import.mjs)');
+    const { stdout } = await run(
+      process.execPath,
+      [path.join(root, 'examples/tabular/import.mjs')],
+      { ACAI_URL: stack.gatewayUrl, ACAI_KEY: stack.key() },
+    );
     show('import', stdout);
   }
   const submitted = await api('POST', '/api/v1/runs', spec);

@@ -76,6 +76,11 @@ export const BENCHMARKS = {
       'the scheduling benchmark’s real round alone: MNIST under a deadline 1 CPU misses: fixed 1 CPU, fixed 2 CPU, and acai starting on 1 CPU and rescaling while it trains',
     load: () => import('./mnist-rescale.mjs'),
   },
+  reuse: {
+    description:
+      'reuse of earlier results: 11 overlapping pipelines (weather table and MNIST) without reuse, again unchanged with reuse, then modified with and without reuse',
+    load: () => import('./reuse.mjs'),
+  },
   replay: {
     description:
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',

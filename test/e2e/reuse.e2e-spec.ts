@@ -148,6 +148,19 @@ describe('reuse of earlier results', () => {
     });
   });
 
+  it('ends a reused job’s followed logs at once: it never ran, so no output will come', async () => {
+    const started = Date.now();
+    const followed = await system.api(
+      'GET',
+      `/api/v1/jobs/${idOf(second, 'make')}/logs?follow=true`,
+    );
+    expect(followed.status).toBe(200);
+    expect(followed.text).toBe('');
+    // Not the 5 s a follower waits for the end marker of a job that ended (npm run up follows
+    // each job of a run, so a reused run of five steps took 25 s there).
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it('computes again when the code changed, and says what differed', async () => {
     await writeScript('# version 2');
     const third = await run(spec());

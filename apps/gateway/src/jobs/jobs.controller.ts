@@ -64,7 +64,8 @@ export class JobsController {
   /**
    * The job's output. Plain text by default (stderr lines too, in order); `format=json` gives one
    * JSON object per line (`t` time, `s` out|err, `l` text). `follow=true` streams until the job ends
-   * (at once for a job that ended without running: skipped, cancelled or failed before it started).
+   * (at once for a reused job, which never ran; within ENDED_JOB_FOLLOW_MS for another job that
+   * ended without running: skipped, cancelled or failed before it started).
    */
   @Route(Routes.getJobLogs)
   async logs(
@@ -76,7 +77,8 @@ export class JobsController {
     assertId(id, 'job');
     const { follow, format } = queryOf(Routes.getJobLogs, query);
     const job = await this.commands.send('getJob', { project: caller.project, jobId: id });
-    const following = follow === 'true' || follow === '1';
+    // A reused job never ran: it has no output and no end marker will come, so it is not followed.
+    const following = (follow === 'true' || follow === '1') && job.reusedFrom === undefined;
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
     // A job that has ended may never have run (skipped, cancelled or failed before it started),

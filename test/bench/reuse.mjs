@@ -1,0 +1,611 @@
+// @ts-check
+// The `reuse` benchmark (the provenance issue's first figure): a workload of pipelines written as
+// different users would write them, overlapping in steps as the Kaggle workloads of the Experiment
+// Graph paper do (several users' scripts over the same data, sharing loading and feature steps and
+// differing in models and parameters), on the weather table (examples/tabular) and on MNIST
+// (examples/mnist), run through the whole stack, one pipeline after another:
+//
+//   A  the workload with `reuse: "never"`: every step computed (the baseline; the overlap between
+//      pipelines is not exploited either);
+//   B  the same workload again, unchanged, with reuse (auto);
+//   C  a modified workload (about half of the steps changed: other parameters, models, feature
+//      steps) with reuse, after A and B;
+//   D  the modified workload with `reuse: "never"`: C's fair baseline.
+//
+// Goals: A / B >= 12 (unchanged), D / C >= 2 (modified). For each phase: wall time (first submit to
+// the last run's end event), each run's, steps computed and reused; and where the time of a reused
+// run goes (from the jobs' histories).
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { countLogLines, cpuSnapshot, cpuUse, round, stats } from './lib.mjs';
+import { runProgram, startMnistStack } from './mnist-stack.mjs';
+
+/** @typedef {import('./run.mjs').BenchContext} BenchContext */
+/** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
+/** @typedef {Record<string, string>} Env */
+/**
+ * @typedef {object} StepSpec
+ * @property {string} name
+ * @property {string[]} command
+ * @property {string[]} [code]
+ * @property {unknown[]} [inputs]
+ * @property {{ fileset: string }[]} outputs
+ * @property {Env} [env]
+ * @property {{ cpu?: number, memoryMb?: number }} resources
+ * @property {number} timeoutSeconds
+ */
+/** @typedef {{ name: string, reuse?: 'never', steps: StepSpec[] }} RunSpec */
+/** @typedef {{ user: string, kind: 'tabular' | 'mnist', spec: RunSpec }} Pipeline */
+/** @typedef {{ seq: number, type: string, time: string, data: any }} HistoryEntry */
+
+const RUN_TIMEOUT_MS = 15 * 60_000;
+const GOAL_UNCHANGED = 12;
+const GOAL_MODIFIED = 2;
+
+/**
+ * The steps of a tabular pipeline (examples/tabular): load -> clean -> features -> train ->
+ * evaluate. Two users' steps are "the same step" when command, code, env and inputs are the same.
+ * @param {string} examples
+ * @param {{ clean?: Env, features: Env, train: Env }} p
+ * @returns {StepSpec[]}
+ */
+function tabularSteps(examples, p) {
+  const dist = `${examples}/tabular/dist`;
+  /** @param {string} name @param {string} program @param {unknown[]} inputs @param {string} output @param {Env} [env] @returns {StepSpec} */
+  const step = (name, program, inputs, output, env) => ({
+    name,
+    command: ['node', `${dist}/${program}`],
+    code: [dist],
+    inputs,
+    outputs: [{ fileset: output }],
+    ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
+    resources: { cpu: 1, memoryMb: 384 },
+    timeoutSeconds: 300,
+  });
+  return [
+    step('load', 'load.js', [{ fileset: 'weather' }], 'weather-table'),
+    step('clean', 'clean.js', [{ step: 'load', output: 'weather-table' }], 'weather-split', {
+      TEST_FRACTION: '0.2',
+      SEED: '1',
+      ...p.clean,
+    }),
+    step(
+      'features',
+      'featurize.js',
+      [{ step: 'clean', output: 'weather-split' }],
+      'weather-features',
+      p.features,
+    ),
+    step(
+      'train',
+      'train.js',
+      [{ step: 'features', output: 'weather-features' }],
+      'weather-model',
+      p.train,
+    ),
+    step(
+      'evaluate',
+      'evaluate.js',
+      [
+        { step: 'features', output: 'weather-features' },
+        { step: 'train', output: 'weather-model' },
+      ],
+      'weather-report',
+    ),
+  ];
+}
+
+/**
+ * The MNIST pipeline (examples/mnist: etl -> train -> evaluate), without `provision` (no profiling
+ * runs), with a small EPOCHS so that the benchmark stays within minutes.
+ * @param {string} examples
+ * @param {{ etl?: Env, train: Env }} p
+ * @returns {StepSpec[]}
+ */
+function mnistSteps(examples, p) {
+  const dist = `${examples}/mnist/dist`;
+  return [
+    {
+      name: 'etl',
+      command: ['node', `${dist}/etl.js`],
+      code: [dist],
+      inputs: [{ fileset: 'mnist' }],
+      outputs: [{ fileset: 'mnist-tensors' }],
+      env: { NORMALISE: 'scale', ...p.etl },
+      resources: { cpu: 1, memoryMb: 512 },
+      timeoutSeconds: 300,
+    },
+    {
+      name: 'train',
+      command: ['node', `${dist}/train.js`],
+      code: [dist],
+      inputs: [{ step: 'etl', output: 'mnist-tensors' }],
+      outputs: [{ fileset: 'mnist-model' }],
+      env: {
+        HIDDEN: '64',
+        LEARNING_RATE: '0.1',
+        MOMENTUM: '0.9',
+        EPOCHS: '1',
+        BATCH: '64',
+        SEED: '1',
+        ...p.train,
+      },
+      resources: { cpu: 1, memoryMb: 768 },
+      timeoutSeconds: 900,
+    },
+    {
+      name: 'evaluate',
+      command: ['node', `${dist}/evaluate.js`],
+      code: [dist],
+      inputs: [
+        { step: 'etl', output: 'mnist-tensors' },
+        { step: 'train', output: 'mnist-model' },
+      ],
+      outputs: [{ fileset: 'mnist-report' }],
+      resources: { cpu: 1, memoryMb: 256 },
+      timeoutSeconds: 300,
+    },
+  ];
+}
+
+/**
+ * The workload: eleven users' pipelines, eight on the weather table and three on MNIST. Every
+ * tabular pipeline shares load and clean; features are shared by two to four users each; models
+ * and their parameters differ (the Kaggle workloads' shape).
+ * @param {string} examples
+ * @returns {{ original: Pipeline[], modified: Pipeline[] }}
+ */
+export function workload(examples) {
+  /** @param {string} user @param {{ clean?: Env, features: Env, train: Env }} p @returns {Pipeline} */
+  const tab = (user, p) => ({
+    user,
+    kind: 'tabular',
+    spec: { name: `${user}-weather`, steps: tabularSteps(examples, p) },
+  });
+  /** @param {string} user @param {{ etl?: Env, train: Env }} p @returns {Pipeline} */
+  const mnist = (user, p) => ({
+    user,
+    kind: 'mnist',
+    spec: { name: `${user}-mnist`, steps: mnistSteps(examples, p) },
+  });
+  const standard = { FEATURES: 'standard' };
+  const onehot = { FEATURES: 'onehot' };
+  const poly2 = { FEATURES: 'poly', DEGREE: '2' };
+  const poly3 = { FEATURES: 'poly', DEGREE: '3' };
+  const original = [
+    tab('alice', { features: standard, train: { MODEL: 'ridge', LAMBDA: '1' } }),
+    tab('bob', { features: standard, train: { MODEL: 'ols' } }),
+    tab('carol', { features: onehot, train: { MODEL: 'ridge', LAMBDA: '1' } }),
+    tab('dave', { features: onehot, train: { MODEL: 'knn', K: '10' } }),
+    tab('erin', { features: poly2, train: { MODEL: 'ridge', LAMBDA: '10' } }),
+    tab('frank', { features: poly2, train: { MODEL: 'gd', EPOCHS: '400', LEARNING_RATE: '0.05' } }),
+    tab('grace', { features: onehot, train: { MODEL: 'logistic' } }),
+    tab('heidi', { features: standard, train: { MODEL: 'knn', K: '5' } }),
+    mnist('ivan', { train: { HIDDEN: '64' } }),
+    mnist('judy', { train: { HIDDEN: '128' } }),
+    mnist('mallory', { etl: { NORMALISE: 'standardise' }, train: { HIDDEN: '64' } }),
+  ];
+  // About half of the steps change. A changed step changes every step downstream of it (their
+  // inputs are other bytes); a changed step that another user's modified pipeline also has is
+  // computed once with reuse and once per pipeline without.
+  const modified = [
+    tab('alice', { features: standard, train: { MODEL: 'ridge', LAMBDA: '0.1' } }), // train
+    tab('bob', {
+      features: standard,
+      train: { MODEL: 'gd', EPOCHS: '400', LEARNING_RATE: '0.05' },
+    }), // model
+    tab('carol', { features: onehot, train: { MODEL: 'knn', K: '20' } }), // model
+    tab('dave', { features: onehot, train: { MODEL: 'knn', K: '10' } }), // unchanged
+    tab('erin', { features: poly3, train: { MODEL: 'gd', EPOCHS: '200', LEARNING_RATE: '0.02' } }), // features, model
+    tab('frank', { features: poly3, train: { MODEL: 'gd', EPOCHS: '200', LEARNING_RATE: '0.01' } }), // features (as erin's), rate
+    tab('grace', {
+      clean: { TEST_FRACTION: '0.3' },
+      features: onehot,
+      train: { MODEL: 'logistic' },
+    }), // the split
+    tab('heidi', { features: onehot, train: { MODEL: 'knn', K: '5' } }), // features (as carol's), so the model
+    mnist('ivan', { train: { HIDDEN: '64', LEARNING_RATE: '0.05' } }), // train
+    mnist('judy', { train: { HIDDEN: '128', LEARNING_RATE: '0.2' } }), // train
+    mnist('mallory', { etl: { NORMALISE: 'standardise' }, train: { HIDDEN: '32' } }), // train
+  ];
+  return { original, modified };
+}
+
+/**
+ * A key per step that is equal exactly when two steps would have the same signature given the same
+ * data: its command, code, env and the keys of the steps it reads.
+ * @param {RunSpec} spec
+ * @returns {Map<string, string>} step name -> key
+ */
+export function stepKeys(spec) {
+  /** @type {Map<string, string>} */
+  const keys = new Map();
+  for (const step of spec.steps) {
+    const inputs = (step.inputs ?? []).map((input) => {
+      const i = /** @type {{ step?: string, output?: string, fileset?: string }} */ (input);
+      return i.step === undefined ? `fileset:${i.fileset}` : `${keys.get(i.step)}>${i.output}`;
+    });
+    keys.set(
+      step.name,
+      JSON.stringify([step.command, step.code, step.env ?? {}, inputs, step.outputs]),
+    );
+  }
+  return keys;
+}
+
+/**
+ * How many of `next`'s steps are new against `earlier` (changed, or downstream of a change), and
+ * how many distinct new ones there are (a step two modified pipelines share is computed once with
+ * reuse).
+ * @param {Pipeline[]} earlier
+ * @param {Pipeline[]} next
+ */
+export function changes(earlier, next) {
+  const seen = new Set(earlier.flatMap((p) => [...stepKeys(p.spec).values()]));
+  const all = next.flatMap((p) => [...stepKeys(p.spec).values()]);
+  const changed = all.filter((k) => !seen.has(k));
+  return {
+    steps: all.length,
+    changed: changed.length,
+    distinctChanged: new Set(changed).size,
+    distinctSteps: new Set(all).size,
+  };
+}
+
+/** @param {Pipeline[]} pipelines @param {boolean} never @returns {Pipeline[]} */
+const withReuse = (pipelines, never) =>
+  pipelines.map((p) => ({
+    ...p,
+    spec: never ? { ...p.spec, reuse: 'never' } : p.spec,
+  }));
+
+/**
+ * @param {BenchContext} ctx
+ * @returns {Promise<BenchOutcome>}
+ */
+export async function run(ctx) {
+  const { say } = ctx;
+  const loadAverageAtStart = os.loadavg().map((x) => round(x, 2));
+  const bench = await startMnistStack(ctx, 'reuse');
+  const { home, stack, api } = bench;
+  /** @type {string[]} */
+  const problems = [];
+  let ok = false;
+  try {
+    say('importing the weather table (examples/tabular/import.mjs)');
+    await runProgram(process.execPath, [path.join(ctx.root, 'examples/tabular/import.mjs')], {
+      ACAI_URL: stack.gatewayUrl,
+      ACAI_KEY: stack.key(),
+    });
+    const examples = await stack.examples();
+    const { original, modified } = workload(examples);
+    const modification = changes(original, modified);
+    say(
+      `workload: ${original.length} pipelines, ${modification.steps} steps ` +
+        `(${changes([], original).distinctSteps} distinct); modified: ${modification.changed} of ` +
+        `${modification.steps} steps new (${modification.distinctChanged} distinct)`,
+    );
+
+    // Warm-up, not measured: the page cache, the programs' first start, each service's first run.
+    // Its steps that take a seed get one no phase uses, so that no phase can reuse them.
+    say('warm-up: one tabular and one MNIST pipeline with a seed no phase uses (not measured)');
+    const warm = workload(examples).original;
+    for (const p of [warm[0], warm[8]]) {
+      if (p === undefined) continue;
+      const spec = {
+        ...p.spec,
+        name: `warmup-${p.spec.name}`,
+        steps: p.spec.steps.map((s) =>
+          s.env === undefined ? s : { ...s, env: { ...s.env, SEED: '99' } },
+        ),
+      };
+      const r = await bench.submitAndWait(spec, RUN_TIMEOUT_MS);
+      if (r.endType !== 'run.succeeded') problems.push(`warm-up ${spec.name} ended ${r.endType}`);
+    }
+
+    /**
+     * Runs a phase: each pipeline submitted when the previous one ended (as one user after
+     * another), timed from the bus; then the run views and job histories.
+     * @param {string} phase @param {string} what @param {Pipeline[]} pipelines
+     */
+    const runPhase = async (phase, what, pipelines) => {
+      say(`phase ${phase}: ${what}`);
+      const before = cpuSnapshot(home);
+      const started = performance.now();
+      const runs = [];
+      for (const p of pipelines) {
+        const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS);
+        const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
+        runs.push({ pipeline: p, submitted: r, wallSec });
+        if (r.endType !== 'run.succeeded')
+          problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+        if (bench.died() !== undefined) break;
+      }
+      const wallSec = (performance.now() - started) / 1000;
+      const cpu = cpuUse(before, cpuSnapshot(home));
+      const details = [];
+      for (const r of runs) details.push(await describeRun(api, r, phase, problems));
+      const computed = details.reduce((a, d) => a + d.computed, 0);
+      const reused = details.reduce((a, d) => a + d.reused, 0);
+      const result = {
+        phase,
+        what,
+        wallSec: round(wallSec, 2),
+        runsWallSec: round(
+          details.reduce((a, d) => a + (d.wallSec ?? 0), 0),
+          2,
+        ),
+        runs: details.length,
+        steps: computed + reused,
+        computed,
+        reused,
+        jobSeconds: round(
+          details.reduce((a, d) => a + d.jobSeconds, 0),
+          2,
+        ),
+        savedSeconds: round(
+          details.reduce((a, d) => a + d.savedSeconds, 0),
+          2,
+        ),
+        cpu,
+        pipelines: details,
+      };
+      say(
+        `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused ` +
+          `(jobs ran ${result.jobSeconds} s; other processes took ${cpu.otherBusySec} CPU-s)`,
+      );
+      for (const d of details)
+        say(
+          `    ${d.name.padEnd(16)} ${String(d.status).padEnd(10)} ${String(d.wallSec).padStart(7)} s  ` +
+            `${d.computed} computed, ${d.reused} reused`,
+        );
+      return result;
+    };
+
+    const a = await runPhase(
+      'A',
+      'the workload, reuse: never (baseline)',
+      withReuse(original, true),
+    );
+    const b = await runPhase(
+      'B',
+      'the workload again, unchanged, with reuse',
+      withReuse(original, false),
+    );
+    const c = await runPhase('C', 'the modified workload, with reuse', withReuse(modified, false));
+    const d = await runPhase(
+      'D',
+      'the modified workload, reuse: never (C’s baseline)',
+      withReuse(modified, true),
+    );
+    if (bench.died() !== undefined) problems.push(`a service died: ${bench.died()}`);
+
+    const unchanged = round(a.wallSec / b.wallSec, 2);
+    const modifiedSpeedup = round(d.wallSec / c.wallSec, 2);
+    const modifiedAgainstA = round(a.wallSec / c.wallSec, 2);
+    // The most reuse could give C with no overhead at all: D's job time against D's job time in
+    // the steps C had to compute (the same pipeline's same step), since those run either way.
+    const computedInC = new Set(
+      c.pipelines.flatMap((p) => p.jobs.filter((j) => !j.reused).map((j) => `${p.name}/${j.name}`)),
+    );
+    const dSecondsOfComputedInC = d.pipelines
+      .flatMap((p) => p.jobs.map((j) => ({ key: `${p.name}/${j.name}`, seconds: j.seconds ?? 0 })))
+      .filter((j) => computedInC.has(j.key))
+      .reduce((s, j) => s + j.seconds, 0);
+    const modifiedBound = {
+      dJobSeconds: d.jobSeconds,
+      dJobSecondsOfStepsComputedInC: round(dSecondsOfComputedInC, 2),
+      shareOfDTime: round(dSecondsOfComputedInC / Math.max(d.jobSeconds, 1e-9), 3),
+      bestSpeedup: round(d.jobSeconds / Math.max(dSecondsOfComputedInC, 1e-9), 2),
+    };
+    // Where a reused run's time goes: from its POST to its first job's decision, the decisions
+    // themselves (one job after the other, each when the steps it needs have ended), and from the
+    // last job's to the run's end event.
+    const reusedRuns = b.pipelines.filter((p) => p.computed === 0);
+    const breakdown = {
+      runs: reusedRuns.length,
+      perRunSec: stats(
+        reusedRuns.map((p) => p.wallSec ?? 0),
+        3,
+      ),
+      acceptMs: stats(
+        reusedRuns.map((p) => p.acceptMs),
+        1,
+      ),
+      submitToFirstDecisionMs: stats(
+        reusedRuns.map((p) => p.submitToFirstDecisionMs ?? 0),
+        1,
+      ),
+      betweenDecisionsMs: stats(
+        reusedRuns.flatMap((p) => p.betweenDecisionsMs),
+        1,
+      ),
+      lastDecisionToEndMs: stats(
+        reusedRuns.map((p) => p.lastDecisionToEndMs ?? 0),
+        1,
+      ),
+      perStepMs: round(
+        (reusedRuns.reduce((s, p) => s + (p.wallSec ?? 0), 0) * 1000) /
+          Math.max(
+            1,
+            reusedRuns.reduce((s, p) => s + p.reused, 0),
+          ),
+        1,
+      ),
+    };
+
+    const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
+    const errorCount = Object.values(logErrors).reduce((s, n) => s + n, 0);
+    if (errorCount > 0)
+      problems.push(
+        `service logs have ${errorCount} error lines: ${JSON.stringify(logErrors)} (see ${stack.logDir})`,
+      );
+    if (b.computed > 0)
+      problems.push(`phase B computed ${b.computed} steps of an unchanged workload`);
+
+    say('');
+    say(`phase                                   wall s   computed  reused   speed-up   goal`);
+    /** @param {typeof a} p @param {string} speed @param {string} goal */
+    const line = (p, speed, goal) =>
+      say(
+        `${`${p.phase} ${p.what}`.slice(0, 38).padEnd(38)} ${String(p.wallSec).padStart(7)}  ` +
+          `${String(p.computed).padStart(8)}  ${String(p.reused).padStart(6)}   ${speed.padStart(8)}   ${goal}`,
+      );
+    line(a, '1×', '');
+    line(
+      b,
+      `${unchanged}×`,
+      `>= ${GOAL_UNCHANGED}× ${unchanged >= GOAL_UNCHANGED ? 'met' : 'MISSED'}`,
+    );
+    line(d, '1×', '');
+    line(
+      c,
+      `${modifiedSpeedup}×`,
+      `>= ${GOAL_MODIFIED}× ${modifiedSpeedup >= GOAL_MODIFIED ? 'met' : 'MISSED'}`,
+    );
+    say(`C against A (the original workload without reuse): ${modifiedAgainstA}×`);
+    say(
+      `the steps C computed took ${modifiedBound.dJobSecondsOfStepsComputedInC} s of D's ` +
+        `${modifiedBound.dJobSeconds} s of job time (${round(modifiedBound.shareOfDTime * 100, 1)} %): ` +
+        `with no overhead at all, reuse could make C at most ${modifiedBound.bestSpeedup}× faster than D`,
+    );
+    say(
+      `a reused run (B): ${breakdown.perRunSec.mean} s on average, ${breakdown.perStepMs} ms per step; ` +
+        `POST -> 202 ${breakdown.acceptMs.p50} ms, POST -> first decision ${breakdown.submitToFirstDecisionMs.p50} ms, ` +
+        `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
+    );
+    for (const p of problems) say(`PROBLEM: ${p}`);
+    ok = problems.length === 0;
+
+    const file = ctx.writeResult('reuse', {
+      benchmark: 'reuse',
+      date: new Date().toISOString(),
+      ok,
+      machine: {
+        ...ctx.machine(),
+        natsServer: bench.natsVersion(),
+        loadAverageAtStart,
+        loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)),
+      },
+      workload: {
+        pipelines: original.map((p) => ({
+          user: p.user,
+          kind: p.kind,
+          name: p.spec.name,
+          steps: p.spec.steps.map((s) => ({ name: s.name, env: s.env ?? {} })),
+        })),
+        modified: modified.map((p) => ({
+          user: p.user,
+          kind: p.kind,
+          name: p.spec.name,
+          steps: p.spec.steps.map((s) => ({ name: s.name, env: s.env ?? {} })),
+        })),
+        modification,
+      },
+      phases: { A: a, B: b, C: c, D: d },
+      speedups: {
+        unchanged: {
+          value: unchanged,
+          goal: GOAL_UNCHANGED,
+          met: unchanged >= GOAL_UNCHANGED,
+          of: 'A wall / B wall',
+        },
+        modified: {
+          value: modifiedSpeedup,
+          goal: GOAL_MODIFIED,
+          met: modifiedSpeedup >= GOAL_MODIFIED,
+          of: 'D wall / C wall',
+        },
+        modifiedAgainstA: { value: modifiedAgainstA, of: 'A wall / C wall' },
+        modifiedBound,
+      },
+      reusedRunBreakdown: breakdown,
+      notes: problems,
+    });
+    return { ok, file };
+  } finally {
+    await bench.close();
+    if (ok && !ctx.keep) {
+      const { rmSync } = await import('node:fs');
+      rmSync(home, { recursive: true, force: true });
+    } else say(`kept ${home}`);
+  }
+}
+
+/**
+ * A run's outcome from its view and its jobs' histories: steps computed and reused, what the jobs
+ * ran for, and for a reused run where its time went.
+ * @param {(method: 'GET' | 'POST', pathname: string, body?: unknown) => Promise<any>} api
+ * @param {{ pipeline: Pipeline, submitted: { id: string, submittedAtMs: number, submittedAt: number, endedAt: number | null, endType: string | null, events: Map<string, number> }, wallSec: number | null }} r
+ * @param {string} phase
+ * @param {string[]} problems
+ */
+async function describeRun(api, r, phase, problems) {
+  const { id } = r.submitted;
+  /** @type {any} */
+  let view;
+  for (let i = 0; i < 100; i++) {
+    view = await api('GET', `/api/v1/runs/${id}`);
+    if (['succeeded', 'failed', 'cancelled'].includes(view.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  let computed = 0;
+  let reused = 0;
+  let jobSeconds = 0;
+  /** @type {number[]} */
+  const decisions = [];
+  /** @type {{ name: string, status: string, reused: boolean, seconds: number | null }[]} */
+  const jobs = [];
+  for (const job of view.jobs) {
+    /** @type {HistoryEntry[]} */
+    const history = await api('GET', `/api/v1/jobs/${job.id}/history`);
+    const at = (/** @type {string} */ type) => {
+      const e = history.find((h) => h.type === type);
+      return e === undefined ? null : Date.parse(e.time);
+    };
+    const reusedAt = at('job.reused');
+    const queuedAt = at('job.queued');
+    const startedAt = at('job.started');
+    const endedAt = at('job.succeeded') ?? at('job.failed');
+    const decidedAt = reusedAt ?? queuedAt;
+    if (decidedAt !== null) decisions.push(decidedAt);
+    const seconds = startedAt !== null && endedAt !== null ? (endedAt - startedAt) / 1000 : null;
+    if (reusedAt !== null) reused++;
+    else computed++;
+    if (seconds !== null) jobSeconds += seconds;
+    jobs.push({
+      name: job.name,
+      status: job.status,
+      reused: reusedAt !== null,
+      seconds: seconds === null ? null : round(seconds, 2),
+    });
+    if (job.status !== 'succeeded')
+      problems.push(`phase ${phase}: ${view.name} job ${job.name} is ${job.status}`);
+  }
+  decisions.sort((x, y) => x - y);
+  const endWall =
+    r.submitted.endedAt === null
+      ? null
+      : r.submitted.submittedAtMs + (r.submitted.endedAt - r.submitted.submittedAt);
+  const acceptedAt = r.submitted.events.get('run.submitted');
+  return {
+    name: r.pipeline.spec.name,
+    runId: id,
+    status: view.status,
+    wallSec: r.wallSec === null ? null : round(r.wallSec, 3),
+    computed,
+    reused,
+    jobSeconds: round(jobSeconds, 2),
+    savedSeconds: round(view.reuse?.savedSeconds ?? 0, 2),
+    acceptMs: acceptedAt === undefined ? 0 : round(acceptedAt - r.submitted.submittedAt, 1),
+    submitToFirstDecisionMs:
+      decisions[0] === undefined ? null : decisions[0] - r.submitted.submittedAtMs,
+    betweenDecisionsMs: decisions.slice(1).map((t, i) => t - (decisions[i] ?? t)),
+    lastDecisionToEndMs:
+      endWall === null || decisions.length === 0
+        ? null
+        : round(endWall - (decisions[decisions.length - 1] ?? 0), 1),
+    jobs,
+  };
+}
