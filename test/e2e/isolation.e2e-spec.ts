@@ -74,6 +74,7 @@ const QUERIES: Record<string, string> = { from: '1', to: '1' };
 const OWNED_QUERIES: Record<string, (a: Owned) => string> = {
   getLineage: (a) => `fileset=${a.fileset}&version=1`,
   getImpact: (a) => `fileset=${a.fileset}&version=1`,
+  getExperimentGraph: (a) => `run=${a.runId}`,
 };
 
 /**

@@ -77,6 +77,8 @@ describe('storage budgets and the materializer', () => {
     return (r.body as { versions: VersionView[] }).versions;
   }
 
+  let firstRun: Submitted;
+
   it('keeps everything without a budget', async () => {
     const content = Buffer.from('raw data\n');
     const { createHash } = await import('node:crypto');
@@ -88,11 +90,41 @@ describe('storage budgets and the materializer', () => {
       put: [{ path: 'raw.txt', sha256: sha }],
     });
     expect(commit.status).toBe(201);
-    await run(spec('1'));
+    firstRun = await run(spec('1'));
     await run(spec('2'));
     const r = await system.api('GET', '/api/v1/projects/default/storage-budget');
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ budgetBytes: null, derivedVersions: 4, evictedVersions: 0 });
+  });
+
+  it('shows a run as an experiment graph: operations, and artifacts with what they are worth', async () => {
+    const r = await system.api('GET', `/api/v1/experiment-graph?run=${firstRun.id}`);
+    expect(r.status).toBe(200);
+    const graph = r.body as {
+      operations: { step: string; inputs: string[]; outputs: string[] }[];
+      artifacts: {
+        id: string;
+        madeBy: string | null;
+        computeSeconds: number | null;
+        reads: number;
+        quality: number | null;
+      }[];
+    };
+    expect(graph.operations.map((o) => [o.step, o.inputs, o.outputs])).toEqual([
+      ['prep', ['version:mat-raw@1'], ['version:mat-features@1']],
+      ['fit', ['version:mat-features@1'], ['version:mat-model@1']],
+    ]);
+    const by = Object.fromEntries(graph.artifacts.map((a) => [a.id, a]));
+    // Uploaded: source data, made by no job; read by both runs' prep.
+    expect(by['version:mat-raw@1']).toMatchObject({ madeBy: null, computeSeconds: null, reads: 2 });
+    expect(by['version:mat-features@1']!.computeSeconds).toBeGreaterThanOrEqual(1.5);
+    // It leads to the model fit made, whose step names accuracy as its quality.
+    expect(by['version:mat-features@1']).toMatchObject({ reads: 1, quality: 0.9 });
+    expect(by['version:mat-model@1']).toMatchObject({ reads: 0, quality: 0.9 });
+    expect(
+      (await system.api('GET', '/api/v1/experiment-graph?run=run-00000000000000000000000')).status,
+    ).toBe(404);
+    expect((await system.api('GET', '/api/v1/experiment-graph?run=nope')).status).toBe(400);
   });
 
   it('refuses a budget that is not a number of bytes, naming the field', async () => {

@@ -14,6 +14,7 @@ import { ProvenanceModule } from './provenance.module.js';
 import { ProvenanceMetrics1764300000000 } from './metrics/metrics.migration.js';
 import { MetricsProjection } from './metrics/metrics.projection.js';
 import { MetricsRepository, SqlMetricsRepository } from './metrics/metrics.repository.js';
+import { ExperimentGraphHandler, ExperimentGraphSource } from './graph/experiment-graph.handler.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ProvenanceMaterialization1797100000000 } from './materialize/materialize.migration.js';
 import { Materializer } from './materialize/materializer.js';
@@ -99,6 +100,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
+      { provide: ExperimentGraphSource, useValue: { db: ctx.db, schema } },
       {
         provide: Materializer,
         useValue: new Materializer(

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExperimentGraphHandler } from './graph/experiment-graph.handler.js';
 import { HistoryHandler } from './history/history.handler.js';
 import { LineageHandler } from './lineage/lineage.handler.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
@@ -6,6 +7,13 @@ import { ReuseHandler } from './reuse/reuse.handler.js';
 import { TimelineHandler } from './timeline/timeline.handler.js';
 
 @Module({
-  controllers: [HistoryHandler, ReuseHandler, LineageHandler, MaterializeHandler, TimelineHandler],
+  controllers: [
+    ExperimentGraphHandler,
+    HistoryHandler,
+    ReuseHandler,
+    LineageHandler,
+    MaterializeHandler,
+    TimelineHandler,
+  ],
 })
 export class ProvenanceModule {}

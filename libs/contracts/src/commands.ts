@@ -45,6 +45,7 @@ import {
   SubmitRunResponseSchema,
 } from './api/views.js';
 import {
+  ExperimentGraphViewSchema,
   ImpactViewSchema,
   LINEAGE_MAX_DEPTH,
   LineageDirectionSchema,
@@ -244,6 +245,18 @@ export const Commands = defineCommands({
       name: z.string().max(200).nullable(),
     }),
     response: MetricSeriesSchema,
+  },
+  getExperimentGraph: {
+    service: 'provenance',
+    summary:
+      'The experiment graph of a run or of the project: artifacts (size, compute time, reads, reuses, quality) and the operations between them',
+    request: z.object({
+      ...projectScoped,
+      runId: z.string().nullable(),
+      limit: z.number().int().min(1).max(500),
+      cursor: z.string().nullable(),
+    }),
+    response: ExperimentGraphViewSchema,
   },
   getLineage: {
     service: 'provenance',

@@ -198,6 +198,10 @@ export {
 } from './api/catalog.views.js';
 export { type NodeView } from './api/provisioning.views.js';
 export {
+  type ExperimentArtifact,
+  type ExperimentGraphView,
+  ExperimentGraphViewSchema,
+  type ExperimentOperation,
   type Impacted,
   type ImpactView,
   ImpactViewSchema,

@@ -218,6 +218,14 @@ export const LineageQuerySchema = z
       }
     }
   });
+export const ExperimentGraphQuerySchema = z.object({
+  run: z
+    .string()
+    .regex(/^[a-z]+-[0-9a-z]{23}$/, 'a run id')
+    .optional()
+    .describe('The run (absent: the whole project)'),
+  ...PageQuery,
+});
 export const ImpactQuerySchema = z.object({
   fileset: FilesetNameSchema.describe('The file set of the version'),
   version: z.coerce.number().int().positive().describe('The version'),
@@ -395,6 +403,23 @@ export const Routes = {
       'Start at `fileset` and `version`, or at `job`. Answers the start, the nodes reached within `depth` edges (each with its shortest `depth`), in order of depth then id, a page at a time, and the edges among them (each edge once over all pages, on the page of its later end).',
     query: LineageQuerySchema,
     success: { status: 200, description: 'A page of the walk', body: Commands.getLineage.response },
+    errors: read,
+  }),
+  getExperimentGraph: route({
+    method: 'GET',
+    path: '/api/v1/experiment-graph',
+    tag: 'lineage',
+    auth: 'read',
+    summary:
+      'The experiment graph of a run (`?run=`) or of the project: operations and the artifacts between them',
+    description:
+      'Operations are jobs, a page at a time in log order, each with the artifacts it read and made (or, reused, took); artifacts are file set versions with their size, the seconds the job that made them ran, how often they were read or reused, and the best `quality` metric of the models they lead to: what the materializer weighs.',
+    query: ExperimentGraphQuerySchema,
+    success: {
+      status: 200,
+      description: 'A page of the graph',
+      body: Commands.getExperimentGraph.response,
+    },
     errors: read,
   }),
   getImpact: route({

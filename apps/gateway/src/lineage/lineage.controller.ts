@@ -31,6 +31,21 @@ export class LineageController {
     });
   }
 
+  /** `?run=<id>` or the whole project: the experiment graph, a page of operations at a time. */
+  @Route(Routes.getExperimentGraph)
+  experimentGraph(
+    @Caller() caller: Principal,
+    @Query() query: unknown,
+  ): Promise<CommandResult<'getExperimentGraph'>> {
+    const q = queryOf(Routes.getExperimentGraph, query);
+    return this.commands.send('getExperimentGraph', {
+      project: caller.project,
+      runId: q.run ?? null,
+      limit: q.limit,
+      cursor: q.cursor ?? null,
+    });
+  }
+
   /** `?fileset=mnist&version=1`: what depends on it, in the order to recompute it. */
   @Route(Routes.getImpact)
   impact(

@@ -3,10 +3,10 @@ import {
   FilesetProblems,
   isProblem,
   type MaterializationDecision,
-  type QualitySpec,
   type StorageBudgetView,
 } from '@acai/contracts';
 import type { CommandSender, EventingLogger } from '@acai/eventing';
+import { ArtifactStatsReader } from './artifact-stats.js';
 import { DEFAULT_ALPHA, planMaterialization, type Artifact, type ScoredArtifact } from '@acai/runs';
 
 /** A project's budget as stored. */
@@ -29,8 +29,6 @@ export interface MaterializationRound {
   readonly refused: readonly { id: string; why: string }[];
 }
 
-const ACTIVE_JOB = ['queued', 'provisioned', 'dispatched', 'running', 'retrying'];
-
 /**
  * Keeps each project's derived artifacts (versions its jobs made) within its storage budget: weighs
  * them from the lineage graph (size, the running time of the job that made each, its uses, the
@@ -43,6 +41,7 @@ const ACTIVE_JOB = ['queued', 'provisioned', 'dispatched', 'running', 'retrying'
 export class Materializer {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
+  private readonly stats: ArtifactStatsReader;
 
   constructor(
     private readonly db: DataSource,
@@ -50,7 +49,9 @@ export class Materializer {
     private readonly commands: CommandSender,
     private readonly logger: EventingLogger,
     private readonly intervalMs: number,
-  ) {}
+  ) {
+    this.stats = new ArtifactStatsReader(db, schema);
+  }
 
   private t(table: string): string {
     return `"${this.schema.replace(/"/g, '""')}".${table}`;
@@ -216,126 +217,31 @@ export class Materializer {
 
   /** The project's derived versions not evicted, weighed from the lineage graph. */
   async artifacts(project: string): Promise<Artifact[]> {
-    const nodes = this.t('lineage_nodes');
-    const edges = this.t('lineage_edges');
-    const rows = await this.db.query<
-      {
-        id: string;
-        fileset: string;
-        version: number;
-        bytes: string;
-        pinned: boolean;
-        seq: string;
-        producer: string;
-        duration_ms: number | null;
-        uses: number;
-        last_used: string | null;
-        active_reader: boolean;
-        run_active: boolean;
-      }[]
-    >(
-      `SELECT v.id, v.fileset, v.version, v.bytes, v.pinned, v.seq, p.id AS producer, p.duration_ms,
-         (SELECT count(*)::int FROM ${edges} u WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input') AS uses,
-         (SELECT max(u.seq) FROM ${edges} u WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input') AS last_used,
-         EXISTS (
-           SELECT 1 FROM ${edges} u JOIN ${nodes} j ON j.project = u.project AND j.id = u.dst
-           WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input' AND j.status = ANY($2)
-         ) AS active_reader,
-         EXISTS (
-           SELECT 1 FROM ${this.t('projection_documents')} r
-           WHERE r.projection = 'runs' AND r.key = p.run_id AND r.project = v.project
-             AND r.doc->>'status' IN ('queued', 'running')
-         ) AS run_active
-       FROM ${nodes} v
-       JOIN ${edges} e ON e.project = v.project AND e.dst = v.id AND e.kind = 'output'
-       JOIN ${nodes} p ON p.project = v.project AND p.id = e.src
-       WHERE v.project = $1 AND v.kind = 'version' AND NOT v.evicted AND v.bytes IS NOT NULL`,
-      [project, ACTIVE_JOB],
+    const versions = await this.stats.versions(project);
+    const quality = await this.stats.qualities(project);
+    return versions.flatMap((v) =>
+      v.maker === null || v.evicted || v.bytes === null
+        ? []
+        : [
+            {
+              id: `${v.fileset}@${v.version}`,
+              fileset: v.fileset,
+              version: v.version,
+              bytes: v.bytes,
+              recreateSeconds: (v.computeMs ?? 0) / 1000,
+              uses: v.reads + v.reuses,
+              quality: quality(v.node),
+              protectedBecause: v.pinned
+                ? 'it is pinned'
+                : v.readByActiveJob
+                  ? 'a job not ended reads it'
+                  : v.makerRunActive
+                    ? 'the run that made it has not ended'
+                    : null,
+              lastUsedSeq: v.lastUsedSeq,
+            },
+          ],
     );
-    const reused = await this.reuseCounts(project);
-    const quality = await this.qualities(project);
-    return rows.map((r) => ({
-      id: `${r.fileset}@${r.version}`,
-      fileset: r.fileset,
-      version: r.version,
-      bytes: Number(r.bytes),
-      recreateSeconds: (r.duration_ms ?? 0) / 1000,
-      uses: r.uses + (reused.get(r.producer) ?? 0),
-      quality: quality(r.id),
-      protectedBecause: r.pinned
-        ? 'it is pinned'
-        : r.active_reader
-          ? 'a job not ended reads it'
-          : r.run_active
-            ? 'the run that made it has not ended'
-            : null,
-      lastUsedSeq: Number(r.last_used ?? r.seq),
-    }));
-  }
-
-  /** How many jobs took each producer's result instead of running, by lineage job id. */
-  private async reuseCounts(project: string): Promise<Map<string, number>> {
-    const rows = await this.db.query<{ reused_from: string; n: number }[]>(
-      `SELECT reused_from, count(*)::int AS n FROM ${this.t('job_signatures')}
-       WHERE project = $1 AND status = 'reused' GROUP BY reused_from`,
-      [project],
-    );
-    return new Map(rows.map((r) => [`job:${r.reused_from}`, r.n]));
-  }
-
-  /**
-   * The best quality among the models each version leads to: each job that names a quality metric
-   * scores its last reported value (negated when lower is better); a version scores the best of
-   * the job that made it and of everything downstream of it.
-   */
-  private async qualities(project: string): Promise<(versionId: string) => number | null> {
-    const scored = await this.db.query<{ id: string; quality: QualitySpec; value: number }[]>(
-      `SELECT j.id, j.quality, m.value FROM ${this.t('lineage_nodes')} j
-       JOIN LATERAL (
-         SELECT value FROM ${this.t('job_metrics')} m
-         WHERE m.project = j.project AND m.job_id = j.job_id AND m.name = j.quality->>'metric'
-         ORDER BY m.seq DESC, m.idx DESC LIMIT 1
-       ) m ON true
-       WHERE j.project = $1 AND j.kind = 'job' AND j.quality IS NOT NULL`,
-      [project],
-    );
-    if (scored.length === 0) return () => null;
-    const own = new Map(
-      scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
-    );
-    const edges = await this.db.query<{ src: string; dst: string }[]>(
-      `SELECT src, dst FROM ${this.t('lineage_edges')} WHERE project = $1`,
-      [project],
-    );
-    const down = new Map<string, string[]>();
-    const up = new Map<string, string[]>();
-    for (const e of edges) {
-      (down.get(e.src) ?? down.set(e.src, []).get(e.src)!).push(e.dst);
-      (up.get(e.dst) ?? up.set(e.dst, []).get(e.dst)!).push(e.src);
-    }
-    const best = new Map<string, number | null>();
-    const reach = (id: string, seen: Set<string>): number | null => {
-      const known = best.get(id);
-      if (known !== undefined) return known;
-      if (seen.has(id)) return null;
-      seen.add(id);
-      let q = own.get(id) ?? null;
-      for (const next of down.get(id) ?? []) {
-        const r = reach(next, seen);
-        if (r !== null && (q === null || r > q)) q = r;
-      }
-      best.set(id, q);
-      return q;
-    };
-    return (versionId) => {
-      let q = reach(versionId, new Set());
-      // The model the version is: the quality its own job reported.
-      for (const producer of up.get(versionId) ?? []) {
-        const p = own.get(producer) ?? null;
-        if (p !== null && (q === null || p > q)) q = p;
-      }
-      return q;
-    };
   }
 }
 

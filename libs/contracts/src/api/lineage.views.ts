@@ -126,3 +126,53 @@ export const ImpactViewSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 export type ImpactView = z.infer<typeof ImpactViewSchema>;
+
+/**
+ * An artifact of the experiment graph (Derakhshan et al.): a file set version, with what keeping it
+ * is worth: its size, the seconds the job that made it ran, how often it was read or taken as a
+ * result, and the best quality of the models it leads to.
+ */
+export const ExperimentArtifactSchema = z.object({
+  id: z.string(),
+  fileset: z.string(),
+  version: z.number().int().positive(),
+  bytes: z.number().int().nonnegative().nullable(),
+  /** The job that made it (null: uploaded, source data). */
+  madeBy: z.string().nullable(),
+  /** How long that job ran, seconds (null: source data, or not known). */
+  computeSeconds: z.number().nonnegative().nullable(),
+  /** Jobs that read it. */
+  reads: z.number().int().nonnegative(),
+  /** Jobs that took it as their result instead of running (reuse). */
+  reuses: z.number().int().nonnegative(),
+  /** The best value of a step's `quality` metric among the models it leads to (null: none). */
+  quality: z.number().nullable(),
+  evicted: z.boolean(),
+  pinned: z.boolean(),
+});
+export type ExperimentArtifact = z.infer<typeof ExperimentArtifactSchema>;
+
+/** An operation of the experiment graph: a job, from the artifacts it read to those it made. */
+export const ExperimentOperationSchema = z.object({
+  id: z.string(),
+  jobId: z.string(),
+  runId: z.string().nullable(),
+  step: z.string().nullable(),
+  status: JobStatusSchema,
+  durationMs: z.number().nonnegative().nullable(),
+  reusedFrom: z.string().nullable(),
+  inputs: z.array(z.string()),
+  /** What it made, or (a reused job) the earlier versions it took. */
+  outputs: z.array(z.string()),
+});
+export type ExperimentOperation = z.infer<typeof ExperimentOperationSchema>;
+
+export const ExperimentGraphViewSchema = z.object({
+  /** The run asked for (null: the whole project). */
+  runId: z.string().nullable(),
+  /** A page of operations, in log order, and every artifact they touch. */
+  operations: z.array(ExperimentOperationSchema),
+  artifacts: z.array(ExperimentArtifactSchema),
+  nextCursor: z.string().nullable(),
+});
+export type ExperimentGraphView = z.infer<typeof ExperimentGraphViewSchema>;

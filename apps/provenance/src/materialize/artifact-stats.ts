@@ -1,0 +1,167 @@
+import type { DataSource } from 'typeorm';
+import type { QualitySpec } from '@acai/contracts';
+
+/** A file set version of the lineage graph with what the experiment graph says of it. */
+export interface ArtifactStats {
+  /** The lineage node id, `version:<fileset>@<version>`. */
+  readonly node: string;
+  readonly fileset: string;
+  readonly version: number;
+  /** null: the log names it but holds no commit of it. */
+  readonly bytes: number | null;
+  readonly evicted: boolean;
+  readonly pinned: boolean;
+  /** The lineage node of the job that made it (null: uploaded, source data). */
+  readonly maker: string | null;
+  readonly makerRunId: string | null;
+  /** How long that job ran (null: not known). */
+  readonly computeMs: number | null;
+  /** Jobs that read it, and jobs that took it as their result instead of running. */
+  readonly reads: number;
+  readonly reuses: number;
+  /** Log position of its last use, or of its making. */
+  readonly lastUsedSeq: number;
+  /** A job that has not ended reads it. */
+  readonly readByActiveJob: boolean;
+  /** The run that made it has not ended (a step still to come may read it). */
+  readonly makerRunActive: boolean;
+}
+
+const ACTIVE_JOB = ['queued', 'provisioned', 'dispatched', 'running', 'retrying'];
+
+/**
+ * What the experiment graph knows of each artifact, from the lineage projection's tables (and the
+ * runs read model, for runs not ended; job metrics, for quality): what the materializer weighs
+ * and `GET /api/v1/experiment-graph` shows.
+ */
+export class ArtifactStatsReader {
+  constructor(
+    private readonly db: DataSource,
+    private readonly schema: string,
+  ) {}
+
+  private t(table: string): string {
+    return `"${this.schema.replace(/"/g, '""')}".${table}`;
+  }
+
+  /** The project's versions (only `nodes`, when given), with their makers and uses. */
+  async versions(
+    project: string,
+    nodes: readonly string[] | null = null,
+  ): Promise<ArtifactStats[]> {
+    const n = this.t('lineage_nodes');
+    const e = this.t('lineage_edges');
+    const rows = await this.db.query<
+      {
+        id: string;
+        fileset: string;
+        version: number;
+        bytes: string | null;
+        evicted: boolean;
+        pinned: boolean;
+        seq: string;
+        maker: string | null;
+        maker_run: string | null;
+        duration_ms: number | null;
+        reads: number;
+        reuses: number;
+        last_used: string | null;
+        active_reader: boolean;
+        run_active: boolean;
+      }[]
+    >(
+      `SELECT v.id, v.fileset, v.version, v.bytes, v.evicted, v.pinned, v.seq,
+         p.id AS maker, p.run_id AS maker_run, p.duration_ms,
+         (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input') AS reads,
+         (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.dst = v.id AND u.kind = 'reused') AS reuses,
+         (SELECT max(u.seq) FROM ${e} u WHERE u.project = v.project
+            AND ((u.src = v.id AND u.kind = 'input') OR (u.dst = v.id AND u.kind = 'reused'))) AS last_used,
+         EXISTS (
+           SELECT 1 FROM ${e} u JOIN ${n} j ON j.project = u.project AND j.id = u.dst
+           WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input' AND j.status = ANY($2)
+         ) AS active_reader,
+         EXISTS (
+           SELECT 1 FROM ${this.t('projection_documents')} r
+           WHERE r.projection = 'runs' AND r.key = p.run_id AND r.project = v.project
+             AND r.doc->>'status' IN ('queued', 'running')
+         ) AS run_active
+       FROM ${n} v
+       LEFT JOIN ${e} o ON o.project = v.project AND o.dst = v.id AND o.kind = 'output'
+       LEFT JOIN ${n} p ON p.project = v.project AND p.id = o.src
+       WHERE v.project = $1 AND v.kind = 'version' AND ($3::text[] IS NULL OR v.id = ANY($3))`,
+      [project, ACTIVE_JOB, nodes],
+    );
+    return rows.map((r) => ({
+      node: r.id,
+      fileset: r.fileset,
+      version: r.version,
+      bytes: r.bytes === null ? null : Number(r.bytes),
+      evicted: r.evicted,
+      pinned: r.pinned,
+      maker: r.maker,
+      makerRunId: r.maker_run,
+      computeMs: r.duration_ms,
+      reads: r.reads,
+      reuses: r.reuses,
+      lastUsedSeq: Number(r.last_used ?? r.seq),
+      readByActiveJob: r.active_reader,
+      makerRunActive: r.run_active,
+    }));
+  }
+
+  /**
+   * The best quality among the models each node leads to: each job that names a quality metric
+   * scores its last reported value (negated when lower is better); a version scores the best of
+   * the job that made it and of everything downstream of it; a job the best of itself and what it
+   * made or led to.
+   */
+  async qualities(project: string): Promise<(node: string) => number | null> {
+    const scored = await this.db.query<{ id: string; quality: QualitySpec; value: number }[]>(
+      `SELECT j.id, j.quality, m.value FROM ${this.t('lineage_nodes')} j
+       JOIN LATERAL (
+         SELECT value FROM ${this.t('job_metrics')} m
+         WHERE m.project = j.project AND m.job_id = j.job_id AND m.name = j.quality->>'metric'
+         ORDER BY m.seq DESC, m.idx DESC LIMIT 1
+       ) m ON true
+       WHERE j.project = $1 AND j.kind = 'job' AND j.quality IS NOT NULL`,
+      [project],
+    );
+    if (scored.length === 0) return () => null;
+    const own = new Map(
+      scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
+    );
+    const edges = await this.db.query<{ src: string; dst: string; kind: string }[]>(
+      `SELECT src, dst, kind FROM ${this.t('lineage_edges')} WHERE project = $1`,
+      [project],
+    );
+    const down = new Map<string, string[]>();
+    const makers = new Map<string, string[]>();
+    for (const e of edges) {
+      (down.get(e.src) ?? down.set(e.src, []).get(e.src)!).push(e.dst);
+      if (e.kind === 'output') (makers.get(e.dst) ?? makers.set(e.dst, []).get(e.dst)!).push(e.src);
+    }
+    const best = new Map<string, number | null>();
+    const reach = (id: string, seen: Set<string>): number | null => {
+      const known = best.get(id);
+      if (known !== undefined) return known;
+      if (seen.has(id)) return null;
+      seen.add(id);
+      let q = own.get(id) ?? null;
+      for (const next of down.get(id) ?? []) {
+        const r = reach(next, seen);
+        if (r !== null && (q === null || r > q)) q = r;
+      }
+      best.set(id, q);
+      return q;
+    };
+    return (node) => {
+      let q = reach(node, new Set());
+      // The model a version is: the quality the job that made it reported.
+      for (const maker of makers.get(node) ?? []) {
+        const p = own.get(maker) ?? null;
+        if (p !== null && (q === null || p > q)) q = p;
+      }
+      return q;
+    };
+  }
+}
