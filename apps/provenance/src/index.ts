@@ -129,4 +129,11 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
   },
 };
 
-export { HistoryHandler, LineageHandler, MaterializeHandler, ReuseHandler, TimelineHandler };
+export {
+  ExperimentGraphHandler,
+  HistoryHandler,
+  LineageHandler,
+  MaterializeHandler,
+  ReuseHandler,
+  TimelineHandler,
+};
