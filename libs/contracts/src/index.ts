@@ -84,6 +84,8 @@ export { PROFILE } from './events/profile.events.js';
 export {
   type MaterializationDecision,
   MaterializationDecisionSchema,
+  type MaterializationPolicy,
+  MaterializationPolicySchema,
   type QualitySpec,
   QualitySpecSchema,
   type SetStorageBudget,

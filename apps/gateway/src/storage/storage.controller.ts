@@ -42,11 +42,12 @@ export class StorageController {
   ): Promise<StorageBudgetView> {
     const { name: project } = pathOf(Routes.setStorageBudget, params);
     await this.keys.assertVisible(caller, project);
-    const { bytes, alpha } = bodyOf(Routes.setStorageBudget, body, 'storage budget');
+    const { bytes, alpha, policy } = bodyOf(Routes.setStorageBudget, body, 'storage budget');
     return this.commands.send('setStorageBudget', {
       project,
       bytes,
       ...(alpha === undefined ? {} : { alpha }),
+      ...(policy === undefined ? {} : { policy }),
     });
   }
 

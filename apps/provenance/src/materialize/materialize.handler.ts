@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { StorageBudgetView } from '@acai/contracts';
+import type { MaterializationPolicy, StorageBudgetView } from '@acai/contracts';
 import { OnCommand } from '@acai/eventing';
 import { Materializer } from './materializer.js';
 
@@ -17,8 +17,14 @@ export class MaterializeHandler {
   /** Sets it and weighs the project at once: the answer says where it stands after. */
   @OnCommand('setStorageBudget')
   setStorageBudget(
-    @Payload() req: { project: string; bytes: number | null; alpha?: number },
+    @Payload()
+    req: {
+      project: string;
+      bytes: number | null;
+      alpha?: number;
+      policy?: MaterializationPolicy;
+    },
   ): Promise<StorageBudgetView> {
-    return this.materializer.setBudget(req.project, req.bytes, req.alpha);
+    return this.materializer.setBudget(req.project, req.bytes, req.alpha, req.policy);
   }
 }

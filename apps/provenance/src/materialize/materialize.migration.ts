@@ -15,6 +15,7 @@ export class ProvenanceMaterialization1797100000000 implements MigrationInterfac
       project text PRIMARY KEY,
       budget_bytes bigint,
       alpha double precision NOT NULL DEFAULT 0.5,
+      policy text NOT NULL DEFAULT 'utility',
       evicted_versions int NOT NULL DEFAULT 0,
       last_run_at timestamptz,
       updated_at timestamptz NOT NULL DEFAULT now()

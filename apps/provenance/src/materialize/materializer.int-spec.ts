@@ -265,6 +265,25 @@ describe('the materializer', () => {
     expect(round?.refused).toEqual([{ id: 'tmp@1', why: 'Version 1 is pinned' }]);
   });
 
+  it('keeps the most recently used instead under the lru policy (the baseline)', async () => {
+    await seed(workload('lru'));
+    const commands = catalog();
+    const m = new Materializer(db, schema, commands, silentLogger, 0);
+    const view = await m.setBudget('lru', 2_000, undefined, 'lru');
+    // Last made or read: report (made last), then model (read by eval); tmp (made before eval
+    // was queued) and features (read by train, early) go, though features is the costliest to make.
+    expect(
+      commands.sent.map((c) => {
+        const r = c.request as CommandPayload<'evictVersion'>;
+        return [`${r.name}@${r.version}`, r.decision?.policy];
+      }),
+    ).toEqual([
+      ['tmp@1', 'lru'],
+      ['features@1', 'lru'],
+    ]);
+    expect(view.policy).toBe('lru');
+  });
+
   it('does nothing without a budget', async () => {
     await seed(workload('none'));
     const commands = catalog();

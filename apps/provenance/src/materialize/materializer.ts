@@ -3,17 +3,25 @@ import {
   FilesetProblems,
   isProblem,
   type MaterializationDecision,
+  type MaterializationPolicy,
   type StorageBudgetView,
 } from '@acai/contracts';
 import type { CommandSender, EventingLogger } from '@acai/eventing';
 import { ArtifactStatsReader } from './artifact-stats.js';
-import { DEFAULT_ALPHA, planMaterialization, type Artifact, type ScoredArtifact } from '@acai/runs';
+import {
+  DEFAULT_ALPHA,
+  planLeastRecentlyUsed,
+  planMaterialization,
+  type Artifact,
+  type ScoredArtifact,
+} from '@acai/runs';
 
 /** A project's budget as stored. */
 interface BudgetRow {
   project: string;
   budget_bytes: string | null;
   alpha: number;
+  policy: MaterializationPolicy;
   evicted_versions: number;
   last_run_at: Date | null;
 }
@@ -87,6 +95,7 @@ export class Materializer {
       project,
       budgetBytes: row?.budget_bytes == null ? null : Number(row.budget_bytes),
       alpha: row?.alpha ?? DEFAULT_ALPHA,
+      policy: row?.policy ?? 'utility',
       derivedBytes: Number(derived[0]?.bytes ?? 0),
       derivedVersions: derived[0]?.n ?? 0,
       evictedVersions: row?.evicted_versions ?? 0,
@@ -99,12 +108,13 @@ export class Materializer {
     project: string,
     bytes: number | null,
     alpha: number | undefined,
+    policy: MaterializationPolicy = 'utility',
   ): Promise<StorageBudgetView> {
     await this.db.query(
-      `INSERT INTO ${this.t('storage_budgets')} (project, budget_bytes, alpha, updated_at)
-       VALUES ($1, $2, $3, now())
-       ON CONFLICT (project) DO UPDATE SET budget_bytes = $2, alpha = $3, updated_at = now()`,
-      [project, bytes, alpha ?? DEFAULT_ALPHA],
+      `INSERT INTO ${this.t('storage_budgets')} (project, budget_bytes, alpha, policy, updated_at)
+       VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (project) DO UPDATE SET budget_bytes = $2, alpha = $3, policy = $4, updated_at = now()`,
+      [project, bytes, alpha ?? DEFAULT_ALPHA, policy],
     );
     if (bytes === null) return this.view(project);
     const round = this.running.then(() => this.round(project));
@@ -151,7 +161,10 @@ export class Materializer {
     const budgetBytes = Number(budget.budget_bytes);
     const artifacts = await this.artifacts(project);
     const derivedBytes = artifacts.reduce((n, a) => n + a.bytes, 0);
-    const plan = planMaterialization(artifacts, budgetBytes, budget.alpha);
+    const plan =
+      budget.policy === 'lru'
+        ? planLeastRecentlyUsed(artifacts, budgetBytes, budget.alpha)
+        : planMaterialization(artifacts, budgetBytes, budget.alpha);
     const evicted: ScoredArtifact[] = [];
     const refused: { id: string; why: string }[] = [];
     const lowestKept = [...plan.keep]
@@ -162,6 +175,7 @@ export class Materializer {
     for (const a of plan.evict) {
       const decision: MaterializationDecision = {
         by: 'materializer',
+        policy: budget.policy,
         utility: a.utility,
         recreateSeconds: a.recreateSeconds,
         uses: a.uses,

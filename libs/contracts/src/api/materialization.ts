@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/** How the materializer chooses: by utility (the default), or least recently used (a baseline). */
+export const MaterializationPolicySchema = z.enum(['utility', 'lru'], {
+  error: 'policy is utility or lru',
+});
+export type MaterializationPolicy = z.infer<typeof MaterializationPolicySchema>;
+
 /** One artifact the materializer weighed: a derived version, its size and its utility. */
 export const WeighedArtifactSchema = z.object({
   fileset: z.string(),
@@ -12,6 +18,8 @@ export type WeighedArtifact = z.infer<typeof WeighedArtifactSchema>;
 /** Why the materializer evicted a version: its utility, the budget, and what it kept instead. */
 export const MaterializationDecisionSchema = z.object({
   by: z.literal('materializer'),
+  /** Added compatibly: how it chose (absent: utility). */
+  policy: MaterializationPolicySchema.optional(),
   utility: z.number(),
   /** The parts of the utility: seconds to recreate it, its uses, the quality it leads to. */
   recreateSeconds: z.number().nonnegative(),
@@ -43,6 +51,9 @@ export const SetStorageBudgetSchema = z.strictObject({
     .describe(
       'Weight of model quality against recreation cost per byte in an artifact’s utility (0.5)',
     ),
+  policy: MaterializationPolicySchema.optional().describe(
+    'utility (default): keep the highest utility; lru: keep the most recently used (the baseline utility is measured against)',
+  ),
 });
 export type SetStorageBudget = z.infer<typeof SetStorageBudgetSchema>;
 
@@ -52,6 +63,7 @@ export const StorageBudgetViewSchema = z.object({
   /** null: none (everything is kept). */
   budgetBytes: z.number().int().nonnegative().nullable(),
   alpha: z.number(),
+  policy: MaterializationPolicySchema,
   /** Bytes of the derived versions not evicted (a blob two versions share counts twice). */
   derivedBytes: z.number().int().nonnegative(),
   derivedVersions: z.number().int().nonnegative(),
