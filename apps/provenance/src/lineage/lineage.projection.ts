@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import type { SqlProjection } from '@acai/eventing';
+import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
 import { lineageChanges, type NodeChange } from './lineage.changes.js';
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -36,16 +36,11 @@ export class LineageProjection implements SqlProjection {
   replica(): SqlProjection & { promote(m: EntityManager): Promise<void> } {
     const shadow = new LineageReplica(this.schema);
     return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        for (const [live, built] of [
+      promote: (m: EntityManager) =>
+        promoteBuiltTables(m, [
           [this.nodes(), shadow.nodes()],
           [this.edges(), shadow.edges()],
-        ] as const) {
-          await m.query(`DELETE FROM ${live}`);
-          await m.query(`INSERT INTO ${live} SELECT * FROM ${built}`);
-          await m.query(`DROP TABLE ${built}`);
-        }
-      },
+        ]),
     });
   }
 
@@ -179,12 +174,9 @@ class LineageReplica extends LineageProjection {
   /** Made like the live tables (columns, keys, indexes), empty. */
   override async reset(m: EntityManager): Promise<void> {
     const live = new LineageProjection(this.schema);
-    await m.query(
-      `CREATE TABLE IF NOT EXISTS ${this.nodes()} (LIKE ${live.nodes()} INCLUDING ALL)`,
-    );
-    await m.query(
-      `CREATE TABLE IF NOT EXISTS ${this.edges()} (LIKE ${live.edges()} INCLUDING ALL)`,
-    );
-    await super.reset(m);
+    await resetBuiltTables(m, [
+      [live.nodes(), this.nodes()],
+      [live.edges(), this.edges()],
+    ]);
   }
 }

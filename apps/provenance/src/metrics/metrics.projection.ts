@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import type { SqlProjection } from '@acai/eventing';
+import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
 
 /** `job-metrics`: every reported metric point as a row, in log order. */
 export class MetricsProjection implements SqlProjection {
@@ -24,11 +24,7 @@ export class MetricsProjection implements SqlProjection {
     const live = this.table();
     const shadow = new MetricsReplica(this.schema);
     return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        await m.query(`DELETE FROM ${live}`);
-        await m.query(`INSERT INTO ${live} SELECT * FROM ${shadow.table()}`);
-        await m.query(`DROP TABLE ${shadow.table()}`);
-      },
+      promote: (m: EntityManager) => promoteBuiltTables(m, [[live, shadow.table()]]),
     });
   }
 
@@ -77,7 +73,6 @@ class MetricsReplica extends MetricsProjection {
   /** Made like the live table (columns, keys, indexes), empty. */
   override async reset(m: EntityManager): Promise<void> {
     const live = `"${this.schema.replace(/"/g, '""')}".job_metrics`;
-    await m.query(`CREATE TABLE IF NOT EXISTS ${this.table()} (LIKE ${live} INCLUDING ALL)`);
-    await m.query(`TRUNCATE ${this.table()}`);
+    await resetBuiltTables(m, [[live, this.table()]]);
   }
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import type { SqlProjection } from '@acai/eventing';
+import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
 
 /**
  * `job-signatures`: one row per signed job (its signature, its parts, how it ended, what it
@@ -24,11 +24,7 @@ export class SignaturesProjection implements SqlProjection {
     const live = this.table();
     const shadow = new SignaturesReplica(this.schema);
     return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        await m.query(`DELETE FROM ${live}`);
-        await m.query(`INSERT INTO ${live} SELECT * FROM ${shadow.table()}`);
-        await m.query(`DROP TABLE ${shadow.table()}`);
-      },
+      promote: (m: EntityManager) => promoteBuiltTables(m, [[live, shadow.table()]]),
     });
   }
 
@@ -132,7 +128,6 @@ class SignaturesReplica extends SignaturesProjection {
   /** Made like the live table (columns, keys, indexes), empty. */
   override async reset(m: EntityManager): Promise<void> {
     const live = `"${this.schema.replace(/"/g, '""')}".job_signatures`;
-    await m.query(`CREATE TABLE IF NOT EXISTS ${this.table()} (LIKE ${live} INCLUDING ALL)`);
-    await m.query(`TRUNCATE ${this.table()}`);
+    await resetBuiltTables(m, [[live, this.table()]]);
   }
 }

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import type { SqlProjection } from '@acai/eventing';
+import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
 import {
   timelineEntry,
   timelineJobId,
@@ -46,13 +46,7 @@ export class RunTimelineProjection implements SqlProjection {
       [this.jobsTable(), shadow.jobsTable()],
     ] as const;
     return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        for (const [live, built] of pairs) {
-          await m.query(`DELETE FROM ${live}`);
-          await m.query(`INSERT INTO ${live} SELECT * FROM ${built}`);
-          await m.query(`DROP TABLE ${built}`);
-        }
-      },
+      promote: (m: EntityManager) => promoteBuiltTables(m, pairs),
     });
   }
 
@@ -170,12 +164,9 @@ class RunTimelineReplica extends RunTimelineProjection {
   /** Made like the live tables (columns, keys), empty. */
   override async reset(m: EntityManager): Promise<void> {
     const s = quote(this.schema);
-    await m.query(
-      `CREATE TABLE IF NOT EXISTS ${this.table()} (LIKE ${s}.run_timeline INCLUDING ALL)`,
-    );
-    await m.query(
-      `CREATE TABLE IF NOT EXISTS ${this.jobsTable()} (LIKE ${s}.run_timeline_jobs INCLUDING ALL)`,
-    );
-    await m.query(`TRUNCATE ${this.table()}, ${this.jobsTable()}`);
+    await resetBuiltTables(m, [
+      [`${s}.run_timeline`, this.table()],
+      [`${s}.run_timeline_jobs`, this.jobsTable()],
+    ]);
   }
 }
