@@ -9,3 +9,4 @@ export {
   projectEvents,
   queuedJob,
 } from './fixtures.js';
+export { migratedSchema, type MigratedSchema } from './schema.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { EventData, LineageEdge, StoredEvent } from '@acai/contracts';
-import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
 import { ProvenanceLineage1797050000000 } from './lineage.migration.js';
 import { LineageProjection } from './lineage.projection.js';
 import { SqlLineageRepository } from './lineage.repository.js';
@@ -116,29 +116,20 @@ function pipelineLog(project: string, firstSeq = 100): StoredEvent[] {
   ];
 }
 
-const schema = `it_lineage_${uniqueTag()}`;
+let schema: string;
 let db: DataSource;
+let drop: () => Promise<void> = () => Promise.resolve();
 let projection: LineageProjection;
 let repo: SqlLineageRepository;
 
 beforeAll(async () => {
-  db = new DataSource({
-    type: 'postgres',
-    url: testEnv().databaseUrl,
-    schema,
-    migrations: [ProvenanceLineage1797050000000],
-    migrationsTableName: 'migrations',
-  });
-  await db.initialize();
-  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await db.runMigrations({ transaction: 'each' });
+  ({ db, schema, drop } = await migratedSchema('it_lineage', [ProvenanceLineage1797050000000]));
   projection = new LineageProjection(schema);
   repo = new SqlLineageRepository(db, projection);
 });
 
 afterAll(async () => {
-  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db?.destroy();
+  await drop();
 });
 
 async function load(events: readonly StoredEvent[], batch = events.length): Promise<void> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   AcaiError,
   FilesetProblems,
@@ -9,7 +9,7 @@ import {
 } from '@acai/contracts';
 import { EventingTables1764115200000, silentLogger } from '@acai/eventing';
 import { FakeCommands } from '@acai/eventing/testing';
-import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
 import { ProvenanceLineage1797050000000 } from '../lineage/lineage.migration.js';
 import { LineageProjection } from '../lineage/lineage.projection.js';
 import { ProvenanceMetrics1764300000000 } from '../metrics/metrics.migration.js';
@@ -20,31 +20,22 @@ import { Materializer } from './materializer.js';
 
 type Emit = ReturnType<typeof eventLog>;
 
-const schema = `it_materialize_${uniqueTag()}`;
+let schema: string;
 let db: DataSource;
+let drop: () => Promise<void> = () => Promise.resolve();
 
 beforeAll(async () => {
-  db = new DataSource({
-    type: 'postgres',
-    url: testEnv().databaseUrl,
-    schema,
-    migrations: [
-      EventingTables1764115200000,
-      ProvenanceMetrics1764300000000,
-      ProvenanceJobSignatures1796900000000,
-      ProvenanceLineage1797050000000,
-      ProvenanceMaterialization1797100000000,
-    ],
-    migrationsTableName: 'migrations',
-  });
-  await db.initialize();
-  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await db.runMigrations({ transaction: 'each' });
+  ({ db, schema, drop } = await migratedSchema('it_materialize', [
+    EventingTables1764115200000,
+    ProvenanceMetrics1764300000000,
+    ProvenanceJobSignatures1796900000000,
+    ProvenanceLineage1797050000000,
+    ProvenanceMaterialization1797100000000,
+  ]));
 });
 
 afterAll(async () => {
-  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db?.destroy();
+  await drop();
 });
 
 const committed = (

@@ -1,30 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { EventData, JobSignature, StoredEvent } from '@acai/contracts';
-import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
 import { ProvenanceJobSignatures1796900000000 } from './signatures.migration.js';
 import { SignaturesProjection } from './signatures.projection.js';
 import { SqlSignaturesRepository } from './signatures.repository.js';
 
-const schema = `it_signatures_${uniqueTag()}`;
+let schema: string;
 let db: DataSource;
+let drop: () => Promise<void> = () => Promise.resolve();
 
 beforeAll(async () => {
-  db = new DataSource({
-    type: 'postgres',
-    url: testEnv().databaseUrl,
-    schema,
-    migrations: [ProvenanceJobSignatures1796900000000],
-    migrationsTableName: 'migrations',
-  });
-  await db.initialize();
-  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await db.runMigrations({ transaction: 'each' });
+  ({ db, schema, drop } = await migratedSchema('it_signatures', [
+    ProvenanceJobSignatures1796900000000,
+  ]));
 });
 
 afterAll(async () => {
-  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db?.destroy();
+  await drop();
 });
 
 const signature = (sha: string, parameters: Record<string, string> = {}): JobSignature => ({

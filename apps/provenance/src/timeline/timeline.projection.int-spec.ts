@@ -1,38 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
 import { decodeEvent, type SqlProjection } from '@acai/eventing';
 import { runTimelines } from '@acai/runs';
-import { eventLog, plannedJob, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, migratedSchema, plannedJob, queuedJob } from '@acai/testkit';
 import { ProvenanceRunTimeline1797000000000 } from './timeline.migration.js';
 import { RunTimelineProjection } from './timeline.projection.js';
 import { SqlTimelineRepository } from './timeline.repository.js';
 
-const schema = `it_timeline_${uniqueTag()}`;
+let schema: string;
 let db: DataSource;
+let drop: () => Promise<void> = () => Promise.resolve();
 let projection: RunTimelineProjection;
 let timelines: SqlTimelineRepository;
 
 beforeAll(async () => {
-  db = new DataSource({
-    type: 'postgres',
-    url: testEnv().databaseUrl,
-    schema,
-    migrations: [ProvenanceRunTimeline1797000000000],
-    migrationsTableName: 'migrations',
-  });
-  await db.initialize();
-  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await db.runMigrations({ transaction: 'each' });
+  ({ db, schema, drop } = await migratedSchema('it_timeline', [
+    ProvenanceRunTimeline1797000000000,
+  ]));
   projection = new RunTimelineProjection(schema);
   timelines = new SqlTimelineRepository(db, projection);
 });
 
 afterAll(async () => {
-  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db?.destroy();
+  await drop();
 });
 
 /**

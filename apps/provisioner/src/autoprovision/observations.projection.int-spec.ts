@@ -1,36 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { EventData, StoredEvent } from '@acai/contracts';
 import { jobProfile } from '@acai/provisioning';
-import { eventLog, queuedJob, testEnv, uniqueTag } from '@acai/testkit';
+import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision.migration.js';
 import { ProvisionerObservationsResumed1796800000000 } from './observations-resumed.migration.js';
 import { ObservationsProjection } from './observations.projection.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './profiling-in-the-log.migration.js';
 
-const schema = `it_observations_${uniqueTag()}`;
+let schema: string;
 let db: DataSource;
+let drop: () => Promise<void> = () => Promise.resolve();
 
 beforeAll(async () => {
-  db = new DataSource({
-    type: 'postgres',
-    url: testEnv().databaseUrl,
-    schema,
-    migrations: [
-      ProvisionerAutoprovision1764400000000,
-      ProvisionerProfilingInTheLog1764900000000,
-      ProvisionerObservationsResumed1796800000000,
-    ],
-    migrationsTableName: 'migrations',
-  });
-  await db.initialize();
-  await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await db.runMigrations({ transaction: 'each' });
+  ({ db, schema, drop } = await migratedSchema('it_observations', [
+    ProvisionerAutoprovision1764400000000,
+    ProvisionerProfilingInTheLog1764900000000,
+    ProvisionerObservationsResumed1796800000000,
+  ]));
 });
 
 afterAll(async () => {
-  await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db?.destroy();
+  await drop();
 });
 
 const queued = queuedJob({
