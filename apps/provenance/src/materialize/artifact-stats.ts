@@ -23,7 +23,10 @@ export interface ArtifactStats {
   readonly lastUsedSeq: number;
   /** A job that has not ended reads it. */
   readonly readByActiveJob: boolean;
-  /** The run that made it has not ended (a step still to come may read it). */
+  /**
+   * The run that made it, or a run that took it as a reused result, has not ended (a step still to
+   * come may read it).
+   */
   readonly makerRunActive: boolean;
 }
 
@@ -82,8 +85,12 @@ export class ArtifactStatsReader {
          ) AS active_reader,
          EXISTS (
            SELECT 1 FROM ${this.t('projection_documents')} r
-           WHERE r.projection = 'runs' AND r.key = p.run_id AND r.project = v.project
+           WHERE r.projection = 'runs' AND r.project = v.project
              AND r.doc->>'status' IN ('queued', 'running')
+             AND (r.key = p.run_id OR r.key IN (
+               -- A run not ended that took it as a reused result: its next steps read it.
+               SELECT j.run_id FROM ${e} u JOIN ${n} j ON j.project = u.project AND j.id = u.src
+               WHERE u.project = v.project AND u.dst = v.id AND u.kind = 'reused'))
          ) AS run_active
        FROM ${n} v
        LEFT JOIN ${e} o ON o.project = v.project AND o.dst = v.id AND o.kind = 'output'

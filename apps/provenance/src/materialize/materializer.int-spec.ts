@@ -247,6 +247,47 @@ describe('the materializer', () => {
     expect(commands.sent).toHaveLength(1);
   });
 
+  it('keeps what a run not ended took as a reused result (its next steps read it)', async () => {
+    const events = workload('reusing');
+    const e = eventLog({ project: 'reusing', firstSeq: events.at(-1)!.position.seq });
+    await seed([
+      ...events,
+      e('job.reused', 'job-again', {
+        runId: 'run-9',
+        name: 'train',
+        command: ['train'],
+        env: {},
+        inputs: [],
+        outputs: [{ fileset: 'model', version: 1 }],
+        signature: {
+          sha256: 'a'.repeat(64),
+          parts: {
+            argv: ['train'],
+            code: [],
+            parameters: {},
+            secrets: {},
+            inputs: [],
+            outputs: [],
+          },
+          complete: true,
+        },
+        from: { jobId: 'job-train', runId: 'run-1', savedSeconds: 120, savedCost: null },
+        reason: 'same signature',
+      }),
+    ]);
+    await db.query(
+      `INSERT INTO "${schema}".projection_documents (projection, key, project, doc, seq)
+       VALUES ('runs', 'run-9', 'reusing', '{"status": "running"}', 1)`,
+    );
+    const m = new Materializer(db, schema, catalog(), silentLogger, 0);
+    const by = Object.fromEntries((await m.artifacts('reusing')).map((a) => [a.id, a]));
+    expect(by['model@1']).toMatchObject({
+      protectedBecause: 'a run that made or reused it has not ended',
+      uses: 2,
+    });
+    expect(by['features@1']?.protectedBecause).toBeNull();
+  });
+
   it('keeps what the catalog refuses to evict (pinned since it was weighed)', async () => {
     await seed(workload('refused'));
     const commands = catalog(['tmp@1']);

@@ -250,7 +250,7 @@ export class Materializer {
                 : v.readByActiveJob
                   ? 'a job not ended reads it'
                   : v.makerRunActive
-                    ? 'the run that made it has not ended'
+                    ? 'a run that made or reused it has not ended'
                     : null,
               lastUsedSeq: v.lastUsedSeq,
             },
