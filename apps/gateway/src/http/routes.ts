@@ -798,7 +798,7 @@ export const Routes = {
     summary:
       'Set the project’s storage budget for derived artifacts: the materializer keeps those of highest utility within it and evicts the rest',
     description:
-      'Utility weighs the quality of the models an artifact leads to (a step’s `quality` metric) against the seconds recomputing it would take × its uses, per byte (`alpha`, 0.5, the weight of quality). Never evicted: versions no job made, pinned versions, inputs of jobs not ended, outputs of runs not ended. The project is weighed at once (the answer is after), then every `ACAI_MATERIALIZE_INTERVAL_MS`. Each eviction is a `fileset.version_evicted` with the decision. Needs an admin key of the project.',
+      'Utility weighs the quality of the models an artifact leads to (a step’s `quality` metric) against the seconds recomputing it would take × its uses, per byte (`alpha`, 0.5, the weight of quality). Never evicted: versions no job made, pinned versions, inputs of jobs not ended, what runs not ended made or reused. A `policy` of `lru` keeps the most recently used instead (the baseline). The project is weighed at once (the answer is after), then every `ACAI_MATERIALIZE_INTERVAL_MS`. Each eviction is a `fileset.version_evicted` with the decision. Needs an admin key of the project.',
     params: ProjectParams,
     body: SetStorageBudgetSchema,
     success: {
