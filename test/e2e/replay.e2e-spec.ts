@@ -46,9 +46,11 @@ describe('replaying projections', () => {
         views.push((await system.api('GET', `/api/v1/runs/${run.id}`)).body);
         views.push((await system.api('GET', `/api/v1/runs/${run.id}/trials`)).body);
         views.push((await system.api('GET', `/api/v1/runs/${run.id}/timeline`)).body);
+        views.push((await system.api('GET', `/api/v1/experiment-graph?run=${run.id}`)).body);
         for (const job of run.jobs) {
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}`)).body);
           views.push((await system.api('GET', `/api/v1/jobs/${job.id}/history`)).body);
+          views.push((await system.api('GET', `/api/v1/jobs/${job.id}/reuse`)).body);
         }
       }
       return views;
@@ -65,6 +67,8 @@ describe('replaying projections', () => {
       'run-trials',
       'job-metrics',
       'run-timeline',
+      'job-signatures',
+      'lineage',
     ]) {
       const replay = await system.api('POST', `/api/v1/projections/${name}/replay`);
       expect(replay.status).toBe(202);

@@ -814,7 +814,7 @@ export const Routes = {
     tag: 'admin',
     auth: 'platform',
     summary:
-      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`, `run-timeline`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
+      'Rebuild a read model (`runs`, `jobs`, `job-history`, `run-trials`, `job-metrics`, `run-timeline`, `job-signatures`, `lineage`) from the whole log, beside the live one (which readers keep seeing) and swapped in when it has caught up; answers at once, progress on GET /api/v1/projections/{name}',
     params: z.object({ name: z.string().min(1).max(100) }),
     success: {
       status: 202,
