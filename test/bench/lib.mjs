@@ -62,7 +62,7 @@ export function countLogLines(logDir, pattern) {
 /**
  * One API call over the keep-alive agent, JSON body if given.
  * @param {Client} client
- * @param {'GET' | 'POST'} method
+ * @param {'GET' | 'POST' | 'PUT' | 'DELETE'} method
  * @param {string} pathname
  * @param {unknown} [body]
  * @param {number} [timeoutMs]

@@ -66,9 +66,17 @@ export async function startMnistStack(ctx, name, env = {}) {
   void stack.died.then((service) => (state.died = service));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const client = { gatewayUrl: stack.gatewayUrl, key: stack.key(), agent };
-  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
-  const api = async (method, pathname, body) => {
-    const response = await request(client, method, pathname, body);
+  /**
+   * A call through the gateway with the `default` project's admin key, or `key` (another project's).
+   * @param {'GET' | 'POST' | 'PUT'} method @param {string} pathname @param {unknown} [body] @param {string} [key]
+   */
+  const api = async (method, pathname, body, key) => {
+    const response = await request(
+      key === undefined ? client : { ...client, key },
+      method,
+      pathname,
+      body,
+    );
     if (response.status >= 300)
       throw new Error(`${method} ${pathname}: ${response.status} ${response.text}`);
     return JSON.parse(response.text);
@@ -78,7 +86,7 @@ export async function startMnistStack(ctx, name, env = {}) {
   const seen = new Map();
   /** @type {(() => void) | undefined} */
   let onEvent;
-  nc.subscribe('acai.evt.default.run.*', {
+  nc.subscribe('acai.evt.*.run.*', {
     callback: (error, msg) => {
       if (error) return;
       const type = msg.headers?.get('Acai-Type') ?? '';
@@ -115,14 +123,16 @@ export async function startMnistStack(ctx, name, env = {}) {
         ),
       ),
     /**
-     * Submits a spec and waits for its run's end event (at most `timeoutMs`).
+     * Submits a spec (in `default`, or in the project of `key`) and waits for its run's end event
+     * (at most `timeoutMs`).
      * @param {unknown} spec
      * @param {number} timeoutMs
+     * @param {string} [key]
      */
-    async submitAndWait(spec, timeoutMs) {
+    async submitAndWait(spec, timeoutMs, key) {
       const submittedAtMs = Date.now();
       const submittedAt = performance.now();
-      const submitted = await api('POST', '/api/v1/runs', spec);
+      const submitted = await api('POST', '/api/v1/runs', spec, key);
       const id = /** @type {string} */ (submitted.id);
       const ended = () => [...(seen.get(id)?.keys() ?? [])].find((t) => END_TYPES.has(t));
       const deadline = submittedAt + timeoutMs;

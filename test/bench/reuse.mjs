@@ -34,12 +34,14 @@ import { runProgram, startMnistStack } from './mnist-stack.mjs';
  * @property {Env} [env]
  * @property {{ cpu?: number, memoryMb?: number }} resources
  * @property {number} timeoutSeconds
+ * @property {{ metric: string, goal: 'max' | 'min' }} [quality]  the metric that says how good its model is
  */
 /** @typedef {{ name: string, reuse?: 'never', steps: StepSpec[] }} RunSpec */
 /** @typedef {{ user: string, kind: 'tabular' | 'mnist', spec: RunSpec }} Pipeline */
 /** @typedef {{ seq: number, type: string, time: string, data: any }} HistoryEntry */
+/** @typedef {Awaited<ReturnType<typeof startMnistStack>>} Bench */
 
-const RUN_TIMEOUT_MS = 15 * 60_000;
+export const RUN_TIMEOUT_MS = 15 * 60_000;
 const GOAL_UNCHANGED = 12;
 const GOAL_MODIFIED = 2;
 
@@ -52,6 +54,16 @@ const GOAL_MODIFIED = 2;
  */
 function tabularSteps(examples, p) {
   const dist = `${examples}/tabular/dist`;
+  // What the model steps print as `##acai metric` (examples/tabular/src/train.ts, evaluate.ts):
+  // cross-validated and test accuracy for the classifier (logistic), RMSE for the regressions.
+  const classifier = p.train['MODEL'] === 'logistic';
+  /** @type {Record<'train' | 'evaluate', NonNullable<StepSpec['quality']>>} */
+  const quality = classifier
+    ? {
+        train: { metric: 'cv_accuracy', goal: 'max' },
+        evaluate: { metric: 'accuracy', goal: 'max' },
+      }
+    : { train: { metric: 'cv_rmse', goal: 'min' }, evaluate: { metric: 'rmse', goal: 'min' } };
   /** @param {string} name @param {string} program @param {unknown[]} inputs @param {string} output @param {Env} [env] @returns {StepSpec} */
   const step = (name, program, inputs, output, env) => ({
     name,
@@ -62,6 +74,7 @@ function tabularSteps(examples, p) {
     ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
     resources: { cpu: 1, memoryMb: 384 },
     timeoutSeconds: 300,
+    ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
   });
   return [
     step('load', 'load.js', [{ fileset: 'weather' }], 'weather-table'),
@@ -133,6 +146,7 @@ function mnistSteps(examples, p) {
       },
       resources: { cpu: 1, memoryMb: 768 },
       timeoutSeconds: 900,
+      quality: { metric: 'train_accuracy', goal: 'max' },
     },
     {
       name: 'evaluate',
@@ -145,6 +159,7 @@ function mnistSteps(examples, p) {
       outputs: [{ fileset: 'mnist-report' }],
       resources: { cpu: 1, memoryMb: 256 },
       timeoutSeconds: 300,
+      quality: { metric: 'accuracy', goal: 'max' },
     },
   ];
 }
@@ -254,7 +269,7 @@ export function changes(earlier, next) {
 }
 
 /** @param {Pipeline[]} pipelines @param {boolean} never @returns {Pipeline[]} */
-const withReuse = (pipelines, never) =>
+export const withReuse = (pipelines, never) =>
   pipelines.map((p) => ({
     ...p,
     spec: never ? { ...p.spec, reuse: 'never' } : p.spec,
@@ -304,64 +319,9 @@ export async function run(ctx) {
       if (r.endType !== 'run.succeeded') problems.push(`warm-up ${spec.name} ended ${r.endType}`);
     }
 
-    /**
-     * Runs a phase: each pipeline submitted when the previous one ended (as one user after
-     * another), timed from the bus; then the run views and job histories.
-     * @param {string} phase @param {string} what @param {Pipeline[]} pipelines
-     */
-    const runPhase = async (phase, what, pipelines) => {
-      say(`phase ${phase}: ${what}`);
-      const before = cpuSnapshot(home);
-      const started = performance.now();
-      const runs = [];
-      for (const p of pipelines) {
-        const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS);
-        const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
-        runs.push({ pipeline: p, submitted: r, wallSec });
-        if (r.endType !== 'run.succeeded')
-          problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
-        if (bench.died() !== undefined) break;
-      }
-      const wallSec = (performance.now() - started) / 1000;
-      const cpu = cpuUse(before, cpuSnapshot(home));
-      const details = [];
-      for (const r of runs) details.push(await describeRun(api, r, phase, problems));
-      const computed = details.reduce((a, d) => a + d.computed, 0);
-      const reused = details.reduce((a, d) => a + d.reused, 0);
-      const result = {
-        phase,
-        what,
-        wallSec: round(wallSec, 2),
-        runsWallSec: round(
-          details.reduce((a, d) => a + (d.wallSec ?? 0), 0),
-          2,
-        ),
-        runs: details.length,
-        steps: computed + reused,
-        computed,
-        reused,
-        jobSeconds: round(
-          details.reduce((a, d) => a + d.jobSeconds, 0),
-          2,
-        ),
-        savedSeconds: round(
-          details.reduce((a, d) => a + d.savedSeconds, 0),
-          2,
-        ),
-        cpu,
-        pipelines: details,
-      };
-      say(
-        `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused ` +
-          `(jobs ran ${result.jobSeconds} s; other processes took ${cpu.otherBusySec} CPU-s)`,
-      );
-      for (const d of details)
-        say(
-          `    ${d.name.padEnd(16)} ${String(d.status).padEnd(10)} ${String(d.wallSec).padStart(7)} s  ` +
-            `${d.computed} computed, ${d.reused} reused`,
-        );
-      return result;
-    };
+    /** @param {string} phase @param {string} what @param {Pipeline[]} pipelines */
+    const runPhase = (phase, what, pipelines) =>
+      runWorkload(bench, say, problems, phase, what, pipelines);
 
     const a = await runPhase(
       'A',
@@ -531,6 +491,73 @@ export async function run(ctx) {
       rmSync(home, { recursive: true, force: true });
     } else say(`kept ${home}`);
   }
+}
+
+/**
+ * Runs a phase: each pipeline submitted when the previous one ended (as one user after another),
+ * timed from the bus; then the run views and job histories. In `default`, or in the project of
+ * `key`.
+ * @param {Bench} bench
+ * @param {(line: string) => void} say
+ * @param {string[]} problems  what went wrong is added here
+ * @param {string} phase @param {string} what @param {Pipeline[]} pipelines
+ * @param {string} [key]
+ */
+export async function runWorkload(bench, say, problems, phase, what, pipelines, key) {
+  const { home, api } = bench;
+  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
+  const projectApi = (method, pathname, body) => api(method, pathname, body, key);
+  say(`phase ${phase}: ${what}`);
+  const before = cpuSnapshot(home);
+  const started = performance.now();
+  const runs = [];
+  for (const p of pipelines) {
+    const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS, key);
+    const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
+    runs.push({ pipeline: p, submitted: r, wallSec });
+    if (r.endType !== 'run.succeeded')
+      problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+    if (bench.died() !== undefined) break;
+  }
+  const wallSec = (performance.now() - started) / 1000;
+  const cpu = cpuUse(before, cpuSnapshot(home));
+  const details = [];
+  for (const r of runs) details.push(await describeRun(projectApi, r, phase, problems));
+  const computed = details.reduce((a, d) => a + d.computed, 0);
+  const reused = details.reduce((a, d) => a + d.reused, 0);
+  const result = {
+    phase,
+    what,
+    wallSec: round(wallSec, 2),
+    runsWallSec: round(
+      details.reduce((a, d) => a + (d.wallSec ?? 0), 0),
+      2,
+    ),
+    runs: details.length,
+    steps: computed + reused,
+    computed,
+    reused,
+    jobSeconds: round(
+      details.reduce((a, d) => a + d.jobSeconds, 0),
+      2,
+    ),
+    savedSeconds: round(
+      details.reduce((a, d) => a + d.savedSeconds, 0),
+      2,
+    ),
+    cpu,
+    pipelines: details,
+  };
+  say(
+    `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused ` +
+      `(jobs ran ${result.jobSeconds} s; other processes took ${cpu.otherBusySec} CPU-s)`,
+  );
+  for (const d of details)
+    say(
+      `    ${d.name.padEnd(16)} ${String(d.status).padEnd(10)} ${String(d.wallSec).padStart(7)} s  ` +
+        `${d.computed} computed, ${d.reused} reused`,
+    );
+  return result;
 }
 
 /**

@@ -81,6 +81,16 @@ export const BENCHMARKS = {
       'reuse of earlier results: 11 overlapping pipelines (weather table and MNIST) without reuse, again unchanged with reuse, then modified with and without reuse',
     load: () => import('./reuse.mjs'),
   },
+  materialize: {
+    description:
+      'the reuse workload under storage budgets of 10, 25 and 50 % of its derived bytes: the materializer by utility against LRU, keep-everything and keep-nothing (each in its own project)',
+    load: () => import('./materialize.mjs'),
+  },
+  planner: {
+    description:
+      'planner overhead: 10,000 synthetic workload DAGs signed and looked up against 100,000 jobs of job signatures in Postgres, in-process; and findReusable over NATS on the stack',
+    load: () => import('./planner.mjs'),
+  },
   replay: {
     description:
       '100,000 job events replayed into job history beside the live view and swapped in, against reading them from JetStream',

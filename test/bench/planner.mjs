@@ -1,0 +1,389 @@
+// @ts-check
+// The `planner` benchmark (the provenance issue's third figure): planner overhead, N synthetic
+// workload DAGs (default 10,000, `--n`) planned against a graph of 10 × N jobs (100,000) in
+// provenance's `job_signatures`. Goal: under 1 ms per DAG (the Experiment Graph paper: about 8 ms;
+// Helix: 350 ms).
+//
+// Our planner decides per step, when the step is ready (the scheduler's ReusePlanner): it hashes the
+// step's code (CodeHasher), signs the job (signJob, libs/runs), looks up the project's newest result
+// with that signature (findReusable: provenance's SqlSignaturesRepository.findResult, an indexed
+// query), and verifies the versions of a result found with the catalog. Measured here, in this
+// process, against the stack's real Postgres: the code hash (of examples/tabular/dist, as the reuse
+// workload's steps name it), the signature and the lookup, per step in dependency order. Not in it:
+// the bus round trip scheduler -> provenance (measured separately below through NATS against the
+// running provenance service), the catalog's verifyVersion of a found result (another round trip
+// per reused step), and the events a decision appends.
+//
+// The graph is made by provenance's own SignaturesProjection.apply from synthetic job.queued (with
+// its signature) and job.succeeded events, in transactions of 4,000 events, as a replay would.
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { startStack } from '../../libs/devstack/dist/index.js';
+import { signJob } from '../../libs/runs/dist/index.js';
+import { CodeHasher } from '../../apps/scheduler/dist/runs/code-hasher.js';
+import { SignaturesProjection } from '../../apps/provenance/dist/reuse/signatures.projection.js';
+import { SqlSignaturesRepository } from '../../apps/provenance/dist/reuse/signatures.repository.js';
+import { round, stats } from './lib.mjs';
+
+/** @typedef {import('./run.mjs').BenchContext} BenchContext */
+/** @typedef {import('./run.mjs').BenchOutcome} BenchOutcome */
+/** @typedef {import('@acai/contracts').StoredEvent} StoredEvent */
+/** @typedef {import('@acai/contracts').HashedCode} HashedCode */
+
+const DEFAULT_DAGS = 10_000;
+/** Jobs in the graph per planned DAG. */
+const GRAPH_PER_DAG = 10;
+/** Steps of each seeded pipeline (the graph is pipelines of this many steps). */
+const SEEDED_STEPS = 8;
+const BATCH = 4_000;
+const PROJECT = 'default';
+const GOAL_MS = 1;
+const PAPER_MS = 8;
+const HELIX_MS = 350;
+/** Lookups sent through NATS to the running provenance service. */
+const BUS_LOOKUPS = 2_000;
+
+const sha = (/** @type {string} */ s) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * What the scheduler signs for step `j` of a pipeline with parameters `params`, reading the
+ * output of the step before it (by content: the stand-in for its manifest hash is a hash of that
+ * step's signature, so a changed step changes what every step after it reads).
+ * @param {string} dist @param {number} j @param {string} params @param {string | null} upstream
+ * @param {HashedCode[]} code
+ */
+function jobOf(dist, j, params, upstream, code) {
+  return {
+    command: ['node', path.join(dist, 'train.js')],
+    env: { STEP: String(j), PARAMS: params },
+    secrets: {},
+    inputs:
+      upstream === null
+        ? [{ fileset: 'raw', version: 1, manifestSha256: sha('raw'), path: 'raw' }]
+        : [{ fileset: `out-${j - 1}`, version: 1, manifestSha256: sha(upstream), path: 'in' }],
+    outputs: [{ fileset: `out-${j}`, path: 'out', labels: [], save: true }],
+    code,
+  };
+}
+
+/**
+ * The graph's events: `pipelines` pipelines of SEEDED_STEPS steps, pipeline p with parameters
+ * `p<p>`, each job queued with its signature and succeeded with one output version.
+ * @param {string} dist @param {number} pipelines @param {HashedCode[]} code
+ * @returns {Generator<StoredEvent>}
+ */
+function* graphEvents(dist, pipelines, code) {
+  let seq = 0;
+  const time = new Date(Date.UTC(2026, 0, 1)).toISOString();
+  /** @param {string} type @param {string} id @param {unknown} data */
+  const event = (type, id, data) =>
+    /** @type {StoredEvent} */ (
+      /** @type {unknown} */ ({
+        id: `evt-${++seq}`,
+        type,
+        version: 1,
+        project: PROJECT,
+        aggregate: 'job',
+        aggregateId: id,
+        occurredAt: time,
+        causationId: null,
+        correlationId: null,
+        data,
+        position: { stream: 'ACAI_EVENTS', subject: `acai.evt.${PROJECT}.job.${id}`, seq },
+      })
+    );
+  for (let p = 0; p < pipelines; p++) {
+    /** @type {string | null} */
+    let upstream = null;
+    for (let j = 0; j < SEEDED_STEPS; j++) {
+      const id = `job-${String(p).padStart(21, '0')}${j}s`;
+      const job = jobOf(dist, j, `p${p}`, upstream, code);
+      const signature = signJob(job);
+      yield event('job.queued', id, {
+        runId: `run-${String(p).padStart(23, '0')}`,
+        name: `step-${j}`,
+        command: job.command,
+        env: job.env,
+        resources: { cpu: 1, memoryMb: 512 },
+        inputs: job.inputs,
+        outputs: job.outputs,
+        timeoutSeconds: null,
+        network: 'default',
+        secrets: {},
+        provision: null,
+        retries: null,
+        signature,
+      });
+      yield event('job.succeeded', id, {
+        exitCode: 0,
+        durationMs: 1000,
+        outputs: [{ fileset: `out-${j}`, version: p + 1 }],
+        attempt: 1,
+      });
+      upstream = signature.sha256;
+    }
+  }
+}
+
+/**
+ * @param {BenchContext} ctx
+ * @returns {Promise<BenchOutcome>}
+ */
+export async function run(ctx) {
+  const { say } = ctx;
+  const dags = ctx.n ?? DEFAULT_DAGS;
+  const pipelines = Math.ceil((dags * GRAPH_PER_DAG) / SEEDED_STEPS);
+  const dist = path.join(ctx.root, 'examples/tabular/dist');
+  const home = mkdtempSync(path.join(os.tmpdir(), 'acai-bench-planner-'));
+  chmodSync(home, 0o755);
+  const stack = await startStack({
+    root: ctx.root,
+    home,
+    gatewayPort: 0,
+    supervise: false,
+    say: (l) => say(`  ${l}`),
+  });
+  let ok = false;
+  /** @type {pg.Client | undefined} */
+  let client;
+  /** @type {import('@nats-io/nats-core').NatsConnection | undefined} */
+  let nc;
+  try {
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    client = db;
+    db.on('error', () => undefined);
+    await db.connect();
+    const projection = new SignaturesProjection('provenance');
+    // What the runner hands the projection (a transaction's manager) and what the repository reads
+    // through (a DataSource): both only send queries.
+    const queries = /** @type {any} */ ({
+      /** @param {string} sql @param {unknown[]} [params] */
+      query: async (sql, params) => (await db.query(sql, params)).rows,
+    });
+    const hasher = new CodeHasher();
+    const pathVariable = process.env['PATH'] ?? '/usr/bin:/bin';
+    const command = ['node', path.join(dist, 'train.js')];
+    const seedCode = await hasher.hash(command, [dist], pathVariable);
+
+    say(
+      `applying ${(pipelines * SEEDED_STEPS).toLocaleString('en')} jobs (${pipelines.toLocaleString('en')} pipelines of ${SEEDED_STEPS} steps) through the signatures projection...`,
+    );
+    const loadStarted = performance.now();
+    /** @type {StoredEvent[]} */
+    let batch = [];
+    const flush = async () => {
+      await db.query('BEGIN');
+      await projection.apply(queries, batch);
+      await db.query('COMMIT');
+      batch = [];
+    };
+    for (const event of graphEvents(dist, pipelines, seedCode)) {
+      batch.push(event);
+      if (batch.length === BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    await db.query(`VACUUM ANALYZE ${projection.table()}`);
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const jobs = Number(
+      (await db.query(`SELECT count(*) AS n FROM ${projection.table()}`)).rows[0].n,
+    );
+    say(`${jobs.toLocaleString('en')} jobs in job_signatures (${loadSeconds.toFixed(1)} s)`);
+    const repo = new SqlSignaturesRepository(queries, projection);
+
+    // The DAGs: DAG d has 3-8 steps, a chain (each step reads the one before it, as a planner
+    // sees any DAG in dependency order); its first half (rounded) is seeded pipeline d mod P's
+    // steps unchanged (an earlier result exists), the rest have other parameters (none exists).
+    /** @param {number} d */
+    const shapeOf = (d) => {
+      const steps = 3 + ((d * 7) % 6);
+      return { steps, reusable: Math.round(steps / 2), pipeline: (d * 31) % pipelines };
+    };
+    /** @type {{ seconds: number, steps: number }[]} */
+    const perDag = [];
+    let hashMs = 0;
+    let signMs = 0;
+    let lookupMs = 0;
+    let steps = 0;
+    let hits = 0;
+    let expectedHits = 0;
+    /** @type {string[]} */
+    const asked = [];
+    /**
+     * Plans DAG d as the scheduler does (the code hashed for every step), or, with `codeOnce`, with
+     * the code hashed once per DAG (what a per-run cache of code hashes would give).
+     * @param {number} d @param {boolean} [codeOnce]
+     */
+    const plan = async (d, codeOnce = false) => {
+      const shape = shapeOf(d);
+      const started = performance.now();
+      /** @type {string | null} */
+      let upstream = null;
+      /** @type {HashedCode[] | null} */
+      let dagCode = null;
+      for (let j = 0; j < shape.steps; j++) {
+        const t0 = performance.now();
+        /** @type {HashedCode[]} */
+        const code =
+          codeOnce && dagCode !== null ? dagCode : await hasher.hash(command, [dist], pathVariable);
+        dagCode = code;
+        const t1 = performance.now();
+        const params = j < shape.reusable ? `p${shape.pipeline}` : `p${shape.pipeline}-dag${d}`;
+        const signature = signJob(jobOf(dist, j, params, upstream, code));
+        const t2 = performance.now();
+        const result = await repo.findResult(PROJECT, signature.sha256, `job-dag-${d}-${j}`);
+        const t3 = performance.now();
+        hashMs += t1 - t0;
+        signMs += t2 - t1;
+        lookupMs += t3 - t2;
+        if (result !== null) hits++;
+        if (asked.length < BUS_LOOKUPS) asked.push(signature.sha256);
+        upstream = signature.sha256;
+      }
+      steps += shape.steps;
+      expectedHits += shape.reusable;
+      return { seconds: (performance.now() - started) / 1000, steps: shape.steps };
+    };
+    say(`warm-up: 200 DAGs`);
+    for (let d = 0; d < 200; d++) await plan(dags + d);
+    hashMs = signMs = lookupMs = 0;
+    steps = hits = expectedHits = 0;
+    asked.length = 0;
+    const loadBefore = os.loadavg().map((x) => round(x, 2));
+    say(`planning ${dags.toLocaleString('en')} DAGs...`);
+    const started = performance.now();
+    for (let d = 0; d < dags; d++) perDag.push(await plan(d));
+    const totalSec = (performance.now() - started) / 1000;
+    const perDagMs = stats(
+      perDag.map((x) => x.seconds * 1000),
+      3,
+    );
+    const problems = [];
+    if (hits !== expectedHits)
+      problems.push(`found ${hits} earlier results, expected ${expectedHits}`);
+    const components = {
+      codeHash: hashMs / Math.max(steps, 1),
+      sign: signMs / Math.max(steps, 1),
+      lookup: lookupMs / Math.max(steps, 1),
+    };
+    say(`again with the code hashed once per DAG (a per-run cache)...`);
+    /** @type {number[]} */
+    const onceMs = [];
+    for (let d = 0; d < dags; d++) onceMs.push((await plan(d, true)).seconds * 1000);
+    const perDagCodeOnceMs = stats(onceMs, 3);
+    // The figures below are the first pass's (the scheduler's way).
+    steps /= 2;
+    hits /= 2;
+    expectedHits /= 2;
+
+    // The bus: the same lookups as the scheduler sends them (findReusable, core NATS request/reply
+    // to the provenance service), one at a time.
+    nc = await connect({ ...stack.natsOperator, name: 'bench-planner' });
+    const subject = 'acai.cmd.provenance.find_reusable';
+    const encoder = new TextEncoder();
+    /** @param {string} signature */
+    const ask = async (signature) => {
+      const reply = await /** @type {import('@nats-io/nats-core').NatsConnection} */ (nc).request(
+        subject,
+        encoder.encode(
+          JSON.stringify({ project: PROJECT, signature, excludeJobId: 'job-bench-planner' }),
+        ),
+        { timeout: 10_000 },
+      );
+      return JSON.parse(new TextDecoder().decode(reply.data));
+    };
+    for (const s of asked.slice(0, 100)) await ask(s);
+    /** @type {number[]} */
+    const busMs = [];
+    let busHits = 0;
+    for (const s of asked) {
+      const t0 = performance.now();
+      const body = await ask(s);
+      busMs.push(performance.now() - t0);
+      if (!body.ok) problems.push(`findReusable answered ${JSON.stringify(body.error)}`);
+      else if (body.result.result !== null) busHits++;
+      if (problems.length > 5) break;
+    }
+    const bus = stats(busMs, 3);
+    const inProcessLookup = components.lookup;
+    const meanSteps = steps / Math.max(dags, 1);
+    const withBusMs = perDagMs.mean + meanSteps * Math.max(0, bus.mean - inProcessLookup);
+
+    const result = {
+      graph: { jobs, loadSeconds: round(loadSeconds, 1) },
+      dags,
+      steps,
+      meanStepsPerDag: round(meanSteps, 2),
+      hits,
+      expectedHits,
+      totalSec: round(totalSec, 2),
+      perDagMs,
+      perStepMs: {
+        total: round((totalSec * 1000) / Math.max(steps, 1), 4),
+        codeHash: round(components.codeHash, 4),
+        sign: round(components.sign, 4),
+        lookup: round(components.lookup, 4),
+      },
+      perDagCodeOnceMs,
+      bus: {
+        lookups: busMs.length,
+        hits: busHits,
+        ms: bus,
+        perDagMsEstimate: round(withBusMs, 3),
+        of: 'in-process per DAG + steps per DAG x (findReusable over NATS - the in-process lookup)',
+      },
+      goal: {
+        ms: GOAL_MS,
+        paperMs: PAPER_MS,
+        helixMs: HELIX_MS,
+        metInProcess: perDagMs.mean < GOAL_MS,
+        metWithBus: withBusMs < GOAL_MS,
+      },
+      loadAverage: { before: loadBefore, after: os.loadavg().map((x) => round(x, 2)) },
+    };
+    say(
+      `per DAG (${result.meanStepsPerDag} steps on average): p50 ${perDagMs.p50} ms, p95 ${perDagMs.p95} ms, ` +
+        `mean ${perDagMs.mean} ms (goal < ${GOAL_MS} ms; the paper ~${PAPER_MS} ms, Helix ${HELIX_MS} ms)`,
+    );
+    say(
+      `per step ${result.perStepMs.total} ms: code hash ${result.perStepMs.codeHash} ms, ` +
+        `signature ${result.perStepMs.sign} ms, lookup ${result.perStepMs.lookup} ms; ${hits} of ${steps} steps found an earlier result`,
+    );
+    say(
+      `with the code hashed once per DAG: p50 ${perDagCodeOnceMs.p50} ms, p95 ${perDagCodeOnceMs.p95} ms, mean ${perDagCodeOnceMs.mean} ms`,
+    );
+    say(
+      `findReusable over NATS: p50 ${bus.p50} ms, p95 ${bus.p95} ms, mean ${bus.mean} ms per step: ` +
+        `about ${result.bus.perDagMsEstimate} ms per DAG with the bus`,
+    );
+    for (const p of problems) say(`PROBLEM: ${p}`);
+    ok = problems.length === 0;
+    const file = ctx.writeResult('planner', {
+      benchmark: 'planner',
+      date: new Date().toISOString(),
+      ok,
+      machine: { ...ctx.machine(), natsServer: nc.info?.version ?? 'unknown' },
+      method:
+        'in-process: per step CodeHasher.hash (examples/tabular/dist, cached by inode) + signJob + SqlSignaturesRepository.findResult against the stack Postgres; bus: findReusable request/reply to the provenance service',
+      notIncluded: [
+        'the catalog verifyVersion round trip per reused step',
+        'the events a decision appends (job.reused / job.queued)',
+        'in the in-process figure: the bus round trip to provenance (see bus)',
+      ],
+      ...result,
+      notes: problems,
+    });
+    return { ok, file };
+  } finally {
+    await nc?.close().catch(() => undefined);
+    await client?.end().catch(() => undefined);
+    say('stopping the stack');
+    await stack.stop();
+    if (ok && !ctx.keep) rmSync(home, { recursive: true, force: true });
+    else say(`kept ${home}`);
+  }
+}
