@@ -305,7 +305,7 @@ export async function run(ctx) {
       const body = await ask(s);
       busMs.push(performance.now() - t0);
       if (!body.ok) problems.push(`findReusable answered ${JSON.stringify(body.error)}`);
-      else if (body.result.result !== null) busHits++;
+      else if (body.result.results.length > 0) busHits++;
       if (problems.length > 5) break;
     }
     const bus = stats(busMs, 3);

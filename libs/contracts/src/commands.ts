@@ -288,9 +288,14 @@ export const Commands = defineCommands({
   findReusable: {
     service: 'provenance',
     summary:
-      'The newest earlier result of the project with this signature (its job and versions), if any',
-    request: z.object({ ...projectScoped, signature: z.string(), excludeJobId: z.string() }),
-    response: z.object({ result: ReusableResultSchema.nullable() }),
+      'The newest earlier results of the project with this signature (their jobs and versions), newest first',
+    request: z.object({
+      ...projectScoped,
+      signature: z.string(),
+      excludeJobId: z.string(),
+      limit: z.number().int().min(1).max(20).default(5),
+    }),
+    response: z.object({ results: z.array(ReusableResultSchema) }),
   },
   explainReuse: {
     service: 'provenance',

@@ -23,15 +23,21 @@ export class ReuseHandler {
   ) {}
 
   /**
-   * The newest earlier result with the signature. Not waited for: most signatures have none, and a
-   * result the projection has not applied yet is computed again, never wrongly reused.
+   * The newest earlier results with the signature, newest first. Not waited for: most signatures
+   * have none, and a result the projection has not applied yet is computed again, never wrongly
+   * reused.
    */
   @OnCommand('findReusable')
   async findReusable(
-    @Payload() req: { project: string; signature: string; excludeJobId: string },
-  ): Promise<{ result: ReusableResult | null }> {
+    @Payload() req: { project: string; signature: string; excludeJobId: string; limit: number },
+  ): Promise<{ results: ReusableResult[] }> {
     return {
-      result: await this.signatures.findResult(req.project, req.signature, req.excludeJobId),
+      results: await this.signatures.findResults(
+        req.project,
+        req.signature,
+        req.excludeJobId,
+        req.limit,
+      ),
     };
   }
 

@@ -96,6 +96,9 @@ describe('the job-signatures projection', () => {
       pricePerHour: 0.36,
       reusedFrom: 'job-a',
     });
+    expect((await repo.findResults('p', 'a'.repeat(64), 'job-new', 5)).map((r) => r.jobId)).toEqual(
+      ['job-c', 'job-a'],
+    );
     // Asked for c itself, the one before it.
     expect((await repo.findResult('p', 'a'.repeat(64), 'job-c'))?.jobId).toBe('job-a');
     // A failed job is no result; another project sees nothing of p's.

@@ -24,6 +24,13 @@ export abstract class SignaturesRepository {
     signature: string,
     excludeJobId: string,
   ): Promise<ReusableResult | null>;
+  /** The `limit` newest results of the project with `signature`, newest first. */
+  abstract findResults(
+    project: string,
+    signature: string,
+    excludeJobId: string,
+    limit: number,
+  ): Promise<ReusableResult[]>;
   abstract find(project: string, jobId: string): Promise<SignedJob | null>;
   /** The newest job of the project's step `name` logged before `seq` (null: none). */
   abstract nearestBefore(project: string, name: string, seq: number): Promise<SignedJob | null>;
@@ -66,6 +73,15 @@ export class SqlSignaturesRepository implements SignaturesRepository {
     signature: string,
     excludeJobId: string,
   ): Promise<ReusableResult | null> {
+    return (await this.findResults(project, signature, excludeJobId, 1))[0] ?? null;
+  }
+
+  async findResults(
+    project: string,
+    signature: string,
+    excludeJobId: string,
+    limit: number,
+  ): Promise<ReusableResult[]> {
     const rows = await this.db.query<
       {
         job_id: string;
@@ -80,12 +96,10 @@ export class SqlSignaturesRepository implements SignaturesRepository {
       `SELECT job_id, run_id, name, outputs, duration_ms, price_per_hour, reused_from
        FROM ${this.projection.table()}
        WHERE project = $1 AND signature = $2 AND status IN ('succeeded', 'reused') AND job_id <> $3
-       ORDER BY seq DESC LIMIT 1`,
-      [project, signature, excludeJobId],
+       ORDER BY seq DESC LIMIT $4`,
+      [project, signature, excludeJobId, limit],
     );
-    const r = rows[0];
-    if (r === undefined) return null;
-    return {
+    return rows.map((r) => ({
       jobId: r.job_id,
       runId: r.run_id,
       name: r.name,
@@ -93,7 +107,7 @@ export class SqlSignaturesRepository implements SignaturesRepository {
       durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
       pricePerHour: r.price_per_hour,
       reusedFrom: r.reused_from,
-    };
+    }));
   }
 
   async find(project: string, jobId: string): Promise<SignedJob | null> {

@@ -12,6 +12,9 @@ import type { CommandSender, EventingLogger } from '@acai/eventing';
 import { signJob, whyNotReusable } from '@acai/runs';
 import type { CodeHasher } from './code-hasher.js';
 
+/** Earlier results with the signature looked at, newest first, for one that is intact. */
+const CANDIDATES = 5;
+
 /** What to do with a ready job: take an earlier result, or queue it (saying why not reused). */
 export type ReuseDecision =
   | { readonly kind: 'reuse'; readonly data: EventData<'job.reused'> }
@@ -65,12 +68,13 @@ export class ReusePlanner {
         ? "it is a sweep trial: its sweep's best trial is chosen from its own metrics"
         : whyNotReusable(policy, job.reuse?.nondeterministic ?? false, signature, job.outputs);
     if (why !== null) return compute(why);
-    let result: ReusableResult | null;
+    let results: ReusableResult[];
     try {
-      ({ result } = await this.commands.send('findReusable', {
+      ({ results } = await this.commands.send('findReusable', {
         project,
         signature: signature.sha256,
         excludeJobId: job.id,
+        limit: CANDIDATES,
       }));
     } catch (error) {
       this.logger.warn(
@@ -81,9 +85,31 @@ export class ReusePlanner {
         `earlier results could not be looked up (${(error as Error).message}), so it is computed`,
       );
     }
-    if (result === null) return compute('no earlier job of the project had its signature');
-    const problem = await this.notIntact(project, job, result);
-    if (problem !== null) return compute(problem);
+    if (results.length === 0) return compute('no earlier job of the project had its signature');
+    // The newest intact one: a newer result may have been evicted while an older one (other
+    // versions, e.g. from a run with reuse: never) is still there. Jobs that reused one share
+    // its versions: each set is checked once.
+    let result: ReusableResult | undefined;
+    let problem: string | null = null;
+    const checked = new Set<string>();
+    for (const candidate of results) {
+      const key = JSON.stringify(candidate.outputs);
+      if (checked.has(key)) continue;
+      checked.add(key);
+      const why = await this.notIntact(project, job, candidate);
+      if (why === null) {
+        result = candidate;
+        break;
+      }
+      problem ??= why;
+    }
+    if (result === undefined) {
+      return compute(
+        checked.size === 1
+          ? problem!
+          : `${problem!}; none of the ${checked.size} earlier results with its signature is intact`,
+      );
+    }
     const seconds = result.durationMs === null ? null : result.durationMs / 1000;
     return {
       kind: 'reuse',

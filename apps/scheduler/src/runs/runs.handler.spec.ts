@@ -711,7 +711,7 @@ describe('the scheduler’s run workflow', () => {
       commands
         .on('findReusable', (req) => {
           looked.push(req);
-          return { result: req.excludeJobId === etlId ? earlier : null };
+          return { results: req.excludeJobId === etlId ? [earlier] : [] };
         })
         .on('verifyVersion', (req) => ({
           fileset: req.name,
@@ -753,7 +753,7 @@ describe('the scheduler’s run workflow', () => {
 
     it('computes when the earlier result is no longer intact, saying why', async () => {
       commands
-        .on('findReusable', () => ({ result: earlier }))
+        .on('findReusable', () => ({ results: [earlier] }))
         .on('verifyVersion', (req) => ({
           fileset: req.name,
           version: req.version,
@@ -775,6 +775,44 @@ describe('the scheduler’s run workflow', () => {
       expect(queued[0]!.data.signature?.sha256).toMatch(/^[0-9a-f]{64}$/);
     });
 
+    it('takes the newest intact result when a newer one was evicted', async () => {
+      const evicted = {
+        ...earlier,
+        jobId: 'job-newer',
+        outputs: [{ fileset: 'data', version: 9 }],
+      };
+      commands
+        .on('findReusable', () => ({
+          results: [evicted, { ...evicted, jobId: 'job-its-reuser' }, earlier],
+        }))
+        .on('verifyVersion', (req) => ({
+          fileset: req.name,
+          version: req.version,
+          intact: req.version !== 9,
+          problem: req.version === 9 ? 'it was evicted: its files are gone' : null,
+        }));
+      const { jobs: planned } = await handler.submit({
+        project: PROJECT,
+        submittedBy: null,
+        spec: pipeline(),
+      });
+      await deliver();
+
+      const reused = log.ofType('job.reused');
+      expect(reused.map((e) => e.aggregateId)).toEqual([planned[0]!.id]);
+      expect(reused[0]!.data).toMatchObject({
+        from: { jobId: 'job-earlier' },
+        outputs: [{ fileset: 'data', version: 7 }],
+      });
+      // data@9 checked once: the job that reused job-newer took the same versions.
+      expect(commands.sent.filter((c) => c.name === 'verifyVersion').map((c) => c.request)).toEqual(
+        [
+          { project: PROJECT, name: 'data', version: 9 },
+          { project: PROJECT, name: 'data', version: 7 },
+        ],
+      );
+    });
+
     it('computes when earlier results cannot be looked up (provenance down)', async () => {
       commands.on('findReusable', () => {
         throw new AcaiError(RunProblems.JOB_NOT_FOUND, 'no responders');
@@ -788,7 +826,7 @@ describe('the scheduler’s run workflow', () => {
     });
 
     it('never reuses anything of a profiling run (it is run for its running times)', async () => {
-      commands.on('findReusable', () => ({ result: earlier }));
+      commands.on('findReusable', () => ({ results: [earlier] }));
       await handler.submit({
         project: PROJECT,
         submittedBy: 'auto-provisioner',
@@ -803,7 +841,7 @@ describe('the scheduler’s run workflow', () => {
     });
 
     it('never looks for a step that says reuse: never', async () => {
-      commands.on('findReusable', () => ({ result: earlier }));
+      commands.on('findReusable', () => ({ results: [earlier] }));
       await handler.submit({
         project: PROJECT,
         submittedBy: null,
