@@ -79,7 +79,9 @@ export class Output {
     bar.start(Math.max(1, total), 0, { text: '' });
     return {
       update: (done, text) => {
-        const width = (this.io.stdout.columns ?? 120) - 24;
+        // A pseudo-terminal may say it has no width (0): then assume a usual one.
+        const columns = this.io.stdout.columns ?? 0;
+        const width = (columns >= 40 ? columns : 120) - 24;
         bar.update(done, { text: text.length > width ? `${text.slice(0, width - 1)}…` : text });
       },
       stop: () => bar.stop(),
