@@ -151,7 +151,7 @@ export class AcaiClient {
           ...(body === undefined ? {} : { body }),
           ...(init.stream === undefined ? {} : { duplex: 'half' }),
           ...(init.signal === undefined ? {} : { signal: init.signal }),
-        } as globalThis.RequestInit);
+        });
       } catch (error) {
         if (init.signal?.aborted === true) throw error;
         if (attempt >= retries) throw new AcaiConnectionError(this.url, error);
@@ -251,7 +251,7 @@ export class AcaiClient {
     if (response.body === null) return;
     const decoder = new TextDecoder();
     let rest = '';
-    for await (const chunk of response.body) {
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       rest += decoder.decode(chunk, { stream: true });
       const lines = rest.split('\n');
       rest = lines.pop() ?? '';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { EventEnvelopeSchema } from '@acai/contracts';
 import { AcaiApiError, AcaiConnectionError, AcaiProtocolError } from './errors.js';
 import type { AcaiClient } from './client.js';

@@ -184,7 +184,7 @@ export async function pushFiles(
     put: uploaded,
     delete: removed,
     ...(options.labels === undefined ? {} : { labels: options.labels }),
-    ...(options.metadata === undefined ? {} : { metadata: options.metadata as never }),
+    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
   });
   return { committed: true, version: version.version, files: uploaded.length, bytes };
 }
