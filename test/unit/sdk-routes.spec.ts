@@ -12,7 +12,7 @@ describe('the SDK against the route table', () => {
   }));
   // GET /api/v1/events (the SSE contract) is being added to the table on the `events` branch:
   // until it is there, it is the one SDK route allowed to be missing; once there, it is checked.
-  const notYetInTheTable = new Set(['events']);
+  const notYetInTheTable = new Set(['streamEvents']);
 
   it.each(Object.entries(Endpoints))('%s is a route the gateway serves', (name, endpoint) => {
     const same = served.filter((r) => r.method === endpoint.method && r.path === endpoint.path);

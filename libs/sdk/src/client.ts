@@ -48,7 +48,7 @@ export const Endpoints = {
   revokeKey: { method: 'DELETE', path: '/api/v1/projects/{name}/keys/{id}' },
   replayProjection: { method: 'POST', path: '/api/v1/projections/{name}/replay' },
   getProjection: { method: 'GET', path: '/api/v1/projections/{name}' },
-  events: { method: 'GET', path: '/api/v1/events' },
+  streamEvents: { method: 'GET', path: '/api/v1/events' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 export type EndpointName = keyof typeof Endpoints;
 

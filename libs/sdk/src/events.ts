@@ -52,7 +52,7 @@ export async function* followEvents(
   while (!aborted()) {
     let cause: unknown;
     try {
-      const response = await client.send('events', {
+      const response = await client.send('streamEvents', {
         query,
         headers: {
           accept: 'text/event-stream',
