@@ -152,6 +152,37 @@ describe('the acai CLI', () => {
       (JSON.parse(runs.stdout) as { items: { id: string }[] }).items.map((r) => r.id),
     ).toContain(runId);
 
+    const history = await acai(['history', jobId]);
+    expect(history.stdout).toMatch(/job\.queued[\s\S]*job\.succeeded/);
+    const timeline = await acai(['--json', 'run', 'timeline', runId!]);
+    expect(timeline.code).toBe(0);
+
+    // A second version, its diff, a pin; keys made, listed and revoked.
+    await writeFile(path.join(data, 'c.txt'), 'new\n');
+    expect((await acai(['fileset', 'push', 'cli-data', data])).stdout).toContain(
+      'committed cli-data v2',
+    );
+    const diff = await acai(['fileset', 'diff', 'cli-data', '1', '2']);
+    expect(diff.stdout).toBe('cli-data v1 → v2\n+ c.txt\n');
+    expect((await acai(['fileset', 'pin', 'cli-data', '2'])).stdout).toBe('cli-data v2 pinned\n');
+    const created = await acai([
+      '--json',
+      'keys',
+      'create',
+      '--scope',
+      'read',
+      '--name',
+      'cli-e2e',
+    ]);
+    const key = JSON.parse(created.stdout) as { id: string; key: string };
+    expect((await acai(['run', 'ls'], { ACAI_API_KEY: key.key })).code).toBe(0);
+    const forbidden = await acai(['run', 'cancel', runId!], { ACAI_API_KEY: key.key });
+    expect(forbidden.code).toBe(4);
+    expect(forbidden.stderr).toContain('this key may not do that');
+    expect((await acai(['keys', 'ls'])).stdout).toContain(key.id);
+    expect((await acai(['keys', 'revoke', key.id])).code).toBe(0);
+    expect((await acai(['run', 'ls'], { ACAI_API_KEY: key.key })).code).toBe(4);
+
     // A run that fails: exit 1, and where to look.
     const failing = path.join(home, 'fail.json');
     await writeFile(
