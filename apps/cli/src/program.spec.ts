@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AcaiApiError, AcaiConnectionError } from '@acai/sdk';
 import { ExitCode, exitCodeOf } from './exit.js';
@@ -55,12 +55,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function acai(args: string[], env: NodeJS.ProcessEnv = {}) {
+async function acai(args: string[], env: NodeJS.ProcessEnv = {}, stdin = '') {
   const stdout = new Capture();
   const stderr = new Capture();
   const code = await run(args, {
     stdout,
     stderr,
+    stdin: Readable.from([stdin]),
     env: { HOME: dir, ACAI_CONFIG: path.join(dir, 'config.json'), ...env },
   });
   return { code, stdout: stdout.text, stderr: stderr.text };
@@ -111,6 +112,14 @@ describe('acai command line', () => {
     const file = path.join(dir, 'config.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ url, key: 'good', project: 'p1' });
+
+    // --key - reads the key from stdin (not the command line, where `ps` shows it).
+    const piped = await acai(['login', '--url', url, '--key', '-'], {}, 'good\n');
+    expect(piped.code).toBe(ExitCode.Ok);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({
+      key: 'good',
+      project: 'default',
+    });
 
     // Stored, it is used; the environment overrides it.
     expect((await acai(['run', 'ls'])).code).toBe(ExitCode.Ok);
