@@ -295,6 +295,25 @@ describe('job attempts', () => {
     expect(log.ofType('job.started')).toHaveLength(1);
     expect(await running!.owns()).toBe(true);
   });
+
+  it('starts a new attempt from the first delivery of work its own executor let go (a NATS server that lost its consumer state)', async () => {
+    // node-a began the attempt, then let the work go (the bus went away as it recorded the start).
+    const first = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(first?.number).toBe(1);
+    const notHere = { executor: 'node-a', pool: 'local', runningHere: () => false };
+    const stillHere = { ...notHere, runningHere: () => true };
+    // While its attempt runs there, a first delivery is a copy.
+    expect(await attempts.begin(leaseOf(work), stillHere)).toBeUndefined();
+
+    const back = await attempts.begin(leaseOf(work), notHere);
+
+    expect(back?.number).toBe(2);
+    expect(log.ofType('job.started').map((e) => [e.data.executor, e.data.attempt])).toEqual([
+      ['node-a', 1],
+      ['node-a', 2],
+    ]);
+    expect(await first!.owns()).toBe(false);
+  });
 });
 
 /** The `job.queued` data of a job seeded in the log. */

@@ -24,6 +24,13 @@ import {
 export interface AttemptNode {
   readonly executor: string;
   readonly pool: string;
+  /**
+   * Whether this executor runs (or is starting) an attempt of the job now (absent: not said). A
+   * first delivery of work whose job runs here is a copy of that work; of a job whose attempt
+   * started here and runs no more, it is the work coming back after the NATS server lost its
+   * consumers' state, and starts a new attempt.
+   */
+  readonly runningHere?: (jobId: string) => boolean;
 }
 
 /**
@@ -91,6 +98,9 @@ export class JobAttempts {
               executor: node.executor,
               pid,
               firstDelivery: lease.deliveries === 1,
+              ...(node.runningHere === undefined
+                ? {}
+                : { runningHere: node.runningHere(work.jobId) }),
               dispatchedAttempt: work.attempt,
               at: this.now().toISOString(),
             },

@@ -622,6 +622,29 @@ describe('jobDecider', () => {
         .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: null } }]);
     });
 
+    it('takes a first delivery of its own lost attempt back as a new attempt (a NATS server that lost its consumer state)', () => {
+      const { state } = spec.given(history.running);
+      const start = (executor: string, runningHere: boolean) => () =>
+        jobDecider.decide(
+          { kind: 'start', executor, pid: null, firstDelivery: true, runningHere },
+          state,
+        );
+      // Its attempt still runs there, or runs on another executor: a copy, not a redelivery.
+      expect(start('worker-1', true)).toThrow('this work message is a copy of its work');
+      expect(start('worker-2', false)).toThrow('this work message is a copy of its work');
+      // The executor that started it runs it no more: its work came back.
+      spec
+        .given(history.running)
+        .when({
+          kind: 'start',
+          executor: 'worker-1',
+          pid: 9,
+          firstDelivery: true,
+          runningHere: false,
+        })
+        .then([{ type: 'job.started', data: { executor: 'worker-1', attempt: 2, pid: 9 } }]);
+    });
+
     it('starts dispatched work on its first delivery', () => {
       spec
         .given(history.dispatched)
@@ -687,6 +710,7 @@ describe('jobDecider', () => {
         requested: { cpu: 8, memoryMb: 4096 },
         pinned: false,
         startedAt: null,
+        executor: 'worker-1',
       });
     });
 

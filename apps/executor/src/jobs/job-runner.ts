@@ -64,6 +64,8 @@ interface Running {
  */
 export class JobRunner {
   private readonly running = new Map<string, Running>();
+  /** How many works of each job are being handled here (begun, run or recorded). */
+  private readonly here = new Map<string, number>();
   /** Jobs asked to stop before their process started here. */
   private readonly cancelledEarly = new Set<string>();
   private readonly freeSlots: Slot[];
@@ -175,11 +177,22 @@ export class JobRunner {
         attributes: { 'acai.service': 'executor', 'acai.job': work.jobId, 'acai.run': work.runId },
       },
       async () => {
-        const attempt = await this.options.attempts.begin(lease, {
-          executor: this.options.executor,
-          pool: this.options.pool,
-        });
-        if (attempt !== undefined) await this.runAttempt(lease, attempt);
+        const jobId = work.jobId;
+        // Counted from its start to its end, so that a copy of its work arriving meanwhile (even
+        // before its attempt is begun, or while its end is recorded) is seen as one.
+        this.here.set(jobId, (this.here.get(jobId) ?? 0) + 1);
+        try {
+          const attempt = await this.options.attempts.begin(lease, {
+            executor: this.options.executor,
+            pool: this.options.pool,
+            runningHere: (id) => (this.here.get(id) ?? 0) > (id === jobId ? 1 : 0),
+          });
+          if (attempt !== undefined) await this.runAttempt(lease, attempt);
+        } finally {
+          const left = (this.here.get(jobId) ?? 1) - 1;
+          if (left === 0) this.here.delete(jobId);
+          else this.here.set(jobId, left);
+        }
       },
     );
   }
