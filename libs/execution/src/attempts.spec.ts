@@ -296,23 +296,53 @@ describe('job attempts', () => {
     expect(await running!.owns()).toBe(true);
   });
 
-  it('starts a new attempt from the first delivery of work its own executor let go (a NATS server that lost its consumer state)', async () => {
-    // node-a began the attempt, then let the work go (the bus went away as it recorded the start).
+  it('asks whether the running attempt is alive: a copy while it is, a new attempt once it is not (a NATS server that lost its consumer state redelivers as if for the first time), and asks again later when it cannot tell', async () => {
     const first = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
     expect(first?.number).toBe(1);
-    const notHere = { executor: 'node-a', pool: 'local', runningHere: () => false };
-    const stillHere = { ...notHere, runningHere: () => true };
-    // While its attempt runs there, a first delivery is a copy.
-    expect(await attempts.begin(leaseOf(work), stillHere)).toBeUndefined();
+    let alive: boolean | undefined = true;
+    const asked: unknown[][] = [];
+    const nodeB = {
+      executor: 'node-b',
+      pool: 'local',
+      holder: {
+        alive: (...args: unknown[]) => {
+          asked.push(args);
+          return alive;
+        },
+        runsHere: () => false,
+        retryMs: 3000,
+      },
+    };
+    // Alive: a copy, even on a redelivery.
+    const copy = leaseOf(work, 2);
+    expect(await attempts.begin(copy, nodeB)).toBeUndefined();
+    expect(copy.settled).toBe('completed');
+    expect(asked[0]?.slice(0, 2)).toEqual(['node-a', JOB_ID]);
+    // Not known yet: handed back, to be asked again.
+    alive = undefined;
+    const unknown = leaseOf(work);
+    expect(await attempts.begin(unknown, nodeB)).toBeUndefined();
+    expect(unknown.settled).toBe('released');
+    expect(log.ofType('job.started')).toHaveLength(1);
 
-    const back = await attempts.begin(leaseOf(work), notHere);
+    alive = false;
+    const back = await attempts.begin(leaseOf(work), nodeB);
 
     expect(back?.number).toBe(2);
     expect(log.ofType('job.started').map((e) => [e.data.executor, e.data.attempt])).toEqual([
       ['node-a', 1],
-      ['node-a', 2],
+      ['node-b', 2],
     ]);
     expect(await first!.owns()).toBe(false);
+
+    // node-b's own attempt: while node-b still runs it, a first delivery is a copy; once it runs
+    // it no more (it let the work go as the bus went away), its work coming back is a new attempt.
+    const own = (runsHere: boolean) => ({
+      ...nodeB,
+      holder: { ...nodeB.holder, runsHere: () => runsHere },
+    });
+    expect(await attempts.begin(leaseOf({ ...work }), own(true))).toBeUndefined();
+    expect((await attempts.begin(leaseOf(work), own(false)))?.number).toBe(3);
   });
 });
 

@@ -622,27 +622,32 @@ describe('jobDecider', () => {
         .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: null } }]);
     });
 
-    it('takes a first delivery of its own lost attempt back as a new attempt (a NATS server that lost its consumer state)', () => {
+    it('decides copy or new attempt by whether the running attempt is alive, when heartbeats tell, whichever delivery', () => {
       const { state } = spec.given(history.running);
-      const start = (executor: string, runningHere: boolean) => () =>
+      // Alive: a copy, even redelivered.
+      expect(() =>
         jobDecider.decide(
-          { kind: 'start', executor, pid: null, firstDelivery: true, runningHere },
+          {
+            kind: 'start',
+            executor: 'worker-2',
+            pid: null,
+            firstDelivery: false,
+            holderAlive: true,
+          },
           state,
-        );
-      // Its attempt still runs there, or runs on another executor: a copy, not a redelivery.
-      expect(start('worker-1', true)).toThrow('this work message is a copy of its work');
-      expect(start('worker-2', false)).toThrow('this work message is a copy of its work');
-      // The executor that started it runs it no more: its work came back.
+        ),
+      ).toThrow('this work message is a copy of its work');
+      // Not alive: a new attempt, even on a first delivery (a NATS server that lost its state).
       spec
         .given(history.running)
         .when({
           kind: 'start',
-          executor: 'worker-1',
+          executor: 'worker-2',
           pid: 9,
           firstDelivery: true,
-          runningHere: false,
+          holderAlive: false,
         })
-        .then([{ type: 'job.started', data: { executor: 'worker-1', attempt: 2, pid: 9 } }]);
+        .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 9 } }]);
     });
 
     it('starts dispatched work on its first delivery', () => {

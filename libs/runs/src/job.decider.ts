@@ -129,12 +129,12 @@ export type JobCommand =
        */
       firstDelivery?: boolean;
       /**
-       * Whether the executor asking runs an attempt of this job right now (absent: not said). An
-       * executor that ran the job's attempt and runs it no more (its start was recorded while the
-       * bus went away, so it let the work go) takes a first delivery as its own work coming back:
-       * a NATS server that lost its consumers' state redelivers work as if for the first time.
+       * Whether the attempt the job runs is alive, as its executor's heartbeats tell (absent: not
+       * asked): alive, a work message is a copy of its work, whichever delivery it is; not, the
+       * work starts a new attempt, even on a first delivery (a NATS server that lost its consumers'
+       * state redelivers work as if for the first time).
        */
-      runningHere?: boolean;
+      holderAlive?: boolean;
       /**
        * The attempt the work message was dispatched for: a job dispatched again (a retry) starts
        * only from its newest work, never from an older message JetStream still redelivers.
@@ -268,11 +268,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           ];
         }
         if (state.status === 'running') {
-          const ownWorkBack =
-            command.runningHere === false &&
-            state.executor !== undefined &&
-            state.executor === command.executor;
-          if (command.firstDelivery === true && !ownWorkBack) {
+          if (command.holderAlive ?? command.firstDelivery === true) {
             throw new AcaiError(
               RunProblems.JOB_CANNOT_START,
               `The job runs already (attempt ${state.attempt}): this work message is a copy of its work, not a redelivery`,

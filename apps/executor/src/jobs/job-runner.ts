@@ -10,7 +10,12 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import { type LogPublisher, type Attempt, type JobAttempts, type JobEnd } from '@acai/execution';
-import { outcomeOf, type AttemptFacts, type AttemptOutcome } from '@acai/runs';
+import {
+  outcomeOf,
+  type AttemptFacts,
+  type AttemptOutcome,
+  type AttemptSightings,
+} from '@acai/runs';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
@@ -41,6 +46,10 @@ export interface JobRunnerOptions {
   /** Where an attempt's output lines go. */
   readonly logs: (work: WorkAssignment, attempt: number) => LogPublisher;
   readonly logger: EventingLogger;
+  /** The node heartbeats heard: whether a job's attempt on another executor is alive. */
+  readonly sightings: AttemptSightings;
+  /** An attempt neither listed in a heartbeat nor started for this long is not alive. */
+  readonly aliveWindowMs: number;
 }
 
 /** One attempt being run here, with what it needs to be stopped. */
@@ -74,9 +83,9 @@ export class JobRunner {
     this.freeSlots = [...options.slots];
   }
 
-  /** The jobs running here now. */
+  /** The jobs running here now, or being begun or recorded (what this node's heartbeat lists). */
   get jobIds(): string[] {
-    return [...this.running.keys()];
+    return [...new Set([...this.running.keys(), ...this.here.keys()])];
   }
 
   /** The project of each job running here, by job id. */
@@ -185,7 +194,13 @@ export class JobRunner {
           const attempt = await this.options.attempts.begin(lease, {
             executor: this.options.executor,
             pool: this.options.pool,
-            runningHere: (id) => (this.here.get(id) ?? 0) > (id === jobId ? 1 : 0),
+            holder: {
+              // Another executor's attempt is alive as that executor's heartbeats tell.
+              alive: (executor, id, startedAt) =>
+                this.options.sightings.alive(executor, id, startedAt, this.options.aliveWindowMs),
+              runsHere: (id) => (this.here.get(id) ?? 0) > (id === jobId ? 1 : 0),
+              retryMs: this.options.aliveWindowMs,
+            },
           });
           if (attempt !== undefined) await this.runAttempt(lease, attempt);
         } finally {
