@@ -19,6 +19,18 @@ export function Status(props: { status: string }) {
   return <span class={`status status-${props.status}`}>{props.status}</span>;
 }
 
+/** A JSON value: inline when short, folded when long. */
+export function Json(props: { value: unknown }) {
+  const text = JSON.stringify(props.value);
+  if (text.length <= 160) return <span class="mono small">{text}</span>;
+  return (
+    <details>
+      <summary class="mono small">{text.slice(0, 120)}…</summary>
+      <pre>{JSON.stringify(props.value, null, 2)}</pre>
+    </details>
+  );
+}
+
 export function Time(props: { at: string | null | undefined }) {
   if (props.at === null || props.at === undefined) return <span class="muted">–</span>;
   const date = new Date(props.at);
@@ -67,7 +79,8 @@ export function Dag(props: {
   graph.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 60 });
   graph.setDefaultEdgeLabel(() => ({}));
   const known = new Set(props.nodes.map((n) => n.id));
-  for (const node of props.nodes) graph.setNode(node.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
+  for (const node of props.nodes)
+    graph.setNode(node.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
   for (const [from, to] of props.edges) {
     if (known.has(from) && known.has(to)) graph.setEdge(from, to);
   }
@@ -85,14 +98,24 @@ export function Dag(props: {
       viewBox={`-10 -10 ${width} ${height}`}
     >
       <defs>
-        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+        <marker
+          id="arrow"
+          viewBox="0 0 10 10"
+          refX="9"
+          refY="5"
+          markerWidth="7"
+          markerHeight="7"
+          orient="auto"
+        >
           <path d="M0,0 L10,5 L0,10 z" class="dag-arrow" />
         </marker>
       </defs>
       {graph.edges().map((edge) => {
         const points = (graph.edge(edge) as { points?: { x: number; y: number }[] }).points ?? [];
         const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' ');
-        return <path key={`${edge.v}->${edge.w}`} d={d} class="dag-edge" marker-end="url(#arrow)" />;
+        return (
+          <path key={`${edge.v}->${edge.w}`} d={d} class="dag-edge" marker-end="url(#arrow)" />
+        );
       })}
       {props.nodes.map((node) => {
         const at = graph.node(node.id) as { x: number; y: number };
@@ -121,6 +144,8 @@ export function Dag(props: {
   );
 }
 
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000];
+
 /** One metric's values by step (or by report, when it gave no step), drawn with uPlot. */
 export function MetricChart(props: { name: string; points: readonly { x: number; y: number }[] }) {
   const host = useRef<HTMLDivElement>(null);
@@ -135,8 +160,12 @@ export function MetricChart(props: { name: string; points: readonly { x: number;
         width: Math.min(560, Math.max(320, element.clientWidth || 560)),
         height: 220,
         scales: { x: { time: false } },
-        axes: [{ label: 'epoch / step' }, { label: props.name }],
-        series: [{ label: 'step' }, { label: props.name, stroke: '#2563eb', width: 2, points: { show: true } }],
+        // Epochs and steps are whole numbers: no tick at 1.5.
+        axes: [{ label: 'epoch / step', incrs: WHOLE_STEPS }, { label: props.name }],
+        series: [
+          { label: 'step' },
+          { label: props.name, stroke: '#2563eb', width: 2, points: { show: true } },
+        ],
       },
       [xs, ys],
       element,

@@ -43,7 +43,8 @@ export function FilesetsPage(props: { prefix: string; label: string }) {
           <input name="prefix" value={prefix} onInput={(e) => setPrefix(e.currentTarget.value)} />
         </label>
         <label>
-          Label <input name="label" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
+          Label{' '}
+          <input name="label" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
         </label>
         <button type="submit">Search</button>
       </form>
@@ -120,9 +121,15 @@ export function FilesetPage(props: { name: string }) {
                   <td>{bytes(v.bytes)}</td>
                   <td>{v.labels.join(', ')}</td>
                   <td class="mono small">{JSON.stringify(v.createdBy)}</td>
-                  <td>{[v.pinned ? 'pinned' : '', v.evicted ? 'evicted' : ''].filter(Boolean).join(', ')}</td>
                   <td>
-                    <Link href={`/lineage${query({ fileset: v.fileset, version: v.version })}`}>graph</Link>
+                    {[v.pinned ? 'pinned' : '', v.evicted ? 'evicted' : '']
+                      .filter(Boolean)
+                      .join(', ')}
+                  </td>
+                  <td>
+                    <Link href={`/lineage${query({ fileset: v.fileset, version: v.version })}`}>
+                      graph
+                    </Link>
                   </td>
                 </tr>
               ))}
@@ -174,7 +181,9 @@ export function LineagePage(props: { fileset: string; version: string }) {
             )}
             edges={view.edges.map((e) => [e.from, e.to] as const)}
           />
-          {view.nextCursor !== null && <p class="muted">The graph is larger than shown (first 500 nodes).</p>}
+          {view.nextCursor !== null && (
+            <p class="muted">The graph is larger than shown (first 500 nodes).</p>
+          )}
         </div>
       )}
     </section>

@@ -42,8 +42,8 @@ function SignIn(props: { signedIn: (key: string) => void; why: string | undefine
           />
         </label>
         <p class="muted small">
-          A key of your project (`npm run up` writes the default one to $ACAI_HOME/default.key). It
-          is kept in this tab only.
+          A key of your project (<code>npm run up</code> writes the default one to{' '}
+          <code>$ACAI_HOME/default.key</code>). It is kept in this tab only.
         </p>
         <ErrorBox error={error} title="Not signed in" />
         <button type="submit" disabled={busy || key.trim() === ''}>

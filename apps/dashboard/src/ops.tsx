@@ -57,9 +57,13 @@ export function NodesPage() {
                     <td>
                       {node.jobs.length}
                       {node.slots !== null && ` of ${node.slots}`}
-                      {node.slots !== null && node.slots > 0 && ` (${Math.round((100 * node.jobs.length) / node.slots)}%)`}
+                      {node.slots !== null &&
+                        node.slots > 0 &&
+                        ` (${Math.round((100 * node.jobs.length) / node.slots)}%)`}
                     </td>
-                    <td>{node.pricePerHour === null ? '–' : `$${node.pricePerHour.toFixed(3)}/h`}</td>
+                    <td>
+                      {node.pricePerHour === null ? '–' : `$${node.pricePerHour.toFixed(3)}/h`}
+                    </td>
                     <td>
                       {node.pricePerHour === null || hours === null
                         ? '–'
@@ -101,14 +105,17 @@ export function EventsPage(props: { type: string }) {
         const parser = new SseParser();
         await readText(response, controller.signal, (text) => {
           const arrived = parser.push(text);
-          if (arrived.length > 0) setEvents((seen) => [...arrived.reverse(), ...seen].slice(0, KEEP));
+          if (arrived.length > 0)
+            setEvents((seen) => [...arrived.reverse(), ...seen].slice(0, KEEP));
         });
         if (!controller.signal.aborted) setState('closed');
       } catch (failure) {
         if (controller.signal.aborted) return;
         setState('closed');
         setError(
-          failure instanceof ApiError && failure.status === 404 && failure.reason === 'NO_SUCH_ROUTE'
+          failure instanceof ApiError &&
+            failure.status === 404 &&
+            failure.reason === 'NO_SUCH_ROUTE'
             ? 'This gateway has no live event stream (GET /api/v1/events answered 404): it is older than the dashboard. Upgrade the gateway.'
             : describeError(failure),
         );
@@ -128,11 +135,21 @@ export function EventsPage(props: { type: string }) {
         }}
       >
         <label>
-          Types <input name="type" placeholder="job.*,run.failed" value={type} onInput={(e) => setType(e.currentTarget.value)} />
+          Types{' '}
+          <input
+            name="type"
+            placeholder="job.*,run.failed"
+            value={type}
+            onInput={(e) => setType(e.currentTarget.value)}
+          />
         </label>
         <button type="submit">Filter</button>
         <span class={`muted stream-${state}`}>
-          {state === 'live' ? 'Live: new events appear at the top' : state === 'connecting' ? 'Connecting…' : 'Disconnected'}
+          {state === 'live'
+            ? 'Live: new events appear at the top'
+            : state === 'connecting'
+              ? 'Connecting…'
+              : 'Disconnected'}
         </span>
       </form>
       <ErrorBox error={error} title="The event stream failed" />
@@ -183,7 +200,8 @@ export function DeadLettersPage() {
         <>
           <p class="muted">
             {letters.data.total} letters
-            {letters.data.unanswered.length > 0 && `; not answering: ${letters.data.unanswered.join(', ')}`}
+            {letters.data.unanswered.length > 0 &&
+              `; not answering: ${letters.data.unanswered.join(', ')}`}
           </p>
           <table>
             <thead>

@@ -18,7 +18,11 @@ export function useLocation(): URL {
   return new URL(href);
 }
 
-export function Link(props: { href: string; children: ComponentChildren; class?: string | undefined }) {
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string | undefined;
+}) {
   const { href, children } = props;
   const follow = (event: MouseEvent) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;

@@ -9,7 +9,7 @@ import type {
   RunView,
 } from '@acai/contracts';
 import { api, call, describeError, query } from './api.js';
-import { Dag, ErrorBox, MetricChart, Status, Time } from './components.js';
+import { Dag, ErrorBox, Json, MetricChart, Status, Time } from './components.js';
 import { useLoad } from './hooks.js';
 import { Link, navigate } from './router.js';
 import { LogView } from './logs.js';
@@ -23,7 +23,8 @@ export function RunsPage() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
   const runs = useLoad(
-    (signal) => api<Page<RunView>>(`/api/v1/runs${query({ limit: PAGE_SIZE, cursor })}`, { signal }),
+    (signal) =>
+      api<Page<RunView>>(`/api/v1/runs${query({ limit: PAGE_SIZE, cursor })}`, { signal }),
     [cursor],
     () => 5000,
   );
@@ -106,7 +107,7 @@ const EXAMPLE_SPEC = JSON.stringify(
         command: [
           'sh',
           '-c',
-          'for e in 1 2 3 4 5; do echo "##acai metric step=$e loss=$(echo "1/$e" | bc -l)"; sleep 1; done',
+          'for e in 1 2 3 4 5; do echo "##acai metric step=$e loss=0.$((10 - e))"; sleep 1; done',
         ],
       },
     ],
@@ -176,7 +177,10 @@ function needsOf(timeline: RunTimelineView): Map<string, string[]> {
   const data = submitted?.data as { jobs?: { name?: unknown; needs?: unknown }[] } | undefined;
   for (const job of data?.jobs ?? []) {
     if (typeof job.name === 'string' && Array.isArray(job.needs)) {
-      needs.set(job.name, job.needs.filter((n): n is string => typeof n === 'string'));
+      needs.set(
+        job.name,
+        job.needs.filter((n): n is string => typeof n === 'string'),
+      );
     }
   }
   return needs;
@@ -211,7 +215,8 @@ export function RunPage(props: { id: string }) {
   const edges: [string, string][] = [];
   for (const job of run.jobs) {
     for (const need of needs.get(step(job.name)) ?? []) {
-      for (const before of run.jobs.filter((j) => step(j.name) === need)) edges.push([before.id, job.id]);
+      for (const before of run.jobs.filter((j) => step(j.name) === need))
+        edges.push([before.id, job.id]);
     }
   }
   const cancel = async () => {
@@ -250,11 +255,19 @@ export function RunPage(props: { id: string }) {
         <p>
           Spent ${run.limits.spent.toFixed(4)}
           {run.limits.budget !== null && ` of a budget of $${run.limits.budget}`}
-          {run.limits.predictedCost !== null && `; predicted $${run.limits.predictedCost.toFixed(4)}`}
-          {run.limits.deadline !== null && <> ; deadline <Time at={run.limits.deadline} /></>}
+          {run.limits.predictedCost !== null &&
+            `; predicted $${run.limits.predictedCost.toFixed(4)}`}
+          {run.limits.deadline !== null && (
+            <>
+              {' '}
+              ; deadline <Time at={run.limits.deadline} />
+            </>
+          )}
         </p>
       )}
-      {run.sweeps !== undefined && run.sweeps.length > 0 && <Trials runId={run.id} ended={ENDED.has(run.status)} />}
+      {run.sweeps !== undefined && run.sweeps.length > 0 && (
+        <Trials runId={run.id} ended={ENDED.has(run.status)} />
+      )}
       <h2>Decisions and events</h2>
       <Timeline timeline={timeline} />
     </section>
@@ -357,7 +370,9 @@ function Trials(props: { runId: string; ended: boolean }) {
 }
 
 /** Each metric's curve: by step, the latest attempt's value where attempts overlap. */
-export function curves(series: MetricSeries['series']): { name: string; points: { x: number; y: number }[] }[] {
+export function curves(
+  series: MetricSeries['series'],
+): { name: string; points: { x: number; y: number }[] }[] {
   return Object.entries(series)
     .filter(([name]) => name !== 'step' && name !== 'steps_total')
     .map(([name, samples]) => {
@@ -369,7 +384,9 @@ export function curves(series: MetricSeries['series']): { name: string; points: 
           byStep.set(x, { attempt: sample.attempt, y: sample.value });
         }
       });
-      const points = [...byStep.entries()].map(([x, v]) => ({ x, y: v.y })).sort((a, b) => a.x - b.x);
+      const points = [...byStep.entries()]
+        .map(([x, v]) => ({ x, y: v.y }))
+        .sort((a, b) => a.x - b.x);
       return { name, points };
     });
 }
@@ -412,7 +429,8 @@ export function JobPage(props: { id: string }) {
         Job {job.name} <Status status={job.status} />
       </h1>
       <p class="muted">
-        <span class="mono">{job.id}</span> of run <Link href={`/runs/${job.runId}`}>{job.runId}</Link>
+        <span class="mono">{job.id}</span> of run{' '}
+        <Link href={`/runs/${job.runId}`}>{job.runId}</Link>
       </p>
       <ErrorBox error={loaded.error} title="Could not refresh the job" />
       <dl class="facts">
@@ -451,7 +469,9 @@ export function JobPage(props: { id: string }) {
       </dl>
       <h2>Metrics</h2>
       {charts.length === 0 ? (
-        <p class="muted">No metrics reported (a job prints `##acai metric loss=0.25 step=3`).</p>
+        <p class="muted">
+          No metrics reported yet (a job prints <code>##acai metric loss=0.25 step=3</code>).
+        </p>
       ) : (
         <div class="charts">
           {charts.map((c) => (
@@ -483,7 +503,9 @@ export function JobPage(props: { id: string }) {
                 <Time at={entry.time} />
               </td>
               <td class="mono">{entry.type}</td>
-              <td class="mono small">{JSON.stringify(entry.data)}</td>
+              <td>
+                <Json value={entry.data} />
+              </td>
             </tr>
           ))}
         </tbody>

@@ -40,7 +40,8 @@ const RESERVED = /^\/(api|healthz|readyz|metrics)(\/|$)/;
 /**
  * The dashboard's built files (`apps/dashboard/dist`), served at `/`. A path names a file of the
  * folder, and nothing outside it (`..`, encoded or not, is refused); a path without a file
- * extension is a page of the app (its client-side router), answered with index.html.
+ * extension of a static file is a page of the app (its client-side router), answered with
+ * index.html.
  */
 export class DashboardFiles {
   private readonly root: string;
@@ -59,9 +60,15 @@ export class DashboardFiles {
     }
     const found = file === this.root ? undefined : await this.fileAt(file);
     if (found !== undefined) return found;
-    // A missing script or image is a 404, not the page (a browser would try to run the HTML).
-    if (path.posix.extname(urlPath) !== '') return { kind: 'none', why: 'not-found' };
-    return (await this.fileAt(path.join(this.root, 'index.html'))) ?? { kind: 'none', why: 'not-built' };
+    // A missing script or image is a 404, not the page (a browser would try to run the HTML); a
+    // page's path may hold a dot too (`/filesets/mnist.v2`).
+    const extension = path.posix.extname(urlPath).toLowerCase();
+    if (urlPath.startsWith('/assets/') || extension in CONTENT_TYPES) {
+      return { kind: 'none', why: 'not-found' };
+    }
+    return (
+      (await this.fileAt(path.join(this.root, 'index.html'))) ?? { kind: 'none', why: 'not-built' }
+    );
   }
 
   private async fileAt(file: string): Promise<DashboardAnswer | undefined> {

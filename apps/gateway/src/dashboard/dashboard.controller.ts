@@ -58,7 +58,10 @@ export class DashboardController {
     if (answer.kind === 'none') {
       switch (answer.why) {
         case 'not-dashboard':
-          throw new AcaiError(CommonProblems.NO_SUCH_ROUTE, 'No such endpoint; see /api/openapi.json');
+          throw new AcaiError(
+            CommonProblems.NO_SUCH_ROUTE,
+            'No such endpoint; see /api/openapi.json',
+          );
         case 'not-found':
           throw new AcaiError(CommonProblems.NO_SUCH_ROUTE, `The dashboard has no file ${urlPath}`);
         case 'not-built':
