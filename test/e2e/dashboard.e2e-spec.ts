@@ -5,6 +5,11 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
+/** The browser's window, as far as this test uses it (its types have no DOM). */
+interface Painted {
+  getComputedStyle(element: unknown): { fill: string };
+}
+
 /** Where the screenshots go (gitignored): look at them after a change to the dashboard. */
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts/dashboard');
 
@@ -103,10 +108,10 @@ describe('the ops dashboard, in a real browser', () => {
     await page.waitForSelector('g.dag-node[data-node="train"][data-status="succeeded"]');
     await page.waitForSelector('g.dag-node[data-node="prepare"][data-status="succeeded"]');
     expect(await page.locator('path.dag-edge').count()).toBe(1);
-    // The box's colour as the browser paints it (the test's own types have no DOM).
+    // The box's colour as the browser paints it.
     const fill = await page
       .locator('g.dag-node[data-node="train"] rect')
-      .evaluate<string, undefined>('(rect) => getComputedStyle(rect).fill', undefined);
+      .evaluate((rect) => (globalThis as unknown as Painted).getComputedStyle(rect).fill);
     expect(fill).toBe('rgb(218, 251, 225)');
     await page.waitForSelector('h1 .status-succeeded');
     // The scheduler's decisions with their reasons.
