@@ -143,13 +143,26 @@ describe('the ops dashboard, in a real browser', () => {
     expect(await page.locator('td a:text("other-set")').count()).toBe(0);
     await shot('05-filesets');
 
+    await page.click('td a:text("dashboard-digits")');
+    await page.waitForSelector('h1:text("File set dashboard-digits")');
+    expect(await page.locator('.error').count()).toBe(0);
+
+    // Nodes with what they run and cost; dead letters (this key is the platform admin's too).
+    await page.click('header a:text("Nodes")');
+    await page.waitForSelector('section table, section p.muted');
+    expect(await page.locator('.error').count()).toBe(0);
+    await shot('06-nodes');
+    await page.click('header a:text("Dead letters")');
+    await page.waitForSelector('text=/\\d+ letters/');
+    expect(await page.locator('.error').count()).toBe(0);
+
     // The live events page connects, or says clearly that this gateway has no stream.
     await page.click('header a:text("Live events")');
     await page.waitForSelector('.stream-live, .error');
     if ((await page.locator('.stream-live').count()) === 0) {
       expect(await page.textContent('.error')).toContain('GET /api/v1/events answered 404');
     }
-    await shot('06-events');
+    await shot('07-events');
 
     // An unknown run is an error on the page, not a blank page.
     await page.goto(`${system.gatewayUrl}/runs/run-0123456789abcdefghijklmno`);
