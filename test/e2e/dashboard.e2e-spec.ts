@@ -94,8 +94,9 @@ describe('the ops dashboard, in a real browser', () => {
           command: [
             'sh',
             '-c',
-            'for e in 1 2 3 4 5; do echo "epoch $e"; echo "##acai metric step=$e loss=0.$((10 - e))"; sleep 0.2; done',
+            'for e in 1 2 3 4 5; do echo "epoch $e"; echo "##acai metric step=$e loss=0.$((10 - e))"; sleep 0.2; done; echo weights > "$ACAI_OUTPUT_MODEL/weights.txt"',
           ],
+          outputs: [{ fileset: 'model' }],
         },
       ],
     };
@@ -147,11 +148,20 @@ describe('the ops dashboard, in a real browser', () => {
     await page.waitForSelector('h1:text("File set dashboard-digits")');
     expect(await page.locator('.error').count()).toBe(0);
 
+    // The model the run made, and its lineage: made by the train step.
+    await page.goto(`${system.gatewayUrl}/filesets/model`);
+    await page.click('td a:text("graph")');
+    await page.waitForURL(/\/lineage\?fileset=model&version=1/);
+    await page.waitForSelector('g.dag-node[data-node="model v1"]');
+    await page.waitForSelector('g.dag-node[data-node="train"][data-status="succeeded"]');
+    expect(await page.locator('path.dag-edge').count()).toBeGreaterThanOrEqual(1);
+    await shot('06-lineage');
+
     // Nodes with what they run and cost; dead letters (this key is the platform admin's too).
     await page.click('header a:text("Nodes")');
     await page.waitForSelector('section table, section p.muted');
     expect(await page.locator('.error').count()).toBe(0);
-    await shot('06-nodes');
+    await shot('07-nodes');
     await page.click('header a:text("Dead letters")');
     await page.waitForSelector('text=/\\d+ letters/');
     expect(await page.locator('.error').count()).toBe(0);
@@ -162,7 +172,7 @@ describe('the ops dashboard, in a real browser', () => {
     if ((await page.locator('.stream-live').count()) === 0) {
       expect(await page.textContent('.error')).toContain('GET /api/v1/events answered 404');
     }
-    await shot('07-events');
+    await shot('08-events');
 
     // An unknown run is an error on the page, not a blank page.
     await page.goto(`${system.gatewayUrl}/runs/run-0123456789abcdefghijklmno`);

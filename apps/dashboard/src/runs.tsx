@@ -16,6 +16,8 @@ import { LogView } from './logs.js';
 
 const ENDED = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 const PAGE_SIZE = 50;
+/** The timeline entries a run page shows (the route's most). */
+const TIMELINE_LIMIT = 1000;
 
 /** Runs, newest first, a page at a time (the gateway's cursor): usable with any number of runs. */
 export function RunsPage() {
@@ -192,7 +194,9 @@ export function RunPage(props: { id: string }) {
     async (signal) => {
       const [run, timeline] = await Promise.all([
         api<RunView>(`/api/v1/runs/${props.id}`, { signal }),
-        api<RunTimelineView>(`/api/v1/runs/${props.id}/timeline?limit=1000`, { signal }),
+        api<RunTimelineView>(`/api/v1/runs/${props.id}/timeline?limit=${TIMELINE_LIMIT}`, {
+          signal,
+        }),
       ]);
       return { run, timeline };
     },
@@ -270,6 +274,12 @@ export function RunPage(props: { id: string }) {
       )}
       <h2>Decisions and events</h2>
       <Timeline timeline={timeline} />
+      {timeline.items.length >= TIMELINE_LIMIT && (
+        <p class="muted">
+          The first {TIMELINE_LIMIT} entries; the rest:{' '}
+          <code>GET /api/v1/runs/{run.id}/timeline</code> with <code>after={timeline.next}</code>.
+        </p>
+      )}
     </section>
   );
 }
