@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ActiveAttempt } from './active-attempts.projection.js';
-import { executorLost, lostAttempts, type Watch } from './lost-attempts.js';
+import { AttemptSightings, executorLost, lostAttempts, type Watch } from './lost-attempts.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 const SECOND = 1000;
@@ -90,5 +90,43 @@ describe('executorLost', () => {
     });
     expect(failure.message).toContain('this was its attempt 5');
     expect(failure.message).toContain('Submit the run again');
+  });
+});
+
+describe('attempt sightings', () => {
+  const WINDOW = 3 * SECOND;
+
+  it('tells alive, lost, or not known yet from the heartbeats heard and how long it has listened', () => {
+    let now = T0;
+    const sightings = new AttemptSightings(() => now);
+    const longAgo = T0 - 60 * SECOND;
+    // Listening for less than the window: a silent attempt is not known to be lost yet.
+    now = T0 + SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBeUndefined();
+    // Started within the window: alive (its executor may not have listed it yet).
+    expect(sightings.alive('node-a', 'job-1', T0, WINDOW)).toBe(true);
+    sightings.heard({ id: 'node-a', jobs: ['job-1'] });
+    now = T0 + 3.5 * SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBe(true);
+    // Another executor's listing says nothing of this one's attempt.
+    expect(sightings.alive('node-b', 'job-1', longAgo, WINDOW)).toBe(false);
+    now = T0 + 5 * SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBe(false);
+    expect(sightings.alive('node-a', 'job-1', Number.NaN, WINDOW)).toBe(false);
+    // After a reconnect, what was heard before counts no more, and silence is not known again.
+    sightings.restart();
+    expect(sightings.watchingSince).toBe(now);
+    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBeUndefined();
+  });
+
+  it('forgets sightings older than asked', () => {
+    let now = T0;
+    const sightings = new AttemptSightings(() => now);
+    sightings.heard({ id: 'node-a', jobs: ['job-1', 'job-2'] });
+    now = T0 + 10 * SECOND;
+    sightings.heard({ id: 'node-a', jobs: ['job-2'] });
+    sightings.forgetOlderThan(5 * SECOND);
+    expect(sightings.lastSeen('node-a', 'job-1')).toBeUndefined();
+    expect(sightings.lastSeen('node-a', 'job-2')).toBe(now);
   });
 });

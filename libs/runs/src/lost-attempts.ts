@@ -16,6 +16,68 @@ export interface Watch {
   readonly lastSeen: (executor: string, jobId: string) => number | undefined;
 }
 
+/**
+ * What node heartbeats said of which executor runs which job, since listening began: the memory
+ * behind a {@link Watch} (the scheduler's watchdog) and behind an executor's question whether the
+ * attempt a work message finds running is still alive elsewhere.
+ */
+export class AttemptSightings {
+  /** When the executor (by id) last listed the job, keyed `executor \0 job`. */
+  private readonly seen = new Map<string, number>();
+  private since: number;
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.since = clock();
+  }
+
+  /** Since when heartbeats have been heard without a gap (the start, or the last {@link restart}). */
+  get watchingSince(): number {
+    return this.since;
+  }
+
+  /**
+   * Listens afresh from now: heartbeats sent while the connection was away were missed, so what
+   * was heard before says nothing of who fell silent since.
+   */
+  restart(): void {
+    this.seen.clear();
+    this.since = this.clock();
+  }
+
+  heard(heartbeat: { readonly id: string; readonly jobs: readonly string[] }): void {
+    const at = this.clock();
+    for (const jobId of heartbeat.jobs) this.seen.set(sighting(heartbeat.id, jobId), at);
+  }
+
+  lastSeen(executor: string, jobId: string): number | undefined {
+    return this.seen.get(sighting(executor, jobId));
+  }
+
+  /** Forgets sightings older than `ms`: they decide nothing any more. */
+  forgetOlderThan(ms: number): void {
+    const now = this.clock();
+    for (const [key, at] of this.seen) if (now - at > ms) this.seen.delete(key);
+  }
+
+  /**
+   * Whether the attempt `executor` started at `startedAt` (epoch ms; NaN: not known) is alive as
+   * far as heartbeats tell within `windowMs`: listed by its executor, or started, within it (true);
+   * not, though heartbeats were heard for all of it (false); or not known yet, since listening
+   * began less than `windowMs` ago (undefined: ask again then).
+   */
+  alive(executor: string, jobId: string, startedAt: number, windowMs: number): boolean | undefined {
+    const now = this.clock();
+    const seen = this.lastSeen(executor, jobId);
+    if (seen !== undefined && now - seen < windowMs) return true;
+    if (!Number.isNaN(startedAt) && now - startedAt < windowMs) return true;
+    return now - this.since < windowMs ? undefined : false;
+  }
+}
+
+function sighting(executor: string, jobId: string): string {
+  return `${executor}\u0000${jobId}`;
+}
+
 /** An attempt given up for lost, and for how long nothing was heard of it. */
 export interface LostAttempt {
   readonly attempt: ActiveAttempt;
