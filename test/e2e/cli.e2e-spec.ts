@@ -29,7 +29,9 @@ describe('the acai CLI', () => {
     run(bin, args, { ...env, ...extra });
   /** Runs a shell command line in a pseudo-terminal (util-linux `script`): stdout is a TTY. */
   const inPty = (line: string): Promise<Ran> =>
-    run('script', ['-qfec', line, '/dev/null'], { ...env, COLUMNS: '160', TERM: 'xterm' });
+    run('script', ['-qfec', line, '/dev/null'], { ...env, ...admin(), TERM: 'xterm' });
+  /** The default project's admin key from the environment: a test that runs alone needs no login. */
+  const admin = () => ({ ACAI_URL: system.gatewayUrl, ACAI_API_KEY: system.key });
 
   beforeAll(async () => {
     system = await startSystem();
@@ -198,21 +200,24 @@ describe('the acai CLI', () => {
   });
 
   it('exits 3 for what is not there, 4 for a refused key, 2 for a bad command line or spec', async () => {
-    const missing = await acai(['fileset', 'show', 'no-such-set']);
+    const missing = await acai(['fileset', 'show', 'no-such-set'], admin());
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/^acai: .*no-such-set/);
-    const missingRun = await acai(['--json', 'run', 'show', 'run-0000000000000000000000000']);
+    const missingRun = await acai(
+      ['--json', 'run', 'show', 'run-0000000000000000000000000'],
+      admin(),
+    );
     expect(missingRun.code).toBe(3);
     expect(JSON.parse(missingRun.stderr)).toMatchObject({ error: { exitCode: 3, status: 404 } });
 
-    const refused = await acai(['run', 'ls'], { ACAI_API_KEY: 'acai_not_a_key' });
+    const refused = await acai(['run', 'ls'], { ...admin(), ACAI_API_KEY: 'acai_not_a_key' });
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('refused the API key');
 
     expect((await acai(['run', 'ls', '--bogus'])).code).toBe(2);
     const bad = path.join(home, 'bad.json');
     await writeFile(bad, JSON.stringify({ name: 'x', steps: [] }));
-    const badSpec = await acai(['run', 'submit', bad]);
+    const badSpec = await acai(['run', 'submit', bad], admin());
     expect(badSpec.code).toBe(2);
     expect(badSpec.stderr).toContain('steps: a run needs at least one step');
     for (const r of [missing, refused, badSpec]) expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -224,7 +229,9 @@ describe('the acai CLI', () => {
     'follows the project’s events live, and reads them from a position',
     async () => {
       // events -f: started first, it prints the events of a run submitted afterwards, as they happen.
-      const follower = spawn(bin, ['--json', 'events', '-f', '--type', 'run.*'], { env });
+      const follower = spawn(bin, ['--json', 'events', '-f', '--type', 'run.*'], {
+        env: { ...env, ...admin() },
+      });
       let followed = '';
       follower.stdout.on('data', (c: Buffer) => (followed += c.toString()));
       const exited = new Promise<number | null>((resolve) => follower.on('close', resolve));
@@ -236,7 +243,10 @@ describe('the acai CLI', () => {
       // The follower connects on its own time: submit until it has seen a run of ours end.
       let runId = '';
       await eventually('the follower to see a run end', async () => {
-        const submitted = await acai(['--json', 'run', 'submit', spec, '-f', '--interval', '200']);
+        const submitted = await acai(
+          ['--json', 'run', 'submit', spec, '-f', '--interval', '200'],
+          admin(),
+        );
         runId = (JSON.parse(submitted.stdout) as { id: string }).id;
         return followed.includes(`"aggregateId":"${runId}"`) &&
           /"type":"run\.succeeded"/.test(followed)
@@ -258,22 +268,17 @@ describe('the acai CLI', () => {
 
       // events --after: the same run's events again from the log, then it stops when quiet.
       const first = lines.find((e) => e.aggregateId === runId)!.position;
-      const replayed = await acai([
-        'events',
-        '--after',
-        String(first - 1),
-        '--run',
-        runId,
-        '--idle',
-        '1500',
-      ]);
+      const replayed = await acai(
+        ['events', '--after', String(first - 1), '--run', runId, '--idle', '1500'],
+        admin(),
+      );
       expect(replayed.code).toBe(0);
       expect(replayed.stdout).toMatch(
         new RegExp(`^${first}  \\S+  run\\.submitted  ${runId}$`, 'm'),
       );
       expect(replayed.stdout).toMatch(/ job\.succeeded /);
 
-      const bad = await acai(['events', '--type', 'nope.*']);
+      const bad = await acai(['events', '--type', 'nope.*'], admin());
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('type');
     },
@@ -287,6 +292,11 @@ describe('the acai CLI', () => {
     expect(push.stdout).toMatch(/uploading big\.bin \(1\/1\) \[[█░]+\] 100% 8\.4 MB of 8\.4 MB/);
     expect(push.stdout).toContain('\u001b[?25l'); // the bar hides the cursor while it draws
     expect(push.stdout).toContain('committed cli-big v1');
+    const pulled = path.join(home, 'pulled');
+    const pull = await inPty(`acai fileset pull cli-big --to ${pulled}`);
+    expect(pull.code).toBe(0);
+    expect(pull.stdout).toMatch(/downloading big\.bin \[[█░]+\] 100% 8\.4 MB of 8\.4 MB/);
+    expect((await readFile(path.join(pulled, 'big.bin'))).equals(await readFile(big))).toBe(true);
 
     const spec = path.join(home, 'slow.json');
     await writeFile(
