@@ -73,6 +73,13 @@ describe('acai command line', () => {
     expect(r.code).toBe(ExitCode.Usage);
     expect(r.stderr).toContain("unknown option '--bogus'");
     expect((await acai(['frobnicate'])).code).toBe(ExitCode.Usage);
+    const bare = await acai(['fileset']);
+    expect(bare.code).toBe(ExitCode.Usage);
+    expect(bare.stderr).toContain('Usage: acai fileset');
+    const help = await acai(['run', '--help']);
+    expect(help.code).toBe(ExitCode.Ok);
+    expect(help.stdout).toContain('submit [options] <spec>');
+    expect((await acai(['run', 'submit'])).stderr).toContain("missing required argument 'spec'");
     expect((await acai(['run', 'ls', '--limit', 'ten'])).stderr).toContain(
       '--limit must be a whole number',
     );

@@ -774,8 +774,8 @@ export async function run(
     return ExitCode.Ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code))
-        return ExitCode.Ok;
+      // --help and --version exit 0; help shown because a command was missing is a usage error.
+      if (error.exitCode === 0) return ExitCode.Ok;
       if (error.code === 'acai.badNumber') io.stderr.write(`acai: ${error.message}\n`);
       // Commander wrote its message already (unknown flag, missing argument …).
       return ExitCode.Usage;
