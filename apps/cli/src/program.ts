@@ -780,6 +780,8 @@ export async function run(
       // Commander wrote its message already (unknown flag, missing argument …).
       return ExitCode.Usage;
     }
+    // Ctrl-C while following logs or a run: stop quietly (the run goes on).
+    if (signal.aborted && !(error instanceof CliError)) return ExitCode.Interrupted;
     const code = exitCodeOf(error);
     const message = messageOf(error);
     if (holder.ctx?.out.json === true || argv.includes('--json')) {
