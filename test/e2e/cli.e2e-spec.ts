@@ -199,6 +199,31 @@ describe('the acai CLI', () => {
     expect(failed.stderr).toMatch(/run run-[0-9a-z]+ failed: see `acai run timeline/);
   });
 
+  it('follows a running job’s logs live, stops on Ctrl-C, and cancels the run', async () => {
+    const spec = path.join(home, 'long.json');
+    await writeFile(
+      spec,
+      JSON.stringify({
+        name: 'cli-long',
+        steps: [{ name: 'tick', command: ['sh', '-c', 'echo started; sleep 60; echo never'] }],
+      }),
+    );
+    const submitted = await acai(['--json', 'run', 'submit', spec], admin());
+    const { id, jobs } = JSON.parse(submitted.stdout) as { id: string; jobs: { id: string }[] };
+    const follower = spawn(bin, ['logs', '-f', jobs[0]!.id], { env: { ...env, ...admin() } });
+    let lines = '';
+    follower.stdout.on('data', (c: Buffer) => (lines += c.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on('close', resolve));
+    await eventually('the first line, live', () => (lines === 'started\n' ? true : undefined));
+    follower.kill('SIGINT');
+    expect(await exited).toBe(130);
+
+    expect((await acai(['run', 'cancel', id], admin())).stdout).toBe(`cancelling run ${id}\n`);
+    const shown = await acai(['run', 'show', id, '-f', '--interval', '200'], admin());
+    expect(shown.code).toBe(1);
+    expect(shown.stdout).toContain(`run ${id} cancelled`);
+  });
+
   it('exits 3 for what is not there, 4 for a refused key, 2 for a bad command line or spec', async () => {
     const missing = await acai(['fileset', 'show', 'no-such-set'], admin());
     expect(missing.code).toBe(3);
