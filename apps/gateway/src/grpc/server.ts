@@ -25,6 +25,9 @@ import { grpcErrorOf } from './status.js';
 import { fromStruct, toStruct, type StructMessage } from './struct.js';
 import { describeMalformed, type FieldDescriptor } from './wire.js';
 
+/** The most bytes of a file one DownloadFile message carries. */
+const DOWNLOAD_MESSAGE_BYTES = 1024 * 1024;
+
 /** How often a followed metrics stream looks for new points. */
 const METRICS_POLL_MS = 500;
 
@@ -66,7 +69,10 @@ const MessageDescriptorSchema = z.object({
  * A service of the definition whose requests decode into a {@link MalformedRequest} rather than
  * failing: grpc-js would answer INTERNAL, and the caller is told INVALID_ARGUMENT naming the field.
  */
-function serviceOf(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
+function serviceOf(
+  definition: protoLoader.PackageDefinition,
+  name: string,
+): grpc.ServiceDefinition {
   const service = definition[name];
   if (service === undefined || 'format' in service) {
     throw new Error(`${name} is not a service of the acai.v1 protos`);
@@ -78,15 +84,18 @@ function serviceOf(definition: protoLoader.PackageDefinition, name: string): grp
     out[method] = {
       ...spec,
       requestDeserialize: (bytes: Buffer): object => {
+        const type = { name: descriptor.name ?? method, field: fields };
+        const fault = describeMalformed(bytes, type);
+        if (fault !== null) return new MalformedRequest(fault);
         try {
           return spec.requestDeserialize(bytes);
         } catch (error) {
           return new MalformedRequest(
             describeMalformed(
               bytes,
-              { name: descriptor.name ?? method, field: fields },
+              type,
               error instanceof Error ? error.message : String(error),
-            ),
+            ) ?? 'Malformed request',
           );
         }
       },
@@ -118,9 +127,7 @@ type UploadPart = z.output<typeof UploadPartSchema>;
 
 /** An object without the keys whose value is undefined (a field not sent: a query left out). */
 function present<T extends Record<string, unknown>>(value: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, v]) => v !== undefined),
-  ) as Partial<T>;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Search parameters as REST's query string has them: a name given twice has both values. */
@@ -128,7 +135,8 @@ function queryOf(parameters: readonly { name: string; value: string }[]) {
   const query: Record<string, string | string[]> = {};
   for (const { name, value } of parameters) {
     const before = query[name];
-    query[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
+    query[name] =
+      before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
   }
   return query;
 }
@@ -254,13 +262,10 @@ export class GrpcGateway {
       CommitVersion: this.unary(
         Routes.commitVersion,
         z.object({ name: text, commit: StructSchema }),
-        (caller, r) =>
-          filesets.commit(caller, { name: r.name }, fromStruct(r.commit, 'commit')),
+        (caller, r) => filesets.commit(caller, { name: r.name }, fromStruct(r.commit, 'commit')),
       ),
-      GetVersion: this.unary(
-        Routes.getVersion,
-        z.object({ name: text, ref: text }),
-        (caller, r) => filesets.version(caller, r),
+      GetVersion: this.unary(Routes.getVersion, z.object({ name: text, ref: text }), (caller, r) =>
+        filesets.version(caller, r),
       ),
       ListFiles: this.unary(
         Routes.listFiles,
@@ -429,7 +434,11 @@ export class GrpcGateway {
   }
 
   /** The status a failed call ends with; what is not a refusal is logged (never the request). */
-  private failure(route: RouteSpec, error: unknown, retryAfter?: number): Partial<grpc.StatusObject> {
+  private failure(
+    route: RouteSpec,
+    error: unknown,
+    retryAfter?: number,
+  ): Partial<grpc.StatusObject> {
     if (!(error instanceof AcaiError)) {
       this.logger.error(
         { route: route.path, err: error instanceof Error ? error.message : String(error) },
@@ -462,11 +471,7 @@ export class GrpcGateway {
   private serverStream<S extends z.ZodType, M extends object>(
     route: Guarded,
     schema: S,
-    produce: (
-      caller: Principal,
-      request: z.output<S>,
-      abort: AbortController,
-    ) => AsyncGenerator<M>,
+    produce: (caller: Principal, request: z.output<S>, abort: AbortController) => AsyncGenerator<M>,
   ): grpc.handleServerStreamingCall<unknown, M> {
     return (call) => {
       const abort = new AbortController();
@@ -567,9 +572,21 @@ export class GrpcGateway {
           facts.set('x-content-length', String(file.size));
           facts.set('x-content-type', file.mediaType);
           call.sendMetadata(facts);
+          // The store's chunks (64 KiB from a file) gathered into messages of up to 1 MiB.
+          let pending: Buffer[] = [];
+          let pendingBytes = 0;
+          const flush = async () => {
+            const data = Buffer.concat(pending, pendingBytes);
+            pending = [];
+            pendingBytes = 0;
+            if (!call.write({ data })) await once(call, 'drain', { signal: abort.signal });
+          };
           for await (const chunk of stream as AsyncIterable<Buffer>) {
-            if (!call.write({ data: chunk })) await once(call, 'drain', { signal: abort.signal });
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+            if (pendingBytes >= DOWNLOAD_MESSAGE_BYTES) await flush();
           }
+          if (pendingBytes > 0) await flush();
           call.end();
         } catch (error) {
           if (abort.signal.aborted) return;

@@ -50,7 +50,9 @@ function valueOf(value: ValueMessage, path: string, depth: number): Json {
     if (depth + 1 > MAX_JSON_DEPTH) {
       throw invalid(path, `nests more than ${MAX_JSON_DEPTH} levels deep; flatten it`);
     }
-    return (value.listValue.values ?? []).map((item, i) => valueOf(item, `${path}.${i}`, depth + 1));
+    return (value.listValue.values ?? []).map((item, i) =>
+      valueOf(item, `${path}.${i}`, depth + 1),
+    );
   }
   if (value.stringValue !== undefined) return value.stringValue;
   if (value.numberValue !== undefined) return value.numberValue;

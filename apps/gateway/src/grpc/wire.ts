@@ -10,7 +10,14 @@ export interface FieldDescriptor {
   readonly label?: string;
 }
 
-const WIRE_TYPE_NAMES = ['varint', '64-bit', 'length-delimited', 'group start', 'group end', '32-bit'];
+const WIRE_TYPE_NAMES = [
+  'varint',
+  '64-bit',
+  'length-delimited',
+  'group start',
+  'group end',
+  '32-bit',
+];
 
 /** The wire type a field of this descriptor type is written with (repeated scalars may be packed). */
 function wireTypeOf(field: FieldDescriptor): readonly number[] {
@@ -46,14 +53,17 @@ function varint(bytes: Uint8Array, at: number): { value: number; next: number } 
 }
 
 /**
- * What is wrong with `bytes` as a message of `type` (the first fault, naming its field), or the
- * decoder's own message when the fault is deeper than the top level.
+ * What is wrong with `bytes` as a message of `type` at its top level (the first fault, naming its
+ * field), or null. protobuf.js skips a field that came with the wrong wire type as if unknown, so
+ * this is asked before decoding too: `{"id": 5}` for a string `id` is refused, not read as no id.
+ * With `decoderMessage` (the decoder failed), never null: the decoder's message, and the fields
+ * whose insides it may have failed in.
  */
 export function describeMalformed(
   bytes: Uint8Array,
   type: { readonly name?: string; readonly field?: readonly FieldDescriptor[] },
-  decoderMessage: string,
-): string {
+  decoderMessage?: string,
+): string | null {
   const fields = new Map((type.field ?? []).map((f) => [f.number, f]));
   const what = type.name ?? 'message';
   const nested = new Set<string>();
@@ -98,6 +108,7 @@ export function describeMalformed(
     }
     if (at > bytes.length) return `Malformed ${what}: it ends inside ${label}`;
   }
+  if (decoderMessage === undefined) return null;
   return nested.size === 0
     ? `Malformed ${what}: ${decoderMessage}`
     : `Malformed ${what}: field '${[...nested].join("' or '")}' could not be decoded (${decoderMessage})`;
