@@ -499,4 +499,49 @@ describe('the gRPC API', () => {
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.details).toMatch(/command/);
   });
+
+  it('is UNAVAILABLE while the service behind a method is away', async () => {
+    await system.stop('catalog');
+    const away = await refused('Filesets', 'GetFileset', { name: 'big' });
+    expect(away.code).toBe(grpc.status.UNAVAILABLE);
+    expect(away.details).toMatch(/catalog service is not running/);
+    await system.start('catalog');
+  });
+});
+
+describe('the gRPC API and the rate limit', () => {
+  let system: TestSystem;
+  let client: grpc.Client;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      env: { ACAI_RATE_LIMIT_PER_SECOND: '0.01', ACAI_RATE_LIMIT_BURST: '2' },
+    });
+    client = new grpc.Client(system.grpcAddress, grpc.credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await system?.close();
+  });
+
+  it('refuses calls past a key’s rate with RESOURCE_EXHAUSTED and retry-after', async () => {
+    const listRuns = method('acai.v1.Runs', 'ListRuns');
+    const once = () =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        client.makeUnaryRequest(
+          listRuns.path,
+          listRuns.requestSerialize,
+          listRuns.responseDeserialize,
+          {},
+          metadataOf(system.key),
+          (error) => resolve(error),
+        ),
+      );
+    expect(await once()).toBeNull();
+    expect(await once()).toBeNull();
+    const third = await once();
+    expect(third?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(Number(third?.metadata.get('retry-after')[0])).toBeGreaterThan(0);
+  });
 });
