@@ -40,6 +40,25 @@ const definition = protoLoader.loadSync(
 
 type Method = protoLoader.MethodDefinition<object, object>;
 
+/** A file descriptor as reflection sends it, read with protobuf.js's descriptor types. */
+const descriptors = createRequire(import.meta.url)(
+  'protobufjs/ext/descriptor/index.js',
+) as typeof import('protobufjs/ext/descriptor/index.js');
+interface FileView {
+  name: string;
+  package: string;
+  dependency: string[];
+  service: { name: string }[];
+  messageType: { name: string; field: { typeName: string }[] }[];
+}
+function decodeFile(bytes: Buffer): FileView {
+  const { FileDescriptorProto } = descriptors;
+  return FileDescriptorProto.toObject(FileDescriptorProto.decode(bytes), {
+    defaults: true,
+    arrays: true,
+  }) as FileView;
+}
+
 function method(service: string, name: string): Method {
   const found = definition[service];
   if (found === undefined || 'format' in found) throw new Error(`no service ${service}`);
@@ -212,6 +231,44 @@ describe('the gRPC API', () => {
       s.on('error', reject);
       s.write({ list_services: '' });
     });
+    // What grpcurl asks next: the file that defines a service, then each file it imports.
+    type Reflected = {
+      file_descriptor_response?: { file_descriptor_proto?: Buffer[] };
+      error_response?: { error_message: string };
+    };
+    const ask = (request: object) =>
+      new Promise<Reflected>((resolve, reject) => {
+        const s = client.makeBidiStreamRequest(
+          info.path,
+          info.requestSerialize,
+          info.responseDeserialize,
+        );
+        s.on('data', (answer: Reflected) => {
+          resolve(answer);
+          s.end();
+        });
+        s.on('error', reject);
+        s.write(request);
+      });
+    const fileOf = async (request: object) => {
+      const answer = await ask(request);
+      expect(answer.error_response).toBeUndefined();
+      const [bytes] = answer.file_descriptor_response?.file_descriptor_proto ?? [];
+      return decodeFile(bytes!);
+    };
+    const runs = await fileOf({ file_containing_symbol: 'acai.v1.Runs' });
+    expect(runs.service.map((s) => s.name)).toContain('Runs');
+    // Every type it uses is in it or in a file it imports, and each import can be fetched.
+    expect(runs.dependency.length).toBeGreaterThan(0);
+    const imported = await Promise.all(
+      runs.dependency.map((name) => fileOf({ file_by_filename: name })),
+    );
+    const defined = new Set(
+      [runs, ...imported].flatMap((f) => f.messageType.map((m) => `.${f.package}.${m.name}`)),
+    );
+    for (const used of runs.messageType.flatMap((m) => m.field.map((f) => f.typeName))) {
+      if (used !== '') expect(defined).toContain(used);
+    }
     expect(names).toEqual(
       expect.arrayContaining([
         'acai.v1.Filesets',

@@ -21,6 +21,7 @@ import { JobsController } from '../jobs/jobs.controller.js';
 import { LineageController } from '../lineage/lineage.controller.js';
 import { ProvisionController } from '../provision/provision.controller.js';
 import { RunsController } from '../runs/runs.controller.js';
+import { withImports } from './reflection.js';
 import { grpcErrorOf } from './status.js';
 import { fromStruct, toStruct, type StructMessage } from './struct.js';
 import { describeMalformed, type FieldDescriptor } from './wire.js';
@@ -187,7 +188,7 @@ export class GrpcGateway {
       ...Object.fromEntries(GRPC_SERVICES.map((service) => [service, 'SERVING' as const])),
     });
     this.health.addToServer(this.server);
-    new ReflectionService(definition).addToServer(this.server);
+    new ReflectionService(withImports(definition)).addToServer(this.server);
     this.server.addService(serviceOf(definition, 'acai.v1.Filesets'), this.filesets());
     this.server.addService(serviceOf(definition, 'acai.v1.Runs'), this.runs());
     this.server.addService(serviceOf(definition, 'acai.v1.Jobs'), this.jobs());
