@@ -219,7 +219,14 @@ export class GrpcGateway {
     const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error === null ? resolve(bound) : reject(error),
+        error === null
+          ? resolve(bound)
+          : reject(
+              new Error(
+                `gateway: cannot serve gRPC on ${address} (${error.message}): is another gateway there? Set ACAI_GRPC_PORT to a free port (0: any)`,
+                { cause: error },
+              ),
+            ),
       );
     });
     return this.boundPort;
