@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AdminController } from './admin/admin.controller.js';
 import { DeadLettersController } from './admin/dead-letters.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
 import { KeyCheck } from './auth/key-check.js';
 import { KeysController } from './auth/keys.controller.js';
@@ -35,6 +36,8 @@ import { StorageController } from './storage/storage.controller.js';
     StorageController,
     ProvisionController,
     OpenApiController,
+    // Last: its `GET /*` takes the paths no other route has.
+    DashboardController,
   ],
   // Global: every route of the app is guarded, whichever controller serves it.
   providers: [KeyCheck, { provide: APP_GUARD, useClass: ApiKeyGuard }],
