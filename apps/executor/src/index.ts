@@ -64,9 +64,13 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
     // rather than failing the job.
     const patient = new PatientCommands(ctx.commands, ctx.logger);
     // Whether a job's attempt on another executor is alive, from the heartbeats every node sends:
-    // an attempt neither listed nor started for three heartbeats is not.
+    // an executor silent for three heartbeats is gone, and one not heard in the first heartbeat
+    // (and a second) of listening too.
     const sightings = new AttemptSightings();
-    const aliveWindowMs = 3 * config.ACAI_NODE_HEARTBEAT_MS;
+    const heard = {
+      windowMs: 3 * config.ACAI_NODE_HEARTBEAT_MS,
+      listenMs: config.ACAI_NODE_HEARTBEAT_MS + 1000,
+    };
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,
       pool: config.ACAI_EXECUTOR_POOL,
@@ -87,7 +91,7 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
         }),
       logger: ctx.logger,
       sightings,
-      aliveWindowMs,
+      heard,
     });
     const heartbeats = subjects.control(ctx.bus.topology, Controls.nodeHeartbeat);
     const node = new ExecutorNode({
@@ -109,7 +113,7 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       hearing: {
         heartbeats: new BusNodeHeartbeats(ctx.bus, ctx.logger),
         sightings,
-        keepMs: aliveWindowMs,
+        keepMs: heard.windowMs,
       },
       onReconnect: (listener) => {
         let stopped = false;

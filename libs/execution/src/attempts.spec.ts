@@ -310,7 +310,7 @@ describe('job attempts', () => {
           return alive;
         },
         runsHere: () => false,
-        retryMs: 3000,
+        retryInMs: () => 3000,
       },
     };
     // Alive: a copy, even on a redelivery.

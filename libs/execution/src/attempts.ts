@@ -37,7 +37,8 @@ export interface AttemptNode {
 export interface HolderCheck {
   /**
    * Whether the attempt `executor` started at `startedAt` (epoch ms, NaN: not known) runs the job
-   * still; undefined: not known yet (the work is handed back for `retryMs`, then asked again).
+   * still; undefined: not known yet (the work is handed back for {@link retryInMs}, then asked
+   * again).
    */
   alive(executor: string, jobId: string, startedAt: number): boolean | undefined;
   /**
@@ -46,12 +47,15 @@ export interface HolderCheck {
    * (redelivered to the executor that stalled with it: a new attempt).
    */
   runsHere(jobId: string): boolean;
-  readonly retryMs: number;
+  retryInMs(): number;
 }
 
 /** Thrown from a start decision when whether the running attempt is alive is not known yet. */
 class HolderNotKnown extends Error {
-  constructor(readonly executor: string) {
+  constructor(
+    readonly executor: string,
+    readonly retryMs: number,
+  ) {
     super(`not known yet whether executor ${executor} still runs the job`);
   }
 }
@@ -133,10 +137,10 @@ export class JobAttempts {
       if (error instanceof HolderNotKnown) {
         // Heartbeats have not been heard for long enough to tell: asked again a little later.
         this.logger.info(
-          { jobId: work.jobId, executor: error.executor, retryMs: node.holder?.retryMs },
+          { jobId: work.jobId, executor: error.executor, retryMs: error.retryMs },
           'the job runs elsewhere and whether that attempt is alive is not known yet; handing its work back for now',
         );
-        lease.release(node.holder?.retryMs);
+        lease.release(error.retryMs);
         return undefined;
       }
       // The job is not to run (cancelled first, or not in a state to start): drop its work.
@@ -338,6 +342,6 @@ function holderAlive(
   if (holder === undefined || state.status !== 'running' || state.executor == null) return {};
   if (state.executor === node.executor) return holder.runsHere(jobId) ? {} : { holderAlive: false };
   const alive = holder.alive(state.executor, jobId, Date.parse(state.startedAt ?? ''));
-  if (alive === undefined) throw new HolderNotKnown(state.executor);
+  if (alive === undefined) throw new HolderNotKnown(state.executor, holder.retryInMs());
   return { holderAlive: alive };
 }

@@ -94,29 +94,45 @@ describe('executorLost', () => {
 });
 
 describe('attempt sightings', () => {
-  const WINDOW = 3 * SECOND;
+  const windows = { windowMs: 3 * SECOND, listenMs: 1.5 * SECOND };
 
-  it('tells alive, lost, or not known yet from the heartbeats heard and how long it has listened', () => {
+  it('tells alive, lost, or not known yet from each executor’s latest heartbeat and how long it has listened', () => {
     let now = T0;
     const sightings = new AttemptSightings(() => now);
     const longAgo = T0 - 60 * SECOND;
-    // Listening for less than the window: a silent attempt is not known to be lost yet.
+    // Listening for less than a heartbeat: a silent executor is not known to be gone yet.
     now = T0 + SECOND;
-    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBeUndefined();
-    // Started within the window: alive (its executor may not have listed it yet).
-    expect(sightings.alive('node-a', 'job-1', T0, WINDOW)).toBe(true);
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBeUndefined();
+    expect(sightings.knownInMs(windows.listenMs)).toBe(0.5 * SECOND);
     sightings.heard({ id: 'node-a', jobs: ['job-1'] });
     now = T0 + 3.5 * SECOND;
-    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBe(true);
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBe(true);
     // Another executor's listing says nothing of this one's attempt.
-    expect(sightings.alive('node-b', 'job-1', longAgo, WINDOW)).toBe(false);
+    expect(sightings.alive('node-b', 'job-1', longAgo, windows)).toBe(false);
+    // Silent for the window: gone.
     now = T0 + 5 * SECOND;
-    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBe(false);
-    expect(sightings.alive('node-a', 'job-1', Number.NaN, WINDOW)).toBe(false);
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBe(false);
+    expect(sightings.knownInMs(windows.listenMs)).toBe(0);
     // After a reconnect, what was heard before counts no more, and silence is not known again.
     sightings.restart();
     expect(sightings.watchingSince).toBe(now);
-    expect(sightings.alive('node-a', 'job-1', longAgo, WINDOW)).toBeUndefined();
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBeUndefined();
+  });
+
+  it('takes a job left out of its executor’s heartbeat since it started for let go (handed back as it stopped), and one from before for news to come', () => {
+    let now = T0 + 10 * SECOND;
+    const sightings = new AttemptSightings(() => now);
+    const startedAt = now;
+    sightings.heard({ id: 'node-a', jobs: [] });
+    // Heard when it started, before it could list it: its next heartbeat will.
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(true);
+    now += SECOND;
+    sightings.heard({ id: 'node-a', jobs: ['job-1'] });
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(true);
+    now += SECOND;
+    sightings.heard({ id: 'node-a', jobs: [] });
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(false);
+    expect(sightings.alive('node-a', 'job-1', Number.NaN, windows)).toBe(false);
   });
 
   it('forgets sightings older than asked', () => {

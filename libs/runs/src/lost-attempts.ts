@@ -24,6 +24,8 @@ export interface Watch {
 export class AttemptSightings {
   /** When the executor (by id) last listed the job, keyed `executor \0 job`. */
   private readonly seen = new Map<string, number>();
+  /** Each executor's latest heartbeat: when it was heard, and the jobs it listed. */
+  private readonly latest = new Map<string, { at: number; jobs: ReadonlySet<string> }>();
   private since: number;
 
   constructor(private readonly clock: () => number = Date.now) {
@@ -41,12 +43,14 @@ export class AttemptSightings {
    */
   restart(): void {
     this.seen.clear();
+    this.latest.clear();
     this.since = this.clock();
   }
 
   heard(heartbeat: { readonly id: string; readonly jobs: readonly string[] }): void {
     const at = this.clock();
     for (const jobId of heartbeat.jobs) this.seen.set(sighting(heartbeat.id, jobId), at);
+    this.latest.set(heartbeat.id, { at, jobs: new Set(heartbeat.jobs) });
   }
 
   lastSeen(executor: string, jobId: string): number | undefined {
@@ -57,20 +61,34 @@ export class AttemptSightings {
   forgetOlderThan(ms: number): void {
     const now = this.clock();
     for (const [key, at] of this.seen) if (now - at > ms) this.seen.delete(key);
+    for (const [executor, { at }] of this.latest) if (now - at > ms) this.latest.delete(executor);
   }
 
   /**
-   * Whether the attempt `executor` started at `startedAt` (epoch ms; NaN: not known) is alive as
-   * far as heartbeats tell within `windowMs`: listed by its executor, or started, within it (true);
-   * not, though heartbeats were heard for all of it (false); or not known yet, since listening
-   * began less than `windowMs` ago (undefined: ask again then).
+   * Whether the attempt `executor` started at `startedAt` (epoch ms; NaN: not known) is alive, as
+   * its executor's latest heartbeat tells: heard within `windowMs` and listing the job (true), or
+   * from before the attempt started (true: its next one will list it); heard since the attempt
+   * started and leaving the job out (false: it let the job go, e.g. handed it back as it stopped);
+   * none within `windowMs` (false), once heartbeats have been heard for `listenMs` (every executor
+   * alive has sent one by then); until then, not known (undefined: ask again in {@link knownInMs}).
    */
-  alive(executor: string, jobId: string, startedAt: number, windowMs: number): boolean | undefined {
+  alive(
+    executor: string,
+    jobId: string,
+    startedAt: number,
+    { windowMs, listenMs }: { readonly windowMs: number; readonly listenMs: number },
+  ): boolean | undefined {
     const now = this.clock();
-    const seen = this.lastSeen(executor, jobId);
-    if (seen !== undefined && now - seen < windowMs) return true;
-    if (!Number.isNaN(startedAt) && now - startedAt < windowMs) return true;
-    return now - this.since < windowMs ? undefined : false;
+    const latest = this.latest.get(executor);
+    if (latest !== undefined && now - latest.at < windowMs) {
+      return latest.jobs.has(jobId) || (!Number.isNaN(startedAt) && latest.at <= startedAt);
+    }
+    return now - this.since < listenMs ? undefined : false;
+  }
+
+  /** How long until heartbeats will have been heard for `listenMs` (0: they have). */
+  knownInMs(listenMs: number): number {
+    return Math.max(0, this.since + listenMs - this.clock());
   }
 }
 

@@ -48,8 +48,11 @@ export interface JobRunnerOptions {
   readonly logger: EventingLogger;
   /** The node heartbeats heard: whether a job's attempt on another executor is alive. */
   readonly sightings: AttemptSightings;
-  /** An attempt neither listed in a heartbeat nor started for this long is not alive. */
-  readonly aliveWindowMs: number;
+  /**
+   * An executor not heard for `windowMs` is gone; one not heard although heartbeats were heard for
+   * `listenMs` (a little over one heartbeat) is too.
+   */
+  readonly heard: { readonly windowMs: number; readonly listenMs: number };
 }
 
 /** One attempt being run here, with what it needs to be stopped. */
@@ -85,7 +88,12 @@ export class JobRunner {
 
   /** The jobs running here now, or being begun or recorded (what this node's heartbeat lists). */
   get jobIds(): string[] {
-    return [...new Set([...this.running.keys(), ...this.here.keys()])];
+    const handedBack = new Set(
+      [...this.running].filter(([, r]) => r.handedBack).map(([jobId]) => jobId),
+    );
+    return [...new Set([...this.running.keys(), ...this.here.keys()])].filter(
+      (jobId) => !handedBack.has(jobId),
+    );
   }
 
   /** The project of each job running here, by job id. */
@@ -197,9 +205,10 @@ export class JobRunner {
             holder: {
               // Another executor's attempt is alive as that executor's heartbeats tell.
               alive: (executor, id, startedAt) =>
-                this.options.sightings.alive(executor, id, startedAt, this.options.aliveWindowMs),
+                this.options.sightings.alive(executor, id, startedAt, this.options.heard),
               runsHere: (id) => (this.here.get(id) ?? 0) > (id === jobId ? 1 : 0),
-              retryMs: this.options.aliveWindowMs,
+              retryInMs: () =>
+                Math.max(250, this.options.sightings.knownInMs(this.options.heard.listenMs)),
             },
           });
           if (attempt !== undefined) await this.runAttempt(lease, attempt);

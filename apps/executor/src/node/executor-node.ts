@@ -136,6 +136,8 @@ export class ExecutorNode {
     ]);
     if (timedOut) {
       this.options.runner.handBackAll();
+      // One last heartbeat without them: whoever gets their work next knows they run here no more.
+      this.beat();
       await drained;
     }
     await this.options.limits.releaseSlots(this.options.sandbox.slots.map((s) => s.name));
