@@ -48,6 +48,13 @@ function send(base: URL, agent: http.Agent, r: HostileRequest, key: string): Pro
       },
       (response) => {
         answered = true;
+        const contentType = String(response.headers['content-type'] ?? '');
+        // An event stream never ends: its status and headers are the answer.
+        if (contentType.startsWith('text/event-stream')) {
+          resolve({ status: response.statusCode ?? 0, contentType, text: '' });
+          response.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', (error) =>

@@ -65,5 +65,10 @@ export const gatewayConfig = {
       .default(7),
     description: 'Days a project keeps its jobs’ output',
   },
+  ACAI_SSE_HEARTBEAT_MS: {
+    schema: positiveInt(15_000),
+    description:
+      'A `: heartbeat` comment is sent on each open event stream (GET /api/v1/events) this often, so proxies keep it open',
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

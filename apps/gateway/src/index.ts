@@ -17,6 +17,8 @@ import { SecretsRepository } from './secrets/secrets.repository.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
+import { SseHeartbeat } from './events/events.controller.js';
+import { ProjectEvents } from './events/event-stream.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
 
@@ -89,6 +91,17 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       { provide: KeyRevocations, useValue: revocations },
       { provide: JobLogs, useValue: new BusJobLogs(ctx.bus, logStreams) },
       { provide: ProjectLogStreams, useValue: logStreams },
+      {
+        provide: ProjectEvents,
+        useValue: new ProjectEvents(
+          ctx.bus,
+          ctx.metrics.gauge(
+            'acai_event_streams_open',
+            'Event streams (GET /api/v1/events) open on this gateway',
+          ),
+        ),
+      },
+      { provide: SseHeartbeat, useValue: new SseHeartbeat(ctx.config.ACAI_SSE_HEARTBEAT_MS) },
       {
         provide: GatewayBlobs,
         useValue: new GatewayBlobs(blobs, ctx.config.ACAI_MAX_UPLOAD_BYTES),

@@ -41,7 +41,7 @@ export {
   type BusRole,
   type BusService,
 } from './bus-permissions.js';
-export { EventEnvelopeSchema } from './events/envelope.js';
+export { EventEnvelopeSchema, type RawEventEnvelope } from './events/envelope.js';
 export {
   type BestTrial,
   type JobOutcome,

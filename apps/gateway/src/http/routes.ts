@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import type { Access } from '../auth/access.js';
+import { EventTypesParamSchema, LogPositionSchema } from '../events/event-filter.js';
 import {
   AcaiError,
   Commands,
@@ -76,7 +77,7 @@ export interface RouteSpec {
     readonly status: 200 | 201 | 202 | 206;
     readonly description: string;
     /** A JSON body of this schema, or another kind of body. */
-    readonly body: z.ZodType | 'binary' | 'text' | 'ndjson' | 'tar' | 'html';
+    readonly body: z.ZodType | 'binary' | 'text' | 'ndjson' | 'tar' | 'html' | 'sse';
   };
   readonly errors: readonly ErrorStatus[];
 }
@@ -138,6 +139,21 @@ export const LogsQuerySchema = z.object({
     .optional()
     .describe('Stream new lines until the job ends'),
   format: z.enum(['text', 'json']).default('text').describe('`json`: one `{t, s, l}` per line'),
+});
+const idQuery = (what: string) =>
+  z
+    .string()
+    .regex(/^[a-z]+-[0-9a-z]{23}$/, `a ${what} id`)
+    .optional()
+    .describe(`Only events about this ${what}`);
+export const EventsQuerySchema = z.object({
+  type: EventTypesParamSchema.optional(),
+  run: idQuery('run'),
+  job: idQuery('job'),
+  fileset: FilesetNameSchema.optional().describe('Only events of this file set'),
+  after: LogPositionSchema.optional().describe(
+    'Start after this log position (an event’s `id`); the `Last-Event-ID` header wins. Neither: new events only',
+  ),
 });
 export const EvictBodySchema = z.strictObject({ reason: z.string().min(1).max(500).optional() });
 export const CreateProjectSchema = z.strictObject({
@@ -379,6 +395,18 @@ export const Routes = {
     query: MetricsQuerySchema,
     success: { status: 200, description: 'Series by name', body: Commands.getJobMetrics.response },
     errors: read,
+  }),
+  streamEvents: route({
+    method: 'GET',
+    path: '/api/v1/events',
+    tag: 'events',
+    auth: 'read',
+    summary: 'The project’s events, live (Server-Sent Events)',
+    description:
+      'Each event: `id:` its log position, `event:` its type, `data:` its envelope as one line of JSON. A `: heartbeat` comment every ACAI_SSE_HEARTBEAT_MS. Reconnect with `Last-Event-ID` (or `after`) to resume with no gap and no duplicate. Filters combine (AND). Event types and fields: /api/asyncapi.json.',
+    query: EventsQuerySchema,
+    success: { status: 200, description: 'An endless event stream', body: 'sse' },
+    errors: [400, 401],
   }),
   getJobLogs: route({
     method: 'GET',

@@ -1,0 +1,76 @@
+import { Controller, Headers, Inject, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { LOGGER, type EventingLogger } from '@acai/eventing';
+import { Caller } from '../auth/auth.guard.js';
+import type { Principal } from '../auth/keys.repository.js';
+import { queryOf, Route, Routes } from '../http/routes.js';
+import { eventFilter, startPosition } from './event-filter.js';
+import { ProjectEvents, type StreamedEvent } from './event-stream.js';
+
+/** How often a comment line is sent on an idle stream (`ACAI_SSE_HEARTBEAT_MS`). */
+export class SseHeartbeat {
+  constructor(readonly ms: number) {}
+}
+
+/** One event in Server-Sent Events framing: `id` its log position, `event` its type. */
+export function sseFrame(event: StreamedEvent): string {
+  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${event.json}\n\n`;
+}
+
+@Controller()
+export class EventsController {
+  constructor(
+    private readonly events: ProjectEvents,
+    private readonly heartbeat: SseHeartbeat,
+    @Inject(LOGGER) private readonly logger: EventingLogger,
+  ) {}
+
+  /**
+   * The project's events as Server-Sent Events (see the route's description). The consumer is
+   * made before the headers are sent: whatever is appended once they arrive is in the stream.
+   */
+  @Route(Routes.streamEvents)
+  async stream(
+    @Caller() caller: Principal,
+    @Query() query: unknown,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const parsed = queryOf(Routes.streamEvents, query);
+    const after = startPosition(parsed.after, lastEventId);
+    const filter = eventFilter(parsed);
+    const subscription = await this.events.subscribe(caller.project, filter, after);
+    const raw = reply.raw;
+    raw.on('close', () => void subscription.close());
+    // A stream may carry nothing for long: the idle timeout does not apply (heartbeats do).
+    raw.socket?.setTimeout(0);
+    reply.hijack();
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
+    });
+    raw.flushHeaders();
+    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), this.heartbeat.ms);
+    try {
+      for await (const event of subscription.events) {
+        if (!raw.write(sseFrame(event))) {
+          await new Promise((resolve) => {
+            raw.once('drain', resolve);
+            raw.once('close', resolve);
+          });
+        }
+      }
+    } catch (error) {
+      this.logger.warn(
+        { project: caller.project, err: error instanceof Error ? error.message : String(error) },
+        'event stream ended early',
+      );
+    } finally {
+      clearInterval(heartbeat);
+      await subscription.close();
+      raw.end();
+    }
+  }
+}
