@@ -218,4 +218,13 @@ describe('live events (Server-Sent Events)', () => {
     const anonymous = await fetch(`${system.gatewayUrl}/api/v1/events`);
     expect(anonymous.status).toBe(401);
   });
+
+  it('serves the event catalogue as AsyncAPI without a key, with this deployment’s subjects', async () => {
+    const r = await system.api('GET', '/api/asyncapi.json', undefined, null);
+    expect(r.status).toBe(200);
+    const document = r.body as { asyncapi: string; channels: Record<string, { address: string }> };
+    expect(document.asyncapi).toBe('3.0.0');
+    const prefix = system.services['gateway']!.ctx.bus.topology.prefix;
+    expect(document.channels['job']!.address).toBe(`${prefix}.evt.{project}.job.{id}`);
+  });
 });

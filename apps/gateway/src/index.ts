@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AcaiError, CommonProblems } from '@acai/contracts';
+import { AcaiError, asyncApiDocument, CommonProblems } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
 import { GatewayBlobs } from './filesets/gateway-blobs.js';
@@ -19,6 +19,7 @@ import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
 import { SseHeartbeat } from './events/events.controller.js';
 import { ProjectEvents } from './events/event-stream.js';
+import { EventCatalogueDocument } from './openapi/openapi.controller.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
 
@@ -100,6 +101,10 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
             'Event streams (GET /api/v1/events) open on this gateway',
           ),
         ),
+      },
+      {
+        provide: EventCatalogueDocument,
+        useValue: new EventCatalogueDocument(asyncApiDocument(ctx.bus.topology)),
       },
       { provide: SseHeartbeat, useValue: new SseHeartbeat(ctx.config.ACAI_SSE_HEARTBEAT_MS) },
       {

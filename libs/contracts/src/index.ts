@@ -118,6 +118,7 @@ export {
   findEventDefinition,
   type NewEvent,
 } from './events/catalogue.js';
+export { asyncApiDocument, asyncApiMessageKey } from './events/asyncapi.js';
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,

@@ -907,6 +907,16 @@ export const Routes = {
     success: { status: 200, description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) },
     errors: [],
   }),
+  asyncApi: route({
+    method: 'GET',
+    path: '/api/asyncapi.json',
+    tag: 'docs',
+    auth: 'public',
+    summary:
+      'The event catalogue: every event type and version with its fields, and its NATS subjects',
+    success: { status: 200, description: 'AsyncAPI 3.0', body: z.record(z.string(), z.unknown()) },
+    errors: [],
+  }),
   apiDocs: route({
     method: 'GET',
     path: '/api/docs',
