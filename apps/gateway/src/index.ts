@@ -19,6 +19,7 @@ import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
 import { SseHeartbeat } from './events/events.controller.js';
 import { ProjectEvents } from './events/event-stream.js';
+import { busMetrics } from './events/event-log-metrics.js';
 import { EventCatalogueDocument } from './openapi/openapi.controller.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
@@ -85,6 +86,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       ctx.config.ACAI_DB_SCHEMA ?? 'gateway',
       secretsKey === undefined ? undefined : new SecretBox(secretsKey),
     );
+    busMetrics(ctx.metrics, ctx.bus);
     return [
       { provide: KeysRepository, useValue: keys },
       { provide: SecretsRepository, useValue: secrets },
@@ -94,13 +96,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       { provide: ProjectLogStreams, useValue: logStreams },
       {
         provide: ProjectEvents,
-        useValue: new ProjectEvents(
-          ctx.bus,
-          ctx.metrics.gauge(
-            'acai_event_streams_open',
-            'Event streams (GET /api/v1/events) open on this gateway',
-          ),
-        ),
+        useValue: new ProjectEvents(ctx.bus, ctx.metrics),
       },
       {
         provide: EventCatalogueDocument,

@@ -1,6 +1,7 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { EventEnvelopeSchema, type RawEventEnvelope } from '@acai/contracts';
 import type { Bus } from '@acai/eventing';
+import type { ServiceMetrics } from '@acai/platform';
 import { filterSubject, matchesFilter, type EventFilter } from './event-filter.js';
 
 /** One event as a subscriber gets it: its log position, its type and its envelope as stored. */
@@ -27,11 +28,18 @@ const decoder = new TextDecoder();
 
 /** The events of a project from the events stream (ACAI_EVENTS), for `GET /api/v1/events`. */
 export class ProjectEvents {
+  /** Streams open on this gateway. */
+  private readonly open;
+
   constructor(
     private readonly bus: Bus,
-    /** Streams open on this gateway (`acai_event_streams_open`). */
-    private readonly open: { inc(): void; dec(): void },
-  ) {}
+    metrics: ServiceMetrics,
+  ) {
+    this.open = metrics.gauge(
+      'acai_event_streams_open',
+      'Event streams (GET /api/v1/events) open on this gateway',
+    );
+  }
 
   /**
    * Opens an ordered, ephemeral consumer on the project's events (one filter subject: nats-server
