@@ -20,6 +20,7 @@ import { ProjectLogStreams } from './jobs/log-streams.js';
 import { SseHeartbeat } from './events/events.controller.js';
 import { ProjectEvents } from './events/event-stream.js';
 import { busMetrics } from './events/event-log-metrics.js';
+import { SubscriberCredentials } from './events/subscriber-credentials.js';
 import { EventCatalogueDocument } from './openapi/openapi.controller.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
@@ -102,6 +103,15 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
         provide: EventCatalogueDocument,
         useValue: new EventCatalogueDocument(asyncApiDocument(ctx.bus.topology)),
       },
+      {
+        provide: SubscriberCredentials,
+        useValue: new SubscriberCredentials(
+          ctx.bus,
+          natsServer(ctx.config.NATS_URL),
+          ctx.config.ACAI_NATS_AUTH_DIR,
+          ctx.logger,
+        ),
+      },
       { provide: SseHeartbeat, useValue: new SseHeartbeat(ctx.config.ACAI_SSE_HEARTBEAT_MS) },
       {
         provide: GatewayBlobs,
@@ -181,6 +191,19 @@ const servedRoutes = new WeakMap<FastifyInstance, ServedRoute[]>();
 /** The routes a gateway's Fastify instance registered (method and URL as Fastify has them). */
 export function routesServedBy(fastify: FastifyInstance): readonly ServedRoute[] {
   return servedRoutes.get(fastify) ?? [];
+}
+
+/** A NATS URL without the credentials it may hold (a subscriber's are given apart). */
+function natsServer(url: string): string {
+  const first = url.split(',')[0]!.trim();
+  try {
+    const parsed = new URL(first);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return first;
+  }
 }
 
 /** Routes whose body is a file's bytes, of whatever type. */

@@ -20,6 +20,7 @@ export {
   ProvisioningProblems,
   RunProblems,
   SecretProblems,
+  EventProblems,
 } from './problems/index.js';
 export { parseOrThrow } from './validation.js';
 export {
@@ -119,6 +120,14 @@ export {
   type NewEvent,
 } from './events/catalogue.js';
 export { asyncApiDocument, asyncApiMessageKey } from './events/asyncapi.js';
+export {
+  NATS_AUTH_FILES,
+  natsAuthorization,
+  natsUserEntries,
+  type NatsUser,
+  subscriberInbox,
+  subscriberPermissions,
+} from './subscribers.js';
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,

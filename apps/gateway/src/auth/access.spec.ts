@@ -50,6 +50,8 @@ describe('the scope each route needs', () => {
         .sort();
     expect(by('admin')).toEqual([
       'createKey',
+      // NATS users that read the project's events.
+      'createSubscriberCredentials',
       'deleteSecret',
       'listKeys',
       'putSecret',
@@ -66,7 +68,7 @@ describe('the scope each route needs', () => {
       'replayProjection',
       'setProjectQuota',
     ]);
-    expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
+    expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'asyncApi', 'openApi']);
   });
 
   it.each([

@@ -1,11 +1,16 @@
-import { Controller, Headers, Inject, Query, Res } from '@nestjs/common';
+import { Controller, Headers, Inject, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { LOGGER, type EventingLogger } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
-import { queryOf, Route, Routes } from '../http/routes.js';
+import { KeysRepository } from '../auth/keys.repository.js';
+import { pathOf, queryOf, Route, Routes } from '../http/routes.js';
 import { eventFilter, startPosition } from './event-filter.js';
 import { ProjectEvents, type StreamedEvent } from './event-stream.js';
+import {
+  SubscriberCredentials,
+  type CreatedSubscriberCredentials,
+} from './subscriber-credentials.js';
 
 /** How often a comment line is sent on an idle stream (`ACAI_SSE_HEARTBEAT_MS`). */
 export class SseHeartbeat {
@@ -22,8 +27,21 @@ export class EventsController {
   constructor(
     private readonly events: ProjectEvents,
     private readonly heartbeat: SseHeartbeat,
+    private readonly subscribers: SubscriberCredentials,
+    private readonly keys: KeysRepository,
     @Inject(LOGGER) private readonly logger: EventingLogger,
   ) {}
+
+  /** A NATS user that may read the project's events and nothing else (see the route). */
+  @Route(Routes.createSubscriberCredentials)
+  async subscriber(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+  ): Promise<CreatedSubscriberCredentials> {
+    const { name: project } = pathOf(Routes.createSubscriberCredentials, params);
+    await this.keys.assertVisible(caller, project);
+    return this.subscribers.create(project);
+  }
 
   /**
    * The project's events as Server-Sent Events (see the route's description). The consumer is

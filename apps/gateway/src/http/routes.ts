@@ -8,6 +8,7 @@ import {
 import { z } from 'zod';
 import type { Access } from '../auth/access.js';
 import { EventTypesParamSchema, LogPositionSchema } from '../events/event-filter.js';
+import { SubscriberCredentialsSchema } from '../events/subscriber-credentials.js';
 import {
   AcaiError,
   Commands,
@@ -407,6 +408,22 @@ export const Routes = {
     query: EventsQuerySchema,
     success: { status: 200, description: 'An endless event stream', body: 'sse' },
     errors: [400, 401],
+  }),
+  createSubscriberCredentials: route({
+    method: 'POST',
+    path: '/api/v1/projects/{name}/subscriber-credentials',
+    tag: 'events',
+    auth: 'admin',
+    summary: 'NATS credentials that may read the project’s events and nothing else',
+    description:
+      'A NATS user (the password shown once) that may hear `acai.evt.<project>.>` and read and acknowledge its own durable consumer of the events stream (events from now on, kept while it is away); it cannot publish, make consumers or read another project. Set the client’s `inboxPrefix` to the one answered. 503 when the gateway cannot change nats-server’s users (ACAI_NATS_AUTH_DIR unset).',
+    params: ProjectParams,
+    success: {
+      status: 201,
+      description: 'The credentials, shown once',
+      body: SubscriberCredentialsSchema,
+    },
+    errors: [404, 503],
   }),
   getJobLogs: route({
     method: 'GET',
