@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -164,6 +165,75 @@ describe('subscriber credentials (NATS users that read one project’s events)',
     const sub = nc.subscribe(`${prefix}.evt.default.>`);
     await nc.flush();
     expect(await sub.closed).toBeInstanceOf(Error);
-    expect(refused).toContain(`subscription ${prefix}.evt.default.>`);
+    await eventually('the server to refuse it', async () =>
+      refused.includes(`subscription ${prefix}.evt.default.>`) ? true : undefined,
+    );
+  });
+
+  it('drives examples/subscriber: a new version of the file set submits a run, whose failure it prints', async () => {
+    const made = await system.api('POST', '/api/v1/projects/default/subscriber-credentials');
+    expect(made.status).toBe(201);
+    const credentials = path.join(dataDir, 'subscriber.json');
+    await writeFile(credentials, JSON.stringify(made.body), { mode: 0o600 });
+    // A retraining that fails, so that the example has a failure to print.
+    const spec = path.join(dataDir, 'retrain.json');
+    await writeFile(
+      spec,
+      JSON.stringify({
+        name: 'retrain',
+        steps: [
+          { name: 'train', command: ['sh', '-c', 'echo on $FILESET v$FILESET_VERSION; exit 3'] },
+        ],
+      }),
+    );
+    expect((await system.api('POST', '/api/v1/filesets', { name: 'digits' })).status).toBe(201);
+    const example = spawn(
+      process.execPath,
+      [
+        path.resolve(import.meta.dirname, '../../examples/subscriber/subscriber.mjs'),
+        '--credentials',
+        credentials,
+        '--fileset',
+        'digits',
+        '--run',
+        spec,
+      ],
+      {
+        env: {
+          PATH: process.env['PATH'],
+          NATS_URL: nats.url,
+          ACAI_URL: system.gatewayUrl,
+          ACAI_KEY: system.key,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    example.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    example.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await eventually('the example to listen', async () =>
+        output.includes('listening') ? true : undefined,
+      );
+      const committed = await system.api('POST', '/api/v1/filesets/digits/versions', {
+        parent: 0,
+        put: [],
+      });
+      expect(committed.status).toBe(201);
+      const submitted = await eventually(
+        'the example to submit a run',
+        async () => /submitted run (run-\S+) for digits v1/.exec(output)?.[1],
+      );
+      const run = await system.waitForRun(submitted);
+      expect(run.status).toBe('failed');
+      await eventually('the example to print the failures', async () =>
+        output.includes(`run ${submitted} failed`) &&
+        /job job-\S+ failed \(nonzero_exit\)/.test(output)
+          ? true
+          : undefined,
+      );
+    } finally {
+      example.kill('SIGTERM');
+    }
   });
 });
