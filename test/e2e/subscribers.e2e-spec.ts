@@ -168,6 +168,35 @@ describe('subscriber credentials (NATS users that read one project’s events)',
     await eventually('the server to refuse it', async () =>
       refused.includes(`subscription ${prefix}.evt.default.>`) ? true : undefined,
     );
+
+    // Listed (without its password) for beta's admin only; revoked, its user is gone at once.
+    const list = await system.api(
+      'GET',
+      '/api/v1/projects/beta/subscriber-credentials',
+      undefined,
+      betaKey,
+    );
+    expect(list.status).toBe(200);
+    expect(list.body).toEqual({
+      items: [{ user: c.user, project: 'beta', consumer: c.user, createdAt: expect.any(String) }],
+    });
+    expect(list.text).not.toContain(c.password);
+    const revoke = `/api/v1/projects/beta/subscriber-credentials/${c.user}`;
+    // Not another project's to revoke.
+    const elsewhere = await system.api(
+      'DELETE',
+      `/api/v1/projects/default/subscriber-credentials/${c.user}`,
+    );
+    expect([elsewhere.status, (elsewhere.body as { reason: string }).reason]).toEqual([
+      404,
+      'SUBSCRIBER_NOT_FOUND',
+    ]);
+    expect((await system.api('DELETE', revoke, undefined, betaKey)).status).toBe(200);
+    await nc.closed();
+    await expect(login(c)).rejects.toThrow();
+    const bus = system.services['gateway']!.ctx.bus;
+    await expect(bus.jsm.consumers.info(c.stream, c.consumer)).rejects.toThrow();
+    expect((await system.api('DELETE', revoke, undefined, betaKey)).status).toBe(404);
   });
 
   it('drives examples/subscriber: a new version of the file set submits a run, whose failure it prints', async () => {

@@ -29,10 +29,11 @@ describe('the scope each route needs', () => {
     const reads = entries.filter(([, r]) => r.method === 'GET').map(([n]) => n);
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
-    // Reads: every GET but the key listing (keys are the project admin's business), the secret
-    // listing (names only, for those who submit runs), and the read models' state and the dead
-    // letters (the platform's).
+    // Reads: every GET but the key and subscriber listings (keys and NATS users are the project
+    // admin's business), the secret listing (names only, for those who submit runs), and the read
+    // models' state and the dead letters (the platform's).
     expect(reads.filter((n) => !readable(n))).toEqual([
+      'listSubscriberCredentials',
       'listKeys',
       'listSecrets',
       'getProjection',
@@ -54,8 +55,10 @@ describe('the scope each route needs', () => {
       'createSubscriberCredentials',
       'deleteSecret',
       'listKeys',
+      'listSubscriberCredentials',
       'putSecret',
       'revokeKey',
+      'revokeSubscriberCredentials',
       // What the materializer may evict: the project's own policy, not a writer's.
       'setStorageBudget',
     ]);

@@ -10,6 +10,7 @@ import { ProjectEvents, type StreamedEvent } from './event-stream.js';
 import {
   SubscriberCredentials,
   type CreatedSubscriberCredentials,
+  type SubscriberView,
 } from './subscriber-credentials.js';
 
 /** How often a comment line is sent on an idle stream (`ACAI_SSE_HEARTBEAT_MS`). */
@@ -41,6 +42,26 @@ export class EventsController {
     const { name: project } = pathOf(Routes.createSubscriberCredentials, params);
     await this.keys.assertVisible(caller, project);
     return this.subscribers.create(project);
+  }
+
+  @Route(Routes.listSubscriberCredentials)
+  async subscriberList(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+  ): Promise<{ items: SubscriberView[] }> {
+    const { name: project } = pathOf(Routes.listSubscriberCredentials, params);
+    await this.keys.assertVisible(caller, project);
+    return { items: await this.subscribers.list(project) };
+  }
+
+  @Route(Routes.revokeSubscriberCredentials)
+  async subscriberRevoke(
+    @Caller() caller: Principal,
+    @Param() params: unknown,
+  ): Promise<SubscriberView> {
+    const { name: project, user } = pathOf(Routes.revokeSubscriberCredentials, params);
+    await this.keys.assertVisible(caller, project);
+    return this.subscribers.revoke(project, user);
   }
 
   /**

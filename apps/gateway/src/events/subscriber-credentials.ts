@@ -29,6 +29,21 @@ export const SubscriberCredentialsSchema = z.object({
 });
 export type CreatedSubscriberCredentials = z.infer<typeof SubscriberCredentialsSchema>;
 
+/** What the list of a project's subscriber credentials shows: never the password. */
+export const SubscriberViewSchema = z.object({
+  user: z.string(),
+  project: z.string(),
+  consumer: z.string(),
+  createdAt: z.string(),
+});
+export type SubscriberView = z.infer<typeof SubscriberViewSchema>;
+
+/** A subscriber user's name: `sub-<project>-<10 hex digits>`. */
+export const SubscriberUserSchema = z
+  .string()
+  .regex(/^sub-[a-z0-9-]{1,40}-[0-9a-f]{10}$/, 'a subscriber user, as its credentials name it')
+  .describe('The subscriber’s NATS user');
+
 const RecordSchema = z.object({
   user: z.string(),
   password: z.string(),
@@ -57,15 +72,56 @@ export class SubscriberCredentials {
   ) {}
 
   create(project: string): Promise<CreatedSubscriberCredentials> {
-    const dir = this.dir;
-    if (dir === undefined) {
+    const dir = this.configured();
+    return this.serially(() => this.add(dir, project));
+  }
+
+  async list(project: string): Promise<SubscriberView[]> {
+    const dir = this.configured();
+    return (await this.records(dir))
+      .filter((r) => r.project === project)
+      .map((r) => ({ user: r.user, project: r.project, consumer: r.user, createdAt: r.createdAt }));
+  }
+
+  /**
+   * Removes the user from nats-server (which closes its connections on the reload) and its
+   * consumer from the stream.
+   */
+  revoke(project: string, user: string): Promise<SubscriberView> {
+    const dir = this.configured();
+    return this.serially(async () => {
+      const records = await this.records(dir);
+      const record = records.find((r) => r.user === user && r.project === project);
+      if (record === undefined) {
+        throw new AcaiError(
+          EventProblems.SUBSCRIBER_NOT_FOUND,
+          `Project ${project} has no subscriber credentials of user ${user}; list them with GET /api/v1/projects/${project}/subscriber-credentials`,
+        );
+      }
+      const rest = records.filter((r) => r !== record);
+      await writeSecret(path.join(dir, NATS_AUTH_FILES.records), JSON.stringify(rest, null, 2));
+      await this.configure(dir, rest);
+      await this.bus.jsm.consumers
+        .delete(this.bus.topology.streams.events, user)
+        .catch(() => undefined);
+      this.logger.info({ project, user }, 'subscriber credentials revoked');
+      return { user, project, consumer: user, createdAt: record.createdAt };
+    });
+  }
+
+  private configured(): string {
+    if (this.dir === undefined) {
       throw new AcaiError(
         EventProblems.SUBSCRIBERS_NOT_CONFIGURED,
         'This gateway cannot make NATS users: start it with ACAI_NATS_AUTH_DIR, the folder of a nats-server configuration it may rewrite (npm run up does this); until then read events with GET /api/v1/events',
       );
     }
-    // One change of the server's configuration at a time.
-    const next = this.queue.then(() => this.add(dir, project));
+    return this.dir;
+  }
+
+  /** One change of the server's configuration at a time. */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(change);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -8,7 +8,11 @@ import {
 import { z } from 'zod';
 import type { Access } from '../auth/access.js';
 import { EventTypesParamSchema, LogPositionSchema } from '../events/event-filter.js';
-import { SubscriberCredentialsSchema } from '../events/subscriber-credentials.js';
+import {
+  SubscriberCredentialsSchema,
+  SubscriberUserSchema,
+  SubscriberViewSchema,
+} from '../events/subscriber-credentials.js';
 import {
   AcaiError,
   Commands,
@@ -424,6 +428,31 @@ export const Routes = {
       body: SubscriberCredentialsSchema,
     },
     errors: [404, 503],
+  }),
+  listSubscriberCredentials: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/subscriber-credentials',
+    tag: 'events',
+    auth: 'admin',
+    summary: 'The project’s subscriber credentials (never their passwords)',
+    params: ProjectParams,
+    success: {
+      status: 200,
+      description: 'Its subscribers',
+      body: z.object({ items: z.array(SubscriberViewSchema) }),
+    },
+    errors: [404, 503],
+  }),
+  revokeSubscriberCredentials: route({
+    method: 'DELETE',
+    path: '/api/v1/projects/{name}/subscriber-credentials/{user}',
+    tag: 'events',
+    auth: 'admin',
+    summary:
+      'Revoke subscriber credentials: the NATS user is removed (its connections closed) and its consumer deleted',
+    params: z.object({ name: CreateProjectSchema.shape.name, user: SubscriberUserSchema }),
+    success: { status: 200, description: 'The revoked credentials', body: SubscriberViewSchema },
+    errors: [400, 404, 503],
   }),
   getJobLogs: route({
     method: 'GET',
