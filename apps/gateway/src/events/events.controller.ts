@@ -78,9 +78,16 @@ export class EventsController {
     const parsed = queryOf(Routes.streamEvents, query);
     const after = startPosition(parsed.after, lastEventId);
     const filter = eventFilter(parsed);
-    const subscription = await this.events.subscribe(caller.project, filter, after);
     const raw = reply.raw;
-    raw.on('close', () => void subscription.close());
+    // The client may go while the consumer is being made: then it is removed at once.
+    const gone = new AbortController();
+    raw.once('close', () => gone.abort());
+    const subscription = await this.events.subscribe(caller.project, filter, after);
+    if (gone.signal.aborted || raw.destroyed) {
+      await subscription.close();
+      return;
+    }
+    gone.signal.addEventListener('abort', () => void subscription.close(), { once: true });
     // A stream may carry nothing for long: the idle timeout does not apply (heartbeats do).
     raw.socket?.setTimeout(0);
     reply.hijack();
@@ -92,6 +99,8 @@ export class EventsController {
     });
     raw.flushHeaders();
     const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), this.heartbeat.ms);
+    // A stream never keeps the process alive.
+    heartbeat.unref();
     try {
       for await (const event of subscription.events) {
         if (!raw.write(sseFrame(event))) {
