@@ -64,6 +64,7 @@ try {
 }
 
 say(`gateway:  ${stack.gatewayUrl}  (API docs: ${stack.gatewayUrl}/api/docs)`);
+say(`gRPC:     ${stack.grpcAddress}  (e.g. grpcurl -plaintext ${stack.grpcAddress} list)`);
 say(
   `API key of project "default": ${stack.keyFile}   e.g.  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/runs`,
 );

@@ -3,6 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { startStack, type Stack } from '@acai/devstack';
 import { eventually } from '@acai/testkit';
 
@@ -101,9 +104,28 @@ describe('the launcher', () => {
     // Where everything listens, for tools and people.
     const file = JSON.parse(await readFile(path.join(home, 'stack.json'), 'utf8')) as {
       gatewayUrl: string;
+      grpcAddress: string;
       services: { name: string; url: string; pid: number }[];
     };
     expect(file.gatewayUrl).toBe(stack.gatewayUrl);
+    expect(file.grpcAddress).toBe(stack.grpcAddress);
+    // The built gateway found its .proto files: its gRPC API answers there.
+    const health = protoLoader.loadSync(healthProtoPath, { enums: String })[
+      'grpc.health.v1.Health'
+    ];
+    const check = health !== undefined && !('format' in health) ? health['Check'] : undefined;
+    const rpc = new grpc.Client(stack.grpcAddress, grpc.credentials.createInsecure());
+    const serving = await new Promise<unknown>((resolve, reject) =>
+      rpc.makeUnaryRequest(
+        check!.path,
+        check!.requestSerialize,
+        check!.responseDeserialize,
+        { service: 'acai.v1.Runs' },
+        (error, answer) => (error ? reject(error) : resolve(answer)),
+      ),
+    );
+    rpc.close();
+    expect(serving).toEqual({ status: 'SERVING' });
     expect(file.services.map((s) => s.name).sort()).toEqual(
       ['catalog', 'executor', 'gateway', 'provenance', 'provisioner', 'scheduler'].sort(),
     );

@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { HistoryEntry, JobView, NodeView, RunSpec } from '@acai/contracts';
+import {
+  subjects,
+  type HistoryEntry,
+  type JobView,
+  type NodeView,
+  type RunSpec,
+} from '@acai/contracts';
 import { eventually } from '@acai/testkit';
 import { startExecutorProcess, startSystem, type TestSystem } from '../support/system.js';
 
@@ -295,6 +301,58 @@ describe('jobs whose executors are lost', () => {
       `/api/v1/filesets/result/versions/${outputs[0]!.version}/files/result.txt`,
     );
     expect(file.text).toBe('attempt 2');
+  });
+
+  it('starts a new attempt from work that comes back as a first delivery after its executor died (a NATS server that lost its consumer state)', async () => {
+    await killAll();
+    const script = path.join(system.shared, 'writer-back.cjs');
+    await writeFile(script, WRITER);
+    const shared = path.join(system.shared, 'back');
+    await mkdir(shared, { recursive: true });
+    await chmod(shared, 0o777);
+    await writeFile(path.join(shared, 'go-2'), '');
+    await startExecutor('back-1');
+    const { runId, jobId } = await submit([
+      {
+        name: 'write',
+        command: ['node', script],
+        env: { SHARED: shared },
+        // WRITER writes its attempt into this folder (a scratch output: versions are not the point).
+        outputs: [{ fileset: 'result', save: false }],
+      },
+    ]);
+    await startOf(jobId, 1);
+    await eventually(
+      'attempt 1 to run',
+      () =>
+        access(path.join(shared, 'started-1')).then(
+          () => true,
+          () => undefined,
+        ),
+      WAIT_MS,
+    );
+
+    // The server forgets how often it delivered the work (as a SIGKILLed nats-server that had
+    // not written its consumer's state does): the message leaves the queue and comes back as new,
+    // its first delivery, while the executor that ran it is gone.
+    const bus = system.services['gateway']!.ctx.bus;
+    const stream = bus.topology.streams.work;
+    const work = await bus.jsm.streams.getMessage(stream, {
+      last_by_subj: subjects.work(bus.topology, 'local'),
+    });
+    expect(work).not.toBeNull();
+    expect(JSON.parse(new TextDecoder().decode(work!.data))).toMatchObject({ jobId });
+    await bus.jsm.streams.deleteMessage(stream, work!.seq);
+    await kill('back-1');
+    await startExecutor('back-2');
+    await bus.js.publish(work!.subject, work!.data, { msgID: `${jobId}-1-again` });
+
+    const run = await system.waitForRun(runId, system.key, WAIT_MS);
+    expect(run.status).toBe('succeeded');
+    expect(await starts(jobId)).toEqual([
+      expect.objectContaining({ executor: 'back-1', attempt: 1 }),
+      expect.objectContaining({ executor: 'back-2', attempt: 2 }),
+    ]);
   });
 });
 

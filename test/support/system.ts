@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { catalogService } from '@acai/catalog';
 import { executorService } from '@acai/executor';
-import { gatewayService } from '@acai/gateway';
+import { gatewayService, grpcPortOf } from '@acai/gateway';
 import { startService, type RunningService } from '@acai/platform';
 import { provenanceService } from '@acai/provenance';
 import { provisionerService } from '@acai/provisioner';
@@ -17,6 +17,8 @@ import { eventually, sharedWithJobs, testEnv, uniqueTag } from '@acai/testkit';
 export interface TestSystem {
   readonly tag: string;
   readonly gatewayUrl: string;
+  /** Where the gateway's gRPC API listens (`127.0.0.1:<port>`; a restarted gateway's too). */
+  readonly grpcAddress: string;
   /** The admin key of project `default`. */
   readonly key: string;
   readonly home: string;
@@ -102,6 +104,7 @@ export async function startSystem(
     ACAI_HOME: home,
     ACAI_HTTP_PORT: '0',
     ACAI_PORT: '0',
+    ACAI_GRPC_PORT: '0',
     ACAI_LOG_LEVEL: process.env['ACAI_TEST_LOG_LEVEL'] ?? 'silent',
     ACAI_BOOTSTRAP_KEY_FILE: keyFile,
     ACAI_SHUTDOWN_GRACE_MS: '2000',
@@ -165,6 +168,9 @@ export async function startSystem(
   return {
     tag,
     gatewayUrl,
+    get grpcAddress() {
+      return `127.0.0.1:${grpcPortOf(services['gateway']!.app)}`;
+    },
     key,
     home,
     workDir,

@@ -4,10 +4,16 @@ import path from 'node:path';
 import { context } from '@opentelemetry/api';
 import { blobStoreFromUrl, parseBlobStoreUrl } from '@acai/blobstore';
 import { Controls, JOB, subjects } from '@acai/contracts';
-import { BusJobControl, encodeJson, PatientCommands, WorkConsumer } from '@acai/eventing';
+import {
+  BusJobControl,
+  BusNodeHeartbeats,
+  encodeJson,
+  PatientCommands,
+  WorkConsumer,
+} from '@acai/eventing';
 import { JobAttempts, LogPublisher, sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
-import { jobDecider } from '@acai/runs';
+import { AttemptSightings, jobDecider } from '@acai/runs';
 import { AggregateRepository } from '@acai/eventing';
 import { executorConfig } from './config.js';
 import { ExecutorModule } from './executor.module.js';
@@ -57,6 +63,14 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
     // Staging, saving outputs and a job's secrets wait out the catalog or the gateway restarting
     // rather than failing the job.
     const patient = new PatientCommands(ctx.commands, ctx.logger);
+    // Whether a job's attempt on another executor is alive, from the heartbeats every node sends:
+    // an executor silent for three heartbeats is gone, and one not heard in the first heartbeat
+    // (and a second) of listening too.
+    const sightings = new AttemptSightings();
+    const heard = {
+      windowMs: 3 * config.ACAI_NODE_HEARTBEAT_MS,
+      listenMs: config.ACAI_NODE_HEARTBEAT_MS + 1000,
+    };
     const runner = new JobRunner({
       executor: config.ACAI_EXECUTOR_ID,
       pool: config.ACAI_EXECUTOR_POOL,
@@ -76,6 +90,8 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
           ensureStream: ensureLogStream,
         }),
       logger: ctx.logger,
+      sightings,
+      heard,
     });
     const heartbeats = subjects.control(ctx.bus.topology, Controls.nodeHeartbeat);
     const node = new ExecutorNode({
@@ -94,6 +110,11 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       heartbeat: (beat) => ctx.bus.nc.publish(heartbeats, encodeJson(beat)),
       heartbeatMs: config.ACAI_NODE_HEARTBEAT_MS,
       reconcileMs: config.ACAI_JOB_RECHECK_MS,
+      hearing: {
+        heartbeats: new BusNodeHeartbeats(ctx.bus, ctx.logger),
+        sightings,
+        keepMs: heard.windowMs,
+      },
       onReconnect: (listener) => {
         let stopped = false;
         void (async () => {

@@ -9,6 +9,11 @@ export const gatewayConfig = {
     schema: port(8080),
     description: 'Port of the REST API (and the gateway’s ops endpoints)',
   },
+  ACAI_GRPC_PORT: {
+    schema: port(50051),
+    description:
+      'Port of the gRPC API (package acai.v1, with health checking and reflection); 0: any free port',
+  },
   ACAI_MAX_BODY_BYTES: {
     schema: positiveInt(1024 * 1024),
     description: 'Largest JSON request body in bytes; larger requests get 413',

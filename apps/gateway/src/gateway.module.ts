@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AdminController } from './admin/admin.controller.js';
 import { DeadLettersController } from './admin/dead-letters.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { ApiKeyGuard } from './auth/auth.guard.js';
+import { KeyCheck } from './auth/key-check.js';
 import { KeysController } from './auth/keys.controller.js';
 import { BlobsController } from './filesets/blobs.controller.js';
 import { FilesetsController } from './filesets/filesets.controller.js';
@@ -36,8 +38,10 @@ import { StorageController } from './storage/storage.controller.js';
     ProvisionController,
     OpenApiController,
     EventsController,
+    // Last: its `GET /*` takes the paths no other route has.
+    DashboardController,
   ],
   // Global: every route of the app is guarded, whichever controller serves it.
-  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [KeyCheck, { provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class GatewayModule {}

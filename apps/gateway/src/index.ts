@@ -22,6 +22,7 @@ import { ProjectEvents } from './events/event-stream.js';
 import { busMetrics } from './events/event-log-metrics.js';
 import { SubscriberCredentials } from './events/subscriber-credentials.js';
 import { EventCatalogueDocument } from './openapi/openapi.controller.js';
+import { GrpcGateway } from './grpc/server.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
 
@@ -119,6 +120,16 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       },
     ];
   },
+  // The gRPC API on its own port, once the app (whose controllers it calls) is up.
+  onStarted: async (app, ctx) => {
+    const grpc = GrpcGateway.of(app, ctx.logger);
+    grpcServers.set(app, grpc);
+    const port = await grpc.listen(ctx.config.ACAI_HTTP_HOST, ctx.config.ACAI_GRPC_PORT);
+    ctx.logger.info({ port, host: ctx.config.ACAI_HTTP_HOST }, 'gRPC API listening');
+  },
+  onClosing: async (app, ctx) => {
+    await grpcServers.get(app)?.close(ctx.config.ACAI_SHUTDOWN_GRACE_MS);
+  },
   configureHttp: (fastify, ctx) => {
     // Every route Fastify serves, so a test can hold them against the route table.
     const served: ServedRoute[] = [];
@@ -181,6 +192,15 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
     fastify.addContentTypeParser('*', uploadOrRefuse);
   },
 };
+
+const grpcServers = new WeakMap<object, GrpcGateway>();
+
+/** The port a started gateway's gRPC API listens on (`ACAI_GRPC_PORT`, or the one bound for 0). */
+export function grpcPortOf(app: object): number {
+  const server = grpcServers.get(app);
+  if (server === undefined) throw new Error('this gateway has no gRPC server (not started?)');
+  return server.port;
+}
 
 export interface ServedRoute {
   readonly method: string;

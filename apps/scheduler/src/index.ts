@@ -1,5 +1,5 @@
 import { JOB, subjects, type Projection } from '@acai/contracts';
-import { BusJobControl, currentTrace, ProjectionRunner } from '@acai/eventing';
+import { BusJobControl, BusNodeHeartbeats, currentTrace, ProjectionRunner } from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
 import {
   activeAttemptEvents,
@@ -21,7 +21,6 @@ import { RunRepository } from './runs/run.repository.js';
 import { SchedulerModule } from './scheduler.module.js';
 import { SqlActiveAttempts } from './watchdog/active-attempts.repository.js';
 import { AttemptWatchdog } from './watchdog/attempt-watchdog.js';
-import { BusNodeHeartbeats } from './watchdog/node-heartbeats.js';
 
 /**
  * The job events after which a dispatch pass may release something: a job placed, or a job out

@@ -124,7 +124,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     queuesWork: false,
     writesLogs: true,
     publishesControls: [Controls.nodeHeartbeat],
-    hearsControls: [Controls.cancelJob, Controls.rescaleJob],
+    // Heartbeats: whether a job's attempt on another executor is alive when its work comes here.
+    hearsControls: [Controls.cancelJob, Controls.rescaleJob, Controls.nodeHeartbeat],
   },
   provenance: {
     appends: [],

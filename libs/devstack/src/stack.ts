@@ -19,6 +19,7 @@ import {
 } from '@acai/contracts';
 import { startNats, type NatsUser } from './nats.js';
 import { ensureDatabase, ensureServiceRoles, startEmbeddedPostgres } from './postgres.js';
+import { freePort, portIsFree } from './ports.js';
 import { ServiceStartError, SupervisedServer, SupervisedService } from './supervisor.js';
 
 export interface ServiceEntry {
@@ -77,6 +78,8 @@ export interface StackService {
 
 export interface Stack {
   readonly gatewayUrl: string;
+  /** Where the gateway's gRPC API listens (`host:port`, for grpcurl and gRPC clients). */
+  readonly grpcAddress: string;
   readonly keyFile: string;
   readonly logDir: string;
   readonly natsUrl: string;
@@ -227,6 +230,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const secretsKey = secretsKeyOf(options.home);
     const nats = natsUrl;
     const database = databaseUrl;
+    const grpcPort = await gatewayGrpcPort(options);
+    const grpcAddress = `${options.env?.['ACAI_HTTP_HOST'] ?? process.env['ACAI_HTTP_HOST'] ?? '127.0.0.1'}:${grpcPort}`;
     for (const entry of entries) {
       const isGateway = entry.name === 'gateway';
       const logFile = path.join(logDir, `${entry.name}.log`);
@@ -255,6 +260,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ...(isGateway && natsUsers !== undefined
             ? { ACAI_NATS_AUTH_DIR: path.join(options.home, 'nats') }
             : {}),
+          ...(isGateway ? { ACAI_GRPC_PORT: String(grpcPort) } : {}),
           ...(isGateway && process.env['ACAI_SECRETS_KEY'] === undefined
             ? { ACAI_SECRETS_KEY: secretsKey }
             : {}),
@@ -278,6 +284,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (gatewayUrl === undefined) throw new Error('deploy/local/services.json has no gateway');
     summary = (): StackFile => ({
       gatewayUrl,
+      grpcAddress,
       natsUrl: nats,
       keyFile,
       logDir,
@@ -295,6 +302,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     writeStackFile(options.home, summary());
     return {
       gatewayUrl,
+      grpcAddress,
       keyFile,
       logDir,
       natsUrl: nats,
@@ -345,6 +353,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 /** `$ACAI_HOME/stack.json`: where a running stack listens, for tools and people. */
 interface StackFile {
   readonly gatewayUrl: string;
+  readonly grpcAddress: string;
   readonly natsUrl: string;
   readonly keyFile: string;
   readonly logDir: string;
@@ -432,3 +441,23 @@ function secretsKeyOf(home: string): string {
 export function runsJobsAsDeveloper(uid: number | undefined, env: NodeJS.ProcessEnv): boolean {
   return uid !== 0 && env['ACAI_SANDBOX'] === undefined;
 }
+
+/**
+ * The gateway's gRPC port: ACAI_GRPC_PORT when set (0: a free one), else 50051, or a free one for
+ * a stack whose gateway takes any free port, or when 50051 is taken and a free one will do (so a
+ * second stack, or a test's, starts beside the first). Chosen here so the stack knows it.
+ */
+async function gatewayGrpcPort(options: StackOptions): Promise<number> {
+  const set = options.env?.['ACAI_GRPC_PORT'] ?? process.env['ACAI_GRPC_PORT'];
+  if (set !== undefined && set !== '') {
+    const port = Number(set);
+    return port === 0 ? freePort() : port;
+  }
+  if (options.gatewayPort === 0) return freePort();
+  if (options.gatewayPortFallback === true && !(await portIsFree(DEFAULT_GRPC_PORT))) {
+    return freePort();
+  }
+  return DEFAULT_GRPC_PORT;
+}
+
+const DEFAULT_GRPC_PORT = 50051;

@@ -49,6 +49,14 @@ export {
 export { CommandClient } from './commands.js';
 export { JetStreamTransport, OnCommand, OnEvent } from './transport.js';
 export { WorkConsumer, type WorkLease } from './work-queue.js';
-export { BusJobControl, BusWorkQueue, CommandSender, JobControl, WorkQueue } from './ports.js';
+export {
+  BusJobControl,
+  BusNodeHeartbeats,
+  BusWorkQueue,
+  CommandSender,
+  JobControl,
+  NodeHeartbeats,
+  WorkQueue,
+} from './ports.js';
 export { PatientCommands, untilAvailable } from './patient-commands.js';
 export { type EventingLogger, LOGGER, silentLogger } from './logger.js';

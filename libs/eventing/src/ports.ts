@@ -1,11 +1,13 @@
 import {
   CancelJobControlSchema,
   RescaleJobControlSchema,
+  NodeHeartbeatSchema,
   Controls,
   parseOrThrow,
   subjects,
   type CancelJobControl,
   type RescaleJobControl,
+  type NodeHeartbeat,
   type CommandName,
   type CommandRequest,
   type CommandResult,
@@ -51,6 +53,12 @@ export abstract class JobControl {
   abstract onRescale(handler: (control: RescaleJobControl) => void): { stop(): void };
 }
 
+/** Hears the heartbeats executors send every few seconds (each lists the jobs it runs). */
+export abstract class NodeHeartbeats {
+  /** Calls `handler` with each heartbeat heard from now on; returns how to stop listening. */
+  abstract onHeartbeat(handler: (heartbeat: NodeHeartbeat) => void): { stop(): void };
+}
+
 /** The work queue on JetStream (`<prefix>.work.<pool>`). */
 export class BusWorkQueue implements WorkQueue {
   constructor(private readonly bus: Bus) {}
@@ -78,7 +86,9 @@ export class BusJobControl implements JobControl {
   }
 
   onCancel(handler: (control: CancelJobControl) => void): { stop(): void } {
-    return this.listen(
+    return listenControl(
+      this.bus,
+      this.logger,
       this.cancelSubject,
       (value) => parseOrThrow(CancelJobControlSchema, value, 'cancel control'),
       'cancel control',
@@ -91,30 +101,54 @@ export class BusJobControl implements JobControl {
   }
 
   onRescale(handler: (control: RescaleJobControl) => void): { stop(): void } {
-    return this.listen(
+    return listenControl(
+      this.bus,
+      this.logger,
       this.rescaleSubject,
       (value) => parseOrThrow(RescaleJobControlSchema, value, 'rescale control'),
       'rescale control',
       handler,
     );
   }
+}
 
-  private listen<T>(
-    subject: string,
-    parse: (value: unknown) => T,
-    what: string,
-    handler: (control: T) => void,
-  ): { stop(): void } {
-    const subscription = this.bus.nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err !== null) return;
-        try {
-          handler(parse(decodeJson(msg.data)));
-        } catch (error) {
-          this.logger.warn({ err: describeError(error) }, `ignored an unreadable ${what}`);
-        }
-      },
-    });
-    return { stop: () => subscription.unsubscribe() };
+/** Heartbeats on core NATS (`<prefix>.ctl.node.heartbeat`): every listener hears every one. */
+export class BusNodeHeartbeats implements NodeHeartbeats {
+  constructor(
+    private readonly bus: Bus,
+    private readonly logger: EventingLogger = silentLogger,
+  ) {}
+
+  onHeartbeat(handler: (heartbeat: NodeHeartbeat) => void): { stop(): void } {
+    return listenControl(
+      this.bus,
+      this.logger,
+      subjects.control(this.bus.topology, Controls.nodeHeartbeat),
+      (value) => parseOrThrow(NodeHeartbeatSchema, value, 'node heartbeat'),
+      'node heartbeat',
+      handler,
+    );
   }
+}
+
+/** Subscribes to a core NATS control subject, handing each readable message on (others are logged). */
+function listenControl<T>(
+  bus: Bus,
+  logger: EventingLogger,
+  subject: string,
+  parse: (value: unknown) => T,
+  what: string,
+  handler: (control: T) => void,
+): { stop(): void } {
+  const subscription = bus.nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      try {
+        handler(parse(decodeJson(msg.data)));
+      } catch (error) {
+        logger.warn({ err: describeError(error) }, `ignored an unreadable ${what}`);
+      }
+    },
+  });
+  return { stop: () => subscription.unsubscribe() };
 }

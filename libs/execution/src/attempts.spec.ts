@@ -295,6 +295,55 @@ describe('job attempts', () => {
     expect(log.ofType('job.started')).toHaveLength(1);
     expect(await running!.owns()).toBe(true);
   });
+
+  it('asks whether the running attempt is alive: a copy while it is, a new attempt once it is not (a NATS server that lost its consumer state redelivers as if for the first time), and asks again later when it cannot tell', async () => {
+    const first = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
+    expect(first?.number).toBe(1);
+    let alive: boolean | undefined = true;
+    const asked: unknown[][] = [];
+    const nodeB = {
+      executor: 'node-b',
+      pool: 'local',
+      holder: {
+        alive: (...args: unknown[]) => {
+          asked.push(args);
+          return alive;
+        },
+        runsHere: () => false,
+        retryInMs: () => 3000,
+      },
+    };
+    // Alive: a copy, even on a redelivery.
+    const copy = leaseOf(work, 2);
+    expect(await attempts.begin(copy, nodeB)).toBeUndefined();
+    expect(copy.settled).toBe('completed');
+    expect(asked[0]?.slice(0, 2)).toEqual(['node-a', JOB_ID]);
+    // Not known yet: handed back, to be asked again.
+    alive = undefined;
+    const unknown = leaseOf(work);
+    expect(await attempts.begin(unknown, nodeB)).toBeUndefined();
+    expect(unknown.settled).toBe('released');
+    expect(log.ofType('job.started')).toHaveLength(1);
+
+    alive = false;
+    const back = await attempts.begin(leaseOf(work), nodeB);
+
+    expect(back?.number).toBe(2);
+    expect(log.ofType('job.started').map((e) => [e.data.executor, e.data.attempt])).toEqual([
+      ['node-a', 1],
+      ['node-b', 2],
+    ]);
+    expect(await first!.owns()).toBe(false);
+
+    // node-b's own attempt: while node-b still runs it, a first delivery is a copy; once it runs
+    // it no more (it let the work go as the bus went away), its work coming back is a new attempt.
+    const own = (runsHere: boolean) => ({
+      ...nodeB,
+      holder: { ...nodeB.holder, runsHere: () => runsHere },
+    });
+    expect(await attempts.begin(leaseOf({ ...work }), own(true))).toBeUndefined();
+    expect((await attempts.begin(leaseOf(work), own(false)))?.number).toBe(3);
+  });
 });
 
 /** The `job.queued` data of a job seeded in the log. */

@@ -24,6 +24,40 @@ import {
 export interface AttemptNode {
   readonly executor: string;
   readonly pool: string;
+  /**
+   * Whether the attempt a work message finds running is alive (absent: not asked, and a first
+   * delivery is taken for a copy, a redelivery for the work of a lost executor). A NATS server that
+   * lost its consumers' state (killed) redelivers work as if for the first time, so the delivery
+   * count alone cannot tell.
+   */
+  readonly holder?: HolderCheck;
+}
+
+/** How an executor tells whether another attempt of a job is alive: from node heartbeats. */
+export interface HolderCheck {
+  /**
+   * Whether the attempt `executor` started at `startedAt` (epoch ms, NaN: not known) runs the job
+   * still; undefined: not known yet (the work is handed back for {@link retryInMs}, then asked
+   * again).
+   */
+  alive(executor: string, jobId: string, startedAt: number): boolean | undefined;
+  /**
+   * Whether this executor handles the job now (by another delivery than the one asking): its own
+   * attempt that it runs no more is not alive; one it still runs is judged by the delivery count
+   * (redelivered to the executor that stalled with it: a new attempt).
+   */
+  runsHere(jobId: string): boolean;
+  retryInMs(): number;
+}
+
+/** Thrown from a start decision when whether the running attempt is alive is not known yet. */
+class HolderNotKnown extends Error {
+  constructor(
+    readonly executor: string,
+    readonly retryMs: number,
+  ) {
+    super(`not known yet whether executor ${executor} still runs the job`);
+  }
 }
 
 /**
@@ -91,6 +125,7 @@ export class JobAttempts {
               executor: node.executor,
               pid,
               firstDelivery: lease.deliveries === 1,
+              ...holderAlive(node.holder, node, work.jobId, s),
               dispatchedAttempt: work.attempt,
               at: this.now().toISOString(),
             },
@@ -99,6 +134,15 @@ export class JobAttempts {
         { correlationId: work.runId },
       );
     } catch (error) {
+      if (error instanceof HolderNotKnown) {
+        // Heartbeats have not been heard for long enough to tell: asked again a little later.
+        this.logger.info(
+          { jobId: work.jobId, executor: error.executor, retryMs: error.retryMs },
+          'the job runs elsewhere and whether that attempt is alive is not known yet; handing its work back for now',
+        );
+        lease.release(error.retryMs);
+        return undefined;
+      }
       // The job is not to run (cancelled first, or not in a state to start): drop its work.
       if (!isProblem(error, RunProblems.JOB_CANNOT_START, RunProblems.JOB_CANCELLED_BEFORE_START))
         throw error;
@@ -286,4 +330,18 @@ function endOf(state: JobState): Exclude<JobEnd, 'superseded'> {
   // Queued again after this attempt, which it still counts as its last: it was moved.
   if (state.status === 'queued' && (state.rescales ?? 0) > 0) return 'rescaled';
   return endedAs(state);
+}
+
+/** What the holder check says of the job's running attempt, as the start command's field. */
+function holderAlive(
+  holder: HolderCheck | undefined,
+  node: AttemptNode,
+  jobId: string,
+  state: JobState,
+): { holderAlive?: boolean } {
+  if (holder === undefined || state.status !== 'running' || state.executor == null) return {};
+  if (state.executor === node.executor) return holder.runsHere(jobId) ? {} : { holderAlive: false };
+  const alive = holder.alive(state.executor, jobId, Date.parse(state.startedAt ?? ''));
+  if (alive === undefined) throw new HolderNotKnown(state.executor, holder.retryInMs());
+  return { holderAlive: alive };
 }

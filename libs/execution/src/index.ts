@@ -4,6 +4,7 @@ export {
   JobAttempts,
   type AttemptEnd,
   type AttemptNode,
+  type HolderCheck,
   type JobEnd,
 } from './attempts.js';
 export {

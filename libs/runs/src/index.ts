@@ -49,7 +49,13 @@ export {
   activeAttemptEvents,
   activeAttemptsProjection,
 } from './active-attempts.projection.js';
-export { executorLost, type LostAttempt, lostAttempts, type Watch } from './lost-attempts.js';
+export {
+  AttemptSightings,
+  executorLost,
+  type LostAttempt,
+  lostAttempts,
+  type Watch,
+} from './lost-attempts.js';
 export {
   type DispatchQueueEntry,
   dispatchQueueEvents,

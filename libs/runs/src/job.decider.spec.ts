@@ -622,6 +622,34 @@ describe('jobDecider', () => {
         .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: null } }]);
     });
 
+    it('decides copy or new attempt by whether the running attempt is alive, when heartbeats tell, whichever delivery', () => {
+      const { state } = spec.given(history.running);
+      // Alive: a copy, even redelivered.
+      expect(() =>
+        jobDecider.decide(
+          {
+            kind: 'start',
+            executor: 'worker-2',
+            pid: null,
+            firstDelivery: false,
+            holderAlive: true,
+          },
+          state,
+        ),
+      ).toThrow('this work message is a copy of its work');
+      // Not alive: a new attempt, even on a first delivery (a NATS server that lost its state).
+      spec
+        .given(history.running)
+        .when({
+          kind: 'start',
+          executor: 'worker-2',
+          pid: 9,
+          firstDelivery: true,
+          holderAlive: false,
+        })
+        .then([{ type: 'job.started', data: { executor: 'worker-2', attempt: 2, pid: 9 } }]);
+    });
+
     it('starts dispatched work on its first delivery', () => {
       spec
         .given(history.dispatched)
@@ -687,6 +715,7 @@ describe('jobDecider', () => {
         requested: { cpu: 8, memoryMb: 4096 },
         pinned: false,
         startedAt: null,
+        executor: 'worker-1',
       });
     });
 

@@ -70,6 +70,8 @@ export interface JobState {
   readonly pinned?: boolean;
   /** When its running attempt started, by its executor's clock (absent or null: not known). */
   readonly startedAt?: string | null;
+  /** The executor its running attempt started on (absent or null: not known). */
+  readonly executor?: string | null;
   /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
    * configuration it ran on (absent: nothing measured yet).
@@ -126,6 +128,13 @@ export type JobCommand =
        * (queued twice, past JetStream's deduplication window), not the work of a lost executor.
        */
       firstDelivery?: boolean;
+      /**
+       * Whether the attempt the job runs is alive, as its executor's heartbeats tell (absent: not
+       * asked): alive, a work message is a copy of its work, whichever delivery it is; not, the
+       * work starts a new attempt, even on a first delivery (a NATS server that lost its consumers'
+       * state redelivers work as if for the first time).
+       */
+      holderAlive?: boolean;
       /**
        * The attempt the work message was dispatched for: a job dispatched again (a retry) starts
        * only from its newest work, never from an older message JetStream still redelivers.
@@ -259,7 +268,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           ];
         }
         if (state.status === 'running') {
-          if (command.firstDelivery === true) {
+          if (command.holderAlive ?? command.firstDelivery === true) {
             throw new AcaiError(
               RunProblems.JOB_CANNOT_START,
               `The job runs already (attempt ${state.attempt}): this work message is a copy of its work, not a redelivery`,
@@ -474,6 +483,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return {
           ...(lostMs !== null && lostMs > 0 ? measured(state, lostMs) : state),
           startedAt: at,
+          executor: event.data.executor,
           status: 'running',
           attempt: event.data.attempt,
           metricsBatch: 0,

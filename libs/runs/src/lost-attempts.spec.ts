@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ActiveAttempt } from './active-attempts.projection.js';
-import { executorLost, lostAttempts, type Watch } from './lost-attempts.js';
+import { AttemptSightings, executorLost, lostAttempts, type Watch } from './lost-attempts.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
 const SECOND = 1000;
@@ -90,5 +90,59 @@ describe('executorLost', () => {
     });
     expect(failure.message).toContain('this was its attempt 5');
     expect(failure.message).toContain('Submit the run again');
+  });
+});
+
+describe('attempt sightings', () => {
+  const windows = { windowMs: 3 * SECOND, listenMs: 1.5 * SECOND };
+
+  it('tells alive, lost, or not known yet from each executor’s latest heartbeat and how long it has listened', () => {
+    let now = T0;
+    const sightings = new AttemptSightings(() => now);
+    const longAgo = T0 - 60 * SECOND;
+    // Listening for less than a heartbeat: a silent executor is not known to be gone yet.
+    now = T0 + SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBeUndefined();
+    expect(sightings.knownInMs(windows.listenMs)).toBe(0.5 * SECOND);
+    sightings.heard({ id: 'node-a', jobs: ['job-1'] });
+    now = T0 + 3.5 * SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBe(true);
+    // Another executor's listing says nothing of this one's attempt.
+    expect(sightings.alive('node-b', 'job-1', longAgo, windows)).toBe(false);
+    // Silent for the window: gone.
+    now = T0 + 5 * SECOND;
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBe(false);
+    expect(sightings.knownInMs(windows.listenMs)).toBe(0);
+    // After a reconnect, what was heard before counts no more, and silence is not known again.
+    sightings.restart();
+    expect(sightings.watchingSince).toBe(now);
+    expect(sightings.alive('node-a', 'job-1', longAgo, windows)).toBeUndefined();
+  });
+
+  it('takes a job left out of its executor’s heartbeat since it started for let go (handed back as it stopped), and one from before for news to come', () => {
+    let now = T0 + 10 * SECOND;
+    const sightings = new AttemptSightings(() => now);
+    const startedAt = now;
+    sightings.heard({ id: 'node-a', jobs: [] });
+    // Heard when it started, before it could list it: its next heartbeat will.
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(true);
+    now += SECOND;
+    sightings.heard({ id: 'node-a', jobs: ['job-1'] });
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(true);
+    now += SECOND;
+    sightings.heard({ id: 'node-a', jobs: [] });
+    expect(sightings.alive('node-a', 'job-1', startedAt, windows)).toBe(false);
+    expect(sightings.alive('node-a', 'job-1', Number.NaN, windows)).toBe(false);
+  });
+
+  it('forgets sightings older than asked', () => {
+    let now = T0;
+    const sightings = new AttemptSightings(() => now);
+    sightings.heard({ id: 'node-a', jobs: ['job-1', 'job-2'] });
+    now = T0 + 10 * SECOND;
+    sightings.heard({ id: 'node-a', jobs: ['job-2'] });
+    sightings.forgetOlderThan(5 * SECOND);
+    expect(sightings.lastSeen('node-a', 'job-1')).toBeUndefined();
+    expect(sightings.lastSeen('node-a', 'job-2')).toBe(now);
   });
 });

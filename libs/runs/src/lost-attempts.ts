@@ -16,6 +16,86 @@ export interface Watch {
   readonly lastSeen: (executor: string, jobId: string) => number | undefined;
 }
 
+/**
+ * What node heartbeats said of which executor runs which job, since listening began: the memory
+ * behind a {@link Watch} (the scheduler's watchdog) and behind an executor's question whether the
+ * attempt a work message finds running is still alive elsewhere.
+ */
+export class AttemptSightings {
+  /** When the executor (by id) last listed the job, keyed `executor \0 job`. */
+  private readonly seen = new Map<string, number>();
+  /** Each executor's latest heartbeat: when it was heard, and the jobs it listed. */
+  private readonly latest = new Map<string, { at: number; jobs: ReadonlySet<string> }>();
+  private since: number;
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.since = clock();
+  }
+
+  /** Since when heartbeats have been heard without a gap (the start, or the last {@link restart}). */
+  get watchingSince(): number {
+    return this.since;
+  }
+
+  /**
+   * Listens afresh from now: heartbeats sent while the connection was away were missed, so what
+   * was heard before says nothing of who fell silent since.
+   */
+  restart(): void {
+    this.seen.clear();
+    this.latest.clear();
+    this.since = this.clock();
+  }
+
+  heard(heartbeat: { readonly id: string; readonly jobs: readonly string[] }): void {
+    const at = this.clock();
+    for (const jobId of heartbeat.jobs) this.seen.set(sighting(heartbeat.id, jobId), at);
+    this.latest.set(heartbeat.id, { at, jobs: new Set(heartbeat.jobs) });
+  }
+
+  lastSeen(executor: string, jobId: string): number | undefined {
+    return this.seen.get(sighting(executor, jobId));
+  }
+
+  /** Forgets sightings older than `ms`: they decide nothing any more. */
+  forgetOlderThan(ms: number): void {
+    const now = this.clock();
+    for (const [key, at] of this.seen) if (now - at > ms) this.seen.delete(key);
+    for (const [executor, { at }] of this.latest) if (now - at > ms) this.latest.delete(executor);
+  }
+
+  /**
+   * Whether the attempt `executor` started at `startedAt` (epoch ms; NaN: not known) is alive, as
+   * its executor's latest heartbeat tells: heard within `windowMs` and listing the job (true), or
+   * from before the attempt started (true: its next one will list it); heard since the attempt
+   * started and leaving the job out (false: it let the job go, e.g. handed it back as it stopped);
+   * none within `windowMs` (false), once heartbeats have been heard for `listenMs` (every executor
+   * alive has sent one by then); until then, not known (undefined: ask again in {@link knownInMs}).
+   */
+  alive(
+    executor: string,
+    jobId: string,
+    startedAt: number,
+    { windowMs, listenMs }: { readonly windowMs: number; readonly listenMs: number },
+  ): boolean | undefined {
+    const now = this.clock();
+    const latest = this.latest.get(executor);
+    if (latest !== undefined && now - latest.at < windowMs) {
+      return latest.jobs.has(jobId) || (!Number.isNaN(startedAt) && latest.at <= startedAt);
+    }
+    return now - this.since < listenMs ? undefined : false;
+  }
+
+  /** How long until heartbeats will have been heard for `listenMs` (0: they have). */
+  knownInMs(listenMs: number): number {
+    return Math.max(0, this.since + listenMs - this.clock());
+  }
+}
+
+function sighting(executor: string, jobId: string): string {
+  return `${executor}\u0000${jobId}`;
+}
+
 /** An attempt given up for lost, and for how long nothing was heard of it. */
 export interface LostAttempt {
   readonly attempt: ActiveAttempt;

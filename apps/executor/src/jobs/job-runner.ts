@@ -10,7 +10,12 @@ import {
   type WorkLease,
 } from '@acai/eventing';
 import { type LogPublisher, type Attempt, type JobAttempts, type JobEnd } from '@acai/execution';
-import { outcomeOf, type AttemptFacts, type AttemptOutcome } from '@acai/runs';
+import {
+  outcomeOf,
+  type AttemptFacts,
+  type AttemptOutcome,
+  type AttemptSightings,
+} from '@acai/runs';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
@@ -41,6 +46,13 @@ export interface JobRunnerOptions {
   /** Where an attempt's output lines go. */
   readonly logs: (work: WorkAssignment, attempt: number) => LogPublisher;
   readonly logger: EventingLogger;
+  /** The node heartbeats heard: whether a job's attempt on another executor is alive. */
+  readonly sightings: AttemptSightings;
+  /**
+   * An executor not heard for `windowMs` is gone; one not heard although heartbeats were heard for
+   * `listenMs` (a little over one heartbeat) is too.
+   */
+  readonly heard: { readonly windowMs: number; readonly listenMs: number };
 }
 
 /** One attempt being run here, with what it needs to be stopped. */
@@ -64,6 +76,8 @@ interface Running {
  */
 export class JobRunner {
   private readonly running = new Map<string, Running>();
+  /** How many works of each job are being handled here (begun, run or recorded). */
+  private readonly here = new Map<string, number>();
   /** Jobs asked to stop before their process started here. */
   private readonly cancelledEarly = new Set<string>();
   private readonly freeSlots: Slot[];
@@ -72,9 +86,14 @@ export class JobRunner {
     this.freeSlots = [...options.slots];
   }
 
-  /** The jobs running here now. */
+  /** The jobs running here now, or being begun or recorded (what this node's heartbeat lists). */
   get jobIds(): string[] {
-    return [...this.running.keys()];
+    const handedBack = new Set(
+      [...this.running].filter(([, r]) => r.handedBack).map(([jobId]) => jobId),
+    );
+    return [...new Set([...this.running.keys(), ...this.here.keys()])].filter(
+      (jobId) => !handedBack.has(jobId),
+    );
   }
 
   /** The project of each job running here, by job id. */
@@ -175,11 +194,29 @@ export class JobRunner {
         attributes: { 'acai.service': 'executor', 'acai.job': work.jobId, 'acai.run': work.runId },
       },
       async () => {
-        const attempt = await this.options.attempts.begin(lease, {
-          executor: this.options.executor,
-          pool: this.options.pool,
-        });
-        if (attempt !== undefined) await this.runAttempt(lease, attempt);
+        const jobId = work.jobId;
+        // Counted from its start to its end, so that a copy of its work arriving meanwhile (even
+        // before its attempt is begun, or while its end is recorded) is seen as one.
+        this.here.set(jobId, (this.here.get(jobId) ?? 0) + 1);
+        try {
+          const attempt = await this.options.attempts.begin(lease, {
+            executor: this.options.executor,
+            pool: this.options.pool,
+            holder: {
+              // Another executor's attempt is alive as that executor's heartbeats tell.
+              alive: (executor, id, startedAt) =>
+                this.options.sightings.alive(executor, id, startedAt, this.options.heard),
+              runsHere: (id) => (this.here.get(id) ?? 0) > (id === jobId ? 1 : 0),
+              retryInMs: () =>
+                Math.max(250, this.options.sightings.knownInMs(this.options.heard.listenMs)),
+            },
+          });
+          if (attempt !== undefined) await this.runAttempt(lease, attempt);
+        } finally {
+          const left = (this.here.get(jobId) ?? 1) - 1;
+          if (left === 0) this.here.delete(jobId);
+          else this.here.set(jobId, left);
+        }
       },
     );
   }

@@ -4,8 +4,10 @@ import {
   describeError,
   type EventingLogger,
   type JobControl,
+  type NodeHeartbeats,
   type WorkConsumer,
 } from '@acai/eventing';
+import type { AttemptSightings } from '@acai/runs';
 import type { JobRunner } from '../jobs/job-runner.js';
 import type { Limits } from '../jobs/limits.js';
 import type { Sandbox } from '../jobs/sandbox.js';
@@ -34,6 +36,15 @@ export interface ExecutorNodeOptions {
   readonly onReconnect?: (listener: () => void) => { stop(): void };
   /** How often running jobs are checked against the log anyway (a lost cancel); default 30 s. */
   readonly reconcileMs?: number;
+  /**
+   * The other nodes' heartbeats, remembered for `keepMs` in `sightings` (forgotten on a
+   * reconnect): whether a job's attempt elsewhere is alive when its work comes here.
+   */
+  readonly hearing?: {
+    readonly heartbeats: NodeHeartbeats;
+    readonly sightings: AttemptSightings;
+    readonly keepMs: number;
+  };
 }
 
 /**
@@ -50,6 +61,7 @@ export class ExecutorNode {
   private sweeper: NodeJS.Timeout | undefined;
   private reconciler: NodeJS.Timeout | undefined;
   private reconnects: { stop(): void } | undefined;
+  private listening: { stop(): void } | undefined;
   private reconciling: Promise<unknown> | undefined;
 
   constructor(private readonly options: ExecutorNodeOptions) {}
@@ -92,7 +104,13 @@ export class ExecutorNode {
     this.rescales = this.options.control.onRescale((c) =>
       this.options.runner.rescale(c.jobId, c.attempt, c.graceSeconds, c.reason),
     );
-    this.reconnects = this.options.onReconnect?.(() => this.reconcile());
+    const hearing = this.options.hearing;
+    this.listening = hearing?.heartbeats.onHeartbeat((h) => hearing.sightings.heard(h));
+    this.reconnects = this.options.onReconnect?.(() => {
+      // Heartbeats sent while the connection was away were missed.
+      hearing?.sightings.restart();
+      this.reconcile();
+    });
     this.reconciler = setInterval(() => this.reconcile(), this.options.reconcileMs ?? 30_000);
     this.reconciler.unref();
     await this.options.consumer.start();
@@ -106,6 +124,7 @@ export class ExecutorNode {
     this.cancels?.stop();
     this.rescales?.stop();
     this.reconnects?.stop();
+    this.listening?.stop();
     clearInterval(this.reconciler);
     clearInterval(this.heartbeat);
     clearInterval(this.sweeper);
@@ -117,6 +136,8 @@ export class ExecutorNode {
     ]);
     if (timedOut) {
       this.options.runner.handBackAll();
+      // One last heartbeat without them: whoever gets their work next knows they run here no more.
+      this.beat();
       await drained;
     }
     await this.options.limits.releaseSlots(this.options.sandbox.slots.map((s) => s.name));
@@ -136,6 +157,8 @@ export class ExecutorNode {
   }
 
   private beat(): void {
+    const hearing = this.options.hearing;
+    hearing?.sightings.forgetOlderThan(hearing.keepMs);
     const jobs = this.options.runner.jobIds;
     try {
       this.options.heartbeat({

@@ -8,9 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AcaiError, AuthProblems } from '@acai/contracts';
 import { OpsController } from '@acai/platform';
 import { routeOf } from '../http/routes.js';
-import { assertAccess, type Access, type Principal } from './access.js';
-import { KeysRepository } from './keys.repository.js';
-import { RateLimiter } from './rate-limit.js';
+import type { Access, Principal } from './access.js';
+import { KeyCheck } from './key-check.js';
 
 type AuthedRequest = FastifyRequest & { principal?: Principal };
 
@@ -31,15 +30,11 @@ export const Caller = createParamDecorator((_: unknown, ctx: ExecutionContext): 
  * platform admin key, so nothing is ever open by omission. The platform's ops endpoints
  * (`/healthz`, `/readyz`, `/metrics`) are for probes and Prometheus, and open.
  *
- * In order: the key (401), its rate (429), its scope (403). Another project's resource is 404,
- * said by the code that looks it up in the caller's project.
+ * The key, its rate and its scope are checked by {@link KeyCheck}, as for gRPC.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(
-    private readonly keys: KeysRepository,
-    private readonly limiter: RateLimiter,
-  ) {}
+  constructor(private readonly keys: KeyCheck) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     // Commands on the bus (the executor's `resolveSecrets`) carry no API key: who may send them is
@@ -50,41 +45,9 @@ export class ApiKeyGuard implements CanActivate {
     if (access === 'public') return true;
     const http = context.switchToHttp();
     const request = http.getRequest<AuthedRequest>();
-    const principal = await this.authenticate(request.headers.authorization);
-    const rate = this.limiter.take(principal.keyId, Date.now());
-    if (!rate.allowed) {
-      void http.getResponse<FastifyReply>().header('retry-after', String(rate.retryAfterSeconds));
-      throw new AcaiError(
-        AuthProblems.RATE_LIMITED,
-        `Too many requests with this key (at most ${this.limiter.limit.perSecond} a second, ${this.limiter.limit.burst} at once); try again in ${rate.retryAfterSeconds} s`,
-      );
-    }
-    assertAccess(access, principal);
-    request.principal = principal;
+    request.principal = await this.keys.admit(request.headers.authorization, access, (seconds) => {
+      void http.getResponse<FastifyReply>().header('retry-after', String(seconds));
+    });
     return true;
-  }
-
-  private async authenticate(header: string | undefined): Promise<Principal> {
-    if (header === undefined || header === '') {
-      throw new AcaiError(
-        AuthProblems.API_KEY_MISSING,
-        'Missing API key: send "Authorization: Bearer <key>" (npm run up writes the default project\'s key to $ACAI_HOME/default.key)',
-      );
-    }
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (match?.[1] === undefined) {
-      throw new AcaiError(
-        AuthProblems.AUTHORIZATION_MALFORMED,
-        'The Authorization header must be "Bearer <key>" (the word Bearer, a space, then the key)',
-      );
-    }
-    const principal = await this.keys.authenticate(match[1]);
-    if (principal === null) {
-      throw new AcaiError(
-        AuthProblems.API_KEY_INVALID,
-        'The API key is not valid (unknown or revoked)',
-      );
-    }
-    return principal;
   }
 }

@@ -35,40 +35,45 @@ export class BlobsController {
     @Req() request: FastifyRequest,
   ) {
     const { sha256 } = pathOf(Routes.uploadBlob, params);
-    const body = this.bodyOf(request);
-    const quota = await this.checkQuota(caller.project, request, sha256);
-    const { size } = await this.store(body, quota, sha256);
-    await this.commands.send('ownBlobs', {
-      project: caller.project,
-      sha256s: [sha256],
-      sizes: [size],
-    });
-    return { sha256, size };
+    return this.receive(caller.project, this.bodyOf(request), declaredSize(request), sha256);
   }
 
   /** Uploads a file and answers its sha256. */
   @Route(Routes.uploadBlobHashed)
   async put(@Caller() caller: Principal, @Req() request: FastifyRequest) {
-    const body = this.bodyOf(request);
-    const quota = await this.checkQuota(caller.project, request);
-    const { sha256, size } = await this.store(body, quota);
+    return this.receive(caller.project, this.bodyOf(request), declaredSize(request));
+  }
+
+  /**
+   * Stores an upload (REST or gRPC) as the project's: refused before a byte is read if its
+   * declared size is over the limit or the quota, cut off once it passes them, and refused with
+   * nothing kept if `sha256` is stated and the bytes differ.
+   */
+  async receive(
+    project: string,
+    body: Readable,
+    declared: number | undefined,
+    sha256?: string,
+  ): Promise<{ sha256: string; size: number }> {
+    if (declared !== undefined && declared > this.blobs.maxBytes) {
+      throw tooLarge(this.blobs.maxBytes);
+    }
+    const quota = await this.checkQuota(project, declared, sha256);
+    const stored = await this.store(body, quota, sha256);
     await this.commands.send('ownBlobs', {
-      project: caller.project,
-      sha256s: [sha256],
-      sizes: [size],
+      project,
+      sha256s: [stored.sha256],
+      sizes: [stored.size],
     });
-    return { sha256, size };
+    return { sha256: stored.sha256, size: stored.size };
   }
 
   /**
    * The upload's body as a stream. An upload whose `Content-Length` is over the limit is refused
-   * before a byte of it is read (and the connection closed, so the rest is never read either).
+   * (by `receive`) before a byte of it is read (and the connection closed, so the rest is never
+   * read either).
    */
   private bodyOf(request: FastifyRequest): Readable {
-    const declared = declaredSize(request);
-    if (declared !== undefined && declared > this.blobs.maxBytes) {
-      throw tooLarge(this.blobs.maxBytes);
-    }
     return streamOf(request);
   }
 
@@ -79,10 +84,9 @@ export class BlobsController {
    */
   private async checkQuota(
     project: string,
-    request: FastifyRequest,
+    declared: number | undefined,
     sha256?: string,
   ): Promise<CommandResult<'checkUpload'> & { project: string }> {
-    const declared = declaredSize(request);
     const answer = await this.commands.send('checkUpload', {
       project,
       ...(sha256 === undefined ? {} : { sha256 }),

@@ -133,13 +133,7 @@ export class FilesetsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const { name, ref, path } = pathOf(Routes.getFile, { ...params, path: params['*'] });
-    const file = await this.commands.send('resolveFile', {
-      project: caller.project,
-      name,
-      version: versionRef(ref),
-      path,
-    });
+    const { path, file } = await this.resolveFile(caller, { ...params, path: params['*'] });
     const range = parseRange(request.headers.range, file.size);
     const headers = {
       ...downloadHeaders(path, file.mediaType),
@@ -169,6 +163,24 @@ export class FilesetsController {
         'download ended early',
       );
     });
+  }
+
+  /**
+   * The file a download (REST or gRPC) asks for: `{ name, ref, path }`, checked with the route's
+   * schema; its sha256, size and media type.
+   */
+  async resolveFile(
+    caller: Principal,
+    params: unknown,
+  ): Promise<{ path: string; file: CommandResult<'resolveFile'> }> {
+    const { name, ref, path } = pathOf(Routes.getFile, params);
+    const file = await this.commands.send('resolveFile', {
+      project: caller.project,
+      name,
+      version: versionRef(ref),
+      path,
+    });
+    return { path, file };
   }
 
   /** A whole version as a tar stream, files in path order. */

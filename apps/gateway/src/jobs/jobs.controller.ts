@@ -1,6 +1,6 @@
 import { Controller, Param, Query, Res, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { TERMINAL_JOB_STATUSES, type CommandResult } from '@acai/contracts';
+import { TERMINAL_JOB_STATUSES, type CommandResult, type LogChunk } from '@acai/contracts';
 import { CommandSender, LOGGER, type EventingLogger } from '@acai/eventing';
 import { Caller } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/keys.repository.js';
@@ -74,19 +74,15 @@ export class JobsController {
     @Query() query: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    assertId(id, 'job');
     const { follow, format } = queryOf(Routes.getJobLogs, query);
-    const job = await this.commands.send('getJob', { project: caller.project, jobId: id });
-    // A reused job never ran: it has no output and no end marker will come, so it is not followed.
-    const following = (follow === 'true' || follow === '1') && job.reusedFrom === undefined;
     const abort = new AbortController();
     reply.raw.on('close', () => abort.abort());
-    // A job that has ended may never have run (skipped, cancelled or failed before it started),
-    // and then no end marker ever comes: follow it only as long as its last output may take.
-    const ended =
-      following && TERMINAL_JOB_STATUSES.has(job.status)
-        ? setTimeout(() => abort.abort(), ENDED_JOB_FOLLOW_MS)
-        : undefined;
+    const { following, chunks } = await this.openLogs(
+      caller,
+      id,
+      follow === 'true' || follow === '1',
+      abort,
+    );
     // A followed job may print nothing for a long time: the idle timeout does not apply to it.
     if (following) reply.raw.socket?.setTimeout(0);
     reply.hijack();
@@ -97,10 +93,7 @@ export class JobsController {
       'x-content-type-options': 'nosniff',
     });
     try {
-      for await (const chunk of this.output.read(caller.project, id, {
-        follow: following,
-        signal: abort.signal,
-      })) {
+      for await (const chunk of chunks) {
         const text = chunk.lines
           .map((line) => (format === 'json' ? JSON.stringify(line) : line.l))
           .map((l) => `${l}\n`)
@@ -115,8 +108,39 @@ export class JobsController {
         'log stream ended early',
       );
     } finally {
-      clearTimeout(ended);
       reply.raw.end();
     }
+  }
+
+  /**
+   * A job's output (REST or gRPC): what there is, and with `follow` what it prints until it ends
+   * or `abort` is aborted. A reused job never ran: it has no output and no end marker will come,
+   * so it is not followed. A job that has ended may never have run (skipped, cancelled or failed
+   * before it started), and then no end marker ever comes either: it is followed only as long as
+   * its last output may take (ENDED_JOB_FOLLOW_MS). 404 before anything is read for a job that
+   * is not the caller's project's.
+   */
+  async openLogs(
+    caller: Principal,
+    id: string,
+    follow: boolean,
+    abort: AbortController,
+  ): Promise<{ following: boolean; chunks: AsyncGenerator<LogChunk> }> {
+    assertId(id, 'job');
+    const job = await this.commands.send('getJob', { project: caller.project, jobId: id });
+    const following = follow && job.reusedFrom === undefined;
+    const output = this.output;
+    async function* chunks(): AsyncGenerator<LogChunk> {
+      const ended =
+        following && TERMINAL_JOB_STATUSES.has(job.status)
+          ? setTimeout(() => abort.abort(), ENDED_JOB_FOLLOW_MS)
+          : undefined;
+      try {
+        yield* output.read(caller.project, id, { follow: following, signal: abort.signal });
+      } finally {
+        clearTimeout(ended);
+      }
+    }
+    return { following, chunks: chunks() };
   }
 }

@@ -4,12 +4,11 @@ import type { DataSource } from 'typeorm';
 import {
   AcaiError,
   CommonProblems,
-  RunProblems,
   type ExperimentGraphView,
   type JobStatus,
-  type RunView,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
+import { findRun } from '../history/fresh.js';
 import { ReadModels } from '../history/read-models.repository.js';
 import { ArtifactStatsReader } from '../materialize/artifact-stats.js';
 
@@ -127,11 +126,6 @@ export class ExperimentGraphHandler {
   }
 
   private async findRun(project: string, runId: string): Promise<void> {
-    const read = () => this.readModels.find<RunView>('runs', project, runId);
-    const found =
-      (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
-    if (found === undefined) {
-      throw new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${runId}' in this project`);
-    }
+    await findRun(this.readModels, this.projections, project, runId);
   }
 }

@@ -13,6 +13,7 @@ import {
 import { OnCommand, ProjectionControl } from '@acai/eventing';
 import { estimateProgress, type JobHistoryDoc, type RunTrialsDoc } from '@acai/runs';
 import { MetricsRepository } from '../metrics/metrics.repository.js';
+import { findJob, findRun } from './fresh.js';
 import { ReadModels } from './read-models.repository.js';
 
 /** Answers questions about what happened, from the projections of the log. */
@@ -112,10 +113,7 @@ export class HistoryHandler {
   }
 
   private findRun(req: { project: string; runId: string }): Promise<RunView> {
-    return this.fresh(
-      () => this.readModels.find<RunView>('runs', req.project, req.runId),
-      () => new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${req.runId}' in this project`),
-    );
+    return findRun(this.readModels, this.projections, req.project, req.runId);
   }
 
   /**
@@ -144,10 +142,7 @@ export class HistoryHandler {
   }
 
   private findJob(req: { project: string; jobId: string }): Promise<JobView> {
-    return this.fresh(
-      () => this.readModels.find<JobView>('jobs', req.project, req.jobId),
-      () => new AcaiError(RunProblems.JOB_NOT_FOUND, `No job '${req.jobId}' in this project`),
-    );
+    return findJob(this.readModels, this.projections, req.project, req.jobId);
   }
 
   /**
@@ -186,17 +181,6 @@ export class HistoryHandler {
     await this.findJob(req);
     const doc = await this.readModels.find<JobHistoryDoc>('job-history', req.project, req.jobId);
     return doc?.entries ?? [];
-  }
-
-  /**
-   * Read-your-writes: a run submitted a moment ago may not be projected yet. Before answering
-   * "not found", wait briefly for the projection to catch up with the log and look again.
-   */
-  private async fresh<T>(read: () => Promise<T | undefined>, missing: () => AcaiError): Promise<T> {
-    const found =
-      (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
-    if (found === undefined) throw missing();
-    return found;
   }
 
   @OnCommand('getJobMetrics')

@@ -9,6 +9,7 @@ import {
   type LineageNode,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
+import { readFresh } from '../history/fresh.js';
 import { jobNodeId, versionNodeId } from './lineage.changes.js';
 import { decodeCursor, encodeCursor } from './lineage.cursor.js';
 import { LineageRepository } from './lineage.repository.js';
@@ -71,9 +72,7 @@ export class LineageHandler {
    * be projected yet, so before answering "not found" wait briefly for the projection and look again.
    */
   private async start(project: string, id: string): Promise<LineageNode> {
-    const found =
-      (await this.lineage.node(project, id)) ??
-      ((await this.projections.catchUp(3_000)) ? await this.lineage.node(project, id) : undefined);
+    const found = await readFresh(this.projections, () => this.lineage.node(project, id));
     if (found === undefined) {
       const what = id.startsWith('job:')
         ? `job '${id.slice('job:'.length)}'`

@@ -1,8 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
-  AcaiError,
-  RunProblems,
   type JobSignature,
   type JobView,
   type ReusableResult,
@@ -10,6 +8,7 @@ import {
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
 import { compareSignatures } from '@acai/runs';
+import { findJob } from '../history/fresh.js';
 import { ReadModels } from '../history/read-models.repository.js';
 import { SignaturesRepository, type SignedJob } from './signatures.repository.js';
 
@@ -84,15 +83,7 @@ export class ReuseHandler {
   }
 
   private findJob(req: { project: string; jobId: string }): Promise<JobView> {
-    const read = () => this.readModels.find<JobView>('jobs', req.project, req.jobId);
-    return (async () => {
-      const found =
-        (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
-      if (found === undefined) {
-        throw new AcaiError(RunProblems.JOB_NOT_FOUND, `No job '${req.jobId}' in this project`);
-      }
-      return found;
-    })();
+    return findJob(this.readModels, this.projections, req.project, req.jobId);
   }
 }
 

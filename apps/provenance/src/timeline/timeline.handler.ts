@@ -1,13 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import {
-  AcaiError,
-  RunProblems,
-  type CommandPayload,
-  type RunTimelineView,
-  type RunView,
-} from '@acai/contracts';
+import { type CommandPayload, type RunTimelineView } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
+import { findRun } from '../history/fresh.js';
 import { ReadModels } from '../history/read-models.repository.js';
 import { TimelineRepository } from './timeline.repository.js';
 
@@ -26,12 +21,7 @@ export class TimelineHandler {
    */
   @OnCommand('getRunTimeline')
   async getRunTimeline(@Payload() req: CommandPayload<'getRunTimeline'>): Promise<RunTimelineView> {
-    const read = () => this.readModels.find<RunView>('runs', req.project, req.runId);
-    const run =
-      (await read()) ?? ((await this.projections.catchUp(3_000)) ? await read() : undefined);
-    if (run === undefined) {
-      throw new AcaiError(RunProblems.RUN_NOT_FOUND, `No run '${req.runId}' in this project`);
-    }
+    await findRun(this.readModels, this.projections, req.project, req.runId);
     return {
       runId: req.runId,
       ...(await this.timelines.page(req.project, req.runId, req.after, req.limit)),

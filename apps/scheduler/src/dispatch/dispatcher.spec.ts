@@ -1,10 +1,9 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { JOB, type NewEvent, type NodeHeartbeat } from '@acai/contracts';
-import { silentLogger } from '@acai/eventing';
+import { silentLogger, type NodeHeartbeats } from '@acai/eventing';
 import { InMemoryEventLog } from '@acai/eventing/testing';
 import { dispatchQueueProjection, type DispatchQueueEntry } from '@acai/runs';
 import { JobRepository } from '../runs/job.repository.js';
-import type { NodeHeartbeats } from '../watchdog/node-heartbeats.js';
 import type {
   DispatchCandidate,
   DispatchQueue,

@@ -1,5 +1,5 @@
 import type { NodeHeartbeat } from '@acai/contracts';
-import type { NodeHeartbeats } from '../watchdog/node-heartbeats.js';
+import type { NodeHeartbeats } from '@acai/eventing';
 
 /**
  * Providers whose pools have a fixed size that their nodes' heartbeats tell: executors started by

@@ -69,6 +69,30 @@ describe('the code hasher', () => {
     ]);
   });
 
+  it('does not hash a link to what a job could not reach, and hashes a link to what it could as its target', async () => {
+    const closed = await mkdtemp(path.join(os.tmpdir(), 'code-hasher-closed-'));
+    try {
+      await chmod(closed, 0o700);
+      // Readable by all, but in a folder jobs may not enter.
+      await writeFile(path.join(closed, 'model.py'), 'weights = 42\n', { mode: 0o644 });
+      await symlink(path.join(closed, 'model.py'), path.join(dir, 'to-closed.py'));
+      await symlink(path.join(dir, 'train.py'), path.join(dir, 'to-train.py'));
+
+      const code = await hasher.hash(
+        ['./run'],
+        [path.join(dir, 'to-closed.py'), path.join(dir, 'to-train.py')],
+        PATH,
+      );
+
+      expect(code.map((c) => [c.sha256, c.problem])).toEqual([
+        [null, `jobs may not enter ${closed}, so they could not read it either`],
+        [sha('print(1)\n'), null],
+      ]);
+    } finally {
+      await rm(closed, { recursive: true, force: true });
+    }
+  });
+
   it('says a program not on the PATH cannot be hashed', async () => {
     expect(await hasher.hash(['no-such-program-here'], [], PATH)).toEqual([
       {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import type { HashedCode } from '@acai/contracts';
@@ -25,7 +25,8 @@ export const CODE_LIMITS = { files: 10_000, bytes: 1024 ** 3 } as const;
  * A relative program or script lies in the job's own folder, where only its inputs are, and those
  * are in the signature by content. Only what a job's own user could read is hashed (readable by
  * all, in folders all may enter): the scheduler runs as root, and a signature must not tell one
- * project anything about a file it could not read. Hashes are remembered by inode, size and
+ * project anything about a file it could not read; a path that is a link is checked where it
+ * leads, as well as where it lies. Hashes are remembered by inode, size and
  * change times, so a big interpreter is read once.
  */
 export class CodeHasher {
@@ -66,8 +67,13 @@ export class CodeHasher {
     }
   }
 
-  private async hashPath(target: string): Promise<string> {
-    await assertJobsCanReach(target);
+  private async hashPath(ref: string): Promise<string> {
+    // Checked where a link leads, not where it lies: a link in a folder all may enter to a file in
+    // one they may not would otherwise be hashed (and its signature would tell whether its content
+    // is what a guess was).
+    await assertJobsCanReach(ref);
+    const target = await realpath(ref);
+    if (target !== ref) await assertJobsCanReach(target);
     const info = await stat(target);
     if (info.isFile()) {
       assertReadableByAll(target, info);

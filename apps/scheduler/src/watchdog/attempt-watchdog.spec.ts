@@ -1,12 +1,11 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { JOB, type NewEvent, type NodeHeartbeat } from '@acai/contracts';
-import { silentLogger } from '@acai/eventing';
+import { silentLogger, type NodeHeartbeats } from '@acai/eventing';
 import { InMemoryEventLog, RecordingJobControl } from '@acai/eventing/testing';
 import { activeAttemptsProjection, type ActiveAttempt } from '@acai/runs';
 import { JobRepository } from '../runs/job.repository.js';
 import type { ActiveAttempts } from './active-attempts.repository.js';
 import { AttemptWatchdog } from './attempt-watchdog.js';
-import type { NodeHeartbeats } from './node-heartbeats.js';
 
 const PROJECT = 'p1';
 const RUN = 'run-1';

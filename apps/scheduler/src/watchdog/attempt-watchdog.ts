@@ -1,9 +1,19 @@
 import type { NodeHeartbeat } from '@acai/contracts';
-import { describeError, type EventingLogger, type JobControl } from '@acai/eventing';
-import { executorLost, jobDecider, lostAttempts, type LostAttempt } from '@acai/runs';
+import {
+  describeError,
+  type EventingLogger,
+  type JobControl,
+  type NodeHeartbeats,
+} from '@acai/eventing';
+import {
+  AttemptSightings,
+  executorLost,
+  jobDecider,
+  lostAttempts,
+  type LostAttempt,
+} from '@acai/runs';
 import type { JobRepository } from '../runs/job.repository.js';
 import type { ActiveAttempts } from './active-attempts.repository.js';
-import type { NodeHeartbeats } from './node-heartbeats.js';
 
 export interface AttemptWatchdogOptions {
   readonly attempts: ActiveAttempts;
@@ -31,15 +41,14 @@ export interface AttemptWatchdogOptions {
  */
 export class AttemptWatchdog {
   private readonly clock: () => number;
-  /** When the executor (by id) last listed the job, keyed `executor \0 job`. */
-  private readonly seen = new Map<string, number>();
-  private watchingSince = 0;
+  private readonly sightings: AttemptSightings;
   private listening: { stop(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<LostAttempt[]> | undefined;
 
   constructor(private readonly options: AttemptWatchdogOptions) {
     this.clock = options.clock ?? Date.now;
+    this.sightings = new AttemptSightings(this.clock);
   }
 
   /** How often the attempts are looked at: a few times per period, at least once in 10 s. */
@@ -49,7 +58,7 @@ export class AttemptWatchdog {
   }
 
   start(): void {
-    this.watchingSince = this.clock();
+    this.sightings.restart();
     this.listening = this.options.heartbeats.onHeartbeat((h) => this.heard(h));
     this.timer = setInterval(() => {
       this.check().catch((error: unknown) => {
@@ -66,8 +75,7 @@ export class AttemptWatchdog {
   }
 
   heard(heartbeat: NodeHeartbeat): void {
-    const at = this.clock();
-    for (const jobId of heartbeat.jobs) this.seen.set(sighting(heartbeat.id, jobId), at);
+    this.sightings.heard(heartbeat);
   }
 
   /**
@@ -83,7 +91,7 @@ export class AttemptWatchdog {
     const now = this.clock();
     const { lostAfterMs, logger } = this.options;
     // A sighting older than the period decides nothing any more (see lostAttempts).
-    for (const [key, at] of this.seen) if (now - at > lostAfterMs) this.seen.delete(key);
+    this.sightings.forgetOlderThan(lostAfterMs);
     let active;
     try {
       active = await this.options.attempts.list();
@@ -94,8 +102,8 @@ export class AttemptWatchdog {
     const lost = lostAttempts(active, {
       now,
       lostAfterMs,
-      watchingSince: this.watchingSince,
-      lastSeen: (executor, jobId) => this.seen.get(sighting(executor, jobId)),
+      watchingSince: this.sightings.watchingSince,
+      lastSeen: (executor, jobId) => this.sightings.lastSeen(executor, jobId),
     });
     const given: LostAttempt[] = [];
     for (const l of lost) {
@@ -133,8 +141,4 @@ export class AttemptWatchdog {
     this.options.control.cancel({ project, jobId, reason: 'its executor was given up for lost' });
     return true;
   }
-}
-
-function sighting(executor: string, jobId: string): string {
-  return `${executor}\u0000${jobId}`;
 }

@@ -1,0 +1,606 @@
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { INestApplicationContext } from '@nestjs/common';
+import { z } from 'zod';
+import { AcaiError, CommonProblems, parseOrThrow, TERMINAL_JOB_STATUSES } from '@acai/contracts';
+import { GRPC_SERVICES, PROTO_FILES, PROTO_ROOT } from '@acai/contracts/proto';
+import type { EventingLogger } from '@acai/eventing';
+import type { Access, Principal } from '../auth/access.js';
+import { KeyCheck } from '../auth/key-check.js';
+import { BlobsController } from '../filesets/blobs.controller.js';
+import { FilesetsController } from '../filesets/filesets.controller.js';
+import { GatewayBlobs } from '../filesets/gateway-blobs.js';
+import { VersionsController } from '../filesets/versions.controller.js';
+import { pathOf, Routes, type RouteSpec } from '../http/routes.js';
+import { JobsController } from '../jobs/jobs.controller.js';
+import { LineageController } from '../lineage/lineage.controller.js';
+import { ProvisionController } from '../provision/provision.controller.js';
+import { RunsController } from '../runs/runs.controller.js';
+import { withImports } from './reflection.js';
+import { grpcErrorOf } from './status.js';
+import { fromStruct, toStruct, type StructMessage } from './struct.js';
+import { describeMalformed, type FieldDescriptor } from './wire.js';
+
+/** The most bytes of a file one DownloadFile message carries. */
+const DOWNLOAD_MESSAGE_BYTES = 1024 * 1024;
+
+/** How often a followed metrics stream looks for new points. */
+const METRICS_POLL_MS = 500;
+
+const LOAD_OPTIONS: protoLoader.Options = {
+  includeDirs: [PROTO_ROOT],
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  // Fields not sent are absent (undefined), not '' or 0: a field left out is told from one set.
+  defaults: false,
+  oneofs: true,
+};
+
+/** The API's services, health checking's and reflection's: what reflection lists. */
+export function loadDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync([...PROTO_FILES, healthProtoPath], LOAD_OPTIONS);
+}
+
+/** A request message that could not be decoded, and why (naming the field). */
+class MalformedRequest {
+  constructor(readonly message: string) {}
+}
+
+const MessageDescriptorSchema = z.object({
+  name: z.string().optional(),
+  field: z
+    .array(
+      z.object({
+        name: z.string(),
+        number: z.number(),
+        type: z.string(),
+        label: z.string().optional(),
+      }),
+    )
+    .optional(),
+});
+
+/**
+ * A service of the definition whose requests decode into a {@link MalformedRequest} rather than
+ * failing: grpc-js would answer INTERNAL, and the caller is told INVALID_ARGUMENT naming the field.
+ */
+function serviceOf(
+  definition: protoLoader.PackageDefinition,
+  name: string,
+): grpc.ServiceDefinition {
+  const service = definition[name];
+  if (service === undefined || 'format' in service) {
+    throw new Error(`${name} is not a service of the acai.v1 protos`);
+  }
+  const out: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const [method, spec] of Object.entries(service)) {
+    const descriptor = MessageDescriptorSchema.parse(spec.requestType.type);
+    const fields: FieldDescriptor[] = descriptor.field ?? [];
+    out[method] = {
+      ...spec,
+      requestDeserialize: (bytes: Buffer): object => {
+        const type = { name: descriptor.name ?? method, field: fields };
+        const fault = describeMalformed(bytes, type);
+        if (fault !== null) return new MalformedRequest(fault);
+        try {
+          return spec.requestDeserialize(bytes);
+        } catch (error) {
+          return new MalformedRequest(
+            describeMalformed(
+              bytes,
+              type,
+              error instanceof Error ? error.message : String(error),
+            ) ?? 'Malformed request',
+          );
+        }
+      },
+    };
+  }
+  return out;
+}
+
+/** Request messages as proto-loader hands them over, checked at the boundary. */
+const StructSchema = z.custom<StructMessage>(
+  (value) => typeof value === 'object' && value !== null,
+  'a google.protobuf.Struct, required',
+);
+const text = z.string().default('');
+const SearchSchema = z.object({
+  query: z.array(z.object({ name: z.string(), value: z.string().default('') })).default([]),
+});
+const IdSchema = z.object({ id: text });
+const UploadPartSchema = z.object({
+  header: z
+    .object({
+      sha256: z.string().optional(),
+      size: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  data: z.instanceof(Buffer).optional(),
+});
+type UploadPart = z.output<typeof UploadPartSchema>;
+
+/** An object without the keys whose value is undefined (a field not sent: a query left out). */
+function present<T extends Record<string, unknown>>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Search parameters as REST's query string has them: a name given twice has both values. */
+function queryOf(parameters: readonly { name: string; value: string }[]) {
+  const query: Record<string, string | string[]> = {};
+  for (const { name, value } of parameters) {
+    const before = query[name];
+    query[name] =
+      before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
+  }
+  return query;
+}
+
+function invalid(message: string, path?: string): AcaiError {
+  return new AcaiError(
+    CommonProblems.INVALID_REQUEST,
+    message,
+    path === undefined ? undefined : [{ path, message }],
+  );
+}
+
+type Guarded = RouteSpec & { readonly auth: Exclude<Access, 'public'> };
+
+interface Controllers {
+  readonly runs: RunsController;
+  readonly jobs: JobsController;
+  readonly filesets: FilesetsController;
+  readonly versions: VersionsController;
+  readonly blobs: BlobsController;
+  readonly lineage: LineageController;
+  readonly provision: ProvisionController;
+}
+
+/**
+ * The gateway's gRPC API (package acai.v1, protos in libs/contracts/proto), with health checking
+ * and reflection. Every method is a REST route's operation: the same key check (`KeyCheck`, with
+ * the route's scope and the key's rate), the same controller method (validation with the same
+ * zod schemas, the same bus commands), the same errors as gRPC statuses (`status.ts`).
+ */
+export class GrpcGateway {
+  private readonly server = new grpc.Server({
+    // A file's bytes come and go in chunks; a message is small.
+    'grpc.max_receive_message_length': 8 * 1024 * 1024,
+  });
+  private readonly health: HealthImplementation;
+  private boundPort: number | undefined;
+
+  constructor(
+    private readonly keys: KeyCheck,
+    private readonly c: Controllers,
+    private readonly blobs: GatewayBlobs,
+    private readonly logger: EventingLogger,
+  ) {
+    const definition = loadDefinition();
+    this.health = new HealthImplementation({
+      '': 'SERVING',
+      ...Object.fromEntries(GRPC_SERVICES.map((service) => [service, 'SERVING' as const])),
+    });
+    this.health.addToServer(this.server);
+    new ReflectionService(withImports(definition)).addToServer(this.server);
+    this.server.addService(serviceOf(definition, 'acai.v1.Filesets'), this.filesets());
+    this.server.addService(serviceOf(definition, 'acai.v1.Runs'), this.runs());
+    this.server.addService(serviceOf(definition, 'acai.v1.Jobs'), this.jobs());
+    this.server.addService(serviceOf(definition, 'acai.v1.Lineage'), this.lineage());
+    this.server.addService(serviceOf(definition, 'acai.v1.Resources'), this.resources());
+  }
+
+  /** The gateway's controllers and key check, from its Nest app. */
+  static of(app: INestApplicationContext, logger: EventingLogger): GrpcGateway {
+    return new GrpcGateway(
+      app.get(KeyCheck),
+      {
+        runs: app.get(RunsController),
+        jobs: app.get(JobsController),
+        filesets: app.get(FilesetsController),
+        versions: app.get(VersionsController),
+        blobs: app.get(BlobsController),
+        lineage: app.get(LineageController),
+        provision: app.get(ProvisionController),
+      },
+      app.get(GatewayBlobs),
+      logger,
+    );
+  }
+
+  /** Listens on `host:port` (0: a free port); resolves with the port. */
+  async listen(host: string, port: number): Promise<number> {
+    const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error === null
+          ? resolve(bound)
+          : reject(
+              new Error(
+                `gateway: cannot serve gRPC on ${address} (${error.message}): is another gateway there? Set ACAI_GRPC_PORT to a free port (0: any)`,
+                { cause: error },
+              ),
+            ),
+      );
+    });
+    return this.boundPort;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error('the gRPC server does not listen yet');
+    return this.boundPort;
+  }
+
+  /** Says NOT_SERVING, lets calls under way finish for up to `graceMs`, then cancels the rest. */
+  async close(graceMs: number): Promise<void> {
+    for (const service of ['', ...GRPC_SERVICES]) this.health.setStatus(service, 'NOT_SERVING');
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  private filesets(): grpc.UntypedServiceImplementation {
+    const { filesets, versions } = this.c;
+    return {
+      CreateFileset: this.unary(
+        Routes.createFileset,
+        z.object({ fileset: StructSchema }),
+        (caller, r) => filesets.create(caller, fromStruct(r.fileset, 'fileset')),
+      ),
+      SearchFilesets: this.unary(Routes.searchFilesets, SearchSchema, (caller, r) =>
+        filesets.list(caller, queryOf(r.query)),
+      ),
+      GetFileset: this.unary(Routes.getFileset, z.object({ name: text }), (caller, r) =>
+        filesets.get(caller, r),
+      ),
+      CommitVersion: this.unary(
+        Routes.commitVersion,
+        z.object({ name: text, commit: StructSchema }),
+        (caller, r) => filesets.commit(caller, { name: r.name }, fromStruct(r.commit, 'commit')),
+      ),
+      GetVersion: this.unary(Routes.getVersion, z.object({ name: text, ref: text }), (caller, r) =>
+        filesets.version(caller, r),
+      ),
+      ListFiles: this.unary(
+        Routes.listFiles,
+        z.object({
+          name: text,
+          ref: text,
+          prefix: z.string().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, { name, ref, ...query }) => filesets.files(caller, { name, ref }, present(query)),
+      ),
+      DiffVersions: this.unary(
+        Routes.diffVersions,
+        z.object({ name: text, from: text, to: text }),
+        (caller, { name, ...query }) => filesets.diff(caller, { name }, query),
+      ),
+      ChangeMetadata: this.unary(
+        Routes.changeMetadata,
+        z.object({ name: text, version: z.number().optional(), change: StructSchema }),
+        (caller, r) =>
+          filesets.metadata(
+            caller,
+            { name: r.name },
+            present({ version: r.version }),
+            fromStruct(r.change, 'change'),
+          ),
+      ),
+      ChangeLabels: this.unary(
+        Routes.changeLabels,
+        z.object({ name: text, version: z.number().optional(), change: StructSchema }),
+        (caller, r) =>
+          filesets.labels(
+            caller,
+            { name: r.name },
+            present({ version: r.version }),
+            fromStruct(r.change, 'change'),
+          ),
+      ),
+      SearchVersions: this.unary(Routes.searchVersions, SearchSchema, (caller, r) =>
+        versions.search(caller, queryOf(r.query)),
+      ),
+      UploadBlob: this.upload(),
+      DownloadFile: this.download(),
+    };
+  }
+
+  private runs(): grpc.UntypedServiceImplementation {
+    const { runs } = this.c;
+    const SpecSchema = z.object({ spec: StructSchema });
+    return {
+      SubmitRun: this.unary(Routes.submitRun, SpecSchema, (caller, r) =>
+        runs.submit(caller, fromStruct(r.spec, 'spec')),
+      ),
+      PlanRun: this.unary(Routes.planRun, SpecSchema, (caller, r) =>
+        runs.plan(caller, fromStruct(r.spec, 'spec')),
+      ),
+      ListRuns: this.unary(
+        Routes.listRuns,
+        z.object({ limit: z.number().optional(), cursor: z.string().optional() }),
+        (caller, r) => runs.list(caller, present(r)),
+      ),
+      GetRun: this.unary(Routes.getRun, IdSchema, (caller, r) => runs.get(caller, r.id)),
+      CancelRun: this.unary(Routes.cancelRun, IdSchema, (caller, r) => runs.cancel(caller, r.id)),
+    };
+  }
+
+  private jobs(): grpc.UntypedServiceImplementation {
+    const { jobs } = this.c;
+    return {
+      GetJob: this.unary(Routes.getJob, IdSchema, (caller, r) => jobs.get(caller, r.id)),
+      GetJobHistory: this.unary(Routes.getJobHistory, IdSchema, (caller, r) =>
+        jobs.history(caller, r.id),
+      ),
+      StreamLogs: this.serverStream(
+        Routes.getJobLogs,
+        z.object({ id: text, follow: z.boolean().default(true) }),
+        async function* (caller, r, abort) {
+          const { chunks } = await jobs.openLogs(caller, r.id, r.follow, abort);
+          for await (const chunk of chunks) {
+            for (const line of chunk.lines) yield { time: line.t, stream: line.s, line: line.l };
+          }
+        },
+      ),
+      StreamMetrics: this.serverStream(
+        Routes.getJobMetrics,
+        z.object({ id: text, name: z.string().optional(), follow: z.boolean().default(true) }),
+        async function* (caller, r, abort) {
+          // The points of each series sent so far: a series only grows.
+          const sent = new Map<string, number>();
+          let last = false;
+          for (;;) {
+            // The status first: once it has ended, the metrics read after it are all there are
+            // (and one more read a poll later takes those still on their way to the read model).
+            const job = await jobs.get(caller, r.id);
+            const { series } = await jobs.metrics(caller, r.id, present({ name: r.name }));
+            for (const [name, points] of Object.entries(series)) {
+              for (const point of points.slice(sent.get(name) ?? 0)) {
+                yield {
+                  name,
+                  ...(point.step === null ? {} : { step: point.step }),
+                  value: point.value,
+                  time: point.time,
+                  attempt: point.attempt,
+                };
+              }
+              sent.set(name, points.length);
+            }
+            if (!r.follow || last) return;
+            last = TERMINAL_JOB_STATUSES.has(job.status);
+            await sleep(METRICS_POLL_MS, undefined, { signal: abort.signal });
+          }
+        },
+      ),
+    };
+  }
+
+  private lineage(): grpc.UntypedServiceImplementation {
+    return {
+      GetLineage: this.unary(
+        Routes.getLineage,
+        z.object({
+          fileset: z.string().optional(),
+          version: z.number().optional(),
+          job: z.string().optional(),
+          direction: z.string().optional(),
+          depth: z.number().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, r) => this.c.lineage.lineage(caller, present(r)),
+      ),
+    };
+  }
+
+  private resources(): grpc.UntypedServiceImplementation {
+    const { provision } = this.c;
+    return {
+      ListNodes: this.unary(Routes.listNodes, z.object({}), (caller) => provision.nodes(caller)),
+      PlanProvisioning: this.unary(
+        Routes.planProvisioning,
+        z.object({ step: StructSchema }),
+        (caller, r) => provision.plan(caller, fromStruct(r.step, 'step')),
+      ),
+    };
+  }
+
+  /** The caller of a call, checked as the route's REST request would be. */
+  private admit(
+    metadata: grpc.Metadata,
+    route: Guarded,
+    retry: { after?: number },
+  ): Promise<Principal> {
+    const header = metadata.get('authorization')[0];
+    return this.keys.admit(
+      typeof header === 'string' ? header : undefined,
+      route.auth,
+      (seconds) => (retry.after = seconds),
+    );
+  }
+
+  /** A request message, checked with its schema (INVALID_ARGUMENT naming the field). */
+  private requestOf<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+    if (raw instanceof MalformedRequest) throw invalid(raw.message);
+    return parseOrThrow(schema, raw, what);
+  }
+
+  /** The status a failed call ends with; what is not a refusal is logged (never the request). */
+  private failure(
+    route: RouteSpec,
+    error: unknown,
+    retryAfter?: number,
+  ): Partial<grpc.StatusObject> {
+    if (!(error instanceof AcaiError)) {
+      this.logger.error(
+        { route: route.path, err: error instanceof Error ? error.message : String(error) },
+        'gRPC call failed',
+      );
+    }
+    return grpcErrorOf(error, retryAfter);
+  }
+
+  private unary<S extends z.ZodType>(
+    route: Guarded,
+    schema: S,
+    handle: (caller: Principal, request: z.output<S>) => Promise<unknown>,
+  ): grpc.handleUnaryCall<unknown, StructMessage> {
+    return (call, callback) => {
+      const retry: { after?: number } = {};
+      this.admit(call.metadata, route, retry)
+        .then((caller) => handle(caller, this.requestOf(schema, call.request, 'request')))
+        .then(
+          (answer) => callback(null, toStruct(answer)),
+          (error: unknown) => callback(this.failure(route, error, retry.after)),
+        );
+    };
+  }
+
+  /**
+   * A server stream: the messages `produce` yields, written as the client takes them, until it
+   * ends; the client going away aborts `abort` (and so a followed log).
+   */
+  private serverStream<S extends z.ZodType, M extends object>(
+    route: Guarded,
+    schema: S,
+    produce: (caller: Principal, request: z.output<S>, abort: AbortController) => AsyncGenerator<M>,
+  ): grpc.handleServerStreamingCall<unknown, M> {
+    return (call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const retry: { after?: number } = {};
+      void (async () => {
+        try {
+          const caller = await this.admit(call.metadata, route, retry);
+          const request = this.requestOf(schema, call.request, 'request');
+          for await (const message of produce(caller, request, abort)) {
+            if (abort.signal.aborted) return;
+            if (!call.write(message)) await once(call, 'drain', { signal: abort.signal });
+          }
+          call.end();
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          call.emit('error', this.failure(route, error, retry.after));
+        }
+      })();
+    };
+  }
+
+  /** UploadBlob: an optional header, then the bytes, streamed into the blob store as they come. */
+  private upload(): grpc.handleClientStreamingCall<unknown, { sha256: string; size: number }> {
+    const route = Routes.uploadBlobHashed;
+    return (call, callback) => {
+      const retry: { after?: number } = {};
+      const parts: AsyncIterator<unknown> = call[Symbol.asyncIterator]();
+      const partOf = (raw: unknown): UploadPart =>
+        this.requestOf(UploadPartSchema, raw, 'UploadBlobRequest');
+      void (async () => {
+        const caller = await this.admit(call.metadata, route, retry);
+        const first = await parts.next();
+        const firstPart = first.done === true ? {} : partOf(first.value);
+        const header = firstPart.header ?? {};
+        const sha256 =
+          header.sha256 === undefined
+            ? undefined
+            : pathOf(Routes.uploadBlob, { sha256: header.sha256 }).sha256;
+        async function* bytes(): AsyncGenerator<Buffer> {
+          let received = 0;
+          if (firstPart.data !== undefined) {
+            received += firstPart.data.length;
+            yield firstPart.data;
+          }
+          for (let next = await parts.next(); next.done !== true; next = await parts.next()) {
+            const part = partOf(next.value);
+            if (part.header !== undefined) {
+              throw invalid('UploadBlobRequest: only the first message may be a header', 'header');
+            }
+            if (part.data !== undefined) {
+              received += part.data.length;
+              yield part.data;
+            }
+          }
+          if (header.size !== undefined && received !== header.size) {
+            throw invalid(
+              `UploadBlobRequest: header.size says ${header.size} bytes, ${received} came`,
+              'header.size',
+            );
+          }
+        }
+        const body = Readable.from(bytes());
+        // A client that goes away leaves no blob behind: the store sees the stream fail.
+        call.on('cancelled', () => body.destroy(new Error('the client cancelled the upload')));
+        let failed: unknown;
+        body.on('error', (error) => (failed = error));
+        try {
+          return await this.c.blobs.receive(caller.project, body, header.size, sha256);
+        } catch (error) {
+          // The store reports the body's failure as its own: the body's says what was wrong.
+          throw failed instanceof AcaiError ? failed : error;
+        }
+      })().then(
+        (blob) => callback(null, blob),
+        (error: unknown) => callback(this.failure(route, error, retry.after)),
+      );
+    };
+  }
+
+  /** DownloadFile: the file's facts as initial metadata, then its bytes as they are read. */
+  private download(): grpc.handleServerStreamingCall<unknown, { data: Buffer }> {
+    const route = Routes.getFile;
+    const schema = z.object({ name: text, ref: text, path: text });
+    return (call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const retry: { after?: number } = {};
+      void (async () => {
+        try {
+          const caller = await this.admit(call.metadata, route, retry);
+          const request = this.requestOf(schema, call.request, 'request');
+          const { file } = await this.c.filesets.resolveFile(caller, request);
+          const stream = await this.blobs.store.get(file.sha256);
+          abort.signal.addEventListener('abort', () => stream.destroy(), { once: true });
+          const facts = new grpc.Metadata();
+          facts.set('x-content-sha256', file.sha256);
+          facts.set('x-content-length', String(file.size));
+          facts.set('x-content-type', file.mediaType);
+          call.sendMetadata(facts);
+          // The store's chunks (64 KiB from a file) gathered into messages of up to 1 MiB.
+          let pending: Buffer[] = [];
+          let pendingBytes = 0;
+          const flush = async () => {
+            const data = Buffer.concat(pending, pendingBytes);
+            pending = [];
+            pendingBytes = 0;
+            if (!call.write({ data })) await once(call, 'drain', { signal: abort.signal });
+          };
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            pending.push(chunk);
+            pendingBytes += chunk.length;
+            if (pendingBytes >= DOWNLOAD_MESSAGE_BYTES) await flush();
+          }
+          if (pendingBytes > 0) await flush();
+          call.end();
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          call.emit('error', this.failure(route, error, retry.after));
+        }
+      })();
+    };
+  }
+}
