@@ -48,6 +48,13 @@ function send(base: URL, agent: http.Agent, r: HostileRequest, key: string): Pro
       },
       (response) => {
         answered = true;
+        const contentType = String(response.headers['content-type'] ?? '');
+        // An event stream never ends: its status and headers are the answer.
+        if (contentType.startsWith('text/event-stream')) {
+          resolve({ status: response.statusCode ?? 0, contentType, text: '' });
+          response.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', (error) =>
@@ -221,7 +228,13 @@ describe('fuzz: hostile requests generated from the OpenAPI document', () => {
             statuses.set(status, (statuses.get(status) ?? 0) + 1);
           }
           const wrong = batch.flatMap((r, i) => {
-            const verdict = judge(op, answers[i]!);
+            const answer = answers[i]!;
+            // This stack's nats-server has no users to add subscribers to: a documented 503.
+            const off =
+              'status' in answer &&
+              answer.status === 503 &&
+              answer.text.includes('"SUBSCRIBERS_NOT_CONFIGURED"');
+            const verdict = off ? undefined : judge(op, answer);
             return verdict === undefined ? [] : [`${describeRequest(r)}\n    → ${verdict}`];
           });
           if (wrong.length > 0) throw new Error(wrong.join('\n'));

@@ -40,6 +40,8 @@ function valueOf(path: string, param: string, a: Owned): string | undefined {
     if (param === 'name') return 'alpha';
     if (param === 'id') return a.keyIds[0];
     if (param === 'secret') return a.secret;
+    // A's subscriber credentials: a user of A's name (B's key is refused before it is looked up).
+    if (param === 'user') return 'sub-alpha-0123456789';
   }
   if (path.startsWith('/api/v1/projections/{name}') && param === 'name') return 'runs';
   if (path.startsWith('/api/v1/admin/dead-letters/{id}') && param === 'id') {

@@ -151,7 +151,10 @@ export async function startSystem(
         ? {}
         : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
-    const text = await response.text();
+    // An event stream never ends: what it sends in its first half second stands for its body.
+    const text = response.headers.get('content-type')?.startsWith('text/event-stream')
+      ? await firstOfStream(response, 500)
+      : await response.text();
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -231,6 +234,24 @@ export async function startSystem(
       await rm(shared, { recursive: true, force: true });
     },
   };
+}
+
+/** What an endless response (an event stream) sends within `ms`; then the connection is closed. */
+async function firstOfStream(response: Response, ms: number): Promise<string> {
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const timer = setTimeout(() => void reader.cancel(), ms);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return text;
 }
 
 /**

@@ -3,6 +3,13 @@ import { parseAllDocuments } from 'yaml';
 import { deploymentNatsUsers, natsAuthConfig } from '@acai/devstack';
 import fs from 'node:fs';
 import path from 'node:path';
+import { defaultTopology } from '@acai/contracts';
+import { silentLogger, type Bus } from '@acai/eventing';
+import { ServiceMetrics } from '../../libs/platform/src/metrics.js';
+import { ConsumerMetrics } from '../../libs/platform/src/consumer-metrics.js';
+import { dispatchMetrics } from '../../apps/scheduler/src/dispatch/dispatch-metrics.js';
+import { busMetrics } from '../../apps/gateway/src/events/event-log-metrics.js';
+import { ProjectEvents } from '../../apps/gateway/src/events/event-stream.js';
 
 // Static checks of deploy/: the compose stack and the Kubernetes manifests stay complete and consistent.
 const root = path.resolve(import.meta.dirname, '../..');
@@ -230,5 +237,70 @@ describe('deploy/', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('deploy/grafana and deploy/prometheus', () => {
+  const dashboard = JSON.parse(
+    fs.readFileSync(path.join(deployDir, 'grafana', 'acai-dashboard.json'), 'utf8'),
+  ) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const scrape = readYaml(path.join(deployDir, 'prometheus', 'prometheus.yml'));
+
+  /** Every metric the services register, made by the code that registers them in each service. */
+  function exported(): Set<string> {
+    const metrics = new ServiceMetrics('any');
+    new ConsumerMetrics(metrics.registry, () => Promise.resolve(new Map()));
+    dispatchMetrics(metrics, silentLogger);
+    const bus = { topology: defaultTopology } as unknown as Bus;
+    busMetrics(metrics, bus);
+    new ProjectEvents(bus, metrics);
+    return new Set(
+      metrics.registry.getMetricsAsArray().flatMap((m) => {
+        const name = m.name;
+        // A histogram is queried by its series: name_bucket, name_sum, name_count.
+        return String(m.type) === 'histogram'
+          ? [`${name}_bucket`, `${name}_sum`, `${name}_count`]
+          : [name];
+      }),
+    );
+  }
+
+  it('has the panels an operator needs, each with a query', () => {
+    const titles = dashboard.panels.map((p) => p.title);
+    for (const needed of [
+      'Events per second',
+      'Consumer lag',
+      'Dead letters',
+      'Queue depth per pool',
+      'Job outcomes',
+      'API p95 latency',
+    ]) {
+      expect(titles).toContain(needed);
+    }
+    for (const panel of dashboard.panels) expect(panel.targets.length).toBeGreaterThan(0);
+  });
+
+  it('uses only metrics some service exports', () => {
+    const names = exported();
+    const used = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => [...t.expr.matchAll(/\bacai_[a-z0-9_]+/g)].map((m) => m[0])),
+    );
+    expect(used.length).toBeGreaterThan(10);
+    expect([...new Set(used)].filter((name) => !names.has(name))).toEqual([]);
+  });
+
+  it('scrapes /metrics of every service, on the ports the compose stack gives them', () => {
+    expect(scrape.errors).toEqual([]);
+    const jobs = arr(at(scrape.docs[0], 'scrape_configs'));
+    const targets = jobs
+      .flatMap((j) => arr(at(j, 'static_configs')))
+      .flatMap((c) => arr(at(c, 'targets')))
+      .map(String);
+    const ports = SERVICES.map((s) => {
+      const env = obj(at(composeServices[s], 'environment'));
+      return `${s}:${str(env['ACAI_HTTP_PORT']) ?? '?'}`;
+    });
+    expect(targets.sort()).toEqual(ports.sort());
+    for (const job of jobs) expect(at(job, 'metrics_path')).toBe('/metrics');
   });
 });

@@ -70,5 +70,15 @@ export const gatewayConfig = {
       .default(7),
     description: 'Days a project keeps its jobs’ output',
   },
+  ACAI_SSE_HEARTBEAT_MS: {
+    schema: positiveInt(15_000),
+    description:
+      'A `: heartbeat` comment is sent on each open event stream (GET /api/v1/events) this often, so proxies keep it open',
+  },
+  ACAI_NATS_AUTH_DIR: {
+    schema: z.string().min(1).optional(),
+    description:
+      'The folder of the nats-server configuration (auth.conf, services.users, nats-server.pid) the gateway rewrites to add subscribers’ NATS users, then signals a reload; npm run up sets it. Unset: subscriber credentials are off (503)',
+  },
   ...blobConfig,
 } satisfies ConfigSpec;

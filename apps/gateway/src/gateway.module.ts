@@ -9,6 +9,7 @@ import { KeysController } from './auth/keys.controller.js';
 import { BlobsController } from './filesets/blobs.controller.js';
 import { FilesetsController } from './filesets/filesets.controller.js';
 import { VersionsController } from './filesets/versions.controller.js';
+import { EventsController } from './events/events.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { LogStreamsHandler } from './jobs/log-streams.js';
 import { LineageController } from './lineage/lineage.controller.js';
@@ -36,6 +37,7 @@ import { StorageController } from './storage/storage.controller.js';
     StorageController,
     ProvisionController,
     OpenApiController,
+    EventsController,
     // Last: its `GET /*` takes the paths no other route has.
     DashboardController,
   ],

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AcaiError, CommonProblems } from '@acai/contracts';
+import { AcaiError, asyncApiDocument, CommonProblems } from '@acai/contracts';
 import { blobStoreFromUrl } from '@acai/blobstore';
 import type { ServiceDefinition } from '@acai/platform';
 import { GatewayBlobs } from './filesets/gateway-blobs.js';
@@ -17,6 +17,11 @@ import { SecretsRepository } from './secrets/secrets.repository.js';
 import { GatewayModule } from './gateway.module.js';
 import { BusJobLogs, JobLogs } from './jobs/logs.reader.js';
 import { ProjectLogStreams } from './jobs/log-streams.js';
+import { SseHeartbeat } from './events/events.controller.js';
+import { ProjectEvents } from './events/event-stream.js';
+import { busMetrics } from './events/event-log-metrics.js';
+import { SubscriberCredentials } from './events/subscriber-credentials.js';
+import { EventCatalogueDocument } from './openapi/openapi.controller.js';
 import { GrpcGateway } from './grpc/server.js';
 import { parseYamlBody, YAML_TYPES } from './http/yaml-body.js';
 import { Routes, type RouteSpec } from './http/routes.js';
@@ -83,6 +88,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       ctx.config.ACAI_DB_SCHEMA ?? 'gateway',
       secretsKey === undefined ? undefined : new SecretBox(secretsKey),
     );
+    busMetrics(ctx.metrics, ctx.bus);
     return [
       { provide: KeysRepository, useValue: keys },
       { provide: SecretsRepository, useValue: secrets },
@@ -90,6 +96,24 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
       { provide: KeyRevocations, useValue: revocations },
       { provide: JobLogs, useValue: new BusJobLogs(ctx.bus, logStreams) },
       { provide: ProjectLogStreams, useValue: logStreams },
+      {
+        provide: ProjectEvents,
+        useValue: new ProjectEvents(ctx.bus, ctx.metrics),
+      },
+      {
+        provide: EventCatalogueDocument,
+        useValue: new EventCatalogueDocument(asyncApiDocument(ctx.bus.topology)),
+      },
+      {
+        provide: SubscriberCredentials,
+        useValue: new SubscriberCredentials(
+          ctx.bus,
+          natsServer(ctx.config.NATS_URL),
+          ctx.config.ACAI_NATS_AUTH_DIR,
+          ctx.logger,
+        ),
+      },
+      { provide: SseHeartbeat, useValue: new SseHeartbeat(ctx.config.ACAI_SSE_HEARTBEAT_MS) },
       {
         provide: GatewayBlobs,
         useValue: new GatewayBlobs(blobs, ctx.config.ACAI_MAX_UPLOAD_BYTES),
@@ -187,6 +211,19 @@ const servedRoutes = new WeakMap<FastifyInstance, ServedRoute[]>();
 /** The routes a gateway's Fastify instance registered (method and URL as Fastify has them). */
 export function routesServedBy(fastify: FastifyInstance): readonly ServedRoute[] {
   return servedRoutes.get(fastify) ?? [];
+}
+
+/** A NATS URL without the credentials it may hold (a subscriber's are given apart). */
+function natsServer(url: string): string {
+  const first = url.split(',')[0]!.trim();
+  try {
+    const parsed = new URL(first);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return first;
+  }
 }
 
 /** Routes whose body is a file's bytes, of whatever type. */

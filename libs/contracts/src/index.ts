@@ -20,6 +20,7 @@ export {
   ProvisioningProblems,
   RunProblems,
   SecretProblems,
+  EventProblems,
 } from './problems/index.js';
 export { parseOrThrow } from './validation.js';
 export {
@@ -41,7 +42,7 @@ export {
   type BusRole,
   type BusService,
 } from './bus-permissions.js';
-export { EventEnvelopeSchema } from './events/envelope.js';
+export { EventEnvelopeSchema, type RawEventEnvelope } from './events/envelope.js';
 export {
   type BestTrial,
   type JobOutcome,
@@ -118,6 +119,15 @@ export {
   findEventDefinition,
   type NewEvent,
 } from './events/catalogue.js';
+export { asyncApiDocument, asyncApiMessageKey } from './events/asyncapi.js';
+export {
+  NATS_AUTH_FILES,
+  natsAuthorization,
+  natsUserEntries,
+  type NatsUser,
+  subscriberInbox,
+  subscriberPermissions,
+} from './subscribers.js';
 export {
   DEFAULT_RESOURCES,
   DEFAULT_RETRY_ON,

@@ -12,7 +12,16 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUS_OPERATOR, BUS_SERVICES, busPermissions, defaultTopology } from '@acai/contracts';
+import {
+  BUS_OPERATOR,
+  BUS_SERVICES,
+  busPermissions,
+  defaultTopology,
+  NATS_AUTH_FILES,
+  natsAuthorization,
+  natsUserEntries,
+  type NatsUser,
+} from '@acai/contracts';
 import { waitForPort } from './ports.js';
 import { killWithMe } from './with-me.js';
 
@@ -25,17 +34,7 @@ export interface StartedService {
   stop(): Promise<void>;
 }
 
-/**
- * A NATS user: its password (or `{ env }`: the name of the server's environment variable that holds
- * it, for deployments whose secrets live elsewhere), and what it may publish and subscribe to
- * (`all`: everything).
- */
-export interface NatsUser {
-  readonly user: string;
-  readonly password: string | { readonly env: string };
-  readonly permissions:
-    { readonly publish: readonly string[]; readonly subscribe: readonly string[] } | 'all';
-}
+export type { NatsUser };
 
 /**
  * The nats-server `authorization` block for `users`, in NATS's configuration syntax: no anonymous
@@ -43,26 +42,7 @@ export interface NatsUser {
  * made to it by publishing to `_INBOX.>` (part of its permissions).
  */
 export function natsAuthConfig(users: readonly NatsUser[]): string {
-  const list = (values: readonly string[]) =>
-    `[${values.map((v) => JSON.stringify(v)).join(', ')}]`;
-  const lines = ['authorization {', '  users = ['];
-  for (const u of users) {
-    lines.push('    {', `      user: ${JSON.stringify(u.user)}`);
-    lines.push(
-      `      password: ${typeof u.password === 'string' ? JSON.stringify(u.password) : `$${u.password.env}`}`,
-    );
-    if (u.permissions !== 'all') {
-      lines.push(
-        '      permissions: {',
-        `        publish: { allow: ${list(u.permissions.publish)} }`,
-        `        subscribe: { allow: ${list(u.permissions.subscribe)} }`,
-        '      }',
-      );
-    }
-    lines.push('    }');
-  }
-  lines.push('  ]', '}', '');
-  return lines.join('\n');
+  return natsAuthorization([natsUserEntries(users)]);
 }
 
 export class MissingDependencyError extends Error {
@@ -96,12 +76,35 @@ export async function startNats(options: {
     );
   }
   mkdirSync(options.dataDir, { recursive: true });
-  const configArgs: string[] = [];
+  // JetStream and its store: flags, or (with users) the configuration file, so that a reload does not
+  // turn JetStream off (it would without `jetstream` in the file) or refuse a changed store.
+  let configArgs: string[] = ['-js', '-sd', options.dataDir];
   if (options.users !== undefined) {
-    const configFile = path.join(options.dataDir, 'auth.conf');
-    writeFileSync(configFile, natsAuthConfig(options.users), { mode: 0o600 });
-    chmodSync(configFile, 0o600);
-    configArgs.push('-c', configFile);
+    // The services' users, then the subscribers' the gateway added (its copy of them survives a
+    // restart here); the gateway rewrites the configuration and signals a reload when they change.
+    const file = (name: keyof typeof NATS_AUTH_FILES) =>
+      path.join(options.dataDir, NATS_AUTH_FILES[name]);
+    const services = natsUserEntries(options.users);
+    writeFileSync(file('services'), services, { mode: 0o600 });
+    chmodSync(file('services'), 0o600);
+    let subscribers = '';
+    try {
+      subscribers = readFileSync(file('subscribers'), 'utf8');
+    } catch {
+      // None yet.
+    }
+    writeFileSync(file('config'), natsAuthorization([services, subscribers]), { mode: 0o600 });
+    chmodSync(file('config'), 0o600);
+    writeFileSync(
+      file('server'),
+      [
+        `jetstream { store_dir: ${JSON.stringify(options.dataDir)} }`,
+        `include ${JSON.stringify(NATS_AUTH_FILES.config)}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    configArgs = ['-c', file('server'), '-P', file('pid')];
   }
   const portsDir = mkdtempSync(path.join(os.tmpdir(), 'acai-nats-ports-'));
   const log = options.logFile ?? path.join(options.dataDir, 'nats-server.log');
@@ -110,7 +113,6 @@ export async function startNats(options: {
     binary,
     [
       ...configArgs,
-      '-js',
       '-a',
       '127.0.0.1',
       // -1: a random free port, bound by nats-server itself and written to the ports file.
@@ -118,8 +120,6 @@ export async function startNats(options: {
       String(options.port ?? -1),
       '--ports_file_dir',
       portsDir,
-      '-sd',
-      options.dataDir,
     ],
     { stdio: ['ignore', out, out] },
   );

@@ -256,6 +256,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           [entry.portVariable]: String(port),
           ACAI_BOOTSTRAP_KEY_FILE: keyFile,
           ...(unsandboxed && entry.name === 'executor' ? { ACAI_SANDBOX: 'none' } : {}),
+          // The gateway adds subscribers' users to the server it started (and signals a reload).
+          ...(isGateway && natsUsers !== undefined
+            ? { ACAI_NATS_AUTH_DIR: path.join(options.home, 'nats') }
+            : {}),
           ...(isGateway ? { ACAI_GRPC_PORT: String(grpcPort) } : {}),
           ...(isGateway && process.env['ACAI_SECRETS_KEY'] === undefined
             ? { ACAI_SECRETS_KEY: secretsKey }

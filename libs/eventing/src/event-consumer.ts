@@ -334,6 +334,7 @@ export class EventConsumer {
             },
             () => this.options.handle(event),
           );
+          this.monitor.handled?.(consumer, event.type);
           return { kind: 'handled' };
         } catch (error) {
           if (error instanceof HandleLater) return { kind: 'later', delayMs: error.delayMs };

@@ -12,6 +12,8 @@ export interface ConsumerMonitor {
   retried(consumer: string, kind: TransientKind): void;
   /** A message was sent to dead letters (again, when a redriven one failed again). */
   deadLettered(consumer: string, reason: string): void;
+  /** An event of `type` was handled (its handler succeeded); optional for monitors that ignore it. */
+  handled?(consumer: string, type: string): void;
 }
 
 export const silentMonitor: ConsumerMonitor = {

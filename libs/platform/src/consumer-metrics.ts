@@ -9,6 +9,8 @@ import type { ConsumerMonitor, TransientKind } from '@acai/eventing';
  * - `acai_consumer_transient_failures_total{consumer,kind}`: tries that failed for want of a
  *   dependency (`unavailable`) or a lost race (`conflict`): not counted as attempts.
  * - `acai_dead_letters_total{consumer,reason}`: messages this process sent to dead letters.
+ * - `acai_events_handled_total{consumer,type}`: events its handlers handled, by type (the
+ *   scheduler's `job.succeeded`, `job.failed` … are the jobs' outcomes).
  * - `acai_dead_letters{consumer}`: letters in the service's table now, read at each scrape (every
  *   replica reports the same table: aggregate with `max`, not `sum`).
  */
@@ -16,6 +18,7 @@ export class ConsumerMetrics implements ConsumerMonitor {
   private readonly waitingGauge: Gauge<'consumer'>;
   private readonly transient: Counter<'consumer' | 'kind'>;
   private readonly letters: Counter<'consumer' | 'reason'>;
+  private readonly handledEvents: Counter<'consumer' | 'type'>;
 
   constructor(
     registry: Registry,
@@ -38,6 +41,12 @@ export class ConsumerMetrics implements ConsumerMonitor {
       name: 'acai_dead_letters_total',
       help: 'Messages this process sent to dead letters, by consumer and reason',
       labelNames: ['consumer', 'reason'],
+      registers: [registry],
+    });
+    this.handledEvents = new Counter({
+      name: 'acai_events_handled_total',
+      help: 'Events the service’s handlers handled, by consumer and event type',
+      labelNames: ['consumer', 'type'],
       registers: [registry],
     });
     // Consumers seen with letters: shown at 0 once their letters are gone, not dropped.
@@ -72,5 +81,9 @@ export class ConsumerMetrics implements ConsumerMonitor {
 
   deadLettered(consumer: string, reason: string): void {
     this.letters.inc({ consumer, reason });
+  }
+
+  handled(consumer: string, type: string): void {
+    this.handledEvents.inc({ consumer, type });
   }
 }

@@ -33,12 +33,28 @@ export class ServiceMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** A gauge of the service's own, served with the others at /metrics. */
+  /**
+   * A gauge of the service's own, served with the others at /metrics; `collect` (if given) sets it
+   * at each scrape.
+   */
   gauge<L extends string = never>(
     name: string,
     help: string,
     labelNames: readonly L[] = [],
+    collect?: (gauge: Gauge<L>) => Promise<void>,
   ): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+    return new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect === undefined
+        ? {}
+        : {
+            async collect(this: Gauge<L>) {
+              await collect(this);
+            },
+          }),
+    });
   }
 }

@@ -29,10 +29,11 @@ describe('the scope each route needs', () => {
     const reads = entries.filter(([, r]) => r.method === 'GET').map(([n]) => n);
     const readable = (name: RouteName) =>
       Routes[name].auth === 'public' || Routes[name].auth === 'read';
-    // Reads: every GET but the key listing (keys are the project admin's business), the secret
-    // listing (names only, for those who submit runs), and the read models' state and the dead
-    // letters (the platform's).
+    // Reads: every GET but the key and subscriber listings (keys and NATS users are the project
+    // admin's business), the secret listing (names only, for those who submit runs), and the read
+    // models' state and the dead letters (the platform's).
     expect(reads.filter((n) => !readable(n))).toEqual([
+      'listSubscriberCredentials',
       'listKeys',
       'listSecrets',
       'getProjection',
@@ -50,10 +51,14 @@ describe('the scope each route needs', () => {
         .sort();
     expect(by('admin')).toEqual([
       'createKey',
+      // NATS users that read the project's events.
+      'createSubscriberCredentials',
       'deleteSecret',
       'listKeys',
+      'listSubscriberCredentials',
       'putSecret',
       'revokeKey',
+      'revokeSubscriberCredentials',
       // What the materializer may evict: the project's own policy, not a writer's.
       'setStorageBudget',
     ]);
@@ -66,7 +71,7 @@ describe('the scope each route needs', () => {
       'replayProjection',
       'setProjectQuota',
     ]);
-    expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
+    expect(by('public')).toEqual(['apiDocs', 'apiDocsAssets', 'asyncApi', 'openApi']);
   });
 
   it.each([

@@ -7,6 +7,12 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import type { Access } from '../auth/access.js';
+import { EventTypesParamSchema, LogPositionSchema } from '../events/event-filter.js';
+import {
+  SubscriberCredentialsSchema,
+  SubscriberUserSchema,
+  SubscriberViewSchema,
+} from '../events/subscriber-credentials.js';
 import {
   AcaiError,
   Commands,
@@ -76,7 +82,7 @@ export interface RouteSpec {
     readonly status: 200 | 201 | 202 | 206;
     readonly description: string;
     /** A JSON body of this schema, or another kind of body. */
-    readonly body: z.ZodType | 'binary' | 'text' | 'ndjson' | 'tar' | 'html';
+    readonly body: z.ZodType | 'binary' | 'text' | 'ndjson' | 'tar' | 'html' | 'sse';
   };
   readonly errors: readonly ErrorStatus[];
 }
@@ -138,6 +144,21 @@ export const LogsQuerySchema = z.object({
     .optional()
     .describe('Stream new lines until the job ends'),
   format: z.enum(['text', 'json']).default('text').describe('`json`: one `{t, s, l}` per line'),
+});
+const idQuery = (what: string) =>
+  z
+    .string()
+    .regex(/^[a-z]+-[0-9a-z]{23}$/, `a ${what} id`)
+    .optional()
+    .describe(`Only events about this ${what}`);
+export const EventsQuerySchema = z.object({
+  type: EventTypesParamSchema.optional(),
+  run: idQuery('run'),
+  job: idQuery('job'),
+  fileset: FilesetNameSchema.optional().describe('Only events of this file set'),
+  after: LogPositionSchema.optional().describe(
+    'Start after this log position (an event’s `id`); the `Last-Event-ID` header wins. Neither: new events only',
+  ),
 });
 export const EvictBodySchema = z.strictObject({ reason: z.string().min(1).max(500).optional() });
 export const CreateProjectSchema = z.strictObject({
@@ -379,6 +400,59 @@ export const Routes = {
     query: MetricsQuerySchema,
     success: { status: 200, description: 'Series by name', body: Commands.getJobMetrics.response },
     errors: read,
+  }),
+  streamEvents: route({
+    method: 'GET',
+    path: '/api/v1/events',
+    tag: 'events',
+    auth: 'read',
+    summary: 'The project’s events, live (Server-Sent Events)',
+    description:
+      'Each event: `id:` its log position, `event:` its type, `data:` its envelope as one line of JSON. A `: heartbeat` comment every ACAI_SSE_HEARTBEAT_MS. Reconnect with `Last-Event-ID` (or `after`) to resume with no gap and no duplicate. Filters combine (AND). Event types and fields: /api/asyncapi.json.',
+    query: EventsQuerySchema,
+    success: { status: 200, description: 'An endless event stream', body: 'sse' },
+    errors: [400, 401],
+  }),
+  createSubscriberCredentials: route({
+    method: 'POST',
+    path: '/api/v1/projects/{name}/subscriber-credentials',
+    tag: 'events',
+    auth: 'admin',
+    summary: 'NATS credentials that may read the project’s events and nothing else',
+    description:
+      'A NATS user (the password shown once) that may hear `acai.evt.<project>.>` and read and acknowledge its own durable consumer of the events stream (events from now on, kept while it is away); it cannot publish, make consumers or read another project. Set the client’s `inboxPrefix` to the one answered. 503 when the gateway cannot change nats-server’s users (ACAI_NATS_AUTH_DIR unset).',
+    params: ProjectParams,
+    success: {
+      status: 201,
+      description: 'The credentials, shown once',
+      body: SubscriberCredentialsSchema,
+    },
+    errors: [404, 503],
+  }),
+  listSubscriberCredentials: route({
+    method: 'GET',
+    path: '/api/v1/projects/{name}/subscriber-credentials',
+    tag: 'events',
+    auth: 'admin',
+    summary: 'The project’s subscriber credentials (never their passwords)',
+    params: ProjectParams,
+    success: {
+      status: 200,
+      description: 'Its subscribers',
+      body: z.object({ items: z.array(SubscriberViewSchema) }),
+    },
+    errors: [404, 503],
+  }),
+  revokeSubscriberCredentials: route({
+    method: 'DELETE',
+    path: '/api/v1/projects/{name}/subscriber-credentials/{user}',
+    tag: 'events',
+    auth: 'admin',
+    summary:
+      'Revoke subscriber credentials: the NATS user is removed (its connections closed) and its consumer deleted',
+    params: z.object({ name: CreateProjectSchema.shape.name, user: SubscriberUserSchema }),
+    success: { status: 200, description: 'The revoked credentials', body: SubscriberViewSchema },
+    errors: [400, 404, 503],
   }),
   getJobLogs: route({
     method: 'GET',
@@ -877,6 +951,16 @@ export const Routes = {
     auth: 'public',
     summary: 'This document',
     success: { status: 200, description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) },
+    errors: [],
+  }),
+  asyncApi: route({
+    method: 'GET',
+    path: '/api/asyncapi.json',
+    tag: 'docs',
+    auth: 'public',
+    summary:
+      'The event catalogue: every event type and version with its fields, and its NATS subjects',
+    success: { status: 200, description: 'AsyncAPI 3.0', body: z.record(z.string(), z.unknown()) },
     errors: [],
   }),
   apiDocs: route({

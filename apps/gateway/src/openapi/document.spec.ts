@@ -29,6 +29,6 @@ describe('the OpenAPI document says who may call each operation', () => {
       .filter((op) => op['x-acai-scope'] === 'public')
       .map((op) => op.operationId);
     expect(open).toEqual(pub);
-    expect(pub.sort()).toEqual(['apiDocs', 'apiDocsAssets', 'openApi']);
+    expect(pub.sort()).toEqual(['apiDocs', 'apiDocsAssets', 'asyncApi', 'openApi']);
   });
 });

@@ -107,6 +107,7 @@ const BODY_TYPES = {
   ndjson: 'application/x-ndjson',
   tar: 'application/x-tar',
   html: 'text/html',
+  sse: 'text/event-stream',
 } as const;
 
 type Json = Record<string, unknown>;
@@ -256,6 +257,11 @@ export function openApiDocument(): Json {
     tags: [
       { name: 'runs', description: 'Pipelines of steps, run in `needs` order' },
       { name: 'jobs', description: 'One step of a run: its history, logs and metrics' },
+      {
+        name: 'events',
+        description:
+          'The project’s events, live (Server-Sent Events); catalogue: /api/asyncapi.json',
+      },
       { name: 'filesets', description: 'Versioned file sets on content-addressed blobs' },
       {
         name: 'lineage',

@@ -9,14 +9,29 @@ import { openApiDocument } from './document.js';
 const require = createRequire(import.meta.url);
 const swaggerUiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 
-/** `/api/openapi.json` and a browsable page at `/api/docs`; no key needed to read them. */
+/** The AsyncAPI document of the event catalogue, with this deployment's subjects. */
+export class EventCatalogueDocument {
+  constructor(readonly document: Record<string, unknown>) {}
+}
+
+/**
+ * `/api/openapi.json`, a browsable page at `/api/docs`, and the event catalogue at
+ * `/api/asyncapi.json` (with this deployment's subjects); no key needed to read them.
+ */
 @Controller()
 export class OpenApiController {
   private readonly document = openApiDocument();
 
+  constructor(private readonly events: EventCatalogueDocument) {}
+
   @Route(Routes.openApi)
   openapi(): Record<string, unknown> {
     return this.document;
+  }
+
+  @Route(Routes.asyncApi)
+  asyncapi(): Record<string, unknown> {
+    return this.events.document;
   }
 
   @Route(Routes.apiDocs)

@@ -11,3 +11,4 @@ export { ProvisioningProblems } from './provisioning.js';
 export { SecretProblems } from './secrets.js';
 export { OperationsProblems } from './operations.js';
 export { LineageProblems } from './lineage.js';
+export { EventProblems } from './events.js';
