@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { eventually } from '@acai/testkit';
-import { Routes } from '../../apps/gateway/src/http/routes.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 // The real `acai` binary (node_modules/.bin/acai, the workspace bin link to apps/cli, built by
@@ -248,66 +247,59 @@ describe('the acai CLI', () => {
     for (const r of [missing, refused, badSpec]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  // GET /api/v1/events comes with the `events` branch; this runs once the gateway serves it.
-  const eventsServed = Object.values(Routes).some((r) => (r.path as string) === '/api/v1/events');
-  (eventsServed ? it : it.skip)(
-    'follows the project’s events live, and reads them from a position',
-    async () => {
-      // events -f: started first, it prints the events of a run submitted afterwards, as they happen.
-      const follower = spawn(bin, ['--json', 'events', '-f', '--type', 'run.*'], {
-        env: { ...env, ...admin() },
-      });
-      let followed = '';
-      follower.stdout.on('data', (c: Buffer) => (followed += c.toString()));
-      const exited = new Promise<number | null>((resolve) => follower.on('close', resolve));
-      const spec = path.join(home, 'events.json');
-      await writeFile(
-        spec,
-        JSON.stringify({ name: 'cli-events', steps: [{ name: 'one', command: ['echo', 'one'] }] }),
-      );
-      // The follower connects on its own time: submit until it has seen a run of ours end.
-      let runId = '';
-      await eventually('the follower to see a run end', async () => {
-        const submitted = await acai(
-          ['--json', 'run', 'submit', spec, '-f', '--interval', '200'],
-          admin(),
-        );
-        runId = (JSON.parse(submitted.stdout) as { id: string }).id;
-        return followed.includes(`"aggregateId":"${runId}"`) &&
-          /"type":"run\.succeeded"/.test(followed)
-          ? true
-          : undefined;
-      });
-      follower.kill('SIGINT');
-      expect(await exited).toBe(0);
-      const lines = followed
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { position: number; type: string; aggregateId: string });
-      expect(lines.every((e) => e.type.startsWith('run.'))).toBe(true);
-      const positions = lines.map((e) => e.position);
-      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-      const ours = lines.filter((e) => e.aggregateId === runId).map((e) => e.type);
-      expect(ours[0]).toBe('run.submitted');
-      expect(ours.at(-1)).toBe('run.succeeded');
-
-      // events --after: the same run's events again from the log, then it stops when quiet.
-      const first = lines.find((e) => e.aggregateId === runId)!.position;
-      const replayed = await acai(
-        ['events', '--after', String(first - 1), '--run', runId, '--idle', '1500'],
+  it('follows the project’s events live, and reads them from a position', async () => {
+    // events -f: started first, it prints the events of a run submitted afterwards, as they happen.
+    const follower = spawn(bin, ['--json', 'events', '-f', '--type', 'run.*'], {
+      env: { ...env, ...admin() },
+    });
+    let followed = '';
+    follower.stdout.on('data', (c: Buffer) => (followed += c.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on('close', resolve));
+    const spec = path.join(home, 'events.json');
+    await writeFile(
+      spec,
+      JSON.stringify({ name: 'cli-events', steps: [{ name: 'one', command: ['echo', 'one'] }] }),
+    );
+    // The follower connects on its own time: submit until it has seen a run of ours end.
+    let runId = '';
+    await eventually('the follower to see a run end', async () => {
+      const submitted = await acai(
+        ['--json', 'run', 'submit', spec, '-f', '--interval', '200'],
         admin(),
       );
-      expect(replayed.code).toBe(0);
-      expect(replayed.stdout).toMatch(
-        new RegExp(`^${first}  \\S+  run\\.submitted  ${runId}$`, 'm'),
-      );
-      expect(replayed.stdout).toMatch(/ job\.succeeded /);
+      runId = (JSON.parse(submitted.stdout) as { id: string }).id;
+      return followed.includes(`"aggregateId":"${runId}"`) &&
+        /"type":"run\.succeeded"/.test(followed)
+        ? true
+        : undefined;
+    });
+    follower.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const lines = followed
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { position: number; type: string; aggregateId: string });
+    expect(lines.every((e) => e.type.startsWith('run.'))).toBe(true);
+    const positions = lines.map((e) => e.position);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    const ours = lines.filter((e) => e.aggregateId === runId).map((e) => e.type);
+    expect(ours[0]).toBe('run.submitted');
+    expect(ours.at(-1)).toBe('run.succeeded');
 
-      const bad = await acai(['events', '--type', 'nope.*'], admin());
-      expect(bad.code).toBe(2);
-      expect(bad.stderr).toContain('type');
-    },
-  );
+    // events --after: the same run's events again from the log, then it stops when quiet.
+    const first = lines.find((e) => e.aggregateId === runId)!.position;
+    const replayed = await acai(
+      ['events', '--after', String(first - 1), '--run', runId, '--idle', '1500'],
+      admin(),
+    );
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toMatch(new RegExp(`^${first}  \\S+  run\\.submitted  ${runId}$`, 'm'));
+    expect(replayed.stdout).toMatch(/ job\.succeeded /);
+
+    const bad = await acai(['events', '--type', 'nope.*'], admin());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('type');
+  });
 
   it('draws progress bars in a terminal', async () => {
     const big = path.join(home, 'big.bin');
