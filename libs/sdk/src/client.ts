@@ -8,6 +8,7 @@ import {
   type RunSpecSchema,
   Sha256Schema,
   type CommitRequestSchema,
+  type MetadataChangeSchema,
 } from '@acai/contracts';
 import { AcaiApiError, AcaiConnectionError, AcaiProtocolError } from './errors.js';
 import { DEFAULT_RETRY, isRetryableStatus, retryDelayMs, type RetryPolicy } from './retry.js';
@@ -34,6 +35,7 @@ export const Endpoints = {
   searchFilesets: { method: 'GET', path: '/api/v1/filesets' },
   getFileset: { method: 'GET', path: '/api/v1/filesets/{name}' },
   commitVersion: { method: 'POST', path: '/api/v1/filesets/{name}/versions' },
+  changeMetadata: { method: 'PATCH', path: '/api/v1/filesets/{name}/metadata' },
   getVersion: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}' },
   listFiles: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}/files' },
   getFile: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}/files/{path+}' },
@@ -292,6 +294,18 @@ export class AcaiClient {
       body: commit,
       // A commit is not idempotent: a lost answer is a conflict on retry, never a second version.
       retries: 0,
+    });
+  }
+  /** Sets, merges or removes metadata of the file set (or, with `version`, of one version). */
+  changeMetadata(
+    name: string,
+    change: z.input<typeof MetadataChangeSchema>,
+    version?: number,
+  ): Promise<Result<'changeMetadata'>> {
+    return this.json(Commands.changeMetadata.response, 'changeMetadata', {
+      params: { name },
+      body: change,
+      ...(version === undefined ? {} : { query: { version } }),
     });
   }
   getVersion(name: string, ref: string | number): Promise<Result<'getVersion'>> {

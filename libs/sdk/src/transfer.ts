@@ -23,6 +23,13 @@ function hashing(onChunk: (bytes: number) => void) {
   return { transform, digest: () => hash.digest('hex') };
 }
 
+/** The sha256 of a local file, read as a stream. */
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /**
  * Uploads a file as a blob, streamed (`POST /api/v1/blobs`): its sha256 is computed as it is sent
  * and compared with the one the server computed, so a file that changed while it was read, or a
@@ -106,6 +113,8 @@ export interface LocalFile {
   readonly file: string;
   readonly path: string;
   readonly size: number;
+  /** Its media type in the version (absent: the catalog's guess from its name). */
+  readonly mediaType?: string;
 }
 
 /** The files under `root` (or `root` itself when it is a file), with their paths relative to it. */
@@ -127,8 +136,16 @@ export async function localFiles(root: string): Promise<LocalFile[]> {
 }
 
 export interface PushOptions {
+  /** The new version's labels and metadata. */
   readonly labels?: string[];
   readonly metadata?: Record<string, unknown>;
+  /** The file set's labels, when it is made (it does not exist yet). */
+  readonly filesetLabels?: string[];
+  /**
+   * Commit nothing when the latest version holds exactly these files, even with `labels` or
+   * `metadata` given (an import run again); without them, that is always so.
+   */
+  readonly unlessSame?: boolean;
   /** Keep the parent's files that are not among these (default: the version holds these only). */
   readonly keep?: boolean;
   readonly onFile?: (file: LocalFile, index: number, count: number) => void;
@@ -155,29 +172,36 @@ export async function pushFiles(
     parent = (await client.getFileset(fileset)).latestVersion;
   } catch (error) {
     if (!(error instanceof AcaiApiError && error.status === 404)) throw error;
-    await client.createFileset({ name: fileset });
+    await client.createFileset({
+      name: fileset,
+      ...(options.filesetLabels === undefined ? {} : { labels: options.filesetLabels }),
+    });
   }
-  const uploaded: { path: string; sha256: string; size: number }[] = [];
-  for (const [index, file] of files.entries()) {
-    options.onFile?.(file, index, files.length);
-    const blob = await uploadFile(client, file.file, options.onBytes);
-    uploaded.push({ path: file.path, ...blob });
-  }
-  const bytes = uploaded.reduce((sum, f) => sum + f.size, 0);
   const before = new Map<string, string>();
   if (parent > 0)
     for await (const f of client.allFiles(fileset, parent)) before.set(f.path, f.sha256);
   const removed =
-    options.keep === true
-      ? []
-      : [...before.keys()].filter((p) => !uploaded.some((u) => u.path === p));
-  const unchanged =
-    removed.length === 0 &&
-    uploaded.every((u) => before.get(u.path) === u.sha256) &&
-    options.labels === undefined &&
-    options.metadata === undefined;
-  if (parent > 0 && unchanged) {
-    return { committed: false, version: parent, files: uploaded.length, bytes };
+    options.keep === true ? [] : [...before.keys()].filter((p) => !files.some((f) => f.path === p));
+  const bytes = files.reduce((sum, f) => sum + f.size, 0);
+  // Hashed here first: a version that holds these files already costs no upload.
+  const bare = options.labels === undefined && options.metadata === undefined;
+  if (parent > 0 && removed.length === 0 && (bare || options.unlessSame === true)) {
+    let same = true;
+    for (const file of files) {
+      if (!same) break;
+      same = before.get(file.path) === (await sha256Of(file.file));
+    }
+    if (same) return { committed: false, version: parent, files: files.length, bytes };
+  }
+  const uploaded: { path: string; sha256: string; size: number; mediaType?: string }[] = [];
+  for (const [index, file] of files.entries()) {
+    options.onFile?.(file, index, files.length);
+    const blob = await uploadFile(client, file.file, options.onBytes);
+    uploaded.push({
+      path: file.path,
+      ...blob,
+      ...(file.mediaType === undefined ? {} : { mediaType: file.mediaType }),
+    });
   }
   const version = await client.commitVersion(fileset, {
     parent,
@@ -186,7 +210,12 @@ export async function pushFiles(
     ...(options.labels === undefined ? {} : { labels: options.labels }),
     ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
   });
-  return { committed: true, version: version.version, files: uploaded.length, bytes };
+  return {
+    committed: true,
+    version: version.version,
+    files: uploaded.length,
+    bytes: uploaded.reduce((sum, f) => sum + f.size, 0),
+  };
 }
 
 /**
