@@ -4,7 +4,7 @@ import { ApiError, api, call, describeError, query } from './api.js';
 import { ErrorBox, Status, Time } from './components.js';
 import { useLoad } from './hooks.js';
 import { readText } from './logs.js';
-import { SseParser, type SseEvent } from './sse.js';
+import { SseParser, type SseMessage } from '@acai/sdk/sse';
 
 /** Nodes and instances booting: what they run, how full they are, what they cost so far. */
 export function NodesPage() {
@@ -88,7 +88,7 @@ const KEEP = 200;
 export function EventsPage(props: { type: string }) {
   const [type, setType] = useState(props.type);
   const [filter, setFilter] = useState(props.type);
-  const [events, setEvents] = useState<SseEvent[]>([]);
+  const [events, setEvents] = useState<SseMessage[]>([]);
   const [state, setState] = useState<'connecting' | 'live' | 'closed'>('connecting');
   const [error, setError] = useState<string | undefined>(undefined);
   useEffect(() => {
@@ -104,7 +104,7 @@ export function EventsPage(props: { type: string }) {
         setState('live');
         const parser = new SseParser();
         await readText(response, controller.signal, (text) => {
-          const arrived = parser.push(text);
+          const arrived = parser.feed(text);
           if (arrived.length > 0)
             setEvents((seen) => [...arrived.reverse(), ...seen].slice(0, KEEP));
         });
