@@ -153,12 +153,7 @@ export function toHttpError(
     return answer(tooLarge);
   if (fastifyError.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     // Fastify would answer 414 in a body of its own; no name in a path here is that long.
-    return answer(
-      new AcaiError(
-        CommonProblems.INVALID_REQUEST,
-        'A path parameter is longer than 100 characters; no name or id here is that long',
-      ),
-    );
+    return answer(overlongParameter());
   }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return answer(
@@ -185,6 +180,20 @@ export function toHttpError(
       CommonProblems.INTERNAL,
       'Something went wrong on our side; the gateway log has the details',
     ),
+  );
+}
+
+/** Fastify's router refuses a path parameter longer than this (its default `maxParamLength`). */
+export const MAX_PARAM_LENGTH = 100;
+
+/**
+ * The refusal of a path segment over {@link MAX_PARAM_LENGTH}: by the router, or by a catch-all
+ * route (the dashboard's) that took the URL the router could not match because of it.
+ */
+export function overlongParameter(): AcaiError {
+  return new AcaiError(
+    CommonProblems.INVALID_REQUEST,
+    `A path parameter is longer than ${MAX_PARAM_LENGTH} characters; no name or id here is that long`,
   );
 }
 

@@ -19,5 +19,5 @@ export {
   type ServiceDefinition,
   startService,
 } from './service.js';
-export { statusOf } from './errors.filter.js';
+export { MAX_PARAM_LENGTH, overlongParameter, statusOf } from './errors.filter.js';
 export { OpsController } from './ops.controller.js';

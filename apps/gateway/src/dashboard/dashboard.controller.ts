@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Controller, Param, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AcaiError, CommonProblems } from '@acai/contracts';
+import { MAX_PARAM_LENGTH, overlongParameter } from '@acai/platform';
 import { Route, type RouteSpec } from '../http/routes.js';
 import { DashboardFiles } from './dashboard-files.js';
 
@@ -58,6 +59,11 @@ export class DashboardController {
     if (answer.kind === 'none') {
       switch (answer.why) {
         case 'not-dashboard':
+          // An API path the router could not match because a segment is longer than any name
+          // comes here (the catch-all takes it): refused as the router would have.
+          if (urlPath.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)) {
+            throw overlongParameter();
+          }
           throw new AcaiError(
             CommonProblems.NO_SUCH_ROUTE,
             'No such endpoint; see /api/openapi.json',
