@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { PROTO_FILES, PROTO_ROOT } from '@acai/contracts/proto';
+import { PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/proto';
 import { eventually } from '@acai/testkit';
 import {
   fromStruct,
@@ -21,14 +21,7 @@ import { startSystem, type TestSystem } from '../support/system.js';
  * follows a job to its end, health checking and reflection.
  */
 
-const options: protoLoader.Options = {
-  includeDirs: [PROTO_ROOT],
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: false,
-  oneofs: true,
-};
+const options: protoLoader.Options = PROTO_LOAD_OPTIONS;
 const reflectionProto = path.join(
   path.dirname(createRequire(import.meta.url).resolve('@grpc/reflection')),
   '../proto/grpc/reflection/v1/reflection.proto',

@@ -7,6 +7,20 @@ import { fileURLToPath } from 'node:url';
  */
 export const PROTO_ROOT = fileURLToPath(new URL('../proto/', import.meta.url));
 
+/**
+ * How the server and its clients load the files (`@grpc/proto-loader` options): field names as
+ * written, 64-bit numbers as numbers, enums as their names, and a field not sent left absent (not
+ * '' or 0), so that one left out is told from one set.
+ */
+export const PROTO_LOAD_OPTIONS = {
+  includeDirs: [PROTO_ROOT],
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+};
+
 /** The API's files, relative to {@link PROTO_ROOT}; package `acai.v1`. */
 export const PROTO_FILES = [
   'acai/v1/filesets.proto',

@@ -8,7 +8,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import type { INestApplicationContext } from '@nestjs/common';
 import { z } from 'zod';
 import { AcaiError, CommonProblems, parseOrThrow, TERMINAL_JOB_STATUSES } from '@acai/contracts';
-import { GRPC_SERVICES, PROTO_FILES, PROTO_ROOT } from '@acai/contracts/proto';
+import { GRPC_SERVICES, PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/proto';
 import type { EventingLogger } from '@acai/eventing';
 import type { Access, Principal } from '../auth/access.js';
 import { KeyCheck } from '../auth/key-check.js';
@@ -32,15 +32,7 @@ const DOWNLOAD_MESSAGE_BYTES = 1024 * 1024;
 /** How often a followed metrics stream looks for new points. */
 const METRICS_POLL_MS = 500;
 
-const LOAD_OPTIONS: protoLoader.Options = {
-  includeDirs: [PROTO_ROOT],
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  // Fields not sent are absent (undefined), not '' or 0: a field left out is told from one set.
-  defaults: false,
-  oneofs: true,
-};
+const LOAD_OPTIONS: protoLoader.Options = PROTO_LOAD_OPTIONS;
 
 /** The API's services, health checking's and reflection's: what reflection lists. */
 export function loadDefinition(): protoLoader.PackageDefinition {
