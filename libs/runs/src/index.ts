@@ -123,3 +123,4 @@ export {
   type ReusePlanKind,
   type ReusePlanStep,
 } from './reuse-plan.js';
+export { SignatureIndex, signatureIndexEvents } from './signature-index.js';

@@ -35,12 +35,12 @@ const intact = (jobId: string, times: Partial<ReuseFinding> = {}): ReuseFinding 
     computeSeconds: 60,
     ...times,
   }) as ReuseFinding;
-const evicted = (jobId: string): ReuseFinding => ({
+const evicted = (jobId: string, computeSeconds = 60): ReuseFinding => ({
   kind: 'found',
   jobId,
   problem: 'evicted to keep the storage budget',
   loadSeconds: null,
-  computeSeconds: 60,
+  computeSeconds,
 });
 const none: ReuseFinding = {
   kind: 'none',
@@ -148,7 +148,7 @@ describe('the reuse plan at submit', () => {
     // Computing counts having its inputs: after a step that must be computed again (600 s), the
     // result is staged, and the step before it is left out.
     given([step('prepare'), step('resize', ['prepare'])])
-      .when({ prepare: { ...evicted('j0'), computeSeconds: 600 }, resize: slow })
+      .when({ prepare: evicted('j0', 600), resize: slow })
       .then({ prepare: 'not_needed', resize: 'reuse' });
   });
 
