@@ -24,7 +24,13 @@ import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { startStack } from '../../libs/devstack/dist/index.js';
-import { lookupLevels, mayLookUp, planReuse, signJob } from '../../libs/runs/dist/index.js';
+import {
+  lookupLevels,
+  mayLookUp,
+  planReuse,
+  SignatureIndex,
+  signJob,
+} from '../../libs/runs/dist/index.js';
 import { CodeHasher } from '../../apps/scheduler/dist/runs/code-hasher.js';
 import { SignaturesProjection } from '../../apps/provenance/dist/reuse/signatures.projection.js';
 import { SqlSignaturesRepository } from '../../apps/provenance/dist/reuse/signatures.repository.js';
@@ -285,8 +291,11 @@ export async function run(ctx) {
     let submitLookups = 0;
     /** @type {Record<string, number>} */
     const submitCounts = { reuse: 0, compute: 0, not_needed: 0, when_ready: 0 };
-    /** @param {number} d */
-    const planAtSubmit = async (d) => {
+    /**
+     * @param {number} d
+     * @param {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} find
+     */
+    const planAtSubmit = async (d, find) => {
       const shape = shapeOf(d);
       const started = performance.now();
       const code = await hasher.hash(command, [dist], pathVariable);
@@ -317,7 +326,7 @@ export async function run(ctx) {
             const upstream = j === 0 ? null : (signed.get(`s${j - 1}`) ?? null);
             const signature = signJob(jobOf(dist, j, params, upstream, code));
             signed.set(id, signature.sha256);
-            return repo.findResult(PROJECT, signature.sha256, `job-dag-${d}-${j}`);
+            return find(signature.sha256, `job-dag-${d}-${j}`);
           }),
         );
         submitLookups += ready.length;
@@ -354,14 +363,39 @@ export async function run(ctx) {
       }
       return ms;
     };
+    /** @type {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} */
+    const inPostgres = (signature, exclude) => repo.findResult(PROJECT, signature, exclude);
     say(`the plan at submit (forward and backward pass, lookups by level)...`);
-    for (let d = 0; d < 200; d++) await planAtSubmit(dags + d);
+    for (let d = 0; d < 200; d++) await planAtSubmit(dags + d, inPostgres);
     submitLookups = 0;
     for (const k of Object.keys(submitCounts)) submitCounts[k] = 0;
     /** @type {number[]} */
     const submitMs = [];
-    for (let d = 0; d < dags; d++) submitMs.push(await planAtSubmit(d));
+    for (let d = 0; d < dags; d++) submitMs.push(await planAtSubmit(d, inPostgres));
     const perDagSubmitMs = stats(submitMs, 3);
+
+    // The same plan with the lookups answered by an in-memory SignatureIndex (libs/runs), built
+    // from the same events as the table (what a planner kept current from the log would hold).
+    const heapBefore = process.memoryUsage().heapUsed;
+    const indexStarted = performance.now();
+    const index = new SignatureIndex();
+    for (const event of graphEvents(dist, pipelines, seedCode)) index.apply(event);
+    const indexSeconds = (performance.now() - indexStarted) / 1000;
+    const indexMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 ** 2;
+    say(
+      `in-memory index: ${index.size.toLocaleString('en')} signatures in ${indexSeconds.toFixed(1)} s, about ${indexMb.toFixed(0)} MB of heap`,
+    );
+    /** @type {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} */
+    const inMemory = async (signature, exclude) => index.find(PROJECT, signature, exclude);
+    const lookupsPostgres = submitLookups;
+    for (let d = 0; d < 200; d++) await planAtSubmit(dags + d, inMemory);
+    for (const k of Object.keys(submitCounts)) submitCounts[k] = 0;
+    submitLookups = 0;
+    /** @type {number[]} */
+    const indexMs = [];
+    for (let d = 0; d < dags; d++) indexMs.push(await planAtSubmit(d, inMemory));
+    const perDagIndexMs = stats(indexMs, 3);
+    submitLookups = lookupsPostgres;
     // The figures below are the first pass's (the scheduler's way).
     steps /= 2;
     hits /= 2;
@@ -416,6 +450,15 @@ export async function run(ctx) {
         lookup: round(components.lookup, 4),
       },
       perDagCodeOnceMs,
+      atSubmitInMemory: {
+        perDagMs: perDagIndexMs,
+        index: {
+          signatures: index.size,
+          buildSeconds: round(indexSeconds, 2),
+          heapMb: round(indexMb, 0),
+        },
+        of: 'the same plan at submit, lookups answered by SignatureIndex (libs/runs) built from the same events',
+      },
       atSubmit: {
         perDagMs: perDagSubmitMs,
         lookups: submitLookups,
@@ -452,6 +495,9 @@ export async function run(ctx) {
     say(
       `the plan at submit: p50 ${perDagSubmitMs.p50} ms, p95 ${perDagSubmitMs.p95} ms, mean ${perDagSubmitMs.mean} ms; ` +
         `${submitLookups} lookups for ${steps} steps; planned ${JSON.stringify(submitCounts)}`,
+    );
+    say(
+      `the plan at submit, in-memory index: p50 ${perDagIndexMs.p50} ms, p95 ${perDagIndexMs.p95} ms, mean ${perDagIndexMs.mean} ms`,
     );
     say(
       `findReusable over NATS: p50 ${bus.p50} ms, p95 ${bus.p95} ms, mean ${bus.mean} ms per step: ` +
