@@ -38,7 +38,7 @@ const intact = (jobId: string, times: Partial<ReuseFinding> = {}): ReuseFinding 
 const evicted = (jobId: string, computeSeconds = 60): ReuseFinding => ({
   kind: 'found',
   jobId,
-  problem: 'evicted to keep the storage budget',
+  problem: `the earlier result of job ${jobId} is not intact (model@3: evicted), so it is computed again`,
   loadSeconds: null,
   computeSeconds,
 });
@@ -89,7 +89,7 @@ describe('the reuse plan at submit', () => {
       .when({ load: intact('j1'), clean: evicted('j2'), train: none })
       .then({ load: 'reuse', clean: 'compute', train: 'compute' });
     expect(reasonOf(plan, 'clean')).toBe(
-      'the earlier result of job j2 is not intact (evicted to keep the storage budget), so it is computed again',
+      'the earlier result of job j2 is not intact (model@3: evicted), so it is computed again',
     );
   });
 

@@ -33,7 +33,10 @@ export type ReuseFinding =
       readonly kind: 'found';
       /** The earlier job whose result it is. */
       readonly jobId: string;
-      /** Why its versions cannot be taken as they are (evicted, damaged...); null: intact. */
+      /**
+       * Why its versions cannot be taken as they are (evicted, damaged...), a sentence for a
+       * person saying so; null: intact.
+       */
       readonly problem: string | null;
       /** Measured time to stage its versions, in seconds (null: not measured). */
       readonly loadSeconds: number | null;
@@ -132,10 +135,7 @@ export function planReuse(
     }
     const compute = (found.computeSeconds ?? Infinity) + inputs;
     if (found.problem !== null) {
-      choice.set(step.id, {
-        kind: 'compute',
-        reason: `the earlier result of job ${found.jobId} is not intact (${found.problem}), so it is computed again`,
-      });
+      choice.set(step.id, { kind: 'compute', reason: found.problem });
       have.set(step.id, compute);
       continue;
     }
