@@ -7,12 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/proto';
 import { eventually } from '@acai/testkit';
-import {
-  fromStruct,
-  toStruct,
-  type Json,
-  type StructMessage,
-} from '../../apps/gateway/src/grpc/struct.js';
+import { toStruct } from '../../apps/gateway/src/grpc/struct.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 /**
@@ -41,8 +36,26 @@ interface FileView {
   name: string;
   package: string;
   dependency: string[];
-  service: { name: string }[];
-  messageType: { name: string; field: { typeName: string }[] }[];
+  service: { name: string; method: { name: string; outputType: string }[] }[];
+  messageType: MessageView[];
+}
+interface MessageView {
+  name: string;
+  field: { typeName: string }[];
+  /** A map field's entry type is nested in its message. */
+  nestedType: MessageView[];
+}
+/** Each message of a file by its full name (`.acai.v1.Creator.Parameters`), nested ones too. */
+function messagesOf(file: FileView): Map<string, MessageView> {
+  const out = new Map<string, MessageView>();
+  const add = (scope: string, messages: MessageView[]) => {
+    for (const m of messages) {
+      out.set(`${scope}.${m.name}`, m);
+      add(`${scope}.${m.name}`, m.nestedType);
+    }
+  };
+  add(`.${file.package}`, file.messageType);
+  return out;
 }
 function decodeFile(bytes: Buffer): FileView {
   const { FileDescriptorProto } = descriptors;
@@ -60,6 +73,9 @@ function method(service: string, name: string): Method {
   return m;
 }
 
+/** A typed answer as proto-loader decodes it. */
+type Answer = Record<string, unknown>;
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: grpc.ServiceError };
 
 function metadataOf(key: string | null): grpc.Metadata {
@@ -72,7 +88,7 @@ describe('the gRPC API', () => {
   let system: TestSystem;
   let client: grpc.Client;
 
-  const call = <T = StructMessage>(
+  const call = <T = Answer>(
     service: string,
     name: string,
     request: object,
@@ -91,16 +107,16 @@ describe('the gRPC API', () => {
       );
     });
   };
-  /** A unary call that must succeed: its answer as JSON. */
+  /** A unary call that must succeed: its answer, a typed message (fields by their proto names). */
   const json = async (
     service: string,
     name: string,
     request: object,
     key?: string,
-  ): Promise<Record<string, Json>> => {
+  ): Promise<Answer> => {
     const outcome = await call(service, name, request, key);
     if (!outcome.ok) throw new Error(`${service}/${name}: ${outcome.error.message}`);
-    return fromStruct(outcome.value, 'answer');
+    return outcome.value;
   };
   const refused = async (
     service: string,
@@ -251,15 +267,20 @@ describe('the gRPC API', () => {
     };
     const runs = await fileOf({ file_containing_symbol: 'acai.v1.Runs' });
     expect(runs.service.map((s) => s.name)).toContain('Runs');
+    // Answers are typed messages, not google.protobuf.Struct documents.
+    const runMethods = runs.service.find((s) => s.name === 'Runs')?.method ?? [];
+    expect(runMethods.find((m) => m.name === 'GetRun')?.outputType).toBe('.acai.v1.Run');
+    expect(
+      runs.service.flatMap((s) => s.method.filter((m) => m.outputType.includes('Struct'))),
+    ).toEqual([]);
     // Every type it uses is in it or in a file it imports, and each import can be fetched.
     expect(runs.dependency.length).toBeGreaterThan(0);
     const imported = await Promise.all(
       runs.dependency.map((name) => fileOf({ file_by_filename: name })),
     );
-    const defined = new Set(
-      [runs, ...imported].flatMap((f) => f.messageType.map((m) => `.${f.package}.${m.name}`)),
-    );
-    for (const used of runs.messageType.flatMap((m) => m.field.map((f) => f.typeName))) {
+    const defined = new Set([runs, ...imported].flatMap((f) => [...messagesOf(f).keys()]));
+    const fields = [...messagesOf(runs).values()].flatMap((m) => m.field);
+    for (const used of fields.map((f) => f.typeName)) {
       if (used !== '') expect(defined).toContain(used);
     }
     expect(names).toEqual(
@@ -477,7 +498,27 @@ describe('the gRPC API', () => {
       ],
     };
     const plan = await json('Runs', 'PlanRun', { spec: toStruct(spec) });
-    expect(plan).toHaveProperty('steps');
+    expect(plan['steps']).toEqual([
+      expect.objectContaining({
+        name: 'talk',
+        needs: [],
+        critical: true,
+        basis: expect.any(String),
+      }),
+    ]);
+    // The spec may come as the text of a JSON or YAML file instead of a Struct.
+    const fromJson = await json('Runs', 'PlanRun', { spec_json: JSON.stringify(spec) });
+    expect(fromJson['steps']).toEqual([expect.objectContaining({ name: 'talk' })]);
+    const fromYaml = await json('Runs', 'PlanRun', {
+      spec_yaml: 'name: y\nsteps:\n  - name: first\n    command: [echo, hi]\n',
+    });
+    expect(fromYaml['steps']).toEqual([expect.objectContaining({ name: 'first' })]);
+    const notJson = await refused('Runs', 'PlanRun', { spec_json: '{"name": ' });
+    expect(notJson.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(notJson.details).toMatch(/spec_json is not JSON/);
+    const badYaml = await refused('Runs', 'SubmitRun', { spec_yaml: 'name: [unclosed' });
+    expect(badYaml.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badYaml.details).toMatch(/spec_yaml is not valid YAML/);
     const submitted = await json('Runs', 'SubmitRun', { spec: toStruct(spec) });
     const runId = submitted['id'] as string;
     const jobId = (submitted['jobs'] as { id: string }[])[0]!.id;
@@ -510,11 +551,33 @@ describe('the gRPC API', () => {
     ]);
 
     const run = await json('Runs', 'GetRun', { id: runId });
-    expect(run['status']).toBe('succeeded');
+    expect(run).toEqual(
+      expect.objectContaining({
+        id: runId,
+        name: 'grpc-follow',
+        status: 'succeeded',
+        created_at: expect.any(String),
+        jobs: [{ id: jobId, name: 'talk', status: 'succeeded' }],
+      }),
+    );
     const job = await json('Jobs', 'GetJob', { id: jobId });
-    expect(job['status']).toBe('succeeded');
+    expect(job).toEqual(
+      expect.objectContaining({
+        id: jobId,
+        run_id: runId,
+        status: 'succeeded',
+        command: spec.steps[0]!.command,
+        attempt: expect.any(Number),
+        exit_code: 0,
+      }),
+    );
     const history = await json('Jobs', 'GetJobHistory', { id: jobId });
-    expect((history['items'] as { type: string }[]).map((e) => e.type)).toContain('job.succeeded');
+    const events = history['items'] as { seq: number; type: string; data: unknown }[];
+    expect(events.map((e) => e.type)).toContain('job.succeeded');
+    // A typed envelope: its position as a number, its payload a Struct.
+    expect(events[0]).toEqual(
+      expect.objectContaining({ seq: expect.any(Number), data: { fields: expect.any(Object) } }),
+    );
     const list = await json('Runs', 'ListRuns', { limit: 10 });
     expect((list['items'] as { id: string }[]).map((r) => r.id)).toContain(runId);
     // Not following: what there is, at once.
@@ -544,7 +607,13 @@ describe('the gRPC API', () => {
     const plan = await json('Resources', 'PlanProvisioning', {
       step: toStruct({ name: 'train', command: ['true'] }),
     });
-    expect(plan).toBeDefined();
+    expect(plan).toEqual(
+      expect.objectContaining({
+        action: expect.stringMatching(/^(run|profile|impossible)$/),
+        rule: expect.any(String),
+        alternatives: expect.any(Array),
+      }),
+    );
     const bad = await refused('Resources', 'PlanProvisioning', { step: toStruct({ name: 'x' }) });
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.details).toMatch(/command/);
