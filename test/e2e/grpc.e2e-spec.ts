@@ -290,6 +290,7 @@ describe('the gRPC API', () => {
         'acai.v1.Jobs',
         'acai.v1.Lineage',
         'acai.v1.Resources',
+        'acai.v1.Projects',
         'grpc.health.v1.Health',
       ]),
     );
@@ -476,6 +477,18 @@ describe('the gRPC API', () => {
     });
     expect(versions['items']).toEqual([expect.objectContaining({ fileset: 'big', version: 1 })]);
 
+    const impact = await json('Lineage', 'GetImpact', { fileset: 'big', version: 1 });
+    expect(impact).toEqual(
+      expect.objectContaining({
+        start: expect.objectContaining({ kind: 'version', fileset: 'big', version: 1 }),
+        jobs: 0,
+        items: [],
+      }),
+    );
+    const noVersion = await refused('Lineage', 'GetImpact', { fileset: 'big' });
+    expect(noVersion.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(noVersion.details).toMatch(/version/);
+
     const lineage = await json('Lineage', 'GetLineage', { fileset: 'big', version: 1 });
     expect(lineage['start']).toEqual(expect.objectContaining({ fileset: 'big', version: 1 }));
     const noStart = await refused('Lineage', 'GetLineage', { direction: 'up' });
@@ -599,6 +612,159 @@ describe('the gRPC API', () => {
       id: 'job-00000000000000000000000',
     });
     expect(unknownJob.error?.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('a sweep: its trials, its timeline, why a job was not reused, its experiment graph', async () => {
+    const submitted = await json('Runs', 'SubmitRun', {
+      spec_json: JSON.stringify({
+        name: 'grpc-sweep',
+        steps: [
+          {
+            name: 'trial',
+            command: ['sh', '-c', 'echo "##acai metric loss=$L step=1"'],
+            sweep: {
+              list: [{ L: '0.5' }, { L: '0.25' }],
+              objective: { metric: 'loss', mode: 'min' },
+            },
+          },
+        ],
+      }),
+    });
+    const runId = submitted['id'] as string;
+    const jobIds = (submitted['jobs'] as { id: string }[]).map((j) => j.id);
+    await system.waitForRun(runId);
+
+    const trials = await eventually('the best trial to be chosen', async () => {
+      const view = await json('Runs', 'GetRunTrials', { id: runId });
+      const [sweep] = view['sweeps'] as { completed: boolean }[];
+      return sweep?.completed === true ? view : undefined;
+    });
+    expect(trials).toEqual({
+      run_id: runId,
+      sweeps: [
+        expect.objectContaining({
+          step: 'trial',
+          objective: { metric: 'loss', mode: 'min' },
+          completed: true,
+          best: expect.objectContaining({ params: { L: '0.25' }, value: 0.25 }),
+          trials: [
+            expect.objectContaining({
+              index: 1,
+              params: { L: '0.5' },
+              status: 'succeeded',
+              objective: 0.5,
+              last_metrics: { loss: { value: 0.5, step: 1 } },
+            }),
+            expect.objectContaining({ index: 2, params: { L: '0.25' }, objective: 0.25 }),
+          ],
+        }),
+      ],
+    });
+
+    const timeline = await json('Runs', 'GetRunTimeline', { id: runId, limit: 2 });
+    const entries = timeline['items'] as { seq: number; type: string; summary: string }[];
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toEqual(
+      expect.objectContaining({ seq: expect.any(Number), summary: expect.any(String) }),
+    );
+    const rest = await json('Runs', 'GetRunTimeline', { id: runId, after: timeline['next'] });
+    const types = [...entries, ...(rest['items'] as typeof entries)].map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['run.submitted', 'job.succeeded']));
+    const badLimit = await refused('Runs', 'GetRunTimeline', { id: runId, limit: 5000 });
+    expect(badLimit.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badLimit.details).toMatch(/limit/);
+
+    const reuse = await json('Jobs', 'ExplainReuse', { id: jobIds[0]! });
+    expect(reuse).toEqual(
+      expect.objectContaining({
+        job_id: jobIds[0],
+        decision: expect.stringMatching(/^(reused|computed|unsigned)$/),
+        reason: expect.any(String),
+      }),
+    );
+    const noJob = await refused('Jobs', 'ExplainReuse', { id: 'job-00000000000000000000000' });
+    expect(noJob.code).toBe(grpc.status.NOT_FOUND);
+
+    const graph = await json('Lineage', 'GetExperimentGraph', { run: runId });
+    expect(graph['run_id']).toBe(runId);
+    expect((graph['operations'] as { job_id: string }[]).map((o) => o.job_id).sort()).toEqual(
+      [...jobIds].sort(),
+    );
+    const badRun = await refused('Lineage', 'GetExperimentGraph', { run: 'not a run' });
+    expect(badRun.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badRun.details).toMatch(/run/);
+  });
+
+  it('API keys and the storage budget, under the same admin rules as REST', async () => {
+    const created = await json('Projects', 'CreateKey', {
+      project: 'default',
+      scope: 'read',
+      name: 'grpc-reader',
+    });
+    expect(created).toEqual(
+      expect.objectContaining({
+        id: expect.any(String),
+        project: 'default',
+        name: 'grpc-reader',
+        scope: 'read',
+        key: expect.any(String),
+        created_at: expect.any(String),
+      }),
+    );
+    const readKey = created['key'] as string;
+    const listed = await json('Projects', 'ListKeys', { project: 'default' });
+    const keys = listed['items'] as { id: string; key?: string }[];
+    expect(keys.map((k) => k.id)).toContain(created['id']);
+    // The secret is shown once: a listed key has none.
+    expect(keys.every((k) => k.key === undefined)).toBe(true);
+
+    // A read key administers nothing; another project's keys are not there for this one.
+    const denied = await refused('Projects', 'ListKeys', { project: 'default' }, readKey);
+    expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+    const elsewhere = await refused('Projects', 'ListKeys', { project: 'grpc-nowhere' });
+    expect(elsewhere.code).toBe(grpc.status.NOT_FOUND);
+    const badScope = await refused('Projects', 'CreateKey', { project: 'default', scope: 'root' });
+    expect(badScope.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badScope.details).toMatch(/scope/);
+
+    const budget = await json('Projects', 'GetStorageBudget', { project: 'default' }, readKey);
+    expect(budget).toEqual(
+      expect.objectContaining({ project: 'default', policy: expect.any(String) }),
+    );
+    const notByReader = await refused(
+      'Projects',
+      'SetStorageBudget',
+      { project: 'default', bytes: 1000 },
+      readKey,
+    );
+    expect(notByReader.code).toBe(grpc.status.PERMISSION_DENIED);
+    const set = await json('Projects', 'SetStorageBudget', {
+      project: 'default',
+      bytes: 1_000_000,
+      policy: 'lru',
+    });
+    expect(set).toEqual(
+      expect.objectContaining({ project: 'default', budget_bytes: 1_000_000, policy: 'lru' }),
+    );
+    // `bytes` unset: no budget, as REST's null.
+    const unset = await json('Projects', 'SetStorageBudget', { project: 'default' });
+    expect(unset['budget_bytes']).toBeUndefined();
+    const badAlpha = await refused('Projects', 'SetStorageBudget', {
+      project: 'default',
+      alpha: 2,
+    });
+    expect(badAlpha.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badAlpha.details).toMatch(/alpha/);
+
+    const revoked = await json('Projects', 'RevokeKey', {
+      project: 'default',
+      id: created['id'] as string,
+    });
+    expect(revoked).toEqual(
+      expect.objectContaining({ id: created['id'], revoked_at: expect.any(String) }),
+    );
+    const gone = await refused('Runs', 'ListRuns', {}, readKey);
+    expect(gone.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('lists nodes and plans provisioning for a step', async () => {

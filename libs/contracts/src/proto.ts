@@ -32,6 +32,7 @@ export const PROTO_FILES = [
   'acai/v1/filesets.proto',
   'acai/v1/runs.proto',
   'acai/v1/resources.proto',
+  'acai/v1/projects.proto',
 ] as const;
 
 /** The fully qualified name of each service, as reflection and health checking name them. */
@@ -41,4 +42,5 @@ export const GRPC_SERVICES = [
   'acai.v1.Jobs',
   'acai.v1.Lineage',
   'acai.v1.Resources',
+  'acai.v1.Projects',
 ] as const;

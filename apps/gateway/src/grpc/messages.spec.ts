@@ -158,7 +158,7 @@ describe('typed gRPC answers', () => {
       }
     }
     expect(found).toEqual([]);
-    expect(checked).toBeGreaterThanOrEqual(18);
+    expect(checked).toBeGreaterThanOrEqual(30);
   });
 
   it('tells a field an answer gains that its message lacks, or a type that does not fit', () => {

@@ -31,19 +31,31 @@ export const GRPC_METHODS = {
     ListRuns: Routes.listRuns,
     GetRun: Routes.getRun,
     CancelRun: Routes.cancelRun,
+    GetRunTrials: Routes.getRunTrials,
+    GetRunTimeline: Routes.getRunTimeline,
   },
   'acai.v1.Jobs': {
     GetJob: Routes.getJob,
     GetJobHistory: Routes.getJobHistory,
+    ExplainReuse: Routes.explainReuse,
     StreamLogs: Routes.getJobLogs,
     StreamMetrics: Routes.getJobMetrics,
   },
   'acai.v1.Lineage': {
     GetLineage: Routes.getLineage,
+    GetImpact: Routes.getImpact,
+    GetExperimentGraph: Routes.getExperimentGraph,
   },
   'acai.v1.Resources': {
     ListNodes: Routes.listNodes,
     PlanProvisioning: Routes.planProvisioning,
+  },
+  'acai.v1.Projects': {
+    CreateKey: Routes.createKey,
+    ListKeys: Routes.listKeys,
+    RevokeKey: Routes.revokeKey,
+    GetStorageBudget: Routes.getStorageBudget,
+    SetStorageBudget: Routes.setStorageBudget,
   },
 } as const satisfies Record<string, Record<string, Guarded>>;
 

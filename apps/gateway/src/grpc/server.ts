@@ -12,6 +12,7 @@ import { GRPC_SERVICES, PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/
 import type { EventingLogger } from '@acai/eventing';
 import type { Principal } from '../auth/access.js';
 import { KeyCheck } from '../auth/key-check.js';
+import { KeysController } from '../auth/keys.controller.js';
 import { BlobsController } from '../filesets/blobs.controller.js';
 import { FilesetsController } from '../filesets/filesets.controller.js';
 import { GatewayBlobs } from '../filesets/gateway-blobs.js';
@@ -22,6 +23,7 @@ import { JobsController } from '../jobs/jobs.controller.js';
 import { LineageController } from '../lineage/lineage.controller.js';
 import { ProvisionController } from '../provision/provision.controller.js';
 import { RunsController } from '../runs/runs.controller.js';
+import { StorageController } from '../storage/storage.controller.js';
 import { toMessage, type Message } from './messages.js';
 import { GRPC_METHODS, type Guarded, type GrpcService } from './methods.js';
 import { withImports } from './reflection.js';
@@ -193,6 +195,8 @@ interface Controllers {
   readonly blobs: BlobsController;
   readonly lineage: LineageController;
   readonly provision: ProvisionController;
+  readonly keys: KeysController;
+  readonly storage: StorageController;
 }
 
 /**
@@ -227,6 +231,7 @@ export class GrpcGateway {
     this.server.addService(serviceOf(definition, 'acai.v1.Jobs'), this.jobs());
     this.server.addService(serviceOf(definition, 'acai.v1.Lineage'), this.lineage());
     this.server.addService(serviceOf(definition, 'acai.v1.Resources'), this.resources());
+    this.server.addService(serviceOf(definition, 'acai.v1.Projects'), this.projects());
   }
 
   /** The gateway's controllers and key check, from its Nest app. */
@@ -241,6 +246,8 @@ export class GrpcGateway {
         blobs: app.get(BlobsController),
         lineage: app.get(LineageController),
         provision: app.get(ProvisionController),
+        keys: app.get(KeysController),
+        storage: app.get(StorageController),
       },
       app.get(GatewayBlobs),
       logger,
@@ -370,6 +377,12 @@ export class GrpcGateway {
       ),
       GetRun: this.unary(M.GetRun, IdSchema, (caller, r) => runs.get(caller, r.id)),
       CancelRun: this.unary(M.CancelRun, IdSchema, (caller, r) => runs.cancel(caller, r.id)),
+      GetRunTrials: this.unary(M.GetRunTrials, IdSchema, (caller, r) => runs.trials(caller, r.id)),
+      GetRunTimeline: this.unary(
+        M.GetRunTimeline,
+        z.object({ id: text, after: z.number().optional(), limit: z.number().optional() }),
+        (caller, { id, ...query }) => runs.timeline(caller, id, present(query)),
+      ),
     };
   }
 
@@ -381,6 +394,7 @@ export class GrpcGateway {
       GetJobHistory: this.unary(M.GetJobHistory, IdSchema, (caller, r) =>
         jobs.history(caller, r.id),
       ),
+      ExplainReuse: this.unary(M.ExplainReuse, IdSchema, (caller, r) => jobs.reuse(caller, r.id)),
       StreamLogs: this.serverStream(
         M.StreamLogs,
         z.object({ id: text, follow: z.boolean().default(true) }),
@@ -440,6 +454,25 @@ export class GrpcGateway {
         }),
         (caller, r) => this.c.lineage.lineage(caller, present(r)),
       ),
+      GetImpact: this.unary(
+        M.GetImpact,
+        z.object({
+          fileset: text,
+          version: z.number().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, r) => this.c.lineage.impact(caller, present(r)),
+      ),
+      GetExperimentGraph: this.unary(
+        M.GetExperimentGraph,
+        z.object({
+          run: z.string().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, r) => this.c.lineage.experimentGraph(caller, present(r)),
+      ),
     };
   }
 
@@ -452,6 +485,44 @@ export class GrpcGateway {
         M.PlanProvisioning,
         z.object({ step: StructSchema }),
         (caller, r) => provision.plan(caller, fromStruct(r.step, 'step')),
+      ),
+    };
+  }
+
+  private projects(): Handlers<'acai.v1.Projects'> {
+    const { keys, storage } = this.c;
+    const M = GRPC_METHODS['acai.v1.Projects'];
+    const ProjectSchema = z.object({ project: text });
+    return {
+      CreateKey: this.unary(
+        M.CreateKey,
+        z.object({ project: text, scope: text, name: z.string().optional() }),
+        (caller, { project, ...key }) => keys.create(caller, { name: project }, present(key)),
+      ),
+      ListKeys: this.unary(M.ListKeys, ProjectSchema, (caller, r) =>
+        keys.list(caller, { name: r.project }),
+      ),
+      RevokeKey: this.unary(M.RevokeKey, z.object({ project: text, id: text }), (caller, r) =>
+        keys.revoke(caller, { name: r.project, id: r.id }),
+      ),
+      GetStorageBudget: this.unary(M.GetStorageBudget, ProjectSchema, (caller, r) =>
+        storage.storageBudget(caller, { name: r.project }),
+      ),
+      SetStorageBudget: this.unary(
+        M.SetStorageBudget,
+        z.object({
+          project: text,
+          bytes: z.number().optional(),
+          alpha: z.number().optional(),
+          policy: z.string().optional(),
+        }),
+        // An unset `bytes` is REST's null: no budget.
+        (caller, { project, bytes, ...rest }) =>
+          storage.setStorageBudget(
+            caller,
+            { name: project },
+            { bytes: bytes ?? null, ...present(rest) },
+          ),
       ),
     };
   }
