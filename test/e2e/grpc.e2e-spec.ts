@@ -723,6 +723,9 @@ describe('the gRPC API', () => {
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     const elsewhere = await refused('Projects', 'ListKeys', { project: 'grpc-nowhere' });
     expect(elsewhere.code).toBe(grpc.status.NOT_FOUND);
+    const noProject = await refused('Projects', 'ListKeys', {});
+    expect(noProject.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(noProject.details).toMatch(/project/);
     const badScope = await refused('Projects', 'CreateKey', { project: 'default', scope: 'root' });
     expect(badScope.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(badScope.details).toMatch(/scope/);

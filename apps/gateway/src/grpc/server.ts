@@ -492,17 +492,19 @@ export class GrpcGateway {
   private projects(): Handlers<'acai.v1.Projects'> {
     const { keys, storage } = this.c;
     const M = GRPC_METHODS['acai.v1.Projects'];
-    const ProjectSchema = z.object({ project: text });
+    // The project named as its field is (`project`), by the rule of REST's path parameter.
+    const project = M.ListKeys.params.shape.name;
+    const ProjectSchema = z.object({ project });
     return {
       CreateKey: this.unary(
         M.CreateKey,
-        z.object({ project: text, scope: text, name: z.string().optional() }),
-        (caller, { project, ...key }) => keys.create(caller, { name: project }, present(key)),
+        z.object({ project, scope: text, name: z.string().optional() }),
+        (caller, { project: name, ...key }) => keys.create(caller, { name }, present(key)),
       ),
       ListKeys: this.unary(M.ListKeys, ProjectSchema, (caller, r) =>
         keys.list(caller, { name: r.project }),
       ),
-      RevokeKey: this.unary(M.RevokeKey, z.object({ project: text, id: text }), (caller, r) =>
+      RevokeKey: this.unary(M.RevokeKey, z.object({ project, id: text }), (caller, r) =>
         keys.revoke(caller, { name: r.project, id: r.id }),
       ),
       GetStorageBudget: this.unary(M.GetStorageBudget, ProjectSchema, (caller, r) =>
@@ -511,18 +513,14 @@ export class GrpcGateway {
       SetStorageBudget: this.unary(
         M.SetStorageBudget,
         z.object({
-          project: text,
+          project,
           bytes: z.number().optional(),
           alpha: z.number().optional(),
           policy: z.string().optional(),
         }),
         // An unset `bytes` is REST's null: no budget.
-        (caller, { project, bytes, ...rest }) =>
-          storage.setStorageBudget(
-            caller,
-            { name: project },
-            { bytes: bytes ?? null, ...present(rest) },
-          ),
+        (caller, { project: name, bytes, ...rest }) =>
+          storage.setStorageBudget(caller, { name }, { bytes: bytes ?? null, ...present(rest) }),
       ),
     };
   }
