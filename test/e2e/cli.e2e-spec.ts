@@ -260,18 +260,20 @@ describe('the acai CLI', () => {
       spec,
       JSON.stringify({ name: 'cli-events', steps: [{ name: 'one', command: ['echo', 'one'] }] }),
     );
-    // The follower connects on its own time: submit until it has seen a run of ours end.
+    // The follower connects on its own time: submit until it has seen a run of ours whole, from
+    // its submission to its end (one submitted while it connected shows only its later events).
     let runId = '';
-    await eventually('the follower to see a run end', async () => {
+    await eventually('the follower to see a run from its submission to its end', async () => {
       const submitted = await acai(
         ['--json', 'run', 'submit', spec, '-f', '--interval', '200'],
         admin(),
       );
       runId = (JSON.parse(submitted.stdout) as { id: string }).id;
-      return followed.includes(`"aggregateId":"${runId}"`) &&
-        /"type":"run\.succeeded"/.test(followed)
-        ? true
-        : undefined;
+      const seen = followed
+        .split('\n')
+        .filter((l) => l.includes(`"aggregateId":"${runId}"`) && l.endsWith('}'))
+        .map((l) => (JSON.parse(l) as { type: string }).type);
+      return seen[0] === 'run.submitted' && seen.includes('run.succeeded') ? true : undefined;
     });
     follower.kill('SIGINT');
     expect(await exited).toBe(0);
