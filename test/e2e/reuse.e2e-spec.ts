@@ -107,6 +107,44 @@ describe('reuse of earlier results', () => {
     expect(queued.reuse.reason).toBe('no earlier job of the project had its signature');
   });
 
+  async function reusePlan(body: unknown): Promise<{
+    steps: { step: string; decision: string; reason: string; from: string | null }[];
+  }> {
+    const r = await system.api('POST', '/api/v1/runs/plan', body);
+    expect(r.status).toBe(200);
+    return (r.body as { reuse: never }).reuse;
+  }
+
+  it('plans the same pipeline at once: the last step is taken, the step only it reads is not needed', async () => {
+    const plan = await reusePlan(spec());
+    expect(plan.steps).toEqual([
+      {
+        step: 'make',
+        decision: 'not_needed',
+        reason:
+          "no step that runs needs its result ('use' takes an earlier result or is not needed either), so it is neither taken nor computed",
+        from: idOf(first, 'make'),
+      },
+      {
+        step: 'use',
+        decision: 'reuse',
+        reason: `job ${idOf(first, 'use')} had the same signature and its result is intact`,
+        from: idOf(first, 'use'),
+      },
+    ]);
+    // Asked to compute it again, the step it reads is taken instead.
+    const never = spec();
+    (never.steps[1] as Record<string, unknown>)['reuse'] = 'never';
+    expect((await reusePlan(never)).steps.map((s) => [s.step, s.decision, s.reason])).toEqual([
+      [
+        'make',
+        'reuse',
+        `job ${idOf(first, 'make')} had the same signature and its result is intact`,
+      ],
+      ['use', 'compute', 'its step says reuse: never'],
+    ]);
+  });
+
   it('reuses both steps of the same pipeline run again, with the first run’s versions', async () => {
     second = await run(spec());
     for (const step of ['make', 'use']) {
@@ -143,6 +181,14 @@ describe('reuse of earlier results', () => {
 
   it('computes again when the code changed, and says what differed', async () => {
     await writeScript('# version 2');
+    expect((await reusePlan(spec())).steps.map((s) => [s.step, s.decision, s.reason])).toEqual([
+      ['make', 'compute', 'no earlier job of the project had its signature'],
+      [
+        'use',
+        'when_ready',
+        "it reads what 'make' computes in this run: whether an earlier result matches is known once it has committed it",
+      ],
+    ]);
     const third = await run(spec());
     const make = await history(idOf(third, 'make'));
     expect(make.map((e) => e.type)).toContain('job.started');
