@@ -107,12 +107,12 @@ describe('reuse of earlier results', () => {
     expect(queued.reuse.reason).toBe('no earlier job of the project had its signature');
   });
 
-  async function reusePlan(body: unknown): Promise<{
+  async function reusePlan(body: RunSpecInput): Promise<{
     steps: { step: string; decision: string; reason: string; from: string | null }[];
   }> {
-    const r = await system.api('POST', '/api/v1/runs/plan', body);
-    expect(r.status).toBe(200);
-    return (r.body as { reuse: never }).reuse;
+    const { reuse } = await system.client().planRun(body);
+    expect(reuse).toBeDefined();
+    return reuse!;
   }
 
   it('plans the same pipeline at once: the last step is taken, the step only it reads is not needed', async () => {
