@@ -24,6 +24,7 @@ import { LineageController } from '../lineage/lineage.controller.js';
 import { ProvisionController } from '../provision/provision.controller.js';
 import { RunsController } from '../runs/runs.controller.js';
 import { StorageController } from '../storage/storage.controller.js';
+import { addressesOf, bindFailure, grpcLogLevel, hostPort } from './bind.js';
 import { toMessage, type Message } from './messages.js';
 import { GRPC_METHODS, type Guarded, type GrpcService } from './methods.js';
 import { withImports } from './reflection.js';
@@ -205,6 +206,21 @@ interface Controllers {
  * the route's scope and the key's rate), the same controller method (validation with the same
  * zod schemas, the same bus commands), the same errors as gRPC statuses (`status.ts`).
  */
+/**
+ * grpc-js logs to the console itself ("E … No address added out of total 1 resolved"): its lines
+ * go to the gateway's log instead, its report of a failed bind at debug (the gateway says that one
+ * itself). The logger is grpc-js's, for the whole process: the last gateway started sets it.
+ */
+function quietGrpcLogs(logger: EventingLogger): void {
+  const to =
+    (level?: 'debug') =>
+    (...args: unknown[]) => {
+      const line = args.map(String).join(' ');
+      logger[level ?? grpcLogLevel(line)]({ component: 'grpc-js' }, line);
+    };
+  grpc.setLogger({ error: to(), info: to('debug'), debug: to('debug') });
+}
+
 export class GrpcGateway {
   private readonly server = new grpc.Server({
     // A file's bytes come and go in chunks; a message is small.
@@ -254,22 +270,39 @@ export class GrpcGateway {
     );
   }
 
-  /** Listens on `host:port` (0: a free port); resolves with the port. */
+  /**
+   * Listens on `host:port` (0: a free port); resolves with the port. Binds each address of `host`
+   * itself (an IP literal; every address of a name, on the port the first one got), so a failure
+   * is said once, naming the address, the reason and what to set: none bound is an error (the
+   * gateway does not start, and exits non-zero); some not bound is one warning.
+   */
   async listen(host: string, port: number): Promise<number> {
-    const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error === null
-          ? resolve(bound)
-          : reject(
-              new Error(
-                `gateway: cannot serve gRPC on ${address} (${error.message}): is another gateway there? Set ACAI_GRPC_PORT to a free port (0: any)`,
-                { cause: error },
-              ),
-            ),
-      );
-    });
-    return this.boundPort;
+    quietGrpcLogs(this.logger);
+    const failures: { address: string; why: string }[] = [];
+    let bound: number | undefined;
+    for (const ip of await addressesOf(host)) {
+      const address = hostPort(ip, bound ?? port);
+      try {
+        bound = await this.bindOne(address);
+      } catch (error) {
+        failures.push({ address, why: bindFailure(address, (error as Error).message) });
+      }
+    }
+    if (bound === undefined) {
+      throw new Error(failures.map((f) => f.why).join('; ') || `${host} has no address`);
+    }
+    for (const failure of failures)
+      this.logger.warn({ address: failure.address }, `${failure.why} (it serves the others)`);
+    this.boundPort = bound;
+    return bound;
+  }
+
+  private bindOne(address: string): Promise<number> {
+    return new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error === null ? resolve(port) : reject(error),
+      ),
+    );
   }
 
   /** The port it listens on. */
