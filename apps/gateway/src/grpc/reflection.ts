@@ -116,9 +116,64 @@ function qualifyMessage(
   qualify: (reference: string | undefined | null, scope: string) => string | undefined,
 ): Descriptors.IDescriptorProto {
   const name = `${scope}.${message.name ?? ''}`;
+  const protocLike = asProtocWrites(message, name);
+  return {
+    ...protocLike,
+    field: (protocLike.field ?? []).map((f) => ({ ...f, typeName: qualify(f.typeName, name) })),
+    nestedType: (protocLike.nestedType ?? []).map((n) => qualifyMessage(n, name, qualify)),
+  };
+}
+
+/** The field with proto3's `optional`, as protoc marks it (descriptor field 17). */
+type FieldWithOptional = Descriptors.IFieldDescriptorProto & { proto3Optional?: boolean };
+
+/**
+ * A message described as protoc describes it, where protobuf.js differs in ways a reflection
+ * client checks: a map field's entry type is `<FieldName>Entry` (protobuf.js names it after the
+ * field alone, which Go's descriptor validation, and so grpcurl, refuses), and a proto3 `optional`
+ * field is marked as such, so that its one-field oneof (`_<field>`) is read as synthetic rather than
+ * as a oneof of the API.
+ */
+function asProtocWrites(
+  message: Descriptors.IDescriptorProto,
+  fullName: string,
+): Descriptors.IDescriptorProto {
+  const entries = new Map<string, string>();
+  for (const field of message.field ?? []) {
+    const entry = (message.nestedType ?? []).find(
+      (n) => n.options?.mapEntry === true && n.name === field.typeName,
+    );
+    if (entry?.name && field.name) entries.set(entry.name, mapEntryName(field.name));
+  }
+  const fields = message.field ?? [];
+  const synthetic = new Set<number>();
+  for (const [index, oneof] of (message.oneofDecl ?? []).entries()) {
+    const members = fields.filter((f) => f.oneofIndex === index);
+    if (members.length === 1 && oneof.name === `_${members[0]!.name ?? ''}`) synthetic.add(index);
+  }
   return {
     ...message,
-    field: (message.field ?? []).map((f) => ({ ...f, typeName: qualify(f.typeName, name) })),
-    nestedType: (message.nestedType ?? []).map((n) => qualifyMessage(n, name, qualify)),
+    field: fields.map((f): FieldWithOptional => {
+      const renamed = f.typeName ? entries.get(f.typeName) : undefined;
+      return {
+        ...f,
+        ...(renamed === undefined ? {} : { typeName: `${fullName}.${renamed}` }),
+        ...(f.oneofIndex !== undefined && f.oneofIndex !== null && synthetic.has(f.oneofIndex)
+          ? { proto3Optional: true }
+          : {}),
+      };
+    }),
+    nestedType: (message.nestedType ?? []).map((n) => {
+      const renamed = n.name ? entries.get(n.name) : undefined;
+      return renamed === undefined ? n : { ...n, name: renamed };
+    }),
   };
+}
+
+/** protoc's name for a map field's entry type: `last_metrics` → `LastMetricsEntry`. */
+export function mapEntryName(field: string): string {
+  return `${field
+    .split('_')
+    .map((part) => (part === '' ? '' : part[0]!.toUpperCase() + part.slice(1)))
+    .join('')}Entry`;
 }
