@@ -122,7 +122,7 @@ export class ArtifactStatsReader {
    * the job that made it and of everything downstream of it; a job the best of itself and what it
    * made or led to.
    */
-  async qualities(project: string): Promise<(node: string) => number | null> {
+  async qualities(project: string, relative = false): Promise<(node: string) => number | null> {
     const scored = await this.db.query<{ id: string; quality: QualitySpec; value: number }[]>(
       `SELECT j.id, j.quality, m.value FROM ${this.t('lineage_nodes')} j
        JOIN LATERAL (
@@ -135,7 +135,9 @@ export class ArtifactStatsReader {
     );
     if (scored.length === 0) return () => null;
     const own = new Map(
-      scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
+      relative
+        ? relativeScores(scored)
+        : scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
     );
     const edges = await this.db.query<{ src: string; dst: string; kind: string }[]>(
       `SELECT src, dst, kind FROM ${this.t('lineage_edges')} WHERE project = $1`,
@@ -171,4 +173,46 @@ export class ArtifactStatsReader {
       return q;
     };
   }
+
+  /** For each job node, the version nodes it read. */
+  async inputsOfJobs(project: string): Promise<Map<string, string[]>> {
+    const rows = await this.db.query<{ src: string; dst: string }[]>(
+      `SELECT src, dst FROM ${this.t('lineage_edges')} WHERE project = $1 AND kind = 'input'`,
+      [project],
+    );
+    const inputs = new Map<string, string[]>();
+    for (const r of rows) (inputs.get(r.dst) ?? inputs.set(r.dst, []).get(r.dst)!).push(r.src);
+    return inputs;
+  }
+
+  /**
+   * What the materializer weighs as a node's potential: the relative quality, in [0, 1], of the
+   * best model it leads to. Each job that names a quality metric scores its last value against
+   * the best value of that metric (and goal) in the project: value / best for a metric to
+   * maximise, best / value for one to minimise (1: the best model); metrics are never compared
+   * with each other. A node scores the best of what it leads to, as in `qualities`.
+   */
+  async relativeQualities(project: string): Promise<(node: string) => number | null> {
+    return this.qualities(project, true);
+  }
+}
+
+/** Each job's value against the best of its metric and goal, in [0, 1] (see relativeQualities). */
+function relativeScores(
+  scored: readonly { id: string; quality: QualitySpec; value: number }[],
+): [string, number][] {
+  const best = new Map<string, number>();
+  const key = (s: { quality: QualitySpec }): string => `${s.quality.goal}:${s.quality.metric}`;
+  for (const s of scored) {
+    const b = best.get(key(s));
+    const better = s.quality.goal === 'min' ? Math.abs(s.value) : s.value;
+    if (b === undefined || (s.quality.goal === 'min' ? better < b : better > b))
+      best.set(key(s), better);
+  }
+  return scored.map((s) => {
+    const b = best.get(key(s))!;
+    const v = s.quality.goal === 'min' ? Math.abs(s.value) : s.value;
+    const r = s.quality.goal === 'min' ? (v === 0 ? 1 : b / v) : b <= 0 ? 0 : v / b;
+    return [s.id, Math.min(1, Math.max(0, r))];
+  });
 }
