@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   planLeastRecentlyUsed,
   planMaterialization,
+  relativeQualities,
   scoreArtifacts,
   type Artifact,
 } from './materialize.js';
@@ -118,5 +119,20 @@ describe('the materializer', () => {
     expect(plan.keep.map((a) => a.id)).toEqual(['pca@1']);
     expect(plan.evict.map((a) => a.id).sort()).toEqual(['other@1', 'tensors@1']);
     expect(plan.keep[0]!.recreateSeconds).toBe(40);
+  });
+
+  it('scores a model against the best of its own metric, never against another metric', () => {
+    const scores = new Map(
+      relativeQualities([
+        { id: 'pca', metric: 'accuracy', goal: 'max', value: 0.95 },
+        { id: 'tensors', metric: 'accuracy', goal: 'max', value: 0.97 },
+        { id: 'ridge', metric: 'rmse', goal: 'min', value: 4 },
+        { id: 'gd', metric: 'rmse', goal: 'min', value: 2 },
+      ]),
+    );
+    expect(scores.get('tensors')).toBe(1);
+    expect(scores.get('pca')).toBeCloseTo(0.95 / 0.97);
+    expect(scores.get('gd')).toBe(1);
+    expect(scores.get('ridge')).toBeCloseTo(0.5);
   });
 });

@@ -175,3 +175,33 @@ function greedy(
     evict,
   };
 }
+
+/** A model's last value of the metric that says how good it is. */
+export interface ModelQuality {
+  readonly id: string;
+  readonly metric: string;
+  readonly goal: 'max' | 'min';
+  readonly value: number;
+}
+
+/**
+ * Each model's quality relative to the best of its metric and goal among `models`, in [0, 1]:
+ * value / best for a metric to maximise, best / value for one to minimise (errors such as an RMSE),
+ * so 1 is the best model of its metric. Metrics are never compared with each other.
+ */
+export function relativeQualities(models: readonly ModelQuality[]): [string, number][] {
+  const key = (m: ModelQuality): string => `${m.goal}:${m.metric}`;
+  const size = (m: ModelQuality): number => (m.goal === 'min' ? Math.abs(m.value) : m.value);
+  const best = new Map<string, number>();
+  for (const m of models) {
+    const b = best.get(key(m));
+    const v = size(m);
+    if (b === undefined || (m.goal === 'min' ? v < b : v > b)) best.set(key(m), v);
+  }
+  return models.map((m) => {
+    const b = best.get(key(m))!;
+    const v = size(m);
+    const r = m.goal === 'min' ? (v === 0 ? 1 : b / v) : b <= 0 ? 0 : v / b;
+    return [m.id, Math.min(1, Math.max(0, r))];
+  });
+}

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { QualitySpec } from '@acai/contracts';
+import { relativeQualities } from '@acai/runs';
 
 /** A file set version of the lineage graph with what the experiment graph says of it. */
 export interface ArtifactStats {
@@ -136,7 +137,14 @@ export class ArtifactStatsReader {
     if (scored.length === 0) return () => null;
     const own = new Map(
       relative
-        ? relativeScores(scored)
+        ? relativeQualities(
+            scored.map((s) => ({
+              id: s.id,
+              metric: s.quality.metric,
+              goal: s.quality.goal,
+              value: s.value,
+            })),
+          )
         : scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
     );
     const edges = await this.db.query<{ src: string; dst: string; kind: string }[]>(
@@ -192,27 +200,7 @@ export class ArtifactStatsReader {
    * maximise, best / value for one to minimise (1: the best model); metrics are never compared
    * with each other. A node scores the best of what it leads to, as in `qualities`.
    */
-  async relativeQualities(project: string): Promise<(node: string) => number | null> {
+  async relativeQualitiesOf(project: string): Promise<(node: string) => number | null> {
     return this.qualities(project, true);
   }
-}
-
-/** Each job's value against the best of its metric and goal, in [0, 1] (see relativeQualities). */
-function relativeScores(
-  scored: readonly { id: string; quality: QualitySpec; value: number }[],
-): [string, number][] {
-  const best = new Map<string, number>();
-  const key = (s: { quality: QualitySpec }): string => `${s.quality.goal}:${s.quality.metric}`;
-  for (const s of scored) {
-    const b = best.get(key(s));
-    const better = s.quality.goal === 'min' ? Math.abs(s.value) : s.value;
-    if (b === undefined || (s.quality.goal === 'min' ? better < b : better > b))
-      best.set(key(s), better);
-  }
-  return scored.map((s) => {
-    const b = best.get(key(s))!;
-    const v = s.quality.goal === 'min' ? Math.abs(s.value) : s.value;
-    const r = s.quality.goal === 'min' ? (v === 0 ? 1 : b / v) : b <= 0 ? 0 : v / b;
-    return [s.id, Math.min(1, Math.max(0, r))];
-  });
 }

@@ -232,7 +232,7 @@ export class Materializer {
   /** The project's derived versions not evicted, weighed from the lineage graph. */
   async artifacts(project: string): Promise<Artifact[]> {
     const versions = await this.stats.versions(project);
-    const quality = await this.stats.relativeQualities(project);
+    const quality = await this.stats.relativeQualitiesOf(project);
     const readBy = await this.stats.inputsOfJobs(project);
     const byNode = new Map(versions.map((v) => [v.node, v] as const));
     const id = (v: ArtifactStats): string => `${v.fileset}@${v.version}`;
