@@ -59,10 +59,10 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
       'revokeSubscriberCredentials',
-      // What the materializer may evict: the project's own policy, not a writer's.
-      'setStorageBudget',
       // Whose runs may take the project's results: the project's own decision.
       'setReuseSharing',
+      // What the materializer may evict: the project's own policy, not a writer's.
+      'setStorageBudget',
     ]);
     expect(by('platform')).toEqual([
       'createProject',
