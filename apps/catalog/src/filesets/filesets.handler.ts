@@ -32,6 +32,7 @@ import {
   resolveVersion,
   type FilesetCommand,
   type FilesetState,
+  type Manifest,
 } from '@acai/filesets';
 import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
@@ -207,7 +208,8 @@ export class FilesetsHandler {
       }
     }
     const parent = state.versions.length;
-    const before = parent === 0 ? new Map() : await this.manifestOf(state, parent);
+    const before: Manifest = parent === 0 ? new Map() : await this.manifestOf(state, parent);
+    const paths = new Set(files.map(([path]) => path));
     return this.commit({
       project: req.project,
       name: req.name,
@@ -219,7 +221,7 @@ export class FilesetsHandler {
           size: f.size,
           mediaType: f.mediaType,
         })),
-        delete: [...before.keys()].filter((path) => !files.some(([p]) => p === path)),
+        delete: [...before.keys()].filter((path) => !paths.has(path)),
         metadata: { copiedFrom: { project: req.from.project, version: req.from.version } },
         labels: [],
       },
