@@ -7,7 +7,7 @@ import {
 import { ReuseSharingViewSchema, SetReuseSharingSchema } from './api/reuse-sharing.js';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
-import { RunPlanViewSchema, StepToEstimateSchema } from './api/run-plan.js';
+import { RunPlanViewSchema, RunPlanWithReuseSchema, StepToEstimateSchema } from './api/run-plan.js';
 import {
   EvictedVersionSchema,
   FileEntrySchema,
@@ -179,7 +179,7 @@ export const Commands = defineCommands({
     summary:
       'What a run would do, without running it: per step the configuration, predicted time, cost, start and finish, and whether its deadline and budget hold',
     request: z.object({ ...projectScoped, spec: RunSpecSchema }),
-    response: RunPlanViewSchema,
+    response: RunPlanWithReuseSchema,
   },
   cancelRun: {
     service: 'scheduler',
