@@ -111,13 +111,37 @@ function tabularSteps(examples, p) {
 
 /**
  * The MNIST pipeline (examples/mnist: etl -> train -> evaluate), without `provision` (no profiling
- * runs), with a small EPOCHS so that the benchmark stays within minutes.
+ * runs), with a small EPOCHS so that the benchmark stays within minutes. With `pca`, a pca step
+ * between etl and train (the tensors projected on their leading COMPONENTS principal components,
+ * tens of seconds of CPU for a file set about an eighth of etl's), which train and evaluate read.
  * @param {string} examples
- * @param {{ etl?: Env, train: Env }} p
+ * @param {{ etl?: Env, pca?: Env, train: Env }} p
  * @returns {StepSpec[]}
  */
 function mnistSteps(examples, p) {
   const dist = `${examples}/mnist/dist`;
+  const tensors =
+    p.pca === undefined
+      ? { step: 'etl', output: 'mnist-tensors' }
+      : { step: 'pca', output: 'mnist-pca' };
+  /** @type {Env} */
+  const reads = p.pca === undefined ? {} : { TENSORS: 'mnist-pca' };
+  /** @type {StepSpec[]} */
+  const pca =
+    p.pca === undefined
+      ? []
+      : [
+          {
+            name: 'pca',
+            command: ['node', `${dist}/pca.js`],
+            code: [dist],
+            inputs: [{ step: 'etl', output: 'mnist-tensors' }],
+            outputs: [{ fileset: 'mnist-pca' }],
+            env: p.pca,
+            resources: { cpu: 1, memoryMb: 768 },
+            timeoutSeconds: 600,
+          },
+        ];
   return [
     {
       name: 'etl',
@@ -129,11 +153,12 @@ function mnistSteps(examples, p) {
       resources: { cpu: 1, memoryMb: 512 },
       timeoutSeconds: 300,
     },
+    ...pca,
     {
       name: 'train',
       command: ['node', `${dist}/train.js`],
       code: [dist],
-      inputs: [{ step: 'etl', output: 'mnist-tensors' }],
+      inputs: [tensors],
       outputs: [{ fileset: 'mnist-model' }],
       env: {
         HIDDEN: '64',
@@ -142,6 +167,7 @@ function mnistSteps(examples, p) {
         EPOCHS: '1',
         BATCH: '64',
         SEED: '1',
+        ...reads,
         ...p.train,
       },
       resources: { cpu: 1, memoryMb: 768 },
@@ -152,11 +178,9 @@ function mnistSteps(examples, p) {
       name: 'evaluate',
       command: ['node', `${dist}/evaluate.js`],
       code: [dist],
-      inputs: [
-        { step: 'etl', output: 'mnist-tensors' },
-        { step: 'train', output: 'mnist-model' },
-      ],
+      inputs: [tensors, { step: 'train', output: 'mnist-model' }],
       outputs: [{ fileset: 'mnist-report' }],
+      ...(p.pca === undefined ? {} : { env: reads }),
       resources: { cpu: 1, memoryMb: 256 },
       timeoutSeconds: 300,
       quality: { metric: 'accuracy', goal: 'max' },
@@ -167,18 +191,22 @@ function mnistSteps(examples, p) {
 /**
  * The workload: eleven users' pipelines, eight on the weather table and three on MNIST. Every
  * tabular pipeline shares load and clean; features are shared by two to four users each; models
- * and their parameters differ (the Kaggle workloads' shape).
+ * and their parameters differ (the Kaggle workloads' shape). With `pca` (the `materialize`
+ * benchmark's workload), three more MNIST users, who ran before the other three, put a pca step
+ * before their model (two with the same 100 components, one with 50): an expensive feature table
+ * that several pipelines read, beside the cheap and big tensor sets, and not the last one used.
  * @param {string} examples
+ * @param {{ pca?: boolean }} [options]
  * @returns {{ original: Pipeline[], modified: Pipeline[] }}
  */
-export function workload(examples) {
+export function workload(examples, options = {}) {
   /** @param {string} user @param {{ clean?: Env, features: Env, train: Env }} p @returns {Pipeline} */
   const tab = (user, p) => ({
     user,
     kind: 'tabular',
     spec: { name: `${user}-weather`, steps: tabularSteps(examples, p) },
   });
-  /** @param {string} user @param {{ etl?: Env, train: Env }} p @returns {Pipeline} */
+  /** @param {string} user @param {{ etl?: Env, pca?: Env, train: Env }} p @returns {Pipeline} */
   const mnist = (user, p) => ({
     user,
     kind: 'mnist',
@@ -197,6 +225,13 @@ export function workload(examples) {
     tab('frank', { features: poly2, train: { MODEL: 'gd', EPOCHS: '400', LEARNING_RATE: '0.05' } }),
     tab('grace', { features: onehot, train: { MODEL: 'logistic' } }),
     tab('heidi', { features: standard, train: { MODEL: 'knn', K: '5' } }),
+    ...(options.pca === true
+      ? [
+          mnist('oscar', { pca: { COMPONENTS: '100' }, train: { HIDDEN: '64' } }),
+          mnist('peggy', { pca: { COMPONENTS: '100' }, train: { HIDDEN: '128' } }),
+          mnist('trent', { pca: { COMPONENTS: '50' }, train: { HIDDEN: '64' } }),
+        ]
+      : []),
     mnist('ivan', { train: { HIDDEN: '64' } }),
     mnist('judy', { train: { HIDDEN: '128' } }),
     mnist('mallory', { etl: { NORMALISE: 'standardise' }, train: { HIDDEN: '64' } }),
@@ -220,6 +255,16 @@ export function workload(examples) {
       train: { MODEL: 'logistic' },
     }), // the split
     tab('heidi', { features: onehot, train: { MODEL: 'knn', K: '5' } }), // features (as carol's), so the model
+    ...(options.pca === true
+      ? [
+          mnist('oscar', {
+            pca: { COMPONENTS: '100' },
+            train: { HIDDEN: '64', LEARNING_RATE: '0.05' },
+          }), // train
+          mnist('peggy', { pca: { COMPONENTS: '100' }, train: { HIDDEN: '256' } }), // train
+          mnist('trent', { pca: { COMPONENTS: '50' }, train: { HIDDEN: '128' } }), // train
+        ]
+      : []),
     mnist('ivan', { train: { HIDDEN: '64', LEARNING_RATE: '0.05' } }), // train
     mnist('judy', { train: { HIDDEN: '128', LEARNING_RATE: '0.2' } }), // train
     mnist('mallory', { etl: { NORMALISE: 'standardise' }, train: { HIDDEN: '32' } }), // train

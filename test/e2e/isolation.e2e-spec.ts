@@ -67,6 +67,7 @@ const BODIES: Record<string, unknown> = {
   putSecret: { value: 'intruder' },
   setProjectQuota: { bytes: 1 },
   setStorageBudget: { bytes: 1 },
+  setReuseSharing: { with: [] },
 };
 
 /** Values of required query parameters. */

@@ -241,4 +241,83 @@ describe('reuse of earlier results', () => {
     // And project default cannot ask about the other project's job.
     await expect(explain(idOf(theirs, 'make'))).rejects.toMatchObject({ status: 404 });
   });
+
+  it('reuses another project’s result only where that project shares its results, as a copy of its own', async () => {
+    const project = async (name: string): Promise<string> => {
+      const created = await system.api('POST', '/api/v1/projects', { name });
+      expect(created.status).toBe(201);
+      return (created.body as { key: string }).key;
+    };
+    const consumer = await project('reuse-consumer');
+    const stranger = await project('reuse-stranger');
+    // A pipeline of its own (another N): default computes it first.
+    const pipeline = () => {
+      const s = spec();
+      return {
+        ...s,
+        steps: s.steps.map((step) =>
+          step.name === 'make' ? { ...step, env: { ...step.env, N: '8' } } : step,
+        ),
+      };
+    };
+    const original = await run(pipeline());
+    const made = outputsOf(await history(idOf(original, 'use'))) as { version: number }[];
+    const bytes = await system.api(
+      'GET',
+      `/api/v1/filesets/reuse-out/versions/${made[0]!.version}/files/y`,
+    );
+    expect(bytes.status).toBe(200);
+
+    // Only an admin key of default itself shares default's results; another project's key
+    // does not see it.
+    expect(
+      (
+        await system.api(
+          'PUT',
+          '/api/v1/projects/default/reuse-sharing',
+          { with: ['reuse-consumer'] },
+          consumer,
+        )
+      ).status,
+    ).toBe(404);
+    const shared = await system.api('PUT', '/api/v1/projects/default/reuse-sharing', {
+      with: ['reuse-consumer'],
+    });
+    expect(shared.status).toBe(200);
+    expect(shared.body).toEqual({ project: 'default', with: ['reuse-consumer'], sharedWithIt: [] });
+    const seen = await system.api(
+      'GET',
+      '/api/v1/projects/reuse-consumer/reuse-sharing',
+      undefined,
+      consumer,
+    );
+    expect(seen.body).toMatchObject({ with: [], sharedWithIt: ['default'] });
+
+    // Not shared with: the same steps are computed.
+    const theirs = await run(pipeline(), stranger);
+    expect(await explain(idOf(theirs, 'make'), stranger)).toMatchObject({ decision: 'computed' });
+
+    // Shared with: both steps are reused from default, as versions of the consumer's own project
+    // that its steps read and its keys can download.
+    const mine = await run(pipeline(), consumer);
+    for (const step of ['make', 'use']) {
+      const events = await history(idOf(mine, step), consumer);
+      expect(events.map((e) => e.type)).not.toContain('job.started');
+      const reused = events.find((e) => e.type === 'job.reused')!.data as {
+        from: { jobId: string };
+        reason: string;
+      };
+      expect(reused.from.jobId).toBe(idOf(original, step));
+      expect(reused.reason).toMatch(/of project 'default'.*copied into this project as/);
+    }
+    const copied = outputsOf(await history(idOf(mine, 'use'), consumer)) as { version: number }[];
+    const read = await system.api(
+      'GET',
+      `/api/v1/filesets/reuse-out/versions/${copied[0]!.version}/files/y`,
+      undefined,
+      consumer,
+    );
+    expect(read.status).toBe(200);
+    expect(read.text).toBe(bytes.text);
+  });
 });

@@ -18,6 +18,7 @@ import { ProvisionController } from './provision/provision.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { SecretsController } from './secrets/secrets.controller.js';
 import { SecretsHandler } from './secrets/secrets.handler.js';
+import { ReuseSharingController } from './reuse/reuse-sharing.controller.js';
 import { StorageController } from './storage/storage.controller.js';
 
 @Module({
@@ -35,6 +36,7 @@ import { StorageController } from './storage/storage.controller.js';
     SecretsHandler,
     LogStreamsHandler,
     StorageController,
+    ReuseSharingController,
     ProvisionController,
     OpenApiController,
     EventsController,

@@ -19,6 +19,8 @@ import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ProvenanceMaterialization1797100000000 } from './materialize/materialize.migration.js';
 import { Materializer } from './materialize/materializer.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
+import { ProvenanceReuseSharing1797200000000 } from './reuse/sharing.migration.js';
+import { ReuseSharing } from './reuse/sharing.repository.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
 import { SignaturesProjection } from './reuse/signatures.projection.js';
 import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
@@ -74,6 +76,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     ProvenanceRunTimeline1797000000000,
     ProvenanceLineage1797050000000,
     ProvenanceMaterialization1797100000000,
+    ProvenanceReuseSharing1797200000000,
   ],
   providers: (ctx) => {
     // One runner for all of them: each event is read and decoded once, and applied to every read
@@ -95,8 +98,10 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
       },
     );
+    const sharing = new ReuseSharing(ctx.db, schema, ctx.store);
     return [
       { provide: ReadModels, useValue: new SqlReadModels(ctx.db) },
+      { provide: ReuseSharing, useValue: sharing },
       { provide: ProjectionRunner, useValue: runner },
       { provide: ProjectionControl, useValue: runner },
       { provide: MetricsRepository, useValue: new SqlMetricsRepository(ctx.db, metrics) },
@@ -113,7 +118,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       },
       {
         provide: SignaturesRepository,
-        useValue: new SqlSignaturesRepository(ctx.db, signatures),
+        useValue: new SqlSignaturesRepository(ctx.db, signatures, sharing.table()),
       },
       { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
       { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },

@@ -4,6 +4,7 @@ import { HistoryHandler } from './history/history.handler.js';
 import { LineageHandler } from './lineage/lineage.handler.js';
 import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
+import { SharingHandler } from './reuse/sharing.handler.js';
 import { TimelineHandler } from './timeline/timeline.handler.js';
 
 @Module({
@@ -11,6 +12,7 @@ import { TimelineHandler } from './timeline/timeline.handler.js';
     ExperimentGraphHandler,
     HistoryHandler,
     ReuseHandler,
+    SharingHandler,
     LineageHandler,
     MaterializeHandler,
     TimelineHandler,

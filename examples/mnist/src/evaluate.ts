@@ -20,12 +20,13 @@ import {
   readLabels,
   readMeta,
   TENSOR_FILES,
+  tensorsFileset,
   type Normalisation,
 } from './tensors.js';
 
 runJob(async () => {
   assertLittleEndian();
-  const tensors = inputDir('mnist-tensors');
+  const tensors = inputDir(tensorsFileset());
   const modelDir = inputDir('mnist-model');
   const output = outputDir('mnist-report');
 

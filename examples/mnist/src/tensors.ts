@@ -146,3 +146,12 @@ export function pixelStats(pixels: Uint8Array): { mean: number; std: number } {
   const mean = sum / pixels.length;
   return { mean, std: Math.sqrt(squares / pixels.length - mean * mean) };
 }
+
+/**
+ * The input file set train and evaluate read the tensors from: `mnist-tensors` (etl's), or another
+ * in the same format named by TENSORS (`mnist-pca`, pca's).
+ */
+export function tensorsFileset(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env['TENSORS'];
+  return name === undefined || name === '' ? 'mnist-tensors' : name;
+}

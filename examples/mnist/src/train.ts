@@ -9,6 +9,7 @@
 //   BATCH          examples per step                              default 64
 //   THREADS        worker threads       default round(ACAI_CPUS), or all cores when run by hand
 //   SEED           initial weights and shuffles                   default 1
+//   TENSORS        the input file set of tensors                  default mnist-tensors
 //
 // Every epoch it prints a metric line and, under acai, checkpoints; a resumed attempt continues
 // after the last checkpoint's epoch and ends with the weights an uninterrupted run would have.
@@ -43,6 +44,7 @@ import {
   readLabels,
   readMeta,
   TENSOR_FILES,
+  tensorsFileset,
 } from './tensors.js';
 
 interface Settings {
@@ -66,7 +68,7 @@ interface Progress {
 runJob(async () => {
   assertLittleEndian();
   const settings = readSettings();
-  const input = inputDir('mnist-tensors');
+  const input = inputDir(tensorsFileset());
   const output = outputDir('mnist-model');
   const checkpoints = checkpointDir();
 

@@ -78,6 +78,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
       'planRescale',
       'findReusable',
       'verifyVersion',
+      // A result of a project that shares with the run's: copied into it before it is taken.
+      'adoptVersion',
     ],
     queuesWork: true,
     writesLogs: false,
@@ -128,7 +130,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
     hearsControls: [Controls.cancelJob, Controls.rescaleJob, Controls.nodeHeartbeat],
   },
   provenance: {
-    appends: [],
+    // Whom a project shares its results with for reuse (`project.reuse_sharing_changed`).
+    appends: ['project'],
     // The materializer evicts derived artifacts beyond a project's storage budget.
     calls: ['evictVersion'],
     queuesWork: false,

@@ -4,6 +4,7 @@ import {
   SetStorageBudgetSchema,
   StorageBudgetViewSchema,
 } from './api/materialization.js';
+import { ReuseSharingViewSchema, SetReuseSharingSchema } from './api/reuse-sharing.js';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
 import { RunPlanViewSchema, RunPlanWithReuseSchema, StepToEstimateSchema } from './api/run-plan.js';
@@ -316,6 +317,23 @@ export const Commands = defineCommands({
     request: z.object({ ...projectScoped, ...SetStorageBudgetSchema.shape }),
     response: StorageBudgetViewSchema,
   },
+  getReuseSharing: {
+    service: 'provenance',
+    summary: 'Whom a project shares its results with for reuse, and who shares theirs with it',
+    request: z.object({ ...projectScoped }),
+    response: ReuseSharingViewSchema,
+  },
+  setReuseSharing: {
+    service: 'provenance',
+    summary:
+      'Set the projects whose runs may reuse a project’s results (recorded as project.reuse_sharing_changed)',
+    request: z.object({
+      ...projectScoped,
+      ...SetReuseSharingSchema.shape,
+      keyId: z.string().nullable(),
+    }),
+    response: ReuseSharingViewSchema,
+  },
   replayProjection: {
     service: 'provenance',
     summary:
@@ -514,6 +532,20 @@ export const Commands = defineCommands({
       name: FilesetNameSchema,
       version: z.number().int().positive(),
       pinned: z.boolean(),
+    }),
+    response: VersionViewSchema,
+  },
+  adoptVersion: {
+    service: 'catalog',
+    summary:
+      'Copy a version of another project (that shares its results with this one) into this project as the next version of its file set of the same name: same files, no bytes copied',
+    request: z.object({
+      ...projectScoped,
+      name: FilesetNameSchema,
+      from: z.object({ project: z.string().min(1), version: z.number().int().positive() }),
+      createdBy: CreatorSchema,
+      /** As for commitVersion: sent again, it answers the version the first made. */
+      commitId: z.string().regex(/^[A-Za-z0-9._:/-]{1,200}$/),
     }),
     response: VersionViewSchema,
   },

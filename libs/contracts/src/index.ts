@@ -82,6 +82,13 @@ export {
 } from './events/job.events.js';
 export { type Creator, FILESET, type ManifestRef, type Metadata } from './events/fileset.events.js';
 export { PROFILE } from './events/profile.events.js';
+export { PROJECT } from './events/project.events.js';
+export {
+  type ReuseSharingView,
+  ReuseSharingViewSchema,
+  type SetReuseSharing,
+  SetReuseSharingSchema,
+} from './api/reuse-sharing.js';
 export {
   type MaterializationDecision,
   MaterializationDecisionSchema,

@@ -98,6 +98,8 @@ export {
   type MaterializationPlan,
   planLeastRecentlyUsed,
   planMaterialization,
+  relativeQualities,
+  type ModelQuality,
   type ScoredArtifact,
   scoreArtifacts,
 } from './materialize.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   planLeastRecentlyUsed,
   planMaterialization,
+  relativeQualities,
   scoreArtifacts,
   type Artifact,
 } from './materialize.js';
@@ -30,9 +31,9 @@ describe('the materializer', () => {
     // costly and used save the same seconds per byte: the top of the cost half.
     expect(costly!.utility).toBeCloseTo(0.5);
     expect(used!.utility).toBeCloseTo(0.5);
-    expect(cheap!.utility).toBeCloseTo(0.005);
-    // The only model with a quality is the best one: the whole quality half, and a little more.
-    expect(good!.utility).toBeCloseTo(0.505);
+    expect(cheap!.utility).toBeCloseTo(0);
+    // Its model scores 0.97 of the best of its metric: that share of the quality half.
+    expect(good!.utility).toBeCloseTo(0.485);
   });
 
   it('keeps the highest utility within the budget and evicts the rest, lowest first', () => {
@@ -79,5 +80,59 @@ describe('the materializer', () => {
     ];
     expect(planMaterialization(artifacts, 100).keep.map((a) => a.id)).toEqual(['old-costly@1']);
     expect(planLeastRecentlyUsed(artifacts, 100).keep.map((a) => a.id)).toEqual(['new-cheap@1']);
+  });
+
+  it('scales recreation cost per byte on a log scale, so mid-sized artifacts are not all 0', () => {
+    const [, mid] = scoreArtifacts([
+      artifact('report@1', { bytes: 1, recreateSeconds: 1 }),
+      artifact('features@1', { bytes: 100, recreateSeconds: 1 }),
+      artifact('tensors@1', { bytes: 10_000, recreateSeconds: 1 }),
+    ]);
+    expect(mid!.utility).toBeCloseTo(0.25);
+  });
+
+  it('keeps an expensive feature table over a cheap tensor set whose model is a little better', () => {
+    // PCA features: 30 s for 28 MB, model accuracy 0.98 of the best; the tensors: 1 s for
+    // 220 MB, leading to the best model; a report beside them. Room for one of the two.
+    const plan = planMaterialization(
+      [
+        artifact('report@1', { bytes: 1_000, recreateSeconds: 1, quality: 1 }),
+        artifact('pca@1', { bytes: 28_000_000, recreateSeconds: 30, quality: 0.98 }),
+        artifact('tensors@1', { bytes: 220_000_000, recreateSeconds: 1, quality: 1 }),
+      ],
+      230_000_000,
+    );
+    expect(plan.keep.map((a) => a.id)).toEqual(['report@1', 'pca@1']);
+    expect(plan.evict.map((a) => a.id)).toEqual(['tensors@1']);
+  });
+
+  it('counts recreating the ancestors it evicts in what an artifact costs', () => {
+    // Room for one of pca and other; pca costs 30 s, other 35 s, but pca's input (10 s) goes too.
+    const plan = planMaterialization(
+      [
+        artifact('tensors@1', { bytes: 300, recreateSeconds: 10 }),
+        artifact('pca@1', { recreateSeconds: 30, madeFrom: ['tensors@1'] }),
+        artifact('other@1', { recreateSeconds: 35 }),
+      ],
+      100,
+    );
+    expect(plan.keep.map((a) => a.id)).toEqual(['pca@1']);
+    expect(plan.evict.map((a) => a.id).sort()).toEqual(['other@1', 'tensors@1']);
+    expect(plan.keep[0]!.recreateSeconds).toBe(40);
+  });
+
+  it('scores a model against the best of its own metric, never against another metric', () => {
+    const scores = new Map(
+      relativeQualities([
+        { id: 'pca', metric: 'accuracy', goal: 'max', value: 0.95 },
+        { id: 'tensors', metric: 'accuracy', goal: 'max', value: 0.97 },
+        { id: 'ridge', metric: 'rmse', goal: 'min', value: 4 },
+        { id: 'gd', metric: 'rmse', goal: 'min', value: 2 },
+      ]),
+    );
+    expect(scores.get('tensors')).toBe(1);
+    expect(scores.get('pca')).toBeCloseTo(0.95 / 0.97);
+    expect(scores.get('gd')).toBe(1);
+    expect(scores.get('ridge')).toBeCloseTo(0.5);
   });
 });

@@ -3,11 +3,22 @@
  * (Derakhshan et al.). Each artifact's utility weighs how good the models it leads to are
  * (potential) against what keeping it saves (recreation cost × uses, per byte):
  *
- *   U(v) = α · p'(v) + (1 − α) · rf'(v),   rf(v) = (uses(v) + 1) · recreate(v) / size(v)
+ *   U(v) = α · p(v) + (1 − α) · rf'(v),   rf(v) = (uses(v) + 1) · recreate(v) / size(v)
  *
- * with p' and rf' scaled to [0, 1] over the candidates (p' by min–max over those with a quality,
- * 0 without one), α = 0.5 by default. Protected artifacts (inputs of work not done, pinned ones)
- * are kept first; the others are kept in order of utility while they fit, and the rest are evicted.
+ * with α = 0.5 by default, and:
+ * - p(v) the relative quality of the best model v leads to (1: the best model of its metric; a
+ *   model with accuracy 0.95 where the best has 0.97 scores 0.98), 0 without one. Qualities of
+ *   different metrics (an accuracy, an RMSE) are not compared with each other, and near-equal
+ *   models are not stretched apart as min–max scaling would;
+ * - recreate(v) what it takes to have v again: the job that made it, plus recreating every derived
+ *   ancestor that is not kept (evicted earlier, or in the same plan), since that job needs its
+ *   inputs first;
+ * - rf' the rank of rf on a log scale over the candidates, min–max to [0, 1]: rf spans orders of
+ *   magnitude (a 1 kB report against a 200 MB tensor set), and scaled by its maximum alone every
+ *   artifact but the smallest would score about 0, leaving the potential alone to decide.
+ *
+ * Protected artifacts (inputs of work not done, pinned ones) are kept first; the others are kept
+ * in order of utility while they fit, and the rest are evicted.
  */
 
 /** A derived artifact (a version some job made), as the materializer weighs it. */
@@ -17,13 +28,18 @@ export interface Artifact {
   readonly fileset: string;
   readonly version: number;
   readonly bytes: number;
-  /** Seconds the job that made it ran: what recomputing it would cost again. */
+  /**
+   * Seconds the job that made it ran, plus those of recreating its derived ancestors already
+   * evicted: what having it again would cost if all it is made from that is kept stays kept.
+   */
   readonly recreateSeconds: number;
+  /** The candidates (ids) the job that made it read: evicting one of them makes this dearer. */
+  readonly madeFrom?: readonly string[];
   /** Jobs that read it or took it as their result instead of running. */
   readonly uses: number;
   /**
-   * The best quality among the models it leads to (itself included), higher better; null when
-   * none reported one.
+   * The relative quality, in [0, 1], of the best model it leads to (itself included): 1 for the
+   * best model of that model's metric; null when none reported one.
    */
   readonly quality: number | null;
   /** Why it must be kept whatever its utility (null: it may be evicted). */
@@ -35,6 +51,9 @@ export interface Artifact {
 export interface ScoredArtifact extends Artifact {
   readonly utility: number;
 }
+
+/** How many times a plan is weighed again after evicting ancestors made other artifacts dearer. */
+const MAX_PASSES = 5;
 
 export interface MaterializationPlan {
   readonly budgetBytes: number;
@@ -55,26 +74,63 @@ export function scoreArtifacts(
   alpha: number = DEFAULT_ALPHA,
 ): ScoredArtifact[] {
   const rf = artifacts.map((a) => ((a.uses + 1) * a.recreateSeconds) / Math.max(a.bytes, 1));
-  const maxRf = Math.max(0, ...rf);
-  const qualities = artifacts.flatMap((a) => (a.quality === null ? [] : [a.quality]));
-  const minQ = Math.min(...qualities);
-  const maxQ = Math.max(...qualities);
+  const logs = rf.flatMap((x) => (x > 0 ? [Math.log(x)] : []));
+  const lo = Math.min(...logs);
+  const hi = Math.max(...logs);
   return artifacts.map((a, i) => {
-    const p = a.quality === null ? 0 : maxQ > minQ ? (a.quality - minQ) / (maxQ - minQ) : 1;
-    const r = maxRf > 0 ? rf[i]! / maxRf : 0;
+    const x = rf[i]!;
+    const r = x <= 0 ? 0 : hi > lo ? (Math.log(x) - lo) / (hi - lo) : 1;
+    const p = a.quality === null ? 0 : Math.min(1, Math.max(0, a.quality));
     return { ...a, utility: alpha * p + (1 - alpha) * r };
   });
 }
 
-/** The utility-based plan: protected first, then by utility (ties: smaller first) while it fits. */
+/**
+ * The utility-based plan: protected first, then by utility (ties: smaller first) while it fits.
+ * An artifact whose ancestor the plan evicts costs that ancestor's recreation too: the plan is
+ * weighed again with those costs until it evicts nothing new.
+ */
 export function planMaterialization(
   artifacts: readonly Artifact[],
   budgetBytes: number,
   alpha: number = DEFAULT_ALPHA,
 ): MaterializationPlan {
-  return greedy(scoreArtifacts(artifacts, alpha), budgetBytes, (a, b) =>
-    b.utility !== a.utility ? b.utility - a.utility : a.bytes - b.bytes,
-  );
+  const byUtility = (a: ScoredArtifact, b: ScoredArtifact): number =>
+    b.utility !== a.utility ? b.utility - a.utility : a.bytes - b.bytes;
+  let plan = greedy(scoreArtifacts(artifacts, alpha), budgetBytes, byUtility);
+  for (let pass = 1; pass < MAX_PASSES; pass++) {
+    const evicted = new Set(plan.evict.map((a) => a.id));
+    const dearer = withEvictedAncestors(artifacts, evicted);
+    const next = greedy(scoreArtifacts(dearer, alpha), budgetBytes, byUtility);
+    const same =
+      next.evict.length === plan.evict.length && next.evict.every((a) => evicted.has(a.id));
+    plan = next;
+    if (same) break;
+  }
+  return plan;
+}
+
+/** Each artifact's recreation cost with that of its ancestors among `evicted` added. */
+function withEvictedAncestors(
+  artifacts: readonly Artifact[],
+  evicted: ReadonlySet<string>,
+): Artifact[] {
+  const byId = new Map(artifacts.map((a) => [a.id, a] as const));
+  const cost = new Map<string, number>();
+  const recreate = (a: Artifact, seen: Set<string>): number => {
+    const known = cost.get(a.id);
+    if (known !== undefined) return known;
+    seen.add(a.id);
+    let seconds = a.recreateSeconds;
+    for (const id of a.madeFrom ?? []) {
+      const parent = byId.get(id);
+      if (parent === undefined || !evicted.has(id) || seen.has(id)) continue;
+      seconds += recreate(parent, seen);
+    }
+    cost.set(a.id, seconds);
+    return seconds;
+  };
+  return artifacts.map((a) => ({ ...a, recreateSeconds: recreate(a, new Set()) }));
 }
 
 /** What least-recently-used keeps under the same budget (the baseline it is measured against). */
@@ -118,4 +174,34 @@ function greedy(
     keep,
     evict,
   };
+}
+
+/** A model's last value of the metric that says how good it is. */
+export interface ModelQuality {
+  readonly id: string;
+  readonly metric: string;
+  readonly goal: 'max' | 'min';
+  readonly value: number;
+}
+
+/**
+ * Each model's quality relative to the best of its metric and goal among `models`, in [0, 1]:
+ * value / best for a metric to maximise, best / value for one to minimise (errors such as an RMSE),
+ * so 1 is the best model of its metric. Metrics are never compared with each other.
+ */
+export function relativeQualities(models: readonly ModelQuality[]): [string, number][] {
+  const key = (m: ModelQuality): string => `${m.goal}:${m.metric}`;
+  const size = (m: ModelQuality): number => (m.goal === 'min' ? Math.abs(m.value) : m.value);
+  const best = new Map<string, number>();
+  for (const m of models) {
+    const b = best.get(key(m));
+    const v = size(m);
+    if (b === undefined || (m.goal === 'min' ? v < b : v > b)) best.set(key(m), v);
+  }
+  return models.map((m) => {
+    const b = best.get(key(m))!;
+    const v = size(m);
+    const r = m.goal === 'min' ? (v === 0 ? 1 : b / v) : b <= 0 ? 0 : v / b;
+    return [m.id, Math.min(1, Math.max(0, r))];
+  });
 }

@@ -11,6 +11,7 @@ import { InMemoryBlobStore } from '@acai/blobstore/testing';
 import { ProjectionControl, silentLogger } from '@acai/eventing';
 import { InMemoryEventLog } from '@acai/eventing/testing';
 import type { Search } from '@acai/filesets';
+import { DefaultQuota } from '../blobs/blobs.handler.js';
 import { BlobsRepository, type BlobCheck, type OwnedBlob } from '../blobs/blobs.repository.js';
 import { SearchRepository } from '../search/search.repository.js';
 import { FilesetRepository } from './fileset.repository.js';
@@ -101,6 +102,7 @@ describe('the catalog’s file sets', () => {
       owners,
       projections,
       silentLogger,
+      new DefaultQuota(0),
     );
   });
 
@@ -161,6 +163,59 @@ describe('the catalog’s file sets', () => {
       'fileset.version_committed',
       'fileset.version_committed',
     ]);
+  });
+
+  it('copies a version of another project as the next version of its own, owning the same blobs', async () => {
+    await handler.create({
+      project: 'p2',
+      request: { name: 'data', metadata: {}, labels: [] },
+      createdBy: BY,
+    });
+    const result = upload('a result of p2', 'p2');
+    await handler.commit({
+      project: 'p2',
+      name: 'data',
+      request: {
+        parent: 0,
+        put: [{ path: 'r.txt', sha256: result }],
+        delete: [],
+        metadata: {},
+        labels: [],
+      },
+      createdBy: BY,
+    });
+    await create('data');
+    const mine = upload('an older version of p1');
+    await handler.commit({
+      project: PROJECT,
+      name: 'data',
+      request: {
+        parent: 0,
+        put: [{ path: 'old.txt', sha256: mine }],
+        delete: [],
+        metadata: {},
+        labels: [],
+      },
+      createdBy: BY,
+    });
+    expect(owners.owners.get(result)?.has(PROJECT)).toBe(false);
+    const adopt = () =>
+      handler.adopt({
+        project: PROJECT,
+        name: 'data',
+        from: { project: 'p2', version: 1 },
+        createdBy: BY,
+        commitId: 'reuse:job-9:data',
+      });
+    const copied = await adopt();
+    expect(copied).toMatchObject({ version: 2, parent: 1, files: 1 });
+    expect(await handler.diff({ project: PROJECT, name: 'data', from: 1, to: 2 })).toMatchObject({
+      added: ['r.txt'],
+      removed: ['old.txt'],
+    });
+    expect(owners.owners.get(result)?.has(PROJECT)).toBe(true);
+    // Sent again (its answer lost): the same version, not another.
+    expect(await adopt()).toMatchObject({ version: 2 });
   });
 
   it('refuses a commit on a stale parent (409) and one naming bytes never uploaded (400), recording nothing', async () => {

@@ -6,12 +6,14 @@ import {
   AcaiError,
   CommitRequestSchema,
   FilesetProblems,
+  isProblem,
   parseOrThrow,
   type CommandName,
   type CommandPayload,
   type CommandResult,
 } from '@acai/contracts';
-import { BlobStore } from '@acai/blobstore';
+import { BlobStore, quotaOf, quotaRefusal } from '@acai/blobstore';
+import { DefaultQuota } from '../blobs/blobs.handler.js';
 import {
   describeError,
   LOGGER,
@@ -30,6 +32,7 @@ import {
   resolveVersion,
   type FilesetCommand,
   type FilesetState,
+  type Manifest,
 } from '@acai/filesets';
 import { FilesetRepository } from './fileset.repository.js';
 import { ManifestsRepository } from './manifests.repository.js';
@@ -57,6 +60,8 @@ export class FilesetsHandler {
     /** The search tables and blob references, a projection of the file set events. */
     private readonly projections: ProjectionControl,
     @Inject(LOGGER) private readonly logger: EventingLogger,
+    /** The storage quota of a project that sets none: what a copied version is counted against. */
+    private readonly defaultQuota: DefaultQuota,
   ) {}
 
   @OnCommand('createFileset')
@@ -144,6 +149,85 @@ export class FilesetsHandler {
         );
       });
     }
+  }
+
+  /**
+   * Copies a version of another project into this one: the next version of this project's file set
+   * of the same name (made if there is none), with exactly that version's files. The reuse planner
+   * sends it for a result of a project that shares its results with this one (provenance said so),
+   * so that the run reads versions of its own project. No bytes are copied: this project comes to
+   * own the same blobs, counted against its quota (refused past it, as an upload would be).
+   */
+  @OnCommand('adoptVersion')
+  async adopt(@Payload() req: Request<'adoptVersion'>): Result<'adoptVersion'> {
+    const { state: source } = await this.filesets.load(req.from.project, req.name);
+    const version = source.exists ? source.versions[req.from.version - 1] : undefined;
+    if (version === undefined)
+      throw new AcaiError(
+        FilesetProblems.VERSION_NOT_FOUND,
+        `Project '${req.from.project}' has no version ${req.from.version} of file set '${req.name}' to copy`,
+      );
+    if (version.evicted)
+      throw new AcaiError(
+        FilesetProblems.VERSION_EVICTED,
+        `Version ${req.from.version} of '${req.name}' in project '${req.from.project}' was evicted: its files are gone, so it cannot be copied`,
+      );
+    const files = [...(await this.manifests.load(version.manifest.sha256)).entries()];
+    await this.blobOwners.own(
+      req.project,
+      files.map(([, f]) => ({ sha256: f.sha256, size: f.size })),
+      (storage, adding) => {
+        const refused = quotaRefusal(
+          {
+            project: req.project,
+            usedBytes: storage.usedBytes,
+            quotaBytes: quotaOf(storage.quotaBytes, this.defaultQuota.bytes),
+          },
+          adding,
+        );
+        if (refused !== undefined) throw refused;
+      },
+    );
+    let { state } = await this.filesets.load(req.project, req.name);
+    const made = committedAs(state, req.commitId);
+    if (made !== undefined) return versionView(req.name, made);
+    if (!state.exists) {
+      try {
+        ({ state } = await this.execute(req.project, req.name, {
+          kind: 'create',
+          name: req.name,
+          metadata: {},
+          labels: [],
+          createdBy: req.createdBy,
+        }));
+      } catch (error) {
+        // Made meanwhile by another commit: build on it.
+        if (!isProblem(error, FilesetProblems.FILESET_EXISTS)) throw error;
+        this.filesets.forget(req.project, req.name);
+        ({ state } = await this.filesets.load(req.project, req.name));
+      }
+    }
+    const parent = state.versions.length;
+    const before: Manifest = parent === 0 ? new Map() : await this.manifestOf(state, parent);
+    const paths = new Set(files.map(([path]) => path));
+    return this.commit({
+      project: req.project,
+      name: req.name,
+      request: {
+        parent,
+        put: files.map(([path, f]) => ({
+          path,
+          sha256: f.sha256,
+          size: f.size,
+          mediaType: f.mediaType,
+        })),
+        delete: [...before.keys()].filter((path) => !paths.has(path)),
+        metadata: { copiedFrom: { project: req.from.project, version: req.from.version } },
+        labels: [],
+      },
+      createdBy: req.createdBy,
+      commitId: req.commitId,
+    });
   }
 
   /**

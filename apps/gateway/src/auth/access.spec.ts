@@ -43,7 +43,7 @@ describe('the scope each route needs', () => {
     expect(changes.filter(readable).sort()).toEqual(['planProvisioning', 'planRun']);
   });
 
-  it('keeps key management and the storage budget for the project admin, cross-project work for the platform admin', () => {
+  it('keeps key management, the storage budget and reuse sharing for the project admin, cross-project work for the platform admin', () => {
     const by = (access: Access) =>
       entries
         .filter(([, r]) => r.auth === access)
@@ -59,6 +59,8 @@ describe('the scope each route needs', () => {
       'putSecret',
       'revokeKey',
       'revokeSubscriberCredentials',
+      // Whose runs may take the project's results: the project's own decision.
+      'setReuseSharing',
       // What the materializer may evict: the project's own policy, not a writer's.
       'setStorageBudget',
     ]);

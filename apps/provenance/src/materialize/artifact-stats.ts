@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { QualitySpec } from '@acai/contracts';
+import { relativeQualities } from '@acai/runs';
 
 /** A file set version of the lineage graph with what the experiment graph says of it. */
 export interface ArtifactStats {
@@ -122,7 +123,7 @@ export class ArtifactStatsReader {
    * the job that made it and of everything downstream of it; a job the best of itself and what it
    * made or led to.
    */
-  async qualities(project: string): Promise<(node: string) => number | null> {
+  async qualities(project: string, relative = false): Promise<(node: string) => number | null> {
     const scored = await this.db.query<{ id: string; quality: QualitySpec; value: number }[]>(
       `SELECT j.id, j.quality, m.value FROM ${this.t('lineage_nodes')} j
        JOIN LATERAL (
@@ -135,7 +136,16 @@ export class ArtifactStatsReader {
     );
     if (scored.length === 0) return () => null;
     const own = new Map(
-      scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
+      relative
+        ? relativeQualities(
+            scored.map((s) => ({
+              id: s.id,
+              metric: s.quality.metric,
+              goal: s.quality.goal,
+              value: s.value,
+            })),
+          )
+        : scored.map((s) => [s.id, s.quality.goal === 'min' ? -s.value : s.value] as const),
     );
     const edges = await this.db.query<{ src: string; dst: string; kind: string }[]>(
       `SELECT src, dst, kind FROM ${this.t('lineage_edges')} WHERE project = $1`,
@@ -170,5 +180,27 @@ export class ArtifactStatsReader {
       }
       return q;
     };
+  }
+
+  /** For each job node, the version nodes it read. */
+  async inputsOfJobs(project: string): Promise<Map<string, string[]>> {
+    const rows = await this.db.query<{ src: string; dst: string }[]>(
+      `SELECT src, dst FROM ${this.t('lineage_edges')} WHERE project = $1 AND kind = 'input'`,
+      [project],
+    );
+    const inputs = new Map<string, string[]>();
+    for (const r of rows) (inputs.get(r.dst) ?? inputs.set(r.dst, []).get(r.dst)!).push(r.src);
+    return inputs;
+  }
+
+  /**
+   * What the materializer weighs as a node's potential: the relative quality, in [0, 1], of the
+   * best model it leads to. Each job that names a quality metric scores its last value against
+   * the best value of that metric (and goal) in the project: value / best for a metric to
+   * maximise, best / value for one to minimise (1: the best model); metrics are never compared
+   * with each other. A node scores the best of what it leads to, as in `qualities`.
+   */
+  async relativeQualitiesOf(project: string): Promise<(node: string) => number | null> {
+    return this.qualities(project, true);
   }
 }

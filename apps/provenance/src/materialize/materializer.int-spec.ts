@@ -172,12 +172,27 @@ describe('the materializer', () => {
       bytes: 1_000,
       recreateSeconds: 60,
       uses: 1,
-      // It leads to the model train made.
-      quality: 0.97,
+      // It leads to the model train made, the best (the only one) of its metric.
+      quality: 1,
       protectedBecause: null,
     });
-    expect(by['model@1']).toMatchObject({ recreateSeconds: 120, uses: 1, quality: 0.97 });
+    expect(by['model@1']).toMatchObject({ recreateSeconds: 120, uses: 1, quality: 1 });
     expect(by['tmp@1']).toMatchObject({ recreateSeconds: 1, uses: 0, quality: null });
+  });
+
+  it('counts recreating the ancestors already evicted in what an artifact costs', async () => {
+    const events = workload('ancestors');
+    const e = eventLog({ project: 'ancestors', firstSeq: events.at(-1)!.position.seq });
+    await seed([
+      ...events,
+      e('fileset.version_evicted', 'features', { version: 1, reason: 'budget' }),
+    ]);
+    const m = new Materializer(db, schema, catalog(), silentLogger, 0);
+    const by = Object.fromEntries((await m.artifacts('ancestors')).map((a) => [a.id, a]));
+    // model@1 again: etl first (60 s, its input is gone), then train (120 s).
+    expect(by['model@1']).toMatchObject({ recreateSeconds: 180, madeFrom: [] });
+    // report@1: eval alone (5 s), as model@1 is there; evicting it would add model's 180 s.
+    expect(by['report@1']).toMatchObject({ recreateSeconds: 5, madeFrom: ['model@1'] });
   });
 
   it('evicts the lowest utility beyond the budget through the catalog, with its decision', async () => {

@@ -7,7 +7,7 @@ import {
   type StorageBudgetView,
 } from '@acai/contracts';
 import type { CommandSender, EventingLogger } from '@acai/eventing';
-import { ArtifactStatsReader } from './artifact-stats.js';
+import { ArtifactStatsReader, type ArtifactStats } from './artifact-stats.js';
 import {
   DEFAULT_ALPHA,
   planLeastRecentlyUsed,
@@ -232,17 +232,41 @@ export class Materializer {
   /** The project's derived versions not evicted, weighed from the lineage graph. */
   async artifacts(project: string): Promise<Artifact[]> {
     const versions = await this.stats.versions(project);
-    const quality = await this.stats.qualities(project);
+    const quality = await this.stats.relativeQualitiesOf(project);
+    const readBy = await this.stats.inputsOfJobs(project);
+    const byNode = new Map(versions.map((v) => [v.node, v] as const));
+    const id = (v: ArtifactStats): string => `${v.fileset}@${v.version}`;
+    // Derived versions the job that made `v` read.
+    const madeFrom = (v: ArtifactStats): ArtifactStats[] =>
+      (v.maker === null ? [] : (readBy.get(v.maker) ?? [])).flatMap((node) => {
+        const input = byNode.get(node);
+        return input === undefined || input.maker === null ? [] : [input];
+      });
+    // Recreating `v`: its job, after recreating whatever it read that is already evicted.
+    const cost = new Map<string, number>();
+    const recreate = (v: ArtifactStats, seen: Set<string>): number => {
+      const known = cost.get(v.node);
+      if (known !== undefined) return known;
+      seen.add(v.node);
+      let seconds = (v.computeMs ?? 0) / 1000;
+      for (const input of madeFrom(v))
+        if (input.evicted && !seen.has(input.node)) seconds += recreate(input, seen);
+      cost.set(v.node, seconds);
+      return seconds;
+    };
     return versions.flatMap((v) =>
       v.maker === null || v.evicted || v.bytes === null
         ? []
         : [
             {
-              id: `${v.fileset}@${v.version}`,
+              id: id(v),
               fileset: v.fileset,
               version: v.version,
               bytes: v.bytes,
-              recreateSeconds: (v.computeMs ?? 0) / 1000,
+              recreateSeconds: recreate(v, new Set()),
+              madeFrom: madeFrom(v)
+                .filter((input) => !input.evicted)
+                .map(id),
               uses: v.reads + v.reuses,
               quality: quality(v.node),
               protectedBecause: v.pinned

@@ -63,9 +63,14 @@ const signed = (r: Row): SignedJob => ({
 });
 
 export class SqlSignaturesRepository implements SignaturesRepository {
+  /**
+   * @param sharingTable whom each project shares its results with (`reuse_sharing`); without it,
+   *   only the project's own results are found
+   */
   constructor(
     private readonly db: DataSource,
     private readonly projection: SignaturesProjection,
+    private readonly sharingTable: string | null = null,
   ) {}
 
   async findResult(
@@ -91,15 +96,23 @@ export class SqlSignaturesRepository implements SignaturesRepository {
         duration_ms: string | null;
         price_per_hour: number | null;
         reused_from: string | null;
+        project: string;
       }[]
     >(
-      `SELECT job_id, run_id, name, outputs, duration_ms, price_per_hour, reused_from
+      // The project's own results first, then those of projects that share theirs with it.
+      `SELECT job_id, run_id, name, outputs, duration_ms, price_per_hour, reused_from, project
        FROM ${this.projection.table()}
-       WHERE project = $1 AND signature = $2 AND status IN ('succeeded', 'reused') AND job_id <> $3
-       ORDER BY seq DESC LIMIT $4`,
+       WHERE (project = $1${
+         this.sharingTable === null
+           ? ''
+           : ` OR project IN (SELECT s.project FROM ${this.sharingTable} s WHERE s.shares_with = $1)`
+       })
+         AND signature = $2 AND status IN ('succeeded', 'reused') AND job_id <> $3
+       ORDER BY (project = $1) DESC, seq DESC LIMIT $4`,
       [project, signature, excludeJobId, limit],
     );
     return rows.map((r) => ({
+      ...(r.project === project ? {} : { project: r.project }),
       jobId: r.job_id,
       runId: r.run_id,
       name: r.name,

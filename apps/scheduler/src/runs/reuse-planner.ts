@@ -41,8 +41,10 @@ export type ReuseDecision =
  * once, when it is ready, so a run's steps are decided in one pass in dependency order: a reused
  * step's versions are its dependants' inputs, so they are reused in turn when nothing else changed.
  *
- * Reuse never crosses projects. Anything that cannot be asked (provenance or the catalog down)
- * means computing, with the reason: a result is never reused on a guess.
+ * Reuse crosses projects only where a project shares its results with the run's project (its own
+ * results come first): such a result's versions are copied into the run's project before they are
+ * taken. Anything that cannot be asked (provenance or the catalog down) means computing, with the
+ * reason: a result is never reused on a guess.
  */
 export class ReusePlanner {
   constructor(
@@ -105,7 +107,7 @@ export class ReusePlanner {
       const key = JSON.stringify(candidate.outputs);
       if (checked.has(key)) continue;
       checked.add(key);
-      const why = await this.notIntact(project, job, candidate);
+      const why = await this.notIntact(candidate.project ?? project, job, candidate);
       if (why === null) {
         result = candidate;
         break;
@@ -119,7 +121,21 @@ export class ReusePlanner {
           : `${problem!}; none of the ${checked.size} earlier results with its signature is intact`,
       );
     }
+    const declared = result.outputs.filter((o) => job.outputs.some((d) => d.fileset === o.fileset));
+    let outputs = declared;
+    if (result.project !== undefined) {
+      // Another project's result (it shares its results with this one): this run reads versions
+      // of its own project, so the versions are copied first (no bytes copied).
+      try {
+        outputs = await this.copy(project, runId, job, result.project, declared);
+      } catch (error) {
+        return compute(
+          `job ${result.jobId} of project '${result.project}' (which shares its results) had the same signature, but its outputs could not be copied into this project (${(error as Error).message}), so it is computed`,
+        );
+      }
+    }
     const seconds = result.durationMs === null ? null : result.durationMs / 1000;
+    const from = result.project === undefined ? '' : ` of project '${result.project}'`;
     return {
       kind: 'reuse',
       data: {
@@ -128,7 +144,7 @@ export class ReusePlanner {
         command: [...job.command],
         env: { ...job.env },
         inputs: [...inputs],
-        outputs: result.outputs.filter((o) => job.outputs.some((d) => d.fileset === o.fileset)),
+        outputs,
         signature,
         from: {
           jobId: result.jobId,
@@ -139,10 +155,39 @@ export class ReusePlanner {
               ? null
               : (result.pricePerHour * seconds) / 3600,
         },
-        reason: `job ${result.jobId} (step '${result.name}' of run ${result.runId}) had the same signature, and its outputs ${result.outputs.map((o) => `${o.fileset}@${o.version}`).join(', ')} are intact`,
+        reason: `job ${result.jobId} (step '${result.name}' of run ${result.runId}${from}) had the same signature, and its outputs ${declared.map((o) => `${o.fileset}@${o.version}`).join(', ')} are intact${from === '' ? '' : `; copied into this project as ${outputs.map((o) => `${o.fileset}@${o.version}`).join(', ')}`}`,
         ...(job.trial == null ? {} : { trial: job.trial }),
       },
     };
+  }
+
+  /** Copies another project's versions into `project`, as versions made by the job that reuses them. */
+  private async copy(
+    project: string,
+    runId: string,
+    job: PlannedJob,
+    from: string,
+    versions: readonly { fileset: string; version: number }[],
+  ): Promise<{ fileset: string; version: number }[]> {
+    const copied: { fileset: string; version: number }[] = [];
+    for (const v of versions) {
+      const made = await this.commands.send('adoptVersion', {
+        project,
+        name: v.fileset,
+        from: { project: from, version: v.version },
+        createdBy: {
+          kind: 'job',
+          jobId: job.id,
+          runId,
+          step: job.name,
+          parameters: { ...job.env },
+          code: null,
+        },
+        commitId: `reuse:${job.id}:${v.fileset}`,
+      });
+      copied.push({ fileset: v.fileset, version: made.version });
+    }
+    return copied;
   }
 
   /**
@@ -247,7 +292,7 @@ export class ReusePlanner {
         findings.set(step.id, {
           kind: 'found',
           jobId: result.jobId,
-          problem: await this.notIntact(project, job, result),
+          problem: await this.notIntact(result.project ?? project, job, result),
           // Staging times are not measured yet: taking a result counts as free.
           loadSeconds: null,
           computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,

@@ -30,6 +30,7 @@ import {
   ProfileProfiledV1,
   ProfileProfilingStartedV1,
 } from './profile.events.js';
+import { ProjectReuseSharingChangedV1 } from './project.events.js';
 import {
   RunBudgetExhaustedV1,
   RunCancelledV1,
@@ -82,6 +83,7 @@ export const eventCatalogue = [
   ProfileProfilingStartedV1,
   ProfileJobWaitingV1,
   ProfileProfiledV1,
+  ProjectReuseSharingChangedV1,
 ] as const;
 
 type Catalogue = (typeof eventCatalogue)[number];

@@ -25,7 +25,7 @@ export interface StreamPosition {
 }
 
 /** The services that write events. */
-export type EventWriter = 'scheduler' | 'provisioner' | 'executor' | 'catalog';
+export type EventWriter = 'scheduler' | 'provisioner' | 'executor' | 'catalog' | 'provenance';
 
 export interface EventDefinition<T extends string, V extends number, S extends z.ZodType> {
   readonly type: T;

@@ -101,6 +101,11 @@ export const ReusableResultSchema = z.object({
   pricePerHour: z.number().nonnegative().nullable(),
   /** The job it reused in turn (null: it ran). */
   reusedFrom: z.string().nullable(),
+  /**
+   * The project that made it, when not the asking one (a project that shares its results with it):
+   * its versions are that project's, to be copied before they are taken.
+   */
+  project: z.string().optional(),
 });
 export type ReusableResult = z.infer<typeof ReusableResultSchema>;
 
