@@ -34,7 +34,8 @@ try {
   console.error(`[acai] ${error instanceof Error ? error.message : error}`);
   process.exit(1);
 }
-const { startStack, MissingDependencyError } = await import('../libs/devstack/dist/index.js');
+const { startStack, MissingDependencyError, whereThingsAre } =
+  await import('../libs/devstack/dist/index.js');
 
 // Ctrl-C while the services start is kept for when they have: then everything stops in order
 // (the default action would kill the launcher and leave them to notice on their own).
@@ -63,13 +64,16 @@ try {
   process.exit(1);
 }
 
-say(`gateway:  ${stack.gatewayUrl}  (API docs: ${stack.gatewayUrl}/api/docs)`);
-say(`gRPC:     ${stack.grpcAddress}  (e.g. grpcurl -plaintext ${stack.grpcAddress} list)`);
-say(
-  `API key of project "default": ${stack.keyFile}   e.g.  curl -H "Authorization: Bearer $(cat ${stack.keyFile})" ${stack.gatewayUrl}/api/v1/runs`,
-);
-say(`logs:     ${stack.logDir}`);
-say(`ports and processes: ${path.join(home, 'stack.json')}`);
+// Where each way in is, and the key to sign in with (the development key this launcher made).
+for (const line of whereThingsAre({
+  gatewayUrl: stack.gatewayUrl,
+  grpcAddress: stack.grpcAddress,
+  key: stack.key(),
+  keyFile: stack.keyFile,
+}))
+  say(line);
+say(`  logs:      ${stack.logDir}`);
+say(`  ports and processes: ${path.join(home, 'stack.json')}`);
 
 let stopping = false;
 const stop = async (code) => {

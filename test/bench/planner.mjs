@@ -24,7 +24,13 @@ import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { startStack } from '../../libs/devstack/dist/index.js';
-import { signJob } from '../../libs/runs/dist/index.js';
+import {
+  lookupLevels,
+  mayLookUp,
+  planReuse,
+  SignatureIndex,
+  signJob,
+} from '../../libs/runs/dist/index.js';
 import { CodeHasher } from '../../apps/scheduler/dist/runs/code-hasher.js';
 import { SignaturesProjection } from '../../apps/provenance/dist/reuse/signatures.projection.js';
 import { SqlSignaturesRepository } from '../../apps/provenance/dist/reuse/signatures.repository.js';
@@ -275,6 +281,121 @@ export async function run(ctx) {
     const onceMs = [];
     for (let d = 0; d < dags; d++) onceMs.push((await plan(d, true)).seconds * 1000);
     const perDagCodeOnceMs = stats(onceMs, 3);
+
+    // The plan at submit (planReuse, libs/runs): the DAG's code hashed once (the hasher remembers
+    // it, checked by stat), its steps looked up level by level, only those whose inputs' content
+    // is known (every step they read has an earlier result), then the forward and backward passes.
+    // A chain of s steps whose first r have earlier results: r + 1 lookups, and the plan is step r
+    // computed, step r - 1 taken (it reads it), the r - 1 before it left out, the rest decided
+    // when step r has committed its output.
+    let submitLookups = 0;
+    /** @type {Record<string, number>} */
+    const submitCounts = { reuse: 0, compute: 0, not_needed: 0, when_ready: 0 };
+    /**
+     * @param {number} d
+     * @param {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} find
+     */
+    const planAtSubmit = async (d, find) => {
+      const shape = shapeOf(d);
+      const started = performance.now();
+      const code = await hasher.hash(command, [dist], pathVariable);
+      /** @type {import('@acai/runs').ReusePlanStep[]} */
+      const planSteps = [];
+      for (let j = 0; j < shape.steps; j++) {
+        const needs = j === 0 ? [] : [`s${j - 1}`];
+        planSteps.push({
+          id: `s${j}`,
+          name: `step-${j}`,
+          needs,
+          reads: needs,
+          policy: 'auto',
+          notReusable: null,
+        });
+      }
+      /** @type {Map<string, import('@acai/runs').ReuseFinding>} */
+      const findings = new Map();
+      /** Each step's signature, the stand-in for its earlier result's content downstream. */
+      /** @type {Map<string, string>} */
+      const signed = new Map();
+      for (const level of lookupLevels(planSteps)) {
+        const ready = level.filter((id) => mayLookUp(planSteps[Number(id.slice(1))], findings));
+        const found = await Promise.all(
+          ready.map((id) => {
+            const j = Number(id.slice(1));
+            const params = j < shape.reusable ? `p${shape.pipeline}` : `p${shape.pipeline}-dag${d}`;
+            const upstream = j === 0 ? null : (signed.get(`s${j - 1}`) ?? null);
+            const signature = signJob(jobOf(dist, j, params, upstream, code));
+            signed.set(id, signature.sha256);
+            return find(signature.sha256, `job-dag-${d}-${j}`);
+          }),
+        );
+        submitLookups += ready.length;
+        ready.forEach((id, i) => {
+          const result = found[i];
+          findings.set(
+            id,
+            result === null || result === undefined
+              ? { kind: 'none', reason: 'no earlier job of the project had its signature' }
+              : {
+                  kind: 'found',
+                  jobId: result.jobId,
+                  problem: null,
+                  loadSeconds: null,
+                  computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
+                },
+          );
+        });
+      }
+      const planned = planReuse(planSteps, findings);
+      const ms = performance.now() - started;
+      for (const [kind, n] of Object.entries(planned.counts)) submitCounts[kind] += n;
+      const r = shape.reusable;
+      const expected = {
+        reuse: r > 0 ? 1 : 0,
+        compute: 1,
+        not_needed: Math.max(0, r - 1),
+        when_ready: shape.steps - r - 1,
+      };
+      if (JSON.stringify(planned.counts) !== JSON.stringify(expected)) {
+        problems.push(
+          `DAG ${d}: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
+        );
+      }
+      return ms;
+    };
+    /** @type {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} */
+    const inPostgres = (signature, exclude) => repo.findResult(PROJECT, signature, exclude);
+    say(`the plan at submit (forward and backward pass, lookups by level)...`);
+    for (let d = 0; d < 200; d++) await planAtSubmit(dags + d, inPostgres);
+    submitLookups = 0;
+    for (const k of Object.keys(submitCounts)) submitCounts[k] = 0;
+    /** @type {number[]} */
+    const submitMs = [];
+    for (let d = 0; d < dags; d++) submitMs.push(await planAtSubmit(d, inPostgres));
+    const perDagSubmitMs = stats(submitMs, 3);
+
+    // The same plan with the lookups answered by an in-memory SignatureIndex (libs/runs), built
+    // from the same events as the table (what a planner kept current from the log would hold).
+    const heapBefore = process.memoryUsage().heapUsed;
+    const indexStarted = performance.now();
+    const index = new SignatureIndex();
+    for (const event of graphEvents(dist, pipelines, seedCode)) index.apply(event);
+    const indexSeconds = (performance.now() - indexStarted) / 1000;
+    const indexMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 ** 2;
+    say(
+      `in-memory index: ${index.size.toLocaleString('en')} signatures in ${indexSeconds.toFixed(1)} s, about ${indexMb.toFixed(0)} MB of heap`,
+    );
+    /** @type {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} */
+    const inMemory = async (signature, exclude) => index.find(PROJECT, signature, exclude);
+    const lookupsPostgres = submitLookups;
+    for (let d = 0; d < 200; d++) await planAtSubmit(dags + d, inMemory);
+    for (const k of Object.keys(submitCounts)) submitCounts[k] = 0;
+    submitLookups = 0;
+    /** @type {number[]} */
+    const indexMs = [];
+    for (let d = 0; d < dags; d++) indexMs.push(await planAtSubmit(d, inMemory));
+    const perDagIndexMs = stats(indexMs, 3);
+    submitLookups = lookupsPostgres;
     // The figures below are the first pass's (the scheduler's way).
     steps /= 2;
     hits /= 2;
@@ -329,6 +450,21 @@ export async function run(ctx) {
         lookup: round(components.lookup, 4),
       },
       perDagCodeOnceMs,
+      atSubmitInMemory: {
+        perDagMs: perDagIndexMs,
+        index: {
+          signatures: index.size,
+          buildSeconds: round(indexSeconds, 2),
+          heapMb: round(indexMb, 0),
+        },
+        of: 'the same plan at submit, lookups answered by SignatureIndex (libs/runs) built from the same events',
+      },
+      atSubmit: {
+        perDagMs: perDagSubmitMs,
+        lookups: submitLookups,
+        planned: submitCounts,
+        of: 'code hashed once per DAG (remembered by the hasher), findResult only for steps whose inputs are known, level by level, then planReuse',
+      },
       bus: {
         lookups: busMs.length,
         hits: busHits,
@@ -357,6 +493,13 @@ export async function run(ctx) {
       `with the code hashed once per DAG: p50 ${perDagCodeOnceMs.p50} ms, p95 ${perDagCodeOnceMs.p95} ms, mean ${perDagCodeOnceMs.mean} ms`,
     );
     say(
+      `the plan at submit: p50 ${perDagSubmitMs.p50} ms, p95 ${perDagSubmitMs.p95} ms, mean ${perDagSubmitMs.mean} ms; ` +
+        `${submitLookups} lookups for ${steps} steps; planned ${JSON.stringify(submitCounts)}`,
+    );
+    say(
+      `the plan at submit, in-memory index: p50 ${perDagIndexMs.p50} ms, p95 ${perDagIndexMs.p95} ms, mean ${perDagIndexMs.mean} ms`,
+    );
+    say(
       `findReusable over NATS: p50 ${bus.p50} ms, p95 ${bus.p95} ms, mean ${bus.mean} ms per step: ` +
         `about ${result.bus.perDagMsEstimate} ms per DAG with the bus`,
     );
@@ -368,7 +511,7 @@ export async function run(ctx) {
       ok,
       machine: { ...ctx.machine(), natsServer: nc.info?.version ?? 'unknown' },
       method:
-        'in-process: per step CodeHasher.hash (examples/tabular/dist, cached by inode) + signJob + SqlSignaturesRepository.findResult against the stack Postgres; bus: findReusable request/reply to the provenance service',
+        'in-process: per step CodeHasher.hash (examples/tabular/dist, remembered and checked by stat) + signJob + SqlSignaturesRepository.findResult against the stack Postgres; bus: findReusable request/reply to the provenance service',
       notIncluded: [
         'the catalog verifyVersion round trip per reused step',
         'the events a decision appends (job.reused / job.queued)',

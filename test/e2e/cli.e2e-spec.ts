@@ -260,18 +260,20 @@ describe('the acai CLI', () => {
       spec,
       JSON.stringify({ name: 'cli-events', steps: [{ name: 'one', command: ['echo', 'one'] }] }),
     );
-    // The follower connects on its own time: submit until it has seen a run of ours end.
+    // The follower connects on its own time: submit until it has seen a run of ours whole, from
+    // its submission to its end (one submitted while it connected shows only its later events).
     let runId = '';
-    await eventually('the follower to see a run end', async () => {
+    await eventually('the follower to see a run from its submission to its end', async () => {
       const submitted = await acai(
         ['--json', 'run', 'submit', spec, '-f', '--interval', '200'],
         admin(),
       );
       runId = (JSON.parse(submitted.stdout) as { id: string }).id;
-      return followed.includes(`"aggregateId":"${runId}"`) &&
-        /"type":"run\.succeeded"/.test(followed)
-        ? true
-        : undefined;
+      const seen = followed
+        .split('\n')
+        .filter((l) => l.includes(`"aggregateId":"${runId}"`) && l.endsWith('}'))
+        .map((l) => (JSON.parse(l) as { type: string }).type);
+      return seen[0] === 'run.submitted' && seen.includes('run.succeeded') ? true : undefined;
     });
     follower.kill('SIGINT');
     expect(await exited).toBe(0);
@@ -337,6 +339,45 @@ describe('the acai CLI', () => {
     expect(followed.stdout).toMatch(/\[[█░]+\] cli-slow (queued|running) \| jobs 0\/1/);
     expect(followed.stdout).toMatch(/\[[█░]+\] cli-slow running \| jobs 0\/1 \| nap [1-4]\/4/);
     expect(followed.stdout).toMatch(/\[█+\] cli-slow succeeded \| jobs 1\/1/);
+  });
+
+  // Last: it stops the gateway.
+  it('says in one line what is wrong with an endpoint it cannot use, and what to do', async () => {
+    /** One line on stderr, no stack trace, nothing on stdout. */
+    const oneLine = (r: Ran) => {
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at |TypeError|node:internal/);
+    };
+    // A URL that can never be a gateway's: usage (2), said before any request.
+    for (const [url, said] of [
+      ['http://127.0.0.1:1', 'has port 1, which HTTP clients refuse to connect to'],
+      ['http://localhost:99999', 'has port 99999, past 65535'],
+      ['notaurl', 'is not a URL'],
+    ] as const) {
+      const r = await acai(['--url', url, 'run', 'ls'], admin());
+      expect([url, r.code]).toEqual([url, 2]);
+      oneLine(r);
+      expect(r.stderr).toContain(`acai: --url: '${url}' ${said}: pass the gateway’s URL`);
+    }
+    const fromEnv = await acai(['run', 'ls'], { ...admin(), ACAI_URL: 'notaurl' });
+    expect(fromEnv.code).toBe(2);
+    oneLine(fromEnv);
+    expect(fromEnv.stderr).toContain('set ACAI_URL to the gateway’s URL');
+
+    // The gateway down: unavailable (5), asking whether the stack is up.
+    await system.stop('gateway');
+    const down = await acai(['run', 'ls'], admin());
+    expect(down.code).toBe(5);
+    oneLine(down);
+    expect(down.stderr).toBe(
+      `acai: cannot reach acai at ${system.gatewayUrl}: nothing listens there (connection refused). Is the stack up (\`npm run up\`)? Check the URL (--url, ACAI_URL or \`acai login --url <url> --key <key>\`).\n`,
+    );
+    const json = await acai(['--json', 'run', 'ls'], admin());
+    expect(json.code).toBe(5);
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      error: { exitCode: 5, message: expect.stringContaining('connection refused') },
+    });
   });
 });
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import tar from 'tar-stream';
+import { AcaiApiError, type AcaiClient } from '@acai/sdk';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -15,14 +16,27 @@ interface ErrorReply {
 
 describe('file sets through the gateway', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
   let otherKey: string;
 
   beforeAll(async () => {
     system = await startSystem({ env: { ACAI_MAX_UPLOAD_BYTES: String(1024 * 1024) } });
-    otherKey = (
-      (await system.api('POST', '/api/v1/projects', { name: 'elsewhere' })).body as { key: string }
-    ).key;
+    acai = system.client();
+    otherKey = (await acai.createProject('elsewhere')).key;
   });
+
+  /** A file's bytes as text, through the SDK. */
+  const fileText = async (name: string, ref: string | number, file: string) =>
+    (await acai.send('getFile', { params: { name, ref, path: file } })).text();
+  /** The refusal of a call that must fail, as the SDK's typed error. */
+  const refusal = async (call: Promise<unknown>): Promise<AcaiApiError> => {
+    const error = await call.then(
+      () => new Error('expected the call to be refused'),
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AcaiApiError);
+    return error as AcaiApiError;
+  };
 
   afterAll(async () => {
     await system?.close();
@@ -173,73 +187,63 @@ describe('file sets through the gateway', () => {
   });
 
   it('evicts a version: its own bytes go, bytes another version shares stay, its manifest stays; pinned ones are refused', async () => {
-    await system.api('POST', '/api/v1/filesets', { name: 'evictable' });
+    await acai.createFileset({ name: 'evictable' });
     const shared = 'shared by both versions';
     const own = 'only in version 1';
     await upload(shared, sha(shared));
     await upload(own, sha(own));
-    await system.api('POST', '/api/v1/filesets/evictable/versions', {
+    await acai.commitVersion('evictable', {
       parent: 0,
       put: [
         { path: 'shared.txt', sha256: sha(shared) },
         { path: 'own.txt', sha256: sha(own) },
       ],
     });
-    await system.api('POST', '/api/v1/filesets/evictable/versions', {
-      parent: 1,
-      put: [],
-      delete: ['own.txt'],
-    });
-    await system.api('PUT', '/api/v1/filesets/evictable/versions/2/pin');
+    await acai.commitVersion('evictable', { parent: 1, put: [], delete: ['own.txt'] });
+    await acai.pinVersion('evictable', 2);
 
-    const evicted = await system.api('POST', '/api/v1/filesets/evictable/versions/1/evict', {
-      reason: 'storage budget',
-    });
-    expect(evicted.status).toBe(200);
-    expect(evicted.body).toEqual(
+    const evicted = await acai.evictVersion('evictable', 1, 'storage budget');
+    expect(evicted).toEqual(
       expect.objectContaining({ version: 1, evicted: true, deletedBlobs: 1, sharedBlobs: 1 }),
     );
 
-    const gone = await system.api('GET', '/api/v1/filesets/evictable/versions/1/files/own.txt');
+    const gone = await refusal(fileText('evictable', 1, 'own.txt'));
     expect(gone.status).toBe(404);
-    expect((gone.body as ErrorReply).error.message).toContain('evicted');
-    const files = await system.api('GET', '/api/v1/filesets/evictable/versions/1/files');
-    expect((files.body as { items: { path: string }[] }).items.map((f) => f.path)).toEqual([
-      'own.txt',
-      'shared.txt',
-    ]);
-    expect(
-      (await system.api('GET', '/api/v1/filesets/evictable/versions/2/files/shared.txt')).text,
-    ).toBe(shared);
+    expect(gone.detail).toContain('evicted');
+    const files = await acai.listFiles('evictable', 1);
+    expect(files.items.map((f) => f.path)).toEqual(['own.txt', 'shared.txt']);
+    expect(await fileText('evictable', 2, 'shared.txt')).toBe(shared);
     const stored = await blobFiles();
     expect(stored.some((f) => f.endsWith(sha(own)))).toBe(false);
     expect(stored.some((f) => f.endsWith(sha(shared)))).toBe(true);
 
-    const pinned = await system.api('POST', '/api/v1/filesets/evictable/versions/2/evict', {});
+    const pinned = await refusal(acai.evictVersion('evictable', 2));
     expect(pinned.status).toBe(409);
-    expect((pinned.body as ErrorReply).error.message).toContain('pinned');
+    expect(pinned.detail).toContain('pinned');
   });
 
   it('refuses a commit on an old parent with 409, and the retry on the new parent succeeds', async () => {
-    await system.api('POST', '/api/v1/filesets', { name: 'racy' });
+    await acai.createFileset({ name: 'racy' });
     const a = 'a';
     await upload(a, sha(a));
     const commit = (parent: number, p: string) =>
-      system.api('POST', '/api/v1/filesets/racy/versions', {
-        parent,
-        put: [{ path: p, sha256: sha(a) }],
-      });
+      acai.commitVersion('racy', { parent, put: [{ path: p, sha256: sha(a) }] }).then(
+        (version) => ({ version, refused: undefined }),
+        (e: unknown) => {
+          expect(e).toBeInstanceOf(AcaiApiError);
+          return { version: undefined, refused: e as AcaiApiError };
+        },
+      );
     const [first, second] = await Promise.all([commit(0, 'x'), commit(0, 'y')]);
-    expect([first.status, second.status].sort()).toEqual([201, 409]);
-    const loser = first.status === 409 ? first : second;
-    expect((loser.body as ErrorReply).error.message).toContain('commit again with parent 1');
-    const retry = await commit(1, first.status === 409 ? 'x' : 'y');
-    expect(retry.status).toBe(201);
-    const files = await system.api('GET', '/api/v1/filesets/racy/versions/2/files');
-    expect((files.body as { items: { path: string }[] }).items.map((f) => f.path)).toEqual([
-      'x',
-      'y',
-    ]);
+    // One was committed as version 1, the other refused with 409.
+    expect([first.version?.version, second.version?.version].sort()).toEqual([1, undefined]);
+    const loser = (first.refused ?? second.refused)!;
+    expect(loser.status).toBe(409);
+    expect(loser.detail).toContain('commit again with parent 1');
+    const retry = await commit(1, first.refused !== undefined ? 'x' : 'y');
+    expect(retry.version?.version).toBe(2);
+    const files = await acai.listFiles('racy', 2);
+    expect(files.items.map((f) => f.path)).toEqual(['x', 'y']);
   });
 
   it('refuses a wrong checksum, an oversized upload and an interrupted one, and keeps nothing of them', async () => {
@@ -309,49 +313,32 @@ describe('file sets through the gateway', () => {
   });
 
   it('changes metadata and labels of a file set and of a version, and lists file sets by prefix', async () => {
-    await system.api('POST', '/api/v1/filesets', { name: 'meta-a', metadata: { rows: 1 } });
-    await system.api('POST', '/api/v1/filesets', { name: 'meta-b' });
-    const merged = await system.api('PATCH', '/api/v1/filesets/meta-a/metadata', {
-      op: 'merge',
-      value: { classes: 10 },
-    });
-    expect((merged.body as { metadata: unknown }).metadata).toEqual({ rows: 1, classes: 10 });
-    const removed = await system.api('PATCH', '/api/v1/filesets/meta-a/metadata', {
-      op: 'remove',
-      keys: ['rows'],
-    });
-    expect((removed.body as { metadata: unknown }).metadata).toEqual({ classes: 10 });
-    const labelled = await system.api('PATCH', '/api/v1/filesets/meta-a/labels', {
-      add: ['vision', 'small'],
-    });
-    expect((labelled.body as { labels: string[] }).labels).toEqual(['small', 'vision']);
-    const badLabel = await system.api('PATCH', '/api/v1/filesets/meta-a/labels', {
-      add: ['has space'],
-    });
+    await acai.createFileset({ name: 'meta-a', metadata: { rows: 1 } });
+    await acai.createFileset({ name: 'meta-b' });
+    const merged = await acai.changeMetadata('meta-a', { op: 'merge', value: { classes: 10 } });
+    expect(merged.metadata).toEqual({ rows: 1, classes: 10 });
+    const removed = await acai.changeMetadata('meta-a', { op: 'remove', keys: ['rows'] });
+    expect(removed.metadata).toEqual({ classes: 10 });
+    const labelled = await acai.changeLabels('meta-a', { add: ['vision', 'small'] });
+    expect(labelled.labels).toEqual(['small', 'vision']);
+    const badLabel = await refusal(acai.changeLabels('meta-a', { add: ['has space'] }));
     expect(badLabel.status).toBe(400);
 
     const x = 'meta';
     await upload(x, sha(x));
-    await system.api('POST', '/api/v1/filesets/meta-a/versions', {
-      parent: 0,
-      put: [{ path: 'f', sha256: sha(x) }],
-    });
-    await system.api('PATCH', '/api/v1/filesets/meta-a/labels?version=1', { add: ['candidate'] });
-    const byLabel = await system.api('GET', '/api/v1/filesets/meta-a/versions/candidate');
-    expect((byLabel.body as { version: number }).version).toBe(1);
-    const pinned = await system.api('PUT', '/api/v1/filesets/meta-a/versions/1/pin');
-    expect((pinned.body as { pinned: boolean }).pinned).toBe(true);
+    await acai.commitVersion('meta-a', { parent: 0, put: [{ path: 'f', sha256: sha(x) }] });
+    await acai.changeLabels('meta-a', { add: ['candidate'] }, 1);
+    expect((await acai.getVersion('meta-a', 'candidate')).version).toBe(1);
+    expect((await acai.pinVersion('meta-a', 1)).pinned).toBe(true);
 
-    const page = await system.api('GET', '/api/v1/filesets?prefix=meta-&limit=1');
-    const first = page.body as { items: { name: string }[]; nextCursor: string };
+    const first = await acai.searchFilesets({ prefix: 'meta-', limit: 1 });
     expect(first.items.map((f) => f.name)).toEqual(['meta-a']);
-    const next = await system.api(
-      'GET',
-      `/api/v1/filesets?prefix=meta-&limit=1&cursor=${first.nextCursor}`,
-    );
-    expect((next.body as { items: { name: string }[] }).items.map((f) => f.name)).toEqual([
-      'meta-b',
-    ]);
+    const next = await acai.searchFilesets({
+      prefix: 'meta-',
+      limit: 1,
+      cursor: first.nextCursor ?? undefined,
+    });
+    expect(next.items.map((f) => f.name)).toEqual(['meta-b']);
   });
 });
 

@@ -7,12 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/proto';
 import { eventually } from '@acai/testkit';
-import {
-  fromStruct,
-  toStruct,
-  type Json,
-  type StructMessage,
-} from '../../apps/gateway/src/grpc/struct.js';
+import { toStruct } from '../../apps/gateway/src/grpc/struct.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 /**
@@ -41,8 +36,26 @@ interface FileView {
   name: string;
   package: string;
   dependency: string[];
-  service: { name: string }[];
-  messageType: { name: string; field: { typeName: string }[] }[];
+  service: { name: string; method: { name: string; outputType: string }[] }[];
+  messageType: MessageView[];
+}
+interface MessageView {
+  name: string;
+  field: { typeName: string }[];
+  /** A map field's entry type is nested in its message. */
+  nestedType: MessageView[];
+}
+/** Each message of a file by its full name (`.acai.v1.Creator.Parameters`), nested ones too. */
+function messagesOf(file: FileView): Map<string, MessageView> {
+  const out = new Map<string, MessageView>();
+  const add = (scope: string, messages: MessageView[]) => {
+    for (const m of messages) {
+      out.set(`${scope}.${m.name}`, m);
+      add(`${scope}.${m.name}`, m.nestedType);
+    }
+  };
+  add(`.${file.package}`, file.messageType);
+  return out;
 }
 function decodeFile(bytes: Buffer): FileView {
   const { FileDescriptorProto } = descriptors;
@@ -60,6 +73,9 @@ function method(service: string, name: string): Method {
   return m;
 }
 
+/** A typed answer as proto-loader decodes it. */
+type Answer = Record<string, unknown>;
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: grpc.ServiceError };
 
 function metadataOf(key: string | null): grpc.Metadata {
@@ -72,7 +88,7 @@ describe('the gRPC API', () => {
   let system: TestSystem;
   let client: grpc.Client;
 
-  const call = <T = StructMessage>(
+  const call = <T = Answer>(
     service: string,
     name: string,
     request: object,
@@ -91,16 +107,16 @@ describe('the gRPC API', () => {
       );
     });
   };
-  /** A unary call that must succeed: its answer as JSON. */
+  /** A unary call that must succeed: its answer, a typed message (fields by their proto names). */
   const json = async (
     service: string,
     name: string,
     request: object,
     key?: string,
-  ): Promise<Record<string, Json>> => {
+  ): Promise<Answer> => {
     const outcome = await call(service, name, request, key);
     if (!outcome.ok) throw new Error(`${service}/${name}: ${outcome.error.message}`);
-    return fromStruct(outcome.value, 'answer');
+    return outcome.value;
   };
   const refused = async (
     service: string,
@@ -251,15 +267,20 @@ describe('the gRPC API', () => {
     };
     const runs = await fileOf({ file_containing_symbol: 'acai.v1.Runs' });
     expect(runs.service.map((s) => s.name)).toContain('Runs');
+    // Answers are typed messages, not google.protobuf.Struct documents.
+    const runMethods = runs.service.find((s) => s.name === 'Runs')?.method ?? [];
+    expect(runMethods.find((m) => m.name === 'GetRun')?.outputType).toBe('.acai.v1.Run');
+    expect(
+      runs.service.flatMap((s) => s.method.filter((m) => m.outputType.includes('Struct'))),
+    ).toEqual([]);
     // Every type it uses is in it or in a file it imports, and each import can be fetched.
     expect(runs.dependency.length).toBeGreaterThan(0);
     const imported = await Promise.all(
       runs.dependency.map((name) => fileOf({ file_by_filename: name })),
     );
-    const defined = new Set(
-      [runs, ...imported].flatMap((f) => f.messageType.map((m) => `.${f.package}.${m.name}`)),
-    );
-    for (const used of runs.messageType.flatMap((m) => m.field.map((f) => f.typeName))) {
+    const defined = new Set([runs, ...imported].flatMap((f) => [...messagesOf(f).keys()]));
+    const fields = [...messagesOf(runs).values()].flatMap((m) => m.field);
+    for (const used of fields.map((f) => f.typeName)) {
       if (used !== '') expect(defined).toContain(used);
     }
     expect(names).toEqual(
@@ -269,6 +290,7 @@ describe('the gRPC API', () => {
         'acai.v1.Jobs',
         'acai.v1.Lineage',
         'acai.v1.Resources',
+        'acai.v1.Projects',
         'grpc.health.v1.Health',
       ]),
     );
@@ -455,6 +477,18 @@ describe('the gRPC API', () => {
     });
     expect(versions['items']).toEqual([expect.objectContaining({ fileset: 'big', version: 1 })]);
 
+    const impact = await json('Lineage', 'GetImpact', { fileset: 'big', version: 1 });
+    expect(impact).toEqual(
+      expect.objectContaining({
+        start: expect.objectContaining({ kind: 'version', fileset: 'big', version: 1 }),
+        jobs: 0,
+        items: [],
+      }),
+    );
+    const noVersion = await refused('Lineage', 'GetImpact', { fileset: 'big' });
+    expect(noVersion.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(noVersion.details).toMatch(/version/);
+
     const lineage = await json('Lineage', 'GetLineage', { fileset: 'big', version: 1 });
     expect(lineage['start']).toEqual(expect.objectContaining({ fileset: 'big', version: 1 }));
     const noStart = await refused('Lineage', 'GetLineage', { direction: 'up' });
@@ -477,7 +511,27 @@ describe('the gRPC API', () => {
       ],
     };
     const plan = await json('Runs', 'PlanRun', { spec: toStruct(spec) });
-    expect(plan).toHaveProperty('steps');
+    expect(plan['steps']).toEqual([
+      expect.objectContaining({
+        name: 'talk',
+        needs: [],
+        critical: true,
+        basis: expect.any(String),
+      }),
+    ]);
+    // The spec may come as the text of a JSON or YAML file instead of a Struct.
+    const fromJson = await json('Runs', 'PlanRun', { spec_json: JSON.stringify(spec) });
+    expect(fromJson['steps']).toEqual([expect.objectContaining({ name: 'talk' })]);
+    const fromYaml = await json('Runs', 'PlanRun', {
+      spec_yaml: 'name: y\nsteps:\n  - name: first\n    command: [echo, hi]\n',
+    });
+    expect(fromYaml['steps']).toEqual([expect.objectContaining({ name: 'first' })]);
+    const notJson = await refused('Runs', 'PlanRun', { spec_json: '{"name": ' });
+    expect(notJson.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(notJson.details).toMatch(/spec_json is not JSON/);
+    const badYaml = await refused('Runs', 'SubmitRun', { spec_yaml: 'name: [unclosed' });
+    expect(badYaml.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badYaml.details).toMatch(/spec_yaml is not valid YAML/);
     const submitted = await json('Runs', 'SubmitRun', { spec: toStruct(spec) });
     const runId = submitted['id'] as string;
     const jobId = (submitted['jobs'] as { id: string }[])[0]!.id;
@@ -510,11 +564,33 @@ describe('the gRPC API', () => {
     ]);
 
     const run = await json('Runs', 'GetRun', { id: runId });
-    expect(run['status']).toBe('succeeded');
+    expect(run).toEqual(
+      expect.objectContaining({
+        id: runId,
+        name: 'grpc-follow',
+        status: 'succeeded',
+        created_at: expect.any(String),
+        jobs: [{ id: jobId, name: 'talk', status: 'succeeded' }],
+      }),
+    );
     const job = await json('Jobs', 'GetJob', { id: jobId });
-    expect(job['status']).toBe('succeeded');
+    expect(job).toEqual(
+      expect.objectContaining({
+        id: jobId,
+        run_id: runId,
+        status: 'succeeded',
+        command: spec.steps[0]!.command,
+        attempt: expect.any(Number),
+        exit_code: 0,
+      }),
+    );
     const history = await json('Jobs', 'GetJobHistory', { id: jobId });
-    expect((history['items'] as { type: string }[]).map((e) => e.type)).toContain('job.succeeded');
+    const events = history['items'] as { seq: number; type: string; data: unknown }[];
+    expect(events.map((e) => e.type)).toContain('job.succeeded');
+    // A typed envelope: its position as a number, its payload a Struct.
+    expect(events[0]).toEqual(
+      expect.objectContaining({ seq: expect.any(Number), data: { fields: expect.any(Object) } }),
+    );
     const list = await json('Runs', 'ListRuns', { limit: 10 });
     expect((list['items'] as { id: string }[]).map((r) => r.id)).toContain(runId);
     // Not following: what there is, at once.
@@ -538,13 +614,175 @@ describe('the gRPC API', () => {
     expect(unknownJob.error?.code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('a sweep: its trials, its timeline, why a job was not reused, its experiment graph', async () => {
+    const submitted = await json('Runs', 'SubmitRun', {
+      spec_json: JSON.stringify({
+        name: 'grpc-sweep',
+        steps: [
+          {
+            name: 'trial',
+            command: ['sh', '-c', 'echo "##acai metric loss=$L step=1"'],
+            sweep: {
+              list: [{ L: '0.5' }, { L: '0.25' }],
+              objective: { metric: 'loss', mode: 'min' },
+            },
+          },
+        ],
+      }),
+    });
+    const runId = submitted['id'] as string;
+    const jobIds = (submitted['jobs'] as { id: string }[]).map((j) => j.id);
+    await system.waitForRun(runId);
+
+    const trials = await eventually('the best trial to be chosen', async () => {
+      const view = await json('Runs', 'GetRunTrials', { id: runId });
+      const [sweep] = view['sweeps'] as { completed: boolean }[];
+      return sweep?.completed === true ? view : undefined;
+    });
+    expect(trials).toEqual({
+      run_id: runId,
+      sweeps: [
+        expect.objectContaining({
+          step: 'trial',
+          objective: { metric: 'loss', mode: 'min' },
+          completed: true,
+          best: expect.objectContaining({ params: { L: '0.25' }, value: 0.25 }),
+          trials: [
+            expect.objectContaining({
+              index: 1,
+              params: { L: '0.5' },
+              status: 'succeeded',
+              objective: 0.5,
+              last_metrics: { loss: { value: 0.5, step: 1 } },
+            }),
+            expect.objectContaining({ index: 2, params: { L: '0.25' }, objective: 0.25 }),
+          ],
+        }),
+      ],
+    });
+
+    const timeline = await json('Runs', 'GetRunTimeline', { id: runId, limit: 2 });
+    const entries = timeline['items'] as { seq: number; type: string; summary: string }[];
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toEqual(
+      expect.objectContaining({ seq: expect.any(Number), summary: expect.any(String) }),
+    );
+    const rest = await json('Runs', 'GetRunTimeline', { id: runId, after: timeline['next'] });
+    const types = [...entries, ...(rest['items'] as typeof entries)].map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['run.submitted', 'job.succeeded']));
+    const badLimit = await refused('Runs', 'GetRunTimeline', { id: runId, limit: 5000 });
+    expect(badLimit.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badLimit.details).toMatch(/limit/);
+
+    const reuse = await json('Jobs', 'ExplainReuse', { id: jobIds[0]! });
+    expect(reuse).toEqual(
+      expect.objectContaining({
+        job_id: jobIds[0],
+        decision: expect.stringMatching(/^(reused|computed|unsigned)$/),
+        reason: expect.any(String),
+      }),
+    );
+    const noJob = await refused('Jobs', 'ExplainReuse', { id: 'job-00000000000000000000000' });
+    expect(noJob.code).toBe(grpc.status.NOT_FOUND);
+
+    const graph = await json('Lineage', 'GetExperimentGraph', { run: runId });
+    expect(graph['run_id']).toBe(runId);
+    expect((graph['operations'] as { job_id: string }[]).map((o) => o.job_id).sort()).toEqual(
+      [...jobIds].sort(),
+    );
+    const badRun = await refused('Lineage', 'GetExperimentGraph', { run: 'not a run' });
+    expect(badRun.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badRun.details).toMatch(/run/);
+  });
+
+  it('API keys and the storage budget, under the same admin rules as REST', async () => {
+    const created = await json('Projects', 'CreateKey', {
+      project: 'default',
+      scope: 'read',
+      name: 'grpc-reader',
+    });
+    expect(created).toEqual(
+      expect.objectContaining({
+        id: expect.any(String),
+        project: 'default',
+        name: 'grpc-reader',
+        scope: 'read',
+        key: expect.any(String),
+        created_at: expect.any(String),
+      }),
+    );
+    const readKey = created['key'] as string;
+    const listed = await json('Projects', 'ListKeys', { project: 'default' });
+    const keys = listed['items'] as { id: string; key?: string }[];
+    expect(keys.map((k) => k.id)).toContain(created['id']);
+    // The secret is shown once: a listed key has none.
+    expect(keys.every((k) => k.key === undefined)).toBe(true);
+
+    // A read key administers nothing; another project's keys are not there for this one.
+    const denied = await refused('Projects', 'ListKeys', { project: 'default' }, readKey);
+    expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+    const elsewhere = await refused('Projects', 'ListKeys', { project: 'grpc-nowhere' });
+    expect(elsewhere.code).toBe(grpc.status.NOT_FOUND);
+    const noProject = await refused('Projects', 'ListKeys', {});
+    expect(noProject.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(noProject.details).toMatch(/project/);
+    const badScope = await refused('Projects', 'CreateKey', { project: 'default', scope: 'root' });
+    expect(badScope.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badScope.details).toMatch(/scope/);
+
+    const budget = await json('Projects', 'GetStorageBudget', { project: 'default' }, readKey);
+    expect(budget).toEqual(
+      expect.objectContaining({ project: 'default', policy: expect.any(String) }),
+    );
+    const notByReader = await refused(
+      'Projects',
+      'SetStorageBudget',
+      { project: 'default', bytes: 1000 },
+      readKey,
+    );
+    expect(notByReader.code).toBe(grpc.status.PERMISSION_DENIED);
+    const set = await json('Projects', 'SetStorageBudget', {
+      project: 'default',
+      bytes: 1_000_000,
+      policy: 'lru',
+    });
+    expect(set).toEqual(
+      expect.objectContaining({ project: 'default', budget_bytes: 1_000_000, policy: 'lru' }),
+    );
+    // `bytes` unset: no budget, as REST's null.
+    const unset = await json('Projects', 'SetStorageBudget', { project: 'default' });
+    expect(unset['budget_bytes']).toBeUndefined();
+    const badAlpha = await refused('Projects', 'SetStorageBudget', {
+      project: 'default',
+      alpha: 2,
+    });
+    expect(badAlpha.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(badAlpha.details).toMatch(/alpha/);
+
+    const revoked = await json('Projects', 'RevokeKey', {
+      project: 'default',
+      id: created['id'] as string,
+    });
+    expect(revoked).toEqual(
+      expect.objectContaining({ id: created['id'], revoked_at: expect.any(String) }),
+    );
+    const gone = await refused('Runs', 'ListRuns', {}, readKey);
+    expect(gone.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
   it('lists nodes and plans provisioning for a step', async () => {
     const nodes = await json('Resources', 'ListNodes', {});
     expect(nodes['items']).toEqual(expect.any(Array));
     const plan = await json('Resources', 'PlanProvisioning', {
       step: toStruct({ name: 'train', command: ['true'] }),
     });
-    expect(plan).toBeDefined();
+    expect(plan).toEqual(
+      expect.objectContaining({
+        action: expect.stringMatching(/^(run|profile|impossible)$/),
+        rule: expect.any(String),
+        alternatives: expect.any(Array),
+      }),
+    );
     const bad = await refused('Resources', 'PlanProvisioning', { step: toStruct({ name: 'x' }) });
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.details).toMatch(/command/);

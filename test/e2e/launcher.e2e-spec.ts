@@ -268,6 +268,35 @@ describe('the launcher', () => {
     const first = launch(calm);
     const pids = await processes(calm, first.output);
     expect(pids.length).toBe(8);
+    // Once up, it says where each way in is, and the key to sign in with.
+    const said = await eventually('the launcher to say it is running', () => {
+      const text = first.output.join('');
+      return text.includes('running; press Ctrl-C') ? text : undefined;
+    });
+    const up = JSON.parse(await readFile(path.join(calm, 'stack.json'), 'utf8')) as {
+      gatewayUrl: string;
+      grpcAddress: string;
+    };
+    const url = up.gatewayUrl;
+    const devKey = (await readFile(path.join(calm, 'default.key'), 'utf8')).trim();
+    const lines = said.split('\n');
+    const line = (label: string) => lines.find((l) => l.startsWith(`[acai]   ${label}`)) ?? '';
+    expect(line('REST API:')).toContain(`${url}/api/v1 `);
+    expect(line('REST API:')).toContain(`OpenAPI: ${url}/api/openapi.json`);
+    expect(line('dashboard:')).toContain(`${url}/ `);
+    expect(line('gRPC:')).toContain(up.grpcAddress);
+    expect(line('events:')).toContain(`${url}/api/v1/events`);
+    expect(line('key:')).toContain(devKey);
+    // Each URL it names answers (the dashboard's page, the OpenAPI document), without a key.
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    expect((await fetch(`${url}/api/openapi.json`)).status).toBe(200);
+    // The key it shows signs in.
+    const signedIn = await fetch(`${url}/api/v1/runs`, {
+      headers: { authorization: `Bearer ${devKey}` },
+    });
+    expect(signedIn.status).toBe(200);
+    // No other secret: nothing that looks like a password or another key.
+    expect(said).not.toMatch(/password|ACAI_SECRETS_KEY/i);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.output.join('')).toContain('stopped. Data is kept in');

@@ -1,29 +1,32 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ImpactView, LineageView, ProjectionView } from '@acai/contracts';
+import { AcaiApiError, type AcaiClient, type Query } from '@acai/sdk';
 import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
+/** A query string as the SDK's query. */
+const queryOf = (text: string): Query => Object.fromEntries(new URLSearchParams(text));
+
 describe('lineage and impact through the gateway', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
   let etl: string;
   let train: string;
 
   beforeAll(async () => {
     system = await startSystem();
+    acai = system.client();
     // An upload, then a two-step pipeline: etl reads it and makes features, train makes a model.
-    expect((await system.api('POST', '/api/v1/filesets', { name: 'mnist' })).status).toBe(201);
+    await acai.createFileset({ name: 'mnist' });
     const content = '0,1,2\n';
     const sha = createHash('sha256').update(content).digest('hex');
     expect((await system.upload(content, sha)).status).toBe(201);
-    const commit = await system.api('POST', '/api/v1/filesets/mnist/versions', {
+    const commit = await acai.commitVersion('mnist', {
       parent: 0,
       put: [{ path: 'train.csv', sha256: sha }],
     });
-    expect(commit.status).toBe(201);
-    const submitted = await system.api('POST', '/api/v1/runs', pipeline);
-    expect(submitted.status).toBe(202);
-    const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
+    expect(commit.version).toBe(1);
+    const { id, jobs } = await acai.submitRun(pipeline);
     expect((await system.waitForRun(id)).status).toBe('succeeded');
     etl = jobs.find((j) => j.name === 'etl')!.id;
     train = jobs.find((j) => j.name === 'train')!.id;
@@ -53,11 +56,18 @@ describe('lineage and impact through the gateway', () => {
     await system?.close();
   });
 
-  const lineage = async (query: string) => {
-    const r = await system.api('GET', `/api/v1/lineage?${query}`);
-    expect(r.status).toBe(200);
-    return r.body as LineageView;
-  };
+  const lineage = (query: string) => acai.getLineage(queryOf(query));
+  /** The refusal of a call that must fail. */
+  const refusal = (call: Promise<unknown>) =>
+    call.then(
+      () => {
+        throw new Error('expected the call to be refused');
+      },
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(AcaiApiError);
+        return e as AcaiApiError;
+      },
+    );
 
   it('walks down from the uploaded version to both jobs and both versions they made', async () => {
     const down = await lineage('fileset=mnist&version=1&direction=down');
@@ -100,9 +110,7 @@ describe('lineage and impact through the gateway', () => {
   });
 
   it('lists what depends on the upload, the jobs in the order to recompute them', async () => {
-    const r = await system.api('GET', '/api/v1/lineage/impact?fileset=mnist&version=1');
-    expect(r.status).toBe(200);
-    const impact = r.body as ImpactView;
+    const impact = await acai.getImpact({ fileset: 'mnist', version: 1 });
     expect({ jobs: impact.jobs, versions: impact.versions }).toEqual({ jobs: 2, versions: 2 });
     expect(impact.items.filter((n) => n.kind === 'job').map((n) => n.id)).toEqual([
       `job:${etl}`,
@@ -111,46 +119,35 @@ describe('lineage and impact through the gateway', () => {
   });
 
   it('answers 404 for a start the project does not have, 400 naming a bad parameter', async () => {
-    const missing = await system.api('GET', '/api/v1/lineage?fileset=mnist&version=9');
-    expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ reason: 'LINEAGE_START_NOT_FOUND' });
-    expect(JSON.stringify(missing.body)).toContain('mnist@9');
-    const depth = await system.api('GET', '/api/v1/lineage?fileset=mnist&version=1&depth=51');
+    const missing = await refusal(lineage('fileset=mnist&version=9'));
+    expect(missing).toMatchObject({ status: 404, reason: 'LINEAGE_START_NOT_FOUND' });
+    expect(JSON.stringify(missing.problem)).toContain('mnist@9');
+    const depth = await refusal(lineage('fileset=mnist&version=1&depth=51'));
     expect(depth.status).toBe(400);
-    expect(JSON.stringify(depth.body)).toContain('depth');
-    const noVersion = await system.api('GET', '/api/v1/lineage?fileset=mnist');
+    expect(JSON.stringify(depth.problem)).toContain('depth');
+    const noVersion = await refusal(lineage('fileset=mnist'));
     expect(noVersion.status).toBe(400);
-    expect(JSON.stringify(noVersion.body)).toContain('version');
-    const cursor = await system.api(
-      'GET',
-      '/api/v1/lineage/impact?fileset=mnist&version=1&cursor=x',
-    );
-    expect(cursor.status).toBe(400);
-    expect(cursor.body).toMatchObject({ reason: 'LINEAGE_CURSOR_INVALID' });
+    expect(JSON.stringify(noVersion.problem)).toContain('version');
+    const cursor = await refusal(acai.getImpact({ fileset: 'mnist', version: 1, cursor: 'x' }));
+    expect(cursor).toMatchObject({ status: 400, reason: 'LINEAGE_CURSOR_INVALID' });
   });
 
   it('never shows one project’s lineage to a key of another', async () => {
-    const created = await system.api('POST', '/api/v1/projects', { name: 'stranger' });
-    expect(created.status).toBe(201);
-    const key = (created.body as { key: string }).key;
-    const r = await system.api('GET', '/api/v1/lineage?fileset=mnist&version=1', undefined, key);
-    expect(r.status).toBe(404);
-    expect(r.body).toMatchObject({ reason: 'LINEAGE_START_NOT_FOUND' });
-    const byJob = await system.api('GET', `/api/v1/lineage?job=${etl}`, undefined, key);
-    expect(byJob.status).toBe(404);
-    expect(byJob.body).toMatchObject({ reason: 'LINEAGE_START_NOT_FOUND' });
-    const impact = await system.api(
-      'GET',
-      '/api/v1/lineage/impact?fileset=mnist&version=1',
-      undefined,
-      key,
-    );
-    expect(impact.status).toBe(404);
+    const { key } = await acai.createProject('stranger');
+    const theirs = system.client(key);
+    expect(await refusal(theirs.getLineage({ fileset: 'mnist', version: 1 }))).toMatchObject({
+      status: 404,
+      reason: 'LINEAGE_START_NOT_FOUND',
+    });
+    expect(await refusal(theirs.getLineage({ job: etl }))).toMatchObject({
+      status: 404,
+      reason: 'LINEAGE_START_NOT_FOUND',
+    });
+    expect((await refusal(theirs.getImpact({ fileset: 'mnist', version: 1 }))).status).toBe(404);
   });
 
   it('shows the jobs of a run that reused the first run’s results, and what they took', async () => {
-    const again = await system.api('POST', '/api/v1/runs', { ...pipeline, name: 'again' });
-    const { id, jobs } = again.body as { id: string; jobs: { id: string; name: string }[] };
+    const { id, jobs } = await acai.submitRun({ ...pipeline, name: 'again' });
     expect((await system.waitForRun(id)).status).toBe('succeeded');
     const reusedTrain = jobs.find((j) => j.name === 'train')!.id;
     const up = await lineage('fileset=model&version=1&direction=up&depth=1');
@@ -168,12 +165,10 @@ describe('lineage and impact through the gateway', () => {
 
   it('is rebuilt by a replay beside the live graph, which answers the same throughout', async () => {
     const before = await lineage('fileset=mnist&version=1&direction=down');
-    const replay = await system.api('POST', '/api/v1/projections/lineage/replay');
-    expect(replay.status).toBe(202);
+    await acai.replayProjection('lineage');
     const done = await eventually('the replay of lineage to be swapped in', async () => {
       expect(await lineage('fileset=mnist&version=1&direction=down')).toEqual(before);
-      const view = await system.api('GET', '/api/v1/projections/lineage');
-      const { replay: status } = view.body as ProjectionView;
+      const { replay: status } = await acai.getProjection('lineage');
       return status?.status === 'succeeded' ? status : undefined;
     });
     expect(done.documents).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { RunSpecInput } from '@acai/sdk';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 interface Submitted {
@@ -10,16 +11,6 @@ interface Submitted {
 interface HistoryEvent {
   type: string;
   data: Record<string, unknown>;
-}
-interface Explanation {
-  decision: string;
-  reason: string;
-  reusedFrom: string | null;
-  nearest: {
-    jobId: string;
-    sameSignature: boolean;
-    differences: { part: string; what: string }[];
-  } | null;
 }
 
 /**
@@ -50,7 +41,7 @@ describe('reuse of earlier results', () => {
     await chmod(script, 0o644);
   }
 
-  const spec = (extra: Record<string, unknown> = {}) => ({
+  const spec = (extra: Partial<RunSpecInput> = {}): RunSpecInput => ({
     name: 'reuse-pipeline',
     ...extra,
     steps: [
@@ -73,26 +64,18 @@ describe('reuse of earlier results', () => {
     ],
   });
 
-  async function run(body: unknown, key?: string): Promise<Submitted> {
-    const r = await system.api('POST', '/api/v1/runs', body, key);
-    expect(r.status).toBe(202);
-    const submitted = r.body as Submitted;
+  async function run(body: RunSpecInput, key?: string): Promise<Submitted> {
+    const submitted = await system.client(key).submitRun(body);
     const done = await system.waitForRun(submitted.id, key);
     expect(done.status).toBe('succeeded');
     return submitted;
   }
 
   async function history(jobId: string, key?: string): Promise<HistoryEvent[]> {
-    const r = await system.api('GET', `/api/v1/jobs/${jobId}/history`, undefined, key);
-    expect(r.status).toBe(200);
-    return r.body as HistoryEvent[];
+    return (await system.client(key).getJobHistory(jobId)) as HistoryEvent[];
   }
 
-  async function explain(jobId: string, key?: string): Promise<Explanation> {
-    const r = await system.api('GET', `/api/v1/jobs/${jobId}/reuse`, undefined, key);
-    expect(r.status).toBe(200);
-    return r.body as Explanation;
-  }
+  const explain = (jobId: string, key?: string) => system.client(key).explainReuse(jobId);
 
   const idOf = (s: Submitted, name: string) => s.jobs.find((j) => j.name === name)!.id;
   const outputsOf = (events: HistoryEvent[]) =>
@@ -124,6 +107,44 @@ describe('reuse of earlier results', () => {
     expect(queued.reuse.reason).toBe('no earlier job of the project had its signature');
   });
 
+  async function reusePlan(body: RunSpecInput): Promise<{
+    steps: { step: string; decision: string; reason: string; from: string | null }[];
+  }> {
+    const { reuse } = await system.client().planRun(body);
+    expect(reuse).toBeDefined();
+    return reuse!;
+  }
+
+  it('plans the same pipeline at once: the last step is taken, the step only it reads is not needed', async () => {
+    const plan = await reusePlan(spec());
+    expect(plan.steps).toEqual([
+      {
+        step: 'make',
+        decision: 'not_needed',
+        reason:
+          "no step that runs needs its result ('use' takes an earlier result or is not needed either), so it is neither taken nor computed",
+        from: idOf(first, 'make'),
+      },
+      {
+        step: 'use',
+        decision: 'reuse',
+        reason: `job ${idOf(first, 'use')} had the same signature and its result is intact`,
+        from: idOf(first, 'use'),
+      },
+    ]);
+    // Asked to compute it again, the step it reads is taken instead.
+    const never = spec();
+    (never.steps[1] as Record<string, unknown>)['reuse'] = 'never';
+    expect((await reusePlan(never)).steps.map((s) => [s.step, s.decision, s.reason])).toEqual([
+      [
+        'make',
+        'reuse',
+        `job ${idOf(first, 'make')} had the same signature and its result is intact`,
+      ],
+      ['use', 'compute', 'its step says reuse: never'],
+    ]);
+  });
+
   it('reuses both steps of the same pipeline run again, with the first run’s versions', async () => {
     second = await run(spec());
     for (const step of ['make', 'use']) {
@@ -132,8 +153,7 @@ describe('reuse of earlier results', () => {
       expect(outputsOf(events)).toEqual(outputsOf(await history(idOf(first, step))));
       expect(events[0]!.data['from']).toMatchObject({ jobId: idOf(first, step), runId: first.id });
     }
-    const view = await system.api('GET', `/api/v1/runs/${second.id}`);
-    expect(view.body).toMatchObject({
+    expect(await system.client().getRun(second.id)).toMatchObject({
       reuse: { jobs: 2 },
       jobs: [
         { name: 'make', status: 'succeeded', reusedFrom: idOf(first, 'make') },
@@ -150,12 +170,10 @@ describe('reuse of earlier results', () => {
 
   it('ends a reused job’s followed logs at once: it never ran, so no output will come', async () => {
     const started = Date.now();
-    const followed = await system.api(
-      'GET',
-      `/api/v1/jobs/${idOf(second, 'make')}/logs?follow=true`,
-    );
-    expect(followed.status).toBe(200);
-    expect(followed.text).toBe('');
+    const followed: string[] = [];
+    for await (const line of system.client().followJobLogs(idOf(second, 'make')))
+      followed.push(line);
+    expect(followed).toEqual([]);
     // Not the 5 s a follower waits for the end marker of a job that ended (npm run up follows
     // each job of a run, so a reused run of five steps took 25 s there).
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -163,6 +181,14 @@ describe('reuse of earlier results', () => {
 
   it('computes again when the code changed, and says what differed', async () => {
     await writeScript('# version 2');
+    expect((await reusePlan(spec())).steps.map((s) => [s.step, s.decision, s.reason])).toEqual([
+      ['make', 'compute', 'no earlier job of the project had its signature'],
+      [
+        'use',
+        'when_ready',
+        "it reads what 'make' computes in this run: whether an earlier result matches is known once it has committed it",
+      ],
+    ]);
     const third = await run(spec());
     const make = await history(idOf(third, 'make'));
     expect(make.map((e) => e.type)).toContain('job.started');
@@ -185,27 +211,17 @@ describe('reuse of earlier results', () => {
 
   it('computes again when the earlier output was evicted', async () => {
     const [version] = outputsOf(await history(idOf(first, 'make'))) as { version: number }[];
-    const evicted = await system.api(
-      'POST',
-      `/api/v1/filesets/reuse-data/versions/${version!.version}/evict`,
-      {},
-    );
-    expect(evicted.status).toBe(200);
+    const evicted = await system.client().evictVersion('reuse-data', version!.version);
+    expect(evicted).toMatchObject({ version: version!.version });
     // The newest result with version 1's signature is now the `reuse: never` run's (a version of
     // its own): it is taken. Evict that too, so that only evicted results are left.
     const again = await run(spec());
     const why = await explain(idOf(again, 'make'));
     expect(why.decision).toBe('reused');
     const taken = outputsOf(await history(idOf(again, 'make'))) as { version: number }[];
-    expect(
-      (
-        await system.api(
-          'POST',
-          `/api/v1/filesets/reuse-data/versions/${taken[0]!.version}/evict`,
-          {},
-        )
-      ).status,
-    ).toBe(200);
+    expect(await system.client().evictVersion('reuse-data', taken[0]!.version)).toMatchObject({
+      version: taken[0]!.version,
+    });
     const last = await run(spec());
     const whyNot = await explain(idOf(last, 'make'));
     expect(whyNot.decision).toBe('computed');
@@ -213,9 +229,7 @@ describe('reuse of earlier results', () => {
   });
 
   it('never reuses across projects', async () => {
-    const created = await system.api('POST', '/api/v1/projects', { name: 'reuse-other' });
-    expect(created.status).toBe(201);
-    const other = (created.body as { key: string }).key;
+    const { key: other } = await system.client().createProject('reuse-other');
     const theirs = await run(spec(), other);
     const make = await history(idOf(theirs, 'make'), other);
     expect(make.map((e) => e.type)).toContain('job.started');
@@ -225,7 +239,6 @@ describe('reuse of earlier results', () => {
       nearest: null,
     });
     // And project default cannot ask about the other project's job.
-    const r = await system.api('GET', `/api/v1/jobs/${idOf(theirs, 'make')}/reuse`);
-    expect(r.status).toBe(404);
+    await expect(explain(idOf(theirs, 'make'))).rejects.toMatchObject({ status: 404 });
   });
 });

@@ -1,14 +1,17 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AcaiClient } from '@acai/sdk';
 import { eventually, sharedWithJobs } from '@acai/testkit';
-import { startSystem, type RunBody, type TestSystem } from '../support/system.js';
+import { startSystem, type TestSystem } from '../support/system.js';
 
 describe('a run through every service', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
 
   beforeAll(async () => {
     system = await startSystem();
+    acai = system.client();
   });
 
   afterAll(async () => {
@@ -16,7 +19,7 @@ describe('a run through every service', () => {
   });
 
   it('runs two steps in needs order, with logs and history', async () => {
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    const { id, jobs } = await acai.submitRun({
       name: 'hello',
       steps: [
         {
@@ -28,13 +31,10 @@ describe('a run through every service', () => {
         { name: 'first', command: ['echo', 'first'] },
       ],
     });
-    expect(submitted.status).toBe(202);
-    const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
     expect(jobs.map((j) => j.name)).toEqual(['first', 'second']);
 
     // Read your writes: the run is there at once, not 404 until provenance catches up.
-    const right = await system.api('GET', `/api/v1/runs/${id}`);
-    expect(right.status).toBe(200);
+    expect(await acai.getRun(id)).toMatchObject({ id });
 
     const run = await system.waitForRun(id);
     expect(run.status).toBe('succeeded');
@@ -44,12 +44,10 @@ describe('a run through every service', () => {
     ]);
 
     const second = jobs.find((j) => j.name === 'second')!;
-    const logs = await system.api('GET', `/api/v1/jobs/${second.id}/logs`);
-    expect(logs.status).toBe(200);
-    expect(logs.text).toBe('second says hi\n');
+    expect(await acai.getJobLogs(second.id)).toBe('second says hi\n');
 
-    const history = await system.api('GET', `/api/v1/jobs/${second.id}/history`);
-    const types = (history.body as { type: string }[]).map((e) => e.type);
+    const history = await acai.getJobHistory(second.id);
+    const types = history.map((e) => e.type);
     expect(types).toEqual([
       'job.queued',
       'job.provisioned',
@@ -59,37 +57,29 @@ describe('a run through every service', () => {
     ]);
 
     // The second job was queued only after the first succeeded.
-    const firstHistory = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`);
-    const firstDone = (firstHistory.body as { type: string; seq: number }[]).find(
-      (e) => e.type === 'job.succeeded',
-    )!;
-    const secondQueued = (history.body as { type: string; seq: number }[]).find(
-      (e) => e.type === 'job.queued',
-    )!;
+    const firstHistory = await acai.getJobHistory(jobs[0]!.id);
+    const firstDone = firstHistory.find((e) => e.type === 'job.succeeded')!;
+    const secondQueued = history.find((e) => e.type === 'job.queued')!;
     expect(secondQueued.seq).toBeGreaterThan(firstDone.seq);
   });
 
   it('fails a step whose command does not exist, with the reason in its history, and skips what needs it', async () => {
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    const { id, jobs } = await acai.submitRun({
       name: 'broken',
       steps: [
         { name: 'missing', command: ['definitely-not-a-command-acai'] },
         { name: 'after', command: ['true'], needs: ['missing'] },
       ],
     });
-    expect(submitted.status).toBe(202);
-    const { id, jobs } = submitted.body as { id: string; jobs: { id: string; name: string }[] };
-    const run: RunBody = await system.waitForRun(id);
+    const run = await system.waitForRun(id);
     expect(run.status).toBe('failed');
     expect(run.jobs.map((j) => j.status)).toEqual(['failed', 'skipped']);
 
-    const history = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/history`);
-    const failed = (
-      history.body as { type: string; data: { reason: string; message: string } }[]
-    ).at(-1)!;
+    const failed = (await acai.getJobHistory(jobs[0]!.id)).at(-1)!;
     expect(failed.type).toBe('job.failed');
-    expect(failed.data.reason).toBe('command_not_found');
-    expect(failed.data.message).toContain('definitely-not-a-command-acai');
+    const data = failed.data as { reason: string; message: string };
+    expect(data.reason).toBe('command_not_found');
+    expect(data.message).toContain('definitely-not-a-command-acai');
   });
 
   it('streams each line to a follower while the job runs, not when it ends', async () => {
@@ -97,7 +87,7 @@ describe('a run through every service', () => {
     // that line through the gateway: if lines were held back until the job ended, it never would.
     const dir = await sharedWithJobs('acai-live-');
     const go = path.join(dir, 'go');
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    const { jobs } = await acai.submitRun({
       name: 'live',
       steps: [
         {
@@ -112,33 +102,20 @@ describe('a run through every service', () => {
         },
       ],
     });
-    const { jobs } = submitted.body as { jobs: { id: string }[] };
-    const response = await fetch(
-      `${system.gatewayUrl}/api/v1/jobs/${jobs[0]!.id}/logs?follow=true`,
-      { headers: { authorization: `Bearer ${system.key}` } },
-    );
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = '';
-    while (!text.includes('first line\n')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    expect(text).toBe('first line\n');
-    const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
-    expect((job.body as { status: string }).status).toBe('running');
+    const lines = acai.followJobLogs(jobs[0]!.id);
+    expect(await lines.next()).toEqual({ done: false, value: 'first line' });
+    expect((await acai.getJob(jobs[0]!.id)).status).toBe('running');
     await writeFile(go, '');
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    expect(text).toBe('first line\nafter go\n');
+    const rest: string[] = [];
+    for await (const line of lines) rest.push(line);
+    expect(rest).toEqual(['after go']);
+    // Every line whole, its newline included.
+    expect(await acai.getJobLogs(jobs[0]!.id)).toBe('first line\nafter go\n');
     await rm(dir, { recursive: true, force: true });
   });
 
   it('streams logs with follow=true until the job ends', async () => {
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    const { jobs } = await acai.submitRun({
       name: 'slow',
       steps: [
         {
@@ -147,16 +124,16 @@ describe('a run through every service', () => {
         },
       ],
     });
-    const { jobs } = submitted.body as { jobs: { id: string }[] };
     const started = Date.now();
-    const followed = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs?follow=true`);
-    expect(followed.status).toBe(200);
-    expect(followed.text).toBe('tick 1\ntick 2\ntick 3\ndone\n');
+    const followed: string[] = [];
+    for await (const line of acai.followJobLogs(jobs[0]!.id)) followed.push(line);
+    expect(followed).toEqual(['tick 1', 'tick 2', 'tick 3', 'done']);
+    expect(await acai.getJobLogs(jobs[0]!.id)).toBe('tick 1\ntick 2\ntick 3\ndone\n');
     // It waited for the job rather than returning what was there when it was asked.
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
 
-    const json = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}/logs?format=json`);
-    const lines = json.text
+    const json = await acai.getJobLogs(jobs[0]!.id, { format: 'json' });
+    const lines = json
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { s: string; l: string });
@@ -164,26 +141,22 @@ describe('a run through every service', () => {
   });
 
   it('cancels a run: the running process is killed and queued steps never run', async () => {
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    const { id, jobs } = await acai.submitRun({
       name: 'long',
       steps: [
         { name: 'sleeper', command: ['sleep', '30'] },
         { name: 'after', command: ['true'], needs: ['sleeper'] },
       ],
     });
-    const { id, jobs } = submitted.body as { id: string; jobs: { id: string }[] };
-    await eventually('the sleeper to run', async () => {
-      const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
-      return (job.body as { status: string }).status === 'running' ? true : undefined;
-    });
-    const cancel = await system.api('POST', `/api/v1/runs/${id}/cancel`);
-    expect(cancel.status).toBe(202);
+    await eventually('the sleeper to run', async () =>
+      (await acai.getJob(jobs[0]!.id)).status === 'running' ? true : undefined,
+    );
+    await acai.cancelRun(id);
     const run = await system.waitForRun(id);
     expect(run.status).toBe('cancelled');
     expect(run.jobs.map((j) => j.status)).toEqual(['cancelled', 'cancelled']);
 
-    const again = await system.api('POST', `/api/v1/runs/${id}/cancel`);
-    expect(again.status).toBe(409);
+    await expect(acai.cancelRun(id)).rejects.toMatchObject({ status: 409 });
     // The process was stopped, not left running: the executor has no job in hand.
     const executor = system.services['executor']!;
     await eventually('the executor to be idle', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AcaiApiError, AcaiClient, Query } from '@acai/sdk';
 import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
@@ -8,12 +9,24 @@ interface Hit {
   version: number;
 }
 
+/** A query string as the SDK's query (a name given twice is a list). */
+function queryOf(text: string): Query {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(text)) {
+    const was = query[name];
+    query[name] = was === undefined ? value : [...(Array.isArray(was) ? was : [was]), value];
+  }
+  return query;
+}
+
 describe('searching file sets and versions', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
   let producingJob: string;
 
   beforeAll(async () => {
     system = await startSystem();
+    acai = system.client();
     const content = 'weights';
     const sha = createHash('sha256').update(content).digest('hex');
     await system.upload(content, sha);
@@ -35,23 +48,24 @@ describe('searching file sets and versions', () => {
       ],
       ['data-c', { rows: 70000 }, ['raw']],
     ];
+    const created = new Set<string>();
     for (const [name, metadata, labels] of models) {
-      await system.api('POST', '/api/v1/filesets', {
-        name,
-        labels: name.startsWith('model') ? ['model'] : ['data'],
-      });
-      const current = (await system.api('GET', `/api/v1/filesets/${name}`)).body as {
-        latestVersion: number;
-      };
-      const committed = await system.api('POST', `/api/v1/filesets/${name}/versions`, {
-        parent: current.latestVersion,
-        put: [{ path: `v${current.latestVersion + 1}.bin`, sha256: sha }],
+      if (!created.has(name))
+        await acai.createFileset({
+          name,
+          labels: name.startsWith('model') ? ['model'] : ['data'],
+        });
+      const { latestVersion } = await acai.getFileset(name);
+      const committed = await acai.commitVersion(name, {
+        parent: latestVersion,
+        put: [{ path: `v${latestVersion + 1}.bin`, sha256: sha }],
         metadata,
         labels,
       });
-      expect(committed.status).toBe(201);
+      expect(committed.version).toBe(latestVersion + 1);
+      created.add(name);
     }
-    const run = await system.api('POST', '/api/v1/runs', {
+    const run = await acai.submitRun({
       name: 'make',
       steps: [
         {
@@ -61,13 +75,12 @@ describe('searching file sets and versions', () => {
         },
       ],
     });
-    producingJob = (run.body as { jobs: { id: string }[] }).jobs[0]!.id;
-    await system.waitForRun((run.body as { id: string }).id);
+    producingJob = run.jobs[0]!.id;
+    await system.waitForRun(run.id);
     // Search reads a projection: wait until every version is in it.
-    await eventually('the search tables to catch up', async () => {
-      const all = await system.api('GET', '/api/v1/versions?limit=100');
-      return (all.body as { items: unknown[] }).items.length === 5 ? true : undefined;
-    });
+    await eventually('the search tables to catch up', async () =>
+      (await acai.searchVersions({ limit: 100 })).items.length === 5 ? true : undefined,
+    );
   });
 
   afterAll(async () => {
@@ -75,9 +88,8 @@ describe('searching file sets and versions', () => {
   });
 
   const versions = async (query: string) => {
-    const r = await system.api('GET', `/api/v1/versions?${query}`);
-    expect([query, r.status]).toEqual([query, 200]);
-    return (r.body as { items: Hit[] }).items.map((h) => `${h.fileset}@${h.version}`).sort();
+    const { items } = await acai.searchVersions(queryOf(query));
+    return items.map((h) => `${h.fileset}@${h.version}`).sort();
   };
 
   it('finds versions by labels, metadata equality, ranges, existence and containment', async () => {
@@ -98,11 +110,11 @@ describe('searching file sets and versions', () => {
   });
 
   it('finds a version by the numbers in metadata changed after its commit', async () => {
-    const changed = await system.api('PATCH', '/api/v1/filesets/model-b/metadata?version=1', {
-      op: 'merge',
-      value: { metrics: { accuracy: 0.99 } },
-    });
-    expect(changed.status).toBe(200);
+    await acai.changeMetadata(
+      'model-b',
+      { op: 'merge', value: { metrics: { accuracy: 0.99 } } },
+      1,
+    );
     await eventually('the range search to see the new accuracy', async () =>
       (await versions('meta.metrics.accuracy[gte]=0.98')).includes('model-b@1') ? true : undefined,
     );
@@ -110,18 +122,12 @@ describe('searching file sets and versions', () => {
   });
 
   it('pages newest first with a cursor', async () => {
-    const first = (await system.api('GET', '/api/v1/versions?limit=2')).body as {
-      items: Hit[];
-      nextCursor: string;
-    };
+    const first = await acai.searchVersions({ limit: 2 });
     expect(first.items).toHaveLength(2);
-    const seen = first.items.map((h) => `${h.fileset}@${h.version}`);
+    const seen = first.items.map((h: Hit) => `${h.fileset}@${h.version}`);
     let cursor: string | null = first.nextCursor;
     while (cursor !== null) {
-      const page = (await system.api('GET', `/api/v1/versions?limit=2&cursor=${cursor}`)).body as {
-        items: Hit[];
-        nextCursor: string | null;
-      };
+      const page = await acai.searchVersions({ limit: 2, cursor });
       seen.push(...page.items.map((h) => `${h.fileset}@${h.version}`));
       cursor = page.nextCursor;
     }
@@ -131,11 +137,8 @@ describe('searching file sets and versions', () => {
   });
 
   it('finds file sets by their own labels and metadata', async () => {
-    const r = await system.api('GET', '/api/v1/filesets?label=model');
-    expect((r.body as { items: { name: string }[] }).items.map((f) => f.name)).toEqual([
-      'model-a',
-      'model-b',
-    ]);
+    const { items } = await acai.searchFilesets({ label: 'model' });
+    expect(items.map((f) => f.name)).toEqual(['model-a', 'model-b']);
   });
 
   it('names a bad search parameter (400)', async () => {
@@ -146,11 +149,9 @@ describe('searching file sets and versions', () => {
       ['createdAfter=yesterday', 'createdAfter'],
       ['cursor=garbage', 'cursor'],
     ] as const) {
-      const r = await system.api('GET', `/api/v1/versions?${query}`);
-      expect([query, r.status]).toEqual([query, 400]);
-      expect((r.body as { error: { details: { path: string }[] } }).error.details[0]!.path).toBe(
-        field,
-      );
+      const refused = await acai.searchVersions(queryOf(query)).catch((e: unknown) => e);
+      expect([query, refused]).toEqual([query, expect.objectContaining({ status: 400 })]);
+      expect((refused as AcaiApiError).details[0]!.path).toBe(field);
     }
   });
 });

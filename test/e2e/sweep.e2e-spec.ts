@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AcaiClient } from '@acai/sdk';
 import { eventually } from '@acai/testkit';
 import { startSystem, type TestSystem } from '../support/system.js';
 
-interface Submitted {
-  id: string;
-  jobs: { id: string; name: string }[];
-}
 interface HistoryEvent {
   type: string;
   time: string;
@@ -69,9 +66,11 @@ const TRIAL = [
  */
 describe('sweeps', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
 
   beforeAll(async () => {
     system = await startSystem();
+    acai = system.client();
   });
 
   afterAll(async () => {
@@ -79,14 +78,12 @@ describe('sweeps', () => {
   });
 
   async function history(jobId: string): Promise<HistoryEvent[]> {
-    const r = await system.api('GET', `/api/v1/jobs/${jobId}/history`);
-    expect(r.status).toBe(200);
-    return r.body as HistoryEvent[];
+    return (await acai.getJobHistory(jobId)) as HistoryEvent[];
   }
 
   it('stops hopeless trials early, holds maxParallel, and hands on the best trial', async () => {
     // Three good trials first, so that the median is theirs when the three bad ones report.
-    const r = await system.api('POST', '/api/v1/runs', {
+    const { id, jobs } = await acai.submitRun({
       name: 'sweep',
       steps: [
         {
@@ -116,8 +113,6 @@ describe('sweeps', () => {
         },
       ],
     });
-    expect(r.status).toBe(202);
-    const { id, jobs } = r.body as Submitted;
     expect(jobs.map((j) => j.name)).toEqual([
       'train#1',
       'train#2',
@@ -159,8 +154,7 @@ describe('sweeps', () => {
     ]);
 
     // The step that takes the sweep's output got the best trial's.
-    const logs = await system.api('GET', `/api/v1/jobs/${jobs[6]!.id}/logs`);
-    expect(logs.text).toBe('0.1\n');
+    expect(await acai.getJobLogs(jobs[6]!.id)).toBe('0.1\n');
 
     // A stopped trial's history says why: the rule, its value and the threshold it missed.
     const stopped = (await history(jobs[3]!.id)).find((e) => e.type === 'job.cancelled')!;
@@ -198,9 +192,7 @@ describe('sweeps', () => {
     }
 
     // The table of trials.
-    const table = await system.api('GET', `/api/v1/runs/${id}/trials`);
-    expect(table.status).toBe(200);
-    const { sweeps } = table.body as Trials;
+    const { sweeps } = (await acai.getRunTrials(id)) as Trials;
     expect(sweeps).toHaveLength(1);
     const sweep = sweeps[0]!;
     expect(sweep.completed).toBe(true);
@@ -224,12 +216,13 @@ describe('sweeps', () => {
     }
 
     // The job view says why it ended.
-    const job = await system.api('GET', `/api/v1/jobs/${jobs[4]!.id}`);
-    expect(job.body).toEqual(expect.objectContaining({ reason: 'early_stopped' }));
+    expect(await acai.getJob(jobs[4]!.id)).toEqual(
+      expect.objectContaining({ reason: 'early_stopped' }),
+    );
   }, 90_000);
 
   it('stops trials by asha after a scheduler restart, rebuilding the sweep from the log', async () => {
-    const r = await system.api('POST', '/api/v1/runs', {
+    const { id, jobs } = await acai.submitRun({
       name: 'asha-restart',
       steps: [
         {
@@ -247,12 +240,9 @@ describe('sweeps', () => {
         },
       ],
     });
-    expect(r.status).toBe(202);
-    const { id, jobs } = r.body as Submitted;
-    await eventually('the first trials to run', async () => {
-      const job = await system.api('GET', `/api/v1/jobs/${jobs[0]!.id}`);
-      return (job.body as { status: string }).status === 'running' ? true : undefined;
-    });
+    await eventually('the first trials to run', async () =>
+      (await acai.getJob(jobs[0]!.id)).status === 'running' ? true : undefined,
+    );
     // The scheduler goes away while the first two trials run (and end), and comes back.
     await system.stop('scheduler');
     await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -266,7 +256,7 @@ describe('sweeps', () => {
       'cancelled',
       'cancelled',
     ]);
-    const { sweeps } = (await system.api('GET', `/api/v1/runs/${id}/trials`)).body as Trials;
+    const { sweeps } = (await acai.getRunTrials(id)) as Trials;
     expect(sweeps[0]!.best).toEqual(
       expect.objectContaining({ name: 'fit#2', params: { Q: '0.1' } }),
     );
@@ -283,30 +273,23 @@ describe('sweeps', () => {
       const cancels = (await history(job.id)).filter((e) => e.type === 'job.cancelled');
       expect(cancels).toHaveLength(1);
     }
-    const completed = (
-      (await system.api('GET', `/api/v1/runs/${id}`)).body as { sweeps: { completed: boolean }[] }
-    ).sweeps;
+    const completed = ((await acai.getRun(id)) as { sweeps: { completed: boolean }[] }).sweeps;
     expect(completed).toEqual([expect.objectContaining({ completed: true, earlyStopped: 2 })]);
   }, 90_000);
 
   it('answers /trials only within the caller’s project', async () => {
-    const r = await system.api('POST', '/api/v1/runs', {
+    const { id } = await acai.submitRun({
       name: 'plain',
       steps: [{ name: 'only', command: ['true'] }],
     });
-    const { id } = r.body as Submitted;
     await system.waitForRun(id);
-    const mine = await system.api('GET', `/api/v1/runs/${id}/trials`);
-    expect(mine.status).toBe(200);
-    expect(mine.body).toEqual({ runId: id, sweeps: [] });
+    expect(await acai.getRunTrials(id)).toEqual({ runId: id, sweeps: [] });
 
-    const created = await system.api('POST', '/api/v1/projects', { name: 'sweep-stranger' });
-    expect(created.status).toBe(201);
-    const stranger = (created.body as { key: string }).key;
-    const theirs = await system.api('GET', `/api/v1/runs/${id}/trials`, undefined, stranger);
-    expect(theirs.status).toBe(404);
+    const { key: stranger } = await acai.createProject('sweep-stranger');
+    await expect(system.client(stranger).getRunTrials(id)).rejects.toMatchObject({ status: 404 });
   });
 
+  // Raw: these sweeps are ones the SDK's types would not let a caller write.
   it('refuses a bad sweep with a 400 that names the step and the field', async () => {
     const refused = async (sweep: unknown) => {
       const r = await system.api('POST', '/api/v1/runs', {

@@ -1,21 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { RunTimelineView, TimelineEntryView } from '@acai/contracts';
+import type { TimelineEntryView } from '@acai/contracts';
+import { AcaiApiError, type AcaiClient } from '@acai/sdk';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 describe('a run’s timeline', () => {
   let system: TestSystem;
+  let acai: AcaiClient;
   let runId: string;
   let jobId: string;
 
   beforeAll(async () => {
     system = await startSystem();
-    const submitted = await system.api('POST', '/api/v1/runs', {
+    acai = system.client();
+    const submitted = await acai.submitRun({
       name: 'timeline',
       steps: [{ name: 'train', command: ['sh', '-c', 'echo "##acai metric loss=0.5 step=1"'] }],
     });
-    expect(submitted.status).toBe(202);
-    ({ id: runId } = submitted.body as { id: string });
-    jobId = (submitted.body as { jobs: { id: string }[] }).jobs[0]!.id;
+    runId = submitted.id;
+    jobId = submitted.jobs[0]!.id;
     expect((await system.waitForRun(runId)).status).toBe('succeeded');
   });
 
@@ -24,9 +26,7 @@ describe('a run’s timeline', () => {
   });
 
   it('lists the run’s steps and every decision in order, each with a sentence', async () => {
-    const r = await system.api('GET', `/api/v1/runs/${runId}/timeline`);
-    expect(r.status).toBe(200);
-    const timeline = r.body as RunTimelineView;
+    const timeline = await acai.getRunTimeline(runId);
     expect(timeline.runId).toBe(runId);
     expect(timeline.next).toBeNull();
     expect(timeline.items.map((i) => i.type)).toEqual([
@@ -52,14 +52,11 @@ describe('a run’s timeline', () => {
   });
 
   it('is read a page at a time, `next` being the `after` of the next page', async () => {
-    const whole = (await system.api('GET', `/api/v1/runs/${runId}/timeline`))
-      .body as RunTimelineView;
+    const whole = await acai.getRunTimeline(runId);
     const paged: TimelineEntryView[] = [];
     let after = 0;
     for (let pages = 1; ; pages++) {
-      const r = await system.api('GET', `/api/v1/runs/${runId}/timeline?after=${after}&limit=3`);
-      expect(r.status).toBe(200);
-      const page = r.body as RunTimelineView;
+      const page = await acai.getRunTimeline(runId, { after, limit: 3 });
       expect(page.items.length).toBeLessThanOrEqual(3);
       paged.push(...page.items);
       if (page.next === null) break;
@@ -68,24 +65,28 @@ describe('a run’s timeline', () => {
     }
     expect(paged).toEqual(whole.items);
 
-    const bad = await system.api('GET', `/api/v1/runs/${runId}/timeline?limit=0`);
-    expect(bad.status).toBe(400);
+    await expect(acai.getRunTimeline(runId, { limit: 0 })).rejects.toMatchObject({
+      status: 400,
+      details: [expect.objectContaining({ path: 'limit' })],
+    });
   });
 
   it('is not found with another project’s key, as a run that does not exist', async () => {
-    const created = await system.api('POST', '/api/v1/projects', { name: 'timeline-other' });
-    expect(created.status).toBe(201);
-    const otherKey = (created.body as { key: string }).key;
+    const { key: otherKey } = await acai.createProject('timeline-other');
 
-    const r = await system.api('GET', `/api/v1/runs/${runId}/timeline`, undefined, otherKey);
-    expect(r.status).toBe(404);
-    expect(r.body).toMatchObject({
+    const refused = await system
+      .client(otherKey)
+      .getRunTimeline(runId)
+      .catch((e: unknown) => e as AcaiApiError);
+    expect(refused).toBeInstanceOf(AcaiApiError);
+    expect(refused).toMatchObject({
       status: 404,
       reason: 'RUN_NOT_FOUND',
       detail: `No run '${runId}' in this project`,
     });
-    expect(r.text).not.toContain('train');
-    const missing = await system.api('GET', `/api/v1/runs/run-000000000000000000000zz/timeline`);
-    expect(missing.status).toBe(404);
+    expect(JSON.stringify((refused as AcaiApiError).problem)).not.toContain('train');
+    await expect(acai.getRunTimeline('run-000000000000000000000zz')).rejects.toMatchObject({
+      status: 404,
+    });
   });
 });

@@ -12,6 +12,7 @@ import { provenanceService } from '@acai/provenance';
 import { provisionerService } from '@acai/provisioner';
 import { schedulerService } from '@acai/scheduler';
 import { codeForJobs, jobPath, runsJobsAsDeveloper } from '@acai/devstack';
+import { AcaiClient } from '@acai/sdk';
 import { eventually, sharedWithJobs, testEnv, uniqueTag } from '@acai/testkit';
 
 export interface TestSystem {
@@ -31,6 +32,12 @@ export interface TestSystem {
   readonly services: Record<string, RunningService>;
   readonly env: NodeJS.ProcessEnv;
   api(method: string, pathname: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
+  /**
+   * The SDK's client of the gateway with the admin key of `default`, or `key`: the way the specs
+   * that test behaviour through the API call it (raw `api` stays for HTTP edge cases). It does not
+   * retry: a 429 or 503 the test did not expect fails it rather than being waited out.
+   */
+  client(key?: string): AcaiClient;
   /** Waits for the run to end (20 s by default: a safety net, not a performance assertion). */
   waitForRun(runId: string, key?: string, timeoutMs?: number): Promise<RunBody>;
   /**
@@ -183,6 +190,8 @@ export async function startSystem(
     services,
     env: baseEnv,
     api,
+    client: (withKey = key) =>
+      new AcaiClient({ url: gatewayUrl, key: withKey, retry: { retries: 0 } }),
     waitForRun: (runId, withKey = key, timeoutMs = 20_000) =>
       eventually(
         `run ${runId} to end`,

@@ -61,10 +61,28 @@ export async function writeConfig(env: NodeJS.ProcessEnv, config: Config): Promi
   return file;
 }
 
-/** Where to connect and with which key: the environment (ACAI_URL, ACAI_API_KEY) over the config. */
-export async function resolveConnection(env: NodeJS.ProcessEnv): Promise<Config> {
+/** Where to connect and with which key, and where the URL came from (to say what to fix). */
+export interface Connection extends Config {
+  /** `--url`, `ACAI_URL` or the config file's path. */
+  readonly urlFrom: string;
+}
+
+/**
+ * Where to connect and with which key: `--url` over the environment (ACAI_URL, ACAI_API_KEY) over
+ * the config. A URL that can never reach a gateway (not a URL, not http(s), a port out of range or
+ * one HTTP clients refuse) is a usage error here, before any request.
+ */
+export async function resolveConnection(
+  env: NodeJS.ProcessEnv,
+  explicitUrl?: string,
+): Promise<Connection> {
   const stored = await readConfig(env);
-  const url = env['ACAI_URL'] || stored?.url;
+  const [url, urlFrom] =
+    explicitUrl !== undefined && explicitUrl !== ''
+      ? [explicitUrl, '--url']
+      : env['ACAI_URL']
+        ? [env['ACAI_URL'], 'ACAI_URL']
+        : [stored?.url, configPath(env)];
   const key = env['ACAI_API_KEY'] || stored?.key;
   if (url === undefined || key === undefined) {
     throw new CliError(
@@ -72,5 +90,46 @@ export async function resolveConnection(env: NodeJS.ProcessEnv): Promise<Config>
       ExitCode.Auth,
     );
   }
-  return { url, key, project: env['ACAI_PROJECT'] || stored?.project || 'default' };
+  checkGatewayUrl(url, urlFrom);
+  return { url, key, project: env['ACAI_PROJECT'] || stored?.project || 'default', urlFrom };
+}
+
+/**
+ * Ports fetch never connects to (the Fetch standard's "bad ports"): a gateway cannot be reached
+ * on one, whatever listens there.
+ */
+const BLOCKED_PORTS = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+]);
+
+/** Throws a usage error, in one line saying what to fix, for a URL that cannot be a gateway's. */
+export function checkGatewayUrl(url: string, from: string): void {
+  const fix =
+    from === '--url'
+      ? 'pass the gateway’s URL, e.g. --url http://127.0.0.1:8080'
+      : from === 'ACAI_URL'
+        ? 'set ACAI_URL to the gateway’s URL, e.g. http://127.0.0.1:8080'
+        : 'run `acai login --url <url> --key <key>` with the gateway’s URL, e.g. http://127.0.0.1:8080';
+  const refuse = (why: string): never => {
+    throw new CliError(`${from}: '${url}' ${why}: ${fix}`, ExitCode.Usage);
+  };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // A port past 65535 makes no URL (`http://localhost:99999`): say which part is wrong.
+    const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(url)?.[1];
+    return refuse(
+      port !== undefined && Number(port) > 65535 ? `has port ${port}, past 65535` : 'is not a URL',
+    );
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    refuse(`is not an http(s) URL (${parsed.protocol.slice(0, -1)})`);
+  const port = parsed.port === '' ? null : Number(parsed.port);
+  if (port !== null && BLOCKED_PORTS.has(port))
+    refuse(`has port ${port}, which HTTP clients refuse to connect to`);
 }

@@ -70,13 +70,40 @@ export function messageOf(error: unknown): string {
           : said;
     }
   }
-  if (error instanceof AcaiConnectionError) {
-    return `${error.message}\nIs acai running there? Check the URL (\`acai login --url <url>\`, or ACAI_URL).`;
-  }
+  if (error instanceof AcaiConnectionError) return unreachable(error);
   if (error instanceof AcaiProtocolError) return error.message;
   if (error instanceof Error) {
     const code = (error as Error & { code?: unknown }).code;
     return typeof code === 'string' ? `${error.message} (${code})` : error.message;
   }
   return String(error);
+}
+
+/** The code of what made a request fail (`ECONNREFUSED` …), from the fetch error's causes. */
+function systemCodeOf(error: unknown): string | undefined {
+  // Read as plain objects: an error made in another realm (a test's vm) is no `Error` here.
+  let e: unknown = error;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string') return code;
+    e = cause;
+  }
+  return undefined;
+}
+
+/** One line: why the gateway could not be reached, and what to check. */
+function unreachable(error: AcaiConnectionError): string {
+  const code = systemCodeOf(error.cause);
+  const host = URL.canParse(error.url) ? new URL(error.url).hostname : error.url;
+  const why =
+    code === 'ECONNREFUSED'
+      ? 'nothing listens there (connection refused)'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? `the host '${host}' is not known (${code})`
+        : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+          ? 'the connection timed out'
+          : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
+            ? 'the connection was closed before an answer'
+            : (code ?? 'the request failed');
+  return `cannot reach acai at ${error.url}: ${why}. Is the stack up (\`npm run up\`)? Check the URL (--url, ACAI_URL or \`acai login --url <url> --key <key>\`).`;
 }

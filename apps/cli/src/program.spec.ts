@@ -67,6 +67,8 @@ async function acai(args: string[], env: NodeJS.ProcessEnv = {}, stdin = '') {
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('acai command line', () => {
   it('an unknown flag or command is a message and exit 2', async () => {
     const r = await acai(['run', 'ls', '--bogus']);
@@ -151,10 +153,54 @@ describe('acai command line', () => {
     });
   });
 
-  it('a server that cannot be reached is exit 5 with what to check', async () => {
-    const r = await acai(['run', 'ls'], { ACAI_URL: 'http://127.0.0.1:1', ACAI_API_KEY: 'good' });
+  it('a server that cannot be reached is exit 5 and one line saying what to check', async () => {
+    // A port nothing listens on: taken, then freed.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const r = await acai(['--url', `http://127.0.0.1:${port}`, 'run', 'ls'], {
+      ACAI_API_KEY: 'good',
+    });
     expect(r.code).toBe(ExitCode.Unavailable);
-    expect(r.stderr).toContain('Is acai running there?');
+    expect(r.stderr).toBe(
+      `acai: cannot reach acai at http://127.0.0.1:${port}: nothing listens there (connection refused). Is the stack up (\`npm run up\`)? Check the URL (--url, ACAI_URL or \`acai login --url <url> --key <key>\`).\n`,
+    );
+  });
+
+  it.each([
+    ['http://127.0.0.1:1', "--url: 'http://127.0.0.1:1' has port 1, which HTTP clients refuse"],
+    ['http://localhost:99999', "--url: 'http://localhost:99999' has port 99999, past 65535"],
+    ['notaurl', "--url: 'notaurl' is not a URL"],
+    ['ftp://127.0.0.1/', "--url: 'ftp://127.0.0.1/' is not an http(s) URL (ftp)"],
+  ])('--url %s is exit 2 and one line, before any request', async (bad, said) => {
+    const before = keysSeen.length;
+    const r = await acai(['--url', bad, 'run', 'ls'], { ACAI_API_KEY: 'good' });
+    expect(r.code).toBe(ExitCode.Usage);
+    expect(r.stderr).toMatch(
+      new RegExp(`^acai: ${escape(said)}.*e\\.g\\. --url http://127\\.0\\.0\\.1:8080\\n$`),
+    );
+    expect(keysSeen.length).toBe(before);
+  });
+
+  it('names where a bad URL came from: ACAI_URL, or the login to redo', async () => {
+    const fromEnv = await acai(['run', 'ls'], { ACAI_URL: 'notaurl', ACAI_API_KEY: 'good' });
+    expect(fromEnv).toMatchObject({ code: ExitCode.Usage });
+    expect(fromEnv.stderr).toContain("ACAI_URL: 'notaurl' is not a URL: set ACAI_URL");
+    const config = path.join(dir, 'bad-url.json');
+    await writeFile(config, JSON.stringify({ url: 'http://127.0.0.1:1', key: 'good' }));
+    const fromLogin = await acai(['run', 'ls'], { ACAI_CONFIG: config });
+    expect(fromLogin).toMatchObject({ code: ExitCode.Usage });
+    expect(fromLogin.stderr).toContain(`${config}: 'http://127.0.0.1:1' has port 1`);
+    expect(fromLogin.stderr).toContain('run `acai login --url <url> --key <key>`');
+  });
+
+  it('--url before the command is the gateway for that command', async () => {
+    const r = await acai(['--url', url, 'run', 'ls'], {
+      ACAI_URL: 'http://127.0.0.1:1',
+      ACAI_API_KEY: 'good',
+    });
+    expect(r).toMatchObject({ code: ExitCode.Ok, stderr: '' });
   });
 });
 

@@ -9,7 +9,7 @@ import {
   pushFiles,
   type Query,
 } from '@acai/sdk';
-import { configPath, resolveConnection, writeConfig } from './config.js';
+import { checkGatewayUrl, configPath, resolveConnection, writeConfig } from './config.js';
 import { CliError, ExitCode, exitCodeOf, messageOf } from './exit.js';
 import {
   bytes,
@@ -26,11 +26,14 @@ import { readSpecFile } from './spec-file.js';
 
 interface Globals {
   json?: boolean;
+  url?: string;
 }
 
 /** What a command needs: its output and a client made from the login or the environment. */
 interface Context {
   readonly out: Output;
+  /** The global `--url`, if given. */
+  readonly url: string | undefined;
   readonly io: Io;
   client(): Promise<AcaiClient>;
   project(explicit?: string): Promise<string>;
@@ -89,6 +92,12 @@ export function buildProgram(io: Io, holder: { ctx?: Context }, signal: AbortSig
     .description('The command line of acai: file sets, runs, logs and events of your project')
     .version('0.1.0')
     .addOption(new Option('--json', 'print results as JSON (no progress bars)'))
+    .addOption(
+      new Option(
+        '--url <url>',
+        'the gateway for this command, e.g. http://127.0.0.1:8080 (default: $ACAI_URL, else the login’s)',
+      ),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -104,22 +113,27 @@ export function buildProgram(io: Io, holder: { ctx?: Context }, signal: AbortSig
     const context: Context = {
       out,
       io,
+      url: globals.url,
       signal,
       async client() {
         if (client !== undefined) return client;
-        const { url, key } = await resolveConnection(io.env);
+        const { url, key } = await resolveConnection(io.env, globals.url);
         client = new AcaiClient({
           url,
           key,
-          onRetry: ({ status, delayMs }) =>
-            io.stderr.write(
-              `acai: ${status === null ? 'cannot reach the server' : `the server answered ${status}`}; trying again in ${(delayMs / 1000).toFixed(1)} s\n`,
-            ),
+          // A server that answered "not now" is waited for, saying so; one that cannot be reached
+          // is tried again quietly: if it stays so, one line says why (exit.ts).
+          onRetry: ({ status, delayMs }) => {
+            if (status !== null)
+              io.stderr.write(
+                `acai: the server answered ${status}; trying again in ${(delayMs / 1000).toFixed(1)} s\n`,
+              );
+          },
         });
         return client;
       },
       async project(explicit) {
-        return explicit ?? (await resolveConnection(io.env)).project;
+        return explicit ?? (await resolveConnection(io.env, globals.url)).project;
       },
     };
     holder.ctx = context;
@@ -145,7 +159,7 @@ export function buildProgram(io: Io, holder: { ctx?: Context }, signal: AbortSig
     .option('--project <name>', 'the key’s project, for `acai keys`', 'default')
     .action(
       act(async (c, o: { url?: string; key?: string; project: string }) => {
-        const url = o.url ?? c.io.env['ACAI_URL'];
+        const url = o.url ?? c.url ?? c.io.env['ACAI_URL'];
         let key = o.key ?? c.io.env['ACAI_API_KEY'];
         if (key === '-') key = (await readAll(c.io.stdin)).trim();
         if (url === undefined || url === '' || key === undefined || key === '') {
@@ -154,14 +168,7 @@ export function buildProgram(io: Io, holder: { ctx?: Context }, signal: AbortSig
             ExitCode.Usage,
           );
         }
-        try {
-          new URL(url);
-        } catch {
-          throw new CliError(
-            `--url: '${url}' is not a URL (e.g. http://127.0.0.1:8080)`,
-            ExitCode.Usage,
-          );
-        }
+        checkGatewayUrl(url, o.url !== undefined || c.url !== undefined ? '--url' : 'ACAI_URL');
         // Checked before it is stored: a wrong key or URL is said now, not at the next command.
         await new AcaiClient({ url, key, retry: { retries: 1 } }).listRuns({ limit: 1 });
         const file = await writeConfig(c.io.env, { url, key, project: o.project });

@@ -6,7 +6,7 @@ import {
 } from './api/materialization.js';
 import { RunSpecSchema, StepSpecSchema } from './api/run-spec.js';
 import { SecretNameSchema } from './api/secrets.js';
-import { RunPlanViewSchema, StepToEstimateSchema } from './api/run-plan.js';
+import { RunPlanViewSchema, RunPlanWithReuseSchema, StepToEstimateSchema } from './api/run-plan.js';
 import {
   EvictedVersionSchema,
   FileEntrySchema,
@@ -178,7 +178,7 @@ export const Commands = defineCommands({
     summary:
       'What a run would do, without running it: per step the configuration, predicted time, cost, start and finish, and whether its deadline and budget hold',
     request: z.object({ ...projectScoped, spec: RunSpecSchema }),
-    response: RunPlanViewSchema,
+    response: RunPlanWithReuseSchema,
   },
   cancelRun: {
     service: 'scheduler',

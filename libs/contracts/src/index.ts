@@ -155,8 +155,14 @@ export {
 export { narrowByShare, type ShareableLimits } from './api/step-share.js';
 export {
   type PlanAlternative,
+  type ReusePlanDecision,
+  ReusePlanDecisionSchema,
   type RunPlanView,
   RunPlanViewSchema,
+  type RunPlanWithReuse,
+  RunPlanWithReuseSchema,
+  type RunReusePlan,
+  RunReusePlanSchema,
   type StepPlan,
   type StepToEstimate,
   StepToEstimateSchema,

@@ -22,3 +22,4 @@ export {
 } from './stack.js';
 export { ServiceStartError, type ServiceMessage } from './supervisor.js';
 export { codeForJobs, jobPath, reachableByOthers } from './job-access.js';
+export { whereThingsAre, type WhereThingsAre } from './where.js';

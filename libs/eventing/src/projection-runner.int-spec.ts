@@ -557,6 +557,72 @@ describe('ProjectionRunner', () => {
     expect(letters.get(`projection:${search.projection.name}`)).toBeUndefined();
   });
 
+  it('lets a projection far behind the others (new in a release) catch up beside them: the others apply new events meanwhile, and it joins them with every event once', async () => {
+    const s = scenario();
+    const first = s.runner();
+    await first.start();
+    await s.append(['a', 'b', 'c'], 10);
+    await first.waitFor(s.lastSeq);
+    await first.stop();
+    const backlog = s.lastSeq;
+
+    // A projection added in a release: it has read nothing, and reading the backlog is slow.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const applied: number[] = [];
+    const newcomer: SqlProjection = {
+      name: `${s.name}-new`,
+      apply: async (_, events) => {
+        if (events.some((e) => e.position.seq <= backlog)) await gate;
+        applied.push(...events.map((e) => e.position.seq));
+      },
+      reset: async () => void applied.splice(0),
+      count: async () => applied.length,
+    };
+    const said: string[] = [];
+    const logger: EventingLogger = {
+      info: (_, message) => void said.push(message ?? ''),
+      warn: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    };
+    const runner = new ProjectionRunner(
+      bus,
+      db,
+      [countingProjection(s.name), newcomer],
+      deadLetters,
+      { filterSubject: subjects.projectEvents(bus.topology, s.project), catchUpLag: 3, logger },
+    );
+    running.push(runner);
+    await runner.start();
+    await s.append(['a', 'd'], 4);
+    // The others' read model has the new events while the newcomer is still on the backlog.
+    await eventually('the established projection to apply the new events', async () => {
+      const docs = await s.documents();
+      return docs.get('d')?.count === 2 ? true : undefined;
+    });
+    await s.expectExactlyOnce();
+    expect(applied).toEqual([]);
+    expect(said).toContain(
+      'projection is behind the others: it catches up beside them, then joins them',
+    );
+
+    open();
+    await eventually('the newcomer to join the others', async () => {
+      if (said.includes('projection caught up with the others and joined them')) return true;
+      await s.append(['e'], 1);
+      return undefined;
+    });
+    await s.append(['a', 'e'], 3);
+    await runner.waitFor(s.lastSeq);
+    const all = [...s.expected.values()].flat().sort((x, y) => x - y);
+    await eventually('the newcomer to have every event', () =>
+      applied.length >= all.length ? true : undefined,
+    );
+    expect(applied).toEqual(all);
+    await s.expectExactlyOnce();
+  });
+
   it('dead-letters an event one projection keeps failing on, for that projection only, after its attempts; the others apply it and all go on', async () => {
     const s = scenario();
     let fixed = false;

@@ -86,6 +86,13 @@ export interface ProjectionRunnerOptions {
    * milliseconds: each transaction costs a handful of round trips and a commit, whatever its size.
    */
   readonly minBatchIntervalMs?: number;
+  /**
+   * How many events a projection may be behind the runner's most advanced one (a projection new in
+   * this release starts at 0) and still be applied by the runner's consumer from where it is (4,000).
+   * One further behind catches up beside the others, with a consumer of its own, and joins them
+   * once it has reached them: the others' read models do not wait for it to read the whole log.
+   */
+  readonly catchUpLag?: number;
 }
 
 /** A batch that could not be applied: which events, which projections failed, and why. */
@@ -162,6 +169,11 @@ export interface ReplayResult {
   readonly documents: number;
 }
 
+/** A projection catching up beside the others, and the runner doing it. */
+interface CatchUp<Doc> {
+  readonly runner: ProjectionRunner<Doc>;
+}
+
 /** Events per transaction of a replay's build. */
 const REPLAY_BATCH_SIZE = 4_000;
 
@@ -215,6 +227,10 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   private readonly replays: Replays | undefined;
   /** Replays asked for in this process, shared by everyone who asks while one is on its way. */
   private readonly replayCalls = new Map<string, Promise<ReplayResult>>();
+  /** The projections this runner's consumer applies: all but those catching up. */
+  private readonly active = new Set<string>();
+  /** Projections catching up beside the others, each by a runner of its own, until they join. */
+  private readonly catchingUp = new Map<string, CatchUp<Doc>>();
   readonly projections: readonly Projection<Doc>[];
   readonly sqlProjections: readonly SqlProjection[];
 
@@ -281,6 +297,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
        SELECT unnest($1::text[]), 0, now() ON CONFLICT (projection) DO NOTHING`,
       [this.names],
     );
+    await this.startCatchingUp();
     this.loop = this.run();
     this.replays?.start();
   }
@@ -288,6 +305,82 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   async stop(): Promise<void> {
     await this.replays?.stop();
     await this.stopConsumer();
+    const laggards = [...this.catchingUp.values()];
+    this.catchingUp.clear();
+    await Promise.all(laggards.map((c) => c.runner.stop()));
+  }
+
+  /**
+   * Projections far behind the most advanced one (new in this release, say) catch up beside the
+   * others, by runners of their own, instead of holding the others' consumer back at their
+   * checkpoint: with a long log, the others would otherwise show nothing new until the newcomer had
+   * read all of it.
+   */
+  private async startCatchingUp(): Promise<void> {
+    for (const name of this.names) this.active.add(name);
+    if (this.options.forReplay === true || this.names.length < 2) return;
+    const rows = await this.dataSource.query<{ projection: string; last_seq: string }[]>(
+      `SELECT projection, last_seq FROM ${this.tables.checkpoints} WHERE projection = ANY($1::text[])`,
+      [this.names],
+    );
+    const seqs = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
+    const ahead = Math.max(...this.names.map((n) => seqs.get(n) ?? 0));
+    const lag = this.options.catchUpLag ?? REPLAY_BATCH_SIZE;
+    for (const name of this.names) {
+      const at = seqs.get(name) ?? 0;
+      if (ahead - at <= lag) continue;
+      const projection =
+        this.sqlProjections.find((p) => p.name === name) ??
+        this.projections.find((p) => p.name === name)!;
+      const runner = new ProjectionRunner<Doc>(
+        this.bus,
+        this.dataSource,
+        projection,
+        this.deadLetters,
+        {
+          ...this.options,
+          batchSize: this.options.replayBatchSize ?? Math.max(this.batchSize, REPLAY_BATCH_SIZE),
+          forReplay: true,
+        },
+      );
+      this.active.delete(name);
+      this.catchingUp.set(name, { runner });
+      this.logger.info(
+        { projection: name, checkpoint: at, others: ahead },
+        'projection is behind the others: it catches up beside them, then joins them',
+      );
+      await runner.start();
+    }
+  }
+
+  /**
+   * Lets the projections that have caught up join the consumer: each has applied every event this
+   * runner has, so from the next batch on the consumer applies what comes after (an event both
+   * apply meanwhile is applied once: the checkpoint rows are locked and passed events skipped).
+   */
+  private joinCaughtUp(): void {
+    for (const [name, { runner }] of this.catchingUp) {
+      if (runner.position < this.appliedSeq) continue;
+      this.catchingUp.delete(name);
+      this.active.add(name);
+      this.logger.info(
+        { projection: name, seq: runner.position },
+        'projection caught up with the others and joined them',
+      );
+      void runner
+        .stop()
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { projection: name, err: describeError(error) },
+            'the runner that caught the projection up did not stop cleanly',
+          ),
+        );
+    }
+  }
+
+  /** The names of the projections this runner's consumer applies now. */
+  private get activeNames(): string[] {
+    return this.names.filter((n) => this.active.has(n));
   }
 
   private async stopConsumer(): Promise<void> {
@@ -492,6 +585,11 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
 
   /** The replay of a SQL projection with no replica: emptied, then rebuilt in place. */
   private async rebuildInPlace(projection: string): Promise<ReplayResult> {
+    if (this.catchingUp.has(projection)) {
+      throw new Error(
+        `'${projection}' is still catching up with the other projections; replay it once it has joined them`,
+      );
+    }
     await this.stopConsumer();
     await this.dataSource.transaction(async (m) => {
       const sql = this.sqlProjections.find((p) => p.name === projection);
@@ -694,6 +792,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       this.advance(last.seq);
       return;
     }
+    if (this.catchingUp.size > 0) this.joinCaughtUp();
+    const names = this.activeNames;
     const first = batch[0]!;
     // What a failure is blamed on: refined inside the transaction.
     let firstSeq = first.seq;
@@ -719,21 +819,21 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
             const rows = await m.query<{ projection: string; last_seq: string }[]>(
               `SELECT projection, last_seq FROM ${this.tables.checkpoints}
                WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
-              [this.names],
+              [names],
             );
             const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
-            const lowest = Math.min(...this.names.map((n) => checkpoints.get(n) ?? 0));
+            const lowest = Math.min(...names.map((n) => checkpoints.get(n) ?? 0));
             const fresh = batch.filter((msg) => msg.seq > lowest);
             if (fresh.length === 0) return;
             firstSeq = fresh[0]!.seq;
             size = fresh.length;
-            const writes = await this.applyEvents(m, fresh, checkpoints, recorded);
-            await this.write(m, writes, last.seq);
+            const writes = await this.applyEvents(m, fresh, checkpoints, recorded, names);
+            await this.write(m, writes, last.seq, names);
           });
         },
       );
     } catch (error) {
-      const blame = error instanceof ProjectionFailure ? [error.projection] : this.names;
+      const blame = error instanceof ProjectionFailure ? [error.projection] : names;
       throw new BatchFailure(
         firstSeq,
         size,
@@ -771,8 +871,13 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
    * Writes a batch's documents and moves its projections' checkpoints past it, in one statement:
    * one round trip, where a write and an update each took one.
    */
-  private async write(m: EntityManager, writes: DocumentWrites, lastSeq: number): Promise<void> {
-    const params: unknown[] = [this.names, lastSeq];
+  private async write(
+    m: EntityManager,
+    writes: DocumentWrites,
+    lastSeq: number,
+    names: readonly string[],
+  ): Promise<void> {
+    const params: unknown[] = [names, lastSeq];
     const steps: string[] = [];
     if (writes.upsert.keys.length > 0) {
       const at = params.length;
@@ -809,6 +914,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     msgs: JsMsg[],
     checkpoints: ReadonlyMap<string, number>,
     recorded: Recorded[],
+    names: readonly string[],
   ): Promise<DocumentWrites> {
     const deadLetter = async (msg: JsMsg, error: unknown, projection: string) => {
       await this.deadLetter(m, msg, error, projection);
@@ -828,7 +934,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         );
       } catch (error) {
         // Each projection that has not passed it goes without it (a replay re-records only its own).
-        for (const name of this.names) {
+        for (const name of names) {
           if ((checkpoints.get(name) ?? 0) < msg.seq) await deadLetter(msg, error, name);
         }
       }
@@ -850,6 +956,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       return mine;
     };
     for (const projection of this.sqlProjections) {
+      if (!names.includes(projection.name)) continue;
       const mine = await pendingFor(projection.name);
       if (mine.length === 0) continue;
       try {
@@ -861,6 +968,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     // Which documents each projection touches, for the events it has not applied yet.
     const work: { projection: Projection<Doc>; events: StoredEvent[]; keys: string[][] }[] = [];
     for (const projection of this.projections) {
+      if (!names.includes(projection.name)) continue;
       const mine = await pendingFor(projection.name);
       work.push({ projection, events: mine, keys: mine.map((e) => [...projection.keys(e)]) });
     }
@@ -956,11 +1064,12 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
 
   /** Where the consumer starts: after the lowest checkpoint of the runner's projections. */
   private async readCheckpoint(): Promise<number> {
+    const names = this.activeNames;
     const rows = await this.dataSource.query<{ last_seq: string }[]>(
       `SELECT last_seq FROM ${this.tables.checkpoints} WHERE projection = ANY($1::text[])`,
-      [this.names],
+      [names],
     );
-    return rows.length < this.names.length ? 0 : Math.min(...rows.map((r) => Number(r.last_seq)));
+    return rows.length < names.length ? 0 : Math.min(...rows.map((r) => Number(r.last_seq)));
   }
 
   private advance(seq: number): void {

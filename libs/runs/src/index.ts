@@ -116,3 +116,14 @@ export {
   timelineJobs,
   timelineSummary,
 } from './timeline.js';
+export {
+  lookupLevels,
+  mayLookUp,
+  type PlannedReuse,
+  planReuse,
+  type ReuseFinding,
+  type ReusePlan,
+  type ReusePlanKind,
+  type ReusePlanStep,
+} from './reuse-plan.js';
+export { SignatureIndex, signatureIndexEvents } from './signature-index.js';

@@ -119,6 +119,40 @@ describe('AcaiClient', () => {
       reason: 'FILESET_NOT_FOUND',
       detail: 'No file set mnist in project default',
     });
+    // The whole document too, for the members a caller may need beyond these.
+    expect((error as AcaiApiError).problem).toMatchObject({
+      type: 'urn:acai:problem:fileset-not-found',
+    });
+  });
+
+  it('creates a project once: a lost answer is not retried, its key would be lost', async () => {
+    handler = (_req, res) =>
+      json(res, 503, { status: 503, detail: 'busy' }, { 'retry-after': '0' });
+    await expect(client().createProject('vision')).rejects.toMatchObject({ status: 503 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/v1/projects' });
+
+    const created = { project: 'vision', keyId: 'key-1', scope: 'admin', key: 'acai_x' };
+    handler = (_req, res) => json(res, 201, created);
+    await expect(client().createProject('vision')).resolves.toEqual(created);
+  });
+
+  it('calls labels, impact, reuse and JSON logs on their routes', async () => {
+    handler = (_req, res) => json(res, 500, { status: 500, detail: 'stop here' });
+    const job = 'job-0123456789abcdefghijklmno';
+    for (const call of [
+      () => client(0).changeLabels('mnist', { add: ['prod'] }, 2),
+      () => client(0).getImpact({ fileset: 'mnist', version: 1 }),
+      () => client(0).explainReuse(job),
+      () => client(0).getJobLogs(job, { format: 'json' }),
+    ])
+      await expect(call()).rejects.toMatchObject({ status: 500 });
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'PATCH /api/v1/filesets/mnist/labels?version=2',
+      'GET /api/v1/lineage/impact?fileset=mnist&version=1',
+      `GET /api/v1/jobs/${job}/reuse`,
+      `GET /api/v1/jobs/${job}/logs?format=json`,
+    ]);
   });
 
   it('says a server that cannot be reached cannot be reached', async () => {

@@ -8,6 +8,8 @@ import {
   type RunSpecSchema,
   Sha256Schema,
   type CommitRequestSchema,
+  KeyScopeSchema,
+  type LabelsChangeSchema,
   type MetadataChangeSchema,
 } from '@acai/contracts';
 import { AcaiApiError, AcaiConnectionError, AcaiProtocolError } from './errors.js';
@@ -30,12 +32,15 @@ export const Endpoints = {
   getJob: { method: 'GET', path: '/api/v1/jobs/{id}' },
   getJobHistory: { method: 'GET', path: '/api/v1/jobs/{id}/history' },
   getJobLogs: { method: 'GET', path: '/api/v1/jobs/{id}/logs' },
+  explainReuse: { method: 'GET', path: '/api/v1/jobs/{id}/reuse' },
   getLineage: { method: 'GET', path: '/api/v1/lineage' },
+  getImpact: { method: 'GET', path: '/api/v1/lineage/impact' },
   createFileset: { method: 'POST', path: '/api/v1/filesets' },
   searchFilesets: { method: 'GET', path: '/api/v1/filesets' },
   getFileset: { method: 'GET', path: '/api/v1/filesets/{name}' },
   commitVersion: { method: 'POST', path: '/api/v1/filesets/{name}/versions' },
   changeMetadata: { method: 'PATCH', path: '/api/v1/filesets/{name}/metadata' },
+  changeLabels: { method: 'PATCH', path: '/api/v1/filesets/{name}/labels' },
   getVersion: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}' },
   listFiles: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}/files' },
   getFile: { method: 'GET', path: '/api/v1/filesets/{name}/versions/{ref}/files/{path+}' },
@@ -45,6 +50,7 @@ export const Endpoints = {
   unpinVersion: { method: 'DELETE', path: '/api/v1/filesets/{name}/versions/{version}/pin' },
   searchVersions: { method: 'GET', path: '/api/v1/versions' },
   uploadBlobHashed: { method: 'POST', path: '/api/v1/blobs' },
+  createProject: { method: 'POST', path: '/api/v1/projects' },
   createKey: { method: 'POST', path: '/api/v1/projects/{name}/keys' },
   listKeys: { method: 'GET', path: '/api/v1/projects/{name}/keys' },
   revokeKey: { method: 'DELETE', path: '/api/v1/projects/{name}/keys/{id}' },
@@ -84,6 +90,13 @@ export interface AcaiClientOptions {
 
 export const BlobSchema = z.object({ sha256: Sha256Schema, size: z.number().int().nonnegative() });
 export const KeyListSchema = z.object({ items: z.array(KeyViewSchema) });
+/** A new project and its first key (`admin` of the project), shown once. */
+export const CreatedProjectSchema = z.object({
+  project: z.string(),
+  keyId: z.string(),
+  scope: KeyScopeSchema,
+  key: z.string(),
+});
 
 type Result<K extends keyof typeof Commands> = z.output<(typeof Commands)[K]['response']>;
 export type RunSpecInput = z.input<typeof RunSpecSchema>;
@@ -236,9 +249,17 @@ export class AcaiClient {
   getJobHistory(id: string): Promise<Result<'getJobHistory'>> {
     return this.json(Commands.getJobHistory.response, 'getJobHistory', { params: { id } });
   }
-  /** A job's output so far, as text. */
-  async getJobLogs(id: string): Promise<string> {
-    return (await this.send('getJobLogs', { params: { id } })).text();
+  /**
+   * A job's output so far, as text; with `format: 'json'`, one `{"t","s","l"}` object a line
+   * (time, stream `out`/`err`, the line).
+   */
+  async getJobLogs(id: string, options: { format?: 'text' | 'json' } = {}): Promise<string> {
+    const query = options.format === undefined ? {} : { format: options.format };
+    return (await this.send('getJobLogs', { params: { id }, query })).text();
+  }
+  /** Why the job was or was not reused, and each part that differs from the nearest earlier one. */
+  explainReuse(id: string): Promise<Result<'explainReuse'>> {
+    return this.json(Commands.explainReuse.response, 'explainReuse', { params: { id } });
   }
   /**
    * A job's output line by line, following it live until the job ends (`?follow=true`): the lines
@@ -267,6 +288,10 @@ export class AcaiClient {
 
   getLineage(query: Query): Promise<Result<'getLineage'>> {
     return this.json(Commands.getLineage.response, 'getLineage', { query });
+  }
+  /** What depends on a file set version (`fileset`, `version`), jobs in the order to recompute. */
+  getImpact(query: Query): Promise<Result<'getImpact'>> {
+    return this.json(Commands.getImpact.response, 'getImpact', { query });
   }
 
   // File sets
@@ -303,6 +328,18 @@ export class AcaiClient {
     version?: number,
   ): Promise<Result<'changeMetadata'>> {
     return this.json(Commands.changeMetadata.response, 'changeMetadata', {
+      params: { name },
+      body: change,
+      ...(version === undefined ? {} : { query: { version } }),
+    });
+  }
+  /** Adds and removes labels of the file set (or, with `version`, of one version). */
+  changeLabels(
+    name: string,
+    change: z.input<typeof LabelsChangeSchema>,
+    version?: number,
+  ): Promise<Result<'changeLabels'>> {
+    return this.json(Commands.changeLabels.response, 'changeLabels', {
       params: { name },
       body: change,
       ...(version === undefined ? {} : { query: { version } }),
@@ -349,8 +386,12 @@ export class AcaiClient {
     });
   }
 
-  // Keys
+  // Projects and keys (a new project needs the platform's admin key)
 
+  createProject(name: string): Promise<z.output<typeof CreatedProjectSchema>> {
+    // Not idempotent: a lost answer is a conflict on retry, and the key would be lost with it.
+    return this.json(CreatedProjectSchema, 'createProject', { body: { name }, retries: 0 });
+  }
   createKey(
     project: string,
     request: z.input<typeof CreateKeyRequestSchema>,

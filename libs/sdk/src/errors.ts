@@ -28,6 +28,8 @@ export class AcaiApiError extends Error {
   readonly retryable: boolean;
   /** The fields at fault, for a validation error. */
   readonly details: readonly { path?: string; message?: string }[];
+  /** The whole problem document (its extension members too); none when the body was not one. */
+  readonly problem: ProblemDocument | undefined;
 
   constructor(
     readonly status: number,
@@ -44,6 +46,7 @@ export class AcaiApiError extends Error {
     this.detail = detail;
     this.retryable = problem?.retryable ?? (status === 429 || status === 503);
     this.details = problem?.details ?? [];
+    this.problem = problem;
   }
 
   /** Reads a failed response's body into an error. */

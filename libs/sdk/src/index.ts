@@ -3,6 +3,7 @@ export {
   type AcaiClientOptions,
   BlobSchema,
   type CommitInput,
+  CreatedProjectSchema,
   type EndpointName,
   Endpoints,
   type HttpMethod,

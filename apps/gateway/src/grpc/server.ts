@@ -10,20 +10,26 @@ import { z } from 'zod';
 import { AcaiError, CommonProblems, parseOrThrow, TERMINAL_JOB_STATUSES } from '@acai/contracts';
 import { GRPC_SERVICES, PROTO_FILES, PROTO_LOAD_OPTIONS } from '@acai/contracts/proto';
 import type { EventingLogger } from '@acai/eventing';
-import type { Access, Principal } from '../auth/access.js';
+import type { Principal } from '../auth/access.js';
 import { KeyCheck } from '../auth/key-check.js';
+import { KeysController } from '../auth/keys.controller.js';
 import { BlobsController } from '../filesets/blobs.controller.js';
 import { FilesetsController } from '../filesets/filesets.controller.js';
 import { GatewayBlobs } from '../filesets/gateway-blobs.js';
 import { VersionsController } from '../filesets/versions.controller.js';
 import { pathOf, Routes, type RouteSpec } from '../http/routes.js';
+import { parseYamlBody } from '../http/yaml-body.js';
 import { JobsController } from '../jobs/jobs.controller.js';
 import { LineageController } from '../lineage/lineage.controller.js';
 import { ProvisionController } from '../provision/provision.controller.js';
 import { RunsController } from '../runs/runs.controller.js';
+import { StorageController } from '../storage/storage.controller.js';
+import { addressesOf, bindFailure, grpcLogLevel, hostPort } from './bind.js';
+import { toMessage, type Message } from './messages.js';
+import { GRPC_METHODS, type Guarded, type GrpcService } from './methods.js';
 import { withImports } from './reflection.js';
 import { grpcErrorOf } from './status.js';
-import { fromStruct, toStruct, type StructMessage } from './struct.js';
+import { fromStruct, type StructMessage } from './struct.js';
 import { describeMalformed, type FieldDescriptor } from './wire.js';
 
 /** The most bytes of a file one DownloadFile message carries. */
@@ -118,6 +124,37 @@ const UploadPartSchema = z.object({
 });
 type UploadPart = z.output<typeof UploadPartSchema>;
 
+/** A RunSpecRequest: the spec as a Struct, or as the text of a JSON or YAML file. */
+const RunSpecRequestSchema = z.object({
+  spec: StructSchema.optional(),
+  spec_json: z.string().optional(),
+  spec_yaml: z.string().optional(),
+});
+
+/** The run spec a RunSpecRequest carries, as the REST body would be (validated by the route). */
+function runSpecOf(request: z.output<typeof RunSpecRequestSchema>): unknown {
+  if (request.spec !== undefined) return fromStruct(request.spec, 'spec');
+  if (request.spec_json !== undefined) {
+    try {
+      return JSON.parse(request.spec_json);
+    } catch (error) {
+      throw invalid(
+        `spec_json is not JSON (${error instanceof Error ? error.message : String(error)}): send the spec file's text as it is`,
+        'spec_json',
+      );
+    }
+  }
+  if (request.spec_yaml !== undefined) {
+    try {
+      return parseYamlBody(request.spec_yaml);
+    } catch (error) {
+      if (!(error instanceof AcaiError)) throw error;
+      throw invalid(error.message.replace('The body', 'spec_yaml'), 'spec_yaml');
+    }
+  }
+  throw invalid('RunSpecRequest: set spec, spec_json or spec_yaml to the run spec', 'spec');
+}
+
 /** An object without the keys whose value is undefined (a field not sent: a query left out). */
 function present<T extends Record<string, unknown>>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -142,7 +179,14 @@ function invalid(message: string, path?: string): AcaiError {
   );
 }
 
-type Guarded = RouteSpec & { readonly auth: Exclude<Access, 'public'> };
+/** A route answering JSON of a schema: what a unary method maps to its message. */
+type Answering = Guarded & { readonly success: { readonly body: z.ZodType } };
+
+/** The handlers of a service: one for each of its methods, by name. */
+type Handlers<S extends GrpcService> = Record<
+  keyof (typeof GRPC_METHODS)[S],
+  grpc.UntypedHandleCall
+>;
 
 interface Controllers {
   readonly runs: RunsController;
@@ -152,6 +196,8 @@ interface Controllers {
   readonly blobs: BlobsController;
   readonly lineage: LineageController;
   readonly provision: ProvisionController;
+  readonly keys: KeysController;
+  readonly storage: StorageController;
 }
 
 /**
@@ -160,6 +206,21 @@ interface Controllers {
  * the route's scope and the key's rate), the same controller method (validation with the same
  * zod schemas, the same bus commands), the same errors as gRPC statuses (`status.ts`).
  */
+/**
+ * grpc-js logs to the console itself ("E … No address added out of total 1 resolved"): its lines
+ * go to the gateway's log instead, its report of a failed bind at debug (the gateway says that one
+ * itself). The logger is grpc-js's, for the whole process: the last gateway started sets it.
+ */
+function quietGrpcLogs(logger: EventingLogger): void {
+  const to =
+    (level?: 'debug') =>
+    (...args: unknown[]) => {
+      const line = args.map(String).join(' ');
+      logger[level ?? grpcLogLevel(line)]({ component: 'grpc-js' }, line);
+    };
+  grpc.setLogger({ error: to(), info: to('debug'), debug: to('debug') });
+}
+
 export class GrpcGateway {
   private readonly server = new grpc.Server({
     // A file's bytes come and go in chunks; a message is small.
@@ -186,6 +247,7 @@ export class GrpcGateway {
     this.server.addService(serviceOf(definition, 'acai.v1.Jobs'), this.jobs());
     this.server.addService(serviceOf(definition, 'acai.v1.Lineage'), this.lineage());
     this.server.addService(serviceOf(definition, 'acai.v1.Resources'), this.resources());
+    this.server.addService(serviceOf(definition, 'acai.v1.Projects'), this.projects());
   }
 
   /** The gateway's controllers and key check, from its Nest app. */
@@ -200,28 +262,47 @@ export class GrpcGateway {
         blobs: app.get(BlobsController),
         lineage: app.get(LineageController),
         provision: app.get(ProvisionController),
+        keys: app.get(KeysController),
+        storage: app.get(StorageController),
       },
       app.get(GatewayBlobs),
       logger,
     );
   }
 
-  /** Listens on `host:port` (0: a free port); resolves with the port. */
+  /**
+   * Listens on `host:port` (0: a free port); resolves with the port. Binds each address of `host`
+   * itself (an IP literal; every address of a name, on the port the first one got), so a failure
+   * is said once, naming the address, the reason and what to set: none bound is an error (the
+   * gateway does not start, and exits non-zero); some not bound is one warning.
+   */
   async listen(host: string, port: number): Promise<number> {
-    const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error === null
-          ? resolve(bound)
-          : reject(
-              new Error(
-                `gateway: cannot serve gRPC on ${address} (${error.message}): is another gateway there? Set ACAI_GRPC_PORT to a free port (0: any)`,
-                { cause: error },
-              ),
-            ),
-      );
-    });
-    return this.boundPort;
+    quietGrpcLogs(this.logger);
+    const failures: { address: string; why: string }[] = [];
+    let bound: number | undefined;
+    for (const ip of await addressesOf(host)) {
+      const address = hostPort(ip, bound ?? port);
+      try {
+        bound = await this.bindOne(address);
+      } catch (error) {
+        failures.push({ address, why: bindFailure(address, (error as Error).message) });
+      }
+    }
+    if (bound === undefined) {
+      throw new Error(failures.map((f) => f.why).join('; ') || `${host} has no address`);
+    }
+    for (const failure of failures)
+      this.logger.warn({ address: failure.address }, `${failure.why} (it serves the others)`);
+    this.boundPort = bound;
+    return bound;
+  }
+
+  private bindOne(address: string): Promise<number> {
+    return new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error === null ? resolve(port) : reject(error),
+      ),
+    );
   }
 
   /** The port it listens on. */
@@ -245,30 +326,29 @@ export class GrpcGateway {
     });
   }
 
-  private filesets(): grpc.UntypedServiceImplementation {
+  private filesets(): Handlers<'acai.v1.Filesets'> {
     const { filesets, versions } = this.c;
+    const M = GRPC_METHODS['acai.v1.Filesets'];
     return {
-      CreateFileset: this.unary(
-        Routes.createFileset,
-        z.object({ fileset: StructSchema }),
-        (caller, r) => filesets.create(caller, fromStruct(r.fileset, 'fileset')),
+      CreateFileset: this.unary(M.CreateFileset, z.object({ fileset: StructSchema }), (caller, r) =>
+        filesets.create(caller, fromStruct(r.fileset, 'fileset')),
       ),
-      SearchFilesets: this.unary(Routes.searchFilesets, SearchSchema, (caller, r) =>
+      SearchFilesets: this.unary(M.SearchFilesets, SearchSchema, (caller, r) =>
         filesets.list(caller, queryOf(r.query)),
       ),
-      GetFileset: this.unary(Routes.getFileset, z.object({ name: text }), (caller, r) =>
+      GetFileset: this.unary(M.GetFileset, z.object({ name: text }), (caller, r) =>
         filesets.get(caller, r),
       ),
       CommitVersion: this.unary(
-        Routes.commitVersion,
+        M.CommitVersion,
         z.object({ name: text, commit: StructSchema }),
         (caller, r) => filesets.commit(caller, { name: r.name }, fromStruct(r.commit, 'commit')),
       ),
-      GetVersion: this.unary(Routes.getVersion, z.object({ name: text, ref: text }), (caller, r) =>
+      GetVersion: this.unary(M.GetVersion, z.object({ name: text, ref: text }), (caller, r) =>
         filesets.version(caller, r),
       ),
       ListFiles: this.unary(
-        Routes.listFiles,
+        M.ListFiles,
         z.object({
           name: text,
           ref: text,
@@ -279,12 +359,12 @@ export class GrpcGateway {
         (caller, { name, ref, ...query }) => filesets.files(caller, { name, ref }, present(query)),
       ),
       DiffVersions: this.unary(
-        Routes.diffVersions,
+        M.DiffVersions,
         z.object({ name: text, from: text, to: text }),
         (caller, { name, ...query }) => filesets.diff(caller, { name }, query),
       ),
       ChangeMetadata: this.unary(
-        Routes.changeMetadata,
+        M.ChangeMetadata,
         z.object({ name: text, version: z.number().optional(), change: StructSchema }),
         (caller, r) =>
           filesets.metadata(
@@ -295,7 +375,7 @@ export class GrpcGateway {
           ),
       ),
       ChangeLabels: this.unary(
-        Routes.changeLabels,
+        M.ChangeLabels,
         z.object({ name: text, version: z.number().optional(), change: StructSchema }),
         (caller, r) =>
           filesets.labels(
@@ -305,43 +385,51 @@ export class GrpcGateway {
             fromStruct(r.change, 'change'),
           ),
       ),
-      SearchVersions: this.unary(Routes.searchVersions, SearchSchema, (caller, r) =>
+      SearchVersions: this.unary(M.SearchVersions, SearchSchema, (caller, r) =>
         versions.search(caller, queryOf(r.query)),
       ),
-      UploadBlob: this.upload(),
-      DownloadFile: this.download(),
+      UploadBlob: this.upload(M.UploadBlob),
+      DownloadFile: this.download(M.DownloadFile),
     };
   }
 
-  private runs(): grpc.UntypedServiceImplementation {
+  private runs(): Handlers<'acai.v1.Runs'> {
     const { runs } = this.c;
-    const SpecSchema = z.object({ spec: StructSchema });
+    const M = GRPC_METHODS['acai.v1.Runs'];
     return {
-      SubmitRun: this.unary(Routes.submitRun, SpecSchema, (caller, r) =>
-        runs.submit(caller, fromStruct(r.spec, 'spec')),
+      SubmitRun: this.unary(M.SubmitRun, RunSpecRequestSchema, (caller, r) =>
+        runs.submit(caller, runSpecOf(r)),
       ),
-      PlanRun: this.unary(Routes.planRun, SpecSchema, (caller, r) =>
-        runs.plan(caller, fromStruct(r.spec, 'spec')),
+      PlanRun: this.unary(M.PlanRun, RunSpecRequestSchema, (caller, r) =>
+        runs.plan(caller, runSpecOf(r)),
       ),
       ListRuns: this.unary(
-        Routes.listRuns,
+        M.ListRuns,
         z.object({ limit: z.number().optional(), cursor: z.string().optional() }),
         (caller, r) => runs.list(caller, present(r)),
       ),
-      GetRun: this.unary(Routes.getRun, IdSchema, (caller, r) => runs.get(caller, r.id)),
-      CancelRun: this.unary(Routes.cancelRun, IdSchema, (caller, r) => runs.cancel(caller, r.id)),
+      GetRun: this.unary(M.GetRun, IdSchema, (caller, r) => runs.get(caller, r.id)),
+      CancelRun: this.unary(M.CancelRun, IdSchema, (caller, r) => runs.cancel(caller, r.id)),
+      GetRunTrials: this.unary(M.GetRunTrials, IdSchema, (caller, r) => runs.trials(caller, r.id)),
+      GetRunTimeline: this.unary(
+        M.GetRunTimeline,
+        z.object({ id: text, after: z.number().optional(), limit: z.number().optional() }),
+        (caller, { id, ...query }) => runs.timeline(caller, id, present(query)),
+      ),
     };
   }
 
-  private jobs(): grpc.UntypedServiceImplementation {
+  private jobs(): Handlers<'acai.v1.Jobs'> {
     const { jobs } = this.c;
+    const M = GRPC_METHODS['acai.v1.Jobs'];
     return {
-      GetJob: this.unary(Routes.getJob, IdSchema, (caller, r) => jobs.get(caller, r.id)),
-      GetJobHistory: this.unary(Routes.getJobHistory, IdSchema, (caller, r) =>
+      GetJob: this.unary(M.GetJob, IdSchema, (caller, r) => jobs.get(caller, r.id)),
+      GetJobHistory: this.unary(M.GetJobHistory, IdSchema, (caller, r) =>
         jobs.history(caller, r.id),
       ),
+      ExplainReuse: this.unary(M.ExplainReuse, IdSchema, (caller, r) => jobs.reuse(caller, r.id)),
       StreamLogs: this.serverStream(
-        Routes.getJobLogs,
+        M.StreamLogs,
         z.object({ id: text, follow: z.boolean().default(true) }),
         async function* (caller, r, abort) {
           const { chunks } = await jobs.openLogs(caller, r.id, r.follow, abort);
@@ -351,7 +439,7 @@ export class GrpcGateway {
         },
       ),
       StreamMetrics: this.serverStream(
-        Routes.getJobMetrics,
+        M.StreamMetrics,
         z.object({ id: text, name: z.string().optional(), follow: z.boolean().default(true) }),
         async function* (caller, r, abort) {
           // The points of each series sent so far: a series only grows.
@@ -383,10 +471,11 @@ export class GrpcGateway {
     };
   }
 
-  private lineage(): grpc.UntypedServiceImplementation {
+  private lineage(): Handlers<'acai.v1.Lineage'> {
+    const M = GRPC_METHODS['acai.v1.Lineage'];
     return {
       GetLineage: this.unary(
-        Routes.getLineage,
+        M.GetLineage,
         z.object({
           fileset: z.string().optional(),
           version: z.number().optional(),
@@ -398,17 +487,73 @@ export class GrpcGateway {
         }),
         (caller, r) => this.c.lineage.lineage(caller, present(r)),
       ),
+      GetImpact: this.unary(
+        M.GetImpact,
+        z.object({
+          fileset: text,
+          version: z.number().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, r) => this.c.lineage.impact(caller, present(r)),
+      ),
+      GetExperimentGraph: this.unary(
+        M.GetExperimentGraph,
+        z.object({
+          run: z.string().optional(),
+          limit: z.number().optional(),
+          cursor: z.string().optional(),
+        }),
+        (caller, r) => this.c.lineage.experimentGraph(caller, present(r)),
+      ),
     };
   }
 
-  private resources(): grpc.UntypedServiceImplementation {
+  private resources(): Handlers<'acai.v1.Resources'> {
     const { provision } = this.c;
+    const M = GRPC_METHODS['acai.v1.Resources'];
     return {
-      ListNodes: this.unary(Routes.listNodes, z.object({}), (caller) => provision.nodes(caller)),
+      ListNodes: this.unary(M.ListNodes, z.object({}), (caller) => provision.nodes(caller)),
       PlanProvisioning: this.unary(
-        Routes.planProvisioning,
+        M.PlanProvisioning,
         z.object({ step: StructSchema }),
         (caller, r) => provision.plan(caller, fromStruct(r.step, 'step')),
+      ),
+    };
+  }
+
+  private projects(): Handlers<'acai.v1.Projects'> {
+    const { keys, storage } = this.c;
+    const M = GRPC_METHODS['acai.v1.Projects'];
+    // The project named as its field is (`project`), by the rule of REST's path parameter.
+    const project = M.ListKeys.params.shape.name;
+    const ProjectSchema = z.object({ project });
+    return {
+      CreateKey: this.unary(
+        M.CreateKey,
+        z.object({ project, scope: text, name: z.string().optional() }),
+        (caller, { project: name, ...key }) => keys.create(caller, { name }, present(key)),
+      ),
+      ListKeys: this.unary(M.ListKeys, ProjectSchema, (caller, r) =>
+        keys.list(caller, { name: r.project }),
+      ),
+      RevokeKey: this.unary(M.RevokeKey, z.object({ project, id: text }), (caller, r) =>
+        keys.revoke(caller, { name: r.project, id: r.id }),
+      ),
+      GetStorageBudget: this.unary(M.GetStorageBudget, ProjectSchema, (caller, r) =>
+        storage.storageBudget(caller, { name: r.project }),
+      ),
+      SetStorageBudget: this.unary(
+        M.SetStorageBudget,
+        z.object({
+          project,
+          bytes: z.number().optional(),
+          alpha: z.number().optional(),
+          policy: z.string().optional(),
+        }),
+        // An unset `bytes` is REST's null: no budget.
+        (caller, { project: name, bytes, ...rest }) =>
+          storage.setStorageBudget(caller, { name }, { bytes: bytes ?? null, ...present(rest) }),
       ),
     };
   }
@@ -448,17 +593,18 @@ export class GrpcGateway {
     return grpcErrorOf(error, retryAfter);
   }
 
-  private unary<S extends z.ZodType>(
-    route: Guarded,
+  /** A unary method: the route's operation, its answer as the method's typed message. */
+  private unary<R extends Answering, S extends z.ZodType>(
+    route: R,
     schema: S,
-    handle: (caller: Principal, request: z.output<S>) => Promise<unknown>,
-  ): grpc.handleUnaryCall<unknown, StructMessage> {
+    handle: (caller: Principal, request: z.output<S>) => Promise<z.output<R['success']['body']>>,
+  ): grpc.handleUnaryCall<unknown, Message> {
     return (call, callback) => {
       const retry: { after?: number } = {};
       this.admit(call.metadata, route, retry)
         .then((caller) => handle(caller, this.requestOf(schema, call.request, 'request')))
         .then(
-          (answer) => callback(null, toStruct(answer)),
+          (answer) => callback(null, toMessage(route.success.body, answer)),
           (error: unknown) => callback(this.failure(route, error, retry.after)),
         );
     };
@@ -495,8 +641,9 @@ export class GrpcGateway {
   }
 
   /** UploadBlob: an optional header, then the bytes, streamed into the blob store as they come. */
-  private upload(): grpc.handleClientStreamingCall<unknown, { sha256: string; size: number }> {
-    const route = Routes.uploadBlobHashed;
+  private upload(
+    route: Guarded,
+  ): grpc.handleClientStreamingCall<unknown, { sha256: string; size: number }> {
     return (call, callback) => {
       const retry: { after?: number } = {};
       const parts: AsyncIterator<unknown> = call[Symbol.asyncIterator]();
@@ -553,8 +700,7 @@ export class GrpcGateway {
   }
 
   /** DownloadFile: the file's facts as initial metadata, then its bytes as they are read. */
-  private download(): grpc.handleServerStreamingCall<unknown, { data: Buffer }> {
-    const route = Routes.getFile;
+  private download(route: Guarded): grpc.handleServerStreamingCall<unknown, { data: Buffer }> {
     const schema = z.object({ name: text, ref: text, path: text });
     return (call) => {
       const abort = new AbortController();

@@ -1,7 +1,7 @@
 import { AcaiError, CommonProblems } from '@acai/contracts';
 import { MAX_JSON_DEPTH } from '../http/routes.js';
 
-/** `google.protobuf.Value` as proto-loader hands it over (oneofs: the one field set, and `kind`). */
+/** `google.protobuf.Value` as proto-loader hands it over: the one field of its oneof that is set. */
 export interface ValueMessage {
   readonly kind?: string;
   readonly nullValue?: string | number;

@@ -92,6 +92,30 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
     const key = `${change.project}\u0000${change.src}\u0000${change.dst}`;
     if (!edges.has(key)) edges.set(key, change);
   };
+  /**
+   * A version a job read or made, and the edge between them: `input` from the version, `output`
+   * or `reused` to it. Its manifest comes from its commit, earlier in the log: the one source of it.
+   */
+  const linked = (
+    at: { project: string; seq: number; job: string },
+    ref: { fileset: string; version: number },
+    kind: EdgeChange['kind'],
+    extra: Partial<NodeChange> = {},
+  ): void => {
+    const id = versionNodeId(ref.fileset, ref.version);
+    node({
+      project: at.project,
+      id,
+      kind: 'version',
+      creates: true,
+      seq: at.seq,
+      fileset: ref.fileset,
+      version: ref.version,
+      ...extra,
+    });
+    const [src, dst] = kind === 'input' ? [id, at.job] : [at.job, id];
+    edge({ project: at.project, src, dst, kind, seq: at.seq });
+  };
 
   for (const event of events) {
     const { project } = event;
@@ -114,20 +138,7 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
           status: 'queued',
           quality: event.data.quality,
         });
-        for (const input of event.data.inputs) {
-          const id = versionNodeId(input.fileset, input.version);
-          node({
-            project,
-            id,
-            kind: 'version',
-            creates: true,
-            seq,
-            fileset: input.fileset,
-            version: input.version,
-            // Its manifest comes from its commit, earlier in the log: the one source of it.
-          });
-          edge({ project, src: id, dst: job, kind: 'input', seq });
-        }
+        for (const input of event.data.inputs) linked({ project, seq, job }, input, 'input');
         break;
       }
       case 'job.succeeded': {
@@ -142,18 +153,9 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
           durationMs: event.data.durationMs,
         });
         for (const output of event.data.outputs) {
-          const id = versionNodeId(output.fileset, output.version);
-          node({
-            project,
-            id,
-            kind: 'version',
-            creates: true,
-            seq,
-            fileset: output.fileset,
-            version: output.version,
+          linked({ project, seq, job }, output, 'output', {
             createdBy: { kind: 'job', jobId: event.aggregateId },
           });
-          edge({ project, src: job, dst: id, kind: 'output', seq });
         }
         break;
       }
@@ -210,32 +212,8 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
           status: 'succeeded',
           reusedFrom: event.data.from.jobId,
         });
-        for (const input of event.data.inputs) {
-          const id = versionNodeId(input.fileset, input.version);
-          node({
-            project,
-            id,
-            kind: 'version',
-            creates: true,
-            seq,
-            fileset: input.fileset,
-            version: input.version,
-          });
-          edge({ project, src: id, dst: job, kind: 'input', seq });
-        }
-        for (const output of event.data.outputs) {
-          const id = versionNodeId(output.fileset, output.version);
-          node({
-            project,
-            id,
-            kind: 'version',
-            creates: true,
-            seq,
-            fileset: output.fileset,
-            version: output.version,
-          });
-          edge({ project, src: job, dst: id, kind: 'reused', seq });
-        }
+        for (const input of event.data.inputs) linked({ project, seq, job }, input, 'input');
+        for (const output of event.data.outputs) linked({ project, seq, job }, output, 'reused');
         break;
       }
       case 'fileset.version_pinned':

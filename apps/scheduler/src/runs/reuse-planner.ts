@@ -6,10 +6,19 @@ import {
   type PlannedJob,
   type ReusableResult,
   type ReusePolicy,
+  type RunReusePlan,
   type StagedInput,
 } from '@acai/contracts';
 import type { CommandSender, EventingLogger } from '@acai/eventing';
-import { signJob, whyNotReusable } from '@acai/runs';
+import {
+  lookupLevels,
+  mayLookUp,
+  planReuse,
+  type ReuseFinding,
+  type ReusePlanStep,
+  signJob,
+  whyNotReusable,
+} from '@acai/runs';
 import type { CodeHasher } from './code-hasher.js';
 
 /** Earlier results with the signature looked at, newest first, for one that is intact. */
@@ -133,6 +142,127 @@ export class ReusePlanner {
         reason: `job ${result.jobId} (step '${result.name}' of run ${result.runId}) had the same signature, and its outputs ${result.outputs.map((o) => `${o.fileset}@${o.version}`).join(', ')} are intact`,
         ...(job.trial == null ? {} : { trial: job.trial }),
       },
+    };
+  }
+
+  /**
+   * What reuse would do with each step of a run not yet submitted (`POST /api/v1/runs/plan`): the
+   * code of each step hashed (once for steps naming the same), its inputs by content (a file-set
+   * version from the catalog; another step's output: the version its earlier result committed),
+   * each step's signature looked up once every step it reads has an earlier result, those found
+   * checked intact, then `planReuse`'s forward and backward passes. A swept step is one step, never
+   * reused. Anything that cannot be asked throws: the caller leaves reuse out of the plan.
+   */
+  async planRun(project: string, jobs: readonly PlannedJob[]): Promise<RunReusePlan> {
+    const stepOf = (job: PlannedJob) => job.trial?.step ?? job.name;
+    const first = new Map<string, PlannedJob>();
+    for (const job of jobs) if (!first.has(stepOf(job))) first.set(stepOf(job), job);
+    const codes = new Map<string, Promise<HashedCode[]>>();
+    const versions = new Map<string, Promise<{ version: number; manifestSha256: string }>>();
+    const versionOf = (fileset: string, version: number | string) => {
+      const key = `${fileset}@${version}`;
+      let known = versions.get(key);
+      if (known === undefined) {
+        known = this.commands.send('getVersion', { project, name: fileset, version });
+        versions.set(key, known);
+      }
+      return known;
+    };
+    const steps: ReusePlanStep[] = [];
+    const signed = new Map<string, { job: PlannedJob; code: HashedCode[] }>();
+    for (const [name, job] of first) {
+      const key = JSON.stringify([job.command, job.reuse?.code ?? [], job.env['PATH'] ?? null]);
+      let code = codes.get(key);
+      if (code === undefined) {
+        code = this.hashCode(project, job);
+        codes.set(key, code);
+      }
+      const hashed = await code;
+      signed.set(name, { job, code: hashed });
+      const policy = job.reuse?.policy ?? 'auto';
+      const reads = [...new Set(job.inputs.flatMap((i) => ('fromStep' in i ? [i.fromStep] : [])))];
+      steps.push({
+        id: name,
+        name,
+        needs: job.needs,
+        reads,
+        policy,
+        notReusable:
+          job.trial != null && policy !== 'never'
+            ? "it is a sweep: its best trial is chosen from its trials' own metrics"
+            : whyNotReusable(
+                policy,
+                job.reuse?.nondeterministic ?? false,
+                signJob({ ...job, inputs: [], code: hashed }),
+                job.outputs,
+              ),
+      });
+    }
+    const findings = new Map<string, ReuseFinding>();
+    const results = new Map<string, ReusableResult>();
+    const byName = new Map(steps.map((s) => [s.id, s]));
+    for (const level of lookupLevels(steps)) {
+      for (const step of level.map((id) => byName.get(id)!)) {
+        if (!mayLookUp(step, findings)) continue;
+        const { job, code } = signed.get(step.id)!;
+        const inputs: StagedInput[] = [];
+        for (const input of job.inputs) {
+          const version =
+            'fromStep' in input
+              ? results.get(input.fromStep)!.outputs.find((o) => o.fileset === input.fileset)
+                  ?.version
+              : input.version;
+          if (version === undefined) break;
+          const found = await versionOf(input.fileset, version);
+          inputs.push({
+            fileset: input.fileset,
+            version: found.version,
+            manifestSha256: found.manifestSha256,
+            path: input.path,
+          });
+        }
+        if (inputs.length !== job.inputs.length) {
+          findings.set(step.id, {
+            kind: 'none',
+            reason: 'an earlier result of a step it reads committed none of the file sets it reads',
+          });
+          continue;
+        }
+        const signature = signJob({ ...job, inputs, code });
+        const { results: found } = await this.commands.send('findReusable', {
+          project,
+          signature: signature.sha256,
+          excludeJobId: job.id,
+          limit: 1,
+        });
+        const result = found[0];
+        if (result === undefined) {
+          findings.set(step.id, {
+            kind: 'none',
+            reason: 'no earlier job of the project had its signature',
+          });
+          continue;
+        }
+        results.set(step.id, result);
+        findings.set(step.id, {
+          kind: 'found',
+          jobId: result.jobId,
+          problem: await this.notIntact(project, job, result),
+          // Staging times are not measured yet: taking a result counts as free.
+          loadSeconds: null,
+          computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
+        });
+      }
+    }
+    const plan = planReuse(steps, findings);
+    return {
+      steps: plan.steps.map((s) => ({
+        step: s.name,
+        decision: s.kind,
+        reason: s.reason,
+        from: s.from,
+      })),
+      counts: { ...plan.counts },
     };
   }
 

@@ -154,15 +154,26 @@ export class RunsHandler {
 
   /**
    * What a run would do, without submitting it: its DAG checked as at submit, then planned by the
-   * provisioner from now within its deadline and budget.
+   * provisioner from now within its deadline and budget, and what reuse would do with each step.
+   * Reuse that cannot be planned (provenance or the catalog away) is left out, not guessed.
    */
   @OnCommand('planRun')
   async plan(@Payload() request: CommandPayload<'planRun'>): Promise<CommandResult<'planRun'>> {
     const { jobs } = planRun(request.spec, () => newId('job'));
     const now = new Date();
-    return this.estimate(request.project, jobs, now, this.deadlineOf(request.spec, now), {
-      budget: request.spec.budget ?? null,
-    });
+    const [estimate, reuse] = await Promise.all([
+      this.estimate(request.project, jobs, now, this.deadlineOf(request.spec, now), {
+        budget: request.spec.budget ?? null,
+      }),
+      this.reuse.planRun(request.project, jobs).catch((error: unknown) => {
+        this.logger.warn(
+          { project: request.project, err: (error as Error).message },
+          'the reuse plan could not be made; the plan says nothing about reuse',
+        );
+        return undefined;
+      }),
+    ]);
+    return reuse === undefined ? estimate : { ...estimate, reuse };
   }
 
   /**

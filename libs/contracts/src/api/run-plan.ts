@@ -112,3 +112,35 @@ export const RunPlanViewSchema = z.object({
   summary: z.string(),
 });
 export type RunPlanView = z.infer<typeof RunPlanViewSchema>;
+
+/**
+ * What reuse would do with each step of a run, planned at once (the Experiment Graph paper's
+ * forward and backward passes): `reuse` takes an earlier intact result; `compute` runs it;
+ * `not_needed` neither (only steps that take their own earlier results need it); `when_ready` is
+ * decided when the steps it reads have committed their outputs in the run.
+ */
+export const ReusePlanDecisionSchema = z.enum(['reuse', 'compute', 'not_needed', 'when_ready']);
+export type ReusePlanDecision = z.infer<typeof ReusePlanDecisionSchema>;
+
+export const RunReusePlanSchema = z.object({
+  /** Each step in dependency order (a swept step once). */
+  steps: z.array(
+    z.object({
+      step: z.string(),
+      decision: ReusePlanDecisionSchema,
+      /** Why, for a person. */
+      reason: z.string(),
+      /** The earlier job whose result was found for its signature (null: none). */
+      from: z.string().nullable(),
+    }),
+  ),
+  counts: z.record(ReusePlanDecisionSchema, z.number().int().nonnegative()),
+});
+export type RunReusePlan = z.infer<typeof RunReusePlanSchema>;
+
+/** `POST /api/v1/runs/plan`: the provisioner's plan, and (added compatibly) the reuse plan. */
+export const RunPlanWithReuseSchema = RunPlanViewSchema.extend({
+  /** Absent when earlier results could not be looked up (the plan says nothing about reuse). */
+  reuse: RunReusePlanSchema.optional(),
+});
+export type RunPlanWithReuse = z.infer<typeof RunPlanWithReuseSchema>;
