@@ -20,7 +20,7 @@
 // Rescaling while training acts on the simulated round's adaptive runs as they are (they report
 // progress and checkpoint).
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,7 +61,16 @@ const ROUNDS = {
 };
 
 const DEFAULT_JOBS = 200;
-const SEED = 12;
+/** The jobs' and the simulated cloud's seed; ACAI_BENCH_SCHED_SEED runs another draw of the same kind. */
+const SEED = Number(process.env['ACAI_BENCH_SCHED_SEED'] ?? 12);
+/**
+ * ACAI_BENCH_SCHED_ARMS=adaptive (a comma list) runs only some arms, for a quicker look while
+ * working; the goal is judged only with every arm.
+ */
+const ONLY_ARMS = (process.env['ACAI_BENCH_SCHED_ARMS'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 /** Virtual seconds per real second; ACAI_BENCH_SCHED_SPEEDUP overrides it. */
 const SPEEDUP = Number(process.env['ACAI_BENCH_SCHED_SPEEDUP'] ?? 3600);
 /** Spot reclaims per instance-hour: 20x the catalogue's 0.01, so that they matter. */
@@ -110,6 +119,12 @@ const MAX_INSTANCES = 400;
  * `estimateRun` there, and every run with a deadline or budget was refused with 503).
  */
 const BUS_AUTH = process.env['ACAI_BENCH_SCHED_BUS_AUTH'] !== '0';
+/**
+ * ACAI_BENCH_SCHED_CALIBRATION=<an earlier scheduling.json> reuses the MNIST calibration that run
+ * measured instead of measuring again: the same jobs, to compare code on a machine too busy to
+ * calibrate (two threads in lockstep measure its load, not the trainer).
+ */
+const CALIBRATION_FROM = process.env['ACAI_BENCH_SCHED_CALIBRATION'] ?? '';
 const SUBMIT_CONCURRENCY = 16;
 const GOAL = {
   feasibleDeadlinesMet: 0.95,
@@ -207,7 +222,8 @@ async function simulatedRound(ctx) {
   /** @type {string[]} */
   const problems = [];
 
-  const calibration = await calibrate(ctx);
+  const calibration =
+    CALIBRATION_FROM === '' ? await calibrate(ctx) : reuseCalibration(CALIBRATION_FROM);
   say(
     `MNIST on this machine: ${calibration.secondsPerEpoch} s per epoch on one thread, ` +
       `${calibration.measuredTwoThreadSpeedup}x with two (earlier: ${EARLIER_TWO_THREAD_SPEEDUP}x): ` +
@@ -266,7 +282,10 @@ async function simulatedRound(ctx) {
       await api('GET', '/api/v1/instance-types')
     ).offers.filter((o) => o.provider === 'simulated');
     const jobs = makeJobs(n, calibration, offers);
-    const arms = chooseArms(offers, jobs, calibration.parallel);
+    const arms = chooseArms(offers, jobs, calibration.parallel).filter(
+      (a) => ONLY_ARMS.length === 0 || ONLY_ARMS.includes(a.name),
+    );
+    if (ONLY_ARMS.length > 0) problems.push(`only the arms ${ONLY_ARMS.join(', ')} were run`);
     const hindsight = hindsightTable(offers, jobs, calibration.parallel);
     say(
       `${jobs.length} jobs: ${jobs.filter((j) => j.deadlineSeconds !== null).length} with a deadline ` +
@@ -436,6 +455,25 @@ async function calibrate(ctx) {
     twoThreads: seconds[2].map((s) => round(s, 3)),
     machineBusyPctBefore: busyBefore,
     loadAverage: os.loadavg().map((x) => round(x, 1)),
+  };
+}
+
+/**
+ * The calibration an earlier run of this round measured (its JSON under bench/results/), for
+ * comparing code on the same jobs when the machine is too busy to measure MNIST again.
+ * @param {string} file
+ * @returns {Calibration}
+ */
+function reuseCalibration(file) {
+  const earlier = JSON.parse(readFileSync(file, 'utf8'));
+  const c = earlier?.rounds?.simulated?.calibration;
+  if (c === undefined || typeof c.secondsPerEpoch !== 'number' || typeof c.parallel !== 'number')
+    throw new Error(
+      `${file} has no calibration of the simulated round (rounds.simulated.calibration)`,
+    );
+  return {
+    ...c,
+    speedupSource: `${c.speedupSource}, in the run of ${earlier.date} (reused from ${path.basename(file)})`,
   };
 }
 

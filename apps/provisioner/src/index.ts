@@ -14,6 +14,7 @@ import {
   ObservationsProjection,
   observationEvents,
 } from './autoprovision/observations.projection.js';
+import { ProvisionerObservationsCheckpoints1797300000000 } from './autoprovision/observations-checkpoints.migration.js';
 import { ProvisionerObservationsResumed1796800000000 } from './autoprovision/observations-resumed.migration.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './autoprovision/profiling-in-the-log.migration.js';
 import { ProfileRepository, ProvisionerRuns } from './autoprovision/profile.repository.js';
@@ -46,6 +47,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     ProvisionerAutoprovision1764400000000,
     ProvisionerProfilingInTheLog1764900000000,
     ProvisionerObservationsResumed1796800000000,
+    ProvisionerObservationsCheckpoints1797300000000,
   ],
   providers: (ctx) => {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provisioner';

@@ -593,7 +593,10 @@ export const Commands = defineCommands({
     request: z.object({
       ...projectScoped,
       jobId: z.string().min(1),
-      /** The instant the measurements are from (ISO 8601). */
+      /**
+       * The instant the measurements are from (ISO 8601), by the job's clock, as `finishBy` (a
+       * simulated node's is virtual: see `job.started`'s `clock`).
+       */
       now: z.string(),
       /** Steps left to the end, and steps since the last checkpoint (recomputed after a move). */
       stepsLeft: z.number().nonnegative(),

@@ -90,11 +90,28 @@ describe('job attempts', () => {
     const attempt = await attempts.begin(leaseOf(work), { executor: 'node-a', pool: 'local' });
     expect(attempt?.number).toBe(1);
     expect(await attempt!.owns()).toBe(true);
+    // On real time, its start says nothing of its clock.
+    expect(log.ofType('job.started')[0]!.data.clock).toBeUndefined();
 
     const end = await attempt!.end({ ok: true, durationMs: 20, outputs: [] });
 
     expect(end).toBe('succeeded');
     expect(log.ofType('job.succeeded').map((e) => e.data.attempt)).toEqual([1]);
+  });
+
+  it('says in the start how fast the executor’s clock runs when it is not real time', async () => {
+    // Given an executor whose clock runs 3600 times as fast as real time (a simulated node's)
+    const virtualStart = new Date('2026-12-06T00:00:00.000Z');
+    const simulated = new JobAttempts(new Jobs(log), undefined, () => virtualStart, 3600);
+
+    // When it begins an attempt
+    const before = Date.now();
+    await simulated.begin(leaseOf(work), { executor: 'sim-1', pool: 'sim' });
+
+    // Then the start has the time by its clock, and the rate and real instant that map it
+    const started = log.ofType('job.started')[0]!.data;
+    expect(started).toMatchObject({ at: virtualStart.toISOString(), clock: { rate: 3600 } });
+    expect(Date.parse(started.clock!.realAt)).toBeGreaterThanOrEqual(before);
   });
 
   it('tells an attempt it lost the job when another executor took it, whatever its cache says', async () => {

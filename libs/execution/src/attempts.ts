@@ -95,6 +95,8 @@ export class JobAttempts {
     private readonly logger: EventingLogger = silentLogger,
     /** The executor's clock (a simulated node's is virtual): when an attempt starts. */
     private readonly now: () => Date = () => new Date(),
+    /** How many times as fast as real time that clock runs (a simulated node's: its speed-up). */
+    private readonly clockRate = 1,
   ) {}
 
   /**
@@ -128,6 +130,9 @@ export class JobAttempts {
               ...holderAlive(node.holder, node, work.jobId, s),
               dispatchedAttempt: work.attempt,
               at: this.now().toISOString(),
+              ...(this.clockRate === 1
+                ? {}
+                : { clock: { rate: this.clockRate, realAt: new Date().toISOString() } }),
             },
             s,
           ),

@@ -4,6 +4,7 @@ import { jobProfile } from './job-profile.js';
 import { OfferCatalogue } from './offer-catalogue.js';
 import { ec2Offers } from './offers.js';
 import {
+  checkpointFractionOf,
   decidePlacement,
   describeChoice,
   type JobObservation,
@@ -131,6 +132,61 @@ describe('decidePlacement', () => {
       1 / t3.speed,
       1,
     );
+  });
+
+  it('prices a Spot interruption by how often the profile’s jobs checkpointed', () => {
+    // Given a profile whose earlier jobs ran whole, saving 4 checkpoints each (every fifth of the work)
+    const whole = [ran('c5.large', 1, 3600), ran('c5.xlarge', 1, 1800), ran('c5.large', 2, 7200)];
+    const counted = whole.map((o) => ({ ...o, checkpoints: 4 }));
+    const withSpot = new OfferCatalogue(
+      ['ec2'],
+      [...ec2Offers(), ...ec2Offers({ spot: true, interruptionsPerHour: 0.2 })],
+    );
+    const spotSeconds = (history: JobObservation[]) => {
+      const outcome = decidePlacement(
+        facts(job({ sizeParameters: ['EPOCHS'] }), { history, catalogue: withSpot }),
+      );
+      if (outcome.kind !== 'chosen') throw new Error(`expected a choice, got ${outcome.kind}`);
+      return outcome.choice.decision.alternatives.find((a) => a.offer === 'c5.large:spot')
+        ?.predictedSeconds;
+    };
+
+    // When a job of the profile is placed, with the checkpoints counted and without
+    const withCheckpoints = spotSeconds(counted) ?? NaN;
+    const without = spotSeconds(whole) ?? NaN;
+
+    // Then on Spot it is expected to lose a boot and a tenth of its work per interruption, not half
+    const spot = withSpot.find('c5.large:spot');
+    const running = 4 * 3600;
+    const losses = (spot.interruptionsPerHour * running) / 3600;
+    expect(withCheckpoints).toBeCloseTo(
+      spot.bootSeconds + running + losses * (spot.bootSeconds + 0.1 * running),
+      -1,
+    );
+    expect(without).toBeCloseTo(
+      spot.bootSeconds + running + losses * (spot.bootSeconds + 0.5 * running),
+      -1,
+    );
+  });
+
+  it('measures the work between checkpoints on the jobs that ran whole, the median of them', () => {
+    const done = (checkpoints: number, seconds: number | null = 100): JobObservation => ({
+      ...ran('c5.large', 1, 100),
+      seconds,
+      checkpoints,
+    });
+    // A resumed job (no time of its own) and a failed one say nothing of the profile's cadence.
+    expect(
+      checkpointFractionOf([
+        done(4),
+        done(9),
+        done(4),
+        done(0, null),
+        { ...done(0), outcome: 'failed' },
+      ]),
+    ).toBe(0.2);
+    expect(checkpointFractionOf([done(1), done(3)])).toBe(0.375);
+    expect(checkpointFractionOf([ran('c5.large', 1, 100)])).toBeUndefined();
   });
 
   it('says a prediction extrapolates when the size is beyond what was measured', () => {

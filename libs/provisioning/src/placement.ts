@@ -45,6 +45,8 @@ export interface JobObservation {
   readonly predictedSeconds: number | null;
   readonly seconds: number | null;
   readonly outcome: 'succeeded' | 'out_of_memory' | 'failed' | null;
+  /** Checkpoints it saved (absent: not counted). */
+  readonly checkpoints?: number;
 }
 
 /** Where a job goes, and why: the data of `job.provisioned` without the pool (the provider's). */
@@ -133,8 +135,10 @@ export function decidePlacement(facts: PlacementFacts): PlacementOutcome {
   // or before any, how far off it is on each profiled run when that run is left out.
   const pastError = predictionError(history);
   const expectedError = pastError ?? crossValidatedError(runs);
+  const checkpointFraction = checkpointFractionOf(history);
   const plan = planProvisioning({
     offers,
+    ...(checkpointFraction === undefined ? {} : { checkpointFraction }),
     ...(expectedError === undefined ? {} : { predictionError: expectedError }),
     // The model is of vCPUs at speed 1: the plan stretches it by each offer's speed (a burstable
     // type's baseline makes every CPU-bound second slower, not the job narrower).
@@ -234,6 +238,25 @@ function predictionError(history: readonly JobObservation[]): number | null {
       : [],
   );
   return pairs.length === 0 ? null : mape(pairs);
+}
+
+/**
+ * The share of its work a job of this profile does between two checkpoints, from the earlier jobs
+ * that ran whole in one attempt (a job that saved n checkpoints: 1 / (n + 1)), the median of them;
+ * undefined when none such has ended, or none was counted.
+ */
+export function checkpointFractionOf(history: readonly JobObservation[]): number | undefined {
+  const fractions = history
+    .flatMap((o) =>
+      o.outcome === 'succeeded' && o.seconds !== null && o.checkpoints !== undefined
+        ? [1 / (o.checkpoints + 1)]
+        : [],
+    )
+    .sort((a, b) => a - b);
+  const middle = Math.floor(fractions.length / 2);
+  const upper = fractions[middle];
+  if (upper === undefined) return undefined;
+  return fractions.length % 2 === 1 ? upper : ((fractions[middle - 1] ?? upper) + upper) / 2;
 }
 
 /** The configuration the step pinned: nothing to decide, but the profile is still recorded. */

@@ -188,12 +188,50 @@ describe('planProvisioning: the alternatives', () => {
     expect(p.choice?.predictedCost).toBeCloseTo((0.36 * 660) / 3600, 12);
   });
 
-  it('adds the expected boot time lost to Spot interruptions', () => {
+  it('adds the time Spot interruptions are expected to lose: a boot and the work since the last checkpoint', () => {
+    // Given a Spot offer reclaimed 0.5 times an hour, and a job that checkpoints every fifth of its work
     const spot = offer('s', 1, 0.01, { spot: true, interruptionsPerHour: 0.5, bootSeconds: 60 });
+
+    // When it is planned for an hour of running
+    const p = planProvisioning({
+      offers: [spot],
+      predict: () => ({ seconds: 3600 }),
+      checkpointFraction: 0.2,
+    });
+
+    // Then 0.5 interruptions are expected, each a 60 s boot and on average 360 s of work again
+    expect(p.choice?.predictedSeconds).toBe(60 + 3600 + 0.5 * (60 + 360));
+    // and a deadline is held against 2 of them (Poisson(0.5): P(N <= 1) = 0.91, P(N <= 2) = 0.99)
+    expect(p.choice?.marginSeconds).toBe(60 + 3600 + 2 * (60 + 360));
+  });
+
+  it('without a known checkpoint, takes an interruption to lose half the work on average', () => {
+    const spot = offer('s', 1, 0.01, { spot: true, interruptionsPerHour: 0.5, bootSeconds: 60 });
+
     const p = planProvisioning({ offers: [spot], predict: () => ({ seconds: 3600 }) });
 
-    // 60 s boot + 3600 s running + 0.5 interruptions × 60 s each.
-    expect(p.choice?.predictedSeconds).toBe(3690);
+    expect(p.choice?.predictedSeconds).toBe(60 + 3600 + 0.5 * (60 + 1800));
+  });
+
+  it('falls back to on-demand when Spot meets the deadline only if it is not interrupted more than on average', () => {
+    // Given the same type on Spot (a third of the price) and on-demand, and a deadline of 4000 s
+    const spot = offer('c', 1, 0.01, { spot: true, interruptionsPerHour: 0.5, bootSeconds: 60 });
+    const onDemand = offer('c', 1, 0.03, { bootSeconds: 60 });
+
+    // When a job of an hour that checkpoints every fifth of its work is planned
+    const p = planProvisioning({
+      offers: [spot, onDemand],
+      predict: () => ({ seconds: 3600 }),
+      maxSeconds: 4000,
+      checkpointFraction: 0.2,
+    });
+
+    // Then Spot, 3870 s on average but 4500 s with the 2 interruptions 95 % of runs stay within,
+    // is not taken: on-demand (3660 s) is, and the alternatives say why
+    expect(p.choice?.offer.spot).toBe(false);
+    expect(p.alternatives.find((c) => c.offer.spot)?.whyNot).toBe(
+      'predicted 75 min with 2 Spot interruptions (95 % of runs have no more) exceeds the deadline of 66.7 min',
+    );
   });
 
   it('rescales a prediction made on other hardware by the speed of each offer', () => {

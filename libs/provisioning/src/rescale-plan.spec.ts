@@ -89,6 +89,30 @@ describe('planRescale', () => {
     expect(plan.alternatives.every((a) => a.offer.endsWith(':spot'))).toBe(true);
   });
 
+  it('falls back from Spot to on-demand when it is late there', () => {
+    // Given a job on c5.large Spot that an interruption set back: 8 steps left at 1 step per 15 min
+    // (2 h), 1 h 50 min to its deadline
+    const spot = ec2Offers({ spot: true });
+    const current = spot.find((o) => o.name === 'c5.large')!;
+
+    // When its pace is judged
+    const plan = planRescale(
+      request({
+        current,
+        offers: [...ec2Offers(), ...spot],
+        stepsLeft: 8,
+        stepsPerSecond: 1 / 900,
+        finishBy: inSeconds(6600),
+      }),
+    );
+
+    // Then it moves up to on-demand capacity, not to another Spot bet, and considers only that
+    expect(plan.decision).toBe('up');
+    expect(plan.to?.name).not.toMatch(/:spot$/);
+    expect(plan.alternatives.length).toBeGreaterThan(0);
+    expect(plan.alternatives.some((a) => a.offer.endsWith(':spot'))).toBe(false);
+  });
+
   it('never moves to a configuration with too little memory', () => {
     const plan = planRescale(request({ finishBy: inSeconds(30), memoryMb: 2048 }));
     expect(plan.decision).toBe('stay');

@@ -61,7 +61,9 @@ interface Judged {
  * one's compute, Amdahl over its vCPUs × their speed; a move pays the configuration's boot, the
  * job's start-up and the steps since its checkpoint again), and choose:
  * - predicted to miss its deadline where it is: the cheapest that meets it (and the budget); if
- *   none does, the fastest, when it ends at least 10 % of the time left sooner (least late);
+ *   none does, the fastest, when it ends at least 10 % of the time left sooner (least late); a
+ *   job late on Spot looks at on-demand configurations only (its margin for interruptions is
+ *   spent), any other at its own kind of capacity;
  * - predicted to overspend its budget: the fastest that keeps within it (and the deadline);
  * - otherwise, or when nothing helps: stay, saying why. Pure.
  */
@@ -96,12 +98,16 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     };
   };
   const stay = judge(request.current, true);
+  // Late on Spot, the margin the plan kept for interruptions is gone: it falls back to on-demand
+  // rather than bet the deadline on Spot again. Otherwise it stays on its kind of capacity.
+  const late = !stay.meetsDeadline;
+  const spotGone = late && request.current.spot;
   const others = request.offers
     .filter(
       (o) =>
         offerKey(o) !== offerKey(request.current) &&
         o.provider === request.current.provider &&
-        o.spot === request.current.spot &&
+        (spotGone ? !o.spot : o.spot === request.current.spot) &&
         o.memoryMb >= request.memoryMb,
     )
     .map((o) => judge(o, false));
@@ -129,7 +135,6 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     alternatives,
   });
   const where = `on ${offerKey(request.current)}`;
-  const late = !stay.meetsDeadline;
   if (late && request.finishBy !== null) {
     const by = request.finishBy;
     const lateBy = formatSeconds(

@@ -80,8 +80,11 @@ export {
   MIN_RESTART_SECONDS,
   RESCALE_GRACE_SECONDS,
   RESCALE_TOLERANCE,
+  onJobClock,
+  planAgain,
   rescaleCheck,
   type RescaleCheck,
+  type Stayed,
 } from './rescale.js';
 export {
   compareSignatures,

@@ -715,6 +715,7 @@ describe('jobDecider', () => {
         requested: { cpu: 8, memoryMb: 4096 },
         pinned: false,
         startedAt: null,
+        clock: null,
         executor: 'worker-1',
       });
     });

@@ -70,6 +70,12 @@ export interface JobState {
   readonly pinned?: boolean;
   /** When its running attempt started, by its executor's clock (absent or null: not known). */
   readonly startedAt?: string | null;
+  /**
+   * The running attempt's executor clock, when it is not real time (a simulated node's): it runs
+   * `rate` times as fast as real time and read `startedAt` at real `realAt` (absent or null: real
+   * time).
+   */
+  readonly clock?: ExecutorClock | null;
   /** The executor its running attempt started on (absent or null: not known). */
   readonly executor?: string | null;
   /**
@@ -105,6 +111,9 @@ export interface Pace {
   readonly lastAt: number;
   readonly totalSteps: number | null;
 }
+
+/** An executor's clock that is not real time: `rate` times as fast, reading `at` at real `realAt`. */
+export type ExecutorClock = NonNullable<EventData<'job.started'>['clock']>;
 
 export interface PendingRescale {
   readonly attempt: number;
@@ -142,6 +151,8 @@ export type JobCommand =
       dispatchedAttempt?: number;
       /** When it starts, by the executor's clock (ISO 8601). */
       at?: string;
+      /** The executor's clock when it is not real time (see `job.started`). */
+      clock?: ExecutorClock;
     }
   | {
       kind: 'succeed';
@@ -258,7 +269,10 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
             `This work message is of attempt ${command.dispatchedAttempt}; the job was dispatched again since, as attempt ${state.dispatchedAttempt}`,
           );
         }
-        const at = command.at === undefined ? {} : { at: command.at };
+        const at = {
+          ...(command.at === undefined ? {} : { at: command.at }),
+          ...(command.clock === undefined ? {} : { clock: command.clock }),
+        };
         if (state.status === 'dispatched') {
           return [
             {
@@ -483,6 +497,7 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return {
           ...(lostMs !== null && lostMs > 0 ? measured(state, lostMs) : state),
           startedAt: at,
+          clock: event.data.clock ?? null,
           executor: event.data.executor,
           status: 'running',
           attempt: event.data.attempt,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { StepShare } from '@acai/contracts';
 import { jobDecider, type JobState, type Pace } from './job.decider.js';
-import { MAX_RESCALES, rescaleCheck } from './rescale.js';
+import { MAX_RESCALES, planAgain, rescaleCheck } from './rescale.js';
 
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
@@ -105,18 +105,64 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck({ ...late, status: 'queued' }, at(31))).toBeNull();
   });
 
-  it('judges a job on a virtual clock (times ahead of the scheduler’s) on its budget only', () => {
-    const late = running({}, { finishBy: at(40).toISOString() });
-    // Its steps were reported a virtual day from now; the deadline is wall-clock.
-    const ahead = { ...late.pace!, firstAt: T0 + 86_400_000, lastAt: T0 + 86_420_000 };
-    expect(rescaleCheck({ ...late, pace: ahead }, at(31))).toBeNull();
-    const overBudget = running({}, { finishBy: at(40).toISOString(), maxCost: 0.0004 });
-    expect(rescaleCheck({ ...overBudget, pace: ahead }, at(31))?.misses).toBe('budget');
+  it('holds a job on a faster clock (a simulated node’s) to its deadline measured in that clock', () => {
+    // Given a step budgeted at T0 with an hour to finish, whose attempt started 0.1 s of real time
+    // later on a node whose clock runs 3600 times as fast: 6 virtual minutes after budgeting
+    const V0 = Date.UTC(2026, 11, 6, 0, 0, 0);
+    const virtual = (seconds: number) => V0 + seconds * 1000;
+    const onSim = (totalSteps: number): JobState => ({
+      ...running(
+        // Steps 1 to 3 at 5 virtual minutes a step, 5 to 15 minutes after the start
+        { firstAt: virtual(300), lastAt: virtual(900), totalSteps },
+        { maxSeconds: 3600, finishBy: at(3600).toISOString() },
+      ),
+      startedAt: new Date(V0).toISOString(),
+      clock: { rate: 3600, realAt: at(0.1).toISOString() },
+    });
+    // When it is judged 0.25 s of real time after its start (15 virtual minutes)
+    const now = at(0.35);
+
+    // Then with 9 steps to go (45 min, to 60 min after the start) it misses the deadline, 54 min after
+    // the start by its clock
+    expect(rescaleCheck(onSim(12), now)).toMatchObject({
+      misses: 'deadline',
+      now: new Date(virtual(900)).toISOString(),
+      predictedFinish: new Date(virtual(3600)).toISOString(),
+      finishBy: new Date(virtual(3240)).toISOString(),
+    });
+    // and with 7 to go (to 50 min) it is on course
+    expect(rescaleCheck(onSim(10), now)).toBeNull();
   });
 
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();
     expect(rescaleCheck({ ...late, pinned: false }, at(31))).not.toBeNull();
+  });
+});
+
+describe('planAgain', () => {
+  // Given a job judged late at 31 s (finishing at 50 s, its share at 40 s) and told to stay
+  const late = running({}, { finishBy: at(40).toISOString() });
+  const first = rescaleCheck(late, at(31))!;
+  const stayed = {
+    attempt: 1,
+    now: first.now,
+    predictedFinish: first.predictedFinish,
+    predictedCost: first.predictedCost,
+  };
+  const judged = (pace: Partial<Pace>, now: number) =>
+    rescaleCheck(running(pace, { finishBy: at(40).toISOString() }), at(now))!;
+
+  it('asks again only once the prediction is worse than when the job was told to stay', () => {
+    // When its next step keeps the pace (step 4 at 40 s: still ending at 50 s), it is not planned again
+    expect(planAgain(stayed, 1, judged({ lastStep: 4, lastAt: T0 + 40_000 }, 41))).toBe(false);
+    // when it slows down (step 4 at 45 s: ending at 56.7 s, later by more than 3 % of 19 s), it is
+    expect(planAgain(stayed, 1, judged({ lastStep: 4, lastAt: T0 + 45_000 }, 46))).toBe(true);
+  });
+
+  it('asks for another attempt, and for a job never told to stay', () => {
+    expect(planAgain(stayed, 2, first)).toBe(true);
+    expect(planAgain(undefined, 1, first)).toBe(true);
   });
 });

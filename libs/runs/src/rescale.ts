@@ -1,11 +1,5 @@
 import type { JobState } from './job.decider.js';
 
-/**
- * How far ahead of the scheduler's clock a job's reported times may be and still be its clock:
- * further, they are a virtual clock's (the simulated provider runs hours in seconds).
- */
-const FUTURE_SLACK_MS = 5_000;
-
 /** A job is moved at most this many times: each move costs a restart, and predictions err. */
 export const MAX_RESCALES = 2;
 
@@ -39,8 +33,15 @@ export interface RescaleCheck {
   readonly startupSeconds: number;
   /** USD its attempts have cost so far, the running one included (estimated from its steps). */
   readonly spent: number;
+  /** Now, by the job's clock (its executor's: a simulated node's is virtual). */
+  readonly now: string;
+  /** By the job's clock, as `finishBy`. */
   readonly predictedFinish: string;
   readonly predictedCost: number | null;
+  /**
+   * The step's deadline by the job's clock: its share's seconds from when it was budgeted, that
+   * instant read on the job's clock (real time unless its executor's clock runs faster).
+   */
   readonly finishBy: string | null;
   readonly maxCost: number | null;
   readonly basis: string;
@@ -63,9 +64,9 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   if ((state.rescales ?? 0) >= MAX_RESCALES) return null;
   if (pace === null || pace.attempt !== state.attempt || pace.totalSteps === null) return null;
   if (share === null) return null;
-  const finishBy = share.finishBy ?? null;
+  const limit = finishByOnJobClock(state, share);
   const maxCost = share.maxCost;
-  if (finishBy === null && maxCost === null) return null;
+  if (limit === null && maxCost === null) return null;
   const steps = pace.lastStep - pace.firstStep;
   const ms = pace.lastAt - pace.firstAt;
   if (steps <= 0 || ms <= 0) return null;
@@ -73,7 +74,9 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   const stepsLeft = Math.max(0, pace.totalSteps - pace.lastStep);
   if (stepsLeft === 0) return null;
   const secondsLeft = stepsLeft / stepsPerSecond;
-  const predictedFinishMs = Math.max(now.getTime(), pace.lastAt + secondsLeft * 1000);
+  // The pace's times are the job's own (its executor's clock): so are now and the deadline here.
+  const nowMs = onJobClock(state, now.getTime());
+  const predictedFinishMs = Math.max(nowMs, pace.lastAt + secondsLeft * 1000);
   const checkpointStep = state.checkpoint?.step ?? null;
   // The steps this attempt ran: from where it resumed (its checkpoint's step) to the last.
   const resumedFrom =
@@ -92,17 +95,14 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     checkpointStep,
     startupSeconds: MIN_RESTART_SECONDS,
     spent,
+    now: new Date(nowMs).toISOString(),
     predictedFinish: new Date(predictedFinishMs).toISOString(),
     predictedCost,
-    finishBy,
+    finishBy: limit === null ? null : new Date(limit).toISOString(),
     maxCost,
     basis,
   };
-  // Times reported ahead of this clock come from a virtual one (a simulated node's): they cannot
-  // be held against a wall-clock deadline, only against a budget (cost is the same in both).
-  const virtual = pace.lastAt > now.getTime() + FUTURE_SLACK_MS;
-  if (finishBy !== null && !virtual) {
-    const limit = Date.parse(finishBy);
+  if (limit !== null) {
     const slack = Math.max(1000, RESCALE_TOLERANCE * Math.max(0, limit - pace.firstAt));
     if (predictedFinishMs > limit + slack) return { misses: 'deadline', ...common };
   }
@@ -114,4 +114,62 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     return { misses: 'budget', ...common };
   }
   return null;
+}
+
+/**
+ * A real instant (epoch ms) read on the job's clock: its running attempt's executor's, which may
+ * run faster than real time (a simulated node's runs hours in seconds; `job.started` says how
+ * fast). Real time when the attempt's start said nothing of its clock.
+ */
+export function onJobClock(state: JobState, realMs: number): number {
+  const clock = state.clock ?? null;
+  const startedAt = state.startedAt ?? null;
+  if (clock === null || startedAt === null) return realMs;
+  return Date.parse(startedAt) + (realMs - Date.parse(clock.realAt)) * clock.rate;
+}
+
+/**
+ * The share's deadline on the job's clock (epoch ms; null: none): the share's seconds counted from
+ * when it was budgeted, that instant read on the job's clock, so that the seconds are the job's
+ * own; a deadline already passed when it was budgeted (no seconds) is that instant, read so.
+ * On real time it is the share's `finishBy`.
+ */
+function finishByOnJobClock(state: JobState, share: NonNullable<JobState['share']>): number | null {
+  const finishBy = share.finishBy ?? null;
+  if (finishBy === null) return null;
+  const limit = Date.parse(finishBy);
+  if (share.maxSeconds === null) return onJobClock(state, limit);
+  const budgetedAt = limit - share.maxSeconds * 1000;
+  return onJobClock(state, budgetedAt) + share.maxSeconds * 1000;
+}
+
+/** A job's check when the provisioner last answered that it stays where it is. */
+export interface Stayed {
+  readonly attempt: number;
+  readonly now: string;
+  readonly predictedFinish: string;
+  readonly predictedCost: number | null;
+}
+
+/**
+ * Whether a job judged to stay is planned again: only for another attempt, or once its prediction
+ * got worse than when it was judged (its finish later by more than {@link RESCALE_TOLERANCE} of the
+ * time it had left then, or its cost higher by more than that share): the same prediction gets the
+ * same answer, and each plan weighs every configuration. Pure.
+ */
+export function planAgain(
+  stayed: Stayed | undefined,
+  attempt: number,
+  check: RescaleCheck,
+): boolean {
+  if (stayed === undefined || stayed.attempt !== attempt) return true;
+  const before = Date.parse(stayed.predictedFinish);
+  const left = Math.max(0, before - Date.parse(stayed.now));
+  if (Date.parse(check.predictedFinish) > before + Math.max(1000, RESCALE_TOLERANCE * left))
+    return true;
+  return (
+    check.predictedCost !== null &&
+    stayed.predictedCost !== null &&
+    check.predictedCost > stayed.predictedCost * (1 + RESCALE_TOLERANCE)
+  );
 }

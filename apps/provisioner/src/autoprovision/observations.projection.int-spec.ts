@@ -4,6 +4,7 @@ import type { EventData, StoredEvent } from '@acai/contracts';
 import { jobProfile } from '@acai/provisioning';
 import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
 import { ProvisionerAutoprovision1764400000000 } from './autoprovision.migration.js';
+import { ProvisionerObservationsCheckpoints1797300000000 } from './observations-checkpoints.migration.js';
 import { ProvisionerObservationsResumed1796800000000 } from './observations-resumed.migration.js';
 import { ObservationsProjection } from './observations.projection.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './profiling-in-the-log.migration.js';
@@ -17,6 +18,7 @@ beforeAll(async () => {
     ProvisionerAutoprovision1764400000000,
     ProvisionerProfilingInTheLog1764900000000,
     ProvisionerObservationsResumed1796800000000,
+    ProvisionerObservationsCheckpoints1797300000000,
   ]));
 });
 
@@ -89,5 +91,38 @@ describe('the runtime observations', () => {
       'job-again': { outcome: 'succeeded', seconds: 6 },
       'job-resumed': { outcome: 'succeeded', seconds: null },
     });
+  });
+
+  it('count each job’s checkpoints, which price a Spot interruption for its profile', async () => {
+    // Given a job that saved two checkpoints, and one that saved none
+    const projection = new ObservationsProjection(schema);
+    const e = eventLog();
+    const twice = life('job-twice', 1, true);
+    const checkpoint = {
+      attempt: 1,
+      fileset: 'checkpoints-job-twice',
+      version: 2,
+      step: 8,
+    };
+    await db.transaction(async (m) => {
+      // When their lives are projected
+      await projection.apply(m, [
+        ...twice.slice(0, -1),
+        e('job.checkpointed', 'job-twice', checkpoint),
+        ...twice.slice(-1),
+      ]);
+      await projection.apply(m, life('job-none', 1, false));
+    });
+
+    // Then the observations count them
+    const { signature } = jobProfile({ ...queued, provision: queued.provision! });
+    const seen = await projection.observations(db, 'default', signature);
+    expect(
+      Object.fromEntries(
+        seen
+          .filter((o) => o.jobId === 'job-twice' || o.jobId === 'job-none')
+          .map((o) => [o.jobId, o.checkpoints]),
+      ),
+    ).toEqual({ 'job-twice': 2, 'job-none': 0 });
   });
 });

@@ -19,6 +19,7 @@ export const observationEvents: ReadonlySet<string> = new Set([
  * `job.provisioned`) and how long it really took (`job.succeeded`), or that it ran out of memory.
  * A job that ended in an attempt resumed from a checkpoint (`job.checkpointed`, then a
  * `job.started`) succeeded, but its time is only the rest of the work: it adds no running time.
+ * Each job's checkpoints are counted: how often a profile's jobs checkpoint prices Spot for it.
  * The runtime model of a signature is fitted on these rows; prediction error is read off them.
  */
 export class ObservationsProjection implements SqlProjection {
@@ -76,9 +77,10 @@ export class ObservationsProjection implements SqlProjection {
           break;
         }
         case 'job.checkpointed':
-          await m.query(`UPDATE ${this.table()} SET checkpointed = true WHERE job_id = $1`, [
-            jobId,
-          ]);
+          await m.query(
+            `UPDATE ${this.table()} SET checkpointed = true, checkpoints = checkpoints + 1 WHERE job_id = $1`,
+            [jobId],
+          );
           break;
         case 'job.started':
           // An attempt after a checkpoint resumes from it: it runs only what is left.
@@ -137,10 +139,11 @@ export class ObservationsProjection implements SqlProjection {
         predicted_seconds: number | null;
         seconds: number | null;
         outcome: JobObservation['outcome'];
+        checkpoints: number;
       }[]
     >(
       `SELECT * FROM (SELECT job_id, features, offer, cpu, memory_mb, predicted_seconds, seconds,
-         outcome, updated_at FROM ${this.table()}
+         outcome, checkpoints, updated_at FROM ${this.table()}
          WHERE project = $1 AND signature = $2 AND outcome IS NOT NULL
          ORDER BY updated_at DESC LIMIT 500) recent ORDER BY updated_at`,
       [project, signature],
@@ -154,6 +157,7 @@ export class ObservationsProjection implements SqlProjection {
       predictedSeconds: r.predicted_seconds,
       seconds: r.seconds,
       outcome: r.outcome,
+      checkpoints: r.checkpoints,
     }));
   }
 }

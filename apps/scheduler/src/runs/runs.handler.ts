@@ -44,6 +44,7 @@ import {
   readyJobs,
   remainingLimits,
   RESCALE_GRACE_SECONDS,
+  planAgain,
   rescaleCheck,
   retryDueInMs,
   runDecider,
@@ -52,6 +53,7 @@ import {
   type JobState,
   type PendingRescale,
   type RescaleCheck,
+  type Stayed,
   type RunState,
 } from '@acai/runs';
 import { CodeHasher } from './code-hasher.js';
@@ -70,7 +72,7 @@ import { RunRepository } from './run.repository.js';
 @Controller()
 export class RunsHandler {
   /** Jobs last judged to stay where they run: the attempt and the step they were judged at. */
-  private readonly stayed = new Map<string, { attempt: number; step: number }>();
+  private readonly stayed = new Map<string, Stayed>();
 
   constructor(
     private readonly runs: RunRepository,
@@ -337,19 +339,13 @@ export class RunsHandler {
     const now = new Date();
     const check = rescaleCheck(job, now);
     if (check === null) return;
-    // Judged to stay a moment ago: asked again only once it is a tenth of its steps further.
-    const stayed = this.stayed.get(event.aggregateId);
-    if (
-      stayed !== undefined &&
-      stayed.attempt === job.attempt &&
-      check.step < stayed.step + Math.max(1, Math.ceil(check.totalSteps / 10))
-    ) {
-      return;
-    }
+    // Judged to stay before: asked again only once its prediction is worse than it was then.
+    if (!planAgain(this.stayed.get(event.aggregateId), job.attempt, check)) return;
     const plan = await this.commands.send('planRescale', {
       project: event.project,
       jobId: event.aggregateId,
-      now: now.toISOString(),
+      // The job's clock (a simulated node's is virtual), which its pace and deadline are on.
+      now: check.now,
       stepsLeft: check.stepsLeft,
       lostSteps: check.lostSteps,
       stepsPerSecond: check.stepsPerSecond,
@@ -365,7 +361,12 @@ export class RunsHandler {
       );
       if (check.misses === 'budget') await this.stopIfUnaffordable(event, runId, check, plan);
       this.stayed.delete(event.aggregateId);
-      this.stayed.set(event.aggregateId, { attempt: job.attempt, step: check.step });
+      this.stayed.set(event.aggregateId, {
+        attempt: job.attempt,
+        now: check.now,
+        predictedFinish: check.predictedFinish,
+        predictedCost: check.predictedCost,
+      });
       // At most the last 10,000 (the oldest first out): a forgotten one is only asked again.
       if (this.stayed.size > 10_000) this.stayed.delete(this.stayed.keys().next().value!);
       return;

@@ -277,6 +277,12 @@ export const JobStartedV1 = defineEvent({
      * running time, which is counted in what the job cost.
      */
     at: z.string().optional(),
+    /**
+     * Added compatibly: the executor's clock runs `rate` times as fast as real time, and read `at`
+     * when real time read `realAt` (a simulated node's runs hours in seconds). Absent: it is real
+     * time. How a deadline is measured in the job's own clock.
+     */
+    clock: z.object({ rate: z.number().positive(), realAt: z.string() }).optional(),
   }),
 });
 
@@ -457,7 +463,10 @@ export const JobRescaleRequestedV1 = defineEvent({
     attempt: z.number().int().positive(),
     direction: z.enum(['up', 'down']),
     reason: z.string(),
-    /** The step's limits the decision measured against (null: none). */
+    /**
+     * The step's limits the decision measured against (null: none); `finishBy` (and the
+     * configurations' `predictedFinish`) by the job's clock, a simulated node's virtual one.
+     */
     finishBy: z.string().nullable(),
     maxCost: z.number().positive().nullable(),
     from: RescaleConfigurationSchema,

@@ -223,8 +223,10 @@ export class SimulatedExecutors implements NodeExecutors {
     this.attempts = new JobAttempts(
       new AggregateRepository(options.store, JOB, jobDecider, 20_000),
       this.logger,
-      // Simulated attempts start and end in virtual time, as their durations are measured.
+      // Simulated attempts start and end in virtual time, as their durations are measured; their
+      // start says how fast that clock runs, so that deadlines are measured in it.
       () => options.clock.now(),
+      options.clock.speedup,
     );
     this.random = options.clock.random('job-failures');
   }
