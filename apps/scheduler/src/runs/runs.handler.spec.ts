@@ -1464,6 +1464,19 @@ describe('the scheduler’s run workflow', () => {
       expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
     });
 
+    it('lets a report go when its job ended before the provisioner could plan it again', async () => {
+      await runningJob(30);
+      commands.on('planRescale', () => {
+        throw new AcaiError(
+          ProvisioningProblems.NO_CONFIGURATION,
+          `Job ${JOB_ID} cannot be rescaled: it is succeeded`,
+        );
+      });
+      await expect(handler.onMetricsReported(await report())).resolves.toBeUndefined();
+      expect(log.ofType('job.rescale_requested')).toHaveLength(0);
+      expect(control.rescaled).toHaveLength(0);
+    });
+
     it('keeps a job where it is when no configuration helps', async () => {
       await runningJob(30);
       let asked = 0;

@@ -5,6 +5,8 @@ import {
   DEFAULT_JOB_PATH,
   deadlineAt,
   FilesetProblems,
+  isProblem,
+  ProvisioningProblems,
   RunProblems,
   parseDeadline,
   type CommandPayload,
@@ -341,19 +343,31 @@ export class RunsHandler {
     if (check === null) return;
     // Judged to stay before: asked again only once its prediction is worse than it was then.
     if (!planAgain(this.stayed.get(event.aggregateId), job.attempt, check)) return;
-    const plan = await this.commands.send('planRescale', {
-      project: event.project,
-      jobId: event.aggregateId,
-      // The job's clock (a simulated node's is virtual), which its pace and deadline are on.
-      now: check.now,
-      stepsLeft: check.stepsLeft,
-      lostSteps: check.lostSteps,
-      stepsPerSecond: check.stepsPerSecond,
-      startupSeconds: check.startupSeconds,
-      spent: check.spent,
-      finishBy: check.finishBy,
-      maxCost: check.maxCost,
-    });
+    let plan: CommandResult<'planRescale'>;
+    try {
+      plan = await this.commands.send('planRescale', {
+        project: event.project,
+        jobId: event.aggregateId,
+        // The job's clock (a simulated node's is virtual), which its pace and deadline are on.
+        now: check.now,
+        stepsLeft: check.stepsLeft,
+        lostSteps: check.lostSteps,
+        stepsPerSecond: check.stepsPerSecond,
+        startupSeconds: check.startupSeconds,
+        spent: check.spent,
+        finishBy: check.finishBy,
+        maxCost: check.maxCost,
+      });
+    } catch (error) {
+      // It ended while its report waited here (or runs where no configuration is known): nothing
+      // to move, and no reason to give the report up as a dead letter.
+      if (!isProblem(error, ProvisioningProblems.NO_CONFIGURATION)) throw error;
+      this.logger.info(
+        { runId, jobId: event.aggregateId, reason: error.message },
+        'job predicted to miss its share cannot be planned again; it stays',
+      );
+      return;
+    }
     if (plan.decision === 'stay' || plan.to === null) {
       this.logger.info(
         { runId, jobId: event.aggregateId, misses: check.misses, reason: plan.reason },
