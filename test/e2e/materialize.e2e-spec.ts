@@ -106,6 +106,7 @@ describe('storage budgets and the materializer', () => {
         id: string;
         madeBy: string | null;
         computeSeconds: number | null;
+        loadSeconds: number | null;
         reads: number;
         quality: number | null;
       }[];
@@ -118,6 +119,11 @@ describe('storage budgets and the materializer', () => {
     // Uploaded: source data, made by no job; read by both runs' prep.
     expect(by['version:mat-raw@1']).toMatchObject({ madeBy: null, computeSeconds: null, reads: 2 });
     expect(by['version:mat-features@1']!.computeSeconds).toBeGreaterThanOrEqual(1.5);
+    // Load times, as the executors staging them measured: what a version read costs to put in
+    // place; the model nobody read has none.
+    expect(by['version:mat-raw@1']!.loadSeconds).toEqual(expect.any(Number));
+    expect(by['version:mat-features@1']!.loadSeconds).toEqual(expect.any(Number));
+    expect(by['version:mat-model@1']!.loadSeconds).toBeNull();
     // It leads to the model fit made, whose step names accuracy as its quality.
     expect(by['version:mat-features@1']).toMatchObject({ reads: 1, quality: 0.9 });
     expect(by['version:mat-model@1']).toMatchObject({ reads: 0, quality: 0.9 });

@@ -25,7 +25,7 @@ import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migrati
 import { SignaturesProjection } from './reuse/signatures.projection.js';
 import { SignaturesRepository, SqlSignaturesRepository } from './reuse/signatures.repository.js';
 import { LineageHandler } from './lineage/lineage.handler.js';
-import { ProvenanceLineage1797050000000 } from './lineage/lineage.migration.js';
+import { lineageMigrations } from './lineage/lineage.migration.js';
 import { LineageProjection } from './lineage/lineage.projection.js';
 import { LineageRepository, SqlLineageRepository } from './lineage/lineage.repository.js';
 import { ProvenanceRunTimeline1797000000000 } from './timeline/timeline.migration.js';
@@ -74,7 +74,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     ProvenanceMetrics1764300000000,
     ProvenanceJobSignatures1796900000000,
     ProvenanceRunTimeline1797000000000,
-    ProvenanceLineage1797050000000,
+    ...lineageMigrations,
     ProvenanceMaterialization1797100000000,
     ProvenanceReuseSharing1797200000000,
   ],

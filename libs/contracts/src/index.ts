@@ -64,6 +64,8 @@ export {
   type CandidateView,
   type CheckpointRef,
   type DeclaredOutput,
+  type InputLoad,
+  InputLoadSchema,
   JOB,
   type JobFailureReason,
   type MetricPoint,

@@ -80,6 +80,8 @@ export type AttemptEnd =
       readonly ok: true;
       readonly durationMs: number;
       readonly outputs: EventData<'job.succeeded'>['outputs'];
+      /** How long staging each input took. */
+      readonly loads?: EventData<'job.succeeded'>['loads'];
     }
   | { readonly ok: false; readonly failure: EventData<'job.failed'> };
 
@@ -317,6 +319,7 @@ export class Attempt {
                 attempt: this.number,
                 durationMs: end.durationMs,
                 outputs: [...end.outputs],
+                ...(end.loads === undefined ? {} : { loads: [...end.loads] }),
               }
             : { kind: 'fail', data: { ...end.failure, attempt: this.number } },
           s,

@@ -780,6 +780,17 @@ describe('jobDecider', () => {
         .then([
           { type: 'job.succeeded', data: { exitCode: 0, durationMs: 80, outputs: [], attempt: 2 } },
         ]);
+      // With the load time of each input it staged.
+      const loads = [{ fileset: 'raw', version: 3, ms: 12.5 }];
+      spec
+        .given(running2)
+        .when({ kind: 'succeed', attempt: 2, durationMs: 80, outputs: [], loads })
+        .then([
+          {
+            type: 'job.succeeded',
+            data: { exitCode: 0, durationMs: 80, outputs: [], attempt: 2, loads },
+          },
+        ]);
     });
 
     it('fails a job as executor_lost for the attempt the watchdog gave up on, only while it owns the job', () => {

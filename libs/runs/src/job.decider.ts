@@ -160,6 +160,8 @@ export type JobCommand =
       attempt: number;
       durationMs: number;
       outputs: EventData<'job.succeeded'>['outputs'];
+      /** How long staging each input took (none: not measured, or no inputs). */
+      loads?: EventData<'job.succeeded'>['loads'];
     }
   | { kind: 'fail'; data: EventData<'job.failed'> }
   | { kind: 'cancel'; reason: string }
@@ -317,6 +319,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
                   durationMs: command.durationMs,
                   outputs: command.outputs,
                   attempt: command.attempt,
+                  ...(command.loads === undefined || command.loads.length === 0
+                    ? {}
+                    : { loads: command.loads }),
                 },
               },
             ]

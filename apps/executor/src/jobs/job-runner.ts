@@ -1,6 +1,6 @@
 import { chown, lchown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CheckpointRef, WorkAssignment } from '@acai/contracts';
+import type { CheckpointRef, InputLoad, WorkAssignment } from '@acai/contracts';
 import {
   describeError,
   inSpan,
@@ -331,7 +331,16 @@ export class JobRunner {
     try {
       const startedAt = Date.now();
       // Stage: inputs in place, the checkpoint to resume from, the program found.
-      let notStarted = await this.stage(work, attempt, folder, checkpointDir, processEnv, logs);
+      const loads: InputLoad[] = [];
+      let notStarted = await this.stage(
+        work,
+        attempt,
+        folder,
+        checkpointDir,
+        processEnv,
+        logs,
+        loads,
+      );
       if (notStarted === undefined && refused !== undefined) {
         logs.line('err', `acai: ${refused}`);
         notStarted = { reason: 'spawn_error', message: refused };
@@ -432,6 +441,7 @@ export class JobRunner {
         facts.durationMs,
         logs,
         owner?.uid,
+        loads,
       );
       this.options.logger.info(
         { ...log, status: end, exitCode: ran?.exit?.code ?? null, durationMs: facts.durationMs },
@@ -484,15 +494,19 @@ export class JobRunner {
     checkpointDir: string,
     env: NodeJS.ProcessEnv,
     logs: LogPublisher,
+    /** Filled with how long each input took to stage (its load time, in `job.succeeded`). */
+    loads: InputLoad[],
   ): Promise<AttemptFacts['notStarted']> {
     try {
       const staged = await this.options.staging.stageInputs(work, folder);
-      if (staged > 0) {
+      loads.push(...staged.loads);
+      if (staged.files > 0) {
         this.options.logger.info(
           {
             jobId: work.jobId,
             attempt: attempt.number,
-            files: staged,
+            files: staged.files,
+            ms: staged.loads.reduce((sum, l) => sum + l.ms, 0),
             method: this.options.staging.method,
           },
           'inputs staged',
@@ -590,6 +604,7 @@ export class JobRunner {
     durationMs: number,
     logs: LogPublisher,
     owner: number | undefined,
+    loads: readonly InputLoad[],
   ): Promise<JobEnd> {
     // The end is appended whatever the bus does meanwhile: a job that ran is not failed because
     // nats-server was away when it ended (the append is repeated, and stored once, see `end`).
@@ -630,7 +645,7 @@ export class JobRunner {
       );
     }
     if (outputs === undefined) return standing === 'owner' ? 'superseded' : standing;
-    return patiently(() => attempt.end({ ok: true, durationMs, outputs }));
+    return patiently(() => attempt.end({ ok: true, durationMs, outputs, loads: [...loads] }));
   }
 
   /**

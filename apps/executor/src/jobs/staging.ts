@@ -1,6 +1,7 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -8,6 +9,7 @@ import {
   FilesetProblems,
   isProblem,
   type Creator,
+  type InputLoad,
   type Page,
   type WorkAssignment,
 } from '@acai/contracts';
@@ -44,17 +46,25 @@ export class Staging {
     private readonly blobs: BlobStore,
   ) {}
 
-  async stageInputs(work: WorkAssignment, workDir: string): Promise<number> {
+  /** Puts every input version in place: how many files, and how long each version took. */
+  async stageInputs(
+    work: WorkAssignment,
+    workDir: string,
+  ): Promise<{ files: number; loads: InputLoad[] }> {
     let files = 0;
+    const loads: InputLoad[] = [];
     for (const input of work.inputs) {
+      const started = performance.now();
       files += await this.stageVersion(
         work.project,
         input.fileset,
         input.version,
         inside(workDir, input.path),
       );
+      const ms = Math.round((performance.now() - started) * 1000) / 1000;
+      loads.push({ fileset: input.fileset, version: input.version, ms });
     }
-    return files;
+    return { files, loads };
   }
 
   /**

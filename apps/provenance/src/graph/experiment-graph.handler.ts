@@ -32,7 +32,7 @@ interface JobRow {
 /**
  * The experiment graph (Derakhshan et al.) of a run or of the whole project, from the lineage
  * projection: operations (jobs) a page at a time in log order, and every artifact they touch with
- * its size, compute time, reads, reuses and the quality of the models it leads to.
+ * its size, compute time, load time, reads, reuses and the quality of the models it leads to.
  */
 @Controller()
 export class ExperimentGraphHandler {
@@ -114,6 +114,7 @@ export class ExperimentGraphHandler {
           bytes: v.bytes,
           madeBy: v.maker === null ? null : v.maker.slice('job:'.length),
           computeSeconds: v.computeMs === null ? null : v.computeMs / 1000,
+          loadSeconds: v.loadMs === null ? null : v.loadMs / 1000,
           reads: v.reads,
           reuses: v.reuses,
           quality: quality(v.node),

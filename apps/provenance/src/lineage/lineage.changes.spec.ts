@@ -58,6 +58,22 @@ describe('lineageChanges', () => {
     ]);
   });
 
+  it('records how long the job took to load each version it read, the latest winning', () => {
+    const done = (seq: string, ms: number) =>
+      e('job.succeeded', seq, {
+        exitCode: 0,
+        durationMs: 1_000,
+        outputs: [],
+        attempt: 1,
+        loads: [{ fileset: 'raw', version: 2, ms }],
+      });
+    const { nodes } = lineageChanges([queued, done('job-1', 120.5), done('job-1', 80)]);
+    expect(nodes.get('p\u0000version:raw@2')).toMatchObject({ creates: true, loadMs: 80 });
+    // Alone (the version made earlier): an update of the version, never a new one.
+    const later = lineageChanges([done('job-2', 95)]);
+    expect(later.nodes.get('p\u0000version:raw@2')).toMatchObject({ creates: false, loadMs: 95 });
+  });
+
   it('only updates a job it has not seen queued (a status), never makes it', () => {
     const { nodes } = lineageChanges([
       e('job.started', 'job-9', { executor: 'n', attempt: 1, pid: null }),

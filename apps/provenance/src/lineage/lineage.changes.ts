@@ -41,6 +41,8 @@ export interface NodeChange {
   durationMs?: number;
   /** The earlier job whose result it took instead of running (`job.reused`). */
   reusedFrom?: string;
+  /** A version: how long the latest job that read it took to put it in place, ms. */
+  loadMs?: number;
   /** The metric that says how good the model it makes is (the materializer weighs by it). */
   quality?: QualitySpec;
 }
@@ -155,6 +157,16 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
         for (const output of event.data.outputs) {
           linked({ project, seq, job }, output, 'output', {
             createdBy: { kind: 'job', jobId: event.aggregateId },
+          });
+        }
+        for (const load of event.data.loads ?? []) {
+          node({
+            project,
+            id: versionNodeId(load.fileset, load.version),
+            kind: 'version',
+            creates: false,
+            seq,
+            loadMs: load.ms,
           });
         }
         break;

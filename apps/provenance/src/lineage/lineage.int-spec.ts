@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { DataSource } from 'typeorm';
 import type { EventData, LineageEdge, StoredEvent } from '@acai/contracts';
 import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
-import { ProvenanceLineage1797050000000 } from './lineage.migration.js';
+import { lineageMigrations } from './lineage.migration.js';
 import { LineageProjection } from './lineage.projection.js';
 import { SqlLineageRepository } from './lineage.repository.js';
 
@@ -123,7 +123,7 @@ let projection: LineageProjection;
 let repo: SqlLineageRepository;
 
 beforeAll(async () => {
-  ({ db, schema, drop } = await migratedSchema('it_lineage', [ProvenanceLineage1797050000000]));
+  ({ db, schema, drop } = await migratedSchema('it_lineage', [...lineageMigrations]));
   projection = new LineageProjection(schema);
   repo = new SqlLineageRepository(db, projection);
 });

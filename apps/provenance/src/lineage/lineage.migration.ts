@@ -58,3 +58,28 @@ export class ProvenanceLineage1797050000000 implements MigrationInterface {
     await q.query(`DROP TABLE IF EXISTS ${schemaOf(q)}.lineage_nodes`);
   }
 }
+
+/**
+ * A version's load time: how long the latest job that read it took to put it in place
+ * (`job.succeeded.loads`), the experiment graph's cost of loading an artifact instead of computing
+ * it.
+ */
+export class ProvenanceLineageLoadTimes1797400000000 implements MigrationInterface {
+  name = 'ProvenanceLineageLoadTimes1797400000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `ALTER TABLE ${schemaOf(q)}.lineage_nodes ADD COLUMN IF NOT EXISTS load_ms double precision`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.lineage_nodes DROP COLUMN IF EXISTS load_ms`);
+  }
+}
+
+/** The lineage tables' migrations, in order. */
+export const lineageMigrations = [
+  ProvenanceLineage1797050000000,
+  ProvenanceLineageLoadTimes1797400000000,
+] as const;

@@ -17,6 +17,8 @@ export interface ArtifactStats {
   readonly makerRunId: string | null;
   /** How long that job ran (null: not known). */
   readonly computeMs: number | null;
+  /** How long the latest job that read it took to put it in place (null: never measured). */
+  readonly loadMs: number | null;
   /** Jobs that read it, and jobs that took it as their result instead of running. */
   readonly reads: number;
   readonly reuses: number;
@@ -67,6 +69,7 @@ export class ArtifactStatsReader {
         maker: string | null;
         maker_run: string | null;
         duration_ms: number | null;
+        load_ms: number | null;
         reads: number;
         reuses: number;
         last_used: string | null;
@@ -74,7 +77,7 @@ export class ArtifactStatsReader {
         run_active: boolean;
       }[]
     >(
-      `SELECT v.id, v.fileset, v.version, v.bytes, v.evicted, v.pinned, v.seq,
+      `SELECT v.id, v.fileset, v.version, v.bytes, v.evicted, v.pinned, v.seq, v.load_ms,
          p.id AS maker, p.run_id AS maker_run, p.duration_ms,
          (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input') AS reads,
          (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.dst = v.id AND u.kind = 'reused') AS reuses,
@@ -109,6 +112,7 @@ export class ArtifactStatsReader {
       maker: r.maker,
       makerRunId: r.maker_run,
       computeMs: r.duration_ms,
+      loadMs: r.load_ms,
       reads: r.reads,
       reuses: r.reuses,
       lastUsedSeq: Number(r.last_used ?? r.seq),

@@ -10,7 +10,7 @@ import {
 import { EventingTables1764115200000, silentLogger } from '@acai/eventing';
 import { FakeCommands } from '@acai/eventing/testing';
 import { eventLog, migratedSchema, queuedJob } from '@acai/testkit';
-import { ProvenanceLineage1797050000000 } from '../lineage/lineage.migration.js';
+import { lineageMigrations } from '../lineage/lineage.migration.js';
 import { LineageProjection } from '../lineage/lineage.projection.js';
 import { ProvenanceMetrics1764300000000 } from '../metrics/metrics.migration.js';
 import { MetricsProjection } from '../metrics/metrics.projection.js';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     EventingTables1764115200000,
     ProvenanceMetrics1764300000000,
     ProvenanceJobSignatures1796900000000,
-    ProvenanceLineage1797050000000,
+    ...lineageMigrations,
     ProvenanceMaterialization1797100000000,
   ]));
 });

@@ -129,7 +129,8 @@ export type ImpactView = z.infer<typeof ImpactViewSchema>;
 
 /**
  * An artifact of the experiment graph (Derakhshan et al.): a file set version, with what keeping it
- * is worth: its size, the seconds the job that made it ran, how often it was read or taken as a
+ * is worth: its size, the seconds the job that made it ran and the seconds it takes to load, how
+ * often it was read or taken as a
  * result, and the best quality of the models it leads to.
  */
 export const ExperimentArtifactSchema = z.object({
@@ -141,6 +142,11 @@ export const ExperimentArtifactSchema = z.object({
   madeBy: z.string().nullable(),
   /** How long that job ran, seconds (null: source data, or not known). */
   computeSeconds: z.number().nonnegative().nullable(),
+  /**
+   * How long the latest job that read it took to put it in place, seconds: the cost of loading it
+   * instead of computing it (null: no job has read it since load times were recorded).
+   */
+  loadSeconds: z.number().nonnegative().nullable(),
   /** Jobs that read it. */
   reads: z.number().int().nonnegative(),
   /** Jobs that took it as their result instead of running (reuse). */

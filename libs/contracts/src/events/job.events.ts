@@ -286,6 +286,14 @@ export const JobStartedV1 = defineEvent({
   }),
 });
 
+/** How long an attempt took to stage one input version. */
+export const InputLoadSchema = z.object({
+  fileset: z.string(),
+  version: z.number().int().positive(),
+  ms: z.number().nonnegative(),
+});
+export type InputLoad = z.infer<typeof InputLoadSchema>;
+
 export const JobSucceededV1 = defineEvent({
   type: 'job.succeeded',
   version: 1,
@@ -301,6 +309,11 @@ export const JobSucceededV1 = defineEvent({
       .default([]),
     /** Added compatibly: the attempt that succeeded (null in events from before it was recorded). */
     attempt: z.number().int().positive().nullable().default(null),
+    /**
+     * Added compatibly: how long the attempt took to put each input version in place (its load
+     * time, the experiment graph's cost of loading an artifact rather than computing it).
+     */
+    loads: z.array(InputLoadSchema).optional(),
   }),
 });
 
