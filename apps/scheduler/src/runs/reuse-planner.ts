@@ -24,6 +24,11 @@ import type { CodeHasher } from './code-hasher.js';
 /** Earlier results with the signature looked at, newest first, for one that is intact. */
 const CANDIDATES = 5;
 
+/** An earlier result to take, or why there is none (and the newest found, if one was). */
+type Lookup =
+  | { readonly kind: 'found'; readonly result: ReusableResult }
+  | { readonly kind: 'none'; readonly reason: string; readonly newest?: ReusableResult };
+
 /** What to do with a ready job: take an earlier result, or queue it (saying why not reused). */
 export type ReuseDecision =
   | { readonly kind: 'reuse'; readonly data: EventData<'job.reused'> }
@@ -79,14 +84,9 @@ export class ReusePlanner {
         ? "it is a sweep trial: its sweep's best trial is chosen from its own metrics"
         : whyNotReusable(policy, job.reuse?.nondeterministic ?? false, signature, job.outputs);
     if (why !== null) return compute(why);
-    let results: ReusableResult[];
+    let lookup: Lookup;
     try {
-      ({ results } = await this.commands.send('findReusable', {
-        project,
-        signature: signature.sha256,
-        excludeJobId: job.id,
-        limit: CANDIDATES,
-      }));
+      lookup = await this.newestIntact(project, job, signature.sha256);
     } catch (error) {
       this.logger.warn(
         { jobId: job.id, err: (error as Error).message },
@@ -96,31 +96,8 @@ export class ReusePlanner {
         `earlier results could not be looked up (${(error as Error).message}), so it is computed`,
       );
     }
-    if (results.length === 0) return compute('no earlier job of the project had its signature');
-    // The newest intact one: a newer result may have been evicted while an older one (other
-    // versions, e.g. from a run with reuse: never) is still there. Jobs that reused one share
-    // its versions: each set is checked once.
-    let result: ReusableResult | undefined;
-    let problem: string | null = null;
-    const checked = new Set<string>();
-    for (const candidate of results) {
-      const key = JSON.stringify(candidate.outputs);
-      if (checked.has(key)) continue;
-      checked.add(key);
-      const why = await this.notIntact(candidate.project ?? project, job, candidate);
-      if (why === null) {
-        result = candidate;
-        break;
-      }
-      problem ??= why;
-    }
-    if (result === undefined) {
-      return compute(
-        checked.size === 1
-          ? problem!
-          : `${problem!}; none of the ${checked.size} earlier results with its signature is intact`,
-      );
-    }
+    if (lookup.kind === 'none') return compute(lookup.reason);
+    const result = lookup.result;
     const declared = result.outputs.filter((o) => job.outputs.some((d) => d.fileset === o.fileset));
     let outputs = declared;
     if (result.project !== undefined) {
@@ -274,26 +251,19 @@ export class ReusePlanner {
           continue;
         }
         const signature = signJob({ ...job, inputs, code });
-        const { results: found } = await this.commands.send('findReusable', {
-          project,
-          signature: signature.sha256,
-          excludeJobId: job.id,
-          limit: 1,
-        });
-        const result = found[0];
-        if (result === undefined) {
-          findings.set(step.id, {
-            kind: 'none',
-            reason: 'no earlier job of the project had its signature',
-          });
+        // The same lookup as when the step is ready (`decide`), so the plan says what the run does.
+        const lookup = await this.newestIntact(project, job, signature.sha256);
+        if (lookup.kind === 'none' && lookup.newest === undefined) {
+          findings.set(step.id, { kind: 'none', reason: lookup.reason });
           continue;
         }
+        const result = lookup.kind === 'found' ? lookup.result : lookup.newest!;
         results.set(step.id, result);
         findings.set(step.id, {
           kind: 'found',
           jobId: result.jobId,
-          problem: await this.notIntact(result.project ?? project, job, result),
-          // Staging times are not measured yet: taking a result counts as free.
+          problem: lookup.kind === 'found' ? null : lookup.reason,
+          // Load times are not asked for yet: taking a result counts as free.
           loadSeconds: null,
           computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
         });
@@ -308,6 +278,41 @@ export class ReusePlanner {
         from: s.from,
       })),
       counts: { ...plan.counts },
+    };
+  }
+
+  /**
+   * The newest intact earlier result with the signature: a newer result may have been evicted
+   * while an older one (other versions, e.g. from a run with reuse: never) is still there. Jobs
+   * that reused one share its versions: each set is checked once. Throws when it cannot be asked.
+   */
+  private async newestIntact(project: string, job: PlannedJob, signature: string): Promise<Lookup> {
+    const { results } = await this.commands.send('findReusable', {
+      project,
+      signature,
+      excludeJobId: job.id,
+      limit: CANDIDATES,
+    });
+    if (results.length === 0) {
+      return { kind: 'none', reason: 'no earlier job of the project had its signature' };
+    }
+    let problem: string | null = null;
+    const checked = new Set<string>();
+    for (const candidate of results) {
+      const key = JSON.stringify(candidate.outputs);
+      if (checked.has(key)) continue;
+      checked.add(key);
+      const why = await this.notIntact(candidate.project ?? project, job, candidate);
+      if (why === null) return { kind: 'found', result: candidate };
+      problem ??= why;
+    }
+    return {
+      kind: 'none',
+      newest: results[0],
+      reason:
+        checked.size === 1
+          ? problem!
+          : `${problem!}; none of the ${checked.size} earlier results with its signature is intact`,
     };
   }
 

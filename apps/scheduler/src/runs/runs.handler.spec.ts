@@ -6,6 +6,7 @@ import {
   JOB,
   ProvisioningProblems,
   RunProblems,
+  type CommandResult,
   type NewEvent,
   type RunSpec,
   type StoredEvent,
@@ -811,6 +812,28 @@ describe('the scheduler’s run workflow', () => {
           { project: PROJECT, name: 'data', version: 7 },
         ],
       );
+    });
+
+    it('plans what the run would do: the newest intact result, not only the newest', async () => {
+      const evicted = {
+        ...earlier,
+        jobId: 'job-newer',
+        outputs: [{ fileset: 'data', version: 9 }],
+      };
+      commands
+        .on('estimateRun', () => ({}) as CommandResult<'estimateRun'>)
+        .on('findReusable', () => ({ results: [evicted, earlier] }))
+        .on('verifyVersion', (req) => ({
+          fileset: req.name,
+          version: req.version,
+          intact: req.version !== 9,
+          problem: req.version === 9 ? 'it was evicted: its files are gone' : null,
+        }));
+      const plan = await handler.plan({ project: PROJECT, spec: pipeline() });
+      expect('reuse' in plan ? plan.reuse?.steps[0] : undefined).toMatchObject({
+        decision: 'reuse',
+        from: 'job-earlier',
+      });
     });
 
     it('computes when earlier results cannot be looked up (provenance down)', async () => {
