@@ -19,6 +19,7 @@ export {
   type ReplayResult,
   type SqlProjection,
 } from './projection-runner.js';
+export { queryPrepared } from './prepared.js';
 export { promoteBuiltTables, resetBuiltTables, type TablePair } from './sql-replica.js';
 export {
   type ClaimedLetter,

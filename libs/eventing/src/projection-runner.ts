@@ -22,6 +22,7 @@ import {
   WaitingRoom,
   type RetryDelays,
 } from './patience.js';
+import { queryPrepared } from './prepared.js';
 import { Replays, SHADOW_SUFFIX, type ShadowBuild } from './replays.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
@@ -813,10 +814,12 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         },
         async () => {
           // The hot path is plain SQL, a fixed number of statements per batch whatever its size and
-          // however many projections: every event of the system goes through here.
+          // however many projections: every event of the system goes through here, so they are
+          // prepared once per connection (`queryPrepared`).
           await this.dataSource.transaction(async (m) => {
             recorded.length = 0;
-            const rows = await m.query<{ projection: string; last_seq: string }[]>(
+            const rows = await queryPrepared<{ projection: string; last_seq: string }>(
+              m,
               `SELECT projection, last_seq FROM ${this.tables.checkpoints}
                WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
               [names],
@@ -901,7 +904,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       );
     }
     // Data-modifying WITH steps run to completion whether or not anything reads them.
-    await m.query(
+    await queryPrepared(
+      m,
       `${steps.length > 0 ? `WITH ${steps.join(', ')} ` : ''}UPDATE ${this.tables.checkpoints}
        SET last_seq = GREATEST(last_seq, $2), updated_at = now()
        WHERE projection = ANY($1::text[])`,
@@ -980,7 +984,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       deletes: { projections: [], keys: [] },
     };
     if (wanted.length === 0) return writes;
-    const rows = await m.query<{ projection: string; key: string; doc: Doc; seq: string }[]>(
+    const rows = await queryPrepared<{ projection: string; key: string; doc: Doc; seq: string }>(
+      m,
       `SELECT d.projection, d.key, d.doc, d.seq FROM ${this.tables.documents} d
        JOIN unnest($1::text[], $2::text[]) AS w(projection, key) USING (projection, key)`,
       [wanted.map(([p]) => p), wanted.map(([, k]) => k)],

@@ -1,6 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
 import { lineageChanges, type NodeChange } from './lineage.changes.js';
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -56,7 +61,8 @@ export class LineageProjection implements SqlProjection {
     const column = <K extends keyof NodeChange>(rows: NodeChange[], key: K) =>
       rows.map((n) => n[key] ?? null);
     if (made.length > 0) {
-      await m.query(
+      await queryPrepared(
+        m,
         `INSERT INTO ${this.nodes()} AS n (project, id, kind, fileset, version, bytes, files,
            manifest_sha256, created_by, evicted, job_id, run_id, step, command, parameters, code,
            status, duration_ms, reused_from, quality, seq, load_ms)
@@ -118,7 +124,8 @@ export class LineageProjection implements SqlProjection {
       );
     }
     if (updated.length > 0) {
-      await m.query(
+      await queryPrepared(
+        m,
         `UPDATE ${this.nodes()} AS n SET
            status = coalesce(u.status, n.status),
            duration_ms = coalesce(u.duration_ms, n.duration_ms),
@@ -142,7 +149,8 @@ export class LineageProjection implements SqlProjection {
     }
     if (edges.size > 0) {
       const rows = [...edges.values()];
-      await m.query(
+      await queryPrepared(
+        m,
         `INSERT INTO ${this.edges()} (project, src, dst, kind, seq)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
          ON CONFLICT DO NOTHING`,

@@ -1,6 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
 
 /**
  * `job-signatures`: one row per signed job (its signature, its parts, how it ended, what it
@@ -36,7 +41,8 @@ export class SignaturesProjection implements SqlProjection {
         case 'job.queued': {
           const signature = event.data.signature;
           if (signature === undefined) break;
-          await m.query(
+          await queryPrepared(
+            m,
             `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, reason, seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) ON CONFLICT DO NOTHING`,
             [
@@ -53,7 +59,8 @@ export class SignaturesProjection implements SqlProjection {
           break;
         }
         case 'job.reused':
-          await m.query(
+          await queryPrepared(
+            m,
             // What it saved is what the job it took the result of ran for (kept for its own reusers).
             `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, outputs, reused_from, reason, seq, ended_at, duration_ms, price_per_hour)
              SELECT $1, $2, $3, $4, $5, $6, $7, 'reused', $8, $9, $10, $11, $12,
@@ -76,13 +83,15 @@ export class SignaturesProjection implements SqlProjection {
           );
           break;
         case 'job.provisioned':
-          await m.query(`UPDATE ${t} SET price_per_hour = $3 WHERE project = $1 AND job_id = $2`, [
-            ...key,
-            event.data.offer?.pricePerHour ?? null,
-          ]);
+          await queryPrepared(
+            m,
+            `UPDATE ${t} SET price_per_hour = $3 WHERE project = $1 AND job_id = $2`,
+            [...key, event.data.offer?.pricePerHour ?? null],
+          );
           break;
         case 'job.succeeded':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${t} SET status = 'succeeded', outputs = $3, duration_ms = $4, ended_at = $5
              WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
             [
@@ -96,7 +105,8 @@ export class SignaturesProjection implements SqlProjection {
         case 'job.failed':
         case 'job.cancelled':
         case 'job.skipped':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${t} SET status = $3, ended_at = $4 WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
             [...key, event.type.slice('job.'.length), event.occurredAt],
           );
