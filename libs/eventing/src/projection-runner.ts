@@ -840,7 +840,19 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
             const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
             const lowest = Math.min(...names.map((n) => checkpoints.get(n) ?? 0));
             const fresh = batch.filter((msg) => msg.seq > lowest);
-            if (fresh.length === 0) return;
+            if (fresh.length === 0) {
+              // Applied already (by another process): a copy following the table learns it is behind.
+              for (const projection of this.sqlProjections) {
+                if (projection.committed === undefined || !names.includes(projection.name))
+                  continue;
+                committed.push({
+                  projection,
+                  after: checkpoints.get(projection.name) ?? 0,
+                  events: [],
+                });
+              }
+              return;
+            }
             firstSeq = fresh[0]!.seq;
             size = fresh.length;
             const writes = await this.applyEvents(
@@ -867,7 +879,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     for (const seq of this.skips.keys()) if (seq <= last.seq) this.skips.delete(seq);
     for (const { projection, after, events } of committed) {
       try {
-        projection.committed?.({ after, through: last.seq, events });
+        projection.committed?.({ after, through: Math.max(after, last.seq), events });
       } catch (error) {
         this.logger.error(
           { projection: projection.name, err: describeError(error) },
