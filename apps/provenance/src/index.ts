@@ -114,6 +114,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     });
     const checkpoints = `"${schema.replace(/"/g, '""')}".projection_checkpoints`;
     const signed = new SqlSignaturesRepository(ctx.db, signatures, sharing.table(), checkpoints);
+    lookup.fallBackTo(signed);
     return [
       { provide: ReadModels, useValue: new SqlReadModels(ctx.db) },
       { provide: ReuseSharing, useValue: sharing },

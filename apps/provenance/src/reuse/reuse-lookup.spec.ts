@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { JobSignature, ReusableResult, StoredEvent } from '@acai/contracts';
+import {
+  RunProblems,
+  type JobSignature,
+  type ReusableResult,
+  type StoredEvent,
+} from '@acai/contracts';
 import { silentLogger } from '@acai/eventing';
 import { eventLog, queuedJob } from '@acai/testkit';
 import type { IndexedJob } from './results-index.js';
@@ -144,6 +149,20 @@ describe('the reuse lookup in memory', () => {
     expect(ids(await ask(lookup, 'a'))).toEqual([['job-a']]);
     expect(tables.asked).toBe(1);
     lookup.stop();
+  });
+
+  it('before it has started, asks the tables it falls back to, or says provenance is behind', async () => {
+    const lookup = new ReuseLookup(silentLogger, 1);
+    await expect(ask(lookup, 'a')).rejects.toMatchObject({
+      reason: RunProblems.PROVENANCE_BEHIND.reason,
+      retryable: true,
+    });
+    const tables = new Tables();
+    tables.answer = [result('job-a')];
+    lookup.fallBackTo(tables);
+    expect(lookup.state).toBe('loading');
+    expect(ids(await ask(lookup, 'a'))).toEqual([['job-a']]);
+    expect(tables.asked).toBe(1);
   });
 
   it('keeps the batches committed while it loads, and applies those after the table it read', async () => {

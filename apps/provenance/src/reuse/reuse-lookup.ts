@@ -115,6 +115,7 @@ export class ReuseLookup {
   /** A replay's swap is on its way: the copy is loaded after the next batch. */
   private deferred = false;
   private stopped = false;
+  private fallback: ReuseLookupSource | undefined;
   private from:
     | {
         readonly source: ReuseLookupSource;
@@ -134,6 +135,11 @@ export class ReuseLookup {
       (batch, after) => this.index.applySharing(batch.events.filter((e) => e.position.seq > after)),
       (when) => this.reload(when),
     );
+  }
+
+  /** The tables to ask before `start` (the service answers commands before it has loaded). */
+  fallBackTo(source: ReuseLookupSource): void {
+    this.fallback = source;
   }
 
   get state(): ReuseLookupState {
@@ -176,7 +182,8 @@ export class ReuseLookup {
         this.index.findResults(project, l.signature, l.excludeJobId, limit),
       );
     }
-    if (this.from === undefined) {
+    const source = this.from?.source ?? this.fallback;
+    if (source === undefined) {
       throw new AcaiError(
         RunProblems.PROVENANCE_BEHIND,
         'Provenance is starting: earlier results cannot be looked up yet. Ask again in a moment.',
@@ -184,7 +191,7 @@ export class ReuseLookup {
     }
     const found: ReusableResult[][] = [];
     for (const l of lookups) {
-      found.push(await this.from.source.findResults(project, l.signature, l.excludeJobId, limit));
+      found.push(await source.findResults(project, l.signature, l.excludeJobId, limit));
     }
     return found;
   }
