@@ -298,6 +298,20 @@ export const Commands = defineCommands({
     }),
     response: z.object({ results: z.array(ReusableResultSchema) }),
   },
+  findReusableMany: {
+    service: 'provenance',
+    summary:
+      'findReusable for many signatures in one round trip (a run’s steps planned together): for each lookup, in order, its newest earlier results, newest first',
+    request: z.object({
+      ...projectScoped,
+      lookups: z
+        .array(z.object({ signature: z.string(), excludeJobId: z.string() }))
+        .min(1)
+        .max(500),
+      limit: z.number().int().min(1).max(20).default(5),
+    }),
+    response: z.object({ results: z.array(z.array(ReusableResultSchema)) }),
+  },
   explainReuse: {
     service: 'provenance',
     summary: 'Why a job was or was not reused: its signature against the nearest earlier job',

@@ -45,6 +45,20 @@ export interface SqlProjection {
    * this projection empties the live tables and rebuilds them in place.
    */
   replica?(): SqlProjection & { promote(manager: EntityManager): Promise<void> };
+  /**
+   * Called after each transaction that moved this projection's checkpoint has committed (never for
+   * one rolled back): a copy of the read model kept in memory follows the table with it. `after` is
+   * the checkpoint the transaction found (events up to it were applied before, possibly by another
+   * process), `through` the one it left, `events` those it applied in between (maybe none).
+   */
+  committed?(batch: CommittedBatch): void;
+}
+
+/** What a transaction applied to a SQL projection, once it has committed. */
+export interface CommittedBatch {
+  readonly after: number;
+  readonly through: number;
+  readonly events: readonly StoredEvent[];
 }
 
 function isSql<Doc>(p: Projection<Doc> | SqlProjection): p is SqlProjection {
@@ -800,6 +814,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     let firstSeq = first.seq;
     let size = batch.length;
     const recorded: Recorded[] = [];
+    const committed: { projection: SqlProjection; after: number; events: StoredEvent[] }[] = [];
     try {
       await inSpan(
         `project ${this.name}`,
@@ -818,6 +833,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
           // prepared once per connection (`queryPrepared`).
           await this.dataSource.transaction(async (m) => {
             recorded.length = 0;
+            committed.length = 0;
             const rows = await queryPrepared<{ projection: string; last_seq: string }>(
               m,
               `SELECT projection, last_seq FROM ${this.tables.checkpoints}
@@ -827,10 +843,29 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
             const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
             const lowest = Math.min(...names.map((n) => checkpoints.get(n) ?? 0));
             const fresh = batch.filter((msg) => msg.seq > lowest);
-            if (fresh.length === 0) return;
+            if (fresh.length === 0) {
+              // Applied already (by another process): a copy following the table learns it is behind.
+              for (const projection of this.sqlProjections) {
+                if (projection.committed === undefined || !names.includes(projection.name))
+                  continue;
+                committed.push({
+                  projection,
+                  after: checkpoints.get(projection.name) ?? 0,
+                  events: [],
+                });
+              }
+              return;
+            }
             firstSeq = fresh[0]!.seq;
             size = fresh.length;
-            const writes = await this.applyEvents(m, fresh, checkpoints, recorded, names);
+            const writes = await this.applyEvents(
+              m,
+              fresh,
+              checkpoints,
+              recorded,
+              names,
+              committed,
+            );
             await this.write(m, writes, last.seq, names);
           });
         },
@@ -845,6 +880,16 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       );
     }
     for (const seq of this.skips.keys()) if (seq <= last.seq) this.skips.delete(seq);
+    for (const { projection, after, events } of committed) {
+      try {
+        projection.committed?.({ after, through: Math.max(after, last.seq), events });
+      } catch (error) {
+        this.logger.error(
+          { projection: projection.name, err: describeError(error) },
+          'a projection failed to follow a committed batch in memory',
+        );
+      }
+    }
     for (const letter of recorded) {
       this.logger.warn(
         {
@@ -919,6 +964,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     checkpoints: ReadonlyMap<string, number>,
     recorded: Recorded[],
     names: readonly string[],
+    committed: { projection: SqlProjection; after: number; events: StoredEvent[] }[],
   ): Promise<DocumentWrites> {
     const deadLetter = async (msg: JsMsg, error: unknown, projection: string) => {
       await this.deadLetter(m, msg, error, projection);
@@ -962,6 +1008,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     for (const projection of this.sqlProjections) {
       if (!names.includes(projection.name)) continue;
       const mine = await pendingFor(projection.name);
+      if (projection.committed !== undefined) {
+        committed.push({ projection, after: checkpoints.get(projection.name) ?? 0, events: mine });
+      }
       if (mine.length === 0) continue;
       try {
         await projection.apply(m, mine);

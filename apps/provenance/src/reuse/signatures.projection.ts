@@ -3,9 +3,11 @@ import type { StoredEvent } from '@acai/contracts';
 import {
   promoteBuiltTables,
   resetBuiltTables,
+  type CommittedBatch,
   type SqlProjection,
   queryPrepared,
 } from '@acai/eventing';
+import type { TableFollower } from './reuse-lookup.js';
 
 /**
  * `job-signatures`: one row per signed job (its signature, its parts, how it ended, what it
@@ -15,8 +17,10 @@ import {
 export class SignaturesProjection implements SqlProjection {
   readonly name: string = 'job-signatures';
 
+  /** @param follower the in-memory copy the lookup answers from, told of each committed batch */
   constructor(
     protected readonly schema: string,
+    private readonly follower?: TableFollower,
     private readonly tableName = 'job_signatures',
   ) {}
 
@@ -29,7 +33,10 @@ export class SignaturesProjection implements SqlProjection {
     const live = this.table();
     const shadow = new SignaturesReplica(this.schema);
     return Object.assign(shadow, {
-      promote: (m: EntityManager) => promoteBuiltTables(m, [[live, shadow.table()]]),
+      promote: async (m: EntityManager) => {
+        await promoteBuiltTables(m, [[live, shadow.table()]]);
+        this.follower?.replaced();
+      },
     });
   }
 
@@ -117,6 +124,10 @@ export class SignaturesProjection implements SqlProjection {
     }
   }
 
+  committed(batch: CommittedBatch): void {
+    this.follower?.committed(batch);
+  }
+
   async reset(m: EntityManager): Promise<void> {
     await m.query(`TRUNCATE ${this.table()}`);
   }
@@ -132,7 +143,7 @@ class SignaturesReplica extends SignaturesProjection {
   override readonly name = 'job-signatures~replay';
 
   constructor(schema: string) {
-    super(schema, 'job_signatures_replay');
+    super(schema, undefined, 'job_signatures_replay');
   }
 
   /** Made like the live table (columns, keys, indexes), empty. */

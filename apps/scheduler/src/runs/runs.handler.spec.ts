@@ -822,7 +822,8 @@ describe('the scheduler’s run workflow', () => {
       };
       commands
         .on('estimateRun', () => ({}) as CommandResult<'estimateRun'>)
-        .on('findReusable', () => ({ results: [evicted, earlier] }))
+        // The plan at submit asks each level of the DAG's lookups in one round trip.
+        .on('findReusableMany', (req) => ({ results: req.lookups.map(() => [evicted, earlier]) }))
         .on('verifyVersion', (req) => ({
           fileset: req.name,
           version: req.version,
