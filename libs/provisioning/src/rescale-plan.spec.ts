@@ -113,6 +113,36 @@ describe('planRescale', () => {
     expect(plan.alternatives.some((a) => a.offer.endsWith(':spot'))).toBe(false);
   });
 
+  it('moves a Spot job to on-demand while its deadline can still absorb what its next interruption costs', () => {
+    // Given a job on c5.large Spot (at 20x the catalogue's interruption rate, as the scheduling
+    // benchmark runs it) on course without a loss: 8 steps left at 1 step per 15 min (2 h),
+    // 2 h 10 min to its deadline; an interruption now would cost it 20 min
+    const spot = ec2Offers({ spot: true }).map((o) => ({
+      ...o,
+      interruptionsPerHour: o.interruptionsPerHour * 20,
+    }));
+    const current = spot.find((o) => o.name === 'c5.large')!;
+    const judged = (spotLossSeconds?: number) =>
+      planRescale(
+        request({
+          current,
+          offers: [...ec2Offers(), ...spot],
+          stepsLeft: 8,
+          stepsPerSecond: 1 / 900,
+          finishBy: inSeconds(7800),
+          ...(spotLossSeconds === undefined ? {} : { spotLossSeconds }),
+        }),
+      );
+
+    // When it is judged with the loss counted, it moves to on-demand capacity now
+    const plan = judged(1200);
+    expect(plan.decision).toBe('up');
+    expect(plan.to?.name).not.toMatch(/:spot$/);
+    expect(plan.reason).toContain('Spot interruption');
+    // (judged on its pace alone, it would stay until a loss had spent its margin)
+    expect(judged().decision).toBe('stay');
+  });
+
   it('never moves to a configuration with too little memory', () => {
     const plan = planRescale(request({ finishBy: inSeconds(30), memoryMb: 2048 }));
     expect(plan.decision).toBe('stay');
