@@ -37,6 +37,19 @@ describe('planRescale', () => {
     ]);
   });
 
+  it('counts the measured wait to start on the provider it moves on', () => {
+    // 2 CPUs end it in 27 s with the restart, 3 s before its deadline; a wait of 5 s to start
+    // measured on local slots makes it late there too, and then none meets it
+    expect(planRescale(request({ finishBy: inSeconds(30) })).decision).toBe('up');
+    const waited = planRescale(
+      request({ finishBy: inSeconds(30), startWaitSeconds: { local: 5 } }),
+    );
+    expect(waited.alternatives).toEqual([
+      expect.objectContaining({ offer: two.name, feasible: false }),
+    ]);
+    expect(waited.reason).toContain('least late');
+  });
+
   it('counts the steps since the checkpoint, which a moved job does again', () => {
     // 2 steps lost: 2 + 6/0.16 = 39.5 s, too late for 30 s, yet sooner than 40 s by too little.
     const plan = planRescale(request({ finishBy: inSeconds(30), lostSteps: 2 }));

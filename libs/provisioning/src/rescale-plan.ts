@@ -44,6 +44,11 @@ export interface RescaleRequest {
    * rate), and its cost counts them on average, as when it was placed (absent: none counted).
    */
   readonly spotLossSeconds?: number;
+  /**
+   * Per provider, the measured wait from queued to started beyond a boot (`PlacementWaits`): a
+   * move pays it too (absent: nothing added).
+   */
+  readonly startWaitSeconds?: Readonly<Record<string, number>>;
 }
 
 export interface RescalePlan {
@@ -71,7 +76,8 @@ interface Judged {
  * SMLT's re-optimisation for one running job: from the rate it was measured at where it runs,
  * predict its end and cost on every configuration it could move to (the rate scaled by each
  * one's compute, Amdahl over its vCPUs × their speed; a move pays the configuration's boot, the
- * job's start-up and the steps since its checkpoint again), and choose:
+ * measured wait to start beyond it, the job's start-up and the steps since its checkpoint again),
+ * and choose:
  * - predicted to miss its deadline where it is: the cheapest that meets it (and the budget); if
  *   none does, the fastest, when it ends at least 10 % of the time left sooner (least late); a
  *   job late on Spot looks at on-demand configurations only (its margin for interruptions is
@@ -87,7 +93,10 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     const rate = request.stepsPerSecond * (compute(offer) / here);
     const running = stay
       ? request.stepsLeft / request.stepsPerSecond
-      : offer.bootSeconds + request.startupSeconds + (request.stepsLeft + request.lostSteps) / rate;
+      : offer.bootSeconds +
+        (request.startWaitSeconds?.[offer.provider] ?? 0) +
+        request.startupSeconds +
+        (request.stepsLeft + request.lostSteps) / rate;
     // On Spot, what the interruptions its remaining time is exposed to would cost it.
     const perLoss = offer.spot ? (request.spotLossSeconds ?? 0) : 0;
     const mean = perLoss > 0 ? (offer.interruptionsPerHour * running) / 3600 : 0;

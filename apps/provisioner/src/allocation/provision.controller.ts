@@ -90,6 +90,7 @@ export class ProvisionController {
       ...(request.spotLossSeconds === undefined
         ? {}
         : { spotLossSeconds: request.spotLossSeconds }),
+      startWaitSeconds: this.auto.waits.marginSeconds(),
     });
   }
 
