@@ -623,6 +623,12 @@ export const Commands = defineCommands({
       spent: z.number().nonnegative(),
       finishBy: z.string().nullable(),
       maxCost: z.number().positive().nullable(),
+      /**
+       * Seconds one Spot interruption would cost it from now (a new node's start, its start-up and
+       * the work since its checkpoint): a job on Spot is held to its deadline with the
+       * interruptions its remaining time is exposed to counted (absent: none counted).
+       */
+      spotLossSeconds: z.number().nonnegative().optional(),
     }),
     response: z.object({
       /** `stay`: where it runs is best, or no move helps; `up`/`down`: move to `to`. */
