@@ -195,6 +195,44 @@ describe('the materializer', () => {
     expect(by['report@1']).toMatchObject({ recreateSeconds: 5, madeFrom: ['model@1'] });
   });
 
+  it('costs a version copied from another project at what computing it took there', async () => {
+    // Project 'adopter' took job-origin's result (90 s, in a project that shares its results): the
+    // scheduler copied features into it as version 1, made by job-copy, which ran for nothing.
+    const e = eventLog({ project: 'adopter', firstSeq: (firstSeq += 1_000) });
+    await seed([
+      e(
+        'fileset.version_committed',
+        'features',
+        committed(1, 1_000, {
+          kind: 'job',
+          jobId: 'job-copy',
+          runId: 'run-9',
+          step: 'etl',
+          parameters: {},
+          code: null,
+        }),
+      ),
+      e('job.reused', 'job-copy', {
+        runId: 'run-9',
+        name: 'etl',
+        command: ['etl'],
+        env: {},
+        inputs: [],
+        outputs: [{ fileset: 'features', version: 1 }],
+        signature: {
+          sha256: 's',
+          parts: { argv: ['etl'], code: [], parameters: {}, secrets: {}, inputs: [], outputs: [] },
+          complete: true,
+        },
+        from: { jobId: 'job-origin', runId: 'run-0', savedSeconds: 90, savedCost: null },
+        reason: 'same signature',
+      }),
+    ]);
+    const m = new Materializer(db, schema, catalog(), silentLogger, 0);
+    const by = Object.fromEntries((await m.artifacts('adopter')).map((a) => [a.id, a]));
+    expect(by['features@1']).toMatchObject({ recreateSeconds: 90 });
+  });
+
   it('evicts the lowest utility beyond the budget through the catalog, with its decision', async () => {
     await seed(workload('evict'));
     const commands = catalog();
