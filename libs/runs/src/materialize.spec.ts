@@ -82,6 +82,28 @@ describe('the materializer', () => {
     expect(planLeastRecentlyUsed(artifacts, 100).keep.map((a) => a.id)).toEqual(['new-cheap@1']);
   });
 
+  it('counts versions with the same content once, and keeps or evicts them together', () => {
+    // Three users' etl made the same 300-byte tensors (one copy stored); a 150-byte table beside.
+    const same = (id: string, lastUsedSeq: number) =>
+      artifact(id, { bytes: 300, content: 'sha-tensors', recreateSeconds: 2, lastUsedSeq });
+    const artifacts = [
+      same('tensors@1', 1),
+      same('tensors@2', 2),
+      same('tensors@3', 9),
+      artifact('table@1', { bytes: 150, recreateSeconds: 1, lastUsedSeq: 3 }),
+    ];
+    const plan = planMaterialization(artifacts, 460);
+    expect(plan).toMatchObject({ totalBytes: 450, keptBytes: 450 });
+    expect(plan.evict).toEqual([]);
+    // Room for one or the other: never one tensors version kept and another evicted (that frees
+    // nothing). The tensors' three uses (3 × 2 s per 300 bytes) weigh more than the table's.
+    const tight = planMaterialization(artifacts, 320);
+    expect(tight.keep.map((a) => a.id)).toEqual(['tensors@1', 'tensors@2', 'tensors@3']);
+    expect(tight.keptBytes).toBe(300);
+    // LRU: the tensors were used last (@3), so all three stay.
+    expect(planLeastRecentlyUsed(artifacts, 320).evict.map((a) => a.id)).toEqual(['table@1']);
+  });
+
   it('scales recreation cost per byte on a log scale, so mid-sized artifacts are not all 0', () => {
     const [, mid] = scoreArtifacts([
       artifact('report@1', { bytes: 1, recreateSeconds: 1 }),

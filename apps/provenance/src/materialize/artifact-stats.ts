@@ -10,6 +10,8 @@ export interface ArtifactStats {
   readonly version: number;
   /** null: the log names it but holds no commit of it. */
   readonly bytes: number | null;
+  /** Its manifest's sha256: versions with the same one share their files (null: no commit seen). */
+  readonly manifestSha256: string | null;
   readonly evicted: boolean;
   readonly pinned: boolean;
   /** The lineage node of the job that made it (null: uploaded, source data). */
@@ -67,6 +69,7 @@ export class ArtifactStatsReader {
         fileset: string;
         version: number;
         bytes: string | null;
+        manifest_sha256: string | null;
         evicted: boolean;
         pinned: boolean;
         seq: string;
@@ -81,7 +84,7 @@ export class ArtifactStatsReader {
         run_active: boolean;
       }[]
     >(
-      `SELECT v.id, v.fileset, v.version, v.bytes, v.evicted, v.pinned, v.seq, v.load_ms,
+      `SELECT v.id, v.fileset, v.version, v.bytes, v.manifest_sha256, v.evicted, v.pinned, v.seq, v.load_ms,
          p.id AS maker, p.run_id AS maker_run,
          -- A job that reused ran for nothing: what it saved is what computing it took.
          coalesce(p.duration_ms, p.saved_ms) AS duration_ms,
@@ -113,6 +116,7 @@ export class ArtifactStatsReader {
       fileset: r.fileset,
       version: r.version,
       bytes: r.bytes === null ? null : Number(r.bytes),
+      manifestSha256: r.manifest_sha256,
       evicted: r.evicted,
       pinned: r.pinned,
       maker: r.maker,

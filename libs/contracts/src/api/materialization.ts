@@ -27,7 +27,7 @@ export const MaterializationDecisionSchema = z.object({
   quality: z.number().nullable(),
   alpha: z.number().min(0).max(1),
   budgetBytes: z.number().int().nonnegative(),
-  /** The project's derived bytes before this round of evictions. */
+  /** The project's derived bytes before this round of evictions (each content once). */
   derivedBytes: z.number().int().nonnegative(),
   /** The kept artifacts of lowest utility: the ones that won over it. */
   alternatives: z.array(WeighedArtifactSchema).max(5),
@@ -64,7 +64,10 @@ export const StorageBudgetViewSchema = z.object({
   budgetBytes: z.number().int().nonnegative().nullable(),
   alpha: z.number(),
   policy: MaterializationPolicySchema,
-  /** Bytes of the derived versions not evicted (a blob two versions share counts twice). */
+  /**
+   * Bytes of the derived versions not evicted, versions with the same content (manifest) once, as
+   * the catalog stores them (a blob two different manifests share still counts twice).
+   */
   derivedBytes: z.number().int().nonnegative(),
   derivedVersions: z.number().int().nonnegative(),
   /** Versions the materializer has evicted, in all. */
