@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   relativeQualities,
   scoreArtifacts,
   type Artifact,
@@ -102,6 +103,21 @@ describe('the materializer', () => {
     expect(tight.keptBytes).toBe(300);
     // LRU: the tensors were used last (@3), so all three stay.
     expect(planLeastRecentlyUsed(artifacts, 320).evict.map((a) => a.id)).toEqual(['table@1']);
+  });
+
+  it('evicts the least recently used until the rest fits under lru-strict, as a cache does', () => {
+    const artifacts = [
+      artifact('old-costly@1', { bytes: 50, recreateSeconds: 500, lastUsedSeq: 1 }),
+      artifact('big@1', { bytes: 300, lastUsedSeq: 5 }),
+      artifact('new@1', { bytes: 50, lastUsedSeq: 9 }),
+      artifact('pinned@1', { bytes: 20, lastUsedSeq: 0, protectedBecause: 'it is pinned' }),
+    ];
+    // 420 bytes, room for 150: old-costly goes first, then big; new and pinned are left (70).
+    const strict = planStrictLeastRecentlyUsed(artifacts, 150);
+    expect(strict.evict.map((a) => a.id).sort()).toEqual(['big@1', 'old-costly@1']);
+    expect(strict.keptBytes).toBe(70);
+    // The lru baseline skips big (it does not fit) and keeps old-costly in the room left.
+    expect(planLeastRecentlyUsed(artifacts, 150).evict.map((a) => a.id)).toEqual(['big@1']);
   });
 
   it('scales recreation cost per byte on a log scale, so mid-sized artifacts are not all 0', () => {

@@ -176,13 +176,47 @@ function withEvictedAncestors(
   return artifacts.map((a) => ({ ...a, recreateSeconds: recreate(a, new Set()) }));
 }
 
-/** What least-recently-used keeps under the same budget (the baseline it is measured against). */
+/**
+ * The baseline utility is measured against (policy `lru`): the most recently used kept first while
+ * they fit; one that does not fit is skipped and older, smaller ones may still fill the room. Kinder
+ * than a cache's LRU ({@link planStrictLeastRecentlyUsed}): a big recent artifact does not push out
+ * everything older.
+ */
 export function planLeastRecentlyUsed(
   artifacts: readonly Artifact[],
   budgetBytes: number,
   alpha: number = DEFAULT_ALPHA,
 ): MaterializationPlan {
   return greedy(scoreArtifacts(artifacts, alpha), budgetBytes, (a, b) => lastUsed(b) - lastUsed(a));
+}
+
+/**
+ * Least-recently-used as a cache does it (policy `lru-strict`): the least recently used evicted,
+ * one after the other, until what is left fits the budget. What is left is the most recent suffix:
+ * a big recent artifact that does not fit is evicted last, after everything older than it.
+ */
+export function planStrictLeastRecentlyUsed(
+  artifacts: readonly Artifact[],
+  budgetBytes: number,
+  alpha: number = DEFAULT_ALPHA,
+): MaterializationPlan {
+  const units = storageUnits(scoreArtifacts(artifacts, alpha));
+  const isProtected = (u: StorageUnit<ScoredArtifact>): boolean =>
+    u.members.some((a) => a.protectedBecause !== null);
+  let kept = units.reduce((n, u) => n + u.bytes, 0);
+  const gone = new Set<StorageUnit<ScoredArtifact>>();
+  for (const u of units.filter((x) => !isProtected(x)).sort((a, b) => lastUsed(a) - lastUsed(b))) {
+    if (kept <= budgetBytes) break;
+    gone.add(u);
+    kept -= u.bytes;
+  }
+  return {
+    budgetBytes,
+    totalBytes: units.reduce((n, u) => n + u.bytes, 0),
+    keptBytes: kept,
+    keep: units.filter((u) => !gone.has(u)).flatMap((u) => u.members),
+    evict: [...gone].flatMap((u) => u.members).sort((a, b) => a.utility - b.utility),
+  };
 }
 
 /** A unit of storage is used when any of its versions is. */

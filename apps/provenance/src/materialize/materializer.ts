@@ -12,6 +12,7 @@ import {
   DEFAULT_ALPHA,
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   type Artifact,
   type ScoredArtifact,
 } from '@acai/runs';
@@ -164,10 +165,7 @@ export class Materializer {
     if (budget === undefined || budget.budget_bytes === null) return null;
     const budgetBytes = Number(budget.budget_bytes);
     const artifacts = await this.artifacts(project);
-    const plan =
-      budget.policy === 'lru'
-        ? planLeastRecentlyUsed(artifacts, budgetBytes, budget.alpha)
-        : planMaterialization(artifacts, budgetBytes, budget.alpha);
+    const plan = planOf(budget.policy)(artifacts, budgetBytes, budget.alpha);
     const derivedBytes = plan.totalBytes;
     const evicted: ScoredArtifact[] = [];
     const refused: { id: string; why: string }[] = [];
@@ -289,6 +287,21 @@ export class Materializer {
             },
           ],
     );
+  }
+}
+
+function planOf(policy: MaterializationPolicy): typeof planMaterialization {
+  switch (policy) {
+    case 'utility':
+      return planMaterialization;
+    case 'lru':
+      return planLeastRecentlyUsed;
+    case 'lru-strict':
+      return planStrictLeastRecentlyUsed;
+    default: {
+      const _exhaustive: never = policy;
+      return _exhaustive;
+    }
   }
 }
 

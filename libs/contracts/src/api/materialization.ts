@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** How the materializer chooses: by utility (the default), or least recently used (a baseline). */
-export const MaterializationPolicySchema = z.enum(['utility', 'lru'], {
-  error: 'policy is utility or lru',
+export const MaterializationPolicySchema = z.enum(['utility', 'lru', 'lru-strict'], {
+  error: 'policy is utility, lru or lru-strict',
 });
 export type MaterializationPolicy = z.infer<typeof MaterializationPolicySchema>;
 
@@ -52,7 +52,7 @@ export const SetStorageBudgetSchema = z.strictObject({
       'Weight of model quality against recreation cost per byte in an artifact’s utility (0.5)',
     ),
   policy: MaterializationPolicySchema.optional().describe(
-    'utility (default): keep the highest utility; lru: keep the most recently used (the baseline utility is measured against)',
+    'utility (default): keep the highest utility; lru: keep the most recently used that fit, skipping one too big (the baseline utility is measured against); lru-strict: evict the least recently used until the rest fits, as a cache does',
   ),
 });
 export type SetStorageBudget = z.infer<typeof SetStorageBudgetSchema>;
