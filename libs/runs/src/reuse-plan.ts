@@ -234,7 +234,3 @@ function topologicalOrder(steps: readonly ReusePlanStep[]): ReusePlanStep[] {
     throw new Error('the steps of the run need each other in a cycle');
   return order;
 }
-
-function seconds(s: number): string {
-  return Number.isFinite(s) ? `${Math.round(s * 10) / 10} s` : 'unknown';
-}
