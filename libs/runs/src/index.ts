@@ -101,6 +101,7 @@ export {
   type MaterializationPlan,
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   relativeQualities,
   type ModelQuality,
   type ScoredArtifact,
