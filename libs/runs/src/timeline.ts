@@ -227,6 +227,26 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
       return `${who} cost ${usd(event.data.cost)} for ${duration(event.data.seconds)} of running`;
     case 'run.budget_exhausted':
       return withReason(`Budget exhausted before ${who}`, event.data.reason);
+    case 'run.reuse_planned': {
+      const { steps } = event.data;
+      const names = (decision: string) =>
+        steps
+          .filter((s) => s.decision === decision)
+          .map((s) => `'${s.name}'`)
+          .join(', ');
+      const parts = [
+        `${names('not_needed')} not needed (only steps that take earlier results read them)`,
+      ];
+      if (names('reuse') !== '') parts.push(`${names('reuse')} to take earlier results`);
+      return `Reuse plan: ${parts.join('; ')}`;
+    }
+    case 'run.reuse_plan_revised': {
+      const { neededBy, reason } = event.data;
+      return withReason(
+        `${who} needed after all: '${neededBy.name}' computes instead of taking an earlier result, so ${who} runs (or takes its own) first`,
+        reason,
+      );
+    }
     case 'run.job_settled':
       return `${who} settled: ${event.data.outcome.replace('_', ' ')}`;
     case 'run.sweep_completed': {
@@ -314,7 +334,10 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
       return `${who} attempt ${attempt} stopped and queued again on ${to.name}, ${resume}`;
     }
     case 'job.skipped':
-      return withReason(`${who} skipped`, event.data.reason);
+      // Left out by the reuse plan: its reason begins `not needed: …`.
+      return event.data.notNeeded === undefined
+        ? withReason(`${who} skipped`, event.data.reason)
+        : `${who} ${event.data.reason}`;
     case 'job.cancelled': {
       const stopped = event.data.earlyStopped;
       if (stopped === undefined) return withReason(`${who} cancelled`, event.data.reason);

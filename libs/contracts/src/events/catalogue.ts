@@ -42,6 +42,8 @@ import {
   RunSubmittedV1,
   RunSucceededV1,
   RunSweepCompletedV1,
+  RunReusePlannedV1,
+  RunReusePlanRevisedV1,
 } from './run.events.js';
 
 /**
@@ -59,6 +61,8 @@ export const eventCatalogue = [
   RunJobCostMeasuredV1,
   RunBudgetExhaustedV1,
   RunSweepCompletedV1,
+  RunReusePlannedV1,
+  RunReusePlanRevisedV1,
   JobQueuedV1,
   JobReusedV1,
   JobProvisionedV1,
