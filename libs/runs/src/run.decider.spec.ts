@@ -653,7 +653,11 @@ describe('runDecider', () => {
       planned(train, 'not_needed', [{ fileset: 'model', version: 7 }]),
       planned(evaluate, 'reuse', [{ fileset: 'report', version: 2 }]),
     ];
-    const reusePlanned: NewEvent = { type: 'run.reuse_planned', data: { steps: plan } };
+    // The submission with its plan: the run follows what it recorded, not a new lookup.
+    const reusePlanned: NewEvent = {
+      type: 'run.submitted',
+      data: { ...planOf(prepare, train, evaluate), reusePlan: plan },
+    };
     const revised = (j: PlannedJob, by: PlannedJob): NewEvent => ({
       type: 'run.reuse_plan_revised',
       data: {
@@ -668,7 +672,7 @@ describe('runDecider', () => {
       spec
         .given([])
         .when({ kind: 'submit', data: planOf(prepare, train, evaluate), reusePlan: plan })
-        .then([submitted, reusePlanned]);
+        .then([reusePlanned]);
     });
 
     it('is not recorded when it leaves nothing out: the run decides each step when it is ready', () => {
@@ -687,14 +691,14 @@ describe('runDecider', () => {
     });
 
     it('never queues a step it leaves out, and lets the steps that need it go at once', () => {
-      const run = state([submitted, reusePlanned]);
+      const run = state([reusePlanned]);
       expect(names(readyJobs(run))).toEqual(['evaluate']);
       expect(isLeftOut(run, train.id)).toBe(true);
       expect(isLeftOut(run, evaluate.id)).toBe(false);
     });
 
     it('gives the steps that read a step left out the versions of its earlier result', () => {
-      const run = state([submitted, reusePlanned]);
+      const run = state([reusePlanned]);
       expect(plannedOutput(run, 'train', 'model')).toEqual({ version: 7, from: 'earlier-train' });
       expect(plannedOutput(run, 'train', 'other')).toBeUndefined();
       // A step not left out commits what its readers take.
@@ -704,8 +708,8 @@ describe('runDecider', () => {
     it('ends a step left out only once every step that needs it has ended, last first', () => {
       const leaveOut = (events: NewEvent[]) =>
         jobsToLeaveOut(state(events)).map((l) => [l.job.name, l.step, l.from, l.reason]);
-      expect(leaveOut([submitted, reusePlanned])).toEqual([]);
-      const reused = [submitted, reusePlanned, settled(evaluate, 'succeeded')];
+      expect(leaveOut([reusePlanned])).toEqual([]);
+      const reused = [reusePlanned, settled(evaluate, 'succeeded')];
       expect(leaveOut(reused)).toEqual([
         [
           'train',
@@ -726,18 +730,13 @@ describe('runDecider', () => {
 
     it('counts a step left out as success for the run', () => {
       spec
-        .given([
-          submitted,
-          reusePlanned,
-          settled(evaluate, 'succeeded'),
-          settled(train, 'not_needed'),
-        ])
+        .given([reusePlanned, settled(evaluate, 'succeeded'), settled(train, 'not_needed')])
         .when(settle(prepare, 'not_needed'))
         .then([settled(prepare, 'not_needed'), runSucceeded]);
     });
 
     it('calls a step left out back when a step that reads it must compute after all', () => {
-      const given = [submitted, reusePlanned];
+      const given = [reusePlanned];
       spec
         .given(given)
         .when({

@@ -75,7 +75,7 @@ export interface RemainingLimits {
 export type RunCommand =
   /**
    * Accept the run. `reusePlan`: what the reuse plan made at submit decided for each job; recorded
-   * (`run.reuse_planned`) when it leaves a job out, since the run then follows it.
+   * in `run.submitted` when it leaves a job out, since the run then follows it.
    */
   | {
       kind: 'submit';
@@ -159,10 +159,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
       case 'submit':
         if (state.phase !== 'none')
           throw new AcaiError(RunProblems.RUN_EXISTS, 'A run with this id exists already');
-        return [
-          { type: 'run.submitted', data: command.data },
-          ...reusePlanned(command.data.jobs, command.reusePlan ?? []),
-        ];
+        return [{ type: 'run.submitted', data: withReusePlan(command.data, command.reusePlan) }];
       case 'revise_plan':
         return revisePlan(command, state);
       case 'settle_job': {
@@ -247,11 +244,7 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           maxParallel: event.data.maxParallel ?? null,
           sweeps: event.data.sweeps ?? [],
           limits: event.data.limits ?? null,
-        };
-      case 'run.reuse_planned':
-        return {
-          ...state,
-          reusePlan: Object.fromEntries(event.data.steps.map((s) => [s.jobId, s])),
+          reusePlan: Object.fromEntries((event.data.reusePlan ?? []).map((s) => [s.jobId, s])),
         };
       case 'run.reuse_plan_revised':
         return { ...state, revised: { ...state.revised, [event.data.jobId]: true } };
@@ -366,12 +359,15 @@ const OK: ReadonlySet<JobOutcome | undefined> = new Set([
 /** Outcomes that let a step that needs it run (a step left out: its readers take earlier results). */
 const DONE: ReadonlySet<JobOutcome | undefined> = new Set(['succeeded', 'not_needed']);
 
-/** `run.reuse_planned`, when the plan leaves a job out (the run follows it only then). */
-function reusePlanned(jobs: readonly PlannedJob[], plan: readonly ReusePlannedStep[]): NewEvent[] {
-  const ids = new Set(jobs.map((j) => j.id));
-  const steps = plan.filter((s) => ids.has(s.jobId));
-  if (!steps.some((s) => s.decision === 'not_needed')) return [];
-  return [{ type: 'run.reuse_planned', data: { steps } }];
+/** The submission with its reuse plan, when the plan leaves a job out (the run follows it only then). */
+function withReusePlan(
+  data: EventData<'run.submitted'>,
+  plan: readonly ReusePlannedStep[] | undefined,
+): EventData<'run.submitted'> {
+  const ids = new Set(data.jobs.map((j) => j.id));
+  const steps = (plan ?? []).filter((s) => ids.has(s.jobId));
+  if (!steps.some((s) => s.decision === 'not_needed')) return data;
+  return { ...data, reusePlan: steps };
 }
 
 function revisePlan(

@@ -194,7 +194,7 @@ export class ReusePlanner {
   /**
    * The plan of `planRun`, one entry per step (a swept step's is its first trial's), with the job
    * it is for and the versions of the earlier result found for it: what a run records at submit
-   * and follows (`run.reuse_planned`). A step of a run left out by the plan has its readers signed
+   * and follows (`reusePlan` of `run.submitted`). A step of a run left out by the plan has its readers signed
    * with those versions, so that `foreign` says whether one of them is another project's (which
    * the run's project cannot read as they are). Throws when anything cannot be asked.
    */

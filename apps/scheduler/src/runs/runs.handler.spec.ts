@@ -808,7 +808,7 @@ describe('the scheduler’s run workflow', () => {
         const [etl, train] = [planned[0]!.id, planned[1]!.id];
         await deliver();
 
-        expect(log.ofType('run.reuse_planned')[0]!.data.steps).toEqual([
+        expect(log.ofType('run.submitted')[0]!.data.reusePlan).toEqual([
           expect.objectContaining({
             jobId: etl,
             decision: 'not_needed',
@@ -895,7 +895,7 @@ describe('the scheduler’s run workflow', () => {
         });
         await deliver();
         expect(commands.sent.filter((c) => c.name === 'findReusable')).toEqual([]);
-        expect(log.ofType('run.reuse_planned')).toEqual([]);
+        expect(log.ofType('run.submitted')[0]!.data.reusePlan).toBeUndefined();
       });
     });
 

@@ -42,7 +42,6 @@ import {
   RunSubmittedV1,
   RunSucceededV1,
   RunSweepCompletedV1,
-  RunReusePlannedV1,
   RunReusePlanRevisedV1,
 } from './run.events.js';
 
@@ -61,7 +60,6 @@ export const eventCatalogue = [
   RunJobCostMeasuredV1,
   RunBudgetExhaustedV1,
   RunSweepCompletedV1,
-  RunReusePlannedV1,
   RunReusePlanRevisedV1,
   JobQueuedV1,
   JobReusedV1,

@@ -422,7 +422,7 @@ export const JobSkippedV1 = defineEvent({
     reason: z.string(),
     step: z.string(),
     /**
-     * Added compatibly: left out by the run's reuse plan (`run.reuse_planned`): the earlier job
+     * Added compatibly: left out by the run's reuse plan (`reusePlan` of `run.submitted`): the earlier job
      * whose result the steps that read it are signed with (null: none recorded).
      */
     notNeeded: z.object({ from: z.string().nullable() }).optional(),
