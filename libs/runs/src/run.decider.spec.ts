@@ -16,6 +16,7 @@ import {
   readyJobs,
   runDecider,
   sweepsToComplete,
+  unbudgetedJobs,
   type RunCommand,
   type RunPhase,
   type RunState,
@@ -726,6 +727,10 @@ describe('runDecider', () => {
           "not needed: only steps that take earlier results read it ('train'), so it was neither run nor taken",
         ],
       ]);
+    });
+
+    it('leaves a step left out out of what is left of a budget to split: it costs nothing', () => {
+      expect(names(unbudgetedJobs(state([reusePlanned])))).toEqual(['evaluate']);
     });
 
     it('counts a step left out as success for the run', () => {

@@ -676,10 +676,16 @@ function overspend(
   ];
 }
 
-/** Jobs of the run not budgeted and not settled: what a re-plan splits what is left over. */
+/**
+ * Jobs of the run not budgeted, not settled and not left out by its reuse plan (they cost
+ * nothing): what a re-plan splits what is left over.
+ */
 export function unbudgetedJobs(state: RunState): PlannedJob[] {
   return state.jobs.filter(
-    (j) => state.shares[j.id] === undefined && state.outcomes[j.id] === undefined,
+    (j) =>
+      state.shares[j.id] === undefined &&
+      state.outcomes[j.id] === undefined &&
+      !isLeftOut(state, j.id),
   );
 }
 
