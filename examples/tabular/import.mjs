@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // @ts-check
-// Imports the weather table into acai as file set `weather`: weather.csv as the `vega-datasets`
-// npm package ships it (daily weather in Seattle and New York, 2012-2015), uploaded (verified by
-// sha256) and committed as one version. Running it again commits nothing when it is already there.
-// It talks to acai through the SDK (`@acai/sdk`).
+// Imports the example's tables into acai, each as the `vega-datasets` npm package ships it,
+// uploaded (verified by sha256) and committed as one version of its file set:
 //
-//   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/tabular/import.mjs
+//   weather  file set `weather`: weather.csv (daily weather in Seattle and New York, 2012-2015)
+//   flights  file set `flights`: flights-200k.json (200,000 U.S. flights: arrival delay, distance,
+//            departure time of day)
+//
+// Running it again commits nothing for a table already there. It talks to acai through the SDK
+// (`@acai/sdk`). The tables to import are its arguments (default: weather).
+//
+//   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/tabular/import.mjs [weather] [flights]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -25,36 +30,62 @@ const key =
     path.join(process.env.ACAI_HOME ?? path.join(root, '.acai'), 'default.key'),
     'utf8',
   ).trim();
-const FILESET = process.env.WEATHER_FILESET ?? 'weather';
-const FILE = 'weather.csv';
-
 const acai = new AcaiClient({ url, key });
 
-const file = path.join(packageDir, 'data', FILE);
-const bytes = readFileSync(file);
-const lines = bytes
-  .toString('utf8')
-  .split('\n')
-  .filter((l) => l !== '');
-const columns = (lines[0] ?? '').split(',');
-
-const metadata = {
-  rows: lines.length - 1,
-  columns,
-  target: { regression: 'temp_max', classification: 'temp_max >= 20 (warm)' },
-  source: `vega-datasets npm package ${packageVersion} (data/${FILE})`,
-  credit: 'NOAA Climate Data Online (a U.S. Government work), as transformed by vega-datasets',
+/** @type {Record<string, { fileset: string, file: string, mediaType: string, labels: string[], rows: (text: string) => number, columns: (text: string) => string[], target: Record<string, string>, credit: string }>} */
+const TABLES = {
+  weather: {
+    fileset: process.env.WEATHER_FILESET ?? 'weather',
+    file: 'weather.csv',
+    mediaType: 'text/csv',
+    labels: ['tabular', 'weather'],
+    rows: (text) => text.split('\n').filter((l) => l !== '').length - 1,
+    columns: (text) => (text.split('\n')[0] ?? '').split(','),
+    target: { regression: 'temp_max', classification: 'temp_max >= 20 (warm)' },
+    credit: 'NOAA Climate Data Online (a U.S. Government work), as transformed by vega-datasets',
+  },
+  flights: {
+    fileset: process.env.FLIGHTS_FILESET ?? 'flights',
+    file: 'flights-200k.json',
+    mediaType: 'application/json',
+    labels: ['tabular', 'flights'],
+    rows: (text) => /** @type {unknown[]} */ (JSON.parse(text)).length,
+    columns: (text) =>
+      Object.keys(/** @type {Record<string, unknown>[]} */ (JSON.parse(text))[0] ?? {}),
+    target: { regression: 'delay (arrival, minutes)', classification: 'delay >= 15 (late)' },
+    credit:
+      'U.S. Bureau of Transportation Statistics on-time performance data, as transformed by vega-datasets',
+  },
 };
-const pushed = await pushFiles(
-  acai,
-  FILESET,
-  [{ file, path: FILE, size: bytes.length, mediaType: 'text/csv' }],
-  { filesetLabels: ['tabular', 'weather'], labels: ['raw'], metadata, unlessSame: true },
-);
-if (!pushed.committed) {
-  console.log(`${FILESET} v${pushed.version} already holds ${FILE}; nothing to do`);
-  process.exit(0);
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length === 0 ? ['weather'] : wanted) {
+  const table = TABLES[name];
+  if (table === undefined) {
+    console.error(`unknown table '${name}': choose among ${Object.keys(TABLES).join(', ')}`);
+    process.exit(2);
+  }
+  const file = path.join(packageDir, 'data', table.file);
+  const bytes = readFileSync(file);
+  const text = bytes.toString('utf8');
+  const metadata = {
+    rows: table.rows(text),
+    columns: table.columns(text),
+    target: table.target,
+    source: `vega-datasets npm package ${packageVersion} (data/${table.file})`,
+    credit: table.credit,
+  };
+  const pushed = await pushFiles(
+    acai,
+    table.fileset,
+    [{ file, path: table.file, size: bytes.length, mediaType: table.mediaType }],
+    { filesetLabels: table.labels, labels: ['raw'], metadata, unlessSame: true },
+  );
+  if (!pushed.committed) {
+    console.log(`${table.fileset} v${pushed.version} already holds ${table.file}; nothing to do`);
+    continue;
+  }
+  console.log(
+    `committed ${table.fileset} v${pushed.version}: ${table.file}, ${metadata.rows} rows, ${bytes.length} bytes`,
+  );
 }
-console.log(
-  `committed ${FILESET} v${pushed.version}: ${FILE}, ${metadata.rows} rows, ${bytes.length} bytes`,
-);

@@ -221,6 +221,12 @@ export async function run(ctx) {
           .map(([name, sec]) => `${name} ${sec} s`)
           .join(', '),
     );
+    const jobProcesses = cpu.reapedSecByProcess['executor'];
+    if (jobProcesses !== undefined) {
+      say(
+        `  of the executor's: its job processes (the launch's programs and \`true\`) ${jobProcesses} s, itself ${Math.round(((cpu.cpuSecByProcess['executor'] ?? 0) - jobProcesses) * 100) / 100} s`,
+      );
+    }
     if (cpu.otherBusySec > cpu.wallSec * 0.25) {
       say(
         `  NOTE: ${cpu.otherBusySec} CPU-s went to processes outside this stack: the figures are noisy`,

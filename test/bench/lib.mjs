@@ -104,7 +104,8 @@ export function request(client, method, pathname, body, timeoutMs = 60_000) {
  * @property {number} machineBusy   ticks of all CPUs neither idle, in iowait nor stolen
  * @property {number} machineSteal  ticks the hypervisor gave another guest
  * @property {number} machineTotal  ticks of all CPUs
- * @property {Map<number, { name: string; ticks: number }>} procs  this stack's processes
+ * @property {Map<number, { name: string; ticks: number; reaped: number }>} procs  this stack's
+ *   processes (`reaped`: of their ticks, those of children that ended and were waited for)
  * @property {NodeJS.CpuUsage} self  this process (the benchmark client)
  */
 
@@ -117,7 +118,7 @@ const CLK_TCK = 100;
  * @returns {CpuSnapshot}
  */
 export function cpuSnapshot(home) {
-  /** @type {Map<number, { ppid: number; name: string; ticks: number }>} */
+  /** @type {Map<number, { ppid: number; name: string; ticks: number; reaped: number }>} */
   const all = new Map();
   /** @type {Set<number>} */
   const roots = new Set();
@@ -128,12 +129,14 @@ export function cpuSnapshot(home) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
+      // Of which: its children that ended and it waited for (an executor's job processes).
+      const reaped = Number(fields[13]) + Number(fields[14]);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
       const name = app
         ? (app.split('/').at(-3) ?? 'node')
         : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
-      all.set(pid, { ppid: Number(fields[1]), name, ticks });
+      all.set(pid, { ppid: Number(fields[1]), name, ticks, reaped });
       if (pid === process.pid) continue;
       if (cmdline.some((a) => a.includes(home))) roots.add(pid);
       else if (app) {
@@ -144,13 +147,13 @@ export function cpuSnapshot(home) {
       // Gone, or not ours to read.
     }
   }
-  /** @type {Map<number, { name: string; ticks: number }>} */
+  /** @type {Map<number, { name: string; ticks: number; reaped: number }>} */
   const procs = new Map();
   for (const [pid, p] of all) {
     for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
       const root = roots.has(at) ? all.get(at) : undefined;
       if (root !== undefined) {
-        procs.set(pid, { name: root.name, ticks: p.ticks });
+        procs.set(pid, { name: root.name, ticks: p.ticks, reaped: p.reaped });
         break;
       }
       at = all.get(at)?.ppid ?? 0;
@@ -183,9 +186,13 @@ export function cpuSnapshot(home) {
 export function cpuUse(a, b) {
   /** @type {Record<string, number>} */
   const byName = {};
+  /** @type {Record<string, number>} */
+  const reapedByName = {};
   for (const [pid, p] of b.procs) {
-    const before = a.procs.get(pid)?.ticks ?? 0;
-    byName[p.name] = (byName[p.name] ?? 0) + (p.ticks - before) / CLK_TCK;
+    const before = a.procs.get(pid);
+    byName[p.name] = (byName[p.name] ?? 0) + (p.ticks - (before?.ticks ?? 0)) / CLK_TCK;
+    const reaped = (p.reaped - (before?.reaped ?? 0)) / CLK_TCK;
+    if (reaped > 0) reapedByName[p.name] = (reapedByName[p.name] ?? 0) + reaped;
   }
   const self = process.cpuUsage(a.self);
   const clientSec = (self.user + self.system) / 1e6;
@@ -205,6 +212,11 @@ export function cpuUse(a, b) {
       Object.entries(byName)
         .sort((x, y) => y[1] - x[1])
         .map(([name, sec]) => [name, round(sec, 2)]),
+    ),
+    // Of each: what its children that ended used (the executor's: its jobs, with the programs of
+    // their launch; Postgres's: backends that closed).
+    reapedSecByProcess: Object.fromEntries(
+      Object.entries(reapedByName).map(([name, sec]) => [name, round(sec, 2)]),
     ),
   };
 }

@@ -37,7 +37,7 @@ import { runProgram, startMnistStack } from './mnist-stack.mjs';
  * @property {{ metric: string, goal: 'max' | 'min' }} [quality]  the metric that says how good its model is
  */
 /** @typedef {{ name: string, reuse?: 'never', steps: StepSpec[] }} RunSpec */
-/** @typedef {{ user: string, kind: 'tabular' | 'mnist', spec: RunSpec }} Pipeline */
+/** @typedef {{ user: string, kind: 'tabular' | 'flights' | 'mnist', spec: RunSpec }} Pipeline */
 /** @typedef {{ seq: number, type: string, time: string, data: any }} HistoryEntry */
 /** @typedef {Awaited<ReturnType<typeof startMnistStack>>} Bench */
 
@@ -105,6 +105,73 @@ function tabularSteps(examples, p) {
         { step: 'train', output: 'weather-model' },
       ],
       'weather-report',
+    ),
+  ];
+}
+
+/**
+ * The steps of a flights pipeline (examples/tabular, the flights table: 200,000 rows): load ->
+ * clean -> features -> train -> evaluate, with the shared train and evaluate programs told
+ * `TABLE=flights`. Loading, cleaning and features are the flights programs.
+ * @param {string} examples
+ * @param {{ clean?: Env, features: Env, train: Env }} p
+ * @returns {StepSpec[]}
+ */
+function flightsSteps(examples, p) {
+  const dist = `${examples}/tabular/dist`;
+  const classifier = p.train['MODEL'] === 'logistic';
+  /** @type {Record<'train' | 'evaluate', NonNullable<StepSpec['quality']>>} */
+  const quality = classifier
+    ? {
+        train: { metric: 'cv_accuracy', goal: 'max' },
+        evaluate: { metric: 'accuracy', goal: 'max' },
+      }
+    : { train: { metric: 'cv_rmse', goal: 'min' }, evaluate: { metric: 'rmse', goal: 'min' } };
+  /** @param {string} name @param {string} program @param {unknown[]} inputs @param {string} output @param {Env} [env] @returns {StepSpec} */
+  const step = (name, program, inputs, output, env) => ({
+    name,
+    command: ['node', `${dist}/${program}`],
+    code: [dist],
+    inputs,
+    outputs: [{ fileset: output }],
+    ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
+    resources: { cpu: 1, memoryMb: 768 },
+    timeoutSeconds: 600,
+    ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
+  });
+  return [
+    step('load', 'load-flights.js', [{ fileset: 'flights' }], 'flights-table'),
+    step(
+      'clean',
+      'clean-flights.js',
+      [{ step: 'load', output: 'flights-table' }],
+      'flights-split',
+      {
+        TEST_FRACTION: '0.2',
+        SEED: '1',
+        ...p.clean,
+      },
+    ),
+    step(
+      'features',
+      'featurize-flights.js',
+      [{ step: 'clean', output: 'flights-split' }],
+      'flights-features',
+      p.features,
+    ),
+    step('train', 'train.js', [{ step: 'features', output: 'flights-features' }], 'flights-model', {
+      TABLE: 'flights',
+      ...p.train,
+    }),
+    step(
+      'evaluate',
+      'evaluate.js',
+      [
+        { step: 'features', output: 'flights-features' },
+        { step: 'train', output: 'flights-model' },
+      ],
+      'flights-report',
+      { TABLE: 'flights' },
     ),
   ];
 }
@@ -191,12 +258,16 @@ function mnistSteps(examples, p) {
 /**
  * The workload: eleven users' pipelines, eight on the weather table and three on MNIST. Every
  * tabular pipeline shares load and clean; features are shared by two to four users each; models
- * and their parameters differ (the Kaggle workloads' shape). With `pca` (the `materialize`
+ * and their parameters differ (the Kaggle workloads' shape). With `flights` (the `reuse`
+ * benchmark's workload), six more users on the flights table (200,000 rows), after the weather
+ * ones, in the same shape: all share load and clean, features `hourly` (2 users), `target` (3) or
+ * `basic` (1), models least squares, ridge, gradient descent and logistic regression (no kNN: a
+ * pass over 160,000 train rows per prediction). With `pca` (the `materialize`
  * benchmark's workload), three more MNIST users, who ran before the other three, put a pca step
  * before their model (two with the same 100 components, one with 50): an expensive feature table
  * that several pipelines read, beside the cheap and big tensor sets, and not the last one used.
  * @param {string} examples
- * @param {{ pca?: boolean }} [options]
+ * @param {{ pca?: boolean, flights?: boolean }} [options]
  * @returns {{ original: Pipeline[], modified: Pipeline[] }}
  */
 export function workload(examples, options = {}) {
@@ -205,6 +276,12 @@ export function workload(examples, options = {}) {
     user,
     kind: 'tabular',
     spec: { name: `${user}-weather`, steps: tabularSteps(examples, p) },
+  });
+  /** @param {string} user @param {{ clean?: Env, features: Env, train: Env }} p @returns {Pipeline} */
+  const fly = (user, p) => ({
+    user,
+    kind: 'flights',
+    spec: { name: `${user}-flights`, steps: flightsSteps(examples, p) },
   });
   /** @param {string} user @param {{ etl?: Env, pca?: Env, train: Env }} p @returns {Pipeline} */
   const mnist = (user, p) => ({
@@ -216,6 +293,10 @@ export function workload(examples, options = {}) {
   const onehot = { FEATURES: 'onehot' };
   const poly2 = { FEATURES: 'poly', DEGREE: '2' };
   const poly3 = { FEATURES: 'poly', DEGREE: '3' };
+  const basic = { FEATURES: 'basic' };
+  const hourly = { FEATURES: 'hourly' };
+  const target = { FEATURES: 'target' };
+  const target100 = { FEATURES: 'target', SMOOTHING: '100' };
   const original = [
     tab('alice', { features: standard, train: { MODEL: 'ridge', LAMBDA: '1' } }),
     tab('bob', { features: standard, train: { MODEL: 'ols' } }),
@@ -225,6 +306,16 @@ export function workload(examples, options = {}) {
     tab('frank', { features: poly2, train: { MODEL: 'gd', EPOCHS: '400', LEARNING_RATE: '0.05' } }),
     tab('grace', { features: onehot, train: { MODEL: 'logistic' } }),
     tab('heidi', { features: standard, train: { MODEL: 'knn', K: '5' } }),
+    ...(options.flights === true
+      ? [
+          fly('kim', { features: hourly, train: { MODEL: 'ridge', LAMBDA: '1' } }),
+          fly('leo', { features: hourly, train: { MODEL: 'ols' } }),
+          fly('mia', { features: target, train: { MODEL: 'ridge', LAMBDA: '10' } }),
+          fly('noah', { features: target, train: { MODEL: 'logistic' } }),
+          fly('olive', { features: basic, train: { MODEL: 'gd', LEARNING_RATE: '0.1' } }),
+          fly('pete', { features: target, train: { MODEL: 'gd', LEARNING_RATE: '0.1' } }),
+        ]
+      : []),
     ...(options.pca === true
       ? [
           mnist('oscar', { pca: { COMPONENTS: '100' }, train: { HIDDEN: '64' } }),
@@ -255,6 +346,19 @@ export function workload(examples, options = {}) {
       train: { MODEL: 'logistic' },
     }), // the split
     tab('heidi', { features: onehot, train: { MODEL: 'knn', K: '5' } }), // features (as carol's), so the model
+    ...(options.flights === true
+      ? [
+          fly('kim', { features: hourly, train: { MODEL: 'ridge', LAMBDA: '100' } }), // train
+          fly('leo', { features: hourly, train: { MODEL: 'gd', LEARNING_RATE: '0.1' } }), // model
+          fly('mia', { features: target100, train: { MODEL: 'ridge', LAMBDA: '10' } }), // features (smoothing), so the model
+          fly('noah', { features: target, train: { MODEL: 'logistic' } }), // unchanged
+          fly('olive', {
+            features: hourly,
+            train: { MODEL: 'gd', LEARNING_RATE: '0.1', EPOCHS: '100' },
+          }), // features (as kim's), epochs
+          fly('pete', { features: target100, train: { MODEL: 'gd', LEARNING_RATE: '0.05' } }), // features (as mia's), rate
+        ]
+      : []),
     ...(options.pca === true
       ? [
           mnist('oscar', {
@@ -333,13 +437,14 @@ export async function run(ctx) {
   const problems = [];
   let ok = false;
   try {
-    say('importing the weather table (examples/tabular/import.mjs)');
-    await runProgram(process.execPath, [path.join(ctx.root, 'examples/tabular/import.mjs')], {
-      ACAI_URL: stack.gatewayUrl,
-      ACAI_KEY: stack.key(),
-    });
+    say('importing the weather and flights tables (examples/tabular/import.mjs)');
+    await runProgram(
+      process.execPath,
+      [path.join(ctx.root, 'examples/tabular/import.mjs'), 'weather', 'flights'],
+      { ACAI_URL: stack.gatewayUrl, ACAI_KEY: stack.key() },
+    );
     const examples = await stack.examples();
-    const { original, modified } = workload(examples);
+    const { original, modified } = workload(examples, { flights: true });
     const modification = changes(original, modified);
     say(
       `workload: ${original.length} pipelines, ${modification.steps} steps ` +
@@ -349,9 +454,12 @@ export async function run(ctx) {
 
     // Warm-up, not measured: the page cache, the programs' first start, each service's first run.
     // Its steps that take a seed get one no phase uses, so that no phase can reuse them.
-    say('warm-up: one tabular and one MNIST pipeline with a seed no phase uses (not measured)');
-    const warm = workload(examples).original;
-    for (const p of [warm[0], warm[8]]) {
+    say(
+      'warm-up: one weather, one flights and one MNIST pipeline with a seed no phase uses (not measured)',
+    );
+    const warm = workload(examples, { flights: true }).original;
+    for (const kind of /** @type {const} */ (['tabular', 'flights', 'mnist'])) {
+      const p = warm.find((w) => w.kind === kind);
       if (p === undefined) continue;
       const spec = {
         ...p.spec,
@@ -404,6 +512,70 @@ export async function run(ctx) {
       shareOfDTime: round(dSecondsOfComputedInC / Math.max(d.jobSeconds, 1e-9), 3),
       bestSpeedup: round(d.jobSeconds / Math.max(dSecondsOfComputedInC, 1e-9), 2),
     };
+    // The same figures per family (weather, flights, MNIST): the runs' wall times summed (each
+    // pipeline runs alone, so the sums add up to the phase's time but for the gaps between runs),
+    // and the bound from the family's own job times.
+    /** @type {Map<string, Pipeline['kind']>} */
+    const kindOf = new Map([...original, ...modified].map((p) => [p.spec.name, p.kind]));
+    /** @param {typeof a} phase @param {Pipeline['kind']} kind */
+    const ofKind = (phase, kind) => phase.pipelines.filter((p) => kindOf.get(p.name) === kind);
+    /** @param {typeof a} phase @param {Pipeline['kind']} kind @param {'wallSec' | 'jobSeconds'} field */
+    const sum = (phase, kind, field) =>
+      round(
+        ofKind(phase, kind).reduce((t, p) => t + (p[field] ?? 0), 0),
+        2,
+      );
+    const families = Object.fromEntries(
+      /** @type {const} */ (['tabular', 'flights', 'mnist']).map((kind) => {
+        const dComputedInC = ofKind(d, kind)
+          .flatMap((p) =>
+            p.jobs.map((j) => ({ key: `${p.name}/${j.name}`, seconds: j.seconds ?? 0 })),
+          )
+          .filter((j) => computedInC.has(j.key))
+          .reduce((t, j) => t + j.seconds, 0);
+        const [aWall, bWall, cWall, dWall] = [a, b, c, d].map((x) => sum(x, kind, 'wallSec'));
+        const dJob = sum(d, kind, 'jobSeconds');
+        return [
+          kind,
+          {
+            runsWallSec: { A: aWall, B: bWall, C: cWall, D: dWall },
+            computed: {
+              A: 0,
+              B: 0,
+              C: 0,
+              D: 0,
+              ...Object.fromEntries(
+                [a, b, c, d].map((x) => [
+                  x.phase,
+                  ofKind(x, kind).reduce((t, p) => t + p.computed, 0),
+                ]),
+              ),
+            },
+            steps: ofKind(c, kind).reduce((t, p) => t + p.computed + p.reused, 0),
+            unchanged: round((aWall ?? 0) / Math.max(bWall ?? 0, 1e-9), 2),
+            modified: round((dWall ?? 0) / Math.max(cWall ?? 0, 1e-9), 2),
+            dJobSeconds: dJob,
+            dJobSecondsOfStepsComputedInC: round(dComputedInC, 2),
+            shareOfDTime: round(dComputedInC / Math.max(dJob, 1e-9), 3),
+            bestSpeedup: round(dJob / Math.max(dComputedInC, 1e-9), 2),
+            dJobSecondsByStep: Object.fromEntries(
+              ['load', 'clean', 'features', 'etl', 'train', 'evaluate']
+                .map((step) => [
+                  step,
+                  round(
+                    ofKind(d, kind)
+                      .flatMap((p) => p.jobs)
+                      .filter((j) => j.name === step)
+                      .reduce((t, j) => t + (j.seconds ?? 0), 0),
+                    2,
+                  ),
+                ])
+                .filter(([, seconds]) => seconds !== 0),
+            ),
+          },
+        ];
+      }),
+    );
     // Where a reused run's time goes: from its POST to its first job's decision, the decisions
     // themselves (one job after the other, each when the steps it needs have ended), and from the
     // last job's to the run's end event.
@@ -476,6 +648,16 @@ export async function run(ctx) {
         `with no overhead at all, reuse could make C at most ${modifiedBound.bestSpeedup}× faster than D`,
     );
     say(
+      "per family (runs' wall times summed): A / B, D / C, share of D's job time in steps C computed, best D / C",
+    );
+    for (const [kind, f] of Object.entries(families))
+      say(
+        `  ${kind.padEnd(8)} A ${f.runsWallSec.A} s, B ${f.runsWallSec.B} s: ${f.unchanged}×; ` +
+          `D ${f.runsWallSec.D} s, C ${f.runsWallSec.C} s: ${f.modified}×; ` +
+          `${round(f.shareOfDTime * 100, 1)} % of ${f.dJobSeconds} s, best ${f.bestSpeedup}× ` +
+          `(D by step: ${JSON.stringify(f.dJobSecondsByStep)})`,
+      );
+    say(
       `a reused run (B): ${breakdown.perRunSec.mean} s on average, ${breakdown.perStepMs} ms per step; ` +
         `POST -> 202 ${breakdown.acceptMs.p50} ms, POST -> first decision ${breakdown.submitToFirstDecisionMs.p50} ms, ` +
         `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
@@ -524,6 +706,7 @@ export async function run(ctx) {
         },
         modifiedAgainstA: { value: modifiedAgainstA, of: 'A wall / C wall' },
         modifiedBound,
+        families,
       },
       reusedRunBreakdown: breakdown,
       notes: problems,

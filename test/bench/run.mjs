@@ -78,7 +78,7 @@ export const BENCHMARKS = {
   },
   reuse: {
     description:
-      'reuse of earlier results: 11 overlapping pipelines (weather table and MNIST) without reuse, again unchanged with reuse, then modified with and without reuse',
+      'reuse of earlier results: 17 overlapping pipelines (weather and flights tables, MNIST) without reuse, again unchanged with reuse, then modified with and without reuse',
     load: () => import('./reuse.mjs'),
   },
   materialize: {

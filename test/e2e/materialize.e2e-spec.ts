@@ -54,8 +54,11 @@ describe('storage budgets and the materializer', () => {
         command: [
           'sh',
           '-c',
-          'mkdir -p outputs/mat-model; head -c 4000 /dev/zero > outputs/mat-model/m; echo "##acai metric accuracy=0.9"',
+          // Its seed in it: the two runs' models differ (the same content would be stored, and
+          // counted against the budget, once).
+          'mkdir -p outputs/mat-model; head -c 4000 /dev/zero > outputs/mat-model/m; echo $SEED >> outputs/mat-model/m; echo "##acai metric accuracy=0.9"',
         ],
+        env: { SEED: seed },
         inputs: [{ step: 'prep', output: 'mat-features' }],
         outputs: [{ fileset: 'mat-model' }],
         quality: { metric: 'accuracy' },

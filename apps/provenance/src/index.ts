@@ -19,6 +19,8 @@ import { MaterializeHandler } from './materialize/materialize.handler.js';
 import { ProvenanceMaterialization1797100000000 } from './materialize/materialize.migration.js';
 import { Materializer } from './materialize/materializer.js';
 import { ReuseHandler } from './reuse/reuse.handler.js';
+import { ReuseLookup } from './reuse/reuse-lookup.js';
+import { SharingProjection } from './reuse/sharing.projection.js';
 import { ProvenanceReuseSharing1797200000000 } from './reuse/sharing.migration.js';
 import { ReuseSharing } from './reuse/sharing.repository.js';
 import { ProvenanceJobSignatures1796900000000 } from './reuse/signatures.migration.js';
@@ -83,13 +85,16 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
     // model in one transaction; each keeps its own checkpoint, so one can be replayed alone.
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provenance';
     const metrics = new MetricsProjection(schema);
-    const signatures = new SignaturesProjection(schema);
+    // The reuse lookup answers from memory: its index follows both tables' projections.
+    const lookup = new ReuseLookup(ctx.logger);
+    const signatures = new SignaturesProjection(schema, lookup.signatures);
+    const sharingProjection = new SharingProjection(schema, lookup.sharing);
     const lineage = new LineageProjection(schema);
     const timeline = new RunTimelineProjection(schema);
     const runner = new ProjectionRunner(
       ctx.bus,
       ctx.db,
-      [...projections, metrics, signatures, lineage, timeline],
+      [...projections, metrics, signatures, sharingProjection, lineage, timeline],
       ctx.deadLetters,
       {
         logger: ctx.logger,
@@ -98,7 +103,18 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
       },
     );
-    const sharing = new ReuseSharing(ctx.db, schema, ctx.store);
+    const sharing = new ReuseSharing(ctx.db, schema, ctx.store, async (seq, timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const done = await Promise.race([runner.waitFor(seq).then(() => true), timedOut]);
+      clearTimeout(timer);
+      return done;
+    });
+    const checkpoints = `"${schema.replace(/"/g, '""')}".projection_checkpoints`;
+    const signed = new SqlSignaturesRepository(ctx.db, signatures, sharing.table(), checkpoints);
+    lookup.fallBackTo(signed);
     return [
       { provide: ReadModels, useValue: new SqlReadModels(ctx.db) },
       { provide: ReuseSharing, useValue: sharing },
@@ -118,17 +134,25 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       },
       {
         provide: SignaturesRepository,
-        useValue: new SqlSignaturesRepository(ctx.db, signatures, sharing.table()),
+        useValue: signed,
       },
+      { provide: ReuseLookup, useValue: lookup },
+      { provide: SqlSignaturesRepository, useValue: signed },
       { provide: LineageRepository, useValue: new SqlLineageRepository(ctx.db, lineage) },
       { provide: TimelineRepository, useValue: new SqlTimelineRepository(ctx.db, timeline) },
     ];
   },
   onStarted: async (app) => {
-    await app.get(ProjectionRunner).start();
+    const runner = app.get(ProjectionRunner);
+    await runner.start();
+    // Loaded once the runner has started: what it commits meanwhile is kept and applied after.
+    await app
+      .get(ReuseLookup)
+      .start(app.get(SqlSignaturesRepository), (timeoutMs) => runner.catchUp(timeoutMs));
     app.get(Materializer).start();
   },
   onClosing: async (app) => {
+    app.get(ReuseLookup).stop();
     await app.get(Materializer).stop();
     await app.get(ProjectionRunner).stop();
   },

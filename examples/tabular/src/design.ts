@@ -2,11 +2,14 @@
 // the numeric columns with the train rows' mean and standard deviation (never the test rows').
 import type { CleanRow } from './weather.js';
 
-/** A dense row-major matrix, as stored in features.json. */
+/**
+ * A dense row-major matrix: inline in features.json (the weather table's), or in a binary file of
+ * 32-bit floats beside it (the flights table's; see design-file.ts).
+ */
 export interface Matrix {
   readonly rows: number;
   readonly cols: number;
-  readonly data: number[];
+  readonly data: ArrayLike<number>;
 }
 
 export const FEATURE_SETS = ['standard', 'onehot', 'poly'] as const;

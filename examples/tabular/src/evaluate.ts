@@ -1,12 +1,24 @@
-// Step 5: `weather-features` and `weather-model` → `weather-report` (report.json: the model's
-// score on the held-out test rows: RMSE, MAE and R² of temp_max, or accuracy on warm days).
-import { inputDir, outputDir, printMetric, readJson, runJob, writeJson } from './acai.js';
-import type { Design } from './design.js';
+// Step 5: `<TABLE>-features` and `<TABLE>-model` → `<TABLE>-report` (report.json: the model's
+// score on the held-out test rows: RMSE, MAE and R² of temp_max or of the arrival delay, or
+// accuracy on warm days or late flights).
+//
+//   TABLE  weather or flights (default weather)
+import {
+  choiceParam,
+  inputDir,
+  outputDir,
+  printMetric,
+  readJson,
+  runJob,
+  writeJson,
+} from './acai.js';
+import { readDesign, TABLES } from './design-file.js';
 import { isClassifier, predict, score, type FittedModel, type ModelParams } from './models.js';
 
 runJob(() => {
-  const design = readJson(inputDir('weather-features'), 'features.json') as Design;
-  const saved = readJson(inputDir('weather-model'), 'model.json') as FittedModel & {
+  const table = choiceParam('TABLE', TABLES, 'weather');
+  const design = readDesign(inputDir(`${table}-features`));
+  const saved = readJson(inputDir(`${table}-model`), 'model.json') as FittedModel & {
     params: ModelParams;
   };
   const classifier = isClassifier(saved.kind);
@@ -33,7 +45,7 @@ runJob(() => {
       r2: 1 - (rmse * rmse * testY.length) / sst,
     };
   }
-  writeJson(outputDir('weather-report'), 'report.json', {
+  writeJson(outputDir(`${table}-report`), 'report.json', {
     model: saved.kind,
     params: saved.params,
     testRows: design.test.rows,

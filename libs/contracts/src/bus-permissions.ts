@@ -77,6 +77,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
       'estimateRun',
       'planRescale',
       'findReusable',
+      // The plan at submit: the lookups of a run's steps together.
+      'findReusableMany',
       'verifyVersion',
       // A result of a project that shares with the run's: copied into it before it is taken.
       'adoptVersion',

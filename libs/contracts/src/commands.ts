@@ -298,6 +298,20 @@ export const Commands = defineCommands({
     }),
     response: z.object({ results: z.array(ReusableResultSchema) }),
   },
+  findReusableMany: {
+    service: 'provenance',
+    summary:
+      'findReusable for many signatures in one round trip (a run’s steps planned together): for each lookup, in order, its newest earlier results, newest first',
+    request: z.object({
+      ...projectScoped,
+      lookups: z
+        .array(z.object({ signature: z.string(), excludeJobId: z.string() }))
+        .min(1)
+        .max(500),
+      limit: z.number().int().min(1).max(20).default(5),
+    }),
+    response: z.object({ results: z.array(z.array(ReusableResultSchema)) }),
+  },
   explainReuse: {
     service: 'provenance',
     summary: 'Why a job was or was not reused: its signature against the nearest earlier job',
@@ -609,6 +623,12 @@ export const Commands = defineCommands({
       spent: z.number().nonnegative(),
       finishBy: z.string().nullable(),
       maxCost: z.number().positive().nullable(),
+      /**
+       * Seconds one Spot interruption would cost it from now (a new node's start, its start-up and
+       * the work since its checkpoint): a job on Spot is held to its deadline with the
+       * interruptions its remaining time is exposed to counted (absent: none counted).
+       */
+      spotLossSeconds: z.number().nonnegative().optional(),
     }),
     response: z.object({
       /** `stay`: where it runs is best, or no move helps; `up`/`down`: move to `to`. */

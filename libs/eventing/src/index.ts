@@ -18,7 +18,9 @@ export {
   ProjectionRunner,
   type ReplayResult,
   type SqlProjection,
+  type CommittedBatch,
 } from './projection-runner.js';
+export { queryPrepared } from './prepared.js';
 export { promoteBuiltTables, resetBuiltTables, type TablePair } from './sql-replica.js';
 export {
   type ClaimedLetter,

@@ -22,6 +22,7 @@ import {
   WaitingRoom,
   type RetryDelays,
 } from './patience.js';
+import { queryPrepared } from './prepared.js';
 import { Replays, SHADOW_SUFFIX, type ShadowBuild } from './replays.js';
 import { ProjectionCheckpointEntity, ProjectionDocumentEntity } from './storage.entities.js';
 import { extractTrace, inSpan, SpanKind } from './tracing.js';
@@ -44,6 +45,20 @@ export interface SqlProjection {
    * this projection empties the live tables and rebuilds them in place.
    */
   replica?(): SqlProjection & { promote(manager: EntityManager): Promise<void> };
+  /**
+   * Called after each transaction that moved this projection's checkpoint has committed (never for
+   * one rolled back): a copy of the read model kept in memory follows the table with it. `after` is
+   * the checkpoint the transaction found (events up to it were applied before, possibly by another
+   * process), `through` the one it left, `events` those it applied in between (maybe none).
+   */
+  committed?(batch: CommittedBatch): void;
+}
+
+/** What a transaction applied to a SQL projection, once it has committed. */
+export interface CommittedBatch {
+  readonly after: number;
+  readonly through: number;
+  readonly events: readonly StoredEvent[];
 }
 
 function isSql<Doc>(p: Projection<Doc> | SqlProjection): p is SqlProjection {
@@ -799,6 +814,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     let firstSeq = first.seq;
     let size = batch.length;
     const recorded: Recorded[] = [];
+    const committed: { projection: SqlProjection; after: number; events: StoredEvent[] }[] = [];
     try {
       await inSpan(
         `project ${this.name}`,
@@ -813,10 +829,13 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
         },
         async () => {
           // The hot path is plain SQL, a fixed number of statements per batch whatever its size and
-          // however many projections: every event of the system goes through here.
+          // however many projections: every event of the system goes through here, so they are
+          // prepared once per connection (`queryPrepared`).
           await this.dataSource.transaction(async (m) => {
             recorded.length = 0;
-            const rows = await m.query<{ projection: string; last_seq: string }[]>(
+            committed.length = 0;
+            const rows = await queryPrepared<{ projection: string; last_seq: string }>(
+              m,
               `SELECT projection, last_seq FROM ${this.tables.checkpoints}
                WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
               [names],
@@ -824,10 +843,29 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
             const checkpoints = new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
             const lowest = Math.min(...names.map((n) => checkpoints.get(n) ?? 0));
             const fresh = batch.filter((msg) => msg.seq > lowest);
-            if (fresh.length === 0) return;
+            if (fresh.length === 0) {
+              // Applied already (by another process): a copy following the table learns it is behind.
+              for (const projection of this.sqlProjections) {
+                if (projection.committed === undefined || !names.includes(projection.name))
+                  continue;
+                committed.push({
+                  projection,
+                  after: checkpoints.get(projection.name) ?? 0,
+                  events: [],
+                });
+              }
+              return;
+            }
             firstSeq = fresh[0]!.seq;
             size = fresh.length;
-            const writes = await this.applyEvents(m, fresh, checkpoints, recorded, names);
+            const writes = await this.applyEvents(
+              m,
+              fresh,
+              checkpoints,
+              recorded,
+              names,
+              committed,
+            );
             await this.write(m, writes, last.seq, names);
           });
         },
@@ -842,6 +880,16 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       );
     }
     for (const seq of this.skips.keys()) if (seq <= last.seq) this.skips.delete(seq);
+    for (const { projection, after, events } of committed) {
+      try {
+        projection.committed?.({ after, through: Math.max(after, last.seq), events });
+      } catch (error) {
+        this.logger.error(
+          { projection: projection.name, err: describeError(error) },
+          'a projection failed to follow a committed batch in memory',
+        );
+      }
+    }
     for (const letter of recorded) {
       this.logger.warn(
         {
@@ -901,7 +949,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       );
     }
     // Data-modifying WITH steps run to completion whether or not anything reads them.
-    await m.query(
+    await queryPrepared(
+      m,
       `${steps.length > 0 ? `WITH ${steps.join(', ')} ` : ''}UPDATE ${this.tables.checkpoints}
        SET last_seq = GREATEST(last_seq, $2), updated_at = now()
        WHERE projection = ANY($1::text[])`,
@@ -915,6 +964,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     checkpoints: ReadonlyMap<string, number>,
     recorded: Recorded[],
     names: readonly string[],
+    committed: { projection: SqlProjection; after: number; events: StoredEvent[] }[],
   ): Promise<DocumentWrites> {
     const deadLetter = async (msg: JsMsg, error: unknown, projection: string) => {
       await this.deadLetter(m, msg, error, projection);
@@ -958,6 +1008,9 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
     for (const projection of this.sqlProjections) {
       if (!names.includes(projection.name)) continue;
       const mine = await pendingFor(projection.name);
+      if (projection.committed !== undefined) {
+        committed.push({ projection, after: checkpoints.get(projection.name) ?? 0, events: mine });
+      }
       if (mine.length === 0) continue;
       try {
         await projection.apply(m, mine);
@@ -980,7 +1033,8 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
       deletes: { projections: [], keys: [] },
     };
     if (wanted.length === 0) return writes;
-    const rows = await m.query<{ projection: string; key: string; doc: Doc; seq: string }[]>(
+    const rows = await queryPrepared<{ projection: string; key: string; doc: Doc; seq: string }>(
+      m,
       `SELECT d.projection, d.key, d.doc, d.seq FROM ${this.tables.documents} d
        JOIN unnest($1::text[], $2::text[]) AS w(projection, key) USING (projection, key)`,
       [wanted.map(([p]) => p), wanted.map(([, k]) => k)],

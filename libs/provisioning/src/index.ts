@@ -25,6 +25,7 @@ export {
   type PlacementOutcome,
 } from './placement.js';
 export { placeLocally } from './local-placement.js';
+export { PlacementWaits } from './placement-waits.js';
 export {
   planRun,
   splitShares,

@@ -78,6 +78,11 @@ export interface PlacementFacts {
   readonly profiled: boolean;
   /** How many configurations a profiling run tries (`ACAI_PROFILING_RUNS`). */
   readonly profilingRuns: number;
+  /**
+   * Per provider, the measured wait from queued to started beyond a boot (see `PlacementWaits`):
+   * a deadline is held against it (absent: nothing measured).
+   */
+  readonly startWaitSeconds?: Readonly<Record<string, number>>;
 }
 
 /** At most this many alternatives travel in the decision event. */
@@ -139,6 +144,7 @@ export function decidePlacement(facts: PlacementFacts): PlacementOutcome {
   const plan = planProvisioning({
     offers,
     ...(checkpointFraction === undefined ? {} : { checkpointFraction }),
+    ...(facts.startWaitSeconds === undefined ? {} : { startWaitSeconds: facts.startWaitSeconds }),
     ...(expectedError === undefined ? {} : { predictionError: expectedError }),
     // The model is of vCPUs at speed 1: the plan stretches it by each offer's speed (a burstable
     // type's baseline makes every CPU-bound second slower, not the job narrower).

@@ -188,6 +188,19 @@ describe('planProvisioning: the alternatives', () => {
     expect(p.choice?.predictedCost).toBeCloseTo((0.36 * 660) / 3600, 12);
   });
 
+  it('holds a deadline against the measured wait from queued to started on its provider', () => {
+    // b takes 600 s; with a deadline of 610 s it is the cheapest that meets it
+    expect(chosen(plan({ maxSeconds: 610 }))).toBe('b');
+    // When jobs on ec2 were measured to wait 20 s to start beyond their boot, b misses by then,
+    // and c is the cheapest that meets it; the wait is counted where it was measured only
+    const waited = plan({ maxSeconds: 610, startWaitSeconds: { ec2: 20 } });
+    expect(chosen(waited)).toBe('c');
+    expect(waited.alternatives.find((c) => c.offer.name === 'b')?.whyNot).toContain(
+      '20 s of measured wait to start',
+    );
+    expect(chosen(plan({ maxSeconds: 610, startWaitSeconds: { simulated: 20 } }))).toBe('b');
+  });
+
   it('adds the time Spot interruptions are expected to lose: a boot and the work since the last checkpoint', () => {
     // Given a Spot offer reclaimed 0.5 times an hour, and a job that checkpoints every fifth of its work
     const spot = offer('s', 1, 0.01, { spot: true, interruptionsPerHour: 0.5, bootSeconds: 60 });

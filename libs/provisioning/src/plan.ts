@@ -55,6 +55,12 @@ export interface PlanRequest {
    * this on average. Absent: 1, no checkpoint is known (a loss redoes half the work on average).
    */
   readonly checkpointFraction?: number;
+  /**
+   * Seconds, per provider, a job waits from being queued to starting beyond its configuration's
+   * boot, as measured there (placing, dispatching, an executor taking the work): a deadline is
+   * held against it too (absent: nothing added).
+   */
+  readonly startWaitSeconds?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -352,7 +358,8 @@ function judge(offer: Offer, request: PlanRequest, objective: Objective): Judged
   const risk = spotRisk(offer, running, request.checkpointFraction ?? 1);
   const seconds = offer.bootSeconds + running + risk.expectedSeconds;
   const cost = (offer.pricePerHour * seconds) / 3600;
-  const held = offer.bootSeconds + running + risk.marginSeconds;
+  const wait = request.startWaitSeconds?.[offer.provider] ?? 0;
+  const held = offer.bootSeconds + wait + running + risk.marginSeconds;
 
   const problems: string[] = [];
   let violation = 1;
@@ -360,10 +367,11 @@ function judge(offer: Offer, request: PlanRequest, objective: Objective): Judged
     violation = Math.max(violation, held / request.maxSeconds);
     if (held > request.maxSeconds) {
       const [value, limit] = formatAgainst(held, request.maxSeconds, formatSeconds);
+      const waited = wait > 0 ? ` and ${formatSeconds(wait)} of measured wait to start` : '';
       problems.push(
-        held > seconds
-          ? `predicted ${value} with ${risk.losses} Spot interruption${risk.losses === 1 ? '' : 's'} (${Math.round(SPOT_DEADLINE_CONFIDENCE * 100)} % of runs have no more) exceeds the deadline of ${limit}`
-          : `predicted ${value} exceeds the deadline of ${limit}`,
+        held > seconds + wait
+          ? `predicted ${value} with ${risk.losses} Spot interruption${risk.losses === 1 ? '' : 's'} (${Math.round(SPOT_DEADLINE_CONFIDENCE * 100)} % of runs have no more)${waited} exceeds the deadline of ${limit}`
+          : `predicted ${value}${waited === '' ? '' : ` with${waited.slice(4)}`} exceeds the deadline of ${limit}`,
       );
     }
   }
@@ -419,7 +427,7 @@ export function spotRisk(
 }
 
 /** The smallest k with P(N <= k) >= p for N ~ Poisson(mean). */
-function poissonQuantile(mean: number, p: number): number {
+export function poissonQuantile(mean: number, p: number): number {
   let term = Math.exp(-mean);
   let cumulative = term;
   let k = 0;

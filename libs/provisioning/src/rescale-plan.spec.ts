@@ -37,6 +37,19 @@ describe('planRescale', () => {
     ]);
   });
 
+  it('counts the measured wait to start on the provider it moves on', () => {
+    // 2 CPUs end it in 27 s with the restart, 3 s before its deadline; a wait of 5 s to start
+    // measured on local slots makes it late there too, and then none meets it
+    expect(planRescale(request({ finishBy: inSeconds(30) })).decision).toBe('up');
+    const waited = planRescale(
+      request({ finishBy: inSeconds(30), startWaitSeconds: { local: 5 } }),
+    );
+    expect(waited.alternatives).toEqual([
+      expect.objectContaining({ offer: two.name, feasible: false }),
+    ]);
+    expect(waited.reason).toContain('least late');
+  });
+
   it('counts the steps since the checkpoint, which a moved job does again', () => {
     // 2 steps lost: 2 + 6/0.16 = 39.5 s, too late for 30 s, yet sooner than 40 s by too little.
     const plan = planRescale(request({ finishBy: inSeconds(30), lostSteps: 2 }));
@@ -111,6 +124,36 @@ describe('planRescale', () => {
     expect(plan.to?.name).not.toMatch(/:spot$/);
     expect(plan.alternatives.length).toBeGreaterThan(0);
     expect(plan.alternatives.some((a) => a.offer.endsWith(':spot'))).toBe(false);
+  });
+
+  it('moves a Spot job to on-demand while its deadline can still absorb what its next interruption costs', () => {
+    // Given a job on c5.large Spot (at 20x the catalogue's interruption rate, as the scheduling
+    // benchmark runs it) on course without a loss: 8 steps left at 1 step per 15 min (2 h),
+    // 2 h 10 min to its deadline; an interruption now would cost it 20 min
+    const spot = ec2Offers({ spot: true }).map((o) => ({
+      ...o,
+      interruptionsPerHour: o.interruptionsPerHour * 20,
+    }));
+    const current = spot.find((o) => o.name === 'c5.large')!;
+    const judged = (spotLossSeconds?: number) =>
+      planRescale(
+        request({
+          current,
+          offers: [...ec2Offers(), ...spot],
+          stepsLeft: 8,
+          stepsPerSecond: 1 / 900,
+          finishBy: inSeconds(7800),
+          ...(spotLossSeconds === undefined ? {} : { spotLossSeconds }),
+        }),
+      );
+
+    // When it is judged with the loss counted, it moves to on-demand capacity now
+    const plan = judged(1200);
+    expect(plan.decision).toBe('up');
+    expect(plan.to?.name).not.toMatch(/:spot$/);
+    expect(plan.reason).toContain('Spot interruption');
+    // (judged on its pace alone, it would stay until a loss had spent its margin)
+    expect(judged().decision).toBe('stay');
   });
 
   it('never moves to a configuration with too little memory', () => {

@@ -1,6 +1,7 @@
 import type { CandidateView, RescaleConfiguration } from '@acai/contracts';
 import { formatDollars, formatSeconds } from './format.js';
 import { offerKey, type Offer } from './offers.js';
+import { poissonQuantile, SPOT_DEADLINE_CONFIDENCE } from './plan.js';
 
 /**
  * The share of a training step's work that runs in parallel over more CPUs (Amdahl), when nothing
@@ -36,6 +37,18 @@ export interface RescaleRequest {
   readonly maxCost: number | null;
   /** Amdahl's parallel fraction of the job's work (default {@link DEFAULT_PARALLEL_FRACTION}). */
   readonly parallel?: number;
+  /**
+   * Seconds one Spot interruption costs the job (a new node's start, its start-up, the work since
+   * its checkpoint): on a Spot configuration its deadline is held against the interruptions its
+   * remaining time is exposed to at {@link SPOT_DEADLINE_CONFIDENCE} (Poisson at the offer's
+   * rate), and its cost counts them on average, as when it was placed (absent: none counted).
+   */
+  readonly spotLossSeconds?: number;
+  /**
+   * Per provider, the measured wait from queued to started beyond a boot (`PlacementWaits`): a
+   * move pays it too (absent: nothing added).
+   */
+  readonly startWaitSeconds?: Readonly<Record<string, number>>;
 }
 
 export interface RescalePlan {
@@ -50,6 +63,10 @@ interface Judged {
   readonly offer: Offer;
   readonly config: RescaleConfiguration;
   readonly seconds: number;
+  /** What its deadline is held against: `seconds` with Spot interruptions counted. */
+  readonly held: number;
+  /** Spot interruptions `held` counts. */
+  readonly losses: number;
   readonly cost: number;
   readonly meetsDeadline: boolean;
   readonly meetsBudget: boolean;
@@ -59,7 +76,8 @@ interface Judged {
  * SMLT's re-optimisation for one running job: from the rate it was measured at where it runs,
  * predict its end and cost on every configuration it could move to (the rate scaled by each
  * one's compute, Amdahl over its vCPUs × their speed; a move pays the configuration's boot, the
- * job's start-up and the steps since its checkpoint again), and choose:
+ * measured wait to start beyond it, the job's start-up and the steps since its checkpoint again),
+ * and choose:
  * - predicted to miss its deadline where it is: the cheapest that meets it (and the budget); if
  *   none does, the fastest, when it ends at least 10 % of the time left sooner (least late); a
  *   job late on Spot looks at on-demand configurations only (its margin for interruptions is
@@ -73,16 +91,29 @@ export function planRescale(request: RescaleRequest): RescalePlan {
   const here = compute(request.current);
   const judge = (offer: Offer, stay: boolean): Judged => {
     const rate = request.stepsPerSecond * (compute(offer) / here);
-    const seconds = stay
+    const running = stay
       ? request.stepsLeft / request.stepsPerSecond
-      : offer.bootSeconds + request.startupSeconds + (request.stepsLeft + request.lostSteps) / rate;
+      : offer.bootSeconds +
+        (request.startWaitSeconds?.[offer.provider] ?? 0) +
+        request.startupSeconds +
+        (request.stepsLeft + request.lostSteps) / rate;
+    // On Spot, what the interruptions its remaining time is exposed to would cost it.
+    const perLoss = offer.spot ? (request.spotLossSeconds ?? 0) : 0;
+    const mean = perLoss > 0 ? (offer.interruptionsPerHour * running) / 3600 : 0;
+    const losses = mean > 0 ? poissonQuantile(mean, SPOT_DEADLINE_CONFIDENCE) : 0;
+    const seconds = running + mean * perLoss;
+    const held = running + Math.max(mean, losses) * perLoss;
     const cost = request.spent + (seconds * offer.pricePerHour) / 3600;
     const finish = new Date(request.now.getTime() + seconds * 1000);
     return {
       offer,
       seconds,
+      held,
+      losses,
       cost,
-      meetsDeadline: request.finishBy === null || finish <= request.finishBy,
+      meetsDeadline:
+        request.finishBy === null ||
+        request.now.getTime() + held * 1000 <= request.finishBy.getTime(),
       meetsBudget: request.maxCost === null || cost <= request.maxCost,
       config: {
         provider: offer.provider,
@@ -121,7 +152,9 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     .slice(0, MAX_ALTERNATIVES)
     .map(candidateOf);
   const move = (to: Judged, reason: string): RescalePlan => ({
-    decision: compute(to.offer) > here ? 'up' : 'down',
+    // As fast off Spot onto on-demand capacity is a move for the deadline: up.
+    decision:
+      compute(to.offer) > here || (compute(to.offer) === here && !to.offer.spot) ? 'up' : 'down',
     reason,
     from: stay.config,
     to: to.config,
@@ -137,9 +170,9 @@ export function planRescale(request: RescaleRequest): RescalePlan {
   const where = `on ${offerKey(request.current)}`;
   if (late && request.finishBy !== null) {
     const by = request.finishBy;
-    const lateBy = formatSeconds(
-      (request.now.getTime() + stay.seconds * 1000 - by.getTime()) / 1000,
-    );
+    const lateBy = `${formatSeconds(
+      (request.now.getTime() + stay.held * 1000 - by.getTime()) / 1000,
+    )}${stay.losses > 0 ? ` with ${stay.losses} more Spot interruption${stay.losses === 1 ? '' : 's'} (${Math.round(SPOT_DEADLINE_CONFIDENCE * 100)} % of runs have no more)` : ''}`;
     const meeting = cheapest(others.filter((j) => j.meetsDeadline && j.meetsBudget));
     if (meeting !== undefined) {
       return move(
@@ -147,10 +180,8 @@ export function planRescale(request: RescaleRequest): RescalePlan {
         `predicted to finish ${lateBy} after its deadline ${where} (${formatSeconds(stay.seconds)} left at the measured rate); ${offerKey(meeting.offer)} is the cheapest that meets it: ${formatSeconds(meeting.seconds)} with the restart, ${formatDollars(meeting.cost)} in all`,
       );
     }
-    const fastest = [...others]
-      .filter((j) => j.meetsBudget)
-      .sort((a, b) => a.seconds - b.seconds)[0];
-    if (fastest !== undefined && fastest.seconds < stay.seconds * (1 - LEAST_LATE_GAIN)) {
+    const fastest = [...others].filter((j) => j.meetsBudget).sort((a, b) => a.held - b.held)[0];
+    if (fastest !== undefined && fastest.held < stay.held * (1 - LEAST_LATE_GAIN)) {
       return move(
         fastest,
         `predicted to finish ${lateBy} after its deadline ${where}; no configuration meets it, ${offerKey(fastest.offer)} is the least late: ${formatSeconds(fastest.seconds)} with the restart against ${formatSeconds(stay.seconds)}`,

@@ -105,6 +105,7 @@ export {
   type MaterializationPlan,
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   relativeQualities,
   type ModelQuality,
   type ScoredArtifact,

@@ -1092,6 +1092,63 @@ describe('jobDecider', () => {
       expect(state.spent?.seconds).toBe(150);
       expect(state.spent?.cost).toBeCloseTo(0.0015, 8);
     });
+
+    const placedAt = (at: string, pricePerHour = 0.36): NewEvent => ({
+      type: 'job.provisioned',
+      data: {
+        ...provisionedData,
+        offer: { provider: 'simulated', name: 'c5.xlarge', vCpu: 4, memoryMb: 8192, pricePerHour },
+        placedAt: at,
+      },
+    });
+
+    it('counts the wait from its placement to its start (the boot is billed), on its clock', () => {
+      // A simulated node: its clock runs 1800x; placed at 09:00:00, started 0.1 s later in real
+      // time: 180 s of the node's clock, billed at its price.
+      const state = spec.given([
+        queued,
+        placedAt('2026-11-20T09:00:00.000Z'),
+        dispatched,
+        {
+          type: 'job.started',
+          data: {
+            executor: 'sim-1',
+            attempt: 1,
+            pid: null,
+            at: '2026-11-21T00:00:00.000Z',
+            clock: { rate: 1800, realAt: '2026-11-20T09:00:00.100Z' },
+          },
+        },
+        {
+          type: 'job.succeeded',
+          data: { exitCode: 0, durationMs: 3_600_000, outputs: [], attempt: 1 },
+        },
+      ]).state;
+      expect(state.placedToStartSeconds).toBeCloseTo(180, 6);
+      expect(state.spent?.seconds).toBeCloseTo(3780, 6);
+      expect(state.spent?.cost).toBeCloseTo(0.378, 8);
+    });
+
+    it('counts each placement’s wait once: a lost attempt’s replacement is counted start to start', () => {
+      const startAt = (attempt: number, at: string): NewEvent => ({
+        type: 'job.started',
+        data: { executor: `node-${attempt}`, attempt, pid: null, at },
+      });
+      const state = spec.given([
+        queued,
+        placedAt('2026-11-20T08:59:00.000Z', 0.036),
+        dispatched,
+        startAt(1, '2026-11-20T09:00:00.000Z'),
+        startAt(2, '2026-11-20T09:01:40.000Z'),
+        {
+          type: 'job.succeeded',
+          data: { exitCode: 0, durationMs: 50_000, outputs: [], attempt: 2 },
+        },
+      ]).state;
+      // 60 s from placement to the first start, 100 s lost, 50 s of the attempt that succeeded.
+      expect(state.spent?.seconds).toBe(210);
+      expect(state.spent?.cost).toBeCloseTo(0.0021, 8);
+    });
   });
 
   describe('pace', () => {

@@ -80,9 +80,22 @@ export interface JobState {
   readonly executor?: string | null;
   /**
    * What its attempts ran for and cost, measured: each attempt's running time × the price of the
-   * configuration it ran on (absent: nothing measured yet).
+   * configuration it ran on, an attempt lost to its node's loss until the next one started, and the
+   * wait from each placement to its start (the instance's boot is billed) (absent: nothing measured
+   * yet).
    */
   readonly spent?: { readonly seconds: number; readonly cost: number };
+  /**
+   * When it was last placed (real time, ISO 8601), until its attempt there starts (absent or null:
+   * not known, or started): the instance is billed from then, its boot included.
+   */
+  readonly placedAt?: string | null;
+  /**
+   * Seconds from its last placement to its start there, by the job's clock (the boot, and the
+   * wait for an executor to take the work): what a new attempt pays before it runs (absent or
+   * null: not measured).
+   */
+  readonly placedToStartSeconds?: number | null;
   /** The earlier job whose result it took instead of running (absent: it ran, or will). */
   readonly reusedFrom?: string;
   /** sha256 of its code as hashed into its signature (absent or null: not known). */
@@ -502,6 +515,9 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           resources: event.data.resources,
           pricePerHour: event.data.offer?.pricePerHour ?? null,
           offer: event.data.offer ?? null,
+          ...(event.data.placedAt === undefined && state.placedAt == null
+            ? {}
+            : { placedAt: event.data.placedAt ?? null }),
         };
       case 'job.dispatched':
         return {
@@ -519,8 +535,15 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           state.status === 'running' && at !== null && before !== null
             ? Date.parse(at) - Date.parse(before)
             : null;
+        // Its first start where it was placed: the instance was billed from its placement, and
+        // that wait (the boot, an executor taking the work) is spent at its price too.
+        const placedMs =
+          state.status === 'running' ? null : placedToStartMs(state.placedAt ?? null, event.data);
+        const counted = lostMs !== null && lostMs > 0 ? measured(state, lostMs) : state;
         return {
-          ...(lostMs !== null && lostMs > 0 ? measured(state, lostMs) : state),
+          ...(placedMs !== null ? measured(counted, placedMs) : counted),
+          ...(state.placedAt == null ? {} : { placedAt: null }),
+          ...(placedMs !== null ? { placedToStartSeconds: placedMs / 1000 } : {}),
           startedAt: at,
           clock: event.data.clock ?? null,
           executor: event.data.executor,
@@ -632,6 +655,25 @@ function withPace(state: JobState, data: EventData<'job.metrics_reported'>): Job
     }
   }
   return pace === (state.pace ?? null) ? state : { ...state, pace };
+}
+
+/**
+ * Milliseconds, by the job's clock, from its placement (`placedAt`, real time) to the start `data`
+ * records; null when either is not known. The start's clock (a simulated node's runs faster than
+ * real time) maps the real interval onto the job's clock.
+ */
+function placedToStartMs(placedAt: string | null, data: EventData<'job.started'>): number | null {
+  if (placedAt === null) return null;
+  const placed = Date.parse(placedAt);
+  if (!Number.isFinite(placed)) return null;
+  const clock = data.clock ?? null;
+  const ms =
+    clock !== null
+      ? (Date.parse(clock.realAt) - placed) * clock.rate
+      : data.at === undefined
+        ? Number.NaN
+        : Date.parse(data.at) - placed;
+  return Number.isFinite(ms) && ms > 0 ? ms : null;
 }
 
 /** The state with an attempt's running time, and its cost at the price it was placed at, added. */

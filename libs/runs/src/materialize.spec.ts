@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   relativeQualities,
   scoreArtifacts,
   type Artifact,
@@ -80,6 +81,43 @@ describe('the materializer', () => {
     ];
     expect(planMaterialization(artifacts, 100).keep.map((a) => a.id)).toEqual(['old-costly@1']);
     expect(planLeastRecentlyUsed(artifacts, 100).keep.map((a) => a.id)).toEqual(['new-cheap@1']);
+  });
+
+  it('counts versions with the same content once, and keeps or evicts them together', () => {
+    // Three users' etl made the same 300-byte tensors (one copy stored); a 150-byte table beside.
+    const same = (id: string, lastUsedSeq: number) =>
+      artifact(id, { bytes: 300, content: 'sha-tensors', recreateSeconds: 2, lastUsedSeq });
+    const artifacts = [
+      same('tensors@1', 1),
+      same('tensors@2', 2),
+      same('tensors@3', 9),
+      artifact('table@1', { bytes: 150, recreateSeconds: 1, lastUsedSeq: 3 }),
+    ];
+    const plan = planMaterialization(artifacts, 460);
+    expect(plan).toMatchObject({ totalBytes: 450, keptBytes: 450 });
+    expect(plan.evict).toEqual([]);
+    // Room for one or the other: never one tensors version kept and another evicted (that frees
+    // nothing). The tensors' three uses (3 × 2 s per 300 bytes) weigh more than the table's.
+    const tight = planMaterialization(artifacts, 320);
+    expect(tight.keep.map((a) => a.id)).toEqual(['tensors@1', 'tensors@2', 'tensors@3']);
+    expect(tight.keptBytes).toBe(300);
+    // LRU: the tensors were used last (@3), so all three stay.
+    expect(planLeastRecentlyUsed(artifacts, 320).evict.map((a) => a.id)).toEqual(['table@1']);
+  });
+
+  it('evicts the least recently used until the rest fits under lru-strict, as a cache does', () => {
+    const artifacts = [
+      artifact('old-costly@1', { bytes: 50, recreateSeconds: 500, lastUsedSeq: 1 }),
+      artifact('big@1', { bytes: 300, lastUsedSeq: 5 }),
+      artifact('new@1', { bytes: 50, lastUsedSeq: 9 }),
+      artifact('pinned@1', { bytes: 20, lastUsedSeq: 0, protectedBecause: 'it is pinned' }),
+    ];
+    // 420 bytes, room for 150: old-costly goes first, then big; new and pinned are left (70).
+    const strict = planStrictLeastRecentlyUsed(artifacts, 150);
+    expect(strict.evict.map((a) => a.id).sort()).toEqual(['big@1', 'old-costly@1']);
+    expect(strict.keptBytes).toBe(70);
+    // The lru baseline skips big (it does not fit) and keeps old-costly in the room left.
+    expect(planLeastRecentlyUsed(artifacts, 150).evict.map((a) => a.id)).toEqual(['big@1']);
   });
 
   it('scales recreation cost per byte on a log scale, so mid-sized artifacts are not all 0', () => {

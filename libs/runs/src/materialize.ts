@@ -17,6 +17,12 @@
  *   magnitude (a 1 kB report against a 200 MB tensor set), and scaled by its maximum alone every
  *   artifact but the smallest would score about 0, leaving the potential alone to decide.
  *
+ * Versions with the same content (the same manifest: a deterministic step run again by another
+ * user, or a result copied from another project) share their files in the catalog: they are one
+ * unit of storage, counted once against the budget, kept or evicted together (evicting one while
+ * another is kept frees nothing), weighed by what keeping them all saves: rf = Σ (uses + 1) ·
+ * recreate / size over the versions, p the best of theirs.
+ *
  * Protected artifacts (inputs of work not done, pinned ones) are kept first; the others are kept
  * in order of utility while they fit, and the rest are evicted.
  */
@@ -28,6 +34,11 @@ export interface Artifact {
   readonly fileset: string;
   readonly version: number;
   readonly bytes: number;
+  /**
+   * What it holds (its manifest's sha256): versions with the same content share their files and
+   * count once against the budget. Absent: its own.
+   */
+  readonly content?: string;
   /**
    * Seconds the job that made it ran, plus those of recreating its derived ancestors already
    * evicted: what having it again would cost if all it is made from that is kept stays kept.
@@ -57,9 +68,9 @@ const MAX_PASSES = 5;
 
 export interface MaterializationPlan {
   readonly budgetBytes: number;
-  /** Bytes of all the candidates together. */
+  /** Bytes of all the candidates together, each content once. */
   readonly totalBytes: number;
-  /** Bytes kept: protected ones first, even beyond the budget. */
+  /** Bytes kept, each content once: protected ones first, even beyond the budget. */
   readonly keptBytes: number;
   readonly keep: readonly ScoredArtifact[];
   /** Lowest utility first. */
@@ -73,16 +84,46 @@ export function scoreArtifacts(
   artifacts: readonly Artifact[],
   alpha: number = DEFAULT_ALPHA,
 ): ScoredArtifact[] {
-  const rf = artifacts.map((a) => ((a.uses + 1) * a.recreateSeconds) / Math.max(a.bytes, 1));
+  const units = storageUnits(artifacts);
+  const rf = units.map(
+    (u) =>
+      u.members.reduce((sum, a) => sum + (a.uses + 1) * a.recreateSeconds, 0) /
+      Math.max(u.bytes, 1),
+  );
   const logs = rf.flatMap((x) => (x > 0 ? [Math.log(x)] : []));
   const lo = Math.min(...logs);
   const hi = Math.max(...logs);
-  return artifacts.map((a, i) => {
+  const utility = new Map<Artifact, number>();
+  units.forEach((u, i) => {
     const x = rf[i]!;
     const r = x <= 0 ? 0 : hi > lo ? (Math.log(x) - lo) / (hi - lo) : 1;
-    const p = a.quality === null ? 0 : Math.min(1, Math.max(0, a.quality));
-    return { ...a, utility: alpha * p + (1 - alpha) * r };
+    const q = Math.max(...u.members.map((a) => (a.quality === null ? 0 : a.quality)));
+    const p = Math.min(1, Math.max(0, q));
+    for (const a of u.members) utility.set(a, alpha * p + (1 - alpha) * r);
   });
+  return artifacts.map((a) => ({ ...a, utility: utility.get(a)! }));
+}
+
+/** Versions that share their files (the same content), in the order their first one comes. */
+interface StorageUnit<A extends Artifact> {
+  readonly members: A[];
+  readonly bytes: number;
+}
+
+function storageUnits<A extends Artifact>(artifacts: readonly A[]): StorageUnit<A>[] {
+  const units: StorageUnit<A>[] = [];
+  const byContent = new Map<string, A[]>();
+  for (const a of artifacts) {
+    const same = a.content === undefined ? undefined : byContent.get(a.content);
+    if (same !== undefined) {
+      same.push(a);
+      continue;
+    }
+    const members = [a];
+    if (a.content !== undefined) byContent.set(a.content, members);
+    units.push({ members, bytes: a.bytes });
+  }
+  return units;
 }
 
 /**
@@ -95,8 +136,10 @@ export function planMaterialization(
   budgetBytes: number,
   alpha: number = DEFAULT_ALPHA,
 ): MaterializationPlan {
-  const byUtility = (a: ScoredArtifact, b: ScoredArtifact): number =>
-    b.utility !== a.utility ? b.utility - a.utility : a.bytes - b.bytes;
+  const byUtility = (a: StorageUnit<ScoredArtifact>, b: StorageUnit<ScoredArtifact>): number =>
+    b.members[0]!.utility !== a.members[0]!.utility
+      ? b.members[0]!.utility - a.members[0]!.utility
+      : a.bytes - b.bytes;
   let plan = greedy(scoreArtifacts(artifacts, alpha), budgetBytes, byUtility);
   for (let pass = 1; pass < MAX_PASSES; pass++) {
     const evicted = new Set(plan.evict.map((a) => a.id));
@@ -133,43 +176,83 @@ function withEvictedAncestors(
   return artifacts.map((a) => ({ ...a, recreateSeconds: recreate(a, new Set()) }));
 }
 
-/** What least-recently-used keeps under the same budget (the baseline it is measured against). */
+/**
+ * The baseline utility is measured against (policy `lru`): the most recently used kept first while
+ * they fit; one that does not fit is skipped and older, smaller ones may still fill the room. Kinder
+ * than a cache's LRU ({@link planStrictLeastRecentlyUsed}): a big recent artifact does not push out
+ * everything older.
+ */
 export function planLeastRecentlyUsed(
   artifacts: readonly Artifact[],
   budgetBytes: number,
   alpha: number = DEFAULT_ALPHA,
 ): MaterializationPlan {
-  return greedy(
-    scoreArtifacts(artifacts, alpha),
-    budgetBytes,
-    (a, b) => b.lastUsedSeq - a.lastUsedSeq,
-  );
+  return greedy(scoreArtifacts(artifacts, alpha), budgetBytes, (a, b) => lastUsed(b) - lastUsed(a));
 }
 
+/**
+ * Least-recently-used as a cache does it (policy `lru-strict`): the least recently used evicted,
+ * one after the other, until what is left fits the budget. What is left is the most recent suffix:
+ * a big recent artifact that does not fit is evicted last, after everything older than it.
+ */
+export function planStrictLeastRecentlyUsed(
+  artifacts: readonly Artifact[],
+  budgetBytes: number,
+  alpha: number = DEFAULT_ALPHA,
+): MaterializationPlan {
+  const units = storageUnits(scoreArtifacts(artifacts, alpha));
+  const isProtected = (u: StorageUnit<ScoredArtifact>): boolean =>
+    u.members.some((a) => a.protectedBecause !== null);
+  let kept = units.reduce((n, u) => n + u.bytes, 0);
+  const gone = new Set<StorageUnit<ScoredArtifact>>();
+  for (const u of units.filter((x) => !isProtected(x)).sort((a, b) => lastUsed(a) - lastUsed(b))) {
+    if (kept <= budgetBytes) break;
+    gone.add(u);
+    kept -= u.bytes;
+  }
+  return {
+    budgetBytes,
+    totalBytes: units.reduce((n, u) => n + u.bytes, 0),
+    keptBytes: kept,
+    keep: units.filter((u) => !gone.has(u)).flatMap((u) => u.members),
+    evict: [...gone].flatMap((u) => u.members).sort((a, b) => a.utility - b.utility),
+  };
+}
+
+/** A unit of storage is used when any of its versions is. */
+function lastUsed(u: StorageUnit<Artifact>): number {
+  return Math.max(...u.members.map((a) => a.lastUsedSeq));
+}
+
+/**
+ * Protected units first, then the others in `order` while they fit (one that does not fit is
+ * skipped, and smaller ones after it may still fit).
+ */
 function greedy(
   scored: readonly ScoredArtifact[],
   budgetBytes: number,
-  order: (a: ScoredArtifact, b: ScoredArtifact) => number,
+  order: (a: StorageUnit<ScoredArtifact>, b: StorageUnit<ScoredArtifact>) => number,
 ): MaterializationPlan {
   const keep: ScoredArtifact[] = [];
   const evict: ScoredArtifact[] = [];
   let kept = 0;
-  for (const a of scored) {
-    if (a.protectedBecause !== null) {
-      keep.push(a);
-      kept += a.bytes;
-    }
+  const units = storageUnits(scored);
+  const isProtected = (u: StorageUnit<ScoredArtifact>): boolean =>
+    u.members.some((a) => a.protectedBecause !== null);
+  for (const u of units.filter(isProtected)) {
+    keep.push(...u.members);
+    kept += u.bytes;
   }
-  for (const a of [...scored].filter((x) => x.protectedBecause === null).sort(order)) {
-    if (kept + a.bytes <= budgetBytes) {
-      keep.push(a);
-      kept += a.bytes;
-    } else evict.push(a);
+  for (const u of units.filter((x) => !isProtected(x)).sort(order)) {
+    if (kept + u.bytes <= budgetBytes) {
+      keep.push(...u.members);
+      kept += u.bytes;
+    } else evict.push(...u.members);
   }
   evict.sort((a, b) => a.utility - b.utility);
   return {
     budgetBytes,
-    totalBytes: scored.reduce((n, a) => n + a.bytes, 0),
+    totalBytes: units.reduce((n, u) => n + u.bytes, 0),
     keptBytes: kept,
     keep,
     evict,

@@ -134,6 +134,48 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck(onSim(10), now)).toBeNull();
   });
 
+  it('counts the bill so far from the attempt’s start and its placement’s wait, not its steps', () => {
+    // Given a job that started at 0 s (its wait from placement to start, 60 s, already spent:
+    // $0.0006 at $0.036/h) and reported steps 1 to 3 from 10 s to 30 s, judged at 31 s
+    const state: JobState = {
+      ...running({}, { finishBy: null, maxCost: 0.001 }),
+      startedAt: at(0).toISOString(),
+      spent: { seconds: 60, cost: 0.0006 },
+    };
+    const check = rescaleCheck(state, at(31));
+    // Then 31 s of this attempt are billed on top (not the 30 s of its steps), and 19 s more to
+    // its end at 50 s: $0.0011 in all, over its $0.001 budget
+    expect(check?.spent).toBeCloseTo(0.0006 + 0.00031, 8);
+    expect(check?.predictedCost).toBeCloseTo(0.0011, 8);
+    expect(check?.misses).toBe('budget');
+  });
+
+  it('holds a budget as a bill not to pass: a prediction 1 % over it is a miss', () => {
+    // $0.0005 predicted (50 s at $0.036/h) against $0.000495
+    expect(rescaleCheck(running({}, { finishBy: null, maxCost: 0.000495 }), at(31))).toMatchObject({
+      misses: 'budget',
+    });
+    expect(rescaleCheck(running({}, { finishBy: null, maxCost: 0.0005 }), at(31))).toBeNull();
+  });
+
+  it('on Spot, counts the next interruption’s cost before the deadline’s margin is gone', () => {
+    // Given a job predicted to end at 50 s, its share ending at 60 s, 40 s after its placement
+    // on Spot capacity until its start, 3 steps since its last checkpoint (30 s)
+    const spot = (name: string): JobState => ({
+      ...running({}, { finishBy: at(60).toISOString() }),
+      offer: { provider: 'simulated', name, vCpu: 2, memoryMb: 4096, pricePerHour: 0.036 },
+      placedToStartSeconds: 40,
+    });
+    // When it runs on Spot, an interruption now (40 s + 2 s + 30 s) would end it after 60 s: it
+    // is planned again with that loss, which the provisioner weighs by the offer's rate
+    expect(rescaleCheck(spot('c5.large:spot'), at(31))).toMatchObject({
+      misses: 'deadline',
+      spotLossSeconds: 72,
+    });
+    // and on-demand the same job is on course
+    expect(rescaleCheck(spot('c5.large'), at(31))).toBeNull();
+  });
+
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();

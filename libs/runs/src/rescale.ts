@@ -44,6 +44,12 @@ export interface RescaleCheck {
    */
   readonly finishBy: string | null;
   readonly maxCost: number | null;
+  /**
+   * On Spot capacity: seconds one interruption would cost it from now (its last placement's wait
+   * to start, as measured, its start-up, and the work since its checkpoint, at least one step);
+   * the provisioner weighs it by the configuration's interruption rate (absent: not on Spot).
+   */
+  readonly spotLossSeconds?: number;
   readonly basis: string;
 }
 
@@ -78,19 +84,31 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   const nowMs = onJobClock(state, now.getTime());
   const predictedFinishMs = Math.max(nowMs, pace.lastAt + secondsLeft * 1000);
   const checkpointStep = state.checkpoint?.step ?? null;
-  // The steps this attempt ran: from where it resumed (its checkpoint's step) to the last.
+  // What the running attempt is billed for: its time since it started, by its clock (the steps it
+  // ran, from where it resumed, when its start's time is not known).
   const resumedFrom =
     checkpointStep !== null && checkpointStep < pace.firstStep ? checkpointStep : 0;
-  const attemptSeconds = (pace.lastStep - resumedFrom) / stepsPerSecond;
+  const startedMs = state.startedAt == null ? Number.NaN : Date.parse(state.startedAt);
+  const attemptSeconds = Number.isFinite(startedMs)
+    ? Math.max(0, nowMs - startedMs) / 1000
+    : (pace.lastStep - resumedFrom) / stepsPerSecond;
   const price = state.pricePerHour ?? null;
   const spent = (state.spent?.cost ?? 0) + (price === null ? 0 : (attemptSeconds * price) / 3600);
-  const predictedCost = price === null ? null : spent + (secondsLeft * price) / 3600;
+  // The bill runs on until the predicted end: from now, or (counted by its steps) its last step.
+  const billedLeft = Number.isFinite(startedMs) ? (predictedFinishMs - nowMs) / 1000 : secondsLeft;
+  const predictedCost = price === null ? null : spent + (billedLeft * price) / 3600;
+  const lostSteps = Math.max(0, pace.lastStep - (checkpointStep ?? 0));
+  const spotLossSeconds = onSpot(state)
+    ? (state.placedToStartSeconds ?? 0) +
+      MIN_RESTART_SECONDS +
+      Math.max(1, lostSteps) / stepsPerSecond
+    : undefined;
   const basis = `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`;
   const common = {
     step: pace.lastStep,
     totalSteps: pace.totalSteps,
     stepsLeft,
-    lostSteps: Math.max(0, pace.lastStep - (checkpointStep ?? 0)),
+    lostSteps,
     stepsPerSecond,
     checkpointStep,
     startupSeconds: MIN_RESTART_SECONDS,
@@ -100,20 +118,31 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     predictedCost,
     finishBy: limit === null ? null : new Date(limit).toISOString(),
     maxCost,
+    ...(spotLossSeconds === undefined ? {} : { spotLossSeconds }),
     basis,
   };
   if (limit !== null) {
+    // On Spot, the next interruption's cost is counted while the deadline can still absorb it
+    // (the provisioner weighs it by the offer's rate): a job is moved before its margin is gone,
+    // not after the loss that spends it.
+    if (spotLossSeconds !== undefined && predictedFinishMs + spotLossSeconds * 1000 > limit)
+      return { misses: 'deadline', ...common };
     const slack = Math.max(1000, RESCALE_TOLERANCE * Math.max(0, limit - pace.firstAt));
     if (predictedFinishMs > limit + slack) return { misses: 'deadline', ...common };
   }
-  if (
-    maxCost !== null &&
-    predictedCost !== null &&
-    predictedCost > maxCost * (1 + RESCALE_TOLERANCE)
-  ) {
+  // A budget is a bill not to pass: no tolerance above it, and on Spot the next interruption's
+  // cost counted (weighed by the offer's rate where it is planned).
+  const lossCost =
+    spotLossSeconds === undefined || price === null ? 0 : (spotLossSeconds * price) / 3600;
+  if (maxCost !== null && predictedCost !== null && predictedCost + lossCost > maxCost) {
     return { misses: 'budget', ...common };
   }
   return null;
+}
+
+/** Whether it runs on Spot capacity: its configuration's name says so (`c5.large:spot`). */
+function onSpot(state: JobState): boolean {
+  return state.offer?.name.endsWith(':spot') ?? false;
 }
 
 /**

@@ -38,7 +38,10 @@ export type ReuseFinding =
        * person saying so; null: intact.
        */
       readonly problem: string | null;
-      /** Measured time to stage its versions, in seconds (null: not measured). */
+      /**
+       * Measured time to stage its versions, in seconds (null: not measured). Paid by the steps that
+       * read it whether it is taken or computed again (see `planReuse`).
+       */
       readonly loadSeconds: number | null;
       /** How long the earlier job ran, in seconds (null: not known). */
       readonly computeSeconds: number | null;
@@ -133,20 +136,15 @@ export function planReuse(
       have.set(step.id, Infinity);
       continue;
     }
-    const compute = (found.computeSeconds ?? Infinity) + inputs;
+    // Unlike the paper's planner, where a result computed in the workload is in memory and only a
+    // materialized one is loaded, here every step's outputs are committed to the catalog and staged
+    // from it by the steps that read them: the load is paid whether the result is taken or made
+    // again, so it is on both sides, and an intact result is never dearer than computing it (with
+    // its inputs staged, in `computeSeconds`, and had). Taking it stages nothing now.
+    const load = found.loadSeconds ?? 0;
+    const compute = (found.computeSeconds ?? Infinity) + inputs + load;
     if (found.problem !== null) {
       choice.set(step.id, { kind: 'compute', reason: found.problem });
-      have.set(step.id, compute);
-      continue;
-    }
-    // Taking a result stages nothing now: its versions are staged by the steps that compute from
-    // them, as they would be had it been computed. Unmeasured, it costs nothing more.
-    const load = found.loadSeconds ?? 0;
-    if (step.policy !== 'always' && compute < load) {
-      choice.set(step.id, {
-        kind: 'compute',
-        reason: `computing it again (${seconds(compute)} with its inputs) is quicker than staging the result of job ${found.jobId} (${seconds(load)})`,
-      });
       have.set(step.id, compute);
       continue;
     }
@@ -235,8 +233,4 @@ function topologicalOrder(steps: readonly ReusePlanStep[]): ReusePlanStep[] {
   if (order.length !== steps.length)
     throw new Error('the steps of the run need each other in a cycle');
   return order;
-}
-
-function seconds(s: number): string {
-  return Number.isFinite(s) ? `${Math.round(s * 10) / 10} s` : 'unknown';
 }

@@ -32,6 +32,22 @@ describe('WorkFolders', () => {
     expect(await readdir(path.join(root, '100'))).toEqual([]);
   });
 
+  it('creates the next attempt’s folder while the last one’s is removed (a job resumed here)', async () => {
+    // Removing an attempt's folder also removes the job's folder once it is empty; a new attempt
+    // created meanwhile must not find that folder gone under it (ENOENT).
+    const work = folders(100);
+    for (let attempt = 1; attempt <= 200; attempt += 1) {
+      const last = await work.create('job-r', attempt);
+      await Promise.all([
+        work.remove(last),
+        work.keepFailed(await work.create('job-k', attempt), 'job-k', attempt),
+        work.create('job-r', attempt + 1),
+      ]);
+      await work.remove(path.join(root, '100', 'job-r', String(attempt + 1)));
+    }
+    expect(await readdir(path.join(root, '100'))).toEqual([]);
+  });
+
   it('keeps a failed attempt’s folder for the configured time, then sweeps it', async () => {
     const work = folders(100);
     const dir = await work.create('job-2', 3);

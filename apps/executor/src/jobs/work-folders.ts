@@ -59,9 +59,18 @@ export class WorkFolders {
   async create(jobId: string, attempt: number, owner?: FolderOwner): Promise<string> {
     await this.prepare();
     const dir = path.join(this.own, jobId, String(attempt));
-    await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { mode: 0o700 });
+    // The job's folder goes when its last attempt's is removed (`remove`, `keepFailed`): an earlier
+    // attempt ending here just now can take it away under this one, so it is made again then.
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
+        await mkdir(dir, { mode: 0o700 });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= 5) throw error;
+      }
+    }
     if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
     return dir;
   }

@@ -201,12 +201,6 @@ interface Controllers {
 }
 
 /**
- * The gateway's gRPC API (package acai.v1, protos in libs/contracts/proto), with health checking
- * and reflection. Every method is a REST route's operation: the same key check (`KeyCheck`, with
- * the route's scope and the key's rate), the same controller method (validation with the same
- * zod schemas, the same bus commands), the same errors as gRPC statuses (`status.ts`).
- */
-/**
  * grpc-js logs to the console itself ("E … No address added out of total 1 resolved"): its lines
  * go to the gateway's log instead, its report of a failed bind at debug (the gateway says that one
  * itself). The logger is grpc-js's, for the whole process: the last gateway started sets it.
@@ -221,6 +215,12 @@ function quietGrpcLogs(logger: EventingLogger): void {
   grpc.setLogger({ error: to(), info: to('debug'), debug: to('debug') });
 }
 
+/**
+ * The gateway's gRPC API (package acai.v1, protos in libs/contracts/proto), with health checking
+ * and reflection. Every method is a REST route's operation: the same key check (`KeyCheck`, with
+ * the route's scope and the key's rate), the same controller method (validation with the same
+ * zod schemas, the same bus commands), the same errors as gRPC statuses (`status.ts`).
+ */
 export class GrpcGateway {
   private readonly server = new grpc.Server({
     // A file's bytes come and go in chunks; a message is small.

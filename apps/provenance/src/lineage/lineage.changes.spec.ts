@@ -112,6 +112,30 @@ describe('lineageChanges', () => {
     ]);
   });
 
+  it('records on a reused job how long the job that computed its result ran (what it saved)', () => {
+    const reused = (savedSeconds: number | null) =>
+      e('job.reused', 'job-3', {
+        runId: 'run-3',
+        name: 'etl',
+        command: ['etl'],
+        env: {},
+        inputs: [],
+        outputs: [{ fileset: 'clean', version: 4 }],
+        signature: {
+          sha256: 's',
+          parts: { argv: ['etl'], code: [], parameters: {}, secrets: {}, inputs: [], outputs: [] },
+          complete: true,
+        },
+        from: { jobId: 'job-of-another-project', runId: 'run-0', savedSeconds, savedCost: null },
+        reason: 'same signature',
+      });
+    expect(lineageChanges([reused(42.5)]).nodes.get('p\u0000job:job-3')).toMatchObject({
+      savedMs: 42_500,
+    });
+    // Not known (the earlier job had no duration): left unset.
+    expect(lineageChanges([reused(null)]).nodes.get('p\u0000job:job-3')?.savedMs).toBeUndefined();
+  });
+
   it('ignores events that say nothing about lineage', () => {
     const metrics = e('job.metrics_reported', 'job-1', { attempt: 1, points: [] });
     expect(lineageChanges([metrics]).nodes.size).toBe(0);

@@ -41,6 +41,12 @@ export interface NodeChange {
   durationMs?: number;
   /** The earlier job whose result it took instead of running (`job.reused`). */
   reusedFrom?: string;
+  /**
+   * A job that took an earlier result: how long the job that computed that result ran, ms
+   * (`job.reused.from.savedSeconds`, the chain of reuses already followed; it may be of another
+   * project). What recreating the versions it made (copied from another project) would cost.
+   */
+  savedMs?: number;
   /** A version: how long the latest job that read it took to put it in place, ms. */
   loadMs?: number;
   /** The metric that says how good the model it makes is (the materializer weighs by it). */
@@ -223,6 +229,9 @@ export function lineageChanges(events: readonly StoredEvent[]): LineageChanges {
           parameters: event.data.env,
           status: 'succeeded',
           reusedFrom: event.data.from.jobId,
+          ...(event.data.from.savedSeconds === null
+            ? {}
+            : { savedMs: event.data.from.savedSeconds * 1000 }),
         });
         for (const input of event.data.inputs) linked({ project, seq, job }, input, 'input');
         for (const output of event.data.outputs) linked({ project, seq, job }, output, 'reused');

@@ -78,8 +78,28 @@ export class ProvenanceLineageLoadTimes1797400000000 implements MigrationInterfa
   }
 }
 
+/**
+ * A job that took an earlier result: how long the job that computed it ran (`saved_ms`, from
+ * `job.reused.from.savedSeconds`). A version copied from another project is made by the job that
+ * reused it, which ran for nothing: this is what recreating it would cost.
+ */
+export class ProvenanceLineageSavedTimes1797500000000 implements MigrationInterface {
+  name = 'ProvenanceLineageSavedTimes1797500000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `ALTER TABLE ${schemaOf(q)}.lineage_nodes ADD COLUMN IF NOT EXISTS saved_ms double precision`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE ${schemaOf(q)}.lineage_nodes DROP COLUMN IF EXISTS saved_ms`);
+  }
+}
+
 /** The lineage tables' migrations, in order. */
 export const lineageMigrations = [
   ProvenanceLineage1797050000000,
   ProvenanceLineageLoadTimes1797400000000,
+  ProvenanceLineageSavedTimes1797500000000,
 ] as const;

@@ -1,6 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
 import { lineageChanges, type NodeChange } from './lineage.changes.js';
 
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -56,21 +61,22 @@ export class LineageProjection implements SqlProjection {
     const column = <K extends keyof NodeChange>(rows: NodeChange[], key: K) =>
       rows.map((n) => n[key] ?? null);
     if (made.length > 0) {
-      await m.query(
+      await queryPrepared(
+        m,
         `INSERT INTO ${this.nodes()} AS n (project, id, kind, fileset, version, bytes, files,
            manifest_sha256, created_by, evicted, job_id, run_id, step, command, parameters, code,
-           status, duration_ms, reused_from, quality, seq, load_ms)
+           status, duration_ms, reused_from, quality, seq, load_ms, saved_ms)
          SELECT u.project, u.id, u.kind, u.fileset, u.version, u.bytes, u.files, u.manifest_sha256,
            u.created_by::jsonb, coalesce(u.evicted, false), u.job_id, u.run_id, u.step,
            u.command::jsonb, u.parameters::jsonb, u.code, u.status, u.duration_ms, u.reused_from, u.quality::jsonb, u.seq,
-           u.load_ms
+           u.load_ms, u.saved_ms
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
            $7::int[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[],
            $14::text[], $15::text[], $16::text[], $17::text[], $18::float8[], $19::text[], $20::text[], $21::bigint[],
-           $22::float8[])
+           $22::float8[], $23::float8[])
            AS u(project, id, kind, fileset, version, bytes, files, manifest_sha256, created_by,
              evicted, job_id, run_id, step, command, parameters, code, status, duration_ms,
-             reused_from, quality, seq, load_ms)
+             reused_from, quality, seq, load_ms, saved_ms)
          ON CONFLICT (project, id) DO UPDATE SET
            fileset = coalesce(EXCLUDED.fileset, n.fileset),
            version = coalesce(EXCLUDED.version, n.version),
@@ -90,7 +96,8 @@ export class LineageProjection implements SqlProjection {
            reused_from = coalesce(EXCLUDED.reused_from, n.reused_from),
            quality = coalesce(EXCLUDED.quality, n.quality),
            seq = least(EXCLUDED.seq, n.seq),
-           load_ms = coalesce(EXCLUDED.load_ms, n.load_ms)`,
+           load_ms = coalesce(EXCLUDED.load_ms, n.load_ms),
+           saved_ms = coalesce(EXCLUDED.saved_ms, n.saved_ms)`,
         [
           column(made, 'project'),
           column(made, 'id'),
@@ -114,11 +121,13 @@ export class LineageProjection implements SqlProjection {
           made.map((n) => json(n.quality)),
           column(made, 'seq'),
           column(made, 'loadMs'),
+          column(made, 'savedMs'),
         ],
       );
     }
     if (updated.length > 0) {
-      await m.query(
+      await queryPrepared(
+        m,
         `UPDATE ${this.nodes()} AS n SET
            status = coalesce(u.status, n.status),
            duration_ms = coalesce(u.duration_ms, n.duration_ms),
@@ -142,7 +151,8 @@ export class LineageProjection implements SqlProjection {
     }
     if (edges.size > 0) {
       const rows = [...edges.values()];
-      await m.query(
+      await queryPrepared(
+        m,
         `INSERT INTO ${this.edges()} (project, src, dst, kind, seq)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
          ON CONFLICT DO NOTHING`,

@@ -10,12 +10,18 @@ export interface ArtifactStats {
   readonly version: number;
   /** null: the log names it but holds no commit of it. */
   readonly bytes: number | null;
+  /** Its manifest's sha256: versions with the same one share their files (null: no commit seen). */
+  readonly manifestSha256: string | null;
   readonly evicted: boolean;
   readonly pinned: boolean;
   /** The lineage node of the job that made it (null: uploaded, source data). */
   readonly maker: string | null;
   readonly makerRunId: string | null;
-  /** How long that job ran (null: not known). */
+  /**
+   * How long computing it took (null: not known): the job that made it, or, when that job took an
+   * earlier result instead of running (a version copied from another project), the job that
+   * computed that result, as `job.reused.from.savedSeconds` says (the chain of reuses followed).
+   */
   readonly computeMs: number | null;
   /** How long the latest job that read it took to put it in place (null: never measured). */
   readonly loadMs: number | null;
@@ -63,6 +69,7 @@ export class ArtifactStatsReader {
         fileset: string;
         version: number;
         bytes: string | null;
+        manifest_sha256: string | null;
         evicted: boolean;
         pinned: boolean;
         seq: string;
@@ -77,8 +84,10 @@ export class ArtifactStatsReader {
         run_active: boolean;
       }[]
     >(
-      `SELECT v.id, v.fileset, v.version, v.bytes, v.evicted, v.pinned, v.seq, v.load_ms,
-         p.id AS maker, p.run_id AS maker_run, p.duration_ms,
+      `SELECT v.id, v.fileset, v.version, v.bytes, v.manifest_sha256, v.evicted, v.pinned, v.seq, v.load_ms,
+         p.id AS maker, p.run_id AS maker_run,
+         -- A job that reused ran for nothing: what it saved is what computing it took.
+         coalesce(p.duration_ms, p.saved_ms) AS duration_ms,
          (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.src = v.id AND u.kind = 'input') AS reads,
          (SELECT count(*)::int FROM ${e} u WHERE u.project = v.project AND u.dst = v.id AND u.kind = 'reused') AS reuses,
          (SELECT max(u.seq) FROM ${e} u WHERE u.project = v.project
@@ -107,6 +116,7 @@ export class ArtifactStatsReader {
       fileset: r.fileset,
       version: r.version,
       bytes: r.bytes === null ? null : Number(r.bytes),
+      manifestSha256: r.manifest_sha256,
       evicted: r.evicted,
       pinned: r.pinned,
       maker: r.maker,

@@ -38,14 +38,16 @@ afterAll(async () => {
   await drop();
 });
 
+/** A commit; its content is its own unless `sha256` names one another version has too. */
 const committed = (
   version: number,
   bytes: number,
   createdBy: EventData<'fileset.version_committed'>['createdBy'],
+  sha256 = `sha-${createdBy.kind === 'job' ? createdBy.jobId : createdBy.keyId}-${version}-${bytes}`,
 ): EventData<'fileset.version_committed'> => ({
   version,
   parent: version - 1,
-  manifest: { sha256: `sha-${version}-${bytes}`, files: 1, bytes },
+  manifest: { sha256, files: 1, bytes },
   changes: { added: 1, replaced: 0, deleted: 0 },
   metadata: {},
   labels: [],
@@ -195,6 +197,44 @@ describe('the materializer', () => {
     expect(by['report@1']).toMatchObject({ recreateSeconds: 5, madeFrom: ['model@1'] });
   });
 
+  it('costs a version copied from another project at what computing it took there', async () => {
+    // Project 'adopter' took job-origin's result (90 s, in a project that shares its results): the
+    // scheduler copied features into it as version 1, made by job-copy, which ran for nothing.
+    const e = eventLog({ project: 'adopter', firstSeq: (firstSeq += 1_000) });
+    await seed([
+      e(
+        'fileset.version_committed',
+        'features',
+        committed(1, 1_000, {
+          kind: 'job',
+          jobId: 'job-copy',
+          runId: 'run-9',
+          step: 'etl',
+          parameters: {},
+          code: null,
+        }),
+      ),
+      e('job.reused', 'job-copy', {
+        runId: 'run-9',
+        name: 'etl',
+        command: ['etl'],
+        env: {},
+        inputs: [],
+        outputs: [{ fileset: 'features', version: 1 }],
+        signature: {
+          sha256: 's',
+          parts: { argv: ['etl'], code: [], parameters: {}, secrets: {}, inputs: [], outputs: [] },
+          complete: true,
+        },
+        from: { jobId: 'job-origin', runId: 'run-0', savedSeconds: 90, savedCost: null },
+        reason: 'same signature',
+      }),
+    ]);
+    const m = new Materializer(db, schema, catalog(), silentLogger, 0);
+    const by = Object.fromEntries((await m.artifacts('adopter')).map((a) => [a.id, a]));
+    expect(by['features@1']).toMatchObject({ recreateSeconds: 90 });
+  });
+
   it('evicts the lowest utility beyond the budget through the catalog, with its decision', async () => {
     await seed(workload('evict'));
     const commands = catalog();
@@ -329,6 +369,42 @@ describe('the materializer', () => {
       ['features@1', 'lru'],
     ]);
     expect(view.policy).toBe('lru');
+  });
+
+  it('counts versions with the same content once, as the catalog stores them', async () => {
+    // A second etl made features@2 with exactly features@1's files (a deterministic step run
+    // again): 1,000 bytes stored once.
+    const events = workload('shared');
+    const e = eventLog({ project: 'shared', firstSeq: events.at(-1)!.position.seq });
+    const by = {
+      kind: 'job',
+      jobId: 'job-etl-2',
+      runId: 'run-2',
+      step: 'etl',
+      parameters: {},
+      code: null,
+    } as const;
+    const features1 = events.find(
+      (x) => x.type === 'fileset.version_committed' && x.aggregateId === 'features',
+    )!.data as EventData<'fileset.version_committed'>;
+    await seed([
+      ...events,
+      e(
+        'fileset.version_committed',
+        'features',
+        committed(2, 1_000, by, features1.manifest.sha256),
+      ),
+    ]);
+    const commands = catalog();
+    const m = new Materializer(db, schema, commands, silentLogger, 0);
+    expect(await m.view('shared')).toMatchObject({ derivedBytes: 4_000, derivedVersions: 5 });
+    // Room for 3,000 bytes: one unit of 1,000 goes (tmp, the cheapest), and features@1 and @2 are
+    // kept together, not one of them evicted for bytes it would not free.
+    const view = await m.setBudget('shared', 3_000, undefined);
+    expect(commands.sent.map((c) => (c.request as CommandPayload<'evictVersion'>).name)).toEqual([
+      'tmp',
+    ]);
+    expect(view).toMatchObject({ derivedBytes: 3_000, derivedVersions: 4 });
   });
 
   it('does nothing without a budget', async () => {

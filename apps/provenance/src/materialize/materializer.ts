@@ -12,6 +12,7 @@ import {
   DEFAULT_ALPHA,
   planLeastRecentlyUsed,
   planMaterialization,
+  planStrictLeastRecentlyUsed,
   type Artifact,
   type ScoredArtifact,
 } from '@acai/runs';
@@ -30,7 +31,10 @@ interface BudgetRow {
 export interface MaterializationRound {
   readonly project: string;
   readonly budgetBytes: number;
+  /** Bytes of the derived versions weighed, each content once. */
   readonly derivedBytes: number;
+  /** The same after the round's evictions. */
+  readonly keptBytes: number;
   readonly evicted: readonly ScoredArtifact[];
   /** Derived versions left after the round. */
   readonly kept: number;
@@ -38,7 +42,8 @@ export interface MaterializationRound {
 }
 
 /**
- * Keeps each project's derived artifacts (versions its jobs made) within its storage budget: weighs
+ * Keeps each project's derived artifacts (versions its jobs made) within its storage budget, counting
+ * the bytes of versions with the same content (manifest) once, as the catalog stores them: weighs
  * them from the lineage graph (size, the running time of the job that made each, its uses, the
  * quality of the models it leads to) and evicts those of lowest utility through the catalog, each
  * eviction recording the decision. Never evicted: source data (versions no job made), pinned
@@ -85,10 +90,13 @@ export class Materializer {
       [project],
     );
     const row = rows[0];
+    // Versions with the same manifest share their files: their bytes are stored, and count, once.
     const derived = await this.db.query<{ n: number; bytes: string | null }[]>(
-      `SELECT count(*)::int AS n, sum(v.bytes) AS bytes FROM ${this.t('lineage_nodes')} v
-       WHERE v.project = $1 AND v.kind = 'version' AND NOT v.evicted AND v.bytes IS NOT NULL
-         AND v.created_by->>'kind' = 'job'`,
+      `SELECT sum(d.n)::int AS n, sum(d.bytes) AS bytes FROM (
+         SELECT count(*) AS n, max(v.bytes) AS bytes FROM ${this.t('lineage_nodes')} v
+         WHERE v.project = $1 AND v.kind = 'version' AND NOT v.evicted AND v.bytes IS NOT NULL
+           AND v.created_by->>'kind' = 'job'
+         GROUP BY coalesce(v.manifest_sha256, v.id)) d`,
       [project],
     );
     return {
@@ -128,10 +136,7 @@ export class Materializer {
     // The evictions are in the log, not yet in the lineage graph this reads: count them out.
     return {
       ...view,
-      derivedBytes: Math.min(
-        view.derivedBytes,
-        done.derivedBytes - done.evicted.reduce((n, a) => n + a.bytes, 0),
-      ),
+      derivedBytes: Math.min(view.derivedBytes, done.keptBytes),
       derivedVersions: Math.min(view.derivedVersions, done.kept),
     };
   }
@@ -160,11 +165,8 @@ export class Materializer {
     if (budget === undefined || budget.budget_bytes === null) return null;
     const budgetBytes = Number(budget.budget_bytes);
     const artifacts = await this.artifacts(project);
-    const derivedBytes = artifacts.reduce((n, a) => n + a.bytes, 0);
-    const plan =
-      budget.policy === 'lru'
-        ? planLeastRecentlyUsed(artifacts, budgetBytes, budget.alpha)
-        : planMaterialization(artifacts, budgetBytes, budget.alpha);
+    const plan = planOf(budget.policy)(artifacts, budgetBytes, budget.alpha);
+    const derivedBytes = plan.totalBytes;
     const evicted: ScoredArtifact[] = [];
     const refused: { id: string; why: string }[] = [];
     const lowestKept = [...plan.keep]
@@ -219,10 +221,14 @@ export class Materializer {
         'derived artifacts evicted to keep within the storage budget',
       );
     }
+    const gone = new Set(evicted.map((a) => a.id));
+    const left = new Map<string, number>();
+    for (const a of artifacts) if (!gone.has(a.id)) left.set(a.content ?? a.id, a.bytes);
     return {
       project,
       budgetBytes,
       derivedBytes,
+      keptBytes: [...left.values()].reduce((n, b) => n + b, 0),
       evicted,
       kept: artifacts.length - evicted.length,
       refused,
@@ -263,6 +269,7 @@ export class Materializer {
               fileset: v.fileset,
               version: v.version,
               bytes: v.bytes,
+              ...(v.manifestSha256 === null ? {} : { content: v.manifestSha256 }),
               recreateSeconds: recreate(v, new Set()),
               madeFrom: madeFrom(v)
                 .filter((input) => !input.evicted)
@@ -280,6 +287,21 @@ export class Materializer {
             },
           ],
     );
+  }
+}
+
+function planOf(policy: MaterializationPolicy): typeof planMaterialization {
+  switch (policy) {
+    case 'utility':
+      return planMaterialization;
+    case 'lru':
+      return planLeastRecentlyUsed;
+    case 'lru-strict':
+      return planStrictLeastRecentlyUsed;
+    default: {
+      const _exhaustive: never = policy;
+      return _exhaustive;
+    }
   }
 }
 

@@ -1,6 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
 
 /** `job-metrics`: every reported metric point as a row, in log order. */
 export class MetricsProjection implements SqlProjection {
@@ -32,7 +37,8 @@ export class MetricsProjection implements SqlProjection {
     for (const event of events) {
       if (event.type !== 'job.metrics_reported') continue;
       const points = event.data.points;
-      await m.query(
+      await queryPrepared(
+        m,
         `INSERT INTO ${this.table()} (project, job_id, attempt, name, step, value, time, seq, idx)
          SELECT $1, $2, $3, u.name, u.step, u.value, u.time, $4, u.idx
          FROM unnest($5::text[], $6::bigint[], $7::float8[], $8::timestamptz[], $9::int[]) AS u(name, step, value, time, idx)

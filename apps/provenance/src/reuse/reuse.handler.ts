@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  type CommandPayload,
   type JobSignature,
   type JobView,
   type ReusableResult,
@@ -10,6 +11,7 @@ import { OnCommand, ProjectionControl } from '@acai/eventing';
 import { compareSignatures } from '@acai/runs';
 import { findJob } from '../history/fresh.js';
 import { ReadModels } from '../history/read-models.repository.js';
+import { ReuseLookup } from './reuse-lookup.js';
 import { SignaturesRepository, type SignedJob } from './signatures.repository.js';
 
 /** Earlier results by signature, for the reuse planner, and why a job was (not) reused. */
@@ -19,25 +21,32 @@ export class ReuseHandler {
     private readonly signatures: SignaturesRepository,
     private readonly readModels: ReadModels,
     private readonly projections: ProjectionControl,
+    private readonly lookup: ReuseLookup,
   ) {}
 
   /**
-   * The newest earlier results with the signature, newest first. Not waited for: most signatures
-   * have none, and a result the projection has not applied yet is computed again, never wrongly
-   * reused.
+   * The newest earlier results with the signature, newest first, from the index in memory (the
+   * tables while it catches up). Not waited for: most signatures have none, and a result the
+   * projection has not applied yet is computed again, never wrongly reused.
    */
   @OnCommand('findReusable')
   async findReusable(
-    @Payload() req: { project: string; signature: string; excludeJobId: string; limit: number },
+    @Payload() req: CommandPayload<'findReusable'>,
   ): Promise<{ results: ReusableResult[] }> {
-    return {
-      results: await this.signatures.findResults(
-        req.project,
-        req.signature,
-        req.excludeJobId,
-        req.limit,
-      ),
-    };
+    const [results] = await this.lookup.findMany(
+      req.project,
+      [{ signature: req.signature, excludeJobId: req.excludeJobId }],
+      req.limit,
+    );
+    return { results: results ?? [] };
+  }
+
+  /** `findReusable` for each lookup, in order: a run's steps planned in one round trip. */
+  @OnCommand('findReusableMany')
+  async findReusableMany(
+    @Payload() req: CommandPayload<'findReusableMany'>,
+  ): Promise<{ results: ReusableResult[][] }> {
+    return { results: await this.lookup.findMany(req.project, req.lookups, req.limit) };
   }
 
   @OnCommand('explainReuse')

@@ -1,18 +1,28 @@
 import type { DataSource } from 'typeorm';
-import { PROJECT, type ReuseSharingView } from '@acai/contracts';
+import { AcaiError, PROJECT, RunProblems, type ReuseSharingView } from '@acai/contracts';
 import type { EventLog } from '@acai/eventing';
+
+/** How long a change of sharing waits for the `reuse-sharing` projection to apply it. */
+const APPLIED_WITHIN_MS = 10_000;
 
 /**
  * Whom a project shares its results with for reuse (`PUT /api/v1/projects/{name}/reuse-sharing`):
- * each change is appended as `project.reuse_sharing_changed` to the project's own aggregate, then
- * kept in `reuse_sharing`, where the reuse lookup (`findReusable`) reads it. Sharing is one-way
- * and explicit: a project's results are found by the runs of exactly the projects it names.
+ * each change is appended as `project.reuse_sharing_changed` to the project's own aggregate, and
+ * the `reuse-sharing` projection (`SharingProjection`) keeps it in `reuse_sharing`, where the reuse
+ * lookup reads it. `set` answers once the projection has applied the change (read-your-writes).
+ * Sharing is one-way and explicit: a project's results are found by the runs of exactly the
+ * projects it names.
  */
 export class ReuseSharing {
+  /**
+   * @param applied waits (at most `timeoutMs`) until the projections have applied the log up to
+   *   `seq`; whether they did
+   */
   constructor(
     private readonly db: DataSource,
     private readonly schema: string,
     private readonly log: EventLog,
+    private readonly applied: (seq: number, timeoutMs: number) => Promise<boolean>,
   ) {}
 
   table(): string {
@@ -43,19 +53,17 @@ export class ReuseSharing {
     if (next.length === before.length && next.every((p, i) => p === before[i])) {
       return this.view(project);
     }
-    await this.log.append(
+    const [appended] = await this.log.append(
       { project, aggregate: PROJECT, id: project },
       [{ type: 'project.reuse_sharing_changed', data: { with: next, before, keyId } }],
       { expectedVersion: 'any' },
     );
-    await this.db.transaction(async (m) => {
-      await m.query(`DELETE FROM ${this.table()} WHERE project = $1`, [project]);
-      if (next.length > 0)
-        await m.query(
-          `INSERT INTO ${this.table()} (project, shares_with) SELECT $1, unnest($2::text[])`,
-          [project, next],
-        );
-    });
+    if (!(await this.applied(appended!.position.seq, APPLIED_WITHIN_MS))) {
+      throw new AcaiError(
+        RunProblems.PROVENANCE_BEHIND,
+        `Project '${project}' now shares its results with ${next.length === 0 ? 'no project' : next.map((p) => `'${p}'`).join(', ')}, but provenance has not applied the change within ${APPLIED_WITHIN_MS / 1000} s: runs may not see it yet. Read it back with GET in a moment.`,
+      );
+    }
     return this.view(project);
   }
 }

@@ -1,6 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type CommittedBatch,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
+import type { TableFollower } from './reuse-lookup.js';
 
 /**
  * `job-signatures`: one row per signed job (its signature, its parts, how it ended, what it
@@ -10,8 +17,10 @@ import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/
 export class SignaturesProjection implements SqlProjection {
   readonly name: string = 'job-signatures';
 
+  /** @param follower the in-memory copy the lookup answers from, told of each committed batch */
   constructor(
     protected readonly schema: string,
+    private readonly follower?: TableFollower,
     private readonly tableName = 'job_signatures',
   ) {}
 
@@ -24,7 +33,10 @@ export class SignaturesProjection implements SqlProjection {
     const live = this.table();
     const shadow = new SignaturesReplica(this.schema);
     return Object.assign(shadow, {
-      promote: (m: EntityManager) => promoteBuiltTables(m, [[live, shadow.table()]]),
+      promote: async (m: EntityManager) => {
+        await promoteBuiltTables(m, [[live, shadow.table()]]);
+        this.follower?.replaced();
+      },
     });
   }
 
@@ -36,7 +48,8 @@ export class SignaturesProjection implements SqlProjection {
         case 'job.queued': {
           const signature = event.data.signature;
           if (signature === undefined) break;
-          await m.query(
+          await queryPrepared(
+            m,
             `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, reason, seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) ON CONFLICT DO NOTHING`,
             [
@@ -53,7 +66,8 @@ export class SignaturesProjection implements SqlProjection {
           break;
         }
         case 'job.reused':
-          await m.query(
+          await queryPrepared(
+            m,
             // What it saved is what the job it took the result of ran for (kept for its own reusers).
             `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, outputs, reused_from, reason, seq, ended_at, duration_ms, price_per_hour)
              SELECT $1, $2, $3, $4, $5, $6, $7, 'reused', $8, $9, $10, $11, $12,
@@ -76,13 +90,15 @@ export class SignaturesProjection implements SqlProjection {
           );
           break;
         case 'job.provisioned':
-          await m.query(`UPDATE ${t} SET price_per_hour = $3 WHERE project = $1 AND job_id = $2`, [
-            ...key,
-            event.data.offer?.pricePerHour ?? null,
-          ]);
+          await queryPrepared(
+            m,
+            `UPDATE ${t} SET price_per_hour = $3 WHERE project = $1 AND job_id = $2`,
+            [...key, event.data.offer?.pricePerHour ?? null],
+          );
           break;
         case 'job.succeeded':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${t} SET status = 'succeeded', outputs = $3, duration_ms = $4, ended_at = $5
              WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
             [
@@ -96,7 +112,8 @@ export class SignaturesProjection implements SqlProjection {
         case 'job.failed':
         case 'job.cancelled':
         case 'job.skipped':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${t} SET status = $3, ended_at = $4 WHERE project = $1 AND job_id = $2 AND status = 'queued'`,
             [...key, event.type.slice('job.'.length), event.occurredAt],
           );
@@ -105,6 +122,10 @@ export class SignaturesProjection implements SqlProjection {
           break;
       }
     }
+  }
+
+  committed(batch: CommittedBatch): void {
+    this.follower?.committed(batch);
   }
 
   async reset(m: EntityManager): Promise<void> {
@@ -122,7 +143,7 @@ class SignaturesReplica extends SignaturesProjection {
   override readonly name = 'job-signatures~replay';
 
   constructor(schema: string) {
-    super(schema, 'job_signatures_replay');
+    super(schema, undefined, 'job_signatures_replay');
   }
 
   /** Made like the live table (columns, keys, indexes), empty. */

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { JobSignature, ReusableResult } from '@acai/contracts';
+import type { IndexedJob } from './results-index.js';
+import type { IndexSnapshot, ReuseLookupSource } from './reuse-lookup.js';
 import type { SignaturesProjection } from './signatures.projection.js';
 
 /** A signed job as the `job-signatures` projection keeps it. */
@@ -62,16 +64,91 @@ const signed = (r: Row): SignedJob => ({
   seq: Number(r.seq),
 });
 
-export class SqlSignaturesRepository implements SignaturesRepository {
+export class SqlSignaturesRepository implements SignaturesRepository, ReuseLookupSource {
   /**
    * @param sharingTable whom each project shares its results with (`reuse_sharing`); without it,
    *   only the project's own results are found
+   * @param checkpointsTable the projections' checkpoints, for `snapshot`
    */
   constructor(
     private readonly db: DataSource,
     private readonly projection: SignaturesProjection,
     private readonly sharingTable: string | null = null,
+    private readonly checkpointsTable: string | null = null,
   ) {}
+
+  /**
+   * Every row the reuse lookup's index keeps, of both tables, with the checkpoints of their
+   * projections (`job-signatures`, `reuse-sharing`), as of one moment (one repeatable-read
+   * transaction: what the projections had committed when it began).
+   */
+  async snapshot(): Promise<IndexSnapshot> {
+    if (this.sharingTable === null || this.checkpointsTable === null) {
+      throw new Error('the reuse index needs the sharing and checkpoint tables to load from');
+    }
+    const sharing = this.sharingTable;
+    const checkpoints = this.checkpointsTable;
+    const runner = this.db.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction('REPEATABLE READ');
+      const m = runner.manager;
+      const seqs = await m.query<{ projection: string; last_seq: string }[]>(
+        `SELECT projection, last_seq FROM ${checkpoints}
+         WHERE projection IN ('job-signatures', 'reuse-sharing')`,
+      );
+      const rows = await m.query<
+        {
+          project: string;
+          job_id: string;
+          run_id: string;
+          name: string;
+          signature: string;
+          status: string;
+          outputs: ReusableResult['outputs'];
+          duration_ms: string | null;
+          price_per_hour: number | null;
+          reused_from: string | null;
+          seq: string;
+        }[]
+      >(
+        `SELECT project, job_id, run_id, name, signature, status, outputs, duration_ms,
+           price_per_hour, reused_from, seq
+         FROM ${this.projection.table()}`,
+      );
+      const shares = await m.query<{ project: string; with: string[] }[]>(
+        `SELECT project, array_agg(shares_with ORDER BY shares_with) AS with FROM ${sharing}
+         GROUP BY project`,
+      );
+      await runner.commitTransaction();
+      const at = (name: string) => Number(seqs.find((r) => r.projection === name)?.last_seq ?? 0);
+      return {
+        signatures: {
+          checkpoint: at('job-signatures'),
+          jobs: rows.map((r): IndexedJob => ({
+            project: r.project,
+            jobId: r.job_id,
+            runId: r.run_id,
+            name: r.name,
+            signature: r.signature,
+            status:
+              r.status === 'queued' || r.status === 'succeeded' || r.status === 'reused'
+                ? r.status
+                : 'ended',
+            outputs: r.outputs,
+            durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+            pricePerHour: r.price_per_hour,
+            reusedFrom: r.reused_from,
+            seq: Number(r.seq),
+          })),
+        },
+        sharing: { checkpoint: at('reuse-sharing'), projects: shares },
+      };
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+  }
 
   async findResult(
     project: string,

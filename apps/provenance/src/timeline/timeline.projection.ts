@@ -1,6 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import { promoteBuiltTables, resetBuiltTables, type SqlProjection } from '@acai/eventing';
+import {
+  promoteBuiltTables,
+  resetBuiltTables,
+  type SqlProjection,
+  queryPrepared,
+} from '@acai/eventing';
 import {
   timelineEntry,
   timelineJobId,
@@ -67,16 +72,15 @@ export class RunTimelineProjection implements SqlProjection {
       if (key !== null && jobId !== null && !jobs.has(key)) wanted.set(key, [event.project, jobId]);
     }
     if (wanted.size > 0) {
-      const stored = await m.query<
-        {
-          project: string;
-          job_id: string;
-          run_id: string;
-          name: string;
-          step: string;
-          trial: number | null;
-        }[]
-      >(
+      const stored = await queryPrepared<{
+        project: string;
+        job_id: string;
+        run_id: string;
+        name: string;
+        step: string;
+        trial: number | null;
+      }>(
+        m,
         `SELECT j.project, j.job_id, j.run_id, j.name, j.step, j.trial FROM ${this.jobsTable()} j
          JOIN unnest($1::text[], $2::text[]) AS w(project, job_id) USING (project, job_id)`,
         [[...wanted.values()].map(([p]) => p), [...wanted.values()].map(([, j]) => j)],
@@ -102,7 +106,8 @@ export class RunTimelineProjection implements SqlProjection {
       if (entry !== null) rows.push({ ...entry, project: event.project });
     }
     if (rows.length === 0) return;
-    await m.query(
+    await queryPrepared(
+      m,
       `INSERT INTO ${this.table()} (project, run_id, seq, time, type, job_id, step, trial, attempt, summary, data)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[],
          $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::jsonb[])
@@ -128,7 +133,8 @@ export class RunTimelineProjection implements SqlProjection {
       const [project = '', jobId = ''] = key.split('\u0000');
       return { project, jobId, job };
     });
-    await m.query(
+    await queryPrepared(
+      m,
       `INSERT INTO ${this.jobsTable()} (project, job_id, run_id, name, step, trial)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
        ON CONFLICT DO NOTHING`,

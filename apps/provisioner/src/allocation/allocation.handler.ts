@@ -64,6 +64,7 @@ export class AllocationHandler {
   async onQueued(@Payload() event: StoredEventOf<'job.queued'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
+    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -72,6 +73,7 @@ export class AllocationHandler {
   async onRequeued(@Payload() event: StoredEventOf<'job.requeued'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
+    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -84,6 +86,7 @@ export class AllocationHandler {
     this.providers.released(event.aggregateId);
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
+    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -103,9 +106,16 @@ export class AllocationHandler {
     await this.profilingEnded(event, 'cancelled');
   }
 
+  /** Its node took it: the wait since it was queued is measured (on the node's clock). */
   @OnEvent('job.started')
   onJobStarted(@Payload() event: StoredEventOf<'job.started'>): void {
     this.providers.started(event.aggregateId, event.data.executor);
+    const clock = event.data.clock;
+    this.auto.waits.started(
+      event.aggregateId,
+      Date.parse(clock?.realAt ?? event.occurredAt),
+      clock?.rate ?? 1,
+    );
   }
 
   @OnEvent('job.succeeded')
@@ -199,8 +209,10 @@ export class AllocationHandler {
       );
       return;
     }
-    // The share of its run's deadline and budget it was placed within travels with the placement.
-    const placed = state.share == null ? data : { ...data, share: state.share };
+    // The share of its run's deadline and budget it was placed within travels with the placement,
+    // and when it was placed: the instance is billed from then (the job counts it as spent).
+    const at = { ...data, placedAt: new Date().toISOString() };
+    const placed = state.share == null ? at : { ...at, share: state.share };
     await this.jobs.execute(
       project,
       jobId,
@@ -218,6 +230,7 @@ export class AllocationHandler {
     }
     const offer = this.providers.book.nearest(requested, [first.name]);
     const { pool } = await first.place(offer, jobId);
+    this.auto.waits.placed(jobId, first.name, offer.bootSeconds);
     return {
       provider: first.name,
       pool,
@@ -345,6 +358,7 @@ export class AllocationHandler {
     const provider = this.providers.get(choice.offer.provider);
     try {
       const { pool } = await provider.place(choice.offer, jobId);
+      this.auto.waits.placed(jobId, provider.name, choice.offer.bootSeconds);
       this.logger.info({ jobId, choice: describeChoice(choice) }, 'job placed');
       return {
         provider: provider.name,

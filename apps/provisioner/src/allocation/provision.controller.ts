@@ -87,6 +87,10 @@ export class ProvisionController {
       spent: request.spent,
       finishBy: request.finishBy === null ? null : new Date(request.finishBy),
       maxCost: request.maxCost,
+      ...(request.spotLossSeconds === undefined
+        ? {}
+        : { spotLossSeconds: request.spotLossSeconds }),
+      startWaitSeconds: this.auto.waits.marginSeconds(),
     });
   }
 

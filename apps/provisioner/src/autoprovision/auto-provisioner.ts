@@ -6,6 +6,7 @@ import {
   type JobToPlace,
   type OfferCatalogue,
   type PlacementOutcome,
+  PlacementWaits,
 } from '@acai/provisioning';
 
 /**
@@ -25,11 +26,18 @@ export class AutoProvisioner {
     private readonly profilingRuns: number,
     /** Whether a project's profile has been profiled (per project: see `PlacementFacts`). */
     private readonly profiled: (project: string, signature: string) => Promise<boolean>,
+    /** The waits from queued to started measured per provider, beyond the boot. */
+    readonly waits: PlacementWaits = new PlacementWaits(),
   ) {}
 
   /** What to do with a job of `project`: run it somewhere, profile its profile first, or nothing. */
   async place(job: JobToPlace, project: string): Promise<PlacementOutcome> {
-    const known = { job, catalogue: this.book, profilingRuns: this.profilingRuns };
+    const known = {
+      job,
+      catalogue: this.book,
+      profilingRuns: this.profilingRuns,
+      startWaitSeconds: this.waits.marginSeconds(),
+    };
     // A pinned configuration is decided without history: nothing is read for it.
     if (job.provision.offer !== undefined) {
       return decidePlacement({ ...known, history: [], profiled: false });
@@ -52,7 +60,11 @@ export class AutoProvisioner {
     /** What was read already for a profile in this plan (many steps of a run share one). */
     read: Map<string, Promise<{ history: JobObservation[]; profiled: boolean }>> = new Map(),
   ): Promise<(provision: ProvisionSpec) => PlacementOutcome> {
-    const known = { catalogue: this.book, profilingRuns: this.profilingRuns };
+    const known = {
+      catalogue: this.book,
+      profilingRuns: this.profilingRuns,
+      startWaitSeconds: this.waits.marginSeconds(),
+    };
     if (job.provision.offer !== undefined) {
       return (provision) =>
         decidePlacement({ ...known, job: { ...job, provision }, history: [], profiled: false });

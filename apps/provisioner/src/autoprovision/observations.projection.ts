@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import type { SqlProjection } from '@acai/eventing';
+import { queryPrepared, type SqlProjection } from '@acai/eventing';
 import { jobProfile, type JobObservation } from '@acai/provisioning';
 
 /** The job events {@link ObservationsProjection} reads: a batch of others costs no transaction. */
@@ -45,7 +45,8 @@ export class ObservationsProjection implements SqlProjection {
             // A size parameter that is not a number: the provisioner rejects the job; nothing to learn.
             break;
           }
-          await m.query(
+          await queryPrepared(
+            m,
             `INSERT INTO ${this.table()} (job_id, project, signature, features, updated_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING`,
             [
@@ -60,7 +61,8 @@ export class ObservationsProjection implements SqlProjection {
         }
         case 'job.provisioned': {
           const { offer, decision } = event.data;
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${this.table()} SET provider = $2, offer = $3, cpu = $4, memory_mb = $5,
                price_per_hour = $6, predicted_seconds = $7, updated_at = $8 WHERE job_id = $1`,
             [
@@ -77,14 +79,16 @@ export class ObservationsProjection implements SqlProjection {
           break;
         }
         case 'job.checkpointed':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${this.table()} SET checkpointed = true, checkpoints = checkpoints + 1 WHERE job_id = $1`,
             [jobId],
           );
           break;
         case 'job.started':
           // An attempt after a checkpoint resumes from it: it runs only what is left.
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${this.table()} SET resumed = checkpointed WHERE job_id = $1 AND resumed <> checkpointed`,
             [jobId],
           );
@@ -92,14 +96,16 @@ export class ObservationsProjection implements SqlProjection {
         case 'job.succeeded':
           // A resumed attempt's time is part of the job's: it succeeded, but says nothing of how
           // long the job takes.
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${this.table()} SET seconds = CASE WHEN resumed THEN NULL ELSE $2::float8 END,
                outcome = 'succeeded', updated_at = $3 WHERE job_id = $1`,
             [jobId, event.data.durationMs / 1000, event.occurredAt],
           );
           break;
         case 'job.failed':
-          await m.query(
+          await queryPrepared(
+            m,
             `UPDATE ${this.table()} SET outcome = $2, updated_at = $3 WHERE job_id = $1`,
             [
               jobId,

@@ -1,5 +1,6 @@
 import { dispatchQueueProjection, type OutCount, type WaitingJob } from '@acai/runs';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { queryPrepared } from '@acai/eventing';
 
 /** Jobs of a run out (dispatched or running) in one pool, with the run's `maxParallel`. */
 export interface RunOut extends OutCount {
@@ -122,23 +123,25 @@ export class SqlDispatchQueue implements DispatchQueue {
 
   private view(m: EntityManager): DispatchQueueView {
     const docs = this.documents;
-    // The partial indexes' predicates, as literals, so the planner uses them.
+    // The partial indexes' predicates, as literals, so the planner uses them. The statements
+    // without parameters are prepared (their plan cannot depend on a value); `candidates` is
+    // planned at each pass for the groups and limit it is given.
     const isOut = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'out'`;
     const isWaiting = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'waiting'`;
     return {
       out: async () => {
-        const rows = await m.query<
-          {
-            pool: string;
-            project: string;
-            run_id: string | null;
-            jobs: number;
-            max_parallel: number | null;
-          }[]
-        >(
+        const rows = await queryPrepared<{
+          pool: string;
+          project: string;
+          run_id: string | null;
+          jobs: number;
+          max_parallel: number | null;
+        }>(
+          m,
           `SELECT doc->>'pool' AS pool, project, doc->>'runId' AS run_id, count(*)::int AS jobs,
                   max((doc->>'maxParallel')::int) AS max_parallel
            FROM ${docs} WHERE ${isOut} GROUP BY 1, 2, 3`,
+          [],
         );
         return rows.map((r) => ({
           pool: r.pool,
@@ -150,7 +153,12 @@ export class SqlDispatchQueue implements DispatchQueue {
       },
       waitingGroups: async () => {
         // A skip scan of the waiting index: one entry per (pool, project).
-        const rows = await m.query<{ pool: string; project: string; provider: string | null }[]>(
+        const rows = await queryPrepared<{
+          pool: string;
+          project: string;
+          provider: string | null;
+        }>(
+          m,
           `WITH RECURSIVE g AS (
              (SELECT doc->>'pool' AS pool, project, doc->>'provider' AS provider FROM ${docs}
               WHERE ${isWaiting} ORDER BY doc->>'pool', project LIMIT 1)
@@ -162,6 +170,7 @@ export class SqlDispatchQueue implements DispatchQueue {
              ) n
            )
            SELECT pool, project, provider FROM g`,
+          [],
         );
         return rows.map((r) => ({ pool: r.pool, project: r.project, provider: r.provider }));
       },
@@ -204,9 +213,11 @@ export class SqlDispatchQueue implements DispatchQueue {
         }));
       },
       waitingCounts: async () =>
-        m.query<{ pool: string; project: string; jobs: number }[]>(
+        queryPrepared<{ pool: string; project: string; jobs: number }>(
+          m,
           `SELECT doc->>'pool' AS pool, project, count(*)::int AS jobs
            FROM ${docs} WHERE ${isWaiting} GROUP BY 1, 2`,
+          [],
         ),
     };
   }

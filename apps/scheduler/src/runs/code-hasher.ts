@@ -238,7 +238,9 @@ function stillHolds<T>(snapshots: Map<string, Snapshot<T>>, key: string): T | un
     try {
       now =
         check.kind === 'realpath'
-          ? realpathSync(check.path)
+          ? // One realpath(3) call, as `realpath` of fs/promises answered it (the JavaScript
+            // realpathSync walks the path a component at a time).
+            realpathSync.native(check.path)
           : check.kind === 'access'
             ? access(statSync(check.path))
             : identity(check.kind === 'stat' ? statSync(check.path) : lstatSync(check.path));

@@ -172,8 +172,8 @@ export class ReusePlanner {
    * What reuse would do with each step of a run not yet submitted (`POST /api/v1/runs/plan`): the
    * code of each step hashed (once for steps naming the same), its inputs by content (a file-set
    * version from the catalog; another step's output: the version its earlier result committed),
-   * each step's signature looked up once every step it reads has an earlier result, those found
-   * checked intact, then `planReuse`'s forward and backward passes. A swept step is one step, never
+   * each step's signature looked up once every step it reads has an earlier result (the steps of
+   * one level of the DAG in one `findReusableMany`), those found checked intact, then `planReuse`'s forward and backward passes. A swept step is one step, never
    * reused. Anything that cannot be asked throws: the caller leaves reuse out of the plan.
    */
   async planRun(project: string, jobs: readonly PlannedJob[]): Promise<RunReusePlan> {
@@ -250,6 +250,8 @@ export class ReusePlanner {
     const results = new Map<string, ReusableResult>();
     const byName = new Map(steps.map((s) => [s.id, s]));
     for (const level of lookupLevels(steps)) {
+      // Each level's signatures first, then all of its lookups in one round trip.
+      const asked: { step: ReusePlanStep; job: PlannedJob; signature: string }[] = [];
       for (const step of level.map((id) => byName.get(id)!)) {
         if (!mayLookUp(step, findings)) continue;
         const { job, code } = signed.get(step.id)!;
@@ -276,9 +278,17 @@ export class ReusePlanner {
           });
           continue;
         }
-        const signature = signJob({ ...job, inputs, code });
-        // The same lookup as when the step is ready (`decide`), so the plan says what the run does.
-        const lookup = await this.newestIntact(project, job, signature.sha256);
+        asked.push({ step, job, signature: signJob({ ...job, inputs, code }).sha256 });
+      }
+      if (asked.length === 0) continue;
+      const { results: found } = await this.commands.send('findReusableMany', {
+        project,
+        lookups: asked.map((a) => ({ signature: a.signature, excludeJobId: a.job.id })),
+        limit: CANDIDATES,
+      });
+      for (const [i, { step, job }] of asked.entries()) {
+        // The same choice as when the step is ready (`decide`), so the plan says what the run does.
+        const lookup = await this.intactAmong(project, job, found[i] ?? []);
         if (lookup.kind === 'none' && lookup.newest === undefined) {
           findings.set(step.id, { kind: 'none', reason: lookup.reason });
           continue;
@@ -325,6 +335,15 @@ export class ReusePlanner {
       excludeJobId: job.id,
       limit: CANDIDATES,
     });
+    return this.intactAmong(project, job, results);
+  }
+
+  /** The first intact one of the earlier results found (newest first), or why none is. */
+  private async intactAmong(
+    project: string,
+    job: PlannedJob,
+    results: readonly ReusableResult[],
+  ): Promise<Lookup> {
     if (results.length === 0) {
       return { kind: 'none', reason: 'no earlier job of the project had its signature' };
     }

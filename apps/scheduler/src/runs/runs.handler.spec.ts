@@ -969,7 +969,8 @@ describe('the scheduler’s run workflow', () => {
       };
       commands
         .on('estimateRun', () => ({}) as CommandResult<'estimateRun'>)
-        .on('findReusable', () => ({ results: [evicted, earlier] }))
+        // The plan at submit asks each level of the DAG's lookups in one round trip.
+        .on('findReusableMany', (req) => ({ results: req.lookups.map(() => [evicted, earlier]) }))
         .on('verifyVersion', (req) => ({
           fileset: req.name,
           version: req.version,
@@ -1511,6 +1512,19 @@ describe('the scheduler’s run workflow', () => {
       return event;
     }
 
+    /**
+     * The report handled as the consumer would: handed back while its plan is in flight, which is
+     * recorded once the provisioner answers.
+     */
+    async function handled(event: StoredEventOf<'job.metrics_reported'>): Promise<void> {
+      try {
+        await handler.onMetricsReported(event);
+      } catch (error) {
+        if (!(error instanceof HandleLater)) throw error;
+      }
+      await handler.whenPlanned();
+    }
+
     it('moves a job its pace says is late, with the prediction and measurements, and tells its executor', async () => {
       await runningJob(30);
       const asked: unknown[] = [];
@@ -1524,7 +1538,7 @@ describe('the scheduler’s run workflow', () => {
           alternatives: [],
         };
       });
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       expect(asked).toEqual([
         expect.objectContaining({ jobId: JOB_ID, stepsLeft: 4, stepsPerSecond: 0.1, lostSteps: 2 }),
       ]);
@@ -1540,10 +1554,99 @@ describe('the scheduler’s run workflow', () => {
         expect.objectContaining({ jobId: JOB_ID, attempt: 1, graceSeconds: 30 }),
       ]);
       // The next report asks again (a control message may be lost), and decides nothing new.
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       expect(log.ofType('job.rescale_requested')).toHaveLength(1);
       expect(control.rescaled).toHaveLength(2);
       expect(asked).toHaveLength(1);
+    });
+
+    /** How `handler` settles `event` while the provisioner does not answer. */
+    function settled(
+      handler: RunsHandler,
+      event: StoredEventOf<'job.metrics_reported'>,
+    ): Promise<unknown> {
+      return Promise.race([
+        handler.onMetricsReported(event).then(
+          () => 'handled',
+          (error: unknown) => (error instanceof HandleLater ? 'handed back' : error),
+        ),
+        // Everything the handler does without waiting on the provisioner is done by then.
+        new Promise((resolve) => setImmediate(() => resolve('still waiting'))),
+      ]);
+    }
+
+    it('asks the provisioner off the consumer’s path, and records its answer when it comes', async () => {
+      // Given a late job, and a provisioner that has not answered yet
+      await runningJob(30);
+      const answers: ((plan: CommandResult<'planRescale'>) => void)[] = [];
+      commands.on(
+        'planRescale',
+        () => new Promise<CommandResult<'planRescale'>>((resolve) => answers.push(resolve)),
+      );
+      const move = {
+        decision: 'up' as const,
+        reason: 'predicted to finish 10 s after its deadline on local-1cpu-1024mb',
+        from: config(ONE, 40),
+        to: config(TWO, 27),
+        alternatives: [],
+      };
+      const outcome = (event: StoredEventOf<'job.metrics_reported'>) => settled(handler, event);
+
+      // When its report is handled, the consumer does not wait for the answer: the report is
+      // handed back, to come again once the plan is recorded
+      const first = await report();
+      expect(await outcome(first)).toBe('handed back');
+      expect(answers).toHaveLength(1);
+      // and its next report, while the plan is in flight, asks nothing more
+      expect(await outcome(await report())).toBe('handed back');
+      expect(answers).toHaveLength(1);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(0);
+
+      // When the provisioner answers, the move is recorded, caused by the report, and the job told
+      answers[0]!(move);
+      await handler.whenPlanned();
+      const [requested] = log.ofType('job.rescale_requested');
+      expect(requested?.causationId).toBe(first.id);
+      expect(control.rescaled).toEqual([expect.objectContaining({ jobId: JOB_ID, attempt: 1 })]);
+      // and the report handed back is settled when it comes again, deciding nothing new
+      expect(await outcome(first)).toBe('handled');
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
+      expect(answers).toHaveLength(1);
+    });
+
+    it('asks again for a report handed back by a scheduler that died before the answer', async () => {
+      await runningJob(30);
+      let asked = 0;
+      commands.on('planRescale', () => {
+        asked += 1;
+        // The first scheduler's question is never answered: it died.
+        if (asked === 1) return new Promise<CommandResult<'planRescale'>>(() => {});
+        return {
+          decision: 'up' as const,
+          reason: 'predicted to finish 10 s after its deadline on local-1cpu-1024mb',
+          from: config(ONE, 40),
+          to: config(TWO, 27),
+          alternatives: [],
+        };
+      });
+      const event = await report();
+      expect(await settled(handler, event)).toBe('handed back');
+
+      // A new scheduler gets the report again (JetStream held it) and decides it
+      const restarted = new RunsHandler(
+        new RunRepository(log),
+        new JobRepository(log),
+        work,
+        control,
+        commands,
+        silentLogger,
+      );
+      await expect(restarted.onMetricsReported(event)).rejects.toBeInstanceOf(HandleLater);
+      await restarted.whenPlanned();
+      expect(asked).toBe(2);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
+      await expect(restarted.onMetricsReported(event)).resolves.toBeUndefined();
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
     });
 
     it('asks nothing of a job on course, and moves none the provisioner says should stay', async () => {
@@ -1559,7 +1662,7 @@ describe('the scheduler’s run workflow', () => {
           alternatives: [],
         };
       });
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       expect(asked).toBe(0);
     });
 
@@ -1621,7 +1724,7 @@ describe('the scheduler’s run workflow', () => {
           },
         ],
       }));
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       const [exhausted] = log.ofType('run.budget_exhausted');
       expect(exhausted?.data).toMatchObject({
         jobId: JOB_ID,
@@ -1642,7 +1745,7 @@ describe('the scheduler’s run workflow', () => {
           `Job ${JOB_ID} cannot be rescaled: it is succeeded`,
         );
       });
-      await expect(handler.onMetricsReported(await report())).resolves.toBeUndefined();
+      await expect(handled(await report())).resolves.toBeUndefined();
       expect(log.ofType('job.rescale_requested')).toHaveLength(0);
       expect(control.rescaled).toHaveLength(0);
     });
@@ -1660,12 +1763,12 @@ describe('the scheduler’s run workflow', () => {
           alternatives: [],
         };
       });
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       expect(log.ofType('job.rescale_requested')).toHaveLength(0);
       expect(control.rescaled).toHaveLength(0);
       expect(asked).toBe(1);
       // The same step reported again (a redelivery, a batch of other metrics): not asked again.
-      await handler.onMetricsReported(await report());
+      await handled(await report());
       expect(asked).toBe(1);
     });
   });

@@ -26,6 +26,7 @@ import {
 } from '@acai/contracts';
 import {
   CommandSender,
+  describeError,
   HandleLater,
   JobControl,
   LOGGER,
@@ -67,6 +68,15 @@ import { ReusePlanner } from './reuse-planner.js';
 import { RunRepository } from './run.repository.js';
 
 /**
+ * How long a report whose rescale plan is in flight is handed back for: the plan is recorded as
+ * soon as it is answered; the report only checks that it was (or asks again after a restart).
+ */
+const RESCALE_RECHECK_MS = 2_000;
+
+/** How many times one report is handed back while its plan is in flight. */
+const RESCALE_HAND_BACKS = 5;
+
+/**
  * The scheduler's run workflow: accepts runs, queues each job once the jobs it needs have
  * succeeded (or ended, for one that continues on failure), skips the ones that cannot run, queues
  * a job again once the wait of its retry is over, puts dispatched jobs on their pool's work queue
@@ -78,6 +88,10 @@ import { RunRepository } from './run.repository.js';
 export class RunsHandler {
   /** Jobs last judged to stay where they run: the attempt and the step they were judged at. */
   private readonly stayed = new Map<string, Stayed>();
+  /** Rescale plans asked of the provisioner and not recorded yet, by job. */
+  private readonly planning = new Map<string, Promise<void>>();
+  /** Reports handed back while their job's plan was in flight, and how often, by event id. */
+  private readonly handedBack = new Map<string, number>();
 
   constructor(
     private readonly runs: RunRepository,
@@ -316,7 +330,24 @@ export class RunsHandler {
     const runId = event.correlationId;
     if (runId === null) return;
     const { state: job } = await this.jobs.load(event.project, event.aggregateId);
-    await this.rescaleIfLate(event, runId, job);
+    const planning = this.rescaleIfLate(event, runId, job);
+    await this.stopIfHopeless(event, runId, job);
+    // A plan asked of the provisioner for this report is not recorded yet: the report comes back
+    // (JetStream holds it meanwhile, so a scheduler that dies first asks again), without holding
+    // up the job's other events, or any other job's, while the provisioner answers.
+    if (planning && this.handBack(event.id)) throw new HandleLater(RESCALE_RECHECK_MS);
+    this.handedBack.delete(event.id);
+  }
+
+  /**
+   * A sweep trial's report: if it includes its objective and its sweep stops trials early, the
+   * rule judges it against the other trials; a hopeless trial is cancelled and its process killed.
+   */
+  private async stopIfHopeless(
+    event: StoredEventOf<'job.metrics_reported'>,
+    runId: string,
+    job: JobState,
+  ): Promise<void> {
     const trial = job.trial ?? null;
     const objective = trial?.objective ?? null;
     if (trial === null || objective === null || job.status !== 'running') return;
@@ -365,22 +396,73 @@ export class RunsHandler {
    * and the measurements (`job.rescale_requested`) and its executor is told to checkpoint and stop
    * the attempt, after which the job resumes from its checkpoint where it was moved. A move still
    * pending is asked again with every report, in case the control message was lost.
+   *
+   * The provisioner is asked off the consumer's path (one plan at a time per job): its answer is
+   * decided on and recorded when it comes, with the report as its cause. Answers whether a plan
+   * for this job is in flight (the report is to be handed back until it is recorded).
    */
-  private async rescaleIfLate(
+  private rescaleIfLate(
     event: StoredEventOf<'job.metrics_reported'>,
     runId: string,
     job: JobState,
-  ): Promise<void> {
+  ): boolean {
     const pending = job.rescale ?? null;
     if (job.status === 'running' && pending !== null && pending.attempt === job.attempt) {
       this.askToRescale(event.project, event.aggregateId, pending);
-      return;
+      return false;
     }
+    if (this.planning.has(event.aggregateId)) return true;
     const now = new Date();
     const check = rescaleCheck(job, now);
-    if (check === null) return;
+    if (check === null) return false;
     // Judged to stay before: asked again only once its prediction is worse than it was then.
-    if (!planAgain(this.stayed.get(event.aggregateId), job.attempt, check)) return;
+    if (!planAgain(this.stayed.get(event.aggregateId), job.attempt, check)) return false;
+    const jobId = event.aggregateId;
+    const task: Promise<void> = this.planRescale(event, runId, job, check)
+      .catch((error: unknown) => {
+        // The provisioner down or slow, or a race lost: the report, handed back, asks again.
+        this.logger.warn(
+          { runId, jobId, err: describeError(error) },
+          'job predicted to miss its share could not be planned again yet; its report asks again',
+        );
+      })
+      .finally(() => {
+        if (this.planning.get(jobId) === task) this.planning.delete(jobId);
+      });
+    this.planning.set(jobId, task);
+    return true;
+  }
+
+  /**
+   * Whether a report whose plan is in flight is handed back once more: at most
+   * {@link RESCALE_HAND_BACKS} times (a provisioner that does not answer by then is asked again by
+   * the job's next report, rather than the report be given up as never settled).
+   */
+  private handBack(eventId: string): boolean {
+    const times = this.handedBack.get(eventId) ?? 0;
+    if (times >= RESCALE_HAND_BACKS) {
+      this.handedBack.delete(eventId);
+      return false;
+    }
+    this.handedBack.delete(eventId);
+    this.handedBack.set(eventId, times + 1);
+    // At most the last 10,000 (the oldest first out): a forgotten one is only handed back again.
+    if (this.handedBack.size > 10_000) this.handedBack.delete(this.handedBack.keys().next().value!);
+    return true;
+  }
+
+  /** Every rescale plan in flight, answered and recorded (or failed): for a shutdown, and tests. */
+  async whenPlanned(): Promise<void> {
+    while (this.planning.size > 0) await Promise.all([...this.planning.values()]);
+  }
+
+  /** The provisioner's plan for a job `check` says is late or over, decided on and recorded. */
+  private async planRescale(
+    event: StoredEventOf<'job.metrics_reported'>,
+    runId: string,
+    job: JobState,
+    check: RescaleCheck,
+  ): Promise<void> {
     let plan: CommandResult<'planRescale'>;
     try {
       plan = await this.commands.send('planRescale', {
@@ -395,6 +477,7 @@ export class RunsHandler {
         spent: check.spent,
         finishBy: check.finishBy,
         maxCost: check.maxCost,
+        ...(check.spotLossSeconds === undefined ? {} : { spotLossSeconds: check.spotLossSeconds }),
       });
     } catch (error) {
       // It ended while its report waited here (or runs where no configuration is known): nothing

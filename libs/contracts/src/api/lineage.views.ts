@@ -140,7 +140,11 @@ export const ExperimentArtifactSchema = z.object({
   bytes: z.number().int().nonnegative().nullable(),
   /** The job that made it (null: uploaded, source data). */
   madeBy: z.string().nullable(),
-  /** How long that job ran, seconds (null: source data, or not known). */
+  /**
+   * How long computing it took, seconds: the job that made it, or, for a version that job took from
+   * an earlier result (copied from another project), the job that computed that result (null:
+   * source data, or not known).
+   */
   computeSeconds: z.number().nonnegative().nullable(),
   /**
    * How long the latest job that read it took to put it in place, seconds: the cost of loading it

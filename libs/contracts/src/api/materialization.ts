@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** How the materializer chooses: by utility (the default), or least recently used (a baseline). */
-export const MaterializationPolicySchema = z.enum(['utility', 'lru'], {
-  error: 'policy is utility or lru',
+export const MaterializationPolicySchema = z.enum(['utility', 'lru', 'lru-strict'], {
+  error: 'policy is utility, lru or lru-strict',
 });
 export type MaterializationPolicy = z.infer<typeof MaterializationPolicySchema>;
 
@@ -27,7 +27,7 @@ export const MaterializationDecisionSchema = z.object({
   quality: z.number().nullable(),
   alpha: z.number().min(0).max(1),
   budgetBytes: z.number().int().nonnegative(),
-  /** The project's derived bytes before this round of evictions. */
+  /** The project's derived bytes before this round of evictions (each content once). */
   derivedBytes: z.number().int().nonnegative(),
   /** The kept artifacts of lowest utility: the ones that won over it. */
   alternatives: z.array(WeighedArtifactSchema).max(5),
@@ -52,7 +52,7 @@ export const SetStorageBudgetSchema = z.strictObject({
       'Weight of model quality against recreation cost per byte in an artifact’s utility (0.5)',
     ),
   policy: MaterializationPolicySchema.optional().describe(
-    'utility (default): keep the highest utility; lru: keep the most recently used (the baseline utility is measured against)',
+    'utility (default): keep the highest utility; lru: keep the most recently used that fit, skipping one too big (the baseline utility is measured against); lru-strict: evict the least recently used until the rest fits, as a cache does',
   ),
 });
 export type SetStorageBudget = z.infer<typeof SetStorageBudgetSchema>;
@@ -64,7 +64,10 @@ export const StorageBudgetViewSchema = z.object({
   budgetBytes: z.number().int().nonnegative().nullable(),
   alpha: z.number(),
   policy: MaterializationPolicySchema,
-  /** Bytes of the derived versions not evicted (a blob two versions share counts twice). */
+  /**
+   * Bytes of the derived versions not evicted, versions with the same content (manifest) once, as
+   * the catalog stores them (a blob two different manifests share still counts twice).
+   */
   derivedBytes: z.number().int().nonnegative(),
   derivedVersions: z.number().int().nonnegative(),
   /** Versions the materializer has evicted, in all. */

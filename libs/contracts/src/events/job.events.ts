@@ -249,6 +249,12 @@ export const JobProvisionedV1 = defineEvent({
     decision: ProvisionDecisionSchema.nullable().default(null),
     /** Added compatibly: the share of its run's deadline and budget it was placed within, and why. */
     share: StepShareSchema.nullable().optional(),
+    /**
+     * Added compatibly: when it was placed (ISO 8601, real time): the instance is billed from here,
+     * so the time to its start (the boot, and the wait for an executor to take the work) is counted
+     * in what the job spent, at the configuration's price.
+     */
+    placedAt: z.string().optional(),
   }),
 });
 

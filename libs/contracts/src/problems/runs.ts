@@ -29,4 +29,9 @@ export const RunProblems = defineProblems('runs', {
     title:
       'A replay of this read model is running; its progress is on GET /api/v1/projections/{name}',
   },
+  PROVENANCE_BEHIND: {
+    code: ErrorCode.Unavailable,
+    retryable: true,
+    title: 'Provenance has not caught up with the event log yet',
+  },
 });

@@ -1,0 +1,70 @@
+// features.json, as the features steps write it and the model steps read it. The weather table's
+// matrices are small and sit inline as JSON arrays; a large table's (flights: 200,000 rows × 40-odd
+// columns) go beside it as little-endian 32-bit floats, row-major (`train.f32`, `test.f32`), which
+// write and read in a fraction of the time and a quarter of the bytes of their JSON.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { JobError, readJson, writeJson } from './acai.js';
+import type { Design, Matrix } from './design.js';
+
+export const FEATURES_FILE = 'features.json';
+
+/** The tables a model step can read: its file sets are `<table>-features`, `-model`, `-report`. */
+export const TABLES = ['weather', 'flights'] as const;
+export type Table = (typeof TABLES)[number];
+
+/** A matrix in features.json: inline, or the name of its binary file. */
+type StoredMatrix =
+  { rows: number; cols: number; data: number[] } | { rows: number; cols: number; file: string };
+
+/** Writes a design with its matrices in binary files beside features.json, and `extra` fields. */
+export function writeBinaryDesign(
+  folder: string,
+  design: Design,
+  extra: Record<string, unknown>,
+): void {
+  const store = (m: Matrix, file: string): StoredMatrix => {
+    const floats = Float32Array.from(m.data);
+    writeFileSync(
+      path.join(folder, file),
+      new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength),
+    );
+    return { rows: m.rows, cols: m.cols, file };
+  };
+  writeJson(folder, FEATURES_FILE, {
+    ...design,
+    train: store(design.train, 'train.f32'),
+    test: store(design.test, 'test.f32'),
+    ...extra,
+  });
+}
+
+/** Reads features.json and the binary files it names, checking their sizes. */
+export function readDesign(folder: string): Design {
+  const stored = readJson(folder, FEATURES_FILE) as Omit<Design, 'train' | 'test'> & {
+    train: StoredMatrix;
+    test: StoredMatrix;
+  };
+  const load = (m: StoredMatrix): Matrix => {
+    if (!('file' in m)) return m;
+    const full = path.join(folder, m.file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(full);
+    } catch (error) {
+      throw new JobError(
+        `cannot read ${full}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (bytes.byteLength !== m.rows * m.cols * 4)
+      throw new JobError(
+        `${full} has ${bytes.byteLength} bytes, expected ${m.rows} × ${m.cols} 32-bit floats ` +
+          `(${m.rows * m.cols * 4}): run the features step again`,
+      );
+    // Copied into an aligned buffer of its own (a Buffer may start at any offset of a shared one).
+    const data = new Float32Array(m.rows * m.cols);
+    new Uint8Array(data.buffer).set(bytes);
+    return { rows: m.rows, cols: m.cols, data };
+  };
+  return { ...stored, train: load(stored.train), test: load(stored.test) };
+}
