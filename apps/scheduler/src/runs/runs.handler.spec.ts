@@ -775,13 +775,18 @@ describe('the scheduler’s run workflow', () => {
 
       beforeEach(() => {
         evicted = new Set();
-        // etl's signature is looked up first (it reads nothing), train's once etl's is found.
+        // etl's signature is looked up first (it reads nothing), train's once etl's is found: by
+        // the plan at submit a level at a time, by the run as each step is ready.
         const signatures: string[] = [];
+        const resultOf = (signature: string) => {
+          if (!signatures.includes(signature)) signatures.push(signature);
+          return signatures.indexOf(signature) === 0 ? earlier : earlierTrain;
+        };
         commands
-          .on('findReusable', (req) => {
-            if (!signatures.includes(req.signature)) signatures.push(req.signature);
-            return { results: [signatures.indexOf(req.signature) === 0 ? earlier : earlierTrain] };
-          })
+          .on('findReusable', (req) => ({ results: [resultOf(req.signature)] }))
+          .on('findReusableMany', (req) => ({
+            results: req.lookups.map((l) => [resultOf(l.signature)]),
+          }))
           .on('verifyVersion', (req) => {
             const gone = evicted.has(`${req.name}@${req.version}`);
             return {
@@ -894,7 +899,7 @@ describe('the scheduler’s run workflow', () => {
           spec: { ...never, reuse: 'never' },
         });
         await deliver();
-        expect(commands.sent.filter((c) => c.name === 'findReusable')).toEqual([]);
+        expect(commands.sent.filter((c) => c.name.startsWith('findReusable'))).toEqual([]);
         expect(log.ofType('run.submitted')[0]!.data.reusePlan).toBeUndefined();
       });
     });
