@@ -33,6 +33,12 @@ describe('reuse of earlier results', () => {
     await system?.close();
   });
 
+  /**
+   * `make` writes the time on purpose and is not marked `nondeterministic`: every time it is
+   * computed its output has other bytes, which is how these tests tell a version taken from an
+   * earlier job from one computed again (and why the step that reads a recomputed one computes
+   * too). Marked nondeterministic, it would never be reused, which is what they test.
+   */
   async function writeScript(comment: string): Promise<void> {
     await writeFile(
       script,
@@ -145,38 +151,51 @@ describe('reuse of earlier results', () => {
     ]);
   });
 
-  it('reuses both steps of the same pipeline run again, with the first run’s versions', async () => {
+  it('follows its plan when the same pipeline runs again: the last step takes the first run’s versions, the step only it reads is not run at all', async () => {
     second = await run(spec());
-    for (const step of ['make', 'use']) {
-      const events = await history(idOf(second, step));
-      expect(events.map((e) => e.type)).toEqual(['job.reused']);
-      expect(outputsOf(events)).toEqual(outputsOf(await history(idOf(first, step))));
-      expect(events[0]!.data['from']).toMatchObject({ jobId: idOf(first, step), runId: first.id });
-    }
+    const use = await history(idOf(second, 'use'));
+    expect(use.map((e) => e.type)).toEqual(['job.reused']);
+    expect(outputsOf(use)).toEqual(outputsOf(await history(idOf(first, 'use'))));
+    expect(use[0]!.data['from']).toMatchObject({ jobId: idOf(first, 'use'), runId: first.id });
+    expect(await explain(idOf(second, 'use'))).toMatchObject({
+      decision: 'reused',
+      reusedFrom: idOf(first, 'use'),
+      nearest: { jobId: idOf(first, 'use'), sameSignature: true, differences: [] },
+    });
+    // It was signed with the version make's earlier job committed.
+    const [made] = outputsOf(await history(idOf(first, 'make'))) as { version: number }[];
+    expect(use[0]!.data['inputs']).toEqual([
+      expect.objectContaining({ fileset: 'reuse-data', version: made!.version }),
+    ]);
+    const make = await history(idOf(second, 'make'));
+    expect(make.map((e) => e.type)).toEqual(['job.skipped']);
+    expect(make[0]!.data).toMatchObject({ notNeeded: { from: idOf(first, 'make') } });
     expect(await system.client().getRun(second.id)).toMatchObject({
-      reuse: { jobs: 2 },
+      status: 'succeeded',
+      reuse: { jobs: 1 },
       jobs: [
-        { name: 'make', status: 'succeeded', reusedFrom: idOf(first, 'make') },
+        { name: 'make', status: 'skipped', notNeeded: expect.stringMatching(/^not needed: /) },
         { name: 'use', status: 'succeeded', reusedFrom: idOf(first, 'use') },
       ],
     });
-    const why = await explain(idOf(second, 'make'));
-    expect(why).toMatchObject({
-      decision: 'reused',
-      reusedFrom: idOf(first, 'make'),
-      nearest: { jobId: idOf(first, 'make'), sameSignature: true, differences: [] },
+    expect(await system.client().getJob(idOf(second, 'make'))).toMatchObject({
+      status: 'skipped',
+      reason: 'not_needed',
+      attempt: 0,
     });
   });
 
-  it('ends a reused job’s followed logs at once: it never ran, so no output will come', async () => {
-    const started = Date.now();
-    const followed: string[] = [];
-    for await (const line of system.client().followJobLogs(idOf(second, 'make')))
-      followed.push(line);
-    expect(followed).toEqual([]);
-    // Not the 5 s a follower waits for the end marker of a job that ended (npm run up follows
-    // each job of a run, so a reused run of five steps took 25 s there).
-    expect(Date.now() - started).toBeLessThan(2_000);
+  it('ends the followed logs of a job that did not run (reused, or not needed) at once: no output will come', async () => {
+    for (const step of ['use', 'make']) {
+      const started = Date.now();
+      const followed: string[] = [];
+      for await (const line of system.client().followJobLogs(idOf(second, step)))
+        followed.push(line);
+      expect(followed).toEqual([]);
+      // Not the 5 s a follower waits for the end marker of a job that ended (npm run up follows
+      // each job of a run, so a reused run of five steps took 25 s there).
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
   });
 
   it('computes again when the code changed, and says what differed', async () => {
@@ -210,19 +229,25 @@ describe('reuse of earlier results', () => {
   });
 
   it('computes again when the earlier output was evicted', async () => {
+    // The step that reads make's output computes, so make's own result is what is decided.
+    const makeAlone = () => {
+      const s = spec();
+      (s.steps[1] as Record<string, unknown>)['reuse'] = 'never';
+      return s;
+    };
     const [version] = outputsOf(await history(idOf(first, 'make'))) as { version: number }[];
     const evicted = await system.client().evictVersion('reuse-data', version!.version);
     expect(evicted).toMatchObject({ version: version!.version });
     // The newest result with version 1's signature is now the `reuse: never` run's (a version of
     // its own): it is taken. Evict that too, so that only evicted results are left.
-    const again = await run(spec());
+    const again = await run(makeAlone());
     const why = await explain(idOf(again, 'make'));
     expect(why.decision).toBe('reused');
     const taken = outputsOf(await history(idOf(again, 'make'))) as { version: number }[];
     expect(await system.client().evictVersion('reuse-data', taken[0]!.version)).toMatchObject({
       version: taken[0]!.version,
     });
-    const last = await run(spec());
+    const last = await run(makeAlone());
     const whyNot = await explain(idOf(last, 'make'));
     expect(whyNot.decision).toBe('computed');
     expect(whyNot.reason).toMatch(/is not intact \(reuse-data@\d+: it was evicted/);
@@ -319,5 +344,99 @@ describe('reuse of earlier results', () => {
     );
     expect(read.status).toBe(200);
     expect(read.text).toBe(bytes.text);
+  });
+
+  describe('a run follows its reuse plan: etl -> train -> evaluate', () => {
+    const copy = (from: string, to: string) => [
+      'sh',
+      '-c',
+      `mkdir -p outputs/${to} && cp inputs/${from}/* outputs/${to}/`,
+    ];
+    /** `gate`: a step evaluate waits for (it reads nothing of it), running `seconds`. */
+    const pipeline = (gate?: number): RunSpecInput => ({
+      name: 'plan-pipeline',
+      steps: [
+        ...(gate === undefined ? [] : [{ name: 'gate', command: ['sleep', String(gate)] }]),
+        {
+          name: 'etl',
+          command: [
+            'sh',
+            '-c',
+            'mkdir -p outputs/plan-data && echo "rows 1 2 3" > outputs/plan-data/d',
+          ],
+          outputs: [{ fileset: 'plan-data' }],
+        },
+        {
+          name: 'train',
+          command: copy('plan-data', 'plan-model'),
+          inputs: [{ step: 'etl', output: 'plan-data' }],
+          outputs: [{ fileset: 'plan-model' }],
+        },
+        {
+          name: 'evaluate',
+          command: copy('plan-model', 'plan-report'),
+          inputs: [{ step: 'train', output: 'plan-model' }],
+          outputs: [{ fileset: 'plan-report' }],
+          ...(gate === undefined ? {} : { needs: ['gate'] }),
+        },
+      ],
+    });
+    const types = async (s: Submitted, step: string) =>
+      (await history(idOf(s, step))).map((e) => e.type);
+
+    let computed: Submitted;
+
+    it('runs the pipeline again without loading or computing etl and train: only evaluate’s result is taken', async () => {
+      computed = await run(pipeline());
+      for (const step of ['etl', 'train', 'evaluate'])
+        expect(await types(computed, step)).toContain('job.started');
+
+      const again = await run(pipeline());
+      // Neither run nor taken: no job of them was queued, dispatched or started.
+      for (const step of ['etl', 'train'])
+        expect(await types(again, step)).toEqual(['job.skipped']);
+      expect(await types(again, 'evaluate')).toEqual(['job.reused']);
+      const evaluate = await history(idOf(again, 'evaluate'));
+      expect(outputsOf(evaluate)).toEqual(outputsOf(await history(idOf(computed, 'evaluate'))));
+      expect(await system.client().getRun(again.id)).toMatchObject({
+        status: 'succeeded',
+        jobs: [
+          { name: 'etl', status: 'skipped', notNeeded: expect.stringMatching(/^not needed: /) },
+          { name: 'train', status: 'skipped', notNeeded: expect.stringMatching(/^not needed: /) },
+          { name: 'evaluate', status: 'succeeded', reusedFrom: idOf(computed, 'evaluate') },
+        ],
+      });
+      const timeline = await system.client().getRunTimeline(again.id);
+      const summaries = timeline.items.map((i) => i.summary);
+      expect(summaries[0]).toBe(
+        "Run 'plan-pipeline' submitted: 3 jobs; reuse plan: 'etl', 'train' not needed (only steps that take earlier results read them); 'evaluate' to take earlier results",
+      );
+      expect(summaries).toContain("'etl' settled: not needed");
+      expect(summaries.at(-1)).toBe('Run succeeded');
+    });
+
+    it('falls back when evaluate’s earlier result is evicted after the plan: train is needed after all and takes its own, evaluate computes, etl still never runs', async () => {
+      const client = system.client();
+      const submitted = await client.submitRun(pipeline(4));
+      // The plan was made at submit; evaluate is ready only once gate has slept.
+      const report = outputsOf(await history(idOf(computed, 'evaluate'))) as { version: number }[];
+      await client.evictVersion('plan-report', report[0]!.version);
+      const done = await system.waitForRun(submitted.id, undefined, 60_000);
+      expect(done.status).toBe('succeeded');
+
+      expect(await types(submitted, 'etl')).toEqual(['job.skipped']);
+      expect(await types(submitted, 'train')).toEqual(['job.reused']);
+      expect(await types(submitted, 'evaluate')).toContain('job.started');
+      const timeline = await client.getRunTimeline(submitted.id);
+      const revised = timeline.items.filter((i) => i.type === 'run.reuse_plan_revised');
+      expect(revised).toEqual([
+        expect.objectContaining({
+          jobId: idOf(submitted, 'train'),
+          summary: expect.stringMatching(
+            /^'train' needed after all: 'evaluate' computes instead of taking an earlier result, so 'train' runs \(or takes its own\) first: .*is not intact \(plan-report@\d+: it was evicted/,
+          ),
+        }),
+      ]);
+    });
   });
 });

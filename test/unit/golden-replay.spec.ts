@@ -163,6 +163,39 @@ it('tells the run’s timeline: every attempt and decision in order, in words (r
   expect(retry?.data).toMatchObject({ reason: 'nonzero_exit', retry: 1, delayMs: 5000 });
 });
 
+it('tells a run that followed its reuse plan: the step left out ends after the one that read it (run-not-needed)', () => {
+  const events = readLog('run-not-needed');
+  const runId = events[0]!.aggregateId;
+  expect(
+    runTimelines(events)
+      .get(runId)!
+      .map((e) => [e.step, e.summary]),
+  ).toEqual([
+    [
+      null,
+      "Run 'etl-train' submitted: 2 jobs; reuse plan: 'etl' not needed (only steps that take earlier results read them); 'train' to take earlier results",
+    ],
+    [
+      'train',
+      "'train' reused the result of job job-01kbn9w2e5d2e4g6i8k0m2n, taking model v2 (saved 42 s)",
+    ],
+    ['train', "'train' settled: succeeded"],
+    [
+      'etl',
+      "'etl' not needed: only steps that take earlier results read it ('train'), so it was neither run nor taken",
+    ],
+    ['etl', "'etl' settled: not needed"],
+    [null, 'Run succeeded'],
+  ]);
+  // The run decider, given the log, ends the same: a step left out counts as success.
+  const run = fold(runDecider, events.filter((e) => e.aggregate === 'run').map(asNew));
+  expect(run.phase).toBe('succeeded');
+  expect(run.outcomes).toEqual({
+    [events[3]!.aggregateId]: 'not_needed',
+    [events[1]!.aggregateId]: 'succeeded',
+  });
+});
+
 describe.each(fixtures)('golden log %s', (name) => {
   const events = readLog(name);
   const runId = events[0]?.aggregateId;

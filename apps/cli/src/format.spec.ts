@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { bytes, duration, runProgressLine, table, usd, type RunView } from './format.js';
+import { bytes, duration, runProgressLine, runTable, table, usd, type RunView } from './format.js';
 
 const run = (over: Partial<RunView> = {}): RunView => ({
   id: 'run-1',
@@ -37,6 +37,20 @@ describe('formatting', () => {
     expect(line).toBe(
       'mnist running | jobs 1/3 | train 3/5 | ETA 42.0 s | cost $0.000389 of $0.50 | deadline in 10 min 0 s',
     );
+  });
+
+  it('notes in the jobs table which job took an earlier result and which was not needed', () => {
+    const lines = runTable(
+      run({
+        status: 'succeeded',
+        jobs: [
+          { id: 'job-1', name: 'etl', status: 'skipped', notNeeded: 'not needed: …' },
+          { id: 'job-2', name: 'train', status: 'succeeded', reusedFrom: 'job-0' },
+        ],
+      }),
+    ).split('\n');
+    expect(lines[1]).toMatch(/^job-1 +etl +skipped +not needed \(only reused steps read it\)$/);
+    expect(lines[2]).toMatch(/^job-2 +train +succeeded +reused job-0$/);
   });
 
   it('says a sweep’s trials', () => {

@@ -121,7 +121,11 @@ export function runTable(run: RunView): string {
       j.id,
       j.name,
       j.status,
-      j.reusedFrom === undefined ? '' : `reused ${j.reusedFrom}`,
+      j.reusedFrom !== undefined
+        ? `reused ${j.reusedFrom}`
+        : j.notNeeded !== undefined
+          ? 'not needed (only reused steps read it)'
+          : '',
     ]),
   );
 }

@@ -51,6 +51,7 @@ export {
   RUN,
   type RunLimits,
   type RunOrigin,
+  type ReusePlannedStep,
 } from './events/run.events.js';
 export {
   type EarlyStopped,

@@ -156,7 +156,12 @@ export const runsProjection: Projection<RunView> = {
         },
       };
     }
-    const jobs = doc.jobs.map((j) => (j === job ? { ...j, status } : j));
+    // A job its run's reuse plan left out says why it is skipped: it counts as success.
+    const notNeeded =
+      event.type === 'job.skipped' && event.data.notNeeded !== undefined
+        ? { notNeeded: event.data.reason }
+        : {};
+    const jobs = doc.jobs.map((j) => (j === job ? { ...j, status, ...notNeeded } : j));
     // A run is running once a job of it has actually run (a cancelled or skipped job never did).
     const runStatus: RunStatus =
       doc.status === 'queued' &&
@@ -254,7 +259,11 @@ export const jobsProjection: Projection<JobView> = {
           message: `moved to ${event.data.to.name}${event.data.checkpoint === null ? '' : `, resuming from ${event.data.checkpoint.fileset}@${event.data.checkpoint.version}`}`,
         };
       case 'job.skipped':
-        return { ...next, reason: 'skipped', message: event.data.reason };
+        return {
+          ...next,
+          reason: event.data.notNeeded === undefined ? 'skipped' : 'not_needed',
+          message: event.data.reason,
+        };
       default:
         return next;
     }

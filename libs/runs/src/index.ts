@@ -12,8 +12,12 @@ export {
 } from './job.decider.js';
 export {
   type BudgetedStep,
+  isLeftOut,
+  jobsToLeaveOut,
   jobsToStop,
+  type JobToLeaveOut,
   type JobToStop,
+  plannedOutput,
   readyJobs,
   remainingLimits,
   type RemainingLimits,

@@ -181,6 +181,15 @@ const history: Record<Status, NewEvent[]> = {
   skipped: [skipped],
 };
 
+const leftOut: NewEvent = {
+  type: 'job.skipped',
+  data: {
+    reason: 'only reused steps read it',
+    step: 'evaluate',
+    notNeeded: { from: 'job_earlier' },
+  },
+};
+
 const commands = {
   queue: { kind: 'queue', data: queuedData },
   reuse: { kind: 'reuse', data: reusedData },
@@ -192,6 +201,12 @@ const commands = {
   cancel: { kind: 'cancel', reason: 'a step it needs did not succeed' },
   requeue: { kind: 'requeue', retry: 1 },
   skip: { kind: 'skip', reason: "step 'prepare', which it needs, failed", step: 'prepare' },
+  leave_out: {
+    kind: 'leave_out',
+    reason: 'only reused steps read it',
+    step: 'evaluate',
+    from: 'job_earlier',
+  },
   report_metrics: { kind: 'report_metrics', data: metricsData },
   record_checkpoint: { kind: 'record_checkpoint', data: checkpointData },
   request_rescale: { kind: 'request_rescale', data: rescaleData },
@@ -385,6 +400,19 @@ const table: Record<keyof typeof commands, Partial<Record<Status, NewEvent[] | R
     dispatched: nothing,
     running: nothing,
     retrying: [requeued(1)],
+    succeeded: nothing,
+    failed: nothing,
+    cancelled: nothing,
+    skipped: nothing,
+  },
+  // Left out by its run's reuse plan: only a job never queued (one queued runs for its run).
+  leave_out: {
+    none: [leftOut],
+    queued: nothing,
+    provisioned: nothing,
+    dispatched: nothing,
+    running: nothing,
+    retrying: nothing,
     succeeded: nothing,
     failed: nothing,
     cancelled: nothing,

@@ -184,6 +184,12 @@ export type JobCommand =
   | { kind: 'requeue'; retry: number }
   /** It cannot run: `step`, which it needs, did not succeed. */
   | { kind: 'skip'; reason: string; step: string }
+  /**
+   * Its run's reuse plan left it out and nothing needed it after all: it ends skipped with
+   * `notNeeded`, never having been queued. `step` names a step that reads it, `from` the earlier
+   * job whose result that step was signed with.
+   */
+  | { kind: 'leave_out'; reason: string; step: string; from: string | null }
   | { kind: 'report_metrics'; data: EventData<'job.metrics_reported'> }
   /** Move the running attempt to another configuration (see `job.rescale_requested`). */
   | { kind: 'request_rescale'; data: EventData<'job.rescale_requested'> }
@@ -375,6 +381,20 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
         return isTerminal(state.status)
           ? []
           : [{ type: 'job.skipped', data: { reason: command.reason, step: command.step } }];
+      case 'leave_out':
+        // Only a job never queued: one that was is running, or ran, for its run already.
+        return state.status === 'none'
+          ? [
+              {
+                type: 'job.skipped',
+                data: {
+                  reason: command.reason,
+                  step: command.step,
+                  notNeeded: { from: command.from },
+                },
+              },
+            ]
+          : [];
       case 'report_metrics': {
         // Metrics belong to the attempt that is running; late ones of an ended job are dropped,
         // and a batch sent again (numbered, its answer lost) is recorded once.

@@ -9,10 +9,14 @@ import {
 } from '@acai/contracts';
 import { deciderSpec, plannedJob } from '@acai/testkit';
 import {
+  isLeftOut,
+  jobsToLeaveOut,
   jobsToStop,
+  plannedOutput,
   readyJobs,
   runDecider,
   sweepsToComplete,
+  unbudgetedJobs,
   type RunCommand,
   type RunPhase,
   type RunState,
@@ -122,6 +126,8 @@ describe('runDecider', () => {
         exhausted: null,
         sweeps: [],
         sweepResults: {},
+        reusePlan: {},
+        revised: {},
       });
     });
 
@@ -625,6 +631,141 @@ describe('runDecider', () => {
           },
           runCancelled,
         ]);
+    });
+  });
+
+  describe('the reuse plan made at submit', () => {
+    // prepare -> train -> evaluate run again: evaluate's earlier result is taken, so prepare and
+    // train, which only it (through train) reads, are neither run nor taken.
+    const planned = (
+      j: PlannedJob,
+      decision: 'reuse' | 'compute' | 'not_needed' | 'when_ready',
+      outputs: { fileset: string; version: number }[] = [],
+    ) => ({
+      jobId: j.id,
+      name: j.name,
+      decision,
+      reason: `${j.name}: ${decision}`,
+      from: `earlier-${j.name}`,
+      outputs,
+    });
+    const plan = [
+      planned(prepare, 'not_needed', [{ fileset: 'data', version: 3 }]),
+      planned(train, 'not_needed', [{ fileset: 'model', version: 7 }]),
+      planned(evaluate, 'reuse', [{ fileset: 'report', version: 2 }]),
+    ];
+    // The submission with its plan: the run follows what it recorded, not a new lookup.
+    const reusePlanned: NewEvent = {
+      type: 'run.submitted',
+      data: { ...planOf(prepare, train, evaluate), reusePlan: plan },
+    };
+    const revised = (j: PlannedJob, by: PlannedJob): NewEvent => ({
+      type: 'run.reuse_plan_revised',
+      data: {
+        jobId: j.id,
+        name: j.name,
+        neededBy: { jobId: by.id, name: by.name },
+        reason: 'its earlier result was evicted',
+      },
+    });
+
+    it('is recorded with the submission when it leaves a step out', () => {
+      spec
+        .given([])
+        .when({ kind: 'submit', data: planOf(prepare, train, evaluate), reusePlan: plan })
+        .then([reusePlanned]);
+    });
+
+    it('is not recorded when it leaves nothing out: the run decides each step when it is ready', () => {
+      spec
+        .given([])
+        .when({
+          kind: 'submit',
+          data: planOf(prepare, train, evaluate),
+          reusePlan: [
+            planned(prepare, 'reuse'),
+            planned(train, 'reuse'),
+            planned(evaluate, 'reuse'),
+          ],
+        })
+        .then([submitted]);
+    });
+
+    it('never queues a step it leaves out, and lets the steps that need it go at once', () => {
+      const run = state([reusePlanned]);
+      expect(names(readyJobs(run))).toEqual(['evaluate']);
+      expect(isLeftOut(run, train.id)).toBe(true);
+      expect(isLeftOut(run, evaluate.id)).toBe(false);
+    });
+
+    it('gives the steps that read a step left out the versions of its earlier result', () => {
+      const run = state([reusePlanned]);
+      expect(plannedOutput(run, 'train', 'model')).toEqual({ version: 7, from: 'earlier-train' });
+      expect(plannedOutput(run, 'train', 'other')).toBeUndefined();
+      // A step not left out commits what its readers take.
+      expect(plannedOutput(run, 'evaluate', 'report')).toBeUndefined();
+    });
+
+    it('ends a step left out only once every step that needs it has ended, last first', () => {
+      const leaveOut = (events: NewEvent[]) =>
+        jobsToLeaveOut(state(events)).map((l) => [l.job.name, l.step, l.from, l.reason]);
+      expect(leaveOut([reusePlanned])).toEqual([]);
+      const reused = [reusePlanned, settled(evaluate, 'succeeded')];
+      expect(leaveOut(reused)).toEqual([
+        [
+          'train',
+          'evaluate',
+          'earlier-train',
+          "not needed: only steps that take earlier results read it ('evaluate'), so it was neither run nor taken",
+        ],
+      ]);
+      expect(leaveOut([...reused, settled(train, 'not_needed')])).toEqual([
+        [
+          'prepare',
+          'train',
+          'earlier-prepare',
+          "not needed: only steps that take earlier results read it ('train'), so it was neither run nor taken",
+        ],
+      ]);
+    });
+
+    it('leaves a step left out out of what is left of a budget to split: it costs nothing', () => {
+      expect(names(unbudgetedJobs(state([reusePlanned])))).toEqual(['evaluate']);
+    });
+
+    it('counts a step left out as success for the run', () => {
+      spec
+        .given([reusePlanned, settled(evaluate, 'succeeded'), settled(train, 'not_needed')])
+        .when(settle(prepare, 'not_needed'))
+        .then([settled(prepare, 'not_needed'), runSucceeded]);
+    });
+
+    it('calls a step left out back when a step that reads it must compute after all', () => {
+      const given = [reusePlanned];
+      spec
+        .given(given)
+        .when({
+          kind: 'revise_plan',
+          jobIds: [train.id],
+          neededBy: evaluate.id,
+          reason: 'its earlier result was evicted',
+        })
+        .then([revised(train, evaluate)]);
+      const run = state([...given, revised(train, evaluate)]);
+      // train runs (or takes its own earlier result) first, reading prepare's from the plan;
+      // evaluate waits for it; prepare is still left out.
+      expect(names(readyJobs(run))).toEqual(['train']);
+      expect(plannedOutput(run, 'train', 'model')).toBeUndefined();
+      expect(plannedOutput(run, 'prepare', 'data')).toEqual({
+        version: 3,
+        from: 'earlier-prepare',
+      });
+      expect(jobsToLeaveOut(run)).toEqual([]);
+      // Once called back, again is nothing.
+      spec
+        .given([...given, revised(train, evaluate)])
+        .when({ kind: 'revise_plan', jobIds: [train.id], neededBy: evaluate.id, reason: 'again' })
+        .then([]);
     });
   });
 });

@@ -8,6 +8,7 @@ import {
   type PlannedJob,
   type RunLimits,
   type RunOrigin,
+  type ReusePlannedStep,
   type StepPlan,
   type StepShare,
   assertUnreachable,
@@ -45,6 +46,13 @@ export interface RunState {
   readonly shares: Readonly<Record<string, BudgetedStep>>;
   /** Why its budget ran out, once it did. */
   readonly exhausted: EventData<'run.budget_exhausted'> | null;
+  /**
+   * What its reuse plan decided at submit for each job, by job id (empty: no plan recorded, as for
+   * a run whose plan left nothing out).
+   */
+  readonly reusePlan: Readonly<Record<string, ReusePlannedStep>>;
+  /** Jobs the plan left out that are needed after all (`run.reuse_plan_revised`). */
+  readonly revised: Readonly<Record<string, true>>;
 }
 
 /** A job's share of the run's limits, as `run.step_budgeted` recorded it. */
@@ -65,7 +73,20 @@ export interface RemainingLimits {
 }
 
 export type RunCommand =
-  | { kind: 'submit'; data: EventData<'run.submitted'> }
+  /**
+   * Accept the run. `reusePlan`: what the reuse plan made at submit decided for each job; recorded
+   * in `run.submitted` when it leaves a job out, since the run then follows it.
+   */
+  | {
+      kind: 'submit';
+      data: EventData<'run.submitted'>;
+      reusePlan?: readonly ReusePlannedStep[];
+    }
+  /**
+   * Job `neededBy`, which reads the jobs `jobIds` the plan left out, was to take an earlier result
+   * but computes (`reason`): those jobs are needed after all and run (or take their own results).
+   */
+  | { kind: 'revise_plan'; jobIds: readonly string[]; neededBy: string; reason: string }
   | {
       kind: 'settle_job';
       jobId: string;
@@ -129,6 +150,8 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
     exhausted: null,
     sweeps: [],
     sweepResults: {},
+    reusePlan: {},
+    revised: {},
   }),
 
   decide(command, state) {
@@ -136,7 +159,9 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
       case 'submit':
         if (state.phase !== 'none')
           throw new AcaiError(RunProblems.RUN_EXISTS, 'A run with this id exists already');
-        return [{ type: 'run.submitted', data: command.data }];
+        return [{ type: 'run.submitted', data: withReusePlan(command.data, command.reusePlan) }];
+      case 'revise_plan':
+        return revisePlan(command, state);
       case 'settle_job': {
         const job = state.jobs.find((j) => j.id === command.jobId);
         if (job === undefined) return [];
@@ -219,7 +244,10 @@ export const runDecider: Decider<RunState, RunCommand, NewEvent> & {
           maxParallel: event.data.maxParallel ?? null,
           sweeps: event.data.sweeps ?? [],
           limits: event.data.limits ?? null,
+          reusePlan: Object.fromEntries((event.data.reusePlan ?? []).map((s) => [s.jobId, s])),
         };
+      case 'run.reuse_plan_revised':
+        return { ...state, revised: { ...state.revised, [event.data.jobId]: true } };
       case 'run.step_budgeted':
         return {
           ...state,
@@ -318,8 +346,111 @@ function conclusion(state: RunState): NewEvent[] {
   ];
 }
 
-/** Outcomes a run succeeds with: an early-stopped trial did what its sweep asked. */
-const OK: ReadonlySet<JobOutcome | undefined> = new Set(['succeeded', 'early_stopped']);
+/**
+ * Outcomes a run succeeds with: an early-stopped trial did what its sweep asked, a job its reuse
+ * plan left out was not needed.
+ */
+const OK: ReadonlySet<JobOutcome | undefined> = new Set([
+  'succeeded',
+  'early_stopped',
+  'not_needed',
+]);
+
+/** Outcomes that let a step that needs it run (a step left out: its readers take earlier results). */
+const DONE: ReadonlySet<JobOutcome | undefined> = new Set(['succeeded', 'not_needed']);
+
+/** The submission with its reuse plan, when the plan leaves a job out (the run follows it only then). */
+function withReusePlan(
+  data: EventData<'run.submitted'>,
+  plan: readonly ReusePlannedStep[] | undefined,
+): EventData<'run.submitted'> {
+  const ids = new Set(data.jobs.map((j) => j.id));
+  const steps = (plan ?? []).filter((s) => ids.has(s.jobId));
+  if (!steps.some((s) => s.decision === 'not_needed')) return data;
+  return { ...data, reusePlan: steps };
+}
+
+function revisePlan(
+  command: Extract<RunCommand, { kind: 'revise_plan' }>,
+  state: RunState,
+): NewEvent[] {
+  const by = state.jobs.find((j) => j.id === command.neededBy);
+  if (by === undefined || state.phase !== 'active') return [];
+  return state.jobs
+    .filter((j) => command.jobIds.includes(j.id) && isLeftOut(state, j.id))
+    .map((j) => ({
+      type: 'run.reuse_plan_revised',
+      data: {
+        jobId: j.id,
+        name: j.name,
+        neededBy: { jobId: by.id, name: by.name },
+        reason: command.reason,
+      },
+    }));
+}
+
+/**
+ * Whether the run's reuse plan leaves job `jobId` out now: the plan said `not_needed`, no step
+ * that reads it has needed it after all, and it has not ended otherwise.
+ */
+export function isLeftOut(state: RunState, jobId: string): boolean {
+  return (
+    state.reusePlan[jobId]?.decision === 'not_needed' &&
+    state.revised[jobId] === undefined &&
+    state.outcomes[jobId] === undefined
+  );
+}
+
+/**
+ * The version of `fileset` a step that reads step `step` takes while the plan leaves `step` out:
+ * the one its earlier result committed, which the plan signed the reader with. Undefined when the
+ * step is not left out (its own job commits what its readers take).
+ */
+export function plannedOutput(
+  state: RunState,
+  step: string,
+  fileset: string,
+): { version: number; from: string | null } | undefined {
+  const job = state.jobs.find((j) => j.name === step);
+  if (job === undefined || !isLeftOut(state, job.id)) return undefined;
+  const planned = state.reusePlan[job.id]!;
+  const output = planned.outputs.find((o) => o.fileset === fileset);
+  return output === undefined ? undefined : { version: output.version, from: planned.from };
+}
+
+/** A job the plan left out whose readers have all ended: it ends `not_needed` (see {@link jobsToLeaveOut}). */
+export interface JobToLeaveOut {
+  readonly job: PlannedJob;
+  /** A step that needs it (the first in the run's order). */
+  readonly step: string;
+  /** The earlier job whose result its readers were signed with (null: none recorded). */
+  readonly from: string | null;
+  readonly reason: string;
+}
+
+/**
+ * Jobs the reuse plan leaves out that can end now: every job that needs one has ended (had one
+ * computed after all, it would have revised the plan first and waited), so none will read it. A
+ * job left out is ended after its readers, never before: until then a reader whose earlier result
+ * turns out gone can still call for it.
+ */
+export function jobsToLeaveOut(state: RunState): JobToLeaveOut[] {
+  if (state.phase !== 'active') return [];
+  return state.jobs.flatMap((job): JobToLeaveOut[] => {
+    if (!isLeftOut(state, job.id)) return [];
+    const readers = state.jobs.filter((j) => j.needs.includes(job.name));
+    if (readers.some((r) => state.outcomes[r.id] === undefined)) return [];
+    const planned = state.reusePlan[job.id]!;
+    return [
+      {
+        job,
+        step: readers[0]?.name ?? job.name,
+        from: planned.from,
+        reason: `not needed: only steps that take earlier results read it (${readers.map((r) => `'${r.name}'`).join(', ')}), so it was neither run nor taken`,
+      },
+    ];
+  });
+}
 
 /**
  * Sweeps whose trials have all ended but whose best trial is not recorded yet: the scheduler finds
@@ -346,12 +477,16 @@ function producers(job: PlannedJob): string[] {
 }
 
 /**
- * Jobs the scheduler queues now: not settled, and every job they need succeeded, or, for a job that
- * continues on failure, ended (and every step whose output it takes succeeded).
+ * Jobs the scheduler queues now: not settled, not left out by the reuse plan, and every job they
+ * need succeeded (or is left out: they take earlier results), or, for a job that continues on
+ * failure, ended (and every step whose output it takes succeeded or is left out).
  */
 export function readyJobs(state: RunState): PlannedJob[] {
   if (state.phase !== 'active') return [];
   const outcome = outcomeByName(state);
+  const leftOut = new Set(state.jobs.filter((j) => isLeftOut(state, j.id)).map((j) => j.name));
+  // A step left out lets the steps that need it go: they take earlier results.
+  const done = (n: string) => leftOut.has(n) || DONE.has(outcome(n));
   // A sweep runs its first maxParallel unsettled trials: the ones it queued before are among them.
   const held = new Set(
     state.sweeps.flatMap((s) =>
@@ -364,10 +499,11 @@ export function readyJobs(state: RunState): PlannedJob[] {
     (j) =>
       state.outcomes[j.id] === undefined &&
       !held.has(j.id) &&
+      !leftOut.has(j.name) &&
       (j.continueOnFailure
-        ? j.needs.every((n) => outcome(n) !== undefined) &&
-          producers(j).every((n) => outcome(n) === 'succeeded')
-        : j.needs.every((n) => outcome(n) === 'succeeded')),
+        ? j.needs.every((n) => leftOut.has(n) || outcome(n) !== undefined) &&
+          producers(j).every(done)
+        : j.needs.every(done)),
   );
 }
 
@@ -466,6 +602,8 @@ function describe(outcome: JobOutcome | undefined): string {
       return 'was skipped';
     case 'cancelled':
       return 'was cancelled';
+    case 'not_needed':
+      return 'was not needed';
     default:
       return 'did not succeed';
   }
@@ -538,10 +676,16 @@ function overspend(
   ];
 }
 
-/** Jobs of the run not budgeted and not settled: what a re-plan splits what is left over. */
+/**
+ * Jobs of the run not budgeted, not settled and not left out by its reuse plan (they cost
+ * nothing): what a re-plan splits what is left over.
+ */
 export function unbudgetedJobs(state: RunState): PlannedJob[] {
   return state.jobs.filter(
-    (j) => state.shares[j.id] === undefined && state.outcomes[j.id] === undefined,
+    (j) =>
+      state.shares[j.id] === undefined &&
+      state.outcomes[j.id] === undefined &&
+      !isLeftOut(state, j.id),
   );
 }
 

@@ -206,7 +206,7 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
       if (limits?.deadline != null) parts.push(`deadline ${limits.deadline}`);
       if (limits?.budget != null) parts.push(`budget ${usd(limits.budget)}`);
       const by = origin === null ? '' : ` (a ${origin.kind} run of profile ${origin.profile})`;
-      return `Run '${name}' submitted${by}: ${parts.join(', ')}`;
+      return `Run '${name}' submitted${by}: ${parts.join(', ')}${reusePlanSummary(event.data.reusePlan ?? [])}`;
     }
     case 'run.step_budgeted': {
       const { share, predictedSeconds, predictedCost } = event.data;
@@ -227,6 +227,13 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
       return `${who} cost ${usd(event.data.cost)} for ${duration(event.data.seconds)} of running`;
     case 'run.budget_exhausted':
       return withReason(`Budget exhausted before ${who}`, event.data.reason);
+    case 'run.reuse_plan_revised': {
+      const { neededBy, reason } = event.data;
+      return withReason(
+        `${who} needed after all: '${neededBy.name}' computes instead of taking an earlier result, so ${who} runs (or takes its own) first`,
+        reason,
+      );
+    }
     case 'run.job_settled':
       return `${who} settled: ${event.data.outcome.replace('_', ' ')}`;
     case 'run.sweep_completed': {
@@ -314,7 +321,10 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
       return `${who} attempt ${attempt} stopped and queued again on ${to.name}, ${resume}`;
     }
     case 'job.skipped':
-      return withReason(`${who} skipped`, event.data.reason);
+      // Left out by the reuse plan: its reason begins `not needed: …`.
+      return event.data.notNeeded === undefined
+        ? withReason(`${who} skipped`, event.data.reason)
+        : `${who} ${event.data.reason}`;
     case 'job.cancelled': {
       const stopped = event.data.earlyStopped;
       if (stopped === undefined) return withReason(`${who} cancelled`, event.data.reason);
@@ -327,6 +337,23 @@ export function timelineSummary(event: StoredEvent, job: string | null): string 
     default:
       return genericSummary(type, aggregate === 'run' ? null : who);
   }
+}
+
+/** `; reuse plan: 'etl', 'train' not needed (…); 'evaluate' to take earlier results`, or nothing. */
+function reusePlanSummary(
+  steps: readonly { readonly name: string; readonly decision: string }[],
+): string {
+  const names = (decision: string) =>
+    steps
+      .filter((s) => s.decision === decision)
+      .map((s) => `'${s.name}'`)
+      .join(', ');
+  if (names('not_needed') === '') return '';
+  const parts = [
+    `${names('not_needed')} not needed (only steps that take earlier results read them)`,
+  ];
+  if (names('reuse') !== '') parts.push(`${names('reuse')} to take earlier results`);
+  return `; reuse plan: ${parts.join('; ')}`;
 }
 
 /** `job.reused` → `'train' reused`; `run.extended` → `Run extended`. */

@@ -128,7 +128,8 @@ export class JobsController {
   ): Promise<{ following: boolean; chunks: AsyncGenerator<LogChunk> }> {
     assertId(id, 'job');
     const job = await this.commands.send('getJob', { project: caller.project, jobId: id });
-    const following = follow && job.reusedFrom === undefined;
+    // A job that took an earlier result, or that its run's reuse plan left out, never ran.
+    const following = follow && job.reusedFrom === undefined && job.reason !== 'not_needed';
     const output = this.output;
     async function* chunks(): AsyncGenerator<LogChunk> {
       const ended =

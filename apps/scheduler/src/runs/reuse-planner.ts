@@ -5,6 +5,7 @@ import {
   type JobSignature,
   type PlannedJob,
   type ReusableResult,
+  type ReusePlannedStep,
   type ReusePolicy,
   type RunReusePlan,
   type StagedInput,
@@ -176,6 +177,31 @@ export class ReusePlanner {
    * reused. Anything that cannot be asked throws: the caller leaves reuse out of the plan.
    */
   async planRun(project: string, jobs: readonly PlannedJob[]): Promise<RunReusePlan> {
+    const planned = await this.planSteps(project, jobs);
+    const counts = { reuse: 0, compute: 0, not_needed: 0, when_ready: 0 };
+    for (const s of planned) counts[s.decision] += 1;
+    return {
+      steps: planned.map((s) => ({
+        step: s.name,
+        decision: s.decision,
+        reason: s.reason,
+        from: s.from,
+      })),
+      counts,
+    };
+  }
+
+  /**
+   * The plan of `planRun`, one entry per step (a swept step's is its first trial's), with the job
+   * it is for and the versions of the earlier result found for it: what a run records at submit
+   * and follows (`reusePlan` of `run.submitted`). A step of a run left out by the plan has its readers signed
+   * with those versions, so that `foreign` says whether one of them is another project's (which
+   * the run's project cannot read as they are). Throws when anything cannot be asked.
+   */
+  async planSteps(
+    project: string,
+    jobs: readonly PlannedJob[],
+  ): Promise<(ReusePlannedStep & { readonly foreign: boolean })[]> {
     const stepOf = (job: PlannedJob) => job.trial?.step ?? job.name;
     const first = new Map<string, PlannedJob>();
     for (const job of jobs) if (!first.has(stepOf(job))) first.set(stepOf(job), job);
@@ -280,15 +306,21 @@ export class ReusePlanner {
       }
     }
     const plan = planReuse(steps, findings);
-    return {
-      steps: plan.steps.map((s) => ({
-        step: s.name,
+    return plan.steps.map((s) => {
+      const job = first.get(s.id)!;
+      const result = results.get(s.id);
+      return {
+        jobId: job.id,
+        name: s.name,
         decision: s.kind,
         reason: s.reason,
         from: s.from,
-      })),
-      counts: { ...plan.counts },
-    };
+        outputs: (result?.outputs ?? [])
+          .filter((o) => job.outputs.some((d) => d.fileset === o.fileset))
+          .map((o) => ({ fileset: o.fileset, version: o.version })),
+        foreign: result?.project !== undefined,
+      };
+    });
   }
 
   /**

@@ -752,6 +752,158 @@ describe('the scheduler’s run workflow', () => {
       expect((await runs.load(PROJECT, id)).state.outcomes[etlId]).toBe('succeeded');
     });
 
+    describe('the reuse plan made at submit', () => {
+      // etl -> train, both saving outputs, both computed before: train's result is taken, so
+      // etl, which only train reads, is neither run nor taken.
+      const chain = () =>
+        spec([
+          { name: 'etl', command: ['sh', '-c', 'etl'], outputs: [{ fileset: 'data' }] },
+          {
+            name: 'train',
+            command: ['sh', '-c', 'train'],
+            inputs: [{ step: 'etl', output: 'data' }],
+            outputs: [{ fileset: 'model' }],
+          },
+        ]);
+      const earlierTrain = {
+        ...earlier,
+        jobId: 'job-earlier-train',
+        name: 'train',
+        outputs: [{ fileset: 'model', version: 4 }],
+      };
+      let evicted: Set<string>;
+
+      beforeEach(() => {
+        evicted = new Set();
+        // etl's signature is looked up first (it reads nothing), train's once etl's is found: by
+        // the plan at submit a level at a time, by the run as each step is ready.
+        const signatures: string[] = [];
+        const resultOf = (signature: string) => {
+          if (!signatures.includes(signature)) signatures.push(signature);
+          return signatures.indexOf(signature) === 0 ? earlier : earlierTrain;
+        };
+        commands
+          .on('findReusable', (req) => ({ results: [resultOf(req.signature)] }))
+          .on('findReusableMany', (req) => ({
+            results: req.lookups.map((l) => [resultOf(l.signature)]),
+          }))
+          .on('verifyVersion', (req) => {
+            const gone = evicted.has(`${req.name}@${req.version}`);
+            return {
+              fileset: req.name,
+              version: req.version,
+              intact: !gone,
+              problem: gone ? 'it was evicted: its files are gone' : null,
+            };
+          });
+      });
+
+      const typesOf = (jobId: string) =>
+        log
+          .all()
+          .filter((e) => e.aggregateId === jobId)
+          .map((e) => e.type);
+
+      it('leaves out a step only a reused step reads: it never runs, the reader takes its earlier versions, and the run succeeds', async () => {
+        const { id, jobs: planned } = await handler.submit({
+          project: PROJECT,
+          submittedBy: null,
+          spec: chain(),
+        });
+        const [etl, train] = [planned[0]!.id, planned[1]!.id];
+        await deliver();
+
+        expect(log.ofType('run.submitted')[0]!.data.reusePlan).toEqual([
+          expect.objectContaining({
+            jobId: etl,
+            decision: 'not_needed',
+            from: 'job-earlier',
+            outputs: [{ fileset: 'data', version: 7 }],
+          }),
+          expect.objectContaining({ jobId: train, decision: 'reuse', from: 'job-earlier-train' }),
+        ]);
+        expect(typesOf(etl)).toEqual(['job.skipped']);
+        expect(log.ofType('job.skipped')[0]!.data).toEqual({
+          reason:
+            "not needed: only steps that take earlier results read it ('train'), so it was neither run nor taken",
+          step: 'train',
+          notNeeded: { from: 'job-earlier' },
+        });
+        expect(typesOf(train)).toEqual(['job.reused']);
+        expect(log.ofType('job.reused')[0]!.data).toMatchObject({
+          from: { jobId: 'job-earlier-train' },
+          outputs: [{ fileset: 'model', version: 4 }],
+        });
+        // train is signed with the version etl's earlier result committed, not with any of its own.
+        expect(commands.sent.filter((c) => c.name === 'getVersion').at(-1)?.request).toEqual({
+          project: PROJECT,
+          name: 'data',
+          version: 7,
+        });
+        expect(log.ofType('job.queued')).toEqual([]);
+        const { state } = await runs.load(PROJECT, id);
+        expect(state.outcomes).toEqual({ [etl]: 'not_needed', [train]: 'succeeded' });
+        expect(state.phase).toBe('succeeded');
+      });
+
+      it('runs a step left out after all when the reader’s earlier result is gone once it is ready, saying so', async () => {
+        const { id, jobs: planned } = await handler.submit({
+          project: PROJECT,
+          submittedBy: null,
+          spec: chain(),
+        });
+        const [etl, train] = [planned[0]!.id, planned[1]!.id];
+        // Evicted between the plan and train being ready.
+        evicted.add('model@4');
+        await deliver();
+
+        expect(log.ofType('run.reuse_plan_revised').map((e) => e.data)).toEqual([
+          {
+            jobId: etl,
+            name: 'etl',
+            neededBy: { jobId: train, name: 'train' },
+            reason:
+              'the earlier result of job job-earlier-train is not intact (model@4: it was evicted: its files are gone), so it is computed again',
+          },
+        ]);
+        // etl takes its own earlier result (intact), and train computes from it.
+        expect(typesOf(etl)).toEqual(['job.reused']);
+        expect(typesOf(train)).toEqual(['job.queued']);
+        expect(log.ofType('job.queued')[0]!.data.inputs).toEqual([
+          expect.objectContaining({ fileset: 'data', version: 3 }),
+        ]);
+        expect(log.ofType('job.skipped')).toEqual([]);
+        expect((await runs.load(PROJECT, id)).state.phase).toBe('active');
+      });
+
+      it('computes every step left out that a computing step needs, when their results are gone too', async () => {
+        const { jobs: planned } = await handler.submit({
+          project: PROJECT,
+          submittedBy: null,
+          spec: chain(),
+        });
+        evicted.add('model@4');
+        evicted.add('data@7');
+        await deliver();
+
+        expect(typesOf(planned[0]!.id)).toEqual(['job.queued']);
+        // train waits for etl's output in this run: nothing of it is decided yet.
+        expect(typesOf(planned[1]!.id)).toEqual([]);
+      });
+
+      it('makes no plan, and looks nothing up at submit, for a run nothing of which may be reused', async () => {
+        const never = chain();
+        await handler.submit({
+          project: PROJECT,
+          submittedBy: null,
+          spec: { ...never, reuse: 'never' },
+        });
+        await deliver();
+        expect(commands.sent.filter((c) => c.name.startsWith('findReusable'))).toEqual([]);
+        expect(log.ofType('run.submitted')[0]!.data.reusePlan).toBeUndefined();
+      });
+    });
+
     it('computes when the earlier result is no longer intact, saying why', async () => {
       commands
         .on('findReusable', () => ({ results: [earlier] }))

@@ -14,6 +14,7 @@ import {
   type EventData,
   type JobOutcome,
   type PlannedJob,
+  type ReusePlannedStep,
   type RunLimits,
   type RunPlanView,
   type RunSpec,
@@ -41,7 +42,9 @@ import {
   earlyStop,
   jobDecider,
   failedBeforeAnyAttempt,
+  jobsToLeaveOut,
   jobsToStop,
+  plannedOutput,
   limitedProvision,
   planRun,
   readyJobs,
@@ -133,6 +136,7 @@ export class RunsHandler {
       })),
     });
     const limits = await this.admit(request.project, request.spec, jobs);
+    const reusePlan = await this.planReuse(request.project, jobs);
     const runId = request.id ?? newId('run');
     // A run and jobs named here just now have no events yet: nothing to read to know it (were
     // they to have some, the append would conflict and the log be read).
@@ -156,6 +160,7 @@ export class RunsHandler {
               ...(limits === null ? {} : { limits }),
               ...(sweeps.length > 0 ? { sweeps } : {}),
             },
+            ...(reusePlan === undefined ? {} : { reusePlan }),
           },
           state,
         ),
@@ -166,6 +171,39 @@ export class RunsHandler {
     }
     this.logger.info({ runId, project: request.project, jobs: jobs.length }, 'run accepted');
     return { id: runId, jobs: jobs.map((j) => ({ id: j.id, name: j.name })) };
+  }
+
+  /**
+   * The reuse plan the run follows (`planReuse`: the same lookups as `POST /api/v1/runs/plan`), made
+   * once at submit and recorded with it, so that a replay decides the same: a step it leaves out
+   * is neither run nor taken. Undefined, and each step decided when it is ready as before, when
+   * no step may be reused, when it cannot be made (provenance or the catalog away: nothing is
+   * guessed), and when a step it would leave out has another project's result (the steps that
+   * read it could not read those versions in this project).
+   */
+  private async planReuse(
+    project: string,
+    jobs: readonly PlannedJob[],
+  ): Promise<ReusePlannedStep[] | undefined> {
+    // Only a step that may take an earlier result, read by another that may, can be left out:
+    // any other run is decided step by step as it is ready, with no lookups at submit.
+    const names = new Set(jobs.filter(mayBeReused).map((j) => j.name));
+    if (!jobs.some((j) => mayBeReused(j) && j.needs.some((n) => names.has(n)))) return undefined;
+    try {
+      const steps = await this.reuse.planSteps(project, jobs);
+      if (steps.some((s) => s.decision === 'not_needed' && s.foreign)) return undefined;
+      // A swept step is never reused or left out: its trials are decided as they are ready.
+      const trials = new Set(jobs.filter((j) => j.trial != null).map((j) => j.id));
+      return steps
+        .filter((s) => !trials.has(s.jobId))
+        .map(({ foreign: _foreign, ...step }) => step);
+    } catch (error) {
+      this.logger.warn(
+        { project, err: (error as Error).message },
+        'the reuse plan could not be made at submit; each step is decided when it is ready',
+      );
+      return undefined;
+    }
   }
 
   /**
@@ -619,9 +657,10 @@ export class RunsHandler {
     await this.settle(event, event.data.earlyStopped === undefined ? 'cancelled' : 'early_stopped');
   }
 
+  /** A job its run's reuse plan left out (`notNeeded`) was not needed: that is no failure. */
   @OnEvent('job.skipped')
   async onSkipped(@Payload() event: StoredEventOf<'job.skipped'>): Promise<void> {
-    await this.settle(event, 'skipped');
+    await this.settle(event, event.data.notNeeded === undefined ? 'skipped' : 'not_needed');
   }
 
   /**
@@ -802,52 +841,30 @@ export class RunsHandler {
   ): Promise<void> {
     const options = { correlationId: runId, causationId: cause.id };
     let run = initial;
-    for (const job of readyJobs(run)) {
-      const { state } = await this.jobs.load(project, job.id);
-      if (state.status !== 'none') continue;
-      run = await this.budget(project, run, runId, job, options);
-      // The budget ran out: nothing more is queued, and the jobs left are cancelled below.
-      if (run.phase !== 'active') break;
-      const share = run.shares[job.id]?.share ?? null;
-      const inputs = await this.resolveInputs(project, run, job);
-      const reuse =
-        'failure' in inputs ? null : await this.reuse.decide(project, runId, job, inputs.staged);
+    // A step that was to take an earlier result but computes after all calls back the steps the
+    // reuse plan left out that it reads: they are ready now, so the ready jobs are looked at again.
+    for (let revised = true; revised && run.phase === 'active';) {
+      revised = false;
+      for (const job of readyJobs(run)) {
+        const { state } = await this.jobs.load(project, job.id);
+        if (state.status !== 'none') continue;
+        run = await this.budget(project, run, runId, job, options);
+        // The budget ran out: nothing more is queued, and the jobs left are cancelled below.
+        if (run.phase !== 'active') break;
+        const decided = await this.decideReady(project, runId, run, job, options);
+        run = decided.run;
+        revised ||= decided.revised;
+      }
+    }
+    for (const out of jobsToLeaveOut(run)) {
       await this.jobs.execute(
         project,
-        job.id,
+        out.job.id,
         (s) =>
-          'failure' in inputs
-            ? jobDecider.decide({ kind: 'fail', data: inputs.failure }, s)
-            : reuse?.kind === 'reuse'
-              ? jobDecider.decide({ kind: 'reuse', data: reuse.data }, s)
-              : jobDecider.decide(
-                  {
-                    kind: 'queue',
-                    data: {
-                      runId,
-                      name: job.name,
-                      command: job.command,
-                      env: job.env,
-                      resources: job.resources,
-                      inputs: inputs.staged,
-                      outputs: job.outputs,
-                      timeoutSeconds: job.timeoutSeconds,
-                      network: job.network,
-                      secrets: job.secrets,
-                      provision: limitedProvision(job.provision, share),
-                      retries: job.retries,
-                      ...(run.priority === 0 ? {} : { priority: run.priority }),
-                      ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
-                      ...(share === null ? {} : { share }),
-                      ...(job.trial === undefined || job.trial === null
-                        ? {}
-                        : { trial: job.trial }),
-                      ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
-                      ...(job.quality === undefined ? {} : { quality: job.quality }),
-                    },
-                  },
-                  s,
-                ),
+          jobDecider.decide(
+            { kind: 'leave_out', reason: out.reason, step: out.step, from: out.from },
+            s,
+          ),
         options,
       );
     }
@@ -873,6 +890,96 @@ export class RunsHandler {
   }
 
   /**
+   * A ready job: failed if an input cannot be staged, reused if an earlier result with its
+   * signature is intact, queued otherwise. One that reads a step the reuse plan left out is signed
+   * with that step's earlier versions (from the plan) and can only take an earlier result: if it
+   * cannot (evicted, damaged, not found), the steps left out that it reads are called back
+   * (`run.reuse_plan_revised`, saying why) and it waits for them. Returns the run as it is after,
+   * and whether the plan was revised.
+   */
+  private async decideReady(
+    project: string,
+    runId: string,
+    run: RunState,
+    job: PlannedJob,
+    options: { correlationId: string; causationId: string },
+  ): Promise<{ run: RunState; revised: boolean }> {
+    const share = run.shares[job.id]?.share ?? null;
+    const inputs = await this.resolveInputs(project, run, job);
+    if ('recall' in inputs) return this.revisePlan(project, runId, job, inputs.recall, options);
+    const reuse =
+      'failure' in inputs ? null : await this.reuse.decide(project, runId, job, inputs.staged);
+    if ('staged' in inputs && inputs.planned.length > 0 && reuse?.kind === 'compute') {
+      const recall = { jobIds: inputs.planned, reason: reuse.reuse.reason };
+      return this.revisePlan(project, runId, job, recall, options);
+    }
+    await this.jobs.execute(
+      project,
+      job.id,
+      (s) =>
+        'failure' in inputs
+          ? jobDecider.decide({ kind: 'fail', data: inputs.failure }, s)
+          : reuse?.kind === 'reuse'
+            ? jobDecider.decide({ kind: 'reuse', data: reuse.data }, s)
+            : jobDecider.decide(
+                {
+                  kind: 'queue',
+                  data: {
+                    runId,
+                    name: job.name,
+                    command: job.command,
+                    env: job.env,
+                    resources: job.resources,
+                    inputs: inputs.staged,
+                    outputs: job.outputs,
+                    timeoutSeconds: job.timeoutSeconds,
+                    network: job.network,
+                    secrets: job.secrets,
+                    provision: limitedProvision(job.provision, share),
+                    retries: job.retries,
+                    ...(run.priority === 0 ? {} : { priority: run.priority }),
+                    ...(run.maxParallel === null ? {} : { maxParallel: run.maxParallel }),
+                    ...(share === null ? {} : { share }),
+                    ...(job.trial === undefined || job.trial === null ? {} : { trial: job.trial }),
+                    ...(reuse === null ? {} : { signature: reuse.signature, reuse: reuse.reuse }),
+                    ...(job.quality === undefined ? {} : { quality: job.quality }),
+                  },
+                },
+                s,
+              ),
+      options,
+    );
+    return { run, revised: false };
+  }
+
+  /** Calls back the steps left out that `job` reads: it computes after all (`recall.reason`). */
+  private async revisePlan(
+    project: string,
+    runId: string,
+    job: PlannedJob,
+    recall: { jobIds: string[]; reason: string },
+    options: { correlationId: string; causationId: string },
+  ): Promise<{ run: RunState; revised: boolean }> {
+    const { state, events } = await this.runs.execute(
+      project,
+      runId,
+      (s) =>
+        runDecider.decide(
+          { kind: 'revise_plan', jobIds: recall.jobIds, neededBy: job.id, reason: recall.reason },
+          s,
+        ),
+      options,
+    );
+    if (events.length > 0) {
+      this.logger.info(
+        { runId, project, jobId: job.id, needs: recall.jobIds, reason: recall.reason },
+        'a step that was to take an earlier result computes: the steps the reuse plan left out that it reads run first',
+      );
+    }
+    return { run: state, revised: events.length > 0 };
+  }
+
+  /**
    * Pins each input to a version now, when the job is queued (`latest` and labels move later):
    * the job runs on exactly these, and its history says which. An input that is another step's
    * output is the version that step's job committed in this run (from its `job.succeeded`), never
@@ -883,13 +990,29 @@ export class RunsHandler {
     project: string,
     run: RunState,
     job: PlannedJob,
-  ): Promise<{ staged: StagedInput[] } | { failure: EventData<'job.failed'> }> {
+  ): Promise<
+    | { staged: StagedInput[]; planned: string[] }
+    | { failure: EventData<'job.failed'> }
+    | { recall: { jobIds: string[]; reason: string } }
+  > {
     const staged: StagedInput[] = [];
+    // The steps left out by the reuse plan whose earlier versions it reads.
+    const planned: string[] = [];
     for (const input of job.inputs) {
+      const fromPlan =
+        'fromStep' in input ? plannedOutput(run, input.fromStep, input.fileset) : undefined;
+      if ('fromStep' in input && fromPlan !== undefined) {
+        planned.push(run.jobs.find((j) => j.name === input.fromStep)!.id);
+      }
       const wanted =
-        'fromStep' in input
-          ? await this.committedBy(project, run, input.fromStep, input.fileset)
-          : { version: input.version, what: `${input.fileset}@${input.version}` };
+        fromPlan !== undefined
+          ? {
+              version: fromPlan.version,
+              what: `${input.fileset}@${fromPlan.version} (the earlier result of job ${fromPlan.from ?? 'unknown'}, which the reuse plan takes for step '${'fromStep' in input ? input.fromStep : ''}')`,
+            }
+          : 'fromStep' in input
+            ? await this.committedBy(project, run, input.fromStep, input.fileset)
+            : { version: input.version, what: `${input.fileset}@${input.version}` };
       if ('failure' in wanted)
         return { failure: failedBeforeAnyAttempt('staging_failed', wanted.failure) };
       try {
@@ -898,7 +1021,9 @@ export class RunsHandler {
           name: input.fileset,
           version: wanted.version,
         });
-        if (version.evicted) {
+        // A version from the plan only signs the job: it is staged only if the job computes, and
+        // then its step is called back and the job waits for the version it commits instead.
+        if (version.evicted && fromPlan === undefined) {
           throw new AcaiError(
             FilesetProblems.VERSION_EVICTED,
             `version ${version.version} of '${input.fileset}' was evicted`,
@@ -912,8 +1037,17 @@ export class RunsHandler {
         });
       } catch (error) {
         // Worth another try later (the catalog is down or behind): the event is redelivered.
-        // Anything else the catalog refused will not change: the job fails, saying why.
+        // Anything else the catalog refused will not change: the job fails, saying why; but a
+        // version from the plan that is gone only means its step runs after all.
         if (!(error instanceof AcaiError) || error.retryable) throw error;
+        if (fromPlan !== undefined) {
+          return {
+            recall: {
+              jobIds: [...new Set(planned)],
+              reason: `input ${wanted.what} cannot be read (${error.message}), so it is computed`,
+            },
+          };
+        }
         return {
           failure: failedBeforeAnyAttempt(
             'staging_failed',
@@ -922,7 +1056,7 @@ export class RunsHandler {
         };
       }
     }
-    return { staged };
+    return { staged, planned: [...new Set(planned)] };
   }
 
   /**
@@ -960,6 +1094,22 @@ export class RunsHandler {
   private killIfRunning(project: string, jobId: string, reason: string): void {
     this.control.cancel({ project, jobId, reason });
   }
+}
+
+/**
+ * Whether an earlier result may be taken for the job, as far as its spec says (its code is hashed
+ * only by the plan): not a sweep trial, not `reuse: never`, and, unless `reuse: always`,
+ * deterministic and saving an output (see `whyNotReusable`).
+ */
+function mayBeReused(job: PlannedJob): boolean {
+  const policy = job.reuse?.policy ?? 'auto';
+  if (job.trial != null || policy === 'never') return false;
+  return (
+    policy === 'always' ||
+    (!(job.reuse?.nondeterministic ?? false) &&
+      job.outputs.length > 0 &&
+      job.outputs.every((o) => o.save))
+  );
 }
 
 /** A run, a job, with no events. */

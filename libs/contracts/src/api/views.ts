@@ -39,6 +39,12 @@ export const RunJobSummarySchema = z.object({
   status: JobStatusSchema,
   /** Added: the earlier job whose result it took instead of running (absent: it ran, or will). */
   reusedFrom: z.string().optional(),
+  /**
+   * Added: why it was neither run nor taken (its run's reuse plan left it out: only steps that
+   * take earlier results read it; its status is `skipped`, and it counts as success). Absent: it
+   * was not left out.
+   */
+  notNeeded: z.string().optional(),
 });
 
 /** A run's deadline and budget against what it has spent and is predicted to need. */

@@ -42,6 +42,7 @@ import {
   RunSubmittedV1,
   RunSucceededV1,
   RunSweepCompletedV1,
+  RunReusePlanRevisedV1,
 } from './run.events.js';
 
 /**
@@ -59,6 +60,7 @@ export const eventCatalogue = [
   RunJobCostMeasuredV1,
   RunBudgetExhaustedV1,
   RunSweepCompletedV1,
+  RunReusePlanRevisedV1,
   JobQueuedV1,
   JobReusedV1,
   JobProvisionedV1,

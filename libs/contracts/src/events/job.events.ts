@@ -423,8 +423,16 @@ export const JobSkippedV1 = defineEvent({
   writers: ['scheduler'],
   aggregate: JOB,
   description:
-    'The job will not run because a step it needs failed, was skipped or was cancelled (and it does not `continueOnFailure`); `step` names that step.',
-  schema: z.object({ reason: z.string(), step: z.string() }),
+    "The job will not run because a step it needs failed, was skipped or was cancelled (and it does not `continueOnFailure`); `step` names that step. With `notNeeded`, its run's reuse plan left it out instead: only steps that take earlier results read it, so it is neither run nor taken (it settles `not_needed`, which counts as success); `step` then names a step that reads it.",
+  schema: z.object({
+    reason: z.string(),
+    step: z.string(),
+    /**
+     * Added compatibly: left out by the run's reuse plan (`reusePlan` of `run.submitted`): the earlier job
+     * whose result the steps that read it are signed with (null: none recorded).
+     */
+    notNeeded: z.object({ from: z.string().nullable() }).optional(),
+  }),
 });
 
 export const JobCancelledV1 = defineEvent({

@@ -113,6 +113,28 @@ export const RunLimitsSchema = z.object({
 });
 export type RunLimits = z.infer<typeof RunLimitsSchema>;
 
+/** What the run's reuse plan decided for one of its jobs at submit (see `planReuse` in libs/runs). */
+export const ReusePlannedStepSchema = z.object({
+  jobId: z.string(),
+  name: z.string(),
+  /**
+   * `reuse`: an earlier intact result with its signature was found (taken when it is ready, once
+   * checked again); `compute`: none; `not_needed`: neither run nor taken, since only steps that
+   * take earlier results read it; `when_ready`: decided once the steps it reads have committed.
+   */
+  decision: z.enum(['reuse', 'compute', 'not_needed', 'when_ready']),
+  /** Why, for a person. */
+  reason: z.string(),
+  /** The earlier job whose result was found for it (null: none). */
+  from: z.string().nullable(),
+  /**
+   * The versions that earlier job committed: for a `not_needed` step, what the steps that read it
+   * are signed (and, reused, take their inputs) with.
+   */
+  outputs: z.array(z.object({ fileset: z.string(), version: z.number().int().positive() })),
+});
+export type ReusePlannedStep = z.infer<typeof ReusePlannedStepSchema>;
+
 export const RunSubmittedV1 = defineEvent({
   type: 'run.submitted',
   version: 1,
@@ -133,6 +155,15 @@ export const RunSubmittedV1 = defineEvent({
     sweeps: z.array(PlannedSweepSchema).optional(),
     /** Added compatibly: the run's deadline and budget and the plan it was accepted on (null: none). */
     limits: RunLimitsSchema.nullable().optional(),
+    /**
+     * Added compatibly: the reuse plan made at submit (the Experiment Graph paper's forward and
+     * backward passes over earlier results), one entry per step, when it leaves steps out: those
+     * (`not_needed`) are neither run nor taken (they end `job.skipped` with `notNeeded`) unless a
+     * step that reads one computes after all (`run.reuse_plan_revised`). In the submission itself,
+     * so that whoever handles the run's start, and a replay, follows the same plan. Absent: none
+     * left anything out; every step is decided when it is ready.
+     */
+    reusePlan: z.array(ReusePlannedStepSchema).min(1).optional(),
   }),
 });
 
@@ -203,7 +234,7 @@ export const RunBudgetExhaustedV1 = defineEvent({
 /**
  * `skipped` added compatibly: a step it needs did not succeed and it did not continue on failure.
  * `early_stopped` added compatibly: a sweep's trial stopped by its early-stopping rule (it does
- * not fail the run).
+ * not fail the run). `not_needed` added compatibly: left out by the run's reuse plan.
  */
 export const JobOutcomeSchema = z.enum([
   'succeeded',
@@ -211,6 +242,11 @@ export const JobOutcomeSchema = z.enum([
   'cancelled',
   'skipped',
   'early_stopped',
+  /**
+   * Added compatibly: the run's reuse plan left it out (only steps that take earlier results read
+   * it) and nothing needed it after all: neither run nor taken, it counts as success.
+   */
+  'not_needed',
 ]);
 export type JobOutcome = z.infer<typeof JobOutcomeSchema>;
 
@@ -276,5 +312,22 @@ export const RunSweepCompletedV1 = defineEvent({
     earlyStopped: z.number().int().nonnegative(),
     /** Null when the sweep has no objective, or no trial that succeeded reported it. */
     best: BestTrialSchema.nullable(),
+  }),
+});
+
+export const RunReusePlanRevisedV1 = defineEvent({
+  type: 'run.reuse_plan_revised',
+  version: 1,
+  writers: ['scheduler'],
+  aggregate: RUN,
+  description:
+    'A step the reuse plan left out is needed after all: a step that reads it was to take an earlier result, but when it was ready that result could not be taken (evicted, damaged, the lookup failed), so it computes, and the step left out runs (or takes its own earlier result) first.',
+  schema: z.object({
+    jobId: z.string(),
+    name: z.string(),
+    /** The step that computes after all and reads it. */
+    neededBy: z.object({ jobId: z.string(), name: z.string() }),
+    /** Why that step computes, for a person. */
+    reason: z.string(),
   }),
 });
