@@ -255,7 +255,7 @@ describe('run deadlines, budgets and plans', () => {
     ]);
     // Spent: its 330 s of running, and the instance from its placement to the start there (the
     // 60 s boot, and however long the stack took to hand it the work), as the cloud bills them.
-    const spent = run.limits!.spent!;
+    const spent = run.limits!.spent;
     expect(spent).toBeGreaterThanOrEqual(((330 + 60) * 0.085) / 3600 - 1e-9);
     expect(run.limits!.budgetExhausted).toContain("budget exhausted: step 'second' costs at least");
     expect(run.limits!.budgetExhausted).toContain(
