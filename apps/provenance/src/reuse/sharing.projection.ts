@@ -1,11 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import {
-  promoteBuiltTables,
-  resetBuiltTables,
-  type CommittedBatch,
-  type SqlProjection,
-} from '@acai/eventing';
+import { FollowedTableProjection } from './followed-table.projection.js';
 import type { TableFollower } from './reuse-lookup.js';
 
 /**
@@ -13,30 +8,14 @@ import type { TableFollower } from './reuse-lookup.js';
  * shares with), as the project's last `project.reuse_sharing_changed` set it. The reuse lookup
  * reads it (`findReusable` finds the results of projects that share with the asking one).
  */
-export class SharingProjection implements SqlProjection {
-  readonly name: string = 'reuse-sharing';
-
+export class SharingProjection extends FollowedTableProjection {
   /** @param follower the in-memory copy the lookup answers from, told of each committed batch */
-  constructor(
-    protected readonly schema: string,
-    private readonly follower?: TableFollower,
-    private readonly tableName = 'reuse_sharing',
-  ) {}
-
-  table(): string {
-    return `"${this.schema.replace(/"/g, '""')}".${this.tableName}`;
+  constructor(schema: string, follower?: TableFollower, replaying = false) {
+    super('reuse-sharing', schema, 'reuse_sharing', follower, replaying);
   }
 
-  /** The replay's build, in a table of its own put in the live one's place by the swap. */
-  replica(): SqlProjection & { promote(m: EntityManager): Promise<void> } {
-    const live = this.table();
-    const shadow = new SharingReplica(this.schema);
-    return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        await promoteBuiltTables(m, [[live, shadow.table()]]);
-        this.follower?.replaced();
-      },
-    });
+  protected replay(): SharingProjection {
+    return new SharingProjection(this.schema, undefined, true);
   }
 
   async apply(m: EntityManager, events: readonly StoredEvent[]): Promise<void> {
@@ -49,33 +28,5 @@ export class SharingProjection implements SqlProjection {
         [event.project, event.data.with],
       );
     }
-  }
-
-  committed(batch: CommittedBatch): void {
-    this.follower?.committed(batch);
-  }
-
-  async reset(m: EntityManager): Promise<void> {
-    await m.query(`TRUNCATE ${this.table()}`);
-  }
-
-  async count(m: EntityManager): Promise<number> {
-    const rows = await m.query<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.table()}`);
-    return Number(rows[0]?.n ?? 0);
-  }
-}
-
-/** `reuse-sharing~replay`: the replay's build, in `reuse_sharing_replay`. */
-class SharingReplica extends SharingProjection {
-  override readonly name = 'reuse-sharing~replay';
-
-  constructor(schema: string) {
-    super(schema, undefined, 'reuse_sharing_replay');
-  }
-
-  /** Made like the live table (columns, keys, indexes), empty. */
-  override async reset(m: EntityManager): Promise<void> {
-    const live = `"${this.schema.replace(/"/g, '""')}".reuse_sharing`;
-    await resetBuiltTables(m, [[live, this.table()]]);
   }
 }

@@ -1,12 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
-import {
-  promoteBuiltTables,
-  resetBuiltTables,
-  type CommittedBatch,
-  type SqlProjection,
-  queryPrepared,
-} from '@acai/eventing';
+import { queryPrepared } from '@acai/eventing';
+import { FollowedTableProjection } from './followed-table.projection.js';
 import type { TableFollower } from './reuse-lookup.js';
 
 /**
@@ -14,30 +9,14 @@ import type { TableFollower } from './reuse-lookup.js';
  * committed), which the reuse planner looks earlier results up in and "why (not) reused?" is
  * answered from.
  */
-export class SignaturesProjection implements SqlProjection {
-  readonly name: string = 'job-signatures';
-
+export class SignaturesProjection extends FollowedTableProjection {
   /** @param follower the in-memory copy the lookup answers from, told of each committed batch */
-  constructor(
-    protected readonly schema: string,
-    private readonly follower?: TableFollower,
-    private readonly tableName = 'job_signatures',
-  ) {}
-
-  table(): string {
-    return `"${this.schema.replace(/"/g, '""')}".${this.tableName}`;
+  constructor(schema: string, follower?: TableFollower, replaying = false) {
+    super('job-signatures', schema, 'job_signatures', follower, replaying);
   }
 
-  /** The replay's build, in a table of its own put in the live one's place by the swap. */
-  replica(): SqlProjection & { promote(m: EntityManager): Promise<void> } {
-    const live = this.table();
-    const shadow = new SignaturesReplica(this.schema);
-    return Object.assign(shadow, {
-      promote: async (m: EntityManager) => {
-        await promoteBuiltTables(m, [[live, shadow.table()]]);
-        this.follower?.replaced();
-      },
-    });
+  protected replay(): SignaturesProjection {
+    return new SignaturesProjection(this.schema, undefined, true);
   }
 
   async apply(m: EntityManager, events: readonly StoredEvent[]): Promise<void> {
@@ -122,33 +101,5 @@ export class SignaturesProjection implements SqlProjection {
           break;
       }
     }
-  }
-
-  committed(batch: CommittedBatch): void {
-    this.follower?.committed(batch);
-  }
-
-  async reset(m: EntityManager): Promise<void> {
-    await m.query(`TRUNCATE ${this.table()}`);
-  }
-
-  async count(m: EntityManager): Promise<number> {
-    const rows = await m.query<{ n: string }[]>(`SELECT count(*) AS n FROM ${this.table()}`);
-    return Number(rows[0]?.n ?? 0);
-  }
-}
-
-/** `job-signatures~replay`: the replay's build, in `job_signatures_replay`. */
-class SignaturesReplica extends SignaturesProjection {
-  override readonly name = 'job-signatures~replay';
-
-  constructor(schema: string) {
-    super(schema, undefined, 'job_signatures_replay');
-  }
-
-  /** Made like the live table (columns, keys, indexes), empty. */
-  override async reset(m: EntityManager): Promise<void> {
-    const live = `"${this.schema.replace(/"/g, '""')}".job_signatures`;
-    await resetBuiltTables(m, [[live, this.table()]]);
   }
 }
