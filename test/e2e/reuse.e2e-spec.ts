@@ -183,6 +183,12 @@ describe('reuse of earlier results', () => {
       reason: 'not_needed',
       attempt: 0,
     });
+    // "Why was it not reused?" says why it neither ran nor was taken.
+    expect(await explain(idOf(second, 'make'))).toMatchObject({
+      decision: 'not_needed',
+      reason: expect.stringMatching(/^its run's reuse plan left it out: not needed: /),
+      signature: null,
+    });
   });
 
   it('ends the followed logs of a job that did not run (reused, or not needed) at once: no output will come', async () => {

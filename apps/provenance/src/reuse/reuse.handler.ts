@@ -58,6 +58,17 @@ export class ReuseHandler {
     if (signed === null && job.status !== 'pending' && (await this.projections.catchUp(3_000))) {
       signed = await this.signatures.find(req.project, req.jobId);
     }
+    if (signed === null && job.status === 'skipped' && job.reason === 'not_needed') {
+      return {
+        jobId: req.jobId,
+        decision: 'not_needed',
+        reason: `its run's reuse plan left it out: ${job.message ?? 'only steps that took earlier results read it'}`,
+        signature: null,
+        reusedFrom: null,
+        nearest: null,
+        parts: null,
+      };
+    }
     if (signed === null) {
       return {
         jobId: req.jobId,

@@ -112,8 +112,12 @@ export type ReusableResult = z.infer<typeof ReusableResultSchema>;
 /** Why a job was or was not reused, and how its signature compares with the nearest earlier job. */
 export const ReuseExplanationSchema = z.object({
   jobId: z.string(),
-  /** `reused`; `computed`; `unsigned`: it was queued before signatures, or not queued yet. */
-  decision: z.enum(['reused', 'computed', 'unsigned']),
+  /**
+   * `reused`; `computed`; `not_needed`: its run's reuse plan left it out (only steps that took
+   * earlier results read it), so it was neither run nor taken; `unsigned`: it was queued before
+   * signatures, or not queued yet.
+   */
+  decision: z.enum(['reused', 'computed', 'not_needed', 'unsigned']),
   reason: z.string(),
   signature: z.string().nullable(),
   reusedFrom: z.string().nullable(),
