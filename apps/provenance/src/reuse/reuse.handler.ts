@@ -14,6 +14,9 @@ import { ReadModels } from '../history/read-models.repository.js';
 import { ReuseLookup } from './reuse-lookup.js';
 import { SignaturesRepository, type SignedJob } from './signatures.repository.js';
 
+/** How long a lookup that found nothing waits for the projections to catch up with the log. */
+const CATCH_UP_MS = 1_500;
+
 /** Earlier results by signature, for the reuse planner, and why a job was (not) reused. */
 @Controller()
 export class ReuseHandler {
@@ -26,19 +29,27 @@ export class ReuseHandler {
 
   /**
    * The newest earlier results with the signature, newest first, from the index in memory (the
-   * tables while it catches up). Not waited for: most signatures have none, and a result the
-   * projection has not applied yet is computed again, never wrongly reused.
+   * tables while it catches up). A step asks when it is ready: before answering "none", the
+   * projections catch up with the log as of now (at most {@link CATCH_UP_MS}), so a result another
+   * run committed a moment ago is taken, not computed again because provenance had not applied it
+   * yet. A signature with no result, the usual case, pays one look at the log; one that stays
+   * behind is answered with what is known (the step computes, never wrongly reuses).
    */
   @OnCommand('findReusable')
   async findReusable(
     @Payload() req: CommandPayload<'findReusable'>,
   ): Promise<{ results: ReusableResult[] }> {
-    const [results] = await this.lookup.findMany(
-      req.project,
-      [{ signature: req.signature, excludeJobId: req.excludeJobId }],
-      req.limit,
-    );
-    return { results: results ?? [] };
+    const lookup = async () =>
+      (
+        await this.lookup.findMany(
+          req.project,
+          [{ signature: req.signature, excludeJobId: req.excludeJobId }],
+          req.limit,
+        )
+      )[0] ?? [];
+    const results = await lookup();
+    if (results.length > 0 || !(await this.projections.catchUp(CATCH_UP_MS))) return { results };
+    return { results: await lookup() };
   }
 
   /** `findReusable` for each lookup, in order: a run's steps planned in one round trip. */
