@@ -133,4 +133,3 @@ export {
   type ReusePlanKind,
   type ReusePlanStep,
 } from './reuse-plan.js';
-export { SignatureIndex, signatureIndexEvents } from './signature-index.js';
