@@ -48,8 +48,10 @@ export class ReuseHandler {
         )
       )[0] ?? [];
     const results = await lookup();
-    if (results.length > 0 || !(await this.projections.catchUp(CATCH_UP_MS))) return { results };
-    return { results: await lookup() };
+    if (results.length > 0) return { results };
+    // The log's end not known (JetStream away a moment): what is known is the answer.
+    const caughtUp = await this.projections.catchUp(CATCH_UP_MS).catch(() => false);
+    return { results: caughtUp ? await lookup() : results };
   }
 
   /** `findReusable` for each lookup, in order: a run's steps planned in one round trip. */
