@@ -7,7 +7,7 @@ import {
   RequestError,
   TimeoutError,
 } from '@nats-io/nats-core';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import {
   AcaiError,
   CommonProblems,
@@ -63,6 +63,10 @@ describe('classifyFailure', () => {
     ['a failover to a read-only replica (25006)', postgresError('25006', 'read-only transaction')],
     ['pg’s pool losing its connection', new Error('Connection terminated unexpectedly')],
     ['pg’s pool timing out', new Error('timeout exceeded when trying to connect')],
+    [
+      'TypeORM’s query runner released when its connection failed (seen in chaos: Postgres SIGKILLed)',
+      new QueryRunnerAlreadyReleasedError(),
+    ],
     ['an S3 503', Object.assign(new Error('Slow Down'), { $metadata: { httpStatusCode: 503 } })],
     [
       'a connection failure wrapped in another error',

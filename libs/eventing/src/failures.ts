@@ -133,6 +133,9 @@ function classifyCause(e: object): FailureKind | undefined {
       if (POSTGRES_CONFLICT.has(code)) return 'conflict';
     }
   }
+  // TypeORM releases a query runner whose connection failed; what the transaction asks of it
+  // next (its rollback) says so, hiding the connection's own error.
+  if (e instanceof Error && e.name === 'QueryRunnerAlreadyReleasedError') return 'unavailable';
   const status = httpStatus(e);
   if (status !== undefined && UNAVAILABLE_STATUSES.has(status)) return 'unavailable';
   const message = stringField(e, 'message');
