@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import {
@@ -15,7 +15,7 @@ import {
   subscriberInbox,
   subscriberPermissions,
 } from '@acai/contracts';
-import type { Bus, EventingLogger } from '@acai/eventing';
+import { classifyFailure, type Bus, type EventingLogger } from '@acai/eventing';
 
 /** What `POST /api/v1/projects/{name}/subscriber-credentials` answers (the password once). */
 export const SubscriberCredentialsSchema = z.object({
@@ -98,15 +98,42 @@ export class SubscriberCredentials {
           `Project ${project} has no subscriber credentials of user ${user}; list them with GET /api/v1/projects/${project}/subscriber-credentials`,
         );
       }
+      // The consumer first: the user cannot make it again (it may only read it), and if the bus
+      // cannot delete it now, nothing has changed and the revocation can be asked again. (It was
+      // deleted after the reload once, with its failure ignored, and a revoked user's consumer
+      // stayed behind.)
+      await this.deleteConsumer(user);
       const rest = records.filter((r) => r !== record);
       await writeSecret(path.join(dir, NATS_AUTH_FILES.records), JSON.stringify(rest, null, 2));
       await this.configure(dir, rest);
-      await this.bus.jsm.consumers
-        .delete(this.bus.topology.streams.events, user)
-        .catch(() => undefined);
       this.logger.info({ project, user }, 'subscriber credentials revoked');
       return { user, project, consumer: user, createdAt: record.createdAt };
     });
+  }
+
+  /** Deletes a subscriber's consumer, asking again while JetStream is away; gone already is done. */
+  private async deleteConsumer(user: string): Promise<void> {
+    const deadline = Date.now() + RELOAD_WAIT_MS;
+    for (;;) {
+      try {
+        await this.bus.jsm.consumers.delete(this.bus.topology.streams.events, user);
+        return;
+      } catch (error) {
+        if (
+          error instanceof JetStreamApiError &&
+          error.code === JetStreamApiCodes.ConsumerNotFound
+        ) {
+          return;
+        }
+        if (classifyFailure(error) !== 'unavailable' || Date.now() > deadline) {
+          throw new AcaiError(
+            CommonProblems.DEPENDENCY_UNAVAILABLE,
+            `The subscriber's consumer ${user} could not be deleted (${error instanceof Error ? error.message : String(error)}); nothing was revoked, ask again shortly`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   private configured(): string {
