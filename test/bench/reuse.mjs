@@ -46,14 +46,44 @@ const GOAL_UNCHANGED = 12;
 const GOAL_MODIFIED = 2;
 
 /**
- * The steps of a tabular pipeline (examples/tabular): load -> clean -> features -> train ->
- * evaluate. Two users' steps are "the same step" when command, code, env and inputs are the same.
+ * What differs between the two tables of examples/tabular: the programs of the first three steps,
+ * what `train` and `evaluate` are told about the table, and the resources. The weather table
+ * (2,922 rows) has its own load, clean and featurize programs; the flights table (200,000 rows)
+ * the flights ones, with the shared train and evaluate programs told `TABLE=flights`.
+ * @type {Record<'weather' | 'flights', { programs: Record<'load' | 'clean' | 'features', string>, env: Env, resources: StepSpec['resources'], timeoutSeconds: number }>}
+ */
+const TABLES = {
+  weather: {
+    programs: { load: 'load.js', clean: 'clean.js', features: 'featurize.js' },
+    env: {},
+    resources: { cpu: 1, memoryMb: 384 },
+    timeoutSeconds: 300,
+  },
+  flights: {
+    programs: {
+      load: 'load-flights.js',
+      clean: 'clean-flights.js',
+      features: 'featurize-flights.js',
+    },
+    env: { TABLE: 'flights' },
+    resources: { cpu: 1, memoryMb: 768 },
+    timeoutSeconds: 600,
+  },
+};
+
+/**
+ * The steps of a pipeline on a table of examples/tabular: load -> clean -> features -> train ->
+ * evaluate, reading file set `<table>` and writing `<table>-table`, `-split`, `-features`,
+ * `-model` and `-report`. Two users' steps are "the same step" when command, code, env and inputs
+ * are the same.
  * @param {string} examples
+ * @param {keyof typeof TABLES} table
  * @param {{ clean?: Env, features: Env, train: Env }} p
  * @returns {StepSpec[]}
  */
-function tabularSteps(examples, p) {
+function tableSteps(examples, table, p) {
   const dist = `${examples}/tabular/dist`;
+  const { programs, env: tableEnv, resources, timeoutSeconds } = TABLES[table];
   // What the model steps print as `##acai metric` (examples/tabular/src/train.ts, evaluate.ts):
   // cross-validated and test accuracy for the classifier (logistic), RMSE for the regressions.
   const classifier = p.train['MODEL'] === 'logistic';
@@ -70,108 +100,32 @@ function tabularSteps(examples, p) {
     command: ['node', `${dist}/${program}`],
     code: [dist],
     inputs,
-    outputs: [{ fileset: output }],
+    outputs: [{ fileset: `${table}-${output}` }],
     ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
-    resources: { cpu: 1, memoryMb: 384 },
-    timeoutSeconds: 300,
+    resources,
+    timeoutSeconds,
     ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
   });
+  /** @param {string} name @param {string} output */
+  const from = (name, output) => ({ step: name, output: `${table}-${output}` });
   return [
-    step('load', 'load.js', [{ fileset: 'weather' }], 'weather-table'),
-    step('clean', 'clean.js', [{ step: 'load', output: 'weather-table' }], 'weather-split', {
+    step('load', programs.load, [{ fileset: table }], 'table'),
+    step('clean', programs.clean, [from('load', 'table')], 'split', {
       TEST_FRACTION: '0.2',
       SEED: '1',
       ...p.clean,
     }),
-    step(
-      'features',
-      'featurize.js',
-      [{ step: 'clean', output: 'weather-split' }],
-      'weather-features',
-      p.features,
-    ),
-    step(
-      'train',
-      'train.js',
-      [{ step: 'features', output: 'weather-features' }],
-      'weather-model',
-      p.train,
-    ),
-    step(
-      'evaluate',
-      'evaluate.js',
-      [
-        { step: 'features', output: 'weather-features' },
-        { step: 'train', output: 'weather-model' },
-      ],
-      'weather-report',
-    ),
-  ];
-}
-
-/**
- * The steps of a flights pipeline (examples/tabular, the flights table: 200,000 rows): load ->
- * clean -> features -> train -> evaluate, with the shared train and evaluate programs told
- * `TABLE=flights`. Loading, cleaning and features are the flights programs.
- * @param {string} examples
- * @param {{ clean?: Env, features: Env, train: Env }} p
- * @returns {StepSpec[]}
- */
-function flightsSteps(examples, p) {
-  const dist = `${examples}/tabular/dist`;
-  const classifier = p.train['MODEL'] === 'logistic';
-  /** @type {Record<'train' | 'evaluate', NonNullable<StepSpec['quality']>>} */
-  const quality = classifier
-    ? {
-        train: { metric: 'cv_accuracy', goal: 'max' },
-        evaluate: { metric: 'accuracy', goal: 'max' },
-      }
-    : { train: { metric: 'cv_rmse', goal: 'min' }, evaluate: { metric: 'rmse', goal: 'min' } };
-  /** @param {string} name @param {string} program @param {unknown[]} inputs @param {string} output @param {Env} [env] @returns {StepSpec} */
-  const step = (name, program, inputs, output, env) => ({
-    name,
-    command: ['node', `${dist}/${program}`],
-    code: [dist],
-    inputs,
-    outputs: [{ fileset: output }],
-    ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
-    resources: { cpu: 1, memoryMb: 768 },
-    timeoutSeconds: 600,
-    ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
-  });
-  return [
-    step('load', 'load-flights.js', [{ fileset: 'flights' }], 'flights-table'),
-    step(
-      'clean',
-      'clean-flights.js',
-      [{ step: 'load', output: 'flights-table' }],
-      'flights-split',
-      {
-        TEST_FRACTION: '0.2',
-        SEED: '1',
-        ...p.clean,
-      },
-    ),
-    step(
-      'features',
-      'featurize-flights.js',
-      [{ step: 'clean', output: 'flights-split' }],
-      'flights-features',
-      p.features,
-    ),
-    step('train', 'train.js', [{ step: 'features', output: 'flights-features' }], 'flights-model', {
-      TABLE: 'flights',
+    step('features', programs.features, [from('clean', 'split')], 'features', p.features),
+    step('train', 'train.js', [from('features', 'features')], 'model', {
+      ...tableEnv,
       ...p.train,
     }),
     step(
       'evaluate',
       'evaluate.js',
-      [
-        { step: 'features', output: 'flights-features' },
-        { step: 'train', output: 'flights-model' },
-      ],
-      'flights-report',
-      { TABLE: 'flights' },
+      [from('features', 'features'), from('train', 'model')],
+      'report',
+      tableEnv,
     ),
   ];
 }
@@ -275,13 +229,13 @@ export function workload(examples, options = {}) {
   const tab = (user, p) => ({
     user,
     kind: 'tabular',
-    spec: { name: `${user}-weather`, steps: tabularSteps(examples, p) },
+    spec: { name: `${user}-weather`, steps: tableSteps(examples, 'weather', p) },
   });
   /** @param {string} user @param {{ clean?: Env, features: Env, train: Env }} p @returns {Pipeline} */
   const fly = (user, p) => ({
     user,
     kind: 'flights',
-    spec: { name: `${user}-flights`, steps: flightsSteps(examples, p) },
+    spec: { name: `${user}-flights`, steps: tableSteps(examples, 'flights', p) },
   });
   /** @param {string} user @param {{ etl?: Env, pca?: Env, train: Env }} p @returns {Pipeline} */
   const mnist = (user, p) => ({
