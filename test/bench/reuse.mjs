@@ -12,6 +12,10 @@
 //      steps) with reuse, after A and B;
 //   D  the modified workload with `reuse: "never"`: C's fair baseline.
 //
+// C and D are interleaved pipeline by pipeline (C's run of a pipeline, then D's, then the next
+// pipeline), so that both see the same load on a shared machine; their ratio is reported with its
+// spread over the pipelines.
+//
 // Goals: A / B >= 12 (unchanged), D / C >= 2 (modified). For each phase: wall time (first submit to
 // the last run's end event), each run's, steps computed and reused; and where the time of a reused
 // run goes (from the jobs' histories).
@@ -440,12 +444,22 @@ export async function run(ctx) {
       'the workload again, unchanged, with reuse',
       withReuse(original, false),
     );
-    const c = await runPhase('C', 'the modified workload, with reuse', withReuse(modified, false));
-    const d = await runPhase(
-      'D',
-      'the modified workload, reuse: never (C’s baseline)',
-      withReuse(modified, true),
+    const cd = await runInterleaved(
+      bench,
+      say,
+      problems,
+      {
+        phase: 'C',
+        what: 'the modified workload, with reuse',
+        pipelines: withReuse(modified, false),
+      },
+      {
+        phase: 'D',
+        what: 'the modified workload, reuse: never (C’s baseline)',
+        pipelines: withReuse(modified, true),
+      },
     );
+    const [c, d] = cd.phases;
     if (bench.died() !== undefined) problems.push(`a service died: ${bench.died()}`);
 
     const unchanged = round(a.wallSec / b.wallSec, 2);
@@ -595,6 +609,12 @@ export async function run(ctx) {
       `${modifiedSpeedup}×`,
       `>= ${GOAL_MODIFIED}× ${modifiedSpeedup >= GOAL_MODIFIED ? 'met' : 'MISSED'}`,
     );
+    say(
+      `D / C over the ${cd.spread.pairs} interleaved pairs: ${cd.spread.ratio}× ` +
+        `(95 % bootstrap interval over pipelines ${cd.spread.bootstrap95[0]}-${cd.spread.bootstrap95[1]}×; ` +
+        `per pipeline ${cd.spread.perPair.min}× to ${cd.spread.perPair.max}×, median ${cd.spread.perPair.p50}×; ` +
+        `load average ${Math.min(...cd.pairs.map((x) => x.loadAverage))}-${Math.max(...cd.pairs.map((x) => x.loadAverage))} as the pairs began)`,
+    );
     say(`C against A (the original workload without reuse): ${modifiedAgainstA}×`);
     say(
       `the steps C computed took ${modifiedBound.dJobSecondsOfStepsComputedInC} s of D's ` +
@@ -656,7 +676,9 @@ export async function run(ctx) {
           value: modifiedSpeedup,
           goal: GOAL_MODIFIED,
           met: modifiedSpeedup >= GOAL_MODIFIED,
-          of: 'D wall / C wall',
+          of: 'D wall / C wall, C and D interleaved pipeline by pipeline (each wall the sum of its runs)',
+          spread: cd.spread,
+          pairs: cd.pairs,
         },
         modifiedAgainstA: { value: modifiedAgainstA, of: 'A wall / C wall' },
         modifiedBound,
@@ -686,23 +708,215 @@ export async function run(ctx) {
  * @param {string} [key]
  */
 export async function runWorkload(bench, say, problems, phase, what, pipelines, key) {
-  const { home, api } = bench;
-  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
-  const projectApi = (method, pathname, body) => api(method, pathname, body, key);
   say(`phase ${phase}: ${what}`);
-  const before = cpuSnapshot(home);
+  const before = cpuSnapshot(bench.home);
   const started = performance.now();
+  /** @type {PipelineRun[]} */
   const runs = [];
   for (const p of pipelines) {
-    const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS, key);
-    const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
-    runs.push({ pipeline: p, submitted: r, wallSec });
-    if (r.endType !== 'run.succeeded')
-      problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+    runs.push(await runPipeline(bench, problems, phase, p, key));
     if (bench.died() !== undefined) break;
   }
   const wallSec = (performance.now() - started) / 1000;
-  const cpu = cpuUse(before, cpuSnapshot(home));
+  const cpu = cpuUse(before, cpuSnapshot(bench.home));
+  return describePhase(bench, say, problems, { phase, what, runs, wallSec, cpu }, key);
+}
+
+/**
+ * Runs two phases of the same pipelines interleaved, pipeline by pipeline: the first phase's run
+ * of a pipeline, then the second's, then the next pipeline; so that both phases see the same load
+ * on a shared machine (run one after the other, the drift between them is in their ratio). A
+ * phase's wall time is the sum of its runs' (from `POST` to the run's end event). With the
+ * modified workload, C (with reuse) goes first in each pair: D's results are committed like any
+ * job's and are the same steps as C's, so D first would leave C nothing to compute; C first
+ * leaves D nothing it can use (it never reuses), and C after D of an earlier pipeline finds
+ * nothing C's earlier runs did not already make.
+ * @param {Bench} bench
+ * @param {(line: string) => void} say
+ * @param {string[]} problems  what went wrong is added here
+ * @param {{ phase: string, what: string, pipelines: Pipeline[] }} first
+ * @param {{ phase: string, what: string, pipelines: Pipeline[] }} second
+ * @param {string} [key]
+ */
+export async function runInterleaved(bench, say, problems, first, second, key) {
+  say(
+    `phases ${first.phase} and ${second.phase}, pipeline by pipeline: ${first.what}; ${second.what}`,
+  );
+  /** @type {[PipelineRun[], PipelineRun[]]} */
+  const runs = [[], []];
+  /** @type {[CpuUse[], CpuUse[]]} */
+  const cpus = [[], []];
+  /** @type {number[]} */
+  const loadAverages = [];
+  for (let i = 0; i < Math.min(first.pipelines.length, second.pipelines.length); i++) {
+    loadAverages.push(round(os.loadavg()[0] ?? 0, 2));
+    for (const [at, ph] of /** @type {const} */ ([
+      [0, first],
+      [1, second],
+    ])) {
+      const p = ph.pipelines[i];
+      if (p === undefined || bench.died() !== undefined) continue;
+      const before = cpuSnapshot(bench.home);
+      runs[at].push(await runPipeline(bench, problems, ph.phase, p, key));
+      cpus[at].push(cpuUse(before, cpuSnapshot(bench.home)));
+    }
+  }
+  /** @param {0 | 1} at */
+  const describe = (at) => {
+    const ph = at === 0 ? first : second;
+    const wallSec = runs[at].reduce((t, r) => t + (r.wallSec ?? 0), 0);
+    return describePhase(
+      bench,
+      say,
+      problems,
+      { ...ph, runs: runs[at], wallSec, cpu: sumCpu(cpus[at]) },
+      key,
+    );
+  };
+  const a = await describe(0);
+  const b = await describe(1);
+  // Each pair's ratio (second / first: D / C), the load average as the pair began, and the spread
+  // of the phases' ratio over the pipelines (a bootstrap over pairs: the workload's pipelines
+  // drawn again with replacement, seeded, so the interval is the same for the same runs).
+  const pairs = runs[0].map((r, i) => {
+    const other = runs[1][i];
+    const wall = [r.wallSec, other?.wallSec ?? null];
+    return {
+      name: r.pipeline.spec.name,
+      loadAverage: loadAverages[i] ?? null,
+      [first.phase]: wall[0] === null ? null : round(wall[0], 3),
+      [second.phase]: wall[1] === null ? null : round(wall[1], 3),
+      ratio: wall[0] === null || wall[1] === null ? null : round(wall[1] / wall[0], 2),
+    };
+  });
+  const complete = runs[0]
+    .map((r, i) => [r.wallSec, runs[1][i]?.wallSec ?? null])
+    .filter((w) => w[0] !== null && w[1] !== null)
+    .map((w) => /** @type {[number, number]} */ (w));
+  return { phases: /** @type {const} */ ([a, b]), pairs, spread: ratioSpread(complete) };
+}
+
+/**
+ * The spread of sum(second) / sum(first) over pairs: each pair's own ratio (min, median, max) and
+ * a 95 % bootstrap interval of the sums' ratio (2,000 draws of the pairs with replacement, from a
+ * fixed seed).
+ * @param {[number, number][]} pairs  [first, second] wall seconds
+ */
+export function ratioSpread(pairs) {
+  const ratio = (/** @type {[number, number][]} */ ps) =>
+    ps.reduce((t, p) => t + p[1], 0) /
+    Math.max(
+      1e-9,
+      ps.reduce((t, p) => t + p[0], 0),
+    );
+  let seed = 0x2545f491;
+  const random = () => {
+    // xorshift32: deterministic, enough for resampling indices.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  /** @type {number[]} */
+  const draws = [];
+  for (let i = 0; i < 2000 && pairs.length > 0; i++)
+    draws.push(
+      ratio(
+        pairs.map(
+          () => /** @type {[number, number]} */ (pairs[Math.floor(random() * pairs.length)]),
+        ),
+      ),
+    );
+  draws.sort((x, y) => x - y);
+  const own = stats(
+    pairs.map((p) => p[1] / Math.max(1e-9, p[0])),
+    2,
+  );
+  return {
+    pairs: pairs.length,
+    ratio: round(ratio(pairs), 2),
+    bootstrap95: [
+      round(draws[Math.floor(0.025 * draws.length)] ?? NaN, 2),
+      round(draws[Math.min(draws.length - 1, Math.floor(0.975 * draws.length))] ?? NaN, 2),
+    ],
+    perPair: { min: own.min, p50: own.p50, max: own.max },
+  };
+}
+
+/** @typedef {ReturnType<typeof cpuUse>} CpuUse */
+/** @typedef {{ pipeline: Pipeline, submitted: Awaited<ReturnType<Bench['submitAndWait']>>, wallSec: number | null }} PipelineRun */
+
+/**
+ * CPU use over several stretches, summed (the interleaved phases' runs): seconds added up, the
+ * percentages weighted by each stretch's wall time.
+ * @param {CpuUse[]} parts
+ * @returns {CpuUse}
+ */
+function sumCpu(parts) {
+  /** @param {(c: CpuUse) => number} f */
+  const sum = (f) => parts.reduce((t, c) => t + f(c), 0);
+  /** @param {(c: CpuUse) => Record<string, number>} f */
+  const byName = (f) => {
+    /** @type {Record<string, number>} */
+    const out = {};
+    for (const c of parts)
+      for (const [name, sec] of Object.entries(f(c))) out[name] = round((out[name] ?? 0) + sec, 2);
+    return out;
+  };
+  const wallSec = sum((c) => c.wallSec);
+  /** @param {(c: CpuUse) => number} f */
+  const weighted = (f) => round(sum((c) => f(c) * c.wallSec) / Math.max(1e-9, wallSec), 1);
+  return {
+    wallSec: round(wallSec, 2),
+    machineBusyPct: weighted((c) => c.machineBusyPct),
+    stealPct: weighted((c) => c.stealPct),
+    machineBusySec: round(
+      sum((c) => c.machineBusySec),
+      2,
+    ),
+    benchmarkClientSec: round(
+      sum((c) => c.benchmarkClientSec),
+      2,
+    ),
+    otherBusySec: round(
+      sum((c) => c.otherBusySec),
+      2,
+    ),
+    cpuSecByProcess: byName((c) => c.cpuSecByProcess),
+    reapedSecByProcess: byName((c) => c.reapedSecByProcess),
+  };
+}
+
+/**
+ * One pipeline's run: submitted, waited for until its end event.
+ * @param {Bench} bench
+ * @param {string[]} problems
+ * @param {string} phase
+ * @param {Pipeline} p
+ * @param {string} [key]
+ * @returns {Promise<PipelineRun>}
+ */
+async function runPipeline(bench, problems, phase, p, key) {
+  const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS, key);
+  const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
+  if (r.endType !== 'run.succeeded')
+    problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+  return { pipeline: p, submitted: r, wallSec };
+}
+
+/**
+ * A phase's figures from its runs: the run views and job histories read back, steps computed and
+ * reused, job time and time saved.
+ * @param {Bench} bench
+ * @param {(line: string) => void} say
+ * @param {string[]} problems
+ * @param {{ phase: string, what: string, runs: PipelineRun[], wallSec: number, cpu: CpuUse }} measured
+ * @param {string} [key]
+ */
+async function describePhase(bench, say, problems, measured, key) {
+  const { phase, what, runs, wallSec, cpu } = measured;
+  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
+  const projectApi = (method, pathname, body) => bench.api(method, pathname, body, key);
   const details = [];
   for (const r of runs) details.push(await describeRun(projectApi, r, phase, problems));
   const computed = details.reduce((a, d) => a + d.computed, 0);
@@ -746,7 +960,7 @@ export async function runWorkload(bench, say, problems, phase, what, pipelines, 
  * A run's outcome from its view and its jobs' histories: steps computed and reused, what the jobs
  * ran for, and for a reused run where its time went.
  * @param {(method: 'GET' | 'POST', pathname: string, body?: unknown) => Promise<any>} api
- * @param {{ pipeline: Pipeline, submitted: { id: string, submittedAtMs: number, submittedAt: number, endedAt: number | null, endType: string | null, events: Map<string, number> }, wallSec: number | null }} r
+ * @param {PipelineRun} r
  * @param {string} phase
  * @param {string[]} problems
  */
