@@ -468,7 +468,9 @@ export async function run(ctx) {
     // The most reuse could give C with no overhead at all: D's job time against D's job time in
     // the steps C had to compute (the same pipeline's same step), since those run either way.
     const computedInC = new Set(
-      c.pipelines.flatMap((p) => p.jobs.filter((j) => !j.reused).map((j) => `${p.name}/${j.name}`)),
+      c.pipelines.flatMap((p) =>
+        p.jobs.filter((j) => !j.reused && !j.skipped).map((j) => `${p.name}/${j.name}`),
+      ),
     );
     const dSecondsOfComputedInC = d.pipelines
       .flatMap((p) => p.jobs.map((j) => ({ key: `${p.name}/${j.name}`, seconds: j.seconds ?? 0 })))
@@ -519,7 +521,7 @@ export async function run(ctx) {
                 ]),
               ),
             },
-            steps: ofKind(c, kind).reduce((t, p) => t + p.computed + p.reused, 0),
+            steps: ofKind(c, kind).reduce((t, p) => t + p.computed + p.reused + p.skipped, 0),
             unchanged: round((aWall ?? 0) / Math.max(bWall ?? 0, 1e-9), 2),
             modified: round((dWall ?? 0) / Math.max(cWall ?? 0, 1e-9), 2),
             dJobSeconds: dJob,
@@ -574,7 +576,7 @@ export async function run(ctx) {
         (reusedRuns.reduce((s, p) => s + (p.wallSec ?? 0), 0) * 1000) /
           Math.max(
             1,
-            reusedRuns.reduce((s, p) => s + p.reused, 0),
+            reusedRuns.reduce((s, p) => s + p.reused + p.skipped, 0),
           ),
         1,
       ),
@@ -590,12 +592,15 @@ export async function run(ctx) {
       problems.push(`phase B computed ${b.computed} steps of an unchanged workload`);
 
     say('');
-    say(`phase                                   wall s   computed  reused   speed-up   goal`);
+    say(
+      `phase                                   wall s   computed  reused  not needed   speed-up   goal`,
+    );
     /** @param {typeof a} p @param {string} speed @param {string} goal */
     const line = (p, speed, goal) =>
       say(
         `${`${p.phase} ${p.what}`.slice(0, 38).padEnd(38)} ${String(p.wallSec).padStart(7)}  ` +
-          `${String(p.computed).padStart(8)}  ${String(p.reused).padStart(6)}   ${speed.padStart(8)}   ${goal}`,
+          `${String(p.computed).padStart(8)}  ${String(p.reused).padStart(6)}  ${String(p.skipped).padStart(10)}   ` +
+          `${speed.padStart(8)}   ${goal}`,
       );
     line(a, '1×', '');
     line(
@@ -921,6 +926,7 @@ async function describePhase(bench, say, problems, measured, key) {
   for (const r of runs) details.push(await describeRun(projectApi, r, phase, problems));
   const computed = details.reduce((a, d) => a + d.computed, 0);
   const reused = details.reduce((a, d) => a + d.reused, 0);
+  const skipped = details.reduce((a, d) => a + d.skipped, 0);
   const result = {
     phase,
     what,
@@ -930,9 +936,10 @@ async function describePhase(bench, say, problems, measured, key) {
       2,
     ),
     runs: details.length,
-    steps: computed + reused,
+    steps: computed + reused + skipped,
     computed,
     reused,
+    skipped,
     jobSeconds: round(
       details.reduce((a, d) => a + d.jobSeconds, 0),
       2,
@@ -945,13 +952,13 @@ async function describePhase(bench, say, problems, measured, key) {
     pipelines: details,
   };
   say(
-    `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused ` +
+    `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused, ${skipped} not needed ` +
       `(jobs ran ${result.jobSeconds} s; other processes took ${cpu.otherBusySec} CPU-s)`,
   );
   for (const d of details)
     say(
       `    ${d.name.padEnd(16)} ${String(d.status).padEnd(10)} ${String(d.wallSec).padStart(7)} s  ` +
-        `${d.computed} computed, ${d.reused} reused`,
+        `${d.computed} computed, ${d.reused} reused, ${d.skipped} not needed`,
     );
   return result;
 }
@@ -975,10 +982,11 @@ async function describeRun(api, r, phase, problems) {
   }
   let computed = 0;
   let reused = 0;
+  let skipped = 0;
   let jobSeconds = 0;
   /** @type {number[]} */
   const decisions = [];
-  /** @type {{ name: string, status: string, reused: boolean, seconds: number | null }[]} */
+  /** @type {{ name: string, status: string, reused: boolean, skipped: boolean, seconds: number | null }[]} */
   const jobs = [];
   for (const job of view.jobs) {
     /** @type {HistoryEntry[]} */
@@ -988,6 +996,10 @@ async function describeRun(api, r, phase, problems) {
       return e === undefined ? null : Date.parse(e.time);
     };
     const reusedAt = at('job.reused');
+    // A step the reuse plan left out (only steps that take earlier results read it) is neither
+    // run nor taken: it ends `job.skipped` with `notNeeded`, a success.
+    const skippedAt = at('job.skipped');
+    const notNeeded = skippedAt !== null && job.notNeeded !== undefined;
     const queuedAt = at('job.queued');
     const startedAt = at('job.started');
     const endedAt = at('job.succeeded') ?? at('job.failed');
@@ -995,15 +1007,17 @@ async function describeRun(api, r, phase, problems) {
     if (decidedAt !== null) decisions.push(decidedAt);
     const seconds = startedAt !== null && endedAt !== null ? (endedAt - startedAt) / 1000 : null;
     if (reusedAt !== null) reused++;
+    else if (notNeeded) skipped++;
     else computed++;
     if (seconds !== null) jobSeconds += seconds;
     jobs.push({
       name: job.name,
       status: job.status,
       reused: reusedAt !== null,
+      skipped: notNeeded,
       seconds: seconds === null ? null : round(seconds, 2),
     });
-    if (job.status !== 'succeeded')
+    if (job.status !== 'succeeded' && !(job.status === 'skipped' && notNeeded))
       problems.push(`phase ${phase}: ${view.name} job ${job.name} is ${job.status}`);
   }
   decisions.sort((x, y) => x - y);
@@ -1019,6 +1033,7 @@ async function describeRun(api, r, phase, problems) {
     wallSec: r.wallSec === null ? null : round(r.wallSec, 3),
     computed,
     reused,
+    skipped,
     jobSeconds: round(jobSeconds, 2),
     savedSeconds: round(view.reuse?.savedSeconds ?? 0, 2),
     acceptMs: acceptedAt === undefined ? 0 : round(acceptedAt - r.submitted.submittedAt, 1),
