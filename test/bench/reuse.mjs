@@ -639,7 +639,10 @@ export async function run(ctx) {
     say(
       `a reused run (B): ${breakdown.perRunSec.mean} s on average, ${breakdown.perStepMs} ms per step; ` +
         `POST -> 202 ${breakdown.acceptMs.p50} ms, POST -> first decision ${breakdown.submitToFirstDecisionMs.p50} ms, ` +
-        `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
+        (breakdown.betweenDecisionsMs.count === 0
+          ? 'one decision per run (the other steps not needed), '
+          : `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), `) +
+        `last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
     );
     for (const p of problems) say(`PROBLEM: ${p}`);
     ok = problems.length === 0;
