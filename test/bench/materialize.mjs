@@ -143,7 +143,7 @@ export async function run(ctx) {
       /** @param {Phase} p */
       const recomputed = (p) =>
         p.pipelines.flatMap((r) =>
-          r.jobs.filter((j) => !j.reused).map((j) => `${r.name}/${j.name}`),
+          r.jobs.filter((j) => !j.reused && !j.skipped).map((j) => `${r.name}/${j.name}`),
         );
       return {
         configuration: c.name,

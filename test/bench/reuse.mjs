@@ -12,6 +12,10 @@
 //      steps) with reuse, after A and B;
 //   D  the modified workload with `reuse: "never"`: C's fair baseline.
 //
+// C and D are interleaved pipeline by pipeline (C's run of a pipeline, then D's, then the next
+// pipeline), so that both see the same load on a shared machine; their ratio is reported with its
+// spread over the pipelines.
+//
 // Goals: A / B >= 12 (unchanged), D / C >= 2 (modified). For each phase: wall time (first submit to
 // the last run's end event), each run's, steps computed and reused; and where the time of a reused
 // run goes (from the jobs' histories).
@@ -46,14 +50,44 @@ const GOAL_UNCHANGED = 12;
 const GOAL_MODIFIED = 2;
 
 /**
- * The steps of a tabular pipeline (examples/tabular): load -> clean -> features -> train ->
- * evaluate. Two users' steps are "the same step" when command, code, env and inputs are the same.
+ * What differs between the two tables of examples/tabular: the programs of the first three steps,
+ * what `train` and `evaluate` are told about the table, and the resources. The weather table
+ * (2,922 rows) has its own load, clean and featurize programs; the flights table (200,000 rows)
+ * the flights ones, with the shared train and evaluate programs told `TABLE=flights`.
+ * @type {Record<'weather' | 'flights', { programs: Record<'load' | 'clean' | 'features', string>, env: Env, resources: StepSpec['resources'], timeoutSeconds: number }>}
+ */
+const TABLES = {
+  weather: {
+    programs: { load: 'load.js', clean: 'clean.js', features: 'featurize.js' },
+    env: {},
+    resources: { cpu: 1, memoryMb: 384 },
+    timeoutSeconds: 300,
+  },
+  flights: {
+    programs: {
+      load: 'load-flights.js',
+      clean: 'clean-flights.js',
+      features: 'featurize-flights.js',
+    },
+    env: { TABLE: 'flights' },
+    resources: { cpu: 1, memoryMb: 768 },
+    timeoutSeconds: 600,
+  },
+};
+
+/**
+ * The steps of a pipeline on a table of examples/tabular: load -> clean -> features -> train ->
+ * evaluate, reading file set `<table>` and writing `<table>-table`, `-split`, `-features`,
+ * `-model` and `-report`. Two users' steps are "the same step" when command, code, env and inputs
+ * are the same.
  * @param {string} examples
+ * @param {keyof typeof TABLES} table
  * @param {{ clean?: Env, features: Env, train: Env }} p
  * @returns {StepSpec[]}
  */
-function tabularSteps(examples, p) {
+function tableSteps(examples, table, p) {
   const dist = `${examples}/tabular/dist`;
+  const { programs, env: tableEnv, resources, timeoutSeconds } = TABLES[table];
   // What the model steps print as `##acai metric` (examples/tabular/src/train.ts, evaluate.ts):
   // cross-validated and test accuracy for the classifier (logistic), RMSE for the regressions.
   const classifier = p.train['MODEL'] === 'logistic';
@@ -70,108 +104,32 @@ function tabularSteps(examples, p) {
     command: ['node', `${dist}/${program}`],
     code: [dist],
     inputs,
-    outputs: [{ fileset: output }],
+    outputs: [{ fileset: `${table}-${output}` }],
     ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
-    resources: { cpu: 1, memoryMb: 384 },
-    timeoutSeconds: 300,
+    resources,
+    timeoutSeconds,
     ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
   });
+  /** @param {string} name @param {string} output */
+  const from = (name, output) => ({ step: name, output: `${table}-${output}` });
   return [
-    step('load', 'load.js', [{ fileset: 'weather' }], 'weather-table'),
-    step('clean', 'clean.js', [{ step: 'load', output: 'weather-table' }], 'weather-split', {
+    step('load', programs.load, [{ fileset: table }], 'table'),
+    step('clean', programs.clean, [from('load', 'table')], 'split', {
       TEST_FRACTION: '0.2',
       SEED: '1',
       ...p.clean,
     }),
-    step(
-      'features',
-      'featurize.js',
-      [{ step: 'clean', output: 'weather-split' }],
-      'weather-features',
-      p.features,
-    ),
-    step(
-      'train',
-      'train.js',
-      [{ step: 'features', output: 'weather-features' }],
-      'weather-model',
-      p.train,
-    ),
-    step(
-      'evaluate',
-      'evaluate.js',
-      [
-        { step: 'features', output: 'weather-features' },
-        { step: 'train', output: 'weather-model' },
-      ],
-      'weather-report',
-    ),
-  ];
-}
-
-/**
- * The steps of a flights pipeline (examples/tabular, the flights table: 200,000 rows): load ->
- * clean -> features -> train -> evaluate, with the shared train and evaluate programs told
- * `TABLE=flights`. Loading, cleaning and features are the flights programs.
- * @param {string} examples
- * @param {{ clean?: Env, features: Env, train: Env }} p
- * @returns {StepSpec[]}
- */
-function flightsSteps(examples, p) {
-  const dist = `${examples}/tabular/dist`;
-  const classifier = p.train['MODEL'] === 'logistic';
-  /** @type {Record<'train' | 'evaluate', NonNullable<StepSpec['quality']>>} */
-  const quality = classifier
-    ? {
-        train: { metric: 'cv_accuracy', goal: 'max' },
-        evaluate: { metric: 'accuracy', goal: 'max' },
-      }
-    : { train: { metric: 'cv_rmse', goal: 'min' }, evaluate: { metric: 'rmse', goal: 'min' } };
-  /** @param {string} name @param {string} program @param {unknown[]} inputs @param {string} output @param {Env} [env] @returns {StepSpec} */
-  const step = (name, program, inputs, output, env) => ({
-    name,
-    command: ['node', `${dist}/${program}`],
-    code: [dist],
-    inputs,
-    outputs: [{ fileset: output }],
-    ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
-    resources: { cpu: 1, memoryMb: 768 },
-    timeoutSeconds: 600,
-    ...(name === 'train' || name === 'evaluate' ? { quality: quality[name] } : {}),
-  });
-  return [
-    step('load', 'load-flights.js', [{ fileset: 'flights' }], 'flights-table'),
-    step(
-      'clean',
-      'clean-flights.js',
-      [{ step: 'load', output: 'flights-table' }],
-      'flights-split',
-      {
-        TEST_FRACTION: '0.2',
-        SEED: '1',
-        ...p.clean,
-      },
-    ),
-    step(
-      'features',
-      'featurize-flights.js',
-      [{ step: 'clean', output: 'flights-split' }],
-      'flights-features',
-      p.features,
-    ),
-    step('train', 'train.js', [{ step: 'features', output: 'flights-features' }], 'flights-model', {
-      TABLE: 'flights',
+    step('features', programs.features, [from('clean', 'split')], 'features', p.features),
+    step('train', 'train.js', [from('features', 'features')], 'model', {
+      ...tableEnv,
       ...p.train,
     }),
     step(
       'evaluate',
       'evaluate.js',
-      [
-        { step: 'features', output: 'flights-features' },
-        { step: 'train', output: 'flights-model' },
-      ],
-      'flights-report',
-      { TABLE: 'flights' },
+      [from('features', 'features'), from('train', 'model')],
+      'report',
+      tableEnv,
     ),
   ];
 }
@@ -275,13 +233,13 @@ export function workload(examples, options = {}) {
   const tab = (user, p) => ({
     user,
     kind: 'tabular',
-    spec: { name: `${user}-weather`, steps: tabularSteps(examples, p) },
+    spec: { name: `${user}-weather`, steps: tableSteps(examples, 'weather', p) },
   });
   /** @param {string} user @param {{ clean?: Env, features: Env, train: Env }} p @returns {Pipeline} */
   const fly = (user, p) => ({
     user,
     kind: 'flights',
-    spec: { name: `${user}-flights`, steps: flightsSteps(examples, p) },
+    spec: { name: `${user}-flights`, steps: tableSteps(examples, 'flights', p) },
   });
   /** @param {string} user @param {{ etl?: Env, pca?: Env, train: Env }} p @returns {Pipeline} */
   const mnist = (user, p) => ({
@@ -486,12 +444,22 @@ export async function run(ctx) {
       'the workload again, unchanged, with reuse',
       withReuse(original, false),
     );
-    const c = await runPhase('C', 'the modified workload, with reuse', withReuse(modified, false));
-    const d = await runPhase(
-      'D',
-      'the modified workload, reuse: never (C’s baseline)',
-      withReuse(modified, true),
+    const cd = await runInterleaved(
+      bench,
+      say,
+      problems,
+      {
+        phase: 'C',
+        what: 'the modified workload, with reuse',
+        pipelines: withReuse(modified, false),
+      },
+      {
+        phase: 'D',
+        what: 'the modified workload, reuse: never (C’s baseline)',
+        pipelines: withReuse(modified, true),
+      },
     );
+    const [c, d] = cd.phases;
     if (bench.died() !== undefined) problems.push(`a service died: ${bench.died()}`);
 
     const unchanged = round(a.wallSec / b.wallSec, 2);
@@ -500,7 +468,9 @@ export async function run(ctx) {
     // The most reuse could give C with no overhead at all: D's job time against D's job time in
     // the steps C had to compute (the same pipeline's same step), since those run either way.
     const computedInC = new Set(
-      c.pipelines.flatMap((p) => p.jobs.filter((j) => !j.reused).map((j) => `${p.name}/${j.name}`)),
+      c.pipelines.flatMap((p) =>
+        p.jobs.filter((j) => !j.reused && !j.skipped).map((j) => `${p.name}/${j.name}`),
+      ),
     );
     const dSecondsOfComputedInC = d.pipelines
       .flatMap((p) => p.jobs.map((j) => ({ key: `${p.name}/${j.name}`, seconds: j.seconds ?? 0 })))
@@ -551,7 +521,7 @@ export async function run(ctx) {
                 ]),
               ),
             },
-            steps: ofKind(c, kind).reduce((t, p) => t + p.computed + p.reused, 0),
+            steps: ofKind(c, kind).reduce((t, p) => t + p.computed + p.reused + p.skipped, 0),
             unchanged: round((aWall ?? 0) / Math.max(bWall ?? 0, 1e-9), 2),
             modified: round((dWall ?? 0) / Math.max(cWall ?? 0, 1e-9), 2),
             dJobSeconds: dJob,
@@ -606,7 +576,7 @@ export async function run(ctx) {
         (reusedRuns.reduce((s, p) => s + (p.wallSec ?? 0), 0) * 1000) /
           Math.max(
             1,
-            reusedRuns.reduce((s, p) => s + p.reused, 0),
+            reusedRuns.reduce((s, p) => s + p.reused + p.skipped, 0),
           ),
         1,
       ),
@@ -622,12 +592,15 @@ export async function run(ctx) {
       problems.push(`phase B computed ${b.computed} steps of an unchanged workload`);
 
     say('');
-    say(`phase                                   wall s   computed  reused   speed-up   goal`);
+    say(
+      `phase                                   wall s   computed  reused  not needed   speed-up   goal`,
+    );
     /** @param {typeof a} p @param {string} speed @param {string} goal */
     const line = (p, speed, goal) =>
       say(
         `${`${p.phase} ${p.what}`.slice(0, 38).padEnd(38)} ${String(p.wallSec).padStart(7)}  ` +
-          `${String(p.computed).padStart(8)}  ${String(p.reused).padStart(6)}   ${speed.padStart(8)}   ${goal}`,
+          `${String(p.computed).padStart(8)}  ${String(p.reused).padStart(6)}  ${String(p.skipped).padStart(10)}   ` +
+          `${speed.padStart(8)}   ${goal}`,
       );
     line(a, '1×', '');
     line(
@@ -640,6 +613,12 @@ export async function run(ctx) {
       c,
       `${modifiedSpeedup}×`,
       `>= ${GOAL_MODIFIED}× ${modifiedSpeedup >= GOAL_MODIFIED ? 'met' : 'MISSED'}`,
+    );
+    say(
+      `D / C over the ${cd.spread.pairs} interleaved pairs: ${cd.spread.ratio}× ` +
+        `(95 % bootstrap interval over pipelines ${cd.spread.bootstrap95[0]}-${cd.spread.bootstrap95[1]}×; ` +
+        `per pipeline ${cd.spread.perPair.min}× to ${cd.spread.perPair.max}×, median ${cd.spread.perPair.p50}×; ` +
+        `load average ${Math.min(...cd.pairs.map((x) => x.loadAverage))}-${Math.max(...cd.pairs.map((x) => x.loadAverage))} as the pairs began)`,
     );
     say(`C against A (the original workload without reuse): ${modifiedAgainstA}×`);
     say(
@@ -660,7 +639,10 @@ export async function run(ctx) {
     say(
       `a reused run (B): ${breakdown.perRunSec.mean} s on average, ${breakdown.perStepMs} ms per step; ` +
         `POST -> 202 ${breakdown.acceptMs.p50} ms, POST -> first decision ${breakdown.submitToFirstDecisionMs.p50} ms, ` +
-        `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
+        (breakdown.betweenDecisionsMs.count === 0
+          ? 'one decision per run (the other steps not needed), '
+          : `between decisions ${breakdown.betweenDecisionsMs.p50} ms (p50), `) +
+        `last decision -> run end ${breakdown.lastDecisionToEndMs.p50} ms`,
     );
     for (const p of problems) say(`PROBLEM: ${p}`);
     ok = problems.length === 0;
@@ -702,7 +684,9 @@ export async function run(ctx) {
           value: modifiedSpeedup,
           goal: GOAL_MODIFIED,
           met: modifiedSpeedup >= GOAL_MODIFIED,
-          of: 'D wall / C wall',
+          of: 'D wall / C wall, C and D interleaved pipeline by pipeline (each wall the sum of its runs)',
+          spread: cd.spread,
+          pairs: cd.pairs,
         },
         modifiedAgainstA: { value: modifiedAgainstA, of: 'A wall / C wall' },
         modifiedBound,
@@ -732,27 +716,220 @@ export async function run(ctx) {
  * @param {string} [key]
  */
 export async function runWorkload(bench, say, problems, phase, what, pipelines, key) {
-  const { home, api } = bench;
-  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
-  const projectApi = (method, pathname, body) => api(method, pathname, body, key);
   say(`phase ${phase}: ${what}`);
-  const before = cpuSnapshot(home);
+  const before = cpuSnapshot(bench.home);
   const started = performance.now();
+  /** @type {PipelineRun[]} */
   const runs = [];
   for (const p of pipelines) {
-    const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS, key);
-    const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
-    runs.push({ pipeline: p, submitted: r, wallSec });
-    if (r.endType !== 'run.succeeded')
-      problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+    runs.push(await runPipeline(bench, problems, phase, p, key));
     if (bench.died() !== undefined) break;
   }
   const wallSec = (performance.now() - started) / 1000;
-  const cpu = cpuUse(before, cpuSnapshot(home));
+  const cpu = cpuUse(before, cpuSnapshot(bench.home));
+  return describePhase(bench, say, problems, { phase, what, runs, wallSec, cpu }, key);
+}
+
+/**
+ * Runs two phases of the same pipelines interleaved, pipeline by pipeline: the first phase's run
+ * of a pipeline, then the second's, then the next pipeline; so that both phases see the same load
+ * on a shared machine (run one after the other, the drift between them is in their ratio). A
+ * phase's wall time is the sum of its runs' (from `POST` to the run's end event). With the
+ * modified workload, C (with reuse) goes first in each pair: D's results are committed like any
+ * job's and are the same steps as C's, so D first would leave C nothing to compute; C first
+ * leaves D nothing it can use (it never reuses), and C after D of an earlier pipeline finds
+ * nothing C's earlier runs did not already make.
+ * @param {Bench} bench
+ * @param {(line: string) => void} say
+ * @param {string[]} problems  what went wrong is added here
+ * @param {{ phase: string, what: string, pipelines: Pipeline[] }} first
+ * @param {{ phase: string, what: string, pipelines: Pipeline[] }} second
+ * @param {string} [key]
+ */
+export async function runInterleaved(bench, say, problems, first, second, key) {
+  say(
+    `phases ${first.phase} and ${second.phase}, pipeline by pipeline: ${first.what}; ${second.what}`,
+  );
+  /** @type {[PipelineRun[], PipelineRun[]]} */
+  const runs = [[], []];
+  /** @type {[CpuUse[], CpuUse[]]} */
+  const cpus = [[], []];
+  /** @type {number[]} */
+  const loadAverages = [];
+  for (let i = 0; i < Math.min(first.pipelines.length, second.pipelines.length); i++) {
+    loadAverages.push(round(os.loadavg()[0] ?? 0, 2));
+    for (const [at, ph] of /** @type {const} */ ([
+      [0, first],
+      [1, second],
+    ])) {
+      const p = ph.pipelines[i];
+      if (p === undefined || bench.died() !== undefined) continue;
+      const before = cpuSnapshot(bench.home);
+      runs[at].push(await runPipeline(bench, problems, ph.phase, p, key));
+      cpus[at].push(cpuUse(before, cpuSnapshot(bench.home)));
+    }
+  }
+  /** @param {0 | 1} at */
+  const describe = (at) => {
+    const ph = at === 0 ? first : second;
+    const wallSec = runs[at].reduce((t, r) => t + (r.wallSec ?? 0), 0);
+    return describePhase(
+      bench,
+      say,
+      problems,
+      { ...ph, runs: runs[at], wallSec, cpu: sumCpu(cpus[at]) },
+      key,
+    );
+  };
+  const a = await describe(0);
+  const b = await describe(1);
+  // Each pair's ratio (second / first: D / C), the load average as the pair began, and the spread
+  // of the phases' ratio over the pipelines (a bootstrap over pairs: the workload's pipelines
+  // drawn again with replacement, seeded, so the interval is the same for the same runs).
+  const pairs = runs[0].map((r, i) => {
+    const other = runs[1][i];
+    const wall = [r.wallSec, other?.wallSec ?? null];
+    return {
+      name: r.pipeline.spec.name,
+      loadAverage: loadAverages[i] ?? null,
+      [first.phase]: wall[0] === null ? null : round(wall[0], 3),
+      [second.phase]: wall[1] === null ? null : round(wall[1], 3),
+      ratio: wall[0] === null || wall[1] === null ? null : round(wall[1] / wall[0], 2),
+    };
+  });
+  const complete = runs[0]
+    .map((r, i) => [r.wallSec, runs[1][i]?.wallSec ?? null])
+    .filter((w) => w[0] !== null && w[1] !== null)
+    .map((w) => /** @type {[number, number]} */ (w));
+  return { phases: /** @type {const} */ ([a, b]), pairs, spread: ratioSpread(complete) };
+}
+
+/**
+ * The spread of sum(second) / sum(first) over pairs: each pair's own ratio (min, median, max) and
+ * a 95 % bootstrap interval of the sums' ratio (2,000 draws of the pairs with replacement, from a
+ * fixed seed).
+ * @param {[number, number][]} pairs  [first, second] wall seconds
+ */
+export function ratioSpread(pairs) {
+  const ratio = (/** @type {[number, number][]} */ ps) =>
+    ps.reduce((t, p) => t + p[1], 0) /
+    Math.max(
+      1e-9,
+      ps.reduce((t, p) => t + p[0], 0),
+    );
+  let seed = 0x2545f491;
+  const random = () => {
+    // xorshift32: deterministic, enough for resampling indices.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  /** @type {number[]} */
+  const draws = [];
+  for (let i = 0; i < 2000 && pairs.length > 0; i++)
+    draws.push(
+      ratio(
+        pairs.map(
+          () => /** @type {[number, number]} */ (pairs[Math.floor(random() * pairs.length)]),
+        ),
+      ),
+    );
+  draws.sort((x, y) => x - y);
+  const own = stats(
+    pairs.map((p) => p[1] / Math.max(1e-9, p[0])),
+    2,
+  );
+  return {
+    pairs: pairs.length,
+    ratio: round(ratio(pairs), 2),
+    bootstrap95: [
+      round(draws[Math.floor(0.025 * draws.length)] ?? NaN, 2),
+      round(draws[Math.min(draws.length - 1, Math.floor(0.975 * draws.length))] ?? NaN, 2),
+    ],
+    perPair: { min: own.min, p50: own.p50, max: own.max },
+  };
+}
+
+/** @typedef {ReturnType<typeof cpuUse>} CpuUse */
+/** @typedef {{ pipeline: Pipeline, submitted: Awaited<ReturnType<Bench['submitAndWait']>>, wallSec: number | null }} PipelineRun */
+
+/**
+ * CPU use over several stretches, summed (the interleaved phases' runs): seconds added up, the
+ * percentages weighted by each stretch's wall time.
+ * @param {CpuUse[]} parts
+ * @returns {CpuUse}
+ */
+function sumCpu(parts) {
+  /** @param {(c: CpuUse) => number} f */
+  const sum = (f) => parts.reduce((t, c) => t + f(c), 0);
+  /** @param {(c: CpuUse) => Record<string, number>} f */
+  const byName = (f) => {
+    /** @type {Record<string, number>} */
+    const out = {};
+    for (const c of parts)
+      for (const [name, sec] of Object.entries(f(c))) out[name] = round((out[name] ?? 0) + sec, 2);
+    return out;
+  };
+  const wallSec = sum((c) => c.wallSec);
+  /** @param {(c: CpuUse) => number} f */
+  const weighted = (f) => round(sum((c) => f(c) * c.wallSec) / Math.max(1e-9, wallSec), 1);
+  return {
+    wallSec: round(wallSec, 2),
+    machineBusyPct: weighted((c) => c.machineBusyPct),
+    stealPct: weighted((c) => c.stealPct),
+    machineBusySec: round(
+      sum((c) => c.machineBusySec),
+      2,
+    ),
+    benchmarkClientSec: round(
+      sum((c) => c.benchmarkClientSec),
+      2,
+    ),
+    otherBusySec: round(
+      sum((c) => c.otherBusySec),
+      2,
+    ),
+    cpuSecByProcess: byName((c) => c.cpuSecByProcess),
+    reapedSecByProcess: byName((c) => c.reapedSecByProcess),
+  };
+}
+
+/**
+ * One pipeline's run: submitted, waited for until its end event.
+ * @param {Bench} bench
+ * @param {string[]} problems
+ * @param {string} phase
+ * @param {Pipeline} p
+ * @param {string} [key]
+ * @returns {Promise<PipelineRun>}
+ */
+async function runPipeline(bench, problems, phase, p, key) {
+  const r = await bench.submitAndWait(p.spec, RUN_TIMEOUT_MS, key);
+  const wallSec = r.endedAt === null ? null : (r.endedAt - r.submittedAt) / 1000;
+  if (r.endType !== 'run.succeeded')
+    problems.push(`phase ${phase}: ${p.spec.name} (${r.id}) ended ${r.endType ?? 'never'}`);
+  return { pipeline: p, submitted: r, wallSec };
+}
+
+/**
+ * A phase's figures from its runs: the run views and job histories read back, steps computed and
+ * reused, job time and time saved.
+ * @param {Bench} bench
+ * @param {(line: string) => void} say
+ * @param {string[]} problems
+ * @param {{ phase: string, what: string, runs: PipelineRun[], wallSec: number, cpu: CpuUse }} measured
+ * @param {string} [key]
+ */
+async function describePhase(bench, say, problems, measured, key) {
+  const { phase, what, runs, wallSec, cpu } = measured;
+  /** @param {'GET' | 'POST'} method @param {string} pathname @param {unknown} [body] */
+  const projectApi = (method, pathname, body) => bench.api(method, pathname, body, key);
   const details = [];
   for (const r of runs) details.push(await describeRun(projectApi, r, phase, problems));
   const computed = details.reduce((a, d) => a + d.computed, 0);
   const reused = details.reduce((a, d) => a + d.reused, 0);
+  const skipped = details.reduce((a, d) => a + d.skipped, 0);
   const result = {
     phase,
     what,
@@ -762,9 +939,10 @@ export async function runWorkload(bench, say, problems, phase, what, pipelines, 
       2,
     ),
     runs: details.length,
-    steps: computed + reused,
+    steps: computed + reused + skipped,
     computed,
     reused,
+    skipped,
     jobSeconds: round(
       details.reduce((a, d) => a + d.jobSeconds, 0),
       2,
@@ -777,13 +955,13 @@ export async function runWorkload(bench, say, problems, phase, what, pipelines, 
     pipelines: details,
   };
   say(
-    `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused ` +
+    `  ${phase}: ${result.wallSec} s, ${computed} steps computed, ${reused} reused, ${skipped} not needed ` +
       `(jobs ran ${result.jobSeconds} s; other processes took ${cpu.otherBusySec} CPU-s)`,
   );
   for (const d of details)
     say(
       `    ${d.name.padEnd(16)} ${String(d.status).padEnd(10)} ${String(d.wallSec).padStart(7)} s  ` +
-        `${d.computed} computed, ${d.reused} reused`,
+        `${d.computed} computed, ${d.reused} reused, ${d.skipped} not needed`,
     );
   return result;
 }
@@ -792,7 +970,7 @@ export async function runWorkload(bench, say, problems, phase, what, pipelines, 
  * A run's outcome from its view and its jobs' histories: steps computed and reused, what the jobs
  * ran for, and for a reused run where its time went.
  * @param {(method: 'GET' | 'POST', pathname: string, body?: unknown) => Promise<any>} api
- * @param {{ pipeline: Pipeline, submitted: { id: string, submittedAtMs: number, submittedAt: number, endedAt: number | null, endType: string | null, events: Map<string, number> }, wallSec: number | null }} r
+ * @param {PipelineRun} r
  * @param {string} phase
  * @param {string[]} problems
  */
@@ -807,10 +985,11 @@ async function describeRun(api, r, phase, problems) {
   }
   let computed = 0;
   let reused = 0;
+  let skipped = 0;
   let jobSeconds = 0;
   /** @type {number[]} */
   const decisions = [];
-  /** @type {{ name: string, status: string, reused: boolean, seconds: number | null }[]} */
+  /** @type {{ name: string, status: string, reused: boolean, skipped: boolean, seconds: number | null }[]} */
   const jobs = [];
   for (const job of view.jobs) {
     /** @type {HistoryEntry[]} */
@@ -820,6 +999,10 @@ async function describeRun(api, r, phase, problems) {
       return e === undefined ? null : Date.parse(e.time);
     };
     const reusedAt = at('job.reused');
+    // A step the reuse plan left out (only steps that take earlier results read it) is neither
+    // run nor taken: it ends `job.skipped` with `notNeeded`, a success.
+    const skippedAt = at('job.skipped');
+    const notNeeded = skippedAt !== null && job.notNeeded !== undefined;
     const queuedAt = at('job.queued');
     const startedAt = at('job.started');
     const endedAt = at('job.succeeded') ?? at('job.failed');
@@ -827,15 +1010,17 @@ async function describeRun(api, r, phase, problems) {
     if (decidedAt !== null) decisions.push(decidedAt);
     const seconds = startedAt !== null && endedAt !== null ? (endedAt - startedAt) / 1000 : null;
     if (reusedAt !== null) reused++;
+    else if (notNeeded) skipped++;
     else computed++;
     if (seconds !== null) jobSeconds += seconds;
     jobs.push({
       name: job.name,
       status: job.status,
       reused: reusedAt !== null,
+      skipped: notNeeded,
       seconds: seconds === null ? null : round(seconds, 2),
     });
-    if (job.status !== 'succeeded')
+    if (job.status !== 'succeeded' && !(job.status === 'skipped' && notNeeded))
       problems.push(`phase ${phase}: ${view.name} job ${job.name} is ${job.status}`);
   }
   decisions.sort((x, y) => x - y);
@@ -851,6 +1036,7 @@ async function describeRun(api, r, phase, problems) {
     wallSec: r.wallSec === null ? null : round(r.wallSec, 3),
     computed,
     reused,
+    skipped,
     jobSeconds: round(jobSeconds, 2),
     savedSeconds: round(view.reuse?.savedSeconds ?? 0, 2),
     acceptMs: acceptedAt === undefined ? 0 : round(acceptedAt - r.submitted.submittedAt, 1),
