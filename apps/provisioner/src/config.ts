@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import {
+  nonNegativeInt,
   port,
   positiveInt,
   type CommonConfig,
@@ -75,6 +76,11 @@ export const provisionerConfig = {
     schema: positiveInt(4),
     description:
       'Configurations a job with a `profile` is first profiled on (short runs) before the auto-provisioner chooses',
+  },
+  ACAI_PROJECTION_BATCH_INTERVAL_MS: {
+    schema: nonNegativeInt(50),
+    description:
+      'While job events keep coming, the shortest time between two transactions of the runtime observations (the events of a busy moment are applied together, an event after a quiet spell at once); 0 applies each batch as soon as it arrives',
   },
   ACAI_EC2_REGION: {
     schema: z.string().optional(),

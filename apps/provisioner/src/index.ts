@@ -1,4 +1,4 @@
-import { JOB, RUN } from '@acai/contracts';
+import { JOB, RUN, subjects } from '@acai/contracts';
 import { ProjectionRunner } from '@acai/eventing';
 import { sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
@@ -83,9 +83,11 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     const observations = new ObservationsProjection(schema);
     const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
       logger: ctx.logger,
-      // A transaction only for a batch with an event it reads. Every event still passes through
-      // (not only job events): a wait for a run's event (ObservationsReady) must see it go by.
+      // Only job events come (a run's are not delivered at all), and a transaction only for a
+      // batch with one it reads; while they keep coming, one transaction per interval.
+      filterSubject: subjects.aggregateType(ctx.bus.topology, JOB),
       accepts: (type) => observationEvents.has(type),
+      minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
     });
     const nodes = new NodeRegistry(ctx.bus, list, (heartbeat) => {
       if (heartbeat.instanceType === null) return null;
@@ -107,7 +109,11 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
       { provide: ProfileRepository, useValue: profiles },
       { provide: ProvisionerRuns, useValue: new ProvisionerRuns(ctx.store) },
       { provide: ObservationsRunner, useValue: new ObservationsRunner(runner) },
-      { provide: ObservationsReady, useValue: new ObservationsReady((seq) => runner.waitFor(seq)) },
+      // A run's end is outside the runner's filter: the wait is for the job events before it.
+      {
+        provide: ObservationsReady,
+        useValue: new ObservationsReady((seq) => runner.waitForLog(seq)),
+      },
       { provide: NodeRegistry, useValue: nodes },
     ];
   },

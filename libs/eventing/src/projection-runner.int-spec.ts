@@ -458,6 +458,27 @@ describe('ProjectionRunner', () => {
     await s.expectExactlyOnce();
   });
 
+  it('waits for a position of the log outside its filter: done once its own events before it are applied', async () => {
+    const s = scenario();
+    await s.append(['a', 'b'], 4);
+    const before = s.lastSeq;
+    // The event waited for is another project's: this runner is never delivered it.
+    const other = scenario();
+    await other.append(['z'], 1);
+    const outside = other.lastSeq;
+    expect(outside).toBeGreaterThan(before);
+
+    const runner = s.runner({ minBatchIntervalMs: 50 });
+    await runner.start();
+    const waited = await Promise.race([
+      runner.waitForLog(outside).then(() => 'done'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+    ]);
+    expect(waited).toBe('done');
+    expect(runner.position).toBeGreaterThanOrEqual(before);
+    await s.expectExactlyOnce();
+  });
+
   it('dead-letters undecodable and unknown events with their reason and applies the next event', async () => {
     const s = scenario();
     const runner = s.runner();

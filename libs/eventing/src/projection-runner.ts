@@ -459,6 +459,19 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   }
 
   /**
+   * Resolves once every event of this runner's filter up to `seq` has been applied, when the event
+   * at `seq` may be outside the filter (a run's event, for a runner of job events only): `waitFor`
+   * would wait for an event of its own after `seq`, which may never come. The newest event of the
+   * filter as of now is looked up (one direct get), and the wait ends at it or at `seq`, whichever
+   * comes first; `seq` must already be in the log.
+   */
+  async waitForLog(seq: number): Promise<void> {
+    if (this.appliedSeq >= seq) return;
+    const newest = await this.lastRelevantSeq();
+    await this.waitFor(Math.min(newest, seq));
+  }
+
+  /**
    * Waits (at most `timeoutMs`) until this projection has applied every event in the log as of
    * now: read-your-writes for a client that just wrote and reads back. Returns whether it caught up.
    */

@@ -37,7 +37,10 @@ import { Providers } from '../providers/providers.js';
 
 export class ProvisionerJobs extends AggregateRepository<JobState> {}
 
-/** Waits until the observations projection has seen an event (so profiling results are in). */
+/**
+ * Waits until the observations projection has applied every job event before a position of the log
+ * (so a profiling run's results are in when its end is handled).
+ */
 export class ObservationsReady {
   constructor(readonly waitFor: (seq: number) => Promise<void>) {}
 }

@@ -21,10 +21,11 @@ export interface DispatchCandidate extends WaitingJob {
 
 /** What a dispatch pass reads, while it alone passes (see {@link DispatchQueue.pass}). */
 export interface DispatchQueueView {
-  /** The jobs out, per pool, project and run. */
-  out(): Promise<RunOut[]>;
-  /** Every project with jobs waiting, per pool. */
-  waitingGroups(): Promise<WaitingGroup[]>;
+  /**
+   * The jobs out, per pool, project and run, and every project with jobs waiting, per pool: read
+   * together (one statement, so one round trip and one snapshot of the read model).
+   */
+  state(): Promise<{ out: RunOut[]; groups: WaitingGroup[] }>;
   /**
    * The first `perProject` waiting jobs of each of `groups` (highest priority, then first placed),
    * leaving out the runs named in `passOver` (at their `maxParallel`).
@@ -129,33 +130,16 @@ export class SqlDispatchQueue implements DispatchQueue {
     const isOut = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'out'`;
     const isWaiting = `projection = '${dispatchQueueProjection.name}' AND doc->>'state' = 'waiting'`;
     return {
-      out: async () => {
+      state: async () => {
+        // The jobs out grouped, and a skip scan of the waiting index (one entry per pool and
+        // project), as the rows of one statement told apart by `kind`.
         const rows = await queryPrepared<{
+          kind: 'out' | 'waiting';
           pool: string;
           project: string;
           run_id: string | null;
-          jobs: number;
+          jobs: number | null;
           max_parallel: number | null;
-        }>(
-          m,
-          `SELECT doc->>'pool' AS pool, project, doc->>'runId' AS run_id, count(*)::int AS jobs,
-                  max((doc->>'maxParallel')::int) AS max_parallel
-           FROM ${docs} WHERE ${isOut} GROUP BY 1, 2, 3`,
-          [],
-        );
-        return rows.map((r) => ({
-          pool: r.pool,
-          project: r.project,
-          runId: r.run_id,
-          jobs: r.jobs,
-          maxParallel: r.max_parallel,
-        }));
-      },
-      waitingGroups: async () => {
-        // A skip scan of the waiting index: one entry per (pool, project).
-        const rows = await queryPrepared<{
-          pool: string;
-          project: string;
           provider: string | null;
         }>(
           m,
@@ -169,10 +153,28 @@ export class SqlDispatchQueue implements DispatchQueue {
                ORDER BY doc->>'pool', project LIMIT 1
              ) n
            )
-           SELECT pool, project, provider FROM g`,
+           SELECT 'out'::text AS kind, doc->>'pool' AS pool, project, doc->>'runId' AS run_id,
+                  count(*)::int AS jobs, max((doc->>'maxParallel')::int) AS max_parallel,
+                  NULL::text AS provider
+           FROM ${docs} WHERE ${isOut} GROUP BY 2, 3, 4
+           UNION ALL
+           SELECT 'waiting', pool, project, NULL, NULL, NULL, provider FROM g`,
           [],
         );
-        return rows.map((r) => ({ pool: r.pool, project: r.project, provider: r.provider }));
+        const out: RunOut[] = [];
+        const groups: WaitingGroup[] = [];
+        for (const r of rows) {
+          if (r.kind === 'out') {
+            out.push({
+              pool: r.pool,
+              project: r.project,
+              runId: r.run_id,
+              jobs: r.jobs ?? 0,
+              maxParallel: r.max_parallel,
+            });
+          } else groups.push({ pool: r.pool, project: r.project, provider: r.provider });
+        }
+        return { out, groups };
       },
       candidates: async (groups, perProject, passOver) => {
         if (groups.length === 0 || perProject <= 0) return [];

@@ -69,7 +69,7 @@ class InMemoryDispatchQueue implements DispatchQueue {
 
   private view(): DispatchQueueView {
     return {
-      out: async () => {
+      state: async () => {
         const out = new Map<string, RunOut>();
         for (const d of this.docs()) {
           if (d.state !== 'out' || d.pool === null) continue;
@@ -83,9 +83,6 @@ class InMemoryDispatchQueue implements DispatchQueue {
             maxParallel: d.maxParallel,
           });
         }
-        return [...out.values()];
-      },
-      waitingGroups: async () => {
         const groups = new Map<string, WaitingGroup>();
         for (const d of this.docs()) {
           if (d.state !== 'waiting' || d.pool === null) continue;
@@ -95,7 +92,7 @@ class InMemoryDispatchQueue implements DispatchQueue {
             provider: d.provider,
           });
         }
-        return [...groups.values()];
+        return { out: [...out.values()], groups: [...groups.values()] };
       },
       candidates: async (groups, perProject, passOver) => {
         const taken = new Map<string, number>();

@@ -115,8 +115,7 @@ export class Dispatcher {
   /** One pass; answers how many jobs it released (0 too when another replica dispatches). */
   async pass(): Promise<number> {
     const released = await this.options.queue.pass(async (view) => {
-      const out = await view.out();
-      const groups = await view.waitingGroups();
+      const { out, groups } = await view.state();
       const { chosen, capacity } = await this.choose(view, out, groups);
       let lastSeq = 0;
       let released = 0;
