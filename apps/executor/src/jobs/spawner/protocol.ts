@@ -27,7 +27,10 @@ export interface NotStarted {
   readonly message: string;
 }
 
-/** The spawner reports, in this order for one process: started (or not), output, exited, closed. */
+/**
+ * The spawner reports, in this order for one process: started (or not), output, exited, closed.
+ * Each message it sends is an array of reports (those of one turn of its event loop).
+ */
 export type SpawnerReport =
   | { readonly type: 'started'; readonly id: number; readonly pid: number }
   | NotStarted

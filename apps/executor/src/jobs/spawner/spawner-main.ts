@@ -16,10 +16,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import type { SpawnerReport, SpawnerRequest, StartRequest } from './protocol.js';
 
-/** Output reports sent but not yet written to the channel past which jobs' output is paused. */
-const PAUSE_AT = 256;
+/** Output relayed but not yet written to the channel past which jobs' output is paused… */
+const PAUSE_AT_CHARS = 4 * 1024 * 1024;
 /** …and below which it flows again. */
-const RESUME_AT = 64;
+const RESUME_AT_CHARS = 1024 * 1024;
 
 const send = process.send?.bind(process);
 if (send === undefined) {
@@ -28,14 +28,31 @@ if (send === undefined) {
 }
 
 const running = new Map<number, ChildProcess>();
-let unsent = 0;
+/** Reports of this turn of the event loop, sent together as one message at its end. */
+let batch: SpawnerReport[] = [];
+let batchChars = 0;
+let unsentChars = 0;
 let paused = false;
 
+/**
+ * Queues a report: what one turn of the event loop says (a process's start, or its exit and
+ * close, which come together) goes as one message, one write and one wake-up of the executor.
+ */
 function report(message: SpawnerReport): void {
-  unsent++;
-  send!(message, undefined, undefined, () => {
-    unsent--;
-    if (paused && unsent < RESUME_AT) {
+  batch.push(message);
+  if (message.type === 'output') batchChars += message.text.length;
+  if (batch.length === 1) setImmediate(flush);
+}
+
+function flush(): void {
+  const reports = batch;
+  const chars = batchChars;
+  batch = [];
+  batchChars = 0;
+  unsentChars += chars;
+  send!(reports, undefined, undefined, () => {
+    unsentChars -= chars;
+    if (paused && unsentChars < RESUME_AT_CHARS) {
       paused = false;
       for (const child of running.values()) {
         child.stdout?.resume();
@@ -43,7 +60,7 @@ function report(message: SpawnerReport): void {
       }
     }
   });
-  if (!paused && unsent > PAUSE_AT) {
+  if (!paused && unsentChars > PAUSE_AT_CHARS) {
     // The executor reads slower than jobs print: they wait, rather than this process filling up.
     paused = true;
     for (const child of running.values()) {

@@ -117,7 +117,9 @@ export class Spawner {
           });
     this.child = child;
     this.lastStart = Date.now();
-    child.on('message', (report: SpawnerReport) => this.heard(report));
+    child.on('message', (reports: SpawnerReport[]) => {
+      for (const report of reports) this.heard(report);
+    });
     child.once('exit', (code, signal) => this.lost(child, code, signal));
     child.once('error', (error) =>
       this.options.logger.error({ err: error.message }, 'the job spawner process failed'),
