@@ -221,10 +221,16 @@ export async function run(ctx) {
           .map(([name, sec]) => `${name} ${sec} s`)
           .join(', '),
     );
-    const jobProcesses = cpu.reapedSecByProcess['executor'];
-    if (jobProcesses !== undefined) {
+    // The jobs are reaped by the executor's spawner (by the executor itself before it had one).
+    const jobProcesses =
+      (cpu.reapedSecByProcess['executor'] ?? 0) + (cpu.reapedSecByProcess['executor spawner'] ?? 0);
+    if (jobProcesses > 0) {
+      const own = (/** @type {string} */ name) =>
+        Math.round(((cpu.cpuSecByProcess[name] ?? 0) - (cpu.reapedSecByProcess[name] ?? 0)) * 100) /
+        100;
       say(
-        `  of the executor's: its job processes (the launch's programs and \`true\`) ${jobProcesses} s, itself ${Math.round(((cpu.cpuSecByProcess['executor'] ?? 0) - jobProcesses) * 100) / 100} s`,
+        `  of the executor's: its job processes (the launch's programs and \`true\`) ${Math.round(jobProcesses * 100) / 100} s, ` +
+          `its spawner ${own('executor spawner')} s, itself ${own('executor')} s`,
       );
     }
     if (cpu.otherBusySec > cpu.wallSec * 0.25) {

@@ -133,9 +133,13 @@ export function cpuSnapshot(home) {
       const reaped = Number(fields[13]) + Number(fields[14]);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const app = cmdline.find((a) => /apps\/[a-z]+\/dist\/main\.js$/.test(a));
+      // The executor's job spawner (and the jobs it forks) is shown apart from the executor.
+      const spawner = cmdline.some((a) => a.endsWith('/spawner/spawner-main.js'));
       const name = app
         ? (app.split('/').at(-3) ?? 'node')
-        : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
+        : spawner
+          ? 'spawner'
+          : path.basename(cmdline[0] ?? '').split(':')[0] || 'unknown';
       all.set(pid, { ppid: Number(fields[1]), name, ticks, reaped });
       if (pid === process.pid) continue;
       if (cmdline.some((a) => a.includes(home))) roots.add(pid);
@@ -150,12 +154,15 @@ export function cpuSnapshot(home) {
   /** @type {Map<number, { name: string; ticks: number; reaped: number }>} */
   const procs = new Map();
   for (const [pid, p] of all) {
+    let viaSpawner = false;
     for (let at = pid, hops = 0; at > 1 && hops < 10; hops++) {
       const root = roots.has(at) ? all.get(at) : undefined;
       if (root !== undefined) {
-        procs.set(pid, { name: root.name, ticks: p.ticks, reaped: p.reaped });
+        const name = viaSpawner ? `${root.name} spawner` : root.name;
+        procs.set(pid, { name, ticks: p.ticks, reaped: p.reaped });
         break;
       }
+      if (all.get(at)?.name === 'spawner') viaSpawner = true;
       at = all.get(at)?.ppid ?? 0;
     }
   }

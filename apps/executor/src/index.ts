@@ -20,6 +20,7 @@ import { ExecutorModule } from './executor.module.js';
 import { JobRunner } from './jobs/job-runner.js';
 import { Limits } from './jobs/limits.js';
 import { Sandbox, SandboxError, type SandboxMode } from './jobs/sandbox.js';
+import { Spawner } from './jobs/spawner/spawner.js';
 import { Staging } from './jobs/staging.js';
 import { WorkFolders } from './jobs/work-folders.js';
 import { ExecutorNode } from './node/executor-node.js';
@@ -56,6 +57,9 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       forOtherUsers: sandbox.mode === 'uid',
     });
     const limits = await Limits.detect();
+    // Jobs are forked by a small process of the executor's, started now, not by the executor.
+    const spawner = new Spawner({ wrapper: sandbox.diesWithExecutor(), logger: ctx.logger });
+    spawner.open();
     // A project's logs stream is the gateway's to make; asked for when a job's output finds none.
     const ensureLogStream = sharedEnsure((project) =>
       ctx.commands.send('ensureLogStream', { project }),
@@ -76,6 +80,7 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       pool: config.ACAI_EXECUTOR_POOL,
       slots,
       sandbox,
+      spawner,
       jobPath: config.ACAI_JOB_PATH,
       secrets: async (project, names) =>
         (await patient.send('resolveSecrets', { project, names })).values,
@@ -138,13 +143,18 @@ export const executorService: ServiceDefinition<typeof executorConfig> = {
       },
       logger: ctx.logger,
     });
-    return [{ provide: ExecutorNode, useValue: node }];
+    return [
+      { provide: ExecutorNode, useValue: node },
+      { provide: Spawner, useValue: spawner },
+    ];
   },
   onStarted: async (app) => {
     await app.get(ExecutorNode).start();
   },
   onClosing: async (app, ctx) => {
     await app.get(ExecutorNode).stop(ctx.config.ACAI_SHUTDOWN_GRACE_MS);
+    // Its jobs have ended or been handed back.
+    await app.get(Spawner).close();
   },
 };
 

@@ -21,6 +21,7 @@ import { findProgram, Limits, type Confined } from './limits.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ProcessRunner, type Exit } from './process-runner.js';
 import { ENV_FILE, envFileText, TMP_FOLDER, type Sandbox, type Slot } from './sandbox.js';
+import type { Spawner } from './spawner/spawner.js';
 import { folderVariable, type Staging } from './staging.js';
 import type { WorkFolders } from './work-folders.js';
 
@@ -34,6 +35,8 @@ export interface JobRunnerOptions {
   /** Its slots (one job each): cgroups are kept per slot, and each has its user when sandboxed. */
   readonly slots: readonly Slot[];
   readonly sandbox: Sandbox;
+  /** Forks the jobs (a small process of its own, so that a fork does not copy the executor). */
+  readonly spawner: Spawner;
   /** The `PATH` jobs get (nothing of the executor's own environment reaches a job). */
   readonly jobPath: string;
   /** The values of a project's secrets (asked of the gateway when a job names some). */
@@ -295,6 +298,7 @@ export class JobRunner {
     let clearedAfterExit: Promise<boolean> | undefined;
     let slotEmpty = false;
     const proc = new ProcessRunner(launch.argv, {
+      spawner: this.options.spawner,
       cwd: folder,
       env: launch.env,
       handOver: launch.handOver,

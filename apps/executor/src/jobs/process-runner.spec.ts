@@ -1,8 +1,10 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { LineSplitter, ProcessRunner } from './process-runner.js';
+import { Spawner } from './spawner/spawner.js';
+import { silentLogger } from '@acai/eventing';
 
 const split = (chunks: string[], max = 4) => {
   const lines: string[] = [];
@@ -38,8 +40,12 @@ describe('LineSplitter', () => {
 });
 
 describe('ProcessRunner', () => {
+  const spawner = new Spawner({ wrapper: [], logger: silentLogger });
+  afterAll(() => spawner.close());
+
   it('stops a process asked to stop before it started, as soon as it starts', async () => {
     const proc = new ProcessRunner(['sleep', '30'], {
+      spawner,
       cwd: process.cwd(),
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
       onLine: () => undefined,
@@ -58,6 +64,7 @@ describe('ProcessRunner', () => {
     const proc = new ProcessRunner(
       ['sh', '-c', 'cat <&3; [ -e "$0" ] && echo still-there || echo gone', file],
       {
+        spawner,
         cwd: dir,
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
         onLine: (_, line) => lines.push(line),
@@ -73,6 +80,7 @@ describe('ProcessRunner', () => {
 
   it('fails to start, saying why, when a file to hand over is missing', async () => {
     const proc = new ProcessRunner(['true'], {
+      spawner,
       cwd: process.cwd(),
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
       onLine: () => undefined,

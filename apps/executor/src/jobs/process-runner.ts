@@ -1,25 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { JobFailureReason } from '@acai/contracts';
-
 import type { StreamName } from '@acai/execution';
+import { SPAWNER_LOST, type Exit, type Spawner } from './spawner/spawner.js';
 
-export type { StreamName };
+export type { StreamName, Exit };
 
 export type SpawnResult =
   { ok: true; pid: number } | { ok: false; reason: JobFailureReason; message: string };
 
-export interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
 /**
  * Runs an argv with no shell in its own process group (so a cancel kills the whole tree), and
- * hands its output back line by line.
+ * hands its output back line by line. The process is forked by the executor's spawner (see
+ * {@link Spawner}); its group is signalled from here.
  */
 export class ProcessRunner {
-  private child: ChildProcess | undefined;
+  private pid: number | undefined;
+  private ended = false;
+  private asked = false;
   /** A stop asked for before the process started (a cancel while the job is being prepared). */
   private stopAsked: number | undefined;
   private readonly exit = Promise.withResolvers<Exit>();
@@ -28,8 +24,9 @@ export class ProcessRunner {
   constructor(
     private readonly argv: readonly string[],
     private readonly options: {
+      spawner: Spawner;
       cwd: string;
-      env: NodeJS.ProcessEnv;
+      env: Readonly<Record<string, string>>;
       onLine: (stream: StreamName, line: string) => void;
       /**
        * Files the process gets as fds 3, 4, …, in this order. Each is opened and removed before
@@ -44,63 +41,57 @@ export class ProcessRunner {
     },
   ) {}
 
-  async start(): Promise<SpawnResult> {
-    const [program, ...args] = this.argv as [string, ...string[]];
-    const handed: FileHandle[] = [];
-    try {
-      for (const file of this.options.handOver ?? []) {
-        handed.push(await open(file, 'r'));
-        await unlink(file);
-      }
-    } catch (error) {
-      await Promise.all(handed.map((h) => h.close()));
-      this.exit.resolve({ code: null, signal: null });
-      return {
-        ok: false,
-        reason: 'spawn_error',
-        message: `could not hand the job its files: ${error instanceof Error ? error.message : String(error)}`,
-      };
-    }
-    try {
-      return await new Promise((resolve) => {
-        const child = spawn(program, args, {
+  start(): Promise<SpawnResult> {
+    if (this.asked) throw new Error('a ProcessRunner starts its process once');
+    this.asked = true;
+    const program = this.argv[0]!;
+    const lines = {
+      out: new LineSplitter((line) => this.options.onLine('out', line)),
+      err: new LineSplitter((line) => this.options.onLine('err', line)),
+    };
+    return new Promise((resolve) => {
+      this.options.spawner.start(
+        {
+          argv: this.argv,
           cwd: this.options.cwd,
           env: this.options.env,
-          shell: false,
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe', ...handed.map((h) => h.fd)],
-        });
-        this.child = child;
-        child.once('spawn', () => {
-          resolve({ ok: true, pid: child.pid! });
-          if (this.stopAsked !== undefined) this.kill(this.stopAsked);
-        });
-        child.once('error', (error: NodeJS.ErrnoException) => {
-          resolve(describeSpawnError(program, error));
-          this.exit.resolve({ code: null, signal: null });
-        });
-        this.pipe(child.stdout, 'out');
-        this.pipe(child.stderr, 'err');
-        child.once('exit', () => {
-          this.signalGroup('SIGKILL');
-          void this.options.afterExit?.().catch(() => undefined);
-        });
-        child.once('close', (code, signal) => this.exit.resolve({ code, signal }));
-      });
-    } finally {
-      // The child has its own copies (or never started).
-      await Promise.all(handed.map((h) => h.close()));
-    }
+          handOver: this.options.handOver ?? [],
+        },
+        {
+          started: (pid) => {
+            this.pid = pid;
+            resolve({ ok: true, pid });
+            if (this.stopAsked !== undefined) this.kill(this.stopAsked);
+          },
+          notStarted: (code, message) => {
+            this.ended = true;
+            resolve(describeSpawnError(program, code, message));
+            this.exit.resolve({ code: null, signal: null });
+          },
+          output: (stream, text) => lines[stream].push(text),
+          exited: () => {
+            this.ended = true;
+            void this.options.afterExit?.().catch(() => undefined);
+          },
+          closed: (exit) => {
+            this.ended = true;
+            lines.out.end();
+            lines.err.end();
+            this.exit.resolve(exit);
+          },
+        },
+      );
+    });
   }
 
   /** Signals the whole process group; escalates to SIGKILL after `graceMs`. */
   kill(graceMs = 5_000): void {
-    if (this.child === undefined) {
+    if (!this.asked || (this.pid === undefined && !this.ended)) {
       // Not started yet: it is stopped as soon as it is.
       this.stopAsked = graceMs;
       return;
     }
-    if (this.child.pid === undefined || this.child.exitCode !== null) return;
+    if (this.pid === undefined || this.ended) return;
     this.signalGroup('SIGTERM');
     const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     timer.unref();
@@ -108,7 +99,7 @@ export class ProcessRunner {
   }
 
   private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child?.pid;
+    const pid = this.pid;
     if (pid === undefined) return;
     try {
       process.kill(-pid, signal);
@@ -116,18 +107,10 @@ export class ProcessRunner {
       // Already gone.
     }
   }
-
-  private pipe(stream: NodeJS.ReadableStream | null, name: StreamName): void {
-    if (stream === null) return;
-    const lines = new LineSplitter((line) => this.options.onLine(name, line));
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => lines.push(chunk));
-    stream.on('end', () => lines.end());
-  }
 }
 
-function describeSpawnError(program: string, error: NodeJS.ErrnoException): SpawnResult {
-  switch (error.code) {
+function describeSpawnError(program: string, code: string, message: string): SpawnResult {
+  switch (code) {
     case 'ENOENT':
       return {
         ok: false,
@@ -140,11 +123,19 @@ function describeSpawnError(program: string, error: NodeJS.ErrnoException): Spaw
         reason: 'permission_denied',
         message: `command '${program}' is not executable by the executor (permission denied)`,
       };
+    case 'handover':
+      return {
+        ok: false,
+        reason: 'spawn_error',
+        message: `could not hand the job its files: ${message}`,
+      };
+    case SPAWNER_LOST:
+      return { ok: false, reason: 'spawn_error', message };
     default:
       return {
         ok: false,
         reason: 'spawn_error',
-        message: `could not start '${program}': ${error.message}`,
+        message: `could not start '${program}': ${message}`,
       };
   }
 }

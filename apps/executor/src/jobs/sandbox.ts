@@ -197,6 +197,14 @@ export class Sandbox {
     };
   }
 
+  /**
+   * The argv prefix that makes a helper process of the executor (its job spawner) die when the
+   * executor does: `setpriv --pdeathsig=KILL --`, or nothing when there is no setpriv.
+   */
+  diesWithExecutor(): string[] {
+    return this.setpriv === undefined ? [] : [this.setpriv, '--pdeathsig=KILL', '--'];
+  }
+
   /** Why a job cannot get what it asks for here, if it cannot. */
   refuses(network: 'default' | 'none'): string | undefined {
     if (network === 'none' && this.mode !== 'uid') {

@@ -59,16 +59,20 @@ export class WorkFolders {
   async create(jobId: string, attempt: number, owner?: FolderOwner): Promise<string> {
     await this.prepare();
     const dir = path.join(this.own, jobId, String(attempt));
-    await rm(dir, { recursive: true, force: true });
     // The job's folder goes when its last attempt's is removed (`remove`, `keepFailed`): an earlier
-    // attempt ending here just now can take it away under this one, so it is made again then.
+    // attempt ending here just now can take it away under this one, so it is made again then. A
+    // folder of this attempt already there (left by an earlier try) is removed first: the attempt
+    // starts empty. (Made first and removed only when there, rather than removed every time: the
+    // usual case costs no look-up.)
     for (let tries = 1; ; tries += 1) {
       try {
         await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
         await mkdir(dir, { mode: 0o700 });
         break;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= 5) throw error;
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'EEXIST') || tries >= 5) throw error;
+        if (code === 'EEXIST') await rm(dir, { recursive: true, force: true });
       }
     }
     if (owner !== undefined) await chown(dir, owner.uid, owner.gid);
