@@ -119,6 +119,24 @@ describe('Spawner', () => {
     }
   });
 
+  it('takes a spawner that does not say whether a job started for hung: kills it and starts another', async () => {
+    const own = new Spawner({ wrapper: [], logger: silentLogger, startAnswerMs: 500 });
+    try {
+      // The spawner's pid, from a job it started; then it stops answering.
+      const first = await run(own, ['sh', '-c', 'echo $PPID']);
+      const stuck = Number(first.lines[0]?.replace('out: ', ''));
+      process.kill(stuck, 'SIGSTOP');
+      const waiting = await run(own, ['true']);
+      expect(waiting.started).toMatchObject({ ok: false, reason: 'spawn_error' });
+      await until(() => !alive(stuck));
+      const next = await run(own, ['sh', '-c', 'echo $PPID']);
+      expect(next.exit).toEqual({ code: 0, signal: null });
+      expect(Number(next.lines[0]?.replace('out: ', ''))).not.toBe(stuck);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('runs its jobs until it is closed, and starts none after', async () => {
     const own = new Spawner({ wrapper: [], logger: silentLogger });
     expect((await run(own, ['true'])).exit).toEqual({ code: 0, signal: null });

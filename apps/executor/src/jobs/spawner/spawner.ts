@@ -28,6 +28,16 @@ export const SPAWNER_LOST = 'spawner_lost';
 /** A spawner that died this soon after it started is started again only after this long. */
 const RESTART_DELAY_MS = 1_000;
 
+/**
+ * How long the spawner may take to say whether a process started (a fork and an exec: milliseconds,
+ * seconds on a machine under heavy load). Past it the spawner is taken for hung: it is killed, its
+ * processes are reported as for a spawner that died, and a new one takes its place.
+ */
+const START_ANSWER_MS = 60_000;
+
+/** How long a closed spawner may take to exit before it is killed. */
+const CLOSE_WAIT_MS = 5_000;
+
 /** The spawner's entry: `spawner-main.js` when built, `spawner-main.ts` from source (tests). */
 const MAIN = (() => {
   const here = fileURLToPath(import.meta.url);
@@ -39,6 +49,8 @@ interface Watched {
   /** The spawner process asked to start it: only its death concerns this process. */
   readonly by: ChildProcess;
   pid?: number;
+  /** Until the spawner says whether it started: then it is taken for hung. */
+  answer?: NodeJS.Timeout;
 }
 
 /**
@@ -63,7 +75,14 @@ export class Spawner {
    * `wrapper`: the argv the spawner is started through (`setpriv --pdeathsig=KILL --`, so that it
    * dies when the executor does), or none.
    */
-  constructor(private readonly options: { wrapper: readonly string[]; logger: EventingLogger }) {}
+  constructor(
+    private readonly options: {
+      wrapper: readonly string[];
+      logger: EventingLogger;
+      /** See {@link START_ANSWER_MS}. */
+      startAnswerMs?: number;
+    },
+  ) {}
 
   /** Starts the spawner process now rather than with the first job. */
   open(): void {
@@ -78,7 +97,10 @@ export class Spawner {
     }
     const child = this.ensure();
     const id = this.nextId++;
-    this.watched.set(id, { watch, by: child });
+    const answerMs = this.options.startAnswerMs ?? START_ANSWER_MS;
+    const answer = setTimeout(() => this.hung(child, answerMs), answerMs);
+    answer.unref();
+    this.watched.set(id, { watch, by: child, answer });
     child.ref();
     child.channel?.ref();
     const message: StartRequest = { type: 'start', id, ...request };
@@ -97,7 +119,10 @@ export class Spawner {
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((resolve) => child.once('exit', resolve));
     child.disconnect();
+    // One that does not go (hung) is killed: a shutdown does not wait on it.
+    const kill = setTimeout(() => child.kill('SIGKILL'), CLOSE_WAIT_MS);
     await gone;
+    clearTimeout(kill);
   }
 
   private ensure(): ChildProcess {
@@ -134,6 +159,7 @@ export class Spawner {
     const { watch } = watched;
     switch (report.type) {
       case 'started':
+        clearTimeout(watched.answer);
         watched.pid = report.pid;
         watch.started(report.pid);
         break;
@@ -158,6 +184,16 @@ export class Spawner {
     }
   }
 
+  /** The spawner did not say whether a process started: it is killed (and `lost` follows). */
+  private hung(child: ChildProcess, answerMs: number): void {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    this.options.logger.error(
+      { pid: child.pid, seconds: answerMs / 1000 },
+      'the job spawner process did not say whether a job started: killing it and starting another',
+    );
+    child.kill('SIGKILL');
+  }
+
   /** The spawner died: what it started is gone with it, and a new one takes its place. */
   private lost(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child === child) this.child = undefined;
@@ -169,6 +205,7 @@ export class Spawner {
       );
     }
     for (const [id, watched] of orphans) {
+      clearTimeout(watched.answer);
       this.watched.delete(id);
       if (watched.pid === undefined) {
         watched.watch.notStarted(
@@ -196,6 +233,7 @@ export class Spawner {
 
   private forget(id: number): void {
     const watched = this.watched.get(id);
+    clearTimeout(watched?.answer);
     this.watched.delete(id);
     if (watched !== undefined) this.idle(watched.by);
   }
