@@ -1671,8 +1671,8 @@ describe('the scheduler’s run workflow', () => {
       expect(asked).toBe(0);
     });
 
-    it('stops the run when a job costs more than all its budget left and nothing costs less', async () => {
-      // The run: only this job, $0.0005 budget, $0.0002 held back for it.
+    /** The run: only this job, $0.0005 budget, $0.0002 held back for it, its share $0.0004. */
+    async function budgetedRun(): Promise<void> {
       const limits = {
         deadline: null,
         deadlineSpec: null,
@@ -1711,6 +1711,10 @@ describe('the scheduler’s run workflow', () => {
         },
       ]);
       for (const event of log.all()) runs.observe(event);
+    }
+
+    it('stops the run when a job costs more than all its budget left and nothing costs less', async () => {
+      await budgetedRun();
       // 6 epochs of 10 s at $0.04/h: 60 s, $0.00067, more than $0.0004 and than $0.0005.
       await runningJob(0, 0.0004);
       commands.on('planRescale', () => ({
@@ -1739,6 +1743,39 @@ describe('the scheduler’s run workflow', () => {
       expect(exhausted?.data.reason).toContain("step 'train' is predicted to cost");
       // The job is cancelled and its process told to stop.
       expect(log.ofType('job.cancelled')).toHaveLength(1);
+      expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
+    });
+
+    it('stops the run while its budget left no longer covers one more Spot interruption, before the loss comes', async () => {
+      // Given a job on Spot predicted to cost $0.00035 where it runs, within the run's $0.0005,
+      // but $0.00055 if one more interruption comes ($0.0002 held back for it), and nothing cheaper
+      await budgetedRun();
+      await runningJob(0, 0.0004);
+      commands.on('planRescale', () => ({
+        decision: 'stay' as const,
+        reason: 'no configuration costs less',
+        from: { ...config(ONE, 40), predictedCost: 0.00035, spotReserve: 0.0002 },
+        to: null,
+        alternatives: [
+          {
+            offer: TWO.name,
+            provider: 'local',
+            predictedSeconds: 27,
+            predictedCost: 0.0008,
+            feasible: false,
+            whyNot: 'over the budget',
+          },
+        ],
+        leastCost: 0.00055,
+      }));
+
+      // When its report is judged, the run stops now, saying what was held back and why
+      await handled(await report());
+      const [exhausted] = log.ofType('run.budget_exhausted');
+      expect(exhausted?.data).toMatchObject({ jobId: JOB_ID, cheapestCost: 0.00055 });
+      expect(exhausted?.data.reason).toContain(
+        '$0.0002 of it held back for one more Spot interruption',
+      );
       expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
     });
 

@@ -559,12 +559,18 @@ export class RunsHandler {
     check: RescaleCheck,
     plan: CommandResult<'planRescale'>,
   ): Promise<void> {
-    const least = Math.min(
-      ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
-        (c): c is number => c !== null,
-      ),
-    );
+    // The provisioner's least cost holds back one more Spot interruption (an older one's does not).
+    const least =
+      plan.leastCost ??
+      Math.min(
+        ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
+          (c): c is number => c !== null,
+        ),
+      );
     if (!Number.isFinite(least)) return;
+    // Held back for an interruption only where it is cheapest to stay (a move's reserve differs).
+    const reserve = plan.from.spotReserve ?? 0;
+    const heldOnStay = Math.abs((plan.from.predictedCost ?? Number.NaN) + reserve - least) < 1e-5;
     const { state, events } = await this.runs.execute(
       event.project,
       runId,
@@ -575,6 +581,7 @@ export class RunsHandler {
             jobId: event.aggregateId,
             now: new Date(),
             predictedCost: least,
+            ...(heldOnStay && reserve > 0 ? { spotReserve: reserve } : {}),
             basis: check.basis,
           },
           s,
