@@ -1619,6 +1619,30 @@ describe('the scheduler’s run workflow', () => {
       expect(answers).toHaveLength(1);
     });
 
+    it('waits at shutdown for a plan in flight only as long as it is bounded to', async () => {
+      // Given a late job whose plan the provisioner has not answered
+      await runningJob(30);
+      const answers: ((plan: CommandResult<'planRescale'>) => void)[] = [];
+      commands.on(
+        'planRescale',
+        () => new Promise<CommandResult<'planRescale'>>((resolve) => answers.push(resolve)),
+      );
+      expect(await settled(handler, await report())).toBe('handed back');
+      // When a shutdown waits for it, it gives up after its bound, saying one is left in flight
+      await expect(handler.whenPlanned(20)).resolves.toBe(false);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(0);
+      // and once the answer comes within the bound, it is recorded before the scheduler goes
+      answers[0]!({
+        decision: 'up' as const,
+        reason: 'predicted to finish 10 s after its deadline on local-1cpu-1024mb',
+        from: config(ONE, 40),
+        to: config(TWO, 27),
+        alternatives: [],
+      });
+      await expect(handler.whenPlanned(5_000)).resolves.toBe(true);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
+    });
+
     it('asks again for a report handed back by a scheduler that died before the answer', async () => {
       await runningJob(30);
       let asked = 0;

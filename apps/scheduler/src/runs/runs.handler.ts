@@ -451,9 +451,28 @@ export class RunsHandler {
     return true;
   }
 
-  /** Every rescale plan in flight, answered and recorded (or failed): for a shutdown, and tests. */
-  async whenPlanned(): Promise<void> {
-    while (this.planning.size > 0) await Promise.all([...this.planning.values()]);
+  /**
+   * Every rescale plan in flight, answered and recorded (or failed), waited for at most `boundMs`
+   * (absent: as long as they take). Answers whether none is left in flight. At shutdown the
+   * scheduler waits for them a little while its bus is still up (`onClosing`), so an answer
+   * the provisioner is about to give is recorded rather than asked for again; one that takes
+   * longer is left: its report, handed back and never settled, is delivered again and asks again.
+   */
+  async whenPlanned(boundMs?: number): Promise<boolean> {
+    const settled = (async () => {
+      while (this.planning.size > 0) await Promise.all([...this.planning.values()]);
+      return true;
+    })();
+    if (boundMs === undefined) return settled;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), boundMs);
+    });
+    try {
+      return await Promise.race([settled, bound]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The provisioner's plan for a job `check` says is late or over, decided on and recorded. */
