@@ -176,6 +176,32 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck(spot('c5.large'), at(31))).toBeNull();
   });
 
+  it('still judges the budget of a job moved as often as it may be, one more Spot loss held back', () => {
+    // Given a job on Spot moved MAX_RESCALES times, predicted to cost $0.0005 (50 s at $0.036/h),
+    // whose next interruption would cost 72 s more ($0.00072) against a budget of $0.001
+    const moved = (maxCost: number): JobState => ({
+      ...running({}, { finishBy: at(40).toISOString(), maxCost }),
+      rescales: MAX_RESCALES,
+      offer: {
+        provider: 'simulated',
+        name: 'c5.large:spot',
+        vCpu: 2,
+        memoryMb: 4096,
+        pricePerHour: 0.036,
+      },
+      placedToStartSeconds: 40,
+    });
+    // Then it is not moved for its deadline any more, but its budget, which cannot pay for that
+    // loss, is judged, for its run to be stopped before the loss comes
+    expect(rescaleCheck(moved(0.001), at(31))).toMatchObject({
+      misses: 'budget',
+      movable: false,
+      spotLossSeconds: 72,
+    });
+    // and with a budget that pays for the loss too, nothing is asked
+    expect(rescaleCheck(moved(0.0013), at(31))).toBeNull();
+  });
+
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();

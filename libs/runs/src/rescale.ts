@@ -23,6 +23,11 @@ export const RESCALE_TOLERANCE = 0.03;
 export interface RescaleCheck {
   /** What the job is predicted to miss where it runs. */
   readonly misses: 'deadline' | 'budget';
+  /**
+   * Whether it may still be moved: false once moved {@link MAX_RESCALES} times, when only its
+   * budget is judged, for its run to be stopped before it overspends.
+   */
+  readonly movable: boolean;
   readonly step: number;
   readonly totalSteps: number;
   readonly stepsLeft: number;
@@ -57,8 +62,9 @@ export interface RescaleCheck {
  * Whether a running job is predicted, from the pace of its running attempt (SMLT: measure each
  * iteration, re-plan as training goes), to miss its share of its run's deadline or budget where
  * it runs; null when it is on course, cannot be judged (no declared total, fewer than two steps
- * reported, no limits), is pinned to its configuration by its step (`provision.offer`), is being
- * moved already, or was moved {@link MAX_RESCALES} times.
+ * reported, no limits), is pinned to its configuration by its step (`provision.offer`), or is being
+ * moved already. A job moved {@link MAX_RESCALES} times is not moved again (`movable` false), but
+ * its budget is still judged, one more Spot interruption held back: a loss must not pass it.
  * Pure: the time is `now`.
  */
 export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
@@ -67,7 +73,7 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   if (state.status !== 'running' || (state.rescale ?? null) !== null) return null;
   // The step said where to run: acai does not choose for it.
   if (state.pinned === true) return null;
-  if ((state.rescales ?? 0) >= MAX_RESCALES) return null;
+  const movable = (state.rescales ?? 0) < MAX_RESCALES;
   if (pace === null || pace.attempt !== state.attempt || pace.totalSteps === null) return null;
   if (share === null) return null;
   const limit = finishByOnJobClock(state, share);
@@ -105,6 +111,7 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     : undefined;
   const basis = `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`;
   const common = {
+    movable,
     step: pace.lastStep,
     totalSteps: pace.totalSteps,
     stepsLeft,
@@ -121,7 +128,7 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     ...(spotLossSeconds === undefined ? {} : { spotLossSeconds }),
     basis,
   };
-  if (limit !== null) {
+  if (limit !== null && movable) {
     // On Spot, the next interruption's cost is counted while the deadline can still absorb it
     // (the provisioner weighs it by the offer's rate): a job is moved before its margin is gone,
     // not after the loss that spends it.

@@ -482,6 +482,17 @@ export class RunsHandler {
     job: JobState,
     check: RescaleCheck,
   ): Promise<void> {
+    if (!check.movable) {
+      // Moved as often as it may be: where it runs is where it ends, or its run stops now, while
+      // what is left of the budget still pays for one more Spot interruption.
+      const reserve =
+        check.spotLossSeconds === undefined || job.pricePerHour == null
+          ? 0
+          : (check.spotLossSeconds * job.pricePerHour) / 3600;
+      if (check.predictedCost !== null)
+        await this.stopIfUnaffordable(event, runId, check, check.predictedCost + reserve, reserve);
+      return;
+    }
     let plan: CommandResult<'planRescale'>;
     try {
       plan = await this.commands.send('planRescale', {
@@ -513,7 +524,21 @@ export class RunsHandler {
         { runId, jobId: event.aggregateId, misses: check.misses, reason: plan.reason },
         'job predicted to miss its share; it stays',
       );
-      if (check.misses === 'budget') await this.stopIfUnaffordable(event, runId, check, plan);
+      if (check.misses === 'budget') {
+        // The provisioner's least cost holds back one more Spot interruption (an older one's does
+        // not); held back for an interruption only where staying is cheapest.
+        const least =
+          plan.leastCost ??
+          Math.min(
+            ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
+              (c): c is number => c !== null,
+            ),
+          );
+        const reserve = plan.from.spotReserve ?? 0;
+        const heldOnStay =
+          Math.abs((plan.from.predictedCost ?? Number.NaN) + reserve - least) < 1e-5;
+        await this.stopIfUnaffordable(event, runId, check, least, heldOnStay ? reserve : 0);
+      }
       this.stayed.delete(event.aggregateId);
       this.stayed.set(event.aggregateId, {
         attempt: job.attempt,
@@ -576,20 +601,12 @@ export class RunsHandler {
     event: StoredEventOf<'job.metrics_reported'>,
     runId: string,
     check: RescaleCheck,
-    plan: CommandResult<'planRescale'>,
+    /** The least it costs anywhere it could run, one more Spot interruption held back on Spot. */
+    least: number,
+    /** USD of `least` held back for that interruption. */
+    reserve: number,
   ): Promise<void> {
-    // The provisioner's least cost holds back one more Spot interruption (an older one's does not).
-    const least =
-      plan.leastCost ??
-      Math.min(
-        ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
-          (c): c is number => c !== null,
-        ),
-      );
     if (!Number.isFinite(least)) return;
-    // Held back for an interruption only where it is cheapest to stay (a move's reserve differs).
-    const reserve = plan.from.spotReserve ?? 0;
-    const heldOnStay = Math.abs((plan.from.predictedCost ?? Number.NaN) + reserve - least) < 1e-5;
     const { state, events } = await this.runs.execute(
       event.project,
       runId,
@@ -600,7 +617,7 @@ export class RunsHandler {
             jobId: event.aggregateId,
             now: new Date(),
             predictedCost: least,
-            ...(heldOnStay && reserve > 0 ? { spotReserve: reserve } : {}),
+            ...(reserve > 0 ? { spotReserve: reserve } : {}),
             basis: check.basis,
           },
           s,
