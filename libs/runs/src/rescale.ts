@@ -81,8 +81,14 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   if (limit === null && maxCost === null) return null;
   const steps = pace.lastStep - pace.firstStep;
   const ms = pace.lastAt - pace.firstAt;
-  if (steps <= 0 || ms <= 0) return null;
-  const stepsPerSecond = (steps * 1000) / ms;
+  // One report in this attempt: the previous attempt's rate, if it ran on the same configuration.
+  const earlier = pace.earlier ?? null;
+  const sameAsEarlier =
+    earlier !== null && earlier.offer !== null && earlier.offer === (state.offer?.name ?? null);
+  if ((steps <= 0 || ms <= 0) && !sameAsEarlier) return null;
+  const stepsPerSecond =
+    steps > 0 && ms > 0 ? (steps * 1000) / ms : (earlier?.stepsPerSecond ?? Number.NaN);
+  if (!(stepsPerSecond > 0)) return null;
   const stepsLeft = Math.max(0, pace.totalSteps - pace.lastStep);
   if (stepsLeft === 0) return null;
   const secondsLeft = stepsLeft / stepsPerSecond;
@@ -109,7 +115,10 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
       MIN_RESTART_SECONDS +
       Math.max(1, lostSteps) / stepsPerSecond
     : undefined;
-  const basis = `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`;
+  const basis =
+    steps > 0 && ms > 0
+      ? `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`
+      : `step ${pace.lastStep} of ${pace.totalSteps}, the first of attempt ${pace.attempt}: ${stepsPerSecond.toPrecision(3)} steps/s, as its previous attempt measured on ${state.offer?.name ?? 'the same configuration'}`;
   const common = {
     movable,
     step: pace.lastStep,
