@@ -2,6 +2,7 @@ import { JOB, RUN, subjects } from '@acai/contracts';
 import { ProjectionRunner } from '@acai/eventing';
 import { sharedEnsure } from '@acai/execution';
 import type { ServiceDefinition } from '@acai/platform';
+import { offerKey, PlacementWaits } from '@acai/provisioning';
 import { jobDecider } from '@acai/runs';
 import {
   AllocationHandler,
@@ -16,6 +17,11 @@ import {
 } from './autoprovision/observations.projection.js';
 import { ProvisionerObservationsCheckpoints1797300000000 } from './autoprovision/observations-checkpoints.migration.js';
 import { ProvisionerObservationsResumed1796800000000 } from './autoprovision/observations-resumed.migration.js';
+import { ProvisionerPlacementWaits1797400000000 } from './autoprovision/placement-waits.migration.js';
+import {
+  PlacementWaitsProjection,
+  placementWaitEvents,
+} from './autoprovision/placement-waits.projection.js';
 import { ProvisionerProfilingInTheLog1764900000000 } from './autoprovision/profiling-in-the-log.migration.js';
 import { ProfileRepository, ProvisionerRuns } from './autoprovision/profile.repository.js';
 import { provisionerConfig } from './config.js';
@@ -33,9 +39,13 @@ import {
 } from './providers/simulated/simulated.provider.js';
 import { ProvisionerModule } from './provisioner.module.js';
 
-/** The observations projection, which the provisioner runs itself. */
+/** The observations and placement-waits projections, which the provisioner runs itself. */
 class ObservationsRunner {
-  constructor(readonly runner: ProjectionRunner) {}
+  constructor(
+    readonly runner: ProjectionRunner,
+    /** Loads the placement waits' copy in memory before the runner starts. */
+    readonly restore: () => Promise<void>,
+  ) {}
 }
 
 export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
@@ -48,6 +58,7 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     ProvisionerProfilingInTheLog1764900000000,
     ProvisionerObservationsResumed1796800000000,
     ProvisionerObservationsCheckpoints1797300000000,
+    ProvisionerPlacementWaits1797400000000,
   ],
   providers: (ctx) => {
     const schema = ctx.config.ACAI_DB_SCHEMA ?? 'provisioner';
@@ -81,12 +92,18 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     const providers = new Providers(book, list);
     const profiles = new ProfileRepository(ctx.store);
     const observations = new ObservationsProjection(schema);
-    const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations], ctx.deadLetters, {
+    const waits = new PlacementWaitsProjection(
+      schema,
+      new PlacementWaits(),
+      (provider, name) =>
+        book.offers([provider]).find((o) => offerKey(o) === name)?.bootSeconds ?? 0,
+    );
+    const runner = new ProjectionRunner(ctx.bus, ctx.db, [observations, waits], ctx.deadLetters, {
       logger: ctx.logger,
       // Only job events come (a run's are not delivered at all), and a transaction only for a
-      // batch with one it reads; while they keep coming, one transaction per interval.
+      // batch with one they read; while they keep coming, one transaction per interval.
       filterSubject: subjects.aggregateType(ctx.bus.topology, JOB),
-      accepts: (type) => observationEvents.has(type),
+      accepts: (type) => observationEvents.has(type) || placementWaitEvents.has(type),
       minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
     });
     const nodes = new NodeRegistry(ctx.bus, list, (heartbeat) => {
@@ -104,11 +121,15 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
           ctx.config.ACAI_PROFILING_RUNS,
           async (project, signature) =>
             (await profiles.load(project, signature)).state.status === 'profiled',
+          waits.waits,
         ),
       },
       { provide: ProfileRepository, useValue: profiles },
       { provide: ProvisionerRuns, useValue: new ProvisionerRuns(ctx.store) },
-      { provide: ObservationsRunner, useValue: new ObservationsRunner(runner) },
+      {
+        provide: ObservationsRunner,
+        useValue: new ObservationsRunner(runner, () => waits.restore(ctx.db)),
+      },
       // A run's end is outside the runner's filter: the wait is for the job events before it.
       {
         provide: ObservationsReady,
@@ -123,6 +144,8 @@ export const provisionerService: ServiceDefinition<typeof provisionerConfig> = {
     { aggregate: RUN, observe: (e) => get(ProvisionerRuns).observe(e) },
   ],
   onStarted: async (app) => {
+    // The placement margins as the log left them, before the first placement or plan.
+    await app.get(ObservationsRunner).restore();
     await app.get(ObservationsRunner).runner.start();
     await app.get(Providers).start();
     app.get(NodeRegistry).start();

@@ -10,6 +10,7 @@ import {
 import { schedulerConfig } from './config.js';
 import { CodeHasher } from './runs/code-hasher.js';
 import { ReusePlanner } from './runs/reuse-planner.js';
+import { RunsHandler } from './runs/runs.handler.js';
 import { dispatchMetrics } from './dispatch/dispatch-metrics.js';
 import { SchedulerDispatchQueue1796700000000 } from './dispatch/dispatch-queue.migration.js';
 import { SqlDispatchQueue } from './dispatch/dispatch-queue.repository.js';
@@ -40,6 +41,9 @@ const freesOrFillsASlot: ReadonlySet<string> = new Set([
  * The scheduler's read models (which attempts run, which jobs wait for a slot), the watchdog that
  * reads the first and the dispatcher that reads the second, started and stopped together.
  */
+/** How long a shutdown waits for the rescale plans in flight to be answered and recorded. */
+const RESCALE_PLANS_AT_SHUTDOWN_MS = 3000;
+
 class Watch {
   constructor(
     readonly models: ProjectionRunner<unknown>,
@@ -140,7 +144,15 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
     watch.watchdog.start();
     watch.dispatcher.start();
   },
-  onClosing: async (app) => {
+  onClosing: async (app, ctx) => {
+    // Rescale plans asked of the provisioner are recorded while the bus is still up, for at most
+    // a few seconds: one that takes longer is asked again by its report, delivered again.
+    if (!(await app.get(RunsHandler).whenPlanned(RESCALE_PLANS_AT_SHUTDOWN_MS))) {
+      ctx.logger.info(
+        { waitedMs: RESCALE_PLANS_AT_SHUTDOWN_MS },
+        'rescale plans still in flight at shutdown are left: their reports, delivered again, ask again',
+      );
+    }
     const watch = app.get(Watch);
     await watch.dispatcher.stop();
     await watch.watchdog.stop();

@@ -637,6 +637,12 @@ export const Commands = defineCommands({
       from: RescaleConfigurationSchema,
       to: RescaleConfigurationSchema.nullable(),
       alternatives: z.array(CandidateSchema).max(20),
+      /**
+       * Added compatibly: the least the job is predicted to cost where it runs or on any
+       * configuration it could move to, one more Spot interruption held back on Spot: what its
+       * run's budget left is judged against (absent: an older provisioner; null: no cost known).
+       */
+      leastCost: z.number().nonnegative().nullable().optional(),
     }),
   },
   listOffers: {

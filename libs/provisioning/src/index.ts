@@ -25,7 +25,7 @@ export {
   type PlacementOutcome,
 } from './placement.js';
 export { placeLocally } from './local-placement.js';
-export { PlacementWaits } from './placement-waits.js';
+export { PlacementWaits, WAITS_KEPT, waitSeconds } from './placement-waits.js';
 export {
   planRun,
   splitShares,

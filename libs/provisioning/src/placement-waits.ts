@@ -2,13 +2,13 @@
  * How long a job waits from being queued to starting beyond its configuration's boot, per
  * provider, as measured on the jobs placed: the time the stack itself takes (placing, dispatching,
  * an executor taking the work). A plan holds a deadline against it, as it does against the boot.
- * In memory: measured again from the next jobs after a restart (until then nothing is added).
+ *
+ * The waits are a projection of the log (`job.queued`, `job.requeued` or `job.rescaled`, then
+ * `job.provisioned`, then `job.started`: the provisioner's `placement-waits` table); this is its
+ * copy in memory, which the projection loads when the provisioner starts and extends with each
+ * wait it commits, so a restarted provisioner has its margins at once.
  */
 export class PlacementWaits {
-  private readonly waiting = new Map<
-    string,
-    { readonly queuedAtMs: number; provider: string | null; bootSeconds: number }
-  >();
   private readonly samples = new Map<string, number[]>();
 
   constructor(
@@ -18,36 +18,21 @@ export class PlacementWaits {
     private readonly quantile = WAIT_QUANTILE,
   ) {}
 
-  /** The job was queued (or queued again) at `realMs`: its wait for a place starts. */
-  queued(jobId: string, realMs: number): void {
-    this.waiting.delete(jobId);
-    this.waiting.set(jobId, { queuedAtMs: realMs, provider: null, bootSeconds: 0 });
-    // At most the last 10,000 waiting (the oldest first out): a job forgotten is not measured.
-    if (this.waiting.size > 10_000) this.waiting.delete(this.waiting.keys().next().value!);
+  /** Replaces what is known with `samples`: per provider, its waits in seconds, oldest first. */
+  load(samples: Readonly<Record<string, readonly number[]>>): void {
+    this.samples.clear();
+    for (const [provider, waits] of Object.entries(samples)) {
+      for (const seconds of waits) this.record(provider, seconds);
+    }
   }
 
-  /** It was placed on `provider`, on a configuration that takes `bootSeconds` to boot. */
-  placed(jobId: string, provider: string, bootSeconds: number): void {
-    const wait = this.waiting.get(jobId);
-    if (wait === undefined) return;
-    wait.provider = provider;
-    wait.bootSeconds = bootSeconds;
-  }
-
-  /**
-   * Its attempt started at real `realMs`, on a clock `rate` times as fast as real time (a
-   * simulated node's; 1: real time): its wait, on that clock, less the boot, is one sample.
-   */
-  started(jobId: string, realMs: number, rate = 1): void {
-    const wait = this.waiting.get(jobId);
-    this.waiting.delete(jobId);
-    if (wait === undefined || wait.provider === null) return;
-    const seconds = ((realMs - wait.queuedAtMs) * rate) / 1000 - wait.bootSeconds;
+  /** One more wait measured on `provider`, seconds beyond the boot (see {@link waitSeconds}). */
+  record(provider: string, seconds: number): void {
     if (!Number.isFinite(seconds)) return;
-    const samples = this.samples.get(wait.provider) ?? [];
+    const samples = this.samples.get(provider) ?? [];
     samples.push(Math.max(0, seconds));
     if (samples.length > this.window) samples.shift();
-    this.samples.set(wait.provider, samples);
+    this.samples.set(provider, samples);
   }
 
   /**
@@ -64,6 +49,22 @@ export class PlacementWaits {
     }
     return margins;
   }
+}
+
+/**
+ * One wait: a job queued at real `queuedAtMs`, placed on a configuration that boots in
+ * `bootSeconds`, whose attempt started at real `startedAtMs` on a clock `rate` times as fast as
+ * real time (a simulated node's; 1: real time): its wait on that clock, less the boot (a start on
+ * a node already up is no wait, not a negative one). Null when the times are not numbers. Pure.
+ */
+export function waitSeconds(
+  queuedAtMs: number,
+  bootSeconds: number,
+  startedAtMs: number,
+  rate = 1,
+): number | null {
+  const seconds = ((startedAtMs - queuedAtMs) * rate) / 1000 - bootSeconds;
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : null;
 }
 
 /** The waits kept per provider. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ec2Offers, localOffers } from './offers.js';
+import { ec2Offers, localOffers, type Offer } from './offers.js';
 import { planRescale, type RescaleRequest } from './rescale-plan.js';
 
 const NOW = new Date('2026-12-04T12:00:00.000Z');
@@ -154,6 +154,53 @@ describe('planRescale', () => {
     expect(plan.reason).toContain('Spot interruption');
     // (judged on its pace alone, it would stay until a loss had spent its margin)
     expect(judged().decision).toBe('stay');
+  });
+
+  describe('a budget on Spot holds back one more interruption before it comes', () => {
+    // Given a job on c5.large Spot ($0.035/h) with $0.50 spent and 2 h left (8 steps at 1 step per
+    // 15 min), predicted to cost $0.571 with the interruptions its time is expected to see; one
+    // more would cost it an hour (a new node, its start-up and the work since its checkpoint);
+    // the c5 family only (a burstable t3 is cheaper still, and slower by hours)
+    const c5 = (offers: Offer[]) => offers.filter((o) => o.name.startsWith('c5.'));
+    const spot = c5(ec2Offers({ spot: true }));
+    const current = spot.find((o) => o.name === 'c5.large')!;
+    const judged = (maxCost: number, onDemand = ec2Offers()) =>
+      planRescale(
+        request({
+          current,
+          offers: [...c5(onDemand), ...spot],
+          stepsLeft: 8,
+          stepsPerSecond: 1 / 900,
+          spent: 0.5,
+          maxCost,
+          spotLossSeconds: 3600,
+        }),
+      );
+
+    it('moves it to on-demand while that fits the budget and Spot with the loss held back does not', () => {
+      // When its budget is $0.59 and on-demand c5.large costs $0.04/h there ($0.581 with the restart)
+      const plan = judged(0.59, ec2Offers({ prices: { 'c5.large': 0.04 } }));
+      // Then it moves to on-demand now, before the loss that would pass the budget comes, saying why
+      expect(plan.decision).toBe('up');
+      expect(plan.to?.name).toBe('c5.large');
+      expect(plan.from.spotReserve).toBeCloseTo(0.0343, 4);
+      expect(plan.reason).toContain('if one more Spot interruption comes');
+      expect(plan.reason).toContain('over its budget of $0.59');
+    });
+
+    it('stays, answering the least it costs anywhere with the loss held back, when nothing fits', () => {
+      // When its budget is $0.59 and on-demand is at the catalogue's prices
+      const plan = judged(0.59);
+      // Then it stays, and its least cost ($0.571 + $0.034 held back) is over the budget, for the
+      // scheduler to stop it with what is left rather than let the loss pass the budget
+      expect(plan.decision).toBe('stay');
+      expect(plan.leastCost).toBeCloseTo(0.605, 3);
+      expect(plan.reason).toContain('no configuration costs less');
+      // and with a budget that covers the loss too, it is on course
+      const roomy = judged(0.61);
+      expect(roomy.decision).toBe('stay');
+      expect(roomy.reason).toContain('on course');
+    });
   });
 
   it('never moves to a configuration with too little memory', () => {

@@ -57,6 +57,12 @@ export interface RescalePlan {
   readonly from: RescaleConfiguration;
   readonly to: RescaleConfiguration | null;
   readonly alternatives: CandidateView[];
+  /**
+   * The least the job is predicted to cost where it runs or on any configuration it could move
+   * to, with one more Spot interruption held back on Spot (`spotReserve`): what a budget is
+   * judged against (null: no configuration predicts a cost).
+   */
+  readonly leastCost: number | null;
 }
 
 interface Judged {
@@ -68,6 +74,8 @@ interface Judged {
   /** Spot interruptions `held` counts. */
   readonly losses: number;
   readonly cost: number;
+  /** USD held back on Spot for one more interruption beyond those `cost` counts on average. */
+  readonly reserve: number;
   readonly meetsDeadline: boolean;
   readonly meetsBudget: boolean;
 }
@@ -82,7 +90,11 @@ interface Judged {
  *   none does, the fastest, when it ends at least 10 % of the time left sooner (least late); a
  *   job late on Spot looks at on-demand configurations only (its margin for interruptions is
  *   spent), any other at its own kind of capacity;
- * - predicted to overspend its budget: the fastest that keeps within it (and the deadline);
+ * - predicted to overspend its budget: the fastest that keeps within it (and the deadline). On
+ *   Spot, a budget holds back the cost of one more interruption before it comes (or as many as
+ *   its time left expects): a job whose budget left no longer covers one may move to on-demand
+ *   capacity or a cheaper configuration; `leastCost` says what the cheapest of all would cost
+ *   so held, for the caller to stop it when even that is over what is left;
  * - otherwise, or when nothing helps: stay, saying why. Pure.
  */
 export function planRescale(request: RescaleRequest): RescalePlan {
@@ -104,6 +116,13 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     const seconds = running + mean * perLoss;
     const held = running + Math.max(mean, losses) * perLoss;
     const cost = request.spent + (seconds * offer.pricePerHour) / 3600;
+    // A budget is a bill not to pass: on Spot, while it runs, it must still pay for the next
+    // interruption when that comes (at least one, or as many as its time left expects), so the
+    // loss never arrives when the budget left can no longer pay for it.
+    const reserve =
+      perLoss > 0 && running > 0
+        ? (Math.max(0, 1 - mean) * perLoss * offer.pricePerHour) / 3600
+        : 0;
     const finish = new Date(request.now.getTime() + seconds * 1000);
     return {
       offer,
@@ -111,10 +130,11 @@ export function planRescale(request: RescaleRequest): RescalePlan {
       held,
       losses,
       cost,
+      reserve,
       meetsDeadline:
         request.finishBy === null ||
         request.now.getTime() + held * 1000 <= request.finishBy.getTime(),
-      meetsBudget: request.maxCost === null || cost <= request.maxCost,
+      meetsBudget: request.maxCost === null || cost + reserve <= request.maxCost,
       config: {
         provider: offer.provider,
         // As requests name it (`c5.large:spot`): the job is pinned to it by this name.
@@ -125,20 +145,24 @@ export function planRescale(request: RescaleRequest): RescalePlan {
         predictedSeconds: round(seconds),
         predictedCost: round(cost, 6),
         predictedFinish: finish.toISOString(),
+        ...(reserve > 0 ? { spotReserve: round(reserve, 6) } : {}),
       },
     };
   };
   const stay = judge(request.current, true);
   // Late on Spot, the margin the plan kept for interruptions is gone: it falls back to on-demand
   // rather than bet the deadline on Spot again. Otherwise it stays on its kind of capacity.
+  // Over its budget on Spot (the next interruption held back), it may move to on-demand capacity,
+  // which no interruption sets back, as to a cheaper Spot configuration.
   const late = !stay.meetsDeadline;
   const spotGone = late && request.current.spot;
+  const anyKind = !late && !stay.meetsBudget && request.current.spot && stay.reserve > 0;
   const others = request.offers
     .filter(
       (o) =>
         offerKey(o) !== offerKey(request.current) &&
         o.provider === request.current.provider &&
-        (spotGone ? !o.spot : o.spot === request.current.spot) &&
+        (anyKind || (spotGone ? !o.spot : o.spot === request.current.spot)) &&
         o.memoryMb >= request.memoryMb,
     )
     .map((o) => judge(o, false));
@@ -151,6 +175,8 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     )
     .slice(0, MAX_ALTERNATIVES)
     .map(candidateOf);
+  const held = [stay, ...others].map((j) => j.cost + j.reserve);
+  const leastCost = held.length === 0 ? null : round(Math.min(...held), 6);
   const move = (to: Judged, reason: string): RescalePlan => ({
     // As fast off Spot onto on-demand capacity is a move for the deadline: up.
     decision:
@@ -159,6 +185,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     from: stay.config,
     to: to.config,
     alternatives,
+    leastCost,
   });
   const keep = (reason: string): RescalePlan => ({
     decision: 'stay',
@@ -166,6 +193,7 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     from: stay.config,
     to: null,
     alternatives,
+    leastCost,
   });
   const where = `on ${offerKey(request.current)}`;
   if (late && request.finishBy !== null) {
@@ -195,15 +223,19 @@ export function planRescale(request: RescaleRequest): RescalePlan {
     const within = others
       .filter((j) => j.meetsBudget && j.meetsDeadline)
       .sort((a, b) => a.seconds - b.seconds || a.cost - b.cost)[0];
-    const over = formatDollars(stay.cost - request.maxCost);
+    const over = formatDollars(stay.cost + stay.reserve - request.maxCost);
+    const predicted =
+      stay.reserve > 0
+        ? `predicted to cost ${formatDollars(stay.cost)} ${where} and ${formatDollars(stay.cost + stay.reserve)} if one more Spot interruption comes (${formatSeconds(request.spotLossSeconds ?? 0)} lost: the wait for a new node, its start-up and the work since its checkpoint), ${over} over its budget of ${formatDollars(request.maxCost)}`
+        : `predicted to cost ${formatDollars(stay.cost)} ${where}, ${over} over its budget of ${formatDollars(request.maxCost)}`;
     if (within !== undefined) {
       return move(
         within,
-        `predicted to cost ${formatDollars(stay.cost)} ${where}, ${over} over its budget of ${formatDollars(request.maxCost)}; ${offerKey(within.offer)} is the fastest within it: ${formatDollars(within.cost)} in all, ${formatSeconds(within.seconds)} with the restart`,
+        `${predicted}; ${offerKey(within.offer)} is the fastest within it: ${formatDollars(within.cost)} in all${within.reserve > 0 ? ` (${formatDollars(within.cost + within.reserve)} with one more interruption)` : ''}, ${formatSeconds(within.seconds)} with the restart`,
       );
     }
     return keep(
-      `predicted to cost ${formatDollars(stay.cost)} ${where}, ${over} over its budget of ${formatDollars(request.maxCost)}, and no configuration${request.finishBy === null ? '' : ' that meets its deadline'} costs less: it stays`,
+      `${predicted}, and no configuration${request.finishBy === null ? '' : ' that meets its deadline'} costs less: it stays`,
     );
   }
   return keep(

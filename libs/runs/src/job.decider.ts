@@ -123,6 +123,14 @@ export interface Pace {
   readonly lastStep: number;
   readonly lastAt: number;
   readonly totalSteps: number | null;
+  /** The configuration the attempt runs on (`c5.large:spot`), when known. */
+  readonly offer?: string | null;
+  /**
+   * The rate the previous attempt measured, and where: until this attempt has two reports, a
+   * check on the same configuration goes by it (a job interrupted often on Spot may never report
+   * twice in one attempt, and would never be judged).
+   */
+  readonly earlier?: { readonly stepsPerSecond: number; readonly offer: string | null } | null;
 }
 
 /** An executor's clock that is not real time: `rate` times as fast, reading `at` at real `realAt`. */
@@ -626,7 +634,18 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
 function withPace(state: JobState, data: EventData<'job.metrics_reported'>): JobState {
   if (data.attempt !== state.attempt) return state;
   let pace = state.pace ?? null;
-  if (pace !== null && pace.attempt !== data.attempt) pace = null;
+  let earlier: Pace['earlier'] = null;
+  let earlierTotal: number | null = null;
+  if (pace !== null && pace.attempt !== data.attempt) {
+    const steps = pace.lastStep - pace.firstStep;
+    const ms = pace.lastAt - pace.firstAt;
+    earlier =
+      steps > 0 && ms > 0
+        ? { stepsPerSecond: (steps * 1000) / ms, offer: pace.offer ?? null }
+        : (pace.earlier ?? null);
+    earlierTotal = pace.totalSteps;
+    pace = null;
+  }
   for (const point of data.points) {
     if (point.name === STEPS_TOTAL_METRIC) {
       if (Number.isInteger(point.value) && point.value > 0 && pace !== null)
@@ -638,7 +657,7 @@ function withPace(state: JobState, data: EventData<'job.metrics_reported'>): Job
     const total =
       point.name === STEPS_TOTAL_METRIC && Number.isInteger(point.value) && point.value > 0
         ? point.value
-        : (pace?.totalSteps ?? null);
+        : (pace?.totalSteps ?? earlierTotal);
     if (pace === null) {
       pace = {
         attempt: data.attempt,
@@ -647,6 +666,8 @@ function withPace(state: JobState, data: EventData<'job.metrics_reported'>): Job
         lastStep: point.step,
         lastAt: at,
         totalSteps: total,
+        ...(state.offer == null ? {} : { offer: state.offer.name }),
+        ...(earlier == null ? {} : { earlier }),
       };
     } else if (point.step > pace.lastStep) {
       pace = { ...pace, lastStep: point.step, lastAt: at, totalSteps: total };

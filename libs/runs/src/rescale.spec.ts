@@ -176,6 +176,101 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck(spot('c5.large'), at(31))).toBeNull();
   });
 
+  it('still judges the budget of a job moved as often as it may be, one more Spot loss held back', () => {
+    // Given a job on Spot moved MAX_RESCALES times, predicted to cost $0.0005 (50 s at $0.036/h),
+    // whose next interruption would cost 72 s more ($0.00072) against a budget of $0.001
+    const moved = (maxCost: number): JobState => ({
+      ...running({}, { finishBy: at(40).toISOString(), maxCost }),
+      rescales: MAX_RESCALES,
+      offer: {
+        provider: 'simulated',
+        name: 'c5.large:spot',
+        vCpu: 2,
+        memoryMb: 4096,
+        pricePerHour: 0.036,
+      },
+      placedToStartSeconds: 40,
+    });
+    // Then it is not moved for its deadline any more, but its budget, which cannot pay for that
+    // loss, is judged, for its run to be stopped before the loss comes
+    expect(rescaleCheck(moved(0.001), at(31))).toMatchObject({
+      misses: 'budget',
+      movable: false,
+      spotLossSeconds: 72,
+    });
+    // and with a budget that pays for the loss too, nothing is asked
+    expect(rescaleCheck(moved(0.0013), at(31))).toBeNull();
+  });
+
+  it('judges a new attempt by its first report, at the rate its previous attempt measured on the same configuration', () => {
+    // Given a job on Spot interrupted after 10 s a step, resumed as attempt 2 on the same
+    // configuration and reporting step 3 once, with a budget its next interruption would pass
+    const offer = {
+      provider: 'simulated',
+      name: 'c5.large:spot',
+      vCpu: 2,
+      memoryMb: 4096,
+      pricePerHour: 0.036,
+    };
+    const resumed = (earlierOffer: string): JobState => ({
+      ...running(
+        {
+          attempt: 2,
+          firstStep: 3,
+          firstAt: T0 + 30_000,
+          lastStep: 3,
+          lastAt: T0 + 30_000,
+          offer: offer.name,
+          earlier: { stepsPerSecond: 0.1, offer: earlierOffer },
+        },
+        { finishBy: null, maxCost: 0.001 },
+      ),
+      attempt: 2,
+      offer,
+      placedToStartSeconds: 40,
+    });
+    // Then its first report is judged at 0.1 steps/s, saying where that rate comes from
+    const check = rescaleCheck(resumed(offer.name), at(31));
+    expect(check).toMatchObject({ misses: 'budget', stepsPerSecond: 0.1, stepsLeft: 2 });
+    expect(check?.basis).toContain('as its previous attempt measured');
+    // and not by a rate measured elsewhere
+    expect(rescaleCheck(resumed('c5.xlarge:spot'), at(31))).toBeNull();
+  });
+
+  it('carries the previous attempt’s rate into the next attempt’s pace', () => {
+    // Given attempt 1 reported steps 1 and 3, 20 s apart, on c5.large:spot
+    const points = (step: number, seconds: number) => [
+      { name: 'loss', value: 0.5, step, time: at(seconds).toISOString() },
+      { name: 'steps_total', value: 5, step, time: at(seconds).toISOString() },
+    ];
+    const placed: JobState = {
+      ...running(null, null),
+      offer: {
+        provider: 'simulated',
+        name: 'c5.large:spot',
+        vCpu: 2,
+        memoryMb: 4096,
+        pricePerHour: 0.036,
+      },
+    };
+    let state = jobDecider.evolve(placed, {
+      type: 'job.metrics_reported',
+      data: { attempt: 1, points: [...points(1, 10), ...points(3, 30)] },
+    });
+    // When attempt 2 reports its first step
+    state = jobDecider.evolve(
+      { ...state, attempt: 2 },
+      { type: 'job.metrics_reported', data: { attempt: 2, points: points(3, 60) } },
+    );
+    // Then its pace starts there, with attempt 1's rate and where it was measured
+    expect(state.pace).toMatchObject({
+      attempt: 2,
+      firstStep: 3,
+      totalSteps: 5,
+      earlier: { stepsPerSecond: 0.1, offer: 'c5.large:spot' },
+    });
+  });
+
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();

@@ -23,6 +23,11 @@ export const RESCALE_TOLERANCE = 0.03;
 export interface RescaleCheck {
   /** What the job is predicted to miss where it runs. */
   readonly misses: 'deadline' | 'budget';
+  /**
+   * Whether it may still be moved: false once moved {@link MAX_RESCALES} times, when only its
+   * budget is judged, for its run to be stopped before it overspends.
+   */
+  readonly movable: boolean;
   readonly step: number;
   readonly totalSteps: number;
   readonly stepsLeft: number;
@@ -57,8 +62,9 @@ export interface RescaleCheck {
  * Whether a running job is predicted, from the pace of its running attempt (SMLT: measure each
  * iteration, re-plan as training goes), to miss its share of its run's deadline or budget where
  * it runs; null when it is on course, cannot be judged (no declared total, fewer than two steps
- * reported, no limits), is pinned to its configuration by its step (`provision.offer`), is being
- * moved already, or was moved {@link MAX_RESCALES} times.
+ * reported, no limits), is pinned to its configuration by its step (`provision.offer`), or is being
+ * moved already. A job moved {@link MAX_RESCALES} times is not moved again (`movable` false), but
+ * its budget is still judged, one more Spot interruption held back: a loss must not pass it.
  * Pure: the time is `now`.
  */
 export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
@@ -67,7 +73,7 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   if (state.status !== 'running' || (state.rescale ?? null) !== null) return null;
   // The step said where to run: acai does not choose for it.
   if (state.pinned === true) return null;
-  if ((state.rescales ?? 0) >= MAX_RESCALES) return null;
+  const movable = (state.rescales ?? 0) < MAX_RESCALES;
   if (pace === null || pace.attempt !== state.attempt || pace.totalSteps === null) return null;
   if (share === null) return null;
   const limit = finishByOnJobClock(state, share);
@@ -75,8 +81,14 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
   if (limit === null && maxCost === null) return null;
   const steps = pace.lastStep - pace.firstStep;
   const ms = pace.lastAt - pace.firstAt;
-  if (steps <= 0 || ms <= 0) return null;
-  const stepsPerSecond = (steps * 1000) / ms;
+  // One report in this attempt: the previous attempt's rate, if it ran on the same configuration.
+  const earlier = pace.earlier ?? null;
+  const sameAsEarlier =
+    earlier !== null && earlier.offer !== null && earlier.offer === (state.offer?.name ?? null);
+  if ((steps <= 0 || ms <= 0) && !sameAsEarlier) return null;
+  const stepsPerSecond =
+    steps > 0 && ms > 0 ? (steps * 1000) / ms : (earlier?.stepsPerSecond ?? Number.NaN);
+  if (!(stepsPerSecond > 0)) return null;
   const stepsLeft = Math.max(0, pace.totalSteps - pace.lastStep);
   if (stepsLeft === 0) return null;
   const secondsLeft = stepsLeft / stepsPerSecond;
@@ -103,8 +115,12 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
       MIN_RESTART_SECONDS +
       Math.max(1, lostSteps) / stepsPerSecond
     : undefined;
-  const basis = `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`;
+  const basis =
+    steps > 0 && ms > 0
+      ? `step ${pace.lastStep} of ${pace.totalSteps}: ${steps} step(s) in ${(ms / 1000).toFixed(1)} s (${stepsPerSecond.toPrecision(3)} steps/s)`
+      : `step ${pace.lastStep} of ${pace.totalSteps}, the first of attempt ${pace.attempt}: ${stepsPerSecond.toPrecision(3)} steps/s, as its previous attempt measured on ${state.offer?.name ?? 'the same configuration'}`;
   const common = {
+    movable,
     step: pace.lastStep,
     totalSteps: pace.totalSteps,
     stepsLeft,
@@ -121,7 +137,7 @@ export function rescaleCheck(state: JobState, now: Date): RescaleCheck | null {
     ...(spotLossSeconds === undefined ? {} : { spotLossSeconds }),
     basis,
   };
-  if (limit !== null) {
+  if (limit !== null && movable) {
     // On Spot, the next interruption's cost is counted while the deadline can still absorb it
     // (the provisioner weighs it by the offer's rate): a job is moved before its margin is gone,
     // not after the loss that spends it.

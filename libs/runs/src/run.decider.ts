@@ -116,8 +116,13 @@ export type RunCommand =
       kind: 'overspend';
       jobId: string;
       now: Date;
-      /** The least it is predicted to cost anywhere it could run, USD. */
+      /**
+       * The least it is predicted to cost anywhere it could run, USD, one more Spot interruption
+       * held back on Spot (`spotReserve` of it).
+       */
       predictedCost: number;
+      /** USD of `predictedCost` held back for one more Spot interruption (absent: none). */
+      spotReserve?: number;
       /** Why, for a person: the prediction and what it was measured from. */
       basis: string;
     }
@@ -671,7 +676,7 @@ function overspend(
       budget,
       left,
       command.predictedCost,
-      `budget exhausted: step '${job.name}' is predicted to cost ${dollars(command.predictedCost)} at the pace measured (${command.basis}), more than the ${dollars(Math.max(0, available))} of the ${dollars(budget)} budget left for it, and no configuration costs less: raise the budget and run it again`,
+      `budget exhausted: step '${job.name}' is predicted to cost ${dollars(command.predictedCost)} at the pace measured (${command.basis})${(command.spotReserve ?? 0) > 0 ? `, ${dollars(command.spotReserve ?? 0)} of it held back for one more Spot interruption, which the budget must still pay for when it comes` : ''}, more than the ${dollars(Math.max(0, available))} of the ${dollars(budget)} budget left for it, and no configuration costs less: raise the budget and run it again`,
     ),
   ];
 }

@@ -67,7 +67,6 @@ export class AllocationHandler {
   async onQueued(@Payload() event: StoredEventOf<'job.queued'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
-    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -76,7 +75,6 @@ export class AllocationHandler {
   async onRequeued(@Payload() event: StoredEventOf<'job.requeued'>): Promise<void> {
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
-    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -89,7 +87,6 @@ export class AllocationHandler {
     this.providers.released(event.aggregateId);
     const { state } = await this.jobs.load(event.project, event.aggregateId);
     if (state.status !== 'queued') return;
-    this.auto.waits.queued(event.aggregateId, Date.parse(event.occurredAt));
     await this.placeJob(event.project, event.aggregateId, state, event);
   }
 
@@ -109,16 +106,10 @@ export class AllocationHandler {
     await this.profilingEnded(event, 'cancelled');
   }
 
-  /** Its node took it: the wait since it was queued is measured (on the node's clock). */
+  /** Its node took it (the wait since it was queued is the `placement-waits` projection's). */
   @OnEvent('job.started')
   onJobStarted(@Payload() event: StoredEventOf<'job.started'>): void {
     this.providers.started(event.aggregateId, event.data.executor);
-    const clock = event.data.clock;
-    this.auto.waits.started(
-      event.aggregateId,
-      Date.parse(clock?.realAt ?? event.occurredAt),
-      clock?.rate ?? 1,
-    );
   }
 
   @OnEvent('job.succeeded')
@@ -233,7 +224,6 @@ export class AllocationHandler {
     }
     const offer = this.providers.book.nearest(requested, [first.name]);
     const { pool } = await first.place(offer, jobId);
-    this.auto.waits.placed(jobId, first.name, offer.bootSeconds);
     return {
       provider: first.name,
       pool,
@@ -361,7 +351,6 @@ export class AllocationHandler {
     const provider = this.providers.get(choice.offer.provider);
     try {
       const { pool } = await provider.place(choice.offer, jobId);
-      this.auto.waits.placed(jobId, provider.name, choice.offer.bootSeconds);
       this.logger.info({ jobId, choice: describeChoice(choice) }, 'job placed');
       return {
         provider: provider.name,

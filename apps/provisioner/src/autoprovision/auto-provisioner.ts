@@ -26,7 +26,10 @@ export class AutoProvisioner {
     private readonly profilingRuns: number,
     /** Whether a project's profile has been profiled (per project: see `PlacementFacts`). */
     private readonly profiled: (project: string, signature: string) => Promise<boolean>,
-    /** The waits from queued to started measured per provider, beyond the boot. */
+    /**
+     * The waits from queued to started measured per provider, beyond the boot: the copy in memory
+     * of the `placement-waits` projection (empty, for a test, when not given).
+     */
     readonly waits: PlacementWaits = new PlacementWaits(),
   ) {}
 

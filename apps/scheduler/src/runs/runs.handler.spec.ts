@@ -1619,6 +1619,30 @@ describe('the scheduler’s run workflow', () => {
       expect(answers).toHaveLength(1);
     });
 
+    it('waits at shutdown for a plan in flight only as long as it is bounded to', async () => {
+      // Given a late job whose plan the provisioner has not answered
+      await runningJob(30);
+      const answers: ((plan: CommandResult<'planRescale'>) => void)[] = [];
+      commands.on(
+        'planRescale',
+        () => new Promise<CommandResult<'planRescale'>>((resolve) => answers.push(resolve)),
+      );
+      expect(await settled(handler, await report())).toBe('handed back');
+      // When a shutdown waits for it, it gives up after its bound, saying one is left in flight
+      await expect(handler.whenPlanned(20)).resolves.toBe(false);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(0);
+      // and once the answer comes within the bound, it is recorded before the scheduler goes
+      answers[0]!({
+        decision: 'up' as const,
+        reason: 'predicted to finish 10 s after its deadline on local-1cpu-1024mb',
+        from: config(ONE, 40),
+        to: config(TWO, 27),
+        alternatives: [],
+      });
+      await expect(handler.whenPlanned(5_000)).resolves.toBe(true);
+      expect(log.ofType('job.rescale_requested')).toHaveLength(1);
+    });
+
     it('asks again for a report handed back by a scheduler that died before the answer', async () => {
       await runningJob(30);
       let asked = 0;
@@ -1671,8 +1695,8 @@ describe('the scheduler’s run workflow', () => {
       expect(asked).toBe(0);
     });
 
-    it('stops the run when a job costs more than all its budget left and nothing costs less', async () => {
-      // The run: only this job, $0.0005 budget, $0.0002 held back for it.
+    /** The run: only this job, $0.0005 budget, $0.0002 held back for it, its share $0.0004. */
+    async function budgetedRun(): Promise<void> {
       const limits = {
         deadline: null,
         deadlineSpec: null,
@@ -1711,6 +1735,10 @@ describe('the scheduler’s run workflow', () => {
         },
       ]);
       for (const event of log.all()) runs.observe(event);
+    }
+
+    it('stops the run when a job costs more than all its budget left and nothing costs less', async () => {
+      await budgetedRun();
       // 6 epochs of 10 s at $0.04/h: 60 s, $0.00067, more than $0.0004 and than $0.0005.
       await runningJob(0, 0.0004);
       commands.on('planRescale', () => ({
@@ -1739,6 +1767,39 @@ describe('the scheduler’s run workflow', () => {
       expect(exhausted?.data.reason).toContain("step 'train' is predicted to cost");
       // The job is cancelled and its process told to stop.
       expect(log.ofType('job.cancelled')).toHaveLength(1);
+      expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
+    });
+
+    it('stops the run while its budget left no longer covers one more Spot interruption, before the loss comes', async () => {
+      // Given a job on Spot predicted to cost $0.00035 where it runs, within the run's $0.0005,
+      // but $0.00055 if one more interruption comes ($0.0002 held back for it), and nothing cheaper
+      await budgetedRun();
+      await runningJob(0, 0.0004);
+      commands.on('planRescale', () => ({
+        decision: 'stay' as const,
+        reason: 'no configuration costs less',
+        from: { ...config(ONE, 40), predictedCost: 0.00035, spotReserve: 0.0002 },
+        to: null,
+        alternatives: [
+          {
+            offer: TWO.name,
+            provider: 'local',
+            predictedSeconds: 27,
+            predictedCost: 0.0008,
+            feasible: false,
+            whyNot: 'over the budget',
+          },
+        ],
+        leastCost: 0.00055,
+      }));
+
+      // When its report is judged, the run stops now, saying what was held back and why
+      await handled(await report());
+      const [exhausted] = log.ofType('run.budget_exhausted');
+      expect(exhausted?.data).toMatchObject({ jobId: JOB_ID, cheapestCost: 0.00055 });
+      expect(exhausted?.data.reason).toContain(
+        '$0.0002 of it held back for one more Spot interruption',
+      );
       expect(control.cancelled).toEqual([expect.objectContaining({ jobId: JOB_ID })]);
     });
 

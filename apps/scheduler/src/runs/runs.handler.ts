@@ -451,9 +451,28 @@ export class RunsHandler {
     return true;
   }
 
-  /** Every rescale plan in flight, answered and recorded (or failed): for a shutdown, and tests. */
-  async whenPlanned(): Promise<void> {
-    while (this.planning.size > 0) await Promise.all([...this.planning.values()]);
+  /**
+   * Every rescale plan in flight, answered and recorded (or failed), waited for at most `boundMs`
+   * (absent: as long as they take). Answers whether none is left in flight. At shutdown the
+   * scheduler waits for them a little while its bus is still up (`onClosing`), so an answer
+   * the provisioner is about to give is recorded rather than asked for again; one that takes
+   * longer is left: its report, handed back and never settled, is delivered again and asks again.
+   */
+  async whenPlanned(boundMs?: number): Promise<boolean> {
+    const settled = (async () => {
+      while (this.planning.size > 0) await Promise.all([...this.planning.values()]);
+      return true;
+    })();
+    if (boundMs === undefined) return settled;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), boundMs);
+    });
+    try {
+      return await Promise.race([settled, bound]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The provisioner's plan for a job `check` says is late or over, decided on and recorded. */
@@ -463,6 +482,17 @@ export class RunsHandler {
     job: JobState,
     check: RescaleCheck,
   ): Promise<void> {
+    if (!check.movable) {
+      // Moved as often as it may be: where it runs is where it ends, or its run stops now, while
+      // what is left of the budget still pays for one more Spot interruption.
+      const reserve =
+        check.spotLossSeconds === undefined || job.pricePerHour == null
+          ? 0
+          : (check.spotLossSeconds * job.pricePerHour) / 3600;
+      if (check.predictedCost !== null)
+        await this.stopIfUnaffordable(event, runId, check, check.predictedCost + reserve, reserve);
+      return;
+    }
     let plan: CommandResult<'planRescale'>;
     try {
       plan = await this.commands.send('planRescale', {
@@ -494,7 +524,21 @@ export class RunsHandler {
         { runId, jobId: event.aggregateId, misses: check.misses, reason: plan.reason },
         'job predicted to miss its share; it stays',
       );
-      if (check.misses === 'budget') await this.stopIfUnaffordable(event, runId, check, plan);
+      if (check.misses === 'budget') {
+        // The provisioner's least cost holds back one more Spot interruption (an older one's does
+        // not); held back for an interruption only where staying is cheapest.
+        const least =
+          plan.leastCost ??
+          Math.min(
+            ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
+              (c): c is number => c !== null,
+            ),
+          );
+        const reserve = plan.from.spotReserve ?? 0;
+        const heldOnStay =
+          Math.abs((plan.from.predictedCost ?? Number.NaN) + reserve - least) < 1e-5;
+        await this.stopIfUnaffordable(event, runId, check, least, heldOnStay ? reserve : 0);
+      }
       this.stayed.delete(event.aggregateId);
       this.stayed.set(event.aggregateId, {
         attempt: job.attempt,
@@ -557,13 +601,11 @@ export class RunsHandler {
     event: StoredEventOf<'job.metrics_reported'>,
     runId: string,
     check: RescaleCheck,
-    plan: CommandResult<'planRescale'>,
+    /** The least it costs anywhere it could run, one more Spot interruption held back on Spot. */
+    least: number,
+    /** USD of `least` held back for that interruption. */
+    reserve: number,
   ): Promise<void> {
-    const least = Math.min(
-      ...[plan.from.predictedCost, ...plan.alternatives.map((a) => a.predictedCost)].filter(
-        (c): c is number => c !== null,
-      ),
-    );
     if (!Number.isFinite(least)) return;
     const { state, events } = await this.runs.execute(
       event.project,
@@ -575,6 +617,7 @@ export class RunsHandler {
             jobId: event.aggregateId,
             now: new Date(),
             predictedCost: least,
+            ...(reserve > 0 ? { spotReserve: reserve } : {}),
             basis: check.basis,
           },
           s,

@@ -460,6 +460,12 @@ export const RescaleConfigurationSchema = OfferRefSchema.extend({
   predictedCost: z.number().nonnegative().nullable(),
   /** Predicted end (ISO 8601). */
   predictedFinish: z.string().nullable(),
+  /**
+   * Added compatibly: on Spot, USD held back beyond `predictedCost` for one more interruption
+   * (its wait for a new node, start-up and work since the checkpoint) that a budget must still
+   * cover (absent: on-demand, or none held back).
+   */
+  spotReserve: z.number().nonnegative().optional(),
 });
 export type RescaleConfiguration = z.infer<typeof RescaleConfigurationSchema>;
 
