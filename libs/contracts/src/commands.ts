@@ -295,6 +295,12 @@ export const Commands = defineCommands({
       signature: z.string(),
       excludeJobId: z.string(),
       limit: z.number().int().min(1).max(20).default(5),
+      /**
+       * Added compatibly: the log position of the event the caller acts on (what made the step
+       * ready). Provenance answers once it has applied the log up to it, at once when it has; without
+       * it, a lookup that finds nothing first waits for the log's end as of now.
+       */
+      afterSeq: z.number().int().nonnegative().optional(),
     }),
     response: z.object({ results: z.array(ReusableResultSchema) }),
   },

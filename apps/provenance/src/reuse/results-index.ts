@@ -1,4 +1,4 @@
-import type { ReusableResult, StoredEvent } from '@acai/contracts';
+import type { ReusableResult, ReusedFrom, StoredEvent } from '@acai/contracts';
 
 /** A row of `job_signatures` as the index keeps it: what a lookup answers, nothing more. */
 export interface IndexedJob {
@@ -18,6 +18,26 @@ export interface IndexedJob {
 }
 
 const NO_OUTPUTS: ReusableResult['outputs'] = [];
+
+/**
+ * What a `job.reused` says computing its result took: the earlier job's running time (ms, rounded
+ * as `job.succeeded`'s is kept) and price per hour (from what it cost). Used where the earlier
+ * job's row is not the project's (a result of a project that shares its own), so that the job
+ * that reused it, reused in turn, still says what taking it saves.
+ */
+export function reusedCosts(from: ReusedFrom): {
+  durationMs: number | null;
+  pricePerHour: number | null;
+} {
+  const seconds = from.savedSeconds;
+  return {
+    durationMs: seconds === null ? null : Math.round(seconds * 1000),
+    pricePerHour:
+      seconds === null || seconds <= 0 || from.savedCost === null
+        ? null
+        : (from.savedCost * 3600) / seconds,
+  };
+}
 
 /**
  * `job_signatures` and `reuse_sharing` in memory, for the reuse lookup: the rows kept and changed
@@ -90,8 +110,10 @@ export class ResultsIndex {
         }
         case 'job.reused': {
           if (this.jobs.has(id)) break;
-          // What it saved is what the job it took the result of ran for (kept for its own reusers).
+          // What it saved is what the job it took the result of ran for (kept for its own reusers):
+          // that job's row in this project, else what the event says (another project's result).
           const from = this.jobs.get(key(event.project, event.data.from.jobId));
+          const saved = reusedCosts(event.data.from);
           const job: IndexedJob = {
             project: event.project,
             jobId: event.aggregateId,
@@ -100,8 +122,8 @@ export class ResultsIndex {
             signature: event.data.signature.sha256,
             status: 'reused',
             outputs: event.data.outputs,
-            durationMs: from?.durationMs ?? null,
-            pricePerHour: from?.pricePerHour ?? null,
+            durationMs: from?.durationMs ?? saved.durationMs,
+            pricePerHour: from?.pricePerHour ?? saved.pricePerHour,
             reusedFrom: event.data.from.jobId,
             seq: event.position.seq,
           };

@@ -60,11 +60,16 @@ export class ReusePlanner {
     private readonly jobPath: string,
   ) {}
 
+  /**
+   * @param afterSeq the log position of the event that made the job ready: provenance answers once
+   *   it has applied it (so results committed before it are found), at once when it has
+   */
   async decide(
     project: string,
     runId: string,
     job: PlannedJob,
     inputs: readonly StagedInput[],
+    afterSeq?: number,
   ): Promise<ReuseDecision> {
     const policy = job.reuse?.policy ?? 'auto';
     const signature = signJob({
@@ -87,7 +92,7 @@ export class ReusePlanner {
     if (why !== null) return compute(why);
     let lookup: Lookup;
     try {
-      lookup = await this.newestIntact(project, job, signature.sha256);
+      lookup = await this.newestIntact(project, job, signature.sha256, afterSeq);
     } catch (error) {
       this.logger.warn(
         { jobId: job.id, err: (error as Error).message },
@@ -328,12 +333,18 @@ export class ReusePlanner {
    * while an older one (other versions, e.g. from a run with reuse: never) is still there. Jobs
    * that reused one share its versions: each set is checked once. Throws when it cannot be asked.
    */
-  private async newestIntact(project: string, job: PlannedJob, signature: string): Promise<Lookup> {
+  private async newestIntact(
+    project: string,
+    job: PlannedJob,
+    signature: string,
+    afterSeq: number | undefined,
+  ): Promise<Lookup> {
     const { results } = await this.commands.send('findReusable', {
       project,
       signature,
       excludeJobId: job.id,
       limit: CANDIDATES,
+      ...(afterSeq === undefined ? {} : { afterSeq }),
     });
     return this.intactAmong(project, job, results);
   }
