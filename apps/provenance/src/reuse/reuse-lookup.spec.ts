@@ -272,6 +272,36 @@ describe('the reuse lookup in memory', () => {
     lookup.stop();
   });
 
+  it('after another process swapped a replay in (no gap in the batches), loads the tables again', async () => {
+    const tables = new Tables();
+    let swappedAt: string | null = null;
+    tables.snapshotNow = {
+      signatures: { checkpoint: 10, jobs: [row('job-a', 'a', 9)] },
+      sharing: { checkpoint: 10, projects: [] },
+      swappedAt,
+    };
+    const source = Object.assign(tables, { lastSwap: () => Promise.resolve(swappedAt) });
+    const { lookup } = await readyLookup(source);
+    await lookup.checkSwap();
+    expect(tables.loads).toBe(1);
+    // Another provenance process swapped in a replay built up to the same event: job-a is gone
+    // (the projection no longer keeps it), and no batch this process applies says so.
+    swappedAt = '2026-12-06T04:00:00.000Z';
+    tables.snapshotNow = {
+      signatures: { checkpoint: 10, jobs: [row('job-b', 'a', 8)] },
+      sharing: { checkpoint: 10, projects: [] },
+      swappedAt,
+    };
+    await lookup.checkSwap();
+    await until(lookup, 'ready');
+    expect(tables.loads).toBe(2);
+    expect(ids(await ask(lookup, 'a'))).toEqual([['job-b']]);
+    // Seen once: asking again loads nothing more.
+    await lookup.checkSwap();
+    expect(tables.loads).toBe(2);
+    lookup.stop();
+  });
+
   it('finds the results of projects that share theirs with the asking one, after its own, until they stop sharing', async () => {
     const l = log();
     const { lookup } = await readyLookup();

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { JobSignature, ReusableResult } from '@acai/contracts';
 import type { IndexedJob } from './results-index.js';
 import type { IndexSnapshot, ReuseLookupSource } from './reuse-lookup.js';
@@ -69,12 +69,14 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
    * @param sharingTable whom each project shares its results with (`reuse_sharing`); without it,
    *   only the project's own results are found
    * @param checkpointsTable the projections' checkpoints, for `snapshot`
+   * @param replaysTable the replays of read models, for when one of these was last swapped in
    */
   constructor(
     private readonly db: DataSource,
     private readonly projection: SignaturesProjection,
     private readonly sharingTable: string | null = null,
     private readonly checkpointsTable: string | null = null,
+    private readonly replaysTable: string | null = null,
   ) {}
 
   /**
@@ -120,6 +122,7 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
         `SELECT project, array_agg(shares_with ORDER BY shares_with) AS with FROM ${sharing}
          GROUP BY project`,
       );
+      const swappedAt = await this.lastSwapIn(m);
       await runner.commitTransaction();
       const at = (name: string) => Number(seqs.find((r) => r.projection === name)?.last_seq ?? 0);
       return {
@@ -143,11 +146,26 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
           })),
         },
         sharing: { checkpoint: at('reuse-sharing'), projects: shares },
+        swappedAt,
       };
     } finally {
       if (runner.isTransactionActive) await runner.rollbackTransaction();
       await runner.release();
     }
+  }
+
+  /** When a replay of `job-signatures` or `reuse-sharing` was last swapped in (null: never). */
+  lastSwap(): Promise<string | null> {
+    return this.lastSwapIn(this.db);
+  }
+
+  private async lastSwapIn(m: Pick<EntityManager, 'query'>): Promise<string | null> {
+    if (this.replaysTable === null) return null;
+    const [row] = await m.query<{ at: Date | null }[]>(
+      `SELECT max(finished_at) AS at FROM ${this.replaysTable}
+       WHERE projection IN ('job-signatures', 'reuse-sharing') AND status = 'succeeded'`,
+    );
+    return row?.at == null ? null : new Date(row.at).toISOString();
   }
 
   async findResult(
