@@ -120,6 +120,7 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       sharing.table(),
       checkpoints,
       replays,
+      lineage.nodes(),
     );
     lookup.fallBackTo(signed);
     return [

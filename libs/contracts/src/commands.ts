@@ -57,6 +57,7 @@ import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
 import { RunOriginSchema } from './events/run.events.js';
 import { CandidateSchema, RescaleConfigurationSchema } from './events/job.events.js';
+import { ReuseLookupStepSchema, ReuseStepLookupSchema } from './events/reuse-steps.js';
 import {
   ReusableResultSchema,
   ReuseExplanationSchema,
@@ -317,6 +318,18 @@ export const Commands = defineCommands({
       limit: z.number().int().min(1).max(20).default(5),
     }),
     response: z.object({ results: z.array(z.array(ReusableResultSchema)) }),
+  },
+  findReusableSteps: {
+    service: 'provenance',
+    summary:
+      'A run’s steps looked up in one round trip: each signed by provenance once the steps it reads have results (their newest results’ outputs, by content), then looked up as findReusable does',
+    request: z.object({
+      ...projectScoped,
+      /** In dependency order: a step's `fromStep` inputs name steps before it. */
+      steps: z.array(ReuseLookupStepSchema).min(1).max(500),
+      limit: z.number().int().min(1).max(20).default(5),
+    }),
+    response: z.object({ steps: z.array(ReuseStepLookupSchema) }),
   },
   explainReuse: {
     service: 'provenance',

@@ -31,4 +31,35 @@ describe('the results index', () => {
     expect(found).toMatchObject({ jobId: 'job-t', durationMs: 10_000, reusedFrom: 'job-a' });
     expect(found?.pricePerHour).toBeCloseTo(0.36, 10);
   });
+
+  it('knows the content of the versions jobs committed, per project, to sign the steps that read them', () => {
+    const index = new ResultsIndex();
+    const committed = (project: string, fileset: string, by: 'job' | 'key') =>
+      eventLog({ project })('fileset.version_committed', fileset, {
+        version: 3,
+        parent: 2,
+        manifest: { sha256: `m-${project}-${fileset}`, files: 1, bytes: 10 },
+        changes: { added: 1, replaced: 0, deleted: 0 },
+        metadata: {},
+        labels: [],
+        createdBy:
+          by === 'job'
+            ? {
+                kind: 'job',
+                jobId: 'job-a',
+                runId: 'run-1',
+                step: 'etl',
+                parameters: {},
+                code: null,
+              }
+            : { kind: 'key', keyId: 'k' },
+      });
+    index.applyJobs([committed('p', 'data', 'job'), committed('p', 'raw', 'key')]);
+    expect(index.manifestOf('p', 'data', 3)).toBe('m-p-data');
+    expect(index.manifestOf('q', 'data', 3)).toBeUndefined();
+    // Source data is read by version from the catalog, never from here.
+    expect(index.manifestOf('p', 'raw', 3)).toBeUndefined();
+    index.clearJobs();
+    expect(index.manifestOf('p', 'data', 3)).toBeUndefined();
+  });
 });

@@ -50,22 +50,38 @@ export class ResultsIndex {
   private readonly jobs = new Map<string, IndexedJob>();
   /** The results (succeeded or reused) of each `project\0signature`, newest (highest seq) first. */
   private readonly results = new Map<string, IndexedJob[]>();
+  /**
+   * The manifest hash of each version a job committed, by `project\0fileset\0version`: what a
+   * step reading a result's output is signed with (`lookUpSteps`). Versions never change.
+   */
+  private readonly manifests = new Map<string, string>();
   /** Whom each project shares its results with. */
   private readonly sharesWith = new Map<string, readonly string[]>();
   /** The projects that share their results with each project. */
   private readonly sharers = new Map<string, Set<string>>();
 
   /** Signed jobs, and those with a result. */
-  get size(): { jobs: number; results: number } {
+  get size(): { jobs: number; results: number; manifests: number } {
     let results = 0;
     for (const list of this.results.values()) results += list.length;
-    return { jobs: this.jobs.size, results };
+    return { jobs: this.jobs.size, results, manifests: this.manifests.size };
   }
 
-  /** Empties the jobs, before loading them again. */
+  /** Empties the jobs (and the manifests of what they committed), before loading them again. */
   clearJobs(): void {
     this.jobs.clear();
     this.results.clear();
+    this.manifests.clear();
+  }
+
+  /** A version a job committed, as loaded (from the lineage graph's version nodes). */
+  loadManifest(project: string, fileset: string, version: number, sha256: string): void {
+    this.manifests.set(versionKey(project, fileset, version), sha256);
+  }
+
+  /** The manifest hash of a version a job committed (undefined: not known). */
+  manifestOf(project: string, fileset: string, version: number): string | undefined {
+    return this.manifests.get(versionKey(project, fileset, version));
   }
 
   /** Empties the sharing, before loading it again. */
@@ -152,6 +168,16 @@ export class ResultsIndex {
           if (job?.status === 'queued') job.status = 'ended';
           break;
         }
+        case 'fileset.version_committed':
+          if (event.data.createdBy.kind === 'job') {
+            this.loadManifest(
+              event.project,
+              event.aggregateId,
+              event.data.version,
+              event.data.manifest.sha256,
+            );
+          }
+          break;
         default:
           break;
       }
@@ -227,6 +253,10 @@ export class ResultsIndex {
 
 function key(project: string, id: string): string {
   return `${project}\u0000${id}`;
+}
+
+function versionKey(project: string, fileset: string, version: number): string {
+  return `${project}\u0000${fileset}\u0000${version}`;
 }
 
 function asResult(job: IndexedJob, shared: boolean): ReusableResult {

@@ -200,7 +200,7 @@ describe('the reuse lookup in memory', () => {
     // Overlapping: from 1, while the copy is at 2 (only the events after 2 are new).
     lookup.signatures.committed({ after: 1, through: 4, events: [first[1]!, ...second] });
     expect(ids(await ask(lookup, 'a'))).toEqual([['job-b', 'job-a']]);
-    expect(lookup.index.size).toEqual({ jobs: 2, results: 2 });
+    expect(lookup.index.size).toEqual({ jobs: 2, results: 2, manifests: 0 });
     // Its own result is never its answer; lookups answer in order.
     expect(
       ids(

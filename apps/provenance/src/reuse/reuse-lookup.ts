@@ -1,5 +1,12 @@
-import { AcaiError, RunProblems, type ReusableResult } from '@acai/contracts';
+import {
+  AcaiError,
+  RunProblems,
+  type ReusableResult,
+  type ReuseLookupStep,
+  type ReuseStepLookup,
+} from '@acai/contracts';
 import { describeError, type CommittedBatch, type EventingLogger } from '@acai/eventing';
+import { lookUpSteps } from '@acai/runs';
 import { ResultsIndex, type IndexedJob } from './results-index.js';
 
 /** An in-memory copy of a SQL projection's table, told what the projection runner committed. */
@@ -12,7 +19,16 @@ export interface TableFollower {
 
 /** `job_signatures` and `reuse_sharing` as of one moment, with their projections' checkpoints. */
 export interface IndexSnapshot {
-  readonly signatures: { readonly checkpoint: number; readonly jobs: readonly IndexedJob[] };
+  readonly signatures: {
+    readonly checkpoint: number;
+    readonly jobs: readonly IndexedJob[];
+    /**
+     * The content of the versions jobs committed (from the lineage graph, which may be behind or
+     * ahead of the signatures: a version never changes, and one not known only means a step that
+     * reads it is not signed by provenance).
+     */
+    readonly manifests?: readonly VersionManifest[];
+  };
   readonly sharing: {
     readonly checkpoint: number;
     readonly projects: readonly { project: string; with: readonly string[] }[];
@@ -22,6 +38,14 @@ export interface IndexSnapshot {
    * by another process is seen when this changes (see `ReuseLookupSource.lastSwap`).
    */
   readonly swappedAt?: string | null;
+}
+
+/** A version a job committed, and its manifest's hash. */
+export interface VersionManifest {
+  readonly project: string;
+  readonly fileset: string;
+  readonly version: number;
+  readonly sha256: string;
 }
 
 /** Where the lookup loads its index from and asks while the index may not answer. */
@@ -249,6 +273,24 @@ export class ReuseLookup {
     return found;
   }
 
+  /**
+   * A run's steps looked up in one pass (`lookUpSteps`): provenance signs each step that reads
+   * others with their newest results' outputs. Until the index answers (loading, catching up,
+   * loading again) every step is `unknown`: the caller looks them up a level at a time.
+   */
+  findSteps(project: string, steps: readonly ReuseLookupStep[], limit: number): ReuseStepLookup[] {
+    if (this.state !== 'ready') {
+      const reason = 'provenance is loading its index of earlier results';
+      return steps.map(() => ({ kind: 'unknown', reason }));
+    }
+    return lookUpSteps(steps, {
+      results: (signature, excludeJobId) =>
+        this.index.findResults(project, signature, excludeJobId, limit),
+      // A result's project is the asking one or one that shares its results with it.
+      manifestOf: (of, fileset, version) => this.index.manifestOf(of ?? project, fileset, version),
+    });
+  }
+
   private async waitForLog(): Promise<void> {
     while (!this.stopped) {
       try {
@@ -313,6 +355,9 @@ export class ReuseLookup {
         this.index.clearJobs();
         this.index.clearSharing();
         for (const job of snapshot.signatures.jobs) this.index.load(job);
+        for (const m of snapshot.signatures.manifests ?? []) {
+          this.index.loadManifest(m.project, m.fileset, m.version, m.sha256);
+        }
         for (const p of snapshot.sharing.projects) this.index.loadSharing(p.project, p.with);
         if (this.deferred) {
           // A swap came while loading: what was read may be the replaced table.

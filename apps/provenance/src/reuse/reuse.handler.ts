@@ -6,6 +6,7 @@ import {
   type JobView,
   type ReusableResult,
   type ReuseExplanation,
+  type ReuseStepLookup,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
 import { compareSignatures } from '@acai/runs';
@@ -67,6 +68,14 @@ export class ReuseHandler {
     @Payload() req: CommandPayload<'findReusableMany'>,
   ): Promise<{ results: ReusableResult[][] }> {
     return { results: await this.lookup.findMany(req.project, req.lookups, req.limit) };
+  }
+
+  /** A run's steps in one round trip, provenance signing those that read others (`findSteps`). */
+  @OnCommand('findReusableSteps')
+  findReusableSteps(@Payload() req: CommandPayload<'findReusableSteps'>): {
+    steps: ReuseStepLookup[];
+  } {
+    return { steps: this.lookup.findSteps(req.project, req.steps, req.limit) };
   }
 
   @OnCommand('explainReuse')

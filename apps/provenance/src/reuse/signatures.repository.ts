@@ -70,6 +70,8 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
    *   only the project's own results are found
    * @param checkpointsTable the projections' checkpoints, for `snapshot`
    * @param replaysTable the replays of read models, for when one of these was last swapped in
+   * @param lineageNodesTable the lineage graph's nodes, for the content of the versions jobs
+   *   committed (`snapshot`)
    */
   constructor(
     private readonly db: DataSource,
@@ -77,6 +79,7 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
     private readonly sharingTable: string | null = null,
     private readonly checkpointsTable: string | null = null,
     private readonly replaysTable: string | null = null,
+    private readonly lineageNodesTable: string | null = null,
   ) {}
 
   /**
@@ -123,6 +126,16 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
          GROUP BY project`,
       );
       const swappedAt = await this.lastSwapIn(m);
+      const manifests =
+        this.lineageNodesTable === null
+          ? []
+          : await m.query<
+              { project: string; fileset: string; version: number; manifest_sha256: string }[]
+            >(
+              `SELECT project, fileset, version, manifest_sha256 FROM ${this.lineageNodesTable}
+               WHERE kind = 'version' AND manifest_sha256 IS NOT NULL
+                 AND created_by->>'kind' = 'job'`,
+            );
       await runner.commitTransaction();
       const at = (name: string) => Number(seqs.find((r) => r.projection === name)?.last_seq ?? 0);
       return {
@@ -143,6 +156,12 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
             pricePerHour: r.price_per_hour,
             reusedFrom: r.reused_from,
             seq: Number(r.seq),
+          })),
+          manifests: manifests.map((r) => ({
+            project: r.project,
+            fileset: r.fileset,
+            version: Number(r.version),
+            sha256: r.manifest_sha256,
           })),
         },
         sharing: { checkpoint: at('reuse-sharing'), projects: shares },
