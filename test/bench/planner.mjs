@@ -31,6 +31,7 @@ import { CodeHasher } from '../../apps/scheduler/dist/runs/code-hasher.js';
 import { SignaturesProjection } from '../../apps/provenance/dist/reuse/signatures.projection.js';
 import { SqlSignaturesRepository } from '../../apps/provenance/dist/reuse/signatures.repository.js';
 import { ResultsIndex } from '../../apps/provenance/dist/reuse/results-index.js';
+import { LineageProjection } from '../../apps/provenance/dist/lineage/lineage.projection.js';
 import { round, stats } from './lib.mjs';
 
 /** @typedef {import('./run.mjs').BenchContext} BenchContext */
@@ -83,21 +84,21 @@ function jobOf(dist, j, params, upstream, code) {
 function* graphEvents(dist, pipelines, code) {
   let seq = 0;
   const time = new Date(Date.UTC(2026, 0, 1)).toISOString();
-  /** @param {string} type @param {string} id @param {unknown} data */
-  const event = (type, id, data) =>
+  /** @param {string} type @param {string} id @param {unknown} data @param {string} [aggregate] */
+  const event = (type, id, data, aggregate = 'job') =>
     /** @type {StoredEvent} */ (
       /** @type {unknown} */ ({
         id: `evt-${++seq}`,
         type,
         version: 1,
         project: PROJECT,
-        aggregate: 'job',
+        aggregate,
         aggregateId: id,
         occurredAt: time,
         causationId: null,
         correlationId: null,
         data,
-        position: { stream: 'ACAI_EVENTS', subject: `acai.evt.${PROJECT}.job.${id}`, seq },
+        position: { stream: 'ACAI_EVENTS', subject: `acai.evt.${PROJECT}.${aggregate}.${id}`, seq },
       })
     );
   for (let p = 0; p < pipelines; p++) {
@@ -122,6 +123,30 @@ function* graphEvents(dist, pipelines, code) {
         retries: null,
         signature,
       });
+      // Its output's content (the stand-in hash its readers are signed with), as the catalog
+      // records the commit: what provenance signs a reader with when it plans a whole DAG.
+      const fileset = `out-${j}`;
+      yield event(
+        'fileset.version_committed',
+        fileset,
+        {
+          version: p + 1,
+          parent: p,
+          manifest: { sha256: sha(signature.sha256), files: 1, bytes: 10 },
+          changes: { added: 1, replaced: 0, deleted: 0 },
+          metadata: {},
+          labels: [],
+          createdBy: {
+            kind: 'job',
+            jobId: id,
+            runId: `run-${String(p).padStart(23, '0')}`,
+            step: `step-${j}`,
+            parameters: job.env,
+            code: null,
+          },
+        },
+        'fileset',
+      );
       yield event('job.succeeded', id, {
         exitCode: 0,
         durationMs: 1000,
@@ -162,6 +187,8 @@ export async function run(ctx) {
     db.on('error', () => undefined);
     await db.connect();
     const projection = new SignaturesProjection('provenance');
+    // The lineage graph too: provenance loads the content of the versions jobs committed from it.
+    const lineage = new LineageProjection('provenance');
     // What the runner hands the projection (a transaction's manager) and what the repository reads
     // through (a DataSource): both only send queries.
     const queries = /** @type {any} */ ({
@@ -182,6 +209,7 @@ export async function run(ctx) {
     const flush = async () => {
       await db.query('BEGIN');
       await projection.apply(queries, batch);
+      await lineage.apply(queries, batch);
       await db.query('COMMIT');
       batch = [];
     };
@@ -541,6 +569,108 @@ export async function run(ctx) {
     say(
       `as the service does it (findReusableMany per level to provenance's index): p50 ${perDagServiceMs.p50} ms, p95 ${perDagServiceMs.p95} ms, mean ${perDagServiceMs.mean} ms; ${serviceRoundTrips} round trips for ${dags} DAGs`,
     );
+    // The plan at submit in one round trip (findReusableSteps), as the scheduler sends it since:
+    // the whole DAG at once, provenance signing each step that reads another with the content of
+    // the newest result found for it (the manifests of the versions jobs committed, loaded from
+    // lineage_nodes at boot), then the same forward and backward passes here.
+    const stepsSubject = 'acai.cmd.provenance.find_reusable_steps';
+    let oneRoundTrips = 0;
+    let oneLookups = 0;
+    /** @type {Record<string, number>} */
+    const oneCounts = { reuse: 0, compute: 0, not_needed: 0, when_ready: 0 };
+    /** @param {number} d */
+    const planWhole = async (d) => {
+      const shape = shapeOf(d);
+      const started = performance.now();
+      const code = await hasher.hash(command, [dist], pathVariable);
+      /** @type {import('@acai/runs').ReusePlanStep[]} */
+      const planSteps = [];
+      /** @type {import('@acai/contracts').ReuseLookupStep[]} */
+      const asked = [];
+      for (let j = 0; j < shape.steps; j++) {
+        const needs = j === 0 ? [] : [`s${j - 1}`];
+        planSteps.push({
+          id: `s${j}`,
+          name: `step-${j}`,
+          needs,
+          reads: needs,
+          policy: 'auto',
+          notReusable: null,
+        });
+        const params = j < shape.reusable ? `p${shape.pipeline}` : `p${shape.pipeline}-dag${d}`;
+        const job = jobOf(dist, j, params, null, code);
+        asked.push({
+          id: `s${j}`,
+          excludeJobId: `job-dag-${d}-${j}`,
+          command: job.command,
+          env: job.env,
+          secrets: {},
+          outputs: job.outputs,
+          code,
+          inputs:
+            j === 0 ? job.inputs : [{ fileset: `out-${j - 1}`, fromStep: `s${j - 1}`, path: 'in' }],
+        });
+      }
+      oneRoundTrips++;
+      const reply = await /** @type {import('@nats-io/nats-core').NatsConnection} */ (nc).request(
+        stepsSubject,
+        encoder.encode(JSON.stringify({ project: PROJECT, steps: asked, limit: 5 })),
+        { timeout: 10_000 },
+      );
+      const body = JSON.parse(new TextDecoder().decode(reply.data));
+      if (!body.ok) throw new Error(`findReusableSteps answered ${JSON.stringify(body.error)}`);
+      /** @type {import('@acai/contracts').ReuseStepLookup[]} */
+      const answers = body.result.steps;
+      /** @type {Map<string, import('@acai/runs').ReuseFinding>} */
+      const findings = new Map();
+      answers.forEach((answer, i) => {
+        if (answer.kind === 'unknown') problems.push(`DAG ${d}, step ${i}: ${answer.reason}`);
+        if (answer.kind !== 'looked_up') return;
+        oneLookups++;
+        const result = answer.results[0];
+        findings.set(
+          `s${i}`,
+          result === undefined
+            ? { kind: 'none', reason: 'no earlier job of the project had its signature' }
+            : {
+                kind: 'found',
+                jobId: result.jobId,
+                problem: null,
+                loadSeconds: null,
+                computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
+              },
+        );
+      });
+      const planned = planReuse(planSteps, findings);
+      const ms = performance.now() - started;
+      for (const [kind, n] of Object.entries(planned.counts)) oneCounts[kind] += n;
+      const r = shape.reusable;
+      const expected = {
+        reuse: r > 0 ? 1 : 0,
+        compute: 1,
+        not_needed: Math.max(0, r - 1),
+        when_ready: shape.steps - r - 1,
+      };
+      if (JSON.stringify(planned.counts) !== JSON.stringify(expected)) {
+        problems.push(
+          `DAG ${d} in one round trip: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
+        );
+      }
+      return ms;
+    };
+    for (let d = 0; d < 200 && problems.length < 5; d++) await planWhole(dags + d);
+    oneRoundTrips = 0;
+    oneLookups = 0;
+    for (const k of Object.keys(oneCounts)) oneCounts[k] = 0;
+    const loadOne = os.loadavg().map((x) => round(x, 2));
+    /** @type {number[]} */
+    const oneMs = [];
+    for (let d = 0; d < dags && problems.length < 5; d++) oneMs.push(await planWhole(d));
+    const perDagOneMs = stats(oneMs, 3);
+    say(
+      `in one round trip (findReusableSteps, provenance signing the steps that read others): p50 ${perDagOneMs.p50} ms, p95 ${perDagOneMs.p95} ms, mean ${perDagOneMs.mean} ms; ${oneRoundTrips} round trips for ${dags} DAGs, ${oneLookups} lookups; planned ${JSON.stringify(oneCounts)}`,
+    );
+
     const inProcessLookup = components.lookup;
     const meanSteps = steps / Math.max(dags, 1);
     const withBusMs = perDagMs.mean + meanSteps * Math.max(0, bus.mean - inProcessLookup);
@@ -578,6 +708,15 @@ export async function run(ctx) {
         loadAverage: loadBus,
         met: perDagServiceMs.mean < GOAL_MS,
         of: 'the plan at submit with each level of lookups in one findReusableMany over NATS to the provenance service, answered from its in-memory index (loaded from job_signatures at boot); the code hashed once per DAG; without the catalog getVersion/verifyVersion round trips',
+      },
+      inOneRoundTrip: {
+        perDagMs: perDagOneMs,
+        roundTrips: oneRoundTrips,
+        lookups: oneLookups,
+        planned: oneCounts,
+        loadAverage: loadOne,
+        met: perDagOneMs.mean < GOAL_MS,
+        of: 'the plan at submit with the whole DAG in one findReusableSteps over NATS: provenance signs each step that reads another with the newest result’s output content (manifests from lineage_nodes, loaded at boot) and looks it up in its in-memory index; the code hashed once per DAG; without the catalog getVersion (of the DAG’s source input) and verifyVersion round trips',
       },
       atSubmit: {
         perDagMs: perDagSubmitMs,

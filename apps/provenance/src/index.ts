@@ -113,7 +113,15 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
       return done;
     });
     const checkpoints = `"${schema.replace(/"/g, '""')}".projection_checkpoints`;
-    const signed = new SqlSignaturesRepository(ctx.db, signatures, sharing.table(), checkpoints);
+    const replays = `"${schema.replace(/"/g, '""')}".projection_replays`;
+    const signed = new SqlSignaturesRepository(
+      ctx.db,
+      signatures,
+      sharing.table(),
+      checkpoints,
+      replays,
+      lineage.nodes(),
+    );
     lookup.fallBackTo(signed);
     return [
       { provide: ReadModels, useValue: new SqlReadModels(ctx.db) },

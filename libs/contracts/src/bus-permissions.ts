@@ -79,6 +79,8 @@ export const BUS_ROLES: Readonly<Record<BusService, BusRole>> = {
       'findReusable',
       // The plan at submit: the lookups of a run's steps together.
       'findReusableMany',
+      // ... or the whole run in one, provenance signing the steps that read others.
+      'findReusableSteps',
       'verifyVersion',
       // A result of a project that shares with the run's: copied into it before it is taken.
       'adoptVersion',

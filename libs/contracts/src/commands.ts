@@ -57,6 +57,7 @@ import type { ErrorBody } from './errors.js';
 import { CreatorSchema, MetadataSchema, TargetSchema } from './events/fileset.events.js';
 import { RunOriginSchema } from './events/run.events.js';
 import { CandidateSchema, RescaleConfigurationSchema } from './events/job.events.js';
+import { ReuseLookupStepSchema, ReuseStepLookupSchema } from './events/reuse-steps.js';
 import {
   ReusableResultSchema,
   ReuseExplanationSchema,
@@ -295,6 +296,12 @@ export const Commands = defineCommands({
       signature: z.string(),
       excludeJobId: z.string(),
       limit: z.number().int().min(1).max(20).default(5),
+      /**
+       * Added compatibly: the log position of the event the caller acts on (what made the step
+       * ready). Provenance answers once it has applied the log up to it, at once when it has; without
+       * it, a lookup that finds nothing first waits for the log's end as of now.
+       */
+      afterSeq: z.number().int().nonnegative().optional(),
     }),
     response: z.object({ results: z.array(ReusableResultSchema) }),
   },
@@ -311,6 +318,18 @@ export const Commands = defineCommands({
       limit: z.number().int().min(1).max(20).default(5),
     }),
     response: z.object({ results: z.array(z.array(ReusableResultSchema)) }),
+  },
+  findReusableSteps: {
+    service: 'provenance',
+    summary:
+      'A run’s steps looked up in one round trip: each signed by provenance once the steps it reads have results (their newest results’ outputs, by content), then looked up as findReusable does',
+    request: z.object({
+      ...projectScoped,
+      /** In dependency order: a step's `fromStep` inputs name steps before it. */
+      steps: z.array(ReuseLookupStepSchema).min(1).max(500),
+      limit: z.number().int().min(1).max(20).default(5),
+    }),
+    response: z.object({ steps: z.array(ReuseStepLookupSchema) }),
   },
   explainReuse: {
     service: 'provenance',

@@ -121,6 +121,12 @@ export {
   type VersionIntegrity,
 } from './events/reuse.js';
 export {
+  type ReuseLookupStep,
+  ReuseLookupStepSchema,
+  type ReuseStepLookup,
+  ReuseStepLookupSchema,
+} from './events/reuse-steps.js';
+export {
   assertWriter,
   type DomainEvent,
   eventCatalogue,

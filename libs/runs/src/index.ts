@@ -133,3 +133,4 @@ export {
   type ReusePlanKind,
   type ReusePlanStep,
 } from './reuse-plan.js';
+export { lookUpSteps, type StepLookupSource } from './reuse-lookups.js';

@@ -1,4 +1,4 @@
-import type { ReusableResult, StoredEvent } from '@acai/contracts';
+import type { ReusableResult, ReusedFrom, StoredEvent } from '@acai/contracts';
 
 /** A row of `job_signatures` as the index keeps it: what a lookup answers, nothing more. */
 export interface IndexedJob {
@@ -20,6 +20,26 @@ export interface IndexedJob {
 const NO_OUTPUTS: ReusableResult['outputs'] = [];
 
 /**
+ * What a `job.reused` says computing its result took: the earlier job's running time (ms, rounded
+ * as `job.succeeded`'s is kept) and price per hour (from what it cost). Used where the earlier
+ * job's row is not the project's (a result of a project that shares its own), so that the job
+ * that reused it, reused in turn, still says what taking it saves.
+ */
+export function reusedCosts(from: ReusedFrom): {
+  durationMs: number | null;
+  pricePerHour: number | null;
+} {
+  const seconds = from.savedSeconds;
+  return {
+    durationMs: seconds === null ? null : Math.round(seconds * 1000),
+    pricePerHour:
+      seconds === null || seconds <= 0 || from.savedCost === null
+        ? null
+        : (from.savedCost * 3600) / seconds,
+  };
+}
+
+/**
  * `job_signatures` and `reuse_sharing` in memory, for the reuse lookup: the rows kept and changed
  * exactly as `SignaturesProjection` and `SharingProjection` write them, from the same events (or
  * loaded from the tables), so that `findResults` answers what `SqlSignaturesRepository.findResults`
@@ -30,22 +50,38 @@ export class ResultsIndex {
   private readonly jobs = new Map<string, IndexedJob>();
   /** The results (succeeded or reused) of each `project\0signature`, newest (highest seq) first. */
   private readonly results = new Map<string, IndexedJob[]>();
+  /**
+   * The manifest hash of each version a job committed, by `project\0fileset\0version`: what a
+   * step reading a result's output is signed with (`lookUpSteps`). Versions never change.
+   */
+  private readonly manifests = new Map<string, string>();
   /** Whom each project shares its results with. */
   private readonly sharesWith = new Map<string, readonly string[]>();
   /** The projects that share their results with each project. */
   private readonly sharers = new Map<string, Set<string>>();
 
   /** Signed jobs, and those with a result. */
-  get size(): { jobs: number; results: number } {
+  get size(): { jobs: number; results: number; manifests: number } {
     let results = 0;
     for (const list of this.results.values()) results += list.length;
-    return { jobs: this.jobs.size, results };
+    return { jobs: this.jobs.size, results, manifests: this.manifests.size };
   }
 
-  /** Empties the jobs, before loading them again. */
+  /** Empties the jobs (and the manifests of what they committed), before loading them again. */
   clearJobs(): void {
     this.jobs.clear();
     this.results.clear();
+    this.manifests.clear();
+  }
+
+  /** A version a job committed, as loaded (from the lineage graph's version nodes). */
+  loadManifest(project: string, fileset: string, version: number, sha256: string): void {
+    this.manifests.set(versionKey(project, fileset, version), sha256);
+  }
+
+  /** The manifest hash of a version a job committed (undefined: not known). */
+  manifestOf(project: string, fileset: string, version: number): string | undefined {
+    return this.manifests.get(versionKey(project, fileset, version));
   }
 
   /** Empties the sharing, before loading it again. */
@@ -90,8 +126,10 @@ export class ResultsIndex {
         }
         case 'job.reused': {
           if (this.jobs.has(id)) break;
-          // What it saved is what the job it took the result of ran for (kept for its own reusers).
+          // What it saved is what the job it took the result of ran for (kept for its own reusers):
+          // that job's row in this project, else what the event says (another project's result).
           const from = this.jobs.get(key(event.project, event.data.from.jobId));
+          const saved = reusedCosts(event.data.from);
           const job: IndexedJob = {
             project: event.project,
             jobId: event.aggregateId,
@@ -100,8 +138,8 @@ export class ResultsIndex {
             signature: event.data.signature.sha256,
             status: 'reused',
             outputs: event.data.outputs,
-            durationMs: from?.durationMs ?? null,
-            pricePerHour: from?.pricePerHour ?? null,
+            durationMs: from?.durationMs ?? saved.durationMs,
+            pricePerHour: from?.pricePerHour ?? saved.pricePerHour,
             reusedFrom: event.data.from.jobId,
             seq: event.position.seq,
           };
@@ -130,6 +168,16 @@ export class ResultsIndex {
           if (job?.status === 'queued') job.status = 'ended';
           break;
         }
+        case 'fileset.version_committed':
+          if (event.data.createdBy.kind === 'job') {
+            this.loadManifest(
+              event.project,
+              event.aggregateId,
+              event.data.version,
+              event.data.manifest.sha256,
+            );
+          }
+          break;
         default:
           break;
       }
@@ -205,6 +253,10 @@ export class ResultsIndex {
 
 function key(project: string, id: string): string {
   return `${project}\u0000${id}`;
+}
+
+function versionKey(project: string, fileset: string, version: number): string {
+  return `${project}\u0000${fileset}\u0000${version}`;
 }
 
 function asResult(job: IndexedJob, shared: boolean): ReusableResult {

@@ -93,6 +93,7 @@ function provenance() {
     signatures,
     sharing.table(),
     `"${schema}".projection_checkpoints`,
+    `"${schema}".projection_replays`,
   );
   let stopped = false;
   const process = {
@@ -232,5 +233,40 @@ describe('the reuse lookup in a provenance process', () => {
     await again.start();
     await ready(again.lookup);
     expect(await again.lookup.findMany(project, lookups, 5)).toEqual(fromTables);
+  });
+
+  it('loads the tables again when another process swapped a replay of them in', async () => {
+    const project = `p${uniqueTag()}`;
+    await append(project, 'job', 'job-1', [
+      { type: 'job.queued', data: queuedJob({ name: 'etl', signature: signature('e') }) },
+      { type: 'job.succeeded', data: succeeded(1, 1_000) },
+    ]);
+    // A row the log does not hold (as a projection with a bug would have written): a replay of
+    // job-signatures drops it.
+    await db.query(
+      `INSERT INTO "${schema}".job_signatures (project, job_id, run_id, name, signature, parts, complete, status, seq)
+       VALUES ($1, 'job-wrong', 'run-0', 'etl', $2, '{}', true, 'succeeded', 1)`,
+      [project, sha('f')],
+    );
+    const a = provenance();
+    const b = provenance();
+    await a.start();
+    await b.start();
+    await Promise.all([ready(a.lookup), ready(b.lookup)]);
+    const wrong = [{ signature: sha('f'), excludeJobId: 'job-new' }];
+    expect((await b.lookup.findMany(project, wrong, 5))[0]!.map((r) => r.jobId)).toEqual([
+      'job-wrong',
+    ]);
+
+    // a replays the projection and swaps it in; b applies no batch that shows it.
+    await a.runner.replay('job-signatures');
+    await b.lookup.checkSwap();
+    await ready(b.lookup);
+    expect(await b.lookup.findMany(project, wrong, 5)).toEqual([[]]);
+    expect(
+      (await b.lookup.findMany(project, [{ signature: sha('e'), excludeJobId: 'x' }], 5))[0]!.map(
+        (r) => r.jobId,
+      ),
+    ).toEqual(['job-1']);
   });
 });

@@ -200,7 +200,7 @@ describe('the reuse lookup in memory', () => {
     // Overlapping: from 1, while the copy is at 2 (only the events after 2 are new).
     lookup.signatures.committed({ after: 1, through: 4, events: [first[1]!, ...second] });
     expect(ids(await ask(lookup, 'a'))).toEqual([['job-b', 'job-a']]);
-    expect(lookup.index.size).toEqual({ jobs: 2, results: 2 });
+    expect(lookup.index.size).toEqual({ jobs: 2, results: 2, manifests: 0 });
     // Its own result is never its answer; lookups answer in order.
     expect(
       ids(
@@ -269,6 +269,36 @@ describe('the reuse lookup in memory', () => {
     await until(lookup, 'ready');
     expect(tables.loads).toBe(loads + 1);
     expect(ids(await ask(lookup, 'r'))).toEqual([['job-r']]);
+    lookup.stop();
+  });
+
+  it('after another process swapped a replay in (no gap in the batches), loads the tables again', async () => {
+    const tables = new Tables();
+    let swappedAt: string | null = null;
+    tables.snapshotNow = {
+      signatures: { checkpoint: 10, jobs: [row('job-a', 'a', 9)] },
+      sharing: { checkpoint: 10, projects: [] },
+      swappedAt,
+    };
+    const source = Object.assign(tables, { lastSwap: () => Promise.resolve(swappedAt) });
+    const { lookup } = await readyLookup(source);
+    await lookup.checkSwap();
+    expect(tables.loads).toBe(1);
+    // Another provenance process swapped in a replay built up to the same event: job-a is gone
+    // (the projection no longer keeps it), and no batch this process applies says so.
+    swappedAt = '2026-12-06T04:00:00.000Z';
+    tables.snapshotNow = {
+      signatures: { checkpoint: 10, jobs: [row('job-b', 'a', 8)] },
+      sharing: { checkpoint: 10, projects: [] },
+      swappedAt,
+    };
+    await lookup.checkSwap();
+    await until(lookup, 'ready');
+    expect(tables.loads).toBe(2);
+    expect(ids(await ask(lookup, 'a'))).toEqual([['job-b']]);
+    // Seen once: asking again loads nothing more.
+    await lookup.checkSwap();
+    expect(tables.loads).toBe(2);
     lookup.stop();
   });
 

@@ -1,5 +1,12 @@
-import { AcaiError, RunProblems, type ReusableResult } from '@acai/contracts';
+import {
+  AcaiError,
+  RunProblems,
+  type ReusableResult,
+  type ReuseLookupStep,
+  type ReuseStepLookup,
+} from '@acai/contracts';
 import { describeError, type CommittedBatch, type EventingLogger } from '@acai/eventing';
+import { lookUpSteps } from '@acai/runs';
 import { ResultsIndex, type IndexedJob } from './results-index.js';
 
 /** An in-memory copy of a SQL projection's table, told what the projection runner committed. */
@@ -12,16 +19,44 @@ export interface TableFollower {
 
 /** `job_signatures` and `reuse_sharing` as of one moment, with their projections' checkpoints. */
 export interface IndexSnapshot {
-  readonly signatures: { readonly checkpoint: number; readonly jobs: readonly IndexedJob[] };
+  readonly signatures: {
+    readonly checkpoint: number;
+    readonly jobs: readonly IndexedJob[];
+    /**
+     * The content of the versions jobs committed (from the lineage graph, which may be behind or
+     * ahead of the signatures: a version never changes, and one not known only means a step that
+     * reads it is not signed by provenance).
+     */
+    readonly manifests?: readonly VersionManifest[];
+  };
   readonly sharing: {
     readonly checkpoint: number;
     readonly projects: readonly { project: string; with: readonly string[] }[];
   };
+  /**
+   * When a replay of either projection was last swapped in (null: never), by any process: a swap
+   * by another process is seen when this changes (see `ReuseLookupSource.lastSwap`).
+   */
+  readonly swappedAt?: string | null;
+}
+
+/** A version a job committed, and its manifest's hash. */
+export interface VersionManifest {
+  readonly project: string;
+  readonly fileset: string;
+  readonly version: number;
+  readonly sha256: string;
 }
 
 /** Where the lookup loads its index from and asks while the index may not answer. */
 export interface ReuseLookupSource {
   snapshot(): Promise<IndexSnapshot>;
+  /**
+   * When a replay of either projection was last swapped in, by any process (null: never), as
+   * `IndexSnapshot.swappedAt` says it. Without it, only swaps this process makes, and those that
+   * leave a gap in the batches it applies, are seen.
+   */
+  lastSwap?(): Promise<string | null>;
   findResults(
     project: string,
     signature: string,
@@ -115,6 +150,9 @@ export class ReuseLookup {
   /** A replay's swap is on its way: the copy is loaded after the next batch. */
   private deferred = false;
   private stopped = false;
+  /** The latest replay swap the copy holds (undefined: not loaded, or not known). */
+  private swappedAt: string | null | undefined;
+  private swapCheck: NodeJS.Timeout | undefined;
   private fallback: ReuseLookupSource | undefined;
   private from:
     | {
@@ -123,9 +161,14 @@ export class ReuseLookup {
       }
     | undefined;
 
+  /**
+   * @param retryMs how long to wait before asking the tables again after a failure
+   * @param swapCheckMs how often to ask whether another process swapped a replay in (0: never)
+   */
   constructor(
     private readonly logger: EventingLogger,
     private readonly retryMs = 1_000,
+    private readonly swapCheckMs = 5_000,
   ) {
     this.signatures = new Followed(
       (batch, after) => this.index.applyJobs(batch.events.filter((e) => e.position.seq > after)),
@@ -165,10 +208,44 @@ export class ReuseLookup {
     this.from = { source, caughtUp };
     await this.load();
     void this.waitForLog();
+    if (this.swapCheckMs > 0 && source.lastSwap !== undefined) {
+      this.swapCheck = setInterval(() => void this.checkSwap(), this.swapCheckMs);
+      this.swapCheck.unref();
+    }
   }
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.swapCheck);
+    this.swapCheck = undefined;
+  }
+
+  /**
+   * Whether another process swapped a replay of either table in since the copy was loaded: its
+   * swap moves the checkpoint no further than the events this process applied, so no batch shows
+   * a gap, yet the rows are the replay's. The copy is loaded again (the tables answer meanwhile).
+   */
+  async checkSwap(): Promise<void> {
+    const source = this.from?.source;
+    if (source?.lastSwap === undefined || this.stopped) return;
+    if (this.signatures.position === null || this.sharing.position === null) return;
+    const known = this.swappedAt;
+    let latest: string | null;
+    try {
+      latest = await source.lastSwap();
+    } catch (error) {
+      this.logger.warn(
+        { err: describeError(error) },
+        'could not tell whether a replay was swapped in; asking again later',
+      );
+      return;
+    }
+    if (known === undefined || latest === known || this.swappedAt !== known) return;
+    this.logger.info(
+      { swappedAt: latest },
+      'a replay of the reuse tables was swapped in by another process; loading them again',
+    );
+    this.reload('gap');
   }
 
   /** The `limit` newest results of each lookup (see `ResultsIndex.findResults`), in order. */
@@ -194,6 +271,24 @@ export class ReuseLookup {
       found.push(await source.findResults(project, l.signature, l.excludeJobId, limit));
     }
     return found;
+  }
+
+  /**
+   * A run's steps looked up in one pass (`lookUpSteps`): provenance signs each step that reads
+   * others with their newest results' outputs. Until the index answers (loading, catching up,
+   * loading again) every step is `unknown`: the caller looks them up a level at a time.
+   */
+  findSteps(project: string, steps: readonly ReuseLookupStep[], limit: number): ReuseStepLookup[] {
+    if (this.state !== 'ready') {
+      const reason = 'provenance is loading its index of earlier results';
+      return steps.map(() => ({ kind: 'unknown', reason }));
+    }
+    return lookUpSteps(steps, {
+      results: (signature, excludeJobId) =>
+        this.index.findResults(project, signature, excludeJobId, limit),
+      // A result's project is the asking one or one that shares its results with it.
+      manifestOf: (of, fileset, version) => this.index.manifestOf(of ?? project, fileset, version),
+    });
   }
 
   private async waitForLog(): Promise<void> {
@@ -242,6 +337,7 @@ export class ReuseLookup {
         this.again = false;
         this.signatures.position = null;
         this.sharing.position = null;
+        this.swappedAt = undefined;
         let snapshot: IndexSnapshot | undefined;
         while (snapshot === undefined && !this.stopped) {
           try {
@@ -255,9 +351,13 @@ export class ReuseLookup {
           }
         }
         if (snapshot === undefined) return;
+        this.swappedAt = snapshot.swappedAt;
         this.index.clearJobs();
         this.index.clearSharing();
         for (const job of snapshot.signatures.jobs) this.index.load(job);
+        for (const m of snapshot.signatures.manifests ?? []) {
+          this.index.loadManifest(m.project, m.fileset, m.version, m.sha256);
+        }
         for (const p of snapshot.sharing.projects) this.index.loadSharing(p.project, p.with);
         if (this.deferred) {
           // A swap came while loading: what was read may be the replaced table.

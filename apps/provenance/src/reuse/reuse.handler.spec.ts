@@ -33,17 +33,32 @@ class EmptyTables implements ReuseLookupSource {
  * applied (the test's `pending` batch), as the runner would, and says whether it caught up.
  */
 function projections(lookup: ReuseLookup, pending: StoredEvent[], catchesUp: boolean | 'fails') {
+  const apply = () => {
+    if (pending.length === 0) return;
+    lookup.signatures.committed({ after: 0, through: pending.length, events: pending });
+    lookup.sharing.committed({ after: 0, through: pending.length, events: [] });
+    control.applied = pending.length;
+    pending.length = 0;
+  };
   const control = {
     catchUps: 0,
+    /** The log positions waited for. */
+    waits: [] as number[],
+    applied: 0,
+    apply,
     catchUp: (): Promise<boolean> => {
       control.catchUps += 1;
       if (catchesUp === 'fails') return Promise.reject(new Error('JetStream is not answering'));
-      if (catchesUp && pending.length > 0) {
-        lookup.signatures.committed({ after: 0, through: pending.length, events: pending });
-        lookup.sharing.committed({ after: 0, through: pending.length, events: [] });
-        pending.length = 0;
-      }
+      if (catchesUp) apply();
       return Promise.resolve(catchesUp);
+    },
+    /** The runner applies the pending batch a moment later (when it catches up at all). */
+    waitFor: async (seq: number): Promise<void> => {
+      control.waits.push(seq);
+      if (control.applied >= seq) return;
+      await new Promise((r) => setTimeout(r, 5));
+      if (catchesUp !== true) return new Promise<void>(() => undefined);
+      apply();
     },
   };
   return control;
@@ -71,8 +86,14 @@ async function setUp(catchesUp: boolean | 'fails' = true) {
     control as unknown as ProjectionControl,
     lookup,
   );
-  const ask = (c: string) =>
-    handler.findReusable({ project: 'p', signature: sha(c), excludeJobId: 'job-new', limit: 5 });
+  const ask = (c: string, afterSeq?: number) =>
+    handler.findReusable({
+      project: 'p',
+      signature: sha(c),
+      excludeJobId: 'job-new',
+      limit: 5,
+      ...(afterSeq === undefined ? {} : { afterSeq }),
+    });
   return { ask, control };
 }
 
@@ -102,5 +123,20 @@ describe('findReusable', () => {
     const { ask, control } = await setUp('fails');
     expect((await ask('a')).results).toEqual([]);
     expect(control.catchUps).toBe(1);
+  });
+
+  it('waits only for the event the step acts on to be applied, not for the log’s end', async () => {
+    const { ask, control } = await setUp();
+    // The step became ready by job-a's success (seq 2): the answer waits until it is applied.
+    expect((await ask('a', 2)).results.map((r) => r.jobId)).toEqual(['job-a']);
+    expect(control.waits).toEqual([2]);
+    expect(control.catchUps).toBe(0);
+  });
+
+  it('answers "none" at once when the event it acts on is applied already', async () => {
+    const { ask, control } = await setUp();
+    control.apply();
+    expect((await ask('b', 2)).results).toEqual([]);
+    expect(control.catchUps).toBe(0);
   });
 });

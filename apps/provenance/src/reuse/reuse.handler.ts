@@ -6,6 +6,7 @@ import {
   type JobView,
   type ReusableResult,
   type ReuseExplanation,
+  type ReuseStepLookup,
 } from '@acai/contracts';
 import { OnCommand, ProjectionControl } from '@acai/eventing';
 import { compareSignatures } from '@acai/runs';
@@ -29,11 +30,14 @@ export class ReuseHandler {
 
   /**
    * The newest earlier results with the signature, newest first, from the index in memory (the
-   * tables while it catches up). A step asks when it is ready: before answering "none", the
-   * projections catch up with the log as of now (at most {@link CATCH_UP_MS}), so a result another
-   * run committed a moment ago is taken, not computed again because provenance had not applied it
-   * yet. A signature with no result, the usual case, pays one look at the log; one that stays
-   * behind is answered with what is known (the step computes, never wrongly reuses).
+   * tables while it catches up). A step asks when it is ready, naming the event that made it ready
+   * (`afterSeq`): the answer waits until the projections have applied the log up to it (at once
+   * when they have), so the results committed before it are there. A caller that names none gets
+   * the older way: before answering "none", the projections catch up with the log as of now, so a
+   * result another run committed a moment ago is taken, not computed again (a look at the log for
+   * every signature with no result, the usual case). Either wait is at most {@link CATCH_UP_MS}: a
+   * lookup that stays behind is answered with what is known (the step computes, never wrongly
+   * reuses).
    */
   @OnCommand('findReusable')
   async findReusable(
@@ -47,6 +51,10 @@ export class ReuseHandler {
           req.limit,
         )
       )[0] ?? [];
+    if (req.afterSeq !== undefined) {
+      await this.applied(req.afterSeq);
+      return { results: await lookup() };
+    }
     const results = await lookup();
     if (results.length > 0) return { results };
     // The log's end not known (JetStream away a moment): what is known is the answer.
@@ -60,6 +68,14 @@ export class ReuseHandler {
     @Payload() req: CommandPayload<'findReusableMany'>,
   ): Promise<{ results: ReusableResult[][] }> {
     return { results: await this.lookup.findMany(req.project, req.lookups, req.limit) };
+  }
+
+  /** A run's steps in one round trip, provenance signing those that read others (`findSteps`). */
+  @OnCommand('findReusableSteps')
+  findReusableSteps(@Payload() req: CommandPayload<'findReusableSteps'>): {
+    steps: ReuseStepLookup[];
+  } {
+    return { steps: this.lookup.findSteps(req.project, req.steps, req.limit) };
   }
 
   @OnCommand('explainReuse')
@@ -113,6 +129,16 @@ export class ReuseHandler {
       nearest: other === null ? null : nearest(signed, other),
       parts: signed.parts,
     };
+  }
+
+  /** Waits (at most {@link CATCH_UP_MS}) until the projections have applied the log up to `seq`. */
+  private async applied(seq: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.projections.waitFor(seq),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CATCH_UP_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private findJob(req: { project: string; jobId: string }): Promise<JobView> {

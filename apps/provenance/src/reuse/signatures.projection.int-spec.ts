@@ -120,6 +120,27 @@ describe('the job-signatures projection', () => {
     expect(await repo.nearestBefore('p', 'other-step', c!.seq)).toBeNull();
   });
 
+  it('keeps what computing a result of another project took, for a job that reused it', async () => {
+    const projection = new SignaturesProjection(schema);
+    // Project t reuses job-a of project p (which shares its results with t): t holds no row of a.
+    const reused = eventLog({ project: 't' })('job.reused', 'job-t', {
+      runId: 'run-t',
+      name: 'etl',
+      command: ['etl'],
+      env: {},
+      inputs: [],
+      outputs: [{ fileset: 'data', version: 4 }],
+      signature: signature('a'),
+      from: { jobId: 'job-a', runId: 'run-1', savedSeconds: 10, savedCost: 0.001 },
+      reason: 'same signature, of project p',
+    });
+    await db.transaction((m) => projection.apply(m, [...history(), reused]));
+    const repo = new SqlSignaturesRepository(db, projection);
+    const found = await repo.findResult('t', 'a'.repeat(64), 'job-new');
+    expect(found).toMatchObject({ jobId: 'job-t', durationMs: 10_000, reusedFrom: 'job-a' });
+    expect(found?.pricePerHour).toBeCloseTo(0.36, 10);
+  });
+
   it('is rebuilt by a replay beside the live table, then swapped in', async () => {
     const live = new SignaturesProjection(schema);
     await db.transaction((m) => live.apply(m, history('r')));

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { StoredEvent } from '@acai/contracts';
 import { queryPrepared } from '@acai/eventing';
+import { reusedCosts } from './results-index.js';
 import { FollowedTableProjection } from './followed-table.projection.js';
 import type { TableFollower } from './reuse-lookup.js';
 
@@ -44,14 +45,17 @@ export class SignaturesProjection extends FollowedTableProjection {
           );
           break;
         }
-        case 'job.reused':
+        case 'job.reused': {
+          const saved = reusedCosts(event.data.from);
           await queryPrepared(
             m,
-            // What it saved is what the job it took the result of ran for (kept for its own reusers).
+            // What it saved is what the job it took the result of ran for (kept for its own reusers):
+            // that job's row in this project, else (a result of a project that shares its own, whose
+            // rows this project's do not hold) what the event says it saved (`reusedCosts`).
             `INSERT INTO ${t} (project, job_id, run_id, name, signature, parts, complete, status, outputs, reused_from, reason, seq, ended_at, duration_ms, price_per_hour)
              SELECT $1, $2, $3, $4, $5, $6, $7, 'reused', $8, $9, $10, $11, $12,
-               (SELECT duration_ms FROM ${t} WHERE project = $1 AND job_id = $9),
-               (SELECT price_per_hour FROM ${t} WHERE project = $1 AND job_id = $9)
+               COALESCE((SELECT duration_ms FROM ${t} WHERE project = $1 AND job_id = $9), $13::bigint),
+               COALESCE((SELECT price_per_hour FROM ${t} WHERE project = $1 AND job_id = $9), $14::double precision)
              ON CONFLICT DO NOTHING`,
             [
               ...key,
@@ -65,9 +69,12 @@ export class SignaturesProjection extends FollowedTableProjection {
               event.data.reason,
               event.position.seq,
               event.occurredAt,
+              saved.durationMs,
+              saved.pricePerHour,
             ],
           );
           break;
+        }
         case 'job.provisioned':
           await queryPrepared(
             m,

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { JobSignature, ReusableResult } from '@acai/contracts';
 import type { IndexedJob } from './results-index.js';
 import type { IndexSnapshot, ReuseLookupSource } from './reuse-lookup.js';
@@ -69,12 +69,17 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
    * @param sharingTable whom each project shares its results with (`reuse_sharing`); without it,
    *   only the project's own results are found
    * @param checkpointsTable the projections' checkpoints, for `snapshot`
+   * @param replaysTable the replays of read models, for when one of these was last swapped in
+   * @param lineageNodesTable the lineage graph's nodes, for the content of the versions jobs
+   *   committed (`snapshot`)
    */
   constructor(
     private readonly db: DataSource,
     private readonly projection: SignaturesProjection,
     private readonly sharingTable: string | null = null,
     private readonly checkpointsTable: string | null = null,
+    private readonly replaysTable: string | null = null,
+    private readonly lineageNodesTable: string | null = null,
   ) {}
 
   /**
@@ -120,6 +125,17 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
         `SELECT project, array_agg(shares_with ORDER BY shares_with) AS with FROM ${sharing}
          GROUP BY project`,
       );
+      const swappedAt = await this.lastSwapIn(m);
+      const manifests =
+        this.lineageNodesTable === null
+          ? []
+          : await m.query<
+              { project: string; fileset: string; version: number; manifest_sha256: string }[]
+            >(
+              `SELECT project, fileset, version, manifest_sha256 FROM ${this.lineageNodesTable}
+               WHERE kind = 'version' AND manifest_sha256 IS NOT NULL
+                 AND created_by->>'kind' = 'job'`,
+            );
       await runner.commitTransaction();
       const at = (name: string) => Number(seqs.find((r) => r.projection === name)?.last_seq ?? 0);
       return {
@@ -141,13 +157,34 @@ export class SqlSignaturesRepository implements SignaturesRepository, ReuseLooku
             reusedFrom: r.reused_from,
             seq: Number(r.seq),
           })),
+          manifests: manifests.map((r) => ({
+            project: r.project,
+            fileset: r.fileset,
+            version: Number(r.version),
+            sha256: r.manifest_sha256,
+          })),
         },
         sharing: { checkpoint: at('reuse-sharing'), projects: shares },
+        swappedAt,
       };
     } finally {
       if (runner.isTransactionActive) await runner.rollbackTransaction();
       await runner.release();
     }
+  }
+
+  /** When a replay of `job-signatures` or `reuse-sharing` was last swapped in (null: never). */
+  lastSwap(): Promise<string | null> {
+    return this.lastSwapIn(this.db);
+  }
+
+  private async lastSwapIn(m: Pick<EntityManager, 'query'>): Promise<string | null> {
+    if (this.replaysTable === null) return null;
+    const [row] = await m.query<{ at: Date | null }[]>(
+      `SELECT max(finished_at) AS at FROM ${this.replaysTable}
+       WHERE projection IN ('job-signatures', 'reuse-sharing') AND status = 'succeeded'`,
+    );
+    return row?.at == null ? null : new Date(row.at).toISOString();
   }
 
   async findResult(

@@ -5,7 +5,9 @@ import {
   type JobSignature,
   type PlannedJob,
   type ReusableResult,
+  type ReuseLookupStep,
   type ReusePlannedStep,
+  type ReuseStepLookup,
   type ReusePolicy,
   type RunReusePlan,
   type StagedInput,
@@ -24,6 +26,19 @@ import type { CodeHasher } from './code-hasher.js';
 
 /** Earlier results with the signature looked at, newest first, for one that is intact. */
 const CANDIDATES = 5;
+
+const NO_INPUT = 'an earlier result of a step it reads committed none of the file sets it reads';
+
+/** What the plan at submit found, and what it signs steps with. */
+interface Looked {
+  readonly findings: Map<string, ReuseFinding>;
+  readonly results: Map<string, ReusableResult>;
+  readonly signed: ReadonlyMap<string, { job: PlannedJob; code: HashedCode[] }>;
+  readonly versionOf: (
+    fileset: string,
+    version: number | string,
+  ) => Promise<{ version: number; manifestSha256: string }>;
+}
 
 /** An earlier result to take, or why there is none (and the newest found, if one was). */
 type Lookup =
@@ -60,11 +75,16 @@ export class ReusePlanner {
     private readonly jobPath: string,
   ) {}
 
+  /**
+   * @param afterSeq the log position of the event that made the job ready: provenance answers once
+   *   it has applied it (so results committed before it are found), at once when it has
+   */
   async decide(
     project: string,
     runId: string,
     job: PlannedJob,
     inputs: readonly StagedInput[],
+    afterSeq?: number,
   ): Promise<ReuseDecision> {
     const policy = job.reuse?.policy ?? 'auto';
     const signature = signJob({
@@ -87,7 +107,7 @@ export class ReusePlanner {
     if (why !== null) return compute(why);
     let lookup: Lookup;
     try {
-      lookup = await this.newestIntact(project, job, signature.sha256);
+      lookup = await this.newestIntact(project, job, signature.sha256, afterSeq);
     } catch (error) {
       this.logger.warn(
         { jobId: job.id, err: (error as Error).message },
@@ -248,6 +268,39 @@ export class ReusePlanner {
     }
     const findings = new Map<string, ReuseFinding>();
     const results = new Map<string, ReusableResult>();
+    const looked = { findings, results, signed, versionOf };
+    if (!(await this.lookUpAtOnce(project, steps, looked))) {
+      findings.clear();
+      results.clear();
+      await this.lookUpByLevel(project, steps, looked);
+    }
+    const plan = planReuse(steps, findings);
+    return plan.steps.map((s) => {
+      const job = first.get(s.id)!;
+      const result = results.get(s.id);
+      return {
+        jobId: job.id,
+        name: s.name,
+        decision: s.kind,
+        reason: s.reason,
+        from: s.from,
+        outputs: (result?.outputs ?? [])
+          .filter((o) => job.outputs.some((d) => d.fileset === o.fileset))
+          .map((o) => ({ fileset: o.fileset, version: o.version })),
+        foreign: result?.project !== undefined,
+      };
+    });
+  }
+
+  /**
+   * The lookups of the plan at submit a level of the DAG at a time: each level's steps signed here
+   * (the versions they read from the catalog), then looked up in one `findReusableMany`.
+   */
+  private async lookUpByLevel(
+    project: string,
+    steps: readonly ReusePlanStep[],
+    { findings, results, signed, versionOf }: Looked,
+  ): Promise<void> {
     const byName = new Map(steps.map((s) => [s.id, s]));
     for (const level of lookupLevels(steps)) {
       // Each level's signatures first, then all of its lookups in one round trip.
@@ -272,10 +325,7 @@ export class ReusePlanner {
           });
         }
         if (inputs.length !== job.inputs.length) {
-          findings.set(step.id, {
-            kind: 'none',
-            reason: 'an earlier result of a step it reads committed none of the file sets it reads',
-          });
+          findings.set(step.id, { kind: 'none', reason: NO_INPUT });
           continue;
         }
         asked.push({ step, job, signature: signJob({ ...job, inputs, code }).sha256 });
@@ -287,40 +337,140 @@ export class ReusePlanner {
         limit: CANDIDATES,
       });
       for (const [i, { step, job }] of asked.entries()) {
-        // The same choice as when the step is ready (`decide`), so the plan says what the run does.
-        const lookup = await this.intactAmong(project, job, found[i] ?? []);
-        if (lookup.kind === 'none' && lookup.newest === undefined) {
-          findings.set(step.id, { kind: 'none', reason: lookup.reason });
-          continue;
-        }
-        const result = lookup.kind === 'found' ? lookup.result : lookup.newest!;
-        results.set(step.id, result);
-        findings.set(step.id, {
-          kind: 'found',
-          jobId: result.jobId,
-          problem: lookup.kind === 'found' ? null : lookup.reason,
-          // Load times are not asked for yet: taking a result counts as free.
-          loadSeconds: null,
-          computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
-        });
+        await this.choose(project, step, job, found[i] ?? [], findings, results);
       }
     }
-    const plan = planReuse(steps, findings);
-    return plan.steps.map((s) => {
-      const job = first.get(s.id)!;
-      const result = results.get(s.id);
-      return {
-        jobId: job.id,
-        name: s.name,
-        decision: s.kind,
-        reason: s.reason,
-        from: s.from,
-        outputs: (result?.outputs ?? [])
-          .filter((o) => job.outputs.some((d) => d.fileset === o.fileset))
-          .map((o) => ({ fileset: o.fileset, version: o.version })),
-        foreign: result?.project !== undefined,
-      };
+  }
+
+  /**
+   * The lookups of the plan at submit in one round trip (`findReusableSteps`): every step that
+   * may be reused sent in dependency order (the versions it reads from outside the run resolved
+   * here), provenance signing those that read others with the newest results found for them.
+   * Whether it answered for the whole run: not when it could not sign a step (a version's content
+   * it does not know; loading), when it cannot be asked (an older provenance), when a version
+   * cannot be resolved (the level path asks only for steps it looks up), and when a step read by
+   * others takes an older result than the newest (evicted: its readers may read other content);
+   * the caller then asks a level at a time, so the plan is the same either way.
+   */
+  private async lookUpAtOnce(
+    project: string,
+    steps: readonly ReusePlanStep[],
+    { findings, results, signed, versionOf }: Looked,
+  ): Promise<boolean> {
+    const byName = new Map(steps.map((s) => [s.id, s]));
+    const order = lookupLevels(steps)
+      .flat()
+      .map((id) => byName.get(id)!)
+      .filter((s) => s.notReusable === null);
+    if (order.length === 0) return true;
+    const asked: ReuseLookupStep[] = [];
+    try {
+      for (const step of order) {
+        const { job, code } = signed.get(step.id)!;
+        const inputs: ReuseLookupStep['inputs'] = [];
+        for (const input of job.inputs) {
+          if ('fromStep' in input) {
+            inputs.push({ fileset: input.fileset, fromStep: input.fromStep, path: input.path });
+            continue;
+          }
+          const found = await versionOf(input.fileset, input.version);
+          inputs.push({
+            fileset: input.fileset,
+            version: found.version,
+            manifestSha256: found.manifestSha256,
+            path: input.path,
+          });
+        }
+        asked.push({
+          id: step.id,
+          excludeJobId: job.id,
+          command: [...job.command],
+          env: { ...job.env },
+          secrets: { ...job.secrets },
+          outputs: job.outputs.map((o) => ({ ...o })),
+          code,
+          inputs,
+        });
+      }
+    } catch {
+      return false;
+    }
+    let answers: ReuseStepLookup[];
+    try {
+      ({ steps: answers } = await this.commands.send('findReusableSteps', {
+        project,
+        steps: asked,
+        limit: CANDIDATES,
+      }));
+    } catch (error) {
+      this.logger.warn(
+        { err: (error as Error).message },
+        "the run's steps could not be looked up in one round trip; looking them up a level at a time",
+      );
+      return false;
+    }
+    if (answers.length !== order.length) return false;
+    for (const [i, step] of order.entries()) {
+      const answer = answers[i]!;
+      switch (answer.kind) {
+        case 'unknown':
+          return false;
+        case 'not_looked_up':
+          break;
+        case 'no_input':
+          findings.set(step.id, { kind: 'none', reason: NO_INPUT });
+          break;
+        case 'looked_up': {
+          const { job } = signed.get(step.id)!;
+          const chosen = await this.choose(project, step, job, answer.results, findings, results);
+          const newest = answer.results[0];
+          if (
+            chosen !== undefined &&
+            newest !== undefined &&
+            (chosen.project !== newest.project ||
+              JSON.stringify(chosen.outputs) !== JSON.stringify(newest.outputs))
+          ) {
+            return false;
+          }
+          break;
+        }
+        default: {
+          const unreachable: never = answer;
+          return unreachable;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The same choice as when the step is ready (`decide`), so the plan says what the run does: the
+   * newest intact result found (or the newest, saying why it cannot be taken). Returns it.
+   */
+  private async choose(
+    project: string,
+    step: ReusePlanStep,
+    job: PlannedJob,
+    found: readonly ReusableResult[],
+    findings: Map<string, ReuseFinding>,
+    results: Map<string, ReusableResult>,
+  ): Promise<ReusableResult | undefined> {
+    const lookup = await this.intactAmong(project, job, found);
+    if (lookup.kind === 'none' && lookup.newest === undefined) {
+      findings.set(step.id, { kind: 'none', reason: lookup.reason });
+      return undefined;
+    }
+    const result = lookup.kind === 'found' ? lookup.result : lookup.newest!;
+    results.set(step.id, result);
+    findings.set(step.id, {
+      kind: 'found',
+      jobId: result.jobId,
+      problem: lookup.kind === 'found' ? null : lookup.reason,
+      // Load times are not asked for yet: taking a result counts as free.
+      loadSeconds: null,
+      computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
     });
+    return result;
   }
 
   /**
@@ -328,12 +478,18 @@ export class ReusePlanner {
    * while an older one (other versions, e.g. from a run with reuse: never) is still there. Jobs
    * that reused one share its versions: each set is checked once. Throws when it cannot be asked.
    */
-  private async newestIntact(project: string, job: PlannedJob, signature: string): Promise<Lookup> {
+  private async newestIntact(
+    project: string,
+    job: PlannedJob,
+    signature: string,
+    afterSeq: number | undefined,
+  ): Promise<Lookup> {
     const { results } = await this.commands.send('findReusable', {
       project,
       signature,
       excludeJobId: job.id,
       limit: CANDIDATES,
+      ...(afterSeq === undefined ? {} : { afterSeq }),
     });
     return this.intactAmong(project, job, results);
   }

@@ -894,7 +894,7 @@ export class RunsHandler {
         run = await this.budget(project, run, runId, job, options);
         // The budget ran out: nothing more is queued, and the jobs left are cancelled below.
         if (run.phase !== 'active') break;
-        const decided = await this.decideReady(project, runId, run, job, options);
+        const decided = await this.decideReady(project, runId, run, job, options, cause);
         run = decided.run;
         revised ||= decided.revised;
       }
@@ -946,12 +946,16 @@ export class RunsHandler {
     run: RunState,
     job: PlannedJob,
     options: { correlationId: string; causationId: string },
+    cause: StoredEvent,
   ): Promise<{ run: RunState; revised: boolean }> {
     const share = run.shares[job.id]?.share ?? null;
     const inputs = await this.resolveInputs(project, run, job);
     if ('recall' in inputs) return this.revisePlan(project, runId, job, inputs.recall, options);
     const reuse =
-      'failure' in inputs ? null : await this.reuse.decide(project, runId, job, inputs.staged);
+      'failure' in inputs
+        ? null
+        : // Provenance answers once it has applied the event that made the job ready.
+          await this.reuse.decide(project, runId, job, inputs.staged, cause.position.seq);
     if ('staged' in inputs && inputs.planned.length > 0 && reuse?.kind === 'compute') {
       const recall = { jobIds: inputs.planned, reason: reuse.reuse.reason };
       return this.revisePlan(project, runId, job, recall, options);
