@@ -54,30 +54,32 @@ class World {
   /** Versions whose content provenance does not know (committed before it kept them). */
   readonly unknownToProvenance = new Set<string>();
 
-  /** A job that ran `job` on `inputs` (name@version) and committed `outputs` (name@version). */
-  ran(jobId: string, job: PlannedJob, inputs: string[], outputs: string[]): void {
+  /**
+   * A job that ran `job` on `inputs` (name@version) and committed `outputs` (name@version), in
+   * `owner` (a project that shares its results with PROJECT; its versions are `owner:name@version`).
+   */
+  ran(jobId: string, job: PlannedJob, inputs: string[], outputs: string[], owner?: string): void {
     const staged: StagedInput[] = job.inputs.map((input, i) => {
-      const [fileset, version] = inputs[i]!.split('@') as [string, string];
+      const { fileset, version } = parseRef(inputs[i]!);
       return {
         fileset,
-        version: Number(version),
+        version,
         manifestSha256: this.manifests.get(inputs[i]!)!,
         path: input.path,
       };
     });
     const signature = signJob({ ...job, inputs: staged, code: codeOf(job.command) }).sha256;
-    for (const o of outputs) this.manifests.set(o, `m-${o}`);
+    const made = outputs.map((o) => versionKey(owner, parseRef(o).fileset, parseRef(o).version));
+    for (const o of made) this.manifests.set(o, `m-${o}`);
     const result: ReusableResult = {
       jobId,
       runId: `run-of-${jobId}`,
       name: job.name,
-      outputs: outputs.map((o) => {
-        const [fileset, version] = o.split('@') as [string, string];
-        return { fileset, version: Number(version) };
-      }),
+      outputs: outputs.map(parseRef),
       durationMs: 60_000,
       pricePerHour: null,
       reusedFrom: null,
+      ...(owner === undefined ? {} : { project: owner }),
     };
     // Newest first.
     this.results.set(signature, [result, ...(this.results.get(signature) ?? [])]);
@@ -96,7 +98,9 @@ class World {
           parent: 0,
           files: 1,
           bytes: 10,
-          manifestSha256: this.manifests.get(`${req.name}@${version}`)!,
+          manifestSha256: this.manifests.get(
+            versionKey(req.project === PROJECT ? undefined : req.project, req.name, version),
+          )!,
           metadata: {},
           labels: [],
           pinned: false,
@@ -120,15 +124,25 @@ class World {
       commands.on('findReusableSteps', (req) => ({
         steps: lookUpSteps(req.steps, {
           results: found,
-          manifestOf: (_project, fileset, version) =>
+          manifestOf: (owner, fileset, version) =>
             this.unknownToProvenance.has(`${fileset}@${version}`)
               ? undefined
-              : this.manifests.get(`${fileset}@${version}`),
+              : this.manifests.get(versionKey(owner, fileset, version)),
         }),
       }));
     }
     return commands;
   }
+}
+
+/** `name@version`, of PROJECT, or of `owner` as `owner:name@version`. */
+function versionKey(owner: string | undefined, fileset: string, version: number): string {
+  return owner === undefined ? `${fileset}@${version}` : `${owner}:${fileset}@${version}`;
+}
+
+function parseRef(ref: string): { fileset: string; version: number } {
+  const [fileset, version] = ref.replace(/^[^:]*:/, '').split('@') as [string, string];
+  return { fileset, version: Number(version) };
 }
 
 /** The plan both ways: a level at a time (an older provenance) and in one round trip. */
@@ -210,6 +224,18 @@ describe('the plan at submit in one round trip', () => {
       { fileset: 'features', version: 2 },
     ]);
     expect(roundTrips.levelsAfterAll).toBe(4);
+  });
+
+  it('reads a shared result’s versions in the project that made them, both ways', async () => {
+    // etl ran in q, which shares with p: its data@3 is q's (p has no data@3), and feat ran in p
+    // on it. Both ways, feat is signed on q's data@3 and found.
+    const world = new World();
+    const [etl, feat] = run() as [PlannedJob, PlannedJob];
+    world.ran('job-etl-q', etl, ['raw@1'], ['data@3'], 'q');
+    world.ran('job-feat-1', feat, ['q:data@3'], ['features@2']);
+    const { before, after } = await plans(world);
+    expect(after).toEqual(before);
+    expect(after.find((s) => s.name === 'feat')?.decision).toBe('reuse');
   });
 
   it('plans the same, a level at a time, when provenance does not know what a version holds', async () => {

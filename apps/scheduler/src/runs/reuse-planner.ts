@@ -34,9 +34,11 @@ interface Looked {
   readonly findings: Map<string, ReuseFinding>;
   readonly results: Map<string, ReusableResult>;
   readonly signed: ReadonlyMap<string, { job: PlannedJob; code: HashedCode[] }>;
+  /** A version of `fileset` in `owner` (default: the run's project), from the catalog. */
   readonly versionOf: (
     fileset: string,
     version: number | string,
+    owner?: string,
   ) => Promise<{ version: number; manifestSha256: string }>;
 }
 
@@ -227,11 +229,11 @@ export class ReusePlanner {
     for (const job of jobs) if (!first.has(stepOf(job))) first.set(stepOf(job), job);
     const codes = new Map<string, Promise<HashedCode[]>>();
     const versions = new Map<string, Promise<{ version: number; manifestSha256: string }>>();
-    const versionOf = (fileset: string, version: number | string) => {
-      const key = `${fileset}@${version}`;
+    const versionOf = (fileset: string, version: number | string, owner = project) => {
+      const key = JSON.stringify([owner, fileset, version]);
       let known = versions.get(key);
       if (known === undefined) {
-        known = this.commands.send('getVersion', { project, name: fileset, version });
+        known = this.commands.send('getVersion', { project: owner, name: fileset, version });
         versions.set(key, known);
       }
       return known;
@@ -310,13 +312,19 @@ export class ReusePlanner {
         const { job, code } = signed.get(step.id)!;
         const inputs: StagedInput[] = [];
         for (const input of job.inputs) {
-          const version =
-            'fromStep' in input
-              ? results.get(input.fromStep)!.outputs.find((o) => o.fileset === input.fileset)
-                  ?.version
-              : input.version;
+          // A result taken from a project that shares with this one: its versions are that
+          // project's (numbered there), and so is their content.
+          let version: number | string | undefined = undefined;
+          let owner: string | undefined = undefined;
+          if ('fromStep' in input) {
+            const from = results.get(input.fromStep)!;
+            version = from.outputs.find((o) => o.fileset === input.fileset)?.version;
+            owner = from.project;
+          } else {
+            version = input.version;
+          }
           if (version === undefined) break;
-          const found = await versionOf(input.fileset, version);
+          const found = await versionOf(input.fileset, version, owner);
           inputs.push({
             fileset: input.fileset,
             version: found.version,
