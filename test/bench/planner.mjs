@@ -357,35 +357,13 @@ export async function run(ctx) {
         submitLookups += ready.length;
         ready.forEach((id, i) => {
           const result = found[i];
-          findings.set(
-            id,
-            result === null || result === undefined
-              ? { kind: 'none', reason: 'no earlier job of the project had its signature' }
-              : {
-                  kind: 'found',
-                  jobId: result.jobId,
-                  problem: null,
-                  loadSeconds: null,
-                  computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
-                },
-          );
+          findings.set(id, findingOf(result));
         });
       }
       const planned = planReuse(planSteps, findings);
       const ms = performance.now() - started;
       for (const [kind, n] of Object.entries(planned.counts)) submitCounts[kind] += n;
-      const r = shape.reusable;
-      const expected = {
-        reuse: r > 0 ? 1 : 0,
-        compute: 1,
-        not_needed: Math.max(0, r - 1),
-        when_ready: shape.steps - r - 1,
-      };
-      if (JSON.stringify(planned.counts) !== JSON.stringify(expected)) {
-        problems.push(
-          `DAG ${d}: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
-        );
-      }
+      checkPlanned(planned, shape, `DAG ${d}`, problems);
       return ms;
     };
     /** @type {(signature: string, exclude: string) => Promise<import('@acai/contracts').ReusableResult | null>} */
@@ -628,34 +606,12 @@ export async function run(ctx) {
         if (answer.kind !== 'looked_up') return;
         oneLookups++;
         const result = answer.results[0];
-        findings.set(
-          `s${i}`,
-          result === undefined
-            ? { kind: 'none', reason: 'no earlier job of the project had its signature' }
-            : {
-                kind: 'found',
-                jobId: result.jobId,
-                problem: null,
-                loadSeconds: null,
-                computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
-              },
-        );
+        findings.set(`s${i}`, findingOf(result));
       });
       const planned = planReuse(planSteps, findings);
       const ms = performance.now() - started;
       for (const [kind, n] of Object.entries(planned.counts)) oneCounts[kind] += n;
-      const r = shape.reusable;
-      const expected = {
-        reuse: r > 0 ? 1 : 0,
-        compute: 1,
-        not_needed: Math.max(0, r - 1),
-        when_ready: shape.steps - r - 1,
-      };
-      if (JSON.stringify(planned.counts) !== JSON.stringify(expected)) {
-        problems.push(
-          `DAG ${d} in one round trip: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
-        );
-      }
+      checkPlanned(planned, shape, `DAG ${d} in one round trip`, problems);
       return ms;
     };
     for (let d = 0; d < 200 && problems.length < 5; d++) await planWhole(dags + d);
@@ -787,5 +743,37 @@ export async function run(ctx) {
     await stack.stop();
     if (ok && !ctx.keep) rmSync(home, { recursive: true, force: true });
     else say(`kept ${home}`);
+  }
+}
+
+/** What the plan's forward pass is given for a step: the newest earlier result found, or none. */
+function findingOf(result) {
+  return result === null || result === undefined
+    ? { kind: 'none', reason: 'no earlier job of the project had its signature' }
+    : {
+        kind: 'found',
+        jobId: result.jobId,
+        problem: null,
+        loadSeconds: null,
+        computeSeconds: result.durationMs === null ? null : result.durationMs / 1000,
+      };
+}
+
+/**
+ * A chain DAG whose first `shape.reusable` steps ran before: the last of them reused, those before
+ * it left out, the first new one computed, the rest when ready. Anything else is a problem.
+ */
+function checkPlanned(planned, shape, label, problems) {
+  const r = shape.reusable;
+  const expected = {
+    reuse: r > 0 ? 1 : 0,
+    compute: 1,
+    not_needed: Math.max(0, r - 1),
+    when_ready: shape.steps - r - 1,
+  };
+  if (JSON.stringify(planned.counts) !== JSON.stringify(expected)) {
+    problems.push(
+      `${label}: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
+    );
   }
 }
