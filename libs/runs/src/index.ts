@@ -87,6 +87,7 @@ export {
   onJobClock,
   planAgain,
   rescaleCheck,
+  secondsToPlaceAgain,
   type RescaleCheck,
   type Stayed,
 } from './rescale.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { StepShare } from '@acai/contracts';
 import { jobDecider, type JobState, type Pace } from './job.decider.js';
-import { MAX_RESCALES, planAgain, rescaleCheck } from './rescale.js';
+import { MAX_RESCALES, planAgain, rescaleCheck, secondsToPlaceAgain } from './rescale.js';
 
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
@@ -301,5 +301,50 @@ describe('planAgain', () => {
   it('asks for another attempt, and for a job never told to stay', () => {
     expect(planAgain(stayed, 2, first)).toBe(true);
     expect(planAgain(undefined, 1, first)).toBe(true);
+  });
+});
+
+describe('secondsToPlaceAgain', () => {
+  /** Lost at 60 s of a 100 s share (budgeted at 0 s), its checkpoint at `saved` of 5 steps. */
+  const lost = (saved: number | null, totalSteps: number | null = 5): JobState => ({
+    ...running({ totalSteps }, {}),
+    status: 'queued',
+    checkpoint: saved === null ? null : { fileset: 'ckpt', version: 1, step: saved },
+  });
+
+  it('gives the time the share has left, not the whole share', () => {
+    // 40 s left and nothing saved: the whole job must fit in 40 s.
+    expect(secondsToPlaceAgain(lost(null), at(60))).toBeCloseTo(40);
+  });
+
+  it('stretches it by the work the checkpoint saved', () => {
+    // 40 s left for the 2 steps of 5 not saved: the whole job may take 100 s at that pace.
+    expect(secondsToPlaceAgain(lost(3), at(60))).toBeCloseTo(100);
+    // Without a declared total, nothing is known to be saved.
+    expect(secondsToPlaceAgain(lost(3, null), at(60))).toBeCloseTo(40);
+  });
+
+  it('asks for at least a second once the deadline has passed, and nothing without one', () => {
+    expect(secondsToPlaceAgain(lost(null), at(130))).toBe(1);
+    expect(secondsToPlaceAgain({ ...lost(null), share: null }, at(60))).toBeUndefined();
+  });
+
+  it('counts on the job’s clock (a simulated node’s runs faster than real time)', () => {
+    // Budgeted at T0 with an hour; its node's clock runs 3600 times as fast and read V0 at real
+    // T0: 0.5 s of real time later, half of the hour is gone on that clock.
+    const V0 = Date.UTC(2026, 11, 6, 0, 0, 0);
+    const state: JobState = {
+      ...lost(null),
+      share: {
+        maxSeconds: 3600,
+        maxCost: null,
+        optimize: null,
+        reason: 'test',
+        finishBy: at(3600).toISOString(),
+      },
+      startedAt: new Date(V0).toISOString(),
+      clock: { rate: 3600, realAt: at(0).toISOString() },
+    };
+    expect(secondsToPlaceAgain(state, at(0.5))).toBeCloseTo(1800);
   });
 });

@@ -188,6 +188,33 @@ function finishByOnJobClock(state: JobState, share: NonNullable<JobState['share'
   return onJobClock(state, budgetedAt) + share.maxSeconds * 1000;
 }
 
+/** The least share of a job taken to be left after a checkpoint (none is free to resume). */
+const LEAST_LEFT = 0.05;
+
+/**
+ * How long a job placed again after it lost its place (a Spot loss, an executor lost, a retry)
+ * may take, whole, for what is left of it to end within its share of the deadline: the seconds
+ * the share has left, on the job's clock, stretched by the part of the work its last checkpoint
+ * saved (`step` of the total its attempts declared). Its share was measured from when the step was
+ * budgeted: placed again against it whole, a job that lost an hour is placed as if it had not.
+ * Undefined without a deadline in its share; at least one second (a deadline passed asks for the
+ * fastest).
+ */
+export function secondsToPlaceAgain(state: JobState, now: Date): number | undefined {
+  const share = state.share ?? null;
+  if (share === null) return undefined;
+  const finishBy = finishByOnJobClock(state, share);
+  if (finishBy === null) return undefined;
+  const left = (finishBy - onJobClock(state, now.getTime())) / 1000;
+  const total = state.pace?.totalSteps ?? null;
+  const saved = state.checkpoint?.step ?? null;
+  const toDo =
+    total === null || saved === null || total <= 0
+      ? 1
+      : Math.max(LEAST_LEFT, 1 - Math.min(saved, total) / total);
+  return Math.max(1, left / toDo);
+}
+
 /** A job's check when the provisioner last answered that it stays where it is. */
 export interface Stayed {
   readonly attempt: number;

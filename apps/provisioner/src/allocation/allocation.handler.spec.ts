@@ -25,7 +25,12 @@ import { Ec2ThrottledError, type Ec2Instance, type Ec2Repository } from '../prov
 import { Ec2Provider } from '../providers/ec2/ec2.provider.js';
 import type { Provider } from '../providers/provider.js';
 import { Providers } from '../providers/providers.js';
-import { AllocationHandler, ObservationsReady, ProvisionerJobs } from './allocation.handler.js';
+import {
+  AllocationHandler,
+  againstTimeLeft,
+  ObservationsReady,
+  ProvisionerJobs,
+} from './allocation.handler.js';
 
 const PROJECT = 'p1';
 
@@ -451,5 +456,36 @@ describe('Ec2Provider.place', () => {
       code: ErrorCode.Internal,
       retryable: false,
     });
+  });
+});
+
+describe('againstTimeLeft: a job placed again after it lost its place', () => {
+  const T0 = Date.UTC(2026, 11, 6, 5, 0, 0);
+  const lost = (provision: ProvisionSpec | null) => ({
+    ...jobDecider.initialState(),
+    status: 'queued' as const,
+    attempt: 1,
+    provision,
+    // A share of 1000 s budgeted at T0, nothing checkpointed.
+    share: {
+      maxSeconds: 1000,
+      maxCost: null,
+      optimize: null,
+      reason: 'test',
+      finishBy: new Date(T0 + 1_000_000).toISOString(),
+    },
+  });
+
+  it('is placed against the time its share has left, 600 s lost of 1000', () => {
+    const state = againstTimeLeft(lost({ maxSeconds: 1000 }), new Date(T0 + 600_000));
+    expect(state.provision).toEqual({ maxSeconds: 400 });
+  });
+
+  it('keeps a provision without a deadline, a pinned one, and one already tighter', () => {
+    const now = new Date(T0 + 600_000);
+    for (const provision of [null, { maxCost: 1 }, { maxSeconds: 1000, offer: 'c5.large' }]) {
+      expect(againstTimeLeft(lost(provision), now).provision).toEqual(provision);
+    }
+    expect(againstTimeLeft(lost({ maxSeconds: 300 }), now).provision).toEqual({ maxSeconds: 300 });
   });
 });
