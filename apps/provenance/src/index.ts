@@ -1,5 +1,5 @@
 import type { Projection } from '@acai/contracts';
-import { ProjectionControl, ProjectionRunner } from '@acai/eventing';
+import { appliedWithin, ProjectionControl, ProjectionRunner } from '@acai/eventing';
 import {
   nonNegativeInt,
   port,
@@ -103,15 +103,9 @@ export const provenanceService: ServiceDefinition<typeof provenanceConfig> = {
         minBatchIntervalMs: ctx.config.ACAI_PROJECTION_BATCH_INTERVAL_MS,
       },
     );
-    const sharing = new ReuseSharing(ctx.db, schema, ctx.store, async (seq, timeoutMs) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const done = await Promise.race([runner.waitFor(seq).then(() => true), timedOut]);
-      clearTimeout(timer);
-      return done;
-    });
+    const sharing = new ReuseSharing(ctx.db, schema, ctx.store, (seq, timeoutMs) =>
+      appliedWithin(runner, seq, timeoutMs),
+    );
     const checkpoints = `"${schema.replace(/"/g, '""')}".projection_checkpoints`;
     const replays = `"${schema.replace(/"/g, '""')}".projection_replays`;
     const signed = new SqlSignaturesRepository(

@@ -1,5 +1,11 @@
 import { JOB, subjects, type Projection } from '@acai/contracts';
-import { BusJobControl, BusNodeHeartbeats, currentTrace, ProjectionRunner } from '@acai/eventing';
+import {
+  appliedWithin,
+  BusJobControl,
+  BusNodeHeartbeats,
+  currentTrace,
+  ProjectionRunner,
+} from '@acai/eventing';
 import type { ServiceDefinition } from '@acai/platform';
 import {
   activeAttemptEvents,
@@ -92,15 +98,7 @@ export const schedulerService: ServiceDefinition<typeof schedulerConfig> = {
       jobs,
       capacity: new PoolCapacity(heartbeats),
       prefetch: ctx.config.ACAI_DISPATCH_PREFETCH,
-      applied: async (seq, timeoutMs) => {
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs);
-        });
-        const done = await Promise.race([models.waitFor(seq).then(() => true), timedOut]);
-        clearTimeout(timer);
-        return done;
-      },
+      applied: (seq, timeoutMs) => appliedWithin(models, seq, timeoutMs),
       logger: ctx.logger,
       report: dispatchMetrics(ctx.metrics, ctx.logger),
     });

@@ -14,6 +14,7 @@ export { currentTrace, inSpan, SpanKind, type TraceContext, withTrace } from './
 export { type EventLog, EventStore } from './event-store.js';
 export { aggregateRepository, AggregateRepository } from './aggregates.js';
 export {
+  appliedWithin,
   ProjectionControl,
   ProjectionRunner,
   type ReplayResult,

@@ -157,6 +157,24 @@ interface Recorded {
 }
 
 /**
+ * Waits (at most `timeoutMs`) until `projections` have applied every event up to `seq`; whether
+ * they did. The wait itself stays registered until they do (it is only no longer awaited).
+ */
+export async function appliedWithin(
+  projections: Pick<ProjectionControl, 'waitFor'>,
+  seq: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const applied = await Promise.race([projections.waitFor(seq).then(() => true), timedOut]);
+  clearTimeout(timer);
+  return applied;
+}
+
+/**
  * What a handler may ask of its service's projections: to wait until they have applied what is in
  * the log (read-your-writes), to rebuild one. The {@link ProjectionRunner} is the real one.
  */
@@ -478,13 +496,7 @@ export class ProjectionRunner<Doc = unknown> implements ProjectionControl {
   async catchUp(timeoutMs: number): Promise<boolean> {
     const target = await this.lastRelevantSeq();
     if (this.appliedSeq >= target) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>(
-      (resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)),
-    );
-    const caughtUp = await Promise.race([this.waitFor(target).then(() => true), timedOut]);
-    clearTimeout(timer);
-    return caughtUp;
+    return appliedWithin(this, target, timeoutMs);
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   type ReuseExplanation,
   type ReuseStepLookup,
 } from '@acai/contracts';
-import { OnCommand, ProjectionControl } from '@acai/eventing';
+import { appliedWithin, OnCommand, ProjectionControl } from '@acai/eventing';
 import { compareSignatures } from '@acai/runs';
 import { findJob } from '../history/fresh.js';
 import { ReadModels } from '../history/read-models.repository.js';
@@ -52,7 +52,7 @@ export class ReuseHandler {
         )
       )[0] ?? [];
     if (req.afterSeq !== undefined) {
-      await this.applied(req.afterSeq);
+      await appliedWithin(this.projections, req.afterSeq, CATCH_UP_MS);
       return { results: await lookup() };
     }
     const results = await lookup();
@@ -129,16 +129,6 @@ export class ReuseHandler {
       nearest: other === null ? null : nearest(signed, other),
       parts: signed.parts,
     };
-  }
-
-  /** Waits (at most {@link CATCH_UP_MS}) until the projections have applied the log up to `seq`. */
-  private async applied(seq: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.projections.waitFor(seq),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, CATCH_UP_MS))),
-    ]);
-    clearTimeout(timer);
   }
 
   private findJob(req: { project: string; jobId: string }): Promise<JobView> {
