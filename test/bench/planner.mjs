@@ -324,19 +324,7 @@ export async function run(ctx) {
       const shape = shapeOf(d);
       const started = performance.now();
       const code = await hasher.hash(command, [dist], pathVariable);
-      /** @type {import('@acai/runs').ReusePlanStep[]} */
-      const planSteps = [];
-      for (let j = 0; j < shape.steps; j++) {
-        const needs = j === 0 ? [] : [`s${j - 1}`];
-        planSteps.push({
-          id: `s${j}`,
-          name: `step-${j}`,
-          needs,
-          reads: needs,
-          policy: 'auto',
-          notReusable: null,
-        });
-      }
+      const planSteps = chainSteps(shape.steps);
       /** @type {Map<string, import('@acai/runs').ReuseFinding>} */
       const findings = new Map();
       /** Each step's signature, the stand-in for its earlier result's content downstream. */
@@ -561,20 +549,10 @@ export async function run(ctx) {
       const shape = shapeOf(d);
       const started = performance.now();
       const code = await hasher.hash(command, [dist], pathVariable);
-      /** @type {import('@acai/runs').ReusePlanStep[]} */
-      const planSteps = [];
+      const planSteps = chainSteps(shape.steps);
       /** @type {import('@acai/contracts').ReuseLookupStep[]} */
       const asked = [];
       for (let j = 0; j < shape.steps; j++) {
-        const needs = j === 0 ? [] : [`s${j - 1}`];
-        planSteps.push({
-          id: `s${j}`,
-          name: `step-${j}`,
-          needs,
-          reads: needs,
-          policy: 'auto',
-          notReusable: null,
-        });
         const params = j < shape.reusable ? `p${shape.pipeline}` : `p${shape.pipeline}-dag${d}`;
         const job = jobOf(dist, j, params, null, code);
         asked.push({
@@ -776,4 +754,22 @@ function checkPlanned(planned, shape, label, problems) {
       `${label}: planned ${JSON.stringify(planned.counts)}, expected ${JSON.stringify(expected)}`,
     );
   }
+}
+
+/**
+ * A chain of `n` steps, each reading the one before, as the plan's passes take them.
+ * @returns {import('@acai/runs').ReusePlanStep[]}
+ */
+function chainSteps(n) {
+  return Array.from({ length: n }, (_, j) => {
+    const needs = j === 0 ? [] : [`s${j - 1}`];
+    return {
+      id: `s${j}`,
+      name: `step-${j}`,
+      needs,
+      reads: needs,
+      policy: 'auto',
+      notReusable: null,
+    };
+  });
 }
