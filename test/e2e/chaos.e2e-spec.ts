@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -44,6 +44,20 @@ const INPUT = 'chaos-input';
 const shape = { jobs: JOBS, epochs: EPOCHS, ackWaitMs: ACK_WAIT_MS };
 const seed = chaosSeed(process.env);
 const schedule = faultSchedule(seed, shape);
+
+/** The first error lines of every service's log (at most 12, each cut at 500 characters). */
+async function errorLines(logDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(logDir).catch(() => [])).sort()) {
+    const text = await readFile(path.join(logDir, name), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (!line.includes('"level":"error"') && !line.includes('"level":"fatal"')) continue;
+      out.push(`${name}: ${line.slice(0, 500)}`);
+      if (out.length >= 12) return out;
+    }
+  }
+  return out;
+}
 
 interface RunView {
   id: string;
@@ -128,7 +142,11 @@ describe(`chaos (ACAI_CHAOS_SEED=${seed})`, () => {
       failed = true;
       if (error instanceof Error) {
         const said = error.message;
-        error.message = `[ACAI_CHAOS_SEED=${seed}] ${said}`;
+        // CI keeps only what the test prints: the services' errors go with the failure.
+        const logged = await errorLines(stack.logDir);
+        error.message =
+          `[ACAI_CHAOS_SEED=${seed}] ${said}` +
+          (logged.length > 0 ? `\n\nthe services logged these errors:\n${logged.join('\n')}` : '');
         // V8 may format the stack lazily, from the message already prefixed.
         if (error.stack?.includes(error.message) === false) {
           error.stack = error.stack.replace(said, error.message);

@@ -7,7 +7,11 @@ import {
   RequestError,
   TimeoutError,
 } from '@nats-io/nats-core';
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import {
+  QueryFailedError,
+  QueryRunnerAlreadyReleasedError,
+  QueryRunnerProviderAlreadyReleasedError,
+} from 'typeorm';
 import {
   AcaiError,
   CommonProblems,
@@ -67,6 +71,11 @@ describe('classifyFailure', () => {
       'TypeORM’s query runner released when its connection failed (seen in chaos: Postgres SIGKILLed)',
       new QueryRunnerAlreadyReleasedError(),
     ],
+    [
+      'the connection TypeORM gave a query runner released under a query (seen in chaos: Postgres SIGKILLed)',
+      new QueryRunnerProviderAlreadyReleasedError(),
+    ],
+    ['pg’s client closed under a query', new Error('Client was closed and is not queryable')],
     ['an S3 503', Object.assign(new Error('Slow Down'), { $metadata: { httpStatusCode: 503 } })],
     [
       'a connection failure wrapped in another error',

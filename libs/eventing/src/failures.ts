@@ -70,8 +70,19 @@ const CONNECTION_MESSAGES = [
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error and is not queryable/i,
   /Connection ended unexpectedly/i,
+  /Client was closed and is not queryable/i,
   /the database system is (starting up|shutting down|in recovery mode)/i,
 ];
+
+/**
+ * TypeORM's errors for a query runner (or the connection it was given) released under a
+ * transaction, which it does when the connection emitted an error: both seen in chaos with
+ * Postgres SIGKILLed (the first from the rollback, the second from the next query).
+ */
+const RELEASED_RUNNER_ERRORS = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+]);
 
 /** HTTP statuses of a dependency that is there but cannot serve now (an S3 503, a proxy's 502). */
 const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
@@ -134,8 +145,8 @@ function classifyCause(e: object): FailureKind | undefined {
     }
   }
   // TypeORM releases a query runner whose connection failed; what the transaction asks of it
-  // next (its rollback) says so, hiding the connection's own error.
-  if (e instanceof Error && e.name === 'QueryRunnerAlreadyReleasedError') return 'unavailable';
+  // next (a query, its rollback) says so, hiding the connection's own error.
+  if (e instanceof Error && RELEASED_RUNNER_ERRORS.has(e.name)) return 'unavailable';
   const status = httpStatus(e);
   if (status !== undefined && UNAVAILABLE_STATUSES.has(status)) return 'unavailable';
   const message = stringField(e, 'message');
