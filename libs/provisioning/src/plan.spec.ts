@@ -201,6 +201,20 @@ describe('planProvisioning: the alternatives', () => {
     expect(chosen(plan({ maxSeconds: 610, startWaitSeconds: { simulated: 20 } }))).toBe('b');
   });
 
+  it('holds a deadline against the prediction plus its typical error', () => {
+    // b is predicted to take 600 s: with a deadline of 640 s it is the cheapest that meets it
+    expect(chosen(plan({ maxSeconds: 640 }))).toBe('b');
+    // Its predictions are typically 8 % off (648 s): b finishes in time about half the time
+    // only, so c (300 s, 324 s with the error) is the cheapest that meets it
+    const erring = plan({ maxSeconds: 640, predictionError: 0.08 });
+    expect(chosen(erring)).toBe('c');
+    expect(erring.alternatives.find((c) => c.offer.name === 'b')?.whyNot).toBe(
+      "predicted 10.8 min with the predictions' typical error, ± 8% exceeds the deadline of 10.7 min",
+    );
+    // An error small enough to fit keeps the cheaper one
+    expect(chosen(plan({ maxSeconds: 640, predictionError: 0.05 }))).toBe('b');
+  });
+
   it('adds the time Spot interruptions are expected to lose: a boot and the work since the last checkpoint', () => {
     // Given a Spot offer reclaimed 0.5 times an hour, and a job that checkpoints every fifth of its work
     const spot = offer('s', 1, 0.01, { spot: true, interruptionsPerHour: 0.5, bootSeconds: 60 });

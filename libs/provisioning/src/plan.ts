@@ -359,7 +359,10 @@ function judge(offer: Offer, request: PlanRequest, objective: Objective): Judged
   const seconds = offer.bootSeconds + running + risk.expectedSeconds;
   const cost = (offer.pricePerHour * seconds) / 3600;
   const wait = request.startWaitSeconds?.[offer.provider] ?? 0;
-  const held = offer.bootSeconds + wait + running + risk.marginSeconds;
+  // The running time the model is typically off by: an offer predicted to finish just in time
+  // misses about half the time, so a deadline is held against the prediction plus its error.
+  const errorSeconds = running * (request.predictionError ?? 0);
+  const held = offer.bootSeconds + wait + running + errorSeconds + risk.marginSeconds;
 
   const problems: string[] = [];
   let violation = 1;
@@ -367,11 +370,17 @@ function judge(offer: Offer, request: PlanRequest, objective: Objective): Judged
     violation = Math.max(violation, held / request.maxSeconds);
     if (held > request.maxSeconds) {
       const [value, limit] = formatAgainst(held, request.maxSeconds, formatSeconds);
-      const waited = wait > 0 ? ` and ${formatSeconds(wait)} of measured wait to start` : '';
+      const added = [
+        ...(held > seconds + wait + errorSeconds
+          ? [
+              `${risk.losses} Spot interruption${risk.losses === 1 ? '' : 's'} (${Math.round(SPOT_DEADLINE_CONFIDENCE * 100)} % of runs have no more)`,
+            ]
+          : []),
+        ...(errorSeconds > 0 ? [`the predictions' typical error,${errorNote(request)}`] : []),
+        ...(wait > 0 ? [`${formatSeconds(wait)} of measured wait to start`] : []),
+      ];
       problems.push(
-        held > seconds + wait
-          ? `predicted ${value} with ${risk.losses} Spot interruption${risk.losses === 1 ? '' : 's'} (${Math.round(SPOT_DEADLINE_CONFIDENCE * 100)} % of runs have no more)${waited} exceeds the deadline of ${limit}`
-          : `predicted ${value}${waited === '' ? '' : ` with${waited.slice(4)}`} exceeds the deadline of ${limit}`,
+        `predicted ${value}${added.length === 0 ? '' : ` with ${joinAnd(added)}`} exceeds the deadline of ${limit}`,
       );
     }
   }
@@ -581,6 +590,13 @@ function missedReason(best: Judged, sorted: readonly Judged[], request: PlanRequ
     );
   }
   return `${missing}: the closest, ${best.label}, is predicted to take ${time()} and cost ${cost()}${error}${split.length > 0 ? `; ${split.join(', ')}` : ''}`;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function joinAnd(parts: readonly string[]): string {
+  return parts.length <= 1
+    ? (parts[0] ?? '')
+    : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
 }
 
 /** ` ± 8%` when the request says how good the predictions are. */
