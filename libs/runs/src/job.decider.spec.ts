@@ -737,7 +737,6 @@ describe('jobDecider', () => {
         metricsBatch: 0,
         pricePerHour: null,
         trial: null,
-        pace: null,
         rescale: null,
         offer: null,
         requested: { cpu: 8, memoryMb: 4096 },
@@ -1035,7 +1034,7 @@ describe('jobDecider', () => {
         .then([]);
     });
 
-    it('a new attempt starts with nothing pending and its own pace', () => {
+    it('a new attempt starts with nothing pending, and the last attempt’s pace until it reports', () => {
       const metrics: NewEvent = { type: 'job.metrics_reported', data: metricsData };
       const restarted: NewEvent = {
         type: 'job.started',
@@ -1052,7 +1051,9 @@ describe('jobDecider', () => {
         { type: 'job.dispatched', data: { pool: 'local', attempt: 2 } },
         restarted,
       ]).state;
-      expect(after.pace).toBeNull();
+      // Kept for its rate (the new attempt's first report is judged by it), never taken for the
+      // new attempt's own: it says whose it is
+      expect(after.pace).toMatchObject({ attempt: 1, firstStep: 3, lastStep: 3 });
       expect(after.rescale).toBeNull();
       expect(after.attempt).toBe(2);
     });

@@ -104,7 +104,10 @@ export interface JobState {
   readonly trial?: Trial | null;
   /** For a trial with an objective: the objective's values by step, as it reported them. */
   readonly objectiveSeries?: Series;
-  /** How fast the running attempt goes, from the steps it reported (absent: none reported). */
+  /**
+   * How fast the running attempt goes, from the steps it reported (absent: none reported). Until
+   * a new attempt reports, the last attempt's (its `attempt` says whose).
+   */
   readonly pace?: Pace | null;
   /** A rescale asked of the running attempt and not done yet (absent or null: none). */
   readonly rescale?: PendingRescale | null;
@@ -558,7 +561,8 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
           status: 'running',
           attempt: event.data.attempt,
           metricsBatch: 0,
-          pace: null,
+          // The last attempt's pace is kept until this one reports: its rate judges this one's
+          // first report (see `withPace`), which may be its only one before it ends.
           rescale: null,
         };
       }
@@ -592,7 +596,6 @@ export const jobDecider: Decider<JobState, JobCommand, NewEvent> & {
             providers: [event.data.to.provider as 'local' | 'ec2' | 'simulated'],
           },
           rescale: null,
-          pace: null,
         };
       case 'job.metrics_reported': {
         const batched = withPace(

@@ -271,6 +271,45 @@ describe('rescaleCheck', () => {
     });
   });
 
+  it('keeps that rate across the new attempt’s start (its node was lost, or it was moved)', () => {
+    // Given attempt 1 reported steps 1 and 3, 20 s apart, on c5.large:spot
+    const points = (step: number, seconds: number) => [
+      { name: 'loss', value: 0.5, step, time: at(seconds).toISOString() },
+      { name: 'steps_total', value: 5, step, time: at(seconds).toISOString() },
+    ];
+    const placed: JobState = {
+      ...running(null, { finishBy: at(70).toISOString() }),
+      offer: {
+        provider: 'simulated',
+        name: 'c5.large:spot',
+        vCpu: 2,
+        memoryMb: 4096,
+        pricePerHour: 0.036,
+      },
+    };
+    let state = jobDecider.evolve(placed, {
+      type: 'job.metrics_reported',
+      data: { attempt: 1, points: [...points(1, 10), ...points(3, 30)] },
+    });
+    // When its node is lost and attempt 2 starts on another node of the pool, then reports
+    state = jobDecider.evolve(state, {
+      type: 'job.started',
+      data: { executor: 'node-2', attempt: 2, pid: null, at: at(50).toISOString() },
+    });
+    state = jobDecider.evolve(state, {
+      type: 'job.metrics_reported',
+      data: { attempt: 2, points: points(3, 60) },
+    });
+    // Then its first report is judged at attempt 1's rate (the start did not forget it)
+    expect(state.pace).toMatchObject({
+      attempt: 2,
+      firstStep: 3,
+      earlier: { stepsPerSecond: 0.1, offer: 'c5.large:spot' },
+    });
+    // (2 steps left at 10 s a step: it ends at 80 s, its share at 70 s)
+    expect(rescaleCheck(state, at(61))?.basis).toContain('as its previous attempt measured');
+  });
+
   it('never moves a job its step pinned to a configuration', () => {
     const late = running({}, { finishBy: at(40).toISOString() });
     expect(rescaleCheck({ ...late, pinned: true }, at(31))).toBeNull();
