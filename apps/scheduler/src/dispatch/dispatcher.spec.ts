@@ -245,6 +245,35 @@ describe('the dispatcher', () => {
     await stopAll();
   });
 
+  it('logs a slow pass with where its time went: the lock, the read, the choice, the dispatches, the read model', async () => {
+    const warned: { fields: object; msg: string | undefined }[] = [];
+    const d = new Dispatcher({
+      queue,
+      jobs: new JobRepository(log),
+      capacity: new PoolCapacity(heartbeats, () => now),
+      prefetch: 1,
+      applied: async () => true,
+      logger: { ...silentLogger, warn: (fields, msg) => warned.push({ fields, msg }) },
+      passEveryMs: 60_000,
+      slowPassMs: 0,
+    });
+    dispatchers.push(d);
+    heartbeats.beat('node-a', 1);
+    await place('alpha', 'run-a', 2);
+    await d.pass();
+    const slow = warned.find((w) => w.msg?.startsWith('a dispatch pass was slow'));
+    expect(slow?.fields).toEqual({
+      ms: expect.any(Number),
+      lockMs: expect.any(Number),
+      stateMs: expect.any(Number),
+      chooseMs: expect.any(Number),
+      dispatchMs: expect.any(Number),
+      appliedMs: expect.any(Number),
+      released: 2,
+    });
+    await stopAll();
+  });
+
   it('never over-releases when two replicas pass at the same moment', async () => {
     const one = dispatcher();
     const two = dispatcher();

@@ -42,10 +42,15 @@ export interface DispatcherOptions {
   readonly passEveryMs?: number;
   /** Where each job's placement was traced: its dispatch continues that trace. */
   readonly traces?: PlacementTraces;
+  /** A pass slower than this is logged with where its time went (default 1 s). */
+  readonly slowPassMs?: number;
 }
 
 /** The jobs waiting are counted (for the figures) at most this often. */
 const COUNT_EVERY_MS = 2_000;
+
+/** A pass slower than this is logged with where its time went (`slowPassMs`). */
+const SLOW_PASS_MS = 1_000;
 
 /** How long a pass waits for its releases to reach the read model before letting the next go. */
 const APPLIED_TIMEOUT_MS = 10_000;
@@ -114,9 +119,20 @@ export class Dispatcher {
 
   /** One pass; answers how many jobs it released (0 too when another replica dispatches). */
   async pass(): Promise<number> {
+    const began = performance.now();
+    const took: Record<string, number> = {};
+    let mark = began;
+    const lap = (name: string): void => {
+      const now = performance.now();
+      took[name] = Math.round(now - mark);
+      mark = now;
+    };
     const released = await this.options.queue.pass(async (view) => {
+      lap('lockMs');
       const { out, groups } = await view.state();
+      lap('stateMs');
       const { chosen, capacity } = await this.choose(view, out, groups);
+      lap('chooseMs');
       let lastSeq = 0;
       let released = 0;
       for (const job of chosen) {
@@ -140,12 +156,14 @@ export class Dispatcher {
           );
         }
       }
+      lap('dispatchMs');
       if (lastSeq > 0 && !(await this.options.applied(lastSeq, APPLIED_TIMEOUT_MS))) {
         this.options.logger.warn(
           { seq: lastSeq },
           'the dispatch-queue read model has not applied the jobs just dispatched; passing on',
         );
       }
+      lap('appliedMs');
       if (this.options.report !== undefined) {
         // Counting every waiting job reads them all: for the figures, once in a while.
         const now = Date.now();
@@ -158,6 +176,14 @@ export class Dispatcher {
       }
       return released;
     });
+    const total = performance.now() - began;
+    if (total >= (this.options.slowPassMs ?? SLOW_PASS_MS)) {
+      // Every job placed meanwhile waited this long: where the time went says what to look at.
+      this.options.logger.warn(
+        { ms: Math.round(total), ...took, released: released ?? 0 },
+        'a dispatch pass was slow: jobs placed meanwhile waited for it',
+      );
+    }
     return released ?? 0;
   }
 
