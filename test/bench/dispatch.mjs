@@ -3,7 +3,18 @@
 // API and run to their end, timed by the run's final event on the bus; then, as the floor, a raw
 // JetStream publish -> pull consume -> ack round trip of the same count on the same nats-server.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +177,10 @@ export async function run(ctx) {
     const baselineUnloaded = await rawJetStream(nc, UNLOADED_N, 1);
     say(`floor: spawning \`true\` ${n} times from this process, ${SPAWN_CONCURRENCY} at a time`);
     const spawnTrue = await spawnFloor(n, SPAWN_CONCURRENCY);
+    say(
+      `floor: \`true\` through the executor's sandboxed launch ${n} times, ${SPAWN_CONCURRENCY} at a time`,
+    );
+    const sandboxedTrue = await sandboxedFloor(n, SPAWN_CONCURRENCY, home);
 
     const logErrors = countLogLines(stack.logDir, /"level":("error"|"fatal"|50|60)\b/);
     const logWarnings = countLogLines(stack.logDir, /"level":("warn"|40)\b/);
@@ -214,7 +229,7 @@ export async function run(ctx) {
       }
     }
 
-    printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spawnTrue);
+    printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spawnTrue, sandboxedTrue);
     say(
       `  CPU while measuring (${cpu.wallSec} s wall, ${cpu.machineBusyPct}% of ${os.cpus().length} CPUs busy): ` +
         Object.entries(cpu.cpuSecByProcess)
@@ -263,6 +278,7 @@ export async function run(ctx) {
       },
       baseline: { ...baseline, unloaded: baselineUnloaded },
       spawnTrue,
+      sandboxedTrue,
       floors: FLOORS,
       notes: [
         'acai: every run is POST /api/v1/runs with one step ["true"]; submit->finished is from just before the POST to the arrival of the run.succeeded/run.failed event (core NATS subscription to acai.evt.default.run.*, Acai-Type header) in this process.',
@@ -270,6 +286,7 @@ export async function run(ctx) {
         `baseline: work-queue stream on file storage, durable pull consumer (explicit ack), ${PUBLISH_IN_FLIGHT} publishes in flight, consume batch ${PULL_BATCH}; latency is publish call -> message in the consumer loop; msgsPerSec = n / (last consumed - first publish).`,
         `unloaded: ${UNLOADED_N} runs (messages) one at a time, each sent after the previous one ended (was consumed): the latency with no queue in front of it.`,
         `spawnTrue: \`true\` spawned from this process (no sandbox, no cgroups) n times, ${SPAWN_CONCURRENCY} at a time, while the stack idles: perSec = n / elapsed; the issue's goal is half of it.`,
+        `sandboxedTrue: \`true\` launched as the executor launches a job in the uid sandbox (the executor's own Sandbox: unshare, the private mounts, setpriv to a slot user, the environment from fd 3), n times, ${SPAWN_CONCURRENCY} at a time, from this process while the stack idles, without joining cgroups; childCpuMsPerLaunch is the CPU of the launch's programs (this process's reaped children). Null when not root (no uid sandbox).`,
         'floors (measured earlier on a machine of this kind, not in this run): spawning `true` from Node ~520/s at concurrency 4; pipelined raw JetStream job round trip ~7,000/s.',
         ...problems.map((p) => `PROBLEM: ${p}`),
       ],
@@ -506,6 +523,112 @@ async function spawnFloor(count, concurrency) {
 }
 
 /**
+ * The other floor with the walls a job has: `true` launched `count` times, `concurrency` at a time,
+ * exactly as the executor launches a job in the uid sandbox (its own `Sandbox`: a private mount
+ * namespace with the private /tmp, /var/tmp and /dev/shm, the slot's user with no-new-privs and the
+ * parent-death signal, the environment handed over on fd 3), but without joining cgroups; then 50
+ * one at a time. Null when not root (no uid sandbox). The slot users are the executor's default
+ * ones (made by the stack's executor already), claimed in a folder of the bench's own.
+ * @param {number} count
+ * @param {number} concurrency
+ * @param {string} home
+ */
+async function sandboxedFloor(count, concurrency, home) {
+  if (process.getuid?.() !== 0) return null;
+  const { Sandbox, envFileText, ENV_FILE, TMP_FOLDER } =
+    await import('../../apps/executor/dist/jobs/sandbox.js');
+  const sandbox = await Sandbox.open({
+    requested: 'uid',
+    slots: concurrency,
+    slotName: (/** @type {number} */ i) => `bench-${i}`,
+    uidBase: 61000,
+    claimsDir: path.join(home, 'bench-slots'),
+  });
+  /** @param {import('../../apps/executor/dist/jobs/sandbox.js').Slot} slot */
+  const launchOnce = async (slot) => {
+    const user = /** @type {{ uid: number; gid: number }} */ (slot.user);
+    const folder = path.join(home, 'bench-launch', slot.name);
+    mkdirSync(path.join(folder, TMP_FOLDER), { recursive: true });
+    chownSync(folder, user.uid, user.gid);
+    chownSync(path.join(folder, TMP_FOLDER), user.uid, user.gid);
+    const envFile = path.join(folder, ENV_FILE);
+    writeFileSync(envFile, envFileText({ HOME: folder }), { mode: 0o600 });
+    chownSync(envFile, user.uid, user.gid);
+    const launch = sandbox.launch(slot, ['true'], { cgroupProcs: [], envFile, network: 'default' });
+    const handed = launch.handOver.map((/** @type {string} */ file) => openSync(file, 'r'));
+    for (const file of launch.handOver) unlinkSync(file);
+    const [program, ...args] = launch.argv;
+    return new Promise((resolve) => {
+      const child = spawn(program, args, {
+        cwd: folder,
+        env: launch.env,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe', ...handed],
+      });
+      for (const fd of handed) closeSync(fd);
+      let stderr = '';
+      child.stderr?.on('data', (chunk) => (stderr += chunk));
+      child.once('error', (error) => resolve(error.message));
+      child.once('close', (code) => resolve(code === 0 ? null : `exit ${code}: ${stderr.trim()}`));
+    });
+  };
+  try {
+    let next = 0;
+    /** @type {string[]} */
+    const failures = [];
+    const before = process.resourceUsage();
+    const childrenBefore = childrenCpuSec();
+    const start = performance.now();
+    await Promise.all(
+      sandbox.slots.map(
+        async (/** @type {import('../../apps/executor/dist/jobs/sandbox.js').Slot} */ slot) => {
+          while (next < count) {
+            next++;
+            const failure = await launchOnce(slot);
+            if (failure !== null) failures.push(failure);
+          }
+        },
+      ),
+    );
+    const elapsedMs = performance.now() - start;
+    const childCpuSec = childrenCpuSec() - childrenBefore;
+    const after = process.resourceUsage();
+    /** @type {number[]} */
+    const alone = [];
+    for (let i = 0; i < UNLOADED_N; i++) {
+      const t = performance.now();
+      const failure = await launchOnce(sandbox.slots[0]);
+      alone.push(performance.now() - t);
+      if (failure !== null) failures.push(failure);
+    }
+    return {
+      count,
+      concurrency,
+      failed: failures.length,
+      firstFailure: failures[0] ?? null,
+      elapsedMs: round1(elapsedMs),
+      perSec: round1(count / (elapsedMs / 1000)),
+      childCpuMsPerLaunch: round1((childCpuSec * 1000) / count),
+      launcherCpuMsPerLaunch: round1(
+        (after.userCPUTime + after.systemCPUTime - before.userCPUTime - before.systemCPUTime) /
+          1000 /
+          count,
+      ),
+      aloneMs: stats(alone),
+      cgroups: false,
+    };
+  } finally {
+    await sandbox.release();
+  }
+}
+
+/** CPU-seconds of this process's reaped children (/proc/self/stat cutime + cstime, in 1/100 s). */
+function childrenCpuSec() {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/**
  * The floor: the same number of jobs as bare JetStream messages, through a work-queue stream and a
  * durable pull consumer with explicit acks, on the server acai just used. With `inFlight` 1, each
  * message is published only once the previous one was consumed (the unloaded latency).
@@ -611,8 +734,18 @@ async function rawJetStream(nc, n, inFlight) {
  * @param {ReturnType<typeof summarise>} acaiUnloaded
  * @param {Awaited<ReturnType<typeof rawJetStream>>} baselineUnloaded
  * @param {Awaited<ReturnType<typeof spawnFloor>>} spawnTrue
+ * @param {Awaited<ReturnType<typeof sandboxedFloor>>} sandboxedTrue
  */
-function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spawnTrue) {
+function printTable(
+  say,
+  n,
+  acai,
+  baseline,
+  acaiUnloaded,
+  baselineUnloaded,
+  spawnTrue,
+  sandboxedTrue,
+) {
   const rows = [
     ['', 'acai dispatch', 'raw JetStream'],
     ['count', `${acai.finished}/${n} runs`, `${baseline.consumed}/${n} msgs`],
@@ -640,6 +773,13 @@ function printTable(say, n, acai, baseline, acaiUnloaded, baselineUnloaded, spaw
     `  spawn \`true\` in this run: ${spawnTrue.perSec}/s at concurrency ${spawnTrue.concurrency}; ` +
       `acai does ${((100 * acai.jobsPerSec) / Math.max(spawnTrue.perSec, 0.001)).toFixed(0)}% of it (the goal: 50%)`,
   );
+  if (sandboxedTrue !== null) {
+    say(
+      `  \`true\` through the sandboxed launch alone, in this run: ${sandboxedTrue.perSec}/s at concurrency ${sandboxedTrue.concurrency}, ` +
+        `${sandboxedTrue.childCpuMsPerLaunch} ms of CPU per launch, one alone p50 ${sandboxedTrue.aloneMs.p50} ms ` +
+        `(acai does ${((100 * acai.jobsPerSec) / Math.max(sandboxedTrue.perSec, 0.001)).toFixed(0)}% of it)`,
+    );
+  }
   say(
     `  floors (measured earlier, not in this run): spawn \`true\` ~${FLOORS.spawnTrueConcurrency4PerSec}/s at concurrency 4; ` +
       `raw JetStream pipelined job round trip ~${FLOORS.rawJetStreamPipelinedRoundTripPerSec.toLocaleString('en')}/s`,
