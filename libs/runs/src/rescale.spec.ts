@@ -237,29 +237,36 @@ describe('rescaleCheck', () => {
     expect(rescaleCheck(resumed('c5.xlarge:spot'), at(31))).toBeNull();
   });
 
+  /** A step's points as a job reports them: a metric and the declared total (5 steps). */
+  const points = (step: number, seconds: number) => [
+    { name: 'loss', value: 0.5, step, time: at(seconds).toISOString() },
+    { name: 'steps_total', value: 5, step, time: at(seconds).toISOString() },
+  ];
+
+  /** Attempt 1 on c5.large:spot, having reported steps 1 and 3, 20 s apart. */
+  const reportedOnSpot = (share: Partial<StepShare> | null): JobState =>
+    jobDecider.evolve(
+      {
+        ...running(null, share),
+        offer: {
+          provider: 'simulated',
+          name: 'c5.large:spot',
+          vCpu: 2,
+          memoryMb: 4096,
+          pricePerHour: 0.036,
+        },
+      },
+      {
+        type: 'job.metrics_reported',
+        data: { attempt: 1, points: [...points(1, 10), ...points(3, 30)] },
+      },
+    );
+
   it('carries the previous attempt’s rate into the next attempt’s pace', () => {
     // Given attempt 1 reported steps 1 and 3, 20 s apart, on c5.large:spot
-    const points = (step: number, seconds: number) => [
-      { name: 'loss', value: 0.5, step, time: at(seconds).toISOString() },
-      { name: 'steps_total', value: 5, step, time: at(seconds).toISOString() },
-    ];
-    const placed: JobState = {
-      ...running(null, null),
-      offer: {
-        provider: 'simulated',
-        name: 'c5.large:spot',
-        vCpu: 2,
-        memoryMb: 4096,
-        pricePerHour: 0.036,
-      },
-    };
-    let state = jobDecider.evolve(placed, {
-      type: 'job.metrics_reported',
-      data: { attempt: 1, points: [...points(1, 10), ...points(3, 30)] },
-    });
     // When attempt 2 reports its first step
-    state = jobDecider.evolve(
-      { ...state, attempt: 2 },
+    const state = jobDecider.evolve(
+      { ...reportedOnSpot(null), attempt: 2 },
       { type: 'job.metrics_reported', data: { attempt: 2, points: points(3, 60) } },
     );
     // Then its pace starts there, with attempt 1's rate and where it was measured
@@ -273,24 +280,7 @@ describe('rescaleCheck', () => {
 
   it('keeps that rate across the new attempt’s start (its node was lost, or it was moved)', () => {
     // Given attempt 1 reported steps 1 and 3, 20 s apart, on c5.large:spot
-    const points = (step: number, seconds: number) => [
-      { name: 'loss', value: 0.5, step, time: at(seconds).toISOString() },
-      { name: 'steps_total', value: 5, step, time: at(seconds).toISOString() },
-    ];
-    const placed: JobState = {
-      ...running(null, { finishBy: at(70).toISOString() }),
-      offer: {
-        provider: 'simulated',
-        name: 'c5.large:spot',
-        vCpu: 2,
-        memoryMb: 4096,
-        pricePerHour: 0.036,
-      },
-    };
-    let state = jobDecider.evolve(placed, {
-      type: 'job.metrics_reported',
-      data: { attempt: 1, points: [...points(1, 10), ...points(3, 30)] },
-    });
+    let state = reportedOnSpot({ finishBy: at(70).toISOString() });
     // When its node is lost and attempt 2 starts on another node of the pool, then reports
     state = jobDecider.evolve(state, {
       type: 'job.started',
