@@ -6,6 +6,15 @@ import { MAX_RESCALES, planAgain, rescaleCheck, secondsToPlaceAgain } from './re
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
+/** A Spot configuration at the 1-CPU slot's price. */
+const SPOT_OFFER = {
+  provider: 'simulated',
+  name: 'c5.large:spot',
+  vCpu: 2,
+  memoryMb: 4096,
+  pricePerHour: 0.036,
+} as const;
+
 /** A running job, placed on a 1-CPU slot at $0.036/h, with `share` and the `pace` reported. */
 function running(pace: Partial<Pace> | null, share: Partial<StepShare> | null): JobState {
   return {
@@ -182,13 +191,7 @@ describe('rescaleCheck', () => {
     const moved = (maxCost: number): JobState => ({
       ...running({}, { finishBy: at(40).toISOString(), maxCost }),
       rescales: MAX_RESCALES,
-      offer: {
-        provider: 'simulated',
-        name: 'c5.large:spot',
-        vCpu: 2,
-        memoryMb: 4096,
-        pricePerHour: 0.036,
-      },
+      offer: SPOT_OFFER,
       placedToStartSeconds: 40,
     });
     // Then it is not moved for its deadline any more, but its budget, which cannot pay for that
@@ -205,13 +208,7 @@ describe('rescaleCheck', () => {
   it('judges a new attempt by its first report, at the rate its previous attempt measured on the same configuration', () => {
     // Given a job on Spot interrupted after 10 s a step, resumed as attempt 2 on the same
     // configuration and reporting step 3 once, with a budget its next interruption would pass
-    const offer = {
-      provider: 'simulated',
-      name: 'c5.large:spot',
-      vCpu: 2,
-      memoryMb: 4096,
-      pricePerHour: 0.036,
-    };
+    const offer = SPOT_OFFER;
     const resumed = (earlierOffer: string): JobState => ({
       ...running(
         {
@@ -248,13 +245,7 @@ describe('rescaleCheck', () => {
     jobDecider.evolve(
       {
         ...running(null, share),
-        offer: {
-          provider: 'simulated',
-          name: 'c5.large:spot',
-          vCpu: 2,
-          memoryMb: 4096,
-          pricePerHour: 0.036,
-        },
+        offer: SPOT_OFFER,
       },
       {
         type: 'job.metrics_reported',
