@@ -537,11 +537,15 @@ async function sandboxedFloor(count, concurrency, home) {
   if (process.getuid?.() !== 0) return null;
   const { Sandbox, envFileText, ENV_FILE, TMP_FOLDER } =
     await import('../../apps/executor/dist/jobs/sandbox.js');
+  const { executorConfig } = await import('../../apps/executor/dist/config.js');
   const sandbox = await Sandbox.open({
     requested: 'uid',
     slots: concurrency,
     slotName: (/** @type {number} */ i) => `bench-${i}`,
-    uidBase: 61000,
+    // The executor's own (its default, or ACAI_SANDBOX_UID_BASE as the stack's executor reads it).
+    uidBase: executorConfig.ACAI_SANDBOX_UID_BASE.schema.parse(
+      process.env['ACAI_SANDBOX_UID_BASE'],
+    ),
     claimsDir: path.join(home, 'bench-slots'),
   });
   /** @param {import('../../apps/executor/dist/jobs/sandbox.js').Slot} slot */
