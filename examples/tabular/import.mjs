@@ -6,15 +6,18 @@
 //   weather  file set `weather`: weather.csv (daily weather in Seattle and New York, 2012-2015)
 //   flights  file set `flights`: flights-200k.json (200,000 U.S. flights: arrival delay, distance,
 //            departure time of day)
+//   flights3m  file set `flights3m`: flights-3m.parquet (3,000,000 U.S. flights of 2001: date,
+//            arrival delay, distance, origin and destination airports)
 //
 // Running it again commits nothing for a table already there. It talks to acai through the SDK
 // (`@acai/sdk`). The tables to import are its arguments (default: weather).
 //
-//   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/tabular/import.mjs [weather] [flights]
+//   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/tabular/import.mjs [weather] [flights] [flights3m]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AcaiClient, pushFiles } from '@acai/sdk';
+import { parquetMetadata } from 'hyparquet';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -32,15 +35,19 @@ const key =
   ).trim();
 const acai = new AcaiClient({ url, key });
 
-/** @type {Record<string, { fileset: string, file: string, mediaType: string, labels: string[], rows: (text: string) => number, columns: (text: string) => string[], target: Record<string, string>, credit: string }>} */
+/** @type {Record<string, { fileset: string, file: string, mediaType: string, labels: string[], rows: (bytes: Buffer) => number, columns: (bytes: Buffer) => string[], target: Record<string, string>, credit: string }>} */
 const TABLES = {
   weather: {
     fileset: process.env.WEATHER_FILESET ?? 'weather',
     file: 'weather.csv',
     mediaType: 'text/csv',
     labels: ['tabular', 'weather'],
-    rows: (text) => text.split('\n').filter((l) => l !== '').length - 1,
-    columns: (text) => (text.split('\n')[0] ?? '').split(','),
+    rows: (bytes) =>
+      bytes
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== '').length - 1,
+    columns: (bytes) => (bytes.toString('utf8').split('\n')[0] ?? '').split(','),
     target: { regression: 'temp_max', classification: 'temp_max >= 20 (warm)' },
     credit: 'NOAA Climate Data Online (a U.S. Government work), as transformed by vega-datasets',
   },
@@ -49,9 +56,26 @@ const TABLES = {
     file: 'flights-200k.json',
     mediaType: 'application/json',
     labels: ['tabular', 'flights'],
-    rows: (text) => /** @type {unknown[]} */ (JSON.parse(text)).length,
-    columns: (text) =>
-      Object.keys(/** @type {Record<string, unknown>[]} */ (JSON.parse(text))[0] ?? {}),
+    rows: (bytes) => /** @type {unknown[]} */ (JSON.parse(bytes.toString('utf8'))).length,
+    columns: (bytes) =>
+      Object.keys(
+        /** @type {Record<string, unknown>[]} */ (JSON.parse(bytes.toString('utf8')))[0] ?? {},
+      ),
+    target: { regression: 'delay (arrival, minutes)', classification: 'delay >= 15 (late)' },
+    credit:
+      'U.S. Bureau of Transportation Statistics on-time performance data, as transformed by vega-datasets',
+  },
+  flights3m: {
+    fileset: process.env.FLIGHTS3M_FILESET ?? 'flights3m',
+    file: 'flights-3m.parquet',
+    mediaType: 'application/vnd.apache.parquet',
+    labels: ['tabular', 'flights'],
+    // The row count and columns from the file's Parquet footer.
+    rows: (bytes) => Number(parquetMetadata(bytes).num_rows),
+    columns: (bytes) =>
+      parquetMetadata(bytes)
+        .schema.slice(1)
+        .map((s) => s.name),
     target: { regression: 'delay (arrival, minutes)', classification: 'delay >= 15 (late)' },
     credit:
       'U.S. Bureau of Transportation Statistics on-time performance data, as transformed by vega-datasets',
@@ -67,10 +91,9 @@ for (const name of wanted.length === 0 ? ['weather'] : wanted) {
   }
   const file = path.join(packageDir, 'data', table.file);
   const bytes = readFileSync(file);
-  const text = bytes.toString('utf8');
   const metadata = {
-    rows: table.rows(text),
-    columns: table.columns(text),
+    rows: table.rows(bytes),
+    columns: table.columns(bytes),
     target: table.target,
     source: `vega-datasets npm package ${packageVersion} (data/${table.file})`,
     credit: table.credit,

@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Matrix } from './design.js';
-import { choleskySolve, crossValidate, fit, predict, score, type ModelParams } from './models.js';
+import {
+  choleskySolve,
+  crossValidate,
+  fit,
+  holdout,
+  predict,
+  score,
+  type ModelParams,
+} from './models.js';
 
 const params = (kind: ModelParams['kind'], extra: Partial<ModelParams> = {}): ModelParams => ({
   kind,
@@ -69,5 +77,26 @@ describe('crossValidate', () => {
     expect(crossValidate(params('knn', { k: 3 }), m, y, 5, 2, 1)).toEqual(
       crossValidate(params('knn', { k: 3 }), m, y, 5, 2, 1),
     );
+  });
+});
+
+describe('stochastic gradient descent and the hold-out', () => {
+  it('reaches the same weights in mini-batches as full batches, in a few epochs', () => {
+    const sgd = fit(params('gd', { epochs: 200, batch: 5, learningRate: 0.05 }), m, y, all);
+    expect(sgd.weights.map((w) => Number(w.toFixed(2)))).toEqual([3, 2, -1]);
+  });
+
+  it('visits the rows in an order set by the seed', () => {
+    const p = (seed: number): ModelParams => params('gd', { epochs: 1, batch: 3, seed });
+    expect(fit(p(1), m, y, all).weights).toEqual(fit(p(1), m, y, all).weights);
+    expect(fit(p(1), m, y, all).weights).not.toEqual(fit(p(2), m, y, all).weights);
+  });
+
+  it('fits once on the rows it keeps and scores on those it holds out', () => {
+    const h = holdout(params('ols'), m, y, 0.2, 1);
+    expect([h.trainedRows, h.heldRows]).toEqual([20, 5]);
+    expect(h.score).toBeCloseTo(0, 6);
+    expect(h.model.weights.map((w) => Number(w.toFixed(6)))).toEqual([3, 2, -1]);
+    expect(() => holdout(params('ols'), m, y, 0.01, 1)).toThrow(/leaves nothing to fit or score/);
   });
 });
