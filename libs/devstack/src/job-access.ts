@@ -1,4 +1,4 @@
-import { chmod, cp, mkdir, stat } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_JOB_PATH } from '@acai/contracts';
 
@@ -46,6 +46,54 @@ export async function codeForJobs(source: string, copyTo: string): Promise<strin
     force: true,
     filter: (from) => path.basename(from) !== 'node_modules',
   });
+  await copyDependencies(source, copyTo);
   await chmod(copyTo, 0o755);
   return copyTo;
+}
+
+/**
+ * Copies the packages that the examples in `source` (its folders with a package.json) depend on,
+ * other than acai's own, into `copyTo/node_modules`: the copy leaves `node_modules` out, and
+ * without them a step such as the flights3m load (which reads Parquet with `hyparquet`) could not
+ * start. Returns the packages copied; one that is not installed is left for the job to name.
+ */
+export async function copyDependencies(source: string, copyTo: string): Promise<string[]> {
+  const copied: string[] = [];
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    let manifest: { dependencies?: Record<string, string> };
+    try {
+      manifest = JSON.parse(
+        await readFile(path.join(source, entry.name, 'package.json'), 'utf8'),
+      ) as typeof manifest;
+    } catch {
+      continue;
+    }
+    for (const name of Object.keys(manifest.dependencies ?? {})) {
+      if (name.startsWith('@acai/') || copied.includes(name)) continue;
+      const found = await installedPackage(path.join(source, entry.name), name);
+      if (found === undefined) continue;
+      await cp(found, path.join(copyTo, 'node_modules', name), {
+        recursive: true,
+        force: true,
+        dereference: true,
+      });
+      copied.push(name);
+    }
+  }
+  return copied;
+}
+
+/** Where Node would find package `name` from `from`: the nearest `node_modules/name` above it. */
+async function installedPackage(from: string, name: string): Promise<string | undefined> {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    try {
+      await stat(path.join(candidate, 'package.json'));
+      return candidate;
+    } catch {
+      // Not here: one folder up.
+    }
+    if (dir === path.dirname(dir)) return undefined;
+  }
 }
