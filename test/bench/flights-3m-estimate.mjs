@@ -6,8 +6,9 @@
 // would make the `reuse` workload's preparation (what a modified workload reuses) outweigh its
 // models (what it computes again); docs/benchmarks.md has the figures.
 //
-// It needs a Parquet reader the project does not depend on, and Node's zstd (Node >= 22.15):
-//   npm install --no-save --ignore-scripts hyparquet@1.33.0
+// It was written before examples/tabular had steps for this table (the flights3m steps, which the
+// `reuse` workload now runs); it is kept because docs/benchmarks.md cites its figures. It needs
+// Node's zstd (Node >= 22.15) and hyparquet (now a dependency of examples/tabular):
 //   node scripts/build.mjs && ROWS=1000000 GD=1 node test/bench/flights-3m-estimate.mjs
 // ROWS: rows read (whole row groups of 272,727; default all); GD: also time one fit of gradient
 // descent of 5 epochs (the workload's fit is 50 epochs, six times with 5-fold cross-validation).
@@ -25,7 +26,7 @@ try {
   hyparquet = await import('hyparquet');
 } catch {
   console.error(
-    'hyparquet is not installed: npm install --no-save --ignore-scripts hyparquet@1.33.0',
+    'hyparquet is not installed: run npm ci (examples/tabular depends on it)',
   );
   process.exit(2);
 }
