@@ -25,9 +25,7 @@ let hyparquet;
 try {
   hyparquet = await import('hyparquet');
 } catch {
-  console.error(
-    'hyparquet is not installed: run npm ci (examples/tabular depends on it)',
-  );
+  console.error('hyparquet is not installed: run npm ci (examples/tabular depends on it)');
   process.exit(2);
 }
 const { crossValidate, fit } = await import(path.join(dist, 'models.js'));

@@ -72,6 +72,11 @@ export function flightsFromColumns(
   return { airports, ...(columns as unknown as Omit<Flights3m, 'airports'>) };
 }
 
+/** A value as an error message shows it (JSON, save a bigint, which JSON cannot hold). */
+function shown(value: unknown): string {
+  return typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(typeof value));
+}
+
 function zstd(input: Uint8Array): Uint8Array {
   const decompress = (zlib as { zstdDecompressSync?: (b: Uint8Array) => Buffer })
     .zstdDecompressSync;
@@ -130,7 +135,7 @@ export async function readFlights3mParquet(
   const number = (value: unknown, row: number, field: string): number => {
     if (value === null || value === undefined) return Number.NaN;
     if (typeof value === 'bigint' || typeof value === 'number') return Number(value);
-    throw new TableError(`flight ${row}: ${field} is ${String(value)}, not a number`);
+    throw new TableError(`flight ${row}: ${field} is ${shown(value)}, not a number`);
   };
   const filled: Record<string, number> = {};
   await parquetRead({
@@ -149,7 +154,7 @@ export async function readFlights3mParquet(
             const ms = value instanceof Date ? value.getTime() : Number.NaN;
             if (Number.isNaN(ms)) {
               if (value !== null && value !== undefined)
-                throw new TableError(`flight ${row}: date is ${String(value)}, not a timestamp`);
+                throw new TableError(`flight ${row}: date is ${shown(value)}, not a timestamp`);
               minute[row] = -1;
             } else {
               day[row] = Math.floor(ms / DAY_MS);
