@@ -1,6 +1,7 @@
 // The models, written out: least squares and ridge by the normal equations (Cholesky), linear
-// regression by gradient descent (full-batch, or stochastic in mini-batches), k nearest neighbours, and L2-regularised logistic
-// regression by gradient descent; and repeated k-fold cross-validation around any of them.
+// regression by gradient descent (full batches, or stochastic in mini-batches), k nearest
+// neighbours, and L2-regularised logistic regression by gradient descent; and repeated k-fold
+// cross-validation or a hold-out around any of them.
 import type { Matrix } from './design.js';
 import { Rng } from './rng.js';
 
@@ -19,8 +20,8 @@ export interface ModelParams {
   /**
    * gd and logistic: rows per step; 0 (the default) is full-batch gradient descent, one step per
    * epoch. With a batch, every epoch visits the rows in a new order (seeded by `seed`): stochastic
-   * gradient descent, which on millions of rows gets as far in one epoch as full batches in
-   * hundreds.
+   * gradient descent, which on millions of rows gets further in two epochs than full batches in
+   * fifty (flights3m: examples/tabular/README.md).
    */
   readonly batch?: number;
   readonly seed?: number;
