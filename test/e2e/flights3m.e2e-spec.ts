@@ -1,26 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { runImport, startSystem, type TestSystem } from '../support/system.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples');
-
-/** Runs examples/tabular/import.mjs for `tables` against the system, as a user would. */
-function importTables(
-  system: TestSystem,
-  ...tables: string[]
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(EXAMPLES, 'tabular/import.mjs'), ...tables], {
-      env: { PATH: process.env['PATH'], ACAI_URL: system.gatewayUrl, ACAI_KEY: system.key },
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
 
 interface Spec {
   steps: { name: string; env?: Record<string, string> }[];
@@ -38,7 +21,7 @@ describe('the flights3m example (3 million flights, feature engineering over a l
   });
 
   it('imports flights-3m.parquet as file set flights3m, with its rows and columns from the Parquet footer', async () => {
-    const imported = await importTables(system, 'flights3m');
+    const imported = await runImport(system, 'tabular/import.mjs', 'flights3m');
     expect(imported).toEqual({
       code: 0,
       output: expect.stringContaining('committed flights3m v1: flights-3m.parquet, 3000000 rows'),

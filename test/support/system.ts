@@ -309,10 +309,22 @@ export async function processesIn(folder: string): Promise<number[]> {
 export function importMnist(
   system: Pick<TestSystem, 'gatewayUrl' | 'key'>,
 ): Promise<{ code: number | null; output: string }> {
+  return runImport(system, 'mnist/import.mjs');
+}
+
+/**
+ * Runs an example's import script (`examples/<script>`, with `args`) against the system, as a user
+ * would: its exit code and everything it printed.
+ */
+export function runImport(
+  system: Pick<TestSystem, 'gatewayUrl' | 'key'>,
+  script: string,
+  ...args: string[]
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [path.resolve(import.meta.dirname, '../../examples/mnist/import.mjs')],
+      [path.resolve(import.meta.dirname, '../../examples', script), ...args],
       { env: { PATH: process.env['PATH'], ACAI_URL: system.gatewayUrl, ACAI_KEY: system.key } },
     );
     let output = '';

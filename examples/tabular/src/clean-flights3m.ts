@@ -4,32 +4,15 @@
 //   MAX_DELAY      flights more than this many minutes late or early are dropped (default 1440)
 //   TEST_FRACTION  the share of flights held out for evaluation (default 0.2)
 //   SEED           the split's shuffle (default 1)
-import {
-  inputDir,
-  intParam,
-  JobError,
-  numberParam,
-  outputDir,
-  printMetric,
-  runJob,
-} from './acai.js';
-import { readColumns, writeColumns } from './columns-file.js';
-import { cleanFlights3m, flightColumns, flightsFromColumns, splitFlights3m } from './flights3m.js';
-import { TableError } from './weather.js';
+import { inputDir, intParam, numberParam, outputDir, printMetric, runJob } from './acai.js';
+import { writeColumns } from './columns-file.js';
+import { cleanFlights3m, flightColumns, readFlights, splitFlights3m } from './flights3m.js';
 
 runJob(() => {
   const maxDelay = numberParam('MAX_DELAY', 1440, { min: 0 });
   const testFraction = numberParam('TEST_FRACTION', 0.2, { min: 0.01, max: 0.99 });
   const seed = intParam('SEED', 1);
-  const folder = inputDir('flights3m-table');
-  const stored = readColumns(folder, 'table');
-  let table;
-  try {
-    table = flightsFromColumns(stored.columns, stored.extra['airports']);
-  } catch (error) {
-    if (error instanceof TableError) throw new JobError(`${folder}: ${error.message}`);
-    throw error;
-  }
+  const table = readFlights(inputDir('flights3m-table'), 'table');
   const cleaned = cleanFlights3m(table, { maxDelay });
   const { train, test } = splitFlights3m(cleaned.table, testFraction, seed);
   const out = outputDir('flights3m-split');

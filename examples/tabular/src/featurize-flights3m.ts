@@ -16,16 +16,13 @@ import {
   choiceParam,
   inputDir,
   intParam,
-  JobError,
   numberParam,
   outputDir,
   printMetric,
   runJob,
 } from './acai.js';
-import { readColumns } from './columns-file.js';
 import { writeBinaryDesign } from './design-file.js';
-import { buildFlights3mDesign, FLIGHTS3M_FEATURE_SETS, flightsFromColumns } from './flights3m.js';
-import { TableError } from './weather.js';
+import { buildFlights3mDesign, FLIGHTS3M_FEATURE_SETS, readFlights } from './flights3m.js';
 
 runJob(() => {
   const set = choiceParam('FEATURES', FLIGHTS3M_FEATURE_SETS, 'traffic');
@@ -34,16 +31,8 @@ runJob(() => {
   const seed = intParam('SEED', 1);
   const late = numberParam('LATE', 15);
   const folder = inputDir('flights3m-split');
-  const [train, test] = ['train', 'test'].map((part) => {
-    const stored = readColumns(folder, part);
-    try {
-      return flightsFromColumns(stored.columns, stored.extra['airports']);
-    } catch (error) {
-      if (error instanceof TableError) throw new JobError(`${folder} (${part}): ${error.message}`);
-      throw error;
-    }
-  });
-  if (train === undefined || test === undefined) throw new Error('unreachable');
+  const train = readFlights(folder, 'train');
+  const test = readFlights(folder, 'test');
   const design = buildFlights3mDesign(train, test, { set, smoothing, encodingFolds, seed, late });
   writeBinaryDesign(outputDir('flights3m-features'), design, {
     params: { set, smoothing, encodingFolds, seed, late },

@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { JobError } from './acai.js';
-import { readColumns, writeColumns } from './columns-file.js';
+import { writeColumns } from './columns-file.js';
 import {
   buildFlights3mDesign,
   cleanFlights3m,
   flightColumns,
-  flightsFromColumns,
   MISSING_AIRPORT,
+  readFlights,
   readFlights3mParquet,
   splitFlights3m,
   type Flights3m,
@@ -123,11 +123,13 @@ describe('cleaning and splitting', () => {
       [3, 600, -5, 700, 1, 0],
     ]);
     writeColumns(dir, 'train', flightColumns(t), { airports: t.airports });
-    const stored = readColumns(dir, 'train');
-    expect(flightsFromColumns(stored.columns, stored.extra['airports'])).toEqual(t);
+    expect(readFlights(dir, 'train')).toEqual(t);
+    const { delay: _dropped, ...withoutDelay } = flightColumns(t);
+    writeColumns(dir, 'partial', withoutDelay, { airports: t.airports });
+    expect(() => readFlights(dir, 'partial')).toThrow(/\(partial\): column delay is missing/);
     truncateSync(path.join(dir, 'train.delay.float32'), 4);
-    expect(() => readColumns(dir, 'train')).toThrow(JobError);
-    expect(() => readColumns(dir, 'train')).toThrow(/run the step that wrote it again/);
+    expect(() => readFlights(dir, 'train')).toThrow(JobError);
+    expect(() => readFlights(dir, 'train')).toThrow(/run the step that wrote it again/);
   });
 });
 

@@ -13,7 +13,8 @@
 // code.
 import zlib from 'node:zlib';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
-import type { TypedColumn } from './columns-file.js';
+import { JobError } from './acai.js';
+import { readColumns, type TypedColumn } from './columns-file.js';
 import type { Design, Matrix } from './design.js';
 import { groupMeans, outOfFoldMeans } from './flights.js';
 import { splitRows, TableError } from './weather.js';
@@ -70,6 +71,17 @@ export function flightsFromColumns(
   if (!Array.isArray(airports) || !airports.every((a) => typeof a === 'string'))
     throw new TableError('the airports are not a list of codes');
   return { airports, ...(columns as unknown as Omit<Flights3m, 'airports'>) };
+}
+
+/** Reads the table `name` that `writeColumns` wrote into `folder`; a JobError names what is wrong. */
+export function readFlights(folder: string, name: string): Flights3m {
+  const stored = readColumns(folder, name);
+  try {
+    return flightsFromColumns(stored.columns, stored.extra['airports']);
+  } catch (error) {
+    if (error instanceof TableError) throw new JobError(`${folder} (${name}): ${error.message}`);
+    throw error;
+  }
 }
 
 /** A value as an error message shows it (JSON, save a bigint, which JSON cannot hold). */
