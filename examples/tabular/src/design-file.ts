@@ -18,13 +18,21 @@ export type Table = (typeof TABLES)[number];
 type StoredMatrix =
   { rows: number; cols: number; data: number[] } | { rows: number; cols: number; file: string };
 
-/** Writes a design with its matrices in binary files beside features.json, and `extra` fields. */
+/** A target or label column in features.json: inline, or the name of its binary file. */
+type StoredColumn = number[] | { length: number; file: string };
+const COLUMNS = ['trainY', 'testY', 'trainLabel', 'testLabel'] as const;
+
+/**
+ * Writes a design with its matrices, targets and labels in binary files (32-bit floats) beside
+ * features.json, and `extra` fields. (Delays and labels are whole numbers or 32-bit floats already:
+ * nothing is lost. As JSON, flights3m's took 15 MB to write and parse in every model step.)
+ */
 export function writeBinaryDesign(
   folder: string,
   design: Design,
   extra: Record<string, unknown>,
 ): void {
-  const store = (m: Matrix, file: string): StoredMatrix => {
+  const store = (m: Matrix, file: string): { rows: number; cols: number; file: string } => {
     // A matrix built as 32-bit floats is written as it is (flights3m's: 500 MB, not copied).
     const floats = m.data instanceof Float32Array ? m.data : Float32Array.from(m.data);
     writeFileSync(
@@ -33,20 +41,30 @@ export function writeBinaryDesign(
     );
     return { rows: m.rows, cols: m.cols, file };
   };
+  const columns = Object.fromEntries(
+    COLUMNS.map((name): [string, StoredColumn] => {
+      const { rows, file } = store(
+        { rows: design[name].length, cols: 1, data: design[name] },
+        `${name}.f32`,
+      );
+      return [name, { length: rows, file }];
+    }),
+  );
   writeJson(folder, FEATURES_FILE, {
     ...design,
     train: store(design.train, 'train.f32'),
     test: store(design.test, 'test.f32'),
+    ...columns,
     ...extra,
   });
 }
 
 /** Reads features.json and the binary files it names, checking their sizes. */
 export function readDesign(folder: string): Design {
-  const stored = readJson(folder, FEATURES_FILE) as Omit<Design, 'train' | 'test'> & {
-    train: StoredMatrix;
-    test: StoredMatrix;
-  };
+  const stored = readJson(folder, FEATURES_FILE) as Omit<
+    Design,
+    'train' | 'test' | (typeof COLUMNS)[number]
+  > & { train: StoredMatrix; test: StoredMatrix } & Record<(typeof COLUMNS)[number], StoredColumn>;
   const load = (m: StoredMatrix): Matrix =>
     'file' in m
       ? {
@@ -60,5 +78,17 @@ export function readDesign(folder: string): Design {
           ),
         }
       : m;
-  return { ...stored, train: load(stored.train), test: load(stored.test) };
+  const column = (c: StoredColumn): number[] =>
+    Array.isArray(c)
+      ? c
+      : Array.from(readBinary(path.join(folder, c.file), 'float32', c.length, 'the features step'));
+  return {
+    ...stored,
+    train: load(stored.train),
+    test: load(stored.test),
+    trainY: column(stored.trainY),
+    testY: column(stored.testY),
+    trainLabel: column(stored.trainLabel),
+    testLabel: column(stored.testLabel),
+  };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -186,9 +186,41 @@ describe('features.json with binary matrices', () => {
     expect(read.names).toEqual(['a', 'b']);
     expect(Array.from(read.train.data)).toEqual([1, Math.fround(0.1), -2, 3]);
     expect(Array.from(read.test.data)).toEqual([5, 6]);
-    expect(read.trainY).toEqual([1, 2]);
+    expect([read.trainY, read.testY, read.trainLabel, read.testLabel]).toEqual([
+      [1, 2],
+      [3],
+      [0, 1],
+      [1],
+    ]);
+    // The targets and labels sit beside it too, not in features.json.
+    expect(readFileSync(path.join(dir, 'features.json'), 'utf8')).toContain(
+      '"trainY":{"length":2,"file":"trainY.f32"}',
+    );
     truncateSync(path.join(dir, 'train.f32'), 12);
     expect(() => readDesign(dir)).toThrow(JobError);
     expect(() => readDesign(dir)).toThrow('run the features step again');
+  });
+
+  it('still reads a features.json whose targets and labels are inline (written before they moved)', () => {
+    const old = mkdtempSync(path.join(os.tmpdir(), 'acai-flights-'));
+    writeFileSync(
+      path.join(old, 'features.json'),
+      JSON.stringify({
+        names: ['a'],
+        train: { rows: 1, cols: 1, data: [2] },
+        test: { rows: 1, cols: 1, data: [4] },
+        trainY: [7],
+        testY: [8],
+        trainLabel: [0],
+        testLabel: [1],
+      }),
+    );
+    expect(readDesign(old)).toMatchObject({
+      trainY: [7],
+      testY: [8],
+      trainLabel: [0],
+      testLabel: [1],
+    });
+    rmSync(old, { recursive: true, force: true });
   });
 });
