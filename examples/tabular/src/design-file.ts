@@ -1,7 +1,8 @@
 // features.json, as the features steps write it and the model steps read it. The weather table's
 // matrices are small and sit inline as JSON arrays; a large table's (flights: 200,000 rows × 40-odd
-// columns) go beside it as little-endian 32-bit floats, row-major (`train.f32`, `test.f32`), which
-// write and read in a fraction of the time and a quarter of the bytes of their JSON.
+// columns), with their targets and labels, go beside it as little-endian 32-bit floats, row-major
+// (`train.f32`, `test.f32`, `trainY.f32`, …), which write and read in a fraction of the time and a
+// quarter of the bytes of their JSON.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readJson, writeJson } from './acai.js';

@@ -1,5 +1,5 @@
-// Step 3 (flights): `flights-split` → `flights-features` (features.json, with the matrices in
-// train.f32 and test.f32: see design-file.ts).
+// Step 3 (flights): `flights-split` → `flights-features` (features.json, with the matrices,
+// targets and labels beside it in *.f32 files: see design-file.ts).
 //
 //   FEATURES        basic (standardised distance and log distance, departure time on the clock),
 //                   hourly (basic plus departure hour and distance band one-hot) or target

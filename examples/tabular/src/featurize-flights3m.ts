@@ -1,5 +1,5 @@
-// Step 3 (flights3m): `flights3m-split` → `flights3m-features` (features.json, with the matrices in
-// train.f32 and test.f32: see design-file.ts).
+// Step 3 (flights3m): `flights3m-split` → `flights3m-features` (features.json, with the matrices,
+// targets and labels beside it in *.f32 files: see design-file.ts).
 //
 //   FEATURES        calendar (distance, departure time, hour, weekday and month one-hot), traffic
 //                   (calendar plus flights leaving the origin that day and hour and arriving at the
