@@ -132,9 +132,7 @@ export async function readFlights3mParquet(
   const airport = (value: unknown, row: number, field: string): number => {
     if (value === null || value === undefined) return MISSING_AIRPORT;
     if (typeof value !== 'string' || value === '')
-      throw new TableError(
-        `flight ${row}: ${field} is ${JSON.stringify(value)}, not an airport code`,
-      );
+      throw new TableError(`flight ${row}: ${field} is ${shown(value)}, not an airport code`);
     let i = index.get(value);
     if (i === undefined) {
       i = airports.length;
