@@ -11,6 +11,7 @@
 //
 // Running it again commits nothing for a table already there. It talks to acai through the SDK
 // (`@acai/sdk`). The tables to import are its arguments (default: weather).
+// WEATHER_FILESET, FLIGHTS_FILESET and FLIGHTS3M_FILESET name other file sets to commit them to.
 //
 //   ACAI_URL=http://127.0.0.1:8080 ACAI_KEY=$(cat .acai/default.key) node examples/tabular/import.mjs [weather] [flights] [flights3m]
 import { readFileSync } from 'node:fs';
@@ -35,19 +36,20 @@ const key =
   ).trim();
 const acai = new AcaiClient({ url, key });
 
-/** @type {Record<string, { fileset: string, file: string, mediaType: string, labels: string[], rows: (bytes: Buffer) => number, columns: (bytes: Buffer) => string[], target: Record<string, string>, credit: string }>} */
+/** @type {Record<string, { fileset: string, file: string, mediaType: string, labels: string[], describe: (bytes: Buffer) => { rows: number, columns: string[] }, target: Record<string, string>, credit: string }>} */
 const TABLES = {
   weather: {
     fileset: process.env.WEATHER_FILESET ?? 'weather',
     file: 'weather.csv',
     mediaType: 'text/csv',
     labels: ['tabular', 'weather'],
-    rows: (bytes) =>
-      bytes
+    describe: (bytes) => {
+      const lines = bytes
         .toString('utf8')
         .split('\n')
-        .filter((l) => l !== '').length - 1,
-    columns: (bytes) => (bytes.toString('utf8').split('\n')[0] ?? '').split(','),
+        .filter((l) => l !== '');
+      return { rows: lines.length - 1, columns: (lines[0] ?? '').split(',') };
+    },
     target: { regression: 'temp_max', classification: 'temp_max >= 20 (warm)' },
     credit: 'NOAA Climate Data Online (a U.S. Government work), as transformed by vega-datasets',
   },
@@ -56,11 +58,10 @@ const TABLES = {
     file: 'flights-200k.json',
     mediaType: 'application/json',
     labels: ['tabular', 'flights'],
-    rows: (bytes) => /** @type {unknown[]} */ (JSON.parse(bytes.toString('utf8'))).length,
-    columns: (bytes) =>
-      Object.keys(
-        /** @type {Record<string, unknown>[]} */ (JSON.parse(bytes.toString('utf8')))[0] ?? {},
-      ),
+    describe: (bytes) => {
+      const rows = /** @type {Record<string, unknown>[]} */ (JSON.parse(bytes.toString('utf8')));
+      return { rows: rows.length, columns: Object.keys(rows[0] ?? {}) };
+    },
     target: { regression: 'delay (arrival, minutes)', classification: 'delay >= 15 (late)' },
     credit:
       'U.S. Bureau of Transportation Statistics on-time performance data, as transformed by vega-datasets',
@@ -71,11 +72,10 @@ const TABLES = {
     mediaType: 'application/vnd.apache.parquet',
     labels: ['tabular', 'flights'],
     // The row count and columns from the file's Parquet footer.
-    rows: (bytes) => Number(parquetMetadata(bytes).num_rows),
-    columns: (bytes) =>
-      parquetMetadata(bytes)
-        .schema.slice(1)
-        .map((s) => s.name),
+    describe: (bytes) => {
+      const footer = parquetMetadata(bytes);
+      return { rows: Number(footer.num_rows), columns: footer.schema.slice(1).map((c) => c.name) };
+    },
     target: { regression: 'delay (arrival, minutes)', classification: 'delay >= 15 (late)' },
     credit:
       'U.S. Bureau of Transportation Statistics on-time performance data, as transformed by vega-datasets',
@@ -92,8 +92,7 @@ for (const name of wanted.length === 0 ? ['weather'] : wanted) {
   const file = path.join(packageDir, 'data', table.file);
   const bytes = readFileSync(file);
   const metadata = {
-    rows: table.rows(bytes),
-    columns: table.columns(bytes),
+    ...table.describe(bytes),
     target: table.target,
     source: `vega-datasets npm package ${packageVersion} (data/${table.file})`,
     credit: table.credit,

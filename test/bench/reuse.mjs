@@ -50,11 +50,11 @@ const GOAL_UNCHANGED = 12;
 const GOAL_MODIFIED = 2;
 
 /**
- * What differs between the two tables of examples/tabular: the programs of the first three steps,
- * what `train` and `evaluate` are told about the table, and the resources. The weather table
- * (2,922 rows) has its own load, clean and featurize programs; the flights table (200,000 rows)
- * the flights ones, with the shared train and evaluate programs told `TABLE=flights`.
- * @type {Record<'weather' | 'flights' | 'flights3m', { programs: Record<'load' | 'clean' | 'features', string>, env: Env, resources: StepSpec['resources'], timeoutSeconds: number }>}
+ * What differs between the tables of examples/tabular that the workload runs on: the programs of
+ * the first three steps, what `train` and `evaluate` are told about the table, and the resources.
+ * The weather table (2,922 rows) has its own load, clean and featurize programs; flights3m (3
+ * million rows) the flights3m ones, with the shared train and evaluate told `TABLE=flights3m`.
+ * @type {Record<'weather' | 'flights3m', { programs: Record<'load' | 'clean' | 'features', string>, env: Env, resources: StepSpec['resources'], timeoutSeconds: number }>}
  */
 const TABLES = {
   weather: {
@@ -62,16 +62,6 @@ const TABLES = {
     env: {},
     resources: { cpu: 1, memoryMb: 384 },
     timeoutSeconds: 300,
-  },
-  flights: {
-    programs: {
-      load: 'load-flights.js',
-      clean: 'clean-flights.js',
-      features: 'featurize-flights.js',
-    },
-    env: { TABLE: 'flights' },
-    resources: { cpu: 1, memoryMb: 768 },
-    timeoutSeconds: 600,
   },
   // 3 million flights: the model steps hold the 2.4-million-row matrix (500 MB) and a 64-bit copy
   // of the rows they fit on.

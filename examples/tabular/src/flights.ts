@@ -204,6 +204,17 @@ export function outOfFoldMeans(
   return out;
 }
 
+/** Mean and standard deviation of `values` (a constant column gets 1). */
+export function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
+  let mean = 0;
+  for (let i = 0; i < values.length; i++) mean += values[i] ?? 0;
+  mean /= Math.max(values.length, 1);
+  let variance = 0;
+  for (let i = 0; i < values.length; i++) variance += ((values[i] ?? 0) - mean) ** 2;
+  variance /= Math.max(values.length, 1);
+  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
+}
+
 /** A matrix being filled, row-major, in 32-bit floats (what features.json's binary files hold). */
 function emptyMatrix(rows: number, cols: number): Matrix & { data: Float32Array } {
   return { rows, cols, data: new Float32Array(rows * cols) };
@@ -238,15 +249,9 @@ export function buildFlightsDesign(
     },
   ];
   const n = train.delay.length;
-  const standardiser = numeric.map((c) => {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += c.of(train, i);
-    mean /= Math.max(n, 1);
-    let variance = 0;
-    for (let i = 0; i < n; i++) variance += (c.of(train, i) - mean) ** 2;
-    variance /= Math.max(n, 1);
-    return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
-  });
+  const standardiser = numeric.map((c) =>
+    meanStd(Float64Array.from({ length: n }, (_, i) => c.of(train, i))),
+  );
   const names = numeric.map((c) => c.name);
   const hourly = options.set === 'hourly' || options.set === 'target';
   // One-hot without a reference level (hour 0, the shortest band): with the intercept, a full
@@ -302,11 +307,7 @@ export function buildFlightsDesign(
       })
     : [];
   // Standardise the encodings by the train rows' (out-of-fold) values.
-  const encodingScale = trainEncoded.map((col) => {
-    const mean = col.reduce((a, v) => a + v, 0) / Math.max(col.length, 1);
-    const variance = col.reduce((a, v) => a + (v - mean) ** 2, 0) / Math.max(col.length, 1);
-    return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
-  });
+  const encodingScale = trainEncoded.map(meanStd);
 
   const matrix = (t: FlightColumns, enc: Float64Array[]): Matrix => {
     const rows = t.delay.length;

@@ -16,7 +16,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparque
 import { JobError } from './acai.js';
 import { readColumns, type TypedColumn } from './columns-file.js';
 import type { Design, Matrix } from './design.js';
-import { groupMeans, outOfFoldMeans } from './flights.js';
+import { groupMeans, meanStd, outOfFoldMeans } from './flights.js';
 import { splitRows, TableError } from './weather.js';
 
 export const FLIGHTS3M_FIELDS = ['date', 'delay', 'distance', 'origin', 'destination'] as const;
@@ -285,17 +285,6 @@ export interface Flights3mFeatureOptions {
 /** Weekday (0 Sunday) and month (0 January) of a day number. */
 function calendarOf(day: number): { weekday: number; month: number } {
   return { weekday: (((day + 4) % 7) + 7) % 7, month: new Date(day * DAY_MS).getUTCMonth() };
-}
-
-/** Mean and standard deviation of `values` (a constant column gets 1). */
-function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
-  let mean = 0;
-  for (let i = 0; i < values.length; i++) mean += values[i] ?? 0;
-  mean /= Math.max(values.length, 1);
-  let variance = 0;
-  for (let i = 0; i < values.length; i++) variance += ((values[i] ?? 0) - mean) ** 2;
-  variance /= Math.max(values.length, 1);
-  return { mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
 }
 
 /**
